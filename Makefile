@@ -1,0 +1,32 @@
+# k8sim developer commands. Every target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+## Run the quickstart scenario; results and plots land in results/quickstart/.
+demo: install
+	$(VENV)/bin/k8sim run scenarios/quickstart.yaml --out results/quickstart
+
+## Run the whole test suite.
+test: install
+	$(PY) -m pytest -q
+
+## Benchmarks (not timed tests): prints tables.
+bench: install
+	$(PY) bench/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff check k8sim tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""Run every benchmark in bench/ and print its table (``make bench``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHES = ["bench_engine.py"]
+
+
+def main() -> int:
+    here = Path(__file__).parent
+    rc = 0
+    for name in BENCHES:
+        print(f"== {name}")
+        rc |= subprocess.call([sys.executable, str(here / name)])
+        print()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

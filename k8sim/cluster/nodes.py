@@ -1,0 +1,128 @@
+"""The node table: one column per node, resources stored resource-major.
+
+Node identity is the column index; columns are never reused. Capacities are integer
+base units (milli-CPU, bytes, counts) in ``int64``. Arrays are kept at exactly ``n``
+columns (nodes are added rarely compared with scheduling decisions, so a reallocation
+per added node is cheaper than slicing a padded array on every decision).
+
+Only :mod:`k8sim.cluster.ops` mutates a table; everyone else reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: The resources every cluster tracks, in this order; extended resources follow, sorted.
+CORE_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
+CPU, MEMORY, EPHEMERAL, PODS = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ResourceIndex:
+    """The resource axis: names in order, and name -> row."""
+
+    names: tuple[str, ...]
+    index: dict[str, int] = field(init=False, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {n: i for i, n in enumerate(self.names)})
+
+    @classmethod
+    def from_names(cls, extra: set[str] | frozenset[str] = frozenset()) -> ResourceIndex:
+        rest = sorted(set(extra) - set(CORE_RESOURCES))
+        return cls(CORE_RESOURCES + tuple(rest))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def vector(self, amounts: dict[str, int]) -> np.ndarray:
+        """A dense ``int64[R]`` vector from a ``{name: base units}`` mapping."""
+        v = np.zeros(len(self.names), dtype=np.int64)
+        for name, amount in amounts.items():
+            v[self.index[name]] = amount
+        return v
+
+
+@dataclass(frozen=True)
+class TaintSpec:
+    """An interned node taint."""
+
+    key: str
+    value: str
+    effect: str  # NoSchedule | PreferNoSchedule | NoExecute
+
+
+class NodeTable:
+    """Struct-of-arrays node state.
+
+    Attributes (``R`` resources, ``N`` nodes):
+        alloc: ``int64[R, N]`` allocatable.
+        requested: ``int64[R, N]`` sum of bound pods' requests.
+        free: ``int64[R, N]`` ``alloc - requested``, kept in step by the ops.
+        nonzero_requested: ``int64[2, N]`` cpu/memory requests with upstream's non-zero
+            defaults for pods that request nothing (used by scoring, as upstream).
+        ready, unschedulable: ``bool[N]`` node conditions (unschedulable = cordoned).
+        pool: ``int32[N]`` node pool code (-1 for explicit nodes).
+        labels: label key -> ``int32[N]`` value codes (-1 where the node lacks the key).
+        taints: ``bool[T, N]``: node n carries interned taint t.
+    """
+
+    def __init__(self, resources: ResourceIndex):
+        self.resources = resources
+        r = len(resources)
+        self.n = 0
+        self.alloc = np.zeros((r, 0), dtype=np.int64)
+        self.requested = np.zeros((r, 0), dtype=np.int64)
+        self.free = np.zeros((r, 0), dtype=np.int64)
+        self.nonzero_requested = np.zeros((2, 0), dtype=np.int64)
+        self.ready = np.zeros(0, dtype=bool)
+        self.unschedulable = np.zeros(0, dtype=bool)
+        self.pool = np.zeros(0, dtype=np.int32)
+        self.created_at = np.zeros(0, dtype=np.float64)
+        self.removed_at = np.zeros(0, dtype=np.float64)
+        self.names: list[str] = []
+        self.name_index: dict[str, int] = {}
+        self.pool_names: list[str] = []
+        self.labels: dict[str, np.ndarray] = {}
+        self.label_values: dict[str, dict[str, int]] = {}
+        self.taint_specs: list[TaintSpec] = []
+        self.taint_index: dict[TaintSpec, int] = {}
+        self.taints = np.zeros((0, 0), dtype=bool)
+        #: Bumped whenever labels, taints or the node set change (not on bind/unbind),
+        #: so per-pod-shape masks over nodes can be cached until it moves.
+        self.version = 0
+
+    # -- read helpers ---------------------------------------------------------------
+
+    def label_code(self, key: str, value: str) -> int:
+        """Code of ``value`` for label ``key``; -2 if no node has it (matches nothing)."""
+        return self.label_values.get(key, {}).get(value, -2)
+
+    def node_labels(self, n: int) -> dict[str, str]:
+        """Labels of node ``n`` as a dict (for display and export)."""
+        out = {}
+        for key, codes in self.labels.items():
+            c = codes[n]
+            if c >= 0:
+                out[key] = _decode(self.label_values[key], c)
+        return out
+
+    def node_taints(self, n: int) -> list[TaintSpec]:
+        return [self.taint_specs[t] for t in np.flatnonzero(self.taints[:, n])]
+
+    def pool_name(self, n: int) -> str:
+        p = int(self.pool[n])
+        return self.pool_names[p] if p >= 0 else ""
+
+    def schedulable_mask(self) -> np.ndarray:
+        """Nodes a new pod may land on: Ready and not cordoned."""
+        return self.ready & ~self.unschedulable
+
+
+def _decode(values: dict[str, int], code: int) -> str:
+    for v, c in values.items():
+        if c == code:
+            return v
+    raise KeyError(code)

@@ -1,0 +1,155 @@
+"""The only mutators of the cluster tables, and the invariant check.
+
+Every change to node or pod state goes through a function here, so that the
+conservation invariants (``requested == sum of bound pods' requests``,
+``0 <= requested <= allocatable``, ``free == allocatable - requested``) can be checked
+after any event by :func:`check_invariants`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from k8sim.cluster.nodes import NodeTable, ResourceIndex, TaintSpec
+from k8sim.cluster.pods import BOUND, PENDING, RUNNING, PodTable
+
+
+@dataclass
+class ClusterState:
+    """Node table + pod table + the resource axis they share."""
+
+    resources: ResourceIndex
+    nodes: NodeTable = field(init=False)
+    pods: PodTable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nodes = NodeTable(self.resources)
+        self.pods = PodTable(len(self.resources))
+
+
+class InvariantError(AssertionError):
+    """The cluster tables disagree with each other."""
+
+
+def add_node(
+    state: ClusterState,
+    *,
+    name: str,
+    allocatable: np.ndarray,
+    labels: dict[str, str],
+    taints: list[TaintSpec],
+    pool: int,
+    now: float,
+    ready: bool = True,
+) -> int:
+    """Append a node; returns its column. Labels and taints are interned."""
+    nt = state.nodes
+    if name in nt.name_index:
+        raise ValueError(f"node {name!r} already exists")
+    n = nt.n
+    r = len(state.resources)
+
+    def grow(a: np.ndarray, fill: object) -> np.ndarray:
+        extra = np.full(a.shape[:-1] + (1,), fill, dtype=a.dtype)
+        return np.concatenate([a, extra], axis=-1)
+
+    nt.alloc = grow(nt.alloc, 0)
+    nt.alloc[:, n] = allocatable.reshape(r)
+    nt.requested = grow(nt.requested, 0)
+    nt.free = grow(nt.free, 0)
+    nt.free[:, n] = allocatable.reshape(r)
+    nt.nonzero_requested = grow(nt.nonzero_requested, 0)
+    nt.ready = grow(nt.ready, ready)
+    nt.unschedulable = grow(nt.unschedulable, False)
+    nt.pool = grow(nt.pool, pool)
+    nt.created_at = grow(nt.created_at, now)
+    nt.removed_at = grow(nt.removed_at, np.inf)
+    for key in list(nt.labels):
+        nt.labels[key] = grow(nt.labels[key], -1)
+    for key, value in labels.items():
+        if key not in nt.labels:
+            nt.labels[key] = np.full(n + 1, -1, dtype=np.int32)
+            nt.label_values[key] = {}
+        codes = nt.label_values[key]
+        nt.labels[key][n] = codes.setdefault(value, len(codes))
+    nt.taints = grow(nt.taints, False)
+    for t in taints:
+        if t not in nt.taint_index:
+            nt.taint_index[t] = len(nt.taint_specs)
+            nt.taint_specs.append(t)
+            nt.taints = np.concatenate([nt.taints, np.zeros((1, n + 1), dtype=bool)])
+        nt.taints[nt.taint_index[t], n] = True
+    nt.names.append(name)
+    nt.name_index[name] = n
+    nt.n = n + 1
+    nt.version += 1
+    return n
+
+
+def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
+    """Bind a Pending pod to a node: the node's requests grow by the pod's."""
+    pods, nodes = state.pods, state.nodes
+    if pods.phase[pod] != PENDING:
+        raise InvariantError(f"bind of pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    req = pods.requests[pod]
+    nodes.requested[:, node] += req
+    nodes.free[:, node] -= req
+    nodes.nonzero_requested[:, node] += pods.nonzero[pod]
+    pods.node[pod] = node
+    pods.phase[pod] = BOUND
+    pods.scheduled[pod] = now
+
+
+def set_running(state: ClusterState, pod: int, now: float) -> None:
+    """The pod's containers have started."""
+    pods = state.pods
+    if pods.phase[pod] != BOUND:
+        raise InvariantError(f"pod {pods.names[pod]} started in phase {pods.phase[pod]}")
+    pods.phase[pod] = RUNNING
+    pods.running[pod] = now
+
+
+def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
+    """A bound pod ends (``phase`` Succeeded or Failed): free its node's resources.
+
+    Returns the node it was bound to.
+    """
+    pods, nodes = state.pods, state.nodes
+    node = int(pods.node[pod])
+    if node < 0 or pods.phase[pod] not in (BOUND, RUNNING):
+        raise InvariantError(f"release of pod {pods.names[pod]} that is not bound")
+    req = pods.requests[pod]
+    nodes.requested[:, node] -= req
+    nodes.free[:, node] += req
+    nodes.nonzero_requested[:, node] -= pods.nonzero[pod]
+    pods.phase[pod] = phase
+    pods.finished[pod] = now
+    return node
+
+
+def check_invariants(state: ClusterState) -> None:
+    """Raise :class:`InvariantError` unless the tables are mutually consistent."""
+    pods, nodes = state.pods, state.nodes
+    n = pods.n
+    bound = (pods.phase[:n] == BOUND) | (pods.phase[:n] == RUNNING)
+    if np.any(pods.node[:n][bound] < 0):
+        raise InvariantError("a bound pod has no node")
+    expected = np.zeros_like(nodes.requested)
+    expected_nz = np.zeros_like(nodes.nonzero_requested)
+    idx = pods.node[:n][bound]
+    np.add.at(expected.T, idx, pods.requests[:n][bound])
+    np.add.at(expected_nz.T, idx, pods.nonzero[:n][bound])
+    if not np.array_equal(expected, nodes.requested):
+        bad = np.argwhere(expected != nodes.requested)[0]
+        raise InvariantError(
+            f"requested[{state.resources.names[bad[0]]}] of node {nodes.names[bad[1]]} is "
+            f"{nodes.requested[bad[0], bad[1]]}, bound pods sum to {expected[bad[0], bad[1]]}"
+        )
+    if not np.array_equal(expected_nz, nodes.nonzero_requested):
+        raise InvariantError("nonzero_requested disagrees with the bound pods")
+    if np.any(nodes.requested < 0) or np.any(nodes.requested > nodes.alloc):
+        raise InvariantError("requested outside [0, allocatable]")
+    if not np.array_equal(nodes.free, nodes.alloc - nodes.requested):
+        raise InvariantError("free != allocatable - requested")

@@ -1,0 +1,120 @@
+"""The pod table: one row per pod for the whole run.
+
+Rows are appended as pods are created and never reused; arrays grow by doubling. The
+table becomes ``RunResult.pods`` without conversion. Only :mod:`k8sim.cluster.ops`
+changes a row after creation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Pod phases (upstream ``PodPhase`` plus the binding step k8sim tracks explicitly).
+PENDING, BOUND, RUNNING, SUCCEEDED, FAILED = 0, 1, 2, 3, 4
+PHASE_NAMES = ("Pending", "ContainerCreating", "Running", "Succeeded", "Failed")
+
+#: Upstream non-zero defaults used when scoring pods without requests
+#: (``pkg/scheduler/util/pod_resources.go``: DefaultMilliCPURequest, DefaultMemoryRequest).
+DEFAULT_MILLI_CPU_REQUEST = 100
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+
+_FLOAT_COLUMNS = ("created", "scheduled", "running", "finished", "duration", "start_latency")
+_INT_COLUMNS = {
+    "workload": np.int32,
+    "shape": np.int32,
+    "priority": np.int64,
+    "phase": np.int8,
+    "node": np.int32,
+    "attempts": np.int32,
+    "index": np.int64,
+}
+
+
+class PodTable:
+    """Struct-of-arrays pod state; ``n`` rows in use.
+
+    Columns:
+        requests: ``int64[P, R]`` requested base units (``pods`` is always 1).
+        nonzero: ``int64[P, 2]`` cpu/memory with upstream's non-zero defaults.
+        workload, shape, priority, phase, node (-1 if unbound), attempts, index (pod
+        number within its workload).
+        created, scheduled, running, finished: virtual times (NaN until reached).
+        duration: run time once Running (inf = forever); start_latency: bind -> Running.
+    """
+
+    def __init__(self, n_resources: int, capacity: int = 1024):
+        self.n = 0
+        self._cap = capacity
+        self.n_resources = n_resources
+        self.requests = np.zeros((capacity, n_resources), dtype=np.int64)
+        self.nonzero = np.zeros((capacity, 2), dtype=np.int64)
+        for name in _FLOAT_COLUMNS:
+            setattr(self, name, np.full(capacity, np.nan))
+        for name, dt in _INT_COLUMNS.items():
+            setattr(self, name, np.zeros(capacity, dtype=dt))
+        self.names: list[str] = []
+
+    # Attribute declarations for type checkers.
+    created: np.ndarray
+    scheduled: np.ndarray
+    running: np.ndarray
+    finished: np.ndarray
+    duration: np.ndarray
+    start_latency: np.ndarray
+    workload: np.ndarray
+    shape: np.ndarray
+    priority: np.ndarray
+    phase: np.ndarray
+    node: np.ndarray
+    attempts: np.ndarray
+    index: np.ndarray
+
+    def _grow(self) -> None:
+        new = self._cap * 2
+        self.requests = np.concatenate([self.requests, np.zeros_like(self.requests)])
+        self.nonzero = np.concatenate([self.nonzero, np.zeros_like(self.nonzero)])
+        for name in _FLOAT_COLUMNS:
+            old = getattr(self, name)
+            setattr(self, name, np.concatenate([old, np.full(self._cap, np.nan)]))
+        for name in _INT_COLUMNS:
+            old = getattr(self, name)
+            setattr(self, name, np.concatenate([old, np.zeros_like(old)]))
+        self._cap = new
+
+    def append(
+        self,
+        *,
+        name: str,
+        requests: np.ndarray,
+        workload: int,
+        index: int,
+        shape: int,
+        priority: int,
+        created: float,
+        duration: float,
+        start_latency: float,
+    ) -> int:
+        """Add a Pending pod; returns its row."""
+        if self.n == self._cap:
+            self._grow()
+        p = self.n
+        self.n += 1
+        self.requests[p] = requests
+        cpu, mem = requests[0], requests[1]
+        self.nonzero[p, 0] = cpu if cpu > 0 else DEFAULT_MILLI_CPU_REQUEST
+        self.nonzero[p, 1] = mem if mem > 0 else DEFAULT_MEMORY_REQUEST
+        self.workload[p] = workload
+        self.index[p] = index
+        self.shape[p] = shape
+        self.priority[p] = priority
+        self.phase[p] = PENDING
+        self.node[p] = -1
+        self.created[p] = created
+        self.duration[p] = duration
+        self.start_latency[p] = start_latency
+        self.names.append(name)
+        return p
+
+    def column(self, name: str) -> np.ndarray:
+        """A copy of the first ``n`` entries of a column."""
+        return getattr(self, name)[: self.n].copy()

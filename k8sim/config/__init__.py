@@ -1,0 +1,1 @@
+"""Scenario schema (pydantic models), quantities, distributions and the YAML loader."""

@@ -1,0 +1,1 @@
+"""Workload controllers and autoscalers (not modelled yet)."""

@@ -1,0 +1,1 @@
+"""Policy comparisons and sweeps (not written yet)."""

@@ -1,0 +1,1 @@
+"""Failure processes (not modelled yet)."""

@@ -1,0 +1,1 @@
+"""Recorder, RunResult DataFrames, summaries and plots."""

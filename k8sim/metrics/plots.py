@@ -1,0 +1,104 @@
+"""Standard plots of a run. Each function returns a matplotlib ``Figure``; writing files
+is the caller's business (:func:`save_standard_plots` does it for the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+if TYPE_CHECKING:
+    from k8sim.metrics.result import RunResult
+
+
+def _title(result: RunResult, what: str) -> str:
+    name = result.provenance.get("scenario") or "run"
+    return f"{what} - {name} (seed {result.provenance.get('seed')})"
+
+
+def utilization(result: RunResult) -> Figure:
+    """Requested / allocatable per resource over time (time-weighted per bin)."""
+    ts = result.timeseries
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    t = ts["time"] + ts["interval"] / 2
+    for res in result.resources:
+        col = f"{res}_utilization"
+        if col in ts and ts[f"{res}_allocatable"].max() > 0 and res != "pods":
+            ax.plot(t, 100 * ts[col], label=res)
+    if result.warmup_s > 0:
+        ax.axvspan(0, result.warmup_s, color="grey", alpha=0.15, label="warm-up")
+    ax.set_xlabel("virtual time (s)")
+    ax.set_ylabel("requested / allocatable (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(_title(result, "Cluster utilisation"))
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def pods_over_time(result: RunResult) -> Figure:
+    """Pending and running pods over time (time-weighted mean per bin)."""
+    ts = result.timeseries
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    t = ts["time"] + ts["interval"] / 2
+    ax.plot(t, ts["running_pods"], label="running")
+    ax.plot(t, ts["pending_pods"], label="pending")
+    if result.warmup_s > 0:
+        ax.axvspan(0, result.warmup_s, color="grey", alpha=0.15, label="warm-up")
+    ax.set_xlabel("virtual time (s)")
+    ax.set_ylabel("pods")
+    ax.set_title(_title(result, "Pending and running pods"))
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _ecdf(ax: plt.Axes, values: np.ndarray, label: str) -> None:
+    v = np.sort(values[np.isfinite(values)])
+    if v.size == 0:
+        return
+    y = np.arange(1, v.size + 1) / v.size
+    ax.step(v, y, where="post", label=f"{label} (n={v.size:,})")
+
+
+def latency_cdf(result: RunResult) -> Figure:
+    """Empirical CDFs of scheduling latency and startup latency (post warm-up pods)."""
+    pods = result.pods
+    win = pods[(pods["created"] >= result.warmup_s) & (pods["workload"] != "")]
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    _ecdf(ax, win["scheduling_latency"].to_numpy(dtype=float), "scheduling (created -> bound)")
+    _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
+    ax.set_xlabel("latency (s)")
+    ax.set_ylabel("fraction of pods")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(_title(result, "Latency CDF"))
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+STANDARD_PLOTS = {
+    "utilization.png": utilization,
+    "pods.png": pods_over_time,
+    "latency_cdf.png": latency_cdf,
+}
+
+
+def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
+    """Draw every standard plot into ``directory`` as PNG; returns the paths."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fname, fn in STANDARD_PLOTS.items():
+        fig = fn(result)
+        path = d / fname
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        out.append(path)
+    return out

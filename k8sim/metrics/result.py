@@ -1,0 +1,214 @@
+"""RunResult: the tidy DataFrames of one run, its summary and its writers.
+
+- ``pods``: one row per pod (ids, workload, node, phase, requests in base units, every
+  lifecycle timestamp, derived latencies).
+- ``nodes``: one row per node (allocatable, pool, zone, lifetime).
+- ``events``: the append-only event log (time, kind, pod, node, detail).
+- ``timeseries``: time-weighted averages per sampling bin: utilisation per resource
+  (requested / allocatable), pending pods, running pods.
+- ``summary()``: one row of headline metrics over the post-warmup window.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from k8sim.cluster.pods import PENDING, PHASE_NAMES
+from k8sim.metrics.timeseries import bin_edges, interval_integrals
+
+if TYPE_CHECKING:
+    from k8sim.sim.simulation import Simulation
+
+_UNITS = {"cpu": "milli", "memory": "bytes", "ephemeral-storage": "bytes"}
+
+
+def resource_column(prefix: str, resource: str) -> str:
+    """Column name for a resource amount, with its unit: ``request_cpu_milli``."""
+    unit = _UNITS.get(resource, "count")
+    return f"{prefix}_{resource}_{unit}"
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced. Build with :meth:`from_simulation`."""
+
+    pods: pd.DataFrame
+    nodes: pd.DataFrame
+    events: pd.DataFrame
+    timeseries: pd.DataFrame
+    resources: tuple[str, ...]
+    end_time: float
+    warmup_s: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+    never_fit: dict[str, list[str]] = field(default_factory=dict)
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def from_simulation(cls, sim: Simulation) -> RunResult:
+        from k8sim import __version__
+
+        state = sim.state
+        p, nt = state.pods, state.nodes
+        n = p.n
+        end = sim.end_time
+        names = state.resources.names
+        wl_names = [w.name for w in sim.scenario.workloads]
+        workload = p.workload[:n]
+        node = p.node[:n]
+        pods = pd.DataFrame(
+            {
+                "pod": pd.Series(p.names[:n], dtype="string"),
+                "workload": pd.Series([wl_names[w] if w >= 0 else "" for w in workload.tolist()], dtype="string"),
+                "index": p.column("index"),
+                "node": pd.Series([nt.names[x] if x >= 0 else "" for x in node.tolist()], dtype="string"),
+                "phase": pd.Categorical.from_codes(p.column("phase"), categories=list(PHASE_NAMES)),
+                "priority": p.column("priority"),
+                "created": p.column("created"),
+                "scheduled": p.column("scheduled"),
+                "running": p.column("running"),
+                "finished": p.column("finished"),
+                "duration": p.column("duration"),
+                "start_latency": p.column("start_latency"),
+                "attempts": p.column("attempts"),
+            }
+        )
+        for r, res in enumerate(names):
+            pods[resource_column("request", res)] = p.requests[:n, r].copy()
+        pods["scheduling_latency"] = pods["scheduled"] - pods["created"]
+        pods["startup_latency"] = pods["running"] - pods["created"]
+        pods["unschedulable"] = (p.phase[:n] == PENDING) & (p.attempts[:n] > 0)
+
+        nodes = pd.DataFrame(
+            {
+                "node": pd.Series(nt.names, dtype="string"),
+                "pool": pd.Series([nt.pool_name(i) for i in range(nt.n)], dtype="string"),
+                "zone": pd.Series(
+                    [nt.node_labels(i).get("topology.kubernetes.io/zone", "") for i in range(nt.n)], dtype="string"
+                ),
+                "created": nt.created_at.copy(),
+                "removed": nt.removed_at.copy(),
+            }
+        )
+        for r, res in enumerate(names):
+            nodes[resource_column("allocatable", res)] = nt.alloc[r].copy()
+        for r, res in enumerate(names):
+            nodes[resource_column("requested_at_end", res)] = nt.requested[r].copy()
+
+        events = sim.recorder.frame(p.names, nt.names)
+        timeseries = _timeseries(sim, end)
+        never_fit = sim.never_fit()
+        provenance = {
+            "scenario": sim.scenario.name,
+            "seed": sim.seed,
+            "k8sim_version": __version__,
+            "end_time_s": end,
+            "wall_time_s": sim.wall_s,
+            "events": len(sim.recorder),
+            "scheduling_cycles": sim.scheduler.cycles,
+        }
+        return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit)
+
+    # -- summary --------------------------------------------------------------------
+
+    def summary(self) -> pd.DataFrame:
+        """One row of headline metrics over ``[warmup_s, end]``.
+
+        Pod counts and latencies cover pods created at or after ``warmup_s``;
+        utilisation is the time-weighted mean over ``[warmup_s, end]``.
+        """
+        pods = self.pods
+        win = pods[(pods["created"] >= self.warmup_s) & (pods["workload"] != "")]
+        sched = win["scheduling_latency"].dropna().to_numpy()
+        start = win["startup_latency"].dropna().to_numpy()
+        row: dict[str, Any] = {
+            "pods_submitted": len(win),
+            "pods_scheduled": int(win["scheduled"].notna().sum()),
+            "pods_completed": int((win["phase"] == "Succeeded").sum()),
+            "pods_pending_at_end": int((win["phase"] == "Pending").sum()),
+            "pods_unschedulable": int(win["unschedulable"].sum()),
+        }
+        for name, values in (("scheduling_latency", sched), ("startup_latency", start)):
+            for q in (50, 95, 99):
+                row[f"{name}_p{q}_s"] = float(np.percentile(values, q)) if values.size else float("nan")
+            row[f"{name}_mean_s"] = float(values.mean()) if values.size else float("nan")
+        ts = self.timeseries
+        inwin = ts[ts["time"] >= self.warmup_s - 1e-9]
+        weights = inwin["interval"].to_numpy()
+        for res in self.resources:
+            col = f"{res}_utilization"
+            if col in inwin and weights.sum() > 0 and inwin[f"{res}_allocatable"].max() > 0:
+                req = (inwin[f"{res}_requested"] * weights).sum()
+                alloc = (inwin[f"{res}_allocatable"] * weights).sum()
+                row[f"mean_{res}_utilization"] = float(req / alloc) if alloc > 0 else float("nan")
+        if weights.sum() > 0:
+            row["mean_pending_pods"] = float((inwin["pending_pods"] * weights).sum() / weights.sum())
+            row["mean_running_pods"] = float((inwin["running_pods"] * weights).sum() / weights.sum())
+        fin = win["finished"].dropna()
+        row["makespan_s"] = float(fin.max() - win["created"].min()) if len(fin) else float("nan")
+        row["end_time_s"] = self.end_time
+        return pd.DataFrame([row])
+
+    # -- writers --------------------------------------------------------------------
+
+    def to_parquet(self, directory: str | Path) -> Path:
+        """Write the four tables (Parquet) and ``summary.json`` into ``directory``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for name in ("pods", "nodes", "events", "timeseries"):
+            getattr(self, name).to_parquet(d / f"{name}.parquet", index=False)
+        self.write_summary(d)
+        return d
+
+    def to_csv(self, directory: str | Path) -> Path:
+        """CSV fallback for tools without Parquet support."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for name in ("pods", "nodes", "events", "timeseries"):
+            getattr(self, name).to_csv(d / f"{name}.csv", index=False)
+        self.write_summary(d)
+        return d
+
+    def write_summary(self, directory: Path) -> None:
+        summary = self.summary().iloc[0].to_dict()
+        clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()}
+        payload = {"summary": _jsonable(clean), "provenance": _jsonable(self.provenance),
+                   "never_fit": self.never_fit}
+        (directory / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def _timeseries(sim: Simulation, end: float) -> pd.DataFrame:
+    state = sim.state
+    p, nt = state.pods, state.nodes
+    n = p.n
+    edges = bin_edges(0.0, end, sim.scenario.sample_interval_s)
+    width = np.diff(edges)
+    width_safe = np.where(width > 0, width, 1.0)
+    cols: dict[str, np.ndarray] = {"time": edges[:-1], "interval": width}
+    bound_end = p.finished[:n]
+    req = interval_integrals(p.scheduled[:n], bound_end, p.requests[:n].astype(np.float64), edges)
+    alloc = interval_integrals(nt.created_at, nt.removed_at, nt.alloc.T.astype(np.float64), edges)
+    for r, res in enumerate(state.resources.names):
+        a = alloc[:, r]
+        cols[f"{res}_requested"] = req[:, r] / width_safe
+        cols[f"{res}_allocatable"] = a / width_safe
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols[f"{res}_utilization"] = np.where(a > 0, req[:, r] / np.where(a > 0, a, 1), np.nan)
+    cols["pending_pods"] = interval_integrals(p.created[:n], p.scheduled[:n], np.ones(n), edges) / width_safe
+    cols["running_pods"] = interval_integrals(p.running[:n], p.finished[:n], np.ones(n), edges) / width_safe
+    return pd.DataFrame(cols)

@@ -1,0 +1,58 @@
+"""Time-weighted series computed after the run from lifecycle intervals.
+
+Every quantity the timeseries reports (requested resources, allocatable, pending and
+running pods) is a sum of step functions, one per pod or node, each on for a half-open
+interval ``[start, end)``. Integrating those exactly over sampling bins gives
+time-weighted averages without a sampling process ticking during the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def interval_integrals(
+    starts: np.ndarray, ends: np.ndarray, weights: np.ndarray, edges: np.ndarray
+) -> np.ndarray:
+    """Integral over each bin ``[edges[i], edges[i+1])`` of ``sum_j w_j 1[s_j <= t < e_j]``.
+
+    ``weights`` is ``[M]`` or ``[M, K]`` (K series at once); intervals with a NaN start
+    are ignored, NaN/inf ends are clipped to the last edge. Returns ``[B]`` or ``[B, K]``
+    with ``B = len(edges) - 1``.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    squeeze = w.ndim == 1
+    if squeeze:
+        w = w[:, None]
+    ok = ~np.isnan(starts)
+    s = starts[ok]
+    e = np.where(np.isnan(ends[ok]), np.inf, ends[ok])
+    e = np.minimum(e, edges[-1])
+    s = np.minimum(s, edges[-1])
+    w = w[ok]
+    t = np.concatenate([s, e])
+    d = np.concatenate([w, -w])
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    level = np.cumsum(d[order], axis=0)  # level on [t_k, t_{k+1})
+    # F(t_k) = integral from -inf to t_k.
+    f = np.zeros_like(level)
+    if t.size > 1:
+        f[1:] = np.cumsum(level[:-1] * np.diff(t)[:, None], axis=0)
+    k = np.searchsorted(t, edges, side="right") - 1
+    f_edges = np.zeros((edges.size, w.shape[1]))
+    has = k >= 0
+    kk = k[has]
+    f_edges[has] = f[kk] + level[kk] * (edges[has] - t[kk])[:, None]
+    out = np.diff(f_edges, axis=0)
+    return out[:, 0] if squeeze else out
+
+
+def bin_edges(start: float, end: float, interval: float) -> np.ndarray:
+    """Edges ``start, start+interval, ..., end`` (the last bin may be shorter)."""
+    if end <= start:
+        return np.array([start, start + interval])
+    n = int(np.ceil((end - start) / interval - 1e-9))
+    edges = start + interval * np.arange(n + 1)
+    edges[-1] = end
+    return edges

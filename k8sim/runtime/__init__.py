@@ -1,0 +1,1 @@
+"""The kubelet side: container start and pod lifecycle on a node."""

@@ -1,0 +1,1 @@
+"""Scheduling: queue, framework, profiles and plugins (array functions over all nodes)."""

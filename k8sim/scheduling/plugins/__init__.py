@@ -1,0 +1,1 @@
+"""Filter and score plugins, one module each, upstream names where semantics match."""

@@ -1,0 +1,41 @@
+"""What the scheduler knows about a pod, computed once per pod *shape*.
+
+Pods of one shape (same workload template and identical requests) are interchangeable
+for every filter and score plugin, so per-pod work (request vectors, the node-selector
+and toleration masks over all nodes) is done once per shape and cached. Masks that
+depend only on node labels and taints are reused until the node table's ``version``
+moves (a node added, relabelled or tainted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from k8sim.config.scenario import Toleration
+
+
+@dataclass(eq=False)
+class PodInfo:
+    """Scheduling-relevant view of a pod shape."""
+
+    shape: int
+    requests: np.ndarray  # int64[R], pods row = 1
+    nonzero: np.ndarray  # int64[2]: cpu/memory with upstream non-zero defaults
+    priority: int
+    scheduler_name: str
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    #: Rows of ``requests`` that are > 0 (always includes ``pods``).
+    requested_rows: np.ndarray = field(init=False)
+    #: Cached masks keyed by plugin name: (node table version, bool[N]).
+    mask_cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.requests = np.asarray(self.requests, dtype=np.int64)
+        self.nonzero = np.asarray(self.nonzero, dtype=np.int64)
+        self.requested_rows = np.flatnonzero(self.requests > 0)
+        # Column vectors for broadcasting against [rows, N] node arrays.
+        self.req_col = self.requests[self.requested_rows][:, None]

@@ -1,0 +1,1 @@
+"""Simulation wiring: environment, random streams, processes."""

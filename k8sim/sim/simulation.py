@@ -1,0 +1,298 @@
+"""Simulation: wires the SimPy environment, the tables, the streams and the processes.
+
+``Simulation(scenario, seed=None)`` builds everything from a validated
+:class:`~k8sim.config.scenario.Scenario`; :meth:`Simulation.run` advances virtual time
+to ``duration_s`` (or until no event is left) and returns a
+:class:`~k8sim.metrics.result.RunResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from k8sim.cluster import ops
+from k8sim.cluster.nodes import ResourceIndex, TaintSpec
+from k8sim.cluster.ops import ClusterState
+from k8sim.config.loader import ScenarioError
+from k8sim.config.scenario import (
+    DEFAULT_MAX_PODS,
+    DEFAULT_SCHEDULER,
+    HOSTNAME_LABEL,
+    POOL_LABEL,
+    ZONE_LABEL,
+    Scenario,
+    Taint,
+    base_units,
+)
+from k8sim.metrics.recorder import Recorder
+from k8sim.metrics.result import RunResult
+from k8sim.runtime.kubelet import Kubelet
+from k8sim.scheduling.framework import Profile
+from k8sim.scheduling.plugins.node_affinity import NodeAffinity
+from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
+from k8sim.scheduling.plugins.node_unschedulable import NodeUnschedulable
+from k8sim.scheduling.plugins.taint_toleration import TaintToleration
+from k8sim.scheduling.podinfo import PodInfo
+from k8sim.scheduling.scheduler import Scheduler
+from k8sim.sim.rng import BlockSampler, Streams
+from k8sim.workloads.generators import arrival_process, arrival_times
+
+ProgressFn = Callable[[float], None]
+
+
+def _taints(taints: list[Taint]) -> list[TaintSpec]:
+    return [TaintSpec(t.key, t.value, t.effect) for t in taints]
+
+
+def default_profile(rng: np.random.Generator) -> Profile:
+    """The first profile: upstream's resource, selector, taint and cordon filters, and
+    NodeResourcesFit's LeastAllocated score (cpu and memory, weight 1 each)."""
+    fit = NodeResourcesFit("LeastAllocated")
+    return Profile(
+        DEFAULT_SCHEDULER,
+        filters=[NodeUnschedulable(), fit, NodeAffinity(), TaintToleration()],
+        scores=[(fit, 1)],
+        rng=rng,
+    )
+
+
+class Simulation:
+    """One run of one scenario with one seed."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.streams = Streams(self.seed)
+        self.env = simpy.Environment()
+        self.recorder = Recorder()
+
+        extra: set[str] = set()
+        for pool in scenario.cluster.node_pools:
+            extra |= set(pool.allocatable)
+        for node in scenario.cluster.nodes:
+            extra |= set(node.allocatable)
+        for w in scenario.workloads:
+            extra |= set(w.template.requests)
+        for p in scenario.initial_pods:
+            extra |= set(p.requests)
+        self.resources = ResourceIndex.from_names(extra)
+        self.state = ClusterState(self.resources)
+
+        self._build_nodes()
+        self.shapes: list[PodInfo] = []
+        self._shape_ids: dict[tuple, int] = {}
+        self.profiles = {DEFAULT_SCHEDULER: default_profile(self.streams.generator("tie-break", 0))}
+        self._check_scheduler_names()
+        self.kubelet = Kubelet(self.env, self.state, self.recorder, self._released)
+        self.scheduler = Scheduler(
+            self.env,
+            self.state,
+            self.profiles,
+            self.shapes,
+            self.recorder,
+            on_bound=self.kubelet.start,
+            cycle_latency_s=scenario.scheduler.cycle_latency_s,
+        )
+        self._bind_initial_pods()
+        self._start_workloads()
+        self.wall_s = 0.0
+
+    # -- building -------------------------------------------------------------------
+
+    def _allocatable(self, resources: dict) -> np.ndarray:
+        amounts = base_units(resources)
+        amounts.setdefault("pods", DEFAULT_MAX_PODS)
+        return self.resources.vector(amounts)
+
+    def _build_nodes(self) -> None:
+        c = self.scenario.cluster
+        for pi, pool in enumerate(c.node_pools):
+            alloc = self._allocatable(pool.allocatable)
+            taints = _taints(pool.taints)
+            for i in range(pool.count):
+                name = f"{pool.name}-{i}"
+                labels = {**pool.labels, HOSTNAME_LABEL: name, POOL_LABEL: pool.name}
+                if pool.zones:
+                    labels[ZONE_LABEL] = pool.zones[i % len(pool.zones)]
+                self._add_node(name, alloc, labels, taints, pi)
+        self.state.nodes.pool_names = [p.name for p in c.node_pools]
+        for spec in c.nodes:
+            labels = {**spec.labels, HOSTNAME_LABEL: spec.name}
+            if spec.zone is not None:
+                labels[ZONE_LABEL] = spec.zone
+            self._add_node(spec.name, self._allocatable(spec.allocatable), labels, _taints(spec.taints), -1)
+
+    def _add_node(self, name: str, alloc: np.ndarray, labels: dict, taints: list[TaintSpec], pool: int) -> None:
+        n = ops.add_node(
+            self.state, name=name, allocatable=alloc, labels=labels, taints=taints, pool=pool, now=self.env.now
+        )
+        self.recorder.event(self.env.now, "NodeAdded", -1, n)
+
+    def _check_scheduler_names(self) -> None:
+        problems = []
+        for i, w in enumerate(self.scenario.workloads):
+            if w.template.scheduler_name not in self.profiles:
+                problems.append(
+                    (
+                        f"workloads[{i}].template.schedulerName",
+                        f"no scheduler profile named {w.template.scheduler_name!r} "
+                        f"(available: {sorted(self.profiles)})",
+                    )
+                )
+        if problems:
+            raise ScenarioError(self.scenario.name or "<scenario>", problems)
+
+    def shape_for(self, workload: int, requests: np.ndarray) -> int:
+        """Intern the shape of a pod of ``workload`` with ``requests``."""
+        key = (workload, requests.tobytes())
+        sid = self._shape_ids.get(key)
+        if sid is None:
+            t = self.scenario.workloads[workload].template
+            nonzero = np.array(
+                [requests[0] if requests[0] > 0 else 100, requests[1] if requests[1] > 0 else 200 * 1024 * 1024],
+                dtype=np.int64,
+            )
+            sid = len(self.shapes)
+            self.shapes.append(
+                PodInfo(
+                    shape=sid,
+                    requests=requests,
+                    nonzero=nonzero,
+                    priority=t.priority,
+                    scheduler_name=t.scheduler_name,
+                    node_selector=dict(t.node_selector),
+                    tolerations=tuple(t.tolerations),
+                    labels=dict(t.labels),
+                )
+            )
+            self._shape_ids[key] = sid
+        return sid
+
+    def _bind_initial_pods(self) -> None:
+        problems = []
+        nodes = self.state.nodes
+        for i, p in enumerate(self.scenario.initial_pods):
+            node = nodes.name_index.get(p.node_name)
+            if node is None:
+                problems.append((f"initial_pods[{i}].nodeName", f"no node named {p.node_name!r}"))
+                continue
+            amounts = base_units(p.requests)
+            amounts["pods"] = 1
+            req = self.resources.vector(amounts)
+            if np.any(nodes.free[:, node] < req):
+                short = [self.resources.names[r] for r in np.flatnonzero(nodes.free[:, node] < req)]
+                problems.append(
+                    (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(short)})")
+                )
+                continue
+            duration = math.inf
+            if p.duration is not None:
+                duration = float(p.duration.sample(self.streams.generator("initial-duration", i), 1)[0])
+            pod = self.state.pods.append(
+                name=p.name, requests=req, workload=-1, index=i, shape=-1, priority=p.priority,
+                created=0.0, duration=duration, start_latency=0.0,
+            )
+            self.recorder.event(0.0, "PodCreated", pod, -1)
+            ops.bind(self.state, pod, node, 0.0)
+            self.recorder.event(0.0, "Scheduled", pod, node, "initial")
+            self.kubelet.start(pod)
+        if problems:
+            raise ScenarioError(self.scenario.name or "<scenario>", problems)
+
+    def _start_workloads(self) -> None:
+        for wi, w in enumerate(self.scenario.workloads):
+            amounts = base_units(w.template.requests)
+            amounts["pods"] = 1
+            req = self.resources.vector(amounts)
+            shape = self.shape_for(wi, req)
+            start = w.template.start_latency or self.scenario.defaults.start_latency
+            durations = BlockSampler(w.duration, self.streams.generator("duration", wi)) if w.duration else None
+            latencies = BlockSampler(start, self.streams.generator("start-latency", wi))
+            times = arrival_times(w, self.streams.generator("arrivals", wi))
+            self.env.process(arrival_process(self.env, times, self._creator(wi, w.name, req, shape, durations, latencies)))
+
+    def _creator(self, wi: int, name: str, req: np.ndarray, shape: int, durations: BlockSampler | None, latencies: BlockSampler) -> Callable[[], None]:
+        pods = self.state.pods
+        priority = self.scenario.workloads[wi].template.priority
+        counter = [0]
+
+        def create() -> None:
+            i = counter[0]
+            counter[0] += 1
+            now = self.env.now
+            pod = pods.append(
+                name=f"{name}-{i}", requests=req, workload=wi, index=i, shape=shape, priority=priority,
+                created=now,
+                duration=durations.next() if durations is not None else math.inf,
+                start_latency=latencies.next(),
+            )
+            self.recorder.event(now, "PodCreated", pod, -1)
+            self.scheduler.submit(pod)
+
+        return create
+
+    def _released(self, node: int) -> None:
+        self.scheduler.on_capacity_freed(node)
+
+    # -- running --------------------------------------------------------------------
+
+    def never_fit(self) -> dict[str, list[str]]:
+        """Workloads whose pods exceed every node's allocatable: name -> resources."""
+        out = {}
+        alloc = self.state.nodes.alloc
+        for (wi, _), sid in self._shape_ids.items():
+            info = self.shapes[sid]
+            rows = info.requested_rows
+            fits_some = (alloc[rows] >= info.req_col).all(axis=0).any()
+            if not fits_some:
+                over = [self.resources.names[r] for r in rows if (alloc[r] < info.requests[r]).all()]
+                out[self.scenario.workloads[wi].name] = over
+        return out
+
+    def run(self, progress: ProgressFn | None = None, chunk_s: float | None = None) -> RunResult:
+        """Advance to ``duration_s`` (or until no event is left) and collect results.
+
+        ``progress(now)`` is called after each chunk of ``chunk_s`` virtual seconds.
+        """
+        t0 = _time.perf_counter()
+        end = self.scenario.duration_s
+        env = self.env
+        if progress is None:
+            env.run(until=end)
+        else:
+            step = chunk_s or (end / 200 if end else 60.0)
+            horizon = math.inf if end is None else end
+            while True:
+                nxt = env.peek()
+                if nxt >= horizon or nxt == math.inf:
+                    break
+                # Step event by event (not run(until=...)): a finished run(until=T)
+                # leaves its stop event queued at T, which would look like more work.
+                chunk_end = min(nxt + step, horizon)
+                while env.peek() < chunk_end:
+                    env.step()
+                progress(env.now)
+            if end is not None:
+                env.run(until=end)
+            progress(env.now)
+        self.wall_s = _time.perf_counter() - t0
+        return RunResult.from_simulation(self)
+
+    @property
+    def end_time(self) -> float:
+        """The virtual time the run covers up to."""
+        if self.scenario.duration_s is not None:
+            return float(self.scenario.duration_s)
+        # Until drained: the last thing that happened (chunked progress runs may have
+        # advanced the clock past it).
+        return float(self.recorder.time[-1]) if len(self.recorder) else 0.0
+
+
+def run(scenario: Scenario, seed: int | None = None, progress: ProgressFn | None = None) -> RunResult:
+    """Build and run a simulation of ``scenario``; returns its :class:`RunResult`."""
+    return Simulation(scenario, seed=seed).run(progress=progress)

@@ -1,0 +1,1 @@
+"""Workload sources: synthetic arrival generators, manifests and traces."""

@@ -1,0 +1,1 @@
+"""Public trace importers, one module per trace format (not written yet)."""
