@@ -88,6 +88,16 @@ def add_node(
     return n
 
 
+def set_unschedulable(state: ClusterState, node: int, unschedulable: bool) -> None:
+    """Cordon (True) or uncordon (False) a node."""
+    state.nodes.unschedulable[node] = unschedulable
+
+
+def set_ready(state: ClusterState, node: int, ready: bool) -> None:
+    """Set a node's Ready condition."""
+    state.nodes.ready[node] = ready
+
+
 def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     """Bind a Pending pod to a node: the node's requests grow by the pod's."""
     pods, nodes = state.pods, state.nodes

@@ -1,0 +1,74 @@
+"""Builders for hand-made cluster states and pods.
+
+``make_state([node("n1", cpu="4", memory="10Gi")], pods=[("n1", {"cpu": "1"})])``
+builds the tables through the real ops (add_node, bind), so invariants hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from k8sim.cluster import ops
+from k8sim.cluster.nodes import ResourceIndex, TaintSpec
+from k8sim.cluster.ops import ClusterState
+from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
+from k8sim.config.quantity import parse_quantity
+from k8sim.config.scenario import Toleration, base_units
+from k8sim.scheduling.podinfo import PodInfo
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    allocatable: dict[str, str | int]
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: list[TaintSpec] = field(default_factory=list)
+
+
+def node(name: str, labels: dict[str, str] | None = None, taints: list[TaintSpec] | None = None,
+         **allocatable: str | int) -> NodeSpec:
+    alloc = {k.replace("_", "-") if k != "nvidia_gpu" else "nvidia.com/gpu": v for k, v in allocatable.items()}
+    return NodeSpec(name, alloc, labels or {}, taints or [])
+
+
+def _units(resources: dict[str, str | int]) -> dict[str, int]:
+    return base_units({k: parse_quantity(v) for k, v in resources.items()})
+
+
+def make_state(nodes: list[NodeSpec], pods: list[tuple[str, dict[str, str | int]]] = ()) -> ClusterState:
+    names: set[str] = set()
+    for n in nodes:
+        names |= set(n.allocatable)
+    for _, req in pods:
+        names |= set(req)
+    state = ClusterState(ResourceIndex.from_names(names))
+    for n in nodes:
+        amounts = _units(n.allocatable)
+        amounts.setdefault("pods", 110)
+        ops.add_node(state, name=n.name, allocatable=state.resources.vector(amounts),
+                     labels=n.labels, taints=n.taints, pool=-1, now=0.0)
+    for i, (node_name, req) in enumerate(pods):
+        vec = request_vector(state, req)
+        p = state.pods.append(name=f"existing-{i}", requests=vec, workload=-1, index=i, shape=-1,
+                              priority=0, created=0.0, duration=np.inf, start_latency=0.0)
+        ops.bind(state, p, state.nodes.name_index[node_name], 0.0)
+    ops.check_invariants(state)
+    return state
+
+
+def request_vector(state: ClusterState, req: dict[str, str | int]) -> np.ndarray:
+    amounts = _units(req)
+    amounts["pods"] = 1
+    return state.resources.vector(amounts)
+
+
+def make_pod(state: ClusterState, requests: dict[str, str | int] | None = None, *,
+             node_selector: dict[str, str] | None = None,
+             tolerations: list[Toleration] | None = None, priority: int = 0, shape: int = 0) -> PodInfo:
+    vec = request_vector(state, requests or {})
+    nonzero = np.array([vec[0] or DEFAULT_MILLI_CPU_REQUEST, vec[1] or DEFAULT_MEMORY_REQUEST])
+    return PodInfo(shape=shape, requests=vec, nonzero=nonzero, priority=priority,
+                   scheduler_name="default-scheduler", node_selector=node_selector or {},
+                   tolerations=tuple(tolerations or ()))
