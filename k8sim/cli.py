@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,7 +36,7 @@ err_console = Console(stderr=True)
 
 
 def _fail(err: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -87,7 +88,7 @@ class _LazyProgress:
 
 
 def _summary_table(summary: dict, title: str) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(title=escape(title), show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():
@@ -117,7 +118,6 @@ def run(
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
 ) -> None:
     """Run a scenario; write tables, summary, resolved scenario and plots."""
-    from k8sim.metrics.plots import save_standard_plots
     from k8sim.sim.simulation import Simulation
 
     try:
@@ -127,10 +127,11 @@ def run(
         raise _fail(e) from None
     for workload, resources in sim.never_fit().items():
         err_console.print(
-            f"[yellow]warning:[/] {scenario}: workload {workload!r} requests more "
-            f"{', '.join(resources)} than any node has: its pods can never be scheduled "
-            "(they are counted as unschedulable)",
+            f"[yellow]warning:[/] {escape(str(scenario))}: workload {escape(repr(workload))} requests "
+            f"more {escape(', '.join(resources))} than any node has: its pods can never be "
+            "scheduled (they are counted as unschedulable)",
             highlight=False,
+            soft_wrap=True,
         )
     bar = _LazyProgress(sc.duration_s)
     try:
@@ -145,11 +146,13 @@ def run(
     resolved["seed"] = sim.seed
     (directory / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     if plots:
+        from k8sim.metrics.plots import save_standard_plots  # matplotlib only when needed
+
         save_standard_plots(result, directory)
     summary = result.summary().iloc[0].to_dict()
     console.print(_summary_table(summary, f"{sc.name} (seed {sim.seed})"))
     console.print(
-        f"simulated {result.end_time:,.0f} s in {sim.wall_s:.2f} s wall; results in [bold]{directory}[/]",
+        f"simulated {result.end_time:,.0f} s in {sim.wall_s:.2f} s wall; results in [bold]{escape(str(directory))}[/]",
         highlight=False,
     )
 
@@ -167,10 +170,13 @@ def validate(
             sc = load_scenario(path)
             Simulation(sc)  # also checks what only the built cluster can tell
         except ScenarioError as e:
-            err_console.print(f"[bold red]invalid:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]invalid:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             bad += 1
             continue
-        console.print(f"[green]ok[/]: {path} ({sc.cluster.node_count()} nodes, {len(sc.workloads)} workloads)")
+        console.print(
+            f"[green]ok[/]: {escape(str(path))} ({sc.cluster.node_count()} nodes, {len(sc.workloads)} workloads)",
+            highlight=False,
+        )
     if bad:
         raise typer.Exit(code=2)
 

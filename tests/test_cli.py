@@ -4,11 +4,15 @@ The contract: a malformed scenario gets one clear message naming the file, the f
 path and what was expected, and exit code 2, never a Python traceback. A pod that can
 never fit is reported in the summary as unschedulable, not silently dropped.
 
-Every case runs the real command (``python -m k8sim.cli ...``) in a subprocess, in its
-own temporary directory, so exit codes and stderr are the ones a user sees. Starting
-the interpreter and importing k8sim dominates the cost of a case, so the module fixture
-``runs`` starts every case at once on a small thread pool (one worker per CPU); each
-test then waits only for the outcomes it inspects.
+The command runs for real (``python -m k8sim.cli ...``) in subprocesses, so exit codes
+and stderr are the ones a user sees. Starting the interpreter and importing k8sim
+dominates the cost of a command, so to keep this file fast:
+
+- every bad scenario file is checked by one ``k8sim validate`` over all of them (each
+  file must get its own one-line message), and a few of them also by ``k8sim run`` in
+  a process of their own (exit code and stderr of that file alone);
+- the module fixture ``runs`` starts every command at once on a small thread pool (one
+  worker per CPU); each test waits only for the outcomes it inspects.
 """
 
 from __future__ import annotations
@@ -78,67 +82,57 @@ class Outcome:
 
 # --------------------------------------------------------------------------- cases
 
-# (id, command, file text, expected substrings of stderr). ``{f}`` stands for the file
-# name; "file: path: what was expected" is the documented message format. For ``run``
-# the arguments also say ``--out out``, and nothing may be written there.
+# (id, file text, expected substrings of its message). The file is ``<id>.yaml`` and
+# ``{f}`` stands for that name; "file: path: what was expected" is the documented
+# message format.
 BAD_FILES = [
     (
         "yaml-syntax",
-        "validate",
         "version: 1\ndescription: broken: colon\ncluster: {}\n",
         ["{f}: YAML syntax error at line 2,", "mapping values are not allowed"],
     ),
     (
         "unknown-key-top",
-        "run",
         BASE + "worklods: []\n",
         ["{f}: worklods: unknown key"],
     ),
     (
         "unknown-key-nested",
-        "run",
         edit("requests:", "reqests:"),
         ["{f}: workloads[0].template.reqests: unknown key"],
     ),
     (
         "wrong-type",
-        "run",
         edit("count: 2", 'count: "many"'),
         ["{f}: cluster.node_pools[0].count: ", "valid integer"],
     ),
     (
         "negative-quantity",
-        "run",
         edit("memory: 1Gi", "memory: -1Gi"),
         ["{f}: workloads[0].template.requests.memory: must be >= 0", "-1Gi"],
     ),
     (
         "not-a-quantity",
-        "validate",
         edit("cpu: 500m", 'cpu: "lots"'),
         ["{f}: workloads[0].template.requests.cpu: expected a Kubernetes quantity", "'lots'"],
     ),
     (
         "zero-nodes",
-        "validate",
         edit("count: 2", "count: 0"),
         ["{f}: cluster.node_pools[0].count: ", "greater than or equal to 1"],
     ),
     (
         "missing-csv",
-        "run",
         edit("duration: {kind: constant, value: 10}", "duration: {kind: empirical, path: missing.csv}"),
         ["{f}: workloads[0].duration: ", "CSV file not found", "missing.csv"],
     ),
     (
         "unknown-distribution-kind",
-        "run",
         edit("kind: constant", "kind: gamma"),
         ["{f}: workloads[0].duration: ", "'gamma'", "expected tags", "'constant'"],
     ),
     (
         "unknown-arrival-kind",
-        "validate",
         edit("kind: burst", "kind: storm"),
         ["{f}: workloads[0].arrival: ", "'storm'", "expected tags", "'poisson'"],
     ),
@@ -146,24 +140,23 @@ BAD_FILES = [
     # scenario, not the file: see test_simulation_errors_name_the_file.
     (
         "unknown-node",
-        "run",
         BASE + "initial_pods:\n  - {name: agent, nodeName: ghost-7}\n",
         ["initial_pods[0].nodeName: no node named 'ghost-7'"],
     ),
     (
         "initial-pod-too-big",
-        "validate",
         BASE + 'initial_pods:\n  - {name: hog, nodeName: pool-1, requests: {cpu: "6"}}\n',
         ["initial_pods[0]: does not fit on node 'pool-1'", "insufficient cpu"],
     ),
     (
         "unknown-scheduler",
-        "run",
         edit("requests: {cpu: 500m, memory: 1Gi}", "requests: {cpu: 500m, memory: 1Gi}\n      schedulerName: volcano"),
         ["workloads[0].template.schedulerName: no scheduler profile named 'volcano'"],
     ),
 ]
 SIMULATION_LEVEL = ["unknown-node", "initial-pod-too-big", "unknown-scheduler"]
+# Also run one by one with ``k8sim run <id>.yaml --out out`` (nothing may be written).
+RUN_ALONE = ["not-a-quantity", "unknown-node"]
 
 # (id, --set override, expected substrings of stderr); all on a valid BASE.
 BAD_OVERRIDES = [
@@ -191,13 +184,17 @@ NEVER_FIT = BASE + """\
       requests: {cpu: "6", memory: 1Gi}
 """
 
+BAD = {case_id: (text, expected) for case_id, text, expected in BAD_FILES}
+
 CASES: dict[str, Case] = {}
-for _id, _cmd, _text, _ in BAD_FILES:
-    _args = [_cmd, f"{_id}.yaml"] + (["--out", "out"] if _cmd == "run" else [])
-    CASES[_id] = Case(_args, {f"{_id}.yaml": _text})
+CASES["validate-bad"] = Case(
+    ["validate", *(f"{case_id}.yaml" for case_id in BAD)],
+    {f"{case_id}.yaml": text for case_id, (text, _) in BAD.items()},
+)
+for _id in RUN_ALONE:
+    CASES[f"run-{_id}"] = Case(["run", f"{_id}.yaml", "--out", "out"], {f"{_id}.yaml": BAD[_id][0]})
 for _id, _override, _ in BAD_OVERRIDES:
     CASES[_id] = Case(["run", f"{_id}.yaml", "--set", _override, "--out", "out"], {f"{_id}.yaml": BASE})
-CASES["missing-file"] = Case(["validate", "nowhere.yaml"])
 CASES["never-fit"] = Case(["run", "never.yaml", "--out", "out", "--no-plots"], {"never.yaml": NEVER_FIT})
 CASES["validate-mixed"] = Case(
     ["validate", "good.yaml", "bad.yaml"], {"good.yaml": BASE, "bad.yaml": edit("cpu: 500m", 'cpu: "lots"')}
@@ -205,22 +202,6 @@ CASES["validate-mixed"] = Case(
 CASES["validate-repo"] = Case(["validate", *sorted(p.name for p in SCENARIOS_DIR.glob("*.yaml"))], cwd=SCENARIOS_DIR)
 CASES["schema"] = Case(["schema"])
 CASES["run-ok"] = Case(["run", "tiny.yaml", "--out", "out", "--set", "seed=5"], {"tiny.yaml": BASE})
-# Cases that expose library bugs (xfail tests at the end of the file).
-CASES["markup-key"] = Case(["validate", "markup-key.yaml"], {"markup-key.yaml": BASE + '"[/x]": 1\n'})
-CASES["markup-filename"] = Case(["validate", "exp[v2].yaml"], {"exp[v2].yaml": edit("cpu: 500m", 'cpu: "lots"')})
-CASES["huge-quantity"] = Case(["validate", "huge.yaml"], {"huge.yaml": edit('cpu: "4"', 'cpu: "9E"')})
-CASES["infinite-duration"] = Case(
-    ["run", "forever.yaml", "--out", "out", "--no-plots"], {"forever.yaml": BASE + "duration_s: .inf\n"}
-)
-CASES["empirical-rerun"] = Case(
-    ["run", "emp.yaml", "--out", "out", "--no-plots"],
-    {
-        "emp.yaml": edit(
-            "duration: {kind: constant, value: 10}", "duration: {kind: empirical, path: durations.csv}"
-        ),
-        "durations.csv": "seconds\n5\n10\n",
-    },
-)
 
 
 def _run(case: Case, directory: Path) -> Outcome:
@@ -265,35 +246,50 @@ def assert_one_clear_error(out: Outcome, expected: list[str], fname: str) -> Non
 # --------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize(("case_id", "command", "expected"), [(c[0], c[1], c[3]) for c in BAD_FILES])
-def test_bad_scenario_file(runs, case_id: str, command: str, expected: list[str]) -> None:
-    out = runs[case_id].result()
-    assert_one_clear_error(out, expected, f"{case_id}.yaml")
-    if command == "run":
-        assert not (out.cwd / "out").exists(), "a failed run must not write results"
+def lines_about(out: Outcome, case_id: str) -> list[str]:
+    """The output lines that name the file ``<id>.yaml`` or the scenario ``<id>``."""
+    return [line for line in out.output.splitlines() if f"{case_id}.yaml" in line or f" {case_id}: " in line]
 
 
-@pytest.mark.parametrize(("case_id", "expected"), [(c[0], c[2]) for c in BAD_OVERRIDES])
+@pytest.mark.parametrize("case_id", list(BAD))
+def test_validate_bad_scenario_file(runs, case_id: str) -> None:
+    out = runs["validate-bad"].result()
+    assert out.returncode == 2, out.output
+    assert_no_traceback(out)
+    lines = lines_about(out, case_id)
+    assert len(lines) == 1, f"expected one message about {case_id}.yaml, got:\n{out.output}"
+    assert lines[0].startswith("invalid: "), lines[0]
+    assert lines[0] in out.stderr.splitlines()
+    for fragment in BAD[case_id][1]:
+        assert fragment.format(f=f"{case_id}.yaml") in lines[0]
+
+
+def test_validate_reports_every_bad_file(runs) -> None:
+    out = runs["validate-bad"].result()
+    assert out.stdout.strip() == ""  # no file passed
+    assert sum(line.startswith("invalid: ") for line in out.stderr.splitlines()) == len(BAD)
+
+
+@pytest.mark.parametrize("case_id", RUN_ALONE)
+def test_run_bad_scenario_file(runs, case_id: str) -> None:
+    out = runs[f"run-{case_id}"].result()
+    assert_one_clear_error(out, BAD[case_id][1], f"{case_id}.yaml")
+    assert out.stderr.startswith("error: ")
+    assert not (out.cwd / "out").exists(), "a failed run must not write results"
+
+
+@pytest.mark.parametrize(("case_id", "expected"), [pytest.param(c[0], c[2], id=c[0]) for c in BAD_OVERRIDES])
 def test_bad_set_override(runs, case_id: str, expected: list[str]) -> None:
     out = runs[case_id].result()
     assert_one_clear_error(out, expected, f"{case_id}.yaml")
     assert not (out.cwd / "out").exists()
 
 
-def test_missing_scenario_file(runs) -> None:
-    assert_one_clear_error(runs["missing-file"].result(), ["nowhere.yaml: file not found"], "nowhere.yaml")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="Simulation raises ScenarioError with the scenario name (file stem, or the YAML `name:`) "
-    "as its source, so the message names e.g. `unknown-node`, not `unknown-node.yaml`",
-)
 @pytest.mark.parametrize("case_id", SIMULATION_LEVEL)
 def test_simulation_errors_name_the_file(runs, case_id: str) -> None:
-    out = runs[case_id].result()
-    assert out.returncode == 2
-    assert f"{case_id}.yaml: " in out.stderr, out.stderr
+    out = runs["validate-bad"].result()
+    message = BAD[case_id][1][0]
+    assert f"{case_id}.yaml: {message}" in out.stderr, out.stderr
 
 
 # --------------------------------------------------------------------------- never fit
@@ -329,11 +325,6 @@ def test_pod_that_never_fits_is_counted_unschedulable(runs) -> None:
     assert not pods.loc[pods["workload"] == "web", "unschedulable"].any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RunResult.write_summary takes summary().iloc[0], which upcasts the integer "
-    "count columns to float64: summary.json holds 5.0, not 5",
-)
 def test_summary_counts_are_integers(runs) -> None:
     out = runs["never-fit"].result()
     summary = json.loads((out.cwd / "out" / "summary.json").read_text())["summary"]
@@ -402,62 +393,53 @@ def test_run_writes_results(runs) -> None:
 
 
 # --------------------------------------------------------------------------- library bugs
+# These run the command in-process (typer's CliRunner) to keep the file fast; an
+# exception escaping the command is what a user would see as a traceback.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py prints messages with rich markup enabled: a key like `[/x]` in the "
-    "scenario raises rich.errors.MarkupError (traceback, exit 1)",
-)
-def test_markup_like_key_is_reported_not_crashing(runs) -> None:
-    out = runs["markup-key"].result()
-    assert_no_traceback(out)
-    assert out.returncode == 2
-    assert "markup-key.yaml: [/x]: unknown key" in out.stderr
+def invoke(args: list[str], files: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    from typer.testing import CliRunner
+
+    from k8sim.cli import app
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, args)
+    escaped = result.exception is not None and not isinstance(result.exception, SystemExit)
+    stderr = result.stderr + (f"Traceback: {result.exception!r}" if escaped else "")
+    return Outcome(result.exit_code, result.stdout, stderr, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py prints messages with rich markup enabled: `[v2]` in a file name is "
-    "swallowed as a style tag, so the message names `exp.yaml`",
-)
-def test_file_name_with_brackets_is_named(runs) -> None:
-    out = runs["markup-filename"].result()
-    assert out.returncode == 2
-    assert "exp[v2].yaml: workloads[0].template.requests.cpu" in out.stderr, out.stderr
+def test_markup_like_key_is_reported_not_crashing(tmp_path, monkeypatch) -> None:
+    out = invoke(["validate", "markup.yaml"], {"markup.yaml": BASE + '"[/x]": 1\n'}, tmp_path, monkeypatch)
+    assert_one_clear_error(out, ["{f}: [/x]: unknown key"], "markup.yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a quantity beyond int64 base units (cpu: 9E = 9e21 milli-CPU) passes the schema, "
-    "then ResourceIndex.vector raises OverflowError (traceback, exit 1)",
-)
-def test_quantity_too_large_is_reported(runs) -> None:
-    out = runs["huge-quantity"].result()
-    assert_no_traceback(out)
-    assert out.returncode == 2
-    assert "huge.yaml: cluster.node_pools[0].allocatable.cpu" in out.stderr
+def test_file_name_with_brackets_is_named(tmp_path, monkeypatch) -> None:
+    files = {"exp[v2].yaml": edit("cpu: 500m", 'cpu: "lots"')}
+    out = invoke(["validate", "exp[v2].yaml"], files, tmp_path, monkeypatch)
+    assert_one_clear_error(out, ["{f}: workloads[0].template.requests.cpu: expected"], "exp[v2].yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="duration_s: .inf passes the schema (gt=0 admits inf); the run then dies in "
-    "metrics.timeseries.bin_edges with OverflowError (traceback, exit 1)",
-)
-def test_infinite_duration_is_reported(runs) -> None:
-    out = runs["infinite-duration"].result()
-    assert_no_traceback(out)
-    assert out.returncode == 2
-    assert "forever.yaml: duration_s" in out.stderr
+def test_quantity_too_large_is_reported(tmp_path, monkeypatch) -> None:
+    files = {"huge.yaml": edit('cpu: "4"', 'cpu: "9E"')}
+    out = invoke(["validate", "huge.yaml"], files, tmp_path, monkeypatch)
+    assert_one_clear_error(out, ["{f}: cluster.node_pools[0].allocatable.cpu: "], "huge.yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the resolved scenario.yaml keeps an empirical CSV path relative to the original "
-    "scenario's directory, but load_scenario resolves it against the output directory",
-)
-def test_resolved_scenario_with_csv_loads_again(runs) -> None:
-    out = runs["empirical-rerun"].result()
+def test_infinite_duration_is_reported(tmp_path, monkeypatch) -> None:
+    files = {"forever.yaml": BASE + "duration_s: .inf\n"}
+    out = invoke(["run", "forever.yaml", "--out", "out", "--no-plots"], files, tmp_path, monkeypatch)
+    assert_one_clear_error(out, ["{f}: duration_s: "], "forever.yaml")
+
+
+def test_resolved_scenario_with_csv_loads_again(tmp_path, monkeypatch) -> None:
+    files = {
+        "emp.yaml": edit("duration: {kind: constant, value: 10}", "duration: {kind: empirical, path: durations.csv}"),
+        "durations.csv": "seconds\n5\n10\n",
+    }
+    out = invoke(["run", "emp.yaml", "--out", "out", "--no-plots"], files, tmp_path, monkeypatch)
     assert out.returncode == 0, out.output
-    resolved = load_scenario(out.cwd / "out" / "scenario.yaml")
+    resolved = load_scenario(tmp_path / "out" / "scenario.yaml")
     assert sorted(resolved.workloads[0].duration.data.tolist()) == [5.0, 10.0]

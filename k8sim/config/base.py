@@ -11,6 +11,6 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Strict(BaseModel):
-    """Pydantic base: ``extra="forbid"``, frozen, validated defaults."""
+    """Pydantic base: ``extra="forbid"``, frozen, validated defaults, finite floats."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)

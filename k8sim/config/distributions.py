@@ -32,7 +32,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    model_serializer,
+    model_validator,
+)
 
 from k8sim.config.base import Strict
 
@@ -369,6 +377,15 @@ class EmpiricalDistribution(BaseDistribution):
             data = _read_csv_column(path.resolve(), self.column)
         self._data = _Values(tuple(data))
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump_inline(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # A dumped (resolved) scenario must load again from anywhere: values read from
+        # a CSV file are written inline instead of the file's relative path.
+        out = handler(self)
+        if self.path is not None:
+            out = {"kind": "empirical", "values": self._data.array.tolist()}
+        return out
 
     @property
     def data(self) -> np.ndarray:

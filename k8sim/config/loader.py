@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from k8sim.config.scenario import Scenario
 
 
+_NO_DATA: Any = object()
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be loaded or run, with one line per problem."""
 
@@ -28,20 +31,34 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def format_loc(loc: Iterable[Any]) -> str:
+def format_loc(loc: Iterable[Any], data: Any = _NO_DATA) -> str:
     """``("workloads", 2, "template", "requests", "cpu")`` -> ``workloads[2].template.requests.cpu``.
 
     Pydantic inserts the discriminator tag of a tagged union (``poisson``) and the
     validator of a plain type into the location; those are dropped so that the path is
-    the one the user typed.
+    the one the user typed. Given the validated input ``data``, a part is kept exactly
+    when it is a key (or index) of the input at that point, so a user's own key that
+    happens to be spelled like a tag (a label ``burst``) stays in the path.
     """
     out = ""
+    node = data
     for part in loc:
+        if node is not _NO_DATA:
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+                node = node[part]
+            elif isinstance(node, (Mapping, list)) and isinstance(part, str) and (
+                part.startswith("function-") or part in _UNION_TAGS
+            ):
+                continue  # inserted by pydantic
+            else:
+                node = _NO_DATA  # past the input (e.g. a missing key): keep the rest as is
         if isinstance(part, int):
             out += f"[{part}]"
         else:
             s = str(part)
-            if s.startswith("function-") or s in _UNION_TAGS:
+            if node is _NO_DATA and data is _NO_DATA and (s.startswith("function-") or s in _UNION_TAGS):
                 continue
             out += f".{s}" if out else s
     return out
@@ -56,7 +73,7 @@ _UNION_TAGS = {
 }
 
 
-def _pydantic_problems(err: ValidationError) -> list[tuple[str, str]]:
+def _pydantic_problems(err: ValidationError, data: Any = _NO_DATA) -> list[tuple[str, str]]:
     problems = []
     for e in err.errors(include_url=False):
         msg = e["msg"]
@@ -66,7 +83,7 @@ def _pydantic_problems(err: ValidationError) -> list[tuple[str, str]]:
             msg = "required field is missing"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
-        problems.append((format_loc(e["loc"]), msg))
+        problems.append((format_loc(e["loc"], data), msg))
     return problems
 
 
@@ -76,9 +93,9 @@ def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | No
         raise ScenarioError(source, [("", "expected a mapping at the top of the file")])
     context = {"base_dir": base_dir if base_dir is not None else Path.cwd()}
     try:
-        return Scenario.model_validate(data, context=context)
+        return Scenario.model_validate(data, context=context).with_source(source)
     except ValidationError as err:
-        raise ScenarioError(source, _pydantic_problems(err)) from None
+        raise ScenarioError(source, _pydantic_problems(err, data)) from None
 
 
 def read_yaml(path: Path) -> Any:
@@ -87,6 +104,8 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), [("", "file not found")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), [("", "not a UTF-8 text file")]) from None
     except OSError as e:
         raise ScenarioError(str(path), [("", f"cannot read file: {e.strerror}")]) from None
     try:

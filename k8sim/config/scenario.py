@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     WithJsonSchema,
     model_validator,
 )
@@ -43,6 +44,9 @@ DEFAULT_MAX_PODS = 110
 DEFAULT_SCHEDULER = "default-scheduler"
 
 
+_MAX_INT64 = 2**63 - 1
+
+
 def _parse_nonnegative_quantity(value: Any) -> Fraction:
     if isinstance(value, Fraction):
         q = value
@@ -55,6 +59,9 @@ def _parse_nonnegative_quantity(value: Any) -> Fraction:
         q = parse_quantity(value)
     if q < 0:
         raise ValueError(f"must be >= 0, got {value!r}")
+    if q * 1000 > _MAX_INT64:
+        # Base units are int64 (milli-CPU for cpu): larger amounts cannot be represented.
+        raise ValueError(f"too large: {value!r} exceeds what an int64 of milli-units holds")
     return q
 
 
@@ -98,7 +105,7 @@ class K8sModel(Strict):
     """Base for models with Kubernetes-spelled fields: accept the alias or the name."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_default=True, populate_by_name=True
+        extra="forbid", frozen=True, validate_default=True, populate_by_name=True, allow_inf_nan=False
     )
 
 
@@ -320,6 +327,18 @@ class Scenario(Strict):
     initial_pods: list[InitialPod] = []
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        """The file this scenario was loaded from ("" if built in Python): errors found
+        while building a simulation name it."""
+        return self._source or (f"<scenario {self.name}>" if self.name else "<scenario>")
+
+    def with_source(self, source: str) -> Scenario:
+        """Record the file this scenario came from (used by the loader)."""
+        self._source = source
+        return self
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

@@ -78,7 +78,10 @@ def latency_cdf(result: RunResult) -> Figure:
     ax.set_ylabel("fraction of pods")
     ax.set_ylim(0, 1.02)
     ax.set_title(_title(result, "Latency CDF"))
-    ax.legend(loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no pod was scheduled", transform=ax.transAxes, ha="center")
     ax.grid(alpha=0.3)
     return fig
 

@@ -176,7 +176,7 @@ class RunResult:
         return d
 
     def write_summary(self, directory: Path) -> None:
-        summary = self.summary().iloc[0].to_dict()
+        summary = self.summary().to_dict(orient="records")[0]  # keeps ints as ints
         clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()}
         payload = {"summary": _jsonable(clean), "provenance": _jsonable(self.provenance),
                    "never_fit": self.never_fit}

@@ -145,7 +145,7 @@ class Simulation:
                     )
                 )
         if problems:
-            raise ScenarioError(self.scenario.name or "<scenario>", problems)
+            raise ScenarioError(self.scenario.source, problems)
 
     def shape_for(self, workload: int, requests: np.ndarray) -> int:
         """Intern the shape of a pod of ``workload`` with ``requests``."""
@@ -202,7 +202,7 @@ class Simulation:
             self.recorder.event(0.0, "Scheduled", pod, node, "initial")
             self.kubelet.start(pod)
         if problems:
-            raise ScenarioError(self.scenario.name or "<scenario>", problems)
+            raise ScenarioError(self.scenario.source, problems)
 
     def _start_workloads(self) -> None:
         for wi, w in enumerate(self.scenario.workloads):
