@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from k8sim.config.scenario import Scenario
 
-
 _NO_DATA: Any = object()
 
 
