@@ -37,22 +37,25 @@ def _units(resources: dict[str, str | int]) -> dict[str, int]:
     return base_units({k: parse_quantity(v) for k, v in resources.items()})
 
 
-def make_state(nodes: list[NodeSpec], pods: list[tuple[str, dict[str, str | int]]] = ()) -> ClusterState:
+def make_state(nodes: list[NodeSpec], pods: list[tuple] = ()) -> ClusterState:
+    """Nodes, plus bound pods given as ``(node, requests)`` or ``(node, requests, labels)``."""
     names: set[str] = set()
     for n in nodes:
         names |= set(n.allocatable)
-    for _, req in pods:
-        names |= set(req)
+    for p in pods:
+        names |= set(p[1])
     state = ClusterState(ResourceIndex.from_names(names))
     for n in nodes:
         amounts = _units(n.allocatable)
         amounts.setdefault("pods", 110)
         ops.add_node(state, name=n.name, allocatable=state.resources.vector(amounts),
                      labels=n.labels, taints=n.taints, pool=-1, now=0.0)
-    for i, (node_name, req) in enumerate(pods):
-        vec = request_vector(state, req)
-        p = state.pods.append(name=f"existing-{i}", requests=vec, workload=-1, index=i, shape=-1,
-                              priority=0, created=0.0, duration=np.inf, start_latency=0.0)
+    for i, spec in enumerate(pods):
+        node_name, req = spec[0], spec[1]
+        labels = spec[2] if len(spec) > 2 else {}
+        info = make_pod(state, req, labels=labels)
+        p = state.pods.append(name=f"existing-{i}", requests=info.requests, workload=-1, index=i,
+                              shape=info.shape, priority=0, created=0.0, duration=np.inf, start_latency=0.0)
         ops.bind(state, p, state.nodes.name_index[node_name], 0.0)
     ops.check_invariants(state)
     return state
@@ -66,9 +69,14 @@ def request_vector(state: ClusterState, req: dict[str, str | int]) -> np.ndarray
 
 def make_pod(state: ClusterState, requests: dict[str, str | int] | None = None, *,
              node_selector: dict[str, str] | None = None,
-             tolerations: list[Toleration] | None = None, priority: int = 0, shape: int = 0) -> PodInfo:
+             tolerations: list[Toleration] | None = None, priority: int = 0,
+             labels: dict[str, str] | None = None, **spec: object) -> PodInfo:
+    """A registered pod shape. ``spec`` passes PodInfo fields such as ``affinity``,
+    ``spread``, ``ports``, ``node_name``."""
     vec = request_vector(state, requests or {})
     nonzero = np.array([vec[0] or DEFAULT_MILLI_CPU_REQUEST, vec[1] or DEFAULT_MEMORY_REQUEST])
-    return PodInfo(shape=shape, requests=vec, nonzero=nonzero, priority=priority,
+    info = PodInfo(shape=-1, requests=vec, nonzero=nonzero, priority=priority,
                    scheduler_name="default-scheduler", node_selector=node_selector or {},
-                   tolerations=tuple(tolerations or ()))
+                   tolerations=tuple(tolerations or ()), labels=labels or {}, **spec)  # type: ignore[arg-type]
+    ops.add_shape(state, info)
+    return info

@@ -9,6 +9,7 @@ after any event by :func:`check_invariants`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,15 +19,34 @@ from k8sim.cluster.pods import BOUND, PENDING, RUNNING, PodTable
 
 @dataclass
 class ClusterState:
-    """Node table + pod table + the resource axis they share."""
+    """Node table + pod table + the resource axis they share, plus pod shapes.
+
+    ``shapes[s]`` is the :class:`~k8sim.scheduling.podinfo.PodInfo` of shape ``s`` and
+    ``shape_counts[s, n]`` the number of bound pods of shape ``s`` on node ``n``.
+    """
 
     resources: ResourceIndex
     nodes: NodeTable = field(init=False)
     pods: PodTable = field(init=False)
+    shapes: list[Any] = field(init=False)
+    shape_counts: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
         self.pods = PodTable(len(self.resources))
+        self.shapes = []
+        self.shape_counts = np.zeros((0, 0), dtype=np.int32)
+
+
+def add_shape(state: ClusterState, info: Any) -> int:
+    """Register a pod shape (its ``shape`` attribute is set to the new id)."""
+    sid = len(state.shapes)
+    info.shape = sid
+    state.shapes.append(info)
+    state.shape_counts = np.concatenate(
+        [state.shape_counts, np.zeros((1, state.nodes.n), dtype=np.int32)], axis=0
+    )
+    return sid
 
 
 class InvariantError(AssertionError):
@@ -74,6 +94,7 @@ def add_node(
             nt.label_values[key] = {}
         codes = nt.label_values[key]
         nt.labels[key][n] = codes.setdefault(value, len(codes))
+    state.shape_counts = grow(state.shape_counts, 0)
     nt.taints = grow(nt.taints, False)
     for t in taints:
         if t not in nt.taint_index:
@@ -107,6 +128,7 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     nodes.requested[:, node] += req
     nodes.free[:, node] -= req
     nodes.nonzero_requested[:, node] += pods.nonzero[pod]
+    state.shape_counts[pods.shape[pod], node] += 1
     pods.node[pod] = node
     pods.phase[pod] = BOUND
     pods.scheduled[pod] = now
@@ -134,6 +156,7 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     nodes.requested[:, node] -= req
     nodes.free[:, node] += req
     nodes.nonzero_requested[:, node] -= pods.nonzero[pod]
+    state.shape_counts[pods.shape[pod], node] -= 1
     pods.phase[pod] = phase
     pods.finished[pod] = now
     return node
@@ -159,6 +182,10 @@ def check_invariants(state: ClusterState) -> None:
         )
     if not np.array_equal(expected_nz, nodes.nonzero_requested):
         raise InvariantError("nonzero_requested disagrees with the bound pods")
+    counts = np.zeros_like(state.shape_counts)
+    np.add.at(counts, (pods.shape[:n][bound], idx), 1)
+    if not np.array_equal(counts, state.shape_counts):
+        raise InvariantError("shape_counts disagrees with the bound pods")
     if np.any(nodes.requested < 0) or np.any(nodes.requested > nodes.alloc):
         raise InvariantError("requested outside [0, allocatable]")
     if not np.array_equal(nodes.free, nodes.alloc - nodes.requested):

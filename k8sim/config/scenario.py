@@ -19,7 +19,6 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    ConfigDict,
     Field,
     PlainSerializer,
     PlainValidator,
@@ -30,6 +29,13 @@ from pydantic import (
 
 from k8sim.config.base import Strict
 from k8sim.config.distributions import Distribution
+from k8sim.config.k8s_types import (
+    Affinity,
+    ContainerPort,
+    K8sModel,
+    PriorityClass,
+    TopologySpreadConstraint,
+)
 from k8sim.config.quantity import parse_quantity, to_milli, to_units
 
 #: Label that carries a node's zone, as in upstream Kubernetes.
@@ -99,14 +105,6 @@ def base_units(resources: dict[str, Fraction]) -> dict[str, int]:
     return {
         name: (to_milli(q) if name == "cpu" else to_units(q)) for name, q in resources.items()
     }
-
-
-class K8sModel(Strict):
-    """Base for models with Kubernetes-spelled fields: accept the alias or the name."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_default=True, populate_by_name=True, allow_inf_nan=False
-    )
 
 
 # --------------------------------------------------------------------------- cluster
@@ -260,6 +258,14 @@ class PodTemplate(K8sModel):
     node_selector: dict[str, str] = Field(default={}, alias="nodeSelector")  # node labels
     tolerations: list[Toleration] = []  # taints this pod tolerates
     scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    # PriorityClass whose value becomes the pod's priority (overrides ``priority``).
+    priority_class_name: str | None = Field(default=None, alias="priorityClassName")
+    affinity: Affinity | None = None  # node affinity, pod affinity and anti-affinity
+    topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = Field(
+        default=(), alias="topologySpreadConstraints"
+    )
+    node_name: str | None = Field(default=None, alias="nodeName")  # pin to a node (NodeName)
+    ports: tuple[ContainerPort, ...] = ()  # container ports; hostPort conflicts (NodePorts)
     # Time from binding to Running (sandbox + image + container start); drawn per pod.
     # When absent, the scenario's ``defaults.start_latency`` applies.
     start_latency: Distribution | None = None
@@ -304,14 +310,44 @@ class Defaults(Strict):
     )
 
 
-class SchedulerSettings(Strict):
-    """The scheduler (one profile for now; the scheduling framework generalises it)."""
+class PluginRef(K8sModel):
+    """A plugin enabled in a profile (upstream ``Plugin`` + its ``pluginConfig`` args)."""
 
+    name: str = Field(min_length=1)  # registry name, entry point, or "package.module:Class"
+    weight: int | None = Field(default=None, ge=1)  # score weight (default 1)
+    args: dict[str, Any] = {}  # plugin args in upstream spelling (e.g. scoringStrategy)
+
+
+class ProfileSpec(K8sModel):
+    """A scheduling profile: a preset plus MultiPoint-style changes, under a schedulerName."""
+
+    scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    preset: str = "kube-default"  # kube-default | binpack | spread | random (k8sim plugins list)
+    plugins: list[PluginRef] = []  # enabled on top of the preset; same name replaces in place
+    disabled: list[str] = []  # preset plugins to drop; "*" drops them all
+    # Overrides the scheduler-wide percentageOfNodesToScore for this profile.
+    percentage_of_nodes_to_score: int | None = Field(default=None, alias="percentageOfNodesToScore", ge=0, le=100)
+
+
+class SchedulerSettings(K8sModel):
+    """The scheduler: profiles and the queue's timing (upstream defaults)."""
+
+    profiles: list[ProfileSpec] = Field(default_factory=lambda: [ProfileSpec()], min_length=1)
+    # Share of nodes to search for feasible ones; 0 = upstream's adaptive default.
+    percentage_of_nodes_to_score: int = Field(default=0, alias="percentageOfNodesToScore", ge=0, le=100)
     # Virtual seconds one scheduling cycle takes (0 = instantaneous).
     cycle_latency_s: float = Field(default=0.0, ge=0)
 
+    @model_validator(mode="after")
+    def _check(self) -> SchedulerSettings:
+        names = [p.scheduler_name for p in self.profiles]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"profiles must have distinct schedulerName, repeated: {dup}")
+        return self
 
-class Scenario(Strict):
+
+class Scenario(K8sModel):
     """A whole simulation: cluster, workloads, run length and seed."""
 
     version: Literal[1] = 1  # schema version
@@ -325,6 +361,7 @@ class Scenario(Strict):
     cluster: Cluster
     workloads: list[Workload] = []
     initial_pods: list[InitialPod] = []
+    priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()
     _source: str = PrivateAttr(default="")
@@ -359,4 +396,29 @@ class Scenario(Strict):
                     )
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
             raise ValueError("warmup_s must be shorter than duration_s")
+        classes = {pc.name for pc in self.priority_classes}
+        if len(classes) != len(self.priority_classes):
+            raise ValueError("priorityClasses must have distinct names")
+        if sum(pc.global_default for pc in self.priority_classes) > 1:
+            raise ValueError("at most one priority class may be globalDefault")
+        for w in self.workloads:
+            pcn = w.template.priority_class_name
+            if pcn is not None and pcn not in classes:
+                raise ValueError(
+                    f"workload {w.name!r}: priorityClassName {pcn!r} is not among priorityClasses "
+                    f"{sorted(classes)}"
+                )
         return self
+
+    def pod_priority(self, template: PodTemplate) -> int:
+        """The priority a pod of ``template`` gets: its class's value, else the global
+        default class's value when the template sets no explicit priority, else
+        ``priority`` (upstream Priority admission)."""
+        by_name = {pc.name: pc for pc in self.priority_classes}
+        if template.priority_class_name is not None:
+            return by_name[template.priority_class_name].value
+        if "priority" not in template.model_fields_set:
+            for pc in self.priority_classes:
+                if pc.global_default:
+                    return pc.value
+        return template.priority

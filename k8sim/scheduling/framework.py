@@ -1,16 +1,24 @@
-"""A scheduling profile: filter plugins, weighted score plugins, seeded tie-break.
+"""A scheduling profile: filters, weighted scores, node sampling, seeded tie-break.
 
 One call of :meth:`Profile.schedule` is one scheduling cycle of upstream's
-``schedulePod`` (``pkg/scheduler/schedule_one.go``): run every Filter over all nodes,
-and if more than one node is feasible, run every Score over the feasible nodes, sum
-``weight * score`` and pick the best, breaking ties uniformly at random (upstream's
-``selectHost`` uses reservoir sampling, which is also uniform over the tied nodes;
-here the draw comes from the profile's seeded stream).
+``schedulePod`` (``pkg/scheduler/schedule_one.go``):
+
+1. Filter (``findNodesThatPassFilters``): every Filter plugin over all nodes at once.
+   Upstream stops once it has found ``numFeasibleNodesToFind`` feasible nodes, visiting
+   nodes round-robin from ``nextStartNodeIndex``; the vectorised equivalent takes the
+   first that many feasible nodes in that rotated order and advances the start index
+   by the number of nodes upstream would have visited.
+2. If exactly one node is feasible it is chosen without scoring (as upstream).
+3. PreScore / Score / NormalizeScore for each score plugin over the candidates,
+   ``weight * score`` summed (``RunScorePlugins``); normalised scores outside
+   ``[0, MAX_NODE_SCORE]`` are an error, as upstream.
+4. ``selectHost``: the best total wins; ties are broken uniformly at random (upstream
+   uses reservoir sampling, also uniform) from the profile's seeded stream.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,13 +29,39 @@ if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
 
+#: Upstream ``minFeasibleNodesToFind``.
+MIN_FEASIBLE_NODES_TO_FIND = 100
+#: Upstream ``minFeasibleNodesPercentageToFind``.
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+
+
+def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int) -> int:
+    """Upstream ``numFeasibleNodesToFind`` (``schedule_one.go``).
+
+    ``percentage`` 0 means adaptive: ``50 - nodes/125``, at least 5. Below 100 nodes,
+    or when the result would be below 100, all (or 100) nodes are searched.
+    """
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    if percentage == 0:
+        percentage = 50 - num_all_nodes // 125
+        if percentage < MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND:
+            percentage = MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND
+    num = num_all_nodes * percentage // 100
+    if num < MIN_FEASIBLE_NODES_TO_FIND:
+        return MIN_FEASIBLE_NODES_TO_FIND
+    return num
+
 
 @dataclass
 class Decision:
     """Outcome of one scheduling cycle."""
 
     node: int  # chosen node, -1 if none is feasible
-    feasible: int  # number of feasible nodes
+    feasible: int  # number of feasible nodes found (after sampling)
+    candidates: np.ndarray | None = None  # the scored nodes (if scoring ran)
+    totals: np.ndarray | None = None  # their weighted totals
+    per_plugin: dict[str, np.ndarray] = field(default_factory=dict)  # raw normalised scores (if recorded)
 
 
 class Profile:
@@ -39,42 +73,80 @@ class Profile:
         filters: list[FilterPlugin],
         scores: list[tuple[ScorePlugin, int]],
         rng: np.random.Generator,
+        percentage_of_nodes_to_score: int = 0,
     ):
+        if not 0 <= percentage_of_nodes_to_score <= 100:
+            raise ValueError("percentageOfNodesToScore must be in [0, 100]")
         self.name = name
         self.filters = filters
         self.scores = scores
         self.rng = rng
+        self.percentage = percentage_of_nodes_to_score
+        self.next_start_node_index = 0
+        self.record = False  # keep per-plugin scores in decisions (costs time)
+
+    # -- filtering ------------------------------------------------------------------
 
     def feasible_mask(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         filters = self.filters
+        if not filters:
+            return np.ones(state.nodes.n, dtype=bool)
         mask = filters[0].filter(state, pod)
         for f in filters[1:]:
             mask = mask & f.filter(state, pod)
         return mask
 
+    def find_feasible(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        """Feasible node indices after upstream's sampling; advances the start index."""
+        n = state.nodes.n
+        feasible = np.flatnonzero(self.feasible_mask(state, pod))
+        if n == 0:
+            return feasible
+        want = num_feasible_nodes_to_find(n, self.percentage)
+        start = self.next_start_node_index
+        if feasible.size <= want:
+            # Every node was visited: the start index comes back to where it was.
+            return feasible
+        j = int(np.searchsorted(feasible, start))
+        rotated = np.concatenate((feasible[j:], feasible[:j]))
+        chosen = rotated[:want]
+        processed = (int(chosen[-1]) - start) % n + 1
+        self.next_start_node_index = (start + processed) % n
+        return chosen
+
+    # -- the cycle ------------------------------------------------------------------
+
     def schedule(self, state: ClusterState, pod: PodInfo) -> Decision:
         """Run one cycle; the caller binds the pod if ``node >= 0``."""
-        candidates = np.flatnonzero(self.feasible_mask(state, pod))
+        candidates = self.find_feasible(state, pod)
         k = candidates.size
         if k == 0:
             return Decision(-1, 0)
-        if k == 1 or not self.scores:
-            # Upstream skips scoring when only one node is feasible.
-            if k == 1:
-                return Decision(int(candidates[0]), 1)
+        if k == 1:
+            return Decision(int(candidates[0]), 1)
+        if not self.scores:
             return Decision(int(candidates[self.rng.integers(k)]), k)
-        total = self.weighted_scores(state, pod, candidates)
-        best = np.flatnonzero(total == total.max())
-        if best.size == 1:
-            return Decision(int(candidates[best[0]]), k)
-        return Decision(int(candidates[best[self.rng.integers(best.size)]]), k)
+        totals, per_plugin = self.weighted_scores(state, pod, candidates)
+        best = np.flatnonzero(totals == totals.max())
+        pick = best[0] if best.size == 1 else best[self.rng.integers(best.size)]
+        if self.record:
+            return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
+        return Decision(int(candidates[pick]), k)
 
-    def weighted_scores(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+    def weighted_scores(
+        self, state: ClusterState, pod: PodInfo, candidates: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         total = np.zeros(candidates.size, dtype=np.int64)
+        per_plugin: dict[str, np.ndarray] = {}
         for plugin, weight in self.scores:
-            s = plugin.normalize(plugin.score(state, pod, candidates))
+            if not plugin.pre_score(state, pod):
+                continue
+            s = plugin.normalize(pod, plugin.score(state, pod, candidates))
+            check_score_range(s, plugin.name)
             total += s * weight
-        return total
+            if self.record:
+                per_plugin[plugin.name] = s
+        return total, per_plugin
 
     def diagnose(self, state: ClusterState, pod: PodInfo) -> str:
         """Upstream-style ``FailedScheduling`` message: which filter rejected how many.

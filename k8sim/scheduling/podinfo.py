@@ -1,10 +1,14 @@
 """What the scheduler knows about a pod, computed once per pod *shape*.
 
 Pods of one shape (same workload template and identical requests) are interchangeable
-for every filter and score plugin, so per-pod work (request vectors, the node-selector
-and toleration masks over all nodes) is done once per shape and cached. Masks that
-depend only on node labels and taints are reused until the node table's ``version``
-moves (a node added, relabelled or tainted).
+for every filter and score plugin, so per-pod work (request vectors, masks over all
+nodes) is done once per shape and cached. Masks that depend only on node labels and
+taints are reused until the node table's ``version`` moves (a node added, relabelled
+or tainted).
+
+Every pod row carries its shape id, and the cluster keeps, per shape, how many pods of
+that shape are bound to each node (``ClusterState.shape_counts``): selectors over pod
+labels (pod affinity, topology spread, host ports) become a sum over matching shapes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstraint
 from k8sim.config.scenario import Toleration
 
 
@@ -28,10 +33,18 @@ class PodInfo:
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[Toleration, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    workload: int = -1  # workload index (-1: initial pods)
+    node_name: str | None = None  # spec.nodeName
+    affinity: Affinity | None = None
+    spread: tuple[TopologySpreadConstraint, ...] = ()  # topologySpreadConstraints
+    ports: tuple[ContainerPort, ...] = ()
+    image: str | None = None
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).
     requested_rows: np.ndarray = field(init=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).
     mask_cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    #: Free-form per-plugin cache (PreFilter/PreScore state that depends only on the shape).
+    cache: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.requests = np.asarray(self.requests, dtype=np.int64)
@@ -39,3 +52,8 @@ class PodInfo:
         self.requested_rows = np.flatnonzero(self.requests > 0)
         # Column vectors for broadcasting against [rows, N] node arrays.
         self.req_col = self.requests[self.requested_rows][:, None]
+
+    @property
+    def host_ports(self) -> tuple[tuple[str, str, int], ...]:
+        """(protocol, hostIP, hostPort) of every port with a hostPort."""
+        return tuple((p.protocol, p.host_ip or "0.0.0.0", p.host_port) for p in self.ports if p.host_port)

@@ -18,6 +18,7 @@ import simpy
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import ResourceIndex, TaintSpec
 from k8sim.cluster.ops import ClusterState
+from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import (
     DEFAULT_MAX_PODS,
@@ -25,6 +26,7 @@ from k8sim.config.scenario import (
     HOSTNAME_LABEL,
     POOL_LABEL,
     ZONE_LABEL,
+    PodTemplate,
     Scenario,
     Taint,
     base_units,
@@ -33,11 +35,9 @@ from k8sim.metrics.recorder import Recorder
 from k8sim.metrics.result import RunResult
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.scheduling.framework import Profile
-from k8sim.scheduling.plugins.node_affinity import NodeAffinity
-from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
-from k8sim.scheduling.plugins.node_unschedulable import NodeUnschedulable
-from k8sim.scheduling.plugins.taint_toleration import TaintToleration
 from k8sim.scheduling.podinfo import PodInfo
+from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
+from k8sim.scheduling.registry import PluginError
 from k8sim.scheduling.scheduler import Scheduler
 from k8sim.sim.rng import BlockSampler, Streams
 from k8sim.workloads.generators import arrival_process, arrival_times
@@ -47,18 +47,6 @@ ProgressFn = Callable[[float], None]
 
 def _taints(taints: list[Taint]) -> list[TaintSpec]:
     return [TaintSpec(t.key, t.value, t.effect) for t in taints]
-
-
-def default_profile(rng: np.random.Generator) -> Profile:
-    """The first profile: upstream's resource, selector, taint and cordon filters, and
-    NodeResourcesFit's LeastAllocated score (cpu and memory, weight 1 each)."""
-    fit = NodeResourcesFit("LeastAllocated")
-    return Profile(
-        DEFAULT_SCHEDULER,
-        filters=[NodeUnschedulable(), fit, NodeAffinity(), TaintToleration()],
-        scores=[(fit, 1)],
-        rng=rng,
-    )
 
 
 class Simulation:
@@ -84,9 +72,10 @@ class Simulation:
         self.state = ClusterState(self.resources)
 
         self._build_nodes()
-        self.shapes: list[PodInfo] = []
+        self.shapes: list[PodInfo] = self.state.shapes
         self._shape_ids: dict[tuple, int] = {}
-        self.profiles = {DEFAULT_SCHEDULER: default_profile(self.streams.generator("tie-break", 0))}
+        self.warnings: list[str] = []
+        self.profiles = self._build_profiles()
         self._check_scheduler_names()
         self.kubelet = Kubelet(self.env, self.state, self.recorder, self._released)
         self.scheduler = Scheduler(
@@ -133,6 +122,38 @@ class Simulation:
         )
         self.recorder.event(self.env.now, "NodeAdded", -1, n)
 
+    def _build_profiles(self) -> dict[str, Profile]:
+        settings = self.scenario.scheduler
+        profiles: dict[str, Profile] = {}
+        problems = []
+        for i, spec in enumerate(settings.profiles):
+            where = f"scheduler.profiles[{i}]"
+            preset = PRESETS.get(spec.preset)
+            if preset is None:
+                problems.append((f"{where}.preset", f"unknown preset {spec.preset!r}; available: {sorted(PRESETS)}"))
+                continue
+            enabled = [Ref(p.name, p.weight, dict(p.args)) for p in spec.plugins]
+            try:
+                refs = merge(preset.plugins, enabled, list(spec.disabled))
+            except ValueError as e:
+                problems.append((f"{where}.plugins", str(e)))
+                continue
+            percentage = spec.percentage_of_nodes_to_score
+            if percentage is None:
+                percentage = preset.percentage_of_nodes_to_score
+            if percentage is None:
+                percentage = settings.percentage_of_nodes_to_score
+            try:
+                built = build_profile(spec.scheduler_name, refs, self.streams, i, percentage)
+            except (PluginError, ValueError) as e:
+                problems.append((f"{where}.plugins", str(e)))
+                continue
+            self.warnings += built.warnings
+            profiles[spec.scheduler_name] = built.profile
+        if problems:
+            raise ScenarioError(self.scenario.source, problems)
+        return profiles
+
     def _check_scheduler_names(self) -> None:
         problems = []
         for i, w in enumerate(self.scenario.workloads):
@@ -147,30 +168,41 @@ class Simulation:
         if problems:
             raise ScenarioError(self.scenario.source, problems)
 
-    def shape_for(self, workload: int, requests: np.ndarray) -> int:
-        """Intern the shape of a pod of ``workload`` with ``requests``."""
-        key = (workload, requests.tobytes())
-        sid = self._shape_ids.get(key)
-        if sid is None:
-            t = self.scenario.workloads[workload].template
-            nonzero = np.array(
-                [requests[0] if requests[0] > 0 else 100, requests[1] if requests[1] > 0 else 200 * 1024 * 1024],
-                dtype=np.int64,
+    def shape_for(self, key: tuple, requests: np.ndarray, template: PodTemplate | None, workload: int = -1,
+                  labels: dict[str, str] | None = None, priority: int = 0) -> int:
+        """Intern the shape of pods with ``requests`` made from ``template`` (or, for
+        initial pods, only labels and priority)."""
+        full_key = (key, requests.tobytes())
+        sid = self._shape_ids.get(full_key)
+        if sid is not None:
+            return sid
+        nonzero = np.array(
+            [requests[0] if requests[0] > 0 else DEFAULT_MILLI_CPU_REQUEST,
+             requests[1] if requests[1] > 0 else DEFAULT_MEMORY_REQUEST],
+            dtype=np.int64,
+        )
+        if template is None:
+            info = PodInfo(shape=-1, requests=requests, nonzero=nonzero, priority=priority,
+                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload)
+        else:
+            info = PodInfo(
+                shape=-1,
+                requests=requests,
+                nonzero=nonzero,
+                priority=self.scenario.pod_priority(template),
+                scheduler_name=template.scheduler_name,
+                node_selector=dict(template.node_selector),
+                tolerations=tuple(template.tolerations),
+                labels=dict(template.labels),
+                workload=workload,
+                node_name=template.node_name,
+                affinity=template.affinity,
+                spread=tuple(template.topology_spread_constraints),
+                ports=tuple(template.ports),
+                image=template.image,
             )
-            sid = len(self.shapes)
-            self.shapes.append(
-                PodInfo(
-                    shape=sid,
-                    requests=requests,
-                    nonzero=nonzero,
-                    priority=t.priority,
-                    scheduler_name=t.scheduler_name,
-                    node_selector=dict(t.node_selector),
-                    tolerations=tuple(t.tolerations),
-                    labels=dict(t.labels),
-                )
-            )
-            self._shape_ids[key] = sid
+        sid = ops.add_shape(self.state, info)
+        self._shape_ids[full_key] = sid
         return sid
 
     def _bind_initial_pods(self) -> None:
@@ -193,8 +225,9 @@ class Simulation:
             duration = math.inf
             if p.duration is not None:
                 duration = float(p.duration.sample(self.streams.generator("initial-duration", i), 1)[0])
+            shape = self.shape_for(("initial", i), req, None, labels=p.labels, priority=p.priority)
             pod = self.state.pods.append(
-                name=p.name, requests=req, workload=-1, index=i, shape=-1, priority=p.priority,
+                name=p.name, requests=req, workload=-1, index=i, shape=shape, priority=p.priority,
                 created=0.0, duration=duration, start_latency=0.0,
             )
             self.recorder.event(0.0, "PodCreated", pod, -1)
@@ -209,7 +242,7 @@ class Simulation:
             amounts = base_units(w.template.requests)
             amounts["pods"] = 1
             req = self.resources.vector(amounts)
-            shape = self.shape_for(wi, req)
+            shape = self.shape_for(("workload", wi), req, w.template, workload=wi)
             start = w.template.start_latency or self.scenario.defaults.start_latency
             durations = BlockSampler(w.duration, self.streams.generator("duration", wi)) if w.duration else None
             latencies = BlockSampler(start, self.streams.generator("start-latency", wi))
@@ -218,7 +251,7 @@ class Simulation:
 
     def _creator(self, wi: int, name: str, req: np.ndarray, shape: int, durations: BlockSampler | None, latencies: BlockSampler) -> Callable[[], None]:
         pods = self.state.pods
-        priority = self.scenario.workloads[wi].template.priority
+        priority = self.state.shapes[shape].priority
         counter = [0]
 
         def create() -> None:
@@ -245,7 +278,9 @@ class Simulation:
         """Workloads whose pods exceed every node's allocatable: name -> resources."""
         out = {}
         alloc = self.state.nodes.alloc
-        for (wi, _), sid in self._shape_ids.items():
+        for ((kind, wi), _), sid in self._shape_ids.items():
+            if kind != "workload":
+                continue
             info = self.shapes[sid]
             rows = info.requested_rows
             fits_some = (alloc[rows] >= info.req_col).all(axis=0).any()

@@ -112,7 +112,7 @@ def scores(plugin, state, pod):
 )
 def test_scoring_strategies(name, strategy, resources, nodes, existing, pod, expected):
     state = make_state(nodes, existing)
-    plugin = NodeResourcesFit(strategy, resources)
+    plugin = NodeResourcesFit.with_strategy(strategy, resources)
     assert scores(plugin, state, make_pod(state, pod)) == expected
 
 
@@ -129,12 +129,12 @@ def test_weights_outside_1_to_100_rejected(weight):
     # Upstream ValidateNodeResourcesFitArgs: weight must be in [1, 100]
     # (most_allocated_test.go "resource with zero weight" / "negative weight" / "larger than MaxNodeScore").
     with pytest.raises(ValueError, match="weight"):
-        NodeResourcesFit("MostAllocated", (("cpu", weight),))
+        NodeResourcesFit.with_strategy("MostAllocated", (("cpu", weight),))
 
 
 def test_unknown_strategy_rejected():
-    with pytest.raises(ValueError, match="unknown scoring strategy"):
-        NodeResourcesFit("Sideways")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="LeastAllocated"):
+        NodeResourcesFit.with_strategy("Sideways")  # type: ignore[arg-type]
 
 
 def test_filter_checks_only_requested_resources_and_pod_count():

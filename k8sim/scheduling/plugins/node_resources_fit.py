@@ -23,8 +23,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from k8sim.cluster.nodes import CORE_RESOURCES, CPU, MEMORY
+from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
 
 if TYPE_CHECKING:
@@ -33,26 +35,60 @@ if TYPE_CHECKING:
 
 Strategy = Literal["LeastAllocated", "MostAllocated"]
 
-#: Upstream default ``scoringStrategy.resources``: cpu and memory, weight 1 each.
-DEFAULT_RESOURCES: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+
+class ResourceSpec(K8sModel):
+    """``config.ResourceSpec``: a resource and its weight in the score (1..100)."""
+
+    name: str = Field(min_length=1)
+    weight: int = Field(default=1, ge=1, le=MAX_NODE_SCORE)
+
+
+class ScoringStrategy(K8sModel):
+    """``config.ScoringStrategy`` (upstream defaults: LeastAllocated over cpu and memory)."""
+
+    type: Strategy = "LeastAllocated"
+    resources: tuple[ResourceSpec, ...] = (ResourceSpec(name="cpu"), ResourceSpec(name="memory"))
+
+    @model_validator(mode="after")
+    def _check(self) -> ScoringStrategy:
+        names = [r.name for r in self.resources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"resources must be distinct, got {names}")
+        return self
+
+
+class NodeResourcesFitArgs(K8sModel):
+    """``NodeResourcesFitArgs`` in upstream ``pluginConfig`` spelling."""
+
+    scoring_strategy: ScoringStrategy = Field(default=ScoringStrategy(), alias="scoringStrategy")
 
 
 class NodeResourcesFit(FilterPlugin, ScorePlugin):
+    """Resource fit filter; LeastAllocated / MostAllocated score (upstream arithmetic)."""
+
     name = "NodeResourcesFit"
+    Args = NodeResourcesFitArgs
+    summary = "resource fit filter; LeastAllocated or MostAllocated score"
+    checks_resources = True
 
-    def __init__(
-        self,
-        strategy: Strategy = "LeastAllocated",
-        resources: tuple[tuple[str, int], ...] = DEFAULT_RESOURCES,
-    ):
-        if strategy not in ("LeastAllocated", "MostAllocated"):
-            raise ValueError(f"unknown scoring strategy {strategy!r}")
-        for res, w in resources:
-            if not 1 <= w <= MAX_NODE_SCORE:
-                raise ValueError(f"weight of {res} must be in [1, 100], got {w}")
-        self.strategy = strategy
-        self.resources = resources
+    def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
+        super().__init__(args)
+        strategy = self.args.scoring_strategy  # type: ignore[union-attr]
+        self.strategy = strategy.type
+        self.resources = tuple((r.name, r.weight) for r in strategy.resources)
 
+    @classmethod
+    def with_strategy(
+        cls, strategy: Strategy = "LeastAllocated", resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+    ) -> NodeResourcesFit:
+        """Shorthand: ``NodeResourcesFit.with_strategy("MostAllocated", (("cpu", 2),))``."""
+        return cls(
+            NodeResourcesFitArgs(
+                scoring_strategy=ScoringStrategy(
+                    type=strategy, resources=tuple(ResourceSpec(name=n, weight=w) for n, w in resources)
+                )
+            )
+        )
     # -- Filter ---------------------------------------------------------------------
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:

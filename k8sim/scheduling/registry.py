@@ -1,0 +1,103 @@
+"""Plugin registry: name -> plugin class (with its pydantic ``Args`` model).
+
+Three ways in:
+
+1. Built-in plugins, listed below by module and resolved lazily on first use.
+2. Third-party packages, through the ``k8sim.plugins`` entry-point group
+   (``[project.entry-points."k8sim.plugins"] MyPolicy = "mypkg.policy:MyPolicy"``),
+   also resolved lazily by name.
+3. A ``"package.module:Class"`` string used directly as a plugin name in a scenario,
+   for notebook experiments.
+
+Registering a name twice is an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from k8sim.scheduling.plugins.base import FilterPlugin, Plugin, ScorePlugin
+
+ENTRY_POINT_GROUP = "k8sim.plugins"
+
+_P = "k8sim.scheduling.plugins."
+
+#: Built-in plugins: name -> "module:Class".
+BUILTIN: dict[str, str] = {
+    "NodeUnschedulable": _P + "node_unschedulable:NodeUnschedulable",
+    "NodeResourcesFit": _P + "node_resources_fit:NodeResourcesFit",
+    "NodeAffinity": _P + "node_affinity:NodeAffinity",
+    "TaintToleration": _P + "taint_toleration:TaintToleration",
+}
+
+_registered: dict[str, type[Plugin]] = {}
+
+
+class PluginError(ValueError):
+    """An unknown plugin, a duplicate name, or a class that is not a plugin."""
+
+
+def register(cls: type[Plugin], name: str | None = None) -> type[Plugin]:
+    """Register a plugin class under ``name`` (default: ``cls.name``). Usable as a decorator."""
+    key = name or cls.name
+    if not key:
+        raise PluginError(f"{cls.__qualname__} has no name")
+    if not (isinstance(cls, type) and issubclass(cls, (FilterPlugin, ScorePlugin))):
+        raise PluginError(f"{key}: {cls!r} is not a FilterPlugin or ScorePlugin subclass")
+    if key in _registered or key in BUILTIN:
+        raise PluginError(f"a plugin named {key!r} is already registered")
+    _registered[key] = cls
+    return cls
+
+
+def _import(target: str, what: str) -> type[Plugin]:
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise PluginError(f"{what}: expected 'package.module:Class', got {target!r}")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise PluginError(f"{what}: cannot import {target!r} ({e})") from None
+    if not (isinstance(obj, type) and issubclass(obj, (FilterPlugin, ScorePlugin))):
+        raise PluginError(f"{what}: {target!r} is not a FilterPlugin or ScorePlugin subclass")
+    return obj
+
+
+def _entry_points() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def get(name: str) -> type[Plugin]:
+    """The plugin class for ``name`` (registry name, entry point, or ``module:Class``)."""
+    if name in _registered:
+        return _registered[name]
+    if name in BUILTIN:
+        cls = _import(BUILTIN[name], name)
+        return cls
+    eps = _entry_points()
+    if name in eps:
+        return _import(eps[name], f"entry point {name}")
+    if ":" in name:
+        return _import(name, name)
+    raise PluginError(f"unknown plugin {name!r}; available: {', '.join(available())}")
+
+
+def available() -> list[str]:
+    """Every plugin name that :func:`get` resolves without a ``module:Class`` string."""
+    return sorted(set(BUILTIN) | set(_registered) | set(_entry_points()))
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(name, extension points, one-line summary) for each available plugin."""
+    rows = []
+    for name in available():
+        try:
+            cls = get(name)
+        except PluginError as e:
+            rows.append((name, "?", f"cannot load: {e}"))
+            continue
+        points = [p for p, base in (("Filter", FilterPlugin), ("Score", ScorePlugin)) if issubclass(cls, base)]
+        doc = cls.summary or (cls.__doc__ or "").strip().splitlines()[0] if (cls.summary or cls.__doc__) else ""
+        rows.append((name, "+".join(points), doc))
+    return rows
