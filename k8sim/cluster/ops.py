@@ -30,6 +30,9 @@ class ClusterState:
     pods: PodTable = field(init=False)
     shapes: list[Any] = field(init=False)
     shape_counts: np.ndarray = field(init=False)
+    #: Bumped by every mutation that can change a scheduling outcome (bind, release,
+    #: node changes); a pod shape that failed at generation g fails again at g.
+    generation: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
@@ -106,17 +109,20 @@ def add_node(
     nt.name_index[name] = n
     nt.n = n + 1
     nt.version += 1
+    state.generation += 1
     return n
 
 
 def set_unschedulable(state: ClusterState, node: int, unschedulable: bool) -> None:
     """Cordon (True) or uncordon (False) a node."""
     state.nodes.unschedulable[node] = unschedulable
+    state.generation += 1
 
 
 def set_ready(state: ClusterState, node: int, ready: bool) -> None:
     """Set a node's Ready condition."""
     state.nodes.ready[node] = ready
+    state.generation += 1
 
 
 def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
@@ -132,6 +138,7 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     pods.node[pod] = node
     pods.phase[pod] = BOUND
     pods.scheduled[pod] = now
+    state.generation += 1
 
 
 def set_running(state: ClusterState, pod: int, now: float) -> None:
@@ -159,6 +166,7 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     state.shape_counts[pods.shape[pod], node] -= 1
     pods.phase[pod] = phase
     pods.finished[pod] = now
+    state.generation += 1
     return node
 
 

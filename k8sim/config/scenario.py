@@ -337,9 +337,17 @@ class SchedulerSettings(K8sModel):
     percentage_of_nodes_to_score: int = Field(default=0, alias="percentageOfNodesToScore", ge=0, le=100)
     # Virtual seconds one scheduling cycle takes (0 = instantaneous).
     cycle_latency_s: float = Field(default=0.0, ge=0)
+    # Backoff of a pod that failed: initial * 2^(attempts-1), capped at max (upstream
+    # podInitialBackoffSeconds / podMaxBackoffSeconds). 0 disables backoff (k8sim only).
+    pod_initial_backoff_s: float = Field(default=1.0, alias="podInitialBackoffSeconds", ge=0)
+    pod_max_backoff_s: float = Field(default=10.0, alias="podMaxBackoffSeconds", ge=0)
+    # Pods waiting longer than this are retried on the next 30 s flush (upstream default).
+    pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> SchedulerSettings:
+        if self.pod_max_backoff_s < self.pod_initial_backoff_s:
+            raise ValueError("podMaxBackoffSeconds must be >= podInitialBackoffSeconds")
         names = [p.scheduler_name for p in self.profiles]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -62,6 +62,7 @@ class Decision:
     candidates: np.ndarray | None = None  # the scored nodes (if scoring ran)
     totals: np.ndarray | None = None  # their weighted totals
     per_plugin: dict[str, np.ndarray] = field(default_factory=dict)  # raw normalised scores (if recorded)
+    rejectors: frozenset[str] = frozenset()  # on failure: filters that rejected some node first
 
 
 class Profile:
@@ -121,7 +122,7 @@ class Profile:
         candidates = self.find_feasible(state, pod)
         k = candidates.size
         if k == 0:
-            return Decision(-1, 0)
+            return Decision(-1, 0, rejectors=self.rejectors(state, pod))
         if k == 1:
             return Decision(int(candidates[0]), 1)
         if not self.scores:
@@ -147,6 +148,18 @@ class Profile:
             if self.record:
                 per_plugin[plugin.name] = s
         return total, per_plugin
+
+    def rejectors(self, state: ClusterState, pod: PodInfo) -> frozenset[str]:
+        """Plugins that were the first to reject at least one node (upstream's
+        ``UnschedulablePlugins``: filters run in order and stop at a node's first failure)."""
+        alive = np.ones(state.nodes.n, dtype=bool)
+        out = set()
+        for f in self.filters:
+            ok = f.filter(state, pod)
+            if (alive & ~ok).any():
+                out.add(f.name)
+            alive &= ok
+        return frozenset(out)
 
     def diagnose(self, state: ClusterState, pod: PodInfo) -> str:
         """Upstream-style ``FailedScheduling`` message: which filter rejected how many.

@@ -1,82 +1,236 @@
-"""The scheduling queue: activeQ ordered like upstream's PrioritySort, plus an
-unschedulable pool grouped by pod shape.
+"""The scheduling queue, after upstream's PriorityQueue
+(``pkg/scheduler/backend/queue/scheduling_queue.go``, ``backoff_queue.go``).
 
-Ordering (upstream ``queuesort/priority_sort.go``): higher priority first, then the
-earlier queue timestamp. As upstream, a pod's timestamp is refreshed each time it is
-put back after a failed attempt.
+Three places a Pending pod can wait:
 
-Unschedulable pods wait, grouped by shape in arrival order, until a cluster event could
-make them schedulable (a pod released its node, a node was added). Upstream moves every
-such pod back to activeQ and lets them fail again one by one; pods of one shape are
-interchangeable, so when the head of a group fails the rest would fail too. k8sim
-therefore moves only the head of each group, and the next one after the head is bound:
-the same pods end up bound in the same order with a fraction of the failed attempts.
-Backoff timers (``podInitialBackoffSeconds``) are not modelled yet: a pod moved back is
-retried at once.
+- **activeQ**: ordered by PrioritySort (higher priority first, then the earlier queue
+  timestamp; a pod's timestamp is refreshed each time it fails).
+- **backoffQ**: pods whose backoff has not completed, ordered by backoff expiry, then
+  as activeQ (``lessBackoffCompletedWithPriority``). Backoff is
+  ``podInitialBackoffSeconds * 2^(attempts-1)`` capped at ``podMaxBackoffSeconds``
+  (``calculateBackoffDuration``), and the expiry is truncated to the 1 s ordering
+  window. Completed pods are flushed to activeQ on whole-second ticks. As with
+  upstream's ``SchedulerPopFromBackoffQ`` (default on since v1.33), when activeQ is
+  empty the scheduler pops the head of backoffQ without waiting.
+- **unschedulablePods**: pods whose last attempt failed. A cluster event moves a pod
+  back (to backoffQ if still backing off, else activeQ) only if one of the plugins that
+  rejected it registered that event kind (upstream ``EventsToRegister`` without
+  queueing hints); every 30 s, pods that have waited longer than
+  ``podMaxInUnschedulablePodsDuration`` (5 min) are moved back regardless (unless
+  nothing else can happen any more: see ``_arm_flush_tick``).
+
+Timers are SimPy events scheduled only when a pod is waiting on them; nothing polls.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections import deque
+import math
+from collections.abc import Callable
+
+import simpy
+
+from k8sim.cluster.pods import PodTable
+
+#: Event kinds plugins register for (upstream ClusterEvent resource/action pairs).
+POD_ADD, POD_DELETE, NODE_ADD, NODE_UPDATE = "PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"
+ALL_EVENTS = frozenset({POD_ADD, POD_DELETE, NODE_ADD, NODE_UPDATE})
+
+#: Upstream ``backoffQOrderingWindowDuration`` / flush interval.
+BACKOFF_WINDOW_S = 1.0
+#: Upstream interval of ``flushUnschedulablePodsLeftover``.
+UNSCHEDULABLE_FLUSH_INTERVAL_S = 30.0
 
 
 class SchedulingQueue:
-    def __init__(self) -> None:
-        self._active: list[tuple[int, float, int, int]] = []
+    """activeQ + backoffQ + unschedulablePods for one scheduler.
+
+    Priorities and attempt counts are read from the pod table; ``events_of(plugin)``
+    gives the event kinds a plugin registered; ``wake`` is called whenever activeQ or
+    backoffQ gains a pod.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        pods: PodTable,
+        events_of: Callable[[str], frozenset[str]],
+        wake: Callable[[], None],
+        initial_backoff_s: float = 1.0,
+        max_backoff_s: float = 10.0,
+        max_in_unschedulable_s: float = 300.0,
+    ):
+        self.env = env
+        self._pods = pods
+        self._events_of = events_of
+        self._wake = wake
+        self.initial_backoff_s = initial_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.max_in_unschedulable_s = max_in_unschedulable_s
         self._seq = itertools.count()
-        #: shape -> pods waiting in the unschedulable pool, oldest first.
-        self.unschedulable: dict[int, deque[int]] = {}
-        #: Shapes whose head pod has been moved back to activeQ and not yet retried.
-        self.in_flight: dict[int, int] = {}
+        self._active: list[tuple[int, float, int, int]] = []
+        self._backoff: list[tuple[float, int, float, int, int]] = []
+        #: pod -> (queue timestamp, rejecting plugins), in insertion (= timestamp) order.
+        self.unschedulable: dict[int, tuple[float, frozenset[str]]] = {}
+        self.timestamp: dict[int, float] = {}
+        self._backoff_tick: float | None = None
+        self._flush_tick: float | None = None
+
+    # -- sizes ----------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._active)
+        return len(self._active) + len(self._backoff)
 
-    def push(self, pod: int, priority: int, timestamp: float) -> None:
-        heapq.heappush(self._active, (-priority, timestamp, next(self._seq), pod))
+    def pending_counts(self) -> tuple[int, int, int]:
+        return len(self._active), len(self._backoff), len(self.unschedulable)
+
+    # -- backoff arithmetic ---------------------------------------------------------
+
+    def backoff_duration(self, attempts: int) -> float:
+        """Upstream ``calculateBackoffDuration``."""
+        if attempts == 0:
+            return 0.0
+        d = self.initial_backoff_s
+        for _ in range(1, attempts):
+            if d > self.max_backoff_s - d:
+                return self.max_backoff_s
+            d += d
+        return d
+
+    def backoff_expiry(self, pod: int) -> float:
+        """Timestamp + backoff, truncated to the 1 s window (upstream ``getBackoffTime``)."""
+        attempts = int(self._pods.attempts[pod])
+        if attempts == 0:
+            return -math.inf
+        t = self.timestamp[pod] + self.backoff_duration(attempts)
+        return math.floor(t / BACKOFF_WINDOW_S) * BACKOFF_WINDOW_S
+
+    def is_backing_off(self, pod: int) -> bool:
+        """Upstream ``isPodBackingoff``: expiry not before the current window start."""
+        window = math.floor(self.env.now / BACKOFF_WINDOW_S) * BACKOFF_WINDOW_S
+        return not self.backoff_expiry(pod) < window
+
+    # -- adding ---------------------------------------------------------------------
+
+    def add(self, pod: int) -> None:
+        """A new pod: straight to activeQ."""
+        self.timestamp[pod] = self.env.now
+        self._push_active(pod)
+        self._wake()
+
+    def _push_active(self, pod: int) -> None:
+        heapq.heappush(self._active, (-int(self._pods.priority[pod]), self.timestamp[pod], next(self._seq), pod))
+
+    def _push_backoff(self, pod: int) -> None:
+        expiry = self.backoff_expiry(pod)
+        heapq.heappush(
+            self._backoff, (expiry, -int(self._pods.priority[pod]), self.timestamp[pod], next(self._seq), pod)
+        )
+        self._arm_backoff_tick()
+
+    def failed(self, pod: int, rejectors: frozenset[str], move_requested: bool = False) -> None:
+        """A scheduling attempt failed: refresh the timestamp, park the pod.
+
+        ``move_requested``: a cluster event happened while the pod was being scheduled,
+        so (as upstream) it goes to backoffQ instead of unschedulablePods.
+        """
+        self.timestamp[pod] = self.env.now
+        if move_requested:
+            self._push_backoff(pod)
+            self._wake()
+            return
+        self.unschedulable[pod] = (self.env.now, rejectors)
+        self._arm_flush_tick()
+
+    # -- popping --------------------------------------------------------------------
 
     def pop(self) -> int | None:
-        if not self._active:
-            return None
-        return heapq.heappop(self._active)[3]
+        """Next pod to schedule: activeQ head, else backoffQ head (PopFromBackoffQ)."""
+        if self._active:
+            return heapq.heappop(self._active)[3]
+        if self._backoff:
+            return heapq.heappop(self._backoff)[4]
+        return None
 
-    def park(self, pod: int, shape: int, was_head: bool) -> None:
-        """Put a pod that failed to schedule into the unschedulable pool.
+    def forget(self, pod: int) -> None:
+        """The pod was bound: drop its queue state."""
+        self.timestamp.pop(pod, None)
 
-        ``was_head``: the pod had been moved out of this pool; it goes back to the
-        front so that its group keeps arrival order.
-        """
-        group = self.unschedulable.get(shape)
-        if group is None:
-            group = self.unschedulable[shape] = deque()
-        if was_head:
-            group.appendleft(pod)
+    # -- cluster events -------------------------------------------------------------
+
+    def move_all(self, event: str) -> int:
+        """``MoveAllToActiveOrBackoffQueue`` for one event kind; returns pods moved."""
+        if not self.unschedulable:
+            return 0
+        moved = []
+        for pod, (_, rejectors) in self.unschedulable.items():
+            if not rejectors or any(event in self._events_of(r) for r in rejectors):
+                moved.append(pod)
+        for pod in moved:
+            del self.unschedulable[pod]
+            self._requeue(pod)
+        if moved:
+            self._wake()
+        return len(moved)
+
+    def _requeue(self, pod: int) -> None:
+        if self.is_backing_off(pod):
+            self._push_backoff(pod)
         else:
-            group.append(pod)
+            self._push_active(pod)
 
-    def take_head(self, shape: int) -> int | None:
-        """Remove and return the oldest waiting pod of ``shape`` unless one is in flight."""
-        if shape in self.in_flight:
-            return None
-        group = self.unschedulable.get(shape)
-        if not group:
-            return None
-        pod = group.popleft()
-        self.in_flight[shape] = pod
-        return pod
+    # -- timers ---------------------------------------------------------------------
 
-    def landed(self, shape: int, pod: int) -> bool:
-        """Mark a retried head as done; True if ``pod`` was that head."""
-        if self.in_flight.get(shape) == pod:
-            del self.in_flight[shape]
-            return True
-        return False
+    def _arm_backoff_tick(self) -> None:
+        """Schedule the whole-second flush at which the earliest backoffQ pod completes."""
+        if not self._backoff:
+            return
+        expiry = self._backoff[0][0]
+        # Completed once expiry < window start, i.e. at the window after the expiry's.
+        tick = max(expiry + BACKOFF_WINDOW_S, math.floor(self.env.now / BACKOFF_WINDOW_S) * BACKOFF_WINDOW_S + BACKOFF_WINDOW_S)
+        if self._backoff_tick is not None and self._backoff_tick <= tick:
+            return
+        self._backoff_tick = tick
+        ev = self.env.timeout(tick - self.env.now)
+        ev.callbacks.append(lambda _e, t=tick: self._flush_backoff(t))
 
-    def waiting_shapes(self) -> list[int]:
-        """Shapes with waiting pods and no head in flight."""
-        return [s for s, g in self.unschedulable.items() if g and s not in self.in_flight]
+    def _flush_backoff(self, tick: float) -> None:
+        if self._backoff_tick != tick:
+            return  # superseded by an earlier tick
+        self._backoff_tick = None
+        moved = False
+        while self._backoff and not self.is_backing_off(self._backoff[0][4]):
+            pod = heapq.heappop(self._backoff)[4]
+            self._push_active(pod)
+            moved = True
+        self._arm_backoff_tick()
+        if moved:
+            self._wake()
 
-    def n_unschedulable(self) -> int:
-        return sum(len(g) for g in self.unschedulable.values()) + len(self.in_flight)
+    def _arm_flush_tick(self) -> None:
+        if not self.unschedulable or self._flush_tick is not None:
+            return
+        if self.env.peek() == math.inf:
+            # Nothing else is scheduled: the cluster can no longer change, so a retry
+            # would fail again at the same state. Not arming lets a run that drains
+            # end (upstream would keep retrying every 5 minutes forever).
+            return
+        first_ts = next(iter(self.unschedulable.values()))[0]
+        due = first_ts + self.max_in_unschedulable_s
+        tick = (math.floor(due / UNSCHEDULABLE_FLUSH_INTERVAL_S) + 1) * UNSCHEDULABLE_FLUSH_INTERVAL_S
+        self._flush_tick = tick
+        ev = self.env.timeout(tick - self.env.now)
+        ev.callbacks.append(lambda _e: self._flush_unschedulable())
+
+    def _flush_unschedulable(self) -> None:
+        """Upstream ``flushUnschedulablePodsLeftover``."""
+        self._flush_tick = None
+        now = self.env.now
+        stale = [p for p, (ts, _) in self.unschedulable.items() if now - ts > self.max_in_unschedulable_s]
+        for pod in stale:
+            del self.unschedulable[pod]
+            self._requeue(pod)
+        self._arm_flush_tick()
+        if stale:
+            self._wake()

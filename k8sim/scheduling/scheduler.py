@@ -1,8 +1,13 @@
 """The scheduler: one SimPy process that drains the scheduling queue.
 
-The loop sleeps on an event while the activeQ is empty and is woken by a new pod or by
-a cluster event that moved pods back from the unschedulable pool; it never polls.
-With ``cycle_latency_s`` > 0 each cycle takes that much virtual time before deciding.
+The loop sleeps on an event while activeQ and backoffQ are empty and is woken by a new
+pod, a cluster event that moved pods back, or a backoff flush; it never polls. With
+``cycle_latency_s`` > 0 each cycle takes that much virtual time before deciding.
+
+A failed attempt is cached per pod shape and cluster generation: a pod whose shape
+already failed since the last change to the cluster fails again without re-running the
+filters (the filters are deterministic functions of the pod shape and the tables). Its
+attempt count, timestamp and backoff advance exactly as if they had run.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import numpy as np
 import simpy
 
 from k8sim.cluster import ops
-from k8sim.scheduling.queue import SchedulingQueue
+from k8sim.scheduling.queue import NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, SchedulingQueue
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
+    from k8sim.config.scenario import SchedulerSettings
     from k8sim.metrics.recorder import Recorder
-    from k8sim.scheduling.framework import Profile
+    from k8sim.scheduling.framework import Decision, Profile
     from k8sim.scheduling.podinfo import PodInfo
 
 
@@ -29,54 +35,55 @@ class Scheduler:
         env: simpy.Environment,
         state: ClusterState,
         profiles: dict[str, Profile],
-        shapes: list[PodInfo],
         recorder: Recorder,
         on_bound: Callable[[int], None],
-        cycle_latency_s: float = 0.0,
+        settings: SchedulerSettings | None = None,
     ):
         self.env = env
         self.state = state
         self.profiles = profiles
-        self.shapes = shapes
+        self.shapes: list[PodInfo] = state.shapes
         self.recorder = recorder
         self.on_bound = on_bound
-        self.cycle_latency_s = cycle_latency_s
-        self.queue = SchedulingQueue()
+        self.cycle_latency_s = settings.cycle_latency_s if settings else 0.0
+        events: dict[str, frozenset[str]] = {}
+        for prof in profiles.values():
+            for plugin in prof.filters:
+                events[plugin.name] = type(plugin).events
+        self.queue = SchedulingQueue(
+            env,
+            state.pods,
+            events_of=lambda name: events.get(name, frozenset({POD_ADD, POD_DELETE, NODE_ADD, NODE_UPDATE})),
+            wake=self._wake,
+            initial_backoff_s=settings.pod_initial_backoff_s if settings else 1.0,
+            max_backoff_s=settings.pod_max_backoff_s if settings else 10.0,
+            max_in_unschedulable_s=settings.pod_max_in_unschedulable_s if settings else 300.0,
+        )
         self._idle: simpy.Event | None = None
+        self._failed_at: dict[int, tuple[int, frozenset[str]]] = {}
+        self._moves = 0  # cluster events seen (for moveRequestCycle)
         self.cycles = 0
+        self.fast_failures = 0
+        self.decisions: list[tuple[float, int, Decision]] | None = None
         self.process = env.process(self._loop())
 
     # -- inputs ---------------------------------------------------------------------
 
     def submit(self, pod: int) -> None:
         """A new Pending pod enters activeQ."""
-        pods = self.state.pods
-        self.queue.push(pod, int(pods.priority[pod]), self.env.now)
-        self._wake()
+        self.queue.add(pod)
+
+    def cluster_event(self, event: str) -> None:
+        """Something changed that may make waiting pods schedulable."""
+        self._moves += 1
+        self.queue.move_all(event)
 
     def on_capacity_freed(self, node: int) -> None:
-        """A pod left ``node`` or the node was added: retry shapes that may now fit.
+        """A bound pod left ``node``."""
+        self.cluster_event(POD_DELETE)
 
-        The check mirrors upstream's queueing hint for NodeResourcesFit
-        (``isSchedulableAfterPodEvent`` / ``isSchedulableAfterNodeChange``), narrowed to
-        the node that changed: a waiting shape is retried if its requests fit there
-        and its cached node-selector/taint masks (if any) accept the node.
-        """
-        free = self.state.nodes.free
-        version = self.state.nodes.version
-        moved = False
-        for shape in self.queue.waiting_shapes():
-            info = self.shapes[shape]
-            if not (free[info.requested_rows, node] >= info.req_col[:, 0]).all():
-                continue
-            if any(v == version and not m[node] for v, m in info.mask_cache.values()):
-                continue
-            pod = self.queue.take_head(shape)
-            if pod is not None:
-                self.queue.push(pod, int(self.state.pods.priority[pod]), self.env.now)
-                moved = True
-        if moved:
-            self._wake()
+    def on_node_added(self, node: int) -> None:
+        self.cluster_event(NODE_ADD)
 
     def _wake(self) -> None:
         if self._idle is not None and not self._idle.triggered:
@@ -93,10 +100,13 @@ class Scheduler:
                 yield self._idle
                 continue
             if self.cycle_latency_s > 0:
+                moves = self._moves
                 yield self.env.timeout(self.cycle_latency_s)
-            self.schedule_one(pod)
+                self.schedule_one(pod, move_requested=self._moves != moves)
+            else:
+                self.schedule_one(pod)
 
-    def schedule_one(self, pod: int) -> int:
+    def schedule_one(self, pod: int, move_requested: bool = False) -> int:
         """One scheduling cycle for ``pod``; returns the node or -1."""
         state = self.state
         pods = state.pods
@@ -105,27 +115,31 @@ class Scheduler:
         profile = self.profiles[info.scheduler_name]
         self.cycles += 1
         pods.attempts[pod] += 1
-        was_head = self.queue.landed(shape, pod)
-        decision = profile.schedule(state, info)
         now = self.env.now
+        cached = self._failed_at.get(shape)
+        if cached is not None and cached[0] == state.generation:
+            self.fast_failures += 1
+            self.queue.failed(pod, cached[1], move_requested)
+            return -1
+        decision = profile.schedule(state, info)
+        if self.decisions is not None:
+            self.decisions.append((now, pod, decision))
         if decision.node < 0:
-            self.queue.park(pod, shape, was_head)
+            self._failed_at[shape] = (state.generation, decision.rejectors)
+            self.queue.failed(pod, decision.rejectors, move_requested)
             if pods.attempts[pod] == 1:
                 # One FailedScheduling event per pod (its first failure) keeps the
                 # event log bounded when many pods wait a long time.
                 self.recorder.event(now, "FailedScheduling", pod, -1, profile.diagnose(state, info))
             return -1
         ops.bind(state, pod, decision.node, now)
+        self.queue.forget(pod)
         self.recorder.event(now, "Scheduled", pod, decision.node, "")
-        if was_head:
-            # The head fitted: the next pod of its shape may fit too.
-            nxt = self.queue.take_head(shape)
-            if nxt is not None:
-                self.queue.push(nxt, int(pods.priority[nxt]), now)
         self.on_bound(pod)
+        self.cluster_event(POD_ADD)
         return decision.node
 
     def pending(self) -> np.ndarray:
-        """Rows of pods still Pending (activeQ or unschedulable)."""
+        """Rows of pods still Pending."""
         pods = self.state.pods
         return np.flatnonzero(pods.phase[: pods.n] == 0)

@@ -82,10 +82,9 @@ class Simulation:
             self.env,
             self.state,
             self.profiles,
-            self.shapes,
             self.recorder,
             on_bound=self.kubelet.start,
-            cycle_latency_s=scenario.scheduler.cycle_latency_s,
+            settings=scenario.scheduler,
         )
         self._bind_initial_pods()
         self._start_workloads()

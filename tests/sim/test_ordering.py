@@ -32,15 +32,17 @@ def test_priority_then_arrival_order():
     assert pods.loc["high-0", "scheduled"] == 10
     assert pods.loc["low-0", "scheduled"] == 20
     assert pods.loc["low-1", "scheduled"] == 30
-    # Attempts, step by step (only the head of a waiting group is retried):
+    # Attempts, step by step, with upstream's queue (every waiting pod whose rejecting
+    # plugin registered the event is moved back; backoff long expired each time):
     #   t=1  low-0 fails (1), low-1 fails (1); t=2 high-0 fails (1)
-    #   t=10 blocker ends: heads low-0 and high-0 move to activeQ; high-0 first by
-    #        priority -> bound (2); low-0 fails (2)
-    #   t=20 high-0 ends: low-0 bound (3); the next head low-1 is tried and fails (2)
-    #   t=30 low-0 ends: low-1 bound (3)
+    #   t=10 blocker ends (PodDelete): all three back to activeQ; high-0 first by
+    #        priority -> bound (2); low-0 fails (2); low-1 fails (2)
+    #   t=20 high-0 ends: low-0 (same timestamp as low-1, queued first) bound (3);
+    #        low-1 fails (3)
+    #   t=30 low-0 ends: low-1 bound (4)
     assert pods.loc["high-0", "attempts"] == 2
     assert pods.loc["low-0", "attempts"] == 3
-    assert pods.loc["low-1", "attempts"] == 3
+    assert pods.loc["low-1", "attempts"] == 4
 
 
 def test_fifo_within_a_shape():

@@ -39,6 +39,9 @@ class Plugin:
     name: ClassVar[str] = ""
     Args: ClassVar[type[BaseModel] | None] = None
     summary: ClassVar[str] = ""
+    #: Cluster events that can make a pod this plugin rejected schedulable (upstream
+    #: ``EventsToRegister``): PodAdd, PodDelete, NodeAdd, NodeUpdate. Default: all.
+    events: ClassVar[frozenset[str]] = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"})
 
     def __init__(self, args: BaseModel | None = None) -> None:
         if args is None and self.Args is not None:

@@ -1,4 +1,5 @@
-"""NodeResourcesFit: the resource filter and the LeastAllocated / MostAllocated scores.
+"""NodeResourcesFit: the resource filter and the LeastAllocated / MostAllocated /
+RequestedToCapacityRatio scores.
 
 Mirrors upstream ``pkg/scheduler/framework/plugins/noderesources``:
 
@@ -16,6 +17,22 @@ Mirrors upstream ``pkg/scheduler/framework/plugins/noderesources``:
   capacity), MostAllocated ``requested * 100 / capacity`` (requested capped at
   capacity), then ``sum(score * weight) / sum(weight)`` over resources with non-zero
   allocatable, all truncating int64 division.
+- RequestedToCapacityRatio (``requested_to_capacity_ratio.go``, ``helper/shape_score.go``):
+  the same per-resource requested (non-zero cpu/memory) and skips; ``shape`` points
+  ``{utilization 0..100, score 0..10}`` have their scores scaled by
+  ``MaxNodeScore / MaxCustomPriorityScore`` (= 10). Per resource, utilization is
+  ``requested * 100 / capacity`` (int64; 100 when requested >= capacity, the overflow-safe
+  ``scaledUtilization`` of the newest upstream gives the same values), scored by
+  ``BuildBrokenLinearFunction`` (integer, Go truncating division); resources scoring 0
+  are left out of the weighted mean (upstream ``if resourceScore > 0``), and the node
+  score is ``math.Round(sum(score * weight) / sum(weight))`` (half away from zero),
+  computed exactly in integers as ``(2 * sum + weights) // (2 * weights)``. The shape
+  is validated as upstream ``validateFunctionShape``: at least one point, utilization
+  strictly increasing, utilization in [0, 100], score in [0, 10].
+
+A ``pods`` entry in ``resources`` is skipped by RequestedToCapacityRatio, as upstream
+(``calculateResourceAllocatableRequest`` returns ``(0, 0)`` for it); the
+LeastAllocated / MostAllocated path above still scores it (a known difference).
 """
 
 from __future__ import annotations
@@ -33,7 +50,12 @@ if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
 
-Strategy = Literal["LeastAllocated", "MostAllocated"]
+Strategy = Literal["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"]
+
+#: Upstream ``config.MaxCustomPriorityScore``: shape scores are on 0..10.
+MAX_CUSTOM_PRIORITY_SCORE = 10
+#: Upstream ``maxUtilization`` in ``requested_to_capacity_ratio.go``.
+MAX_UTILIZATION = 100
 
 
 class ResourceSpec(K8sModel):
@@ -43,18 +65,86 @@ class ResourceSpec(K8sModel):
     weight: int = Field(default=1, ge=1, le=MAX_NODE_SCORE)
 
 
+class UtilizationShapePoint(K8sModel):
+    """``config.UtilizationShapePoint``: a point of the RequestedToCapacityRatio shape."""
+
+    utilization: int
+    score: int
+
+
+class RequestedToCapacityRatioParam(K8sModel):
+    """``config.RequestedToCapacityRatioParam``, validated as upstream ``validateFunctionShape``."""
+
+    shape: tuple[UtilizationShapePoint, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> RequestedToCapacityRatioParam:
+        shape = self.shape
+        if not shape:
+            raise ValueError("requestedToCapacityRatio.shape: at least one point must be specified")
+        errors = []
+        for i in range(1, len(shape)):
+            if shape[i - 1].utilization >= shape[i].utilization:
+                errors.append(
+                    f"shape[{i}].utilization: {shape[i].utilization} after {shape[i - 1].utilization}: "
+                    "utilization values must be sorted in strictly increasing order"
+                )
+                break
+        for i, point in enumerate(shape):
+            if not 0 <= point.utilization <= MAX_UTILIZATION:
+                errors.append(f"shape[{i}].utilization: {point.utilization} not in valid range [0, {MAX_UTILIZATION}]")
+            if not 0 <= point.score <= MAX_CUSTOM_PRIORITY_SCORE:
+                errors.append(f"shape[{i}].score: {point.score} not in valid range [0, {MAX_CUSTOM_PRIORITY_SCORE}]")
+        if errors:
+            raise ValueError("requestedToCapacityRatio: " + "; ".join(errors))
+        return self
+
+
 class ScoringStrategy(K8sModel):
     """``config.ScoringStrategy`` (upstream defaults: LeastAllocated over cpu and memory)."""
 
     type: Strategy = "LeastAllocated"
     resources: tuple[ResourceSpec, ...] = (ResourceSpec(name="cpu"), ResourceSpec(name="memory"))
+    requested_to_capacity_ratio: RequestedToCapacityRatioParam | None = Field(
+        default=None, alias="requestedToCapacityRatio"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ScoringStrategy:
         names = [r.name for r in self.resources]
         if len(set(names)) != len(names):
             raise ValueError(f"resources must be distinct, got {names}")
+        if self.type == "RequestedToCapacityRatio" and self.requested_to_capacity_ratio is None:
+            raise ValueError("scoringStrategy type RequestedToCapacityRatio needs requestedToCapacityRatio.shape")
         return self
+
+
+def _trunc_div(num: np.ndarray, den: int) -> np.ndarray:
+    """Go int64 division (truncates toward zero) for ``den > 0``."""
+    q = np.abs(num) // den
+    return np.where(num < 0, -q, q)
+
+
+def broken_linear(points: tuple[tuple[int, int], ...], p: np.ndarray) -> np.ndarray:
+    """Upstream ``helper.BuildBrokenLinearFunction`` over an int64 array ``p``.
+
+    ``points`` are (utilization, score) with strictly increasing utilization: the first
+    score below the first point, the last above the last, linear in between with Go's
+    truncating integer division.
+    """
+    p = np.asarray(p, dtype=np.int64)
+    out = np.full(p.shape, points[-1][1], dtype=np.int64)
+    done = np.zeros(p.shape, dtype=bool)
+    for i, (u, s) in enumerate(points):
+        hit = ~done & (p <= u)
+        if i == 0:
+            value = np.full(p.shape, s, dtype=np.int64)
+        else:
+            u0, s0 = points[i - 1]
+            value = s0 + _trunc_div((s - s0) * (p - u0), u - u0)
+        out = np.where(hit, value, out)
+        done |= hit
+    return out
 
 
 class NodeResourcesFitArgs(K8sModel):
@@ -67,6 +157,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     """Resource fit filter; LeastAllocated / MostAllocated score (upstream arithmetic)."""
 
     name = "NodeResourcesFit"
+    events = frozenset({"PodDelete", "NodeAdd", "NodeUpdate"})
     Args = NodeResourcesFitArgs
     summary = "resource fit filter; LeastAllocated or MostAllocated score"
     checks_resources = True
@@ -76,16 +167,34 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         strategy = self.args.scoring_strategy  # type: ignore[union-attr]
         self.strategy = strategy.type
         self.resources = tuple((r.name, r.weight) for r in strategy.resources)
+        rtcr = strategy.requested_to_capacity_ratio
+        #: RequestedToCapacityRatio shape, scores scaled to 0..MAX_NODE_SCORE as upstream.
+        self.shape: tuple[tuple[int, int], ...] = (
+            tuple((pt.utilization, pt.score * (MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE)) for pt in rtcr.shape)
+            if rtcr is not None
+            else ()
+        )
 
     @classmethod
     def with_strategy(
-        cls, strategy: Strategy = "LeastAllocated", resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+        cls,
+        strategy: Strategy = "LeastAllocated",
+        resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1)),
+        shape: tuple[tuple[int, int], ...] | None = None,
     ) -> NodeResourcesFit:
-        """Shorthand: ``NodeResourcesFit.with_strategy("MostAllocated", (("cpu", 2),))``."""
+        """Shorthand: ``NodeResourcesFit.with_strategy("MostAllocated", (("cpu", 2),))``;
+        ``shape`` is the RequestedToCapacityRatio ``(utilization, score)`` points."""
+        rtcr = None
+        if shape is not None:
+            rtcr = RequestedToCapacityRatioParam(
+                shape=tuple(UtilizationShapePoint(utilization=u, score=s) for u, s in shape)
+            )
         return cls(
             NodeResourcesFitArgs(
                 scoring_strategy=ScoringStrategy(
-                    type=strategy, resources=tuple(ResourceSpec(name=n, weight=w) for n, w in resources)
+                    type=strategy,
+                    resources=tuple(ResourceSpec(name=n, weight=w) for n, w in resources),
+                    requested_to_capacity_ratio=rtcr,
                 )
             )
         )
@@ -109,6 +218,8 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     # -- Score ----------------------------------------------------------------------
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        if self.strategy == "RequestedToCapacityRatio":
+            return self._requested_to_capacity_ratio(state, pod, candidates)
         nodes = state.nodes
         total = np.zeros(candidates.size, dtype=np.int64)
         weight_sum = np.zeros(candidates.size, dtype=np.int64)
@@ -132,3 +243,30 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             total += np.where(has, s * weight, 0)
             weight_sum += np.where(has, weight, 0)
         return np.where(weight_sum > 0, total // np.maximum(weight_sum, 1), 0)
+
+    def _requested_to_capacity_ratio(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        """Upstream ``buildRequestedToCapacityRatioScorerFunction`` over the candidates."""
+        nodes = state.nodes
+        node_score = np.zeros(candidates.size, dtype=np.int64)
+        weight_sum = np.zeros(candidates.size, dtype=np.int64)
+        for res, weight in self.resources:
+            row = state.resources.index.get(res)
+            if row is None or res == "pods":
+                continue  # allocatable 0 everywhere / not read by upstream's scorer
+            if row == CPU or row == MEMORY:
+                requested = nodes.nonzero_requested[row, candidates] + pod.nonzero[row]
+            else:
+                if res not in CORE_RESOURCES and pod.requests[row] == 0:
+                    continue  # extended resource the pod does not request
+                requested = nodes.requested[row, candidates] + pod.requests[row]
+            capacity = nodes.alloc[row, candidates]
+            has = capacity > 0
+            utilization = np.where(
+                requested >= capacity, MAX_UTILIZATION, requested * MAX_UTILIZATION // np.where(has, capacity, 1)
+            )
+            s = broken_linear(self.shape, utilization)
+            use = has & (s > 0)
+            node_score += np.where(use, s * weight, 0)
+            weight_sum += np.where(use, weight, 0)
+        safe = np.maximum(weight_sum, 1)
+        return np.where(weight_sum > 0, (2 * node_score + weight_sum) // (2 * safe), 0)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
+    events = frozenset({"NodeAdd", "NodeUpdate"})
     reason = "node(s) were unschedulable"
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:

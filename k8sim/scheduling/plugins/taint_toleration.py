@@ -1,10 +1,25 @@
-"""TaintToleration (Filter): a node passes unless it has a NoSchedule or NoExecute taint
-that the pod does not tolerate.
+"""TaintToleration: NoSchedule/NoExecute taints filter; PreferNoSchedule taints score.
 
-Mirrors upstream ``plugins/tainttoleration/taint_toleration.go`` (Filter) and
-``ToleratesTaint`` in ``k8s.io/api/core/v1/toleration.go``: an empty toleration key with
-``Exists`` matches every key, an empty effect matches every effect, ``Equal`` compares
-values. PreferNoSchedule only affects scoring, which comes with the scheduling framework.
+Mirrors upstream ``plugins/tainttoleration/taint_toleration.go`` and ``ToleratesTaint``
+in ``k8s.io/api/core/v1/toleration.go``: an empty toleration key with ``Exists``
+matches every key, an empty effect matches every effect, ``Equal`` compares values.
+
+- Filter: a node passes unless it has a NoSchedule or NoExecute taint that no
+  toleration of the pod tolerates.
+- Score (``PreScore`` + ``Score``): the number of the node's PreferNoSchedule taints
+  not tolerated by the pod's tolerations whose effect is PreferNoSchedule or empty
+  (``getAllTolerationPreferNoSchedule``, ``countIntolerableTaintsPreferNoSchedule``);
+  PreScore never skips. NormalizeScore is ``DefaultNormalizeScore(100, reverse=True)``:
+  fewer intolerable taints score higher.
+
+Both are vectorised over the interned taint matrix (``taints: bool[T, N]``): the taints
+a pod does not tolerate are found once per pod shape, and the per-node mask / count is
+cached until the node table's ``version`` moves.
+
+Differences from upstream: the filter's failure message is the older
+"node(s) had untolerated taint" (newest upstream: "node(s) had untolerated taint(s)");
+the alpha ``Gt``/``Lt`` toleration operators (feature gate
+``TaintTolerationComparisonOperators``, off by default) are not modelled.
 """
 
 from __future__ import annotations
@@ -13,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from k8sim.scheduling.plugins.base import FilterPlugin
+from k8sim.scheduling.plugins.base import FilterPlugin, ScorePlugin, default_normalize
 
 if TYPE_CHECKING:
     from k8sim.cluster.nodes import TaintSpec
@@ -22,6 +37,8 @@ if TYPE_CHECKING:
     from k8sim.scheduling.podinfo import PodInfo
 
 HARD_EFFECTS = ("NoSchedule", "NoExecute")
+PREFER_NO_SCHEDULE = "PreferNoSchedule"
+_SCORE_KEY = "TaintToleration/score"
 
 
 def tolerates(toleration: Toleration, taint: TaintSpec) -> bool:
@@ -35,9 +52,15 @@ def tolerates(toleration: Toleration, taint: TaintSpec) -> bool:
     return toleration.value == taint.value
 
 
-class TaintToleration(FilterPlugin):
+def tolerations_prefer_no_schedule(tolerations: tuple[Toleration, ...]) -> list[Toleration]:
+    """Upstream ``getAllTolerationPreferNoSchedule``: effect PreferNoSchedule or empty."""
+    return [t for t in tolerations if not t.effect or t.effect == PREFER_NO_SCHEDULE]
+
+
+class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
     reason = "node(s) had untolerated taint"
+    summary = "taint/toleration filter; fewer intolerable PreferNoSchedule taints score higher"
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         nodes = state.nodes
@@ -55,3 +78,28 @@ class TaintToleration(FilterPlugin):
             mask = np.ones(nodes.n, dtype=bool)
         pod.mask_cache[self.name] = (nodes.version, mask)
         return mask
+
+    def intolerable_prefer_no_schedule(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        """int64[N]: count of each node's PreferNoSchedule taints the pod does not tolerate."""
+        nodes = state.nodes
+        hit = pod.cache.get(_SCORE_KEY)
+        if hit is not None and hit[0] == nodes.version:  # type: ignore[index]
+            return hit[1]  # type: ignore[index]
+        tols = tolerations_prefer_no_schedule(pod.tolerations)
+        bad = [
+            t
+            for t, spec in enumerate(nodes.taint_specs)
+            if spec.effect == PREFER_NO_SCHEDULE and not any(tolerates(tl, spec) for tl in tols)
+        ]
+        if bad:
+            counts = nodes.taints[bad].sum(axis=0, dtype=np.int64)
+        else:
+            counts = np.zeros(nodes.n, dtype=np.int64)
+        pod.cache[_SCORE_KEY] = (nodes.version, counts)
+        return counts
+
+    def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        return self.intolerable_prefer_no_schedule(state, pod)[candidates]
+
+    def normalize(self, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
+        return default_normalize(scores, reverse=True)

@@ -1,0 +1,141 @@
+"""NodeResourcesBalancedAllocation (Score): favour nodes whose resource fractions are
+close to each other after placing the pod.
+
+Mirrors upstream ``plugins/noderesources/balanced_allocation.go``
+(``balancedResourceScorer``, PreScore) with ``resource_allocation.go``
+(``resourceAllocationScorer`` with ``useRequested: true``):
+
+- Requests are the *actual* requests of the pod and of the node's bound pods (no
+  100m / 200Mi non-zero defaults: ``useRequested`` makes upstream read
+  ``NodeInfo.Requested`` and compute the pod's requests without
+  ``NonMissingContainerRequests``).
+- PreScore skips the pod when it requests none of the configured resources
+  (``isBestEffortPod``; kubernetes#129138).
+- Per configured resource: a resource with allocatable 0 on the node is left out; an
+  extended (scalar) resource the pod does not request is left out (``(0, 0)``);
+  ``pods`` is never tracked by upstream's scorer (not a scalar resource and not in
+  ``ScalarResources``), so it is left out too.
+- ``fraction = float64(requested + pod) / float64(allocatable)``, capped at 1; with two
+  fractions ``std = |f1 - f2| / 2``, with more the population standard deviation
+  (mean and sum of squares accumulated in resource order, as upstream), otherwise 0;
+  ``score = int64((1 - std) * 100)`` (float64, truncated). No NormalizeScore.
+
+Args (``NodeResourcesBalancedAllocationArgs``): ``resources`` (default cpu and memory);
+each weight must be 1 (a weight of 0 is defaulted to 1, as upstream's v1 defaulting),
+names must be distinct.
+
+Differences from upstream: DRA-backed extended resources (feature
+``DRAExtendedResource``) are not modelled; pod-level resources and in-place resize do
+not exist in k8sim (the pod's request vector is already the effective request).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from k8sim.cluster.nodes import CORE_RESOURCES
+from k8sim.config.k8s_types import K8sModel
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ScorePlugin
+
+if TYPE_CHECKING:
+    from k8sim.cluster.ops import ClusterState
+    from k8sim.scheduling.podinfo import PodInfo
+
+class BalancedResourceSpec(K8sModel):
+    """``config.ResourceSpec`` for this plugin: the weight must be 1 (0 defaults to 1)."""
+
+    name: str = Field(min_length=1)
+    weight: int = 1
+
+    @field_validator("weight")
+    @classmethod
+    def _weight(cls, v: int) -> int:
+        if v == 0:
+            return 1  # SetDefaults_NodeResourcesBalancedAllocationArgs
+        if v != 1:
+            raise ValueError(f"resource weight must be 1, got {v}")
+        return v
+
+
+_DEFAULT_RESOURCES = (BalancedResourceSpec(name="cpu"), BalancedResourceSpec(name="memory"))
+
+
+class BalancedAllocationArgs(K8sModel):
+    """``NodeResourcesBalancedAllocationArgs`` (upstream spelling)."""
+
+    resources: tuple[BalancedResourceSpec, ...] = _DEFAULT_RESOURCES
+
+    @model_validator(mode="after")
+    def _check(self) -> BalancedAllocationArgs:
+        if not self.resources:  # upstream defaulting: an empty list means cpu and memory
+            object.__setattr__(self, "resources", _DEFAULT_RESOURCES)
+        names = [r.name for r in self.resources]
+        dup = sorted({x for x in names if names.count(x) > 1})
+        if dup:
+            raise ValueError(f"resources must be distinct, duplicated: {dup}")
+        return self
+
+
+class NodeResourcesBalancedAllocation(ScorePlugin):
+    """Balanced resource fractions (upstream BalancedAllocation, ``useRequested``)."""
+
+    name = "NodeResourcesBalancedAllocation"
+    Args = BalancedAllocationArgs
+    summary = "favour nodes whose requested/allocatable fractions are balanced across resources"
+
+    def __init__(self, args: BalancedAllocationArgs | None = None) -> None:
+        super().__init__(args)
+        self.resources = tuple(r.name for r in self.args.resources)  # type: ignore[union-attr]
+
+    def pod_requests(self, state: ClusterState, pod: PodInfo) -> list[int]:
+        """The pod's actual request of each configured resource (``pods``: 0)."""
+        out = []
+        for res in self.resources:
+            row = state.resources.index.get(res)
+            out.append(0 if row is None or res == "pods" else int(pod.requests[row]))
+        return out
+
+    def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
+        return any(self.pod_requests(state, pod))  # Skip best-effort pods
+
+    def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        nodes = state.nodes
+        k = candidates.size
+        count = np.zeros(k, dtype=np.int64)
+        total = np.zeros(k, dtype=np.float64)
+        first = np.zeros(k, dtype=np.float64)
+        second = np.zeros(k, dtype=np.float64)
+        fractions: list[tuple[np.ndarray, np.ndarray]] = []
+        for res, req in zip(self.resources, self.pod_requests(state, pod), strict=True):
+            row = state.resources.index.get(res)
+            if row is None or res == "pods":
+                continue
+            if req == 0 and res not in CORE_RESOURCES:
+                continue  # extended resource the pod does not request
+            alloc = nodes.alloc[row, candidates]
+            has = alloc > 0
+            requested = nodes.requested[row, candidates] + req
+            frac = requested.astype(np.float64) / np.where(has, alloc, 1).astype(np.float64)
+            frac = np.where(frac > 1.0, 1.0, frac)
+            frac = np.where(has, frac, 0.0)
+            total = total + frac  # frac is 0.0 where absent: adding it is exact
+            first = np.where(has & (count == 0), frac, first)
+            second = np.where(has & (count == 1), frac, second)
+            count += has
+            fractions.append((frac, has))
+        std = np.zeros(k, dtype=np.float64)
+        two = count == 2
+        if two.any():
+            std = np.where(two, np.abs((first - second) / 2), std)
+        many = count > 2
+        if many.any():
+            mean = total / np.where(many, count, 1).astype(np.float64)
+            acc = np.zeros(k, dtype=np.float64)
+            for frac, has in fractions:
+                d = frac - mean
+                acc = acc + np.where(has, d * d, 0.0)
+            std = np.where(many, np.sqrt(acc / np.where(many, count, 1).astype(np.float64)), std)
+        return ((1.0 - std) * float(MAX_NODE_SCORE)).astype(np.int64)

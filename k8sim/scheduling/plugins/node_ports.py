@@ -1,0 +1,77 @@
+"""NodePorts (Filter): a node fails if a pod bound there already uses a host port the
+pod wants.
+
+Mirrors upstream ``plugins/nodeports/node_ports.go`` (``PreFilter`` skips pods without
+host ports, ``fitsPorts``) and ``HostPortInfo.CheckConflict`` in the framework types:
+two ``(hostIP, protocol, hostPort)`` entries conflict when port and protocol are
+equal and the host IPs are equal or either is ``0.0.0.0`` (an empty hostIP means
+``0.0.0.0``, an empty protocol TCP; ports <= 0 never conflict).
+
+Vectorised through pod shapes: for the pod's shape, the list of shapes whose host
+ports conflict with its own is built by scanning the registered shapes once (and
+extended incrementally as new shapes register); a node conflicts when any of those
+shapes has a bound pod there (``shape_counts[conflicting].any(axis=0)``).
+
+Differences from upstream: k8sim pods have no init containers, so upstream's rule that
+only restartable (sidecar) init containers' ports count does not arise.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from k8sim.scheduling.plugins.base import FilterPlugin
+
+if TYPE_CHECKING:
+    from k8sim.cluster.ops import ClusterState
+    from k8sim.scheduling.podinfo import PodInfo
+
+DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
+_CACHE_KEY = "NodePorts/conflicting-shapes"
+
+HostPort = tuple[str, str, int]  # (protocol, hostIP, hostPort), as PodInfo.host_ports
+
+
+def ports_conflict(want: HostPort, used: HostPort) -> bool:
+    """``HostPortInfo.CheckConflict`` for one wanted and one used (protocol, ip, port)."""
+    proto_w, ip_w, port_w = want
+    proto_u, ip_u, port_u = used
+    if port_w <= 0 or port_u <= 0 or port_w != port_u:
+        return False
+    if (proto_w or "TCP") != (proto_u or "TCP"):
+        return False
+    ip_w = ip_w or DEFAULT_BIND_ALL_HOST_IP
+    ip_u = ip_u or DEFAULT_BIND_ALL_HOST_IP
+    return ip_w == DEFAULT_BIND_ALL_HOST_IP or ip_u == DEFAULT_BIND_ALL_HOST_IP or ip_w == ip_u
+
+
+class NodePorts(FilterPlugin):
+    name = "NodePorts"
+    reason = "node(s) didn't have free ports for the requested pod ports"
+    summary = "host port conflicts with pods bound on the node"
+
+    def conflicting_shapes(self, state: ClusterState, pod: PodInfo) -> list[int]:
+        """Shapes with a host port that conflicts with one of the pod's (incremental)."""
+        want = pod.host_ports
+        entry = pod.cache.get(_CACHE_KEY)
+        if entry is None:
+            entry = pod.cache[_CACHE_KEY] = [0, []]
+        scanned, found = entry  # type: ignore[misc]
+        shapes = state.shapes
+        for s in range(scanned, len(shapes)):
+            used = shapes[s].host_ports
+            if used and any(ports_conflict(w, u) for w in want for u in used):
+                found.append(s)
+        entry[0] = len(shapes)  # type: ignore[index]
+        return found
+
+    def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        n = state.nodes.n
+        if not pod.host_ports:  # upstream PreFilter: Skip
+            return np.ones(n, dtype=bool)
+        conflicting = self.conflicting_shapes(state, pod)
+        if not conflicting:
+            return np.ones(n, dtype=bool)
+        return ~(state.shape_counts[conflicting] > 0).any(axis=0)

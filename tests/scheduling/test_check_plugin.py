@@ -1,0 +1,242 @@
+"""check_plugin: passes for the built-in plugins, names the broken rule for broken ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from k8sim.scheduling.check import PluginCheckError, check_plugin
+from k8sim.scheduling.plugins.base import FilterPlugin, ScorePlugin
+from k8sim.scheduling.plugins.best_fit import BestFit
+from k8sim.scheduling.plugins.drf import DominantResourceFairness
+from k8sim.scheduling.plugins.first_fit import FirstFit
+from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
+from k8sim.scheduling.plugins.random_score import RandomScore
+from k8sim.scheduling.plugins.tetris import Tetris
+from k8sim.scheduling.plugins.worst_fit import WorstFit
+
+
+@pytest.mark.parametrize(
+    "plugin",
+    [FirstFit, BestFit, WorstFit, Tetris, DominantResourceFairness, RandomScore, NodeResourcesFit,
+     NodeResourcesFit.with_strategy("MostAllocated", (("cpu", 2), ("example.com/gpu", 1)))],
+    ids=lambda p: getattr(p, "name", type(p).__name__),
+)
+def test_builtin_plugins_pass(plugin):
+    check_plugin(plugin)
+
+
+def test_args_are_parsed():
+    check_plugin(BestFit, args={"resources": [{"name": "cpu", "weight": 3}, {"name": "example.com/gpu"}]})
+    with pytest.raises(PluginCheckError, match="bad args"):
+        check_plugin(BestFit, args={"resources": [{"name": "cpu", "weight": 0}]})
+
+
+def test_error_is_a_value_error():
+    assert issubclass(PluginCheckError, ValueError)
+
+
+# ----------------------------------------------------------------------------- broken plugins
+
+
+class FloatScore(ScorePlugin):
+    name = "FloatScore"
+
+    def score(self, state, pod, candidates):
+        return np.full(candidates.size, 50.0)  # float64: not allowed
+
+
+class BoolScore(ScorePlugin):
+    name = "BoolScore"
+
+    def score(self, state, pod, candidates):
+        return candidates == candidates.min()  # bool, not integer scores
+
+
+class ListScore(ScorePlugin):
+    name = "ListScore"
+
+    def score(self, state, pod, candidates):
+        return [0] * candidates.size
+
+
+class ExtraScore(ScorePlugin):
+    name = "ExtraScore"
+
+    def score(self, state, pod, candidates):
+        return np.zeros(candidates.size + 1, dtype=np.int64)  # one too many
+
+
+class AllNodesScore(ScorePlugin):
+    name = "AllNodesScore"
+
+    def score(self, state, pod, candidates):
+        return state.nodes.free[0] // 1000  # over all N nodes instead of the K candidates
+
+
+class TooHigh(ScorePlugin):
+    name = "TooHigh"
+
+    def score(self, state, pod, candidates):
+        return state.nodes.free[0, candidates] // 10  # milli-CPU / 10: well above 100
+
+
+class Negative(ScorePlugin):
+    name = "Negative"
+
+    def score(self, state, pod, candidates):
+        return np.zeros(candidates.size, dtype=np.int64)
+
+    def normalize(self, pod, scores):
+        return scores - 1
+
+
+class IntFilter(FilterPlugin):
+    name = "IntFilter"
+
+    def filter(self, state, pod):
+        return np.ones(state.nodes.n, dtype=np.int64)
+
+
+class ShortFilter(FilterPlugin):
+    name = "ShortFilter"
+
+    def filter(self, state, pod):
+        return np.ones(state.nodes.n - 1, dtype=bool)
+
+
+class BadReasons(FilterPlugin):
+    name = "BadReasons"
+
+    def filter(self, state, pod):
+        return state.nodes.free[0] > 2000
+
+    def reasons(self, state, pod, rejected):
+        return {"too small": -1}
+
+
+class UnseededScore(ScorePlugin):
+    name = "UnseededScore"
+
+    def score(self, state, pod, candidates):
+        return np.random.default_rng().integers(0, 101, size=candidates.size)  # not self.rng
+
+
+class UnseededAtInit(ScorePlugin):
+    name = "UnseededAtInit"
+
+    def __init__(self, args=None):
+        super().__init__(args)
+        self.gen = np.random.default_rng()  # unseeded, made once per instance
+
+    def score(self, state, pod, candidates):
+        return self.gen.integers(0, 101, size=candidates.size)
+
+
+class UnseededPreScore(ScorePlugin):
+    name = "UnseededPreScore"
+
+    def pre_score(self, state, pod):
+        return bool(np.random.default_rng().random() < 0.5)  # skips at random
+
+    def score(self, state, pod, candidates):
+        return np.zeros(candidates.size, dtype=np.int64)
+
+
+class MutatesInScore(ScorePlugin):
+    name = "MutatesInScore"
+
+    def score(self, state, pod, candidates):
+        free = state.nodes.free
+        free[0, candidates] -= 1  # writes into the cluster's table
+        return np.zeros(candidates.size, dtype=np.int64)
+
+
+class MutatesInFilter(FilterPlugin):
+    name = "MutatesInFilter"
+
+    def filter(self, state, pod):
+        state.nodes.unschedulable[:] = False
+        return np.ones(state.nodes.n, dtype=bool)
+
+
+class MutatesPod(ScorePlugin):
+    name = "MutatesPod"
+
+    def score(self, state, pod, candidates):
+        pod.requests[0] += 1
+        return np.zeros(candidates.size, dtype=np.int64)
+
+
+class SortsCandidates(ScorePlugin):
+    name = "SortsCandidates"
+
+    def score(self, state, pod, candidates):
+        candidates.sort()
+        return np.zeros(candidates.size, dtype=np.int64)
+
+
+class Raises(ScorePlugin):
+    name = "Raises"
+
+    def score(self, state, pod, candidates):
+        return state.nodes.labels["no-such-label"][candidates]
+
+
+class NoName(ScorePlugin):
+    def score(self, state, pod, candidates):
+        return np.zeros(candidates.size, dtype=np.int64)
+
+
+class NotAPlugin:
+    name = "NotAPlugin"
+
+
+BROKEN = [
+    (FloatScore, r"score\(\) must return integer scores \(int64\), got dtype float64"),
+    (BoolScore, r"score\(\) must return integer scores \(int64\), got dtype bool"),
+    (ListScore, r"score\(\) must return a numpy ndarray, got list"),
+    (ExtraScore, r"score\(\) returned shape \(\d+,\), expected \(\d+,\) \(one score per candidate"),
+    (AllNodesScore, r"score\(\) returned shape \(3,\), expected \(\d+,\)"),
+    (TooHigh, r"normalized scores must lie in \[0, 100\], got \[\d+, \d+\]"),
+    (Negative, r"normalized scores must lie in \[0, 100\], got \[-1, -1\]"),
+    (IntFilter, r"filter\(\) must return a bool array, got dtype int64"),
+    (ShortFilter, r"filter\(\) returned shape \(2,\), expected \(3,\) \(one entry per node"),
+    (BadReasons, r"reasons\(\) must return a dict of reason \(str\) -> node count"),
+    (UnseededScore, r"plugin UnseededScore is not deterministic: .*self\.rng"),
+    (UnseededAtInit, r"plugin UnseededAtInit is not deterministic"),
+    (UnseededAtInit(), r"plugin UnseededAtInit is not deterministic"),  # an instance is rebuilt too
+    (UnseededPreScore, r"plugin UnseededPreScore is not deterministic: .*pre_score\(\)"),
+    (MutatesInScore, r"mutated the cluster state in score\(\) .*nodes\.free"),
+    (MutatesInFilter, r"mutated the cluster state in filter\(\) .*nodes\.unschedulable"),
+    (MutatesPod, r"mutated the cluster state in score\(\) .*pod\.requests"),
+    (SortsCandidates, r"score\(\) modified the candidates array"),
+    (Raises, r"score\(\) raised KeyError: 'no-such-label' \(cluster 0 \(3 nodes\), pod \d+\)"),
+    (NoName, r"NoName has no name"),
+    (NotAPlugin, r"not a FilterPlugin or ScorePlugin"),
+]
+
+
+@pytest.mark.parametrize(
+    "plugin, message", BROKEN,
+    ids=[p.__name__ if isinstance(p, type) else f"{type(p).__name__}()" for p, _ in BROKEN],
+)
+def test_broken_plugins_fail(plugin, message):
+    with pytest.raises(PluginCheckError, match=message):
+        check_plugin(plugin)
+
+
+def test_normal_filter_is_not_flagged_by_mutation_check_of_pod_cache():
+    # Per-shape caches (pod.mask_cache / pod.cache) are the plugin's to write.
+    class Cached(FilterPlugin):
+        name = "Cached"
+
+        def filter(self, state, pod):
+            hit = pod.mask_cache.get(self.name)
+            if hit is not None and hit[0] == state.nodes.version:
+                return hit[1]
+            mask = ~state.nodes.unschedulable
+            pod.mask_cache[self.name] = (state.nodes.version, mask)
+            return mask
+
+    check_plugin(Cached)
