@@ -33,6 +33,8 @@ class ClusterState:
     #: Bumped by every mutation that can change a scheduling outcome (bind, release,
     #: node changes); a pod shape that failed at generation g fails again at g.
     generation: int = field(init=False, default=0)
+    #: Preemptors waiting for their victims to leave: pod -> nominated node.
+    nominated: dict[int, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
@@ -113,6 +115,12 @@ def add_node(
     return n
 
 
+def nominate(state: ClusterState, pod: int, node: int) -> None:
+    """Record a preemptor's nominated node (upstream ``status.nominatedNodeName``)."""
+    state.nominated[pod] = node
+    state.generation += 1
+
+
 def set_unschedulable(state: ClusterState, node: int, unschedulable: bool) -> None:
     """Cordon (True) or uncordon (False) a node."""
     state.nodes.unschedulable[node] = unschedulable
@@ -138,6 +146,7 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     pods.node[pod] = node
     pods.phase[pod] = BOUND
     pods.scheduled[pod] = now
+    state.nominated.pop(pod, None)
     state.generation += 1
 
 

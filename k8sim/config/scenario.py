@@ -266,6 +266,8 @@ class PodTemplate(K8sModel):
     )
     node_name: str | None = Field(default=None, alias="nodeName")  # pin to a node (NodeName)
     ports: tuple[ContainerPort, ...] = ()  # container ports; hostPort conflicts (NodePorts)
+    # Time a preempted or evicted pod keeps its resources after being told to stop.
+    termination_grace_period_s: float = Field(default=30.0, alias="terminationGracePeriodSeconds", ge=0)
     # Time from binding to Running (sandbox + image + container start); drawn per pod.
     # When absent, the scenario's ``defaults.start_latency`` applies.
     start_latency: Distribution | None = None
@@ -417,6 +419,18 @@ class Scenario(K8sModel):
                     f"{sorted(classes)}"
                 )
         return self
+
+    def preemption_policy(self, template: PodTemplate) -> str:
+        """The pod's preemptionPolicy: its PriorityClass's (global default applies as
+        for priority), else PreemptLowerPriority."""
+        by_name = {pc.name: pc for pc in self.priority_classes}
+        if template.priority_class_name is not None:
+            return by_name[template.priority_class_name].preemption_policy
+        if "priority" not in template.model_fields_set:
+            for pc in self.priority_classes:
+                if pc.global_default:
+                    return pc.preemption_policy
+        return "PreemptLowerPriority"
 
     def pod_priority(self, template: PodTemplate) -> int:
         """The priority a pod of ``template`` gets: its class's value, else the global

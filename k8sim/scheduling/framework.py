@@ -19,7 +19,7 @@ One call of :meth:`Profile.schedule` is one scheduling cycle of upstream's
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -84,6 +84,7 @@ class Profile:
         self.rng = rng
         self.percentage = percentage_of_nodes_to_score
         self.next_start_node_index = 0
+        self.post_filter: Any = None  # DefaultPreemption, or None when disabled
         self.record = False  # keep per-plugin scores in decisions (costs time)
 
     # -- filtering ------------------------------------------------------------------
@@ -97,10 +98,30 @@ class Profile:
             mask = mask & f.filter(state, pod)
         return mask
 
-    def find_feasible(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+    def nominated_mask(self, state: ClusterState, pod: PodInfo, mask: np.ndarray, pod_id: int) -> np.ndarray:
+        """Upstream ``RunFilterPluginsWithNominatedPods``, for resources: on a node where
+        preemptors of equal or higher priority are nominated, their requests count as
+        used (so lower-priority pods cannot take the room that was freed for them)."""
+        pods, free = state.pods, state.nodes.free
+        reserved: dict[int, np.ndarray] = {}
+        for other, node in state.nominated.items():
+            if other != pod_id and mask[node] and pods.priority[other] >= pod.priority:
+                reserved[node] = reserved.get(node, 0) + pods.requests[other]
+        if not reserved:
+            return mask
+        mask = mask.copy()
+        rows = pod.requested_rows
+        for node, used in reserved.items():
+            mask[node] = bool((free[rows, node] - used[rows] >= pod.requests[rows]).all())
+        return mask
+
+    def find_feasible(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> np.ndarray:
         """Feasible node indices after upstream's sampling; advances the start index."""
         n = state.nodes.n
-        feasible = np.flatnonzero(self.feasible_mask(state, pod))
+        mask = self.feasible_mask(state, pod)
+        if state.nominated:
+            mask = self.nominated_mask(state, pod, mask, pod_id)
+        feasible = np.flatnonzero(mask)
         if n == 0:
             return feasible
         want = num_feasible_nodes_to_find(n, self.percentage)
@@ -117,9 +138,19 @@ class Profile:
 
     # -- the cycle ------------------------------------------------------------------
 
-    def schedule(self, state: ClusterState, pod: PodInfo) -> Decision:
-        """Run one cycle; the caller binds the pod if ``node >= 0``."""
-        candidates = self.find_feasible(state, pod)
+    def schedule(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> Decision:
+        """Run one cycle; the caller binds the pod if ``node >= 0``.
+
+        A pod with a nominated node (an earlier preemption) is tried there first and
+        bound to it if it passes the filters (upstream ``evaluateNominatedNode``).
+        """
+        nominated = state.nominated.get(pod_id) if state.nominated else None
+        if nominated is not None:
+            ok = self.feasible_mask(state, pod)
+            ok = self.nominated_mask(state, pod, ok, pod_id)
+            if ok[nominated]:
+                return Decision(nominated, 1)
+        candidates = self.find_feasible(state, pod, pod_id)
         k = candidates.size
         if k == 0:
             return Decision(-1, 0, rejectors=self.rejectors(state, pod))

@@ -39,6 +39,8 @@ class PodInfo:
     spread: tuple[TopologySpreadConstraint, ...] = ()  # topologySpreadConstraints
     ports: tuple[ContainerPort, ...] = ()
     image: str | None = None
+    preemption_policy: str = "PreemptLowerPriority"  # of the pod's PriorityClass
+    termination_grace_s: float = 30.0  # terminationGracePeriodSeconds
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).
     requested_rows: np.ndarray = field(init=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).

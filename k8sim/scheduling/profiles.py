@@ -31,8 +31,16 @@ class Ref:
     score: bool = True
 
 
-#: Upstream default filters, in upstream order (those k8sim models).
-_FILTERS = [Ref("NodeUnschedulable"), Ref("TaintToleration", 3), Ref("NodeAffinity", 2), Ref("NodeResourcesFit", 1)]
+#: Upstream default plugins (getDefaultPlugins), in upstream order, those k8sim models.
+_DEFAULT = [
+    Ref("NodeUnschedulable"),
+    Ref("TaintToleration", 3),
+    Ref("NodeAffinity", 2),
+    Ref("NodeResourcesFit", 1),
+    Ref("PodTopologySpread", 2),
+    Ref("InterPodAffinity", 2),
+]
+_FILTERS = _DEFAULT
 
 
 def _fit(strategy: str) -> Ref:
@@ -54,7 +62,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "kube-default": Preset(
         "upstream default plugins and weights (getDefaultPlugins), those k8sim models",
-        tuple(_FILTERS),
+        tuple(_DEFAULT),
     ),
     "binpack": Preset(
         "default filters; NodeResourcesFit MostAllocated as the only score (bin packing)",
@@ -64,6 +72,20 @@ PRESETS: dict[str, Preset] = {
         "default filters; NodeResourcesFit LeastAllocated as the only score (spreading)",
         _only_fit_scores("LeastAllocated"),
     ),
+    **{
+        preset: Preset(
+            f"default filters; the {plugin} research policy as the only score, all nodes searched",
+            tuple(Ref(r.name, score=False) for r in _FILTERS) + (Ref(plugin),),
+            100,
+        )
+        for preset, plugin in (
+            ("first-fit", "FirstFit"),
+            ("best-fit", "BestFit"),
+            ("worst-fit", "WorstFit"),
+            ("tetris", "Tetris"),
+            ("drf", "DRF"),
+        )
+    },
     "random": Preset(
         "default filters, no score: a uniformly random feasible node (all nodes searched)",
         tuple(Ref(r.name, score=False) for r in _FILTERS),

@@ -29,6 +29,15 @@ BUILTIN: dict[str, str] = {
     "NodeResourcesFit": _P + "node_resources_fit:NodeResourcesFit",
     "NodeAffinity": _P + "node_affinity:NodeAffinity",
     "TaintToleration": _P + "taint_toleration:TaintToleration",
+    "PodTopologySpread": _P + "pod_topology_spread:PodTopologySpread",
+    "InterPodAffinity": _P + "inter_pod_affinity:InterPodAffinity",
+    # research policies
+    "FirstFit": _P + "first_fit:FirstFit",
+    "BestFit": _P + "best_fit:BestFit",
+    "WorstFit": _P + "worst_fit:WorstFit",
+    "Tetris": _P + "tetris:Tetris",
+    "DRF": _P + "drf:DominantResourceFairness",
+    "Random": _P + "random_score:RandomScore",
 }
 
 _registered: dict[str, type[Plugin]] = {}

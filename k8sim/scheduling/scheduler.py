@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.config.scenario import SchedulerSettings
     from k8sim.metrics.recorder import Recorder
+    from k8sim.runtime.kubelet import Kubelet
     from k8sim.scheduling.framework import Decision, Profile
     from k8sim.scheduling.podinfo import PodInfo
 
@@ -38,6 +39,7 @@ class Scheduler:
         recorder: Recorder,
         on_bound: Callable[[int], None],
         settings: SchedulerSettings | None = None,
+        kubelet: Kubelet | None = None,
     ):
         self.env = env
         self.state = state
@@ -45,6 +47,8 @@ class Scheduler:
         self.shapes: list[PodInfo] = state.shapes
         self.recorder = recorder
         self.on_bound = on_bound
+        self.kubelet = kubelet
+        self.preemptions = 0
         self.cycle_latency_s = settings.cycle_latency_s if settings else 0.0
         events: dict[str, frozenset[str]] = {}
         for prof in profiles.values():
@@ -117,20 +121,26 @@ class Scheduler:
         pods.attempts[pod] += 1
         now = self.env.now
         cached = self._failed_at.get(shape)
-        if cached is not None and cached[0] == state.generation:
+        if cached is not None and cached[0] == state.generation and pod not in state.nominated:
             self.fast_failures += 1
             self.queue.failed(pod, cached[1], move_requested)
             return -1
-        decision = profile.schedule(state, info)
+        decision = profile.schedule(state, info, pod)
         if self.decisions is not None:
             self.decisions.append((now, pod, decision))
         if decision.node < 0:
-            self._failed_at[shape] = (state.generation, decision.rejectors)
-            self.queue.failed(pod, decision.rejectors, move_requested)
+            generation = state.generation
             if pods.attempts[pod] == 1:
                 # One FailedScheduling event per pod (its first failure) keeps the
                 # event log bounded when many pods wait a long time.
                 self.recorder.event(now, "FailedScheduling", pod, -1, profile.diagnose(state, info))
+            if profile.post_filter is not None and self.kubelet is not None:
+                self._preempt(profile, pod, info)
+            if state.generation == generation:
+                # Cache the failure only if preemption changed nothing (a nomination
+                # changes what other pods see).
+                self._failed_at[shape] = (generation, decision.rejectors)
+            self.queue.failed(pod, decision.rejectors, move_requested)
             return -1
         ops.bind(state, pod, decision.node, now)
         self.queue.forget(pod)
@@ -138,6 +148,26 @@ class Scheduler:
         self.on_bound(pod)
         self.cluster_event(POD_ADD)
         return decision.node
+
+    def _preempt(self, profile: Profile, pod: int, info: PodInfo) -> None:
+        """PostFilter: DefaultPreemption. Victims are told to stop (they keep their
+        resources for their grace period) and the pod is nominated to their node."""
+        terminating = self.kubelet.terminating  # type: ignore[union-attr]
+        pre = profile.post_filter
+        if not pre.eligible(self.state, pod, info, terminating):
+            return
+        cand = pre.find(self.state, profile, pod, info, terminating)
+        if cand is None:
+            return
+        self.preemptions += 1
+        now = self.env.now
+        pods = self.state.pods
+        ops.nominate(self.state, pod, cand.node)
+        names = ", ".join(pods.names[v] for v in cand.victims)
+        self.recorder.event(now, "Preempting", pod, cand.node, f"victims: {names}")
+        for v in cand.victims:
+            grace = self.shapes[int(pods.shape[v])].termination_grace_s
+            self.kubelet.evict(v, grace, "Preempted")  # type: ignore[union-attr]
 
     def pending(self) -> np.ndarray:
         """Rows of pods still Pending."""

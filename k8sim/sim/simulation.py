@@ -36,6 +36,7 @@ from k8sim.metrics.result import RunResult
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.podinfo import PodInfo
+from k8sim.scheduling.preemption import DefaultPreemption
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
 from k8sim.scheduling.registry import PluginError
 from k8sim.scheduling.scheduler import Scheduler
@@ -47,6 +48,26 @@ ProgressFn = Callable[[float], None]
 
 def _taints(taints: list[Taint]) -> list[TaintSpec]:
     return [TaintSpec(t.key, t.value, t.effect) for t in taints]
+
+
+def _preemption_args(raw: dict) -> dict[str, int]:
+    """DefaultPreemptionArgs (upstream names and validation ranges)."""
+    known = {"minCandidateNodesPercentage": "min_candidate_nodes_percentage",
+             "minCandidateNodesAbsolute": "min_candidate_nodes_absolute"}
+    out = {}
+    for k, v in raw.items():
+        if k not in known:
+            raise ValueError(f"unknown field {k!r} (expected one of {sorted(known)})")
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError(f"{k} must be an integer")
+        out[known[k]] = v
+    pct = out.get("min_candidate_nodes_percentage", 10)
+    absolute = out.get("min_candidate_nodes_absolute", 100)
+    if not 0 <= pct <= 100:
+        raise ValueError("minCandidateNodesPercentage must be in [0, 100]")
+    if absolute < 0 or (pct == 0 and absolute == 0):
+        raise ValueError("minCandidateNodesAbsolute must be >= 0, and not both 0")
+    return out
 
 
 class Simulation:
@@ -85,6 +106,7 @@ class Simulation:
             self.recorder,
             on_bound=self.kubelet.start,
             settings=scenario.scheduler,
+            kubelet=self.kubelet,
         )
         self._bind_initial_pods()
         self._start_workloads()
@@ -131,7 +153,11 @@ class Simulation:
             if preset is None:
                 problems.append((f"{where}.preset", f"unknown preset {spec.preset!r}; available: {sorted(PRESETS)}"))
                 continue
-            enabled = [Ref(p.name, p.weight, dict(p.args)) for p in spec.plugins]
+            preemption_args = {}
+            for p in spec.plugins:
+                if p.name == "DefaultPreemption":
+                    preemption_args = dict(p.args)
+            enabled = [Ref(p.name, p.weight, dict(p.args)) for p in spec.plugins if p.name != "DefaultPreemption"]
             try:
                 refs = merge(preset.plugins, enabled, list(spec.disabled))
             except ValueError as e:
@@ -148,6 +174,13 @@ class Simulation:
                 problems.append((f"{where}.plugins", str(e)))
                 continue
             self.warnings += built.warnings
+            if "DefaultPreemption" not in spec.disabled and "*" not in spec.disabled:
+                try:
+                    built.profile.post_filter = DefaultPreemption(
+                        self.streams.generator("preemption", i), **_preemption_args(preemption_args)
+                    )
+                except ValueError as e:
+                    problems.append((f"{where}.plugins", f"plugin DefaultPreemption: bad args: {e}"))
             profiles[spec.scheduler_name] = built.profile
         if problems:
             raise ScenarioError(self.scenario.source, problems)
@@ -199,6 +232,8 @@ class Simulation:
                 spread=tuple(template.topology_spread_constraints),
                 ports=tuple(template.ports),
                 image=template.image,
+                preemption_policy=self.scenario.preemption_policy(template),
+                termination_grace_s=template.termination_grace_period_s,
             )
         sid = ops.add_shape(self.state, info)
         self._shape_ids[full_key] = sid

@@ -6,8 +6,10 @@ from k8sim import run, validate_scenario
 
 
 def one_node_scenario(workloads: list[dict], initial_duration: float = 10.0) -> dict:
+    # Preemption is disabled: these tests are about queue order alone.
     return {
         "name": "order",
+        "scheduler": {"profiles": [{"disabled": ["DefaultPreemption"]}]},
         "cluster": {"nodes": [{"name": "n0", "allocatable": {"cpu": "1", "memory": "1Gi"}}]},
         "initial_pods": [{"name": "blocker", "nodeName": "n0", "requests": {"cpu": "1"},
                           "duration": {"kind": "constant", "value": initial_duration}}],

@@ -1,0 +1,164 @@
+"""DefaultPreemption (PostFilter): evict lower-priority pods to make room.
+
+Mirrors upstream ``pkg/scheduler/framework/preemption/preemption.go`` and
+``plugins/defaultpreemption/default_preemption.go``:
+
+1. Eligibility (``PodEligibleToPreemptOthers``): the pod's preemptionPolicy is not
+   ``Never``, and if it already has a nominated node, no lower-priority pod there is
+   still terminating (it waits for the earlier preemption to finish).
+2. Potential nodes: nodes not rejected by an *unresolvable* filter (NodeUnschedulable,
+   NodeName, NodeAffinity, TaintToleration: upstream's UnschedulableAndUnresolvable).
+3. ``SelectVictimsOnNode``: remove every lower-priority pod; if the pod then fits, add
+   them back one by one from the most important (higher priority, then earlier start)
+   and keep each that still leaves room ("reprieve"); the rest are victims.
+4. ``dryRunPreemption`` visits potential nodes round-robin from a random offset and
+   stops after ``numCandidates = max(N * minCandidateNodesPercentage / 100,
+   minCandidateNodesAbsolute)`` (capped at N) candidates.
+5. ``pickOneNodeForPreemption``: fewest PDB violations (k8sim has no PDBs), then the
+   lowest highest victim priority, the lowest sum of (priority + MaxInt32 + 1), the
+   fewest victims, the latest start among the highest-priority victims, the first.
+
+Where k8sim differs: the fit check with victims removed is the resource fit
+(NodeResourcesFit arithmetic) only. Nodes rejected by the other pod-dependent filters
+(NodePorts, InterPodAffinity, PodTopologySpread) are not preemption candidates, since
+re-running those filters per candidate node and victim would cost O(N) each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from k8sim.cluster.pods import BOUND, RUNNING
+
+if TYPE_CHECKING:
+    from k8sim.cluster.ops import ClusterState
+    from k8sim.scheduling.framework import Profile
+    from k8sim.scheduling.podinfo import PodInfo
+
+#: Filters whose rejection preemption cannot resolve (upstream UnschedulableAndUnresolvable).
+UNRESOLVABLE = frozenset({"NodeUnschedulable", "NodeName", "NodeAffinity", "TaintToleration"})
+#: Filters whose rejection k8sim's preemption resolves (resource fit).
+RESOLVED_BY_EVICTION = frozenset({"NodeResourcesFit"})
+
+MAX_INT32 = 2**31 - 1
+
+
+@dataclass
+class Candidate:
+    node: int
+    victims: list[int]  # pod rows, most important first
+
+
+def num_candidates(num_nodes: int, percentage: int = 10, absolute: int = 100) -> int:
+    """Upstream ``calculateNumCandidates``."""
+    n = num_nodes * percentage // 100
+    if n < absolute:
+        n = absolute
+    return min(n, num_nodes)
+
+
+class DefaultPreemption:
+    name = "DefaultPreemption"
+
+    def __init__(self, rng: np.random.Generator, min_candidate_nodes_percentage: int = 10,
+                 min_candidate_nodes_absolute: int = 100):
+        self.rng = rng
+        self.percentage = min_candidate_nodes_percentage
+        self.absolute = min_candidate_nodes_absolute
+
+    def eligible(self, state: ClusterState, pod: int, info: PodInfo, terminating: set[int]) -> bool:
+        if info.preemption_policy == "Never":
+            return False
+        nominated = state.nominated.get(pod)
+        if nominated is not None:
+            pods = state.pods
+            for victim in terminating:
+                if pods.node[victim] == nominated and pods.priority[victim] < info.priority:
+                    return False
+        return True
+
+    def find(self, state: ClusterState, profile: Profile, pod: int, info: PodInfo,
+             terminating: set[int]) -> Candidate | None:
+        """The node and victims upstream would choose, or None."""
+        nodes, pods = state.nodes, state.pods
+        n = nodes.n
+        potential = np.ones(n, dtype=bool)
+        for f in profile.filters:
+            if f.name in RESOLVED_BY_EVICTION:
+                continue
+            potential &= f.filter(state, info)
+        if not potential.any():
+            return None
+        # Lower-priority pods that are bound and not already terminating.
+        live = np.flatnonzero(((pods.phase[: pods.n] == BOUND) | (pods.phase[: pods.n] == RUNNING))
+                              & (pods.priority[: pods.n] < info.priority))
+        if terminating:
+            live = live[~np.isin(live, np.fromiter(terminating, dtype=np.int64))]
+        if live.size == 0:
+            return None
+        freeable = np.zeros_like(nodes.free)
+        np.add.at(freeable.T, pods.node[live], pods.requests[live])
+        rows = info.requested_rows
+        fits_after = potential & (nodes.free[rows] + freeable[rows] >= info.req_col).all(axis=0)
+        order = np.flatnonzero(fits_after)
+        if order.size == 0:
+            return None
+        # Round-robin from a random offset over all nodes, as upstream's dry run.
+        offset = int(self.rng.integers(n))
+        j = int(np.searchsorted(order, offset))
+        order = np.concatenate((order[j:], order[:j]))[: num_candidates(n, self.percentage, self.absolute)]
+        by_node: dict[int, list[int]] = {}
+        for p in live[np.isin(pods.node[live], order)].tolist():
+            by_node.setdefault(int(pods.node[p]), []).append(p)
+        candidates = [self._select_victims(state, info, int(node), by_node.get(int(node), [])) for node in order]
+        return pick_one(state, [c for c in candidates if c.victims])
+
+    def _select_victims(self, state: ClusterState, info: PodInfo, node: int, lower: list[int]) -> Candidate:
+        pods = state.pods
+        rows = info.requested_rows
+        need = info.requests[rows]
+        free = state.nodes.free[rows, node] + pods.requests[lower][:, rows].sum(axis=0)
+        # MoreImportantPod: higher priority first, then earlier start.
+        lower.sort(key=lambda p: (-int(pods.priority[p]), _start(pods, p), p))
+        victims = []
+        for p in lower:
+            after = free - pods.requests[p, rows]
+            if (after >= need).all():
+                free = after  # reprieved: it stays
+            else:
+                victims.append(p)
+        return Candidate(node, victims)
+
+
+def _start(pods: object, p: int) -> float:
+    t = pods.running[p]  # type: ignore[attr-defined]
+    return float(t) if t == t else float(pods.scheduled[p])  # type: ignore[attr-defined]
+
+
+def pick_one(state: ClusterState, candidates: list[Candidate]) -> Candidate | None:
+    """Upstream ``pickOneNodeForPreemption`` (without PDBs)."""
+    if not candidates:
+        return None
+    pods = state.pods
+
+    def highest(c: Candidate) -> int:
+        return max(int(pods.priority[v]) for v in c.victims)
+
+    def keep(cs: list[Candidate], key, best=min) -> list[Candidate]:  # noqa: ANN001
+        vals = [key(c) for c in cs]
+        b = best(vals)
+        return [c for c, v in zip(cs, vals, strict=True) if v == b]
+
+    cs = keep(candidates, highest)
+    cs = keep(cs, lambda c: sum(int(pods.priority[v]) + MAX_INT32 + 1 for v in c.victims))
+    cs = keep(cs, lambda c: len(c.victims))
+
+    def earliest_start_of_highest(c: Candidate) -> float:
+        h = highest(c)
+        return min(_start(pods, v) for v in c.victims if int(pods.priority[v]) == h)
+
+    cs = keep(cs, earliest_start_of_highest, best=max)
+    return cs[0]
