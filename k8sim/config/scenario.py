@@ -345,6 +345,8 @@ class SchedulerSettings(K8sModel):
     pod_max_backoff_s: float = Field(default=10.0, alias="podMaxBackoffSeconds", ge=0)
     # Pods waiting longer than this are retried on the next 30 s flush (upstream default).
     pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0)
+    # Keep one row per scheduling decision in RunResult.decisions (off: it costs time).
+    record_decisions: bool = Field(default=False, alias="recordDecisions")
 
     @model_validator(mode="after")
     def _check(self) -> SchedulerSettings:

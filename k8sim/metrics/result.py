@@ -47,6 +47,8 @@ class RunResult:
     warmup_s: float
     provenance: dict[str, Any] = field(default_factory=dict)
     never_fit: dict[str, list[str]] = field(default_factory=dict)
+    #: One row per scheduling cycle when ``scheduler.recordDecisions`` is on, else None.
+    decisions: pd.DataFrame | None = None
 
     # -- construction ---------------------------------------------------------------
 
@@ -113,7 +115,9 @@ class RunResult:
             "events": len(sim.recorder),
             "scheduling_cycles": sim.scheduler.cycles,
         }
-        return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit)
+        decisions = _decisions(sim) if sim.scheduler.decisions is not None else None
+        return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit,
+                   decisions)
 
     # -- summary --------------------------------------------------------------------
 
@@ -163,6 +167,8 @@ class RunResult:
         d.mkdir(parents=True, exist_ok=True)
         for name in ("pods", "nodes", "events", "timeseries"):
             getattr(self, name).to_parquet(d / f"{name}.parquet", index=False)
+        if self.decisions is not None:
+            self.decisions.to_parquet(d / "decisions.parquet", index=False)
         self.write_summary(d)
         return d
 
@@ -172,6 +178,8 @@ class RunResult:
         d.mkdir(parents=True, exist_ok=True)
         for name in ("pods", "nodes", "events", "timeseries"):
             getattr(self, name).to_csv(d / f"{name}.csv", index=False)
+        if self.decisions is not None:
+            self.decisions.to_csv(d / "decisions.csv", index=False)
         self.write_summary(d)
         return d
 
@@ -190,6 +198,39 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
             v = v.item()
         out[k] = v
     return out
+
+
+def _decisions(sim: Simulation) -> pd.DataFrame:
+    """One row per scheduling cycle: the pod, the outcome, how many nodes were feasible,
+    the chosen node's weighted total and per-plugin normalised scores, how many nodes
+    tied with it, the runner-up total, and on failure the rejecting plugins."""
+    pods, nodes = sim.state.pods, sim.state.nodes
+    rows = []
+    plugin_names: list[str] = []
+    for prof in sim.profiles.values():
+        plugin_names += [p.name for p, _ in prof.scores if p.name not in plugin_names]
+    for t, pod, d in sim.scheduler.decisions or []:
+        row: dict[str, Any] = {
+            "time": t, "pod": pods.names[pod], "node": nodes.names[d.node] if d.node >= 0 else "",
+            "feasible": d.feasible, "total": np.nan, "tied": 1 if d.node >= 0 else 0, "runner_up": np.nan,
+            "rejected_by": ",".join(sorted(d.rejectors)),
+        }
+        if d.candidates is not None and d.totals is not None:
+            i = int(np.flatnonzero(d.candidates == d.node)[0])
+            top = d.totals[i]
+            row["total"] = float(top)
+            row["tied"] = int((d.totals == top).sum())
+            others = d.totals[d.totals < top]
+            row["runner_up"] = float(others.max()) if others.size else np.nan
+            for name in plugin_names:
+                s = d.per_plugin.get(name)
+                row[f"score_{name}"] = float(s[i]) if s is not None else np.nan
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for col in ("pod", "node", "rejected_by"):
+        if col in frame:
+            frame[col] = frame[col].astype("string")
+    return frame
 
 
 def _timeseries(sim: Simulation, end: float) -> pd.DataFrame:

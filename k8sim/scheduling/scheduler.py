@@ -69,6 +69,10 @@ class Scheduler:
         self.cycles = 0
         self.fast_failures = 0
         self.decisions: list[tuple[float, int, Decision]] | None = None
+        if settings is not None and settings.record_decisions:
+            self.decisions = []
+            for prof in profiles.values():
+                prof.record = True
         self.process = env.process(self._loop())
 
     # -- inputs ---------------------------------------------------------------------

@@ -55,3 +55,24 @@ def test_workload_streams_are_independent(scenario):
     batch_a = base[base["workload"] == "batch"][cols].reset_index(drop=True)
     batch_b = other[other["workload"] == "batch"][cols].reset_index(drop=True)
     pd.testing.assert_frame_equal(batch_a, batch_b)
+
+
+def test_decision_record_is_optional_and_consistent(scenario):
+    from k8sim.config.loader import validate_scenario
+
+    off = run(scenario, seed=3)
+    assert off.decisions is None
+    data = scenario.model_dump(by_alias=True)
+    data["scheduler"]["recordDecisions"] = True
+    on = run(validate_scenario(data), seed=3)
+    # Recording must not change the run.
+    pd.testing.assert_frame_equal(off.pods, on.pods)
+    d = on.decisions
+    # One row per scheduling cycle; successful rows name the node the pod was bound to.
+    assert len(d) == on.provenance["scheduling_cycles"]
+    bound = d[d["node"] != ""].drop_duplicates("pod", keep="last").set_index("pod")["node"]
+    pods = on.pods.set_index("pod")
+    assert (pods.loc[bound.index, "node"] == bound).all()
+    # The chosen node has the best total: nothing scored higher.
+    scored = d[d["total"].notna()]
+    assert (scored["runner_up"].isna() | (scored["runner_up"] < scored["total"])).all()
