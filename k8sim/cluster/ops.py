@@ -69,22 +69,47 @@ def add_node(
     now: float,
     ready: bool = True,
 ) -> int:
-    """Append a node; returns its column. Labels and taints are interned."""
+    """Append one node; returns its column. Labels and taints are interned."""
+    return add_nodes(state, names=[name], allocatable=allocatable, labels=[labels], taints=taints,
+                     pool=pool, now=now, ready=ready)[0]
+
+
+def add_nodes(
+    state: ClusterState,
+    *,
+    names: list[str],
+    allocatable: np.ndarray,
+    labels: list[dict[str, str]],
+    taints: list[TaintSpec],
+    pool: int,
+    now: float,
+    ready: bool = True,
+) -> list[int]:
+    """Append ``len(names)`` nodes sharing allocatable, taints and pool (one node pool),
+    with per-node labels; returns their columns. One reallocation for all of them."""
     nt = state.nodes
-    if name in nt.name_index:
-        raise ValueError(f"node {name!r} already exists")
+    k = len(names)
+    if len(labels) != k:
+        raise ValueError("one labels dict per node is required")
+    for name in names:
+        if name in nt.name_index:
+            raise ValueError(f"node {name!r} already exists")
+    if len(set(names)) != k:
+        raise ValueError("node names must be distinct")
     n = nt.n
     r = len(state.resources)
 
     def grow(a: np.ndarray, fill: object) -> np.ndarray:
-        extra = np.full(a.shape[:-1] + (1,), fill, dtype=a.dtype)
+        extra = np.full(a.shape[:-1] + (k,), fill, dtype=a.dtype)
         return np.concatenate([a, extra], axis=-1)
 
+    cols = slice(n, n + k)
+    alloc = allocatable.reshape(r, 1)
     nt.alloc = grow(nt.alloc, 0)
-    nt.alloc[:, n] = allocatable.reshape(r)
+    nt.alloc[:, cols] = alloc
     nt.requested = grow(nt.requested, 0)
     nt.free = grow(nt.free, 0)
-    nt.free[:, n] = allocatable.reshape(r)
+    nt.free[:, cols] = alloc
     nt.nonzero_requested = grow(nt.nonzero_requested, 0)
     nt.ready = grow(nt.ready, ready)
     nt.unschedulable = grow(nt.unschedulable, False)
@@ -93,26 +118,28 @@ def add_node(
     nt.removed_at = grow(nt.removed_at, np.inf)
     for key in list(nt.labels):
         nt.labels[key] = grow(nt.labels[key], -1)
-    for key, value in labels.items():
-        if key not in nt.labels:
-            nt.labels[key] = np.full(n + 1, -1, dtype=np.int32)
-            nt.label_values[key] = {}
-        codes = nt.label_values[key]
-        nt.labels[key][n] = codes.setdefault(value, len(codes))
+    for i, node_labels in enumerate(labels):
+        for key, value in node_labels.items():
+            if key not in nt.labels:
+                nt.labels[key] = np.full(n + k, -1, dtype=np.int32)
+                nt.label_values[key] = {}
+            codes = nt.label_values[key]
+            nt.labels[key][n + i] = codes.setdefault(value, len(codes))
     state.shape_counts = grow(state.shape_counts, 0)
     nt.taints = grow(nt.taints, False)
     for t in taints:
         if t not in nt.taint_index:
             nt.taint_index[t] = len(nt.taint_specs)
             nt.taint_specs.append(t)
-            nt.taints = np.concatenate([nt.taints, np.zeros((1, n + 1), dtype=bool)])
-        nt.taints[nt.taint_index[t], n] = True
-    nt.names.append(name)
-    nt.name_index[name] = n
-    nt.n = n + 1
+            nt.taints = np.concatenate([nt.taints, np.zeros((1, n + k), dtype=bool)])
+        nt.taints[nt.taint_index[t], cols] = True
+    for i, name in enumerate(names):
+        nt.names.append(name)
+        nt.name_index[name] = n + i
+    nt.n = n + k
     nt.version += 1
     state.generation += 1
-    return n
+    return list(range(n, n + k))
 
 
 def nominate(state: ClusterState, pod: int, node: int) -> None:

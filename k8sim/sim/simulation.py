@@ -123,13 +123,17 @@ class Simulation:
         c = self.scenario.cluster
         for pi, pool in enumerate(c.node_pools):
             alloc = self._allocatable(pool.allocatable)
-            taints = _taints(pool.taints)
-            for i in range(pool.count):
-                name = f"{pool.name}-{i}"
-                labels = {**pool.labels, HOSTNAME_LABEL: name, POOL_LABEL: pool.name}
+            names = [f"{pool.name}-{i}" for i in range(pool.count)]
+            labels = []
+            for i, name in enumerate(names):
+                node_labels = {**pool.labels, HOSTNAME_LABEL: name, POOL_LABEL: pool.name}
                 if pool.zones:
-                    labels[ZONE_LABEL] = pool.zones[i % len(pool.zones)]
-                self._add_node(name, alloc, labels, taints, pi)
+                    node_labels[ZONE_LABEL] = pool.zones[i % len(pool.zones)]
+                labels.append(node_labels)
+            cols = ops.add_nodes(self.state, names=names, allocatable=alloc, labels=labels,
+                                 taints=_taints(pool.taints), pool=pi, now=self.env.now)
+            for n in cols:
+                self.recorder.event(self.env.now, "NodeAdded", -1, n)
         self.state.nodes.pool_names = [p.name for p in c.node_pools]
         for spec in c.nodes:
             labels = {**spec.labels, HOSTNAME_LABEL: spec.name}
