@@ -34,13 +34,17 @@ class Ref:
 #: Upstream default plugins (getDefaultPlugins), in upstream order, those k8sim models.
 _DEFAULT = [
     Ref("NodeUnschedulable"),
+    Ref("NodeName"),
     Ref("TaintToleration", 3),
     Ref("NodeAffinity", 2),
+    Ref("NodePorts"),
     Ref("NodeResourcesFit", 1),
     Ref("PodTopologySpread", 2),
     Ref("InterPodAffinity", 2),
+    Ref("NodeResourcesBalancedAllocation", 1),
 ]
-_FILTERS = _DEFAULT
+#: The default plugins that filter (used as filter-only entries by other presets).
+_FILTERS = [r for r in _DEFAULT if r.name != "NodeResourcesBalancedAllocation"]
 
 
 def _fit(strategy: str) -> Ref:

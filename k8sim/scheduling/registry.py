@@ -29,6 +29,9 @@ BUILTIN: dict[str, str] = {
     "NodeResourcesFit": _P + "node_resources_fit:NodeResourcesFit",
     "NodeAffinity": _P + "node_affinity:NodeAffinity",
     "TaintToleration": _P + "taint_toleration:TaintToleration",
+    "NodeName": _P + "node_name:NodeName",
+    "NodePorts": _P + "node_ports:NodePorts",
+    "NodeResourcesBalancedAllocation": _P + "balanced_allocation:NodeResourcesBalancedAllocation",
     "PodTopologySpread": _P + "pod_topology_spread:PodTopologySpread",
     "InterPodAffinity": _P + "inter_pod_affinity:InterPodAffinity",
     # research policies

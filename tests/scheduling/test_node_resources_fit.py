@@ -168,3 +168,33 @@ def test_filter_boundary_is_inclusive():
     state = make_state([node("n", cpu="2", memory="4Gi")], [("n", {"cpu": "1", "memory": "2Gi"})])
     assert NodeResourcesFit().filter(state, make_pod(state, {"cpu": "1", "memory": "2Gi"})).tolist() == [True]
     assert NodeResourcesFit().filter(state, make_pod(state, {"cpu": "1001m", "memory": "2Gi"})).tolist() == [False]
+
+
+def test_pods_resource_is_not_scored():
+    # resource_allocation.go calculateResourceAllocatableRequest returns (0, 0) for
+    # "pods" (not cpu/memory/ephemeral-storage, not a scalar resource), so it is skipped:
+    # with resources (cpu, pods) only cpu counts: LeastAllocated (4000-1000)*100/4000 = 75.
+    state = make_state([node("n", cpu="4000m", memory=10000, pods=10)])
+    plugin = NodeResourcesFit.with_strategy("LeastAllocated", (("cpu", 1), ("pods", 1)))
+    assert scores(plugin, state, make_pod(state, {"cpu": "1000m", "memory": 100})) == [75]
+
+
+def test_fast_path_matches_general_path():
+    # The (cpu, memory) fast path must agree with the general per-resource loop, which
+    # it takes whenever a candidate lacks cpu or memory. Compare on random clusters (nodes
+    # of >= 8 cpu / 16Gi hold at most 8 pods of < 1 cpu / 1Gi, so nothing overcommits),
+    # forcing the general path with a third, absent resource.
+    rng = np.random.default_rng(5)
+    for strategy in ("LeastAllocated", "MostAllocated"):
+        for _ in range(20):
+            nodes = [node(f"n{i}", cpu=f"{rng.integers(8, 64)}", memory=f"{rng.integers(16, 256)}Gi")
+                     for i in range(6)]
+            existing = [(f"n{rng.integers(6)}", {"cpu": f"{rng.integers(0, 900)}m",
+                                                 "memory": f"{rng.integers(0, 1024)}Mi"}) for _ in range(8)]
+            state = make_state(nodes, existing)
+            pod = make_pod(state, {"cpu": f"{rng.integers(0, 8000)}m", "memory": f"{rng.integers(0, 16)}Gi"})
+            w = int(rng.integers(1, 5))
+            fast = NodeResourcesFit.with_strategy(strategy, (("cpu", w), ("memory", 1)))
+            general = NodeResourcesFit.with_strategy(strategy, (("cpu", w), ("memory", 1), ("example.com/none", 1)))
+            assert fast._cpu_mem_weights is not None and general._cpu_mem_weights is None
+            assert scores(fast, state, pod) == scores(general, state, pod)

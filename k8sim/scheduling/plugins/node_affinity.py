@@ -360,6 +360,7 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
     """nodeSelector + required node affinity filter; preferred node affinity score."""
 
     name = "NodeAffinity"
+    events = frozenset({"NodeAdd", "NodeUpdate"})
     Args = NodeAffinityArgs
     summary = "nodeSelector and node affinity filter; preferred node affinity score"
     reason = ERR_REASON_POD

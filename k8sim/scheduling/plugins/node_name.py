@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 class NodeName(FilterPlugin):
     name = "NodeName"
+    events = frozenset({"NodeAdd"})
     reason = "node(s) didn't match the requested node name"
     summary = "a pod with spec.nodeName fits only that node"
 

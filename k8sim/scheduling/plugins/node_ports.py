@@ -49,6 +49,7 @@ def ports_conflict(want: HostPort, used: HostPort) -> bool:
 
 class NodePorts(FilterPlugin):
     name = "NodePorts"
+    events = frozenset({"PodDelete", "NodeAdd"})
     reason = "node(s) didn't have free ports for the requested pod ports"
     summary = "host port conflicts with pods bound on the node"
 

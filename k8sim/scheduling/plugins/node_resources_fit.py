@@ -30,9 +30,8 @@ Mirrors upstream ``pkg/scheduler/framework/plugins/noderesources``:
   is validated as upstream ``validateFunctionShape``: at least one point, utilization
   strictly increasing, utilization in [0, 100], score in [0, 10].
 
-A ``pods`` entry in ``resources`` is skipped by RequestedToCapacityRatio, as upstream
-(``calculateResourceAllocatableRequest`` returns ``(0, 0)`` for it); the
-LeastAllocated / MostAllocated path above still scores it (a known difference).
+A ``pods`` entry in ``resources`` is skipped by every strategy, as upstream
+(``calculateResourceAllocatableRequest`` returns ``(0, 0)`` for it).
 """
 
 from __future__ import annotations
@@ -159,7 +158,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     name = "NodeResourcesFit"
     events = frozenset({"PodDelete", "NodeAdd", "NodeUpdate"})
     Args = NodeResourcesFitArgs
-    summary = "resource fit filter; LeastAllocated or MostAllocated score"
+    summary = "resource fit filter; LeastAllocated, MostAllocated or RequestedToCapacityRatio score"
     checks_resources = True
 
     def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
@@ -167,6 +166,10 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         strategy = self.args.scoring_strategy  # type: ignore[union-attr]
         self.strategy = strategy.type
         self.resources = tuple((r.name, r.weight) for r in strategy.resources)
+        weights = dict(self.resources)
+        self._cpu_mem_weights = (
+            (weights["cpu"], weights["memory"]) if set(weights) == {"cpu", "memory"} else None
+        )
         rtcr = strategy.requested_to_capacity_ratio
         #: RequestedToCapacityRatio shape, scores scaled to 0..MAX_NODE_SCORE as upstream.
         self.shape: tuple[tuple[int, int], ...] = (
@@ -221,12 +224,29 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         if self.strategy == "RequestedToCapacityRatio":
             return self._requested_to_capacity_ratio(state, pod, candidates)
         nodes = state.nodes
+        if self._cpu_mem_weights is not None:
+            alloc = nodes.alloc[0:2][:, candidates]
+            if alloc.min() > 0:
+                # Fast path for the default resources (cpu, memory) when every candidate
+                # has both: the same integer arithmetic on a [2, K] block. For
+                # LeastAllocated, requested > capacity makes (capacity - requested) * 100
+                # negative, and flooring a negative numerator stays below 0, so
+                # clipping at 0 equals upstream's "return 0".
+                requested = nodes.nonzero_requested[:, candidates] + pod.nonzero[:, None]
+                if self.strategy == "LeastAllocated":
+                    s = np.maximum((alloc - requested) * MAX_NODE_SCORE // alloc, 0)
+                else:
+                    s = np.minimum(requested, alloc) * MAX_NODE_SCORE // alloc
+                w_cpu, w_mem = self._cpu_mem_weights
+                return (s[0] * w_cpu + s[1] * w_mem) // (w_cpu + w_mem)
         total = np.zeros(candidates.size, dtype=np.int64)
         weight_sum = np.zeros(candidates.size, dtype=np.int64)
         for res, weight in self.resources:
             row = state.resources.index.get(res)
-            if row is None:
-                continue  # no node has this resource: allocatable is 0 everywhere
+            if row is None or res == "pods":
+                # No node has this resource (allocatable 0 everywhere), or it is "pods",
+                # which upstream's calculateResourceAllocatableRequest does not score.
+                continue
             if row == CPU or row == MEMORY:
                 requested = nodes.nonzero_requested[row, candidates] + pod.nonzero[row]
             else:

@@ -59,6 +59,7 @@ def tolerations_prefer_no_schedule(tolerations: tuple[Toleration, ...]) -> list[
 
 class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
+    events = frozenset({"NodeAdd", "NodeUpdate"})
     reason = "node(s) had untolerated taint"
     summary = "taint/toleration filter; fewer intolerable PreferNoSchedule taints score higher"
 
