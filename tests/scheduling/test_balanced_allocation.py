@@ -145,7 +145,10 @@ def test_fast_path_matches_general_path():
     import numpy as np
     from builders import make_pod, make_state, node
 
-    from k8sim.scheduling.plugins.balanced_allocation import BalancedAllocationArgs, NodeResourcesBalancedAllocation
+    from k8sim.scheduling.plugins.balanced_allocation import (
+        BalancedAllocationArgs,
+        NodeResourcesBalancedAllocation,
+    )
 
     rng = np.random.default_rng(9)
     for _ in range(30):
