@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,6 +25,9 @@ from rich.table import Table
 from k8sim import __version__
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.config.scenario import Scenario
+
+if TYPE_CHECKING:
+    from k8sim.scheduling.explain import Explanation
 
 app = typer.Typer(
     name="k8sim",
@@ -185,6 +190,206 @@ def validate(
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor completion)."""
     console.print_json(json.dumps(Scenario.model_json_schema(by_alias=True)))
+
+
+@app.command()
+def plugins() -> None:
+    """List the scheduling plugins and the profile presets."""
+    from k8sim.scheduling import registry
+    from k8sim.scheduling.plugins.base import ScorePlugin
+    from k8sim.scheduling.profiles import PRESETS
+
+    table = Table(title="plugins", show_header=True, header_style="bold")
+    table.add_column("name")
+    table.add_column("extension points")
+    table.add_column("summary")
+    for name, points, summary in registry.describe():
+        table.add_row(escape(name), escape(points), escape(summary))
+    console.print(table)
+    presets = Table(title="presets (scheduler.profiles[].preset)", show_header=True, header_style="bold")
+    presets.add_column("name")
+    presets.add_column("description")
+    presets.add_column("plugins (score weight; F = filter only)")
+    for name, preset in PRESETS.items():
+        parts = []
+        for r in preset.plugins:
+            try:
+                scores = r.score and issubclass(registry.get(r.name), ScorePlugin)
+            except registry.PluginError:
+                scores = r.score
+            parts.append(f"{r.name}({1 if r.weight is None else r.weight})" if scores else f"{r.name} F")
+        presets.add_row(escape(name), escape(preset.description), escape(", ".join(parts)))
+    console.print(presets)
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
+    tables = []
+    feasible = exp.feasible
+    if feasible.size:
+        order = sorted(range(feasible.size), key=lambda k: (-int(exp.totals[k]), int(feasible[k])))[:top]
+        shown = f"top {len(order)} of {feasible.size} feasible nodes" if feasible.size > len(order) else (
+            f"{feasible.size} feasible node(s)"
+        )
+        table = Table(
+            title=escape(f"{exp.pod} under profile {exp.profile}: {shown}"), header_style="bold", box=box.SIMPLE_HEAD
+        )
+        # Whole node names on wide terminals; on narrow ones they fold (rich would
+        # otherwise overflow the width to keep a minimum).
+        longest = max(len(exp.nodes[int(feasible[k])]) for k in order)
+        table.add_column("node", overflow="fold", min_width=longest if console.width >= 120 else None)
+        scored = [ps for ps in exp.scores if not ps.skipped]
+        for ps in scored:
+            # "Node Resources Fit x1": lets narrow terminals wrap long plugin names.
+            words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", ps.name)
+            table.add_column(escape(f"{words} x{ps.weight}"), justify="right", overflow="fold")
+        table.add_column("total", justify="right")
+        table.add_column("")
+        best = set(exp.best)
+        for k in order:
+            i = int(feasible[k])
+            name = exp.nodes[i]
+            cells = [escape(name)]
+            for ps in scored:
+                norm, raw = int(ps.normalized[k]), int(ps.raw[k])  # type: ignore[index]
+                cells.append(str(norm) if norm == raw else f"{norm} ({raw})")
+            mark = ("chosen" if len(exp.best) == 1 else "tie") if name in best else ""
+            cells += [str(int(exp.totals[k])), mark]
+            table.add_row(*cells)
+        caption = "cells: normalised score (raw score where it differs); total = sum of weight x normalised"
+        skipped = [ps.name for ps in exp.scores if ps.skipped]
+        if skipped:
+            caption += f"; skipped for this pod (PreScore): {', '.join(skipped)}"
+        table.caption = escape(caption)
+        tables.append(table)
+    rejections = exp.rejections()
+    if rejections:
+        rej = Table(title="nodes rejected, by the first filter that rejected them", header_style="bold")
+        rej.add_column("filter plugin")
+        rej.add_column("nodes", justify="right")
+        rej.add_column("reasons")
+        reasons: dict[str, dict[str, int]] = {}
+        for plugin, reason in zip(exp.rejected_by, exp.reasons, strict=True):
+            if plugin is not None:
+                d = reasons.setdefault(plugin, {})
+                d[reason] = d.get(reason, 0) + 1
+        for plugin, count in rejections.items():
+            text = "; ".join(f"{c} {r}" for r, c in sorted(reasons[plugin].items()))
+            rej.add_row(escape(plugin), str(count), escape(text))
+        tables.append(rej)
+    return tables
+
+
+@app.command()
+def explain(
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file (mode 1).")] = None,
+    pod: Annotated[str, typer.Option("--pod", help="The pending pod: <workload>-<i>, or [namespace/]name.")] = "",
+    at: Annotated[float | None, typer.Option("--at", help="Mode 1: virtual time (s) to run the scenario to.")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Explain under this schedulerName (default: the pod's).")
+    ] = None,
+    objects: Annotated[
+        Path | None, typer.Option("--objects", help="Mode 2: `kubectl get nodes,pods -A -o yaml` output.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Mode 2: a KubeSchedulerConfiguration (v1) file.")
+    ] = None,
+    format_: Annotated[str, typer.Option("--format", help="table (top nodes) or json (every node).")] = "table",
+    top: Annotated[int, typer.Option("--top", help="Table: how many feasible nodes to show.")] = 10,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON explanation to this file.")] = None,
+) -> None:
+    """Explain where the scheduler would put a pending pod, node by node.
+
+    Mode 1: k8sim explain SCENARIO --pod NAME --at T (runs the scenario to time T).
+    Mode 2: k8sim explain --objects cluster.yaml --pod NAME [--config kubescheduler.yaml].
+    """
+    from k8sim.scheduling.explain import ExplainError, explain_pod, find_pending_pod
+
+    try:
+        if format_ not in ("table", "json"):
+            raise ExplainError(f"--format must be table or json, got {format_!r}")
+        if top < 1:
+            raise ExplainError(f"--top must be >= 1, got {top}")
+        if not pod:
+            raise ExplainError("--pod NAME is required")
+        if (scenario is None) == (objects is None):
+            raise ExplainError("give either a SCENARIO (with --at) or --objects FILE, not both or neither")
+        warnings: list[str] = []
+        context: dict[str, object] = {}
+        if scenario is not None:
+            from k8sim.sim.simulation import Simulation
+
+            if config is not None:
+                raise ExplainError("--config goes with --objects; a scenario has its own scheduler.profiles")
+            if at is None or not math.isfinite(at) or at <= 0:
+                raise ExplainError(f"--at T must be a virtual time > 0 (seconds), got {at}")
+            sc = load_scenario(scenario)
+            sim = Simulation(sc)
+            warnings += sim.warnings
+            sim.env.run(until=at)
+            _, info = find_pending_pod(sim, pod)
+            state, profiles, name = sim.state, sim.profiles, pod
+            context = {"scenario": str(scenario), "at": at}
+        else:
+            from k8sim.scheduling.kubeconfig import load_kube_scheduler_configuration
+            from k8sim.workloads.kube_objects import load_kube_objects
+
+            if at is not None:
+                raise ExplainError("--at goes with a SCENARIO; --objects is a snapshot")
+            objs = load_kube_objects(objects)  # type: ignore[arg-type]
+            warnings += objs.warnings
+            cfg = None
+            if config is not None:
+                cfg = load_kube_scheduler_configuration(config)
+                warnings += [f"{config}: {w}" for w in cfg.warnings]
+            cluster = objs.build(cfg.settings if cfg is not None else None)
+            warnings += cluster.simulation.warnings
+            name, info = cluster.pending_pod(pod)
+            state = cluster.state
+            profiles = cfg.build_profiles(cluster.simulation.streams) if cfg is not None else cluster.simulation.profiles
+            context = {"objects": str(objects), "config": str(config) if config is not None else None}
+        chosen_profile = profile or info.scheduler_name
+        prof = profiles.get(chosen_profile)
+        if prof is None:
+            raise ExplainError(f"no scheduler profile named {chosen_profile!r} (available: {sorted(profiles)})")
+        exp = explain_pod(state, prof, info, name)
+        for w in warnings:
+            _warn(w)
+    except ValueError as e:  # ScenarioError, ExplainError, a plugin failing on this pod
+        raise _fail(e) from None
+    doc = {**context, **exp.to_dict(), "warnings": warnings}
+    if out is not None:
+        try:
+            out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise _fail(ValueError(f"{out}: cannot write: {e.strerror}")) from None
+    if format_ == "json":
+        if out is None:
+            typer.echo(json.dumps(doc, indent=2))
+        else:
+            console.print(f"wrote {escape(str(out))}", highlight=False)
+        return
+    console.print(f"[bold]{escape(exp.pod)}[/] ({escape(exp.profile)}): {escape(exp.message)}", highlight=False)
+    for table in _explanation_tables(exp, top):
+        console.print(table)
+    if exp.best:
+        if exp.chosen is not None:
+            console.print(f"the scheduler would choose [bold]{escape(exp.chosen)}[/]", highlight=False)
+        else:
+            console.print(
+                f"{len(exp.best)} nodes tie for the best total; the scheduler picks one at random: "
+                f"{escape(', '.join(exp.best))}",
+                highlight=False,
+            )
+    if exp.sample_size < exp.feasible.size:
+        console.print(
+            f"note: the scheduler stops after {exp.sample_size} feasible nodes (percentageOfNodesToScore) and "
+            "scores only those; the scores above cover every feasible node",
+            highlight=False,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -115,9 +115,21 @@ def test_explain_objects_table(runs):
     out, _ = result(runs, "objects-table")
     assert out.returncode == 0, out.stderr
     assert "2/3 nodes are available: 1 Insufficient cpu." in out.stdout
-    # Default profile: B 3*100 + 60 = 360 beats C 3*100 + 7 = 307.
+    # NodeResourcesFit LeastAllocated: B 60, C 7 (normalised = raw); TaintToleration 100 (raw 0)
+    # on both. B leads by 3*0 + 1*(60-7) = 53, more than any other default score can give
+    # back: NodeResourcesBalancedAllocation (weight 1) gives C only 97-88 = 9 more
+    # (|cpu-memory fraction|/2: B |0.510-0.277|/2 -> 88, C |0.893-0.950|/2 -> 97), and the
+    # pod's image is on no node (ImageLocality 0 everywhere).
+    lines = out.stdout.splitlines()
+    header = next(line for line in lines if line.split()[:1] == ["node"])
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.strip().startswith("ip-10")}
+    # Columns "<Plugin Name> x<weight>" for the plugins that scored, in profile order
+    # (TaintToleration, then NodeResourcesFit; NodeAffinity skipped: no preferred terms);
+    # a cell is "normalised" or "normalised (raw)".
+    assert header.index("Taint Toleration x3") < header.index("Node Resources Fit x1")
+    assert "Node Affinity" not in header
+    assert rows[B][:3] == ["100", "(0)", "60"] and rows[C][:3] == ["100", "(0)", "7"]
     assert f"the scheduler would choose {B}" in out.stdout
-    assert "360" in out.stdout and "307" in out.stdout
     assert "warning: 2 bound pod(s) whose spec.affinity" in out.stderr
 
 

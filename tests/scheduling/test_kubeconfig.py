@@ -63,8 +63,13 @@ def test_fixture_settings_and_profiles():
     default, binpack = cfg.profiles
     assert default.scheduler_name == "default-scheduler" and binpack.scheduler_name == "bin-packer"
     assert default.preset == binpack.preset == "kube-default"
-    # Nothing the kube-default preset holds is disabled at every point in either profile.
-    assert default.disabled == [] and binpack.disabled == []
+    # Disabled = preset plugins upstream runs at no point. Score-only plugins disabled at
+    # score are gone entirely: ImageLocality (both profiles) and
+    # NodeResourcesBalancedAllocation (bin-packer), where the preset has them.
+    # PodTopologySpread keeps its Filter, so it is not disabled.
+    preset = [r.name for r in PRESETS["kube-default"].plugins]
+    assert default.disabled == [n for n in preset if n == "ImageLocality"]
+    assert binpack.disabled == [n for n in preset if n in ("NodeResourcesBalancedAllocation", "ImageLocality")]
     # default-scheduler: NodeResourcesFit gets its pluginConfig args (ignoredResourceGroups
     # dropped: k8sim has no such arg), weight 1 (the MultiPoint default); PodTopologySpread
     # is re-enabled in score.enabled with weight 3, which takes precedence over its MultiPoint
