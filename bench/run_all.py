@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_engine.py"]
+BENCHES = ["bench_engine.py", "bench_scheduler.py"]
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
     events = frozenset({"NodeAdd", "NodeUpdate"})
     reason = "node(s) were unschedulable"
+    summary = "cordoned (spec.unschedulable) and NotReady nodes are filtered out"
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         return state.nodes.schedulable_mask()
