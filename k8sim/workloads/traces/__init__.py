@@ -1,1 +1,7 @@
-"""Public trace importers, one module per trace format (not written yet)."""
+"""Public trace importers into one normalised workload schema (:mod:`.schema`).
+
+One module per trace format, each documenting the upstream schema it reads:
+``alibaba_gpu_2023`` (openb), ``alibaba_gpu_2025_dlrm``, ``alibaba_2018``,
+``alibaba_pai_2020`` (machine specs), ``google_2019``, ``google_2011``, ``azure_vm``,
+``swf`` (Standard Workload Format) and ``simkube``.
+"""

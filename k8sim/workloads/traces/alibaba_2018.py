@@ -1,0 +1,242 @@
+"""Alibaba cluster-trace-v2018: batch tasks / instances -> pods, machine_meta -> nodes.
+
+Upstream: ``alibaba/clusterdata``, ``cluster-trace-v2018/schema.md``. CSV files without
+a header; columns in this order (times in seconds from the trace start):
+
+``batch_task.csv``
+    ``task_name, instance_num, job_name, task_type, status, start_time, end_time,
+    plan_cpu, plan_mem`` -- ``plan_cpu``: CPU per instance, 100 = 1 core; ``plan_mem``:
+    memory per instance normalised to [0, 100]; ``task_name`` encodes the job's DAG
+    (``M2_1`` depends on task 1) and is unique within a job.
+``batch_instance.csv``
+    ``instance_name, task_name, job_name, task_type, status, start_time, end_time,
+    machine_id, seq_no, total_seq_no, cpu_avg, cpu_max, mem_avg, mem_max`` -- one row
+    per instance run (``seq_no`` counts retries); usage columns are not requests and are
+    not read.
+``machine_meta.csv``
+    ``machine_id, time_stamp, failure_domain_1, failure_domain_2, cpu_num, mem_size,
+    status`` -- ``cpu_num`` cores, ``mem_size`` normalised to [0, 100]; several rows
+    per machine (status events).
+
+Memory is normalised, so the reader needs the memory a normalised 100 stands for:
+``machine_memory_bytes`` (a stated machine size, e.g. ``96 * 2**30``). Memory requests
+become ``plan_mem / 100 * machine_memory_bytes``.
+
+Mapping to the normalised schema
+    With ``batch_instance``: one pod per instance row: ``id`` = ``instance_name`` (with
+    ``#<seq_no>`` appended for retries, ``seq_no > 1``), ``arrival_s`` =
+    ``start_time``, ``duration_s`` = ``end_time - start_time``; requests from the
+    instance's task (joined on ``job_name`` + ``task_name``); instances whose task is
+    not in ``batch_task`` are dropped (``unknown_task``). Without it: each task becomes
+    ``instance_num`` pods ``<job>/<task>/<k>`` with the task's start and end times.
+    ``cpu_milli`` = ``plan_cpu * 10``; ``owner`` = ``job_name``; ``qos`` = ``"batch"``;
+    ``priority`` 0; no GPUs. Rows with ``start_time`` and ``end_time`` both 0, or
+    status ``Waiting`` / ``Ready``, never ran and are filtered (``never_started``); an
+    ``end_time`` of 0 after a real start, or status ``Running``, means still running:
+    ``clipped_end``.
+
+    Dropped rows: ``wrong_field_count``, ``bad_number``, ``missing_value``,
+    ``negative_value``, ``negative_duration`` (end before start), ``unknown_task``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from k8sim.workloads.traces.schema import (
+    PathLike,
+    RowCheck,
+    TraceOptions,
+    TraceReport,
+    build_nodes,
+    build_pods,
+    file_label,
+    raw_frame,
+    read_table,
+)
+
+__all__ = [
+    "BATCH_INSTANCE_COLUMNS",
+    "BATCH_TASK_COLUMNS",
+    "MACHINE_META_COLUMNS",
+    "read_alibaba_2018",
+    "read_alibaba_2018_machines",
+]
+
+BATCH_TASK_COLUMNS: tuple[str, ...] = (
+    "task_name",
+    "instance_num",
+    "job_name",
+    "task_type",
+    "status",
+    "start_time",
+    "end_time",
+    "plan_cpu",
+    "plan_mem",
+)
+BATCH_INSTANCE_COLUMNS: tuple[str, ...] = (
+    "instance_name",
+    "task_name",
+    "job_name",
+    "task_type",
+    "status",
+    "start_time",
+    "end_time",
+    "machine_id",
+    "seq_no",
+    "total_seq_no",
+    "cpu_avg",
+    "cpu_max",
+    "mem_avg",
+    "mem_max",
+)
+MACHINE_META_COLUMNS: tuple[str, ...] = (
+    "machine_id",
+    "time_stamp",
+    "failure_domain_1",
+    "failure_domain_2",
+    "cpu_num",
+    "mem_size",
+    "status",
+)
+
+_NOT_STARTED = frozenset({"Waiting", "Ready"})
+
+
+def _times(check: RowCheck, status: np.ndarray, report: TraceReport) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) with end NaN for still-running rows; drops/filters the rest."""
+    start = check.number("start_time", minimum=0)
+    end = check.number("end_time", minimum=0)
+    never = ((start == 0) & (end == 0)) | np.isin(status, list(_NOT_STARTED))
+    never &= check.ok
+    report.filter("never_started", int(never.sum()))
+    check.ok &= ~never
+    running = (status == "Running") | ((end == 0) & (start > 0))
+    end = np.where(running, np.nan, end)
+    check.reject(end < start, "negative_duration", "end_time")
+    return start, end
+
+
+def _check_memory_size(machine_memory_bytes: int) -> None:
+    if not machine_memory_bytes or machine_memory_bytes <= 0:
+        raise ValueError("machine_memory_bytes (the memory a normalised 100 stands for) must be > 0")
+
+
+def read_alibaba_2018(
+    batch_task: PathLike,
+    options: TraceOptions | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    machine_memory_bytes: int,
+    batch_instance: PathLike | None = None,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read batch tasks (and instances, if given) into the normalised pod schema."""
+    _check_memory_size(machine_memory_bytes)
+    report = TraceReport(source=str(batch_instance or batch_task))
+    tasks = read_table(batch_task, BATCH_TASK_COLUMNS, report, header=None)
+    tcheck = RowCheck(tasks, report)
+    plan_cpu = tcheck.number("plan_cpu", minimum=0)
+    plan_mem = tcheck.number("plan_mem", minimum=0)
+    job = tcheck.text("job_name", nan_is_empty=False)
+    task = tcheck.text("task_name", nan_is_empty=False)
+    cpu_milli = plan_cpu * 10
+    memory = plan_mem / 100.0 * machine_memory_bytes
+
+    if batch_instance is None:
+        count = tcheck.number("instance_num", minimum=0)
+        tcheck.reject(count != np.round(count), "bad_number", "instance_num")
+        start, end = _times(tcheck, tcheck.text("status"), report)
+        ok = tcheck.ok & (count > 0)
+        report.filter("no_instances", int((tcheck.ok & (count == 0)).sum()))
+        rows = np.flatnonzero(ok)
+        reps = count[rows].astype(np.int64)
+        expand = np.repeat(rows, reps)
+        k = np.concatenate([np.arange(r) for r in reps]) if len(reps) else np.zeros(0, np.int64)
+        ids = [f"{job[i]}/{task[i]}/{j}" for i, j in zip(expand, k, strict=True)]
+        raw = raw_frame(
+            len(expand),
+            id=np.asarray(ids, dtype=object),
+            arrival=start[expand],
+            end=end[expand],
+            duration=(end - start)[expand],
+            cpu_milli=cpu_milli[expand],
+            memory_bytes=memory[expand],
+            qos="batch",
+            owner=job[expand],
+        )
+        pods = build_pods(raw, file=tasks.path, options=options, rng=rng, report=report)
+        return pods, report
+
+    good_tasks = {(job[i], task[i]): i for i in np.flatnonzero(tcheck.ok)}
+    bad_tasks = {(job[i], task[i]) for i in np.flatnonzero(~tcheck.ok)}
+    inst = read_table(batch_instance, BATCH_INSTANCE_COLUMNS, report, header=None)
+    icheck = RowCheck(inst, report)
+    ijob = icheck.text("job_name", nan_is_empty=False)
+    itask = icheck.text("task_name", nan_is_empty=False)
+    seq = icheck.number("seq_no", required=False)
+    start, end = _times(icheck, icheck.text("status"), report)
+    task_row = np.array(
+        [good_tasks.get((j, t), -1) for j, t in zip(ijob, itask, strict=True)], dtype=np.int64
+    )
+    unknown = task_row < 0
+    icheck.reject(unknown, "unknown_task", "task_name")
+    if any((j, t) in bad_tasks for j, t in zip(ijob[unknown], itask[unknown], strict=True)):
+        report.notes.append(
+            f"{file_label(batch_instance)}: some instances belong to tasks dropped as bad in "
+            f"{file_label(batch_task)} (counted as unknown_task)"
+        )
+    ok = icheck.ok
+    names = icheck.text("instance_name", nan_is_empty=False)
+    ids = [n if not (s > 1) else f"{n}#{int(s)}" for n, s in zip(names[ok], seq[ok], strict=True)]
+    t = task_row[ok]
+    raw = raw_frame(
+        int(ok.sum()),
+        id=np.asarray(ids, dtype=object),
+        arrival=start[ok],
+        end=end[ok],
+        duration=(end - start)[ok],
+        cpu_milli=cpu_milli[t],
+        memory_bytes=memory[t],
+        qos="batch",
+        owner=ijob[ok],
+    )
+    pods = build_pods(raw, file=inst.path, options=options, rng=rng, report=report)
+    return pods, report
+
+
+def read_alibaba_2018_machines(
+    machine_meta: PathLike, *, machine_memory_bytes: int
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read ``machine_meta.csv`` into the node schema: one node per ``machine_id``.
+
+    Each machine takes its most recent row (largest ``time_stamp``; the later row on a
+    tie): ``cpu_milli`` = ``cpu_num * 1000``, ``memory_bytes`` = ``mem_size / 100 *
+    machine_memory_bytes``; no GPUs. Nodes come in order of first appearance.
+    """
+    _check_memory_size(machine_memory_bytes)
+    report = TraceReport(source=str(machine_meta))
+    table = read_table(machine_meta, MACHINE_META_COLUMNS, report, header=None)
+    check = RowCheck(table, report)
+    stamp = check.number("time_stamp", required=False)
+    cpu = check.number("cpu_num", minimum=0)
+    mem = check.number("mem_size", minimum=0)
+    ok = check.ok
+    frame = pd.DataFrame(
+        {
+            "name": check.text("machine_id", nan_is_empty=False)[ok],
+            "stamp": np.nan_to_num(stamp[ok], nan=-np.inf),
+            "cpu_milli": cpu[ok] * 1000,
+            "memory_bytes": mem[ok] / 100.0 * machine_memory_bytes,
+            "order": np.arange(int(ok.sum())),
+        }
+    )
+    first_seen = frame.groupby("name", sort=False)["order"].min()
+    latest = frame.sort_values(["stamp", "order"], kind="stable").groupby("name", sort=False).tail(1)
+    latest = latest.assign(first=latest["name"].map(first_seen)).sort_values("first")
+    dupes = int(ok.sum()) - len(latest)
+    if dupes:
+        report.filter("older_machine_rows", dupes)
+    raw = latest.assign(gpu_count=0, gpu_model="")
+    nodes = build_nodes(raw.reset_index(drop=True), file=table.path, report=report)
+    return nodes, report

@@ -1,0 +1,268 @@
+"""Alibaba cluster-trace-gpu-v2023 ("openb"): pod list and node list.
+
+Upstream: ``alibaba/clusterdata``, ``cluster-trace-gpu-v2023/csv`` (the traces of
+Weng et al., "Beware of Fragmentation", USENIX ATC '23). CSV files with a header.
+
+Pod list ``openb_pod_list_*.csv``
+    ``name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,``
+    ``creation_time,deletion_time,scheduled_time``
+
+    - ``cpu_milli``: CPU request, milli-cores; ``memory_mib``: memory request, MiB
+    - ``num_gpu``: GPUs requested, 0..8; ``gpu_milli``: milli-GPU on each GPU (a share
+      1..999 only with ``num_gpu == 1``; 1000 for whole GPUs; 0 without GPUs)
+    - ``gpu_spec``: allowed GPU models, empty = any, alternatives joined by ``|``
+    - ``qos``: ``LS`` / ``BE`` / ``Burstable`` / ``Guaranteed``
+    - ``pod_phase``: ``Running`` / ``Succeeded`` / ``Failed`` / ``Pending``
+    - ``creation_time`` / ``deletion_time`` / ``scheduled_time``: seconds from the trace
+      start; ``scheduled_time`` is empty for pods never scheduled (``Pending``)
+
+Node list ``openb_node_list_*.csv``
+    ``sn,cpu_milli,memory_mib,gpu,model`` (``model`` empty for CPU-only nodes; ``G1``,
+    ``G2``, ``G3`` are undisclosed internal GPU models).
+
+Mapping to the normalised schema
+    ``id`` = ``name``; ``arrival_s`` = ``creation_time``; ``duration_s`` =
+    ``deletion_time - scheduled_time`` (the run once placed; NaN for pods never
+    scheduled, whose run time is unknown); ``memory_bytes`` = ``memory_mib * 2**20``;
+    ``gpu_count`` = ``num_gpu``; ``gpu_milli`` = ``gpu_milli`` (forced to 0 when
+    ``num_gpu`` is 0); ``gpu_model`` = ``gpu_spec``; ``qos`` = ``qos``; ``priority`` 0;
+    ``owner`` "" (the trace has no jobs). Pods deleted exactly at the last deletion time
+    of the file are still running when the trace ends (right-censored; 34 in
+    ``openb_pod_list_default.csv``): with ``censor_at_trace_end`` (default) they get
+    ``clipped_end`` and a NaN duration.
+
+    Dropped rows: unparseable or missing numbers (``bad_number``, ``missing_value``),
+    negative requests or times (``negative_value``), ``deletion_time`` before
+    ``creation_time`` or ``scheduled_time`` (``negative_duration``), ``scheduled_time``
+    before ``creation_time`` (``scheduled_before_creation``), a ``gpu_milli`` outside
+    the convention (``bad_gpu_milli``).
+
+Samples
+    :func:`generate_openb_sample` makes synthetic files in exactly these layouts (drawn
+    from simple distributions, not from the trace); the ones shipped in
+    ``k8sim/data/traces`` are found with :func:`openb_sample_paths`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from k8sim.workloads.traces.schema import (
+    MIB,
+    PathLike,
+    RowCheck,
+    TraceOptions,
+    TraceReport,
+    build_nodes,
+    build_pods,
+    raw_frame,
+    read_table,
+)
+
+__all__ = [
+    "OPENB_NODE_COLUMNS",
+    "OPENB_POD_COLUMNS",
+    "generate_openb_sample",
+    "openb_sample_paths",
+    "read_openb_nodes",
+    "read_openb_pods",
+    "write_openb_sample",
+]
+
+OPENB_POD_COLUMNS: tuple[str, ...] = (
+    "name",
+    "cpu_milli",
+    "memory_mib",
+    "num_gpu",
+    "gpu_milli",
+    "gpu_spec",
+    "qos",
+    "pod_phase",
+    "creation_time",
+    "deletion_time",
+    "scheduled_time",
+)
+OPENB_NODE_COLUMNS: tuple[str, ...] = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
+
+SAMPLE_POD_FILE = "openb_pod_list_sample.csv"
+SAMPLE_NODE_FILE = "openb_node_list_sample.csv"
+
+
+def read_openb_pods(
+    path: PathLike,
+    options: TraceOptions | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    censor_at_trace_end: bool = True,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read an openb pod list into the normalised pod schema (see the module doc)."""
+    report = TraceReport(source=str(path))
+    table = read_table(path, OPENB_POD_COLUMNS, report, header=True)
+    check = RowCheck(table, report)
+    cpu = check.number("cpu_milli", minimum=0)
+    mem = check.number("memory_mib", minimum=0)
+    gpus = check.number("num_gpu", minimum=0)
+    milli = check.number("gpu_milli", minimum=0)
+    created = check.number("creation_time", minimum=0)
+    deleted = check.number("deletion_time", minimum=0)
+    scheduled = check.number("scheduled_time", required=False, minimum=0)
+
+    check.reject(gpus != np.round(gpus), "bad_number", "num_gpu")
+    milli = np.where(gpus == 0, 0.0, milli)
+    bad_share = (milli > 1000) | ((gpus >= 1) & (milli <= 0)) | ((gpus > 1) & (milli != 1000))
+    check.reject(bad_share, "bad_gpu_milli", "gpu_milli")
+    check.reject(scheduled < created, "scheduled_before_creation", "scheduled_time")
+    check.reject((deleted < created) | (deleted < scheduled), "negative_duration", "deletion_time")
+
+    ok = check.ok
+    end = deleted.copy()
+    if censor_at_trace_end and ok.any():
+        trace_end = deleted[ok].max()
+        end[deleted == trace_end] = np.nan
+    raw = raw_frame(
+        int(ok.sum()),
+        id=check.text("name", nan_is_empty=False)[ok],
+        arrival=created[ok],
+        end=end[ok],
+        duration=(deleted - scheduled)[ok],
+        cpu_milli=cpu[ok],
+        memory_bytes=mem[ok] * MIB,
+        gpu_count=gpus[ok],
+        gpu_milli=milli[ok],
+        gpu_model=check.text("gpu_spec")[ok],
+        qos=check.text("qos")[ok],
+    )
+    pods = build_pods(raw, file=table.path, options=options, rng=rng, report=report)
+    return pods, report
+
+
+def read_openb_nodes(path: PathLike) -> tuple[pd.DataFrame, TraceReport]:
+    """Read an openb node list into the normalised node schema.
+
+    ``name`` = ``sn``, ``memory_bytes`` = ``memory_mib * 2**20``, ``gpu_count`` =
+    ``gpu``, ``gpu_model`` = ``model`` ("" for CPU-only nodes).
+    """
+    report = TraceReport(source=str(path))
+    table = read_table(path, OPENB_NODE_COLUMNS, report, header=True)
+    check = RowCheck(table, report)
+    cpu = check.number("cpu_milli", minimum=0)
+    mem = check.number("memory_mib", minimum=0)
+    gpus = check.number("gpu", minimum=0)
+    check.reject(gpus != np.round(gpus), "bad_number", "gpu")
+    ok = check.ok
+    raw = pd.DataFrame(
+        {
+            "name": check.text("sn", nan_is_empty=False)[ok],
+            "cpu_milli": cpu[ok],
+            "memory_bytes": mem[ok] * MIB,
+            "gpu_count": gpus[ok],
+            "gpu_model": check.text("model")[ok],
+        }
+    )
+    return build_nodes(raw, file=table.path, report=report), report
+
+
+# --------------------------------------------------------------------------- samples
+
+# Invented node shapes (cpu_milli, memory_mib, gpus, model) and their weights.
+_SAMPLE_NODE_SHAPES: tuple[tuple[int, int, int, str], ...] = (
+    (32000, 131072, 0, ""),
+    (64000, 262144, 0, ""),
+    (64000, 262144, 2, "P100"),
+    (96000, 393216, 8, "V100M16"),
+    (96000, 786432, 8, "V100M32"),
+    (104000, 524288, 2, "T4"),
+    (128000, 1048576, 8, "A100"),
+)
+_SAMPLE_NODE_WEIGHTS = (0.10, 0.10, 0.15, 0.15, 0.10, 0.30, 0.10)
+
+
+def generate_openb_sample(
+    rng: np.random.Generator, n_pods: int, n_nodes: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Synthetic (pod list, node list) frames in exactly the openb CSV layouts.
+
+    Nothing is taken from the real trace: pods and nodes are drawn from the small
+    invented distributions below (Poisson arrivals every 90 s on average, log-normal run
+    times, 10 % never scheduled, pods alive at the end deleted at the trace end like
+    the real right-censored ones).
+    """
+    if n_pods < 1 or n_nodes < 1:
+        raise ValueError("n_pods and n_nodes must be >= 1")
+    shape_idx = rng.choice(len(_SAMPLE_NODE_SHAPES), size=n_nodes, p=_SAMPLE_NODE_WEIGHTS)
+    shapes = [_SAMPLE_NODE_SHAPES[i] for i in shape_idx]
+    nodes = pd.DataFrame(
+        {
+            "sn": [f"sample-node-{i:04d}" for i in range(n_nodes)],
+            "cpu_milli": [s[0] for s in shapes],
+            "memory_mib": [s[1] for s in shapes],
+            "gpu": [s[2] for s in shapes],
+            "model": [s[3] for s in shapes],
+        }
+    )
+
+    kind = rng.choice(4, size=n_pods, p=[0.15, 0.40, 0.40, 0.05])  # cpu, shared, 1 gpu, multi
+    cpu = rng.choice([1000, 2000, 4000, 6000, 8000, 12000, 16000, 32000], size=n_pods)
+    memory = (cpu // 1000) * rng.choice([1024, 2048, 3072, 4096], size=n_pods)
+    num_gpu = np.select([kind == 0, kind == 3], [0, rng.choice([2, 4, 8], size=n_pods)], 1)
+    gpu_milli = np.select([kind == 0, kind == 1], [0, rng.integers(1, 20, size=n_pods) * 50], 1000)
+    spec_draw = rng.random(n_pods)
+    gpu_spec = np.where(
+        kind == 0, "", np.where(spec_draw < 0.10, "V100M16|V100M32", np.where(spec_draw < 0.15, "T4", ""))
+    )
+    qos = rng.choice(["LS", "BE", "Burstable", "Guaranteed"], size=n_pods, p=[0.55, 0.40, 0.04, 0.01])
+
+    created = np.concatenate([[0], np.cumsum(np.rint(rng.exponential(90.0, size=n_pods - 1)))]).astype(
+        np.int64
+    )
+    pending = rng.random(n_pods) < 0.10
+    wait = rng.geometric(0.5, size=n_pods) - 1
+    run = np.rint(rng.lognormal(mean=6.3, sigma=1.8, size=n_pods)).astype(np.int64) + 1
+    scheduled = created + wait
+    deleted = np.where(pending, created + rng.integers(30, 600, size=n_pods), scheduled + run)
+    phase = rng.choice(["Running", "Failed", "Succeeded"], size=n_pods, p=[0.65, 0.25, 0.10])
+    phase = np.where(pending, "Pending", phase)
+    trace_end = int(created[-1]) + 1200
+    censored = deleted > trace_end
+    deleted = np.where(censored, trace_end, deleted)
+    phase = np.where(censored & ~pending, "Running", phase)
+
+    pods = pd.DataFrame(
+        {
+            "name": [f"sample-pod-{i:04d}" for i in range(n_pods)],
+            "cpu_milli": cpu,
+            "memory_mib": memory,
+            "num_gpu": num_gpu,
+            "gpu_milli": gpu_milli,
+            "gpu_spec": gpu_spec,
+            "qos": qos,
+            "pod_phase": phase,
+            "creation_time": created,
+            "deletion_time": deleted,
+            "scheduled_time": pd.array(np.where(pending, 0, scheduled), dtype="Int64"),
+        }
+    )
+    pods.loc[pending, "scheduled_time"] = pd.NA
+    return pods[list(OPENB_POD_COLUMNS)], nodes[list(OPENB_NODE_COLUMNS)]
+
+
+def write_openb_sample(
+    directory: PathLike, rng: np.random.Generator, n_pods: int = 300, n_nodes: int = 40
+) -> tuple[Path, Path]:
+    """Write :func:`generate_openb_sample` output as the two sample CSV files."""
+    pods, nodes = generate_openb_sample(rng, n_pods, n_nodes)
+    out = Path(directory)
+    pod_path, node_path = out / SAMPLE_POD_FILE, out / SAMPLE_NODE_FILE
+    pods.to_csv(pod_path, index=False, lineterminator="\n")
+    nodes.to_csv(node_path, index=False, lineterminator="\n")
+    return pod_path, node_path
+
+
+def openb_sample_paths() -> tuple[Path, Path]:
+    """Paths of the shipped synthetic openb (pod list, node list) samples."""
+    base = resources.files("k8sim").joinpath("data", "traces")
+    return Path(str(base.joinpath(SAMPLE_POD_FILE))), Path(str(base.joinpath(SAMPLE_NODE_FILE)))

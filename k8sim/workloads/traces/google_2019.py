@@ -1,0 +1,604 @@
+"""Google cluster-usage traces v3 (clusterdata-2019): instance, collection and machine events.
+
+Upstream: ``google/cluster-data`` (``clusterdata_trace_format_v3.proto`` and the
+"Google cluster-usage traces v3" document; CC BY). The tables live in BigQuery; this
+reader takes exports of them, either CSV with a header (nested fields flattened as
+``resource_request.cpus`` or ``resource_request_cpus``) or newline-delimited JSON as
+BigQuery exports it (nested ``"resource_request": {"cpus": ..., "memory": ...}``,
+64-bit integers possibly quoted). A ``.json`` / ``.jsonl`` / ``.ndjson`` suffix
+(optionally ``.gz``) selects JSON.
+
+``instance_events`` (one row per event of a task or alloc instance)
+    ``time`` (microseconds; 0 = before the trace start, 2**63-1 = after its end; the
+    trace starts at 600 s), ``type`` (0 SUBMIT, 1 QUEUE, 2 ENABLE, 3 SCHEDULE, 4 EVICT,
+    5 FAIL, 6 FINISH, 7 KILL, 8 LOST, 9 UPDATE_PENDING, 10 UPDATE_RUNNING; the names are
+    accepted too), ``collection_id``, ``scheduling_class`` (0..3, latency
+    sensitivity), ``missing_type``, ``collection_type`` (0 job, 1 alloc set),
+    ``priority``, ``alloc_collection_id``, ``instance_index``, ``machine_id``,
+    ``alloc_instance_index``, ``resource_request.cpus`` (normalised compute units,
+    NCU), ``resource_request.memory`` (normalised bytes), ``constraint``.
+``collection_events``
+    ``time``, ``type``, ``collection_id``, ``scheduling_class``, ``missing_type``,
+    ``collection_type``, ``priority``, ``alloc_collection_id``, ``user``,
+    ``collection_name``, ``collection_logical_name``, ``parent_collection_id``,
+    ``start_after_collection_ids``, ``max_per_machine``, ``max_per_switch``,
+    ``vertical_scaling``, ``scheduler``.
+``machine_events``
+    ``time``, ``machine_id``, ``type`` (1 ADD, 2 REMOVE, 3 UPDATE), ``switch_id``,
+    ``capacity.cpus``, ``capacity.memory`` (normalised), ``platform_id``,
+    ``missing_data_reason``.
+
+Units are normalised, so the reader needs a stated machine shape: ``machine_cpu_milli``
+and ``machine_memory_bytes`` are what a normalised 1.0 of CPU and of memory stand for.
+
+Mapping to the normalised schema
+    Each instance (``collection_id`` + ``instance_index``) is followed through its
+    events. A SUBMIT opens an attempt (a resubmission after EVICT / FAIL / KILL / LOST
+    opens another, id suffixed ``#1``, ``#2``...), SCHEDULE starts its run, the next
+    EVICT / FAIL / FINISH / KILL / LOST ends it: ``arrival_s`` = submit time - 600 s,
+    ``duration_s`` = end - schedule. Requests are the latest ones of SUBMIT /
+    UPDATE_PENDING / SCHEDULE before the run starts. An attempt that ends without being
+    scheduled never ran and is filtered (``never_scheduled``); one still open at the end
+    of the events is ``clipped_end``; events at time 0 (before the trace) make
+    ``clipped_start``. ``cpu_milli`` = cpus * ``machine_cpu_milli``, ``memory_bytes`` =
+    memory * ``machine_memory_bytes``; ``priority`` = ``priority``; ``qos`` =
+    ``sc<scheduling_class>``; ``owner`` = ``collection_id``. Instances of alloc sets
+    (``collection_type`` 1) are reservations, not work, and are filtered
+    (``alloc_instance``) unless ``include_alloc_instances``. Collection events, when
+    given, supply ``priority``, ``scheduling_class`` and ``collection_type`` where the
+    instance rows lack them.
+
+    Dropped event rows: ``wrong_field_count``, ``bad_number``, ``missing_value``,
+    ``bad_event_type``; dropped attempts: ``missing_request`` (no CPU or memory request
+    in any of its events).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from k8sim.workloads.traces.schema import (
+    PathLike,
+    RowCheck,
+    Table,
+    TraceError,
+    TraceOptions,
+    TraceReport,
+    Where,
+    build_nodes,
+    build_pods,
+    file_label,
+    open_text,
+    raw_frame,
+    read_table,
+)
+
+__all__ = [
+    "COLLECTION_EVENT_TYPES",
+    "INSTANCE_EVENT_TYPES",
+    "MACHINE_EVENT_TYPES",
+    "read_google_2019",
+    "read_google_2019_machines",
+]
+
+#: Trace time of the trace start, microseconds.
+TRACE_START_US = 600_000_000
+#: 2**63 - 1: "after the end of the trace".
+_AFTER_END_US = float(2**63 - 1)
+
+INSTANCE_EVENT_TYPES: dict[str, int] = {
+    "SUBMIT": 0,
+    "QUEUE": 1,
+    "ENABLE": 2,
+    "SCHEDULE": 3,
+    "EVICT": 4,
+    "FAIL": 5,
+    "FINISH": 6,
+    "KILL": 7,
+    "LOST": 8,
+    "UPDATE_PENDING": 9,
+    "UPDATE_RUNNING": 10,
+}
+COLLECTION_EVENT_TYPES = INSTANCE_EVENT_TYPES
+MACHINE_EVENT_TYPES: dict[str, int] = {"EVENT_TYPE_UNKNOWN": 0, "ADD": 1, "REMOVE": 2, "UPDATE": 3}
+
+# Lifecycle roles of events.
+SUBMIT, SCHEDULE, END, UPDATE_PENDING, OTHER = 0, 1, 2, 3, 4
+
+_ROLE_2019 = {
+    0: SUBMIT,
+    1: OTHER,
+    2: OTHER,
+    3: SCHEDULE,
+    4: END,
+    5: END,
+    6: END,
+    7: END,
+    8: END,
+    9: UPDATE_PENDING,
+    10: OTHER,
+}
+
+_INSTANCE_COLUMNS = (
+    "time",
+    "type",
+    "collection_id",
+    "instance_index",
+    "resource_request.cpus",
+    "resource_request.memory",
+)
+_INSTANCE_OPTIONAL = ("priority", "scheduling_class", "collection_type")
+_COLLECTION_COLUMNS = ("collection_id",)
+_COLLECTION_OPTIONAL = ("time", "type", "priority", "scheduling_class", "collection_type")
+_MACHINE_COLUMNS = ("time", "machine_id", "type", "capacity.cpus", "capacity.memory")
+_ALIASES = {
+    "resource_request.cpus": ("resource_request_cpus",),
+    "resource_request.memory": ("resource_request_memory",),
+    "capacity.cpus": ("capacity_cpus",),
+    "capacity.memory": ("capacity_memory",),
+}
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _is_json(path: PathLike) -> bool:
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in {".json", ".jsonl", ".ndjson"}
+
+
+def _flatten(obj: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}."))
+        elif value is None:
+            out[name] = ""
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, int | float | str):
+            out[name] = str(value)
+        else:
+            out[name] = json.dumps(value)
+    return out
+
+
+def _read_json_table(
+    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str]
+) -> Table:
+    """Newline-delimited JSON (or one JSON array) as a :class:`Table` of strings."""
+    label = str(path)
+    if not Path(path).exists():
+        raise TraceError("no such file", file=label)
+    records: list[tuple[int, dict]] = []
+    with open_text(path) as fh:
+        text = fh.read()
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TraceError(f"not valid JSON: {exc.msg}", file=label, line=exc.lineno) from None
+        records = [(i + 1, item) for i, item in enumerate(items)]
+    else:
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((lineno, json.loads(line)))
+            except json.JSONDecodeError:
+                report.rows_read += 1
+                report.drop("bad_json", 1, [Where(file_label(path), lineno)])
+    rows: list[dict[str, str]] = []
+    lines: list[int] = []
+    for lineno, item in records:
+        report.rows_read += 1
+        if not isinstance(item, dict):
+            report.drop("bad_json", 1, [Where(file_label(path), lineno)])
+            continue
+        flat = _flatten(item)
+        flat = {next((n for n, alts in _ALIASES.items() if k in alts), k): v for k, v in flat.items()}
+        rows.append(flat)
+        lines.append(lineno)
+    if not rows and report.rows_read == 0:
+        raise TraceError("no data rows; expected fields: " + ", ".join(expected), file=label)
+    present = set().union(*rows) if rows else set()
+    missing = [c for c in expected if c not in present]
+    if missing:
+        raise TraceError(
+            f"missing field(s) {', '.join(missing)}; expected fields: {', '.join(expected)}",
+            file=label,
+            line=lines[0] if lines else None,
+            column=missing[0],
+        )
+    cells = {}
+    for col in [c for c in (*expected, *optional) if c in present]:
+        arr = np.empty(len(rows), dtype=object)
+        arr[:] = [r.get(col, "") for r in rows]
+        cells[col] = arr
+    return Table(label, tuple(cells), cells, np.asarray(lines, dtype=np.int64))
+
+
+def read_export(
+    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
+) -> Table:
+    """A BigQuery export (CSV with header, or newline-delimited JSON) as a :class:`Table`."""
+    if _is_json(path):
+        return _read_json_table(path, expected, report, optional)
+    return read_table(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
+
+
+def event_codes(check: RowCheck, column: str, names: dict[str, int]) -> np.ndarray:
+    """Event type codes from numbers or enum names; unknown ones drop ``bad_event_type``."""
+    raw = check.table.cells[column]
+    codes = np.full(len(raw), np.nan)
+    valid = set(names.values())
+    for i, value in enumerate(raw):
+        code = names.get(value.upper())
+        if code is None:
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            code = int(number) if number.is_integer() and int(number) in valid else None
+        if code is not None:
+            codes[i] = code
+    check.reject(np.isnan(codes), "bad_event_type", column)
+    return codes
+
+
+def trace_seconds(time_us: np.ndarray, trace_start_us: float) -> np.ndarray:
+    """Trace microseconds -> seconds from the trace start (-inf before it, +inf after)."""
+    seconds = (time_us - trace_start_us) / 1e6
+    seconds = np.where(time_us == 0, -np.inf, seconds)
+    return np.where(time_us >= _AFTER_END_US, np.inf, seconds)
+
+
+# --------------------------------------------------------------------------- lifecycles
+
+
+@dataclass
+class Events:
+    """Instance events in a common form (one entry per good event row)."""
+
+    key: np.ndarray  # object: "<collection>/<index>"
+    owner: np.ndarray  # object
+    time: np.ndarray  # seconds from the trace start; -inf before, +inf after
+    role: np.ndarray  # SUBMIT / SCHEDULE / END / UPDATE_PENDING / OTHER
+    cpu: np.ndarray  # normalised, NaN = absent
+    memory: np.ndarray
+    priority: np.ndarray  # float, NaN = absent
+    qos: np.ndarray  # object
+    file: np.ndarray  # object: file label of each event
+    line: np.ndarray  # int: its line (or record) number
+
+
+def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
+    """Pods (intermediate frame, normalised requests) from instance events."""
+    _, key_codes = np.unique(events.key.astype(str), return_inverse=True)
+    order = np.lexsort((np.arange(len(events.key)), events.time, key_codes))
+    pods: list[dict] = []
+    cur: dict | None = None
+    attempts: dict[str, int] = {}
+
+    def open_attempt(i: int) -> dict:
+        n = attempts.get(events.key[i], 0)
+        attempts[events.key[i]] = n + 1
+        return {
+            "id": events.key[i] if n == 0 else f"{events.key[i]}#{n}",
+            "owner": events.owner[i],
+            "arrival": events.time[i],
+            "sched": None,
+            "cpu": np.nan,
+            "memory": np.nan,
+            "priority": np.nan,
+            "qos": "",
+            "where": Where(events.file[i], int(events.line[i])),
+        }
+
+    def take_request(att: dict, i: int) -> None:
+        if not np.isnan(events.cpu[i]):
+            att["cpu"] = events.cpu[i]
+        if not np.isnan(events.memory[i]):
+            att["memory"] = events.memory[i]
+        if not np.isnan(events.priority[i]):
+            att["priority"] = events.priority[i]
+        if events.qos[i]:
+            att["qos"] = events.qos[i]
+
+    def close(att: dict, end: float) -> None:
+        if np.isnan(att["cpu"]) or np.isnan(att["memory"]):
+            report.drop("missing_request", 1, [att["where"]])
+            return
+        start = att["sched"]
+        run_start = 0.0 if start == -np.inf else start
+        pods.append(
+            {
+                "id": att["id"],
+                "owner": att["owner"],
+                "arrival": np.nan if att["arrival"] == -np.inf else att["arrival"],
+                "end": np.nan if end == np.inf else end,
+                "duration": np.nan if end == np.inf or start is None else end - run_start,
+                "cpu": att["cpu"],
+                "memory": att["memory"],
+                "priority": 0.0 if np.isnan(att["priority"]) else att["priority"],
+                "qos": att["qos"],
+            }
+        )
+
+    prev = None
+    for i in order:
+        key = events.key[i]
+        if key != prev:
+            if cur is not None:
+                close(cur, np.inf)
+            cur, prev = None, key
+        role = events.role[i]
+        t = events.time[i]
+        if role == SUBMIT:
+            if cur is not None and cur["sched"] is None:
+                take_request(cur, i)  # a repeated submit while pending
+                continue
+            if cur is not None:
+                close(cur, t)  # resubmitted while running: the old run ended here
+            cur = open_attempt(i)
+            take_request(cur, i)
+        elif role == SCHEDULE:
+            if cur is None:
+                cur = open_attempt(i)  # no SUBMIT seen (before the trace)
+            if cur["sched"] is None:
+                take_request(cur, i)
+                cur["sched"] = t
+        elif role == END:
+            if cur is None:
+                continue
+            if cur["sched"] is None:
+                report.filter("never_scheduled", 1)
+            else:
+                close(cur, t)
+            cur = None
+        elif role == UPDATE_PENDING and cur is not None and cur["sched"] is None:
+            take_request(cur, i)
+    if cur is not None:
+        close(cur, np.inf)
+    return pd.DataFrame(
+        pods, columns=["id", "owner", "arrival", "end", "duration", "cpu", "memory", "priority", "qos"]
+    )
+
+
+def pods_from_lifecycles(
+    frame: pd.DataFrame,
+    *,
+    file: str,
+    options: TraceOptions | None,
+    rng: np.random.Generator | None,
+    report: TraceReport,
+    machine_cpu_milli: float,
+    machine_memory_bytes: float,
+) -> pd.DataFrame:
+    raw = raw_frame(
+        len(frame),
+        id=frame["id"].to_numpy(dtype=object),
+        arrival=frame["arrival"].to_numpy(dtype=float),
+        end=frame["end"].to_numpy(dtype=float),
+        duration=frame["duration"].to_numpy(dtype=float),
+        cpu_milli=frame["cpu"].to_numpy(dtype=float) * machine_cpu_milli,
+        memory_bytes=frame["memory"].to_numpy(dtype=float) * machine_memory_bytes,
+        priority=frame["priority"].to_numpy(dtype=float),
+        qos=frame["qos"].to_numpy(dtype=object),
+        owner=frame["owner"].to_numpy(dtype=object),
+    )
+    return build_pods(raw, file=file, options=options, rng=rng, report=report)
+
+
+def check_shape(machine_cpu_milli: float, machine_memory_bytes: float) -> None:
+    if not (machine_cpu_milli > 0 and machine_memory_bytes > 0):
+        raise ValueError(
+            "machine_cpu_milli and machine_memory_bytes (what a normalised 1.0 stands for) must be > 0"
+        )
+
+
+def qos_labels(sched_class: np.ndarray) -> np.ndarray:
+    return np.array([f"sc{int(c)}" if not np.isnan(c) else "" for c in sched_class], dtype=object)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _collection_info(path: PathLike, report: TraceReport) -> dict[str, tuple[float, float, float]]:
+    """collection_id -> (priority, scheduling_class, collection_type), first known values."""
+    table = read_export(path, _COLLECTION_COLUMNS, report, _COLLECTION_OPTIONAL)
+    check = RowCheck(table, report)
+    cols = {}
+    for name in ("priority", "scheduling_class", "collection_type"):
+        cols[name] = (
+            check.number(name, required=False) if name in table.cells else np.full(len(table), np.nan)
+        )
+    ids = check.text("collection_id")
+    check.reject(ids == "", "missing_value", "collection_id")
+    info: dict[str, list[float]] = {}
+    for i in np.flatnonzero(check.ok):
+        entry = info.setdefault(ids[i], [np.nan, np.nan, np.nan])
+        for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
+            if np.isnan(entry[j]):
+                entry[j] = cols[name][i]
+    return {k: (v[0], v[1], v[2]) for k, v in info.items()}
+
+
+def read_google_2019(
+    instance_events: PathLike | Sequence[PathLike],
+    options: TraceOptions | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    machine_cpu_milli: float,
+    machine_memory_bytes: float,
+    collection_events: PathLike | Sequence[PathLike] | None = None,
+    include_alloc_instances: bool = False,
+    trace_start_us: float = TRACE_START_US,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read instance-event exports (one file or several) into the normalised pod schema."""
+    check_shape(machine_cpu_milli, machine_memory_bytes)
+    paths = [instance_events] if isinstance(instance_events, str | Path) else list(instance_events)
+    report = TraceReport(source=", ".join(str(p) for p in paths))
+    info: dict[str, tuple[float, float, float]] = {}
+    if collection_events is not None:
+        cpaths = [collection_events] if isinstance(collection_events, str | Path) else list(collection_events)
+        for cp in cpaths:
+            info.update({k: v for k, v in _collection_info(cp, report).items() if k not in info})
+
+    parts: list[Events] = []
+    for path in paths:
+        table = read_export(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL)
+        check = RowCheck(table, report)
+        time_us = check.number("time", minimum=0)
+        codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
+        collection = check.text("collection_id")
+        check.reject(collection == "", "missing_value", "collection_id")
+        index = check.number("instance_index")
+        cpu = check.number("resource_request.cpus", required=False, minimum=0)
+        mem = check.number("resource_request.memory", required=False, minimum=0)
+        n = len(table)
+        opt = {
+            name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
+            for name in _INSTANCE_OPTIONAL
+        }
+        for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
+            if info:
+                fill = np.array([info.get(c, (np.nan,) * 3)[j] for c in collection])
+                opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
+        ok = check.ok
+        if not include_alloc_instances:
+            alloc = ok & (opt["collection_type"] == 1)
+            report.filter("alloc_instance", int(alloc.sum()))
+            ok = ok & ~alloc
+        idx = np.flatnonzero(ok)
+        roles = np.array([_ROLE_2019[int(c)] for c in codes[idx]], dtype=np.int64)
+        keys = np.array(
+            [f"{c}/{int(k)}" for c, k in zip(collection[idx], index[idx], strict=True)], dtype=object
+        )
+        parts.append(
+            Events(
+                key=keys,
+                owner=collection[idx],
+                time=trace_seconds(time_us[idx], trace_start_us),
+                role=roles,
+                cpu=cpu[idx],
+                memory=mem[idx],
+                priority=opt["priority"][idx],
+                qos=qos_labels(opt["scheduling_class"][idx]),
+                file=np.full(len(idx), file_label(path), dtype=object),
+                line=table.lines[idx],
+            )
+        )
+    events = concat_events(parts)
+    frame = lifecycles(events, report)
+    pods = pods_from_lifecycles(
+        frame,
+        file=report.source,
+        options=options,
+        rng=rng,
+        report=report,
+        machine_cpu_milli=machine_cpu_milli,
+        machine_memory_bytes=machine_memory_bytes,
+    )
+    return pods, report
+
+
+def concat_events(parts: list[Events]) -> Events:
+    return Events(
+        key=np.concatenate([p.key for p in parts]) if parts else np.zeros(0, object),
+        owner=np.concatenate([p.owner for p in parts]) if parts else np.zeros(0, object),
+        time=np.concatenate([p.time for p in parts]) if parts else np.zeros(0),
+        role=np.concatenate([p.role for p in parts]) if parts else np.zeros(0, np.int64),
+        cpu=np.concatenate([p.cpu for p in parts]) if parts else np.zeros(0),
+        memory=np.concatenate([p.memory for p in parts]) if parts else np.zeros(0),
+        priority=np.concatenate([p.priority for p in parts]) if parts else np.zeros(0),
+        qos=np.concatenate([p.qos for p in parts]) if parts else np.zeros(0, object),
+        file=np.concatenate([p.file for p in parts]) if parts else np.zeros(0, object),
+        line=np.concatenate([p.line for p in parts]) if parts else np.zeros(0, np.int64),
+    )
+
+
+def nodes_from_machine_events(
+    table: Table,
+    check: RowCheck,
+    *,
+    time_us: np.ndarray,
+    codes: np.ndarray,
+    cpus: np.ndarray,
+    memory: np.ndarray,
+    capacity_codes: set[int],
+    report: TraceReport,
+    machine_cpu_milli: float,
+    machine_memory_bytes: float,
+    machine_column: str,
+) -> pd.DataFrame:
+    """One node per machine: capacity of its latest event (in ``capacity_codes``) with one."""
+    ids = check.text(machine_column)
+    check.reject(ids == "", "missing_value", machine_column)
+    ok = check.ok
+    has_cap = ok & np.isin(codes, list(capacity_codes)) & ~np.isnan(cpus) & ~np.isnan(memory)
+    frame = pd.DataFrame(
+        {
+            "name": ids,
+            "time": time_us,
+            "order": np.arange(len(ids)),
+            "cpu_milli": cpus * machine_cpu_milli,
+            "memory_bytes": memory * machine_memory_bytes,
+        }
+    )
+    first_seen = frame[ok].groupby("name", sort=False)["order"].min()
+    latest = frame[has_cap].sort_values(["time", "order"], kind="stable").groupby("name", sort=False).tail(1)
+    with_cap = set(latest["name"])
+    no_cap = [m for m in first_seen.index if m not in with_cap]
+    if no_cap:
+        first_rows = [int(first_seen[m]) for m in no_cap]
+        report.drop("missing_capacity", len(no_cap), (table.where(r) for r in first_rows))
+    latest = latest.assign(first=latest["name"].map(first_seen)).sort_values("first")
+    raw = latest.assign(gpu_count=0, gpu_model="").reset_index(drop=True)
+    return build_nodes(raw, file=table.path, report=report)
+
+
+def read_google_2019_machines(
+    machine_events: PathLike,
+    *,
+    machine_cpu_milli: float,
+    machine_memory_bytes: float,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read a machine-events export into the node schema.
+
+    One node per ``machine_id``, with the capacity of its latest ADD or UPDATE event
+    that has one (``capacity.cpus * machine_cpu_milli``, ``capacity.memory *
+    machine_memory_bytes``); machines without any capacity are dropped
+    (``missing_capacity``). No GPUs. Nodes come in order of first appearance.
+    """
+    check_shape(machine_cpu_milli, machine_memory_bytes)
+    report = TraceReport(source=str(machine_events))
+    table = read_export(machine_events, _MACHINE_COLUMNS, report)
+    check = RowCheck(table, report)
+    time_us = check.number("time", minimum=0)
+    codes = event_codes(check, "type", MACHINE_EVENT_TYPES)
+    cpus = check.number("capacity.cpus", required=False, minimum=0)
+    memory = check.number("capacity.memory", required=False, minimum=0)
+    nodes = nodes_from_machine_events(
+        table,
+        check,
+        time_us=time_us,
+        codes=codes,
+        cpus=cpus,
+        memory=memory,
+        capacity_codes={MACHINE_EVENT_TYPES["ADD"], MACHINE_EVENT_TYPES["UPDATE"]},
+        report=report,
+        machine_cpu_milli=machine_cpu_milli,
+        machine_memory_bytes=machine_memory_bytes,
+        machine_column="machine_id",
+    )
+    return nodes, report
