@@ -255,6 +255,8 @@ def _explain(state: ClusterState, profile: Profile, pod: PodInfo, pod_name: str)
     rejected_by: list[str | None] = [None] * n
     reasons: list[str | None] = [None] * n
     for f in profile.filters:
+        if not f.pre_filter(state, pod):
+            continue  # Skip: every node passes this plugin
         ok = f.filter(state, pod)
         first = np.flatnonzero(alive & ~ok)
         if first.size:

@@ -90,13 +90,13 @@ class Profile:
     # -- filtering ------------------------------------------------------------------
 
     def feasible_mask(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
-        filters = self.filters
-        if not filters:
-            return np.ones(state.nodes.n, dtype=bool)
-        mask = filters[0].filter(state, pod)
-        for f in filters[1:]:
-            mask = mask & f.filter(state, pod)
-        return mask
+        mask = None
+        for f in self.filters:
+            if not f.pre_filter(state, pod):
+                continue
+            m = f.filter(state, pod)
+            mask = m if mask is None else mask & m
+        return np.ones(state.nodes.n, dtype=bool) if mask is None else mask
 
     def nominated_mask(self, state: ClusterState, pod: PodInfo, mask: np.ndarray, pod_id: int) -> np.ndarray:
         """Upstream ``RunFilterPluginsWithNominatedPods``, for resources: on a node where
@@ -186,6 +186,8 @@ class Profile:
         alive = np.ones(state.nodes.n, dtype=bool)
         out = set()
         for f in self.filters:
+            if not f.pre_filter(state, pod):
+                continue
             ok = f.filter(state, pod)
             if (alive & ~ok).any():
                 out.add(f.name)
@@ -202,6 +204,8 @@ class Profile:
         alive = np.ones(n, dtype=bool)
         counts: dict[str, int] = {}
         for f in self.filters:
+            if not f.pre_filter(state, pod):
+                continue
             ok = f.filter(state, pod)
             rejected = np.flatnonzero(alive & ~ok)
             for reason, c in f.reasons(state, pod, rejected).items():

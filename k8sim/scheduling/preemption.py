@@ -87,7 +87,7 @@ class DefaultPreemption:
         n = nodes.n
         potential = np.ones(n, dtype=bool)
         for f in profile.filters:
-            if f.name in RESOLVED_BY_EVICTION:
+            if f.name in RESOLVED_BY_EVICTION or not f.pre_filter(state, info):
                 continue
             potential &= f.filter(state, info)
         if not potential.any():

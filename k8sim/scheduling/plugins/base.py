@@ -69,6 +69,11 @@ class FilterPlugin(Plugin):
     #: Upstream-style reason for a node this plugin rejects.
     reason: ClassVar[str] = ""
 
+    def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
+        """PreFilter: return False when this plugin has nothing to check for this pod
+        (upstream ``Skip``); the framework then treats every node as passing it."""
+        return True
+
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         raise NotImplementedError
 

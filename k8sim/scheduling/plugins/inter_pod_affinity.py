@@ -281,6 +281,12 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
             existing_ok &= ~self._domain_positive(state, key, weights)
         return affinity_ok, anti_ok, existing_ok
 
+    def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
+        # Upstream PreFilter Skip: no required terms of its own and no existing pod's
+        # required anti-affinity that could select it.
+        c = self._terms(state, pod)
+        return bool(_pod_terms(pod)[0] or c.anti or c.existing_anti)
+
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         affinity_ok, anti_ok, existing_ok = self._checks(state, pod)
         return affinity_ok & anti_ok & existing_ok

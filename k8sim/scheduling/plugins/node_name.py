@@ -25,6 +25,9 @@ class NodeName(FilterPlugin):
     reason = "node(s) didn't match the requested node name"
     summary = "a pod with spec.nodeName fits only that node"
 
+    def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
+        return bool(pod.node_name)  # upstream PreFilter: Skip without spec.nodeName
+
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         nodes = state.nodes
         cached = pod.mask_cache.get(self.name)

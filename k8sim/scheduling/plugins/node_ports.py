@@ -68,6 +68,9 @@ class NodePorts(FilterPlugin):
         entry[0] = len(shapes)  # type: ignore[index]
         return found
 
+    def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
+        return bool(pod.host_ports)  # upstream PreFilter: Skip without host ports
+
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         n = state.nodes.n
         if not pod.host_ports:  # upstream PreFilter: Skip

@@ -377,6 +377,9 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
             status[open_ & skew_fail] = _SKEW
         return status
 
+    def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
+        return bool(self._prepare(state, pod).hard)  # upstream: Skip without hard constraints
+
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         return self._filter_status(state, pod) == _OK
 
