@@ -130,6 +130,8 @@ def run(
         sim = Simulation(sc, seed=seed)
     except ScenarioError as e:
         raise _fail(e) from None
+    for warning in sim.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     for workload, resources in sim.never_fit().items():
         err_console.print(
             f"[yellow]warning:[/] {escape(str(scenario))}: workload {escape(repr(workload))} requests "
