@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -85,6 +85,12 @@ class Profile:
         self.percentage = percentage_of_nodes_to_score
         self.next_start_node_index = 0
         self.post_filter: Any = None  # DefaultPreemption, or None when disabled
+        # Plugins that implement Reserve (each once, in profile order).
+        seen: dict[int, Any] = {}
+        for p in [*filters, *(s for s, _ in scores)]:
+            if type(p).reserve is not Plugin.reserve:
+                seen.setdefault(id(p), p)
+        self.reservers = list(seen.values())
         self.record = False  # keep per-plugin scores in decisions (costs time)
 
     # -- filtering ------------------------------------------------------------------

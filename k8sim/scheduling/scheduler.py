@@ -146,6 +146,8 @@ class Scheduler:
                 self._failed_at[shape] = (generation, decision.rejectors)
             self.queue.failed(pod, decision.rejectors, move_requested)
             return -1
+        for plugin in profile.reservers:
+            plugin.reserve(state, pod, info, decision.node)
         ops.bind(state, pod, decision.node, now)
         self.queue.forget(pod)
         self.recorder.event(now, "Scheduled", pod, decision.node, "")

@@ -105,3 +105,25 @@ def test_bad_module_class_string():
         registry.get("no.such.module:Thing")
     with pytest.raises(registry.PluginError, match="not a FilterPlugin or ScorePlugin"):
         registry.get("numpy:ndarray")
+
+
+def test_reserve_hook_runs_before_bind(monkeypatch):
+    # A plugin implementing Reserve sees each chosen node before the pod is bound.
+    seen = []
+
+    class Recorder(ScorePlugin):
+        name = "ReserveRecorder"
+
+        def score(self, state, pod, candidates):
+            return np.zeros(candidates.size, dtype=np.int64)
+
+        def reserve(self, state, pod, info, node):
+            seen.append((state.pods.names[pod], state.nodes.names[node], int(state.pods.phase[pod])))
+
+    monkeypatch.setitem(registry._registered, "ReserveRecorder", Recorder)
+    from k8sim import run
+
+    res = run(validate_scenario(tiny({"plugins": [{"name": "ReserveRecorder"}]})))
+    bound = dict(zip(res.pods["pod"], res.pods["node"], strict=True))
+    # phase 0 = still Pending when Reserve runs; the node matches the final binding.
+    assert seen == [(p, bound[p], 0) for p in ("w-0", "w-1")]

@@ -53,6 +53,10 @@ class Plugin:
         """Called once when the profile is built; ``rng`` is this plugin's own stream."""
         self.rng = rng
 
+    def reserve(self, state: ClusterState, pod: int, info: PodInfo, node: int) -> None:
+        """Reserve: called once the node is chosen, just before the pod is bound (e.g. to
+        pick devices on the node). Binding itself is k8sim's DefaultBinder."""
+
     @classmethod
     def parse_args(cls, raw: dict[str, Any] | None) -> BaseModel | None:
         """Validate raw ``args`` (from YAML) into the plugin's ``Args`` model."""
