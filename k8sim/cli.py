@@ -195,6 +195,68 @@ def schema() -> None:
 
 
 @app.command()
+def compare(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    profile: Annotated[
+        list[str], typer.Option("--profile", help="A scheduler preset to compare (repeat: --profile A --profile B).")
+    ],
+    replications: Annotated[int, typer.Option(help="Seeds per profile (the same seeds for every profile).")] = 10,
+    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default results/compare-<scenario>-<time>).")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Profile the others are compared to (default: the first).")] = None,
+    seed: Annotated[int | None, typer.Option(help="First seed (default: the scenario's).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a field: path=value.")] = None,
+    executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")] = None,
+    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+) -> None:
+    """Compare scheduler profiles on the same seeds: means, 95% CIs, paired differences."""
+    from k8sim.experiments.commands import compare_command
+
+    try:
+        compare_command(scenario, profile, replications, jobs, out, baseline, console, seed=seed,
+                        overrides=set_ or [], plots=plots, executor=executor, address=address)
+    except ScenarioError as e:
+        raise _fail(e) from None
+
+
+@app.command()
+def sweep(
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML file (scenario, grid, profiles, replications).")],
+    executor: Annotated[str, typer.Option(help="local (processes) or dask.")] = "local",
+    jobs: Annotated[int, typer.Option(help="Worker processes / Dask workers.")] = 1,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler address; default: a LocalCluster.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: the experiment's out).")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Rerun runs recorded as failed.")] = False,
+    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+) -> None:
+    """Run a parameter sweep; completed runs are skipped when rerun (resume)."""
+    from k8sim.experiments.commands import sweep_command
+
+    try:
+        table = sweep_command(experiment, executor, jobs, address, out, console, retry_failed=retry_failed,
+                              plots=plots)
+    except ScenarioError as e:
+        raise _fail(e) from None
+    if "status" in table and (table["status"] == "error").any():
+        raise typer.Exit(code=1)  # the others finished; failed runs are in the sweep table
+
+
+@app.command()
+def plot(
+    results: Annotated[Path, typer.Argument(help="A run or comparison results directory.")],
+    out: Annotated[Path | None, typer.Option(help="Where to write the PNGs (default: the directory).")] = None,
+) -> None:
+    """(Re)draw the standard plots of a run or a comparison."""
+    from k8sim.experiments.commands import plot_command
+
+    try:
+        plot_command(results, console, out=out)
+    except ScenarioError as e:
+        raise _fail(e) from None
+
+
+@app.command()
 def plugins() -> None:
     """List the scheduling plugins and the profile presets."""
     from k8sim.scheduling import registry

@@ -1,1 +1,40 @@
-"""Policy comparisons and sweeps (not written yet)."""
+"""Policy comparisons and parameter sweeps over many runs.
+
+Public API::
+
+    from k8sim.experiments import compare, sweep
+    result = compare(scenario, ["kube-default", "binpack"], replications=10, jobs=2)
+    result.summary, result.paired            # tidy DataFrames (mean, std, n, 95% t CI)
+    table = sweep("experiments/cluster-size.yaml", executor="local", jobs=2)
+
+``compare`` and ``sweep`` here are the functions (the modules of the same name stay
+importable as ``k8sim.experiments.compare`` in ``import`` statements via
+``sys.modules``: ``from k8sim.experiments.compare import ComparisonResult``).
+"""
+
+from __future__ import annotations
+
+from k8sim.experiments.compare import ComparisonResult, apply_profile, load_comparison
+from k8sim.experiments.compare import compare as compare
+from k8sim.experiments.executors import ExecutorError
+from k8sim.experiments.report import comparison_report
+from k8sim.experiments.stats import mean_ci, paired_differences, summarize, t_quantile
+from k8sim.experiments.sweep import Experiment, experiment_from_data, load_experiment
+from k8sim.experiments.sweep import sweep as sweep
+
+__all__ = [
+    "ComparisonResult",
+    "Experiment",
+    "ExecutorError",
+    "apply_profile",
+    "compare",
+    "comparison_report",
+    "experiment_from_data",
+    "load_comparison",
+    "load_experiment",
+    "mean_ci",
+    "paired_differences",
+    "summarize",
+    "sweep",
+    "t_quantile",
+]

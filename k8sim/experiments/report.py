@@ -1,0 +1,107 @@
+"""A short Markdown report of a comparison: means with intervals per profile, paired
+differences to the baseline, and which of them are significant."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from k8sim.experiments.compare import ComparisonResult
+
+
+def fmt(v: float, digits: int = 4) -> str:
+    """A number for a table: 4 significant digits, '-' for NaN."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, (int,)) and not isinstance(v, bool):
+        return f"{v:,}"
+    return f"{v:.{digits}g}"
+
+
+def fmt_ci(mean: float, half: float) -> str:
+    """``mean ± half`` (just the mean when the interval is undefined)."""
+    if half is None or not math.isfinite(half):
+        return fmt(mean)
+    return f"{fmt(mean)} ± {fmt(half, 2)}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> list[str]:
+    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def significant_sentences(comparison: ComparisonResult) -> list[str]:
+    """One sentence per significant paired difference."""
+    lines = []
+    pct = f"{comparison.confidence:.0%}"
+    for row in comparison.significant().itertuples(index=False):
+        direction = "higher" if row.mean_diff > 0 else "lower"
+        rel = f", {row.rel_diff:+.1%}" if isinstance(row.rel_diff, float) and math.isfinite(row.rel_diff) else ""
+        lines.append(
+            f"- **{row.profile}**: `{row.metric}` is {fmt(abs(row.mean_diff))} {direction} than under "
+            f"{row.baseline}{rel} ({pct} CI of the difference {fmt(row.ci_low)} to {fmt(row.ci_high)}, "
+            f"n={int(row.n)})"
+        )
+    return lines
+
+
+def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | None = None) -> str:
+    """The Markdown report of ``comparison`` (all metrics unless ``metrics`` is given)."""
+    c = comparison
+    metrics = list(metrics) if metrics is not None else list(c.metrics)
+    pct = f"{c.confidence:.0%}"
+    seeds = c.seeds
+    seed_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
+    lines = [
+        f"# Policy comparison: {c.scenario}",
+        "",
+        f"Profiles: {', '.join(c.profiles)} (baseline: {c.baseline}). {c.replications} replication(s) per "
+        f"profile, seeds {seed_text}: replication r uses seed {c.base_seed} + r under every profile (common "
+        "random numbers: same arrivals, run times and start latencies).",
+        f"Intervals are two-sided {pct} Student t intervals over replications; a difference is significant "
+        "when the interval of the paired differences excludes 0 (each on its own: with many metrics, "
+        "expect some false positives).",
+        "",
+        f"## Means (± {pct} CI half-width)",
+        "",
+    ]
+    s = c.summary.set_index(["profile", "metric"])
+    rows = []
+    for m in metrics:
+        cells = [f"`{m}`"]
+        for p in c.profiles:
+            r = s.loc[(p, m)] if (p, m) in s.index else None
+            cells.append("-" if r is None else fmt_ci(float(r["mean"]), float(r["ci"])))
+        rows.append(cells)
+    lines += _table(["metric", *c.profiles], rows)
+    lines += ["", f"## Paired differences to {c.baseline} (profile - baseline)", ""]
+    paired = c.paired[c.paired["metric"].isin(metrics)]
+    if paired.empty:
+        lines.append("Only one profile: nothing to compare.")
+    else:
+        rows = []
+        order = {m: i for i, m in enumerate(metrics)}
+        paired = paired.assign(_o=paired["metric"].map(order)).sort_values(["_o", "profile"], kind="stable")
+        for r in paired.itertuples(index=False):
+            rel = f"{r.rel_diff:+.1%}" if isinstance(r.rel_diff, float) and math.isfinite(r.rel_diff) else "-"
+            rows.append([f"`{r.metric}`", str(r.profile), fmt_ci(r.mean_diff, r.ci),
+                         f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]", rel, "**yes**" if r.significant else "no"])
+        lines += _table(["metric", "profile", "difference", f"{pct} CI", "relative", "significant"], rows,
+                        right_from=2)
+    lines += ["", "## Significant differences", ""]
+    sig = [ln for ln in significant_sentences(c) if any(f"`{m}`" in ln for m in metrics)]
+    lines += sig or [f"None: no paired difference excludes 0 at {pct}."]
+    return "\n".join(lines) + "\n"
+
+
+def wide_means(comparison: ComparisonResult) -> pd.DataFrame:
+    """metric x profile table of means (for notebooks)."""
+    return comparison.summary.pivot(index="metric", columns="profile", values="mean").reindex(
+        index=comparison.metrics, columns=comparison.profiles
+    )
