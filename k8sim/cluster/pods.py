@@ -2,7 +2,8 @@
 
 Rows are appended as pods are created and never reused; arrays grow by doubling. The
 table becomes ``RunResult.pods`` without conversion. Only :mod:`k8sim.cluster.ops`
-changes a row after creation.
+changes a row after creation, except the kubelet's own records (pull times, ``ready``,
+``restarts``, ``pull_failures``, ``reason``), which no invariant involves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ PHASE_NAMES = ("Pending", "ContainerCreating", "Running", "Succeeded", "Failed")
 DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 
-_FLOAT_COLUMNS = ("created", "scheduled", "running", "finished", "duration", "start_latency")
+#: Why a bound pod's container is waiting (kubelet's ``waiting.reason``), 0 = not waiting.
+NO_REASON, ERR_IMAGE_NEVER_PULL, IMAGE_PULL_BACKOFF, CRASH_LOOP_BACKOFF = 0, 1, 2, 3
+REASON_NAMES = ("", "ErrImageNeverPull", "ImagePullBackOff", "CrashLoopBackOff")
+
+_FLOAT_COLUMNS = ("created", "scheduled", "running", "finished", "duration", "start_latency",
+                  "pull_start", "pull_end", "image_pull_time", "ready")
 _INT_COLUMNS = {
     "workload": np.int32,
     "shape": np.int32,
@@ -27,6 +33,9 @@ _INT_COLUMNS = {
     "node": np.int32,
     "attempts": np.int32,
     "index": np.int64,
+    "restarts": np.int32,
+    "pull_failures": np.int32,
+    "reason": np.int8,
 }
 
 
@@ -40,6 +49,10 @@ class PodTable:
         number within its workload).
         created, scheduled, running, finished: virtual times (NaN until reached).
         duration: run time once Running (inf = forever); start_latency: bind -> Running.
+        pull_start, pull_end: first image pull began / last one ended (NaN: no pull);
+        image_pull_time: seconds spent pulling, back-off waits included (NaN when the
+        runtime model is off); ready: containers Running and ready; restarts: container
+        restarts; pull_failures: failed pull attempts; reason: a ``REASON_NAMES`` code.
     """
 
     def __init__(self, n_resources: int, capacity: int = 1024):
@@ -61,6 +74,13 @@ class PodTable:
     finished: np.ndarray
     duration: np.ndarray
     start_latency: np.ndarray
+    pull_start: np.ndarray
+    pull_end: np.ndarray
+    image_pull_time: np.ndarray
+    ready: np.ndarray
+    restarts: np.ndarray
+    pull_failures: np.ndarray
+    reason: np.ndarray
     workload: np.ndarray
     shape: np.ndarray
     priority: np.ndarray

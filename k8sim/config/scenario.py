@@ -16,6 +16,7 @@ Conventions:
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,7 +24,9 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     PrivateAttr,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -140,6 +143,37 @@ class Toleration(K8sModel):
         return self
 
 
+class KubeletConfig(K8sModel):
+    """kubelet settings of a pool's nodes for images (upstream ``KubeletConfiguration``
+    names and defaults). Used only when the scenario has an ``images`` section."""
+
+    # Pull one image at a time per node (FIFO); false: up to maxParallelImagePulls at once.
+    serialize_image_pulls: bool = Field(default=True, alias="serializeImagePulls")
+    # Concurrent pulls per node when serializeImagePulls is false (absent = unlimited).
+    max_parallel_image_pulls: int | None = Field(default=None, alias="maxParallelImagePulls", ge=1)
+    # Token bucket of pulls per node: refill rate (0 = no limit) and size; a pull that
+    # finds no token fails ("pull QPS exceeded") and backs off, as upstream.
+    registry_pull_qps: float = Field(default=5.0, alias="registryPullQPS", ge=0)
+    registry_burst: int = Field(default=10, alias="registryBurst", ge=0)
+    # Image GC: at this disk usage (%) delete least recently used images down to the low one.
+    image_gc_high_threshold_percent: int = Field(default=85, alias="imageGCHighThresholdPercent", ge=0, le=100)
+    image_gc_low_threshold_percent: int = Field(default=80, alias="imageGCLowThresholdPercent", ge=0, le=100)
+    # Images younger than this are never garbage-collected (upstream imageMinimumGCAge, 2m).
+    image_minimum_gc_age_s: float = Field(default=120.0, alias="imageMinimumGCAgeSeconds", ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> KubeletConfig:
+        if self.serialize_image_pulls and (self.max_parallel_image_pulls or 1) > 1:
+            raise ValueError("maxParallelImagePulls must be 1 or unset when serializeImagePulls is true")
+        if self.image_gc_low_threshold_percent >= self.image_gc_high_threshold_percent:
+            raise ValueError("imageGCLowThresholdPercent must be less than imageGCHighThresholdPercent")
+        if self.registry_pull_qps > 0 and self.registry_burst == 0:
+            # Upstream accepts it, and then every pull fails with "pull QPS exceeded".
+            raise ValueError("registryBurst 0 with registryPullQPS > 0 would fail every pull; "
+                             "set registryBurst >= 1 (or registryPullQPS 0 for no limit)")
+        return self
+
+
 class NodePool(Strict):
     """``count`` identical nodes, spread round-robin over ``zones``."""
 
@@ -149,10 +183,21 @@ class NodePool(Strict):
     labels: dict[str, str] = {}  # extra node labels
     taints: list[Taint] = []  # node taints
     zones: list[str] = []  # zone names; sets topology.kubernetes.io/zone
+    # The fields below apply when the scenario has an ``images`` section.
+    # Disk for container images (imagefs), e.g. 50Gi; absent = unlimited (no image GC).
+    image_disk: Quantity | None = None
+    # Bytes per second a node downloads image layers at, shared by concurrent downloads.
+    image_pull_bandwidth: Quantity = Fraction(100 * 10**6)
+    prepulled_images: list[str] = []  # images present on every node of the pool at t = 0
+    kubelet: KubeletConfig = KubeletConfig()  # image pulls and image GC
 
     @model_validator(mode="after")
     def _check(self) -> NodePool:
         _require_cpu_memory(self.allocatable)
+        if self.image_disk is not None and self.image_disk <= 0:
+            raise ValueError("image_disk must be > 0 (omit it for an unlimited disk)")
+        if self.image_pull_bandwidth <= 0:
+            raise ValueError("image_pull_bandwidth must be > 0 (bytes per second)")
         return self
 
 
@@ -247,12 +292,53 @@ Arrival = Annotated[
 ]
 
 
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
+class InitContainerSpec(K8sModel):
+    """An init container: runs to completion, in order, before the main containers."""
+
+    name: str = Field(min_length=1)  # container name
+    image: str | None = None  # image from the catalog (pulled first); absent = nothing to pull
+    # Absent: the pod's imagePullPolicy, else upstream's default for the image's tag.
+    image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
+    start_latency: Distribution | None = None  # create + start once the image is there (0)
+    duration: Distribution | None = None  # run time to completion (0)
+
+
+class ContainerSpec(K8sModel):
+    """A main container: its image is pulled, then it is created and started."""
+
+    name: str = Field(min_length=1)  # container name
+    image: str | None = None  # image from the catalog; absent = nothing to pull
+    image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
+    start_latency: Distribution | None = None  # create + start once the image is there (0)
+
+
+class CrashModel(Strict):
+    """How the pod's (first) main container exits with an error. Each run draws anew:
+    with ``probability`` a run crashes ``after`` seconds; with ``rate_per_s`` a run
+    crashes after an exponential time (if that comes before the pod's duration)."""
+
+    probability: float | None = Field(default=None, ge=0, le=1)  # crash chance per run
+    after: Distribution | None = None  # time to the crash when a run crashes (default 0)
+    rate_per_s: float | None = Field(default=None, gt=0)  # crashes per running second
+
+    @model_validator(mode="after")
+    def _check(self) -> CrashModel:
+        if (self.probability is None) == (self.rate_per_s is None):
+            raise ValueError("give exactly one of probability or rate_per_s")
+        if self.after is not None and self.probability is None:
+            raise ValueError("after goes with probability")
+        return self
+
+
 class PodTemplate(K8sModel):
     """What every pod of a workload looks like."""
 
     requests: ResourceList = {}  # resources.requests (summed over containers)
     limits: ResourceList = {}  # resources.limits (recorded, not enforced yet)
-    image: str | None = None  # container image name (informational for now)
+    image: str | None = None  # container image; pulled when the scenario has an ``images`` section
     priority: int = 0  # pod priority (higher is scheduled first)
     labels: dict[str, str] = {}  # pod labels
     node_selector: dict[str, str] = Field(default={}, alias="nodeSelector")  # node labels
@@ -271,6 +357,22 @@ class PodTemplate(K8sModel):
     # Time from binding to Running (sandbox + image + container start); drawn per pod.
     # When absent, the scenario's ``defaults.start_latency`` applies.
     start_latency: Distribution | None = None
+    # Container runtime (see README "Images, pulls and restarts"). With an ``images``
+    # section, ``image`` (or each container's image) is pulled on the node, and
+    # ``start_latency`` is the time from the last image being there to Running.
+    # Absent: upstream's default (Always for a :latest or untagged image, else IfNotPresent).
+    image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
+    # Restart of the main container when it exits: Always, OnFailure, Never. k8sim's
+    # default is OnFailure (a pod with a duration ends Succeeded, as a Job's pod);
+    # upstream's is Always.
+    restart_policy: Literal["Always", "OnFailure", "Never"] = Field(default="OnFailure", alias="restartPolicy")
+    init_containers: list[InitContainerSpec] = Field(default=[], alias="initContainers")  # run first, in order
+    containers: list[ContainerSpec] = []  # main containers (instead of ``image``)
+    sandbox_latency: Distribution | None = None  # RunPodSandbox, before any pull (0)
+    readiness_delay: Distribution | None = None  # Running -> Ready (probes), per pod (0)
+    crash: CrashModel | None = None  # container exits with an error (absent: never)
+    # Chance that one pull attempt fails at the registry (ErrImagePull, then back-off).
+    image_pull_failure_probability: float = Field(default=0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _check(self) -> PodTemplate:
@@ -278,6 +380,12 @@ class PodTemplate(K8sModel):
             req = self.requests.get(name)
             if req is not None and req > lim:
                 raise ValueError(f"requests.{name} ({req}) exceeds limits.{name} ({lim})")
+        if self.containers and self.image is not None:
+            raise ValueError("give image (one main container) or containers, not both")
+        names = [c.name for c in self.init_containers] + [c.name for c in self.containers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"container names must be unique, repeated: {dup}")
         return self
 
 
@@ -312,6 +420,62 @@ class Defaults(Strict):
     )
 
 
+class ImageLayer(Strict):
+    """One layer: a content digest and its compressed size. Images listing the same
+    digest share the layer (a node downloads it once)."""
+
+    digest: str = Field(min_length=1)  # e.g. sha256:...; one digest = one content
+    size: Quantity  # compressed bytes: 29780905, 30Mi, 1.2G
+
+
+class ImageSpec(Strict):
+    """An image of the catalog: a name and its layers, base layer first."""
+
+    name: str = Field(min_length=1)  # e.g. myorg/app:1.2 (no tag means :latest)
+    layers: list[ImageLayer] = Field(min_length=1)
+
+
+class SyntheticImages(Strict):
+    """``count`` images named ``<name_prefix>-<i>``: each stacks ``base_layers_per_image``
+    layers drawn from a pool of ``base_layers`` shared base layers, then
+    ``layers_per_image`` layers of its own. Sizes in MB (10^6 bytes), drawn once per run."""
+
+    count: int = Field(ge=1)  # number of images
+    base_layers: int = Field(default=0, ge=0)  # size of the shared pool
+    base_layers_per_image: int = Field(default=0, ge=0)  # pool layers per image (distinct)
+    layers_per_image: int = Field(default=1, ge=0)  # own layers per image
+    layer_size: Distribution  # MB per own layer
+    base_layer_size: Distribution | None = None  # MB per pool layer (default: layer_size)
+    name_prefix: str = Field(default="synthetic", min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SyntheticImages:
+        if self.base_layers_per_image > self.base_layers:
+            raise ValueError(
+                f"base_layers_per_image ({self.base_layers_per_image}) exceeds base_layers ({self.base_layers})"
+            )
+        if self.base_layers_per_image + self.layers_per_image == 0:
+            raise ValueError("an image needs at least one layer (base_layers_per_image + layers_per_image >= 1)")
+        return self
+
+
+class ImageCatalogSpec(Strict):
+    """The images pods can use (turns on image pulls; see README "Images, pulls and
+    restarts"): the built-in official images, explicit images, synthetic images."""
+
+    builtin: bool = True  # include k8sim's built-in catalog (nginx, redis, python, ...)
+    catalog: list[ImageSpec] = []  # explicit images
+    synthetic: SyntheticImages | None = None  # generated images
+    # Bytes per second the registry serves to the whole cluster (absent = no limit).
+    registry_bandwidth: Quantity | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ImageCatalogSpec:
+        if self.registry_bandwidth is not None and self.registry_bandwidth <= 0:
+            raise ValueError("registry_bandwidth must be > 0 (bytes per second; omit it for no limit)")
+        return self
+
+
 class PluginRef(K8sModel):
     """A plugin enabled in a profile (upstream ``Plugin`` + its ``pluginConfig`` args)."""
 
@@ -335,6 +499,10 @@ class SchedulerSettings(K8sModel):
     """The scheduler: profiles and the queue's timing (upstream defaults)."""
 
     profiles: list[ProfileSpec] = Field(default_factory=lambda: [ProfileSpec()], min_length=1)
+    # A real kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration file (relative to
+    # the scenario file). Its profiles replace ``profiles``; its percentageOfNodesToScore
+    # and backoff settings apply; what k8sim does not model is reported as warnings.
+    config_file: str | None = Field(default=None, alias="configFile")
     # Share of nodes to search for feasible ones; 0 = upstream's adaptive default.
     percentage_of_nodes_to_score: int = Field(default=0, alias="percentageOfNodesToScore", ge=0, le=100)
     # Virtual seconds one scheduling cycle takes (0 = instantaneous).
@@ -348,8 +516,21 @@ class SchedulerSettings(K8sModel):
     # Keep one row per scheduling decision in RunResult.decisions (off: it costs time).
     record_decisions: bool = Field(default=False, alias="recordDecisions")
 
+    @field_validator("config_file")
+    @classmethod
+    def _resolve(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        base = (info.context or {}).get("base_dir") if isinstance(info.context, dict) else None
+        path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
+        if not path.is_file():
+            raise ValueError(f"KubeSchedulerConfiguration file not found: {path}")
+        return str(path)
+
     @model_validator(mode="after")
     def _check(self) -> SchedulerSettings:
+        if self.config_file is not None and "profiles" in self.model_fields_set:
+            raise ValueError("give either profiles or configFile, not both")
         if self.pod_max_backoff_s < self.pod_initial_backoff_s:
             raise ValueError("podMaxBackoffSeconds must be >= podInitialBackoffSeconds")
         names = [p.scheduler_name for p in self.profiles]
@@ -357,6 +538,21 @@ class SchedulerSettings(K8sModel):
         if dup:
             raise ValueError(f"profiles must have distinct schedulerName, repeated: {dup}")
         return self
+
+
+def _never_ends(t: PodTemplate, finite: bool, images: bool) -> str:
+    """Why every pod of a template restarts or retries forever ("" if it does not)."""
+    if t.restart_policy == "Always" and finite:
+        return "restartPolicy Always restarts them after they complete"
+    if t.crash is not None and t.restart_policy != "Never":
+        if t.crash.probability == 1:
+            return "they crash in every run and are restarted"
+        if t.crash.rate_per_s is not None and not finite:
+            return "they run for ever, so a crash rate makes them crash and restart for ever"
+    has_image = t.image is not None or any(c.image is not None for c in [*t.containers, *t.init_containers])
+    if images and has_image and t.image_pull_failure_probability == 1:
+        return "every image pull fails"
+    return ""
 
 
 class Scenario(K8sModel):
@@ -376,6 +572,9 @@ class Scenario(K8sModel):
     priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()
+    # Image catalog; when present, images are pulled onto nodes (absent: image names are
+    # informational and pods start after their start_latency).
+    images: ImageCatalogSpec | None = None
     _source: str = PrivateAttr(default="")
 
     @property
@@ -406,6 +605,9 @@ class Scenario(K8sModel):
                         f"workload {w.name!r} never stops arriving: set duration_s, "
                         "or give it max_pods or arrival.stop_s"
                     )
+                forever = _never_ends(w.template, w.duration is not None, self.images is not None)
+                if forever:
+                    raise ValueError(f"the pods of workload {w.name!r} never end ({forever}): set duration_s")
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
             raise ValueError("warmup_s must be shorter than duration_s")
         classes = {pc.name for pc in self.priority_classes}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from k8sim.cluster.pods import PENDING, PHASE_NAMES
+from k8sim.cluster.pods import PENDING, PHASE_NAMES, REASON_NAMES
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
 
 if TYPE_CHECKING:
@@ -79,8 +79,18 @@ class RunResult:
                 "duration": p.column("duration"),
                 "start_latency": p.column("start_latency"),
                 "attempts": p.column("attempts"),
+                # Startup breakdown (runtime model): scheduled (bound) -> pull_start ->
+                # pull_end -> running (containers started) -> ready.
+                "pull_start": p.column("pull_start"),
+                "pull_end": p.column("pull_end"),
+                "image_pull_time": p.column("image_pull_time"),
+                "ready": p.column("ready"),
+                "restarts": p.column("restarts"),
+                "pull_failures": p.column("pull_failures"),
+                "reason": pd.Categorical.from_codes(p.column("reason"), categories=list(REASON_NAMES)),
             }
         )
+        pods.loc[pods["ready"] > end, "ready"] = np.nan  # readiness not reached by the end
         for r, res in enumerate(names):
             pods[resource_column("request", res)] = p.requests[:n, r].copy()
         pods["scheduling_latency"] = pods["scheduled"] - pods["created"]
@@ -114,6 +124,9 @@ class RunResult:
             "wall_time_s": sim.wall_s,
             "events": len(sim.recorder),
             "scheduling_cycles": sim.scheduler.cycles,
+            # Pods went through the kubelet's runtime model (images, restarts): summary()
+            # adds its metrics.
+            "runtime_model": getattr(sim, "runtime", None) is not None,
         }
         decisions = _decisions(sim) if sim.scheduler.decisions is not None else None
         return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit,
@@ -156,6 +169,8 @@ class RunResult:
             row["mean_running_pods"] = float((inwin["running_pods"] * weights).sum() / weights.sum())
         fin = win["finished"].dropna()
         row["makespan_s"] = float(fin.max() - win["created"].min()) if len(fin) else float("nan")
+        if self.provenance.get("runtime_model"):
+            row.update(_runtime_summary(win))
         row["end_time_s"] = self.end_time
         return pd.DataFrame([row])
 
@@ -189,6 +204,36 @@ class RunResult:
         payload = {"summary": _jsonable(clean), "provenance": _jsonable(self.provenance),
                    "never_fit": self.never_fit}
         (directory / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
+    """Image pull and restart metrics of the window's pods.
+
+    ``image_pull_share``: seconds spent pulling (back-off waits included) over the
+    seconds from creation to Running, summed over the pods that reached Running.
+    ``image_pull_time_p50_s`` / ``_p95_s``: over the pods that pulled and finished pulling.
+    """
+    started = win[win["running"].notna()]
+    startup = float(started["startup_latency"].sum())
+    pulling = float(started["image_pull_time"].fillna(0.0).sum())
+    pulled = win[win["pull_end"].notna()]["image_pull_time"].to_numpy(dtype=float)
+    nan = float("nan")
+    return {
+        "image_pull_share": pulling / startup if startup > 0 else nan,
+        "image_pull_time_p50_s": float(np.percentile(pulled, 50)) if pulled.size else nan,
+        "image_pull_time_p95_s": float(np.percentile(pulled, 95)) if pulled.size else nan,
+        "pods_pulled": int(win["pull_start"].notna().sum()),
+        "image_pull_failures": int(win["pull_failures"].sum()),
+        "pods_err_image_never_pull": int((win["reason"] == "ErrImageNeverPull").sum()),
+        "container_restarts": int(win["restarts"].sum()),
+        "ready_latency_p50_s": _pct(win["ready"] - win["created"], 50),
+        "ready_latency_p95_s": _pct(win["ready"] - win["created"], 95),
+    }
+
+
+def _pct(values: pd.Series, q: float) -> float:
+    v = values.dropna().to_numpy(dtype=float)
+    return float(np.percentile(v, q)) if v.size else float("nan")
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,48 @@
 """The kubelet: a bound pod's life on its node.
 
-One SimPy process per bound pod: ContainerCreating for the pod's start latency (drawn
-at its birth), then Running for its duration (inf = until the run ends), then
-Succeeded, releasing the node's resources and telling the scheduler that capacity
-freed up. Image pulls and restarts refine the ContainerCreating step later.
+One SimPy process per bound pod. Without a runtime model for the pod's workload (no
+``images`` section, no runtime fields: see :mod:`k8sim.runtime.spec`) the life is the
+plain one: ContainerCreating for the pod's start latency (drawn at its birth), then
+Running for its duration (inf = until the run ends), then Succeeded, releasing the
+node's resources and telling the scheduler that capacity freed up.
+
+With a runtime model (``_runtime_lifecycle``), ContainerCreating is refined as kubelet's
+``SyncPod`` does it:
+
+1. the pod sandbox (``sandbox_latency``);
+2. each init container in order: its image is ensured (below), then it is started and
+   runs to completion (``start_latency + duration``);
+3. each main container in order: its image is ensured, then it is created and started
+   (its ``start_latency``); then the pod's ``start_latency`` -> Running;
+4. ``readiness_delay`` after Running the pod is Ready (a timestamp, no event).
+
+Ensuring an image (``imageManager.EnsureImageExists``): ``IfNotPresent`` uses a present
+image as is; ``Always`` sends a pull request even when the image is present (only the
+missing layers are downloaded, so it costs a registry token and a place in the node's
+pull queue); ``Never`` with the image absent is ErrImageNeverPull: the pod stays
+waiting for good (recorded in the event log and the pod's ``reason``). A failed pull
+is ErrImagePull and the pod retries after kubelet's image back-off (10 s doubling to
+300 s, :mod:`k8sim.runtime.backoff`), in ImagePullBackOff meanwhile. Pulls themselves
+(queues, registry limits, shared bandwidth, disk and image GC) are
+:mod:`k8sim.runtime.pulls`.
+
+Running, the first main container exits at the end of the pod's duration (success) or
+when the crash model says (error). ``restartPolicy`` decides: Never -> the pod ends
+(Succeeded or Failed); OnFailure -> success ends it, an error restarts the container;
+Always -> both restart it. Restarts follow kubelet's CrashLoopBackOff exactly
+(``doBackOff``: immediate first restart, then 10, 20, 40, ... 300 s after each exit,
+reset after a run of more than 10 minutes); each restart ensures the image again (an
+``Always`` policy pulls again) and pays the container's start latency again. The pod
+stays Running (its phase) throughout, holding its resources.
+
+Without ``duration_s`` (a run that ends when nothing is left to happen), a pull that
+failed for lack of disk while every image on the node is in use waits for a pod to leave
+the node, then retries when kubelet's back-off would have; timed retries that could
+only fail would otherwise keep such a run alive for ever.
+
+``evict(pod, grace_s, reason)`` stops a bound pod at any point: it keeps its resources
+for ``grace_s``, then ends Failed (events ``Killing`` then ``reason``), as preemption
+expects.
 """
 
 from __future__ import annotations
@@ -15,11 +54,27 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from k8sim.cluster import ops
-from k8sim.cluster.pods import FAILED, SUCCEEDED
+from k8sim.cluster.pods import (
+    CRASH_LOOP_BACKOFF,
+    ERR_IMAGE_NEVER_PULL,
+    FAILED,
+    IMAGE_PULL_BACKOFF,
+    NO_REASON,
+    SUCCEEDED,
+)
+from k8sim.runtime.backoff import Backoff
+from k8sim.runtime.pulls import NO_SPACE, Puller
+from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_NEVER
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from k8sim.cluster.ops import ClusterState
     from k8sim.metrics.recorder import Recorder
+    from k8sim.runtime.spec import Container, RuntimeModel, WorkloadRuntime
+    from k8sim.runtime.store import GCResult
+
+_Gen = Generator[simpy.Event, Any, Any]
 
 
 class Kubelet:
@@ -29,6 +84,7 @@ class Kubelet:
         state: ClusterState,
         recorder: Recorder,
         on_released: Callable[[int], None],
+        runtime: RuntimeModel | None = None,
     ):
         self.env = env
         self.state = state
@@ -37,10 +93,29 @@ class Kubelet:
         self._procs: dict[int, simpy.Process] = {}
         #: Pods told to stop whose grace period has not ended (they still hold resources).
         self.terminating: set[int] = set()
+        self.runtime = runtime
+        self._specs = runtime.workloads if runtime is not None else None
+        self.store = runtime.store if runtime is not None else None
+        self.puller: Puller | None = None
+        if self.store is not None:
+            self.puller = Puller(env, self.store, runtime.registry_bandwidth, self._gc_done)  # type: ignore[union-attr]
+        #: kubelet's two back-off trackers (container restarts, image pulls).
+        self.crash_backoff = Backoff()
+        self.pull_backoff = Backoff()
+        self._rngs: dict[tuple[str, int], np.random.Generator] = {}
+        self._pull_attempts: dict[int, int] = {}
+        self._dirty: set[int] = set()  # pods with back-off entries, attempts or streams
+        self._parked: dict[int, list[simpy.Event]] = {}  # node -> pulls waiting for room
 
     def start(self, pod: int) -> None:
         """Begin the lifecycle of a freshly bound pod."""
-        self._procs[pod] = self.env.process(self._lifecycle(pod))
+        rt = None
+        if self._specs is not None:
+            w = int(self.state.pods.workload[pod])
+            if w >= 0:
+                rt = self._specs[w]
+        gen = self._lifecycle(pod) if rt is None else self._runtime_lifecycle(pod, rt)
+        self._procs[pod] = self.env.process(gen)
 
     def evict(self, pod: int, grace_s: float, reason: str) -> None:
         """Stop a bound pod: it keeps its resources for ``grace_s``, then ends Failed."""
@@ -49,13 +124,16 @@ class Kubelet:
             self.terminating.add(pod)
             proc.interrupt((grace_s, reason))
 
-    def _lifecycle(self, pod: int) -> Generator[simpy.Event, Any, None]:
+    # -- the plain lifecycle ----------------------------------------------------------
+
+    def _lifecycle(self, pod: int) -> _Gen:
         pods = self.state.pods
         try:
             latency = float(pods.start_latency[pod])
             if latency > 0:
                 yield self.env.timeout(latency)
             ops.set_running(self.state, pod, self.env.now)
+            pods.ready[pod] = self.env.now
             self.recorder.event(self.env.now, "Started", pod, int(pods.node[pod]))
             duration = float(pods.duration[pod])
             if math.isinf(duration):
@@ -64,12 +142,239 @@ class Kubelet:
             node = ops.release(self.state, pod, SUCCEEDED, self.env.now)
             self.recorder.event(self.env.now, "Completed", pod, node)
         except simpy.Interrupt as stop:
-            grace, reason = stop.cause
-            self.recorder.event(self.env.now, "Killing", pod, int(pods.node[pod]), reason)
-            if grace > 0:
-                yield self.env.timeout(grace)
-            self.terminating.discard(pod)
-            node = ops.release(self.state, pod, FAILED, self.env.now)
-            self.recorder.event(self.env.now, reason, pod, node)
+            node = yield from self._stopped(pod, stop)
         self._procs.pop(pod, None)
         self.on_released(node)
+
+    def _stopped(self, pod: int, stop: simpy.Interrupt) -> _Gen:
+        """An evicted pod: grace period, then Failed. Returns its node."""
+        pods = self.state.pods
+        grace, reason = stop.cause
+        self.recorder.event(self.env.now, "Killing", pod, int(pods.node[pod]), reason)
+        if grace > 0:
+            yield self.env.timeout(grace)
+        self.terminating.discard(pod)
+        node = ops.release(self.state, pod, FAILED, self.env.now)
+        self.recorder.event(self.env.now, reason, pod, node)
+        return node
+
+    # -- the runtime lifecycle ---------------------------------------------------------
+
+    def _runtime_lifecycle(self, pod: int, rt: WorkloadRuntime) -> _Gen:
+        env = self.env
+        pods = self.state.pods
+        node = int(pods.node[pod])
+        i = int(pods.index[pod])
+        store = self.store
+        images = rt.images if store is not None else ()
+        if store is not None and node >= store.n:  # a node added since the store was built
+            store.sync(self.state.nodes.pool, env.now)
+        if images:
+            store.use(images, node, env.now)  # type: ignore[union-attr]
+        pods.image_pull_time[pod] = 0.0
+        try:
+            d = rt.sandbox.get(i)
+            if d > 0:
+                yield env.timeout(d)
+            for c in rt.init:
+                # A present image under IfNotPresent / Never is used as is. (c.image >= 0
+                # implies a store; its arrays are re-read: adding a node replaces them.)
+                if c.image >= 0 and (c.policy == ALWAYS or not store.image_present[c.image, node]):  # type: ignore[union-attr]
+                    yield from self._ensure_image(pod, node, c, rt, i)
+                d = c.start.get(i) + c.duration.get(i)
+                if d > 0:
+                    yield env.timeout(d)
+            for c in rt.main:
+                if c.image >= 0 and (c.policy == ALWAYS or not store.image_present[c.image, node]):  # type: ignore[union-attr]
+                    yield from self._ensure_image(pod, node, c, rt, i)
+                d = c.start.get(i)
+                if d > 0:
+                    yield env.timeout(d)
+            d = float(pods.start_latency[pod])
+            if d > 0:
+                yield env.timeout(d)
+            ops.set_running(self.state, pod, env.now)
+            self.recorder.event(env.now, "Started", pod, node)
+            if rt.runs_once:  # no crash model, no restart on success: one run
+                duration = float(pods.duration[pod])
+                ready_delay = rt.readiness.get(i)
+                if duration >= ready_delay:
+                    pods.ready[pod] = env.now + ready_delay
+                if math.isinf(duration):
+                    yield env.event()  # runs until evicted or the run ends
+                yield env.timeout(duration)
+                phase = SUCCEEDED
+            else:
+                phase = yield from self._run(pod, node, rt, i)
+            ops.release(self.state, pod, phase, env.now)
+            self.recorder.event(env.now, "Completed" if phase == SUCCEEDED else "Failed", pod, node)
+        except simpy.Interrupt as stop:
+            yield from self._stopped(pod, stop)
+            pods.reason[pod] = NO_REASON  # no longer waiting: Failed
+            if pods.ready[pod] > env.now:
+                pods.ready[pod] = math.nan
+        if images:
+            store.unuse(images, node, env.now)  # type: ignore[union-attr]
+            for parked in self._parked.pop(node, ()):  # pulls waiting for room (drain mode)
+                if not parked.triggered:
+                    parked.succeed()
+        if pod in self._dirty:  # drop the pod's back-off entries and streams
+            self._dirty.discard(pod)
+            self.crash_backoff.forget(pod)
+            for img in images:
+                self.pull_backoff.forget((pod, img))
+            self._pull_attempts.pop(pod, None)
+            self._rngs.pop(("rt-pull-fail", pod), None)
+            self._rngs.pop(("rt-crash", pod), None)
+        self._procs.pop(pod, None)
+        self.on_released(node)
+
+    def _must_check(self, c: Container, node: int) -> bool:
+        """Whether ensuring ``c``'s image can do anything (a present image under
+        IfNotPresent or Never is used as is)."""
+        if c.image < 0 or self.store is None:
+            return False
+        return c.policy not in (IF_NOT_PRESENT, NEVER) or not self.store.image_present[c.image, node]
+
+    def _ensure_image(self, pod: int, node: int, c: Container, rt: WorkloadRuntime, i: int) -> _Gen:
+        env = self.env
+        pods = self.state.pods
+        names = self.store.catalog.image_names  # type: ignore[union-attr]
+        if c.policy == NEVER:
+            name = names[c.image]
+            pods.reason[pod] = ERR_IMAGE_NEVER_PULL
+            self.recorder.event(env.now, "ErrImageNeverPull", pod, node,
+                                f'container {c.name}: image "{name}" is not present with pull policy of Never')
+            yield env.event()  # waits for good (until evicted or the run ends)
+        t0 = env.now
+        if math.isnan(pods.pull_start[pod]):
+            pods.pull_start[pod] = t0
+        while True:
+            fails = rt.pull_failure_p > 0 and self._pull_fails(pod, rt, i)
+            req = self.puller.request(node, c.image, fails)  # type: ignore[union-attr]
+            err = req.error if req.done else (yield req.event)
+            if err is None:
+                break
+            pods.pull_failures[pod] += 1
+            self._dirty.add(pod)
+            delay = self.pull_backoff.next((pod, c.image), env.now, env.now)
+            self.recorder.event(env.now, "ErrImagePull", pod, node,
+                                f'container {c.name}: failed to pull image "{names[c.image]}": {err}; '
+                                f"back-off {delay:g}s")
+            pods.reason[pod] = IMAGE_PULL_BACKOFF
+            retry_at = env.now + delay
+            if err == NO_SPACE and self.runtime.drain and self._only_a_leaving_pod_frees(node):  # type: ignore[union-attr]
+                # A run without duration_s ends when nothing is left to happen, but
+                # kubelet's timed retries of a pull that only a pod leaving the node can
+                # make fit would go on for ever. Wait for such a pod instead, then retry
+                # when kubelet would have; the retries that would have failed meanwhile
+                # are counted in pull_failures (not logged as events).
+                parked = env.event()
+                self._parked.setdefault(node, []).append(parked)
+                yield parked
+                while retry_at < env.now:
+                    pods.pull_failures[pod] += 1
+                    if rt.pull_failure_p > 0:
+                        self._pull_fails(pod, rt, i)  # keep the pod's failure draws aligned
+                    retry_at += self.pull_backoff.next((pod, c.image), retry_at, retry_at)
+            yield env.timeout(retry_at - env.now)
+            pods.reason[pod] = NO_REASON
+        pods.pull_end[pod] = env.now
+        pods.image_pull_time[pod] += env.now - t0
+
+    def _only_a_leaving_pod_frees(self, node: int) -> bool:
+        """After a "no space" failure: every image on the node is in use and nothing is
+        downloading there, so only a pod leaving the node can make room (image GC has
+        already deleted every unused image old enough)."""
+        store = self.store
+        unused = store.image_present[:, node] & (store.image_in_use[:, node] == 0)  # type: ignore[union-attr]
+        return not unused.any() and not self.puller.downloading(node)  # type: ignore[union-attr]
+
+    def _pull_fails(self, pod: int, rt: WorkloadRuntime, i: int) -> bool:
+        if rt.pull_failure_p <= 0:
+            return False
+        k = self._pull_attempts.get(pod, 0)
+        self._pull_attempts[pod] = k + 1
+        self._dirty.add(pod)
+        if k == 0:
+            u = rt.first_pull_u.get(i)  # type: ignore[union-attr]
+        else:
+            u = float(self._pod_rng("rt-pull-fail", pod, rt, i).random())
+        return u < rt.pull_failure_p
+
+    def _pod_rng(self, name: str, pod: int, rt: WorkloadRuntime, i: int) -> np.random.Generator:
+        g = self._rngs.get((name, pod))
+        if g is None:
+            self._dirty.add(pod)
+            g = self.runtime.streams.generator(name, rt.index, i)  # type: ignore[union-attr]
+            self._rngs[(name, pod)] = g
+        return g
+
+    def _crash_after(self, pod: int, rt: WorkloadRuntime, i: int, run: int) -> float:
+        """Seconds into run ``run`` at which the main container crashes (inf: it does not)."""
+        if rt.crash_kind is None:
+            return math.inf
+        if run == 0:
+            u = rt.first_crash_u.get(i)  # type: ignore[union-attr]
+            t = rt.first_crash_t.get(i)  # type: ignore[union-attr]
+        else:
+            g = self._pod_rng("rt-crash", pod, rt, i)
+            u = float(g.random())
+            if rt.crash_kind == "probability":
+                t = float(rt.crash_after.sample(g, 1)[0])  # type: ignore[attr-defined]
+            else:
+                t = float(g.exponential(1.0 / rt.crash_rate))
+        if rt.crash_kind == "probability":
+            return t if u < rt.crash_p else math.inf
+        return t
+
+    def _run(self, pod: int, node: int, rt: WorkloadRuntime, i: int) -> _Gen:
+        """Running until the pod ends; returns its final phase."""
+        env = self.env
+        pods = self.state.pods
+        duration = float(pods.duration[pod])
+        ready_delay = rt.readiness.get(i)
+        backoff = self.crash_backoff
+        main = rt.main[0]
+        run = 0
+        while True:
+            crash_at = self._crash_after(pod, rt, i, run)
+            crashed = crash_at < duration
+            length = crash_at if crashed else duration
+            if math.isnan(pods.ready[pod]) and length >= ready_delay:
+                pods.ready[pod] = env.now + ready_delay
+            if math.isinf(length):
+                yield env.event()  # runs until evicted or the run ends
+            if length > 0:
+                yield env.timeout(length)
+            if not crashed and rt.restart_policy != RESTART_ALWAYS:
+                return SUCCEEDED
+            finished = env.now
+            self.recorder.event(finished, "ContainerTerminated", pod, node,
+                                f"container {main.name}: {'Error' if crashed else 'Completed'}")
+            if crashed and rt.restart_policy == RESTART_NEVER:
+                return FAILED
+            if backoff.in_backoff_since(pod, finished, finished):
+                wait = backoff.get(pod)
+                pods.reason[pod] = CRASH_LOOP_BACKOFF
+                self.recorder.event(finished, "BackOff", pod, node,
+                                    f"back-off {wait:g}s restarting failed container {main.name}")
+                yield env.timeout(wait)
+                pods.reason[pod] = NO_REASON
+            backoff.next(pod, finished, env.now)
+            self._dirty.add(pod)
+            pods.restarts[pod] += 1
+            if self._must_check(main, node):
+                yield from self._ensure_image(pod, node, main, rt, i)
+            d = main.start.get(i) + float(pods.start_latency[pod])
+            if d > 0:
+                yield env.timeout(d)
+            run += 1
+
+    # -- image GC ------------------------------------------------------------------------
+
+    def _gc_done(self, node: int, result: GCResult) -> None:
+        names = self.store.catalog.image_names  # type: ignore[union-attr]
+        now = self.env.now
+        for img in result.removed:
+            self.recorder.event(now, "ImageGC", -1, node, f"deleted image {names[img]}")

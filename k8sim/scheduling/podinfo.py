@@ -39,6 +39,9 @@ class PodInfo:
     spread: tuple[TopologySpreadConstraint, ...] = ()  # topologySpreadConstraints
     ports: tuple[ContainerPort, ...] = ()
     image: str | None = None
+    #: Image catalog id of each container, init containers first (-1: no catalog image);
+    #: empty when images are not modelled. Read by ImageLocality.
+    container_images: tuple[int, ...] = ()
     preemption_policy: str = "PreemptLowerPriority"  # of the pod's PriorityClass
     termination_grace_s: float = 30.0  # terminationGracePeriodSeconds
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).

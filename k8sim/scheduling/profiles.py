@@ -42,6 +42,7 @@ _DEFAULT = [
     Ref("PodTopologySpread", 2),
     Ref("InterPodAffinity", 2),
     Ref("NodeResourcesBalancedAllocation", 1),
+    Ref("ImageLocality", 1),
 ]
 #: The default plugins that filter (used as filter-only entries by other presets).
 _FILTERS = [r for r in _DEFAULT if r.name != "NodeResourcesBalancedAllocation"]

@@ -34,6 +34,7 @@ BUILTIN: dict[str, str] = {
     "NodeResourcesBalancedAllocation": _P + "balanced_allocation:NodeResourcesBalancedAllocation",
     "PodTopologySpread": _P + "pod_topology_spread:PodTopologySpread",
     "InterPodAffinity": _P + "inter_pod_affinity:InterPodAffinity",
+    "ImageLocality": _P + "image_locality:ImageLocality",
     # research policies
     "FirstFit": _P + "first_fit:FirstFit",
     "BestFit": _P + "best_fit:BestFit",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time as _time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import simpy
@@ -19,7 +20,7 @@ from k8sim.cluster import ops
 from k8sim.cluster.nodes import ResourceIndex, TaintSpec
 from k8sim.cluster.ops import ClusterState
 from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
-from k8sim.config.loader import ScenarioError
+from k8sim.config.loader import ScenarioError, read_yaml
 from k8sim.config.scenario import (
     DEFAULT_MAX_PODS,
     DEFAULT_SCHEDULER,
@@ -34,6 +35,7 @@ from k8sim.config.scenario import (
 from k8sim.metrics.recorder import Recorder
 from k8sim.metrics.result import RunResult
 from k8sim.runtime.kubelet import Kubelet
+from k8sim.runtime.spec import build_runtime
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.podinfo import PodInfo
 from k8sim.scheduling.preemption import DefaultPreemption
@@ -96,16 +98,19 @@ class Simulation:
         self.shapes: list[PodInfo] = self.state.shapes
         self._shape_ids: dict[tuple, int] = {}
         self.warnings: list[str] = []
+        self.scheduler_settings = scenario.scheduler
         self.profiles = self._build_profiles()
         self._check_scheduler_names()
-        self.kubelet = Kubelet(self.env, self.state, self.recorder, self._released)
+        # Image catalog, node image store and per-workload kubelet model (None: plain pods).
+        self.runtime = build_runtime(scenario, self.state, self.streams)
+        self.kubelet = Kubelet(self.env, self.state, self.recorder, self._released, runtime=self.runtime)
         self.scheduler = Scheduler(
             self.env,
             self.state,
             self.profiles,
             self.recorder,
             on_bound=self.kubelet.start,
-            settings=scenario.scheduler,
+            settings=self.scheduler_settings,
             kubelet=self.kubelet,
         )
         self._bind_initial_pods()
@@ -149,6 +154,8 @@ class Simulation:
 
     def _build_profiles(self) -> dict[str, Profile]:
         settings = self.scenario.scheduler
+        if settings.config_file is not None:
+            return self._profiles_from_config(settings.config_file)
         profiles: dict[str, Profile] = {}
         problems = []
         for i, spec in enumerate(settings.profiles):
@@ -188,6 +195,40 @@ class Simulation:
             profiles[spec.scheduler_name] = built.profile
         if problems:
             raise ScenarioError(self.scenario.source, problems)
+        return profiles
+
+    def _profiles_from_config(self, path: str) -> dict[str, Profile]:
+        """Profiles from a KubeSchedulerConfiguration file (exact per-point plugin lists).
+
+        Its global percentageOfNodesToScore and backoff settings replace the scenario's;
+        every profile gets DefaultPreemption unless the file disables it.
+        """
+        from k8sim.scheduling.kubeconfig import load_kube_scheduler_configuration
+
+        result = load_kube_scheduler_configuration(path)
+        self.warnings += [f"{path}: {w}" for w in result.warnings]
+        profiles = result.build_profiles(self.streams)
+        queue = {k: v for k, v in result.settings.items() if k in (
+            "podInitialBackoffSeconds", "podMaxBackoffSeconds")}
+        if queue:
+            merged = self.scenario.scheduler.model_dump(by_alias=True, exclude={"profiles", "config_file"})
+            merged.update(queue)
+            from k8sim.config.scenario import SchedulerSettings
+
+            self.scheduler_settings = SchedulerSettings.model_validate(merged)
+        raw = read_yaml(Path(path))
+        postfilter_off: dict[str, bool] = {}
+        for p in (raw.get("profiles") or []) if isinstance(raw, dict) else []:
+            plugins = (p or {}).get("plugins") or {}
+            names = set()
+            for point in ("postFilter", "multiPoint"):
+                for d in ((plugins.get(point) or {}).get("disabled") or []):
+                    names.add((d or {}).get("name"))
+            postfilter_off[(p or {}).get("schedulerName", DEFAULT_SCHEDULER)] = bool(
+                names & {"DefaultPreemption", "*"})
+        for i, (name, prof) in enumerate(profiles.items()):
+            if not postfilter_off.get(name, False):
+                prof.post_filter = DefaultPreemption(self.streams.generator("preemption", i))
         return profiles
 
     def _check_scheduler_names(self) -> None:
@@ -236,6 +277,7 @@ class Simulation:
                 spread=tuple(template.topology_spread_constraints),
                 ports=tuple(template.ports),
                 image=template.image,
+                container_images=self.runtime.container_images(workload) if self.runtime is not None else (),
                 preemption_policy=self.scenario.preemption_policy(template),
                 termination_grace_s=template.termination_grace_period_s,
             )

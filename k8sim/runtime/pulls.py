@@ -1,0 +1,328 @@
+"""Image pulls: per-node pull queues, registry limits, and layer downloads that share
+the node's bandwidth.
+
+A pull request (one container's image on one node) goes through, in order:
+
+1. **The node's image puller.** With ``serializeImagePulls`` (kubelet's default) one
+   pull runs at a time and the others wait in FIFO order; otherwise up to
+   ``maxParallelImagePulls`` run at once (unlimited when unset).
+2. **kubelet's registry rate limit** when the pull starts: a token bucket per node of
+   ``registryPullQPS`` tokens per second holding at most ``registryBurst`` (starting
+   full). As upstream's ``throttledImageService`` (``TryAccept``), a pull that finds no
+   token fails at once with "pull QPS exceeded" (ErrImagePull, then back-off); QPS 0
+   disables the limit.
+3. **A pull failure** decided by the caller (the workload's failure probability) fails
+   the pull at once.
+4. **Disk**: the bytes of the image's layers that are neither present nor downloading are
+   reserved (image GC runs first if usage would reach the high threshold, see
+   :mod:`k8sim.runtime.store`); if they do not fit, the pull fails with "no space left
+   on device".
+5. **Downloads**: only missing layers are downloaded. A layer already being downloaded
+   on the node (for another pull) is awaited, not downloaded twice. The pull ends when
+   its last layer is present; the image is then present on the node.
+
+Bandwidth is processor sharing: each active layer download on a node gets
+``bandwidth / n`` of the node's bandwidth (``n`` downloads). The rates change only when
+a download starts or ends, so the model is event-driven: at each change the remaining
+bytes of the node's downloads are advanced, and one SimPy timeout is set for the next
+completion; timeouts made stale by a later change are ignored (a version counter), so
+nothing polls. With ``images.registry_bandwidth`` the registry is a shared bottleneck
+too: every download in the cluster gets the max-min fair rate (water-filling over the
+per-node shares ``bandwidth_n / n_n`` under the registry's total), recomputed at each
+change with one timeout for the whole cluster.
+
+Not modelled: manifest round trips, decompression / unpacking time (the downloaded
+bytes are the compressed sizes), per-layer parallelism limits inside one pull.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+import simpy
+
+if TYPE_CHECKING:
+    from k8sim.runtime.store import GCResult, ImageStore
+
+#: Reasons a pull fails (the ErrImagePull message).
+QPS_EXCEEDED = "pull QPS exceeded"
+REGISTRY_ERROR = "failed to pull image: registry error"
+NO_SPACE = "no space left on device"
+
+
+class _Flow:
+    """One layer downloading on one node."""
+
+    __slots__ = ("layer", "node", "size", "remaining", "rate", "waiters")
+
+    def __init__(self, layer: int, node: int, size: float):
+        self.layer = layer
+        self.node = node
+        self.size = size
+        self.remaining = size
+        self.rate = 0.0
+        self.waiters: list[PullRequest] = []
+
+    def done(self) -> bool:
+        # Float residue of the processor-sharing arithmetic: a few ulps of the size.
+        return self.remaining <= 1e-9 * self.size + 1e-6
+
+
+class PullRequest:
+    """One pull. ``done`` and ``error`` (None = success) once it has ended; ``event``
+    (succeeded with ``error``) exists only if it did not end the moment it was made."""
+
+    __slots__ = ("image", "event", "fails", "pending", "pinned", "done", "error")
+
+    def __init__(self, image: int, fails: bool):
+        self.image = image
+        self.event: simpy.Event | None = None
+        self.fails = fails
+        self.pending = 0
+        self.pinned = False
+        self.done = False
+        self.error: str | None = None
+
+
+class _Node:
+    """A node's puller queue, token bucket and downloads."""
+
+    __slots__ = ("bandwidth", "limit", "qps", "burst", "tokens", "t_tokens", "executing", "queue",
+                 "flows", "t_flows", "version")
+
+    def __init__(self, bandwidth: float, limit: float, qps: float, burst: int):
+        self.bandwidth = bandwidth
+        self.limit = limit
+        self.qps = qps
+        self.burst = burst
+        self.tokens = float(burst)
+        self.t_tokens = 0.0
+        self.executing = 0
+        self.queue: deque[PullRequest] = deque()
+        self.flows: dict[int, _Flow] = {}
+        self.t_flows = 0.0
+        self.version = 0
+
+
+class Puller:
+    """All image pulls of a simulation (see the module docstring).
+
+    ``on_gc(node, result)`` is called when image GC deleted images.
+    """
+
+    def __init__(self, env: simpy.Environment, store: ImageStore, registry_bandwidth: float | None = None,
+                 on_gc: Callable[[int, GCResult], None] | None = None):
+        self.env = env
+        self.store = store
+        self.registry_bandwidth = registry_bandwidth
+        self.on_gc = on_gc
+        self._nodes: dict[int, _Node] = {}
+        # Registry-wide mode: every flow (a dict: insertion-ordered, so completions that
+        # fall together are handled in a reproducible order), one clock and one timer.
+        self._flows: dict[_Flow, None] = {}
+        self._t = 0.0
+        self._version = 0
+        #: Layer downloads started and bytes downloaded (for reports and tests).
+        self.downloads = 0
+        self.bytes_downloaded = 0
+
+    def _node(self, node: int) -> _Node:
+        ns = self._nodes.get(node)
+        if ns is None:
+            cfg = self.store.configs[node]
+            ns = _Node(cfg.bandwidth, cfg.pull_limit, cfg.registry_pull_qps, cfg.registry_burst)
+            ns.t_tokens = self.env.now
+            self._nodes[node] = ns
+        return ns
+
+    def downloading(self, node: int) -> dict[int, _Flow]:
+        """Layer id -> download in progress on ``node``."""
+        ns = self._nodes.get(node)
+        return ns.flows if ns is not None else {}
+
+    # -- requests -------------------------------------------------------------------
+
+    def request(self, node: int, image: int, fails: bool = False) -> PullRequest:
+        """Pull ``image`` on ``node``. ``fails``: the registry fails this pull (decided
+        by the caller). A pull that ends at once (a present image, a failure) is
+        ``done`` on return; otherwise wait for its ``event`` (value: ``error``)."""
+        req = PullRequest(image, fails)
+        ns = self._node(node)
+        ns.queue.append(req)
+        self._dispatch(ns, node)
+        if not req.done:
+            req.event = self.env.event()
+        return req
+
+    def _dispatch(self, ns: _Node, node: int) -> None:
+        while ns.queue and ns.executing < ns.limit:
+            self._execute(ns, node, ns.queue.popleft())
+
+    def _execute(self, ns: _Node, node: int, req: PullRequest) -> None:
+        ns.executing += 1
+        now = self.env.now
+        if ns.qps > 0:
+            ns.tokens = min(float(ns.burst), ns.tokens + (now - ns.t_tokens) * ns.qps)
+            ns.t_tokens = now
+            if ns.tokens < 1.0:
+                self._complete(ns, node, req, QPS_EXCEEDED)
+                return
+            ns.tokens -= 1.0
+        if req.fails:
+            self._complete(ns, node, req, REGISTRY_ERROR)
+            return
+        store = self.store
+        flows = ns.flows
+        # Pin first: image GC (below) must not delete a layer this pull relies on.
+        absent, downloading = store.pin_and_scan(req.image, node, flows)
+        req.pinned = True
+        if absent:
+            missing = sum(store.layer_size(layer) for layer in absent)
+            fits, gc = store.make_room(node, missing, now)
+            if gc.removed and self.on_gc is not None:
+                self.on_gc(node, gc)
+            if not fits:
+                self._complete(ns, node, req, NO_SPACE)
+                return
+            store.disk_used[node] += missing
+            self._advance(ns)
+            for layer in absent:
+                flow = _Flow(layer, node, float(store.layer_size(layer)))
+                flows[layer] = flow
+                if self.registry_bandwidth is not None:
+                    self._flows[flow] = None
+                flow.waiters.append(req)
+            self.downloads += len(absent)
+            self.bytes_downloaded += missing
+            self._reschedule(ns, node)
+        for layer in downloading:
+            flows[layer].waiters.append(req)
+        req.pending = len(absent) + len(downloading)
+        if req.pending == 0:
+            self._complete(ns, node, req, None)
+
+    def _complete(self, ns: _Node, node: int, req: PullRequest, error: str | None) -> None:
+        ns.executing -= 1
+        if req.pinned:
+            if error is None:
+                self.store.image_pulled(req.image, node, self.env.now)
+            else:
+                self.store.unpin(req.image, node)
+        req.done = True
+        req.error = error
+        if req.event is not None:
+            req.event.succeed(error)
+
+    # -- downloads ------------------------------------------------------------------
+
+    def _advance(self, ns: _Node) -> None:
+        """Bring remaining bytes up to now at the current rates."""
+        now = self.env.now
+        if self.registry_bandwidth is not None:
+            self._advance_all()
+            return
+        k = len(ns.flows)
+        if k and now > ns.t_flows:
+            dx = (now - ns.t_flows) * ns.bandwidth / k
+            for f in ns.flows.values():
+                f.remaining -= dx
+        ns.t_flows = now
+
+    def _reschedule(self, ns: _Node, node: int) -> None:
+        """Set the timer for the next completion (invalidating older timers)."""
+        if self.registry_bandwidth is not None:
+            self._reschedule_registry()
+            return
+        ns.version += 1
+        if not ns.flows:
+            return
+        k = len(ns.flows)
+        first = min(f.remaining for f in ns.flows.values())
+        dt = max(first, 0.0) * k / ns.bandwidth
+        ev = self.env.timeout(dt)
+        ev.callbacks.append(partial(self._tick, node, ns.version))
+
+    def _tick(self, node: int, version: int, _ev: simpy.Event) -> None:
+        ns = self._nodes[node]
+        if version != ns.version:
+            return  # superseded by a later start or completion
+        self._advance(ns)
+        flows = list(ns.flows.values())
+        done = [f for f in flows if f.remaining <= 1e-9 * f.size + 1e-6]  # = f.done(), inlined
+        if not done:  # rounding left the first one a hair short: it is the one due now
+            done = [min(flows, key=lambda f: f.remaining)]
+        self._finish(ns, node, done)
+        self._reschedule(ns, node)
+        self._dispatch(ns, node)
+
+    def _finish(self, ns: _Node, node: int, done: list[_Flow]) -> None:
+        present = self.store.layer_present
+        finished = []
+        for f in done:
+            del ns.flows[f.layer]
+            present[f.layer, node] = True
+            for req in f.waiters:
+                req.pending -= 1
+                if req.pending == 0:
+                    finished.append(req)
+        for req in finished:
+            self._complete(ns, node, req, None)
+
+    # -- registry-wide bandwidth (water-filling) ------------------------------------
+
+    def _advance_all(self) -> None:
+        now = self.env.now
+        dt = now - self._t
+        if dt > 0:
+            for f in self._flows:
+                f.remaining -= dt * f.rate
+        self._t = now
+
+    def _reschedule_registry(self) -> None:
+        self._version += 1
+        if not self._flows:
+            return
+        # Per node: n flows, each capped at bandwidth / n. Max-min fair shares under the
+        # registry's total: fill the lowest caps first.
+        groups = sorted(
+            ((ns.bandwidth / len(ns.flows), len(ns.flows), ns) for ns in self._nodes.values() if ns.flows),
+            key=lambda g: g[0],
+        )
+        remaining_bw = float(self.registry_bandwidth)  # type: ignore[arg-type]
+        remaining_flows = len(self._flows)
+        level = float("inf")
+        for cap, k, _ns in groups:
+            if cap * remaining_flows <= remaining_bw:
+                remaining_bw -= cap * k
+                remaining_flows -= k
+            else:
+                level = remaining_bw / remaining_flows
+                break
+        first = float("inf")
+        for cap, _k, ns in groups:
+            rate = min(cap, level)
+            for f in ns.flows.values():
+                f.rate = rate
+                first = min(first, max(f.remaining, 0.0) / rate)
+        ev = self.env.timeout(first)
+        ev.callbacks.append(partial(self._tick_registry, self._version))
+
+    def _tick_registry(self, version: int, _ev: simpy.Event) -> None:
+        if version != self._version:
+            return
+        self._advance_all()
+        done = [f for f in self._flows if f.done()]
+        if not done:
+            done = [min(self._flows, key=lambda f: f.remaining / f.rate)]
+        by_node: dict[int, list[_Flow]] = {}
+        for f in done:
+            del self._flows[f]
+            by_node.setdefault(f.node, []).append(f)
+        for node, fs in sorted(by_node.items()):
+            self._finish(self._nodes[node], node, fs)
+        self._reschedule_registry()
+        for node in sorted(by_node):
+            self._dispatch(self._nodes[node], node)

@@ -1,0 +1,351 @@
+"""The runtime model compiled from a scenario: catalog, node image store, and for each
+workload what its pods do between binding and Running (and after).
+
+:func:`build_runtime` returns None for a scenario that models neither images nor any
+runtime detail (sandbox, init containers, containers, readiness, crashes, restarts):
+its pods keep the plain lifecycle (``start_latency``, then ``duration``) at no cost.
+
+Common random numbers: every per-pod quantity is the ``i``-th draw of a stream keyed by
+the workload (:class:`IndexedSampler`), whatever order pods reach the kubelet in, so two
+scheduling policies on one seed give the ``i``-th pod of a workload the same latencies,
+the same first pull outcome and the same first crash. Later pull attempts and later
+runs draw from the pod's own streams (``rt-pull-fail`` / ``rt-crash`` keyed by workload
+and pod index), created only for pods that need them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from k8sim.config.distributions import ConstantDistribution
+from k8sim.config.loader import ScenarioError
+from k8sim.config.quantity import to_units
+from k8sim.runtime.catalog import (
+    Catalog,
+    CatalogError,
+    build_catalog,
+    default_pull_policy,
+    normalize_image_name,
+)
+from k8sim.runtime.store import ImageStore, NodeImageConfig, attach
+
+if TYPE_CHECKING:
+    from k8sim.cluster.ops import ClusterState
+    from k8sim.config.scenario import NodePool, PodTemplate, Scenario
+    from k8sim.sim.rng import Streams
+
+ALWAYS, IF_NOT_PRESENT, NEVER = 0, 1, 2
+_POLICIES = {"Always": ALWAYS, "IfNotPresent": IF_NOT_PRESENT, "Never": NEVER}
+RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER = 0, 1, 2
+_RESTARTS = {"Always": RESTART_ALWAYS, "OnFailure": RESTART_ON_FAILURE, "Never": RESTART_NEVER}
+
+
+class IndexedSampler:
+    """The ``i``-th draw of a distribution from one stream, whatever order the draws
+    are asked for in (blocks of fixed size are drawn in order and kept)."""
+
+    BLOCK = 1024
+
+    def __init__(self, dist: object, rng: np.random.Generator | None):
+        self._dist = dist
+        self._rng = rng
+        self._blocks: list[list[float]] = []
+        self._const = dist.value if isinstance(dist, ConstantDistribution) else None  # type: ignore[attr-defined]
+
+    def get(self, i: int) -> float:
+        if self._const is not None:
+            return self._const
+        b, k = divmod(i, self.BLOCK)
+        blocks = self._blocks
+        while len(blocks) <= b:
+            blocks.append(self._dist.sample(self._rng, self.BLOCK).tolist())  # type: ignore[attr-defined]
+        return blocks[b][k]
+
+
+class _Zero:
+    def get(self, i: int) -> float:
+        return 0.0
+
+
+ZERO = _Zero()
+
+
+@dataclass
+class Container:
+    """One container of a workload's pods, compiled."""
+
+    name: str
+    image: int  # catalog id, -1: nothing to pull
+    policy: int  # ALWAYS / IF_NOT_PRESENT / NEVER
+    start: IndexedSampler | _Zero  # create + start latency
+    duration: IndexedSampler | _Zero = ZERO  # init containers: run time
+
+
+@dataclass
+class WorkloadRuntime:
+    """What a workload's pods do from binding on (see :mod:`k8sim.runtime.kubelet`)."""
+
+    index: int
+    init: list[Container]
+    main: list[Container]
+    sandbox: IndexedSampler | _Zero
+    readiness: IndexedSampler | _Zero
+    restart_policy: int
+    pull_failure_p: float
+    #: Crash model: kind ("probability" / "rate" / None) and its samplers for the first run.
+    crash_kind: str | None = None
+    crash_p: float = 0.0
+    crash_rate: float = 0.0
+    crash_after: object = None  # Distribution (probability model)
+    first_crash_u: IndexedSampler | None = None
+    first_crash_t: IndexedSampler | None = None
+    first_pull_u: IndexedSampler | None = None
+    #: Distinct catalog images of the pod (kept "in use" on its node while it is bound).
+    images: tuple[int, ...] = ()
+    #: Catalog image per container, init containers first (-1: none), for ImageLocality.
+    container_images: tuple[int, ...] = ()
+
+    @property
+    def runs_once(self) -> bool:
+        """The main container runs once: no crash model, and success ends the pod."""
+        return self.crash_kind is None and self.restart_policy != RESTART_ALWAYS
+
+
+@dataclass
+class RuntimeModel:
+    """Everything the kubelet needs beyond the cluster tables."""
+
+    catalog: Catalog | None
+    store: ImageStore | None
+    workloads: list[WorkloadRuntime | None]
+    registry_bandwidth: float | None = None
+    streams: Streams | None = None
+    #: The run has no duration_s: it ends when nothing is left to happen.
+    drain: bool = False
+
+    def container_images(self, workload: int) -> tuple[int, ...]:
+        """Catalog image ids of a workload's containers (init first; -1 = none)."""
+        if workload < 0 or self.store is None:
+            return ()
+        rt = self.workloads[workload]
+        return rt.container_images if rt is not None else ()
+
+
+def _sampler(dist: object, streams: Streams, name: str, *keys: int) -> IndexedSampler | _Zero:
+    if dist is None:
+        return ZERO
+    if isinstance(dist, ConstantDistribution):
+        return ZERO if dist.value == 0 else IndexedSampler(dist, None)
+    return IndexedSampler(dist, streams.generator(name, *keys))
+
+
+def _needs_runtime(t: PodTemplate, images_on: bool, finite: bool) -> bool:
+    has_image = t.image is not None or any(c.image is not None for c in [*t.containers, *t.init_containers])
+    return bool(
+        (images_on and has_image)
+        or t.init_containers
+        or t.containers
+        or t.sandbox_latency is not None
+        or t.readiness_delay is not None
+        or t.crash is not None
+        or (t.restart_policy == "Always" and finite)
+    )
+
+
+class _Resolver:
+    def __init__(self, catalog: Catalog | None, problems: list[tuple[str, str]]):
+        self.catalog = catalog
+        self.problems = problems
+
+    def image(self, name: str | None, where: str) -> int:
+        if name is None or self.catalog is None:
+            return -1
+        iid = self.catalog.id_of(name)
+        if iid is None:
+            known = self.catalog.image_names
+            wanted = normalize_image_name(name)
+            repo = wanted.split("@")[0].rsplit(":", 1)[0]
+            close = [k for k in known if k.rsplit(":", 1)[0] == repo]
+            close += [k for k in difflib.get_close_matches(wanted, known, n=3) if k not in close]
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            shown = ", ".join(known[:8]) + (f", ... ({len(known)} images)" if len(known) > 8 else "")
+            self.problems.append((where, f"image {name!r} is not in the image catalog ({shown}){hint}"))
+            return -1
+        return iid
+
+
+def _policy(explicit: str | None, template_policy: str | None, image: str | None) -> int:
+    p = explicit or template_policy or (default_pull_policy(image) if image is not None else "IfNotPresent")
+    return _POLICIES[p]
+
+
+def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver) -> WorkloadRuntime:
+    where = f"workloads[{wi}].template"
+    init = []
+    for j, c in enumerate(t.init_containers):
+        init.append(Container(
+            c.name, res.image(c.image, f"{where}.initContainers[{j}].image"),
+            _policy(c.image_pull_policy, t.image_pull_policy, c.image),
+            _sampler(c.start_latency, streams, "rt-init-start", wi, j),
+            _sampler(c.duration, streams, "rt-init-duration", wi, j),
+        ))
+    main = []
+    if t.containers:
+        for j, c in enumerate(t.containers):
+            main.append(Container(
+                c.name, res.image(c.image, f"{where}.containers[{j}].image"),
+                _policy(c.image_pull_policy, t.image_pull_policy, c.image),
+                _sampler(c.start_latency, streams, "rt-start", wi, j),
+            ))
+    else:
+        main.append(Container("main", res.image(t.image, f"{where}.image"),
+                              _policy(None, t.image_pull_policy, t.image), ZERO))
+    rt = WorkloadRuntime(
+        index=wi,
+        init=init,
+        main=main,
+        sandbox=_sampler(t.sandbox_latency, streams, "rt-sandbox", wi),
+        readiness=_sampler(t.readiness_delay, streams, "rt-readiness", wi),
+        restart_policy=_RESTARTS[t.restart_policy],
+        pull_failure_p=t.image_pull_failure_probability,
+    )
+    if rt.pull_failure_p > 0:
+        rt.first_pull_u = IndexedSampler(_UNIFORM, streams.generator("rt-pull-fail", wi))
+    crash = t.crash
+    if crash is not None:
+        rt.first_crash_u = IndexedSampler(_UNIFORM, streams.generator("rt-crash-u", wi))
+        if crash.probability is not None:
+            rt.crash_kind, rt.crash_p = "probability", crash.probability
+            rt.crash_after = crash.after or ConstantDistribution(value=0.0)
+            rt.first_crash_t = IndexedSampler(rt.crash_after, streams.generator("rt-crash-t", wi))
+        else:
+            rt.crash_kind, rt.crash_rate = "rate", float(crash.rate_per_s)  # type: ignore[arg-type]
+            rt.first_crash_t = IndexedSampler(_Exp(rt.crash_rate), streams.generator("rt-crash-t", wi))
+    cimgs = tuple(c.image for c in init) + tuple(c.image for c in main)
+    rt.container_images = cimgs
+    rt.images = tuple(sorted({i for i in cimgs if i >= 0}))
+    return rt
+
+
+class _Uniform:
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.random(size)
+
+
+class _Exp:
+    def __init__(self, rate: float):
+        self.mean = 1.0 / rate
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.exponential(self.mean, size)
+
+
+_UNIFORM = _Uniform()
+
+
+def _pool_config(pool: NodePool, prepulled: tuple[int, ...]) -> NodeImageConfig:
+    k = pool.kubelet
+    return NodeImageConfig(
+        disk_capacity=to_units(pool.image_disk) if pool.image_disk is not None else 0,
+        bandwidth=float(pool.image_pull_bandwidth),
+        prepulled=prepulled,
+        serialize_image_pulls=k.serialize_image_pulls,
+        max_parallel_image_pulls=k.max_parallel_image_pulls,
+        registry_pull_qps=k.registry_pull_qps,
+        registry_burst=k.registry_burst,
+        gc_high_percent=k.image_gc_high_threshold_percent,
+        gc_low_percent=k.image_gc_low_threshold_percent,
+        gc_min_age_s=k.image_minimum_gc_age_s,
+    )
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n:,} bytes ({n / 2**20:,.1f} MiB)"
+
+
+def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams) -> RuntimeModel | None:
+    """Compile the runtime model of ``scenario`` (None if it models nothing of it).
+
+    Raises :class:`ScenarioError` naming the field for: an image name that is not in
+    the catalog (workload containers, pre-pulled images), a layer or an image larger
+    than a pool's image disk, pre-pulled images that do not fit on it, a digest with two
+    sizes, an image defined twice, image settings on a pool without an ``images``
+    section.
+    """
+    spec = scenario.images
+    images_on = spec is not None
+    problems: list[tuple[str, str]] = []
+    if not images_on:
+        for i, pool in enumerate(scenario.cluster.node_pools):
+            if pool.prepulled_images:
+                problems.append((f"cluster.node_pools[{i}].prepulled_images",
+                                 "pre-pulled images need an images: section (the image catalog)"))
+        if problems:
+            raise ScenarioError(scenario.source, problems)
+    needs = [
+        _needs_runtime(w.template, images_on, w.duration is not None) for w in scenario.workloads
+    ]
+    if not images_on and not any(needs):
+        return None
+    catalog = None
+    if spec is not None:
+        try:
+            catalog = build_catalog(spec, streams.generator("image-catalog"))
+        except CatalogError as e:
+            raise ScenarioError(scenario.source, e.problems) from None
+    res = _Resolver(catalog, problems)
+    workloads: list[WorkloadRuntime | None] = []
+    for wi, w in enumerate(scenario.workloads):
+        workloads.append(_compile_workload(wi, w.template, streams, res) if needs[wi] else None)
+    store = None
+    if catalog is not None:
+        configs = []
+        for i, pool in enumerate(scenario.cluster.node_pools):
+            pre = tuple(dict.fromkeys(
+                res.image(name, f"cluster.node_pools[{i}].prepulled_images[{j}]")
+                for j, name in enumerate(pool.prepulled_images)
+            ))
+            configs.append(_pool_config(pool, tuple(x for x in pre if x >= 0)))
+        _check_disks(scenario, catalog, configs, workloads, problems)
+        if problems:
+            raise ScenarioError(scenario.source, problems)
+        store = ImageStore(catalog, configs)
+        store.sync(state.nodes.pool)
+        attach(state, store)
+    if problems:
+        raise ScenarioError(scenario.source, problems)
+    registry = None
+    if spec is not None and spec.registry_bandwidth is not None:
+        registry = float(spec.registry_bandwidth)
+    return RuntimeModel(catalog, store, workloads, registry, streams, drain=scenario.duration_s is None)
+
+
+def _check_disks(scenario: Scenario, catalog: Catalog, configs: list[NodeImageConfig],
+                 workloads: list[WorkloadRuntime | None], problems: list[tuple[str, str]]) -> None:
+    used = sorted({i for rt in workloads if rt is not None for i in rt.images})
+    for p, cfg in enumerate(configs):
+        cap = cfg.disk_capacity
+        if cap <= 0:
+            continue
+        where = f"cluster.node_pools[{p}].image_disk"
+        for img in sorted(set(used) | set(cfg.prepulled)):
+            layers = catalog.image_layers[img]
+            big = max(layers, key=lambda layer: int(catalog.layer_sizes[layer]))
+            big_size = int(catalog.layer_sizes[big])
+            if big_size > cap:
+                problems.append((where, f"layer {catalog.layer_digests[big]} of image {catalog.image_names[img]!r} "
+                                        f"is {_fmt_bytes(big_size)}, larger than the pool's image disk "
+                                        f"{_fmt_bytes(cap)}"))
+            elif int(catalog.image_sizes[img]) > cap:
+                problems.append((where, f"image {catalog.image_names[img]!r} is {_fmt_bytes(int(catalog.image_sizes[img]))}, "
+                                        f"larger than the pool's image disk {_fmt_bytes(cap)}"))
+        if cfg.prepulled:
+            total = catalog.unique_size(cfg.prepulled)
+            if total > cap:
+                problems.append((f"cluster.node_pools[{p}].prepulled_images",
+                                 f"the pre-pulled images take {_fmt_bytes(total)}, more than the pool's image "
+                                 f"disk {_fmt_bytes(cap)}"))
