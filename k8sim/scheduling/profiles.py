@@ -45,7 +45,8 @@ _DEFAULT = [
     Ref("ImageLocality", 1),
 ]
 #: The default plugins that filter (used as filter-only entries by other presets).
-_FILTERS = [r for r in _DEFAULT if r.name != "NodeResourcesBalancedAllocation"]
+_SCORE_ONLY = {"NodeResourcesBalancedAllocation", "ImageLocality"}
+_FILTERS = [r for r in _DEFAULT if r.name not in _SCORE_ONLY]
 
 
 def _fit(strategy: str) -> Ref:
