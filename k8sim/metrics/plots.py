@@ -67,22 +67,26 @@ def _ecdf(ax: plt.Axes, values: np.ndarray, label: str) -> None:
     ax.step(v, y, where="post", label=f"{label} (n={v.size:,})")
 
 
-def latency_cdf(result: RunResult) -> Figure:
-    """Empirical CDFs of scheduling latency and startup latency (post warm-up pods)."""
-    pods = result.pods
-    win = pods[(pods["created"] >= result.warmup_s) & (pods["workload"] != "")]
-    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    _ecdf(ax, win["scheduling_latency"].to_numpy(dtype=float), "scheduling (created -> bound)")
-    _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
-    ax.set_xlabel("latency (s)")
+def _finish_cdf(ax: plt.Axes, result: RunResult, xlabel: str, title: str, empty: str) -> None:
+    """Common axes of the CDF plots: labels, title, legend (or a note when empty), grid."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("fraction of pods")
     ax.set_ylim(0, 1.02)
-    ax.set_title(_title(result, "Latency CDF"))
+    ax.set_title(_title(result, title))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right")
     else:
-        ax.text(0.5, 0.5, "no pod was scheduled", transform=ax.transAxes, ha="center")
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center")
     ax.grid(alpha=0.3)
+
+
+def latency_cdf(result: RunResult) -> Figure:
+    """Empirical CDFs of scheduling latency and startup latency (post warm-up pods)."""
+    win = _window(result)
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    _ecdf(ax, win["scheduling_latency"].to_numpy(dtype=float), "scheduling (created -> bound)")
+    _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
+    _finish_cdf(ax, result, "latency (s)", "Latency CDF", "no pod was scheduled")
     return fig
 
 
@@ -104,15 +108,7 @@ def startup_breakdown(result: RunResult) -> Figure:
     _ecdf(ax, (win["running"] - win["scheduled"] - pulling).to_numpy(dtype=float),
           "sandbox + containers (bound -> running, without pulls)")
     _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("fraction of pods")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(_title(result, "Startup breakdown"))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right")
-    else:
-        ax.text(0.5, 0.5, "no pod reached Running", transform=ax.transAxes, ha="center")
-    ax.grid(alpha=0.3)
+    _finish_cdf(ax, result, "seconds", "Startup breakdown", "no pod reached Running")
     return fig
 
 
@@ -132,13 +128,8 @@ def startup_cdf_by(result: RunResult, by: str = "pool") -> Figure:
     for name in sorted(groups.dropna().unique()):
         sel = win[groups == name]
         _ecdf(ax, sel["startup_latency"].to_numpy(dtype=float), f"{by} {name}")
-    ax.set_xlabel("startup latency, created -> running (s)")
-    ax.set_ylabel("fraction of pods")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(_title(result, f"Startup latency CDF by {by}"))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right")
-    ax.grid(alpha=0.3)
+    _finish_cdf(ax, result, "startup latency, created -> running (s)", f"Startup latency CDF by {by}",
+                "no pod reached Running")
     return fig
 
 
