@@ -67,6 +67,11 @@ class NodeTable:
         pool: ``int32[N]`` node pool code (-1 for explicit nodes).
         labels: label key -> ``int32[N]`` value codes (-1 where the node lacks the key).
         taints: ``bool[T, N]``: node n carries interned taint t.
+        gpu_free: ``int64[N, G]`` free milli-GPU per device (1000 per device when idle),
+            ``G`` the most devices any node has; devices beyond a node's count hold -1,
+            so ``gpu_free >= milli`` is False there for every request.
+        gpu_count: ``int32[N]`` GPU devices of each node (0: none).
+        gpu_model: ``int32[N]`` GPU model code (-1: no GPUs); names in ``gpu_models``.
     """
 
     def __init__(self, resources: ResourceIndex):
@@ -90,6 +95,13 @@ class NodeTable:
         self.taint_specs: list[TaintSpec] = []
         self.taint_index: dict[TaintSpec, int] = {}
         self.taints = np.zeros((0, 0), dtype=bool)
+        self.gpu_free = np.zeros((0, 0), dtype=np.int64)
+        self.gpu_count = np.zeros(0, dtype=np.int32)
+        self.gpu_model = np.zeros(0, dtype=np.int32)
+        #: GPU model vocabulary: code -> name, and name -> code. Pod shapes intern the
+        #: models they allow too, so a code may have no node yet.
+        self.gpu_models: list[str] = []
+        self.gpu_model_index: dict[str, int] = {}
         #: Bumped whenever labels, taints or the node set change (not on bind/unbind),
         #: so per-pod-shape masks over nodes can be cached until it moves.
         self.version = 0
@@ -99,6 +111,10 @@ class NodeTable:
     def label_code(self, key: str, value: str) -> int:
         """Code of ``value`` for label ``key``; -2 if no node has it (matches nothing)."""
         return self.label_values.get(key, {}).get(value, -2)
+
+    def gpu_model_code(self, name: str) -> int:
+        """Code of GPU model ``name``; -2 if it was never interned (matches no node)."""
+        return self.gpu_model_index.get(name, -2)
 
     def node_labels(self, n: int) -> dict[str, str]:
         """Labels of node ``n`` as a dict (for display and export)."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from k8sim.cluster.nodes import NodeTable, ResourceIndex, TaintSpec
 from k8sim.cluster.pods import BOUND, PENDING, RUNNING, PodTable
+from k8sim.config.scenario import GPU_MILLI, GPU_MODEL_LABEL
 
 
 @dataclass
@@ -68,10 +69,11 @@ def add_node(
     pool: int,
     now: float,
     ready: bool = True,
+    gpus: tuple[int, str] | None = None,
 ) -> int:
     """Append one node; returns its column. Labels and taints are interned."""
     return add_nodes(state, names=[name], allocatable=allocatable, labels=[labels], taints=taints,
-                     pool=pool, now=now, ready=ready)[0]
+                     pool=pool, now=now, ready=ready, gpus=gpus)[0]
 
 
 def add_nodes(
@@ -84,9 +86,13 @@ def add_nodes(
     pool: int,
     now: float,
     ready: bool = True,
+    gpus: tuple[int, str] | None = None,
 ) -> list[int]:
     """Append ``len(names)`` nodes sharing allocatable, taints and pool (one node pool),
-    with per-node labels; returns their columns. One reallocation for all of them."""
+    with per-node labels; returns their columns. One reallocation for all of them.
+
+    ``gpus`` is ``(count, model)``: each node gets ``count`` devices of 1000 milli-GPU
+    and the label ``k8sim.io/gpu-model``."""
     nt = state.nodes
     k = len(names)
     if len(labels) != k:
@@ -96,6 +102,10 @@ def add_nodes(
             raise ValueError(f"node {name!r} already exists")
     if len(set(names)) != k:
         raise ValueError("node names must be distinct")
+    if gpus is not None:
+        if gpus[0] < 1:
+            raise ValueError(f"a node with GPUs needs at least one device, got {gpus[0]}")
+        labels = [{**lab, GPU_MODEL_LABEL: gpus[1]} for lab in labels]
     n = nt.n
     r = len(state.resources)
 
@@ -133,6 +143,7 @@ def add_nodes(
             nt.taint_specs.append(t)
             nt.taints = np.concatenate([nt.taints, np.zeros((1, n + k), dtype=bool)])
         nt.taints[nt.taint_index[t], cols] = True
+    _grow_gpus(state, k, gpus)
     for i, name in enumerate(names):
         nt.names.append(name)
         nt.name_index[name] = n + i
@@ -140,6 +151,83 @@ def add_nodes(
     nt.version += 1
     state.generation += 1
     return list(range(n, n + k))
+
+
+def _grow_gpus(state: ClusterState, k: int, gpus: tuple[int, str] | None) -> None:
+    """Append ``k`` node rows to the GPU arrays (the device axis widens if needed)."""
+    nt = state.nodes
+    count = gpus[0] if gpus is not None else 0
+    width = max(nt.gpu_free.shape[1], count)
+    free = np.full((nt.n + k, width), -1, dtype=np.int64)
+    free[: nt.n, : nt.gpu_free.shape[1]] = nt.gpu_free
+    free[nt.n :, :count] = GPU_MILLI
+    nt.gpu_free = free
+    nt.gpu_count = np.concatenate([nt.gpu_count, np.full(k, count, dtype=np.int32)])
+    code = intern_gpu_model(state, gpus[1]) if gpus is not None else -1
+    nt.gpu_model = np.concatenate([nt.gpu_model, np.full(k, code, dtype=np.int32)])
+
+
+def intern_gpu_model(state: ClusterState, name: str) -> int:
+    """The code of GPU model ``name``, added to the vocabulary if new."""
+    nt = state.nodes
+    code = nt.gpu_model_index.get(name)
+    if code is None:
+        code = nt.gpu_model_index[name] = len(nt.gpu_models)
+        nt.gpu_models.append(name)
+    return code
+
+
+def choose_gpus(state: ClusterState, node: int, count: int, milli: int) -> int:
+    """Devices for a pod of ``count`` GPUs with ``milli`` each on ``node`` by the
+    "best" rule (Weng et al., ATC '23): a sharing pod (``milli < 1000``) takes the
+    fitting device with the least free milli, lowest index on ties; a whole-GPU pod
+    takes the lowest-index completely free devices. Returns the device bitmask, 0 if
+    the node cannot host the pod."""
+    free = state.nodes.gpu_free[node]
+    if milli < GPU_MILLI:
+        fits = np.flatnonzero(free >= milli)
+        if count != 1 or fits.size == 0:
+            return 0
+        return 1 << int(fits[np.argmin(free[fits])])
+    idle = np.flatnonzero(free == GPU_MILLI)
+    if idle.size < count:
+        return 0
+    mask = 0
+    for d in idle[:count]:
+        mask |= 1 << int(d)
+    return mask
+
+
+def assign_gpus(state: ClusterState, pod: int, devices: int) -> None:
+    """Record the devices a Pending pod will take when bound (Reserve)."""
+    pods = state.pods
+    if pods.phase[pod] != PENDING:
+        raise InvariantError(f"GPU devices chosen for pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    pods.gpu_devices[pod] = devices
+
+
+def _devices(mask: int) -> list[int]:
+    return [d for d in range(mask.bit_length()) if mask >> d & 1]
+
+
+def _take_gpus(state: ClusterState, pod: int, node: int) -> None:
+    """Subtract a GPU pod's milli on its devices (chosen now by the "best" rule if no
+    Reserve chose them)."""
+    pods, free = state.pods, state.nodes.gpu_free
+    count, milli = int(pods.gpu_count[pod]), int(pods.gpu_milli[pod])
+    mask = int(pods.gpu_devices[pod])
+    if mask == 0:
+        mask = choose_gpus(state, node, count, milli)
+    devices = _devices(mask)
+    if (len(devices) != count or devices[-1] >= free.shape[1]
+            or any(free[node, d] < milli for d in devices)):
+        raise InvariantError(
+            f"pod {pods.names[pod]} needs {count} GPU(s) of {milli}m, node "
+            f"{state.nodes.names[node]} cannot host it on devices {devices}"
+        )
+    for d in devices:
+        free[node, d] -= milli
+    pods.gpu_devices[pod] = mask
 
 
 def nominate(state: ClusterState, pod: int, node: int) -> None:
@@ -165,6 +253,8 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     pods, nodes = state.pods, state.nodes
     if pods.phase[pod] != PENDING:
         raise InvariantError(f"bind of pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    if pods.gpu_count[pod]:
+        _take_gpus(state, pod, node)
     req = pods.requests[pod]
     nodes.requested[:, node] += req
     nodes.free[:, node] -= req
@@ -195,6 +285,10 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     node = int(pods.node[pod])
     if node < 0 or pods.phase[pod] not in (BOUND, RUNNING):
         raise InvariantError(f"release of pod {pods.names[pod]} that is not bound")
+    if pods.gpu_count[pod]:
+        milli = int(pods.gpu_milli[pod])
+        for d in _devices(int(pods.gpu_devices[pod])):
+            nodes.gpu_free[node, d] += milli
     req = pods.requests[pod]
     nodes.requested[:, node] -= req
     nodes.free[:, node] += req
@@ -234,3 +328,38 @@ def check_invariants(state: ClusterState) -> None:
         raise InvariantError("requested outside [0, allocatable]")
     if not np.array_equal(nodes.free, nodes.alloc - nodes.requested):
         raise InvariantError("free != allocatable - requested")
+    _check_gpus(state, bound)
+
+
+def _check_gpus(state: ClusterState, bound: np.ndarray) -> None:
+    """Per-device conservation: ``0 <= gpu_free <= 1000`` on a node's devices, -1 beyond,
+    and ``1000 - gpu_free`` is the sum of the bound pods' milli on each device."""
+    pods, nodes = state.pods, state.nodes
+    n, g = pods.n, nodes.gpu_free.shape[1]
+    if nodes.gpu_free.shape[0] != nodes.n or nodes.gpu_count.shape != (nodes.n,) or nodes.gpu_model.shape != (nodes.n,):
+        raise InvariantError("GPU arrays do not have one row per node")
+    present = np.arange(g)[None, :] < nodes.gpu_count[:, None]
+    if np.any(nodes.gpu_free[~present] != -1):
+        raise InvariantError("gpu_free beyond a node's device count is not -1")
+    free = nodes.gpu_free[present]
+    if np.any(free < 0) or np.any(free > GPU_MILLI):
+        raise InvariantError(f"gpu_free outside [0, {GPU_MILLI}]")
+    if np.any((nodes.gpu_count > 0) != (nodes.gpu_model >= 0)):
+        raise InvariantError("a node has GPUs without a model or a model without GPUs")
+    gpu = bound & (pods.gpu_count[:n] > 0)
+    masks = pods.gpu_devices[:n][gpu]
+    if np.any(masks >> g):
+        raise InvariantError("a pod holds a GPU device index beyond the widest node")
+    bits = (masks[:, None] >> np.arange(g)[None, :]) & 1
+    if not np.array_equal(bits.sum(axis=1), pods.gpu_count[:n][gpu]):
+        raise InvariantError("a bound GPU pod does not hold exactly gpu_count devices")
+    used = np.zeros_like(nodes.gpu_free)
+    np.add.at(used, pods.node[:n][gpu], bits * pods.gpu_milli[:n][gpu][:, None])
+    if np.any(used[~present] != 0):
+        raise InvariantError("a pod holds a device its node does not have")
+    if not np.array_equal((GPU_MILLI - nodes.gpu_free)[present], used[present]):
+        bad = np.argwhere(present & (GPU_MILLI - nodes.gpu_free != used))[0]
+        raise InvariantError(
+            f"GPU {bad[1]} of node {nodes.names[bad[0]]} has {nodes.gpu_free[bad[0], bad[1]]}m free, "
+            f"bound pods hold {used[bad[0], bad[1]]}m"
+        )

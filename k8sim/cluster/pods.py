@@ -36,6 +36,9 @@ _INT_COLUMNS = {
     "restarts": np.int32,
     "pull_failures": np.int32,
     "reason": np.int8,
+    "gpu_count": np.int32,
+    "gpu_milli": np.int64,
+    "gpu_devices": np.int64,
 }
 
 
@@ -53,6 +56,9 @@ class PodTable:
         image_pull_time: seconds spent pulling, back-off waits included (NaN when the
         runtime model is off); ready: containers Running and ready; restarts: container
         restarts; pull_failures: failed pull attempts; reason: a ``REASON_NAMES`` code.
+        gpu_count, gpu_milli: GPU devices requested and milli-GPU on each (0: no GPU);
+        gpu_devices: bitmask of the device indices the pod holds on its node (bit d =
+        device d; 0 until devices are chosen), kept after the pod ends for the record.
     """
 
     def __init__(self, n_resources: int, capacity: int = 1024):
@@ -88,6 +94,9 @@ class PodTable:
     node: np.ndarray
     attempts: np.ndarray
     index: np.ndarray
+    gpu_count: np.ndarray
+    gpu_milli: np.ndarray
+    gpu_devices: np.ndarray
 
     def _grow(self) -> None:
         new = self._cap * 2
@@ -113,8 +122,11 @@ class PodTable:
         created: float,
         duration: float,
         start_latency: float,
+        gpu_count: int = 0,
+        gpu_milli: int = 0,
     ) -> int:
-        """Add a Pending pod; returns its row."""
+        """Add a Pending pod; returns its row (``gpu_count`` devices with ``gpu_milli``
+        each, none by default)."""
         if self.n == self._cap:
             self._grow()
         p = self.n
@@ -132,6 +144,10 @@ class PodTable:
         self.created[p] = created
         self.duration[p] = duration
         self.start_latency[p] = start_latency
+        if gpu_count:
+            # Rows are fresh zeros (never reused), so GPU-less pods write nothing.
+            self.gpu_count[p] = gpu_count
+            self.gpu_milli[p] = gpu_milli
         self.names.append(name)
         return p
 

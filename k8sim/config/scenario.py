@@ -174,6 +174,55 @@ class KubeletConfig(K8sModel):
         return self
 
 
+#: Label k8sim puts on every node with GPUs: its GPU model (e.g. ``V100M16``).
+GPU_MODEL_LABEL = "k8sim.io/gpu-model"
+#: Milli-GPU of one device.
+GPU_MILLI = 1000
+#: Most GPU devices one node may have (a bound pod's devices are an int64 bitmask).
+MAX_GPUS_PER_NODE = 63
+
+
+class NodeGpus(Strict):
+    """A node's GPUs: ``count`` devices of one ``model``, each with 1000 milli-GPU."""
+
+    count: int = Field(ge=1, le=MAX_GPUS_PER_NODE)  # number of GPU devices
+    model: str = Field(min_length=1)  # GPU model, e.g. V100M16 (no "|")
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if "|" in v or v != v.strip():
+            raise ValueError(f"a GPU model is one name without '|' or spaces, got {v!r}")
+        return v
+
+
+class PodGpu(Strict):
+    """A pod's GPU request: ``count`` whole GPUs (``milli`` 1000), or one shared GPU
+    (``count`` 1, ``0 < milli < 1000``); ``models`` restricts the GPU model
+    (``"V100M16|V100M32"``; absent or empty = any model)."""
+
+    count: int = Field(default=1, ge=1, le=MAX_GPUS_PER_NODE)  # GPU devices
+    milli: int = Field(default=GPU_MILLI, gt=0, le=GPU_MILLI)  # milli-GPU on each device
+    models: str | None = None  # allowed GPU models, "|"-separated
+
+    @model_validator(mode="after")
+    def _check(self) -> PodGpu:
+        if self.count > 1 and self.milli < GPU_MILLI:
+            raise ValueError(
+                f"a multi-GPU pod (count {self.count}) must use whole GPUs (milli {GPU_MILLI}), "
+                f"got milli {self.milli}; only a single-GPU pod may share a GPU"
+            )
+        if self.models is not None and any(not m.strip() for m in self.models.split("|")) and self.models.strip():
+            raise ValueError(f"models: empty name in {self.models!r}")
+        return self
+
+    def model_names(self) -> frozenset[str] | None:
+        """The allowed model names, or None for any model."""
+        if self.models is None or not self.models.strip():
+            return None
+        return frozenset(m.strip() for m in self.models.split("|"))
+
+
 class NodePool(Strict):
     """``count`` identical nodes, spread round-robin over ``zones``."""
 
@@ -183,6 +232,7 @@ class NodePool(Strict):
     labels: dict[str, str] = {}  # extra node labels
     taints: list[Taint] = []  # node taints
     zones: list[str] = []  # zone names; sets topology.kubernetes.io/zone
+    gpus: NodeGpus | None = None  # GPU devices of each node (absent: none)
     # The fields below apply when the scenario has an ``images`` section.
     # Disk for container images (imagefs), e.g. 50Gi; absent = unlimited (no image GC).
     image_disk: Quantity | None = None
@@ -209,6 +259,7 @@ class NodeSpec(Strict):
     labels: dict[str, str] = {}  # extra node labels
     taints: list[Taint] = []  # node taints
     zone: str | None = None  # sets topology.kubernetes.io/zone
+    gpus: NodeGpus | None = None  # GPU devices (absent: none)
 
     @model_validator(mode="after")
     def _check(self) -> NodeSpec:
@@ -373,6 +424,7 @@ class PodTemplate(K8sModel):
     crash: CrashModel | None = None  # container exits with an error (absent: never)
     # Chance that one pull attempt fails at the registry (ErrImagePull, then back-off).
     image_pull_failure_probability: float = Field(default=0.0, ge=0, le=1)
+    gpu: PodGpu | None = None  # GPU request (absent: no GPU)
 
     @model_validator(mode="after")
     def _check(self) -> PodTemplate:

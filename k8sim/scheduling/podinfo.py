@@ -44,6 +44,10 @@ class PodInfo:
     container_images: tuple[int, ...] = ()
     preemption_policy: str = "PreemptLowerPriority"  # of the pod's PriorityClass
     termination_grace_s: float = 30.0  # terminationGracePeriodSeconds
+    gpu_count: int = 0  # GPU devices requested (0: no GPU)
+    gpu_milli: int = 0  # milli-GPU on each of them (1000: whole GPUs)
+    #: Allowed GPU model codes (the node table's vocabulary), None = any model.
+    gpu_models: frozenset[int] | None = None
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).
     requested_rows: np.ndarray = field(init=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).

@@ -39,6 +39,7 @@ _DEFAULT = [
     Ref("NodeAffinity", 2),
     Ref("NodePorts"),
     Ref("NodeResourcesFit", 1),
+    Ref("GpuFit"),
     Ref("PodTopologySpread", 2),
     Ref("InterPodAffinity", 2),
     Ref("NodeResourcesBalancedAllocation", 1),

@@ -35,6 +35,7 @@ BUILTIN: dict[str, str] = {
     "PodTopologySpread": _P + "pod_topology_spread:PodTopologySpread",
     "InterPodAffinity": _P + "inter_pod_affinity:InterPodAffinity",
     "ImageLocality": _P + "image_locality:ImageLocality",
+    "GpuFit": _P + "gpu_fit:GpuFit",
     # research policies
     "FirstFit": _P + "first_fit:FirstFit",
     "BestFit": _P + "best_fit:BestFit",

@@ -27,6 +27,7 @@ from k8sim.config.scenario import (
     HOSTNAME_LABEL,
     POOL_LABEL,
     ZONE_LABEL,
+    NodeGpus,
     PodTemplate,
     Scenario,
     Taint,
@@ -101,6 +102,7 @@ class Simulation:
         self.scheduler_settings = scenario.scheduler
         self.profiles = self._build_profiles()
         self._check_scheduler_names()
+        self._check_gpu_filters()
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         self.runtime = build_runtime(scenario, self.state, self.streams)
         self.kubelet = Kubelet(self.env, self.state, self.recorder, self._released, runtime=self.runtime)
@@ -136,7 +138,7 @@ class Simulation:
                     node_labels[ZONE_LABEL] = pool.zones[i % len(pool.zones)]
                 labels.append(node_labels)
             cols = ops.add_nodes(self.state, names=names, allocatable=alloc, labels=labels,
-                                 taints=_taints(pool.taints), pool=pi, now=self.env.now)
+                                 taints=_taints(pool.taints), pool=pi, now=self.env.now, gpus=_gpus(pool.gpus))
             for n in cols:
                 self.recorder.event(self.env.now, "NodeAdded", -1, n)
         self.state.nodes.pool_names = [p.name for p in c.node_pools]
@@ -144,11 +146,14 @@ class Simulation:
             labels = {**spec.labels, HOSTNAME_LABEL: spec.name}
             if spec.zone is not None:
                 labels[ZONE_LABEL] = spec.zone
-            self._add_node(spec.name, self._allocatable(spec.allocatable), labels, _taints(spec.taints), -1)
+            self._add_node(spec.name, self._allocatable(spec.allocatable), labels, _taints(spec.taints), -1,
+                           gpus=_gpus(spec.gpus))
 
-    def _add_node(self, name: str, alloc: np.ndarray, labels: dict, taints: list[TaintSpec], pool: int) -> None:
+    def _add_node(self, name: str, alloc: np.ndarray, labels: dict, taints: list[TaintSpec], pool: int,
+                  gpus: tuple[int, str] | None = None) -> None:
         n = ops.add_node(
-            self.state, name=name, allocatable=alloc, labels=labels, taints=taints, pool=pool, now=self.env.now
+            self.state, name=name, allocatable=alloc, labels=labels, taints=taints, pool=pool, now=self.env.now,
+            gpus=gpus,
         )
         self.recorder.event(self.env.now, "NodeAdded", -1, n)
 
@@ -226,10 +231,33 @@ class Simulation:
                     names.add((d or {}).get("name"))
             postfilter_off[(p or {}).get("schedulerName", DEFAULT_SCHEDULER)] = bool(
                 names & {"DefaultPreemption", "*"})
+        from k8sim.scheduling.registry import get as get_plugin
+
         for i, (name, prof) in enumerate(profiles.items()):
             if not postfilter_off.get(name, False):
                 prof.post_filter = DefaultPreemption(self.streams.generator("preemption", i))
+            if not any(f.name == "GpuFit" for f in prof.filters):
+                # Upstream has no GpuFit (GPUs are an extended resource there); k8sim's
+                # per-device model needs it, so every profile from a file gets it.
+                prof.filters.append(get_plugin("GpuFit")())
         return profiles
+
+    def _check_gpu_filters(self) -> None:
+        """A profile that schedules GPU pods must run the GpuFit filter, or it could bind
+        a pod to a node without free devices: reject that before the run starts."""
+        problems = []
+        for i, w in enumerate(self.scenario.workloads):
+            if w.template.gpu is None:
+                continue
+            prof = self.profiles.get(w.template.scheduler_name)
+            if prof is not None and not any(f.name == "GpuFit" for f in prof.filters):
+                problems.append((
+                    f"workloads[{i}].template.gpu",
+                    f"profile {w.template.scheduler_name!r} has no GpuFit filter (it is disabled), "
+                    "so it cannot place GPU pods",
+                ))
+        if problems:
+            raise ScenarioError(self.scenario.source, problems)
 
     def _check_scheduler_names(self) -> None:
         problems = []
@@ -281,6 +309,11 @@ class Simulation:
                 preemption_policy=self.scenario.preemption_policy(template),
                 termination_grace_s=template.termination_grace_period_s,
             )
+            if template.gpu is not None:
+                names = template.gpu.model_names()
+                info.gpu_count, info.gpu_milli = template.gpu.count, template.gpu.milli
+                info.gpu_models = (None if names is None
+                                   else frozenset(ops.intern_gpu_model(self.state, m) for m in names))
         sid = ops.add_shape(self.state, info)
         self._shape_ids[full_key] = sid
         return sid
@@ -332,6 +365,7 @@ class Simulation:
     def _creator(self, wi: int, name: str, req: np.ndarray, shape: int, durations: BlockSampler | None, latencies: BlockSampler) -> Callable[[], None]:
         pods = self.state.pods
         priority = self.state.shapes[shape].priority
+        gpu_count, gpu_milli = self.state.shapes[shape].gpu_count, self.state.shapes[shape].gpu_milli
         counter = [0]
 
         def create() -> None:
@@ -342,7 +376,7 @@ class Simulation:
                 name=f"{name}-{i}", requests=req, workload=wi, index=i, shape=shape, priority=priority,
                 created=now,
                 duration=durations.next() if durations is not None else math.inf,
-                start_latency=latencies.next(),
+                start_latency=latencies.next(), gpu_count=gpu_count, gpu_milli=gpu_milli,
             )
             self.recorder.event(now, "PodCreated", pod, -1)
             self.scheduler.submit(pod)
@@ -411,3 +445,7 @@ class Simulation:
 def run(scenario: Scenario, seed: int | None = None, progress: ProgressFn | None = None) -> RunResult:
     """Build and run a simulation of ``scenario``; returns its :class:`RunResult`."""
     return Simulation(scenario, seed=seed).run(progress=progress)
+
+
+def _gpus(spec: NodeGpus | None) -> tuple[int, str] | None:
+    return None if spec is None else (spec.count, spec.model)

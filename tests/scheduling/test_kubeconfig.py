@@ -66,10 +66,13 @@ def test_fixture_settings_and_profiles():
     # Disabled = preset plugins upstream runs at no point. Score-only plugins disabled at
     # score are gone entirely: ImageLocality (both profiles) and
     # NodeResourcesBalancedAllocation (bin-packer), where the preset has them.
-    # PodTopologySpread keeps its Filter, so it is not disabled.
+    # PodTopologySpread keeps its Filter, so it is not disabled. GpuFit is k8sim's own
+    # (upstream has no such plugin), so an upstream configuration runs it nowhere.
     preset = [r.name for r in PRESETS["kube-default"].plugins]
-    assert default.disabled == [n for n in preset if n == "ImageLocality"]
-    assert binpack.disabled == [n for n in preset if n in ("NodeResourcesBalancedAllocation", "ImageLocality")]
+    assert default.disabled == [n for n in preset if n in ("GpuFit", "ImageLocality")]
+    assert binpack.disabled == [
+        n for n in preset if n in ("GpuFit", "NodeResourcesBalancedAllocation", "ImageLocality")
+    ]
     # default-scheduler: NodeResourcesFit gets its pluginConfig args (ignoredResourceGroups
     # dropped: k8sim has no such arg), weight 1 (the MultiPoint default); PodTopologySpread
     # is re-enabled in score.enabled with weight 3, which takes precedence over its MultiPoint
