@@ -43,6 +43,13 @@ BUILTIN: dict[str, str] = {
     "Tetris": _P + "tetris:Tetris",
     "DRF": _P + "drf:DominantResourceFairness",
     "Random": _P + "random_score:RandomScore",
+    # GPU-sharing policies of Weng et al., USENIX ATC '23
+    "GpuBestFit": _P + "gpu_best_fit:GpuBestFit",
+    "GpuDotProd": _P + "gpu_dot_prod:GpuDotProd",
+    "GpuPacking": _P + "gpu_packing:GpuPacking",
+    "GpuClustering": _P + "gpu_clustering:GpuClustering",
+    "GpuRandomFit": _P + "gpu_random_fit:GpuRandomFit",
+    "FGD": _P + "fgd:FGD",
 }
 
 _registered: dict[str, type[Plugin]] = {}
