@@ -175,13 +175,13 @@ def validate(
     for path in scenarios:
         try:
             sc = load_scenario(path)
-            Simulation(sc)  # also checks what only the built cluster can tell
+            sim = Simulation(sc)  # also checks what only the built cluster can tell
         except ScenarioError as e:
             err_console.print(f"[bold red]invalid:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             bad += 1
             continue
         console.print(
-            f"[green]ok[/]: {escape(str(path))} ({sc.cluster.node_count()} nodes, {len(sc.workloads)} workloads)",
+            f"[green]ok[/]: {escape(str(path))} ({sim.state.nodes.n} nodes, {len(sc.workloads)} workloads)",
             highlight=False,
         )
     if bad:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from k8sim.cluster.nodes import NodeTable, ResourceIndex, TaintSpec
-from k8sim.cluster.pods import BOUND, PENDING, RUNNING, PodTable
+from k8sim.cluster.pods import BOUND, FAILED, PENDING, RUNNING, UNSCHEDULABLE, PodTable
 from k8sim.config.scenario import GPU_MILLI, GPU_MODEL_LABEL
 
 
@@ -274,6 +274,18 @@ def set_running(state: ClusterState, pod: int, now: float) -> None:
         raise InvariantError(f"pod {pods.names[pod]} started in phase {pods.phase[pod]}")
     pods.phase[pod] = RUNNING
     pods.running[pod] = now
+
+
+def drop(state: ClusterState, pod: int, now: float) -> None:
+    """Give up on a Pending pod that could not be placed: phase Failed, reason
+    ``Unschedulable``, ``finished`` = ``now``; it never held resources."""
+    pods = state.pods
+    if pods.phase[pod] != PENDING:
+        raise InvariantError(f"drop of pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    pods.phase[pod] = FAILED
+    pods.reason[pod] = UNSCHEDULABLE
+    pods.finished[pod] = now
+    state.nominated.pop(pod, None)
 
 
 def release(state: ClusterState, pod: int, phase: int, now: float) -> int:

@@ -20,8 +20,10 @@ DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 
 #: Why a bound pod's container is waiting (kubelet's ``waiting.reason``), 0 = not waiting.
-NO_REASON, ERR_IMAGE_NEVER_PULL, IMAGE_PULL_BACKOFF, CRASH_LOOP_BACKOFF = 0, 1, 2, 3
-REASON_NAMES = ("", "ErrImageNeverPull", "ImagePullBackOff", "CrashLoopBackOff")
+#: ``Unschedulable``: a Pending pod given up after a failed scheduling attempt (trace
+#: replay in inflation mode drops such pods; phase Failed).
+NO_REASON, ERR_IMAGE_NEVER_PULL, IMAGE_PULL_BACKOFF, CRASH_LOOP_BACKOFF, UNSCHEDULABLE = 0, 1, 2, 3, 4
+REASON_NAMES = ("", "ErrImageNeverPull", "ImagePullBackOff", "CrashLoopBackOff", "Unschedulable")
 
 _FLOAT_COLUMNS = ("created", "scheduled", "running", "finished", "duration", "start_latency",
                   "pull_start", "pull_end", "image_pull_time", "ready")

@@ -267,26 +267,64 @@ class NodeSpec(Strict):
         return self
 
 
+def _base_dir(info: ValidationInfo) -> Path:
+    """The directory relative file names are resolved against (the scenario file's)."""
+    base = (info.context or {}).get("base_dir") if isinstance(info.context, dict) else None
+    return Path(base) if base is not None else Path.cwd()
+
+
 def _require_cpu_memory(allocatable: dict[str, Fraction]) -> None:
     missing = [r for r in ("cpu", "memory") if r not in allocatable]
     if missing:
         raise ValueError(f"allocatable must declare {' and '.join(missing)}")
 
 
+class TraceNodes(Strict):
+    """Nodes read from a trace's machine list (see README "Trace replay")."""
+
+    format: Literal["openb", "pai2020", "alibaba2018", "google2019", "google2011"]
+    file: str  # the node list; relative to the scenario file; "sample" = packaged sample
+    args: dict[str, Any] = {}  # format-specific reader options (machine sizes)
+    name: str = Field(default="trace", min_length=1)  # node pool label of these nodes
+    gpu_only: bool = False  # keep only the nodes with GPUs
+    pods: int = Field(default=DEFAULT_MAX_PODS, ge=1)  # allocatable pods of each node
+    labels: dict[str, str] = {}  # extra labels on every node
+    taints: list[Taint] = []  # taints on every node
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, v: str, info: ValidationInfo) -> str:
+        from k8sim.workloads.traces.formats import NODE_FORMATS, resolve_file
+
+        fmt = info.data.get("format")
+        if fmt is None:
+            return v
+        return resolve_file(v, _base_dir(info), NODE_FORMATS[fmt].sample, fmt)
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from k8sim.workloads.traces.formats import check_args
+
+        fmt = info.data.get("format")
+        return v if fmt is None else check_args(fmt, v, _base_dir(info), nodes=True)
+
+
 class Cluster(Strict):
-    """The nodes at time 0: pools of identical nodes and/or explicit nodes."""
+    """The nodes at time 0: pools of identical nodes, explicit nodes, trace node lists."""
 
     node_pools: list[NodePool] = []  # pools of identical nodes
     nodes: list[NodeSpec] = []  # explicit nodes
+    trace_nodes: list[TraceNodes] = []  # node lists read from trace files
 
     @model_validator(mode="after")
     def _check(self) -> Cluster:
-        if not self.node_pools and not self.nodes:
-            raise ValueError("the cluster needs at least one node (node_pools or nodes)")
-        names = [p.name for p in self.node_pools]
+        if not self.node_pools and not self.nodes and not self.trace_nodes:
+            raise ValueError("the cluster needs at least one node (node_pools, nodes or trace_nodes)")
+        names = [p.name for p in self.node_pools] + [t.name for t in self.trace_nodes]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"node pool names must be unique, repeated: {dup}")
+            raise ValueError(f"node pool names (node_pools and trace_nodes) must be unique, repeated: {dup}")
         node_names = [f"{p.name}-{i}" for p in self.node_pools for i in range(p.count)]
         node_names += [n.name for n in self.nodes]
         seen: set[str] = set()
@@ -297,7 +335,8 @@ class Cluster(Strict):
         return self
 
     def node_count(self) -> int:
-        """Number of nodes at time 0."""
+        """Number of nodes at time 0 declared in the scenario (trace node lists are
+        counted when the simulation reads them)."""
         return sum(p.count for p in self.node_pools) + len(self.nodes)
 
 
@@ -441,15 +480,96 @@ class PodTemplate(K8sModel):
         return self
 
 
+class TraceWorkload(Strict):
+    """Pods replayed from a trace file (see README "Trace replay").
+
+    Options apply in this order: time window (trace seconds), sampling, time scale,
+    resource scale. ``timed`` replays arrivals and run times as in the trace (pods with
+    no known end run for ever); ``inflation`` is the ATC '23 methodology: times are
+    ignored, the pods are shuffled and sampled copies appended until their GPU request
+    reaches ``target_gpu_share`` of the cluster's GPU capacity, one pod is submitted per
+    ``interval_s``, pods never leave, and a pod that cannot be placed is dropped.
+    """
+
+    format: Literal["openb", "dlrm", "alibaba2018", "google2019", "google2011", "azure-vm", "swf", "simkube"]
+    # Trace files (relative to the scenario file); "sample" = the packaged sample.
+    files: list[str] = Field(min_length=1)
+    args: dict[str, Any] = {}  # format-specific reader options (see README)
+    start_s: float | None = Field(default=None, ge=0)  # window start, trace seconds
+    end_s: float | None = Field(default=None, gt=0)  # window end (exclusive), trace seconds
+    time_scale: float = Field(default=1.0, gt=0)  # multiplies arrivals and run times
+    resource_scale: float = Field(default=1.0, gt=0)  # multiplies CPU and memory requests
+    sample_fraction: float = Field(default=1.0, gt=0, le=1)  # share of pods (or owners) kept
+    sample_by: Literal["pod", "owner"] = "pod"  # sample whole owners (jobs) or pods
+    # Seed of the sample; absent: drawn from the run's seed (a new sample per seed).
+    sample_seed: int | None = Field(default=None, ge=0)
+    use_trace_priority: bool = False  # pod priority from the trace (else the template's)
+    mode: Literal["timed", "inflation"] = "timed"
+    # inflation: stop once the submitted GPU request reaches this share of capacity.
+    target_gpu_share: float = Field(default=1.3, gt=0, le=100)
+    interval_s: float = Field(default=1.0, gt=0)  # inflation: seconds between submissions
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        from k8sim.workloads.traces.formats import POD_FORMATS, resolve_file
+
+        fmt = info.data.get("format")
+        if fmt is None:
+            return v
+        return [resolve_file(f, _base_dir(info), POD_FORMATS[fmt].sample, fmt) for f in v]
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from k8sim.workloads.traces.formats import check_args
+
+        fmt = info.data.get("format")
+        return v if fmt is None else check_args(fmt, v, _base_dir(info))
+
+    @model_validator(mode="after")
+    def _check(self) -> TraceWorkload:
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        if self.mode == "timed" and ("target_gpu_share" in self.model_fields_set
+                                     or "interval_s" in self.model_fields_set):
+            raise ValueError("target_gpu_share and interval_s apply to mode: inflation only")
+        return self
+
+    def options(self) -> Any:
+        """The readers' :class:`~k8sim.workloads.traces.schema.TraceOptions`."""
+        from k8sim.workloads.traces.schema import TraceOptions
+
+        return TraceOptions(start_s=self.start_s, end_s=self.end_s, time_scale=self.time_scale,
+                            sample_fraction=self.sample_fraction, sample_by=self.sample_by,
+                            resource_scale=self.resource_scale)
+
+
 class Workload(Strict):
-    """A stream of pods: when they arrive, what they ask for, how long they run."""
+    """A stream of pods: when they arrive, what they ask for, how long they run.
+
+    Either ``arrival`` (a generated stream of identical pods) or ``trace`` (pods,
+    requests, arrivals and run times from a trace; the template adds the rest)."""
 
     name: str = Field(min_length=1)  # workload name; pods are named <name>-<i>
-    arrival: Arrival  # arrival process
+    arrival: Arrival | None = None  # arrival process
+    trace: TraceWorkload | None = None  # pods from a trace file, instead of arrival
     max_pods: int | None = Field(default=None, ge=1)  # stop after this many pods
     template: PodTemplate = PodTemplate()  # the pods' spec
     # Run time once Running; drawn per pod at its birth. Absent: the pod runs forever.
     duration: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Workload:
+        if (self.arrival is None) == (self.trace is None):
+            raise ValueError("give exactly one of arrival (generated pods) or trace (pods from a trace file)")
+        if self.trace is not None:
+            clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
+            if clash:
+                raise ValueError(f"template.{clash[0]}: a trace workload takes requests and GPUs from the trace")
+            if self.duration is not None:
+                raise ValueError("duration: a trace workload takes run times from the trace")
+        return self
 
 
 class InitialPod(K8sModel):
@@ -461,6 +581,7 @@ class InitialPod(K8sModel):
     labels: dict[str, str] = {}  # pod labels
     priority: int = 0  # pod priority
     duration: Distribution | None = None  # remaining run time; absent = forever
+    gpu: PodGpu | None = None  # GPU request, placed on the node's devices by the "best" rule
 
 
 class Defaults(Strict):
@@ -567,6 +688,10 @@ class SchedulerSettings(K8sModel):
     pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0)
     # Keep one row per scheduling decision in RunResult.decisions (off: it costs time).
     record_decisions: bool = Field(default=False, alias="recordDecisions")
+    # Equal best scores: "random" (upstream selectHost) or "nodePriority" (a random
+    # priority per node drawn once per seed; Weng et al. ATC '23). Absent: random,
+    # except nodePriority for trace replay in inflation mode.
+    tie_break: Literal["random", "nodePriority"] | None = Field(default=None, alias="tieBreak")
 
     @field_validator("config_file")
     @classmethod
@@ -646,6 +771,12 @@ class Scenario(K8sModel):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"workload names must be unique, repeated: {dup}")
+        inflation = [w.name for w in self.workloads if w.trace is not None and w.trace.mode == "inflation"]
+        if inflation and len(self.workloads) > 1:
+            raise ValueError(
+                f"workload {inflation[0]!r} replays a trace in inflation mode, which drops unschedulable "
+                "pods and never retries: it must be the scenario's only workload"
+            )
         if self.duration_s is None:
             for w in self.workloads:
                 a = w.arrival
@@ -657,7 +788,7 @@ class Scenario(K8sModel):
                         f"workload {w.name!r} never stops arriving: set duration_s, "
                         "or give it max_pods or arrival.stop_s"
                     )
-                forever = _never_ends(w.template, w.duration is not None, self.images is not None)
+                forever = _never_ends(w.template, w.duration is not None or w.trace is not None, self.images is not None)
                 if forever:
                     raise ValueError(f"the pods of workload {w.name!r} never end ({forever}): set duration_s")
         if self.duration_s is not None and self.warmup_s >= self.duration_s:

@@ -242,7 +242,8 @@ class ComparisonResult:
 
     def save(self, directory: str | Path, tables: bool = True) -> Path:
         """Write ``runs.parquet``, ``summary.csv``, ``paired.csv``, ``comparison.json`` and,
-        when RunResults were kept and ``tables``, each run's pods and timeseries under
+        when RunResults were kept and ``tables``, each run's pods, timeseries (and GPU
+        timeline, when the cluster has GPUs) under
         ``runs/<profile>/rep-<r>/`` (what :func:`load_comparison` and the plots need)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -258,6 +259,8 @@ class ComparisonResult:
                 rd.mkdir(parents=True, exist_ok=True)
                 res.pods.to_parquet(rd / "pods.parquet", index=False)
                 res.timeseries.to_parquet(rd / "timeseries.parquet", index=False)
+                if res.gpu is not None:
+                    res.gpu.to_parquet(rd / "gpu.parquet", index=False)
                 payload = {"profile": profile, "replication": r, "seed": finite_or_none(seeds.get((profile, r))),
                            "warmup_s": res.warmup_s,
                            "provenance": {k: finite_or_none(v) for k, v in res.provenance.items()},

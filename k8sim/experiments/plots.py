@@ -209,6 +209,56 @@ def utilization_timelines(
     return fig
 
 
+#: Columns of a GPU timeline averaged over replications by :func:`mean_gpu_curve`.
+GPU_CURVE_COLUMNS = ("allocated_share", "fragmentation_share", "fragmentation_idle_share")
+
+
+def mean_gpu_curve(frames: Sequence[pd.DataFrame], step: float = 0.005) -> pd.DataFrame:
+    """The mean over replications of GPU timelines (``RunResult.gpu``) as functions of
+    the arrived GPU share: on the grid ``0, step, 2 step, ...`` up to the largest
+    arrived share any replication reached, each replication contributes its value after
+    the last event at which its arrived share was ``<=`` the grid point (its state once
+    that much work had arrived); grid points past a replication's last arrival use its
+    final value only when it reached them, so the mean covers the replications that did.
+    Returns columns ``arrived_share``, :data:`GPU_CURVE_COLUMNS` and ``replications``."""
+    usable = [f for f in frames if f is not None and len(f)]
+    if not usable:
+        return pd.DataFrame(columns=["arrived_share", *GPU_CURVE_COLUMNS, "replications"])
+    top = max(float(f["arrived_share"].max()) for f in usable)
+    grid = np.arange(0.0, top + step / 2, step)
+    sums = np.zeros((grid.size, len(GPU_CURVE_COLUMNS)))
+    counts = np.zeros((grid.size, len(GPU_CURVE_COLUMNS)))
+    for f in usable:
+        x = f["arrived_share"].to_numpy(dtype=float)
+        idx = np.searchsorted(x, grid, side="right") - 1
+        reached = (idx >= 0) & (grid <= x[-1] + 1e-12)
+        for j, col in enumerate(GPU_CURVE_COLUMNS):
+            v = f[col].to_numpy(dtype=float)[np.clip(idx, 0, None)]
+            ok = reached & np.isfinite(v)
+            sums[ok, j] += v[ok]
+            counts[ok, j] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.where(counts > 0, counts, 1), np.nan)
+    out = pd.DataFrame(means, columns=list(GPU_CURVE_COLUMNS))
+    out.insert(0, "arrived_share", grid)
+    out["replications"] = counts[:, 0].astype(int)
+    return out
+
+
+def gpu_allocation_curves(source: ComparisonResult | ResultsByProfile, title: str | None = None) -> Figure:
+    """Allocated GPU share and fragmentation of idle GPU against the arrived GPU
+    workload, a line per profile, the mean over replications (:func:`mean_gpu_curve`)."""
+    from k8sim.metrics.plots import plot_gpu_allocation
+
+    by_profile = _results(source)
+    curves = {}
+    for label, results in by_profile.items():
+        frames = [r.gpu for r in results if r.gpu is not None]
+        if frames:
+            curves[f"{label} (mean of {len(frames)})"] = mean_gpu_curve(frames)
+    return plot_gpu_allocation(curves, title=title or "GPU allocation vs arrived GPU workload per profile")
+
+
 def sweep_lines(
     table: pd.DataFrame,
     x: str,
@@ -268,8 +318,8 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def save_comparison_plots(comparison: ComparisonResult, directory: str | Path) -> list[Path]:
-    """``metrics.png`` and, when RunResults were kept, ``latency_cdf.png`` and
-    ``utilization.png``."""
+    """``metrics.png`` and, when RunResults were kept, ``latency_cdf.png``,
+    ``utilization.png`` and, with GPUs, ``gpu_allocation.png``."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     title = f"{comparison.scenario}: mean per profile, {comparison.confidence:.0%} CI ({comparison.replications} reps)"
@@ -279,6 +329,10 @@ def save_comparison_plots(comparison: ComparisonResult, directory: str | Path) -
                          d / "latency_cdf.png"))
         out.append(_save(utilization_timelines(comparison, title=f"{comparison.scenario}: utilisation per profile"),
                          d / "utilization.png"))
+        if any(r.gpu is not None for r in comparison.results.values()):
+            out.append(_save(gpu_allocation_curves(
+                comparison, title=f"{comparison.scenario}: GPU allocation vs arrived workload per profile"),
+                d / "gpu_allocation.png"))
     return out
 
 
@@ -296,11 +350,15 @@ def save_sweep_plots(table: pd.DataFrame, paths: Sequence[str], directory: str |
 def run_from_directory(directory: str | Path) -> RunResult:
     """Rebuild enough of a :class:`RunResult` to plot it from a run directory
     (``pods.parquet`` and ``timeseries.parquet``, plus ``summary.json`` /
-    ``scenario.yaml`` for warm-up, seed and name when present)."""
+    ``scenario.yaml`` for warm-up, seed and name when present, and ``gpu.parquet``)."""
     d = Path(directory)
     pods = pd.read_parquet(d / "pods.parquet")
     ts = pd.read_parquet(d / "timeseries.parquet")
-    resources = tuple(c.removesuffix("_utilization") for c in ts.columns if c.endswith("_utilization"))
+    # Resources have <r>_requested / _allocatable / _utilization columns; the GPU
+    # columns (gpu_utilization, gpu_allocated_milli, ...) are not a resource.
+    resources = tuple(c.removesuffix("_utilization") for c in ts.columns
+                      if c.endswith("_utilization") and c.removesuffix("_utilization") + "_allocatable" in ts)
+    gpu = pd.read_parquet(d / "gpu.parquet") if (d / "gpu.parquet").is_file() else None
     meta: dict = {}
     if (d / "summary.json").is_file():
         meta = json.loads((d / "summary.json").read_text())
@@ -315,4 +373,4 @@ def run_from_directory(directory: str | Path) -> RunResult:
     if end is None:
         end = float((ts["time"] + ts["interval"]).max()) if len(ts) else 0.0
     return RunResult(pods=pods, nodes=pd.DataFrame(), events=pd.DataFrame(), timeseries=ts, resources=resources,
-                     end_time=float(end), warmup_s=float(warmup or 0.0), provenance=provenance)
+                     end_time=float(end), warmup_s=float(warmup or 0.0), provenance=provenance, gpu=gpu)

@@ -5,7 +5,10 @@
 - ``nodes``: one row per node (allocatable, pool, zone, lifetime).
 - ``events``: the append-only event log (time, kind, pod, node, detail).
 - ``timeseries``: time-weighted averages per sampling bin: utilisation per resource
-  (requested / allocatable), pending pods, running pods.
+  (requested / allocatable), pending pods, running pods; with GPUs also the allocated,
+  capacity and fragmentation milli-GPU and their ratios (:mod:`k8sim.metrics.gpu`).
+- ``gpu``: with GPUs, the cluster's GPU allocation and fragmentation after every pod
+  event (:func:`k8sim.metrics.gpu.gpu_timeline`); None without GPUs.
 - ``summary()``: one row of headline metrics over the post-warmup window.
 """
 
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster.pods import PENDING, PHASE_NAMES, REASON_NAMES
+from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
 
 if TYPE_CHECKING:
@@ -49,6 +53,9 @@ class RunResult:
     never_fit: dict[str, list[str]] = field(default_factory=dict)
     #: One row per scheduling cycle when ``scheduler.recordDecisions`` is on, else None.
     decisions: pd.DataFrame | None = None
+    #: GPU allocation and fragmentation after every pod event when the cluster has GPUs
+    #: (:func:`k8sim.metrics.gpu.gpu_timeline`), else None.
+    gpu: pd.DataFrame | None = None
 
     # -- construction ---------------------------------------------------------------
 
@@ -114,7 +121,8 @@ class RunResult:
             nodes[resource_column("requested_at_end", res)] = nt.requested[r].copy()
 
         events = sim.recorder.frame(p.names, nt.names)
-        timeseries = _timeseries(sim, end)
+        history = GpuHistory.of(state, gpu_target_of(sim))
+        timeseries = _timeseries(sim, end, history)
         never_fit = sim.never_fit()
         provenance = {
             "scenario": sim.scenario.name,
@@ -127,10 +135,12 @@ class RunResult:
             # Pods went through the kubelet's runtime model (images, restarts): summary()
             # adds its metrics.
             "runtime_model": getattr(sim, "runtime", None) is not None,
+            # Unschedulable pods are dropped, not retried (trace replay, inflation mode).
+            "drops_unschedulable": bool(getattr(sim.scheduler, "drop_unschedulable", False)),
         }
         decisions = _decisions(sim) if sim.scheduler.decisions is not None else None
         return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit,
-                   decisions)
+                   decisions, history.timeline() if history is not None else None)
 
     # -- summary --------------------------------------------------------------------
 
@@ -138,7 +148,16 @@ class RunResult:
         """One row of headline metrics over ``[warmup_s, end]``.
 
         Pod counts and latencies cover pods created at or after ``warmup_s``;
-        utilisation is the time-weighted mean over ``[warmup_s, end]``.
+        utilisation is the time-weighted mean over ``[warmup_s, end]`` (the timeseries
+        bins starting at or after ``warmup_s``).
+
+        With GPUs (the timeseries has GPU columns): ``mean_gpu_utilization`` (allocated /
+        capacity), ``mean_gpu_fragmentation_share`` (fragmentation / capacity) and
+        ``mean_gpu_fragmentation_idle_share`` (fragmentation / idle), each a ratio of time
+        integrals over those bins; and the values after the last pod event of the ``gpu``
+        table: ``gpu_allocated_share_end``, ``gpu_arrived_share_end``,
+        ``gpu_fragmentation_share_end``, ``gpu_fragmentation_idle_share_end`` (NaN when
+        that table is absent or empty).
         """
         pods = self.pods
         win = pods[(pods["created"] >= self.warmup_s) & (pods["workload"] != "")]
@@ -151,6 +170,9 @@ class RunResult:
             "pods_pending_at_end": int((win["phase"] == "Pending").sum()),
             "pods_unschedulable": int(win["unschedulable"].sum()),
         }
+        if self.provenance.get("drops_unschedulable"):
+            # Trace inflation: pods given up after their one failed attempt.
+            row["pods_dropped"] = int((win["reason"] == "Unschedulable").sum())
         for name, values in (("scheduling_latency", sched), ("startup_latency", start)):
             for q in (50, 95, 99):
                 row[f"{name}_p{q}_s"] = float(np.percentile(values, q)) if values.size else float("nan")
@@ -160,7 +182,8 @@ class RunResult:
         weights = inwin["interval"].to_numpy()
         for res in self.resources:
             col = f"{res}_utilization"
-            if col in inwin and weights.sum() > 0 and inwin[f"{res}_allocatable"].max() > 0:
+            if (col in inwin and f"{res}_allocatable" in inwin and weights.sum() > 0
+                    and inwin[f"{res}_allocatable"].max() > 0):
                 req = (inwin[f"{res}_requested"] * weights).sum()
                 alloc = (inwin[f"{res}_allocatable"] * weights).sum()
                 row[f"mean_{res}_utilization"] = float(req / alloc) if alloc > 0 else float("nan")
@@ -171,19 +194,24 @@ class RunResult:
         row["makespan_s"] = float(fin.max() - win["created"].min()) if len(fin) else float("nan")
         if self.provenance.get("runtime_model"):
             row.update(_runtime_summary(win))
+        if "gpu_capacity_milli" in ts:
+            row.update(_gpu_summary(inwin, weights, self.gpu))
         row["end_time_s"] = self.end_time
         return pd.DataFrame([row])
 
     # -- writers --------------------------------------------------------------------
 
     def to_parquet(self, directory: str | Path) -> Path:
-        """Write the four tables (Parquet) and ``summary.json`` into ``directory``."""
+        """Write the four tables (Parquet), ``decisions`` and ``gpu`` when present, and
+        ``summary.json`` into ``directory``."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         for name in ("pods", "nodes", "events", "timeseries"):
             getattr(self, name).to_parquet(d / f"{name}.parquet", index=False)
         if self.decisions is not None:
             self.decisions.to_parquet(d / "decisions.parquet", index=False)
+        if self.gpu is not None:
+            self.gpu.to_parquet(d / "gpu.parquet", index=False)
         self.write_summary(d)
         return d
 
@@ -195,6 +223,8 @@ class RunResult:
             getattr(self, name).to_csv(d / f"{name}.csv", index=False)
         if self.decisions is not None:
             self.decisions.to_csv(d / "decisions.csv", index=False)
+        if self.gpu is not None:
+            self.gpu.to_csv(d / "gpu.csv", index=False)
         self.write_summary(d)
         return d
 
@@ -229,6 +259,25 @@ def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
         "ready_latency_p50_s": _pct(win["ready"] - win["created"], 50),
         "ready_latency_p95_s": _pct(win["ready"] - win["created"], 95),
     }
+
+
+def _gpu_summary(inwin: pd.DataFrame, weights: np.ndarray, gpu: pd.DataFrame | None) -> dict[str, float]:
+    """GPU metrics of :meth:`RunResult.summary` (bins ``inwin`` with widths ``weights``)."""
+    nan = float("nan")
+    alloc = float((inwin["gpu_allocated_milli"] * weights).sum())
+    cap = float((inwin["gpu_capacity_milli"] * weights).sum())
+    frag = float((inwin["gpu_fragmentation_milli"] * weights).sum())
+    row = {
+        "mean_gpu_utilization": alloc / cap if cap > 0 else nan,
+        "mean_gpu_fragmentation_share": frag / cap if cap > 0 else nan,
+        "mean_gpu_fragmentation_idle_share": frag / (cap - alloc) if cap - alloc > IDLE_TOLERANCE * cap else nan,
+    }
+    last = gpu.iloc[-1] if gpu is not None and len(gpu) else None
+    for key, col in (("gpu_allocated_share_end", "allocated_share"), ("gpu_arrived_share_end", "arrived_share"),
+                     ("gpu_fragmentation_share_end", "fragmentation_share"),
+                     ("gpu_fragmentation_idle_share_end", "fragmentation_idle_share")):
+        row[key] = float(last[col]) if last is not None else nan
+    return row
 
 
 def _pct(values: pd.Series, q: float) -> float:
@@ -278,7 +327,7 @@ def _decisions(sim: Simulation) -> pd.DataFrame:
     return frame
 
 
-def _timeseries(sim: Simulation, end: float) -> pd.DataFrame:
+def _timeseries(sim: Simulation, end: float, gpu: GpuHistory | None = None) -> pd.DataFrame:
     state = sim.state
     p, nt = state.pods, state.nodes
     n = p.n
@@ -295,6 +344,10 @@ def _timeseries(sim: Simulation, end: float) -> pd.DataFrame:
         cols[f"{res}_allocatable"] = a / width_safe
         with np.errstate(invalid="ignore", divide="ignore"):
             cols[f"{res}_utilization"] = np.where(a > 0, req[:, r] / np.where(a > 0, a, 1), np.nan)
-    cols["pending_pods"] = interval_integrals(p.created[:n], p.scheduled[:n], np.ones(n), edges) / width_safe
+    # Pending from creation until bound, or until dropped (never bound, ``finished`` set).
+    pending_end = np.where(np.isnan(p.scheduled[:n]), p.finished[:n], p.scheduled[:n])
+    cols["pending_pods"] = interval_integrals(p.created[:n], pending_end, np.ones(n), edges) / width_safe
     cols["running_pods"] = interval_integrals(p.running[:n], p.finished[:n], np.ones(n), edges) / width_safe
+    if gpu is not None:
+        cols.update(gpu.timeseries(edges))
     return pd.DataFrame(cols)

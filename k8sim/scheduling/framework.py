@@ -13,7 +13,10 @@ One call of :meth:`Profile.schedule` is one scheduling cycle of upstream's
    ``weight * score`` summed (``RunScorePlugins``); normalised scores outside
    ``[0, MAX_NODE_SCORE]`` are an error, as upstream.
 4. ``selectHost``: the best total wins; ties are broken uniformly at random (upstream
-   uses reservoir sampling, also uniform) from the profile's seeded stream.
+   uses reservoir sampling, also uniform) from the profile's seeded stream. With a
+   ``node_priority`` array set (scheduler ``tieBreak: nodePriority``, the method of
+   Weng et al., ATC '23) the tied node of highest priority wins instead: a random
+   priority per node, drawn once per run from the seed.
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ class Profile:
                 seen.setdefault(id(p), p)
         self.reservers = list(seen.values())
         self.record = False  # keep per-plugin scores in decisions (costs time)
+        # Per-node tie-break priority (float[N], higher wins) or None for random ties.
+        self.node_priority: NodePriority | None = None
 
     # -- filtering ------------------------------------------------------------------
 
@@ -163,10 +168,17 @@ class Profile:
         if k == 1:
             return Decision(int(candidates[0]), 1)
         if not self.scores:
+            if self.node_priority is not None:
+                return Decision(int(candidates[self.node_priority.best(candidates)]), k)
             return Decision(int(candidates[self.rng.integers(k)]), k)
         totals, per_plugin = self.weighted_scores(state, pod, candidates)
         best = np.flatnonzero(totals == totals.max())
-        pick = best[0] if best.size == 1 else best[self.rng.integers(best.size)]
+        if best.size == 1:
+            pick = best[0]
+        elif self.node_priority is not None:
+            pick = best[self.node_priority.best(candidates[best])]
+        else:
+            pick = best[self.rng.integers(best.size)]
         if self.record:
             return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
         return Decision(int(candidates[pick]), k)
@@ -220,6 +232,22 @@ class Profile:
         feasible = int(alive.sum())
         parts = ", ".join(f"{c} {r}" for r, c in sorted(counts.items()))
         return f"{feasible}/{n} nodes are available: {parts}." if parts else f"{feasible}/{n} nodes are available."
+
+
+class NodePriority:
+    """A random priority per node, drawn once from ``rng`` (more drawn as nodes are
+    added); :meth:`best` picks the node of highest priority among some."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.values = np.zeros(0)
+
+    def best(self, nodes: np.ndarray) -> int:
+        """Index into ``nodes`` of the one with the highest priority."""
+        top = int(nodes.max()) + 1
+        if top > self.values.size:
+            self.values = np.concatenate([self.values, self.rng.random(max(top - self.values.size, 1024))])
+        return int(np.argmax(self.values[nodes]))
 
 
 def check_score_range(scores: np.ndarray, plugin: str) -> None:

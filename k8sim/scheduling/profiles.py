@@ -91,6 +91,13 @@ PRESETS: dict[str, Preset] = {
             ("worst-fit", "WorstFit"),
             ("tetris", "Tetris"),
             ("drf", "DRF"),
+            # The GPU-sharing policies of Weng et al., ATC '23.
+            ("fgd", "FGD"),
+            ("gpu-best-fit", "GpuBestFit"),
+            ("gpu-dot-prod", "GpuDotProd"),
+            ("gpu-packing", "GpuPacking"),
+            ("gpu-clustering", "GpuClustering"),
+            ("gpu-random-fit", "GpuRandomFit"),
         )
     },
     "random": Preset(

@@ -40,6 +40,7 @@ class Scheduler:
         on_bound: Callable[[int], None],
         settings: SchedulerSettings | None = None,
         kubelet: Kubelet | None = None,
+        drop_unschedulable: bool = False,
     ):
         self.env = env
         self.state = state
@@ -48,6 +49,11 @@ class Scheduler:
         self.recorder = recorder
         self.on_bound = on_bound
         self.kubelet = kubelet
+        # Give up on a pod after one failed attempt (no preemption, no retry): the
+        # inflation replay of Weng et al. (ATC '23). Dropped pods end Failed/Unschedulable.
+        self.drop_unschedulable = drop_unschedulable
+        self.dropped = 0
+        self._why: dict[int, str] = {}  # drop mode: last diagnosis per shape
         self.preemptions = 0
         self.cycle_latency_s = settings.cycle_latency_s if settings else 0.0
         events: dict[str, frozenset[str]] = {}
@@ -127,13 +133,21 @@ class Scheduler:
         cached = self._failed_at.get(shape)
         if cached is not None and cached[0] == state.generation and pod not in state.nominated:
             self.fast_failures += 1
-            self.queue.failed(pod, cached[1], move_requested)
+            if self.drop_unschedulable:
+                self._drop(pod, now, self._why.get(shape, ""))
+            else:
+                self.queue.failed(pod, cached[1], move_requested)
             return -1
         decision = profile.schedule(state, info, pod)
         if self.decisions is not None:
             self.decisions.append((now, pod, decision))
         if decision.node < 0:
             generation = state.generation
+            if self.drop_unschedulable:
+                why = self._why[shape] = profile.diagnose(state, info)
+                self._drop(pod, now, why)
+                self._failed_at[shape] = (generation, decision.rejectors)
+                return -1
             if pods.attempts[pod] == 1:
                 # One FailedScheduling event per pod (its first failure) keeps the
                 # event log bounded when many pods wait a long time.
@@ -154,6 +168,14 @@ class Scheduler:
         self.on_bound(pod)
         self.cluster_event(POD_ADD)
         return decision.node
+
+    def _drop(self, pod: int, now: float, why: str) -> None:
+        """Drop mode: record the failure and give the pod up (it never retries)."""
+        self.recorder.event(now, "FailedScheduling", pod, -1, why)
+        self.queue.forget(pod)
+        ops.drop(self.state, pod, now)
+        self.dropped += 1
+        self.recorder.event(now, "Dropped", pod, -1, "Unschedulable")
 
     def _preempt(self, profile: Profile, pod: int, info: PodInfo) -> None:
         """PostFilter: DefaultPreemption. Victims are told to stop (they keep their

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import simpy
 
 from k8sim.cluster import ops
@@ -24,20 +25,25 @@ from k8sim.config.loader import ScenarioError, read_yaml
 from k8sim.config.scenario import (
     DEFAULT_MAX_PODS,
     DEFAULT_SCHEDULER,
+    GPU_MILLI,
     HOSTNAME_LABEL,
+    MAX_GPUS_PER_NODE,
     POOL_LABEL,
     ZONE_LABEL,
     NodeGpus,
     PodTemplate,
     Scenario,
     Taint,
+    TraceNodes,
+    Workload,
     base_units,
 )
 from k8sim.metrics.recorder import Recorder
 from k8sim.metrics.result import RunResult
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.spec import build_runtime
-from k8sim.scheduling.framework import Profile
+from k8sim.scheduling.framework import NodePriority, Profile
+from k8sim.scheduling.plugins.fgd import FGD, Target, target_workload_from_pods
 from k8sim.scheduling.podinfo import PodInfo
 from k8sim.scheduling.preemption import DefaultPreemption
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
@@ -45,6 +51,12 @@ from k8sim.scheduling.registry import PluginError
 from k8sim.scheduling.scheduler import Scheduler
 from k8sim.sim.rng import BlockSampler, Streams
 from k8sim.workloads.generators import arrival_process, arrival_times
+from k8sim.workloads.replay import Replay, load_replay, report_warnings
+from k8sim.workloads.traces.formats import read_nodes
+from k8sim.workloads.traces.schema import TraceError
+
+#: GPU model of trace nodes whose list gives GPUs but no model.
+UNNAMED_GPU_MODEL = "unnamed"
 
 ProgressFn = Callable[[float], None]
 
@@ -95,10 +107,12 @@ class Simulation:
         self.resources = ResourceIndex.from_names(extra)
         self.state = ClusterState(self.resources)
 
+        self.trace_node_counts: list[int] = []
+        self.replays: dict[str, Replay] = {}
+        self.warnings: list[str] = []
         self._build_nodes()
         self.shapes: list[PodInfo] = self.state.shapes
         self._shape_ids: dict[tuple, int] = {}
-        self.warnings: list[str] = []
         self.scheduler_settings = scenario.scheduler
         self.profiles = self._build_profiles()
         self._check_scheduler_names()
@@ -106,6 +120,12 @@ class Simulation:
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         self.runtime = build_runtime(scenario, self.state, self.streams)
         self.kubelet = Kubelet(self.env, self.state, self.recorder, self._released, runtime=self.runtime)
+        inflation = any(w.trace is not None and w.trace.mode == "inflation" for w in scenario.workloads)
+        tie_break = self.scheduler_settings.tie_break or ("nodePriority" if inflation else "random")
+        if tie_break == "nodePriority":
+            priority = NodePriority(self.streams.generator("node-priority"))
+            for prof in self.profiles.values():
+                prof.node_priority = priority
         self.scheduler = Scheduler(
             self.env,
             self.state,
@@ -114,9 +134,20 @@ class Simulation:
             on_bound=self.kubelet.start,
             settings=self.scheduler_settings,
             kubelet=self.kubelet,
+            drop_unschedulable=inflation,
         )
         self._bind_initial_pods()
         self._start_workloads()
+        # The target workload of the GPU fragmentation measure (and of FGD profiles
+        # given no targetWorkload): the trace workloads' pods, by the 95% rule.
+        self.gpu_target: list[dict] | None = None
+        if self.replays:
+            traces = pd.concat([r.trace for r in self.replays.values()], ignore_index=True)
+            self.gpu_target = target_workload_from_pods(traces)
+            for prof in self.profiles.values():
+                for plugin, _ in prof.scores:
+                    if isinstance(plugin, FGD) and not plugin.args.targetWorkload:  # type: ignore[union-attr]
+                        plugin.target = Target.of(self.gpu_target)
         self.wall_s = 0.0
 
     # -- building -------------------------------------------------------------------
@@ -141,13 +172,61 @@ class Simulation:
                                  taints=_taints(pool.taints), pool=pi, now=self.env.now, gpus=_gpus(pool.gpus))
             for n in cols:
                 self.recorder.event(self.env.now, "NodeAdded", -1, n)
-        self.state.nodes.pool_names = [p.name for p in c.node_pools]
+        self.state.nodes.pool_names = [p.name for p in c.node_pools] + [t.name for t in c.trace_nodes]
+        for j, spec in enumerate(c.trace_nodes):
+            self._add_trace_nodes(j, spec, len(c.node_pools) + j)
         for spec in c.nodes:
             labels = {**spec.labels, HOSTNAME_LABEL: spec.name}
             if spec.zone is not None:
                 labels[ZONE_LABEL] = spec.zone
             self._add_node(spec.name, self._allocatable(spec.allocatable), labels, _taints(spec.taints), -1,
                            gpus=_gpus(spec.gpus))
+
+    def _add_trace_nodes(self, j: int, spec: TraceNodes, pool: int) -> None:
+        """The nodes of one trace node list, in file order (one bulk add per run of
+        consecutive nodes of the same shape)."""
+        where = f"cluster.trace_nodes[{j}]"
+        try:
+            frame, report = read_nodes(spec.format, spec.file, dict(spec.args))
+        except TraceError as e:
+            raise ScenarioError(self.scenario.source, [(f"{where}.file", str(e))]) from None
+        self.warnings += report_warnings(where, [report])
+        if spec.gpu_only:
+            frame = frame[frame["gpu_count"] > 0].reset_index(drop=True)
+            if len(frame) == 0:
+                raise ScenarioError(self.scenario.source, [(f"{where}.gpu_only", f"{spec.file} lists no GPU node")])
+        too_many = frame["gpu_count"] > MAX_GPUS_PER_NODE
+        if too_many.any():
+            row = frame[too_many].iloc[0]
+            raise ScenarioError(self.scenario.source, [(
+                f"{where}.file",
+                f"{spec.file}: node {row['name']!r} has {row['gpu_count']} GPUs; at most {MAX_GPUS_PER_NODE} are modelled",
+            )])
+        self.trace_node_counts.append(len(frame))
+        cpu = frame["cpu_milli"].to_numpy()
+        mem = frame["memory_bytes"].to_numpy()
+        gpus = frame["gpu_count"].to_numpy()
+        models = frame["gpu_model"].to_numpy(dtype=object)
+        names = frame["name"].astype(str).tolist()
+        key = list(zip(cpu.tolist(), mem.tolist(), gpus.tolist(), models.tolist(), strict=True))
+        taints = _taints(spec.taints)
+        start = 0
+        while start < len(key):
+            stop = start + 1
+            while stop < len(key) and key[stop] == key[start]:
+                stop += 1
+            c, m, g, model = key[start]
+            alloc = self.resources.vector({"cpu": c, "memory": m, "pods": spec.pods})
+            run_names = names[start:stop]
+            labels = [{**spec.labels, HOSTNAME_LABEL: n, POOL_LABEL: spec.name} for n in run_names]
+            try:
+                cols = ops.add_nodes(self.state, names=run_names, allocatable=alloc, labels=labels, taints=taints,
+                                     pool=pool, now=self.env.now, gpus=(g, model or UNNAMED_GPU_MODEL) if g else None)
+            except ValueError as e:
+                raise ScenarioError(self.scenario.source, [(f"{where}.file", f"{spec.file}: {e}")]) from None
+            for n in cols:
+                self.recorder.event(self.env.now, "NodeAdded", -1, n)
+            start = stop
 
     def _add_node(self, name: str, alloc: np.ndarray, labels: dict, taints: list[TaintSpec], pool: int,
                   gpus: tuple[int, str] | None = None) -> None:
@@ -274,9 +353,13 @@ class Simulation:
             raise ScenarioError(self.scenario.source, problems)
 
     def shape_for(self, key: tuple, requests: np.ndarray, template: PodTemplate | None, workload: int = -1,
-                  labels: dict[str, str] | None = None, priority: int = 0) -> int:
+                  labels: dict[str, str] | None = None, priority: int = 0,
+                  gpu: tuple[int, int, frozenset[str] | None] | None = None,
+                  trace_priority: int | None = None) -> int:
         """Intern the shape of pods with ``requests`` made from ``template`` (or, for
-        initial pods, only labels and priority)."""
+        initial pods, only labels and priority). Trace pods pass their own ``gpu``
+        request ``(count, milli, allowed model names or None)`` and, with
+        ``use_trace_priority``, their ``trace_priority``."""
         full_key = (key, requests.tobytes())
         sid = self._shape_ids.get(full_key)
         if sid is not None:
@@ -289,6 +372,10 @@ class Simulation:
         if template is None:
             info = PodInfo(shape=-1, requests=requests, nonzero=nonzero, priority=priority,
                            scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload)
+            if gpu is not None and gpu[0] > 0:
+                info.gpu_count, info.gpu_milli = gpu[0], gpu[1]
+                info.gpu_models = (None if gpu[2] is None
+                                   else frozenset(ops.intern_gpu_model(self.state, m) for m in gpu[2]))
         else:
             info = PodInfo(
                 shape=-1,
@@ -309,9 +396,13 @@ class Simulation:
                 preemption_policy=self.scenario.preemption_policy(template),
                 termination_grace_s=template.termination_grace_period_s,
             )
-            if template.gpu is not None:
-                names = template.gpu.model_names()
-                info.gpu_count, info.gpu_milli = template.gpu.count, template.gpu.milli
+            if trace_priority is not None:
+                info.priority = trace_priority
+            if gpu is None and template.gpu is not None:
+                gpu = (template.gpu.count, template.gpu.milli, template.gpu.model_names())
+            if gpu is not None and gpu[0] > 0:
+                count, milli, names = gpu
+                info.gpu_count, info.gpu_milli = count, milli
                 info.gpu_models = (None if names is None
                                    else frozenset(ops.intern_gpu_model(self.state, m) for m in names))
         sid = ops.add_shape(self.state, info)
@@ -335,13 +426,23 @@ class Simulation:
                     (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(short)})")
                 )
                 continue
+            gpu = None
+            if p.gpu is not None:
+                gpu = (p.gpu.count, p.gpu.milli, p.gpu.model_names())
+                allowed = gpu[2] is None or (nodes.gpu_model[node] >= 0
+                                             and nodes.gpu_models[nodes.gpu_model[node]] in gpu[2])
+                if not allowed or not ops.choose_gpus(self.state, node, p.gpu.count, p.gpu.milli):
+                    problems.append((f"initial_pods[{i}].gpu", f"node {p.node_name!r} has no room for "
+                                     f"{p.gpu.count} GPU(s) of {p.gpu.milli}m" + ("" if allowed else " of an allowed model")))
+                    continue
             duration = math.inf
             if p.duration is not None:
                 duration = float(p.duration.sample(self.streams.generator("initial-duration", i), 1)[0])
-            shape = self.shape_for(("initial", i), req, None, labels=p.labels, priority=p.priority)
+            shape = self.shape_for(("initial", i), req, None, labels=p.labels, priority=p.priority, gpu=gpu)
             pod = self.state.pods.append(
                 name=p.name, requests=req, workload=-1, index=i, shape=shape, priority=p.priority,
                 created=0.0, duration=duration, start_latency=0.0,
+                gpu_count=gpu[0] if gpu else 0, gpu_milli=gpu[1] if gpu else 0,
             )
             self.recorder.event(0.0, "PodCreated", pod, -1)
             ops.bind(self.state, pod, node, 0.0)
@@ -352,6 +453,9 @@ class Simulation:
 
     def _start_workloads(self) -> None:
         for wi, w in enumerate(self.scenario.workloads):
+            if w.trace is not None:
+                self._start_trace(wi, w)
+                continue
             amounts = base_units(w.template.requests)
             amounts["pods"] = 1
             req = self.resources.vector(amounts)
@@ -383,6 +487,99 @@ class Simulation:
 
         return create
 
+    def _start_trace(self, wi: int, w: Workload) -> None:
+        """Submit a trace workload's pods (see :mod:`k8sim.workloads.replay`)."""
+        assert w.trace is not None
+        where = f"workloads[{wi}].trace"
+        capacity = int(self.state.nodes.gpu_count.sum()) * GPU_MILLI
+        try:
+            replay = load_replay(w.trace, sample_rng=self.streams.generator("trace-sample", wi),
+                                 inflation_rng=self.streams.generator("trace-inflation", wi),
+                                 gpu_capacity_milli=capacity, max_pods=w.max_pods)
+        except TraceError as e:
+            raise ScenarioError(self.scenario.source, [(f"{where}.files", str(e))]) from None
+        except ValueError as e:
+            raise ScenarioError(self.scenario.source, [(f"{where}.mode", str(e))]) from None
+        self.replays[w.name] = replay
+        self.warnings += report_warnings(where, replay.reports)
+        pods = replay.pods
+        n = len(pods)
+        # One shape per distinct (requests, GPU request, priority).
+        key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model"]
+        if w.trace.use_trace_priority:
+            key_cols.append("priority")
+        codes, uniques = pd.MultiIndex.from_frame(pods[key_cols]).factorize()
+        shape_of = np.empty(len(uniques), dtype=np.int64)
+        nt = self.state.nodes
+        models_on_nodes = {nt.gpu_models[c] for c in np.unique(nt.gpu_model[nt.gpu_model >= 0]).tolist()}
+        missing: dict[str, int] = {}
+        counts = np.bincount(codes, minlength=len(uniques))
+        for u, values in enumerate(uniques):
+            cpu, mem, gcount, gmilli, gmodel = values[:5]
+            prio = int(values[5]) if w.trace.use_trace_priority else None
+            names = frozenset(m for m in str(gmodel).split("|") if m) or None
+            if gcount > 0 and names is not None and not names & models_on_nodes:
+                missing[str(gmodel)] = missing.get(str(gmodel), 0) + int(counts[u])
+            req = self.resources.vector({"cpu": int(cpu), "memory": int(mem), "pods": 1})
+            shape_of[u] = self.shape_for(("trace", wi, int(gcount), int(gmilli), str(gmodel), prio), req, w.template,
+                                         workload=wi, gpu=(int(gcount), int(gmilli), names), trace_priority=prio)
+        if missing:
+            listed = ", ".join(f"{m} ({c} pods)" for m, c in sorted(missing.items()))
+            self.warnings.append(f"{where}: GPU models on no node of the cluster: {listed}; those pods cannot be placed")
+        shapes = shape_of[codes]
+        fits = self._fits_some_node(np.unique(shapes))
+        never = int((~fits[shapes]).sum()) if fits.size else 0
+        if never:
+            self.warnings.append(f"{where}: {never} of {n} pods fit no node of the cluster (CPU, memory or GPUs)")
+        if self.profiles.get(w.template.scheduler_name) is not None and (pods["gpu_count"] > 0).any():
+            prof = self.profiles[w.template.scheduler_name]
+            if not any(f.name == "GpuFit" for f in prof.filters):
+                raise ScenarioError(self.scenario.source, [(
+                    f"workloads[{wi}].template.schedulerName",
+                    f"profile {w.template.scheduler_name!r} has no GpuFit filter, so it cannot place the trace's GPU pods",
+                )])
+        duration = pods["duration_s"].to_numpy(dtype=np.float64)
+        duration = np.where(np.isnan(duration), math.inf, duration)
+        start = w.template.start_latency or self.scenario.defaults.start_latency
+        latencies = BlockSampler(start, self.streams.generator("start-latency", wi))
+        names = pods["name"].tolist()
+        shape_list = shapes.tolist()
+        duration_list = duration.tolist()
+        table = self.state.pods
+        infos = self.state.shapes
+        counter = [0]
+
+        def create() -> None:
+            i = counter[0]
+            counter[0] += 1
+            info = infos[shape_list[i]]
+            now = self.env.now
+            pod = table.append(
+                name=names[i], requests=info.requests, workload=wi, index=i, shape=shape_list[i],
+                priority=info.priority, created=now, duration=duration_list[i], start_latency=latencies.next(),
+                gpu_count=info.gpu_count, gpu_milli=info.gpu_milli,
+            )
+            self.recorder.event(now, "PodCreated", pod, -1)
+            self.scheduler.submit(pod)
+
+        times = pods["submit_s"].to_numpy(dtype=np.float64).tolist()
+        self.env.process(arrival_process(self.env, iter(times), create))
+
+    def _fits_some_node(self, shape_ids: np.ndarray) -> np.ndarray:
+        """``bool[S]`` (indexed by shape id): the shape's requests fit some node's
+        allocatable and, for GPU shapes, some node has enough devices of an allowed model."""
+        out = np.zeros(len(self.state.shapes), dtype=bool)
+        nodes = self.state.nodes
+        for s in shape_ids.tolist():
+            info = self.state.shapes[s]
+            ok = (nodes.alloc >= info.requests[:, None]).all(axis=0)
+            if info.gpu_count:
+                ok &= nodes.gpu_count >= info.gpu_count
+                if info.gpu_models is not None:
+                    ok &= np.isin(nodes.gpu_model, list(info.gpu_models))
+            out[s] = bool(ok.any())
+        return out
+
     def _released(self, node: int) -> None:
         self.scheduler.on_capacity_freed(node)
 
@@ -392,9 +589,10 @@ class Simulation:
         """Workloads whose pods exceed every node's allocatable: name -> resources."""
         out = {}
         alloc = self.state.nodes.alloc
-        for ((kind, wi), _), sid in self._shape_ids.items():
-            if kind != "workload":
+        for (key, _), sid in self._shape_ids.items():
+            if key[0] != "workload":
                 continue
+            wi = key[1]
             info = self.shapes[sid]
             rows = info.requested_rows
             fits_some = (alloc[rows] >= info.req_col).all(axis=0).any()

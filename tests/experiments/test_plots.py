@@ -116,3 +116,24 @@ def test_sweep_lines():
     a_line = ax.lines[0]
     assert list(a_line.get_xdata()) == [2, 4] and list(a_line.get_ydata()) == [11.0, 6.0]
     assert "nodes" in fig.get_suptitle()
+
+
+def test_mean_gpu_curve_steps_and_partial_replications():
+    from k8sim.experiments.plots import mean_gpu_curve
+
+    def frame(arrived, allocated):
+        return pd.DataFrame({"arrived_share": arrived, "allocated_share": allocated,
+                             "fragmentation_share": [0.0] * len(arrived),
+                             "fragmentation_idle_share": [0.5] * len(arrived)})
+
+    # Replication A reaches arrived 0.1 (allocated 0.1) then 0.2 (0.2); B reaches 0.1
+    # (0.1) then 0.3 (still 0.1). On the grid 0, 0.1, 0.2, 0.3: at 0 nothing has
+    # arrived in either (NaN, 0 replications); at 0.1 both hold 0.1 -> 0.1; at 0.2 A
+    # holds 0.2 and B still its 0.1 (its next arrival is at 0.3) -> 0.15; at 0.3 only B
+    # got there -> 0.1 from 1 replication.
+    out = mean_gpu_curve([frame([0.1, 0.2], [0.1, 0.2]), frame([0.1, 0.3], [0.1, 0.1])], step=0.1)
+    assert np.allclose(out["arrived_share"], [0, 0.1, 0.2, 0.3])
+    assert np.isnan(out["allocated_share"].iloc[0])
+    assert out["allocated_share"].iloc[1:].tolist() == pytest.approx([0.1, 0.15, 0.1])
+    assert out["replications"].tolist() == [0, 2, 2, 1]
+    assert out["fragmentation_idle_share"].iloc[1:].tolist() == pytest.approx([0.5, 0.5, 0.5])
