@@ -19,7 +19,9 @@ Mirrors upstream ``pkg/scheduler/framework/preemption/preemption.go`` and
    fewest victims, the latest start among the highest-priority victims, the first.
 
 Where k8sim differs: the fit check with victims removed is the resource fit
-(NodeResourcesFit arithmetic) only. Nodes rejected by the other pod-dependent filters
+(NodeResourcesFit arithmetic) and, for GPU pods, the per-device GPU fit (GpuFit: enough
+devices of an allowed model with ``free >= milli`` once the victims' shares are given
+back to the devices they hold). Nodes rejected by the other pod-dependent filters
 (NodePorts, InterPodAffinity, PodTopologySpread) are not preemption candidates, since
 re-running those filters per candidate node and victim would cost O(N) each.
 """
@@ -40,8 +42,8 @@ if TYPE_CHECKING:
 
 #: Filters whose rejection preemption cannot resolve (upstream UnschedulableAndUnresolvable).
 UNRESOLVABLE = frozenset({"NodeUnschedulable", "NodeName", "NodeAffinity", "TaintToleration"})
-#: Filters whose rejection k8sim's preemption resolves (resource fit).
-RESOLVED_BY_EVICTION = frozenset({"NodeResourcesFit"})
+#: Filters whose rejection k8sim's preemption resolves (resource and GPU device fit).
+RESOLVED_BY_EVICTION = frozenset({"NodeResourcesFit", "GpuFit"})
 
 MAX_INT32 = 2**31 - 1
 
@@ -103,6 +105,8 @@ class DefaultPreemption:
         np.add.at(freeable.T, pods.node[live], pods.requests[live])
         rows = info.requested_rows
         fits_after = potential & (nodes.free[rows] + freeable[rows] >= info.req_col).all(axis=0)
+        if info.gpu_count:
+            fits_after &= _gpu_fits(nodes.gpu_free + _gpu_freeable(state, live), info) & _gpu_model_ok(state, info)
         order = np.flatnonzero(fits_after)
         if order.size == 0:
             return None
@@ -121,16 +125,60 @@ class DefaultPreemption:
         rows = info.requested_rows
         need = info.requests[rows]
         free = state.nodes.free[rows, node] + pods.requests[lower][:, rows].sum(axis=0)
+        devices = None
+        if info.gpu_count:
+            devices = state.nodes.gpu_free[node].copy()
+            for p in lower:
+                devices += _held(pods, p, devices.size)
         # MoreImportantPod: higher priority first, then earlier start.
         lower.sort(key=lambda p: (-int(pods.priority[p]), _start(pods, p), p))
         victims = []
         for p in lower:
             after = free - pods.requests[p, rows]
-            if (after >= need).all():
+            ok = bool((after >= need).all())
+            if ok and devices is not None:
+                dev_after = devices - _held(pods, p, devices.size)
+                ok = int((dev_after >= info.gpu_milli).sum()) >= info.gpu_count
+            if ok:
                 free = after  # reprieved: it stays
+                if devices is not None:
+                    devices = dev_after
             else:
                 victims.append(p)
         return Candidate(node, victims)
+
+
+def _held(pods: object, p: int, g: int) -> np.ndarray:
+    """``int64[g]``: milli-GPU pod ``p`` holds on each device of its node."""
+    mask = int(pods.gpu_devices[p])  # type: ignore[attr-defined]
+    bits = (mask >> np.arange(g)) & 1
+    return bits * int(pods.gpu_milli[p])  # type: ignore[attr-defined]
+
+
+def _gpu_freeable(state: ClusterState, live: np.ndarray) -> np.ndarray:
+    """``int64[N, G]``: milli-GPU the ``live`` pods hold on each node's devices."""
+    pods, nodes = state.pods, state.nodes
+    out = np.zeros_like(nodes.gpu_free)
+    gp = live[pods.gpu_count[live] > 0]
+    if gp.size == 0:
+        return out
+    masks = pods.gpu_devices[gp]
+    for d in range(out.shape[1]):
+        has = ((masks >> d) & 1).astype(bool)
+        np.add.at(out[:, d], pods.node[gp[has]], pods.gpu_milli[gp[has]])
+    return out
+
+
+def _gpu_fits(gpu_free: np.ndarray, info: PodInfo) -> np.ndarray:
+    """``bool[N]``: enough devices with ``free >= milli`` for the pod."""
+    return (gpu_free >= info.gpu_milli).sum(axis=1) >= info.gpu_count
+
+
+def _gpu_model_ok(state: ClusterState, info: PodInfo) -> np.ndarray:
+    nodes = state.nodes
+    if info.gpu_models is None:
+        return nodes.gpu_count > 0
+    return np.isin(nodes.gpu_model, list(info.gpu_models))
 
 
 def _start(pods: object, p: int) -> float:

@@ -280,3 +280,26 @@ def test_gpu_pods_need_a_gpu_filter():
     }
     with pytest.raises(ScenarioError, match=r"workloads\[0\]\.template\.gpu.*no GpuFit"):
         Simulation(validate_scenario(data))
+
+
+def test_initial_pods_take_gpu_devices_by_the_best_rule():
+    import k8sim
+
+    def doc(*pods: dict) -> dict:
+        return {"cluster": {"nodes": [{"name": "n0", "allocatable": {"cpu": "8", "memory": "8Gi"},
+                                       "gpus": {"count": 2, "model": "T4"}}]},
+                "initial_pods": [{"name": f"i{k}", "nodeName": "n0", **p} for k, p in enumerate(pods)]}
+
+    # i0 300m: both devices idle -> least free that fits is a tie -> dev0 (700 left);
+    # i1 500m: dev0 (700) is the fitting device with least free -> dev0 (200 left).
+    sim = k8sim.Simulation(k8sim.validate_scenario(doc({"gpu": {"milli": 300}}, {"gpu": {"milli": 500}})))
+    assert sim.state.nodes.gpu_free[0].tolist() == [200, 1000]
+    assert sim.state.pods.gpu_devices[:2].tolist() == [1, 1]
+    # A whole GPU then 800m: dev0 taken whole, dev1 has 1000 -> 800 fits; a third pod of
+    # 800m finds 200 on dev1 only: rejected, naming the pod's field.
+    with pytest.raises(k8sim.ScenarioError, match=r"initial_pods\[2\]\.gpu"):
+        k8sim.Simulation(k8sim.validate_scenario(doc({"gpu": {"count": 1}}, {"gpu": {"milli": 800}},
+                                                     {"gpu": {"milli": 800}})))
+    # A model the node lacks is rejected too.
+    with pytest.raises(k8sim.ScenarioError, match="allowed model"):
+        k8sim.Simulation(k8sim.validate_scenario(doc({"gpu": {"count": 1, "models": "A100"}})))
