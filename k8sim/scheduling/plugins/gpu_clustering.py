@@ -50,6 +50,7 @@ class GpuClustering(ScorePlugin):
         super().__init__(args)
         self._key: tuple[int, int] = (0, -1)
         self._tags = np.zeros(0, dtype=np.int64)
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _shape_tags(self, state: ClusterState) -> np.ndarray:
         """Tag of every shape (shapes are only appended, so cached per shape count)."""
@@ -57,17 +58,26 @@ class GpuClustering(ScorePlugin):
         if key != self._key:
             self._tags = np.array([tag(p) for p in state.shapes], dtype=np.int64)
             self._key = key
+            self._rows = {}
         return self._tags
+
+    def _tag_rows(self, state: ClusterState, mine: int) -> tuple[np.ndarray, np.ndarray]:
+        """Shape rows tagged ``mine`` and those of the other GPU tags."""
+        tags = self._shape_tags(state)
+        rows = self._rows.get(mine)
+        if rows is None:
+            rows = self._rows[mine] = (np.flatnonzero(tags == mine), np.flatnonzero((tags >= 0) & (tags != mine)))
+        return rows
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         k = candidates.size
         mine = tag(pod)
         if mine < 0 or k == 0:
             return np.zeros(k, dtype=np.int64)
-        tags = self._shape_tags(state)
-        counts = state.shape_counts[: tags.size][:, candidates]  # [S, K]
-        has_mine = counts[tags == mine].sum(axis=0) > 0
-        has_other = counts[(tags >= 0) & (tags != mine)].sum(axis=0) > 0
+        rows_mine, rows_other = self._tag_rows(state, mine)
+        counts = state.shape_counts
+        has_mine = counts[rows_mine].any(axis=0)[candidates]
+        has_other = counts[rows_other].any(axis=0)[candidates]
         base = 25 * (g.MAX_GPU_MILLI - g.gpu_left(state, candidates)) // g.MAX_GPU_MILLI
         bonus = np.where(has_mine, np.where(has_other, 50, 75), np.where(has_other, 0, 25))
         return (bonus + base).astype(np.int64)

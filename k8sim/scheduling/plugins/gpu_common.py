@@ -28,6 +28,46 @@ MAX_GPU_MILLI = 8_000
 GPU_MILLI = 1000
 
 
+#: ``np.bitwise_count`` (numpy >= 2.0), None before.
+_POPCOUNT = getattr(np, "bitwise_count", None)
+#: Unsigned integer of each byte width, to read a row of bools as one word.
+_WORDS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def count_true(mask: np.ndarray) -> np.ndarray:
+    """``int64`` number of True values along the last axis of a bool array.
+
+    Same values as ``mask.sum(axis=-1)``, faster for the short device axis: each bool is
+    one byte holding 0 or 1, so the row's bytes read as unsigned words have exactly as
+    many set bits as the row has True values (rows of 1, 2, 4 or a multiple of 8 bytes;
+    other widths, non-contiguous arrays and numpy < 2.0 use ``sum``)."""
+    width = mask.shape[-1]
+    if _POPCOUNT is None or not mask.flags.c_contiguous or mask.size == 0:
+        return mask.sum(axis=-1, dtype=np.int64)
+    word = _WORDS.get(width)
+    if word is not None:
+        return _POPCOUNT(mask.view(word)[..., 0]).astype(np.int64)
+    if width % 8 == 0:
+        return _POPCOUNT(mask.view(np.uint64)).sum(axis=-1, dtype=np.int64)
+    return mask.sum(axis=-1, dtype=np.int64)
+
+
+def row_sums(values: np.ndarray) -> np.ndarray:
+    """``int64`` sums along the last axis of an int64 array (exact; an integer product
+    with a vector of ones, which numpy runs faster than ``sum`` over a short axis)."""
+    return values @ np.ones(values.shape[-1], dtype=np.int64)
+
+
+def row_min(values: np.ndarray, initial: int) -> np.ndarray:
+    """``int64`` minimum of each row of a 2-D int array and ``initial`` (same values as
+    ``values.min(axis=1, initial=initial)``; one elementwise ``minimum`` per column,
+    faster for the short device axis)."""
+    out = np.full(values.shape[0], initial, dtype=np.int64)
+    for d in range(values.shape[1]):
+        np.minimum(out, values[:, d], out=out)
+    return out
+
+
 def cpu_left(state: ClusterState, candidates: np.ndarray) -> np.ndarray:
     """``int64[K]`` free milli-CPU of the candidates."""
     return state.nodes.free[CPU, candidates]
@@ -35,7 +75,7 @@ def cpu_left(state: ClusterState, candidates: np.ndarray) -> np.ndarray:
 
 def gpu_left(state: ClusterState, candidates: np.ndarray) -> np.ndarray:
     """``int64[K]`` sum of free milli over the candidates' GPUs (0 without GPUs)."""
-    return np.clip(state.nodes.gpu_free[candidates], 0, None).sum(axis=1)
+    return row_sums(np.maximum(state.nodes.gpu_free[candidates], 0))
 
 
 def cpu_req(pod: PodInfo) -> int:

@@ -25,6 +25,7 @@ import numpy as np
 
 from k8sim.cluster import ops
 from k8sim.scheduling.plugins.base import FilterPlugin
+from k8sim.scheduling.plugins.gpu_common import count_true
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -58,7 +59,7 @@ class GpuFit(FilterPlugin):
         return mask
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
-        fit = (state.nodes.gpu_free >= pod.gpu_milli).sum(axis=1) >= pod.gpu_count
+        fit = count_true(state.nodes.gpu_free >= pod.gpu_milli) >= pod.gpu_count
         models = self._model_mask(state, pod)
         return fit if models is None else fit & models
 
