@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_engine.py", "bench_scheduler.py", "bench_runtime.py"]
+BENCHES = ["bench_engine.py", "bench_scheduler.py", "bench_runtime.py", "bench_gpu_policies.py", "bench_replay.py"]
 
 
 def main() -> int:
