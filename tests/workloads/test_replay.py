@@ -390,3 +390,65 @@ def test_scenario_openb_fgd_ships_runnable():
     s = result.summary().iloc[0]
     assert s["gpu_arrived_share_end"] >= 1.3
     assert 0 < s["gpu_allocated_share_end"] <= 1
+
+
+# ------------------------------------------------------------------ every format in a run
+
+
+FORMAT_CASES = {
+    # format: (files, args, node list or None); fixtures are the hand-written ones of
+    # tests/workloads/traces (their schemas are documented there).
+    "dlrm": (["dlrm_small.csv"], {}, None),
+    "alibaba2018": (["alibaba_2018_batch_task.csv"],
+                    {"machine_memory_bytes": "64Gi", "batch_instance": "alibaba_2018_batch_instance.csv"},
+                    ("alibaba2018", "alibaba_2018_machine_meta.csv", {"machine_memory_bytes": "64Gi"})),
+    "google2019": (["google_2019_instance_events.csv"],
+                   {"machine_cpu_milli": 32000, "machine_memory_bytes": "128Gi",
+                    "collection_events": ["google_2019_collection_events.csv"]},
+                   ("google2019", "google_2019_machine_events.csv",
+                    {"machine_cpu_milli": 32000, "machine_memory_bytes": "128Gi"})),
+    "google2011": (["google_2011_task_events_part0.csv", "google_2011_task_events_part1.csv"],
+                   {"machine_cpu_milli": 32000, "machine_memory_bytes": "128Gi"},
+                   ("google2011", "google_2011_machine_events.csv",
+                    {"machine_cpu_milli": 32000, "machine_memory_bytes": "128Gi"})),
+    "azure-vm": (["azure_vmtable.csv"], {"trace_end_s": 2_592_000}, None),
+    "swf": (["sample.swf"], {}, None),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMAT_CASES))
+def test_every_pod_format_replays_in_a_scenario(fmt):
+    from k8sim.workloads.traces.formats import POD_FORMATS, check_args
+
+    files, args, nodes = FORMAT_CASES[fmt]
+    doc = {
+        "name": fmt,
+        "duration_s": 10_000_000,
+        "cluster": {"node_pools": [{"name": "big", "count": 4, "allocatable": {"cpu": "256", "memory": "2Ti"},
+                                    "gpus": {"count": 8, "model": "V100"}}]},
+        "workloads": [{"name": "t", "trace": {"format": fmt, "files": files, "args": args}}],
+    }
+    if nodes is not None:
+        doc["cluster"]["trace_nodes"] = [{"format": nodes[0], "file": nodes[1], "args": nodes[2]}]
+    sim = Simulation(validate_scenario(doc, base_dir=FIXTURES))
+    # The run submits exactly the pods the format's reader returns for these files.
+    reader_args = check_args(fmt, args, FIXTURES)
+    frame = POD_FORMATS[fmt].read([FIXTURES / f for f in files], validate_scenario(doc, base_dir=FIXTURES)
+                                  .workloads[0].trace.options(), np.random.default_rng(0), reader_args)
+    expected = sum(len(df) for df, _ in frame)
+    result = sim.run()
+    check_invariants(sim.state)
+    assert len(result.pods) == expected > 0
+    assert sim.state.nodes.n > 4 if nodes is not None else sim.state.nodes.n == 4
+
+
+def test_simkube_trace_replays_in_a_scenario():
+    path = SHARED.parent / "simkube-dsb-scaling" / "dsb-scaling.sktrace"
+    if not path.exists():
+        pytest.skip("public trace not available: dsb-scaling.sktrace")
+    doc = {"name": "sk", "duration_s": 100_000,
+           "cluster": {"node_pools": [{"name": "n", "count": 10, "allocatable": {"cpu": "64", "memory": "256Gi"}}]},
+           "workloads": [{"name": "sk", "trace": {"format": "simkube", "files": [str(path)]}}]}
+    result = Simulation(validate_scenario(doc)).run()
+    # 54 pods in dsb-scaling.sktrace (see tests/workloads/traces/test_trace_simkube.py).
+    assert len(result.pods) == 54

@@ -223,7 +223,7 @@ def check_args(fmt: str, raw: dict[str, Any], base_dir: Path, nodes: bool = Fals
             args[key] = resolve_file(value, base_dir, None, fmt)
         elif isinstance(value, list):
             args[key] = [resolve_file(v, base_dir, None, fmt) for v in value]
-    if fmt == "google2019" and not args.get("collection_events"):
+    if not nodes and fmt == "google2019" and not args.get("collection_events"):
         args["collection_events"] = None
     return args
 
