@@ -80,3 +80,28 @@ def make_pod(state: ClusterState, requests: dict[str, str | int] | None = None, 
                    tolerations=tuple(tolerations or ()), labels=labels or {}, **spec)  # type: ignore[arg-type]
     ops.add_shape(state, info)
     return info
+
+
+GI = 1024**3
+
+
+def gpu_shape(state: ClusterState, count: int = 0, milli: int = 0, cpu: int = 1000,
+              models: str | list[str] | None = None) -> PodInfo:
+    """Register a pod shape with ``count`` GPUs of ``milli`` each, ``cpu`` milli-CPU, 1Gi
+    and an optional model constraint (``"A|B"`` or a list of names)."""
+    req = state.resources.vector({"cpu": cpu, "memory": GI, "pods": 1})
+    info = PodInfo(shape=-1, requests=req, nonzero=req[:2].copy(), priority=0,
+                   scheduler_name="default-scheduler", gpu_count=count, gpu_milli=milli)
+    if models is not None:
+        names = models.split("|") if isinstance(models, str) else models
+        info.gpu_models = frozenset(ops.intern_gpu_model(state, m) for m in names)
+    ops.add_shape(state, info)
+    return info
+
+
+def append_pod(state: ClusterState, info: PodInfo) -> int:
+    """A Pending pod of shape ``info`` (named ``p<row>``, runs for ever); returns its row."""
+    pods = state.pods
+    return pods.append(name=f"p{pods.n}", requests=info.requests, workload=-1, index=pods.n, shape=info.shape,
+                       priority=0, created=0.0, duration=float("inf"), start_latency=0.0,
+                       gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)

@@ -25,7 +25,12 @@ pytestmark = pytest.mark.skipif(
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = ["01-quickstart.ipynb", "02-compare-policies.ipynb", "03-custom-plugin.ipynb"]
+EXPECTED = [
+    "01-quickstart.ipynb",
+    "02-compare-policies.ipynb",
+    "03-custom-plugin.ipynb",
+    "04-trace-replay.ipynb",
+]
 
 
 def test_the_notebooks_are_there():

@@ -10,11 +10,11 @@ runs use the ``kube-default`` preset with the policy at weight 10 on top.
 from __future__ import annotations
 
 import importlib
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from builders import append_pod, gpu_shape
 from pydantic import ValidationError
 
 import k8sim
@@ -47,19 +47,8 @@ def gpu_state(*gpus: int) -> ClusterState:
     return state
 
 
-def gpu_pod(state: ClusterState, count: int = 0, milli: int = 0, cpu: int = 1000) -> PodInfo:
-    req = state.resources.vector({"cpu": cpu, "memory": GI, "pods": 1})
-    info = PodInfo(shape=-1, requests=req, nonzero=req[:2].copy(), priority=0,
-                   scheduler_name="default-scheduler", gpu_count=count, gpu_milli=milli)
-    ops.add_shape(state, info)
-    return info
-
-
-def new_pod(state: ClusterState, info: PodInfo) -> int:
-    pods = state.pods
-    return pods.append(name=f"p{pods.n}", requests=info.requests, workload=-1, index=pods.n, shape=info.shape,
-                       priority=0, created=0.0, duration=math.inf, start_latency=0.0,
-                       gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)
+gpu_pod = gpu_shape
+new_pod = append_pod
 
 
 def place(state: ClusterState, node: int, count: int, milli: int, devices: int) -> int:

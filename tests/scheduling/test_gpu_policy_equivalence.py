@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from builders import append_pod, gpu_shape
 
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import CPU, ResourceIndex
@@ -84,20 +85,10 @@ TARGET_ROUNDED = [
 
 
 def new_shape(state: ClusterState, count: int, milli: int, cpu: int, models=None) -> PodInfo:
-    req = state.resources.vector({"cpu": cpu, "memory": GI, "pods": 1})
-    info = PodInfo(shape=-1, requests=req, nonzero=req[:2].copy(), priority=0,
-                   scheduler_name="default-scheduler", gpu_count=count, gpu_milli=milli)
-    if models is not None:
-        info.gpu_models = frozenset(ops.intern_gpu_model(state, m) for m in models)
-    ops.add_shape(state, info)
-    return info
+    return gpu_shape(state, count, milli, cpu, models)
 
 
-def new_pod(state: ClusterState, info: PodInfo) -> int:
-    pods = state.pods
-    return pods.append(name=f"p{pods.n}", requests=info.requests, workload=-1, index=pods.n, shape=info.shape,
-                       priority=0, created=0.0, duration=math.inf, start_latency=0.0,
-                       gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)
+new_pod = append_pod
 
 
 def fill(state: ClusterState, node: int, count: int, milli: int, cpu: int, devices: int) -> None:
