@@ -36,6 +36,12 @@ HEADLINE = (
     "mean_memory_utilization",
     "mean_pending_pods",
     "makespan_s",
+    # GPU clusters (trace replay): allocation and fragmentation at the end of the run.
+    "pods_dropped",
+    "mean_gpu_utilization",
+    "gpu_allocated_share_end",
+    "gpu_fragmentation_share_end",
+    "gpu_fragmentation_idle_share_end",
 )
 
 

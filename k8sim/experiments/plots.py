@@ -42,6 +42,8 @@ DEFAULT_METRICS = (
     "mean_memory_utilization",
     "mean_pending_pods",
     "makespan_s",
+    "gpu_allocated_share_end",
+    "gpu_fragmentation_share_end",
 )
 
 ResultsByProfile = Mapping[str, Sequence[RunResult]]
@@ -51,6 +53,10 @@ def metric_unit(metric: str) -> str:
     """Axis label for a summary metric, from its name."""
     if metric.endswith("_s"):
         return "seconds"
+    if metric.startswith("gpu_") and "_share" in metric:
+        return "idle GPU share" if "idle" in metric else "share of GPU capacity"
+    if metric == "mean_gpu_utilization":
+        return "allocated / GPU capacity"
     if "utilization" in metric:
         return "requested / allocatable"
     if "pods" in metric:
