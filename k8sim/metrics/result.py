@@ -7,6 +7,7 @@
 - ``timeseries``: time-weighted averages per sampling bin: utilisation per resource
   (requested / allocatable), pending pods, running pods; with GPUs also the allocated,
   capacity and fragmentation milli-GPU and their ratios (:mod:`k8sim.metrics.gpu`).
+- ``trace``: with trace workloads, the trace's own columns of every submitted pod.
 - ``gpu``: with GPUs, the cluster's GPU allocation and fragmentation after every pod
   event (:func:`k8sim.metrics.gpu.gpu_timeline`); None without GPUs.
 - ``summary()``: one row of headline metrics over the post-warmup window.
@@ -56,6 +57,11 @@ class RunResult:
     #: GPU allocation and fragmentation after every pod event when the cluster has GPUs
     #: (:func:`k8sim.metrics.gpu.gpu_timeline`), else None.
     gpu: pd.DataFrame | None = None
+    #: With trace workloads: one row per submitted trace pod (``pod``, ``workload`` and
+    #: the normalised trace columns: original ``id``, ``arrival_s``, ``duration_s``,
+    #: requests, ``qos``, ``owner``, ``priority``, clipping flags), to join with ``pods``
+    #: on ``pod``; else None.
+    trace: pd.DataFrame | None = None
 
     # -- construction ---------------------------------------------------------------
 
@@ -140,7 +146,7 @@ class RunResult:
         }
         decisions = _decisions(sim) if sim.scheduler.decisions is not None else None
         return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit,
-                   decisions, history.timeline() if history is not None else None)
+                   decisions, history.timeline() if history is not None else None, _trace_pods(sim))
 
     # -- summary --------------------------------------------------------------------
 
@@ -212,6 +218,8 @@ class RunResult:
             self.decisions.to_parquet(d / "decisions.parquet", index=False)
         if self.gpu is not None:
             self.gpu.to_parquet(d / "gpu.parquet", index=False)
+        if self.trace is not None:
+            self.trace.to_parquet(d / "trace.parquet", index=False)
         self.write_summary(d)
         return d
 
@@ -225,6 +233,8 @@ class RunResult:
             self.decisions.to_csv(d / "decisions.csv", index=False)
         if self.gpu is not None:
             self.gpu.to_csv(d / "gpu.csv", index=False)
+        if self.trace is not None:
+            self.trace.to_csv(d / "trace.csv", index=False)
         self.write_summary(d)
         return d
 
@@ -291,6 +301,22 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, np.generic):
             v = v.item()
         out[k] = v
+    return out
+
+
+def _trace_pods(sim: Simulation) -> pd.DataFrame | None:
+    """The submitted pods of the run's trace workloads with their trace columns."""
+    replays = getattr(sim, "replays", None)
+    if not replays:
+        return None
+    frames = []
+    for workload, replay in replays.items():
+        f = replay.pods.drop(columns=["submit_s"]).rename(columns={"name": "pod"})
+        f.insert(1, "workload", workload)
+        frames.append(f[["pod", "workload", *[c for c in f.columns if c not in ("pod", "workload")]]])
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("pod", "workload", "id", "gpu_model", "qos", "owner"):
+        out[col] = out[col].astype("string")
     return out
 
 

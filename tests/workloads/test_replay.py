@@ -202,6 +202,15 @@ def test_inflation_drops_what_does_not_fit_and_never_retries(tmp_path, seed):
     assert sum(name.endswith("~1") for name in pods["pod"]) == len(pods) - 3
     assert sim.scheduler.dropped == 2
     assert (result.events["kind"] == "Dropped").sum() == 2
+    # RunResult.trace: the trace columns of every submitted pod, joinable on "pod"; a
+    # copy keeps its original id and QoS (a and b are LS, c is BE in the file above).
+    trace = result.trace.set_index("pod")
+    assert list(trace.index) == list(pods["pod"])
+    for name in pods["pod"]:
+        assert trace.loc[name, "id"] == name.split("~")[0]
+        assert trace.loc[name, "qos"] == ("BE" if name.startswith("c") else "LS")
+    result.to_parquet(tmp_path / "out")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "trace.parquet"), result.trace)
 
 
 def test_inflation_must_be_the_only_workload(tmp_path):
