@@ -153,7 +153,8 @@ def _cell(v: Any) -> str:
 def _sweep_summary(table: pd.DataFrame, paths: Sequence[str]) -> Table:
     ok = table[table["status"] == "ok"]
     metrics = [m for m in ("scheduling_latency_p95_s", "startup_latency_p95_s", "mean_cpu_utilization",
-                           "mean_pending_pods") if m in ok.columns]
+                           "mean_pending_pods", "gpu_allocated_share_end", "gpu_fragmentation_share_end")
+               if m in ok.columns]
     keys = [*paths, "profile"]
     t = Table(title="sweep: mean over replications", header_style="bold")
     for k in keys:

@@ -311,3 +311,15 @@ def test_unreachable_dask_scheduler_fails_before_any_run(files, tmp_path):
     assert isinstance(e.value, ExecutorError)
     assert str(e.value).startswith("dask scheduler tcp://127.0.0.1:1: cannot connect within 1 s")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_shipped_experiment_files_plan(path):
+    # Every shipped experiment file loads and every point x profile validates (plan()
+    # builds each simulation without running it).
+    from k8sim.experiments.sweep import load_experiment, plan
+
+    exp = load_experiment(path)
+    runs = plan(exp)
+    assert len(runs) > 0
