@@ -112,18 +112,24 @@ class Profile:
     def nominated_mask(self, state: ClusterState, pod: PodInfo, mask: np.ndarray, pod_id: int) -> np.ndarray:
         """Upstream ``RunFilterPluginsWithNominatedPods``, for resources: on a node where
         preemptors of equal or higher priority are nominated, their requests count as
-        used (so lower-priority pods cannot take the room that was freed for them)."""
+        used (so lower-priority pods cannot take the room that was freed for them), and
+        so do the GPU devices they will take (chosen by the "best" rule)."""
         pods, free = state.pods, state.nodes.free
         reserved: dict[int, np.ndarray] = {}
+        gpu_reserved: dict[int, list[int]] = {}
         for other, node in state.nominated.items():
             if other != pod_id and mask[node] and pods.priority[other] >= pod.priority:
                 reserved[node] = reserved.get(node, 0) + pods.requests[other]
+                if pods.gpu_count[other]:
+                    gpu_reserved.setdefault(node, []).append(other)
         if not reserved:
             return mask
         mask = mask.copy()
         rows = pod.requested_rows
         for node, used in reserved.items():
             mask[node] = bool((free[rows, node] - used[rows] >= pod.requests[rows]).all())
+            if mask[node] and pod.gpu_count and node in gpu_reserved:
+                mask[node] = _gpu_fits_after(state, node, gpu_reserved[node], pod)
         return mask
 
     def find_feasible(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> np.ndarray:
@@ -232,6 +238,25 @@ class Profile:
         feasible = int(alive.sum())
         parts = ", ".join(f"{c} {r}" for r, c in sorted(counts.items()))
         return f"{feasible}/{n} nodes are available: {parts}." if parts else f"{feasible}/{n} nodes are available."
+
+
+def _gpu_fits_after(state: ClusterState, node: int, nominated: list[int], pod: PodInfo) -> bool:
+    """Whether ``pod`` still finds its GPU devices on ``node`` once the ``nominated``
+    preemptors have taken theirs (each by the "best" rule, in order)."""
+    from k8sim.cluster.ops import GPU_MILLI
+
+    free = state.nodes.gpu_free[node].copy()
+    pods = state.pods
+    for other in nominated:
+        count, milli = int(pods.gpu_count[other]), int(pods.gpu_milli[other])
+        if milli < GPU_MILLI:
+            fits = np.flatnonzero(free >= milli)
+            if fits.size:
+                free[fits[np.argmin(free[fits])]] -= milli
+        else:
+            idle = np.flatnonzero(free == GPU_MILLI)[:count]
+            free[idle] = 0
+    return int((free >= pod.gpu_milli).sum()) >= pod.gpu_count
 
 
 class NodePriority:

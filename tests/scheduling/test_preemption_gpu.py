@@ -80,3 +80,43 @@ def test_victims_without_gpus_are_not_evicted_for_a_gpu_pod():
     data["duration_s"] = 200
     res = run(validate_scenario(data))
     assert (res.events["kind"] == "Preempting").sum() == 0
+
+
+def test_nominated_preemptor_reserves_its_gpu_devices():
+    # Upstream RunFilterPluginsWithNominatedPods (pkg/scheduler/framework/runtime/
+    # framework.go) adds nominated pods of equal or higher priority to the node before
+    # filtering. Node n0: 2 idle GPUs. X (priority 100, one whole GPU) is nominated to n0
+    # and, by the best rule, would take dev0, leaving dev1 idle:
+    # - Y (priority 50, two whole GPUs): only dev1 left -> not feasible;
+    # - W (priority 50, 500m): fits on dev1 -> feasible;
+    # - Z (priority 150, two whole GPUs): X's priority is lower, no reservation -> feasible.
+    import numpy as np
+    from builders import append_pod, gpu_shape
+
+    from k8sim.cluster import ops
+    from k8sim.cluster.nodes import ResourceIndex
+    from k8sim.cluster.ops import ClusterState
+    from k8sim.scheduling.framework import Profile
+    from k8sim.scheduling.plugins.gpu_fit import GpuFit
+    from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
+
+    state = ClusterState(ResourceIndex.from_names())
+    alloc = state.resources.vector({"cpu": 64_000, "memory": 256 * 1024**3, "pods": 110})
+    ops.add_node(state, name="n0", allocatable=alloc, labels={}, taints=[], pool=-1, now=0.0, gpus=(2, "V100"))
+    prof = Profile("default-scheduler", [NodeResourcesFit(), GpuFit()], [], np.random.default_rng(0), 100)
+
+    def shaped(priority: int, count: int, milli: int):
+        info = gpu_shape(state, count, milli)
+        info.priority = priority
+        pod = append_pod(state, info)
+        state.pods.priority[pod] = priority
+        return info, pod
+
+    x_info, x = shaped(100, 1, 1000)
+    ops.nominate(state, x, 0)
+    for priority, count, milli, feasible in ((50, 2, 1000, False), (50, 1, 500, True), (150, 2, 1000, True)):
+        info, pod = shaped(priority, count, milli)
+        mask = prof.nominated_mask(state, info, prof.feasible_mask(state, info), pod)
+        assert bool(mask[0]) is feasible, (priority, count, milli)
+    # X itself is not held back by its own reservation.
+    assert prof.nominated_mask(state, x_info, prof.feasible_mask(state, x_info), x)[0]
