@@ -504,6 +504,9 @@ class TraceWorkload(Strict):
     # Seed of the sample; absent: drawn from the run's seed (a new sample per seed).
     sample_seed: int | None = Field(default=None, ge=0)
     use_trace_priority: bool = False  # pod priority from the trace (else the template's)
+    # Pod priority per trace QoS class, e.g. {LS: 1000, BE: 0} (openb); classes not
+    # listed keep the trace's priority (use_trace_priority) or the template's.
+    priority_by_qos: dict[str, int] = {}
     mode: Literal["timed", "inflation"] = "timed"
     # inflation: stop once the submitted GPU request reaches this share of capacity.
     target_gpu_share: float = Field(default=1.3, gt=0, le=100)

@@ -55,6 +55,8 @@ from k8sim.workloads.replay import Replay, load_replay, report_warnings
 from k8sim.workloads.traces.formats import read_nodes
 from k8sim.workloads.traces.schema import TraceError
 
+#: Marks trace pods whose priority comes from the template.
+TEMPLATE_PRIORITY = np.iinfo(np.int64).min
 #: GPU model of trace nodes whose list gives GPUs but no model.
 UNNAMED_GPU_MODEL = "unnamed"
 
@@ -504,11 +506,22 @@ class Simulation:
         self.warnings += report_warnings(where, replay.reports)
         pods = replay.pods
         n = len(pods)
-        # One shape per distinct (requests, GPU request, priority).
-        key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model"]
+        # Pod priority: by QoS class where mapped, else the trace's (use_trace_priority),
+        # else the template's (TEMPLATE_PRIORITY marks those).
+        prio_col = np.full(n, TEMPLATE_PRIORITY, dtype=np.int64)
         if w.trace.use_trace_priority:
-            key_cols.append("priority")
-        codes, uniques = pd.MultiIndex.from_frame(pods[key_cols]).factorize()
+            prio_col = pods["priority"].to_numpy(dtype=np.int64).copy()
+        if w.trace.priority_by_qos:
+            qos = pods["qos"].astype(str)
+            mapped = qos.map(w.trace.priority_by_qos)
+            has = mapped.notna().to_numpy()
+            prio_col[has] = mapped[has].to_numpy(dtype=np.int64)
+            unknown = sorted(set(w.trace.priority_by_qos) - set(qos.unique()))
+            if unknown:
+                self.warnings.append(f"{where}.priority_by_qos: no pod of the trace has QoS {unknown}")
+        # One shape per distinct (requests, GPU request, priority).
+        key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model", "_priority"]
+        codes, uniques = pd.MultiIndex.from_frame(pods[key_cols[:-1]].assign(_priority=prio_col)).factorize()
         shape_of = np.empty(len(uniques), dtype=np.int64)
         nt = self.state.nodes
         models_on_nodes = {nt.gpu_models[c] for c in np.unique(nt.gpu_model[nt.gpu_model >= 0]).tolist()}
@@ -516,7 +529,7 @@ class Simulation:
         counts = np.bincount(codes, minlength=len(uniques))
         for u, values in enumerate(uniques):
             cpu, mem, gcount, gmilli, gmodel = values[:5]
-            prio = int(values[5]) if w.trace.use_trace_priority else None
+            prio = None if int(values[5]) == TEMPLATE_PRIORITY else int(values[5])
             names = frozenset(m for m in str(gmodel).split("|") if m) or None
             if gcount > 0 and names is not None and not names & models_on_nodes:
                 missing[str(gmodel)] = missing.get(str(gmodel), 0) + int(counts[u])

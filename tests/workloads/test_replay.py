@@ -461,3 +461,28 @@ def test_simkube_trace_replays_in_a_scenario():
     result = Simulation(validate_scenario(doc)).run()
     # 54 pods in dsb-scaling.sktrace (see tests/workloads/traces/test_trace_simkube.py).
     assert len(result.pods) == 54
+
+
+def test_priority_by_qos_lets_latency_sensitive_pods_preempt(tmp_path):
+    # One node of 8 cores. Two BE pods (4 cores each) fill it at t=0 and 1; an LS pod
+    # (4 cores) arrives at t=10. With priority_by_qos {LS: 1000, BE: 0} it preempts one
+    # BE pod: removing both frees 8 cores, reprieve in MoreImportantPod order (equal
+    # priority, earlier start first) keeps be0, so be1 is the victim; be1 keeps its cores
+    # for the default 30 s grace period and ends Failed at 40, and ls is bound at 40.
+    # Without the mapping every pod has the template's priority 0 and ls waits for a BE
+    # pod to end (be0 at 0 + 1000). The tiny "end" pod holds the file's last deletion time,
+    # so it (not be1) is the one censored at the trace end.
+    pods = ("be0,4000,1024,0,0,,BE,Running,0,1000,0\n"
+            "be1,4000,1024,0,0,,BE,Running,1,1001,1\n"
+            "ls,4000,1024,0,0,,LS,Running,10,60,10\n"
+            "end,1,1,0,0,,BE,Running,20,5000,20\n")
+    nodes = "n0,8000,65536,0,\n"
+    doc = scenario(tmp_path, pods, nodes, trace={"priority_by_qos": {"LS": 1000, "BE": 0, "XX": 5}})
+    sim = build(tmp_path, doc)
+    assert any("priority_by_qos: no pod of the trace has QoS ['XX']" in w for w in sim.warnings)
+    result = sim.run().pods.set_index("pod")
+    assert result.loc["ls", "priority"] == 1000 and result.loc["be0", "priority"] == 0
+    assert result.loc["be1", "phase"] == "Failed" and result.loc["be1", "finished"] == 40
+    assert result.loc["ls", "scheduled"] == 40
+    plain = build(tmp_path, scenario(tmp_path, pods, nodes)).run().pods.set_index("pod")
+    assert plain.loc["ls", "scheduled"] == 1000 and (plain["phase"] != "Failed").all()
