@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from k8sim.cluster.pods import BOUND, PENDING, PHASE_NAMES, RUNNING
+from k8sim.cluster.pods import BOUND, FAILED, PENDING, PHASE_NAMES, RUNNING, UNSCHEDULABLE
 from k8sim.scheduling.framework import check_score_range, num_feasible_nodes_to_find
 
 if TYPE_CHECKING:
@@ -303,6 +303,15 @@ def _explain(state: ClusterState, profile: Profile, pod: PodInfo, pod_name: str)
     )
 
 
+def _failed_scheduling_message(sim: Simulation, row: int) -> str:
+    """The detail of the pod's FailedScheduling event, "" if none was recorded."""
+    rec = sim.recorder
+    for i in range(len(rec) - 1, -1, -1):
+        if rec.pod[i] == row and rec.kind[i] == "FailedScheduling":
+            return rec.detail[i]
+    return ""
+
+
 def find_pending_pod(sim: Simulation, name: str) -> tuple[int, PodInfo]:
     """The pod row and shape of the Pending pod ``name`` in a running simulation.
 
@@ -315,6 +324,14 @@ def find_pending_pod(sim: Simulation, name: str) -> tuple[int, PodInfo]:
     if len(rows) > 1:
         raise ExplainError(f"{len(rows)} pods are named {name!r}; cannot tell which to explain")
     if not rows:
+        for wname, replay in getattr(sim, "replays", {}).items():
+            hit = np.flatnonzero(replay.pods["name"].to_numpy(dtype=object) == name)
+            if hit.size:
+                t = float(replay.pods["submit_s"].iloc[int(hit[0])])
+                raise ExplainError(
+                    f"pod {name!r} of trace workload {wname!r} has not been created by t={now:g} s "
+                    f"(it arrives at t={t:g} s); explain it at a later --at"
+                )
         workloads = {w.name: wi for wi, w in enumerate(sim.scenario.workloads)}
         base, _, index = name.rpartition("-")
         if base in workloads and index.isdigit():
@@ -323,7 +340,8 @@ def find_pending_pod(sim: Simulation, name: str) -> tuple[int, PodInfo]:
                 f"pod {name!r} has not been created by t={now:g} s "
                 f"(workload {base!r} has created {created} pod(s) by then)"
             )
-        known = ", ".join(f"{w}-<i>" for w in workloads) or "none"
+        known = ", ".join(f"{w.name}-<i>" if w.trace is None else f"{w.name}: trace ids"
+                          for w in sim.scenario.workloads) or "none"
         raise ExplainError(f"no pod named {name!r} (workload pods are named {known})")
     row = rows[0]
     phase = int(pods.phase[row])
@@ -331,6 +349,12 @@ def find_pending_pod(sim: Simulation, name: str) -> tuple[int, PodInfo]:
         where = ""
         if phase in (BOUND, RUNNING):
             where = f" on node {sim.state.nodes.names[int(pods.node[row])]!r} (bound at t={pods.scheduled[row]:g} s)"
+        if phase == FAILED and int(pods.reason[row]) == UNSCHEDULABLE:
+            why = _failed_scheduling_message(sim, row)
+            raise ExplainError(
+                f"pod {name!r} was dropped as unschedulable at t={pods.finished[row]:g} s after its one "
+                f"attempt (trace inflation mode){': ' + why if why else ''}"
+            )
         raise ExplainError(
             f"pod {name!r} is not Pending at t={now:g} s: it is {PHASE_NAMES[phase]}{where}; "
             "only a Pending pod can be explained"

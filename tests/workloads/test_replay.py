@@ -486,3 +486,20 @@ def test_priority_by_qos_lets_latency_sensitive_pods_preempt(tmp_path):
     assert result.loc["ls", "scheduled"] == 40
     plain = build(tmp_path, scenario(tmp_path, pods, nodes)).run().pods.set_index("pod")
     assert plain.loc["ls", "scheduled"] == 1000 and (plain["phase"] != "Failed").all()
+
+
+def test_explain_names_trace_arrivals_and_dropped_pods(tmp_path):
+    from k8sim.scheduling.explain import ExplainError, find_pending_pod
+
+    doc = scenario(tmp_path, INFLATION_PODS, "n,64000,262144,1,G1\n", trace={"mode": "inflation"})
+    sim = Simulation(validate_scenario(doc, base_dir=tmp_path), seed=1)
+    order = sim.replays["trace"].pods["name"].tolist()
+    # Before anything ran: the first pod arrives at 0 s, the second at 1 s (interval 1 s).
+    with pytest.raises(ExplainError, match=rf"{order[1]!r} of trace workload 'trace' has not been created by "
+                                           r"t=0 s \(it arrives at t=1 s\)"):
+        find_pending_pod(sim, order[1])
+    sim.run()
+    dropped = [n for n in order if sim.state.pods.reason[sim.state.pods.names.index(n)] != 0]
+    # The dropped pod's message carries its FailedScheduling diagnosis (one node, GPU full).
+    with pytest.raises(ExplainError, match=r"dropped as unschedulable at t=\d+ s .*0/1 nodes are available"):
+        find_pending_pod(sim, dropped[0])
