@@ -147,12 +147,17 @@ def plot_gpu_allocation(
     or ``RunResult.gpu``). Left: allocated GPU (% of capacity) against the arrived GPU
     request (% of capacity, pods that failed included), with ``y = x`` (everything that
     arrived is placed) for reference. Right: fragmentation as a share of idle GPU (%)
-    against the same x. One line per policy, points in event order. Saved (110 dpi) when
+    against the same x. One line per policy, one point per instant (the state after all
+    the events at that time), in time order. Saved (110 dpi) when
     ``path`` is given; the figure is returned either way.
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     top = 0.0
     for label, frame in frames.items():
+        if "time" in frame and len(frame):
+            # The state after everything that happened at one instant (a pod's arrival
+            # and its binding share a time): one point per instant, no half-done steps.
+            frame = frame[frame["time"].ne(frame["time"].shift(-1))]
         x = 100 * frame["arrived_share"].to_numpy(dtype=float)
         left.plot(x, 100 * frame["allocated_share"].to_numpy(dtype=float), label=label)
         right.plot(x, 100 * frame["fragmentation_idle_share"].to_numpy(dtype=float), label=label)

@@ -527,8 +527,11 @@ def test_plot_gpu_allocation(tmp_path):
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
         assert "FGD" in labels and "BestFit" in labels
     # Left panel: the y = x reference besides one line per policy; the FGD line is the
-    # allocated share in %: row "b bound" at x = 60 has y = 60.
+    # allocated share in %, one point per instant (the state after all its events; see
+    # HAND_ROWS): t = 0, 2, 4, 10, 11, 12, 13, 14 -> x = 25, 60, 110, 110, ...; at t = 2
+    # (b arrived and bound) x = 60 and y = 60; at t = 10 (a released, c bound) y = 85.
     left = axes[0]
     assert len(left.get_lines()) == 3
     x, y = left.get_lines()[0].get_data()
-    assert x[3] == pytest.approx(60.0) and y[3] == pytest.approx(60.0)
+    assert list(x) == pytest.approx([25, 60, 110, 110, 110, 110, 110, 110])
+    assert list(y) == pytest.approx([25, 60, 60, 85, 85, 50, 50, 0])
