@@ -45,13 +45,20 @@ class ClusterState:
 
 
 def add_shape(state: ClusterState, info: Any) -> int:
-    """Register a pod shape (its ``shape`` attribute is set to the new id)."""
+    """Register a pod shape (its ``shape`` attribute is set to the new id).
+
+    ``shape_counts`` is a view of the first ``S`` rows of a buffer that grows by doubling,
+    so registering S shapes costs O(S N) in all (trace replays register one shape per
+    distinct request)."""
     sid = len(state.shapes)
     info.shape = sid
     state.shapes.append(info)
-    state.shape_counts = np.concatenate(
-        [state.shape_counts, np.zeros((1, state.nodes.n), dtype=np.int32)], axis=0
-    )
+    counts = state.shape_counts
+    buf = counts.base
+    if buf is None or buf.shape[0] <= sid or buf.shape[1] != counts.shape[1] or not buf.flags.c_contiguous:
+        buf = np.zeros((max(16, 2 * (sid + 1)), counts.shape[1]), dtype=np.int32)
+        buf[:sid] = counts
+    state.shape_counts = buf[: sid + 1]
     return sid
 
 

@@ -67,3 +67,32 @@ def test_invariants_after_every_event(pools, workloads, seed, horizon):
             assert pods.node[p] == -1 and math.isnan(pods.scheduled[p])
         else:
             assert pods.node[p] >= 0 and pods.scheduled[p] >= pods.created[p]
+
+
+def test_shape_counts_grow_by_doubling_and_stay_consistent():
+    # Registering S shapes must not copy the whole [S, N] table each time (a trace
+    # replay registers one shape per distinct request): the table is a view of a buffer
+    # that doubles, so 1,000 shapes cause at most ~log2(1000) + a few reallocations,
+    # also across node additions (which rebuild the table once each).
+    from builders import make_pod, make_state, node
+
+    from k8sim.cluster import ops
+
+    state = make_state([node("n1", cpu="64"), node("n2", cpu="64")])
+    moves, where = 0, None
+    for i in range(1000):
+        info = make_pod(state, {"cpu": f"{i + 1}m"})
+        data = state.shape_counts.__array_interface__["data"][0]  # where row 0 lives
+        moves += data != where
+        where = data
+        if i in (300, 700):
+            ops.add_node(state, name=f"extra-{i}", allocatable=state.nodes.alloc[:, 0].copy(), labels={},
+                         taints=[], pool=-1, now=0.0)
+        if i % 97 == 0:
+            p = state.pods.append(name=f"p{i}", requests=info.requests, workload=-1, index=i, shape=info.shape,
+                                  priority=0, created=0.0, duration=float("inf"), start_latency=0.0)
+            ops.bind(state, p, i % state.nodes.n, 0.0)
+    assert state.shape_counts.shape == (1000, 4)
+    assert moves <= 16
+    ops.check_invariants(state)
+    assert int(state.shape_counts.sum()) == len(range(0, 1000, 97))

@@ -434,3 +434,38 @@ def test_args():
     for bad in (-1, 101):  # ValidateHardPodAffinityWeight: [0, 100]
         with pytest.raises(ValueError):
             InterPodAffinity.parse_args({"hardPodAffinityWeight": bad})
+
+
+def _bind_new(state, info, node_name):
+    p = state.pods.append(name=f"p{state.pods.n}", requests=info.requests, workload=-1, index=state.pods.n,
+                          shape=info.shape, priority=0, created=0.0, duration=np.inf, start_latency=0.0)
+    ops.bind(state, p, state.nodes.name_index[node_name], 0.0)
+
+
+def test_constraint_free_pods_skip_until_a_shape_with_terms_appears():
+    # Upstream PreFilter Skip (filtering.go: no required terms of the pod and no existing
+    # pod with required anti-affinity) and PreScore Skip (scoring.go: empty topologyScore).
+    # Many term-less shapes (as a trace replay registers): the plugin skips a term-less
+    # pod. Then an existing pod whose required anti-affinity selects app=web on zone
+    # binds on n1: the same, earlier-cached, term-less web pod must now be rejected in
+    # n1's zone (z1) and only there.
+    state = make_state([node("n1", {"zone": "z1"}), node("n2", {"zone": "z1"}), node("n3", {"zone": "z2"})])
+    plugin = InterPodAffinity()
+    for i in range(50):
+        _bind_new(state, make_pod(state, {"cpu": f"{i + 1}m"}), "n3")
+    web = make_pod(state, {"cpu": "100m"}, labels={"app": "web"})
+    assert not plugin.pre_filter(state, web) and not plugin.pre_score(state, web)
+    guard = make_pod(state, {"cpu": "100m"}, labels={"app": "guard"},
+                     affinity=affinity(anti=[term("zone", ("app", "In", ["web"]))]))
+    _bind_new(state, guard, "n1")
+    assert plugin.pre_filter(state, web)
+    assert plugin.filter(state, web).tolist() == [False, False, True]
+    assert plugin.reasons(state, web, np.array([0, 1])) == {EXIST: 2}
+    # A second such pod, registered after web's cache was built, in zone z2: the cache
+    # is extended with it and every node is now excluded.
+    more = [make_pod(state, {"cpu": f"{i + 200}m"}) for i in range(5)]
+    guard2 = make_pod(state, {"cpu": "100m"}, labels={"app": "guard"},
+                      affinity=affinity(anti=[term("zone", ("app", "In", ["web"]))]))
+    _bind_new(state, more[0], "n2")
+    _bind_new(state, guard2, "n3")
+    assert plugin.filter(state, web).tolist() == [False, False, False]

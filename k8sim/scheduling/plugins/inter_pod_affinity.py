@@ -68,7 +68,7 @@ Differences from upstream (and why), and notes:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field
@@ -77,6 +77,8 @@ from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from k8sim.cluster.ops import ClusterState
     from k8sim.config.k8s_types import PodAffinity, PodAffinityTerm
     from k8sim.scheduling.podinfo import PodInfo
@@ -168,8 +170,28 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         self.ignore_existing_preferred = bool(self.args.ignore_preferred_terms_of_existing_pods)  # type: ignore[union-attr]
         # PreScore -> Score hand-off (upstream CycleState): (pod, state, generation, map).
         self._prescore: tuple | None = None
+        # (state.shapes it was built for, shapes checked, ids of shapes with terms).
+        self._term_shapes: tuple[Any, int, list[int]] = (None, 0, [])
 
     # -- per-shape precomputation ---------------------------------------------------
+
+    def _with_terms(self, state: ClusterState) -> list[int]:
+        """Ids of the registered shapes that have any pod (anti-)affinity term, kept up
+        to date incrementally (shapes are only ever appended)."""
+        shapes = state.shapes
+        key, done, ids = self._term_shapes
+        if key is not shapes:
+            key, done, ids = shapes, 0, []
+        for s in range(done, len(shapes)):
+            if any(_pod_terms(shapes[s])):
+                ids.append(s)
+        self._term_shapes = (key, len(shapes), ids)
+        return ids
+
+    def _constraint_free(self, state: ClusterState, pod: PodInfo) -> bool:
+        """Neither the pod nor any registered shape has a pod (anti-)affinity term: the
+        plugin has nothing to filter or score (and skips without building its cache)."""
+        return not any(_pod_terms(pod)) and not self._with_terms(state)
 
     def _terms(self, state: ClusterState, pod: PodInfo) -> _ShapeTerms:
         """The incoming shape's cache, extended to every shape registered so far."""
@@ -186,7 +208,12 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         for arrays in (c.anti, c.existing_anti, c.score, c.touched):
             _grow(arrays, size)
         incoming = pod.labels
-        for s in range(c.n, size):
+        if req_aff or req_anti or pref_aff or pref_anti:
+            todo: Iterable[int] = range(c.n, size)
+        else:
+            # A pod without terms of its own is only affected by shapes that have some.
+            todo = [s for s in self._with_terms(state) if s >= c.n]
+        for s in todo:
             other = state.shapes[s]
             labels = other.labels
             # Filter: incoming pod's required terms against the existing shape.
@@ -284,6 +311,8 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
         # Upstream PreFilter Skip: no required terms of its own and no existing pod's
         # required anti-affinity that could select it.
+        if self._constraint_free(state, pod):
+            return False
         c = self._terms(state, pod)
         return bool(_pod_terms(pod)[0] or c.anti or c.existing_anti)
 
@@ -329,6 +358,9 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         req_aff, req_anti, pref_aff, pref_anti = _pod_terms(pod)
         has_constraints = bool(pref_aff or pref_anti)
         if self.ignore_existing_preferred and not has_constraints:
+            self._prescore = None
+            return False
+        if self._constraint_free(state, pod):
             self._prescore = None
             return False
         topo = self._topology_score(state, pod)
