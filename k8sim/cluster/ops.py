@@ -22,15 +22,22 @@ from k8sim.config.scenario import GPU_MILLI, GPU_MODEL_LABEL
 class ClusterState:
     """Node table + pod table + the resource axis they share, plus pod shapes.
 
-    ``shapes[s]`` is the :class:`~k8sim.scheduling.podinfo.PodInfo` of shape ``s`` and
-    ``shape_counts[s, n]`` the number of bound pods of shape ``s`` on node ``n``.
+    ``shapes[s]`` is the :class:`~k8sim.scheduling.podinfo.PodInfo` of shape ``s``.
+    Shapes that look alike to the plugins that count pods already on a node (same
+    labels, pod (anti-)affinity terms, host ports and GPU kind) form one *count group*:
+    ``groups[g]`` is its first shape, ``shape_group[s]`` the group of shape ``s`` and
+    ``group_counts[g, n]`` the number of bound pods of group ``g`` on node ``n``. A trace
+    with a distinct request per pod has one shape per pod but few groups, so the count
+    table stays small and selectors scan groups, not shapes.
     """
 
     resources: ResourceIndex
     nodes: NodeTable = field(init=False)
     pods: PodTable = field(init=False)
     shapes: list[Any] = field(init=False)
-    shape_counts: np.ndarray = field(init=False)
+    groups: list[Any] = field(init=False)
+    shape_group: list[int] = field(init=False)
+    group_counts: np.ndarray = field(init=False)
     #: Bumped by every mutation that can change a scheduling outcome (bind, release,
     #: node changes); a pod shape that failed at generation g fails again at g.
     generation: int = field(init=False, default=0)
@@ -41,24 +48,42 @@ class ClusterState:
         self.nodes = NodeTable(self.resources)
         self.pods = PodTable(len(self.resources))
         self.shapes = []
-        self.shape_counts = np.zeros((0, 0), dtype=np.int32)
+        self.groups = []
+        self.shape_group = []
+        self._group_index: dict[tuple, int] = {}
+        self.group_counts = np.zeros((0, 0), dtype=np.int32)
+
+
+def count_group_key(info: Any) -> tuple:
+    """What the pod-counting plugins see of a shape: labels (PodTopologySpread,
+    InterPodAffinity selectors), pod (anti-)affinity terms (existing pods' terms in
+    InterPodAffinity), host ports (NodePorts) and GPU kind (GpuClustering's tag). Taken
+    when the shape is registered."""
+    gpu = 0 if not info.gpu_count else (-1 if info.gpu_milli < GPU_MILLI else int(info.gpu_count))
+    affinity = repr(info.affinity) if info.affinity is not None else ""
+    return (tuple(sorted(info.labels.items())), affinity, info.host_ports, gpu)
 
 
 def add_shape(state: ClusterState, info: Any) -> int:
-    """Register a pod shape (its ``shape`` attribute is set to the new id).
-
-    ``shape_counts`` is a view of the first ``S`` rows of a buffer that grows by doubling,
-    so registering S shapes costs O(S N) in all (trace replays register one shape per
-    distinct request)."""
+    """Register a pod shape (its ``shape`` attribute is set to the new id) and put it in
+    its count group (``info.group``; a new group if none matches). ``group_counts`` is a
+    view of the first ``G`` rows of a buffer that grows by doubling."""
     sid = len(state.shapes)
     info.shape = sid
     state.shapes.append(info)
-    counts = state.shape_counts
-    buf = counts.base
-    if buf is None or buf.shape[0] <= sid or buf.shape[1] != counts.shape[1] or not buf.flags.c_contiguous:
-        buf = np.zeros((max(16, 2 * (sid + 1)), counts.shape[1]), dtype=np.int32)
-        buf[:sid] = counts
-    state.shape_counts = buf[: sid + 1]
+    key = count_group_key(info)
+    gid = state._group_index.get(key)
+    if gid is None:
+        gid = state._group_index[key] = len(state.groups)
+        state.groups.append(info)
+        counts = state.group_counts
+        buf = counts.base
+        if buf is None or buf.shape[0] <= gid or buf.shape[1] != counts.shape[1] or not buf.flags.c_contiguous:
+            buf = np.zeros((max(16, 2 * (gid + 1)), counts.shape[1]), dtype=np.int32)
+            buf[:gid] = counts
+        state.group_counts = buf[: gid + 1]
+    info.group = gid
+    state.shape_group.append(gid)
     return sid
 
 
@@ -142,7 +167,7 @@ def add_nodes(
                 nt.label_values[key] = {}
             codes = nt.label_values[key]
             nt.labels[key][n + i] = codes.setdefault(value, len(codes))
-    state.shape_counts = grow(state.shape_counts, 0)
+    state.group_counts = grow(state.group_counts, 0)
     nt.taints = grow(nt.taints, False)
     for t in taints:
         if t not in nt.taint_index:
@@ -266,7 +291,7 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     nodes.requested[:, node] += req
     nodes.free[:, node] -= req
     nodes.nonzero_requested[:, node] += pods.nonzero[pod]
-    state.shape_counts[pods.shape[pod], node] += 1
+    state.group_counts[state.shape_group[pods.shape[pod]], node] += 1
     pods.node[pod] = node
     pods.phase[pod] = BOUND
     pods.scheduled[pod] = now
@@ -312,7 +337,7 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     nodes.requested[:, node] -= req
     nodes.free[:, node] += req
     nodes.nonzero_requested[:, node] -= pods.nonzero[pod]
-    state.shape_counts[pods.shape[pod], node] -= 1
+    state.group_counts[state.shape_group[pods.shape[pod]], node] -= 1
     pods.phase[pod] = phase
     pods.finished[pod] = now
     state.generation += 1
@@ -339,10 +364,11 @@ def check_invariants(state: ClusterState) -> None:
         )
     if not np.array_equal(expected_nz, nodes.nonzero_requested):
         raise InvariantError("nonzero_requested disagrees with the bound pods")
-    counts = np.zeros_like(state.shape_counts)
-    np.add.at(counts, (pods.shape[:n][bound], idx), 1)
-    if not np.array_equal(counts, state.shape_counts):
-        raise InvariantError("shape_counts disagrees with the bound pods")
+    counts = np.zeros_like(state.group_counts)
+    groups = np.asarray(state.shape_group, dtype=np.int64)
+    np.add.at(counts, (groups[pods.shape[:n][bound]], idx), 1)
+    if not np.array_equal(counts, state.group_counts):
+        raise InvariantError("group_counts disagrees with the bound pods")
     if np.any(nodes.requested < 0) or np.any(nodes.requested > nodes.alloc):
         raise InvariantError("requested outside [0, allocatable]")
     if not np.array_equal(nodes.free, nodes.alloc - nodes.requested):

@@ -6,9 +6,11 @@ nodes) is done once per shape and cached. Masks that depend only on node labels 
 taints are reused until the node table's ``version`` moves (a node added, relabelled
 or tainted).
 
-Every pod row carries its shape id, and the cluster keeps, per shape, how many pods of
-that shape are bound to each node (``ClusterState.shape_counts``): selectors over pod
-labels (pod affinity, topology spread, host ports) become a sum over matching shapes.
+Every pod row carries its shape id. Shapes with the same labels, pod (anti-)affinity
+terms, host ports and GPU kind share a *count group* (``group``), and the cluster keeps,
+per group, how many pods of it are bound to each node (``ClusterState.group_counts``):
+selectors over pod labels (pod affinity, topology spread, host ports) become a sum over
+matching groups.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class PodInfo:
     gpu_milli: int = 0  # milli-GPU on each of them (1000: whole GPUs)
     #: Allowed GPU model codes (the node table's vocabulary), None = any model.
     gpu_models: frozenset[int] | None = None
+    #: Count group (``ClusterState.groups``), set when the shape is registered.
+    group: int = -1
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).
     requested_rows: np.ndarray = field(init=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).

@@ -69,11 +69,13 @@ def test_invariants_after_every_event(pools, workloads, seed, horizon):
             assert pods.node[p] >= 0 and pods.scheduled[p] >= pods.created[p]
 
 
-def test_shape_counts_grow_by_doubling_and_stay_consistent():
-    # Registering S shapes must not copy the whole [S, N] table each time (a trace
-    # replay registers one shape per distinct request): the table is a view of a buffer
-    # that doubles, so 1,000 shapes cause at most ~log2(1000) + a few reallocations,
-    # also across node additions (which rebuild the table once each).
+def test_count_groups_stay_few_and_grow_by_doubling():
+    # A trace replay registers one shape per distinct request; the count table is kept
+    # per count group (labels, affinity terms, host ports, GPU kind), so 1,000 shapes
+    # with the same labels are one group. Shapes with their own labels (every 50th
+    # here: 20 groups + the common one) add groups; the table is a view of a buffer that
+    # doubles, so it moves at most ~log2(21) + a few times (also across node additions,
+    # which rebuild it once each).
     from builders import make_pod, make_state, node
 
     from k8sim.cluster import ops
@@ -81,18 +83,24 @@ def test_shape_counts_grow_by_doubling_and_stay_consistent():
     state = make_state([node("n1", cpu="64"), node("n2", cpu="64")])
     moves, where = 0, None
     for i in range(1000):
-        info = make_pod(state, {"cpu": f"{i + 1}m"})
-        data = state.shape_counts.__array_interface__["data"][0]  # where row 0 lives
+        labels = {"app": f"own-{i}"} if i % 50 == 0 else {"app": "trace"}
+        info = make_pod(state, {"cpu": f"{i + 1}m"}, labels=labels)
+        data = state.group_counts.__array_interface__["data"][0]  # where row 0 lives
         moves += data != where
         where = data
         if i in (300, 700):
             ops.add_node(state, name=f"extra-{i}", allocatable=state.nodes.alloc[:, 0].copy(), labels={},
                          taints=[], pool=-1, now=0.0)
-        if i % 97 == 0:
+        if i % 97 == 0 or i % 50 == 0:
             p = state.pods.append(name=f"p{i}", requests=info.requests, workload=-1, index=i, shape=info.shape,
                                   priority=0, created=0.0, duration=float("inf"), start_latency=0.0)
             ops.bind(state, p, i % state.nodes.n, 0.0)
-    assert state.shape_counts.shape == (1000, 4)
-    assert moves <= 16
+    assert len(state.shapes) == 1000 and len(state.groups) == 21
+    assert state.group_counts.shape == (21, 4)
+    assert moves <= 12
     ops.check_invariants(state)
-    assert int(state.shape_counts.sum()) == len(range(0, 1000, 97))
+    # Bound: i = 0, 50, ..., 950 (20 pods, each in its own group) and i = 97, 194, ...,
+    # 970 not divisible by 50 (all ten are not) in the common "trace" group.
+    assert int(state.group_counts.sum()) == 30
+    common = state.shapes[1].group
+    assert int(state.group_counts[common].sum()) == 10

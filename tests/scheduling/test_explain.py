@@ -178,7 +178,7 @@ def test_no_feasible_node():
 
 def _snapshot(state):
     nodes = state.nodes
-    return (nodes.free.copy(), nodes.requested.copy(), nodes.nonzero_requested.copy(), state.shape_counts.copy(),
+    return (nodes.free.copy(), nodes.requested.copy(), nodes.nonzero_requested.copy(), state.group_counts.copy(),
             state.generation, nodes.version, state.pods.n)
 
 

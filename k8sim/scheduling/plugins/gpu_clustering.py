@@ -4,7 +4,7 @@ Weng et al., "Beware of Fragmentation: Scheduling GPU-Sharing Workloads with
 Fragmentation Gradient Descent", USENIX ATC '23 (Clustering baseline). A GPU pod is
 tagged ``share`` (``gpu_milli < 1000``) or ``k-gpu`` (``k = gpu_count`` whole GPUs: one
 tag per k, e.g. ``1-gpu``, ``2-gpu``); a node's tags are those of the GPU pods bound on
-it (read from ``state.shape_counts``). CPU-only pods score 0 everywhere. For candidate
+it (read from ``state.group_counts``: count groups keep the GPU kind). CPU-only pods score 0 everywhere. For candidate
 ``n``::
 
     base  = 25 * (8000 - gpuLeft) // 8000
@@ -53,16 +53,16 @@ class GpuClustering(ScorePlugin):
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _shape_tags(self, state: ClusterState) -> np.ndarray:
-        """Tag of every shape (shapes are only appended, so cached per shape count)."""
-        key = (id(state.shapes), len(state.shapes))
+        """Tag of every count group (only appended, so cached per group count)."""
+        key = (id(state.groups), len(state.groups))
         if key != self._key:
-            self._tags = np.array([tag(p) for p in state.shapes], dtype=np.int64)
+            self._tags = np.array([tag(p) for p in state.groups], dtype=np.int64)
             self._key = key
             self._rows = {}
         return self._tags
 
     def _tag_rows(self, state: ClusterState, mine: int) -> tuple[np.ndarray, np.ndarray]:
-        """Shape rows tagged ``mine`` and those of the other GPU tags."""
+        """Count-group rows tagged ``mine`` and those of the other GPU tags."""
         tags = self._shape_tags(state)
         rows = self._rows.get(mine)
         if rows is None:
@@ -75,7 +75,7 @@ class GpuClustering(ScorePlugin):
         if mine < 0 or k == 0:
             return np.zeros(k, dtype=np.int64)
         rows_mine, rows_other = self._tag_rows(state, mine)
-        counts = state.shape_counts
+        counts = state.group_counts
         has_mine = counts[rows_mine].any(axis=0)[candidates]
         has_other = counts[rows_other].any(axis=0)[candidates]
         base = 25 * (g.MAX_GPU_MILLI - g.gpu_left(state, candidates)) // g.MAX_GPU_MILLI

@@ -41,7 +41,7 @@ nodes, ``int64(float64(100) * (float64(s - min) / float64(max - min)))``, all 0 
 Vectorisation: pods of one shape share labels and affinity, so every "does pod X match
 term T" question is answered once per (incoming shape, existing shape) and cached in
 ``pod.cache`` (extended incrementally as new shapes appear). Per-node counts are
-``weights[S] @ state.shape_counts``; per-domain sums are ``np.bincount`` over the label
+``weights[G] @ state.group_counts`` (over count groups: shapes alike in labels and terms); per-domain sums are ``np.bincount`` over the label
 code array of the term's key.
 
 Differences from upstream (and why), and notes:
@@ -57,7 +57,7 @@ Differences from upstream (and why), and notes:
   ``labels.Nothing()``), an empty one matches every pod, as upstream.
 - Malformed selectors cannot occur (the config models validate them), so upstream's
   PreFilter/PreScore parse errors have no counterpart.
-- "Existing pods" are the bound pods (``state.shape_counts``); nominated pods are not
+- "Existing pods" are the bound pods (``state.group_counts``); nominated pods are not
   added to the Filter's view (k8sim's framework does not run Filter with nominated pods).
   The affinity failure is UnschedulableAndUnresolvable upstream (preemption skips such
   nodes); k8sim's filters return a boolean mask, so that status class is not carried.
@@ -170,15 +170,15 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         self.ignore_existing_preferred = bool(self.args.ignore_preferred_terms_of_existing_pods)  # type: ignore[union-attr]
         # PreScore -> Score hand-off (upstream CycleState): (pod, state, generation, map).
         self._prescore: tuple | None = None
-        # (state.shapes it was built for, shapes checked, ids of shapes with terms).
+        # (state.groups it was built for, groups checked, ids of groups with terms).
         self._term_shapes: tuple[Any, int, list[int]] = (None, 0, [])
 
     # -- per-shape precomputation ---------------------------------------------------
 
     def _with_terms(self, state: ClusterState) -> list[int]:
-        """Ids of the registered shapes that have any pod (anti-)affinity term, kept up
-        to date incrementally (shapes are only ever appended)."""
-        shapes = state.shapes
+        """Ids of the count groups that have any pod (anti-)affinity term, kept up to
+        date incrementally (groups are only ever appended)."""
+        shapes = state.groups
         key, done, ids = self._term_shapes
         if key is not shapes:
             key, done, ids = shapes, 0, []
@@ -194,13 +194,14 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         return not any(_pod_terms(pod)) and not self._with_terms(state)
 
     def _terms(self, state: ClusterState, pod: PodInfo) -> _ShapeTerms:
-        """The incoming shape's cache, extended to every shape registered so far."""
+        """The incoming shape's cache, extended to every count group registered so far
+        (arrays over groups: a group's shapes share labels and terms)."""
         # Score weights depend on hardPodAffinityWeight, so it is part of the key.
         key = f"{_CACHE_KEY}/{self.hard_weight}"
         c = pod.cache.get(key)
         if not isinstance(c, _ShapeTerms):
             c = pod.cache[key] = _ShapeTerms()
-        size = len(state.shapes)
+        size = len(state.groups)
         if c.n == size:
             return c
         req_aff, req_anti, pref_aff, pref_anti = _pod_terms(pod)
@@ -214,7 +215,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
             # A pod without terms of its own is only affected by shapes that have some.
             todo = [s for s in self._with_terms(state) if s >= c.n]
         for s in todo:
-            other = state.shapes[s]
+            other = state.groups[s]
             labels = other.labels
             # Filter: incoming pod's required terms against the existing shape.
             if req_aff and all(term_matches(t, labels) for t in req_aff):
@@ -264,7 +265,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         """bool[N]: the node has ``key`` and the ``(key, value)`` pair has a count > 0."""
         nodes = state.nodes
         codes = nodes.labels.get(key)
-        per_node = self._per_node(weights, state.shape_counts)
+        per_node = self._per_node(weights, state.group_counts)
         if codes is None or per_node is None:
             return np.zeros(nodes.n, dtype=bool)
         sums = self._domain_sums(codes, per_node, len(nodes.label_values[key]))
@@ -284,7 +285,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
             all_keys = np.ones(n, dtype=bool)
             pods_exist = np.ones(n, dtype=bool)
             any_pair = False
-            per_node = self._per_node(c.affinity_all, state.shape_counts)
+            per_node = self._per_node(c.affinity_all, state.group_counts)
             for t in req_aff:
                 codes = labels.get(t.topology_key)
                 if codes is None:
@@ -338,7 +339,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         None when no entry would be created (PreScore Skip)."""
         c = self._terms(state, pod)
         nodes = state.nodes
-        counts = state.shape_counts
+        counts = state.group_counts
         out = []
         created = False
         for key, weights in c.score.items():

@@ -10,7 +10,7 @@ equal and the host IPs are equal or either is ``0.0.0.0`` (an empty hostIP means
 Vectorised through pod shapes: for the pod's shape, the list of shapes whose host
 ports conflict with its own is built by scanning the registered shapes once (and
 extended incrementally as new shapes register); a node conflicts when any of those
-shapes has a bound pod there (``shape_counts[conflicting].any(axis=0)``).
+count groups has a bound pod there (``group_counts[conflicting].any(axis=0)``).
 
 Differences from upstream: k8sim pods have no init containers, so upstream's rule that
 only restartable (sidecar) init containers' ports count does not arise.
@@ -54,13 +54,13 @@ class NodePorts(FilterPlugin):
     summary = "host port conflicts with pods bound on the node"
 
     def conflicting_shapes(self, state: ClusterState, pod: PodInfo) -> list[int]:
-        """Shapes with a host port that conflicts with one of the pod's (incremental)."""
+        """Count groups with a host port that conflicts with one of the pod's (incremental)."""
         want = pod.host_ports
         entry = pod.cache.get(_CACHE_KEY)
         if entry is None:
             entry = pod.cache[_CACHE_KEY] = [0, []]
         scanned, found = entry  # type: ignore[misc]
-        shapes = state.shapes
+        shapes = state.groups
         for s in range(scanned, len(shapes)):
             used = shapes[s].host_ports
             if used and any(ports_conflict(w, u) for w in want for u in used):
@@ -78,4 +78,4 @@ class NodePorts(FilterPlugin):
         conflicting = self.conflicting_shapes(state, pod)
         if not conflicting:
             return np.ones(n, dtype=bool)
-        return ~(state.shape_counts[conflicting] > 0).any(axis=0)
+        return ~(state.group_counts[conflicting] > 0).any(axis=0)

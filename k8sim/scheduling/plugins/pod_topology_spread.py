@@ -50,7 +50,7 @@ non-ignored candidates ``max`` (at least 0) and ``min``; ignored nodes get 0; if
 ``max == 0`` every other node gets 100, else ``100 * (max + min - s) / max`` (int64
 truncation).
 
-Vectorisation: matching pods per node = ``shape_counts[matching shapes].sum(axis=0)``;
+Vectorisation: matching pods per node = ``group_counts[matching count groups].sum(axis=0)``;
 the matching shapes of each selector are cached per incoming pod shape and extended as
 new shapes appear; per-domain sums are ``np.bincount`` over the label code array. Masks
 that depend only on node labels and taints (required node affinity, tolerated taints,
@@ -192,7 +192,7 @@ class _Constraint:
     honor_affinity: bool
     honor_taints: bool
     self_match: int  # 1 if the incoming pod matches the selector
-    checked: int = 0  # shapes examined so far
+    checked: int = 0  # count groups examined so far
     matched: list[int] = field(default_factory=list)
     idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -207,7 +207,7 @@ class _Constraint:
         n = state.nodes.n
         if self.counts_nothing:
             return np.zeros(n, dtype=np.int64)
-        shapes = state.shapes
+        shapes = state.groups  # count groups: shapes alike in labels
         if self.checked > len(shapes):  # another cluster state: start over
             self.checked, self.matched = 0, []
         if self.checked < len(shapes):
@@ -218,7 +218,7 @@ class _Constraint:
             self.idx = np.asarray(self.matched, dtype=np.intp)
         if self.idx.size == 0:
             return np.zeros(n, dtype=np.int64)
-        return state.shape_counts[self.idx].sum(axis=0, dtype=np.int64)
+        return state.group_counts[self.idx].sum(axis=0, dtype=np.int64)
 
 
 def _merge_match_label_keys(selector: LabelSelector | None, keys: tuple[str, ...], labels: dict[str, str]):
