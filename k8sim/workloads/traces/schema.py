@@ -381,6 +381,11 @@ class Table:
         return Where(file_label(self.path), int(self.lines[i]), column)
 
 
+#: Characters ``str.strip`` removes that can end up in an unquoted cell (line ends only
+#: separate records there); a quote (a cell may then hold line ends) counts too.
+_STRIPPABLE = ' \t\x0b\x0c\x1c\x1d\x1e\x1f"'
+
+
 def _expected_text(expected: Sequence[str]) -> str:
     return "expected columns: " + ", ".join(expected)
 
@@ -413,43 +418,48 @@ def read_table(
     names: list[str] | None = None
     try:
         with open_text(path) as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            first = True
-            for raw in reader:
-                if not raw or (len(raw) == 1 and not raw[0].strip()):
-                    continue
-                row = [c.strip() for c in raw]
-                if first:
-                    first = False
-                    row[0] = row[0].lstrip("\ufeff")
-                    if header or (
-                        header is None and [c.lower() for c in row] == [e.lower() for e in expected]
-                    ):
-                        names = [alias_of.get(c, c) for c in row]
-                        missing = [e for e in expected if e not in names]
-                        if missing:
-                            raise TraceError(
-                                f"missing column(s) {', '.join(missing)}; {_expected_text(expected)}"
-                                f" (found: {', '.join(names)})",
-                                file=label,
-                                line=reader.line_num,
-                                column=missing[0],
-                            )
-                        continue
-                    names = list(expected)
-                    if len(row) != len(expected):
+            text = fh.read()
+        # Cells are stripped of surrounding whitespace; a plain ASCII file without quotes
+        # or any whitespace but line ends has none to strip, which saves the per-cell work.
+        strip = not text.isascii() or any(c in text for c in _STRIPPABLE)
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        del text
+        first = True
+        for raw in reader:
+            if not raw or (len(raw) == 1 and not raw[0].strip()):
+                continue
+            row = [c.strip() for c in raw] if strip else raw
+            if first:
+                first = False
+                row[0] = row[0].lstrip("\ufeff")
+                if header or (
+                    header is None and [c.lower() for c in row] == [e.lower() for e in expected]
+                ):
+                    names = [alias_of.get(c, c) for c in row]
+                    missing = [e for e in expected if e not in names]
+                    if missing:
                         raise TraceError(
-                            f"{len(row)} fields where {len(expected)} were expected; {_expected_text(expected)}",
+                            f"missing column(s) {', '.join(missing)}; {_expected_text(expected)}"
+                            f" (found: {', '.join(names)})",
                             file=label,
                             line=reader.line_num,
+                            column=missing[0],
                         )
-                report.rows_read += 1
-                assert names is not None
-                if len(row) != len(names):
-                    report.drop("wrong_field_count", 1, [Where(file_label(path), reader.line_num)])
                     continue
-                rows.append(row)
-                lines.append(reader.line_num)
+                names = list(expected)
+                if len(row) != len(expected):
+                    raise TraceError(
+                        f"{len(row)} fields where {len(expected)} were expected; {_expected_text(expected)}",
+                        file=label,
+                        line=reader.line_num,
+                    )
+            report.rows_read += 1
+            assert names is not None
+            if len(row) != len(names):
+                report.drop("wrong_field_count", 1, [Where(file_label(path), reader.line_num)])
+                continue
+            rows.append(row)
+            lines.append(reader.line_num)
     except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
         raise TraceError(f"unreadable file: {exc}", file=label) from None
     if names is None:

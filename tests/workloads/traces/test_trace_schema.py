@@ -227,3 +227,23 @@ def test_window_times_are_relative_to_the_window_and_scaled_after():
     assert got["clipped_start"].all() and not got["clipped_end"].any()
     assert (got["arrival_s"] == 0.0).all()
     assert report.filtered["outside_window"] == 1
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("a,b\n1,x\n2,y\n", "plain ASCII: no per-cell strip needed"),
+    ("a , b\n 1,x \n2 ,\ty\n", "blanks and tabs around cells are stripped"),
+    ('a,b\n1,"x"\n"2 ",y\n', "quoted cells: unquoted, then stripped"),
+    ("a,b\r\n1,x\r\n\r\n2,y\r\n", "CRLF line ends and a blank line"),
+    ("\ufeffa,b\n1,x\n2,y\n", "a byte-order mark before the header"),
+])
+def test_read_table_cells_are_the_same_however_the_file_is_spelled(tmp_path, text, why):
+    from k8sim.workloads.traces.schema import TraceReport, read_table
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table = read_table(path, ("a", "b"), TraceReport(source="t"), header=True)
+    assert table.cells["a"].tolist() == ["1", "2"], why
+    assert table.cells["b"].tolist() == ["x", "y"], why
+    # Physical line numbers: the header is line 1; in the CRLF case line 3 is blank, so
+    # the second row is on line 4.
+    assert table.lines.tolist() == ([2, 4] if "\r\n\r\n" in text else [2, 3]), why
