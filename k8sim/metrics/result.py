@@ -143,6 +143,9 @@ class RunResult:
             "runtime_model": getattr(sim, "runtime", None) is not None,
             # Unschedulable pods are dropped, not retried (trace replay, inflation mode).
             "drops_unschedulable": bool(getattr(sim.scheduler, "drop_unschedulable", False)),
+            # What the build reported (dropped trace rows with their lines, pods that fit
+            # no node, unmodelled configuration), kept with the results.
+            "warnings": list(getattr(sim, "warnings", [])),
         }
         decisions = _decisions(sim) if sim.scheduler.decisions is not None else None
         return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit,

@@ -323,6 +323,8 @@ def test_bad_rows_are_counted_and_reported_with_lines(tmp_path):
     assert "6 of 10 rows dropped" in warning
     assert "bad_number: 1 (first at line 4 (cpu_milli))" in warning
     assert len(sim.replays["trace"].pods) == 4
+    # The warning stays with the results (summary.json's provenance).
+    assert warning in sim.run().provenance["warnings"]
 
 
 def test_cli_reports_trace_errors_without_traceback(tmp_path):
