@@ -193,22 +193,8 @@ def read_google_2011_machines(
     check_shape(machine_cpu_milli, machine_memory_bytes)
     report = TraceReport(source=str(machine_events))
     table = read_table(machine_events, MACHINE_EVENTS_COLUMNS, report, header=None)
-    check = RowCheck(table, report)
-    time_us = check.number("time", minimum=0)
-    codes = event_codes(check, "event_type", MACHINE_EVENT_TYPES)
-    cpus = check.number("cpus", required=False, minimum=0)
-    memory = check.number("memory", required=False, minimum=0)
-    nodes = nodes_from_machine_events(
-        table,
-        check,
-        time_us=time_us,
-        codes=codes,
-        cpus=cpus,
-        memory=memory,
-        capacity_codes={MACHINE_EVENT_TYPES["ADD"], MACHINE_EVENT_TYPES["UPDATE"]},
-        report=report,
-        machine_cpu_milli=machine_cpu_milli,
-        machine_memory_bytes=machine_memory_bytes,
-        machine_column="machine_id",
-    )
+    nodes = nodes_from_machine_events(table, report, type_column="event_type", event_types=MACHINE_EVENT_TYPES,
+                                      cpus_column="cpus",
+                                      memory_column="memory", machine_cpu_milli=machine_cpu_milli,
+                                      machine_memory_bytes=machine_memory_bytes)
     return nodes, report

@@ -529,23 +529,29 @@ def concat_events(parts: list[Events]) -> Events:
 
 def nodes_from_machine_events(
     table: Table,
-    check: RowCheck,
-    *,
-    time_us: np.ndarray,
-    codes: np.ndarray,
-    cpus: np.ndarray,
-    memory: np.ndarray,
-    capacity_codes: set[int],
     report: TraceReport,
+    *,
+    type_column: str,
+    event_types: dict[str, int],
+    cpus_column: str,
+    memory_column: str,
     machine_cpu_milli: float,
     machine_memory_bytes: float,
-    machine_column: str,
 ) -> pd.DataFrame:
-    """One node per machine: capacity of its latest event (in ``capacity_codes``) with one."""
-    ids = check.text(machine_column)
-    check.reject(ids == "", "missing_value", machine_column)
+    """One node per ``machine_id`` of a machine-events table (Google 2011 or 2019, each
+    with its own ``event_types`` codes): the capacity of its latest ADD or UPDATE event
+    that has one, scaled by the stated machine shape; machines without any are dropped
+    (``missing_capacity``). Nodes come in order of first appearance."""
+    check = RowCheck(table, report)
+    time_us = check.number("time", minimum=0)
+    codes = event_codes(check, type_column, event_types)
+    cpus = check.number(cpus_column, required=False, minimum=0)
+    memory = check.number(memory_column, required=False, minimum=0)
+    ids = check.text("machine_id")
+    check.reject(ids == "", "missing_value", "machine_id")
     ok = check.ok
-    has_cap = ok & np.isin(codes, list(capacity_codes)) & ~np.isnan(cpus) & ~np.isnan(memory)
+    capacity_codes = [event_types["ADD"], event_types["UPDATE"]]
+    has_cap = ok & np.isin(codes, capacity_codes) & ~np.isnan(cpus) & ~np.isnan(memory)
     frame = pd.DataFrame(
         {
             "name": ids,
@@ -583,22 +589,8 @@ def read_google_2019_machines(
     check_shape(machine_cpu_milli, machine_memory_bytes)
     report = TraceReport(source=str(machine_events))
     table = read_export(machine_events, _MACHINE_COLUMNS, report)
-    check = RowCheck(table, report)
-    time_us = check.number("time", minimum=0)
-    codes = event_codes(check, "type", MACHINE_EVENT_TYPES)
-    cpus = check.number("capacity.cpus", required=False, minimum=0)
-    memory = check.number("capacity.memory", required=False, minimum=0)
-    nodes = nodes_from_machine_events(
-        table,
-        check,
-        time_us=time_us,
-        codes=codes,
-        cpus=cpus,
-        memory=memory,
-        capacity_codes={MACHINE_EVENT_TYPES["ADD"], MACHINE_EVENT_TYPES["UPDATE"]},
-        report=report,
-        machine_cpu_milli=machine_cpu_milli,
-        machine_memory_bytes=machine_memory_bytes,
-        machine_column="machine_id",
-    )
+    nodes = nodes_from_machine_events(table, report, type_column="type", event_types=MACHINE_EVENT_TYPES,
+                                      cpus_column="capacity.cpus",
+                                      memory_column="capacity.memory", machine_cpu_milli=machine_cpu_milli,
+                                      machine_memory_bytes=machine_memory_bytes)
     return nodes, report
