@@ -51,7 +51,7 @@ from k8sim.scheduling.registry import PluginError
 from k8sim.scheduling.scheduler import Scheduler
 from k8sim.sim.rng import BlockSampler, Streams
 from k8sim.workloads.generators import arrival_process, arrival_times
-from k8sim.workloads.replay import Replay, load_replay, report_warnings
+from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
 from k8sim.workloads.traces.formats import read_nodes
 from k8sim.workloads.traces.schema import TraceError
 
@@ -500,8 +500,10 @@ class Simulation:
                                  gpu_capacity_milli=capacity, max_pods=w.max_pods)
         except TraceError as e:
             raise ScenarioError(self.scenario.source, [(f"{where}.files", str(e))]) from None
-        except ValueError as e:
+        except InflationError as e:
             raise ScenarioError(self.scenario.source, [(f"{where}.mode", str(e))]) from None
+        except ValueError as e:
+            raise ScenarioError(self.scenario.source, [(f"{where}.args", str(e))]) from None
         self.replays[w.name] = replay
         self.warnings += report_warnings(where, replay.reports)
         pods = replay.pods
@@ -520,8 +522,8 @@ class Simulation:
             if unknown:
                 self.warnings.append(f"{where}.priority_by_qos: no pod of the trace has QoS {unknown}")
         # One shape per distinct (requests, GPU request, priority).
-        key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model", "_priority"]
-        codes, uniques = pd.MultiIndex.from_frame(pods[key_cols[:-1]].assign(_priority=prio_col)).factorize()
+        key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model"]
+        codes, uniques = pd.MultiIndex.from_frame(pods[key_cols].assign(_priority=prio_col)).factorize()
         shape_of = np.empty(len(uniques), dtype=np.int64)
         nt = self.state.nodes
         models_on_nodes = {nt.gpu_models[c] for c in np.unique(nt.gpu_model[nt.gpu_model >= 0]).tolist()}

@@ -21,7 +21,11 @@ from k8sim.config.scenario import TraceWorkload
 from k8sim.workloads.traces.formats import read_pods
 from k8sim.workloads.traces.schema import MAX_EXAMPLES, TraceReport
 
-__all__ = ["Replay", "inflation_order", "load_replay", "report_warnings"]
+__all__ = ["InflationError", "Replay", "inflation_order", "load_replay", "report_warnings"]
+
+
+class InflationError(ValueError):
+    """The inflation sequence cannot be built (no GPUs in the cluster or the pods)."""
 
 #: Copies are drawn in blocks of this many (the draws depend only on the seed).
 _BLOCK = 4096
@@ -47,14 +51,14 @@ def inflation_order(gpu_request: np.ndarray, capacity_milli: int, target_share: 
                     rng: np.random.Generator) -> np.ndarray:
     """Row indices of the inflated sequence: a permutation of all rows, then uniform
     draws with replacement, cut at the first pod where the cumulative GPU request
-    reaches ``target_share * capacity_milli``. Raises ValueError when the pods ask for
-    no GPU or the cluster has none."""
+    reaches ``target_share * capacity_milli``. Raises :class:`InflationError` when the
+    pods ask for no GPU or the cluster has none."""
     req = np.asarray(gpu_request, dtype=np.int64)
     n = req.size
     if capacity_milli <= 0:
-        raise ValueError("inflation needs GPUs in the cluster (its target is a share of GPU capacity)")
+        raise InflationError("inflation needs GPUs in the cluster (its target is a share of GPU capacity)")
     if n == 0 or req.sum() <= 0:
-        raise ValueError("inflation needs pods that request GPUs (its target is a share of GPU capacity)")
+        raise InflationError("inflation needs pods that request GPUs (its target is a share of GPU capacity)")
     target = target_share * capacity_milli
     order = [rng.permutation(n)]
     total = int(req[order[0]].sum())
@@ -72,8 +76,9 @@ def load_replay(trace: TraceWorkload, *, sample_rng: np.random.Generator, inflat
                 gpu_capacity_milli: int, max_pods: int | None = None) -> Replay:
     """Read a trace workload's files and build its submission sequence.
 
-    Raises :class:`~k8sim.workloads.traces.schema.TraceError` for unusable files and
-    ValueError for an impossible inflation."""
+    Raises :class:`~k8sim.workloads.traces.schema.TraceError` for unusable files,
+    :class:`InflationError` for an impossible inflation and ValueError for reader
+    arguments a reader rejects."""
     rng = np.random.default_rng(trace.sample_seed) if trace.sample_seed is not None else sample_rng
     frame, reports = read_pods(trace.format, trace.files, trace.options(), rng, dict(trace.args))
     ids = frame["id"].to_numpy(dtype=object)
