@@ -43,6 +43,11 @@ class ClusterState:
     generation: int = field(init=False, default=0)
     #: Preemptors waiting for their victims to leave: pod -> nominated node.
     nominated: dict[int, int] = field(init=False, default_factory=dict)
+    #: Bound pods whose deletion was requested and whose grace period has not ended
+    #: (they still hold their resources; preemption does not pick them again).
+    terminating: set[int] = field(init=False, default_factory=set)
+    #: Nodes removed so far (their columns stay, marked by ``removed_at``).
+    removed_nodes: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
@@ -268,16 +273,76 @@ def nominate(state: ClusterState, pod: int, node: int) -> None:
     state.generation += 1
 
 
+def _node_changed(state: ClusterState) -> None:
+    # Plugins cache per-node masks until ``nodes.version`` moves; scheduling failures
+    # are cached until ``generation`` moves.
+    state.nodes.version += 1
+    state.generation += 1
+
+
 def set_unschedulable(state: ClusterState, node: int, unschedulable: bool) -> None:
     """Cordon (True) or uncordon (False) a node."""
     state.nodes.unschedulable[node] = unschedulable
-    state.generation += 1
+    _node_changed(state)
 
 
 def set_ready(state: ClusterState, node: int, ready: bool) -> None:
     """Set a node's Ready condition."""
     state.nodes.ready[node] = ready
-    state.generation += 1
+    _node_changed(state)
+
+
+def set_labels(state: ClusterState, node: int, labels: dict[str, str]) -> None:
+    """Replace a node's labels with ``labels`` (values interned per key)."""
+    nt = state.nodes
+    for key, codes in nt.labels.items():
+        if key not in labels:
+            codes[node] = -1
+    for key, value in labels.items():
+        if key not in nt.labels:
+            nt.labels[key] = np.full(nt.n, -1, dtype=np.int32)
+            nt.label_values[key] = {}
+        values = nt.label_values[key]
+        nt.labels[key][node] = values.setdefault(value, len(values))
+    _node_changed(state)
+
+
+def set_taints(state: ClusterState, node: int, taints: list[TaintSpec]) -> None:
+    """Replace a node's taints with ``taints`` (interned)."""
+    nt = state.nodes
+    for t in taints:
+        if t not in nt.taint_index:
+            nt.taint_index[t] = len(nt.taint_specs)
+            nt.taint_specs.append(t)
+            nt.taints = np.concatenate([nt.taints, np.zeros((1, nt.n), dtype=bool)])
+    nt.taints[:, node] = False
+    for t in taints:
+        nt.taints[nt.taint_index[t], node] = True
+    _node_changed(state)
+
+
+def remove_node(state: ClusterState, node: int, now: float) -> None:
+    """A node leaves the cluster: ``removed_at`` = ``now``, NotReady and cordoned, so no
+    filter passes it again. Its column stays (columns are never reused); pods still
+    bound there keep their resources until they are terminated."""
+    nt = state.nodes
+    if not np.isinf(nt.removed_at[node]):
+        raise InvariantError(f"node {nt.names[node]} was already removed")
+    nt.removed_at[node] = now
+    nt.ready[node] = False
+    nt.unschedulable[node] = True
+    state.removed_nodes += 1
+    _node_changed(state)
+
+
+def mark_terminating(state: ClusterState, pod: int) -> bool:
+    """Deletion of a bound pod was requested; False if it is not bound or already
+    terminating."""
+    pods = state.pods
+    if pods.phase[pod] not in (BOUND, RUNNING) or pod in state.terminating:
+        return False
+    state.terminating.add(pod)
+    return True
 
 
 def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
@@ -308,14 +373,15 @@ def set_running(state: ClusterState, pod: int, now: float) -> None:
     pods.running[pod] = now
 
 
-def drop(state: ClusterState, pod: int, now: float) -> None:
-    """Give up on a Pending pod that could not be placed: phase Failed, reason
-    ``Unschedulable``, ``finished`` = ``now``; it never held resources."""
+def drop(state: ClusterState, pod: int, now: float, reason: int = UNSCHEDULABLE) -> None:
+    """A Pending pod leaves without ever being bound (given up as unschedulable, or
+    deleted): phase Failed, ``reason`` (a ``REASON_NAMES`` code), ``finished`` = ``now``;
+    it never held resources."""
     pods = state.pods
     if pods.phase[pod] != PENDING:
         raise InvariantError(f"drop of pod {pods.names[pod]} in phase {pods.phase[pod]}")
     pods.phase[pod] = FAILED
-    pods.reason[pod] = UNSCHEDULABLE
+    pods.reason[pod] = reason
     pods.finished[pod] = now
     state.nominated.pop(pod, None)
 
@@ -340,6 +406,7 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     state.group_counts[state.shape_group[pods.shape[pod]], node] -= 1
     pods.phase[pod] = phase
     pods.finished[pod] = now
+    state.terminating.discard(pod)
     state.generation += 1
     return node
 

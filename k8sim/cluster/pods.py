@@ -2,7 +2,8 @@
 
 Rows are appended as pods are created and never reused; arrays grow by doubling. The
 table becomes ``RunResult.pods`` without conversion. Only :mod:`k8sim.cluster.ops`
-changes a row after creation, except the kubelet's own records (pull times, ``ready``,
+(called by the Cluster API, :mod:`k8sim.cluster.api`) changes a row after creation,
+except the kubelet's own records (pull times, ``ready``,
 ``restarts``, ``pull_failures``, ``reason``), which no invariant involves.
 """
 
@@ -25,6 +26,12 @@ DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 NO_REASON, ERR_IMAGE_NEVER_PULL, IMAGE_PULL_BACKOFF, CRASH_LOOP_BACKOFF, UNSCHEDULABLE = 0, 1, 2, 3, 4
 REASON_NAMES = ("", "ErrImageNeverPull", "ImagePullBackOff", "CrashLoopBackOff", "Unschedulable")
 
+#: Kinds of the object that owns a pod (upstream ``metadata.ownerReferences[].kind`` of
+#: the controller reference); 0 = no owner. The ``owner`` column is the row of the owning
+#: object in its controller's own table, meaningful only when ``owner_kind`` is not 0.
+NO_OWNER = 0
+OWNER_KINDS = ("", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "Node")
+
 _FLOAT_COLUMNS = ("created", "scheduled", "running", "finished", "duration", "start_latency",
                   "pull_start", "pull_end", "image_pull_time", "ready")
 _INT_COLUMNS = {
@@ -41,6 +48,8 @@ _INT_COLUMNS = {
     "gpu_count": np.int32,
     "gpu_milli": np.int64,
     "gpu_devices": np.int64,
+    "owner_kind": np.int8,
+    "owner": np.int32,
 }
 
 
@@ -61,6 +70,9 @@ class PodTable:
         gpu_count, gpu_milli: GPU devices requested and milli-GPU on each (0: no GPU);
         gpu_devices: bitmask of the device indices the pod holds on its node (bit d =
         device d; 0 until devices are chosen), kept after the pod ends for the record.
+        owner_kind, owner: the controller that owns the pod (an ``OWNER_KINDS`` code, 0
+        for none) and its row in that controller's table, so a controller finds its
+        pods without scanning labels.
     """
 
     def __init__(self, n_resources: int, capacity: int = 1024):
@@ -99,6 +111,8 @@ class PodTable:
     gpu_count: np.ndarray
     gpu_milli: np.ndarray
     gpu_devices: np.ndarray
+    owner_kind: np.ndarray
+    owner: np.ndarray
 
     def _grow(self) -> None:
         new = self._cap * 2
@@ -126,9 +140,11 @@ class PodTable:
         start_latency: float,
         gpu_count: int = 0,
         gpu_milli: int = 0,
+        owner_kind: int = NO_OWNER,
+        owner: int = 0,
     ) -> int:
         """Add a Pending pod; returns its row (``gpu_count`` devices with ``gpu_milli``
-        each, none by default)."""
+        each, none by default; owned by ``owner`` of ``owner_kind``, none by default)."""
         if self.n == self._cap:
             self._grow()
         p = self.n
@@ -150,6 +166,9 @@ class PodTable:
             # Rows are fresh zeros (never reused), so GPU-less pods write nothing.
             self.gpu_count[p] = gpu_count
             self.gpu_milli[p] = gpu_milli
+        if owner_kind:
+            self.owner_kind[p] = owner_kind
+            self.owner[p] = owner
         self.names.append(name)
         return p
 

@@ -44,7 +44,6 @@ from k8sim.scheduling.plugins.fgd import FGDArgs, Target, target_workload_from_p
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
-    from k8sim.sim.simulation import Simulation
 
 __all__ = [
     "EVENT_NAMES",
@@ -90,8 +89,9 @@ def target_workload_of_state(state: ClusterState) -> list[dict[str, Any]]:
     return target_workload_from_pods(df)
 
 
-def gpu_target_of(sim: Simulation) -> list[dict[str, Any]]:
-    """The target workload the GPU metrics use: ``sim.gpu_target`` when the simulation has
+def gpu_target_of(sim: Any) -> list[dict[str, Any]]:
+    """The target workload the GPU metrics use, for a run record, a simulation or any
+    object with ``state`` (and optionally ``gpu_target``): ``sim.gpu_target`` when it has
     that attribute and it is not None (TargetPod dicts, the FGD ``targetWorkload`` format),
     else :func:`target_workload_of_state` over the run's submitted pods."""
     target = getattr(sim, "gpu_target", None)
@@ -102,7 +102,7 @@ def gpu_target_of(sim: Simulation) -> list[dict[str, Any]]:
     return [p.model_dump() if hasattr(p, "model_dump") else dict(p) for p in target]
 
 
-def gpu_timeline(sim: Simulation) -> pd.DataFrame | None:
+def gpu_timeline(sim: Any) -> pd.DataFrame | None:
     """GPU state after each pod event of the run (None when the cluster has no GPUs).
 
     One row per event (module docstring: which events, their order) with columns

@@ -28,7 +28,7 @@ from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
 
 if TYPE_CHECKING:
-    from k8sim.sim.simulation import Simulation
+    from k8sim.metrics.record import RunRecord
 
 _UNITS = {"cpu": "milli", "memory": "bytes", "ephemeral-storage": "bytes"}
 
@@ -62,19 +62,28 @@ class RunResult:
     #: requests, ``qos``, ``owner``, ``priority``, clipping flags), to join with ``pods``
     #: on ``pod``; else None.
     trace: pd.DataFrame | None = None
+    #: Further frames contributed by components, by name.
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Summary columns contributed by components (appended to :meth:`summary`).
+    extra_summary: dict[str, Any] = field(default_factory=dict)
 
     # -- construction ---------------------------------------------------------------
 
     @classmethod
-    def from_simulation(cls, sim: Simulation) -> RunResult:
-        from k8sim import __version__
+    def from_simulation(cls, sim: Any) -> RunResult:
+        """The result of a finished :class:`~k8sim.sim.simulation.Simulation` (its
+        :meth:`record`)."""
+        return cls.from_record(sim.record())
 
-        state = sim.state
+    @classmethod
+    def from_record(cls, record: RunRecord) -> RunResult:
+        """Compute the tables and keep the contributed frames of one run's record."""
+        state = record.state
         p, nt = state.pods, state.nodes
         n = p.n
-        end = sim.end_time
+        end = record.end_time
         names = state.resources.names
-        wl_names = [w.name for w in sim.scenario.workloads]
+        wl_names = list(record.workload_names)
         workload = p.workload[:n]
         node = p.node[:n]
         pods = pd.DataFrame(
@@ -126,30 +135,15 @@ class RunResult:
         for r, res in enumerate(names):
             nodes[resource_column("requested_at_end", res)] = nt.requested[r].copy()
 
-        events = sim.recorder.frame(p.names, nt.names)
-        history = GpuHistory.of(state, gpu_target_of(sim))
-        timeseries = _timeseries(sim, end, history)
-        never_fit = sim.never_fit()
-        provenance = {
-            "scenario": sim.scenario.name,
-            "seed": sim.seed,
-            "k8sim_version": __version__,
-            "end_time_s": end,
-            "wall_time_s": sim.wall_s,
-            "events": len(sim.recorder),
-            "scheduling_cycles": sim.scheduler.cycles,
-            # Pods went through the kubelet's runtime model (images, restarts): summary()
-            # adds its metrics.
-            "runtime_model": getattr(sim, "runtime", None) is not None,
-            # Unschedulable pods are dropped, not retried (trace replay, inflation mode).
-            "drops_unschedulable": bool(getattr(sim.scheduler, "drop_unschedulable", False)),
-            # What the build reported (dropped trace rows with their lines, pods that fit
-            # no node, unmodelled configuration), kept with the results.
-            "warnings": list(getattr(sim, "warnings", [])),
-        }
-        decisions = _decisions(sim) if sim.scheduler.decisions is not None else None
-        return cls(pods, nodes, events, timeseries, names, end, sim.scenario.warmup_s, provenance, never_fit,
-                   decisions, history.timeline() if history is not None else None, _trace_pods(sim))
+        events = record.log.frame(p.names, nt.names)
+        history = GpuHistory.of(state, gpu_target_of(record))
+        timeseries = _timeseries(record, history)
+        frames = dict(record.frames)
+        decisions = frames.pop("decisions", None)
+        trace = frames.pop("trace", None)
+        return cls(pods, nodes, events, timeseries, names, end, record.warmup_s, dict(record.provenance),
+                   dict(record.never_fit), decisions, history.timeline() if history is not None else None, trace,
+                   frames, dict(record.summary))
 
     # -- summary --------------------------------------------------------------------
 
@@ -205,6 +199,7 @@ class RunResult:
             row.update(_runtime_summary(win))
         if "gpu_capacity_milli" in ts:
             row.update(_gpu_summary(inwin, weights, self.gpu))
+        row.update(self.extra_summary)
         row["end_time_s"] = self.end_time
         return pd.DataFrame([row])
 
@@ -307,60 +302,11 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _trace_pods(sim: Simulation) -> pd.DataFrame | None:
-    """The submitted pods of the run's trace workloads with their trace columns."""
-    replays = getattr(sim, "replays", None)
-    if not replays:
-        return None
-    frames = []
-    for workload, replay in replays.items():
-        f = replay.pods.drop(columns=["submit_s"]).rename(columns={"name": "pod"})
-        f.insert(1, "workload", workload)
-        frames.append(f[["pod", "workload", *[c for c in f.columns if c not in ("pod", "workload")]]])
-    out = pd.concat(frames, ignore_index=True)
-    for col in ("pod", "workload", "id", "gpu_model", "qos", "owner"):
-        out[col] = out[col].astype("string")
-    return out
-
-
-def _decisions(sim: Simulation) -> pd.DataFrame:
-    """One row per scheduling cycle: the pod, the outcome, how many nodes were feasible,
-    the chosen node's weighted total and per-plugin normalised scores, how many nodes
-    tied with it, the runner-up total, and on failure the rejecting plugins."""
-    pods, nodes = sim.state.pods, sim.state.nodes
-    rows = []
-    plugin_names: list[str] = []
-    for prof in sim.profiles.values():
-        plugin_names += [p.name for p, _ in prof.scores if p.name not in plugin_names]
-    for t, pod, d in sim.scheduler.decisions or []:
-        row: dict[str, Any] = {
-            "time": t, "pod": pods.names[pod], "node": nodes.names[d.node] if d.node >= 0 else "",
-            "feasible": d.feasible, "total": np.nan, "tied": 1 if d.node >= 0 else 0, "runner_up": np.nan,
-            "rejected_by": ",".join(sorted(d.rejectors)),
-        }
-        if d.candidates is not None and d.totals is not None:
-            i = int(np.flatnonzero(d.candidates == d.node)[0])
-            top = d.totals[i]
-            row["total"] = float(top)
-            row["tied"] = int((d.totals == top).sum())
-            others = d.totals[d.totals < top]
-            row["runner_up"] = float(others.max()) if others.size else np.nan
-            for name in plugin_names:
-                s = d.per_plugin.get(name)
-                row[f"score_{name}"] = float(s[i]) if s is not None else np.nan
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    for col in ("pod", "node", "rejected_by"):
-        if col in frame:
-            frame[col] = frame[col].astype("string")
-    return frame
-
-
-def _timeseries(sim: Simulation, end: float, gpu: GpuHistory | None = None) -> pd.DataFrame:
-    state = sim.state
+def _timeseries(record: RunRecord, gpu: GpuHistory | None = None) -> pd.DataFrame:
+    state = record.state
     p, nt = state.pods, state.nodes
     n = p.n
-    edges = bin_edges(0.0, end, sim.scenario.sample_interval_s)
+    edges = bin_edges(0.0, record.end_time, record.sample_interval_s)
     width = np.diff(edges)
     width_safe = np.where(width > 0, width, 1.0)
     cols: dict[str, np.ndarray] = {"time": edges[:-1], "interval": width}

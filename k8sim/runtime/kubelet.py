@@ -1,13 +1,17 @@
 """The kubelet: a bound pod's life on its node.
 
-One SimPy process per bound pod. Without a runtime model for the pod's workload (no
-``images`` section, no runtime fields: see :mod:`k8sim.runtime.spec`) the life is the
-plain one: ContainerCreating for the pod's start latency (drawn at its birth), then
-Running for its duration (inf = until the run ends), then Succeeded, releasing the
-node's resources and telling the scheduler that capacity freed up.
+A component (:mod:`k8sim.component`) that watches PodBound (start the pod's lifecycle),
+PodDeleting (stop it), NodeAdded (the image store grows) and NodeRemoved (its pods are
+lost), and acts only through the Cluster API (Running, terminated, its reports).
 
-With a runtime model (``_runtime_lifecycle``), ContainerCreating is refined as kubelet's
-``SyncPod`` does it:
+One SimPy process per bound pod, one lifecycle with optional steps. Without a runtime
+model for the pod's workload (no ``images`` section, no runtime fields: see
+:mod:`k8sim.runtime.spec`) the steps are the plain ones: ContainerCreating for the pod's
+start latency (drawn at its birth), then Running (and Ready) for its duration (inf =
+until the run ends), then Succeeded, which frees the node's resources (the scheduler,
+watching, retries the pods that were waiting for room).
+
+With a runtime model, ContainerCreating is refined as kubelet's ``SyncPod`` does it:
 
 1. the pod sandbox (``sandbox_latency``);
 2. each init container in order: its image is ensured (below), then it is started and
@@ -40,65 +44,68 @@ failed for lack of disk while every image on the node is in use waits for a pod 
 the node, then retries when kubelet's back-off would have; timed retries that could
 only fail would otherwise keep such a run alive for ever.
 
-``evict(pod, grace_s, reason)`` stops a bound pod at any point: it keeps its resources
-for ``grace_s``, then ends Failed (events ``Killing`` then ``reason``), as preemption
-expects.
+A deleted pod (``ClusterAPI.delete_pod``, e.g. a preemption victim) is stopped at any
+point: it keeps its resources for its grace period, then ends Failed (events ``Killing``
+then the deletion's reason). When its node is removed, a pod is lost at once (reason
+``NodeLost``, no grace: the node is gone).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import simpy
 
-from k8sim.cluster import ops
 from k8sim.cluster.pods import (
+    BOUND,
     CRASH_LOOP_BACKOFF,
     ERR_IMAGE_NEVER_PULL,
     FAILED,
     IMAGE_PULL_BACKOFF,
     NO_REASON,
+    RUNNING,
     SUCCEEDED,
 )
+from k8sim.cluster.watch import NodeAdded, NodeRemoved, PodBound, PodDeleting
+from k8sim.component import Contribution
 from k8sim.runtime.backoff import Backoff
 from k8sim.runtime.pulls import NO_SPACE, Puller
 from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_NEVER
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from k8sim.cluster.ops import ClusterState
-    from k8sim.metrics.recorder import Recorder
+    from k8sim.cluster.api import ClusterAPI
     from k8sim.runtime.spec import Container, RuntimeModel, WorkloadRuntime
     from k8sim.runtime.store import GCResult
 
 _Gen = Generator[simpy.Event, Any, Any]
 
+#: Reason of the pods of a removed node.
+NODE_LOST = "NodeLost"
+
 
 class Kubelet:
-    def __init__(
-        self,
-        env: simpy.Environment,
-        state: ClusterState,
-        recorder: Recorder,
-        on_released: Callable[[int], None],
-        runtime: RuntimeModel | None = None,
-    ):
-        self.env = env
-        self.state = state
-        self.recorder = recorder
-        self.on_released = on_released
+    """Every node's kubelet (one component; per-pod state lives in the pod table).
+
+    ``runtime`` is the run's container-runtime model (image catalog, node image store,
+    per-workload specs), or None when no workload uses one.
+    """
+
+    name = "kubelet"
+
+    def __init__(self, api: ClusterAPI, runtime: RuntimeModel | None = None):
+        self.api = api
+        self.env = api.env
+        self.state = api.state
         self._procs: dict[int, simpy.Process] = {}
-        #: Pods told to stop whose grace period has not ended (they still hold resources).
-        self.terminating: set[int] = set()
         self.runtime = runtime
         self._specs = runtime.workloads if runtime is not None else None
         self.store = runtime.store if runtime is not None else None
         self.puller: Puller | None = None
-        if self.store is not None:
-            self.puller = Puller(env, self.store, runtime.registry_bandwidth, self._gc_done)  # type: ignore[union-attr]
+        if runtime is not None and runtime.store is not None:
+            self.puller = Puller(self.env, runtime.store, runtime.registry_bandwidth, self._gc_done)
         #: kubelet's two back-off trackers (container restarts, image pulls).
         self.crash_backoff = Backoff()
         self.pull_backoff = Backoff()
@@ -106,115 +113,128 @@ class Kubelet:
         self._pull_attempts: dict[int, int] = {}
         self._dirty: set[int] = set()  # pods with back-off entries, attempts or streams
         self._parked: dict[int, list[simpy.Event]] = {}  # node -> pulls waiting for room
+        bus = api.bus
+        bus.subscribe(PodBound, lambda e: self.start_pod(e.pod))
+        bus.subscribe(PodDeleting, self._on_deleting)
+        bus.subscribe(NodeAdded, self._on_node_added)
+        bus.subscribe(NodeRemoved, self._on_node_removed)
 
-    def start(self, pod: int) -> None:
+    @property
+    def terminating(self) -> set[int]:
+        """Pods told to stop whose grace period has not ended (they still hold resources)."""
+        return self.state.terminating
+
+    def start(self) -> None:
+        """Nothing to start: lifecycles begin when pods are bound."""
+
+    def contribute(self) -> Contribution:
+        # Pods went through the runtime model (images, restarts): summary() adds its metrics.
+        return Contribution(provenance={"runtime_model": self.runtime is not None})
+
+    # -- watch handlers -----------------------------------------------------------------
+
+    def start_pod(self, pod: int) -> None:
         """Begin the lifecycle of a freshly bound pod."""
         rt = None
         if self._specs is not None:
             w = int(self.state.pods.workload[pod])
             if w >= 0:
                 rt = self._specs[w]
-        gen = self._lifecycle(pod) if rt is None else self._runtime_lifecycle(pod, rt)
-        self._procs[pod] = self.env.process(gen)
+        self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
 
-    def evict(self, pod: int, grace_s: float, reason: str) -> None:
-        """Stop a bound pod: it keeps its resources for ``grace_s``, then ends Failed."""
-        proc = self._procs.get(pod)
-        if proc is not None and proc.is_alive and pod not in self.terminating:
-            self.terminating.add(pod)
-            proc.interrupt((grace_s, reason))
+    def _on_deleting(self, event: PodDeleting) -> None:
+        proc = self._procs.get(event.pod)
+        if proc is not None and proc.is_alive:
+            proc.interrupt((event.grace_s, event.reason))
 
-    # -- the plain lifecycle ----------------------------------------------------------
+    def _on_node_added(self, event: NodeAdded) -> None:
+        store = self.store
+        if store is not None and event.node >= store.n:
+            store.sync(self.state.nodes.pool, self.env.now)
 
-    def _lifecycle(self, pod: int) -> _Gen:
+    def _on_node_removed(self, event: NodeRemoved) -> None:
         pods = self.state.pods
-        try:
-            latency = float(pods.start_latency[pod])
-            if latency > 0:
-                yield self.env.timeout(latency)
-            ops.set_running(self.state, pod, self.env.now)
-            pods.ready[pod] = self.env.now
-            self.recorder.event(self.env.now, "Started", pod, int(pods.node[pod]))
-            duration = float(pods.duration[pod])
-            if math.isinf(duration):
-                yield self.env.event()  # runs until evicted or the run ends
-            yield self.env.timeout(duration)
-            node = ops.release(self.state, pod, SUCCEEDED, self.env.now)
-            self.recorder.event(self.env.now, "Completed", pod, node)
-        except simpy.Interrupt as stop:
-            node = yield from self._stopped(pod, stop)
-        self._procs.pop(pod, None)
-        self.on_released(node)
+        n = pods.n
+        phase = pods.phase[:n]
+        lost = np.flatnonzero((pods.node[:n] == event.node) & ((phase == BOUND) | (phase == RUNNING)))
+        for pod in lost.tolist():
+            self.api.delete_pod(pod, 0.0, NODE_LOST)
 
-    def _stopped(self, pod: int, stop: simpy.Interrupt) -> _Gen:
-        """An evicted pod: grace period, then Failed. Returns its node."""
-        pods = self.state.pods
-        grace, reason = stop.cause
-        self.recorder.event(self.env.now, "Killing", pod, int(pods.node[pod]), reason)
-        if grace > 0:
-            yield self.env.timeout(grace)
-        self.terminating.discard(pod)
-        node = ops.release(self.state, pod, FAILED, self.env.now)
-        self.recorder.event(self.env.now, reason, pod, node)
-        return node
+    # -- the lifecycle -----------------------------------------------------------------
 
-    # -- the runtime lifecycle ---------------------------------------------------------
-
-    def _runtime_lifecycle(self, pod: int, rt: WorkloadRuntime) -> _Gen:
+    def _lifecycle(self, pod: int, rt: WorkloadRuntime | None) -> _Gen:
+        """Sandbox, init containers, containers, Running, until the pod ends. Without a
+        runtime model (``rt`` None) only the pod's start latency and duration."""
         env = self.env
+        api = self.api
         pods = self.state.pods
         node = int(pods.node[pod])
         i = int(pods.index[pod])
         store = self.store
-        images = rt.images if store is not None else ()
-        if store is not None and node >= store.n:  # a node added since the store was built
-            store.sync(self.state.nodes.pool, env.now)
+        images = rt.images if rt is not None and store is not None else ()
         if images:
             store.use(images, node, env.now)  # type: ignore[union-attr]
-        pods.image_pull_time[pod] = 0.0
+        if rt is not None:
+            pods.image_pull_time[pod] = 0.0
         try:
-            d = rt.sandbox.get(i)
-            if d > 0:
-                yield env.timeout(d)
-            for c in rt.init:
-                # A present image under IfNotPresent / Never is used as is. (c.image >= 0
-                # implies a store; its arrays are re-read: adding a node replaces them.)
-                if c.image >= 0 and (c.policy == ALWAYS or not store.image_present[c.image, node]):  # type: ignore[union-attr]
-                    yield from self._ensure_image(pod, node, c, rt, i)
-                d = c.start.get(i) + c.duration.get(i)
-                if d > 0:
-                    yield env.timeout(d)
-            for c in rt.main:
-                if c.image >= 0 and (c.policy == ALWAYS or not store.image_present[c.image, node]):  # type: ignore[union-attr]
-                    yield from self._ensure_image(pod, node, c, rt, i)
-                d = c.start.get(i)
-                if d > 0:
-                    yield env.timeout(d)
+            if rt is not None:
+                yield from self._create_containers(pod, node, rt, i)
             d = float(pods.start_latency[pod])
             if d > 0:
                 yield env.timeout(d)
-            ops.set_running(self.state, pod, env.now)
-            self.recorder.event(env.now, "Started", pod, node)
-            if rt.runs_once:  # no crash model, no restart on success: one run
+            api.set_running(pod)
+            if rt is None or rt.runs_once:  # no crash model, no restart on success: one run
                 duration = float(pods.duration[pod])
-                ready_delay = rt.readiness.get(i)
+                ready_delay = rt.readiness.get(i) if rt is not None else 0.0
                 if duration >= ready_delay:
                     pods.ready[pod] = env.now + ready_delay
                 if math.isinf(duration):
-                    yield env.event()  # runs until evicted or the run ends
+                    yield env.event()  # runs until deleted or the run ends
                 yield env.timeout(duration)
                 phase = SUCCEEDED
             else:
                 phase = yield from self._run(pod, node, rt, i)
-            ops.release(self.state, pod, phase, env.now)
-            self.recorder.event(env.now, "Completed" if phase == SUCCEEDED else "Failed", pod, node)
+            self._leave(pod, node, rt, images)
+            api.terminate(pod, phase)
         except simpy.Interrupt as stop:
-            yield from self._stopped(pod, stop)
-            pods.reason[pod] = NO_REASON  # no longer waiting: Failed
-            if pods.ready[pod] > env.now:
-                pods.ready[pod] = math.nan
+            grace, reason = stop.cause
+            api.record("Killing", pod, node, reason)
+            if grace > 0:
+                yield env.timeout(grace)
+            if rt is not None:
+                pods.reason[pod] = NO_REASON  # no longer waiting: Failed
+                if pods.ready[pod] > env.now:
+                    pods.ready[pod] = math.nan
+            self._leave(pod, node, rt, images)
+            api.terminate(pod, FAILED, reason)
+
+    def _create_containers(self, pod: int, node: int, rt: WorkloadRuntime, i: int) -> _Gen:
+        """ContainerCreating with a runtime model: sandbox, init containers (each run to
+        completion), main containers (each created and started)."""
+        env = self.env
+        store = self.store
+        d = rt.sandbox.get(i)
+        if d > 0:
+            yield env.timeout(d)
+        for c in rt.init:
+            # A present image under IfNotPresent / Never is used as is. (c.image >= 0
+            # implies a store; its arrays are re-read: adding a node replaces them.)
+            if c.image >= 0 and (c.policy == ALWAYS or not store.image_present[c.image, node]):  # type: ignore[union-attr]
+                yield from self._ensure_image(pod, node, c, rt, i)
+            d = c.start.get(i) + c.duration.get(i)
+            if d > 0:
+                yield env.timeout(d)
+        for c in rt.main:
+            if c.image >= 0 and (c.policy == ALWAYS or not store.image_present[c.image, node]):  # type: ignore[union-attr]
+                yield from self._ensure_image(pod, node, c, rt, i)
+            d = c.start.get(i)
+            if d > 0:
+                yield env.timeout(d)
+
+    def _leave(self, pod: int, node: int, rt: WorkloadRuntime | None, images: tuple[int, ...]) -> None:
+        """The pod's containers are gone: release its images and its kubelet state."""
         if images:
-            store.unuse(images, node, env.now)  # type: ignore[union-attr]
+            self.store.unuse(images, node, self.env.now)  # type: ignore[union-attr]
             for parked in self._parked.pop(node, ()):  # pulls waiting for room (drain mode)
                 if not parked.triggered:
                     parked.succeed()
@@ -227,7 +247,6 @@ class Kubelet:
             self._rngs.pop(("rt-pull-fail", pod), None)
             self._rngs.pop(("rt-crash", pod), None)
         self._procs.pop(pod, None)
-        self.on_released(node)
 
     def _must_check(self, c: Container, node: int) -> bool:
         """Whether ensuring ``c``'s image can do anything (a present image under
@@ -243,7 +262,7 @@ class Kubelet:
         if c.policy == NEVER:
             name = names[c.image]
             pods.reason[pod] = ERR_IMAGE_NEVER_PULL
-            self.recorder.event(env.now, "ErrImageNeverPull", pod, node,
+            self.api.record("ErrImageNeverPull", pod, node,
                                 f'container {c.name}: image "{name}" is not present with pull policy of Never')
             yield env.event()  # waits for good (until evicted or the run ends)
         t0 = env.now
@@ -258,7 +277,7 @@ class Kubelet:
             pods.pull_failures[pod] += 1
             self._dirty.add(pod)
             delay = self.pull_backoff.next((pod, c.image), env.now, env.now)
-            self.recorder.event(env.now, "ErrImagePull", pod, node,
+            self.api.record("ErrImagePull", pod, node,
                                 f'container {c.name}: failed to pull image "{names[c.image]}": {err}; '
                                 f"back-off {delay:g}s")
             pods.reason[pod] = IMAGE_PULL_BACKOFF
@@ -350,14 +369,14 @@ class Kubelet:
             if not crashed and rt.restart_policy != RESTART_ALWAYS:
                 return SUCCEEDED
             finished = env.now
-            self.recorder.event(finished, "ContainerTerminated", pod, node,
+            self.api.record("ContainerTerminated", pod, node,
                                 f"container {main.name}: {'Error' if crashed else 'Completed'}")
             if crashed and rt.restart_policy == RESTART_NEVER:
                 return FAILED
             if backoff.in_backoff_since(pod, finished, finished):
                 wait = backoff.get(pod)
                 pods.reason[pod] = CRASH_LOOP_BACKOFF
-                self.recorder.event(finished, "BackOff", pod, node,
+                self.api.record("BackOff", pod, node,
                                     f"back-off {wait:g}s restarting failed container {main.name}")
                 yield env.timeout(wait)
                 pods.reason[pod] = NO_REASON
@@ -375,6 +394,5 @@ class Kubelet:
 
     def _gc_done(self, node: int, result: GCResult) -> None:
         names = self.store.catalog.image_names  # type: ignore[union-attr]
-        now = self.env.now
         for img in result.removed:
-            self.recorder.event(now, "ImageGC", -1, node, f"deleted image {names[img]}")
+            self.api.record("ImageGC", -1, node, f"deleted image {names[img]}")

@@ -98,6 +98,15 @@ class Profile:
         # Per-node tie-break priority (float[N], higher wins) or None for random ties.
         self.node_priority: NodePriority | None = None
 
+    def set_handle(self, handle: Any) -> None:
+        """Give every plugin of the profile the run's framework handle
+        (:class:`~k8sim.scheduling.handle.FrameworkHandle`)."""
+        plugins = [*self.filters, *(s for s, _ in self.scores)]
+        if self.post_filter is not None:
+            plugins.append(self.post_filter)
+        for p in plugins:
+            p.handle = handle
+
     # -- filtering ------------------------------------------------------------------
 
     def feasible_mask(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
@@ -107,7 +116,12 @@ class Profile:
                 continue
             m = f.filter(state, pod)
             mask = m if mask is None else mask & m
-        return np.ones(state.nodes.n, dtype=bool) if mask is None else mask
+        if mask is None:
+            mask = np.ones(state.nodes.n, dtype=bool)
+        if state.removed_nodes:
+            # A removed node is gone from upstream's snapshot: no filter may pass it.
+            mask = mask & np.isinf(state.nodes.removed_at)
+        return mask
 
     def nominated_mask(self, state: ClusterState, pod: PodInfo, mask: np.ndarray, pod_id: int) -> np.ndarray:
         """Upstream ``RunFilterPluginsWithNominatedPods``, for resources: on a node where

@@ -76,6 +76,8 @@ class SchedulingQueue:
         self.timestamp: dict[int, float] = {}
         self._backoff_tick: float | None = None
         self._flush_tick: float | None = None
+        #: Pods deleted while in activeQ or backoffQ (skipped when they come up).
+        self._deleted: set[int] = set()
 
     # -- sizes ----------------------------------------------------------------------
 
@@ -147,15 +149,28 @@ class SchedulingQueue:
 
     def pop(self) -> int | None:
         """Next pod to schedule: activeQ head, else backoffQ head (PopFromBackoffQ)."""
-        if self._active:
-            return heapq.heappop(self._active)[3]
-        if self._backoff:
-            return heapq.heappop(self._backoff)[4]
-        return None
+        while True:
+            if self._active:
+                pod = heapq.heappop(self._active)[3]
+            elif self._backoff:
+                pod = heapq.heappop(self._backoff)[4]
+            else:
+                return None
+            if not self._deleted or pod not in self._deleted:
+                return pod
+            self._deleted.discard(pod)
 
     def forget(self, pod: int) -> None:
         """The pod was bound: drop its queue state."""
         self.timestamp.pop(pod, None)
+
+    def delete(self, pod: int) -> None:
+        """The pod was deleted while Pending: it leaves the queue (upstream
+        ``PriorityQueue.Delete``). A pod the queue does not hold is ignored."""
+        if self.timestamp.pop(pod, None) is None:
+            return
+        if self.unschedulable.pop(pod, None) is None:
+            self._deleted.add(pod)  # in activeQ or backoffQ: skipped by pop
 
     # -- cluster events -------------------------------------------------------------
 
@@ -200,8 +215,15 @@ class SchedulingQueue:
             return  # superseded by an earlier tick
         self._backoff_tick = None
         moved = False
-        while self._backoff and not self.is_backing_off(self._backoff[0][4]):
-            pod = heapq.heappop(self._backoff)[4]
+        while self._backoff:
+            pod = self._backoff[0][4]
+            if self._deleted and pod in self._deleted:
+                heapq.heappop(self._backoff)
+                self._deleted.discard(pod)
+                continue
+            if self.is_backing_off(pod):
+                break
+            heapq.heappop(self._backoff)
             self._push_active(pod)
             moved = True
         self._arm_backoff_tick()

@@ -12,46 +12,58 @@ attempt count, timestamp and backoff advance exactly as if they had run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import simpy
 
-from k8sim.cluster import ops
+from k8sim.cluster.pods import PENDING
+from k8sim.cluster.watch import NodeAdded, NodeUpdated, PodAdded, PodBound, PodDeleted, PodTerminated
+from k8sim.component import Contribution
 from k8sim.scheduling.queue import NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, SchedulingQueue
 
 if TYPE_CHECKING:
-    from k8sim.cluster.ops import ClusterState
+    from k8sim.cluster.api import ClusterAPI
     from k8sim.config.scenario import SchedulerSettings
-    from k8sim.metrics.recorder import Recorder
-    from k8sim.runtime.kubelet import Kubelet
     from k8sim.scheduling.framework import Decision, Profile
     from k8sim.scheduling.podinfo import PodInfo
 
 
 class Scheduler:
+    """The scheduler component: one queue, one loop, the profiles by ``schedulerName``.
+
+    Watches (in this order of subscription): PodAdded (a pod without a preassigned node
+    enters activeQ), PodBound / PodTerminated (PodAdd / PodDelete cluster events that
+    move waiting pods), PodDeleted (a Pending pod deleted while queued leaves the queue),
+    NodeAdded / NodeUpdated (NodeAdd / NodeUpdate cluster events). Acts through the
+    Cluster API only: bind, nominate + delete victims (preemption), drop (inflation
+    replay), and its FailedScheduling reports.
+
+    ``cache_failures`` (on by default) enables the per-shape failure cache of the module
+    docstring; turning it off changes no result, only the time taken.
+    """
+
+    name = "scheduler"
+
     def __init__(
         self,
-        env: simpy.Environment,
-        state: ClusterState,
+        api: ClusterAPI,
         profiles: dict[str, Profile],
-        recorder: Recorder,
-        on_bound: Callable[[int], None],
         settings: SchedulerSettings | None = None,
-        kubelet: Kubelet | None = None,
         drop_unschedulable: bool = False,
+        cache_failures: bool = True,
     ):
-        self.env = env
-        self.state = state
+        self.api = api
+        self.env = env = api.env
+        self.state = state = api.state
         self.profiles = profiles
         self.shapes: list[PodInfo] = state.shapes
-        self.recorder = recorder
-        self.on_bound = on_bound
-        self.kubelet = kubelet
         # Give up on a pod after one failed attempt (no preemption, no retry): the
         # inflation replay of Weng et al. (ATC '23). Dropped pods end Failed/Unschedulable.
         self.drop_unschedulable = drop_unschedulable
+        self.cache_failures = cache_failures
         self.dropped = 0
         self._why: dict[int, str] = {}  # drop mode: last diagnosis per shape
         self.preemptions = 0
@@ -79,9 +91,24 @@ class Scheduler:
             self.decisions = []
             for prof in profiles.values():
                 prof.record = True
-        self.process = env.process(self._loop())
+        self.process: simpy.Process | None = None
+        bus = api.bus
+        bus.subscribe(PodAdded, self._on_pod_added)
+        bus.subscribe(PodBound, lambda e: self.cluster_event(POD_ADD))
+        bus.subscribe(PodTerminated, lambda e: self.cluster_event(POD_DELETE))
+        bus.subscribe(PodDeleted, lambda e: self.queue.delete(e.pod))
+        bus.subscribe(NodeAdded, lambda e: self.cluster_event(NODE_ADD))
+        bus.subscribe(NodeUpdated, lambda e: self.cluster_event(NODE_UPDATE))
+
+    def start(self) -> None:
+        """Start the scheduling loop."""
+        self.process = self.env.process(self._loop())
 
     # -- inputs ---------------------------------------------------------------------
+
+    def _on_pod_added(self, event: PodAdded) -> None:
+        if event.node < 0:
+            self.submit(event.pod)
 
     def submit(self, pod: int) -> None:
         """A new Pending pod enters activeQ."""
@@ -92,13 +119,6 @@ class Scheduler:
         self._moves += 1
         self.queue.move_all(event)
 
-    def on_capacity_freed(self, node: int) -> None:
-        """A bound pod left ``node``."""
-        self.cluster_event(POD_DELETE)
-
-    def on_node_added(self, node: int) -> None:
-        self.cluster_event(NODE_ADD)
-
     def _wake(self) -> None:
         if self._idle is not None and not self._idle.triggered:
             self._idle.succeed()
@@ -107,6 +127,7 @@ class Scheduler:
 
     def _loop(self) -> Generator[simpy.Event, Any, None]:
         queue = self.queue
+        phase = self.state.pods
         while True:
             pod = queue.pop()
             if pod is None:
@@ -116,6 +137,8 @@ class Scheduler:
             if self.cycle_latency_s > 0:
                 moves = self._moves
                 yield self.env.timeout(self.cycle_latency_s)
+                if phase.phase[pod] != PENDING:
+                    continue  # deleted while its cycle ran
                 self.schedule_one(pod, move_requested=self._moves != moves)
             else:
                 self.schedule_one(pod)
@@ -134,7 +157,7 @@ class Scheduler:
         if cached is not None and cached[0] == state.generation and pod not in state.nominated:
             self.fast_failures += 1
             if self.drop_unschedulable:
-                self._drop(pod, now, self._why.get(shape, ""))
+                self._drop(pod, self._why.get(shape, ""))
             else:
                 self.queue.failed(pod, cached[1], move_requested)
             return -1
@@ -145,16 +168,17 @@ class Scheduler:
             generation = state.generation
             if self.drop_unschedulable:
                 why = self._why[shape] = profile.diagnose(state, info)
-                self._drop(pod, now, why)
-                self._failed_at[shape] = (generation, decision.rejectors)
+                self._drop(pod, why)
+                if self.cache_failures:
+                    self._failed_at[shape] = (generation, decision.rejectors)
                 return -1
             if pods.attempts[pod] == 1:
                 # One FailedScheduling event per pod (its first failure) keeps the
                 # event log bounded when many pods wait a long time.
-                self.recorder.event(now, "FailedScheduling", pod, -1, profile.diagnose(state, info))
-            if profile.post_filter is not None and self.kubelet is not None:
+                self.api.record("FailedScheduling", pod, -1, profile.diagnose(state, info))
+            if profile.post_filter is not None:
                 self._preempt(profile, pod, info)
-            if state.generation == generation:
+            if state.generation == generation and self.cache_failures:
                 # Cache the failure only if preemption changed nothing (a nomination
                 # changes what other pods see).
                 self._failed_at[shape] = (generation, decision.rejectors)
@@ -162,25 +186,21 @@ class Scheduler:
             return -1
         for plugin in profile.reservers:
             plugin.reserve(state, pod, info, decision.node)
-        ops.bind(state, pod, decision.node, now)
         self.queue.forget(pod)
-        self.recorder.event(now, "Scheduled", pod, decision.node, "")
-        self.on_bound(pod)
-        self.cluster_event(POD_ADD)
+        self.api.bind(pod, decision.node)
         return decision.node
 
-    def _drop(self, pod: int, now: float, why: str) -> None:
+    def _drop(self, pod: int, why: str) -> None:
         """Drop mode: record the failure and give the pod up (it never retries)."""
-        self.recorder.event(now, "FailedScheduling", pod, -1, why)
+        self.api.record("FailedScheduling", pod, -1, why)
         self.queue.forget(pod)
-        ops.drop(self.state, pod, now)
+        self.api.drop(pod)
         self.dropped += 1
-        self.recorder.event(now, "Dropped", pod, -1, "Unschedulable")
 
     def _preempt(self, profile: Profile, pod: int, info: PodInfo) -> None:
-        """PostFilter: DefaultPreemption. Victims are told to stop (they keep their
-        resources for their grace period) and the pod is nominated to their node."""
-        terminating = self.kubelet.terminating  # type: ignore[union-attr]
+        """PostFilter: DefaultPreemption. Victims are deleted with their grace period
+        (they keep their resources meanwhile) and the pod is nominated to their node."""
+        terminating = self.state.terminating
         pre = profile.post_filter
         if not pre.eligible(self.state, pod, info, terminating):
             return
@@ -188,16 +208,58 @@ class Scheduler:
         if cand is None:
             return
         self.preemptions += 1
-        now = self.env.now
         pods = self.state.pods
-        ops.nominate(self.state, pod, cand.node)
-        names = ", ".join(pods.names[v] for v in cand.victims)
-        self.recorder.event(now, "Preempting", pod, cand.node, f"victims: {names}")
+        self.api.nominate(pod, cand.node, list(cand.victims))
         for v in cand.victims:
             grace = self.shapes[int(pods.shape[v])].termination_grace_s
-            self.kubelet.evict(v, grace, "Preempted")  # type: ignore[union-attr]
+            self.api.delete_pod(v, grace, "Preempted")
 
     def pending(self) -> np.ndarray:
         """Rows of pods still Pending."""
         pods = self.state.pods
         return np.flatnonzero(pods.phase[: pods.n] == 0)
+
+    # -- results --------------------------------------------------------------------
+
+    def contribute(self) -> Contribution:
+        out = Contribution(provenance={
+            "scheduling_cycles": self.cycles,
+            # Unschedulable pods are dropped, not retried (trace replay, inflation mode).
+            "drops_unschedulable": self.drop_unschedulable,
+        })
+        if self.decisions is not None:
+            out.frames["decisions"] = self.decisions_frame()
+        return out
+
+    def decisions_frame(self) -> pd.DataFrame:
+        """One row per scheduling cycle: the pod, the outcome, how many nodes were
+        feasible, the chosen node's weighted total and per-plugin normalised scores, how
+        many nodes tied with it, the runner-up total, and on failure the rejecting
+        plugins."""
+        pods, nodes = self.state.pods, self.state.nodes
+        rows = []
+        plugin_names: list[str] = []
+        for prof in self.profiles.values():
+            plugin_names += [p.name for p, _ in prof.scores if p.name not in plugin_names]
+        for t, pod, d in self.decisions or []:
+            row: dict[str, Any] = {
+                "time": t, "pod": pods.names[pod], "node": nodes.names[d.node] if d.node >= 0 else "",
+                "feasible": d.feasible, "total": np.nan, "tied": 1 if d.node >= 0 else 0, "runner_up": np.nan,
+                "rejected_by": ",".join(sorted(d.rejectors)),
+            }
+            if d.candidates is not None and d.totals is not None:
+                i = int(np.flatnonzero(d.candidates == d.node)[0])
+                top = d.totals[i]
+                row["total"] = float(top)
+                row["tied"] = int((d.totals == top).sum())
+                others = d.totals[d.totals < top]
+                row["runner_up"] = float(others.max()) if others.size else np.nan
+                for name in plugin_names:
+                    s = d.per_plugin.get(name)
+                    row[f"score_{name}"] = float(s[i]) if s is not None else np.nan
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        for col in ("pod", "node", "rejected_by"):
+            if col in frame:
+                frame[col] = frame[col].astype("string")
+        return frame

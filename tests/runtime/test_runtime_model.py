@@ -150,10 +150,9 @@ def test_eviction_during_a_pull():
 
 
 def test_nodes_added_later_get_a_store_column_and_their_pools_images():
-    # A node added at 50 s (as an autoscaler would) in the pool that pre-pulls a:1: the
-    # store grows when a pod lands there, with a:1 present, so the pod does not pull.
-    from k8sim.cluster import ops
-
+    # A node added at 50 s through the Cluster API (as an autoscaler would) in the pool
+    # that pre-pulls a:1: the kubelet, watching NodeAdded, grows the image store with a:1
+    # present on the new node, so the pod that lands there does not pull.
     cat = [image("a:1", ("a", 100 * MB))]
     sc = scenario([pool(prepulled_images=["a:1"])],
                   [workload("w", [60.0], image="a:1", nodeName="p-extra")], catalog=cat, duration_s=100)
@@ -162,9 +161,8 @@ def test_nodes_added_later_get_a_store_column_and_their_pools_images():
     sim = Simulation(sc)
     sim.env.run(until=50)
     nodes = sim.state.nodes
-    n = ops.add_node(sim.state, name="p-extra", allocatable=nodes.alloc[:, 0].copy(), labels={}, taints=[],
-                     pool=0, now=50.0)
-    sim.scheduler.on_node_added(n)
+    sim.api.add_node(name="p-extra", allocatable=nodes.alloc[:, 0].copy(), labels={}, taints=[], pool=0)
+    assert sim.runtime.store.n == 2  # at once, not when the first pod lands
     result = sim.run()
     r = row(result, "w-0")
     assert r["node"] == "p-extra" and r["running"] == 60.0 and np.isnan(r["pull_start"])

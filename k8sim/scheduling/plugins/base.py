@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
+    from k8sim.scheduling.handle import FrameworkHandle
     from k8sim.scheduling.podinfo import PodInfo
 
 #: Upstream ``framework.MaxNodeScore``.
@@ -48,6 +49,9 @@ class Plugin:
             args = self.Args()
         self.args = args
         self.rng: np.random.Generator | None = None
+        #: Run-level context (:class:`~k8sim.scheduling.handle.FrameworkHandle`), set by
+        #: :meth:`Profile.set_handle` before the first cycle; None outside a run.
+        self.handle: FrameworkHandle | None = None
 
     def setup(self, rng: np.random.Generator) -> None:
         """Called once when the profile is built; ``rng`` is this plugin's own stream."""

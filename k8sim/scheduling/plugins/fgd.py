@@ -317,9 +317,17 @@ class FGD(ScorePlugin):
         super().__init__(args)
         self.target = Target(self.args.targetWorkload)  # type: ignore[union-attr]
         self._memo: _Memo | None = None
+        self._handle_target: Any = None  # the handle's target that self.target was made from
 
     def _current_memo(self) -> _Memo:
-        """The score memo of the current :attr:`target` (a new one if the target was replaced)."""
+        """The score memo of the current :attr:`target` (a new one if the target was
+        replaced). Without ``targetWorkload`` args the target is the run's default (the
+        trace workloads' pods, from the framework handle) once the run has one."""
+        if not self.args.targetWorkload and self.handle is not None:  # type: ignore[union-attr]
+            default = self.handle.gpu_target
+            if default is not None and default is not self._handle_target:
+                self.target = Target.of(default)
+                self._handle_target = default
         if self._memo is None or self._memo.target is not self.target:
             self._memo = _Memo(self.target)
         return self._memo

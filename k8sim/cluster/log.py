@@ -1,8 +1,11 @@
-"""Append-only event log.
+"""The event log: append-only ``(time, kind, pod, node, detail)`` rows.
 
-The simulation appends ``(time, kind, pod, node, detail)`` rows; nothing is ever
-rewritten. Kinds: PodCreated, Scheduled, FailedScheduling, Started, Completed,
-NodeAdded.
+Only the Cluster API (:mod:`k8sim.cluster.api`) appends rows, in the same call that
+changes the tables and publishes the watch event, so the log is in the order things
+happened. Nothing is ever rewritten. Kinds (upstream Event reasons where one exists):
+PodCreated, Scheduled, FailedScheduling, Preempting, Started, Killing, Completed,
+Failed, Preempted, Dropped, NodeAdded, NodeUpdated, NodeRemoved, and the kubelet's
+reports (ErrImagePull, ErrImageNeverPull, BackOff, ContainerTerminated, ImageGC).
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 import pandas as pd
 
 
-class Recorder:
+class EventLog:
+    """Columns of the log as Python lists (cheap appends on the hot path); ``frame``
+    turns them into the ``events`` DataFrame of a result."""
+
     def __init__(self) -> None:
         self.time: list[float] = []
         self.kind: list[str] = []
@@ -19,6 +25,7 @@ class Recorder:
         self.detail: list[str] = []
 
     def event(self, time: float, kind: str, pod: int, node: int, detail: str = "") -> None:
+        """Append one row (``pod`` / ``node`` -1 when the row has none)."""
         self.time.append(time)
         self.kind.append(kind)
         self.pod.append(pod)

@@ -1,0 +1,204 @@
+"""The Cluster API: the only door through which components change the cluster.
+
+Kubernetes components never touch each other's state: they write objects to the API
+server and watch it. k8sim's components (workload sources, the scheduler, the kubelet,
+and later controllers, fault sources, autoscalers) do the same through one
+:class:`ClusterAPI`. Each call does three things, in this order, in one place:
+
+1. mutate the tables through :mod:`k8sim.cluster.ops` (which keeps the conservation
+   invariants);
+2. append the event-log row (:class:`~k8sim.cluster.log.EventLog`);
+3. publish one typed watch event (:mod:`k8sim.cluster.watch`), delivered synchronously
+   to the subscribers.
+
+The exceptions are stated per method: :meth:`record` only appends a log row (a
+component's report, like upstream's Event objects) and :meth:`delete_pod` of a bound
+pod writes no row (the kubelet logs ``Killing`` when it acts on the deletion, as
+upstream's kubelet does).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from k8sim.cluster import ops
+from k8sim.cluster.log import EventLog
+from k8sim.cluster.pods import FAILED, NO_OWNER, NO_REASON, PENDING, SUCCEEDED, UNSCHEDULABLE
+from k8sim.cluster.watch import (
+    NodeAdded,
+    NodeRemoved,
+    NodeUpdated,
+    PodAdded,
+    PodBound,
+    PodDeleted,
+    PodDeleting,
+    PodNominated,
+    PodRunning,
+    PodTerminated,
+    WatchBus,
+)
+
+if TYPE_CHECKING:
+    import simpy
+
+    from k8sim.cluster.nodes import TaintSpec
+    from k8sim.cluster.ops import ClusterState
+
+
+class ClusterAPI:
+    """Mutations of one run's tables, each logged and published.
+
+    ``state`` holds the tables, ``log`` the event log, ``bus`` the watch bus; ``env``
+    gives the virtual time of every change. Reading the tables directly is fine (they
+    are the informer cache); writing them is not.
+    """
+
+    def __init__(self, env: simpy.Environment, state: ClusterState, log: EventLog | None = None,
+                 bus: WatchBus | None = None):
+        self.env = env
+        self.state = state
+        self.log = log if log is not None else EventLog()
+        self.bus = bus if bus is not None else WatchBus()
+
+    # -- pods -----------------------------------------------------------------------
+
+    def create_pod(self, *, name: str, requests: np.ndarray, workload: int, index: int, shape: int,
+                   priority: int, duration: float, start_latency: float, gpu_count: int = 0,
+                   gpu_milli: int = 0, owner_kind: int = NO_OWNER, owner: int = 0, node: int = -1) -> int:
+        """A new Pending pod, created now; returns its row. ``node`` >= 0 preassigns it
+        (``spec.nodeName``: the scheduler leaves it alone; bind it with :meth:`bind`)."""
+        now = self.env.now
+        pod = self.state.pods.append(
+            name=name, requests=requests, workload=workload, index=index, shape=shape, priority=priority,
+            created=now, duration=duration, start_latency=start_latency, gpu_count=gpu_count,
+            gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner,
+        )
+        self.log.event(now, "PodCreated", pod, -1)
+        self.bus.publish(PodAdded(pod, node))
+        return pod
+
+    def bind(self, pod: int, node: int, detail: str = "") -> None:
+        """Bind a Pending pod to ``node`` (log ``Scheduled``)."""
+        now = self.env.now
+        ops.bind(self.state, pod, node, now)
+        self.log.event(now, "Scheduled", pod, node, detail)
+        self.bus.publish(PodBound(pod, node))
+
+    def nominate(self, pod: int, node: int, victims: list[int]) -> None:
+        """A preemptor is nominated to ``node`` while ``victims`` leave it (log
+        ``Preempting`` naming the victims). Ask for the victims' deletion with
+        :meth:`delete_pod`."""
+        ops.nominate(self.state, pod, node)
+        names = self.state.pods.names
+        self.log.event(self.env.now, "Preempting", pod, node, f"victims: {', '.join(names[v] for v in victims)}")
+        self.bus.publish(PodNominated(pod, node))
+
+    def set_running(self, pod: int) -> None:
+        """The pod's containers started (log ``Started``)."""
+        now = self.env.now
+        ops.set_running(self.state, pod, now)
+        node = int(self.state.pods.node[pod])
+        self.log.event(now, "Started", pod, node)
+        self.bus.publish(PodRunning(pod, node))
+
+    def terminate(self, pod: int, phase: int, kind: str | None = None) -> int:
+        """A bound pod ends in ``phase`` (Succeeded or Failed) and frees its node; log
+        ``kind`` (default ``Completed`` / ``Failed``). Returns the node."""
+        if phase not in (SUCCEEDED, FAILED):
+            raise ops.InvariantError(f"a pod ends Succeeded or Failed, not phase {phase}")
+        now = self.env.now
+        node = ops.release(self.state, pod, phase, now)
+        kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")
+        self.log.event(now, kind, pod, node)
+        self.bus.publish(PodTerminated(pod, node, phase, kind))
+        return node
+
+    def delete_pod(self, pod: int, grace_s: float = 30.0, reason: str = "Deleted") -> bool:
+        """Delete a pod (upstream's default ``terminationGracePeriodSeconds`` is 30 s).
+
+        A bound pod is marked terminating and a :class:`PodDeleting` is published (no
+        log row): its kubelet stops it, it keeps its resources for ``grace_s``, then ends
+        Failed with ``reason``. A Pending pod leaves at once (phase Failed, log
+        ``Deleted`` with ``reason``, :class:`PodDeleted`). Returns False when the pod
+        has ended or is already terminating.
+        """
+        state = self.state
+        if state.pods.phase[pod] == PENDING:
+            now = self.env.now
+            ops.drop(state, pod, now, NO_REASON)
+            self.log.event(now, "Deleted", pod, -1, reason)
+            self.bus.publish(PodDeleted(pod, reason))
+            return True
+        if not ops.mark_terminating(state, pod):
+            return False
+        self.bus.publish(PodDeleting(pod, int(state.pods.node[pod]), float(grace_s), reason))
+        return True
+
+    def drop(self, pod: int) -> None:
+        """Give up on a Pending pod that could not be placed (phase Failed, reason
+        Unschedulable; log ``Dropped``): trace replay in inflation mode."""
+        now = self.env.now
+        ops.drop(self.state, pod, now, UNSCHEDULABLE)
+        self.log.event(now, "Dropped", pod, -1, "Unschedulable")
+        self.bus.publish(PodDeleted(pod, "Unschedulable"))
+
+    def record(self, kind: str, pod: int = -1, node: int = -1, detail: str = "") -> None:
+        """A component's report (FailedScheduling, Killing, ErrImagePull, BackOff, ...):
+        a log row only; the tables and the watchers are not involved."""
+        self.log.event(self.env.now, kind, pod, node, detail)
+
+    # -- nodes ----------------------------------------------------------------------
+
+    def add_nodes(self, *, names: list[str], allocatable: np.ndarray, labels: list[dict[str, str]],
+                  taints: list[TaintSpec], pool: int, gpus: tuple[int, str] | None = None,
+                  ready: bool = True) -> list[int]:
+        """Nodes of one shape join now (see :func:`k8sim.cluster.ops.add_nodes`); one
+        ``NodeAdded`` row and event per node. Returns their columns."""
+        now = self.env.now
+        cols = ops.add_nodes(self.state, names=names, allocatable=allocatable, labels=labels, taints=taints,
+                             pool=pool, now=now, ready=ready, gpus=gpus)
+        for n in cols:
+            self.log.event(now, "NodeAdded", -1, n)
+        for n in cols:
+            self.bus.publish(NodeAdded(n))
+        return cols
+
+    def add_node(self, *, name: str, allocatable: np.ndarray, labels: dict[str, str], taints: list[TaintSpec],
+                 pool: int = -1, gpus: tuple[int, str] | None = None, ready: bool = True) -> int:
+        """One node joins now; returns its column."""
+        return self.add_nodes(names=[name], allocatable=allocatable, labels=[labels], taints=taints, pool=pool,
+                              gpus=gpus, ready=ready)[0]
+
+    def update_node(self, node: int, *, unschedulable: bool | None = None, ready: bool | None = None,
+                    labels: dict[str, str] | None = None, taints: list[TaintSpec] | None = None) -> None:
+        """Change a node: cordon / uncordon, Ready condition, labels or taints (each
+        given one replaces the old). One ``NodeUpdated`` row and event per changed
+        field, in that order."""
+        state = self.state
+        changes: list[tuple[str, str]] = []
+        if unschedulable is not None:
+            ops.set_unschedulable(state, node, unschedulable)
+            changes.append(("unschedulable", "cordoned" if unschedulable else "uncordoned"))
+        if ready is not None:
+            ops.set_ready(state, node, ready)
+            changes.append(("ready", "Ready" if ready else "NotReady"))
+        if labels is not None:
+            ops.set_labels(state, node, labels)
+            changes.append(("labels", "labels " + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))))
+        if taints is not None:
+            ops.set_taints(state, node, taints)
+            changes.append(("taints", "taints " + ",".join(f"{t.key}={t.value}:{t.effect}" for t in taints)))
+        now = self.env.now
+        for what, detail in changes:
+            self.log.event(now, "NodeUpdated", -1, node, detail)
+            self.bus.publish(NodeUpdated(node, what))
+
+    def remove_node(self, node: int) -> None:
+        """A node leaves now (log ``NodeRemoved``). Pods still bound there are the
+        watchers' business (the kubelet stops them)."""
+        now = self.env.now
+        ops.remove_node(self.state, node, now)
+        self.log.event(now, "NodeRemoved", -1, node)
+        self.bus.publish(NodeRemoved(node))

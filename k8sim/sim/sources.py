@@ -1,0 +1,253 @@
+"""The workload sources component: initial pods, synthetic workloads, trace replays.
+
+Built from the scenario (that is when trace files are read and every problem is
+reported with its field path), it creates pods through the Cluster API:
+
+- initial pods, bound at time 0 to their ``nodeName`` (they bypass the scheduler), in
+  scenario order, each checked against what the earlier ones left free;
+- one arrival process per workload, in scenario order: each arrival creates the next
+  pod (``<workload>-<i>`` or the trace's name) with its duration and start latency drawn
+  from the workload's own streams, so every policy run on a seed sees the same pods.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from k8sim.cluster import ops
+from k8sim.component import Context, Contribution
+from k8sim.config.loader import ScenarioError
+from k8sim.config.scenario import GPU_MILLI, Workload, base_units
+from k8sim.scheduling.framework import Profile
+from k8sim.scheduling.plugins.fgd import target_workload_from_pods
+from k8sim.sim.build.shapes import ShapeBook
+from k8sim.sim.rng import BlockSampler
+from k8sim.workloads.generators import arrival_process, arrival_times
+from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
+from k8sim.workloads.traces.schema import TraceError
+
+#: Marks trace pods whose priority comes from the template.
+TEMPLATE_PRIORITY = np.iinfo(np.int64).min
+
+
+class WorkloadSources:
+    """Initial pods and every workload's arrivals (see the module docstring)."""
+
+    name = "workloads"
+
+    def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile]):
+        self.ctx = ctx
+        self.shapes = shapes
+        self.profiles = profiles
+        self.replays: dict[str, Replay] = {}
+        self._bind_initial_pods()
+        self._starts: list[Callable[[], None]] = []
+        for wi, w in enumerate(ctx.scenario.workloads):
+            if w.trace is not None:
+                self._prepare_trace(wi, w)
+            else:
+                self._prepare_synthetic(wi, w)
+
+    def start(self) -> None:
+        """Start one arrival process per workload, in scenario order."""
+        for start in self._starts:
+            start()
+
+    @property
+    def gpu_target(self) -> list[dict] | None:
+        """The target workload of GPU fragmentation (the measure, and FGD profiles given
+        no targetWorkload): the trace workloads' pods by the 95% rule; None without
+        trace workloads."""
+        if not self.replays:
+            return None
+        return target_workload_from_pods(pd.concat([r.trace for r in self.replays.values()], ignore_index=True))
+
+    def contribute(self) -> Contribution:
+        out = Contribution()
+        trace = self.trace_frame()
+        if trace is not None:
+            out.frames["trace"] = trace
+        return out
+
+    # -- initial pods -------------------------------------------------------------------
+
+    def _bind_initial_pods(self) -> None:
+        ctx = self.ctx
+        api, state = ctx.api, ctx.state
+        problems = []
+        nodes = state.nodes
+        for i, p in enumerate(ctx.scenario.initial_pods):
+            node = nodes.name_index.get(p.node_name)
+            if node is None:
+                problems.append((f"initial_pods[{i}].nodeName", f"no node named {p.node_name!r}"))
+                continue
+            amounts = base_units(p.requests)
+            amounts["pods"] = 1
+            req = state.resources.vector(amounts)
+            if np.any(nodes.free[:, node] < req):
+                short = [state.resources.names[r] for r in np.flatnonzero(nodes.free[:, node] < req)]
+                problems.append(
+                    (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(short)})")
+                )
+                continue
+            gpu = None
+            if p.gpu is not None:
+                gpu = (p.gpu.count, p.gpu.milli, p.gpu.model_names())
+                allowed = gpu[2] is None or (nodes.gpu_model[node] >= 0
+                                             and nodes.gpu_models[nodes.gpu_model[node]] in gpu[2])
+                if not allowed or not ops.choose_gpus(state, node, p.gpu.count, p.gpu.milli):
+                    problems.append((f"initial_pods[{i}].gpu", f"node {p.node_name!r} has no room for "
+                                     f"{p.gpu.count} GPU(s) of {p.gpu.milli}m" + ("" if allowed else " of an allowed model")))
+                    continue
+            duration = math.inf
+            if p.duration is not None:
+                duration = float(p.duration.sample(ctx.streams.generator("initial-duration", i), 1)[0])
+            shape = self.shapes.shape_for(("initial", i), req, None, labels=p.labels, priority=p.priority, gpu=gpu)
+            pod = api.create_pod(
+                name=p.name, requests=req, workload=-1, index=i, shape=shape, priority=p.priority,
+                duration=duration, start_latency=0.0,
+                gpu_count=gpu[0] if gpu else 0, gpu_milli=gpu[1] if gpu else 0, node=node,
+            )
+            api.bind(pod, node, "initial")
+        if problems:
+            raise ScenarioError(ctx.source, problems)
+
+    # -- workloads ----------------------------------------------------------------------
+
+    def _source(self, wi: int, times: Iterable[float], name_of: Callable[[int], str],
+                shape_of: Callable[[int], int], duration_of: Callable[[int], float],
+                latencies: BlockSampler) -> Callable[[], None]:
+        """A starter of workload ``wi``'s arrival process: the i-th arrival creates a pod
+        named ``name_of(i)`` of shape ``shape_of(i)`` with ``duration_of(i)`` (drawn
+        first) and the next start latency."""
+        ctx = self.ctx
+        api, infos = ctx.api, ctx.state.shapes
+        counter = [0]
+
+        def create() -> None:
+            i = counter[0]
+            counter[0] += 1
+            info = infos[shape_of(i)]
+            api.create_pod(
+                name=name_of(i), requests=info.requests, workload=wi, index=i, shape=info.shape,
+                priority=info.priority, duration=duration_of(i), start_latency=latencies.next(),
+                gpu_count=info.gpu_count, gpu_milli=info.gpu_milli,
+            )
+
+        def start() -> None:
+            ctx.env.process(arrival_process(ctx.env, iter(times), create))
+
+        return start
+
+    def _prepare_synthetic(self, wi: int, w: Workload) -> None:
+        ctx = self.ctx
+        amounts = base_units(w.template.requests)
+        amounts["pods"] = 1
+        req = ctx.state.resources.vector(amounts)
+        shape = self.shapes.shape_for(("workload", wi), req, w.template, workload=wi)
+        start = w.template.start_latency or ctx.scenario.defaults.start_latency
+        durations = BlockSampler(w.duration, ctx.streams.generator("duration", wi)) if w.duration else None
+        latencies = BlockSampler(start, ctx.streams.generator("start-latency", wi))
+        times = arrival_times(w, ctx.streams.generator("arrivals", wi))
+        name = w.name
+        self._starts.append(self._source(
+            wi, times, lambda i: f"{name}-{i}", lambda i: shape,
+            (lambda i: durations.next()) if durations is not None else (lambda i: math.inf), latencies,
+        ))
+
+    def _prepare_trace(self, wi: int, w: Workload) -> None:
+        """Read a trace workload's pods (see :mod:`k8sim.workloads.replay`), intern their
+        shapes and check them against the cluster."""
+        assert w.trace is not None
+        ctx = self.ctx
+        state = ctx.state
+        where = f"workloads[{wi}].trace"
+        capacity = int(state.nodes.gpu_count.sum()) * GPU_MILLI
+        try:
+            replay = load_replay(w.trace, sample_rng=ctx.streams.generator("trace-sample", wi),
+                                 inflation_rng=ctx.streams.generator("trace-inflation", wi),
+                                 gpu_capacity_milli=capacity, max_pods=w.max_pods)
+        except TraceError as e:
+            raise ScenarioError(ctx.source, [(f"{where}.files", str(e))]) from None
+        except InflationError as e:
+            raise ScenarioError(ctx.source, [(f"{where}.mode", str(e))]) from None
+        except ValueError as e:
+            raise ScenarioError(ctx.source, [(f"{where}.args", str(e))]) from None
+        self.replays[w.name] = replay
+        ctx.warnings.extend(report_warnings(where, replay.reports))
+        pods = replay.pods
+        n = len(pods)
+        # Pod priority: by QoS class where mapped, else the trace's (use_trace_priority),
+        # else the template's (TEMPLATE_PRIORITY marks those).
+        prio_col = np.full(n, TEMPLATE_PRIORITY, dtype=np.int64)
+        if w.trace.use_trace_priority:
+            prio_col = pods["priority"].to_numpy(dtype=np.int64).copy()
+        if w.trace.priority_by_qos:
+            qos = pods["qos"].astype(str)
+            mapped = qos.map(w.trace.priority_by_qos)
+            has = mapped.notna().to_numpy()
+            prio_col[has] = mapped[has].to_numpy(dtype=np.int64)
+            unknown = sorted(set(w.trace.priority_by_qos) - set(qos.unique()))
+            if unknown:
+                ctx.warnings.append(f"{where}.priority_by_qos: no pod of the trace has QoS {unknown}")
+        # One shape per distinct (requests, GPU request, priority).
+        key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model"]
+        codes, uniques = pd.MultiIndex.from_frame(pods[key_cols].assign(_priority=prio_col)).factorize()
+        shape_of = np.empty(len(uniques), dtype=np.int64)
+        nt = state.nodes
+        models_on_nodes = {nt.gpu_models[c] for c in np.unique(nt.gpu_model[nt.gpu_model >= 0]).tolist()}
+        missing: dict[str, int] = {}
+        counts = np.bincount(codes, minlength=len(uniques))
+        for u, values in enumerate(uniques):
+            cpu, mem, gcount, gmilli, gmodel = values[:5]
+            prio = None if int(values[5]) == TEMPLATE_PRIORITY else int(values[5])
+            names = frozenset(m for m in str(gmodel).split("|") if m) or None
+            if gcount > 0 and names is not None and not names & models_on_nodes:
+                missing[str(gmodel)] = missing.get(str(gmodel), 0) + int(counts[u])
+            req = state.resources.vector({"cpu": int(cpu), "memory": int(mem), "pods": 1})
+            shape_of[u] = self.shapes.shape_for(("trace", wi, int(gcount), int(gmilli), str(gmodel), prio), req,
+                                                w.template, workload=wi, gpu=(int(gcount), int(gmilli), names),
+                                                trace_priority=prio)
+        if missing:
+            listed = ", ".join(f"{m} ({c} pods)" for m, c in sorted(missing.items()))
+            ctx.warnings.append(f"{where}: GPU models on no node of the cluster: {listed}; those pods cannot be placed")
+        shapes = shape_of[codes]
+        fits = self.shapes.fits_some_node(np.unique(shapes))
+        never = int((~fits[shapes]).sum()) if fits.size else 0
+        if never:
+            ctx.warnings.append(f"{where}: {never} of {n} pods fit no node of the cluster (CPU, memory or GPUs)")
+        if self.profiles.get(w.template.scheduler_name) is not None and (pods["gpu_count"] > 0).any():
+            prof = self.profiles[w.template.scheduler_name]
+            if not any(f.name == "GpuFit" for f in prof.filters):
+                raise ScenarioError(ctx.source, [(
+                    f"workloads[{wi}].template.schedulerName",
+                    f"profile {w.template.scheduler_name!r} has no GpuFit filter, so it cannot place the trace's GPU pods",
+                )])
+        duration = pods["duration_s"].to_numpy(dtype=np.float64)
+        duration = np.where(np.isnan(duration), math.inf, duration)
+        start = w.template.start_latency or ctx.scenario.defaults.start_latency
+        latencies = BlockSampler(start, ctx.streams.generator("start-latency", wi))
+        names_list = pods["name"].tolist()
+        shape_list = shapes.tolist()
+        duration_list = duration.tolist()
+        times = pods["submit_s"].to_numpy(dtype=np.float64).tolist()
+        self._starts.append(self._source(wi, times, names_list.__getitem__, shape_list.__getitem__,
+                                         duration_list.__getitem__, latencies))
+
+    def trace_frame(self) -> pd.DataFrame | None:
+        """The submitted pods of the run's trace workloads with their trace columns."""
+        if not self.replays:
+            return None
+        frames = []
+        for workload, replay in self.replays.items():
+            f = replay.pods.drop(columns=["submit_s"]).rename(columns={"name": "pod"})
+            f.insert(1, "workload", workload)
+            frames.append(f[["pod", "workload", *[c for c in f.columns if c not in ("pod", "workload")]]])
+        out = pd.concat(frames, ignore_index=True)
+        for col in ("pod", "workload", "id", "gpu_model", "qos", "owner"):
+            out[col] = out[col].astype("string")
+        return out
