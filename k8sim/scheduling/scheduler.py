@@ -82,7 +82,8 @@ class Scheduler:
             max_in_unschedulable_s=settings.pod_max_in_unschedulable_s if settings else 300.0,
         )
         self._idle: simpy.Event | None = None
-        self._failed_at: dict[int, tuple[int, frozenset[str]]] = {}
+        #: shape -> (generation, rejecting filters, FailedScheduling message or None)
+        self._failed_at: dict[int, tuple[int, frozenset[str], str | None]] = {}
         self._moves = 0  # cluster events seen (for moveRequestCycle)
         self.cycles = 0
         self.fast_failures = 0
@@ -159,6 +160,13 @@ class Scheduler:
             if self.drop_unschedulable:
                 self._drop(pod, self._why.get(shape, ""))
             else:
+                if pods.attempts[pod] == 1:
+                    # The same first-failure event as a full cycle would log (the
+                    # diagnosis is a function of the shape and the tables, so the one
+                    # made at this generation holds).
+                    if cached[2] is None:
+                        cached = self._failed_at[shape] = (*cached[:2], profile.diagnose(state, info))
+                    self.api.record("FailedScheduling", pod, -1, cached[2])
                 self.queue.failed(pod, cached[1], move_requested)
             return -1
         decision = profile.schedule(state, info, pod)
@@ -170,18 +178,20 @@ class Scheduler:
                 why = self._why[shape] = profile.diagnose(state, info)
                 self._drop(pod, why)
                 if self.cache_failures:
-                    self._failed_at[shape] = (generation, decision.rejectors)
+                    self._failed_at[shape] = (generation, decision.rejectors, why)
                 return -1
+            message = None
             if pods.attempts[pod] == 1:
                 # One FailedScheduling event per pod (its first failure) keeps the
                 # event log bounded when many pods wait a long time.
-                self.api.record("FailedScheduling", pod, -1, profile.diagnose(state, info))
+                message = profile.diagnose(state, info)
+                self.api.record("FailedScheduling", pod, -1, message)
             if profile.post_filter is not None:
                 self._preempt(profile, pod, info)
             if state.generation == generation and self.cache_failures:
                 # Cache the failure only if preemption changed nothing (a nomination
                 # changes what other pods see).
-                self._failed_at[shape] = (generation, decision.rejectors)
+                self._failed_at[shape] = (generation, decision.rejectors, message)
             self.queue.failed(pod, decision.rejectors, move_requested)
             return -1
         for plugin in profile.reservers:

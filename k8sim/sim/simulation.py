@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import simpy
@@ -38,6 +38,8 @@ from k8sim.sim.rng import Streams
 from k8sim.sim.sources import WorkloadSources
 
 ProgressFn = Callable[[float], None]
+#: Builds a user component from the run's shared context (see ``docs/components.md``).
+ComponentFactory = Callable[[Context], Any]
 
 
 class Simulation:
@@ -46,9 +48,13 @@ class Simulation:
     Attributes for step-by-step work: ``env`` (SimPy), ``api`` (the Cluster API: ``api.bus``
     to watch, ``api.log`` the event log), ``state`` (the tables), ``components`` (in
     assembly order), and the components by name: ``kubelet``, ``scheduler``, ``workloads``.
+
+    ``components``: factories of further components (``factory(ctx) -> component``),
+    built and started after the built-in ones, in the order given.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None):
+    def __init__(self, scenario: Scenario, seed: int | None = None,
+                 components: Sequence[ComponentFactory] = ()):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
@@ -70,6 +76,8 @@ class Simulation:
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
+        for factory in components:
+            self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given
         # no targetWorkload (through the framework handle): the trace workloads' pods.
         self.gpu_target: list[dict[str, Any]] | None = self.workloads.gpu_target
@@ -176,6 +184,8 @@ class Simulation:
         )
 
 
-def run(scenario: Scenario, seed: int | None = None, progress: ProgressFn | None = None) -> RunResult:
-    """Build and run a simulation of ``scenario``; returns its :class:`RunResult`."""
-    return Simulation(scenario, seed=seed).run(progress=progress)
+def run(scenario: Scenario, seed: int | None = None, progress: ProgressFn | None = None,
+        components: Sequence[ComponentFactory] = ()) -> RunResult:
+    """Build and run a simulation of ``scenario`` (with further ``components``);
+    returns its :class:`RunResult`."""
+    return Simulation(scenario, seed=seed, components=components).run(progress=progress)
