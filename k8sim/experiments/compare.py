@@ -17,7 +17,6 @@ workloads use (``default-scheduler`` when they name none).
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 import traceback
@@ -34,6 +33,7 @@ from k8sim.config.scenario import DEFAULT_SCHEDULER, ProfileSpec, Scenario
 from k8sim.experiments.executors import open_executor
 from k8sim.experiments.stats import numeric_metrics, paired_differences, summarize
 from k8sim.metrics.result import RunResult
+from k8sim.metrics.rundir import json_safe, load_run, write_result
 from k8sim.scheduling import registry
 from k8sim.scheduling.profiles import PRESETS
 from k8sim.sim.simulation import Simulation
@@ -256,16 +256,8 @@ class ComparisonResult:
                              self.runs["seed"], strict=True))
             for (profile, r), res in self.results.items():
                 rd = d / "runs" / profile_dirname(profile) / f"rep-{r}"
-                rd.mkdir(parents=True, exist_ok=True)
-                res.pods.to_parquet(rd / "pods.parquet", index=False)
-                res.timeseries.to_parquet(rd / "timeseries.parquet", index=False)
-                if res.gpu is not None:
-                    res.gpu.to_parquet(rd / "gpu.parquet", index=False)
-                payload = {"profile": profile, "replication": r, "seed": finite_or_none(seeds.get((profile, r))),
-                           "warmup_s": res.warmup_s,
-                           "provenance": {k: finite_or_none(v) for k, v in res.provenance.items()},
-                           "metrics": {k: finite_or_none(v) for k, v in summary_row(res).items()}}
-                (rd / "summary.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+                write_result(res, rd, tables=("pods", "timeseries", "gpu"),
+                             extra={"profile": profile, "replication": r, "seed": seeds.get((profile, r))})
         return d
 
 
@@ -277,8 +269,6 @@ def profile_dirname(label: str) -> str:
 def load_comparison(directory: str | Path) -> ComparisonResult:
     """Read a directory written by :meth:`ComparisonResult.save` (RunResults rebuilt from
     the saved pods and timeseries tables, when present)."""
-    from k8sim.experiments.plots import run_from_directory
-
     d = Path(directory)
     meta = json.loads((d / "comparison.json").read_text())
     runs = pd.read_parquet(d / "runs.parquet")
@@ -290,7 +280,7 @@ def load_comparison(directory: str | Path) -> ComparisonResult:
         for r in range(meta["replications"]):
             rd = d / "runs" / dirs.get(p, profile_dirname(p)) / f"rep-{r}"
             if (rd / "pods.parquet").is_file() and (rd / "timeseries.parquet").is_file():
-                results[(p, r)] = run_from_directory(rd)
+                results[(p, r)] = load_run(rd)
     return ComparisonResult(
         scenario=meta["scenario"], profiles=list(meta["profiles"]), baseline=meta["baseline"],
         replications=meta["replications"], base_seed=meta["base_seed"], confidence=meta["confidence"],
@@ -413,7 +403,4 @@ def compare(
 
 def finite_or_none(v: Any) -> Any:
     """JSON-friendly: NaN/inf floats become None, numpy scalars plain Python."""
-    v = _plain(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+    return json_safe(v)

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +24,6 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from k8sim.experiments.stats import mean_ci  # noqa: E402
@@ -354,29 +352,8 @@ def save_sweep_plots(table: pd.DataFrame, paths: Sequence[str], directory: str |
 
 
 def run_from_directory(directory: str | Path) -> RunResult:
-    """Rebuild enough of a :class:`RunResult` to plot it from a run directory
-    (``pods.parquet`` and ``timeseries.parquet``, plus ``summary.json`` /
-    ``scenario.yaml`` for warm-up, seed and name when present, and ``gpu.parquet``)."""
-    d = Path(directory)
-    pods = pd.read_parquet(d / "pods.parquet")
-    ts = pd.read_parquet(d / "timeseries.parquet")
-    # Resources have <r>_requested / _allocatable / _utilization columns; the GPU
-    # columns (gpu_utilization, gpu_allocated_milli, ...) are not a resource.
-    resources = tuple(c.removesuffix("_utilization") for c in ts.columns
-                      if c.endswith("_utilization") and c.removesuffix("_utilization") + "_allocatable" in ts)
-    gpu = pd.read_parquet(d / "gpu.parquet") if (d / "gpu.parquet").is_file() else None
-    meta: dict = {}
-    if (d / "summary.json").is_file():
-        meta = json.loads((d / "summary.json").read_text())
-    provenance = dict(meta.get("provenance") or {})
-    warmup = meta.get("warmup_s")
-    if warmup is None and (d / "scenario.yaml").is_file():
-        sc = yaml.safe_load((d / "scenario.yaml").read_text()) or {}
-        warmup = sc.get("warmup_s")
-        provenance.setdefault("scenario", sc.get("name"))
-        provenance.setdefault("seed", sc.get("seed"))
-    end = provenance.get("end_time_s")
-    if end is None:
-        end = float((ts["time"] + ts["interval"]).max()) if len(ts) else 0.0
-    return RunResult(pods=pods, nodes=pd.DataFrame(), events=pd.DataFrame(), timeseries=ts, resources=resources,
-                     end_time=float(end), warmup_s=float(warmup or 0.0), provenance=provenance, gpu=gpu)
+    """Read a run directory (any writer's: ``k8sim run``, a comparison, a sweep) back
+    into a :class:`RunResult` for plotting; see :func:`k8sim.metrics.rundir.load_run`."""
+    from k8sim.metrics.rundir import load_run
+
+    return load_run(directory)

@@ -55,10 +55,10 @@ from k8sim.experiments.compare import (
     RunTask,
     apply_profile,
     execute_task,
-    finite_or_none,
     resolve_profiles,
 )
 from k8sim.experiments.executors import check_options, open_executor
+from k8sim.metrics.rundir import json_safe, write_run_dir
 from k8sim.sim.simulation import Simulation
 
 #: Label of the runs of an experiment that lists no profiles (the scenario's own scheduler).
@@ -334,10 +334,6 @@ def plan(exp: Experiment) -> list[PlannedRun]:
 # ----------------------------------------------------------------------------- storage
 
 
-def _json_value(v: Any) -> Any:
-    return finite_or_none(v)
-
-
 def _write_atomically(runs_dir: Path, rid: str, files: Callable[[Path], None]) -> bool:
     """Fill a temporary directory with ``files(tmp)`` and move it to ``runs_dir/rid``.
 
@@ -368,15 +364,15 @@ def _record(run: PlannedRun) -> dict[str, Any]:
 def write_run(runs_dir: Path, run: PlannedRun, out: RunOutput, error: str | None = None, tb: str = "") -> dict:
     """Write a run's directory; returns the JSON payload written."""
     if error is None and out.error is None:
-        metrics = {k: _json_value(v) for k, v in out.row.items()
-                   if k not in ("profile", "replication", "seed", WALL_COLUMN)}
-        payload = {**_record(run), "status": "ok", "metrics": metrics, "wall_s": out.row.get(WALL_COLUMN),
-                   "warmup_s": out.warmup_s, "provenance": {k: _json_value(v) for k, v in out.provenance.items()}}
+        metrics = {k: v for k, v in out.row.items() if k not in ("profile", "replication", "seed", WALL_COLUMN)}
+        extra = {**_record(run), "status": "ok", "wall_s": out.row.get(WALL_COLUMN)}
 
         def files(tmp: Path) -> None:
-            for name, frame in (out.tables or {}).items():
-                frame.to_parquet(tmp / f"{name}.parquet", index=False)
-            (tmp / "summary.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+            write_run_dir(tmp, tables=out.tables or {}, summary=metrics, provenance=out.provenance,
+                          warmup_s=out.warmup_s, end_time_s=out.provenance.get("end_time_s"), extra=extra)
+
+        payload = {**extra, "summary": json_safe(metrics), "warmup_s": out.warmup_s,
+                   "provenance": json_safe(out.provenance)}
     else:
         payload = {**_record(run), "status": "error", "error": error or out.error,
                    "traceback": tb or out.traceback}
@@ -412,7 +408,8 @@ def _row(payload: dict, paths: Sequence[str], skipped: bool = False) -> dict[str
     }
     for p in paths:
         row[p] = _cell(payload["overrides"].get(p))
-    for k, v in (payload.get("metrics") or {}).items():
+    # "metrics": run directories of earlier versions.
+    for k, v in (payload.get("summary") or payload.get("metrics") or {}).items():
         row[k] = float("nan") if v is None else v
     row[WALL_COLUMN] = payload.get("wall_s")
     row["skipped"] = skipped

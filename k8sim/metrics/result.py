@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,42 +205,25 @@ class RunResult:
     # -- writers --------------------------------------------------------------------
 
     def to_parquet(self, directory: str | Path) -> Path:
-        """Write the four tables (Parquet), ``decisions`` and ``gpu`` when present, and
-        ``summary.json`` into ``directory``."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        for name in ("pods", "nodes", "events", "timeseries"):
-            getattr(self, name).to_parquet(d / f"{name}.parquet", index=False)
-        if self.decisions is not None:
-            self.decisions.to_parquet(d / "decisions.parquet", index=False)
-        if self.gpu is not None:
-            self.gpu.to_parquet(d / "gpu.parquet", index=False)
-        if self.trace is not None:
-            self.trace.to_parquet(d / "trace.parquet", index=False)
-        self.write_summary(d)
-        return d
+        """Write every table (Parquet) and ``summary.json`` into ``directory`` (the run
+        directory format of :mod:`k8sim.metrics.rundir`)."""
+        from k8sim.metrics.rundir import write_result
+
+        return write_result(self, directory)
 
     def to_csv(self, directory: str | Path) -> Path:
         """CSV fallback for tools without Parquet support."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        for name in ("pods", "nodes", "events", "timeseries"):
-            getattr(self, name).to_csv(d / f"{name}.csv", index=False)
-        if self.decisions is not None:
-            self.decisions.to_csv(d / "decisions.csv", index=False)
-        if self.gpu is not None:
-            self.gpu.to_csv(d / "gpu.csv", index=False)
-        if self.trace is not None:
-            self.trace.to_csv(d / "trace.csv", index=False)
-        self.write_summary(d)
-        return d
+        from k8sim.metrics.rundir import write_result
 
-    def write_summary(self, directory: Path) -> None:
-        summary = self.summary().to_dict(orient="records")[0]  # keeps ints as ints
-        clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()}
-        payload = {"summary": _jsonable(clean), "provenance": _jsonable(self.provenance),
-                   "never_fit": self.never_fit}
-        (directory / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+        return write_result(self, directory, fmt="csv")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RunResult:
+        """Read a run directory written by :meth:`to_parquet` (or by a comparison or a
+        sweep, with the tables they keep) back into a result."""
+        from k8sim.metrics.rundir import load_run
+
+        return load_run(directory)
 
 
 def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
@@ -291,15 +273,6 @@ def _gpu_summary(inwin: pd.DataFrame, weights: np.ndarray, gpu: pd.DataFrame | N
 def _pct(values: pd.Series, q: float) -> float:
     v = values.dropna().to_numpy(dtype=float)
     return float(np.percentile(v, q)) if v.size else float("nan")
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        out[k] = v
-    return out
 
 
 def _timeseries(record: RunRecord, gpu: GpuHistory | None = None) -> pd.DataFrame:

@@ -108,7 +108,7 @@ def test_grid_runs_layout_and_table(files, tmp_path):
     payload = json.loads((out / "runs" / table["run_id"][0] / "summary.json").read_text())
     assert payload["overrides"] == {"cluster.node_pools[0].count": 1, "workloads[0].max_pods": 4}
     assert (payload["profile"], payload["seed"], payload["status"]) == ("kube-default", 3, "ok")
-    assert payload["metrics"]["pods_submitted"] == 4
+    assert payload["summary"]["pods_submitted"] == 4
     pods = pd.read_parquet(out / "runs" / table["run_id"][0] / "pods.parquet")
     assert len(pods) == 4 and set(pods["node"]) <= {"n-0"}
     pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), table)
