@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
-
 from builders import make_pod, make_state, node
+
 from k8sim.cluster import ops
 from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.nodes import TaintSpec
