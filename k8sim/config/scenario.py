@@ -40,18 +40,68 @@ from k8sim.config.k8s_types import (
     TopologySpreadConstraint,
 )
 from k8sim.config.quantity import parse_quantity, to_milli, to_units
+from k8sim.constants import (
+    DEFAULT_MAX_PODS,
+    DEFAULT_SCHEDULER,
+    GPU_MILLI,
+    GPU_MODEL_LABEL,
+    HOSTNAME_LABEL,
+    MAX_GPUS_PER_NODE,
+    POOL_LABEL,
+    ZONE_LABEL,
+)
 
-#: Label that carries a node's zone, as in upstream Kubernetes.
-ZONE_LABEL = "topology.kubernetes.io/zone"
-#: Label that carries a node's name, as in upstream Kubernetes.
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-#: Label k8sim puts on every node: the node pool it came from.
-POOL_LABEL = "k8sim.io/node-pool"
-#: kubelet's default ``maxPods``, used when a node does not declare ``pods``.
-DEFAULT_MAX_PODS = 110
-#: The scheduler a pod uses when its template names none (upstream default).
-DEFAULT_SCHEDULER = "default-scheduler"
-
+__all__ = [
+    "Affinity",
+    "Arrival",
+    "BurstArrivals",
+    "Cluster",
+    "ContainerPort",
+    "ContainerSpec",
+    "CrashModel",
+    "DEFAULT_MAX_PODS",
+    "DEFAULT_SCHEDULER",
+    "Defaults",
+    "Distribution",
+    "ExplicitArrivals",
+    "GPU_MILLI",
+    "GPU_MODEL_LABEL",
+    "HOSTNAME_LABEL",
+    "ImageCatalogSpec",
+    "ImageLayer",
+    "ImageSpec",
+    "InitContainerSpec",
+    "InitialPod",
+    "IntervalArrivals",
+    "K8sModel",
+    "KubeletConfig",
+    "MAX_GPUS_PER_NODE",
+    "NodeGpus",
+    "NodePool",
+    "NodeSpec",
+    "POOL_LABEL",
+    "PluginRef",
+    "PodGpu",
+    "PodTemplate",
+    "PoissonArrivals",
+    "PriorityClass",
+    "ProfileSpec",
+    "PullPolicy",
+    "Quantity",
+    "ResourceList",
+    "Scenario",
+    "SchedulerSettings",
+    "Strict",
+    "SyntheticImages",
+    "Taint",
+    "Toleration",
+    "TopologySpreadConstraint",
+    "TraceNodes",
+    "TraceWorkload",
+    "Workload",
+    "ZONE_LABEL",
+    "base_units",
+]
 
 _MAX_INT64 = 2**63 - 1
 
@@ -172,14 +222,6 @@ class KubeletConfig(K8sModel):
             raise ValueError("registryBurst 0 with registryPullQPS > 0 would fail every pull; "
                              "set registryBurst >= 1 (or registryPullQPS 0 for no limit)")
         return self
-
-
-#: Label k8sim puts on every node with GPUs: its GPU model (e.g. ``V100M16``).
-GPU_MODEL_LABEL = "k8sim.io/gpu-model"
-#: Milli-GPU of one device.
-GPU_MILLI = 1000
-#: Most GPU devices one node may have (a bound pod's devices are an int64 bitmask).
-MAX_GPUS_PER_NODE = 63
 
 
 class NodeGpus(Strict):

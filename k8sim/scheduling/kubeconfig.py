@@ -64,7 +64,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from k8sim.config.loader import ScenarioError, format_loc, read_yaml
-from k8sim.config.scenario import DEFAULT_SCHEDULER, PluginRef, ProfileSpec
+from k8sim.config.scenario import PluginRef, ProfileSpec
+from k8sim.constants import DEFAULT_SCHEDULER
 from k8sim.scheduling import registry
 from k8sim.scheduling.plugins.base import FilterPlugin, Plugin, ScorePlugin
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile
