@@ -71,8 +71,8 @@ from k8sim.scheduling.plugins.base import FilterPlugin, Plugin, ScorePlugin
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile
 
 if TYPE_CHECKING:
+    from k8sim.rng import Streams
     from k8sim.scheduling.framework import Profile
-    from k8sim.sim.rng import Streams
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
 KIND = "KubeSchedulerConfiguration"

@@ -40,6 +40,7 @@ from k8sim.config.scenario import (
 )
 from k8sim.metrics.recorder import Recorder
 from k8sim.metrics.result import RunResult
+from k8sim.rng import BlockSampler, Streams
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.spec import build_runtime
 from k8sim.scheduling.framework import NodePriority, Profile
@@ -49,7 +50,6 @@ from k8sim.scheduling.preemption import DefaultPreemption
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
 from k8sim.scheduling.registry import PluginError
 from k8sim.scheduling.scheduler import Scheduler
-from k8sim.sim.rng import BlockSampler, Streams
 from k8sim.workloads.generators import arrival_process, arrival_times
 from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
 from k8sim.workloads.traces.formats import read_nodes
