@@ -36,10 +36,10 @@ import pandas as pd
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import ResourceIndex
 from k8sim.cluster.ops import ClusterState
+from k8sim.rng import Streams
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
 from k8sim.scheduling.podinfo import PodInfo
 from k8sim.scheduling.profiles import Ref, build_profile
-from k8sim.sim.rng import Streams
 from k8sim.workloads.traces.alibaba_gpu_2023 import openb_sample_paths, read_openb_nodes, read_openb_pods
 
 TRACE_DIR = Path(__file__).resolve().parents[2] / "shared" / "traces" / "alibaba-gpu-v2023-openb"

@@ -10,7 +10,7 @@ import numpy as np
 
 from k8sim.cluster.nodes import CPU
 from k8sim.config.k8s_types import K8sModel
-from k8sim.config.scenario import ZONE_LABEL
+from k8sim.constants import ZONE_LABEL
 from k8sim.scheduling.plugins.base import ScorePlugin
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
     from k8sim.cluster.ops import ClusterState
     from k8sim.config.scenario import Scenario
-    from k8sim.sim.rng import Streams
+    from k8sim.rng import Streams
 
 
 @dataclass

@@ -14,8 +14,9 @@ from k8sim.cluster import ops
 from k8sim.cluster.nodes import ResourceIndex, TaintSpec
 from k8sim.cluster.ops import ClusterState
 from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
+from k8sim.config.pods import Toleration
 from k8sim.config.quantity import parse_quantity
-from k8sim.config.scenario import Toleration, base_units
+from k8sim.config.resources import base_units
 from k8sim.scheduling.podinfo import PodInfo
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from k8sim.cluster.nodes import NodeTable, ResourceIndex, TaintSpec
 from k8sim.cluster.pods import BOUND, FAILED, PENDING, RUNNING, UNSCHEDULABLE, PodTable
-from k8sim.config.scenario import GPU_MILLI, GPU_MODEL_LABEL
+from k8sim.constants import GPU_MILLI, GPU_MODEL_LABEL
 
 
 @dataclass

@@ -56,7 +56,7 @@ import numpy as np
 from k8sim.config.quantity import to_units
 
 if TYPE_CHECKING:
-    from k8sim.config.scenario import ImageCatalogSpec
+    from k8sim.config.images import ImageCatalogSpec
 
 #: Bytes in the MB unit of synthetic layer sizes (decimal, as registries report).
 MB = 10**6

@@ -36,7 +36,7 @@ from k8sim.runtime.store import ImageStore, NodeImageConfig, attach
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.config.scenario import NodePool, PodTemplate, Scenario
-    from k8sim.sim.rng import Streams
+    from k8sim.rng import Streams
 
 ALWAYS, IF_NOT_PRESENT, NEVER = 0, 1, 2
 _POLICIES = {"Always": ALWAYS, "IfNotPresent": IF_NOT_PRESENT, "Never": NEVER}

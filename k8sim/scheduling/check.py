@@ -42,7 +42,8 @@ from k8sim.cluster.nodes import ResourceIndex, TaintSpec
 from k8sim.cluster.ops import ClusterState
 from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
 from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstraint
-from k8sim.config.scenario import HOSTNAME_LABEL, ZONE_LABEL, Toleration
+from k8sim.config.pods import Toleration
+from k8sim.constants import HOSTNAME_LABEL, ZONE_LABEL
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, MIN_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
 from k8sim.scheduling.podinfo import PodInfo
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from k8sim.constants import GPU_MILLI
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
 
 if TYPE_CHECKING:
@@ -257,8 +258,6 @@ class Profile:
 def _gpu_fits_after(state: ClusterState, node: int, nominated: list[int], pod: PodInfo) -> bool:
     """Whether ``pod`` still finds its GPU devices on ``node`` once the ``nominated``
     preemptors have taken theirs (each by the "best" rule, in order)."""
-    from k8sim.cluster.ops import GPU_MILLI
-
     free = state.nodes.gpu_free[node].copy()
     pods = state.pods
     for other in nominated:

@@ -64,14 +64,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from k8sim.config.loader import ScenarioError, format_loc, read_yaml
-from k8sim.config.scenario import DEFAULT_SCHEDULER, PluginRef, ProfileSpec
+from k8sim.config.scenario import PluginRef, ProfileSpec
+from k8sim.constants import DEFAULT_SCHEDULER
 from k8sim.scheduling import registry
 from k8sim.scheduling.plugins.base import FilterPlugin, Plugin, ScorePlugin
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile
 
 if TYPE_CHECKING:
+    from k8sim.rng import Streams
     from k8sim.scheduling.framework import Profile
-    from k8sim.sim.rng import Streams
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
 KIND = "KubeSchedulerConfiguration"

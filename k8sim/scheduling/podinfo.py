@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstraint
-from k8sim.config.scenario import Toleration
+from k8sim.config.pods import Toleration
 
 
 @dataclass(eq=False)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from k8sim.rng import Streams
 from k8sim.scheduling import registry
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.base import FilterPlugin, ScorePlugin
-from k8sim.sim.rng import Streams
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from k8sim.component import Component, Context
 from k8sim.config.scenario import Scenario
 from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
+from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.spec import build_runtime
 from k8sim.scheduling.handle import FrameworkHandle
@@ -34,7 +35,6 @@ from k8sim.scheduling.scheduler import Scheduler
 from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook
-from k8sim.sim.rng import Streams
 from k8sim.sim.sources import WorkloadSources
 
 ProgressFn = Callable[[float], None]

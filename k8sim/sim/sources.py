@@ -22,10 +22,10 @@ from k8sim.cluster import ops
 from k8sim.component import Context, Contribution
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import GPU_MILLI, Workload, base_units
+from k8sim.rng import BlockSampler
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
 from k8sim.sim.build.shapes import ShapeBook
-from k8sim.sim.rng import BlockSampler
 from k8sim.workloads.generators import arrival_process, arrival_times
 from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
 from k8sim.workloads.traces.schema import TraceError

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from k8sim.config.scenario import (
+from k8sim.config.workloads import (
     BurstArrivals,
     ExplicitArrivals,
     IntervalArrivals,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from k8sim.config.scenario import TraceWorkload
+from k8sim.config.workloads import TraceWorkload
 from k8sim.workloads.traces.formats import read_pods
 from k8sim.workloads.traces.schema import MAX_EXAMPLES, TraceReport
 

@@ -17,7 +17,7 @@ from k8sim.cluster import ops
 from k8sim.cluster.nodes import ResourceIndex
 from k8sim.cluster.ops import ClusterState, InvariantError, check_invariants
 from k8sim.config.loader import ScenarioError
-from k8sim.config.scenario import GPU_MODEL_LABEL
+from k8sim.constants import GPU_MODEL_LABEL
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.gpu_fit import GpuFit
 from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit

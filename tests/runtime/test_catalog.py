@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from k8sim.config.scenario import ImageCatalogSpec
+from k8sim.config.images import ImageCatalogSpec
 from k8sim.runtime.catalog import (
     MB,
     build_catalog,

@@ -13,7 +13,7 @@ import pytest
 from builders import make_pod, make_state, node
 
 import k8sim
-from k8sim.config.scenario import ZONE_LABEL
+from k8sim.constants import ZONE_LABEL
 from k8sim.scheduling.check import check_plugin
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

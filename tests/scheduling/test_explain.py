@@ -20,6 +20,7 @@ from builders import make_pod, make_state, node
 from k8sim import validate_scenario
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
+from k8sim.rng import Streams
 from k8sim.scheduling.explain import ExplainError, explain_pod, find_pending_pod
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.base import ScorePlugin
@@ -27,7 +28,6 @@ from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
 from k8sim.scheduling.plugins.node_unschedulable import NodeUnschedulable
 from k8sim.scheduling.plugins.random_score import RandomScore
 from k8sim.scheduling.plugins.taint_toleration import TaintToleration
-from k8sim.sim.rng import Streams
 from k8sim.sim.simulation import Simulation
 
 GPU_TAINT = TaintSpec("dedicated", "gpu", "NoSchedule")

@@ -14,7 +14,7 @@ from builders import make_pod, make_state, node
 
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
-from k8sim.config.scenario import Toleration
+from k8sim.config.pods import Toleration
 from k8sim.scheduling.plugins.node_affinity import NodeAffinity
 from k8sim.scheduling.plugins.node_unschedulable import NodeUnschedulable
 from k8sim.scheduling.plugins.taint_toleration import TaintToleration, tolerates

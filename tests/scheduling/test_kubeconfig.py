@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from k8sim import ScenarioError, validate_scenario
+from k8sim.rng import Streams
 from k8sim.scheduling import registry
 from k8sim.scheduling.kubeconfig import UPSTREAM_DEFAULT_PLUGINS, load_kube_scheduler_configuration
 from k8sim.scheduling.profiles import PRESETS
-from k8sim.sim.rng import Streams
 from k8sim.sim.simulation import Simulation
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kube"

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
 from k8sim.config.k8s_types import Affinity, TopologySpreadConstraint
-from k8sim.config.scenario import HOSTNAME_LABEL
+from k8sim.constants import HOSTNAME_LABEL
 from k8sim.scheduling.plugins.pod_topology_spread import (
     INVALID_SCORE,
     REASON_CONSTRAINTS,

@@ -15,7 +15,7 @@ import pytest
 from builders import make_pod, make_state, node
 
 from k8sim.cluster.nodes import TaintSpec
-from k8sim.config.scenario import Toleration
+from k8sim.config.pods import Toleration
 from k8sim.scheduling.plugins.taint_toleration import TaintToleration
 
 PNS = "PreferNoSchedule"

@@ -101,7 +101,7 @@ from pydantic import Field, model_validator
 
 from k8sim.cluster.nodes import TaintSpec
 from k8sim.config.k8s_types import K8sModel, LabelSelector, LabelSelectorRequirement, TopologySpreadConstraint
-from k8sim.config.scenario import HOSTNAME_LABEL, ZONE_LABEL
+from k8sim.constants import HOSTNAME_LABEL, ZONE_LABEL
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
 from k8sim.scheduling.plugins.node_affinity import required_node_affinity_mask
 from k8sim.scheduling.plugins.taint_toleration import tolerates

@@ -33,7 +33,7 @@ from k8sim.scheduling.plugins.base import FilterPlugin, ScorePlugin, default_nor
 if TYPE_CHECKING:
     from k8sim.cluster.nodes import TaintSpec
     from k8sim.cluster.ops import ClusterState
-    from k8sim.config.scenario import Toleration
+    from k8sim.config.pods import Toleration
     from k8sim.scheduling.podinfo import PodInfo
 
 HARD_EFFECTS = ("NoSchedule", "NoExecute")

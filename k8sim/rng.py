@@ -4,6 +4,9 @@
 seed, name and keys, whatever else the simulation draws, so two scheduling policies
 run on one seed see identical arrivals, durations and latencies (common random
 numbers). Nothing in k8sim uses the ``random`` module or numpy's global state.
+
+The module sits at the package root, below every layer, so that the components that
+draw from streams (scheduling, runtime) need not import ``sim/``.
 """
 
 from __future__ import annotations

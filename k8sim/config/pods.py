@@ -1,0 +1,185 @@
+"""What the pods of a workload look like: the pod template (requests, placement
+constraints, containers, crash model), tolerations, GPU requests, and the pods already
+bound at time 0."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from k8sim.config.base import Strict
+from k8sim.config.distributions import Distribution
+from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, TopologySpreadConstraint
+from k8sim.config.resources import ResourceList
+from k8sim.constants import DEFAULT_SCHEDULER, GPU_MILLI, MAX_GPUS_PER_NODE
+
+__all__ = [
+    "ContainerSpec",
+    "CrashModel",
+    "InitContainerSpec",
+    "InitialPod",
+    "PodGpu",
+    "PodTemplate",
+    "PullPolicy",
+    "Toleration",
+]
+
+
+class Toleration(K8sModel):
+    """A pod toleration (``spec.tolerations[]``), upstream semantics.
+
+    An empty ``key`` with ``operator: Exists`` tolerates every taint; an empty
+    ``effect`` matches every effect.
+    """
+
+    key: str = ""  # taint key to tolerate; "" with Exists = all keys
+    operator: Literal["Equal", "Exists"] = "Equal"  # Equal compares value, Exists does not
+    value: str = ""  # compared when operator is Equal
+    effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = ""  # "" = any
+    toleration_seconds: float | None = Field(default=None, alias="tolerationSeconds")
+
+    @model_validator(mode="after")
+    def _check(self) -> Toleration:
+        if self.operator == "Exists" and self.value:
+            raise ValueError("a toleration with operator Exists must not set a value")
+        if not self.key and self.operator != "Exists":
+            raise ValueError("a toleration with an empty key must use operator Exists")
+        return self
+
+
+class PodGpu(Strict):
+    """A pod's GPU request: ``count`` whole GPUs (``milli`` 1000), or one shared GPU
+    (``count`` 1, ``0 < milli < 1000``); ``models`` restricts the GPU model
+    (``"V100M16|V100M32"``; absent or empty = any model)."""
+
+    count: int = Field(default=1, ge=1, le=MAX_GPUS_PER_NODE)  # GPU devices
+    milli: int = Field(default=GPU_MILLI, gt=0, le=GPU_MILLI)  # milli-GPU on each device
+    models: str | None = None  # allowed GPU models, "|"-separated
+
+    @model_validator(mode="after")
+    def _check(self) -> PodGpu:
+        if self.count > 1 and self.milli < GPU_MILLI:
+            raise ValueError(
+                f"a multi-GPU pod (count {self.count}) must use whole GPUs (milli {GPU_MILLI}), "
+                f"got milli {self.milli}; only a single-GPU pod may share a GPU"
+            )
+        if self.models is not None and any(not m.strip() for m in self.models.split("|")) and self.models.strip():
+            raise ValueError(f"models: empty name in {self.models!r}")
+        return self
+
+    def model_names(self) -> frozenset[str] | None:
+        """The allowed model names, or None for any model."""
+        if self.models is None or not self.models.strip():
+            return None
+        return frozenset(m.strip() for m in self.models.split("|"))
+
+
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
+class InitContainerSpec(K8sModel):
+    """An init container: runs to completion, in order, before the main containers."""
+
+    name: str = Field(min_length=1)  # container name
+    image: str | None = None  # image from the catalog (pulled first); absent = nothing to pull
+    # Absent: the pod's imagePullPolicy, else upstream's default for the image's tag.
+    image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
+    start_latency: Distribution | None = None  # create + start once the image is there (0)
+    duration: Distribution | None = None  # run time to completion (0)
+
+
+class ContainerSpec(K8sModel):
+    """A main container: its image is pulled, then it is created and started."""
+
+    name: str = Field(min_length=1)  # container name
+    image: str | None = None  # image from the catalog; absent = nothing to pull
+    image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
+    start_latency: Distribution | None = None  # create + start once the image is there (0)
+
+
+class CrashModel(Strict):
+    """How the pod's (first) main container exits with an error. Each run draws anew:
+    with ``probability`` a run crashes ``after`` seconds; with ``rate_per_s`` a run
+    crashes after an exponential time (if that comes before the pod's duration)."""
+
+    probability: float | None = Field(default=None, ge=0, le=1)  # crash chance per run
+    after: Distribution | None = None  # time to the crash when a run crashes (default 0)
+    rate_per_s: float | None = Field(default=None, gt=0)  # crashes per running second
+
+    @model_validator(mode="after")
+    def _check(self) -> CrashModel:
+        if (self.probability is None) == (self.rate_per_s is None):
+            raise ValueError("give exactly one of probability or rate_per_s")
+        if self.after is not None and self.probability is None:
+            raise ValueError("after goes with probability")
+        return self
+
+
+class PodTemplate(K8sModel):
+    """What every pod of a workload looks like."""
+
+    requests: ResourceList = {}  # resources.requests (summed over containers)
+    limits: ResourceList = {}  # resources.limits (recorded, not enforced yet)
+    image: str | None = None  # container image; pulled when the scenario has an ``images`` section
+    priority: int = 0  # pod priority (higher is scheduled first)
+    labels: dict[str, str] = {}  # pod labels
+    node_selector: dict[str, str] = Field(default={}, alias="nodeSelector")  # node labels
+    tolerations: list[Toleration] = []  # taints this pod tolerates
+    scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    # PriorityClass whose value becomes the pod's priority (overrides ``priority``).
+    priority_class_name: str | None = Field(default=None, alias="priorityClassName")
+    affinity: Affinity | None = None  # node affinity, pod affinity and anti-affinity
+    topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = Field(
+        default=(), alias="topologySpreadConstraints"
+    )
+    node_name: str | None = Field(default=None, alias="nodeName")  # pin to a node (NodeName)
+    ports: tuple[ContainerPort, ...] = ()  # container ports; hostPort conflicts (NodePorts)
+    # Time a preempted or evicted pod keeps its resources after being told to stop.
+    termination_grace_period_s: float = Field(default=30.0, alias="terminationGracePeriodSeconds", ge=0)
+    # Time from binding to Running (sandbox + image + container start); drawn per pod.
+    # When absent, the scenario's ``defaults.start_latency`` applies.
+    start_latency: Distribution | None = None
+    # Container runtime (see README "Images, pulls and restarts"). With an ``images``
+    # section, ``image`` (or each container's image) is pulled on the node, and
+    # ``start_latency`` is the time from the last image being there to Running.
+    # Absent: upstream's default (Always for a :latest or untagged image, else IfNotPresent).
+    image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
+    # Restart of the main container when it exits: Always, OnFailure, Never. k8sim's
+    # default is OnFailure (a pod with a duration ends Succeeded, as a Job's pod);
+    # upstream's is Always.
+    restart_policy: Literal["Always", "OnFailure", "Never"] = Field(default="OnFailure", alias="restartPolicy")
+    init_containers: list[InitContainerSpec] = Field(default=[], alias="initContainers")  # run first, in order
+    containers: list[ContainerSpec] = []  # main containers (instead of ``image``)
+    sandbox_latency: Distribution | None = None  # RunPodSandbox, before any pull (0)
+    readiness_delay: Distribution | None = None  # Running -> Ready (probes), per pod (0)
+    crash: CrashModel | None = None  # container exits with an error (absent: never)
+    # Chance that one pull attempt fails at the registry (ErrImagePull, then back-off).
+    image_pull_failure_probability: float = Field(default=0.0, ge=0, le=1)
+    gpu: PodGpu | None = None  # GPU request (absent: no GPU)
+
+    @model_validator(mode="after")
+    def _check(self) -> PodTemplate:
+        for name, lim in self.limits.items():
+            req = self.requests.get(name)
+            if req is not None and req > lim:
+                raise ValueError(f"requests.{name} ({req}) exceeds limits.{name} ({lim})")
+        if self.containers and self.image is not None:
+            raise ValueError("give image (one main container) or containers, not both")
+        names = [c.name for c in self.init_containers] + [c.name for c in self.containers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"container names must be unique, repeated: {dup}")
+        return self
+
+
+class InitialPod(K8sModel):
+    """A pod already bound to a node at time 0 (it never passes the scheduler)."""
+
+    name: str = Field(min_length=1)  # pod name
+    node_name: str = Field(alias="nodeName")  # the node it runs on
+    requests: ResourceList = {}  # resources.requests
+    labels: dict[str, str] = {}  # pod labels
+    priority: int = 0  # pod priority
+    duration: Distribution | None = None  # remaining run time; absent = forever
+    gpu: PodGpu | None = None  # GPU request, placed on the node's devices by the "best" rule

@@ -1,0 +1,82 @@
+"""The ``scheduler`` section: scheduling profiles (a preset plus plugin changes, under a
+schedulerName), an optional KubeSchedulerConfiguration file, and the queue's timing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from k8sim.config.k8s_types import K8sModel
+from k8sim.constants import DEFAULT_SCHEDULER
+
+__all__ = ["PluginRef", "ProfileSpec", "SchedulerSettings"]
+
+
+class PluginRef(K8sModel):
+    """A plugin enabled in a profile (upstream ``Plugin`` + its ``pluginConfig`` args)."""
+
+    name: str = Field(min_length=1)  # registry name, entry point, or "package.module:Class"
+    weight: int | None = Field(default=None, ge=1)  # score weight (default 1)
+    args: dict[str, Any] = {}  # plugin args in upstream spelling (e.g. scoringStrategy)
+
+
+class ProfileSpec(K8sModel):
+    """A scheduling profile: a preset plus MultiPoint-style changes, under a schedulerName."""
+
+    scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    preset: str = "kube-default"  # kube-default | binpack | spread | random (k8sim plugins list)
+    plugins: list[PluginRef] = []  # enabled on top of the preset; same name replaces in place
+    disabled: list[str] = []  # preset plugins to drop; "*" drops them all
+    # Overrides the scheduler-wide percentageOfNodesToScore for this profile.
+    percentage_of_nodes_to_score: int | None = Field(default=None, alias="percentageOfNodesToScore", ge=0, le=100)
+
+
+class SchedulerSettings(K8sModel):
+    """The scheduler: profiles and the queue's timing (upstream defaults)."""
+
+    profiles: list[ProfileSpec] = Field(default_factory=lambda: [ProfileSpec()], min_length=1)
+    # A real kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration file (relative to
+    # the scenario file). Its profiles replace ``profiles``; its percentageOfNodesToScore
+    # and backoff settings apply; what k8sim does not model is reported as warnings.
+    config_file: str | None = Field(default=None, alias="configFile")
+    # Share of nodes to search for feasible ones; 0 = upstream's adaptive default.
+    percentage_of_nodes_to_score: int = Field(default=0, alias="percentageOfNodesToScore", ge=0, le=100)
+    # Virtual seconds one scheduling cycle takes (0 = instantaneous).
+    cycle_latency_s: float = Field(default=0.0, ge=0)
+    # Backoff of a pod that failed: initial * 2^(attempts-1), capped at max (upstream
+    # podInitialBackoffSeconds / podMaxBackoffSeconds). 0 disables backoff (k8sim only).
+    pod_initial_backoff_s: float = Field(default=1.0, alias="podInitialBackoffSeconds", ge=0)
+    pod_max_backoff_s: float = Field(default=10.0, alias="podMaxBackoffSeconds", ge=0)
+    # Pods waiting longer than this are retried on the next 30 s flush (upstream default).
+    pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0)
+    # Keep one row per scheduling decision in RunResult.decisions (off: it costs time).
+    record_decisions: bool = Field(default=False, alias="recordDecisions")
+    # Equal best scores: "random" (upstream selectHost) or "nodePriority" (a random
+    # priority per node drawn once per seed; Weng et al. ATC '23). Absent: random,
+    # except nodePriority for trace replay in inflation mode.
+    tie_break: Literal["random", "nodePriority"] | None = Field(default=None, alias="tieBreak")
+
+    @field_validator("config_file")
+    @classmethod
+    def _resolve(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        base = (info.context or {}).get("base_dir") if isinstance(info.context, dict) else None
+        path = Path(v) if base is None or Path(v).is_absolute() else Path(base) / v
+        if not path.is_file():
+            raise ValueError(f"KubeSchedulerConfiguration file not found: {path}")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _check(self) -> SchedulerSettings:
+        if self.config_file is not None and "profiles" in self.model_fields_set:
+            raise ValueError("give either profiles or configFile, not both")
+        if self.pod_max_backoff_s < self.pod_initial_backoff_s:
+            raise ValueError("podMaxBackoffSeconds must be >= podInitialBackoffSeconds")
+        names = [p.scheduler_name for p in self.profiles]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"profiles must have distinct schedulerName, repeated: {dup}")
+        return self

@@ -1,0 +1,156 @@
+"""The ``workloads`` section: streams of pods, either generated (an arrival process and
+a pod template) or replayed from a trace file (see README "Trace replay")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from k8sim.config.base import Strict, base_dir
+from k8sim.config.distributions import Distribution
+from k8sim.config.pods import PodTemplate
+
+__all__ = [
+    "Arrival",
+    "BurstArrivals",
+    "ExplicitArrivals",
+    "IntervalArrivals",
+    "PoissonArrivals",
+    "TraceWorkload",
+    "Workload",
+]
+
+
+class PoissonArrivals(Strict):
+    """Poisson process: exponential inter-arrival times with mean ``1 / rate_per_s``."""
+
+    kind: Literal["poisson"]
+    rate_per_s: float = Field(gt=0)  # mean arrivals per second
+    start_s: float = Field(default=0.0, ge=0)  # first possible arrival
+    stop_s: float | None = Field(default=None, gt=0)  # no arrivals after this time
+
+
+class IntervalArrivals(Strict):
+    """One pod every ``every_s`` seconds, the first at ``start_s``."""
+
+    kind: Literal["interval"]
+    every_s: float = Field(gt=0)  # fixed inter-arrival time
+    start_s: float = Field(default=0.0, ge=0)  # time of the first arrival
+    stop_s: float | None = Field(default=None, gt=0)  # no arrivals after this time
+
+
+class ExplicitArrivals(Strict):
+    """Pods arrive at the listed times (sorted on load)."""
+
+    kind: Literal["times"]
+    times_s: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)  # arrival times
+
+
+class BurstArrivals(Strict):
+    """``count`` pods arrive together at ``at_s``."""
+
+    kind: Literal["burst"]
+    count: int = Field(ge=1)  # pods in the burst
+    at_s: float = Field(default=0.0, ge=0)  # time of the burst
+
+
+Arrival = Annotated[
+    PoissonArrivals | IntervalArrivals | ExplicitArrivals | BurstArrivals,
+    Field(discriminator="kind"),
+]
+
+
+class TraceWorkload(Strict):
+    """Pods replayed from a trace file (see README "Trace replay").
+
+    Options apply in this order: time window (trace seconds), sampling, time scale,
+    resource scale. ``timed`` replays arrivals and run times as in the trace (pods with
+    no known end run for ever); ``inflation`` is the ATC '23 methodology: times are
+    ignored, the pods are shuffled and sampled copies appended until their GPU request
+    reaches ``target_gpu_share`` of the cluster's GPU capacity, one pod is submitted per
+    ``interval_s``, pods never leave, and a pod that cannot be placed is dropped.
+    """
+
+    format: Literal["openb", "dlrm", "alibaba2018", "google2019", "google2011", "azure-vm", "swf", "simkube"]
+    # Trace files (relative to the scenario file); "sample" = the packaged sample.
+    files: list[str] = Field(min_length=1)
+    args: dict[str, Any] = {}  # format-specific reader options (see README)
+    start_s: float | None = Field(default=None, ge=0)  # window start, trace seconds
+    end_s: float | None = Field(default=None, gt=0)  # window end (exclusive), trace seconds
+    time_scale: float = Field(default=1.0, gt=0)  # multiplies arrivals and run times
+    resource_scale: float = Field(default=1.0, gt=0)  # multiplies CPU and memory requests
+    sample_fraction: float = Field(default=1.0, gt=0, le=1)  # share of pods (or owners) kept
+    sample_by: Literal["pod", "owner"] = "pod"  # sample whole owners (jobs) or pods
+    # Seed of the sample; absent: drawn from the run's seed (a new sample per seed).
+    sample_seed: int | None = Field(default=None, ge=0)
+    use_trace_priority: bool = False  # pod priority from the trace (else the template's)
+    # Pod priority per trace QoS class, e.g. {LS: 1000, BE: 0} (openb); classes not
+    # listed keep the trace's priority (use_trace_priority) or the template's.
+    priority_by_qos: dict[str, int] = {}
+    mode: Literal["timed", "inflation"] = "timed"
+    # inflation: stop once the submitted GPU request reaches this share of capacity.
+    target_gpu_share: float = Field(default=1.3, gt=0, le=100)
+    interval_s: float = Field(default=1.0, gt=0)  # inflation: seconds between submissions
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        from k8sim.workloads.traces.formats import POD_FORMATS, resolve_file
+
+        fmt = info.data.get("format")
+        if fmt is None:
+            return v
+        return [resolve_file(f, base_dir(info), POD_FORMATS[fmt].sample, fmt) for f in v]
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from k8sim.workloads.traces.formats import check_args
+
+        fmt = info.data.get("format")
+        return v if fmt is None else check_args(fmt, v, base_dir(info))
+
+    @model_validator(mode="after")
+    def _check(self) -> TraceWorkload:
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        if self.mode == "timed" and ("target_gpu_share" in self.model_fields_set
+                                     or "interval_s" in self.model_fields_set):
+            raise ValueError("target_gpu_share and interval_s apply to mode: inflation only")
+        return self
+
+    def options(self) -> Any:
+        """The readers' :class:`~k8sim.workloads.traces.schema.TraceOptions`."""
+        from k8sim.workloads.traces.schema import TraceOptions
+
+        return TraceOptions(start_s=self.start_s, end_s=self.end_s, time_scale=self.time_scale,
+                            sample_fraction=self.sample_fraction, sample_by=self.sample_by,
+                            resource_scale=self.resource_scale)
+
+
+class Workload(Strict):
+    """A stream of pods: when they arrive, what they ask for, how long they run.
+
+    Either ``arrival`` (a generated stream of identical pods) or ``trace`` (pods,
+    requests, arrivals and run times from a trace; the template adds the rest)."""
+
+    name: str = Field(min_length=1)  # workload name; pods are named <name>-<i>
+    arrival: Arrival | None = None  # arrival process
+    trace: TraceWorkload | None = None  # pods from a trace file, instead of arrival
+    max_pods: int | None = Field(default=None, ge=1)  # stop after this many pods
+    template: PodTemplate = PodTemplate()  # the pods' spec
+    # Run time once Running; drawn per pod at its birth. Absent: the pod runs forever.
+    duration: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Workload:
+        if (self.arrival is None) == (self.trace is None):
+            raise ValueError("give exactly one of arrival (generated pods) or trace (pods from a trace file)")
+        if self.trace is not None:
+            clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
+            if clash:
+                raise ValueError(f"template.{clash[0]}: a trace workload takes requests and GPUs from the trace")
+            if self.duration is not None:
+                raise ValueError("duration: a trace workload takes run times from the trace")
+        return self
