@@ -59,14 +59,9 @@ from k8sim.workloads.traces.google_2019 import (
     qos_labels,
     trace_seconds,
 )
-from k8sim.workloads.traces.schema import (
-    PathLike,
-    RowCheck,
-    TraceOptions,
-    TraceReport,
-    file_label,
-    read_table,
-)
+from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
+from k8sim.workloads.traces.schema import TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, read_table
 
 __all__ = [
     "MACHINE_EVENTS_COLUMNS",

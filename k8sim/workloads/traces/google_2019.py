@@ -63,21 +63,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    PathLike,
-    RowCheck,
-    Table,
-    TraceError,
-    TraceOptions,
-    TraceReport,
-    Where,
-    build_nodes,
-    build_pods,
-    file_label,
-    open_text,
-    raw_frame,
-    read_table,
-)
+from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
+from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
+from k8sim.workloads.traces.schema import TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, Table, open_text, read_table
 
 __all__ = [
     "COLLECTION_EVENT_TYPES",
