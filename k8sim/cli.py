@@ -370,7 +370,7 @@ def explain(
     Mode 1: k8sim explain SCENARIO --pod NAME --at T (runs the scenario to time T).
     Mode 2: k8sim explain --objects cluster.yaml --pod NAME [--config kubescheduler.yaml].
     """
-    from k8sim.scheduling.explain import ExplainError, explain_pod, find_pending_pod
+    from k8sim.scheduling.explain import ExplainError, explain_pod
 
     try:
         if format_ not in ("table", "json"):
@@ -384,6 +384,7 @@ def explain(
         warnings: list[str] = []
         context: dict[str, object] = {}
         if scenario is not None:
+            from k8sim.sim.explain import find_pending_pod
             from k8sim.sim.simulation import Simulation
 
             if config is not None:
@@ -399,6 +400,7 @@ def explain(
             context = {"scenario": str(scenario), "at": at}
         else:
             from k8sim.scheduling.kubeconfig import load_kube_scheduler_configuration
+            from k8sim.sim.snapshot import build_snapshot
             from k8sim.workloads.kube_objects import load_kube_objects
 
             if at is not None:
@@ -409,7 +411,7 @@ def explain(
             if config is not None:
                 cfg = load_kube_scheduler_configuration(config)
                 warnings += [f"{config}: {w}" for w in cfg.warnings]
-            cluster = objs.build(cfg.settings if cfg is not None else None)
+            cluster = build_snapshot(objs, cfg.settings if cfg is not None else None)
             warnings += cluster.simulation.warnings
             name, info = cluster.pending_pod(pod)
             state = cluster.state

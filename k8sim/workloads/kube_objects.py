@@ -24,9 +24,9 @@ Pods in phase Succeeded or Failed are skipped: the scheduler's informer excludes
 (``status.phase!=Succeeded,status.phase!=Failed``), so they hold no resources.
 
 :meth:`KubeObjects.to_scenario` converts the snapshot to a k8sim scenario (plain data,
-validated by :func:`k8sim.validate_scenario`) and :meth:`KubeObjects.build` builds a
-:class:`~k8sim.sim.Simulation` from it, so the cluster state comes from the real code
-paths:
+validated by :func:`k8sim.validate_scenario`) and :func:`k8sim.sim.snapshot.build_snapshot`
+builds a :class:`~k8sim.sim.Simulation` from it, so the cluster state comes from the
+real code paths:
 
 - every node -> ``cluster.nodes[]`` (name, allocatable, labels, taints); a cordoned node
   (``spec.unschedulable``) is then cordoned with ``ops.set_unschedulable`` because the
@@ -36,7 +36,8 @@ paths:
 - every pending pod -> a workload named ``namespace/name`` with ``arrival: {kind: times,
   times_s: [0]}`` and a template carrying all its fields. The simulation is built, not
   run, so no such pod exists yet; its shape (:class:`~k8sim.scheduling.podinfo.PodInfo`)
-  is registered and returned by :meth:`KubeCluster.pending_pod`.
+  is registered and returned by
+  :meth:`KubeCluster.pending_pod <k8sim.sim.snapshot.KubeCluster.pending_pod>`.
 
 Limitations (each one that applies to a file is also in :attr:`KubeObjects.warnings`):
 
@@ -68,22 +69,16 @@ import copy
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import TypeAdapter
 
-from k8sim.cluster import ops
 from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstraint
-from k8sim.config.loader import ScenarioError, read_yaml, validate_scenario
+from k8sim.config.loader import ScenarioError, read_yaml
 from k8sim.config.objects import ObjectReader
 from k8sim.config.quantity import format_quantity, to_milli, to_units
 from k8sim.config.scenario import DEFAULT_SCHEDULER, HOSTNAME_LABEL, Taint, Toleration
 from k8sim.scheduling.explain import ExplainError
-
-if TYPE_CHECKING:
-    from k8sim.cluster.ops import ClusterState
-    from k8sim.scheduling.podinfo import PodInfo
-    from k8sim.sim.simulation import Simulation
 
 _LIST_KINDS = ("List", "NodeList", "PodList")
 _TERMINAL = ("Succeeded", "Failed")
@@ -129,37 +124,6 @@ class KubePod:
     @property
     def bound(self) -> bool:
         return bool(self.node_name)
-
-
-@dataclass
-class KubeCluster:
-    """A snapshot built into a (not yet run) simulation."""
-
-    objects: KubeObjects
-    simulation: Simulation
-    shapes: dict[str, PodInfo]  # pending pod key (namespace/name) -> its shape
-
-    @property
-    def state(self) -> ClusterState:
-        return self.simulation.state
-
-    def pending_pod(self, name: str) -> tuple[str, PodInfo]:
-        """(key, shape) of the pending pod ``name`` (``namespace/name``, or a name that
-        is unique across namespaces). :class:`ExplainError` if it is unknown, bound, or
-        was left out (its scheduler has no profile)."""
-        pod = self.objects.find_pod(name)
-        if pod.bound:
-            raise ExplainError(
-                f"{self.objects.source}: pod {pod.key!r} is bound to node {pod.node_name!r} "
-                "(spec.nodeName); only a pending pod can be explained"
-            )
-        shape = self.shapes.get(pod.key)
-        if shape is None:
-            raise ExplainError(
-                f"{self.objects.source}: pod {pod.key!r} uses schedulerName {pod.scheduler_name!r}, "
-                f"which no scheduler profile has (available: {sorted(self.simulation.profiles)})"
-            )
-        return pod.key, shape
 
 
 @dataclass
@@ -246,52 +210,11 @@ class KubeObjects:
             out["scheduler"] = scheduler
         return out
 
-    def build(self, scheduler: dict[str, Any] | None = None, seed: int = 0) -> KubeCluster:
-        """Build a :class:`~k8sim.sim.Simulation` of the snapshot (not run)."""
-        from k8sim.sim.simulation import Simulation
-
-        data = self.to_scenario(scheduler)
-        data["seed"] = seed
-        origin = self._origins(data)
-        try:
-            scenario = validate_scenario(data, source=self.source)
-            sim = Simulation(scenario)
-        except ScenarioError as e:
-            raise ScenarioError(self.source, [_translate(path, msg, origin) for path, msg in e.problems]) from None
-        for n in self.nodes:
-            if n.unschedulable:
-                ops.set_unschedulable(sim.state, sim.state.nodes.name_index[n.name], True)
-        shapes: dict[str, PodInfo] = {}
-        by_workload = {s.workload: s for s in sim.state.shapes if s.workload >= 0}
-        for wi, w in enumerate(data["workloads"]):
-            shapes[w["name"]] = by_workload[wi]
-        return KubeCluster(self, sim, shapes)
-
-    def _origins(self, data: dict[str, Any]) -> dict[str, str]:
-        """Scenario path prefix -> ``items[i] (Kind name)`` of the file."""
-        out = {}
-        for i, n in enumerate(self.nodes):
-            out[f"cluster.nodes[{i}]"] = f"items[{n.index}] (Node {n.name})"
-        for i, p in enumerate(self.bound()):
-            out[f"initial_pods[{i}]"] = f"items[{p.index}] (Pod {p.key})"
-        by_key = {p.key: p for p in self.pods}
-        for i, w in enumerate(data["workloads"]):
-            out[f"workloads[{i}]"] = f"items[{by_key[w['name']].index}] (Pod {w['name']})"
-        return out
-
 
 def _profile_names(scheduler: dict[str, Any] | None) -> set[str]:
     if scheduler is None or not scheduler.get("profiles"):
         return {DEFAULT_SCHEDULER}
     return {p.get("schedulerName", DEFAULT_SCHEDULER) for p in scheduler["profiles"]}
-
-
-def _translate(path: str, msg: str, origin: dict[str, str]) -> tuple[str, str]:
-    for prefix in sorted(origin, key=len, reverse=True):
-        if path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "["):
-            rest = path[len(prefix) :].lstrip(".")
-            return origin[prefix], f"{rest}: {msg}" if rest else msg
-    return path, msg
 
 
 def _quantity(resource: str, q: Fraction) -> str:
