@@ -19,7 +19,7 @@ import yaml
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from k8sim import __version__
@@ -68,7 +68,7 @@ class _LazyProgress:
         self.after_s = after_s
         self.t0 = time.perf_counter()
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def __call__(self, now: float) -> None:
         if self.progress is None:
@@ -84,6 +84,7 @@ class _LazyProgress:
             )
             self.progress.start()
             self.task = self.progress.add_task("sim", total=self.end, now="")
+        assert self.task is not None  # added with the bar
         label = f"t = {now:,.0f} s" + (f" / {self.end:,.0f} s" if self.end else "")
         self.progress.update(self.task, completed=now if self.end else None, now=label)
 
@@ -338,6 +339,7 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
         reasons: dict[str, dict[str, int]] = {}
         for plugin, reason in zip(exp.rejected_by, exp.reasons, strict=True):
             if plugin is not None:
+                assert reason is not None  # a rejected node always has its reason
                 d = reasons.setdefault(plugin, {})
                 d[reason] = d.get(reason, 0) + 1
         for plugin, count in rejections.items():
