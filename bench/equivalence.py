@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from k8sim import load_scenario  # noqa: E402
-from k8sim.experiments.sweep import load_experiment, plan  # noqa: E402
+from k8sim.experiments.sweeps import load_experiment, plan  # noqa: E402
 from k8sim.sim.simulation import Simulation  # noqa: E402
 
 TABLES = ("pods", "nodes", "events", "timeseries", "decisions", "gpu", "trace")

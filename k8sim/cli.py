@@ -19,7 +19,7 @@ import yaml
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from k8sim import __version__
@@ -68,7 +68,7 @@ class _LazyProgress:
         self.after_s = after_s
         self.t0 = time.perf_counter()
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def __call__(self, now: float) -> None:
         if self.progress is None:
@@ -84,6 +84,7 @@ class _LazyProgress:
             )
             self.progress.start()
             self.task = self.progress.add_task("sim", total=self.end, now="")
+        assert self.task is not None  # added with the bar
         label = f"t = {now:,.0f} s" + (f" / {self.end:,.0f} s" if self.end else "")
         self.progress.update(self.task, completed=now if self.end else None, now=label)
 
@@ -338,6 +339,7 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
         reasons: dict[str, dict[str, int]] = {}
         for plugin, reason in zip(exp.rejected_by, exp.reasons, strict=True):
             if plugin is not None:
+                assert reason is not None  # a rejected node always has its reason
                 d = reasons.setdefault(plugin, {})
                 d[reason] = d.get(reason, 0) + 1
         for plugin, count in rejections.items():
@@ -370,7 +372,7 @@ def explain(
     Mode 1: k8sim explain SCENARIO --pod NAME --at T (runs the scenario to time T).
     Mode 2: k8sim explain --objects cluster.yaml --pod NAME [--config kubescheduler.yaml].
     """
-    from k8sim.scheduling.explain import ExplainError, explain_pod, find_pending_pod
+    from k8sim.scheduling.explain import ExplainError, explain_pod
 
     try:
         if format_ not in ("table", "json"):
@@ -384,6 +386,7 @@ def explain(
         warnings: list[str] = []
         context: dict[str, object] = {}
         if scenario is not None:
+            from k8sim.sim.explain import find_pending_pod
             from k8sim.sim.simulation import Simulation
 
             if config is not None:
@@ -399,6 +402,7 @@ def explain(
             context = {"scenario": str(scenario), "at": at}
         else:
             from k8sim.scheduling.kubeconfig import load_kube_scheduler_configuration
+            from k8sim.sim.snapshot import build_snapshot
             from k8sim.workloads.kube_objects import load_kube_objects
 
             if at is not None:
@@ -409,7 +413,7 @@ def explain(
             if config is not None:
                 cfg = load_kube_scheduler_configuration(config)
                 warnings += [f"{config}: {w}" for w in cfg.warnings]
-            cluster = objs.build(cfg.settings if cfg is not None else None)
+            cluster = build_snapshot(objs, cfg.settings if cfg is not None else None)
             warnings += cluster.simulation.warnings
             name, info = cluster.pending_pod(pod)
             state = cluster.state

@@ -56,10 +56,6 @@ RULES = (
 #: debt: remove it in the change that removes the import (the test fails while a
 #: listed pair no longer occurs). Never add one to make a new import pass.
 KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
-    # explain replays a simulation up to a scheduling cycle: it belongs above sim/.
-    ("k8sim.scheduling.explain", "k8sim.sim.simulation"),
-    # Kubernetes-manifest import builds and runs a Simulation.
-    ("k8sim.workloads.kube_objects", "k8sim.sim.simulation"),
     # Trace node lists and trace workloads check their files (existence, the packaged
     # sample, format-specific args) in validators, through the trace format registry;
     # DESIGN wants checks that need files to run when the scenario is built.

@@ -7,20 +7,20 @@ Public API::
     result.summary, result.paired            # tidy DataFrames (mean, std, n, 95% t CI)
     table = sweep("experiments/cluster-size.yaml", executor="local", jobs=2)
 
-``compare`` and ``sweep`` here are the functions (the modules of the same name stay
-importable as ``k8sim.experiments.compare`` in ``import`` statements via
-``sys.modules``: ``from k8sim.experiments.compare import ComparisonResult``).
+``compare`` and ``sweep`` here are the functions; they live in the modules
+:mod:`~k8sim.experiments.comparison` and :mod:`~k8sim.experiments.sweeps`, named apart
+so that no function hides a module of the package.
 """
 
 from __future__ import annotations
 
-from k8sim.experiments.compare import ComparisonResult, apply_profile, load_comparison
-from k8sim.experiments.compare import compare as compare
+from k8sim.experiments.comparison import ComparisonResult, apply_profile, load_comparison
+from k8sim.experiments.comparison import compare as compare
 from k8sim.experiments.executors import ExecutorError
 from k8sim.experiments.report import comparison_report
 from k8sim.experiments.stats import mean_ci, paired_differences, summarize, t_quantile
-from k8sim.experiments.sweep import Experiment, experiment_from_data, load_experiment
-from k8sim.experiments.sweep import sweep as sweep
+from k8sim.experiments.sweeps import Experiment, experiment_from_data, load_experiment
+from k8sim.experiments.sweeps import sweep as sweep
 
 __all__ = [
     "ComparisonResult",

@@ -21,9 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from k8sim.config.loader import ScenarioError, load_scenario
-from k8sim.experiments.compare import ComparisonResult, compare, load_comparison
+from k8sim.experiments.comparison import ComparisonResult, compare, load_comparison
 from k8sim.experiments.report import comparison_report, fmt, fmt_ci
-from k8sim.experiments.sweep import load_experiment, output_dir, sweep
+from k8sim.experiments.sweeps import load_experiment, output_dir, sweep
 
 #: Metrics shown in the printed tables (those present).
 HEADLINE = (

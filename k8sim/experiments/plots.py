@@ -30,7 +30,7 @@ from k8sim.experiments.stats import mean_ci  # noqa: E402
 from k8sim.metrics.result import RunResult  # noqa: E402
 
 if TYPE_CHECKING:
-    from k8sim.experiments.compare import ComparisonResult
+    from k8sim.experiments.comparison import ComparisonResult
 
 #: Metrics drawn by default (those present in the data).
 DEFAULT_METRICS = (

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from k8sim.experiments.compare import ComparisonResult
+    from k8sim.experiments.comparison import ComparisonResult
 
 
 def fmt(v: float, digits: int = 4) -> str:

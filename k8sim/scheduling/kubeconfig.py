@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from k8sim.config.loader import ScenarioError, format_loc, read_yaml
+from k8sim.config.objects import ObjectReader
 from k8sim.config.scenario import PluginRef, ProfileSpec
 from k8sim.constants import DEFAULT_SCHEDULER
 from k8sim.scheduling import registry
@@ -204,48 +205,15 @@ class _Set:
     disabled: list[str] = field(default_factory=list)
 
 
-class _Reader:
-    """Collects problems (errors) and warnings while walking the document."""
+class _Reader(ObjectReader):
+    """An :class:`ObjectReader` that also looks plugins up in the k8sim registry."""
 
     def __init__(self, source: str):
-        self.source = source
-        self.problems: list[tuple[str, str]] = []
-        self.warnings: list[str] = []
+        super().__init__(source)
         self._plugins: dict[str, type[Plugin] | None] = {}
 
     def lookup(self, name: str) -> type[Plugin] | None:
         return _lookup(name, self._plugins)
-
-    def problem(self, path: str, msg: str) -> None:
-        self.problems.append((path, msg))
-
-    def warn(self, path: str, msg: str) -> None:
-        self.warnings.append(f"{path}: {msg}")
-
-    def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, got {type(value).__name__}")
-            return None
-        return value
-
-    def sequence(self, value: Any, path: str) -> list[Any] | None:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.problem(path, f"expected a list, got {type(value).__name__}")
-            return None
-        return value
-
-    def integer(self, value: Any, path: str, lo: int, hi: int) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path, f"expected an integer, got {value!r}")
-            return None
-        if not lo <= value <= hi:
-            self.problem(path, f"{value} not in valid range [{lo}, {hi}]")
-            return None
-        return value
 
 
 def _lookup(name: str, cache: dict[str, type[Plugin] | None]) -> type[Plugin] | None:
@@ -494,11 +462,11 @@ def _profile(
             enabled.append(PluginRef(name=ref.name, weight=weight, args=ref.args))
     disabled = [n for n in preset if n not in order]
     spec = ProfileSpec(
-        scheduler_name=name,
+        schedulerName=name,
         preset=PRESET,
         plugins=enabled,
         disabled=disabled,
-        percentage_of_nodes_to_score=pct,
+        percentageOfNodesToScore=pct,
     )
     return name, spec, refs, global_pct if pct is None else pct
 
@@ -515,8 +483,7 @@ def load_kube_scheduler_configuration(path: str | Path) -> KubeConfigResult:
         r.problem("apiVersion", f"expected {API_VERSION!r}, got {data.get('apiVersion')!r}")
     if data.get("kind") != KIND:
         r.problem("kind", f"expected {KIND!r}, got {data.get('kind')!r}")
-    if r.problems:
-        raise ScenarioError(source, r.problems)
+    r.raise_problems()
     for key in data:
         if key in _TOP_UNMODELLED:
             r.warn(key, "not modelled by k8sim; ignored")
@@ -567,7 +534,6 @@ def load_kube_scheduler_configuration(path: str | Path) -> KubeConfigResult:
         specs.append(spec)
         refs[name] = prefs
         percentages[name] = pct
-    if r.problems:
-        raise ScenarioError(source, r.problems)
+    r.raise_problems()
     settings["profiles"] = [s.model_dump(mode="json", by_alias=True, exclude_none=True) for s in specs]
     return KubeConfigResult(source, specs, settings, refs, percentages, r.warnings)

@@ -24,9 +24,9 @@ Pods in phase Succeeded or Failed are skipped: the scheduler's informer excludes
 (``status.phase!=Succeeded,status.phase!=Failed``), so they hold no resources.
 
 :meth:`KubeObjects.to_scenario` converts the snapshot to a k8sim scenario (plain data,
-validated by :func:`k8sim.validate_scenario`) and :meth:`KubeObjects.build` builds a
-:class:`~k8sim.sim.Simulation` from it, so the cluster state comes from the real code
-paths:
+validated by :func:`k8sim.validate_scenario`) and :func:`k8sim.sim.snapshot.build_snapshot`
+builds a :class:`~k8sim.sim.Simulation` from it, so the cluster state comes from the
+real code paths:
 
 - every node -> ``cluster.nodes[]`` (name, allocatable, labels, taints); a cordoned node
   (``spec.unschedulable``) is then cordoned with ``ops.set_unschedulable`` because the
@@ -36,7 +36,8 @@ paths:
 - every pending pod -> a workload named ``namespace/name`` with ``arrival: {kind: times,
   times_s: [0]}`` and a template carrying all its fields. The simulation is built, not
   run, so no such pod exists yet; its shape (:class:`~k8sim.scheduling.podinfo.PodInfo`)
-  is registered and returned by :meth:`KubeCluster.pending_pod`.
+  is registered and returned by
+  :meth:`KubeCluster.pending_pod <k8sim.sim.snapshot.KubeCluster.pending_pod>`.
 
 Limitations (each one that applies to a file is also in :attr:`KubeObjects.warnings`):
 
@@ -68,21 +69,16 @@ import copy
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from k8sim.cluster import ops
 from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstraint
-from k8sim.config.loader import ScenarioError, format_loc, read_yaml, validate_scenario
-from k8sim.config.quantity import format_quantity, parse_quantity, to_milli, to_units
+from k8sim.config.loader import ScenarioError, read_yaml
+from k8sim.config.objects import ObjectReader
+from k8sim.config.quantity import format_quantity, to_milli, to_units
 from k8sim.config.scenario import DEFAULT_SCHEDULER, HOSTNAME_LABEL, Taint, Toleration
 from k8sim.scheduling.explain import ExplainError
-
-if TYPE_CHECKING:
-    from k8sim.cluster.ops import ClusterState
-    from k8sim.scheduling.podinfo import PodInfo
-    from k8sim.sim.simulation import Simulation
 
 _LIST_KINDS = ("List", "NodeList", "PodList")
 _TERMINAL = ("Succeeded", "Failed")
@@ -128,37 +124,6 @@ class KubePod:
     @property
     def bound(self) -> bool:
         return bool(self.node_name)
-
-
-@dataclass
-class KubeCluster:
-    """A snapshot built into a (not yet run) simulation."""
-
-    objects: KubeObjects
-    simulation: Simulation
-    shapes: dict[str, PodInfo]  # pending pod key (namespace/name) -> its shape
-
-    @property
-    def state(self) -> ClusterState:
-        return self.simulation.state
-
-    def pending_pod(self, name: str) -> tuple[str, PodInfo]:
-        """(key, shape) of the pending pod ``name`` (``namespace/name``, or a name that
-        is unique across namespaces). :class:`ExplainError` if it is unknown, bound, or
-        was left out (its scheduler has no profile)."""
-        pod = self.objects.find_pod(name)
-        if pod.bound:
-            raise ExplainError(
-                f"{self.objects.source}: pod {pod.key!r} is bound to node {pod.node_name!r} "
-                "(spec.nodeName); only a pending pod can be explained"
-            )
-        shape = self.shapes.get(pod.key)
-        if shape is None:
-            raise ExplainError(
-                f"{self.objects.source}: pod {pod.key!r} uses schedulerName {pod.scheduler_name!r}, "
-                f"which no scheduler profile has (available: {sorted(self.simulation.profiles)})"
-            )
-        return pod.key, shape
 
 
 @dataclass
@@ -245,52 +210,11 @@ class KubeObjects:
             out["scheduler"] = scheduler
         return out
 
-    def build(self, scheduler: dict[str, Any] | None = None, seed: int = 0) -> KubeCluster:
-        """Build a :class:`~k8sim.sim.Simulation` of the snapshot (not run)."""
-        from k8sim.sim.simulation import Simulation
-
-        data = self.to_scenario(scheduler)
-        data["seed"] = seed
-        origin = self._origins(data)
-        try:
-            scenario = validate_scenario(data, source=self.source)
-            sim = Simulation(scenario)
-        except ScenarioError as e:
-            raise ScenarioError(self.source, [_translate(path, msg, origin) for path, msg in e.problems]) from None
-        for n in self.nodes:
-            if n.unschedulable:
-                ops.set_unschedulable(sim.state, sim.state.nodes.name_index[n.name], True)
-        shapes: dict[str, PodInfo] = {}
-        by_workload = {s.workload: s for s in sim.state.shapes if s.workload >= 0}
-        for wi, w in enumerate(data["workloads"]):
-            shapes[w["name"]] = by_workload[wi]
-        return KubeCluster(self, sim, shapes)
-
-    def _origins(self, data: dict[str, Any]) -> dict[str, str]:
-        """Scenario path prefix -> ``items[i] (Kind name)`` of the file."""
-        out = {}
-        for i, n in enumerate(self.nodes):
-            out[f"cluster.nodes[{i}]"] = f"items[{n.index}] (Node {n.name})"
-        for i, p in enumerate(self.bound()):
-            out[f"initial_pods[{i}]"] = f"items[{p.index}] (Pod {p.key})"
-        by_key = {p.key: p for p in self.pods}
-        for i, w in enumerate(data["workloads"]):
-            out[f"workloads[{i}]"] = f"items[{by_key[w['name']].index}] (Pod {w['name']})"
-        return out
-
 
 def _profile_names(scheduler: dict[str, Any] | None) -> set[str]:
     if scheduler is None or not scheduler.get("profiles"):
         return {DEFAULT_SCHEDULER}
     return {p.get("schedulerName", DEFAULT_SCHEDULER) for p in scheduler["profiles"]}
-
-
-def _translate(path: str, msg: str, origin: dict[str, str]) -> tuple[str, str]:
-    for prefix in sorted(origin, key=len, reverse=True):
-        if path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "["):
-            rest = path[len(prefix) :].lstrip(".")
-            return origin[prefix], f"{rest}: {msg}" if rest else msg
-    return path, msg
 
 
 def _quantity(resource: str, q: Fraction) -> str:
@@ -300,102 +224,6 @@ def _quantity(resource: str, q: Fraction) -> str:
 
 
 # ------------------------------------------------------------------------------ parsing
-
-
-class _Reader:
-    def __init__(self, source: str):
-        self.source = source
-        self.problems: list[tuple[str, str]] = []
-        self.warnings: list[str] = []
-        self._grouped: dict[str, list[str]] = {}
-
-    def problem(self, path: str, msg: str) -> None:
-        self.problems.append((path, msg))
-
-    def group(self, what: str, example: str) -> None:
-        """An aggregated warning: ``what`` applies to ``example`` (and maybe others)."""
-        self._grouped.setdefault(what, []).append(example)
-
-    def flush(self) -> None:
-        for what, examples in self._grouped.items():
-            shown = ", ".join(examples[:3]) + (f" and {len(examples) - 3} more" if len(examples) > 3 else "")
-            self.warnings.append(f"{len(examples)} {what}: {shown}")
-
-    def mapping(self, value: Any, path: str) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, got {type(value).__name__}")
-            return {}
-        return value
-
-    def sequence(self, value: Any, path: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.problem(path, f"expected a list, got {type(value).__name__}")
-            return []
-        return value
-
-    def strings(self, value: Any, path: str) -> dict[str, str]:
-        m = self.mapping(value, path)
-        bad = [k for k, v in m.items() if not isinstance(k, str) or not isinstance(v, str)]
-        if bad:
-            self.problem(f"{path}.{bad[0]}", "expected a string value")
-            return {}
-        return dict(m)
-
-    def resources(self, value: Any, path: str) -> dict[str, Fraction]:
-        out = {}
-        for name, raw in self.mapping(value, path).items():
-            try:
-                q = parse_quantity(raw)
-            except (ValueError, TypeError) as e:
-                self.problem(f"{path}.{name}", str(e))
-                continue
-            if q < 0:
-                self.problem(f"{path}.{name}", f"must be >= 0, got {raw!r}")
-                continue
-            out[str(name)] = q
-        return out
-
-    def lenient(self, adapter: TypeAdapter, data: Any, path: str) -> Any:
-        """Validate ``data`` with ``adapter``, dropping keys the model does not know (each
-        warned about); returns the cleaned plain data, or None after a real error."""
-        data = copy.deepcopy(data)
-        while True:
-            try:
-                adapter.validate_python(data)
-                return data
-            except ValidationError as err:
-                errors = err.errors(include_url=False)
-                extra = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
-                if not extra:
-                    for e in errors:
-                        self.problem(_join(path, format_loc(e["loc"], data)), e["msg"].removeprefix("Value error, "))
-                    return None
-                for loc in extra:
-                    parent = _follow(data, loc[:-1])
-                    if isinstance(parent, dict) and loc[-1] in parent:
-                        del parent[loc[-1]]
-                        self.group("field(s) k8sim does not model, ignored", _join(path, format_loc(loc)))
-
-
-def _join(path: str, loc: str) -> str:
-    if not loc:
-        return path
-    return f"{path}{loc}" if loc.startswith("[") else f"{path}.{loc}"
-
-
-def _follow(data: Any, loc: tuple) -> Any:
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        # else: a part pydantic inserted (a validator name): stay
-    return node
 
 
 _TOLERATIONS = TypeAdapter(list[Toleration])
@@ -416,18 +244,18 @@ def _max(into: dict[str, Fraction], other: dict[str, Fraction]) -> None:
             into[k] = v
 
 
-def pod_requests(r: _Reader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
+def pod_requests(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
     """Upstream ``resource.PodRequests`` on the spec (see the module docstring)."""
     total: dict[str, Fraction] = {}
-    for j, c in enumerate(r.sequence(spec.get("containers"), f"{path}.containers")):
-        c = r.mapping(c, f"{path}.containers[{j}]")
-        res = r.mapping(c.get("resources"), f"{path}.containers[{j}].resources")
+    for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.containers")):
+        c = r.mapping_or_empty(c, f"{path}.containers[{j}]")
+        res = r.mapping_or_empty(c.get("resources"), f"{path}.containers[{j}].resources")
         _add(total, r.resources(res.get("requests"), f"{path}.containers[{j}].resources.requests"))
     sidecars: dict[str, Fraction] = {}
     init: dict[str, Fraction] = {}
-    for j, c in enumerate(r.sequence(spec.get("initContainers"), f"{path}.initContainers")):
-        c = r.mapping(c, f"{path}.initContainers[{j}]")
-        res = r.mapping(c.get("resources"), f"{path}.initContainers[{j}].resources")
+    for j, c in enumerate(r.sequence_or_empty(spec.get("initContainers"), f"{path}.initContainers")):
+        c = r.mapping_or_empty(c, f"{path}.initContainers[{j}]")
+        res = r.mapping_or_empty(c.get("resources"), f"{path}.initContainers[{j}].resources")
         req = r.resources(res.get("requests"), f"{path}.initContainers[{j}].resources.requests")
         if c.get("restartPolicy") == "Always":  # a sidecar: runs alongside the containers
             _add(total, req)
@@ -438,7 +266,7 @@ def pod_requests(r: _Reader, spec: dict[str, Any], path: str) -> dict[str, Fract
             _add(need, sidecars)
         _max(init, need)
     _max(total, init)
-    pod_level = r.resources(r.mapping(spec.get("resources"), f"{path}.resources").get("requests"),
+    pod_level = r.resources(r.mapping_or_empty(spec.get("resources"), f"{path}.resources").get("requests"),
                             f"{path}.resources.requests")
     for k, v in pod_level.items():
         if k in ("cpu", "memory") or k.startswith("hugepages-"):
@@ -447,11 +275,11 @@ def pod_requests(r: _Reader, spec: dict[str, Any], path: str) -> dict[str, Fract
     return total
 
 
-def _node(r: _Reader, item: dict[str, Any], i: int) -> KubeNode | None:
+def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
     path = f"items[{i}]"
-    meta = r.mapping(item.get("metadata"), f"{path}.metadata")
-    spec = r.mapping(item.get("spec"), f"{path}.spec")
-    status = r.mapping(item.get("status"), f"{path}.status")
+    meta = r.mapping_or_empty(item.get("metadata"), f"{path}.metadata")
+    spec = r.mapping_or_empty(item.get("spec"), f"{path}.spec")
+    status = r.mapping_or_empty(item.get("status"), f"{path}.status")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         r.problem(f"{path}.metadata.name", "required: the node name")
@@ -461,8 +289,8 @@ def _node(r: _Reader, item: dict[str, Any], i: int) -> KubeNode | None:
     if host is not None and host != name:
         r.group(f"node(s) whose {HOSTNAME_LABEL} label differs from the name (k8sim uses the name)", name)
     taints = []
-    for j, t in enumerate(r.sequence(spec.get("taints"), f"{path}.spec.taints")):
-        t = r.mapping(t, f"{path}.spec.taints[{j}]")
+    for j, t in enumerate(r.sequence_or_empty(spec.get("taints"), f"{path}.spec.taints")):
+        t = r.mapping_or_empty(t, f"{path}.spec.taints[{j}]")
         taints.append({k: v for k, v in t.items() if k != "timeAdded"})
     taints = r.lenient(_TAINTS, taints, f"{path}.spec.taints") or []
     allocatable = r.resources(status.get("allocatable"), f"{path}.status.allocatable")
@@ -470,9 +298,9 @@ def _node(r: _Reader, item: dict[str, Any], i: int) -> KubeNode | None:
     if missing:
         r.problem(f"{path}.status.allocatable", f"missing {' and '.join(missing)}")
     images = []
-    for j, im in enumerate(r.sequence(status.get("images"), f"{path}.status.images")):
-        im = r.mapping(im, f"{path}.status.images[{j}]")
-        names = tuple(str(x) for x in r.sequence(im.get("names"), f"{path}.status.images[{j}].names"))
+    for j, im in enumerate(r.sequence_or_empty(status.get("images"), f"{path}.status.images")):
+        im = r.mapping_or_empty(im, f"{path}.status.images[{j}]")
+        names = tuple(str(x) for x in r.sequence_or_empty(im.get("names"), f"{path}.status.images[{j}].names"))
         size = im.get("sizeBytes", 0)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             r.problem(f"{path}.status.images[{j}].sizeBytes", f"expected a non-negative integer, got {size!r}")
@@ -481,11 +309,11 @@ def _node(r: _Reader, item: dict[str, Any], i: int) -> KubeNode | None:
     return KubeNode(name, i, allocatable, labels, taints, bool(spec.get("unschedulable", False)), images)
 
 
-def _pod(r: _Reader, item: dict[str, Any], i: int) -> KubePod | None:
+def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     path = f"items[{i}]"
-    meta = r.mapping(item.get("metadata"), f"{path}.metadata")
-    spec = r.mapping(item.get("spec"), f"{path}.spec")
-    status = r.mapping(item.get("status"), f"{path}.status")
+    meta = r.mapping_or_empty(item.get("metadata"), f"{path}.metadata")
+    spec = r.mapping_or_empty(item.get("spec"), f"{path}.spec")
+    status = r.mapping_or_empty(item.get("status"), f"{path}.status")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         r.problem(f"{path}.metadata.name", "required: the pod name")
@@ -505,14 +333,14 @@ def _pod(r: _Reader, item: dict[str, Any], i: int) -> KubePod | None:
         r.problem(f"{path}.spec.priority", f"expected an integer, got {priority!r}")
         priority = 0
     ports = []
-    for j, c in enumerate(r.sequence(spec.get("containers"), f"{path}.spec.containers")):
-        c = r.mapping(c, f"{path}.spec.containers[{j}]")
-        for port in r.sequence(c.get("ports"), f"{path}.spec.containers[{j}].ports"):
+    for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers")):
+        c = r.mapping_or_empty(c, f"{path}.spec.containers[{j}]")
+        for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.containers[{j}].ports"):
             if isinstance(port, dict) and port.get("hostPort"):
                 ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
-    tolerations = r.sequence(spec.get("tolerations"), f"{path}.spec.tolerations")
+    tolerations = r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations")
     affinity = spec.get("affinity") or None
-    spread = r.sequence(spec.get("topologySpreadConstraints"), f"{path}.spec.topologySpreadConstraints")
+    spread = r.sequence_or_empty(spec.get("topologySpreadConstraints"), f"{path}.spec.topologySpreadConstraints")
     if not spec.get("nodeName"):
         # Only a pending pod's scheduling fields reach k8sim (a bound pod keeps none of
         # them): validate those, dropping keys k8sim does not model.
@@ -521,7 +349,7 @@ def _pod(r: _Reader, item: dict[str, Any], i: int) -> KubePod | None:
         if affinity is not None:
             affinity = r.lenient(_AFFINITY, affinity, f"{path}.spec.affinity")
         spread = r.lenient(_SPREAD, spread, f"{path}.spec.topologySpreadConstraints") or []
-    containers = [c for c in r.sequence(spec.get("containers"), f"{path}.spec.containers") if isinstance(c, dict)]
+    containers = [c for c in r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers") if isinstance(c, dict)]
     image = containers[0].get("image") if containers and isinstance(containers[0].get("image"), str) else None
     scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
     pod = KubePod(
@@ -549,7 +377,7 @@ def _pod(r: _Reader, item: dict[str, Any], i: int) -> KubePod | None:
     else:
         if spec.get("schedulingGates"):
             r.group("pending pod(s) with schedulingGates (upstream would not try to schedule them yet)", key)
-        volumes = [v for v in r.sequence(spec.get("volumes"), f"{path}.spec.volumes") if isinstance(v, dict)]
+        volumes = [v for v in r.sequence_or_empty(spec.get("volumes"), f"{path}.spec.volumes") if isinstance(v, dict)]
         if any("persistentVolumeClaim" in v or "ephemeral" in v for v in volumes):
             r.group("pending pod(s) with PersistentVolumeClaim/ephemeral volumes (volume plugins not modelled)", key)
         if spec.get("resourceClaims"):
@@ -572,11 +400,11 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
             [("", f"expected apiVersion v1 and kind List, NodeList or PodList, got "
                   f"{data.get('apiVersion')!r} {data.get('kind')!r} (use kubectl get nodes,pods -A -o yaml)")],
         )
-    r = _Reader(source)
+    r = ObjectReader(source)
     nodes: list[KubeNode] = []
     pods: list[KubePod] = []
     skipped: dict[str, int] = {}
-    for i, item in enumerate(r.sequence(data.get("items"), "items")):
+    for i, item in enumerate(r.sequence_or_empty(data.get("items"), "items")):
         if not isinstance(item, dict):
             r.problem(f"items[{i}]", "expected an object")
             continue
@@ -601,8 +429,7 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
         r.problem("items", f"pod(s) listed twice: {dup}")
     if not nodes:
         r.problem("items", "no Node objects (use kubectl get nodes,pods -A -o yaml)")
-    if r.problems:
-        raise ScenarioError(source, r.problems)
+    r.raise_problems()
     known = set(names)
     kept = []
     for pod in pods:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from k8sim.config.workloads import TraceWorkload
 from k8sim.workloads.traces.formats import read_pods
-from k8sim.workloads.traces.schema import MAX_EXAMPLES, TraceReport
+from k8sim.workloads.traces.reports import MAX_EXAMPLES, TraceReport
 
 __all__ = ["InflationError", "Replay", "inflation_order", "load_replay", "report_warnings"]
 
@@ -76,7 +76,7 @@ def load_replay(trace: TraceWorkload, *, sample_rng: np.random.Generator, inflat
                 gpu_capacity_milli: int, max_pods: int | None = None) -> Replay:
     """Read a trace workload's files and build its submission sequence.
 
-    Raises :class:`~k8sim.workloads.traces.schema.TraceError` for unusable files,
+    Raises :class:`~k8sim.workloads.traces.reports.TraceError` for unusable files,
     :class:`InflationError` for an impossible inflation and ValueError for reader
     arguments a reader rejects."""
     rng = np.random.default_rng(trace.sample_seed) if trace.sample_seed is not None else sample_rng

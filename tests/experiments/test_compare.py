@@ -10,7 +10,7 @@ import pytest
 from k8sim import ScenarioError, load_scenario, validate_scenario
 from k8sim.config.scheduler import PluginRef, ProfileSpec
 from k8sim.experiments import compare, comparison_report, load_comparison
-from k8sim.experiments.compare import apply_profile, scheduler_names
+from k8sim.experiments.comparison import apply_profile, scheduler_names
 from k8sim.experiments.plots import latency_cdfs
 
 REPO = Path(__file__).resolve().parents[2]

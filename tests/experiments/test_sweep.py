@@ -17,9 +17,9 @@ from pydantic import Field
 from k8sim import ScenarioError
 from k8sim.config.k8s_types import K8sModel
 from k8sim.experiments import experiment_from_data, load_experiment, sweep
-from k8sim.experiments.compare import RunTask, execute_task
+from k8sim.experiments.comparison import RunTask, execute_task
 from k8sim.experiments.executors import ExecutorError, InProcess, LocalProcesses
-from k8sim.experiments.sweep import plan, run_id
+from k8sim.experiments.sweeps import plan, run_id
 from k8sim.scheduling import registry
 from k8sim.scheduling.plugins.base import ScorePlugin
 
@@ -318,7 +318,7 @@ def test_unreachable_dask_scheduler_fails_before_any_run(files, tmp_path):
 def test_shipped_experiment_files_plan(path):
     # Every shipped experiment file loads and every point x profile validates (plan()
     # builds each simulation without running it).
-    from k8sim.experiments.sweep import load_experiment, plan
+    from k8sim.experiments.sweeps import load_experiment, plan
 
     exp = load_experiment(path)
     runs = plan(exp)

@@ -17,18 +17,16 @@ import numpy as np
 import pytest
 from builders import make_pod, make_state, node
 
-from k8sim import validate_scenario
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
 from k8sim.rng import Streams
-from k8sim.scheduling.explain import ExplainError, explain_pod, find_pending_pod
+from k8sim.scheduling.explain import explain_pod
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.base import ScorePlugin
 from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
 from k8sim.scheduling.plugins.node_unschedulable import NodeUnschedulable
 from k8sim.scheduling.plugins.random_score import RandomScore
 from k8sim.scheduling.plugins.taint_toleration import TaintToleration
-from k8sim.sim.simulation import Simulation
 
 GPU_TAINT = TaintSpec("dedicated", "gpu", "NoSchedule")
 
@@ -208,33 +206,3 @@ def test_explain_mutates_nothing_and_consumes_no_randomness():
     sample = prof.find_feasible(state, pod)
     assert np.sort(sample).tolist() == exp.sample.tolist() == list(range(7, 107))
     assert prof.next_start_node_index == 107
-
-
-def test_find_pending_pod_in_a_running_simulation():
-    # Two 2-cpu nodes; three 1500m pods at t=0: two bind, the third stays Pending.
-    sc = validate_scenario(
-        {
-            "cluster": {"node_pools": [{"name": "pool", "count": 2, "allocatable": {"cpu": "2", "memory": "4Gi"}}]},
-            "workloads": [
-                {"name": "big", "arrival": {"kind": "burst", "count": 3, "at_s": 0},
-                 "template": {"requests": {"cpu": "1500m", "memory": "1Gi"}}},
-                {"name": "late", "arrival": {"kind": "times", "times_s": [100]}},
-            ],
-        }
-    )
-    sim = Simulation(sc)
-    sim.env.run(until=1)
-    pods = sim.state.pods
-    pending = [pods.names[i] for i in range(pods.n) if pods.phase[i] == 0]
-    assert pending == ["big-2"]
-    row, info = find_pending_pod(sim, "big-2")
-    assert pods.names[row] == "big-2" and info.requests[0] == 1500
-    exp = explain_pod(sim.state, sim.profiles[info.scheduler_name], info, "big-2")
-    assert exp.message == "0/2 nodes are available: 2 Insufficient cpu."
-
-    with pytest.raises(ExplainError, match=r"'big-0' is not Pending at t=1 s: it is \w+ on node 'pool-\d'"):
-        find_pending_pod(sim, "big-0")
-    with pytest.raises(ExplainError, match=r"'late-0' has not been created by t=1 s \(workload 'late' has created 0"):
-        find_pending_pod(sim, "late-0")
-    with pytest.raises(ExplainError, match=r"no pod named 'nope'"):
-        find_pending_pod(sim, "nope")

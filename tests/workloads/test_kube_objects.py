@@ -17,6 +17,7 @@ import pytest
 from k8sim import ScenarioError
 from k8sim.cluster import ops
 from k8sim.scheduling.explain import ExplainError, explain_pod
+from k8sim.sim.snapshot import build_snapshot
 from k8sim.workloads.kube_objects import load_kube_objects
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "kube" / "cluster.yaml"
@@ -34,7 +35,7 @@ def objs():
 
 @pytest.fixture(scope="module")
 def cluster(objs):
-    return objs.build()
+    return build_snapshot(objs)
 
 
 def test_nodes(objs):
@@ -225,7 +226,7 @@ def test_skips_and_cordon(tmp_path):
     assert want.affinity["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0] == {
         "labelSelector": {"matchLabels": {"app": "want"}}, "topologyKey": "kubernetes.io/hostname"}
     assert want.ports == [{"containerPort": 80, "hostPort": 8080}]
-    cluster = objs.build()
+    cluster = build_snapshot(objs)
     assert cluster.state.nodes.unschedulable.tolist() == [True]  # spec.unschedulable -> cordoned
     _, shape = cluster.pending_pod("want")
     assert shape.host_ports == (("TCP", "0.0.0.0", 8080),)
@@ -240,7 +241,7 @@ def test_pod_of_another_scheduler_is_left_out(tmp_path):
   spec: {schedulerName: volcano, containers: [{name: c}]}
   status: {phase: Pending}
 """
-    cluster = load_kube_objects(write(tmp_path, LIST + pod)).build()
+    cluster = build_snapshot(load_kube_objects(write(tmp_path, LIST + pod)))
     with pytest.raises(ExplainError, match="schedulerName 'volcano', which no scheduler profile has"):
         cluster.pending_pod("v")
 
@@ -277,5 +278,5 @@ def test_build_errors_name_the_item(tmp_path):
   status: {phase: Running}
 """
     with pytest.raises(ScenarioError) as info:
-        load_kube_objects(write(tmp_path, LIST + pod)).build()
+        build_snapshot(load_kube_objects(write(tmp_path, LIST + pod)))
     assert "items[1] (Pod default/hog): does not fit on node 'n1'" in str(info.value)

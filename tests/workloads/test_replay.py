@@ -491,7 +491,8 @@ def test_priority_by_qos_lets_latency_sensitive_pods_preempt(tmp_path):
 
 
 def test_explain_names_trace_arrivals_and_dropped_pods(tmp_path):
-    from k8sim.scheduling.explain import ExplainError, find_pending_pod
+    from k8sim.scheduling.explain import ExplainError
+    from k8sim.sim.explain import find_pending_pod
 
     doc = scenario(tmp_path, INFLATION_PODS, "n,64000,262144,1,G1\n", trace={"mode": "inflation"})
     sim = Simulation(validate_scenario(doc, base_dir=tmp_path), seed=1)

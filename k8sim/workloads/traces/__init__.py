@@ -3,5 +3,9 @@
 One module per trace format, each documenting the upstream schema it reads:
 ``alibaba_gpu_2023`` (openb), ``alibaba_gpu_2025_dlrm``, ``alibaba_2018``,
 ``alibaba_pai_2020`` (machine specs), ``google_2019``, ``google_2011``, ``azure_vm``,
-``swf`` (Standard Workload Format) and ``simkube``.
+``swf`` (Standard Workload Format) and ``simkube``. What they share: ``schema`` (the
+columns, their validation, the reader options), ``reports`` (the read report and
+``TraceError``), ``tables`` (delimited files as string cells, checked row by row) and
+``build`` (window, sampling and scaling into the normalised frames); ``formats`` names
+every reader for scenarios.
 """

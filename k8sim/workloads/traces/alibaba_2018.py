@@ -44,17 +44,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    PathLike,
-    RowCheck,
-    TraceOptions,
-    TraceReport,
-    build_nodes,
-    build_pods,
-    file_label,
-    raw_frame,
-    read_table,
-)
+from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
+from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
+from k8sim.workloads.traces.schema import TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, read_table
 
 __all__ = [
     "BATCH_INSTANCE_COLUMNS",

@@ -51,17 +51,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    MIB,
-    PathLike,
-    RowCheck,
-    TraceOptions,
-    TraceReport,
-    build_nodes,
-    build_pods,
-    raw_frame,
-    read_table,
-)
+from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
+from k8sim.workloads.traces.reports import PathLike, TraceReport
+from k8sim.workloads.traces.schema import MIB, TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, read_table
 
 __all__ = [
     "OPENB_NODE_COLUMNS",

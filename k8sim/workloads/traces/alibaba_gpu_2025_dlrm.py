@@ -47,16 +47,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    GIB,
-    PathLike,
-    RowCheck,
-    TraceOptions,
-    TraceReport,
-    build_pods,
-    raw_frame,
-    read_table,
-)
+from k8sim.workloads.traces.build import build_pods, raw_frame
+from k8sim.workloads.traces.reports import PathLike, TraceReport
+from k8sim.workloads.traces.schema import GIB, TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, read_table
 
 __all__ = [
     "DLRM_COLUMNS",

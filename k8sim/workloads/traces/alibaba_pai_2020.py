@@ -27,14 +27,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    GIB,
-    PathLike,
-    RowCheck,
-    TraceReport,
-    build_nodes,
-    read_table,
-)
+from k8sim.workloads.traces.build import build_nodes
+from k8sim.workloads.traces.reports import PathLike, TraceReport
+from k8sim.workloads.traces.schema import GIB
+from k8sim.workloads.traces.tables import RowCheck, read_table
 
 __all__ = ["PAI_MACHINE_SPEC_COLUMNS", "read_pai_machine_spec"]
 

@@ -33,16 +33,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    GIB,
-    PathLike,
-    RowCheck,
-    TraceOptions,
-    TraceReport,
-    build_pods,
-    raw_frame,
-    read_table,
-)
+from k8sim.workloads.traces.build import build_pods, raw_frame
+from k8sim.workloads.traces.reports import PathLike, TraceReport
+from k8sim.workloads.traces.schema import GIB, TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, read_table
 
 __all__ = ["VMTABLE_COLUMNS", "read_azure_vmtable"]
 

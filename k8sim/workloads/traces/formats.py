@@ -62,7 +62,8 @@ from k8sim.workloads.traces import (
     simkube,
     swf,
 )
-from k8sim.workloads.traces.schema import TraceOptions, TraceReport, validate_pods
+from k8sim.workloads.traces.reports import TraceReport
+from k8sim.workloads.traces.schema import TraceOptions, validate_pods
 
 __all__ = ["NODE_FORMATS", "POD_FORMATS", "SAMPLE", "NodeFormat", "PodFormat", "read_nodes", "read_pods"]
 

@@ -21,7 +21,7 @@ Units are normalised, so the reader needs the stated shape of the largest machin
 ``machine_cpu_milli`` and ``machine_memory_bytes`` (what 1.0 stands for).
 
 Mapping to the normalised schema
-    As for the 2019 trace (see :mod:`k8sim.workloads.traces.google_2019`): each task
+    As for the 2019 trace (see :mod:`k8sim.workloads.traces.google_events`): each task
     (``job ID`` + ``task index``) is followed through its events; SUBMIT opens an
     attempt (resubmissions give ``#1``, ``#2``... ids), SCHEDULE starts the run and the
     next EVICT / FAIL / FINISH / KILL / LOST ends it; attempts never scheduled are
@@ -38,18 +38,18 @@ Mapping to the normalised schema
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.google_2019 import (
+from k8sim.workloads.traces.google_events import (
     END,
     OTHER,
     SCHEDULE,
     SUBMIT,
     UPDATE_PENDING,
     Events,
+    as_paths,
     check_shape,
     concat_events,
     event_codes,
@@ -59,14 +59,9 @@ from k8sim.workloads.traces.google_2019 import (
     qos_labels,
     trace_seconds,
 )
-from k8sim.workloads.traces.schema import (
-    PathLike,
-    RowCheck,
-    TraceOptions,
-    TraceReport,
-    file_label,
-    read_table,
-)
+from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
+from k8sim.workloads.traces.schema import TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, read_table
 
 __all__ = [
     "MACHINE_EVENTS_COLUMNS",
@@ -118,10 +113,6 @@ MACHINE_EVENT_TYPES: dict[str, int] = {"ADD": 0, "REMOVE": 1, "UPDATE": 2}
 _ROLE_2011 = {0: SUBMIT, 1: SCHEDULE, 2: END, 3: END, 4: END, 5: END, 6: END, 7: UPDATE_PENDING, 8: OTHER}
 
 
-def _paths(p: PathLike | Sequence[PathLike]) -> list[PathLike]:
-    return [p] if isinstance(p, str | Path) else list(p)
-
-
 def read_google_2011(
     task_events: PathLike | Sequence[PathLike],
     options: TraceOptions | None = None,
@@ -133,7 +124,7 @@ def read_google_2011(
 ) -> tuple[pd.DataFrame, TraceReport]:
     """Read ``task_events`` part files into the normalised pod schema."""
     check_shape(machine_cpu_milli, machine_memory_bytes)
-    paths = _paths(task_events)
+    paths = as_paths(task_events)
     report = TraceReport(source=", ".join(str(p) for p in paths))
     parts: list[Events] = []
     for path in paths:

@@ -57,27 +57,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    PathLike,
-    RowCheck,
-    Table,
-    TraceError,
-    TraceOptions,
-    TraceReport,
-    Where,
-    build_nodes,
-    build_pods,
-    file_label,
-    open_text,
-    raw_frame,
-    read_table,
+from k8sim.workloads.traces.google_events import (
+    END,
+    OTHER,
+    SCHEDULE,
+    SUBMIT,
+    UPDATE_PENDING,
+    Events,
+    as_paths,
+    check_shape,
+    concat_events,
+    event_codes,
+    lifecycles,
+    nodes_from_machine_events,
+    pods_from_lifecycles,
+    qos_labels,
+    trace_seconds,
 )
+from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
+from k8sim.workloads.traces.schema import TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, Table, open_text, read_table
 
 __all__ = [
     "COLLECTION_EVENT_TYPES",
@@ -89,8 +93,6 @@ __all__ = [
 
 #: Trace time of the trace start, microseconds.
 TRACE_START_US = 600_000_000
-#: 2**63 - 1: "after the end of the trace".
-_AFTER_END_US = float(2**63 - 1)
 
 INSTANCE_EVENT_TYPES: dict[str, int] = {
     "SUBMIT": 0,
@@ -107,9 +109,6 @@ INSTANCE_EVENT_TYPES: dict[str, int] = {
 }
 COLLECTION_EVENT_TYPES = INSTANCE_EVENT_TYPES
 MACHINE_EVENT_TYPES: dict[str, int] = {"EVENT_TYPE_UNKNOWN": 0, "ADD": 1, "REMOVE": 2, "UPDATE": 3}
-
-# Lifecycle roles of events.
-SUBMIT, SCHEDULE, END, UPDATE_PENDING, OTHER = 0, 1, 2, 3, 4
 
 _ROLE_2019 = {
     0: SUBMIT,
@@ -236,180 +235,6 @@ def read_export(
     return read_table(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
 
 
-def event_codes(check: RowCheck, column: str, names: dict[str, int]) -> np.ndarray:
-    """Event type codes from numbers or enum names; unknown ones drop ``bad_event_type``."""
-    raw = check.table.cells[column]
-    codes = np.full(len(raw), np.nan)
-    valid = set(names.values())
-    for i, value in enumerate(raw):
-        code = names.get(value.upper())
-        if code is None:
-            try:
-                number = float(value)
-            except ValueError:
-                continue
-            code = int(number) if number.is_integer() and int(number) in valid else None
-        if code is not None:
-            codes[i] = code
-    check.reject(np.isnan(codes), "bad_event_type", column)
-    return codes
-
-
-def trace_seconds(time_us: np.ndarray, trace_start_us: float) -> np.ndarray:
-    """Trace microseconds -> seconds from the trace start (-inf before it, +inf after)."""
-    seconds = (time_us - trace_start_us) / 1e6
-    seconds = np.where(time_us == 0, -np.inf, seconds)
-    return np.where(time_us >= _AFTER_END_US, np.inf, seconds)
-
-
-# --------------------------------------------------------------------------- lifecycles
-
-
-@dataclass
-class Events:
-    """Instance events in a common form (one entry per good event row)."""
-
-    key: np.ndarray  # object: "<collection>/<index>"
-    owner: np.ndarray  # object
-    time: np.ndarray  # seconds from the trace start; -inf before, +inf after
-    role: np.ndarray  # SUBMIT / SCHEDULE / END / UPDATE_PENDING / OTHER
-    cpu: np.ndarray  # normalised, NaN = absent
-    memory: np.ndarray
-    priority: np.ndarray  # float, NaN = absent
-    qos: np.ndarray  # object
-    file: np.ndarray  # object: file label of each event
-    line: np.ndarray  # int: its line (or record) number
-
-
-def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
-    """Pods (intermediate frame, normalised requests) from instance events."""
-    _, key_codes = np.unique(events.key.astype(str), return_inverse=True)
-    order = np.lexsort((np.arange(len(events.key)), events.time, key_codes))
-    pods: list[dict] = []
-    cur: dict | None = None
-    attempts: dict[str, int] = {}
-
-    def open_attempt(i: int) -> dict:
-        n = attempts.get(events.key[i], 0)
-        attempts[events.key[i]] = n + 1
-        return {
-            "id": events.key[i] if n == 0 else f"{events.key[i]}#{n}",
-            "owner": events.owner[i],
-            "arrival": events.time[i],
-            "sched": None,
-            "cpu": np.nan,
-            "memory": np.nan,
-            "priority": np.nan,
-            "qos": "",
-            "where": Where(events.file[i], int(events.line[i])),
-        }
-
-    def take_request(att: dict, i: int) -> None:
-        if not np.isnan(events.cpu[i]):
-            att["cpu"] = events.cpu[i]
-        if not np.isnan(events.memory[i]):
-            att["memory"] = events.memory[i]
-        if not np.isnan(events.priority[i]):
-            att["priority"] = events.priority[i]
-        if events.qos[i]:
-            att["qos"] = events.qos[i]
-
-    def close(att: dict, end: float) -> None:
-        if np.isnan(att["cpu"]) or np.isnan(att["memory"]):
-            report.drop("missing_request", 1, [att["where"]])
-            return
-        start = att["sched"]
-        run_start = 0.0 if start == -np.inf else start
-        pods.append(
-            {
-                "id": att["id"],
-                "owner": att["owner"],
-                "arrival": np.nan if att["arrival"] == -np.inf else att["arrival"],
-                "end": np.nan if end == np.inf else end,
-                "duration": np.nan if end == np.inf or start is None else end - run_start,
-                "cpu": att["cpu"],
-                "memory": att["memory"],
-                "priority": 0.0 if np.isnan(att["priority"]) else att["priority"],
-                "qos": att["qos"],
-            }
-        )
-
-    prev = None
-    for i in order:
-        key = events.key[i]
-        if key != prev:
-            if cur is not None:
-                close(cur, np.inf)
-            cur, prev = None, key
-        role = events.role[i]
-        t = events.time[i]
-        if role == SUBMIT:
-            if cur is not None and cur["sched"] is None:
-                take_request(cur, i)  # a repeated submit while pending
-                continue
-            if cur is not None:
-                close(cur, t)  # resubmitted while running: the old run ended here
-            cur = open_attempt(i)
-            take_request(cur, i)
-        elif role == SCHEDULE:
-            if cur is None:
-                cur = open_attempt(i)  # no SUBMIT seen (before the trace)
-            if cur["sched"] is None:
-                take_request(cur, i)
-                cur["sched"] = t
-        elif role == END:
-            if cur is None:
-                continue
-            if cur["sched"] is None:
-                report.filter("never_scheduled", 1)
-            else:
-                close(cur, t)
-            cur = None
-        elif role == UPDATE_PENDING and cur is not None and cur["sched"] is None:
-            take_request(cur, i)
-    if cur is not None:
-        close(cur, np.inf)
-    return pd.DataFrame(
-        pods, columns=["id", "owner", "arrival", "end", "duration", "cpu", "memory", "priority", "qos"]
-    )
-
-
-def pods_from_lifecycles(
-    frame: pd.DataFrame,
-    *,
-    file: str,
-    options: TraceOptions | None,
-    rng: np.random.Generator | None,
-    report: TraceReport,
-    machine_cpu_milli: float,
-    machine_memory_bytes: float,
-) -> pd.DataFrame:
-    raw = raw_frame(
-        len(frame),
-        id=frame["id"].to_numpy(dtype=object),
-        arrival=frame["arrival"].to_numpy(dtype=float),
-        end=frame["end"].to_numpy(dtype=float),
-        duration=frame["duration"].to_numpy(dtype=float),
-        cpu_milli=frame["cpu"].to_numpy(dtype=float) * machine_cpu_milli,
-        memory_bytes=frame["memory"].to_numpy(dtype=float) * machine_memory_bytes,
-        priority=frame["priority"].to_numpy(dtype=float),
-        qos=frame["qos"].to_numpy(dtype=object),
-        owner=frame["owner"].to_numpy(dtype=object),
-    )
-    return build_pods(raw, file=file, options=options, rng=rng, report=report)
-
-
-def check_shape(machine_cpu_milli: float, machine_memory_bytes: float) -> None:
-    if not (machine_cpu_milli > 0 and machine_memory_bytes > 0):
-        raise ValueError(
-            "machine_cpu_milli and machine_memory_bytes (what a normalised 1.0 stands for) must be > 0"
-        )
-
-
-def qos_labels(sched_class: np.ndarray) -> np.ndarray:
-    return np.array([f"sc{int(c)}" if not np.isnan(c) else "" for c in sched_class], dtype=object)
-
-
 # --------------------------------------------------------------------------- readers
 
 
@@ -446,12 +271,11 @@ def read_google_2019(
 ) -> tuple[pd.DataFrame, TraceReport]:
     """Read instance-event exports (one file or several) into the normalised pod schema."""
     check_shape(machine_cpu_milli, machine_memory_bytes)
-    paths = [instance_events] if isinstance(instance_events, str | Path) else list(instance_events)
+    paths = as_paths(instance_events)
     report = TraceReport(source=", ".join(str(p) for p in paths))
     info: dict[str, tuple[float, float, float]] = {}
     if collection_events is not None:
-        cpaths = [collection_events] if isinstance(collection_events, str | Path) else list(collection_events)
-        for cp in cpaths:
+        for cp in as_paths(collection_events):
             info.update({k: v for k, v in _collection_info(cp, report).items() if k not in info})
 
     parts: list[Events] = []
@@ -510,67 +334,6 @@ def read_google_2019(
         machine_memory_bytes=machine_memory_bytes,
     )
     return pods, report
-
-
-def concat_events(parts: list[Events]) -> Events:
-    return Events(
-        key=np.concatenate([p.key for p in parts]) if parts else np.zeros(0, object),
-        owner=np.concatenate([p.owner for p in parts]) if parts else np.zeros(0, object),
-        time=np.concatenate([p.time for p in parts]) if parts else np.zeros(0),
-        role=np.concatenate([p.role for p in parts]) if parts else np.zeros(0, np.int64),
-        cpu=np.concatenate([p.cpu for p in parts]) if parts else np.zeros(0),
-        memory=np.concatenate([p.memory for p in parts]) if parts else np.zeros(0),
-        priority=np.concatenate([p.priority for p in parts]) if parts else np.zeros(0),
-        qos=np.concatenate([p.qos for p in parts]) if parts else np.zeros(0, object),
-        file=np.concatenate([p.file for p in parts]) if parts else np.zeros(0, object),
-        line=np.concatenate([p.line for p in parts]) if parts else np.zeros(0, np.int64),
-    )
-
-
-def nodes_from_machine_events(
-    table: Table,
-    report: TraceReport,
-    *,
-    type_column: str,
-    event_types: dict[str, int],
-    cpus_column: str,
-    memory_column: str,
-    machine_cpu_milli: float,
-    machine_memory_bytes: float,
-) -> pd.DataFrame:
-    """One node per ``machine_id`` of a machine-events table (Google 2011 or 2019, each
-    with its own ``event_types`` codes): the capacity of its latest ADD or UPDATE event
-    that has one, scaled by the stated machine shape; machines without any are dropped
-    (``missing_capacity``). Nodes come in order of first appearance."""
-    check = RowCheck(table, report)
-    time_us = check.number("time", minimum=0)
-    codes = event_codes(check, type_column, event_types)
-    cpus = check.number(cpus_column, required=False, minimum=0)
-    memory = check.number(memory_column, required=False, minimum=0)
-    ids = check.text("machine_id")
-    check.reject(ids == "", "missing_value", "machine_id")
-    ok = check.ok
-    capacity_codes = [event_types["ADD"], event_types["UPDATE"]]
-    has_cap = ok & np.isin(codes, capacity_codes) & ~np.isnan(cpus) & ~np.isnan(memory)
-    frame = pd.DataFrame(
-        {
-            "name": ids,
-            "time": time_us,
-            "order": np.arange(len(ids)),
-            "cpu_milli": cpus * machine_cpu_milli,
-            "memory_bytes": memory * machine_memory_bytes,
-        }
-    )
-    first_seen = frame[ok].groupby("name", sort=False)["order"].min()
-    latest = frame[has_cap].sort_values(["time", "order"], kind="stable").groupby("name", sort=False).tail(1)
-    with_cap = set(latest["name"])
-    no_cap = [m for m in first_seen.index if m not in with_cap]
-    if no_cap:
-        first_rows = [int(first_seen[m]) for m in no_cap]
-        report.drop("missing_capacity", len(no_cap), (table.where(r) for r in first_rows))
-    latest = latest.assign(first=latest["name"].map(first_seen)).sort_values("first")
-    raw = latest.assign(gpu_count=0, gpu_model="").reset_index(drop=True)
-    return build_nodes(raw, file=table.path, report=report)
 
 
 def read_google_2019_machines(

@@ -60,16 +60,9 @@ import numpy as np
 import pandas as pd
 
 from k8sim.config.quantity import resource_base_value
-from k8sim.workloads.traces.schema import (
-    PathLike,
-    TraceError,
-    TraceOptions,
-    TraceReport,
-    Where,
-    build_pods,
-    file_label,
-    raw_frame,
-)
+from k8sim.workloads.traces.build import build_pods, raw_frame
+from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
+from k8sim.workloads.traces.schema import TraceOptions
 
 __all__ = ["load_simkube_trace", "pod_template_requests", "read_simkube"]
 

@@ -37,19 +37,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from k8sim.workloads.traces.schema import (
-    PathLike,
-    RowCheck,
-    Table,
-    TraceError,
-    TraceOptions,
-    TraceReport,
-    Where,
-    build_pods,
-    file_label,
-    open_text,
-    raw_frame,
-)
+from k8sim.workloads.traces.build import build_pods, raw_frame
+from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
+from k8sim.workloads.traces.schema import TraceOptions
+from k8sim.workloads.traces.tables import RowCheck, Table, open_text
 
 __all__ = ["SWF_FIELDS", "read_swf", "read_swf_header"]
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from k8sim.workloads.traces.alibaba_2018 import read_alibaba_2018, read_alibaba_2018_machines
-from k8sim.workloads.traces.schema import TraceError, TraceOptions
+from k8sim.workloads.traces.reports import TraceError
+from k8sim.workloads.traces.schema import TraceOptions
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "traces"
 GIB = 1 << 30

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from k8sim.workloads.traces.azure_vm import read_azure_vmtable
-from k8sim.workloads.traces.schema import TraceError, TraceOptions
+from k8sim.workloads.traces.reports import TraceError
+from k8sim.workloads.traces.schema import TraceOptions
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "traces"
 VMTABLE = FIXTURES / "azure_vmtable.csv"

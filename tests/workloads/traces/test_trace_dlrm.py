@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from k8sim.workloads.traces.alibaba_gpu_2025_dlrm import read_dlrm
-from k8sim.workloads.traces.schema import TraceError, TraceOptions, validate_pods
+from k8sim.workloads.traces.reports import TraceError
+from k8sim.workloads.traces.schema import TraceOptions, validate_pods
 
 HERE = Path(__file__).resolve()
 SHARED = HERE.parents[3] / ".." / "shared" / "traces" / "alibaba-gpu-v2025-dlrm"

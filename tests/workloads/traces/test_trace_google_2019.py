@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from k8sim.workloads.traces.google_2019 import read_google_2019, read_google_2019_machines
-from k8sim.workloads.traces.schema import TraceError, TraceOptions
+from k8sim.workloads.traces.reports import TraceError
+from k8sim.workloads.traces.schema import TraceOptions
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "traces"
 GIB = 1 << 30

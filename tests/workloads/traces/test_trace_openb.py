@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from k8sim.workloads.traces.alibaba_gpu_2023 import read_openb_nodes, read_openb_pods
-from k8sim.workloads.traces.schema import TraceError, TraceOptions, validate_nodes, validate_pods
+from k8sim.workloads.traces.reports import TraceError
+from k8sim.workloads.traces.schema import TraceOptions, validate_nodes, validate_pods
 
 HERE = Path(__file__).resolve()
 SHARED = HERE.parents[3] / ".." / "shared" / "traces" / "alibaba-gpu-v2023-openb"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from k8sim.workloads.traces.alibaba_pai_2020 import read_pai_machine_spec
-from k8sim.workloads.traces.schema import TraceError, validate_nodes
+from k8sim.workloads.traces.reports import TraceError
+from k8sim.workloads.traces.schema import validate_nodes
 
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "traces" / "alibaba-gpu-v2020-machine-spec"
 GIB = 1 << 30

@@ -14,14 +14,11 @@ import pytest
 from pydantic import ValidationError
 
 from k8sim.workloads.traces.azure_vm import read_azure_vmtable
+from k8sim.workloads.traces.reports import MAX_EXAMPLES, TraceError, TraceReport, Where
 from k8sim.workloads.traces.schema import (
-    MAX_EXAMPLES,
     NODE_COLUMN_NAMES,
     POD_COLUMN_NAMES,
-    TraceError,
     TraceOptions,
-    TraceReport,
-    Where,
     empty_nodes,
     empty_pods,
     validate_nodes,
@@ -81,6 +78,16 @@ def test_documented_column_lists():
     assert list(empty_nodes().columns) == list(NODE_COLUMN_NAMES)
     validate_pods(empty_pods())
     validate_nodes(empty_nodes())
+
+
+def test_schema_still_offers_the_report_and_error_it_documents():
+    # The schema module documents the whole reader contract; code written against it
+    # (scenario building catches TraceError from here) keeps working.
+    from k8sim.workloads.traces import reports, schema
+
+    for name in ("MAX_EXAMPLES", "PathLike", "TraceError", "TraceReport", "Where"):
+        assert getattr(schema, name) is getattr(reports, name)
+        assert name in schema.__all__
 
 
 def test_validator_accepts_a_good_pod():
@@ -237,7 +244,8 @@ def test_window_times_are_relative_to_the_window_and_scaled_after():
     ("\ufeffa,b\n1,x\n2,y\n", "a byte-order mark before the header"),
 ])
 def test_read_table_cells_are_the_same_however_the_file_is_spelled(tmp_path, text, why):
-    from k8sim.workloads.traces.schema import TraceReport, read_table
+    from k8sim.workloads.traces.reports import TraceReport
+    from k8sim.workloads.traces.tables import read_table
 
     path = tmp_path / "t.csv"
     path.write_bytes(text.encode("utf-8"))

@@ -14,7 +14,8 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from k8sim.workloads.traces.schema import TraceError, TraceOptions, validate_pods
+from k8sim.workloads.traces.reports import TraceError
+from k8sim.workloads.traces.schema import TraceOptions, validate_pods
 from k8sim.workloads.traces.simkube import pod_template_requests, read_simkube
 
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "traces" / "simkube-dsb-scaling"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from k8sim.workloads.traces.schema import TraceError
+from k8sim.workloads.traces.reports import TraceError
 from k8sim.workloads.traces.swf import read_swf, read_swf_header
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "traces"

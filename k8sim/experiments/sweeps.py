@@ -49,7 +49,7 @@ from k8sim.config.loader import (
     validate_scenario,
 )
 from k8sim.config.scenario import ProfileSpec, Scenario
-from k8sim.experiments.compare import (
+from k8sim.experiments.comparison import (
     WALL_COLUMN,
     RunOutput,
     RunTask,

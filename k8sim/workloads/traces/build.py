@@ -1,0 +1,183 @@
+"""From what a reader parsed to the normalised pod and node frames.
+
+A pod reader hands :func:`build_pods` an intermediate frame (:func:`raw_frame`, columns
+:data:`RAW_COLUMNS`, in the trace's own seconds and units already converted to
+milli-cores and bytes); it applies the reader's
+:class:`~k8sim.workloads.traces.schema.TraceOptions` in this order: time window,
+sampling, time scale, resource scale, then types, sorts and validates the pods. A node
+reader hands :func:`build_nodes` the node columns to type and validate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from k8sim.workloads.traces.reports import TraceError, TraceReport, no_rows_error
+from k8sim.workloads.traces.schema import TraceOptions, typed_column, validate_nodes, validate_pods
+
+__all__ = ["RAW_COLUMNS", "build_nodes", "build_pods", "raw_frame"]
+
+#: Columns of the intermediate frame readers hand to :func:`build_pods`.
+RAW_COLUMNS = (
+    "id",  # str
+    "arrival",  # trace seconds; NaN = before the trace start
+    "end",  # trace seconds the pod left; NaN = after the trace end, or unknown
+    "duration",  # run time once placed; NaN = unknown
+    "cpu_milli",
+    "memory_bytes",
+    "gpu_count",
+    "gpu_milli",
+    "gpu_model",
+    "priority",
+    "qos",
+    "owner",
+)
+
+
+def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
+    """An intermediate frame of ``n`` rows; scalars broadcast, defaults filled in."""
+    defaults: dict[str, object] = {
+        "gpu_count": 0,
+        "gpu_milli": 0,
+        "gpu_model": "",
+        "priority": 0,
+        "qos": "",
+        "owner": "",
+        "duration": np.nan,
+        "end": np.nan,
+    }
+    data: dict[str, object] = {}
+    for name in RAW_COLUMNS:
+        value = columns.pop(name, defaults.get(name))
+        if value is None:
+            raise TypeError(f"raw_frame: column {name!r} is required")
+        if np.ndim(value) == 0:
+            value = np.full(n, value, dtype=object if isinstance(value, str) else None)
+        data[name] = np.asarray(value)
+    if columns:
+        raise TypeError(f"raw_frame: unknown columns {sorted(columns)}")
+    return pd.DataFrame(data)
+
+
+def _sample(
+    keep_n: int, owners: np.ndarray, options: TraceOptions, rng: np.random.Generator | None
+) -> np.ndarray:
+    """Indices (sorted) of the rows kept by sampling."""
+    if options.sample_fraction >= 1.0:
+        return np.arange(keep_n)
+    if rng is None:
+        raise ValueError("sample_fraction < 1 needs an explicit rng (numpy.random.Generator)")
+    if options.sample_by == "pod":
+        k = int(round(options.sample_fraction * keep_n))
+        return np.sort(rng.choice(keep_n, size=k, replace=False))
+    # By owner: pods with an empty owner are each their own group.
+    keys = np.array([o if o else f"\x00{i}" for i, o in enumerate(owners)], dtype=object)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    k = int(round(options.sample_fraction * len(uniq)))
+    chosen = np.zeros(len(uniq), dtype=bool)
+    chosen[rng.choice(len(uniq), size=k, replace=False)] = True
+    return np.flatnonzero(chosen[inverse])
+
+
+def build_pods(
+    raw: pd.DataFrame,
+    *,
+    file: str,
+    options: TraceOptions | None,
+    rng: np.random.Generator | None,
+    report: TraceReport,
+) -> pd.DataFrame:
+    """Window, sample, scale and type an intermediate frame (see :data:`RAW_COLUMNS`).
+
+    Raises :class:`TraceError` when no row survived parsing, or the window is empty.
+    """
+    options = options or TraceOptions()
+    if options.sample_fraction < 1.0 and rng is None:
+        raise ValueError("sample_fraction < 1 needs an explicit rng (numpy.random.Generator)")
+    if len(raw) == 0:
+        raise no_rows_error(file, report)
+
+    arrival = raw["arrival"].to_numpy(dtype=float)
+    end = raw["end"].to_numpy(dtype=float)
+    duration = raw["duration"].to_numpy(dtype=float)
+    lo = options.start_s if options.start_s is not None else 0.0
+    hi = options.end_s if options.end_s is not None else np.inf
+
+    # In the window: arrives before its end, and has not left by its start.
+    in_window = (np.isnan(arrival) | (arrival < hi)) & (np.isnan(end) | (end > lo))
+    report.filter("outside_window", int((~in_window).sum()))
+    if not in_window.any():
+        if options.has_window:
+            raise TraceError(f"no pods in the time window [{lo}, {hi}) s", file=file)
+        raise no_rows_error(file, report)
+    idx = np.flatnonzero(in_window)
+    arrival, end, duration = arrival[idx], end[idx], duration[idx]
+
+    before = np.isnan(arrival) | (arrival < lo)
+    after = np.isnan(end) | (end > hi)
+    # What is left of the run at the window start: at most end - lo.
+    remaining = np.where(np.isnan(duration), np.nan, np.fmin(duration, end - lo))
+    duration = np.where(before, remaining, duration)
+    duration = np.where(after, np.nan, duration)
+    arrival = np.where(before, 0.0, arrival - lo)
+
+    chosen = _sample(len(idx), raw["owner"].to_numpy(dtype=object)[idx], options, rng)
+    report.filter("not_sampled", len(idx) - len(chosen))
+    idx, arrival, duration, before, after = (
+        idx[chosen],
+        arrival[chosen],
+        duration[chosen],
+        before[chosen],
+        after[chosen],
+    )
+
+    sub = raw.iloc[idx]
+    rs = options.resource_scale
+    frame = pd.DataFrame(
+        {
+            "id": typed_column(sub["id"].astype(str).to_numpy(), "str"),
+            "arrival_s": arrival * options.time_scale,
+            "duration_s": duration * options.time_scale,
+            "cpu_milli": np.rint(sub["cpu_milli"].to_numpy(dtype=float) * rs).astype(np.int64),
+            "memory_bytes": np.rint(sub["memory_bytes"].to_numpy(dtype=float) * rs).astype(np.int64),
+            "gpu_count": sub["gpu_count"].to_numpy(dtype=float).astype(np.int64),
+            "gpu_milli": np.rint(sub["gpu_milli"].to_numpy(dtype=float)).astype(np.int64),
+            "gpu_model": typed_column(sub["gpu_model"].astype(str).to_numpy(), "str"),
+            "priority": sub["priority"].to_numpy(dtype=float).astype(np.int64),
+            "qos": typed_column(sub["qos"].astype(str).to_numpy(), "str"),
+            "owner": typed_column(sub["owner"].astype(str).to_numpy(), "str"),
+            "clipped_start": before.astype(bool),
+            "clipped_end": after.astype(bool),
+        }
+    )
+    frame = frame.sort_values("arrival_s", kind="stable").reset_index(drop=True)
+    report.kept = len(frame)
+    report.clipped_start = int(frame["clipped_start"].sum())
+    report.clipped_end = int(frame["clipped_end"].sum())
+    return validate_pods(frame)
+
+
+def build_nodes(
+    raw: pd.DataFrame,
+    *,
+    file: str,
+    report: TraceReport,
+) -> pd.DataFrame:
+    """Type an intermediate nodes frame (columns of
+    :data:`~k8sim.workloads.traces.schema.NODE_COLUMNS`, any numbers)."""
+    if len(raw) == 0:
+        raise no_rows_error(file, report, "nodes")
+    frame = pd.DataFrame(
+        {
+            "name": typed_column(raw["name"].astype(str).to_numpy(), "str"),
+            "cpu_milli": np.rint(raw["cpu_milli"].to_numpy(dtype=float)).astype(np.int64),
+            "memory_bytes": np.rint(raw["memory_bytes"].to_numpy(dtype=float)).astype(np.int64),
+            "gpu_count": np.rint(raw["gpu_count"].to_numpy(dtype=float)).astype(np.int64),
+            "gpu_model": typed_column(raw["gpu_model"].astype(str).to_numpy(), "str"),
+        }
+    )
+    report.kept = len(frame)
+    return validate_nodes(frame)
