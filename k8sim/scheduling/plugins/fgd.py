@@ -311,11 +311,12 @@ class FGD(ScorePlugin):
 
     name = "FGD"
     Args = FGDArgs
+    args: FGDArgs  # always set: Plugin.__init__ makes the defaults
     summary = "FGD of Weng et al. ATC '23: minimise the expected GPU fragmentation increase (targetWorkload)"
 
     def __init__(self, args: BaseModel | None = None) -> None:
         super().__init__(args)
-        self.target = Target(self.args.targetWorkload)  # type: ignore[union-attr]
+        self.target = Target(self.args.targetWorkload)
         self._memo: _Memo | None = None
 
     def _current_memo(self) -> _Memo:
@@ -368,6 +369,6 @@ def target_workload_from_pods(df: pd.DataFrame) -> list[dict[str, Any]]:
     keep = int(np.searchsorted(cover.to_numpy(), COVERAGE - 1e-12)) + 1
     kept = counts.iloc[:keep]
     total = int(kept["n"].sum())
-    return [{"cpuMilli": int(r.cpu_milli), "gpuMilli": int(r.gpu_milli), "gpuCount": int(r.gpu_count),
-             "gpuModels": str(r.gpu_model), "popularity": int(r.n) / total}
-            for r in kept.itertuples(index=False)]
+    return [{"cpuMilli": int(r["cpu_milli"]), "gpuMilli": int(r["gpu_milli"]), "gpuCount": int(r["gpu_count"]),
+             "gpuModels": str(r["gpu_model"]), "popularity": int(r["n"]) / total}
+            for r in kept.to_dict(orient="records")]
