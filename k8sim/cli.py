@@ -19,7 +19,7 @@ import yaml
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from k8sim import __version__
@@ -68,7 +68,7 @@ class _LazyProgress:
         self.after_s = after_s
         self.t0 = time.perf_counter()
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def __call__(self, now: float) -> None:
         if self.progress is None:
@@ -84,6 +84,7 @@ class _LazyProgress:
             )
             self.progress.start()
             self.task = self.progress.add_task("sim", total=self.end, now="")
+        assert self.task is not None  # added with the progress bar
         label = f"t = {now:,.0f} s" + (f" / {self.end:,.0f} s" if self.end else "")
         self.progress.update(self.task, completed=now if self.end else None, now=label)
 
@@ -318,7 +319,8 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
             name = exp.nodes[i]
             cells = [escape(name)]
             for ps in scored:
-                norm, raw = int(ps.normalized[k]), int(ps.raw[k])  # type: ignore[index]
+                assert ps.normalized is not None and ps.raw is not None  # scored: not skipped
+                norm, raw = int(ps.normalized[k]), int(ps.raw[k])
                 cells.append(str(norm) if norm == raw else f"{norm} ({raw})")
             mark = ("chosen" if len(exp.best) == 1 else "tie") if name in best else ""
             cells += [str(int(exp.totals[k])), mark]
@@ -337,7 +339,7 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
         rej.add_column("reasons")
         reasons: dict[str, dict[str, int]] = {}
         for plugin, reason in zip(exp.rejected_by, exp.reasons, strict=True):
-            if plugin is not None:
+            if plugin is not None and reason is not None:  # a rejected node always has its reason
                 d = reasons.setdefault(plugin, {})
                 d[reason] = d.get(reason, 0) + 1
         for plugin, count in rejections.items():
@@ -403,7 +405,8 @@ def explain(
 
             if at is not None:
                 raise ExplainError("--at goes with a SCENARIO; --objects is a snapshot")
-            objs = load_kube_objects(objects)  # type: ignore[arg-type]
+            assert objects is not None  # checked above: a SCENARIO or --objects
+            objs = load_kube_objects(objects)
             warnings += objs.warnings
             cfg = None
             if config is not None:
