@@ -84,7 +84,7 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
 
     name = "NodeResourcesBalancedAllocation"
     Args = BalancedAllocationArgs
-    args: BalancedAllocationArgs  # always set: Plugin.__init__ makes the defaults
+    args: BalancedAllocationArgs
     summary = "favour nodes whose requested/allocatable fractions are balanced across resources"
 
     def __init__(self, args: BalancedAllocationArgs | None = None) -> None:

@@ -110,7 +110,7 @@ class BestFit(ScorePlugin):
 
     name = "BestFit"
     Args = ResourcesArgs
-    args: ResourcesArgs  # always set: Plugin.__init__ makes the defaults
+    args: ResourcesArgs
     summary = "best fit: 100 * (1 - weighted mean remaining fraction after placement)"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:

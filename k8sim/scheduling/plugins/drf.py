@@ -66,7 +66,7 @@ class DominantResourceFairness(ScorePlugin):
 
     name = "DRF"
     Args = DRFArgs
-    args: DRFArgs  # always set: Plugin.__init__ makes the defaults
+    args: DRFArgs
     summary = "node-level DRF heuristic: smallest dominant share after placement wins"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:

@@ -311,7 +311,7 @@ class FGD(ScorePlugin):
 
     name = "FGD"
     Args = FGDArgs
-    args: FGDArgs  # always set: Plugin.__init__ makes the defaults
+    args: FGDArgs
     summary = "FGD of Weng et al. ATC '23: minimise the expected GPU fragmentation increase (targetWorkload)"
 
     def __init__(self, args: BaseModel | None = None) -> None:

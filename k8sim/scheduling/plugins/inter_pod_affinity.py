@@ -161,7 +161,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
 
     name = "InterPodAffinity"
     Args = InterPodAffinityArgs
-    args: InterPodAffinityArgs  # always set: Plugin.__init__ makes the defaults
+    args: InterPodAffinityArgs
     summary = "required pod (anti-)affinity filter; preferred pod (anti-)affinity score"
     reason = REASON_AFFINITY
 

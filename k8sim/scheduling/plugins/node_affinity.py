@@ -363,7 +363,7 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
     name = "NodeAffinity"
     events = frozenset({"NodeAdd", "NodeUpdate"})
     Args = NodeAffinityArgs
-    args: NodeAffinityArgs  # always set: Plugin.__init__ makes the defaults
+    args: NodeAffinityArgs
     summary = "nodeSelector and node affinity filter; preferred node affinity score"
     reason = ERR_REASON_POD
 

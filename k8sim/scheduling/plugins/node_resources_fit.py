@@ -158,7 +158,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     name = "NodeResourcesFit"
     events = frozenset({"PodDelete", "NodeAdd", "NodeUpdate"})
     Args = NodeResourcesFitArgs
-    args: NodeResourcesFitArgs  # always set: Plugin.__init__ makes the defaults
+    args: NodeResourcesFitArgs
     summary = "resource fit filter; LeastAllocated, MostAllocated or RequestedToCapacityRatio score"
     checks_resources = True
 

@@ -290,7 +290,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
 
     name = "PodTopologySpread"
     Args = PodTopologySpreadArgs
-    args: PodTopologySpreadArgs  # always set: Plugin.__init__ makes the defaults
+    args: PodTopologySpreadArgs
     summary = "topologySpreadConstraints: DoNotSchedule filter, ScheduleAnyway score (upstream)"
     reason = REASON_CONSTRAINTS
     # Upstream EventsToRegister: pod add/label update/delete, node add/delete/label/taint.

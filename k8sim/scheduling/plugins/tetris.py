@@ -51,7 +51,7 @@ class Tetris(ScorePlugin):
 
     name = "Tetris"
     Args = ResourcesArgs
-    args: ResourcesArgs  # always set: Plugin.__init__ makes the defaults
+    args: ResourcesArgs
     summary = "Tetris (Grandl et al. 2014): alignment of pod demand and node free capacity"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ class WorstFit(ScorePlugin):
 
     name = "WorstFit"
     Args = ResourcesArgs
-    args: ResourcesArgs  # always set: Plugin.__init__ makes the defaults
+    args: ResourcesArgs
     summary = "worst fit: 100 * weighted mean remaining fraction after placement"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
