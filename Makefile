@@ -27,6 +27,7 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check k8sim tests bench
+	$(VENV)/bin/mypy k8sim
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

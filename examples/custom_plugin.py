@@ -21,6 +21,7 @@ class PreferZoneArgs(K8sModel):
 class PreferZone(ScorePlugin):
     name = "PreferZone"
     Args = PreferZoneArgs
+    args: PreferZoneArgs
     summary = "nodes in one zone first, then the least allocated CPU"
 
     def score(self, state, pod, candidates):

@@ -319,7 +319,8 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
             name = exp.nodes[i]
             cells = [escape(name)]
             for ps in scored:
-                norm, raw = int(ps.normalized[k]), int(ps.raw[k])  # type: ignore[index]
+                assert ps.normalized is not None and ps.raw is not None  # scored: not skipped
+                norm, raw = int(ps.normalized[k]), int(ps.raw[k])
                 cells.append(str(norm) if norm == raw else f"{norm} ({raw})")
             mark = ("chosen" if len(exp.best) == 1 else "tie") if name in best else ""
             cells += [str(int(exp.totals[k])), mark]
@@ -407,7 +408,8 @@ def explain(
 
             if at is not None:
                 raise ExplainError("--at goes with a SCENARIO; --objects is a snapshot")
-            objs = load_kube_objects(objects)  # type: ignore[arg-type]
+            assert objects is not None  # checked above: a SCENARIO or --objects
+            objs = load_kube_objects(objects)
             warnings += objs.warnings
             cfg = None
             if config is not None:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.experiments.comparison import ComparisonResult, compare, load_comparison
-from k8sim.experiments.report import comparison_report, fmt, fmt_ci
+from k8sim.experiments.report import comparison_report, differences, fmt, fmt_ci, summary_means
 from k8sim.experiments.sweeps import load_experiment, output_dir, sweep
 
 #: Metrics shown in the printed tables (those present).
@@ -78,15 +78,15 @@ def comparison_table(result: ComparisonResult, metrics: Sequence[str] | None = N
     table.add_column("metric")
     for p in result.profiles:
         table.add_column(escape(p) + (" (baseline)" if p == result.baseline else ""), justify="right")
-    s = result.summary.set_index(["profile", "metric"])
-    sig = result.paired.set_index(["profile", "metric"])
+    means = summary_means(result.summary)
+    paired = {(d.profile, d.metric): d for d in differences(result.paired)}
     for m in metrics:
         cells = [m]
         for p in result.profiles:
-            row = s.loc[(p, m)]
-            text = fmt_ci(float(row["mean"]), float(row["ci"]))
-            if (p, m) in sig.index and bool(sig.loc[(p, m), "significant"]):
-                text += " ▲" if sig.loc[(p, m), "mean_diff"] > 0 else " ▼"
+            text = fmt_ci(*means[(p, m)])
+            d = paired.get((p, m))
+            if d is not None and d.significant:
+                text += " ▲" if d.mean_diff > 0 else " ▼"
             cells.append(escape(text))
         table.add_row(*cells)
     return table

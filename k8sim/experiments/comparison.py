@@ -155,7 +155,7 @@ def _plain(v: Any) -> Any:
 
 def summary_row(result: RunResult) -> dict[str, Any]:
     """The one-row summary as a dict of plain Python numbers."""
-    return {k: _plain(v) for k, v in result.summary().to_dict(orient="records")[0].items()}
+    return {str(k): _plain(v) for k, v in result.summary().to_dict(orient="records")[0].items()}
 
 
 def execute_task(task: RunTask) -> RunOutput:

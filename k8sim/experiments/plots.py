@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import matplotlib
 
@@ -71,10 +71,11 @@ def _colors(labels: Sequence[str]) -> dict[str, tuple]:
     return {lab: cmap(i % 10) for i, lab in enumerate(labels)}
 
 
-_STYLES = ("-", "--", ":", "-.")
+_LineStyle = Literal["-", "--", ":", "-."]
+_STYLES: tuple[_LineStyle, ...] = ("-", "--", ":", "-.")
 
 
-def _styles(labels: Sequence[str]) -> dict[str, str]:
+def _styles(labels: Sequence[str]) -> dict[str, _LineStyle]:
     """Line styles per profile, so that profiles with identical curves stay visible."""
     return {lab: _STYLES[i % len(_STYLES)] for i, lab in enumerate(labels)}
 

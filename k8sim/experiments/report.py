@@ -4,8 +4,9 @@ differences to the baseline, and which of them are significant."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from k8sim.experiments.comparison import ComparisonResult
 
 
-def fmt(v: float, digits: int = 4) -> str:
+def fmt(v: float | None, digits: int = 4) -> str:
     """A number for a table: 4 significant digits, '-' for NaN."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
@@ -22,7 +23,7 @@ def fmt(v: float, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-def fmt_ci(mean: float, half: float) -> str:
+def fmt_ci(mean: float, half: float | None) -> str:
     """``mean ± half`` (just the mean when the interval is undefined)."""
     if half is None or not math.isfinite(half):
         return fmt(mean)
@@ -36,13 +37,48 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int
     return out
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One row of ``ComparisonResult.paired`` (a profile's paired difference to the
+    baseline on one metric), typed."""
+
+    profile: str
+    baseline: str
+    metric: str
+    mean_diff: float
+    ci: float
+    ci_low: float
+    ci_high: float
+    rel_diff: float
+    n: int
+    significant: bool
+
+    @classmethod
+    def from_record(cls, r: Mapping[Hashable, Any]) -> Difference:
+        return cls(profile=str(r["profile"]), baseline=str(r["baseline"]), metric=str(r["metric"]),
+                   mean_diff=float(r["mean_diff"]), ci=float(r["ci"]), ci_low=float(r["ci_low"]),
+                   ci_high=float(r["ci_high"]), rel_diff=float(r["rel_diff"]), n=int(r["n"]),
+                   significant=bool(r["significant"]))
+
+
+def differences(paired: pd.DataFrame) -> list[Difference]:
+    """The rows of a ``paired`` table, in order."""
+    return [Difference.from_record(r) for r in paired.to_dict(orient="records")]
+
+
+def summary_means(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
+    """``(profile, metric) -> (mean, CI half-width)`` of a ``summary`` table."""
+    return {(str(r["profile"]), str(r["metric"])): (float(r["mean"]), float(r["ci"]))
+            for r in summary.to_dict(orient="records")}
+
+
 def significant_sentences(comparison: ComparisonResult) -> list[str]:
     """One sentence per significant paired difference."""
     lines = []
     pct = f"{comparison.confidence:.0%}"
-    for row in comparison.significant().itertuples(index=False):
+    for row in differences(comparison.significant()):
         direction = "higher" if row.mean_diff > 0 else "lower"
-        rel = f", {row.rel_diff:+.1%}" if isinstance(row.rel_diff, float) and math.isfinite(row.rel_diff) else ""
+        rel = f", {row.rel_diff:+.1%}" if math.isfinite(row.rel_diff) else ""
         lines.append(
             f"- **{row.profile}**: `{row.metric}` is {fmt(abs(row.mean_diff))} {direction} than under "
             f"{row.baseline}{rel} ({pct} CI of the difference {fmt(row.ci_low)} to {fmt(row.ci_high)}, "
@@ -71,13 +107,12 @@ def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | Non
         f"## Means (± {pct} CI half-width)",
         "",
     ]
-    s = c.summary.set_index(["profile", "metric"])
+    means = summary_means(c.summary)
     rows = []
     for m in metrics:
         cells = [f"`{m}`"]
         for p in c.profiles:
-            r = s.loc[(p, m)] if (p, m) in s.index else None
-            cells.append("-" if r is None else fmt_ci(float(r["mean"]), float(r["ci"])))
+            cells.append(fmt_ci(*means[(p, m)]) if (p, m) in means else "-")
         rows.append(cells)
     lines += _table(["metric", *c.profiles], rows)
     lines += ["", f"## Paired differences to {c.baseline} (profile - baseline)", ""]
@@ -88,10 +123,10 @@ def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | Non
         rows = []
         order = {m: i for i, m in enumerate(metrics)}
         paired = paired.assign(_o=paired["metric"].map(order)).sort_values(["_o", "profile"], kind="stable")
-        for r in paired.itertuples(index=False):
-            rel = f"{r.rel_diff:+.1%}" if isinstance(r.rel_diff, float) and math.isfinite(r.rel_diff) else "-"
-            rows.append([f"`{r.metric}`", str(r.profile), fmt_ci(r.mean_diff, r.ci),
-                         f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]", rel, "**yes**" if r.significant else "no"])
+        for d in differences(paired):
+            rel = f"{d.rel_diff:+.1%}" if math.isfinite(d.rel_diff) else "-"
+            rows.append([f"`{d.metric}`", d.profile, fmt_ci(d.mean_diff, d.ci),
+                         f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]", rel, "**yes**" if d.significant else "no"])
         lines += _table(["metric", "profile", "difference", f"{pct} CI", "relative", "significant"], rows,
                         right_from=2)
     lines += ["", "## Significant differences", ""]

@@ -283,21 +283,21 @@ def plan(exp: Experiment) -> list[PlannedRun]:
                 for _, msg in e.problems:
                     problem(_where(exp, i, key), msg.split(": ", 1)[-1] if ": " in msg else msg)
         try:
-            sc = validate_scenario(patched, source=str(scenario_path), base_dir=scenario_path.parent)
-            scenarios.append(None if unset else sc)
+            built = validate_scenario(patched, source=str(scenario_path), base_dir=scenario_path.parent)
+            scenarios.append(None if unset else built)
         except ScenarioError as e:
             scenarios.append(None)
             for path, msg in e.problems:
                 owner = _owner(point, path)
                 if owner is not None:
                     tail = msg if path == format_loc(parse_path(owner)) else f"{path}: {msg}"
-                    key = (_where(exp, i, owner), tail)
-                    if key not in bad_values:
-                        bad_values[key] = []
-                        problem(*key)  # placeholder, formatted below with the values
+                    bad = (_where(exp, i, owner), tail)
+                    if bad not in bad_values:
+                        bad_values[bad] = []
+                        problem(*bad)  # placeholder, formatted below with the values
                     value = json.dumps(point[owner], default=str)
-                    if value not in bad_values[key]:
-                        bad_values[key].append(value)
+                    if value not in bad_values[bad]:
+                        bad_values[bad].append(value)
                 else:
                     label = ", ".join(override_strings(point)) or "no overrides"
                     problem(_where(exp, i), f"with {label}: {exp.scenario}: {path}: {msg}" if path

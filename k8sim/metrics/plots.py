@@ -3,7 +3,7 @@ is the caller's business (:func:`save_standard_plots` does it for the CLI)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -182,14 +182,17 @@ def plot_gpu_allocation(
     return fig
 
 
-STANDARD_PLOTS = {
+#: A standard plot: a figure of one run.
+PlotFn = Callable[["RunResult"], Figure]
+
+STANDARD_PLOTS: dict[str, PlotFn] = {
     "utilization.png": utilization,
     "pods.png": pods_over_time,
     "latency_cdf.png": latency_cdf,
 }
 
 #: Drawn too when the run used the kubelet's runtime model (images, restarts).
-RUNTIME_PLOTS = {
+RUNTIME_PLOTS: dict[str, PlotFn] = {
     "startup_breakdown.png": startup_breakdown,
     "startup_by_pool.png": startup_cdf_by,
 }
@@ -203,10 +206,11 @@ def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
     plots = dict(STANDARD_PLOTS)
     if result.provenance.get("runtime_model"):
         plots.update(RUNTIME_PLOTS)
-    if result.gpu is not None and len(result.gpu):
+    gpu = result.gpu
+    if gpu is not None and len(gpu):
         name = str(result.provenance.get("scenario") or "run")
-        plots["gpu_allocation.png"] = lambda r: plot_gpu_allocation(
-            {name: r.gpu}, title=f"{name}: GPU allocation and fragmentation vs arrived GPU workload")
+        plots["gpu_allocation.png"] = lambda _: plot_gpu_allocation(
+            {name: gpu}, title=f"{name}: GPU allocation and fragmentation vs arrived GPU workload")
     for fname, fn in plots.items():
         fig = fn(result)
         path = d / fname

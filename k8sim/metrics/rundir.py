@@ -93,7 +93,7 @@ def write_result(result: RunResult, directory: str | Path, fmt: str = "parquet",
     frames.update(result.frames)
     if tables is not None:
         frames = {k: v for k, v in frames.items() if k in tables}
-    summary = result.summary().to_dict(orient="records")[0]
+    summary = {str(k): v for k, v in result.summary().to_dict(orient="records")[0].items()}
     return write_run_dir(directory, tables=frames, summary=summary, provenance=result.provenance,
                          warmup_s=result.warmup_s, end_time_s=result.end_time, resources=result.resources,
                          never_fit=result.never_fit, extra_summary=result.extra_summary, extra=extra, fmt=fmt)

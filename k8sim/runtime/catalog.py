@@ -212,8 +212,8 @@ def generate_builtin(csv_path: Path) -> dict[str, Any]:
     sizes = {r["image"]: [int(x) for x in r["layer_compressed_bytes"].split(";")] for r in rows}
     shared: dict[str, tuple[str, int]] = {}  # image -> (digest, size) of its shared base layer
     shared_doc = {}
-    for base, images in SHARED_BASES.items():
-        present = [i for i in images if i in sizes]
+    for base, members in SHARED_BASES.items():
+        present = [i for i in members if i in sizes]
         if not present:
             continue
         size = int(statistics.median_low(sizes[i][0] for i in present))

@@ -196,8 +196,8 @@ class Kubelet:
                 phase = yield from self._run(pod, node, rt, i)
             self._leave(pod, node, rt, images)
             api.terminate(pod, phase)
-        except simpy.Interrupt as stop:
-            grace, reason = stop.cause
+        except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
+            grace, reason = stop.cause  # type: ignore[misc]  # simpy types cause as Any | None
             api.record("Killing", pod, node, reason)
             if grace > 0:
                 yield env.timeout(grace)
@@ -271,7 +271,7 @@ class Kubelet:
         while True:
             fails = rt.pull_failure_p > 0 and self._pull_fails(pod, rt, i)
             req = self.puller.request(node, c.image, fails)  # type: ignore[union-attr]
-            err = req.error if req.done else (yield req.event)
+            err = req.error if req.done else (yield req.event)  # type: ignore[misc]  # a pending request has its event
             if err is None:
                 break
             pods.pull_failures[pod] += 1
@@ -340,7 +340,7 @@ class Kubelet:
             g = self._pod_rng("rt-crash", pod, rt, i)
             u = float(g.random())
             if rt.crash_kind == "probability":
-                t = float(rt.crash_after.sample(g, 1)[0])  # type: ignore[attr-defined]
+                t = float(rt.crash_after.sample(g, 1)[0])  # type: ignore[union-attr]  # set with crash_kind "probability"
             else:
                 t = float(g.exponential(1.0 / rt.crash_rate))
         if rt.crash_kind == "probability":

@@ -291,7 +291,8 @@ class Puller:
             ((ns.bandwidth / len(ns.flows), len(ns.flows), ns) for ns in self._nodes.values() if ns.flows),
             key=lambda g: g[0],
         )
-        remaining_bw = float(self.registry_bandwidth)  # type: ignore[arg-type]
+        assert self.registry_bandwidth is not None  # only called with a registry bottleneck
+        remaining_bw = float(self.registry_bandwidth)
         remaining_flows = len(self._flows)
         level = float("inf")
         for cap, k, _ns in groups:

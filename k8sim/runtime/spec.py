@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -44,17 +44,24 @@ RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER = 0, 1, 2
 _RESTARTS = {"Always": RESTART_ALWAYS, "OnFailure": RESTART_ON_FAILURE, "Never": RESTART_NEVER}
 
 
+class Sampleable(Protocol):
+    """What :class:`IndexedSampler` draws from: a scenario distribution or a fixed one."""
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray: ...
+
+
 class IndexedSampler:
     """The ``i``-th draw of a distribution from one stream, whatever order the draws
-    are asked for in (blocks of fixed size are drawn in order and kept)."""
+    are asked for in (blocks of fixed size are drawn in order and kept). A constant
+    needs no stream (``rng`` None)."""
 
     BLOCK = 1024
 
-    def __init__(self, dist: object, rng: np.random.Generator | None):
+    def __init__(self, dist: Sampleable, rng: np.random.Generator | None):
         self._dist = dist
         self._rng = rng
         self._blocks: list[list[float]] = []
-        self._const = dist.value if isinstance(dist, ConstantDistribution) else None  # type: ignore[attr-defined]
+        self._const = dist.value if isinstance(dist, ConstantDistribution) else None
 
     def get(self, i: int) -> float:
         if self._const is not None:
@@ -62,7 +69,8 @@ class IndexedSampler:
         b, k = divmod(i, self.BLOCK)
         blocks = self._blocks
         while len(blocks) <= b:
-            blocks.append(self._dist.sample(self._rng, self.BLOCK).tolist())  # type: ignore[attr-defined]
+            assert self._rng is not None  # only constants come without a stream
+            blocks.append(self._dist.sample(self._rng, self.BLOCK).tolist())
         return blocks[b][k]
 
 
@@ -100,7 +108,7 @@ class WorkloadRuntime:
     crash_kind: str | None = None
     crash_p: float = 0.0
     crash_rate: float = 0.0
-    crash_after: object = None  # Distribution (probability model)
+    crash_after: Sampleable | None = None  # Distribution (probability model)
     first_crash_u: IndexedSampler | None = None
     first_crash_t: IndexedSampler | None = None
     first_pull_u: IndexedSampler | None = None
@@ -135,7 +143,7 @@ class RuntimeModel:
         return rt.container_images if rt is not None else ()
 
 
-def _sampler(dist: object, streams: Streams, name: str, *keys: int) -> IndexedSampler | _Zero:
+def _sampler(dist: Sampleable | None, streams: Streams, name: str, *keys: int) -> IndexedSampler | _Zero:
     if dist is None:
         return ZERO
     if isinstance(dist, ConstantDistribution):
@@ -144,7 +152,8 @@ def _sampler(dist: object, streams: Streams, name: str, *keys: int) -> IndexedSa
 
 
 def _needs_runtime(t: PodTemplate, images_on: bool, finite: bool) -> bool:
-    has_image = t.image is not None or any(c.image is not None for c in [*t.containers, *t.init_containers])
+    has_image = (t.image is not None or any(c.image is not None for c in t.containers)
+                 or any(c.image is not None for c in t.init_containers))
     return bool(
         (images_on and has_image)
         or t.init_containers
@@ -186,12 +195,12 @@ def _policy(explicit: str | None, template_policy: str | None, image: str | None
 def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver) -> WorkloadRuntime:
     where = f"workloads[{wi}].template"
     init = []
-    for j, c in enumerate(t.init_containers):
+    for j, ic in enumerate(t.init_containers):
         init.append(Container(
-            c.name, res.image(c.image, f"{where}.initContainers[{j}].image"),
-            _policy(c.image_pull_policy, t.image_pull_policy, c.image),
-            _sampler(c.start_latency, streams, "rt-init-start", wi, j),
-            _sampler(c.duration, streams, "rt-init-duration", wi, j),
+            ic.name, res.image(ic.image, f"{where}.initContainers[{j}].image"),
+            _policy(ic.image_pull_policy, t.image_pull_policy, ic.image),
+            _sampler(ic.start_latency, streams, "rt-init-start", wi, j),
+            _sampler(ic.duration, streams, "rt-init-duration", wi, j),
         ))
     main = []
     if t.containers:
@@ -223,7 +232,8 @@ def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver)
             rt.crash_after = crash.after or ConstantDistribution(value=0.0)
             rt.first_crash_t = IndexedSampler(rt.crash_after, streams.generator("rt-crash-t", wi))
         else:
-            rt.crash_kind, rt.crash_rate = "rate", float(crash.rate_per_s)  # type: ignore[arg-type]
+            assert crash.rate_per_s is not None  # CrashModel: exactly one of probability, rate_per_s
+            rt.crash_kind, rt.crash_rate = "rate", float(crash.rate_per_s)
             rt.first_crash_t = IndexedSampler(_Exp(rt.crash_rate), streams.generator("rt-crash-t", wi))
     cimgs = tuple(c.image for c in init) + tuple(c.image for c in main)
     rt.container_images = cimgs

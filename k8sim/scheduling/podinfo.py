@@ -16,6 +16,7 @@ matching groups.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +57,9 @@ class PodInfo:
     requested_rows: np.ndarray = field(init=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).
     mask_cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
-    #: Free-form per-plugin cache (PreFilter/PreScore state that depends only on the shape).
-    cache: dict[str, object] = field(default_factory=dict)
+    #: Free-form per-plugin cache (PreFilter/PreScore state that depends only on the shape);
+    #: each plugin knows the type of what it keeps under its own keys.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.requests = np.asarray(self.requests, dtype=np.int64)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from k8sim.cluster.pods import BOUND, RUNNING
+from k8sim.cluster.pods import BOUND, RUNNING, PodTable
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -148,11 +148,11 @@ class DefaultPreemption:
         return Candidate(node, victims)
 
 
-def _held(pods: object, p: int, g: int) -> np.ndarray:
+def _held(pods: PodTable, p: int, g: int) -> np.ndarray:
     """``int64[g]``: milli-GPU pod ``p`` holds on each device of its node."""
-    mask = int(pods.gpu_devices[p])  # type: ignore[attr-defined]
+    mask = int(pods.gpu_devices[p])
     bits = (mask >> np.arange(g)) & 1
-    return bits * int(pods.gpu_milli[p])  # type: ignore[attr-defined]
+    return bits * int(pods.gpu_milli[p])
 
 
 def _gpu_freeable(state: ClusterState, live: np.ndarray) -> np.ndarray:
@@ -181,9 +181,9 @@ def _gpu_model_ok(state: ClusterState, info: PodInfo) -> np.ndarray:
     return np.isin(nodes.gpu_model, list(info.gpu_models))
 
 
-def _start(pods: object, p: int) -> float:
-    t = pods.running[p]  # type: ignore[attr-defined]
-    return float(t) if t == t else float(pods.scheduled[p])  # type: ignore[attr-defined]
+def _start(pods: PodTable, p: int) -> float:
+    t = pods.running[p]
+    return float(t) if t == t else float(pods.scheduled[p])
 
 
 def pick_one(state: ClusterState, candidates: list[Candidate]) -> Candidate | None:

@@ -166,7 +166,7 @@ class Scheduler:
                     # made at this generation holds).
                     if cached[2] is None:
                         cached = self._failed_at[shape] = (*cached[:2], profile.diagnose(state, info))
-                    self.api.record("FailedScheduling", pod, -1, cached[2])
+                    self.api.record("FailedScheduling", pod, -1, cached[2] or "")
                 self.queue.failed(pod, cached[1], move_requested)
             return -1
         decision = profile.schedule(state, info, pod)

@@ -27,6 +27,7 @@ def arrival_times(w: Workload, rng: np.random.Generator) -> Iterator[float]:
     """Arrival times of a workload, in order, lazily (Poisson draws in blocks)."""
     a = w.arrival
     limit = w.max_pods
+    stop: float | None = getattr(a, "stop_s", None)  # not every arrival process has one
     count = 0
 
     def bounded(times: Iterator[float]) -> Iterator[float]:
@@ -34,7 +35,7 @@ def arrival_times(w: Workload, rng: np.random.Generator) -> Iterator[float]:
         for t in times:
             if limit is not None and count >= limit:
                 return
-            if getattr(a, "stop_s", None) is not None and t > a.stop_s:  # type: ignore[union-attr]
+            if stop is not None and t > stop:
                 return
             count += 1
             yield t

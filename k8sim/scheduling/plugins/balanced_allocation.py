@@ -84,11 +84,12 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
 
     name = "NodeResourcesBalancedAllocation"
     Args = BalancedAllocationArgs
+    args: BalancedAllocationArgs
     summary = "favour nodes whose requested/allocatable fractions are balanced across resources"
 
     def __init__(self, args: BalancedAllocationArgs | None = None) -> None:
         super().__init__(args)
-        self.resources = tuple(r.name for r in self.args.resources)  # type: ignore[union-attr]
+        self.resources = tuple(r.name for r in self.args.resources)
         # The default (cpu, memory) has a fast path: rows 0 and 1 of the node arrays.
         self._cpu_mem = self.resources in (("cpu", "memory"), ("memory", "cpu"))
 

@@ -33,7 +33,9 @@ class Plugin:
 
     Class attributes:
         name: the registry name (upstream's name where the semantics match).
-        Args: pydantic model of the plugin's arguments, or None if it takes none.
+        Args: pydantic model of the plugin's arguments, or None if it takes none. A
+            plugin with ``Args`` also declares ``args: ThatModel``: ``__init__`` always
+            sets it (to the model's defaults when no args are given).
         summary: one line for ``k8sim plugins``.
     """
 

@@ -110,10 +110,11 @@ class BestFit(ScorePlugin):
 
     name = "BestFit"
     Args = ResourcesArgs
+    args: ResourcesArgs
     summary = "best fit: 100 * (1 - weighted mean remaining fraction after placement)"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
-        rows, weights = resource_rows(state, self.args.resources)  # type: ignore[union-attr]
+        rows, weights = resource_rows(state, self.args.resources)
         left, alloc = remaining(state, pod, candidates, rows)
         used, has = percent(alloc - left, alloc)
         return weighted_floor(used, has, weights)

@@ -66,11 +66,12 @@ class DominantResourceFairness(ScorePlugin):
 
     name = "DRF"
     Args = DRFArgs
+    args: DRFArgs
     summary = "node-level DRF heuristic: smallest dominant share after placement wins"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         index = state.resources.index
-        rows = np.array([index[r.name] for r in self.args.resources if r.name in index],  # type: ignore[union-attr]
+        rows = np.array([index[r.name] for r in self.args.resources if r.name in index],
                         dtype=np.intp)
         if rows.size == 0:
             return np.zeros(candidates.size, dtype=np.int64)

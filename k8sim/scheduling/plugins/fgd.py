@@ -311,11 +311,12 @@ class FGD(ScorePlugin):
 
     name = "FGD"
     Args = FGDArgs
+    args: FGDArgs
     summary = "FGD of Weng et al. ATC '23: minimise the expected GPU fragmentation increase (targetWorkload)"
 
     def __init__(self, args: BaseModel | None = None) -> None:
         super().__init__(args)
-        self.target = Target(self.args.targetWorkload)  # type: ignore[union-attr]
+        self.target = Target(self.args.targetWorkload)
         self._memo: _Memo | None = None
         self._handle_target: Any = None  # the handle's target that self.target was made from
 
@@ -323,7 +324,7 @@ class FGD(ScorePlugin):
         """The score memo of the current :attr:`target` (a new one if the target was
         replaced). Without ``targetWorkload`` args the target is the run's default (the
         trace workloads' pods, from the framework handle) once the run has one."""
-        if not self.args.targetWorkload and self.handle is not None:  # type: ignore[union-attr]
+        if not self.args.targetWorkload and self.handle is not None:
             default = self.handle.gpu_target
             if default is not None and default is not self._handle_target:
                 self.target = Target.of(default)
@@ -376,6 +377,6 @@ def target_workload_from_pods(df: pd.DataFrame) -> list[dict[str, Any]]:
     keep = int(np.searchsorted(cover.to_numpy(), COVERAGE - 1e-12)) + 1
     kept = counts.iloc[:keep]
     total = int(kept["n"].sum())
-    return [{"cpuMilli": int(r.cpu_milli), "gpuMilli": int(r.gpu_milli), "gpuCount": int(r.gpu_count),
-             "gpuModels": str(r.gpu_model), "popularity": int(r.n) / total}
-            for r in kept.itertuples(index=False)]
+    return [{"cpuMilli": int(r["cpu_milli"]), "gpuMilli": int(r["gpu_milli"]), "gpuCount": int(r["gpu_count"]),
+             "gpuModels": str(r["gpu_model"]), "popularity": int(r["n"]) / total}
+            for r in kept.to_dict(orient="records")]

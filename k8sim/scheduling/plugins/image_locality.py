@@ -68,9 +68,9 @@ class ImageLocality(ScorePlugin):
         if store is None or not pod.container_images:
             return np.zeros(candidates.size, dtype=np.int64)
         sums = store.locality_sums(pod.container_images, state.nodes.n)
-        hit = pod.cache.get(_CACHE_KEY)
-        if hit is not None and hit[0] is sums:  # type: ignore[index]
-            priority = hit[1]  # type: ignore[index]
+        hit: tuple[np.ndarray, np.ndarray] | None = pod.cache.get(_CACHE_KEY)
+        if hit is not None and hit[0] is sums:
+            priority = hit[1]
         else:
             priority = calculate_priority(sums, len(pod.container_images))
             pod.cache[_CACHE_KEY] = (sums, priority)

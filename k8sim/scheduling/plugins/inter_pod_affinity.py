@@ -161,13 +161,14 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
 
     name = "InterPodAffinity"
     Args = InterPodAffinityArgs
+    args: InterPodAffinityArgs
     summary = "required pod (anti-)affinity filter; preferred pod (anti-)affinity score"
     reason = REASON_AFFINITY
 
     def __init__(self, args: InterPodAffinityArgs | None = None) -> None:
         super().__init__(args)
-        self.hard_weight = int(self.args.hard_pod_affinity_weight)  # type: ignore[union-attr]
-        self.ignore_existing_preferred = bool(self.args.ignore_preferred_terms_of_existing_pods)  # type: ignore[union-attr]
+        self.hard_weight = int(self.args.hard_pod_affinity_weight)
+        self.ignore_existing_preferred = bool(self.args.ignore_preferred_terms_of_existing_pods)
         # PreScore -> Score hand-off (upstream CycleState): (pod, state, generation, map).
         self._prescore: tuple | None = None
         # (state.groups it was built for, groups checked, ids of groups with terms).

@@ -321,7 +321,8 @@ def prefilter_node_names(pod: PodInfo) -> frozenset[str] | None:
     sets are united.
     """
     if _NAMES_KEY in pod.cache:
-        return pod.cache[_NAMES_KEY]  # type: ignore[return-value]
+        cached: frozenset[str] | None = pod.cache[_NAMES_KEY]
+        return cached
     names: set[str] | None = None
     affinity = _pod_node_affinity(pod)
     if affinity is not None and affinity.required is not None:
@@ -362,12 +363,13 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
     name = "NodeAffinity"
     events = frozenset({"NodeAdd", "NodeUpdate"})
     Args = NodeAffinityArgs
+    args: NodeAffinityArgs
     summary = "nodeSelector and node affinity filter; preferred node affinity score"
     reason = ERR_REASON_POD
 
     def __init__(self, args: NodeAffinityArgs | None = None) -> None:
         super().__init__(args)
-        added = self.args.added_affinity  # type: ignore[union-attr]
+        added = self.args.added_affinity
         self.added_required: NodeSelector | None = added.required if added is not None else None
         self.added_preferred: tuple[PreferredSchedulingTerm, ...] = tuple(added.preferred) if added is not None else ()
         #: node table -> (version, added required mask or None, added preferred weights or None)
@@ -390,7 +392,8 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
         mask = required_node_affinity_mask(state, pod)
         if self.added_required is not None:
             added, _ = self._added_masks(state.nodes)
-            mask = mask & added  # type: ignore[operator]
+            assert added is not None  # computed when there are added required terms
+            mask = mask & added
         return mask
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
@@ -413,10 +416,11 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
             remaining = remaining[in_set[remaining]]
         if self.added_required is not None and remaining.size:
             added, _ = self._added_masks(state.nodes)
-            enforced = int(np.count_nonzero(~added[remaining]))  # type: ignore[index]
+            assert added is not None  # computed when there are added required terms
+            enforced = int(np.count_nonzero(~added[remaining]))
             if enforced:
                 out[ERR_REASON_ENFORCED] = enforced
-            remaining = remaining[added[remaining]]  # type: ignore[index]
+            remaining = remaining[added[remaining]]
         if remaining.size:
             out[ERR_REASON_POD] = int(remaining.size)
         return out
@@ -428,9 +432,9 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
         if affinity is None or not affinity.preferred:
             return None
         nodes = state.nodes
-        hit = pod.cache.get(_PREFERRED_KEY)
-        if hit is not None and hit[0] == nodes.version:  # type: ignore[index]
-            return hit[1]  # type: ignore[index]
+        hit: tuple[int, np.ndarray] | None = pod.cache.get(_PREFERRED_KEY)
+        if hit is not None and hit[0] == nodes.version:
+            return hit[1]
         weights = preferred_weights(nodes, affinity.preferred)
         pod.cache[_PREFERRED_KEY] = (nodes.version, weights)
         return weights
@@ -442,8 +446,9 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         total = np.zeros(candidates.size, dtype=np.int64)
         if self.added_preferred:
-            _, added = self._added_masks(state.nodes)
-            total += added[candidates]  # type: ignore[index]
+            _, weights = self._added_masks(state.nodes)
+            assert weights is not None  # computed when there are added preferred terms
+            total += weights[candidates]
         own = self._pod_preferred(state, pod)
         if own is not None:
             total += own[candidates]

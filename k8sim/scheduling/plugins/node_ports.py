@@ -18,7 +18,8 @@ only restartable (sidecar) init containers' ports count does not arise.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -32,6 +33,14 @@ DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
 _CACHE_KEY = "NodePorts/conflicting-shapes"
 
 HostPort = tuple[str, str, int]  # (protocol, hostIP, hostPort), as PodInfo.host_ports
+
+
+@dataclass(slots=True)
+class _Conflicts:
+    """Per pod shape: the count groups scanned so far and those with a conflicting port."""
+
+    scanned: int = 0
+    found: list[int] = field(default_factory=list)
 
 
 def ports_conflict(want: HostPort, used: HostPort) -> bool:
@@ -56,17 +65,16 @@ class NodePorts(FilterPlugin):
     def conflicting_shapes(self, state: ClusterState, pod: PodInfo) -> list[int]:
         """Count groups with a host port that conflicts with one of the pod's (incremental)."""
         want = pod.host_ports
-        entry = pod.cache.get(_CACHE_KEY)
+        entry: _Conflicts | None = pod.cache.get(_CACHE_KEY)
         if entry is None:
-            entry = pod.cache[_CACHE_KEY] = [0, []]
-        scanned, found = entry  # type: ignore[misc]
+            entry = pod.cache[_CACHE_KEY] = _Conflicts()
         shapes = state.groups
-        for s in range(scanned, len(shapes)):
+        for s in range(entry.scanned, len(shapes)):
             used = shapes[s].host_ports
             if used and any(ports_conflict(w, u) for w in want for u in used):
-                found.append(s)
-        entry[0] = len(shapes)  # type: ignore[index]
-        return found
+                entry.found.append(s)
+        entry.scanned = len(shapes)
+        return entry.found
 
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
         return bool(pod.host_ports)  # upstream PreFilter: Skip without host ports
@@ -78,4 +86,5 @@ class NodePorts(FilterPlugin):
         conflicting = self.conflicting_shapes(state, pod)
         if not conflicting:
             return np.ones(n, dtype=bool)
-        return ~(state.group_counts[conflicting] > 0).any(axis=0)
+        # 2-D in, so bool[N] out (numpy's stubs cannot tell from the shape)
+        return cast(np.ndarray, ~(state.group_counts[conflicting] > 0).any(axis=0))

@@ -158,12 +158,13 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     name = "NodeResourcesFit"
     events = frozenset({"PodDelete", "NodeAdd", "NodeUpdate"})
     Args = NodeResourcesFitArgs
+    args: NodeResourcesFitArgs
     summary = "resource fit filter; LeastAllocated, MostAllocated or RequestedToCapacityRatio score"
     checks_resources = True
 
     def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
         super().__init__(args)
-        strategy = self.args.scoring_strategy  # type: ignore[union-attr]
+        strategy = self.args.scoring_strategy
         self.strategy = strategy.type
         self.resources = tuple((r.name, r.weight) for r in strategy.resources)
         weights = dict(self.resources)

@@ -94,7 +94,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -175,7 +175,8 @@ def _tolerated_mask(nodes: NodeTable, pod: PodInfo) -> np.ndarray:
     ]
     if not bad:
         return np.ones(nodes.n, dtype=bool)
-    return ~nodes.taints[bad].any(axis=0)
+    # 2-D in, so bool[N] out (numpy's stubs cannot tell from the shape)
+    return cast(np.ndarray, ~nodes.taints[bad].any(axis=0))
 
 
 # ----------------------------------------------------------------------- constraints
@@ -245,6 +246,10 @@ def _internal(c: TopologySpreadConstraint, selector: LabelSelector | None, pod: 
     )
 
 
+def _no_nodes() -> np.ndarray:
+    return np.zeros(0, dtype=bool)
+
+
 @dataclass(eq=False)
 class _PodSpread:
     """Per (pod shape, plugin instance): constraints and node-label masks."""
@@ -252,11 +257,12 @@ class _PodSpread:
     hard: list[_Constraint]
     soft: list[_Constraint]
     require_all: bool  # requireAllTopologies (Score)
+    #: Node table version the masks below are for (-1: not computed yet; then all empty).
     version: int = -1
-    affinity: np.ndarray | None = None
-    tolerated: np.ndarray | None = None
-    hard_has_all: np.ndarray | None = None
-    soft_has_all: np.ndarray | None = None
+    affinity: np.ndarray = field(default_factory=_no_nodes)
+    tolerated: np.ndarray = field(default_factory=_no_nodes)
+    hard_has_all: np.ndarray = field(default_factory=_no_nodes)
+    soft_has_all: np.ndarray = field(default_factory=_no_nodes)
 
 
 def _has_all_keys(nodes: NodeTable, cons: list[_Constraint]) -> np.ndarray:
@@ -284,6 +290,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
 
     name = "PodTopologySpread"
     Args = PodTopologySpreadArgs
+    args: PodTopologySpreadArgs
     summary = "topologySpreadConstraints: DoNotSchedule filter, ScheduleAnyway score (upstream)"
     reason = REASON_CONSTRAINTS
     # Upstream EventsToRegister: pod add/label update/delete, node add/delete/label/taint.
@@ -291,7 +298,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
 
     def __init__(self, args: PodTopologySpreadArgs | None = None) -> None:
         super().__init__(args)
-        a: PodTopologySpreadArgs = self.args  # type: ignore[assignment]
+        a = self.args
         self.system_defaulted = a.defaulting_type == "System"
         self.default_constraints = SYSTEM_DEFAULT_CONSTRAINTS if self.system_defaulted else a.default_constraints
         self._cache_key = f"{self.name}#{next(_instances)}"
@@ -323,7 +330,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
             )
             pod.cache[self._cache_key] = ps
         nodes = state.nodes
-        if ps.version != nodes.version or (ps.affinity is not None and ps.affinity.size != nodes.n):
+        if ps.version != nodes.version or ps.affinity.size != nodes.n:
             ps.affinity = required_node_affinity_mask(state, pod)
             ps.tolerated = _tolerated_mask(nodes, pod)
             ps.hard_has_all = _has_all_keys(nodes, ps.hard)
@@ -336,9 +343,9 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         nodes = state.nodes
         mask = np.ones(nodes.n, dtype=bool)
         if c.honor_affinity:
-            mask &= ps.affinity  # type: ignore[arg-type]
+            mask &= ps.affinity
         if c.honor_taints:
-            mask &= ps.tolerated  # type: ignore[arg-type]
+            mask &= ps.tolerated
             # Cordon / NotReady are conditions in k8sim, taints upstream.
             if not any(tolerates(tl, _CORDON_TAINT) for tl in pod.tolerations):
                 mask &= ~nodes.unschedulable
@@ -360,7 +367,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
                 status[status == _OK] = _MISSING
                 continue
             has = codes >= 0
-            eligible = ps.hard_has_all & self._included(state, pod, ps, c)  # type: ignore[operator]
+            eligible = ps.hard_has_all & self._included(state, pod, ps, c)
             k = len(nodes.label_values[c.key])
             ec = codes[eligible]
             cnt = c.counts(state)[eligible]
@@ -408,7 +415,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         ps = self._prepare(state, pod)
         total = np.zeros(cand.size, dtype=np.float64)
         if ps.require_all:
-            ignored = ~ps.soft_has_all[cand]  # type: ignore[index]
+            ignored = ~ps.soft_has_all[cand]
         else:
             ignored = np.zeros(cand.size, dtype=bool)
         scored = cand[~ignored]
@@ -426,7 +433,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
                 size = len(values) + 1
                 if ps.require_all:
                     eff = codes
-                    counted = ps.soft_has_all & self._included(state, pod, ps, c)  # type: ignore[operator]
+                    counted = ps.soft_has_all & self._included(state, pod, ps, c)
                 else:  # a node without the key is in domain "" (node.Labels[key] == "")
                     eff = np.where(codes >= 0, codes, values.get("", size - 1))
                     counted = self._included(state, pod, ps, c)

@@ -24,7 +24,7 @@ the alpha ``Gt``/``Lt`` toleration operators (feature gate
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -74,7 +74,8 @@ class TaintToleration(FilterPlugin, ScorePlugin):
             if spec.effect in HARD_EFFECTS and not any(tolerates(tl, spec) for tl in pod.tolerations)
         ]
         if bad:
-            mask = ~nodes.taints[bad].any(axis=0)
+            # 2-D in, so bool[N] out (numpy's stubs cannot tell from the shape)
+            mask = cast(np.ndarray, ~nodes.taints[bad].any(axis=0))
         else:
             mask = np.ones(nodes.n, dtype=bool)
         pod.mask_cache[self.name] = (nodes.version, mask)
@@ -83,9 +84,9 @@ class TaintToleration(FilterPlugin, ScorePlugin):
     def intolerable_prefer_no_schedule(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         """int64[N]: count of each node's PreferNoSchedule taints the pod does not tolerate."""
         nodes = state.nodes
-        hit = pod.cache.get(_SCORE_KEY)
-        if hit is not None and hit[0] == nodes.version:  # type: ignore[index]
-            return hit[1]  # type: ignore[index]
+        hit: tuple[int, np.ndarray] | None = pod.cache.get(_SCORE_KEY)
+        if hit is not None and hit[0] == nodes.version:
+            return hit[1]
         tols = tolerations_prefer_no_schedule(pod.tolerations)
         bad = [
             t

@@ -51,10 +51,11 @@ class Tetris(ScorePlugin):
 
     name = "Tetris"
     Args = ResourcesArgs
+    args: ResourcesArgs
     summary = "Tetris (Grandl et al. 2014): alignment of pod demand and node free capacity"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
-        rows, weights = resource_rows(state, self.args.resources)  # type: ignore[union-attr]
+        rows, weights = resource_rows(state, self.args.resources)
         if rows.size == 0 or candidates.size == 0:
             return np.zeros(candidates.size, dtype=np.int64)
         nodes = state.nodes

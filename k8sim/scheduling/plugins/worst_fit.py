@@ -44,10 +44,11 @@ class WorstFit(ScorePlugin):
 
     name = "WorstFit"
     Args = ResourcesArgs
+    args: ResourcesArgs
     summary = "worst fit: 100 * weighted mean remaining fraction after placement"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
-        rows, weights = resource_rows(state, self.args.resources)  # type: ignore[union-attr]
+        rows, weights = resource_rows(state, self.args.resources)
         left, alloc = remaining(state, pod, candidates, rows)
         pct, has = percent(left, alloc)
         return weighted_floor(pct, has, weights)
