@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test test-fast bench lint clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ demo: install
 ## Run the whole test suite.
 test: install
 	$(PY) -m pytest -q
+
+## Run the test suite without the tests marked slow (notebooks, real traces, subprocesses).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 ## Benchmarks (not timed tests): prints tables.
 bench: install

@@ -251,6 +251,7 @@ def lines_about(out: Outcome, case_id: str) -> list[str]:
     return [line for line in out.output.splitlines() if f"{case_id}.yaml" in line or f" {case_id}: " in line]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", list(BAD))
 def test_validate_bad_scenario_file(runs, case_id: str) -> None:
     out = runs["validate-bad"].result()
@@ -264,12 +265,14 @@ def test_validate_bad_scenario_file(runs, case_id: str) -> None:
         assert fragment.format(f=f"{case_id}.yaml") in lines[0]
 
 
+@pytest.mark.slow
 def test_validate_reports_every_bad_file(runs) -> None:
     out = runs["validate-bad"].result()
     assert out.stdout.strip() == ""  # no file passed
     assert sum(line.startswith("invalid: ") for line in out.stderr.splitlines()) == len(BAD)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", RUN_ALONE)
 def test_run_bad_scenario_file(runs, case_id: str) -> None:
     out = runs[f"run-{case_id}"].result()
@@ -278,6 +281,7 @@ def test_run_bad_scenario_file(runs, case_id: str) -> None:
     assert not (out.cwd / "out").exists(), "a failed run must not write results"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("case_id", "expected"), [pytest.param(c[0], c[2], id=c[0]) for c in BAD_OVERRIDES])
 def test_bad_set_override(runs, case_id: str, expected: list[str]) -> None:
     out = runs[case_id].result()
@@ -285,6 +289,7 @@ def test_bad_set_override(runs, case_id: str, expected: list[str]) -> None:
     assert not (out.cwd / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_id", SIMULATION_LEVEL)
 def test_simulation_errors_name_the_file(runs, case_id: str) -> None:
     out = runs["validate-bad"].result()
@@ -295,6 +300,7 @@ def test_simulation_errors_name_the_file(runs, case_id: str) -> None:
 # --------------------------------------------------------------------------- never fit
 
 
+@pytest.mark.slow
 def test_pod_that_never_fits_is_counted_unschedulable(runs) -> None:
     out = runs["never-fit"].result()
     assert out.returncode == 0, out.output
@@ -325,6 +331,7 @@ def test_pod_that_never_fits_is_counted_unschedulable(runs) -> None:
     assert not pods.loc[pods["workload"] == "web", "unschedulable"].any()
 
 
+@pytest.mark.slow
 def test_summary_counts_are_integers(runs) -> None:
     out = runs["never-fit"].result()
     summary = json.loads((out.cwd / "out" / "summary.json").read_text())["summary"]
@@ -335,6 +342,7 @@ def test_summary_counts_are_integers(runs) -> None:
 # --------------------------------------------------------------------------- validate / schema
 
 
+@pytest.mark.slow
 def test_validate_reports_bad_and_good_files(runs) -> None:
     out = runs["validate-mixed"].result()
     assert out.returncode == 2, out.output
@@ -345,6 +353,7 @@ def test_validate_reports_bad_and_good_files(runs) -> None:
     assert "good.yaml" not in out.stderr
 
 
+@pytest.mark.slow
 def test_validate_repo_scenarios(runs) -> None:
     names = sorted(p.name for p in SCENARIOS_DIR.glob("*.yaml"))
     assert names, "the repository ships example scenarios"
@@ -355,6 +364,7 @@ def test_validate_repo_scenarios(runs) -> None:
         assert f"ok: {name}" in out.stdout
 
 
+@pytest.mark.slow
 def test_schema_is_json_schema(runs) -> None:
     out = runs["schema"].result()
     assert out.returncode == 0, out.output
@@ -367,6 +377,7 @@ def test_schema_is_json_schema(runs) -> None:
 # --------------------------------------------------------------------------- a good run
 
 
+@pytest.mark.slow
 def test_run_writes_results(runs) -> None:
     out = runs["run-ok"].result()
     assert out.returncode == 0, out.output

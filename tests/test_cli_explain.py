@@ -82,6 +82,7 @@ def result(runs, name):
     return out, cwd
 
 
+@pytest.mark.slow
 def test_plugins(runs):
     out, _ = result(runs, "plugins")
     assert out.returncode == 0, out.stderr
@@ -104,6 +105,7 @@ def test_explain_scenario_json(tmp_path, monkeypatch):
     assert [n["reason"] for n in doc["nodes"]] == ["Insufficient cpu", "Insufficient cpu"]
 
 
+@pytest.mark.slow
 def test_explain_scenario_bound_pod_fails(runs):
     out, _ = result(runs, "scenario-bound")
     assert out.returncode == 2
@@ -111,6 +113,7 @@ def test_explain_scenario_bound_pod_fails(runs):
     assert len(lines) == 1 and lines[0].startswith("error: pod 'big-0' is not Pending at t=1 s")
 
 
+@pytest.mark.slow
 def test_explain_objects_table(runs):
     out, _ = result(runs, "objects-table")
     assert out.returncode == 0, out.stderr
@@ -133,6 +136,7 @@ def test_explain_objects_table(runs):
     assert "warning: 2 bound pod(s) whose spec.affinity" in out.stderr
 
 
+@pytest.mark.slow
 def test_explain_objects_with_config_json(runs):
     out, _ = result(runs, "objects-config-json")
     assert out.returncode == 0, out.stderr

@@ -48,6 +48,7 @@ def test_stored_without_outputs(path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_top_to_bottom(path, monkeypatch):
     monkeypatch.setenv("K8SIM_NOTEBOOK_SMALL", "1")

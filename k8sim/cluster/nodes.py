@@ -21,7 +21,13 @@ CPU, MEMORY, EPHEMERAL, PODS = 0, 1, 2, 3
 
 @dataclass(frozen=True)
 class ResourceIndex:
-    """The resource axis: names in order, and name -> row."""
+    """The resource axis: names in order, and name -> row.
+
+    Fixed for a run (frozen): the core resources first in :data:`CORE_RESOURCES` order
+    (so ``CPU``, ``MEMORY``, ``EPHEMERAL``, ``PODS`` are valid rows everywhere), then
+    the scenario's extended resources sorted by name. Every ``[R, ...]`` array of the
+    node and pod tables and every request vector uses this order.
+    """
 
     names: tuple[str, ...]
     index: dict[str, int] = field(init=False, hash=False, compare=False)
@@ -47,7 +53,11 @@ class ResourceIndex:
 
 @dataclass(frozen=True)
 class TaintSpec:
-    """An interned node taint."""
+    """An interned node taint (key, value, effect).
+
+    Immutable and hashable: the node table keeps one row of ``taints`` per distinct
+    spec (``taint_index``), so a toleration check is an array operation over nodes.
+    """
 
     key: str
     value: str
@@ -57,6 +67,15 @@ class TaintSpec:
 class NodeTable:
     """Struct-of-arrays node state.
 
+    Owned by the ``ClusterState``; only :mod:`k8sim.cluster.ops` writes it (add nodes,
+    bind/unbind, ready, cordon, GPU devices), everyone else reads. A node is a column
+    index, never reused.
+    Invariants (``ops.check_invariants``): ``free == alloc - requested``,
+    ``0 <= requested <= alloc``, ``requested`` = the sum of bound pods' requests per
+    node; ``version`` moves whenever labels, taints or the node set change (so masks
+    over nodes may be cached per pod shape until it moves), not on bind/unbind, Ready
+    or cordon changes (read those live).
+
     Attributes (``R`` resources, ``N`` nodes):
         alloc: ``int64[R, N]`` allocatable.
         requested: ``int64[R, N]`` sum of bound pods' requests.
@@ -65,6 +84,8 @@ class NodeTable:
             defaults for pods that request nothing (used by scoring, as upstream).
         ready, unschedulable: ``bool[N]`` node conditions (unschedulable = cordoned).
         pool: ``int32[N]`` node pool code (-1 for explicit nodes).
+        created_at, removed_at: ``float64[N]`` when the node joined and left (inf: still
+            there).
         labels: label key -> ``int32[N]`` value codes (-1 where the node lacks the key).
         taints: ``bool[T, N]``: node n carries interned taint t.
         gpu_free: ``int64[N, G]`` free milli-GPU per device (1000 per device when idle),

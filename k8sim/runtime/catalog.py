@@ -88,7 +88,15 @@ def default_pull_policy(name: str) -> str:
 
 @dataclass
 class Catalog:
-    """Layers and images by integer id (built by :class:`CatalogBuilder`)."""
+    """Layers and images by integer id (built by :class:`CatalogBuilder`).
+
+    Built once per run from the scenario's ``images:`` section (:func:`build_catalog`)
+    and read-only afterwards: the image store, the puller and ImageLocality index their
+    arrays with these ids. Invariants: one layer per digest, with one size; one image
+    per normalised name (``index`` maps it to the id); ``image_layers[i]`` lists distinct
+    layer ids, base first; ``image_sizes[i]`` is the sum of those layers' sizes (shared
+    layers count in each image that has them; :meth:`unique_size` counts them once).
+    """
 
     layer_digests: list[str] = field(default_factory=list)
     layer_sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -120,7 +128,13 @@ class Catalog:
 
 
 class CatalogError(ValueError):
-    """A catalog that cannot be built; ``problems`` are (field path, message) pairs."""
+    """A catalog that cannot be built; ``problems`` are (field path, message) pairs.
+
+    Raised by :meth:`CatalogBuilder.build` with every problem found, not only the first
+    (a digest given two sizes, an image name defined twice or taken by a built-in
+    image), each at its path in the scenario (e.g. ``images.catalog[2].layers[0].size``)
+    so that all of them are reported at once.
+    """
 
     def __init__(self, problems: list[tuple[str, str]]):
         self.problems = problems
@@ -128,7 +142,13 @@ class CatalogError(ValueError):
 
 
 class CatalogBuilder:
-    """Accumulates layers (by digest) and images (by normalised name)."""
+    """Accumulates layers (by digest) and images (by normalised name).
+
+    Used once per catalog: the built-in, explicit and synthetic sources add to it in
+    that order, so ids follow first appearance. A repeated digest reuses its layer id;
+    a conflict is recorded in ``problems`` rather than raised, and :meth:`build` raises
+    :class:`CatalogError` with all of them, or returns the immutable :class:`Catalog`.
+    """
 
     def __init__(self) -> None:
         self._layer_index: dict[str, int] = {}

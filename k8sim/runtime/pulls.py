@@ -54,7 +54,13 @@ NO_SPACE = "no space left on device"
 
 
 class _Flow:
-    """One layer downloading on one node."""
+    """One layer downloading on one node, shared by every pull that waits for it.
+
+    ``remaining`` bytes at the puller's last advance (per node, or registry-wide) and,
+    in registry mode, the current ``rate``; ``waiters`` are the pulls whose ``pending``
+    count drops when it completes. Lives in ``_Node.flows`` (and ``Puller._flows``)
+    from the download's start to its end; only the :class:`Puller` touches it.
+    """
 
     __slots__ = ("layer", "node", "size", "remaining", "rate", "waiters")
 
@@ -73,7 +79,14 @@ class _Flow:
 
 class PullRequest:
     """One pull. ``done`` and ``error`` (None = success) once it has ended; ``event``
-    (succeeded with ``error``) exists only if it did not end the moment it was made."""
+    (succeeded with ``error``) exists only if it did not end the moment it was made.
+
+    Returned by :meth:`Puller.request` to the caller (the kubelet), which only reads it:
+    the puller alone writes it. ``pending`` counts the layer downloads it still waits
+    for; ``pinned``: its image's layers hold a reference in the store (taken when the
+    pull starts, turned into the image's own or dropped when it ends). Once ``done`` it
+    never changes again.
+    """
 
     __slots__ = ("image", "event", "fails", "pending", "pinned", "done", "error")
 
@@ -88,7 +101,13 @@ class PullRequest:
 
 
 class _Node:
-    """A node's puller queue, token bucket and downloads."""
+    """A node's puller queue, token bucket and downloads.
+
+    Created on the node's first pull from its ``NodeImageConfig``. Invariants:
+    ``executing <= limit``; ``queue`` holds, in FIFO order, the pulls not yet started;
+    ``flows`` maps layer id -> its download on this node (at most one per layer);
+    ``tokens <= burst`` as of ``t_tokens``; ``version`` invalidates older timers.
+    """
 
     __slots__ = ("bandwidth", "limit", "qps", "burst", "tokens", "t_tokens", "executing", "queue",
                  "flows", "t_flows", "version")
@@ -110,7 +129,16 @@ class _Node:
 class Puller:
     """All image pulls of a simulation (see the module docstring).
 
-    ``on_gc(node, result)`` is called when image GC deleted images.
+    One per simulation, owned and called by the kubelet (:meth:`request`). After the
+    start-up pre-pulls it is the only writer of layers and disk bytes in the
+    :class:`~k8sim.runtime.store.ImageStore`: it pins an
+    image's layers when a pull starts, reserves disk for the missing ones (running
+    image GC first when needed), marks layers present as downloads end and hands the
+    image to the store when the pull ends. Holds one SimPy timer per node (one in all
+    with ``registry_bandwidth``) for the next download completion; a timer superseded by
+    a later start or end is ignored. Event-driven and deterministic: completions that
+    fall together are handled in a fixed order. ``on_gc(node, result)`` is called when
+    image GC deleted images.
     """
 
     def __init__(self, env: simpy.Environment, store: ImageStore, registry_bandwidth: float | None = None,

@@ -53,7 +53,13 @@ _ATTR = "image_store"
 
 @dataclass(frozen=True)
 class NodeImageConfig:
-    """Image-related settings of one node pool (or of explicit nodes)."""
+    """Image-related settings of one node pool (or of explicit nodes).
+
+    Built once from the validated scenario (kubelet's config names: ``serializeImagePulls``,
+    ``maxParallelImagePulls``, ``registryPullQPS``, ``registryBurst``,
+    ``imageGCHigh/LowThresholdPercent``, ``imageMinimumGCAge``) and never changed;
+    :class:`ImageStore` keeps one per node (``configs[node]``), the puller reads it.
+    """
 
     disk_capacity: int = 0  # bytes for images; 0 = unlimited
     bandwidth: float = 100e6  # bytes/s for layer downloads, shared by concurrent downloads
@@ -89,6 +95,11 @@ def usage_percent(capacity: int, used: int) -> int:
 
 @dataclass
 class GCResult:
+    """What one image GC pass did on one node: the images it deleted, in deletion
+    order, and the bytes of the layers that deletion actually freed (a layer another
+    present image still holds frees nothing). Returned by :meth:`ImageStore.make_room`
+    and :meth:`ImageStore.free_space`; the caller reports it and does not change it."""
+
     removed: list[int] = field(default_factory=list)  # image ids, in removal order
     freed: int = 0  # bytes of deleted layers
 
@@ -97,7 +108,22 @@ _NOTHING = GCResult([], 0)  # shared "GC did nothing" result (never mutated)
 
 
 class ImageStore:
-    """Layer and image presence per node (see the module docstring)."""
+    """Layer and image presence per node (see the module docstring for the arrays).
+
+    One per simulation, attached to the cluster state (:func:`attach`) so that the
+    ImageLocality plugin reads the same arrays the kubelet changes. Writers: start-up
+    pre-pulls (:meth:`sync`), the :class:`~k8sim.runtime.pulls.Puller` (pins, disk
+    reservations, finished pulls, image GC) and the kubelet (:meth:`use` /
+    :meth:`unuse` as pods bind and leave). Grows one column per added node
+    (:meth:`sync`, also from :func:`store_of`); columns are never removed.
+
+    Invariants (:func:`check_store`): ``present_count`` matches ``image_present``; a
+    present image's layers are present and referenced at least once per present image
+    holding them; no present layer is unreferenced; ``disk_used`` = bytes of present
+    layers + bytes of layers downloading; images in use are never deleted.
+    ``image_version[i]`` moves whenever image ``i`` appears on or leaves a node, which
+    keys the cached ImageLocality sums.
+    """
 
     def __init__(self, catalog: Catalog, pool_configs: list[NodeImageConfig],
                  default_config: NodeImageConfig | None = None):

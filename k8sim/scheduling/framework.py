@@ -59,7 +59,20 @@ def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int) -> int:
 
 @dataclass
 class Decision:
-    """Outcome of one scheduling cycle."""
+    """The outcome of one scheduling cycle (:meth:`Profile.schedule`) for one pod.
+
+    Made by the profile and not changed afterwards. The scheduler binds the pod when
+    ``node >= 0``, else hands ``rejectors`` to the queue; with ``recordDecisions`` it keeps
+    the decision for ``RunResult.decisions`` and ``k8sim explain``.
+
+    Invariants: ``node == -1`` exactly when no node was feasible (``feasible == 0``), and
+    then ``rejectors`` names the filters that were first to reject some node (empty when
+    there are no nodes, or when only nominated preemptors' reservations rejected them;
+    the queue then moves the pod on any cluster event). On success ``rejectors`` is
+    empty. ``candidates``, ``totals`` and ``per_plugin`` are filled only when scoring ran
+    and the profile records: all aligned with ``candidates`` (``totals[i]`` is the
+    weighted sum for node ``candidates[i]``), and ``node`` has the highest total.
+    """
 
     node: int  # chosen node, -1 if none is feasible
     feasible: int  # number of feasible nodes found (after sampling)
@@ -70,7 +83,25 @@ class Decision:
 
 
 class Profile:
-    """Ordered filters and weighted scores under one ``schedulerName``."""
+    """One scheduling profile (upstream ``KubeSchedulerProfile``) under one ``schedulerName``:
+    Filter plugins in order, Score plugins with integer weights, an optional PostFilter.
+
+    Built once per run by :func:`k8sim.scheduling.profiles.build_profile`, which gives
+    each plugin its own seeded stream and the profile its tie-break stream ``rng``. The
+    simulation then sets ``post_filter`` (DefaultPreemption, or None when disabled) and
+    ``node_priority``; the scheduler sets ``record``. A plugin that is both a filter and
+    a score (NodeResourcesFit) is one instance in both lists; ``reservers`` holds each
+    plugin that implements Reserve once, in profile order.
+
+    Contract: :meth:`schedule` reads the cluster tables and never writes them (binding,
+    nomination and requeueing are the scheduler's). The only state it changes is its
+    own: ``next_start_node_index`` (upstream's round-robin start for node sampling), the
+    position of its random streams, and per-shape plugin caches. Same tables, same
+    start index and same stream positions give the same :class:`Decision`. Filters are
+    ANDed (a plugin whose ``pre_filter`` returns False passes every node); the total is
+    ``sum(weight * normalize(score))`` in int64, each normalised score in
+    ``[0, MAX_NODE_SCORE]`` or a ``ValueError``.
+    """
 
     def __init__(
         self,
@@ -274,7 +305,14 @@ def _gpu_fits_after(state: ClusterState, node: int, nominated: list[int], pod: P
 
 class NodePriority:
     """A random priority per node, drawn once from ``rng`` (more drawn as nodes are
-    added); :meth:`best` picks the node of highest priority among some."""
+    added); :meth:`best` picks the node of highest priority among some.
+
+    The ``tieBreak: nodePriority`` rule: one instance per run, shared by every profile,
+    so all profiles prefer the same nodes. Owns ``values`` (``float[M]``, ``M`` at least
+    the highest node index asked about); ``values[n]`` is the ``n``-th draw of ``rng``
+    (blocks are drawn in sequence, at least 1024 at a time) and never changes, as node
+    rows are never reused: it depends on the seed only, not on which pods asked when.
+    """
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng

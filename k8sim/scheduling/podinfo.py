@@ -26,7 +26,21 @@ from k8sim.config.pods import Toleration
 
 @dataclass(eq=False)
 class PodInfo:
-    """Scheduling-relevant view of a pod shape."""
+    """Scheduling-relevant view of a pod shape: everything a plugin may read about a pod.
+
+    One instance per shape, shared by every pod row of that shape (``pods.shape[p]``
+    gives the id); built by the simulation from the validated scenario and registered
+    with ``ops.add_shape``, which sets ``shape`` and ``group`` and appends it to
+    ``state.shapes`` (index = shape id). The spec fields are fixed after registration;
+    nothing per pod (node, phase, attempts) lives here, that is the pod table's.
+
+    Invariants: ``requests`` is ``int64[R]`` in the cluster's resource order with the
+    ``pods`` row = 1; ``nonzero`` is ``int64[2]`` cpu/memory with upstream's non-zero
+    defaults; ``requested_rows`` and ``req_col`` (``int64[len(rows), 1]``, for
+    broadcasting against ``[R, N]`` node arrays) are derived from ``requests`` once.
+    ``mask_cache`` and ``cache`` are the only mutable parts: plugin caches, each entry
+    valid only for what its key records (e.g. the node table ``version``).
+    """
 
     shape: int
     requests: np.ndarray  # int64[R], pods row = 1

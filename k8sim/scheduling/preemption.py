@@ -50,6 +50,13 @@ MAX_INT32 = 2**31 - 1
 
 @dataclass
 class Candidate:
+    """A node where evicting ``victims`` would let the preemptor fit (upstream
+    ``Candidate``). Made by :meth:`DefaultPreemption.find`; the scheduler nominates the
+    preemptor to ``node`` and evicts the victims. ``victims`` are pod rows bound to
+    ``node``, all of lower priority than the preemptor and none already terminating,
+    most important first (higher priority, then earlier start); the ones that could be
+    reprieved have been left out."""
+
     node: int
     victims: list[int]  # pod rows, most important first
 
@@ -63,6 +70,18 @@ def num_candidates(num_nodes: int, percentage: int = 10, absolute: int = 100) ->
 
 
 class DefaultPreemption:
+    """The PostFilter of a profile (upstream ``DefaultPreemption``; see the module
+    docstring for the steps and where k8sim differs).
+
+    Owns only its settings (``minCandidateNodesPercentage`` / ``Absolute``) and ``rng``,
+    its own seeded stream for the dry run's random start offset. It decides and does
+    not act: :meth:`eligible` and :meth:`find` read the cluster tables, the preemptor's
+    shape and the set of pods already terminating (the kubelet's), and never write
+    them; the scheduler nominates the preemptor (``ops.nominate``) and asks the kubelet
+    to evict the victims, which keep their resources for their grace period. The same
+    state and stream position give the same candidate.
+    """
+
     name = "DefaultPreemption"
 
     def __init__(self, rng: np.random.Generator, min_candidate_nodes_percentage: int = 10,

@@ -44,11 +44,24 @@ UNSCHEDULABLE_FLUSH_INTERVAL_S = 30.0
 
 
 class SchedulingQueue:
-    """activeQ + backoffQ + unschedulablePods for one scheduler.
+    """activeQ + backoffQ + unschedulablePods for one scheduler (upstream PriorityQueue).
 
-    Priorities and attempt counts are read from the pod table; ``events_of(plugin)``
-    gives the event kinds a plugin registered; ``wake`` is called whenever activeQ or
-    backoffQ gains a pod.
+    Owns the three waiting places, each Pending pod's queue ``timestamp`` (set when it
+    is added and refreshed at each failure) and the SimPy timers of the two flushes.
+    Its one caller is the scheduler: ``add`` (a new pod), ``pop`` (next to try),
+    ``failed`` (an attempt failed, with the filters that rejected it), ``forget`` (bound
+    or dropped) and ``move_all`` (a cluster event); the timers move pods on their own.
+
+    Reads ``priority`` and ``attempts`` from the pod table and never writes it: the
+    caller bumps ``attempts`` before reporting a failure, which sets the backoff.
+    ``events_of(plugin)`` gives the event kinds a plugin registered; ``wake`` is called
+    whenever activeQ or backoffQ gains a pod (Pop also takes from backoffQ).
+
+    Invariants: a pod is in at most one of activeQ, backoffQ and ``unschedulable``, and
+    in none while being scheduled (between ``pop`` and ``failed``/``forget``);
+    ``unschedulable`` iterates in timestamp order; a flush timer is armed only when a
+    pod waits for it (the leftover flush also only while other events are scheduled),
+    and one whose pod has left since fires and does nothing: nothing polls.
     """
 
     def __init__(

@@ -56,7 +56,13 @@ _registered: dict[str, type[Plugin]] = {}
 
 
 class PluginError(ValueError):
-    """An unknown plugin, a duplicate name, or a class that is not a plugin."""
+    """An unknown plugin, a duplicate name, or a class that is not a plugin.
+
+    Raised by :func:`register` (duplicate or missing name, not a Filter/Score subclass)
+    and :func:`get` (unknown name, failed import). The message names the plugin and,
+    for an unknown name, lists the available ones; being a ``ValueError``, it reaches
+    the user as a configuration error, like a bad plugin argument.
+    """
 
 
 def register(cls: type[Plugin], name: str | None = None) -> type[Plugin]:

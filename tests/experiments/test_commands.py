@@ -33,6 +33,7 @@ def compared(tmp_path_factory):
     return out, con.export_text(), result
 
 
+@pytest.mark.slow
 def test_compare_command_writes_everything(compared):
     out, text, result = compared
     for name in ("runs.parquet", "summary.csv", "paired.csv", "comparison.json", "report.md",
@@ -70,6 +71,7 @@ def test_compare_command_bad_input(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_plot_command_redraws_a_comparison(compared, tmp_path):
     out, _, _ = compared
     con = console()
@@ -96,6 +98,7 @@ def test_plot_command_bad_directories(tmp_path):
         plot_command(tmp_path / "empty", console())
 
 
+@pytest.mark.slow
 def test_sweep_command_and_plots(tmp_path):
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump({

@@ -240,6 +240,7 @@ def test_bad_executor_options(files, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_local_workers_match_in_process(files, tmp_path):
     exp = files(GRID)
     a = sweep(exp, jobs=1, out_dir=tmp_path / "a")
@@ -268,6 +269,7 @@ def _same(a, b) -> None:
     assert ra == rb
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_in_process_and_in_a_worker_process():
     task = _task()
     here = execute_task(task)
@@ -281,6 +283,7 @@ def test_same_seed_same_result_in_process_and_in_a_worker_process():
     _same(here, worker.value)
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_on_a_dask_worker(files, tmp_path):
     pytest.importorskip("dask.distributed", reason="the dask extra is not installed (pip install 'k8sim[dask]')")
     from k8sim.experiments.executors import DaskExecutor
@@ -301,6 +304,7 @@ def test_same_seed_same_result_on_a_dask_worker(files, tmp_path):
     pd.testing.assert_frame_equal(local[cols], dask[cols])
 
 
+@pytest.mark.slow
 def test_unreachable_dask_scheduler_fails_before_any_run(files, tmp_path):
     pytest.importorskip("dask.distributed", reason="the dask extra is not installed (pip install 'k8sim[dask]')")
     out = tmp_path / "out"

@@ -146,6 +146,7 @@ def test_catalog_consistency_errors():
     assert any(p == "images.catalog[3].name" and "is a built-in image" in m for p, m in found)
 
 
+@pytest.mark.slow
 def test_cli_exit_code_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(with_("workloads[0].template.image", "nginx:9.9")))

@@ -57,6 +57,7 @@ def mmc_scenario(lam: float, mean_service: float, c: int, pods: int, seed: int) 
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lam, mean_service, c", [(3.0, 1.0, 4), (1.6, 1.0, 2)])
 def test_mean_wait_matches_erlang_c(lam, mean_service, c):
     n_pods = 60_000

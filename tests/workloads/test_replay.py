@@ -362,6 +362,7 @@ def openb(mode: str, nodes_file: str = "openb_node_list_all_node.csv", **trace) 
     }
 
 
+@pytest.mark.slow
 def test_real_openb_timed_replay():
     sim = Simulation(validate_scenario(openb("timed")))
     result = sim.run()
@@ -375,6 +376,7 @@ def test_real_openb_timed_replay():
     assert result.pods["created"].min() == 0 and result.pods["created"].max() == 12_901_761
 
 
+@pytest.mark.slow
 def test_real_openb_inflation_reaches_the_target_and_is_reproducible():
     doc = openb("inflation", "openb_node_list_gpu_node.csv")
     doc["cluster"]["trace_nodes"][0]["gpu_only"] = True
@@ -427,6 +429,7 @@ FORMAT_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(FORMAT_CASES))
 def test_every_pod_format_replays_in_a_scenario(fmt):
     from k8sim.workloads.traces.formats import POD_FORMATS, check_args

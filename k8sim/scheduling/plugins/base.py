@@ -29,14 +29,40 @@ MIN_NODE_SCORE = 0
 
 
 class Plugin:
-    """Base of every plugin.
+    """Base of every plugin: what a plugin author implements and may rely on.
+
+    Subclass :class:`FilterPlugin`, :class:`ScorePlugin` or both (one instance then
+    serves both extension points). A plugin is an array function over the cluster:
+
+    - Inputs are read-only: ``state`` (``ClusterState``: ``state.nodes`` arrays over all
+      ``N`` nodes, resource-major ``[R, N]``; ``state.pods``) and ``pod``
+      (:class:`~k8sim.scheduling.podinfo.PodInfo`, one per pod *shape*). A plugin never
+      writes to them; only ``reserve`` may change state, through the cluster ops.
+    - Work is vectorised: no Python loop over nodes, no ``np.vectorize``. Loops over a
+      pod's few terms, resources or containers are fine.
+    - Scores are integers. A plugin that reproduces an upstream one uses upstream's
+      ``int64`` arithmetic (truncating division) and says in its docstring where it
+      differs from upstream.
+    - Randomness only from ``self.rng`` (set by :meth:`setup` from the plugin's own
+      seeded stream), so a run is reproducible and other plugins' draws do not shift it.
+    - Results may be cached on the shape (``pod.mask_cache`` / ``pod.cache``, under a
+      key of the plugin's own) only while what they depend on is unchanged: key the
+      entry on ``state.nodes.version`` for labels, taints and the node set; bind,
+      unbind, Ready and cordon do not move it.
 
     Class attributes:
         name: the registry name (upstream's name where the semantics match).
-        Args: pydantic model of the plugin's arguments, or None if it takes none. A
-            plugin with ``Args`` also declares ``args: ThatModel``: ``__init__`` always
-            sets it (to the model's defaults when no args are given).
+        Args: pydantic model of the plugin's arguments (``pluginConfig`` spelling), or
+            None if it takes none. A plugin with ``Args`` also declares ``args:
+            ThatModel``: ``__init__`` always sets it (to the model's defaults when no args
+            are given).
         summary: one line for ``k8sim plugins``.
+        events: for filters, the cluster events that can make a pod this plugin rejected
+            schedulable again; the queue moves such a pod back only on these (and every
+            5 minutes). Declaring too few leaves pods waiting; too many only costs retries.
+
+    One instance per profile entry, built once per run; ``k8sim.scheduling.check.check_plugin``
+    tests a plugin against this contract.
     """
 
     name: ClassVar[str] = ""
@@ -74,7 +100,17 @@ class Plugin:
 
 
 class FilterPlugin(Plugin):
-    """Decides which nodes can host a pod (Filter extension point)."""
+    """Decides which nodes can host a pod (PreFilter + Filter extension points).
+
+    ``filter(state, pod)`` returns a numpy ``bool[N]`` over *all* nodes (True: the node
+    passes), computed without a Python loop over nodes; the framework ANDs the masks of
+    a profile's filters in order. ``pre_filter`` returning False skips the plugin for
+    this pod (every node passes it). A node is charged to the first filter that rejects
+    it: that filter's ``name`` goes into the pod's rejectors (and so its ``events``
+    decide when the pod is retried) and its ``reasons`` into the ``FailedScheduling``
+    message. ``reasons(state, pod, rejected)`` maps an upstream-style reason to how
+    many of the ``rejected`` node indices it applies to (counts ``>= 0``).
+    """
 
     #: Upstream-style reason for a node this plugin rejects.
     reason: ClassVar[str] = ""
@@ -93,7 +129,20 @@ class FilterPlugin(Plugin):
 
 
 class ScorePlugin(Plugin):
-    """Ranks candidate nodes; higher is better (PreScore, Score, NormalizeScore)."""
+    """Ranks candidate nodes; higher is better (PreScore, Score, NormalizeScore).
+
+    ``score(state, pod, candidates)`` gets ``int64[K]`` node indices (the feasible nodes
+    after sampling, in no particular order; never modify this array) and returns a numpy
+    integer array of shape ``(K,)``, ``scores[k]`` for node ``candidates[k]``; index the
+    ``[R, N]`` node arrays with ``candidates``. ``normalize(pod, scores)`` (upstream
+    NormalizeScore, over the same ``K``) must leave every score in
+    ``[MIN_NODE_SCORE, MAX_NODE_SCORE]`` = ``[0, 100]``; the framework raises
+    ``ValueError`` otherwise, then adds ``weight * score`` into an int64 total. Use
+    :func:`default_normalize` for upstream's ``DefaultNormalizeScore``. ``pre_score``
+    returning False skips the plugin for this pod (it adds nothing). ``K >= 1``: the
+    scheduler skips scoring below two feasible nodes (as upstream), ``k8sim explain``
+    scores any non-empty feasible set.
+    """
 
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         """PreScore: return False to skip this plugin for this pod (upstream ``Skip``)."""
