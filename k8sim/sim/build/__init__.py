@@ -1,0 +1,1 @@
+"""Building a run's parts from the validated scenario: nodes, profiles, pod shapes."""

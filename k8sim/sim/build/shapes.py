@@ -1,0 +1,118 @@
+"""Pod shapes: what the scheduler sees of a pod, interned once per distinct kind of pod.
+
+A shape (:class:`~k8sim.scheduling.podinfo.PodInfo`) holds a pod's requests (with
+upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations,
+ports, images and GPU request. Pods of one workload template share a shape; trace pods
+get one per distinct request. Shapes are interned under a key that says where the pod
+came from (``("workload", i)``, ``("initial", i)``, ``("trace", ...)``) plus its requests.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from k8sim.cluster import ops
+from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
+from k8sim.config.scenario import DEFAULT_SCHEDULER, PodTemplate, Scenario
+from k8sim.scheduling.podinfo import PodInfo
+
+if TYPE_CHECKING:
+    from k8sim.cluster.ops import ClusterState
+    from k8sim.runtime.spec import RuntimeModel
+
+#: A GPU request: (devices, milli per device, allowed model names or None for any).
+GpuRequest = tuple[int, int, frozenset[str] | None]
+
+
+class ShapeBook:
+    """Interns the run's pod shapes into ``state.shapes`` (ids are list positions)."""
+
+    def __init__(self, state: ClusterState, scenario: Scenario, runtime: RuntimeModel | None):
+        self.state = state
+        self.scenario = scenario
+        self.runtime = runtime
+        self.ids: dict[tuple, int] = {}
+
+    def shape_for(self, key: tuple, requests: np.ndarray, template: PodTemplate | None, workload: int = -1,
+                  labels: dict[str, str] | None = None, priority: int = 0, gpu: GpuRequest | None = None,
+                  trace_priority: int | None = None) -> int:
+        """Intern the shape of pods with ``requests`` made from ``template`` (or, for
+        initial pods, only labels and priority). Trace pods pass their own ``gpu``
+        request and, with ``use_trace_priority``, their ``trace_priority``."""
+        full_key = (key, requests.tobytes())
+        sid = self.ids.get(full_key)
+        if sid is not None:
+            return sid
+        nonzero = np.array(
+            [requests[0] if requests[0] > 0 else DEFAULT_MILLI_CPU_REQUEST,
+             requests[1] if requests[1] > 0 else DEFAULT_MEMORY_REQUEST],
+            dtype=np.int64,
+        )
+        if template is None:
+            info = PodInfo(shape=-1, requests=requests, nonzero=nonzero, priority=priority,
+                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload)
+        else:
+            info = PodInfo(
+                shape=-1,
+                requests=requests,
+                nonzero=nonzero,
+                priority=self.scenario.pod_priority(template),
+                scheduler_name=template.scheduler_name,
+                node_selector=dict(template.node_selector),
+                tolerations=tuple(template.tolerations),
+                labels=dict(template.labels),
+                workload=workload,
+                node_name=template.node_name,
+                affinity=template.affinity,
+                spread=tuple(template.topology_spread_constraints),
+                ports=tuple(template.ports),
+                image=template.image,
+                container_images=self.runtime.container_images(workload) if self.runtime is not None else (),
+                preemption_policy=self.scenario.preemption_policy(template),
+                termination_grace_s=template.termination_grace_period_s,
+            )
+            if trace_priority is not None:
+                info.priority = trace_priority
+            if gpu is None and template.gpu is not None:
+                gpu = (template.gpu.count, template.gpu.milli, template.gpu.model_names())
+        if gpu is not None and gpu[0] > 0:
+            count, milli, names = gpu
+            info.gpu_count, info.gpu_milli = count, milli
+            info.gpu_models = (None if names is None
+                               else frozenset(ops.intern_gpu_model(self.state, m) for m in names))
+        sid = ops.add_shape(self.state, info)
+        self.ids[full_key] = sid
+        return sid
+
+    def fits_some_node(self, shape_ids: np.ndarray) -> np.ndarray:
+        """``bool[S]`` (indexed by shape id): the shape's requests fit some node's
+        allocatable and, for GPU shapes, some node has enough devices of an allowed model."""
+        state = self.state
+        out = np.zeros(len(state.shapes), dtype=bool)
+        nodes = state.nodes
+        for s in shape_ids.tolist():
+            info = state.shapes[s]
+            ok = (nodes.alloc >= info.requests[:, None]).all(axis=0)
+            if info.gpu_count:
+                ok &= nodes.gpu_count >= info.gpu_count
+                if info.gpu_models is not None:
+                    ok &= np.isin(nodes.gpu_model, list(info.gpu_models))
+            out[s] = bool(ok.any())
+        return out
+
+    def never_fit(self) -> dict[str, list[str]]:
+        """Workloads whose pods exceed every node's allocatable: name -> resources."""
+        out = {}
+        state = self.state
+        alloc = state.nodes.alloc
+        for (key, _), sid in self.ids.items():
+            if key[0] != "workload":
+                continue
+            info = state.shapes[sid]
+            rows = info.requested_rows
+            if not (alloc[rows] >= info.req_col).all(axis=0).any():
+                over = [state.resources.names[r] for r in rows if (alloc[r] < info.requests[r]).all()]
+                out[self.scenario.workloads[key[1]].name] = over
+        return out
