@@ -181,7 +181,7 @@ class SchedulingQueue:
         """The pod was deleted while Pending: it leaves the queue (upstream
         ``PriorityQueue.Delete``). A pod the queue does not hold is ignored."""
         if self.timestamp.pop(pod, None) is None:
-            return
+            return  # not queued (never added, bound, or popped and not failed since)
         if self.unschedulable.pop(pod, None) is None:
             self._deleted.add(pod)  # in activeQ or backoffQ: skipped by pop
 

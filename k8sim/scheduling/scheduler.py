@@ -128,7 +128,7 @@ class Scheduler:
 
     def _loop(self) -> Generator[simpy.Event, Any, None]:
         queue = self.queue
-        phase = self.state.pods
+        pods = self.state.pods
         while True:
             pod = queue.pop()
             if pod is None:
@@ -138,7 +138,7 @@ class Scheduler:
             if self.cycle_latency_s > 0:
                 moves = self._moves
                 yield self.env.timeout(self.cycle_latency_s)
-                if phase.phase[pod] != PENDING:
+                if pods.phase[pod] != PENDING:
                     continue  # deleted while its cycle ran
                 self.schedule_one(pod, move_requested=self._moves != moves)
             else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time as _time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import simpy
 
@@ -38,6 +38,7 @@ from k8sim.sim.build.shapes import ShapeBook
 from k8sim.sim.sources import WorkloadSources
 
 ProgressFn = Callable[[float], None]
+C = TypeVar("C", bound=Component)
 #: Builds a user component from the run's shared context (see ``docs/components.md``).
 ComponentFactory = Callable[[Context], Any]
 
@@ -86,7 +87,7 @@ class Simulation:
             prof.set_handle(handle)
         self.wall_s = 0.0
 
-    def _add(self, component: Any) -> Any:
+    def _add(self, component: C) -> C:
         """Start a built component and keep it (components start in assembly order)."""
         component.start()
         self.components.append(component)

@@ -19,12 +19,10 @@ from k8sim.cluster.watch import (
     EVENT_TYPES,
     NodeAdded,
     NodeRemoved,
-    NodeUpdated,
     PodAdded,
     PodBound,
     PodDeleted,
     PodDeleting,
-    PodTerminated,
     WatchBus,
 )
 
@@ -164,6 +162,3 @@ def test_preassigned_pod_is_not_queued_by_the_scheduler():
     new_pod(api, "b", node=1)
     assert added == [-1, 1]
 
-
-def test_node_updated_and_terminated_events_are_types_of_the_bus():
-    assert {NodeUpdated, PodTerminated, PodDeleting} <= set(EVENT_TYPES)

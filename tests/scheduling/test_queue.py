@@ -548,3 +548,25 @@ def test_leftover_flush_armed_when_work_is_scheduled_after_the_failure():
     h.at(1000.0)
     assert h.wakes == [330.0]
     assert h.q.pending_counts() == (1, 0, 0)
+
+
+# -- deletion of Pending pods -----------------------------------------------------------
+
+
+def test_delete_removes_a_pod_from_each_place_it_can_wait():
+    # Mirrors scheduling_queue.go PriorityQueue.Delete: a deleted Pending pod leaves
+    # activeQ, backoffQ or unschedulablePods and is never popped again.
+    #   p0 in activeQ (added at 0); p1 in backoffQ (failed at 0.5 with a move request:
+    #   expiry 0.5 + 1 -> 1, flush tick at 2); p2 in unschedulablePods (failed at 0.5).
+    h = Harness(4)
+    h.q.add(0)
+    h.fail(1, 0.5, 1, move_requested=True)
+    h.fail(2, 0.5, 1)
+    h.q.add(3)
+    for pod in (0, 1, 2):
+        h.q.delete(pod)
+    assert 2 not in h.q.unschedulable
+    h.at(3.0)  # the flush tick at 2 meets the deleted p1 at backoffQ's head: dropped
+    assert h.pop_all() == [3]
+    h.q.delete(3)  # popped and not failed again (bound): nothing to delete
+    assert h.pop_all() == []

@@ -117,14 +117,30 @@ def test_deleted_pod_keeps_its_node_for_its_grace_period_then_frees_it():
     assert list(zip(ev["kind"], ev["time"], strict=True))[-2:] == [("Killing", 100.0), ("Evicted", 105.0)]
 
 
+def test_deleted_pending_pod_leaves_the_queue():
+    # w-1 waits for the only slot (w-0 holds it until t=1000). Deleted at t=50 while
+    # Pending, it fails at once and is not bound when w-0's end frees the node at 1000.
+    result = run(validate_scenario(two_pods_one_slot()),
+                 components=[lambda ctx: DeleteAt(ctx, "w-1", 50.0, 30.0)])
+    pods = result.pods.set_index("pod")
+    assert pods.loc["w-1", "phase"] == "Failed" and pods.loc["w-1", "finished"] == 50.0
+    assert pd.isna(pods.loc["w-1", "scheduled"])
+    row = result.events[result.events["kind"] == "Deleted"].iloc[0]
+    assert (row["time"], row["pod"], row["detail"]) == (50.0, "w-1", "Evicted")
+
+
 def test_removed_node_loses_its_pods_and_is_never_chosen_again():
-    # Two nodes, one pod each from t=0. n-1 is removed at t=10: its pod is lost at once
-    # (NodeLost, no grace); nothing else can run (n-0 is full), so nothing is rebound.
-    result = run(validate_scenario(two_pods_one_slot(nodes=2)),
-                 components=[lambda ctx: RemoveNodeAt(ctx, "n-1", 10.0)])
+    # Two one-slot nodes, three pods at t=0: two bound, the third waits. n-1 is removed at
+    # t=10: its pod is lost at once (NodeLost, no grace). The PodTerminated retries the
+    # waiting pod, but n-1 is gone and n-0 full: it is still Pending at the end (500 s).
+    doc = two_pods_one_slot(nodes=2)
+    doc["workloads"][0]["arrival"]["count"] = 3
+    doc["duration_s"] = 500
+    result = run(validate_scenario(doc), components=[lambda ctx: RemoveNodeAt(ctx, "n-1", 10.0)])
     pods = result.pods.set_index("pod")
     lost = pods[pods["node"] == "n-1"].iloc[0]
     assert lost["phase"] == "Failed" and lost["finished"] == 10.0
+    assert (pods["phase"] == "Pending").sum() == 1 and (pods["node"] == "n-1").sum() == 1
     assert "NodeLost" in set(result.events["kind"])
     assert result.nodes.set_index("node").loc["n-1", "removed"] == 10.0
 
