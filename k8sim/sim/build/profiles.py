@@ -8,13 +8,13 @@ from pathlib import Path
 
 from k8sim.config.loader import ScenarioError, read_yaml
 from k8sim.config.scenario import DEFAULT_SCHEDULER, Scenario, SchedulerSettings
+from k8sim.rng import Streams
 from k8sim.scheduling.framework import NodePriority, Profile
 from k8sim.scheduling.plugins.base import FilterPlugin
 from k8sim.scheduling.preemption import DefaultPreemption
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
 from k8sim.scheduling.registry import PluginError
 from k8sim.scheduling.registry import get as get_plugin
-from k8sim.rng import Streams
 
 
 def preemption_args(raw: dict) -> dict[str, int]:
