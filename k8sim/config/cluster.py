@@ -12,6 +12,7 @@ from k8sim.config.base import Strict, base_dir
 from k8sim.config.images import KubeletConfig
 from k8sim.config.k8s_types import K8sModel
 from k8sim.config.resources import Quantity, ResourceList
+from k8sim.config.traces import NODE_FORMAT_SCHEMAS, check_args, resolve_file
 from k8sim.constants import DEFAULT_MAX_PODS, MAX_GPUS_PER_NODE
 
 __all__ = ["Cluster", "NodeGpus", "NodePool", "NodeSpec", "Taint", "TraceNodes"]
@@ -104,18 +105,14 @@ class TraceNodes(Strict):
     @field_validator("file")
     @classmethod
     def _file(cls, v: str, info: ValidationInfo) -> str:
-        from k8sim.workloads.traces.formats import NODE_FORMATS, resolve_file
-
         fmt = info.data.get("format")
         if fmt is None:
             return v
-        return resolve_file(v, base_dir(info), NODE_FORMATS[fmt].sample, fmt)
+        return resolve_file(v, base_dir(info), NODE_FORMAT_SCHEMAS[fmt].sample, fmt)
 
     @field_validator("args")
     @classmethod
     def _args(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from k8sim.workloads.traces.formats import check_args
-
         fmt = info.data.get("format")
         return v if fmt is None else check_args(fmt, v, base_dir(info), nodes=True)
 

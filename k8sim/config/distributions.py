@@ -305,7 +305,7 @@ def _read_csv_column(path: Path, column: str | None) -> tuple[float, ...]:
                 if _number(header[0]) is None:
                     name, data = repr(header[0]), rows
                 else:  # no header line: the first row is data
-                    name, data = "1", itertools.chain([first], rows)
+                    name, data = "1", (r for r in itertools.chain([first], rows))
             for line, row in data:
                 cell = row[index].strip() if index < len(row) else None
                 x = _number(cell) if cell is not None else None

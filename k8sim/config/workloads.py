@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from k8sim.config.base import Strict, base_dir
 from k8sim.config.distributions import Distribution
 from k8sim.config.pods import PodTemplate
+from k8sim.config.traces import POD_FORMAT_SCHEMAS, TraceOptions, check_args, resolve_file
 
 __all__ = [
     "Arrival",
@@ -96,18 +97,14 @@ class TraceWorkload(Strict):
     @field_validator("files")
     @classmethod
     def _files(cls, v: list[str], info: ValidationInfo) -> list[str]:
-        from k8sim.workloads.traces.formats import POD_FORMATS, resolve_file
-
         fmt = info.data.get("format")
         if fmt is None:
             return v
-        return [resolve_file(f, base_dir(info), POD_FORMATS[fmt].sample, fmt) for f in v]
+        return [resolve_file(f, base_dir(info), POD_FORMAT_SCHEMAS[fmt].sample, fmt) for f in v]
 
     @field_validator("args")
     @classmethod
     def _args(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from k8sim.workloads.traces.formats import check_args
-
         fmt = info.data.get("format")
         return v if fmt is None else check_args(fmt, v, base_dir(info))
 
@@ -120,10 +117,8 @@ class TraceWorkload(Strict):
             raise ValueError("target_gpu_share and interval_s apply to mode: inflation only")
         return self
 
-    def options(self) -> Any:
-        """The readers' :class:`~k8sim.workloads.traces.schema.TraceOptions`."""
-        from k8sim.workloads.traces.schema import TraceOptions
-
+    def options(self) -> TraceOptions:
+        """The options every pod reader takes."""
         return TraceOptions(start_s=self.start_s, end_s=self.end_s, time_scale=self.time_scale,
                             sample_fraction=self.sample_fraction, sample_by=self.sample_by,
                             resource_scale=self.resource_scale)
