@@ -29,6 +29,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from k8sim.config.base import Strict
 from k8sim.config.cluster import Cluster, NodeGpus, NodePool, NodeSpec, Taint, TraceNodes
+from k8sim.config.controllers import ControllerSettings, ControllerTiming
 from k8sim.config.distributions import Distribution
 from k8sim.config.images import ImageCatalogSpec, ImageLayer, ImageSpec, KubeletConfig, SyntheticImages
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, PriorityClass, TopologySpreadConstraint
@@ -71,6 +72,8 @@ __all__ = [
     "Cluster",
     "ContainerPort",
     "ContainerSpec",
+    "ControllerSettings",
+    "ControllerTiming",
     "CrashModel",
     "DEFAULT_MAX_PODS",
     "DEFAULT_SCHEDULER",
@@ -162,7 +165,15 @@ class Scenario(K8sModel):
     # Image catalog; when present, images are pulled onto nodes (absent: image names are
     # informational and pods start after their start_latency).
     images: ImageCatalogSpec | None = None
+    # Reaction latency of each controller (manifest workloads; see docs/controllers.md).
+    controllers: ControllerSettings = ControllerSettings()
     _source: str = PrivateAttr(default="")
+
+    def has_controllers(self) -> bool:
+        """Whether the run needs the workload controllers (manifest workloads, or a
+        SimKube trace replayed through them)."""
+        return any(w.manifest is not None or (w.trace is not None and w.trace.args.get("replay") == "controllers")
+                   for w in self.workloads)
 
     @property
     def source(self) -> str:
@@ -189,6 +200,9 @@ class Scenario(K8sModel):
             )
         if self.duration_s is None:
             for w in self.workloads:
+                if w.manifest is not None or (w.trace is not None and w.trace.args.get("replay") == "controllers"):
+                    raise ValueError(f"workload {w.name!r} is run by controllers, which keep its pods running: "
+                                     "set duration_s")
                 a = w.arrival
                 unbounded = isinstance(a, (PoissonArrivals, IntervalArrivals)) and (
                     a.stop_s is None and w.max_pods is None

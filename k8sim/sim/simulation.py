@@ -25,6 +25,7 @@ from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
 from k8sim.config.scenario import Scenario
+from k8sim.controllers import manager as controllers
 from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
 from k8sim.rng import Streams
@@ -60,7 +61,9 @@ class Simulation:
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.env = simpy.Environment()
-        self.state = ClusterState(resource_index(scenario))
+        # Manifest workloads are read first: their pods and nodes may name resources.
+        app_inputs = controllers.read_inputs(scenario) if scenario.has_controllers() else {}
+        self.state = ClusterState(resource_index(scenario, controllers.input_resources(app_inputs)))
         self.resources = self.state.resources
         self.api = ClusterAPI(self.env, self.state)
         self.ctx = Context(self.env, self.api, self.streams, scenario, self.seed)
@@ -77,6 +80,13 @@ class Simulation:
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
+        #: The workload controllers (ReplicaSet, Deployment, StatefulSet, DaemonSet) and
+        #: the manifest source, when the scenario has manifest workloads; else None.
+        self.controllers: controllers.Controllers | None = None
+        if scenario.has_controllers():
+            self.controllers, built = controllers.build(self.ctx, self.shape_book.shape_for, app_inputs)
+            for c in built:
+                self._add(c)
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given

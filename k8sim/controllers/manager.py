@@ -1,0 +1,202 @@
+"""Assembling the controllers of a run, and the manifest workloads they run.
+
+:func:`read_inputs` reads every manifest workload of a scenario (and every SimKube trace
+replayed through the controllers) before the cluster tables exist, so that the
+resources their pods and nodes name join the run's resource axis. :func:`build` then
+makes the components, in this order: the ReplicaSet, Deployment, StatefulSet and
+DaemonSet controllers (:mod:`k8sim.controllers`), and the workload source that applies
+the manifests' objects at time 0 (:class:`ManifestSource`) or a trace's objects over
+time (:class:`k8sim.controllers.simkube.SimKubeSource`). The source also collects the
+controllers' record for the result (:meth:`ManifestSource.contribute`).
+
+A scenario without such workloads builds none of this (``Scenario.has_controllers``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from k8sim.component import Contribution
+from k8sim.config.loader import ScenarioError
+from k8sim.config.resources import base_units
+from k8sim.constants import DEFAULT_MAX_PODS
+from k8sim.controllers.daemonset import DaemonSetController
+from k8sim.controllers.deployment import DeploymentController
+from k8sim.controllers.replicaset import ReplicaSetController
+from k8sim.controllers.statefulset import StatefulSetController
+from k8sim.controllers.store import AppStore, PodMaker, Sampling, ShapeFn, template_hash
+from k8sim.workloads.manifests import AppObject, ManifestSet, load_manifests
+
+if TYPE_CHECKING:
+    from k8sim.component import Context
+    from k8sim.config.scenario import Scenario
+
+
+@dataclass
+class Controllers:
+    """The controllers of one run and their shared store."""
+
+    store: AppStore
+    replicasets: ReplicaSetController
+    deployments: DeploymentController
+    statefulsets: StatefulSetController
+    daemonsets: DaemonSetController
+
+    def apply(self, obj: AppObject, workload: int, start: Any, duration: Any) -> None:
+        """Create ``obj`` now (its controller takes it from there)."""
+        ctx = self.store.ctx
+        sampling = Sampling(ctx, workload, f"{obj.kind}/{obj.key}", obj.duration or duration,
+                            obj.start_latency or start)
+        if obj.kind == "Deployment":
+            self.deployments.create(obj, workload, sampling)
+        elif obj.kind == "ReplicaSet":
+            h = template_hash(obj.template)
+            maker = PodMaker(self.store, obj.template, ("replicaset", obj.namespace, obj.name, h), sampling)
+            self.replicasets.create(name=obj.name, namespace=obj.namespace, template=obj.template, hash=h,
+                                    replicas=obj.replicas, min_ready_s=obj.min_ready_s, maker=maker)
+            self.store.register("ReplicaSet", obj, obj.name, obj.namespace, min_ready_s=obj.min_ready_s,
+                                workload=workload)
+        elif obj.kind == "StatefulSet":
+            self.statefulsets.create(obj, workload, sampling)
+        elif obj.kind == "DaemonSet":
+            self.daemonsets.create(obj, workload, sampling)
+        elif obj.kind == "Pod":
+            self._bare_pod(obj, workload, sampling)
+        else:  # pragma: no cover - the loader admits no other kind
+            raise ValueError(f"no controller for kind {obj.kind}")
+
+    def _bare_pod(self, obj: AppObject, workload: int, sampling: Sampling) -> None:
+        store = self.store
+        ctx = store.ctx
+        maker = PodMaker(store, obj.template, ("pod", obj.namespace, obj.name), sampling)
+        node = -1
+        if obj.template.node_name is not None:
+            node = ctx.state.nodes.name_index.get(obj.template.node_name, -1)
+        info = maker.info
+        pod = ctx.api.create_pod(name=obj.display, requests=info.requests, workload=workload,
+                                 index=store.next_index(workload), shape=info.shape, priority=info.priority,
+                                 duration=sampling.duration(), start_latency=sampling.start(),
+                                 gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, node=node)
+        if node >= 0:
+            free = ctx.state.nodes.free[:, node]
+            if np.all(free >= info.requests):
+                ctx.api.bind(pod, node, "nodeName")
+            else:
+                ctx.api.record("OutOf" + "Resources", pod, node, f"{obj.display} does not fit on its nodeName")
+
+    def find(self, kind: str, name: str) -> tuple[Any, int]:
+        """The controller of ``kind`` and the object's row (``namespace/name`` or a name
+        in ``default``)."""
+        ctl = {"Deployment": self.deployments, "StatefulSet": self.statefulsets,
+               "DaemonSet": self.daemonsets}.get(kind)
+        if ctl is None:
+            raise KeyError(f"no controller for kind {kind!r}")
+        return ctl, ctl.find(name)
+
+
+def read_inputs(scenario: Scenario) -> dict[int, ManifestSet]:
+    """Every manifest workload's objects by workload index (errors name the file)."""
+    out: dict[int, ManifestSet] = {}
+    for wi, w in enumerate(scenario.workloads):
+        if w.manifest is not None:
+            out[wi] = load_manifests(w.manifest, scenario.priority_classes)
+    return out
+
+
+def input_resources(inputs: dict[int, Any]) -> set[str]:
+    """Resource names the inputs' pods and nodes use (for the run's resource axis)."""
+    names: set[str] = set()
+    for m in inputs.values():
+        for o in getattr(m, "objects", ()):
+            names |= set(o.template.requests)
+        for n in getattr(m, "nodes", ()):
+            names |= set(n.allocatable)
+    return names
+
+
+def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, ManifestSet]) -> tuple[Controllers, list[Any]]:
+    """The controllers and the components to add, in order (see the module docstring)."""
+    scenario = ctx.scenario
+    store = AppStore(ctx, shape_for)
+    settings = scenario.controllers
+    rsc = ReplicaSetController(ctx, store, settings.replicaset)
+    dc = DeploymentController(ctx, store, rsc, settings.deployment)
+    stsc = StatefulSetController(ctx, store, settings.statefulset)
+    dsc = DaemonSetController(ctx, store, settings.daemonset)
+    controllers = Controllers(store, rsc, dc, stsc, dsc)
+    source = ManifestSource(ctx, controllers, inputs)
+    out: list[Any] = [rsc, dc, stsc, dsc, source]
+    from k8sim.controllers.simkube import simkube_sources
+
+    out.extend(simkube_sources(ctx, controllers))
+    return controllers, out
+
+
+class ManifestSource:
+    """Applies the manifest workloads' objects at time 0 and reports the controllers'
+    record (frames ``replica_history``, ``recreations``, ``unreplaced``,
+    ``replicasets``, ``controller_objects``, ``owners``; summary ``pods_recreated``
+    and ``pods_recreated_<cause>``, ``pods_lost_unreplaced``)."""
+
+    name = "manifests"
+
+    def __init__(self, ctx: Context, controllers: Controllers, inputs: dict[int, ManifestSet]):
+        self.ctx = ctx
+        self.controllers = controllers
+        self.inputs = inputs
+        for wi, m in inputs.items():
+            ctx.warnings.extend(f"workloads[{wi}].manifest: {m.source}: {w}" for w in m.warnings)
+        self._add_nodes()
+
+    def _add_nodes(self) -> None:
+        ctx = self.ctx
+        problems = []
+        for wi, m in self.inputs.items():
+            for node in m.nodes:
+                if node.name in ctx.state.nodes.name_index:
+                    problems.append((f"workloads[{wi}].manifest", f"{m.source}: Node {node.name!r} already exists "
+                                                                  "in the cluster"))
+                    continue
+                amounts = base_units(node.allocatable)  # type: ignore[arg-type]
+                amounts.setdefault("pods", DEFAULT_MAX_PODS)
+                from k8sim.cluster.nodes import TaintSpec
+
+                n = ctx.api.add_node(name=node.name, allocatable=ctx.state.resources.vector(amounts),
+                                     labels={"kubernetes.io/hostname": node.name, **node.labels},
+                                     taints=[TaintSpec(t.key, t.value, t.effect) for t in node.taints])
+                if node.unschedulable:
+                    ctx.api.update_node(n, unschedulable=True)
+        if problems:
+            raise ScenarioError(ctx.source, problems)
+
+    def start(self) -> None:
+        scenario = self.ctx.scenario
+        for wi, m in self.inputs.items():
+            w = scenario.workloads[wi]
+            start = w.template.start_latency or scenario.defaults.start_latency
+            for obj in m.objects:
+                self.controllers.apply(obj, wi, start, w.duration)
+
+    def contribute(self) -> Contribution:
+        store = self.controllers.store
+        frames = store.frames()
+        owners = []
+        for rs in store.replicasets:
+            owners.append(("ReplicaSet", rs.row, rs.display))
+        for s in store.statefulsets:
+            owners.append(("StatefulSet", s.row, s.display))
+        for d in store.daemonsets:
+            owners.append(("DaemonSet", d.row, d.display))
+        frames["owners"] = pd.DataFrame(owners, columns=["owner_kind", "owner", "name"]).astype(
+            {"owner_kind": "string", "name": "string", "owner": "int64"})
+        rec = frames["recreations"]
+        summary: dict[str, Any] = {"pods_recreated": len(rec)}
+        for cause, n in sorted(rec["cause"].value_counts().items()):
+            summary[f"pods_recreated_{cause}"] = int(n)
+        summary["pods_lost_unreplaced"] = len(frames["unreplaced"])
+        return Contribution(frames=frames, summary=summary, provenance={"controllers": True})
+
