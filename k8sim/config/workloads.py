@@ -18,6 +18,7 @@ __all__ = [
     "BurstArrivals",
     "ExplicitArrivals",
     "IntervalArrivals",
+    "ManifestApply",
     "PoissonArrivals",
     "TraceWorkload",
     "Workload",
@@ -125,6 +126,24 @@ class TraceWorkload(Strict):
                             resource_scale=self.resource_scale)
 
 
+class ManifestApply(Strict):
+    """``kubectl apply -f manifest`` at ``at_s``: objects that exist are updated (a new
+    replica count scales them, a new pod template rolls them out), new ones created."""
+
+    at_s: float = Field(ge=0)  # when (virtual seconds)
+    manifest: str  # file or directory, relative to the scenario file
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest(cls, v: str, info: ValidationInfo) -> str:
+        p = Path(v)
+        if not p.is_absolute():
+            p = base_dir(info) / p
+        if not p.exists():
+            raise ValueError(f"manifest {v!r} not found (looked for {p})")
+        return str(p)
+
+
 #: Template fields a manifest workload may set: simulation knobs the manifest cannot say.
 MANIFEST_TEMPLATE_KNOBS = frozenset({"start_latency", "readiness_delay"})
 
@@ -147,6 +166,8 @@ class Workload(Strict):
     # relative to the scenario file): Deployments, ReplicaSets, StatefulSets,
     # DaemonSets, Pods, Namespaces, PriorityClasses, Nodes.
     manifest: str | None = None
+    # Manifests applied later (updates of the objects: scale, new template = rollout).
+    apply: list[ManifestApply] = []
     max_pods: int | None = Field(default=None, ge=1)  # stop after this many pods
     template: PodTemplate = PodTemplate()  # the pods' spec
     # Run time once Running; drawn per pod at its birth. Absent: the pod runs forever.
@@ -183,6 +204,8 @@ class Workload(Strict):
                                  f"(the template may set only {', '.join(sorted(MANIFEST_TEMPLATE_KNOBS))})")
             if self.max_pods is not None:
                 raise ValueError("max_pods: a manifest workload's pods are counted by its controllers")
+        elif self.apply:
+            raise ValueError("apply: only a manifest workload applies manifests later")
         if self.trace is not None:
             clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
             if clash:

@@ -14,7 +14,7 @@ A scenario without such workloads builds none of this (``Scenario.has_controller
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,9 +45,14 @@ class Controllers:
     deployments: DeploymentController
     statefulsets: StatefulSetController
     daemonsets: DaemonSetController
+    _pods: set[tuple[str, str]] = field(default_factory=set)
 
     def apply(self, obj: AppObject, workload: int, start: Any, duration: Any) -> None:
-        """Create ``obj`` now (its controller takes it from there)."""
+        """``kubectl apply`` of ``obj`` now: create it, or update the object of that
+        kind and name (replicas, template, update settings); its controller takes it
+        from there."""
+        if self.update(obj):
+            return
         ctx = self.store.ctx
         sampling = Sampling(ctx, workload, f"{obj.kind}/{obj.key}", obj.duration or duration,
                             obj.start_latency or start)
@@ -69,7 +74,42 @@ class Controllers:
         else:  # pragma: no cover - the loader admits no other kind
             raise ValueError(f"no controller for kind {obj.kind}")
 
+    def update(self, obj: AppObject) -> bool:
+        """Apply ``obj`` to the existing object of its kind and name; False if none."""
+        ctx = self.store.ctx
+        if obj.kind == "Deployment" and obj.key in self.deployments.by_key:
+            d = self.store.deployments[self.deployments.by_key[obj.key]]
+            d.strategy, d.max_surge, d.max_unavailable = obj.strategy, obj.max_surge, obj.max_unavailable
+            d.min_ready_s, d.progress_deadline_s = obj.min_ready_s, obj.progress_deadline_s
+            d.revision_history_limit, d.paused = obj.revision_history_limit, obj.paused
+            if template_hash(obj.template) != d.hash:
+                self.deployments.set_template(obj.key, obj.template)
+            self.deployments.scale(obj.key, obj.replicas)
+            return True
+        if obj.kind == "StatefulSet" and obj.key in self.statefulsets.by_key:
+            s = self.store.statefulsets[self.statefulsets.by_key[obj.key]]
+            s.strategy, s.min_ready_s = obj.strategy, obj.min_ready_s
+            self.statefulsets.set_template(obj.key, obj.template, obj.partition)
+            self.statefulsets.scale(obj.key, obj.replicas)
+            return True
+        if obj.kind == "DaemonSet" and obj.key in self.daemonsets.by_key:
+            ds = self.store.daemonsets[self.daemonsets.by_key[obj.key]]
+            ds.strategy, ds.max_unavailable, ds.min_ready_s = obj.strategy, obj.max_unavailable, obj.min_ready_s
+            self.daemonsets.set_template(obj.key, obj.template)
+            return True
+        if obj.kind == "ReplicaSet":
+            for rs in self.store.replicasets:
+                if rs.deployment < 0 and rs.name == obj.name and rs.namespace == obj.namespace and not rs.deleted:
+                    # A ReplicaSet's template change affects only pods created later.
+                    self.replicasets.scale(rs.row, obj.replicas)
+                    return True
+        if obj.kind == "Pod" and any(o == ("Pod", obj.key) for o in self._pods):
+            ctx.warnings.append(f"{obj.where}: Pod {obj.key} already exists (pods are immutable); not applied")
+            return True
+        return False
+
     def _bare_pod(self, obj: AppObject, workload: int, sampling: Sampling) -> None:
+        self._pods.add(("Pod", obj.key))
         store = self.store
         ctx = store.ctx
         maker = PodMaker(store, obj.template, ("pod", obj.namespace, obj.name), sampling)
@@ -98,27 +138,40 @@ class Controllers:
         return ctl, ctl.find(name)
 
 
-def read_inputs(scenario: Scenario) -> dict[int, ManifestSet]:
+@dataclass
+class ManifestInput:
+    """A manifest workload: its objects at time 0 and the manifests applied later."""
+
+    initial: ManifestSet
+    updates: list[tuple[float, ManifestSet]]
+
+    def sets(self) -> list[ManifestSet]:
+        return [self.initial, *(m for _, m in self.updates)]
+
+
+def read_inputs(scenario: Scenario) -> dict[int, ManifestInput]:
     """Every manifest workload's objects by workload index (errors name the file)."""
-    out: dict[int, ManifestSet] = {}
+    out: dict[int, ManifestInput] = {}
     for wi, w in enumerate(scenario.workloads):
         if w.manifest is not None:
-            out[wi] = load_manifests(w.manifest, scenario.priority_classes)
+            out[wi] = ManifestInput(load_manifests(w.manifest, scenario.priority_classes),
+                                    [(a.at_s, load_manifests(a.manifest, scenario.priority_classes)) for a in w.apply])
     return out
 
 
-def input_resources(inputs: dict[int, Any]) -> set[str]:
+def input_resources(inputs: dict[int, ManifestInput]) -> set[str]:
     """Resource names the inputs' pods and nodes use (for the run's resource axis)."""
     names: set[str] = set()
-    for m in inputs.values():
-        for o in getattr(m, "objects", ()):
-            names |= set(o.template.requests)
-        for n in getattr(m, "nodes", ()):
-            names |= set(n.allocatable)
+    for inp in inputs.values():
+        for m in inp.sets():
+            for o in m.objects:
+                names |= set(o.template.requests)
+            for n in m.nodes:
+                names |= set(n.allocatable)
     return names
 
 
-def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, ManifestSet]) -> tuple[Controllers, list[Any]]:
+def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, ManifestInput]) -> tuple[Controllers, list[Any]]:
     """The controllers and the components to add, in order (see the module docstring)."""
     scenario = ctx.scenario
     store = AppStore(ctx, shape_for)
@@ -144,19 +197,24 @@ class ManifestSource:
 
     name = "manifests"
 
-    def __init__(self, ctx: Context, controllers: Controllers, inputs: dict[int, ManifestSet]):
+    def __init__(self, ctx: Context, controllers: Controllers, inputs: dict[int, ManifestInput]):
         self.ctx = ctx
         self.controllers = controllers
         self.inputs = inputs
-        for wi, m in inputs.items():
-            ctx.warnings.extend(f"workloads[{wi}].manifest: {m.source}: {w}" for w in m.warnings)
+        for wi, inp in inputs.items():
+            for m in inp.sets():
+                ctx.warnings.extend(f"workloads[{wi}].manifest: {m.source}: {w}" for w in m.warnings)
+            for _, m in inp.updates:
+                if m.nodes:
+                    raise ScenarioError(ctx.source, [(f"workloads[{wi}].apply", f"{m.source}: Node objects join at "
+                                                      "time 0: give them in the workload's manifest")])
         self._add_nodes()
 
     def _add_nodes(self) -> None:
         ctx = self.ctx
         problems = []
-        for wi, m in self.inputs.items():
-            for node in m.nodes:
+        for wi, inp in self.inputs.items():
+            for node in inp.initial.nodes:
                 if node.name in ctx.state.nodes.name_index:
                     problems.append((f"workloads[{wi}].manifest", f"{m.source}: Node {node.name!r} already exists "
                                                                   "in the cluster"))
@@ -175,11 +233,17 @@ class ManifestSource:
 
     def start(self) -> None:
         scenario = self.ctx.scenario
-        for wi, m in self.inputs.items():
+        env = self.ctx.env
+        for wi, inp in self.inputs.items():
             w = scenario.workloads[wi]
             start = w.template.start_latency or scenario.defaults.start_latency
-            for obj in m.objects:
+            for obj in inp.initial.objects:
                 self.controllers.apply(obj, wi, start, w.duration)
+            for at, m in inp.updates:
+                def later(_e: object, m: ManifestSet = m, wi: int = wi, start: Any = start, dur: Any = w.duration) -> None:
+                    for obj in m.objects:
+                        self.controllers.apply(obj, wi, start, dur)
+                env.timeout(at).callbacks.append(later)
 
     def contribute(self) -> Contribution:
         store = self.controllers.store

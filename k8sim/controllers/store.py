@@ -151,7 +151,7 @@ class AppStore:
         self.rs_scalers: list[Callable[[int], None]] = []
         self._index: dict[int, int] = {}  # workload -> next pod index
         # Metrics record.
-        self.history: list[tuple[float, str, str, str, int]] = []  # time, kind, name, namespace, desired
+        self.history: list[tuple[float, str, str, int]] = []  # time, kind, object, desired
         self.objects: list[dict[str, Any]] = []  # one row per controller object
         self.losses: dict[tuple[int, int], deque] = {}  # (owner_kind, owner) -> lost (time, pod, cause)
         self.recreations: list[tuple[float, int, str, float, int, str, str]] = []
@@ -202,14 +202,16 @@ class AppStore:
 
     def desired(self, kind: str, name: str, namespace: str, value: int) -> None:
         """Record the desired replicas of an object from now on."""
-        self.history.append((self.ctx.env.now, kind, name, namespace, int(value)))
+        display = name if namespace == "default" else f"{namespace}/{name}"
+        self.history.append((self.ctx.env.now, kind, display, int(value)))
 
     def register(self, kind: str, obj: AppObject | None, name: str, namespace: str, **extra: Any) -> None:
-        self.objects.append({"kind": kind, "name": name, "namespace": namespace, **extra})
+        display = name if namespace == "default" else f"{namespace}/{name}"
+        self.objects.append({"kind": kind, "object": display, "namespace": namespace, **extra})
 
     def frames(self) -> dict[str, pd.DataFrame]:
         names = self.ctx.state.pods.names
-        hist = pd.DataFrame(self.history, columns=["time", "kind", "name", "namespace", "desired"])
+        hist = pd.DataFrame(self.history, columns=["time", "kind", "object", "desired"])
         rec = pd.DataFrame(
             [(t, names[g], c, tc, names[p]) for t, g, c, tc, p, _, _ in self.recreations],
             columns=["lost_at", "lost_pod", "cause", "created_at", "replacement"],
@@ -224,7 +226,7 @@ class AppStore:
             columns=["replicaset", "namespace", "deployment", "revision", "template_hash", "created",
                      "replicas_at_end", "min_ready_s", "deleted"],
         )
-        objs = pd.DataFrame(self.objects)
+        objs = pd.DataFrame(self.objects, columns=["kind", "object", "namespace", "min_ready_s", "workload"])
         for f in (hist, rec, unreplaced, rs, objs):
             for c in f.columns:
                 if f[c].dtype == object:
