@@ -219,7 +219,7 @@ class ManifestSource:
                     problems.append((f"workloads[{wi}].manifest", f"{m.source}: Node {node.name!r} already exists "
                                                                   "in the cluster"))
                     continue
-                amounts = base_units(node.allocatable)  # type: ignore[arg-type]
+                amounts = base_units(node.allocatable)
                 amounts.setdefault("pods", DEFAULT_MAX_PODS)
                 from k8sim.cluster.nodes import TaintSpec
 

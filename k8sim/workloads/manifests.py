@@ -66,7 +66,7 @@ from k8sim.config.k8s_types import (
     PriorityClass,
     TopologySpreadConstraint,
 )
-from k8sim.config.loader import ScenarioError
+from k8sim.config.loader import ScenarioError, format_loc
 from k8sim.config.objects import ObjectReader
 from k8sim.config.pods import PodTemplate, Toleration
 from k8sim.config.quantity import format_quantity, to_milli, to_units
@@ -199,7 +199,7 @@ class AppObject:
 @dataclass
 class ManifestNode:
     name: str
-    allocatable: dict[str, str]
+    allocatable: dict[str, Fraction]  # exact quantities
     labels: dict[str, str]
     taints: list[Taint]
     unschedulable: bool
@@ -571,7 +571,7 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
         return PodTemplate.model_validate(data), used_class
     except ValidationError as e:
         for err in e.errors(include_url=False):
-            loc = ".".join(str(x) for x in err["loc"])
+            loc = format_loc(err["loc"])
             r.problem(doc.at(f"{path}.{loc}" if loc else path), err["msg"].removeprefix("Value error, "))
         return None, None
 
@@ -636,7 +636,7 @@ def _app(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
             selector = _SELECTOR.validate_python(spec["selector"])
         except ValidationError as e:
             for err in e.errors(include_url=False):
-                loc = ".".join(str(x) for x in err["loc"])
+                loc = format_loc(err["loc"])
                 r.problem(doc.at(f"spec.selector.{loc}" if loc else "spec.selector"),
                           "invalid label selector: " + err["msg"].removeprefix("Value error, "))
         if selector is not None:
@@ -743,7 +743,7 @@ def _priority_class(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> 
         out.priority_classes.append(_PRIORITY_CLASS.validate_python(data))
     except ValidationError as e:
         for err in e.errors(include_url=False):
-            loc = ".".join(str(x) for x in err["loc"])
+            loc = format_loc(err["loc"])
             doc.r.problem(doc.at(loc), err["msg"].removeprefix("Value error, "))
 
 
@@ -766,7 +766,7 @@ def _node(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
         taints.append({k: v for k, v in t.items() if k != "timeAdded"})
     parsed = r.lenient(_TAINTS, taints, doc.at("spec.taints"))
     out.nodes.append(ManifestNode(
-        name=name, allocatable={res: _quantity_str(res, q) for res, q in alloc.items()},
+        name=name, allocatable=dict(alloc),
         labels=r.strings(meta.get("labels"), doc.at("metadata.labels")),
         taints=_TAINTS.validate_python(parsed or []), unschedulable=bool(spec.get("unschedulable", False)),
     ))
