@@ -206,6 +206,18 @@ class Workload(Strict):
                 raise ValueError("max_pods: a manifest workload's pods are counted by its controllers")
         elif self.apply:
             raise ValueError("apply: only a manifest workload applies manifests later")
+        if self.trace is not None and self.trace.args.get("replay") == "controllers":
+            extra = sorted(set(self.template.model_fields_set) - MANIFEST_TEMPLATE_KNOBS)
+            if extra:
+                raise ValueError(f"template.{extra[0]}: a trace replayed through controllers takes its pod specs "
+                                 f"from the trace's objects (the template may set only "
+                                 f"{', '.join(sorted(MANIFEST_TEMPLATE_KNOBS))})")
+            unused = sorted(f for f in ("sample_fraction", "sample_by", "sample_seed", "resource_scale",
+                                        "use_trace_priority", "priority_by_qos", "mode")
+                            if f in self.trace.model_fields_set)
+            if unused:
+                raise ValueError(f"trace.{unused[0]}: does not apply to args.replay: controllers "
+                                 "(time_scale, start_s and end_s do)")
         if self.trace is not None:
             clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
             if clash:

@@ -73,6 +73,7 @@ class DaemonSetObj:
     makers: dict[tuple[str, int], PodMaker] = field(default_factory=dict)
     deleting: set[int] = field(default_factory=set)
     desired: int = -1
+    deleted: bool = False
 
     @property
     def display(self) -> str:
@@ -157,13 +158,20 @@ class DaemonSetController:
         d.hash = template_hash(template)
         self.queue.add(d.row)
 
+    def delete(self, name: str) -> None:
+        """Delete the DaemonSet: no node is eligible any more, its pods go."""
+        d = self.store.daemonsets[self.find(name)]
+        del self.by_key[name if "/" in name else f"default/{name}"]
+        d.deleted = True
+        self.queue.add(d.row)
+
     # -- eligibility --------------------------------------------------------------------
 
     def eligible(self, d: DaemonSetObj) -> np.ndarray:
         """``bool[N]``: nodes that should run a pod of ``d`` (``NodeShouldRunDaemonPod``)."""
         nt = self.ctx.state.nodes
         t = d.template
-        out = np.isinf(nt.removed_at[: nt.n]).copy()
+        out = np.isinf(nt.removed_at[: nt.n]) & (not d.deleted)
         tolerations = (*t.tolerations, *DAEMON_TOLERATIONS)
         from k8sim.scheduling.plugins.taint_toleration import tolerates
 

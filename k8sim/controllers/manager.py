@@ -74,6 +74,38 @@ class Controllers:
         else:  # pragma: no cover - the loader admits no other kind
             raise ValueError(f"no controller for kind {obj.kind}")
 
+    def delete(self, kind: str, key: str) -> None:
+        """Delete the object of ``kind`` and key ``namespace/name`` now; its pods go
+        with it (foreground of upstream's garbage collector: they are deleted with
+        their grace period). Unknown objects are ignored (already gone)."""
+        store = self.store
+        if kind == "Deployment" and key in self.deployments.by_key:
+            d = store.deployments[self.deployments.by_key.pop(key)]
+            d.replicas = 0
+            d.paused = True
+            store.desired("Deployment", d.name, d.namespace, 0)
+            for r in d.rses:
+                self.replicasets.delete(r)
+        elif kind == "StatefulSet" and key in self.statefulsets.by_key:
+            s = store.statefulsets[self.statefulsets.by_key[key]]
+            s.pod_management = "Parallel"  # the garbage collector deletes them all at once
+            self.statefulsets.scale(key, 0)
+            del self.statefulsets.by_key[key]
+        elif kind == "DaemonSet" and key in self.daemonsets.by_key:
+            self.daemonsets.delete(key)
+        elif kind == "ReplicaSet":
+            for rs in store.replicasets:
+                if rs.deployment < 0 and f"{rs.namespace}/{rs.name}" == key and not rs.deleted:
+                    self.replicasets.delete(rs.row)
+        elif kind == "Pod":
+            names = self.store.ctx.state.pods.names
+            ns, name = key.split("/", 1)
+            display = name if ns == "default" else key
+            for p in range(len(names) - 1, -1, -1):
+                if names[p] == display and self.store.ctx.state.pods.owner_kind[p] == 0:
+                    self.store.ctx.api.delete_pod(p, 30.0, "Deleted")
+                    break
+
     def update(self, obj: AppObject) -> bool:
         """Apply ``obj`` to the existing object of its kind and name; False if none."""
         ctx = self.store.ctx
@@ -149,17 +181,23 @@ class ManifestInput:
         return [self.initial, *(m for _, m in self.updates)]
 
 
-def read_inputs(scenario: Scenario) -> dict[int, ManifestInput]:
-    """Every manifest workload's objects by workload index (errors name the file)."""
-    out: dict[int, ManifestInput] = {}
+def read_inputs(scenario: Scenario) -> dict[int, Any]:
+    """Every manifest workload's objects (:class:`ManifestInput`) and every trace
+    replayed through the controllers (:class:`~k8sim.controllers.simkube.SimKubeInput`)
+    by workload index (errors name the file)."""
+    from k8sim.controllers.simkube import read_trace
+
+    out: dict[int, Any] = {}
     for wi, w in enumerate(scenario.workloads):
         if w.manifest is not None:
             out[wi] = ManifestInput(load_manifests(w.manifest, scenario.priority_classes),
                                     [(a.at_s, load_manifests(a.manifest, scenario.priority_classes)) for a in w.apply])
+        elif w.trace is not None and w.trace.args.get("replay") == "controllers":
+            out[wi] = read_trace(scenario, wi)
     return out
 
 
-def input_resources(inputs: dict[int, ManifestInput]) -> set[str]:
+def input_resources(inputs: dict[int, Any]) -> set[str]:
     """Resource names the inputs' pods and nodes use (for the run's resource axis)."""
     names: set[str] = set()
     for inp in inputs.values():
@@ -171,7 +209,7 @@ def input_resources(inputs: dict[int, ManifestInput]) -> set[str]:
     return names
 
 
-def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, ManifestInput]) -> tuple[Controllers, list[Any]]:
+def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any]) -> tuple[Controllers, list[Any]]:
     """The controllers and the components to add, in order (see the module docstring)."""
     scenario = ctx.scenario
     store = AppStore(ctx, shape_for)
@@ -181,11 +219,11 @@ def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, ManifestInput]) ->
     stsc = StatefulSetController(ctx, store, settings.statefulset)
     dsc = DaemonSetController(ctx, store, settings.daemonset)
     controllers = Controllers(store, rsc, dc, stsc, dsc)
-    source = ManifestSource(ctx, controllers, inputs)
+    source = ManifestSource(ctx, controllers, {wi: x for wi, x in inputs.items() if isinstance(x, ManifestInput)})
     out: list[Any] = [rsc, dc, stsc, dsc, source]
     from k8sim.controllers.simkube import simkube_sources
 
-    out.extend(simkube_sources(ctx, controllers))
+    out.extend(simkube_sources(ctx, controllers, inputs))
     return controllers, out
 
 
