@@ -124,9 +124,9 @@ class RunResult:
             # Runs with controllers: the controlling object of each pod (upstream's
             # controller ownerReference), "" for pods without one.
             pods["owner_kind"] = pd.Series(np.asarray(OWNER_KINDS, dtype=object)[p.owner_kind[:n]], dtype="string")
-            names = {(str(k), int(o)): str(nm) for k, o, nm in owners[["owner_kind", "owner", "name"]].itertuples(
+            owner_names = {(str(k), int(o)): str(nm) for k, o, nm in owners[["owner_kind", "owner", "name"]].itertuples(
                 index=False)}
-            pods["owner"] = pd.Series([names.get((k, int(o)), "") if k else "" for k, o in zip(
+            pods["owner"] = pd.Series([owner_names.get((k, int(o)), "") if k else "" for k, o in zip(
                 pods["owner_kind"].tolist(), p.owner[:n].tolist(), strict=True)], dtype="string")
 
         nodes = pd.DataFrame(
