@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
-from k8sim.cluster.watch import NodeAdded, NodeRemoved, NodeUpdated, PodDeleted, PodDeleting, PodRunning, PodTerminated
+from k8sim.cluster.watch import (
+    NodeAdded,
+    NodeRemoved,
+    NodeUpdated,
+    PodDeleted,
+    PodDeleting,
+    PodRunning,
+    PodTerminated,
+)
 from k8sim.component import Contribution
 from k8sim.config.k8s_types import Affinity, NodeSelectorTerm
 from k8sim.config.pods import Toleration

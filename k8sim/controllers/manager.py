@@ -163,8 +163,8 @@ class Controllers:
     def find(self, kind: str, name: str) -> tuple[Any, int]:
         """The controller of ``kind`` and the object's row (``namespace/name`` or a name
         in ``default``)."""
-        ctl = {"Deployment": self.deployments, "StatefulSet": self.statefulsets,
-               "DaemonSet": self.daemonsets}.get(kind)
+        ctl: Any = {"Deployment": self.deployments, "StatefulSet": self.statefulsets,
+                    "DaemonSet": self.daemonsets}.get(kind)
         if ctl is None:
             raise KeyError(f"no controller for kind {kind!r}")
         return ctl, ctl.find(name)
@@ -254,7 +254,7 @@ class ManifestSource:
         for wi, inp in self.inputs.items():
             for node in inp.initial.nodes:
                 if node.name in ctx.state.nodes.name_index:
-                    problems.append((f"workloads[{wi}].manifest", f"{m.source}: Node {node.name!r} already exists "
+                    problems.append((f"workloads[{wi}].manifest", f"{inp.initial.source}: Node {node.name!r} already exists "
                                                                   "in the cluster"))
                     continue
                 amounts = base_units(node.allocatable)

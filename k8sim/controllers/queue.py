@@ -49,15 +49,19 @@ class WorkQueue:
         if delay <= 0:
             self.add(key)
             return
-        ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: self.add(key))
+        def due(_e: object) -> None:
+            self.add(key)
+
+        self.env.timeout(delay).callbacks.append(due)
 
     def _at(self, t: float, key: Hashable) -> None:
         keys = self._due.get(t)
         if keys is None:
             keys = self._due[t] = []
-            ev = self.env.timeout(t - self.env.now)
-            ev.callbacks.append(lambda _e, t=t: self._fire(t))
+            def fire(_e: object) -> None:
+                self._fire(t)
+
+            self.env.timeout(t - self.env.now).callbacks.append(fire)
         keys.append(key)
 
     def _fire(self, t: float) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRunning, PodTerminated
 from k8sim.component import Contribution
+from k8sim.config.distributions import ConstantDistribution
 from k8sim.controllers.queue import WorkQueue
 from k8sim.controllers.ranking import BURST_REPLICAS, deletion_order, slow_start_batches
 from k8sim.controllers.store import SCALED_DOWN, PodMaker, ReplicaSetObj, object_key
@@ -60,7 +61,7 @@ def pod_suffix(rs_name: str, k: int) -> str:
 def latency_sampler(ctx: Context, timing: ControllerTiming, name: str) -> BlockSampler | None:
     """The reaction-latency draws of one controller (None for a constant 0)."""
     d = timing.reaction_latency
-    if getattr(d, "kind", None) == "constant" and float(d.value) == 0.0:  # type: ignore[attr-defined]
+    if isinstance(d, ConstantDistribution) and float(d.value) == 0.0:
         return None
     return BlockSampler(d, ctx.streams.generator("controller-latency", object_key(name)))
 
@@ -186,8 +187,12 @@ class ReplicaSetController:
             return
         # The Deployment cares when the pod becomes available (ready + minReadySeconds);
         # the kubelet writes the ready time right after publishing Running.
-        ev = self.env.timeout(0)
-        ev.callbacks.append(lambda _e, p=e.pod, r=rs: self._when_ready(p, r))
+        pod = e.pod
+
+        def ready(_e: object) -> None:
+            self._when_ready(pod, rs)
+
+        self.env.timeout(0).callbacks.append(ready)
 
     def _when_ready(self, pod: int, rs: ReplicaSetObj) -> None:
         ready = float(self.ctx.state.pods.ready[pod])

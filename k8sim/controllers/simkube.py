@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from k8sim.component import Contribution
 from k8sim.config.loader import ScenarioError
-from k8sim.workloads.manifests import AppObject, ManifestSet, parse_object
+from k8sim.workloads.manifests import ManifestSet, parse_object
 from k8sim.workloads.traces.reports import TraceError
 from k8sim.workloads.traces.simkube import load_simkube_trace
 

@@ -54,7 +54,7 @@ def availability_table(pods: pd.DataFrame, events: pd.DataFrame, frames: dict[st
         a = r + mr
         has_a = has_r & (a < e)
         times = [h["time"].to_numpy(dtype=float), c, e, r[has_r], e[has_r], a[has_a], e[has_a]]
-        deltas = [None, (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]
+        deltas = [(0, 0, 0), (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]
         t_all = np.concatenate([t for t in times])
         t_all = t_all[np.isfinite(t_all)]
         grid = np.unique(t_all)
