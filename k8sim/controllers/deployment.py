@@ -101,6 +101,7 @@ class DeploymentController:
         self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(ctx, timing, self.name))
         self.by_key: dict[str, int] = {}
         store.rs_listeners.append(self._rs_changed)
+        store.available_listeners.append(self._rs_pod_available)
 
     def start(self) -> None:
         """Nothing to start: syncs follow object changes."""
@@ -207,6 +208,21 @@ class DeploymentController:
             d = self.store.deployments[rs.deployment]
             if not d.complete or rs.hash != d.hash or rs.replicas != d.replicas:
                 self.queue.add(rs.deployment)
+
+    def _rs_pod_available(self, rs_row: int) -> None:
+        """A pod of a ReplicaSet became available. While the new ReplicaSet alone is
+        filling up (no old pods, at its full size), a sync could only note the progress:
+        note it here, and sync when the last pod is available (completion)."""
+        rs = self.store.replicasets[rs_row]
+        if rs.deployment < 0:
+            return
+        d = self.store.deployments[rs.deployment]
+        if (not d.complete and rs.hash == d.hash and rs.replicas == d.replicas and len(rs.available) < d.replicas
+                and not d.paused and len(rs.ready) >= len(rs.available)
+                and all(self.store.replicasets[r] is rs or not self.store.replicasets[r].active for r in d.rses)):
+            d.last_progress = self.env.now
+            return
+        self._rs_changed(rs_row)
 
     def _rss(self, d: DeploymentObj) -> list[ReplicaSetObj]:
         return [self.store.replicasets[r] for r in d.rses if not self.store.replicasets[r].deleted]

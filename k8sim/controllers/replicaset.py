@@ -125,19 +125,10 @@ class ReplicaSetController:
 
     def status(self, row: int) -> tuple[int, int, int]:
         """``(replicas, readyReplicas, availableReplicas)`` of the ReplicaSet now
-        (``calculateStatus`` over its active pods)."""
+        (``calculateStatus`` over its active pods; kept up to date by the watch
+        handlers, so reading it costs nothing)."""
         rs = self.store.replicasets[row]
-        now = self.env.now
-        pods = self.ctx.state.pods
-        phase, ready = pods.phase, pods.ready
-        n_ready = n_avail = 0
-        for p in rs.active:
-            r = ready[p]
-            if phase[p] == 2 and r <= now:  # RUNNING and Ready
-                n_ready += 1
-                if r + rs.min_ready_s <= now:
-                    n_avail += 1
-        return len(rs.active), n_ready, n_avail
+        return len(rs.active), len(rs.ready), len(rs.available)
 
     # -- watch handlers -----------------------------------------------------------------
 
@@ -146,6 +137,11 @@ class ReplicaSetController:
         if pods.owner_kind[pod] != RS_KIND:
             return None
         return self.store.replicasets[int(pods.owner[pod])]
+
+    def _inactive(self, rs: ReplicaSetObj, pod: int) -> None:
+        del rs.active[pod]
+        rs.ready.discard(pod)
+        rs.available.discard(pod)
 
     def _gone(self, rs: ReplicaSetObj, pod: int, cause: str) -> None:
         if cause != SCALED_DOWN:
@@ -157,7 +153,7 @@ class ReplicaSetController:
     def _on_deleting(self, e: PodDeleting) -> None:
         rs = self._mine(e.pod)
         if rs is not None and e.pod in rs.active:
-            del rs.active[e.pod]
+            self._inactive(rs, e.pod)
             self._gone(rs, e.pod, e.reason)
 
     def _on_terminated(self, e: PodTerminated) -> None:
@@ -166,7 +162,7 @@ class ReplicaSetController:
             return
         rs.pods.pop(e.pod, None)
         if e.pod in rs.active:  # ended on its own (completed or failed), not deleted
-            del rs.active[e.pod]
+            self._inactive(rs, e.pod)
             self._gone(rs, e.pod, e.reason if e.phase == FAILED else "Completed")
         elif self.store.rs_listeners:
             for fn in self.store.rs_listeners:  # a terminating pod is gone (Recreate waits for this)
@@ -178,35 +174,52 @@ class ReplicaSetController:
             return
         rs.pods.pop(e.pod, None)
         if e.pod in rs.active:
-            del rs.active[e.pod]
+            self._inactive(rs, e.pod)
             self._gone(rs, e.pod, e.reason)
 
     def _on_running(self, e: PodRunning) -> None:
         rs = self._mine(e.pod)
-        if rs is None or rs.deployment < 0 or not self.store.rs_listeners:
+        if rs is None:
             return
-        # The Deployment cares when the pod becomes available (ready + minReadySeconds);
-        # the kubelet writes the ready time right after publishing Running.
-        pod = e.pod
-
-        def ready(_e: object) -> None:
-            self._when_ready(pod, rs)
-
-        self.env.timeout(0).callbacks.append(ready)
-
-    def _when_ready(self, pod: int, rs: ReplicaSetObj) -> None:
-        ready = float(self.ctx.state.pods.ready[pod])
+        ready = float(self.ctx.state.pods.ready[e.pod])
         if math.isnan(ready):
-            return
-        at = ready + rs.min_ready_s
-        delay = max(0.0, at - self.env.now)
+            # A runtime model with restarts writes the ready time once its run starts,
+            # just after Running is published: read it then.
+            pod = e.pod
 
-        def tell(_e: object) -> None:
+            def later(_e: object) -> None:
+                r = float(self.ctx.state.pods.ready[pod])
+                if not math.isnan(r):
+                    self._track(rs, pod, r)
+
+            self.env.timeout(0).callbacks.append(later)
+        else:
+            self._track(rs, e.pod, ready)
+
+    def _track(self, rs: ReplicaSetObj, pod: int, ready: float) -> None:
+        """Count the pod Ready at ``ready`` and available ``minReadySeconds`` later (the
+        Deployment controller hears of the latter, as of an upstream status update)."""
+        now = self.env.now
+
+        def mark_ready(_e: object = None) -> None:
             if pod in rs.active:
-                for fn in self.store.rs_listeners:
+                rs.ready.add(pod)
+
+        def mark_available(_e: object = None) -> None:
+            if pod in rs.active:
+                rs.available.add(pod)
+                for fn in self.store.available_listeners:
                     fn(rs.row)
 
-        self.env.timeout(delay).callbacks.append(tell)
+        if ready <= now:
+            mark_ready()
+        else:
+            self.env.timeout(ready - now).callbacks.append(mark_ready)
+        at = ready + rs.min_ready_s
+        if at <= now:
+            mark_available()
+        else:
+            self.env.timeout(at - now).callbacks.append(mark_available)
 
     # -- sync ---------------------------------------------------------------------------
 
@@ -236,7 +249,7 @@ class ReplicaSetController:
             for pod in victims:
                 # Out of the active set first: the watch events of our own deletion are
                 # not losses (a Pending pod leaves at once and _on_deleted drops it).
-                rs.active.pop(pod, None)
+                self._inactive(rs, pod)
                 api.delete_pod(pod, grace, SCALED_DOWN)
             if diff > BURST_REPLICAS:
                 self.queue.add(row)

@@ -127,6 +127,8 @@ class ReplicaSetObj:
     max_annotation: int = 0  # deployment.kubernetes.io/max-replicas
     pods: dict[int, None] = field(default_factory=dict)  # non-terminal pods (insertion order)
     active: dict[int, None] = field(default_factory=dict)  # ... not terminating (IsPodActive)
+    ready: set[int] = field(default_factory=set)  # active pods that are Ready
+    available: set[int] = field(default_factory=set)  # ... and Ready for minReadySeconds
     deleted: bool = False
     next_pod: int = 0
 
@@ -147,8 +149,8 @@ class AppStore:
         self.daemonsets: list[Any] = []
         #: Listeners of ReplicaSet changes: ``fn(rs_row)`` (the Deployment controller).
         self.rs_listeners: list[Callable[[int], None]] = []
-        #: Called with ``(rs_row, replicas)`` when a ReplicaSet's desired count changes.
-        self.rs_scalers: list[Callable[[int], None]] = []
+        #: Listeners of "a pod of this ReplicaSet became available": ``fn(rs_row)``.
+        self.available_listeners: list[Callable[[int], None]] = []
         self._index: dict[int, int] = {}  # workload -> next pod index
         # Metrics record.
         self.history: list[tuple[float, str, str, int]] = []  # time, kind, object, desired

@@ -44,46 +44,67 @@ def availability_table(pods: pd.DataFrame, events: pd.DataFrame, frames: dict[st
     end = np.fmin(np.where(np.isnan(finished), np.inf, finished), np.where(np.isnan(deletion), np.inf, deletion))
     created = pods["created"].to_numpy(dtype=float)
     ready = pods["ready"].to_numpy(dtype=float)
-    min_ready = {(k, o): float(m) for k, o, m in objects[["kind", "object", "min_ready_s"]].itertuples(index=False)}
-    out = []
-    for (k, o), h in hist.groupby(["kind", "object"], sort=False):
-        sel = (top_kind == k) & (top == o)
-        mr = min_ready.get((k, o), 0.0)
-        c, e, r = created[sel], end[sel], ready[sel]
-        has_r = ~np.isnan(r) & (r < e)
-        a = r + mr
-        has_a = has_r & (a < e)
-        times = [h["time"].to_numpy(dtype=float), c, e, r[has_r], e[has_r], a[has_a], e[has_a]]
-        deltas = [(0, 0, 0), (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]
-        t_all = np.concatenate([t for t in times])
-        t_all = t_all[np.isfinite(t_all)]
-        grid = np.unique(t_all)
-        d_pods = np.zeros(len(grid))
-        d_ready = np.zeros(len(grid))
-        d_avail = np.zeros(len(grid))
-        for t, dlt in zip(times[1:], deltas[1:], strict=True):
-            t = t[np.isfinite(t)]
-            idx = np.searchsorted(grid, t)
-            for arr, v in zip((d_pods, d_ready, d_avail), dlt, strict=True):
-                if v:
-                    np.add.at(arr, idx, v)
-        ht = h["time"].to_numpy(dtype=float)
-        desired = h["desired"].to_numpy()[np.searchsorted(ht, grid, side="right") - 1]
-        frame = pd.DataFrame({
-            "time": grid, "kind": k, "object": o, "desired": desired.astype(np.int64),
-            "pods": np.cumsum(d_pods).astype(np.int64), "ready": np.cumsum(d_ready).astype(np.int64),
-            "available": np.cumsum(d_avail).astype(np.int64),
-        })
-        # One row per change of the counts (several events at one instant: the last).
-        changed = frame[["desired", "pods", "ready", "available"]].diff().abs().sum(axis=1) != 0
-        changed.iloc[0] = True
-        out.append(frame[changed])
-    if not out:
+    keys = list(dict.fromkeys(zip(hist["kind"].astype(object), hist["object"].astype(object), strict=True)))
+    if not keys:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
-    table = pd.concat(out, ignore_index=True)
-    table["kind"] = table["kind"].astype("string")
-    table["object"] = table["object"].astype("string")
-    return table[COLUMNS]
+    index = {k: i for i, k in enumerate(keys)}
+    min_ready = {(k, o): float(m) for k, o, m in objects[["kind", "object", "min_ready_s"]].itertuples(index=False)}
+    # Every change as a row: (object, time, d_desired-or-level, d_pods, d_ready, d_available).
+    obj = np.array([index.get((k, o), -1) for k, o in zip(top_kind, top, strict=True)], dtype=np.int64)
+    sel = obj >= 0
+    obj, c, e, r = obj[sel], created[sel], end[sel], ready[sel]
+    mr = np.array([min_ready.get(keys[i], 0.0) for i in range(len(keys))])[obj] if len(obj) else np.zeros(0)
+    has_r = ~np.isnan(r) & (r < e)
+    a = r + mr
+    has_a = has_r & (a < e)
+    parts = [
+        (obj, c, (1, 0, 0)), (obj, e, (-1, 0, 0)),
+        (obj[has_r], r[has_r], (0, 1, 0)), (obj[has_r], e[has_r], (0, -1, 0)),
+        (obj[has_a], a[has_a], (0, 0, 1)), (obj[has_a], e[has_a], (0, 0, -1)),
+    ]
+    h_obj = np.array([index[k] for k in zip(hist["kind"].astype(object), hist["object"].astype(object), strict=True)])
+    h_t = hist["time"].to_numpy(dtype=float)
+    o_all = np.concatenate([h_obj] + [p[0] for p in parts])
+    t_all = np.concatenate([h_t] + [p[1] for p in parts])
+    deltas = np.zeros((len(t_all), 3))
+    pos = len(h_t)
+    for o_p, _t_p, dlt in parts:
+        deltas[pos:pos + len(o_p)] = dlt
+        pos += len(o_p)
+    keep = np.isfinite(t_all)
+    o_all, t_all, deltas = o_all[keep], t_all[keep], deltas[keep]
+    order = np.lexsort((t_all, o_all))
+    o_all, t_all, deltas = o_all[order], t_all[order], deltas[order]
+    # Cumulative counts within each object.
+    counts = np.cumsum(deltas, axis=0)
+    first = np.r_[0, np.flatnonzero(np.diff(o_all)) + 1]
+    starts = np.repeat(first, np.diff(np.r_[first, len(o_all)]))
+    base = counts[starts] - deltas[starts]
+    counts = counts - base
+    # Desired: the latest history row of the object at or before each time.
+    desired = np.zeros(len(t_all), dtype=np.int64)
+    h_order = np.lexsort((h_t, h_obj))
+    h_obj_s, h_t_s = h_obj[h_order], h_t[h_order]
+    h_val = hist["desired"].to_numpy()[h_order]
+    key_h = h_obj_s.astype(float) * 1e12 + h_t_s
+    key_q = o_all.astype(float) * 1e12 + t_all
+    at = np.searchsorted(key_h, key_q, side="right") - 1
+    ok = (at >= 0) & (h_obj_s[np.clip(at, 0, None)] == o_all)
+    desired[ok] = h_val[at[ok]]
+    # One row per object and instant (the state after every change at that instant),
+    # and only where something changed.
+    last = np.r_[(o_all[1:] != o_all[:-1]) | (t_all[1:] != t_all[:-1]), True]
+    frame = pd.DataFrame({
+        "time": t_all[last], "obj": o_all[last], "desired": desired[last],
+        "pods": counts[last, 0].astype(np.int64), "ready": counts[last, 1].astype(np.int64),
+        "available": counts[last, 2].astype(np.int64),
+    })
+    vals = frame[["obj", "desired", "pods", "ready", "available"]].to_numpy()
+    changed = np.r_[True, (vals[1:] != vals[:-1]).any(axis=1)]
+    frame = frame[changed].reset_index(drop=True)
+    frame.insert(1, "kind", pd.Series([keys[i][0] for i in frame["obj"]], dtype="string"))
+    frame.insert(2, "object", pd.Series([keys[i][1] for i in frame["obj"]], dtype="string"))
+    return frame[COLUMNS]
 
 
 def availability_summary(table: pd.DataFrame, start: float, end: float) -> dict[str, Any]:

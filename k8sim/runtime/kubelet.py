@@ -182,17 +182,20 @@ class Kubelet:
             d = float(pods.start_latency[pod])
             if d > 0:
                 yield env.timeout(d)
-            api.set_running(pod)
             if rt is None or rt.runs_once:  # no crash model, no restart on success: one run
                 duration = float(pods.duration[pod])
                 ready_delay = rt.readiness.get(i) if rt is not None else 0.0
+                # The ready time is known before Running is published, so watchers of
+                # PodRunning (controllers) read it at once.
                 if duration >= ready_delay:
                     pods.ready[pod] = env.now + ready_delay
+                api.set_running(pod)
                 if math.isinf(duration):
                     yield env.event()  # runs until deleted or the run ends
                 yield env.timeout(duration)
                 phase = SUCCEEDED
             else:
+                api.set_running(pod)
                 phase = yield from self._run(pod, node, rt, i)
             self._leave(pod, node, rt, images)
             api.terminate(pod, phase)
