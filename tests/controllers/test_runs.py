@@ -1,0 +1,94 @@
+"""Controller runs end to end: the shipped scenarios' guarantees, nodes lost, kubectl
+apply later, schema errors, and runs without controllers unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import deployment, scenario, sim, write
+
+from k8sim import load_scenario, run
+from k8sim.config.loader import ScenarioError
+from k8sim.metrics.plots import availability
+from k8sim.sim.simulation import Simulation
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def test_rolling_update_scenario_keeps_its_bounds():
+    # 20 replicas, maxSurge 25% -> 5, maxUnavailable 25% -> 5: once the first rollout is
+    # complete, never more than 25 active pods nor fewer than 15 available, also while
+    # the batch load makes surge pods wait.
+    r = run(load_scenario(SCENARIOS / "rolling-update.yaml"))
+    av = r.frames["availability"]
+    ro = r.frames["rollouts"]
+    first_done = float(ro["completed"].iloc[0])
+    after = av[av["time"] >= first_done]
+    assert after["pods"].max() <= 25 and after["available"].min() >= 15
+    assert ro["revision"].tolist() == [1, 2] and ro["started"].tolist()[1] == 900.0
+    assert ro["completed"].notna().all()
+    assert r.summary()["min_available_ratio"].iloc[0] == 0.75  # 15 / 20, during the rollout
+    fig = availability(r)
+    assert fig.axes[0].get_title().startswith("Available vs desired replicas")
+
+
+def test_pods_of_a_removed_node_are_recreated(tmp_path):
+    # 2 nodes, 6 replicas spread 3 + 3 (NodeResourcesBalancedAllocation / LeastAllocated).
+    # Node n-0 leaves at t = 40: its pods are lost (NodeLost, no grace) and the
+    # ReplicaSet recreates them at 40 on n-1.
+    m = write(tmp_path, "web.yaml", deployment(replicas=6))
+    s = sim(tmp_path, m, nodes=2, duration=100)
+    s.env.run(until=40)
+    on0 = int((s.state.pods.node[: s.state.pods.n] == 0).sum())
+    s.api.remove_node(0)
+    r = s.run()
+    rec = r.frames["recreations"]
+    assert len(rec) == on0 > 0
+    assert set(rec["cause"]) == {"NodeLost"} and set(rec["created_at"]) == {40.0}
+    alive = r.pods[r.pods["finished"].isna()]
+    assert len(alive) == 6 and set(alive["node"]) == {"n-1"}
+    assert r.summary()["pods_lost_unreplaced"].iloc[0] == 0
+
+
+def test_apply_later_scales_and_rolls_out(tmp_path):
+    v1 = write(tmp_path, "v1.yaml", deployment(replicas=2))
+    v2 = write(tmp_path, "v2.yaml", deployment(replicas=4, image="app:2"))
+    sc = scenario(tmp_path, v1, workload={"apply": [{"at_s": 30, "manifest": str(v2)}]}, duration=120)
+    r = Simulation(sc).run()
+    ro = r.frames["rollouts"]
+    assert ro["revision"].tolist() == [1, 2] and ro["started"].tolist() == [0.0, 30.0]
+    hist = r.frames["replica_history"]
+    assert hist["desired"].tolist() == [2, 4]
+    assert r.frames["availability"].iloc[-1][["desired", "available"]].tolist() == [4, 4]
+
+
+@pytest.mark.parametrize(("workload", "match"), [
+    ({"template": {"requests": {"cpu": "1"}}}, "template.requests: a manifest workload takes its pod spec"),
+    ({"max_pods": 3}, "max_pods"),
+    ({"arrival": {"kind": "burst", "count": 1}}, "exactly one of"),
+])
+def test_manifest_entry_schema_errors(tmp_path, workload, match):
+    m = write(tmp_path, "web.yaml", deployment())
+    with pytest.raises(ScenarioError, match=match):
+        scenario(tmp_path, m, workload=workload)
+
+
+def test_manifest_needs_duration(tmp_path):
+    m = write(tmp_path, "web.yaml", deployment())
+    with pytest.raises(ScenarioError, match="set duration_s"):
+        scenario(tmp_path, m, duration=None)
+
+
+def test_missing_manifest_file(tmp_path):
+    with pytest.raises(ScenarioError, match="manifest 'nope.yaml' not found"):
+        scenario(tmp_path, Path("nope.yaml"))
+
+
+def test_runs_without_controllers_have_no_controller_columns():
+    # Owner columns and controller frames appear only when controllers run, so the
+    # tables of every other scenario stay as they were.
+    r = run(load_scenario(SCENARIOS / "quickstart.yaml", overrides=["workloads[0].max_pods=5",
+                                                                      "workloads[1].max_pods=5"]))
+    assert "owner" not in r.pods and "availability" not in r.frames
+    assert "availability" not in r.summary()
