@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster.pods import NO_OWNER, RUNNING
+from k8sim.config.resources import base_units
 from k8sim.rng import BlockSampler
 
 if TYPE_CHECKING:
@@ -72,8 +73,6 @@ class PodMaker:
         self.store = store
         self.template = template
         state = store.ctx.state
-        from k8sim.config.resources import base_units
-
         amounts = base_units(template.requests)
         amounts["pods"] = 1
         req = state.resources.vector(amounts)

@@ -92,3 +92,11 @@ def test_runs_without_controllers_have_no_controller_columns():
                                                                       "workloads[1].max_pods=5"]))
     assert "owner" not in r.pods and "availability" not in r.frames
     assert "availability" not in r.summary()
+
+
+def test_same_seed_same_frames():
+    a = run(load_scenario(SCENARIOS / "simkube-controllers.yaml"))
+    b = run(load_scenario(SCENARIOS / "simkube-controllers.yaml"))
+    for name in ("availability", "rollouts", "recreations", "replica_history"):
+        assert a.frames[name].equals(b.frames[name]), name
+    assert a.pods.equals(b.pods) and a.events.equals(b.events)
