@@ -71,7 +71,7 @@ class PodTable:
         (NaN when the runtime model is off); pull_bytes: bytes of the layers those pulls
         waited for (0: nothing to download, e.g. an ``Always`` pull of a present image);
         restart_pull_time, restart_pulls: seconds spent pulling at container restarts
-        and the restart pulls that downloaded something; ready: containers Running and
+        (back-off included) and the pulls sent at restarts; ready: containers Running and
         ready; restarts: container restarts; pull_failures: failed pull attempts (first
         start and restarts); reason: a ``REASON_NAMES`` code.
         gpu_count, gpu_milli: GPU devices requested and milli-GPU on each (0: no GPU);
