@@ -23,21 +23,38 @@ With a runtime model, ContainerCreating is refined as kubelet's ``SyncPod`` does
 Ensuring an image (``imageManager.EnsureImageExists``): ``IfNotPresent`` uses a present
 image as is; ``Always`` sends a pull request even when the image is present (only the
 missing layers are downloaded, so it costs a registry token and a place in the node's
-pull queue); ``Never`` with the image absent is ErrImageNeverPull: the pod stays
-waiting for good (recorded in the event log and the pod's ``reason``). A failed pull
-is ErrImagePull and the pod retries after kubelet's image back-off (10 s doubling to
-300 s, :mod:`k8sim.runtime.backoff`), in ImagePullBackOff meanwhile. Pulls themselves
-(queues, registry limits, shared bandwidth, disk and image GC) are
-:mod:`k8sim.runtime.pulls`.
+pull queue); ``Never`` with the image absent is ErrImageNeverPull (recorded in the
+event log and the pod's ``reason``): the pod waits, and each pod sync checks again, so
+it starts at its first sync after the image has arrived on the node. A failed pull is
+ErrImagePull and the pod retries after kubelet's image back-off (10 s doubling to 300 s,
+:mod:`k8sim.runtime.backoff`), in ImagePullBackOff meanwhile. Pulls themselves (queues,
+registry limits, download slots, shared bandwidth, disk and image GC) are
+:mod:`k8sim.runtime.pulls`. The pod's startup columns (``pull_start``, ``pull_end``,
+``image_pull_time``, ``pull_bytes``) describe the first start only; pulls at container
+restarts go to ``restart_pull_time`` / ``restart_pulls``. A pull still under way when
+the result is taken counts up to that time.
+
+Pod-worker timing (``pkg/kubelet/pod_workers.go``): a sync that fails (a container in
+back-off, a pull in back-off, ErrImageNeverPull) is retried after ``backOffPeriod``
+(10 s) times a random factor in [1, 1.5); restarts and pull retries therefore happen at
+the pod's first sync after the back-off expires (:meth:`Kubelet._next_sync`), not at the
+expiry itself. The pool's ``podWorkerBackOffPeriodSeconds`` / ``podWorkerJitterFactor``
+change it (0: at the expiry).
 
 Running, the first main container exits at the end of the pod's duration (success) or
 when the crash model says (error). ``restartPolicy`` decides: Never -> the pod ends
 (Succeeded or Failed); OnFailure -> success ends it, an error restarts the container;
 Always -> both restart it. Restarts follow kubelet's CrashLoopBackOff exactly
 (``doBackOff``: immediate first restart, then 10, 20, 40, ... 300 s after each exit,
-reset after a run of more than 10 minutes); each restart ensures the image again (an
-``Always`` policy pulls again) and pays the container's start latency again. The pod
-stays Running (its phase) throughout, holding its resources.
+reset after a run of more than 10 minutes), at the first pod sync once the back-off is
+over; each restart ensures the image again (an ``Always`` policy pulls again) and pays
+the container's start latency again (the sandbox stays; with the ``image:`` shorthand
+the pod's ``start_latency`` is its container's). The pod stays Running (its phase)
+throughout, holding its resources.
+
+Image GC runs every ``imageGCPeriodSeconds`` (5 minutes) on every node with a limited
+image disk (one process for all nodes, :meth:`Kubelet._gc_loop`), besides the GC a pull
+runs when it needs room; both are reported as ``ImageGC`` events and ``image_gc`` rows.
 
 Without ``duration_s`` (a run that ends when nothing is left to happen), a pull that
 failed for lack of disk while every image on the node is in use waits for a pod to leave

@@ -85,7 +85,7 @@ class NodeImageConfig:
     gc_low_percent: int = 80
     gc_min_age_s: float = 120.0
     gc_period_s: float = 300.0  # seconds between periodic GC passes (0: none)
-    max_concurrent_downloads: int = 0  # layer downloads at once (0: no limit)
+    max_concurrent_downloads: int = 3  # layer downloads of a pull at once (0: no limit)
     download_limit_scope: str = "pull"  # "pull" or "node": whose limit
 
     @property
