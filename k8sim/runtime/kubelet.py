@@ -181,7 +181,6 @@ class Kubelet:
         if store is not None:
             nodes = self.state.nodes
             names = nodes.names
-            pool = nodes.pool
             rows = self._gc_rows
             out.frames["image_gc"] = pd.DataFrame({
                 "time": np.array([r[0] for r in rows], dtype=np.float64),
@@ -204,7 +203,6 @@ class Kubelet:
             out.frames["image_disk_nodes"] = pd.DataFrame({
                 "node": np.arange(store.n, dtype=np.int64),
                 "pool": pd.Series([nodes.pool_name(k) for k in range(store.n)], dtype="string"),
-                "pool_code": pool[:store.n].astype(np.int64),
                 "capacity_bytes": store.disk_capacity[:store.n].astype(np.int64),
                 "gc_high_percent": np.array([c.gc_high_percent for c in cfgs], dtype=np.int64),
                 "gc_low_percent": np.array([c.gc_low_percent for c in cfgs], dtype=np.int64),
