@@ -68,8 +68,9 @@ class PodTable:
         pull_start, pull_end: the first start's first image pull began / last one ended
         (NaN: no pull before the first Running; pull_end stays NaN while it goes on);
         image_pull_time: seconds the first start spent pulling, back-off waits included
-        (NaN when the runtime model is off); pull_bytes: bytes of the layers those pulls
-        waited for (0: nothing to download, e.g. an ``Always`` pull of a present image);
+        (NaN when the runtime model is off); pull_bytes: bytes of the image layers missing on
+        the node when those pulls were requested (0: nothing to download, e.g. an
+        ``Always`` pull of a present image);
         restart_pull_time, restart_pulls: seconds spent pulling at container restarts
         (back-off included) and the pulls sent at restarts; ready: containers Running and
         ready; restarts: container restarts; pull_failures: failed pull attempts (first

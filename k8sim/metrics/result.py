@@ -253,10 +253,10 @@ def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
 
     ``image_pull_share``: seconds spent pulling before the first Running (back-off waits
     included) over the seconds from creation to Running, summed over the pods that
-    reached Running (at most 1). ``pods_pulled``: pods whose first start waited for
-    image bytes (``pull_bytes > 0``; an ``Always`` pull of a present image is not a
-    pull here). ``image_pull_time_p50_s`` / ``_p95_s``: over those pods, once their
-    pulls ended. ``restart_pulls`` / ``restart_pull_time_s``: pulls sent at container
+    reached Running (at most 1). ``pods_pulled``: pods whose first start needed image
+    bytes, missing on the node when the pull was requested (``pull_bytes > 0``; an
+    ``Always`` pull of a present image is not a pull here). ``image_pull_time_p50_s`` /
+    ``_p95_s``: over those pods, once their pulls ended. ``restart_pulls`` / ``restart_pull_time_s``: pulls sent at container
     restarts (an ``Always`` policy pulls at each) and the seconds they took.
     """
     started = win[win["running"].notna()]

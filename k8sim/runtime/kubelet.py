@@ -362,6 +362,7 @@ class Kubelet:
             yield from self._wait_never_pull(pod, node, c, rt, i)
             return
         t0 = env.now
+        bytes_before = int(pods.pull_bytes[pod])
         if restart:
             self._open[pod] = (t0, True, float(pods.restart_pull_time[pod]))
         else:
@@ -371,6 +372,8 @@ class Kubelet:
         while True:
             fails = rt.pull_failure_p > 0 and self._pull_fails(pod, rt, i)
             req = self.puller.request(node, c.image, fails)  # type: ignore[union-attr]
+            if not restart:  # what this attempt needs (a pod still pulling at the end counts)
+                pods.pull_bytes[pod] = bytes_before + req.bytes
             err = req.error if req.done else (yield req.event)  # type: ignore[misc]  # a pending request has its event
             if err is None:
                 break
@@ -409,7 +412,6 @@ class Kubelet:
             pods.restart_pulls[pod] += 1
         else:
             pods.pull_end[pod] = env.now
-            pods.pull_bytes[pod] += req.bytes
 
     def _close_pull(self, pod: int) -> None:
         """End the pod's pull under way (if any): its time so far goes into its column."""

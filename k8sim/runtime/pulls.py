@@ -124,8 +124,9 @@ class PullRequest:
         self.pinned = False
         self.done = False
         self.error: str | None = None
-        #: Bytes of the layers it waited for (downloaded by it or by another pull);
-        #: 0 when everything was present (e.g. an ``Always`` pull of a present image).
+        #: Bytes of the image's layers missing on the node when the pull was requested
+        #: (downloaded by it, by another pull, or already there when it came out of the
+        #: queue); 0 when everything was present (an ``Always`` pull of a present image).
         self.bytes = 0
 
 
@@ -217,6 +218,7 @@ class Puller:
         by the caller). A pull that ends at once (a present image, a failure) is
         ``done`` on return; otherwise wait for its ``event`` (value: ``error``)."""
         req = PullRequest(image, fails)
+        req.bytes = self.store.missing_bytes(image, node)
         ns = self._node(node)
         ns.queue.append(req)
         self._dispatch(ns, node)
@@ -269,11 +271,9 @@ class Puller:
                     limiter.waiting.append(flow)
             self.downloads += len(absent)
             self.bytes_downloaded += missing
-            req.bytes = missing
             self._reschedule(ns, node)
         for layer in downloading:
             flows[layer].waiters.append(req)
-            req.bytes += store.layer_size(layer)
         req.pending = len(absent) + len(downloading)
         if req.pending == 0:
             self._complete(ns, node, req, None)

@@ -298,6 +298,13 @@ class ImageStore:
             self._disk(node, -freed)
         return freed
 
+    def missing_bytes(self, img: int, node: int) -> int:
+        """Bytes of the image's layers not present on the node (downloading counts as
+        missing)."""
+        present = self.layer_present
+        sizes = self._layer_size_list
+        return sum(sizes[layer] for layer in self._image_layers[img] if not present[layer, node])
+
     def add_missing_bytes(self, img: int, node: int) -> int:
         """Reserve disk for the image's layers not present on the node; returns the bytes."""
         present = self.layer_present

@@ -105,6 +105,11 @@ def test_a_pod_still_in_image_pull_back_off_counts_its_pull_time_to_the_end():
     r = row(result, "w-0")
     assert r["reason"] == "ImagePullBackOff" and math.isnan(r["pull_end"])
     assert r["image_pull_time"] == 1000.0
+    # It needs the image's 100 MB: a pod that pulls, whose pull has not ended (so it is
+    # not in the pull-time percentiles).
+    assert r["pull_bytes"] == 100 * MB
+    s = result.summary()
+    assert s["pods_pulled"].item() == 1 and math.isnan(s["image_pull_time_p50_s"].item())
 
 
 def test_an_always_pull_of_a_present_image_is_not_a_pull():
@@ -313,3 +318,19 @@ def test_max_concurrent_downloads_per_pull_and_per_node():
     assert ends["none"] == (5.0, 5.0)
     assert ends["pull"] == (4.0, 5.0)
     assert ends["node"][1] == 5.0 and math.isclose(ends["node"][0], 3.0)
+
+
+def test_a_pull_queued_behind_one_of_the_same_image_is_still_a_pull():
+    # Serialized pulls: two pods need app:1 (100 MB at 100 MB/s) on one node at 0 s. Both
+    # requests are made at 0 s while the image is missing (pull_bytes 100 MB each); the
+    # first downloads it 0 -> 1 s, the second comes out of the queue at 1 s and finds it
+    # present. Both pods pulled: pull times 1 and 1 s (the second waited in the queue),
+    # median 1 s. A third pod at 5 s finds the image present (IfNotPresent: no pull).
+    sc = scenario([pool()], [workload("w", [0.0, 0.0, 5.0], image="app:1")],
+                  catalog=[image("app:1", ("app", 100 * MB))])
+    _, result = run(sc)
+    pods = result.pods.set_index("pod")
+    assert pods["pull_bytes"].tolist() == [100 * MB, 100 * MB, 0]
+    assert pods["image_pull_time"].tolist() == [1.0, 1.0, 0.0]
+    s = result.summary()
+    assert s["pods_pulled"].item() == 2 and s["image_pull_time_p50_s"].item() == 1.0
