@@ -334,3 +334,27 @@ def test_a_pull_queued_behind_one_of_the_same_image_is_still_a_pull():
     assert pods["image_pull_time"].tolist() == [1.0, 1.0, 0.0]
     s = result.summary()
     assert s["pods_pulled"].item() == 2 and s["image_pull_time_p50_s"].item() == 1.0
+
+
+def test_a_node_added_later_gets_its_own_gc_timeline_and_a_removed_one_none():
+    # p-0 starts at 0 s: passes at 300, 600 s. At 100 s a node of the same pool joins
+    # (its pool pre-pulls the four images: 95% again): its passes are at 400, 700 s. The
+    # first pass of each frees c and b (as derived above). p-0 is removed at 500 s: no
+    # pass on it at 600 s (p-1's at 700 s finds 65%: nothing). The timeline that starts
+    # earlier (p-1's at 400 s) wakes the GC process, which slept until 600 s.
+    from k8sim import Simulation
+
+    sc = scenario(
+        [pool(image_disk=str(1000 * MB), prepulled_images=["c:1", "b:1", "a:1", "d:1"])],
+        [workload("d", [50.0], duration=10.0, image="d:1")], catalog=GC_CAT, duration_s=800,
+    )
+    sim = Simulation(sc)
+    sim.env.run(until=100)
+    nodes = sim.state.nodes
+    sim.api.add_node(name="p-1", allocatable=nodes.alloc[:, 0].copy(), labels={}, taints=[], pool=0)
+    sim.env.run(until=500)
+    sim.api.remove_node(0)
+    result = sim.run()
+    gc = result.frames["image_gc"]
+    assert list(zip(gc["time"], gc["node"], gc["images_deleted"], strict=True)) == [(300.0, "p-0", 2),
+                                                                                   (400.0, "p-1", 2)]
