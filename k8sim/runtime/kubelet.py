@@ -53,8 +53,10 @@ the pod's ``start_latency`` is its container's). The pod stays Running (its phas
 throughout, holding its resources.
 
 Image GC runs every ``imageGCPeriodSeconds`` (5 minutes) on every node with a limited
-image disk (one process for all nodes, :meth:`Kubelet._gc_loop`), besides the GC a pull
-runs when it needs room; both are reported as ``ImageGC`` events and ``image_gc`` rows.
+image disk (one process for all nodes, :meth:`Kubelet._gc_loop`; without ``duration_s``
+lazily, at the node's next kubelet activity, :meth:`Kubelet._gc_catch_up`), besides the
+GC a pull runs when it needs room; both are reported as ``ImageGC`` events and
+``image_gc`` rows.
 
 Without ``duration_s`` (a run that ends when nothing is left to happen), a pull that
 failed for lack of disk while every image on the node is in use waits for a pod to leave
@@ -145,6 +147,8 @@ class Kubelet:
         self._gc_groups: dict[tuple[float, float], list[int]] = {}
         self._gc_proc: simpy.Process | None = None
         self._gc_wake_at = math.inf
+        #: Without duration_s: node -> time its next (lazy) image GC pass is due.
+        self._gc_due: dict[int, tuple[float, float]] = {}
         self._gone: set[int] = set()  # removed nodes
         bus = api.bus
         bus.subscribe(PodBound, lambda e: self.start_pod(e.pod))
@@ -264,6 +268,8 @@ class Kubelet:
         store = self.store
         images = rt.images if rt is not None and store is not None else ()
         if images:
+            if self._gc_due:
+                self._gc_catch_up(node)
             store.use(images, node, env.now)  # type: ignore[union-attr]
         if rt is not None:
             pods.image_pull_time[pod] = 0.0
@@ -327,6 +333,8 @@ class Kubelet:
     def _leave(self, pod: int, node: int, rt: WorkloadRuntime | None, images: tuple[int, ...]) -> None:
         """The pod's containers are gone: release its images and its kubelet state."""
         if images:
+            if self._gc_due:
+                self._gc_catch_up(node)
             self.store.unuse(images, node, self.env.now)  # type: ignore[union-attr]
             for parked in self._parked.pop(node, ()):  # pulls waiting for room (drain mode)
                 if not parked.triggered:
@@ -370,6 +378,8 @@ class Kubelet:
                 pods.pull_start[pod] = t0
             self._open[pod] = (t0, False, float(pods.image_pull_time[pod]))
         while True:
+            if self._gc_due:
+                self._gc_catch_up(node)
             fails = rt.pull_failure_p > 0 and self._pull_fails(pod, rt, i)
             req = self.puller.request(node, c.image, fails)  # type: ignore[union-attr]
             if not restart:  # what this attempt needs (a pod still pulling at the end counts)
@@ -593,6 +603,9 @@ class Kubelet:
         cfg = store.configs[node]  # type: ignore[union-attr]
         if cfg.disk_capacity <= 0 or not cfg.gc_enabled or cfg.gc_period_s <= 0:
             return
+        if self.runtime.drain:  # type: ignore[union-attr]
+            self._gc_due[node] = (self.env.now + cfg.gc_period_s, cfg.gc_period_s)
+            return
         key = (self.env.now, cfg.gc_period_s)
         group = self._gc_groups.get(key)
         if group is not None:
@@ -608,13 +621,29 @@ class Kubelet:
         elif first < self._gc_wake_at:
             self._gc_proc.interrupt()
 
+    def _gc_catch_up(self, node: int) -> None:
+        """Without ``duration_s``: run the node's image GC pass if one is due (then the
+        next is due a whole number of periods later). A run that ends when nothing is
+        left to happen cannot have a timer of its own (the scheduler's queue would keep
+        it alive, and it the queue), so passes run lazily, at the node's next kubelet
+        activity (a pod bound, a pull, a pod leaving): until then nothing reads or
+        changes the node's images but ImageLocality, which may see images a timely pass
+        would have deleted."""
+        due = self._gc_due.get(node)
+        now = self.env.now
+        if due is None or now < due[0] or node in self._gone:
+            return
+        at, period = due
+        self._gc_due[node] = (at + period * (math.floor((now - at) / period) + 1), period)
+        result = self.store.collect(node, now)  # type: ignore[union-attr]
+        if result is not None:
+            self._gc_done(node, result, "periodic")
+
     def _gc_loop(self) -> _Gen:
-        """The periodic image GC of every node: one process, sleeping until the next
-        timeline's pass. In a run without ``duration_s`` it stops once nothing else is
-        left to happen (its timer alone would keep the run going for ever)."""
+        """The periodic image GC of every node (runs with ``duration_s``): one process,
+        sleeping until the next timeline's pass."""
         env = self.env
         heap = self._gc_heap
-        drain = self.runtime is not None and self.runtime.drain
         while heap:
             at = heap[0][0]
             self._gc_wake_at = at
@@ -622,8 +651,6 @@ class Kubelet:
                 yield env.timeout(at - env.now)
             except simpy.Interrupt:
                 continue  # an earlier timeline was added
-            if drain and env.peek() == math.inf:
-                break
             at, seq, period, nodes = heapq.heappop(heap)
             self._gc_pass(nodes)
             heapq.heappush(heap, (at + period, seq, period, nodes))

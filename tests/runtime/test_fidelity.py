@@ -225,6 +225,32 @@ def test_periodic_gc_does_not_keep_a_run_without_duration_alive():
     )
     sim, result = run(sc)
     assert sim.end_time == 60.0 and len(result.frames["image_gc"]) == 0
+    # Such a run has no GC timer: the pass due at 300 s runs at the node's next kubelet
+    # activity, here a pod bound at 400 s (before it marks d in use). Nothing was used
+    # before, so the order is by image id: c (100 MB) + b (200 MB) >= 150 MB.
+    sc = scenario(
+        [pool(image_disk=str(1000 * MB), prepulled_images=["c:1", "b:1", "a:1", "d:1"])],
+        [workload("d", [400.0], duration=10.0, image="d:1")], catalog=GC_CAT,
+    )
+    sim, result = run(sc)
+    gc = result.frames["image_gc"]
+    assert gc["time"].tolist() == [400.0] and gc["images_deleted"].tolist() == [2]
+    assert result.events[result.events["kind"] == "ImageGC"]["detail"].tolist() == ["deleted image c:1",
+                                                                                  "deleted image b:1"]
+    assert sim.end_time == 410.0
+
+
+def test_a_run_without_duration_with_an_unschedulable_pod_and_image_gc_ends():
+    # The scheduler re-arms its unschedulable flush only while other events are
+    # scheduled; a GC timer would be one, and the flush timer one for the GC: the run
+    # would never end. It ends when the schedulable pod does: its pull of c:1 (100 MB at
+    # 100 MB/s) 0 -> 1 s, then 10 s Running: 11 s.
+    sc = scenario([pool(image_disk=str(1000 * MB))],
+                  [workload("ok", [0.0], duration=10.0, image="c:1"),
+                   workload("big", [0.0], duration=10.0, image="c:1", requests={"cpu": "1000"})],
+                  catalog=GC_CAT)
+    sim, result = run(sc)
+    assert sim.end_time == 11.0 and row(result, "big-0")["phase"] == "Pending"
 
 
 # -- 4. kubelet timing -----------------------------------------------------------------
