@@ -41,13 +41,21 @@ class KubeletConfig(K8sModel):
     # imageGCHighThresholdPercent 100 image GC is off altogether, as upstream.
     image_gc_period_s: float = Field(default=300.0, alias="imageGCPeriodSeconds", ge=0)
     # Pod worker timing (upstream constants of pkg/kubelet/kubelet.go and pod_workers.go,
-    # not KubeletConfiguration fields): after a sync that failed (a container in
-    # CrashLoopBackOff, a pull in ImagePullBackOff, ErrImageNeverPull) the pod is synced
-    # again after backOffPeriod (10 s) stretched by a random factor in [1, 1 + jitter)
-    # (workerBackOffPeriodJitterFactor 0.5), so restarts and pull retries happen at the
-    # first sync after their back-off expires. 0 = exactly at expiry.
+    # not KubeletConfiguration fields): after a sync that failed (a pull in
+    # ImagePullBackOff, ErrImageNeverPull; a container in CrashLoopBackOff when the
+    # setting below is false) the pod is synced again after backOffPeriod (10 s)
+    # stretched by a random factor in [1, 1 + jitter) (workerBackOffPeriodJitterFactor
+    # 0.5), so retries happen at the first sync after their back-off expires. Period 0:
+    # exactly at expiry; jitter 0: on an exact grid.
     pod_worker_backoff_period_s: float = Field(default=10.0, alias="podWorkerBackOffPeriodSeconds", ge=0)
     pod_worker_jitter_factor: float = Field(default=0.5, alias="podWorkerJitterFactor", ge=0)
+    # A container in CrashLoopBackOff: since Kubernetes 1.35 the pod worker requeues the
+    # pod for the back-off's expiry (the sync error carries it, kubecontainer.BackoffError),
+    # after wait.Jitter(min(remaining, syncFrequency), jitter); false: as up to 1.34, the
+    # 10 s grid above. Pull back-off always uses the grid.
+    pod_worker_requeue_at_backoff_expiry: bool = Field(default=True, alias="podWorkerRequeueAtBackOffExpiry")
+    # KubeletConfiguration syncFrequency (1m): the longest a pod worker waits between syncs.
+    sync_frequency_s: float = Field(default=60.0, alias="syncFrequencySeconds", gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> KubeletConfig:

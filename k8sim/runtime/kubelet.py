@@ -34,12 +34,14 @@ registry limits, download slots, shared bandwidth, disk and image GC) are
 restarts go to ``restart_pull_time`` / ``restart_pulls``. A pull still under way when
 the result is taken counts up to that time.
 
-Pod-worker timing (``pkg/kubelet/pod_workers.go``): a sync that fails (a container in
-back-off, a pull in back-off, ErrImageNeverPull) is retried after ``backOffPeriod``
-(10 s) times a random factor in [1, 1.5); restarts and pull retries therefore happen at
-the pod's first sync after the back-off expires (:meth:`Kubelet._next_sync`), not at the
-expiry itself. The pool's ``podWorkerBackOffPeriodSeconds`` / ``podWorkerJitterFactor``
-change it (0: at the expiry).
+Pod-worker timing (``pkg/kubelet/pod_workers.go``): a sync that fails (a pull in
+back-off, ErrImageNeverPull) is retried after ``backOffPeriod`` (10 s) times a random
+factor in [1, 1.5); pull retries therefore happen at the pod's first sync after the
+back-off expires (:meth:`Kubelet._next_sync`), not at the expiry itself. A container in
+CrashLoopBackOff is restarted at a sync requeued for the back-off's expiry, jittered the
+same way (Kubernetes 1.35+, :meth:`Kubelet._restart_sync`). The pool's kubelet settings
+``podWorkerBackOffPeriodSeconds``, ``podWorkerJitterFactor``,
+``podWorkerRequeueAtBackOffExpiry`` and ``syncFrequencySeconds`` change it.
 
 Running, the first main container exits at the end of the pod's duration (success) or
 when the crash model says (error). ``restartPolicy`` decides: Never -> the pod ends
@@ -470,7 +472,8 @@ class Kubelet:
         ``podWorkerBackOffPeriodSeconds`` / ``podWorkerJitterFactor`` set the period and
         factor; period 0 gives ``t_sync + wait`` exactly. Draws come from the pod's own
         ``rt-sync`` stream."""
-        period, jitter = self.runtime.sync_of(int(self.state.nodes.pool[node]))  # type: ignore[union-attr]
+        timing = self.runtime.sync_of(int(self.state.nodes.pool[node]))  # type: ignore[union-attr]
+        period, jitter = timing.backoff_period_s, timing.jitter
         if period <= 0:
             return t_sync + wait
         elapsed = 0.0
@@ -482,6 +485,27 @@ class Kubelet:
             while elapsed < wait:
                 elapsed += period
         return t_sync + elapsed
+
+    def _restart_sync(self, pod: int, rt: WorkloadRuntime, i: int, node: int, finished: float,
+                      wait: float) -> float:
+        """The sync that restarts a container in CrashLoopBackOff (exited at ``finished``,
+        back-off ``wait``). Since Kubernetes 1.35 (``podWorkerRequeueAtBackOffExpiry``,
+        the default) the failed sync's error carries the back-off's expiry
+        (``kubecontainer.BackoffError``, ``MinBackoffExpiration``) and ``completeWork``
+        requeues the pod after ``wait.Jitter(min(remaining, syncFrequency), 0.5)``: so a
+        back-off of b <= 60 s restarts the container b * (1 + 0.5 u) after the exit, a
+        longer one is approached in steps of at most a jittered minute. Up to 1.34 the
+        requeue is the fixed 10 s grid of :meth:`_next_sync`."""
+        timing = self.runtime.sync_of(int(self.state.nodes.pool[node]))  # type: ignore[union-attr]
+        if not timing.requeue_at_expiry:
+            return self._next_sync(pod, rt, i, node, finished, wait)
+        jitter, cap = timing.jitter, timing.sync_frequency_s
+        g = self._pod_rng("rt-sync", pod, rt, i) if jitter > 0 else None
+        elapsed = 0.0
+        while elapsed < wait:
+            d = min(wait - elapsed, cap)
+            elapsed += d * (1.0 + jitter * float(g.random())) if g is not None else d
+        return finished + elapsed
 
     def _only_a_leaving_pod_frees(self, node: int) -> bool:
         """After a "no space" failure: every image on the node is in use and nothing is
@@ -564,7 +588,7 @@ class Kubelet:
                 self.api.record("BackOff", pod, node,
                                 f"back-off {wait:g}s restarting failed container {main.name}")
                 self._dirty.add(pod)
-                yield env.timeout(self._next_sync(pod, rt, i, node, finished, wait) - env.now)
+                yield env.timeout(self._restart_sync(pod, rt, i, node, finished, wait) - env.now)
                 pods.reason[pod] = NO_REASON
             backoff.next(pod, finished, env.now)
             self._dirty.add(pod)

@@ -16,7 +16,7 @@ and pod index), created only for pods that need them.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -126,6 +126,21 @@ class WorkloadRuntime:
         return self.crash_kind is None and self.restart_policy != RESTART_ALWAYS
 
 
+@dataclass(frozen=True)
+class PodWorkerTiming:
+    """When a kubelet pod worker syncs a pod again after a failed sync (upstream
+    ``podWorkers.completeWork``, ``pkg/kubelet/pod_workers.go``; defaults as upstream):
+    after ``wait.Jitter(backoff_period_s, jitter)`` (``backOffPeriod`` 10 s,
+    ``workerBackOffPeriodJitterFactor`` 0.5), or for a container in CrashLoopBackOff
+    (``requeue_at_expiry``, Kubernetes 1.35+) after ``wait.Jitter(min(remaining back-off,
+    sync_frequency_s), jitter)``."""
+
+    backoff_period_s: float = 10.0
+    jitter: float = 0.5
+    requeue_at_expiry: bool = True
+    sync_frequency_s: float = 60.0
+
+
 @dataclass
 class RuntimeModel:
     """Everything the kubelet needs beyond the cluster tables."""
@@ -137,13 +152,13 @@ class RuntimeModel:
     streams: Streams | None = None
     #: The run has no duration_s: it ends when nothing is left to happen.
     drain: bool = False
-    #: Pod-worker timing per node pool (index = pool code): (back-off period s, jitter
-    #: factor); ``default_sync`` for nodes outside the pools.
-    pool_sync: list[tuple[float, float]] | None = None
-    default_sync: tuple[float, float] = (10.0, 0.5)
+    #: Pod-worker timing per node pool (index = pool code); ``default_sync`` for nodes
+    #: outside the pools.
+    pool_sync: list[PodWorkerTiming] | None = None
+    default_sync: PodWorkerTiming = field(default_factory=lambda: PodWorkerTiming())
 
-    def sync_of(self, pool: int) -> tuple[float, float]:
-        """(pod-worker back-off period, jitter factor) of a node of pool ``pool``."""
+    def sync_of(self, pool: int) -> PodWorkerTiming:
+        """The pod-worker timing of a node of pool ``pool``."""
         ps = self.pool_sync
         return ps[pool] if ps is not None and 0 <= pool < len(ps) else self.default_sync
 
@@ -348,7 +363,8 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams) -> 
     registry = None
     if spec is not None and spec.registry_bandwidth is not None:
         registry = float(spec.registry_bandwidth)
-    sync = [(p.kubelet.pod_worker_backoff_period_s, p.kubelet.pod_worker_jitter_factor)
+    sync = [PodWorkerTiming(p.kubelet.pod_worker_backoff_period_s, p.kubelet.pod_worker_jitter_factor,
+                            p.kubelet.pod_worker_requeue_at_backoff_expiry, p.kubelet.sync_frequency_s)
             for p in scenario.cluster.node_pools]
     return RuntimeModel(catalog, store, workloads, registry, streams, drain=scenario.duration_s is None,
                         pool_sync=sync)

@@ -167,6 +167,9 @@ def test_cli_exit_code_2(tmp_path):
          "cluster.node_pools[0].kubelet.podWorkerJitterFactor"),
         ("cluster.node_pools[0].kubelet.podWorkerBackOffPeriodSeconds", "10s",
          "cluster.node_pools[0].kubelet.podWorkerBackOffPeriodSeconds"),
+        ("cluster.node_pools[0].kubelet.syncFrequencySeconds", 0, "cluster.node_pools[0].kubelet.syncFrequencySeconds"),
+        ("cluster.node_pools[0].kubelet.podWorkerRequeueAtBackOffExpiry", "sometimes",
+         "cluster.node_pools[0].kubelet.podWorkerRequeueAtBackOffExpiry"),
     ],
 )
 def test_runtime_timing_settings_are_checked(path, value, where):

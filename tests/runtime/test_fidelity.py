@@ -259,9 +259,11 @@ def test_a_run_without_duration_with_an_unschedulable_pod_and_image_gc_ends():
 def test_crash_loop_restarts_come_at_the_first_sync_after_the_back_off():
     # 200 pods crash 1 s into every run. The first restart is immediate (no back-off
     # entry: the exit's own sync restarts it) -> second exit 2 s after arrival. Then the
-    # back-off is 10 s; the pod worker syncs 10 * (1 + 0.5 u) s after the failed sync,
-    # u ~ U[0, 1): the second restart comes 10 + 5u after the second exit, in [10, 15) s,
-    # mean 12.5 s (sd 5 / sqrt(12) = 1.44 s; the mean of 200 has sd 0.10 s).
+    # back-off is 10 s; the pod worker requeues the pod after wait.Jitter(10 s, 0.5) =
+    # 10 * (1 + 0.5 u), u ~ U[0, 1) (the back-off's remaining 10 s since 1.35, the fixed
+    # backOffPeriod before: the same here): the second restart comes 10 + 5u after the
+    # second exit, in [10, 15) s, mean 12.5 s (sd 5 / sqrt(12) = 1.44 s; the mean of 200
+    # has sd 0.10 s).
     # Before: exactly 10 s for every pod.
     sc = scenario([pool()], [workload("w", [0.0] * 200, duration=10**6, crash={"probability": 1.0,
                                                                                 "after": const(1)})],
@@ -384,3 +386,37 @@ def test_a_node_added_later_gets_its_own_gc_timeline_and_a_removed_one_none():
     gc = result.frames["image_gc"]
     assert list(zip(gc["time"], gc["node"], gc["images_deleted"], strict=True)) == [(300.0, "p-0", 2),
                                                                                    (400.0, "p-1", 2)]
+
+
+def _fourth_backoff_delays(**kubelet):
+    # 200 pods crash 1 s into every run: exits at 1 and 2 s (the first restart is
+    # immediate), then back-offs of 10, 20 and 40 s. The delay of the 40 s one is the
+    # time from the fourth exit to the restart (the fifth exit minus the 1 s run).
+    sc = scenario([pool(kubelet=kubelet)], [workload("w", [0.0] * 200, duration=10**6,
+                                                     crash={"probability": 1.0, "after": const(1)})],
+                  catalog=[image("app:1", ("app", MB))], duration_s=120)
+    _, result = run(sc)
+    ev = result.events
+    waits = ev[ev["kind"] == "BackOff"].groupby("pod")["detail"].apply(list)
+    assert (waits.str[2] == "back-off 40s restarting failed container main").all()
+    exits = ev[ev["kind"] == "ContainerTerminated"].groupby("pod")["time"].apply(list)
+    return exits.str[4] - exits.str[3] - 1.0
+
+
+def test_crash_loop_requeue_at_the_back_off_expiry_since_kubernetes_1_35():
+    # Kubernetes 1.35+ (the default): the sync in back-off fails with the back-off's
+    # expiry, and the pod worker requeues the pod after wait.Jitter(min(remaining, 60 s),
+    # 0.5): the fourth exit's sync requeues it 40 * (1 + 0.5 u) s later, uniform in
+    # [40, 60), mean 50 (sd 5.77; the mean of 200 has sd 0.41). With 200 pods some delays
+    # exceed 55 s (P(none) = 0.75^200).
+    delay = _fourth_backoff_delays()
+    assert (delay >= 40.0).all() and (delay < 60.0).all()
+    assert abs(delay.mean() - 50.0) < 1.5 and (delay > 55.0).any()
+
+
+def test_crash_loop_requeue_on_the_10_s_grid_up_to_kubernetes_1_34():
+    # podWorkerRequeueAtBackOffExpiry false: syncs every 10 * (1 + 0.5 u) s after the
+    # fourth exit; the restart is the first with a total >= 40 s: three draws sum to
+    # [30, 45), so it comes after the third or fourth, in [40, 55) (never 55 or more).
+    delay = _fourth_backoff_delays(podWorkerRequeueAtBackOffExpiry=False)
+    assert (delay >= 40.0).all() and (delay < 55.0).all()
