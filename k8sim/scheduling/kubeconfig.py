@@ -18,8 +18,11 @@ Upstream semantics followed:
   plugins, then the rest of the point's ``enabled``.
 - Weights (``getScoreWeights``): ``score.enabled`` takes precedence over MultiPoint;
   a missing or zero weight is 1.
-- ``pluginConfig[].args`` in upstream field names, validated by the plugin's k8sim
-  ``Args`` model; ``apiVersion``/``kind`` inside ``args`` are accepted (``kind`` must be
+- ``pluginConfig[].args`` in upstream field names, defaulted and validated by the
+  plugin's k8sim ``Args`` model as upstream's v1 defaulting and ``validation_pluginargs.go``
+  do (NodeResourcesFit: ``SetDefaults_NodeResourcesFitArgs`` then
+  ``ValidateNodeResourcesFitArgs``, see
+  :class:`~k8sim.scheduling.plugins.node_resources_fit.ScoringStrategy`); ``apiVersion``/``kind`` inside ``args`` are accepted (``kind`` must be
   ``<plugin>Args``, as upstream requires the args type to match the plugin). Duplicate
   ``pluginConfig`` names and duplicate ``schedulerName`` are errors, as upstream. A single
   profile without ``schedulerName`` is ``default-scheduler`` (upstream defaulting); with
