@@ -12,7 +12,7 @@ attempt count, timestamp and backoff advance exactly as if they had run.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,6 +93,10 @@ class Scheduler:
             for prof in profiles.values():
                 prof.record = True
         self.process: simpy.Process | None = None
+        #: Called with the pod row at the start of every scheduling cycle, before anything
+        #: is decided (``k8sim explain`` uses it to explain the cycle that places a pod).
+        #: It must not change the cluster or the profiles' state.
+        self.cycle_hook: Callable[[int], None] | None = None
         bus = api.bus
         bus.subscribe(PodAdded, self._on_pod_added)
         bus.subscribe(PodBound, lambda e: self.cluster_event(POD_ADD))
@@ -146,6 +150,8 @@ class Scheduler:
 
     def schedule_one(self, pod: int, move_requested: bool = False) -> int:
         """One scheduling cycle for ``pod``; returns the node or -1."""
+        if self.cycle_hook is not None:
+            self.cycle_hook(pod)
         state = self.state
         pods = state.pods
         shape = int(pods.shape[pod])

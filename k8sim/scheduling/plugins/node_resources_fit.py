@@ -43,7 +43,14 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.cluster.nodes import CORE_RESOURCES, CPU, MEMORY
 from k8sim.config.k8s_types import K8sModel
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
+from k8sim.scheduling.plugins.base import (
+    MAX_NODE_SCORE,
+    UNSCHEDULABLE,
+    UNSCHEDULABLE_AND_UNRESOLVABLE,
+    FilterPlugin,
+    NodeStatus,
+    ScorePlugin,
+)
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -306,6 +313,35 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
                 key = "Too many pods" if name == "pods" else f"Insufficient {name}"
                 out[key] = short
         return out
+
+    def node_status(self, state: ClusterState, pod: PodInfo, node: int, reasons: tuple[str, ...]) -> NodeStatus:
+        """Upstream ``fitsRequest`` + ``Filter`` (``fit.go``) for one node: one
+        ``InsufficientResource`` per resource that does not fit, in upstream's order
+        (pods, cpu, memory, ephemeral-storage, then extended resources), each with the
+        pod's ``requested``, the node's ``used`` (requests of its bound pods; pods: their
+        number) and ``capacity`` (allocatable), and ``unresolvable`` when the request
+        exceeds the capacity itself (never for pods). The code is
+        ``UnschedulableAndUnresolvable`` if any is unresolvable, else ``Unschedulable``;
+        the reasons are the resources' reasons in that order."""
+        nodes = state.nodes
+        names = state.resources.names
+        out = []
+        for r in sorted(pod.requested_rows, key=lambda r: (names[r] != "pods", r)):
+            requested = int(pod.requests[r])
+            free, used, capacity = int(nodes.free[r, node]), int(nodes.requested[r, node]), int(nodes.alloc[r, node])
+            if requested <= free:
+                continue
+            pods = names[r] == "pods"
+            out.append({
+                "resource": names[r],
+                "reason": "Too many pods" if pods else f"Insufficient {names[r]}",
+                "requested": requested,
+                "used": used,
+                "capacity": capacity,
+                "unresolvable": (not pods) and requested > capacity,
+            })
+        code = UNSCHEDULABLE_AND_UNRESOLVABLE if any(i["unresolvable"] for i in out) else UNSCHEDULABLE
+        return NodeStatus(code, tuple(i["reason"] for i in out) or reasons, {"insufficient_resources": out})
 
     # -- Score ----------------------------------------------------------------------
 
