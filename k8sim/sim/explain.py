@@ -39,7 +39,7 @@ class Placement:
     """The scheduling cycle that bound a pod."""
 
     node: str  # the node the pod was bound to
-    time: float  # virtual time of the cycle (= the bind)
+    time: float  # virtual time of the cycle (the bind, unless a cost model delays it)
     attempt: int  # which scheduling attempt of the pod it was (1 = the first)
     nominated: str | None  # the node the pod was nominated to by an earlier preemption
 
