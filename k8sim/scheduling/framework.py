@@ -274,7 +274,10 @@ class Profile:
         """Upstream-style ``FailedScheduling`` message: which filter rejected how many.
 
         Each node is charged to the first filter that rejects it, as upstream stops
-        at the first failing Filter plugin for a node.
+        at the first failing Filter plugin for a node. The "<count> <reason>" parts are
+        sorted as strings, as upstream's ``FitError.Error`` (``sortReasonsHistogram``,
+        ``pkg/scheduler/framework/types.go``) sorts them, so "12 Insufficient cpu"
+        comes before "3 node(s) ...".
         """
         n = state.nodes.n
         alive = np.ones(n, dtype=bool)
@@ -288,7 +291,7 @@ class Profile:
                 counts[reason] = counts.get(reason, 0) + c
             alive &= ok
         feasible = int(alive.sum())
-        parts = ", ".join(f"{c} {r}" for r, c in sorted(counts.items()))
+        parts = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
         return f"{feasible}/{n} nodes are available: {parts}." if parts else f"{feasible}/{n} nodes are available."
 
 

@@ -75,10 +75,11 @@ def test_rejections_reasons_and_scores(six_nodes):
                            "node(s) were unschedulable", "Insufficient cpu"]
     assert exp.feasible.tolist() == [0, 1]
     assert exp.rejections() == {"TaintToleration": 1, "NodeResourcesFit": 2, "NodeUnschedulable": 1}
-    # The summary counts reasons (a node under each of its reasons), sorted.
+    # The summary counts reasons (a node under each of its reasons); the "<count> <reason>"
+    # strings are sorted as strings (FitError.Error sortReasonsHistogram), so the 2 comes last.
     assert exp.message == (
-        "2/6 nodes are available: 2 Insufficient cpu, 1 Insufficient memory, "
-        "1 node(s) had untolerated taint(s), 1 node(s) were unschedulable."
+        "2/6 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated taint(s), "
+        "1 node(s) were unschedulable, 2 Insufficient cpu."
     )
 
     by_name = {s.name: s for s in exp.scores}

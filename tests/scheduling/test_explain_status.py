@@ -177,3 +177,17 @@ def test_statuses_align_with_rejected_by():
     assert [st is None for st in exp.statuses] == [r is None for r in exp.rejected_by] == [False, False, True]
     assert exp.feasible.tolist() == [2]
     assert np.array_equal(exp.totals.shape, (1,))
+
+
+def test_failed_scheduling_message_sorts_count_and_reason_strings():
+    # FitError.Error (pkg/scheduler/framework/types.go) formats "<count> <reason>" per
+    # reason and sort.Strings them: "12 ..." < "3 ..." because '1' < '3', whatever the
+    # reasons say. 15 nodes: 12 cordoned, 3 too small for a 2-cpu pod.
+    state = make_state([node(f"c{i}", cpu="4", memory="8Gi") for i in range(12)]
+                       + [node(f"s{i}", cpu="1", memory="8Gi") for i in range(3)])
+    for i in range(12):
+        ops.set_unschedulable(state, i, True)
+    pod = make_pod(state, {"cpu": "2"})
+    exp = explain(state, pod, [NodeUnschedulable(), NodeResourcesFit()])
+    # (Sorted by reason it would read "3 Insufficient cpu, 12 node(s) were unschedulable.")
+    assert exp.message == "0/15 nodes are available: 12 node(s) were unschedulable, 3 Insufficient cpu."
