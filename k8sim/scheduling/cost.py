@@ -23,7 +23,8 @@ The decision is made from the cluster as the cycle starts (upstream schedules fr
 snapshot taken then) and the pod is *assumed* on its node at once (its resources are
 taken in the tables, as upstream's scheduler cache does at the end of the cycle; k8sim
 takes them ``cycle_s`` earlier, which only components reading the tables during the
-run can notice: the recorded times, and so the timeseries, are the Binding's). The binding is asynchronous, as upstream's binding cycle: the scheduler moves on
+run can notice: the recorded times, and so the timeseries, are the Binding's). A failed
+cycle's outcome (FailedScheduling, backoff, preemption) likewise happens at its start. The binding is asynchronous, as upstream's binding cycle: the scheduler moves on
 after ``cycle_s``, and the pod is bound (``Scheduled``, the kubelet starts it) when the
 ``Binding`` call completes, ``bind_latency_s`` after it is sent. With ``client_qps`` the
 calls pass a token bucket first (client-go's ``flowcontrol`` limiter over
