@@ -336,16 +336,22 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
         rej = Table(title="nodes rejected, by the first filter that rejected them", header_style="bold")
         rej.add_column("filter plugin")
         rej.add_column("nodes", justify="right")
+        rej.add_column("status")
         rej.add_column("reasons")
         reasons: dict[str, dict[str, int]] = {}
-        for plugin, reason in zip(exp.rejected_by, exp.reasons, strict=True):
+        codes: dict[str, dict[str, int]] = {}
+        for plugin, st in zip(exp.rejected_by, exp.statuses, strict=True):
             if plugin is not None:
-                assert reason is not None  # a rejected node always has its reason
+                assert st is not None  # a rejected node always has its status
                 d = reasons.setdefault(plugin, {})
+                reason = ", ".join(st.reasons)
                 d[reason] = d.get(reason, 0) + 1
+                c = codes.setdefault(plugin, {})
+                c[st.code] = c.get(st.code, 0) + 1
         for plugin, count in rejections.items():
             text = "; ".join(f"{c} {r}" for r, c in sorted(reasons[plugin].items()))
-            rej.add_row(escape(plugin), str(count), escape(text))
+            status = "; ".join(code if c == count else f"{c} {code}" for code, c in sorted(codes[plugin].items()))
+            rej.add_row(escape(plugin), str(count), escape(status), escape(text))
         tables.append(rej)
     return tables
 
@@ -353,8 +359,11 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
 @app.command()
 def explain(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file (mode 1).")] = None,
-    pod: Annotated[str, typer.Option("--pod", help="The pending pod: <workload>-<i>, or [namespace/]name.")] = "",
-    at: Annotated[float | None, typer.Option("--at", help="Mode 1: virtual time (s) to run the scenario to.")] = None,
+    pod: Annotated[str, typer.Option("--pod", help="The pod: <workload>-<i>, or [namespace/]name.")] = "",
+    at: Annotated[
+        float | None,
+        typer.Option("--at", help="Mode 1: virtual time (s) to run the scenario to (default: until the pod is bound)."),
+    ] = None,
     profile: Annotated[
         str | None, typer.Option("--profile", help="Explain under this schedulerName (default: the pod's).")
     ] = None,
@@ -368,9 +377,11 @@ def explain(
     top: Annotated[int, typer.Option("--top", help="Table: how many feasible nodes to show.")] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON explanation to this file.")] = None,
 ) -> None:
-    """Explain where the scheduler would put a pending pod, node by node.
+    """Explain where the scheduler puts a pod, node by node.
 
-    Mode 1: k8sim explain SCENARIO --pod NAME --at T (runs the scenario to time T).
+    Mode 1: k8sim explain SCENARIO --pod NAME [--at T]. A pod bound by T (without --at:
+    once it is bound) is explained at the cycle that placed it; a pod still Pending at T
+    (without --at: at the end of the run) is explained there.
     Mode 2: k8sim explain --objects cluster.yaml --pod NAME [--config kubescheduler.yaml].
     """
     from k8sim.scheduling.explain import ExplainError, explain_pod
@@ -386,21 +397,22 @@ def explain(
             raise ExplainError("give either a SCENARIO (with --at) or --objects FILE, not both or neither")
         warnings: list[str] = []
         context: dict[str, object] = {}
+        placement = None
         if scenario is not None:
-            from k8sim.sim.explain import find_pending_pod
+            from k8sim.sim.explain import explain_in_run
             from k8sim.sim.simulation import Simulation
 
             if config is not None:
                 raise ExplainError("--config goes with --objects; a scenario has its own scheduler.profiles")
-            if at is None or not math.isfinite(at) or at <= 0:
+            if at is not None and (not math.isfinite(at) or at <= 0):
                 raise ExplainError(f"--at T must be a virtual time > 0 (seconds), got {at}")
             sc = load_scenario(scenario)
             sim = Simulation(sc)
             warnings += sim.warnings
-            sim.env.run(until=at)
-            _, info = find_pending_pod(sim, pod)
-            state, profiles, name = sim.state, sim.profiles, pod
-            context = {"scenario": str(scenario), "at": at}
+            found = explain_in_run(sim, pod, at, profile)
+            exp, placement = found.explanation, found.placement
+            context = {"scenario": str(scenario), "at": found.at,
+                       "placement": placement.to_dict() if placement is not None else None}
         else:
             from k8sim.scheduling.kubeconfig import load_kube_scheduler_configuration
             from k8sim.sim.snapshot import build_snapshot
@@ -421,11 +433,11 @@ def explain(
             state = cluster.state
             profiles = cfg.build_profiles(cluster.simulation.streams) if cfg is not None else cluster.simulation.profiles
             context = {"objects": str(objects), "config": str(config) if config is not None else None}
-        chosen_profile = profile or info.scheduler_name
-        prof = profiles.get(chosen_profile)
-        if prof is None:
-            raise ExplainError(f"no scheduler profile named {chosen_profile!r} (available: {sorted(profiles)})")
-        exp = explain_pod(state, prof, info, name)
+            chosen_profile = profile or info.scheduler_name
+            prof = profiles.get(chosen_profile)
+            if prof is None:
+                raise ExplainError(f"no scheduler profile named {chosen_profile!r} (available: {sorted(profiles)})")
+            exp = explain_pod(state, prof, info, name)
         for w in warnings:
             _warn(w)
     except ValueError as e:  # ScenarioError, ExplainError, a plugin failing on this pod
@@ -442,10 +454,22 @@ def explain(
         else:
             console.print(f"wrote {escape(str(out))}", highlight=False)
         return
+    if placement is not None:
+        nominated = ", nominated there by a preemption" if placement.nominated else ""
+        console.print(
+            f"[bold]{escape(exp.pod)}[/] was bound to [bold]{escape(placement.node)}[/] at t={placement.time:g} s "
+            f"(scheduling attempt {placement.attempt}{escape(nominated)}); the cycle that placed it:",
+            highlight=False,
+        )
+    elif scenario is not None:
+        console.print(f"[bold]{escape(exp.pod)}[/] is Pending at t={context['at']:g} s", highlight=False)
     console.print(f"[bold]{escape(exp.pod)}[/] ({escape(exp.profile)}): {escape(exp.message)}", highlight=False)
     for table in _explanation_tables(exp, top):
         console.print(table)
-    if exp.best:
+    if placement is not None and exp.best:
+        tie = " (one of the tied best nodes, picked at random)" if exp.chosen is None and placement.node in exp.best else ""
+        console.print(f"the scheduler chose [bold]{escape(placement.node)}[/]{escape(tie)}", highlight=False)
+    elif exp.best:
         if exp.chosen is not None:
             console.print(f"the scheduler would choose [bold]{escape(exp.chosen)}[/]", highlight=False)
         else:

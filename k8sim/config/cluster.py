@@ -55,6 +55,12 @@ class NodePool(Strict):
     image_disk: Quantity | None = None
     # Bytes per second a node downloads image layers at, shared by concurrent downloads.
     image_pull_bandwidth: Quantity = Fraction(100 * 10**6)
+    # Layers of one pull downloaded at once (containerd's CRI max_concurrent_downloads,
+    # default 3; the others wait their turn, base first); 0 = all at once.
+    max_concurrent_downloads: int = Field(default=3, ge=0)
+    # Whose limit that is: each pull's own (containerd up to 2.0) or the node's, shared by
+    # all its pulls (containerd 2.1+, dockerd's max-concurrent-downloads).
+    download_limit_scope: Literal["pull", "node"] = "pull"
     prepulled_images: list[str] = []  # images present on every node of the pool at t = 0
     kubelet: KubeletConfig = KubeletConfig()  # image pulls and image GC
 

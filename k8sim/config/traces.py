@@ -173,13 +173,16 @@ NODE_FORMAT_SCHEMAS: dict[str, FormatSchema] = {
 
 
 def resolve_file(name: str, base_dir: Path, sample: str | None, fmt: str) -> str:
-    """The path a scenario's file entry stands for: ``sample`` -> the packaged sample
-    file ``sample`` (None: the format has none); relative paths are relative to the
-    scenario file's directory. Raises ValueError when the file does not exist."""
+    """The path a scenario's file entry stands for: relative paths are relative to the
+    scenario file's directory; ``sample`` stays ``sample`` (the format's packaged sample
+    file ``sample``, None: the format has none), resolved by the reader on the machine
+    that runs it, so that a validated scenario can run on another machine (a Dask
+    worker) with k8sim installed elsewhere. Raises ValueError when the file does not
+    exist."""
     if name == SAMPLE:
         if sample is None:
             raise ValueError(f"format {fmt!r} has no packaged sample; give a file path")
-        return str(packaged_sample(sample))
+        return SAMPLE
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = base_dir / path

@@ -51,7 +51,8 @@ class KubeCluster:
         if pod.bound:
             raise ExplainError(
                 f"{self.objects.source}: pod {pod.key!r} is bound to node {pod.node_name!r} "
-                "(spec.nodeName); only a pending pod can be explained"
+                "(spec.nodeName); only a pending pod can be explained (a snapshot has no history to replay "
+                "the cycle that placed it; a scenario has: k8sim explain SCENARIO --pod NAME)"
             )
         shape = self.shapes.get(pod.key)
         if shape is None:

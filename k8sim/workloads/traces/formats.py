@@ -164,7 +164,9 @@ def read_pods(fmt: str, files: Sequence[str], options: TraceOptions, rng: np.ran
               args: dict[str, Any]) -> tuple[pd.DataFrame, list[TraceReport]]:
     """Read the pod files of one trace workload: one frame (sorted by arrival, ties in
     file order) and one report per reader call. Raises :class:`.TraceError`."""
-    parts = POD_FORMATS[fmt].read([Path(f) for f in files], options, rng, args)
+    spec = POD_FORMATS[fmt]
+    paths = [_path(f, spec.sample) for f in files]
+    parts = spec.read(paths, options, rng, args)
     frames = [df for df, _ in parts]
     reports = [r for _, r in parts]
     if len(frames) == 1:
@@ -175,4 +177,14 @@ def read_pods(fmt: str, files: Sequence[str], options: TraceOptions, rng: np.ran
 
 def read_nodes(fmt: str, file: str, args: dict[str, Any]) -> tuple[pd.DataFrame, TraceReport]:
     """Read a node list of ``fmt``. Raises :class:`.TraceError`."""
-    return NODE_FORMATS[fmt].read(Path(file), args)
+    spec = NODE_FORMATS[fmt]
+    return spec.read(_path(file, spec.sample), args)
+
+
+def _path(file: str, sample: Path | None) -> Path:
+    """A validated file entry as a path: ``sample`` is the packaged sample here."""
+    if file == SAMPLE:
+        if sample is None:
+            raise ValueError("this format has no packaged sample")
+        return sample
+    return Path(file)

@@ -49,3 +49,26 @@ def test_missing_trace_files_are_reported_at_validation_with_their_field_paths(t
     assert str(tmp_path / "nodes.csv") in problems["cluster.trace_nodes[0].file"]
     assert "has no packaged sample" in problems["workloads[0].trace.files"]
     assert "trace file not found" in problems["workloads[0].trace.args"]
+
+
+def test_sample_entries_stay_portable_and_read_the_packaged_sample(tmp_path) -> None:
+    """A validated scenario names ``sample``, not this installation's path, so it runs on a
+    Dask worker whose k8sim lives elsewhere; the reader finds the packaged file."""
+    import numpy as np
+
+    from k8sim.config.loader import validate_scenario
+    from k8sim.workloads.traces.formats import read_nodes, read_pods
+
+    data = {
+        "name": "t",
+        "duration_s": 10,
+        "cluster": {"trace_nodes": [{"format": "openb", "file": "sample"}]},
+        "workloads": [{"name": "w", "trace": {"format": "openb", "files": ["sample"]}}],
+    }
+    sc = validate_scenario(data, source="s.yaml", base_dir=tmp_path)
+    assert sc.cluster.trace_nodes[0].file == "sample"
+    trace = sc.workloads[0].trace
+    assert trace is not None and trace.files == ["sample"]
+    nodes, _ = read_nodes("openb", "sample", {})
+    pods, _ = read_pods("openb", ["sample"], trace.options(), np.random.default_rng(0), dict(trace.args))
+    assert len(nodes) > 0 and len(pods) > 0
