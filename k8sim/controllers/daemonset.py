@@ -82,6 +82,7 @@ class DaemonSetObj:
     deleting: set[int] = field(default_factory=set)
     desired: int = -1
     deleted: bool = False
+    next_pod: int = 0
 
     @property
     def display(self) -> str:
@@ -317,8 +318,8 @@ class DaemonSetController:
     def _suffix(self, d: DaemonSetObj, node: int) -> str:
         from k8sim.controllers.replicaset import pod_suffix
 
-        k = sum(len(v) for v in d.node_pods.values()) + len(d.revision_of) + node * 7919
-        return pod_suffix(d.name, k)
+        d.next_pod += 1
+        return pod_suffix(d.name, d.next_pod - 1)
 
     def _rolling_update(self, d: DaemonSetObj, eligible: np.ndarray) -> None:
         """``rollingUpdate`` with ``maxSurge`` 0."""

@@ -300,5 +300,8 @@ class ManifestSource:
         for cause, n in sorted(rec["cause"].value_counts().items()):
             summary[f"pods_recreated_{cause}"] = int(n)
         summary["pods_lost_unreplaced"] = len(frames["unreplaced"])
+        rec_s = rec["recovery_s"].dropna().to_numpy()
+        summary["pod_recovery_p50_s"] = float(np.percentile(rec_s, 50)) if rec_s.size else float("nan")
+        summary["pod_recovery_p95_s"] = float(np.percentile(rec_s, 95)) if rec_s.size else float("nan")
         return Contribution(frames=frames, summary=summary, provenance={"controllers": True})
 

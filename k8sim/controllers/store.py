@@ -213,10 +213,19 @@ class AppStore:
     def frames(self) -> dict[str, pd.DataFrame]:
         names = self.ctx.state.pods.names
         hist = pd.DataFrame(self.history, columns=["time", "kind", "object", "desired"])
+        ready = self.ctx.state.pods.ready
+        now = self.ctx.env.now
+
+        def ready_at(p: int) -> float:
+            r = float(ready[p])
+            return r if r <= now else math.nan
+
         rec = pd.DataFrame(
-            [(t, names[g], c, tc, names[p]) for t, g, c, tc, p, _, _ in self.recreations],
-            columns=["lost_at", "lost_pod", "cause", "created_at", "replacement"],
+            [(t, names[g], c, tc, names[p], ready_at(p)) for t, g, c, tc, p, _, _ in self.recreations],
+            columns=["lost_at", "lost_pod", "cause", "created_at", "replacement", "replacement_ready_at"],
         )
+        # Time from the loss to its replacement being Ready (NaN: not Ready by the end).
+        rec["recovery_s"] = rec["replacement_ready_at"] - rec["lost_at"]
         pending = [(t, names[g], c, k, o) for (k, o), q in self.losses.items() for t, g, c in q]
         unreplaced = pd.DataFrame(pending, columns=["lost_at", "lost_pod", "cause", "owner_kind", "owner"])
         rs = pd.DataFrame(

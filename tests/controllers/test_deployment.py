@@ -141,3 +141,23 @@ def test_revision_history_limit_deletes_oldest(tmp_path):
     # Revisions 1..4; the newest (4) plus revisionHistoryLimit = 1 old one (3) remain.
     assert sorted(rs[~rs["deleted"]]["revision"].tolist()) == [3, 4]
     assert np.array_equal(np.sort(rs[rs["deleted"]]["revision"].to_numpy()), [1, 2])
+
+
+def test_proportional_scaling_during_a_rollout(tmp_path):
+    # Rolling update of 10 at t = 100 (start latency 2 s): at 100 the old RS is at 8 and
+    # the new at 5 (see the first test), none of the new pods available yet. Scaling to
+    # 20 at 101 is a scaling event (sync.go scale): allowed = 20 + maxSurge(25% of 20 =
+    # 5) = 25, to add = 25 - 13 = 12; largest first (old 8, then new 5), each by
+    # getReplicaSetFraction over the max-replicas annotation 10 + 3 = 13:
+    # old: round(8 * 25 / 13 = 15.38) - 8 = 7 -> 15; new: round(5 * 25 / 13 = 9.62) - 5 =
+    # 5, capped by what is left (12 - 7 = 5) -> 10. 15 + 10 = 25, nothing left over.
+    m = write(tmp_path, "web.yaml", deployment(replicas=10))
+    s = sim(tmp_path, m, start=2.0)
+    s.env.run(until=100)
+    _image(s, "web", "app:2")
+    s.env.run(until=101)
+    rss = s.controllers.store.replicasets
+    assert [rs.replicas for rs in rss] == [8, 5]
+    s.controllers.deployments.scale("web", 20)
+    s.env.run(until=101.5)
+    assert [rs.replicas for rs in rss] == [15, 10]

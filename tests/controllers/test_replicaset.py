@@ -45,6 +45,9 @@ def test_deleted_pod_is_replaced_after_reaction_latency(tmp_path):
     assert pods["finished"].iloc[victim] == pytest.approx(60.0)
     rec = r.frames["recreations"]
     assert rec[["lost_at", "cause", "created_at"]].values.tolist() == [[50.0, "Deleted", 51.5]]
+    # Ready when Running: created 51.5 + start latency 2 = 53.5, 3.5 s after the loss.
+    assert rec["recovery_s"].tolist() == [pytest.approx(3.5)]
+    assert r.summary()["pod_recovery_p50_s"].iloc[0] == pytest.approx(3.5)
     assert r.summary()["pods_recreated_Deleted"].iloc[0] == 1
     assert len(r.frames["unreplaced"]) == 0
 
