@@ -36,6 +36,9 @@ HEADLINE = (
     "mean_memory_utilization",
     "mean_pending_pods",
     "makespan_s",
+    # Runs with controllers: replicas available vs desired, pods replaced.
+    "availability",
+    "pods_recreated",
     # GPU clusters (trace replay): allocation and fragmentation at the end of the run.
     "pods_dropped",
     "mean_gpu_utilization",
