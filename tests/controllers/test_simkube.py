@@ -70,3 +70,39 @@ def test_options_that_do_not_apply_are_errors(tmp_path):
 
 def test_shipped_trace_is_the_synthetic_one():
     assert (SCENARIOS / "data" / "shop.sktrace").read_bytes() == msgpack.packb(synthetic_trace())
+
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "traces" / "simkube-dsb-scaling"
+
+
+@pytest.mark.slow
+def test_real_dsb_trace_through_controllers(tmp_path):
+    # SimKube's dsb-scaling example (skipped when absent): 27 Deployments of 1 replica
+    # (cpu 1, memory 1Gi each) at the first event, then replica changes (seconds after the
+    # start, new count): 423 social-graph 3 | 548 url-shorten 2, compose-post 4,
+    # home-timeline 2 | 551 user-timeline 2 | 553 text 3 | 556 nginx-thrift 2 | 563
+    # compose-post 6 | 583 text 5 | 768 social-graph 1 | 789 post-storage 3 | 797 nginx 4 |
+    # 812 nginx 8 | 819 post-storage 5 | 827 nginx 10 | 953 url-shorten 1 | 986
+    # user-timeline 1 | 988 text 1 | 1134 compose-post 2. The controllers create
+    # 27 + 27 = 54 pods (increases: 2+1+3+1+1+2+1+2+2+2+2+4+2+2 = 27) and delete 2 + 1 + 1
+    # + 4 + 4 = 12, each ending 30 s (default grace) after its scale-down.
+    path = SHARED / "dsb-scaling.sktrace"
+    if not path.exists():
+        pytest.skip("public trace not available: dsb-scaling.sktrace")
+    sc = validate_scenario({
+        "name": "dsb", "duration_s": 1500,
+        "cluster": {"node_pools": [{"name": "n", "count": 20, "allocatable": {"cpu": "8", "memory": "32Gi"}}]},
+        "defaults": {"start_latency": {"kind": "constant", "value": 2}},
+        "workloads": [{"name": "dsb", "trace": {"format": "simkube", "files": [str(path)],
+                                                "args": {"replay": "controllers"}}}],
+    }, source="dsb.yaml", base_dir=tmp_path)
+    r = Simulation(sc).run()
+    pods = r.pods
+    assert len(pods) == 54
+    ended = sorted(pods["finished"].dropna().tolist())
+    assert ended == sorted([768 + 30.0] * 2 + [953 + 30.0] + [986 + 30.0] + [988 + 30.0] * 4 + [1134 + 30.0] * 4)
+    hist = r.frames["replica_history"]
+    nginx = hist[hist["object"] == "dsb/nginx-thrift"]
+    assert nginx["desired"].tolist() == [1, 2, 4, 8, 10]
+    assert nginx["time"].tolist() == [0.0, 556.0, 797.0, 812.0, 827.0]
+    assert r.summary()["availability"].iloc[0] > 0.99
