@@ -161,3 +161,13 @@ def test_proportional_scaling_during_a_rollout(tmp_path):
     s.controllers.deployments.scale("web", 20)
     s.env.run(until=101.5)
     assert [rs.replicas for rs in rss] == [15, 10]
+
+
+def test_paused_deployment_creates_nothing_until_resumed(tmp_path):
+    m = write(tmp_path, "web.yaml", deployment(replicas=3, paused=True))
+    s = sim(tmp_path, m)
+    s.env.run(until=50)
+    assert s.state.pods.n == 0
+    s.controllers.deployments.pause("web", False)
+    r = s.run()
+    assert r.pods["created"].tolist() == [50.0] * 3

@@ -142,3 +142,32 @@ def test_daemonset_rolling_update_one_node_at_a_time(tmp_path):
     assert sorted(new["created"]) == [50.0, 52.0]
     av = r.frames["availability"]
     assert av[av["time"] >= 50]["available"].min() == 1
+
+
+def test_on_delete_updates_only_recreated_pods(tmp_path):
+    # updateStrategy OnDelete: a new template changes nothing until a pod goes; the pod
+    # recreated then gets the new revision.
+    sts = statefulset(policy="Parallel")
+    sts["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    m = write(tmp_path, "db.yaml", sts)
+    s = sim(tmp_path, m, duration=60)
+    s.env.run(until=10)
+    st = s.controllers.store.statefulsets[0]
+    s.controllers.statefulsets.set_template("db", st.templates[st.update_revision].model_copy(update={"image": "db:2"}))
+    s.env.run(until=20)
+    assert s.state.pods.n == 3  # nothing deleted
+    pod = int(np.flatnonzero(np.array(s.state.pods.names) == "db-0")[0])
+    s.api.delete_pod(pod, 0.0, "Deleted")
+    s.run()
+    new = s.state.pods.n - 1
+    assert s.state.pods.names[new] == "db-0" and st.revision_of[new] == st.update_revision
+
+
+def test_bare_pod_with_node_name_is_bound_at_once(tmp_path):
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pinned"},
+           "spec": {"nodeName": "n-2", "containers": [{"name": "c", "image": "x",
+                                                         "resources": {"requests": {"cpu": "1"}}}]}}
+    m = write(tmp_path, "pod.yaml", pod)
+    r = sim(tmp_path, m, duration=30).run()
+    row = r.pods.iloc[0]
+    assert (row["pod"], row["node"], row["scheduled"], row["owner_kind"]) == ("pinned", "n-2", 0.0, "")
