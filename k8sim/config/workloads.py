@@ -145,7 +145,7 @@ class ManifestApply(Strict):
 
 
 #: Template fields a manifest workload may set: simulation knobs the manifest cannot say.
-MANIFEST_TEMPLATE_KNOBS = frozenset({"start_latency", "readiness_delay"})
+MANIFEST_TEMPLATE_KNOBS = frozenset({"start_latency", "readiness_delay", "sandbox_latency", "crash"})
 
 
 class Workload(Strict):
@@ -154,8 +154,9 @@ class Workload(Strict):
     Either ``arrival`` (a generated stream of identical pods), ``trace`` (pods,
     requests, arrivals and run times from a trace; the template adds the rest) or
     ``manifest`` (Kubernetes objects run by k8sim's controllers; see
-    ``docs/controllers.md``: the template may then set only ``start_latency`` and
-    ``readiness_delay``, and ``duration`` is the pods' run time, default for ever)."""
+    ``docs/controllers.md``: the template may then set only the simulation knobs
+    ``start_latency``, ``readiness_delay``, ``sandbox_latency`` and ``crash``, and
+    ``duration`` is the pods' run time, default for ever)."""
 
     # Workload name; pods are named <name>-<i>. A manifest entry defaults to the file
     # name without its extension.

@@ -100,3 +100,15 @@ def test_same_seed_same_frames():
     for name in ("availability", "rollouts", "recreations", "replica_history"):
         assert a.frames[name].equals(b.frames[name]), name
     assert a.pods.equals(b.pods) and a.events.equals(b.events)
+
+
+def test_crash_knob_from_the_scenario_entry(tmp_path):
+    # crash probability 1 after 5 s: every run of the container crashes 5 s after it
+    # starts and the kubelet restarts it (CrashLoopBackOff: at once, then 10 s, 20 s...);
+    # the pod stays Running (restarts are in place), so the ReplicaSet replaces nothing.
+    m = write(tmp_path, "web.yaml", deployment(replicas=1))
+    sc = scenario(tmp_path, m, duration=60, workload={"template": {
+        "crash": {"probability": 1.0, "after": {"kind": "constant", "value": 5}}}})
+    r = Simulation(sc).run()
+    assert len(r.pods) == 1 and r.pods["restarts"].iloc[0] >= 2
+    assert r.summary()["pods_recreated"].iloc[0] == 0
