@@ -30,7 +30,8 @@ class ControllerTiming(Strict):
     queue processing (milliseconds). The default is therefore 0 s; keys are still
     de-duplicated as upstream's queue does (every event of one instant leads to one
     sync, after all of them). Set a distribution to model a slow control plane; it is
-    drawn per sync from the controller's own stream.
+    drawn per sync from a stream keyed by the controller and the object, so two
+    policies run on one seed see the same latencies for the same object.
     """
 
     reaction_latency: Distribution = Field(default_factory=_zero)  # type: ignore[assignment]

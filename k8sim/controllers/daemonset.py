@@ -126,7 +126,8 @@ class DaemonSetController:
         self.ctx = ctx
         self.env = ctx.env
         self.store = store
-        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(ctx, timing, self.name))
+        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
+            ctx, timing, self.name, lambda row: f"{store.daemonsets[row].namespace}/{store.daemonsets[row].name}"))
         self.by_key: dict[str, int] = {}
         bus = ctx.api.bus
         bus.subscribe(PodDeleting, self._on_deleting)

@@ -98,7 +98,8 @@ class DeploymentController:
         self.env = ctx.env
         self.store = store
         self.rsc = replicasets
-        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(ctx, timing, self.name))
+        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
+            ctx, timing, self.name, lambda row: f"{store.deployments[row].namespace}/{store.deployments[row].name}"))
         self.by_key: dict[str, int] = {}
         store.rs_listeners.append(self._rs_changed)
         store.available_listeners.append(self._rs_pod_available)

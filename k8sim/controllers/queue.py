@@ -18,17 +18,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import simpy
 
-    from k8sim.rng import BlockSampler
-
 
 class WorkQueue:
     """Deduplicated, delayed syncs of keys (see the module docstring).
 
-    ``latency`` draws the reaction latency (None: always 0 s, no draws); ``sync(key)``
-    is called for each due key.
+    ``latency(key)`` draws the reaction latency for a key (None: always 0 s, no draws);
+    ``sync(key)`` is called for each due key.
     """
 
-    def __init__(self, env: simpy.Environment, sync: Callable[[Any], None], latency: BlockSampler | None = None):
+    def __init__(self, env: simpy.Environment, sync: Callable[[Any], None],
+                 latency: Callable[[Any], float] | None = None):
         self.env = env
         self.sync = sync
         self.latency = latency
@@ -41,7 +40,7 @@ class WorkQueue:
         if key in self._queued:
             return
         self._queued.add(key)
-        delay = self.latency.next() if self.latency is not None else 0.0
+        delay = self.latency(key) if self.latency is not None else 0.0
         self._at(self.env.now + delay, key)
 
     def add_after(self, key: Hashable, delay: float) -> None:

@@ -25,7 +25,8 @@ counter in upstream's safe alphabet, unique per ReplicaSet, so names repeat acro
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRunning, PodTerminated
@@ -58,12 +59,25 @@ def pod_suffix(rs_name: str, k: int) -> str:
     return "".join(out)
 
 
-def latency_sampler(ctx: Context, timing: ControllerTiming, name: str) -> BlockSampler | None:
-    """The reaction-latency draws of one controller (None for a constant 0)."""
+def latency_sampler(ctx: Context, timing: ControllerTiming, name: str,
+                    object_name: Callable[[Any], str]) -> Callable[[Any], float] | None:
+    """The reaction-latency draws of one controller: one stream per controller and
+    object (``object_name(key)``), so an object's latencies do not depend on the other
+    objects' activity (common random numbers across policies). None for a constant 0."""
     d = timing.reaction_latency
     if isinstance(d, ConstantDistribution) and float(d.value) == 0.0:
         return None
-    return BlockSampler(d, ctx.streams.generator("controller-latency", object_key(name)))
+    samplers: dict[str, BlockSampler] = {}
+    ctl = object_key(name)
+
+    def draw(key: Any) -> float:
+        obj = object_name(key)
+        s = samplers.get(obj)
+        if s is None:
+            s = samplers[obj] = BlockSampler(d, ctx.streams.generator("controller-latency", ctl, object_key(obj)))
+        return s.next()
+
+    return draw
 
 
 class ReplicaSetController:
@@ -75,7 +89,8 @@ class ReplicaSetController:
         self.ctx = ctx
         self.store = store
         self.env = ctx.env
-        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(ctx, timing, self.name))
+        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
+            ctx, timing, self.name, lambda row: f"{store.replicasets[row].namespace}/{store.replicasets[row].name}"))
         bus = ctx.api.bus
         bus.subscribe(PodDeleting, self._on_deleting)
         bus.subscribe(PodTerminated, self._on_terminated)

@@ -78,7 +78,8 @@ class StatefulSetController:
         self.ctx = ctx
         self.env = ctx.env
         self.store = store
-        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(ctx, timing, self.name))
+        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
+            ctx, timing, self.name, lambda row: f"{store.statefulsets[row].namespace}/{store.statefulsets[row].name}"))
         self.by_key: dict[str, int] = {}
         bus = ctx.api.bus
         bus.subscribe(PodDeleting, self._on_deleting)

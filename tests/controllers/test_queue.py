@@ -26,7 +26,7 @@ def test_latency_and_re_add_after_sync():
     env = simpy.Environment()
     seen: list[tuple[float, str]] = []
     lat = BlockSampler(ConstantDistribution(kind="constant", value=1.5), np.random.default_rng(0))
-    q = WorkQueue(env, lambda k: seen.append((env.now, k)), lat)
+    q = WorkQueue(env, lambda k: seen.append((env.now, k)), lambda key: lat.next())
 
     def events():
         q.add("x")  # t=0 -> synced at 1.5
