@@ -239,7 +239,14 @@ class ManifestSource:
         self.ctx = ctx
         self.controllers = controllers
         self.inputs = inputs
+        seen: dict[tuple[str, str], int] = {}
         for wi, inp in inputs.items():
+            for o in inp.initial.objects:
+                first = seen.setdefault((o.kind, o.key), wi)
+                if first != wi:
+                    raise ScenarioError(ctx.source, [(f"workloads[{wi}].manifest", f"{o.where}: {o.kind} {o.key} is "
+                                                      f"also defined by workloads[{first}]; an object belongs to "
+                                                      "one workload")])
             for m in inp.sets():
                 ctx.warnings.extend(f"workloads[{wi}].manifest: {m.source}: {w}" for w in m.warnings)
             for _, m in inp.updates:

@@ -112,3 +112,12 @@ def test_crash_knob_from_the_scenario_entry(tmp_path):
     r = Simulation(sc).run()
     assert len(r.pods) == 1 and r.pods["restarts"].iloc[0] >= 2
     assert r.summary()["pods_recreated"].iloc[0] == 0
+
+
+def test_an_object_in_two_workloads_is_an_error(tmp_path):
+    a = write(tmp_path, "a.yaml", deployment(name="web"))
+    b = write(tmp_path, "b.yaml", deployment(name="web"))
+    sc = scenario(tmp_path, a, extra={"workloads": [{"manifest": str(a)}, {"manifest": str(b)}]})
+    with pytest.raises(ScenarioError, match=r"workloads\[1\].manifest: .*b.yaml: document\[0\]: Deployment default/web "
+                                            r"is also defined by workloads\[0\]"):
+        Simulation(sc)
