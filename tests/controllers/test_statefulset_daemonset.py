@@ -171,3 +171,16 @@ def test_bare_pod_with_node_name_is_bound_at_once(tmp_path):
     r = sim(tmp_path, m, duration=30).run()
     row = r.pods.iloc[0]
     assert (row["pod"], row["node"], row["scheduled"], row["owner_kind"]) == ("pinned", "n-2", 0.0, "")
+
+
+def test_deleting_objects_takes_their_pods(tmp_path):
+    # Controllers.delete (a SimKube deleted_objs entry): the pods go with their object,
+    # each after its grace period (0 here), and nothing replaces them.
+    m = write(tmp_path, "both.yaml", statefulset(policy="Parallel"), daemonset())
+    s = sim(tmp_path, m, nodes=2, duration=60)
+    s.env.run(until=10)
+    s.controllers.delete("StatefulSet", "default/db")
+    s.controllers.delete("DaemonSet", "default/agent")
+    r = s.run()
+    assert len(r.pods) == 5 and set(r.pods["finished"]) == {10.0}
+    assert len(r.frames["recreations"]) == 0 and len(r.frames["unreplaced"]) == 0
