@@ -52,15 +52,19 @@ class Simulation:
 
     ``components``: factories of further components (``factory(ctx) -> component``),
     built and started after the built-in ones, in the order given.
+
+    ``allow_overcommit``: initial pods may exceed their node's allocatable (a warning
+    instead of an error), as in a real cluster's snapshot.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None,
-                 components: Sequence[ComponentFactory] = ()):
+                 components: Sequence[ComponentFactory] = (), allow_overcommit: bool = False):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.env = simpy.Environment()
         self.state = ClusterState(resource_index(scenario))
+        self.state.namespaces = {ns.name: dict(ns.labels) for ns in scenario.namespaces}
         self.resources = self.state.resources
         self.api = ClusterAPI(self.env, self.state)
         self.ctx = Context(self.env, self.api, self.streams, scenario, self.seed)
@@ -76,7 +80,8 @@ class Simulation:
         self.kubelet = self._add(Kubelet(self.api, self.runtime))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
-        self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
+        self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles,
+                                                   overcommit=allow_overcommit))
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given

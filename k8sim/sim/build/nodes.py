@@ -44,10 +44,11 @@ def resource_index(scenario: Scenario) -> ResourceIndex:
         extra |= set(pool.allocatable)
     for node in scenario.cluster.nodes:
         extra |= set(node.allocatable)
-    for w in scenario.workloads:
-        extra |= set(w.template.requests)
-    for p in scenario.initial_pods:
-        extra |= set(p.requests)
+    for spec in [w.template for w in scenario.workloads] + list(scenario.initial_pods):
+        extra |= set(spec.requests) | set(spec.overhead)
+        extra |= set(spec.resources.requests) if spec.resources is not None else set()
+        for c in [*spec.containers, *spec.init_containers]:
+            extra |= set(c.requests or {})
     return ResourceIndex.from_names(extra)
 
 
@@ -83,7 +84,7 @@ def build_nodes(ctx: Context) -> list[int]:
     ctx.state.nodes.pool_names = [p.name for p in c.node_pools] + [t.name for t in c.trace_nodes]
     counts = [_add_trace_nodes(ctx, j, spec, len(c.node_pools) + j) for j, spec in enumerate(c.trace_nodes)]
     for spec in c.nodes:
-        node_labels = {**spec.labels, HOSTNAME_LABEL: spec.name}
+        node_labels = dict(spec.labels) if spec.exact_labels else {**spec.labels, HOSTNAME_LABEL: spec.name}
         if spec.zone is not None:
             node_labels[ZONE_LABEL] = spec.zone
         api.add_node(name=spec.name, allocatable=allocatable(resources, spec.allocatable), labels=node_labels,
