@@ -79,8 +79,10 @@ from k8sim.config.objects import ObjectReader
 from k8sim.config.quantity import format_quantity, to_milli, to_units
 from k8sim.config.scenario import DEFAULT_SCHEDULER, HOSTNAME_LABEL, Taint, Toleration
 from k8sim.scheduling.explain import ExplainError
+from k8sim.scheduling.pod_resources import ContainerRequests
+from k8sim.scheduling.pod_resources import pod_requests as requests_of
 
-_LIST_KINDS = ("List", "NodeList", "PodList")
+_LIST_KINDS = ("List", "NodeList", "PodList", "NamespaceList")
 _TERMINAL = ("Succeeded", "Failed")
 #: Port keys that do not matter to scheduling (dropped without a warning).
 _IGNORED_PORT_KEYS = frozenset({"name"})
@@ -98,6 +100,14 @@ class KubeNode:
 
 
 @dataclass
+class KubeContainer:
+    name: str
+    image: str | None
+    requests: dict[str, Fraction]
+    sidecar: bool = False  # an init container with restartPolicy: Always
+
+
+@dataclass
 class KubePod:
     name: str
     namespace: str
@@ -112,10 +122,15 @@ class KubePod:
     affinity: dict[str, Any] | None = None
     spread: list[dict[str, Any]] = field(default_factory=list)
     ports: list[dict[str, Any]] = field(default_factory=list)  # only ports with a hostPort
-    # tolerations, affinity, spread and ports are validated (unmodelled keys dropped) for
-    # pending pods only; a bound pod's are kept as read (k8sim's initial pods use none).
+    # tolerations, affinity, spread and ports are validated (unmodelled keys dropped).
     image: str | None = None  # first container's image
     phase: str = "Pending"
+    #: Main and init containers: name, image, requests (exact, only the resources the
+    #: container names: an explicit 0 is kept), and for init containers the sidecar flag.
+    containers: list[KubeContainer] = field(default_factory=list)
+    init_containers: list[KubeContainer] = field(default_factory=list)
+    overhead: dict[str, Fraction] = field(default_factory=dict)  # spec.overhead
+    pod_level: dict[str, Fraction] = field(default_factory=dict)  # spec.resources.requests
 
     @property
     def key(self) -> str:
@@ -134,6 +149,9 @@ class KubeObjects:
     nodes: list[KubeNode]
     pods: list[KubePod]
     warnings: list[str] = field(default_factory=list)
+    #: Labels of the file's Namespace objects (namespaceSelector); others have only
+    #: ``kubernetes.io/metadata.name``.
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def bound(self) -> list[KubePod]:
         return [p for p in self.pods if p.bound]
@@ -163,52 +181,77 @@ class KubeObjects:
         names = _profile_names(scheduler)
         nodes = []
         for n in self.nodes:
-            nodes.append(
-                {
-                    "name": n.name,
-                    "allocatable": {r: _quantity(r, q) for r, q in n.allocatable.items()},
-                    "labels": dict(n.labels),
-                    "taints": [dict(t) for t in n.taints],
-                }
-            )
-        initial = [
-            {
-                "name": p.key,
-                "nodeName": p.node_name,
-                "requests": {r: _quantity(r, q) for r, q in p.requests.items()},
-                "labels": dict(p.labels),
-                "priority": p.priority,
+            node: dict[str, Any] = {
+                "name": n.name,
+                "allocatable": {r: _quantity(r, q) for r, q in n.allocatable.items()},
+                "labels": dict(n.labels),
+                "exact_labels": True,
+                "taints": [dict(t) for t in n.taints],
             }
-            for p in self.bound()
-        ]
+            images = [{"names": list(names_), "sizeBytes": size} for names_, size in n.images if names_]
+            if images:
+                node["images"] = images
+            nodes.append(node)
+        initial = []
+        for p in self.bound():
+            pod: dict[str, Any] = {"name": p.key, "nodeName": p.node_name, "priority": p.priority}
+            pod.update(_pod_fields(p))
+            initial.append(pod)
         workloads = []
         for p in self.pending():
             if p.scheduler_name not in names:
                 continue
             template: dict[str, Any] = {
-                "requests": {r: _quantity(r, q) for r, q in p.requests.items()},
                 "priority": p.priority,
-                "labels": dict(p.labels),
                 "nodeSelector": dict(p.node_selector),
                 "tolerations": copy.deepcopy(p.tolerations),
                 "schedulerName": p.scheduler_name,
                 "topologySpreadConstraints": copy.deepcopy(p.spread),
-                "ports": copy.deepcopy(p.ports),
             }
-            if p.affinity is not None:
-                template["affinity"] = copy.deepcopy(p.affinity)
-            if p.image is not None:
-                template["image"] = p.image
+            template.update(_pod_fields(p))
             workloads.append({"name": p.key, "arrival": {"kind": "times", "times_s": [0]}, "template": template})
+        namespaces = [{"name": ns, "labels": dict(labels)} for ns, labels in self.namespaces.items()]
         out: dict[str, Any] = {
             "name": Path(self.source).stem or "cluster",
             "cluster": {"nodes": nodes},
             "initial_pods": initial,
             "workloads": workloads,
         }
+        if namespaces:
+            out["namespaces"] = namespaces
         if scheduler is not None:
             out["scheduler"] = scheduler
         return out
+
+
+def _quantities(resources: dict[str, Fraction]) -> dict[str, str]:
+    return {r: _quantity(r, q) for r, q in resources.items()}
+
+
+def _pod_fields(p: KubePod) -> dict[str, Any]:
+    """What a bound pod (initial pod) and a pending pod (template) share: namespace,
+    labels, per-container requests and images, overhead, pod-level requests, pod
+    (anti-)affinity, host ports."""
+    out: dict[str, Any] = {"namespace": p.namespace, "labels": dict(p.labels)}
+    out["containers"] = [
+        {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {})}
+        for c in p.containers
+    ] or [{"name": "main", "requests": {}}]
+    if p.init_containers:
+        out["initContainers"] = [
+            {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
+             **({"restartPolicy": "Always"} if c.sidecar else {})}
+            for c in p.init_containers
+        ]
+    if p.overhead:
+        out["overhead"] = _quantities(p.overhead)
+    if p.pod_level:
+        out["resources"] = {"requests": _quantities(p.pod_level)}
+    if p.affinity is not None:
+        out["affinity"] = copy.deepcopy(p.affinity)
+    if p.ports:
+        out["ports"] = copy.deepcopy(p.ports)
+    return out
 
 
 def _profile_names(scheduler: dict[str, Any] | None) -> set[str]:
@@ -233,46 +276,45 @@ _PORTS = TypeAdapter(list[ContainerPort])
 _TAINTS = TypeAdapter(list[Taint])
 
 
-def _add(into: dict[str, Fraction], more: dict[str, Fraction]) -> None:
-    for k, v in more.items():
-        into[k] = into.get(k, Fraction(0)) + v
+def _container(r: ObjectReader, c: Any, path: str, init: bool) -> KubeContainer:
+    c = r.mapping_or_empty(c, path)
+    res = r.mapping_or_empty(c.get("resources"), f"{path}.resources")
+    requests = r.resources(res.get("requests"), f"{path}.resources.requests")
+    image = c.get("image") if isinstance(c.get("image"), str) and c.get("image") else None
+    name = c.get("name") if isinstance(c.get("name"), str) and c.get("name") else f"c{path.rsplit('[', 1)[-1][:-1]}"
+    sidecar = init and c.get("restartPolicy") == "Always"
+    unknown = sorted(set(c) - _READ_CONTAINER_KEYS - _IRRELEVANT_CONTAINER_KEYS)
+    for key in unknown:
+        r.group(f"container field(s) k8sim does not model, ignored: {'initContainers' if init else 'containers'}[*].{key}",
+                path)
+    if res.get("claims"):
+        r.group("container(s) with resources.claims (DynamicResources not modelled)", path)
+    return KubeContainer(str(name), image, requests, sidecar)
 
 
-def _max(into: dict[str, Fraction], other: dict[str, Fraction]) -> None:
-    for k, v in other.items():
-        if v > into.get(k, Fraction(-1)):
-            into[k] = v
+def _containers(r: ObjectReader, spec: dict[str, Any], path: str) -> tuple[list[KubeContainer], list[KubeContainer]]:
+    main = [_container(r, c, f"{path}.containers[{j}]", False)
+            for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.containers"))]
+    init = [_container(r, c, f"{path}.initContainers[{j}]", True)
+            for j, c in enumerate(r.sequence_or_empty(spec.get("initContainers"), f"{path}.initContainers"))]
+    return main, init
+
+
+def _pod_level(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
+    return r.resources(r.mapping_or_empty(spec.get("resources"), f"{path}.resources").get("requests"),
+                       f"{path}.resources.requests")
 
 
 def pod_requests(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
     """Upstream ``resource.PodRequests`` on the spec (see the module docstring)."""
-    total: dict[str, Fraction] = {}
-    for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.containers")):
-        c = r.mapping_or_empty(c, f"{path}.containers[{j}]")
-        res = r.mapping_or_empty(c.get("resources"), f"{path}.containers[{j}].resources")
-        _add(total, r.resources(res.get("requests"), f"{path}.containers[{j}].resources.requests"))
-    sidecars: dict[str, Fraction] = {}
-    init: dict[str, Fraction] = {}
-    for j, c in enumerate(r.sequence_or_empty(spec.get("initContainers"), f"{path}.initContainers")):
-        c = r.mapping_or_empty(c, f"{path}.initContainers[{j}]")
-        res = r.mapping_or_empty(c.get("resources"), f"{path}.initContainers[{j}].resources")
-        req = r.resources(res.get("requests"), f"{path}.initContainers[{j}].resources.requests")
-        if c.get("restartPolicy") == "Always":  # a sidecar: runs alongside the containers
-            _add(total, req)
-            _add(sidecars, req)
-            need = dict(sidecars)
-        else:
-            need = dict(req)
-            _add(need, sidecars)
-        _max(init, need)
-    _max(total, init)
-    pod_level = r.resources(r.mapping_or_empty(spec.get("resources"), f"{path}.resources").get("requests"),
-                            f"{path}.resources.requests")
-    for k, v in pod_level.items():
-        if k in ("cpu", "memory") or k.startswith("hugepages-"):
-            total[k] = v
-    _add(total, r.resources(spec.get("overhead"), f"{path}.overhead"))
-    return total
+    main, init = _containers(r, spec, path)
+    return _requests(main, init, _pod_level(r, spec, path), r.resources(spec.get("overhead"), f"{path}.overhead"))
+
+
+def _requests(main: list[KubeContainer], init: list[KubeContainer], pod_level: dict[str, Fraction],
+              overhead: dict[str, Fraction]) -> dict[str, Fraction]:
+    return requests_of([ContainerRequests(c.requests) for c in main],
+                       [ContainerRequests(c.requests, c.sidecar) for c in init], pod_level, overhead)
 
 
 def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
@@ -309,6 +351,30 @@ def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
     return KubeNode(name, i, allocatable, labels, taints, bool(spec.get("unschedulable", False)), images)
 
 
+#: Pod spec fields the loader reads (or checks and warns about).
+_READ_SPEC_KEYS = frozenset({
+    "containers", "initContainers", "nodeName", "priority", "priorityClassName", "nodeSelector",
+    "tolerations", "affinity", "topologySpreadConstraints", "schedulerName", "overhead", "resources",
+    "volumes", "schedulingGates", "resourceClaims", "preemptionPolicy",
+})
+#: Pod spec fields no kube-scheduler filter or score plugin reads (dropped in silence).
+_IRRELEVANT_SPEC_KEYS = frozenset({
+    "restartPolicy", "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy", "dnsConfig",
+    "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "securityContext",
+    "imagePullSecrets", "hostname", "subdomain", "enableServiceLinks", "setHostnameAsFQDN",
+    "shareProcessNamespace", "readinessGates", "hostAliases", "hostNetwork", "hostPID", "hostIPC",
+    "hostUsers", "runtimeClassName", "os", "ephemeralContainers", "resourceClaimStatuses",
+})
+#: Container fields the loader reads.
+_READ_CONTAINER_KEYS = frozenset({"name", "image", "resources", "ports", "restartPolicy"})
+#: Container fields no scheduling plugin reads.
+_IRRELEVANT_CONTAINER_KEYS = frozenset({
+    "command", "args", "workingDir", "env", "envFrom", "volumeMounts", "volumeDevices", "livenessProbe",
+    "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
+    "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty", "resizePolicy", "restartPolicyRules",
+})
+
+
 def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     path = f"items[{i}]"
     meta = r.mapping_or_empty(item.get("metadata"), f"{path}.metadata")
@@ -319,10 +385,17 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
         r.problem(f"{path}.metadata.name", "required: the pod name")
         return None
     namespace = meta.get("namespace") or "default"
+    if not isinstance(namespace, str):
+        r.problem(f"{path}.metadata.namespace", f"expected a string, got {namespace!r}")
+        return None
     key = f"{namespace}/{name}"
     phase = status.get("phase", "Pending")
     if phase in _TERMINAL:
         r.group("pod(s) in phase Succeeded/Failed skipped (they hold no resources)", key)
+        return None
+    node_name = spec.get("nodeName") or None
+    if node_name is not None and not isinstance(node_name, str):
+        r.problem(f"{path}.spec.nodeName", f"expected a node name (a string), got {node_name!r}")
         return None
     priority = spec.get("priority")
     if priority is None:
@@ -332,33 +405,37 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     elif isinstance(priority, bool) or not isinstance(priority, int):
         r.problem(f"{path}.spec.priority", f"expected an integer, got {priority!r}")
         priority = 0
+    for unknown in sorted(set(spec) - _READ_SPEC_KEYS - _IRRELEVANT_SPEC_KEYS):
+        r.group(f"pod field(s) k8sim does not model, ignored: spec.{unknown}", key)
+    main, init = _containers(r, spec, f"{path}.spec")
     ports = []
     for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers")):
         c = r.mapping_or_empty(c, f"{path}.spec.containers[{j}]")
         for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.containers[{j}].ports"):
             if isinstance(port, dict) and port.get("hostPort"):
                 ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
-    tolerations = r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations")
+    # Every scheduling field is validated, for bound and pending pods alike: upstream's
+    # plugins read a bound pod's pod (anti-)affinity and host ports too. Keys k8sim does
+    # not model are dropped with a warning naming them.
+    ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []
+    tolerations = r.lenient(_TOLERATIONS, r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations"),
+                            f"{path}.spec.tolerations") or []
     affinity = spec.get("affinity") or None
-    spread = r.sequence_or_empty(spec.get("topologySpreadConstraints"), f"{path}.spec.topologySpreadConstraints")
-    if not spec.get("nodeName"):
-        # Only a pending pod's scheduling fields reach k8sim (a bound pod keeps none of
-        # them): validate those, dropping keys k8sim does not model.
-        ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []
-        tolerations = r.lenient(_TOLERATIONS, tolerations, f"{path}.spec.tolerations") or []
-        if affinity is not None:
-            affinity = r.lenient(_AFFINITY, affinity, f"{path}.spec.affinity")
-        spread = r.lenient(_SPREAD, spread, f"{path}.spec.topologySpreadConstraints") or []
-    containers = [c for c in r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers") if isinstance(c, dict)]
-    image = containers[0].get("image") if containers and isinstance(containers[0].get("image"), str) else None
+    if affinity is not None:
+        affinity = r.lenient(_AFFINITY, affinity, f"{path}.spec.affinity")
+    spread = r.lenient(_SPREAD, r.sequence_or_empty(spec.get("topologySpreadConstraints"),
+                                                    f"{path}.spec.topologySpreadConstraints"),
+                       f"{path}.spec.topologySpreadConstraints") or []
+    pod_level = _pod_level(r, spec, f"{path}.spec")
+    overhead = r.resources(spec.get("overhead"), f"{path}.spec.overhead")
     scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
     pod = KubePod(
         name=name,
-        namespace=str(namespace),
+        namespace=namespace,
         index=i,
         labels=r.strings(meta.get("labels"), f"{path}.metadata.labels"),
-        node_name=spec.get("nodeName") or None,
-        requests=pod_requests(r, spec, f"{path}.spec"),
+        node_name=node_name,
+        requests=_requests(main, init, pod_level, overhead),
         priority=int(priority),
         scheduler_name=str(scheduler),
         node_selector=r.strings(spec.get("nodeSelector"), f"{path}.spec.nodeSelector"),
@@ -366,15 +443,14 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
         affinity=affinity,
         spread=spread,
         ports=ports,
-        image=image,
+        image=main[0].image if main else None,
         phase=str(phase),
+        containers=main,
+        init_containers=init,
+        overhead=overhead,
+        pod_level=pod_level,
     )
-    if pod.bound:
-        if affinity:
-            r.group("bound pod(s) whose spec.affinity k8sim's initial pods cannot carry (it is lost)", key)
-        if ports:
-            r.group("bound pod(s) whose hostPorts k8sim's initial pods cannot carry (they are lost)", key)
-    else:
+    if not pod.bound:
         if spec.get("schedulingGates"):
             r.group("pending pod(s) with schedulingGates (upstream would not try to schedule them yet)", key)
         volumes = [v for v in r.sequence_or_empty(spec.get("volumes"), f"{path}.spec.volumes") if isinstance(v, dict)]
@@ -384,7 +460,20 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
             r.group("pending pod(s) with resourceClaims (DynamicResources not modelled)", key)
         if status.get("nominatedNodeName"):
             r.group("pending pod(s) with status.nominatedNodeName (nominated pods not modelled)", key)
+        if spec.get("preemptionPolicy") == "Never":
+            r.group("pending pod(s) with preemptionPolicy Never (k8sim takes it from a PriorityClass only; "
+                    "PreemptLowerPriority used)", key)
     return pod
+
+
+def _namespace(r: ObjectReader, item: dict[str, Any], i: int) -> tuple[str, dict[str, str]] | None:
+    path = f"items[{i}]"
+    meta = r.mapping_or_empty(item.get("metadata"), f"{path}.metadata")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        r.problem(f"{path}.metadata.name", "required: the namespace name")
+        return None
+    return name, r.strings(meta.get("labels"), f"{path}.metadata.labels")
 
 
 def load_kube_objects(path: str | Path) -> KubeObjects:
@@ -403,6 +492,7 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
     r = ObjectReader(source)
     nodes: list[KubeNode] = []
     pods: list[KubePod] = []
+    namespaces: dict[str, dict[str, str]] = {}
     skipped: dict[str, int] = {}
     for i, item in enumerate(r.sequence_or_empty(data.get("items"), "items")):
         if not isinstance(item, dict):
@@ -417,6 +507,10 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
             pod = _pod(r, item, i)
             if pod is not None:
                 pods.append(pod)
+        elif kind == "Namespace" or (kind is None and data.get("kind") == "NamespaceList"):
+            ns = _namespace(r, item, i)
+            if ns is not None:
+                namespaces[ns[0]] = ns[1]
         else:
             skipped[str(kind)] = skipped.get(str(kind), 0) + 1
     names = [n.name for n in nodes]
@@ -440,11 +534,24 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
     r.flush()
     warnings = r.warnings
     for kind, count in sorted(skipped.items()):
-        warnings.append(f"{count} item(s) of kind {kind} ignored (only Node and Pod are read)")
-    namespaces = sorted({p.namespace for p in kept})
-    if len(namespaces) > 1:
+        warnings.append(f"{count} item(s) of kind {kind} ignored (only Node, Pod and Namespace are read)")
+    selectors = any(
+        t.get("namespaceSelector") not in (None, {})
+        for p in kept for t in _affinity_terms(p.affinity)
+    )
+    if selectors and not namespaces:
         warnings.append(
-            f"pods span {len(namespaces)} namespaces; k8sim has one, so pod affinity and topology spread "
-            "selectors match pods of every namespace"
+            "pod affinity terms use namespaceSelector but the file has no Namespace objects: namespaces are "
+            "known only by their kubernetes.io/metadata.name label (add them: kubectl get nodes,pods,namespaces -A -o yaml)"
         )
-    return KubeObjects(source, nodes, kept, warnings)
+    return KubeObjects(source, nodes, kept, warnings, namespaces)
+
+
+def _affinity_terms(affinity: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every PodAffinityTerm (required and preferred) of a validated ``spec.affinity``."""
+    out: list[dict[str, Any]] = []
+    for kind in ("podAffinity", "podAntiAffinity"):
+        block = (affinity or {}).get(kind) or {}
+        out += list(block.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        out += [w.get("podAffinityTerm") or {} for w in block.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    return out

@@ -80,12 +80,26 @@ def test_pod_requests_bound_and_pending(objs):
 
 
 def test_warnings(objs):
-    text = "\n".join(objs.warnings)
-    # kube-proxy (DaemonSet matchFields) and coredns (anti-affinity) are bound with affinity.
-    assert "2 bound pod(s) whose spec.affinity k8sim's initial pods cannot carry" in text
-    assert "kube-system/kube-proxy-7xk2p" in text and "kube-system/coredns-5d78c9869d-qx5vb" in text
-    assert "pods span 3 namespaces" in text
-    assert len(objs.warnings) == 2, text
+    # Every field of the fixture's pods is either read or one no scheduling plugin reads
+    # (args, probes, env, ...), and the three namespaces are modelled: nothing to warn about.
+    assert objs.warnings == []
+
+
+def test_bound_pods_keep_what_plugins_read(cluster):
+    """A bound pod keeps namespace, labels, pod (anti-)affinity terms, priority,
+    per-container requests and images (upstream's plugins read them of existing pods)."""
+    state = cluster.state
+    by_name = {state.pods.names[p]: state.shapes[int(state.pods.shape[p])] for p in range(state.pods.n)}
+    coredns = by_name["kube-system/coredns-5d78c9869d-qx5vb"]
+    assert coredns.namespace == "kube-system"
+    term = coredns.affinity.pod_anti_affinity.preferred[0]
+    assert term.weight == 100 and term.pod_affinity_term.topology_key == "kubernetes.io/hostname"
+    assert coredns.image_names == ("602401143452.dkr.ecr.eu-west-1.amazonaws.com/eks/coredns:v1.11.1-eksbuild.9",)
+    assert by_name["kube-system/kube-proxy-7xk2p"].priority == 2000001000
+    # checkout: app (2, 2Gi) + istio-proxy (100m, 128Mi) and init istio-init (100m, 128Mi):
+    # every container names cpu and memory, so no non-zero default is added anywhere.
+    checkout = by_name["shop/checkout-6f7d8b9c5-2kq9d"]
+    assert checkout.namespace == "shop" and checkout.nonzero.tolist() == [2100, 2176 * Mi]
 
 
 def test_built_state(cluster):
@@ -220,11 +234,11 @@ def test_skips_and_cordon(tmp_path):
     assert "phase Succeeded/Failed skipped" in text and "jobs/done" in text
     assert "bound pod(s) on nodes not in the file, skipped: jobs/orphan on gone" in text
     assert "1 item(s) of kind Service ignored" in text
-    # namespaces is not modelled: dropped with a warning, the rest of the term kept.
-    assert "podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces" in text
+    # namespaces is modelled: the term is kept whole.
     want = objs.pods[0]
     assert want.affinity["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0] == {
-        "labelSelector": {"matchLabels": {"app": "want"}}, "topologyKey": "kubernetes.io/hostname"}
+        "labelSelector": {"matchLabels": {"app": "want"}}, "topologyKey": "kubernetes.io/hostname",
+        "namespaces": ["jobs"]}
     assert want.ports == [{"containerPort": 80, "hostPort": 8080}]
     cluster = build_snapshot(objs)
     assert cluster.state.nodes.unschedulable.tolist() == [True]  # spec.unschedulable -> cordoned
