@@ -73,9 +73,11 @@ def build_snapshot(objects: KubeObjects, scheduler: dict[str, Any] | None = None
     origin = _origins(objects, data)
     try:
         scenario = validate_scenario(data, source=objects.source)
-        sim = Simulation(scenario)
+        sim = Simulation(scenario, allow_overcommit=True)
     except ScenarioError as e:
         raise ScenarioError(objects.source, [_translate(path, msg, origin) for path, msg in e.problems]) from None
+    # What the build reported (nodes whose bound pods exceed their allocatable).
+    objects.warnings.extend(w for w in sim.warnings if w not in objects.warnings)
     for n in objects.nodes:
         if n.unschedulable:
             ops.set_unschedulable(sim.state, sim.state.nodes.name_index[n.name], True)

@@ -1,24 +1,26 @@
-"""Reading a real cluster snapshot: ``kubectl get nodes,pods -A -o yaml``.
+"""Reading a real cluster snapshot: ``kubectl get nodes,pods,namespaces -A -o yaml``.
 
-:func:`load_kube_objects` reads a ``v1`` ``List`` (also ``NodeList``/``PodList``) whose
-``items`` are ``Node`` and ``Pod`` objects, as the Kubernetes API serves them, and keeps
-what scheduling reads:
+:func:`load_kube_objects` reads a ``v1`` ``List`` (also ``NodeList``/``PodList``/
+``NamespaceList``) whose ``items`` are ``Node``, ``Pod`` and ``Namespace`` objects, as
+the Kubernetes API serves them, and keeps what scheduling reads:
 
-- Node: ``metadata.name``, ``metadata.labels``, ``spec.taints`` (``timeAdded`` dropped),
+- Node: ``metadata.name``, ``metadata.labels`` (exactly: no ``kubernetes.io/hostname``
+  is added where the object lacks it), ``spec.taints`` (``timeAdded`` dropped),
   ``spec.unschedulable``, ``status.allocatable`` (every resource, quantities exact) and
-  ``status.images`` (names and ``sizeBytes``, kept for ImageLocality).
-- Pod: ``metadata.name``/``namespace``/``labels``, ``spec.nodeName`` (set = bound),
-  ``spec.priority``, ``spec.nodeSelector``, ``spec.tolerations``, ``spec.affinity``,
-  ``spec.topologySpreadConstraints``, container ports with a ``hostPort``,
-  ``spec.schedulerName``, and the pod's requests computed as upstream
-  ``resource.PodRequests`` (``k8s.io/component-helpers/resource/helpers.go``) does from
-  the spec: the sum over ``containers``; init containers by the max rule (each regular
-  init container needs its own requests plus those of the restartable (sidecar,
-  ``restartPolicy: Always``) init containers before it, sidecars add to the sum, and
-  the pod needs the maximum of the sum and every init container's need, per resource);
-  then pod-level ``spec.resources.requests`` replace cpu, memory and ``hugepages-*``
-  (PodLevelResources); then ``spec.overhead`` is added. Quantities are summed exactly and
-  rounded up to base units once, as upstream.
+  ``status.images`` (names and ``sizeBytes``, for ImageLocality).
+- Pod, bound or pending alike (upstream's plugins read a bound pod's affinity terms and
+  host ports too): ``metadata.name``/``namespace``/``labels``, ``spec.nodeName`` (set =
+  bound), ``spec.priority``, ``spec.nodeSelector``, ``spec.tolerations``,
+  ``spec.affinity``, ``spec.topologySpreadConstraints``, container ports with a
+  ``hostPort`` (protocol and ``hostIP`` kept), ``spec.schedulerName``, each container's
+  and init container's ``image`` and ``resources.requests`` (a resource a container
+  names with ``0`` is an explicit zero, one it does not name is absent: the non-zero
+  scoring defaults apply only to absent ones), init containers' ``restartPolicy``
+  (sidecars), ``spec.resources.requests`` (pod level) and ``spec.overhead``. The pod's
+  requests are computed from them as upstream ``resource.PodRequests``
+  (:mod:`k8sim.scheduling.pod_resources`).
+- Namespace: ``metadata.name`` and ``metadata.labels`` (``namespaceSelector`` of pod
+  affinity terms). A namespace without an object has only ``kubernetes.io/metadata.name``.
 
 Pods in phase Succeeded or Failed are skipped: the scheduler's informer excludes them
 (``status.phase!=Succeeded,status.phase!=Failed``), so they hold no resources.
@@ -28,39 +30,36 @@ validated by :func:`k8sim.validate_scenario`) and :func:`k8sim.sim.snapshot.buil
 builds a :class:`~k8sim.sim.Simulation` from it, so the cluster state comes from the
 real code paths:
 
-- every node -> ``cluster.nodes[]`` (name, allocatable, labels, taints); a cordoned node
-  (``spec.unschedulable``) is then cordoned with ``ops.set_unschedulable`` because the
-  scenario format has no such field;
+- every node -> ``cluster.nodes[]`` (name, allocatable, exact labels, taints, images); a
+  cordoned node (``spec.unschedulable``) is then cordoned with ``ops.set_unschedulable``
+  because the scenario format has no such field;
 - every bound pod -> ``initial_pods[]`` (name ``namespace/name``, ``nodeName``,
-  ``requests``, ``labels``, ``priority``);
+  namespace, labels, priority, containers with requests and images, overhead, pod-level
+  requests, affinity, host ports). A node whose bound pods exceed its allocatable
+  (static pods, a resized node) is accepted with a warning, as kube-scheduler accounts
+  for such pods as they are;
 - every pending pod -> a workload named ``namespace/name`` with ``arrival: {kind: times,
   times_s: [0]}`` and a template carrying all its fields. The simulation is built, not
   run, so no such pod exists yet; its shape (:class:`~k8sim.scheduling.podinfo.PodInfo`)
   is registered and returned by
-  :meth:`KubeCluster.pending_pod <k8sim.sim.snapshot.KubeCluster.pending_pod>`.
+  :meth:`KubeCluster.pending_pod <k8sim.sim.snapshot.KubeCluster.pending_pod>`;
+- Namespace objects -> ``namespaces[]``.
 
 Limitations (each one that applies to a file is also in :attr:`KubeObjects.warnings`):
 
-- Initial pods carry only name, node, requests, labels and priority, so a bound pod's
-  ``affinity``, ``tolerations`` and host ports are lost: its required pod anti-affinity
-  does not repel the pending pod (InterPodAffinity), and its host ports do not conflict
-  (NodePorts).
-- k8sim has one namespace: label selectors of pod affinity and topology spread match
-  pods of every namespace (upstream: the pod's own namespace unless ``namespaces`` /
-  ``namespaceSelector`` say otherwise; those two fields are dropped with a warning).
 - Node conditions are not read: upstream expresses NotReady/unreachable nodes by
   ``node.kubernetes.io/not-ready`` / ``unreachable`` taints, which are in
   ``spec.taints`` and are kept.
-- Requests come from the spec, not from ``status`` (in-place resize is not modelled);
-  upstream's non-zero defaults for scoring (100m cpu / 200Mi memory) are applied to the
-  pod's total, not per container as upstream does.
+- Requests come from the spec, not from ``status`` (in-place resize is not modelled).
 - Not modelled, warned when a pending pod uses them: ``schedulingGates``,
   PersistentVolumeClaim and ephemeral volumes (volume plugins), ``resourceClaims``
-  (DynamicResources), ``status.nominatedNodeName`` (nominated pods).
-- The ``kubernetes.io/hostname`` label is the node name in k8sim.
-- Other fields are ignored (real objects have hundreds); unsupported keys inside the
-  scheduling fields read above are dropped with a warning. Values k8sim's API models
-  reject (a malformed toleration, say) are errors naming ``items[i]`` and the field.
+  (DynamicResources), ``status.nominatedNodeName`` (nominated pods),
+  ``preemptionPolicy: Never``.
+- Every other pod or container field is either one no scheduling plugin reads (a fixed
+  list: ``command``, probes, ``dnsPolicy``, ...), dropped in silence, or warned about
+  once by name with the pods that use it; unsupported keys inside the scheduling fields
+  read above are dropped with a warning naming them. Values k8sim's API models reject (a
+  malformed toleration, say) are errors naming ``items[i]`` and the field.
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstr
 from k8sim.config.loader import ScenarioError, read_yaml
 from k8sim.config.objects import ObjectReader
 from k8sim.config.quantity import format_quantity, to_milli, to_units
-from k8sim.config.scenario import DEFAULT_SCHEDULER, HOSTNAME_LABEL, Taint, Toleration
+from k8sim.config.scenario import DEFAULT_SCHEDULER, Taint, Toleration
 from k8sim.scheduling.explain import ExplainError
 from k8sim.scheduling.pod_resources import ContainerRequests
 from k8sim.scheduling.pod_resources import pod_requests as requests_of
@@ -327,9 +326,6 @@ def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
         r.problem(f"{path}.metadata.name", "required: the node name")
         return None
     labels = r.strings(meta.get("labels"), f"{path}.metadata.labels")
-    host = labels.get(HOSTNAME_LABEL)
-    if host is not None and host != name:
-        r.group(f"node(s) whose {HOSTNAME_LABEL} label differs from the name (k8sim uses the name)", name)
     taints = []
     for j, t in enumerate(r.sequence_or_empty(spec.get("taints"), f"{path}.spec.taints")):
         t = r.mapping_or_empty(t, f"{path}.spec.taints[{j}]")

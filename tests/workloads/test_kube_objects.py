@@ -282,8 +282,24 @@ def test_bad_objects(tmp_path, text, fragment):
 
 
 def test_build_errors_name_the_item(tmp_path):
-    # A bound pod that does not fit its node (the snapshot is inconsistent) is reported
-    # against the file's item, not the converted scenario.
+    # A pending pod that k8sim's scenario model rejects (two containers of one name) is
+    # reported against the file's item, not the converted scenario.
+    pod = """\
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: twin, namespace: default}
+  spec: {containers: [{name: c}, {name: c}]}
+  status: {phase: Pending}
+"""
+    with pytest.raises(ScenarioError) as info:
+        build_snapshot(load_kube_objects(write(tmp_path, LIST + pod)))
+    assert "items[1] (Pod default/twin): template: container names must be unique" in str(info.value)
+
+
+def test_overcommitted_node_is_accepted_with_a_warning(tmp_path):
+    """Real clusters have nodes whose bound pods exceed allocatable (static pods admitted
+    by the kubelet, a node resized since); kube-scheduler accounts for them as they are
+    (NodeInfo.Requested is the plain sum), so explain must too."""
     pod = """\
 - apiVersion: v1
   kind: Pod
@@ -291,6 +307,10 @@ def test_build_errors_name_the_item(tmp_path):
   spec: {nodeName: n1, containers: [{name: c, resources: {requests: {cpu: "9"}}}]}
   status: {phase: Running}
 """
-    with pytest.raises(ScenarioError) as info:
-        build_snapshot(load_kube_objects(write(tmp_path, LIST + pod)))
-    assert "items[1] (Pod default/hog): does not fit on node 'n1'" in str(info.value)
+    objs = load_kube_objects(write(tmp_path, LIST + pod))
+    cluster = build_snapshot(objs)
+    nodes = cluster.state.nodes
+    # 9 cpu on an 8-cpu node: requested 9000m, free -1000m (no pod fits until it leaves).
+    assert nodes.requested[0, 0] == 9000 and nodes.free[0, 0] == -1000
+    ops.check_invariants(cluster.state)  # overcommit allowed: requested >= 0 only
+    assert any("node 'n1': its bound pods exceed its allocatable (cpu)" in w for w in objs.warnings)

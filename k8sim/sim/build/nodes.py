@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from k8sim.cluster.node_images import NodeImageStatus, attach_status
 from k8sim.cluster.nodes import ResourceIndex, TaintSpec
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import (
@@ -83,12 +84,23 @@ def build_nodes(ctx: Context) -> list[int]:
                       taints=taints(pool.taints), pool=pi, gpus=gpus(pool.gpus))
     ctx.state.nodes.pool_names = [p.name for p in c.node_pools] + [t.name for t in c.trace_nodes]
     counts = [_add_trace_nodes(ctx, j, spec, len(c.node_pools) + j) for j, spec in enumerate(c.trace_nodes)]
-    for spec in c.nodes:
+    status = NodeImageStatus()
+    for i, spec in enumerate(c.nodes):
         node_labels = dict(spec.labels) if spec.exact_labels else {**spec.labels, HOSTNAME_LABEL: spec.name}
         if spec.zone is not None:
             node_labels[ZONE_LABEL] = spec.zone
-        api.add_node(name=spec.name, allocatable=allocatable(resources, spec.allocatable), labels=node_labels,
-                     taints=taints(spec.taints), pool=-1, gpus=gpus(spec.gpus))
+        node = api.add_node(name=spec.name, allocatable=allocatable(resources, spec.allocatable), labels=node_labels,
+                            taints=taints(spec.taints), pool=-1, gpus=gpus(spec.gpus))
+        if spec.images:
+            if ctx.scenario.images is not None:
+                raise ScenarioError(ctx.source, [(
+                    f"cluster.nodes[{i}].images",
+                    "a scenario with an images section models the node image stores; give the images a node "
+                    "starts with as a pool's prepulled_images",
+                )])
+            status.add(node, [(im.names, im.size_bytes) for im in spec.images])
+    if status.sizes:
+        attach_status(ctx.state, status)
     return counts
 
 
