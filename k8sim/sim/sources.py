@@ -95,15 +95,15 @@ class WorkloadSources:
             amounts["pods"] = 1
             req = state.resources.vector(amounts)
             if np.any(nodes.free[:, node] < req):
-                short = [state.resources.names[r] for r in np.flatnonzero(nodes.free[:, node] < req)]
+                lacking = [state.resources.names[r] for r in np.flatnonzero(nodes.free[:, node] < req)]
                 if not self.overcommit:
                     problems.append(
-                        (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(short)})")
+                        (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(lacking)})")
                     )
                     continue
                 # A real cluster's snapshot: the kubelet admitted the pod (static pods,
                 # a node resized since), and kube-scheduler accounts for it as is.
-                over.setdefault(p.node_name, set()).update(short)
+                over.setdefault(p.node_name, set()).update(lacking)
             gpu = None
             if p.gpu is not None:
                 gpu = (p.gpu.count, p.gpu.milli, p.gpu.model_names())

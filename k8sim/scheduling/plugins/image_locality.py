@@ -1,6 +1,6 @@
 """ImageLocality (Score): favour nodes that already hold the pod's container images.
 
-Mirrors upstream ``plugins/imagelocality/image_locality.go`` (newest):
+Mirrors upstream ``plugins/imagelocality/image_locality.go`` (v1.35):
 
 - ``sumImageScores``: for each container, init containers included, whose image the
   node holds, add ``scaledImageScore = int64(float64(size) * float64(numNodes) /

@@ -1,8 +1,8 @@
 """InterPodAffinity: required pod (anti-)affinity filter and preferred pod affinity score.
 
 Mirrors upstream ``pkg/scheduler/framework/plugins/interpodaffinity`` (``plugin.go``,
-``filtering.go``, ``scoring.go``; the newest versions found: filtering.go on the staging
-``fwk`` types, scoring.go with ``PreScore(..., nodes []*framework.NodeInfo)``), with the
+``filtering.go``, ``scoring.go``; v1.35: filtering.go on the staging ``fwk`` types,
+scoring.go with ``PreScore(..., nodes []*framework.NodeInfo)``), with the
 terms parsed as ``framework.NewPodInfo`` / ``AffinityTerm.Matches`` do.
 
 Filter (``PreFilter`` + ``Filter``), per node, first failing check wins:
@@ -253,10 +253,13 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
             o_ns = other.namespace
             o_ns_labels = namespace_labels(state, o_ns)
 
-            def mine(t: PodAffinityTerm) -> bool:  # the incoming pod's term selects the existing pod
+            def mine(t: PodAffinityTerm, labels: dict[str, str] = labels, o_ns: str = o_ns,
+                     o_ns_labels: dict[str, str] = o_ns_labels) -> bool:
+                # the incoming pod's term selects the existing pod
                 return term_matches(t, labels, pod_ns, o_ns, o_ns_labels)
 
-            def theirs(t: PodAffinityTerm) -> bool:  # the existing pod's term selects the incoming pod
+            def theirs(t: PodAffinityTerm, o_ns: str = o_ns) -> bool:
+                # the existing pod's term selects the incoming pod
                 return term_matches(t, incoming, o_ns, pod_ns, pod_ns_labels)
 
             # Filter: incoming pod's required terms against the existing shape.

@@ -20,7 +20,9 @@ from k8sim.config.scenario import (
     MAX_GPUS_PER_NODE,
     POOL_LABEL,
     ZONE_LABEL,
+    InitialPod,
     NodeGpus,
+    PodTemplate,
     Scenario,
     Taint,
     TraceNodes,
@@ -45,11 +47,15 @@ def resource_index(scenario: Scenario) -> ResourceIndex:
         extra |= set(pool.allocatable)
     for node in scenario.cluster.nodes:
         extra |= set(node.allocatable)
-    for spec in [w.template for w in scenario.workloads] + list(scenario.initial_pods):
+    specs: list[PodTemplate | InitialPod] = [w.template for w in scenario.workloads]
+    specs += scenario.initial_pods
+    for spec in specs:
         extra |= set(spec.requests) | set(spec.overhead)
         extra |= set(spec.resources.requests) if spec.resources is not None else set()
-        for c in [*spec.containers, *spec.init_containers]:
+        for c in spec.containers:
             extra |= set(c.requests or {})
+        for ic in spec.init_containers:
+            extra |= set(ic.requests or {})
     return ResourceIndex.from_names(extra)
 
 
