@@ -1,7 +1,7 @@
 """A real cluster's snapshot built into a (not yet run) simulation.
 
 :func:`build_snapshot` takes what :func:`k8sim.workloads.kube_objects.load_kube_objects`
-read from ``kubectl get nodes,pods -A -o yaml``, converts it to a scenario
+read from ``kubectl get nodes,pods,namespaces -A -o yaml``, converts it to a scenario
 (:meth:`KubeObjects.to_scenario <k8sim.workloads.kube_objects.KubeObjects.to_scenario>`)
 and builds a :class:`~k8sim.sim.simulation.Simulation` of it, so the cluster state comes
 from the real code paths. A cordoned node (``spec.unschedulable``) is then cordoned with

@@ -223,8 +223,23 @@ class KubeObjects:
         return out
 
 
+def _exact(q: Fraction) -> str:
+    """A quantity read from an object as an exact decimal string (Kubernetes quantities
+    are finite decimals), so that container requests are summed exactly and rounded once,
+    as upstream ``PodRequests`` does, not rounded per container."""
+    if q.denominator == 1:
+        return str(q.numerator)
+    digits = 0
+    while (q * 10**digits).denominator != 1:
+        digits += 1
+        if digits > 30:  # cannot come from a quantity string
+            raise ValueError(f"quantity {q} is not a finite decimal")
+    scaled = str(int(q * 10**digits)).rjust(digits + 1, "0")
+    return f"{scaled[:-digits]}.{scaled[-digits:]}"
+
+
 def _quantities(resources: dict[str, Fraction]) -> dict[str, str]:
-    return {r: _quantity(r, q) for r, q in resources.items()}
+    return {r: _exact(q) for r, q in resources.items()}
 
 
 def _pod_fields(p: KubePod) -> dict[str, Any]:
@@ -473,17 +488,17 @@ def _namespace(r: ObjectReader, item: dict[str, Any], i: int) -> tuple[str, dict
 
 
 def load_kube_objects(path: str | Path) -> KubeObjects:
-    """Read ``kubectl get nodes,pods -o yaml`` output; see the module docstring."""
+    """Read ``kubectl get nodes,pods,namespaces -A -o yaml`` output; see the module docstring."""
     p = Path(path)
     source = str(p)
     data = read_yaml(p)
     if not isinstance(data, dict):
-        raise ScenarioError(source, [("", "expected a Kubernetes List (kubectl get nodes,pods -o yaml)")])
+        raise ScenarioError(source, [("", "expected a Kubernetes List (kubectl get nodes,pods,namespaces -A -o yaml)")])
     if data.get("apiVersion") != "v1" or data.get("kind") not in _LIST_KINDS:
         raise ScenarioError(
             source,
-            [("", f"expected apiVersion v1 and kind List, NodeList or PodList, got "
-                  f"{data.get('apiVersion')!r} {data.get('kind')!r} (use kubectl get nodes,pods -A -o yaml)")],
+            [("", f"expected apiVersion v1 and kind List, NodeList, PodList or NamespaceList, got "
+                  f"{data.get('apiVersion')!r} {data.get('kind')!r} (use kubectl get nodes,pods,namespaces -A -o yaml)")],
         )
     r = ObjectReader(source)
     nodes: list[KubeNode] = []
@@ -518,7 +533,7 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
     if dup:
         r.problem("items", f"pod(s) listed twice: {dup}")
     if not nodes:
-        r.problem("items", "no Node objects (use kubectl get nodes,pods -A -o yaml)")
+        r.problem("items", "no Node objects (use kubectl get nodes,pods,namespaces -A -o yaml)")
     r.raise_problems()
     known = set(names)
     kept = []

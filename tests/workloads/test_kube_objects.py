@@ -200,6 +200,27 @@ def test_init_containers_sidecars_overhead_and_pod_level_resources(tmp_path):
     assert objs.pods[0].requests == {"cpu": Fraction(205, 100), "memory": 3296 * Mi}
 
 
+def test_container_requests_are_summed_exactly(tmp_path):
+    """Container quantities are summed exactly and rounded up to base units once, as
+    upstream PodRequests (Quantity.Add, then MilliValue): 0.5m + 0.5m = 1m, not 2m."""
+    pod = """\
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: tiny, namespace: default}
+  spec:
+    containers:
+    - {name: a, resources: {requests: {cpu: 500u}}}
+    - {name: b, resources: {requests: {cpu: 500u, memory: "0"}}}
+  status: {phase: Pending}
+"""
+    cluster = build_snapshot(load_kube_objects(write(tmp_path, LIST + pod)))
+    _, shape = cluster.pending_pod("tiny")
+    # cpu 500u + 500u = 1m exactly. memory: b names 0 (explicit zero), a names none, so the
+    # scorer's non-zero memory is a's 200Mi default only: 200Mi + 0.
+    assert shape.requests[0] == 1 and shape.requests[1] == 0
+    assert shape.nonzero.tolist() == [1, 200 * Mi]
+
+
 def test_skips_and_cordon(tmp_path):
     extra = """\
 - apiVersion: v1
