@@ -96,6 +96,21 @@ def test_bound_pods_preferred_anti_affinity_lowers_the_score(tmp_path):
     assert scores["InterPodAffinity"] == {"n1": (0, 100), "n2": (-30, 0), "n3": (0, 100)}
 
 
+def test_bound_pods_required_affinity_attracts_by_symmetry(tmp_path):
+    # fan (bound on n2) requires app=web pods in its zone. Upstream's score symmetry
+    # (processExistingPod: an existing pod's required affinity term that matches the
+    # incoming pod adds hardPodAffinityWeight, default 1) gives zone z2 +1: raw n1 0,
+    # n2 1, n3 1 (n3 shares z2). NormalizeScore: min 0, max 1 -> 0, 100, 100.
+    zone = "topology.kubernetes.io/zone"
+    fan = pod("fan", node_name="n2", labels={"app": "fan"},
+              affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                  {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": zone}]}})
+    items = [node("n1", labels={HOST: "n1", zone: "z1"}), node("n2", labels={HOST: "n2", zone: "z2"}),
+             node("n3", labels={HOST: "n3", zone: "z2"}), fan, pod("web", labels={"app": "web"})]
+    _, _, scores = explain(tmp_path, items, "web")
+    assert scores["InterPodAffinity"] == {"n1": (0, 0), "n2": (1, 100), "n3": (1, 100)}
+
+
 def test_bound_host_port_on_one_ip_conflicts_with_any_ip(tmp_path):
     # proxy (bound on n1) uses 443/TCP on 10.0.0.5; dns (bound on n2) 443/UDP. The incoming
     # pod wants 443/TCP on any IP (hostIP empty = 0.0.0.0): CheckConflict with 0.0.0.0
