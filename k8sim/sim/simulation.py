@@ -64,7 +64,6 @@ class Simulation:
         self.streams = Streams(self.seed)
         self.env = simpy.Environment()
         self.state = ClusterState(resource_index(scenario))
-        self.state.namespaces = {ns.name: dict(ns.labels) for ns in scenario.namespaces}
         self.resources = self.state.resources
         self.api = ClusterAPI(self.env, self.state)
         self.ctx = Context(self.env, self.api, self.streams, scenario, self.seed)
@@ -76,12 +75,12 @@ class Simulation:
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         self.runtime = build_runtime(scenario, self.state, self.streams)
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
+        self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
         self.kubelet = self._add(Kubelet(self.api, self.runtime))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
-        self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles,
-                                                   overcommit=allow_overcommit))
+        self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given

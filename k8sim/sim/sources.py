@@ -39,12 +39,10 @@ class WorkloadSources:
 
     name = "workloads"
 
-    def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile], overcommit: bool = False):
+    def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile]):
         self.ctx = ctx
         self.shapes = shapes
         self.profiles = profiles
-        #: Initial pods may exceed their node's allocatable (a warning, not an error).
-        self.overcommit = overcommit
         self.replays: dict[str, Replay] = {}
         self._bind_initial_pods()
         self._starts: list[Callable[[], None]] = []
@@ -82,9 +80,10 @@ class WorkloadSources:
         api, state = ctx.api, ctx.state
         problems = []
         nodes = state.nodes
+        # Initial pods may exceed their node's allocatable (a warning, not an error) when
+        # the state allows it (a real cluster's snapshot).
+        overcommit = state.allow_overcommit
         over: dict[str, set[str]] = {}
-        if self.overcommit:
-            state.allow_overcommit = True
         for i, p in enumerate(ctx.scenario.initial_pods):
             node = nodes.name_index.get(p.node_name)
             if node is None:
@@ -96,7 +95,7 @@ class WorkloadSources:
             req = state.resources.vector(amounts)
             if np.any(nodes.free[:, node] < req):
                 lacking = [state.resources.names[r] for r in np.flatnonzero(nodes.free[:, node] < req)]
-                if not self.overcommit:
+                if not overcommit:
                     problems.append(
                         (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(lacking)})")
                     )

@@ -75,9 +75,12 @@ def allocatable(resources: ResourceIndex, amounts: dict) -> np.ndarray:
 
 
 def build_nodes(ctx: Context) -> list[int]:
-    """Add every node of the scenario; returns the node count of each trace node list."""
+    """Add every node of the scenario (and record its namespaces' labels); returns the node
+    count of each trace node list."""
     c = ctx.scenario.cluster
     api, resources = ctx.api, ctx.state.resources
+    # Namespace labels (namespaceSelector of pod affinity terms), cluster metadata.
+    ctx.state.namespaces = {ns.name: dict(ns.labels) for ns in ctx.scenario.namespaces}
     for pi, pool in enumerate(c.node_pools):
         names = [f"{pool.name}-{i}" for i in range(pool.count)]
         labels = []

@@ -1,8 +1,8 @@
 """Pod shapes: what the scheduler sees of a pod, interned once per distinct kind of pod.
 
 A shape (:class:`~k8sim.scheduling.podinfo.PodInfo`) holds a pod's requests (with
-upstream's non-zero scoring defaults, per container: :func:`spec_resources`), namespace,
-priority, selectors, affinity, tolerations, ports, images and GPU request. Pods of one workload template share a shape; trace pods
+upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations,
+ports, images and GPU request. Pods of one workload template share a shape; trace pods
 get one per distinct request. Shapes are interned under a key that says where the pod
 came from (``("workload", i)``, ``("initial", i)``, ``("trace", ...)``) plus its requests.
 """
