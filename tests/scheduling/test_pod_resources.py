@@ -208,3 +208,18 @@ def test_pod_resources_function():
     # Non-zero memory: 200Mi for each of the three containers in the sum (main + sidecar
     # = 400Mi) against the init container's 200Mi + sidecar's 200Mi = 400Mi -> 400Mi.
     assert res.nonzero == (450, 400 * Mi)
+
+
+def test_bad_requests_name_the_field():
+    from k8sim import ScenarioError
+
+    base = scenario()
+    both = {**base, "workloads": [{"name": "w", "arrival": {"kind": "times", "times_s": [1]},
+                                   "template": {"requests": {"cpu": "1"},
+                                                "containers": [{"name": "a", "requests": {"cpu": "1"}}]}}]}
+    with pytest.raises(ScenarioError, match=r"workloads\[0\]\.template: .*give requests per container"):
+        validate_scenario(both)
+    bad = {**base, "workloads": [{"name": "w", "arrival": {"kind": "times", "times_s": [1]},
+                                  "template": {"containers": [{"name": "a", "requests": {"cpu": "lots"}}]}}]}
+    with pytest.raises(ScenarioError, match=r"workloads\[0\]\.template\.containers\[0\]\.requests\.cpu"):
+        validate_scenario(bad)
