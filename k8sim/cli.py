@@ -368,7 +368,7 @@ def explain(
         str | None, typer.Option("--profile", help="Explain under this schedulerName (default: the pod's).")
     ] = None,
     objects: Annotated[
-        Path | None, typer.Option("--objects", help="Mode 2: `kubectl get nodes,pods -A -o yaml` output.")
+        Path | None, typer.Option("--objects", help="Mode 2: `kubectl get nodes,pods,namespaces -A -o yaml` output (Namespace objects optional).")
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Mode 2: a KubeSchedulerConfiguration (v1) file.")

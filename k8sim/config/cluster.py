@@ -15,7 +15,7 @@ from k8sim.config.resources import Quantity, ResourceList
 from k8sim.config.traces import NODE_FORMAT_SCHEMAS, check_args, resolve_file
 from k8sim.constants import DEFAULT_MAX_PODS, MAX_GPUS_PER_NODE
 
-__all__ = ["Cluster", "NodeGpus", "NodePool", "NodeSpec", "Taint", "TraceNodes"]
+__all__ = ["Cluster", "NodeGpus", "NodeImage", "NodePool", "NodeSpec", "Taint", "TraceNodes"]
 
 
 class Taint(K8sModel):
@@ -74,15 +74,28 @@ class NodePool(Strict):
         return self
 
 
+class NodeImage(K8sModel):
+    """An image a node holds (a node's ``status.images`` entry): its names and size."""
+
+    names: tuple[str, ...] = Field(min_length=1)  # e.g. [registry/app@sha256:..., registry/app:1.2]
+    size_bytes: int = Field(alias="sizeBytes", ge=0)  # as the runtime reports it
+
+
 class NodeSpec(Strict):
     """One hand-built node."""
 
     name: str = Field(min_length=1)  # node name (unique in the cluster)
     allocatable: ResourceList  # e.g. {cpu: "4", memory: 16Gi}
     labels: dict[str, str] = {}  # extra node labels
+    # true: labels are exactly the node's (kubernetes.io/hostname is not added), as for
+    # nodes read from real objects.
+    exact_labels: bool = False
     taints: list[Taint] = []  # node taints
     zone: str | None = None  # sets topology.kubernetes.io/zone
     gpus: NodeGpus | None = None  # GPU devices (absent: none)
+    # status.images: images already on the node, read by ImageLocality when the scenario
+    # has no images section (with one, the image store is the truth: use prepulled_images).
+    images: list[NodeImage] = []
 
     @model_validator(mode="after")
     def _check(self) -> NodeSpec:

@@ -133,10 +133,16 @@ class NodeAffinity(K8sModel):
 
 
 class PodAffinityTerm(K8sModel):
-    """``v1.PodAffinityTerm`` (k8sim has one namespace, so namespace fields are absent)."""
+    """``v1.PodAffinityTerm``. The term selects pods of the namespaces listed in
+    ``namespaces`` and of those whose labels ``namespaceSelector`` matches; with neither,
+    pods of the namespace of the pod that has the term (upstream
+    ``getNamespacesFromPodAffinityTerm``). An empty ``namespaceSelector`` (``{}``)
+    matches every namespace."""
 
     label_selector: LabelSelector | None = Field(default=None, alias="labelSelector")
     topology_key: str = Field(alias="topologyKey", min_length=1)
+    namespaces: tuple[str, ...] = ()
+    namespace_selector: LabelSelector | None = Field(default=None, alias="namespaceSelector")
 
 
 class WeightedPodAffinityTerm(K8sModel):

@@ -20,6 +20,7 @@ __all__ = [
     "InitContainerSpec",
     "InitialPod",
     "PodGpu",
+    "PodResourcesSpec",
     "PodTemplate",
     "PullPolicy",
     "Toleration",
@@ -79,9 +80,16 @@ PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 
 class InitContainerSpec(K8sModel):
-    """An init container: runs to completion, in order, before the main containers."""
+    """An init container: runs to completion, in order, before the main containers.
+    With ``restartPolicy: Always`` it is a sidecar: for scheduling its requests add to
+    the main containers' (upstream's sidecar rule); the runtime model starts it like
+    any init container, with no run time of its own."""
 
     name: str = Field(min_length=1)  # container name
+    # resources.requests of this container; absent = none named (scheduling's non-zero
+    # defaults then apply to it). Setting it on any container makes requests per container.
+    requests: ResourceList | None = None
+    restart_policy: Literal["Always"] | None = Field(default=None, alias="restartPolicy")  # Always = sidecar
     image: str | None = None  # image from the catalog (pulled first); absent = nothing to pull
     # Absent: the pod's imagePullPolicy, else upstream's default for the image's tag.
     image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
@@ -93,6 +101,9 @@ class ContainerSpec(K8sModel):
     """A main container: its image is pulled, then it is created and started."""
 
     name: str = Field(min_length=1)  # container name
+    # resources.requests of this container; absent = none named (a named 0 is an explicit
+    # zero: scheduling's non-zero defaults apply only to resources a container does not name).
+    requests: ResourceList | None = None
     image: str | None = None  # image from the catalog; absent = nothing to pull
     image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
     start_latency: Distribution | None = None  # create + start once the image is there (0)
@@ -116,10 +127,32 @@ class CrashModel(Strict):
         return self
 
 
-class PodTemplate(K8sModel):
-    """What every pod of a workload looks like."""
+class PodResourcesSpec(K8sModel):
+    """Pod-level ``spec.resources``: its ``requests`` of cpu, memory and ``hugepages-*``
+    replace the containers' sum (upstream PodLevelResources)."""
 
-    requests: ResourceList = {}  # resources.requests (summed over containers)
+    requests: ResourceList = {}
+
+
+def _per_container(containers: list[ContainerSpec], init: list[InitContainerSpec]) -> bool:
+    return any(c.requests is not None for c in containers) or any(c.requests is not None for c in init)
+
+
+class PodTemplate(K8sModel):
+    """What every pod of a workload looks like.
+
+    Requests: ``requests`` is the pod's one container's ``resources.requests`` (a
+    resource it does not name is absent; ``0`` is an explicit zero), unless some entry of
+    ``containers`` / ``initContainers`` gives its own ``requests``: then each container's
+    requests count as upstream combines them (sum, init-container max, sidecars) and
+    ``requests`` must be empty. ``resources.requests`` (pod level) and ``overhead`` apply
+    on top in both cases."""
+
+    requests: ResourceList = {}  # resources.requests of the pod's (single) container
+    namespace: str = Field(default="default", min_length=1)  # metadata.namespace
+    # spec.overhead (RuntimeClass overhead): added to the pod's requests.
+    overhead: ResourceList = {}
+    resources: PodResourcesSpec | None = None  # pod-level spec.resources
     limits: ResourceList = {}  # resources.limits (recorded, not enforced yet)
     image: str | None = None  # container image; pulled when the scenario has an ``images`` section
     priority: int = 0  # pod priority (higher is scheduled first)
@@ -166,6 +199,9 @@ class PodTemplate(K8sModel):
                 raise ValueError(f"requests.{name} ({req}) exceeds limits.{name} ({lim})")
         if self.containers and self.image is not None:
             raise ValueError("give image (one main container) or containers, not both")
+        if self.requests and _per_container(self.containers, self.init_containers):
+            raise ValueError("give requests per container (containers[].requests, initContainers[].requests) "
+                             "or requests of the pod's single container, not both")
         names = [c.name for c in self.init_containers] + [c.name for c in self.containers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -174,12 +210,36 @@ class PodTemplate(K8sModel):
 
 
 class InitialPod(K8sModel):
-    """A pod already bound to a node at time 0 (it never passes the scheduler)."""
+    """A pod already bound to a node at time 0 (it never passes the scheduler).
+
+    Besides its requests it keeps what the scheduler's plugins read of a pod already on
+    a node: labels and namespace (selectors of pod affinity and topology spread), its own
+    pod (anti-)affinity terms (the existing pods' side of InterPodAffinity), host ports
+    (NodePorts), priority (preemption), images. Requests follow the rule of
+    :class:`PodTemplate` (``requests`` = one container, or per-container requests);
+    of ``containers`` / ``initContainers`` only the name, image and requests are read."""
 
     name: str = Field(min_length=1)  # pod name
     node_name: str = Field(alias="nodeName")  # the node it runs on
-    requests: ResourceList = {}  # resources.requests
+    requests: ResourceList = {}  # resources.requests of its single container
     labels: dict[str, str] = {}  # pod labels
+    namespace: str = Field(default="default", min_length=1)  # metadata.namespace
     priority: int = 0  # pod priority
     duration: Distribution | None = None  # remaining run time; absent = forever
     gpu: PodGpu | None = None  # GPU request, placed on the node's devices by the "best" rule
+    affinity: Affinity | None = None  # its pod (anti-)affinity terms (node affinity is not read)
+    ports: tuple[ContainerPort, ...] = ()  # container ports; hostPorts block other pods (NodePorts)
+    image: str | None = None  # its container's image (or containers[].image)
+    containers: list[ContainerSpec] = []  # main containers (name, image, requests)
+    init_containers: list[InitContainerSpec] = Field(default=[], alias="initContainers")
+    overhead: ResourceList = {}  # spec.overhead
+    resources: PodResourcesSpec | None = None  # pod-level spec.resources
+
+    @model_validator(mode="after")
+    def _check(self) -> InitialPod:
+        if self.containers and self.image is not None:
+            raise ValueError("give image (one main container) or containers, not both")
+        if self.requests and _per_container(self.containers, self.init_containers):
+            raise ValueError("give requests per container (containers[].requests, initContainers[].requests) "
+                             "or requests of the pod's single container, not both")
+        return self

@@ -28,7 +28,7 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from k8sim.config.base import Strict
-from k8sim.config.cluster import Cluster, NodeGpus, NodePool, NodeSpec, Taint, TraceNodes
+from k8sim.config.cluster import Cluster, NodeGpus, NodeImage, NodePool, NodeSpec, Taint, TraceNodes
 from k8sim.config.distributions import Distribution
 from k8sim.config.images import ImageCatalogSpec, ImageLayer, ImageSpec, KubeletConfig, SyntheticImages
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, PriorityClass, TopologySpreadConstraint
@@ -38,6 +38,7 @@ from k8sim.config.pods import (
     InitContainerSpec,
     InitialPod,
     PodGpu,
+    PodResourcesSpec,
     PodTemplate,
     PullPolicy,
     Toleration,
@@ -72,6 +73,9 @@ __all__ = [
     "ContainerPort",
     "ContainerSpec",
     "CrashModel",
+    "Namespace",
+    "NodeImage",
+    "PodResourcesSpec",
     "DEFAULT_MAX_PODS",
     "DEFAULT_SCHEDULER",
     "Defaults",
@@ -142,6 +146,15 @@ def _never_ends(t: PodTemplate, finite: bool, images: bool) -> str:
     return ""
 
 
+class Namespace(K8sModel):
+    """A namespace and its labels, matched by pod affinity terms' ``namespaceSelector``.
+    Every namespace also carries ``kubernetes.io/metadata.name: <name>`` (set by the API
+    server upstream); a namespace a pod names but this list does not has only that label."""
+
+    name: str = Field(min_length=1)
+    labels: dict[str, str] = {}
+
+
 class Scenario(K8sModel):
     """A whole simulation: cluster, workloads, run length and seed."""
 
@@ -156,6 +169,8 @@ class Scenario(K8sModel):
     cluster: Cluster
     workloads: list[Workload] = []
     initial_pods: list[InitialPod] = []
+    # Namespace labels for namespaceSelector (pods name their namespace; default "default").
+    namespaces: list[Namespace] = []
     priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()

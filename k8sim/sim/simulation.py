@@ -52,10 +52,13 @@ class Simulation:
 
     ``components``: factories of further components (``factory(ctx) -> component``),
     built and started after the built-in ones, in the order given.
+
+    ``allow_overcommit``: initial pods may exceed their node's allocatable (a warning
+    instead of an error), as in a real cluster's snapshot.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None,
-                 components: Sequence[ComponentFactory] = ()):
+                 components: Sequence[ComponentFactory] = (), allow_overcommit: bool = False):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
@@ -72,6 +75,7 @@ class Simulation:
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         self.runtime = build_runtime(scenario, self.state, self.streams)
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
+        self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
         self.kubelet = self._add(Kubelet(self.api, self.runtime))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
