@@ -357,3 +357,121 @@ def read_google_2019_machines(
                                       memory_column="capacity.memory", machine_cpu_milli=machine_cpu_milli,
                                       machine_memory_bytes=machine_memory_bytes)
     return nodes, report
+
+
+# --------------------------------------------------------------------------- synthetic logs
+
+#: Lifecycles of the synthetic instance-event logs: (event type, seconds after the
+#: previous event) per step. They cover what the reader must handle: plain runs,
+#: resubmissions after an eviction or failure and while running, repeated submits and
+#: request updates while pending, attempts killed before scheduling, instances still
+#: pending or running at the end, runs already going at the trace start (time 0), a
+#: SCHEDULE without a SUBMIT and an end "after the trace" (2**63 - 1).
+_SYNTHETIC_LIFECYCLES: tuple[tuple[tuple[int, float], ...], ...] = (
+    ((0, 0.0), (3, 2.0), (6, 60.0)),  # submit, schedule, finish
+    ((0, 0.0), (1, 0.5), (2, 0.5), (3, 1.0), (10, 30.0), (7, 90.0)),  # queue, enable, update running, kill
+    ((0, 0.0), (3, 5.0), (4, 25.0), (0, 10.0), (3, 5.0), (6, 40.0)),  # evicted, resubmitted
+    ((0, 0.0), (3, 1.0), (5, 3.0), (0, 2.0), (3, 1.0), (5, 3.0), (0, 2.0), (3, 1.0), (6, 8.0)),  # fails twice
+    ((0, 0.0), (9, 4.0), (0, 3.0), (3, 2.0), (6, 20.0)),  # update pending, repeated submit
+    ((0, 0.0), (7, 15.0)),  # killed before being scheduled
+    ((0, 0.0), (3, 2.0), (0, 50.0), (3, 1.0), (8, 30.0)),  # resubmitted while running, then lost
+    ((0, 0.0),),  # still pending at the end
+    ((0, 0.0), (3, 3.0)),  # still running at the end
+    ((3, 0.0), (6, 45.0)),  # scheduled without a submit
+    ((0, -1.0), (3, -1.0), (6, 120.0)),  # running before the trace start (time 0)
+    ((0, 0.0), (3, 1.0), (6, -2.0)),  # ends "after the trace" (2**63 - 1)
+)
+_SYNTHETIC_WEIGHTS = (0.30, 0.08, 0.08, 0.04, 0.06, 0.06, 0.04, 0.04, 0.08, 0.04, 0.10, 0.08)
+
+INSTANCE_EVENT_COLUMNS: tuple[str, ...] = (
+    "time",
+    "type",
+    "collection_id",
+    "scheduling_class",
+    "missing_type",
+    "collection_type",
+    "priority",
+    "alloc_collection_id",
+    "instance_index",
+    "machine_id",
+    "alloc_instance_index",
+    "resource_request.cpus",
+    "resource_request.memory",
+)
+
+
+def generate_google_2019_instance_events(rng: np.random.Generator, n_instances: int) -> pd.DataFrame:
+    """A synthetic instance-events log in the CSV export layout (columns
+    :data:`INSTANCE_EVENT_COLUMNS`), sorted by time (ties in generation order).
+
+    Nothing is taken from the real trace: each instance follows one of a dozen invented
+    lifecycles (resubmissions, updates, kills before scheduling, runs open at either
+    end of the trace ...), submitted as Poisson arrivals (one per 0.05 s on average) in
+    collections of one to eight instances; 5 % of collections are alloc sets, 3 % of
+    instances lack a request on their first event, 1 % on every event. Times are microseconds, the trace
+    starting at 600 s; a step time of -1 stands for 0 (before the trace) and -2 for
+    2**63 - 1 (after it).
+    """
+    if n_instances < 1:
+        raise ValueError("n_instances must be >= 1")
+    kinds = rng.choice(len(_SYNTHETIC_LIFECYCLES), size=n_instances, p=_SYNTHETIC_WEIGHTS)
+    lengths = np.array([len(lc) for lc in _SYNTHETIC_LIFECYCLES])[kinds]
+    n_events = int(lengths.sum())
+    inst = np.repeat(np.arange(n_instances), lengths)
+    step = np.arange(n_events) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    width = max(len(lc) for lc in _SYNTHETIC_LIFECYCLES)
+    types_t = np.full((len(_SYNTHETIC_LIFECYCLES), width), -1, dtype=np.int64)
+    gaps_t = np.zeros((len(_SYNTHETIC_LIFECYCLES), width))
+    for i, lc in enumerate(_SYNTHETIC_LIFECYCLES):
+        types_t[i, : len(lc)] = [t for t, _ in lc]
+        gaps_t[i, : len(lc)] = [g for _, g in lc]
+    kind_e = kinds[inst]
+    etype = types_t[kind_e, step]
+    gap = gaps_t[kind_e, step]
+    special = gap < 0
+    # Each gap is stretched by the instance's own log-normal factor, whole microseconds.
+    factor = rng.lognormal(0.0, 0.8, size=n_instances)[inst]
+    gap_us = np.where(special, 0, np.rint(gap * factor * 1e6)).astype(np.int64)
+    start_us = 600_000_000 + np.cumsum(np.rint(rng.exponential(50_000.0, size=n_instances))).astype(np.int64)
+    total = np.cumsum(gap_us)
+    first = np.cumsum(lengths) - lengths
+    offsets = total - np.repeat(np.where(first > 0, total[first - 1], 0), lengths)
+    time_us = start_us[inst] + offsets
+    time_us = np.where(gap == -1.0, 0, time_us)
+    time_us = np.where(gap == -2.0, 2**63 - 1, time_us)
+
+    sizes = rng.integers(1, 9, size=n_instances)
+    first_of_collection = np.concatenate([[0], np.cumsum(sizes)])
+    collection_of = np.searchsorted(first_of_collection, np.arange(n_instances), side="right") - 1
+    index_in = np.arange(n_instances) - first_of_collection[collection_of]
+    n_coll = int(collection_of[-1]) + 1
+    coll_ids = 100_000 + np.cumsum(rng.integers(1, 50, size=n_coll))
+    coll_type = (rng.random(n_coll) < 0.05).astype(np.int64)
+    coll_class = rng.integers(0, 4, size=n_coll)
+    coll_prio = rng.choice([0, 25, 100, 103, 200, 360], size=n_coll)
+    cpus = np.round(rng.lognormal(-4.0, 1.0, size=n_instances), 6)
+    memory = np.round(rng.lognormal(-4.5, 1.0, size=n_instances), 6)
+    no_request = ((rng.random(n_instances) < 0.03)[inst] & (step == 0)) | (rng.random(n_instances) < 0.01)[inst]
+
+    c = collection_of[inst]
+    cpu_text = np.where(no_request, "", cpus[inst].astype(str))
+    mem_text = np.where(no_request, "", memory[inst].astype(str))
+    frame = pd.DataFrame(
+        {
+            "time": time_us,
+            "type": etype,
+            "collection_id": coll_ids[c],
+            "scheduling_class": coll_class[c],
+            "missing_type": 0,
+            "collection_type": coll_type[c],
+            "priority": coll_prio[c],
+            "alloc_collection_id": 0,
+            "instance_index": index_in[inst],
+            "machine_id": np.where(etype == 0, 0, 1 + inst % 997),
+            "alloc_instance_index": -1,
+            "resource_request.cpus": cpu_text,
+            "resource_request.memory": mem_text,
+        }
+    )
+    order = np.argsort(frame["time"].to_numpy(), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)[list(INSTANCE_EVENT_COLUMNS)]
