@@ -27,6 +27,8 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
 from k8sim.workloads.traces.reports import PathLike, TraceReport, Where
@@ -59,20 +61,40 @@ SUBMIT, SCHEDULE, END, UPDATE_PENDING, OTHER = 0, 1, 2, 3, 4
 
 
 def event_codes(check: RowCheck, column: str, names: dict[str, int]) -> np.ndarray:
-    """Event type codes from numbers or enum names; unknown ones drop ``bad_event_type``."""
+    """Event type codes from numbers or enum names; unknown ones drop ``bad_event_type``.
+
+    A cell is a name in any case (``submit``), or a number whose value is one of the
+    codes (``3``, ``3.0``). ASCII names and plain digit strings are mapped with pyarrow;
+    anything else goes through the same rule in Python.
+    """
     raw = check.table.cells[column]
-    codes = np.full(len(raw), np.nan)
+    values = pa.array(raw, type=pa.string()) if isinstance(raw, np.ndarray) else raw
+    n = len(values)
+    codes = np.full(n, np.nan)
     valid = set(names.values())
-    for i, value in enumerate(raw):
-        code = names.get(value.upper())
-        if code is None:
-            try:
-                number = float(value)
-            except ValueError:
-                continue
-            code = int(number) if number.is_integer() and int(number) in valid else None
-        if code is not None:
-            codes[i] = code
+    keys = list(names)
+    by_name = np.array([names[k] for k in keys], dtype=float)
+    pos = np.asarray(pc.index_in(pc.ascii_upper(values), value_set=pa.array(keys, pa.string()))
+                     .to_numpy(zero_copy_only=False), dtype=float)
+    named = ~np.isnan(pos)
+    codes[named] = by_name[pos[named].astype(np.int64)]
+    digits = pc.match_substring_regex(values, "^[0-9]{1,18}$")
+    number = np.asarray(pc.cast(pc.if_else(digits, values, "-1"), pa.int64()).to_numpy(zero_copy_only=False))
+    plain = np.asarray(digits.to_numpy(zero_copy_only=False), dtype=bool) & ~named
+    hit = plain & np.isin(number, list(valid))
+    codes[hit] = number[hit]
+    rest = np.flatnonzero(~named & ~plain)
+    if len(rest):
+        for i, value in zip(rest, values.take(pa.array(rest)).to_pylist(), strict=True):
+            code = names.get(value.upper())
+            if code is None:
+                try:
+                    f = float(value)
+                except ValueError:
+                    continue
+                code = int(f) if f.is_integer() and int(f) in valid else None
+            if code is not None:
+                codes[i] = code
     check.reject(np.isnan(codes), "bad_event_type", column)
     return codes
 
