@@ -309,8 +309,9 @@ class _Reader:
 
     # ----------------------------------------------------------------- driver
 
-    def tables(self, block_size: int) -> Iterator[Table]:
+    def tables(self, block_size: int | None) -> Iterator[Table]:
         """Batches of rows of the whole file (see :func:`iter_tables`)."""
+        block_size = block_size or DEFAULT_BLOCK_SIZE
         batch_rows = max(1024, block_size // 64)
         label = self.label
         try:
@@ -386,10 +387,11 @@ def iter_tables(
     optional: Sequence[str] = (),
     delimiter: str = ",",
     aliases: Mapping[str, Sequence[str]] | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
 ) -> Iterator[Table]:
     """The rows of a delimited file as :class:`Table` batches, in file order, each from
-    about ``block_size`` bytes of input (arguments and errors as :func:`read_table`).
+    about ``block_size`` bytes of input (default :data:`DEFAULT_BLOCK_SIZE`, read when
+    called; arguments and errors as :func:`read_table`).
     ``report.rows_read`` and ``wrong_field_count`` drops are recorded as batches are
     read. Every batch has the same columns."""
     yield from _reader(path, expected, report, header, optional, delimiter, aliases).tables(block_size)
@@ -404,7 +406,7 @@ def read_table(
     optional: Sequence[str] = (),
     delimiter: str = ",",
     aliases: Mapping[str, Sequence[str]] | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
 ) -> Table:
     """Read a delimited file into string columns.
 
