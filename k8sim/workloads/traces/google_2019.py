@@ -56,11 +56,13 @@ Mapping to the normalised schema
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from k8sim.workloads.traces.google_events import (
     END,
@@ -73,6 +75,7 @@ from k8sim.workloads.traces.google_events import (
     check_shape,
     concat_events,
     event_codes,
+    instance_keys,
     lifecycles,
     nodes_from_machine_events,
     pods_from_lifecycles,
@@ -81,7 +84,15 @@ from k8sim.workloads.traces.google_events import (
 )
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
 from k8sim.workloads.traces.schema import TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, Table, open_text, read_table
+from k8sim.workloads.traces.tables import (
+    DeferredDrops,
+    RowCheck,
+    Table,
+    iter_tables,
+    open_text,
+    read_table,
+    replay_drops,
+)
 
 __all__ = [
     "COLLECTION_EVENT_TYPES",
@@ -123,6 +134,8 @@ _ROLE_2019 = {
     9: UPDATE_PENDING,
     10: OTHER,
 }
+
+_ROLE_LUT = np.array([_ROLE_2019[c] for c in range(len(_ROLE_2019))], dtype=np.int64)
 
 _INSTANCE_COLUMNS = (
     "time",
@@ -226,6 +239,16 @@ def _read_json_table(
     return Table(label, tuple(cells), cells, np.asarray(lines, dtype=np.int64))
 
 
+def _export_batches(
+    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
+) -> Iterator[Table]:
+    """A BigQuery export in batches: CSV through :func:`iter_tables`, JSON whole."""
+    if _is_json(path):
+        yield _read_json_table(path, expected, report, optional)
+    else:
+        yield from iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
+
+
 def read_export(
     path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
 ) -> Table:
@@ -279,49 +302,58 @@ def read_google_2019(
             info.update({k: v for k, v in _collection_info(cp, report).items() if k not in info})
 
     parts: list[Events] = []
+    info_index = pa.array(list(info), type=pa.string()) if info else None
+    info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
     for path in paths:
-        table = read_export(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL)
-        check = RowCheck(table, report)
-        time_us = check.number("time", minimum=0)
-        codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
-        collection = check.text("collection_id")
-        check.reject(collection == "", "missing_value", "collection_id")
-        index = check.number("instance_index")
-        cpu = check.number("resource_request.cpus", required=False, minimum=0)
-        mem = check.number("resource_request.memory", required=False, minimum=0)
-        n = len(table)
-        opt = {
-            name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
-            for name in _INSTANCE_OPTIONAL
-        }
-        for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
-            if info:
-                fill = np.array([info.get(c, (np.nan,) * 3)[j] for c in collection])
-                opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
-        ok = check.ok
-        if not include_alloc_instances:
-            alloc = ok & (opt["collection_type"] == 1)
-            report.filter("alloc_instance", int(alloc.sum()))
-            ok = ok & ~alloc
-        idx = np.flatnonzero(ok)
-        roles = np.array([_ROLE_2019[int(c)] for c in codes[idx]], dtype=np.int64)
-        keys = np.array(
-            [f"{c}/{int(k)}" for c, k in zip(collection[idx], index[idx], strict=True)], dtype=object
-        )
-        parts.append(
-            Events(
-                key=keys,
-                owner=collection[idx],
-                time=trace_seconds(time_us[idx], trace_start_us),
-                role=roles,
-                cpu=cpu[idx],
-                memory=mem[idx],
-                priority=opt["priority"][idx],
-                qos=qos_labels(opt["scheduling_class"][idx]),
-                file=np.full(len(idx), file_label(path), dtype=object),
-                line=table.lines[idx],
+        file_drops: list[DeferredDrops] = []
+        for table in _export_batches(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL):
+            batch = DeferredDrops()
+            file_drops.append(batch)
+            check = RowCheck(table, batch)
+            time_us = check.number("time", minimum=0)
+            codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
+            collection = check.strings("collection_id")
+            check.reject(np.asarray(pc.equal(collection, "")), "missing_value", "collection_id")
+            index = check.number("instance_index")
+            cpu = check.number("resource_request.cpus", required=False, minimum=0)
+            mem = check.number("resource_request.memory", required=False, minimum=0)
+            n = len(table)
+            opt = {
+                name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
+                for name in _INSTANCE_OPTIONAL
+            }
+            if info_index is not None and info_values is not None:
+                pos = np.asarray(pc.index_in(collection, value_set=info_index).to_numpy(zero_copy_only=False),
+                                 dtype=float)
+                known = ~np.isnan(pos)
+                for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
+                    fill = np.full(n, np.nan)
+                    fill[known] = info_values[pos[known].astype(np.int64), j]
+                    opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
+            ok = check.ok
+            if not include_alloc_instances:
+                alloc = ok & (opt["collection_type"] == 1)
+                report.filter("alloc_instance", int(alloc.sum()))
+                ok = ok & ~alloc
+            idx = np.flatnonzero(ok)
+            take = pa.array(idx)
+            owner = collection.take(take)
+            parts.append(
+                Events(
+                    key=instance_keys(owner, index[idx]),
+                    owner=owner,
+                    time=trace_seconds(time_us[idx], trace_start_us),
+                    role=_ROLE_LUT[codes[idx].astype(np.int64)],
+                    cpu=cpu[idx],
+                    memory=mem[idx],
+                    priority=opt["priority"][idx],
+                    qos=qos_labels(opt["scheduling_class"][idx]),
+                    file=pa.array(np.full(len(idx), file_label(path), dtype=object), type=pa.string()),
+                    line=table.lines[idx],
+                )
             )
-        )
+        # Whole-file order of the drops, file by file (as when each file was checked whole).
+        replay_drops(report, file_drops)
     events = concat_events(parts)
     frame = lifecycles(events, report)
     pods = pods_from_lifecycles(

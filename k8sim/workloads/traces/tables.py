@@ -43,7 +43,17 @@ import pyarrow.csv as pacsv
 
 from k8sim.workloads.traces.reports import MAX_EXAMPLES, PathLike, TraceError, TraceReport, Where, file_label
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "RowCheck", "Table", "concat_tables", "iter_tables", "open_text", "read_table"]
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "DeferredDrops",
+    "RowCheck",
+    "Table",
+    "concat_tables",
+    "iter_tables",
+    "open_text",
+    "read_table",
+    "replay_drops",
+]
 
 #: Bytes of input read (and parsed) at a time.
 DEFAULT_BLOCK_SIZE = 32 << 20
@@ -439,7 +449,7 @@ class RowCheck:
     its reason with the row's line and the column at fault.
     """
 
-    def __init__(self, table: Table, report: TraceReport) -> None:
+    def __init__(self, table: Table, report: TraceReport | DeferredDrops) -> None:
         self.table = table
         self.report = report
         self.ok = np.ones(len(table), dtype=bool)
@@ -447,9 +457,19 @@ class RowCheck:
     def reject(self, mask: np.ndarray, reason: str, column: str | None = None) -> None:
         new = np.asarray(mask, dtype=bool) & self.ok
         idx = np.flatnonzero(new)
+        # Recorded even when empty: a DeferredDrops numbers the checks by their calls.
+        self.report.drop(reason, len(idx), (self.table.where(int(i), column) for i in idx[:MAX_EXAMPLES]))
         if len(idx):
-            self.report.drop(reason, len(idx), (self.table.where(int(i), column) for i in idx[:MAX_EXAMPLES]))
             self.ok &= ~new
+
+    def strings(self, column: str, *, nan_is_empty: bool = True) -> pa.Array:
+        """``column`` as a pyarrow string array (``"nan"``-like words become ``""`` if asked)."""
+        raw = _as_arrow(self.table.cells[column])
+        if isinstance(raw, pa.ChunkedArray):
+            raw = raw.combine_chunks()
+        if nan_is_empty:
+            raw = pc.if_else(pc.is_in(raw, value_set=_MISSING_SET), "", raw)
+        return raw
 
     def missing(self, column: str) -> np.ndarray:
         """Mask of rows whose ``column`` is empty (or a NaN / null word)."""
@@ -493,6 +513,38 @@ class RowCheck:
         if nan_is_empty:
             raw = pc.if_else(pc.is_in(raw, value_set=_MISSING_SET), "", raw)
         return _to_object(raw)
+
+
+class DeferredDrops:
+    """Stands in for a :class:`TraceReport` while one batch of a file is checked, so that
+    a file checked batch by batch reports exactly what checking it whole would: the drop
+    counts are sums either way, but each reason keeps only its first places, and checking
+    the whole file visits the checks in order over all rows (the first check's rows of
+    every batch before the second check's). :func:`replay_drops` puts them in that order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, list[Where]]] = []
+
+    def drop(self, reason: str, count: int, places: Iterable[Where] = ()) -> None:
+        kept: list[Where] = []
+        if count > 0:
+            for where in places:
+                if len(kept) >= MAX_EXAMPLES:
+                    break
+                kept.append(where)
+        self.calls.append((reason, count, kept))
+
+
+def replay_drops(report: TraceReport, batches: Sequence[DeferredDrops]) -> None:
+    """Record the drops of ``batches`` (in file order) in ``report``: check by check,
+    each check's batches in order."""
+    steps = max((len(b.calls) for b in batches), default=0)
+    for step in range(steps):
+        for b in batches:
+            if step < len(b.calls):
+                reason, count, places = b.calls[step]
+                report.drop(reason, count, places)
 
 
 def _bool_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
