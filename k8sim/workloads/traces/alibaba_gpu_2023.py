@@ -47,9 +47,11 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport
@@ -92,7 +94,7 @@ SAMPLE_POD_FILE = "openb_pod_list_sample.csv"
 SAMPLE_NODE_FILE = "openb_node_list_sample.csv"
 
 
-def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, np.ndarray]:
+def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
     """The good rows of one batch of an openb pod list, parsed (drops deferred)."""
     check = RowCheck(table, drops)
     cpu = check.number("cpu_milli", minimum=0)
@@ -111,7 +113,7 @@ def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, np.ndarr
     check.reject((deleted < created) | (deleted < scheduled), "negative_duration", "deletion_time")
     ok = check.ok
     return {
-        "id": check.text("name", nan_is_empty=False)[ok],
+        "id": check.strings("name", nan_is_empty=False).filter(pa.array(ok)),
         "created": created[ok],
         "deleted": deleted[ok],
         "scheduled": scheduled[ok],
@@ -119,8 +121,8 @@ def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, np.ndarr
         "mem": mem[ok],
         "gpus": gpus[ok],
         "milli": milli[ok],
-        "gpu_spec": check.text("gpu_spec")[ok],
-        "qos": check.text("qos")[ok],
+        "gpu_spec": check.strings("gpu_spec").filter(pa.array(ok)),
+        "qos": check.strings("qos").filter(pa.array(ok)),
     }
 
 
@@ -142,7 +144,7 @@ def read_openb_pods(
     report = TraceReport(source=str(path))
     lo = options.start_s if options.start_s is not None else 0.0
     hi = options.end_s if options.end_s is not None else np.inf
-    parts: list[dict[str, np.ndarray]] = []
+    parts: list[dict[str, Any]] = []
     batches: list[DeferredDrops] = []
     trace_end = -np.inf  # the last deletion time of the good rows read so far
     outside = 0
@@ -161,11 +163,14 @@ def read_openb_pods(
             out = (part["created"] >= hi) | gone
             if out.any():
                 outside += int(out.sum())
-                part = {k: v[~out] for k, v in part.items()}
+                keep = ~out
+                part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
         parts.append(part)
     replay_drops(report, batches)
     names = ("id", "created", "deleted", "scheduled", "cpu", "mem", "gpus", "milli", "gpu_spec", "qos")
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in names}
+    cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.string())
+                if k in ("id", "gpu_spec", "qos") else np.concatenate([p[k] for p in parts]))
+            for k in names}
     deleted = cols["deleted"]
     end = deleted.copy()
     if censor_at_trace_end and np.isfinite(trace_end):

@@ -150,7 +150,8 @@ def _expected_text(expected: Sequence[str]) -> str:
 #: ASCII characters ``str.strip`` removes that can sit in an unquoted cell of a line.
 _ASCII_WS = b" \t\x0b\x0c\x1c\x1d\x1e\x1f\r"
 _TRIM_CHARS = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
-_NEEDS_TRIM = re.compile(rb"[ \t\x0b\x0c\x1c\x1d\x1e\x1f]")
+_TRIM_LUT = np.zeros(256, dtype=bool)
+_TRIM_LUT[list(_TRIM_CHARS.encode("ascii"))] = True
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
 
@@ -261,51 +262,66 @@ class _Reader:
         starts[1:] = nl[:-1] + 1
         ends = nl.astype(np.int64)
         ends -= (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)  # a CR before the LF
-        dpos = np.flatnonzero(arr == ord(self.delimiter))
-        n_delim = np.searchsorted(dpos, ends) - np.searchsorted(dpos, starts)
-        # Blank: no delimiter and nothing but whitespace (csv gives [] or one blank cell).
-        blank = n_delim == 0
-        for i in np.flatnonzero(blank):
-            if buf[starts[i]:ends[i]].strip(_ASCII_WS):
-                blank[i] = False
         numbers = self.line + 1 + np.arange(n_lines, dtype=np.int64)
-        data = ~blank
         names = self.names
         cut = 0  # offset of the bytes handed to pyarrow (after a header)
+        header_at = -1
         if names is None:
-            firsts = np.flatnonzero(data)
-            if len(firsts) == 0:
+            j = self._first_text_line(buf, starts, ends)
+            if j < 0:
                 self.line += n_lines
                 return self.empty()
-            j = int(firsts[0])
             row = [c.strip() for c in buf[starts[j]:ends[j]].decode("ascii").split(self.delimiter)]
             is_header, names = self.first_row(row, int(numbers[j]))
             if is_header:
-                data[j] = False
+                header_at = j
                 cut = int(nl[j]) + 1
+        if len(set(names)) != len(names) or len(names) == 1:
+            return None  # duplicate names, or blank lines pyarrow would take for rows: csv
         wanted = [c for c in (*self.expected, *self.optional) if c in names]
-        wrong = data & (n_delim + 1 != len(names))
+        invalid: list[int] = []
+
+        def on_invalid(row: object) -> str:
+            invalid.append(1)
+            return "skip"
+
+        table = pacsv.read_csv(
+            io.BytesIO(buf[cut:]),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=len(buf) + (1 << 16)),
+            parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                 include_columns=wanted, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False, null_values=[]),
+        )
+        nonempty = ends > starts
+        if not invalid:
+            # Every line pyarrow saw had the right number of fields: data lines are the
+            # non-empty ones (after the header), and none is blank or malformed.
+            data = nonempty.copy()
+            if header_at >= 0:
+                data[: header_at + 1] = False
+            wrong = np.zeros(n_lines, dtype=bool)
+        else:
+            # Field counts and blank (whitespace-only) lines, line by line.
+            dpos = np.flatnonzero(arr == ord(self.delimiter))
+            n_delim = np.searchsorted(dpos, ends) - np.searchsorted(dpos, starts)
+            blank = n_delim == 0
+            for i in np.flatnonzero(blank & nonempty):
+                if buf[starts[i]:ends[i]].strip(_ASCII_WS):
+                    blank[i] = False
+            data = ~blank
+            if header_at >= 0:
+                data[: header_at + 1] = False
+            wrong = data & (n_delim + 1 != len(names))
         good = data & ~wrong
-        n_good = int(good.sum())
-        cells: dict[str, Cells] = {c: pa.array([], pa.string()) for c in wanted}
-        if n_good:
-            if len(set(names)) != len(names):
-                return None
-            table = pacsv.read_csv(
-                io.BytesIO(buf[cut:]),
-                read_options=pacsv.ReadOptions(column_names=names, block_size=len(buf) + (1 << 16)),
-                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
-                                                 invalid_row_handler=_skip_row),
-                convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
-                                                     include_columns=wanted, strings_can_be_null=False,
-                                                     quoted_strings_can_be_null=False, null_values=[]),
-            )
-            if table.num_rows != n_good:
-                return None
-            trim = _NEEDS_TRIM.search(buf) is not None
-            for col in wanted:
-                values = table.column(col).combine_chunks()
-                cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim else values
+        if table.num_rows != int(good.sum()):
+            return None
+        trim = bool(_TRIM_LUT[arr].any())
+        cells: dict[str, Cells] = {}
+        for col in wanted:
+            values = table.column(col).combine_chunks()
+            cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim else values
         # Commit: nothing above changed the state.
         if self.names is None:
             self.set_names(names)
@@ -316,6 +332,14 @@ class _Reader:
                              (Where(file_label(self.path), int(numbers[i])) for i in idx[:MAX_EXAMPLES]))
         self.line += n_lines
         return Table(self.label, tuple(wanted), cells, numbers[good])
+
+    @staticmethod
+    def _first_text_line(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> int:
+        """Index of the first line that is not blank (whitespace only), or -1."""
+        for i in range(len(starts)):
+            if buf[starts[i]:ends[i]].strip(_ASCII_WS):
+                return i
+        return -1
 
     # ----------------------------------------------------------------- driver
 
@@ -333,7 +357,7 @@ class _Reader:
                         yield from self.python_rows(_text_lines(block, blocks), batch_rows)
                         break
                     fast = None
-                    if block.isascii() and b"\x00" not in block and not _LONE_CR.search(block):
+                    if block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block)):
                         fast = self.fast_block(block)
                     if fast is None:
                         fast_rows = self.python_rows(io.StringIO(block.decode("utf-8")), batch_rows)
@@ -552,11 +576,19 @@ def _bool_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _parse_numbers(raw: pa.Array | pa.ChunkedArray, empty: np.ndarray) -> np.ndarray:
-    """Doubles of the cells of ``raw`` (NaN where empty or unparseable)."""
-    plain = pc.match_substring_regex(raw, _PLAIN_NUMBER)
-    values = np.array(pc.cast(pc.if_else(plain, raw, "nan"), pa.float64()).to_numpy(zero_copy_only=False),
-                      dtype=float)
-    other = np.flatnonzero(~_bool_numpy(plain) & ~empty)
+    """Doubles of the cells of ``raw`` (NaN where empty or unparseable).
+
+    pyarrow casts the column at once; where it cannot (or gives a non-finite value),
+    cells that are not plain decimal numbers are parsed by :func:`pandas.to_numeric`."""
+    filled = pc.if_else(pa.array(empty), "nan", raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw)
+    try:
+        values = np.array(pc.cast(filled, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        other = np.flatnonzero(~np.isfinite(values) & ~empty)
+    except pa.ArrowInvalid:
+        plain = pc.match_substring_regex(filled, _PLAIN_NUMBER)
+        values = np.array(pc.cast(pc.if_else(plain, filled, "nan"), pa.float64()).to_numpy(zero_copy_only=False),
+                          dtype=float)
+        other = np.flatnonzero(~_bool_numpy(plain) & ~empty)
     if len(other):
         text = _to_object(raw.take(pa.array(other)))
         values[other] = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
