@@ -348,7 +348,7 @@ def read_google_2019(
                     memory=mem[idx],
                     priority=opt["priority"][idx],
                     qos=qos_labels(opt["scheduling_class"][idx]),
-                    file=pa.array(np.full(len(idx), file_label(path), dtype=object), type=pa.string()),
+                    file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
                     line=table.lines[idx],
                 )
             )

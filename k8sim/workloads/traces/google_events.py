@@ -214,11 +214,12 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     cpu_e = np.asarray(events.cpu, dtype=float)[order]
     mem_e = np.asarray(events.memory, dtype=float)[order]
     prio_e = np.asarray(events.priority, dtype=float)[order]
-    qos_e = np.asarray(_strings(events.qos).take(pa.array(order)).to_numpy(zero_copy_only=False), dtype=object)
+    qos_e = _strings(events.qos).take(pa.array(order))
     cpu = latest(cpu_e, ~np.isnan(cpu_e), np.nan)
     memory = latest(mem_e, ~np.isnan(mem_e), np.nan)
     priority = latest(prio_e, ~np.isnan(prio_e), np.nan)
-    qos = latest(qos_e, qos_e != "", "")
+    qos_pos = _last_per_group(attempt, takes & np.asarray(pc.not_equal(qos_e, "")), n_att)
+    qos = pc.if_else(pa.array(qos_pos >= 0), qos_e.take(pa.array(np.maximum(qos_pos, 0))), "")
 
     sched = np.full(n_att, np.nan)
     has_sched = np.zeros(n_att, dtype=bool)
@@ -268,24 +269,24 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     prio_k = priority[keep]
     return pd.DataFrame(
         {
-            "id": _objects(ids),
-            "owner": _objects(owner),
+            "id": pd.array(ids, dtype="str"),
+            "owner": pd.array(owner, dtype="str"),
             "arrival": np.where(arrival == -np.inf, np.nan, arrival),
             "end": np.where(end_k == np.inf, np.nan, end_k),
             "duration": duration,
             "cpu": cpu[keep],
             "memory": memory[keep],
             "priority": np.where(np.isnan(prio_k), 0.0, prio_k),
-            "qos": qos[keep],
+            "qos": pd.array(qos.filter(pa.array(keep)), dtype="str"),
         }
     )
 
 
-def _objects(values: pa.Array) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    if len(values):
-        out[:] = values.to_numpy(zero_copy_only=False)
-    return out
+def _text(column: pd.Series) -> Any:
+    """A text column as pyarrow strings when it is held in Arrow memory, else objects."""
+    if column.dtype == "str" and isinstance(column.array, pd.arrays.ArrowStringArray):
+        return pa.array(column.array)
+    return column.to_numpy(dtype=object)
 
 
 def pods_from_lifecycles(
@@ -301,15 +302,15 @@ def pods_from_lifecycles(
     """Pods from :func:`lifecycles` output: requests times the stated machine shape."""
     raw = raw_frame(
         len(frame),
-        id=frame["id"].to_numpy(dtype=object),
+        id=_text(frame["id"]),
         arrival=frame["arrival"].to_numpy(dtype=float),
         end=frame["end"].to_numpy(dtype=float),
         duration=frame["duration"].to_numpy(dtype=float),
         cpu_milli=frame["cpu"].to_numpy(dtype=float) * machine_cpu_milli,
         memory_bytes=frame["memory"].to_numpy(dtype=float) * machine_memory_bytes,
         priority=frame["priority"].to_numpy(dtype=float),
-        qos=frame["qos"].to_numpy(dtype=object),
-        owner=frame["owner"].to_numpy(dtype=object),
+        qos=_text(frame["qos"]),
+        owner=_text(frame["owner"]),
     )
     return build_pods(raw, file=file, options=options, rng=rng, report=report)
 
