@@ -285,6 +285,14 @@ class _Reader:
             invalid.append(1)
             return "skip"
 
+        nonempty = ends > starts
+        if header_at >= 0:
+            nonempty[: header_at + 1] = False
+        if not nonempty.any():  # nothing after the header (pyarrow rejects an empty input)
+            if self.names is None:
+                self.set_names(names)
+            self.line += n_lines
+            return self.empty()
         table = pacsv.read_csv(
             io.BytesIO(buf[cut:]),
             read_options=pacsv.ReadOptions(column_names=names, block_size=len(buf) + (1 << 16)),
@@ -294,7 +302,6 @@ class _Reader:
                                                  include_columns=wanted, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False, null_values=[]),
         )
-        nonempty = ends > starts
         if not invalid:
             # Every line pyarrow saw had the right number of fields: data lines are the
             # non-empty ones (after the header), and none is blank or malformed.
