@@ -210,13 +210,26 @@ def compare(
     executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
     address: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")] = None,
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+    precision: Annotated[float | None, typer.Option(
+        help="Add replications until each watched metric's CI half-width / |estimate| is at most this "
+             "(e.g. 0.05); --replications is then the starting number.")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", help="A summary metric the precision applies to (repeat; default: "
+                         "scheduling_latency_mean_s and mean_cpu_utilization).")] = None,
+    max_replications: Annotated[int | None, typer.Option(
+        help="Stop adding replications here (default 100).")] = None,
+    precision_on: Annotated[str, typer.Option(
+        help="mean: each profile's mean; difference: each profile's paired difference to the baseline.")] = "mean",
 ) -> None:
-    """Compare scheduler profiles on the same seeds: means, 95% CIs, paired differences."""
+    """Compare scheduler profiles on the same seeds: means, 95% CIs, paired differences with t and
+    Wilcoxon tests and Holm's correction; optionally enough replications for a stated precision."""
     from k8sim.experiments.commands import compare_command
 
     try:
         compare_command(scenario, profile, replications, jobs, out, baseline, console, seed=seed,
-                        overrides=set_ or [], plots=plots, executor=executor, address=address)
+                        overrides=set_ or [], plots=plots, executor=executor, address=address,
+                        precision=precision, metrics=metric or [], max_replications=max_replications,
+                        precision_target=precision_on)
     except ScenarioError as e:
         raise _fail(e) from None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from k8sim.workloads.traces.reports import TraceError, TraceReport, no_rows_error
 from k8sim.workloads.traces.schema import TraceOptions, typed_column, validate_nodes, validate_pods
@@ -54,6 +55,9 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
         value = columns.pop(name, defaults.get(name))
         if value is None:
             raise TypeError(f"raw_frame: column {name!r} is required")
+        if isinstance(value, pa.Array | pa.ChunkedArray):
+            data[name] = pd.array(value, dtype="str")  # text kept in Arrow memory
+            continue
         if np.ndim(value) == 0:
             value = np.full(n, value, dtype=object if isinstance(value, str) else None)
         data[name] = np.asarray(value)
@@ -80,6 +84,13 @@ def _sample(
     chosen = np.zeros(len(uniq), dtype=bool)
     chosen[rng.choice(len(uniq), size=k, replace=False)] = True
     return np.flatnonzero(chosen[inverse])
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """A text column of the pod schema (dtype ``str``, default index)."""
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype == "str":
+        return pd.Series(column.array, dtype="str")
+    return typed_column(column.astype(str).to_numpy(), "str")
 
 
 def build_pods(
@@ -138,17 +149,17 @@ def build_pods(
     rs = options.resource_scale
     frame = pd.DataFrame(
         {
-            "id": typed_column(sub["id"].astype(str).to_numpy(), "str"),
+            "id": _text(sub["id"]),
             "arrival_s": arrival * options.time_scale,
             "duration_s": duration * options.time_scale,
             "cpu_milli": np.rint(sub["cpu_milli"].to_numpy(dtype=float) * rs).astype(np.int64),
             "memory_bytes": np.rint(sub["memory_bytes"].to_numpy(dtype=float) * rs).astype(np.int64),
             "gpu_count": sub["gpu_count"].to_numpy(dtype=float).astype(np.int64),
             "gpu_milli": np.rint(sub["gpu_milli"].to_numpy(dtype=float)).astype(np.int64),
-            "gpu_model": typed_column(sub["gpu_model"].astype(str).to_numpy(), "str"),
+            "gpu_model": _text(sub["gpu_model"]),
             "priority": sub["priority"].to_numpy(dtype=float).astype(np.int64),
-            "qos": typed_column(sub["qos"].astype(str).to_numpy(), "str"),
-            "owner": typed_column(sub["owner"].astype(str).to_numpy(), "str"),
+            "qos": _text(sub["qos"]),
+            "owner": _text(sub["owner"]),
             "clipped_start": before.astype(bool),
             "clipped_end": after.astype(bool),
         }
