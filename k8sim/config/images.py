@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from k8sim.config.base import Strict
 from k8sim.config.distributions import Distribution
 from k8sim.config.k8s_types import K8sModel
+from k8sim.config.names import Seconds
 from k8sim.config.resources import Quantity
 
 __all__ = ["ImageCatalogSpec", "ImageLayer", "ImageSpec", "KubeletConfig", "SyntheticImages"]
@@ -33,7 +34,7 @@ class KubeletConfig(K8sModel):
     image_gc_high_threshold_percent: int = Field(default=85, alias="imageGCHighThresholdPercent", ge=0, le=100)
     image_gc_low_threshold_percent: int = Field(default=80, alias="imageGCLowThresholdPercent", ge=0, le=100)
     # Images younger than this are never garbage-collected (upstream imageMinimumGCAge, 2m).
-    image_minimum_gc_age_s: float = Field(default=120.0, alias="imageMinimumGCAgeSeconds", ge=0)
+    image_minimum_gc_age_s: Seconds = Field(default=120.0, alias="imageMinimumGCAgeSeconds")
 
     @model_validator(mode="after")
     def _check(self) -> KubeletConfig:

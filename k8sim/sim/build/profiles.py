@@ -13,7 +13,7 @@ from k8sim.scheduling.framework import NodePriority, Profile
 from k8sim.scheduling.plugins.base import FilterPlugin
 from k8sim.scheduling.preemption import DefaultPreemption
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
-from k8sim.scheduling.registry import PluginError
+from k8sim.scheduling.registry import PluginError, plugin_search_path
 from k8sim.scheduling.registry import get as get_plugin
 
 
@@ -44,10 +44,14 @@ def build_profiles(scenario: Scenario, streams: Streams, warnings: list[str],
     nodePriority`` (the default of inflation replays) every profile breaks ties by one
     per-run random node priority."""
     settings = scenario.scheduler
-    if settings.config_file is not None:
-        profiles, settings = _profiles_from_config(scenario, settings.config_file, streams, warnings)
-    else:
-        profiles = _profiles_from_scenario(scenario, streams, warnings)
+    source = Path(scenario.source)
+    # A "module:Class" plugin beside the scenario file imports without PYTHONPATH.
+    search = [source.parent] if source.suffix and source.is_file() else []
+    with plugin_search_path(*search):
+        if settings.config_file is not None:
+            profiles, settings = _profiles_from_config(scenario, settings.config_file, streams, warnings)
+        else:
+            profiles = _profiles_from_scenario(scenario, streams, warnings)
     _check_scheduler_names(scenario, profiles)
     _check_gpu_filters(scenario, profiles)
     tie_break = settings.tie_break or ("nodePriority" if inflation else "random")
