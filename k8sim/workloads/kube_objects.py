@@ -306,7 +306,8 @@ def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
             r.problem(f"{path}.status.images[{j}].sizeBytes", f"expected a non-negative integer, got {size!r}")
             continue
         images.append((names, size))
-    return KubeNode(name, i, allocatable, labels, taints, bool(spec.get("unschedulable", False)), images)
+    unschedulable = r.boolean(spec.get("unschedulable"), f"{path}.spec.unschedulable")
+    return KubeNode(name, i, allocatable, labels, taints, unschedulable, images)
 
 
 def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
@@ -318,9 +319,13 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     if not isinstance(name, str) or not name:
         r.problem(f"{path}.metadata.name", "required: the pod name")
         return None
-    namespace = meta.get("namespace") or "default"
+    namespace = r.string(meta.get("namespace"), f"{path}.metadata.namespace", "default")
+    phase = r.string(status.get("phase"), f"{path}.status.phase", "Pending")
+    node_name = r.string(spec.get("nodeName"), f"{path}.spec.nodeName")
+    scheduler = r.string(spec.get("schedulerName"), f"{path}.spec.schedulerName", DEFAULT_SCHEDULER)
+    if namespace is None or phase is None or scheduler is None or (node_name is None and spec.get("nodeName")):
+        return None  # a field of the wrong type (reported)
     key = f"{namespace}/{name}"
-    phase = status.get("phase", "Pending")
     if phase in _TERMINAL:
         r.group("pod(s) in phase Succeeded/Failed skipped (they hold no resources)", key)
         return None
@@ -329,9 +334,11 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
         priority = 0
         if spec.get("priorityClassName"):
             r.group("pod(s) with priorityClassName but no resolved spec.priority (priority 0 used)", key)
-    elif isinstance(priority, bool) or not isinstance(priority, int):
-        r.problem(f"{path}.spec.priority", f"expected an integer, got {priority!r}")
-        priority = 0
+    else:
+        # spec.priority is an int32; system pods carry up to system-node-critical's 2000001000.
+        priority = r.integer(priority, f"{path}.spec.priority", -(2**31), 2**31 - 1)
+        if priority is None:
+            priority = 0
     ports = []
     for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers")):
         c = r.mapping_or_empty(c, f"{path}.spec.containers[{j}]")
@@ -341,7 +348,7 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     tolerations = r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations")
     affinity = spec.get("affinity") or None
     spread = r.sequence_or_empty(spec.get("topologySpreadConstraints"), f"{path}.spec.topologySpreadConstraints")
-    if not spec.get("nodeName"):
+    if node_name is None:
         # Only a pending pod's scheduling fields reach k8sim (a bound pod keeps none of
         # them): validate those, dropping keys k8sim does not model.
         ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []
@@ -351,13 +358,12 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
         spread = r.lenient(_SPREAD, spread, f"{path}.spec.topologySpreadConstraints") or []
     containers = [c for c in r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers") if isinstance(c, dict)]
     image = containers[0].get("image") if containers and isinstance(containers[0].get("image"), str) else None
-    scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
     pod = KubePod(
         name=name,
         namespace=str(namespace),
         index=i,
         labels=r.strings(meta.get("labels"), f"{path}.metadata.labels"),
-        node_name=spec.get("nodeName") or None,
+        node_name=node_name,
         requests=pod_requests(r, spec, f"{path}.spec"),
         priority=int(priority),
         scheduler_name=str(scheduler),

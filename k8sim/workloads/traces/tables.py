@@ -148,6 +148,11 @@ def read_table(
 
 _MISSING_WORDS = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"})
 
+#: Largest magnitude a numeric cell may have: 2**53, beyond which float64 no longer holds
+#: every integer; no count, time or size of a trace comes near it, and a cell past 2**63
+#: would wrap to a negative int64 once stored.
+MAX_CELL = float(2**53)
+
 
 class RowCheck:
     """Drops bad rows of a :class:`Table`, recording each in the report once.
@@ -176,7 +181,8 @@ class RowCheck:
     def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
         """Parse ``column`` as floats; NaN where empty.
 
-        Unparseable (or infinite) values drop the row as ``bad_number``; empty ones as
+        Unparseable (or infinite) values drop the row as ``bad_number``; values beyond
+        :data:`MAX_CELL` in magnitude as ``out_of_range``; empty ones as
         ``missing_value`` when ``required``; values below ``minimum`` as
         ``negative_value``.
         """
@@ -185,6 +191,8 @@ class RowCheck:
         series = pd.Series(raw, dtype=object).where(~empty, None)
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
+        with np.errstate(invalid="ignore"):
+            self.reject(np.abs(values) > MAX_CELL, "out_of_range", column)
         if required:
             self.reject(empty, "missing_value", column)
         values = np.where(np.isfinite(values), values, np.nan)
