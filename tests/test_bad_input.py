@@ -31,7 +31,13 @@ from typer.testing import CliRunner
 
 from k8sim import load_scenario
 from k8sim.cli import app
-from k8sim.config.loader import MAX_ALIAS_EXPANSION, ScenarioError, apply_overrides, read_yaml, validate_scenario
+from k8sim.config.loader import (
+    MAX_ALIAS_EXPANSION,
+    ScenarioError,
+    apply_overrides,
+    read_yaml,
+    validate_scenario,
+)
 from k8sim.constants import MAX_PODS, MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.sim.simulation import Simulation
 
