@@ -362,6 +362,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str 
             problems.append(("--set", f"expected path=value, got {ov!r}"))
             continue
         path, raw = ov.split("=", 1)
+        if not path.strip():
+            problems.append(("--set", f"expected path=value, got {ov!r} (no path before '=')"))
+            continue
         try:
             value = safe_load(raw) if raw != "" else ""
         except YAMLAliasError as e:
