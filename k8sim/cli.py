@@ -25,6 +25,7 @@ from rich.table import Table
 from k8sim import __version__
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.config.scenario import Scenario
+from k8sim.constants import MAX_TIME_S
 
 if TYPE_CHECKING:
     from k8sim.scheduling.explain import Explanation
@@ -170,33 +171,25 @@ def run(
     )
 
 
-def _module_plugins(sc: Scenario) -> list[str]:
-    """The ``module:Class`` plugin names of a scenario's profiles."""
-    return sorted({p.name for prof in sc.scheduler.profiles for p in prof.plugins if ":" in p.name})
-
-
-def _without_module_plugins(sc: Scenario) -> Scenario:
-    """``sc`` with its ``module:Class`` plugins left out of the profiles (not imported)."""
-    profiles = [prof.model_copy(update={"plugins": [p for p in prof.plugins if ":" not in p.name]})
-                for prof in sc.scheduler.profiles]
-    scheduler = sc.scheduler.model_copy(update={"profiles": profiles})
-    return sc.model_copy(update={"scheduler": scheduler}).with_source(sc.source)
-
-
 def _validate_one(path: Path, check_plugins: bool) -> str:
     """Check one scenario or experiment file; returns the "ok" detail or raises."""
     from k8sim.config.loader import read_yaml
     from k8sim.experiments.sweeps import experiment_from_data, looks_like_experiment, plan
+    from k8sim.sim.build.profiles import module_plugins, without_module_plugins
     from k8sim.sim.simulation import Simulation
 
     data = read_yaml(path)
     if isinstance(data, dict) and looks_like_experiment(data):
         exp = experiment_from_data(data, source=str(path), base_dir=path.parent)
-        runs = plan(exp)  # every point x profile, validated and built
-        return f"experiment, {len(runs)} runs of {exp.scenario}"
+        runs = plan(exp, import_plugins=check_plugins)  # every point x profile, validated and built
+        skipped = sorted({m for r in runs for m in module_plugins(r.scenario)}) if not check_plugins else []
+        detail = f"experiment, {len(runs)} runs of {exp.scenario}"
+        if skipped:
+            detail += f"; plugin module(s) not imported: {', '.join(skipped)} (--check-plugins imports them)"
+        return detail
     sc = load_scenario(path)
-    skipped = [] if check_plugins else _module_plugins(sc)
-    sim = Simulation(_without_module_plugins(sc) if skipped else sc)  # what only the built cluster tells
+    skipped = [] if check_plugins else module_plugins(sc)
+    sim = Simulation(without_module_plugins(sc) if skipped else sc)  # what only the built cluster tells
     detail = f"{sim.state.nodes.n} nodes, {len(sc.workloads)} workloads"
     if skipped:
         detail += (f"; plugin module(s) not imported: {', '.join(skipped)} (--check-plugins imports and "
@@ -447,6 +440,10 @@ def explain(
             if at is None or not math.isfinite(at) or at <= 0:
                 raise ExplainError(f"--at T must be a virtual time > 0 (seconds), got {at}")
             sc = load_scenario(scenario)
+            limit = sc.duration_s if sc.duration_s is not None else MAX_TIME_S
+            if at > limit:
+                raise ExplainError(f"--at {at:g} is beyond the scenario's end ({limit:g} s, "
+                                   f"{'duration_s' if sc.duration_s is not None else 'the time limit'})")
             sim = Simulation(sc)
             warnings += sim.warnings
             sim.env.run(until=at)

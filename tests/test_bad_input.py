@@ -144,6 +144,14 @@ def test_progress_loop_always_advances() -> None:
     assert sim.env.peek() == float("inf")
 
 
+def test_explain_at_beyond_the_end_is_refused(tmp_path: Path) -> None:
+    # A time past the scenario's end used to run arrivals for ever (no duration bound).
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(scenario(duration_s=100)))
+    with time_bound(10):
+        code, out = cli("explain", tmp_path / "s.yaml", "--pod", "w-0", "--at", "1e300")
+    assert code == 2 and "beyond the scenario's end (100 s, duration_s)" in out
+
+
 # ------------------------------------------------------------------ 2. timeseries bins
 
 
@@ -270,6 +278,8 @@ def test_out_naming_a_file_is_refused_before_running(tmp_path: Path) -> None:
         assert "exists and is not a directory" in out
         assert "simulated" not in out and time.process_time() - start < 5
     assert taken.read_text() == "not a directory"
+    code, out = cli("explain", "--objects", OBJECTS, "--pod", "batch-infer-6c9f8d7b4-wx4tz", "--out", tmp_path)
+    assert code == 2 and "expected a file in an existing directory" in out
 
 
 # ------------------------------------------------------------------ 8. SIGTERM in sweeps
@@ -366,6 +376,15 @@ def test_validate_does_not_import_plugin_modules_unless_asked(tmp_path: Path) ->
     code, out = cli("validate", "--check-plugins", path)
     assert code == 0, out
     assert (tmp_path / "imported.marker").exists()
+
+
+def test_validate_of_an_experiment_does_not_import_plugin_modules(tmp_path: Path) -> None:
+    _plugin_scenario(tmp_path, "k8sim_test_plugin_experiment")
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump({"scenario": "s.yaml", "grid": {"seed": [1, 2]}}))
+    code, out = cli("validate", tmp_path / "e.yaml")
+    assert code == 0, out
+    assert not (tmp_path / "imported.marker").exists()
+    assert "not imported" in out
 
 
 def test_plugin_module_beside_the_scenario_imports_without_pythonpath(tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ from k8sim.experiments.comparison import (
 )
 from k8sim.experiments.executors import check_options, open_executor
 from k8sim.metrics.rundir import check_output_dir, json_safe, write_run_dir
+from k8sim.sim.build.profiles import without_module_plugins
 from k8sim.sim.simulation import Simulation
 
 #: Label of the runs of an experiment that lists no profiles (the scenario's own scheduler).
@@ -246,8 +247,11 @@ def _with_values(path: str, msg: str, bad_values: dict[tuple[str, str], list[str
     return path, f"{'value' if len(values) == 1 else 'values'} {', '.join(values)}: {msg}"
 
 
-def plan(exp: Experiment) -> list[PlannedRun]:
+def plan(exp: Experiment, import_plugins: bool = True) -> list[PlannedRun]:
     """Validate every point x profile and list the runs (no run starts here).
+
+    ``import_plugins=False`` builds the simulations without their ``module:Class``
+    plugins (nothing is imported; the planned runs keep them).
 
     Raises one :class:`ScenarioError` naming the experiment file with every problem:
     bad override paths or values (with the offending point), unknown profiles, and
@@ -332,7 +336,8 @@ def plan(exp: Experiment) -> list[PlannedRun]:
         for label, spec in specs.items():
             final = sc if spec is None else apply_profile(sc, spec)
             try:
-                Simulation(final, seed=seed0)  # what only a built simulation can tell
+                # What only a built simulation can tell.
+                Simulation(final if import_plugins else without_module_plugins(final), seed=seed0)
             except ScenarioError as e:
                 label_ov = ", ".join(override_strings(point)) or "no overrides"
                 for path, msg in e.problems:

@@ -37,6 +37,21 @@ def preemption_args(raw: dict) -> dict[str, int]:
     return out
 
 
+def module_plugins(scenario: Scenario) -> list[str]:
+    """The ``module:Class`` plugin names of a scenario's profiles (importing one runs
+    its module's code)."""
+    return sorted({p.name for prof in scenario.scheduler.profiles for p in prof.plugins if ":" in p.name})
+
+
+def without_module_plugins(scenario: Scenario) -> Scenario:
+    """``scenario`` with its ``module:Class`` plugins left out of the profiles, so that
+    building it imports nothing (``k8sim validate`` without ``--check-plugins``)."""
+    profiles = [prof.model_copy(update={"plugins": [p for p in prof.plugins if ":" not in p.name]})
+                for prof in scenario.scheduler.profiles]
+    scheduler = scenario.scheduler.model_copy(update={"profiles": profiles})
+    return scenario.model_copy(update={"scheduler": scheduler}).with_source(scenario.source)
+
+
 def build_profiles(scenario: Scenario, streams: Streams, warnings: list[str],
                    inflation: bool = False) -> tuple[dict[str, Profile], SchedulerSettings]:
     """The run's profiles by ``schedulerName`` and its scheduler settings (a
