@@ -24,6 +24,7 @@ from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.experiments.comparison import ComparisonResult, compare, load_comparison
 from k8sim.experiments.report import comparison_report, differences, fmt, fmt_ci, summary_means
 from k8sim.experiments.sweeps import load_experiment, output_dir, sweep
+from k8sim.metrics.rundir import check_output_dir
 
 #: Metrics shown in the printed tables (those present).
 HEADLINE = (
@@ -132,6 +133,8 @@ def compare_command(
     """
     scenario = load_scenario(scenario_path, overrides=list(overrides))
     names = _split(profiles)
+    directory = Path(out) if out is not None else _default_out("compare", scenario.name or "scenario")
+    check_output_dir(directory)  # before the runs: a bad location must not lose them
     bar = _progress(console, "comparing")
     with bar:
         task = bar.add_task("compare", total=None)
@@ -143,7 +146,6 @@ def compare_command(
                          keep_results=True, executor=executor, address=address, progress=progress,
                          precision=precision, precision_metrics=list(metrics) or None,
                          max_replications=max_replications, precision_target=precision_target)
-    directory = Path(out) if out is not None else _default_out("compare", scenario.name or "scenario")
     result.save(directory)
     (directory / "report.md").write_text(comparison_report(result))
     if plots:

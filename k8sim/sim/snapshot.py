@@ -73,7 +73,7 @@ def build_snapshot(objects: KubeObjects, scheduler: dict[str, Any] | None = None
     data["seed"] = seed
     origin = _origins(objects, data)
     try:
-        scenario = validate_scenario(data, source=objects.source)
+        scenario = validate_scenario(data, source=objects.source, system_priorities=True)
         sim = Simulation(scenario, allow_overcommit=True)
     except ScenarioError as e:
         raise ScenarioError(objects.source, [_translate(path, msg, origin) for path, msg in e.problems]) from None

@@ -472,6 +472,11 @@ _MISSING_SET = pa.array(sorted(_MISSING_WORDS), type=pa.string())
 #: Plain decimal numbers, which pyarrow and pandas parse to the same double.
 _PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
+#: Largest magnitude a numeric cell may have: 2**53, beyond which float64 no longer holds
+#: every integer; no count, time or size of a trace comes near it, and a cell past 2**63
+#: would wrap to a negative int64 once stored.
+MAX_CELL = float(2**53)
+
 
 class RowCheck:
     """Drops bad rows of a :class:`Table`, recording each in the report once.
@@ -512,7 +517,8 @@ class RowCheck:
     def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
         """Parse ``column`` as floats; NaN where empty.
 
-        Unparseable (or infinite) values drop the row as ``bad_number``; empty ones as
+        Unparseable (or infinite) values drop the row as ``bad_number``; values beyond
+        :data:`MAX_CELL` in magnitude as ``out_of_range``; empty ones as
         ``missing_value`` when ``required``; values below ``minimum`` as
         ``negative_value``. Plain decimal numbers are parsed by pyarrow, anything else
         by :func:`pandas.to_numeric` (both give the correctly rounded double).
@@ -525,6 +531,8 @@ class RowCheck:
         else:
             values = _parse_numbers(raw, empty)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
+        with np.errstate(invalid="ignore"):
+            self.reject(np.abs(values) > MAX_CELL, "out_of_range", column)
         if required:
             self.reject(empty, "missing_value", column)
         values = np.where(np.isfinite(values), values, np.nan)
