@@ -25,6 +25,7 @@ from rich.table import Table
 from k8sim import __version__
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.config.scenario import Scenario
+from k8sim.constants import MAX_TIME_S
 
 if TYPE_CHECKING:
     from k8sim.scheduling.explain import Explanation
@@ -124,15 +125,19 @@ def run(
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
 ) -> None:
     """Run a scenario; write tables, summary, resolved scenario and plots."""
+    from k8sim.metrics.rundir import check_output_dir
     from k8sim.sim.simulation import Simulation
 
     try:
         sc = load_scenario(scenario, overrides=set_ or [])
+        directory = out or _default_out(sc)
+        check_output_dir(directory)  # before the run: a bad location must not lose it
         sim = Simulation(sc, seed=seed)
     except ScenarioError as e:
         raise _fail(e) from None
     for warning in sim.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    shown = len(sim.warnings)
     for workload, resources in sim.never_fit().items():
         err_console.print(
             f"[yellow]warning:[/] {escape(str(scenario))}: workload {escape(repr(workload))} requests "
@@ -146,7 +151,8 @@ def run(
         result = sim.run(progress=bar)
     finally:
         bar.close()
-    directory = out or _default_out(sc)
+    for warning in sim.warnings[shown:]:  # what the run itself found (time limit, bins)
+        _warn(warning)
     result.to_parquet(directory)
     if csv:
         result.to_csv(directory)
@@ -165,26 +171,52 @@ def run(
     )
 
 
-@app.command()
-def validate(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
-) -> None:
-    """Check scenario files without running them (exit code 2 if any is invalid)."""
+def _validate_one(path: Path, check_plugins: bool) -> str:
+    """Check one scenario or experiment file; returns the "ok" detail or raises."""
+    from k8sim.config.loader import read_yaml
+    from k8sim.experiments.sweeps import experiment_from_data, looks_like_experiment, plan
+    from k8sim.sim.build.profiles import module_plugins, without_module_plugins
     from k8sim.sim.simulation import Simulation
 
+    data = read_yaml(path)
+    if isinstance(data, dict) and looks_like_experiment(data):
+        exp = experiment_from_data(data, source=str(path), base_dir=path.parent)
+        runs = plan(exp, import_plugins=check_plugins)  # every point x profile, validated and built
+        skipped = sorted({m for r in runs for m in module_plugins(r.scenario)}) if not check_plugins else []
+        detail = f"experiment, {len(runs)} runs of {exp.scenario}"
+        if skipped:
+            detail += f"; plugin module(s) not imported: {', '.join(skipped)} (--check-plugins imports them)"
+        return detail
+    sc = load_scenario(path)
+    skipped = [] if check_plugins else module_plugins(sc)
+    sim = Simulation(without_module_plugins(sc) if skipped else sc)  # what only the built cluster tells
+    detail = f"{sim.state.nodes.n} nodes, {len(sc.workloads)} workloads"
+    if skipped:
+        detail += (f"; plugin module(s) not imported: {', '.join(skipped)} (--check-plugins imports and "
+                   "checks them, which runs their code)")
+    return detail
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario or experiment YAML files.")],
+    check_plugins: Annotated[
+        bool, typer.Option("--check-plugins", help="Import the scenario's 'module:Class' plugins (runs their code).")
+    ] = False,
+) -> None:
+    """Check scenario and experiment files without running them (exit code 2 if any is invalid).
+
+    A plugin named "module:Class" is not imported unless --check-plugins is given.
+    """
     bad = 0
     for path in scenarios:
         try:
-            sc = load_scenario(path)
-            sim = Simulation(sc)  # also checks what only the built cluster can tell
+            detail = _validate_one(path, check_plugins)
         except ScenarioError as e:
             err_console.print(f"[bold red]invalid:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             bad += 1
             continue
-        console.print(
-            f"[green]ok[/]: {escape(str(path))} ({sim.state.nodes.n} nodes, {len(sc.workloads)} workloads)",
-            highlight=False,
-        )
+        console.print(f"[green]ok[/]: {escape(str(path))} ({escape(detail)})", highlight=False)
     if bad:
         raise typer.Exit(code=2)
 
@@ -210,15 +242,33 @@ def compare(
     executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
     address: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:port).")] = None,
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+    precision: Annotated[float | None, typer.Option(
+        help="Add replications until each watched metric's CI half-width / |estimate| is at most this "
+             "(e.g. 0.05); --replications is then the starting number.")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", help="A summary metric the precision applies to (repeat; default: "
+                         "scheduling_latency_mean_s and mean_cpu_utilization).")] = None,
+    max_replications: Annotated[int | None, typer.Option(
+        help="Stop adding replications here (default 100).")] = None,
+    precision_on: Annotated[str, typer.Option(
+        help="mean: each profile's mean; difference: each profile's paired difference to the baseline.")] = "mean",
 ) -> None:
-    """Compare scheduler profiles on the same seeds: means, 95% CIs, paired differences."""
+    """Compare scheduler profiles on the same seeds: means, 95% CIs, paired differences with t and
+    Wilcoxon tests and Holm's correction; optionally enough replications for a stated precision."""
     from k8sim.experiments.commands import compare_command
+    from k8sim.experiments.executors import TerminatedError, terminate_on_sigterm
 
     try:
-        compare_command(scenario, profile, replications, jobs, out, baseline, console, seed=seed,
-                        overrides=set_ or [], plots=plots, executor=executor, address=address)
+        with terminate_on_sigterm():
+            compare_command(scenario, profile, replications, jobs, out, baseline, console, seed=seed,
+                            overrides=set_ or [], plots=plots, executor=executor, address=address,
+                            precision=precision, metrics=metric or [], max_replications=max_replications,
+                            precision_target=precision_on)
     except ScenarioError as e:
         raise _fail(e) from None
+    except TerminatedError:
+        err_console.print("terminated (SIGTERM); workers stopped", highlight=False)
+        raise typer.Exit(code=143) from None
 
 
 @app.command()
@@ -233,12 +283,18 @@ def sweep(
 ) -> None:
     """Run a parameter sweep; completed runs are skipped when rerun (resume)."""
     from k8sim.experiments.commands import sweep_command
+    from k8sim.experiments.executors import TerminatedError, terminate_on_sigterm
 
     try:
-        table = sweep_command(experiment, executor, jobs, address, out, console, retry_failed=retry_failed,
-                              plots=plots)
+        with terminate_on_sigterm():
+            table = sweep_command(experiment, executor, jobs, address, out, console, retry_failed=retry_failed,
+                                  plots=plots)
     except ScenarioError as e:
         raise _fail(e) from None
+    except TerminatedError:
+        err_console.print("terminated (SIGTERM); workers stopped, finished runs kept (rerun to resume)",
+                          highlight=False)
+        raise typer.Exit(code=143) from None
     if "status" in table and (table["status"] == "error").any():
         raise typer.Exit(code=1)  # the others finished; failed runs are in the sweep table
 
@@ -368,7 +424,7 @@ def explain(
         str | None, typer.Option("--profile", help="Explain under this schedulerName (default: the pod's).")
     ] = None,
     objects: Annotated[
-        Path | None, typer.Option("--objects", help="Mode 2: `kubectl get nodes,pods -A -o yaml` output.")
+        Path | None, typer.Option("--objects", help="Mode 2: `kubectl get nodes,pods,namespaces -A -o yaml` output (Namespace objects optional).")
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Mode 2: a KubeSchedulerConfiguration (v1) file.")
@@ -393,6 +449,8 @@ def explain(
             raise ExplainError(f"--top must be >= 1, got {top}")
         if not pod:
             raise ExplainError("--pod NAME is required")
+        if out is not None and (out.is_dir() or not out.absolute().parent.is_dir()):
+            raise ExplainError(f"--out {out}: expected a file in an existing directory")
         if (scenario is None) == (objects is None):
             raise ExplainError("give either a SCENARIO (with --at) or --objects FILE, not both or neither")
         warnings: list[str] = []
@@ -407,6 +465,10 @@ def explain(
             if at is not None and (not math.isfinite(at) or at <= 0):
                 raise ExplainError(f"--at T must be a virtual time > 0 (seconds), got {at}")
             sc = load_scenario(scenario)
+            limit = sc.duration_s if sc.duration_s is not None else MAX_TIME_S
+            if at is not None and at > limit:
+                raise ExplainError(f"--at {at:g} is beyond the scenario's end ({limit:g} s, "
+                                   f"{'duration_s' if sc.duration_s is not None else 'the time limit'})")
             sim = Simulation(sc)
             warnings += sim.warnings
             found = explain_in_run(sim, pod, at, profile)

@@ -66,14 +66,16 @@ class ClusterAPI:
 
     def create_pod(self, *, name: str, requests: np.ndarray, workload: int, index: int, shape: int,
                    priority: int, duration: float, start_latency: float, gpu_count: int = 0,
-                   gpu_milli: int = 0, owner_kind: int = NO_OWNER, owner: int = 0, node: int = -1) -> int:
+                   gpu_milli: int = 0, owner_kind: int = NO_OWNER, owner: int = 0, node: int = -1,
+                   nonzero: np.ndarray | None = None) -> int:
         """A new Pending pod, created now; returns its row. ``node`` >= 0 preassigns it
-        (``spec.nodeName``: the scheduler leaves it alone; bind it with :meth:`bind`)."""
+        (``spec.nodeName``: the scheduler leaves it alone; bind it with :meth:`bind`).
+        ``nonzero``: see :meth:`PodTable.append <k8sim.cluster.pods.PodTable.append>`."""
         now = self.env.now
         pod = self.state.pods.append(
             name=name, requests=requests, workload=workload, index=index, shape=shape, priority=priority,
             created=now, duration=duration, start_latency=start_latency, gpu_count=gpu_count,
-            gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner,
+            gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner, nonzero=nonzero,
         )
         self.log.event(now, "PodCreated", pod, -1)
         self.bus.publish(PodAdded(pod, node))

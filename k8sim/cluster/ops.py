@@ -48,6 +48,12 @@ class ClusterState:
     terminating: set[int] = field(init=False, default_factory=set)
     #: Nodes removed so far (their columns stay, marked by ``removed_at``).
     removed_nodes: int = field(init=False, default=0)
+    #: Labels of each namespace that has any (``namespaceSelector`` of pod affinity
+    #: terms); see :func:`namespace_labels`.
+    namespaces: dict[str, dict[str, str]] = field(init=False, default_factory=dict)
+    #: Bound pods may exceed their node's allocatable (a real cluster's snapshot: static
+    #: pods, resized nodes); :func:`check_invariants` then checks ``requested >= 0`` only.
+    allow_overcommit: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
@@ -59,14 +65,26 @@ class ClusterState:
         self.group_counts = np.zeros((0, 0), dtype=np.int32)
 
 
+#: The label the API server puts on every namespace (upstream
+#: ``v1.LabelMetadataName``), with the namespace's name as its value.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def namespace_labels(state: ClusterState, namespace: str) -> dict[str, str]:
+    """Labels of ``namespace``: those recorded in ``state.namespaces`` plus
+    ``kubernetes.io/metadata.name``, which every namespace has."""
+    return {**state.namespaces.get(namespace, {}), NAMESPACE_NAME_LABEL: namespace}
+
+
 def count_group_key(info: Any) -> tuple:
-    """What the pod-counting plugins see of a shape: labels (PodTopologySpread,
-    InterPodAffinity selectors), pod (anti-)affinity terms (existing pods' terms in
-    InterPodAffinity), host ports (NodePorts) and GPU kind (GpuClustering's tag). Taken
-    when the shape is registered."""
+    """What the pod-counting plugins see of a shape: namespace and labels
+    (PodTopologySpread, InterPodAffinity selectors), pod (anti-)affinity terms (existing
+    pods' terms in InterPodAffinity), host ports (NodePorts) and GPU kind
+    (GpuClustering's tag). Taken when the shape is registered."""
     gpu = 0 if not info.gpu_count else (-1 if info.gpu_milli < GPU_MILLI else int(info.gpu_count))
     affinity = repr(info.affinity) if info.affinity is not None else ""
-    return (tuple(sorted(info.labels.items())), affinity, info.host_ports, gpu)
+    return (getattr(info, "namespace", "default"), tuple(sorted(info.labels.items())), affinity,
+            info.host_ports, gpu)
 
 
 def add_shape(state: ClusterState, info: Any) -> int:
@@ -445,7 +463,7 @@ def check_invariants(state: ClusterState) -> None:
     np.add.at(counts, (groups[pods.shape[:n][bound]], idx), 1)
     if not np.array_equal(counts, state.group_counts):
         raise InvariantError("group_counts disagrees with the bound pods")
-    if np.any(nodes.requested < 0) or np.any(nodes.requested > nodes.alloc):
+    if np.any(nodes.requested < 0) or (not state.allow_overcommit and np.any(nodes.requested > nodes.alloc)):
         raise InvariantError("requested outside [0, allocatable]")
     if not np.array_equal(nodes.free, nodes.alloc - nodes.requested):
         raise InvariantError("free != allocatable - requested")

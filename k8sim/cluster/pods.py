@@ -153,17 +153,23 @@ class PodTable:
         gpu_milli: int = 0,
         owner_kind: int = NO_OWNER,
         owner: int = 0,
+        nonzero: np.ndarray | None = None,
     ) -> int:
         """Add a Pending pod; returns its row (``gpu_count`` devices with ``gpu_milli``
-        each, none by default; owned by ``owner`` of ``owner_kind``, none by default)."""
+        each, none by default; owned by ``owner`` of ``owner_kind``, none by default).
+        ``nonzero``: its cpu/memory for the nodes' ``nonzero_requested`` (the shape's
+        ``nonzero_bound``); None = a single container whose 0 requests are absent ones."""
         if self.n == self._cap:
             self._grow()
         p = self.n
         self.n += 1
         self.requests[p] = requests
-        cpu, mem = requests[0], requests[1]
-        self.nonzero[p, 0] = cpu if cpu > 0 else DEFAULT_MILLI_CPU_REQUEST
-        self.nonzero[p, 1] = mem if mem > 0 else DEFAULT_MEMORY_REQUEST
+        if nonzero is not None:
+            self.nonzero[p] = nonzero
+        else:
+            cpu, mem = requests[0], requests[1]
+            self.nonzero[p, 0] = cpu if cpu > 0 else DEFAULT_MILLI_CPU_REQUEST
+            self.nonzero[p, 1] = mem if mem > 0 else DEFAULT_MEMORY_REQUEST
         self.workload[p] = workload
         self.index[p] = index
         self.shape[p] = shape

@@ -4,25 +4,41 @@ nodes, node lists read from trace files), with their taints and GPUs."""
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.base import Strict, base_dir
 from k8sim.config.images import KubeletConfig
 from k8sim.config.k8s_types import K8sModel
+from k8sim.config.names import (
+    DnsSubdomain,
+    LabelKey,
+    Labels,
+    LabelValue,
+    check_dns1123_subdomain,
+    check_label_value,
+)
 from k8sim.config.resources import Quantity, ResourceList
 from k8sim.config.traces import NODE_FORMAT_SCHEMAS, check_args, resolve_file
-from k8sim.constants import DEFAULT_MAX_PODS, MAX_GPUS_PER_NODE
+from k8sim.constants import DEFAULT_MAX_PODS, MAX_GPUS_PER_NODE, MAX_POOL_NODES
 
-__all__ = ["Cluster", "NodeGpus", "NodePool", "NodeSpec", "Taint", "TraceNodes"]
+
+def _pool_name(v: str) -> str:
+    # Both a label value (k8sim.io/node-pool) and the start of node names.
+    return check_dns1123_subdomain(check_label_value(v))
+
+
+PoolName = Annotated[str, AfterValidator(_pool_name)]
+
+__all__ = ["Cluster", "NodeGpus", "NodeImage", "NodePool", "NodeSpec", "Taint", "TraceNodes"]
 
 
 class Taint(K8sModel):
     """A node taint (``spec.taints[]``)."""
 
-    key: str = Field(min_length=1)  # taint key
-    value: str = ""  # taint value (may be empty)
+    key: LabelKey  # taint key (a qualified name, as label keys)
+    value: LabelValue = ""  # taint value (may be empty)
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]  # what it repels
 
 
@@ -30,25 +46,26 @@ class NodeGpus(Strict):
     """A node's GPUs: ``count`` devices of one ``model``, each with 1000 milli-GPU."""
 
     count: int = Field(ge=1, le=MAX_GPUS_PER_NODE)  # number of GPU devices
-    model: str = Field(min_length=1)  # GPU model, e.g. V100M16 (no "|")
+    model: str = Field(min_length=1)  # GPU model, e.g. V100M16 (no "|"); a label value
 
     @field_validator("model")
     @classmethod
     def _model(cls, v: str) -> str:
         if "|" in v or v != v.strip():
             raise ValueError(f"a GPU model is one name without '|' or spaces, got {v!r}")
-        return v
+        return check_label_value(v)  # it becomes the value of the k8sim.io/gpu-model label
 
 
 class NodePool(Strict):
     """``count`` identical nodes, spread round-robin over ``zones``."""
 
-    name: str = Field(min_length=1)  # pool name; nodes are named <name>-<i>
-    count: int = Field(ge=1)  # number of nodes (>= 1)
+    # Pool name; nodes are named <name>-<i> and labelled k8sim.io/node-pool=<name>.
+    name: PoolName
+    count: int = Field(ge=1, le=MAX_POOL_NODES)  # number of nodes (>= 1)
     allocatable: ResourceList  # e.g. {cpu: "16", memory: 64Gi}; pods defaults to 110
-    labels: dict[str, str] = {}  # extra node labels
+    labels: Labels = {}  # extra node labels
     taints: list[Taint] = []  # node taints
-    zones: list[str] = []  # zone names; sets topology.kubernetes.io/zone
+    zones: list[LabelValue] = []  # zone names; sets topology.kubernetes.io/zone
     gpus: NodeGpus | None = None  # GPU devices of each node (absent: none)
     # The fields below apply when the scenario has an ``images`` section.
     # Disk for container images (imagefs), e.g. 50Gi; absent = unlimited (no image GC).
@@ -74,15 +91,28 @@ class NodePool(Strict):
         return self
 
 
+class NodeImage(K8sModel):
+    """An image a node holds (a node's ``status.images`` entry): its names and size."""
+
+    names: tuple[str, ...] = Field(min_length=1)  # e.g. [registry/app@sha256:..., registry/app:1.2]
+    size_bytes: int = Field(alias="sizeBytes", ge=0)  # as the runtime reports it
+
+
 class NodeSpec(Strict):
     """One hand-built node."""
 
-    name: str = Field(min_length=1)  # node name (unique in the cluster)
+    name: DnsSubdomain  # node name (unique in the cluster)
     allocatable: ResourceList  # e.g. {cpu: "4", memory: 16Gi}
-    labels: dict[str, str] = {}  # extra node labels
+    labels: Labels = {}  # extra node labels
+    # true: labels are exactly the node's (kubernetes.io/hostname is not added), as for
+    # nodes read from real objects.
+    exact_labels: bool = False
     taints: list[Taint] = []  # node taints
-    zone: str | None = None  # sets topology.kubernetes.io/zone
+    zone: LabelValue | None = None  # sets topology.kubernetes.io/zone
     gpus: NodeGpus | None = None  # GPU devices (absent: none)
+    # status.images: images already on the node, read by ImageLocality when the scenario
+    # has no images section (with one, the image store is the truth: use prepulled_images).
+    images: list[NodeImage] = []
 
     @model_validator(mode="after")
     def _check(self) -> NodeSpec:
@@ -102,10 +132,10 @@ class TraceNodes(Strict):
     format: Literal["openb", "pai2020", "alibaba2018", "google2019", "google2011"]
     file: str  # the node list; relative to the scenario file; "sample" = packaged sample
     args: dict[str, Any] = {}  # format-specific reader options (machine sizes)
-    name: str = Field(default="trace", min_length=1)  # node pool label of these nodes
+    name: PoolName = "trace"  # node pool label of these nodes
     gpu_only: bool = False  # keep only the nodes with GPUs
     pods: int = Field(default=DEFAULT_MAX_PODS, ge=1)  # allocatable pods of each node
-    labels: dict[str, str] = {}  # extra labels on every node
+    labels: Labels = {}  # extra labels on every node
     taints: list[Taint] = []  # taints on every node
 
     @field_validator("file")

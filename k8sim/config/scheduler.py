@@ -9,7 +9,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.k8s_types import K8sModel
-from k8sim.constants import DEFAULT_SCHEDULER
+from k8sim.config.names import DnsSubdomain, Seconds
+from k8sim.constants import DEFAULT_SCHEDULER, MAX_TIME_S
 
 __all__ = ["CostModelSpec", "PluginRef", "ProfileSpec", "SchedulerSettings"]
 
@@ -28,7 +29,7 @@ class PluginRef(K8sModel):
 class ProfileSpec(K8sModel):
     """A scheduling profile: a preset plus MultiPoint-style changes, under a schedulerName."""
 
-    scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    scheduler_name: DnsSubdomain = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
     preset: str = "kube-default"  # kube-default | binpack | spread | random (k8sim plugins list)
     plugins: list[PluginRef] = []  # enabled on top of the preset; same name replaces in place
     disabled: list[str] = []  # preset plugins to drop; "*" drops them all
@@ -74,16 +75,17 @@ class SchedulerSettings(K8sModel):
     # Share of nodes to search for feasible ones; 0 = upstream's adaptive default.
     percentage_of_nodes_to_score: int = Field(default=0, alias="percentageOfNodesToScore", ge=0, le=100)
     # Virtual seconds one scheduling cycle takes (0 = instantaneous).
-    cycle_latency_s: float = Field(default=0.0, ge=0)
+    cycle_latency_s: Seconds = 0.0
     # Cycle and bind latencies from the work each cycle does (off when absent; see
     # k8sim.scheduling.cost). Excludes cycle_latency_s.
     cost_model: CostModelSpec | None = Field(default=None, alias="costModel")
     # Backoff of a pod that failed: initial * 2^(attempts-1), capped at max (upstream
     # podInitialBackoffSeconds / podMaxBackoffSeconds). 0 disables backoff (k8sim only).
-    pod_initial_backoff_s: float = Field(default=1.0, alias="podInitialBackoffSeconds", ge=0)
-    pod_max_backoff_s: float = Field(default=10.0, alias="podMaxBackoffSeconds", ge=0)
+    pod_initial_backoff_s: Seconds = Field(default=1.0, alias="podInitialBackoffSeconds")
+    pod_max_backoff_s: Seconds = Field(default=10.0, alias="podMaxBackoffSeconds")
     # Pods waiting longer than this are retried on the next 30 s flush (upstream default).
-    pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0)
+    pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0,
+                                              le=MAX_TIME_S)
     # Keep one row per scheduling decision in RunResult.decisions (off: it costs time).
     record_decisions: bool = Field(default=False, alias="recordDecisions")
     # Equal best scores: "random" (upstream selectHost) or "nodePriority" (a random

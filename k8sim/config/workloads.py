@@ -3,6 +3,7 @@ a pod template) or replayed from a trace file (see README "Trace replay")."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -10,8 +11,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.base import Strict, base_dir
 from k8sim.config.distributions import Distribution
+from k8sim.config.names import PodName, Priority, Seconds
 from k8sim.config.pods import PodTemplate
 from k8sim.config.traces import POD_FORMAT_SCHEMAS, TraceOptions, check_args, resolve_file
+from k8sim.constants import MAX_PODS, MAX_RATE_PER_S, MAX_TIME_S
 
 __all__ = [
     "Arrival",
@@ -29,33 +32,33 @@ class PoissonArrivals(Strict):
     """Poisson process: exponential inter-arrival times with mean ``1 / rate_per_s``."""
 
     kind: Literal["poisson"]
-    rate_per_s: float = Field(gt=0)  # mean arrivals per second
-    start_s: float = Field(default=0.0, ge=0)  # first possible arrival
-    stop_s: float | None = Field(default=None, gt=0)  # no arrivals after this time
+    rate_per_s: float = Field(gt=0, le=MAX_RATE_PER_S)  # mean arrivals per second
+    start_s: Seconds = 0.0  # first possible arrival
+    stop_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)  # no arrivals after this time
 
 
 class IntervalArrivals(Strict):
     """One pod every ``every_s`` seconds, the first at ``start_s``."""
 
     kind: Literal["interval"]
-    every_s: float = Field(gt=0)  # fixed inter-arrival time
-    start_s: float = Field(default=0.0, ge=0)  # time of the first arrival
-    stop_s: float | None = Field(default=None, gt=0)  # no arrivals after this time
+    every_s: float = Field(ge=1 / MAX_RATE_PER_S, le=MAX_TIME_S)  # fixed inter-arrival time
+    start_s: Seconds = 0.0  # time of the first arrival
+    stop_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)  # no arrivals after this time
 
 
 class ExplicitArrivals(Strict):
     """Pods arrive at the listed times (sorted on load)."""
 
     kind: Literal["times"]
-    times_s: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)  # arrival times
+    times_s: list[Seconds] = Field(min_length=1, max_length=MAX_PODS)  # arrival times
 
 
 class BurstArrivals(Strict):
     """``count`` pods arrive together at ``at_s``."""
 
     kind: Literal["burst"]
-    count: int = Field(ge=1)  # pods in the burst
-    at_s: float = Field(default=0.0, ge=0)  # time of the burst
+    count: int = Field(ge=1, le=MAX_PODS)  # pods in the burst
+    at_s: Seconds = 0.0  # time of the burst
 
 
 Arrival = Annotated[
@@ -79,9 +82,9 @@ class TraceWorkload(Strict):
     # Trace files (relative to the scenario file); "sample" = the packaged sample.
     files: list[str] = Field(min_length=1)
     args: dict[str, Any] = {}  # format-specific reader options (see README)
-    start_s: float | None = Field(default=None, ge=0)  # window start, trace seconds
-    end_s: float | None = Field(default=None, gt=0)  # window end (exclusive), trace seconds
-    time_scale: float = Field(default=1.0, gt=0)  # multiplies arrivals and run times
+    start_s: Seconds | None = None  # window start, trace seconds
+    end_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)  # window end (exclusive), trace seconds
+    time_scale: float = Field(default=1.0, gt=0, le=1e6)  # multiplies arrivals and run times
     resource_scale: float = Field(default=1.0, gt=0)  # multiplies CPU and memory requests
     sample_fraction: float = Field(default=1.0, gt=0, le=1)  # share of pods (or owners) kept
     sample_by: Literal["pod", "owner"] = "pod"  # sample whole owners (jobs) or pods
@@ -90,11 +93,11 @@ class TraceWorkload(Strict):
     use_trace_priority: bool = False  # pod priority from the trace (else the template's)
     # Pod priority per trace QoS class, e.g. {LS: 1000, BE: 0} (openb); classes not
     # listed keep the trace's priority (use_trace_priority) or the template's.
-    priority_by_qos: dict[str, int] = {}
+    priority_by_qos: dict[str, Priority] = {}
     mode: Literal["timed", "inflation"] = "timed"
     # inflation: stop once the submitted GPU request reaches this share of capacity.
     target_gpu_share: float = Field(default=1.3, gt=0, le=100)
-    interval_s: float = Field(default=1.0, gt=0)  # inflation: seconds between submissions
+    interval_s: float = Field(default=1.0, gt=0, le=MAX_TIME_S)  # inflation: seconds between submissions
 
     @field_validator("files")
     @classmethod
@@ -158,9 +161,9 @@ class Workload(Strict):
     ``start_latency``, ``readiness_delay``, ``sandbox_latency`` and ``crash``, and
     ``duration`` is the pods' run time, default for ever)."""
 
-    # Workload name; pods are named <name>-<i>. A manifest entry defaults to the file
-    # name without its extension.
-    name: str = Field(min_length=1)
+    # Workload name ([namespace/]name, a DNS-1123 subdomain); pods are named <name>-<i>.
+    # A manifest entry defaults to the file name without its extension.
+    name: PodName
     arrival: Arrival | None = None  # arrival process
     trace: TraceWorkload | None = None  # pods from a trace file, instead of arrival
     # Kubernetes manifests (a YAML file, multi-document, or a directory of them;
@@ -169,7 +172,7 @@ class Workload(Strict):
     manifest: str | None = None
     # Manifests applied later (updates of the objects: scale, new template = rollout).
     apply: list[ManifestApply] = []
-    max_pods: int | None = Field(default=None, ge=1)  # stop after this many pods
+    max_pods: int | None = Field(default=None, ge=1, le=MAX_PODS)  # stop after this many pods
     template: PodTemplate = PodTemplate()  # the pods' spec
     # Run time once Running; drawn per pod at its birth. Absent: the pod runs forever.
     duration: Distribution | None = None
@@ -178,7 +181,8 @@ class Workload(Strict):
     @classmethod
     def _default_name(cls, data: Any) -> Any:
         if isinstance(data, dict) and "name" not in data and isinstance(data.get("manifest"), str):
-            data = {**data, "name": Path(data["manifest"].rstrip("/")).stem or "manifest"}
+            stem = re.sub(r"[^a-z0-9.-]+", "-", Path(data["manifest"].rstrip("/")).stem.lower()).strip("-.")
+            data = {**data, "name": stem or "manifest"}
         return data
 
     @field_validator("manifest")

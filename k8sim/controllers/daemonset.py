@@ -76,6 +76,7 @@ class DaemonSetObj:
     max_unavailable: int | str
     min_ready_s: float
     sampling: Sampling
+    preemption_policy: str = "PreemptLowerPriority"  # of the pods' PriorityClass
     node_pods: dict[int, list[int]] = field(default_factory=dict)  # node -> its non-terminal pods
     revision_of: dict[int, str] = field(default_factory=dict)
     makers: dict[tuple[str, int], PodMaker] = field(default_factory=dict)
@@ -148,7 +149,8 @@ class DaemonSetController:
         store = self.store
         d = DaemonSetObj(row=len(store.daemonsets), name=obj.name, namespace=obj.namespace, template=obj.template,
                          hash=template_hash(obj.template), strategy=obj.strategy,
-                         max_unavailable=obj.max_unavailable, min_ready_s=obj.min_ready_s, sampling=sampling)
+                         max_unavailable=obj.max_unavailable, min_ready_s=obj.min_ready_s, sampling=sampling,
+                         preemption_policy=obj.preemption_policy)
         store.daemonsets.append(d)
         self.by_key[obj.key] = d.row
         store.register("DaemonSet", obj, d.name, d.namespace, min_ready_s=d.min_ready_s, workload=workload)
@@ -217,7 +219,7 @@ class DaemonSetController:
             tmpl = t.model_copy(update={"affinity": Affinity.model_validate(aff),
                                         "tolerations": [*t.tolerations, *extra]})
             m = d.makers[(d.hash, node)] = PodMaker(self.store, tmpl, ("daemonset", d.namespace, d.name, d.hash, node),
-                                                    d.sampling)
+                                                    d.sampling, d.preemption_policy)
         return m
 
     # -- watch handlers -----------------------------------------------------------------

@@ -73,6 +73,7 @@ class DeploymentObj:
     progress_deadline_s: float
     paused: bool
     sampling: Sampling
+    preemption_policy: str = "PreemptLowerPriority"  # of the pods' PriorityClass
     hash: str = ""  # template_hash(template)
     rses: list[int] = field(default_factory=list)
     last_progress: float = 0.0
@@ -133,6 +134,7 @@ class DeploymentController:
             max_unavailable=obj.max_unavailable, min_ready_s=obj.min_ready_s,
             revision_history_limit=obj.revision_history_limit, progress_deadline_s=obj.progress_deadline_s,
             paused=obj.paused, sampling=sampling, last_progress=self.env.now, hash=template_hash(obj.template),
+            preemption_policy=obj.preemption_policy,
         )
         store.deployments.append(d)
         self.by_key[obj.key] = d.row
@@ -267,7 +269,8 @@ class DeploymentController:
         n = d.replicas if d.strategy == "Recreate" else self._new_rs_replicas(d, rss, 0)
         name = f"{d.name}-{h}"
         sampling = d.sampling
-        maker = PodMaker(self.store, d.template, ("deployment", d.namespace, d.name, h), sampling)
+        maker = PodMaker(self.store, d.template, ("deployment", d.namespace, d.name, h), sampling,
+                         d.preemption_policy)
         row = self.rsc.create(name=name, namespace=d.namespace, template=d.template, hash=h, replicas=n,
                               min_ready_s=d.min_ready_s, maker=maker, deployment=d.row, revision=old_max + 1)
         rs = self.store.replicasets[row]

@@ -60,7 +60,8 @@ class Controllers:
             self.deployments.create(obj, workload, sampling)
         elif obj.kind == "ReplicaSet":
             h = template_hash(obj.template)
-            maker = PodMaker(self.store, obj.template, ("replicaset", obj.namespace, obj.name, h), sampling)
+            maker = PodMaker(self.store, obj.template, ("replicaset", obj.namespace, obj.name, h), sampling,
+                             obj.preemption_policy)
             self.replicasets.create(name=obj.name, namespace=obj.namespace, template=obj.template, hash=h,
                                     replicas=obj.replicas, min_ready_s=obj.min_ready_s, maker=maker)
             self.store.register("ReplicaSet", obj, obj.name, obj.namespace, min_ready_s=obj.min_ready_s,
@@ -144,7 +145,7 @@ class Controllers:
         self._pods.add(("Pod", obj.key))
         store = self.store
         ctx = store.ctx
-        maker = PodMaker(store, obj.template, ("pod", obj.namespace, obj.name), sampling)
+        maker = PodMaker(store, obj.template, ("pod", obj.namespace, obj.name), sampling, obj.preemption_policy)
         node = -1
         if obj.template.node_name is not None:
             node = ctx.state.nodes.name_index.get(obj.template.node_name, -1)
@@ -152,7 +153,8 @@ class Controllers:
         pod = ctx.api.create_pod(name=obj.display, requests=info.requests, workload=workload,
                                  index=store.next_index(workload), shape=info.shape, priority=info.priority,
                                  duration=sampling.duration(), start_latency=sampling.start(),
-                                 gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, node=node)
+                                 gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, node=node,
+                                 nonzero=info.nonzero_bound)
         if node >= 0:
             free = ctx.state.nodes.free[:, node]
             if np.all(free >= info.requests):
@@ -203,7 +205,11 @@ def input_resources(inputs: dict[int, Any]) -> set[str]:
     for inp in inputs.values():
         for m in inp.sets():
             for o in m.objects:
-                names |= set(o.template.requests)
+                t = o.template
+                names |= set(t.requests) | set(t.overhead)
+                names |= {r for c in (*t.containers, *t.init_containers) for r in (c.requests or {})}
+                if t.resources is not None:
+                    names |= set(t.resources.requests)
             for n in m.nodes:
                 names |= set(n.allocatable)
     return names

@@ -58,6 +58,7 @@ class StatefulSetObj:
     templates: dict[str, PodTemplate]
     current_revision: str
     update_revision: str
+    preemption_policy: str = "PreemptLowerPriority"  # of the pods' PriorityClass
     makers: dict[str, PodMaker] = field(default_factory=dict)
     ordinals: dict[int, int] = field(default_factory=dict)  # ordinal -> its non-terminal pod
     revision_of: dict[int, str] = field(default_factory=dict)  # pod -> revision hash
@@ -101,7 +102,8 @@ class StatefulSetController:
         s = StatefulSetObj(row=len(store.statefulsets), name=obj.name, namespace=obj.namespace,
                            replicas=obj.replicas, pod_management=obj.pod_management, strategy=obj.strategy,
                            partition=obj.partition, min_ready_s=obj.min_ready_s, sampling=sampling,
-                           templates={h: obj.template}, current_revision=h, update_revision=h)
+                           templates={h: obj.template}, current_revision=h, update_revision=h,
+                           preemption_policy=obj.preemption_policy)
         store.statefulsets.append(s)
         self.by_key[obj.key] = s.row
         store.desired("StatefulSet", s.name, s.namespace, s.replicas)
@@ -145,7 +147,8 @@ class StatefulSetController:
         m = s.makers.get(revision)
         if m is None:
             m = s.makers[revision] = PodMaker(self.store, s.templates[revision],
-                                              ("statefulset", s.namespace, s.name, revision), s.sampling)
+                                              ("statefulset", s.namespace, s.name, revision), s.sampling,
+                                              s.preemption_policy)
         return m
 
     def _healthy(self, s: StatefulSetObj, pod: int) -> bool:

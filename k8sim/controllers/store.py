@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster.pods import NO_OWNER, RUNNING
-from k8sim.config.resources import base_units
 from k8sim.rng import BlockSampler
 
 if TYPE_CHECKING:
@@ -37,8 +36,9 @@ if TYPE_CHECKING:
     from k8sim.config.pods import PodTemplate
     from k8sim.workloads.manifests import AppObject
 
-#: ``shape_for(key, requests, template, workload) -> shape id`` (the simulation's shape book).
-ShapeFn = Callable[[tuple, np.ndarray, "PodTemplate", int], int]
+#: ``shape_for(key, template, workload) -> shape id``: the simulation interns the shape of
+#: pods made from a template (requests and non-zero requests as upstream).
+ShapeFn = Callable[[tuple, "PodTemplate", int], int]
 
 #: Reasons of deletions a controller asks for itself (not losses to replace).
 SCALED_DOWN = "ScaledDown"
@@ -69,15 +69,15 @@ def object_key(text: str) -> int:
 class PodMaker:
     """Creates the pods of one template of one object (see the module docstring)."""
 
-    def __init__(self, store: AppStore, template: PodTemplate, shape_key: tuple, sampling: Sampling):
+    def __init__(self, store: AppStore, template: PodTemplate, shape_key: tuple, sampling: Sampling,
+                 preemption_policy: str | None = None):
         self.store = store
         self.template = template
         state = store.ctx.state
-        amounts = base_units(template.requests)
-        amounts["pods"] = 1
-        req = state.resources.vector(amounts)
-        self.shape = store.shape_for(shape_key, req, template, sampling.workload)
+        self.shape = store.shape_for(shape_key, template, sampling.workload)
         info = state.shapes[self.shape]
+        if preemption_policy is not None:
+            info.preemption_policy = preemption_policy
         self.info = info
         self.sampling = sampling
 
@@ -87,7 +87,7 @@ class PodMaker:
         return self.store.create_pod(
             name=name, requests=info.requests, workload=s.workload, shape=info.shape, priority=info.priority,
             duration=s.duration(), start_latency=s.start(), gpu_count=info.gpu_count, gpu_milli=info.gpu_milli,
-            owner_kind=owner_kind, owner=owner,
+            owner_kind=owner_kind, owner=owner, nonzero=info.nonzero_bound,
         )
 
 
@@ -161,12 +161,12 @@ class AppStore:
 
     def create_pod(self, *, name: str, requests: np.ndarray, workload: int, shape: int, priority: int,
                    duration: float, start_latency: float, gpu_count: int, gpu_milli: int, owner_kind: int,
-                   owner: int) -> int:
+                   owner: int, nonzero: np.ndarray | None = None) -> int:
         i = self.next_index(workload)
         pod = self.ctx.api.create_pod(
             name=name, requests=requests, workload=workload, index=i, shape=shape, priority=priority,
             duration=duration, start_latency=start_latency, gpu_count=gpu_count, gpu_milli=gpu_milli,
-            owner_kind=owner_kind, owner=owner,
+            owner_kind=owner_kind, owner=owner, nonzero=nonzero,
         )
         if owner_kind != NO_OWNER:
             lost = self.losses.get((owner_kind, owner))

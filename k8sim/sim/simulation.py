@@ -24,7 +24,8 @@ import simpy
 from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
-from k8sim.config.scenario import Scenario
+from k8sim.config.scenario import PodTemplate, Scenario
+from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.controllers import manager as controllers
 from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
@@ -35,7 +36,7 @@ from k8sim.scheduling.handle import FrameworkHandle
 from k8sim.scheduling.scheduler import Scheduler
 from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
-from k8sim.sim.build.shapes import ShapeBook
+from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.sim.sources import WorkloadSources
 
 ProgressFn = Callable[[float], None]
@@ -53,10 +54,13 @@ class Simulation:
 
     ``components``: factories of further components (``factory(ctx) -> component``),
     built and started after the built-in ones, in the order given.
+
+    ``allow_overcommit``: initial pods may exceed their node's allocatable (a warning
+    instead of an error), as in a real cluster's snapshot.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None,
-                 components: Sequence[ComponentFactory] = ()):
+                 components: Sequence[ComponentFactory] = (), allow_overcommit: bool = False):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
@@ -75,6 +79,7 @@ class Simulation:
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         self.runtime = build_runtime(scenario, self.state, self.streams)
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
+        self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
         self.kubelet = self._add(Kubelet(self.api, self.runtime))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
@@ -84,7 +89,7 @@ class Simulation:
         #: the manifest source, when the scenario has manifest workloads; else None.
         self.controllers: controllers.Controllers | None = None
         if scenario.has_controllers():
-            self.controllers, built = controllers.build(self.ctx, self.shape_book.shape_for, app_inputs)
+            self.controllers, built = controllers.build(self.ctx, self._template_shape, app_inputs)
             for c in built:
                 self._add(c)
         for factory in components:
@@ -96,6 +101,14 @@ class Simulation:
         for prof in self.profiles.values():
             prof.set_handle(handle)
         self.wall_s = 0.0
+
+    def _template_shape(self, key: tuple, template: PodTemplate, workload: int) -> int:
+        """Intern the shape of pods made from ``template`` (the controllers' pods)."""
+        res = spec_resources(template)
+        amounts = dict(res.requests)
+        amounts["pods"] = 1
+        return self.shape_book.shape_for(key, self.state.resources.vector(amounts), template, workload=workload,
+                                         nonzero=res.nonzero, nonzero_bound=res.nonzero_bound)
 
     def _add(self, component: C) -> C:
         """Start a built component and keep it (components start in assembly order)."""
@@ -130,28 +143,45 @@ class Simulation:
         """Advance to ``duration_s`` (or until no event is left) and collect results.
 
         ``progress(now)`` is called after each chunk of ``chunk_s`` virtual seconds.
+        A run never goes past :data:`~k8sim.constants.MAX_TIME_S`: a run to drain stops
+        there, with a warning, if events are still scheduled after it (a heavy-tailed
+        draw far in the future), rather than simulate a time float64 cannot resolve.
         """
         t0 = _time.perf_counter()
         end = self.scenario.duration_s
         env = self.env
+        horizon = MAX_TIME_S if end is None else end
         if progress is None:
-            env.run(until=end)
+            if end is not None:
+                env.run(until=end)
+            else:
+                peek, step_ = env.peek, env.step
+                while peek() < horizon:
+                    step_()
         else:
-            step = chunk_s or (end / 200 if end else 60.0)
-            horizon = math.inf if end is None else end
+            step = max(chunk_s or (end / 200 if end else 60.0), 0.0)
             while True:
                 nxt = env.peek()
-                if nxt >= horizon or nxt == math.inf:
+                if nxt >= horizon:
                     break
                 # Step event by event (not run(until=...)): a finished run(until=T)
                 # leaves its stop event queued at T, which would look like more work.
+                # At least one event per chunk, so the loop always advances.
                 chunk_end = min(nxt + step, horizon)
+                env.step()
                 while env.peek() < chunk_end:
                     env.step()
                 progress(env.now)
             if end is not None:
                 env.run(until=end)
             progress(env.now)
+        if end is None and env.peek() < math.inf:
+            self.warnings.append(
+                f"the run stopped at the time limit of {MAX_TIME_S:g} s (about {MAX_TIME_S / 3.15576e7:.1f} years) "
+                f"with events still scheduled after it (the next at {env.peek():.4g} s): a drawn duration or "
+                "latency beyond the limit (a heavy-tailed distribution?); pods still running then are "
+                "reported as running"
+            )
         self.wall_s = _time.perf_counter() - t0
         return RunResult.from_record(self.record())
 
@@ -165,10 +195,25 @@ class Simulation:
         log = self.api.log
         return float(log.time[-1]) if len(log) else 0.0
 
+    def _sample_interval(self) -> float:
+        """The scenario's sample interval, widened (with a warning, once) so that the
+        timeseries has at most :data:`~k8sim.constants.MAX_TIMESERIES_BINS` bins."""
+        interval = self.scenario.sample_interval_s
+        end = self.end_time
+        if end / interval <= MAX_TIMESERIES_BINS:
+            return interval
+        wide = end / MAX_TIMESERIES_BINS
+        message = (f"sample_interval_s {interval:g} s over {end:,.6g} s would make {end / interval:,.3g} "
+                   f"timeseries bins; using {wide:.6g} s ({MAX_TIMESERIES_BINS:,} bins)")
+        if message not in self.warnings:
+            self.warnings.append(message)
+        return wide
+
     def record(self) -> RunRecord:
         """The frozen record of the run so far: tables, log, components' contributions."""
         from k8sim import __version__
 
+        interval = self._sample_interval()  # first: its warning goes into the provenance
         contributions = [c.contribute() for c in self.components]
         provenance: dict[str, Any] = {
             "scenario": self.scenario.name,
@@ -190,7 +235,7 @@ class Simulation:
         return RunRecord(
             state=self.state, log=self.api.log, workload_names=tuple(w.name for w in self.scenario.workloads),
             end_time=self.end_time, warmup_s=self.scenario.warmup_s,
-            sample_interval_s=self.scenario.sample_interval_s, provenance=provenance,
+            sample_interval_s=interval, provenance=provenance,
             never_fit=self.never_fit(), gpu_target=self.gpu_target, frames=frames, summary=summary,
         )
 

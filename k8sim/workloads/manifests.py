@@ -23,9 +23,11 @@ error listing the supported ones.
 
 The pod spec of a template is read as the API server would store it: a container's
 ``resources.requests`` default to its ``limits`` (upstream ``SetDefaults_Pod``,
-``pkg/apis/core/v1/defaults.go``), then the pod's requests are upstream
-``resource.PodRequests`` (:func:`k8sim.workloads.kube_objects.pod_requests`: init
-containers by the max rule, sidecars, pod-level resources, overhead). Scheduling fields
+``pkg/apis/core/v1/defaults.go``); containers, init containers (sidecars), pod-level
+``resources`` and ``overhead`` are read by the kubectl-objects loader's functions
+(:mod:`k8sim.workloads.kube_objects`) into a per-container template, whose requests
+k8sim combines as upstream ``resource.PodRequests`` and scores with upstream's
+per-container non-zero defaults; the pod's namespace is kept. Scheduling fields
 (``nodeSelector``, ``tolerations``, ``affinity``, ``topologySpreadConstraints``, host
 ports, ``schedulerName``, ``priority`` / ``priorityClassName``,
 ``terminationGracePeriodSeconds``, ``nodeName``) become a
@@ -70,9 +72,8 @@ from k8sim.config.k8s_types import (
 from k8sim.config.loader import ScenarioError, format_loc
 from k8sim.config.objects import ObjectReader
 from k8sim.config.pods import PodTemplate, Toleration
-from k8sim.config.quantity import format_quantity, to_milli, to_units
 from k8sim.config.scenario import DEFAULT_SCHEDULER, Taint
-from k8sim.workloads.kube_objects import pod_requests
+from k8sim.workloads.kube_objects import _containers, _pod_level, _quantities
 
 __all__ = [
     "AppObject",
@@ -185,6 +186,7 @@ class AppObject:
     pod_management: str = "OrderedReady"  # StatefulSet
     partition: int = 0  # StatefulSet
     priority_class: str | None = None
+    preemption_policy: str = "PreemptLowerPriority"  # of its PriorityClass
     duration: Any = None  # Distribution of the pods' run time (None: for ever)
     start_latency: Any = None  # Distribution bind -> Running (None: the scenario entry's)
 
@@ -322,6 +324,11 @@ def load_manifests(path: str | Path, scenario_classes: list[PriorityClass] | tup
     for doc in objects:
         if doc.obj.get("kind") != "PriorityClass":
             _dispatch(doc, out, priorities)
+    for o in out.objects:
+        if o.priority_class is not None:
+            cls = classes.get(o.priority_class) if o.priority_class else (default[0] if default else None)
+            if cls is not None:
+                o.preemption_policy = cls.preemption_policy
     _check_names(r, out)
     r.flush()
     r.raise_problems()
@@ -427,10 +434,6 @@ def _under(path: str, prefix: str) -> bool:
 # ------------------------------------------------------------------------------ pod specs
 
 
-def _quantity_str(resource: str, q: Fraction) -> str:
-    return format_quantity(resource, to_milli(q) if resource == "cpu" else to_units(q))
-
-
 def _defaulted_spec(doc: _Doc, spec: dict[str, Any], path: str) -> dict[str, Any]:
     """The spec with each container's missing requests defaulted to its limits
     (upstream ``SetDefaults_Pod``)."""
@@ -491,7 +494,7 @@ def _knobs(doc: _Doc, obj_meta: dict[str, Any], tmpl_meta: dict[str, Any] | None
 
 
 def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
-                 priorities: dict[str, int]) -> tuple[PodTemplate | None, str | None]:
+                 priorities: dict[str, int], namespace: str = "default") -> tuple[PodTemplate | None, str | None]:
     """A pod spec (at ``path``, e.g. ``spec.template.spec``) as a k8sim PodTemplate with
     its priority resolved; (None, None) after a problem. Also returns the name of the
     PriorityClass that gave the priority."""
@@ -504,7 +507,18 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
     if not containers:
         r.problem(doc.at(f"{path}.containers"), "a pod needs at least one container")
     n_problems = len(r.problems)
-    requests = pod_requests(r, spec, doc.at(path))
+    # Containers, overhead and pod-level requests as the kubectl-objects loader reads
+    # them (per-container requests, sidecars); its warnings about container fields are
+    # left to this module's field report (one warning per field name).
+    sub = ObjectReader(r.source)
+    main, init = _containers(sub, spec, doc.at(path))
+    pod_level = _pod_level(sub, spec, doc.at(path))
+    overhead = sub.resources(spec.get("overhead"), doc.at(f"{path}.overhead"))
+    r.problems.extend(sub.problems)
+    for what, examples in sub._grouped.items():
+        if not what.startswith("container field(s)"):
+            for e in examples:
+                r.group(what, e)
     ports = []
     for j, c in enumerate(containers):
         if not isinstance(c, dict):
@@ -515,11 +529,21 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
             elif not isinstance(port, dict):
                 r.problem(doc.at(f"{path}.containers[{j}].ports[{k}]"), "expected a mapping")
     data: dict[str, Any] = {
-        "requests": {name: _quantity_str(name, q) for name, q in requests.items()},
+        "namespace": namespace,
         "labels": dict(labels),
         "nodeSelector": r.strings(spec.get("nodeSelector"), doc.at(f"{path}.nodeSelector")),
         "schedulerName": str(spec.get("schedulerName") or DEFAULT_SCHEDULER),
+        "containers": [{"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {})}
+                       for c in main],
     }
+    if init:
+        data["initContainers"] = [
+            {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
+             **({"restartPolicy": "Always"} if c.sidecar else {})} for c in init]
+    if overhead:
+        data["overhead"] = _quantities(overhead)
+    if pod_level:
+        data["resources"] = {"requests": _quantities(pod_level)}
     tol = r.lenient(_TOLERATIONS, r.sequence_or_empty(spec.get("tolerations"), doc.at(f"{path}.tolerations")),
                     doc.at(f"{path}.tolerations"))
     if tol:
@@ -537,9 +561,6 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
         p = r.lenient(_PORTS, ports, doc.at(f"{path}.containers[*].ports"))
         if p:
             data["ports"] = p
-    first = next((c for c in containers if isinstance(c, dict)), None)
-    if first is not None and isinstance(first.get("image"), str):
-        data["image"] = first["image"]
     grace = spec.get("terminationGracePeriodSeconds")
     if grace is not None:
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
@@ -657,12 +678,12 @@ def _app(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
                           f"selector does not match the template's labels {labels} "
                           "(spec.template.metadata.labels); upstream rejects this object")
                 selector = None
-    template, pc = pod_template(doc, tmpl.get("spec"), labels, "spec.template.spec", priorities)
+    template, pc = pod_template(doc, tmpl.get("spec"), labels, "spec.template.spec", priorities, ns)
     knobs = _knobs(doc, meta, tmeta, "spec.template.metadata")
     if template is None or selector is None:
         return
     o = AppObject(kind=kind, name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}", template=template,
-                  selector=selector, priority_class=pc or None, duration=knobs.get("duration"),
+                  selector=selector, priority_class=pc, duration=knobs.get("duration"),
                   start_latency=knobs.get("start-latency"))
     o.min_ready_s = float(_int_field(doc, spec, "minReadySeconds", 0))
     o.revision_history_limit = _int_field(doc, spec, "revisionHistoryLimit", 10)
@@ -727,12 +748,12 @@ def _pod(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
         return
     meta, name, ns = got
     labels = doc.r.strings(meta.get("labels"), doc.at("metadata.labels"))
-    template, pc = pod_template(doc, doc.obj.get("spec"), labels, "spec", priorities)
+    template, pc = pod_template(doc, doc.obj.get("spec"), labels, "spec", priorities, ns)
     knobs = _knobs(doc, meta, None, "")
     if template is None:
         return
     out.objects.append(AppObject(kind="Pod", name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}",
-                                 template=template, replicas=1, priority_class=pc or None,
+                                 template=template, replicas=1, priority_class=pc,
                                  duration=knobs.get("duration"), start_latency=knobs.get("start-latency")))
 
 

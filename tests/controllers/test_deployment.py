@@ -119,7 +119,9 @@ def test_progress_deadline_exceeded_when_new_pods_cannot_fit(tmp_path):
     d = s.controllers.deployments
     row = d.find("web")
     t = s.controllers.store.deployments[row].template
-    d.set_template("web", t.model_copy(update={"requests": {**t.requests, "cpu": t.requests["cpu"] * 4}}))
+    c = t.containers[0]
+    bigger = c.model_copy(update={"requests": {**(c.requests or {}), "cpu": (c.requests or {})["cpu"] * 4}})
+    d.set_template("web", t.model_copy(update={"containers": [bigger]}))
     r = s.run()
     ro = r.frames["rollouts"]
     assert ro.iloc[-1]["deadline_exceeded_at"] == pytest.approx(70)

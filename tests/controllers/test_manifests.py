@@ -32,7 +32,8 @@ def test_multi_document_file_kinds_and_defaults(tmp_path):
     assert [o.kind for o in ms.objects] == ["Deployment", "Pod"]
     web = ms.objects[0]
     assert web.namespace == "shop" and web.template.priority == 1000 and web.priority_class == "high"
-    assert str(web.template.requests["cpu"]) == "1/4"
+    assert str(web.template.containers[0].requests["cpu"]) == "1/4"
+    assert web.template.namespace == "shop"
     # Defaults of pkg/apis/apps/v1/defaults.go.
     assert (web.max_surge, web.max_unavailable, web.revision_history_limit, web.progress_deadline_s) == (
         "25%", "25%", 10, 600.0)
@@ -134,3 +135,26 @@ def test_cli_exit_code_2(tmp_path):
     assert out.returncode == 2
     assert "bad.yaml: document[0].spec.selector" in out.stderr + out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_per_container_requests_namespace_and_preemption_policy(tmp_path):
+    # Two containers, one without requests: the pod requests 200m (PodRequests sums what
+    # the containers name), and scores as 200m + 100m, upstream's per-container non-zero
+    # default for the container that names no cpu (pod_resources). The PriorityClass's
+    # preemptionPolicy Never reaches the pods' shape.
+    pc = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "batch"},
+          "value": 10, "preemptionPolicy": "Never"}
+    d = deployment(replicas=1)
+    d["metadata"]["namespace"] = "team"
+    spec = d["spec"]["template"]["spec"]
+    spec["priorityClassName"] = "batch"
+    spec["containers"] = [{"name": "a", "image": "a:1", "resources": {"requests": {"cpu": "200m", "memory": "64Mi"}}},
+                          {"name": "b", "image": "b:1"}]
+    m = write(tmp_path, "web.yaml", pc, d)
+    s = Simulation(scenario(tmp_path, m, duration=10))
+    s.run()
+    info = s.state.shapes[int(s.state.pods.shape[0])]
+    cpu = s.state.resources.index["cpu"]
+    assert info.requests[cpu] == 200
+    assert info.nonzero[0] == 300
+    assert info.namespace == "team" and info.priority == 10 and info.preemption_policy == "Never"

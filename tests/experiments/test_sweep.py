@@ -205,9 +205,9 @@ def test_bad_overrides_are_all_reported_before_any_run(files, tmp_path):
     lines = msg.splitlines()
     assert all(line.startswith(str(exp)) for line in lines)
     assert "profiles[1]: unknown preset 'bin-pack'" in msg
-    assert "grid['cluster.node_pools[0].cout']: unknown key (check the spelling" in msg
+    assert "grid['cluster.node_pools[0].cout']: unknown key (did you mean 'count'?)" in msg
     assert "grid['cluster.node_pools[0].count']: value \"many\": " in msg
-    assert "grid['workloads[3].max_pods']: index out of range (the list has 1 items)" in msg
+    assert "grid['workloads[3].max_pods']: index out of range (the list has 1 items; index 1 appends" in msg
     assert "grid['duration_s']: value -5: Input should be greater than 0" in msg
     assert len(lines) == len(set(lines)) == 5  # each problem once, not once per point
     assert not out.exists()

@@ -12,8 +12,10 @@ ports conflict with its own is built by scanning the registered shapes once (and
 extended incrementally as new shapes register); a node conflicts when any of those
 count groups has a bound pod there (``group_counts[conflicting].any(axis=0)``).
 
-Differences from upstream: k8sim pods have no init containers, so upstream's rule that
-only restartable (sidecar) init containers' ports count does not arise.
+Differences from upstream: a k8sim pod's host ports are its ``ports`` (from a snapshot:
+the main containers' ports with a ``hostPort``, for pending and bound pods alike, as
+``NodeInfo.updateUsedPorts`` reads a bound pod's); ports of sidecar init containers are
+not read.
 """
 
 from __future__ import annotations

@@ -10,8 +10,12 @@ Mirrors upstream ``pkg/scheduler/framework/plugins/noderesources``:
   this is ``free[rows] >= request[rows]`` over the pod's requested rows.
 - Score (``resource_allocation.go``, ``least_allocated.go``, ``most_allocated.go``):
   per resource, ``requested`` is the node's requests plus the pod's, where cpu and
-  memory use the *non-zero* requests (100m / 200Mi for containers that request
-  nothing, ``NonZeroRequested``), as upstream does for the Fit scorer. Extended
+  memory use the *non-zero* requests, as upstream does for the Fit scorer: the node's
+  ``NonZeroRequested`` (each bound pod's ``PodInfo.calculateResource``) plus the
+  incoming pod's ``calculatePodResourceRequest``, both ``resource.PodRequests`` with
+  ``NonMissingContainerRequests``: 100m cpu / 200Mi memory for *each container* that
+  does not name the resource (v1.35 behaviour, from the shape:
+  :mod:`k8sim.scheduling.pod_resources`). A container that names ``0`` keeps 0. Extended
   resources the pod does not request are skipped. Integer arithmetic as upstream:
   LeastAllocated ``(capacity - requested) * 100 / capacity`` (0 if requested >
   capacity), MostAllocated ``requested * 100 / capacity`` (requested capped at
