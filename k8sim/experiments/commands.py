@@ -36,8 +36,17 @@ HEADLINE = (
     "mean_memory_utilization",
     "mean_pending_pods",
     "makespan_s",
+    # Pods lost, nodes used.
+    "pods_preempted",
+    "pods_failed",
+    "work_lost_share",
+    "nodes_in_use_mean",
+    "nodes_in_use_peak",
+    "node_hours_in_use",
     # GPU clusters (trace replay): allocation and fragmentation at the end of the run.
     "pods_dropped",
+    "gpu_allocated_share_at_arrived_100",
+    "gpu_unallocated_share_at_arrived_100",
     "mean_gpu_utilization",
     "gpu_allocated_share_end",
     "gpu_fragmentation_share_end",
@@ -83,7 +92,7 @@ def comparison_table(result: ComparisonResult, metrics: Sequence[str] | None = N
     for m in metrics:
         cells = [m]
         for p in result.profiles:
-            text = fmt_ci(*means[(p, m)])
+            text = fmt_ci(*means[(p, m)], metric=m)
             d = paired.get((p, m))
             if d is not None and d.significant:
                 text += " ▲" if d.mean_diff > 0 else " ▼"
@@ -168,7 +177,7 @@ def _sweep_summary(table: pd.DataFrame, paths: Sequence[str]) -> Table:
     for key, part in grouped:
         key = key if isinstance(key, tuple) else (key,)
         cells = [escape(_cell(k)) for k in key] + [str(len(part))]
-        cells += [fmt(float(part[m].mean())) for m in metrics]
+        cells += [fmt(float(part[m].mean()), metric=m) for m in metrics]
         t.add_row(*cells)
     return t
 

@@ -132,7 +132,7 @@ class RunTask:
     scenario: Scenario
     seed: int
     info: dict[str, Any] = field(default_factory=dict)  # copied into the output row
-    keep: str = "none"  # "none" | "tables" (pods + timeseries) | "full" (the RunResult)
+    keep: str = "none"  # "none" | "tables" (pods, nodes, events, timeseries) | "full" (the RunResult)
 
 
 @dataclass
@@ -175,7 +175,9 @@ def execute_task(task: RunTask) -> RunOutput:
     if task.keep == "full":
         out.result = result
     elif task.keep == "tables":
-        out.tables = {"pods": result.pods, "timeseries": result.timeseries}
+        # nodes and events too: the summary's node-hours and lost-pod reasons need them.
+        out.tables = {"pods": result.pods, "nodes": result.nodes, "events": result.events,
+                      "timeseries": result.timeseries}
     return out
 
 
@@ -242,8 +244,8 @@ class ComparisonResult:
 
     def save(self, directory: str | Path, tables: bool = True) -> Path:
         """Write ``runs.parquet``, ``summary.csv``, ``paired.csv``, ``comparison.json`` and,
-        when RunResults were kept and ``tables``, each run's pods, timeseries (and GPU
-        timeline, when the cluster has GPUs) under
+        when RunResults were kept and ``tables``, each run's pods, nodes, events,
+        timeseries (and GPU timeline, when the cluster has GPUs) under
         ``runs/<profile>/rep-<r>/`` (what :func:`load_comparison` and the plots need)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -256,7 +258,7 @@ class ComparisonResult:
                              self.runs["seed"], strict=True))
             for (profile, r), res in self.results.items():
                 rd = d / "runs" / profile_dirname(profile) / f"rep-{r}"
-                write_result(res, rd, tables=("pods", "timeseries", "gpu"),
+                write_result(res, rd, tables=("pods", "nodes", "events", "timeseries", "gpu"),
                              extra={"profile": profile, "replication": r, "seed": seeds.get((profile, r))})
         return d
 

@@ -66,6 +66,10 @@ SCENARIO_PROFILE = "scenario"
 #: Columns of the sweep table before the override columns.
 ID_COLUMNS = ("run_id", "status", "profile", "replication", "seed")
 
+#: Summary keys renamed since a run directory was written: old -> new (a resumed sweep
+#: reads old runs under the new names, so one table holds one column per metric).
+RENAMED_METRICS = {"pods_unschedulable": "pods_pending_failed_scheduling"}
+
 #: ``progress(done, total, row)`` after each run: ``row`` is its row of the sweep table
 #: (``status`` ok or error; ``skipped`` when an earlier sweep had written it).
 SweepProgress = Callable[[int, int, dict[str, Any]], None]
@@ -410,7 +414,7 @@ def _row(payload: dict, paths: Sequence[str], skipped: bool = False) -> dict[str
         row[p] = _cell(payload["overrides"].get(p))
     # "metrics": run directories of earlier versions.
     for k, v in (payload.get("summary") or payload.get("metrics") or {}).items():
-        row[k] = float("nan") if v is None else v
+        row[RENAMED_METRICS.get(k, k)] = float("nan") if v is None else v
     row[WALL_COLUMN] = payload.get("wall_s")
     row["skipped"] = skipped
     row["error"] = payload.get("error") or ""
