@@ -201,7 +201,11 @@ def schema() -> None:
 def compare(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     profile: Annotated[
-        list[str], typer.Option("--profile", help="A scheduler preset to compare (repeat: --profile A --profile B).")
+        list[str],
+        typer.Option("--profile", help=(
+            "A profile to compare (repeat: --profile A --profile B): a preset; the scenario's own profile by "
+            "schedulerName (preset:NAME / scenario:NAME when a name is both); LABEL={preset: ..., plugins: "
+            "[...]} inline; [LABEL=]@file.yaml.")),
     ],
     replications: Annotated[int, typer.Option(help="Seeds per profile (the same seeds for every profile).")] = 10,
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,

@@ -67,10 +67,15 @@ def _progress(console: Console, what: str) -> Progress:
 
 
 def _split(profiles: Sequence[str]) -> list[str]:
-    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (the CLI may repeat or comma-join)."""
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (the CLI may repeat or comma-join); an
+    inline profile (``LABEL={...}``) or a file (``@file``) is kept whole."""
     out = []
     for p in profiles:
-        out += [x.strip() for x in str(p).split(",") if x.strip()]
+        text = str(p)
+        if any(c in text for c in "{=@"):
+            out.append(text.strip())
+        else:
+            out += [x.strip() for x in text.split(",") if x.strip()]
     return out
 
 
