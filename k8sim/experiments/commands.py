@@ -12,7 +12,7 @@ import datetime as _dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from rich.console import Console
@@ -202,7 +202,8 @@ def sweep_command(
 
     Validates the experiment (all problems at once), runs or resumes it, writes
     ``out/sweep.parquet`` (default ``out``: the experiment's, else
-    ``results/<experiment>``) and ``sweep-<i>.png`` per swept parameter, prints a
+    ``results/<experiment>``) and ``sweep-<i>.png`` per swept parameter (a list
+    sweep: ``sweep-points.png``, point by point), prints a
     summary table and the failed runs. Returns the sweep table; the CLI should exit
     with 1 when ``(table.status == "error").any()``.
     """
@@ -221,7 +222,7 @@ def sweep_command(
     if plots and (table["status"] == "ok").any():
         from k8sim.experiments.plots import save_sweep_plots
 
-        save_sweep_plots(table, paths, directory)
+        save_sweep_plots(table, paths, directory, mode="list" if exp.list_ else "grid")
     console.print(_sweep_summary(table, paths))
     n_ok = int((table["status"] == "ok").sum())
     n_err = int((table["status"] == "error").sum())
@@ -269,6 +270,7 @@ def plot_command(results_dir: str | Path, console: Console, out: str | Path | No
 
         table = pd.read_parquet(d / "sweep.parquet")
         paths: list[str] = []
+        mode: Literal["grid", "list"] = "grid"
         meta = d / "experiment.json"
         if meta.is_file():
             exp = json.loads(meta.read_text()).get("experiment", {})
@@ -277,7 +279,8 @@ def plot_command(results_dir: str | Path, console: Console, out: str | Path | No
             else:
                 for point in exp.get("list") or []:
                     paths += [k for k in point if k not in paths]
-        written = save_sweep_plots(table, paths, target)
+                mode = "list" if exp.get("list") else "grid"
+        written = save_sweep_plots(table, paths, target, mode=mode)
     elif (d / "pods.parquet").is_file() and (d / "timeseries.parquet").is_file():
         from k8sim.experiments.plots import run_from_directory
         from k8sim.metrics.plots import save_standard_plots
