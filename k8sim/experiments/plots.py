@@ -498,9 +498,12 @@ def sweep_lines(
     by: str = "profile",
     confidence: float = 0.95,
     title: str | None = None,
+    connect: bool = True,
 ) -> Figure:
     """A panel per metric: mean over replications (and over the other swept parameters)
-    against ``x``, one line per ``by`` value, error bars at the t interval."""
+    against ``x``, one line per ``by`` value, error bars at the t interval. With
+    ``connect=False`` (unrelated points along x) the means are points, not joined, and
+    each ``by`` value is shifted a little along x so that equal values stay visible."""
     ok = table[table["status"] == "ok"] if "status" in table else table
     if metrics is None:
         metrics = [m for m in DEFAULT_METRICS if m in ok.columns] or []
@@ -525,10 +528,11 @@ def sweep_lines(
                 if not vals.size:
                     continue
                 mean, _, _, half = mean_ci(vals, confidence)
-                xs.append(xv if numeric else i)
+                shift = 0.0 if connect or numeric else 0.08 * (j - (len(labels) - 1) / 2)
+                xs.append(xv if numeric else i + shift)
                 means.append(factor * mean)
                 errs.append(0.0 if not math.isfinite(half) else factor * half)
-            style = {**line_style(j), "linestyle": styles[label]}
+            style = {**line_style(j), "linestyle": styles[label] if connect else "none"}
             ax.errorbar(xs, means, yerr=errs, marker="o", capsize=3, color=colors[label], label=label, **style)
         if not numeric:
             ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all], rotation=20, ha="right")
@@ -545,12 +549,12 @@ def sweep_lines(
     return fig
 
 
-def point_labels(table: pd.DataFrame, paths: Sequence[str]) -> pd.Series:
+def point_labels(table: pd.DataFrame, paths: Sequence[str], sep: str = ", ") -> pd.Series:
     """One label per row naming its point of a list sweep (``a=1, b=2``; ``(no
     overrides)`` for a point that sets none)."""
     def one(row: pd.Series) -> str:
         parts = [f"{p}={row[p]}" for p in paths if p in row and not _is_missing(row[p])]
-        return ", ".join(parts) or "(no overrides)"
+        return sep.join(parts) or "(no overrides)"
 
     return table.apply(one, axis=1) if len(table) else pd.Series([], dtype=str)
 
@@ -573,14 +577,21 @@ def sweep_points(
     as :func:`sweep_lines` does for a grid, would mix points that set several paths at
     once."""
     ok = table[table["status"] == "ok"] if "status" in table else table
-    ok = ok.assign(_point=point_labels(ok, paths))
-    order = list(dict.fromkeys(point_labels(table, paths)))  # list order, every point
+    ok = ok.assign(_point=point_labels(ok, paths, sep="\n"))
+    order = list(dict.fromkeys(point_labels(table, paths, sep="\n")))  # list order, every point
     title = title or f"Sweep point by point: mean with {confidence:.0%} intervals"
     fig = sweep_lines(ok.assign(_point=pd.Categorical(ok["_point"], categories=order)), "_point", metrics, by,
-                      confidence, title)
+                      confidence, title, connect=False)
+    lines = max((label.count("\n") + 1 for label in order), default=1)
+    width = max((len(part) for label in order for part in label.split("\n")), default=10)
+    fig.set_size_inches(max(fig.get_figwidth(), 0.09 * width * len(order) * min(3, len(fig.axes))),
+                        fig.get_figheight() + 0.25 * lines * math.ceil(len(fig.axes) / 3))
     for ax in fig.axes:
         if ax.get_xlabel() == "_point":
             ax.set_xlabel("point (overrides)")
+            ax.tick_params(axis="x", labelrotation=0, labelsize="small")
+            for t in ax.get_xticklabels():
+                t.set_horizontalalignment("center")
     return fig
 
 

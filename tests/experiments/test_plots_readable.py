@@ -89,8 +89,8 @@ LIST_TABLE = pd.DataFrame({
 def test_list_sweeps_plot_point_by_point(tmp_path: Path):
     fig = sweep_points(LIST_TABLE, ["nodes", "rate"], ["makespan_s"])
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["nodes=10, rate=2.0", "nodes=5, rate=1.0",
-                                                            "nodes=20, rate=0.5"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["nodes=10\nrate=2.0", "nodes=5\nrate=1.0",
+                                                            "nodes=20\nrate=0.5"]
     # means per point in list order: (100+110)/2, (50+70)/2, (10+30)/2
     assert list(ax.lines[0].get_ydata()) == [105.0, 60.0, 20.0]
     assert ax.get_xlabel() == "point (overrides)"
@@ -136,3 +136,28 @@ def test_utilization_timelines_gpu_panel():
     labels = [ax.get_ylabel() for ax in fig.axes]
     assert labels[-1] == "GPU allocated / capacity (%)"
     assert fig.axes[-1].get_xlabel() == "virtual time (s)"
+
+
+@pytest.mark.slow
+def test_list_sweep_command_and_replot_draw_points(tmp_path: Path):
+    import yaml
+    from rich.console import Console
+
+    from k8sim.experiments.commands import plot_command, sweep_command
+
+    scenario = {"version": 1, "cluster": {"node_pools": [{"name": "n", "count": 1,
+                                                         "allocatable": {"cpu": "2", "memory": "4Gi"}}]},
+                "workloads": [{"name": "w", "arrival": {"kind": "times", "times_s": [0, 1]},
+                               "template": {"requests": {"cpu": "1", "memory": "1Gi"}},
+                               "duration": {"kind": "constant", "value": 5}}]}
+    (tmp_path / "sc.yaml").write_text(yaml.safe_dump(scenario))
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump({
+        "scenario": "sc.yaml",
+        "list": [{"cluster.node_pools[0].count": 2, "workloads[0].duration.value": 9},
+                 {"cluster.node_pools[0].count": 1, "workloads[0].duration.value": 3}]}))
+    con = Console(record=True, width=200, color_system=None)
+    sweep_command(tmp_path / "exp.yaml", "local", 1, None, tmp_path / "out", con)
+    assert (tmp_path / "out" / "sweep-points.png").is_file()
+    assert not (tmp_path / "out" / "sweep-0.png").exists()
+    written = plot_command(tmp_path / "out", con, out=tmp_path / "again")
+    assert [p.name for p in written] == ["sweep-points.png"]
