@@ -167,7 +167,9 @@ def _cell(v: Any) -> str:
 def _sweep_summary(table: pd.DataFrame, paths: Sequence[str]) -> Table:
     ok = table[table["status"] == "ok"]
     metrics = [m for m in ("scheduling_latency_p95_s", "startup_latency_p95_s", "mean_cpu_utilization",
-                           "mean_pending_pods", "gpu_allocated_share_end", "gpu_fragmentation_share_end")
+                           "mean_pending_pods", "nodes_in_use_mean", "pods_failed",
+                           "gpu_allocated_share_at_arrived_100", "gpu_allocated_share_end",
+                           "gpu_fragmentation_share_end")
                if m in ok.columns]
     keys = [*paths, "profile"]
     t = Table(title="sweep: mean over replications", header_style="bold")

@@ -211,3 +211,17 @@ def test_inflation_summary_reports_the_headline_and_leaves_out_time_metrics(tmp_
     for key in ("makespan_s", "end_time_s", "nodes_in_use_mean", "node_hours", "node_hours_in_use"):
         assert key not in s.index
     assert any("3 of 5 pods were dropped" in n for n in res.notes())
+
+
+def test_a_comparison_report_says_which_profiles_lost_pods():
+    # The preemption scenario above under kube-default: 1 pod lost (preempted) per run,
+    # 75% of the work thrown away.
+    from k8sim.experiments import compare, comparison_report
+
+    sc = k8sim.validate_scenario({"version": 1, "seed": 1, "cluster": nodes(1),
+                                  "workloads": [wl("low", 0, "4", 100, terminationGracePeriodSeconds=5),
+                                                wl("high", 10, "2", 10, priority=10)]})
+    report = comparison_report(compare(sc, ["kube-default", "binpack"], replications=1))
+    assert "## Lost pods" in report
+    assert ("- **kube-default**: 1 pods lost per run on average (1 preempted), 75% of the work done thrown away"
+            in report)
