@@ -56,19 +56,33 @@ def in_use_steps(node: np.ndarray, start: np.ndarray, end: np.ndarray, end_time:
     keep = e > s  # an occupancy of zero length does not put a node in use
     if not keep.any():
         return np.array([0.0]), np.array([0])
-    nd = np.asarray(node)[keep]
+    nd = np.asarray(node, dtype=np.int64)[keep]
     s, e = s[keep], e[keep]
-    frame = pd.DataFrame({"node": np.concatenate([nd, nd]), "t": np.concatenate([s, e]),
-                          "d": np.concatenate([np.ones(s.size, np.int64), -np.ones(e.size, np.int64)])})
-    level = frame.groupby(["node", "t"], sort=True)["d"].sum()  # net change per node and instant
-    pods_on = level.groupby(level="node").cumsum()
-    used = (pods_on > 0).astype(np.int64)
-    before = used.groupby(level="node").shift(1, fill_value=0)
-    change = (used - before)
-    change = change[change != 0]
-    per_time = change.groupby(level="t").sum().sort_index()
-    times = per_time.index.to_numpy(dtype=np.float64)
-    counts = np.cumsum(per_time.to_numpy())
+    t = np.concatenate([s, e])
+    n = np.concatenate([nd, nd])
+    d = np.concatenate([np.ones(s.size, np.int64), -np.ones(e.size, np.int64)])
+    order = np.lexsort((t, n))  # by node, then time
+    t, n, d = t[order], n[order], d[order]
+    # Net change per (node, instant).
+    first = np.ones(t.size, dtype=bool)
+    first[1:] = (n[1:] != n[:-1]) | (t[1:] != t[:-1])
+    at = np.flatnonzero(first)
+    t, n, d = t[at], n[at], np.add.reduceat(d, at)
+    # Pods on the node after each instant: every node's changes sum to 0, so one running
+    # sum restarts at 0 at each node's first instant.
+    used = (np.cumsum(d) > 0).astype(np.int64)
+    before = np.concatenate([[0], used[:-1]])
+    before[np.concatenate([[True], n[1:] != n[:-1]])] = 0
+    change = used - before
+    nz = np.flatnonzero(change)
+    t, change = t[nz], change[nz]
+    order = np.argsort(t, kind="stable")
+    t, change = t[order], change[order]
+    first = np.ones(t.size, dtype=bool)
+    first[1:] = t[1:] != t[:-1]
+    at = np.flatnonzero(first)
+    times = t[at]
+    counts = np.cumsum(np.add.reduceat(change, at))
     if times[0] > 0:
         times = np.concatenate([[0.0], times])
         counts = np.concatenate([[0], counts])
@@ -94,7 +108,7 @@ def node_usage(pods: pd.DataFrame, nodes: pd.DataFrame, lo: float, hi: float) ->
     """``nodes_in_use_mean``, ``nodes_in_use_peak``, ``node_hours_in_use`` and
     ``node_hours`` over ``[lo, hi]`` (module docstring)."""
     bound = pods[(pods["workload"] != "") & pods["scheduled"].notna() & (pods["node"] != "")]
-    node_idx, _ = pd.factorize(bound["node"].astype(str))
+    node_idx, _ = pd.factorize(bound["node"])
     times, counts = in_use_steps(node_idx, bound["scheduled"].to_numpy(dtype=float),
                                  bound["finished"].to_numpy(dtype=float), hi)
     integral, mean, peak = step_stats(times, counts, lo, hi)
@@ -115,30 +129,30 @@ def node_usage(pods: pd.DataFrame, nodes: pd.DataFrame, lo: float, hi: float) ->
 
 def terminal_kinds(events: pd.DataFrame) -> pd.Series:
     """The last terminal event kind of each pod (index: pod name)."""
-    kinds = events["kind"].astype(str)
-    term = events[kinds.isin(_TERMINAL) & (events["pod"] != "")]
-    return term.groupby("pod", sort=False)["kind"].last().astype(str)
+    term = events[events["kind"].isin(_TERMINAL) & (events["pod"] != "")]
+    return term.groupby("pod", sort=False, observed=True)["kind"].last().astype(str)
 
 
 def losses(win: pd.DataFrame, events: pd.DataFrame, end_time: float, cpu_column: str | None
            ) -> dict[str, float | int]:
     """``pods_preempted``, ``pods_failed``, ``pods_failed_<reason>`` and
     ``work_lost_share`` of the window's pods ``win`` (module docstring)."""
-    names = win["pod"].astype(str)
     failed = win[win["phase"] == "Failed"]
     row: dict[str, float | int] = {}
     if {"kind", "pod", "detail"} <= set(events.columns):
-        kinds = events["kind"].astype(str)
-        killing = events[kinds == "Killing"]
-        killed = set(killing["pod"].astype(str))
-        preempted = set(killing.loc[killing["detail"].astype(str) == "Preempted", "pod"].astype(str))
-        reasons = terminal_kinds(events).reindex(failed["pod"].astype(str)).fillna("").map(
-            lambda k: FAILURE_REASONS.get(k, "other"))
-        counts = reasons.value_counts()
-        row["pods_preempted"] = int(names.isin(preempted).sum())
+        killing = events[events["kind"] == "Killing"]
+        killed = set(killing["pod"].tolist())
+        preempted = set(killing.loc[killing["detail"] == "Preempted", "pod"].tolist())
+        counts: dict[str, int] = {}
+        if len(failed):
+            kinds = terminal_kinds(events[events["pod"].isin(set(failed["pod"].tolist()))])
+            for k in kinds.reindex(failed["pod"].tolist()).fillna("").tolist():
+                key = FAILURE_REASONS.get(k, "other")
+                counts[key] = counts.get(key, 0) + 1
+        row["pods_preempted"] = int(win["pod"].isin(preempted).sum()) if preempted else 0
         row["pods_failed"] = len(failed)
         for key in FAILURE_KEYS:
-            row[f"pods_failed_{key}"] = int(counts.get(key, 0))
+            row[f"pods_failed_{key}"] = counts.get(key, 0)
     else:  # a run directory saved without its event log: reasons unknown
         killed = set()
         row["pods_preempted"] = float("nan")
@@ -152,7 +166,9 @@ def losses(win: pd.DataFrame, events: pd.DataFrame, end_time: float, cpu_column:
     run_s = np.clip(run_s, 0.0, None)
     cpu = ran[cpu_column].to_numpy(dtype=float) if cpu_column is not None else np.ones(len(ran))
     work = run_s * cpu
-    lost = (ran["phase"] == "Failed").to_numpy() | ran["pod"].astype(str).isin(killed).to_numpy()
+    lost = (ran["phase"] == "Failed").to_numpy().copy()
+    if killed:
+        lost |= ran["pod"].isin(killed).to_numpy()
     total = float(work.sum())
     row["work_lost_share"] = float(work[lost].sum()) / total if total > 0 else float("nan")
     return row
