@@ -46,3 +46,15 @@ def test_run_prints_readable_numbers_and_a_loss_note(tmp_path: Path, monkeypatch
     assert "note: 1 of 2 pods were lost (ended Failed: 1 preempted; 1 preempted in all)" in out
     assert "0.3% of the work done" in out
     assert "simulated 3.004 h in" in out
+
+
+def test_compare_prints_which_profile_lost_pods(tmp_path: Path, monkeypatch) -> None:
+    # The scenario above under kube-default: low is preempted in every replication.
+    (tmp_path / "lost.yaml").write_text(yaml.safe_dump(SCENARIO))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(app, ["compare", "lost.yaml", "--profile", "kube-default", "--replications", "1",
+                                      "--out", "out", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert "note: kube-default: 1 pods lost per run on average (1 preempted)" in result.stdout
+    assert "## Lost pods" in (tmp_path / "out" / "report.md").read_text()

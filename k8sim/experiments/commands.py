@@ -22,7 +22,14 @@ from rich.table import Table
 
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.experiments.comparison import ComparisonResult, compare, load_comparison
-from k8sim.experiments.report import comparison_report, differences, fmt, fmt_ci, summary_means
+from k8sim.experiments.report import (
+    comparison_report,
+    differences,
+    fmt,
+    fmt_ci,
+    loss_sentences,
+    summary_means,
+)
 from k8sim.experiments.sweeps import load_experiment, output_dir, sweep
 
 #: Metrics shown in the printed tables (those present).
@@ -130,8 +137,11 @@ def compare_command(
 
     Writes into ``out`` (default ``results/<scenario>-compare-<time>``): ``runs.parquet``,
     ``summary.csv``, ``paired.csv``, ``comparison.json``, ``report.md``, the PNG plots
-    (``metrics.png``, ``latency_cdf.png``, ``utilization.png``) and each run's pods and
-    timeseries under ``runs/<profile>/rep-<r>/``; prints the comparison table.
+    (``metrics.png``, ``differences.png``, ``latency_cdf.png``, ``utilization.png``, with
+    GPUs ``gpu_allocation.png``) and each run's pods, nodes, events and timeseries under
+    ``runs/<profile>/rep-<r>/``; prints the comparison table and, when a profile lost
+    pods, which one and how many. ``profiles`` are references as
+    :func:`k8sim.experiments.comparison.resolve_profiles` reads them.
     ``seed`` is the base seed (replication r uses seed + r; default: the scenario's).
     """
     scenario = load_scenario(scenario_path, overrides=list(overrides))
@@ -153,6 +163,9 @@ def compare_command(
 
         save_comparison_plots(result, directory)
     console.print(comparison_table(result))
+    for sentence in loss_sentences(result):
+        console.print(f"[yellow]note:[/] {escape(sentence.removeprefix('- ').replace('**', ''))}", highlight=False,
+                      soft_wrap=True)
     console.print(f"results in [bold]{escape(str(directory))}[/] (report.md, summary.csv, paired.csv)",
                   highlight=False)
     return result

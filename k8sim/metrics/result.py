@@ -352,7 +352,7 @@ def gpu_at_arrived(gpu: pd.DataFrame | None, share: float = 1.0) -> dict[str, fl
 
     The state is the one after the last event at which ``arrived_share <= share`` (every
     pod that had arrived by then has been placed or dropped), as in
-    :func:`k8sim.experiments.plots.gpu_curve`. ``gpu_allocated_share_at_arrived_100``: the
+    :func:`k8sim.experiments.plots.gpu_curve_quantiles` reads every replication. ``gpu_allocated_share_at_arrived_100``: the
     allocated GPU over capacity; ``gpu_unallocated_share_at_arrived_100``: the arrived
     GPU request that is not allocated (``arrived - allocated``, over capacity: at
     exactly 100% arrived, ``1 - allocated``). NaN when the run never reached ``share``
