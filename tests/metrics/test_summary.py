@@ -225,3 +225,68 @@ def test_a_comparison_report_says_which_profiles_lost_pods():
     assert "## Lost pods" in report
     assert ("- **kube-default**: 1 pods lost per run on average (1 preempted), 75% of the work done thrown away"
             in report)
+
+
+class _At:
+    """A component that does one thing through the Cluster API at a given time."""
+
+    name = "at"
+
+    def __init__(self, ctx, at_s: float, action):
+        self.ctx, self.at_s, self.action = ctx, at_s, action
+
+    def start(self) -> None:
+        self.ctx.env.process(self._run())
+
+    def _run(self):
+        yield self.ctx.env.timeout(self.at_s)
+        self.action(self.ctx)
+
+    def contribute(self):
+        from k8sim.component import Contribution
+
+        return Contribution()
+
+
+def test_failure_reasons_node_lost_container_error_and_other():
+    # One 4-CPU node. a (1 CPU, 0-100), b (1 CPU, 0-100, restartPolicy Never, crashes
+    # at 5: container_error), c (1 CPU, 0-100, deleted through the API at 8 with
+    # reason Evicted and no grace: other); the node is removed at 10: a is lost
+    # (NodeLost, no grace). Work (CPU milli x s): a 10 x 1000, b 5 x 1000, c 8 x 1000,
+    # all thrown away: share 1. Nothing was preempted.
+    doc = {"cluster": nodes(1),
+           "workloads": [wl("a", 0, "1", 100),
+                         wl("b", 0, "1", 100, restartPolicy="Never",
+                            crash={"probability": 1, "after": {"kind": "constant", "value": 5}}),
+                         wl("c", 0, "1", 100)]}
+
+    def delete_c(ctx):
+        ctx.api.delete_pod(ctx.state.pods.names.index("c-0"), 0.0, "Evicted")
+
+    res = run(doc, components=[lambda ctx: _At(ctx, 8, delete_c),
+                               lambda ctx: _At(ctx, 10, lambda c: c.api.remove_node(0))])
+    s = res.summary().iloc[0]
+    assert s["pods_failed"] == 3
+    assert (s["pods_failed_node_lost"], s["pods_failed_container_error"], s["pods_failed_other"]) == (1, 1, 1)
+    assert (s["pods_preempted"], s["pods_failed_preempted"], s["pods_failed_unschedulable"]) == (0, 0, 0)
+    assert s["work_lost_share"] == pytest.approx(1.0)
+    assert any("3 of 3 pods were lost (ended Failed: 1 node lost, 1 container error, 1 other; 0 preempted in all)"
+               in n for n in res.notes())
+
+
+def test_in_use_steps_against_brute_force():
+    # Random stays on 6 nodes, many sharing instants; the step function must give, at
+    # every instant and just after it, the number of nodes holding a pod counted
+    # directly from the intervals (a node holds a pod at t when start <= t < end).
+    rng = np.random.default_rng(5)
+    m = 300
+    node = rng.integers(0, 6, m)
+    start = rng.integers(0, 50, m).astype(float)
+    end = start + rng.integers(0, 10, m)
+    end[rng.random(m) < 0.1] = np.nan
+    times, counts = in_use_steps(node, start, end, 60.0)
+    e = np.where(np.isnan(end), 60.0, end)
+    for t in np.arange(0.0, 60.0, 0.5):
+        expected = len({int(n) for n, s, f in zip(node, start, e, strict=True) if s <= t < f})
+        k = int(np.searchsorted(times, t, side="right")) - 1
+        assert counts[k] == expected, t
