@@ -86,7 +86,7 @@ class _LazyProgress:
             self.progress.start()
             self.task = self.progress.add_task("sim", total=self.end, now="")
         assert self.task is not None  # added with the bar
-        label = f"t = {now:,.0f} s" + (f" / {self.end:,.0f} s" if self.end else "")
+        label = f"t = {fmt_duration(now)}" + (f" / {fmt_duration(self.end)}" if self.end else "")
         self.progress.update(self.task, completed=now if self.end else None, now=label)
 
     def close(self) -> None:
