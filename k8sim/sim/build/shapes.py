@@ -1,7 +1,8 @@
 """Pod shapes: what the scheduler sees of a pod, interned once per distinct kind of pod.
 
 A shape (:class:`~k8sim.scheduling.podinfo.PodInfo`) holds a pod's requests (with
-upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations,
+upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations (with
+the DefaultTolerationSeconds admission defaults),
 ports, images and GPU request. Pods of one workload template share a shape; trace pods
 get one per distinct request. Shapes are interned under a key that says where the pod
 came from (``("workload", i)``, ``("initial", i)``, ``("trace", ...)``) plus its requests.
@@ -16,6 +17,7 @@ import numpy as np
 from k8sim.cluster import ops
 from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
 from k8sim.config.scenario import DEFAULT_SCHEDULER, PodTemplate, Scenario
+from k8sim.controllers.defaulttolerations import with_default_toleration_seconds
 from k8sim.scheduling.podinfo import PodInfo
 
 if TYPE_CHECKING:
@@ -52,7 +54,8 @@ class ShapeBook:
         )
         if template is None:
             info = PodInfo(shape=-1, requests=requests, nonzero=nonzero, priority=priority,
-                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload)
+                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload,
+                           tolerations=with_default_toleration_seconds(()))
         else:
             info = PodInfo(
                 shape=-1,
@@ -61,7 +64,9 @@ class ShapeBook:
                 priority=self.scenario.pod_priority(template),
                 scheduler_name=template.scheduler_name,
                 node_selector=dict(template.node_selector),
-                tolerations=tuple(template.tolerations),
+                # Admission (DefaultTolerationSeconds) adds the not-ready / unreachable
+                # NoExecute tolerations a pod lacks, as upstream does at creation.
+                tolerations=with_default_toleration_seconds(tuple(template.tolerations)),
                 labels=dict(template.labels),
                 workload=workload,
                 node_name=template.node_name,
