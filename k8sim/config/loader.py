@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from k8sim.config.faults import ACTION_KINDS, FAILURE_KINDS
 from k8sim.config.scenario import Scenario
 
 _NO_DATA: Any = object()
@@ -69,6 +70,8 @@ _UNION_TAGS = {
     "empirical",
     # arrival kinds
     "poisson", "interval", "times", "burst",
+    # failure and action kinds
+    *FAILURE_KINDS, *ACTION_KINDS,
 }
 
 
