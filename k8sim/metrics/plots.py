@@ -79,7 +79,8 @@ def failures_timeline(result: RunResult) -> Figure:
         bottom.plot(t, ts["available_pods"], color="tab:green", label="Running on a working node")
     if failures is not None and len(failures):
         stop = failures["down_at"] + failures["downtime_s"]
-        for i, (a, b) in enumerate(zip(failures["down_at"], stop, strict=True)):
+        spans = sorted(set(zip(failures["down_at"].tolist(), stop.tolist(), strict=True)))  # a zone: one span
+        for i, (a, b) in enumerate(spans):
             for ax in (top, bottom):
                 ax.axvspan(a, b, color="tab:red", alpha=0.12, label="node down" if i == 0 and ax is top else None)
         nr = failures["not_ready_at"].dropna()
