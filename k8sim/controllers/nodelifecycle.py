@@ -137,13 +137,13 @@ class NodeLifecycleController:
         self._detect: dict[int, int] = {}  # failed node -> pass index that marks it NotReady
         self._unknown: dict[int, int] = {}  # NotReady node -> pass index it was marked at
         self._reachable: dict[int, float] = {}  # recovered node -> recovery time (NoExecute taint goes)
-        self._queue: dict[str, list[int]] = {}  # zone -> nodes waiting for the NoExecute taint
+        self._queue: dict[int, list[int]] = {}  # zone -> nodes waiting for the NoExecute taint
         self._tainted: set[int] = set()  # nodes with the unreachable NoExecute taint
-        self._buckets: dict[str, TokenBucket] = {}
-        self._zone_state: dict[str, str] = {}
+        self._buckets: dict[int, TokenBucket] = {}
+        self._zone_state: dict[int, str] = {}
         self._master_disruption = False
         self._passes: set[int] = set()
-        self._wakeups: set[tuple[str, float]] = set()
+        self._wakeups: set[tuple[int, float]] = set()
         bus = api.bus
         bus.subscribe(NodeDown, self._on_down)
         bus.subscribe(NodeUp, self._on_up)
@@ -158,12 +158,10 @@ class NodeLifecycleController:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _zone(self, node: int) -> str:
-        nt = self.state.nodes
-        codes = nt.labels.get(ZONE_LABEL)
-        if codes is None or codes[node] < 0:
-            return ""
-        return nt.node_labels(node)[ZONE_LABEL]
+    def _zone(self, node: int) -> int:
+        """The node's zone as the zone label's value code (-1: no zone)."""
+        codes = self.state.nodes.labels.get(ZONE_LABEL)
+        return -1 if codes is None else int(codes[node])
 
     def _tick_at_or_after(self, t: float) -> int:
         return int(math.ceil(t / self.period - _EPS))
@@ -270,13 +268,13 @@ class NodeLifecycleController:
         if q is not None and node in q:
             q.remove(node)
 
-    def _bucket(self, zone: str) -> TokenBucket:
+    def _bucket(self, zone: int) -> TokenBucket:
         b = self._buckets.get(zone)
         if b is None:
             b = self._buckets[zone] = TokenBucket(self.qps, self.env.now)
         return b
 
-    def _swap(self, zone: str, qps: float) -> None:
+    def _swap(self, zone: int, qps: float) -> None:
         """``SwapLimiter``: a fresh bucket at the new rate, drained if the old one had no
         token."""
         old = self._bucket(zone)
@@ -291,12 +289,15 @@ class NodeLifecycleController:
     def _handle_disruption(self) -> None:
         """``handleDisruption`` with ``ComputeZoneState``."""
         nt = self.state.nodes
-        present = np.flatnonzero(np.isinf(nt.removed_at))
-        sizes: dict[str, list[int]] = {}
-        for node in present.tolist():
-            counts = sizes.setdefault(self._zone(node), [0, 0])
-            counts[0 if nt.ready[node] else 1] += 1
-        new_states: dict[str, str] = {}
+        present = np.isinf(nt.removed_at)
+        codes = nt.labels.get(ZONE_LABEL)
+        zone_of = codes[present] if codes is not None else np.full(int(present.sum()), -1)
+        zones, inverse = np.unique(zone_of, return_inverse=True)
+        ready_counts = np.bincount(inverse, weights=nt.ready[present], minlength=zones.size).astype(np.int64)
+        totals = np.bincount(inverse, minlength=zones.size)
+        sizes: dict[int, list[int]] = {
+            int(z): [int(r), int(t - r)] for z, r, t in zip(zones.tolist(), ready_counts.tolist(), totals.tolist(), strict=True)}
+        new_states: dict[int, str] = {}
         for zone, (ready, not_ready) in sizes.items():
             if ready == 0 and not_ready > 0:
                 new_states[zone] = FULL
@@ -331,7 +332,7 @@ class NodeLifecycleController:
             return self.secondary_qps if zone_size > self.large_cluster else 0.0
         return self.qps  # Normal, and HealthyQPSFunc for a fully disrupted zone
 
-    def _drain_queue(self, zone: str) -> None:
+    def _drain_queue(self, zone: int) -> None:
         """``doNoExecuteTaintingPass`` for one zone: taint queued nodes while the bucket
         gives tokens; come back when the next token is there."""
         q = self._queue.get(zone)
@@ -356,7 +357,7 @@ class NodeLifecycleController:
             self._set_taints(node, add=(UNREACHABLE_NO_EXECUTE,), remove=frozenset({NOT_READY_NO_EXECUTE}))
             self._tainted.add(node)
 
-    def _wake(self, zone: str, at: float, _event: object = None) -> None:
+    def _wake(self, zone: int, at: float, _event: object = None) -> None:
         self._wakeups.discard((zone, at))
         self._drain_queue(zone)
 

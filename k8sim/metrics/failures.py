@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster.pods import OWNER_KINDS
+from k8sim.constants import ZONE_LABEL
 from k8sim.metrics.timeseries import interval_integrals
 
 if TYPE_CHECKING:
@@ -150,6 +151,11 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
     scheduled = p.scheduled[:n]
     stalled_start: list[float] = []
     stalled_end: list[float] = []
+    fin = np.where(np.isnan(finished), np.inf, finished)
+    by_node = np.argsort(node_of_pod, kind="stable")  # pods grouped by node, for each episode's node
+    sorted_nodes = node_of_pod[by_node]
+    zone_codes = nt.labels.get(ZONE_LABEL)
+    zone_names = {c: v for v, c in nt.label_values.get(ZONE_LABEL, {}).items()}
     for node, down_at, cause in downs:
         up_list = [t for t in ups.get(node, []) if t >= down_at]
         up_at = min(up_list) if up_list else math.nan
@@ -157,8 +163,8 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
         stop = up_at if not math.isnan(up_at) else min(removed, end)
         nr = [t for t in not_ready.get(node, []) if down_at <= t <= stop]
         tt = [t for t in tainted.get(node, []) if down_at <= t <= stop]
-        fin = np.where(np.isnan(finished), np.inf, finished)
-        affected = np.flatnonzero((node_of_pod == node) & (scheduled <= stop) & (fin >= down_at))
+        on_node = by_node[np.searchsorted(sorted_nodes, node, "left"):np.searchsorted(sorted_nodes, node, "right")]
+        affected = on_node[(scheduled[on_node] <= stop) & (fin[on_node] >= down_at)]
         n_disrupted = n_lost = n_restarted = 0
         recover: list[float] = []
         unrecovered = False
@@ -188,9 +194,9 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
                 stalled_start.append(max(down_at, running[q]))
                 stalled_end.append(min(stop, fin[q]))
         ttr = (max(recover) - down_at) if recover and not unrecovered else math.nan
-        labels = nt.node_labels(node)
+        zone = zone_names.get(int(zone_codes[node]), "") if zone_codes is not None else ""
         rows.append({
-            "node": nt.names[node], "pool": nt.pool_name(node), "zone": labels.get("topology.kubernetes.io/zone", ""),
+            "node": nt.names[node], "pool": nt.pool_name(node), "zone": zone,
             "cause": cause, "kind": _kind_of(cause, sources), "down_at": down_at,
             "not_ready_at": min(nr) if nr else math.nan, "tainted_at": min(tt) if tt else math.nan,
             "up_at": up_at, "downtime_s": stop - down_at, "pods_affected": int(affected.size),
