@@ -294,3 +294,45 @@ def test_actions_from_python_while_running() -> None:
         sim.at(70, DrainAction(nodes={"names": ["nope"]}))
     r = sim.run()
     assert seen == [50.0] and finished(r, "p0") == 90.0  # evicted at 60, 30 s grace
+
+
+def test_leaving_partial_disruption_swaps_in_a_drained_bucket() -> None:
+    # Zone of 4 nodes; a-0, a-1, a-2 fail at 103 (a-2 only until 403). Pass 155: three
+    # NotReady of four (> 2 and 75% >= 55%): partial disruption in a zone of <= 50 nodes,
+    # rate 0 (SwapLimiter to the never-limiter). Pass 160: all three queued, none
+    # tainted. a-2 reports Ready at 403; pass 405: 2 NotReady of 4 -> Normal, rate 0.1;
+    # the old limiter had no token, so the new bucket starts drained: next token at 415
+    # (a-0 tainted), then 425 (a-1). Evictions 300 s later: 715, 725.
+    sc = scenario(nodes=4, pods=[bare("p0", "a-0"), bare("p1", "a-1")], duration=1000,
+                  failures=[{"kind": "outage", "nodes": {"names": ["a-0", "a-1"]}, "at_s": 103},
+                            outage("a-2", 103, 300)])
+    r = Simulation(sc).run()
+    assert taint_times(r, "a-0", "NoExecute")[0] == 415.0
+    assert taint_times(r, "a-1", "NoExecute")[0] == 425.0
+    assert taint_times(r, "a-2", "NoExecute") == []
+    assert (finished(r, "p0"), finished(r, "p1")) == (715.0, 725.0)
+
+
+def test_deleting_a_failed_node_loses_its_pods_at_once() -> None:
+    # Down at 103 (NotReady 155, tainted 160), deleted at 200, before the eviction due at
+    # 460: its pod ends NodeLost at 200; the failure row ends at the removal.
+    sc = scenario(pods=[bare("p0", "a-0")], failures=[outage("a-0", 103)],
+                  actions=[{"at_s": 200, "action": "delete_node", "nodes": {"names": ["a-0"]}}])
+    r = Simulation(sc).run()
+    assert finished(r, "p0") == 200.0
+    assert r.frames["disruptions"]["cause"].tolist() == ["NodeLost"]
+    f = r.frames["failures"].iloc[0]
+    assert f["downtime_s"] == 97.0 and math.isnan(f["up_at"])
+    assert (f["not_ready_at"], f["tainted_at"]) == (155.0, 160.0)
+
+
+def test_a_pod_bound_to_a_failed_node_before_it_is_noticed_never_starts() -> None:
+    # a-0 fails at 103 but is Ready until 155; a pod arriving at 120 pinned to it is
+    # bound there, never Running, and evicted with the others at 160 + 300 = 460.
+    sc = scenario(workloads=[{"name": "late", "arrival": {"kind": "times", "times_s": [120]},
+                              "template": {"requests": {"cpu": "1"},
+                                           "nodeSelector": {"kubernetes.io/hostname": "a-0"}}}],
+                  failures=[outage("a-0", 103)])
+    r = Simulation(sc).run()
+    pod = r.pods.set_index("pod").loc["late-0"]
+    assert pod["scheduled"] == 120.0 and math.isnan(pod["running"]) and pod["finished"] == 460.0
