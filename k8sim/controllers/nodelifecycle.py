@@ -42,7 +42,7 @@ them partially disrupted (``secondary_node_eviction_rate``, or 0 for zones of at
 swaps in a fresh bucket, drained if the old one had no token (``SwapLimiter``). When
 every zone is fully disrupted the controller assumes it is the control plane that is cut
 off: it removes the NoExecute taints of every node and stops tainting until some node is
-Ready again.
+Ready again (then every node's probe time is reset to that pass).
 
 Recovery (``NodeUp`` at ``t_u``): the kubelet reports Ready at once and the NoSchedule
 taint goes at once; the first pass at or after ``t_u`` removes the NoExecute taint
@@ -256,7 +256,7 @@ class NodeLifecycleController:
                 del self._reachable[node]
                 self._unknown.pop(node, None)
                 self._mark_reachable(node)
-        self._handle_disruption()
+        self._handle_disruption(k)
         for zone in sorted(self._queue):
             self._drain_queue(zone)
 
@@ -286,8 +286,8 @@ class NodeLifecycleController:
             new.try_accept(now)
         self._buckets[zone] = new
 
-    def _handle_disruption(self) -> None:
-        """``handleDisruption`` with ``ComputeZoneState``."""
+    def _handle_disruption(self, k: int) -> None:
+        """``handleDisruption`` with ``ComputeZoneState`` (at pass ``k``)."""
         nt = self.state.nodes
         present = np.isinf(nt.removed_at)
         codes = nt.labels.get(ZONE_LABEL)
@@ -319,6 +319,12 @@ class NodeLifecycleController:
         if all_full:
             return
         self._master_disruption = False
+        if was_full:
+            # Leaving master disruption mode resets every node's probe time to now: a
+            # failed node not yet marked NotReady gets a full grace period from here.
+            for node in list(self._detect):
+                self._detect[node] = k + int(math.floor(self.grace / self.period + _EPS)) + 1
+                self._schedule_pass(self._detect[node])
         for zone, state in new_states.items():
             if was_full or self._zone_state.get(zone) != state:
                 self._zone_state[zone] = state

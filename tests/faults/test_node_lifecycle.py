@@ -336,3 +336,15 @@ def test_a_pod_bound_to_a_failed_node_before_it_is_noticed_never_starts() -> Non
     r = Simulation(sc).run()
     pod = r.pods.set_index("pod").loc["late-0"]
     assert pod["scheduled"] == 120.0 and math.isnan(pod["running"]) and pod["finished"] == 460.0
+
+
+def test_leaving_master_disruption_resumes_tainting_with_a_drained_bucket() -> None:
+    # One zone, two nodes, both down at 103, a-1 back at 403. Pass 155: every zone fully
+    # disrupted -> master disruption, rate 0. a-1 Ready at 403; pass 405 leaves the mode
+    # (zone Normal: 1 of 2 NotReady) and swaps in a 0.1/s bucket, drained because the
+    # never-limiter had no token: a-0 tainted at 415, its pod evicted at 715.
+    sc = scenario(nodes=2, pods=[bare("p0", "a-0")],
+                  failures=[outage("a-0", 103), outage("a-1", 103, 300)])
+    r = Simulation(sc).run()
+    assert taint_times(r, "a-0", "NoExecute")[0] == 415.0
+    assert finished(r, "p0") == 715.0
