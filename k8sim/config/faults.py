@@ -222,6 +222,8 @@ class DrainAction(ActionSpec):
     timeout_s: float | None = Field(default=None, gt=0)  # give up after this (kubectl --timeout); absent = never
     grace_period_s: float | None = Field(default=None, ge=0)  # absent = each pod's own (kubectl --grace-period)
     ignore_daemonsets: bool = True  # leave DaemonSet-owned pods (kubectl --ignore-daemonsets)
+    # Evict pods without an owner too (kubectl --force); false: refuse to drain a node that has any.
+    force: bool = True
 
 
 class DeleteNodeAction(ActionSpec):

@@ -87,7 +87,7 @@ def _uncordon(ctx: Context, spec: UncordonAction, cause: str) -> None:
 def _drain(ctx: Context, spec: DrainAction, cause: str) -> None:
     for node in select_nodes(ctx.state, spec.nodes).tolist():
         drain(ctx.api, node, timeout_s=spec.timeout_s, grace_s=spec.grace_period_s,
-              ignore_daemonsets=spec.ignore_daemonsets)
+              ignore_daemonsets=spec.ignore_daemonsets, force=spec.force)
 
 
 @register_action("delete_node")

@@ -6,7 +6,9 @@ evicted in its own goroutine; an eviction refused with 429 TooManyRequests (a
 PodDisruptionBudget without disruptions left) is retried after ``time.Sleep(5 *
 time.Second)`` until the pod is gone or ``--timeout`` passes. DaemonSet-owned pods are
 left alone with ``--ignore-daemonsets`` (k8sim's default; kubectl refuses to drain
-without it). Evictions go through :meth:`k8sim.cluster.api.ClusterAPI.evict_pod`, so
+without it). Pods without an owner are evicted only with ``--force`` (k8sim's default:
+they are lost); without it the drain is refused (``GetPodsForDeletion``: "cannot delete
+Pods that declare no controller"), the node staying cordoned. Evictions go through :meth:`k8sim.cluster.api.ClusterAPI.evict_pod`, so
 the eviction checks registered on the API (PodDisruptionBudgets) decide.
 """
 
@@ -44,12 +46,20 @@ def pods_to_drain(api: ClusterAPI, node: int, ignore_daemonsets: bool = True) ->
 
 
 def drain(api: ClusterAPI, node: int, *, timeout_s: float | None = None, grace_s: float | None = None,
-          ignore_daemonsets: bool = True, reason: str = EVICTION_BY_API) -> simpy.Process:
+          ignore_daemonsets: bool = True, force: bool = True, reason: str = EVICTION_BY_API) -> simpy.Process | None:
     """Cordon ``node`` now and start evicting its pods; returns the drain's process
-    (its value is True when every pod was evicted, False on timeout). Log rows:
-    ``Drained`` when all evictions went through, ``DrainTimeout`` when it gave up."""
+    (its value is True when every pod was evicted, False on timeout), or None when the
+    drain is refused (pods without an owner and not ``force``). Log rows: ``Drained``
+    when all evictions went through, ``DrainTimeout`` when it gave up, ``DrainRefused``."""
     if not api.state.nodes.unschedulable[node]:
         api.update_node(node, unschedulable=True)
+    if not force:
+        pods = api.state.pods
+        bare = [p for p in pods_to_drain(api, node, ignore_daemonsets) if pods.owner_kind[p] == 0]
+        if bare:
+            api.record("DrainRefused", -1, node,
+                       f"cannot delete Pods that declare no controller (use force): {', '.join(pods.names[p] for p in bare)}")
+            return None
     return api.env.process(_drain(api, node, timeout_s, grace_s, ignore_daemonsets, reason))
 
 

@@ -348,3 +348,26 @@ def test_leaving_master_disruption_resumes_tainting_with_a_drained_bucket() -> N
     r = Simulation(sc).run()
     assert taint_times(r, "a-0", "NoExecute")[0] == 415.0
     assert finished(r, "p0") == 715.0
+
+
+def test_drain_without_force_refuses_bare_pods_and_skips_daemonset_pods() -> None:
+    # kubectl drain without --force refuses a node with pods that declare no controller
+    # (the node stays cordoned); DaemonSet-owned pods are ignored (--ignore-daemonsets).
+    r = Simulation(scenario(pods=[bare("p0", "a-0")], duration=100, actions=[
+        {"at_s": 1, "action": "drain", "nodes": {"names": ["a-0"]}, "force": False}])).run()
+    assert rows(r, "DrainRefused")["detail"].tolist() == [
+        "cannot delete Pods that declare no controller (use force): p0"]
+    assert math.isnan(finished(r, "p0")) and rows(r, "NodeUpdated", "a-0")["detail"].tolist() == ["cordoned"]
+    sim = Simulation(scenario(duration=100))
+    state, api = sim.state, sim.api
+    shape = sim.shape_book.shape_for(("test", 0), state.resources.vector({"cpu": 100, "pods": 1}), None)
+
+    def daemon(ctx) -> None:
+        pod = api.create_pod(name="ds", requests=state.shapes[shape].requests, workload=-1, index=0, shape=shape,
+                             priority=0, duration=math.inf, start_latency=0.0, owner_kind=3, owner=0, node=0)
+        api.bind(pod, 0)
+
+    sim.at(0, daemon)
+    sim.at(1, DrainAction(nodes={"names": ["a-0"]}, force=False))
+    r = sim.run()
+    assert math.isnan(finished(r, "ds")) and rows(r, "Drained")["detail"].tolist() == ["0 pod(s) evicted"]
