@@ -371,3 +371,17 @@ def test_drain_without_force_refuses_bare_pods_and_skips_daemonset_pods() -> Non
     sim.at(1, DrainAction(nodes={"names": ["a-0"]}, force=False))
     r = sim.run()
     assert math.isnan(finished(r, "ds")) and rows(r, "Drained")["detail"].tolist() == ["0 pod(s) evicted"]
+
+
+def test_a_restarted_pod_runs_its_whole_duration_again() -> None:
+    # A 500 s pod started at 0 on a-0; the machine is down 103..203 (not long enough for
+    # an eviction). Its containers are recreated at 203 and run the full 500 s again (the
+    # first run's work is lost): Succeeded at 703, restarts 1, Running since 0.
+    sc = scenario(workloads=[{"name": "job", "arrival": {"kind": "times", "times_s": [0]},
+                              "duration": {"kind": "constant", "value": 500},
+                              "template": {"requests": {"cpu": "1"},
+                                           "nodeSelector": {"kubernetes.io/hostname": "a-0"}}}],
+                  failures=[outage("a-0", 103, 100)])
+    r = Simulation(sc).run()
+    pod = r.pods.set_index("pod").loc["job-0"]
+    assert (pod["phase"], pod["finished"], pod["restarts"], pod["running"]) == ("Succeeded", 703.0, 1, 0.0)
