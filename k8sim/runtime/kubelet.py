@@ -208,15 +208,20 @@ class Kubelet:
     def _stalled(self, pod: int, node: int, rt: WorkloadRuntime | None) -> _Gen:
         """A pod whose node failed waits for the machine to come back (returns True: its
         containers are recreated) or for its deletion (ends it at once; False)."""
-        ev = self._node_up.get(node)
-        if ev is None:
-            ev = self._node_up[node] = self.env.event()
-        try:
-            yield ev
-        except simpy.Interrupt as stop:  # deleted while the node is down
-            _grace, reason = stop.cause  # type: ignore[misc]
-            self.api.terminate(pod, FAILED, reason)
-            return False
+        while True:
+            ev = self._node_up.get(node)
+            if ev is None:
+                ev = self._node_up[node] = self.env.event()
+            try:
+                yield ev
+            except simpy.Interrupt as stop:
+                if stop.cause == _NODE_DOWN:  # back and down again at one instant: wait on
+                    continue
+                _grace, reason = stop.cause  # type: ignore[misc]  # deleted while the node is down
+                self.api.terminate(pod, FAILED, reason)
+                return False
+            if self.state.nodes.up[node]:
+                break
         if rt is not None and rt.restart_policy == RESTART_NEVER:
             self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN)
             return False

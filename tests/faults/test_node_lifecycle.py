@@ -385,3 +385,29 @@ def test_a_restarted_pod_runs_its_whole_duration_again() -> None:
     r = Simulation(sc).run()
     pod = r.pods.set_index("pod").loc["job-0"]
     assert (pod["phase"], pod["finished"], pod["restarts"], pod["running"]) == ("Succeeded", 703.0, 1, 0.0)
+
+
+def test_a_node_back_and_down_again_at_the_same_instant() -> None:
+    # Two outages meeting at 200 (103..200 and 200..300): the machine stays down while
+    # either holds, 103..300, one NodeDown and one NodeUp (the second outage starts
+    # before the first one's end is processed). Then the kubelet's own edge case: NodeUp
+    # and NodeDown at one instant (200): the stalled pod keeps waiting and restarts only
+    # at 300.
+    sc = scenario(pods=[bare("p0", "a-0")], failures=[outage("a-0", 103, 97), outage("a-0", 200, 100)])
+    r = Simulation(sc).run()
+    ev = r.events[r.events["kind"].isin(["NodeDown", "NodeUp"])]
+    assert list(zip(ev["time"], ev["kind"].astype(str), strict=True)) == [(103.0, "NodeDown"), (300.0, "NodeUp")]
+
+    sim = Simulation(scenario(pods=[bare("p0", "a-0")]))
+    faults = sim.faults
+    sim.at(103, lambda ctx: faults.take_down([0], "first"))
+    sim.at(200, lambda ctx: (faults.bring_up([0]), faults.take_down([0], "second")))
+    sim.at(300, lambda ctx: faults.bring_up([0]))
+    r = sim.run()
+    ev = r.events[r.events["kind"].isin(["NodeDown", "NodeUp"])]
+    assert list(zip(ev["time"], ev["kind"].astype(str), strict=True)) == [
+        (103.0, "NodeDown"), (200.0, "NodeUp"), (200.0, "NodeDown"), (300.0, "NodeUp")]
+    pod = r.pods.set_index("pod").loc["p0"]
+    assert pod["restarts"] == 1 and math.isnan(pod["finished"])
+    started = rows(r, "Started")
+    assert started[started["pod"] == "p0"]["time"].tolist() == [0.0, 300.0]
