@@ -73,6 +73,9 @@ class TaintEvictionController:
         self._tokens = 0
         self._watching_binds = False
         self.evicted = 0
+        # Nodes with a NoExecute taint (bool[N]), valid while nodes.version is unchanged.
+        self._mask_version = -1
+        self._mask: np.ndarray = np.zeros(0, dtype=bool)
         api.bus.subscribe(NodeUpdated, self._on_node_updated)
         api.bus.subscribe(NodeAdded, self._on_node_added)
         if any(t.effect == NO_EXECUTE for t in self.state.nodes.taint_specs):
@@ -107,9 +110,13 @@ class TaintEvictionController:
         self._process_node(event.node)
 
     def _on_bound(self, event: PodBound) -> None:
-        taints = self._no_execute(event.node)
-        if taints:
-            self._process_pod(event.pod, taints)
+        nt = self.state.nodes
+        if self._mask_version != nt.version:  # taints changed (or nodes joined) since
+            rows = [i for i, t in enumerate(nt.taint_specs) if t.effect == NO_EXECUTE]
+            self._mask = np.asarray(nt.taints[rows].any(axis=0)) if rows else np.zeros(nt.n, dtype=bool)
+            self._mask_version = nt.version
+        if self._mask[event.node]:
+            self._process_pod(event.pod, self._no_execute(event.node))
 
     # -- upstream's processPodOnNode ---------------------------------------------------
 
