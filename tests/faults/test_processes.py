@@ -4,6 +4,7 @@ policies, spot interruptions, zone outages and empirical times, all derived by h
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +175,23 @@ def test_no_faults_no_failure_tables() -> None:
     assert "failures" not in r.frames and "node_failures" not in r.summary().columns
     assert "available_pods" not in r.timeseries.columns
     assert math.isfinite(r.end_time) and np.isfinite(r.timeseries["time"]).all()
+
+
+def test_run_directory_keeps_the_failure_tables_and_draws_the_plot(tmp_path) -> None:
+    from k8sim import load_scenario
+    from k8sim.metrics.plots import save_standard_plots
+    from k8sim.metrics.result import RunResult
+
+    root = Path(__file__).resolve().parents[2]
+    sc = load_scenario(root / "scenarios" / "zone-outage.yaml", overrides=["duration_s=1200"])
+    r = Simulation(sc).run()
+    # zone-b (3 of 9 nodes) down at 600: NotReady at 655 (renewal 600, probe 600, first
+    # pass after 650), tainted one per 10 s from 660.
+    f = r.frames["failures"]
+    assert f["not_ready_at"].tolist() == [655.0] * 3 and sorted(f["tainted_at"]) == [660.0, 670.0, 680.0]
+    r.to_parquet(tmp_path / "run")
+    back = RunResult.load(tmp_path / "run")
+    assert back.frames["failures"].equals(f) and back.summary()["pods_lost"].item() == r.summary()["pods_lost"].item()
+    paths = save_standard_plots(r, tmp_path / "plots")
+    assert (tmp_path / "plots" / "failures.png") in paths
+    assert (tmp_path / "plots" / "failures.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
