@@ -59,6 +59,11 @@ HEADLINE = (
     "gpu_allocated_share_end",
     "gpu_fragmentation_share_end",
     "gpu_fragmentation_idle_share_end",
+    # Runs with failures or operator actions.
+    "node_availability",
+    "pods_evicted",
+    "pods_lost",
+    "time_to_recover_p50_s",
 )
 
 

@@ -89,6 +89,45 @@ def pods_over_time(result: RunResult) -> Figure:
     return fig
 
 
+def failures_timeline(result: RunResult) -> Figure:
+    """Capacity and availability around failure events: machines up (top) and pods
+    Running / serving on a working machine (bottom), node failures shaded from the
+    failure to the recovery, evictions marked. Needs the ``failures`` frame (a run with
+    faults or operator actions)."""
+    ts = result.timeseries
+    failures = result.frames.get("failures")
+    disruptions = result.frames.get("disruptions")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, layout="constrained")
+    t = ts["time"] + ts["interval"] / 2
+    if "nodes_up" in ts:
+        top.plot(t, ts["nodes_up"], color="tab:blue", label="nodes up (time-weighted)")
+    bottom.plot(t, ts["running_pods"], color="tab:grey", label="Running (API view)")
+    if "available_pods" in ts:
+        bottom.plot(t, ts["available_pods"], color="tab:green", label="Running on a working node")
+    if failures is not None and len(failures):
+        stop = failures["down_at"] + failures["downtime_s"]
+        spans = sorted(set(zip(failures["down_at"].tolist(), stop.tolist(), strict=True)))  # a zone: one span
+        for i, (a, b) in enumerate(spans):
+            for ax in (top, bottom):
+                ax.axvspan(a, b, color="tab:red", alpha=0.12, label="node down" if i == 0 and ax is top else None)
+        nr = failures["not_ready_at"].dropna()
+        if len(nr):
+            top.vlines(nr, 0, 1, transform=top.get_xaxis_transform(), colors="tab:orange", linestyles=":",
+                       label="marked NotReady")
+    if disruptions is not None and len(disruptions):
+        ev = disruptions["time"].to_numpy()
+        bottom.plot(ev, np.zeros_like(ev), "|", color="tab:red", markersize=12, label="pod evicted / lost")
+    top.set_ylabel("nodes")
+    top.set_title(_title(result, "Capacity and availability around failures"))
+    top.legend(loc="best")
+    top.grid(alpha=0.3)
+    bottom.set_xlabel("virtual time (s)")
+    bottom.set_ylabel("pods")
+    bottom.legend(loc="best")
+    bottom.grid(alpha=0.3)
+    return fig
+
+
 def _ecdf(ax: plt.Axes, values: np.ndarray, label: str, **style: Any) -> float:
     """Draw one empirical CDF; returns its largest value (NaN when nothing to draw)."""
     v = np.sort(values[np.isfinite(values)])
@@ -386,6 +425,9 @@ def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
         name = str(result.provenance.get("scenario") or "run")
         plots["gpu_allocation.png"] = lambda _: plot_gpu_allocation(
             {name: gpu}, title=f"{name}: GPU allocation and fragmentation vs arrived GPU workload")
+    failures = result.frames.get("failures")
+    if failures is not None and len(failures):
+        plots["failures.png"] = failures_timeline
     for fname, fn in plots.items():
         fig = fn(result)
         path = d / fname

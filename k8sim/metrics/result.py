@@ -13,6 +13,10 @@
   (:mod:`k8sim.metrics.images`).
 - ``gpu``: with GPUs, the cluster's GPU allocation and fragmentation after every pod
   event (:func:`k8sim.metrics.gpu.gpu_timeline`); None without GPUs.
+- ``frames["failures"]``, ``frames["disruptions"]``: with faults or operator actions,
+  one row per node failure and one per pod ended by a disruption, plus failure summary
+  columns and the ``nodes_up`` / ``available_pods`` timeseries columns
+  (:mod:`k8sim.metrics.failures`).
 - ``summary()``: one row of headline metrics over the post-warmup window.
 """
 
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster.pods import PENDING, PHASE_NAMES, REASON_NAMES
+from k8sim.metrics.failures import failure_frames, has_faults
 from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
 from k8sim.metrics.images import image_disk_series
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
@@ -156,9 +161,16 @@ class RunResult:
             edges = bin_edges(0.0, end, record.sample_interval_s)
             frames["image_disk"] = image_disk_series(disk_log, disk_nodes, frames.get("image_gc"),
                                                      nt.created_at, nt.removed_at, edges)
+        extra_summary = dict(record.summary)
+        if has_faults(record):  # node failures, outages, spot interruptions, operator actions
+            failures, disruptions, fault_summary, series = failure_frames(record)
+            frames["failures"], frames["disruptions"] = failures, disruptions
+            extra_summary = {**fault_summary, **extra_summary}
+            for col, values in series.items():
+                timeseries[col] = values
         return cls(pods, nodes, events, timeseries, names, end, record.warmup_s, dict(record.provenance),
                    dict(record.never_fit), decisions, history.timeline() if history is not None else None, trace,
-                   frames, dict(record.summary))
+                   frames, extra_summary)
 
     # -- summary --------------------------------------------------------------------
 
