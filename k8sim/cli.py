@@ -30,6 +30,7 @@ from k8sim.metrics.format import fmt_duration, fmt_metric
 
 if TYPE_CHECKING:
     from k8sim.scheduling.explain import Explanation
+    from k8sim.scheduling.plugins.base import NodeStatus
 
 app = typer.Typer(
     name="k8sim",
@@ -415,6 +416,22 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
             status = "; ".join(code if c == count else f"{c} {code}" for code, c in sorted(codes[plugin].items()))
             rej.add_row(escape(plugin), str(count), escape(status), escape(text))
         tables.append(rej)
+    short: list[tuple[str, NodeStatus]] = [
+        (exp.nodes[i], s) for i, s in enumerate(exp.statuses) if s is not None and s.details.get("insufficient_resources")
+    ]
+    if short:
+        ins = Table(title="insufficient resources (NodeResourcesFit; base units: milli-CPU, bytes)",
+                    header_style="bold")
+        for col in ("node", "resource", "requested", "used", "capacity", "status"):
+            ins.add_column(col, justify="right" if col in ("requested", "used", "capacity") else "left")
+        first = short[:top]
+        for node_name, node_status in first:
+            for item in node_status.details["insufficient_resources"]:
+                ins.add_row(escape(node_name), escape(item["resource"]), f"{item['requested']:,}", f"{item['used']:,}",
+                            f"{item['capacity']:,}", escape(node_status.code))
+        if len(short) > len(first):
+            ins.caption = f"first {len(first)} of {len(short)} nodes (--top); every node in --format json"
+        tables.append(ins)
     return tables
 
 
