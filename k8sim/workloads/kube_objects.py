@@ -11,8 +11,9 @@ the Kubernetes API serves them, and keeps what scheduling reads:
 - Pod, bound or pending alike (upstream's plugins read a bound pod's affinity terms and
   host ports too): ``metadata.name``/``namespace``/``labels``, ``spec.nodeName`` (set =
   bound), ``spec.priority``, ``spec.nodeSelector``, ``spec.tolerations``,
-  ``spec.affinity``, ``spec.topologySpreadConstraints``, container ports with a
-  ``hostPort`` (protocol and ``hostIP`` kept), ``spec.schedulerName``, each container's
+  ``spec.affinity``, ``spec.topologySpreadConstraints``, ports with a ``hostPort`` of the
+  containers and sidecar init containers (protocol and ``hostIP`` kept, as upstream's
+  ``GetHostPorts``), ``spec.schedulerName``, each container's
   and init container's ``image`` and ``resources.requests`` (a resource a container
   names with ``0`` is an explicit zero, one it does not name is absent: the non-zero
   scoring defaults apply only to absent ones), init containers' ``restartPolicy``
@@ -419,16 +420,21 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     for unknown in sorted(set(spec) - _READ_SPEC_KEYS - _IRRELEVANT_SPEC_KEYS):
         r.group(f"pod field(s) k8sim does not model, ignored: spec.{unknown}", key)
     main, init = _containers(r, spec, f"{path}.spec")
+    # Host ports as upstream's schedutil.GetHostPorts: those of sidecar init containers
+    # (restartPolicy: Always, they run for the pod's whole life), then the containers'.
     ports = []
-    for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers")):
-        c = r.mapping_or_empty(c, f"{path}.spec.containers[{j}]")
-        for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.containers[{j}].ports"):
-            if isinstance(port, dict) and port.get("hostPort"):
-                ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
+    for kind in ("initContainers", "containers"):
+        for j, c in enumerate(r.sequence_or_empty(spec.get(kind), f"{path}.spec.{kind}")):
+            c = r.mapping_or_empty(c, f"{path}.spec.{kind}[{j}]")
+            if kind == "initContainers" and c.get("restartPolicy") != "Always":
+                continue
+            for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.{kind}[{j}].ports"):
+                if isinstance(port, dict) and port.get("hostPort"):
+                    ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
     # Every scheduling field is validated, for bound and pending pods alike: upstream's
     # plugins read a bound pod's pod (anti-)affinity and host ports too. Keys k8sim does
     # not model are dropped with a warning naming them.
-    ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []
+    ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []  # (sidecars' included)
     tolerations = r.lenient(_TOLERATIONS, r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations"),
                             f"{path}.spec.tolerations") or []
     affinity = spec.get("affinity") or None
