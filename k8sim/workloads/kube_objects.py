@@ -295,7 +295,11 @@ def _container(r: ObjectReader, c: Any, path: str, init: bool) -> KubeContainer:
     c = r.mapping_or_empty(c, path)
     res = r.mapping_or_empty(c.get("resources"), f"{path}.resources")
     requests = r.resources(res.get("requests"), f"{path}.resources.requests")
+    for key in ("image", "name"):
+        if c.get(key) is not None and not isinstance(c.get(key), str):
+            r.problem(f"{path}.{key}", f"expected a string, got {c.get(key)!r}")
     image = c.get("image") if isinstance(c.get("image"), str) and c.get("image") else None
+    # Upstream requires a name; one missing is given the container's position.
     name = c.get("name") if isinstance(c.get("name"), str) and c.get("name") else f"c{path.rsplit('[', 1)[-1][:-1]}"
     sidecar = init and c.get("restartPolicy") == "Always"
     unknown = sorted(set(c) - _READ_CONTAINER_KEYS - _IRRELEVANT_CONTAINER_KEYS)
@@ -424,9 +428,9 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     # (restartPolicy: Always, they run for the pod's whole life), then the containers'.
     ports = []
     for kind in ("initContainers", "containers"):
-        for j, c in enumerate(r.sequence_or_empty(spec.get(kind), f"{path}.spec.{kind}")):
-            c = r.mapping_or_empty(c, f"{path}.spec.{kind}[{j}]")
-            if kind == "initContainers" and c.get("restartPolicy") != "Always":
+        listed = spec.get(kind) if isinstance(spec.get(kind), list) else []  # else reported by _containers
+        for j, c in enumerate(listed):
+            if not isinstance(c, dict) or (kind == "initContainers" and c.get("restartPolicy") != "Always"):
                 continue
             for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.{kind}[{j}].ports"):
                 if isinstance(port, dict) and port.get("hostPort"):
