@@ -428,7 +428,8 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     # (restartPolicy: Always, they run for the pod's whole life), then the containers'.
     ports = []
     for kind in ("initContainers", "containers"):
-        listed = spec.get(kind) if isinstance(spec.get(kind), list) else []  # else reported by _containers
+        value = spec.get(kind)
+        listed: list[Any] = value if isinstance(value, list) else []  # else reported by _containers
         for j, c in enumerate(listed):
             if not isinstance(c, dict) or (kind == "initContainers" and c.get("restartPolicy") != "Always"):
                 continue
