@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_engine.py", "bench_scheduler.py", "bench_runtime.py", "bench_gpu_policies.py", "bench_replay.py"]
+BENCHES = ["bench_engine.py", "bench_scheduler.py", "bench_runtime.py", "bench_gpu_policies.py", "bench_replay.py",
+           "bench_trace_io.py"]
 
 
 def main() -> int:

@@ -106,11 +106,11 @@ def test_explain_scenario_json(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_explain_scenario_bound_pod_fails(runs):
+def test_explain_scenario_bound_pod_shows_its_cycle(runs):
+    # big-0 was bound at t=0, before --at 1: explain shows the cycle that placed it.
     out, _ = result(runs, "scenario-bound")
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: pod 'big-0' is not Pending at t=1 s")
+    assert out.returncode == 0, out.stderr
+    assert "big-0 was bound to pool-" in out.stdout and "at t=0 s (scheduling attempt 1)" in out.stdout
 
 
 @pytest.mark.slow
@@ -173,7 +173,7 @@ def test_explain_bad_config_fails(tmp_path):
         (["s.yaml", "--pod", "late-0", "--at", "1"], "has not been created by t=1 s (workload 'late' has created 0"),
         (["s.yaml", "--pod", "nope", "--at", "1"], "no pod named 'nope'"),
         (["s.yaml", "--pod", "big-2", "--at", "0"], "--at T must be a virtual time > 0"),
-        (["s.yaml", "--pod", "big-2"], "--at T must be a virtual time > 0"),
+        (["s.yaml", "--pod", "big-2", "--at", "-1"], "--at T must be a virtual time > 0"),
         (["s.yaml", "--pod", "big-2", "--at", "1", "--profile", "volcano"], "no scheduler profile named 'volcano'"),
         (["s.yaml", "--pod", "big-2", "--at", "1", "--format", "xml"], "--format must be table or json"),
         (["s.yaml", "--objects", OBJECTS, "--pod", "big-2"], "not both or neither"),

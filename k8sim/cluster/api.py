@@ -88,6 +88,21 @@ class ClusterAPI:
         self.log.event(now, "Scheduled", pod, node, detail)
         self.bus.publish(PodBound(pod, node))
 
+    def assume(self, pod: int, node: int) -> None:
+        """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
+        flight: the tables count it there (as upstream's scheduler cache does), but
+        nothing is logged or published until :meth:`bind_assumed`."""
+        ops.bind(self.state, pod, node, self.env.now)
+
+    def bind_assumed(self, pod: int, detail: str = "") -> None:
+        """The Binding of a pod :meth:`assume` placed completes now (log ``Scheduled``,
+        the pod's scheduled time is now, publish PodBound)."""
+        now = self.env.now
+        ops.set_bound_time(self.state, pod, now)
+        node = int(self.state.pods.node[pod])
+        self.log.event(now, "Scheduled", pod, node, detail)
+        self.bus.publish(PodBound(pod, node))
+
     def nominate(self, pod: int, node: int, victims: list[int]) -> None:
         """A preemptor is nominated to ``node`` while ``victims`` leave it (log
         ``Preempting`` naming the victims). Ask for the victims' deletion with

@@ -382,6 +382,15 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     state.generation += 1
 
 
+def set_bound_time(state: ClusterState, pod: int, now: float) -> None:
+    """The binding of a pod assumed earlier (:func:`bind` at assume time) completes
+    ``now``: its ``scheduled`` time becomes ``now``."""
+    pods = state.pods
+    if pods.phase[pod] != BOUND:
+        raise InvariantError(f"binding of pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    pods.scheduled[pod] = now
+
+
 def set_running(state: ClusterState, pod: int, now: float) -> None:
     """The pod's containers have started."""
     pods = state.pods

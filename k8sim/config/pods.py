@@ -11,8 +11,17 @@ from pydantic import Field, model_validator
 from k8sim.config.base import Strict
 from k8sim.config.distributions import Distribution
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, TopologySpreadConstraint
+from k8sim.config.names import (
+    ContainerName,
+    DnsSubdomain,
+    Labels,
+    LabelValue,
+    PodName,
+    Priority,
+    check_qualified_name,
+)
 from k8sim.config.resources import ResourceList
-from k8sim.constants import DEFAULT_SCHEDULER, GPU_MILLI, MAX_GPUS_PER_NODE
+from k8sim.constants import DEFAULT_SCHEDULER, GPU_MILLI, MAX_GPUS_PER_NODE, MAX_RATE_PER_S, MAX_TIME_S
 
 __all__ = [
     "ContainerSpec",
@@ -36,14 +45,18 @@ class Toleration(K8sModel):
 
     key: str = ""  # taint key to tolerate; "" with Exists = all keys
     operator: Literal["Equal", "Exists"] = "Equal"  # Equal compares value, Exists does not
-    value: str = ""  # compared when operator is Equal
+    value: LabelValue = ""  # compared when operator is Equal
     effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = ""  # "" = any
-    toleration_seconds: float | None = Field(default=None, alias="tolerationSeconds")
+    # Seconds a NoExecute taint is tolerated (upstream int64; negative = 0).
+    toleration_seconds: float | None = Field(default=None, alias="tolerationSeconds", ge=-MAX_TIME_S,
+                                             le=MAX_TIME_S)
 
     @model_validator(mode="after")
     def _check(self) -> Toleration:
         if self.operator == "Exists" and self.value:
             raise ValueError("a toleration with operator Exists must not set a value")
+        if self.key:
+            check_qualified_name(self.key)  # upstream validateTolerations: ValidateLabelName
         if not self.key and self.operator != "Exists":
             raise ValueError("a toleration with an empty key must use operator Exists")
         return self
@@ -85,7 +98,7 @@ class InitContainerSpec(K8sModel):
     the main containers' (upstream's sidecar rule); the runtime model starts it like
     any init container, with no run time of its own."""
 
-    name: str = Field(min_length=1)  # container name
+    name: ContainerName  # container name (DNS-1123 label)
     # resources.requests of this container; absent = none named (scheduling's non-zero
     # defaults then apply to it). Setting it on any container makes requests per container.
     requests: ResourceList | None = None
@@ -100,7 +113,7 @@ class InitContainerSpec(K8sModel):
 class ContainerSpec(K8sModel):
     """A main container: its image is pulled, then it is created and started."""
 
-    name: str = Field(min_length=1)  # container name
+    name: ContainerName  # container name (DNS-1123 label)
     # resources.requests of this container; absent = none named (a named 0 is an explicit
     # zero: scheduling's non-zero defaults apply only to resources a container does not name).
     requests: ResourceList | None = None
@@ -116,7 +129,7 @@ class CrashModel(Strict):
 
     probability: float | None = Field(default=None, ge=0, le=1)  # crash chance per run
     after: Distribution | None = None  # time to the crash when a run crashes (default 0)
-    rate_per_s: float | None = Field(default=None, gt=0)  # crashes per running second
+    rate_per_s: float | None = Field(default=None, gt=0, le=MAX_RATE_PER_S)  # crashes per running second
 
     @model_validator(mode="after")
     def _check(self) -> CrashModel:
@@ -155,13 +168,15 @@ class PodTemplate(K8sModel):
     resources: PodResourcesSpec | None = None  # pod-level spec.resources
     limits: ResourceList = {}  # resources.limits (recorded, not enforced yet)
     image: str | None = None  # container image; pulled when the scenario has an ``images`` section
-    priority: int = 0  # pod priority (higher is scheduled first)
-    labels: dict[str, str] = {}  # pod labels
-    node_selector: dict[str, str] = Field(default={}, alias="nodeSelector")  # node labels
+    # Pod priority (higher is scheduled first): int32, at most 1e9 (larger values are
+    # reserved for system classes upstream).
+    priority: Priority = 0
+    labels: Labels = {}  # pod labels
+    node_selector: Labels = Field(default={}, alias="nodeSelector")  # node labels
     tolerations: list[Toleration] = []  # taints this pod tolerates
-    scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    scheduler_name: DnsSubdomain = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
     # PriorityClass whose value becomes the pod's priority (overrides ``priority``).
-    priority_class_name: str | None = Field(default=None, alias="priorityClassName")
+    priority_class_name: DnsSubdomain | None = Field(default=None, alias="priorityClassName")
     affinity: Affinity | None = None  # node affinity, pod affinity and anti-affinity
     topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = Field(
         default=(), alias="topologySpreadConstraints"
@@ -169,7 +184,8 @@ class PodTemplate(K8sModel):
     node_name: str | None = Field(default=None, alias="nodeName")  # pin to a node (NodeName)
     ports: tuple[ContainerPort, ...] = ()  # container ports; hostPort conflicts (NodePorts)
     # Time a preempted or evicted pod keeps its resources after being told to stop.
-    termination_grace_period_s: float = Field(default=30.0, alias="terminationGracePeriodSeconds", ge=0)
+    termination_grace_period_s: float = Field(default=30.0, alias="terminationGracePeriodSeconds", ge=0,
+                                              le=MAX_TIME_S)
     # Time from binding to Running (sandbox + image + container start); drawn per pod.
     # When absent, the scenario's ``defaults.start_latency`` applies.
     start_latency: Distribution | None = None
@@ -219,12 +235,12 @@ class InitialPod(K8sModel):
     :class:`PodTemplate` (``requests`` = one container, or per-container requests);
     of ``containers`` / ``initContainers`` only the name, image and requests are read."""
 
-    name: str = Field(min_length=1)  # pod name
-    node_name: str = Field(alias="nodeName")  # the node it runs on
+    name: PodName  # pod name ([namespace/]name)
+    node_name: str = Field(alias="nodeName", min_length=1)  # the node it runs on
     requests: ResourceList = {}  # resources.requests of its single container
-    labels: dict[str, str] = {}  # pod labels
+    labels: Labels = {}  # pod labels
     namespace: str = Field(default="default", min_length=1)  # metadata.namespace
-    priority: int = 0  # pod priority
+    priority: Priority = 0  # pod priority
     duration: Distribution | None = None  # remaining run time; absent = forever
     gpu: PodGpu | None = None  # GPU request, placed on the node's devices by the "best" rule
     affinity: Affinity | None = None  # its pod (anti-)affinity terms (node affinity is not read)

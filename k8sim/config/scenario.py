@@ -23,6 +23,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
@@ -32,6 +33,7 @@ from k8sim.config.cluster import Cluster, NodeGpus, NodeImage, NodePool, NodeSpe
 from k8sim.config.distributions import Distribution
 from k8sim.config.images import ImageCatalogSpec, ImageLayer, ImageSpec, KubeletConfig, SyntheticImages
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, PriorityClass, TopologySpreadConstraint
+from k8sim.config.names import PlainName, Seconds
 from k8sim.config.pods import (
     ContainerSpec,
     CrashModel,
@@ -61,6 +63,8 @@ from k8sim.constants import (
     GPU_MODEL_LABEL,
     HOSTNAME_LABEL,
     MAX_GPUS_PER_NODE,
+    MAX_PODS,
+    MAX_TIME_S,
     POOL_LABEL,
     ZONE_LABEL,
 )
@@ -153,19 +157,34 @@ class Namespace(K8sModel):
 
     name: str = Field(min_length=1)
     labels: dict[str, str] = {}
+def _expected_pods(w: Workload, duration_s: float | None) -> float:
+    """The number of pods a generated workload creates on average (0 for a trace)."""
+    a = w.arrival
+    cap = math.inf if w.max_pods is None else float(w.max_pods)
+    if isinstance(a, (PoissonArrivals, IntervalArrivals)):
+        ends = [t for t in (a.stop_s, duration_s) if t is not None]
+        if not ends:
+            return cap
+        window = max(0.0, min(ends) - a.start_s)
+        per_s = a.rate_per_s if isinstance(a, PoissonArrivals) else 1.0 / a.every_s
+        return min(cap, window * per_s)
+    return 0.0
 
 
 class Scenario(K8sModel):
     """A whole simulation: cluster, workloads, run length and seed."""
 
     version: Literal[1] = 1  # schema version
-    name: str | None = None  # defaults to the file name without extension
+    # Defaults to the file name without extension; a plain name (it names the output
+    # directory): no path separator.
+    name: PlainName | None = None
     description: str = ""  # free text
     seed: int = Field(default=0, ge=0)  # root of every random stream
     # Stop at this virtual time; absent = run until every finite workload has drained.
-    duration_s: float | None = Field(default=None, gt=0)
-    warmup_s: float = Field(default=0.0, ge=0)  # excluded from summaries
-    sample_interval_s: float = Field(default=10.0, gt=0)  # timeseries resolution
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)
+    warmup_s: Seconds = 0.0  # excluded from summaries
+    # Timeseries resolution (widened, with a warning, beyond MAX_TIMESERIES_BINS bins).
+    sample_interval_s: float = Field(default=10.0, gt=0, le=MAX_TIME_S)
     cluster: Cluster
     workloads: list[Workload] = []
     initial_pods: list[InitialPod] = []
@@ -216,6 +235,14 @@ class Scenario(K8sModel):
                 forever = _never_ends(w.template, w.duration is not None or w.trace is not None, self.images is not None)
                 if forever:
                     raise ValueError(f"the pods of workload {w.name!r} never end ({forever}): set duration_s")
+        for w in self.workloads:
+            expected = _expected_pods(w, self.duration_s)
+            if expected > MAX_PODS:
+                raise ValueError(
+                    f"workload {w.name!r} would create about {expected:,.3g} pods (arrival rate x time window); "
+                    f"at most {MAX_PODS:,} pods per workload: lower the rate, shorten the window "
+                    "(duration_s, arrival.stop_s) or set max_pods"
+                )
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
             raise ValueError("warmup_s must be shorter than duration_s")
         classes = {pc.name for pc in self.priority_classes}

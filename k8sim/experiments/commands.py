@@ -24,6 +24,7 @@ from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.experiments.comparison import ComparisonResult, compare, load_comparison
 from k8sim.experiments.report import comparison_report, differences, fmt, fmt_ci, summary_means
 from k8sim.experiments.sweeps import load_experiment, output_dir, sweep
+from k8sim.metrics.rundir import check_output_dir
 
 #: Metrics shown in the printed tables (those present).
 HEADLINE = (
@@ -73,7 +74,8 @@ def comparison_table(result: ComparisonResult, metrics: Sequence[str] | None = N
     table = Table(
         title=escape(f"{result.scenario}: {result.replications} replication(s), mean ± {pct} CI"),
         header_style="bold",
-        caption=f"▲/▼: significantly higher/lower than {escape(result.baseline)} (paired {pct} t interval)",
+        caption=f"▲/▼: significantly higher/lower than {escape(result.baseline)} (paired {pct} t interval); "
+                "▲▲/▼▼: also after Holm's correction across all differences",
     )
     table.add_column("metric")
     for p in result.profiles:
@@ -86,7 +88,8 @@ def comparison_table(result: ComparisonResult, metrics: Sequence[str] | None = N
             text = fmt_ci(*means[(p, m)])
             d = paired.get((p, m))
             if d is not None and d.significant:
-                text += " ▲" if d.mean_diff > 0 else " ▼"
+                mark = "▲" if d.mean_diff > 0 else "▼"
+                text += " " + (mark * 2 if d.significant_holm else mark)
             cells.append(escape(text))
         table.add_row(*cells)
     return table
@@ -111,8 +114,16 @@ def compare_command(
     plots: bool = True,
     executor: str = "local",
     address: str | None = None,
+    precision: float | None = None,
+    metrics: Sequence[str] = (),
+    max_replications: int | None = None,
+    precision_target: str = "mean",
 ) -> ComparisonResult:
     """``k8sim compare SCENARIO --profile kube-default --profile binpack --replications 10``.
+
+    With ``precision`` (``--precision 0.05 [--metric M ...] [--max-replications N]``),
+    ``replications`` is the starting number and replications are added until the
+    watched relative half-widths are at most ``precision`` (see :func:`compare`).
 
     Writes into ``out`` (default ``results/<scenario>-compare-<time>``): ``runs.parquet``,
     ``summary.csv``, ``paired.csv``, ``comparison.json``, ``report.md``, the PNG plots
@@ -122,6 +133,8 @@ def compare_command(
     """
     scenario = load_scenario(scenario_path, overrides=list(overrides))
     names = _split(profiles)
+    directory = Path(out) if out is not None else _default_out("compare", scenario.name or "scenario")
+    check_output_dir(directory)  # before the runs: a bad location must not lose them
     bar = _progress(console, "comparing")
     with bar:
         task = bar.add_task("compare", total=None)
@@ -130,8 +143,9 @@ def compare_command(
             bar.update(task, completed=done, total=total)
 
         result = compare(scenario, names, replications, jobs=jobs, base_seed=seed, baseline=baseline,
-                         keep_results=True, executor=executor, address=address, progress=progress)
-    directory = Path(out) if out is not None else _default_out("compare", scenario.name or "scenario")
+                         keep_results=True, executor=executor, address=address, progress=progress,
+                         precision=precision, precision_metrics=list(metrics) or None,
+                         max_replications=max_replications, precision_target=precision_target)
     result.save(directory)
     (directory / "report.md").write_text(comparison_report(result))
     if plots:
@@ -139,6 +153,16 @@ def compare_command(
 
         save_comparison_plots(result, directory)
     console.print(comparison_table(result))
+    if result.sequential:
+        final = result.final_precision()
+        worst = float(final["rel_half_width"].max()) if len(final) else float("nan")
+        if result.precision_reached:
+            console.print(f"precision {result.precision:g} reached after {result.replications} replication(s) per "
+                          f"profile (largest relative half-width {worst:.3g})", highlight=False)
+        else:
+            console.print(f"[bold yellow]precision {result.precision:g} not reached[/]: stopped at the maximum of "
+                          f"{result.replications} replication(s) per profile (largest relative half-width "
+                          f"{worst:.3g})", highlight=False)
     console.print(f"results in [bold]{escape(str(directory))}[/] (report.md, summary.csv, paired.csv)",
                   highlight=False)
     return result

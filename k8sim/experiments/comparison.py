@@ -17,6 +17,7 @@ workloads use (``default-scheduler`` when they name none).
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import traceback
@@ -31,7 +32,7 @@ import pandas as pd
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.config.scenario import DEFAULT_SCHEDULER, ProfileSpec, Scenario
 from k8sim.experiments.executors import open_executor
-from k8sim.experiments.stats import numeric_metrics, paired_differences, summarize
+from k8sim.experiments.stats import numeric_metrics, paired_differences, precision_table, summarize
 from k8sim.metrics.result import RunResult
 from k8sim.metrics.rundir import json_safe, load_run, write_result
 from k8sim.scheduling import registry
@@ -45,6 +46,11 @@ ProgressFn = Callable[[int, int], None]
 ID_COLUMNS = ("profile", "replication", "seed")
 #: Measured, not simulated: kept in ``runs`` but left out of summaries and differences.
 WALL_COLUMN = "wall_s"
+#: Metrics the sequential procedure watches when none are named.
+DEFAULT_PRECISION_METRICS = ("scheduling_latency_mean_s", "mean_cpu_utilization")
+#: Upper bound on replications of the sequential procedure when none is given.
+DEFAULT_MAX_REPLICATIONS = 100
+PRECISION_TARGETS = ("mean", "difference")
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -194,6 +200,13 @@ class ComparisonResult:
       difference to the baseline over replications with its own t interval, the
       relative difference and whether the interval excludes 0.
     - ``results``: ``{(profile, replication): RunResult}`` when ``keep_results=True``.
+
+    With the sequential procedure (``compare(..., precision=...)``): ``precision``,
+    ``precision_metrics``, ``precision_target``, ``max_replications``,
+    ``initial_replications``, ``precision_reached`` (every watched relative half-width
+    at most ``precision`` when it stopped, else it stopped at ``max_replications``) and
+    ``precision_history``: after each round, one row per watched profile and metric:
+    replications, profile, metric, center, ci, rel_half_width.
     """
 
     scenario: str
@@ -209,6 +222,25 @@ class ComparisonResult:
     warmup_s: float = 0.0
     specs: dict[str, ProfileSpec] = field(default_factory=dict)
     results: dict[tuple[str, int], RunResult] | None = None
+    precision: float | None = None
+    precision_metrics: list[str] = field(default_factory=list)
+    precision_target: str = "mean"
+    max_replications: int | None = None
+    initial_replications: int | None = None
+    precision_reached: bool | None = None
+    precision_history: pd.DataFrame | None = None
+
+    @property
+    def sequential(self) -> bool:
+        """Whether the replications were added until a target precision."""
+        return self.precision is not None
+
+    def final_precision(self) -> pd.DataFrame:
+        """The watched relative half-widths after the last round (empty if not sequential)."""
+        h = self.precision_history
+        if h is None or h.empty:
+            return pd.DataFrame(columns=["replications", "profile", "metric", "center", "ci", "rel_half_width"])
+        return h[h["replications"] == h["replications"].max()].reset_index(drop=True)
 
     @property
     def seeds(self) -> list[int]:
@@ -238,10 +270,17 @@ class ComparisonResult:
             "warmup_s": self.warmup_s,
             "specs": {k: v.model_dump(mode="json", by_alias=True) for k, v in self.specs.items()},
             "run_dirs": {p: profile_dirname(p) for p in self.profiles},
+            "precision": self.precision,
+            "precision_metrics": self.precision_metrics,
+            "precision_target": self.precision_target,
+            "max_replications": self.max_replications,
+            "initial_replications": self.initial_replications,
+            "precision_reached": self.precision_reached,
         }
 
     def save(self, directory: str | Path, tables: bool = True) -> Path:
-        """Write ``runs.parquet``, ``summary.csv``, ``paired.csv``, ``comparison.json`` and,
+        """Write ``runs.parquet``, ``summary.csv``, ``paired.csv``, ``comparison.json``,
+        ``precision.csv`` (the sequential procedure's rounds, when it ran) and,
         when RunResults were kept and ``tables``, each run's pods, timeseries (and GPU
         timeline, when the cluster has GPUs) under
         ``runs/<profile>/rep-<r>/`` (what :func:`load_comparison` and the plots need)."""
@@ -251,6 +290,8 @@ class ComparisonResult:
         self.summary.to_csv(d / "summary.csv", index=False)
         self.paired.to_csv(d / "paired.csv", index=False)
         (d / "comparison.json").write_text(json.dumps(self.metadata(), indent=2) + "\n")
+        if self.precision_history is not None:
+            self.precision_history.to_csv(d / "precision.csv", index=False)
         if tables and self.results:
             seeds = dict(zip(zip(self.runs["profile"], self.runs["replication"], strict=True),
                              self.runs["seed"], strict=True))
@@ -288,6 +329,14 @@ def load_comparison(directory: str | Path) -> ComparisonResult:
         warmup_s=meta.get("warmup_s", 0.0),
         specs={k: ProfileSpec.model_validate(v) for k, v in meta.get("specs", {}).items()},
         results=results or None,
+        precision=meta.get("precision"),
+        precision_metrics=list(meta.get("precision_metrics") or []),
+        precision_target=meta.get("precision_target", "mean"),
+        max_replications=meta.get("max_replications"),
+        initial_replications=meta.get("initial_replications"),
+        precision_reached=meta.get("precision_reached"),
+        precision_history=(pd.read_csv(d / "precision.csv", dtype={"profile": str})
+                           if (d / "precision.csv").is_file() else None),
     )
 
 
@@ -310,6 +359,11 @@ def compare(
     executor: str = "local",
     address: str | None = None,
     progress: ProgressFn | None = None,
+    precision: float | None = None,
+    precision_metrics: Sequence[str] | None = None,
+    precision_target: str = "mean",
+    max_replications: int | None = None,
+    step: int = 1,
 ) -> ComparisonResult:
     """Run ``scenario`` under each profile for ``replications`` seeds and compare.
 
@@ -321,9 +375,22 @@ def compare(
     Dask cluster at ``address``, or a local one of ``jobs`` workers). Results do not
     depend on where runs execute.
 
+    Sequential procedure (``precision`` given): ``replications`` is the starting number
+    (at least 2); after each round it adds ``step`` paired replications (under every
+    profile) until, for every metric of ``precision_metrics`` (default
+    :data:`DEFAULT_PRECISION_METRICS`), the relative half-width of the ``confidence``
+    interval is at most ``precision``: of each profile's mean (``precision_target=
+    "mean"``, ``ci / |mean|``) or of each non-baseline profile's mean paired difference
+    to the baseline (``"difference"``, ``ci / |mean_diff|``), or until
+    ``max_replications`` (default :data:`DEFAULT_MAX_REPLICATIONS`) per profile. The
+    stopping point depends only on the seeds, not on ``jobs`` or the executor. See
+    ``docs/statistics.md`` for the procedure and its assumptions.
+
     Bad input (unknown profiles or plugins, a baseline that is not among the profiles,
-    ``replications < 1``, a scenario that cannot be built) raises :class:`ScenarioError`
-    before any run; a run that fails raises ``RuntimeError`` naming the run.
+    ``replications < 1``, a precision of 0 or below, ``max_replications`` below
+    ``replications``, a scenario that cannot be built) raises :class:`ScenarioError`
+    before any run; a watched metric that the summary does not have raises it after the
+    first run. A run that fails raises ``RuntimeError`` naming the run.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -334,6 +401,37 @@ def compare(
         problems.append(("base_seed", f"must be an integer >= 0, got {base_seed!r}"))
     if not 0 < confidence < 1:
         problems.append(("confidence", f"must be in (0, 1), got {confidence!r}"))
+    watched: list[str] = []
+    sequential = precision is not None
+    if sequential:
+        if isinstance(precision, bool) or not isinstance(precision, int | float) or not (
+            math.isfinite(precision) and precision > 0
+        ):
+            problems.append(("precision", f"must be a number > 0 (a relative half-width such as 0.05), "
+                                          f"got {precision!r}"))
+        if isinstance(replications, int) and not isinstance(replications, bool) and replications == 1:
+            problems.append(("replications", "the sequential procedure starts from at least 2 replications "
+                                             "(an interval needs 2); 10 or more is recommended"))
+        watched = list(precision_metrics) if precision_metrics else list(DEFAULT_PRECISION_METRICS)
+        if len(set(watched)) != len(watched):
+            problems.append(("precision_metrics", f"a metric is named twice: {watched}"))
+        if precision_target not in PRECISION_TARGETS:
+            problems.append(("precision_target", f"must be one of {', '.join(PRECISION_TARGETS)}, "
+                                                 f"got {precision_target!r}"))
+        if max_replications is None:
+            max_replications = max(DEFAULT_MAX_REPLICATIONS, replications if isinstance(replications, int) else 0)
+        elif isinstance(max_replications, bool) or not isinstance(max_replications, int):
+            problems.append(("max_replications", f"must be an integer, got {max_replications!r}"))
+        elif isinstance(replications, int) and max_replications < replications:
+            problems.append(("max_replications", f"must be at least the starting replications ({replications}), "
+                                                 f"got {max_replications}"))
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            problems.append(("step", f"must be an integer >= 1, got {step!r}"))
+    else:
+        if precision_metrics:
+            problems.append(("precision_metrics", "only used with a precision (the sequential procedure)"))
+        if max_replications is not None:
+            problems.append(("max_replications", "only used with a precision (the sequential procedure)"))
     try:
         specs = resolve_profiles(profiles, source="compare")
     except ScenarioError as e:
@@ -344,6 +442,8 @@ def compare(
         baseline = labels[0]
     if specs and baseline not in specs:
         problems.append(("baseline", f"{baseline!r} is not among the profiles ({', '.join(labels)})"))
+    if sequential and precision_target == "difference" and specs and len(specs) < 2:
+        problems.append(("precision_target", "'difference' needs at least two profiles"))
     if problems:
         raise ScenarioError("compare", problems)
     assert baseline is not None
@@ -354,41 +454,64 @@ def compare(
         Simulation(sc, seed=seed0)  # surfaces build-time problems (plugins, names) now
 
     keep = "full" if keep_results else "none"
-    tasks = [
-        RunTask(scenarios[label], seed0 + r, {"profile": label, "replication": r}, keep)
-        for label in labels
-        for r in range(replications)
-    ]
     rows: list[dict[str, Any]] = []
     results: dict[tuple[str, int], RunResult] = {}
+    history: list[pd.DataFrame] = []
+    reached: bool | None = None
+    done = 0
+    n_done, n_target = 0, replications
     with open_executor(executor, jobs, address) as ex:
-        for done, outcome in enumerate(ex.map_unordered(execute_task, tasks), start=1):
-            task = tasks[outcome.index]
-            out: RunOutput | None = outcome.value
-            error = outcome.error or (out.error if out is not None else None)
-            if error is not None:
-                tb = outcome.traceback or (out.traceback if out is not None else "")
-                raise RuntimeError(
-                    f"run profile={task.info['profile']!r} replication={task.info['replication']} "
-                    f"seed={task.seed} failed: {error}\n{tb}"
-                )
-            assert out is not None
-            rows.append(out.row)
-            if out.result is not None:
-                results[(task.info["profile"], task.info["replication"])] = out.result
-            if progress is not None:
-                progress(done, len(tasks))
+        while True:
+            tasks = [
+                RunTask(scenarios[label], seed0 + r, {"profile": label, "replication": r}, keep)
+                for label in labels
+                for r in range(n_done, n_target)
+            ]
+            planned = done + len(tasks)
+            for outcome in ex.map_unordered(execute_task, tasks):
+                task = tasks[outcome.index]
+                out: RunOutput | None = outcome.value
+                error = outcome.error or (out.error if out is not None else None)
+                if error is not None:
+                    tb = outcome.traceback or (out.traceback if out is not None else "")
+                    raise RuntimeError(
+                        f"run profile={task.info['profile']!r} replication={task.info['replication']} "
+                        f"seed={task.seed} failed: {error}\n{tb}"
+                    )
+                assert out is not None
+                if sequential and not rows:
+                    _check_watched(out.row, watched)
+                rows.append(out.row)
+                if out.result is not None:
+                    results[(task.info["profile"], task.info["replication"])] = out.result
+                done += 1
+                if progress is not None:
+                    progress(done, planned)
+            n_done = n_target
+            if not sequential:
+                break
+            runs = _tidy_runs(rows, labels)
+            summary = summarize(runs, watched, by="profile", confidence=confidence)
+            paired = paired_differences(runs, watched, baseline, by="profile", confidence=confidence)
+            table = precision_table(summary, paired, watched, precision_target)
+            history.append(table.assign(replications=n_done)[
+                ["replications", "profile", "metric", "center", "ci", "rel_half_width"]])
+            assert precision is not None and max_replications is not None
+            if bool((table["rel_half_width"] <= precision).all()):
+                reached = True
+                break
+            if n_done >= max_replications:
+                reached = False
+                break
+            n_target = min(n_done + step, max_replications)
 
-    runs = _sort_runs(pd.DataFrame(rows), labels)
-    front = [c for c in ID_COLUMNS if c in runs]
-    rest = [c for c in runs.columns if c not in ID_COLUMNS and c != WALL_COLUMN]
-    runs = runs[front + rest + [WALL_COLUMN]]
+    runs = _tidy_runs(rows, labels)
     metrics = numeric_metrics(runs, exclude=(*ID_COLUMNS, WALL_COLUMN))
     return ComparisonResult(
         scenario=scenario.name or scenario.source,
         profiles=labels,
         baseline=baseline,
-        replications=replications,
+        replications=n_done,
         base_seed=seed0,
         confidence=confidence,
         metrics=metrics,
@@ -398,7 +521,34 @@ def compare(
         warmup_s=scenario.warmup_s,
         specs=specs,
         results=results if keep_results else None,
+        precision=float(precision) if precision is not None else None,
+        precision_metrics=watched,
+        precision_target=precision_target,
+        max_replications=max_replications,
+        initial_replications=replications if sequential else None,
+        precision_reached=reached,
+        precision_history=pd.concat(history, ignore_index=True) if history else None,
     )
+
+
+def _tidy_runs(rows: list[dict[str, Any]], labels: Sequence[str]) -> pd.DataFrame:
+    """The rows of finished runs as the ``runs`` table: sorted by profile and
+    replication, ids first, wall time last."""
+    runs = _sort_runs(pd.DataFrame(rows), labels)
+    front = [c for c in ID_COLUMNS if c in runs]
+    rest = [c for c in runs.columns if c not in ID_COLUMNS and c != WALL_COLUMN]
+    return runs[front + rest + [WALL_COLUMN]]
+
+
+def _check_watched(row: dict[str, Any], watched: Sequence[str]) -> None:
+    """:class:`ScenarioError` unless every watched metric is a numeric summary metric."""
+    available = numeric_metrics(pd.DataFrame([row]), exclude=(*ID_COLUMNS, WALL_COLUMN))
+    unknown = [m for m in watched if m not in available]
+    if unknown:
+        raise ScenarioError("compare", [(
+            "precision_metrics",
+            f"not a metric of this scenario's summary: {', '.join(unknown)}; available: {', '.join(available)}",
+        )])
 
 
 def finite_or_none(v: Any) -> Any:

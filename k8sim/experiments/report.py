@@ -1,5 +1,7 @@
 """A short Markdown report of a comparison: means with intervals per profile, paired
-differences to the baseline, and which of them are significant."""
+differences to the baseline with their t and Wilcoxon signed-rank tests, which of them
+are significant on their own and which survive Holm's correction across all the
+differences compared, and how the sequential procedure stopped when it ran."""
 
 from __future__ import annotations
 
@@ -52,13 +54,20 @@ class Difference:
     rel_diff: float
     n: int
     significant: bool
+    p_value: float = math.nan
+    wilcoxon_p: float = math.nan
+    p_holm: float = math.nan
+    significant_holm: bool = False
 
     @classmethod
     def from_record(cls, r: Mapping[Hashable, Any]) -> Difference:
+        # Comparisons saved before the tests were added lack their columns.
         return cls(profile=str(r["profile"]), baseline=str(r["baseline"]), metric=str(r["metric"]),
                    mean_diff=float(r["mean_diff"]), ci=float(r["ci"]), ci_low=float(r["ci_low"]),
                    ci_high=float(r["ci_high"]), rel_diff=float(r["rel_diff"]), n=int(r["n"]),
-                   significant=bool(r["significant"]))
+                   significant=bool(r["significant"]), p_value=float(r.get("p_value", math.nan)),
+                   wilcoxon_p=float(r.get("wilcoxon_p", math.nan)), p_holm=float(r.get("p_holm", math.nan)),
+                   significant_holm=bool(r.get("significant_holm", False)))
 
 
 def differences(paired: pd.DataFrame) -> list[Difference]:
@@ -72,19 +81,61 @@ def summary_means(summary: pd.DataFrame) -> dict[tuple[str, str], tuple[float, f
             for r in summary.to_dict(orient="records")}
 
 
+def fmt_p(p: float) -> str:
+    """A p-value for a table: 2 significant digits, '<0.0001' below that, '-' for NaN."""
+    if not math.isfinite(p):
+        return "-"
+    return "<0.0001" if p < 1e-4 else f"{p:.2g}"
+
+
 def significant_sentences(comparison: ComparisonResult) -> list[str]:
-    """One sentence per significant paired difference."""
+    """One sentence per significant paired difference, saying whether it survives Holm's
+    correction."""
     lines = []
     pct = f"{comparison.confidence:.0%}"
     for row in differences(comparison.significant()):
         direction = "higher" if row.mean_diff > 0 else "lower"
         rel = f", {row.rel_diff:+.1%}" if math.isfinite(row.rel_diff) else ""
+        holm = ("survives Holm's correction" if row.significant_holm
+                else "does not survive Holm's correction")
         lines.append(
             f"- **{row.profile}**: `{row.metric}` is {fmt(abs(row.mean_diff))} {direction} than under "
             f"{row.baseline}{rel} ({pct} CI of the difference {fmt(row.ci_low)} to {fmt(row.ci_high)}, "
-            f"n={int(row.n)})"
+            f"n={int(row.n)}; t test p={fmt_p(row.p_value)}, Wilcoxon p={fmt_p(row.wilcoxon_p)}; "
+            f"{holm}, adjusted p={fmt_p(row.p_holm)})"
         )
     return lines
+
+
+def precision_lines(comparison: ComparisonResult) -> list[str]:
+    """The report's section on the sequential procedure (empty when it did not run)."""
+    c = comparison
+    if not c.sequential:
+        return []
+    what = ("each profile's mean" if c.precision_target == "mean"
+            else f"each profile's mean paired difference to {c.baseline}")
+    if c.precision_reached:
+        outcome = (f"Reached after **{c.replications}** replication(s) per profile (started from "
+                   f"{c.initial_replications}, at most {c.max_replications}).")
+    else:
+        outcome = (f"**Not reached**: stopped at the maximum of {c.max_replications} replication(s) per "
+                   f"profile (started from {c.initial_replications}); the intervals are wider than asked.")
+    lines = [
+        "## Replications to a target precision",
+        "",
+        f"Sequential procedure: paired replications were added until the relative half-width "
+        f"(CI half-width / |estimate|) of the {c.confidence:.0%} interval of {what} was at most "
+        f"{c.precision:g} for every watched metric ({', '.join(f'`{m}`' for m in c.precision_metrics)}). "
+        + outcome,
+        "",
+    ]
+    final = c.final_precision()
+    rows = [[f"`{r['metric']}`", str(r["profile"]), fmt(float(r["center"])), fmt(float(r["ci"]), 2),
+             fmt(float(r["rel_half_width"]), 3), "yes" if float(r["rel_half_width"]) <= (c.precision or 0) else "**no**"]
+            for r in final.to_dict(orient="records")]
+    lines += _table(["metric", "profile", "estimate", "half-width", "relative", "at most target"], rows,
+                    right_from=2)
+    return lines + [""]
 
 
 def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | None = None) -> str:
@@ -101,9 +152,13 @@ def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | Non
         f"profile, seeds {seed_text}: replication r uses seed {c.base_seed} + r under every profile (common "
         "random numbers: same arrivals, run times and start latencies).",
         f"Intervals are two-sided {pct} Student t intervals over replications; a difference is significant "
-        "when the interval of the paired differences excludes 0 (each on its own: with many metrics, "
-        "expect some false positives).",
+        "when the interval of the paired differences excludes 0 (the paired t test). Each is judged on its "
+        "own: with many metrics some are significant by chance, so Holm's step-down correction is applied "
+        f"across all {len(c.paired)} differences compared (all profiles and metrics); 'Holm' marks those that "
+        f"remain significant at {1 - c.confidence:.2g} family-wise. The Wilcoxon signed-rank test checks the "
+        "same differences without assuming normality.",
         "",
+        *precision_lines(c),
         f"## Means (± {pct} CI half-width)",
         "",
     ]
@@ -125,13 +180,19 @@ def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | Non
         paired = paired.assign(_o=paired["metric"].map(order)).sort_values(["_o", "profile"], kind="stable")
         for d in differences(paired):
             rel = f"{d.rel_diff:+.1%}" if math.isfinite(d.rel_diff) else "-"
+            sig = ("**yes**, Holm" if d.significant_holm else "**yes**") if d.significant else "no"
             rows.append([f"`{d.metric}`", d.profile, fmt_ci(d.mean_diff, d.ci),
-                         f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]", rel, "**yes**" if d.significant else "no"])
-        lines += _table(["metric", "profile", "difference", f"{pct} CI", "relative", "significant"], rows,
-                        right_from=2)
+                         f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]", rel, fmt_p(d.p_value), fmt_p(d.wilcoxon_p),
+                         fmt_p(d.p_holm), sig])
+        lines += _table(["metric", "profile", "difference", f"{pct} CI", "relative", "t test p", "Wilcoxon p",
+                         "Holm p", "significant"], rows, right_from=2)
     lines += ["", "## Significant differences", ""]
-    sig = [ln for ln in significant_sentences(c) if any(f"`{m}`" in ln for m in metrics)]
-    lines += sig or [f"None: no paired difference excludes 0 at {pct}."]
+    sig_lines = [ln for ln in significant_sentences(c) if any(f"`{m}`" in ln for m in metrics)]
+    lines += sig_lines or [f"None: no paired difference excludes 0 at {pct}."]
+    if sig_lines:
+        survive = int(c.paired["significant_holm"].sum()) if "significant_holm" in c.paired else 0
+        lines += ["", f"{survive} of {int(c.paired['significant'].sum())} significant difference(s) survive "
+                      f"Holm's correction over the {len(c.paired)} compared."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,13 +1,14 @@
-"""Confidence intervals for replicated simulation runs, without scipy.
-
-The Student t quantile is computed here: the t CDF is written with the regularized
-incomplete beta function (continued fraction, modified Lentz method, as in Numerical
-Recipes section 6.4) and inverted by bisection, to about 1e-12 absolute.
+"""Statistics of replicated simulation runs, on :mod:`scipy.stats`.
 
 ``summarize`` gives per group and metric the mean, standard deviation, n and the
-half-width of the two-sided t interval; ``paired_differences`` does the same for the
-per-replication differences to a baseline (common random numbers make those
-differences much less noisy than the difference of two independent means).
+half-width of the two-sided Student t interval; ``paired_differences`` does the same for
+the per-replication differences to a baseline (common random numbers make those
+differences much less noisy than the difference of two independent means), with the
+paired t test's p-value, a Wilcoxon signed-rank test beside it (no normality assumed)
+and Holm's step-down correction across all the differences compared.
+``relative_half_width`` and ``precision_reached`` are the stopping rule of the
+sequential procedure of :func:`~k8sim.experiments.comparison.compare` (see
+``docs/statistics.md``).
 """
 
 from __future__ import annotations
@@ -17,93 +18,22 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-
-_EPS = 1e-15
-_TINY = 1e-300
-
-
-def _beta_cf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > _TINY else _TINY)
-    h = d
-    # Convergence takes O(sqrt(max(a, b))) terms: large df needs many.
-    for m in range(1, 100_000):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > _TINY else _TINY)
-        c = 1.0 + aa / c
-        c = c if abs(c) > _TINY else _TINY
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > _TINY else _TINY)
-        c = 1.0 + aa / c
-        c = c if abs(c) > _TINY else _TINY
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < _EPS:
-            return h
-    raise ArithmeticError(f"incomplete beta continued fraction did not converge (a={a}, b={b}, x={x})")
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta function ``I_x(a, b)`` for ``a, b > 0``, ``0 <= x <= 1``."""
-    if a <= 0 or b <= 0:
-        raise ValueError("a and b must be > 0")
-    if not 0.0 <= x <= 1.0:
-        raise ValueError("x must be in [0, 1]")
-    if x == 0.0 or x == 1.0:
-        return x
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    front = math.exp(log_front)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _beta_cf(a, b, x) / a
-    return 1.0 - front * _beta_cf(b, a, 1.0 - x) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t distribution with ``df > 0`` degrees of freedom."""
-    if df <= 0:
-        raise ValueError("df must be > 0")
-    if math.isinf(df):
-        return 0.5 * math.erfc(-t / math.sqrt(2.0))
-    if t == 0:
-        return 0.5
-    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t > 0 else tail
+from scipy import stats as _st
 
 
 def t_quantile(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (``0 < p < 1``).
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (``0 < p < 1``),
+    ``scipy.stats.t.ppf``; ``df=math.inf`` gives the normal quantile.
 
-    ``t_quantile(0.975, 10)`` = 2.228...; ``df=math.inf`` gives the normal quantile.
+    ``t_quantile(0.975, 10)`` = 2.228...
     """
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1), got {p}")
     if not df > 0:
         raise ValueError(f"df must be > 0, got {df}")
-    if p == 0.5:
-        return 0.0
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    hi = 1.0
-    while t_cdf(hi, df) < p:
-        hi *= 2.0
-        if hi > 1e300:  # pragma: no cover - p indistinguishable from 1
-            return math.inf
-    lo = 0.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-13 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
+    if math.isinf(df):
+        return float(_st.norm.ppf(p))
+    return float(_st.t.ppf(p, df))
 
 
 def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, int, float]:
@@ -125,6 +55,70 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, f
     std = float(v.std(ddof=1))
     half = t_quantile(0.5 + confidence / 2.0, n - 1) * std / math.sqrt(n)
     return mean, std, n, half
+
+
+def t_test_p(values: Iterable[float]) -> float:
+    """Two-sided p-value of the one-sample t test of mean 0 (``scipy.stats.ttest_1samp``).
+
+    NaN values are left out; NaN with fewer than two values; 1.0 when every value is 0
+    (no difference at all), 0.0 when the values are all the same non-zero number.
+    """
+    v = np.asarray(list(values), dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return math.nan
+    if np.all(v == v[0]):
+        return 1.0 if v[0] == 0 else 0.0
+    return float(_st.ttest_1samp(v, 0.0).pvalue)
+
+
+def wilcoxon_p(values: Iterable[float]) -> float:
+    """Two-sided p-value of the Wilcoxon signed-rank test of a median difference of 0
+    (``scipy.stats.wilcoxon``, zero differences dropped as in Wilcoxon's original
+    procedure; exact distribution for up to 50 non-zero differences without ties).
+
+    NaN values are left out; 1.0 when every difference is 0; NaN with no values.
+    """
+    v = np.asarray(list(values), dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan
+    if not np.any(v != 0):
+        return 1.0
+    return float(_st.wilcoxon(v, zero_method="wilcox", alternative="two-sided").pvalue)
+
+
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979), NaN entries left out of the family.
+
+    With the ``m`` p-values sorted ascending ``p_(1) <= ... <= p_(m)``, the adjusted
+    ``p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``; rejecting where ``p~ <= alpha``
+    keeps the family-wise error rate at ``alpha`` under any dependence between the tests.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    m = idx.size
+    if m == 0:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def relative_half_width(half: float, center: float) -> float:
+    """``half / |center|``: the relative precision of an interval. 0 for an interval of
+    zero width (every value the same: more replications cannot change it, whatever the
+    center); inf when undefined (no interval yet, a NaN, or a center of 0 with a
+    non-zero width)."""
+    if not (math.isfinite(half) and math.isfinite(center)):
+        return math.inf
+    if half == 0:
+        return 0.0
+    if center == 0:
+        return math.inf
+    return abs(half) / abs(center)
 
 
 def numeric_metrics(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
@@ -165,14 +159,18 @@ def paired_differences(
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Per non-baseline group and metric: the mean of ``x[group, r] - x[baseline, r]`` over
-    the replications ``r`` present in both, with its t interval.
+    the replications ``r`` present in both, with its t interval and tests.
 
     Columns: ``by``, baseline, metric, baseline_mean, mean_diff, std, n, ci, ci_low,
-    ci_high, rel_diff (mean_diff / baseline_mean; NaN when that mean is 0) and
-    significant (the interval excludes 0).
+    ci_high, rel_diff (mean_diff / baseline_mean; NaN when that mean is 0), significant
+    (the interval excludes 0), p_value (the paired t test, two-sided: below
+    ``1 - confidence`` exactly when the interval excludes 0), wilcoxon_p (the Wilcoxon
+    signed-rank test on the same differences), p_holm and wilcoxon_p_holm (Holm-adjusted
+    over every row of the table: all groups and metrics form one family) and
+    significant_holm (``p_holm < 1 - confidence``).
     """
     cols = [by, "baseline", "metric", "baseline_mean", "mean_diff", "std", "n", "ci", "ci_low", "ci_high",
-            "rel_diff", "significant"]
+            "rel_diff", "significant", "p_value", "wilcoxon_p", "p_holm", "wilcoxon_p_holm", "significant_holm"]
     base = runs[runs[by] == baseline].set_index(pair_on)
     rows = []
     for key in pd.unique(runs[by]):
@@ -189,5 +187,38 @@ def paired_differences(
             rel = mean / b_mean if math.isfinite(b_mean) and b_mean != 0 else math.nan
             rows.append({by: key, "baseline": baseline, "metric": m, "baseline_mean": b_mean, "mean_diff": mean,
                          "std": std, "n": n, "ci": half, "ci_low": low, "ci_high": high, "rel_diff": rel,
-                         "significant": bool(n >= 2 and math.isfinite(half) and (low > 0 or high < 0))})
-    return pd.DataFrame(rows, columns=cols)
+                         "significant": bool(n >= 2 and math.isfinite(half) and (low > 0 or high < 0)),
+                         "p_value": t_test_p(d), "wilcoxon_p": wilcoxon_p(d)})
+    out = pd.DataFrame(rows, columns=cols)
+    alpha = 1.0 - confidence
+    out["p_holm"] = holm(out["p_value"].to_numpy(dtype=float))
+    out["wilcoxon_p_holm"] = holm(out["wilcoxon_p"].to_numpy(dtype=float))
+    out["significant_holm"] = (out["p_holm"] < alpha).astype(bool)
+    return out
+
+
+def precision_table(
+    summary: pd.DataFrame,
+    paired: pd.DataFrame,
+    metrics: Sequence[str],
+    target: str,
+    by: str = "profile",
+) -> pd.DataFrame:
+    """The relative half-widths the sequential procedure watches, one row per group and
+    metric: ``target="mean"``: each group's interval for the mean of each metric,
+    ``ci / |mean|``; ``target="difference"``: each non-baseline group's interval for the
+    mean paired difference, ``ci / |mean_diff|``. Columns: ``by``, metric, center, ci,
+    rel_half_width (inf where undefined)."""
+    if target == "mean":
+        rows = summary[summary["metric"].isin(metrics)]
+        center, half = rows["mean"], rows["ci"]
+    elif target == "difference":
+        rows = paired[paired["metric"].isin(metrics)]
+        center, half = rows["mean_diff"], rows["ci"]
+    else:
+        raise ValueError(f"target must be 'mean' or 'difference', got {target!r}")
+    rel = [relative_half_width(float(h), float(c)) for h, c in zip(half, center, strict=True)]
+    return pd.DataFrame({by: rows[by].to_numpy(), "metric": rows["metric"].to_numpy(),
+                         "center": center.to_numpy(dtype=float), "ci": half.to_numpy(dtype=float),
+                         "rel_half_width": np.asarray(rel, dtype=float)})
+

@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from k8sim.config.base import Strict
+from k8sim.config.base import BOOL_FOR_NUMBER, Strict
 from k8sim.config.loader import (
     ScenarioError,
     apply_overrides,
@@ -48,6 +48,7 @@ from k8sim.config.loader import (
     read_yaml,
     validate_scenario,
 )
+from k8sim.config.names import PlainName
 from k8sim.config.scenario import ProfileSpec, Scenario
 from k8sim.experiments.comparison import (
     WALL_COLUMN,
@@ -58,7 +59,8 @@ from k8sim.experiments.comparison import (
     resolve_profiles,
 )
 from k8sim.experiments.executors import check_options, open_executor
-from k8sim.metrics.rundir import json_safe, write_run_dir
+from k8sim.metrics.rundir import check_output_dir, json_safe, write_run_dir
+from k8sim.sim.build.profiles import without_module_plugins
 from k8sim.sim.simulation import Simulation
 
 #: Label of the runs of an experiment that lists no profiles (the scenario's own scheduler).
@@ -76,7 +78,9 @@ class Experiment(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True)
 
-    name: str | None = None  # defaults to the file name without extension
+    # Defaults to the file name without extension; a plain name (it names the default
+    # output directory results/<name>): no path separator.
+    name: PlainName | None = None
     description: str = ""  # free text
     scenario: str = Field(min_length=1)  # scenario file, relative to the experiment file
     # dotted override path -> values; every combination is a point (cartesian product)
@@ -150,25 +154,42 @@ def experiment_from_data(data: Any, source: str = "<experiment>", base_dir: Path
     """Validate a plain-data experiment (as parsed from YAML)."""
     if not isinstance(data, Mapping):
         raise ScenarioError(source, [("", "expected a mapping at the top of the file")])
+    if looks_like_scenario(data):
+        raise ScenarioError(source, [("", "this is a scenario file, not an experiment file (it has "
+                                          f"{' and '.join(k for k in ('cluster', 'workloads') if k in data)} "
+                                          "and no scenario:): run it with `k8sim run`, or write an experiment file "
+                                          "whose scenario: names it (see `k8sim sweep --help`)")])
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:
         problems = []
         for e in err.errors(include_url=False):
-            msg = e["msg"]
-            if e["type"] == "extra_forbidden":
+            msg, loc = e["msg"], e["loc"]
+            if e["type"] == BOOL_FOR_NUMBER:
+                loc, msg = (*loc, e["ctx"]["field"]), "expected a number, got a boolean"
+            elif e["type"] == "extra_forbidden":
                 msg = "unknown key (expected: name, description, scenario, grid, list, profiles, " \
                       "replications, base_seed, out)"
             elif e["type"] == "missing":
                 msg = "required field is missing"
             elif msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
-            problems.append((format_loc(e["loc"], data), msg))
+            problems.append((format_loc(loc, data), msg))
         raise ScenarioError(source, problems) from None
     exp = exp.located(source, base_dir if base_dir is not None else Path.cwd())
     if exp.name is None and source and not source.startswith("<"):
         exp = exp.model_copy(update={"name": Path(source).stem}).located(source, exp.base_dir)
     return exp
+
+
+def looks_like_scenario(data: Mapping[str, Any]) -> bool:
+    """A scenario file's top level (``cluster`` or ``workloads``, no ``scenario``)."""
+    return "scenario" not in data and ("cluster" in data or "workloads" in data)
+
+
+def looks_like_experiment(data: Mapping[str, Any]) -> bool:
+    """An experiment file's top level (``scenario``, no ``cluster``)."""
+    return "scenario" in data and "cluster" not in data
 
 
 # ----------------------------------------------------------------------------- planning
@@ -226,8 +247,11 @@ def _with_values(path: str, msg: str, bad_values: dict[tuple[str, str], list[str
     return path, f"{'value' if len(values) == 1 else 'values'} {', '.join(values)}: {msg}"
 
 
-def plan(exp: Experiment) -> list[PlannedRun]:
+def plan(exp: Experiment, import_plugins: bool = True) -> list[PlannedRun]:
     """Validate every point x profile and list the runs (no run starts here).
+
+    ``import_plugins=False`` builds the simulations without their ``module:Class``
+    plugins (nothing is imported; the planned runs keep them).
 
     Raises one :class:`ScenarioError` naming the experiment file with every problem:
     bad override paths or values (with the offending point), unknown profiles, and
@@ -312,7 +336,8 @@ def plan(exp: Experiment) -> list[PlannedRun]:
         for label, spec in specs.items():
             final = sc if spec is None else apply_profile(sc, spec)
             try:
-                Simulation(final, seed=seed0)  # what only a built simulation can tell
+                # What only a built simulation can tell.
+                Simulation(final if import_plugins else without_module_plugins(final), seed=seed0)
             except ScenarioError as e:
                 label_ov = ", ".join(override_strings(point)) or "no overrides"
                 for path, msg in e.problems:
@@ -474,6 +499,7 @@ def sweep(
     check_options(executor, jobs, address)
     runs = plan(exp)
     out = output_dir(exp, out_dir)
+    check_output_dir(out, "out" if out_dir is None else "--out")
     runs_dir = out / "runs"
     paths = exp.override_paths()
     total = len(runs)

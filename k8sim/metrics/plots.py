@@ -83,14 +83,49 @@ def _finish_cdf(ax: plt.Axes, result: RunResult, xlabel: str, title: str, empty:
     ax.grid(alpha=0.3)
 
 
-def latency_cdf(result: RunResult) -> Figure:
-    """Empirical CDFs of scheduling latency and startup latency (post warm-up pods)."""
+def latency_cdf(result: RunResult, by: str | None = None) -> Figure:
+    """Empirical CDFs of scheduling latency and startup latency (post warm-up pods); with
+    ``by="pool"`` or ``by="workload"`` two panels (scheduling, startup) with one line per
+    node pool or workload."""
     win = _window(result)
-    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    _ecdf(ax, win["scheduling_latency"].to_numpy(dtype=float), "scheduling (created -> bound)")
-    _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
-    _finish_cdf(ax, result, "latency (s)", "Latency CDF", "no pod was scheduled")
+    if by is None:
+        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+        _ecdf(ax, win["scheduling_latency"].to_numpy(dtype=float), "scheduling (created -> bound)")
+        _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
+        _finish_cdf(ax, result, "latency (s)", "Latency CDF", "no pod was scheduled")
+        return fig
+    groups, names, note = _groups(result, win, by)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    for name in names:
+        sel = win[groups == name]
+        _ecdf(left, sel["scheduling_latency"].to_numpy(dtype=float), f"{by} {name}")
+        _ecdf(right, sel["startup_latency"].to_numpy(dtype=float), f"{by} {name}")
+    _finish_cdf(left, result, "scheduling latency, created -> bound (s)", f"Scheduling latency by {by}{note}",
+                "no pod was scheduled")
+    _finish_cdf(right, result, "startup latency, created -> running (s)", f"Startup latency by {by}{note}",
+                "no pod reached Running")
     return fig
+
+
+#: Most groups a per-pool / per-workload plot draws (the largest, by pod count).
+MAX_GROUPS = 12
+
+
+def _groups(result: RunResult, win: pd.DataFrame, by: str) -> tuple[pd.Series, list[str], str]:
+    """Each window pod's group (node pool or workload), the groups to draw (at most
+    :data:`MAX_GROUPS`, the largest first, then sorted by name) and a title note when
+    some were left out."""
+    if by == "pool":
+        pools = dict(zip(result.nodes["node"], result.nodes["pool"], strict=True))
+        groups = win["node"].map(pools)
+    elif by == "workload":
+        groups = win["workload"]
+    else:
+        raise ValueError(f"by must be 'pool' or 'workload', got {by!r}")
+    counts = groups.dropna().value_counts()
+    names = sorted(str(x) for x in counts.index[:MAX_GROUPS])
+    note = f" ({len(names)} largest of {len(counts)})" if len(counts) > MAX_GROUPS else ""
+    return groups, names, note
 
 
 def _window(result: RunResult):  # noqa: ANN202 - a DataFrame
@@ -98,20 +133,93 @@ def _window(result: RunResult):  # noqa: ANN202 - a DataFrame
     return pods[(pods["created"] >= result.warmup_s) & (pods["workload"] != "")]
 
 
-def startup_breakdown(result: RunResult) -> Figure:
-    """Empirical CDFs of the parts of startup (pods that reached Running, post warm-up):
-    waiting to be scheduled, pulling images (back-off included), the rest of
-    ContainerCreating (sandbox, init containers, container starts), and the total."""
-    win = _window(result)
-    win = win[win["running"].notna()]
+def _breakdown_lines(ax: plt.Axes, win: pd.DataFrame) -> None:
     pulling = win["image_pull_time"].fillna(0.0)
-    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     _ecdf(ax, (win["scheduled"] - win["created"]).to_numpy(dtype=float), "scheduling (created -> bound)")
     _ecdf(ax, pulling.to_numpy(dtype=float), "image pulls")
     _ecdf(ax, (win["running"] - win["scheduled"] - pulling).to_numpy(dtype=float),
           "sandbox + containers (bound -> running, without pulls)")
     _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
-    _finish_cdf(ax, result, "seconds", "Startup breakdown", "no pod reached Running")
+
+
+def startup_breakdown(result: RunResult, by: str | None = None) -> Figure:
+    """Empirical CDFs of the parts of the first start (pods that reached Running, post
+    warm-up): waiting to be scheduled, pulling images (back-off included), the rest of
+    ContainerCreating (sandbox, init containers, container starts), and the total. With
+    ``by="pool"`` or ``by="workload"`` one panel per node pool or workload (shared axes),
+    so the arms of a cold-start study are not lumped together."""
+    win = _window(result)
+    win = win[win["running"].notna()]
+    if by is None:
+        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+        _breakdown_lines(ax, win)
+        _finish_cdf(ax, result, "seconds", "Startup breakdown", "no pod reached Running")
+        return fig
+    groups, names, note = _groups(result, win, by)
+    k = max(len(names), 1)
+    cols = min(k, 3)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), layout="constrained",
+                             sharex=True, sharey=True, squeeze=False)
+    for j, ax in enumerate(axes.flat):
+        if j >= len(names):
+            ax.set_visible(j == 0)
+            if j == 0:
+                ax.text(0.5, 0.5, "no pod reached Running", transform=ax.transAxes, ha="center")
+            continue
+        _breakdown_lines(ax, win[groups == names[j]])
+        ax.set_title(f"{by} {names[j]}")
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("fraction of pods")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize="x-small")
+    fig.suptitle(_title(result, f"Startup breakdown by {by}{note}"))
+    return fig
+
+
+def image_disk(result: RunResult) -> Figure:
+    """Image disk use per node pool over time (time-weighted mean of used / capacity
+    per sampling bin, with the pools' GC thresholds) and what image GC freed per bin.
+    Needs the ``image_disk`` frame (runs with an ``images`` section)."""
+    disk = result.frames.get("image_disk")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), layout="constrained", sharex=True,
+                                      height_ratios=(2, 1))
+    if disk is None or not len(disk):
+        top.text(0.5, 0.5, "no image disk in this run", transform=top.transAxes, ha="center")
+    else:
+        width = float(disk["interval"].max()) if len(disk) else 1.0
+        pools = list(dict.fromkeys(disk["pool"].tolist()))
+        step = width / (len(pools) + 1)
+        for k, pool in enumerate(pools):
+            d = disk[disk["pool"] == pool]
+            t = d["time"] + d["interval"] / 2
+            (line,) = top.plot(t, 100 * d["disk_use"], label=f"pool {pool}")
+            color = line.get_color()
+            if d["disk_capacity_bytes"].max() > 0:
+                # Thresholds in the pool's colour (grey when every pool has the same).
+                same = disk[["gc_high_percent", "gc_low_percent"]].drop_duplicates().shape[0] == 1
+                c = "grey" if same else color
+                top.axhline(float(d["gc_high_percent"].iloc[0]), color=c, linestyle="--", linewidth=0.8)
+                top.axhline(float(d["gc_low_percent"].iloc[0]), color=c, linestyle=":", linewidth=0.8)
+            bottom.bar(d["time"] + step * (k + 0.5), d["gc_bytes_freed"] / 1e9, width=step, color=color,
+                       label=f"pool {pool}", align="edge")
+        if disk["disk_capacity_bytes"].max() > 0:
+            top.plot([], [], color="grey", linestyle="--", linewidth=0.8, label="GC high threshold")
+            top.plot([], [], color="grey", linestyle=":", linewidth=0.8, label="GC low threshold")
+        top.legend(loc="best", fontsize="small")
+        if bottom.get_legend_handles_labels()[0]:
+            bottom.legend(loc="best", fontsize="small")
+    if result.warmup_s > 0:
+        for ax in (top, bottom):
+            ax.axvspan(0, result.warmup_s, color="grey", alpha=0.12)
+    top.set_ylabel("image disk used (% of capacity)")
+    top.set_ylim(0, 105)
+    top.set_title(_title(result, "Image disk use and image GC by pool"))
+    top.grid(alpha=0.3)
+    bottom.set_xlabel("virtual time (s)")
+    bottom.set_ylabel("freed by image GC (GB per bin)")
+    bottom.grid(alpha=0.3)
     return fig
 
 
@@ -120,18 +228,12 @@ def startup_cdf_by(result: RunResult, by: str = "pool") -> Figure:
     or per workload (``by="workload"``), post warm-up pods that reached Running."""
     win = _window(result)
     win = win[win["running"].notna()]
-    if by == "pool":
-        pools = dict(zip(result.nodes["node"], result.nodes["pool"], strict=True))
-        groups = win["node"].map(pools)
-    elif by == "workload":
-        groups = win["workload"]
-    else:
-        raise ValueError(f"by must be 'pool' or 'workload', got {by!r}")
+    groups, names, note = _groups(result, win, by)
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    for name in sorted(groups.dropna().unique()):
+    for name in names:
         sel = win[groups == name]
         _ecdf(ax, sel["startup_latency"].to_numpy(dtype=float), f"{by} {name}")
-    _finish_cdf(ax, result, "startup latency, created -> running (s)", f"Startup latency CDF by {by}",
+    _finish_cdf(ax, result, "startup latency, created -> running (s)", f"Startup latency CDF by {by}{note}",
                 "no pod reached Running")
     return fig
 
@@ -197,6 +299,12 @@ RUNTIME_PLOTS: dict[str, PlotFn] = {
     "startup_by_pool.png": startup_cdf_by,
 }
 
+#: Drawn too when the cluster has more than one node pool.
+POOL_PLOTS: dict[str, PlotFn] = {
+    "startup_breakdown_by_pool.png": lambda r: startup_breakdown(r, by="pool"),
+    "latency_cdf_by_pool.png": lambda r: latency_cdf(r, by="pool"),
+}
+
 
 def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
     """Draw every standard plot into ``directory`` as PNG; returns the paths."""
@@ -206,6 +314,10 @@ def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
     plots = dict(STANDARD_PLOTS)
     if result.provenance.get("runtime_model"):
         plots.update(RUNTIME_PLOTS)
+        if "pool" in result.nodes and result.nodes["pool"].nunique() > 1:
+            plots.update(POOL_PLOTS)
+    if "image_disk" in result.frames:
+        plots["image_disk.png"] = image_disk
     gpu = result.gpu
     if gpu is not None and len(gpu):
         name = str(result.provenance.get("scenario") or "run")

@@ -8,6 +8,9 @@
   (requested / allocatable), pending pods, running pods; with GPUs also the allocated,
   capacity and fragmentation milli-GPU and their ratios (:mod:`k8sim.metrics.gpu`).
 - ``trace``: with trace workloads, the trace's own columns of every submitted pod.
+- ``frames["image_disk"]``, ``frames["image_gc"]``: with an image store, disk use and
+  image GC per pool and sampling bin, and one row per image GC pass
+  (:mod:`k8sim.metrics.images`).
 - ``gpu``: with GPUs, the cluster's GPU allocation and fragmentation after every pod
   event (:func:`k8sim.metrics.gpu.gpu_timeline`); None without GPUs.
 - ``summary()``: one row of headline metrics over the post-warmup window.
@@ -24,6 +27,7 @@ import pandas as pd
 
 from k8sim.cluster.pods import PENDING, PHASE_NAMES, REASON_NAMES
 from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
+from k8sim.metrics.images import image_disk_series
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
 
 if TYPE_CHECKING:
@@ -102,12 +106,17 @@ class RunResult:
                 "attempts": p.column("attempts"),
                 # Startup breakdown (runtime model): scheduled (bound) -> pull_start ->
                 # pull_end -> running (containers started) -> ready.
+                # These describe the first start; restart_pull_time / restart_pulls
+                # the pulls of container restarts.
                 "pull_start": p.column("pull_start"),
                 "pull_end": p.column("pull_end"),
                 "image_pull_time": p.column("image_pull_time"),
+                "pull_bytes": p.column("pull_bytes"),
                 "ready": p.column("ready"),
                 "restarts": p.column("restarts"),
                 "pull_failures": p.column("pull_failures"),
+                "restart_pull_time": p.column("restart_pull_time"),
+                "restart_pulls": p.column("restart_pulls"),
                 "reason": pd.Categorical.from_codes(p.column("reason"), categories=list(REASON_NAMES)),
             }
         )
@@ -140,6 +149,12 @@ class RunResult:
         frames = dict(record.frames)
         decisions = frames.pop("decisions", None)
         trace = frames.pop("trace", None)
+        disk_log = frames.pop("image_disk_log", None)
+        disk_nodes = frames.pop("image_disk_nodes", None)
+        if disk_log is not None and disk_nodes is not None:
+            edges = bin_edges(0.0, end, record.sample_interval_s)
+            frames["image_disk"] = image_disk_series(disk_log, disk_nodes, frames.get("image_gc"),
+                                                     nt.created_at, nt.removed_at, edges)
         return cls(pods, nodes, events, timeseries, names, end, record.warmup_s, dict(record.provenance),
                    dict(record.never_fit), decisions, history.timeline() if history is not None else None, trace,
                    frames, dict(record.summary))
@@ -196,6 +211,12 @@ class RunResult:
         row["makespan_s"] = float(fin.max() - win["created"].min()) if len(fin) else float("nan")
         if self.provenance.get("runtime_model"):
             row.update(_runtime_summary(win))
+            gc = self.frames.get("image_gc")
+            if gc is not None:
+                gc = gc[gc["time"] >= self.warmup_s]
+                row["image_gc_passes"] = len(gc)
+                row["image_gc_images_deleted"] = int(gc["images_deleted"].sum())
+                row["image_gc_bytes_freed"] = int(gc["bytes_freed"].sum())
         if "gpu_capacity_milli" in ts:
             row.update(_gpu_summary(inwin, weights, self.gpu))
         row.update(self.extra_summary)
@@ -227,25 +248,34 @@ class RunResult:
 
 
 def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
-    """Image pull and restart metrics of the window's pods.
+    """Image pull and restart metrics of the window's pods. Startup metrics describe
+    the first start (pulls at container restarts are ``restart_*``).
 
-    ``image_pull_share``: seconds spent pulling (back-off waits included) over the
-    seconds from creation to Running, summed over the pods that reached Running.
-    ``image_pull_time_p50_s`` / ``_p95_s``: over the pods that pulled and finished pulling.
+    ``image_pull_share``: seconds spent pulling before the first Running (back-off waits
+    included) over the seconds from creation to Running, summed over the pods that
+    reached Running (at most 1). ``pods_pulled``: pods whose first start needed image
+    bytes, missing on the node when the pull was requested (``pull_bytes > 0``; an
+    ``Always`` pull of a present image is not a pull here). ``image_pull_time_p50_s`` /
+    ``_p95_s``: over those pods, once their pulls ended. ``restart_pulls`` / ``restart_pull_time_s``: pulls sent at container
+    restarts (an ``Always`` policy pulls at each) and the seconds they took.
     """
     started = win[win["running"].notna()]
     startup = float(started["startup_latency"].sum())
     pulling = float(started["image_pull_time"].fillna(0.0).sum())
-    pulled = win[win["pull_end"].notna()]["image_pull_time"].to_numpy(dtype=float)
+    # Run directories of older versions have no pull_bytes: every pull request counted.
+    did_pull = win["pull_bytes"] > 0 if "pull_bytes" in win else win["pull_start"].notna()
+    pulled = win[did_pull & win["pull_end"].notna()]["image_pull_time"].to_numpy(dtype=float)
     nan = float("nan")
     return {
         "image_pull_share": pulling / startup if startup > 0 else nan,
         "image_pull_time_p50_s": float(np.percentile(pulled, 50)) if pulled.size else nan,
         "image_pull_time_p95_s": float(np.percentile(pulled, 95)) if pulled.size else nan,
-        "pods_pulled": int(win["pull_start"].notna().sum()),
+        "pods_pulled": int(did_pull.sum()),
         "image_pull_failures": int(win["pull_failures"].sum()),
         "pods_err_image_never_pull": int((win["reason"] == "ErrImageNeverPull").sum()),
         "container_restarts": int(win["restarts"].sum()),
+        "restart_pulls": int(win["restart_pulls"].sum()) if "restart_pulls" in win else 0,
+        "restart_pull_time_s": float(win["restart_pull_time"].fillna(0.0).sum()) if "restart_pull_time" in win else nan,
         "ready_latency_p50_s": _pct(win["ready"] - win["created"], 50),
         "ready_latency_p95_s": _pct(win["ready"] - win["created"], 95),
     }

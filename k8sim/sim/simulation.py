@@ -25,6 +25,7 @@ from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
 from k8sim.config.scenario import Scenario
+from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
 from k8sim.rng import Streams
@@ -124,28 +125,45 @@ class Simulation:
         """Advance to ``duration_s`` (or until no event is left) and collect results.
 
         ``progress(now)`` is called after each chunk of ``chunk_s`` virtual seconds.
+        A run never goes past :data:`~k8sim.constants.MAX_TIME_S`: a run to drain stops
+        there, with a warning, if events are still scheduled after it (a heavy-tailed
+        draw far in the future), rather than simulate a time float64 cannot resolve.
         """
         t0 = _time.perf_counter()
         end = self.scenario.duration_s
         env = self.env
+        horizon = MAX_TIME_S if end is None else end
         if progress is None:
-            env.run(until=end)
+            if end is not None:
+                env.run(until=end)
+            else:
+                peek, step_ = env.peek, env.step
+                while peek() < horizon:
+                    step_()
         else:
-            step = chunk_s or (end / 200 if end else 60.0)
-            horizon = math.inf if end is None else end
+            step = max(chunk_s or (end / 200 if end else 60.0), 0.0)
             while True:
                 nxt = env.peek()
-                if nxt >= horizon or nxt == math.inf:
+                if nxt >= horizon:
                     break
                 # Step event by event (not run(until=...)): a finished run(until=T)
                 # leaves its stop event queued at T, which would look like more work.
+                # At least one event per chunk, so the loop always advances.
                 chunk_end = min(nxt + step, horizon)
+                env.step()
                 while env.peek() < chunk_end:
                     env.step()
                 progress(env.now)
             if end is not None:
                 env.run(until=end)
             progress(env.now)
+        if end is None and env.peek() < math.inf:
+            self.warnings.append(
+                f"the run stopped at the time limit of {MAX_TIME_S:g} s (about {MAX_TIME_S / 3.15576e7:.1f} years) "
+                f"with events still scheduled after it (the next at {env.peek():.4g} s): a drawn duration or "
+                "latency beyond the limit (a heavy-tailed distribution?); pods still running then are "
+                "reported as running"
+            )
         self.wall_s = _time.perf_counter() - t0
         return RunResult.from_record(self.record())
 
@@ -159,10 +177,25 @@ class Simulation:
         log = self.api.log
         return float(log.time[-1]) if len(log) else 0.0
 
+    def _sample_interval(self) -> float:
+        """The scenario's sample interval, widened (with a warning, once) so that the
+        timeseries has at most :data:`~k8sim.constants.MAX_TIMESERIES_BINS` bins."""
+        interval = self.scenario.sample_interval_s
+        end = self.end_time
+        if end / interval <= MAX_TIMESERIES_BINS:
+            return interval
+        wide = end / MAX_TIMESERIES_BINS
+        message = (f"sample_interval_s {interval:g} s over {end:,.6g} s would make {end / interval:,.3g} "
+                   f"timeseries bins; using {wide:.6g} s ({MAX_TIMESERIES_BINS:,} bins)")
+        if message not in self.warnings:
+            self.warnings.append(message)
+        return wide
+
     def record(self) -> RunRecord:
         """The frozen record of the run so far: tables, log, components' contributions."""
         from k8sim import __version__
 
+        interval = self._sample_interval()  # first: its warning goes into the provenance
         contributions = [c.contribute() for c in self.components]
         provenance: dict[str, Any] = {
             "scenario": self.scenario.name,
@@ -184,7 +217,7 @@ class Simulation:
         return RunRecord(
             state=self.state, log=self.api.log, workload_names=tuple(w.name for w in self.scenario.workloads),
             end_time=self.end_time, warmup_s=self.scenario.warmup_s,
-            sample_interval_s=self.scenario.sample_interval_s, provenance=provenance,
+            sample_interval_s=interval, provenance=provenance,
             never_fit=self.never_fit(), gpu_target=self.gpu_target, frames=frames, summary=summary,
         )
 

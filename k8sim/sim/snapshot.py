@@ -51,7 +51,8 @@ class KubeCluster:
         if pod.bound:
             raise ExplainError(
                 f"{self.objects.source}: pod {pod.key!r} is bound to node {pod.node_name!r} "
-                "(spec.nodeName); only a pending pod can be explained"
+                "(spec.nodeName); only a pending pod can be explained (a snapshot has no history to replay "
+                "the cycle that placed it; a scenario has: k8sim explain SCENARIO --pod NAME)"
             )
         shape = self.shapes.get(pod.key)
         if shape is None:
@@ -72,7 +73,7 @@ def build_snapshot(objects: KubeObjects, scheduler: dict[str, Any] | None = None
     data["seed"] = seed
     origin = _origins(objects, data)
     try:
-        scenario = validate_scenario(data, source=objects.source)
+        scenario = validate_scenario(data, source=objects.source, system_priorities=True)
         sim = Simulation(scenario, allow_overcommit=True)
     except ScenarioError as e:
         raise ScenarioError(objects.source, [_translate(path, msg, origin) for path, msg in e.problems]) from None

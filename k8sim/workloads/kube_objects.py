@@ -364,7 +364,8 @@ def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
             r.problem(f"{path}.status.images[{j}].sizeBytes", f"expected a non-negative integer, got {size!r}")
             continue
         images.append((names, size))
-    return KubeNode(name, i, allocatable, labels, taints, bool(spec.get("unschedulable", False)), images)
+    unschedulable = r.boolean(spec.get("unschedulable"), f"{path}.spec.unschedulable")
+    return KubeNode(name, i, allocatable, labels, taints, unschedulable, images)
 
 
 #: Pod spec fields the loader reads (or checks and warns about).
@@ -400,27 +401,27 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     if not isinstance(name, str) or not name:
         r.problem(f"{path}.metadata.name", "required: the pod name")
         return None
-    namespace = meta.get("namespace") or "default"
-    if not isinstance(namespace, str):
-        r.problem(f"{path}.metadata.namespace", f"expected a string, got {namespace!r}")
-        return None
+    namespace = r.string(meta.get("namespace"), f"{path}.metadata.namespace", "default")
+    phase = r.string(status.get("phase"), f"{path}.status.phase", "Pending")
+    node_name = r.string(spec.get("nodeName"), f"{path}.spec.nodeName")
+    scheduler = r.string(spec.get("schedulerName"), f"{path}.spec.schedulerName", DEFAULT_SCHEDULER)
+    if namespace is None or phase is None or scheduler is None or (node_name is None and spec.get("nodeName")):
+        return None  # a field of the wrong type (reported)
     key = f"{namespace}/{name}"
-    phase = status.get("phase", "Pending")
     if phase in _TERMINAL:
         r.group("pod(s) in phase Succeeded/Failed skipped (they hold no resources)", key)
         return None
-    node_name = spec.get("nodeName") or None
-    if node_name is not None and not isinstance(node_name, str):
-        r.problem(f"{path}.spec.nodeName", f"expected a node name (a string), got {node_name!r}")
-        return None
+    node_name = node_name or None
     priority = spec.get("priority")
     if priority is None:
         priority = 0
         if spec.get("priorityClassName"):
             r.group("pod(s) with priorityClassName but no resolved spec.priority (priority 0 used)", key)
-    elif isinstance(priority, bool) or not isinstance(priority, int):
-        r.problem(f"{path}.spec.priority", f"expected an integer, got {priority!r}")
-        priority = 0
+    else:
+        # spec.priority is an int32; system pods carry up to system-node-critical's 2000001000.
+        priority = r.integer(priority, f"{path}.spec.priority", -(2**31), 2**31 - 1)
+        if priority is None:
+            priority = 0
     for unknown in sorted(set(spec) - _READ_SPEC_KEYS - _IRRELEVANT_SPEC_KEYS):
         r.group(f"pod field(s) k8sim does not model, ignored: spec.{unknown}", key)
     main, init = _containers(r, spec, f"{path}.spec")
@@ -450,7 +451,6 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
                        f"{path}.spec.topologySpreadConstraints") or []
     pod_level = _pod_level(r, spec, f"{path}.spec")
     overhead = r.resources(spec.get("overhead"), f"{path}.spec.overhead")
-    scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
     pod = KubePod(
         name=name,
         namespace=namespace,

@@ -1,4 +1,5 @@
-"""Student t quantiles and intervals, checked against table values and hand arithmetic."""
+"""Student t quantiles and intervals, paired tests and Holm's correction, checked against
+table values, closed forms, scipy's own interval API and hand arithmetic."""
 
 from __future__ import annotations
 
@@ -7,8 +8,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as st
 
-from k8sim.experiments.stats import betainc, mean_ci, paired_differences, summarize, t_cdf, t_quantile
+from k8sim.experiments.stats import (
+    holm,
+    mean_ci,
+    paired_differences,
+    precision_table,
+    relative_half_width,
+    summarize,
+    t_quantile,
+    t_test_p,
+    wilcoxon_p,
+)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +50,6 @@ def test_t_quantile_symmetry_limits_and_errors():
     assert t_quantile(0.025, 5) == pytest.approx(-t_quantile(0.975, 5), rel=1e-12)
     assert t_quantile(0.975, math.inf) == pytest.approx(1.959964, abs=1e-6)  # the normal quantile
     assert t_quantile(0.975, 100_000) == pytest.approx(1.95999, abs=1e-4)
-    assert t_cdf(t_quantile(0.8, 9), 9) == pytest.approx(0.8, abs=1e-12)
     for bad in (0.0, 1.0, -0.1):
         with pytest.raises(ValueError):
             t_quantile(bad, 3)
@@ -46,12 +57,59 @@ def test_t_quantile_symmetry_limits_and_errors():
         t_quantile(0.9, 0)
 
 
-def test_betainc_identities():
-    for x in (0.0, 0.1, 0.5, 0.93, 1.0):
-        assert betainc(1, 1, x) == pytest.approx(x, abs=1e-14)  # uniform CDF
-        assert betainc(3, 1, x) == pytest.approx(x**3, abs=1e-14)
-        assert betainc(1, 4, x) == pytest.approx(1 - (1 - x) ** 4, abs=1e-14)
-    assert betainc(2.5, 0.5, 0.3) + betainc(0.5, 2.5, 0.7) == pytest.approx(1.0, abs=1e-13)
+@pytest.mark.parametrize("confidence", [0.8, 0.9, 0.95, 0.99])
+@pytest.mark.parametrize("values", [[1, 2, 3, 4, 5], [0.3, -1.2], [10.0, 12.5, 11.0, 9.0, 14.0, 13.0, 10.5],
+                                    list(np.linspace(-3, 40, 31) ** 2 % 7)])
+def test_mean_ci_equals_scipy_interval(values, confidence):
+    # scipy.stats.t.interval(confidence, n - 1, loc=mean, scale=s / sqrt(n)) is the same
+    # interval through scipy's own API.
+    mean, std, n, half = mean_ci(values, confidence)
+    low, high = st.t.interval(confidence, n - 1, loc=np.mean(values), scale=st.sem(values))
+    assert (mean - half, mean + half) == pytest.approx((low, high), rel=1e-12, abs=1e-12)
+
+
+def test_t_test_p_by_hand():
+    # x = 1..5: t = 3 / sqrt(0.5) = 4.2426, df = 4. The t(4) CDF has the closed form
+    # F(t) = 1/2 + 3/8 * t/sqrt(1 + t^2/4) * (1 - t^2 / (12 (1 + t^2/4))); p = 2 (1 - F(t)).
+    t = 3 / math.sqrt(0.5)
+    f = 0.5 + 3 / 8 * (t / math.sqrt(1 + t * t / 4)) * (1 - t * t / (12 * (1 + t * t / 4)))
+    assert t_test_p([1, 2, 3, 4, 5]) == pytest.approx(2 * (1 - f), rel=1e-9)
+    assert t_test_p([0.0, 0.0, 0.0]) == 1.0  # no difference at all
+    assert t_test_p([2.0, 2.0, 2.0]) == 0.0  # the same non-zero difference every time
+    assert math.isnan(t_test_p([1.0]))
+
+
+def test_wilcoxon_by_hand():
+    # All 5 differences positive: W- = 0; of the 2^5 = 32 equally likely sign patterns
+    # one gives W- <= 0, so the two-sided exact p = 2/32 = 0.0625.
+    assert wilcoxon_p([1, 2, 3, 4, 5]) == pytest.approx(2 / 32)
+    # [1, -2, 3, 4, 5]: W- = 2 (the rank of |-2|); subsets of ranks {1..5} with sum <= 2
+    # are {}, {1}, {2}: P(W- <= 2) = 3/32, two-sided 6/32.
+    assert wilcoxon_p([1, -2, 3, 4, 5]) == pytest.approx(6 / 32)
+    # Zero differences are dropped (Wilcoxon's procedure): same as [1, 2, 3] -> 2/8.
+    assert wilcoxon_p([0, 0, 1, 2, 3]) == pytest.approx(2 / 8)
+    assert wilcoxon_p([0, 0, 0]) == 1.0
+
+
+def test_holm_by_hand():
+    # p = .01 .04 .03 .005 (m = 4). Sorted: .005 * 4 = .02; .01 * 3 = .03; .03 * 2 = .06;
+    # .04 * 1 = .04 -> raised to the running maximum .06. NaN stays out of the family.
+    got = holm([0.01, 0.04, 0.03, 0.005, math.nan])
+    assert got[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert math.isnan(got[4])
+    # Capped at 1; a single p-value is unchanged.
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    assert holm([0.2]) == pytest.approx([0.2])
+    # At alpha = .05, Holm rejects .005 (<= .05/4) and .01 (<= .05/3), then stops at
+    # .03 > .05/2, so .04 is not rejected either.
+    assert list(holm([0.01, 0.04, 0.03, 0.005]) < 0.05) == [True, False, False, True]
+
+
+def test_relative_half_width():
+    assert relative_half_width(1.0, -4.0) == 0.25
+    assert relative_half_width(0.0, 0.0) == 0.0  # every value the same
+    assert relative_half_width(1.0, 0.0) == math.inf
+    assert relative_half_width(math.nan, 3.0) == math.inf
 
 
 def test_mean_ci_by_hand():
@@ -114,3 +172,37 @@ def test_paired_pairs_on_replication_not_row_order():
     runs = _runs().sample(frac=1.0, random_state=np.random.default_rng(0))
     p = paired_differences(runs, ["x"], baseline="base").set_index("profile")
     assert p.loc["steady", "std"] == pytest.approx(0.1)
+
+def test_paired_tests_and_holm_columns():
+    p = paired_differences(_runs(), ["x"], baseline="base").set_index("profile")
+    # noisy - base = 2, 3, 1: t = 2 / (1 / sqrt 3) = 3.4641, df = 2; the t(2) CDF is
+    # 1/2 + t / (2 sqrt(2 + t^2)), so p = 1 - t / sqrt(2 + t^2) = 1 - 3.4641 / 3.7417 = 0.07418.
+    t = 2 * math.sqrt(3)
+    assert p.loc["noisy", "p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t), rel=1e-9)
+    # steady - base = 2.0, 2.1, 1.9: t = 2 / (0.1 / sqrt 3) = 34.641; p = 1 - t / sqrt(2 + t^2).
+    t = 20 * math.sqrt(3)
+    assert p.loc["steady", "p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t), rel=1e-6)
+    # Three positive differences each: exact Wilcoxon p = 2 / 2^3 = 0.25.
+    assert list(p["wilcoxon_p"]) == pytest.approx([0.25, 0.25])
+    # Holm over the two rows: the smaller p (steady) times 2, the larger times 1, then the
+    # running maximum.
+    small, large = p.loc["steady", "p_value"], p.loc["noisy", "p_value"]
+    assert p.loc["steady", "p_holm"] == pytest.approx(2 * small)
+    assert p.loc["noisy", "p_holm"] == pytest.approx(max(large, 2 * small))
+    assert bool(p.loc["steady", "significant_holm"]) and not bool(p.loc["noisy", "significant_holm"])
+    # The interval and the t test agree on significance.
+    assert all((p["p_value"] < 0.05) == p["significant"])
+
+
+def test_precision_table():
+    runs = _runs()
+    s, p = summarize(runs, ["x"]), paired_differences(runs, ["x"], baseline="base")
+    means = precision_table(s, p, ["x"], "mean").set_index("profile")
+    # base: 11 +- 2.4841377 -> 0.2258307
+    assert means.loc["base", "rel_half_width"] == pytest.approx(2.4841377 / 11, abs=1e-7)
+    diffs = precision_table(s, p, ["x"], "difference").set_index("profile")
+    # steady - base: 2 +- 0.24841377 -> 0.1242069
+    assert diffs.loc["steady", "rel_half_width"] == pytest.approx(0.24841377 / 2, abs=1e-7)
+    assert list(diffs.index) == ["noisy", "steady"]
+    with pytest.raises(ValueError):
+        precision_table(s, p, ["x"], "median")

@@ -194,6 +194,9 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
     args: InterPodAffinityArgs
     summary = "required pod (anti-)affinity filter; preferred pod (anti-)affinity score"
     reason = REASON_AFFINITY
+    # Upstream ``Filter``: unmet required affinity is ``UnschedulableAndUnresolvable``;
+    # the pod's anti-affinity and existing pods' anti-affinity are ``Unschedulable``.
+    unresolvable_reasons = frozenset({REASON_AFFINITY})
 
     def __init__(self, args: InterPodAffinityArgs | None = None) -> None:
         super().__init__(args)

@@ -299,6 +299,9 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
     args: PodTopologySpreadArgs
     summary = "topologySpreadConstraints: DoNotSchedule filter, ScheduleAnyway score (upstream)"
     reason = REASON_CONSTRAINTS
+    # Upstream ``Filter``: a node without a constraint's key is ``UnschedulableAndUnresolvable``
+    # (ErrReasonNodeLabelNotMatch); a skew violation is ``Unschedulable``.
+    unresolvable_reasons = frozenset({REASON_MISSING_LABEL})
     # Upstream EventsToRegister: pod add/label update/delete, node add/delete/label/taint.
     events = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"})
 

@@ -47,14 +47,24 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from k8sim.config.traces import OPENB_SAMPLE_NODE_FILE, OPENB_SAMPLE_POD_FILE
 from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
-from k8sim.workloads.traces.reports import PathLike, TraceReport
+from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport
 from k8sim.workloads.traces.schema import MIB, TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, read_table
+from k8sim.workloads.traces.tables import (
+    DeferredDrops,
+    RowCheck,
+    Table,
+    iter_tables,
+    read_table,
+    replay_drops,
+)
 
 __all__ = [
     "OPENB_NODE_COLUMNS",
@@ -81,21 +91,13 @@ OPENB_POD_COLUMNS: tuple[str, ...] = (
 )
 OPENB_NODE_COLUMNS: tuple[str, ...] = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
 
-SAMPLE_POD_FILE = "openb_pod_list_sample.csv"
-SAMPLE_NODE_FILE = "openb_node_list_sample.csv"
+SAMPLE_POD_FILE = OPENB_SAMPLE_POD_FILE
+SAMPLE_NODE_FILE = OPENB_SAMPLE_NODE_FILE
 
 
-def read_openb_pods(
-    path: PathLike,
-    options: TraceOptions | None = None,
-    rng: np.random.Generator | None = None,
-    *,
-    censor_at_trace_end: bool = True,
-) -> tuple[pd.DataFrame, TraceReport]:
-    """Read an openb pod list into the normalised pod schema (see the module doc)."""
-    report = TraceReport(source=str(path))
-    table = read_table(path, OPENB_POD_COLUMNS, report, header=True)
-    check = RowCheck(table, report)
+def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
+    """The good rows of one batch of an openb pod list, parsed (drops deferred)."""
+    check = RowCheck(table, drops)
     cpu = check.number("cpu_milli", minimum=0)
     mem = check.number("memory_mib", minimum=0)
     gpus = check.number("num_gpu", minimum=0)
@@ -110,26 +112,88 @@ def read_openb_pods(
     check.reject(bad_share, "bad_gpu_milli", "gpu_milli")
     check.reject(scheduled < created, "scheduled_before_creation", "scheduled_time")
     check.reject((deleted < created) | (deleted < scheduled), "negative_duration", "deletion_time")
-
     ok = check.ok
+    return {
+        "id": check.strings("name", nan_is_empty=False).filter(pa.array(ok)),
+        "created": created[ok],
+        "deleted": deleted[ok],
+        "scheduled": scheduled[ok],
+        "cpu": cpu[ok],
+        "mem": mem[ok],
+        "gpus": gpus[ok],
+        "milli": milli[ok],
+        "gpu_spec": check.strings("gpu_spec").filter(pa.array(ok)),
+        "qos": check.strings("qos").filter(pa.array(ok)),
+    }
+
+
+def read_openb_pods(
+    path: PathLike,
+    options: TraceOptions | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    censor_at_trace_end: bool = True,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read an openb pod list into the normalised pod schema (see the module doc).
+
+    The file is read in batches (:func:`~k8sim.workloads.traces.tables.iter_tables`).
+    With a time window, each batch keeps only its pods that may be in the window, so a
+    window of a file larger than memory can be read: what is held is one batch plus the
+    pods of the window. The report is the same as for a whole-file read.
+    """
+    options = options or TraceOptions()
+    report = TraceReport(source=str(path))
+    lo = options.start_s if options.start_s is not None else 0.0
+    hi = options.end_s if options.end_s is not None else np.inf
+    parts: list[dict[str, Any]] = []
+    batches: list[DeferredDrops] = []
+    trace_end = -np.inf  # the last deletion time of the good rows read so far
+    outside = 0
+    for table in iter_tables(path, OPENB_POD_COLUMNS, report, header=True):
+        drops = DeferredDrops()
+        batches.append(drops)
+        part = _parse_openb_batch(table, drops)
+        deleted = part["deleted"]
+        if len(deleted):
+            trace_end = max(trace_end, float(deleted.max()))
+        if options.has_window and len(deleted):
+            # Out of the window for sure: arrives at or after its end, or leaves by its
+            # start without being the last deletion so far (a deletion at the trace's last
+            # deletion time is censored when ``censor_at_trace_end``: no known end).
+            gone = (deleted <= lo) & ((deleted < trace_end) | (not censor_at_trace_end))
+            out = (part["created"] >= hi) | gone
+            if out.any():
+                outside += int(out.sum())
+                keep = ~out
+                part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
+        parts.append(part)
+    replay_drops(report, batches)
+    names = ("id", "created", "deleted", "scheduled", "cpu", "mem", "gpus", "milli", "gpu_spec", "qos")
+    cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.string())
+                if k in ("id", "gpu_spec", "qos") else np.concatenate([p[k] for p in parts]))
+            for k in names}
+    deleted = cols["deleted"]
     end = deleted.copy()
-    if censor_at_trace_end and ok.any():
-        trace_end = deleted[ok].max()
+    if censor_at_trace_end and np.isfinite(trace_end):
         end[deleted == trace_end] = np.nan
+    if outside:
+        report.filter("outside_window", outside)
+        if len(deleted) == 0:
+            raise TraceError(f"no pods in the time window [{lo}, {hi}) s", file=str(path))
     raw = raw_frame(
-        int(ok.sum()),
-        id=check.text("name", nan_is_empty=False)[ok],
-        arrival=created[ok],
-        end=end[ok],
-        duration=(deleted - scheduled)[ok],
-        cpu_milli=cpu[ok],
-        memory_bytes=mem[ok] * MIB,
-        gpu_count=gpus[ok],
-        gpu_milli=milli[ok],
-        gpu_model=check.text("gpu_spec")[ok],
-        qos=check.text("qos")[ok],
+        len(deleted),
+        id=cols["id"],
+        arrival=cols["created"],
+        end=end,
+        duration=deleted - cols["scheduled"],
+        cpu_milli=cols["cpu"],
+        memory_bytes=cols["mem"] * MIB,
+        gpu_count=cols["gpus"],
+        gpu_milli=cols["milli"],
+        gpu_model=cols["gpu_spec"],
+        qos=cols["qos"],
     )
-    pods = build_pods(raw, file=table.path, options=options, rng=rng, report=report)
+    pods = build_pods(raw, file=str(path), options=options, rng=rng, report=report)
     return pods, report
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from k8sim.config.traces import DLRM_SAMPLE_FILE
 from k8sim.workloads.traces.build import build_pods, raw_frame
 from k8sim.workloads.traces.reports import PathLike, TraceReport
 from k8sim.workloads.traces.schema import GIB, TraceOptions
@@ -79,7 +80,7 @@ DLRM_COLUMNS: tuple[str, ...] = (
     "scheduled_time",
     "deletion_time",
 )
-SAMPLE_FILE = "dlrm_trace_sample.csv"
+SAMPLE_FILE = DLRM_SAMPLE_FILE
 
 
 def read_dlrm(

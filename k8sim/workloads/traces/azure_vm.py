@@ -57,7 +57,7 @@ VMTABLE_COLUMNS: tuple[str, ...] = (
 
 def _bucket(check: RowCheck, column: str, above_top: float) -> np.ndarray:
     """Bucket values as numbers: ``"8"`` -> 8, ``">24"`` -> ``above_top`` (if > 24)."""
-    raw = check.table.cells[column]
+    raw = check.table.column(column)
     out = np.full(len(raw), np.nan)
     bad = np.zeros(len(raw), dtype=bool)
     empty = check.missing(column)

@@ -56,11 +56,13 @@ Mapping to the normalised schema
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from k8sim.workloads.traces.google_events import (
     END,
@@ -73,6 +75,7 @@ from k8sim.workloads.traces.google_events import (
     check_shape,
     concat_events,
     event_codes,
+    instance_keys,
     lifecycles,
     nodes_from_machine_events,
     pods_from_lifecycles,
@@ -81,7 +84,15 @@ from k8sim.workloads.traces.google_events import (
 )
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
 from k8sim.workloads.traces.schema import TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, Table, open_text, read_table
+from k8sim.workloads.traces.tables import (
+    DeferredDrops,
+    RowCheck,
+    Table,
+    iter_tables,
+    open_text,
+    read_table,
+    replay_drops,
+)
 
 __all__ = [
     "COLLECTION_EVENT_TYPES",
@@ -123,6 +134,8 @@ _ROLE_2019 = {
     9: UPDATE_PENDING,
     10: OTHER,
 }
+
+_ROLE_LUT = np.array([_ROLE_2019[c] for c in range(len(_ROLE_2019))], dtype=np.int64)
 
 _INSTANCE_COLUMNS = (
     "time",
@@ -226,6 +239,16 @@ def _read_json_table(
     return Table(label, tuple(cells), cells, np.asarray(lines, dtype=np.int64))
 
 
+def _export_batches(
+    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
+) -> Iterator[Table]:
+    """A BigQuery export in batches: CSV through :func:`iter_tables`, JSON whole."""
+    if _is_json(path):
+        yield _read_json_table(path, expected, report, optional)
+    else:
+        yield from iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
+
+
 def read_export(
     path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
 ) -> Table:
@@ -279,49 +302,58 @@ def read_google_2019(
             info.update({k: v for k, v in _collection_info(cp, report).items() if k not in info})
 
     parts: list[Events] = []
+    info_index = pa.array(list(info), type=pa.string()) if info else None
+    info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
     for path in paths:
-        table = read_export(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL)
-        check = RowCheck(table, report)
-        time_us = check.number("time", minimum=0)
-        codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
-        collection = check.text("collection_id")
-        check.reject(collection == "", "missing_value", "collection_id")
-        index = check.number("instance_index")
-        cpu = check.number("resource_request.cpus", required=False, minimum=0)
-        mem = check.number("resource_request.memory", required=False, minimum=0)
-        n = len(table)
-        opt = {
-            name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
-            for name in _INSTANCE_OPTIONAL
-        }
-        for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
-            if info:
-                fill = np.array([info.get(c, (np.nan,) * 3)[j] for c in collection])
-                opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
-        ok = check.ok
-        if not include_alloc_instances:
-            alloc = ok & (opt["collection_type"] == 1)
-            report.filter("alloc_instance", int(alloc.sum()))
-            ok = ok & ~alloc
-        idx = np.flatnonzero(ok)
-        roles = np.array([_ROLE_2019[int(c)] for c in codes[idx]], dtype=np.int64)
-        keys = np.array(
-            [f"{c}/{int(k)}" for c, k in zip(collection[idx], index[idx], strict=True)], dtype=object
-        )
-        parts.append(
-            Events(
-                key=keys,
-                owner=collection[idx],
-                time=trace_seconds(time_us[idx], trace_start_us),
-                role=roles,
-                cpu=cpu[idx],
-                memory=mem[idx],
-                priority=opt["priority"][idx],
-                qos=qos_labels(opt["scheduling_class"][idx]),
-                file=np.full(len(idx), file_label(path), dtype=object),
-                line=table.lines[idx],
+        file_drops: list[DeferredDrops] = []
+        for table in _export_batches(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL):
+            batch = DeferredDrops()
+            file_drops.append(batch)
+            check = RowCheck(table, batch)
+            time_us = check.number("time", minimum=0)
+            codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
+            collection = check.strings("collection_id")
+            check.reject(np.asarray(pc.equal(collection, "")), "missing_value", "collection_id")
+            index = check.number("instance_index")
+            cpu = check.number("resource_request.cpus", required=False, minimum=0)
+            mem = check.number("resource_request.memory", required=False, minimum=0)
+            n = len(table)
+            opt = {
+                name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
+                for name in _INSTANCE_OPTIONAL
+            }
+            if info_index is not None and info_values is not None:
+                pos = np.asarray(pc.index_in(collection, value_set=info_index).to_numpy(zero_copy_only=False),
+                                 dtype=float)
+                known = ~np.isnan(pos)
+                for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
+                    fill = np.full(n, np.nan)
+                    fill[known] = info_values[pos[known].astype(np.int64), j]
+                    opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
+            ok = check.ok
+            if not include_alloc_instances:
+                alloc = ok & (opt["collection_type"] == 1)
+                report.filter("alloc_instance", int(alloc.sum()))
+                ok = ok & ~alloc
+            idx = np.flatnonzero(ok)
+            take = pa.array(idx)
+            owner = collection.take(take)
+            parts.append(
+                Events(
+                    key=instance_keys(owner, index[idx]),
+                    owner=owner,
+                    time=trace_seconds(time_us[idx], trace_start_us),
+                    role=_ROLE_LUT[codes[idx].astype(np.int64)],
+                    cpu=cpu[idx],
+                    memory=mem[idx],
+                    priority=opt["priority"][idx],
+                    qos=qos_labels(opt["scheduling_class"][idx]),
+                    file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
+                    line=table.lines[idx],
+                )
             )
-        )
+        # Whole-file order of the drops, file by file (as when each file was checked whole).
+        replay_drops(report, file_drops)
     events = concat_events(parts)
     frame = lifecycles(events, report)
     pods = pods_from_lifecycles(
@@ -357,3 +389,121 @@ def read_google_2019_machines(
                                       memory_column="capacity.memory", machine_cpu_milli=machine_cpu_milli,
                                       machine_memory_bytes=machine_memory_bytes)
     return nodes, report
+
+
+# --------------------------------------------------------------------------- synthetic logs
+
+#: Lifecycles of the synthetic instance-event logs: (event type, seconds after the
+#: previous event) per step. They cover what the reader must handle: plain runs,
+#: resubmissions after an eviction or failure and while running, repeated submits and
+#: request updates while pending, attempts killed before scheduling, instances still
+#: pending or running at the end, runs already going at the trace start (time 0), a
+#: SCHEDULE without a SUBMIT and an end "after the trace" (2**63 - 1).
+_SYNTHETIC_LIFECYCLES: tuple[tuple[tuple[int, float], ...], ...] = (
+    ((0, 0.0), (3, 2.0), (6, 60.0)),  # submit, schedule, finish
+    ((0, 0.0), (1, 0.5), (2, 0.5), (3, 1.0), (10, 30.0), (7, 90.0)),  # queue, enable, update running, kill
+    ((0, 0.0), (3, 5.0), (4, 25.0), (0, 10.0), (3, 5.0), (6, 40.0)),  # evicted, resubmitted
+    ((0, 0.0), (3, 1.0), (5, 3.0), (0, 2.0), (3, 1.0), (5, 3.0), (0, 2.0), (3, 1.0), (6, 8.0)),  # fails twice
+    ((0, 0.0), (9, 4.0), (0, 3.0), (3, 2.0), (6, 20.0)),  # update pending, repeated submit
+    ((0, 0.0), (7, 15.0)),  # killed before being scheduled
+    ((0, 0.0), (3, 2.0), (0, 50.0), (3, 1.0), (8, 30.0)),  # resubmitted while running, then lost
+    ((0, 0.0),),  # still pending at the end
+    ((0, 0.0), (3, 3.0)),  # still running at the end
+    ((3, 0.0), (6, 45.0)),  # scheduled without a submit
+    ((0, -1.0), (3, -1.0), (6, 120.0)),  # running before the trace start (time 0)
+    ((0, 0.0), (3, 1.0), (6, -2.0)),  # ends "after the trace" (2**63 - 1)
+)
+_SYNTHETIC_WEIGHTS = (0.30, 0.08, 0.08, 0.04, 0.06, 0.06, 0.04, 0.04, 0.08, 0.04, 0.10, 0.08)
+
+INSTANCE_EVENT_COLUMNS: tuple[str, ...] = (
+    "time",
+    "type",
+    "collection_id",
+    "scheduling_class",
+    "missing_type",
+    "collection_type",
+    "priority",
+    "alloc_collection_id",
+    "instance_index",
+    "machine_id",
+    "alloc_instance_index",
+    "resource_request.cpus",
+    "resource_request.memory",
+)
+
+
+def generate_google_2019_instance_events(rng: np.random.Generator, n_instances: int) -> pd.DataFrame:
+    """A synthetic instance-events log in the CSV export layout (columns
+    :data:`INSTANCE_EVENT_COLUMNS`), sorted by time (ties in generation order).
+
+    Nothing is taken from the real trace: each instance follows one of a dozen invented
+    lifecycles (resubmissions, updates, kills before scheduling, runs open at either
+    end of the trace ...), submitted as Poisson arrivals (one per 0.05 s on average) in
+    collections of one to eight instances; 5 % of collections are alloc sets, 3 % of
+    instances lack a request on their first event, 1 % on every event. Times are microseconds, the trace
+    starting at 600 s; a step time of -1 stands for 0 (before the trace) and -2 for
+    2**63 - 1 (after it).
+    """
+    if n_instances < 1:
+        raise ValueError("n_instances must be >= 1")
+    kinds = rng.choice(len(_SYNTHETIC_LIFECYCLES), size=n_instances, p=_SYNTHETIC_WEIGHTS)
+    lengths = np.array([len(lc) for lc in _SYNTHETIC_LIFECYCLES])[kinds]
+    n_events = int(lengths.sum())
+    inst = np.repeat(np.arange(n_instances), lengths)
+    step = np.arange(n_events) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    width = max(len(lc) for lc in _SYNTHETIC_LIFECYCLES)
+    types_t = np.full((len(_SYNTHETIC_LIFECYCLES), width), -1, dtype=np.int64)
+    gaps_t = np.zeros((len(_SYNTHETIC_LIFECYCLES), width))
+    for i, lc in enumerate(_SYNTHETIC_LIFECYCLES):
+        types_t[i, : len(lc)] = [t for t, _ in lc]
+        gaps_t[i, : len(lc)] = [g for _, g in lc]
+    kind_e = kinds[inst]
+    etype = types_t[kind_e, step]
+    gap = gaps_t[kind_e, step]
+    special = gap < 0
+    # Each gap is stretched by the instance's own log-normal factor, whole microseconds.
+    factor = rng.lognormal(0.0, 0.8, size=n_instances)[inst]
+    gap_us = np.where(special, 0, np.rint(gap * factor * 1e6)).astype(np.int64)
+    start_us = 600_000_000 + np.cumsum(np.rint(rng.exponential(50_000.0, size=n_instances))).astype(np.int64)
+    total = np.cumsum(gap_us)
+    first = np.cumsum(lengths) - lengths
+    offsets = total - np.repeat(np.where(first > 0, total[first - 1], 0), lengths)
+    time_us = start_us[inst] + offsets
+    time_us = np.where(gap == -1.0, 0, time_us)
+    time_us = np.where(gap == -2.0, 2**63 - 1, time_us)
+
+    sizes = rng.integers(1, 9, size=n_instances)
+    first_of_collection = np.concatenate([[0], np.cumsum(sizes)])
+    collection_of = np.searchsorted(first_of_collection, np.arange(n_instances), side="right") - 1
+    index_in = np.arange(n_instances) - first_of_collection[collection_of]
+    n_coll = int(collection_of[-1]) + 1
+    coll_ids = 100_000 + np.cumsum(rng.integers(1, 50, size=n_coll))
+    coll_type = (rng.random(n_coll) < 0.05).astype(np.int64)
+    coll_class = rng.integers(0, 4, size=n_coll)
+    coll_prio = rng.choice([0, 25, 100, 103, 200, 360], size=n_coll)
+    cpus = np.round(rng.lognormal(-4.0, 1.0, size=n_instances), 6)
+    memory = np.round(rng.lognormal(-4.5, 1.0, size=n_instances), 6)
+    no_request = ((rng.random(n_instances) < 0.03)[inst] & (step == 0)) | (rng.random(n_instances) < 0.01)[inst]
+
+    c = collection_of[inst]
+    cpu_text = np.where(no_request, "", cpus[inst].astype(str))
+    mem_text = np.where(no_request, "", memory[inst].astype(str))
+    frame = pd.DataFrame(
+        {
+            "time": time_us,
+            "type": etype,
+            "collection_id": coll_ids[c],
+            "scheduling_class": coll_class[c],
+            "missing_type": 0,
+            "collection_type": coll_type[c],
+            "priority": coll_prio[c],
+            "alloc_collection_id": 0,
+            "instance_index": index_in[inst],
+            "machine_id": np.where(etype == 0, 0, 1 + inst % 997),
+            "alloc_instance_index": -1,
+            "resource_request.cpus": cpu_text,
+            "resource_request.memory": mem_text,
+        }
+    )
+    order = np.argsort(frame["time"].to_numpy(), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)[list(INSTANCE_EVENT_COLUMNS)]

@@ -23,13 +23,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
-from k8sim.workloads.traces.reports import PathLike, TraceReport, Where
+from k8sim.workloads.traces.reports import MAX_EXAMPLES, PathLike, TraceReport, Where
 from k8sim.workloads.traces.schema import TraceOptions
 from k8sim.workloads.traces.tables import RowCheck, Table
 
@@ -44,6 +46,7 @@ __all__ = [
     "check_shape",
     "concat_events",
     "event_codes",
+    "instance_keys",
     "lifecycles",
     "nodes_from_machine_events",
     "pods_from_lifecycles",
@@ -59,22 +62,52 @@ SUBMIT, SCHEDULE, END, UPDATE_PENDING, OTHER = 0, 1, 2, 3, 4
 
 
 def event_codes(check: RowCheck, column: str, names: dict[str, int]) -> np.ndarray:
-    """Event type codes from numbers or enum names; unknown ones drop ``bad_event_type``."""
+    """Event type codes from numbers or enum names; unknown ones drop ``bad_event_type``.
+
+    A cell is a name in any case (``submit``), or a number whose value is one of the
+    codes (``3``, ``3.0``). ASCII names and plain digit strings are mapped with pyarrow;
+    anything else goes through the same rule in Python.
+    """
     raw = check.table.cells[column]
-    codes = np.full(len(raw), np.nan)
+    values = pa.array(raw, type=pa.string()) if isinstance(raw, np.ndarray) else raw
+    n = len(values)
+    codes = np.full(n, np.nan)
     valid = set(names.values())
-    for i, value in enumerate(raw):
-        code = names.get(value.upper())
-        if code is None:
-            try:
-                number = float(value)
-            except ValueError:
-                continue
-            code = int(number) if number.is_integer() and int(number) in valid else None
-        if code is not None:
-            codes[i] = code
+    keys = list(names)
+    by_name = np.array([names[k] for k in keys], dtype=float)
+    pos = np.asarray(pc.index_in(pc.ascii_upper(values), value_set=pa.array(keys, pa.string()))
+                     .to_numpy(zero_copy_only=False), dtype=float)
+    named = ~np.isnan(pos)
+    codes[named] = by_name[pos[named].astype(np.int64)]
+    digits = pc.match_substring_regex(values, "^[0-9]{1,18}$")
+    number = np.asarray(pc.cast(pc.if_else(digits, values, "-1"), pa.int64()).to_numpy(zero_copy_only=False))
+    plain = np.asarray(digits.to_numpy(zero_copy_only=False), dtype=bool) & ~named
+    hit = plain & np.isin(number, list(valid))
+    codes[hit] = number[hit]
+    rest = np.flatnonzero(~named & ~plain)
+    if len(rest):
+        for i, value in zip(rest, values.take(pa.array(rest)).to_pylist(), strict=True):
+            code = names.get(value.upper())
+            if code is None:
+                try:
+                    f = float(value)
+                except ValueError:
+                    continue
+                code = int(f) if f.is_integer() and int(f) in valid else None
+            if code is not None:
+                codes[i] = code
     check.reject(np.isnan(codes), "bad_event_type", column)
     return codes
+
+
+def instance_keys(owner: pa.Array, index: np.ndarray) -> pa.Array:
+    """``"<owner>/<index>"`` per event (``index`` a float holding an integer)."""
+    big = np.abs(index) >= 2.0**62
+    if big.any():  # beyond int64: Python's int() spelling
+        text = pa.array([str(int(k)) for k in index], type=pa.string())
+    else:
+        text = pc.cast(pa.array(index.astype(np.int64)), pa.string())
+    return pc.binary_join_element_wise(owner, text, "/")
 
 
 def trace_seconds(time_us: np.ndarray, trace_start_us: float) -> np.ndarray:
@@ -89,111 +122,171 @@ def trace_seconds(time_us: np.ndarray, trace_start_us: float) -> np.ndarray:
 
 @dataclass
 class Events:
-    """Instance events in a common form (one entry per good event row)."""
+    """Instance events in a common form (one entry per good event row).
 
-    key: np.ndarray  # object: "<collection>/<index>"
-    owner: np.ndarray  # object
+    ``key``, ``owner``, ``qos`` and ``file`` are numpy object arrays of ``str`` or
+    pyarrow string arrays."""
+
+    key: Any  # "<collection>/<index>"
+    owner: Any
     time: np.ndarray  # seconds from the trace start; -inf before, +inf after
     role: np.ndarray  # SUBMIT / SCHEDULE / END / UPDATE_PENDING / OTHER
     cpu: np.ndarray  # normalised, NaN = absent
     memory: np.ndarray
     priority: np.ndarray  # float, NaN = absent
-    qos: np.ndarray  # object
-    file: np.ndarray  # object: file label of each event
+    qos: Any
+    file: Any  # file label of each event
     line: np.ndarray  # int: its line (or record) number
 
 
+# States of an instance between its events: no attempt open, pending, running.
+_NONE, _PENDING, _RUNNING = 0, 1, 2
+
+
+def _strings(values: Any) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(np.asarray(values, dtype=object), type=pa.string())
+
+
+def _last_per_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group (``group`` non-decreasing), the position of the last True of ``mask``; -1 if none."""
+    out = np.full(n_groups, -1, dtype=np.int64)
+    idx = np.flatnonzero(mask)
+    out[group[idx]] = idx  # later positions overwrite earlier ones
+    return out
+
+
 def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
-    """Pods (intermediate frame, normalised requests) from instance events."""
-    _, key_codes = np.unique(events.key.astype(str), return_inverse=True)
-    order = np.lexsort((np.arange(len(events.key)), events.time, key_codes))
-    pods: list[dict] = []
-    cur: dict | None = None
-    attempts: dict[str, int] = {}
+    """Pods (intermediate frame, normalised requests) from instance events.
 
-    def open_attempt(i: int) -> dict:
-        n = attempts.get(events.key[i], 0)
-        attempts[events.key[i]] = n + 1
-        return {
-            "id": events.key[i] if n == 0 else f"{events.key[i]}#{n}",
-            "owner": events.owner[i],
-            "arrival": events.time[i],
-            "sched": None,
-            "cpu": np.nan,
-            "memory": np.nan,
-            "priority": np.nan,
-            "qos": "",
-            "where": Where(events.file[i], int(events.line[i])),
-        }
+    Vectorised: events are sorted by key (as strings), time and input order; the state
+    of each instance before each event (no attempt, pending, running) follows from the
+    last SUBMIT / SCHEDULE / END before it, which fixes where attempts open and close
+    and which events lend their requests; everything else is grouping by attempt.
+    """
+    n = len(events.time)
+    keys = _strings(events.key)
+    if n == 0:
+        return pd.DataFrame(columns=["id", "owner", "arrival", "end", "duration", "cpu", "memory", "priority", "qos"])
+    # Key ranks in string order (pyarrow sorts UTF-8 bytes: the code-point order of str).
+    encoded = pc.dictionary_encode(keys)
+    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
+    rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
+    key_codes = rank[np.asarray(encoded.indices)]
+    order = np.lexsort((np.arange(n), events.time, key_codes))
+    code = key_codes[order]
+    role = np.asarray(events.role)[order]
+    time = np.asarray(events.time, dtype=float)[order]
 
-    def take_request(att: dict, i: int) -> None:
-        if not np.isnan(events.cpu[i]):
-            att["cpu"] = events.cpu[i]
-        if not np.isnan(events.memory[i]):
-            att["memory"] = events.memory[i]
-        if not np.isnan(events.priority[i]):
-            att["priority"] = events.priority[i]
-        if events.qos[i]:
-            att["qos"] = events.qos[i]
+    new_key = np.ones(n, dtype=bool)
+    new_key[1:] = code[1:] != code[:-1]
+    key_start = np.maximum.accumulate(np.where(new_key, np.arange(n), 0))
+    # State after each event: set by the last SUBMIT (pending), SCHEDULE (running) or END
+    # (none) of the same key at or before it; none before the key's first such event.
+    decisive = (role == SUBMIT) | (role == SCHEDULE) | (role == END)
+    last = np.maximum.accumulate(np.where(decisive, np.arange(n), -1))
+    after_state = np.where(role == SUBMIT, _PENDING, np.where(role == SCHEDULE, _RUNNING, _NONE))
+    state_after = np.where(last >= key_start, after_state[np.maximum(last, 0)], _NONE)
+    before = np.empty(n, dtype=np.int64)
+    before[0] = _NONE
+    before[1:] = state_after[:-1]
+    before[new_key] = _NONE
 
-    def close(att: dict, end: float) -> None:
-        if np.isnan(att["cpu"]) or np.isnan(att["memory"]):
-            report.drop("missing_request", 1, [att["where"]])
-            return
-        start = att["sched"]
-        run_start = 0.0 if start == -np.inf else start
-        pods.append(
-            {
-                "id": att["id"],
-                "owner": att["owner"],
-                "arrival": np.nan if att["arrival"] == -np.inf else att["arrival"],
-                "end": np.nan if end == np.inf else end,
-                "duration": np.nan if end == np.inf or start is None else end - run_start,
-                "cpu": att["cpu"],
-                "memory": att["memory"],
-                "priority": 0.0 if np.isnan(att["priority"]) else att["priority"],
-                "qos": att["qos"],
-            }
-        )
+    opens = ((role == SUBMIT) & (before != _PENDING)) | ((role == SCHEDULE) & (before == _NONE))
+    attempt = np.cumsum(opens) - 1  # the attempt open at (or opened by) each event
+    n_att = int(opens.sum())
+    open_pos = np.flatnonzero(opens)
+    # Events lending their requests: every SUBMIT, a SCHEDULE that starts the run, an
+    # UPDATE_PENDING while pending.
+    starts_run = (role == SCHEDULE) & (before != _RUNNING)
+    takes = (role == SUBMIT) | starts_run | ((role == UPDATE_PENDING) & (before == _PENDING))
 
-    prev = None
-    for i in order:
-        key = events.key[i]
-        if key != prev:
-            if cur is not None:
-                close(cur, np.inf)
-            cur, prev = None, key
-        role = events.role[i]
-        t = events.time[i]
-        if role == SUBMIT:
-            if cur is not None and cur["sched"] is None:
-                take_request(cur, i)  # a repeated submit while pending
-                continue
-            if cur is not None:
-                close(cur, t)  # resubmitted while running: the old run ended here
-            cur = open_attempt(i)
-            take_request(cur, i)
-        elif role == SCHEDULE:
-            if cur is None:
-                cur = open_attempt(i)  # no SUBMIT seen (before the trace)
-            if cur["sched"] is None:
-                take_request(cur, i)
-                cur["sched"] = t
-        elif role == END:
-            if cur is None:
-                continue
-            if cur["sched"] is None:
-                report.filter("never_scheduled", 1)
-            else:
-                close(cur, t)
-            cur = None
-        elif role == UPDATE_PENDING and cur is not None and cur["sched"] is None:
-            take_request(cur, i)
-    if cur is not None:
-        close(cur, np.inf)
+    def latest(values: np.ndarray, present: np.ndarray, default: Any) -> np.ndarray:
+        pos = _last_per_group(attempt, takes & present, n_att)
+        out = np.full(n_att, default, dtype=values.dtype)
+        found = pos >= 0
+        out[found] = values[pos[found]]
+        return out
+
+    cpu_e = np.asarray(events.cpu, dtype=float)[order]
+    mem_e = np.asarray(events.memory, dtype=float)[order]
+    prio_e = np.asarray(events.priority, dtype=float)[order]
+    qos_e = _strings(events.qos).take(pa.array(order))
+    cpu = latest(cpu_e, ~np.isnan(cpu_e), np.nan)
+    memory = latest(mem_e, ~np.isnan(mem_e), np.nan)
+    priority = latest(prio_e, ~np.isnan(prio_e), np.nan)
+    qos_pos = _last_per_group(attempt, takes & np.asarray(pc.not_equal(qos_e, "")), n_att)
+    qos = pc.if_else(pa.array(qos_pos >= 0), qos_e.take(pa.array(np.maximum(qos_pos, 0))), "")
+
+    sched = np.full(n_att, np.nan)
+    has_sched = np.zeros(n_att, dtype=bool)
+    sp = np.flatnonzero(starts_run)
+    sched[attempt[sp]] = time[sp]
+    has_sched[attempt[sp]] = True
+
+    # How each attempt ends: an END (running: closed; pending: never scheduled), a
+    # SUBMIT while running (closed at that time; it opens the next attempt), or the end
+    # of its key's events (still open: no end).
+    end = np.full(n_att, np.inf)
+    closed_by_end = (role == END) & (before != _NONE)
+    ce = np.flatnonzero(closed_by_end)
+    never = np.zeros(n_att, dtype=bool)
+    never[attempt[ce]] = before[ce] == _PENDING
+    end[attempt[ce]] = time[ce]
+    rs = np.flatnonzero((role == SUBMIT) & (before == _RUNNING))
+    end[attempt[rs] - 1] = time[rs]
+    report.filter("never_scheduled", int(never.sum()))
+
+    closed = ~never
+    missing = closed & (np.isnan(cpu) | np.isnan(memory))
+    if missing.any():
+        files = _strings(events.file)
+        lines = np.asarray(events.line)
+        first = order[open_pos[np.flatnonzero(missing)[:MAX_EXAMPLES]]]
+        labels = files.take(pa.array(first)).to_pylist()
+        report.drop("missing_request", int(missing.sum()),
+                    [Where(f, int(x)) for f, x in zip(labels, lines[first], strict=True)])
+    keep = closed & ~missing
+
+    # Attempt number within its key: 0 for the first ("key"), then "key#1", "key#2" ...
+    first_attempt = attempt[key_start[open_pos]]
+    number = np.arange(n_att) - first_attempt
+    src = order[open_pos[keep]]
+    base = keys.take(pa.array(src))
+    num = number[keep]
+    suffixed = pc.binary_join_element_wise(base, pc.cast(pa.array(num), pa.string()), "#")
+    ids = pc.if_else(pa.array(num > 0), suffixed, base)
+    owner = _strings(events.owner).take(pa.array(src))
+
+    arrival = time[open_pos[keep]]
+    end_k = end[keep]
+    sched_k = sched[keep]
+    run_start = np.where(sched_k == -np.inf, 0.0, sched_k)
+    duration = np.where(np.isinf(end_k) | ~has_sched[keep], np.nan, end_k - run_start)
+    prio_k = priority[keep]
     return pd.DataFrame(
-        pods, columns=["id", "owner", "arrival", "end", "duration", "cpu", "memory", "priority", "qos"]
+        {
+            "id": pd.array(ids, dtype="str"),
+            "owner": pd.array(owner, dtype="str"),
+            "arrival": np.where(arrival == -np.inf, np.nan, arrival),
+            "end": np.where(end_k == np.inf, np.nan, end_k),
+            "duration": duration,
+            "cpu": cpu[keep],
+            "memory": memory[keep],
+            "priority": np.where(np.isnan(prio_k), 0.0, prio_k),
+            "qos": pd.array(qos.filter(pa.array(keep)), dtype="str"),
+        }
     )
+
+
+def _text(column: pd.Series) -> Any:
+    """A text column as pyarrow strings when it is held in Arrow memory, else objects."""
+    if column.dtype == "str" and isinstance(column.array, pd.arrays.ArrowStringArray):
+        return pa.array(column.array)
+    return column.to_numpy(dtype=object)
 
 
 def pods_from_lifecycles(
@@ -209,15 +302,15 @@ def pods_from_lifecycles(
     """Pods from :func:`lifecycles` output: requests times the stated machine shape."""
     raw = raw_frame(
         len(frame),
-        id=frame["id"].to_numpy(dtype=object),
+        id=_text(frame["id"]),
         arrival=frame["arrival"].to_numpy(dtype=float),
         end=frame["end"].to_numpy(dtype=float),
         duration=frame["duration"].to_numpy(dtype=float),
         cpu_milli=frame["cpu"].to_numpy(dtype=float) * machine_cpu_milli,
         memory_bytes=frame["memory"].to_numpy(dtype=float) * machine_memory_bytes,
         priority=frame["priority"].to_numpy(dtype=float),
-        qos=frame["qos"].to_numpy(dtype=object),
-        owner=frame["owner"].to_numpy(dtype=object),
+        qos=_text(frame["qos"]),
+        owner=_text(frame["owner"]),
     )
     return build_pods(raw, file=file, options=options, rng=rng, report=report)
 
@@ -232,22 +325,41 @@ def check_shape(machine_cpu_milli: float, machine_memory_bytes: float) -> None:
 
 def qos_labels(sched_class: np.ndarray) -> np.ndarray:
     """``sc<class>`` per scheduling class, ``""`` where it is unknown (NaN)."""
-    return np.array([f"sc{int(c)}" if not np.isnan(c) else "" for c in sched_class], dtype=object)
+    c = np.asarray(sched_class, dtype=float)
+    out = np.full(len(c), "", dtype=object)
+    known = ~np.isnan(c)
+    if known.any():
+        values = c[known].astype(np.int64)
+        uniq, inverse = np.unique(values, return_inverse=True)
+        labels = np.array([f"sc{int(u)}" for u in uniq], dtype=object)
+        out[known] = labels[inverse]
+    return out
 
 
 def concat_events(parts: list[Events]) -> Events:
     """The events of several files (part files) as one :class:`Events`."""
+    if not parts:
+        empty = pa.array([], pa.string())
+        return Events(key=empty, owner=empty, time=np.zeros(0), role=np.zeros(0, np.int64), cpu=np.zeros(0),
+                      memory=np.zeros(0), priority=np.zeros(0), qos=empty, file=empty,
+                      line=np.zeros(0, np.int64))
+    if len(parts) == 1:
+        return parts[0]
+
+    def strings(name: str) -> pa.ChunkedArray:
+        return pa.chunked_array([_strings(getattr(p, name)) for p in parts], type=pa.string())
+
     return Events(
-        key=np.concatenate([p.key for p in parts]) if parts else np.zeros(0, object),
-        owner=np.concatenate([p.owner for p in parts]) if parts else np.zeros(0, object),
-        time=np.concatenate([p.time for p in parts]) if parts else np.zeros(0),
-        role=np.concatenate([p.role for p in parts]) if parts else np.zeros(0, np.int64),
-        cpu=np.concatenate([p.cpu for p in parts]) if parts else np.zeros(0),
-        memory=np.concatenate([p.memory for p in parts]) if parts else np.zeros(0),
-        priority=np.concatenate([p.priority for p in parts]) if parts else np.zeros(0),
-        qos=np.concatenate([p.qos for p in parts]) if parts else np.zeros(0, object),
-        file=np.concatenate([p.file for p in parts]) if parts else np.zeros(0, object),
-        line=np.concatenate([p.line for p in parts]) if parts else np.zeros(0, np.int64),
+        key=strings("key"),
+        owner=strings("owner"),
+        time=np.concatenate([p.time for p in parts]),
+        role=np.concatenate([p.role for p in parts]),
+        cpu=np.concatenate([p.cpu for p in parts]),
+        memory=np.concatenate([p.memory for p in parts]),
+        priority=np.concatenate([p.priority for p in parts]),
+        qos=strings("qos"),
+        file=strings("file"),
+        line=np.concatenate([p.line for p in parts]),
     )
 
 

@@ -1,29 +1,64 @@
 """Trace files as tables of string cells: reading delimited files, checking cells row by row.
 
 :func:`read_table` reads a CSV (or other delimited) file, plain or gzipped, into a
-:class:`Table` of string columns with each row's line number; :class:`RowCheck` parses
-its cells into numbers or text and drops bad rows, recording each in the reader's
+:class:`Table` of string columns with each row's line number; :func:`iter_tables` yields
+the same in batches of about ``block_size`` bytes of input, so that a reader can reduce
+each batch (a time window, say) before the next is read and a file larger than memory
+can be replayed. :class:`RowCheck` parses cells into numbers or text and drops bad
+rows, recording each in the reader's
 :class:`~k8sim.workloads.traces.reports.TraceReport` with its line and column. Readers
 of other encodings (JSON exports, say) build a :class:`Table` themselves and check it
 the same way.
+
+How a file is parsed. The input is read in blocks cut at line ends. A block that is
+ASCII without quotes, NUL bytes or lone carriage returns (the normal case for published
+traces) is classified line by line with numpy (blank lines, field counts, physical line
+numbers) and its cells are parsed by ``pyarrow.csv`` in C++. Any other block is parsed
+by Python's ``csv`` module, like the whole file was before; once a quote is seen, the
+rest of the file is (a quoted cell may hold line ends). Both give the same cells: each
+stripped of surrounding whitespace (``str.strip``), blank and whitespace-only lines
+skipped, a row with the wrong number of fields dropped as ``wrong_field_count`` at its
+line. Line numbers are physical lines of the file, 1-based, the header included (for a
+record spanning lines, its last line).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO, TypeAlias
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from k8sim.workloads.traces.reports import MAX_EXAMPLES, PathLike, TraceError, TraceReport, Where, file_label
 
-__all__ = ["RowCheck", "Table", "open_text", "read_table"]
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "DeferredDrops",
+    "RowCheck",
+    "Table",
+    "concat_tables",
+    "iter_tables",
+    "open_text",
+    "read_table",
+    "replay_drops",
+]
+
+#: Bytes of input read (and parsed) at a time.
+DEFAULT_BLOCK_SIZE = 32 << 20
+
+Cells: TypeAlias = np.ndarray | pa.Array | pa.ChunkedArray
 
 
 def open_text(path: PathLike) -> TextIO:
@@ -36,13 +71,27 @@ def open_text(path: PathLike) -> TextIO:
     return open(p, encoding="utf-8", newline="")
 
 
+def open_binary(path: PathLike) -> BinaryIO:
+    """Open a trace file as bytes, transparently gunzipping ``*.gz`` (:class:`TraceError` if absent)."""
+    p = Path(path)
+    if not p.is_file():
+        raise TraceError("no such file", file=str(path))
+    if p.suffix == ".gz":
+        return gzip.open(p, "rb")  # type: ignore[return-value]
+    return open(p, "rb")
+
+
 @dataclass
 class Table:
-    """Cells of a CSV file as strings, by column, with each row's line number."""
+    """Cells of a CSV file as strings, by column, with each row's line number.
+
+    A column is a numpy object array of ``str`` or a pyarrow string array;
+    :meth:`column` gives either as a numpy object array.
+    """
 
     path: str
     columns: tuple[str, ...]
-    cells: dict[str, np.ndarray]
+    cells: dict[str, Cells]
     lines: np.ndarray
 
     def __len__(self) -> int:
@@ -51,14 +100,342 @@ class Table:
     def where(self, i: int, column: str | None = None) -> Where:
         return Where(file_label(self.path), int(self.lines[i]), column)
 
+    def column(self, name: str) -> np.ndarray:
+        """The cells of ``name`` as a numpy object array of ``str``."""
+        return _to_object(self.cells[name])
 
-#: Characters ``str.strip`` removes that can end up in an unquoted cell (line ends only
-#: separate records there); a quote (a cell may then hold line ends) counts too.
-_STRIPPABLE = ' \t\x0b\x0c\x1c\x1d\x1e\x1f"'
+    def take(self, rows: np.ndarray) -> Table:
+        """The rows at the (sorted) positions ``rows``."""
+        idx = np.asarray(rows, dtype=np.int64)
+        cells: dict[str, Cells] = {}
+        for k, v in self.cells.items():
+            cells[k] = v[idx] if isinstance(v, np.ndarray) else v.take(pa.array(idx))
+        return Table(self.path, self.columns, cells, self.lines[idx])
+
+
+def _to_object(values: Cells) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values
+    out = np.empty(len(values), dtype=object)
+    if len(values):
+        out[:] = values.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _as_arrow(values: Cells) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, np.ndarray):
+        return pa.array(values, type=pa.string())
+    return values
+
+
+def concat_tables(path: str, parts: Sequence[Table], columns: Sequence[str]) -> Table:
+    """One :class:`Table` from batches of the same file (columns in ``columns``)."""
+    cells: dict[str, Cells] = {}
+    for col in columns:
+        chunks: list[pa.Array] = []
+        for t in parts:
+            v = _as_arrow(t.cells[col])
+            chunks += v.chunks if isinstance(v, pa.ChunkedArray) else [v]
+        cells[col] = pa.chunked_array(chunks, type=pa.string())
+    lines = np.concatenate([t.lines for t in parts]) if parts else np.zeros(0, dtype=np.int64)
+    return Table(path, tuple(columns), cells, lines)
 
 
 def _expected_text(expected: Sequence[str]) -> str:
     return "expected columns: " + ", ".join(expected)
+
+
+# --------------------------------------------------------------------------- reading
+
+#: ASCII characters ``str.strip`` removes that can sit in an unquoted cell of a line.
+_ASCII_WS = b" \t\x0b\x0c\x1c\x1d\x1e\x1f\r"
+_TRIM_CHARS = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
+_TRIM_LUT = np.zeros(256, dtype=bool)
+_TRIM_LUT[list(_TRIM_CHARS.encode("ascii"))] = True
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+@dataclass
+class _Reader:
+    """The state of one file being read (shared by the fast and the ``csv`` paths)."""
+
+    path: PathLike
+    expected: Sequence[str]
+    report: TraceReport
+    header: bool | None
+    optional: Sequence[str]
+    delimiter: str
+    alias_of: dict[str, str]
+    names: list[str] | None = None
+    wanted: list[str] = field(default_factory=list)
+    line: int = 0  # physical lines consumed so far
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    def first_row(self, row: list[str], line: int) -> tuple[bool, list[str]]:
+        """The file's first non-blank row (stripped cells): (is it a header, the column
+        names). Raises :class:`TraceError` for missing columns, or a headerless first row
+        with the wrong number of fields."""
+        row = list(row)
+        row[0] = row[0].lstrip("\ufeff")
+        expected = self.expected
+        if self.header or (self.header is None and [c.lower() for c in row] == [e.lower() for e in expected]):
+            names = [self.alias_of.get(c, c) for c in row]
+            missing = [e for e in expected if e not in names]
+            if missing:
+                raise TraceError(
+                    f"missing column(s) {', '.join(missing)}; {_expected_text(expected)}"
+                    f" (found: {', '.join(names)})",
+                    file=self.label,
+                    line=line,
+                    column=missing[0],
+                )
+            return True, names
+        if len(row) != len(expected):
+            raise TraceError(
+                f"{len(row)} fields where {len(expected)} were expected; {_expected_text(expected)}",
+                file=self.label,
+                line=line,
+            )
+        return False, list(expected)
+
+    def set_names(self, names: list[str]) -> None:
+        self.names = names
+        self.wanted = [c for c in (*self.expected, *self.optional) if c in names]
+
+    def empty(self) -> Table:
+        return Table(self.label, tuple(self.wanted), {c: pa.array([], pa.string()) for c in self.wanted},
+                     np.zeros(0, dtype=np.int64))
+
+    # ----------------------------------------------------------------- python csv path
+
+    def python_rows(self, lines: Iterable[str], batch_rows: int) -> Iterator[Table]:
+        """Rows of ``lines`` (text lines with their ends, continuing the file) through
+        ``csv.reader``, exactly as the readers have always parsed."""
+        reader = csv.reader(lines, delimiter=self.delimiter)
+        offset = self.line
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        for raw in reader:
+            if not raw or (len(raw) == 1 and not raw[0].strip()):
+                continue
+            row = [c.strip() for c in raw]
+            line = offset + reader.line_num
+            if self.names is None:
+                is_header, names = self.first_row(row, line)
+                self.set_names(names)
+                if is_header:
+                    continue
+            self.report.rows_read += 1
+            assert self.names is not None
+            if len(row) != len(self.names):
+                self.report.drop("wrong_field_count", 1, [Where(file_label(self.path), line)])
+                continue
+            rows.append(row)
+            numbers.append(line)
+            if len(rows) >= batch_rows:
+                yield self._rows_table(rows, numbers)
+                rows, numbers = [], []
+        self.line = offset + reader.line_num
+        if rows:
+            yield self._rows_table(rows, numbers)
+
+    def _rows_table(self, rows: list[list[str]], numbers: list[int]) -> Table:
+        assert self.names is not None
+        index = {name: i for i, name in enumerate(self.names)}
+        cells: dict[str, Cells] = {col: pa.array([r[index[col]] for r in rows], type=pa.string())
+                                   for col in self.wanted}
+        return Table(self.label, tuple(self.wanted), cells, np.asarray(numbers, dtype=np.int64))
+
+    # ----------------------------------------------------------------- fast path
+
+    def fast_block(self, buf: bytes) -> Table | None:
+        """Cells of a block of whole lines that is ASCII without quotes, NUL bytes or lone
+        carriage returns, or None (nothing changed) when pyarrow does not find the rows the
+        line scan found, for the caller to parse the block with ``csv`` instead."""
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        n_lines = len(nl)
+        starts = np.zeros(n_lines, dtype=np.int64)
+        starts[1:] = nl[:-1] + 1
+        ends = nl.astype(np.int64)
+        ends -= (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)  # a CR before the LF
+        numbers = self.line + 1 + np.arange(n_lines, dtype=np.int64)
+        names = self.names
+        cut = 0  # offset of the bytes handed to pyarrow (after a header)
+        header_at = -1
+        if names is None:
+            j = self._first_text_line(buf, starts, ends)
+            if j < 0:
+                self.line += n_lines
+                return self.empty()
+            row = [c.strip() for c in buf[starts[j]:ends[j]].decode("ascii").split(self.delimiter)]
+            is_header, names = self.first_row(row, int(numbers[j]))
+            if is_header:
+                header_at = j
+                cut = int(nl[j]) + 1
+        if len(set(names)) != len(names) or len(names) == 1:
+            return None  # duplicate names, or blank lines pyarrow would take for rows: csv
+        wanted = [c for c in (*self.expected, *self.optional) if c in names]
+        invalid: list[int] = []
+
+        def on_invalid(row: object) -> str:
+            invalid.append(1)
+            return "skip"
+
+        nonempty = ends > starts
+        if header_at >= 0:
+            nonempty[: header_at + 1] = False
+        if not nonempty.any():  # nothing after the header (pyarrow rejects an empty input)
+            if self.names is None:
+                self.set_names(names)
+            self.line += n_lines
+            return self.empty()
+        table = pacsv.read_csv(
+            io.BytesIO(buf[cut:]),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=len(buf) + (1 << 16)),
+            parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                 include_columns=wanted, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False, null_values=[]),
+        )
+        if not invalid:
+            # Every line pyarrow saw had the right number of fields: data lines are the
+            # non-empty ones (after the header), and none is blank or malformed.
+            data = nonempty.copy()
+            if header_at >= 0:
+                data[: header_at + 1] = False
+            wrong = np.zeros(n_lines, dtype=bool)
+        else:
+            # Field counts and blank (whitespace-only) lines, line by line.
+            dpos = np.flatnonzero(arr == ord(self.delimiter))
+            n_delim = np.searchsorted(dpos, ends) - np.searchsorted(dpos, starts)
+            blank = n_delim == 0
+            for i in np.flatnonzero(blank & nonempty):
+                if buf[starts[i]:ends[i]].strip(_ASCII_WS):
+                    blank[i] = False
+            data = ~blank
+            if header_at >= 0:
+                data[: header_at + 1] = False
+            wrong = data & (n_delim + 1 != len(names))
+        good = data & ~wrong
+        if table.num_rows != int(good.sum()):
+            return None
+        trim = bool(_TRIM_LUT[arr].any())
+        cells: dict[str, Cells] = {}
+        for col in wanted:
+            values = table.column(col).combine_chunks()
+            cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim else values
+        # Commit: nothing above changed the state.
+        if self.names is None:
+            self.set_names(names)
+        self.report.rows_read += int(data.sum())
+        if wrong.any():
+            idx = np.flatnonzero(wrong)
+            self.report.drop("wrong_field_count", len(idx),
+                             (Where(file_label(self.path), int(numbers[i])) for i in idx[:MAX_EXAMPLES]))
+        self.line += n_lines
+        return Table(self.label, tuple(wanted), cells, numbers[good])
+
+    @staticmethod
+    def _first_text_line(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> int:
+        """Index of the first line that is not blank (whitespace only), or -1."""
+        for i in range(len(starts)):
+            if buf[starts[i]:ends[i]].strip(_ASCII_WS):
+                return i
+        return -1
+
+    # ----------------------------------------------------------------- driver
+
+    def tables(self, block_size: int | None) -> Iterator[Table]:
+        """Batches of rows of the whole file (see :func:`iter_tables`)."""
+        block_size = block_size or DEFAULT_BLOCK_SIZE
+        batch_rows = max(1024, block_size // 64)
+        label = self.label
+        try:
+            with open_binary(self.path) as fh:
+                blocks = _blocks(fh, block_size)
+                for block in blocks:
+                    if b'"' in block:
+                        # A quoted cell may span lines: csv reads the rest of the file.
+                        yield from self.python_rows(_text_lines(block, blocks), batch_rows)
+                        break
+                    fast = None
+                    if block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block)):
+                        fast = self.fast_block(block)
+                    if fast is None:
+                        fast_rows = self.python_rows(io.StringIO(block.decode("utf-8")), batch_rows)
+                        yield from fast_rows
+                    elif len(fast):
+                        yield fast
+        except (UnicodeDecodeError, csv.Error, OSError, EOFError, pa.ArrowInvalid) as exc:
+            raise TraceError(f"unreadable file: {exc}", file=label) from None
+        if self.names is None:
+            raise TraceError(f"no data rows; {_expected_text(self.expected)}", file=label)
+
+
+def _skip_row(row: object) -> str:
+    return "skip"
+
+
+def _blocks(fh: BinaryIO, block_size: int) -> Iterator[bytes]:
+    """The file's bytes in blocks of whole lines (each ending with ``\n``, the last too)."""
+    carry = b""
+    while True:
+        data = fh.read(block_size)
+        if not data:
+            break
+        data = carry + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1:]
+        yield data[:cut + 1]
+    if carry:
+        yield carry + b"\n"
+
+
+def _text_lines(first: bytes, rest: Iterator[bytes]) -> Iterator[str]:
+    """Text lines (split at ``\n`` only, ends kept) of ``first`` and then of ``rest``."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""
+    for block in itertools.chain([first], rest):
+        text = pending + decoder.decode(block)
+        lines = io.StringIO(text).readlines()
+        pending = lines.pop() if lines and not lines[-1].endswith("\n") else ""
+        yield from lines
+    tail = pending + decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+def _reader(path: PathLike, expected: Sequence[str], report: TraceReport, header: bool | None,
+            optional: Sequence[str], delimiter: str, aliases: Mapping[str, Sequence[str]] | None) -> _Reader:
+    return _Reader(path, expected, report, header, optional, delimiter,
+                   {alt: name for name, alts in (aliases or {}).items() for alt in alts})
+
+
+def iter_tables(
+    path: PathLike,
+    expected: Sequence[str],
+    report: TraceReport,
+    *,
+    header: bool | None,
+    optional: Sequence[str] = (),
+    delimiter: str = ",",
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    block_size: int | None = None,
+) -> Iterator[Table]:
+    """The rows of a delimited file as :class:`Table` batches, in file order, each from
+    about ``block_size`` bytes of input (default :data:`DEFAULT_BLOCK_SIZE`, read when
+    called; arguments and errors as :func:`read_table`).
+    ``report.rows_read`` and ``wrong_field_count`` drops are recorded as batches are
+    read. Every batch has the same columns."""
+    yield from _reader(path, expected, report, header, optional, delimiter, aliases).tables(block_size)
 
 
 def read_table(
@@ -70,6 +447,7 @@ def read_table(
     optional: Sequence[str] = (),
     delimiter: str = ",",
     aliases: Mapping[str, Sequence[str]] | None = None,
+    block_size: int | None = None,
 ) -> Table:
     """Read a delimited file into string columns.
 
@@ -82,71 +460,22 @@ def read_table(
     where it means the file is not in this format (:class:`TraceError`). ``aliases``
     maps a column name to other header spellings accepted for it.
     """
-    alias_of = {alt: name for name, alts in (aliases or {}).items() for alt in alts}
-    label = str(path)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    names: list[str] | None = None
-    try:
-        with open_text(path) as fh:
-            text = fh.read()
-        # Cells are stripped of surrounding whitespace; a plain ASCII file without quotes
-        # or any whitespace but line ends has none to strip, which saves the per-cell work.
-        strip = not text.isascii() or any(c in text for c in _STRIPPABLE)
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        del text
-        first = True
-        for raw in reader:
-            if not raw or (len(raw) == 1 and not raw[0].strip()):
-                continue
-            row = [c.strip() for c in raw] if strip else raw
-            if first:
-                first = False
-                row[0] = row[0].lstrip("\ufeff")
-                if header or (
-                    header is None and [c.lower() for c in row] == [e.lower() for e in expected]
-                ):
-                    names = [alias_of.get(c, c) for c in row]
-                    missing = [e for e in expected if e not in names]
-                    if missing:
-                        raise TraceError(
-                            f"missing column(s) {', '.join(missing)}; {_expected_text(expected)}"
-                            f" (found: {', '.join(names)})",
-                            file=label,
-                            line=reader.line_num,
-                            column=missing[0],
-                        )
-                    continue
-                names = list(expected)
-                if len(row) != len(expected):
-                    raise TraceError(
-                        f"{len(row)} fields where {len(expected)} were expected; {_expected_text(expected)}",
-                        file=label,
-                        line=reader.line_num,
-                    )
-            report.rows_read += 1
-            assert names is not None
-            if len(row) != len(names):
-                report.drop("wrong_field_count", 1, [Where(file_label(path), reader.line_num)])
-                continue
-            rows.append(row)
-            lines.append(reader.line_num)
-    except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
-        raise TraceError(f"unreadable file: {exc}", file=label) from None
-    if names is None:
-        raise TraceError(f"no data rows; {_expected_text(expected)}", file=label)
-    wanted = [c for c in (*expected, *optional) if c in names]
-    index = {name: i for i, name in enumerate(names)}
-    cells: dict[str, np.ndarray] = {}
-    for col in wanted:
-        j = index[col]
-        arr = np.empty(len(rows), dtype=object)
-        arr[:] = [r[j] for r in rows]
-        cells[col] = arr
-    return Table(label, tuple(wanted), cells, np.asarray(lines, dtype=np.int64))
+    state = _reader(path, expected, report, header, optional, delimiter, aliases)
+    parts = list(state.tables(block_size))
+    return concat_tables(str(path), parts, state.wanted)
 
+
+# --------------------------------------------------------------------------- checking
 
 _MISSING_WORDS = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"})
+_MISSING_SET = pa.array(sorted(_MISSING_WORDS), type=pa.string())
+#: Plain decimal numbers, which pyarrow and pandas parse to the same double.
+_PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+#: Largest magnitude a numeric cell may have: 2**53, beyond which float64 no longer holds
+#: every integer; no count, time or size of a trace comes near it, and a cell past 2**63
+#: would wrap to a negative int64 once stored.
+MAX_CELL = float(2**53)
 
 
 class RowCheck:
@@ -156,7 +485,7 @@ class RowCheck:
     its reason with the row's line and the column at fault.
     """
 
-    def __init__(self, table: Table, report: TraceReport) -> None:
+    def __init__(self, table: Table, report: TraceReport | DeferredDrops) -> None:
         self.table = table
         self.report = report
         self.ok = np.ones(len(table), dtype=bool)
@@ -164,27 +493,46 @@ class RowCheck:
     def reject(self, mask: np.ndarray, reason: str, column: str | None = None) -> None:
         new = np.asarray(mask, dtype=bool) & self.ok
         idx = np.flatnonzero(new)
+        # Recorded even when empty: a DeferredDrops numbers the checks by their calls.
+        self.report.drop(reason, len(idx), (self.table.where(int(i), column) for i in idx[:MAX_EXAMPLES]))
         if len(idx):
-            self.report.drop(reason, len(idx), (self.table.where(int(i), column) for i in idx[:MAX_EXAMPLES]))
             self.ok &= ~new
+
+    def strings(self, column: str, *, nan_is_empty: bool = True) -> pa.Array:
+        """``column`` as a pyarrow string array (``"nan"``-like words become ``""`` if asked)."""
+        raw = _as_arrow(self.table.cells[column])
+        if isinstance(raw, pa.ChunkedArray):
+            raw = raw.combine_chunks()
+        if nan_is_empty:
+            raw = pc.if_else(pc.is_in(raw, value_set=_MISSING_SET), "", raw)
+        return raw
 
     def missing(self, column: str) -> np.ndarray:
         """Mask of rows whose ``column`` is empty (or a NaN / null word)."""
         raw = self.table.cells[column]
-        return np.fromiter((v in _MISSING_WORDS for v in raw), dtype=bool, count=len(raw))
+        if isinstance(raw, np.ndarray):
+            return np.fromiter((v in _MISSING_WORDS for v in raw), dtype=bool, count=len(raw))
+        return _bool_numpy(pc.is_in(raw, value_set=_MISSING_SET))
 
     def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
         """Parse ``column`` as floats; NaN where empty.
 
-        Unparseable (or infinite) values drop the row as ``bad_number``; empty ones as
+        Unparseable (or infinite) values drop the row as ``bad_number``; values beyond
+        :data:`MAX_CELL` in magnitude as ``out_of_range``; empty ones as
         ``missing_value`` when ``required``; values below ``minimum`` as
-        ``negative_value``.
+        ``negative_value``. Plain decimal numbers are parsed by pyarrow, anything else
+        by :func:`pandas.to_numeric` (both give the correctly rounded double).
         """
         raw = self.table.cells[column]
         empty = self.missing(column)
-        series = pd.Series(raw, dtype=object).where(~empty, None)
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if isinstance(raw, np.ndarray):
+            series = pd.Series(raw, dtype=object).where(~empty, None)
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        else:
+            values = _parse_numbers(raw, empty)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
+        with np.errstate(invalid="ignore"):
+            self.reject(np.abs(values) > MAX_CELL, "out_of_range", column)
         if required:
             self.reject(empty, "missing_value", column)
         values = np.where(np.isfinite(values), values, np.nan)
@@ -195,8 +543,69 @@ class RowCheck:
     def text(self, column: str, *, nan_is_empty: bool = True) -> np.ndarray:
         """``column`` as strings (``"nan"``-like words become ``""`` if asked)."""
         raw = self.table.cells[column]
-        if not nan_is_empty:
-            return raw
-        out = raw.copy()
-        out[self.missing(column)] = ""
-        return out
+        if isinstance(raw, np.ndarray):
+            if not nan_is_empty:
+                return raw
+            out = raw.copy()
+            out[self.missing(column)] = ""
+            return out
+        if nan_is_empty:
+            raw = pc.if_else(pc.is_in(raw, value_set=_MISSING_SET), "", raw)
+        return _to_object(raw)
+
+
+class DeferredDrops:
+    """Stands in for a :class:`TraceReport` while one batch of a file is checked, so that
+    a file checked batch by batch reports exactly what checking it whole would: the drop
+    counts are sums either way, but each reason keeps only its first places, and checking
+    the whole file visits the checks in order over all rows (the first check's rows of
+    every batch before the second check's). :func:`replay_drops` puts them in that order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, list[Where]]] = []
+
+    def drop(self, reason: str, count: int, places: Iterable[Where] = ()) -> None:
+        kept: list[Where] = []
+        if count > 0:
+            for where in places:
+                if len(kept) >= MAX_EXAMPLES:
+                    break
+                kept.append(where)
+        self.calls.append((reason, count, kept))
+
+
+def replay_drops(report: TraceReport, batches: Sequence[DeferredDrops]) -> None:
+    """Record the drops of ``batches`` (in file order) in ``report``: check by check,
+    each check's batches in order."""
+    steps = max((len(b.calls) for b in batches), default=0)
+    for step in range(steps):
+        for b in batches:
+            if step < len(b.calls):
+                reason, count, places = b.calls[step]
+                report.drop(reason, count, places)
+
+
+def _bool_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _parse_numbers(raw: pa.Array | pa.ChunkedArray, empty: np.ndarray) -> np.ndarray:
+    """Doubles of the cells of ``raw`` (NaN where empty or unparseable).
+
+    pyarrow casts the column at once; where it cannot (or gives a non-finite value),
+    cells that are not plain decimal numbers are parsed by :func:`pandas.to_numeric`."""
+    filled = pc.if_else(pa.array(empty), "nan", raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw)
+    try:
+        values = np.array(pc.cast(filled, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        other = np.flatnonzero(~np.isfinite(values) & ~empty)
+    except pa.ArrowInvalid:
+        plain = pc.match_substring_regex(filled, _PLAIN_NUMBER)
+        values = np.array(pc.cast(pc.if_else(plain, filled, "nan"), pa.float64()).to_numpy(zero_copy_only=False),
+                          dtype=float)
+        other = np.flatnonzero(~_bool_numpy(plain) & ~empty)
+    if len(other):
+        text = _to_object(raw.take(pa.array(other)))
+        values[other] = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+    return values

@@ -250,8 +250,8 @@ def test_read_table_cells_are_the_same_however_the_file_is_spelled(tmp_path, tex
     path = tmp_path / "t.csv"
     path.write_bytes(text.encode("utf-8"))
     table = read_table(path, ("a", "b"), TraceReport(source="t"), header=True)
-    assert table.cells["a"].tolist() == ["1", "2"], why
-    assert table.cells["b"].tolist() == ["x", "y"], why
+    assert table.column("a").tolist() == ["1", "2"], why
+    assert table.column("b").tolist() == ["x", "y"], why
     # Physical line numbers: the header is line 1; in the CRLF case line 3 is blank, so
     # the second row is on line 4.
     assert table.lines.tolist() == ([2, 4] if "\r\n\r\n" in text else [2, 3]), why

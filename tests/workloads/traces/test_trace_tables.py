@@ -1,0 +1,109 @@
+"""The CSV machinery under the trace readers: blocks, the pyarrow and csv paths, number
+parsing, and drops checked batch by batch but reported in whole-file order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from k8sim.workloads.traces.reports import TraceReport, Where
+from k8sim.workloads.traces.tables import (
+    DeferredDrops,
+    RowCheck,
+    Table,
+    iter_tables,
+    read_table,
+    replay_drops,
+)
+
+
+def _table(path: str, column: str, values: list[str], first_line: int = 2) -> Table:
+    return Table(path, (column,), {column: pa.array(values, pa.string())},
+                 np.arange(first_line, first_line + len(values), dtype=np.int64))
+
+
+def test_number_parsing_matches_pandas_on_odd_spellings():
+    # What the readers always did: pandas.to_numeric on the stripped cell, words for
+    # missing values, infinities rejected. Derived here from pandas/Python directly.
+    cells = ["1", "-2.5", "+3", ".5", "5.", "1e3", "1E-2", "007", "9223372036854775807", "1_000", "0x10",
+             "inf", "-Infinity", "nan", "NA", "", "twelve", "1,5", "12345678901234567890123"]
+    check = RowCheck(_table("t.csv", "x", cells), TraceReport(source="t"))
+    got = check.number("x", required=False)
+    words = {"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"}
+    expected = pd.to_numeric(pd.Series([None if c in words else c for c in cells], dtype=object),
+                              errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    expected = np.where(np.isfinite(expected), expected, np.nan)
+    np.testing.assert_array_equal(got, expected)
+    # Rejected as bad numbers: 1_000? (whatever pandas says), 0x10, inf, -Infinity, twelve, 1,5.
+    bad = [w.line for w in check.report.dropped_at["bad_number"]]
+    assert 2 + cells.index("0x10") in bad and 2 + cells.index("inf") in bad
+
+
+def test_number_parsing_same_with_object_cells():
+    cells = ["1", "2.25", "", "x", "1e308", "1e309"]
+    a = RowCheck(_table("t.csv", "x", cells), TraceReport(source="t")).number("x", required=False)
+    t = Table("t.csv", ("x",), {"x": np.array(cells, dtype=object)}, np.arange(2, 8))
+    b = RowCheck(t, TraceReport(source="t")).number("x", required=False)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_drops_checked_in_batches_replay_in_whole_file_order():
+    # Six rows with bad numbers in two columns. Checked whole, column a's failures come
+    # first (lines 2, 4, 6), then column b's (3, 5, 7): reason bad_number keeps the first
+    # five of that order, 2, 4, 6, 3, 5. In two batches of three rows, replaying check by
+    # check gives the same.
+    a = ["x", "1", "x", "1", "x", "1"]
+    b = ["1", "y", "1", "y", "1", "y"]
+    whole = TraceReport(source="t")
+    t = Table("t.csv", ("a", "b"), {"a": pa.array(a), "b": pa.array(b)}, np.arange(2, 8))
+    check = RowCheck(t, whole)
+    check.number("a")
+    check.number("b")
+    assert whole.lines("bad_number") == [2, 4, 6, 3, 5]
+
+    batched = TraceReport(source="t")
+    drops = []
+    for lo in (0, 3):
+        part = Table("t.csv", ("a", "b"), {"a": pa.array(a[lo:lo + 3]), "b": pa.array(b[lo:lo + 3])},
+                     np.arange(2 + lo, 5 + lo))
+        d = DeferredDrops()
+        drops.append(d)
+        c = RowCheck(part, d)
+        c.number("a")
+        c.number("b")
+    replay_drops(batched, drops)
+    assert batched.dropped == whole.dropped == {"bad_number": 6}
+    assert batched.dropped_at == whole.dropped_at
+
+
+@pytest.mark.parametrize("block_size", [7, 16, 33, 1 << 20])
+def test_blocks_cut_anywhere_give_the_same_rows_and_lines(tmp_path, block_size):
+    # Line 1 header; 3 blank; 5 has 2 fields; 7 is whitespace only; 9 has a quoted cell
+    # holding a line end (lines 9-10: reported at 10, its last line); 12 is non-ASCII.
+    text = ('a,b,c\n1,2,3\n\n4,5,6\n7,8\n 9 ,10,\t11\n   \n12,13,14\n"x\ny",15,16\n'
+            '17,18,19\n\u00e9,20,21\n22,23,24')
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    report = TraceReport(source="t")
+    parts = list(iter_tables(path, ("a", "b", "c"), report, header=True, block_size=block_size))
+    cells = [(r, int(line)) for p in parts for r, line in zip(
+        zip(p.column("a"), p.column("b"), p.column("c"), strict=True), p.lines, strict=True)]
+    assert cells == [
+        (("1", "2", "3"), 2), (("4", "5", "6"), 4), (("9", "10", "11"), 6), (("12", "13", "14"), 8),
+        (("x\ny", "15", "16"), 10), (("17", "18", "19"), 11), (("\u00e9", "20", "21"), 12),
+        (("22", "23", "24"), 13),
+    ]
+    assert report.rows_read == 9 and report.dropped == {"wrong_field_count": 1}
+    assert report.lines("wrong_field_count") == [5]
+    whole = read_table(path, ("a", "b", "c"), TraceReport(source="t"), header=True, block_size=block_size)
+    assert whole.column("a").tolist() == [c[0][0] for c in cells]
+    assert whole.where(4) == Where("t.csv", 10, None)
+
+
+def test_header_only_file_has_its_columns(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("b,a,extra\n\n")
+    table = read_table(path, ("a",), TraceReport(source="h"), header=True, optional=("b",))
+    assert table.columns == ("a", "b") and len(table) == 0
