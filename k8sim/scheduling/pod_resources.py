@@ -23,7 +23,7 @@ different options:
   default, before the sum and the max. A request that is present, even ``0``, is kept
   (releases before ``NonMissingContainerRequests`` did the same per container with
   ``schedutil.GetNonzeroRequestForResource`` / ``GetRequestForResource``, formerly
-  ``GetNonzeroRequests``: "override if un-set, but not if explicitly set to zero").
+  ``GetNonzeroRequests``, which also default only a resource the container does not name).
 - **nonzero_bound** (what a bound pod adds to its node's ``NonZeroRequested``,
   ``PodInfo.calculateResource`` in ``pkg/scheduler/framework/types.go`` with
   ``getNonMissingContainerRequests``): the same per-container defaults, except for a pod
