@@ -26,9 +26,11 @@ from k8sim import __version__
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.config.scenario import Scenario
 from k8sim.constants import MAX_TIME_S
+from k8sim.metrics.format import fmt_duration, fmt_metric
 
 if TYPE_CHECKING:
     from k8sim.scheduling.explain import Explanation
+    from k8sim.scheduling.plugins.base import NodeStatus
 
 app = typer.Typer(
     name="k8sim",
@@ -86,7 +88,7 @@ class _LazyProgress:
             self.progress.start()
             self.task = self.progress.add_task("sim", total=self.end, now="")
         assert self.task is not None  # added with the bar
-        label = f"t = {now:,.0f} s" + (f" / {self.end:,.0f} s" if self.end else "")
+        label = f"t = {fmt_duration(now)}" + (f" / {fmt_duration(self.end)}" if self.end else "")
         self.progress.update(self.task, completed=now if self.end else None, now=label)
 
     def close(self) -> None:
@@ -99,11 +101,9 @@ def _summary_table(summary: dict, title: str) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():
-        if isinstance(v, float):
-            text = "-" if math.isnan(v) else f"{v:,.4g}"
-        else:
-            text = f"{v:,}" if isinstance(v, int) else str(v)
-        table.add_row(k, text)
+        if k.startswith("pods_failed_") and v == 0:
+            continue  # the breakdown of pods_failed matters only where some failed
+        table.add_row(k, fmt_metric(k, v))
     return table
 
 
@@ -142,7 +142,7 @@ def run(
         err_console.print(
             f"[yellow]warning:[/] {escape(str(scenario))}: workload {escape(repr(workload))} requests "
             f"more {escape(', '.join(resources))} than any node has: its pods can never be "
-            "scheduled (they are counted as unschedulable)",
+            "scheduled (they are counted in pods_never_fit and pods_pending_failed_scheduling)",
             highlight=False,
             soft_wrap=True,
         )
@@ -165,8 +165,11 @@ def run(
         save_standard_plots(result, directory)
     summary = result.summary().iloc[0].to_dict()
     console.print(_summary_table(summary, f"{sc.name} (seed {sim.seed})"))
+    for note in result.notes():
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     console.print(
-        f"simulated {result.end_time:,.0f} s in {sim.wall_s:.2f} s wall; results in [bold]{escape(str(directory))}[/]",
+        f"simulated {fmt_duration(result.end_time)} in {sim.wall_s:.2f} s wall; "
+        f"results in [bold]{escape(str(directory))}[/]",
         highlight=False,
     )
 
@@ -231,7 +234,11 @@ def schema() -> None:
 def compare(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     profile: Annotated[
-        list[str], typer.Option("--profile", help="A scheduler preset to compare (repeat: --profile A --profile B).")
+        list[str],
+        typer.Option("--profile", help=(
+            "A profile to compare (repeat: --profile A --profile B): a preset; the scenario's own profile by "
+            "schedulerName (preset:NAME / scenario:NAME when a name is both); LABEL={preset: ..., plugins: "
+            "[...]} inline; [LABEL=]@file.yaml.")),
     ],
     replications: Annotated[int, typer.Option(help="Seeds per profile (the same seeds for every profile).")] = 10,
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
@@ -409,6 +416,22 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
             status = "; ".join(code if c == count else f"{c} {code}" for code, c in sorted(codes[plugin].items()))
             rej.add_row(escape(plugin), str(count), escape(status), escape(text))
         tables.append(rej)
+    short: list[tuple[str, NodeStatus]] = [
+        (exp.nodes[i], s) for i, s in enumerate(exp.statuses) if s is not None and s.details.get("insufficient_resources")
+    ]
+    if short:
+        ins = Table(title="insufficient resources (NodeResourcesFit; base units: milli-CPU, bytes)",
+                    header_style="bold")
+        for col in ("node", "resource", "requested", "used", "capacity", "status"):
+            ins.add_column(col, justify="right" if col in ("requested", "used", "capacity") else "left")
+        first = short[:top]
+        for node_name, node_status in first:
+            for item in node_status.details["insufficient_resources"]:
+                ins.add_row(escape(node_name), escape(item["resource"]), f"{item['requested']:,}", f"{item['used']:,}",
+                            f"{item['capacity']:,}", escape(node_status.code))
+        if len(short) > len(first):
+            ins.caption = f"first {len(first)} of {len(short)} nodes (--top); every node in --format json"
+        tables.append(ins)
     return tables
 
 

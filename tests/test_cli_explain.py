@@ -190,3 +190,16 @@ def test_explain_bad_input(tmp_path, monkeypatch, args, fragment):
     assert res.exception is None or isinstance(res.exception, SystemExit)
     assert fragment in res.output, res.output
     assert res.output.startswith("error: ")
+
+
+def test_explain_table_lists_insufficient_resources(tmp_path, monkeypatch):
+    # Each 2-cpu node holds one 1500m pod: big-2 requests 1500m, used 1500m, capacity
+    # 2000m (fit.go InsufficientResource); 1500 <= 2000, so Unschedulable.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(SCENARIO, encoding="utf-8")
+    res = CliRunner().invoke(app, ["explain", "s.yaml", "--pod", "big-2", "--at", "1"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    rows = [line.replace("│", " ").split() for line in res.output.splitlines() if "cpu" in line and "1,500" in line]
+    assert rows == [["pool-0", "cpu", "1,500", "1,500", "2,000", "Unschedulable"],
+                    ["pool-1", "cpu", "1,500", "1,500", "2,000", "Unschedulable"]]
+    assert "NodeResourcesFit │     2 │ Unschedulable" in res.output

@@ -19,16 +19,19 @@ upstream's kubelet does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from k8sim.cluster import ops
 from k8sim.cluster.log import EventLog
-from k8sim.cluster.pods import FAILED, NO_OWNER, NO_REASON, PENDING, SUCCEEDED, UNSCHEDULABLE
+from k8sim.cluster.pods import BOUND, FAILED, NO_OWNER, NO_REASON, PENDING, RUNNING, SUCCEEDED, UNSCHEDULABLE
 from k8sim.cluster.watch import (
     NodeAdded,
+    NodeDown,
     NodeRemoved,
+    NodeUp,
     NodeUpdated,
     PodAdded,
     PodBound,
@@ -46,6 +49,15 @@ if TYPE_CHECKING:
     from k8sim.cluster.nodes import TaintSpec
     from k8sim.cluster.ops import ClusterState
 
+#: An eviction check: ``check(pod, reason)`` is True when evicting the bound ``pod`` is
+#: allowed now (a PodDisruptionBudget with disruptions left). A check that allows an
+#: eviction may record it (upstream decrements the budget's ``disruptionsAllowed`` in the
+#: same request).
+EvictionCheck = Callable[[int, str], bool]
+
+#: Log kind of an eviction refused by a check (upstream answers 429 TooManyRequests).
+EVICTION_BLOCKED = "EvictionBlocked"
+
 
 class ClusterAPI:
     """Mutations of one run's tables, each logged and published.
@@ -61,6 +73,7 @@ class ClusterAPI:
         self.state = state
         self.log = log if log is not None else EventLog()
         self.bus = bus if bus is not None else WatchBus()
+        self._eviction_checks: list[EvictionCheck] = []
 
     # -- pods -----------------------------------------------------------------------
 
@@ -153,6 +166,37 @@ class ClusterAPI:
         self.bus.publish(PodDeleting(pod, int(state.pods.node[pod]), float(grace_s), reason))
         return True
 
+    def add_eviction_check(self, check: EvictionCheck) -> None:
+        """Register a check that :meth:`evict_pod` asks before evicting a bound pod
+        (admission of the Eviction subresource: PodDisruptionBudgets). Checks are asked
+        in registration order and every one must allow."""
+        self._eviction_checks.append(check)
+
+    def evict_pod(self, pod: int, reason: str = "Evicted", grace_s: float | None = None) -> bool:
+        """A voluntary disruption through the Eviction API (``kubectl drain``): ask the
+        eviction checks, then delete the pod with its ``terminationGracePeriodSeconds``
+        (or ``grace_s``) and ``reason``. Returns False, with an ``EvictionBlocked`` log
+        row, when a check refuses (the caller retries, as kubectl drain does every 5 s).
+
+        As upstream's eviction handler (``pkg/registry/core/pod/storage/eviction.go``,
+        ``canIgnorePDB``), a Pending pod is deleted without asking the checks, and a pod
+        that has ended or is already terminating counts as evicted (True).
+        """
+        state = self.state
+        phase = int(state.pods.phase[pod])
+        if phase in (SUCCEEDED, FAILED) or pod in state.terminating:
+            return True
+        if phase in (BOUND, RUNNING):
+            for check in self._eviction_checks:
+                if not check(pod, reason):
+                    self.log.event(self.env.now, EVICTION_BLOCKED, pod, int(state.pods.node[pod]),
+                                   "Cannot evict pod as it would violate the pod's disruption budget")
+                    return False
+        if grace_s is None:
+            grace_s = state.shapes[int(state.pods.shape[pod])].termination_grace_s
+        self.delete_pod(pod, float(grace_s), reason)
+        return True
+
     def drop(self, pod: int) -> None:
         """Give up on a Pending pod that could not be placed (phase Failed, reason
         Unschedulable; log ``Dropped``): trace replay in inflation mode."""
@@ -211,6 +255,22 @@ class ClusterAPI:
         for what, detail in changes:
             self.log.event(now, "NodeUpdated", -1, node, detail)
             self.bus.publish(NodeUpdated(node, what))
+
+    def node_down(self, node: int, cause: str) -> None:
+        """The machine under ``node`` stops (a fault; log ``NodeDown`` with ``cause``):
+        its kubelet stops its pods and its heartbeats (:class:`NodeDown`). The node
+        object is not changed: the node lifecycle controller marks it NotReady when the
+        heartbeats have been missing for its grace period."""
+        ops.set_up(self.state, node, False)
+        self.log.event(self.env.now, "NodeDown", -1, node, cause)
+        self.bus.publish(NodeDown(node, cause))
+
+    def node_up(self, node: int) -> None:
+        """The machine under ``node`` runs again (log ``NodeUp``): its kubelet restarts
+        (:class:`NodeUp`) and reports Ready."""
+        ops.set_up(self.state, node, True)
+        self.log.event(self.env.now, "NodeUp", -1, node)
+        self.bus.publish(NodeUp(node))
 
     def remove_node(self, node: int) -> None:
         """A node leaves now (log ``NodeRemoved``). Pods still bound there are the

@@ -178,6 +178,7 @@ def add_nodes(
     nt.nonzero_requested = grow(nt.nonzero_requested, 0)
     nt.ready = grow(nt.ready, ready)
     nt.unschedulable = grow(nt.unschedulable, False)
+    nt.up = grow(nt.up, True)
     nt.pool = grow(nt.pool, pool)
     nt.created_at = grow(nt.created_at, now)
     nt.removed_at = grow(nt.removed_at, np.inf)
@@ -310,6 +311,12 @@ def set_ready(state: ClusterState, node: int, ready: bool) -> None:
     _node_changed(state)
 
 
+def set_up(state: ClusterState, node: int, up: bool) -> None:
+    """The machine under a node stops (False) or runs again (True). No scheduling
+    outcome depends on it (the scheduler reads ``ready``), so caches stay valid."""
+    state.nodes.up[node] = up
+
+
 def set_labels(state: ClusterState, node: int, labels: dict[str, str]) -> None:
     """Replace a node's labels with ``labels`` (values interned per key)."""
     nt = state.nodes
@@ -348,6 +355,7 @@ def remove_node(state: ClusterState, node: int, now: float) -> None:
         raise InvariantError(f"node {nt.names[node]} was already removed")
     nt.removed_at[node] = now
     nt.ready[node] = False
+    nt.up[node] = False
     nt.unschedulable[node] = True
     state.removed_nodes += 1
     _node_changed(state)

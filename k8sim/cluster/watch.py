@@ -109,9 +109,27 @@ class NodeRemoved:
     node: int
 
 
+@dataclass(slots=True)
+class NodeDown:
+    """The machine under ``node`` stopped (a fault: crash, power loss, partition): its
+    kubelet no longer runs its pods nor reports. This is the infrastructure, not the API
+    server: the node object is unchanged until the node lifecycle controller notices the
+    missing heartbeats. ``cause`` names the fault source."""
+
+    node: int
+    cause: str
+
+
+@dataclass(slots=True)
+class NodeUp:
+    """The machine under ``node`` runs again: its kubelet restarts and reports Ready."""
+
+    node: int
+
+
 #: Every event type, in a stable order (documentation and tests).
 EVENT_TYPES: tuple[type, ...] = (PodAdded, PodBound, PodNominated, PodRunning, PodDeleting, PodTerminated,
-                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved)
+                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved, NodeDown, NodeUp)
 
 E = TypeVar("E")
 Handler = Callable[[Any], None]

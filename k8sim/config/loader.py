@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from k8sim.config.base import BOOL_FOR_NUMBER
+from k8sim.config.faults import ACTION_KINDS, FAILURE_KINDS
 from k8sim.config.scenario import Scenario
 from k8sim.constants import MAX_PODS, MAX_POOL_NODES, MAX_RATE_PER_S, MAX_TIME_S
 
@@ -75,6 +76,8 @@ _UNION_TAGS = {
     "empirical",
     # arrival kinds
     "poisson", "interval", "times", "burst",
+    # failure and action kinds
+    *FAILURE_KINDS, *ACTION_KINDS,
 }
 
 

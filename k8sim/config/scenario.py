@@ -8,7 +8,8 @@ once from a ``Scenario``.
 This module holds the root model, :class:`Scenario`, and its ``defaults``; each section
 has a module of its own: :mod:`~k8sim.config.cluster` (nodes),
 :mod:`~k8sim.config.workloads` (arrivals, trace replay), :mod:`~k8sim.config.pods` (the
-pod template), :mod:`~k8sim.config.images` and :mod:`~k8sim.config.scheduler`; resource
+pod template), :mod:`~k8sim.config.images`, :mod:`~k8sim.config.scheduler` and
+:mod:`~k8sim.config.faults` (failures, operator actions, node lifecycle); resource
 amounts are in :mod:`~k8sim.config.resources` and plain constants in
 :mod:`k8sim.constants`. Every name of the schema is re-exported here (``__all__``).
 
@@ -32,6 +33,16 @@ from k8sim.config.base import Strict
 from k8sim.config.cluster import Cluster, NodeGpus, NodeImage, NodePool, NodeSpec, Taint, TraceNodes
 from k8sim.config.controllers import ControllerSettings, ControllerTiming
 from k8sim.config.distributions import Distribution
+from k8sim.config.faults import (
+    Action,
+    ActionSpec,
+    Failure,
+    NodeFailures,
+    NodeLifecycleSettings,
+    NodeSelection,
+    SpotInterruptions,
+    ZoneOutages,
+)
 from k8sim.config.images import ImageCatalogSpec, ImageLayer, ImageSpec, KubeletConfig, SyntheticImages
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, PriorityClass, TopologySpreadConstraint
 from k8sim.config.names import PlainName, Seconds
@@ -71,6 +82,8 @@ from k8sim.constants import (
 )
 
 __all__ = [
+    "Action",
+    "ActionSpec",
     "Affinity",
     "Arrival",
     "BurstArrivals",
@@ -88,6 +101,7 @@ __all__ = [
     "Defaults",
     "Distribution",
     "ExplicitArrivals",
+    "Failure",
     "GPU_MILLI",
     "GPU_MODEL_LABEL",
     "HOSTNAME_LABEL",
@@ -101,7 +115,9 @@ __all__ = [
     "KubeletConfig",
     "MAX_GPUS_PER_NODE",
     "NodeGpus",
+    "NodeLifecycleSettings",
     "NodePool",
+    "NodeSelection",
     "NodeSpec",
     "POOL_LABEL",
     "PluginRef",
@@ -199,7 +215,14 @@ class Scenario(K8sModel):
     # Image catalog; when present, images are pulled onto nodes (absent: image names are
     # informational and pods start after their start_latency).
     images: ImageCatalogSpec | None = None
-    # Reaction latency of each controller (manifest workloads; see docs/controllers.md).
+    # Node failures, zone outages, spot interruptions (see docs/failures.md).
+    failures: list[Failure] = []
+    # Operator actions at given times: cordon, uncordon, drain, delete_node, fail_node,
+    # scale, rollout (see docs/failures.md and docs/controllers.md).
+    actions: list[Action] = []
+    # The node lifecycle controller's timings (upstream defaults).
+    node_lifecycle: NodeLifecycleSettings = NodeLifecycleSettings()
+    # Reaction latency of each workload controller (manifest workloads; see docs/controllers.md).
     controllers: ControllerSettings = ControllerSettings()
     _source: str = PrivateAttr(default="")
 
@@ -257,6 +280,16 @@ class Scenario(K8sModel):
                     f"at most {MAX_PODS:,} pods per workload: lower the rate, shorten the window "
                     "(duration_s, arrival.stop_s) or set max_pods"
                 )
+        if self.duration_s is None:
+            for i, f in enumerate(self.failures):
+                if isinstance(f, (NodeFailures, ZoneOutages, SpotInterruptions)) and f.stop_s is None:
+                    raise ValueError(f"failures[{i}] ({f.kind}) goes on for ever: set duration_s, or give it stop_s")
+        for i, act in enumerate(self.actions):
+            if act.at_s is None:
+                raise ValueError(f"actions[{i}] ({act.kind}) needs at_s, the time it happens")
+        names = [f.name for f in self.failures if f.name is not None]
+        if len(set(names)) != len(names):
+            raise ValueError(f"failure names must be unique, repeated: {sorted({n for n in names if names.count(n) > 1})}")
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
             raise ValueError("warmup_s must be shorter than duration_s")
         classes = {pc.name for pc in self.priority_classes}

@@ -43,7 +43,7 @@ from k8sim.config.pods import Toleration
 from k8sim.controllers.queue import WorkQueue
 from k8sim.controllers.ranking import scaled_value
 from k8sim.controllers.replicaset import latency_sampler
-from k8sim.controllers.store import SCALED_DOWN, PodMaker, Sampling, template_hash
+from k8sim.controllers.store import SCALED_DOWN, PodMaker, Sampling, template_hash, with_image
 
 if TYPE_CHECKING:
     from k8sim.component import Context
@@ -169,6 +169,11 @@ class DaemonSetController:
         d.template = template
         d.hash = template_hash(template)
         self.queue.add(d.row)
+
+    def set_image(self, name: str, image: str, container: str | None = None) -> None:
+        """``kubectl set image``: a new template (a rolling update, or OnDelete)."""
+        d = self.store.daemonsets[self.find(name)]
+        self.set_template(name, with_image(d.template, image, container))
 
     def delete(self, name: str) -> None:
         """Delete the DaemonSet: no node is eligible any more, its pods go."""

@@ -47,7 +47,7 @@ from k8sim.component import Contribution
 from k8sim.controllers.queue import WorkQueue
 from k8sim.controllers.ranking import resolve_fenceposts
 from k8sim.controllers.replicaset import latency_sampler
-from k8sim.controllers.store import PodMaker, Sampling, template_hash
+from k8sim.controllers.store import PodMaker, Sampling, template_hash, with_image
 
 if TYPE_CHECKING:
     from k8sim.component import Context
@@ -172,10 +172,11 @@ class DeploymentController:
         d.hash = template_hash(template)
         self.queue.add(d.row)
 
-    def set_image(self, name: str, image: str) -> None:
-        """``kubectl set image``: the template with a new image (a new rollout)."""
+    def set_image(self, name: str, image: str, container: str | None = None) -> None:
+        """``kubectl set image``: every container's image (or ``container``'s) becomes
+        ``image`` (a new rollout)."""
         d = self.store.deployments[self.find(name)]
-        self.set_template(name, d.template.model_copy(update={"image": image}))
+        self.set_template(name, with_image(d.template, image, container))
 
     def rollback(self, name: str, revision: int = 0) -> int:
         """``kubectl rollout undo [--to-revision]``: the template of ``revision`` (0:

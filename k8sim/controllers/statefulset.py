@@ -32,7 +32,7 @@ from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRunning, PodTerminat
 from k8sim.component import Contribution
 from k8sim.controllers.queue import WorkQueue
 from k8sim.controllers.replicaset import latency_sampler
-from k8sim.controllers.store import SCALED_DOWN, PodMaker, Sampling, template_hash
+from k8sim.controllers.store import SCALED_DOWN, PodMaker, Sampling, template_hash, with_image
 
 if TYPE_CHECKING:
     from k8sim.component import Context
@@ -134,6 +134,11 @@ class StatefulSetController:
         if partition is not None:
             s.partition = partition
         self.queue.add(s.row)
+
+    def set_image(self, name: str, image: str, container: str | None = None) -> None:
+        """``kubectl set image`` on the update revision's template."""
+        s = self.store.statefulsets[self.find(name)]
+        self.set_template(name, with_image(s.templates[s.update_revision], image, container))
 
     # -- helpers ------------------------------------------------------------------------
 

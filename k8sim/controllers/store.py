@@ -61,6 +61,21 @@ def template_hash(template: PodTemplate, collision: int = 0) -> str:
             return out
 
 
+def with_image(template: PodTemplate, image: str, container: str | None = None) -> PodTemplate:
+    """``kubectl set image``: ``template`` with ``image`` in every container (or only in
+    the one named ``container``; ValueError if none is)."""
+    if template.containers:
+        names = [c.name for c in template.containers]
+        if container is not None and container not in names:
+            raise ValueError(f"no container {container!r} in the pod template (containers: {names})")
+        containers = [c.model_copy(update={"image": image}) if container in (None, c.name) else c
+                      for c in template.containers]
+        return template.model_copy(update={"containers": containers})
+    if container is not None:
+        raise ValueError(f"the pod template has no container named {container!r}")
+    return template.model_copy(update={"image": image})
+
+
 def object_key(text: str) -> int:
     """An integer stream key for an object (streams take integer keys)."""
     return zlib.crc32(text.encode())

@@ -68,6 +68,10 @@ SCENARIO_PROFILE = "scenario"
 #: Columns of the sweep table before the override columns.
 ID_COLUMNS = ("run_id", "status", "profile", "replication", "seed")
 
+#: Summary keys renamed since a run directory was written: old -> new (a resumed sweep
+#: reads old runs under the new names, so one table holds one column per metric).
+RENAMED_METRICS = {"pods_unschedulable": "pods_pending_failed_scheduling"}
+
 #: ``progress(done, total, row)`` after each run: ``row`` is its row of the sweep table
 #: (``status`` ok or error; ``skipped`` when an earlier sweep had written it).
 SweepProgress = Callable[[int, int, dict[str, Any]], None]
@@ -87,7 +91,11 @@ class Experiment(Strict):
     grid: dict[str, list[Any]] = {}
     # explicit points, each a mapping of dotted override paths -> value
     list_: list[dict[str, Any]] = Field(default=[], alias="list")
-    profiles: list[str] = []  # presets; empty = the scenario's own scheduler settings
+    # Profiles to compare: a list of references (a preset; the scenario's own profile by
+    # schedulerName; preset:NAME / scenario:NAME; LABEL={...}; [LABEL=]@file.yaml relative
+    # to this file) or a mapping label -> reference or profile mapping (preset, plugins,
+    # disabled, ...). Empty = the scenario's own scheduler settings as they are.
+    profiles: list[str] | dict[str, str | dict[str, Any]] = []
     replications: int = Field(default=1, ge=1)  # seeds base_seed .. base_seed + replications - 1
     base_seed: int | None = Field(default=None, ge=0)  # default: the scenario's seed
     out: str | None = None  # output directory (relative to the current directory)
@@ -247,6 +255,10 @@ def _with_values(path: str, msg: str, bad_values: dict[tuple[str, str], list[str
     return path, f"{'value' if len(values) == 1 else 'values'} {', '.join(values)}: {msg}"
 
 
+def _profile_refs(exp: Experiment) -> list[Any]:
+    return list(exp.profiles.values()) if isinstance(exp.profiles, dict) else list(exp.profiles)
+
+
 def plan(exp: Experiment, import_plugins: bool = True) -> list[PlannedRun]:
     """Validate every point x profile and list the runs (no run starts here).
 
@@ -266,16 +278,16 @@ def plan(exp: Experiment, import_plugins: bool = True) -> list[PlannedRun]:
             seen.add((path, msg))
             problems.append((path, msg))
 
-    specs: dict[str, ProfileSpec | None]
-    if exp.profiles:
+    def specs_for(sc: Scenario | None) -> dict[str, ProfileSpec | None]:
+        """The profiles at one point (the scenario's own profiles can differ by point)."""
+        if not exp.profiles:
+            return {SCENARIO_PROFILE: None}
         try:
-            specs = dict(resolve_profiles(exp.profiles, source=exp.source))
+            return dict(resolve_profiles(exp.profiles, source=exp.source, scenario=sc, base_dir=exp.base_dir))
         except ScenarioError as e:
             for p, m in e.problems:
                 problem(p, m)
-            specs = {}
-    else:
-        specs = {SCENARIO_PROFILE: None}
+            return {}
 
     try:
         data = read_yaml(scenario_path)
@@ -285,6 +297,7 @@ def plan(exp: Experiment, import_plugins: bool = True) -> list[PlannedRun]:
         for _, m in e.problems:
             problem("scenario", f"{exp.scenario}: {m}")
     if any(p == "scenario" for p, _ in problems):  # nothing to apply overrides to
+        specs_for(None)  # the problems the profiles have on their own
         raise ScenarioError(exp.source, problems)
     data.setdefault("name", scenario_path.stem)
 
@@ -327,13 +340,23 @@ def plan(exp: Experiment, import_plugins: bool = True) -> list[PlannedRun]:
                     problem(_where(exp, i), f"with {label}: {exp.scenario}: {path}: {msg}" if path
                             else f"with {label}: {exp.scenario}: {msg}")
     if problems:
+        # The profiles' own problems too, against a scenario that validated (the first
+        # valid point, else the scenario without overrides).
+        base = next((x for x in scenarios if x is not None), None)
+        if base is None:
+            try:
+                base = validate_scenario(data, source=str(scenario_path), base_dir=scenario_path.parent)
+            except ScenarioError:
+                base = None
+        if base is not None or not any(isinstance(p, str) and "scenario:" in p for p in _profile_refs(exp)):
+            specs_for(base)
         raise ScenarioError(exp.source, [_with_values(p, m, bad_values) for p, m in problems])
 
     runs: list[PlannedRun] = []
     for i, (point, sc) in enumerate(zip(points, scenarios, strict=True)):
         assert sc is not None
         seed0 = sc.seed if exp.base_seed is None else exp.base_seed
-        for label, spec in specs.items():
+        for label, spec in specs_for(sc).items():
             final = sc if spec is None else apply_profile(sc, spec)
             try:
                 # What only a built simulation can tell.
@@ -435,7 +458,7 @@ def _row(payload: dict, paths: Sequence[str], skipped: bool = False) -> dict[str
         row[p] = _cell(payload["overrides"].get(p))
     # "metrics": run directories of earlier versions.
     for k, v in (payload.get("summary") or payload.get("metrics") or {}).items():
-        row[k] = float("nan") if v is None else v
+        row[RENAMED_METRICS.get(k, k)] = float("nan") if v is None else v
     row[WALL_COLUMN] = payload.get("wall_s")
     row["skipped"] = skipped
     row["error"] = payload.get("error") or ""

@@ -69,6 +69,21 @@ A deleted pod (``ClusterAPI.delete_pod``, e.g. a preemption victim) is stopped a
 point: it keeps its resources for its grace period, then ends Failed (events ``Killing``
 then the deletion's reason). When its node is removed, a pod is lost at once (reason
 ``NodeLost``, no grace: the node is gone).
+
+When the machine under a node fails (``NodeDown``, a fault), its pods' containers die
+where they are, but the pods stay bound and keep their phase: the API server does not
+know yet (the node lifecycle controller finds out from the missing heartbeats). A pod
+bound to a failed node meanwhile never starts. Such a pod then either
+
+- is deleted (taint-based eviction, the node removed, ...): it ends at once with the
+  deletion's reason, without ``Killing`` and without a grace period, since nothing is
+  left to stop (upstream the pod object would stay Terminating until the node returns
+  or is deleted; its node cannot take new pods meanwhile, so k8sim frees it at once);
+- or sees the machine come back (``NodeUp``): the kubelet restarts and recreates the
+  pod's containers from the start (``restarts`` + 1, the start latency again, the whole
+  duration again: the work of the interrupted run is lost), except that a pod with
+  ``restartPolicy: Never`` ends Failed with reason ``ContainerStatusUnknown`` (upstream's
+  status for a container that vanished). The kubelet also reports the node Ready again.
 """
 
 from __future__ import annotations
@@ -92,7 +107,7 @@ from k8sim.cluster.pods import (
     RUNNING,
     SUCCEEDED,
 )
-from k8sim.cluster.watch import NodeAdded, NodeRemoved, PodBound, PodDeleting
+from k8sim.cluster.watch import NodeAdded, NodeDown, NodeRemoved, NodeUp, PodBound, PodDeleting
 from k8sim.component import Contribution
 from k8sim.runtime.backoff import Backoff
 from k8sim.runtime.pulls import NO_SPACE, Puller
@@ -107,6 +122,10 @@ _Gen = Generator[simpy.Event, Any, Any]
 
 #: Reason of the pods of a removed node.
 NODE_LOST = "NodeLost"
+#: Reason of a ``restartPolicy: Never`` pod whose node failed and came back.
+CONTAINER_STATUS_UNKNOWN = "ContainerStatusUnknown"
+#: Interrupt cause: the pod's node failed.
+_NODE_DOWN = "node-down"
 
 
 class Kubelet:
@@ -157,6 +176,10 @@ class Kubelet:
         bus.subscribe(PodDeleting, self._on_deleting)
         bus.subscribe(NodeAdded, self._on_node_added)
         bus.subscribe(NodeRemoved, self._on_node_removed)
+        bus.subscribe(NodeDown, self._on_node_down)
+        bus.subscribe(NodeUp, self._on_node_up)
+        #: Failed nodes -> the event their stalled pods wait for (fired by NodeUp).
+        self._node_up: dict[int, simpy.Event] = {}
 
     @property
     def terminating(self) -> set[int]:
@@ -257,11 +280,56 @@ class Kubelet:
         for pod in lost.tolist():
             self.api.delete_pod(pod, 0.0, NODE_LOST)
 
+    def _on_node_down(self, event: NodeDown) -> None:
+        """The machine failed: every pod bound there stops where it is (those already
+        terminating finish their grace period)."""
+        pods = self.state.pods
+        n = pods.n
+        phase = pods.phase[:n]
+        on_node = np.flatnonzero((pods.node[:n] == event.node) & ((phase == BOUND) | (phase == RUNNING)))
+        terminating = self.state.terminating
+        for pod in on_node.tolist():
+            proc = self._procs.get(pod)
+            if proc is not None and proc.is_alive and pod not in terminating:
+                proc.interrupt(_NODE_DOWN)
+
+    def _on_node_up(self, event: NodeUp) -> None:
+        """The machine runs again: its stalled pods restart, and the kubelet reports the
+        node Ready."""
+        waiting = self._node_up.pop(event.node, None)
+        if waiting is not None:
+            waiting.succeed()
+        if not self.state.nodes.ready[event.node] and np.isinf(self.state.nodes.removed_at[event.node]):
+            self.api.update_node(event.node, ready=True)
+
+    def _stalled(self, pod: int, node: int, rt: WorkloadRuntime | None) -> _Gen:
+        """A pod whose node failed waits for the machine to come back (returns True: its
+        containers are recreated) or for its deletion (ends it at once; False)."""
+        while True:
+            ev = self._node_up.get(node)
+            if ev is None:
+                ev = self._node_up[node] = self.env.event()
+            try:
+                yield ev
+            except simpy.Interrupt as stop:
+                if stop.cause == _NODE_DOWN:  # back and down again at one instant: wait on
+                    continue
+                _grace, reason = stop.cause  # type: ignore[misc]  # deleted while the node is down
+                self.api.terminate(pod, FAILED, reason)
+                return False
+            if self.state.nodes.up[node]:
+                break
+        if rt is not None and rt.restart_policy == RESTART_NEVER:
+            self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN)
+            return False
+        return True
+
     # -- the lifecycle -----------------------------------------------------------------
 
-    def _lifecycle(self, pod: int, rt: WorkloadRuntime | None) -> _Gen:
+    def _lifecycle(self, pod: int, rt: WorkloadRuntime | None, restart: bool = False) -> _Gen:
         """Sandbox, init containers, containers, Running, until the pod ends. Without a
-        runtime model (``rt`` None) only the pod's start latency and duration."""
+        runtime model (``rt`` None) only the pod's start latency and duration.
+        ``restart``: the containers are recreated after the node came back."""
         env = self.env
         api = self.api
         pods = self.state.pods
@@ -273,33 +341,48 @@ class Kubelet:
             if self._gc_due:
                 self._gc_catch_up(node)
             store.use(images, node, env.now)  # type: ignore[union-attr]
-        if rt is not None:
+        if rt is not None and not restart:
             pods.image_pull_time[pod] = 0.0
             pods.restart_pull_time[pod] = 0.0
         try:
+            if not self.state.nodes.up[node]:  # bound to a node that has failed
+                raise simpy.Interrupt(_NODE_DOWN)
             if rt is not None:
                 yield from self._create_containers(pod, node, rt, i)
             d = float(pods.start_latency[pod])
             if d > 0:
                 yield env.timeout(d)
+            first_start = pods.phase[pod] == BOUND
+            if not first_start:  # Running before its node failed: the phase stays Running upstream
+                api.record("Started", pod, node, "containers recreated after the node came back")
             if rt is None or rt.runs_once:  # no crash model, no restart on success: one run
                 duration = float(pods.duration[pod])
                 ready_delay = rt.readiness.get(i) if rt is not None else 0.0
                 # The ready time is known before Running is published, so watchers of
                 # PodRunning (controllers) read it at once.
-                if duration >= ready_delay:
+                if duration >= ready_delay and not (restart and not math.isnan(pods.ready[pod])):
                     pods.ready[pod] = env.now + ready_delay
-                api.set_running(pod)
+                if first_start:
+                    api.set_running(pod)
                 if math.isinf(duration):
                     yield env.event()  # runs until deleted or the run ends
                 yield env.timeout(duration)
                 phase = SUCCEEDED
             else:
-                api.set_running(pod)
+                if first_start:
+                    api.set_running(pod)
                 phase = yield from self._run(pod, node, rt, i)
             self._leave(pod, node, rt, images)
             api.terminate(pod, phase)
         except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
+            if stop.cause == _NODE_DOWN:  # the machine failed: the containers are gone
+                self._leave(pod, node, rt, images, keep_proc=True)
+                if (yield from self._stalled(pod, node, rt)):
+                    pods.restarts[pod] += 1
+                    yield from self._lifecycle(pod, rt, restart=True)
+                else:
+                    self._procs.pop(pod, None)
+                return
             grace, reason = stop.cause  # type: ignore[misc]  # simpy types cause as Any | None
             self._close_pull(pod)
             api.record("Killing", pod, node, reason)
@@ -335,8 +418,10 @@ class Kubelet:
             if d > 0:
                 yield env.timeout(d)
 
-    def _leave(self, pod: int, node: int, rt: WorkloadRuntime | None, images: tuple[int, ...]) -> None:
-        """The pod's containers are gone: release its images and its kubelet state."""
+    def _leave(self, pod: int, node: int, rt: WorkloadRuntime | None, images: tuple[int, ...],
+               keep_proc: bool = False) -> None:
+        """The pod's containers are gone: release its images and its kubelet state
+        (``keep_proc``: its process goes on, waiting for its failed node)."""
         if images:
             if self._gc_due:
                 self._gc_catch_up(node)
@@ -353,7 +438,8 @@ class Kubelet:
             self._rngs.pop(("rt-pull-fail", pod), None)
             self._rngs.pop(("rt-crash", pod), None)
             self._rngs.pop(("rt-sync", pod), None)
-        self._procs.pop(pod, None)
+        if not keep_proc:
+            self._procs.pop(pod, None)
 
     def _must_check(self, c: Container, node: int) -> bool:
         """Whether ensuring ``c``'s image can do anything (a present image under

@@ -20,7 +20,10 @@ different options:
   same with ``NonMissingContainerRequests`` = 100m cpu and 200Mi memory
   (``pkg/scheduler/util`` ``DefaultMilliCPURequest`` / ``DefaultMemoryRequest``):
   ``applyNonMissing`` gives *each container* that lacks a cpu (memory) request the
-  default, before the sum and the max. A request that is present, even ``0``, is kept.
+  default, before the sum and the max. A request that is present, even ``0``, is kept
+  (releases before ``NonMissingContainerRequests`` did the same per container with
+  ``schedutil.GetNonzeroRequestForResource`` / ``GetRequestForResource``, formerly
+  ``GetNonzeroRequests``, which also default only a resource the container does not name).
 - **nonzero_bound** (what a bound pod adds to its node's ``NonZeroRequested``,
   ``PodInfo.calculateResource`` in ``pkg/scheduler/framework/types.go`` with
   ``getNonMissingContainerRequests``): the same per-container defaults, except for a pod

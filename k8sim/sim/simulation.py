@@ -6,7 +6,8 @@ Cluster API with its watch bus (:mod:`k8sim.cluster.api`), the nodes
 (:mod:`k8sim.sim.build.nodes`), the scheduler profiles (:mod:`k8sim.sim.build.profiles`)
 and the container-runtime model, then the components, each built and started in this
 order: the kubelet, the scheduler, the workload sources (initial pods are bound, trace
-files read, arrival processes started). :meth:`Simulation.run` advances virtual time to
+files read, arrival processes started), the node lifecycle and taint eviction
+controllers, and the faults (failure processes, scheduled actions). :meth:`Simulation.run` advances virtual time to
 ``duration_s`` (or until no event is left) and returns a
 :class:`~k8sim.metrics.result.RunResult` computed from the run's
 :class:`~k8sim.metrics.record.RunRecord`.
@@ -24,9 +25,13 @@ import simpy
 from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
+from k8sim.config.faults import ActionSpec
 from k8sim.config.scenario import PodTemplate, Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.controllers import manager as controllers
+from k8sim.controllers.nodelifecycle import NodeLifecycleController
+from k8sim.controllers.tainteviction import TaintEvictionController
+from k8sim.faults.injector import Faults
 from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
 from k8sim.rng import Streams
@@ -50,7 +55,9 @@ class Simulation:
 
     Attributes for step-by-step work: ``env`` (SimPy), ``api`` (the Cluster API: ``api.bus``
     to watch, ``api.log`` the event log), ``state`` (the tables), ``components`` (in
-    assembly order), and the components by name: ``kubelet``, ``scheduler``, ``workloads``.
+    assembly order), and the components by name: ``kubelet``, ``scheduler``, ``workloads``,
+    ``node_lifecycle``, ``taint_eviction``, ``faults``. :meth:`at` schedules an operator
+    action (or any ``callable(ctx)``) at a virtual time; :meth:`advance` runs up to one.
 
     ``components``: factories of further components (``factory(ctx) -> component``),
     built and started after the built-in ones, in the order given.
@@ -92,6 +99,9 @@ class Simulation:
             self.controllers, built = controllers.build(self.ctx, self._template_shape, app_inputs)
             for c in built:
                 self._add(c)
+        self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
+        self.taint_eviction = self._add(TaintEvictionController(self.api))
+        self.faults = self._add(Faults(self.ctx))
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given
@@ -112,6 +122,7 @@ class Simulation:
 
     def _add(self, component: C) -> C:
         """Start a built component and keep it (components start in assembly order)."""
+        self.ctx.components[component.name] = component
         component.start()
         self.components.append(component)
         return component
@@ -138,6 +149,20 @@ class Simulation:
         return self.shape_book.never_fit()
 
     # -- running --------------------------------------------------------------------
+
+    def at(self, t: float, action: ActionSpec | Callable[[Context], Any]) -> None:
+        """Run ``action`` at virtual time ``t`` (not in the past): an operator action
+        spec (``DrainAction(nodes={"names": ["n-3"]})``, any kind of
+        :mod:`k8sim.config.faults`) or any ``callable(ctx)`` acting through ``ctx.api``.
+        Works before :meth:`run` and between :meth:`advance` calls."""
+        self.faults.at(t, action)
+
+    def advance(self, until: float) -> None:
+        """Run the simulation up to virtual time ``until`` (then inspect ``state``,
+        schedule actions with :meth:`at`, and go on with :meth:`advance` or :meth:`run`)."""
+        if until < self.env.now:
+            raise ValueError(f"cannot advance to {until:g} s: the simulation is already at {self.env.now:g} s")
+        self.env.run(until=until)
 
     def run(self, progress: ProgressFn | None = None, chunk_s: float | None = None) -> RunResult:
         """Advance to ``duration_s`` (or until no event is left) and collect results.

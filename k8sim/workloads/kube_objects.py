@@ -11,8 +11,9 @@ the Kubernetes API serves them, and keeps what scheduling reads:
 - Pod, bound or pending alike (upstream's plugins read a bound pod's affinity terms and
   host ports too): ``metadata.name``/``namespace``/``labels``, ``spec.nodeName`` (set =
   bound), ``spec.priority``, ``spec.nodeSelector``, ``spec.tolerations``,
-  ``spec.affinity``, ``spec.topologySpreadConstraints``, container ports with a
-  ``hostPort`` (protocol and ``hostIP`` kept), ``spec.schedulerName``, each container's
+  ``spec.affinity``, ``spec.topologySpreadConstraints``, ports with a ``hostPort`` of the
+  containers and sidecar init containers (protocol and ``hostIP`` kept, as upstream's
+  ``GetHostPorts``), ``spec.schedulerName``, each container's
   and init container's ``image`` and ``resources.requests`` (a resource a container
   names with ``0`` is an explicit zero, one it does not name is absent: the non-zero
   scoring defaults apply only to absent ones), init containers' ``restartPolicy``
@@ -294,7 +295,11 @@ def _container(r: ObjectReader, c: Any, path: str, init: bool) -> KubeContainer:
     c = r.mapping_or_empty(c, path)
     res = r.mapping_or_empty(c.get("resources"), f"{path}.resources")
     requests = r.resources(res.get("requests"), f"{path}.resources.requests")
+    for key in ("image", "name"):
+        if c.get(key) is not None and not isinstance(c.get(key), str):
+            r.problem(f"{path}.{key}", f"expected a string, got {c.get(key)!r}")
     image = c.get("image") if isinstance(c.get("image"), str) and c.get("image") else None
+    # Upstream requires a name; one missing is given the container's position.
     name = c.get("name") if isinstance(c.get("name"), str) and c.get("name") else f"c{path.rsplit('[', 1)[-1][:-1]}"
     sidecar = init and c.get("restartPolicy") == "Always"
     unknown = sorted(set(c) - _READ_CONTAINER_KEYS - _IRRELEVANT_CONTAINER_KEYS)
@@ -420,16 +425,22 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     for unknown in sorted(set(spec) - _READ_SPEC_KEYS - _IRRELEVANT_SPEC_KEYS):
         r.group(f"pod field(s) k8sim does not model, ignored: spec.{unknown}", key)
     main, init = _containers(r, spec, f"{path}.spec")
+    # Host ports as upstream's schedutil.GetHostPorts: those of sidecar init containers
+    # (restartPolicy: Always, they run for the pod's whole life), then the containers'.
     ports = []
-    for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers")):
-        c = r.mapping_or_empty(c, f"{path}.spec.containers[{j}]")
-        for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.containers[{j}].ports"):
-            if isinstance(port, dict) and port.get("hostPort"):
-                ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
+    for kind in ("initContainers", "containers"):
+        value = spec.get(kind)
+        listed: list[Any] = value if isinstance(value, list) else []  # else reported by _containers
+        for j, c in enumerate(listed):
+            if not isinstance(c, dict) or (kind == "initContainers" and c.get("restartPolicy") != "Always"):
+                continue
+            for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.{kind}[{j}].ports"):
+                if isinstance(port, dict) and port.get("hostPort"):
+                    ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
     # Every scheduling field is validated, for bound and pending pods alike: upstream's
     # plugins read a bound pod's pod (anti-)affinity and host ports too. Keys k8sim does
     # not model are dropped with a warning naming them.
-    ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []
+    ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []  # (sidecars' included)
     tolerations = r.lenient(_TOLERATIONS, r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations"),
                             f"{path}.spec.tolerations") or []
     affinity = spec.get("affinity") or None

@@ -121,3 +121,55 @@ def test_an_object_in_two_workloads_is_an_error(tmp_path):
     with pytest.raises(ScenarioError, match=r"workloads\[1\].manifest: .*b.yaml: document\[0\]: Deployment default/web "
                                             r"is also defined by workloads\[0\]"):
         Simulation(sc)
+
+
+def test_scale_and_rollout_actions(tmp_path):
+    # Operator actions (the faults' action registry): scale to 5 at 20, a new image at 40
+    # (a rollout: revision 2), undo at 80 (revision 1's ReplicaSet again, as revision 3).
+    m = write(tmp_path, "web.yaml", deployment(replicas=3))
+    sc = scenario(tmp_path, m, duration=150, actions=[
+        {"at_s": 20, "action": "scale", "kind": "Deployment", "name": "web", "replicas": 5},
+        {"at_s": 40, "action": "rollout", "name": "web", "image": "app:2"},
+        {"at_s": 80, "action": "rollout", "name": "web", "undo": True},
+    ])
+    r = Simulation(sc).run()
+    assert r.frames["replica_history"]["desired"].tolist() == [3, 5]
+    ro = r.frames["rollouts"]
+    assert ro["revision"].tolist() == [1, 2, 3] and ro["started"].tolist() == [0.0, 40.0, 80.0]
+    end = r.frames["availability"].iloc[-1]
+    assert (end["desired"], end["available"]) == (5, 5)
+
+
+def test_action_on_an_unknown_object_is_an_error(tmp_path):
+    m = write(tmp_path, "web.yaml", deployment(replicas=1))
+    sc = scenario(tmp_path, m, actions=[{"at_s": 5, "action": "scale", "name": "nope", "replicas": 2}])
+    with pytest.raises(ScenarioError, match=r"actions\[0\].name: no Deployment 'nope'"):
+        Simulation(sc)
+
+
+def test_rollout_action_needs_image_or_undo(tmp_path):
+    m = write(tmp_path, "web.yaml", deployment(replicas=1))
+    with pytest.raises(ScenarioError, match="exactly one of image"):
+        scenario(tmp_path, m, actions=[{"at_s": 5, "action": "rollout", "name": "web"}])
+
+
+def test_node_failure_pods_recreated_after_eviction(tmp_path):
+    # The node lifecycle timeline (docs/failures.md, defaults of Kubernetes v1.32+): a node
+    # created at 0 whose machine fails at 103 renewed its lease at 100 (every 10 s), is
+    # NotReady at the first 5 s pass after 100 + 50 = 150 strictly, i.e. 155, gets the
+    # unreachable NoExecute taint at the next pass, 160, and its pods are evicted after
+    # the default tolerationSeconds 300 (DefaultTolerationSeconds admission): 460. The
+    # ReplicaSet, with a reaction latency of 1.5 s, recreates them at 461.5.
+    m = write(tmp_path, "web.yaml", deployment(replicas=6))
+    sc = scenario(tmp_path, m, nodes=3, duration=600,
+                  controllers={"replicaset": {"reaction_latency": {"kind": "constant", "value": 1.5}}},
+                  actions=[{"at_s": 103, "action": "fail_node", "nodes": {"names": ["n-0"]}}])
+    s = Simulation(sc)
+    s.advance(100)
+    on0 = int((s.state.pods.node[: s.state.pods.n] == 0).sum())
+    r = s.run()
+    rec = r.frames["recreations"]
+    assert on0 > 0 and len(rec) == on0
+    assert set(rec["lost_at"]) == {460.0} and set(rec["created_at"]) == {461.5}
+    assert set(rec["cause"]) == {"TaintManagerEviction"}
+    assert r.summary()["pods_lost_unreplaced"].iloc[0] == 0

@@ -102,7 +102,8 @@ def test_grid_runs_layout_and_table(files, tmp_path):
         ov = {k: row[k] for k in ("cluster.node_pools[0].count", "workloads[0].max_pods")}
         assert row["run_id"] == run_id(ov, row["profile"], row["seed"])
         d = out / "runs" / row["run_id"]
-        assert sorted(p.name for p in d.iterdir()) == ["pods.parquet", "summary.json", "timeseries.parquet"]
+        assert sorted(p.name for p in d.iterdir()) == ["events.parquet", "nodes.parquet", "pods.parquet", "summary.json",
+                                                       "timeseries.parquet"]
     assert table["run_id"].is_unique
     assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]  # no temp dirs left
     payload = json.loads((out / "runs" / table["run_id"][0] / "summary.json").read_text())

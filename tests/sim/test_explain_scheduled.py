@@ -103,3 +103,18 @@ def test_cli_defaults_at_to_the_placement(tmp_path, monkeypatch):
     table = CliRunner().invoke(app, ["explain", "s.yaml", "--pod", "w-1"])
     assert table.exit_code == 0, table.output
     assert "w-1 was bound to b-0 at t=10 s (scheduling attempt 1)" in " ".join(table.output.split())
+
+
+def test_placement_with_a_cost_model_is_the_cycle_not_the_bind():
+    # With costModel the cycle decides at its start and the Binding completes later:
+    # w-1's cycle starts at t=10 (the scheduler is idle then: w-0's cycle ended at
+    # 0.01 + 0.001 * (2 * 4 + 2 * 1) = 0.02 s); its Binding completes at
+    # 10 + 0.02 + 0.5 = 10.52. The placement is the cycle's, with the same scores.
+    sc = {**SCENARIO, "scheduler": {**SCENARIO["scheduler"], "costModel": {
+        "cycle_base_s": 0.01, "per_node_plugin_s": 0.001, "bind_latency_s": 0.5}}}
+    s = Simulation(validate_scenario(sc))
+    found = explain_in_run(s, "w-1")
+    assert found.placement is not None and found.placement.time == 10 and found.placement.node == "b-0"
+    assert found.explanation.totals.tolist() == [62, 65]
+    pods = s.state.pods
+    assert float(pods.scheduled[pods.names.index("w-1")]) == pytest.approx(10.52, abs=1e-12)

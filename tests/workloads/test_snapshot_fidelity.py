@@ -124,6 +124,21 @@ def test_bound_host_port_on_one_ip_conflicts_with_any_ip(tmp_path):
     assert fate["n2"] == (None, None)
 
 
+def test_sidecar_host_ports_count(tmp_path):
+    # A bound pod's sidecar (init container with restartPolicy Always) holds 9000/TCP for
+    # the pod's whole life: upstream's GetHostPorts includes it. A regular init
+    # container's 9100 does not count (it has exited).
+    agent = pod("agent", node_name="n1")
+    agent["spec"]["initContainers"] = [
+        {"name": "side", "restartPolicy": "Always", "ports": [{"containerPort": 9000, "hostPort": 9000}]},
+        {"name": "setup", "ports": [{"containerPort": 9100, "hostPort": 9100}]},
+    ]
+    for port, rejected in ((9000, True), (9100, False)):
+        web = pod("web", ports=[{"containerPort": port, "hostPort": port}])
+        _, fate, _ = explain(tmp_path, [node("n1"), agent, web], "web")
+        assert (fate["n1"][0] == "NodePorts") is rejected
+
+
 def _cache_pods() -> list[dict]:
     # One app=cache pod per namespace: team-a's on n1, team-b's on n2.
     return [pod("cache", ns="team-a", node_name="n1", labels={"app": "cache"}),

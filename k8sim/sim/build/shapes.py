@@ -1,7 +1,8 @@
 """Pod shapes: what the scheduler sees of a pod, interned once per distinct kind of pod.
 
 A shape (:class:`~k8sim.scheduling.podinfo.PodInfo`) holds a pod's requests (with
-upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations,
+upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations (with
+the DefaultTolerationSeconds admission defaults),
 ports, images and GPU request. Pods of one workload template share a shape; trace pods
 get one per distinct request. Shapes are interned under a key that says where the pod
 came from (``("workload", i)``, ``("initial", i)``, ``("trace", ...)``) plus its requests.
@@ -16,6 +17,7 @@ import numpy as np
 from k8sim.cluster import ops
 from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
 from k8sim.config.scenario import DEFAULT_SCHEDULER, InitialPod, PodTemplate, Scenario
+from k8sim.controllers.defaulttolerations import with_default_toleration_seconds
 from k8sim.runtime.catalog import normalize_image_name
 from k8sim.scheduling.pod_resources import ContainerRequests, PodResources, pod_resources
 from k8sim.scheduling.podinfo import PodInfo
@@ -85,14 +87,18 @@ class ShapeBook:
                        int(requests[1]) if requests[1] > 0 else DEFAULT_MEMORY_REQUEST)
         nz = np.array(nonzero, dtype=np.int64)
         nz_bound = np.array(nonzero_bound if nonzero_bound is not None else nonzero, dtype=np.int64)
+        # Admission (DefaultTolerationSeconds) gives every pod the not-ready / unreachable
+        # NoExecute tolerations it lacks, bound initial pods included.
         if initial is not None:
             info = PodInfo(shape=-1, requests=requests, nonzero=nz, nonzero_bound=nz_bound, priority=priority,
                            scheduler_name=DEFAULT_SCHEDULER, labels=dict(initial.labels), workload=workload,
                            namespace=initial.namespace, affinity=initial.affinity, ports=tuple(initial.ports),
-                           image=initial.image, image_names=image_names(initial))
+                           image=initial.image, image_names=image_names(initial),
+                           tolerations=with_default_toleration_seconds(()))
         elif template is None:
             info = PodInfo(shape=-1, requests=requests, nonzero=nz, nonzero_bound=nz_bound, priority=priority,
-                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload)
+                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload,
+                           tolerations=with_default_toleration_seconds(()))
         else:
             info = PodInfo(
                 shape=-1,
@@ -102,7 +108,9 @@ class ShapeBook:
                 priority=self.scenario.pod_priority(template),
                 scheduler_name=template.scheduler_name,
                 node_selector=dict(template.node_selector),
-                tolerations=tuple(template.tolerations),
+                # Admission (DefaultTolerationSeconds) adds the not-ready / unreachable
+                # NoExecute tolerations a pod lacks, as upstream does at creation.
+                tolerations=with_default_toleration_seconds(tuple(template.tolerations)),
                 labels=dict(template.labels),
                 namespace=template.namespace,
                 workload=workload,

@@ -514,11 +514,13 @@ class RowCheck:
             return np.fromiter((v in _MISSING_WORDS for v in raw), dtype=bool, count=len(raw))
         return _bool_numpy(pc.is_in(raw, value_set=_MISSING_SET))
 
-    def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
+    def number(self, column: str, *, required: bool = True, minimum: float | None = None,
+               maximum: float = MAX_CELL) -> np.ndarray:
         """Parse ``column`` as floats; NaN where empty.
 
         Unparseable (or infinite) values drop the row as ``bad_number``; values beyond
-        :data:`MAX_CELL` in magnitude as ``out_of_range``; empty ones as
+        ``maximum`` (:data:`MAX_CELL` unless a format's column has a larger sentinel) in
+        magnitude as ``out_of_range``; empty ones as
         ``missing_value`` when ``required``; values below ``minimum`` as
         ``negative_value``. Plain decimal numbers are parsed by pyarrow, anything else
         by :func:`pandas.to_numeric` (both give the correctly rounded double).
@@ -532,7 +534,7 @@ class RowCheck:
             values = _parse_numbers(raw, empty)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
         with np.errstate(invalid="ignore"):
-            self.reject(np.abs(values) > MAX_CELL, "out_of_range", column)
+            self.reject(np.abs(values) > maximum, "out_of_range", column)
         if required:
             self.reject(empty, "missing_value", column)
         values = np.where(np.isfinite(values), values, np.nan)
