@@ -84,6 +84,13 @@ bound to a failed node meanwhile never starts. Such a pod then either
   duration again: the work of the interrupted run is lost), except that a pod with
   ``restartPolicy: Never`` ends Failed with reason ``ContainerStatusUnknown`` (upstream's
   status for a container that vanished). The kubelet also reports the node Ready again.
+
+A network partition (``NodeDown`` with ``partition``) cuts only the kubelet's link to the
+control plane: its pods go on running (and may complete), but it hears of nothing new:
+pods bound there meanwhile start when the link returns, and a deletion (an eviction)
+takes effect only then, the pod keeping its node's resources until it has stopped (its
+grace period from the return). If the node is deleted meanwhile, the pods are gone at
+once (the pod garbage collector force-deletes them).
 """
 
 from __future__ import annotations
@@ -180,6 +187,8 @@ class Kubelet:
         bus.subscribe(NodeUp, self._on_node_up)
         #: Failed nodes -> the event their stalled pods wait for (fired by NodeUp).
         self._node_up: dict[int, simpy.Event] = {}
+        #: Partitioned nodes -> deletions their kubelet has not heard of yet.
+        self._partitioned: dict[int, list[PodDeleting]] = {}
 
     @property
     def terminating(self) -> set[int]:
@@ -258,6 +267,9 @@ class Kubelet:
         self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
 
     def _on_deleting(self, event: PodDeleting) -> None:
+        if self._partitioned and event.node in self._partitioned:  # heard of when the link returns
+            self._partitioned[event.node].append(event)
+            return
         proc = self._procs.get(event.pod)
         if proc is not None and proc.is_alive:
             proc.interrupt((event.grace_s, event.reason))
@@ -273,6 +285,10 @@ class Kubelet:
         self._gone.add(event.node)
         if self.store is not None:
             self.store.stop_log(event.node)
+        for deferred in self._partitioned.pop(event.node, ()):  # force-deleted with the node
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((0.0, deferred.reason))
         pods = self.state.pods
         n = pods.n
         phase = pods.phase[:n]
@@ -282,7 +298,10 @@ class Kubelet:
 
     def _on_node_down(self, event: NodeDown) -> None:
         """The machine failed: every pod bound there stops where it is (those already
-        terminating finish their grace period)."""
+        terminating finish their grace period). A partition stops nothing."""
+        if event.partition:
+            self._partitioned[event.node] = []
+            return
         pods = self.state.pods
         n = pods.n
         phase = pods.phase[:n]
@@ -295,16 +314,20 @@ class Kubelet:
 
     def _on_node_up(self, event: NodeUp) -> None:
         """The machine runs again: its stalled pods restart, and the kubelet reports the
-        node Ready."""
+        node Ready; after a partition, it acts on the deletions it missed."""
+        for deferred in self._partitioned.pop(event.node, ()):
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((deferred.grace_s, deferred.reason))
         waiting = self._node_up.pop(event.node, None)
         if waiting is not None:
             waiting.succeed()
         if not self.state.nodes.ready[event.node] and np.isinf(self.state.nodes.removed_at[event.node]):
             self.api.update_node(event.node, ready=True)
 
-    def _stalled(self, pod: int, node: int, rt: WorkloadRuntime | None) -> _Gen:
+    def _stalled(self, pod: int, node: int, rt: WorkloadRuntime | None, was_running: bool) -> _Gen:
         """A pod whose node failed waits for the machine to come back (returns True: its
-        containers are recreated) or for its deletion (ends it at once; False)."""
+        containers are (re)created) or for its deletion (ends it at once; False)."""
         while True:
             ev = self._node_up.get(node)
             if ev is None:
@@ -319,7 +342,7 @@ class Kubelet:
                 return False
             if self.state.nodes.up[node]:
                 break
-        if rt is not None and rt.restart_policy == RESTART_NEVER:
+        if was_running and rt is not None and rt.restart_policy == RESTART_NEVER:
             self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN)
             return False
         return True
@@ -372,8 +395,10 @@ class Kubelet:
         except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
             if stop.cause == _NODE_DOWN:  # the machine failed: the containers are gone
                 self._leave(pod, node, rt, images, keep_proc=True)
-                if (yield from self._stalled(pod, node, rt)):
-                    pods.restarts[pod] += 1
+                was_running = pods.phase[pod] == RUNNING
+                if (yield from self._stalled(pod, node, rt, was_running)):
+                    if was_running:
+                        pods.restarts[pod] += 1
                     yield from self._lifecycle(pod, rt, restart=True)
                 else:
                     self._procs.pop(pod, None)
