@@ -51,6 +51,7 @@ from k8sim.config.loader import (
 from k8sim.config.names import PlainName
 from k8sim.config.scenario import ProfileSpec, Scenario
 from k8sim.experiments.comparison import (
+    RENAMED_METRICS,
     WALL_COLUMN,
     RunOutput,
     RunTask,
@@ -67,10 +68,6 @@ from k8sim.sim.simulation import Simulation
 SCENARIO_PROFILE = "scenario"
 #: Columns of the sweep table before the override columns.
 ID_COLUMNS = ("run_id", "status", "profile", "replication", "seed")
-
-#: Summary keys renamed since a run directory was written: old -> new (a resumed sweep
-#: reads old runs under the new names, so one table holds one column per metric).
-RENAMED_METRICS = {"pods_unschedulable": "pods_pending_failed_scheduling"}
 
 #: ``progress(done, total, row)`` after each run: ``row`` is its row of the sweep table
 #: (``status`` ok or error; ``skipped`` when an earlier sweep had written it).
