@@ -37,9 +37,9 @@ the result is taken counts up to that time.
 Pod-worker timing (``pkg/kubelet/pod_workers.go``): a sync that fails (a pull in
 back-off, ErrImageNeverPull) is retried after ``backOffPeriod`` (10 s) times a random
 factor in [1, 1.5); pull retries therefore happen at the pod's first sync after the
-back-off expires (:meth:`Kubelet._next_sync`), not at the expiry itself. A container in
-CrashLoopBackOff is restarted at a sync requeued for the back-off's expiry, jittered the
-same way (Kubernetes 1.35+, :meth:`Kubelet._restart_sync`). The pool's kubelet settings
+back-off expires, not at the expiry itself. A container in CrashLoopBackOff is restarted
+at a sync requeued for the back-off's expiry, jittered the same way (Kubernetes 1.35+).
+See :mod:`k8sim.runtime.podworker`. The pool's kubelet settings
 ``podWorkerBackOffPeriodSeconds``, ``podWorkerJitterFactor``,
 ``podWorkerRequeueAtBackOffExpiry`` and ``syncFrequencySeconds`` change it.
 
@@ -48,8 +48,8 @@ when the crash model says (error). ``restartPolicy`` decides: Never -> the pod e
 (Succeeded or Failed); OnFailure -> success ends it, an error restarts the container;
 Always -> both restart it. Restarts follow kubelet's CrashLoopBackOff exactly
 (``doBackOff``: immediate first restart, then 10, 20, 40, ... 300 s after each exit,
-reset after a run of more than 10 minutes), at the first pod sync once the back-off is
-over; each restart ensures the image again (an ``Always`` policy pulls again) and pays
+reset after a run of more than 10 minutes), at a pod sync once the back-off is over;
+each restart ensures the image again (an ``Always`` policy pulls again) and pays
 the container's start latency again (the sandbox stays; with the ``image:`` shorthand
 the pod's ``start_latency`` is its container's). The pod stays Running (its phase)
 throughout, holding its resources.
