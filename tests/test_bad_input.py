@@ -177,6 +177,10 @@ def test_rates_and_pod_counts_are_bounded() -> None:
     assert "workload 'w'" in msg and f"{MAX_PODS:,}" in msg
     assert "workloads[0].max_pods" in problems(scenario(**{"workloads[0].max_pods": MAX_PODS + 1}))
     assert "cluster.node_pools[0].count" in problems(scenario(**{"cluster.node_pools[0].count": 10**12}))
+    # A sweep or comparison of a billion runs would plan for ever.
+    code, out = cli("compare", REPO / "scenarios" / "quickstart.yaml", "--profile", "kube-default",
+                    "--replications", "1000000000", "--no-plots")
+    assert code == 2 and "exceed 100,000 runs" in out
     # Within the bounds: a high rate with max_pods is fine.
     validate_scenario(scenario(**{"workloads[0].arrival.rate_per_s": 1e6}))
 
