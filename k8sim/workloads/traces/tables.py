@@ -148,10 +148,24 @@ def read_table(
 
 _MISSING_WORDS = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"})
 
-#: Largest magnitude a numeric cell may have: 2**53, beyond which float64 no longer holds
-#: every integer; no count, time or size of a trace comes near it, and a cell past 2**63
-#: would wrap to a negative int64 once stored.
-MAX_CELL = float(2**53)
+#: Numeric cells must lie in the int64 range: a cell past it would wrap to a negative
+#: int64 once stored. (2**63 - 1 itself is a sentinel of some traces, Google 2019's
+#: "end of trace" time.)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _outside_int64(raw: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mask of cells whose number is outside the int64 range. float64 rounds 2**63 - 1
+    up to 2**63, so the few cells at or past that magnitude are judged by their text."""
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero(np.abs(values) >= 2.0**63)
+    out = np.zeros(len(values), dtype=bool)
+    for i in near:
+        try:
+            out[i] = not INT64_MIN <= int(str(raw[i]).strip()) <= INT64_MAX
+        except ValueError:
+            out[i] = True  # not an integer (1e19, say): past the range
+    return out
 
 
 class RowCheck:
@@ -181,8 +195,8 @@ class RowCheck:
     def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
         """Parse ``column`` as floats; NaN where empty.
 
-        Unparseable (or infinite) values drop the row as ``bad_number``; values beyond
-        :data:`MAX_CELL` in magnitude as ``out_of_range``; empty ones as
+        Unparseable (or infinite) values drop the row as ``bad_number``; values outside
+        the int64 range as ``out_of_range``; empty ones as
         ``missing_value`` when ``required``; values below ``minimum`` as
         ``negative_value``.
         """
@@ -191,8 +205,7 @@ class RowCheck:
         series = pd.Series(raw, dtype=object).where(~empty, None)
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
-        with np.errstate(invalid="ignore"):
-            self.reject(np.abs(values) > MAX_CELL, "out_of_range", column)
+        self.reject(_outside_int64(raw, values), "out_of_range", column)
         if required:
             self.reject(empty, "missing_value", column)
         values = np.where(np.isfinite(values), values, np.nan)

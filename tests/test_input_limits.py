@@ -22,11 +22,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from timebound import time_bound
 from typer.testing import CliRunner
 
 from k8sim import load_scenario
@@ -56,31 +56,6 @@ BASE: dict = {
         "duration": {"kind": "constant", "value": 10},
     }],
 }
-
-
-class TimeBoundExceeded(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_bound(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging) when the block uses more than ``seconds`` of CPU time.
-
-    CPU time (``ITIMER_PROF``), not wall time: the hangs this guards against spin at
-    100% CPU, and a loaded test machine must not turn a slow but finite run into a
-    failure.
-    """
-
-    def alarm(signum: int, frame: object) -> None:
-        raise TimeBoundExceeded(f"used more than {seconds} s of CPU time")
-
-    previous = signal.signal(signal.SIGPROF, alarm)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
 
 
 def scenario(**changes: object) -> dict:
@@ -222,9 +197,10 @@ def _trace_scenario(tmp_path: Path, nodes_csv: str) -> Path:
     return path
 
 
-def test_trace_cell_of_2_pow_63_is_dropped_with_line_and_column(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cell", [str(2**63), "1e19", str(-(2**63) - 1), "9" * 30])
+def test_trace_cell_outside_int64_is_dropped_with_line_and_column(tmp_path: Path, cell: str) -> None:
     # 2**63 used to wrap to a negative int64, then a ValueError traceback.
-    path = _trace_scenario(tmp_path, f"sn,cpu_milli,memory_mib,gpu,model\nn1,{2**63},1024,0,\nn2,4000,1024,0,\n")
+    path = _trace_scenario(tmp_path, f"sn,cpu_milli,memory_mib,gpu,model\nn1,{cell},1024,0,\nn2,4000,1024,0,\n")
     sim = Simulation(load_scenario(path))
     assert sim.state.nodes.n == 1
     assert any("out_of_range" in w and "line 2" in w and "cpu_milli" in w for w in sim.warnings)
