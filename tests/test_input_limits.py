@@ -428,6 +428,14 @@ def test_recursive_alias_is_refused(tmp_path: Path) -> None:
         read_yaml(path)
 
 
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    # 900 nested lists: a RecursionError traceback before (libyaml allows 1000 levels).
+    path = tmp_path / "deep.yaml"
+    path.write_text("description: " + "[" * 900 + "]" * 900 + "\n")
+    code, out = cli("validate", path)
+    assert code == 2 and "nests more than 100 levels" in out
+
+
 def test_modest_anchors_still_work(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     text = yaml.safe_dump(BASE).replace("requests:\n", "requests: &req\n", 1)
