@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from k8sim.config.loader import ScenarioError, format_loc, load_scenario, read_yaml
 from k8sim.config.scenario import DEFAULT_SCHEDULER, ProfileSpec, Scenario
+from k8sim.constants import MAX_RUNS
 from k8sim.experiments.executors import open_executor
 from k8sim.experiments.stats import numeric_metrics, paired_differences, precision_table, summarize
 from k8sim.metrics.result import RunResult
@@ -543,6 +544,9 @@ def compare(
     problems: list[tuple[str, str]] = []
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         problems.append(("replications", f"must be an integer >= 1, got {replications!r}"))
+    elif replications * max(1, len(profiles)) > MAX_RUNS:
+        problems.append(("replications", f"{replications:,} replications x {len(profiles)} profile(s) exceed "
+                                         f"{MAX_RUNS:,} runs (see docs/limits.md)"))
     if base_seed is not None and (not isinstance(base_seed, int) or base_seed < 0):
         problems.append(("base_seed", f"must be an integer >= 0, got {base_seed!r}"))
     if not 0 < confidence < 1:
