@@ -104,14 +104,6 @@ class Table:
         """The cells of ``name`` as a numpy object array of ``str``."""
         return _to_object(self.cells[name])
 
-    def take(self, rows: np.ndarray) -> Table:
-        """The rows at the (sorted) positions ``rows``."""
-        idx = np.asarray(rows, dtype=np.int64)
-        cells: dict[str, Cells] = {}
-        for k, v in self.cells.items():
-            cells[k] = v[idx] if isinstance(v, np.ndarray) else v.take(pa.array(idx))
-        return Table(self.path, self.columns, cells, self.lines[idx])
-
 
 def _to_object(values: Cells) -> np.ndarray:
     if isinstance(values, np.ndarray):
