@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from test_bad_input import time_bound
+from timebound import time_bound
 from typer.testing import CliRunner
 
 from k8sim.cli import app

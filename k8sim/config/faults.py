@@ -5,6 +5,9 @@ the nodes, what the operator does to them, and how the control plane notices.
 the fault source and the node (or zone) name, so two scheduling policies run on one seed
 see exactly the same faults. Kinds (the ``kind`` key):
 
+Node failures are crashes (the machine stops) or, with ``mode: partition``, network
+partitions (only the link to the control plane is cut).
+
 - ``node``: every selected node fails and is repaired independently, for ever
   (alternating ``time_to_failure`` / ``time_to_repair`` draws, any distribution);
 - ``outage``: every selected node (a zone, a rack: any label) goes down at ``at_s`` for
@@ -43,6 +46,7 @@ __all__ = [
     "Action",
     "ActionSpec",
     "CordonAction",
+    "FailureMode",
     "DeleteNodeAction",
     "DrainAction",
     "FailNodeAction",
@@ -58,6 +62,11 @@ __all__ = [
     "ZoneOutages",
     "positive_mean",
 ]
+
+#: ``crash``: the machine stops (its containers die); ``partition``: only its link to the
+#: control plane is cut (heartbeats stop, containers go on; evictions take effect when
+#: the link returns).
+FailureMode = Literal["crash", "partition"]
 
 
 def positive_mean(dist: Distribution, what: str) -> None:
@@ -108,6 +117,7 @@ class NodeFailures(_FailureBase):
 
     kind: Literal["node"] = "node"
     nodes: NodeSelection = NodeSelection()  # which nodes (default: all)
+    mode: FailureMode = "crash"  # crash (the machine stops) or partition (cut off)
     time_to_failure: Distribution  # up time before each failure (s), from the node's start
     time_to_repair: Distribution  # down time of each failure (s)
     start_s: float = Field(default=0.0, ge=0)  # up time is counted from here (or the node's start)
@@ -128,6 +138,7 @@ class Outage(_FailureBase):
 
     kind: Literal["outage"] = "outage"
     nodes: NodeSelection  # which nodes, e.g. {zone: zone-a} or {labels: {rack: r1}}
+    mode: FailureMode = "crash"  # crash (power loss) or partition (network cut)
     at_s: float = Field(ge=0)  # when the outage starts
     duration_s: float | None = Field(default=None, gt=0)  # how long it lasts; absent = for ever
 
@@ -138,6 +149,7 @@ class ZoneOutages(_FailureBase):
     ``duration``, independently of the other zones."""
 
     kind: Literal["zone_outages"] = "zone_outages"
+    mode: FailureMode = "crash"  # crash or partition
     label: str = Field(default=ZONE_LABEL, min_length=1)  # the label whose values are the zones
     zones: list[str] | None = Field(default=None, min_length=1)  # which values; absent = all
     time_between: Distribution  # up time of a zone before each outage (s)
@@ -241,6 +253,7 @@ class FailNodeAction(ActionSpec):
 
     action: Literal["fail_node"] = "fail_node"
     nodes: NodeSelection  # which nodes
+    mode: FailureMode = "crash"  # crash or partition
     duration_s: float | None = Field(default=None, gt=0)  # how long; absent = for ever
 
 
