@@ -3,7 +3,9 @@
 Reconstructed after the run from the pod table (created, ready, finished), the event
 log (``Killing``: the instant a bound pod's deletion was asked for, from which upstream
 no longer counts it, ``controller.FilterActivePods``) and what the controllers recorded
-(desired replicas over time, ReplicaSet -> Deployment, ``minReadySeconds``).
+(desired replicas over time, ReplicaSet -> Deployment, ``minReadySeconds``). A pod
+is not Ready while its node is NotReady (``NodeUpdated`` rows), as upstream's node
+lifecycle controller marks it (``MarkPodsNotReady``), and Ready again when the node is.
 
 :func:`availability_table` gives one row per object and change point: ``time``,
 ``kind``, ``object``, ``desired``, ``pods`` (active: created, not terminal, not
@@ -55,12 +57,36 @@ def availability_table(pods: pd.DataFrame, events: pd.DataFrame, frames: dict[st
     obj, c, e, r = obj[sel], created[sel], end[sel], ready[sel]
     mr = np.array([min_ready.get(keys[i], 0.0) for i in range(len(keys))])[obj] if len(obj) else np.zeros(0)
     has_r = ~np.isnan(r) & (r < e)
+    # Pods on a node while it is NotReady are not Ready (upstream's node lifecycle
+    # controller marks them so, MarkPodsNotReady); when the node is Ready again they are
+    # Ready again, and available minReadySeconds later. Those pods are split below.
+    split_o: list[int] = []
+    split_ready: list[tuple[float, float]] = []
+    split_avail: list[tuple[float, float]] = []
+    down = _not_ready_intervals(events)
+    if down:
+        node = pods["node"].astype(object).to_numpy()[sel]
+        for i in np.flatnonzero(has_r & np.isin(node, list(down))).tolist():
+            spans = _minus(float(r[i]), float(e[i]), down[node[i]])
+            if spans == [(float(r[i]), float(e[i]))]:
+                continue
+            has_r[i] = False
+            for s0, s1 in spans:
+                split_o.append(int(obj[i]))
+                split_ready.append((s0, s1))
+                split_avail.append((s0 + float(mr[i]), s1))
     a = r + mr
     has_a = has_r & (a < e)
+    so = np.array(split_o, dtype=np.int64)
+    sr = np.array(split_ready, dtype=float).reshape(-1, 2)
+    sa = np.array(split_avail, dtype=float).reshape(-1, 2)
+    ok_a = sa[:, 0] < sa[:, 1]
     parts = [
         (obj, c, (1, 0, 0)), (obj, e, (-1, 0, 0)),
         (obj[has_r], r[has_r], (0, 1, 0)), (obj[has_r], e[has_r], (0, -1, 0)),
         (obj[has_a], a[has_a], (0, 0, 1)), (obj[has_a], e[has_a], (0, 0, -1)),
+        (so, sr[:, 0], (0, 1, 0)), (so, sr[:, 1], (0, -1, 0)),
+        (so[ok_a], sa[ok_a, 0], (0, 0, 1)), (so[ok_a], sa[ok_a, 1], (0, 0, -1)),
     ]
     h_obj = np.array([index[k] for k in zip(hist["kind"].astype(object), hist["object"].astype(object), strict=True)])
     h_t = hist["time"].to_numpy(dtype=float)
@@ -105,6 +131,39 @@ def availability_table(pods: pd.DataFrame, events: pd.DataFrame, frames: dict[st
     frame.insert(1, "kind", pd.Series([keys[i][0] for i in frame["obj"]], dtype="string"))
     frame.insert(2, "object", pd.Series([keys[i][1] for i in frame["obj"]], dtype="string"))
     return frame[COLUMNS]
+
+
+def _not_ready_intervals(events: pd.DataFrame) -> dict[str, list[tuple[float, float]]]:
+    """Per node name, the intervals it was NotReady (``NodeUpdated`` rows ``NotReady`` /
+    ``Ready``; one never Ready again stays NotReady to the end)."""
+    rows = events[(events["kind"] == "NodeUpdated") & events["detail"].isin(["NotReady", "Ready"])]
+    out: dict[str, list[tuple[float, float]]] = {}
+    start: dict[str, float] = {}
+    for t, node, detail in zip(rows["time"].tolist(), rows["node"].astype(object).tolist(),
+                               rows["detail"].astype(object).tolist(), strict=True):
+        if detail == "NotReady":
+            start.setdefault(node, float(t))
+        elif node in start:
+            out.setdefault(node, []).append((start.pop(node), float(t)))
+    for node, t0 in start.items():
+        out.setdefault(node, []).append((t0, np.inf))
+    return out
+
+
+def _minus(lo: float, hi: float, holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``[lo, hi)`` without the (sorted, disjoint) ``holes``."""
+    out = []
+    for h0, h1 in holes:
+        if h1 <= lo or h0 >= hi:
+            continue
+        if h0 > lo:
+            out.append((lo, h0))
+        lo = max(lo, h1)
+        if lo >= hi:
+            return out
+    if lo < hi:
+        out.append((lo, hi))
+    return out
 
 
 def availability_summary(table: pd.DataFrame, start: float, end: float) -> dict[str, Any]:

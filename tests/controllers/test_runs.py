@@ -173,3 +173,20 @@ def test_node_failure_pods_recreated_after_eviction(tmp_path):
     assert set(rec["lost_at"]) == {460.0} and set(rec["created_at"]) == {461.5}
     assert set(rec["cause"]) == {"TaintManagerEviction"}
     assert r.summary()["pods_lost_unreplaced"].iloc[0] == 0
+
+
+def test_pods_of_a_not_ready_node_are_not_available(tmp_path):
+    # The node fails at 103 and is NotReady at 155 (timeline above); it comes back at 303
+    # (fail_node for 200 s), before the eviction at 460: its pods are not Ready in
+    # [155, 303) (MarkPodsNotReady) and Ready again from 303 (minReadySeconds 0).
+    m = write(tmp_path, "web.yaml", deployment(replicas=6))
+    sc = scenario(tmp_path, m, nodes=3, duration=600,
+                  actions=[{"at_s": 103, "action": "fail_node", "nodes": {"names": ["n-0"]}, "duration_s": 200}])
+    s = Simulation(sc)
+    s.advance(100)
+    on0 = int((s.state.pods.node[: s.state.pods.n] == 0).sum())
+    r = s.run()
+    av = r.frames["availability"].set_index("time")
+    assert av.loc[155.0, "available"] == 6 - on0 and av.loc[155.0, "pods"] == 6
+    assert av.loc[303.0, "available"] == 6
+    assert len(r.frames["recreations"]) == 0
