@@ -6,11 +6,11 @@ create 100 pods of 100m CPU labelled ``app: app-<i>`` per application at t = 0 a
 them for the run (``duration_s`` 3,600 s, lognormal start latency); times include
 building the simulation (reading the manifests) and the result. The ratio is of CPU
 times (this process's), which a loaded machine disturbs far less than wall times.
-The controller run's node failures: each node fails after an exponential time with MTBF
-= -T / ln(0.95) (so about 5% of the nodes fail within T = 3,600 s); a failed node is
-removed (its pods are lost, their ReplicaSets recreate them) and a new node joins 600 s
-later. (The failure model here is a stand-in written for the benchmark, drawn from its
-own seeded stream, until k8sim's failure processes land.)
+The controller run has k8sim's node failure process (``failures: [{kind: node}]``, see
+docs/failures.md): each node fails after an exponential time with MTBF = -T / ln(0.95)
+(so about 5% of the nodes fail within T = 3,600 s) and is repaired 600 s later; the node
+lifecycle controller marks it NotReady and taints it, the taint eviction controller
+evicts its pods 300 s later, and their ReplicaSets recreate them elsewhere.
 
     python bench/bench_controllers.py [--apps 1000 --replicas 100 --nodes 1000]
 """
@@ -24,11 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from k8sim import Simulation, validate_scenario
-from k8sim.component import Contribution
 
 HORIZON = 3600.0
 MTTR = 600.0
@@ -62,37 +60,6 @@ def deployments(apps: int, replicas: int) -> list[dict]:
     } for a in range(apps)]
 
 
-class NodeFailures:
-    """Each node fails after Exp(MTBF) (removed: its pods are lost) and a new node of the
-    same shape joins ``MTTR`` later."""
-
-    name = "bench-node-failures"
-
-    def __init__(self, ctx, mtbf: float):
-        self.ctx = ctx
-        self.mtbf = mtbf
-        self.failed = 0
-
-    def start(self) -> None:
-        rng = self.ctx.streams.generator("bench-node-failures")
-        n = self.ctx.state.nodes.n
-        ttf = rng.exponential(self.mtbf, size=n)
-        for node in np.flatnonzero(ttf < HORIZON).tolist():
-            self.ctx.env.timeout(float(ttf[node])).callbacks.append(lambda _e, node=node: self._fail(node))
-
-    def _fail(self, node: int) -> None:
-        api, nt = self.ctx.api, self.ctx.state.nodes
-        alloc = nt.alloc[:, node].copy()
-        api.remove_node(node)
-        self.failed += 1
-        name = f"{nt.names[node]}-r{self.failed}"
-        self.ctx.env.timeout(MTTR).callbacks.append(
-            lambda _e: api.add_node(name=name, allocatable=alloc, labels={}, taints=[]))
-
-    def contribute(self) -> Contribution:
-        return Contribution(summary={"nodes_failed": self.failed})
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--apps", type=int, default=1000)
@@ -107,15 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "apps.yaml"
         manifest.write_text(yaml.safe_dump_all(deployments(args.apps, args.replicas)))
+        mtbf = -HORIZON / math.log(0.95)
         sc = validate_scenario({"name": "controllers", "seed": 7, "duration_s": HORIZON, "cluster": cluster(args.nodes),
                                 "defaults": {"start_latency": START},
-                                "workloads": [{"name": "apps", "manifest": str(manifest)}]})
-        mtbf = -HORIZON / math.log(0.95)
+                                "workloads": [{"name": "apps", "manifest": str(manifest)}],
+                                "failures": [{"kind": "node",
+                                              "time_to_failure": {"kind": "exponential", "mean": mtbf},
+                                              "time_to_repair": {"kind": "constant", "value": MTTR}}]})
         t0, c0 = time.perf_counter(), time.process_time()
-        r = Simulation(sc, components=[lambda ctx: NodeFailures(ctx, mtbf)]).run()
+        r = Simulation(sc).run()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     s = r.summary().iloc[0]
-    rows.append(("Deployments + node failures", wall, cpu, len(r.pods), int(s["nodes_failed"]),
+    rows.append(("Deployments + node failures", wall, cpu, len(r.pods), int(s.get("node_failures", 0)),
                  int(s["pods_recreated"])))
     print(f"{'run':<30} {'wall (s)':>9} {'CPU (s)':>9} {'pods':>9} {'nodes failed':>13} {'recreated':>10}")
     for name, w, c, pods, failed, rec in rows:
