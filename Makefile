@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench lint notebooks clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ test-fast: install
 ## Benchmarks (not timed tests): prints tables.
 bench: install
 	$(PY) bench/run_all.py
+
+## Re-execute the notebooks at full size and store them with their outputs.
+notebooks: install
+	$(PY) tests/test_notebooks.py
 
 lint: install
 	$(VENV)/bin/ruff check k8sim tests bench

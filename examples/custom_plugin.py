@@ -2,7 +2,8 @@
 
 Score of a candidate node: 51 if it is in ``zone`` (default zone-a), else 0, plus
 ``49 * (free CPU after placement) // (allocatable CPU)``; so a node in the zone (51..100)
-always outranks one outside it (0..49). Use it from a scenario with this directory on
+always outranks one outside it (0..49). Use it from a scenario in this directory (the
+scenario's directory is searched for plugin modules) or with this directory on
 ``sys.path``:  ``plugins: [{name: "custom_plugin:PreferZone", weight: 5, args: {zone: zone-b}}]``
 """
 

@@ -25,9 +25,12 @@ from rich.table import Table
 from k8sim import __version__
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.config.scenario import Scenario
+from k8sim.constants import MAX_TIME_S
+from k8sim.metrics.format import fmt_duration, fmt_metric
 
 if TYPE_CHECKING:
     from k8sim.scheduling.explain import Explanation
+    from k8sim.scheduling.plugins.base import NodeStatus
 
 app = typer.Typer(
     name="k8sim",
@@ -85,7 +88,7 @@ class _LazyProgress:
             self.progress.start()
             self.task = self.progress.add_task("sim", total=self.end, now="")
         assert self.task is not None  # added with the bar
-        label = f"t = {now:,.0f} s" + (f" / {self.end:,.0f} s" if self.end else "")
+        label = f"t = {fmt_duration(now)}" + (f" / {fmt_duration(self.end)}" if self.end else "")
         self.progress.update(self.task, completed=now if self.end else None, now=label)
 
     def close(self) -> None:
@@ -98,11 +101,9 @@ def _summary_table(summary: dict, title: str) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():
-        if isinstance(v, float):
-            text = "-" if math.isnan(v) else f"{v:,.4g}"
-        else:
-            text = f"{v:,}" if isinstance(v, int) else str(v)
-        table.add_row(k, text)
+        if k.startswith("pods_failed_") and v == 0:
+            continue  # the breakdown of pods_failed matters only where some failed
+        table.add_row(k, fmt_metric(k, v))
     return table
 
 
@@ -124,20 +125,24 @@ def run(
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
 ) -> None:
     """Run a scenario; write tables, summary, resolved scenario and plots."""
+    from k8sim.metrics.rundir import check_output_dir
     from k8sim.sim.simulation import Simulation
 
     try:
         sc = load_scenario(scenario, overrides=set_ or [])
+        directory = out or _default_out(sc)
+        check_output_dir(directory)  # before the run: a bad location must not lose it
         sim = Simulation(sc, seed=seed)
     except ScenarioError as e:
         raise _fail(e) from None
     for warning in sim.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    shown = len(sim.warnings)
     for workload, resources in sim.never_fit().items():
         err_console.print(
             f"[yellow]warning:[/] {escape(str(scenario))}: workload {escape(repr(workload))} requests "
             f"more {escape(', '.join(resources))} than any node has: its pods can never be "
-            "scheduled (they are counted as unschedulable)",
+            "scheduled (they are counted in pods_never_fit and pods_pending_failed_scheduling)",
             highlight=False,
             soft_wrap=True,
         )
@@ -146,7 +151,8 @@ def run(
         result = sim.run(progress=bar)
     finally:
         bar.close()
-    directory = out or _default_out(sc)
+    for warning in sim.warnings[shown:]:  # what the run itself found (time limit, bins)
+        _warn(warning)
     result.to_parquet(directory)
     if csv:
         result.to_csv(directory)
@@ -159,32 +165,61 @@ def run(
         save_standard_plots(result, directory)
     summary = result.summary().iloc[0].to_dict()
     console.print(_summary_table(summary, f"{sc.name} (seed {sim.seed})"))
+    for note in result.notes():
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     console.print(
-        f"simulated {result.end_time:,.0f} s in {sim.wall_s:.2f} s wall; results in [bold]{escape(str(directory))}[/]",
+        f"simulated {fmt_duration(result.end_time)} in {sim.wall_s:.2f} s wall; "
+        f"results in [bold]{escape(str(directory))}[/]",
         highlight=False,
     )
 
 
-@app.command()
-def validate(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
-) -> None:
-    """Check scenario files without running them (exit code 2 if any is invalid)."""
+def _validate_one(path: Path, check_plugins: bool) -> str:
+    """Check one scenario or experiment file; returns the "ok" detail or raises."""
+    from k8sim.config.loader import read_yaml
+    from k8sim.experiments.sweeps import experiment_from_data, looks_like_experiment, plan
+    from k8sim.sim.build.profiles import module_plugins, without_module_plugins
     from k8sim.sim.simulation import Simulation
 
+    data = read_yaml(path)
+    if isinstance(data, dict) and looks_like_experiment(data):
+        exp = experiment_from_data(data, source=str(path), base_dir=path.parent)
+        runs = plan(exp, import_plugins=check_plugins)  # every point x profile, validated and built
+        skipped = sorted({m for r in runs for m in module_plugins(r.scenario)}) if not check_plugins else []
+        detail = f"experiment, {len(runs)} runs of {exp.scenario}"
+        if skipped:
+            detail += f"; plugin module(s) not imported: {', '.join(skipped)} (--check-plugins imports them)"
+        return detail
+    sc = load_scenario(path)
+    skipped = [] if check_plugins else module_plugins(sc)
+    sim = Simulation(without_module_plugins(sc) if skipped else sc)  # what only the built cluster tells
+    detail = f"{sim.state.nodes.n} nodes, {len(sc.workloads)} workloads"
+    if skipped:
+        detail += (f"; plugin module(s) not imported: {', '.join(skipped)} (--check-plugins imports and "
+                   "checks them, which runs their code)")
+    return detail
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario or experiment YAML files.")],
+    check_plugins: Annotated[
+        bool, typer.Option("--check-plugins", help="Import the scenario's 'module:Class' plugins (runs their code).")
+    ] = False,
+) -> None:
+    """Check scenario and experiment files without running them (exit code 2 if any is invalid).
+
+    A plugin named "module:Class" is not imported unless --check-plugins is given.
+    """
     bad = 0
     for path in scenarios:
         try:
-            sc = load_scenario(path)
-            sim = Simulation(sc)  # also checks what only the built cluster can tell
+            detail = _validate_one(path, check_plugins)
         except ScenarioError as e:
             err_console.print(f"[bold red]invalid:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             bad += 1
             continue
-        console.print(
-            f"[green]ok[/]: {escape(str(path))} ({sim.state.nodes.n} nodes, {len(sc.workloads)} workloads)",
-            highlight=False,
-        )
+        console.print(f"[green]ok[/]: {escape(str(path))} ({escape(detail)})", highlight=False)
     if bad:
         raise typer.Exit(code=2)
 
@@ -199,7 +234,11 @@ def schema() -> None:
 def compare(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     profile: Annotated[
-        list[str], typer.Option("--profile", help="A scheduler preset to compare (repeat: --profile A --profile B).")
+        list[str],
+        typer.Option("--profile", help=(
+            "A profile to compare (repeat: --profile A --profile B): a preset; the scenario's own profile by "
+            "schedulerName (preset:NAME / scenario:NAME when a name is both); LABEL={preset: ..., plugins: "
+            "[...]} inline; [LABEL=]@file.yaml.")),
     ],
     replications: Annotated[int, typer.Option(help="Seeds per profile (the same seeds for every profile).")] = 10,
     jobs: Annotated[int, typer.Option(help="Worker processes.")] = 1,
@@ -224,14 +263,19 @@ def compare(
     """Compare scheduler profiles on the same seeds: means, 95% CIs, paired differences with t and
     Wilcoxon tests and Holm's correction; optionally enough replications for a stated precision."""
     from k8sim.experiments.commands import compare_command
+    from k8sim.experiments.executors import TerminatedError, terminate_on_sigterm
 
     try:
-        compare_command(scenario, profile, replications, jobs, out, baseline, console, seed=seed,
-                        overrides=set_ or [], plots=plots, executor=executor, address=address,
-                        precision=precision, metrics=metric or [], max_replications=max_replications,
-                        precision_target=precision_on)
+        with terminate_on_sigterm():
+            compare_command(scenario, profile, replications, jobs, out, baseline, console, seed=seed,
+                            overrides=set_ or [], plots=plots, executor=executor, address=address,
+                            precision=precision, metrics=metric or [], max_replications=max_replications,
+                            precision_target=precision_on)
     except ScenarioError as e:
         raise _fail(e) from None
+    except TerminatedError:
+        err_console.print("terminated (SIGTERM); workers stopped", highlight=False)
+        raise typer.Exit(code=143) from None
 
 
 @app.command()
@@ -246,12 +290,18 @@ def sweep(
 ) -> None:
     """Run a parameter sweep; completed runs are skipped when rerun (resume)."""
     from k8sim.experiments.commands import sweep_command
+    from k8sim.experiments.executors import TerminatedError, terminate_on_sigterm
 
     try:
-        table = sweep_command(experiment, executor, jobs, address, out, console, retry_failed=retry_failed,
-                              plots=plots)
+        with terminate_on_sigterm():
+            table = sweep_command(experiment, executor, jobs, address, out, console, retry_failed=retry_failed,
+                                  plots=plots)
     except ScenarioError as e:
         raise _fail(e) from None
+    except TerminatedError:
+        err_console.print("terminated (SIGTERM); workers stopped, finished runs kept (rerun to resume)",
+                          highlight=False)
+        raise typer.Exit(code=143) from None
     if "status" in table and (table["status"] == "error").any():
         raise typer.Exit(code=1)  # the others finished; failed runs are in the sweep table
 
@@ -349,30 +399,55 @@ def _explanation_tables(exp: Explanation, top: int) -> list[Table]:
         rej = Table(title="nodes rejected, by the first filter that rejected them", header_style="bold")
         rej.add_column("filter plugin")
         rej.add_column("nodes", justify="right")
+        rej.add_column("status")
         rej.add_column("reasons")
         reasons: dict[str, dict[str, int]] = {}
-        for plugin, reason in zip(exp.rejected_by, exp.reasons, strict=True):
+        codes: dict[str, dict[str, int]] = {}
+        for plugin, st in zip(exp.rejected_by, exp.statuses, strict=True):
             if plugin is not None:
-                assert reason is not None  # a rejected node always has its reason
+                assert st is not None  # a rejected node always has its status
                 d = reasons.setdefault(plugin, {})
+                reason = ", ".join(st.reasons)
                 d[reason] = d.get(reason, 0) + 1
+                c = codes.setdefault(plugin, {})
+                c[st.code] = c.get(st.code, 0) + 1
         for plugin, count in rejections.items():
             text = "; ".join(f"{c} {r}" for r, c in sorted(reasons[plugin].items()))
-            rej.add_row(escape(plugin), str(count), escape(text))
+            status = "; ".join(code if c == count else f"{c} {code}" for code, c in sorted(codes[plugin].items()))
+            rej.add_row(escape(plugin), str(count), escape(status), escape(text))
         tables.append(rej)
+    short: list[tuple[str, NodeStatus]] = [
+        (exp.nodes[i], s) for i, s in enumerate(exp.statuses) if s is not None and s.details.get("insufficient_resources")
+    ]
+    if short:
+        ins = Table(title="insufficient resources (NodeResourcesFit; base units: milli-CPU, bytes)",
+                    header_style="bold")
+        for col in ("node", "resource", "requested", "used", "capacity", "status"):
+            ins.add_column(col, justify="right" if col in ("requested", "used", "capacity") else "left")
+        first = short[:top]
+        for node_name, node_status in first:
+            for item in node_status.details["insufficient_resources"]:
+                ins.add_row(escape(node_name), escape(item["resource"]), f"{item['requested']:,}", f"{item['used']:,}",
+                            f"{item['capacity']:,}", escape(node_status.code))
+        if len(short) > len(first):
+            ins.caption = f"first {len(first)} of {len(short)} nodes (--top); every node in --format json"
+        tables.append(ins)
     return tables
 
 
 @app.command()
 def explain(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file (mode 1).")] = None,
-    pod: Annotated[str, typer.Option("--pod", help="The pending pod: <workload>-<i>, or [namespace/]name.")] = "",
-    at: Annotated[float | None, typer.Option("--at", help="Mode 1: virtual time (s) to run the scenario to.")] = None,
+    pod: Annotated[str, typer.Option("--pod", help="The pod: <workload>-<i>, or [namespace/]name.")] = "",
+    at: Annotated[
+        float | None,
+        typer.Option("--at", help="Mode 1: virtual time (s) to run the scenario to (default: until the pod is bound)."),
+    ] = None,
     profile: Annotated[
         str | None, typer.Option("--profile", help="Explain under this schedulerName (default: the pod's).")
     ] = None,
     objects: Annotated[
-        Path | None, typer.Option("--objects", help="Mode 2: `kubectl get nodes,pods -A -o yaml` output.")
+        Path | None, typer.Option("--objects", help="Mode 2: `kubectl get nodes,pods,namespaces -A -o yaml` output (Namespace objects optional).")
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Mode 2: a KubeSchedulerConfiguration (v1) file.")
@@ -381,9 +456,11 @@ def explain(
     top: Annotated[int, typer.Option("--top", help="Table: how many feasible nodes to show.")] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON explanation to this file.")] = None,
 ) -> None:
-    """Explain where the scheduler would put a pending pod, node by node.
+    """Explain where the scheduler puts a pod, node by node.
 
-    Mode 1: k8sim explain SCENARIO --pod NAME --at T (runs the scenario to time T).
+    Mode 1: k8sim explain SCENARIO --pod NAME [--at T]. A pod bound by T (without --at:
+    once it is bound) is explained at the cycle that placed it; a pod still Pending at T
+    (without --at: at the end of the run) is explained there.
     Mode 2: k8sim explain --objects cluster.yaml --pod NAME [--config kubescheduler.yaml].
     """
     from k8sim.scheduling.explain import ExplainError, explain_pod
@@ -395,25 +472,32 @@ def explain(
             raise ExplainError(f"--top must be >= 1, got {top}")
         if not pod:
             raise ExplainError("--pod NAME is required")
+        if out is not None and (out.is_dir() or not out.absolute().parent.is_dir()):
+            raise ExplainError(f"--out {out}: expected a file in an existing directory")
         if (scenario is None) == (objects is None):
             raise ExplainError("give either a SCENARIO (with --at) or --objects FILE, not both or neither")
         warnings: list[str] = []
         context: dict[str, object] = {}
+        placement = None
         if scenario is not None:
-            from k8sim.sim.explain import find_pending_pod
+            from k8sim.sim.explain import explain_in_run
             from k8sim.sim.simulation import Simulation
 
             if config is not None:
                 raise ExplainError("--config goes with --objects; a scenario has its own scheduler.profiles")
-            if at is None or not math.isfinite(at) or at <= 0:
+            if at is not None and (not math.isfinite(at) or at <= 0):
                 raise ExplainError(f"--at T must be a virtual time > 0 (seconds), got {at}")
             sc = load_scenario(scenario)
+            limit = sc.duration_s if sc.duration_s is not None else MAX_TIME_S
+            if at is not None and at > limit:
+                raise ExplainError(f"--at {at:g} is beyond the scenario's end ({limit:g} s, "
+                                   f"{'duration_s' if sc.duration_s is not None else 'the time limit'})")
             sim = Simulation(sc)
             warnings += sim.warnings
-            sim.env.run(until=at)
-            _, info = find_pending_pod(sim, pod)
-            state, profiles, name = sim.state, sim.profiles, pod
-            context = {"scenario": str(scenario), "at": at}
+            found = explain_in_run(sim, pod, at, profile)
+            exp, placement = found.explanation, found.placement
+            context = {"scenario": str(scenario), "at": found.at,
+                       "placement": placement.to_dict() if placement is not None else None}
         else:
             from k8sim.scheduling.kubeconfig import load_kube_scheduler_configuration
             from k8sim.sim.snapshot import build_snapshot
@@ -434,11 +518,11 @@ def explain(
             state = cluster.state
             profiles = cfg.build_profiles(cluster.simulation.streams) if cfg is not None else cluster.simulation.profiles
             context = {"objects": str(objects), "config": str(config) if config is not None else None}
-        chosen_profile = profile or info.scheduler_name
-        prof = profiles.get(chosen_profile)
-        if prof is None:
-            raise ExplainError(f"no scheduler profile named {chosen_profile!r} (available: {sorted(profiles)})")
-        exp = explain_pod(state, prof, info, name)
+            chosen_profile = profile or info.scheduler_name
+            prof = profiles.get(chosen_profile)
+            if prof is None:
+                raise ExplainError(f"no scheduler profile named {chosen_profile!r} (available: {sorted(profiles)})")
+            exp = explain_pod(state, prof, info, name)
         for w in warnings:
             _warn(w)
     except ValueError as e:  # ScenarioError, ExplainError, a plugin failing on this pod
@@ -455,10 +539,22 @@ def explain(
         else:
             console.print(f"wrote {escape(str(out))}", highlight=False)
         return
+    if placement is not None:
+        nominated = ", nominated there by a preemption" if placement.nominated else ""
+        console.print(
+            f"[bold]{escape(exp.pod)}[/] was bound to [bold]{escape(placement.node)}[/] at t={placement.time:g} s "
+            f"(scheduling attempt {placement.attempt}{escape(nominated)}); the cycle that placed it:",
+            highlight=False,
+        )
+    elif scenario is not None:
+        console.print(f"[bold]{escape(exp.pod)}[/] is Pending at t={context['at']:g} s", highlight=False)
     console.print(f"[bold]{escape(exp.pod)}[/] ({escape(exp.profile)}): {escape(exp.message)}", highlight=False)
     for table in _explanation_tables(exp, top):
         console.print(table)
-    if exp.best:
+    if placement is not None and exp.best:
+        tie = " (one of the tied best nodes, picked at random)" if exp.chosen is None and placement.node in exp.best else ""
+        console.print(f"the scheduler chose [bold]{escape(placement.node)}[/]{escape(tie)}", highlight=False)
+    elif exp.best:
         if exp.chosen is not None:
             console.print(f"the scheduler would choose [bold]{escape(exp.chosen)}[/]", highlight=False)
         else:

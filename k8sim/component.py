@@ -47,6 +47,9 @@ class Context:
     scenario: Scenario
     seed: int
     warnings: list[str] = field(default_factory=list)
+    #: The run's components by name, in assembly order (filled as they are built), for
+    #: the few things that must reach one (operator actions such as scaling).
+    components: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> ClusterState:

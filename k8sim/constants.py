@@ -8,6 +8,13 @@ This module imports nothing (no schema, no pydantic), so that every layer may us
 from __future__ import annotations
 
 __all__ = [
+    "HIGHEST_USER_PRIORITY",
+    "MAX_PODS",
+    "MAX_POOL_NODES",
+    "MAX_RATE_PER_S",
+    "MAX_TIMESERIES_BINS",
+    "MAX_TIME_S",
+    "MIN_PRIORITY",
     "DEFAULT_MAX_PODS",
     "DEFAULT_SCHEDULER",
     "GPU_MILLI",
@@ -36,3 +43,24 @@ DEFAULT_SCHEDULER = "default-scheduler"
 GPU_MILLI = 1000
 #: Most GPU devices one node may have (a bound pod's devices are an int64 bitmask).
 MAX_GPUS_PER_NODE = 63
+
+# -- bounds of the input (see docs/limits.md) ---------------------------------------
+
+#: Largest virtual time (seconds, about 31.7 years) any time field may take and a run
+#: may reach. Float64 time still resolves 0.12 microseconds there, finer than the
+#: shortest interval between arrivals (1 / MAX_RATE_PER_S), so the clock always moves.
+MAX_TIME_S = 1e9
+#: Most arrivals per second of a generated workload (``rate_per_s``); the shortest
+#: ``every_s`` is its inverse.
+MAX_RATE_PER_S = 1e6
+#: Most pods one workload may create (``max_pods``, ``burst.count``, the expected
+#: count of a Poisson or interval stream).
+MAX_PODS = 10_000_000
+#: Most nodes of one node pool.
+MAX_POOL_NODES = 100_000
+#: Most timeseries bins of a run: beyond it the sample interval widens (with a warning).
+MAX_TIMESERIES_BINS = 500_000
+#: Pod priorities are int32 (``spec.priority``); user-defined values stop at 1e9,
+#: above which upstream reserves priorities for system classes.
+MIN_PRIORITY = -(2**31)
+HIGHEST_USER_PRIORITY = 1_000_000_000

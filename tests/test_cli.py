@@ -318,7 +318,8 @@ def test_pod_that_never_fits_is_counted_unschedulable(runs) -> None:
 
     doc = json.loads((out.cwd / "out" / "summary.json").read_text())
     summary = doc["summary"]
-    assert summary["pods_unschedulable"] == expected
+    assert summary["pods_pending_failed_scheduling"] == expected
+    assert summary["pods_never_fit"] == expected
     assert summary["pods_submitted"] == BASE_PODS + expected
     assert summary["pods_scheduled"] == BASE_PODS
     assert doc["never_fit"] == {"too-big": ["cpu"]}
@@ -335,7 +336,8 @@ def test_pod_that_never_fits_is_counted_unschedulable(runs) -> None:
 def test_summary_counts_are_integers(runs) -> None:
     out = runs["never-fit"].result()
     summary = json.loads((out.cwd / "out" / "summary.json").read_text())["summary"]
-    for key in ("pods_submitted", "pods_scheduled", "pods_unschedulable", "pods_pending_at_end"):
+    for key in ("pods_submitted", "pods_scheduled", "pods_pending_failed_scheduling", "pods_pending_at_end",
+                "pods_never_fit", "pods_preempted", "pods_failed"):
         assert isinstance(summary[key], int), (key, summary[key])
 
 

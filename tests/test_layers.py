@@ -55,15 +55,7 @@ RULES = (
 #: (importing module, imported module) pairs that break a rule today. Each entry is a
 #: debt: remove it in the change that removes the import (the test fails while a
 #: listed pair no longer occurs). Never add one to make a new import pass.
-KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
-    # Trace node lists and trace workloads check their files (existence, the packaged
-    # sample, format-specific args) in validators, through the trace format registry;
-    # DESIGN wants checks that need files to run when the scenario is built.
-    ("k8sim.config.cluster", "k8sim.workloads.traces.formats"),
-    ("k8sim.config.workloads", "k8sim.workloads.traces.formats"),
-    # TraceWorkload.options() builds the readers' TraceOptions.
-    ("k8sim.config.workloads", "k8sim.workloads.traces.schema"),
-})
+KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 def module_name(path: Path) -> str:

@@ -1,12 +1,17 @@
-"""The notebooks in notebooks/ run top to bottom and are stored without outputs.
+"""The notebooks in notebooks/ run top to bottom, and are stored with the outputs of a
+full-size run so that they can be read without running them.
 
 Each is executed with nbclient on the ``python3`` kernel (ipykernel from the dev
 extra; jupyter_client starts a kernel spec whose argv is ``python`` with this very
-interpreter), reduced by ``K8SIM_NOTEBOOK_SMALL=1``.
+interpreter), reduced by ``K8SIM_NOTEBOOK_SMALL=1``. ``python tests/test_notebooks.py``
+(``make notebooks``) re-executes them at full size and stores them with their outputs,
+without per-cell timing metadata.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 from pathlib import Path
 
@@ -37,14 +42,27 @@ def test_the_notebooks_are_there():
     assert [p.name for p in NOTEBOOKS] == EXPECTED
 
 
+#: Signs of a path of the machine a notebook was executed on, which a stored output must
+#: not carry (besides the repository's own location, checked as well).
+MACHINE_PATH = re.compile(r"(/home/|/Users/|/root/|/tmp/|site-packages)")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_stored_without_outputs(path):
+def test_stored_with_outputs(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"cell {i} has outputs: clear them before committing"
-            assert cell.execution_count is None, f"cell {i} has an execution count"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    # executed top to bottom in one kernel session
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run `make notebooks`"
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure stored"
+    for i, cell in enumerate(code):
+        assert "execution" not in cell.metadata, f"code cell {i} keeps timing metadata"
+        for o in cell.outputs:
+            text = o.get("text", "") + "".join(v for k, v in o.get("data", {}).items() if k.startswith("text/"))
+            assert not MACHINE_PATH.search(text), f"code cell {i} shows a machine path: {MACHINE_PATH.search(text)}"
+            assert str(NOTEBOOK_DIR.parent) not in text, f"code cell {i} shows where the repository is"
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
@@ -62,3 +80,19 @@ def test_runs_top_to_bottom(path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was drawn"
+
+
+def store_executed(paths: list[Path]) -> None:
+    """Execute each notebook at full size and store it with its outputs (no timing)."""
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        for cell in nb.cells:
+            cell.metadata.pop("execution", None)
+        nbformat.write(nb, path)
+        sys.stdout.write(f"stored {path.name}\n")
+
+
+if __name__ == "__main__":  # python tests/test_notebooks.py [NOTEBOOK...]
+    store_executed([Path(a).resolve() for a in sys.argv[1:]] or NOTEBOOKS)

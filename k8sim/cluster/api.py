@@ -19,16 +19,19 @@ upstream's kubelet does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from k8sim.cluster import ops
 from k8sim.cluster.log import EventLog
-from k8sim.cluster.pods import FAILED, NO_OWNER, NO_REASON, PENDING, SUCCEEDED, UNSCHEDULABLE
+from k8sim.cluster.pods import BOUND, FAILED, NO_OWNER, NO_REASON, PENDING, RUNNING, SUCCEEDED, UNSCHEDULABLE
 from k8sim.cluster.watch import (
     NodeAdded,
+    NodeDown,
     NodeRemoved,
+    NodeUp,
     NodeUpdated,
     PodAdded,
     PodBound,
@@ -46,6 +49,15 @@ if TYPE_CHECKING:
     from k8sim.cluster.nodes import TaintSpec
     from k8sim.cluster.ops import ClusterState
 
+#: An eviction check: ``check(pod, reason)`` is True when evicting the bound ``pod`` is
+#: allowed now (a PodDisruptionBudget with disruptions left). A check that allows an
+#: eviction may record it (upstream decrements the budget's ``disruptionsAllowed`` in the
+#: same request).
+EvictionCheck = Callable[[int, str], bool]
+
+#: Log kind of an eviction refused by a check (upstream answers 429 TooManyRequests).
+EVICTION_BLOCKED = "EvictionBlocked"
+
 
 class ClusterAPI:
     """Mutations of one run's tables, each logged and published.
@@ -61,19 +73,22 @@ class ClusterAPI:
         self.state = state
         self.log = log if log is not None else EventLog()
         self.bus = bus if bus is not None else WatchBus()
+        self._eviction_checks: list[EvictionCheck] = []
 
     # -- pods -----------------------------------------------------------------------
 
     def create_pod(self, *, name: str, requests: np.ndarray, workload: int, index: int, shape: int,
                    priority: int, duration: float, start_latency: float, gpu_count: int = 0,
-                   gpu_milli: int = 0, owner_kind: int = NO_OWNER, owner: int = 0, node: int = -1) -> int:
+                   gpu_milli: int = 0, owner_kind: int = NO_OWNER, owner: int = 0, node: int = -1,
+                   nonzero: np.ndarray | None = None) -> int:
         """A new Pending pod, created now; returns its row. ``node`` >= 0 preassigns it
-        (``spec.nodeName``: the scheduler leaves it alone; bind it with :meth:`bind`)."""
+        (``spec.nodeName``: the scheduler leaves it alone; bind it with :meth:`bind`).
+        ``nonzero``: see :meth:`PodTable.append <k8sim.cluster.pods.PodTable.append>`."""
         now = self.env.now
         pod = self.state.pods.append(
             name=name, requests=requests, workload=workload, index=index, shape=shape, priority=priority,
             created=now, duration=duration, start_latency=start_latency, gpu_count=gpu_count,
-            gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner,
+            gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner, nonzero=nonzero,
         )
         self.log.event(now, "PodCreated", pod, -1)
         self.bus.publish(PodAdded(pod, node))
@@ -83,6 +98,21 @@ class ClusterAPI:
         """Bind a Pending pod to ``node`` (log ``Scheduled``)."""
         now = self.env.now
         ops.bind(self.state, pod, node, now)
+        self.log.event(now, "Scheduled", pod, node, detail)
+        self.bus.publish(PodBound(pod, node))
+
+    def assume(self, pod: int, node: int) -> None:
+        """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
+        flight: the tables count it there (as upstream's scheduler cache does), but
+        nothing is logged or published until :meth:`bind_assumed`."""
+        ops.bind(self.state, pod, node, self.env.now)
+
+    def bind_assumed(self, pod: int, detail: str = "") -> None:
+        """The Binding of a pod :meth:`assume` placed completes now (log ``Scheduled``,
+        the pod's scheduled time is now, publish PodBound)."""
+        now = self.env.now
+        ops.set_bound_time(self.state, pod, now)
+        node = int(self.state.pods.node[pod])
         self.log.event(now, "Scheduled", pod, node, detail)
         self.bus.publish(PodBound(pod, node))
 
@@ -134,6 +164,37 @@ class ClusterAPI:
         if not ops.mark_terminating(state, pod):
             return False
         self.bus.publish(PodDeleting(pod, int(state.pods.node[pod]), float(grace_s), reason))
+        return True
+
+    def add_eviction_check(self, check: EvictionCheck) -> None:
+        """Register a check that :meth:`evict_pod` asks before evicting a bound pod
+        (admission of the Eviction subresource: PodDisruptionBudgets). Checks are asked
+        in registration order and every one must allow."""
+        self._eviction_checks.append(check)
+
+    def evict_pod(self, pod: int, reason: str = "Evicted", grace_s: float | None = None) -> bool:
+        """A voluntary disruption through the Eviction API (``kubectl drain``): ask the
+        eviction checks, then delete the pod with its ``terminationGracePeriodSeconds``
+        (or ``grace_s``) and ``reason``. Returns False, with an ``EvictionBlocked`` log
+        row, when a check refuses (the caller retries, as kubectl drain does every 5 s).
+
+        As upstream's eviction handler (``pkg/registry/core/pod/storage/eviction.go``,
+        ``canIgnorePDB``), a Pending pod is deleted without asking the checks, and a pod
+        that has ended or is already terminating counts as evicted (True).
+        """
+        state = self.state
+        phase = int(state.pods.phase[pod])
+        if phase in (SUCCEEDED, FAILED) or pod in state.terminating:
+            return True
+        if phase in (BOUND, RUNNING):
+            for check in self._eviction_checks:
+                if not check(pod, reason):
+                    self.log.event(self.env.now, EVICTION_BLOCKED, pod, int(state.pods.node[pod]),
+                                   "Cannot evict pod as it would violate the pod's disruption budget")
+                    return False
+        if grace_s is None:
+            grace_s = state.shapes[int(state.pods.shape[pod])].termination_grace_s
+        self.delete_pod(pod, float(grace_s), reason)
         return True
 
     def drop(self, pod: int) -> None:
@@ -194,6 +255,24 @@ class ClusterAPI:
         for what, detail in changes:
             self.log.event(now, "NodeUpdated", -1, node, detail)
             self.bus.publish(NodeUpdated(node, what))
+
+    def node_down(self, node: int, cause: str, partition: bool = False) -> None:
+        """The machine under ``node`` stops (a fault; log ``NodeDown`` with ``cause``):
+        its kubelet stops its pods and its heartbeats (:class:`NodeDown`). With
+        ``partition`` only its link to the control plane is cut (detail ``<cause>
+        (partition)``): the heartbeats stop, the containers go on. The node object is not
+        changed: the node lifecycle controller marks it NotReady when the heartbeats have
+        been missing for its grace period."""
+        ops.set_up(self.state, node, False)
+        self.log.event(self.env.now, "NodeDown", -1, node, f"{cause} (partition)" if partition else cause)
+        self.bus.publish(NodeDown(node, cause, partition))
+
+    def node_up(self, node: int) -> None:
+        """The machine under ``node`` runs again (log ``NodeUp``): its kubelet restarts
+        (:class:`NodeUp`) and reports Ready."""
+        ops.set_up(self.state, node, True)
+        self.log.event(self.env.now, "NodeUp", -1, node)
+        self.bus.publish(NodeUp(node))
 
     def remove_node(self, node: int) -> None:
         """A node leaves now (log ``NodeRemoved``). Pods still bound there are the

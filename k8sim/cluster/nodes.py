@@ -83,6 +83,10 @@ class NodeTable:
         nonzero_requested: ``int64[2, N]`` cpu/memory requests with upstream's non-zero
             defaults for pods that request nothing (used by scoring, as upstream).
         ready, unschedulable: ``bool[N]`` node conditions (unschedulable = cordoned).
+        up: ``bool[N]`` the machine is running and its kubelet reports (heartbeats);
+            False while a fault has taken it down. The control plane does not read it:
+            it learns of a silent kubelet only through the node lifecycle controller,
+            which sets ``ready``.
         pool: ``int32[N]`` node pool code (-1 for explicit nodes).
         created_at, removed_at: ``float64[N]`` when the node joined and left (inf: still
             there).
@@ -105,6 +109,7 @@ class NodeTable:
         self.nonzero_requested = np.zeros((2, 0), dtype=np.int64)
         self.ready = np.zeros(0, dtype=bool)
         self.unschedulable = np.zeros(0, dtype=bool)
+        self.up = np.zeros(0, dtype=bool)
         self.pool = np.zeros(0, dtype=np.int32)
         self.created_at = np.zeros(0, dtype=np.float64)
         self.removed_at = np.zeros(0, dtype=np.float64)

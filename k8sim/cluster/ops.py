@@ -48,6 +48,12 @@ class ClusterState:
     terminating: set[int] = field(init=False, default_factory=set)
     #: Nodes removed so far (their columns stay, marked by ``removed_at``).
     removed_nodes: int = field(init=False, default=0)
+    #: Labels of each namespace that has any (``namespaceSelector`` of pod affinity
+    #: terms); see :func:`namespace_labels`.
+    namespaces: dict[str, dict[str, str]] = field(init=False, default_factory=dict)
+    #: Bound pods may exceed their node's allocatable (a real cluster's snapshot: static
+    #: pods, resized nodes); :func:`check_invariants` then checks ``requested >= 0`` only.
+    allow_overcommit: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
@@ -59,14 +65,26 @@ class ClusterState:
         self.group_counts = np.zeros((0, 0), dtype=np.int32)
 
 
+#: The label the API server puts on every namespace (upstream
+#: ``v1.LabelMetadataName``), with the namespace's name as its value.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def namespace_labels(state: ClusterState, namespace: str) -> dict[str, str]:
+    """Labels of ``namespace``: those recorded in ``state.namespaces`` plus
+    ``kubernetes.io/metadata.name``, which every namespace has."""
+    return {**state.namespaces.get(namespace, {}), NAMESPACE_NAME_LABEL: namespace}
+
+
 def count_group_key(info: Any) -> tuple:
-    """What the pod-counting plugins see of a shape: labels (PodTopologySpread,
-    InterPodAffinity selectors), pod (anti-)affinity terms (existing pods' terms in
-    InterPodAffinity), host ports (NodePorts) and GPU kind (GpuClustering's tag). Taken
-    when the shape is registered."""
+    """What the pod-counting plugins see of a shape: namespace and labels
+    (PodTopologySpread, InterPodAffinity selectors), pod (anti-)affinity terms (existing
+    pods' terms in InterPodAffinity), host ports (NodePorts) and GPU kind
+    (GpuClustering's tag). Taken when the shape is registered."""
     gpu = 0 if not info.gpu_count else (-1 if info.gpu_milli < GPU_MILLI else int(info.gpu_count))
     affinity = repr(info.affinity) if info.affinity is not None else ""
-    return (tuple(sorted(info.labels.items())), affinity, info.host_ports, gpu)
+    return (getattr(info, "namespace", "default"), tuple(sorted(info.labels.items())), affinity,
+            info.host_ports, gpu)
 
 
 def add_shape(state: ClusterState, info: Any) -> int:
@@ -160,6 +178,7 @@ def add_nodes(
     nt.nonzero_requested = grow(nt.nonzero_requested, 0)
     nt.ready = grow(nt.ready, ready)
     nt.unschedulable = grow(nt.unschedulable, False)
+    nt.up = grow(nt.up, True)
     nt.pool = grow(nt.pool, pool)
     nt.created_at = grow(nt.created_at, now)
     nt.removed_at = grow(nt.removed_at, np.inf)
@@ -292,6 +311,12 @@ def set_ready(state: ClusterState, node: int, ready: bool) -> None:
     _node_changed(state)
 
 
+def set_up(state: ClusterState, node: int, up: bool) -> None:
+    """The machine under a node stops (False) or runs again (True). No scheduling
+    outcome depends on it (the scheduler reads ``ready``), so caches stay valid."""
+    state.nodes.up[node] = up
+
+
 def set_labels(state: ClusterState, node: int, labels: dict[str, str]) -> None:
     """Replace a node's labels with ``labels`` (values interned per key)."""
     nt = state.nodes
@@ -330,6 +355,7 @@ def remove_node(state: ClusterState, node: int, now: float) -> None:
         raise InvariantError(f"node {nt.names[node]} was already removed")
     nt.removed_at[node] = now
     nt.ready[node] = False
+    nt.up[node] = False
     nt.unschedulable[node] = True
     state.removed_nodes += 1
     _node_changed(state)
@@ -362,6 +388,15 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     pods.scheduled[pod] = now
     state.nominated.pop(pod, None)
     state.generation += 1
+
+
+def set_bound_time(state: ClusterState, pod: int, now: float) -> None:
+    """The binding of a pod assumed earlier (:func:`bind` at assume time) completes
+    ``now``: its ``scheduled`` time becomes ``now``."""
+    pods = state.pods
+    if pods.phase[pod] != BOUND:
+        raise InvariantError(f"binding of pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    pods.scheduled[pod] = now
 
 
 def set_running(state: ClusterState, pod: int, now: float) -> None:
@@ -436,7 +471,7 @@ def check_invariants(state: ClusterState) -> None:
     np.add.at(counts, (groups[pods.shape[:n][bound]], idx), 1)
     if not np.array_equal(counts, state.group_counts):
         raise InvariantError("group_counts disagrees with the bound pods")
-    if np.any(nodes.requested < 0) or np.any(nodes.requested > nodes.alloc):
+    if np.any(nodes.requested < 0) or (not state.allow_overcommit and np.any(nodes.requested > nodes.alloc)):
         raise InvariantError("requested outside [0, allocatable]")
     if not np.array_equal(nodes.free, nodes.alloc - nodes.requested):
         raise InvariantError("free != allocatable - requested")

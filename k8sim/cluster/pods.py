@@ -33,7 +33,7 @@ NO_OWNER = 0
 OWNER_KINDS = ("", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "Node")
 
 _FLOAT_COLUMNS = ("created", "scheduled", "running", "finished", "duration", "start_latency",
-                  "pull_start", "pull_end", "image_pull_time", "ready")
+                  "pull_start", "pull_end", "image_pull_time", "ready", "restart_pull_time")
 _INT_COLUMNS = {
     "workload": np.int32,
     "shape": np.int32,
@@ -44,6 +44,8 @@ _INT_COLUMNS = {
     "index": np.int64,
     "restarts": np.int32,
     "pull_failures": np.int32,
+    "pull_bytes": np.int64,
+    "restart_pulls": np.int32,
     "reason": np.int8,
     "gpu_count": np.int32,
     "gpu_milli": np.int64,
@@ -63,10 +65,16 @@ class PodTable:
         number within its workload).
         created, scheduled, running, finished: virtual times (NaN until reached).
         duration: run time once Running (inf = forever); start_latency: bind -> Running.
-        pull_start, pull_end: first image pull began / last one ended (NaN: no pull);
-        image_pull_time: seconds spent pulling, back-off waits included (NaN when the
-        runtime model is off); ready: containers Running and ready; restarts: container
-        restarts; pull_failures: failed pull attempts; reason: a ``REASON_NAMES`` code.
+        pull_start, pull_end: the first start's first image pull began / last one ended
+        (NaN: no pull before the first Running; pull_end stays NaN while it goes on);
+        image_pull_time: seconds the first start spent pulling, back-off waits included
+        (NaN when the runtime model is off); pull_bytes: bytes of the image layers missing on
+        the node when those pulls were requested (0: nothing to download, e.g. an
+        ``Always`` pull of a present image);
+        restart_pull_time, restart_pulls: seconds spent pulling at container restarts
+        (back-off included) and the pulls sent at restarts; ready: containers Running and
+        ready; restarts: container restarts; pull_failures: failed pull attempts (first
+        start and restarts); reason: a ``REASON_NAMES`` code.
         gpu_count, gpu_milli: GPU devices requested and milli-GPU on each (0: no GPU);
         gpu_devices: bitmask of the device indices the pod holds on its node (bit d =
         device d; 0 until devices are chosen), kept after the pod ends for the record.
@@ -98,8 +106,11 @@ class PodTable:
     pull_end: np.ndarray
     image_pull_time: np.ndarray
     ready: np.ndarray
+    restart_pull_time: np.ndarray
     restarts: np.ndarray
     pull_failures: np.ndarray
+    pull_bytes: np.ndarray
+    restart_pulls: np.ndarray
     reason: np.ndarray
     workload: np.ndarray
     shape: np.ndarray
@@ -142,17 +153,23 @@ class PodTable:
         gpu_milli: int = 0,
         owner_kind: int = NO_OWNER,
         owner: int = 0,
+        nonzero: np.ndarray | None = None,
     ) -> int:
         """Add a Pending pod; returns its row (``gpu_count`` devices with ``gpu_milli``
-        each, none by default; owned by ``owner`` of ``owner_kind``, none by default)."""
+        each, none by default; owned by ``owner`` of ``owner_kind``, none by default).
+        ``nonzero``: its cpu/memory for the nodes' ``nonzero_requested`` (the shape's
+        ``nonzero_bound``); None = a single container whose 0 requests are absent ones."""
         if self.n == self._cap:
             self._grow()
         p = self.n
         self.n += 1
         self.requests[p] = requests
-        cpu, mem = requests[0], requests[1]
-        self.nonzero[p, 0] = cpu if cpu > 0 else DEFAULT_MILLI_CPU_REQUEST
-        self.nonzero[p, 1] = mem if mem > 0 else DEFAULT_MEMORY_REQUEST
+        if nonzero is not None:
+            self.nonzero[p] = nonzero
+        else:
+            cpu, mem = requests[0], requests[1]
+            self.nonzero[p, 0] = cpu if cpu > 0 else DEFAULT_MILLI_CPU_REQUEST
+            self.nonzero[p, 1] = mem if mem > 0 else DEFAULT_MEMORY_REQUEST
         self.workload[p] = workload
         self.index[p] = index
         self.shape[p] = shape

@@ -109,9 +109,29 @@ class NodeRemoved:
     node: int
 
 
+@dataclass(slots=True)
+class NodeDown:
+    """The machine under ``node`` stopped (a fault: crash, power loss, partition): its
+    kubelet no longer runs its pods nor reports. This is the infrastructure, not the API
+    server: the node object is unchanged until the node lifecycle controller notices the
+    missing heartbeats. ``cause`` names the fault source. ``partition``: only the link
+    to the control plane is cut; the machine and its containers go on running."""
+
+    node: int
+    cause: str
+    partition: bool = False
+
+
+@dataclass(slots=True)
+class NodeUp:
+    """The machine under ``node`` runs again: its kubelet restarts and reports Ready."""
+
+    node: int
+
+
 #: Every event type, in a stable order (documentation and tests).
 EVENT_TYPES: tuple[type, ...] = (PodAdded, PodBound, PodNominated, PodRunning, PodDeleting, PodTerminated,
-                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved)
+                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved, NodeDown, NodeUp)
 
 E = TypeVar("E")
 Handler = Callable[[Any], None]

@@ -11,6 +11,10 @@ A distribution is a mapping tagged by ``kind``::
     {kind: pareto, shape: 2.5, scale: 10}  # Pareto type I, support [scale, inf)
     {kind: empirical, values: [1, 2, 5]}   # or {kind: empirical, path: x.csv, column: t}
 
+Parameters are bounded by :data:`~k8sim.constants.MAX_TIME_S` (1e9: seconds, or MB for
+layer sizes): a location, scale, bound or value above it is an error. Heavy tails may
+still draw beyond it; a run stops at ``MAX_TIME_S`` (see docs/limits.md).
+
 Every distribution draws non-negative values only (they are durations and sizes) with
 :meth:`BaseDistribution.sample`, whose randomness comes only from the
 :class:`numpy.random.Generator` passed in, and reports its analytic mean with
@@ -43,6 +47,7 @@ from pydantic import (
 )
 
 from k8sim.config.base import Strict
+from k8sim.constants import MAX_TIME_S
 
 __all__ = [
     "BaseDistribution",
@@ -100,7 +105,7 @@ class ConstantDistribution(BaseDistribution):
     """Always ``value``."""
 
     kind: Literal["constant"] = "constant"
-    value: float = Field(ge=0)  # the value every draw takes
+    value: float = Field(ge=0, le=MAX_TIME_S)  # the value every draw takes
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return np.full(_size(size), self.value, dtype=np.float64)
@@ -113,8 +118,8 @@ class UniformDistribution(BaseDistribution):
     """Uniform on ``[low, high)``; ``low == high`` is a constant."""
 
     kind: Literal["uniform"] = "uniform"
-    low: float = Field(ge=0)  # lower bound
-    high: float = Field(ge=0)  # upper bound, >= low
+    low: float = Field(ge=0, le=MAX_TIME_S)  # lower bound
+    high: float = Field(ge=0, le=MAX_TIME_S)  # upper bound, >= low
 
     @model_validator(mode="after")
     def _check(self) -> UniformDistribution:
@@ -134,13 +139,15 @@ class ExponentialDistribution(BaseDistribution):
 
     kind: Literal["exponential"] = "exponential"
     # The mean (YAML key ``mean``), = 1 / rate.
-    scale: float | None = Field(default=None, alias="mean", gt=0)
+    scale: float | None = Field(default=None, alias="mean", gt=0, le=MAX_TIME_S)
     rate: float | None = Field(default=None, gt=0)  # events per unit, = 1 / mean
 
     @model_validator(mode="after")
     def _check(self) -> ExponentialDistribution:
         if (self.scale is None) == (self.rate is None):
             raise ValueError("give exactly one of mean or rate")
+        if self.rate is not None and self.rate < 1 / MAX_TIME_S:
+            raise ValueError(f"rate ({self.rate:g}) must be >= 1 / {MAX_TIME_S:g}: the mean 1 / rate is a time")
         return self
 
     def _mean(self) -> float:
@@ -163,8 +170,8 @@ class NormalDistribution(BaseDistribution):
     """
 
     kind: Literal["normal"] = "normal"
-    loc: float = Field(alias="mean")  # mean of the normal before truncation
-    std: float = Field(ge=0)  # standard deviation of the normal before truncation
+    loc: float = Field(alias="mean", le=MAX_TIME_S)  # mean of the normal before truncation
+    std: float = Field(ge=0, le=MAX_TIME_S)  # standard deviation of the normal before truncation
 
     @model_validator(mode="after")
     def _check(self) -> NormalDistribution:
@@ -212,7 +219,7 @@ class LognormalDistribution(BaseDistribution):
     """``exp(N(mu, sigma))``: ``mu`` and ``sigma`` are those of the underlying normal."""
 
     kind: Literal["lognormal"] = "lognormal"
-    mu: float  # mean of log(X)
+    mu: float = Field(le=math.log(MAX_TIME_S))  # mean of log(X); the median exp(mu) <= MAX_TIME_S
     sigma: float = Field(gt=0)  # standard deviation of log(X)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -230,7 +237,7 @@ class WeibullDistribution(BaseDistribution):
 
     kind: Literal["weibull"] = "weibull"
     shape: float = Field(gt=0)  # k
-    scale: float = Field(gt=0)  # lambda
+    scale: float = Field(gt=0, le=MAX_TIME_S)  # lambda
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return self.scale * rng.weibull(self.shape, _size(size))
@@ -247,7 +254,7 @@ class ParetoDistribution(BaseDistribution):
 
     kind: Literal["pareto"] = "pareto"
     shape: float = Field(gt=0)  # alpha
-    scale: float = Field(gt=0)  # x_m, the minimum value
+    scale: float = Field(gt=0, le=MAX_TIME_S)  # x_m, the minimum value
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         # numpy's Generator.pareto is the Lomax (Pareto II) form, supported on [0, inf).
@@ -296,23 +303,25 @@ def _read_csv_column(path: Path, column: str | None) -> tuple[float, ...]:
                 if column not in header:
                     raise ValueError(
                         f"CSV file {path} has no column {column!r} in its header line "
-                        f"(line {first[0]}); its columns are {header}"
+                        f"(line {first[0]}, {len(header)} column(s))"
                     )
                 index, name = header.index(column), repr(column)
                 data = rows
             else:
                 index = 0
                 if _number(header[0]) is None:
-                    name, data = repr(header[0]), rows
+                    name, data = "1", rows
                 else:  # no header line: the first row is data
-                    name, data = "1", itertools.chain([first], rows)
+                    name, data = "1", (r for r in itertools.chain([first], rows))
             for line, row in data:
                 cell = row[index].strip() if index < len(row) else None
                 x = _number(cell) if cell is not None else None
-                if x is None or x < 0:
-                    got = "nothing" if cell is None else repr(cell)
+                if x is None or not 0 <= x <= MAX_TIME_S:
+                    got = ("no such column in this row" if cell is None else "an empty cell" if not cell
+                           else "not a number" if x is None else "a number out of range")
                     raise ValueError(
-                        f"CSV file {path}, line {line}, column {name}: expected a number >= 0, got {got}"
+                        f"CSV file {path}, line {line}, column {name}: expected a number in "
+                        f"[0, {MAX_TIME_S:g}], got {got}"
                     )
                 values.append(x)
         except csv.Error as e:
@@ -355,7 +364,7 @@ class EmpiricalDistribution(BaseDistribution):
     """
 
     kind: Literal["empirical"] = "empirical"
-    values: tuple[Annotated[float, Field(ge=0)], ...] | None = Field(default=None, min_length=1)
+    values: tuple[Annotated[float, Field(ge=0, le=MAX_TIME_S)], ...] | None = Field(default=None, min_length=1)
     path: str | None = Field(default=None, min_length=1)  # CSV file with the values
     column: str | None = None  # CSV column (header name); default: the first column
     _data: _Values = PrivateAttr()

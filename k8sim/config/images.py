@@ -12,14 +12,17 @@ from pydantic import Field, model_validator
 from k8sim.config.base import Strict
 from k8sim.config.distributions import Distribution
 from k8sim.config.k8s_types import K8sModel
+from k8sim.config.names import Seconds
 from k8sim.config.resources import Quantity
 
 __all__ = ["ImageCatalogSpec", "ImageLayer", "ImageSpec", "KubeletConfig", "SyntheticImages"]
 
 
 class KubeletConfig(K8sModel):
-    """kubelet settings of a pool's nodes for images (upstream ``KubeletConfiguration``
-    names and defaults). Used only when the scenario has an ``images`` section."""
+    """kubelet settings of a pool's nodes (upstream ``KubeletConfiguration`` names and
+    defaults, ``pkg/kubelet/apis/config/v1beta1/defaults.go``). The image settings apply
+    only when the scenario has an ``images`` section; the pod-worker timing applies
+    whenever pods go through the runtime model (images, restarts, crashes)."""
 
     # Pull one image at a time per node (FIFO); false: up to maxParallelImagePulls at once.
     serialize_image_pulls: bool = Field(default=True, alias="serializeImagePulls")
@@ -33,7 +36,27 @@ class KubeletConfig(K8sModel):
     image_gc_high_threshold_percent: int = Field(default=85, alias="imageGCHighThresholdPercent", ge=0, le=100)
     image_gc_low_threshold_percent: int = Field(default=80, alias="imageGCLowThresholdPercent", ge=0, le=100)
     # Images younger than this are never garbage-collected (upstream imageMinimumGCAge, 2m).
-    image_minimum_gc_age_s: float = Field(default=120.0, alias="imageMinimumGCAgeSeconds", ge=0)
+    image_minimum_gc_age_s: Seconds = Field(default=120.0, alias="imageMinimumGCAgeSeconds")
+    # Seconds between image GC passes (upstream ImageGCPeriod, 5m, a constant in
+    # pkg/kubelet/kubelet.go; 0 = GC only when a pull needs room). With
+    # imageGCHighThresholdPercent 100 image GC is off altogether, as upstream.
+    image_gc_period_s: Seconds = Field(default=300.0, alias="imageGCPeriodSeconds")
+    # Pod worker timing (upstream constants of pkg/kubelet/kubelet.go and pod_workers.go,
+    # not KubeletConfiguration fields): after a sync that failed (a pull in
+    # ImagePullBackOff, ErrImageNeverPull; a container in CrashLoopBackOff when the
+    # setting below is false) the pod is synced again after backOffPeriod (10 s)
+    # stretched by a random factor in [1, 1 + jitter) (workerBackOffPeriodJitterFactor
+    # 0.5), so retries happen at the first sync after their back-off expires. Period 0:
+    # exactly at expiry; jitter 0: on an exact grid.
+    pod_worker_backoff_period_s: Seconds = Field(default=10.0, alias="podWorkerBackOffPeriodSeconds")
+    pod_worker_jitter_factor: float = Field(default=0.5, alias="podWorkerJitterFactor", ge=0, le=10)
+    # A container in CrashLoopBackOff: since Kubernetes 1.35 the pod worker requeues the
+    # pod for the back-off's expiry (the sync error carries it, kubecontainer.BackoffError),
+    # after wait.Jitter(min(remaining, syncFrequency), jitter); false: as up to 1.34, the
+    # 10 s grid above. Pull back-off always uses the grid.
+    pod_worker_requeue_at_backoff_expiry: bool = Field(default=True, alias="podWorkerRequeueAtBackOffExpiry")
+    # KubeletConfiguration syncFrequency (1m): the longest a pod worker waits between syncs.
+    sync_frequency_s: Seconds = Field(default=60.0, alias="syncFrequencySeconds", gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> KubeletConfig:

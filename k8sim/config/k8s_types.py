@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from k8sim.config.base import Strict
+from k8sim.config.names import DnsSubdomain, LabelKey, Labels, LabelValue, Priority, check_qualified_name
 
 
 class K8sModel(Strict):
@@ -27,11 +28,12 @@ class K8sModel(Strict):
 
 
 class LabelSelectorRequirement(K8sModel):
-    """``metav1.LabelSelectorRequirement``."""
+    """``metav1.LabelSelectorRequirement`` (key and values checked as upstream's
+    ``ValidateLabelSelectorRequirement``: a qualified name, label values)."""
 
-    key: str = Field(min_length=1)
+    key: LabelKey
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
-    values: tuple[str, ...] = ()
+    values: tuple[LabelValue, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> LabelSelectorRequirement:
@@ -48,7 +50,7 @@ class LabelSelector(K8sModel):
     An empty selector matches everything (upstream ``LabelSelectorAsSelector``).
     """
 
-    match_labels: dict[str, str] = Field(default={}, alias="matchLabels")
+    match_labels: Labels = Field(default={}, alias="matchLabels")
     match_expressions: tuple[LabelSelectorRequirement, ...] = Field(default=(), alias="matchExpressions")
 
     def matches(self, labels: dict[str, str]) -> bool:
@@ -73,7 +75,10 @@ class LabelSelector(K8sModel):
 
 
 class NodeSelectorRequirement(K8sModel):
-    """``v1.NodeSelectorRequirement`` (operators include Gt/Lt on integer label values)."""
+    """``v1.NodeSelectorRequirement`` (operators include Gt/Lt on integer label values).
+
+    The key is a qualified name (upstream ``ValidateNodeSelectorRequirement`` checks it
+    with ``ValidateLabelName``; values are not checked upstream, so not here either)."""
 
     key: str = Field(min_length=1)
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
@@ -85,6 +90,8 @@ class NodeSelectorRequirement(K8sModel):
             raise ValueError(f"operator {self.operator} needs at least one value")
         if self.operator in ("Exists", "DoesNotExist") and self.values:
             raise ValueError(f"operator {self.operator} takes no values")
+        if self.key != "metadata.name":  # a matchFields key (checked by NodeSelectorTerm)
+            check_qualified_name(self.key)
         if self.operator in ("Gt", "Lt"):
             if len(self.values) != 1:
                 raise ValueError(f"operator {self.operator} takes exactly one value")
@@ -133,10 +140,16 @@ class NodeAffinity(K8sModel):
 
 
 class PodAffinityTerm(K8sModel):
-    """``v1.PodAffinityTerm`` (k8sim has one namespace, so namespace fields are absent)."""
+    """``v1.PodAffinityTerm``. The term selects pods of the namespaces listed in
+    ``namespaces`` and of those whose labels ``namespaceSelector`` matches; with neither,
+    pods of the namespace of the pod that has the term (upstream
+    ``getNamespacesFromPodAffinityTerm``). An empty ``namespaceSelector`` (``{}``)
+    matches every namespace."""
 
     label_selector: LabelSelector | None = Field(default=None, alias="labelSelector")
-    topology_key: str = Field(alias="topologyKey", min_length=1)
+    topology_key: LabelKey = Field(alias="topologyKey")
+    namespaces: tuple[str, ...] = ()
+    namespace_selector: LabelSelector | None = Field(default=None, alias="namespaceSelector")
 
 
 class WeightedPodAffinityTerm(K8sModel):
@@ -166,13 +179,13 @@ class TopologySpreadConstraint(K8sModel):
     """``v1.TopologySpreadConstraint``."""
 
     max_skew: int = Field(alias="maxSkew", ge=1)
-    topology_key: str = Field(alias="topologyKey", min_length=1)
+    topology_key: LabelKey = Field(alias="topologyKey")
     when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(alias="whenUnsatisfiable")
     label_selector: LabelSelector | None = Field(default=None, alias="labelSelector")
     min_domains: int | None = Field(default=None, alias="minDomains", ge=1)
     node_affinity_policy: Literal["Honor", "Ignore"] = Field(default="Honor", alias="nodeAffinityPolicy")
     node_taints_policy: Literal["Honor", "Ignore"] = Field(default="Ignore", alias="nodeTaintsPolicy")
-    match_label_keys: tuple[str, ...] = Field(default=(), alias="matchLabelKeys")
+    match_label_keys: tuple[LabelKey, ...] = Field(default=(), alias="matchLabelKeys")
 
     @model_validator(mode="after")
     def _check(self) -> TopologySpreadConstraint:
@@ -196,8 +209,10 @@ class ContainerPort(K8sModel):
 class PriorityClass(K8sModel):
     """``scheduling.k8s.io/v1 PriorityClass``."""
 
-    name: str = Field(min_length=1)
-    value: int = Field(ge=-(2**31), le=10**9)  # user classes are capped at 1e9 upstream
+    name: DnsSubdomain
+    # Upstream ValidatePriorityClass (pkg/apis/scheduling/validation/validation.go):
+    # a user-defined value is at most HighestUserDefinablePriority (1e9); int32 below.
+    value: Priority
     global_default: bool = Field(default=False, alias="globalDefault")
     preemption_policy: Literal["PreemptLowerPriority", "Never"] = Field(
         default="PreemptLowerPriority", alias="preemptionPolicy"

@@ -7,15 +7,22 @@ missing CSV, an ``--set`` override on a path that does not exist) ends in one
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
+import types
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from k8sim.config.base import BOOL_FOR_NUMBER
+from k8sim.config.faults import ACTION_KINDS, FAILURE_KINDS
 from k8sim.config.scenario import Scenario
+from k8sim.constants import MAX_PODS, MAX_POOL_NODES, MAX_RATE_PER_S, MAX_TIME_S
 
 _NO_DATA: Any = object()
 
@@ -69,6 +76,16 @@ _UNION_TAGS = {
     "empirical",
     # arrival kinds
     "poisson", "interval", "times", "burst",
+    # failure and action kinds
+    *FAILURE_KINDS, *ACTION_KINDS,
+}
+
+
+_LIMIT_NOTES = {
+    MAX_TIME_S: f" (k8sim's time limit, about {MAX_TIME_S / 3.15576e7:.1f} years; see docs/limits.md)",
+    MAX_PODS: " (pods per workload; see docs/limits.md)",
+    MAX_RATE_PER_S: " (arrivals per second; see docs/limits.md)",
+    MAX_POOL_NODES: " (nodes per pool; see docs/limits.md)",
 }
 
 
@@ -76,25 +93,161 @@ def _pydantic_problems(err: ValidationError, data: Any = _NO_DATA) -> list[tuple
     problems = []
     for e in err.errors(include_url=False):
         msg = e["msg"]
+        loc = e["loc"]
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see `k8sim schema`)"
+            where = format_loc(loc, data)
+            msg = "unknown key" + (_suggest(where) or " (check the spelling; see `k8sim schema`)")
+        elif e["type"] == BOOL_FOR_NUMBER:
+            loc = (*loc, e["ctx"]["field"])
+            msg = "expected a number, got a boolean"
         elif e["type"] == "missing":
             msg = "required field is missing"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
-        problems.append((format_loc(e["loc"], data), msg))
+        elif e["type"] == "less_than_equal":
+            msg += _LIMIT_NOTES.get((e.get("ctx") or {}).get("le", math.nan), "")
+        problems.append((format_loc(loc, data), msg))
     return problems
 
 
-def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
-    """Validate a plain-data scenario (as parsed from YAML) into a :class:`Scenario`."""
+def _models(annotation: Any) -> list[Any]:
+    """The schema types an annotation may hold, unwrapped (Annotated, Optional, unions)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _models(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(annotation) for m in _models(a)]
+    return [annotation]
+
+
+def _keys(model: Any) -> dict[str, Any]:
+    """Input keys of a model (field names and aliases) -> annotation."""
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        out[name] = field.annotation
+        if field.alias:
+            out[field.alias] = field.annotation
+    return out
+
+
+def schema_keys(parts: Sequence[str | int], root: Any = None) -> tuple[list[str], str] | None:
+    """Walk a parsed path through the schema (default: :class:`Scenario`).
+
+    Returns None if every key is known (or the walk reaches free-form data such as
+    labels or plugin args), else ``(valid keys, key)`` at the first unknown key.
+    """
+    types_ = [root if root is not None else Scenario]
+    for part in parts:
+        options = [m for t in types_ for m in _models(t)]
+        if isinstance(part, int):
+            items = [typing.get_args(m)[0] for m in options if typing.get_origin(m) in (list, tuple)]
+            if not items:
+                return None
+            types_ = items
+            continue
+        models = [m for m in options if isinstance(m, type) and issubclass(m, BaseModel)]
+        if not models:
+            return None  # a mapping of free keys (labels, args) or a scalar: not ours to judge
+        keys: dict[str, Any] = {}
+        for m in models:
+            for k, v in _keys(m).items():
+                keys.setdefault(k, v)
+        if part not in keys:
+            return sorted(keys), part
+        types_ = [keys[part]]
+    return None
+
+
+def _suggest(path: str, root: Any = None) -> str:
+    """``" (did you mean 'x'?)"`` for the unknown last key of ``path``, or ""."""
+    try:
+        found = schema_keys(parse_path(path), root)
+    except ValueError:
+        return ""
+    if found is None:
+        return ""
+    valid, key = found
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (expected one of: {', '.join(valid)})" if len(valid) <= 12 else " (see `k8sim schema`)"
+
+
+def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None,
+                      system_priorities: bool = False) -> Scenario:
+    """Validate a plain-data scenario (as parsed from YAML) into a :class:`Scenario`.
+
+    ``system_priorities`` admits pod priorities above the user maximum (1e9), as the
+    system pods of a real cluster's snapshot have.
+    """
     if not isinstance(data, Mapping):
         raise ScenarioError(source, [("", "expected a mapping at the top of the file")])
-    context = {"base_dir": base_dir if base_dir is not None else Path.cwd()}
+    context = {"base_dir": base_dir if base_dir is not None else Path.cwd(), "system_priorities": system_priorities}
     try:
         return Scenario.model_validate(data, context=context).with_source(source)
     except ValidationError as err:
         raise ScenarioError(source, _pydantic_problems(err, data)) from None
+
+
+#: Most nodes (scalars, sequences, mappings) that aliases may add to a YAML document once
+#: expanded. Anchors that reuse a block a few times stay far below it; an "alias bomb"
+#: (aliases of aliases, 369 bytes expanding to millions of nodes) is refused at once.
+MAX_ALIAS_EXPANSION = 10_000
+
+
+class YAMLAliasError(yaml.YAMLError):
+    """A YAML document whose aliases expand beyond :data:`MAX_ALIAS_EXPANSION` or recur."""
+
+
+_BaseSafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _BoundedLoader(_BaseSafeLoader):
+    """A safe loader that refuses aliases expanding beyond a bound, and recursive ones."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_aliases(node)
+        return super().construct_document(node)
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Raise :class:`YAMLAliasError` if ``root``, expanded, has more than
+    :data:`MAX_ALIAS_EXPANSION` nodes beyond those written, or a cycle."""
+    written: set[int] = set()
+    expanded: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in expanded:
+            return expanded[key]
+        if key in on_path:
+            raise YAMLAliasError(f"recursive alias at line {node.start_mark.line + 1}" if node.start_mark
+                                 else "recursive alias")
+        written.add(key)
+        total = 1
+        if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+            on_path.add(key)
+            children = node.value if isinstance(node, yaml.SequenceNode) else [c for kv in node.value for c in kv]
+            for child in children:
+                total += size(child)
+                if total - len(written) > MAX_ALIAS_EXPANSION:
+                    raise YAMLAliasError(
+                        f"aliases expand the document by more than {MAX_ALIAS_EXPANSION:,} nodes "
+                        f"(line {node.start_mark.line + 1}); refusing an alias bomb"
+                        if node.start_mark else f"aliases expand the document by more than {MAX_ALIAS_EXPANSION:,} nodes"
+                    )
+            on_path.discard(key)
+        expanded[key] = total
+        return total
+
+    size(root)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` refusing alias bombs and recursive aliases (every YAML input of
+    k8sim goes through here: scenarios, experiments, objects, configs, ``--set``)."""
+    return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def read_yaml(path: Path) -> Any:
@@ -108,7 +261,9 @@ def read_yaml(path: Path) -> Any:
     except OSError as e:
         raise ScenarioError(str(path), [("", f"cannot read file: {e.strerror}")]) from None
     try:
-        return yaml.safe_load(text)
+        return safe_load(text)
+    except YAMLAliasError as e:
+        raise ScenarioError(str(path), [("", f"YAML error: {e}")]) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
@@ -124,6 +279,9 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """
     p = Path(path)
     data = read_yaml(p)
+    if isinstance(data, dict) and "scenario" in data and "cluster" not in data:
+        raise ScenarioError(str(p), [("", "this is an experiment file, not a scenario (it has scenario: and no "
+                                          "cluster:): run it with `k8sim sweep`")])
     if isinstance(data, dict):
         data = apply_overrides(data, overrides, source=str(p))
         data.setdefault("name", p.stem)
@@ -155,7 +313,9 @@ def set_path(data: Any, path: str, value: Any) -> None:
     """Set ``value`` at a dotted path inside nested dicts/lists (in place).
 
     A missing key is created in a mapping (schema validation then decides whether it is
-    allowed); a list index must already exist.
+    allowed). A list index must exist, or be the list's length: that appends a new
+    element (a missing list counts as empty), so ``scheduler.profiles[0].preset=binpack``
+    works on a scenario that lists no profiles (the new element has every default).
     """
     parts = parse_path(path)
     node = data
@@ -165,8 +325,15 @@ def set_path(data: Any, path: str, value: Any) -> None:
         if isinstance(part, int):
             if not isinstance(node, list):
                 raise ValueError(f"{where}: not a list")
+            if part == len(node):  # append a new element
+                node.append(value if last else ([] if isinstance(parts[i + 1], int) else {}))
+                if last:
+                    return
             if not -len(node) <= part < len(node):
-                raise ValueError(f"{where}: index out of range (the list has {len(node)} items)")
+                raise ValueError(
+                    f"{where}: index out of range (the list has {len(node)} items; index {len(node)} "
+                    "appends a new one)"
+                )
             if last:
                 node[part] = value
             else:
@@ -182,8 +349,13 @@ def set_path(data: Any, path: str, value: Any) -> None:
                 node = node[part]
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str = "<scenario>") -> dict[str, Any]:
-    """Apply ``path=value`` strings (value parsed as YAML) to a copy of ``data``."""
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str = "<scenario>",
+                    check_keys: bool = True) -> dict[str, Any]:
+    """Apply ``path=value`` strings (value parsed as YAML) to a copy of ``data``.
+
+    With ``check_keys`` (a scenario), a key the schema does not have is reported as
+    ``unknown key`` with the nearest valid name, before anything is set.
+    """
     import copy
 
     out = copy.deepcopy(data)
@@ -193,11 +365,24 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str 
             problems.append(("--set", f"expected path=value, got {ov!r}"))
             continue
         path, raw = ov.split("=", 1)
+        if not path.strip():
+            problems.append(("--set", f"expected path=value, got {ov!r} (no path before '=')"))
+            continue
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = safe_load(raw) if raw != "" else ""
+        except YAMLAliasError as e:
+            problems.append((f"--set {path.strip()}", f"YAML error: {e}"))
+            continue
         except yaml.YAMLError:
             value = raw
         try:
+            parts = parse_path(path.strip())
+            unknown = schema_keys(parts) if check_keys else None
+            if unknown is not None:
+                valid, key = unknown
+                at = format_loc(parts[: parts.index(key) + 1])
+                problems.append((f"--set {path.strip()}", f"{at}: unknown key{_suggest(at)}"))
+                continue
             set_path(out, path.strip(), value)
         except ValueError as e:
             problems.append((f"--set {path.strip()}", str(e)))

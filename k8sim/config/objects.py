@@ -96,6 +96,25 @@ class ObjectReader:
             return None
         return value
 
+    def string(self, value: Any, path: str, default: str | None = None) -> str | None:
+        """``value`` as a string: ``default`` if absent (None or ""), None (a problem) if
+        not a string (a list where a name belongs, say)."""
+        if value is None or value == "":
+            return default
+        if not isinstance(value, str):
+            self.problem(path, f"expected a string, got {type(value).__name__}")
+            return None
+        return value
+
+    def boolean(self, value: Any, path: str, default: bool = False) -> bool:
+        """``value`` as a boolean: ``default`` if absent, a problem if not a boolean."""
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problem(path, f"expected true or false, got {type(value).__name__}")
+            return default
+        return value
+
     def strings(self, value: Any, path: str) -> dict[str, str]:
         """A string-to-string mapping (labels, a node selector); ``{}`` after a problem."""
         m = self.mapping_or_empty(value, path)

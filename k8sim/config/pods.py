@@ -11,8 +11,17 @@ from pydantic import Field, model_validator
 from k8sim.config.base import Strict
 from k8sim.config.distributions import Distribution
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, TopologySpreadConstraint
+from k8sim.config.names import (
+    ContainerName,
+    DnsSubdomain,
+    Labels,
+    LabelValue,
+    PodName,
+    Priority,
+    check_qualified_name,
+)
 from k8sim.config.resources import ResourceList
-from k8sim.constants import DEFAULT_SCHEDULER, GPU_MILLI, MAX_GPUS_PER_NODE
+from k8sim.constants import DEFAULT_SCHEDULER, GPU_MILLI, MAX_GPUS_PER_NODE, MAX_RATE_PER_S, MAX_TIME_S
 
 __all__ = [
     "ContainerSpec",
@@ -20,6 +29,7 @@ __all__ = [
     "InitContainerSpec",
     "InitialPod",
     "PodGpu",
+    "PodResourcesSpec",
     "PodTemplate",
     "PullPolicy",
     "Toleration",
@@ -35,14 +45,18 @@ class Toleration(K8sModel):
 
     key: str = ""  # taint key to tolerate; "" with Exists = all keys
     operator: Literal["Equal", "Exists"] = "Equal"  # Equal compares value, Exists does not
-    value: str = ""  # compared when operator is Equal
+    value: LabelValue = ""  # compared when operator is Equal
     effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = ""  # "" = any
-    toleration_seconds: float | None = Field(default=None, alias="tolerationSeconds")
+    # Seconds a NoExecute taint is tolerated (upstream int64; negative = 0).
+    toleration_seconds: float | None = Field(default=None, alias="tolerationSeconds", ge=-MAX_TIME_S,
+                                             le=MAX_TIME_S)
 
     @model_validator(mode="after")
     def _check(self) -> Toleration:
         if self.operator == "Exists" and self.value:
             raise ValueError("a toleration with operator Exists must not set a value")
+        if self.key:
+            check_qualified_name(self.key)  # upstream validateTolerations: ValidateLabelName
         if not self.key and self.operator != "Exists":
             raise ValueError("a toleration with an empty key must use operator Exists")
         return self
@@ -79,9 +93,16 @@ PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 
 class InitContainerSpec(K8sModel):
-    """An init container: runs to completion, in order, before the main containers."""
+    """An init container: runs to completion, in order, before the main containers.
+    With ``restartPolicy: Always`` it is a sidecar: for scheduling its requests add to
+    the main containers' (upstream's sidecar rule); the runtime model starts it like
+    any init container, with no run time of its own."""
 
-    name: str = Field(min_length=1)  # container name
+    name: ContainerName  # container name (DNS-1123 label)
+    # resources.requests of this container; absent = none named (scheduling's non-zero
+    # defaults then apply to it). Setting it on any container makes requests per container.
+    requests: ResourceList | None = None
+    restart_policy: Literal["Always"] | None = Field(default=None, alias="restartPolicy")  # Always = sidecar
     image: str | None = None  # image from the catalog (pulled first); absent = nothing to pull
     # Absent: the pod's imagePullPolicy, else upstream's default for the image's tag.
     image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
@@ -92,7 +113,10 @@ class InitContainerSpec(K8sModel):
 class ContainerSpec(K8sModel):
     """A main container: its image is pulled, then it is created and started."""
 
-    name: str = Field(min_length=1)  # container name
+    name: ContainerName  # container name (DNS-1123 label)
+    # resources.requests of this container; absent = none named (a named 0 is an explicit
+    # zero: scheduling's non-zero defaults apply only to resources a container does not name).
+    requests: ResourceList | None = None
     image: str | None = None  # image from the catalog; absent = nothing to pull
     image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
     start_latency: Distribution | None = None  # create + start once the image is there (0)
@@ -105,7 +129,7 @@ class CrashModel(Strict):
 
     probability: float | None = Field(default=None, ge=0, le=1)  # crash chance per run
     after: Distribution | None = None  # time to the crash when a run crashes (default 0)
-    rate_per_s: float | None = Field(default=None, gt=0)  # crashes per running second
+    rate_per_s: float | None = Field(default=None, gt=0, le=MAX_RATE_PER_S)  # crashes per running second
 
     @model_validator(mode="after")
     def _check(self) -> CrashModel:
@@ -116,19 +140,43 @@ class CrashModel(Strict):
         return self
 
 
-class PodTemplate(K8sModel):
-    """What every pod of a workload looks like."""
+class PodResourcesSpec(K8sModel):
+    """Pod-level ``spec.resources``: its ``requests`` of cpu, memory and ``hugepages-*``
+    replace the containers' sum (upstream PodLevelResources)."""
 
-    requests: ResourceList = {}  # resources.requests (summed over containers)
+    requests: ResourceList = {}
+
+
+def _per_container(containers: list[ContainerSpec], init: list[InitContainerSpec]) -> bool:
+    return any(c.requests is not None for c in containers) or any(c.requests is not None for c in init)
+
+
+class PodTemplate(K8sModel):
+    """What every pod of a workload looks like.
+
+    Requests: ``requests`` is the pod's one container's ``resources.requests`` (a
+    resource it does not name is absent; ``0`` is an explicit zero), unless some entry of
+    ``containers`` / ``initContainers`` gives its own ``requests``: then each container's
+    requests count as upstream combines them (sum, init-container max, sidecars) and
+    ``requests`` must be empty. ``resources.requests`` (pod level) and ``overhead`` apply
+    on top in both cases."""
+
+    requests: ResourceList = {}  # resources.requests of the pod's (single) container
+    namespace: str = Field(default="default", min_length=1)  # metadata.namespace
+    # spec.overhead (RuntimeClass overhead): added to the pod's requests.
+    overhead: ResourceList = {}
+    resources: PodResourcesSpec | None = None  # pod-level spec.resources
     limits: ResourceList = {}  # resources.limits (recorded, not enforced yet)
     image: str | None = None  # container image; pulled when the scenario has an ``images`` section
-    priority: int = 0  # pod priority (higher is scheduled first)
-    labels: dict[str, str] = {}  # pod labels
-    node_selector: dict[str, str] = Field(default={}, alias="nodeSelector")  # node labels
+    # Pod priority (higher is scheduled first): int32, at most 1e9 (larger values are
+    # reserved for system classes upstream).
+    priority: Priority = 0
+    labels: Labels = {}  # pod labels
+    node_selector: Labels = Field(default={}, alias="nodeSelector")  # node labels
     tolerations: list[Toleration] = []  # taints this pod tolerates
-    scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    scheduler_name: DnsSubdomain = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
     # PriorityClass whose value becomes the pod's priority (overrides ``priority``).
-    priority_class_name: str | None = Field(default=None, alias="priorityClassName")
+    priority_class_name: DnsSubdomain | None = Field(default=None, alias="priorityClassName")
     affinity: Affinity | None = None  # node affinity, pod affinity and anti-affinity
     topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = Field(
         default=(), alias="topologySpreadConstraints"
@@ -136,7 +184,8 @@ class PodTemplate(K8sModel):
     node_name: str | None = Field(default=None, alias="nodeName")  # pin to a node (NodeName)
     ports: tuple[ContainerPort, ...] = ()  # container ports; hostPort conflicts (NodePorts)
     # Time a preempted or evicted pod keeps its resources after being told to stop.
-    termination_grace_period_s: float = Field(default=30.0, alias="terminationGracePeriodSeconds", ge=0)
+    termination_grace_period_s: float = Field(default=30.0, alias="terminationGracePeriodSeconds", ge=0,
+                                              le=MAX_TIME_S)
     # Time from binding to Running (sandbox + image + container start); drawn per pod.
     # When absent, the scenario's ``defaults.start_latency`` applies.
     start_latency: Distribution | None = None
@@ -166,6 +215,9 @@ class PodTemplate(K8sModel):
                 raise ValueError(f"requests.{name} ({req}) exceeds limits.{name} ({lim})")
         if self.containers and self.image is not None:
             raise ValueError("give image (one main container) or containers, not both")
+        if self.requests and _per_container(self.containers, self.init_containers):
+            raise ValueError("give requests per container (containers[].requests, initContainers[].requests) "
+                             "or requests of the pod's single container, not both")
         names = [c.name for c in self.init_containers] + [c.name for c in self.containers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -174,12 +226,36 @@ class PodTemplate(K8sModel):
 
 
 class InitialPod(K8sModel):
-    """A pod already bound to a node at time 0 (it never passes the scheduler)."""
+    """A pod already bound to a node at time 0 (it never passes the scheduler).
 
-    name: str = Field(min_length=1)  # pod name
-    node_name: str = Field(alias="nodeName")  # the node it runs on
-    requests: ResourceList = {}  # resources.requests
-    labels: dict[str, str] = {}  # pod labels
-    priority: int = 0  # pod priority
+    Besides its requests it keeps what the scheduler's plugins read of a pod already on
+    a node: labels and namespace (selectors of pod affinity and topology spread), its own
+    pod (anti-)affinity terms (the existing pods' side of InterPodAffinity), host ports
+    (NodePorts), priority (preemption), images. Requests follow the rule of
+    :class:`PodTemplate` (``requests`` = one container, or per-container requests);
+    of ``containers`` / ``initContainers`` only the name, image and requests are read."""
+
+    name: PodName  # pod name ([namespace/]name)
+    node_name: str = Field(alias="nodeName", min_length=1)  # the node it runs on
+    requests: ResourceList = {}  # resources.requests of its single container
+    labels: Labels = {}  # pod labels
+    namespace: str = Field(default="default", min_length=1)  # metadata.namespace
+    priority: Priority = 0  # pod priority
     duration: Distribution | None = None  # remaining run time; absent = forever
     gpu: PodGpu | None = None  # GPU request, placed on the node's devices by the "best" rule
+    affinity: Affinity | None = None  # its pod (anti-)affinity terms (node affinity is not read)
+    ports: tuple[ContainerPort, ...] = ()  # container ports; hostPorts block other pods (NodePorts)
+    image: str | None = None  # its container's image (or containers[].image)
+    containers: list[ContainerSpec] = []  # main containers (name, image, requests)
+    init_containers: list[InitContainerSpec] = Field(default=[], alias="initContainers")
+    overhead: ResourceList = {}  # spec.overhead
+    resources: PodResourcesSpec | None = None  # pod-level spec.resources
+
+    @model_validator(mode="after")
+    def _check(self) -> InitialPod:
+        if self.containers and self.image is not None:
+            raise ValueError("give image (one main container) or containers, not both")
+        if self.requests and _per_container(self.containers, self.init_containers):
+            raise ValueError("give requests per container (containers[].requests, initContainers[].requests) "
+                             "or requests of the pod's single container, not both")
+        return self

@@ -8,7 +8,8 @@ once from a ``Scenario``.
 This module holds the root model, :class:`Scenario`, and its ``defaults``; each section
 has a module of its own: :mod:`~k8sim.config.cluster` (nodes),
 :mod:`~k8sim.config.workloads` (arrivals, trace replay), :mod:`~k8sim.config.pods` (the
-pod template), :mod:`~k8sim.config.images` and :mod:`~k8sim.config.scheduler`; resource
+pod template), :mod:`~k8sim.config.images`, :mod:`~k8sim.config.scheduler` and
+:mod:`~k8sim.config.faults` (failures, operator actions, node lifecycle); resource
 amounts are in :mod:`~k8sim.config.resources` and plain constants in
 :mod:`k8sim.constants`. Every name of the schema is re-exported here (``__all__``).
 
@@ -23,21 +24,34 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
 from k8sim.config.base import Strict
-from k8sim.config.cluster import Cluster, NodeGpus, NodePool, NodeSpec, Taint, TraceNodes
+from k8sim.config.cluster import Cluster, NodeGpus, NodeImage, NodePool, NodeSpec, Taint, TraceNodes
 from k8sim.config.distributions import Distribution
+from k8sim.config.faults import (
+    Action,
+    ActionSpec,
+    Failure,
+    NodeFailures,
+    NodeLifecycleSettings,
+    NodeSelection,
+    SpotInterruptions,
+    ZoneOutages,
+)
 from k8sim.config.images import ImageCatalogSpec, ImageLayer, ImageSpec, KubeletConfig, SyntheticImages
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, PriorityClass, TopologySpreadConstraint
+from k8sim.config.names import PlainName, Seconds
 from k8sim.config.pods import (
     ContainerSpec,
     CrashModel,
     InitContainerSpec,
     InitialPod,
     PodGpu,
+    PodResourcesSpec,
     PodTemplate,
     PullPolicy,
     Toleration,
@@ -60,11 +74,15 @@ from k8sim.constants import (
     GPU_MODEL_LABEL,
     HOSTNAME_LABEL,
     MAX_GPUS_PER_NODE,
+    MAX_PODS,
+    MAX_TIME_S,
     POOL_LABEL,
     ZONE_LABEL,
 )
 
 __all__ = [
+    "Action",
+    "ActionSpec",
     "Affinity",
     "Arrival",
     "BurstArrivals",
@@ -72,11 +90,15 @@ __all__ = [
     "ContainerPort",
     "ContainerSpec",
     "CrashModel",
+    "Namespace",
+    "NodeImage",
+    "PodResourcesSpec",
     "DEFAULT_MAX_PODS",
     "DEFAULT_SCHEDULER",
     "Defaults",
     "Distribution",
     "ExplicitArrivals",
+    "Failure",
     "GPU_MILLI",
     "GPU_MODEL_LABEL",
     "HOSTNAME_LABEL",
@@ -90,7 +112,9 @@ __all__ = [
     "KubeletConfig",
     "MAX_GPUS_PER_NODE",
     "NodeGpus",
+    "NodeLifecycleSettings",
     "NodePool",
+    "NodeSelection",
     "NodeSpec",
     "POOL_LABEL",
     "PluginRef",
@@ -142,26 +166,58 @@ def _never_ends(t: PodTemplate, finite: bool, images: bool) -> str:
     return ""
 
 
+class Namespace(K8sModel):
+    """A namespace and its labels, matched by pod affinity terms' ``namespaceSelector``.
+    Every namespace also carries ``kubernetes.io/metadata.name: <name>`` (set by the API
+    server upstream); a namespace a pod names but this list does not has only that label."""
+
+    name: str = Field(min_length=1)
+    labels: dict[str, str] = {}
+def _expected_pods(w: Workload, duration_s: float | None) -> float:
+    """The number of pods a generated workload creates on average (0 for a trace)."""
+    a = w.arrival
+    cap = math.inf if w.max_pods is None else float(w.max_pods)
+    if isinstance(a, (PoissonArrivals, IntervalArrivals)):
+        ends = [t for t in (a.stop_s, duration_s) if t is not None]
+        if not ends:
+            return cap
+        window = max(0.0, min(ends) - a.start_s)
+        per_s = a.rate_per_s if isinstance(a, PoissonArrivals) else 1.0 / a.every_s
+        return min(cap, window * per_s)
+    return 0.0
+
+
 class Scenario(K8sModel):
     """A whole simulation: cluster, workloads, run length and seed."""
 
     version: Literal[1] = 1  # schema version
-    name: str | None = None  # defaults to the file name without extension
+    # Defaults to the file name without extension; a plain name (it names the output
+    # directory): no path separator.
+    name: PlainName | None = None
     description: str = ""  # free text
     seed: int = Field(default=0, ge=0)  # root of every random stream
     # Stop at this virtual time; absent = run until every finite workload has drained.
-    duration_s: float | None = Field(default=None, gt=0)
-    warmup_s: float = Field(default=0.0, ge=0)  # excluded from summaries
-    sample_interval_s: float = Field(default=10.0, gt=0)  # timeseries resolution
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)
+    warmup_s: Seconds = 0.0  # excluded from summaries
+    # Timeseries resolution (widened, with a warning, beyond MAX_TIMESERIES_BINS bins).
+    sample_interval_s: float = Field(default=10.0, gt=0, le=MAX_TIME_S)
     cluster: Cluster
     workloads: list[Workload] = []
     initial_pods: list[InitialPod] = []
+    # Namespace labels for namespaceSelector (pods name their namespace; default "default").
+    namespaces: list[Namespace] = []
     priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()
     # Image catalog; when present, images are pulled onto nodes (absent: image names are
     # informational and pods start after their start_latency).
     images: ImageCatalogSpec | None = None
+    # Node failures, zone outages, spot interruptions (see docs/failures.md).
+    failures: list[Failure] = []
+    # Operator actions at given times: cordon, uncordon, drain, delete_node, fail_node.
+    actions: list[Action] = []
+    # The node lifecycle controller's timings (upstream defaults).
+    node_lifecycle: NodeLifecycleSettings = NodeLifecycleSettings()
     _source: str = PrivateAttr(default="")
 
     @property
@@ -201,6 +257,24 @@ class Scenario(K8sModel):
                 forever = _never_ends(w.template, w.duration is not None or w.trace is not None, self.images is not None)
                 if forever:
                     raise ValueError(f"the pods of workload {w.name!r} never end ({forever}): set duration_s")
+        for w in self.workloads:
+            expected = _expected_pods(w, self.duration_s)
+            if expected > MAX_PODS:
+                raise ValueError(
+                    f"workload {w.name!r} would create about {expected:,.3g} pods (arrival rate x time window); "
+                    f"at most {MAX_PODS:,} pods per workload: lower the rate, shorten the window "
+                    "(duration_s, arrival.stop_s) or set max_pods"
+                )
+        if self.duration_s is None:
+            for i, f in enumerate(self.failures):
+                if isinstance(f, (NodeFailures, ZoneOutages, SpotInterruptions)) and f.stop_s is None:
+                    raise ValueError(f"failures[{i}] ({f.kind}) goes on for ever: set duration_s, or give it stop_s")
+        for i, act in enumerate(self.actions):
+            if act.at_s is None:
+                raise ValueError(f"actions[{i}] ({act.kind}) needs at_s, the time it happens")
+        names = [f.name for f in self.failures if f.name is not None]
+        if len(set(names)) != len(names):
+            raise ValueError(f"failure names must be unique, repeated: {sorted({n for n in names if names.count(n) > 1})}")
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
             raise ValueError("warmup_s must be shorter than duration_s")
         classes = {pc.name for pc in self.priority_classes}

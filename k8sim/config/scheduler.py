@@ -9,9 +9,13 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.k8s_types import K8sModel
-from k8sim.constants import DEFAULT_SCHEDULER
+from k8sim.config.names import DnsSubdomain, Seconds
+from k8sim.constants import DEFAULT_SCHEDULER, MAX_TIME_S
 
-__all__ = ["PluginRef", "ProfileSpec", "SchedulerSettings"]
+__all__ = ["CostModelSpec", "PluginRef", "ProfileSpec", "SchedulerSettings"]
+
+#: Longest virtual time one scheduling cycle or one binding may be given (a day).
+_MAX_COST_S = 86_400.0
 
 
 class PluginRef(K8sModel):
@@ -25,12 +29,39 @@ class PluginRef(K8sModel):
 class ProfileSpec(K8sModel):
     """A scheduling profile: a preset plus MultiPoint-style changes, under a schedulerName."""
 
-    scheduler_name: str = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
+    scheduler_name: DnsSubdomain = Field(default=DEFAULT_SCHEDULER, alias="schedulerName")
     preset: str = "kube-default"  # kube-default | binpack | spread | random (k8sim plugins list)
     plugins: list[PluginRef] = []  # enabled on top of the preset; same name replaces in place
     disabled: list[str] = []  # preset plugins to drop; "*" drops them all
     # Overrides the scheduler-wide percentageOfNodesToScore for this profile.
     percentage_of_nodes_to_score: int | None = Field(default=None, alias="percentageOfNodesToScore", ge=0, le=100)
+
+
+class CostModelSpec(K8sModel):
+    """How long scheduling cycles and bindings take (``k8sim.scheduling.cost``).
+
+    ``preset: scheduler-perf`` gives ``cycle_base_s`` and ``per_node_plugin_s`` values
+    calibrated to kube-scheduler's benchmark thresholds; fields given here override the
+    preset's. Without a preset both are required.
+    """
+
+    preset: Literal["scheduler-perf"] | None = None
+    # Fixed virtual seconds of every scheduling cycle.
+    cycle_base_s: float | None = Field(default=None, ge=0, le=_MAX_COST_S)
+    # Virtual seconds per (node x plugin) evaluated in the Filter and Score phases.
+    per_node_plugin_s: float | None = Field(default=None, ge=0, le=_MAX_COST_S)
+    # API server latency of the Binding call (asynchronous: it does not hold the scheduler).
+    bind_latency_s: float = Field(default=0.0, ge=0, le=_MAX_COST_S)
+    # Client-side rate limit of Binding calls (upstream clientConnection.qps / burst,
+    # defaults 50 / 100); None: unthrottled.
+    client_qps: float | None = Field(default=None, gt=0, le=1e9)
+    client_burst: int = Field(default=1, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> CostModelSpec:
+        if self.preset is None and (self.cycle_base_s is None or self.per_node_plugin_s is None):
+            raise ValueError("give a preset (scheduler-perf) or both cycle_base_s and per_node_plugin_s")
+        return self
 
 
 class SchedulerSettings(K8sModel):
@@ -44,13 +75,17 @@ class SchedulerSettings(K8sModel):
     # Share of nodes to search for feasible ones; 0 = upstream's adaptive default.
     percentage_of_nodes_to_score: int = Field(default=0, alias="percentageOfNodesToScore", ge=0, le=100)
     # Virtual seconds one scheduling cycle takes (0 = instantaneous).
-    cycle_latency_s: float = Field(default=0.0, ge=0)
+    cycle_latency_s: Seconds = 0.0
+    # Cycle and bind latencies from the work each cycle does (off when absent; see
+    # k8sim.scheduling.cost). Excludes cycle_latency_s.
+    cost_model: CostModelSpec | None = Field(default=None, alias="costModel")
     # Backoff of a pod that failed: initial * 2^(attempts-1), capped at max (upstream
     # podInitialBackoffSeconds / podMaxBackoffSeconds). 0 disables backoff (k8sim only).
-    pod_initial_backoff_s: float = Field(default=1.0, alias="podInitialBackoffSeconds", ge=0)
-    pod_max_backoff_s: float = Field(default=10.0, alias="podMaxBackoffSeconds", ge=0)
+    pod_initial_backoff_s: Seconds = Field(default=1.0, alias="podInitialBackoffSeconds")
+    pod_max_backoff_s: Seconds = Field(default=10.0, alias="podMaxBackoffSeconds")
     # Pods waiting longer than this are retried on the next 30 s flush (upstream default).
-    pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0)
+    pod_max_in_unschedulable_s: float = Field(default=300.0, alias="podMaxInUnschedulablePodsDuration", gt=0,
+                                              le=MAX_TIME_S)
     # Keep one row per scheduling decision in RunResult.decisions (off: it costs time).
     record_decisions: bool = Field(default=False, alias="recordDecisions")
     # Equal best scores: "random" (upstream selectHost) or "nodePriority" (a random
@@ -73,6 +108,8 @@ class SchedulerSettings(K8sModel):
     def _check(self) -> SchedulerSettings:
         if self.config_file is not None and "profiles" in self.model_fields_set:
             raise ValueError("give either profiles or configFile, not both")
+        if self.cost_model is not None and self.cycle_latency_s > 0:
+            raise ValueError("give either cycle_latency_s or costModel, not both")
         if self.pod_max_backoff_s < self.pod_initial_backoff_s:
             raise ValueError("podMaxBackoffSeconds must be >= podInitialBackoffSeconds")
         names = [p.scheduler_name for p in self.profiles]

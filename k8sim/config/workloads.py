@@ -9,7 +9,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.base import Strict, base_dir
 from k8sim.config.distributions import Distribution
+from k8sim.config.names import PodName, Priority, Seconds
 from k8sim.config.pods import PodTemplate
+from k8sim.config.traces import POD_FORMAT_SCHEMAS, TraceOptions, check_args, resolve_file
+from k8sim.constants import MAX_PODS, MAX_RATE_PER_S, MAX_TIME_S
 
 __all__ = [
     "Arrival",
@@ -26,33 +29,33 @@ class PoissonArrivals(Strict):
     """Poisson process: exponential inter-arrival times with mean ``1 / rate_per_s``."""
 
     kind: Literal["poisson"]
-    rate_per_s: float = Field(gt=0)  # mean arrivals per second
-    start_s: float = Field(default=0.0, ge=0)  # first possible arrival
-    stop_s: float | None = Field(default=None, gt=0)  # no arrivals after this time
+    rate_per_s: float = Field(gt=0, le=MAX_RATE_PER_S)  # mean arrivals per second
+    start_s: Seconds = 0.0  # first possible arrival
+    stop_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)  # no arrivals after this time
 
 
 class IntervalArrivals(Strict):
     """One pod every ``every_s`` seconds, the first at ``start_s``."""
 
     kind: Literal["interval"]
-    every_s: float = Field(gt=0)  # fixed inter-arrival time
-    start_s: float = Field(default=0.0, ge=0)  # time of the first arrival
-    stop_s: float | None = Field(default=None, gt=0)  # no arrivals after this time
+    every_s: float = Field(ge=1 / MAX_RATE_PER_S, le=MAX_TIME_S)  # fixed inter-arrival time
+    start_s: Seconds = 0.0  # time of the first arrival
+    stop_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)  # no arrivals after this time
 
 
 class ExplicitArrivals(Strict):
     """Pods arrive at the listed times (sorted on load)."""
 
     kind: Literal["times"]
-    times_s: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)  # arrival times
+    times_s: list[Seconds] = Field(min_length=1, max_length=MAX_PODS)  # arrival times
 
 
 class BurstArrivals(Strict):
     """``count`` pods arrive together at ``at_s``."""
 
     kind: Literal["burst"]
-    count: int = Field(ge=1)  # pods in the burst
-    at_s: float = Field(default=0.0, ge=0)  # time of the burst
+    count: int = Field(ge=1, le=MAX_PODS)  # pods in the burst
+    at_s: Seconds = 0.0  # time of the burst
 
 
 Arrival = Annotated[
@@ -76,9 +79,9 @@ class TraceWorkload(Strict):
     # Trace files (relative to the scenario file); "sample" = the packaged sample.
     files: list[str] = Field(min_length=1)
     args: dict[str, Any] = {}  # format-specific reader options (see README)
-    start_s: float | None = Field(default=None, ge=0)  # window start, trace seconds
-    end_s: float | None = Field(default=None, gt=0)  # window end (exclusive), trace seconds
-    time_scale: float = Field(default=1.0, gt=0)  # multiplies arrivals and run times
+    start_s: Seconds | None = None  # window start, trace seconds
+    end_s: float | None = Field(default=None, gt=0, le=MAX_TIME_S)  # window end (exclusive), trace seconds
+    time_scale: float = Field(default=1.0, gt=0, le=1e6)  # multiplies arrivals and run times
     resource_scale: float = Field(default=1.0, gt=0)  # multiplies CPU and memory requests
     sample_fraction: float = Field(default=1.0, gt=0, le=1)  # share of pods (or owners) kept
     sample_by: Literal["pod", "owner"] = "pod"  # sample whole owners (jobs) or pods
@@ -87,27 +90,23 @@ class TraceWorkload(Strict):
     use_trace_priority: bool = False  # pod priority from the trace (else the template's)
     # Pod priority per trace QoS class, e.g. {LS: 1000, BE: 0} (openb); classes not
     # listed keep the trace's priority (use_trace_priority) or the template's.
-    priority_by_qos: dict[str, int] = {}
+    priority_by_qos: dict[str, Priority] = {}
     mode: Literal["timed", "inflation"] = "timed"
     # inflation: stop once the submitted GPU request reaches this share of capacity.
     target_gpu_share: float = Field(default=1.3, gt=0, le=100)
-    interval_s: float = Field(default=1.0, gt=0)  # inflation: seconds between submissions
+    interval_s: float = Field(default=1.0, gt=0, le=MAX_TIME_S)  # inflation: seconds between submissions
 
     @field_validator("files")
     @classmethod
     def _files(cls, v: list[str], info: ValidationInfo) -> list[str]:
-        from k8sim.workloads.traces.formats import POD_FORMATS, resolve_file
-
         fmt = info.data.get("format")
         if fmt is None:
             return v
-        return [resolve_file(f, base_dir(info), POD_FORMATS[fmt].sample, fmt) for f in v]
+        return [resolve_file(f, base_dir(info), POD_FORMAT_SCHEMAS[fmt].sample, fmt) for f in v]
 
     @field_validator("args")
     @classmethod
     def _args(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from k8sim.workloads.traces.formats import check_args
-
         fmt = info.data.get("format")
         return v if fmt is None else check_args(fmt, v, base_dir(info))
 
@@ -120,10 +119,8 @@ class TraceWorkload(Strict):
             raise ValueError("target_gpu_share and interval_s apply to mode: inflation only")
         return self
 
-    def options(self) -> Any:
-        """The readers' :class:`~k8sim.workloads.traces.schema.TraceOptions`."""
-        from k8sim.workloads.traces.schema import TraceOptions
-
+    def options(self) -> TraceOptions:
+        """The options every pod reader takes."""
         return TraceOptions(start_s=self.start_s, end_s=self.end_s, time_scale=self.time_scale,
                             sample_fraction=self.sample_fraction, sample_by=self.sample_by,
                             resource_scale=self.resource_scale)
@@ -135,10 +132,11 @@ class Workload(Strict):
     Either ``arrival`` (a generated stream of identical pods) or ``trace`` (pods,
     requests, arrivals and run times from a trace; the template adds the rest)."""
 
-    name: str = Field(min_length=1)  # workload name; pods are named <name>-<i>
+    # Workload name ([namespace/]name, a DNS-1123 subdomain); pods are named <name>-<i>.
+    name: PodName
     arrival: Arrival | None = None  # arrival process
     trace: TraceWorkload | None = None  # pods from a trace file, instead of arrival
-    max_pods: int | None = Field(default=None, ge=1)  # stop after this many pods
+    max_pods: int | None = Field(default=None, ge=1, le=MAX_PODS)  # stop after this many pods
     template: PodTemplate = PodTemplate()  # the pods' spec
     # Run time once Running; drawn per pod at its birth. Absent: the pod runs forever.
     duration: Distribution | None = None

@@ -12,7 +12,7 @@ import datetime as _dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from rich.console import Console
@@ -22,8 +22,16 @@ from rich.table import Table
 
 from k8sim.config.loader import ScenarioError, load_scenario
 from k8sim.experiments.comparison import ComparisonResult, compare, load_comparison
-from k8sim.experiments.report import comparison_report, differences, fmt, fmt_ci, summary_means
+from k8sim.experiments.report import (
+    comparison_report,
+    differences,
+    fmt,
+    fmt_ci,
+    loss_sentences,
+    summary_means,
+)
 from k8sim.experiments.sweeps import load_experiment, output_dir, sweep
+from k8sim.metrics.rundir import check_output_dir
 
 #: Metrics shown in the printed tables (those present).
 HEADLINE = (
@@ -36,12 +44,26 @@ HEADLINE = (
     "mean_memory_utilization",
     "mean_pending_pods",
     "makespan_s",
+    # Pods lost, nodes used.
+    "pods_preempted",
+    "pods_failed",
+    "work_lost_share",
+    "nodes_in_use_mean",
+    "nodes_in_use_peak",
+    "node_hours_in_use",
     # GPU clusters (trace replay): allocation and fragmentation at the end of the run.
     "pods_dropped",
+    "gpu_allocated_share_at_arrived_100",
+    "gpu_unallocated_share_at_arrived_100",
     "mean_gpu_utilization",
     "gpu_allocated_share_end",
     "gpu_fragmentation_share_end",
     "gpu_fragmentation_idle_share_end",
+    # Runs with failures or operator actions.
+    "node_availability",
+    "pods_evicted",
+    "pods_lost",
+    "time_to_recover_p50_s",
 )
 
 
@@ -58,10 +80,15 @@ def _progress(console: Console, what: str) -> Progress:
 
 
 def _split(profiles: Sequence[str]) -> list[str]:
-    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (the CLI may repeat or comma-join)."""
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (the CLI may repeat or comma-join); an
+    inline profile (``LABEL={...}``) or a file (``@file``) is kept whole."""
     out = []
     for p in profiles:
-        out += [x.strip() for x in str(p).split(",") if x.strip()]
+        text = str(p)
+        if any(c in text for c in "{=@"):
+            out.append(text.strip())
+        else:
+            out += [x.strip() for x in text.split(",") if x.strip()]
     return out
 
 
@@ -84,7 +111,7 @@ def comparison_table(result: ComparisonResult, metrics: Sequence[str] | None = N
     for m in metrics:
         cells = [m]
         for p in result.profiles:
-            text = fmt_ci(*means[(p, m)])
+            text = fmt_ci(*means[(p, m)], metric=m)
             d = paired.get((p, m))
             if d is not None and d.significant:
                 mark = "▲" if d.mean_diff > 0 else "▼"
@@ -126,12 +153,17 @@ def compare_command(
 
     Writes into ``out`` (default ``results/<scenario>-compare-<time>``): ``runs.parquet``,
     ``summary.csv``, ``paired.csv``, ``comparison.json``, ``report.md``, the PNG plots
-    (``metrics.png``, ``latency_cdf.png``, ``utilization.png``) and each run's pods and
-    timeseries under ``runs/<profile>/rep-<r>/``; prints the comparison table.
+    (``metrics.png``, ``differences.png``, ``latency_cdf.png``, ``utilization.png``, with
+    GPUs ``gpu_allocation.png``) and each run's pods, nodes, events and timeseries under
+    ``runs/<profile>/rep-<r>/``; prints the comparison table and, when a profile lost
+    pods, which one and how many. ``profiles`` are references as
+    :func:`k8sim.experiments.comparison.resolve_profiles` reads them.
     ``seed`` is the base seed (replication r uses seed + r; default: the scenario's).
     """
     scenario = load_scenario(scenario_path, overrides=list(overrides))
     names = _split(profiles)
+    directory = Path(out) if out is not None else _default_out("compare", scenario.name or "scenario")
+    check_output_dir(directory)  # before the runs: a bad location must not lose them
     bar = _progress(console, "comparing")
     with bar:
         task = bar.add_task("compare", total=None)
@@ -143,7 +175,6 @@ def compare_command(
                          keep_results=True, executor=executor, address=address, progress=progress,
                          precision=precision, precision_metrics=list(metrics) or None,
                          max_replications=max_replications, precision_target=precision_target)
-    directory = Path(out) if out is not None else _default_out("compare", scenario.name or "scenario")
     result.save(directory)
     (directory / "report.md").write_text(comparison_report(result))
     if plots:
@@ -161,6 +192,9 @@ def compare_command(
             console.print(f"[bold yellow]precision {result.precision:g} not reached[/]: stopped at the maximum of "
                           f"{result.replications} replication(s) per profile (largest relative half-width "
                           f"{worst:.3g})", highlight=False)
+    for sentence in loss_sentences(result):
+        console.print(f"[yellow]note:[/] {escape(sentence.removeprefix('- ').replace('**', ''))}", highlight=False,
+                      soft_wrap=True)
     console.print(f"results in [bold]{escape(str(directory))}[/] (report.md, summary.csv, paired.csv)",
                   highlight=False)
     return result
@@ -175,7 +209,9 @@ def _cell(v: Any) -> str:
 def _sweep_summary(table: pd.DataFrame, paths: Sequence[str]) -> Table:
     ok = table[table["status"] == "ok"]
     metrics = [m for m in ("scheduling_latency_p95_s", "startup_latency_p95_s", "mean_cpu_utilization",
-                           "mean_pending_pods", "gpu_allocated_share_end", "gpu_fragmentation_share_end")
+                           "mean_pending_pods", "nodes_in_use_mean", "pods_failed",
+                           "gpu_allocated_share_at_arrived_100", "gpu_allocated_share_end",
+                           "gpu_fragmentation_share_end")
                if m in ok.columns]
     keys = [*paths, "profile"]
     t = Table(title="sweep: mean over replications", header_style="bold")
@@ -190,7 +226,7 @@ def _sweep_summary(table: pd.DataFrame, paths: Sequence[str]) -> Table:
     for key, part in grouped:
         key = key if isinstance(key, tuple) else (key,)
         cells = [escape(_cell(k)) for k in key] + [str(len(part))]
-        cells += [fmt(float(part[m].mean())) for m in metrics]
+        cells += [fmt(float(part[m].mean()), metric=m) for m in metrics]
         t.add_row(*cells)
     return t
 
@@ -210,7 +246,8 @@ def sweep_command(
 
     Validates the experiment (all problems at once), runs or resumes it, writes
     ``out/sweep.parquet`` (default ``out``: the experiment's, else
-    ``results/<experiment>``) and ``sweep-<i>.png`` per swept parameter, prints a
+    ``results/<experiment>``) and ``sweep-<i>.png`` per swept parameter (a list
+    sweep: ``sweep-points.png``, point by point), prints a
     summary table and the failed runs. Returns the sweep table; the CLI should exit
     with 1 when ``(table.status == "error").any()``.
     """
@@ -229,7 +266,7 @@ def sweep_command(
     if plots and (table["status"] == "ok").any():
         from k8sim.experiments.plots import save_sweep_plots
 
-        save_sweep_plots(table, paths, directory)
+        save_sweep_plots(table, paths, directory, mode="list" if exp.list_ else "grid")
     console.print(_sweep_summary(table, paths))
     n_ok = int((table["status"] == "ok").sum())
     n_err = int((table["status"] == "error").sum())
@@ -277,6 +314,7 @@ def plot_command(results_dir: str | Path, console: Console, out: str | Path | No
 
         table = pd.read_parquet(d / "sweep.parquet")
         paths: list[str] = []
+        mode: Literal["grid", "list"] = "grid"
         meta = d / "experiment.json"
         if meta.is_file():
             exp = json.loads(meta.read_text()).get("experiment", {})
@@ -285,7 +323,8 @@ def plot_command(results_dir: str | Path, console: Console, out: str | Path | No
             else:
                 for point in exp.get("list") or []:
                     paths += [k for k in point if k not in paths]
-        written = save_sweep_plots(table, paths, target)
+                mode = "list" if exp.get("list") else "grid"
+        written = save_sweep_plots(table, paths, target, mode=mode)
     elif (d / "pods.parquet").is_file() and (d / "timeseries.parquet").is_file():
         from k8sim.experiments.plots import run_from_directory
         from k8sim.metrics.plots import save_standard_plots

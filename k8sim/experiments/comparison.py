@@ -7,11 +7,14 @@ identical across profiles within a replication (every workload draws them from i
 seeded stream): the profiles are compared on the same workload, and the paired
 differences to the baseline are far less noisy than differences of independent means.
 
-A *profile* is a preset name from :data:`k8sim.scheduling.profiles.PRESETS`. From
-Python it may also be a :class:`~k8sim.config.scenario.ProfileSpec` (a preset plus
-plugins, e.g. a custom plugin), given in a mapping ``{label: spec}``. The scenario's
-``scheduler.profiles`` is replaced by that profile under every ``schedulerName`` its
-workloads use (``default-scheduler`` when they name none).
+A *profile* is a preset name from :data:`k8sim.scheduling.profiles.PRESETS`, one of
+the scenario's own ``scheduler.profiles`` by its ``schedulerName`` (``preset:NAME`` /
+``scenario:NAME`` say which when a name is both), a profile written inline
+(``LABEL={preset: kube-default, plugins: [...]}``) or read from a YAML file
+(``[LABEL=]@file.yaml``); from Python also a :class:`~k8sim.config.scenario.ProfileSpec`
+or a mapping, given in a mapping ``{label: spec}`` (:func:`resolve_profiles`). The
+scenario's ``scheduler.profiles`` is replaced by that profile under every
+``schedulerName`` its workloads use (``default-scheduler`` when they name none).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
+from pydantic import ValidationError
 
-from k8sim.config.loader import ScenarioError, load_scenario
+from k8sim.config.loader import ScenarioError, format_loc, load_scenario, read_yaml
 from k8sim.config.scenario import DEFAULT_SCHEDULER, ProfileSpec, Scenario
 from k8sim.experiments.executors import open_executor
 from k8sim.experiments.stats import numeric_metrics, paired_differences, precision_table, summarize
@@ -51,6 +56,10 @@ DEFAULT_PRECISION_METRICS = ("scheduling_latency_mean_s", "mean_cpu_utilization"
 #: Upper bound on replications of the sequential procedure when none is given.
 DEFAULT_MAX_REPLICATIONS = 100
 PRECISION_TARGETS = ("mean", "difference")
+#: Summary keys renamed since a run or comparison directory was written: old -> new (a
+#: resumed sweep or a reloaded comparison reads them under the new names, so one table
+#: holds one column per metric).
+RENAMED_METRICS = {"pods_unschedulable": "pods_pending_failed_scheduling"}
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -67,62 +76,195 @@ def scheduler_names(scenario: Scenario) -> list[str]:
 
 def apply_profile(scenario: Scenario, profile: str | ProfileSpec) -> Scenario:
     """``scenario`` with ``scheduler.profiles`` replaced by ``profile`` (a preset name or a
-    spec) under each schedulerName its workloads use."""
+    spec) under each schedulerName its workloads use. A ``scheduler.configFile`` is
+    dropped: its profiles are what the given profile replaces (it would otherwise win
+    over them silently)."""
     spec = ProfileSpec(preset=profile) if isinstance(profile, str) else profile
     specs = [spec.model_copy(update={"scheduler_name": name}) for name in scheduler_names(scenario)]
-    scheduler = scenario.scheduler.model_copy(update={"profiles": specs})
+    scheduler = scenario.scheduler.model_copy(update={"profiles": specs, "config_file": None})
     return scenario.model_copy(update={"scheduler": scheduler})
 
 
-def resolve_profiles(
-    profiles: Sequence[str] | Mapping[str, str | ProfileSpec], source: str = "profiles"
-) -> dict[str, ProfileSpec]:
-    """``label -> ProfileSpec`` for preset names (a list) or ``{label: preset or spec}``.
+#: Prefixes of a profile reference: a preset, or one of the scenario's own profiles.
+PRESET_PREFIX = "preset:"
+SCENARIO_PREFIX = "scenario:"
 
-    Unknown presets and plugins, bad plugin args and repeated labels are reported all at
-    once in one :class:`ScenarioError`.
+
+def scenario_profiles(scenario: Scenario | None) -> dict[str, ProfileSpec]:
+    """The scenario's own profiles by schedulerName (none with a ``configFile``, whose
+    profiles are not ProfileSpecs)."""
+    if scenario is None or scenario.scheduler.config_file is not None:
+        return {}
+    return {p.scheduler_name: p for p in scenario.scheduler.profiles}
+
+
+def _same_as_preset(spec: ProfileSpec, name: str) -> bool:
+    return spec.preset == name and not spec.plugins and not spec.disabled and \
+        spec.percentage_of_nodes_to_score is None
+
+
+def _available(scenario: Scenario | None) -> str:
+    own = scenario_profiles(scenario)
+    text = ", ".join(sorted(PRESETS))
+    if own:
+        text += f"; the scenario's own profiles (by schedulerName): {', '.join(own)}"
+    return text
+
+
+def _from_text(text: str, where: str, scenario: Scenario | None, base_dir: Path | None,
+               problems: list[tuple[str, str]]) -> tuple[str | None, ProfileSpec | dict[str, ProfileSpec] | None]:
+    """A profile reference given as text -> ``(label or None, spec)``; problems appended.
+
+    ``NAME``: a preset, or the scenario's profile with that schedulerName (both: an
+    error unless they are the same); ``preset:NAME``; ``scenario:NAME``;
+    ``LABEL=REF`` (any of these under a label of your choice); ``LABEL={...}`` (a
+    profile as an inline YAML mapping); ``[LABEL=]@FILE`` (a YAML file holding one
+    profile, or ``profiles:`` mapping labels to profiles).
+    """
+    label: str | None = None
+    ref = text.strip()
+    if "=" in ref and not ref.startswith(("{", "@")) and ref.split("=", 1)[0].strip():
+        label, ref = (x.strip() for x in ref.split("=", 1))
+    if ref.startswith("@"):
+        path = Path(ref[1:])
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        try:
+            data = read_yaml(path)
+        except ScenarioError as e:
+            problems += [(where, f"{path}: {m}") for _, m in e.problems]
+            return label, None
+        if isinstance(data, Mapping) and set(data) == {"profiles"} and isinstance(data["profiles"], Mapping):
+            if label is not None:
+                problems.append((where, f"{path} holds several profiles (profiles:): give it without a label"))
+                return label, None
+            many: dict[str, ProfileSpec] = {}
+            for k, v in data["profiles"].items():
+                spec = _spec_from_data(v, f"{where}: {path}: profiles.{k}", problems)
+                if spec is not None:
+                    many[str(k)] = spec
+            return None, many
+        return label or path.stem, _spec_from_data(data, f"{where}: {path}", problems)
+    if ref.startswith("{"):
+        try:
+            data = yaml.safe_load(ref)
+        except yaml.YAMLError as e:
+            problems.append((where, f"not a YAML mapping: {str(e).splitlines()[0]}"))
+            return label, None
+        if label is None:
+            problems.append((where, "an inline profile needs a label: LABEL={preset: ..., plugins: [...]}"))
+            return None, None
+        return label, _spec_from_data(data, where, problems)
+    own = scenario_profiles(scenario)
+    if ref.startswith(SCENARIO_PREFIX):
+        name = ref[len(SCENARIO_PREFIX):]
+        if scenario is None:
+            problems.append((where, f"{ref!r} needs the scenario"))
+            return label, None
+        if scenario.scheduler.config_file is not None:
+            problems.append((where, f"{ref!r}: the scenario's profiles come from scheduler.configFile "
+                                    f"({scenario.scheduler.config_file}); compare them as presets or "
+                                    "inline profiles, or run the scenario as it is"))
+            return label, None
+        if name not in own:
+            problems.append((where, f"the scenario has no profile with schedulerName {name!r} "
+                                    f"(it has: {', '.join(own)})"))
+            return label, None
+        return label or name, own[name]
+    if ref.startswith(PRESET_PREFIX):
+        name = ref[len(PRESET_PREFIX):]
+        if name not in PRESETS:
+            problems.append((where, f"unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}"))
+            return label, None
+        return label or name, ProfileSpec(preset=name)
+    if ref in PRESETS and ref in own and not _same_as_preset(own[ref], ref):
+        problems.append((where, f"{ref!r} is both a preset and a profile of the scenario that differs from it: "
+                                f"say preset:{ref} or scenario:{ref}"))
+        return label, None
+    if ref in own:
+        return label or ref, own[ref]
+    if ref in PRESETS:
+        return label or ref, ProfileSpec(preset=ref)
+    problems.append((where, f"unknown preset {ref!r}; available: {_available(scenario)}"))
+    return label, None
+
+
+def _spec_from_data(data: Any, where: str, problems: list[tuple[str, str]]) -> ProfileSpec | None:
+    """A ProfileSpec from plain data (a mapping as in ``scheduler.profiles[]``)."""
+    if not isinstance(data, Mapping):
+        problems.append((where, f"expected a profile mapping (preset, plugins, disabled), got {data!r}"))
+        return None
+    try:
+        return ProfileSpec.model_validate(dict(data))
+    except ValidationError as err:
+        for e in err.errors(include_url=False):
+            loc = format_loc(e["loc"], data)
+            problems.append((f"{where}.{loc}" if loc else where, e["msg"]))
+        return None
+
+
+def resolve_profiles(
+    profiles: Sequence[str] | Mapping[str, str | ProfileSpec | Mapping[str, Any]],
+    source: str = "profiles",
+    scenario: Scenario | None = None,
+    base_dir: Path | None = None,
+) -> dict[str, ProfileSpec]:
+    """``label -> ProfileSpec`` for a list of references or ``{label: reference or spec}``.
+
+    A reference is text (see :func:`_from_text`: a preset, the scenario's own profile
+    by schedulerName, ``preset:``/``scenario:`` to say which, ``LABEL=...``, an inline
+    YAML mapping, ``@file``); a spec is a :class:`ProfileSpec` or a mapping validated as
+    one. ``scenario`` resolves the scenario's own profiles; ``base_dir`` relative
+    ``@file`` paths. Unknown presets and plugins, bad plugin args, ambiguous names and
+    repeated labels are reported all at once in one :class:`ScenarioError`.
     """
     if isinstance(profiles, str):
         profiles = [profiles]
-    items: list[tuple[str, str | ProfileSpec]]
+    items: list[tuple[str | None, str, Any]] = []  # (label, where, value)
     if isinstance(profiles, Mapping):
-        items = [(str(k), v) for k, v in profiles.items()]
+        items = [(str(k), f"profiles[{str(k)!r}]", v) for k, v in profiles.items()]
     else:
-        items = [(str(p), p) for p in profiles]
+        items = [(None, f"profiles[{i}]", p) for i, p in enumerate(profiles)]
     problems: list[tuple[str, str]] = []
     if not items:
         problems.append(("profiles", "give at least one profile"))
+    resolved: list[tuple[str, str, ProfileSpec]] = []
+    for label, where, value in items:
+        if isinstance(value, ProfileSpec):
+            spec: ProfileSpec | dict[str, ProfileSpec] | None = value
+        elif isinstance(value, Mapping):
+            spec = _spec_from_data(value, where, problems)
+        elif isinstance(value, str):
+            text_label, spec = _from_text(value, where, scenario, base_dir, problems)
+            label = label or text_label
+        else:
+            problems.append((where, f"expected a preset name or a profile, got {type(value).__name__}"))
+            continue
+        if isinstance(spec, dict):
+            resolved += [(k, f"{where}.profiles[{k!r}]", v) for k, v in spec.items()]
+        elif spec is not None:
+            resolved.append((label or str(value), where, spec))
     out: dict[str, ProfileSpec] = {}
-    for i, (label, value) in enumerate(items):
-        where = f"profiles[{i}]" if not isinstance(profiles, Mapping) else f"profiles[{label!r}]"
+    for label, where, spec in resolved:
         if label in out:
             problems.append((where, f"profile {label!r} is listed twice"))
             continue
-        if isinstance(value, str):
-            if value not in PRESETS:
-                problems.append((where, f"unknown preset {value!r}; available: {', '.join(sorted(PRESETS))}"))
+        if spec.preset not in PRESETS:
+            problems.append((f"{where}.preset",
+                             f"unknown preset {spec.preset!r}; available: {', '.join(sorted(PRESETS))}"))
+            continue
+        bad = False
+        for j, ref in enumerate(spec.plugins):
+            if ref.name == "DefaultPreemption":
                 continue
-            out[label] = ProfileSpec(preset=value)
-        elif isinstance(value, ProfileSpec):
-            if value.preset not in PRESETS:
-                problems.append(
-                    (f"{where}.preset", f"unknown preset {value.preset!r}; available: {', '.join(sorted(PRESETS))}")
-                )
-                continue
-            bad = False
-            for j, ref in enumerate(value.plugins):
-                if ref.name == "DefaultPreemption":
-                    continue
-                try:
-                    cls = registry.get(ref.name)
-                    cls.parse_args(ref.args)
-                except ValueError as e:
-                    problems.append((f"{where}.plugins[{j}]", str(e)))
-                    bad = True
-            if not bad:
-                out[label] = value
-        else:
-            problems.append((where, f"expected a preset name or a ProfileSpec, got {type(value).__name__}"))
+            try:
+                cls = registry.get(ref.name)
+                cls.parse_args(ref.args)
+            except ValueError as e:
+                problems.append((f"{where}.plugins[{j}]", str(e)))
+                bad = True
+        if not bad:
+            out[label] = spec
     if problems:
         raise ScenarioError(source, problems)
     return out
@@ -138,7 +280,7 @@ class RunTask:
     scenario: Scenario
     seed: int
     info: dict[str, Any] = field(default_factory=dict)  # copied into the output row
-    keep: str = "none"  # "none" | "tables" (pods + timeseries) | "full" (the RunResult)
+    keep: str = "none"  # "none" | "tables" (pods, nodes, events, timeseries) | "full" (the RunResult)
 
 
 @dataclass
@@ -181,7 +323,9 @@ def execute_task(task: RunTask) -> RunOutput:
     if task.keep == "full":
         out.result = result
     elif task.keep == "tables":
-        out.tables = {"pods": result.pods, "timeseries": result.timeseries}
+        # nodes and events too: the summary's node-hours and lost-pod reasons need them.
+        out.tables = {"pods": result.pods, "nodes": result.nodes, "events": result.events,
+                      "timeseries": result.timeseries}
     return out
 
 
@@ -281,8 +425,8 @@ class ComparisonResult:
     def save(self, directory: str | Path, tables: bool = True) -> Path:
         """Write ``runs.parquet``, ``summary.csv``, ``paired.csv``, ``comparison.json``,
         ``precision.csv`` (the sequential procedure's rounds, when it ran) and,
-        when RunResults were kept and ``tables``, each run's pods, timeseries (and GPU
-        timeline, when the cluster has GPUs) under
+        when RunResults were kept and ``tables``, each run's pods, nodes, events,
+        timeseries (and GPU timeline, when the cluster has GPUs) under
         ``runs/<profile>/rep-<r>/`` (what :func:`load_comparison` and the plots need)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -297,7 +441,7 @@ class ComparisonResult:
                              self.runs["seed"], strict=True))
             for (profile, r), res in self.results.items():
                 rd = d / "runs" / profile_dirname(profile) / f"rep-{r}"
-                write_result(res, rd, tables=("pods", "timeseries", "gpu"),
+                write_result(res, rd, tables=("pods", "nodes", "events", "timeseries", "gpu"),
                              extra={"profile": profile, "replication": r, "seed": seeds.get((profile, r))})
         return d
 
@@ -312,9 +456,11 @@ def load_comparison(directory: str | Path) -> ComparisonResult:
     the saved pods and timeseries tables, when present)."""
     d = Path(directory)
     meta = json.loads((d / "comparison.json").read_text())
-    runs = pd.read_parquet(d / "runs.parquet")
+    runs = pd.read_parquet(d / "runs.parquet").rename(columns=RENAMED_METRICS)
     summary = pd.read_csv(d / "summary.csv", dtype={"profile": str})
     paired = pd.read_csv(d / "paired.csv", dtype={"profile": str, "baseline": str})
+    for frame in (summary, paired):
+        frame["metric"] = frame["metric"].replace(RENAMED_METRICS)
     results: dict[tuple[str, int], RunResult] = {}
     dirs = meta.get("run_dirs", {})
     for p in meta["profiles"]:
@@ -325,7 +471,7 @@ def load_comparison(directory: str | Path) -> ComparisonResult:
     return ComparisonResult(
         scenario=meta["scenario"], profiles=list(meta["profiles"]), baseline=meta["baseline"],
         replications=meta["replications"], base_seed=meta["base_seed"], confidence=meta["confidence"],
-        metrics=list(meta["metrics"]), runs=runs, summary=summary, paired=paired,
+        metrics=[RENAMED_METRICS.get(m, m) for m in meta["metrics"]], runs=runs, summary=summary, paired=paired,
         warmup_s=meta.get("warmup_s", 0.0),
         specs={k: ProfileSpec.model_validate(v) for k, v in meta.get("specs", {}).items()},
         results=results or None,
@@ -433,7 +579,7 @@ def compare(
         if max_replications is not None:
             problems.append(("max_replications", "only used with a precision (the sequential procedure)"))
     try:
-        specs = resolve_profiles(profiles, source="compare")
+        specs = resolve_profiles(profiles, source="compare", scenario=scenario)
     except ScenarioError as e:
         problems += e.problems
         specs = {}

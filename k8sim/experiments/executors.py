@@ -16,8 +16,11 @@ bad input (exit code 2).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import signal
+import threading
 import traceback as _traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -72,18 +75,28 @@ class InProcess(Executor):
             yield Outcome(i, fn(item))
 
 
+def _worker_init() -> None:
+    """In each worker: SIGTERM terminates (the default), whatever handler the parent had
+    installed when it forked; SIGINT is left to the parent, which stops the workers."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class LocalProcesses(Executor):
     """A :class:`concurrent.futures.ProcessPoolExecutor` with ``jobs`` workers.
 
     At most ``2 * jobs`` items are in flight at once, so a long sweep does not pickle
-    every task up front and an interrupted one stops soon.
+    every task up front and an interrupted one stops soon. Leaving the executor on an
+    exception (KeyboardInterrupt from Ctrl-C or SIGTERM, see
+    :func:`terminate_on_sigterm`) terminates the workers and reaps them rather than
+    waiting for their runs to end.
     """
 
     name = "local"
 
     def __init__(self, jobs: int):
         self.workers = jobs
-        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=jobs)
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
         assert self._pool is not None, "executor is closed"
@@ -120,6 +133,53 @@ class LocalProcesses(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Stop the workers now (SIGTERM, then SIGKILL after 5 s) and reap them."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor has no public way to stop running workers before Python
+        # 3.14 (terminate_workers); its process table is the only handle on them.
+        processes = list(getattr(pool, "_processes", {}).values())
+        for p in processes:
+            if p.is_alive():
+                p.terminate()
+        for p in processes:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if exc and exc[0] is not None:
+            self.terminate()
+        else:
+            self.close()
+
+
+class TerminatedError(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM (see
+    :func:`terminate_on_sigterm`): unwinds like Ctrl-C, so workers are stopped."""
+
+
+@contextlib.contextmanager
+def terminate_on_sigterm() -> Iterator[None]:
+    """While active, SIGTERM raises :class:`TerminatedError` in the main thread (as
+    SIGINT raises KeyboardInterrupt), so executors stop and reap their workers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise TerminatedError()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class DaskExecutor(Executor):

@@ -12,21 +12,26 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from k8sim.metrics.format import fmt_metric, fmt_metric_ci, fmt_number
+
 if TYPE_CHECKING:
     from k8sim.experiments.comparison import ComparisonResult
 
 
-def fmt(v: float | None, digits: int = 4) -> str:
-    """A number for a table: 4 significant digits, '-' for NaN."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+def fmt(v: float | None, digits: int = 4, metric: str | None = None, *, diff: bool = False) -> str:
+    """A number for a table (:func:`k8sim.metrics.format.fmt_number`: 4 significant
+    digits, separators, no exponent, '-' for NaN); in the metric's unit (durations in
+    s / h / d, shares in %) when ``metric`` names it."""
+    if v is not None and isinstance(v, float) and math.isinf(v):
         return "-"
-    if isinstance(v, (int,)) and not isinstance(v, bool):
-        return f"{v:,}"
-    return f"{v:.{digits}g}"
+    return fmt_metric(metric, v, digits, diff=diff) if metric is not None else fmt_number(v, digits)
 
 
-def fmt_ci(mean: float, half: float | None) -> str:
-    """``mean ± half`` (just the mean when the interval is undefined)."""
+def fmt_ci(mean: float, half: float | None, metric: str | None = None, *, diff: bool = False) -> str:
+    """``mean ± half`` (just the mean when the interval is undefined), in the metric's
+    unit when ``metric`` names it."""
+    if metric is not None:
+        return fmt_metric_ci(metric, mean, half, diff=diff)
     if half is None or not math.isfinite(half):
         return fmt(mean)
     return f"{fmt(mean)} ± {fmt(half, 2)}"
@@ -99,8 +104,9 @@ def significant_sentences(comparison: ComparisonResult) -> list[str]:
         holm = ("survives Holm's correction" if row.significant_holm
                 else "does not survive Holm's correction")
         lines.append(
-            f"- **{row.profile}**: `{row.metric}` is {fmt(abs(row.mean_diff))} {direction} than under "
-            f"{row.baseline}{rel} ({pct} CI of the difference {fmt(row.ci_low)} to {fmt(row.ci_high)}, "
+            f"- **{row.profile}**: `{row.metric}` is {fmt(abs(row.mean_diff), metric=row.metric, diff=True)} "
+            f"{direction} than under {row.baseline}{rel} ({pct} CI of the difference "
+            f"{fmt(row.ci_low, metric=row.metric, diff=True)} to {fmt(row.ci_high, metric=row.metric, diff=True)}, "
             f"n={int(row.n)}; t test p={fmt_p(row.p_value)}, Wilcoxon p={fmt_p(row.wilcoxon_p)}; "
             f"{holm}, adjusted p={fmt_p(row.p_holm)})"
         )
@@ -136,6 +142,26 @@ def precision_lines(comparison: ComparisonResult) -> list[str]:
     lines += _table(["metric", "profile", "estimate", "half-width", "relative", "at most target"], rows,
                     right_from=2)
     return lines + [""]
+def loss_sentences(comparison: ComparisonResult) -> list[str]:
+    """One sentence per profile whose runs lost pods (ended Failed or were preempted;
+    inflation drops are not losses), so that a smaller makespan or utilisation bought
+    by killing pods does not go unnoticed."""
+    means = summary_means(comparison.summary)
+    out = []
+    for p in comparison.profiles:
+        failed = means.get((p, "pods_failed"), (math.nan, math.nan))[0]
+        dropped = means.get((p, "pods_failed_unschedulable"), (0.0, math.nan))[0]
+        preempted = means.get((p, "pods_preempted"), (math.nan, math.nan))[0]
+        work = means.get((p, "work_lost_share"), (math.nan, math.nan))[0]
+        lost = failed - (dropped if math.isfinite(dropped) else 0.0)
+        if not (lost > 0 or preempted > 0):
+            continue
+        text = (f"- **{p}**: {fmt(lost)} pods lost per run on average ({fmt(preempted)} preempted)"
+                + (f", {fmt(work, metric='work_lost_share')} of the work done thrown away" if math.isfinite(work)
+                   else "")
+                + ": its completions, makespan and utilisation count only the pods that survived.")
+        out.append(text)
+    return out
 
 
 def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | None = None) -> str:
@@ -167,9 +193,12 @@ def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | Non
     for m in metrics:
         cells = [f"`{m}`"]
         for p in c.profiles:
-            cells.append(fmt_ci(*means[(p, m)]) if (p, m) in means else "-")
+            cells.append(fmt_ci(*means[(p, m)], metric=m) if (p, m) in means else "-")
         rows.append(cells)
     lines += _table(["metric", *c.profiles], rows)
+    lost = loss_sentences(c)
+    if lost:
+        lines += ["", "## Lost pods", "", *lost]
     lines += ["", f"## Paired differences to {c.baseline} (profile - baseline)", ""]
     paired = c.paired[c.paired["metric"].isin(metrics)]
     if paired.empty:
@@ -181,9 +210,9 @@ def comparison_report(comparison: ComparisonResult, metrics: Sequence[str] | Non
         for d in differences(paired):
             rel = f"{d.rel_diff:+.1%}" if math.isfinite(d.rel_diff) else "-"
             sig = ("**yes**, Holm" if d.significant_holm else "**yes**") if d.significant else "no"
-            rows.append([f"`{d.metric}`", d.profile, fmt_ci(d.mean_diff, d.ci),
-                         f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]", rel, fmt_p(d.p_value), fmt_p(d.wilcoxon_p),
-                         fmt_p(d.p_holm), sig])
+            rows.append([f"`{d.metric}`", d.profile, fmt_ci(d.mean_diff, d.ci, d.metric, diff=True),
+                         f"[{fmt(d.ci_low, metric=d.metric, diff=True)}, {fmt(d.ci_high, metric=d.metric, diff=True)}]",
+                         rel, fmt_p(d.p_value), fmt_p(d.wilcoxon_p), fmt_p(d.p_holm), sig])
         lines += _table(["metric", "profile", "difference", f"{pct} CI", "relative", "t test p", "Wilcoxon p",
                          "Holm p", "significant"], rows, right_from=2)
     lines += ["", "## Significant differences", ""]

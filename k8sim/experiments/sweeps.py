@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from k8sim.config.base import Strict
+from k8sim.config.base import BOOL_FOR_NUMBER, Strict
 from k8sim.config.loader import (
     ScenarioError,
     apply_overrides,
@@ -48,8 +48,10 @@ from k8sim.config.loader import (
     read_yaml,
     validate_scenario,
 )
+from k8sim.config.names import PlainName
 from k8sim.config.scenario import ProfileSpec, Scenario
 from k8sim.experiments.comparison import (
+    RENAMED_METRICS,
     WALL_COLUMN,
     RunOutput,
     RunTask,
@@ -58,7 +60,8 @@ from k8sim.experiments.comparison import (
     resolve_profiles,
 )
 from k8sim.experiments.executors import check_options, open_executor
-from k8sim.metrics.rundir import json_safe, write_run_dir
+from k8sim.metrics.rundir import check_output_dir, json_safe, write_run_dir
+from k8sim.sim.build.profiles import without_module_plugins
 from k8sim.sim.simulation import Simulation
 
 #: Label of the runs of an experiment that lists no profiles (the scenario's own scheduler).
@@ -76,14 +79,20 @@ class Experiment(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True)
 
-    name: str | None = None  # defaults to the file name without extension
+    # Defaults to the file name without extension; a plain name (it names the default
+    # output directory results/<name>): no path separator.
+    name: PlainName | None = None
     description: str = ""  # free text
     scenario: str = Field(min_length=1)  # scenario file, relative to the experiment file
     # dotted override path -> values; every combination is a point (cartesian product)
     grid: dict[str, list[Any]] = {}
     # explicit points, each a mapping of dotted override paths -> value
     list_: list[dict[str, Any]] = Field(default=[], alias="list")
-    profiles: list[str] = []  # presets; empty = the scenario's own scheduler settings
+    # Profiles to compare: a list of references (a preset; the scenario's own profile by
+    # schedulerName; preset:NAME / scenario:NAME; LABEL={...}; [LABEL=]@file.yaml relative
+    # to this file) or a mapping label -> reference or profile mapping (preset, plugins,
+    # disabled, ...). Empty = the scenario's own scheduler settings as they are.
+    profiles: list[str] | dict[str, str | dict[str, Any]] = []
     replications: int = Field(default=1, ge=1)  # seeds base_seed .. base_seed + replications - 1
     base_seed: int | None = Field(default=None, ge=0)  # default: the scenario's seed
     out: str | None = None  # output directory (relative to the current directory)
@@ -150,25 +159,42 @@ def experiment_from_data(data: Any, source: str = "<experiment>", base_dir: Path
     """Validate a plain-data experiment (as parsed from YAML)."""
     if not isinstance(data, Mapping):
         raise ScenarioError(source, [("", "expected a mapping at the top of the file")])
+    if looks_like_scenario(data):
+        raise ScenarioError(source, [("", "this is a scenario file, not an experiment file (it has "
+                                          f"{' and '.join(k for k in ('cluster', 'workloads') if k in data)} "
+                                          "and no scenario:): run it with `k8sim run`, or write an experiment file "
+                                          "whose scenario: names it (see `k8sim sweep --help`)")])
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:
         problems = []
         for e in err.errors(include_url=False):
-            msg = e["msg"]
-            if e["type"] == "extra_forbidden":
+            msg, loc = e["msg"], e["loc"]
+            if e["type"] == BOOL_FOR_NUMBER:
+                loc, msg = (*loc, e["ctx"]["field"]), "expected a number, got a boolean"
+            elif e["type"] == "extra_forbidden":
                 msg = "unknown key (expected: name, description, scenario, grid, list, profiles, " \
                       "replications, base_seed, out)"
             elif e["type"] == "missing":
                 msg = "required field is missing"
             elif msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
-            problems.append((format_loc(e["loc"], data), msg))
+            problems.append((format_loc(loc, data), msg))
         raise ScenarioError(source, problems) from None
     exp = exp.located(source, base_dir if base_dir is not None else Path.cwd())
     if exp.name is None and source and not source.startswith("<"):
         exp = exp.model_copy(update={"name": Path(source).stem}).located(source, exp.base_dir)
     return exp
+
+
+def looks_like_scenario(data: Mapping[str, Any]) -> bool:
+    """A scenario file's top level (``cluster`` or ``workloads``, no ``scenario``)."""
+    return "scenario" not in data and ("cluster" in data or "workloads" in data)
+
+
+def looks_like_experiment(data: Mapping[str, Any]) -> bool:
+    """An experiment file's top level (``scenario``, no ``cluster``)."""
+    return "scenario" in data and "cluster" not in data
 
 
 # ----------------------------------------------------------------------------- planning
@@ -226,8 +252,15 @@ def _with_values(path: str, msg: str, bad_values: dict[tuple[str, str], list[str
     return path, f"{'value' if len(values) == 1 else 'values'} {', '.join(values)}: {msg}"
 
 
-def plan(exp: Experiment) -> list[PlannedRun]:
+def _profile_refs(exp: Experiment) -> list[Any]:
+    return list(exp.profiles.values()) if isinstance(exp.profiles, dict) else list(exp.profiles)
+
+
+def plan(exp: Experiment, import_plugins: bool = True) -> list[PlannedRun]:
     """Validate every point x profile and list the runs (no run starts here).
+
+    ``import_plugins=False`` builds the simulations without their ``module:Class``
+    plugins (nothing is imported; the planned runs keep them).
 
     Raises one :class:`ScenarioError` naming the experiment file with every problem:
     bad override paths or values (with the offending point), unknown profiles, and
@@ -242,16 +275,16 @@ def plan(exp: Experiment) -> list[PlannedRun]:
             seen.add((path, msg))
             problems.append((path, msg))
 
-    specs: dict[str, ProfileSpec | None]
-    if exp.profiles:
+    def specs_for(sc: Scenario | None) -> dict[str, ProfileSpec | None]:
+        """The profiles at one point (the scenario's own profiles can differ by point)."""
+        if not exp.profiles:
+            return {SCENARIO_PROFILE: None}
         try:
-            specs = dict(resolve_profiles(exp.profiles, source=exp.source))
+            return dict(resolve_profiles(exp.profiles, source=exp.source, scenario=sc, base_dir=exp.base_dir))
         except ScenarioError as e:
             for p, m in e.problems:
                 problem(p, m)
-            specs = {}
-    else:
-        specs = {SCENARIO_PROFILE: None}
+            return {}
 
     try:
         data = read_yaml(scenario_path)
@@ -261,6 +294,7 @@ def plan(exp: Experiment) -> list[PlannedRun]:
         for _, m in e.problems:
             problem("scenario", f"{exp.scenario}: {m}")
     if any(p == "scenario" for p, _ in problems):  # nothing to apply overrides to
+        specs_for(None)  # the problems the profiles have on their own
         raise ScenarioError(exp.source, problems)
     data.setdefault("name", scenario_path.stem)
 
@@ -303,16 +337,27 @@ def plan(exp: Experiment) -> list[PlannedRun]:
                     problem(_where(exp, i), f"with {label}: {exp.scenario}: {path}: {msg}" if path
                             else f"with {label}: {exp.scenario}: {msg}")
     if problems:
+        # The profiles' own problems too, against a scenario that validated (the first
+        # valid point, else the scenario without overrides).
+        base = next((x for x in scenarios if x is not None), None)
+        if base is None:
+            try:
+                base = validate_scenario(data, source=str(scenario_path), base_dir=scenario_path.parent)
+            except ScenarioError:
+                base = None
+        if base is not None or not any(isinstance(p, str) and "scenario:" in p for p in _profile_refs(exp)):
+            specs_for(base)
         raise ScenarioError(exp.source, [_with_values(p, m, bad_values) for p, m in problems])
 
     runs: list[PlannedRun] = []
     for i, (point, sc) in enumerate(zip(points, scenarios, strict=True)):
         assert sc is not None
         seed0 = sc.seed if exp.base_seed is None else exp.base_seed
-        for label, spec in specs.items():
+        for label, spec in specs_for(sc).items():
             final = sc if spec is None else apply_profile(sc, spec)
             try:
-                Simulation(final, seed=seed0)  # what only a built simulation can tell
+                # What only a built simulation can tell.
+                Simulation(final if import_plugins else without_module_plugins(final), seed=seed0)
             except ScenarioError as e:
                 label_ov = ", ".join(override_strings(point)) or "no overrides"
                 for path, msg in e.problems:
@@ -410,7 +455,7 @@ def _row(payload: dict, paths: Sequence[str], skipped: bool = False) -> dict[str
         row[p] = _cell(payload["overrides"].get(p))
     # "metrics": run directories of earlier versions.
     for k, v in (payload.get("summary") or payload.get("metrics") or {}).items():
-        row[k] = float("nan") if v is None else v
+        row[RENAMED_METRICS.get(k, k)] = float("nan") if v is None else v
     row[WALL_COLUMN] = payload.get("wall_s")
     row["skipped"] = skipped
     row["error"] = payload.get("error") or ""
@@ -474,6 +519,7 @@ def sweep(
     check_options(executor, jobs, address)
     runs = plan(exp)
     out = output_dir(exp, out_dir)
+    check_output_dir(out, "out" if out_dir is None else "--out")
     runs_dir = out / "runs"
     paths = exp.override_paths()
     total = len(runs)

@@ -262,7 +262,7 @@ class GpuHistory:
         return pd.DataFrame({
             "time": self.time,
             "pod": pd.Series(np.array(self.names, dtype=object)[self.pod] if self.pod.size else [], dtype="string"),
-            "event": pd.Categorical.from_codes(self.kind, categories=list(EVENT_NAMES)),
+            "event": pd.Categorical.from_codes(self.kind, categories=pd.Index(list(EVENT_NAMES))),
             "arrived_gpu_milli": self.arrived,
             "allocated_gpu_milli": self.allocated,
             "capacity_gpu_milli": self.capacity,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -13,6 +13,8 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from k8sim.metrics.format import duration_unit, fmt_duration  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,18 +27,42 @@ def _title(result: RunResult, what: str) -> str:
     return f"{what} - {name} (seed {result.provenance.get('seed')})"
 
 
+def time_axis(end_s: float) -> tuple[float, str]:
+    """``(divisor, label)`` of a virtual-time axis that reaches ``end_s``: seconds up to
+    2 hours, hours up to 2 days, days beyond (:func:`k8sim.metrics.format.duration_unit`)."""
+    div, unit = duration_unit(end_s)
+    return div, f"virtual time ({unit})"
+
+
+#: Line styles in turn, so that curves that coincide stay visible (the later ones
+#: dashed or dotted on top of the earlier ones, which are drawn wider).
+LINE_STYLES: tuple[str, ...] = ("-", "--", ":", "-.")
+
+
+def line_style(i: int) -> dict[str, Any]:
+    """Style of the ``i``-th line of a panel: a dash pattern and a width that shrinks,
+    so that identical curves drawn on top of each other all stay visible."""
+    return {"linestyle": LINE_STYLES[i % len(LINE_STYLES)], "linewidth": max(1.0, 2.6 - 0.4 * i)}
+
+
 def utilization(result: RunResult) -> Figure:
-    """Requested / allocatable per resource over time (time-weighted per bin)."""
+    """Requested / allocatable per resource over time (time-weighted per bin), in %;
+    with GPUs also the allocated share of GPU capacity."""
     ts = result.timeseries
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    t = ts["time"] + ts["interval"] / 2
+    div, xlabel = time_axis(result.end_time)
+    t = (ts["time"] + ts["interval"] / 2) / div
+    i = 0
     for res in result.resources:
         col = f"{res}_utilization"
         if col in ts and f"{res}_allocatable" in ts and ts[f"{res}_allocatable"].max() > 0 and res != "pods":
-            ax.plot(t, 100 * ts[col], label=res)
+            ax.plot(t, 100 * ts[col], label=res, **line_style(i))
+            i += 1
+    if "gpu_utilization" in ts:
+        ax.plot(t, 100 * ts["gpu_utilization"], label="GPU (allocated milli-GPU)", **line_style(i))
     if result.warmup_s > 0:
-        ax.axvspan(0, result.warmup_s, color="grey", alpha=0.15, label="warm-up")
-    ax.set_xlabel("virtual time (s)")
+        ax.axvspan(0, result.warmup_s / div, color="grey", alpha=0.15, label="warm-up")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("requested / allocatable (%)")
     ax.set_ylim(0, 105)
     ax.set_title(_title(result, "Cluster utilisation"))
@@ -49,12 +75,13 @@ def pods_over_time(result: RunResult) -> Figure:
     """Pending and running pods over time (time-weighted mean per bin)."""
     ts = result.timeseries
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    t = ts["time"] + ts["interval"] / 2
+    div, xlabel = time_axis(result.end_time)
+    t = (ts["time"] + ts["interval"] / 2) / div
     ax.plot(t, ts["running_pods"], label="running")
     ax.plot(t, ts["pending_pods"], label="pending")
     if result.warmup_s > 0:
-        ax.axvspan(0, result.warmup_s, color="grey", alpha=0.15, label="warm-up")
-    ax.set_xlabel("virtual time (s)")
+        ax.axvspan(0, result.warmup_s / div, color="grey", alpha=0.15, label="warm-up")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("pods")
     ax.set_title(_title(result, "Pending and running pods"))
     ax.legend(loc="best")
@@ -62,12 +89,53 @@ def pods_over_time(result: RunResult) -> Figure:
     return fig
 
 
-def _ecdf(ax: plt.Axes, values: np.ndarray, label: str) -> None:
+def failures_timeline(result: RunResult) -> Figure:
+    """Capacity and availability around failure events: machines up (top) and pods
+    Running / serving on a working machine (bottom), node failures shaded from the
+    failure to the recovery, evictions marked. Needs the ``failures`` frame (a run with
+    faults or operator actions)."""
+    ts = result.timeseries
+    failures = result.frames.get("failures")
+    disruptions = result.frames.get("disruptions")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, layout="constrained")
+    t = ts["time"] + ts["interval"] / 2
+    if "nodes_up" in ts:
+        top.plot(t, ts["nodes_up"], color="tab:blue", label="nodes up (time-weighted)")
+    bottom.plot(t, ts["running_pods"], color="tab:grey", label="Running (API view)")
+    if "available_pods" in ts:
+        bottom.plot(t, ts["available_pods"], color="tab:green", label="Running on a working node")
+    if failures is not None and len(failures):
+        stop = failures["down_at"] + failures["downtime_s"]
+        spans = sorted(set(zip(failures["down_at"].tolist(), stop.tolist(), strict=True)))  # a zone: one span
+        for i, (a, b) in enumerate(spans):
+            for ax in (top, bottom):
+                ax.axvspan(a, b, color="tab:red", alpha=0.12, label="node down" if i == 0 and ax is top else None)
+        nr = failures["not_ready_at"].dropna()
+        if len(nr):
+            top.vlines(nr, 0, 1, transform=top.get_xaxis_transform(), colors="tab:orange", linestyles=":",
+                       label="marked NotReady")
+    if disruptions is not None and len(disruptions):
+        ev = disruptions["time"].to_numpy()
+        bottom.plot(ev, np.zeros_like(ev), "|", color="tab:red", markersize=12, label="pod evicted / lost")
+    top.set_ylabel("nodes")
+    top.set_title(_title(result, "Capacity and availability around failures"))
+    top.legend(loc="best")
+    top.grid(alpha=0.3)
+    bottom.set_xlabel("virtual time (s)")
+    bottom.set_ylabel("pods")
+    bottom.legend(loc="best")
+    bottom.grid(alpha=0.3)
+    return fig
+
+
+def _ecdf(ax: plt.Axes, values: np.ndarray, label: str, **style: Any) -> float:
+    """Draw one empirical CDF; returns its largest value (NaN when nothing to draw)."""
     v = np.sort(values[np.isfinite(values)])
     if v.size == 0:
-        return
+        return float("nan")
     y = np.arange(1, v.size + 1) / v.size
-    ax.step(v, y, where="post", label=f"{label} (n={v.size:,})")
+    ax.step(v, y, where="post", label=f"{label} (n={v.size:,})", **style)
+    return float(v[-1])
 
 
 def _finish_cdf(ax: plt.Axes, result: RunResult, xlabel: str, title: str, empty: str) -> None:
@@ -79,18 +147,81 @@ def _finish_cdf(ax: plt.Axes, result: RunResult, xlabel: str, title: str, empty:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right")
     else:
-        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center")
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", wrap=True)
     ax.grid(alpha=0.3)
 
 
-def latency_cdf(result: RunResult) -> Figure:
-    """Empirical CDFs of scheduling latency and startup latency (post warm-up pods)."""
+def log_like_axis(ax: plt.Axes, top: float) -> str:
+    """A symmetric-log x axis (linear below 1 s) when the values reach past 100 s, so
+    that the bulk near 0 and a long tail are both readable; returns the label suffix."""
+    if top == top and top > 100:
+        ax.set_xscale("symlog", linthresh=1.0)
+        return ", symlog scale"
+    return ""
+
+
+def why_empty(result: RunResult, column: str) -> str:
+    """Why no pod has a value in ``column`` (``scheduling_latency`` / ``startup_latency``):
+    a sentence for an empty plot."""
+    pods = result.pods
+    submitted = pods[pods["workload"] != ""]
     win = _window(result)
-    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    _ecdf(ax, win["scheduling_latency"].to_numpy(dtype=float), "scheduling (created -> bound)")
-    _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
-    _finish_cdf(ax, result, "latency (s)", "Latency CDF", "no pod was scheduled")
+    if submitted.empty:
+        return "no pod was submitted"
+    if win.empty:
+        return (f"all {len(submitted):,} pods were created during the warm-up\n"
+                f"(warmup_s = {fmt_duration(result.warmup_s)}), which the summary leaves out")
+    if column == "scheduling_latency" or win["scheduled"].isna().all():
+        return f"none of the {len(win):,} pods created after the warm-up was scheduled"
+    return f"none of the {len(win):,} pods created after the warm-up reached Running"
+
+
+def latency_cdf(result: RunResult, by: str | None = None) -> Figure:
+    """Empirical CDFs of scheduling latency (created -> bound, left) and startup latency
+    (created -> Running, right) of the post warm-up pods, one line per workload (or, with
+    ``by="pool"`` / ``by="workload"``, per node pool / workload, labelled with the
+    grouping); a symmetric-log axis when latencies reach past 100 s (as
+    :func:`k8sim.experiments.plots.latency_cdfs`). A panel with nothing to draw says why."""
+    win = _window(result)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    if by is None:
+        groups, names, note, prefix = win["workload"], sorted(str(w) for w in win["workload"].unique()), "", ""
+    else:
+        groups, names, note = _groups(result, win, by)
+        prefix = f"{by} "
+    for ax, (column, what) in zip(axes, (("scheduling_latency", "scheduling latency (created -> bound)"),
+                                         ("startup_latency", "startup latency (created -> running)")), strict=True):
+        tops = [_ecdf(ax, win.loc[groups == name, column].to_numpy(dtype=float), f"{prefix}{name}", **line_style(i))
+                for i, name in enumerate(names)]
+        scale = log_like_axis(ax, max((t for t in tops if t == t), default=float("nan")))
+        title = what.split(" (")[0].capitalize() + (f" by {by}{note}" if by is not None else "")
+        _finish_cdf(ax, result, f"{what} (s{scale})", title, why_empty(result, column))
+        ax.set_title(title)
+    fig.suptitle(_title(result, "Latency CDF per workload (post warm-up pods)" if by is None
+                        else f"Latency CDF by {by} (post warm-up pods)"))
     return fig
+    return fig
+
+
+#: Most groups a per-pool / per-workload plot draws (the largest, by pod count).
+MAX_GROUPS = 12
+
+
+def _groups(result: RunResult, win: pd.DataFrame, by: str) -> tuple[pd.Series, list[str], str]:
+    """Each window pod's group (node pool or workload), the groups to draw (at most
+    :data:`MAX_GROUPS`, the largest first, then sorted by name) and a title note when
+    some were left out."""
+    if by == "pool":
+        pools = dict(zip(result.nodes["node"], result.nodes["pool"], strict=True))
+        groups = win["node"].map(pools)
+    elif by == "workload":
+        groups = win["workload"]
+    else:
+        raise ValueError(f"by must be 'pool' or 'workload', got {by!r}")
+    counts = groups.dropna().value_counts()
+    names = sorted(str(x) for x in counts.index[:MAX_GROUPS])
+    note = f" ({len(names)} largest of {len(counts)})" if len(counts) > MAX_GROUPS else ""
+    return groups, names, note
 
 
 def _window(result: RunResult):  # noqa: ANN202 - a DataFrame
@@ -98,20 +229,94 @@ def _window(result: RunResult):  # noqa: ANN202 - a DataFrame
     return pods[(pods["created"] >= result.warmup_s) & (pods["workload"] != "")]
 
 
-def startup_breakdown(result: RunResult) -> Figure:
-    """Empirical CDFs of the parts of startup (pods that reached Running, post warm-up):
-    waiting to be scheduled, pulling images (back-off included), the rest of
-    ContainerCreating (sandbox, init containers, container starts), and the total."""
+def _breakdown_lines(ax: plt.Axes, win: pd.DataFrame) -> None:
+    pulling = win["image_pull_time"].fillna(0.0)
+    _ecdf(ax, (win["scheduled"] - win["created"]).to_numpy(dtype=float), "scheduling (created -> bound)",
+          **line_style(0))
+    _ecdf(ax, pulling.to_numpy(dtype=float), "image pulls", **line_style(1))
+    _ecdf(ax, (win["running"] - win["scheduled"] - pulling).to_numpy(dtype=float),
+          "sandbox + containers (bound -> running, without pulls)", **line_style(2))
+    _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)", **line_style(3))
+
+
+def startup_breakdown(result: RunResult, by: str | None = None) -> Figure:
+    """Empirical CDFs of the parts of the first start (pods that reached Running, post
+    warm-up): waiting to be scheduled, pulling images (back-off included), the rest of
+    ContainerCreating (sandbox, init containers, container starts), and the total. With
+    ``by="pool"`` or ``by="workload"`` one panel per node pool or workload (shared axes),
+    so the arms of a cold-start study are not lumped together."""
     win = _window(result)
     win = win[win["running"].notna()]
-    pulling = win["image_pull_time"].fillna(0.0)
-    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    _ecdf(ax, (win["scheduled"] - win["created"]).to_numpy(dtype=float), "scheduling (created -> bound)")
-    _ecdf(ax, pulling.to_numpy(dtype=float), "image pulls")
-    _ecdf(ax, (win["running"] - win["scheduled"] - pulling).to_numpy(dtype=float),
-          "sandbox + containers (bound -> running, without pulls)")
-    _ecdf(ax, win["startup_latency"].to_numpy(dtype=float), "startup (created -> running)")
-    _finish_cdf(ax, result, "seconds", "Startup breakdown", "no pod reached Running")
+    if by is None:
+        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+        _breakdown_lines(ax, win)
+        _finish_cdf(ax, result, "seconds", "Startup breakdown", why_empty(result, "startup_latency"))
+        return fig
+    groups, names, note = _groups(result, win, by)
+    k = max(len(names), 1)
+    cols = min(k, 3)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), layout="constrained",
+                             sharex=True, sharey=True, squeeze=False)
+    for j, ax in enumerate(axes.flat):
+        if j >= len(names):
+            ax.set_visible(j == 0)
+            if j == 0:
+                ax.text(0.5, 0.5, "no pod reached Running", transform=ax.transAxes, ha="center")
+            continue
+        _breakdown_lines(ax, win[groups == names[j]])
+        ax.set_title(f"{by} {names[j]}")
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("fraction of pods")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize="x-small")
+    fig.suptitle(_title(result, f"Startup breakdown by {by}{note}"))
+    return fig
+
+
+def image_disk(result: RunResult) -> Figure:
+    """Image disk use per node pool over time (time-weighted mean of used / capacity
+    per sampling bin, with the pools' GC thresholds) and what image GC freed per bin.
+    Needs the ``image_disk`` frame (runs with an ``images`` section)."""
+    disk = result.frames.get("image_disk")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), layout="constrained", sharex=True,
+                                      height_ratios=(2, 1))
+    if disk is None or not len(disk):
+        top.text(0.5, 0.5, "no image disk in this run", transform=top.transAxes, ha="center")
+    else:
+        width = float(disk["interval"].max()) if len(disk) else 1.0
+        pools = list(dict.fromkeys(disk["pool"].tolist()))
+        step = width / (len(pools) + 1)
+        for k, pool in enumerate(pools):
+            d = disk[disk["pool"] == pool]
+            t = d["time"] + d["interval"] / 2
+            (line,) = top.plot(t, 100 * d["disk_use"], label=f"pool {pool}")
+            color = line.get_color()
+            if d["disk_capacity_bytes"].max() > 0:
+                # Thresholds in the pool's colour (grey when every pool has the same).
+                same = disk[["gc_high_percent", "gc_low_percent"]].drop_duplicates().shape[0] == 1
+                c = "grey" if same else color
+                top.axhline(float(d["gc_high_percent"].iloc[0]), color=c, linestyle="--", linewidth=0.8)
+                top.axhline(float(d["gc_low_percent"].iloc[0]), color=c, linestyle=":", linewidth=0.8)
+            bottom.bar(d["time"] + step * (k + 0.5), d["gc_bytes_freed"] / 1e9, width=step, color=color,
+                       label=f"pool {pool}", align="edge")
+        if disk["disk_capacity_bytes"].max() > 0:
+            top.plot([], [], color="grey", linestyle="--", linewidth=0.8, label="GC high threshold")
+            top.plot([], [], color="grey", linestyle=":", linewidth=0.8, label="GC low threshold")
+        top.legend(loc="best", fontsize="small")
+        if bottom.get_legend_handles_labels()[0]:
+            bottom.legend(loc="best", fontsize="small")
+    if result.warmup_s > 0:
+        for ax in (top, bottom):
+            ax.axvspan(0, result.warmup_s, color="grey", alpha=0.12)
+    top.set_ylabel("image disk used (% of capacity)")
+    top.set_ylim(0, 105)
+    top.set_title(_title(result, "Image disk use and image GC by pool"))
+    top.grid(alpha=0.3)
+    bottom.set_xlabel("virtual time (s)")
+    bottom.set_ylabel("freed by image GC (GB per bin)")
+    bottom.grid(alpha=0.3)
     return fig
 
 
@@ -120,19 +325,13 @@ def startup_cdf_by(result: RunResult, by: str = "pool") -> Figure:
     or per workload (``by="workload"``), post warm-up pods that reached Running."""
     win = _window(result)
     win = win[win["running"].notna()]
-    if by == "pool":
-        pools = dict(zip(result.nodes["node"], result.nodes["pool"], strict=True))
-        groups = win["node"].map(pools)
-    elif by == "workload":
-        groups = win["workload"]
-    else:
-        raise ValueError(f"by must be 'pool' or 'workload', got {by!r}")
+    groups, names, note = _groups(result, win, by)
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    for name in sorted(groups.dropna().unique()):
+    for i, name in enumerate(names):
         sel = win[groups == name]
-        _ecdf(ax, sel["startup_latency"].to_numpy(dtype=float), f"{by} {name}")
-    _finish_cdf(ax, result, "startup latency, created -> running (s)", f"Startup latency CDF by {by}",
-                "no pod reached Running")
+        _ecdf(ax, sel["startup_latency"].to_numpy(dtype=float), f"{by} {name}", **line_style(i))
+    _finish_cdf(ax, result, "startup latency, created -> running (s)", f"Startup latency CDF by {by}{note}",
+                why_empty(result, "startup_latency"))
     return fig
 
 
@@ -153,14 +352,16 @@ def plot_gpu_allocation(
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     top = 0.0
-    for label, frame in frames.items():
+    for i, (label, frame) in enumerate(frames.items()):
         if "time" in frame and len(frame):
             # The state after everything that happened at one instant (a pod's arrival
             # and its binding share a time): one point per instant, no half-done steps.
             frame = frame[frame["time"].ne(frame["time"].shift(-1))]
         x = 100 * frame["arrived_share"].to_numpy(dtype=float)
-        left.plot(x, 100 * frame["allocated_share"].to_numpy(dtype=float), label=label)
-        right.plot(x, 100 * frame["fragmentation_idle_share"].to_numpy(dtype=float), label=label)
+        style = line_style(i)
+        left.plot(x, 100 * frame["allocated_share"].to_numpy(dtype=float), label=label, **style)
+        right.plot(x, 100 * frame["fragmentation_idle_share"].to_numpy(dtype=float), label=label,
+                   **style)
         if np.isfinite(x).any():
             top = max(top, float(np.nanmax(x)))
     top = top or 100.0
@@ -197,20 +398,36 @@ RUNTIME_PLOTS: dict[str, PlotFn] = {
     "startup_by_pool.png": startup_cdf_by,
 }
 
+#: Drawn too when the cluster has more than one node pool.
+POOL_PLOTS: dict[str, PlotFn] = {
+    "startup_breakdown_by_pool.png": lambda r: startup_breakdown(r, by="pool"),
+    "latency_cdf_by_pool.png": lambda r: latency_cdf(r, by="pool"),
+}
+
 
 def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
-    """Draw every standard plot into ``directory`` as PNG; returns the paths."""
+    """Draw every standard plot into ``directory`` as PNG; returns the paths. A trace
+    inflation replay gets no latency CDF (its virtual time is only an order)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     out = []
     plots = dict(STANDARD_PLOTS)
+    if result.inflation:  # one arrival per interval_s, pods never leave: latencies mean nothing
+        del plots["latency_cdf.png"]
     if result.provenance.get("runtime_model"):
         plots.update(RUNTIME_PLOTS)
+        if "pool" in result.nodes and result.nodes["pool"].nunique() > 1:
+            plots.update(POOL_PLOTS)
+    if "image_disk" in result.frames:
+        plots["image_disk.png"] = image_disk
     gpu = result.gpu
     if gpu is not None and len(gpu):
         name = str(result.provenance.get("scenario") or "run")
         plots["gpu_allocation.png"] = lambda _: plot_gpu_allocation(
             {name: gpu}, title=f"{name}: GPU allocation and fragmentation vs arrived GPU workload")
+    failures = result.frames.get("failures")
+    if failures is not None and len(failures):
+        plots["failures.png"] = failures_timeline
     for fname, fn in plots.items():
         fig = fn(result)
         path = d / fname

@@ -8,8 +8,15 @@
   (requested / allocatable), pending pods, running pods; with GPUs also the allocated,
   capacity and fragmentation milli-GPU and their ratios (:mod:`k8sim.metrics.gpu`).
 - ``trace``: with trace workloads, the trace's own columns of every submitted pod.
+- ``frames["image_disk"]``, ``frames["image_gc"]``: with an image store, disk use and
+  image GC per pool and sampling bin, and one row per image GC pass
+  (:mod:`k8sim.metrics.images`).
 - ``gpu``: with GPUs, the cluster's GPU allocation and fragmentation after every pod
   event (:func:`k8sim.metrics.gpu.gpu_timeline`); None without GPUs.
+- ``frames["failures"]``, ``frames["disruptions"]``: with faults or operator actions,
+  one row per node failure and one per pod ended by a disruption, plus failure summary
+  columns and the ``nodes_up`` / ``available_pods`` timeseries columns
+  (:mod:`k8sim.metrics.failures`).
 - ``summary()``: one row of headline metrics over the post-warmup window.
 """
 
@@ -23,8 +30,11 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster.pods import PENDING, PHASE_NAMES, REASON_NAMES
+from k8sim.metrics.failures import failure_frames, has_faults
 from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
+from k8sim.metrics.images import image_disk_series
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
+from k8sim.metrics.usage import FAILURE_KEYS, losses, node_usage
 
 if TYPE_CHECKING:
     from k8sim.metrics.record import RunRecord
@@ -102,12 +112,17 @@ class RunResult:
                 "attempts": p.column("attempts"),
                 # Startup breakdown (runtime model): scheduled (bound) -> pull_start ->
                 # pull_end -> running (containers started) -> ready.
+                # These describe the first start; restart_pull_time / restart_pulls
+                # the pulls of container restarts.
                 "pull_start": p.column("pull_start"),
                 "pull_end": p.column("pull_end"),
                 "image_pull_time": p.column("image_pull_time"),
+                "pull_bytes": p.column("pull_bytes"),
                 "ready": p.column("ready"),
                 "restarts": p.column("restarts"),
                 "pull_failures": p.column("pull_failures"),
+                "restart_pull_time": p.column("restart_pull_time"),
+                "restart_pulls": p.column("restart_pulls"),
                 "reason": pd.Categorical.from_codes(p.column("reason"), categories=list(REASON_NAMES)),
             }
         )
@@ -140,9 +155,22 @@ class RunResult:
         frames = dict(record.frames)
         decisions = frames.pop("decisions", None)
         trace = frames.pop("trace", None)
+        disk_log = frames.pop("image_disk_log", None)
+        disk_nodes = frames.pop("image_disk_nodes", None)
+        if disk_log is not None and disk_nodes is not None:
+            edges = bin_edges(0.0, end, record.sample_interval_s)
+            frames["image_disk"] = image_disk_series(disk_log, disk_nodes, frames.get("image_gc"),
+                                                     nt.created_at, nt.removed_at, edges)
+        extra_summary = dict(record.summary)
+        if has_faults(record):  # node failures, outages, spot interruptions, operator actions
+            failures, disruptions, fault_summary, series = failure_frames(record)
+            frames["failures"], frames["disruptions"] = failures, disruptions
+            extra_summary = {**fault_summary, **extra_summary}
+            for col, values in series.items():
+                timeseries[col] = values
         return cls(pods, nodes, events, timeseries, names, end, record.warmup_s, dict(record.provenance),
                    dict(record.never_fit), decisions, history.timeline() if history is not None else None, trace,
-                   frames, dict(record.summary))
+                   frames, extra_summary)
 
     # -- summary --------------------------------------------------------------------
 
@@ -151,7 +179,25 @@ class RunResult:
 
         Pod counts and latencies cover pods created at or after ``warmup_s``;
         utilisation is the time-weighted mean over ``[warmup_s, end]`` (the timeseries
-        bins starting at or after ``warmup_s``).
+        bins starting at or after ``warmup_s``). Every key is defined in
+        ``docs/summary.md``; in short:
+
+        - ``pods_pending_failed_scheduling``: pods still Pending at the end after at
+          least one failed scheduling attempt (formerly ``pods_unschedulable``);
+          ``pods_never_fit``: pods of workloads whose requests exceed every node's
+          allocatable (:attr:`never_fit`).
+        - ``pods_preempted`` (chosen as preemption victims), ``pods_failed`` and its
+          breakdown ``pods_failed_<reason>`` (preempted, node_lost, container_error,
+          unschedulable, other), ``work_lost_share`` (CPU-seconds of run time thrown
+          away by pods that failed or were being killed, over all CPU-seconds of run
+          time): :mod:`k8sim.metrics.usage`.
+        - ``nodes_in_use_mean`` / ``_peak`` (nodes holding at least one workload pod,
+          time-weighted), ``node_hours_in_use`` and ``node_hours`` (nodes present).
+        - Trace inflation (:attr:`inflation`): virtual time is only an order there, so
+          latencies, time-weighted means, node-hours, makespan and ``end_time_s`` are
+          left out; the paper's headline point is added instead:
+          ``gpu_allocated_share_at_arrived_100`` and
+          ``gpu_unallocated_share_at_arrived_100`` (:func:`gpu_at_arrived`).
 
         With GPUs (the timeseries has GPU columns): ``mean_gpu_utilization`` (allocated /
         capacity), ``mean_gpu_fragmentation_share`` (fragmentation / capacity) and
@@ -165,42 +211,97 @@ class RunResult:
         win = pods[(pods["created"] >= self.warmup_s) & (pods["workload"] != "")]
         sched = win["scheduling_latency"].dropna().to_numpy()
         start = win["startup_latency"].dropna().to_numpy()
+        inflation = self.inflation
+        never_fit = set(self.never_fit)
         row: dict[str, Any] = {
             "pods_submitted": len(win),
             "pods_scheduled": int(win["scheduled"].notna().sum()),
             "pods_completed": int((win["phase"] == "Succeeded").sum()),
             "pods_pending_at_end": int((win["phase"] == "Pending").sum()),
-            "pods_unschedulable": int(win["unschedulable"].sum()),
+            "pods_pending_failed_scheduling": int(win["unschedulable"].sum()),
+            "pods_never_fit": int(win["workload"].isin(never_fit).sum()) if never_fit else 0,
         }
-        if self.provenance.get("drops_unschedulable"):
+        if inflation:
             # Trace inflation: pods given up after their one failed attempt.
             row["pods_dropped"] = int((win["reason"] == "Unschedulable").sum())
-        for name, values in (("scheduling_latency", sched), ("startup_latency", start)):
-            for q in (50, 95, 99):
-                row[f"{name}_p{q}_s"] = float(np.percentile(values, q)) if values.size else float("nan")
-            row[f"{name}_mean_s"] = float(values.mean()) if values.size else float("nan")
+        cpu = resource_column("request", "cpu") if "cpu" in self.resources else None
+        row.update(losses(win, self.events, self.end_time, cpu if cpu in win else None))
+        if not inflation:
+            for name, values in (("scheduling_latency", sched), ("startup_latency", start)):
+                for q in (50, 95, 99):
+                    row[f"{name}_p{q}_s"] = float(np.percentile(values, q)) if values.size else float("nan")
+                row[f"{name}_mean_s"] = float(values.mean()) if values.size else float("nan")
         ts = self.timeseries
         inwin = ts[ts["time"] >= self.warmup_s - 1e-9]
         weights = inwin["interval"].to_numpy()
-        for res in self.resources:
-            col = f"{res}_utilization"
-            if (col in inwin and f"{res}_allocatable" in inwin and weights.sum() > 0
-                    and inwin[f"{res}_allocatable"].max() > 0):
-                req = (inwin[f"{res}_requested"] * weights).sum()
-                alloc = (inwin[f"{res}_allocatable"] * weights).sum()
-                row[f"mean_{res}_utilization"] = float(req / alloc) if alloc > 0 else float("nan")
-        if weights.sum() > 0:
-            row["mean_pending_pods"] = float((inwin["pending_pods"] * weights).sum() / weights.sum())
-            row["mean_running_pods"] = float((inwin["running_pods"] * weights).sum() / weights.sum())
-        fin = win["finished"].dropna()
-        row["makespan_s"] = float(fin.max() - win["created"].min()) if len(fin) else float("nan")
+        if not inflation:
+            for res in self.resources:
+                col = f"{res}_utilization"
+                if (col in inwin and f"{res}_allocatable" in inwin and weights.sum() > 0
+                        and inwin[f"{res}_allocatable"].max() > 0):
+                    req = (inwin[f"{res}_requested"] * weights).sum()
+                    alloc = (inwin[f"{res}_allocatable"] * weights).sum()
+                    row[f"mean_{res}_utilization"] = float(req / alloc) if alloc > 0 else float("nan")
+            if weights.sum() > 0:
+                row["mean_pending_pods"] = float((inwin["pending_pods"] * weights).sum() / weights.sum())
+                row["mean_running_pods"] = float((inwin["running_pods"] * weights).sum() / weights.sum())
+        usage = node_usage(pods, self.nodes, self.warmup_s, self.end_time)
+        if inflation:  # pods never leave: the peak is the end state; time integrals mean nothing
+            usage = {"nodes_in_use_peak": usage["nodes_in_use_peak"]}
+        row.update(usage)
+        if not inflation:
+            fin = win["finished"].dropna()
+            row["makespan_s"] = float(fin.max() - win["created"].min()) if len(fin) else float("nan")
         if self.provenance.get("runtime_model"):
             row.update(_runtime_summary(win))
+            gc = self.frames.get("image_gc")
+            if gc is not None:
+                gc = gc[gc["time"] >= self.warmup_s]
+                row["image_gc_passes"] = len(gc)
+                row["image_gc_images_deleted"] = int(gc["images_deleted"].sum())
+                row["image_gc_bytes_freed"] = int(gc["bytes_freed"].sum())
         if "gpu_capacity_milli" in ts:
-            row.update(_gpu_summary(inwin, weights, self.gpu))
+            row.update(_gpu_summary(inwin, weights, self.gpu, inflation))
         row.update(self.extra_summary)
-        row["end_time_s"] = self.end_time
+        if not inflation:
+            row["end_time_s"] = self.end_time
         return pd.DataFrame([row])
+
+    @property
+    def inflation(self) -> bool:
+        """A trace replay in inflation mode (pods never leave, one attempt each, one
+        arrival per ``interval_s``: virtual time is only an order)."""
+        return bool(self.provenance.get("drops_unschedulable"))
+
+    def notes(self) -> list[str]:
+        """Sentences a reader of :meth:`summary` must not miss: pods lost (failed,
+        preempted), pods that fit no node, pods still pending at the end."""
+        s = self.summary().iloc[0]
+        out = []
+        submitted = int(s["pods_submitted"])
+        failed = int(s["pods_failed"])
+        lost = failed - int(s.get("pods_failed_unschedulable", 0))
+        preempted = float(s["pods_preempted"])
+        if lost > 0 or preempted > 0:
+            parts = [f"{int(s[f'pods_failed_{k}']):,} {k.replace('_', ' ')}" for k in FAILURE_KEYS
+                     if k != "unschedulable" and s[f"pods_failed_{k}"] > 0]
+            share = float(s["work_lost_share"])
+            text = (f"{lost:,} of {submitted:,} pods were lost (ended Failed: {', '.join(parts) or 'none yet'}"
+                    + (f"; {int(preempted):,} preempted in all)" if preempted == preempted else ")"))
+            if share == share:
+                text += f"; {share:.1%} of the work done (CPU x run time) was thrown away"
+            out.append(text + ": completions, makespan and utilisation count only the pods that survived.")
+        if int(s.get("pods_dropped", 0)) > 0:
+            out.append(f"{int(s['pods_dropped']):,} of {submitted:,} pods were dropped after their one failed "
+                       "attempt (trace inflation).")
+        if int(s["pods_never_fit"]) > 0:
+            out.append(f"{int(s['pods_never_fit']):,} pods request more than any node has and can never be "
+                       f"scheduled (workloads {', '.join(sorted(self.never_fit))}).")
+        pending = int(s["pods_pending_at_end"])
+        if pending > 0:
+            out.append(f"{pending:,} pods were still Pending at the end "
+                       f"({int(s['pods_pending_failed_scheduling']):,} of them after a failed scheduling attempt).")
+        return out
 
     # -- writers --------------------------------------------------------------------
 
@@ -227,47 +328,90 @@ class RunResult:
 
 
 def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
-    """Image pull and restart metrics of the window's pods.
+    """Image pull and restart metrics of the window's pods. Startup metrics describe
+    the first start (pulls at container restarts are ``restart_*``).
 
-    ``image_pull_share``: seconds spent pulling (back-off waits included) over the
-    seconds from creation to Running, summed over the pods that reached Running.
-    ``image_pull_time_p50_s`` / ``_p95_s``: over the pods that pulled and finished pulling.
+    ``image_pull_share``: seconds spent pulling before the first Running (back-off waits
+    included) over the seconds from creation to Running, summed over the pods that
+    reached Running (at most 1). ``pods_pulled``: pods whose first start needed image
+    bytes, missing on the node when the pull was requested (``pull_bytes > 0``; an
+    ``Always`` pull of a present image is not a pull here). ``image_pull_time_p50_s`` /
+    ``_p95_s``: over those pods, once their pulls ended. ``restart_pulls`` / ``restart_pull_time_s``: pulls sent at container
+    restarts (an ``Always`` policy pulls at each) and the seconds they took.
     """
     started = win[win["running"].notna()]
     startup = float(started["startup_latency"].sum())
     pulling = float(started["image_pull_time"].fillna(0.0).sum())
-    pulled = win[win["pull_end"].notna()]["image_pull_time"].to_numpy(dtype=float)
+    # Run directories of older versions have no pull_bytes: every pull request counted.
+    did_pull = win["pull_bytes"] > 0 if "pull_bytes" in win else win["pull_start"].notna()
+    pulled = win[did_pull & win["pull_end"].notna()]["image_pull_time"].to_numpy(dtype=float)
     nan = float("nan")
     return {
         "image_pull_share": pulling / startup if startup > 0 else nan,
         "image_pull_time_p50_s": float(np.percentile(pulled, 50)) if pulled.size else nan,
         "image_pull_time_p95_s": float(np.percentile(pulled, 95)) if pulled.size else nan,
-        "pods_pulled": int(win["pull_start"].notna().sum()),
+        "pods_pulled": int(did_pull.sum()),
         "image_pull_failures": int(win["pull_failures"].sum()),
         "pods_err_image_never_pull": int((win["reason"] == "ErrImageNeverPull").sum()),
         "container_restarts": int(win["restarts"].sum()),
+        "restart_pulls": int(win["restart_pulls"].sum()) if "restart_pulls" in win else 0,
+        "restart_pull_time_s": float(win["restart_pull_time"].fillna(0.0).sum()) if "restart_pull_time" in win else nan,
         "ready_latency_p50_s": _pct(win["ready"] - win["created"], 50),
         "ready_latency_p95_s": _pct(win["ready"] - win["created"], 95),
     }
 
 
-def _gpu_summary(inwin: pd.DataFrame, weights: np.ndarray, gpu: pd.DataFrame | None) -> dict[str, float]:
-    """GPU metrics of :meth:`RunResult.summary` (bins ``inwin`` with widths ``weights``)."""
+def _gpu_summary(inwin: pd.DataFrame, weights: np.ndarray, gpu: pd.DataFrame | None,
+                 inflation: bool = False) -> dict[str, float]:
+    """GPU metrics of :meth:`RunResult.summary` (bins ``inwin`` with widths ``weights``);
+    in inflation mode the state when the arrived GPU request reached 100% of capacity
+    instead of the time-weighted means."""
     nan = float("nan")
-    alloc = float((inwin["gpu_allocated_milli"] * weights).sum())
-    cap = float((inwin["gpu_capacity_milli"] * weights).sum())
-    frag = float((inwin["gpu_fragmentation_milli"] * weights).sum())
-    row = {
-        "mean_gpu_utilization": alloc / cap if cap > 0 else nan,
-        "mean_gpu_fragmentation_share": frag / cap if cap > 0 else nan,
-        "mean_gpu_fragmentation_idle_share": frag / (cap - alloc) if cap - alloc > IDLE_TOLERANCE * cap else nan,
-    }
+    row: dict[str, float] = {}
+    if inflation:
+        row.update(gpu_at_arrived(gpu, 1.0))
+    else:
+        alloc = float((inwin["gpu_allocated_milli"] * weights).sum())
+        cap = float((inwin["gpu_capacity_milli"] * weights).sum())
+        frag = float((inwin["gpu_fragmentation_milli"] * weights).sum())
+        row.update({
+            "mean_gpu_utilization": alloc / cap if cap > 0 else nan,
+            "mean_gpu_fragmentation_share": frag / cap if cap > 0 else nan,
+            "mean_gpu_fragmentation_idle_share": (frag / (cap - alloc) if cap - alloc > IDLE_TOLERANCE * cap
+                                                  else nan),
+        })
     last = gpu.iloc[-1] if gpu is not None and len(gpu) else None
     for key, col in (("gpu_allocated_share_end", "allocated_share"), ("gpu_arrived_share_end", "arrived_share"),
                      ("gpu_fragmentation_share_end", "fragmentation_share"),
                      ("gpu_fragmentation_idle_share_end", "fragmentation_idle_share")):
         row[key] = float(last[col]) if last is not None else nan
     return row
+
+
+def gpu_at_arrived(gpu: pd.DataFrame | None, share: float = 1.0) -> dict[str, float]:
+    """The headline point of Weng et al. (ATC '23): the GPU state once the arrived GPU
+    request (failed pods included) reached ``share`` of the GPU capacity.
+
+    The state is the one after the last event at which ``arrived_share <= share`` (every
+    pod that had arrived by then has been placed or dropped), as in
+    :func:`k8sim.experiments.plots.gpu_curve_quantiles` reads every replication. ``gpu_allocated_share_at_arrived_100``: the
+    allocated GPU over capacity; ``gpu_unallocated_share_at_arrived_100``: the arrived
+    GPU request that is not allocated (``arrived - allocated``, over capacity: at
+    exactly 100% arrived, ``1 - allocated``). NaN when the run never reached ``share``
+    (or has no GPU table).
+    """
+    nan = float("nan")
+    tag = f"{share:.0%}".removesuffix("%")
+    keys = (f"gpu_allocated_share_at_arrived_{tag}", f"gpu_unallocated_share_at_arrived_{tag}")
+    if gpu is None or not len(gpu):
+        return dict.fromkeys(keys, nan)
+    arrived = gpu["arrived_share"].to_numpy(dtype=float)
+    tol = 1e-12
+    if not (arrived >= share - tol).any():
+        return dict.fromkeys(keys, nan)
+    k = int(np.flatnonzero(arrived <= share + tol)[-1]) if (arrived <= share + tol).any() else 0
+    allocated = float(gpu["allocated_share"].iloc[k])
+    return {keys[0]: allocated, keys[1]: float(arrived[k]) - allocated}
 
 
 def _pct(values: pd.Series, q: float) -> float:

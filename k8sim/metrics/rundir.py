@@ -37,6 +37,32 @@ RESULT_TABLES = ("pods", "nodes", "events", "timeseries", "decisions", "gpu", "t
 SUMMARY_FILE = "summary.json"
 
 
+def check_output_dir(directory: str | Path, option: str = "--out") -> None:
+    """Raise :class:`~k8sim.config.loader.ScenarioError` unless ``directory`` can hold
+    results: an existing directory, or a new one whose nearest existing ancestor is a
+    writable directory. Called before a run starts, so that no result is lost to a bad
+    output location after the simulation."""
+    import os
+
+    from k8sim.config.loader import ScenarioError
+
+    d = Path(directory)
+    if d.exists():
+        if not d.is_dir():
+            raise ScenarioError(option, [("", f"{d} exists and is not a directory; results are written into "
+                                              "a directory (choose another path, or remove the file)")])
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise ScenarioError(option, [("", f"{d}: directory is not writable")])
+        return
+    parent = d.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ScenarioError(option, [("", f"{d}: cannot create it, {parent} is not a directory")])
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ScenarioError(option, [("", f"{d}: cannot create it, {parent} is not writable")])
+
+
 def json_safe(v: Any) -> Any:
     """JSON-friendly: numpy scalars become Python ones, NaN/inf floats None, recursively
     through mappings and sequences."""
@@ -119,6 +145,8 @@ def load_run(directory: str | Path) -> RunResult:
     ``warmup_s``) are read too, the warm-up then coming from ``scenario.yaml``."""
     import yaml
 
+    from k8sim.config.loader import safe_load
+
     d = Path(directory)
     meta = read_summary(d) or {}
     frames = {name: _read_table(d, name) for name in RESULT_TABLES}
@@ -128,7 +156,11 @@ def load_run(directory: str | Path) -> RunResult:
     provenance = dict(meta.get("provenance") or {})
     warmup = meta.get("warmup_s")
     if warmup is None and (d / "scenario.yaml").is_file():
-        sc = yaml.safe_load((d / "scenario.yaml").read_text()) or {}
+        try:
+            sc = safe_load((d / "scenario.yaml").read_text())
+        except yaml.YAMLError:
+            sc = None  # not ours (or broken): the table's own metadata is all there is
+        sc = sc if isinstance(sc, dict) else {}
         warmup = sc.get("warmup_s")
         provenance.setdefault("scenario", sc.get("name"))
         provenance.setdefault("seed", sc.get("seed"))

@@ -23,21 +23,42 @@ With a runtime model, ContainerCreating is refined as kubelet's ``SyncPod`` does
 Ensuring an image (``imageManager.EnsureImageExists``): ``IfNotPresent`` uses a present
 image as is; ``Always`` sends a pull request even when the image is present (only the
 missing layers are downloaded, so it costs a registry token and a place in the node's
-pull queue); ``Never`` with the image absent is ErrImageNeverPull: the pod stays
-waiting for good (recorded in the event log and the pod's ``reason``). A failed pull
-is ErrImagePull and the pod retries after kubelet's image back-off (10 s doubling to
-300 s, :mod:`k8sim.runtime.backoff`), in ImagePullBackOff meanwhile. Pulls themselves
-(queues, registry limits, shared bandwidth, disk and image GC) are
-:mod:`k8sim.runtime.pulls`.
+pull queue); ``Never`` with the image absent is ErrImageNeverPull (recorded in the
+event log and the pod's ``reason``): the pod waits, and each pod sync checks again, so
+it starts at its first sync after the image has arrived on the node. A failed pull is
+ErrImagePull and the pod retries after kubelet's image back-off (10 s doubling to 300 s,
+:mod:`k8sim.runtime.backoff`), in ImagePullBackOff meanwhile. Pulls themselves (queues,
+registry limits, download slots, shared bandwidth, disk and image GC) are
+:mod:`k8sim.runtime.pulls`. The pod's startup columns (``pull_start``, ``pull_end``,
+``image_pull_time``, ``pull_bytes``) describe the first start only; pulls at container
+restarts go to ``restart_pull_time`` / ``restart_pulls``. A pull still under way when
+the result is taken counts up to that time.
+
+Pod-worker timing (``pkg/kubelet/pod_workers.go``): a sync that fails (a pull in
+back-off, ErrImageNeverPull) is retried after ``backOffPeriod`` (10 s) times a random
+factor in [1, 1.5); pull retries therefore happen at the pod's first sync after the
+back-off expires (:meth:`Kubelet._next_sync`), not at the expiry itself. A container in
+CrashLoopBackOff is restarted at a sync requeued for the back-off's expiry, jittered the
+same way (Kubernetes 1.35+, :meth:`Kubelet._restart_sync`). The pool's kubelet settings
+``podWorkerBackOffPeriodSeconds``, ``podWorkerJitterFactor``,
+``podWorkerRequeueAtBackOffExpiry`` and ``syncFrequencySeconds`` change it.
 
 Running, the first main container exits at the end of the pod's duration (success) or
 when the crash model says (error). ``restartPolicy`` decides: Never -> the pod ends
 (Succeeded or Failed); OnFailure -> success ends it, an error restarts the container;
 Always -> both restart it. Restarts follow kubelet's CrashLoopBackOff exactly
 (``doBackOff``: immediate first restart, then 10, 20, 40, ... 300 s after each exit,
-reset after a run of more than 10 minutes); each restart ensures the image again (an
-``Always`` policy pulls again) and pays the container's start latency again. The pod
-stays Running (its phase) throughout, holding its resources.
+reset after a run of more than 10 minutes), at the first pod sync once the back-off is
+over; each restart ensures the image again (an ``Always`` policy pulls again) and pays
+the container's start latency again (the sandbox stays; with the ``image:`` shorthand
+the pod's ``start_latency`` is its container's). The pod stays Running (its phase)
+throughout, holding its resources.
+
+Image GC runs every ``imageGCPeriodSeconds`` (5 minutes) on every node with a limited
+image disk (one process for all nodes, :meth:`Kubelet._gc_loop`; without ``duration_s``
+lazily, at the node's next kubelet activity, :meth:`Kubelet._gc_catch_up`), besides the
+GC a pull runs when it needs room; both are reported as ``ImageGC`` events and
+``image_gc`` rows.
 
 Without ``duration_s`` (a run that ends when nothing is left to happen), a pull that
 failed for lack of disk while every image on the node is in use waits for a pod to leave
@@ -48,15 +69,39 @@ A deleted pod (``ClusterAPI.delete_pod``, e.g. a preemption victim) is stopped a
 point: it keeps its resources for its grace period, then ends Failed (events ``Killing``
 then the deletion's reason). When its node is removed, a pod is lost at once (reason
 ``NodeLost``, no grace: the node is gone).
+
+When the machine under a node fails (``NodeDown``, a fault), its pods' containers die
+where they are, but the pods stay bound and keep their phase: the API server does not
+know yet (the node lifecycle controller finds out from the missing heartbeats). A pod
+bound to a failed node meanwhile never starts. Such a pod then either
+
+- is deleted (taint-based eviction, the node removed, ...): it ends at once with the
+  deletion's reason, without ``Killing`` and without a grace period, since nothing is
+  left to stop (upstream the pod object would stay Terminating until the node returns
+  or is deleted; its node cannot take new pods meanwhile, so k8sim frees it at once);
+- or sees the machine come back (``NodeUp``): the kubelet restarts and recreates the
+  pod's containers from the start (``restarts`` + 1, the start latency again, the whole
+  duration again: the work of the interrupted run is lost), except that a pod with
+  ``restartPolicy: Never`` ends Failed with reason ``ContainerStatusUnknown`` (upstream's
+  status for a container that vanished). The kubelet also reports the node Ready again.
+
+A network partition (``NodeDown`` with ``partition``) cuts only the kubelet's link to the
+control plane: its pods go on running (and may complete), but it hears of nothing new:
+pods bound there meanwhile start when the link returns, and a deletion (an eviction)
+takes effect only then, the pod keeping its node's resources until it has stopped (its
+grace period from the return). If the node is deleted meanwhile, the pods are gone at
+once (the pod garbage collector force-deletes them).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import simpy
 
 from k8sim.cluster.pods import (
@@ -69,7 +114,7 @@ from k8sim.cluster.pods import (
     RUNNING,
     SUCCEEDED,
 )
-from k8sim.cluster.watch import NodeAdded, NodeRemoved, PodBound, PodDeleting
+from k8sim.cluster.watch import NodeAdded, NodeDown, NodeRemoved, NodeUp, PodBound, PodDeleting
 from k8sim.component import Contribution
 from k8sim.runtime.backoff import Backoff
 from k8sim.runtime.pulls import NO_SPACE, Puller
@@ -84,6 +129,10 @@ _Gen = Generator[simpy.Event, Any, Any]
 
 #: Reason of the pods of a removed node.
 NODE_LOST = "NodeLost"
+#: Reason of a ``restartPolicy: Never`` pod whose node failed and came back.
+CONTAINER_STATUS_UNKNOWN = "ContainerStatusUnknown"
+#: Interrupt cause: the pod's node failed.
+_NODE_DOWN = "node-down"
 
 
 class Kubelet:
@@ -105,7 +154,9 @@ class Kubelet:
         self.store = runtime.store if runtime is not None else None
         self.puller: Puller | None = None
         if runtime is not None and runtime.store is not None:
-            self.puller = Puller(self.env, runtime.store, runtime.registry_bandwidth, self._gc_done)
+            self.puller = Puller(self.env, runtime.store, runtime.registry_bandwidth, self._gc_done,
+                                 self._image_arrived)
+            runtime.store.start_log(lambda: self.env.now)
         #: kubelet's two back-off trackers (container restarts, image pulls).
         self.crash_backoff = Backoff()
         self.pull_backoff = Backoff()
@@ -113,11 +164,31 @@ class Kubelet:
         self._pull_attempts: dict[int, int] = {}
         self._dirty: set[int] = set()  # pods with back-off entries, attempts or streams
         self._parked: dict[int, list[simpy.Event]] = {}  # node -> pulls waiting for room
+        #: (node, image) -> ErrImageNeverPull pods waiting for the image to appear.
+        self._image_waiters: dict[tuple[int, int], list[simpy.Event]] = {}
+        #: Pulls under way: pod -> (started, restart?, column value before it).
+        self._open: dict[int, tuple[float, bool, float]] = {}
+        #: Image GC passes: (time, node, trigger, used before, wanted, images deleted, freed).
+        self._gc_rows: list[tuple[float, int, str, int, int, int, int]] = []
+        #: Periodic image GC timelines: heap of (next pass, seq, period, nodes).
+        self._gc_heap: list[tuple[float, int, float, list[int]]] = []
+        self._gc_groups: dict[tuple[float, float], list[int]] = {}
+        self._gc_proc: simpy.Process | None = None
+        self._gc_wake_at = math.inf
+        #: Without duration_s: node -> time its next (lazy) image GC pass is due.
+        self._gc_due: dict[int, tuple[float, float]] = {}
+        self._gone: set[int] = set()  # removed nodes
         bus = api.bus
         bus.subscribe(PodBound, lambda e: self.start_pod(e.pod))
         bus.subscribe(PodDeleting, self._on_deleting)
         bus.subscribe(NodeAdded, self._on_node_added)
         bus.subscribe(NodeRemoved, self._on_node_removed)
+        bus.subscribe(NodeDown, self._on_node_down)
+        bus.subscribe(NodeUp, self._on_node_up)
+        #: Failed nodes -> the event their stalled pods wait for (fired by NodeUp).
+        self._node_up: dict[int, simpy.Event] = {}
+        #: Partitioned nodes -> deletions their kubelet has not heard of yet.
+        self._partitioned: dict[int, list[PodDeleting]] = {}
 
     @property
     def terminating(self) -> set[int]:
@@ -125,11 +196,64 @@ class Kubelet:
         return self.state.terminating
 
     def start(self) -> None:
-        """Nothing to start: lifecycles begin when pods are bound."""
+        """Start the periodic image GC of the nodes there are (lifecycles begin when pods
+        are bound)."""
+        store = self.store
+        if store is not None:
+            for node in range(store.n):
+                self._gc_add_node(node)
 
     def contribute(self) -> Contribution:
-        # Pods went through the runtime model (images, restarts): summary() adds its metrics.
-        return Contribution(provenance={"runtime_model": self.runtime is not None})
+        """The runtime model's provenance flag (``summary()`` then adds its metrics) and,
+        with an image store, the frames ``image_gc`` (one row per image GC pass) and the
+        disk-use log that :class:`~k8sim.metrics.result.RunResult` turns into the
+        per-pool ``image_disk`` series. Pulls still under way are counted up to now
+        (idempotent: the columns hold the time so far, the pulls go on)."""
+        out = Contribution(provenance={"runtime_model": self.runtime is not None})
+        now = self._now_for_record()
+        pods = self.state.pods
+        for pod, (t0, restart, base) in self._open.items():
+            col = pods.restart_pull_time if restart else pods.image_pull_time
+            col[pod] = base + (now - t0)
+        store = self.store
+        if store is not None:
+            nodes = self.state.nodes
+            names = nodes.names
+            rows = self._gc_rows
+            out.frames["image_gc"] = pd.DataFrame({
+                "time": np.array([r[0] for r in rows], dtype=np.float64),
+                "node": pd.Series([names[r[1]] for r in rows], dtype="string"),
+                "pool": pd.Series([nodes.pool_name(r[1]) for r in rows], dtype="string"),
+                "trigger": pd.Series([r[2] for r in rows], dtype="string"),
+                "used_before_bytes": np.array([r[3] for r in rows], dtype=np.int64),
+                "capacity_bytes": np.array([int(store.disk_capacity[r[1]]) for r in rows], dtype=np.int64),
+                "wanted_bytes": np.array([r[4] for r in rows], dtype=np.int64),
+                "images_deleted": np.array([r[5] for r in rows], dtype=np.int64),
+                "bytes_freed": np.array([r[6] for r in rows], dtype=np.int64),
+            })
+            # Raw inputs of the image_disk series (consumed by RunResult, not kept).
+            out.frames["image_disk_log"] = pd.DataFrame({
+                "time": np.array(store.log_time, dtype=np.float64),
+                "node": np.array(store.log_node, dtype=np.int64),
+                "delta": np.array(store.log_delta, dtype=np.int64),
+            })
+            cfgs = store.configs
+            out.frames["image_disk_nodes"] = pd.DataFrame({
+                "node": np.arange(store.n, dtype=np.int64),
+                "pool": pd.Series([nodes.pool_name(k) for k in range(store.n)], dtype="string"),
+                "capacity_bytes": store.disk_capacity[:store.n].astype(np.int64),
+                "gc_high_percent": np.array([c.gc_high_percent for c in cfgs], dtype=np.int64),
+                "gc_low_percent": np.array([c.gc_low_percent for c in cfgs], dtype=np.int64),
+            })
+        return out
+
+    def _now_for_record(self) -> float:
+        """The time the run covers up to: now, or in a run without ``duration_s`` the
+        last thing that happened (a last image GC timer may have moved the clock on)."""
+        if self.runtime is not None and self.runtime.drain:
+            log = self.api.log
+            return float(log.time[-1]) if len(log) else 0.0
+        return float(self.env.now)
 
     # -- watch handlers -----------------------------------------------------------------
 
@@ -143,16 +267,28 @@ class Kubelet:
         self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
 
     def _on_deleting(self, event: PodDeleting) -> None:
+        if self._partitioned and event.node in self._partitioned:  # heard of when the link returns
+            self._partitioned[event.node].append(event)
+            return
         proc = self._procs.get(event.pod)
         if proc is not None and proc.is_alive:
             proc.interrupt((event.grace_s, event.reason))
 
     def _on_node_added(self, event: NodeAdded) -> None:
         store = self.store
-        if store is not None and event.node >= store.n:
-            store.sync(self.state.nodes.pool, self.env.now)
+        if store is not None:
+            if event.node >= store.n:
+                store.sync(self.state.nodes.pool, self.env.now)
+            self._gc_add_node(event.node)
 
     def _on_node_removed(self, event: NodeRemoved) -> None:
+        self._gone.add(event.node)
+        if self.store is not None:
+            self.store.stop_log(event.node)
+        for deferred in self._partitioned.pop(event.node, ()):  # force-deleted with the node
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((0.0, deferred.reason))
         pods = self.state.pods
         n = pods.n
         phase = pods.phase[:n]
@@ -160,11 +296,63 @@ class Kubelet:
         for pod in lost.tolist():
             self.api.delete_pod(pod, 0.0, NODE_LOST)
 
+    def _on_node_down(self, event: NodeDown) -> None:
+        """The machine failed: every pod bound there stops where it is (those already
+        terminating finish their grace period). A partition stops nothing."""
+        if event.partition:
+            self._partitioned[event.node] = []
+            return
+        pods = self.state.pods
+        n = pods.n
+        phase = pods.phase[:n]
+        on_node = np.flatnonzero((pods.node[:n] == event.node) & ((phase == BOUND) | (phase == RUNNING)))
+        terminating = self.state.terminating
+        for pod in on_node.tolist():
+            proc = self._procs.get(pod)
+            if proc is not None and proc.is_alive and pod not in terminating:
+                proc.interrupt(_NODE_DOWN)
+
+    def _on_node_up(self, event: NodeUp) -> None:
+        """The machine runs again: its stalled pods restart, and the kubelet reports the
+        node Ready; after a partition, it acts on the deletions it missed."""
+        for deferred in self._partitioned.pop(event.node, ()):
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((deferred.grace_s, deferred.reason))
+        waiting = self._node_up.pop(event.node, None)
+        if waiting is not None:
+            waiting.succeed()
+        if not self.state.nodes.ready[event.node] and np.isinf(self.state.nodes.removed_at[event.node]):
+            self.api.update_node(event.node, ready=True)
+
+    def _stalled(self, pod: int, node: int, rt: WorkloadRuntime | None, was_running: bool) -> _Gen:
+        """A pod whose node failed waits for the machine to come back (returns True: its
+        containers are (re)created) or for its deletion (ends it at once; False)."""
+        while True:
+            ev = self._node_up.get(node)
+            if ev is None:
+                ev = self._node_up[node] = self.env.event()
+            try:
+                yield ev
+            except simpy.Interrupt as stop:
+                if stop.cause == _NODE_DOWN:  # back and down again at one instant: wait on
+                    continue
+                _grace, reason = stop.cause  # type: ignore[misc]  # deleted while the node is down
+                self.api.terminate(pod, FAILED, reason)
+                return False
+            if self.state.nodes.up[node]:
+                break
+        if was_running and rt is not None and rt.restart_policy == RESTART_NEVER:
+            self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN)
+            return False
+        return True
+
     # -- the lifecycle -----------------------------------------------------------------
 
-    def _lifecycle(self, pod: int, rt: WorkloadRuntime | None) -> _Gen:
+    def _lifecycle(self, pod: int, rt: WorkloadRuntime | None, restart: bool = False) -> _Gen:
         """Sandbox, init containers, containers, Running, until the pod ends. Without a
-        runtime model (``rt`` None) only the pod's start latency and duration."""
+        runtime model (``rt`` None) only the pod's start latency and duration.
+        ``restart``: the containers are recreated after the node came back."""
         env = self.env
         api = self.api
         pods = self.state.pods
@@ -173,20 +361,28 @@ class Kubelet:
         store = self.store
         images = rt.images if rt is not None and store is not None else ()
         if images:
+            if self._gc_due:
+                self._gc_catch_up(node)
             store.use(images, node, env.now)  # type: ignore[union-attr]
-        if rt is not None:
+        if rt is not None and not restart:
             pods.image_pull_time[pod] = 0.0
+            pods.restart_pull_time[pod] = 0.0
         try:
+            if not self.state.nodes.up[node]:  # bound to a node that has failed
+                raise simpy.Interrupt(_NODE_DOWN)
             if rt is not None:
                 yield from self._create_containers(pod, node, rt, i)
             d = float(pods.start_latency[pod])
             if d > 0:
                 yield env.timeout(d)
-            api.set_running(pod)
+            if pods.phase[pod] == BOUND:
+                api.set_running(pod)
+            else:  # Running before its node failed: the phase stays Running upstream
+                api.record("Started", pod, node, "containers recreated after the node came back")
             if rt is None or rt.runs_once:  # no crash model, no restart on success: one run
                 duration = float(pods.duration[pod])
                 ready_delay = rt.readiness.get(i) if rt is not None else 0.0
-                if duration >= ready_delay:
+                if duration >= ready_delay and not (restart and not math.isnan(pods.ready[pod])):
                     pods.ready[pod] = env.now + ready_delay
                 if math.isinf(duration):
                     yield env.event()  # runs until deleted or the run ends
@@ -197,7 +393,18 @@ class Kubelet:
             self._leave(pod, node, rt, images)
             api.terminate(pod, phase)
         except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
+            if stop.cause == _NODE_DOWN:  # the machine failed: the containers are gone
+                self._leave(pod, node, rt, images, keep_proc=True)
+                was_running = pods.phase[pod] == RUNNING
+                if (yield from self._stalled(pod, node, rt, was_running)):
+                    if was_running:
+                        pods.restarts[pod] += 1
+                    yield from self._lifecycle(pod, rt, restart=True)
+                else:
+                    self._procs.pop(pod, None)
+                return
             grace, reason = stop.cause  # type: ignore[misc]  # simpy types cause as Any | None
+            self._close_pull(pod)
             api.record("Killing", pod, node, reason)
             if grace > 0:
                 yield env.timeout(grace)
@@ -231,9 +438,13 @@ class Kubelet:
             if d > 0:
                 yield env.timeout(d)
 
-    def _leave(self, pod: int, node: int, rt: WorkloadRuntime | None, images: tuple[int, ...]) -> None:
-        """The pod's containers are gone: release its images and its kubelet state."""
+    def _leave(self, pod: int, node: int, rt: WorkloadRuntime | None, images: tuple[int, ...],
+               keep_proc: bool = False) -> None:
+        """The pod's containers are gone: release its images and its kubelet state
+        (``keep_proc``: its process goes on, waiting for its failed node)."""
         if images:
+            if self._gc_due:
+                self._gc_catch_up(node)
             self.store.unuse(images, node, self.env.now)  # type: ignore[union-attr]
             for parked in self._parked.pop(node, ()):  # pulls waiting for room (drain mode)
                 if not parked.triggered:
@@ -246,7 +457,9 @@ class Kubelet:
             self._pull_attempts.pop(pod, None)
             self._rngs.pop(("rt-pull-fail", pod), None)
             self._rngs.pop(("rt-crash", pod), None)
-        self._procs.pop(pod, None)
+            self._rngs.pop(("rt-sync", pod), None)
+        if not keep_proc:
+            self._procs.pop(pod, None)
 
     def _must_check(self, c: Container, node: int) -> bool:
         """Whether ensuring ``c``'s image can do anything (a present image under
@@ -255,33 +468,46 @@ class Kubelet:
             return False
         return c.policy not in (IF_NOT_PRESENT, NEVER) or not self.store.image_present[c.image, node]
 
-    def _ensure_image(self, pod: int, node: int, c: Container, rt: WorkloadRuntime, i: int) -> _Gen:
+    def _ensure_image(self, pod: int, node: int, c: Container, rt: WorkloadRuntime, i: int,
+                      restart: bool = False) -> _Gen:
+        """``imageManager.EnsureImageExists`` for container ``c``. Before the first start
+        (``restart`` False) the pull counts in the pod's startup columns (``pull_start``,
+        ``pull_end``, ``image_pull_time``, ``pull_bytes``); at a restart in
+        ``restart_pull_time`` / ``restart_pulls``."""
         env = self.env
         pods = self.state.pods
         names = self.store.catalog.image_names  # type: ignore[union-attr]
         if c.policy == NEVER:
-            name = names[c.image]
-            pods.reason[pod] = ERR_IMAGE_NEVER_PULL
-            self.api.record("ErrImageNeverPull", pod, node,
-                                f'container {c.name}: image "{name}" is not present with pull policy of Never')
-            yield env.event()  # waits for good (until evicted or the run ends)
+            yield from self._wait_never_pull(pod, node, c, rt, i)
+            return
         t0 = env.now
-        if math.isnan(pods.pull_start[pod]):
-            pods.pull_start[pod] = t0
+        bytes_before = int(pods.pull_bytes[pod])
+        if restart:
+            self._open[pod] = (t0, True, float(pods.restart_pull_time[pod]))
+        else:
+            if math.isnan(pods.pull_start[pod]):
+                pods.pull_start[pod] = t0
+            self._open[pod] = (t0, False, float(pods.image_pull_time[pod]))
         while True:
+            if self._gc_due:
+                self._gc_catch_up(node)
             fails = rt.pull_failure_p > 0 and self._pull_fails(pod, rt, i)
             req = self.puller.request(node, c.image, fails)  # type: ignore[union-attr]
+            if not restart:  # what this attempt needs (a pod still pulling at the end counts)
+                pods.pull_bytes[pod] = bytes_before + req.bytes
             err = req.error if req.done else (yield req.event)  # type: ignore[misc]  # a pending request has its event
             if err is None:
                 break
             pods.pull_failures[pod] += 1
             self._dirty.add(pod)
-            delay = self.pull_backoff.next((pod, c.image), env.now, env.now)
+            failed = env.now
+            delay = self.pull_backoff.next((pod, c.image), failed, failed)
             self.api.record("ErrImagePull", pod, node,
-                                f'container {c.name}: failed to pull image "{names[c.image]}": {err}; '
-                                f"back-off {delay:g}s")
+                            f'container {c.name}: failed to pull image "{names[c.image]}": {err}; '
+                            f"back-off {delay:g}s")
             pods.reason[pod] = IMAGE_PULL_BACKOFF
-            retry_at = env.now + delay
+            # The retry comes at the pod worker's first sync once the back-off is over.
+            retry_at = self._next_sync(pod, rt, i, node, failed, delay)
             if err == NO_SPACE and self.runtime.drain and self._only_a_leaving_pod_frees(node):  # type: ignore[union-attr]
                 # A run without duration_s ends when nothing is left to happen, but
                 # kubelet's timed retries of a pull that only a pod leaving the node can
@@ -295,11 +521,100 @@ class Kubelet:
                     pods.pull_failures[pod] += 1
                     if rt.pull_failure_p > 0:
                         self._pull_fails(pod, rt, i)  # keep the pod's failure draws aligned
-                    retry_at += self.pull_backoff.next((pod, c.image), retry_at, retry_at)
+                    b = self.pull_backoff.next((pod, c.image), retry_at, retry_at)
+                    retry_at = self._next_sync(pod, rt, i, node, retry_at, b)
             yield env.timeout(retry_at - env.now)
             pods.reason[pod] = NO_REASON
-        pods.pull_end[pod] = env.now
-        pods.image_pull_time[pod] += env.now - t0
+        self._close_pull(pod)
+        if restart:
+            # An image in use is never collected, so a restart's pull finds the image
+            # present: it costs a pull request (a registry token, a place in the node's
+            # pull queue, possibly failures and back-off), not a download.
+            pods.restart_pulls[pod] += 1
+        else:
+            pods.pull_end[pod] = env.now
+
+    def _close_pull(self, pod: int) -> None:
+        """End the pod's pull under way (if any): its time so far goes into its column."""
+        entry = self._open.pop(pod, None)
+        if entry is not None:
+            t0, restart, base = entry
+            col = self.state.pods.restart_pull_time if restart else self.state.pods.image_pull_time
+            col[pod] = base + (self.env.now - t0)
+
+    def _wait_never_pull(self, pod: int, node: int, c: Container, rt: WorkloadRuntime, i: int) -> _Gen:
+        """``imagePullPolicy: Never`` with the image absent: ErrImageNeverPull. Each pod
+        sync checks again (``EnsureImageExists`` fails, the sync returns an error, the pod
+        worker requeues it after its back-off period): the container starts at the first
+        sync after the image has arrived on the node (pulled for another pod). The wait
+        is event-driven: it sleeps until the image arrives, then finds that sync."""
+        env = self.env
+        pods = self.state.pods
+        store = self.store
+        name = store.catalog.image_names[c.image]  # type: ignore[union-attr]
+        pods.reason[pod] = ERR_IMAGE_NEVER_PULL
+        self.api.record("ErrImageNeverPull", pod, node,
+                        f'container {c.name}: image "{name}" is not present with pull policy of Never')
+        t_sync = env.now  # the sync that failed
+        while not store.image_present[c.image, node]:  # type: ignore[union-attr]
+            arrived = env.event()
+            self._image_waiters.setdefault((node, c.image), []).append(arrived)
+            yield arrived  # never fires if the image never comes (the pod waits for good)
+            t_sync = self._next_sync(pod, rt, i, node, t_sync, env.now - t_sync)
+            if t_sync > env.now:
+                yield env.timeout(t_sync - env.now)
+        pods.reason[pod] = NO_REASON
+
+    def _image_arrived(self, node: int, image: int) -> None:
+        waiters = self._image_waiters.pop((node, image), None)
+        if waiters:
+            for ev in waiters:
+                ev.succeed()
+
+    def _next_sync(self, pod: int, rt: WorkloadRuntime, i: int, node: int, t_sync: float, wait: float) -> float:
+        """The first pod-worker sync at least ``wait`` seconds after the sync at
+        ``t_sync``. After a failed sync the pod worker requeues the pod after
+        ``wait.Jitter(backOffPeriod, 0.5)`` = backOffPeriod * (1 + 0.5 u), u uniform in
+        [0, 1) (``podWorkers.completeWork``, ``pkg/kubelet/pod_workers.go``;
+        ``backOffPeriod`` 10 s in ``pkg/kubelet/kubelet.go``); while a back-off is not
+        over (``now - since < backoff``) the sync fails again. The pool's
+        ``podWorkerBackOffPeriodSeconds`` / ``podWorkerJitterFactor`` set the period and
+        factor; period 0 gives ``t_sync + wait`` exactly. Draws come from the pod's own
+        ``rt-sync`` stream."""
+        timing = self.runtime.sync_of(int(self.state.nodes.pool[node]))  # type: ignore[union-attr]
+        period, jitter = timing.backoff_period_s, timing.jitter
+        if period <= 0:
+            return t_sync + wait
+        elapsed = 0.0
+        if jitter > 0:
+            g = self._pod_rng("rt-sync", pod, rt, i)
+            while elapsed < wait:
+                elapsed += period * (1.0 + jitter * float(g.random()))
+        else:
+            while elapsed < wait:
+                elapsed += period
+        return t_sync + elapsed
+
+    def _restart_sync(self, pod: int, rt: WorkloadRuntime, i: int, node: int, finished: float,
+                      wait: float) -> float:
+        """The sync that restarts a container in CrashLoopBackOff (exited at ``finished``,
+        back-off ``wait``). Since Kubernetes 1.35 (``podWorkerRequeueAtBackOffExpiry``,
+        the default) the failed sync's error carries the back-off's expiry
+        (``kubecontainer.BackoffError``, ``MinBackoffExpiration``) and ``completeWork``
+        requeues the pod after ``wait.Jitter(min(remaining, syncFrequency), 0.5)``: so a
+        back-off of b <= 60 s restarts the container b * (1 + 0.5 u) after the exit, a
+        longer one is approached in steps of at most a jittered minute. Up to 1.34 the
+        requeue is the fixed 10 s grid of :meth:`_next_sync`."""
+        timing = self.runtime.sync_of(int(self.state.nodes.pool[node]))  # type: ignore[union-attr]
+        if not timing.requeue_at_expiry:
+            return self._next_sync(pod, rt, i, node, finished, wait)
+        jitter, cap = timing.jitter, timing.sync_frequency_s
+        g = self._pod_rng("rt-sync", pod, rt, i) if jitter > 0 else None
+        elapsed = 0.0
+        while elapsed < wait:
+            d = min(wait - elapsed, cap)
+            elapsed += d * (1.0 + jitter * float(g.random())) if g is not None else d
+        return finished + elapsed
 
     def _only_a_leaving_pod_frees(self, node: int) -> bool:
         """After a "no space" failure: every image on the node is in use and nothing is
@@ -373,26 +688,115 @@ class Kubelet:
                                 f"container {main.name}: {'Error' if crashed else 'Completed'}")
             if crashed and rt.restart_policy == RESTART_NEVER:
                 return FAILED
+            # The exit's sync (PLEG reports it) restarts the container unless it is in
+            # back-off; then the first sync after the back-off does
+            # (kubeGenericRuntimeManager.doBackOff; pod worker timing in _next_sync).
             if backoff.in_backoff_since(pod, finished, finished):
                 wait = backoff.get(pod)
                 pods.reason[pod] = CRASH_LOOP_BACKOFF
                 self.api.record("BackOff", pod, node,
-                                    f"back-off {wait:g}s restarting failed container {main.name}")
-                yield env.timeout(wait)
+                                f"back-off {wait:g}s restarting failed container {main.name}")
+                self._dirty.add(pod)
+                yield env.timeout(self._restart_sync(pod, rt, i, node, finished, wait) - env.now)
                 pods.reason[pod] = NO_REASON
             backoff.next(pod, finished, env.now)
             self._dirty.add(pod)
             pods.restarts[pod] += 1
             if self._must_check(main, node):
-                yield from self._ensure_image(pod, node, main, rt, i)
-            d = main.start.get(i) + float(pods.start_latency[pod])
+                yield from self._ensure_image(pod, node, main, rt, i, restart=True)
+            # A restart creates and starts the container again in the running sandbox
+            # (SyncPod's computePodActions: no new sandbox), so it pays the container's
+            # start latency; with the image: shorthand that is the pod's start_latency.
+            d = main.start.get(i) if rt.explicit_containers else float(pods.start_latency[pod])
             if d > 0:
                 yield env.timeout(d)
             run += 1
 
     # -- image GC ------------------------------------------------------------------------
 
-    def _gc_done(self, node: int, result: GCResult) -> None:
-        names = self.store.catalog.image_names  # type: ignore[union-attr]
+    def _gc_done(self, node: int, result: GCResult, trigger: str = "pull") -> None:
+        """Report an image GC pass: one ImageGC event per deleted image, one ``image_gc``
+        row per pass."""
+        store = self.store
+        names = store.catalog.image_names  # type: ignore[union-attr]
         for img in result.removed:
             self.api.record("ImageGC", -1, node, f"deleted image {names[img]}")
+        used_before = int(store.disk_used[node]) + result.freed  # type: ignore[union-attr]
+        self._gc_rows.append((self.env.now, node, trigger, used_before, result.wanted, len(result.removed),
+                              result.freed))
+
+    def _gc_add_node(self, node: int) -> None:
+        """Give a new node its periodic image GC: a pass every ``imageGCPeriodSeconds``
+        from the node's start (``wait.Until`` in ``Kubelet.StartGarbageCollection``).
+        Upstream's pass at kubelet start usually fails ("Stats initialization may not
+        have completed yet"), so the first pass counted here is one period in. Nodes
+        started together share one timeline; nodes with an unlimited disk, GC off
+        (high threshold 100) or period 0 have none."""
+        store = self.store
+        cfg = store.configs[node]  # type: ignore[union-attr]
+        if cfg.disk_capacity <= 0 or not cfg.gc_enabled or cfg.gc_period_s <= 0:
+            return
+        if self.runtime.drain:  # type: ignore[union-attr]
+            self._gc_due[node] = (self.env.now + cfg.gc_period_s, cfg.gc_period_s)
+            return
+        key = (self.env.now, cfg.gc_period_s)
+        group = self._gc_groups.get(key)
+        if group is not None:
+            group.append(node)
+            return
+        group = [node]
+        self._gc_groups[key] = group
+        first = self.env.now + cfg.gc_period_s
+        heapq.heappush(self._gc_heap, (first, len(self._gc_groups), cfg.gc_period_s, group))
+        if self._gc_proc is None:
+            self._gc_wake_at = -math.inf  # it reads the heap when it starts
+            self._gc_proc = self.env.process(self._gc_loop())
+        elif first < self._gc_wake_at:
+            self._gc_proc.interrupt()
+
+    def _gc_catch_up(self, node: int) -> None:
+        """Without ``duration_s``: run the node's image GC pass if one is due (then the
+        next is due a whole number of periods later). A run that ends when nothing is
+        left to happen cannot have a timer of its own (the scheduler's queue would keep
+        it alive, and it the queue), so passes run lazily, at the node's next kubelet
+        activity (a pod bound, a pull, a pod leaving): until then nothing reads or
+        changes the node's images but ImageLocality, which may see images a timely pass
+        would have deleted."""
+        due = self._gc_due.get(node)
+        now = self.env.now
+        if due is None or now < due[0] or node in self._gone:
+            return
+        at, period = due
+        self._gc_due[node] = (at + period * (math.floor((now - at) / period) + 1), period)
+        result = self.store.collect(node, now)  # type: ignore[union-attr]
+        if result is not None:
+            self._gc_done(node, result, "periodic")
+
+    def _gc_loop(self) -> _Gen:
+        """The periodic image GC of every node (runs with ``duration_s``): one process,
+        sleeping until the next timeline's pass."""
+        env = self.env
+        heap = self._gc_heap
+        while heap:
+            at = heap[0][0]
+            self._gc_wake_at = at
+            try:
+                yield env.timeout(at - env.now)
+            except simpy.Interrupt:
+                continue  # an earlier timeline was added
+            at, seq, period, nodes = heapq.heappop(heap)
+            self._gc_pass(nodes)
+            heapq.heappush(heap, (at + period, seq, period, nodes))
+        self._gc_wake_at = math.inf
+        self._gc_proc = None
+
+    def _gc_pass(self, nodes: list[int]) -> None:
+        store = self.store
+        now = self.env.now
+        gone = self._gone
+        for node in nodes:
+            if node in gone:
+                continue
+            result = store.collect(node, now)  # type: ignore[union-attr]
+            if result is not None:
+                self._gc_done(node, result, "periodic")

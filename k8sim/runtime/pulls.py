@@ -18,21 +18,32 @@ A pull request (one container's image on one node) goes through, in order:
    :mod:`k8sim.runtime.store`); if they do not fit, the pull fails with "no space left
    on device".
 5. **Downloads**: only missing layers are downloaded. A layer already being downloaded
-   on the node (for another pull) is awaited, not downloaded twice. The pull ends when
-   its last layer is present; the image is then present on the node.
+   on the node (for another pull) is awaited, not downloaded twice. At most
+   ``max_concurrent_downloads`` layers download at once (the container runtime's limit,
+   containerd's CRI ``max_concurrent_downloads``, default 3 in
+   ``internal/cri/config/config_unix.go``), base layer first, the next one starting as
+   one ends. ``download_limit_scope: pull`` (the default) gives each pull its own limit,
+   as containerd up to 2.0 (``client/pull.go`` makes one semaphore per pull);
+   ``node`` shares one limit among all the node's pulls, as containerd 2.1+ (one
+   ``downloadLimiter`` in ``internal/cri/server/images/service.go``) and dockerd
+   (``max-concurrent-downloads``). A layer waiting for its turn is already reserved on
+   disk and is awaited by other pulls that need it. The pull ends when its last layer is
+   present; the image is then present on the node.
 
-Bandwidth is processor sharing: each active layer download on a node gets
-``bandwidth / n`` of the node's bandwidth (``n`` downloads). The rates change only when
-a download starts or ends, so the model is event-driven: at each change the remaining
-bytes of the node's downloads are advanced, and one SimPy timeout is set for the next
-completion; timeouts made stale by a later change are ignored (a version counter), so
-nothing polls. With ``images.registry_bandwidth`` the registry is a shared bottleneck
-too: every download in the cluster gets the max-min fair rate (water-filling over the
-per-node shares ``bandwidth_n / n_n`` under the registry's total), recomputed at each
-change with one timeout for the whole cluster.
+Bandwidth is processor sharing per download stream: each active layer download on a
+node gets ``bandwidth / n`` of the node's bandwidth (``n`` active downloads; layers
+waiting for a download slot get nothing). The rates change only when a download starts
+or ends, so the model is event-driven: at each change the remaining bytes of the node's
+downloads are advanced, and one SimPy timeout is set for the next completion; timeouts
+made stale by a later change are ignored (a version counter), so nothing polls. With
+``images.registry_bandwidth`` the registry is a shared bottleneck too: every active
+download in the cluster gets the max-min fair rate (water-filling over the per-node
+shares ``bandwidth_n / n_n`` under the registry's total), recomputed at each change with
+one timeout for the whole cluster.
 
 Not modelled: manifest round trips, decompression / unpacking time (the downloaded
-bytes are the compressed sizes), per-layer parallelism limits inside one pull.
+bytes are the compressed sizes), chunked parallel fetches of one layer
+(``concurrent_layer_fetch_buffer``).
 """
 
 from __future__ import annotations
@@ -62,19 +73,34 @@ class _Flow:
     from the download's start to its end; only the :class:`Puller` touches it.
     """
 
-    __slots__ = ("layer", "node", "size", "remaining", "rate", "waiters")
+    __slots__ = ("layer", "node", "size", "remaining", "rate", "waiters", "active", "limiter")
 
-    def __init__(self, layer: int, node: int, size: float):
+    def __init__(self, layer: int, node: int, size: float, limiter: _Limiter | None):
         self.layer = layer
         self.node = node
         self.size = size
         self.remaining = size
         self.rate = 0.0
         self.waiters: list[PullRequest] = []
+        #: Downloading now (else waiting for a slot of its ``limiter``: no bandwidth).
+        self.active = False
+        self.limiter = limiter
 
     def done(self) -> bool:
         # Float residue of the processor-sharing arithmetic: a few ulps of the size.
         return self.remaining <= 1e-9 * self.size + 1e-6
+
+
+class _Limiter:
+    """A download-slot semaphore: at most ``slots`` active flows; the others wait in
+    FIFO order (one per pull, or one per node: ``download_limit_scope``)."""
+
+    __slots__ = ("slots", "running", "waiting")
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self.running = 0
+        self.waiting: deque[_Flow] = deque()
 
 
 class PullRequest:
@@ -88,7 +114,7 @@ class PullRequest:
     never changes again.
     """
 
-    __slots__ = ("image", "event", "fails", "pending", "pinned", "done", "error")
+    __slots__ = ("image", "event", "fails", "pending", "pinned", "done", "error", "bytes")
 
     def __init__(self, image: int, fails: bool):
         self.image = image
@@ -98,6 +124,10 @@ class PullRequest:
         self.pinned = False
         self.done = False
         self.error: str | None = None
+        #: Bytes of the image's layers missing on the node when the pull was requested
+        #: (downloaded by it, by another pull, or already there when it came out of the
+        #: queue); 0 when everything was present (an ``Always`` pull of a present image).
+        self.bytes = 0
 
 
 class _Node:
@@ -106,13 +136,16 @@ class _Node:
     Created on the node's first pull from its ``NodeImageConfig``. Invariants:
     ``executing <= limit``; ``queue`` holds, in FIFO order, the pulls not yet started;
     ``flows`` maps layer id -> its download on this node (at most one per layer);
-    ``tokens <= burst`` as of ``t_tokens``; ``version`` invalidates older timers.
+    ``tokens <= burst`` as of ``t_tokens``; ``version`` invalidates older timers;
+    ``active`` counts the flows downloading now (the others wait for a download slot:
+    ``downloads`` slots per pull, or the node-wide ``limiter``).
     """
 
     __slots__ = ("bandwidth", "limit", "qps", "burst", "tokens", "t_tokens", "executing", "queue",
-                 "flows", "t_flows", "version")
+                 "flows", "t_flows", "version", "active", "downloads", "limiter")
 
-    def __init__(self, bandwidth: float, limit: float, qps: float, burst: int):
+    def __init__(self, bandwidth: float, limit: float, qps: float, burst: int, downloads: int = 0,
+                 node_scope: bool = False):
         self.bandwidth = bandwidth
         self.limit = limit
         self.qps = qps
@@ -124,6 +157,9 @@ class _Node:
         self.flows: dict[int, _Flow] = {}
         self.t_flows = 0.0
         self.version = 0
+        self.active = 0
+        self.downloads = downloads  # layer downloads at once (0: no limit)
+        self.limiter = _Limiter(downloads) if downloads > 0 and node_scope else None
 
 
 class Puller:
@@ -137,16 +173,19 @@ class Puller:
     image to the store when the pull ends. Holds one SimPy timer per node (one in all
     with ``registry_bandwidth``) for the next download completion; a timer superseded by
     a later start or end is ignored. Event-driven and deterministic: completions that
-    fall together are handled in a fixed order. ``on_gc(node, result)`` is called when
-    image GC deleted images.
+    fall together are handled in a fixed order. ``on_gc(node, result)`` is called after
+    each image GC pass a pull ran (whether or not it deleted anything); ``on_pulled(node,
+    image)`` after each successful pull.
     """
 
     def __init__(self, env: simpy.Environment, store: ImageStore, registry_bandwidth: float | None = None,
-                 on_gc: Callable[[int, GCResult], None] | None = None):
+                 on_gc: Callable[[int, GCResult], None] | None = None,
+                 on_pulled: Callable[[int, int], None] | None = None):
         self.env = env
         self.store = store
         self.registry_bandwidth = registry_bandwidth
         self.on_gc = on_gc
+        self.on_pulled = on_pulled
         self._nodes: dict[int, _Node] = {}
         # Registry-wide mode: every flow (a dict: insertion-ordered, so completions that
         # fall together are handled in a reproducible order), one clock and one timer.
@@ -161,7 +200,8 @@ class Puller:
         ns = self._nodes.get(node)
         if ns is None:
             cfg = self.store.configs[node]
-            ns = _Node(cfg.bandwidth, cfg.pull_limit, cfg.registry_pull_qps, cfg.registry_burst)
+            ns = _Node(cfg.bandwidth, cfg.pull_limit, cfg.registry_pull_qps, cfg.registry_burst,
+                       cfg.max_concurrent_downloads, cfg.download_limit_scope == "node")
             ns.t_tokens = self.env.now
             self._nodes[node] = ns
         return ns
@@ -178,6 +218,7 @@ class Puller:
         by the caller). A pull that ends at once (a present image, a failure) is
         ``done`` on return; otherwise wait for its ``event`` (value: ``error``)."""
         req = PullRequest(image, fails)
+        req.bytes = self.store.missing_bytes(image, node)
         ns = self._node(node)
         ns.queue.append(req)
         self._dispatch(ns, node)
@@ -210,19 +251,24 @@ class Puller:
         if absent:
             missing = sum(store.layer_size(layer) for layer in absent)
             fits, gc = store.make_room(node, missing, now)
-            if gc.removed and self.on_gc is not None:
+            if gc.wanted and self.on_gc is not None:
                 self.on_gc(node, gc)
             if not fits:
                 self._complete(ns, node, req, NO_SPACE)
                 return
-            store.disk_used[node] += missing
+            store.reserve(node, missing)
             self._advance(ns)
+            limiter = ns.limiter
+            if limiter is None and ns.downloads > 0 and len(absent) > ns.downloads:
+                limiter = _Limiter(ns.downloads)  # this pull's own slots
             for layer in absent:
-                flow = _Flow(layer, node, float(store.layer_size(layer)))
+                flow = _Flow(layer, node, float(store.layer_size(layer)), limiter)
                 flows[layer] = flow
-                if self.registry_bandwidth is not None:
-                    self._flows[flow] = None
                 flow.waiters.append(req)
+                if limiter is None or limiter.running < limiter.slots:
+                    self._activate(ns, flow)
+                else:
+                    limiter.waiting.append(flow)
             self.downloads += len(absent)
             self.bytes_downloaded += missing
             self._reschedule(ns, node)
@@ -237,6 +283,8 @@ class Puller:
         if req.pinned:
             if error is None:
                 self.store.image_pulled(req.image, node, self.env.now)
+                if self.on_pulled is not None:
+                    self.on_pulled(node, req.image)
             else:
                 self.store.unpin(req.image, node)
         req.done = True
@@ -246,17 +294,31 @@ class Puller:
 
     # -- downloads ------------------------------------------------------------------
 
+    def _activate(self, ns: _Node, flow: _Flow) -> None:
+        """Start downloading ``flow`` (remaining bytes must be advanced to now)."""
+        flow.active = True
+        ns.active += 1
+        if flow.limiter is not None:
+            flow.limiter.running += 1
+        if self.registry_bandwidth is not None:
+            self._flows[flow] = None
+
     def _advance(self, ns: _Node) -> None:
         """Bring remaining bytes up to now at the current rates."""
         now = self.env.now
         if self.registry_bandwidth is not None:
             self._advance_all()
             return
-        k = len(ns.flows)
+        k = ns.active
         if k and now > ns.t_flows:
             dx = (now - ns.t_flows) * ns.bandwidth / k
-            for f in ns.flows.values():
-                f.remaining -= dx
+            if k == len(ns.flows):
+                for f in ns.flows.values():
+                    f.remaining -= dx
+            else:
+                for f in ns.flows.values():
+                    if f.active:
+                        f.remaining -= dx
         ns.t_flows = now
 
     def _reschedule(self, ns: _Node, node: int) -> None:
@@ -265,10 +327,13 @@ class Puller:
             self._reschedule_registry()
             return
         ns.version += 1
-        if not ns.flows:
+        k = ns.active
+        if not k:
             return
-        k = len(ns.flows)
-        first = min(f.remaining for f in ns.flows.values())
+        if k == len(ns.flows):
+            first = min(f.remaining for f in ns.flows.values())
+        else:
+            first = min(f.remaining for f in ns.flows.values() if f.active)
         dt = max(first, 0.0) * k / ns.bandwidth
         ev = self.env.timeout(dt)
         ev.callbacks.append(partial(self._tick, node, ns.version))
@@ -278,7 +343,7 @@ class Puller:
         if version != ns.version:
             return  # superseded by a later start or completion
         self._advance(ns)
-        flows = list(ns.flows.values())
+        flows = [f for f in ns.flows.values() if f.active]
         done = [f for f in flows if f.remaining <= 1e-9 * f.size + 1e-6]  # = f.done(), inlined
         if not done:  # rounding left the first one a hair short: it is the one due now
             done = [min(flows, key=lambda f: f.remaining)]
@@ -291,11 +356,17 @@ class Puller:
         finished = []
         for f in done:
             del ns.flows[f.layer]
+            ns.active -= 1
             present[f.layer, node] = True
             for req in f.waiters:
                 req.pending -= 1
                 if req.pending == 0:
                     finished.append(req)
+            lim = f.limiter
+            if lim is not None:  # hand the download slot to the next waiting layer
+                lim.running -= 1
+                if lim.waiting:
+                    self._activate(ns, lim.waiting.popleft())
         for req in finished:
             self._complete(ns, node, req, None)
 
@@ -316,7 +387,7 @@ class Puller:
         # Per node: n flows, each capped at bandwidth / n. Max-min fair shares under the
         # registry's total: fill the lowest caps first.
         groups = sorted(
-            ((ns.bandwidth / len(ns.flows), len(ns.flows), ns) for ns in self._nodes.values() if ns.flows),
+            ((ns.bandwidth / ns.active, ns.active, ns) for ns in self._nodes.values() if ns.active),
             key=lambda g: g[0],
         )
         assert self.registry_bandwidth is not None  # only called with a registry bottleneck
@@ -334,8 +405,9 @@ class Puller:
         for cap, _k, ns in groups:
             rate = min(cap, level)
             for f in ns.flows.values():
-                f.rate = rate
-                first = min(first, max(f.remaining, 0.0) / rate)
+                if f.active:
+                    f.rate = rate
+                    first = min(first, max(f.remaining, 0.0) / rate)
         ev = self.env.timeout(first)
         ev.callbacks.append(partial(self._tick_registry, self._version))
 

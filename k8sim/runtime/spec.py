@@ -16,7 +16,7 @@ and pod index), created only for pods that need them.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -116,11 +116,29 @@ class WorkloadRuntime:
     images: tuple[int, ...] = ()
     #: Catalog image per container, init containers first (-1: none), for ImageLocality.
     container_images: tuple[int, ...] = ()
+    #: The pod lists its ``containers:``; with the ``image:`` shorthand the pod's
+    #: ``start_latency`` is its one container's start latency (paid again at restarts).
+    explicit_containers: bool = True
 
     @property
     def runs_once(self) -> bool:
         """The main container runs once: no crash model, and success ends the pod."""
         return self.crash_kind is None and self.restart_policy != RESTART_ALWAYS
+
+
+@dataclass(frozen=True)
+class PodWorkerTiming:
+    """When a kubelet pod worker syncs a pod again after a failed sync (upstream
+    ``podWorkers.completeWork``, ``pkg/kubelet/pod_workers.go``; defaults as upstream):
+    after ``wait.Jitter(backoff_period_s, jitter)`` (``backOffPeriod`` 10 s,
+    ``workerBackOffPeriodJitterFactor`` 0.5), or for a container in CrashLoopBackOff
+    (``requeue_at_expiry``, Kubernetes 1.35+) after ``wait.Jitter(min(remaining back-off,
+    sync_frequency_s), jitter)``."""
+
+    backoff_period_s: float = 10.0
+    jitter: float = 0.5
+    requeue_at_expiry: bool = True
+    sync_frequency_s: float = 60.0
 
 
 @dataclass
@@ -134,6 +152,15 @@ class RuntimeModel:
     streams: Streams | None = None
     #: The run has no duration_s: it ends when nothing is left to happen.
     drain: bool = False
+    #: Pod-worker timing per node pool (index = pool code); ``default_sync`` for nodes
+    #: outside the pools.
+    pool_sync: list[PodWorkerTiming] | None = None
+    default_sync: PodWorkerTiming = field(default_factory=lambda: PodWorkerTiming())
+
+    def sync_of(self, pool: int) -> PodWorkerTiming:
+        """The pod-worker timing of a node of pool ``pool``."""
+        ps = self.pool_sync
+        return ps[pool] if ps is not None and 0 <= pool < len(ps) else self.default_sync
 
     def container_images(self, workload: int) -> tuple[int, ...]:
         """Catalog image ids of a workload's containers (init first; -1 = none)."""
@@ -213,6 +240,7 @@ def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver)
     else:
         main.append(Container("main", res.image(t.image, f"{where}.image"),
                               _policy(None, t.image_pull_policy, t.image), ZERO))
+    explicit = bool(t.containers)
     rt = WorkloadRuntime(
         index=wi,
         init=init,
@@ -221,6 +249,7 @@ def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver)
         readiness=_sampler(t.readiness_delay, streams, "rt-readiness", wi),
         restart_policy=_RESTARTS[t.restart_policy],
         pull_failure_p=t.image_pull_failure_probability,
+        explicit_containers=explicit,
     )
     if rt.pull_failure_p > 0:
         rt.first_pull_u = IndexedSampler(_UNIFORM, streams.generator("rt-pull-fail", wi))
@@ -270,6 +299,9 @@ def _pool_config(pool: NodePool, prepulled: tuple[int, ...]) -> NodeImageConfig:
         gc_high_percent=k.image_gc_high_threshold_percent,
         gc_low_percent=k.image_gc_low_threshold_percent,
         gc_min_age_s=k.image_minimum_gc_age_s,
+        gc_period_s=k.image_gc_period_s,
+        max_concurrent_downloads=pool.max_concurrent_downloads,
+        download_limit_scope=pool.download_limit_scope,
     )
 
 
@@ -331,7 +363,11 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams) -> 
     registry = None
     if spec is not None and spec.registry_bandwidth is not None:
         registry = float(spec.registry_bandwidth)
-    return RuntimeModel(catalog, store, workloads, registry, streams, drain=scenario.duration_s is None)
+    sync = [PodWorkerTiming(p.kubelet.pod_worker_backoff_period_s, p.kubelet.pod_worker_jitter_factor,
+                            p.kubelet.pod_worker_requeue_at_backoff_expiry, p.kubelet.sync_frequency_s)
+            for p in scenario.cluster.node_pools]
+    return RuntimeModel(catalog, store, workloads, registry, streams, drain=scenario.duration_s is None,
+                        pool_sync=sync)
 
 
 def _check_disks(scenario: Scenario, catalog: Catalog, configs: list[NodeImageConfig],

@@ -21,12 +21,18 @@ Image GC follows kubelet's ``realImageGCManager.GarbageCollect`` / ``freeSpace``
 ``imageGCHighThresholdPercent`` (``usagePercent = 100 - available * 100 / capacity``,
 int64 arithmetic), free ``capacity * (100 - low) / 100 - available`` bytes by deleting
 images in order of last use (then first detection), skipping images in use, images used
-at the current instant, and images younger than ``imageMinimumGCAge``. Differences from
+at the current instant, and images younger than ``imageMinimumGCAge``. Images present
+when the node starts (pre-pulled) count as detected "in the past" (``Start``'s initial
+``detectImages`` with the zero time), so the minimum age never protects them. A pass
+runs every ``ImageGCPeriod`` (5 minutes, ``Kubelet.StartGarbageCollection`` in
+``pkg/kubelet/kubelet.go``; :meth:`ImageStore.collect`, driven by the kubelet), and
+``imageGCHighThresholdPercent: 100`` turns image GC off, as upstream. Differences from
 upstream, on purpose:
 
-- GC runs when a pull is about to add bytes (event-driven), not on a 5-minute timer;
-  a pull that does not fit even after GC fails with "no space left on device" (image
-  pull back-off follows).
+- GC also runs when a pull is about to add bytes (:meth:`ImageStore.make_room`; upstream
+  has no such hook, but its eviction manager reclaims unused images within seconds when
+  ``imagefs.available`` falls under 15%); a pull that does not fit even after GC fails
+  with "no space left on device" (image pull back-off follows).
 - Freed space counts the bytes of layers actually deleted: a layer another present
   image still uses is not freed. Upstream counts each deleted image's full size, which
   over-estimates what shared layers give back.
@@ -35,10 +41,17 @@ upstream, on purpose:
   binding and its container's creation.
 - ``nodeStatusMaxImages`` (upstream reports only the 50 largest images) and the
   node-status update lag are not modelled: ImageLocality sees the store as it is.
+- ``imageMaximumGCAge`` (off by default upstream) and the eviction manager's imagefs
+  thresholds are not modelled.
+
+Every change of ``disk_used`` is logged as ``(time, node, delta)`` once the kubelet has
+started the log (:meth:`ImageStore.start_log`), for the per-pool disk-use series.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +84,15 @@ class NodeImageConfig:
     gc_high_percent: int = 85
     gc_low_percent: int = 80
     gc_min_age_s: float = 120.0
+    gc_period_s: float = 300.0  # seconds between periodic GC passes (0: none)
+    max_concurrent_downloads: int = 3  # layer downloads of a pull at once (0: no limit)
+    download_limit_scope: str = "pull"  # "pull" or "node": whose limit
+
+    @property
+    def gc_enabled(self) -> bool:
+        """kubelet stubs image GC out when the high threshold is 100
+        (``Kubelet.StartGarbageCollection``, ``pkg/kubelet/kubelet.go``)."""
+        return self.gc_high_percent < 100
 
     @property
     def pull_limit(self) -> float:
@@ -102,6 +124,7 @@ class GCResult:
 
     removed: list[int] = field(default_factory=list)  # image ids, in removal order
     freed: int = 0  # bytes of deleted layers
+    wanted: int = 0  # bytes the pass set out to free (0: GC did not run)
 
 
 _NOTHING = GCResult([], 0)  # shared "GC did nothing" result (never mutated)
@@ -150,6 +173,43 @@ class ImageStore:
         #: Bumped whenever an image appears on or leaves a node (score caches key on it).
         self.image_version: list[int] = [0] * n_images
         self._score_cache: dict[tuple[int, ...], tuple[tuple[int, ...], np.ndarray]] = {}
+        #: Disk-use log (see :meth:`start_log`): times, nodes and byte deltas.
+        self._clock: Callable[[], float] | None = None
+        self.log_time: list[float] = []
+        self.log_node: list[int] = []
+        self.log_delta: list[int] = []
+        self._log_off: set[int] = set()
+
+    # -- disk-use log ---------------------------------------------------------------
+
+    def start_log(self, clock: Callable[[], float]) -> None:
+        """Log every later change of ``disk_used`` at ``clock()``; the current usage of
+        each node is logged now as its starting level."""
+        self._clock = clock
+        now = clock()
+        for node in range(self.n):
+            self._log(now, node, int(self.disk_used[node]))
+
+    def stop_log(self, node: int) -> None:
+        """The node is gone: its bytes leave the log (logged as a negative delta now)."""
+        if self._clock is not None and node not in self._log_off:
+            self._log(self._clock(), node, -int(self.disk_used[node]))
+            self._log_off.add(node)
+
+    def _log(self, t: float, node: int, delta: int) -> None:
+        self.log_time.append(t)
+        self.log_node.append(node)
+        self.log_delta.append(delta)
+
+    def _disk(self, node: int, delta: int) -> None:
+        """Change a node's used bytes (and log it)."""
+        self.disk_used[node] += delta
+        if self._clock is not None and node not in self._log_off:
+            self._log(self._clock(), node, delta)
+
+    def reserve(self, node: int, nbytes: int) -> None:
+        """Reserve disk for layers about to be downloaded."""
+        self._disk(node, nbytes)
 
     # -- nodes ----------------------------------------------------------------------
 
@@ -184,6 +244,9 @@ class ImageStore:
         for j, cfg in enumerate(cfgs):
             for img in cfg.prepulled:
                 self.add_image(img, start + j, now)
+                # Found by the node's first image scan: detected "in the past" (upstream
+                # realImageGCManager.Start detects with the zero time), so old enough for GC.
+                self.image_first_detected[img, start + j] = -math.inf
         self._score_cache.clear()
 
     def add_image(self, img: int, node: int, now: float) -> None:
@@ -232,14 +295,21 @@ class ImageStore:
                 present[layer, node] = False
                 freed += self._layer_size_list[layer]
         if freed:
-            self.disk_used[node] -= freed
+            self._disk(node, -freed)
         return freed
+
+    def missing_bytes(self, img: int, node: int) -> int:
+        """Bytes of the image's layers not present on the node (downloading counts as
+        missing)."""
+        present = self.layer_present
+        sizes = self._layer_size_list
+        return sum(sizes[layer] for layer in self._image_layers[img] if not present[layer, node])
 
     def add_missing_bytes(self, img: int, node: int) -> int:
         """Reserve disk for the image's layers not present on the node; returns the bytes."""
         present = self.layer_present
         missing = sum(self._layer_size_list[layer] for layer in self._image_layers[img] if not present[layer, node])
-        self.disk_used[node] += missing
+        self._disk(node, missing)
         return missing
 
     # -- images ---------------------------------------------------------------------
@@ -287,12 +357,29 @@ class ImageStore:
         result = _NOTHING
         cfg = self.configs[node]
         used = int(self.disk_used[node]) + extra
-        if usage_percent(cap, used) >= cfg.gc_high_percent:
+        if cfg.gc_enabled and usage_percent(cap, used) >= cfg.gc_high_percent:
             available = cap - used
             amount = cap * (100 - cfg.gc_low_percent) // 100 - available
             result = self.free_space(node, amount, now)
+            result.wanted = amount
             used -= result.freed
         return used <= cap, result
+
+    def collect(self, node: int, now: float) -> GCResult | None:
+        """One periodic image GC pass on ``node`` (``realImageGCManager.GarbageCollect``):
+        None when usage is under the high threshold (or the disk unlimited, or GC off);
+        else what it deleted (``wanted``: the bytes it set out to free)."""
+        cap = int(self.disk_capacity[node])
+        cfg = self.configs[node]
+        if cap <= 0 or not cfg.gc_enabled:
+            return None
+        used = int(self.disk_used[node])
+        if usage_percent(cap, used) < cfg.gc_high_percent:
+            return None
+        amount = cap * (100 - cfg.gc_low_percent) // 100 - (cap - used)
+        result = self.free_space(node, amount, now)
+        result.wanted = amount
+        return result
 
     def gc_candidates(self, node: int, now: float) -> list[int]:
         """Images GC may delete on ``node``, in deletion order: present, not in use, not

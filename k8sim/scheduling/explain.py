@@ -5,8 +5,14 @@ upstream ``schedulePod`` in ``pkg/scheduler/schedule_one.go``) for one pod witho
 binding anything:
 
 - Filter: for every node, the first filter plugin (in profile order) that rejects it
-  and that plugin's reason(s) for that node, as upstream stops at a node's first
+  and that plugin's status for that node, as upstream stops at a node's first
   failing Filter plugin (``findNodesThatPassFilters``); None if the node is feasible.
+  The status (:class:`~k8sim.scheduling.plugins.base.NodeStatus`, from the plugin's
+  ``node_status``) is upstream's ``fwk.Status``: the code (``Unschedulable``, or
+  ``UnschedulableAndUnresolvable`` where removing pods cannot help), the reasons as a
+  list, and details such as NodeResourcesFit's insufficient resources (requested,
+  used, capacity, as upstream's ``InsufficientResource``) or the taints a node has that
+  the pod does not tolerate.
   The summary is the upstream-style ``FailedScheduling`` message of
   :meth:`Profile.diagnose <k8sim.scheduling.framework.Profile.diagnose>`.
 - Score: for **all** feasible nodes, each score plugin's raw score (``Score``), its
@@ -55,7 +61,7 @@ if TYPE_CHECKING:
 
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.framework import Profile
-    from k8sim.scheduling.plugins.base import FilterPlugin
+    from k8sim.scheduling.plugins.base import FilterPlugin, NodeStatus
     from k8sim.scheduling.podinfo import PodInfo
 
 
@@ -95,6 +101,8 @@ class Explanation:
     sample_size: int  # numFeasibleNodesToFind for this cluster and profile
     sample: np.ndarray  # int[<=K]: the nodes the next real cycle would score
     filters: list[str] = field(default_factory=list)  # filter plugins, in order
+    #: The rejecting plugin's status per node (code, reasons, details); None = feasible.
+    statuses: list[NodeStatus | None] = field(default_factory=list)
 
     @property
     def chosen(self) -> str | None:
@@ -112,11 +120,20 @@ class Explanation:
     def reason_counts(self) -> dict[str, int]:
         """Reason -> number of nodes (a node may count under several reasons)."""
         out: dict[str, int] = {}
-        for r in self.reasons:
-            if r is None:
+        for st in self.statuses:
+            if st is None:
                 continue
-            for part in r.split(", "):
+            for part in st.reasons:
                 out[part] = out.get(part, 0) + 1
+        return dict(sorted(out.items()))
+
+    def status_counts(self) -> dict[str, int]:
+        """Status code -> number of rejected nodes (upstream: preemption only considers
+        the ``Unschedulable`` ones)."""
+        out: dict[str, int] = {}
+        for st in self.statuses:
+            if st is not None:
+                out[st.code] = out.get(st.code, 0) + 1
         return dict(sorted(out.items()))
 
     def to_frame(self) -> pd.DataFrame:
@@ -133,6 +150,7 @@ class Explanation:
             "feasible": [p >= 0 for p in pos],
             "rejected_by": self.rejected_by,
             "reason": self.reasons,
+            "status": [None if st is None else st.code for st in self.statuses],
             "sampled": np.isin(np.arange(n), self.sample),
         }
 
@@ -166,6 +184,9 @@ class Explanation:
                 "rejected_by": self.rejected_by[i],
                 "reason": self.reasons[i],
             }
+            st = self.statuses[i]
+            if st is not None:
+                row.update(st.to_dict())
             if pos[i] >= 0:
                 k = pos[i]
                 row["sampled"] = i in sampled
@@ -197,6 +218,7 @@ class Explanation:
             },
             "rejections": self.rejections(),
             "reasons": self.reason_counts(),
+            "statuses": self.status_counts(),
             "nodes": nodes,
             "note": (
                 "scores cover every feasible node; the scheduler stops after sample_size feasible nodes "
@@ -211,20 +233,22 @@ class Explanation:
         return pos
 
 
-def _node_reasons(f: FilterPlugin, state: ClusterState, pod: PodInfo, group: np.ndarray, out: list[str | None]) -> None:
+def _node_reasons(
+    f: FilterPlugin, state: ClusterState, pod: PodInfo, group: np.ndarray, out: list[tuple[str, ...] | None]
+) -> None:
     """Per-node reasons from the plugin's counting ``reasons``: a group in which every
     reason counts every node gets them all; otherwise it is split in halves (a group of
     one node always resolves). Most groups resolve at once."""
     counts = f.reasons(state, pod, group)
     if not counts:
-        text = f.reason or f"rejected by {f.name}"
+        text = (f.reason or f"rejected by {f.name}",)
         for i in group:
             out[int(i)] = text
         return
     if group.size == 1 or all(c == group.size for c in counts.values()):
-        text = ", ".join(sorted(counts))
+        found = tuple(sorted(counts))
         for i in group:
-            out[int(i)] = text
+            out[int(i)] = found
         return
     half = group.size // 2
     _node_reasons(f, state, pod, group[:half], out)
@@ -256,7 +280,8 @@ def _explain(state: ClusterState, profile: Profile, pod: PodInfo, pod_name: str)
     n = state.nodes.n
     alive = np.ones(n, dtype=bool)
     rejected_by: list[str | None] = [None] * n
-    reasons: list[str | None] = [None] * n
+    found: list[tuple[str, ...] | None] = [None] * n
+    statuses: list[NodeStatus | None] = [None] * n
     for f in profile.filters:
         if not f.pre_filter(state, pod):
             continue  # Skip: every node passes this plugin
@@ -265,8 +290,11 @@ def _explain(state: ClusterState, profile: Profile, pod: PodInfo, pod_name: str)
         if first.size:
             for i in first:
                 rejected_by[int(i)] = f.name
-            _node_reasons(f, state, pod, first, reasons)
+            _node_reasons(f, state, pod, first, found)
+            for j in first.tolist():
+                statuses[j] = f.node_status(state, pod, j, found[j] or ())
         alive = alive & ok
+    reasons = [None if st is None else ", ".join(st.reasons) for st in statuses]
     feasible = np.flatnonzero(alive)
     k = feasible.size
     totals = np.zeros(k, dtype=np.int64)
@@ -303,4 +331,5 @@ def _explain(state: ClusterState, profile: Profile, pod: PodInfo, pod_name: str)
         sample_size=num_feasible_nodes_to_find(n, profile.percentage),
         sample=np.sort(sample),
         filters=[f.name for f in profile.filters],
+        statuses=statuses,
     )

@@ -119,6 +119,9 @@ class Profile:
         self.rng = rng
         self.percentage = percentage_of_nodes_to_score
         self.next_start_node_index = 0
+        #: Nodes the last cycle's Filter phase visited (upstream ``findNodesThatPassFilters``
+        #: stops after ``numFeasibleNodesToFind`` feasible ones); read by the cost model.
+        self.last_visited = 0
         self.post_filter: Any = None  # DefaultPreemption, or None when disabled
         # Plugins that implement Reserve (each once, in profile order).
         seen: dict[int, Any] = {}
@@ -185,6 +188,7 @@ class Profile:
         if state.nominated:
             mask = self.nominated_mask(state, pod, mask, pod_id)
         feasible = np.flatnonzero(mask)
+        self.last_visited = n
         if n == 0:
             return feasible
         want = num_feasible_nodes_to_find(n, self.percentage)
@@ -196,6 +200,7 @@ class Profile:
         rotated = np.concatenate((feasible[j:], feasible[:j]))
         chosen = rotated[:want]
         processed = (int(chosen[-1]) - start) % n + 1
+        self.last_visited = processed
         self.next_start_node_index = (start + processed) % n
         return chosen
 
@@ -212,6 +217,7 @@ class Profile:
             ok = self.feasible_mask(state, pod)
             ok = self.nominated_mask(state, pod, ok, pod_id)
             if ok[nominated]:
+                self.last_visited = 1  # upstream evaluateNominatedNode filters that node only
                 return Decision(nominated, 1)
         candidates = self.find_feasible(state, pod, pod_id)
         k = candidates.size
@@ -268,7 +274,10 @@ class Profile:
         """Upstream-style ``FailedScheduling`` message: which filter rejected how many.
 
         Each node is charged to the first filter that rejects it, as upstream stops
-        at the first failing Filter plugin for a node.
+        at the first failing Filter plugin for a node. The "<count> <reason>" parts are
+        sorted as strings, as upstream's ``FitError.Error`` (``sortReasonsHistogram``,
+        ``pkg/scheduler/framework/types.go``) sorts them, so "12 Insufficient cpu"
+        comes before "3 node(s) ...".
         """
         n = state.nodes.n
         alive = np.ones(n, dtype=bool)
@@ -282,7 +291,7 @@ class Profile:
                 counts[reason] = counts.get(reason, 0) + c
             alive &= ok
         feasible = int(alive.sum())
-        parts = ", ".join(f"{c} {r}" for r, c in sorted(counts.items()))
+        parts = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
         return f"{feasible}/{n} nodes are available: {parts}." if parts else f"{feasible}/{n} nodes are available."
 
 

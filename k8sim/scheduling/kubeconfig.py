@@ -18,8 +18,11 @@ Upstream semantics followed:
   plugins, then the rest of the point's ``enabled``.
 - Weights (``getScoreWeights``): ``score.enabled`` takes precedence over MultiPoint;
   a missing or zero weight is 1.
-- ``pluginConfig[].args`` in upstream field names, validated by the plugin's k8sim
-  ``Args`` model; ``apiVersion``/``kind`` inside ``args`` are accepted (``kind`` must be
+- ``pluginConfig[].args`` in upstream field names, defaulted and validated by the
+  plugin's k8sim ``Args`` model as upstream's v1 defaulting and ``validation_pluginargs.go``
+  do (NodeResourcesFit: ``SetDefaults_NodeResourcesFitArgs`` then
+  ``ValidateNodeResourcesFitArgs``, see
+  :class:`~k8sim.scheduling.plugins.node_resources_fit.ScoringStrategy`); ``apiVersion``/``kind`` inside ``args`` are accepted (``kind`` must be
   ``<plugin>Args``, as upstream requires the args type to match the plugin). Duplicate
   ``pluginConfig`` names and duplicate ``schedulerName`` are errors, as upstream. A single
   profile without ``schedulerName`` is ``default-scheduler`` (upstream defaulting); with
@@ -42,14 +45,17 @@ not YAML, not a mapping, wrong ``apiVersion``/``kind``, wrong types, a negative 
 (upstream does not validate the sign; k8sim refuses it), args a k8sim plugin rejects,
 a plugin enabled at a point it does not implement, a plugin enabled twice at a point.
 
-Differences from upstream that a k8sim scenario cannot express (each one is warned):
+A plugin that upstream runs at one point only (``score.disabled: [PodTopologySpread]``
+keeps its Filter; ``filter.enabled`` alone enables a plugin at Filter only) runs at that
+point only: the exact per-point lists are :attr:`KubeConfigResult.refs`, and
+:meth:`KubeConfigResult.build_profiles` builds the profiles from them, which is what
+``scheduler.configFile`` and ``k8sim explain --config`` run. Nothing is warned about.
+
+Approximations in :attr:`KubeConfigResult.profiles` (the ProfileSpec form, for copying
+into a scenario's ``scheduler.profiles``), which a ProfileSpec cannot express:
 
 - :class:`~k8sim.config.scenario.ProfileSpec` enables a plugin at every point it
-  implements. A plugin that upstream runs at one point only (``score.disabled:
-  [PodTopologySpread]`` keeps its Filter) is kept at both points in ``profiles``; the
-  exact per-point list is in :attr:`KubeConfigResult.refs` and
-  :meth:`KubeConfigResult.build_profiles` builds profiles from it (``k8sim explain
-  --config`` uses those).
+  implements, so a plugin upstream runs at one point only is kept at both there.
 - Filter order only decides which plugin a rejected node is charged to; ``profiles``
   keep the preset's order, ``refs`` upstream's.
 """
@@ -439,15 +445,10 @@ def _profile(
     for ref in refs:
         cls = r.lookup(ref.name)
         assert cls is not None
-        is_filter, is_score = issubclass(cls, FilterPlugin), issubclass(cls, ScorePlugin)
-        if (is_filter and not ref.filter) or (is_score and not ref.score):
-            ran, lost = ("Filter", "Score") if ref.filter else ("Score", "Filter")
-            r.warn(
-                f"{where}.plugins",
-                f"upstream runs {ref.name} at {ran} only (its {lost} is disabled or it is enabled at one "
-                "point only); a k8sim ProfileSpec cannot disable one extension point of a plugin, so the "
-                f"scenario profile runs it at both (the exact list is KubeConfigResult.refs)",
-            )
+        is_score = issubclass(cls, ScorePlugin)
+        # A plugin upstream runs at one point only is run there only by every consumer
+        # of the file (``scheduler.configFile`` and ``k8sim explain --config`` build from
+        # ``refs``); only the ProfileSpec approximation below runs it at both.
         p = preset.get(ref.name)
         # A plugin upstream does not score has no upstream weight: keep the preset's.
         weight = ref.weight if is_score and ref.score else (p.weight if p is not None and is_score else None)

@@ -44,9 +44,16 @@ class PodInfo:
 
     shape: int
     requests: np.ndarray  # int64[R], pods row = 1
-    nonzero: np.ndarray  # int64[2]: cpu/memory with upstream non-zero defaults
+    #: int64[2]: cpu/memory with upstream's per-container non-zero defaults, as the
+    #: scorer computes them for the incoming pod (:mod:`k8sim.scheduling.pod_resources`).
+    nonzero: np.ndarray
     priority: int
     scheduler_name: str
+    #: int64[2]: what a bound pod of this shape adds to its node's ``nonzero_requested``
+    #: (upstream ``NonZeroRequested``); None = ``nonzero`` (they differ only for pods
+    #: with pod-level requests).
+    nonzero_bound: np.ndarray | None = None
+    namespace: str = "default"  # metadata.namespace
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[Toleration, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
@@ -56,6 +63,9 @@ class PodInfo:
     spread: tuple[TopologySpreadConstraint, ...] = ()  # topologySpreadConstraints
     ports: tuple[ContainerPort, ...] = ()
     image: str | None = None
+    #: Normalised image names of every container, init containers first (ImageLocality
+    #: against the nodes' ``status.images`` when the scenario has no image catalog).
+    image_names: tuple[str, ...] = ()
     #: Image catalog id of each container, init containers first (-1: no catalog image);
     #: empty when images are not modelled. Read by ImageLocality.
     container_images: tuple[int, ...] = ()
@@ -78,6 +88,8 @@ class PodInfo:
     def __post_init__(self) -> None:
         self.requests = np.asarray(self.requests, dtype=np.int64)
         self.nonzero = np.asarray(self.nonzero, dtype=np.int64)
+        self.nonzero_bound = (self.nonzero if self.nonzero_bound is None
+                              else np.asarray(self.nonzero_bound, dtype=np.int64))
         self.requested_rows = np.flatnonzero(self.requests > 0)
         # Column vectors for broadcasting against [rows, N] node arrays.
         self.req_col = self.requests[self.requested_rows][:, None]

@@ -24,6 +24,7 @@ Timers are SimPy events scheduled only when a pod is waiting on them; nothing po
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -221,7 +222,10 @@ class SchedulingQueue:
             return
         self._backoff_tick = tick
         ev = self.env.timeout(tick - self.env.now)
-        ev.callbacks.append(lambda _e, t=tick: self._flush_backoff(t))
+        ev.callbacks.append(functools.partial(self._on_backoff_tick, tick))
+
+    def _on_backoff_tick(self, tick: float, _event: simpy.Event) -> None:
+        self._flush_backoff(tick)
 
     def _flush_backoff(self, tick: float) -> None:
         if self._backoff_tick != tick:

@@ -7,15 +7,23 @@ Three ways in:
    (``[project.entry-points."k8sim.plugins"] MyPolicy = "mypkg.policy:MyPolicy"``),
    also resolved lazily by name.
 3. A ``"package.module:Class"`` string used directly as a plugin name in a scenario,
-   for notebook experiments.
+   for notebook experiments. Importing the module runs its code. A module that is not
+   importable from ``sys.path`` is looked for in the directories of
+   :func:`plugin_search_path` (the scenario file's directory, set while a scenario's
+   profiles are built), so a plugin file beside the scenario works without PYTHONPATH.
 
 Registering a name twice is an error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
+import sys
+from collections.abc import Iterator
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from k8sim.scheduling.plugins.base import FilterPlugin, Plugin, ScorePlugin
 
@@ -78,12 +86,47 @@ def register(cls: type[Plugin], name: str | None = None) -> type[Plugin]:
     return cls
 
 
+_search_dirs: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("plugin_search_dirs", default=())
+
+
+@contextlib.contextmanager
+def plugin_search_path(*directories: str | Path) -> Iterator[None]:
+    """While active, a ``module:Class`` whose top-level module is not on ``sys.path`` is
+    imported from these directories (a ``module.py`` or ``module/`` package there)."""
+    token = _search_dirs.set(tuple(Path(d) for d in directories) + _search_dirs.get())
+    try:
+        yield
+    finally:
+        _search_dirs.reset(token)
+
+
+def _import_module(module: str) -> object:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        if e.name != top:
+            raise
+        for d in _search_dirs.get():
+            if (d / f"{top}.py").is_file() or (d / top / "__init__.py").is_file():
+                entry = str(d.resolve())
+                added = entry not in sys.path
+                if added:
+                    sys.path.insert(0, entry)
+                try:
+                    return importlib.import_module(module)
+                finally:
+                    if added:
+                        sys.path.remove(entry)
+        raise
+
+
 def _import(target: str, what: str) -> type[Plugin]:
     module, _, attr = target.partition(":")
     if not module or not attr:
         raise PluginError(f"{what}: expected 'package.module:Class', got {target!r}")
     try:
-        obj = getattr(importlib.import_module(module), attr)
+        obj = getattr(_import_module(module), attr)
     except (ImportError, AttributeError) as e:
         raise PluginError(f"{what}: cannot import {target!r} ({e})") from None
     if not (isinstance(obj, type) and issubclass(obj, (FilterPlugin, ScorePlugin))):

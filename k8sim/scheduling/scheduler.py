@@ -2,7 +2,10 @@
 
 The loop sleeps on an event while activeQ and backoffQ are empty and is woken by a new
 pod, a cluster event that moved pods back, or a backoff flush; it never polls. With
-``cycle_latency_s`` > 0 each cycle takes that much virtual time before deciding.
+``cycle_latency_s`` > 0 each cycle takes that much virtual time before deciding. With a
+cost model (``scheduler.costModel``, :mod:`k8sim.scheduling.cost`) a cycle decides at
+once, takes the time its work costs, and the pod is bound when its asynchronous Binding
+call completes (assumed on its node meanwhile).
 
 A failed attempt is cached per pod shape and cluster generation: a pod whose shape
 already failed since the last change to the cluster fails again without re-running the
@@ -12,16 +15,25 @@ attempt count, timestamp and backoff advance exactly as if they had run.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import simpy
 
-from k8sim.cluster.pods import PENDING
-from k8sim.cluster.watch import NodeAdded, NodeUpdated, PodAdded, PodBound, PodDeleted, PodTerminated
+from k8sim.cluster.pods import FAILED, PENDING
+from k8sim.cluster.watch import (
+    NodeAdded,
+    NodeUpdated,
+    PodAdded,
+    PodBound,
+    PodDeleted,
+    PodDeleting,
+    PodTerminated,
+)
 from k8sim.component import Contribution
+from k8sim.scheduling.cost import PRESETS, CostModel
 from k8sim.scheduling.queue import NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, SchedulingQueue
 
 if TYPE_CHECKING:
@@ -68,6 +80,22 @@ class Scheduler:
         self._why: dict[int, str] = {}  # drop mode: last diagnosis per shape
         self.preemptions = 0
         self.cycle_latency_s = settings.cycle_latency_s if settings else 0.0
+        #: The cost model (None: off, cycles take ``cycle_latency_s``).
+        self.cost: CostModel | None = None
+        spec = settings.cost_model if settings is not None else None
+        if spec is not None:
+            base, per = PRESETS[spec.preset] if spec.preset is not None else (0.0, 0.0)
+            self.cost = CostModel(
+                cycle_base_s=base if spec.cycle_base_s is None else spec.cycle_base_s,
+                per_node_plugin_s=per if spec.per_node_plugin_s is None else spec.per_node_plugin_s,
+                bind_latency_s=spec.bind_latency_s,
+                client_qps=spec.client_qps,
+                client_burst=spec.client_burst,
+            )
+        self._cycle_s = 0.0  # virtual seconds of the cycle just run (cost model)
+        self.busy_s = 0.0  # total virtual seconds of scheduling cycles (cost model)
+        self._assumed: set[int] = set()  # pods whose Binding is in flight (cost model)
+        self._cycle_times: list[float] = []  # cycle_s per recorded decision (cost model)
         events: dict[str, frozenset[str]] = {}
         for prof in profiles.values():
             for plugin in prof.filters:
@@ -93,6 +121,10 @@ class Scheduler:
             for prof in profiles.values():
                 prof.record = True
         self.process: simpy.Process | None = None
+        #: Called with the pod row at the start of every scheduling cycle, before anything
+        #: is decided (``k8sim explain`` uses it to explain the cycle that places a pod).
+        #: It must not change the cluster or the profiles' state.
+        self.cycle_hook: Callable[[int], None] | None = None
         bus = api.bus
         bus.subscribe(PodAdded, self._on_pod_added)
         bus.subscribe(PodBound, lambda e: self.cluster_event(POD_ADD))
@@ -100,6 +132,8 @@ class Scheduler:
         bus.subscribe(PodDeleted, lambda e: self.queue.delete(e.pod))
         bus.subscribe(NodeAdded, lambda e: self.cluster_event(NODE_ADD))
         bus.subscribe(NodeUpdated, lambda e: self.cluster_event(NODE_UPDATE))
+        if self.cost is not None:
+            bus.subscribe(PodDeleting, self._on_deleting)
 
     def start(self) -> None:
         """Start the scheduling loop."""
@@ -135,7 +169,12 @@ class Scheduler:
                 self._idle = self.env.event()
                 yield self._idle
                 continue
-            if self.cycle_latency_s > 0:
+            if self.cost is not None:
+                self.schedule_one(pod)
+                if self._cycle_s > 0:
+                    self.busy_s += self._cycle_s
+                    yield self.env.timeout(self._cycle_s)
+            elif self.cycle_latency_s > 0:
                 moves = self._moves
                 yield self.env.timeout(self.cycle_latency_s)
                 if pods.phase[pod] != PENDING:
@@ -146,6 +185,8 @@ class Scheduler:
 
     def schedule_one(self, pod: int, move_requested: bool = False) -> int:
         """One scheduling cycle for ``pod``; returns the node or -1."""
+        if self.cycle_hook is not None:
+            self.cycle_hook(pod)
         state = self.state
         pods = state.pods
         shape = int(pods.shape[pod])
@@ -154,8 +195,14 @@ class Scheduler:
         self.cycles += 1
         pods.attempts[pod] += 1
         now = self.env.now
+        cost = self.cost
+        if cost is not None:
+            filters_run = sum(1 for f in profile.filters if f.pre_filter(state, info))
+            scores_run = sum(1 for p, _ in profile.scores if p.pre_score(state, info))
         cached = self._failed_at.get(shape)
         if cached is not None and cached[0] == state.generation and pod not in state.nominated:
+            if cost is not None:  # upstream runs the filters over every node again
+                self._cycle_s = cost.cycle_s(state.nodes.n, filters_run, 0, scores_run)
             self.fast_failures += 1
             if self.drop_unschedulable:
                 self._drop(pod, self._why.get(shape, ""))
@@ -170,8 +217,13 @@ class Scheduler:
                 self.queue.failed(pod, cached[1], move_requested)
             return -1
         decision = profile.schedule(state, info, pod)
+        if cost is not None:
+            scored = decision.feasible if decision.node >= 0 and decision.feasible >= 2 and profile.scores else 0
+            self._cycle_s = cost.cycle_s(profile.last_visited, filters_run, scored, scores_run)
         if self.decisions is not None:
             self.decisions.append((now, pod, decision))
+            if cost is not None:
+                self._cycle_times.append(self._cycle_s)
         if decision.node < 0:
             generation = state.generation
             if self.drop_unschedulable:
@@ -197,8 +249,29 @@ class Scheduler:
         for plugin in profile.reservers:
             plugin.reserve(state, pod, info, decision.node)
         self.queue.forget(pod)
-        self.api.bind(pod, decision.node)
+        if cost is None:
+            self.api.bind(pod, decision.node)
+            return decision.node
+        # Assume now; the asynchronous binding cycle sends the Binding when this cycle
+        # ends and the pod is bound when it completes.
+        self.api.assume(pod, decision.node)
+        self._assumed.add(pod)
+        done = cost.bound_at(now + self._cycle_s)
+        self.env.timeout(done - now).callbacks.append(lambda _event: self._bound(pod))
         return decision.node
+
+    def _bound(self, pod: int) -> None:
+        """The Binding of an assumed pod completed (unless it was deleted meanwhile)."""
+        if pod in self._assumed:
+            self._assumed.discard(pod)
+            self.api.bind_assumed(pod)
+
+    def _on_deleting(self, event: PodDeleting) -> None:
+        """A pod deleted while assumed has no kubelet yet: it ends at once, and its
+        Binding is dropped (upstream: the binding fails and the pod leaves the cache)."""
+        if event.pod in self._assumed:
+            self._assumed.discard(event.pod)
+            self.api.terminate(event.pod, FAILED, event.reason)
 
     def _drop(self, pod: int, why: str) -> None:
         """Drop mode: record the failure and give the pod up (it never retries)."""
@@ -237,6 +310,9 @@ class Scheduler:
             # Unschedulable pods are dropped, not retried (trace replay, inflation mode).
             "drops_unschedulable": self.drop_unschedulable,
         })
+        if self.cost is not None:
+            out.provenance["scheduler_busy_s"] = self.busy_s
+            out.summary["scheduler_busy_s"] = self.busy_s
         if self.decisions is not None:
             out.frames["decisions"] = self.decisions_frame()
         return out
@@ -269,6 +345,9 @@ class Scheduler:
                     row[f"score_{name}"] = float(s[i]) if s is not None else np.nan
             rows.append(row)
         frame = pd.DataFrame(rows)
+        if self.cost is not None and len(frame):
+            # The virtual seconds each recorded cycle took (cost model).
+            frame["cycle_s"] = self._cycle_times
         for col in ("pod", "node", "rejected_by"):
             if col in frame:
                 frame[col] = frame[col].astype("string")

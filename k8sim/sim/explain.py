@@ -1,27 +1,153 @@
-"""Finding the pod to explain in a simulation run to some virtual time.
+"""Finding the pod to explain in a simulation, and the cycle that placed it.
 
-``k8sim explain SCENARIO --pod NAME --at T`` runs the scenario to ``T`` and explains the
-pod there with :func:`k8sim.scheduling.explain.explain_pod`, which needs only the
-cluster tables and a profile. What needs the running :class:`Simulation` (its pods,
-its trace replays, its event record) is here: :func:`find_pending_pod` names the
-Pending pod, or says why the pod is not one yet (not created by then) or any more
-(bound, finished, dropped as unschedulable).
+``k8sim explain SCENARIO --pod NAME [--at T]`` explains a pod with
+:func:`k8sim.scheduling.explain.explain_pod`, which needs only the cluster tables and a
+profile. What needs the running :class:`Simulation` (its pods, its trace replays, its
+event record) is here:
+
+- :func:`explain_in_run` replays the scenario and watches the pod's scheduling cycles
+  (the scheduler's ``cycle_hook``): if a cycle binds the pod by ``T`` (without ``T``:
+  at all, stopping there), the explanation is of that cycle, made from the state the
+  cycle saw, before its decision (:class:`Placement`); if the pod is still Pending at
+  ``T`` (without ``T``: at the end of the run), it is explained there.
+- :func:`find_pending_pod` names the Pending pod, or says why the pod is not one yet
+  (not created by then) or any more (finished without a cycle of its own, dropped as
+  unschedulable).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from k8sim.cluster.pods import BOUND, FAILED, PENDING, PHASE_NAMES, RUNNING, UNSCHEDULABLE
-from k8sim.scheduling.explain import ExplainError
+from k8sim.cluster.watch import PodAdded, PodBound
+from k8sim.scheduling.explain import ExplainError, Explanation, explain_pod
 
 if TYPE_CHECKING:
     from k8sim.scheduling.podinfo import PodInfo
     from k8sim.sim.simulation import Simulation
 
-__all__ = ["find_pending_pod"]
+__all__ = ["Placement", "RunExplanation", "explain_in_run", "find_pending_pod"]
+
+
+@dataclass
+class Placement:
+    """The scheduling cycle that bound a pod."""
+
+    node: str  # the node the pod was bound to
+    time: float  # virtual time of the cycle (the bind, unless a cost model delays it)
+    attempt: int  # which scheduling attempt of the pod it was (1 = the first)
+    nominated: str | None  # the node the pod was nominated to by an earlier preemption
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "time": self.time, "attempt": self.attempt, "nominated": self.nominated}
+
+
+@dataclass
+class RunExplanation:
+    """What :func:`explain_in_run` found: the explanation, the virtual time it is of, and
+    the :class:`Placement` when it is of the cycle that bound the pod (None: Pending)."""
+
+    explanation: Explanation
+    at: float
+    placement: Placement | None
+
+
+class _Watch:
+    """Explains every scheduling cycle of one pod (by name), keeping the latest; notes
+    when the pod is bound."""
+
+    def __init__(self, sim: Simulation, name: str, profile: str | None):
+        self.sim, self.name, self.profile = sim, name, profile
+        self.row = -1
+        self.last: tuple[float, int, Explanation, str | None] | None = None
+        self.bound: Placement | None = None
+        self.bound_without_cycle = False
+        sim.scheduler.cycle_hook = self._cycle
+        sim.api.bus.subscribe(PodAdded, self._added)
+        sim.api.bus.subscribe(PodBound, self._bound)
+
+    def _added(self, event: PodAdded) -> None:
+        # A pod created with its node (an initial pod, ``spec.nodeName``) never has a cycle.
+        if event.node >= 0 and self.row < 0 and self.sim.state.pods.names[event.pod] == self.name:
+            self.row = event.pod
+            self.bound_without_cycle = True
+
+    def _cycle(self, pod: int) -> None:
+        state = self.sim.state
+        if self.row < 0:
+            if state.pods.names[pod] != self.name:
+                return
+            self.row = pod
+        elif pod != self.row:
+            return
+        info = state.shapes[int(state.pods.shape[pod])]
+        prof = self.sim.profiles.get(self.profile or info.scheduler_name)
+        if prof is None:
+            raise ExplainError(
+                f"no scheduler profile named {self.profile or info.scheduler_name!r} (available: {sorted(self.sim.profiles)})"
+            )
+        nominated = state.nominated.get(pod) if state.nominated else None
+        where = state.nodes.names[nominated] if nominated is not None else None
+        self.last = (self.sim.env.now, int(state.pods.attempts[pod]) + 1, explain_pod(state, prof, info, self.name), where)
+
+    def _bound(self, event: PodBound) -> None:
+        if self.bound is not None or self.bound_without_cycle:
+            return
+        state = self.sim.state
+        if state.pods.names[event.pod] != self.name or (self.row >= 0 and event.pod != self.row):
+            return
+        if self.last is None or self.row != event.pod:
+            return
+        t, attempt, _, nominated = self.last
+        self.bound = Placement(state.nodes.names[event.node], t, attempt, nominated)
+
+
+def explain_in_run(sim: Simulation, name: str, at: float | None = None, profile: str | None = None) -> RunExplanation:
+    """Run ``sim`` (built, not yet run) and explain pod ``name`` (see the module doc).
+
+    With ``at``, the run goes to ``at`` (``env.run(until=at)``); without, it stops as soon
+    as the pod is bound, or at the scenario's end (``duration_s``, or when no event is
+    left). ``profile`` explains under another ``schedulerName`` than the pod's (the
+    placement is still the one the pod's own scheduler made). Raises
+    :class:`ExplainError` for a pod that does not exist by then, was bound without a
+    scheduling cycle (an initial pod), or was dropped.
+    """
+    watch = _Watch(sim, name, profile)
+    env = sim.env
+    pods = sim.state.pods
+    if name in pods.names[: pods.n] and pods.node[pods.names.index(name)] >= 0:
+        watch.row, watch.bound_without_cycle = pods.names.index(name), True  # created bound at build time
+    try:
+        if at is not None:
+            env.run(until=at)
+        else:
+            end = sim.scenario.duration_s
+            horizon = math.inf if end is None else float(end)
+            while watch.bound is None and not watch.bound_without_cycle and env.peek() < horizon:
+                env.step()
+    finally:
+        sim.scheduler.cycle_hook = None
+    if watch.bound is not None:
+        assert watch.last is not None  # a placement is made from a watched cycle
+        return RunExplanation(watch.last[2], watch.bound.time, watch.bound)
+    if watch.bound_without_cycle:
+        node = int(sim.state.pods.node[watch.row])
+        where = f" to node {sim.state.nodes.names[node]!r}" if node >= 0 else ""
+        raise ExplainError(
+            f"pod {name!r} was bound{where} as it was created (an initial pod, placed without a scheduling "
+            "cycle); there is no cycle to explain"
+        )
+    row, info = find_pending_pod(sim, name)
+    prof = sim.profiles.get(profile or info.scheduler_name)
+    if prof is None:
+        raise ExplainError(f"no scheduler profile named {profile or info.scheduler_name!r} "
+                           f"(available: {sorted(sim.profiles)})")
+    return RunExplanation(explain_pod(sim.state, prof, info, name), env.now, None)
 
 
 def _failed_scheduling_message(sim: Simulation, row: int) -> str:

@@ -6,7 +6,8 @@ Cluster API with its watch bus (:mod:`k8sim.cluster.api`), the nodes
 (:mod:`k8sim.sim.build.nodes`), the scheduler profiles (:mod:`k8sim.sim.build.profiles`)
 and the container-runtime model, then the components, each built and started in this
 order: the kubelet, the scheduler, the workload sources (initial pods are bound, trace
-files read, arrival processes started). :meth:`Simulation.run` advances virtual time to
+files read, arrival processes started), the node lifecycle and taint eviction
+controllers, and the faults (failure processes, scheduled actions). :meth:`Simulation.run` advances virtual time to
 ``duration_s`` (or until no event is left) and returns a
 :class:`~k8sim.metrics.result.RunResult` computed from the run's
 :class:`~k8sim.metrics.record.RunRecord`.
@@ -24,7 +25,12 @@ import simpy
 from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
+from k8sim.config.faults import ActionSpec
 from k8sim.config.scenario import Scenario
+from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
+from k8sim.controllers.nodelifecycle import NodeLifecycleController
+from k8sim.controllers.tainteviction import TaintEvictionController
+from k8sim.faults.injector import Faults
 from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
 from k8sim.rng import Streams
@@ -48,14 +54,19 @@ class Simulation:
 
     Attributes for step-by-step work: ``env`` (SimPy), ``api`` (the Cluster API: ``api.bus``
     to watch, ``api.log`` the event log), ``state`` (the tables), ``components`` (in
-    assembly order), and the components by name: ``kubelet``, ``scheduler``, ``workloads``.
+    assembly order), and the components by name: ``kubelet``, ``scheduler``, ``workloads``,
+    ``node_lifecycle``, ``taint_eviction``, ``faults``. :meth:`at` schedules an operator
+    action (or any ``callable(ctx)``) at a virtual time; :meth:`advance` runs up to one.
 
     ``components``: factories of further components (``factory(ctx) -> component``),
     built and started after the built-in ones, in the order given.
+
+    ``allow_overcommit``: initial pods may exceed their node's allocatable (a warning
+    instead of an error), as in a real cluster's snapshot.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None,
-                 components: Sequence[ComponentFactory] = ()):
+                 components: Sequence[ComponentFactory] = (), allow_overcommit: bool = False):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
@@ -72,11 +83,15 @@ class Simulation:
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         self.runtime = build_runtime(scenario, self.state, self.streams)
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
+        self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
         self.kubelet = self._add(Kubelet(self.api, self.runtime))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
+        self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
+        self.taint_eviction = self._add(TaintEvictionController(self.api))
+        self.faults = self._add(Faults(self.ctx))
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given
@@ -89,6 +104,7 @@ class Simulation:
 
     def _add(self, component: C) -> C:
         """Start a built component and keep it (components start in assembly order)."""
+        self.ctx.components[component.name] = component
         component.start()
         self.components.append(component)
         return component
@@ -116,32 +132,63 @@ class Simulation:
 
     # -- running --------------------------------------------------------------------
 
+    def at(self, t: float, action: ActionSpec | Callable[[Context], Any]) -> None:
+        """Run ``action`` at virtual time ``t`` (not in the past): an operator action
+        spec (``DrainAction(nodes={"names": ["n-3"]})``, any kind of
+        :mod:`k8sim.config.faults`) or any ``callable(ctx)`` acting through ``ctx.api``.
+        Works before :meth:`run` and between :meth:`advance` calls."""
+        self.faults.at(t, action)
+
+    def advance(self, until: float) -> None:
+        """Run the simulation up to virtual time ``until`` (then inspect ``state``,
+        schedule actions with :meth:`at`, and go on with :meth:`advance` or :meth:`run`)."""
+        if until < self.env.now:
+            raise ValueError(f"cannot advance to {until:g} s: the simulation is already at {self.env.now:g} s")
+        self.env.run(until=until)
+
     def run(self, progress: ProgressFn | None = None, chunk_s: float | None = None) -> RunResult:
         """Advance to ``duration_s`` (or until no event is left) and collect results.
 
         ``progress(now)`` is called after each chunk of ``chunk_s`` virtual seconds.
+        A run never goes past :data:`~k8sim.constants.MAX_TIME_S`: a run to drain stops
+        there, with a warning, if events are still scheduled after it (a heavy-tailed
+        draw far in the future), rather than simulate a time float64 cannot resolve.
         """
         t0 = _time.perf_counter()
         end = self.scenario.duration_s
         env = self.env
+        horizon = MAX_TIME_S if end is None else end
         if progress is None:
-            env.run(until=end)
+            if end is not None:
+                env.run(until=end)
+            else:
+                peek, step_ = env.peek, env.step
+                while peek() < horizon:
+                    step_()
         else:
-            step = chunk_s or (end / 200 if end else 60.0)
-            horizon = math.inf if end is None else end
+            step = max(chunk_s or (end / 200 if end else 60.0), 0.0)
             while True:
                 nxt = env.peek()
-                if nxt >= horizon or nxt == math.inf:
+                if nxt >= horizon:
                     break
                 # Step event by event (not run(until=...)): a finished run(until=T)
                 # leaves its stop event queued at T, which would look like more work.
+                # At least one event per chunk, so the loop always advances.
                 chunk_end = min(nxt + step, horizon)
+                env.step()
                 while env.peek() < chunk_end:
                     env.step()
                 progress(env.now)
             if end is not None:
                 env.run(until=end)
             progress(env.now)
+        if end is None and env.peek() < math.inf:
+            self.warnings.append(
+                f"the run stopped at the time limit of {MAX_TIME_S:g} s (about {MAX_TIME_S / 3.15576e7:.1f} years) "
+                f"with events still scheduled after it (the next at {env.peek():.4g} s): a drawn duration or "
+                "latency beyond the limit (a heavy-tailed distribution?); pods still running then are "
+                "reported as running"
+            )
         self.wall_s = _time.perf_counter() - t0
         return RunResult.from_record(self.record())
 
@@ -155,10 +202,25 @@ class Simulation:
         log = self.api.log
         return float(log.time[-1]) if len(log) else 0.0
 
+    def _sample_interval(self) -> float:
+        """The scenario's sample interval, widened (with a warning, once) so that the
+        timeseries has at most :data:`~k8sim.constants.MAX_TIMESERIES_BINS` bins."""
+        interval = self.scenario.sample_interval_s
+        end = self.end_time
+        if end / interval <= MAX_TIMESERIES_BINS:
+            return interval
+        wide = end / MAX_TIMESERIES_BINS
+        message = (f"sample_interval_s {interval:g} s over {end:,.6g} s would make {end / interval:,.3g} "
+                   f"timeseries bins; using {wide:.6g} s ({MAX_TIMESERIES_BINS:,} bins)")
+        if message not in self.warnings:
+            self.warnings.append(message)
+        return wide
+
     def record(self) -> RunRecord:
         """The frozen record of the run so far: tables, log, components' contributions."""
         from k8sim import __version__
 
+        interval = self._sample_interval()  # first: its warning goes into the provenance
         contributions = [c.contribute() for c in self.components]
         provenance: dict[str, Any] = {
             "scenario": self.scenario.name,
@@ -180,7 +242,7 @@ class Simulation:
         return RunRecord(
             state=self.state, log=self.api.log, workload_names=tuple(w.name for w in self.scenario.workloads),
             end_time=self.end_time, warmup_s=self.scenario.warmup_s,
-            sample_interval_s=self.scenario.sample_interval_s, provenance=provenance,
+            sample_interval_s=interval, provenance=provenance,
             never_fit=self.never_fit(), gpu_target=self.gpu_target, frames=frames, summary=summary,
         )
 

@@ -1,7 +1,7 @@
 """A real cluster's snapshot built into a (not yet run) simulation.
 
 :func:`build_snapshot` takes what :func:`k8sim.workloads.kube_objects.load_kube_objects`
-read from ``kubectl get nodes,pods -A -o yaml``, converts it to a scenario
+read from ``kubectl get nodes,pods,namespaces -A -o yaml``, converts it to a scenario
 (:meth:`KubeObjects.to_scenario <k8sim.workloads.kube_objects.KubeObjects.to_scenario>`)
 and builds a :class:`~k8sim.sim.simulation.Simulation` of it, so the cluster state comes
 from the real code paths. A cordoned node (``spec.unschedulable``) is then cordoned with
@@ -51,7 +51,8 @@ class KubeCluster:
         if pod.bound:
             raise ExplainError(
                 f"{self.objects.source}: pod {pod.key!r} is bound to node {pod.node_name!r} "
-                "(spec.nodeName); only a pending pod can be explained"
+                "(spec.nodeName); only a pending pod can be explained (a snapshot has no history to replay "
+                "the cycle that placed it; a scenario has: k8sim explain SCENARIO --pod NAME)"
             )
         shape = self.shapes.get(pod.key)
         if shape is None:
@@ -72,10 +73,12 @@ def build_snapshot(objects: KubeObjects, scheduler: dict[str, Any] | None = None
     data["seed"] = seed
     origin = _origins(objects, data)
     try:
-        scenario = validate_scenario(data, source=objects.source)
-        sim = Simulation(scenario)
+        scenario = validate_scenario(data, source=objects.source, system_priorities=True)
+        sim = Simulation(scenario, allow_overcommit=True)
     except ScenarioError as e:
         raise ScenarioError(objects.source, [_translate(path, msg, origin) for path, msg in e.problems]) from None
+    # What the build reported (nodes whose bound pods exceed their allocatable).
+    objects.warnings.extend(w for w in sim.warnings if w not in objects.warnings)
     for n in objects.nodes:
         if n.unschedulable:
             ops.set_unschedulable(sim.state, sim.state.nodes.name_index[n.name], True)

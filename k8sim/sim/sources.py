@@ -21,11 +21,11 @@ import pandas as pd
 from k8sim.cluster import ops
 from k8sim.component import Context, Contribution
 from k8sim.config.loader import ScenarioError
-from k8sim.config.scenario import GPU_MILLI, Workload, base_units
+from k8sim.config.scenario import GPU_MILLI, Workload
 from k8sim.rng import BlockSampler
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
-from k8sim.sim.build.shapes import ShapeBook
+from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.workloads.generators import arrival_process, arrival_times
 from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
 from k8sim.workloads.traces.schema import TraceError
@@ -80,20 +80,29 @@ class WorkloadSources:
         api, state = ctx.api, ctx.state
         problems = []
         nodes = state.nodes
+        # Initial pods may exceed their node's allocatable (a warning, not an error) when
+        # the state allows it (a real cluster's snapshot).
+        overcommit = state.allow_overcommit
+        over: dict[str, set[str]] = {}
         for i, p in enumerate(ctx.scenario.initial_pods):
             node = nodes.name_index.get(p.node_name)
             if node is None:
                 problems.append((f"initial_pods[{i}].nodeName", f"no node named {p.node_name!r}"))
                 continue
-            amounts = base_units(p.requests)
+            res = spec_resources(p)
+            amounts = dict(res.requests)
             amounts["pods"] = 1
             req = state.resources.vector(amounts)
             if np.any(nodes.free[:, node] < req):
-                short = [state.resources.names[r] for r in np.flatnonzero(nodes.free[:, node] < req)]
-                problems.append(
-                    (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(short)})")
-                )
-                continue
+                lacking = [state.resources.names[r] for r in np.flatnonzero(nodes.free[:, node] < req)]
+                if not overcommit:
+                    problems.append(
+                        (f"initial_pods[{i}]", f"does not fit on node {p.node_name!r} (insufficient {', '.join(lacking)})")
+                    )
+                    continue
+                # A real cluster's snapshot: the kubelet admitted the pod (static pods,
+                # a node resized since), and kube-scheduler accounts for it as is.
+                over.setdefault(p.node_name, set()).update(lacking)
             gpu = None
             if p.gpu is not None:
                 gpu = (p.gpu.count, p.gpu.milli, p.gpu.model_names())
@@ -106,15 +115,22 @@ class WorkloadSources:
             duration = math.inf
             if p.duration is not None:
                 duration = float(p.duration.sample(ctx.streams.generator("initial-duration", i), 1)[0])
-            shape = self.shapes.shape_for(("initial", i), req, None, labels=p.labels, priority=p.priority, gpu=gpu)
+            shape = self.shapes.shape_for(("initial", i), req, None, labels=p.labels, priority=p.priority, gpu=gpu,
+                                          nonzero=res.nonzero, nonzero_bound=res.nonzero_bound, initial=p)
             pod = api.create_pod(
                 name=p.name, requests=req, workload=-1, index=i, shape=shape, priority=p.priority,
                 duration=duration, start_latency=0.0,
                 gpu_count=gpu[0] if gpu else 0, gpu_milli=gpu[1] if gpu else 0, node=node,
+                nonzero=state.shapes[shape].nonzero_bound,
             )
             api.bind(pod, node, "initial")
         if problems:
             raise ScenarioError(ctx.source, problems)
+        for name, short in over.items():
+            ctx.warnings.append(
+                f"node {name!r}: its bound pods exceed its allocatable ({', '.join(sorted(short))}); "
+                "kept as is (no pod fits there until some leave)"
+            )
 
     # -- workloads ----------------------------------------------------------------------
 
@@ -135,7 +151,7 @@ class WorkloadSources:
             api.create_pod(
                 name=name_of(i), requests=info.requests, workload=wi, index=i, shape=info.shape,
                 priority=info.priority, duration=duration_of(i), start_latency=latencies.next(),
-                gpu_count=info.gpu_count, gpu_milli=info.gpu_milli,
+                gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound,
             )
 
         def start() -> None:
@@ -145,10 +161,12 @@ class WorkloadSources:
 
     def _prepare_synthetic(self, wi: int, w: Workload) -> None:
         ctx = self.ctx
-        amounts = base_units(w.template.requests)
+        res = spec_resources(w.template)
+        amounts = dict(res.requests)
         amounts["pods"] = 1
         req = ctx.state.resources.vector(amounts)
-        shape = self.shapes.shape_for(("workload", wi), req, w.template, workload=wi)
+        shape = self.shapes.shape_for(("workload", wi), req, w.template, workload=wi,
+                                      nonzero=res.nonzero, nonzero_bound=res.nonzero_bound)
         start = w.template.start_latency or ctx.scenario.defaults.start_latency
         durations = BlockSampler(w.duration, ctx.streams.generator("duration", wi)) if w.duration else None
         latencies = BlockSampler(start, ctx.streams.generator("start-latency", wi))

@@ -1,24 +1,27 @@
-"""Reading a real cluster snapshot: ``kubectl get nodes,pods -A -o yaml``.
+"""Reading a real cluster snapshot: ``kubectl get nodes,pods,namespaces -A -o yaml``.
 
-:func:`load_kube_objects` reads a ``v1`` ``List`` (also ``NodeList``/``PodList``) whose
-``items`` are ``Node`` and ``Pod`` objects, as the Kubernetes API serves them, and keeps
-what scheduling reads:
+:func:`load_kube_objects` reads a ``v1`` ``List`` (also ``NodeList``/``PodList``/
+``NamespaceList``) whose ``items`` are ``Node``, ``Pod`` and ``Namespace`` objects, as
+the Kubernetes API serves them, and keeps what scheduling reads:
 
-- Node: ``metadata.name``, ``metadata.labels``, ``spec.taints`` (``timeAdded`` dropped),
+- Node: ``metadata.name``, ``metadata.labels`` (exactly: no ``kubernetes.io/hostname``
+  is added where the object lacks it), ``spec.taints`` (``timeAdded`` dropped),
   ``spec.unschedulable``, ``status.allocatable`` (every resource, quantities exact) and
-  ``status.images`` (names and ``sizeBytes``, kept for ImageLocality).
-- Pod: ``metadata.name``/``namespace``/``labels``, ``spec.nodeName`` (set = bound),
-  ``spec.priority``, ``spec.nodeSelector``, ``spec.tolerations``, ``spec.affinity``,
-  ``spec.topologySpreadConstraints``, container ports with a ``hostPort``,
-  ``spec.schedulerName``, and the pod's requests computed as upstream
-  ``resource.PodRequests`` (``k8s.io/component-helpers/resource/helpers.go``) does from
-  the spec: the sum over ``containers``; init containers by the max rule (each regular
-  init container needs its own requests plus those of the restartable (sidecar,
-  ``restartPolicy: Always``) init containers before it, sidecars add to the sum, and
-  the pod needs the maximum of the sum and every init container's need, per resource);
-  then pod-level ``spec.resources.requests`` replace cpu, memory and ``hugepages-*``
-  (PodLevelResources); then ``spec.overhead`` is added. Quantities are summed exactly and
-  rounded up to base units once, as upstream.
+  ``status.images`` (names and ``sizeBytes``, for ImageLocality).
+- Pod, bound or pending alike (upstream's plugins read a bound pod's affinity terms and
+  host ports too): ``metadata.name``/``namespace``/``labels``, ``spec.nodeName`` (set =
+  bound), ``spec.priority``, ``spec.nodeSelector``, ``spec.tolerations``,
+  ``spec.affinity``, ``spec.topologySpreadConstraints``, ports with a ``hostPort`` of the
+  containers and sidecar init containers (protocol and ``hostIP`` kept, as upstream's
+  ``GetHostPorts``), ``spec.schedulerName``, each container's
+  and init container's ``image`` and ``resources.requests`` (a resource a container
+  names with ``0`` is an explicit zero, one it does not name is absent: the non-zero
+  scoring defaults apply only to absent ones), init containers' ``restartPolicy``
+  (sidecars), ``spec.resources.requests`` (pod level) and ``spec.overhead``. The pod's
+  requests are computed from them as upstream ``resource.PodRequests``
+  (:mod:`k8sim.scheduling.pod_resources`).
+- Namespace: ``metadata.name`` and ``metadata.labels`` (``namespaceSelector`` of pod
+  affinity terms). A namespace without an object has only ``kubernetes.io/metadata.name``.
 
 Pods in phase Succeeded or Failed are skipped: the scheduler's informer excludes them
 (``status.phase!=Succeeded,status.phase!=Failed``), so they hold no resources.
@@ -28,39 +31,36 @@ validated by :func:`k8sim.validate_scenario`) and :func:`k8sim.sim.snapshot.buil
 builds a :class:`~k8sim.sim.Simulation` from it, so the cluster state comes from the
 real code paths:
 
-- every node -> ``cluster.nodes[]`` (name, allocatable, labels, taints); a cordoned node
-  (``spec.unschedulable``) is then cordoned with ``ops.set_unschedulable`` because the
-  scenario format has no such field;
+- every node -> ``cluster.nodes[]`` (name, allocatable, exact labels, taints, images); a
+  cordoned node (``spec.unschedulable``) is then cordoned with ``ops.set_unschedulable``
+  because the scenario format has no such field;
 - every bound pod -> ``initial_pods[]`` (name ``namespace/name``, ``nodeName``,
-  ``requests``, ``labels``, ``priority``);
+  namespace, labels, priority, containers with requests and images, overhead, pod-level
+  requests, affinity, host ports). A node whose bound pods exceed its allocatable
+  (static pods, a resized node) is accepted with a warning, as kube-scheduler accounts
+  for such pods as they are;
 - every pending pod -> a workload named ``namespace/name`` with ``arrival: {kind: times,
   times_s: [0]}`` and a template carrying all its fields. The simulation is built, not
   run, so no such pod exists yet; its shape (:class:`~k8sim.scheduling.podinfo.PodInfo`)
   is registered and returned by
-  :meth:`KubeCluster.pending_pod <k8sim.sim.snapshot.KubeCluster.pending_pod>`.
+  :meth:`KubeCluster.pending_pod <k8sim.sim.snapshot.KubeCluster.pending_pod>`;
+- Namespace objects -> ``namespaces[]``.
 
 Limitations (each one that applies to a file is also in :attr:`KubeObjects.warnings`):
 
-- Initial pods carry only name, node, requests, labels and priority, so a bound pod's
-  ``affinity``, ``tolerations`` and host ports are lost: its required pod anti-affinity
-  does not repel the pending pod (InterPodAffinity), and its host ports do not conflict
-  (NodePorts).
-- k8sim has one namespace: label selectors of pod affinity and topology spread match
-  pods of every namespace (upstream: the pod's own namespace unless ``namespaces`` /
-  ``namespaceSelector`` say otherwise; those two fields are dropped with a warning).
 - Node conditions are not read: upstream expresses NotReady/unreachable nodes by
   ``node.kubernetes.io/not-ready`` / ``unreachable`` taints, which are in
   ``spec.taints`` and are kept.
-- Requests come from the spec, not from ``status`` (in-place resize is not modelled);
-  upstream's non-zero defaults for scoring (100m cpu / 200Mi memory) are applied to the
-  pod's total, not per container as upstream does.
+- Requests come from the spec, not from ``status`` (in-place resize is not modelled).
 - Not modelled, warned when a pending pod uses them: ``schedulingGates``,
   PersistentVolumeClaim and ephemeral volumes (volume plugins), ``resourceClaims``
-  (DynamicResources), ``status.nominatedNodeName`` (nominated pods).
-- The ``kubernetes.io/hostname`` label is the node name in k8sim.
-- Other fields are ignored (real objects have hundreds); unsupported keys inside the
-  scheduling fields read above are dropped with a warning. Values k8sim's API models
-  reject (a malformed toleration, say) are errors naming ``items[i]`` and the field.
+  (DynamicResources), ``status.nominatedNodeName`` (nominated pods),
+  ``preemptionPolicy: Never``.
+- Every other pod or container field is either one no scheduling plugin reads (a fixed
+  list: ``command``, probes, ``dnsPolicy``, ...), dropped in silence, or warned about
+  once by name with the pods that use it; unsupported keys inside the scheduling fields
+  read above are dropped with a warning naming them. Values k8sim's API models reject (a
+  malformed toleration, say) are errors naming ``items[i]`` and the field.
 """
 
 from __future__ import annotations
@@ -77,10 +77,12 @@ from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstr
 from k8sim.config.loader import ScenarioError, read_yaml
 from k8sim.config.objects import ObjectReader
 from k8sim.config.quantity import format_quantity, to_milli, to_units
-from k8sim.config.scenario import DEFAULT_SCHEDULER, HOSTNAME_LABEL, Taint, Toleration
+from k8sim.config.scenario import DEFAULT_SCHEDULER, Taint, Toleration
 from k8sim.scheduling.explain import ExplainError
+from k8sim.scheduling.pod_resources import ContainerRequests
+from k8sim.scheduling.pod_resources import pod_requests as requests_of
 
-_LIST_KINDS = ("List", "NodeList", "PodList")
+_LIST_KINDS = ("List", "NodeList", "PodList", "NamespaceList")
 _TERMINAL = ("Succeeded", "Failed")
 #: Port keys that do not matter to scheduling (dropped without a warning).
 _IGNORED_PORT_KEYS = frozenset({"name"})
@@ -98,6 +100,14 @@ class KubeNode:
 
 
 @dataclass
+class KubeContainer:
+    name: str
+    image: str | None
+    requests: dict[str, Fraction]
+    sidecar: bool = False  # an init container with restartPolicy: Always
+
+
+@dataclass
 class KubePod:
     name: str
     namespace: str
@@ -112,10 +122,15 @@ class KubePod:
     affinity: dict[str, Any] | None = None
     spread: list[dict[str, Any]] = field(default_factory=list)
     ports: list[dict[str, Any]] = field(default_factory=list)  # only ports with a hostPort
-    # tolerations, affinity, spread and ports are validated (unmodelled keys dropped) for
-    # pending pods only; a bound pod's are kept as read (k8sim's initial pods use none).
+    # tolerations, affinity, spread and ports are validated (unmodelled keys dropped).
     image: str | None = None  # first container's image
     phase: str = "Pending"
+    #: Main and init containers: name, image, requests (exact, only the resources the
+    #: container names: an explicit 0 is kept), and for init containers the sidecar flag.
+    containers: list[KubeContainer] = field(default_factory=list)
+    init_containers: list[KubeContainer] = field(default_factory=list)
+    overhead: dict[str, Fraction] = field(default_factory=dict)  # spec.overhead
+    pod_level: dict[str, Fraction] = field(default_factory=dict)  # spec.resources.requests
 
     @property
     def key(self) -> str:
@@ -134,6 +149,9 @@ class KubeObjects:
     nodes: list[KubeNode]
     pods: list[KubePod]
     warnings: list[str] = field(default_factory=list)
+    #: Labels of the file's Namespace objects (namespaceSelector); others have only
+    #: ``kubernetes.io/metadata.name``.
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def bound(self) -> list[KubePod]:
         return [p for p in self.pods if p.bound]
@@ -163,52 +181,92 @@ class KubeObjects:
         names = _profile_names(scheduler)
         nodes = []
         for n in self.nodes:
-            nodes.append(
-                {
-                    "name": n.name,
-                    "allocatable": {r: _quantity(r, q) for r, q in n.allocatable.items()},
-                    "labels": dict(n.labels),
-                    "taints": [dict(t) for t in n.taints],
-                }
-            )
-        initial = [
-            {
-                "name": p.key,
-                "nodeName": p.node_name,
-                "requests": {r: _quantity(r, q) for r, q in p.requests.items()},
-                "labels": dict(p.labels),
-                "priority": p.priority,
+            node: dict[str, Any] = {
+                "name": n.name,
+                "allocatable": {r: _quantity(r, q) for r, q in n.allocatable.items()},
+                "labels": dict(n.labels),
+                "exact_labels": True,
+                "taints": [dict(t) for t in n.taints],
             }
-            for p in self.bound()
-        ]
+            images = [{"names": list(names_), "sizeBytes": size} for names_, size in n.images if names_]
+            if images:
+                node["images"] = images
+            nodes.append(node)
+        initial = []
+        for p in self.bound():
+            pod: dict[str, Any] = {"name": p.key, "nodeName": p.node_name, "priority": p.priority}
+            pod.update(_pod_fields(p))
+            initial.append(pod)
         workloads = []
         for p in self.pending():
             if p.scheduler_name not in names:
                 continue
             template: dict[str, Any] = {
-                "requests": {r: _quantity(r, q) for r, q in p.requests.items()},
                 "priority": p.priority,
-                "labels": dict(p.labels),
                 "nodeSelector": dict(p.node_selector),
                 "tolerations": copy.deepcopy(p.tolerations),
                 "schedulerName": p.scheduler_name,
                 "topologySpreadConstraints": copy.deepcopy(p.spread),
-                "ports": copy.deepcopy(p.ports),
             }
-            if p.affinity is not None:
-                template["affinity"] = copy.deepcopy(p.affinity)
-            if p.image is not None:
-                template["image"] = p.image
+            template.update(_pod_fields(p))
             workloads.append({"name": p.key, "arrival": {"kind": "times", "times_s": [0]}, "template": template})
+        namespaces = [{"name": ns, "labels": dict(labels)} for ns, labels in self.namespaces.items()]
         out: dict[str, Any] = {
             "name": Path(self.source).stem or "cluster",
             "cluster": {"nodes": nodes},
             "initial_pods": initial,
             "workloads": workloads,
         }
+        if namespaces:
+            out["namespaces"] = namespaces
         if scheduler is not None:
             out["scheduler"] = scheduler
         return out
+
+
+def _exact(q: Fraction) -> str:
+    """A quantity read from an object as an exact decimal string (Kubernetes quantities
+    are finite decimals), so that container requests are summed exactly and rounded once,
+    as upstream ``PodRequests`` does, not rounded per container."""
+    if q.denominator == 1:
+        return str(q.numerator)
+    digits = 0
+    while (q * 10**digits).denominator != 1:
+        digits += 1
+        if digits > 30:  # cannot come from a quantity string
+            raise ValueError(f"quantity {q} is not a finite decimal")
+    scaled = str(int(q * 10**digits)).rjust(digits + 1, "0")
+    return f"{scaled[:-digits]}.{scaled[-digits:]}"
+
+
+def _quantities(resources: dict[str, Fraction]) -> dict[str, str]:
+    return {r: _exact(q) for r, q in resources.items()}
+
+
+def _pod_fields(p: KubePod) -> dict[str, Any]:
+    """What a bound pod (initial pod) and a pending pod (template) share: namespace,
+    labels, per-container requests and images, overhead, pod-level requests, pod
+    (anti-)affinity, host ports."""
+    out: dict[str, Any] = {"namespace": p.namespace, "labels": dict(p.labels)}
+    out["containers"] = [
+        {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {})}
+        for c in p.containers
+    ] or [{"name": "main", "requests": {}}]
+    if p.init_containers:
+        out["initContainers"] = [
+            {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
+             **({"restartPolicy": "Always"} if c.sidecar else {})}
+            for c in p.init_containers
+        ]
+    if p.overhead:
+        out["overhead"] = _quantities(p.overhead)
+    if p.pod_level:
+        out["resources"] = {"requests": _quantities(p.pod_level)}
+    if p.affinity is not None:
+        out["affinity"] = copy.deepcopy(p.affinity)
+    if p.ports:
+        out["ports"] = copy.deepcopy(p.ports)
+    return out
 
 
 def _profile_names(scheduler: dict[str, Any] | None) -> set[str]:
@@ -233,46 +291,49 @@ _PORTS = TypeAdapter(list[ContainerPort])
 _TAINTS = TypeAdapter(list[Taint])
 
 
-def _add(into: dict[str, Fraction], more: dict[str, Fraction]) -> None:
-    for k, v in more.items():
-        into[k] = into.get(k, Fraction(0)) + v
+def _container(r: ObjectReader, c: Any, path: str, init: bool) -> KubeContainer:
+    c = r.mapping_or_empty(c, path)
+    res = r.mapping_or_empty(c.get("resources"), f"{path}.resources")
+    requests = r.resources(res.get("requests"), f"{path}.resources.requests")
+    for key in ("image", "name"):
+        if c.get(key) is not None and not isinstance(c.get(key), str):
+            r.problem(f"{path}.{key}", f"expected a string, got {c.get(key)!r}")
+    image = c.get("image") if isinstance(c.get("image"), str) and c.get("image") else None
+    # Upstream requires a name; one missing is given the container's position.
+    name = c.get("name") if isinstance(c.get("name"), str) and c.get("name") else f"c{path.rsplit('[', 1)[-1][:-1]}"
+    sidecar = init and c.get("restartPolicy") == "Always"
+    unknown = sorted(set(c) - _READ_CONTAINER_KEYS - _IRRELEVANT_CONTAINER_KEYS)
+    for key in unknown:
+        r.group(f"container field(s) k8sim does not model, ignored: {'initContainers' if init else 'containers'}[*].{key}",
+                path)
+    if res.get("claims"):
+        r.group("container(s) with resources.claims (DynamicResources not modelled)", path)
+    return KubeContainer(str(name), image, requests, sidecar)
 
 
-def _max(into: dict[str, Fraction], other: dict[str, Fraction]) -> None:
-    for k, v in other.items():
-        if v > into.get(k, Fraction(-1)):
-            into[k] = v
+def _containers(r: ObjectReader, spec: dict[str, Any], path: str) -> tuple[list[KubeContainer], list[KubeContainer]]:
+    main = [_container(r, c, f"{path}.containers[{j}]", False)
+            for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.containers"))]
+    init = [_container(r, c, f"{path}.initContainers[{j}]", True)
+            for j, c in enumerate(r.sequence_or_empty(spec.get("initContainers"), f"{path}.initContainers"))]
+    return main, init
+
+
+def _pod_level(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
+    return r.resources(r.mapping_or_empty(spec.get("resources"), f"{path}.resources").get("requests"),
+                       f"{path}.resources.requests")
 
 
 def pod_requests(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
     """Upstream ``resource.PodRequests`` on the spec (see the module docstring)."""
-    total: dict[str, Fraction] = {}
-    for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.containers")):
-        c = r.mapping_or_empty(c, f"{path}.containers[{j}]")
-        res = r.mapping_or_empty(c.get("resources"), f"{path}.containers[{j}].resources")
-        _add(total, r.resources(res.get("requests"), f"{path}.containers[{j}].resources.requests"))
-    sidecars: dict[str, Fraction] = {}
-    init: dict[str, Fraction] = {}
-    for j, c in enumerate(r.sequence_or_empty(spec.get("initContainers"), f"{path}.initContainers")):
-        c = r.mapping_or_empty(c, f"{path}.initContainers[{j}]")
-        res = r.mapping_or_empty(c.get("resources"), f"{path}.initContainers[{j}].resources")
-        req = r.resources(res.get("requests"), f"{path}.initContainers[{j}].resources.requests")
-        if c.get("restartPolicy") == "Always":  # a sidecar: runs alongside the containers
-            _add(total, req)
-            _add(sidecars, req)
-            need = dict(sidecars)
-        else:
-            need = dict(req)
-            _add(need, sidecars)
-        _max(init, need)
-    _max(total, init)
-    pod_level = r.resources(r.mapping_or_empty(spec.get("resources"), f"{path}.resources").get("requests"),
-                            f"{path}.resources.requests")
-    for k, v in pod_level.items():
-        if k in ("cpu", "memory") or k.startswith("hugepages-"):
-            total[k] = v
-    _add(total, r.resources(spec.get("overhead"), f"{path}.overhead"))
-    return total
+    main, init = _containers(r, spec, path)
+    return _requests(main, init, _pod_level(r, spec, path), r.resources(spec.get("overhead"), f"{path}.overhead"))
+
+
+def _requests(main: list[KubeContainer], init: list[KubeContainer], pod_level: dict[str, Fraction],
+              overhead: dict[str, Fraction]) -> dict[str, Fraction]:
+    return requests_of([ContainerRequests(c.requests) for c in main],
+                       [ContainerRequests(c.requests, c.sidecar) for c in init], pod_level, overhead)
 
 
 def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
@@ -285,9 +346,6 @@ def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
         r.problem(f"{path}.metadata.name", "required: the node name")
         return None
     labels = r.strings(meta.get("labels"), f"{path}.metadata.labels")
-    host = labels.get(HOSTNAME_LABEL)
-    if host is not None and host != name:
-        r.group(f"node(s) whose {HOSTNAME_LABEL} label differs from the name (k8sim uses the name)", name)
     taints = []
     for j, t in enumerate(r.sequence_or_empty(spec.get("taints"), f"{path}.spec.taints")):
         t = r.mapping_or_empty(t, f"{path}.spec.taints[{j}]")
@@ -306,7 +364,32 @@ def _node(r: ObjectReader, item: dict[str, Any], i: int) -> KubeNode | None:
             r.problem(f"{path}.status.images[{j}].sizeBytes", f"expected a non-negative integer, got {size!r}")
             continue
         images.append((names, size))
-    return KubeNode(name, i, allocatable, labels, taints, bool(spec.get("unschedulable", False)), images)
+    unschedulable = r.boolean(spec.get("unschedulable"), f"{path}.spec.unschedulable")
+    return KubeNode(name, i, allocatable, labels, taints, unschedulable, images)
+
+
+#: Pod spec fields the loader reads (or checks and warns about).
+_READ_SPEC_KEYS = frozenset({
+    "containers", "initContainers", "nodeName", "priority", "priorityClassName", "nodeSelector",
+    "tolerations", "affinity", "topologySpreadConstraints", "schedulerName", "overhead", "resources",
+    "volumes", "schedulingGates", "resourceClaims", "preemptionPolicy",
+})
+#: Pod spec fields no kube-scheduler filter or score plugin reads (dropped in silence).
+_IRRELEVANT_SPEC_KEYS = frozenset({
+    "restartPolicy", "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy", "dnsConfig",
+    "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "securityContext",
+    "imagePullSecrets", "hostname", "subdomain", "enableServiceLinks", "setHostnameAsFQDN",
+    "shareProcessNamespace", "readinessGates", "hostAliases", "hostNetwork", "hostPID", "hostIPC",
+    "hostUsers", "runtimeClassName", "os", "ephemeralContainers", "resourceClaimStatuses",
+})
+#: Container fields the loader reads.
+_READ_CONTAINER_KEYS = frozenset({"name", "image", "resources", "ports", "restartPolicy"})
+#: Container fields no scheduling plugin reads.
+_IRRELEVANT_CONTAINER_KEYS = frozenset({
+    "command", "args", "workingDir", "env", "envFrom", "volumeMounts", "volumeDevices", "livenessProbe",
+    "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
+    "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty", "resizePolicy", "restartPolicyRules",
+})
 
 
 def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
@@ -318,47 +401,63 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     if not isinstance(name, str) or not name:
         r.problem(f"{path}.metadata.name", "required: the pod name")
         return None
-    namespace = meta.get("namespace") or "default"
+    namespace = r.string(meta.get("namespace"), f"{path}.metadata.namespace", "default")
+    phase = r.string(status.get("phase"), f"{path}.status.phase", "Pending")
+    node_name = r.string(spec.get("nodeName"), f"{path}.spec.nodeName")
+    scheduler = r.string(spec.get("schedulerName"), f"{path}.spec.schedulerName", DEFAULT_SCHEDULER)
+    if namespace is None or phase is None or scheduler is None or (node_name is None and spec.get("nodeName")):
+        return None  # a field of the wrong type (reported)
     key = f"{namespace}/{name}"
-    phase = status.get("phase", "Pending")
     if phase in _TERMINAL:
         r.group("pod(s) in phase Succeeded/Failed skipped (they hold no resources)", key)
         return None
+    node_name = node_name or None
     priority = spec.get("priority")
     if priority is None:
         priority = 0
         if spec.get("priorityClassName"):
             r.group("pod(s) with priorityClassName but no resolved spec.priority (priority 0 used)", key)
-    elif isinstance(priority, bool) or not isinstance(priority, int):
-        r.problem(f"{path}.spec.priority", f"expected an integer, got {priority!r}")
-        priority = 0
+    else:
+        # spec.priority is an int32; system pods carry up to system-node-critical's 2000001000.
+        priority = r.integer(priority, f"{path}.spec.priority", -(2**31), 2**31 - 1)
+        if priority is None:
+            priority = 0
+    for unknown in sorted(set(spec) - _READ_SPEC_KEYS - _IRRELEVANT_SPEC_KEYS):
+        r.group(f"pod field(s) k8sim does not model, ignored: spec.{unknown}", key)
+    main, init = _containers(r, spec, f"{path}.spec")
+    # Host ports as upstream's schedutil.GetHostPorts: those of sidecar init containers
+    # (restartPolicy: Always, they run for the pod's whole life), then the containers'.
     ports = []
-    for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers")):
-        c = r.mapping_or_empty(c, f"{path}.spec.containers[{j}]")
-        for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.containers[{j}].ports"):
-            if isinstance(port, dict) and port.get("hostPort"):
-                ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
-    tolerations = r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations")
+    for kind in ("initContainers", "containers"):
+        value = spec.get(kind)
+        listed: list[Any] = value if isinstance(value, list) else []  # else reported by _containers
+        for j, c in enumerate(listed):
+            if not isinstance(c, dict) or (kind == "initContainers" and c.get("restartPolicy") != "Always"):
+                continue
+            for port in r.sequence_or_empty(c.get("ports"), f"{path}.spec.{kind}[{j}].ports"):
+                if isinstance(port, dict) and port.get("hostPort"):
+                    ports.append({k: v for k, v in port.items() if k not in _IGNORED_PORT_KEYS})
+    # Every scheduling field is validated, for bound and pending pods alike: upstream's
+    # plugins read a bound pod's pod (anti-)affinity and host ports too. Keys k8sim does
+    # not model are dropped with a warning naming them.
+    ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []  # (sidecars' included)
+    tolerations = r.lenient(_TOLERATIONS, r.sequence_or_empty(spec.get("tolerations"), f"{path}.spec.tolerations"),
+                            f"{path}.spec.tolerations") or []
     affinity = spec.get("affinity") or None
-    spread = r.sequence_or_empty(spec.get("topologySpreadConstraints"), f"{path}.spec.topologySpreadConstraints")
-    if not spec.get("nodeName"):
-        # Only a pending pod's scheduling fields reach k8sim (a bound pod keeps none of
-        # them): validate those, dropping keys k8sim does not model.
-        ports = r.lenient(_PORTS, ports, f"{path}.spec.containers[*].ports") or []
-        tolerations = r.lenient(_TOLERATIONS, tolerations, f"{path}.spec.tolerations") or []
-        if affinity is not None:
-            affinity = r.lenient(_AFFINITY, affinity, f"{path}.spec.affinity")
-        spread = r.lenient(_SPREAD, spread, f"{path}.spec.topologySpreadConstraints") or []
-    containers = [c for c in r.sequence_or_empty(spec.get("containers"), f"{path}.spec.containers") if isinstance(c, dict)]
-    image = containers[0].get("image") if containers and isinstance(containers[0].get("image"), str) else None
-    scheduler = spec.get("schedulerName") or DEFAULT_SCHEDULER
+    if affinity is not None:
+        affinity = r.lenient(_AFFINITY, affinity, f"{path}.spec.affinity")
+    spread = r.lenient(_SPREAD, r.sequence_or_empty(spec.get("topologySpreadConstraints"),
+                                                    f"{path}.spec.topologySpreadConstraints"),
+                       f"{path}.spec.topologySpreadConstraints") or []
+    pod_level = _pod_level(r, spec, f"{path}.spec")
+    overhead = r.resources(spec.get("overhead"), f"{path}.spec.overhead")
     pod = KubePod(
         name=name,
-        namespace=str(namespace),
+        namespace=namespace,
         index=i,
         labels=r.strings(meta.get("labels"), f"{path}.metadata.labels"),
-        node_name=spec.get("nodeName") or None,
-        requests=pod_requests(r, spec, f"{path}.spec"),
+        node_name=node_name,
+        requests=_requests(main, init, pod_level, overhead),
         priority=int(priority),
         scheduler_name=str(scheduler),
         node_selector=r.strings(spec.get("nodeSelector"), f"{path}.spec.nodeSelector"),
@@ -366,15 +465,14 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
         affinity=affinity,
         spread=spread,
         ports=ports,
-        image=image,
+        image=main[0].image if main else None,
         phase=str(phase),
+        containers=main,
+        init_containers=init,
+        overhead=overhead,
+        pod_level=pod_level,
     )
-    if pod.bound:
-        if affinity:
-            r.group("bound pod(s) whose spec.affinity k8sim's initial pods cannot carry (it is lost)", key)
-        if ports:
-            r.group("bound pod(s) whose hostPorts k8sim's initial pods cannot carry (they are lost)", key)
-    else:
+    if not pod.bound:
         if spec.get("schedulingGates"):
             r.group("pending pod(s) with schedulingGates (upstream would not try to schedule them yet)", key)
         volumes = [v for v in r.sequence_or_empty(spec.get("volumes"), f"{path}.spec.volumes") if isinstance(v, dict)]
@@ -384,25 +482,39 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
             r.group("pending pod(s) with resourceClaims (DynamicResources not modelled)", key)
         if status.get("nominatedNodeName"):
             r.group("pending pod(s) with status.nominatedNodeName (nominated pods not modelled)", key)
+        if spec.get("preemptionPolicy") == "Never":
+            r.group("pending pod(s) with preemptionPolicy Never (k8sim takes it from a PriorityClass only; "
+                    "PreemptLowerPriority used)", key)
     return pod
 
 
+def _namespace(r: ObjectReader, item: dict[str, Any], i: int) -> tuple[str, dict[str, str]] | None:
+    path = f"items[{i}]"
+    meta = r.mapping_or_empty(item.get("metadata"), f"{path}.metadata")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        r.problem(f"{path}.metadata.name", "required: the namespace name")
+        return None
+    return name, r.strings(meta.get("labels"), f"{path}.metadata.labels")
+
+
 def load_kube_objects(path: str | Path) -> KubeObjects:
-    """Read ``kubectl get nodes,pods -o yaml`` output; see the module docstring."""
+    """Read ``kubectl get nodes,pods,namespaces -A -o yaml`` output; see the module docstring."""
     p = Path(path)
     source = str(p)
     data = read_yaml(p)
     if not isinstance(data, dict):
-        raise ScenarioError(source, [("", "expected a Kubernetes List (kubectl get nodes,pods -o yaml)")])
+        raise ScenarioError(source, [("", "expected a Kubernetes List (kubectl get nodes,pods,namespaces -A -o yaml)")])
     if data.get("apiVersion") != "v1" or data.get("kind") not in _LIST_KINDS:
         raise ScenarioError(
             source,
-            [("", f"expected apiVersion v1 and kind List, NodeList or PodList, got "
-                  f"{data.get('apiVersion')!r} {data.get('kind')!r} (use kubectl get nodes,pods -A -o yaml)")],
+            [("", f"expected apiVersion v1 and kind List, NodeList, PodList or NamespaceList, got "
+                  f"{data.get('apiVersion')!r} {data.get('kind')!r} (use kubectl get nodes,pods,namespaces -A -o yaml)")],
         )
     r = ObjectReader(source)
     nodes: list[KubeNode] = []
     pods: list[KubePod] = []
+    namespaces: dict[str, dict[str, str]] = {}
     skipped: dict[str, int] = {}
     for i, item in enumerate(r.sequence_or_empty(data.get("items"), "items")):
         if not isinstance(item, dict):
@@ -417,6 +529,10 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
             pod = _pod(r, item, i)
             if pod is not None:
                 pods.append(pod)
+        elif kind == "Namespace" or (kind is None and data.get("kind") == "NamespaceList"):
+            ns = _namespace(r, item, i)
+            if ns is not None:
+                namespaces[ns[0]] = ns[1]
         else:
             skipped[str(kind)] = skipped.get(str(kind), 0) + 1
     names = [n.name for n in nodes]
@@ -428,7 +544,7 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
     if dup:
         r.problem("items", f"pod(s) listed twice: {dup}")
     if not nodes:
-        r.problem("items", "no Node objects (use kubectl get nodes,pods -A -o yaml)")
+        r.problem("items", "no Node objects (use kubectl get nodes,pods,namespaces -A -o yaml)")
     r.raise_problems()
     known = set(names)
     kept = []
@@ -440,11 +556,24 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
     r.flush()
     warnings = r.warnings
     for kind, count in sorted(skipped.items()):
-        warnings.append(f"{count} item(s) of kind {kind} ignored (only Node and Pod are read)")
-    namespaces = sorted({p.namespace for p in kept})
-    if len(namespaces) > 1:
+        warnings.append(f"{count} item(s) of kind {kind} ignored (only Node, Pod and Namespace are read)")
+    selectors = any(
+        t.get("namespaceSelector") not in (None, {})
+        for p in kept for t in _affinity_terms(p.affinity)
+    )
+    if selectors and not namespaces:
         warnings.append(
-            f"pods span {len(namespaces)} namespaces; k8sim has one, so pod affinity and topology spread "
-            "selectors match pods of every namespace"
+            "pod affinity terms use namespaceSelector but the file has no Namespace objects: namespaces are "
+            "known only by their kubernetes.io/metadata.name label (add them: kubectl get nodes,pods,namespaces -A -o yaml)"
         )
-    return KubeObjects(source, nodes, kept, warnings)
+    return KubeObjects(source, nodes, kept, warnings, namespaces)
+
+
+def _affinity_terms(affinity: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every PodAffinityTerm (required and preferred) of a validated ``spec.affinity``."""
+    out: list[dict[str, Any]] = []
+    for kind in ("podAffinity", "podAntiAffinity"):
+        block = (affinity or {}).get(kind) or {}
+        out += list(block.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        out += [w.get("podAffinityTerm") or {} for w in block.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    return out

@@ -139,7 +139,8 @@ def test_set_path() -> None:
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("cluster.node_pools[1].count", "cluster.node_pools[1]: index out of range (the list has 1 items)"),
+        ("cluster.node_pools[2].count",
+         "cluster.node_pools[2]: index out of range (the list has 1 items; index 1 appends a new one)"),
         ("cluster.node_pools.count", "cluster.node_pools.count: not a mapping"),
         ("cluster[0]", "cluster[0]: not a list"),
     ],
@@ -177,7 +178,8 @@ def test_apply_overrides_reports_every_problem() -> None:
     assert err.source == "s.yaml"
     assert err.problems == [
         ("--set", "expected path=value, got 'seed'"),
-        ("--set cluster.node_pools[5].count", "cluster.node_pools[5]: index out of range (the list has 1 items)"),
+        ("--set cluster.node_pools[5].count",
+         "cluster.node_pools[5]: index out of range (the list has 1 items; index 1 appends a new one)"),
     ]
 
 

@@ -37,9 +37,9 @@ def compared(tmp_path_factory):
 def test_compare_command_writes_everything(compared):
     out, text, result = compared
     for name in ("runs.parquet", "summary.csv", "paired.csv", "comparison.json", "report.md",
-                 "metrics.png", "latency_cdf.png", "utilization.png"):
+                 "metrics.png", "differences.png", "latency_cdf.png", "utilization.png"):
         assert (out / name).is_file(), name
-    for name in ("metrics.png", "latency_cdf.png", "utilization.png"):
+    for name in ("metrics.png", "differences.png", "latency_cdf.png", "utilization.png"):
         assert (out / name).read_bytes()[:8] == PNG
     runs = pd.read_parquet(out / "runs.parquet")
     assert list(runs["profile"]) == ["kube-default", "kube-default", "binpack", "binpack", "first-fit", "first-fit"]
@@ -76,7 +76,8 @@ def test_plot_command_redraws_a_comparison(compared, tmp_path):
     out, _, _ = compared
     con = console()
     written = plot_command(out, con, out=tmp_path / "again")
-    assert sorted(p.name for p in written) == ["latency_cdf.png", "metrics.png", "utilization.png"]
+    assert sorted(p.name for p in written) == ["differences.png", "latency_cdf.png", "metrics.png",
+                                               "utilization.png"]
     assert all(p.read_bytes()[:8] == PNG for p in written)
     assert "wrote" in con.export_text()
 

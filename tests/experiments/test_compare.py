@@ -103,18 +103,18 @@ def test_known_outcome_is_significant():
     res = compare(sc, ["spread", "binpack", "kube-default"], replications=3)
     runs = res.runs.set_index(["profile", "replication"])
     for r in range(3):
-        assert runs.loc[("spread", r), "pods_unschedulable"] == 1
-        assert runs.loc[("binpack", r), "pods_unschedulable"] == 0
+        assert runs.loc[("spread", r), "pods_pending_failed_scheduling"] == 1
+        assert runs.loc[("binpack", r), "pods_pending_failed_scheduling"] == 0
     p = res.paired.set_index(["profile", "metric"])
     assert res.baseline == "spread"
-    assert p.loc[("binpack", "pods_unschedulable"), "mean_diff"] == -1
-    assert p.loc[("binpack", "pods_unschedulable"), "significant"]
+    assert p.loc[("binpack", "pods_pending_failed_scheduling"), "mean_diff"] == -1
+    assert p.loc[("binpack", "pods_pending_failed_scheduling"), "significant"]
     assert p.loc[("binpack", "pods_scheduled"), "significant"]
-    assert not p.loc[("kube-default", "pods_unschedulable"), "significant"]
+    assert not p.loc[("kube-default", "pods_pending_failed_scheduling"), "significant"]
     report = comparison_report(res)
-    assert "| `pods_unschedulable` | 1 ± 0 | 0 ± 0 | 1 ± 0 |" in report
-    assert "- **binpack**: `pods_unschedulable` is 1 lower than under spread" in report
-    assert "kube-default**: `pods_unschedulable`" not in report
+    assert "| `pods_pending_failed_scheduling` | 1 ± 0 | 0 ± 0 | 1 ± 0 |" in report
+    assert "- **binpack**: `pods_pending_failed_scheduling` is 1 lower than under spread" in report
+    assert "kube-default**: `pods_pending_failed_scheduling`" not in report
 
 
 def test_explicit_baseline_and_profile_specs():
@@ -146,7 +146,7 @@ def test_apply_profile_covers_every_scheduler_name():
     assert [(p.scheduler_name, p.preset) for p in out.scheduler.profiles] == [("b", "binpack"), ("a", "binpack")]
     assert sc.scheduler.profiles[0].preset == "kube-default"  # the input is unchanged
     res = compare(sc, ["binpack", "spread"], replications=1)
-    assert res.runs.set_index("profile").loc["binpack", "pods_unschedulable"] == 0
+    assert res.runs.set_index("profile").loc["binpack", "pods_pending_failed_scheduling"] == 0
 
 
 def test_bad_input_is_reported_before_any_run(quick):

@@ -35,13 +35,20 @@ def _close():
 
 
 def test_metric_bars_heights_and_error_bars(result):
-    fig = metric_bars(result.summary, ["mean_cpu_utilization", "makespan_s"])
+    # Two hand-made metrics whose means differ widely (bars from 0): a utilisation in %
+    # and a duration in seconds.
+    summary = pd.DataFrame({
+        "profile": ["kube-default", "binpack"] * 2,
+        "metric": ["mean_cpu_utilization"] * 2 + ["makespan_s"] * 2,
+        "mean": [0.2, 0.6, 100.0, 300.0], "ci": [0.01, 0.02, 5.0, 7.0], "n": [3] * 4,
+    })
+    fig = metric_bars(summary, ["mean_cpu_utilization", "makespan_s"])
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert len(axes) == 2
-    s = result.summary.set_index(["profile", "metric"])
-    for ax, metric in zip(axes, ["mean_cpu_utilization", "makespan_s"], strict=True):
+    s = summary.set_index(["profile", "metric"])
+    for ax, metric, factor in zip(axes, ["mean_cpu_utilization", "makespan_s"], [100, 1], strict=True):
         heights = [p.get_height() for p in ax.patches]
-        assert heights == pytest.approx([s.loc[("kube-default", metric), "mean"], s.loc[("binpack", metric), "mean"]])
+        assert heights == pytest.approx([factor * s.loc[(p, metric), "mean"] for p in ("kube-default", "binpack")])
         assert [t.get_text() for t in ax.get_xticklabels()] == ["kube-default", "binpack"]
         assert ax.get_title().startswith(metric.removesuffix("_s").replace("_", " ")) and "(n=3)" in ax.get_title()
         # the error bar of each bar spans mean ± ci
@@ -49,8 +56,8 @@ def test_metric_bars_heights_and_error_bars(result):
         segs = bars.errorbar.lines[2][0].get_segments()
         for seg, prof in zip(segs, ["kube-default", "binpack"], strict=True):
             lo, hi = sorted([seg[0][1], seg[1][1]])
-            assert hi - lo == pytest.approx(2 * s.loc[(prof, metric), "ci"], rel=1e-9, abs=1e-12)
-    assert axes[0].get_ylabel() == "requested / allocatable" and axes[1].get_ylabel() == "seconds"
+            assert hi - lo == pytest.approx(2 * factor * s.loc[(prof, metric), "ci"], rel=1e-9, abs=1e-12)
+    assert axes[0].get_ylabel() == "requested / allocatable (%)" and axes[1].get_ylabel() == "seconds"
     assert fig.legends and [t.get_text() for t in fig.legends[0].get_texts()] == ["kube-default", "binpack"]
     assert "95%" in fig.get_suptitle()
     with pytest.raises(ValueError, match="not in the summary"):
@@ -60,7 +67,7 @@ def test_metric_bars_heights_and_error_bars(result):
 def test_default_metrics_and_units():
     assert metric_unit("startup_latency_p95_s") == "seconds"
     assert metric_unit("mean_pending_pods") == "pods"
-    assert metric_unit("mean_memory_utilization") == "requested / allocatable"
+    assert metric_unit("mean_memory_utilization") == "requested / allocatable (%)"
 
 
 def test_latency_cdfs_pool_replications(result):

@@ -102,7 +102,8 @@ def test_grid_runs_layout_and_table(files, tmp_path):
         ov = {k: row[k] for k in ("cluster.node_pools[0].count", "workloads[0].max_pods")}
         assert row["run_id"] == run_id(ov, row["profile"], row["seed"])
         d = out / "runs" / row["run_id"]
-        assert sorted(p.name for p in d.iterdir()) == ["pods.parquet", "summary.json", "timeseries.parquet"]
+        assert sorted(p.name for p in d.iterdir()) == ["events.parquet", "nodes.parquet", "pods.parquet", "summary.json",
+                                                       "timeseries.parquet"]
     assert table["run_id"].is_unique
     assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]  # no temp dirs left
     payload = json.loads((out / "runs" / table["run_id"][0] / "summary.json").read_text())
@@ -205,9 +206,9 @@ def test_bad_overrides_are_all_reported_before_any_run(files, tmp_path):
     lines = msg.splitlines()
     assert all(line.startswith(str(exp)) for line in lines)
     assert "profiles[1]: unknown preset 'bin-pack'" in msg
-    assert "grid['cluster.node_pools[0].cout']: unknown key (check the spelling" in msg
+    assert "grid['cluster.node_pools[0].cout']: unknown key (did you mean 'count'?)" in msg
     assert "grid['cluster.node_pools[0].count']: value \"many\": " in msg
-    assert "grid['workloads[3].max_pods']: index out of range (the list has 1 items)" in msg
+    assert "grid['workloads[3].max_pods']: index out of range (the list has 1 items; index 1 appends" in msg
     assert "grid['duration_s']: value -5: Input should be greater than 0" in msg
     assert len(lines) == len(set(lines)) == 5  # each problem once, not once per point
     assert not out.exists()
@@ -327,3 +328,56 @@ def test_shipped_experiment_files_plan(path):
     exp = load_experiment(path)
     runs = plan(exp)
     assert len(runs) > 0
+
+
+@pytest.mark.slow
+def test_sweep_on_a_separately_started_dask_cluster(files, tmp_path):
+    """The several-machines path of the README: a ``dask scheduler`` and two ``dask worker``
+    processes started on their own (as on other machines), joined by the scheduler's
+    address; the sweep's table equals the in-process one, and the runs happened in the
+    worker processes, not in this one."""
+    pytest.importorskip("dask.distributed", reason="the dask extra is not installed (pip install 'k8sim[dask]')")
+    import subprocess
+    import sys
+
+    from dask.distributed import Client
+
+    sched_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    common = ["--no-dashboard"]
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0",
+                               "--scheduler-file", str(sched_file), *common],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sched_file.exists(), "the dask scheduler did not start"
+        address = json.loads(sched_file.read_text())["address"]
+        for _ in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                           "--nthreads", "1", "--nworkers", "1", *common],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+            worker_pids = set(client.run(os.getpid).values())
+        assert len(worker_pids) == 2 and os.getpid() not in worker_pids
+
+        exp = files({**GRID, "replications": 1})
+        local = sweep(exp, out_dir=tmp_path / "local")
+        remote = sweep(exp, executor="dask", address=address, out_dir=tmp_path / "remote")
+        cols = [c for c in local.columns if c != "wall_s"]
+        pd.testing.assert_frame_equal(local[cols], remote[cols])
+        # Results travel back to the client, which alone writes the output directory.
+        rid = local["run_id"][1]
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "local" / "runs" / rid / "pods.parquet"),
+                                      pd.read_parquet(tmp_path / "remote" / "runs" / rid / "pods.parquet"))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

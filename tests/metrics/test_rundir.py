@@ -63,7 +63,7 @@ def test_sweep_and_compare_run_directories_load(tmp_path):
     res.save(tmp_path)
     rd = tmp_path / "runs" / "binpack" / "rep-0"
     doc = json.loads((rd / "summary.json").read_text())
-    assert (doc["profile"], doc["replication"]) == ("binpack", 0) and doc["tables"] == ["pods", "timeseries"]
+    assert (doc["profile"], doc["replication"]) == ("binpack", 0) and doc["tables"] == ["pods", "nodes", "events", "timeseries"]
     back = RunResult.load(rd)
     kept = res.results[("binpack", 0)]
     pd.testing.assert_frame_equal(back.pods, kept.pods)

@@ -16,6 +16,12 @@ def image(name: str, *layers: tuple[str, int]) -> dict[str, Any]:
     return {"name": name, "layers": [{"digest": d, "size": s} for d, s in layers]}
 
 
+#: kubelet settings that put pod-worker syncs on an exact 10 s grid (no jitter): every
+#: back-off (10, 20, 40, ... 300 s) is a multiple of 10 s, so restarts and pull retries
+#: then come exactly when their back-off expires, as derived in the tests that use it.
+NO_JITTER = {"podWorkerJitterFactor": 0}
+
+
 def pool(name: str = "p", count: int = 1, **extra: Any) -> dict[str, Any]:
     return {"name": name, "count": count, "allocatable": {"cpu": "64", "memory": "256Gi"}, **extra}
 

@@ -4,7 +4,7 @@ and a node that loses an image and pulls it again."""
 from __future__ import annotations
 
 import numpy as np
-from rt_helpers import MB, image, pool, row, run, scenario, workload
+from rt_helpers import MB, NO_JITTER, image, pool, row, run, scenario, workload
 
 from k8sim.runtime.catalog import CatalogBuilder
 from k8sim.runtime.store import ImageStore, NodeImageConfig, usage_percent
@@ -115,7 +115,7 @@ def test_a_pull_that_cannot_fit_fails_and_retries():
     # 20, 40, 80, 160 s: the one at 160 s finds a unused, deletes it and pulls b (6 s).
     cat = [image("a:1", ("a", 600 * MB)), image("b:1", ("b", 600 * MB))]
     sc = scenario(
-        [pool(image_disk=str(1000 * MB), kubelet={"imageMinimumGCAgeSeconds": 0})],
+        [pool(image_disk=str(1000 * MB), kubelet={"imageMinimumGCAgeSeconds": 0, **NO_JITTER})],
         [workload("a", [0.0], duration=100.0, image="a:1"), workload("b", [10.0], duration=1.0, image="b:1")],
         catalog=cat, duration_s=1000,
     )
@@ -135,7 +135,7 @@ def test_without_duration_s_a_pull_waiting_for_room_does_not_keep_the_run_alive(
     # at 20, 40 and 80 s would have failed (counted, not logged), the one at 160 s works.
     cat = [image("a:1", ("a", 600 * MB)), image("b:1", ("b", 600 * MB))]
     sc = scenario(
-        [pool(image_disk=str(1000 * MB), kubelet={"imageMinimumGCAgeSeconds": 0})],
+        [pool(image_disk=str(1000 * MB), kubelet={"imageMinimumGCAgeSeconds": 0, **NO_JITTER})],
         [workload("a", [0.0], duration=100.0, image="a:1"), workload("b", [10.0], duration=1.0, image="b:1")],
         catalog=cat,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from rt_helpers import MB, image, pool, row, run, scenario, workload
+from rt_helpers import MB, NO_JITTER, image, pool, row, run, scenario, workload
 
 from k8sim.runtime.backoff import Backoff
 
@@ -60,7 +60,7 @@ def test_image_pull_backoff_sequence():
     # Every pull fails (probability 1): attempts at 0, then after 10, 20, 40, 80, 160,
     # 300 (cap), 300 s: 0, 10, 30, 70, 150, 310, 610, 910. Run ends at 1000 s.
     sc = scenario(
-        [pool()],
+        [pool(kubelet=NO_JITTER)],
         [workload("w", [0.0], image="app:1", image_pull_failure_probability=1.0)],
         catalog=CAT, duration_s=1000,
     )
@@ -98,7 +98,7 @@ def test_crash_loop_backoff_delays():
     # Exits: 1; restart 1 -> exit 2; +10 -> restart 12, exit 13; +20 -> 33/34; +40 -> 74/75;
     # +80 -> 155/156; +160 -> 316/317; +300 -> 617/618; +300 -> 918/919.
     sc = scenario(
-        [pool()],
+        [pool(kubelet=NO_JITTER)],
         [workload("w", [0.0], duration=10**6, crash={"probability": 1.0, "after": const(1)})],
         catalog=CAT, duration_s=1000,
     )
@@ -116,13 +116,13 @@ def test_crash_loop_backoff_delays():
 def test_crash_loop_backoff_resets_after_ten_minutes_of_running():
     # Runs of 700 s: each exit comes 700 s > 600 s after the previous restart decision,
     # so the back-off entry has expired and every restart is immediate.
-    sc = scenario([pool()], [workload("w", [0.0], duration=10**6, crash={"probability": 1.0, "after": const(700)})],
+    sc = scenario([pool(kubelet=NO_JITTER)], [workload("w", [0.0], duration=10**6, crash={"probability": 1.0, "after": const(700)})],
                   catalog=CAT, duration_s=2500)
     _, result = run(sc)
     assert crash_times(result) == [700.0, 1400.0, 2100.0]
     assert (result.events["kind"] == "BackOff").sum() == 0
     # Runs of 500 s do not expire it: immediate, then 10 s, then 20 s.
-    sc = scenario([pool()], [workload("w", [0.0], duration=10**6, crash={"probability": 1.0, "after": const(500)})],
+    sc = scenario([pool(kubelet=NO_JITTER)], [workload("w", [0.0], duration=10**6, crash={"probability": 1.0, "after": const(500)})],
                   catalog=CAT, duration_s=2100)
     _, result = run(sc)
     # Exits: 500; restart 500 -> 1000; +10 -> 1010 -> 1510; +20 -> 1530 -> 2030.
@@ -152,10 +152,10 @@ def test_restart_policy_on_failure_restarts_crashes_but_ends_on_success():
     # crash 30 s into every run it restarts: exit 30 -> restart at once; exit 60 -> 10 s
     # -> 70; exit 100 -> 20 s back-off, so at 119 s it is Running (its phase while
     # restarting) with 2 restarts.
-    _, ok = run(scenario([pool()], [workload("w", [0.0], duration=100.0)], catalog=CAT,
+    _, ok = run(scenario([pool(kubelet=NO_JITTER)], [workload("w", [0.0], duration=100.0)], catalog=CAT,
                          images={}))
     assert row(ok, "w-0")["phase"] == "Succeeded" and row(ok, "w-0")["finished"] == 100.0
-    sc = scenario([pool()], [workload("w", [0.0], duration=100.0, crash={"probability": 1.0, "after": const(30)})],
+    sc = scenario([pool(kubelet=NO_JITTER)], [workload("w", [0.0], duration=100.0, crash={"probability": 1.0, "after": const(30)})],
                   catalog=CAT, duration_s=119)
     _, result = run(sc)
     assert crash_times(result) == [30.0, 60.0, 100.0]
@@ -167,7 +167,7 @@ def test_restart_policy_always_restarts_after_success():
     # Always: the container completing (after 100 s) is restarted too, with the same
     # back-off: exit 100 -> restart at once; exit 200 -> 10 s -> 210; exit 310 -> 20 s ->
     # 330; at 400 s the fourth run is going: 3 restarts, Running, never Succeeded.
-    sc = scenario([pool()], [workload("w", [0.0], duration=100.0, restartPolicy="Always")],
+    sc = scenario([pool(kubelet=NO_JITTER)], [workload("w", [0.0], duration=100.0, restartPolicy="Always")],
                   catalog=CAT, duration_s=400)
     _, result = run(sc)
     assert crash_times(result) == [100.0, 200.0, 310.0]

@@ -8,7 +8,7 @@ bandwidth is 100 MB/s (the default), so a layer of s MB downloading alone takes 
 from __future__ import annotations
 
 import pytest
-from rt_helpers import MB, image, pool, row, run, scenario, workload
+from rt_helpers import MB, NO_JITTER, image, pool, row, run, scenario, workload
 
 PARALLEL = {"serializeImagePulls": False}
 
@@ -141,7 +141,7 @@ def test_registry_qps_limit_fails_pulls_beyond_the_burst():
     # min(2, 0 + 10 * 1) = 2 tokens: both retries pass.
     sc = scenario(
         [pool(prepulled_images=["app"], kubelet={"serializeImagePulls": False, "registryPullQPS": 1,
-                                                 "registryBurst": 2})],
+                                                 "registryBurst": 2, **NO_JITTER})],
         [workload("w", [0.0, 0.0, 0.0, 0.0], image="app")],
         catalog=[image("app:latest", ("a", 100 * MB))],
     )

@@ -71,14 +71,15 @@ def test_rejections_reasons_and_scores(six_nodes):
     # n6: free cpu 500m < 1000m, memory fits -> cpu only.
     assert exp.rejected_by == [None, None, "NodeResourcesFit", "TaintToleration", "NodeUnschedulable",
                                "NodeResourcesFit"]
-    assert exp.reasons == [None, None, "Insufficient cpu, Insufficient memory", "node(s) had untolerated taint",
+    assert exp.reasons == [None, None, "Insufficient cpu, Insufficient memory", "node(s) had untolerated taint(s)",
                            "node(s) were unschedulable", "Insufficient cpu"]
     assert exp.feasible.tolist() == [0, 1]
     assert exp.rejections() == {"TaintToleration": 1, "NodeResourcesFit": 2, "NodeUnschedulable": 1}
-    # The summary counts reasons (a node under each of its reasons), sorted.
+    # The summary counts reasons (a node under each of its reasons); the "<count> <reason>"
+    # strings are sorted as strings (FitError.Error sortReasonsHistogram), so the 2 comes last.
     assert exp.message == (
-        "2/6 nodes are available: 2 Insufficient cpu, 1 Insufficient memory, "
-        "1 node(s) had untolerated taint, 1 node(s) were unschedulable."
+        "2/6 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated taint(s), "
+        "1 node(s) were unschedulable, 2 Insufficient cpu."
     )
 
     by_name = {s.name: s for s in exp.scores}
@@ -120,8 +121,21 @@ def test_frame_and_dict(six_nodes):
     nodes = {n["name"]: n for n in doc["nodes"]}
     assert nodes["n1"]["scores"]["NodeResourcesFit"] == {"raw": 50, "normalized": 50, "weighted": 50}
     assert nodes["n2"]["total"] == 375
-    assert nodes["n3"] == {"name": "n3", "feasible": False, "rejected_by": "NodeResourcesFit",
-                           "reason": "Insufficient cpu, Insufficient memory"}
+    # n3 (fit.go fitsRequest): cpu requested 1000m, used 1500m, capacity 2000m; memory
+    # requested 2Gi, used 3Gi, capacity 4Gi; neither request exceeds the capacity, so the
+    # code is Unschedulable (preemption could help).
+    gi = 1024**3
+    assert nodes["n3"] == {
+        "name": "n3", "feasible": False, "rejected_by": "NodeResourcesFit",
+        "reason": "Insufficient cpu, Insufficient memory",
+        "status": "Unschedulable", "reasons": ["Insufficient cpu", "Insufficient memory"],
+        "insufficient_resources": [
+            {"resource": "cpu", "reason": "Insufficient cpu", "requested": 1000, "used": 1500, "capacity": 2000,
+             "unresolvable": False},
+            {"resource": "memory", "reason": "Insufficient memory", "requested": 2 * gi, "used": 3 * gi,
+             "capacity": 4 * gi, "unresolvable": False},
+        ],
+    }
     assert doc["rejections"] == {"TaintToleration": 1, "NodeResourcesFit": 2, "NodeUnschedulable": 1}
 
 

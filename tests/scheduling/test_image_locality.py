@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from builders import make_pod, make_state, node
 
-from k8sim import Simulation, validate_scenario
-from k8sim.runtime.catalog import CatalogBuilder
+from k8sim import ScenarioError, Simulation, validate_scenario
+from k8sim.cluster.node_images import NodeImageStatus, attach_status
+from k8sim.runtime.catalog import CatalogBuilder, normalize_image_name
 from k8sim.runtime.store import ImageStore, attach
 from k8sim.scheduling.plugins.image_locality import MAX_CONTAINER_THRESHOLD, MIN_THRESHOLD, ImageLocality
 from k8sim.scheduling.profiles import PRESETS
@@ -155,3 +156,46 @@ def test_kubelet_pulls_feed_the_scheduler():
     }).scheduler})
     pods2 = Simulation(sc2).run().pods.set_index("pod")
     assert pods2.loc["w-0", "node"] != pods2.loc["w-1", "node"]
+
+
+def status_scores(nodes, containers, init=()):
+    """The same cases through the nodes' reported images (``status.images``), which is
+    what upstream's test builds its nodes from: names ``gcr.io/<n>:latest``."""
+    state = make_state([node(f"node{i + 1}", cpu="4", memory="8Gi") for i in range(len(nodes))])
+    status = NodeImageStatus()
+    for n, images in enumerate(nodes):
+        status.add(n, [((f"gcr.io/{s}:latest", f"gcr.io/{s}:v1"), s * MB) for s in images])
+    attach_status(state, status)
+    pod = make_pod(state, {"cpu": "1"})
+    pod.image_names = tuple(normalize_image_name(f"gcr.io/{s}") for s in (*init, *containers))
+    plugin = ImageLocality()
+    assert plugin.pre_score(state, pod) == any(nodes)
+    return plugin.score(state, pod, np.arange(state.nodes.n)).tolist()
+
+
+@pytest.mark.parametrize(("name", "containers", "init", "nodes", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_image_locality_priority_from_node_status(name, containers, init, nodes, expected):
+    assert status_scores(nodes, containers, init) == expected
+
+
+def test_node_images_need_no_catalog():
+    """A scenario's explicit nodes may list status images (no images section); with an
+    images section the image store is the truth and node images are an error."""
+    data = {
+        "cluster": {"nodes": [
+            {"name": "a", "allocatable": {"cpu": "4", "memory": "8Gi"},
+             "images": [{"names": ["gcr.io/300:latest"], "sizeBytes": 300 * MB}]},
+            {"name": "b", "allocatable": {"cpu": "4", "memory": "8Gi"}},
+        ]},
+        "workloads": [{"name": "w", "arrival": {"kind": "times", "times_s": [1]},
+                       "template": {"image": "gcr.io/300", "requests": {"cpu": "1"}}}],
+    }
+    sim = Simulation(validate_scenario(data))
+    pod = next(s for s in sim.state.shapes if s.workload == 0)
+    # 300 mb on 1 of 2 nodes: 150 mb = 157,286,400; one container (max 1000 mb =
+    # 1,048,576,000): 100 * (157,286,400 - 24,117,248) / 1,024,458,752 = 12.99 -> 12.
+    assert ImageLocality().score(sim.state, pod, np.arange(2)).tolist() == [12, 0]
+    with pytest.raises(ScenarioError, match=r"cluster.nodes\[0\].images: a scenario with an images section"):
+        Simulation(validate_scenario({**data, "images": {"builtin": False,
+                                                         "catalog": [{"name": "gcr.io/300", "layers": [
+                                                             {"digest": "sha256:300", "size": "300Mi"}]}]}}))

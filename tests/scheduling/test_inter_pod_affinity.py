@@ -2,8 +2,9 @@
 
 Upstream: pkg/scheduler/framework/plugins/interpodaffinity/filtering_test.go
 (TestRequiredAffinitySingleNode, TestRequiredAffinityMultipleNodes) and scoring_test.go
-(TestPreferredAffinity, TestPreferredAffinityWithHardPodAffinitySymmetricWeight). k8sim
-has one namespace, so the namespace / namespaceSelector cases have no counterpart.
+(TestPreferredAffinity, TestPreferredAffinityWithHardPodAffinitySymmetricWeight), all in
+one namespace; namespaces and namespaceSelector are tested in test_namespaces.py and
+tests/workloads/test_snapshot_fidelity.py.
 Every pod here is built through the real ops (registered shape, then bound).
 """
 

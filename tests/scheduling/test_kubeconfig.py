@@ -136,13 +136,14 @@ def test_fixture_warnings():
         "profiles[0].pluginConfig[2]: plugin DefaultPreemption is not modelled",
         "profiles[0].pluginConfig[3]: plugin VolumeBinding is not modelled",
         "profiles[1].plugins.postFilter: extension point not modelled",
-        "profiles[1].plugins: upstream runs PodTopologySpread at Filter only",
     ]:
         assert expected in text, expected
-    # What k8sim models is not warned about.
-    for modelled in ("percentageOfNodesToScore", "podInitialBackoffSeconds", "scoringStrategy", "defaultConstraints"):
+    # What k8sim models is not warned about, including PodTopologySpread at Filter only
+    # (score.disabled in profiles[1]): it runs there only, as upstream.
+    for modelled in ("percentageOfNodesToScore", "podInitialBackoffSeconds", "scoringStrategy", "defaultConstraints",
+                     "PodTopologySpread"):
         assert modelled not in text
-    assert len(cfg.warnings) == 8, text
+    assert len(cfg.warnings) == 7, text
 
 
 def test_simulation_from_the_mapped_profiles():
@@ -225,9 +226,12 @@ def test_filter_disable_all_keeps_scores(tmp_path):
     refs = cfg.refs["default-scheduler"]
     assert not any(r.filter for r in refs)
     assert {r.name for r in refs if r.score} >= {"TaintToleration", "NodeAffinity", "NodeResourcesFit"}
-    both = [r.name for r in refs if r.name in ("TaintToleration", "NodeAffinity", "NodeResourcesFit")]
-    for n in both:  # each both-point plugin that lost its Filter is warned about
-        assert any(f"runs {n} at Score only" in w for w in cfg.warnings), n
+    # Each both-point plugin that lost its Filter runs at Score only, as upstream: nothing
+    # to warn about.
+    assert cfg.warnings == []
+    prof = cfg.build_profiles(Streams(0))["default-scheduler"]
+    assert prof.filters == []
+    assert {p.name for p, _ in prof.scores} >= {"TaintToleration", "NodeAffinity", "NodeResourcesFit"}
     # NodeUnschedulable is filter-only: disabled at Filter means not run at all.
     assert "NodeUnschedulable" in cfg.profiles[0].disabled
 
@@ -309,3 +313,17 @@ def test_not_a_config(tmp_path, text, fragment):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ScenarioError, match=fragment.replace("[", r"\[").replace("(", r"\(")):
         load_kube_scheduler_configuration(path)
+
+
+def test_plugin_enabled_at_one_point_runs_there_without_warning(tmp_path):
+    # expandMultiPointPlugins: with multiPoint disabled "*", a plugin listed only in
+    # filter.enabled runs at Filter only (its Score is never enabled). Every consumer of
+    # the file runs the exact per-point lists, so there is nothing to warn about.
+    cfg = load(tmp_path, "profiles:\n- plugins:\n    multiPoint:\n      disabled: [{name: '*'}]\n"
+                         "    filter:\n      enabled: [{name: NodeResourcesFit}, {name: TaintToleration}]\n"
+                         "    score:\n      enabled: [{name: ImageLocality}]\n")
+    assert not any("runs" in w and "both" in w for w in cfg.warnings), cfg.warnings
+    assert cfg.warnings == []
+    prof = cfg.build_profiles(Streams(0))["default-scheduler"]
+    assert [f.name for f in prof.filters] == ["NodeResourcesFit", "TaintToleration"]
+    assert [(p.name, w) for p, w in prof.scores] == [("ImageLocality", 1)]

@@ -14,7 +14,7 @@ import pytest
 from builders import make_pod, make_state, node
 
 from k8sim.cluster import ops
-from k8sim.config.k8s_types import Affinity
+from k8sim.config.k8s_types import Affinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm
 from k8sim.scheduling.plugins.node_affinity import (
     ERR_REASON_CONFLICT,
     ERR_REASON_ENFORCED,
@@ -182,10 +182,19 @@ def test_missing_key_semantics():
 def test_invalid_term_does_not_block_other_terms():
     # LazyErrorNodeSelector: a term with a parse error is skipped, later terms are still tried.
     # Term 1: invalid label key "bad key" (space); term 2 matches n1 only.
+    # API validation (and the scenario schema) refuses such a key, so the bad term is
+    # built without validation, as an object that bypassed it.
     state = make_state([node("n1", labels={"a": "x"}, cpu="1", memory="1Gi"),
                         node("n2", labels={"a": "y"}, cpu="1", memory="1Gi")])
-    pod = make_pod(state, {}, affinity=required({"matchExpressions": [expr("bad key", "Exists")]},
-                                                {"matchExpressions": [expr("a", "In", "x")]}))
+    good = required({"matchExpressions": [expr("a", "In", "x")]})
+    assert good.node_affinity is not None and good.node_affinity.required is not None
+    bad_term = NodeSelectorTerm.model_construct(
+        match_expressions=(NodeSelectorRequirement.model_construct(key="bad key", operator="Exists", values=()),),
+        match_fields=())
+    terms = (bad_term, *good.node_affinity.required.node_selector_terms)
+    affinity = good.model_copy(update={"node_affinity": good.node_affinity.model_copy(
+        update={"required": NodeSelector.model_construct(node_selector_terms=terms)})})
+    pod = make_pod(state, {}, affinity=affinity)
     assert NodeAffinity().filter(state, pod).tolist() == [True, False]
 
 

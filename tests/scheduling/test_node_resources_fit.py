@@ -128,6 +128,8 @@ def test_least_allocated_zero_when_request_exceeds_capacity():
 def test_weights_outside_1_to_100_rejected(weight):
     # Upstream ValidateNodeResourcesFitArgs: weight must be in [1, 100]
     # (most_allocated_test.go "resource with zero weight" / "negative weight" / "larger than MaxNodeScore").
+    # Args built in code are upstream's internal type, which is not defaulted; a weight
+    # of 0 read from a file becomes 1 first (test_fit_args_defaults.py).
     with pytest.raises(ValueError, match="weight"):
         NodeResourcesFit.with_strategy("MostAllocated", (("cpu", weight),))
 

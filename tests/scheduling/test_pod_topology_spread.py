@@ -6,8 +6,8 @@ Upstream: pkg/scheduler/framework/plugins/podtopologyspread/filtering_test.go
 pkg/scheduler/apis/config/validation ValidatePodTopologySpreadArgs.
 
 Upstream's ``fooSelector`` / ``barSelector`` are ``Exists("foo")`` / ``Exists("bar")``;
-upstream pods live in one namespace here, so the "different namespace" cases are left
-out. Filter expectations: OK = Success, SKEW = Unschedulable (ErrReasonConstraintsNotMatch),
+upstream pods live in one namespace here (counting only the incoming pod's namespace is
+tested in tests/workloads/test_snapshot_fidelity.py). Filter expectations: OK = Success, SKEW = Unschedulable (ErrReasonConstraintsNotMatch),
 MISSING = UnschedulableAndUnresolvable (ErrReasonNodeLabelNotMatch). Score weights:
 log(3) = 1.0986, log(4) = 1.3863, log(5) = 1.6094, log(6) = 1.7918.
 """

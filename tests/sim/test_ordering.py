@@ -68,6 +68,7 @@ def test_never_fitting_pods_are_counted_not_dropped():
     res = run(sc)
     s = res.summary().iloc[0]
     assert s["pods_submitted"] == 3
-    assert s["pods_unschedulable"] == 3
+    assert s["pods_pending_failed_scheduling"] == 3
+    assert s["pods_never_fit"] == 3
     assert s["pods_scheduled"] == 0
     assert res.never_fit == {"huge": ["cpu"]}

@@ -10,7 +10,11 @@ Mirrors upstream ``plugins/noderesources/balanced_allocation.go``
   ``NodeInfo.Requested`` and compute the pod's requests without
   ``NonMissingContainerRequests``).
 - PreScore skips the pod when it requests none of the configured resources
-  (``isBestEffortPod``; kubernetes#129138).
+  (``isBestEffortPod``): release-specific, introduced in v1.33 (kubernetes#130260,
+  fixing #129138); before, such pods were scored.
+- The score is the balance *after* placing the pod, as up to v1.35 (the release k8sim
+  mirrors); v1.36 scores the change of the node's balance instead (kubernetes#135573),
+  which k8sim does not follow.
 - Per configured resource: a resource with allocatable 0 on the node is left out; an
   extended (scalar) resource the pod does not request is left out (``(0, 0)``);
   ``pods`` is never tracked by upstream's scorer (not a scalar resource and not in
@@ -25,8 +29,9 @@ each weight must be 1 (a weight of 0 is defaulted to 1, as upstream's v1 default
 names must be distinct.
 
 Differences from upstream: DRA-backed extended resources (feature
-``DRAExtendedResource``) are not modelled; pod-level resources and in-place resize do
-not exist in k8sim (the pod's request vector is already the effective request).
+``DRAExtendedResource``) are not modelled; in-place resize does not exist in k8sim.
+Pod-level requests, init containers, sidecars and overhead are in the pod's request
+vector already (``resource.PodRequests``, :mod:`k8sim.scheduling.pod_resources`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ Plugins are configured by a pydantic ``Args`` model whose fields use upstream's
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -26,6 +27,26 @@ if TYPE_CHECKING:
 MAX_NODE_SCORE = 100
 #: Upstream ``framework.MinNodeScore``.
 MIN_NODE_SCORE = 0
+#: Upstream ``fwk.Unschedulable``: the node may fit once other pods leave (preemption may help).
+UNSCHEDULABLE = "Unschedulable"
+#: Upstream ``fwk.UnschedulableAndUnresolvable``: removing pods cannot make the node fit.
+UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What one Filter plugin says about one node it rejects: upstream's ``fwk.Status``
+    (``code`` and ``reasons``) plus what upstream attaches beside them, in ``details``
+    (e.g. NodeResourcesFit's ``insufficient_resources``, each with the requested, used
+    and capacity amounts of upstream's ``InsufficientResource``). Only ``k8sim explain``
+    builds these; the scheduling cycle never does."""
+
+    code: str  # UNSCHEDULABLE or UNSCHEDULABLE_AND_UNRESOLVABLE
+    reasons: tuple[str, ...]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.code, "reasons": list(self.reasons), **self.details}
 
 
 class Plugin:
@@ -114,6 +135,9 @@ class FilterPlugin(Plugin):
 
     #: Upstream-style reason for a node this plugin rejects.
     reason: ClassVar[str] = ""
+    #: Reasons upstream returns with ``UnschedulableAndUnresolvable`` (preemption cannot
+    #: help on that node); any other reason is ``Unschedulable``.
+    unresolvable_reasons: ClassVar[frozenset[str]] = frozenset()
 
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
         """PreFilter: return False when this plugin has nothing to check for this pod
@@ -126,6 +150,15 @@ class FilterPlugin(Plugin):
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         """Reason -> number of the ``rejected`` nodes (indices) it applies to."""
         return {self.reason or f"rejected by {self.name}": int(rejected.size)} if rejected.size else {}
+
+    def node_status(self, state: ClusterState, pod: PodInfo, node: int, reasons: tuple[str, ...]) -> NodeStatus:
+        """Upstream's Filter ``Status`` for ``node``, which this plugin rejected with
+        ``reasons`` (from :meth:`reasons`). The default: ``UnschedulableAndUnresolvable``
+        if any reason is in :attr:`unresolvable_reasons`, else ``Unschedulable``, no
+        details. Called by ``k8sim explain`` once per rejected node, never while
+        scheduling, so it may loop."""
+        unresolvable = any(r in self.unresolvable_reasons for r in reasons)
+        return NodeStatus(UNSCHEDULABLE_AND_UNRESOLVABLE if unresolvable else UNSCHEDULABLE, reasons)
 
 
 class ScorePlugin(Plugin):

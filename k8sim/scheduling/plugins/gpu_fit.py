@@ -41,6 +41,8 @@ class GpuFit(FilterPlugin):
     events = frozenset({"PodDelete", "NodeAdd"})
     summary = "GPU filter: allowed model and gpu_count devices with >= gpu_milli free; best-fit device choice"
     reason = "Insufficient GPU"
+    # k8sim's own plugin: a GPU model the pod does not allow cannot be fixed by preemption.
+    unresolvable_reasons = frozenset({"GPU model not allowed"})
     checks_resources = True
 
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:

@@ -1,8 +1,8 @@
 """InterPodAffinity: required pod (anti-)affinity filter and preferred pod affinity score.
 
 Mirrors upstream ``pkg/scheduler/framework/plugins/interpodaffinity`` (``plugin.go``,
-``filtering.go``, ``scoring.go``; the newest versions found: filtering.go on the staging
-``fwk`` types, scoring.go with ``PreScore(..., nodes []*framework.NodeInfo)``), with the
+``filtering.go``, ``scoring.go``; v1.35: filtering.go on the staging ``fwk`` types,
+scoring.go with ``PreScore(..., nodes []*framework.NodeInfo)``), with the
 terms parsed as ``framework.NewPodInfo`` / ``AffinityTerm.Matches`` do.
 
 Filter (``PreFilter`` + ``Filter``), per node, first failing check wins:
@@ -46,10 +46,16 @@ code array of the term's key.
 
 Differences from upstream (and why), and notes:
 
-- One namespace: ``namespaces`` / ``namespaceSelector`` are absent from k8sim's
-  ``PodAffinityTerm``, so every term considers all pods (upstream's default of "the
-  pod's own namespace" in a single-namespace cluster). ``matchLabelKeys`` /
-  ``mismatchLabelKeys`` are not modelled either.
+- Namespaces as upstream (``AffinityTerm.Matches`` with the namespaces of
+  ``getNamespacesFromPodAffinityTerm``): a term selects pods of its own pod's namespace
+  unless ``namespaces`` or ``namespaceSelector`` say otherwise; namespace labels come
+  from the scenario's ``namespaces`` (or the snapshot's Namespace objects) plus
+  ``kubernetes.io/metadata.name``. Upstream resolves the incoming pod's
+  ``namespaceSelector`` to the namespaces that exist (``mergeAffinityTermNamespacesIfNotEmpty``);
+  k8sim matches the selector against each pod's namespace's labels, which selects the
+  same pods (a pod's namespace exists). Scenarios that name no namespace put every pod
+  in ``default``, as before. ``matchLabelKeys`` / ``mismatchLabelKeys`` are not
+  modelled.
 - Upstream's PreFilter Skip (no required terms and no existing required anti-affinity
   match) is not a separate step here: in that case every node passes, which is what the
   Skip amounts to.
@@ -73,6 +79,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
+from k8sim.cluster.ops import NAMESPACE_NAME_LABEL, namespace_labels
 from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
 
@@ -100,9 +107,32 @@ class InterPodAffinityArgs(K8sModel):
     ignore_preferred_terms_of_existing_pods: bool = Field(default=False, alias="ignorePreferredTermsOfExistingPods")
 
 
-def term_matches(term: PodAffinityTerm, labels: dict[str, str]) -> bool:
-    """Upstream ``AffinityTerm.Matches`` in one namespace: a nil selector matches nothing."""
-    return term.label_selector is not None and term.label_selector.matches(labels)
+def term_namespace_matches(term: PodAffinityTerm, owner_ns: str, target_ns: str,
+                           target_ns_labels: dict[str, str]) -> bool:
+    """Whether ``term`` (of a pod in namespace ``owner_ns``) considers pods of namespace
+    ``target_ns`` (labels ``target_ns_labels``): upstream ``AffinityTerm.Matches``'s
+    namespace half, with the namespaces of ``getNamespacesFromPodAffinityTerm`` (the
+    owner's namespace when the term has neither ``namespaces`` nor ``namespaceSelector``)
+    and a nil ``namespaceSelector`` matching no namespace."""
+    if not term.namespaces and term.namespace_selector is None:
+        return target_ns == owner_ns
+    if target_ns in term.namespaces:
+        return True
+    return term.namespace_selector is not None and term.namespace_selector.matches(target_ns_labels)
+
+
+def term_matches(term: PodAffinityTerm, labels: dict[str, str], owner_ns: str = "default",
+                 target_ns: str = "default", target_ns_labels: dict[str, str] | None = None) -> bool:
+    """Upstream ``AffinityTerm.Matches``: the term of a pod in ``owner_ns`` selects a pod
+    with ``labels`` in ``target_ns`` (namespace labels ``target_ns_labels``; absent: only
+    ``kubernetes.io/metadata.name``). A nil label selector matches nothing."""
+    if term.label_selector is None:
+        return False
+    if term.namespaces or term.namespace_selector is not None or owner_ns != target_ns:
+        ns_labels = target_ns_labels if target_ns_labels is not None else {NAMESPACE_NAME_LABEL: target_ns}
+        if not term_namespace_matches(term, owner_ns, target_ns, ns_labels):
+            return False
+    return term.label_selector.matches(labels)
 
 
 def _required(aff: PodAffinity | None) -> tuple[PodAffinityTerm, ...]:
@@ -164,6 +194,9 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
     args: InterPodAffinityArgs
     summary = "required pod (anti-)affinity filter; preferred pod (anti-)affinity score"
     reason = REASON_AFFINITY
+    # Upstream ``Filter``: unmet required affinity is ``UnschedulableAndUnresolvable``;
+    # the pod's anti-affinity and existing pods' anti-affinity are ``Unschedulable``.
+    unresolvable_reasons = frozenset({REASON_AFFINITY})
 
     def __init__(self, args: InterPodAffinityArgs | None = None) -> None:
         super().__init__(args)
@@ -210,6 +243,8 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         for arrays in (c.anti, c.existing_anti, c.score, c.touched):
             _grow(arrays, size)
         incoming = pod.labels
+        pod_ns = pod.namespace
+        pod_ns_labels = namespace_labels(state, pod_ns)
         if req_aff or req_anti or pref_aff or pref_anti:
             todo: Iterable[int] = range(c.n, size)
         else:
@@ -218,29 +253,37 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         for s in todo:
             other = state.groups[s]
             labels = other.labels
+            o_ns = other.namespace
+            o_ns_labels = namespace_labels(state, o_ns)
+
+            def mine(t: PodAffinityTerm, labels: dict[str, str] = labels, o_ns: str = o_ns,
+                     o_ns_labels: dict[str, str] = o_ns_labels) -> bool:
+                # the incoming pod's term selects the existing pod
+                return term_matches(t, labels, pod_ns, o_ns, o_ns_labels)
+
+            def theirs(t: PodAffinityTerm, o_ns: str = o_ns) -> bool:
+                # the existing pod's term selects the incoming pod
+                return term_matches(t, incoming, o_ns, pod_ns, pod_ns_labels)
+
             # Filter: incoming pod's required terms against the existing shape.
-            if req_aff and all(term_matches(t, labels) for t in req_aff):
+            if req_aff and all(mine(t) for t in req_aff):
                 c.affinity_all[s] = 1
             for t in req_anti:
-                if term_matches(t, labels):
+                if mine(t):
                     _slot(c.anti, t.topology_key, size, np.int64)[s] += 1
             o_req_aff, o_req_anti, o_pref_aff, o_pref_anti = _pod_terms(other)
             # Filter: existing shape's required anti-affinity against the incoming pod.
             for t in o_req_anti:
-                if term_matches(t, incoming):
+                if theirs(t):
                     _slot(c.existing_anti, t.topology_key, size, np.int64)[s] += 1
             # Score: processExistingPod, in upstream's order.
             contributions: list[tuple[PodAffinityTerm, int]] = []
-            contributions += [(w.pod_affinity_term, w.weight) for w in pref_aff
-                              if term_matches(w.pod_affinity_term, labels)]
-            contributions += [(w.pod_affinity_term, -w.weight) for w in pref_anti
-                              if term_matches(w.pod_affinity_term, labels)]
+            contributions += [(w.pod_affinity_term, w.weight) for w in pref_aff if mine(w.pod_affinity_term)]
+            contributions += [(w.pod_affinity_term, -w.weight) for w in pref_anti if mine(w.pod_affinity_term)]
             if self.hard_weight > 0:
-                contributions += [(t, self.hard_weight) for t in o_req_aff if term_matches(t, incoming)]
-            contributions += [(w.pod_affinity_term, w.weight) for w in o_pref_aff
-                              if term_matches(w.pod_affinity_term, incoming)]
-            contributions += [(w.pod_affinity_term, -w.weight) for w in o_pref_anti
-                              if term_matches(w.pod_affinity_term, incoming)]
+                contributions += [(t, self.hard_weight) for t in o_req_aff if theirs(t)]
+            contributions += [(w.pod_affinity_term, w.weight) for w in o_pref_aff if theirs(w.pod_affinity_term)]
+            contributions += [(w.pod_affinity_term, -w.weight) for w in o_pref_anti if theirs(w.pod_affinity_term)]
             for t, weight in contributions:
                 _slot(c.score, t.topology_key, size, np.int64)[s] += weight
                 _slot(c.touched, t.topology_key, size, bool)[s] = True
@@ -300,7 +343,9 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
                 sums = self._domain_sums(codes, per_node, len(state.nodes.label_values[t.topology_key]))
                 any_pair = any_pair or bool((sums != 0).any())
                 pods_exist &= has & (sums[np.maximum(codes, 0)] > 0)
-            first_of_group = not any_pair and all(term_matches(t, pod.labels) for t in req_aff)
+            own_ns = namespace_labels(state, pod.namespace)
+            first_of_group = not any_pair and all(
+                term_matches(t, pod.labels, pod.namespace, pod.namespace, own_ns) for t in req_aff)
             affinity_ok = all_keys & (pods_exist | first_of_group)
         anti_ok = np.ones(n, dtype=bool)
         for key, weights in c.anti.items():

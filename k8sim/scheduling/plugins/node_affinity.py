@@ -366,6 +366,9 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
     args: NodeAffinityArgs
     summary = "nodeSelector and node affinity filter; preferred node affinity score"
     reason = ERR_REASON_POD
+    # Every NodeAffinity failure is ``UnschedulableAndUnresolvable`` upstream (PreFilter
+    # conflict, nodes outside the PreFilterResult, enforced and pod affinity in Filter).
+    unresolvable_reasons = frozenset({ERR_REASON_POD, ERR_REASON_ENFORCED, ERR_REASON_CONFLICT, ERR_REASON_PREFILTER})
 
     def __init__(self, args: NodeAffinityArgs | None = None) -> None:
         super().__init__(args)

@@ -23,6 +23,8 @@ class NodeName(FilterPlugin):
     name = "NodeName"
     events = frozenset({"NodeAdd"})
     reason = "node(s) didn't match the requested node name"
+    # Upstream ``Filter`` returns ``UnschedulableAndUnresolvable`` with ``ErrReason``.
+    unresolvable_reasons = frozenset({reason})
     summary = "a pod with spec.nodeName fits only that node"
 
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:

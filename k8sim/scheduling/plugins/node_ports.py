@@ -12,8 +12,9 @@ ports conflict with its own is built by scanning the registered shapes once (and
 extended incrementally as new shapes register); a node conflicts when any of those
 count groups has a bound pod there (``group_counts[conflicting].any(axis=0)``).
 
-Differences from upstream: k8sim pods have no init containers, so upstream's rule that
-only restartable (sidecar) init containers' ports count does not arise.
+A k8sim pod's host ports are its ``ports``; from a snapshot, the ports with a
+``hostPort`` of the containers and of the sidecar (``restartPolicy: Always``) init
+containers, for pending and bound pods alike, as upstream's ``schedutil.GetHostPorts``.
 """
 
 from __future__ import annotations

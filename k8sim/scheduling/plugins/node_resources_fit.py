@@ -10,8 +10,12 @@ Mirrors upstream ``pkg/scheduler/framework/plugins/noderesources``:
   this is ``free[rows] >= request[rows]`` over the pod's requested rows.
 - Score (``resource_allocation.go``, ``least_allocated.go``, ``most_allocated.go``):
   per resource, ``requested`` is the node's requests plus the pod's, where cpu and
-  memory use the *non-zero* requests (100m / 200Mi for containers that request
-  nothing, ``NonZeroRequested``), as upstream does for the Fit scorer. Extended
+  memory use the *non-zero* requests, as upstream does for the Fit scorer: the node's
+  ``NonZeroRequested`` (each bound pod's ``PodInfo.calculateResource``) plus the
+  incoming pod's ``calculatePodResourceRequest``, both ``resource.PodRequests`` with
+  ``NonMissingContainerRequests``: 100m cpu / 200Mi memory for *each container* that
+  does not name the resource (v1.35 behaviour, from the shape:
+  :mod:`k8sim.scheduling.pod_resources`). A container that names ``0`` keeps 0. Extended
   resources the pod does not request are skipped. Integer arithmetic as upstream:
   LeastAllocated ``(capacity - requested) * 100 / capacity`` (0 if requested >
   capacity), MostAllocated ``requested * 100 / capacity`` (requested capped at
@@ -36,14 +40,21 @@ A ``pods`` entry in ``resources`` is skipped by every strategy, as upstream
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.cluster.nodes import CORE_RESOURCES, CPU, MEMORY
 from k8sim.config.k8s_types import K8sModel
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
+from k8sim.scheduling.plugins.base import (
+    MAX_NODE_SCORE,
+    UNSCHEDULABLE,
+    UNSCHEDULABLE_AND_UNRESOLVABLE,
+    FilterPlugin,
+    NodeStatus,
+    ScorePlugin,
+)
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -58,10 +69,31 @@ MAX_UTILIZATION = 100
 
 
 class ResourceSpec(K8sModel):
-    """``config.ResourceSpec``: a resource and its weight in the score (1..100)."""
+    """``config.ResourceSpec``: a resource and its weight in the score.
 
-    name: str = Field(min_length=1)
-    weight: int = Field(default=1, ge=1, le=MAX_NODE_SCORE)
+    Validated as upstream ``validateResources`` (``pkg/scheduler/apis/config/validation/
+    validation_pluginargs.go``): the weight must be in (0, 100]. A weight left out or 0 in
+    a file becomes 1 before that (``SetDefaults_NodeResourcesFitArgs``, see
+    :class:`ScoringStrategy`); built in code, as upstream's internal type, 0 is refused.
+    The name is not checked (upstream does not): a resource no node has scores nothing.
+    """
+
+    name: str
+    weight: int = 1
+
+    @field_validator("weight")
+    @classmethod
+    def _weight(cls, v: int, info: ValidationInfo) -> int:
+        if not 0 < v <= MAX_NODE_SCORE:
+            name = info.data.get("name", "")
+            raise ValueError(f"resource weight of {name} not in valid range (0, {MAX_NODE_SCORE}]")
+        return v
+
+
+#: Upstream ``defaultResourceSpec`` (``pkg/scheduler/apis/config/v1/defaults.go``).
+DEFAULT_RESOURCE_SPEC: tuple[dict[str, Any], ...] = ({"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1})
+#: Upstream ``supportedScoringStrategyTypes`` (``validation_pluginargs.go``).
+SUPPORTED_STRATEGIES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
 
 
 class UtilizationShapePoint(K8sModel):
@@ -100,21 +132,68 @@ class RequestedToCapacityRatioParam(K8sModel):
 
 
 class ScoringStrategy(K8sModel):
-    """``config.ScoringStrategy`` (upstream defaults: LeastAllocated over cpu and memory)."""
+    """``config.ScoringStrategy``, defaulted and validated exactly as upstream.
 
-    type: Strategy = "LeastAllocated"
-    resources: tuple[ResourceSpec, ...] = (ResourceSpec(name="cpu"), ResourceSpec(name="memory"))
+    Defaulting (``SetDefaults_NodeResourcesFitArgs``, ``pkg/scheduler/apis/config/v1/
+    defaults.go``), applied to what a file gives (mappings, not models built in code): a
+    missing, ``null`` or empty ``resources`` list becomes cpu and memory with weight 1,
+    and a resource whose weight is missing or 0 gets weight 1. ``type`` is *not*
+    defaulted when ``scoringStrategy`` is given (only a missing ``scoringStrategy`` becomes
+    LeastAllocated, see :class:`NodeResourcesFitArgs`).
+
+    Validation (``ValidateNodeResourcesFitArgs``, ``pkg/scheduler/apis/config/validation/
+    validation_pluginargs.go``): ``type`` one of LeastAllocated, MostAllocated,
+    RequestedToCapacityRatio; every weight in (0, 100]; ``requestedToCapacityRatio``
+    required with RequestedToCapacityRatio (its shape validated by
+    ``validateFunctionShape``) and forbidden with any other type. Resource names are
+    neither checked nor required to be distinct, as upstream: a resource listed twice
+    counts twice in the weighted mean (upstream's scorer walks the list).
+    """
+
+    type: str = Field(default="", json_schema_extra={"enum": list(SUPPORTED_STRATEGIES)})
+    resources: tuple[ResourceSpec, ...] = tuple(ResourceSpec(**r) for r in DEFAULT_RESOURCE_SPEC)
     requested_to_capacity_ratio: RequestedToCapacityRatioParam | None = Field(
         default=None, alias="requestedToCapacityRatio"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        resources = data.get("resources")
+        if resources is None or (isinstance(resources, (list, tuple)) and len(resources) == 0):
+            data["resources"] = [dict(r) for r in DEFAULT_RESOURCE_SPEC]
+        elif isinstance(resources, (list, tuple)):
+            out = []
+            for r in resources:
+                if isinstance(r, dict):
+                    w = r.get("weight")
+                    if w is None or (type(w) is int and w == 0):
+                        r = {**r, "weight": 1}
+                out.append(r)
+            data["resources"] = out
+        return data
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        if v not in SUPPORTED_STRATEGIES:
+            supported = ", ".join(f'"{s}"' for s in SUPPORTED_STRATEGIES)
+            raise ValueError(f'Unsupported value: "{v}": supported values: {supported}')
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> ScoringStrategy:
-        names = [r.name for r in self.resources]
-        if len(set(names)) != len(names):
-            raise ValueError(f"resources must be distinct, got {names}")
         if self.type == "RequestedToCapacityRatio" and self.requested_to_capacity_ratio is None:
-            raise ValueError("scoringStrategy type RequestedToCapacityRatio needs requestedToCapacityRatio.shape")
+            raise ValueError(
+                "requestedToCapacityRatio: Required value: must be specified when type is RequestedToCapacityRatio"
+            )
+        if self.type != "RequestedToCapacityRatio" and self.requested_to_capacity_ratio is not None:
+            raise ValueError(
+                "requestedToCapacityRatio: Forbidden: must be nil when type is not RequestedToCapacityRatio"
+            )
         return self
 
 
@@ -147,9 +226,25 @@ def broken_linear(points: tuple[tuple[int, int], ...], p: np.ndarray) -> np.ndar
 
 
 class NodeResourcesFitArgs(K8sModel):
-    """``NodeResourcesFitArgs`` in upstream ``pluginConfig`` spelling."""
+    """``NodeResourcesFitArgs`` in upstream ``pluginConfig`` spelling.
 
-    scoring_strategy: ScoringStrategy = Field(default=ScoringStrategy(), alias="scoringStrategy")
+    A missing or ``null`` ``scoringStrategy`` is LeastAllocated over cpu and memory with
+    weight 1 (``SetDefaults_NodeResourcesFitArgs``); a given one is defaulted and
+    validated as :class:`ScoringStrategy` says.
+    """
+
+    scoring_strategy: ScoringStrategy = Field(
+        default=ScoringStrategy(type="LeastAllocated"), alias="scoringStrategy"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("scoringStrategy", "scoring_strategy"):
+                if key in data and data[key] is None:
+                    data = {k: v for k, v in data.items() if k != key}
+        return data
 
 
 class NodeResourcesFit(FilterPlugin, ScorePlugin):
@@ -165,11 +260,15 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
         super().__init__(args)
         strategy = self.args.scoring_strategy
-        self.strategy = strategy.type
+        self.strategy = cast("Strategy", strategy.type)  # validated: one of SUPPORTED_STRATEGIES
         self.resources = tuple((r.name, r.weight) for r in strategy.resources)
         weights = dict(self.resources)
+        # The fast path takes exactly cpu and memory once each; a resource listed twice
+        # counts twice (upstream walks the list), which the general loop does.
         self._cpu_mem_weights = (
-            (weights["cpu"], weights["memory"]) if set(weights) == {"cpu", "memory"} else None
+            (weights["cpu"], weights["memory"])
+            if len(self.resources) == 2 and set(weights) == {"cpu", "memory"}
+            else None
         )
         rtcr = strategy.requested_to_capacity_ratio
         #: RequestedToCapacityRatio shape, scores scaled to 0..MAX_NODE_SCORE as upstream.
@@ -218,6 +317,35 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
                 key = "Too many pods" if name == "pods" else f"Insufficient {name}"
                 out[key] = short
         return out
+
+    def node_status(self, state: ClusterState, pod: PodInfo, node: int, reasons: tuple[str, ...]) -> NodeStatus:
+        """Upstream ``fitsRequest`` + ``Filter`` (``fit.go``) for one node: one
+        ``InsufficientResource`` per resource that does not fit, in upstream's order
+        (pods, cpu, memory, ephemeral-storage, then extended resources), each with the
+        pod's ``requested``, the node's ``used`` (requests of its bound pods; pods: their
+        number) and ``capacity`` (allocatable), and ``unresolvable`` when the request
+        exceeds the capacity itself (never for pods). The code is
+        ``UnschedulableAndUnresolvable`` if any is unresolvable, else ``Unschedulable``;
+        the reasons are the resources' reasons in that order."""
+        nodes = state.nodes
+        names = state.resources.names
+        out = []
+        for r in sorted(pod.requested_rows, key=lambda r: (names[r] != "pods", r)):
+            requested = int(pod.requests[r])
+            free, used, capacity = int(nodes.free[r, node]), int(nodes.requested[r, node]), int(nodes.alloc[r, node])
+            if requested <= free:
+                continue
+            pods = names[r] == "pods"
+            out.append({
+                "resource": names[r],
+                "reason": "Too many pods" if pods else f"Insufficient {names[r]}",
+                "requested": requested,
+                "used": used,
+                "capacity": capacity,
+                "unresolvable": (not pods) and requested > capacity,
+            })
+        code = UNSCHEDULABLE_AND_UNRESOLVABLE if any(i["unresolvable"] for i in out) else UNSCHEDULABLE
+        return NodeStatus(code, tuple(i["reason"] for i in out) or reasons, {"insufficient_resources": out})
 
     # -- Score ----------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
     events = frozenset({"NodeAdd", "NodeUpdate"})
     reason = "node(s) were unschedulable"
+    # Upstream ``Filter`` returns ``UnschedulableAndUnresolvable`` with ``ErrReasonUnschedulable``.
+    unresolvable_reasons = frozenset({reason})
     summary = "cordoned (spec.unschedulable) and NotReady nodes are filtered out"
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:

@@ -71,8 +71,10 @@ Differences from upstream (and why):
   selector. Upstream's args validation is mirrored (System needs empty
   ``defaultConstraints``; no ``labelSelector``; no duplicate {topologyKey,
   whenUnsatisfiable}), except the label-name syntax check of ``topologyKey``.
-- One namespace, and no terminating pods (a finished k8sim pod releases its node at
-  once), so upstream's namespace and ``deletionTimestamp`` checks have no counterpart.
+- Only pods of the incoming pod's namespace are counted (``countPodsMatchSelector``
+  skips ``p.Pod.Namespace != ns``); scenarios that name no namespace have every pod in
+  ``default``. No terminating pods (a finished k8sim pod releases its node at once), so
+  upstream's ``deletionTimestamp`` check has no counterpart.
 - ``nodeTaintsPolicy: Honor``: besides the node's taints, a cordoned node counts as
   tainted ``node.kubernetes.io/unschedulable:NoSchedule`` and a NotReady node as
   ``node.kubernetes.io/not-ready:NoSchedule``, the taints upstream's node lifecycle
@@ -193,6 +195,7 @@ class _Constraint:
     honor_affinity: bool
     honor_taints: bool
     self_match: int  # 1 if the incoming pod matches the selector
+    namespace: str = "default"  # only pods of the incoming pod's namespace count
     checked: int = 0  # count groups examined so far
     matched: list[int] = field(default_factory=list)
     idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
@@ -214,7 +217,9 @@ class _Constraint:
         if self.checked < len(shapes):
             sel = self.selector
             assert sel is not None
-            self.matched.extend(s for s in range(self.checked, len(shapes)) if sel.matches(shapes[s].labels))
+            ns = self.namespace
+            self.matched.extend(s for s in range(self.checked, len(shapes))
+                                if shapes[s].namespace == ns and sel.matches(shapes[s].labels))
             self.checked = len(shapes)
             self.idx = np.asarray(self.matched, dtype=np.intp)
         if self.idx.size == 0:
@@ -243,6 +248,7 @@ def _internal(c: TopologySpreadConstraint, selector: LabelSelector | None, pod: 
         honor_affinity=c.node_affinity_policy == "Honor",
         honor_taints=c.node_taints_policy == "Honor",
         self_match=int(selector is not None and selector.matches(pod.labels)),
+        namespace=pod.namespace,
     )
 
 
@@ -293,6 +299,9 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
     args: PodTopologySpreadArgs
     summary = "topologySpreadConstraints: DoNotSchedule filter, ScheduleAnyway score (upstream)"
     reason = REASON_CONSTRAINTS
+    # Upstream ``Filter``: a node without a constraint's key is ``UnschedulableAndUnresolvable``
+    # (ErrReasonNodeLabelNotMatch); a skew violation is ``Unschedulable``.
+    unresolvable_reasons = frozenset({REASON_MISSING_LABEL})
     # Upstream EventsToRegister: pod add/label update/delete, node add/delete/label/taint.
     events = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"})
 

@@ -16,9 +16,13 @@ Both are vectorised over the interned taint matrix (``taints: bool[T, N]``): the
 a pod does not tolerate are found once per pod shape, and the per-node mask / count is
 cached until the node table's ``version`` moves.
 
-Differences from upstream: the filter's failure message is the older
-"node(s) had untolerated taint" (newest upstream: "node(s) had untolerated taint(s)");
-the alpha ``Gt``/``Lt`` toleration operators (feature gate
+The filter's failure is upstream's current one: ``UnschedulableAndUnresolvable`` with
+"node(s) had untolerated taint(s)" (the wording since upstream stopped naming the taint
+in the message; it logs it at V(4) instead, and releases up to 1.32 said
+"node(s) had untolerated taint {key: value}"). ``k8sim explain`` names the untolerated
+taints of each node beside the message (:meth:`TaintToleration.node_status`).
+
+Difference from upstream: the alpha ``Gt``/``Lt`` toleration operators (feature gate
 ``TaintTolerationComparisonOperators``, off by default) are not modelled.
 """
 
@@ -28,7 +32,13 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from k8sim.scheduling.plugins.base import FilterPlugin, ScorePlugin, default_normalize
+from k8sim.scheduling.plugins.base import (
+    UNSCHEDULABLE_AND_UNRESOLVABLE,
+    FilterPlugin,
+    NodeStatus,
+    ScorePlugin,
+    default_normalize,
+)
 
 if TYPE_CHECKING:
     from k8sim.cluster.nodes import TaintSpec
@@ -60,7 +70,9 @@ def tolerations_prefer_no_schedule(tolerations: tuple[Toleration, ...]) -> list[
 class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
     events = frozenset({"NodeAdd", "NodeUpdate"})
-    reason = "node(s) had untolerated taint"
+    #: Upstream ``Filter``'s reason (current wording).
+    reason = "node(s) had untolerated taint(s)"
+    unresolvable_reasons = frozenset({reason})
     summary = "taint/toleration filter; fewer intolerable PreferNoSchedule taints score higher"
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
@@ -80,6 +92,19 @@ class TaintToleration(FilterPlugin, ScorePlugin):
             mask = np.ones(nodes.n, dtype=bool)
         pod.mask_cache[self.name] = (nodes.version, mask)
         return mask
+
+    def node_status(self, state: ClusterState, pod: PodInfo, node: int, reasons: tuple[str, ...]) -> NodeStatus:
+        """``UnschedulableAndUnresolvable`` with upstream's reason, and in
+        ``details["untolerated_taints"]`` every NoSchedule/NoExecute taint of the node
+        that no toleration of the pod tolerates (upstream's ``FindMatchingUntoleratedTaint``
+        logs the first of them)."""
+        nodes = state.nodes
+        taints = [
+            {"key": spec.key, "value": spec.value, "effect": spec.effect}
+            for spec in nodes.node_taints(node)
+            if spec.effect in HARD_EFFECTS and not any(tolerates(tl, spec) for tl in pod.tolerations)
+        ]
+        return NodeStatus(UNSCHEDULABLE_AND_UNRESOLVABLE, reasons, {"untolerated_taints": taints})
 
     def intolerable_prefer_no_schedule(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         """int64[N]: count of each node's PreferNoSchedule taints the pod does not tolerate."""

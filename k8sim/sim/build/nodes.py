@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from k8sim.cluster.node_images import NodeImageStatus, attach_status
 from k8sim.cluster.nodes import ResourceIndex, TaintSpec
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import (
@@ -19,7 +20,9 @@ from k8sim.config.scenario import (
     MAX_GPUS_PER_NODE,
     POOL_LABEL,
     ZONE_LABEL,
+    InitialPod,
     NodeGpus,
+    PodTemplate,
     Scenario,
     Taint,
     TraceNodes,
@@ -44,10 +47,15 @@ def resource_index(scenario: Scenario) -> ResourceIndex:
         extra |= set(pool.allocatable)
     for node in scenario.cluster.nodes:
         extra |= set(node.allocatable)
-    for w in scenario.workloads:
-        extra |= set(w.template.requests)
-    for p in scenario.initial_pods:
-        extra |= set(p.requests)
+    specs: list[PodTemplate | InitialPod] = [w.template for w in scenario.workloads]
+    specs += scenario.initial_pods
+    for spec in specs:
+        extra |= set(spec.requests) | set(spec.overhead)
+        extra |= set(spec.resources.requests) if spec.resources is not None else set()
+        for c in spec.containers:
+            extra |= set(c.requests or {})
+        for ic in spec.init_containers:
+            extra |= set(ic.requests or {})
     return ResourceIndex.from_names(extra)
 
 
@@ -67,9 +75,12 @@ def allocatable(resources: ResourceIndex, amounts: dict) -> np.ndarray:
 
 
 def build_nodes(ctx: Context) -> list[int]:
-    """Add every node of the scenario; returns the node count of each trace node list."""
+    """Add every node of the scenario (and record its namespaces' labels); returns the node
+    count of each trace node list."""
     c = ctx.scenario.cluster
     api, resources = ctx.api, ctx.state.resources
+    # Namespace labels (namespaceSelector of pod affinity terms), cluster metadata.
+    ctx.state.namespaces = {ns.name: dict(ns.labels) for ns in ctx.scenario.namespaces}
     for pi, pool in enumerate(c.node_pools):
         names = [f"{pool.name}-{i}" for i in range(pool.count)]
         labels = []
@@ -82,12 +93,23 @@ def build_nodes(ctx: Context) -> list[int]:
                       taints=taints(pool.taints), pool=pi, gpus=gpus(pool.gpus))
     ctx.state.nodes.pool_names = [p.name for p in c.node_pools] + [t.name for t in c.trace_nodes]
     counts = [_add_trace_nodes(ctx, j, spec, len(c.node_pools) + j) for j, spec in enumerate(c.trace_nodes)]
-    for spec in c.nodes:
-        node_labels = {**spec.labels, HOSTNAME_LABEL: spec.name}
+    status = NodeImageStatus()
+    for i, spec in enumerate(c.nodes):
+        node_labels = dict(spec.labels) if spec.exact_labels else {**spec.labels, HOSTNAME_LABEL: spec.name}
         if spec.zone is not None:
             node_labels[ZONE_LABEL] = spec.zone
-        api.add_node(name=spec.name, allocatable=allocatable(resources, spec.allocatable), labels=node_labels,
-                     taints=taints(spec.taints), pool=-1, gpus=gpus(spec.gpus))
+        node = api.add_node(name=spec.name, allocatable=allocatable(resources, spec.allocatable), labels=node_labels,
+                            taints=taints(spec.taints), pool=-1, gpus=gpus(spec.gpus))
+        if spec.images:
+            if ctx.scenario.images is not None:
+                raise ScenarioError(ctx.source, [(
+                    f"cluster.nodes[{i}].images",
+                    "a scenario with an images section models the node image stores; give the images a node "
+                    "starts with as a pool's prepulled_images",
+                )])
+            status.add(node, [(im.names, im.size_bytes) for im in spec.images])
+    if status.sizes:
+        attach_status(ctx.state, status)
     return counts
 
 

@@ -13,7 +13,7 @@ from k8sim.scheduling.framework import NodePriority, Profile
 from k8sim.scheduling.plugins.base import FilterPlugin
 from k8sim.scheduling.preemption import DefaultPreemption
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
-from k8sim.scheduling.registry import PluginError
+from k8sim.scheduling.registry import PluginError, plugin_search_path
 from k8sim.scheduling.registry import get as get_plugin
 
 
@@ -37,6 +37,21 @@ def preemption_args(raw: dict) -> dict[str, int]:
     return out
 
 
+def module_plugins(scenario: Scenario) -> list[str]:
+    """The ``module:Class`` plugin names of a scenario's profiles (importing one runs
+    its module's code)."""
+    return sorted({p.name for prof in scenario.scheduler.profiles for p in prof.plugins if ":" in p.name})
+
+
+def without_module_plugins(scenario: Scenario) -> Scenario:
+    """``scenario`` with its ``module:Class`` plugins left out of the profiles, so that
+    building it imports nothing (``k8sim validate`` without ``--check-plugins``)."""
+    profiles = [prof.model_copy(update={"plugins": [p for p in prof.plugins if ":" not in p.name]})
+                for prof in scenario.scheduler.profiles]
+    scheduler = scenario.scheduler.model_copy(update={"profiles": profiles})
+    return scenario.model_copy(update={"scheduler": scheduler}).with_source(scenario.source)
+
+
 def build_profiles(scenario: Scenario, streams: Streams, warnings: list[str],
                    inflation: bool = False) -> tuple[dict[str, Profile], SchedulerSettings]:
     """The run's profiles by ``schedulerName`` and its scheduler settings (a
@@ -44,10 +59,14 @@ def build_profiles(scenario: Scenario, streams: Streams, warnings: list[str],
     nodePriority`` (the default of inflation replays) every profile breaks ties by one
     per-run random node priority."""
     settings = scenario.scheduler
-    if settings.config_file is not None:
-        profiles, settings = _profiles_from_config(scenario, settings.config_file, streams, warnings)
-    else:
-        profiles = _profiles_from_scenario(scenario, streams, warnings)
+    source = Path(scenario.source)
+    # A "module:Class" plugin beside the scenario file imports without PYTHONPATH.
+    search = [source.parent] if source.suffix and source.is_file() else []
+    with plugin_search_path(*search):
+        if settings.config_file is not None:
+            profiles, settings = _profiles_from_config(scenario, settings.config_file, streams, warnings)
+        else:
+            profiles = _profiles_from_scenario(scenario, streams, warnings)
     _check_scheduler_names(scenario, profiles)
     _check_gpu_filters(scenario, profiles)
     tie_break = settings.tie_break or ("nodePriority" if inflation else "random")

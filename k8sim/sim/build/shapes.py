@@ -1,7 +1,8 @@
 """Pod shapes: what the scheduler sees of a pod, interned once per distinct kind of pod.
 
 A shape (:class:`~k8sim.scheduling.podinfo.PodInfo`) holds a pod's requests (with
-upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations,
+upstream's non-zero scoring defaults), priority, selectors, affinity, tolerations (with
+the DefaultTolerationSeconds admission defaults),
 ports, images and GPU request. Pods of one workload template share a shape; trace pods
 get one per distinct request. Shapes are interned under a key that says where the pod
 came from (``("workload", i)``, ``("initial", i)``, ``("trace", ...)``) plus its requests.
@@ -15,7 +16,10 @@ import numpy as np
 
 from k8sim.cluster import ops
 from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
-from k8sim.config.scenario import DEFAULT_SCHEDULER, PodTemplate, Scenario
+from k8sim.config.scenario import DEFAULT_SCHEDULER, InitialPod, PodTemplate, Scenario
+from k8sim.controllers.defaulttolerations import with_default_toleration_seconds
+from k8sim.runtime.catalog import normalize_image_name
+from k8sim.scheduling.pod_resources import ContainerRequests, PodResources, pod_resources
 from k8sim.scheduling.podinfo import PodInfo
 
 if TYPE_CHECKING:
@@ -24,6 +28,35 @@ if TYPE_CHECKING:
 
 #: A GPU request: (devices, milli per device, allowed model names or None for any).
 GpuRequest = tuple[int, int, frozenset[str] | None]
+
+
+def _container_requests(spec: PodTemplate | InitialPod) -> tuple[list[ContainerRequests], list[ContainerRequests]]:
+    """The main and init containers' requests of a template or an initial pod: one
+    container with ``requests`` unless some container gives its own (see
+    :class:`~k8sim.config.pods.PodTemplate`)."""
+    per_container = (any(c.requests is not None for c in spec.containers)
+                     or any(c.requests is not None for c in spec.init_containers))
+    if not per_container:
+        return [ContainerRequests(dict(spec.requests))], []
+    main = [ContainerRequests(dict(c.requests or {})) for c in spec.containers] or [ContainerRequests({})]
+    init = [ContainerRequests(dict(c.requests or {}), sidecar=c.restart_policy == "Always")
+            for c in spec.init_containers]
+    return main, init
+
+
+def spec_resources(spec: PodTemplate | InitialPod) -> PodResources:
+    """Requests and non-zero requests of a template or an initial pod, as upstream
+    (:mod:`k8sim.scheduling.pod_resources`)."""
+    main, init = _container_requests(spec)
+    pod_level = spec.resources.requests if spec.resources is not None else None
+    return pod_resources(main, init, pod_level, spec.overhead)
+
+
+def image_names(spec: PodTemplate | InitialPod) -> tuple[str, ...]:
+    """Normalised image of every container, init containers first ("" = no image)."""
+    names = [c.image for c in spec.init_containers]
+    names += [c.image for c in spec.containers] if spec.containers else [spec.image]
+    return tuple(normalize_image_name(n) if n else "" for n in names)
 
 
 class ShapeBook:
@@ -37,38 +70,56 @@ class ShapeBook:
 
     def shape_for(self, key: tuple, requests: np.ndarray, template: PodTemplate | None, workload: int = -1,
                   labels: dict[str, str] | None = None, priority: int = 0, gpu: GpuRequest | None = None,
-                  trace_priority: int | None = None) -> int:
-        """Intern the shape of pods with ``requests`` made from ``template`` (or, for
-        initial pods, only labels and priority). Trace pods pass their own ``gpu``
-        request and, with ``use_trace_priority``, their ``trace_priority``."""
+                  trace_priority: int | None = None, nonzero: tuple[int, int] | None = None,
+                  nonzero_bound: tuple[int, int] | None = None, initial: InitialPod | None = None) -> int:
+        """Intern the shape of pods with ``requests`` made from ``template`` (or from the
+        initial pod ``initial``; with neither, only labels and priority). Trace pods pass
+        their own ``gpu`` request and, with ``use_trace_priority``, their
+        ``trace_priority``. ``nonzero`` / ``nonzero_bound`` are the scoring requests of
+        :mod:`k8sim.scheduling.pod_resources`; absent (trace pods), a cpu or memory
+        request of 0 counts as absent and gets upstream's default."""
         full_key = (key, requests.tobytes())
         sid = self.ids.get(full_key)
         if sid is not None:
             return sid
-        nonzero = np.array(
-            [requests[0] if requests[0] > 0 else DEFAULT_MILLI_CPU_REQUEST,
-             requests[1] if requests[1] > 0 else DEFAULT_MEMORY_REQUEST],
-            dtype=np.int64,
-        )
-        if template is None:
-            info = PodInfo(shape=-1, requests=requests, nonzero=nonzero, priority=priority,
-                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload)
+        if nonzero is None:
+            nonzero = (int(requests[0]) if requests[0] > 0 else DEFAULT_MILLI_CPU_REQUEST,
+                       int(requests[1]) if requests[1] > 0 else DEFAULT_MEMORY_REQUEST)
+        nz = np.array(nonzero, dtype=np.int64)
+        nz_bound = np.array(nonzero_bound if nonzero_bound is not None else nonzero, dtype=np.int64)
+        # Admission (DefaultTolerationSeconds) gives every pod the not-ready / unreachable
+        # NoExecute tolerations it lacks, bound initial pods included.
+        if initial is not None:
+            info = PodInfo(shape=-1, requests=requests, nonzero=nz, nonzero_bound=nz_bound, priority=priority,
+                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(initial.labels), workload=workload,
+                           namespace=initial.namespace, affinity=initial.affinity, ports=tuple(initial.ports),
+                           image=initial.image, image_names=image_names(initial),
+                           tolerations=with_default_toleration_seconds(()))
+        elif template is None:
+            info = PodInfo(shape=-1, requests=requests, nonzero=nz, nonzero_bound=nz_bound, priority=priority,
+                           scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload,
+                           tolerations=with_default_toleration_seconds(()))
         else:
             info = PodInfo(
                 shape=-1,
                 requests=requests,
-                nonzero=nonzero,
+                nonzero=nz,
+                nonzero_bound=nz_bound,
                 priority=self.scenario.pod_priority(template),
                 scheduler_name=template.scheduler_name,
                 node_selector=dict(template.node_selector),
-                tolerations=tuple(template.tolerations),
+                # Admission (DefaultTolerationSeconds) adds the not-ready / unreachable
+                # NoExecute tolerations a pod lacks, as upstream does at creation.
+                tolerations=with_default_toleration_seconds(tuple(template.tolerations)),
                 labels=dict(template.labels),
+                namespace=template.namespace,
                 workload=workload,
                 node_name=template.node_name,
                 affinity=template.affinity,
                 spread=tuple(template.topology_spread_constraints),
                 ports=tuple(template.ports),
                 image=template.image,
+                image_names=image_names(template),
                 container_images=self.runtime.container_images(workload) if self.runtime is not None else (),
                 preemption_policy=self.scenario.preemption_policy(template),
                 termination_grace_s=template.termination_grace_period_s,

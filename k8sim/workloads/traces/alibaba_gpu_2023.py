@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from k8sim.config.traces import OPENB_SAMPLE_NODE_FILE, OPENB_SAMPLE_POD_FILE
 from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport
 from k8sim.workloads.traces.schema import MIB, TraceOptions
@@ -90,8 +91,8 @@ OPENB_POD_COLUMNS: tuple[str, ...] = (
 )
 OPENB_NODE_COLUMNS: tuple[str, ...] = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
 
-SAMPLE_POD_FILE = "openb_pod_list_sample.csv"
-SAMPLE_NODE_FILE = "openb_node_list_sample.csv"
+SAMPLE_POD_FILE = OPENB_SAMPLE_POD_FILE
+SAMPLE_NODE_FILE = OPENB_SAMPLE_NODE_FILE
 
 
 def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from k8sim.config.traces import DLRM_SAMPLE_FILE
 from k8sim.workloads.traces.build import build_pods, outside_window, raw_frame, window_error
 from k8sim.workloads.traces.reports import PathLike, TraceReport
 from k8sim.workloads.traces.schema import GIB, TraceOptions
@@ -81,7 +82,7 @@ DLRM_COLUMNS: tuple[str, ...] = (
     "scheduled_time",
     "deletion_time",
 )
-SAMPLE_FILE = "dlrm_trace_sample.csv"
+SAMPLE_FILE = DLRM_SAMPLE_FILE
 
 
 def _parse_dlrm_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:

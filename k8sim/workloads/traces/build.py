@@ -168,12 +168,12 @@ def build_pods(
             "id": _text(sub["id"]),
             "arrival_s": arrival * options.time_scale,
             "duration_s": duration * options.time_scale,
-            "cpu_milli": np.rint(sub["cpu_milli"].to_numpy(dtype=float) * rs).astype(np.int64),
-            "memory_bytes": np.rint(sub["memory_bytes"].to_numpy(dtype=float) * rs).astype(np.int64),
-            "gpu_count": sub["gpu_count"].to_numpy(dtype=float).astype(np.int64),
-            "gpu_milli": np.rint(sub["gpu_milli"].to_numpy(dtype=float)).astype(np.int64),
+            "cpu_milli": _int64(np.rint(sub["cpu_milli"].to_numpy(dtype=float) * rs), file, "cpu_milli"),
+            "memory_bytes": _int64(np.rint(sub["memory_bytes"].to_numpy(dtype=float) * rs), file, "memory_bytes"),
+            "gpu_count": _int64(sub["gpu_count"].to_numpy(dtype=float), file, "gpu_count"),
+            "gpu_milli": _int64(np.rint(sub["gpu_milli"].to_numpy(dtype=float)), file, "gpu_milli"),
             "gpu_model": _text(sub["gpu_model"]),
-            "priority": sub["priority"].to_numpy(dtype=float).astype(np.int64),
+            "priority": _int64(sub["priority"].to_numpy(dtype=float), file, "priority"),
             "qos": _text(sub["qos"]),
             "owner": _text(sub["owner"]),
             "clipped_start": before.astype(bool),
@@ -185,6 +185,18 @@ def build_pods(
     report.clipped_start = int(frame["clipped_start"].sum())
     report.clipped_end = int(frame["clipped_end"].sum())
     return validate_pods(frame)
+
+
+def _int64(values: np.ndarray, file: str, column: str) -> np.ndarray:
+    """``values`` as int64; a value that does not fit (a cell within the readers' bound
+    times a unit, e.g. MiB to bytes, or a resource scale) is a :class:`TraceError`
+    naming the column in base units, rather than a silent wrap to a negative number."""
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(values) >= 2.0**63
+    if bad.any():
+        raise TraceError(f"{column} {values[np.flatnonzero(bad)[0]]:.4g} does not fit in a 64-bit integer "
+                         "(after conversion to base units and scaling)", file=file, column=column)
+    return values.astype(np.int64)
 
 
 def build_nodes(
@@ -200,9 +212,9 @@ def build_nodes(
     frame = pd.DataFrame(
         {
             "name": typed_column(raw["name"].astype(str).to_numpy(), "str"),
-            "cpu_milli": np.rint(raw["cpu_milli"].to_numpy(dtype=float)).astype(np.int64),
-            "memory_bytes": np.rint(raw["memory_bytes"].to_numpy(dtype=float)).astype(np.int64),
-            "gpu_count": np.rint(raw["gpu_count"].to_numpy(dtype=float)).astype(np.int64),
+            "cpu_milli": _int64(np.rint(raw["cpu_milli"].to_numpy(dtype=float)), file, "cpu_milli"),
+            "memory_bytes": _int64(np.rint(raw["memory_bytes"].to_numpy(dtype=float)), file, "memory_bytes"),
+            "gpu_count": _int64(np.rint(raw["gpu_count"].to_numpy(dtype=float)), file, "gpu_count"),
             "gpu_model": typed_column(raw["gpu_model"].astype(str).to_numpy(), "str"),
         }
     )

@@ -69,8 +69,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from k8sim.config.traces import TraceOptions  # schema; re-exported for the readers
 from k8sim.workloads.traces.reports import MAX_EXAMPLES, PathLike, TraceError, TraceReport, Where
 
 __all__ = [
@@ -129,37 +129,6 @@ NODE_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("gpu_model", "str", "GPU model, '' for CPU-only nodes"),
 )
 NODE_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in NODE_COLUMNS)
-
-
-class TraceOptions(BaseModel):
-    """Options common to every pod reader.
-
-    ``start_s`` / ``end_s`` select the window ``[start_s, end_s)`` in the trace's own
-    seconds (before ``time_scale``); arrivals are then counted from ``start_s``.
-    ``sample_fraction`` keeps exactly ``round(fraction * n)`` pods (or owners, with
-    ``sample_by="owner"``), drawn with the ``rng`` handed to the reader.
-    ``time_scale`` multiplies arrivals and durations; ``resource_scale`` multiplies CPU
-    and memory requests (rounded to the nearest integer; GPUs are not scaled).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    start_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    end_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-    sample_fraction: float = Field(default=1.0, gt=0, le=1)
-    sample_by: Literal["pod", "owner"] = "pod"
-    resource_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _check_window(self) -> TraceOptions:
-        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
-            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
-        return self
-
-    @property
-    def has_window(self) -> bool:
-        return self.start_s is not None or self.end_s is not None
 
 
 # --------------------------------------------------------------------------- frames

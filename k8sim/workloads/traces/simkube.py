@@ -261,8 +261,8 @@ def read_simkube(
             owner.created += 1
             seq += 1
 
-    order = sorted(range(len(events)), key=lambda i: (stamps[i], i))
-    for i in order:
+    by_time = sorted(range(len(events)), key=lambda i: (stamps[i], i))
+    for i in by_time:
         event = events[i]
         ts = stamps[i]
         where = Where(file_label(path), i + 1)
@@ -345,7 +345,8 @@ def read_simkube(
             seq += 1
 
     report.rows_read = len(events)
-    frame = pd.DataFrame(sorted(pods, key=lambda pod: pod["seq"]))
+    pods.sort(key=lambda pod: int(pod["seq"]))
+    frame = pd.DataFrame(pods)
     if frame.empty:
         frame = pd.DataFrame(
             columns=[

@@ -464,6 +464,11 @@ _MISSING_SET = pa.array(sorted(_MISSING_WORDS), type=pa.string())
 #: Plain decimal numbers, which pyarrow and pandas parse to the same double.
 _PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
+#: Largest magnitude a numeric cell may have: 2**53, beyond which float64 no longer holds
+#: every integer; no count, time or size of a trace comes near it, and a cell past 2**63
+#: would wrap to a negative int64 once stored.
+MAX_CELL = float(2**53)
+
 
 class RowCheck:
     """Drops bad rows of a :class:`Table`, recording each in the report once.
@@ -501,10 +506,13 @@ class RowCheck:
             return np.fromiter((v in _MISSING_WORDS for v in raw), dtype=bool, count=len(raw))
         return _bool_numpy(pc.is_in(raw, value_set=_MISSING_SET))
 
-    def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
+    def number(self, column: str, *, required: bool = True, minimum: float | None = None,
+               maximum: float = MAX_CELL) -> np.ndarray:
         """Parse ``column`` as floats; NaN where empty.
 
-        Unparseable (or infinite) values drop the row as ``bad_number``; empty ones as
+        Unparseable (or infinite) values drop the row as ``bad_number``; values beyond
+        ``maximum`` (:data:`MAX_CELL` unless a format's column has a larger sentinel) in
+        magnitude as ``out_of_range``; empty ones as
         ``missing_value`` when ``required``; values below ``minimum`` as
         ``negative_value``. Plain decimal numbers are parsed by pyarrow, anything else
         by :func:`pandas.to_numeric` (both give the correctly rounded double).
@@ -517,6 +525,8 @@ class RowCheck:
         else:
             values = _parse_numbers(raw, empty)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
+        with np.errstate(invalid="ignore"):
+            self.reject(np.abs(values) > maximum, "out_of_range", column)
         if required:
             self.reject(empty, "missing_value", column)
         values = np.where(np.isfinite(values), values, np.nan)

@@ -155,3 +155,25 @@ def test_cli_exit_code_2(tmp_path):
     assert out.returncode == 2
     assert "workloads[0].template.image: image 'nginx:9.9' is not in the image catalog" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        ("cluster.node_pools[0].download_limit_scope", "cluster", "cluster.node_pools[0].download_limit_scope"),
+        ("cluster.node_pools[0].max_concurrent_downloads", -1, "cluster.node_pools[0].max_concurrent_downloads"),
+        ("cluster.node_pools[0].kubelet.imageGCPeriodSeconds", -5, "cluster.node_pools[0].kubelet.imageGCPeriodSeconds"),
+        ("cluster.node_pools[0].kubelet.podWorkerJitterFactor", -0.5,
+         "cluster.node_pools[0].kubelet.podWorkerJitterFactor"),
+        ("cluster.node_pools[0].kubelet.podWorkerBackOffPeriodSeconds", "10s",
+         "cluster.node_pools[0].kubelet.podWorkerBackOffPeriodSeconds"),
+        ("cluster.node_pools[0].kubelet.syncFrequencySeconds", 0, "cluster.node_pools[0].kubelet.syncFrequencySeconds"),
+        ("cluster.node_pools[0].kubelet.podWorkerRequeueAtBackOffExpiry", "sometimes",
+         "cluster.node_pools[0].kubelet.podWorkerRequeueAtBackOffExpiry"),
+    ],
+)
+def test_runtime_timing_settings_are_checked(path, value, where):
+    # The pod-worker, image GC period and download-slot settings: a bad value names its
+    # field.
+    found = problems(with_(path, value))
+    assert any(p == where for p, _ in found), found

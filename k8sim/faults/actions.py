@@ -1,0 +1,102 @@
+"""Operator actions: the registry of action kinds and their handlers.
+
+An action kind is a schema model (a subclass of
+:class:`~k8sim.config.faults.ActionSpec` listed in ``ACTION_SPECS``, so that YAML
+``actions:`` accept it) plus a handler registered here::
+
+    @register_action("scale")
+    def _scale(ctx: Context, spec: ScaleAction, cause: str) -> None:
+        ctx.components["deployment"].scale(spec.deployment, spec.replicas)
+
+A handler runs at the action's time with the run's :class:`~k8sim.component.Context`
+(``ctx.api`` to act, ``ctx.components`` to reach a component by name), the validated
+spec and a ``cause`` naming it (``actions[2]``, or ``at 600s`` from Python) for event
+rows. :meth:`k8sim.sim.simulation.Simulation.at` schedules an action spec or any
+``callable(ctx)`` at a virtual time, before or while the simulation runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from k8sim.config.faults import (
+    ActionSpec,
+    CordonAction,
+    DeleteNodeAction,
+    DrainAction,
+    FailNodeAction,
+    UncordonAction,
+)
+from k8sim.faults.drain import drain
+from k8sim.faults.selection import select_nodes
+
+if TYPE_CHECKING:
+    from k8sim.component import Context
+
+#: ``handler(ctx, spec, cause)``.
+ActionHandler = Callable[["Context", Any, str], None]
+
+_HANDLERS: dict[str, ActionHandler] = {}
+
+
+def register_action(kind: str) -> Callable[[ActionHandler], ActionHandler]:
+    """Register the handler of action kind ``kind`` (a decorator); a kind has one."""
+
+    def deco(fn: ActionHandler) -> ActionHandler:
+        if kind in _HANDLERS:
+            raise ValueError(f"action kind {kind!r} already has a handler")
+        _HANDLERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def handler_for(kind: str) -> ActionHandler:
+    """The handler of ``kind``; a kind without one is a programming error."""
+    try:
+        return _HANDLERS[kind]
+    except KeyError:
+        raise KeyError(f"action kind {kind!r} has no registered handler; known: {sorted(_HANDLERS)}") from None
+
+
+def registered_kinds() -> tuple[str, ...]:
+    return tuple(sorted(_HANDLERS))
+
+
+def run_action(ctx: Context, spec: ActionSpec, cause: str) -> None:
+    """Carry out ``spec`` now."""
+    handler_for(spec.kind)(ctx, spec, cause)
+
+
+@register_action("cordon")
+def _cordon(ctx: Context, spec: CordonAction, cause: str) -> None:
+    for node in select_nodes(ctx.state, spec.nodes).tolist():
+        if not ctx.state.nodes.unschedulable[node]:
+            ctx.api.update_node(node, unschedulable=True)
+
+
+@register_action("uncordon")
+def _uncordon(ctx: Context, spec: UncordonAction, cause: str) -> None:
+    for node in select_nodes(ctx.state, spec.nodes).tolist():
+        if ctx.state.nodes.unschedulable[node]:
+            ctx.api.update_node(node, unschedulable=False)
+
+
+@register_action("drain")
+def _drain(ctx: Context, spec: DrainAction, cause: str) -> None:
+    for node in select_nodes(ctx.state, spec.nodes).tolist():
+        drain(ctx.api, node, timeout_s=spec.timeout_s, grace_s=spec.grace_period_s,
+              ignore_daemonsets=spec.ignore_daemonsets, force=spec.force)
+
+
+@register_action("delete_node")
+def _delete_node(ctx: Context, spec: DeleteNodeAction, cause: str) -> None:
+    for node in select_nodes(ctx.state, spec.nodes).tolist():
+        ctx.api.remove_node(node)
+
+
+@register_action("fail_node")
+def _fail_node(ctx: Context, spec: FailNodeAction, cause: str) -> None:
+    ctx.components["faults"].outage(select_nodes(ctx.state, spec.nodes).tolist(), spec.duration_s, cause,
+                                    spec.mode == "partition")
