@@ -103,7 +103,7 @@ class RunResult:
                 "workload": pd.Series([wl_names[w] if w >= 0 else "" for w in workload.tolist()], dtype="string"),
                 "index": p.column("index"),
                 "node": pd.Series([nt.names[x] if x >= 0 else "" for x in node.tolist()], dtype="string"),
-                "phase": pd.Categorical.from_codes(p.column("phase"), categories=list(PHASE_NAMES)),
+                "phase": pd.Categorical.from_codes(p.column("phase"), categories=pd.Index(list(PHASE_NAMES))),
                 "priority": p.column("priority"),
                 "created": p.column("created"),
                 "scheduled": p.column("scheduled"),
@@ -125,7 +125,7 @@ class RunResult:
                 "pull_failures": p.column("pull_failures"),
                 "restart_pull_time": p.column("restart_pull_time"),
                 "restart_pulls": p.column("restart_pulls"),
-                "reason": pd.Categorical.from_codes(p.column("reason"), categories=list(REASON_NAMES)),
+                "reason": pd.Categorical.from_codes(p.column("reason"), categories=pd.Index(list(REASON_NAMES))),
             }
         )
         pods.loc[pods["ready"] > end, "ready"] = np.nan  # readiness not reached by the end

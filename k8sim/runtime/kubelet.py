@@ -229,7 +229,8 @@ class Kubelet:
 
     def _now_for_record(self) -> float:
         """The time the run covers up to: now, or in a run without ``duration_s`` the
-        last thing that happened (a last image GC timer may have moved the clock on)."""
+        last thing that happened (a last timer, e.g. the scheduler's unschedulable flush,
+        may have moved the clock on), as ``Simulation.end_time``."""
         if self.runtime is not None and self.runtime.drain:
             log = self.api.log
             return float(log.time[-1]) if len(log) else 0.0
