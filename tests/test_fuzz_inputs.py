@@ -147,8 +147,9 @@ def run_cli(args: list[Any]) -> tuple[int, str, float]:
 
 
 #: ``error: <file>: <field path>: <message>``: a field path is a key, possibly dotted,
-#: indexed or quoted (``items[3].spec.nodeName``, ``grid['seed']``, ``--set a.b``).
-_FIELD = r"--set:|(--set |--out|--config|--objects|--pod)?([\w$*\-]+|\[\d+\])(\[[^\]]+\]|\.[\w\-/]+)*:"
+#: indexed or quoted (``items[3].spec.nodeName``, ``grid['seed']``, ``--set a.b``), or
+#: an object with what it is (``items[6] (Pod ml/trainer-0):``).
+_FIELD = r"--set:|(--set |--out|--config|--objects|--pod)?([\w$*\-]+|\[\d+\])(\[[^\]]+\]|\.[\w\-/]+)*(\s\([^)]*\))?:"
 
 
 def check_contract(code: int, out: str, source: str, what: str, *others: str) -> None:
