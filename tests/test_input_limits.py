@@ -443,6 +443,12 @@ def test_modest_anchors_still_work(tmp_path: Path) -> None:
     assert load_scenario(path).initial_pods[0].requests == load_scenario(path).workloads[0].template.requests
 
 
+def test_plugin_weight_is_an_int32() -> None:
+    # 2**64 validated, then an OverflowError traceback in the first scheduling cycle.
+    sc = scenario(**{"scheduler.profiles": [{"plugins": [{"name": "NodeResourcesFit", "weight": 2**64}]}]})
+    assert "scheduler.profiles[0].plugins[0].weight" in problems(sc)
+
+
 # ------------------------------------------------------------------ 12. types and syntax
 
 

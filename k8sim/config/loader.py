@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from k8sim.config.base import BOOL_FOR_NUMBER
+from k8sim.config.base import BOOL_FOR_NUMBER, split_located
 from k8sim.config.faults import ACTION_KINDS, FAILURE_KINDS
 from k8sim.config.scenario import Scenario
 from k8sim.constants import MAX_PODS, MAX_POOL_NODES, MAX_RATE_PER_S, MAX_TIME_S
@@ -104,6 +104,12 @@ def _pydantic_problems(err: ValidationError, data: Any = _NO_DATA) -> list[tuple
             msg = "required field is missing"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+            below, msg = split_located(msg)
+            if below is not None:
+                prefix = format_loc(loc, data)
+                problems.append((f"{prefix}.{below}" if prefix and not below.startswith("[") else prefix + below,
+                                 msg))
+                continue
         elif e["type"] == "less_than_equal":
             msg += _LIMIT_NOTES.get((e.get("ctx") or {}).get("le", math.nan), "")
         problems.append((format_loc(loc, data), msg))
