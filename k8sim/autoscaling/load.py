@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 _DAY_S = 86_400.0
+#: Noise steps drawn per generator block (see :class:`DiurnalRate`).
+_BLOCK = 4096
 
 
 class RateCurve:
@@ -104,7 +106,7 @@ class DiurnalRate(RateCurve):
     noise_cv: float = 0.0
     noise_step_s: float = 60.0
     seed: int = 0
-    _z: list[np.ndarray] = field(default_factory=list, init=False, repr=False, compare=False)
+    _z: list[dict[int, np.ndarray]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.amplitude <= 1.0:
@@ -113,14 +115,21 @@ class DiurnalRate(RateCurve):
             raise ValueError("diurnal: period and noise_step_s must be positive")
 
     def _noise(self, k: np.ndarray) -> np.ndarray:
-        need = int(k.max()) + 1 if k.size else 0
-        have = self._z[0].size if self._z else 0
-        if need > have:
-            # Regenerate from the seed so that the k-th value is always the same draw.
-            size = max(need, 2 * have, 1024)
-            self._z[:] = [np.random.default_rng(self.seed).standard_normal(size)]
+        # z_k comes from block k // _BLOCK, drawn by default_rng([seed, block]): the same
+        # value whichever times were evaluated before, and only the blocks touched are drawn.
+        blocks = k // _BLOCK
+        z = np.empty(k.shape)
+        cache = self._z[0] if self._z else {}
+        if not self._z:
+            self._z.append(cache)
+        for b in np.unique(blocks):
+            block = cache.get(int(b))
+            if block is None:
+                block = cache[int(b)] = np.random.default_rng([self.seed, int(b)]).standard_normal(_BLOCK)
+            mask = blocks == b
+            z[mask] = block[k[mask] - b * _BLOCK]
         s2 = math.log1p(self.noise_cv ** 2)
-        return np.exp(math.sqrt(s2) * self._z[0][k] - s2 / 2)
+        return np.exp(math.sqrt(s2) * z - s2 / 2)
 
     def rate(self, t: np.ndarray | float) -> np.ndarray:
         tt = _times(t)
