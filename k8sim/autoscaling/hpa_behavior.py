@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from k8sim.autoscaling.hpa_replicas import DEFAULT_TOLERANCE, MAX_INT32, Tolerances
+from k8sim.config.autoscaling import HorizontalPodAutoscalerBehavior
+from k8sim.config.autoscaling import HPAScalingRules as HPAScalingRulesSpec
 
 __all__ = [
     "DEFAULT_DOWNSCALE_STABILIZATION_S",
@@ -39,6 +41,7 @@ __all__ = [
     "calculate_scale_up_limit_with_scaling_rules",
     "convert_desired_replicas_with_behavior_rate",
     "convert_desired_replicas_with_rules",
+    "behavior_from_spec",
     "default_behavior",
     "generate_scale_down_rules",
     "generate_scale_up_rules",
@@ -126,6 +129,28 @@ def generate_scale_down_rules(given: dict | None = None) -> HPAScalingRules:
 def default_behavior() -> HPABehavior:
     """The behavior an HPA gets when ``spec.behavior`` is present but empty."""
     return HPABehavior(_DEFAULT_UP, _DEFAULT_DOWN)
+
+
+def _rules_dict(spec: HPAScalingRulesSpec | None) -> dict | None:
+    if spec is None:
+        return None
+    return {
+        "policies": None if spec.policies is None else tuple(
+            HPAScalingPolicy(p.type, p.value, p.period_seconds) for p in spec.policies),
+        "select_policy": spec.select_policy,
+        "stabilization_window_seconds": spec.stabilization_window_seconds,
+        "tolerance": spec.tolerance,
+    }
+
+
+def behavior_from_spec(spec: HorizontalPodAutoscalerBehavior | None) -> HPABehavior | None:
+    """``SetDefaults_HorizontalPodAutoscalerBehavior``: a ``spec.behavior`` with every
+    unset field defaulted, or ``None`` when the HPA has no ``behavior`` (the controller
+    then takes the :func:`normalize_desired_replicas` path)."""
+    if spec is None:
+        return None
+    return HPABehavior(generate_scale_up_rules(_rules_dict(spec.scale_up)),
+                       generate_scale_down_rules(_rules_dict(spec.scale_down)))
 
 
 def tolerances_for(behavior: HPABehavior | None, default: float = DEFAULT_TOLERANCE) -> Tolerances:
