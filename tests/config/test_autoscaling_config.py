@@ -131,3 +131,16 @@ def test_cluster_autoscaler_errors_name_the_field(data, where, message):
 def test_autoscaling_section_rejects_duplicate_hpas():
     problems = _problems(Autoscaling, {"horizontal_pod_autoscalers": [_hpa(), _hpa()]})
     assert problems == [("", "Value error, horizontal_pod_autoscalers: duplicate HPA(s) default/web")]
+
+
+def test_the_example_in_the_docs_validates():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "autoscaling.md").read_text()
+    block = re.search(r"```yaml\n(autoscaling:.*?)```", text, re.S).group(1)
+    section = Autoscaling.model_validate(yaml.safe_load(block)["autoscaling"])
+    assert section.cluster_autoscaler.node_groups[0].capacity_type == "spot"
+    assert section.horizontal_pod_autoscalers[0].spec.behavior.scale_down.tolerance == 0.05
