@@ -39,6 +39,7 @@ __all__ = [
     "calculate_scale_down_limit_with_behaviors",
     "calculate_scale_up_limit",
     "calculate_scale_up_limit_with_scaling_rules",
+    "compute_replicas_for_metrics",
     "convert_desired_replicas_with_behavior_rate",
     "convert_desired_replicas_with_rules",
     "behavior_from_spec",
@@ -48,6 +49,7 @@ __all__ = [
     "get_replicas_change_per_period",
     "normalize_desired_replicas",
     "normalize_desired_replicas_with_behaviors",
+    "reconcile_bounds",
     "record_initial_recommendation",
     "stabilize_recommendation",
     "stabilize_recommendation_with_behaviors",
@@ -422,3 +424,32 @@ def store_scale_event(behavior: HPABehavior | None, up_events: Sequence[ScaleEve
     if up_dir:
         return tuple(events), tuple(down_events)
     return tuple(up_events), tuple(events)
+
+
+def compute_replicas_for_metrics(proposals: Sequence[int | None], spec_replicas: int) -> int | None:
+    """``computeReplicasForMetrics``: the largest proposal over the HPA's metrics
+    (``None`` marks a metric whose calculation failed). If every metric failed, or some
+    failed and the rest would scale down, there is no recommendation (``None``: the
+    HPA does not scale this sync), so a broken metric never causes a scale-down."""
+    invalid = sum(p is None for p in proposals)
+    replicas = 0
+    for p in proposals:
+        if p is not None and p > replicas:
+            replicas = p
+    if invalid >= len(proposals) or (invalid > 0 and replicas < spec_replicas):
+        return None
+    return replicas
+
+
+def reconcile_bounds(spec_replicas: int, min_replicas: int, max_replicas: int) -> tuple[int | None, str]:
+    """The first branches of ``reconcileAutoscaler``: a target at 0 replicas with
+    ``minReplicas > 0`` is not autoscaled (``ScalingDisabled``, returns ``(None, ...)``);
+    above ``maxReplicas`` or below ``minReplicas`` the HPA goes straight to the bound
+    (no metrics, no stabilization); otherwise ``(None, "")``: compute from metrics."""
+    if spec_replicas == 0 and min_replicas != 0:
+        return None, "ScalingDisabled"
+    if spec_replicas > max_replicas:
+        return max_replicas, "Current number of replicas above Spec.MaxReplicas"
+    if spec_replicas < min_replicas:
+        return min_replicas, "Current number of replicas below Spec.MinReplicas"
+    return None, ""

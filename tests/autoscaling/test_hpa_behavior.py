@@ -21,6 +21,7 @@ from k8sim.autoscaling.hpa_behavior import (
     ScaleEvent,
     calculate_scale_down_limit_with_behaviors,
     calculate_scale_up_limit_with_scaling_rules,
+    compute_replicas_for_metrics,
     convert_desired_replicas_with_behavior_rate,
     convert_desired_replicas_with_rules,
     default_behavior,
@@ -28,6 +29,7 @@ from k8sim.autoscaling.hpa_behavior import (
     generate_scale_up_rules,
     get_replicas_change_per_period,
     normalize_desired_replicas_with_behaviors,
+    reconcile_bounds,
     record_initial_recommendation,
     stabilize_recommendation,
     stabilize_recommendation_with_behaviors,
@@ -279,3 +281,22 @@ def test_scale_up_is_immediate_with_the_default_zero_window_but_rate_limited():
     # At t = 15 the event is exactly one period old and no longer counts: 7 -> max(11, 14) = 14.
     assert normalize_desired_replicas_with_behaviors(n.recommendations, 7, 20, 1, 50, b, up, down,
                                                      15.0).replicas == 14
+
+
+def test_compute_replicas_for_metrics_takes_the_max_and_never_scales_down_on_a_broken_metric():
+    # As upstream's TestScaleUpOneMetricInvalid / TestScaleDownOneMetricInvalid /
+    # TestScaleDownOneMetricEmpty: one valid metric proposing more still scales up; a
+    # broken metric blocks a scale-down; all broken: no recommendation.
+    assert compute_replicas_for_metrics([4, 7, 5], 5) == 7
+    assert compute_replicas_for_metrics([None, 7], 5) == 7
+    assert compute_replicas_for_metrics([None, 3], 5) is None
+    assert compute_replicas_for_metrics([None, None], 5) is None
+    assert compute_replicas_for_metrics([3], 5) == 3
+
+
+def test_reconcile_bounds():
+    assert reconcile_bounds(0, 1, 10) == (None, "ScalingDisabled")
+    assert reconcile_bounds(12, 1, 10)[0] == 10
+    assert reconcile_bounds(1, 3, 10)[0] == 3
+    assert reconcile_bounds(5, 3, 10) == (None, "")
+    assert reconcile_bounds(0, 0, 10) == (None, "")   # minReplicas 0: scaling from zero stays active
