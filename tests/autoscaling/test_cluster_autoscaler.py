@@ -286,3 +286,26 @@ def test_choose_chains_filters_then_draws_with_the_seeded_generator():
     with pytest.raises(ValueError, match="unknown expander 'cheapest'"):
         choose(opts, ["cheapest"], np.random.default_rng(0))
     assert choose([], ["random"], np.random.default_rng(0)) is None
+
+
+REGULAR = NodeResources(cpu=1000, memory=10)
+BIG, SMALL = PodRequests(cpu=600), PodRequests(cpu=100)
+DS_POD = PodRequests(cpu=500, daemonset=True)
+
+
+@pytest.mark.parametrize(("desc", "pods", "kw", "ignore_ds", "removable"), [
+    ("regular node stays", [], {}, False, True),
+    ("recently deleted node is filtered out", [], {"being_deleted": True}, False, False),
+    ("marked no scale down is filtered out", [], {"scale_down_disabled": True}, False, False),
+    ("highly utilized node is filtered out", [BIG], {}, False, False),
+    ("underutilized node stays", [SMALL], {}, False, True),
+    ("unready node stays", [], {"ready": False}, False, True),
+    ("unready node is filtered oud when scale-down of unready is disabled", [],
+     {"ready": False, "scale_down_unready_enabled": False}, False, False),
+    ("high utilization daemonsets node is filtered out", [SMALL, DS_POD], {}, False, False),   # 600/1000
+    ("high utilization daemonsets node stays", [SMALL, DS_POD], {}, True, True),               # 100/500
+])
+def test_filter_out_unremovable_mirrors_upstream(desc, pods, kw, ignore_ds, removable):
+    # eligibility_test.go TestFilterOutUnremovable: a 1000 m node, default thresholds.
+    info = calculate_utilization(REGULAR, pods, skip_daemonset_pods=ignore_ds)
+    assert (unremovable_reason(info, has_gpu=False, **kw) is None) == removable
