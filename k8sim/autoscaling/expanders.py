@@ -53,7 +53,8 @@ _GIB = 2**30
 class ExpansionOption:
     """One way to scale up: ``node_count`` nodes of group ``group_id`` whose template
     has ``node_cpu`` milli-CPU and ``node_memory`` bytes (capacity), costs
-    ``node_price`` per hour, and would hold ``pods`` (each ``(milli-CPU, bytes)``).
+    ``node_price`` per hour (``None``: unknown), and would hold ``pods`` (each
+    ``(milli-CPU, bytes)``).
     ``exists`` is false for a group that would first be created (auto-provisioning);
     ``has_gpu`` marks a GPU template."""
 
@@ -62,7 +63,7 @@ class ExpansionOption:
     pods: tuple[tuple[int, int], ...]
     node_cpu: int
     node_memory: int
-    node_price: float = 0.0
+    node_price: float | None = 0.0
     exists: bool = True
     has_gpu: bool = False
 
@@ -148,24 +149,35 @@ def simple_node_unfitness(preferred_cpu: int, node_cpu: int) -> float:
     return max(preferred_cpu / node_cpu, node_cpu / preferred_cpu)
 
 
-def price(options: Sequence[ExpansionOption], *, cluster_size: int,
+def price(options: Sequence[ExpansionOption], *, cluster_size: int = 0, preferred_cpu: int | None = None,
           pod_price: Callable[[int, int], float] = linear_pod_price) -> ExpansionOption | None:
     """``priceBased.BestOption``: the option with the lowest score
 
     ``unfit' * (nodes_price + stab) / (pods_price + stab)``
 
     where ``stab`` is the price of a 0.5 CPU / 500 MiB pod, ``unfit'`` the node's
-    unfitness against the preferred node for this cluster size suppressed as the node
-    count grows (``(u - 1) * (1 - tanh((count - 1) / 15)) + 1``), 1000 for GPU nodes,
-    and the score doubled for a group that does not exist yet. Prices are per hour; the
-    first option wins a tie."""
-    stab = pod_price(*_STABILIZATION_POD)
-    preferred = preferred_node_cpu(cluster_size)
+    unfitness against the preferred node (``preferred_cpu``, by default the one for
+    ``cluster_size``) suppressed as the node count grows (``(u - 1) * (1 - tanh((count
+    - 1) / 15)) + 1``), 1000 for GPU nodes, and the score doubled for a group that does
+    not exist yet. Prices are per hour; the first option wins a tie. As upstream, an
+    option whose node price is unknown (``node_price`` ``None``) or whose pod price
+    fails (``pod_price`` raises ``KeyError``/``ValueError``) is skipped, and a failing
+    stabilization price counts as 0."""
+    try:
+        stab = pod_price(*_STABILIZATION_POD)
+    except (KeyError, ValueError):
+        stab = 0.0
+    preferred = preferred_cpu if preferred_cpu is not None else preferred_node_cpu(cluster_size)
     best: ExpansionOption | None = None
     best_score = 0.0
     for o in options:
+        if o.node_price is None:
+            continue
+        try:
+            pods_price = sum(pod_price(c, m) for c, m in o.pods)
+        except (KeyError, ValueError):
+            continue
         nodes_price = o.node_price * o.node_count
-        pods_price = sum(pod_price(c, m) for c, m in o.pods)
         sub = (nodes_price + stab) / (pods_price + stab)
         unfit = simple_node_unfitness(preferred, o.node_cpu)
         suppressed = (unfit - 1.0) * (1.0 - math.tanh((o.node_count - 1) / 15.0)) + 1.0

@@ -309,3 +309,35 @@ def test_filter_out_unremovable_mirrors_upstream(desc, pods, kw, ignore_ds, remo
     # eligibility_test.go TestFilterOutUnremovable: a 1000 m node, default thresholds.
     info = calculate_utilization(REGULAR, pods, skip_daemonset_pods=ignore_ds)
     assert (unremovable_reason(info, has_gpu=False, **kw) is None) == removable
+
+
+def test_price_expander_mirrors_upstream():
+    # price_test.go TestPriceExpander: node n1 1000 m, n2 and n3 4000 m; pods p1
+    # (1000 m) priced 20, p2 (500 m) 10, the stabilization pod (500 m, 500 MiB) 10.
+    prices = {(1000, 0): 20.0, (500, 0): 10.0, (500, 500 * 2**20): 10.0}
+
+    def pod_price(cpu, mem):
+        return prices[(cpu, mem)]
+
+    p1, p2 = (1000, 0), (500, 0)
+
+    def opts(n1, n2, c1=2, c2=1, pods1=(p1, p2), n3=None):
+        o = [_opt("ng1", pods1, count=c1, cpu=1000, price_=n1), _opt("ng2", (p1, p2), count=c2, cpu=4000, price_=n2)]
+        if n3 is not None:
+            o.append(_opt("ng3", (p1, p2), count=1, cpu=4000, price_=n3, exists=False))
+        return o
+
+    def best(options, preferred):
+        chosen = price(options, preferred_cpu=preferred, pod_price=pod_price)
+        return None if chosen is None else chosen.group_id
+
+    assert best(opts(20.0, 200.0), 2000) == "ng1"                   # first node group is cheaper
+    assert best(opts(50.0, 200.0), 4000) == "ng2"                   # ... however the second is preferred
+    assert best(opts(20.0, 200.0, c1=80, c2=40), 4000) == "ng1"     # ... but lots of nodes to create
+    assert best(opts(200.0, 100.0), 2000) == "ng2"                  # second node group is cheaper
+    assert best(opts(200.0, 200.0, pods1=(p1,)), 2000) == "ng2"     # equally expensive, 2 accepts two pods
+    prices.clear()                                                   # errors are expected
+    assert best(opts(None, None, pods1=(p1,)), 2000) is None
+    prices.update({(1000, 0): 20.0, (500, 0): 10.0, (500, 500 * 2**20): 10.0})
+    assert best(opts(200.0, 200.0, pods1=(p1,), n3=200.0), 2000) == "ng2"  # existing wins at the same price
+    assert best(opts(200.0, 200.0, pods1=(p1,), n3=90.0), 2000) == "ng3"   # non-existing when cheaper
