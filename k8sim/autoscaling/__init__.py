@@ -8,6 +8,7 @@ tests and hand derivations:
   (``replica_calculator.go``);
 - :mod:`~k8sim.autoscaling.hpa_behavior`: stabilization and ``behavior`` policies
   (``horizontal.go``, ``autoscaling/v2/defaults.go``);
+- :mod:`~k8sim.autoscaling.hpa_sync`: one HPA sync (``reconcileAutoscaler``);
 - :mod:`~k8sim.autoscaling.ca_rules`: Cluster Autoscaler defaults, node utilisation,
   scale-down eligibility and unneeded-time bookkeeping;
 - :mod:`~k8sim.autoscaling.expanders`: random, most-pods, least-waste, price, priority;
@@ -20,6 +21,15 @@ period, the Cluster Autoscaler every scan interval) are built on top of them; se
 docs/autoscaling.md.
 """
 
-from k8sim.autoscaling import binpacking, ca_rules, expanders, hpa_behavior, hpa_replicas, load, queueing
+from k8sim.autoscaling import (
+    binpacking,
+    ca_rules,
+    expanders,
+    hpa_behavior,
+    hpa_replicas,
+    hpa_sync,
+    load,
+    queueing,
+)
 
-__all__ = ["binpacking", "ca_rules", "expanders", "hpa_behavior", "hpa_replicas", "load", "queueing"]
+__all__ = ["binpacking", "ca_rules", "expanders", "hpa_behavior", "hpa_replicas", "hpa_sync", "load", "queueing"]

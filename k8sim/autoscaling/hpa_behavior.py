@@ -10,9 +10,11 @@ kubernetes/kubernetes (``normalizeDesiredReplicas``, ``normalizeDesiredReplicasW
 events in maps keyed by HPA and reads ``time.Now()``; here they are values passed in and
 returned, and ``now`` is an argument, so the sync loop owns the state.
 
-Every time comparison is strict as Go's ``After``/``Before``: a recommendation exactly
-``window`` seconds old is outside the window, as is a scale event exactly
-``periodSeconds`` old.
+Every time comparison is strict as Go's ``After``/``Before``, which makes the window
+boundary differ between upstream's two paths: with ``behavior`` a recommendation exactly
+``window`` seconds old is outside the window (kept only if ``After(now - window)``),
+without ``behavior`` it is still inside (dropped only if ``Before(now - window)``). A
+scale event exactly ``periodSeconds`` old no longer counts.
 """
 
 from __future__ import annotations
@@ -222,8 +224,9 @@ def stabilize_recommendation(recommendations: Sequence[Recommendation], desired:
                              window_s: float = DEFAULT_DOWNSCALE_STABILIZATION_S) -> tuple[int, tuple[
                                  Recommendation, ...]]:
     """``stabilizeRecommendation`` (HPA without ``behavior``): the maximum of ``desired``
-    and the recommendations newer than ``now - window_s``; the last sample older than
-    the window is overwritten by ``desired`` (else it is appended)."""
+    and the recommendations not older than ``now - window_s`` (one exactly at the cutoff
+    counts); the last sample older than the window is overwritten by ``desired`` (else
+    it is appended)."""
     cutoff = now - window_s
     best = desired
     stale = None
