@@ -13,6 +13,7 @@ tests and hand derivations:
   scale-down eligibility and unneeded-time bookkeeping;
 - :mod:`~k8sim.autoscaling.expanders`: random, most-pods, least-waste, price, priority;
 - :mod:`~k8sim.autoscaling.binpacking`: the binpacking node estimate;
+- :mod:`~k8sim.autoscaling.scale_up`: one scale-up decision (the orchestrator);
 - :mod:`~k8sim.autoscaling.load`: request-rate curves, the split over pods, CPU usage;
 - :mod:`~k8sim.autoscaling.queueing`: M/M/c and M/G/1-PS latency.
 
@@ -30,6 +31,8 @@ from k8sim.autoscaling import (
     hpa_sync,
     load,
     queueing,
+    scale_up,
 )
 
-__all__ = ["binpacking", "ca_rules", "expanders", "hpa_behavior", "hpa_replicas", "hpa_sync", "load", "queueing"]
+__all__ = ["binpacking", "ca_rules", "expanders", "hpa_behavior", "hpa_replicas", "hpa_sync", "load", "queueing",
+           "scale_up"]
