@@ -15,7 +15,8 @@ tests and hand derivations:
 - :mod:`~k8sim.autoscaling.binpacking`: the binpacking node estimate;
 - :mod:`~k8sim.autoscaling.scale_up`: one scale-up decision (the orchestrator);
 - :mod:`~k8sim.autoscaling.load`: request-rate curves, the split over pods, CPU usage;
-- :mod:`~k8sim.autoscaling.queueing`: M/M/c and M/G/1-PS latency.
+- :mod:`~k8sim.autoscaling.queueing`: M/M/c and M/G/1-PS latency;
+- :mod:`~k8sim.autoscaling.service`: a Deployment's service per time step.
 
 The components that run these in the event loop (an HPA per scaled object every sync
 period, the Cluster Autoscaler every scan interval) are built on top of them; see
@@ -32,7 +33,8 @@ from k8sim.autoscaling import (
     load,
     queueing,
     scale_up,
+    service,
 )
 
 __all__ = ["binpacking", "ca_rules", "expanders", "hpa_behavior", "hpa_replicas", "hpa_sync", "load", "queueing",
-           "scale_up"]
+           "scale_up", "service"]
