@@ -11,6 +11,7 @@ tests and hand derivations:
 - :mod:`~k8sim.autoscaling.hpa_sync`: one HPA sync (``reconcileAutoscaler``);
 - :mod:`~k8sim.autoscaling.ca_rules`: Cluster Autoscaler defaults, node utilisation,
   scale-down eligibility and unneeded-time bookkeeping;
+- :mod:`~k8sim.autoscaling.ca_drain`: which pods block a scale-down, where the others go;
 - :mod:`~k8sim.autoscaling.expanders`: random, most-pods, least-waste, price, priority;
 - :mod:`~k8sim.autoscaling.binpacking`: the binpacking node estimate;
 - :mod:`~k8sim.autoscaling.scale_up`: one scale-up decision (the orchestrator);
@@ -25,6 +26,7 @@ docs/autoscaling.md.
 
 from k8sim.autoscaling import (
     binpacking,
+    ca_drain,
     ca_rules,
     expanders,
     hpa_behavior,
@@ -36,5 +38,5 @@ from k8sim.autoscaling import (
     service,
 )
 
-__all__ = ["binpacking", "ca_rules", "expanders", "hpa_behavior", "hpa_replicas", "hpa_sync", "load", "queueing",
+__all__ = ["binpacking", "ca_drain", "ca_rules", "expanders", "hpa_behavior", "hpa_replicas", "hpa_sync", "load", "queueing",
            "scale_up", "service"]
