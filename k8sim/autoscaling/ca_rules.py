@@ -14,6 +14,7 @@ described by its requests and the flags upstream looks at (DaemonSet, mirror, de
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -130,7 +131,11 @@ def calculate_utilization_of_resource(allocatable: int, pods: Iterable[PodReques
         if is_pod_long_terminating(pod, now):
             continue
         requested += value
-    return requested / (allocatable - excluded)
+    rest = allocatable - excluded
+    if rest <= 0:
+        # Go's float division: x/0 is +Inf, 0/0 is NaN (then not >= any threshold).
+        return math.inf if requested > 0 else math.nan
+    return requested / rest
 
 
 def calculate_utilization(node: NodeResources, pods: Iterable[PodRequests], *, skip_daemonset_pods: bool = False,
@@ -162,8 +167,9 @@ def calculate_utilization(node: NodeResources, pods: Iterable[PodRequests], *, s
 def is_below_utilization_threshold(info: UtilizationInfo, *, has_gpu: bool,
                                    threshold: float = SCALE_DOWN_UTILIZATION_THRESHOLD,
                                    gpu_threshold: float = SCALE_DOWN_GPU_UTILIZATION_THRESHOLD) -> bool:
-    """``isNodeBelowUtilizationThreshold``: strictly below the (GPU) threshold."""
-    return info.utilization < (gpu_threshold if has_gpu else threshold)
+    """``isNodeBelowUtilizationThreshold``: not at or above the (GPU) threshold (as
+    upstream writes it, so a NaN utilisation counts as below)."""
+    return not info.utilization >= (gpu_threshold if has_gpu else threshold)
 
 
 def unremovable_reason(info: UtilizationInfo, *, has_gpu: bool, ready: bool = True, being_deleted: bool = False,

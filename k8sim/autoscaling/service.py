@@ -25,12 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from k8sim.autoscaling.queueing import (
-    mg1ps_mean_response,
-    mg1ps_response_quantile,
-    mmc_mean_response,
-    mmc_response_quantile,
-)
+from k8sim.autoscaling.queueing import mg1ps_response_quantile, mmc_mean_response, mmc_response_quantile
 
 __all__ = ["ServiceModel", "ServiceStep", "service_step"]
 
@@ -89,11 +84,15 @@ def service_step(model: ServiceModel, rate: np.ndarray, ready: np.ndarray) -> Se
     mean = np.full_like(lam, math.inf)
     quant = np.full_like(lam, math.inf)
     q = model.latency_quantile
-    for i in np.flatnonzero((n > 0) & (rho < 1)):
-        if model.queue == "ps":
-            mean[i] = mg1ps_mean_response(per_pod[i], mu)
-            quant[i] = mg1ps_response_quantile(q, per_pod[i], mu, model.service_scv)
-        else:
+    ok = (n > 0) & (rho < 1)
+    if model.queue == "ps":
+        # Vectorised closed forms (a day of 1 s steps is 86 400 evaluations): the mean
+        # (1/mu)/(1 - rho) and the quantile q_S(p)/(1 - rho), q_S fixed for the model.
+        slack = 1.0 - rho[ok]
+        mean[ok] = (1.0 / mu) / slack
+        quant[ok] = mg1ps_response_quantile(q, 0.0, mu, model.service_scv) / slack
+    else:
+        for i in np.flatnonzero(ok):
             mean[i] = mmc_mean_response(lam[i], mu, int(n[i]))
             quant[i] = mmc_response_quantile(q, lam[i], mu, int(n[i]))
     return ServiceStep(lam, per_pod, served, dropped, usage, rho, mean, quant)

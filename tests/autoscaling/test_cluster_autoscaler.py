@@ -341,3 +341,14 @@ def test_price_expander_mirrors_upstream():
     prices.update({(1000, 0): 20.0, (500, 0): 10.0, (500, 500 * 2**20): 10.0})
     assert best(opts(200.0, 200.0, pods1=(p1,), n3=200.0), 2000) == "ng2"  # existing wins at the same price
     assert best(opts(200.0, 200.0, pods1=(p1,), n3=90.0), 2000) == "ng3"   # non-existing when cheaper
+
+
+def test_daemonsets_using_all_allocatable_divide_as_go_does():
+    # Skipped DaemonSet pods take the whole 1000 m: Go's float division gives +Inf for a
+    # non-zero numerator (needed) and NaN for 0/0, which is not >= the threshold.
+    node = NodeResources(cpu=1000, memory=1000)
+    ds = PodRequests(cpu=1000, memory=1000, daemonset=True)
+    u = calculate_utilization(node, [ds, PodRequests(cpu=100, memory=100)], skip_daemonset_pods=True)
+    assert math.isinf(u.utilization) and unremovable_reason(u, has_gpu=False) == "NotUnderutilized"
+    u = calculate_utilization(node, [ds], skip_daemonset_pods=True)
+    assert math.isnan(u.utilization) and unremovable_reason(u, has_gpu=False) is None

@@ -55,3 +55,16 @@ def test_mmc_pool():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="same shape"):
         service_step(ServiceModel(1, 1), np.array([1.0, 2.0]), np.array([1]))
+
+
+def test_the_vectorised_ps_path_equals_the_scalar_closed_forms():
+    from k8sim.autoscaling.queueing import mg1ps_mean_response, mg1ps_response_quantile
+    m = ServiceModel(capacity_rps=20, cpu_request_milli=250, service_scv=2.0, latency_quantile=0.99)
+    rate = np.linspace(0.0, 150.0, 301)
+    ready = np.full(rate.shape, 8)
+    s = service_step(m, rate, ready)
+    for i in (0, 100, 250):
+        lam = rate[i] / 8
+        assert s.latency_mean[i] == pytest.approx(mg1ps_mean_response(lam, 20.0), rel=1e-12)
+        assert s.latency_quantile[i] == pytest.approx(mg1ps_response_quantile(0.99, lam, 20.0, 2.0), rel=1e-12)
+    assert np.isinf(s.latency_mean[rate >= 160]).all()
