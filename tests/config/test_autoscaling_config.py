@@ -144,3 +144,15 @@ def test_the_example_in_the_docs_validates():
     section = Autoscaling.model_validate(yaml.safe_load(block)["autoscaling"])
     assert section.cluster_autoscaler.node_groups[0].capacity_type == "spot"
     assert section.horizontal_pod_autoscalers[0].spec.behavior.scale_down.tolerance == 0.05
+
+
+def test_json_schema_and_round_trip():
+    # `k8sim schema` and the saved resolved scenario need both once the section is wired.
+    schema = Autoscaling.model_json_schema(by_alias=True)
+    assert "HorizontalPodAutoscalerSpec" in schema["$defs"]
+    assert "maxReplicas" in schema["$defs"]["HorizontalPodAutoscalerSpec"]["properties"]
+    data = {"horizontal_pod_autoscalers": [_hpa(behavior={"scaleUp": {"tolerance": 0.05}})],
+            "cluster_autoscaler": {"node_groups": [_group(price_per_hour=0.2, capacity_type="spot")]}}
+    a = Autoscaling.model_validate(data)
+    again = Autoscaling.model_validate(a.model_dump(by_alias=True, mode="json"))
+    assert again == a
