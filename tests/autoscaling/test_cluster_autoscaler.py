@@ -352,3 +352,13 @@ def test_daemonsets_using_all_allocatable_divide_as_go_does():
     assert math.isinf(u.utilization) and unremovable_reason(u, has_gpu=False) == "NotUnderutilized"
     u = calculate_utilization(node, [ds], skip_daemonset_pods=True)
     assert math.isnan(u.utilization) and unremovable_reason(u, has_gpu=False) is None
+
+
+def test_benchmark_binpacking_estimate_numbers():
+    # BenchmarkBinpackingEstimate's expectations: 50 000 pods of 50 m and 1 000 of 95 m on
+    # 1000 m templates (100 pods each), at most 3000 nodes -> 2595 nodes, 51 000 pods.
+    # By hand: the 95 m pods go first, 10 per node on 100 nodes (950 m); the 50 m pods
+    # fill those (one each), then 20 per new node: 100 + 49 900 / 20 = 2595.
+    groups = [_group(50, 100, 50_000), _group(95, 190, 1_000)]
+    e = estimate(groups, (1000, 5000 * MIB, 100), requests_of=_req, max_nodes=3000)
+    assert (e.node_count, len(e.scheduled)) == (2595, 51_000)
