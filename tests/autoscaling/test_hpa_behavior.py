@@ -300,3 +300,35 @@ def test_reconcile_bounds():
     assert reconcile_bounds(1, 3, 10)[0] == 3
     assert reconcile_bounds(5, 3, 10) == (None, "")
     assert reconcile_bounds(0, 0, 10) == (None, "")   # minReplicas 0: scaling from zero stays active
+
+
+NORMALIZE_WITH_BEHAVIOR = [
+    # TestNormalizeDesiredReplicasWithBehavior: (name, recs as (value, minutes ago), current,
+    # desired, expected, stored recommendation values or None, up window, down window)
+    ("empty recommendations for scaling down", [], 100, 5, 5, [5], 0, 0),
+    ("simple scale down stabilization", [(4, 2), (5, 1)], 100, 3, 5, [4, 5, 3], 0, 180),
+    ("simple scale up stabilization", [(4, 2), (5, 1)], 1, 7, 4, [4, 5, 7], 300, 0),
+    ("no scale down stabilization", [(1, 2), (2, 1)], 100, 3, 3, [1, 2, 3], 300, 0),
+    ("no scale up stabilization", [(4, 2), (5, 1)], 1, 3, 3, [4, 5, 3], 0, 300),
+    ("no scale down stabilization, reuse recommendation element", [(10, 10), (9, 9)], 100, 3, 3, [10, 3], 0, 0),
+    ("no scale up stabilization, reuse recommendation element", [(10, 10), (9, 9)], 1, 100, 100, [10, 100], 0, 0),
+    ("scale down stabilization, reuse one of obsolete recommendation element",
+     [(10, 10), (4, 1), (5, 2), (9, 9)], 100, 3, 5, [10, 4, 5, 3], 0, 180),
+    ("scale up stabilization, reuse one of obsolete recommendation element",
+     [(10, 100), (6, 1), (5, 2), (9, 3)], 1, 100, 5, [100, 6, 5, 9], 300, 0),
+    ("scale up and down stabilization, do not scale up when prenormalized rec goes down",
+     [(2, 100), (3, 3)], 2, 1, 2, None, 300, 300),
+    ("scale up and down stabilization, do not scale down when prenormalized rec goes up",
+     [(2, 100), (1, 3)], 2, 3, 2, None, 300, 300),
+]
+
+
+@pytest.mark.parametrize(("name", "recs", "current", "desired", "expected", "stored", "up_w", "down_w"),
+                         NORMALIZE_WITH_BEHAVIOR, ids=[c[0] for c in NORMALIZE_WITH_BEHAVIOR])
+def test_stabilize_with_behaviors_mirrors_upstream(name, recs, current, desired, expected, stored, up_w, down_w):
+    log = [Recommendation(v, NOW - 60 * m) for v, m in recs]
+    got, _, new_log = stabilize_recommendation_with_behaviors(
+        log, current, desired, HPAScalingRules((), "Max", up_w), HPAScalingRules((), "Max", down_w), NOW)
+    assert got == expected
+    if stored is not None:
+        assert [r.recommendation for r in new_log] == stored
