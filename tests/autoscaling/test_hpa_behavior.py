@@ -1,7 +1,8 @@
 """HPA behavior normalisation against upstream's horizontal_test.go.
 
 Cases named after kubernetes/kubernetes pkg/controller/podautoscaler/horizontal_test.go
-(TestScalingWithRules, TestNormalizeDesiredReplicas, TestStoreScaleEvents) keep their
+(TestScalingWithRules, TestNormalizeDesiredReplicas, TestNormalizeDesiredReplicasWithBehavior,
+TestStoreScaleEvents) keep their
 upstream names and numbers. Upstream builds event times with
 ``generateEventsUniformDistribution(events, period)``: event ``i`` of ``n`` lies
 ``int(period - seg*(i+1) + seg/2)`` seconds before now, ``seg = period / n`` (Go
