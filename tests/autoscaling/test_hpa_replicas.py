@@ -97,6 +97,17 @@ RESOURCE_CASES = [
      {"readiness": [F, T, T], "start": [HOT, COOL, COOL]}, 4, 200, 2 * 2000),
     ("TestReplicaCalcMissingMetricsUnreadyScaleDown", 4, [100, 100, 100], [1000] * 4, 50,
      {"readiness": [F, T, T, T]}, 3, 10, 2 * 100),
+    ("TestReplicaCalcMissingMetricsScaleDownTargetOver100", 4, [200, 100, 100], [1000, 1000, 2000, 2000], 300,
+     {"readiness": [F, T, T, T]}, 2, 6, 2 * 100),
+    ("TestReplicaCalcDuringRollingUpdateWithMaxSurge", 2, [100, 100], [1000] * 3, 50,
+     {"phase": [R, R, R]}, 2, 10, 2 * 100),
+    # TestReplicaCalcComputedToleranceAlgImplementation: 10 pods using 2 * 150 m against
+    # requests around 2 * 300 m (sum 6000 m): 50 %; target int(100 / (2 * 0.9) + 1) = 56 ->
+    # ratio 0.893 -> ceil(8.93) = 9; target 55 (+0.4 instead of +1) -> 0.909: no change.
+    ("TestReplicaCalcComputedToleranceAlgImplementation", 10, [150] * 10,
+     [400, 200, 310, 290, 302, 298, 301, 299, 300, 300], 56, {}, 9, 50, 2 * 150),
+    ("TestReplicaCalcComputedToleranceAlgImplementation (no scale)", 10, [150] * 10,
+     [400, 200, 310, 290, 302, 298, 301, 299, 300, 300], 55, {}, 10, 50, 2 * 150),
 ]
 
 
@@ -109,14 +120,66 @@ def test_resource_utilization_cases_mirror_upstream(name, current, levels, reque
 
 
 def test_missing_metrics_scale_down_uses_the_target_when_it_is_over_100_percent():
-    # Mirrors upstream's TestReplicaCalcMissingMetricsScaleDownTargetOver100 idea, derived
-    # by hand: 4 pods of 2000m, pod0 unready, pods 1-2 use 2 * 300 m, pod3 has no metric;
-    # target 300 %. Ready usage 1200 / 4000 = 30 % -> ratio 0.1. A missing pod counts
-    # as max(100, 300) = 300 % of its request = 6000 m: (1200 + 6000) / 6000 = 120 %
-    # -> 0.4 -> ceil(0.4 * 3) = 2. Counting it at 100 % would give (1200 + 2000) / 6000
-    # = 53 % -> 0.177 -> ceil(0.53) = 1.
+    # Hand-derived companion of TestReplicaCalcMissingMetricsScaleDownTargetOver100: 4
+    # pods of 2000 m, pod0 unready, pods 1-2 use 2 * 300 m, pod3 has no metric; target
+    # 300 %. Ready usage 1200 / 4000 = 30 % -> ratio 0.1. A missing pod counts as
+    # max(100, 300) = 300 % of its request = 6000 m: (1200 + 6000) / 6000 = 120 % -> 0.4
+    # -> ceil(0.4 * 3) = 2. Counting it at 100 % would give 53 % -> ceil(0.53) = 1.
     result = _resource(4, [300, 300, 300], [1000] * 4, 300, readiness=[F, T, T, T])
     assert result.replicas == 2
+
+
+def test_rolling_update_with_max_surge_pods_metric():
+    # TestReplicaCalcDuringRollingUpdateWithMaxSurgeCM: 3 running pods for 2 replicas,
+    # the surge pod has no sample; average 10000 against 17000 -> scale-down, but with
+    # the missing pod at the target the count would be ceil(0.7255 * 3) = 3 > 2: keep 2.
+    pods = _pods(3, phase=[R, R, R])
+    metrics = {"p0": MetricSample(10000), "p1": MetricSample(10000)}
+    r = get_metric_replicas(2, 17000, pods, metrics, now=NOW)
+    assert (r.replicas, r.usage) == (2, 10000)
+
+
+GROUP_PODS = [
+    # TestGroupPods: (name, pod, sample or None, is_cpu, expected (ready, unready, missing, ignored))
+    ("count in a ready pod - memory", PodInfo("b", phase="Succeeded", ready=None, start_time=None),
+     MetricSample(1, NOW, 60), False, (1, set(), set(), set())),
+    ("unready a pod without ready condition - CPU", PodInfo("l", phase="Succeeded", ready=None, start_time=NOW),
+     MetricSample(1), True, (0, {"l"}, set(), set())),
+    ("count in a ready pod with fresh metrics during initialization period - CPU",
+     PodInfo("b", phase="Succeeded", ready=True, start_time=NOW - 60, ready_transition_time=NOW - 30),
+     MetricSample(1, NOW, 30), True, (1, set(), set(), set())),
+    ("unready a ready pod without fresh metrics during initialization period - CPU",
+     PodInfo("b", phase="Succeeded", ready=True, start_time=NOW - 60, ready_transition_time=NOW - 30),
+     MetricSample(1, NOW, 60), True, (0, {"b"}, set(), set())),
+    ("unready an unready pod during initialization period - CPU",
+     PodInfo("l", phase="Succeeded", ready=False, start_time=NOW - 600, ready_transition_time=NOW - 594),
+     MetricSample(1), True, (0, {"l"}, set(), set())),
+    ("count in a ready pod without fresh metrics after initialization period - CPU",
+     PodInfo("b", phase="Succeeded", ready=True, start_time=NOW - 180, ready_transition_time=NOW - 180),
+     MetricSample(1, NOW - 120, 60), True, (1, set(), set(), set())),
+    ("count in an unready pod that was ready after initialization period - CPU",
+     PodInfo("l", phase="Succeeded", ready=False, start_time=NOW - 600, ready_transition_time=NOW - 540),
+     MetricSample(1), True, (1, set(), set(), set())),
+    ("unready pod that has never been ready after initialization period - CPU",
+     PodInfo("l", phase="Succeeded", ready=False, start_time=NOW - 600, ready_transition_time=NOW - 590),
+     MetricSample(1), True, (1, set(), set(), set())),
+    ("a missing pod", PodInfo("e", phase="Succeeded", ready=None, start_time=NOW - 180), None, True,
+     (0, set(), {"e"}, set())),
+    ("pending pods are unreadied", PodInfo("u", phase="Pending", ready=None, start_time=None), None, True,
+     (0, {"u"}, set(), set())),
+    ("ignore pods with deletion timestamps", PodInfo("d", phase="Pending", deleting=True), MetricSample(1), True,
+     (0, set(), set(), {"d"})),
+    ("ignore pods in a failed state", PodInfo("f", phase="Failed"), MetricSample(1), True, (0, set(), set(), {"f"})),
+]
+
+
+@pytest.mark.parametrize(("name", "pod", "sample", "is_cpu", "expected"), GROUP_PODS, ids=[c[0] for c in GROUP_PODS])
+def test_group_pods_mirrors_upstream(name, pod, sample, is_cpu, expected):
+    # Run with the testing constants (2 min initialization, 10 s readiness delay).
+    metrics = {} if sample is None else {pod.name: sample}
+    g = group_pods([pod], metrics, is_cpu=is_cpu, now=NOW, cpu_initialization_period=120.0,
+                   delay_of_initial_readiness_status=10.0)
+    assert (g.ready_pod_count, set(g.unready), set(g.missing), set(g.ignored)) == expected
 
 
 def test_errors_are_those_of_upstream():
