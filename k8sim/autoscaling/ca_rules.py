@@ -19,7 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
+    "INITIAL_NODE_GROUP_BACKOFF_S",
+    "MAX_NODE_GROUP_BACKOFF_S",
     "MAX_NODE_PROVISION_TIME_S",
+    "NODE_GROUP_BACKOFF_RESET_TIMEOUT_S",
     "POD_LONG_TERMINATING_EXTRA_THRESHOLD_S",
     "SCALE_DOWN_DELAY_AFTER_ADD_S",
     "SCALE_DOWN_DELAY_AFTER_DELETE_S",
@@ -29,6 +32,7 @@ __all__ = [
     "SCALE_DOWN_UNREADY_TIME_S",
     "SCALE_DOWN_UTILIZATION_THRESHOLD",
     "SCAN_INTERVAL_S",
+    "NodeGroupBackoff",
     "NodeResources",
     "PodRequests",
     "UnneededNodes",
@@ -37,6 +41,7 @@ __all__ = [
     "calculate_utilization_of_resource",
     "is_below_utilization_threshold",
     "is_pod_long_terminating",
+    "min_size_reached",
     "scale_down_in_cooldown",
     "unremovable_reason",
 ]
@@ -59,6 +64,12 @@ MAX_NODE_PROVISION_TIME_S = 900.0
 SCALE_DOWN_UTILIZATION_THRESHOLD = 0.5
 #: ``--scale-down-gpu-utilization-threshold`` (nodes with a GPU).
 SCALE_DOWN_GPU_UTILIZATION_THRESHOLD = 0.5
+#: ``--initial-node-group-backoff-duration``, ``--max-node-group-backoff-duration`` and
+#: ``--node-group-backoff-reset-timeout``: a group whose scale-up failed (e.g. its nodes
+#: did not register within ``MAX_NODE_PROVISION_TIME_S``) is not scaled up for a while.
+INITIAL_NODE_GROUP_BACKOFF_S = 300.0
+MAX_NODE_GROUP_BACKOFF_S = 1800.0
+NODE_GROUP_BACKOFF_RESET_TIMEOUT_S = 3 * 3600.0
 #: ``drain.PodLongTerminatingExtraThreshold``: a deleting pod past its grace period plus
 #: this no longer counts towards utilisation.
 POD_LONG_TERMINATING_EXTRA_THRESHOLD_S = 30.0
@@ -240,3 +251,43 @@ def scale_down_in_cooldown(now: float, *, last_scale_up: float | None = None,
     return any(t is not None and t + d > now for t, d in (
         (last_scale_up, delay_after_add_s), (last_scale_down_delete, delay_after_delete_s),
         (last_scale_down_failure, delay_after_failure_s)))
+
+
+def min_size_reached(size: int, deletions_in_progress: int, min_size: int) -> bool:
+    """``verifyMinSize`` (unneeded/nodes.go): a node of a group whose size minus the
+    deletions in progress is at or below ``min_size`` is not removed
+    (``NodeGroupMinSizeReached``)."""
+    return size - deletions_in_progress <= min_size
+
+
+class NodeGroupBackoff:
+    """``utils/backoff/exponential_backoff.go``: per node group, a failed scale-up
+    backs the group off for the initial duration, doubled (up to the maximum) for a
+    failure after the previous back-off ended; failures during a back-off do not
+    lengthen it. Data older than the reset timeout since the last failure is dropped
+    (``RemoveStaleBackoffData``)."""
+
+    def __init__(self, initial_s: float = INITIAL_NODE_GROUP_BACKOFF_S, max_s: float = MAX_NODE_GROUP_BACKOFF_S,
+                 reset_timeout_s: float = NODE_GROUP_BACKOFF_RESET_TIMEOUT_S) -> None:
+        self.initial_s, self.max_s, self.reset_timeout_s = initial_s, max_s, reset_timeout_s
+        self._info: dict[str, tuple[float, float, float]] = {}  # group -> (duration, until, last failure)
+
+    def backoff(self, group: str, now: float) -> float:
+        """Record a failed scale-up at ``now``; returns the time the back-off ends."""
+        duration = self.initial_s
+        info = self._info.get(group)
+        if info is not None and info[1] < now:
+            duration = min(2 * info[0], self.max_s)
+        until = now + duration
+        self._info[group] = (duration, until, now)
+        return until
+
+    def is_backed_off(self, group: str, now: float) -> bool:
+        info = self._info.get(group)
+        return info is not None and info[1] > now
+
+    def remove_backoff(self, group: str) -> None:
+        self._info.pop(group, None)
+
+    def remove_stale(self, now: float) -> None:
+        self._info = {g: i for g, i in self._info.items() if not i[2] + self.reset_timeout_s < now}

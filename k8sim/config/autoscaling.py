@@ -296,6 +296,13 @@ class ClusterAutoscaler(Strict):
     max_nodes_total: int = Field(default=0, ge=0)  # 0: no limit
     ignore_daemonsets_utilization: bool = False
     ignore_mirror_pods_utilization: bool = False
+    scale_down_unready_enabled: bool = True
+    skip_nodes_with_system_pods: bool = True
+    skip_nodes_with_local_storage: bool = True
+    skip_nodes_with_custom_controller_pods: bool = True
+    initial_node_group_backoff_s: float = Field(default=300.0, gt=0)
+    max_node_group_backoff_s: float = Field(default=1800.0, gt=0)
+    node_group_backoff_reset_timeout_s: float = Field(default=3 * 3600.0, gt=0)
     # Not an upstream setting: how long a cloud takes from the resize to a registered
     # node (k8sim's assumption; measure yours). Drawn per node.
     provisioning_latency: Distribution = Field(default_factory=_default_provisioning)  # type: ignore[assignment]

@@ -362,3 +362,19 @@ def test_benchmark_binpacking_estimate_numbers():
     groups = [_group(50, 100, 50_000), _group(95, 190, 1_000)]
     e = estimate(groups, (1000, 5000 * MIB, 100), requests_of=_req, max_nodes=3000)
     assert (e.node_count, len(e.scheduled)) == (2595, 51_000)
+
+
+def test_node_group_backoff_doubles_after_each_ended_backoff():
+    from k8sim.autoscaling.ca_rules import NodeGroupBackoff, min_size_reached
+    b = NodeGroupBackoff()                       # 5 min initial, 30 min max, 3 h reset
+    assert b.backoff("g", 0.0) == 300.0          # first failure: 5 min
+    assert b.backoff("g", 100.0) == 400.0        # during the back-off: not lengthened
+    assert b.is_backed_off("g", 399.0) and not b.is_backed_off("g", 400.0)
+    assert b.backoff("g", 500.0) == 1100.0       # after it ended: doubled to 10 min
+    assert b.backoff("g", 1200.0) == 2400.0      # 20 min
+    assert b.backoff("g", 2500.0) == 4300.0      # 40 min capped at 30
+    b.remove_stale(2500.0 + 3 * 3600.0)          # exactly 3 h later: kept (not before)
+    assert b.backoff("g", 6000.0) == 7800.0      # still doubling from 30 min: capped
+    b.remove_stale(6000.0 + 3 * 3600.0 + 1)      # more than 3 h after the last failure
+    assert b.backoff("g", 20_000.0) == 20_300.0  # starts over at 5 min
+    assert min_size_reached(3, 0, 3) and min_size_reached(4, 1, 3) and not min_size_reached(4, 0, 3)

@@ -105,6 +105,8 @@ def test_cluster_autoscaler_defaults_are_upstreams():
     assert (ca.scan_interval_s, ca.scale_down_unneeded_time_s, ca.scale_down_delay_after_add_s,
             ca.max_node_provision_time_s, ca.scale_down_utilization_threshold, ca.expander) == (
         10.0, 600.0, 600.0, 900.0, 0.5, ["random"])
+    assert (ca.skip_nodes_with_system_pods, ca.skip_nodes_with_local_storage, ca.initial_node_group_backoff_s,
+            ca.max_node_group_backoff_s) == (True, True, 300.0, 1800.0)
     g = ca.node_groups[0]
     assert (g.min_size, g.capacity_type, g.price_per_hour) == (0, "on-demand", 0.0)
 
