@@ -1,0 +1,339 @@
+"""Autoscaler configuration: HorizontalPodAutoscalers (``autoscaling/v2``) and the
+Cluster Autoscaler with its node groups.
+
+An HPA is written exactly as a Kubernetes manifest (``apiVersion: autoscaling/v2``,
+``kind: HorizontalPodAutoscaler``, ``metadata``, ``spec`` with ``scaleTargetRef``,
+``minReplicas``, ``maxReplicas``, ``metrics`` and ``behavior``), so one copied from a
+cluster validates as is. Defaults follow ``pkg/apis/autoscaling/v2/defaults.go``:
+``minReplicas`` 1, a CPU utilisation target of 80 % when no metric is given, and the
+``behavior`` defaults filled in by :mod:`k8sim.autoscaling.hpa_behavior`. Validation
+follows ``pkg/apis/autoscaling/validation/validation.go`` where it matters: targets
+must be positive, each metric source type allows only its target types, windows are at
+most 3600 s and policy periods at most 1800 s.
+
+The Cluster Autoscaler's settings are its command-line flags (``--scan-interval`` is
+``scan_interval_s``), with upstream's defaults; node groups carry a template node,
+min/max size, an hourly price and the capacity type (on-demand or spot).
+
+Not yet part of :class:`~k8sim.config.scenario.Scenario`: the components that run the
+autoscalers read these models once they are wired in (docs/autoscaling.md).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from k8sim.config.base import Strict
+from k8sim.config.cluster import NodeGpus, PoolName, Taint
+from k8sim.config.distributions import Distribution
+from k8sim.config.k8s_types import K8sModel, LabelSelector
+from k8sim.config.names import DnsSubdomain, Labels, LabelValue
+from k8sim.config.quantity import to_milli
+from k8sim.config.resources import Quantity, ResourceList
+
+__all__ = [
+    "Autoscaling",
+    "ClusterAutoscaler",
+    "HPAScalingPolicy",
+    "HPAScalingRules",
+    "HorizontalPodAutoscaler",
+    "HorizontalPodAutoscalerBehavior",
+    "HorizontalPodAutoscalerSpec",
+    "MetricSpec",
+    "MetricTarget",
+    "NodeGroup",
+    "NodeTemplate",
+]
+
+#: ``MaxStabilizationWindowSeconds`` and ``MaxPeriodSeconds`` of the upstream validation.
+MAX_STABILIZATION_WINDOW_S = 3600
+MAX_PERIOD_S = 1800
+
+
+# ------------------------------------------------------------------------------ HPA
+
+
+class CrossVersionObjectReference(K8sModel):
+    """``scaleTargetRef`` / ``describedObject``: the object by kind and name."""
+
+    api_version: str = Field(default="apps/v1", alias="apiVersion")
+    kind: str = Field(min_length=1)  # Deployment, StatefulSet, ReplicaSet, ...
+    name: DnsSubdomain
+
+
+class MetricTarget(K8sModel):
+    """``MetricTarget``: ``type`` says which of the three values is the target."""
+
+    type: Literal["Utilization", "Value", "AverageValue"]
+    value: Quantity | None = None  # Value: the total (Object, External)
+    average_value: Quantity | None = Field(default=None, alias="averageValue")  # per pod
+    average_utilization: int | None = Field(default=None, alias="averageUtilization")  # % of request
+
+    @model_validator(mode="after")
+    def _one_positive_target(self) -> MetricTarget:
+        field, value = {"Utilization": ("averageUtilization", self.average_utilization),
+                        "Value": ("value", self.value),
+                        "AverageValue": ("averageValue", self.average_value)}[self.type]
+        if value is None:
+            raise ValueError(f"{field}: required for a target of type {self.type}")
+        if value <= 0:
+            raise ValueError(f"{field}: must be positive (a target of zero cannot be scaled to), got {value}")
+        return self
+
+    def milli(self) -> int:
+        """The ``Value`` / ``AverageValue`` target in milli-units (``MilliValue()``)."""
+        q = self.value if self.type == "Value" else self.average_value
+        assert q is not None
+        return to_milli(q)
+
+
+class MetricIdentifier(K8sModel):
+    name: str = Field(min_length=1)
+    selector: LabelSelector | None = None
+
+
+class ResourceMetricSource(K8sModel):
+    name: Literal["cpu", "memory"]
+    target: MetricTarget
+
+
+class ContainerResourceMetricSource(ResourceMetricSource):
+    container: str = Field(min_length=1)
+
+
+class PodsMetricSource(K8sModel):
+    metric: MetricIdentifier
+    target: MetricTarget
+
+
+class ObjectMetricSource(K8sModel):
+    described_object: CrossVersionObjectReference = Field(alias="describedObject")
+    metric: MetricIdentifier
+    target: MetricTarget
+
+
+class ExternalMetricSource(K8sModel):
+    metric: MetricIdentifier
+    target: MetricTarget
+
+
+_SOURCE_FIELD = {"Resource": "resource", "ContainerResource": "container_resource", "Pods": "pods",
+                 "Object": "object", "External": "external"}
+_ALIAS = {"resource": "resource", "container_resource": "containerResource", "pods": "pods", "object": "object",
+          "external": "external"}
+#: Target types each source allows (validation.go: validateMetricTarget and callers).
+_ALLOWED_TARGETS = {"Resource": {"Utilization", "AverageValue"}, "ContainerResource": {"Utilization", "AverageValue"},
+                    "Pods": {"AverageValue"}, "Object": {"Value", "AverageValue"},
+                    "External": {"Value", "AverageValue"}}
+
+
+class MetricSpec(K8sModel):
+    """One ``metrics[]`` entry: ``type`` and the source of that type (only that one)."""
+
+    type: Literal["Resource", "ContainerResource", "Pods", "Object", "External"]
+    resource: ResourceMetricSource | None = None
+    container_resource: ContainerResourceMetricSource | None = Field(default=None, alias="containerResource")
+    pods: PodsMetricSource | None = None
+    object: ObjectMetricSource | None = None
+    external: ExternalMetricSource | None = None
+
+    @model_validator(mode="after")
+    def _source_matches_type(self) -> MetricSpec:
+        wanted = _SOURCE_FIELD[self.type]
+        if getattr(self, wanted) is None:
+            raise ValueError(f"{_ALIAS[wanted]}: required when type is {self.type}")
+        for name in _SOURCE_FIELD.values():
+            if name != wanted and getattr(self, name) is not None:
+                raise ValueError(f"{_ALIAS[name]}: must be omitted when type is {self.type}")
+        target = getattr(self, wanted).target
+        if target.type not in _ALLOWED_TARGETS[self.type]:
+            allowed = " or ".join(sorted(_ALLOWED_TARGETS[self.type]))
+            raise ValueError(f"{_ALIAS[wanted]}.target.type: must be {allowed} for a {self.type} metric, "
+                             f"got {target.type}")
+        return self
+
+
+def _default_metrics() -> list[MetricSpec]:
+    # SetDefaults_HorizontalPodAutoscaler: CPU at autoscaling.DefaultCPUUtilization (80 %).
+    return [MetricSpec.model_validate({"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}})]
+
+
+class HPAScalingPolicy(K8sModel):
+    type: Literal["Pods", "Percent"]
+    value: int = Field(gt=0)  # pods, or percent of the replicas at the period's start
+    period_seconds: int = Field(alias="periodSeconds", gt=0, le=MAX_PERIOD_S)
+
+
+class HPAScalingRules(K8sModel):
+    """One direction's rules; unset fields take the upstream defaults (see
+    :func:`k8sim.autoscaling.hpa_behavior.generate_scale_up_rules`)."""
+
+    stabilization_window_seconds: int | None = Field(default=None, alias="stabilizationWindowSeconds", ge=0,
+                                                     le=MAX_STABILIZATION_WINDOW_S)
+    select_policy: Literal["Max", "Min", "Disabled"] | None = Field(default=None, alias="selectPolicy")
+    policies: list[HPAScalingPolicy] | None = None
+    tolerance: float | None = Field(default=None, ge=0)  # HPAConfigurableTolerance
+
+    @field_validator("policies")
+    @classmethod
+    def _not_empty(cls, v: list[HPAScalingPolicy] | None) -> list[HPAScalingPolicy] | None:
+        if v is not None and not v:
+            raise ValueError("must specify at least one policy (or leave policies out for the defaults)")
+        return v
+
+
+class HorizontalPodAutoscalerBehavior(K8sModel):
+    scale_up: HPAScalingRules | None = Field(default=None, alias="scaleUp")
+    scale_down: HPAScalingRules | None = Field(default=None, alias="scaleDown")
+
+
+class HorizontalPodAutoscalerSpec(K8sModel):
+    scale_target_ref: CrossVersionObjectReference = Field(alias="scaleTargetRef")
+    min_replicas: int = Field(default=1, alias="minReplicas", ge=0)
+    max_replicas: int = Field(alias="maxReplicas", ge=1)
+    metrics: list[MetricSpec] = Field(default_factory=_default_metrics)
+    behavior: HorizontalPodAutoscalerBehavior | None = None
+
+    @model_validator(mode="after")
+    def _replica_bounds(self) -> HorizontalPodAutoscalerSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"maxReplicas: must be greater than or equal to minReplicas ({self.min_replicas}), "
+                             f"got {self.max_replicas}")
+        if self.min_replicas == 0 and not any(m.type in ("Object", "External") for m in self.metrics):
+            # Scale to zero (HPAScaleToZero) needs a metric that exists without pods.
+            raise ValueError("minReplicas: 0 needs at least one Object or External metric "
+                             "(with only pod metrics nothing could scale the target up again)")
+        if not self.metrics:
+            raise ValueError("metrics: must specify at least one metric (or leave metrics out for CPU at 80 %)")
+        return self
+
+
+class ObjectMeta(K8sModel):
+    name: DnsSubdomain
+    namespace: DnsSubdomain = "default"
+
+
+class HorizontalPodAutoscaler(K8sModel):
+    """A ``HorizontalPodAutoscaler`` manifest (``autoscaling/v2``)."""
+
+    api_version: Literal["autoscaling/v2"] = Field(default="autoscaling/v2", alias="apiVersion")
+    kind: Literal["HorizontalPodAutoscaler"] = "HorizontalPodAutoscaler"
+    metadata: ObjectMeta
+    spec: HorizontalPodAutoscalerSpec
+
+
+# ------------------------------------------------------------------- Cluster Autoscaler
+
+
+class NodeTemplate(Strict):
+    """The node a group adds: what ``TemplateNodeInfo`` returns upstream."""
+
+    allocatable: ResourceList  # e.g. {cpu: "4", memory: 16Gi}; pods defaults to 110
+    labels: Labels = {}
+    taints: list[Taint] = []
+    zone: LabelValue | None = None  # topology.kubernetes.io/zone
+    gpus: NodeGpus | None = None
+
+    @field_validator("allocatable")
+    @classmethod
+    def _cpu_and_memory(cls, v: dict) -> dict:
+        for r in ("cpu", "memory"):
+            if not v.get(r):
+                raise ValueError(f"{r}: a node template needs a positive {r} allocatable")
+        return v
+
+
+class NodeGroup(Strict):
+    """A node group (an autoscaling group / managed instance group)."""
+
+    name: PoolName
+    min_size: int = Field(default=0, ge=0)
+    max_size: int = Field(ge=1)
+    initial_size: int | None = Field(default=None, ge=0)  # nodes at t = 0 (default: min_size)
+    template: NodeTemplate
+    price_per_hour: float = Field(default=0.0, ge=0)  # money per node-hour (any currency)
+    capacity_type: Literal["on-demand", "spot"] = "on-demand"
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodeGroup:
+        if self.min_size > self.max_size:
+            raise ValueError(f"max_size: must be greater than or equal to min_size ({self.min_size}), "
+                             f"got {self.max_size}")
+        if self.initial_size is not None and not self.min_size <= self.initial_size <= self.max_size:
+            raise ValueError(f"initial_size: must be within [min_size, max_size] = [{self.min_size}, "
+                             f"{self.max_size}], got {self.initial_size}")
+        return self
+
+
+ExpanderName = Literal["random", "most-pods", "least-waste", "price", "priority"]
+
+
+def _default_provisioning() -> dict:
+    return {"kind": "constant", "value": 60.0}
+
+
+class ClusterAutoscaler(Strict):
+    """Cluster Autoscaler settings: flags of ``cluster-autoscaler`` with upstream defaults."""
+
+    node_groups: list[NodeGroup] = Field(min_length=1)
+    expander: list[ExpanderName] = ["random"]  # --expander, a chain as "priority,least-waste"
+    priorities: dict[int, list[str]] | None = None  # priority expander: priority -> group name regexes
+    scan_interval_s: float = Field(default=10.0, gt=0)  # --scan-interval
+    scale_down_enabled: bool = True  # --scale-down-enabled
+    scale_down_utilization_threshold: float = Field(default=0.5, ge=0, le=1)
+    scale_down_gpu_utilization_threshold: float = Field(default=0.5, ge=0, le=1)
+    scale_down_unneeded_time_s: float = Field(default=600.0, ge=0)
+    scale_down_unready_time_s: float = Field(default=1200.0, ge=0)
+    scale_down_delay_after_add_s: float = Field(default=600.0, ge=0)
+    scale_down_delay_after_delete_s: float | None = Field(default=None, ge=0)  # default: the scan interval
+    scale_down_delay_after_failure_s: float = Field(default=180.0, ge=0)
+    max_node_provision_time_s: float = Field(default=900.0, gt=0)
+    max_graceful_termination_s: float = Field(default=600.0, ge=0)
+    max_nodes_total: int = Field(default=0, ge=0)  # 0: no limit
+    ignore_daemonsets_utilization: bool = False
+    ignore_mirror_pods_utilization: bool = False
+    scale_down_unready_enabled: bool = True
+    skip_nodes_with_system_pods: bool = True
+    skip_nodes_with_local_storage: bool = True
+    skip_nodes_with_custom_controller_pods: bool = True
+    initial_node_group_backoff_s: float = Field(default=300.0, gt=0)
+    max_node_group_backoff_s: float = Field(default=1800.0, gt=0)
+    node_group_backoff_reset_timeout_s: float = Field(default=3 * 3600.0, gt=0)
+    # Not an upstream setting: how long a cloud takes from the resize to a registered
+    # node (k8sim's assumption; measure yours). Drawn per node.
+    provisioning_latency: Distribution = Field(default_factory=_default_provisioning)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClusterAutoscaler:
+        names = [g.name for g in self.node_groups]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"node_groups: duplicate group name(s) {', '.join(dup)}")
+        if "priority" in self.expander and not self.priorities:
+            raise ValueError("priorities: required by the priority expander (priority -> list of group regexes)")
+        for prio, patterns in (self.priorities or {}).items():
+            for i, p in enumerate(patterns):
+                try:
+                    re.compile(p)
+                except re.error as exc:
+                    raise ValueError(f"priorities.{prio}[{i}]: not a regular expression ({exc})") from None
+        return self
+
+
+class Autoscaling(Strict):
+    """The autoscalers of a scenario."""
+
+    horizontal_pod_autoscalers: list[HorizontalPodAutoscaler] = []
+    cluster_autoscaler: ClusterAutoscaler | None = None
+
+    @model_validator(mode="after")
+    def _unique_hpas(self) -> Autoscaling:
+        keys = [(h.metadata.namespace, h.metadata.name) for h in self.horizontal_pod_autoscalers]
+        dup = sorted({f"{ns}/{n}" for ns, n in keys if keys.count((ns, n)) > 1})
+        if dup:
+            raise ValueError(f"horizontal_pod_autoscalers: duplicate HPA(s) {', '.join(dup)}")
+        return self
