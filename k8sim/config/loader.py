@@ -423,7 +423,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str 
             if unknown is not None:
                 valid, key = unknown
                 at = format_loc(parts[: parts.index(key) + 1])
-                problems.append((f"--set {path.strip()}", f"{at}: unknown key{_suggest(at)}"))
+                origin = "" if at == format_loc(parts) else f" (in --set {path.strip()})"
+                problems.append((at, f"unknown key{_suggest(at)}{origin}"))
                 continue
             set_path(out, path.strip(), value)
         except ValueError as e:
