@@ -37,7 +37,8 @@ from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.spec import build_runtime
 from k8sim.scheduling.handle import FrameworkHandle
-from k8sim.scheduling.scheduler import Scheduler
+from k8sim.scheduling.observation import ObservationLayout
+from k8sim.scheduling.scheduler import PendingDecision, Scheduler
 from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook
@@ -101,6 +102,26 @@ class Simulation:
         for prof in self.profiles.values():
             prof.set_handle(handle)
         self.wall_s = 0.0
+        self._until_now = False  # result(): tables up to now rather than duration_s
+        #: The observation layout of profiles' policies (None when no profile has one).
+        self.observation_layout: ObservationLayout | None = None
+        with_policy = [(i, p) for i, p in enumerate(self.profiles.values()) if p.policy is not None]
+        if with_policy:
+            layout = self.observation_layout = self.make_observation_layout()
+            self.scheduler.observer = layout.observe
+            for i, prof in with_policy:
+                if hasattr(prof.policy, "setup"):
+                    prof.policy.setup(layout, self.streams.generator("policy", i))
+
+    def make_observation_layout(self, max_nodes: int | None = None,
+                                label_features: Sequence[str] | None = None) -> ObservationLayout:
+        """The observation layout of this run (:mod:`k8sim.scheduling.observation`); the
+        arguments override ``scheduler.observation`` of the scenario."""
+        spec = self.scenario.scheduler.observation
+        return ObservationLayout(
+            self.state, max_nodes=max_nodes if max_nodes is not None else spec.max_nodes,
+            label_features=spec.label_features if label_features is None else label_features,
+            workloads=[w.name for w in self.scenario.workloads], horizon_s=self.scenario.duration_s)
 
     def _add(self, component: C) -> C:
         """Start a built component and keep it (components start in assembly order)."""
@@ -145,6 +166,67 @@ class Simulation:
         if until < self.env.now:
             raise ValueError(f"cannot advance to {until:g} s: the simulation is already at {self.env.now:g} s")
         self.env.run(until=until)
+
+    # -- the step API --------------------------------------------------------------------
+
+    @property
+    def horizon(self) -> float:
+        """The virtual time the run stops at: ``duration_s``, or the time limit."""
+        end = self.scenario.duration_s
+        return MAX_TIME_S if end is None else float(end)
+
+    @property
+    def done(self) -> bool:
+        """Nothing is left to simulate before the horizon (no decision is pending)."""
+        return self.scheduler.pending_decision is None and self.env.peek() >= self.horizon
+
+    def run_until(self, t: float) -> None:
+        """Advance to virtual time ``t`` (at most the horizon), the profiles deciding
+        every scheduling cycle; then read the tables, schedule actions with :meth:`at`,
+        or go on with :meth:`next_decision`, :meth:`run_until` or :meth:`run`."""
+        if self.scheduler.pending_decision is not None:
+            raise RuntimeError("a scheduling decision is pending: call decide(node) first")
+        self.scheduler.external = False
+        t0 = _time.perf_counter()
+        self.advance(min(t, self.horizon))
+        self.wall_s += _time.perf_counter() - t0
+
+    def next_decision(self) -> PendingDecision | None:
+        """Run until a scheduling cycle has found feasible nodes and waits for
+        :meth:`decide`; return it (the same one until it is decided), or None when the
+        run is over (the horizon is reached or no event is left). From the first call
+        on, every such cycle waits for :meth:`decide` (until :meth:`run_until`)."""
+        sched = self.scheduler
+        if sched.pending_decision is not None:
+            return sched.pending_decision
+        sched.external = True
+        env = self.env
+        peek, step = env.peek, env.step
+        end = self.horizon
+        t0 = _time.perf_counter()
+        # Event by event, exactly the events run() processes (those before the horizon).
+        while sched.pending_decision is None:
+            if peek() >= end:
+                if self.scenario.duration_s is not None and env.now < end:
+                    env.run(until=end)
+                break
+            step()
+        self.wall_s += _time.perf_counter() - t0
+        return sched.pending_decision
+
+    def decide(self, node: int) -> None:
+        """Bind the pending decision's pod to ``node`` (a node row with ``mask[node]``);
+        the cluster tables show the binding at once."""
+        self.scheduler.decide(node)
+
+    def result(self) -> RunResult:
+        """The result so far: once the run is over (:attr:`done`), the same as
+        :meth:`run` returns; before, the tables and summary cover time 0 to now."""
+        self._until_now = not self.done
+        try:
+            return RunResult.from_record(self.record())
+        finally:
+            self._until_now = False
 
     def run(self, progress: ProgressFn | None = None, chunk_s: float | None = None) -> RunResult:
         """Advance to ``duration_s`` (or until no event is left) and collect results.
@@ -195,6 +277,8 @@ class Simulation:
     @property
     def end_time(self) -> float:
         """The virtual time the run covers up to."""
+        if self._until_now:
+            return float(self.env.now)
         if self.scenario.duration_s is not None:
             return float(self.scenario.duration_s)
         # Until drained: the last thing that happened (chunked progress runs may have
