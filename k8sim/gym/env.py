@@ -65,7 +65,7 @@ class SchedulingEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.layout: ObservationLayout = probe.make_observation_layout(**self._layout_args)
         self._layout_args["max_nodes"] = self.layout.max_nodes
         m = self.layout.max_nodes
-        self.observation_space = spaces.Dict({
+        self.observation_space = spaces.Dict({  # type: ignore[assignment]
             "nodes": spaces.Box(-np.inf, np.inf, (m, len(self.layout.node_features)), np.float32),
             "pod": spaces.Box(-np.inf, np.inf, (len(self.layout.pod_features),), np.float32),
             "cluster": spaces.Box(-np.inf, np.inf, (len(self.layout.cluster_features),), np.float32),

@@ -101,8 +101,10 @@ class ObservationLayout:
             "attempts", *(f"workload:{w}" for w in self.workloads))
         self.cluster_features: tuple[str, ...] = ("time", "pending", "nodes")
         self.horizon_s = horizon_s
+        self._inv_scale = (1.0 / self.scale)[:, None]
         self._static_key: tuple[int, int] = (-1, -1)
         self._static = np.zeros((0, 0), dtype=np.float32)
+        self._inv_alloc = np.zeros((0, 0))
 
     def node_index(self, name: str) -> int:
         """Column of the node feature ``name`` in ``nodes``."""
@@ -112,13 +114,14 @@ class ObservationLayout:
         """Index of the pod feature ``name`` in ``pod``."""
         return self.pod_features.index(name)
 
-    def _static_columns(self) -> np.ndarray:
-        """Columns that change only with the node set or labels: allocatable, GPU devices
-        and label one-hots (``[n, F_static]``), cached on the node table's version."""
+    def _static_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows that change only with the node set or labels: allocatable, GPU devices
+        and label one-hots (``[F_static, n]``), and ``1 / allocatable`` (0 where there is
+        none), cached on the node table's version."""
         nodes = self.state.nodes
         key = (nodes.version, nodes.n)
         if key == self._static_key:
-            return self._static
+            return self._static, self._inv_alloc
         n = nodes.n
         cols = [nodes.alloc / self.scale[:, None]]
         cols.append((nodes.gpu_count / self.max_gpus)[None, :])
@@ -136,8 +139,10 @@ class ObservationLayout:
             block[-1] = ~hit
             cols.append(block)
         self._static = np.concatenate(cols).astype(np.float32)
+        alloc = nodes.alloc
+        self._inv_alloc = np.divide(1.0, alloc, out=np.zeros(alloc.shape), where=alloc > 0)
         self._static_key = key
-        return self._static
+        return self._static, self._inv_alloc
 
     def observe(self, pod: int, info: PodInfo, mask: np.ndarray, now: float, pending: int) -> Observation:
         """The observation of the decision for pod row ``pod`` (shape ``info``) with the
@@ -150,25 +155,24 @@ class ObservationLayout:
             raise ObservationError(
                 f"the cluster has {n} node rows but the observation layout has max_nodes={m}; "
                 "give a larger max_nodes")
-        static = self._static_columns()
-        out = np.zeros((m, len(self.node_features)), dtype=np.float32)
+        static, inv_alloc = self._static_columns()
+        # Filled feature-major ([F, N], contiguous rows), returned node-major.
+        buf = np.zeros((len(self.node_features), m), dtype=np.float32)
         if n:
-            alloc, free = nodes.alloc, nodes.free
-            view = out[:n]
-            view[:, 0:3 * r:3] = static[:r].T
-            view[:, 1:3 * r:3] = (free / self.scale[:, None]).T
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(alloc > 0, free / np.where(alloc > 0, alloc, 1), 0.0)
-            view[:, 2:3 * r:3] = share.T
+            free = nodes.free
+            buf[0:3 * r:3, :n] = static[:r]
+            buf[1:3 * r:3, :n] = free * self._inv_scale
+            buf[2:3 * r:3, :n] = free * inv_alloc
             j = 3 * r
-            view[:, j] = static[r]
+            buf[j, :n] = static[r]
             if nodes.gpu_free.shape[1]:
                 gf = nodes.gpu_free
-                view[:, j + 1] = (gf == GPU_MILLI).sum(axis=1) / self.max_gpus
+                buf[j + 1, :n] = (gf == GPU_MILLI).sum(axis=1) / self.max_gpus
                 total = nodes.gpu_count.astype(np.float64) * GPU_MILLI
-                view[:, j + 2] = np.where(total > 0, np.clip(gf, 0, None).sum(axis=1) / np.maximum(total, 1), 0.0)
-            view[:, j + 3] = nodes.ready & ~nodes.unschedulable & np.isinf(nodes.removed_at)
-            view[:, j + 4:] = static[r + 1:].T
+                buf[j + 2, :n] = np.where(total > 0, np.clip(gf, 0, None).sum(axis=1) / np.maximum(total, 1), 0.0)
+            buf[j + 3, :n] = nodes.ready & ~nodes.unschedulable & np.isinf(nodes.removed_at)
+            buf[j + 4:, :n] = static[r + 1:]
+        out = np.ascontiguousarray(buf.T)
         pods = state.pods
         podv = np.zeros(len(self.pod_features), dtype=np.float32)
         podv[:r] = info.requests / self.scale
