@@ -34,19 +34,20 @@ def scenario(nodes: int, pods: int, preset: str):
     })
 
 
-def measure(nodes: int, pods: int, preset: str) -> tuple[int, float]:
+def measure(nodes: int, pods: int, preset: str) -> tuple[int, float, float]:
+    """(steps, wall seconds, CPU seconds of this process) of one episode."""
     import k8sim.gym as kgym
 
     env = kgym.make(scenario(nodes, pods, preset))
     obs, info = env.reset(seed=1)
     steps = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while True:
         obs, r, term, trunc, info = env.step(info["suggested"])
         steps += 1
         if term or trunc:
             break
-    return steps, time.perf_counter() - t0
+    return steps, time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> int:
@@ -54,14 +55,15 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=1000)
     ap.add_argument("--pods", type=int, default=20_000)
     args = ap.parse_args()
-    print(f"{'profile':<14} {'nodes':>6} {'steps':>7} {'steps/s':>9}")
+    # steps/s by wall clock, and by this process's CPU time (the figure that other load
+    # on the machine does not distort).
+    print(f"{'profile':<14} {'nodes':>6} {'steps':>7} {'steps/s':>9} {'steps/cpu-s':>12}")
     worst = float("inf")
     for preset in ("kube-default", "binpack"):
-        steps, wall = measure(args.nodes, args.pods, preset)
-        rate = steps / wall
-        worst = min(worst, rate)
-        print(f"{preset:<14} {args.nodes:>6} {steps:>7} {rate:>9,.0f}")
-    print(f"goal >= 5,000 steps/s at 1,000 nodes: {'met' if worst >= 5000 else 'NOT met'}")
+        steps, wall, cpu = measure(args.nodes, args.pods, preset)
+        worst = min(worst, steps / wall)
+        print(f"{preset:<14} {args.nodes:>6} {steps:>7} {steps / wall:>9,.0f} {steps / cpu:>12,.0f}")
+    print(f"goal >= 5,000 steps/s at 1,000 nodes (wall clock): {'met' if worst >= 5000 else 'NOT met'}")
     return 0
 
 
