@@ -26,6 +26,7 @@ from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
 from k8sim.config.faults import ActionSpec
+from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.controllers.nodelifecycle import NodeLifecycleController
@@ -109,9 +110,15 @@ class Simulation:
         if with_policy:
             layout = self.observation_layout = self.make_observation_layout()
             self.scheduler.observer = layout.observe
+            problems = []
             for i, prof in with_policy:
                 if hasattr(prof.policy, "setup"):
-                    prof.policy.setup(layout, self.streams.generator("policy", i))
+                    try:
+                        prof.policy.setup(layout, self.streams.generator("policy", i))
+                    except ValueError as e:
+                        problems.append((f"scheduler.profiles[{i}].policy.args", str(e)))
+            if problems:
+                raise ScenarioError(scenario.source, problems)
 
     def make_observation_layout(self, max_nodes: int | None = None,
                                 label_features: Sequence[str] | None = None) -> ObservationLayout:
