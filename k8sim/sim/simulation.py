@@ -194,8 +194,11 @@ class Simulation:
         if self.scheduler.pending_decision is not None:
             raise RuntimeError("a scheduling decision is pending: call decide(node) first")
         self.scheduler.external = False
+        t = min(t, self.horizon)
+        if t == self.env.now:
+            return
         t0 = _time.perf_counter()
-        self.advance(min(t, self.horizon))
+        self.advance(t)
         self.wall_s += _time.perf_counter() - t0
 
     def next_decision(self) -> PendingDecision | None:
