@@ -50,7 +50,7 @@ class SchedulingEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     def __init__(self, scenario: Scenario | str | Path, *, profile: str | ProfileSpec | None = None,
                  reward: Mapping[str, float] | RewardFn | str | None = None, max_nodes: int | None = None,
                  label_features: Sequence[str] | None = None, max_steps: int | None = None,
-                 overrides: Sequence[str] = ()):
+                 overrides: Sequence[str] = (), suggest: bool = True):
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario, overrides=list(overrides))
         if profile is not None:
@@ -60,6 +60,7 @@ class SchedulingEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.scenario = scenario
         self.reward_weights, self.reward_fn = parse_reward(reward)
         self.max_steps = max_steps
+        self.suggest = suggest
         probe = Simulation(scenario)
         self._layout_args: dict[str, Any] = {"max_nodes": max_nodes, "label_features": label_features}
         self.layout: ObservationLayout = probe.make_observation_layout(**self._layout_args)
@@ -90,6 +91,7 @@ class SchedulingEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             raise ValueError(f"seed {k8s_seed} gives a cluster with other node features than the "
                              "environment's layout (label values that differ by seed?)")
         self._run_layout = layout
+        sim.scheduler.suggest = self.suggest
         self._tracker = RewardTracker(sim, self.reward_weights, self.reward_fn)
         self.steps = 0
         self.decision = sim.next_decision()

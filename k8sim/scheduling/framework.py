@@ -250,6 +250,24 @@ class Profile:
             return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
         return Decision(int(candidates[pick]), k)
 
+    def filter_only(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> Decision:
+        """The Filter phase alone, for a caller that chooses the node itself (the
+        step API without suggestions): no sampling, no scores, no tie-break draw.
+        ``node`` is the pod's nominated node if it passes, else the first feasible
+        node (-1 and the rejectors when none is); :attr:`last_mask` is set."""
+        mask = self.feasible_mask(state, pod)
+        if state.nominated:
+            mask = self.nominated_mask(state, pod, mask, pod_id)
+        self.last_mask = mask
+        self.last_visited = state.nodes.n
+        nominated = state.nominated.get(pod_id) if state.nominated else None
+        if nominated is not None and mask[nominated]:
+            return Decision(nominated, int(mask.sum()))
+        first = int(mask.argmax()) if mask.size else 0
+        if mask.size == 0 or not mask[first]:
+            return Decision(-1, 0, rejectors=self.rejectors(state, pod))
+        return Decision(first, int(mask.sum()))
+
     def weighted_scores(
         self, state: ClusterState, pod: PodInfo, candidates: np.ndarray
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -167,6 +167,10 @@ class Scheduler:
         #: External deciding (the step API): a cycle with feasible nodes waits for
         #: :meth:`decide` instead of binding to the scores' choice.
         self.external = False
+        #: With external deciding, run the profile's scores to suggest a node (off: the
+        #: Filter phase only, ``suggested`` is the first feasible node; faster, but the
+        #: profile's tie-break stream no longer moves as in a run without a decider).
+        self.suggest = True
         #: The cycle waiting for :meth:`decide` (external deciding), or None.
         self.pending_decision: PendingDecision | None = None
         self._pending: tuple[Decision, Profile, PodInfo] | None = None
@@ -304,7 +308,10 @@ class Scheduler:
                     self.api.record("FailedScheduling", pod, -1, cached[2] or "")
                 self.queue.failed(pod, cached[1], move_requested)
             return -1
-        decision = profile.schedule(state, info, pod)
+        if self.external and not self.suggest:
+            decision = profile.filter_only(state, info, pod)
+        else:
+            decision = profile.schedule(state, info, pod)
         if cost is not None:
             scored = decision.feasible if decision.node >= 0 and decision.feasible >= 2 and profile.scores else 0
             self._cycle_s = cost.cycle_s(profile.last_visited, filters_run, scored, scores_run)

@@ -201,12 +201,18 @@ class Simulation:
         self.advance(t)
         self.wall_s += _time.perf_counter() - t0
 
-    def next_decision(self) -> PendingDecision | None:
+    def next_decision(self, suggest: bool | None = None) -> PendingDecision | None:
         """Run until a scheduling cycle has found feasible nodes and waits for
         :meth:`decide`; return it (the same one until it is decided), or None when the
         run is over (the horizon is reached or no event is left). From the first call
-        on, every such cycle waits for :meth:`decide` (until :meth:`run_until`)."""
+        on, every such cycle waits for :meth:`decide` (until :meth:`run_until`).
+
+        ``suggest=False`` (kept for later calls) skips the profile's scores: the mask comes
+        from the Filter phase alone and ``suggested`` is the first feasible node. Faster
+        when the caller decides anyway, but following it is no longer the profile's run."""
         sched = self.scheduler
+        if suggest is not None:
+            sched.suggest = bool(suggest)
         if sched.pending_decision is not None:
             return sched.pending_decision
         sched.external = True

@@ -166,3 +166,19 @@ def test_a_decision_other_than_the_profiles_changes_the_run():
     pods = sim.result().pods
     assert pods["node"].astype(str).tolist() == [f"n-{n}" for n in chosen]
     assert pods["node"].tolist() != plain.pods["node"].tolist()
+
+
+def test_without_suggestions_the_mask_is_the_same_and_the_suggestion_the_first_node():
+    # suggest=False skips the scores: the same masks (by hand as in
+    # test_mask_is_the_nodes_that_pass_the_filters), suggested = lowest feasible row.
+    sim = Simulation(validate_scenario(_cluster(pods=3)))
+    masks, suggested = [], []
+    d = sim.next_decision(suggest=False)
+    while d is not None:
+        masks.append(np.flatnonzero(d.mask).tolist())
+        suggested.append(d.suggested)
+        sim.decide(5 if d.mask[5] else d.suggested)
+        d = sim.next_decision()
+    assert masks == [[0, 1, 5], [0, 1, 5], [0, 1]]
+    assert suggested == [0, 0, 0]
+    assert sim.scheduler.cycles == 3
