@@ -95,7 +95,7 @@ class SchedulingEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self._tracker = RewardTracker(sim, self.reward_weights, self.reward_fn)
         self.steps = 0
         self.decision = sim.next_decision()
-        self._tracker.collect()  # time before the first decision is nobody's reward
+        self._tracker.restart()  # time before the first decision is nobody's reward
         return self._observe(), self._info()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:

@@ -115,6 +115,12 @@ class RewardTracker:
         self._advance()
         self.pending -= 1
 
+    def restart(self) -> None:
+        """Drop what was integrated so far: the next step starts now."""
+        self._advance()
+        self.t_step = float(self.sim.env.now)
+        self.int_util = self.int_pending = 0.0
+
     def collect(self) -> float:
         """The reward of the step that ends now (and start the next one)."""
         self._advance()

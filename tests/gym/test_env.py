@@ -12,7 +12,7 @@ import pytest
 gymnasium = pytest.importorskip("gymnasium")
 
 import k8sim.gym as kgym  # noqa: E402
-from k8sim import Simulation, load_scenario  # noqa: E402
+from k8sim import Simulation, load_scenario, validate_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "scenarios/quickstart.yaml"
@@ -125,4 +125,62 @@ def test_vector_env_through_gymnasiums_api():
         actions = np.array([int(np.flatnonzero(m)[0]) for m in obs["action_mask"]])
         obs, rew, term, trunc, info = envs.step(actions)
         assert rew.shape == (2,)
+    envs.close()
+
+
+def _tiny(**extra):
+    """Two 4-cpu nodes with 4 GPUs each (model T4), one pod of 1 cpu and one whole GPU at
+    t = 1 s, running past the end (60 s)."""
+    doc = {"name": "tiny", "duration_s": 60,
+           "cluster": {"node_pools": [{"name": "g", "count": 2, "allocatable": {"cpu": "4", "memory": "8Gi"},
+                                       "gpus": {"count": 4, "model": "T4"}, "zones": ["a", "b"]}]},
+           "workloads": [{"name": "w", "arrival": {"kind": "times", "times_s": [1]},
+                          "template": {"requests": {"cpu": "1", "memory": "1Gi"}, "gpu": {"count": 1}},
+                          "duration": {"kind": "constant", "value": 1000}}]}
+    doc.update(extra)
+    return validate_scenario(doc)
+
+
+def test_gpu_features_and_fragmentation_reward_by_hand():
+    env = kgym.make(_tiny(), reward={"fragmentation": 1.0})
+    lay = env.layout
+    obs, info = env.reset(seed=0)
+    assert obs["nodes"][:, lay.node_index("gpu:devices")].tolist() == [1, 1]  # 4 of at most 4
+    assert obs["nodes"][:, lay.node_index("gpu:idle_devices")].tolist() == [1, 1]
+    assert obs["pod"][lay.pod_index("gpu:count")] == 0.25 and obs["pod"][lay.pod_index("gpu:milli")] == 1
+    obs, reward, term, _, _ = env.step(0)
+    assert term  # one pod, one decision; the last step runs to the end (60 s)
+    # After it: free cpu 3 on n-0, 4 on n-1: fragmentation 1 - 4 / (3 + 4) = 3/7.
+    assert reward == pytest.approx(3 / 7)
+    nodes = env.sim.state.nodes
+    # three of n-0's four devices idle (the pod holds one)
+    assert int((nodes.gpu_free[0] == 1000).sum()) == 3
+
+
+def test_label_features_from_the_scenario_and_a_custom_reward():
+    sc = _tiny(scheduler={"observation": {"labelFeatures": ["topology.kubernetes.io/zone", "absent-key"]}})
+    seen = []
+
+    def elapsed(sim, t0, t1):
+        seen.append((t0, t1))
+        return t1 - t0
+
+    env = kgym.make(sc, reward=elapsed)
+    names = env.layout.node_features
+    i = names.index("label:topology.kubernetes.io/zone=a")
+    assert names[i:i + 4] == ("label:topology.kubernetes.io/zone=a", "label:topology.kubernetes.io/zone=b",
+                              "label:topology.kubernetes.io/zone=?", "label:absent-key=?")
+    obs, info = env.reset(seed=0)
+    assert obs["nodes"][:, i:i + 4].tolist() == [[1, 0, 0, 1], [0, 1, 0, 1]]
+    _, reward, term, _, _ = env.step(info["suggested"])
+    # the only step runs from the decision at 1 s to the end at 60 s
+    assert term and seen == [(1.0, 60.0)] and reward == 59.0
+
+
+@pytest.mark.slow
+def test_async_vector_env():
+    envs = gymnasium.make_vec(kgym.ENV_ID, num_envs=2, vectorization_mode="async", scenario=str(QUICK))
+    obs, _ = envs.reset(seed=[3, 4])
+    for _ in range(10):
+        obs, rew, *_ = envs.step(np.array([int(np.flatnonzero(m)[0]) for m in obs["action_mask"]]))
     envs.close()
