@@ -172,6 +172,7 @@ class Simulation:
         schedule actions with :meth:`at`, and go on with :meth:`advance` or :meth:`run`)."""
         if until < self.env.now:
             raise ValueError(f"cannot advance to {until:g} s: the simulation is already at {self.env.now:g} s")
+        self._profiles_decide()
         self.env.run(until=until)
 
     # -- the step API --------------------------------------------------------------------
@@ -191,15 +192,20 @@ class Simulation:
         """Advance to virtual time ``t`` (at most the horizon), the profiles deciding
         every scheduling cycle; then read the tables, schedule actions with :meth:`at`,
         or go on with :meth:`next_decision`, :meth:`run_until` or :meth:`run`."""
-        if self.scheduler.pending_decision is not None:
-            raise RuntimeError("a scheduling decision is pending: call decide(node) first")
-        self.scheduler.external = False
+        self._profiles_decide()
         t = min(t, self.horizon)
         if t == self.env.now:
             return
         t0 = _time.perf_counter()
         self.advance(t)
         self.wall_s += _time.perf_counter() - t0
+
+    def _profiles_decide(self) -> None:
+        """Leave external deciding (the profiles decide from now on); refused while a
+        decision is pending, which nothing but :meth:`decide` would ever resolve."""
+        if self.scheduler.pending_decision is not None:
+            raise RuntimeError("a scheduling decision is pending: call decide(node) first")
+        self.scheduler.external = False
 
     def next_decision(self, suggest: bool | None = None) -> PendingDecision | None:
         """Run until a scheduling cycle has found feasible nodes and waits for
@@ -252,6 +258,7 @@ class Simulation:
         there, with a warning, if events are still scheduled after it (a heavy-tailed
         draw far in the future), rather than simulate a time float64 cannot resolve.
         """
+        self._profiles_decide()
         t0 = _time.perf_counter()
         end = self.scenario.duration_s
         env = self.env

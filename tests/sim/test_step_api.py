@@ -182,3 +182,15 @@ def test_without_suggestions_the_mask_is_the_same_and_the_suggestion_the_first_n
     assert masks == [[0, 1, 5], [0, 1, 5], [0, 1]]
     assert suggested == [0, 0, 0]
     assert sim.scheduler.cycles == 3
+
+
+def test_run_after_stepping_lets_the_profiles_finish_and_refuses_a_pending_decision():
+    sc = validate_scenario(_cluster(pods=3))
+    sim = Simulation(sc)
+    sim.next_decision()
+    with pytest.raises(RuntimeError, match="decide"):
+        sim.run()
+    sim.decide(0)
+    # the rest of the run with the profile deciding: all three pods placed
+    result = sim.run()
+    assert (result.pods["node"].astype(str) != "").all()
