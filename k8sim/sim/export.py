@@ -149,21 +149,28 @@ class _Exporter:
     # -- pods ----------------------------------------------------------------------------
 
     def _source(self, pod: int) -> Any:
-        """The template (or initial pod) a pod row was made from, None for trace pods."""
+        """The template (or initial pod) a pod row was made from; None for trace pods and
+        for the pods of manifest workloads (their spec is the manifest's, not the
+        template's)."""
         pods = self.state.pods
         w = int(pods.workload[pod])
         if w < 0:
             initial = self.scenario.initial_pods
             i = int(pods.index[pod])
             return initial[i] if 0 <= i < len(initial) else None
+        if w >= len(self.scenario.workloads):
+            return None
         workload = self.scenario.workloads[w]
+        if getattr(workload, "manifest", None) is not None:
+            self.warn("pods of manifest workloads are exported with one container holding the pod's requests")
+            return None
         return None if workload.trace is not None else workload.template
 
     def _containers(self, pod: int, src: Any) -> tuple[list[dict], list[dict], dict[str, Any]]:
         """(containers, initContainers, extra spec fields) of a pod."""
         extra: dict[str, Any] = {}
         gpu = self._gpu_request(pod)
-        if src is None:  # trace pod: one container with the pod's requests
+        if src is None:  # trace or manifest pod: one container with the pod's requests
             reqs = self.state.pods.requests[pod]
             req = {res: format_quantity(res, int(reqs[r])) for r, res in enumerate(self.state.resources.names)
                    if res != "pods" and reqs[r] > 0}
