@@ -54,7 +54,7 @@ def test_following_the_profile_gives_the_plain_run(overrides):
     _assert_same(plain, sim.result())
 
 
-@pytest.mark.parametrize("name", ["burst-overload.yaml", "zone-outage.yaml"])
+@pytest.mark.parametrize("name", ["burst-overload.yaml", "zone-outage.yaml", "rolling-update.yaml"])
 def test_following_the_profile_with_queueing_preemption_and_faults(name):
     sc = load_scenario(ROOT / "scenarios" / name)
     plain = Simulation(sc).run()
