@@ -321,6 +321,49 @@ def plot(
 
 
 @app.command()
+def export(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path, typer.Option(help="Directory for cluster.yaml and kube-scheduler-config.yaml.")],
+    at: Annotated[float, typer.Option(help="Virtual time (s) to run to first; 0: the scenario's cluster.")] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a field: path=value, e.g. cluster.node_pools[0].count=40."),
+    ] = None,
+) -> None:
+    """Write the cluster and pods (of the scenario, or of its run at --at) as Kubernetes
+    manifests for KWOK, and an equivalent KubeSchedulerConfiguration where one exists."""
+    from k8sim.sim.export import export_cluster
+    from k8sim.sim.simulation import Simulation
+
+    if not math.isfinite(at) or at < 0:
+        raise _fail(ValueError(f"--at must be a finite time >= 0 (seconds), got {at:g}"))
+    try:
+        sc = load_scenario(scenario, overrides=set_ or [])
+        sim = Simulation(sc, seed=seed)
+    except ScenarioError as e:
+        raise _fail(e) from None
+    if sc.duration_s is not None and at > sc.duration_s:
+        raise _fail(ValueError(f"--at {at:g} s is after the scenario's duration_s ({sc.duration_s:g} s)"))
+    sim.run_until(at)
+    result = export_cluster(sim)
+    try:
+        paths = result.write(out)
+    except OSError as e:
+        raise _fail(ValueError(f"cannot write into {out}: {e}")) from None
+    for warning in result.warnings:
+        _warn(warning)
+    kinds: dict[str, int] = {}
+    for o in result.objects:
+        kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
+    pending = sum(1 for o in result.objects if o["kind"] == "Pod" and "nodeName" not in o["spec"])
+    counts = ", ".join(f"{v} {k}" for k, v in kinds.items())
+    console.print(f"t = {fmt_duration(sim.env.now)}: {counts} ({pending} pod(s) pending)", highlight=False)
+    for path in paths:
+        console.print(f"wrote [bold]{escape(str(path))}[/]", highlight=False)
+
+
+@app.command()
 def plugins() -> None:
     """List the scheduling plugins and the profile presets."""
     from k8sim.scheduling import registry

@@ -35,6 +35,7 @@ EXPECTED = [
     "02-compare-policies.ipynb",
     "03-custom-plugin.ipynb",
     "04-trace-replay.ipynb",
+    "05-learned-policy.ipynb",
 ]
 
 

@@ -12,7 +12,7 @@ from k8sim.config.k8s_types import K8sModel
 from k8sim.config.names import DnsSubdomain, Seconds
 from k8sim.constants import DEFAULT_SCHEDULER, MAX_TIME_S
 
-__all__ = ["CostModelSpec", "PluginRef", "ProfileSpec", "SchedulerSettings"]
+__all__ = ["CostModelSpec", "ObservationSpec", "PluginRef", "PolicyRef", "ProfileSpec", "SchedulerSettings"]
 
 #: Longest virtual time one scheduling cycle or one binding may be given (a day).
 _MAX_COST_S = 86_400.0
@@ -27,6 +27,25 @@ class PluginRef(K8sModel):
     args: dict[str, Any] = {}  # plugin args in upstream spelling (e.g. scoringStrategy)
 
 
+class PolicyRef(K8sModel):
+    """A Python policy that chooses the node of every decision of a profile, from the
+    observation of ``k8sim.scheduling.observation`` (``k8sim.scheduling.policy``)."""
+
+    # "linear" (built in), a name registered with k8sim.scheduling.policy.register_policy,
+    # or "package.module:attr" (a class, called with args, or a policy object).
+    name: str = Field(min_length=1)
+    args: dict[str, Any] = {}  # keyword arguments of the policy class
+
+
+class ObservationSpec(K8sModel):
+    """What policies and the Gymnasium environment observe (besides the fixed features)."""
+
+    # Node label keys encoded one-hot in the node features (e.g. topology.kubernetes.io/zone).
+    label_features: list[str] = Field(default=[], alias="labelFeatures")
+    # Node rows of the observation (the cluster may not outgrow it); None: the nodes at start.
+    max_nodes: int | None = Field(default=None, alias="maxNodes", ge=1, le=10_000_000)
+
+
 class ProfileSpec(K8sModel):
     """A scheduling profile: a preset plus MultiPoint-style changes, under a schedulerName."""
 
@@ -36,6 +55,9 @@ class ProfileSpec(K8sModel):
     disabled: list[str] = []  # preset plugins to drop; "*" drops them all
     # Overrides the scheduler-wide percentageOfNodesToScore for this profile.
     percentage_of_nodes_to_score: int | None = Field(default=None, alias="percentageOfNodesToScore", ge=0, le=100)
+    # A Python policy that picks the node among those that pass the filters, instead of
+    # the scores (None: the scores decide).
+    policy: PolicyRef | None = None
 
 
 class CostModelSpec(K8sModel):
@@ -93,6 +115,8 @@ class SchedulerSettings(K8sModel):
     # priority per node drawn once per seed; Weng et al. ATC '23). Absent: random,
     # except nodePriority for trace replay in inflation mode.
     tie_break: Literal["random", "nodePriority"] | None = Field(default=None, alias="tieBreak")
+    # What profile policies and the Gymnasium environment observe.
+    observation: ObservationSpec = ObservationSpec()
 
     @field_validator("config_file")
     @classmethod

@@ -122,6 +122,13 @@ class Profile:
         #: Nodes the last cycle's Filter phase visited (upstream ``findNodesThatPassFilters``
         #: stops after ``numFeasibleNodesToFind`` feasible ones); read by the cost model.
         self.last_visited = 0
+        #: The last cycle's mask of nodes that pass every filter (``bool[N]``, before
+        #: sampling; with nominated pods' reservations applied). Read-only: it may be a
+        #: plugin's cached array. The action mask of external deciders and policies.
+        self.last_mask: np.ndarray | None = None
+        #: A Python policy that chooses the node instead of the scores
+        #: (:mod:`k8sim.scheduling.policy`), or None.
+        self.policy: Any = None
         self.post_filter: Any = None  # DefaultPreemption, or None when disabled
         # Plugins that implement Reserve (each once, in profile order).
         seen: dict[int, Any] = {}
@@ -187,6 +194,7 @@ class Profile:
         mask = self.feasible_mask(state, pod)
         if state.nominated:
             mask = self.nominated_mask(state, pod, mask, pod_id)
+        self.last_mask = mask
         feasible = np.flatnonzero(mask)
         self.last_visited = n
         if n == 0:
@@ -216,6 +224,7 @@ class Profile:
         if nominated is not None:
             ok = self.feasible_mask(state, pod)
             ok = self.nominated_mask(state, pod, ok, pod_id)
+            self.last_mask = ok
             if ok[nominated]:
                 self.last_visited = 1  # upstream evaluateNominatedNode filters that node only
                 return Decision(nominated, 1)
@@ -240,6 +249,24 @@ class Profile:
         if self.record:
             return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
         return Decision(int(candidates[pick]), k)
+
+    def filter_only(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> Decision:
+        """The Filter phase alone, for a caller that chooses the node itself (the
+        step API without suggestions): no sampling, no scores, no tie-break draw.
+        ``node`` is the pod's nominated node if it passes, else the first feasible
+        node (-1 and the rejectors when none is); :attr:`last_mask` is set."""
+        mask = self.feasible_mask(state, pod)
+        if state.nominated:
+            mask = self.nominated_mask(state, pod, mask, pod_id)
+        self.last_mask = mask
+        self.last_visited = state.nodes.n
+        nominated = state.nominated.get(pod_id) if state.nominated else None
+        if nominated is not None and mask[nominated]:
+            return Decision(nominated, int(mask.sum()))
+        first = int(mask.argmax()) if mask.size else 0
+        if mask.size == 0 or not mask[first]:
+            return Decision(-1, 0, rejectors=self.rejectors(state, pod))
+        return Decision(first, int(mask.sum()))
 
     def weighted_scores(
         self, state: ClusterState, pod: PodInfo, candidates: np.ndarray

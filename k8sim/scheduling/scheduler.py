@@ -7,6 +7,14 @@ cost model (``scheduler.costModel``, :mod:`k8sim.scheduling.cost`) a cycle decid
 once, takes the time its work costs, and the pod is bound when its asynchronous Binding
 call completes (assumed on its node meanwhile).
 
+A cycle that found feasible nodes may hand the choice to someone else: a profile's
+policy object (:mod:`k8sim.scheduling.policy`, called synchronously), or, with
+:attr:`Scheduler.external` set (``Simulation.next_decision`` / ``decide``), the caller
+of the step API: the cycle stops before binding, the loop waits on an event, and
+:meth:`Scheduler.decide` binds and wakes it ahead of every other event of that instant,
+so that nothing else happens in between and a decision equal to the profile's gives the
+same run as no decider at all.
+
 A failed attempt is cached per pod shape and cluster generation: a pod whose shape
 already failed since the last change to the cluster fails again without re-running the
 filters (the filters are deterministic functions of the pod shape and the tables). Its
@@ -16,6 +24,7 @@ attempt count, timestamp and backoff advance exactly as if they had run.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +50,36 @@ if TYPE_CHECKING:
     from k8sim.config.scenario import SchedulerSettings
     from k8sim.scheduling.framework import Decision, Profile
     from k8sim.scheduling.podinfo import PodInfo
+
+
+#: ``schedule_one``'s result while a decision waits for :meth:`Scheduler.decide`.
+PENDING_DECISION = -2
+
+
+@dataclass(frozen=True)
+class PendingDecision:
+    """A scheduling cycle waiting for an external decision (``Simulation.next_decision``).
+
+    ``pod``: the pod row; ``time``: the virtual time; ``mask``: ``bool[N]`` of the nodes
+    that pass every filter (the allowed choices, a copy); ``suggested``: the node the
+    profile's scores chose (what the run does without a decider); ``profile``: its name.
+    """
+
+    pod: int
+    time: float
+    mask: np.ndarray
+    suggested: int
+    profile: str
+
+
+class _FirstEvent(simpy.Event):
+    """An event that, once triggered, is processed before every other event of its
+    instant (priority below SimPy's URGENT), so the waiting process resumes at once."""
+
+    def succeed_first(self, value: Any = None) -> None:
+        self._ok = True
+        self._value = value
+        self.env.schedule(self, priority=-1)  # type: ignore[arg-type]  # below URGENT (0) on purpose
 
 
 class Scheduler:
@@ -125,6 +164,20 @@ class Scheduler:
         #: is decided (``k8sim explain`` uses it to explain the cycle that places a pod).
         #: It must not change the cluster or the profiles' state.
         self.cycle_hook: Callable[[int], None] | None = None
+        #: External deciding (the step API): a cycle with feasible nodes waits for
+        #: :meth:`decide` instead of binding to the scores' choice.
+        self.external = False
+        #: With external deciding, run the profile's scores to suggest a node (off: the
+        #: Filter phase only, ``suggested`` is the first feasible node; faster, but the
+        #: profile's tie-break stream no longer moves as in a run without a decider).
+        self.suggest = True
+        #: The cycle waiting for :meth:`decide` (external deciding), or None.
+        self.pending_decision: PendingDecision | None = None
+        self._pending: tuple[Decision, Profile, PodInfo] | None = None
+        self._resume: _FirstEvent | None = None
+        #: Builds the observation for profiles' policies (set by the simulation when a
+        #: profile has a policy): ``observe(pod, info, mask, now, pending)``.
+        self.observer: Any = None
         bus = api.bus
         bus.subscribe(PodAdded, self._on_pod_added)
         bus.subscribe(PodBound, lambda e: self.cluster_event(POD_ADD))
@@ -170,7 +223,8 @@ class Scheduler:
                 yield self._idle
                 continue
             if self.cost is not None:
-                self.schedule_one(pod)
+                if self.schedule_one(pod) == PENDING_DECISION:
+                    yield self._wait_decision()
                 if self._cycle_s > 0:
                     self.busy_s += self._cycle_s
                     yield self.env.timeout(self._cycle_s)
@@ -179,12 +233,50 @@ class Scheduler:
                 yield self.env.timeout(self.cycle_latency_s)
                 if pods.phase[pod] != PENDING:
                     continue  # deleted while its cycle ran
-                self.schedule_one(pod, move_requested=self._moves != moves)
-            else:
-                self.schedule_one(pod)
+                if self.schedule_one(pod, move_requested=self._moves != moves) == PENDING_DECISION:
+                    yield self._wait_decision()
+            elif self.schedule_one(pod) == PENDING_DECISION:
+                yield self._wait_decision()
+
+    def _wait_decision(self) -> simpy.Event:
+        self._resume = _FirstEvent(self.env)
+        return self._resume
+
+    def decide(self, node: int) -> None:
+        """Bind the pending decision's pod to ``node`` (one of its mask's nodes) and let
+        the loop go on: it resumes before anything else happens at this instant."""
+        pending, ctx = self.pending_decision, self._pending
+        if pending is None or ctx is None or self._resume is None:
+            raise RuntimeError("no scheduling decision is pending (call next_decision() first)")
+        node = int(node)
+        if not (0 <= node < pending.mask.size and pending.mask[node]):
+            raise ValueError(
+                f"node {node} is not a feasible choice for pod {self.state.pods.names[pending.pod]} "
+                f"(feasible: {np.flatnonzero(pending.mask)[:20].tolist()}"
+                f"{' ...' if pending.mask.sum() > 20 else ''})")
+        decision, profile, info = ctx
+        self.pending_decision = self._pending = None
+        self._commit(pending.pod, decision if node == decision.node else replace(decision, node=node),
+                     profile, info, pending.time)
+        resume, self._resume = self._resume, None
+        resume.succeed_first()
+
+    def _ask_policy(self, profile: Profile, pod: int, info: PodInfo, decision: Decision) -> Decision:
+        """The profile's policy chooses among the nodes that pass the filters."""
+        from k8sim.scheduling.policy import PolicyError
+
+        mask = profile.last_mask
+        assert mask is not None and self.observer is not None
+        obs = self.observer(pod, info, mask, self.env.now, len(self.queue))
+        node = profile.policy(obs)
+        if isinstance(node, (np.integer, int)) and not isinstance(node, bool) and 0 <= node < mask.size and mask[node]:
+            return decision if node == decision.node else replace(decision, node=int(node))
+        raise PolicyError(f"profile {profile.name!r}: its policy chose {node!r} for pod "
+                          f"{self.state.pods.names[pod]}, not a node that passes the filters")
 
     def schedule_one(self, pod: int, move_requested: bool = False) -> int:
-        """One scheduling cycle for ``pod``; returns the node or -1."""
+        """One scheduling cycle for ``pod``; returns the node, -1 (no feasible node), or
+        :data:`PENDING_DECISION` (external deciding: :attr:`pending_decision` is set)."""
         if self.cycle_hook is not None:
             self.cycle_hook(pod)
         state = self.state
@@ -216,36 +308,56 @@ class Scheduler:
                     self.api.record("FailedScheduling", pod, -1, cached[2] or "")
                 self.queue.failed(pod, cached[1], move_requested)
             return -1
-        decision = profile.schedule(state, info, pod)
+        if self.external and not self.suggest:
+            decision = profile.filter_only(state, info, pod)
+        else:
+            decision = profile.schedule(state, info, pod)
         if cost is not None:
             scored = decision.feasible if decision.node >= 0 and decision.feasible >= 2 and profile.scores else 0
             self._cycle_s = cost.cycle_s(profile.last_visited, filters_run, scored, scores_run)
+        if decision.node >= 0:
+            if self.external:
+                mask = profile.last_mask
+                assert mask is not None
+                self.pending_decision = PendingDecision(pod, now, mask.copy(), decision.node, profile.name)
+                self._pending = (decision, profile, info)
+                return PENDING_DECISION
+            if profile.policy is not None:
+                decision = self._ask_policy(profile, pod, info, decision)
+            return self._commit(pod, decision, profile, info, now)
         if self.decisions is not None:
             self.decisions.append((now, pod, decision))
             if cost is not None:
                 self._cycle_times.append(self._cycle_s)
-        if decision.node < 0:
-            generation = state.generation
-            if self.drop_unschedulable:
-                why = self._why[shape] = profile.diagnose(state, info)
-                self._drop(pod, why)
-                if self.cache_failures:
-                    self._failed_at[shape] = (generation, decision.rejectors, why)
-                return -1
-            message = None
-            if pods.attempts[pod] == 1:
-                # One FailedScheduling event per pod (its first failure) keeps the
-                # event log bounded when many pods wait a long time.
-                message = profile.diagnose(state, info)
-                self.api.record("FailedScheduling", pod, -1, message)
-            if profile.post_filter is not None:
-                self._preempt(profile, pod, info)
-            if state.generation == generation and self.cache_failures:
-                # Cache the failure only if preemption changed nothing (a nomination
-                # changes what other pods see).
-                self._failed_at[shape] = (generation, decision.rejectors, message)
-            self.queue.failed(pod, decision.rejectors, move_requested)
+        generation = state.generation
+        if self.drop_unschedulable:
+            why = self._why[shape] = profile.diagnose(state, info)
+            self._drop(pod, why)
+            if self.cache_failures:
+                self._failed_at[shape] = (generation, decision.rejectors, why)
             return -1
+        message = None
+        if pods.attempts[pod] == 1:
+            # One FailedScheduling event per pod (its first failure) keeps the
+            # event log bounded when many pods wait a long time.
+            message = profile.diagnose(state, info)
+            self.api.record("FailedScheduling", pod, -1, message)
+        if profile.post_filter is not None:
+            self._preempt(profile, pod, info)
+        if state.generation == generation and self.cache_failures:
+            # Cache the failure only if preemption changed nothing (a nomination
+            # changes what other pods see).
+            self._failed_at[shape] = (generation, decision.rejectors, message)
+        self.queue.failed(pod, decision.rejectors, move_requested)
+        return -1
+
+    def _commit(self, pod: int, decision: Decision, profile: Profile, info: PodInfo, now: float) -> int:
+        """The end of a successful cycle: record, Reserve, bind (or assume)."""
+        state, cost = self.state, self.cost
+        if self.decisions is not None:
+            self.decisions.append((now, pod, decision))
+            if cost is not None:
+                self._cycle_times.append(self._cycle_s)
         for plugin in profile.reservers:
             plugin.reserve(state, pod, info, decision.node)
         self.queue.forget(pod)

@@ -26,6 +26,7 @@ from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
 from k8sim.config.faults import ActionSpec
+from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import PodTemplate, Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.controllers import manager as controllers
@@ -38,7 +39,8 @@ from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.spec import build_runtime
 from k8sim.scheduling.handle import FrameworkHandle
-from k8sim.scheduling.scheduler import Scheduler
+from k8sim.scheduling.observation import ObservationLayout
+from k8sim.scheduling.scheduler import PendingDecision, Scheduler
 from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
@@ -111,6 +113,32 @@ class Simulation:
         for prof in self.profiles.values():
             prof.set_handle(handle)
         self.wall_s = 0.0
+        self._until_now = False  # result(): tables up to now rather than duration_s
+        #: The observation layout of profiles' policies (None when no profile has one).
+        self.observation_layout: ObservationLayout | None = None
+        with_policy = [(i, p) for i, p in enumerate(self.profiles.values()) if p.policy is not None]
+        if with_policy:
+            layout = self.observation_layout = self.make_observation_layout()
+            self.scheduler.observer = layout.observe
+            problems = []
+            for i, prof in with_policy:
+                if hasattr(prof.policy, "setup"):
+                    try:
+                        prof.policy.setup(layout, self.streams.generator("policy", i))
+                    except ValueError as e:
+                        problems.append((f"scheduler.profiles[{i}].policy.args", str(e)))
+            if problems:
+                raise ScenarioError(scenario.source, problems)
+
+    def make_observation_layout(self, max_nodes: int | None = None,
+                                label_features: Sequence[str] | None = None) -> ObservationLayout:
+        """The observation layout of this run (:mod:`k8sim.scheduling.observation`); the
+        arguments override ``scheduler.observation`` of the scenario."""
+        spec = self.scenario.scheduler.observation
+        return ObservationLayout(
+            self.state, max_nodes=max_nodes if max_nodes is not None else spec.max_nodes,
+            label_features=spec.label_features if label_features is None else label_features,
+            workloads=[w.name for w in self.scenario.workloads], horizon_s=self.scenario.duration_s)
 
     def _template_shape(self, key: tuple, template: PodTemplate, workload: int) -> int:
         """Intern the shape of pods made from ``template`` (the controllers' pods)."""
@@ -162,7 +190,83 @@ class Simulation:
         schedule actions with :meth:`at`, and go on with :meth:`advance` or :meth:`run`)."""
         if until < self.env.now:
             raise ValueError(f"cannot advance to {until:g} s: the simulation is already at {self.env.now:g} s")
+        self._profiles_decide()
         self.env.run(until=until)
+
+    # -- the step API --------------------------------------------------------------------
+
+    @property
+    def horizon(self) -> float:
+        """The virtual time the run stops at: ``duration_s``, or the time limit."""
+        end = self.scenario.duration_s
+        return MAX_TIME_S if end is None else float(end)
+
+    @property
+    def done(self) -> bool:
+        """Nothing is left to simulate before the horizon (no decision is pending)."""
+        return self.scheduler.pending_decision is None and self.env.peek() >= self.horizon
+
+    def run_until(self, t: float) -> None:
+        """Advance to virtual time ``t`` (at most the horizon), the profiles deciding
+        every scheduling cycle; then read the tables, schedule actions with :meth:`at`,
+        or go on with :meth:`next_decision`, :meth:`run_until` or :meth:`run`."""
+        self._profiles_decide()
+        t = min(t, self.horizon)
+        if t == self.env.now:
+            return
+        t0 = _time.perf_counter()
+        self.advance(t)
+        self.wall_s += _time.perf_counter() - t0
+
+    def _profiles_decide(self) -> None:
+        """Leave external deciding (the profiles decide from now on); refused while a
+        decision is pending, which nothing but :meth:`decide` would ever resolve."""
+        if self.scheduler.pending_decision is not None:
+            raise RuntimeError("a scheduling decision is pending: call decide(node) first")
+        self.scheduler.external = False
+
+    def next_decision(self, suggest: bool | None = None) -> PendingDecision | None:
+        """Run until a scheduling cycle has found feasible nodes and waits for
+        :meth:`decide`; return it (the same one until it is decided), or None when the
+        run is over (the horizon is reached or no event is left). From the first call
+        on, every such cycle waits for :meth:`decide` (until :meth:`run_until`).
+
+        ``suggest=False`` (kept for later calls) skips the profile's scores: the mask comes
+        from the Filter phase alone and ``suggested`` is the first feasible node. Faster
+        when the caller decides anyway, but following it is no longer the profile's run."""
+        sched = self.scheduler
+        if suggest is not None:
+            sched.suggest = bool(suggest)
+        if sched.pending_decision is not None:
+            return sched.pending_decision
+        sched.external = True
+        env = self.env
+        peek, step = env.peek, env.step
+        end = self.horizon
+        t0 = _time.perf_counter()
+        # Event by event, exactly the events run() processes (those before the horizon).
+        while sched.pending_decision is None:
+            if peek() >= end:
+                if self.scenario.duration_s is not None and env.now < end:
+                    env.run(until=end)
+                break
+            step()
+        self.wall_s += _time.perf_counter() - t0
+        return sched.pending_decision
+
+    def decide(self, node: int) -> None:
+        """Bind the pending decision's pod to ``node`` (a node row with ``mask[node]``);
+        the cluster tables show the binding at once."""
+        self.scheduler.decide(node)
+
+    def result(self) -> RunResult:
+        """The result so far: once the run is over (:attr:`done`), the same as
+        :meth:`run` returns; before, the tables and summary cover time 0 to now."""
+        self._until_now = not self.done
+        try:
+            return RunResult.from_record(self.record())
+        finally:
+            self._until_now = False
 
     def run(self, progress: ProgressFn | None = None, chunk_s: float | None = None) -> RunResult:
         """Advance to ``duration_s`` (or until no event is left) and collect results.
@@ -172,6 +276,7 @@ class Simulation:
         there, with a warning, if events are still scheduled after it (a heavy-tailed
         draw far in the future), rather than simulate a time float64 cannot resolve.
         """
+        self._profiles_decide()
         t0 = _time.perf_counter()
         end = self.scenario.duration_s
         env = self.env
@@ -213,6 +318,8 @@ class Simulation:
     @property
     def end_time(self) -> float:
         """The virtual time the run covers up to."""
+        if self._until_now:
+            return float(self.env.now)
         if self.scenario.duration_s is not None:
             return float(self.scenario.duration_s)
         # Until drained: the last thing that happened (chunked progress runs may have

@@ -11,6 +11,7 @@ from k8sim.config.scenario import DEFAULT_SCHEDULER, Scenario, SchedulerSettings
 from k8sim.rng import Streams
 from k8sim.scheduling.framework import NodePriority, Profile
 from k8sim.scheduling.plugins.base import FilterPlugin
+from k8sim.scheduling.policy import PolicyError, build_policy
 from k8sim.scheduling.preemption import DefaultPreemption
 from k8sim.scheduling.profiles import PRESETS, Ref, build_profile, merge
 from k8sim.scheduling.registry import PluginError, plugin_search_path
@@ -108,6 +109,11 @@ def _profiles_from_scenario(scenario: Scenario, streams: Streams, warnings: list
             problems.append((f"{where}.plugins", str(e)))
             continue
         warnings.extend(built.warnings)
+        if spec.policy is not None:
+            try:
+                built.profile.policy = build_policy(spec.policy.name, spec.policy.args)
+            except PolicyError as e:
+                problems.append((f"{where}.policy", str(e)))
         if "DefaultPreemption" not in spec.disabled and "*" not in spec.disabled:
             try:
                 built.profile.post_filter = DefaultPreemption(
