@@ -206,6 +206,9 @@ class PodTemplate(K8sModel):
     # Chance that one pull attempt fails at the registry (ErrImagePull, then back-off).
     image_pull_failure_probability: float = Field(default=0.0, ge=0, le=1)
     gpu: PodGpu | None = None  # GPU request (absent: no GPU)
+    # RuntimeClass (scenario ``runtimeClasses``) whose handler runs the pod; its overhead,
+    # nodeSelector and tolerations are merged into the pod (absent: the default handler).
+    runtime_class_name: DnsSubdomain | None = Field(default=None, alias="runtimeClassName")
 
     @model_validator(mode="after")
     def _check(self) -> PodTemplate:

@@ -57,6 +57,7 @@ from k8sim.config.pods import (
     Toleration,
 )
 from k8sim.config.resources import Quantity, ResourceList, base_units
+from k8sim.config.runtimeclass import RuntimeClass, RuntimeClassOverhead, RuntimeClassScheduling
 from k8sim.config.scheduler import PluginRef, ProfileSpec, SchedulerSettings
 from k8sim.config.workloads import (
     Arrival,
@@ -126,6 +127,9 @@ __all__ = [
     "PullPolicy",
     "Quantity",
     "ResourceList",
+    "RuntimeClass",
+    "RuntimeClassOverhead",
+    "RuntimeClassScheduling",
     "Scenario",
     "SchedulerSettings",
     "Strict",
@@ -207,6 +211,8 @@ class Scenario(K8sModel):
     # Namespace labels for namespaceSelector (pods name their namespace; default "default").
     namespaces: list[Namespace] = []
     priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
+    # RuntimeClasses that pods name in runtimeClassName (handler, overhead, scheduling).
+    runtime_classes: list[RuntimeClass] = Field(default=[], alias="runtimeClasses")
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()
     # Image catalog; when present, images are pulled onto nodes (absent: image names are
@@ -289,7 +295,49 @@ class Scenario(K8sModel):
                     f"workload {w.name!r}: priorityClassName {pcn!r} is not among priorityClasses "
                     f"{sorted(classes)}"
                 )
+        self._check_runtime_classes()
         return self
+
+    def _check_runtime_classes(self) -> None:
+        """The RuntimeClass admission plugin's rejections, at validation (upstream
+        ``plugin/pkg/admission/runtimeclass/admission.go``: ``prepareObjects``,
+        ``setOverhead`` / ``validateOverhead``, ``setScheduling``)."""
+        names = [rc.name for rc in self.runtime_classes]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"runtimeClasses must have distinct names, repeated: {dup}")
+        by_name = {rc.name: rc for rc in self.runtime_classes}
+        for i, w in enumerate(self.workloads):
+            t = w.template
+            if t.runtime_class_name is None:
+                continue
+            where = f"workloads[{i}].template"
+            rc = by_name.get(t.runtime_class_name)
+            if rc is None:
+                raise ValueError(f"{where}.runtimeClassName: pod rejected: RuntimeClass {t.runtime_class_name!r} "
+                                 f"not found (runtimeClasses: {sorted(by_name)})")
+            fixed = rc.overhead.pod_fixed if rc.overhead is not None else None
+            if t.overhead and fixed is None:
+                raise ValueError(f"{where}.overhead: pod rejected: Pod Overhead set without corresponding "
+                                 f"RuntimeClass defined Overhead (RuntimeClass {rc.name!r} has none)")
+            if t.overhead and fixed is not None and dict(t.overhead) != dict(fixed):
+                raise ValueError(f"{where}.overhead: pod rejected: Pod's Overhead doesn't match RuntimeClass's "
+                                 f"defined Overhead (RuntimeClass {rc.name!r}: overhead.podFixed)")
+            selector = rc.scheduling.node_selector if rc.scheduling is not None else {}
+            for key, value in selector.items():
+                pod_value = t.node_selector.get(key)
+                if pod_value is not None and pod_value != value:
+                    raise ValueError(f"{where}.nodeSelector.{key}: conflict: runtimeClass.scheduling.nodeSelector"
+                                     f"[{key}] = {value}; pod.spec.nodeSelector[{key}] = {pod_value}")
+
+    def runtime_class(self, template: PodTemplate) -> RuntimeClass | None:
+        """The RuntimeClass a pod of ``template`` names (None: the node's default handler)."""
+        if template.runtime_class_name is None:
+            return None
+        for rc in self.runtime_classes:
+            if rc.name == template.runtime_class_name:
+                return rc
+        raise KeyError(template.runtime_class_name)  # validation rejects this
 
     def preemption_policy(self, template: PodTemplate) -> str:
         """The pod's preemptionPolicy: its PriorityClass's (global default applies as

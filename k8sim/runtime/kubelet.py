@@ -13,7 +13,8 @@ watching, retries the pods that were waiting for room).
 
 With a runtime model, ContainerCreating is refined as kubelet's ``SyncPod`` does it:
 
-1. the pod sandbox (``sandbox_latency``);
+1. the pod sandbox (``sandbox_latency``; a pod of a RuntimeClass first waits for its
+   handler's sandbox, :mod:`k8sim.runtime.runtimeclass`, with or without a runtime model);
 2. each init container in order: its image is ensured (below), then it is started and
    runs to completion (``start_latency + duration``);
 3. each main container in order: its image is ensured, then it is created and started
@@ -115,6 +116,7 @@ from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RE
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
+    from k8sim.runtime.runtimeclass import RuntimeClasses
     from k8sim.runtime.spec import Container, RuntimeModel, WorkloadRuntime
     from k8sim.runtime.store import GCResult
 
@@ -137,8 +139,11 @@ class Kubelet:
 
     name = "kubelet"
 
-    def __init__(self, api: ClusterAPI, runtime: RuntimeModel | None = None):
+    def __init__(self, api: ClusterAPI, runtime: RuntimeModel | None = None,
+                 sandboxes: RuntimeClasses | None = None):
         self.api = api
+        #: Sandbox creation times of pods with a RuntimeClass (None: no classes).
+        self.sandboxes = sandboxes
         self.env = api.env
         self.state = api.state
         self._procs: dict[int, simpy.Process] = {}
@@ -347,6 +352,12 @@ class Kubelet:
         try:
             if not self.state.nodes.up[node]:  # bound to a node that has failed
                 raise simpy.Interrupt(_NODE_DOWN)
+            if self.sandboxes is not None:  # the RuntimeClass handler's RunPodSandbox
+                rc = self.state.shapes[int(pods.shape[pod])].runtime_class
+                if rc >= 0:
+                    d = self.sandboxes.sandbox_time(pod, rc)
+                    if d > 0:
+                        yield env.timeout(d)
             if rt is not None:
                 yield from self._create_containers(pod, node, rt, i)
             d = float(pods.start_latency[pod])

@@ -37,6 +37,7 @@ _DEFAULT = [
     Ref("NodeName"),
     Ref("TaintToleration", 3),
     Ref("NodeAffinity", 2),
+    Ref("RuntimeClass"),  # k8sim: a RuntimeClass's handler (skipped for pods without one)
     Ref("NodePorts"),
     Ref("NodeResourcesFit", 1),
     Ref("GpuFit"),

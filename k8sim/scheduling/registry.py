@@ -44,6 +44,7 @@ BUILTIN: dict[str, str] = {
     "InterPodAffinity": _P + "inter_pod_affinity:InterPodAffinity",
     "ImageLocality": _P + "image_locality:ImageLocality",
     "GpuFit": _P + "gpu_fit:GpuFit",
+    "RuntimeClass": _P + "runtime_class:RuntimeClass",
     # research policies
     "FirstFit": _P + "first_fit:FirstFit",
     "BestFit": _P + "best_fit:BestFit",

@@ -35,6 +35,7 @@ from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
 from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
+from k8sim.runtime.runtimeclass import RuntimeClasses
 from k8sim.runtime.spec import build_runtime
 from k8sim.scheduling.handle import FrameworkHandle
 from k8sim.scheduling.scheduler import Scheduler
@@ -85,13 +86,17 @@ class Simulation:
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
         self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
-        self.kubelet = self._add(Kubelet(self.api, self.runtime))
+        # RuntimeClass sandbox times (a component of its own; None without runtimeClasses).
+        self.runtime_classes = RuntimeClasses(self.ctx) if scenario.runtime_classes else None
+        self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
         self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
         self.taint_eviction = self._add(TaintEvictionController(self.api))
         self.faults = self._add(Faults(self.ctx))
+        if self.runtime_classes is not None:
+            self._add(self.runtime_classes)
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given
