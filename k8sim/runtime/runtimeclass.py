@@ -43,6 +43,7 @@ import pandas as pd
 from k8sim.component import Contribution
 from k8sim.config.distributions import ConstantDistribution, Distribution, UniformDistribution
 from k8sim.runtime.spec import IndexedSampler
+from k8sim.scheduling.plugins.runtime_class import handler_mask
 
 if TYPE_CHECKING:
     from k8sim.component import Context
@@ -83,9 +84,31 @@ class RuntimeClasses:
                 ctx.warnings.append(f"runtimeClasses: {rc.name!r}: handler {rc.handler!r} has no default sandbox "
                                     "latency (give sandbox_latency); its sandboxes take 0 s")
             self.dists.append(dist)
+        self._warn_unplaceable()
         self._samplers: dict[tuple[int, int], IndexedSampler | None] = {}
         #: First sandbox of each pod of a class: pod row -> seconds.
         self.first: dict[int, float] = {}
+
+    def _warn_unplaceable(self) -> None:
+        """Warn once per class that workloads use but no node of the cluster at t = 0
+        can run: none has its handler, or none matches its ``scheduling.nodeSelector``."""
+        state = self.ctx.state
+        nodes = state.nodes
+        used = {w.template.runtime_class_name for w in self.ctx.scenario.workloads}
+        for rc in self.classes:
+            if rc.name not in used:
+                continue
+            mask = handler_mask(state, rc.handler)
+            selector = rc.scheduling.node_selector if rc.scheduling is not None else {}
+            for key, value in selector.items():
+                codes = nodes.labels.get(key)
+                mask = mask & (codes == nodes.label_code(key, value)) if codes is not None else mask & False
+            if not mask.any():
+                why = (f"no node has its handler {rc.handler!r} (runtime_handlers)"
+                       if not handler_mask(state, rc.handler).any()
+                       else f"no node with its handler {rc.handler!r} matches its scheduling.nodeSelector {selector}")
+                self.ctx.warnings.append(f"runtimeClasses: {rc.name!r}: {why}; its pods stay Pending "
+                                         "unless such nodes join")
 
     def start(self) -> None:
         """Nothing runs on its own: the kubelet asks for each pod's sandbox time."""

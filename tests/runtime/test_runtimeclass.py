@@ -119,6 +119,8 @@ def test_a_class_whose_handler_no_node_has_is_unschedulable_with_a_reason_naming
     nodes = [node("a", "8", runtime_handlers=["runc"]), node("b", "8", runtime_handlers=["runc", "runsc"])]
     r = run(data(nodes, {"requests": {"cpu": "1"}, "runtimeClassName": "kata"}, [KATA], duration_s=50))
     assert bool(r.pods.iloc[0]["unschedulable"])
+    assert ("runtimeClasses: 'kata': no node has its handler 'kata-qemu' (runtime_handlers); its pods stay Pending "
+            "unless such nodes join") in r.provenance["warnings"]
     failed = r.events[r.events["kind"] == "FailedScheduling"]["detail"].iloc[0]
     assert "node(s) didn't have the pod's runtime handler 'kata-qemu'" in failed
     assert "2 node(s)" in failed  # both nodes lack it
