@@ -59,6 +59,7 @@ from k8sim.config.pods import (
 from k8sim.config.resources import Quantity, ResourceList, base_units
 from k8sim.config.runtimeclass import RuntimeClass, RuntimeClassOverhead, RuntimeClassScheduling
 from k8sim.config.scheduler import PluginRef, ProfileSpec, SchedulerSettings
+from k8sim.config.storage import PersistentVolume, PersistentVolumeClaim, PodVolume, StorageClass
 from k8sim.config.workloads import (
     Arrival,
     BurstArrivals,
@@ -130,7 +131,11 @@ __all__ = [
     "RuntimeClass",
     "RuntimeClassOverhead",
     "RuntimeClassScheduling",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "PodVolume",
     "Scenario",
+    "StorageClass",
     "SchedulerSettings",
     "Strict",
     "SyntheticImages",
@@ -213,6 +218,10 @@ class Scenario(K8sModel):
     priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
     # RuntimeClasses that pods name in runtimeClassName (handler, overhead, scheduling).
     runtime_classes: list[RuntimeClass] = Field(default=[], alias="runtimeClasses")
+    # Storage (see docs/storage.md): classes, pre-created volumes, claims pods mount.
+    storage_classes: list[StorageClass] = Field(default=[], alias="storageClasses")
+    persistent_volumes: list[PersistentVolume] = Field(default=[], alias="persistentVolumes")
+    persistent_volume_claims: list[PersistentVolumeClaim] = Field(default=[], alias="persistentVolumeClaims")
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()
     # Image catalog; when present, images are pulled onto nodes (absent: image names are
@@ -296,7 +305,55 @@ class Scenario(K8sModel):
                     f"{sorted(classes)}"
                 )
         self._check_runtime_classes()
+        self._check_storage()
         return self
+
+    def _check_storage(self) -> None:
+        """Names resolve, a pre-bound volume is big enough, a class can give the access
+        modes its claims ask for."""
+        for what, items in (("storageClasses", self.storage_classes), ("persistentVolumes", self.persistent_volumes),
+                            ("persistentVolumeClaims", self.persistent_volume_claims)):
+            names = [x.name for x in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{what} must have distinct names, repeated: {dup}")
+        classes = {c.name: c for c in self.storage_classes}
+        pvs = {v.name: v for v in self.persistent_volumes}
+        for i, v in enumerate(self.persistent_volumes):
+            if v.storage_class_name and v.storage_class_name not in classes:
+                raise ValueError(f"persistentVolumes[{i}].storageClassName: StorageClass {v.storage_class_name!r} "
+                                 f"not found (storageClasses: {sorted(classes)})")
+        for i, c in enumerate(self.persistent_volume_claims):
+            where = f"persistentVolumeClaims[{i}]"
+            sc = classes.get(c.storage_class_name) if c.storage_class_name else None
+            if c.storage_class_name and sc is None:
+                raise ValueError(f"{where}.storageClassName: StorageClass {c.storage_class_name!r} not found "
+                                 f"(storageClasses: {sorted(classes)})")
+            if sc is not None:
+                for j, m in enumerate(c.access_modes):
+                    if m not in sc.access_modes:
+                        raise ValueError(f"{where}.accessModes[{j}]: StorageClass {sc.name!r} cannot provide {m} "
+                                         f"(its access_modes: {sc.access_modes})")
+            if c.volume_name is not None:
+                pv = pvs.get(c.volume_name)
+                if pv is None:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {c.volume_name!r} not found")
+                if pv.capacity < c.request:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} ({pv.capacity} bytes) is "
+                                     f"smaller than the claim's resources.requests.storage ({c.request} bytes)")
+                missing = [m for m in c.access_modes if m not in pv.access_modes]
+                if missing:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} does not offer {missing}")
+                if (c.storage_class_name or "") != pv.storage_class_name:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} has storageClassName "
+                                     f"{pv.storage_class_name!r}, the claim {c.storage_class_name or ''!r}")
+        claims = {(c.namespace, c.name) for c in self.persistent_volume_claims}
+        for i, w in enumerate(self.workloads):
+            for j, vol in enumerate(w.template.volumes):
+                name = vol.persistent_volume_claim.claim_name
+                if (w.template.namespace, name) not in claims:
+                    raise ValueError(f"workloads[{i}].template.volumes[{j}].persistentVolumeClaim.claimName: "
+                                     f"PersistentVolumeClaim {w.template.namespace}/{name} not found")
 
     def _check_runtime_classes(self) -> None:
         """The RuntimeClass admission plugin's rejections, at validation (upstream

@@ -79,6 +79,8 @@ class PodInfo:
     #: default handler) and its CRI handler ("" without a class).
     runtime_class: int = -1
     runtime_handler: str = ""
+    #: Claims the pod mounts: indices into ``state.volumes.claims`` (empty: no volumes).
+    claims: tuple[int, ...] = ()
     #: Count group (``ClusterState.groups``), set when the shape is registered.
     group: int = -1
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).

@@ -41,6 +41,11 @@ _DEFAULT = [
     Ref("NodePorts"),
     Ref("NodeResourcesFit", 1),
     Ref("GpuFit"),
+    # Filters only: VolumeBinding's Score needs StorageCapacityScoring (off by default).
+    Ref("VolumeRestrictions"),
+    Ref("NodeVolumeLimits"),
+    Ref("VolumeBinding"),
+    Ref("VolumeZone"),
     Ref("PodTopologySpread", 2),
     Ref("InterPodAffinity", 2),
     Ref("NodeResourcesBalancedAllocation", 1),

@@ -43,6 +43,7 @@ from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook
 from k8sim.sim.sources import WorkloadSources
+from k8sim.storage.component import Storage
 
 ProgressFn = Callable[[float], None]
 C = TypeVar("C", bound=Component)
@@ -88,7 +89,10 @@ class Simulation:
         self.components: list[Component] = []
         # RuntimeClass sandbox times (a component of its own; None without runtimeClasses).
         self.runtime_classes = RuntimeClasses(self.ctx) if scenario.runtime_classes else None
-        self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes))
+        # Claims, volumes and their attachment (None without storage objects).
+        has_storage = bool(scenario.persistent_volume_claims or scenario.persistent_volumes)
+        self.storage = Storage(self.ctx) if has_storage else None
+        self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes, self.storage))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
@@ -97,6 +101,8 @@ class Simulation:
         self.faults = self._add(Faults(self.ctx))
         if self.runtime_classes is not None:
             self._add(self.runtime_classes)
+        if self.storage is not None:
+            self._add(self.storage)
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given

@@ -132,6 +132,10 @@ class ShapeBook:
                 preemption_policy=self.scenario.preemption_policy(template),
                 termination_grace_s=template.termination_grace_period_s,
             )
+            if template.volumes and self.state.volumes is not None:
+                index = self.state.volumes.claim_index
+                info.claims = tuple(index[(template.namespace, v.persistent_volume_claim.claim_name)]
+                                    for v in template.volumes)
             if rc is not None:
                 info.runtime_class = [c.name for c in self.scenario.runtime_classes].index(rc.name)
                 info.runtime_handler = rc.handler
