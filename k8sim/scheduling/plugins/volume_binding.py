@@ -24,7 +24,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
+from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import UNSCHEDULABLE_AND_UNRESOLVABLE, FilterPlugin, NodeStatus
 
 if TYPE_CHECKING:
@@ -58,11 +60,22 @@ def _masks(state: ClusterState, pod: PodInfo) -> tuple[bool, np.ndarray, np.ndar
     return False, bound, unbound
 
 
+class VolumeBindingArgs(K8sModel):
+    """Upstream ``VolumeBindingArgs``. ``bindTimeoutSeconds`` is PreBind's wait for the
+    binding to complete; k8sim binds at once (provisioning time is paid by the kubelet,
+    docs/storage.md), so it never expires. ``shape`` (StorageCapacityScoring) is not
+    modelled."""
+
+    bind_timeout_seconds: int = Field(default=600, ge=0, alias="bindTimeoutSeconds")
+
+
 class VolumeBinding(FilterPlugin):
     name = "VolumeBinding"
     events = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"})
     unresolvable_reasons = frozenset({UNBOUND_IMMEDIATE, NODE_CONFLICT, BIND_CONFLICT})
     summary = "the pod's claims are bound to volumes the node reaches, or can bind / be provisioned there"
+    Args = VolumeBindingArgs
+    args: VolumeBindingArgs
 
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
         return bool(pod.claims) and state.volumes is not None
