@@ -13,7 +13,10 @@ attach/detach controller's work):
 3. attach: if the volume is not attached to the node yet, the class's ``attach_latency``.
 
 When the last pod using a volume on a node ends, the volume is detached after the
-class's ``detach_latency``. Latencies are drawn per (claim, use) from streams keyed by
+class's ``detach_latency``; if the node's machine is down (its kubelet cannot unmount),
+the attach/detach controller first waits ``maxWaitForUnmountDuration`` (6 minutes) and
+then force-detaches, so a ReadWriteOnce volume of a failed node reaches another node no
+earlier than eviction + 6 min + detach + attach. Latencies are drawn per (claim, use) from streams keyed by
 the claim, so two policies on one seed see the same draws.
 """
 
@@ -34,6 +37,10 @@ from k8sim.storage.volumes import VolumeState
 if TYPE_CHECKING:
     from k8sim.component import Context
 
+#: Upstream ``ReconcilerMaxWaitForUnmountDuration`` (``DefaultTimerConfig`` in
+#: ``pkg/controller/volume/attachdetach/attach_detach_controller.go``): a volume whose
+#: node is down is force-detached this long after its pod was deleted.
+MAX_WAIT_FOR_UNMOUNT_S = 360.0
 #: Access modes that let a volume attach to several nodes at once.
 _MULTI_NODE = frozenset({"ReadWriteMany", "ReadOnlyMany"})
 
@@ -114,6 +121,10 @@ class Storage:
         self._mounted.pop(event.pod, None)
 
     def _detach(self, ci: int, v: int, node: int) -> Generator[simpy.Event, Any, None]:
+        if not self.state.nodes.up[node]:
+            # The node's kubelet cannot confirm the unmount: the attach/detach controller
+            # force-detaches after maxWaitForUnmountDuration.
+            yield self.env.timeout(MAX_WAIT_FOR_UNMOUNT_S)
         d = self._draw("detach", ci)
         if d > 0:
             yield self.env.timeout(d)

@@ -299,3 +299,27 @@ def test_cli_exits_2_on_a_claim_naming_a_missing_class(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(f)])
     assert result.exit_code == 2
     assert "persistentVolumeClaims[0].storageClassName: StorageClass 'nope' not found" in result.output
+
+
+def test_a_pod_needing_the_volume_of_a_failed_node_starts_after_force_detach_and_attach() -> None:
+    # "a" holds a ReadWriteOnce volume on node-1 (attached at t = 2). node-1's machine
+    # fails at t = 10; the node lifecycle and taint eviction controllers delete "a" later
+    # (its "finished" time, T). Its kubelet is gone, so nothing confirms the unmount: the
+    # attach/detach controller force-detaches after maxWaitForUnmountDuration (360 s),
+    # then the detach takes 3 s. "b" (same claim, pinned to node-2, bound at t = 20)
+    # waits for that (Multi-Attach), then attaches in 2 s: running = T + 360 + 3 + 2.
+    d = scenario([node("node-1"), node("node-2")],
+                 [workload("a", ["data"], duration=10_000.0, nodeName="node-1"),
+                  workload("b", ["data"], times=(20.0,), duration=10.0, nodeName="node-2")],
+                 [sc(mode="Immediate", attach_latency={"kind": "constant", "value": 2.0},
+                     detach_latency={"kind": "constant", "value": 3.0})],
+                 [pv("vol")], [pvc("data", volumeName="vol")],
+                 actions=[{"at_s": 10, "action": "fail_node", "nodes": {"names": ["node-1"]}}], duration_s=3000)
+    r = build(d).run()
+    pods = r.pods.set_index("workload")
+    evicted = pods.loc["a", "finished"]
+    assert evicted > 10.0  # deleted by taint eviction after the failure
+    assert pods.loc["b", "scheduled"] == 20.0
+    assert pods.loc["b", "running"] == pytest.approx(evicted + 360.0 + 3.0 + 2.0)
+    mounts = r.frames["volume_mounts"].set_index("pod")
+    assert mounts.loc["b-0", "multi_attach_wait_s"] == pytest.approx(evicted + 363.0 - 20.0)
