@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -154,6 +155,9 @@ def test_sandbox_latency_is_added_to_the_start_per_handler() -> None:
     assert startup == pytest.approx({"plain": 1.02, "kata": 1.5, "own": 1.3, "none": 1.0}, abs=1e-12)
     sandboxes = r.frames["sandboxes"].set_index("runtime_class")["sandbox_s"].to_dict()
     assert sandboxes == pytest.approx({"plain": 0.02, "kata": 0.5, "own": 0.3})
+    # The pod table carries it too (NaN for the pod without a class).
+    sandbox_col = dict(zip(r.pods["workload"], r.pods["sandbox_s"], strict=True))
+    assert sandbox_col["kata"] == pytest.approx(0.5) and np.isnan(sandbox_col["none"])
 
 
 def test_gvisor_default_is_drawn_from_the_published_range_and_is_reproducible() -> None:

@@ -234,6 +234,7 @@ def test_start_of_a_pod_whose_claim_is_provisioned_under_wait_for_first_consumer
     assert pod["running"] == pytest.approx(8.0)
     mount = r.frames["volume_mounts"].iloc[0]
     assert (mount["provisioning_wait_s"], mount["multi_attach_wait_s"], mount["attach_s"]) == (5.0, 0.0, 2.0)
+    assert pod["volume_wait_s"] == pytest.approx(7.0)  # the pod table's startup breakdown: 5 + 2
 
 
 def test_a_read_write_once_volume_waits_for_detach_from_the_other_node() -> None:
