@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
 
+_CACHE_KEY = "VolumeBinding"
 UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
 NODE_CONFLICT = "node(s) had volume node affinity conflict"
 BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind"
@@ -81,10 +82,16 @@ class VolumeBinding(FilterPlugin):
         return bool(pod.claims) and state.volumes is not None
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        # The mask depends on bindings and volumes (``volumes.version``) and on node
+        # labels and the node set (``nodes.version``) only: cached per shape on both.
+        key = (state.volumes.version, state.nodes.version)
+        cached = pod.cache.get(_CACHE_KEY)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         immediate, bound, unbound = _masks(state, pod)
-        if immediate:
-            return np.zeros(state.nodes.n, dtype=bool)
-        return bound & unbound
+        mask = np.zeros(state.nodes.n, dtype=bool) if immediate else bound & unbound
+        pod.cache[_CACHE_KEY] = (key, mask)
+        return mask
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         if not rejected.size:
