@@ -9,7 +9,11 @@ present. Wall-clock fields are left out (they differ from run to run).
     python bench/equivalence.py --record before.json     # at the starting commit
     python bench/equivalence.py --check before.json      # after the change
 
-``--check`` prints one line per run and table that differs and exits 1 if any does.
+``--check`` prints one line per run and table that differs and exits 1 if any does;
+for a table that differs it also says which columns were added or removed and which
+columns present in both differ (each column is fingerprinted too), so that a change
+that only adds output columns is told apart from one that changes results. Summary
+tables are compared key by key the same way.
 Floating-point results can differ across machines and library versions, so record and
 check on the same machine; this is a tool for a change, not a unit test.
 """
@@ -45,15 +49,37 @@ def frame_hash(frame: pd.DataFrame) -> str:
     return h.hexdigest()[:20]
 
 
-def fingerprint(scenario, seed: int) -> dict[str, str]:
+def column_hashes(frame: pd.DataFrame) -> dict[str, str]:
+    """One fingerprint per column (name, dtype and values)."""
+    return {str(c): frame_hash(frame[[c]]) for c in frame.columns}
+
+
+def fingerprint(scenario, seed: int) -> dict[str, object]:
     result = Simulation(scenario, seed=seed).run()
-    out = {}
-    for name in TABLES:
-        frame = getattr(result, name)
+    out: dict[str, object] = {}
+    frames = {name: getattr(result, name) for name in TABLES}
+    frames["summary"] = result.summary()
+    for name, frame in frames.items():
         if frame is not None:
             out[name] = frame_hash(frame)
-    out["summary"] = frame_hash(result.summary())
+            out[f"{name}.columns"] = column_hashes(frame)
     return out
+
+
+def describe(name: str, old: dict[str, str] | None, new: dict[str, str] | None) -> str:
+    """Which columns of a differing table were added, removed or changed."""
+    if old is None or new is None:
+        return ""
+    parts = []
+    added = [c for c in new if c not in old]
+    removed = [c for c in old if c not in new]
+    changed = [c for c in new if c in old and old[c] != new[c]]
+    if added:
+        parts.append(f"added {added}")
+    if removed:
+        parts.append(f"removed {removed}")
+    parts.append(f"changed {changed}" if changed else "no common column changed")
+    return " (" + "; ".join(parts) + ")"
 
 
 def runs() -> list[tuple[str, object, int]]:
@@ -89,11 +115,11 @@ def main() -> int:
             print(f"{'missing now' if b is None else 'new'}: {label}")
             bad += 1
             continue
-        for table in sorted(set(a) | set(b)):
+        for table in sorted(t for t in set(a) | set(b) if not t.endswith(".columns")):
             if a.get(table) != b.get(table):
-                print(f"differs: {label}: {table}")
+                print(f"differs: {label}: {table}{describe(table, a.get(f'{table}.columns'), b.get(f'{table}.columns'))}")
                 bad += 1
-    tables = sum(len(v) for v in got.values())
+    tables = sum(1 for v in got.values() for t in v if not t.endswith(".columns"))
     print(f"{len(got)} runs, {tables} tables: {'identical' if not bad else f'{bad} differences'} ({wall:.1f} s)")
     return 1 if bad else 0
 

@@ -11,6 +11,7 @@ __all__ = [
     "HIGHEST_USER_PRIORITY",
     "MAX_PODS",
     "MAX_POOL_NODES",
+    "MAX_RUNS",
     "MAX_RATE_PER_S",
     "MAX_TIMESERIES_BINS",
     "MAX_TIME_S",
@@ -62,6 +63,8 @@ MAX_RATE_PER_S = 1e6
 MAX_PODS = 10_000_000
 #: Most nodes of one node pool.
 MAX_POOL_NODES = 100_000
+#: Most runs one sweep or comparison may plan (points x profiles x replications).
+MAX_RUNS = 100_000
 #: Most timeseries bins of a run: beyond it the sample interval widens (with a warning).
 MAX_TIMESERIES_BINS = 500_000
 #: Pod priorities are int32 (``spec.priority``); user-defined values stop at 1e9,

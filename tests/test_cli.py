@@ -173,7 +173,7 @@ BAD_OVERRIDES = [
     (
         "set-unknown-key",
         "cluster.node_pools[0].zone=zone-a",
-        ["{f}: cluster.node_pools[0].zone: unknown key"],
+        ["{f}: --set cluster.node_pools[0].zone", "unknown key (did you mean 'zones'?)"],
     ),
 ]
 

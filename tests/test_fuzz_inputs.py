@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from test_bad_input import time_bound
+from timebound import time_bound
 from typer.testing import CliRunner
 
 from k8sim.cli import app
@@ -147,18 +147,23 @@ def run_cli(args: list[Any]) -> tuple[int, str, float]:
 
 
 #: ``error: <file>: <field path>: <message>``: a field path is a key, possibly dotted,
-#: indexed or quoted (``items[3].spec.nodeName``, ``grid['seed']``, ``--set a.b``).
-_FIELD = r"--set:|(--set |--out|--config|--objects|--pod)?([\w$*\-]+|\[\d+\])(\[[^\]]+\]|\.[\w\-/]+)*:"
+#: indexed or quoted (``items[3].spec.nodeName``, ``grid['seed']``, ``--set a.b``), or
+#: an object with what it is (``items[6] (Pod ml/trainer-0):``).
+_FIELD = r"--set:|(--set |--out|--config|--objects|--pod)?([\w$*\-]+|\[\d+\])(\[[^\]]+\]|\.[\w\-/]+)*(\s\([^)]*\))?:"
 
 
-def check_contract(code: int, out: str, source: str, what: str) -> None:
+def check_contract(code: int, out: str, source: str, what: str, *others: str) -> None:
+    """``source``: the mutated file; ``others``: files a message may name instead (the
+    snapshot a configuration is checked against)."""
     assert code in (0, 2), f"{what}: exit code {code}\n{out[-2000:]}"
     assert "Traceback" not in out, f"{what}: traceback\n{out[-2000:]}"
     if code == 2:
         first = out.strip().splitlines()[0]
         assert first.startswith(("error:", "invalid:")), f"{what}: {first}"
-        assert source in out or "--set" in out or "--pod" in out, f"{what}: the file is not named: {first}"
-        assert re.search(_FIELD, first.split(source, 1)[-1]), f"{what}: no field named: {first}"
+        named = [s for s in (source, *others) if s in first]
+        assert named or "--set" in first or "--pod" in first, f"{what}: the file is not named: {first}"
+        rest = first.split(named[0], 1)[-1] if named else first
+        assert re.search(_FIELD, rest), f"{what}: no field named: {first}"
 
 
 #: CPU seconds all the fuzzing together may use (the issue asks for under a minute).
@@ -288,7 +293,7 @@ def test_fuzz_scheduler_configs(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         code, out, _ = run_cli(["explain", "--objects", OBJECTS, "--pod", PENDING, "--config", path,
                                 "--format", "json"])
-        check_contract(code, out, path.name, f"config case {i} ({'; '.join(done)})")
+        check_contract(code, out, path.name, f"config case {i} ({'; '.join(done)})", OBJECTS.name)
 
     _cases(30, case)
 

@@ -17,6 +17,8 @@ def reduced(path: Path):
     sc = load_scenario(path)
     overrides = []
     for i, w in enumerate(sc.workloads):
+        if sc.has_controllers() and (w.manifest is not None or w.trace is not None):
+            continue  # controllers keep their replica counts (max_pods does not apply)
         overrides.append(f"workloads[{i}].max_pods={min(w.max_pods or 40, 40)}")
     if sc.duration_s is not None:
         overrides.append(f"duration_s={min(sc.duration_s, 1200)}")

@@ -114,10 +114,12 @@ class NodeDown:
     """The machine under ``node`` stopped (a fault: crash, power loss, partition): its
     kubelet no longer runs its pods nor reports. This is the infrastructure, not the API
     server: the node object is unchanged until the node lifecycle controller notices the
-    missing heartbeats. ``cause`` names the fault source."""
+    missing heartbeats. ``cause`` names the fault source. ``partition``: only the link
+    to the control plane is cut; the machine and its containers go on running."""
 
     node: int
     cause: str
+    partition: bool = False
 
 
 @dataclass(slots=True)

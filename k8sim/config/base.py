@@ -77,6 +77,25 @@ class Strict(BaseModel):
 #: Error type of a boolean given for a number (the loader moves ``field`` into the path).
 BOOL_FOR_NUMBER = "bool_for_number"
 
+#: A model validator's message that names the field at fault, below the model:
+#: ``"@workloads[1].arrival@ message"`` (the loader moves the path into the location).
+_LOCATED = "@"
+
+
+def located(path: str, message: str) -> str:
+    """A model validator's error message about the field ``path`` (relative to the
+    model): the loader reports it at that path, as a field's own error."""
+    return f"{_LOCATED}{path}{_LOCATED} {message}"
+
+
+def split_located(message: str) -> tuple[str | None, str]:
+    """``(path, message)`` of a :func:`located` message, ``(None, message)`` otherwise."""
+    if message.startswith(_LOCATED):
+        path, sep, rest = message[1:].partition(_LOCATED)
+        if sep:
+            return path, rest.lstrip()
+    return None, message
+
 
 def _numeric_fields(cls: type[BaseModel]) -> dict[str, Any]:
     """Input keys (name and alias) of the fields that take numbers -> annotation."""

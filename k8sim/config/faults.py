@@ -5,6 +5,9 @@ the nodes, what the operator does to them, and how the control plane notices.
 the fault source and the node (or zone) name, so two scheduling policies run on one seed
 see exactly the same faults. Kinds (the ``kind`` key):
 
+Node failures are crashes (the machine stops) or, with ``mode: partition``, network
+partitions (only the link to the control plane is cut).
+
 - ``node``: every selected node fails and is repaired independently, for ever
   (alternating ``time_to_failure`` / ``time_to_repair`` draws, any distribution);
 - ``outage``: every selected node (a zone, a rack: any label) goes down at ``at_s`` for
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from k8sim.config.base import Strict
 from k8sim.config.distributions import Distribution
@@ -43,6 +46,7 @@ __all__ = [
     "Action",
     "ActionSpec",
     "CordonAction",
+    "FailureMode",
     "DeleteNodeAction",
     "DrainAction",
     "FailNodeAction",
@@ -51,11 +55,18 @@ __all__ = [
     "NodeLifecycleSettings",
     "NodeSelection",
     "Outage",
+    "RolloutAction",
+    "ScaleAction",
     "SpotInterruptions",
     "UncordonAction",
     "ZoneOutages",
     "positive_mean",
 ]
+
+#: ``crash``: the machine stops (its containers die); ``partition``: only its link to the
+#: control plane is cut (heartbeats stop, containers go on; evictions take effect when
+#: the link returns).
+FailureMode = Literal["crash", "partition"]
 
 
 def positive_mean(dist: Distribution, what: str) -> None:
@@ -106,6 +117,7 @@ class NodeFailures(_FailureBase):
 
     kind: Literal["node"] = "node"
     nodes: NodeSelection = NodeSelection()  # which nodes (default: all)
+    mode: FailureMode = "crash"  # crash (the machine stops) or partition (cut off)
     time_to_failure: Distribution  # up time before each failure (s), from the node's start
     time_to_repair: Distribution  # down time of each failure (s)
     start_s: float = Field(default=0.0, ge=0)  # up time is counted from here (or the node's start)
@@ -126,6 +138,7 @@ class Outage(_FailureBase):
 
     kind: Literal["outage"] = "outage"
     nodes: NodeSelection  # which nodes, e.g. {zone: zone-a} or {labels: {rack: r1}}
+    mode: FailureMode = "crash"  # crash (power loss) or partition (network cut)
     at_s: float = Field(ge=0)  # when the outage starts
     duration_s: float | None = Field(default=None, gt=0)  # how long it lasts; absent = for ever
 
@@ -136,6 +149,7 @@ class ZoneOutages(_FailureBase):
     ``duration``, independently of the other zones."""
 
     kind: Literal["zone_outages"] = "zone_outages"
+    mode: FailureMode = "crash"  # crash or partition
     label: str = Field(default=ZONE_LABEL, min_length=1)  # the label whose values are the zones
     zones: list[str] | None = Field(default=None, min_length=1)  # which values; absent = all
     time_between: Distribution  # up time of a zone before each outage (s)
@@ -239,18 +253,60 @@ class FailNodeAction(ActionSpec):
 
     action: Literal["fail_node"] = "fail_node"
     nodes: NodeSelection  # which nodes
+    mode: FailureMode = "crash"  # crash or partition
     duration_s: float | None = Field(default=None, gt=0)  # how long; absent = for ever
+
+
+class ScaleAction(ActionSpec):
+    """``kubectl scale``: set the replicas of a Deployment or StatefulSet (its controller
+    reacts after its reaction latency; see docs/controllers.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+    action: Literal["scale"] = "scale"
+    # The object's kind (written ``kind:`` in YAML).
+    workload_kind: Literal["Deployment", "StatefulSet"] = Field(default="Deployment", alias="kind")
+    name: str = Field(min_length=1)  # "name" (namespace default) or "namespace/name"
+    replicas: int = Field(ge=0, le=1_000_000)  # the new spec.replicas
+
+
+class RolloutAction(ActionSpec):
+    """A new pod template: ``kubectl set image`` (``image``: every container's, or the
+    one named ``container``) on a Deployment, StatefulSet or DaemonSet, or ``kubectl
+    rollout undo`` (``undo``, Deployments; ``to_revision`` 0 = the previous one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+    action: Literal["rollout"] = "rollout"
+    workload_kind: Literal["Deployment", "StatefulSet", "DaemonSet"] = Field(default="Deployment", alias="kind")
+    name: str = Field(min_length=1)  # "name" (namespace default) or "namespace/name"
+    image: str | None = Field(default=None, min_length=1)  # the new image
+    container: str | None = None  # only this container's image (absent: every container)
+    undo: bool = False  # roll back instead (Deployments)
+    to_revision: int = Field(default=0, ge=0)  # with undo: the revision (0 = the previous)
+
+    @model_validator(mode="after")
+    def _check(self) -> RolloutAction:
+        if (self.image is None) == (not self.undo):
+            raise ValueError("give exactly one of image (a new image) or undo: true (a rollback)")
+        if self.undo and self.workload_kind != "Deployment":
+            raise ValueError("undo applies to Deployments (their ReplicaSets keep the revisions)")
+        if self.container is not None and self.image is None:
+            raise ValueError("container goes with image")
+        return self
 
 
 #: Every action kind (add new kinds here, and give each a handler registered in
 #: ``k8sim.faults.actions``).
 ACTION_SPECS: tuple[type[ActionSpec], ...] = (CordonAction, UncordonAction, DrainAction, DeleteNodeAction,
-                                               FailNodeAction)
+                                               FailNodeAction, ScaleAction, RolloutAction)
 ACTION_KINDS: tuple[str, ...] = tuple(c.model_fields["action"].default for c in ACTION_SPECS)
 
 #: One entry of ``actions``, chosen by its ``action``.
-Action = Annotated[CordonAction | UncordonAction | DrainAction | DeleteNodeAction | FailNodeAction,
-                   Field(discriminator="action")]
+Action = Annotated[CordonAction | UncordonAction | DrainAction | DeleteNodeAction | FailNodeAction | ScaleAction
+                   | RolloutAction, Field(discriminator="action")]
 
 
 # -- the node lifecycle controller -------------------------------------------------

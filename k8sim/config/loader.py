@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from k8sim.config.base import BOOL_FOR_NUMBER
+from k8sim.config.base import BOOL_FOR_NUMBER, split_located
 from k8sim.config.faults import ACTION_KINDS, FAILURE_KINDS
 from k8sim.config.scenario import Scenario
 from k8sim.constants import MAX_PODS, MAX_POOL_NODES, MAX_RATE_PER_S, MAX_TIME_S
@@ -104,6 +104,12 @@ def _pydantic_problems(err: ValidationError, data: Any = _NO_DATA) -> list[tuple
             msg = "required field is missing"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+            below, msg = split_located(msg)
+            if below is not None:
+                prefix = format_loc(loc, data)
+                problems.append((f"{prefix}.{below}" if prefix and not below.startswith("[") else prefix + below,
+                                 msg))
+                continue
         elif e["type"] == "less_than_equal":
             msg += _LIMIT_NOTES.get((e.get("ctx") or {}).get("le", math.nan), "")
         problems.append((format_loc(loc, data), msg))
@@ -193,9 +199,17 @@ def validate_scenario(data: Any, source: str = "<scenario>", base_dir: Path | No
 #: expanded. Anchors that reuse a block a few times stay far below it; an "alias bomb"
 #: (aliases of aliases, 369 bytes expanding to millions of nodes) is refused at once.
 MAX_ALIAS_EXPANSION = 10_000
+#: Deepest nesting of mappings and lists in a YAML document (scenarios and kubectl
+#: objects stay under 20 levels; deeper documents would exhaust Python's stack).
+MAX_YAML_DEPTH = 100
 
 
-class YAMLAliasError(yaml.YAMLError):
+class YAMLLimitError(yaml.YAMLError):
+    """A YAML document beyond what k8sim reads: aliases expanding beyond
+    :data:`MAX_ALIAS_EXPANSION`, recursive aliases, nesting too deep to build."""
+
+
+class YAMLAliasError(YAMLLimitError):
     """A YAML document whose aliases expand beyond :data:`MAX_ALIAS_EXPANSION` or recur."""
 
 
@@ -206,8 +220,33 @@ class _BoundedLoader(_BaseSafeLoader):
     """A safe loader that refuses aliases expanding beyond a bound, and recursive ones."""
 
     def construct_document(self, node: yaml.Node) -> Any:
+        _check_depth(node)
         _check_aliases(node)
         return super().construct_document(node)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [c for kv in node.value for c in kv]
+    return []
+
+
+def _check_depth(root: yaml.Node) -> None:
+    """Raise :class:`YAMLLimitError` if mappings and lists nest deeper than
+    :data:`MAX_YAML_DEPTH` (iterative; each node is visited once)."""
+    seen: set[int] = set()
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_YAML_DEPTH:
+            line = f" (line {node.start_mark.line + 1})" if node.start_mark else ""
+            raise YAMLLimitError(f"the document nests more than {MAX_YAML_DEPTH} levels deep{line}")
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack += [(c, depth + 1) for c in _children(node)]
 
 
 def _check_aliases(root: yaml.Node) -> None:
@@ -228,8 +267,7 @@ def _check_aliases(root: yaml.Node) -> None:
         total = 1
         if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
             on_path.add(key)
-            children = node.value if isinstance(node, yaml.SequenceNode) else [c for kv in node.value for c in kv]
-            for child in children:
+            for child in _children(node):
                 total += size(child)
                 if total - len(written) > MAX_ALIAS_EXPANSION:
                     raise YAMLAliasError(
@@ -245,9 +283,13 @@ def _check_aliases(root: yaml.Node) -> None:
 
 
 def safe_load(text: str) -> Any:
-    """``yaml.safe_load`` refusing alias bombs and recursive aliases (every YAML input of
-    k8sim goes through here: scenarios, experiments, objects, configs, ``--set``)."""
-    return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    """``yaml.safe_load`` refusing alias bombs, recursive aliases and nesting too deep
+    to build (every YAML input of k8sim goes through here: scenarios, experiments,
+    objects, configs, ``--set``)."""
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise YAMLLimitError("the document is nested too deeply (hundreds of levels)") from None
 
 
 def read_yaml(path: Path) -> Any:
@@ -262,7 +304,7 @@ def read_yaml(path: Path) -> Any:
         raise ScenarioError(str(path), [("", f"cannot read file: {e.strerror}")]) from None
     try:
         return safe_load(text)
-    except YAMLAliasError as e:
+    except YAMLLimitError as e:
         raise ScenarioError(str(path), [("", f"YAML error: {e}")]) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
@@ -370,7 +412,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str 
             continue
         try:
             value = safe_load(raw) if raw != "" else ""
-        except YAMLAliasError as e:
+        except YAMLLimitError as e:
             problems.append((f"--set {path.strip()}", f"YAML error: {e}"))
             continue
         except yaml.YAMLError:

@@ -29,8 +29,9 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from k8sim.config.base import Strict
+from k8sim.config.base import Strict, located
 from k8sim.config.cluster import Cluster, NodeGpus, NodeImage, NodePool, NodeSpec, Taint, TraceNodes
+from k8sim.config.controllers import ControllerSettings, ControllerTiming
 from k8sim.config.distributions import Distribution
 from k8sim.config.faults import (
     Action,
@@ -91,6 +92,8 @@ __all__ = [
     "Cluster",
     "ContainerPort",
     "ContainerSpec",
+    "ControllerSettings",
+    "ControllerTiming",
     "CrashModel",
     "Namespace",
     "NodeImage",
@@ -229,11 +232,20 @@ class Scenario(K8sModel):
     images: ImageCatalogSpec | None = None
     # Node failures, zone outages, spot interruptions (see docs/failures.md).
     failures: list[Failure] = []
-    # Operator actions at given times: cordon, uncordon, drain, delete_node, fail_node.
+    # Operator actions at given times: cordon, uncordon, drain, delete_node, fail_node,
+    # scale, rollout (see docs/failures.md and docs/controllers.md).
     actions: list[Action] = []
     # The node lifecycle controller's timings (upstream defaults).
     node_lifecycle: NodeLifecycleSettings = NodeLifecycleSettings()
+    # Reaction latency of each workload controller (manifest workloads; see docs/controllers.md).
+    controllers: ControllerSettings = ControllerSettings()
     _source: str = PrivateAttr(default="")
+
+    def has_controllers(self) -> bool:
+        """Whether the run needs the workload controllers (manifest workloads, or a
+        SimKube trace replayed through them)."""
+        return any(w.manifest is not None or (w.trace is not None and w.trace.args.get("replay") == "controllers")
+                   for w in self.workloads)
 
     @property
     def source(self) -> str:
@@ -251,35 +263,45 @@ class Scenario(K8sModel):
         names = [w.name for w in self.workloads]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"workload names must be unique, repeated: {dup}")
+            raise ValueError(located("workloads", f"workload names must be unique, repeated: {dup}"))
         inflation = [w.name for w in self.workloads if w.trace is not None and w.trace.mode == "inflation"]
         if inflation and len(self.workloads) > 1:
-            raise ValueError(
+            raise ValueError(located(
+                f"workloads[{names.index(inflation[0])}].trace.mode",
                 f"workload {inflation[0]!r} replays a trace in inflation mode, which drops unschedulable "
-                "pods and never retries: it must be the scenario's only workload"
-            )
+                "pods and never retries: it must be the scenario's only workload",
+            ))
         if self.duration_s is None:
-            for w in self.workloads:
+            for i, w in enumerate(self.workloads):
+                if w.manifest is not None or (w.trace is not None and w.trace.args.get("replay") == "controllers"):
+                    raise ValueError(located(
+                        f"workloads[{i}]",
+                        f"workload {w.name!r} is run by controllers, which keep its pods running: set duration_s",
+                    ))
                 a = w.arrival
                 unbounded = isinstance(a, (PoissonArrivals, IntervalArrivals)) and (
                     a.stop_s is None and w.max_pods is None
                 )
                 if unbounded:
-                    raise ValueError(
+                    raise ValueError(located(
+                        f"workloads[{i}].arrival",
                         f"workload {w.name!r} never stops arriving: set duration_s, "
-                        "or give it max_pods or arrival.stop_s"
-                    )
+                        "or give it max_pods or arrival.stop_s",
+                    ))
                 forever = _never_ends(w.template, w.duration is not None or w.trace is not None, self.images is not None)
                 if forever:
-                    raise ValueError(f"the pods of workload {w.name!r} never end ({forever}): set duration_s")
-        for w in self.workloads:
+                    raise ValueError(located(
+                        f"workloads[{i}]", f"the pods of workload {w.name!r} never end ({forever}): set duration_s"
+                    ))
+        for i, w in enumerate(self.workloads):
             expected = _expected_pods(w, self.duration_s)
             if expected > MAX_PODS:
-                raise ValueError(
+                raise ValueError(located(
+                    f"workloads[{i}].arrival",
                     f"workload {w.name!r} would create about {expected:,.3g} pods (arrival rate x time window); "
                     f"at most {MAX_PODS:,} pods per workload: lower the rate, shorten the window "
-                    "(duration_s, arrival.stop_s) or set max_pods"
-                )
+                    "(duration_s, arrival.stop_s) or set max_pods",
+                ))
         if self.duration_s is None:
             for i, f in enumerate(self.failures):
                 if isinstance(f, (NodeFailures, ZoneOutages, SpotInterruptions)) and f.stop_s is None:
@@ -291,19 +313,20 @@ class Scenario(K8sModel):
         if len(set(names)) != len(names):
             raise ValueError(f"failure names must be unique, repeated: {sorted({n for n in names if names.count(n) > 1})}")
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
-            raise ValueError("warmup_s must be shorter than duration_s")
+            raise ValueError(located("warmup_s", "warmup_s must be shorter than duration_s"))
         classes = {pc.name for pc in self.priority_classes}
         if len(classes) != len(self.priority_classes):
-            raise ValueError("priorityClasses must have distinct names")
+            raise ValueError(located("priorityClasses", "priorityClasses must have distinct names"))
         if sum(pc.global_default for pc in self.priority_classes) > 1:
-            raise ValueError("at most one priority class may be globalDefault")
-        for w in self.workloads:
+            raise ValueError(located("priorityClasses", "at most one priority class may be globalDefault"))
+        for i, w in enumerate(self.workloads):
             pcn = w.template.priority_class_name
             if pcn is not None and pcn not in classes:
-                raise ValueError(
+                raise ValueError(located(
+                    f"workloads[{i}].template.priorityClassName",
                     f"workload {w.name!r}: priorityClassName {pcn!r} is not among priorityClasses "
-                    f"{sorted(classes)}"
-                )
+                    f"{sorted(classes)}",
+                ))
         self._check_runtime_classes()
         self._check_storage()
         return self

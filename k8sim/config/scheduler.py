@@ -22,7 +22,8 @@ class PluginRef(K8sModel):
     """A plugin enabled in a profile (upstream ``Plugin`` + its ``pluginConfig`` args)."""
 
     name: str = Field(min_length=1)  # registry name, entry point, or "package.module:Class"
-    weight: int | None = Field(default=None, ge=1)  # score weight (default 1)
+    # Score weight (default 1); an int32 as upstream's Plugin.Weight.
+    weight: int | None = Field(default=None, ge=1, le=2**31 - 1)
     args: dict[str, Any] = {}  # plugin args in upstream spelling (e.g. scoringStrategy)
 
 

@@ -135,6 +135,13 @@ class SwfArgs(_Args):
     cpu_milli_per_processor: float = Field(default=1000, gt=0)
 
 
+class SimKubeArgs(_Args):
+    # pods: the trace flattened to a pod list (each owner's pods as the trace implies);
+    # controllers: its objects and their scale / template changes applied over time to
+    # k8sim's controllers (Deployments roll out, ReplicaSets replace lost pods).
+    replay: Literal["pods", "controllers"] = "pods"
+
+
 @dataclass(frozen=True)
 class FormatSchema:
     """What a scenario may give for one trace format: its ``args`` model, which of those
@@ -153,7 +160,7 @@ POD_FORMAT_SCHEMAS: dict[str, FormatSchema] = {
     "google2011": FormatSchema(GoogleArgs),
     "azure-vm": FormatSchema(AzureArgs),
     "swf": FormatSchema(SwfArgs),
-    "simkube": FormatSchema(NoArgs),
+    "simkube": FormatSchema(SimKubeArgs),
 }
 
 NODE_FORMAT_SCHEMAS: dict[str, FormatSchema] = {

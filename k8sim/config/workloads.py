@@ -3,6 +3,8 @@ a pod template) or replayed from a trace file (see README "Trace replay")."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -19,6 +21,7 @@ __all__ = [
     "BurstArrivals",
     "ExplicitArrivals",
     "IntervalArrivals",
+    "ManifestApply",
     "PoissonArrivals",
     "TraceWorkload",
     "Workload",
@@ -126,25 +129,100 @@ class TraceWorkload(Strict):
                             resource_scale=self.resource_scale)
 
 
+class ManifestApply(Strict):
+    """``kubectl apply -f manifest`` at ``at_s``: objects that exist are updated (a new
+    replica count scales them, a new pod template rolls them out), new ones created."""
+
+    at_s: float = Field(ge=0)  # when (virtual seconds)
+    manifest: str  # file or directory, relative to the scenario file
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest(cls, v: str, info: ValidationInfo) -> str:
+        p = Path(v)
+        if not p.is_absolute():
+            p = base_dir(info) / p
+        if not p.exists():
+            raise ValueError(f"manifest {v!r} not found (looked for {p})")
+        return str(p)
+
+
+#: Template fields a manifest workload may set: simulation knobs the manifest cannot say.
+MANIFEST_TEMPLATE_KNOBS = frozenset({"start_latency", "readiness_delay", "sandbox_latency", "crash"})
+
+
 class Workload(Strict):
     """A stream of pods: when they arrive, what they ask for, how long they run.
 
-    Either ``arrival`` (a generated stream of identical pods) or ``trace`` (pods,
-    requests, arrivals and run times from a trace; the template adds the rest)."""
+    Either ``arrival`` (a generated stream of identical pods), ``trace`` (pods,
+    requests, arrivals and run times from a trace; the template adds the rest) or
+    ``manifest`` (Kubernetes objects run by k8sim's controllers; see
+    ``docs/controllers.md``: the template may then set only the simulation knobs
+    ``start_latency``, ``readiness_delay``, ``sandbox_latency`` and ``crash``, and
+    ``duration`` is the pods' run time, default for ever)."""
 
     # Workload name ([namespace/]name, a DNS-1123 subdomain); pods are named <name>-<i>.
+    # A manifest entry defaults to the file name without its extension.
     name: PodName
     arrival: Arrival | None = None  # arrival process
     trace: TraceWorkload | None = None  # pods from a trace file, instead of arrival
+    # Kubernetes manifests (a YAML file, multi-document, or a directory of them;
+    # relative to the scenario file): Deployments, ReplicaSets, StatefulSets,
+    # DaemonSets, Pods, Namespaces, PriorityClasses, Nodes.
+    manifest: str | None = None
+    # Manifests applied later (updates of the objects: scale, new template = rollout).
+    apply: list[ManifestApply] = []
     max_pods: int | None = Field(default=None, ge=1, le=MAX_PODS)  # stop after this many pods
     template: PodTemplate = PodTemplate()  # the pods' spec
     # Run time once Running; drawn per pod at its birth. Absent: the pod runs forever.
     duration: Distribution | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "name" not in data and isinstance(data.get("manifest"), str):
+            stem = re.sub(r"[^a-z0-9.-]+", "-", Path(data["manifest"].rstrip("/")).stem.lower()).strip("-.")
+            data = {**data, "name": stem or "manifest"}
+        return data
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        p = Path(v)
+        if not p.is_absolute():
+            p = base_dir(info) / p
+        if not p.exists():
+            raise ValueError(f"manifest {v!r} not found (looked for {p})")
+        return str(p)
+
     @model_validator(mode="after")
     def _check(self) -> Workload:
-        if (self.arrival is None) == (self.trace is None):
-            raise ValueError("give exactly one of arrival (generated pods) or trace (pods from a trace file)")
+        if sum(x is not None for x in (self.arrival, self.trace, self.manifest)) != 1:
+            raise ValueError("give exactly one of arrival (generated pods), trace (pods from a trace file) "
+                             "or manifest (Kubernetes objects run by controllers)")
+        if self.manifest is not None:
+            extra = sorted(set(self.template.model_fields_set) - MANIFEST_TEMPLATE_KNOBS)
+            if extra:
+                raise ValueError(f"template.{extra[0]}: a manifest workload takes its pod spec from the manifest "
+                                 f"(the template may set only {', '.join(sorted(MANIFEST_TEMPLATE_KNOBS))})")
+            if self.max_pods is not None:
+                raise ValueError("max_pods: a manifest workload's pods are counted by its controllers")
+        elif self.apply:
+            raise ValueError("apply: only a manifest workload applies manifests later")
+        if self.trace is not None and self.trace.args.get("replay") == "controllers":
+            extra = sorted(set(self.template.model_fields_set) - MANIFEST_TEMPLATE_KNOBS)
+            if extra:
+                raise ValueError(f"template.{extra[0]}: a trace replayed through controllers takes its pod specs "
+                                 f"from the trace's objects (the template may set only "
+                                 f"{', '.join(sorted(MANIFEST_TEMPLATE_KNOBS))})")
+            unused = sorted(f for f in ("sample_fraction", "sample_by", "sample_seed", "resource_scale",
+                                        "use_trace_priority", "priority_by_qos", "mode")
+                            if f in self.trace.model_fields_set)
+            if unused:
+                raise ValueError(f"trace.{unused[0]}: does not apply to args.replay: controllers "
+                                 "(time_scale, start_s and end_s do)")
         if self.trace is not None:
             clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
             if clash:

@@ -4,7 +4,8 @@ Public API::
 
     from k8sim.experiments import compare, sweep
     result = compare(scenario, ["kube-default", "binpack"], replications=10, jobs=2)
-    result.summary, result.paired            # tidy DataFrames (mean, std, n, 95% t CI)
+    result.summary, result.paired            # tidy DataFrames (mean, std, n, 95% t CI, tests)
+    compare(scenario, profiles, replications=10, precision=0.05)   # until +-5% (docs/statistics.md)
     table = sweep("experiments/cluster-size.yaml", executor="local", jobs=2)
 
 ``compare`` and ``sweep`` here are the functions; they live in the modules
@@ -18,7 +19,15 @@ from k8sim.experiments.comparison import ComparisonResult, apply_profile, load_c
 from k8sim.experiments.comparison import compare as compare
 from k8sim.experiments.executors import ExecutorError
 from k8sim.experiments.report import comparison_report
-from k8sim.experiments.stats import mean_ci, paired_differences, summarize, t_quantile
+from k8sim.experiments.stats import (
+    holm,
+    mean_ci,
+    paired_differences,
+    summarize,
+    t_quantile,
+    t_test_p,
+    wilcoxon_p,
+)
 from k8sim.experiments.sweeps import Experiment, experiment_from_data, load_experiment
 from k8sim.experiments.sweeps import sweep as sweep
 
@@ -30,6 +39,7 @@ __all__ = [
     "compare",
     "comparison_report",
     "experiment_from_data",
+    "holm",
     "load_comparison",
     "load_experiment",
     "mean_ci",
@@ -37,4 +47,6 @@ __all__ = [
     "summarize",
     "sweep",
     "t_quantile",
+    "t_test_p",
+    "wilcoxon_p",
 ]

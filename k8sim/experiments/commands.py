@@ -44,6 +44,9 @@ HEADLINE = (
     "mean_memory_utilization",
     "mean_pending_pods",
     "makespan_s",
+    # Runs with controllers: replicas available vs desired, pods replaced.
+    "availability",
+    "pods_recreated",
     # Pods lost, nodes used.
     "pods_preempted",
     "pods_failed",

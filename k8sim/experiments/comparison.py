@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from k8sim.config.loader import ScenarioError, format_loc, load_scenario, read_yaml
 from k8sim.config.scenario import DEFAULT_SCHEDULER, ProfileSpec, Scenario
+from k8sim.constants import MAX_RUNS
 from k8sim.experiments.executors import open_executor
 from k8sim.experiments.stats import numeric_metrics, paired_differences, precision_table, summarize
 from k8sim.metrics.result import RunResult
@@ -56,6 +57,10 @@ DEFAULT_PRECISION_METRICS = ("scheduling_latency_mean_s", "mean_cpu_utilization"
 #: Upper bound on replications of the sequential procedure when none is given.
 DEFAULT_MAX_REPLICATIONS = 100
 PRECISION_TARGETS = ("mean", "difference")
+#: Summary keys renamed since a run or comparison directory was written: old -> new (a
+#: resumed sweep or a reloaded comparison reads them under the new names, so one table
+#: holds one column per metric).
+RENAMED_METRICS = {"pods_unschedulable": "pods_pending_failed_scheduling"}
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -452,9 +457,11 @@ def load_comparison(directory: str | Path) -> ComparisonResult:
     the saved pods and timeseries tables, when present)."""
     d = Path(directory)
     meta = json.loads((d / "comparison.json").read_text())
-    runs = pd.read_parquet(d / "runs.parquet")
+    runs = pd.read_parquet(d / "runs.parquet").rename(columns=RENAMED_METRICS)
     summary = pd.read_csv(d / "summary.csv", dtype={"profile": str})
     paired = pd.read_csv(d / "paired.csv", dtype={"profile": str, "baseline": str})
+    for frame in (summary, paired):
+        frame["metric"] = frame["metric"].replace(RENAMED_METRICS)
     results: dict[tuple[str, int], RunResult] = {}
     dirs = meta.get("run_dirs", {})
     for p in meta["profiles"]:
@@ -465,7 +472,7 @@ def load_comparison(directory: str | Path) -> ComparisonResult:
     return ComparisonResult(
         scenario=meta["scenario"], profiles=list(meta["profiles"]), baseline=meta["baseline"],
         replications=meta["replications"], base_seed=meta["base_seed"], confidence=meta["confidence"],
-        metrics=list(meta["metrics"]), runs=runs, summary=summary, paired=paired,
+        metrics=[RENAMED_METRICS.get(m, m) for m in meta["metrics"]], runs=runs, summary=summary, paired=paired,
         warmup_s=meta.get("warmup_s", 0.0),
         specs={k: ProfileSpec.model_validate(v) for k, v in meta.get("specs", {}).items()},
         results=results or None,
@@ -537,6 +544,9 @@ def compare(
     problems: list[tuple[str, str]] = []
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         problems.append(("replications", f"must be an integer >= 1, got {replications!r}"))
+    elif replications * max(1, len(profiles)) > MAX_RUNS:
+        problems.append(("replications", f"{replications:,} replications x {len(profiles)} profile(s) exceed "
+                                         f"{MAX_RUNS:,} runs (see docs/limits.md)"))
     if base_seed is not None and (not isinstance(base_seed, int) or base_seed < 0):
         problems.append(("base_seed", f"must be an integer >= 0, got {base_seed!r}"))
     if not 0 < confidence < 1:

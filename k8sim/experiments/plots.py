@@ -233,16 +233,16 @@ def paired_difference_plot(
         ax.set_yticks(y, labels)
         ax.set_ylim(-0.7, len(labels) - 0.3)
         ax.set_xlabel(f"difference ({unit})")
-        base = str(part["baseline"].dropna().iloc[0]) if "baseline" in part and part["baseline"].notna().any() else ""
-        ax.set_title(f"{metric_label(metric)}" + (f" - {base}" if base else ""))
+        ax.set_title(metric_label(metric), fontsize="medium")
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
     if not metrics:
         axes[0, 0].text(0.5, 0.5, "only one profile: no paired difference", ha="center", va="center",
                         transform=axes[0, 0].transAxes)
-    fig.suptitle(title or f"Mean paired difference to the baseline with {confidence:.0%} intervals "
-                          "(filled: the interval excludes 0)")
+    base = ", ".join(str(b) for b in pd.unique(paired["baseline"].dropna())) if "baseline" in paired else ""
+    fig.suptitle(title or f"Mean paired difference to the baseline{f' ({base})' if base else ''} with "
+                          f"{confidence:.0%} intervals (filled: the interval excludes 0)")
     return fig
 
 

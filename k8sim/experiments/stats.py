@@ -75,7 +75,7 @@ def t_test_p(values: Iterable[float]) -> float:
 def wilcoxon_p(values: Iterable[float]) -> float:
     """Two-sided p-value of the Wilcoxon signed-rank test of a median difference of 0
     (``scipy.stats.wilcoxon``, zero differences dropped as in Wilcoxon's original
-    procedure; exact distribution for up to 50 non-zero differences without ties).
+    procedure; scipy's ``method="auto"``: exact for small samples without ties).
 
     NaN values are left out; 1.0 when every difference is 0; NaN with no values.
     """

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -50,7 +51,9 @@ from k8sim.config.loader import (
 )
 from k8sim.config.names import PlainName
 from k8sim.config.scenario import ProfileSpec, Scenario
+from k8sim.constants import MAX_RUNS
 from k8sim.experiments.comparison import (
+    RENAMED_METRICS,
     WALL_COLUMN,
     RunOutput,
     RunTask,
@@ -67,10 +70,6 @@ from k8sim.sim.simulation import Simulation
 SCENARIO_PROFILE = "scenario"
 #: Columns of the sweep table before the override columns.
 ID_COLUMNS = ("run_id", "status", "profile", "replication", "seed")
-
-#: Summary keys renamed since a run directory was written: old -> new (a resumed sweep
-#: reads old runs under the new names, so one table holds one column per metric).
-RENAMED_METRICS = {"pods_unschedulable": "pods_pending_failed_scheduling"}
 
 #: ``progress(done, total, row)`` after each run: ``row`` is its row of the sweep table
 #: (``status`` ok or error; ``skipped`` when an earlier sweep had written it).
@@ -96,7 +95,7 @@ class Experiment(Strict):
     # to this file) or a mapping label -> reference or profile mapping (preset, plugins,
     # disabled, ...). Empty = the scenario's own scheduler settings as they are.
     profiles: list[str] | dict[str, str | dict[str, Any]] = []
-    replications: int = Field(default=1, ge=1)  # seeds base_seed .. base_seed + replications - 1
+    replications: int = Field(default=1, ge=1, le=MAX_RUNS)  # seeds base_seed .. base_seed + replications - 1
     base_seed: int | None = Field(default=None, ge=0)  # default: the scenario's seed
     out: str | None = None  # output directory (relative to the current directory)
     _base_dir: Path = PrivateAttr(default=Path("."))
@@ -114,6 +113,11 @@ class Experiment(Strict):
     def _check(self) -> Experiment:
         if self.grid and self.list_:
             raise ValueError("give either grid or list, not both")
+        points = math.prod(len(v) for v in self.grid.values()) if self.grid else max(1, len(self.list_))
+        runs = points * max(1, len(self.profiles)) * self.replications
+        if runs > MAX_RUNS:
+            raise ValueError(f"the experiment plans {runs:,} runs (points x profiles x replications); "
+                             f"at most {MAX_RUNS:,} (see docs/limits.md)")
         return self
 
     @property

@@ -26,6 +26,8 @@ from k8sim.config.faults import (
     DeleteNodeAction,
     DrainAction,
     FailNodeAction,
+    RolloutAction,
+    ScaleAction,
     UncordonAction,
 )
 from k8sim.faults.drain import drain
@@ -98,4 +100,50 @@ def _delete_node(ctx: Context, spec: DeleteNodeAction, cause: str) -> None:
 
 @register_action("fail_node")
 def _fail_node(ctx: Context, spec: FailNodeAction, cause: str) -> None:
-    ctx.components["faults"].outage(select_nodes(ctx.state, spec.nodes).tolist(), spec.duration_s, cause)
+    ctx.components["faults"].outage(select_nodes(ctx.state, spec.nodes).tolist(), spec.duration_s, cause,
+                                    spec.mode == "partition")
+
+
+#: The workload controllers by kind (component names, see :mod:`k8sim.controllers`).
+_CONTROLLERS = {"Deployment": "deployment-controller", "StatefulSet": "statefulset-controller",
+                "DaemonSet": "daemonset-controller"}
+
+
+def workload_controller(ctx: Context, kind: str, name: str) -> Any:
+    """The controller of ``kind`` that has an object ``name``; ValueError (naming what
+    exists) when the run has no such controller or object."""
+    ctl = ctx.components.get(_CONTROLLERS.get(kind, ""))
+    if ctl is None:
+        raise ValueError(f"the run has no {kind} controller (workloads: [{{manifest: ...}}] start the controllers)")
+    try:
+        ctl.find(name)
+    except KeyError as e:
+        raise ValueError(str(e.args[0])) from None
+    return ctl
+
+
+def check_workload_action(ctx: Context, spec: ActionSpec) -> str:
+    """Why a scale / rollout action cannot run in this simulation ("" if it can)."""
+    kind = getattr(spec, "workload_kind", None)
+    if kind is None:
+        return ""
+    try:
+        workload_controller(ctx, kind, spec.name)  # type: ignore[attr-defined]
+    except ValueError as e:
+        return str(e)
+    return ""
+
+
+@register_action("scale")
+def _scale(ctx: Context, spec: ScaleAction, cause: str) -> None:
+    workload_controller(ctx, spec.workload_kind, spec.name).scale(spec.name, spec.replicas)
+
+
+@register_action("rollout")
+def _rollout(ctx: Context, spec: RolloutAction, cause: str) -> None:
+    ctl = workload_controller(ctx, spec.workload_kind, spec.name)
+    if spec.undo:
+        ctl.rollback(spec.name, spec.to_revision)
+    else:
+        assert spec.image is not None
+        ctl.set_image(spec.name, spec.image, spec.container)

@@ -50,7 +50,7 @@ from k8sim.config.faults import (
 from k8sim.config.loader import ScenarioError
 from k8sim.constants import HOSTNAME_LABEL
 from k8sim.controllers.nodelifecycle import lifecycle_taints
-from k8sim.faults.actions import run_action
+from k8sim.faults.actions import check_workload_action, run_action
 from k8sim.faults.drain import drain
 from k8sim.faults.selection import check_selection, node_matches, select_nodes
 
@@ -101,6 +101,9 @@ class Faults:
             sel = getattr(a, "nodes", None)
             if isinstance(sel, NodeSelection):
                 problems += check_selection(self.state, sel, f"actions[{i}].nodes")
+            why = check_workload_action(ctx, a)
+            if why:
+                problems.append((f"actions[{i}].name", why))
         if problems:
             raise ScenarioError(ctx.source, problems)
         if self._per_node:
@@ -142,9 +145,10 @@ class Faults:
 
     # -- node down / up ------------------------------------------------------------------
 
-    def take_down(self, nodes: list[int], cause: str) -> None:
+    def take_down(self, nodes: list[int], cause: str, partition: bool = False) -> None:
         """The machines of ``nodes`` go down for ``cause`` (nodes already removed are
-        skipped; a node already down stays down until its last cause ends)."""
+        skipped; a node already down stays down until its last cause ends, in the mode
+        of its first cause). ``partition``: cut off from the control plane only."""
         removed = self.state.nodes.removed_at
         for node in nodes:
             if not np.isinf(removed[node]):
@@ -152,7 +156,7 @@ class Faults:
             k = self._down.get(node, 0)
             self._down[node] = k + 1
             if k == 0:
-                self.api.node_down(node, cause)
+                self.api.node_down(node, cause, partition)
 
     def bring_up(self, nodes: list[int]) -> None:
         """One cause of ``nodes`` being down ends; those with none left come back."""
@@ -168,11 +172,11 @@ class Faults:
             else:
                 self._down[node] = k - 1
 
-    def outage(self, nodes: list[int], duration_s: float | None, cause: str) -> None:
+    def outage(self, nodes: list[int], duration_s: float | None, cause: str, partition: bool = False) -> None:
         """``nodes`` down now, for ``duration_s`` (None: for ever)."""
         self.used = True
         self.sources.setdefault(cause, "outage")
-        self.take_down(nodes, cause)
+        self.take_down(nodes, cause, partition)
         if duration_s is not None:
             timer = self.env.timeout(duration_s)
             timer.callbacks.append(lambda _e: self.bring_up(nodes))
@@ -191,6 +195,9 @@ class Faults:
                 problems = check_selection(self.state, sel, "nodes")
                 if problems:
                     raise ValueError("; ".join(f"{p}: {m}" for p, m in problems))
+            why = check_workload_action(self.ctx, action)
+            if why:
+                raise ValueError(why)
             label = cause or f"{action.kind} at {t:g}s"
             self.used = True
             self.sources.setdefault(label, action.kind)
@@ -237,7 +244,7 @@ class Faults:
             yield env.timeout(up)
             if self._removed(node):
                 return
-            self.take_down([node], cause)
+            self.take_down([node], cause, f.mode == "partition")
             yield env.timeout(float(f.time_to_repair.sample(g_repair, 1)[0]))
             self.bring_up([node])
             if self._removed(node):
@@ -245,7 +252,7 @@ class Faults:
 
     def _outage_at(self, f: Outage, cause: str) -> _Gen:
         yield from self._wait_until(f.at_s)
-        self.outage(select_nodes(self.state, f.nodes).tolist(), f.duration_s, cause)
+        self.outage(select_nodes(self.state, f.nodes).tolist(), f.duration_s, cause, f.mode == "partition")
 
     def _zone_outages(self, i: int, f: ZoneOutages, zone: str, cause: str) -> _Gen:
         env = self.env
@@ -260,7 +267,7 @@ class Faults:
                 return
             yield env.timeout(up)
             nodes = select_nodes(self.state, sel).tolist()
-            self.take_down(nodes, f"{cause} {zone}")
+            self.take_down(nodes, f"{cause} {zone}", f.mode == "partition")
             yield env.timeout(float(f.duration.sample(g_duration, 1)[0]))
             self.bring_up(nodes)
 

@@ -5,7 +5,9 @@ with ``NodeDown`` rows, so other runs' results are unchanged.
 
 - ``failures`` (``RunResult.frames["failures"]``): one row per time a node's machine was
   down: ``node``, ``pool``, ``zone``, ``cause`` (the fault source: ``node[0]``, a
-  failure's ``name``, ``actions[2]``, ...), ``kind``, ``down_at``, ``not_ready_at`` (the
+  failure's ``name``, ``actions[2]``, ...), ``kind``, ``mode`` (``crash`` or
+  ``partition``: the pods of a partitioned node run on and are not counted unavailable,
+  and its evicted pods end when the link returns), ``down_at``, ``not_ready_at`` (the
   node lifecycle controller marked it NotReady), ``tainted_at`` (NoExecute taint),
   ``up_at`` (NaN: still down at the end or removed), ``downtime_s`` (until ``up_at``, the
   node's removal or the end of the run), ``pods_affected`` (pods bound there while it
@@ -62,6 +64,7 @@ _EVICTIONS = ("TaintManagerEviction", "EvictionByEvictionAPI", "SpotInterruption
 _FAILURE_CAUSES = ("TaintManagerEviction", "EvictionByEvictionAPI", "SpotInterruption", "NodeLost",
                    "ContainerStatusUnknown")
 _RESTART_DETAIL = "containers recreated after the node came back"
+_PARTITION = " (partition)"
 
 
 def has_faults(record: RunRecord) -> bool:
@@ -156,7 +159,13 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
     sorted_nodes = node_of_pod[by_node]
     zone_codes = nt.labels.get(ZONE_LABEL)
     zone_names = {c: v for v, c in nt.label_values.get(ZONE_LABEL, {}).items()}
-    for node, down_at, cause in downs:
+    next_down: dict[tuple[int, float], float] = {}
+    for node, down_at, _cause in downs:
+        later_downs = [t for n2, t, _c in downs if n2 == node and t > down_at]
+        next_down[(node, down_at)] = min(later_downs) if later_downs else math.inf
+    for node, down_at, detail in downs:
+        partition = detail.endswith(_PARTITION)
+        cause = detail[: -len(_PARTITION)] if partition else detail
         up_list = [t for t in ups.get(node, []) if t >= down_at]
         up_at = min(up_list) if up_list else math.nan
         removed = float(nt.removed_at[node])
@@ -170,10 +179,13 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
         unrecovered = False
         for q in affected.tolist():
             cause_q = end_cause.get(q)
-            if cause_q is not None and down_at <= finished[q] <= stop + 1e-9 and cause_q in _FAILURE_CAUSES:
+            # A partitioned node's evicted pods end when the link returns (after up_at).
+            until = next_down[(node, down_at)] if partition else stop + 1e-9
+            if cause_q is not None and down_at <= finished[q] <= until and cause_q in _FAILURE_CAUSES:
                 n_disrupted += 1
-                stalled_start.append(max(down_at, running[q]) if not np.isnan(running[q]) else down_at)
-                stalled_end.append(finished[q] if not np.isnan(running[q]) else down_at)
+                if not partition:  # a crash stops the pod at once; a partitioned one runs on
+                    stalled_start.append(max(down_at, running[q]) if not np.isnan(running[q]) else down_at)
+                    stalled_end.append(finished[q] if not np.isnan(running[q]) else down_at)
                 if not owner_kind[q]:
                     n_lost += 1
                 elif q in replacement and not np.isnan(running[replacement[q]]):
@@ -188,7 +200,7 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
                 if not np.isnan(running[q]):
                     stalled_start.append(max(down_at, running[q]))
                     stalled_end.append(min(again))
-            elif not np.isnan(running[q]) and running[q] <= stop:
+            elif not partition and not np.isnan(running[q]) and running[q] <= stop:
                 # Running when the machine died and still bound at the end of the episode
                 # (or ended otherwise): not serving meanwhile.
                 stalled_start.append(max(down_at, running[q]))
@@ -197,16 +209,17 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
         zone = zone_names.get(int(zone_codes[node]), "") if zone_codes is not None else ""
         rows.append({
             "node": nt.names[node], "pool": nt.pool_name(node), "zone": zone,
-            "cause": cause, "kind": _kind_of(cause, sources), "down_at": down_at,
+            "cause": cause, "kind": _kind_of(cause, sources), "mode": "partition" if partition else "crash",
+            "down_at": down_at,
             "not_ready_at": min(nr) if nr else math.nan, "tainted_at": min(tt) if tt else math.nan,
             "up_at": up_at, "downtime_s": stop - down_at, "pods_affected": int(affected.size),
             "pods_disrupted": n_disrupted, "pods_lost": n_lost, "pods_restarted": n_restarted,
             "time_to_recover_s": ttr,
         })
     failures = pd.DataFrame(rows, columns=[
-        "node", "pool", "zone", "cause", "kind", "down_at", "not_ready_at", "tainted_at", "up_at", "downtime_s",
+        "node", "pool", "zone", "cause", "kind", "mode", "down_at", "not_ready_at", "tainted_at", "up_at", "downtime_s",
         "pods_affected", "pods_disrupted", "pods_lost", "pods_restarted", "time_to_recover_s"])
-    for col in ("node", "pool", "zone", "cause", "kind"):
+    for col in ("node", "pool", "zone", "cause", "kind", "mode"):
         failures[col] = failures[col].astype("string")
     for col in ("pods_affected", "pods_disrupted", "pods_lost", "pods_restarted"):
         failures[col] = failures[col].astype(np.int64)

@@ -405,6 +405,46 @@ POOL_PLOTS: dict[str, PlotFn] = {
 }
 
 
+def availability(result: RunResult, top: int = 8) -> Figure:
+    """Available vs desired replicas over time, per controller object (the ``top``
+    objects with the most unavailable replica-seconds; the rest summed as "others"),
+    with rollout starts and lost pods marked."""
+    table = result.frames.get("availability")
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    ax.set_title(_title(result, "Available vs desired replicas"))
+    ax.set_xlabel("virtual time (s)")
+    ax.set_ylabel("replicas")
+    if table is None or table.empty:
+        ax.text(0.5, 0.5, "no controller objects", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    end = result.end_time
+    groups = []
+    for (kind, name), g in table.groupby(["kind", "object"], sort=False):
+        t = g["time"].to_numpy(dtype=float)
+        w = np.diff(np.append(t, end))
+        short = float((np.maximum(0, g["desired"].to_numpy() - g["available"].to_numpy()) * w).sum())
+        groups.append((short, f"{kind} {name}", g))
+    groups.sort(key=lambda x: -x[0])
+    for _, label, g in groups[:top]:
+        t = np.append(g["time"].to_numpy(dtype=float), end)
+        line = ax.step(t, np.append(g["available"].to_numpy(), g["available"].iloc[-1]), where="post", label=label)
+        ax.step(t, np.append(g["desired"].to_numpy(), g["desired"].iloc[-1]), where="post", linestyle=":",
+                color=line[0].get_color(), alpha=0.7)
+    rollouts = result.frames.get("rollouts")
+    if rollouts is not None and len(rollouts):
+        later = rollouts[rollouts["started"] > 0]["started"]
+        for i, t0 in enumerate(later):
+            ax.axvline(float(t0), color="grey", linestyle="--", alpha=0.5, label="rollout start" if i == 0 else None)
+    rec = result.frames.get("recreations")
+    if rec is not None and len(rec):
+        ax.plot(rec["lost_at"], np.zeros(len(rec)), "x", color="red", label="pod lost (replaced)")
+    if result.warmup_s > 0:
+        ax.axvspan(0, result.warmup_s, color="grey", alpha=0.15, label="warm-up")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small", title="solid: available, dotted: desired", title_fontsize="small")
+    return fig
+
+
 def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
     """Draw every standard plot into ``directory`` as PNG; returns the paths. A trace
     inflation replay gets no latency CDF (its virtual time is only an order)."""
@@ -420,6 +460,8 @@ def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
             plots.update(POOL_PLOTS)
     if "image_disk" in result.frames:
         plots["image_disk.png"] = image_disk
+    if "availability" in result.frames:
+        plots["availability.png"] = availability
     gpu = result.gpu
     if gpu is not None and len(gpu):
         name = str(result.provenance.get("scenario") or "run")

@@ -1,7 +1,8 @@
 """RunResult: the tidy DataFrames of one run, its summary and its writers.
 
 - ``pods``: one row per pod (ids, workload, node, phase, requests in base units, every
-  lifecycle timestamp, derived latencies).
+  lifecycle timestamp, derived latencies; with controllers also ``owner_kind`` and
+  ``owner``, the pod's controlling ReplicaSet, StatefulSet or DaemonSet).
 - ``nodes``: one row per node (allocatable, pool, zone, lifetime).
 - ``events``: the append-only event log (time, kind, pod, node, detail).
 - ``timeseries``: time-weighted averages per sampling bin: utilisation per resource
@@ -29,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from k8sim.cluster.pods import PENDING, PHASE_NAMES, REASON_NAMES
+from k8sim.cluster.pods import OWNER_KINDS, PENDING, PHASE_NAMES, REASON_NAMES
+from k8sim.metrics.availability import availability_summary, availability_table
 from k8sim.metrics.failures import failure_frames, has_faults
 from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
 from k8sim.metrics.images import image_disk_series
@@ -101,7 +103,7 @@ class RunResult:
                 "workload": pd.Series([wl_names[w] if w >= 0 else "" for w in workload.tolist()], dtype="string"),
                 "index": p.column("index"),
                 "node": pd.Series([nt.names[x] if x >= 0 else "" for x in node.tolist()], dtype="string"),
-                "phase": pd.Categorical.from_codes(p.column("phase"), categories=list(PHASE_NAMES)),
+                "phase": pd.Categorical.from_codes(p.column("phase"), categories=pd.Index(list(PHASE_NAMES))),
                 "priority": p.column("priority"),
                 "created": p.column("created"),
                 "scheduled": p.column("scheduled"),
@@ -123,7 +125,7 @@ class RunResult:
                 "pull_failures": p.column("pull_failures"),
                 "restart_pull_time": p.column("restart_pull_time"),
                 "restart_pulls": p.column("restart_pulls"),
-                "reason": pd.Categorical.from_codes(p.column("reason"), categories=list(REASON_NAMES)),
+                "reason": pd.Categorical.from_codes(p.column("reason"), categories=pd.Index(list(REASON_NAMES))),
             }
         )
         pods.loc[pods["ready"] > end, "ready"] = np.nan  # readiness not reached by the end
@@ -132,6 +134,15 @@ class RunResult:
         pods["scheduling_latency"] = pods["scheduled"] - pods["created"]
         pods["startup_latency"] = pods["running"] - pods["created"]
         pods["unschedulable"] = (p.phase[:n] == PENDING) & (p.attempts[:n] > 0)
+        owners = record.frames.get("owners")
+        if owners is not None:
+            # Runs with controllers: the controlling object of each pod (upstream's
+            # controller ownerReference), "" for pods without one.
+            pods["owner_kind"] = pd.Series(np.asarray(OWNER_KINDS, dtype=object)[p.owner_kind[:n]], dtype="string")
+            owner_names = {(str(k), int(o)): str(nm) for k, o, nm in owners[["owner_kind", "owner", "name"]].itertuples(
+                index=False)}
+            pods["owner"] = pd.Series([owner_names.get((k, int(o)), "") if k else "" for k, o in zip(
+                pods["owner_kind"].tolist(), p.owner[:n].tolist(), strict=True)], dtype="string")
 
         nodes = pd.DataFrame(
             {
@@ -153,6 +164,8 @@ class RunResult:
         history = GpuHistory.of(state, gpu_target_of(record))
         timeseries = _timeseries(record, history)
         frames = dict(record.frames)
+        if "replica_history" in frames:
+            frames["availability"] = availability_table(pods, events, frames)
         decisions = frames.pop("decisions", None)
         trace = frames.pop("trace", None)
         disk_log = frames.pop("image_disk_log", None)
@@ -264,6 +277,8 @@ class RunResult:
         if "gpu_capacity_milli" in ts:
             row.update(_gpu_summary(inwin, weights, self.gpu, inflation))
         row.update(self.extra_summary)
+        if "availability" in self.frames:
+            row.update(availability_summary(self.frames["availability"], self.warmup_s, self.end_time))
         if not inflation:
             row["end_time_s"] = self.end_time
         return pd.DataFrame([row])

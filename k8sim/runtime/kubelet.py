@@ -39,9 +39,9 @@ the result is taken counts up to that time.
 Pod-worker timing (``pkg/kubelet/pod_workers.go``): a sync that fails (a pull in
 back-off, ErrImageNeverPull) is retried after ``backOffPeriod`` (10 s) times a random
 factor in [1, 1.5); pull retries therefore happen at the pod's first sync after the
-back-off expires (:meth:`Kubelet._next_sync`), not at the expiry itself. A container in
-CrashLoopBackOff is restarted at a sync requeued for the back-off's expiry, jittered the
-same way (Kubernetes 1.35+, :meth:`Kubelet._restart_sync`). The pool's kubelet settings
+back-off expires, not at the expiry itself. A container in CrashLoopBackOff is restarted
+at a sync requeued for the back-off's expiry, jittered the same way (Kubernetes 1.35+).
+See :mod:`k8sim.runtime.podworker`. The pool's kubelet settings
 ``podWorkerBackOffPeriodSeconds``, ``podWorkerJitterFactor``,
 ``podWorkerRequeueAtBackOffExpiry`` and ``syncFrequencySeconds`` change it.
 
@@ -50,17 +50,16 @@ when the crash model says (error). ``restartPolicy`` decides: Never -> the pod e
 (Succeeded or Failed); OnFailure -> success ends it, an error restarts the container;
 Always -> both restart it. Restarts follow kubelet's CrashLoopBackOff exactly
 (``doBackOff``: immediate first restart, then 10, 20, 40, ... 300 s after each exit,
-reset after a run of more than 10 minutes), at the first pod sync once the back-off is
-over; each restart ensures the image again (an ``Always`` policy pulls again) and pays
+reset after a run of more than 10 minutes), at a pod sync once the back-off is over;
+each restart ensures the image again (an ``Always`` policy pulls again) and pays
 the container's start latency again (the sandbox stays; with the ``image:`` shorthand
 the pod's ``start_latency`` is its container's). The pod stays Running (its phase)
 throughout, holding its resources.
 
 Image GC runs every ``imageGCPeriodSeconds`` (5 minutes) on every node with a limited
-image disk (one process for all nodes, :meth:`Kubelet._gc_loop`; without ``duration_s``
-lazily, at the node's next kubelet activity, :meth:`Kubelet._gc_catch_up`), besides the
-GC a pull runs when it needs room; both are reported as ``ImageGC`` events and
-``image_gc`` rows.
+image disk (:mod:`k8sim.runtime.imagegc`; without ``duration_s`` lazily, at the node's
+next kubelet activity), besides the GC a pull runs when it needs room; both are
+reported as ``ImageGC`` events and ``image_gc`` rows.
 
 Without ``duration_s`` (a run that ends when nothing is left to happen), a pull that
 failed for lack of disk while every image on the node is in use waits for a pod to leave
@@ -86,11 +85,17 @@ bound to a failed node meanwhile never starts. Such a pod then either
   duration again: the work of the interrupted run is lost), except that a pod with
   ``restartPolicy: Never`` ends Failed with reason ``ContainerStatusUnknown`` (upstream's
   status for a container that vanished). The kubelet also reports the node Ready again.
+
+A network partition (``NodeDown`` with ``partition``) cuts only the kubelet's link to the
+control plane: its pods go on running (and may complete), but it hears of nothing new:
+pods bound there meanwhile start when the link returns, and a deletion (an eviction)
+takes effect only then, the pod keeping its node's resources until it has stopped (its
+grace period from the return). If the node is deleted meanwhile, the pods are gone at
+once (the pod garbage collector force-deletes them).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -112,6 +117,8 @@ from k8sim.cluster.pods import (
 from k8sim.cluster.watch import NodeAdded, NodeDown, NodeRemoved, NodeUp, PodBound, PodDeleting
 from k8sim.component import Contribution
 from k8sim.runtime.backoff import Backoff
+from k8sim.runtime.imagegc import PULL, ImageGC
+from k8sim.runtime.podworker import next_sync, restart_sync
 from k8sim.runtime.pulls import NO_SPACE, Puller
 from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_NEVER
 
@@ -155,7 +162,10 @@ class Kubelet:
         self._specs = runtime.workloads if runtime is not None else None
         self.store = runtime.store if runtime is not None else None
         self.puller: Puller | None = None
+        #: Periodic image GC and the record of every pass (with an image store).
+        self.image_gc: ImageGC | None = None
         if runtime is not None and runtime.store is not None:
+            self.image_gc = ImageGC(api, runtime.store, lazy=runtime.drain)
             self.puller = Puller(self.env, runtime.store, runtime.registry_bandwidth, self._gc_done,
                                  self._image_arrived)
             runtime.store.start_log(lambda: self.env.now)
@@ -170,16 +180,6 @@ class Kubelet:
         self._image_waiters: dict[tuple[int, int], list[simpy.Event]] = {}
         #: Pulls under way: pod -> (started, restart?, column value before it).
         self._open: dict[int, tuple[float, bool, float]] = {}
-        #: Image GC passes: (time, node, trigger, used before, wanted, images deleted, freed).
-        self._gc_rows: list[tuple[float, int, str, int, int, int, int]] = []
-        #: Periodic image GC timelines: heap of (next pass, seq, period, nodes).
-        self._gc_heap: list[tuple[float, int, float, list[int]]] = []
-        self._gc_groups: dict[tuple[float, float], list[int]] = {}
-        self._gc_proc: simpy.Process | None = None
-        self._gc_wake_at = math.inf
-        #: Without duration_s: node -> time its next (lazy) image GC pass is due.
-        self._gc_due: dict[int, tuple[float, float]] = {}
-        self._gone: set[int] = set()  # removed nodes
         bus = api.bus
         bus.subscribe(PodBound, lambda e: self.start_pod(e.pod))
         bus.subscribe(PodDeleting, self._on_deleting)
@@ -189,6 +189,8 @@ class Kubelet:
         bus.subscribe(NodeUp, self._on_node_up)
         #: Failed nodes -> the event their stalled pods wait for (fired by NodeUp).
         self._node_up: dict[int, simpy.Event] = {}
+        #: Partitioned nodes -> deletions their kubelet has not heard of yet.
+        self._partitioned: dict[int, list[PodDeleting]] = {}
 
     @property
     def terminating(self) -> set[int]:
@@ -198,10 +200,9 @@ class Kubelet:
     def start(self) -> None:
         """Start the periodic image GC of the nodes there are (lifecycles begin when pods
         are bound)."""
-        store = self.store
-        if store is not None:
-            for node in range(store.n):
-                self._gc_add_node(node)
+        if self.image_gc is not None:
+            for node in range(self.store.n):  # type: ignore[union-attr]
+                self.image_gc.add_node(node)
 
     def contribute(self) -> Contribution:
         """The runtime model's provenance flag (``summary()`` then adds its metrics) and,
@@ -218,19 +219,7 @@ class Kubelet:
         store = self.store
         if store is not None:
             nodes = self.state.nodes
-            names = nodes.names
-            rows = self._gc_rows
-            out.frames["image_gc"] = pd.DataFrame({
-                "time": np.array([r[0] for r in rows], dtype=np.float64),
-                "node": pd.Series([names[r[1]] for r in rows], dtype="string"),
-                "pool": pd.Series([nodes.pool_name(r[1]) for r in rows], dtype="string"),
-                "trigger": pd.Series([r[2] for r in rows], dtype="string"),
-                "used_before_bytes": np.array([r[3] for r in rows], dtype=np.int64),
-                "capacity_bytes": np.array([int(store.disk_capacity[r[1]]) for r in rows], dtype=np.int64),
-                "wanted_bytes": np.array([r[4] for r in rows], dtype=np.int64),
-                "images_deleted": np.array([r[5] for r in rows], dtype=np.int64),
-                "bytes_freed": np.array([r[6] for r in rows], dtype=np.int64),
-            })
+            out.frames["image_gc"] = self.image_gc.frame()  # type: ignore[union-attr]
             # Raw inputs of the image_disk series (consumed by RunResult, not kept).
             out.frames["image_disk_log"] = pd.DataFrame({
                 "time": np.array(store.log_time, dtype=np.float64),
@@ -249,7 +238,8 @@ class Kubelet:
 
     def _now_for_record(self) -> float:
         """The time the run covers up to: now, or in a run without ``duration_s`` the
-        last thing that happened (a last image GC timer may have moved the clock on)."""
+        last thing that happened (a last timer, e.g. the scheduler's unschedulable flush,
+        may have moved the clock on), as ``Simulation.end_time``."""
         if self.runtime is not None and self.runtime.drain:
             log = self.api.log
             return float(log.time[-1]) if len(log) else 0.0
@@ -267,6 +257,9 @@ class Kubelet:
         self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
 
     def _on_deleting(self, event: PodDeleting) -> None:
+        if self._partitioned and event.node in self._partitioned:  # heard of when the link returns
+            self._partitioned[event.node].append(event)
+            return
         proc = self._procs.get(event.pod)
         if proc is not None and proc.is_alive:
             proc.interrupt((event.grace_s, event.reason))
@@ -276,12 +269,16 @@ class Kubelet:
         if store is not None:
             if event.node >= store.n:
                 store.sync(self.state.nodes.pool, self.env.now)
-            self._gc_add_node(event.node)
+            self.image_gc.add_node(event.node)  # type: ignore[union-attr]
 
     def _on_node_removed(self, event: NodeRemoved) -> None:
-        self._gone.add(event.node)
         if self.store is not None:
             self.store.stop_log(event.node)
+            self.image_gc.node_removed(event.node)  # type: ignore[union-attr]
+        for deferred in self._partitioned.pop(event.node, ()):  # force-deleted with the node
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((0.0, deferred.reason))
         pods = self.state.pods
         n = pods.n
         phase = pods.phase[:n]
@@ -291,7 +288,10 @@ class Kubelet:
 
     def _on_node_down(self, event: NodeDown) -> None:
         """The machine failed: every pod bound there stops where it is (those already
-        terminating finish their grace period)."""
+        terminating finish their grace period). A partition stops nothing."""
+        if event.partition:
+            self._partitioned[event.node] = []
+            return
         pods = self.state.pods
         n = pods.n
         phase = pods.phase[:n]
@@ -304,16 +304,20 @@ class Kubelet:
 
     def _on_node_up(self, event: NodeUp) -> None:
         """The machine runs again: its stalled pods restart, and the kubelet reports the
-        node Ready."""
+        node Ready; after a partition, it acts on the deletions it missed."""
+        for deferred in self._partitioned.pop(event.node, ()):
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((deferred.grace_s, deferred.reason))
         waiting = self._node_up.pop(event.node, None)
         if waiting is not None:
             waiting.succeed()
         if not self.state.nodes.ready[event.node] and np.isinf(self.state.nodes.removed_at[event.node]):
             self.api.update_node(event.node, ready=True)
 
-    def _stalled(self, pod: int, node: int, rt: WorkloadRuntime | None) -> _Gen:
+    def _stalled(self, pod: int, node: int, rt: WorkloadRuntime | None, was_running: bool) -> _Gen:
         """A pod whose node failed waits for the machine to come back (returns True: its
-        containers are recreated) or for its deletion (ends it at once; False)."""
+        containers are (re)created) or for its deletion (ends it at once; False)."""
         while True:
             ev = self._node_up.get(node)
             if ev is None:
@@ -328,7 +332,7 @@ class Kubelet:
                 return False
             if self.state.nodes.up[node]:
                 break
-        if rt is not None and rt.restart_policy == RESTART_NEVER:
+        if was_running and rt is not None and rt.restart_policy == RESTART_NEVER:
             self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN)
             return False
         return True
@@ -347,8 +351,8 @@ class Kubelet:
         store = self.store
         images = rt.images if rt is not None and store is not None else ()
         if images:
-            if self._gc_due:
-                self._gc_catch_up(node)
+            if self.image_gc.due:  # type: ignore[union-attr]
+                self.image_gc.catch_up(node)  # type: ignore[union-attr]
             store.use(images, node, env.now)  # type: ignore[union-attr]
         if rt is not None and not restart:
             pods.image_pull_time[pod] = 0.0
@@ -370,28 +374,35 @@ class Kubelet:
             d = float(pods.start_latency[pod])
             if d > 0:
                 yield env.timeout(d)
-            if pods.phase[pod] == BOUND:
-                api.set_running(pod)
-            else:  # Running before its node failed: the phase stays Running upstream
+            first_start = pods.phase[pod] == BOUND
+            if not first_start:  # Running before its node failed: the phase stays Running upstream
                 api.record("Started", pod, node, "containers recreated after the node came back")
             if rt is None or rt.runs_once:  # no crash model, no restart on success: one run
                 duration = float(pods.duration[pod])
                 ready_delay = rt.readiness.get(i) if rt is not None else 0.0
+                # The ready time is known before Running is published, so watchers of
+                # PodRunning (controllers) read it at once.
                 if duration >= ready_delay and not (restart and not math.isnan(pods.ready[pod])):
                     pods.ready[pod] = env.now + ready_delay
+                if first_start:
+                    api.set_running(pod)
                 if math.isinf(duration):
                     yield env.event()  # runs until deleted or the run ends
                 yield env.timeout(duration)
                 phase = SUCCEEDED
             else:
+                if first_start:
+                    api.set_running(pod)
                 phase = yield from self._run(pod, node, rt, i)
             self._leave(pod, node, rt, images)
             api.terminate(pod, phase)
         except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
             if stop.cause == _NODE_DOWN:  # the machine failed: the containers are gone
                 self._leave(pod, node, rt, images, keep_proc=True)
-                if (yield from self._stalled(pod, node, rt)):
-                    pods.restarts[pod] += 1
+                was_running = pods.phase[pod] == RUNNING
+                if (yield from self._stalled(pod, node, rt, was_running)):
+                    if was_running:
+                        pods.restarts[pod] += 1
                     yield from self._lifecycle(pod, rt, restart=True)
                 else:
                     self._procs.pop(pod, None)
@@ -436,8 +447,8 @@ class Kubelet:
         """The pod's containers are gone: release its images and its kubelet state
         (``keep_proc``: its process goes on, waiting for its failed node)."""
         if images:
-            if self._gc_due:
-                self._gc_catch_up(node)
+            if self.image_gc.due:  # type: ignore[union-attr]
+                self.image_gc.catch_up(node)  # type: ignore[union-attr]
             self.store.unuse(images, node, self.env.now)  # type: ignore[union-attr]
             for parked in self._parked.pop(node, ()):  # pulls waiting for room (drain mode)
                 if not parked.triggered:
@@ -482,8 +493,8 @@ class Kubelet:
                 pods.pull_start[pod] = t0
             self._open[pod] = (t0, False, float(pods.image_pull_time[pod]))
         while True:
-            if self._gc_due:
-                self._gc_catch_up(node)
+            if self.image_gc.due:  # type: ignore[union-attr]
+                self.image_gc.catch_up(node)  # type: ignore[union-attr]
             fails = rt.pull_failure_p > 0 and self._pull_fails(pod, rt, i)
             req = self.puller.request(node, c.image, fails)  # type: ignore[union-attr]
             if not restart:  # what this attempt needs (a pod still pulling at the end counts)
@@ -565,49 +576,20 @@ class Kubelet:
                 ev.succeed()
 
     def _next_sync(self, pod: int, rt: WorkloadRuntime, i: int, node: int, t_sync: float, wait: float) -> float:
-        """The first pod-worker sync at least ``wait`` seconds after the sync at
-        ``t_sync``. After a failed sync the pod worker requeues the pod after
-        ``wait.Jitter(backOffPeriod, 0.5)`` = backOffPeriod * (1 + 0.5 u), u uniform in
-        [0, 1) (``podWorkers.completeWork``, ``pkg/kubelet/pod_workers.go``;
-        ``backOffPeriod`` 10 s in ``pkg/kubelet/kubelet.go``); while a back-off is not
-        over (``now - since < backoff``) the sync fails again. The pool's
-        ``podWorkerBackOffPeriodSeconds`` / ``podWorkerJitterFactor`` set the period and
-        factor; period 0 gives ``t_sync + wait`` exactly. Draws come from the pod's own
-        ``rt-sync`` stream."""
+        """The pod worker's first sync at least ``wait`` after the failed sync at
+        ``t_sync`` (:func:`k8sim.runtime.podworker.next_sync`, the node pool's timing,
+        the pod's ``rt-sync`` stream)."""
         timing = self.runtime.sync_of(int(self.state.nodes.pool[node]))  # type: ignore[union-attr]
-        period, jitter = timing.backoff_period_s, timing.jitter
-        if period <= 0:
-            return t_sync + wait
-        elapsed = 0.0
-        if jitter > 0:
-            g = self._pod_rng("rt-sync", pod, rt, i)
-            while elapsed < wait:
-                elapsed += period * (1.0 + jitter * float(g.random()))
-        else:
-            while elapsed < wait:
-                elapsed += period
-        return t_sync + elapsed
+        g = self._pod_rng("rt-sync", pod, rt, i) if timing.jitter > 0 and timing.backoff_period_s > 0 else None
+        return next_sync(timing, g, t_sync, wait)
 
     def _restart_sync(self, pod: int, rt: WorkloadRuntime, i: int, node: int, finished: float,
                       wait: float) -> float:
-        """The sync that restarts a container in CrashLoopBackOff (exited at ``finished``,
-        back-off ``wait``). Since Kubernetes 1.35 (``podWorkerRequeueAtBackOffExpiry``,
-        the default) the failed sync's error carries the back-off's expiry
-        (``kubecontainer.BackoffError``, ``MinBackoffExpiration``) and ``completeWork``
-        requeues the pod after ``wait.Jitter(min(remaining, syncFrequency), 0.5)``: so a
-        back-off of b <= 60 s restarts the container b * (1 + 0.5 u) after the exit, a
-        longer one is approached in steps of at most a jittered minute. Up to 1.34 the
-        requeue is the fixed 10 s grid of :meth:`_next_sync`."""
+        """The sync that restarts a container in CrashLoopBackOff
+        (:func:`k8sim.runtime.podworker.restart_sync`)."""
         timing = self.runtime.sync_of(int(self.state.nodes.pool[node]))  # type: ignore[union-attr]
-        if not timing.requeue_at_expiry:
-            return self._next_sync(pod, rt, i, node, finished, wait)
-        jitter, cap = timing.jitter, timing.sync_frequency_s
-        g = self._pod_rng("rt-sync", pod, rt, i) if jitter > 0 else None
-        elapsed = 0.0
-        while elapsed < wait:
-            d = min(wait - elapsed, cap)
-            elapsed += d * (1.0 + jitter * float(g.random())) if g is not None else d
-        return finished + elapsed
+        g = self._pod_rng("rt-sync", pod, rt, i) if timing.jitter > 0 else None
+        return restart_sync(timing, g, finished, wait)
 
     def _only_a_leaving_pod_frees(self, node: int) -> bool:
         """After a "no space" failure: every image on the node is in use and nothing is
@@ -707,89 +689,6 @@ class Kubelet:
 
     # -- image GC ------------------------------------------------------------------------
 
-    def _gc_done(self, node: int, result: GCResult, trigger: str = "pull") -> None:
-        """Report an image GC pass: one ImageGC event per deleted image, one ``image_gc``
-        row per pass."""
-        store = self.store
-        names = store.catalog.image_names  # type: ignore[union-attr]
-        for img in result.removed:
-            self.api.record("ImageGC", -1, node, f"deleted image {names[img]}")
-        used_before = int(store.disk_used[node]) + result.freed  # type: ignore[union-attr]
-        self._gc_rows.append((self.env.now, node, trigger, used_before, result.wanted, len(result.removed),
-                              result.freed))
-
-    def _gc_add_node(self, node: int) -> None:
-        """Give a new node its periodic image GC: a pass every ``imageGCPeriodSeconds``
-        from the node's start (``wait.Until`` in ``Kubelet.StartGarbageCollection``).
-        Upstream's pass at kubelet start usually fails ("Stats initialization may not
-        have completed yet"), so the first pass counted here is one period in. Nodes
-        started together share one timeline; nodes with an unlimited disk, GC off
-        (high threshold 100) or period 0 have none."""
-        store = self.store
-        cfg = store.configs[node]  # type: ignore[union-attr]
-        if cfg.disk_capacity <= 0 or not cfg.gc_enabled or cfg.gc_period_s <= 0:
-            return
-        if self.runtime.drain:  # type: ignore[union-attr]
-            self._gc_due[node] = (self.env.now + cfg.gc_period_s, cfg.gc_period_s)
-            return
-        key = (self.env.now, cfg.gc_period_s)
-        group = self._gc_groups.get(key)
-        if group is not None:
-            group.append(node)
-            return
-        group = [node]
-        self._gc_groups[key] = group
-        first = self.env.now + cfg.gc_period_s
-        heapq.heappush(self._gc_heap, (first, len(self._gc_groups), cfg.gc_period_s, group))
-        if self._gc_proc is None:
-            self._gc_wake_at = -math.inf  # it reads the heap when it starts
-            self._gc_proc = self.env.process(self._gc_loop())
-        elif first < self._gc_wake_at:
-            self._gc_proc.interrupt()
-
-    def _gc_catch_up(self, node: int) -> None:
-        """Without ``duration_s``: run the node's image GC pass if one is due (then the
-        next is due a whole number of periods later). A run that ends when nothing is
-        left to happen cannot have a timer of its own (the scheduler's queue would keep
-        it alive, and it the queue), so passes run lazily, at the node's next kubelet
-        activity (a pod bound, a pull, a pod leaving): until then nothing reads or
-        changes the node's images but ImageLocality, which may see images a timely pass
-        would have deleted."""
-        due = self._gc_due.get(node)
-        now = self.env.now
-        if due is None or now < due[0] or node in self._gone:
-            return
-        at, period = due
-        self._gc_due[node] = (at + period * (math.floor((now - at) / period) + 1), period)
-        result = self.store.collect(node, now)  # type: ignore[union-attr]
-        if result is not None:
-            self._gc_done(node, result, "periodic")
-
-    def _gc_loop(self) -> _Gen:
-        """The periodic image GC of every node (runs with ``duration_s``): one process,
-        sleeping until the next timeline's pass."""
-        env = self.env
-        heap = self._gc_heap
-        while heap:
-            at = heap[0][0]
-            self._gc_wake_at = at
-            try:
-                yield env.timeout(at - env.now)
-            except simpy.Interrupt:
-                continue  # an earlier timeline was added
-            at, seq, period, nodes = heapq.heappop(heap)
-            self._gc_pass(nodes)
-            heapq.heappush(heap, (at + period, seq, period, nodes))
-        self._gc_wake_at = math.inf
-        self._gc_proc = None
-
-    def _gc_pass(self, nodes: list[int]) -> None:
-        store = self.store
-        now = self.env.now
-        gone = self._gone
-        for node in nodes:
-            if node in gone:
-                continue
-            result = store.collect(node, now)  # type: ignore[union-attr]
-            if result is not None:
-                self._gc_done(node, result, "periodic")
+    def _gc_done(self, node: int, result: GCResult) -> None:
+        """A pull ran image GC to make room (reported like a periodic pass)."""
+        self.image_gc.report(node, result, PULL)  # type: ignore[union-attr]

@@ -31,6 +31,7 @@ from k8sim.runtime.catalog import (
     default_pull_policy,
     normalize_image_name,
 )
+from k8sim.runtime.podworker import PodWorkerTiming
 from k8sim.runtime.store import ImageStore, NodeImageConfig, attach
 
 if TYPE_CHECKING:
@@ -124,21 +125,6 @@ class WorkloadRuntime:
     def runs_once(self) -> bool:
         """The main container runs once: no crash model, and success ends the pod."""
         return self.crash_kind is None and self.restart_policy != RESTART_ALWAYS
-
-
-@dataclass(frozen=True)
-class PodWorkerTiming:
-    """When a kubelet pod worker syncs a pod again after a failed sync (upstream
-    ``podWorkers.completeWork``, ``pkg/kubelet/pod_workers.go``; defaults as upstream):
-    after ``wait.Jitter(backoff_period_s, jitter)`` (``backOffPeriod`` 10 s,
-    ``workerBackOffPeriodJitterFactor`` 0.5), or for a container in CrashLoopBackOff
-    (``requeue_at_expiry``, Kubernetes 1.35+) after ``wait.Jitter(min(remaining back-off,
-    sync_frequency_s), jitter)``."""
-
-    backoff_period_s: float = 10.0
-    jitter: float = 0.5
-    requeue_at_expiry: bool = True
-    sync_frequency_s: float = 60.0
 
 
 @dataclass

@@ -463,11 +463,11 @@ def _profile(
             enabled.append(PluginRef(name=ref.name, weight=weight, args=ref.args))
     disabled = [n for n in preset if n not in order]
     spec = ProfileSpec(
-        schedulerName=name,
+        scheduler_name=name,
         preset=PRESET,
         plugins=enabled,
         disabled=disabled,
-        percentageOfNodesToScore=pct,
+        percentage_of_nodes_to_score=pct,
     )
     return name, spec, refs, global_pct if pct is None else pct
 

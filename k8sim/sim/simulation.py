@@ -26,8 +26,9 @@ from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
 from k8sim.config.faults import ActionSpec
-from k8sim.config.scenario import Scenario
+from k8sim.config.scenario import PodTemplate, Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
+from k8sim.controllers import manager as controllers
 from k8sim.controllers.nodelifecycle import NodeLifecycleController
 from k8sim.controllers.tainteviction import TaintEvictionController
 from k8sim.faults.injector import Faults
@@ -41,7 +42,7 @@ from k8sim.scheduling.handle import FrameworkHandle
 from k8sim.scheduling.scheduler import Scheduler
 from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
-from k8sim.sim.build.shapes import ShapeBook
+from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.sim.sources import WorkloadSources
 from k8sim.storage.component import Storage
 
@@ -73,7 +74,9 @@ class Simulation:
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.env = simpy.Environment()
-        self.state = ClusterState(resource_index(scenario))
+        # Manifest workloads are read first: their pods and nodes may name resources.
+        app_inputs = controllers.read_inputs(scenario) if scenario.has_controllers() else {}
+        self.state = ClusterState(resource_index(scenario, controllers.input_resources(app_inputs)))
         self.resources = self.state.resources
         self.api = ClusterAPI(self.env, self.state)
         self.ctx = Context(self.env, self.api, self.streams, scenario, self.seed)
@@ -96,6 +99,13 @@ class Simulation:
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
+        #: The workload controllers (ReplicaSet, Deployment, StatefulSet, DaemonSet) and
+        #: the manifest source, when the scenario has manifest workloads; else None.
+        self.controllers: controllers.Controllers | None = None
+        if scenario.has_controllers():
+            self.controllers, built = controllers.build(self.ctx, self._template_shape, app_inputs)
+            for c in built:
+                self._add(c)
         self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
         self.taint_eviction = self._add(TaintEvictionController(self.api))
         self.faults = self._add(Faults(self.ctx))
@@ -112,6 +122,14 @@ class Simulation:
         for prof in self.profiles.values():
             prof.set_handle(handle)
         self.wall_s = 0.0
+
+    def _template_shape(self, key: tuple, template: PodTemplate, workload: int) -> int:
+        """Intern the shape of pods made from ``template`` (the controllers' pods)."""
+        res = spec_resources(template)
+        amounts = dict(res.requests)
+        amounts["pods"] = 1
+        return self.shape_book.shape_for(key, self.state.resources.vector(amounts), template, workload=workload,
+                                         nonzero=res.nonzero, nonzero_bound=res.nonzero_bound)
 
     def _add(self, component: C) -> C:
         """Start a built component and keep it (components start in assembly order)."""

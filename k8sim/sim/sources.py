@@ -48,6 +48,8 @@ class WorkloadSources:
         self._bind_initial_pods()
         self._starts: list[Callable[[], None]] = []
         for wi, w in enumerate(ctx.scenario.workloads):
+            if w.manifest is not None or (w.trace is not None and w.trace.args.get("replay") == "controllers"):
+                continue  # run by the controllers (k8sim.controllers.manager)
             if w.trace is not None:
                 self._prepare_trace(wi, w)
             else:

@@ -508,8 +508,9 @@ def load_kube_objects(path: str | Path) -> KubeObjects:
     if data.get("apiVersion") != "v1" or data.get("kind") not in _LIST_KINDS:
         raise ScenarioError(
             source,
-            [("", f"expected apiVersion v1 and kind List, NodeList, PodList or NamespaceList, got "
-                  f"{data.get('apiVersion')!r} {data.get('kind')!r} (use kubectl get nodes,pods,namespaces -A -o yaml)")],
+            [("kind" if data.get("apiVersion") == "v1" else "apiVersion",
+              "expected apiVersion v1 and kind List, NodeList, PodList or NamespaceList, got "
+              f"{data.get('apiVersion')!r} {data.get('kind')!r} (use kubectl get nodes,pods,namespaces -A -o yaml)")],
         )
     r = ObjectReader(source)
     nodes: list[KubeNode] = []

@@ -411,3 +411,52 @@ def test_a_node_back_and_down_again_at_the_same_instant() -> None:
     assert pod["restarts"] == 1 and math.isnan(pod["finished"])
     started = rows(r, "Started")
     assert started[started["pod"] == "p0"]["time"].tolist() == [0.0, 300.0]
+
+
+def test_network_partition_pods_run_on_and_evictions_wait_for_the_link() -> None:
+    # a-0 is cut off 103..603 (partition): same heartbeat timeline (NotReady 155, taint
+    # 160, eviction of p0 at 460), but its containers keep running: the deletion reaches
+    # the kubelet when the link returns at 603 (Killing then), and p0 stops after its
+    # 30 s grace period: 633, keeping its CPU on a-0 until then. The 300 s job on a-0
+    # completes at 300 during the partition, untouched. A replacement started on a-1 at
+    # 470 runs beside the old copy for 163 s (split brain).
+    sc = scenario(pods=[bare("p0", "a-0")],
+                  workloads=[{"name": "job", "arrival": {"kind": "times", "times_s": [0]},
+                              "duration": {"kind": "constant", "value": 300},
+                              "template": {"requests": {"cpu": "1"},
+                                           "nodeSelector": {"kubernetes.io/hostname": "a-0"}}}],
+                  failures=[{**outage("a-0", 103, 500), "mode": "partition"}])
+    r = Simulation(sc).run()
+    assert rows(r, "TaintManagerEviction")["time"].tolist() == [633.0]  # the pod's end
+    assert finished(r, "job-0") == 300.0
+    assert r.pods.set_index("pod").loc["job-0", "phase"] == "Succeeded"
+    killing = rows(r, "Killing")
+    assert killing[killing["pod"] == "p0"]["time"].tolist() == [603.0]
+    assert finished(r, "p0") == 633.0
+    assert r.frames["disruptions"].set_index("pod").loc["p0", "cause"] == "TaintManagerEviction"
+    f = r.frames["failures"].iloc[0]
+    assert (f["mode"], f["cause"], f["not_ready_at"], f["tainted_at"], f["up_at"]) == (
+        "partition", "outage[0]", 155.0, 160.0, 603.0)
+    assert (f["pods_disrupted"], f["pods_lost"], f["pods_restarted"]) == (1, 1, 0)
+    # Partitioned pods keep serving: available_pods does not drop at 103.
+    ts = r.timeseries.set_index("time")
+    assert ts.loc[200.0, "available_pods"] == ts.loc[200.0, "running_pods"] == 2.0
+
+
+def test_partitioned_node_deleted_force_deletes_its_evicted_pods() -> None:
+    # Partition from 103 (never healed); p0's eviction at 460 waits for the link; the
+    # node is deleted at 500: the pod garbage collector force-deletes its pods, so p0 ends
+    # at 500 (reason of its pending deletion) and p1, not yet evicted (it tolerates the
+    # taint for ever), ends NodeLost.
+    sc = scenario(pods=[bare("p0", "a-0")],
+                  workloads=[{"name": "tol", "arrival": {"kind": "times", "times_s": [0]},
+                              "template": {"requests": {"cpu": "1"},
+                                           "nodeSelector": {"kubernetes.io/hostname": "a-0"},
+                                           "tolerations": [{"key": "node.kubernetes.io/unreachable",
+                                                            "operator": "Exists", "effect": "NoExecute"}]}}],
+                  failures=[{**outage("a-0", 103), "mode": "partition"}],
+                  actions=[{"at_s": 500, "action": "delete_node", "nodes": {"names": ["a-0"]}}])
+    r = Simulation(sc).run()
+    d = r.frames["disruptions"].set_index("pod")
+    assert (finished(r, "p0"), d.loc["p0", "cause"]) == (500.0, "TaintManagerEviction")
+    assert (finished(r, "tol-0"), d.loc["tol-0", "cause"]) == (500.0, "NodeLost")

@@ -290,3 +290,28 @@ def test_in_use_steps_against_brute_force():
         expected = len({int(n) for n, s, f in zip(node, start, e, strict=True) if s <= t < f})
         k = int(np.searchsorted(times, t, side="right")) - 1
         assert counts[k] == expected, t
+
+
+def test_a_comparison_saved_before_the_rename_loads_under_the_new_name(tmp_path: Path):
+    import json
+
+    import pandas as pd
+
+    from k8sim.experiments import compare, load_comparison
+
+    sc = k8sim.validate_scenario({"version": 1, "cluster": nodes(1), "workloads": [wl("a", 0, "1", 10)]})
+    compare(sc, ["kube-default"], replications=1).save(tmp_path)
+    # Write it back as an earlier version did: the old key everywhere.
+    old = {"pods_pending_failed_scheduling": "pods_unschedulable"}
+    pd.read_parquet(tmp_path / "runs.parquet").rename(columns=old).to_parquet(tmp_path / "runs.parquet")
+    for name in ("summary.csv", "paired.csv"):
+        frame = pd.read_csv(tmp_path / name)
+        frame["metric"] = frame["metric"].replace(old)
+        frame.to_csv(tmp_path / name, index=False)
+    meta = json.loads((tmp_path / "comparison.json").read_text())
+    meta["metrics"] = [old.get(m, m) for m in meta["metrics"]]
+    (tmp_path / "comparison.json").write_text(json.dumps(meta))
+    back = load_comparison(tmp_path)
+    assert "pods_pending_failed_scheduling" in back.runs and "pods_unschedulable" not in back.runs
+    assert "pods_pending_failed_scheduling" in back.metrics
+    assert (back.summary["metric"] == "pods_pending_failed_scheduling").sum() == 1

@@ -420,3 +420,25 @@ def test_crash_loop_requeue_on_the_10_s_grid_up_to_kubernetes_1_34():
     # [30, 45), so it comes after the third or fourth, in [40, 55) (never 55 or more).
     delay = _fourth_backoff_delays(podWorkerRequeueAtBackOffExpiry=False)
     assert (delay >= 40.0).all() and (delay < 55.0).all()
+
+
+def test_pod_worker_sync_functions():
+    # Pure functions of k8sim.runtime.podworker. Without jitter the syncs after a failed
+    # sync at 5 s are at 15, 25, 35, 45 s: the first at least 40 s later is 45 s, and so is
+    # the first at least 35 s later (30 < 35 <= 40). Period 0: exactly at expiry.
+    from k8sim.runtime.podworker import PodWorkerTiming, next_sync, restart_sync
+
+    grid = PodWorkerTiming(jitter=0.0)
+    assert next_sync(grid, None, 5.0, 40.0) == 45.0 and next_sync(grid, None, 5.0, 35.0) == 45.0
+    assert next_sync(PodWorkerTiming(backoff_period_s=0.0), None, 5.0, 35.0) == 40.0
+    # Requeue at expiry without jitter: 300 s in steps of at most 60 s -> exactly 300 s;
+    # 25 s -> exactly 25 s (the grid would give 30 s).
+    at_expiry = PodWorkerTiming(jitter=0.0)
+    assert restart_sync(at_expiry, None, 100.0, 300.0) == 400.0
+    assert restart_sync(at_expiry, None, 100.0, 25.0) == 125.0
+    assert restart_sync(PodWorkerTiming(jitter=0.0, requeue_at_expiry=False), None, 100.0, 25.0) == 130.0
+    # With jitter 0.5: a 300 s back-off ends in [300, 330): the last step is at most the
+    # 60 s cap, stretched by at most 1.5 -> at most 30 s past the expiry.
+    rng = np.random.default_rng(0)
+    ends = [restart_sync(PodWorkerTiming(), rng, 0.0, 300.0) for _ in range(2000)]
+    assert min(ends) >= 300.0 and max(ends) < 330.0

@@ -110,11 +110,11 @@ def test_prepulled_images_without_an_images_section():
         ("cluster.node_pools[0].kubelet", {"registryBurst": 0}, "cluster.node_pools[0].kubelet",
          "registryBurst 0 with registryPullQPS > 0 would fail every pull"),
         # Without duration_s, pods that restart or retry for ever would never let the run end.
-        ("workloads[0].template.image_pull_failure_probability", 1.0, "",
+        ("workloads[0].template.image_pull_failure_probability", 1.0, "workloads[0]",
          "the pods of workload 'w' never end (every image pull fails): set duration_s"),
-        ("workloads[0].template.crash", {"probability": 1.0}, "",
+        ("workloads[0].template.crash", {"probability": 1.0}, "workloads[0]",
          "the pods of workload 'w' never end (they crash in every run and are restarted): set duration_s"),
-        ("workloads[0].template.crash", {"rate_per_s": 0.01}, "",
+        ("workloads[0].template.crash", {"rate_per_s": 0.01}, "workloads[0]",
          "they run for ever, so a crash rate makes them crash and restart for ever"),
     ],
 )

@@ -79,6 +79,10 @@ def check(sim) -> None:
     check_invariants(sim.state)
     store = sim.runtime.store
     check_store(store, {n: list(sim.kubelet.puller.downloading(n)) for n in range(store.n)})
+    # The disk-use log (the image_disk series) adds up, node by node, to the bytes used.
+    logged = np.zeros(store.n, dtype=np.int64)
+    np.add.at(logged, np.array(store.log_node, dtype=np.int64), np.array(store.log_delta, dtype=np.int64))
+    assert np.array_equal(logged, store.disk_used)
 
 
 @pytest.mark.parametrize("until", [2.0, 37.0, 150.0, None])

@@ -1,6 +1,8 @@
 """NodeUnschedulable: cordoned nodes (``spec.unschedulable``) and NotReady nodes.
 
-Mirrors upstream ``plugins/nodeunschedulable/node_unschedulable.go`` for cordoned nodes.
+Mirrors upstream ``plugins/nodeunschedulable/node_unschedulable.go`` for cordoned nodes:
+a pod that tolerates the ``node.kubernetes.io/unschedulable:NoSchedule`` taint (as
+DaemonSet pods do, ``AddOrUpdateDaemonPodTolerations``) may land on a cordoned node.
 k8sim folds the NotReady condition in here too: upstream expresses NotReady as a
 ``node.kubernetes.io/not-ready`` NoSchedule taint, which no k8sim workload tolerates yet.
 """
@@ -11,11 +13,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from k8sim.cluster.nodes import TaintSpec
 from k8sim.scheduling.plugins.base import FilterPlugin
+from k8sim.scheduling.plugins.taint_toleration import tolerates
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
+
+
+#: The taint upstream's plugin checks tolerations against (``v1.TaintNodeUnschedulable``).
+_UNSCHEDULABLE = TaintSpec("node.kubernetes.io/unschedulable", "", "NoSchedule")
 
 
 class NodeUnschedulable(FilterPlugin):
@@ -27,4 +35,9 @@ class NodeUnschedulable(FilterPlugin):
     summary = "cordoned (spec.unschedulable) and NotReady nodes are filtered out"
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        ok = pod.cache.get("tolerates-unschedulable")
+        if ok is None:
+            ok = pod.cache["tolerates-unschedulable"] = any(tolerates(t, _UNSCHEDULABLE) for t in pod.tolerations)
+        if ok:
+            return state.nodes.ready.copy()
         return state.nodes.schedulable_mask()

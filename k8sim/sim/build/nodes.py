@@ -40,10 +40,10 @@ if TYPE_CHECKING:
 UNNAMED_GPU_MODEL = "unnamed"
 
 
-def resource_index(scenario: Scenario) -> ResourceIndex:
+def resource_index(scenario: Scenario, more: set[str] | frozenset[str] = frozenset()) -> ResourceIndex:
     """The resource axis of a run: the core resources plus every resource a node or a
-    pod of the scenario names."""
-    extra: set[str] = set()
+    pod of the scenario names (and ``more``: those of manifest objects)."""
+    extra: set[str] = set(more)
     for pool in scenario.cluster.node_pools:
         extra |= set(pool.allocatable)
     for node in scenario.cluster.nodes:

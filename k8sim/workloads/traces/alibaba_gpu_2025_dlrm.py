@@ -43,15 +43,17 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from k8sim.config.traces import DLRM_SAMPLE_FILE
-from k8sim.workloads.traces.build import build_pods, raw_frame
+from k8sim.workloads.traces.build import build_pods, outside_window, raw_frame, window_error
 from k8sim.workloads.traces.reports import PathLike, TraceReport
 from k8sim.workloads.traces.schema import GIB, TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, read_table
+from k8sim.workloads.traces.tables import DeferredDrops, RowCheck, Table, iter_tables, replay_drops
 
 __all__ = [
     "DLRM_COLUMNS",
@@ -83,15 +85,9 @@ DLRM_COLUMNS: tuple[str, ...] = (
 SAMPLE_FILE = DLRM_SAMPLE_FILE
 
 
-def read_dlrm(
-    path: PathLike,
-    options: TraceOptions | None = None,
-    rng: np.random.Generator | None = None,
-) -> tuple[pd.DataFrame, TraceReport]:
-    """Read the DLRM instance trace into the normalised pod schema (see the module doc)."""
-    report = TraceReport(source=str(path))
-    table = read_table(path, DLRM_COLUMNS, report, header=True)
-    check = RowCheck(table, report)
+def _parse_dlrm_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
+    """The good rows of one batch of the DLRM trace, as :func:`raw_frame` columns."""
+    check = RowCheck(table, drops)
     cpu = check.number("cpu_request", minimum=0)
     gpu = check.number("gpu_request", minimum=0)
     mem = check.number("memory_request", minimum=0)
@@ -109,22 +105,61 @@ def read_dlrm(
     gpu_milli = np.where(shared, np.rint(gpu * 1000), np.where(gpu > 0, 1000.0, 0.0))
     # Run start: scheduled_time; empty scheduled and creation = running at trace start.
     run_start = np.where(np.isnan(scheduled) & np.isnan(created), 0.0, scheduled)
-
     ok = check.ok
-    raw = raw_frame(
-        int(ok.sum()),
-        id=check.text("instance_sn", nan_is_empty=False)[ok],
-        arrival=created[ok],
-        end=deleted[ok],
-        duration=(deleted - run_start)[ok],
-        cpu_milli=cpu[ok] * 1000,
-        memory_bytes=mem[ok] * GIB,
-        gpu_count=gpu_count[ok],
-        gpu_milli=gpu_milli[ok],
-        qos="LS",
-        owner=check.text("app_name", nan_is_empty=False)[ok],
-    )
-    pods = build_pods(raw, file=table.path, options=options, rng=rng, report=report)
+    mask = pa.array(ok)
+    return {
+        "id": check.strings("instance_sn", nan_is_empty=False).filter(mask),
+        "arrival": created[ok],
+        "end": deleted[ok],
+        "duration": (deleted - run_start)[ok],
+        "cpu_milli": cpu[ok] * 1000,
+        "memory_bytes": mem[ok] * GIB,
+        "gpu_count": gpu_count[ok],
+        "gpu_milli": gpu_milli[ok],
+        "owner": check.strings("app_name", nan_is_empty=False).filter(mask),
+    }
+
+
+def read_dlrm(
+    path: PathLike,
+    options: TraceOptions | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read the DLRM instance trace into the normalised pod schema (see the module doc).
+
+    Read in batches; with a time window each batch keeps only the pods in the window
+    (see :func:`~k8sim.workloads.traces.alibaba_gpu_2023.read_openb_pods`).
+    """
+    report = TraceReport(source=str(path))
+    parts: list[dict[str, Any]] = []
+    batches: list[DeferredDrops] = []
+    outside = 0
+    for table in iter_tables(path, DLRM_COLUMNS, report, header=True):
+        drops = DeferredDrops()
+        batches.append(drops)
+        part = _parse_dlrm_batch(table, drops)
+        if options is not None and options.has_window:
+            out = outside_window(part["arrival"], part["end"], options)
+            if out.any():
+                outside += int(out.sum())
+                keep = ~out
+                part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
+        parts.append(part)
+    replay_drops(report, batches)
+    cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.string()) if k in ("id", "owner")
+                else np.concatenate([p[k] for p in parts])) for k in parts[0]} if parts else {}
+    n = len(cols["arrival"]) if cols else 0
+    if outside:
+        report.filter("outside_window", outside)
+        if n == 0:
+            assert options is not None
+            raise window_error(str(path), options)
+    if not cols:
+        cols = {k: np.zeros(0) for k in ("arrival", "end", "duration", "cpu_milli", "memory_bytes", "gpu_count",
+                                         "gpu_milli")}
+        cols["id"] = cols["owner"] = np.zeros(0, dtype=object)
+    raw = raw_frame(n, qos="LS", **cols)
+    pods = build_pods(raw, file=str(path), options=options, rng=rng, report=report)
     return pods, report
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 from k8sim.workloads.traces.reports import TraceError, TraceReport, no_rows_error
 from k8sim.workloads.traces.schema import TraceOptions, typed_column, validate_nodes, validate_pods
 
-__all__ = ["RAW_COLUMNS", "build_nodes", "build_pods", "raw_frame"]
+__all__ = ["RAW_COLUMNS", "build_nodes", "build_pods", "outside_window", "raw_frame", "window_error"]
 
 #: Columns of the intermediate frame readers hand to :func:`build_pods`.
 RAW_COLUMNS = (
@@ -64,6 +64,22 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
     if columns:
         raise TypeError(f"raw_frame: unknown columns {sorted(columns)}")
     return pd.DataFrame(data)
+
+
+def outside_window(arrival: np.ndarray, end: np.ndarray, options: TraceOptions) -> np.ndarray:
+    """Mask of pods outside the window of ``options`` (what :func:`build_pods` filters as
+    ``outside_window``): arriving at or after its end, or gone by its start. NaN arrival
+    = before the trace start, NaN end = unknown or after the trace end."""
+    lo = options.start_s if options.start_s is not None else 0.0
+    hi = options.end_s if options.end_s is not None else np.inf
+    return ~((np.isnan(arrival) | (arrival < hi)) & (np.isnan(end) | (end > lo)))
+
+
+def window_error(file: str, options: TraceOptions) -> TraceError:
+    """The error for a window with no pods."""
+    lo = options.start_s if options.start_s is not None else 0.0
+    hi = options.end_s if options.end_s is not None else np.inf
+    return TraceError(f"no pods in the time window [{lo}, {hi}) s", file=file)
 
 
 def _sample(
@@ -118,11 +134,11 @@ def build_pods(
     hi = options.end_s if options.end_s is not None else np.inf
 
     # In the window: arrives before its end, and has not left by its start.
-    in_window = (np.isnan(arrival) | (arrival < hi)) & (np.isnan(end) | (end > lo))
+    in_window = ~outside_window(arrival, end, options)
     report.filter("outside_window", int((~in_window).sum()))
     if not in_window.any():
         if options.has_window:
-            raise TraceError(f"no pods in the time window [{lo}, {hi}) s", file=file)
+            raise window_error(file, options)
         raise no_rows_error(file, report)
     idx = np.flatnonzero(in_window)
     arrival, end, duration = arrival[idx], end[idx], duration[idx]

@@ -44,7 +44,6 @@ import pandas as pd
 
 from k8sim.workloads.traces.google_events import (
     END,
-    END_OF_TRACE_US,
     OTHER,
     SCHEDULE,
     SUBMIT,
@@ -131,7 +130,7 @@ def read_google_2011(
     for path in paths:
         table = read_table(path, TASK_EVENTS_COLUMNS, report, header=None)
         check = RowCheck(table, report)
-        time_us = check.number("time", minimum=0, maximum=END_OF_TRACE_US)
+        time_us = check.number("time", minimum=0)
         job = check.text("job_id")
         check.reject(job == "", "missing_value", "job_id")
         index = check.number("task_index")

@@ -66,7 +66,6 @@ import pyarrow.compute as pc
 
 from k8sim.workloads.traces.google_events import (
     END,
-    END_OF_TRACE_US,
     OTHER,
     SCHEDULE,
     SUBMIT,
@@ -311,7 +310,7 @@ def read_google_2019(
             batch = DeferredDrops()
             file_drops.append(batch)
             check = RowCheck(table, batch)
-            time_us = check.number("time", minimum=0, maximum=END_OF_TRACE_US)
+            time_us = check.number("time", minimum=0)
             codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
             collection = check.strings("collection_id")
             check.reject(np.asarray(pc.equal(collection, "")), "missing_value", "collection_id")

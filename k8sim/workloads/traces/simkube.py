@@ -211,8 +211,13 @@ def read_simkube(
     path: PathLike,
     options: TraceOptions | None = None,
     rng: np.random.Generator | None = None,
+    replay: str = "pods",
 ) -> tuple[pd.DataFrame, TraceReport]:
-    """Read a SimKube trace into the normalised pod schema (see the module doc)."""
+    """Read a SimKube trace into the normalised pod schema (see the module doc).
+
+    ``replay`` is the scenario's choice (``args.replay``); this reader is the ``pods``
+    replay (with ``controllers`` the trace is applied to k8sim's controllers instead,
+    :mod:`k8sim.controllers.simkube`, and this flattening is not used)."""
     label = str(path)
     trace = load_simkube_trace(path)
     report = TraceReport(source=label)

@@ -104,14 +104,6 @@ class Table:
         """The cells of ``name`` as a numpy object array of ``str``."""
         return _to_object(self.cells[name])
 
-    def take(self, rows: np.ndarray) -> Table:
-        """The rows at the (sorted) positions ``rows``."""
-        idx = np.asarray(rows, dtype=np.int64)
-        cells: dict[str, Cells] = {}
-        for k, v in self.cells.items():
-            cells[k] = v[idx] if isinstance(v, np.ndarray) else v.take(pa.array(idx))
-        return Table(self.path, self.columns, cells, self.lines[idx])
-
 
 def _to_object(values: Cells) -> np.ndarray:
     if isinstance(values, np.ndarray):
@@ -472,10 +464,24 @@ _MISSING_SET = pa.array(sorted(_MISSING_WORDS), type=pa.string())
 #: Plain decimal numbers, which pyarrow and pandas parse to the same double.
 _PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
-#: Largest magnitude a numeric cell may have: 2**53, beyond which float64 no longer holds
-#: every integer; no count, time or size of a trace comes near it, and a cell past 2**63
-#: would wrap to a negative int64 once stored.
-MAX_CELL = float(2**53)
+#: Numeric cells must lie in the int64 range: a cell past it would wrap to a negative
+#: int64 once stored. (2**63 - 1 itself is a sentinel of some traces, Google 2019's
+#: "end of trace" time.)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _outside_int64(raw: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mask of cells whose number is outside the int64 range. float64 rounds 2**63 - 1
+    up to 2**63, so the few cells at or past that magnitude are judged by their text."""
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero(np.abs(values) >= 2.0**63)
+    out = np.zeros(len(values), dtype=bool)
+    for i in near:
+        try:
+            out[i] = not INT64_MIN <= int(str(raw[i]).strip()) <= INT64_MAX
+        except ValueError:
+            out[i] = True  # not an integer (1e19, say): past the range
+    return out
 
 
 class RowCheck:
@@ -514,13 +520,11 @@ class RowCheck:
             return np.fromiter((v in _MISSING_WORDS for v in raw), dtype=bool, count=len(raw))
         return _bool_numpy(pc.is_in(raw, value_set=_MISSING_SET))
 
-    def number(self, column: str, *, required: bool = True, minimum: float | None = None,
-               maximum: float = MAX_CELL) -> np.ndarray:
+    def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
         """Parse ``column`` as floats; NaN where empty.
 
-        Unparseable (or infinite) values drop the row as ``bad_number``; values beyond
-        ``maximum`` (:data:`MAX_CELL` unless a format's column has a larger sentinel) in
-        magnitude as ``out_of_range``; empty ones as
+        Unparseable (or infinite) values drop the row as ``bad_number``; values outside
+        the int64 range as ``out_of_range``; empty ones as
         ``missing_value`` when ``required``; values below ``minimum`` as
         ``negative_value``. Plain decimal numbers are parsed by pyarrow, anything else
         by :func:`pandas.to_numeric` (both give the correctly rounded double).
@@ -533,8 +537,7 @@ class RowCheck:
         else:
             values = _parse_numbers(raw, empty)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
-        with np.errstate(invalid="ignore"):
-            self.reject(np.abs(values) > maximum, "out_of_range", column)
+        self.reject(_outside_int64(raw, values), "out_of_range", column)
         if required:
             self.reject(empty, "missing_value", column)
         values = np.where(np.isfinite(values), values, np.nan)

@@ -22,11 +22,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from timebound import time_bound
 from typer.testing import CliRunner
 
 from k8sim import load_scenario
@@ -56,31 +56,6 @@ BASE: dict = {
         "duration": {"kind": "constant", "value": 10},
     }],
 }
-
-
-class TimeBoundExceeded(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_bound(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging) when the block uses more than ``seconds`` of CPU time.
-
-    CPU time (``ITIMER_PROF``), not wall time: the hangs this guards against spin at
-    100% CPU, and a loaded test machine must not turn a slow but finite run into a
-    failure.
-    """
-
-    def alarm(signum: int, frame: object) -> None:
-        raise TimeBoundExceeded(f"used more than {seconds} s of CPU time")
-
-    previous = signal.signal(signal.SIGPROF, alarm)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
 
 
 def scenario(**changes: object) -> dict:
@@ -177,6 +152,10 @@ def test_rates_and_pod_counts_are_bounded() -> None:
     assert "workload 'w'" in msg and f"{MAX_PODS:,}" in msg
     assert "workloads[0].max_pods" in problems(scenario(**{"workloads[0].max_pods": MAX_PODS + 1}))
     assert "cluster.node_pools[0].count" in problems(scenario(**{"cluster.node_pools[0].count": 10**12}))
+    # A sweep or comparison of a billion runs would plan for ever.
+    code, out = cli("compare", REPO / "scenarios" / "quickstart.yaml", "--profile", "kube-default",
+                    "--replications", "1000000000", "--no-plots")
+    assert code == 2 and "exceed 100,000 runs" in out
     # Within the bounds: a high rate with max_pods is fine.
     validate_scenario(scenario(**{"workloads[0].arrival.rate_per_s": 1e6}))
 
@@ -218,9 +197,10 @@ def _trace_scenario(tmp_path: Path, nodes_csv: str) -> Path:
     return path
 
 
-def test_trace_cell_of_2_pow_63_is_dropped_with_line_and_column(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cell", [str(2**63), "1e19", str(-(2**63) - 1), "9" * 30])
+def test_trace_cell_outside_int64_is_dropped_with_line_and_column(tmp_path: Path, cell: str) -> None:
     # 2**63 used to wrap to a negative int64, then a ValueError traceback.
-    path = _trace_scenario(tmp_path, f"sn,cpu_milli,memory_mib,gpu,model\nn1,{2**63},1024,0,\nn2,4000,1024,0,\n")
+    path = _trace_scenario(tmp_path, f"sn,cpu_milli,memory_mib,gpu,model\nn1,{cell},1024,0,\nn2,4000,1024,0,\n")
     sim = Simulation(load_scenario(path))
     assert sim.state.nodes.n == 1
     assert any("out_of_range" in w and "line 2" in w and "cpu_milli" in w for w in sim.warnings)
@@ -448,11 +428,25 @@ def test_recursive_alias_is_refused(tmp_path: Path) -> None:
         read_yaml(path)
 
 
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    # 900 nested lists: a RecursionError traceback before (libyaml allows 1000 levels).
+    path = tmp_path / "deep.yaml"
+    path.write_text("description: " + "[" * 900 + "]" * 900 + "\n")
+    code, out = cli("validate", path)
+    assert code == 2 and "nests more than 100 levels" in out
+
+
 def test_modest_anchors_still_work(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     text = yaml.safe_dump(BASE).replace("requests:\n", "requests: &req\n", 1)
     path.write_text(text + "initial_pods:\n- {name: a, nodeName: p-0, requests: *req}\n")
     assert load_scenario(path).initial_pods[0].requests == load_scenario(path).workloads[0].template.requests
+
+
+def test_plugin_weight_is_an_int32() -> None:
+    # 2**64 validated, then an OverflowError traceback in the first scheduling cycle.
+    sc = scenario(**{"scheduler.profiles": [{"plugins": [{"name": "NodeResourcesFit", "weight": 2**64}]}]})
+    assert "scheduler.profiles[0].plugins[0].weight" in problems(sc)
 
 
 # ------------------------------------------------------------------ 12. types and syntax
