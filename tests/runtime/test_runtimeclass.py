@@ -227,3 +227,16 @@ def test_cli_exits_2_on_a_missing_runtime_class(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "runtimeClassName: pod rejected: RuntimeClass 'nope' not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_template_hash_ignores_the_new_fields_while_unset() -> None:
+    # Controllers name pods by a hash of the template: adding runtimeClassName / volumes
+    # to the schema must not rename the pods of templates that do not use them.
+    from k8sim.config.pods import PodTemplate
+    from k8sim.workloads.manifests import dumps_template
+
+    plain = PodTemplate.model_validate({"requests": {"cpu": "1"}})
+    text = dumps_template(plain)
+    assert "runtimeClassName" not in text and "volumes" not in text
+    with_class = PodTemplate.model_validate({"requests": {"cpu": "1"}, "runtimeClassName": "gvisor"})
+    assert '"runtimeClassName": "gvisor"' in dumps_template(with_class)
