@@ -23,6 +23,7 @@ __all__ = [
     "HOSTNAME_LABEL",
     "MAX_GPUS_PER_NODE",
     "POOL_LABEL",
+    "RUNTIME_HANDLER_LABEL_PREFIX",
     "ZONE_LABEL",
 ]
 
@@ -32,6 +33,9 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 #: Label k8sim puts on every node: the node pool it came from.
 POOL_LABEL = "k8sim.io/node-pool"
+#: Prefix of the label ``runtime-handler.k8sim.io/<handler>: "true"`` that k8sim puts on
+#: the nodes of a pool (or an explicit node) declaring ``runtime_handlers``.
+RUNTIME_HANDLER_LABEL_PREFIX = "runtime-handler.k8sim.io/"
 #: Label k8sim puts on every node with GPUs: its GPU model (e.g. ``V100M16``).
 GPU_MODEL_LABEL = "k8sim.io/gpu-model"
 

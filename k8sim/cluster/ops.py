@@ -54,6 +54,9 @@ class ClusterState:
     #: Bound pods may exceed their node's allocatable (a real cluster's snapshot: static
     #: pods, resized nodes); :func:`check_invariants` then checks ``requested >= 0`` only.
     allow_overcommit: bool = field(init=False, default=False)
+    #: The run's claims and volumes (``k8sim.storage.volumes.VolumeState``), None
+    #: without storage; read by the volume plugins.
+    volumes: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)

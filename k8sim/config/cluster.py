@@ -6,12 +6,13 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, NonNegativeInt, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.base import Strict, base_dir
 from k8sim.config.images import KubeletConfig
 from k8sim.config.k8s_types import K8sModel
 from k8sim.config.names import (
+    ContainerName,
     DnsSubdomain,
     LabelKey,
     Labels,
@@ -67,6 +68,12 @@ class NodePool(Strict):
     taints: list[Taint] = []  # node taints
     zones: list[LabelValue] = []  # zone names; sets topology.kubernetes.io/zone
     gpus: NodeGpus | None = None  # GPU devices of each node (absent: none)
+    # CRI runtime handlers the nodes have (node.status.runtimeHandlers), e.g. [runc, runsc];
+    # absent = not declared (any RuntimeClass may run here). See docs/runtimeclass.md.
+    runtime_handlers: list[ContainerName] | None = None
+    # Volumes each node can attach per CSI driver (CSINode drivers[].allocatable.count),
+    # e.g. {ebs.csi.aws.com: 25}; a driver absent here has no limit (NodeVolumeLimits).
+    csi_attach_limits: dict[str, NonNegativeInt] = {}
     # The fields below apply when the scenario has an ``images`` section.
     # Disk for container images (imagefs), e.g. 50Gi; absent = unlimited (no image GC).
     image_disk: Quantity | None = None
@@ -110,6 +117,8 @@ class NodeSpec(Strict):
     taints: list[Taint] = []  # node taints
     zone: LabelValue | None = None  # sets topology.kubernetes.io/zone
     gpus: NodeGpus | None = None  # GPU devices (absent: none)
+    runtime_handlers: list[ContainerName] | None = None  # as NodePool.runtime_handlers
+    csi_attach_limits: dict[str, NonNegativeInt] = {}  # as NodePool.csi_attach_limits
     # status.images: images already on the node, read by ImageLocality when the scenario
     # has no images section (with one, the image store is the truth: use prepulled_images).
     images: list[NodeImage] = []

@@ -21,6 +21,7 @@ from k8sim.config.names import (
     check_qualified_name,
 )
 from k8sim.config.resources import ResourceList
+from k8sim.config.storage import PodVolume
 from k8sim.constants import DEFAULT_SCHEDULER, GPU_MILLI, MAX_GPUS_PER_NODE, MAX_RATE_PER_S, MAX_TIME_S
 
 __all__ = [
@@ -206,6 +207,11 @@ class PodTemplate(K8sModel):
     # Chance that one pull attempt fails at the registry (ErrImagePull, then back-off).
     image_pull_failure_probability: float = Field(default=0.0, ge=0, le=1)
     gpu: PodGpu | None = None  # GPU request (absent: no GPU)
+    # RuntimeClass (scenario ``runtimeClasses``) whose handler runs the pod; its overhead,
+    # nodeSelector and tolerations are merged into the pod (absent: the default handler).
+    runtime_class_name: DnsSubdomain | None = Field(default=None, alias="runtimeClassName")
+    # Volumes from PersistentVolumeClaims (scenario persistentVolumeClaims, same namespace).
+    volumes: list[PodVolume] = []
 
     @model_validator(mode="after")
     def _check(self) -> PodTemplate:

@@ -58,7 +58,9 @@ from k8sim.config.pods import (
     Toleration,
 )
 from k8sim.config.resources import Quantity, ResourceList, base_units
+from k8sim.config.runtimeclass import RuntimeClass, RuntimeClassOverhead, RuntimeClassScheduling
 from k8sim.config.scheduler import PluginRef, ProfileSpec, SchedulerSettings
+from k8sim.config.storage import PersistentVolume, PersistentVolumeClaim, PodVolume, StorageClass
 from k8sim.config.workloads import (
     Arrival,
     BurstArrivals,
@@ -129,7 +131,14 @@ __all__ = [
     "PullPolicy",
     "Quantity",
     "ResourceList",
+    "RuntimeClass",
+    "RuntimeClassOverhead",
+    "RuntimeClassScheduling",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "PodVolume",
     "Scenario",
+    "StorageClass",
     "SchedulerSettings",
     "Strict",
     "SyntheticImages",
@@ -210,6 +219,12 @@ class Scenario(K8sModel):
     # Namespace labels for namespaceSelector (pods name their namespace; default "default").
     namespaces: list[Namespace] = []
     priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
+    # RuntimeClasses that pods name in runtimeClassName (handler, overhead, scheduling).
+    runtime_classes: list[RuntimeClass] = Field(default=[], alias="runtimeClasses")
+    # Storage (see docs/storage.md): classes, pre-created volumes, claims pods mount.
+    storage_classes: list[StorageClass] = Field(default=[], alias="storageClasses")
+    persistent_volumes: list[PersistentVolume] = Field(default=[], alias="persistentVolumes")
+    persistent_volume_claims: list[PersistentVolumeClaim] = Field(default=[], alias="persistentVolumeClaims")
     defaults: Defaults = Defaults()
     scheduler: SchedulerSettings = SchedulerSettings()
     # Image catalog; when present, images are pulled onto nodes (absent: image names are
@@ -312,7 +327,97 @@ class Scenario(K8sModel):
                     f"workload {w.name!r}: priorityClassName {pcn!r} is not among priorityClasses "
                     f"{sorted(classes)}",
                 ))
+        self._check_runtime_classes()
+        self._check_storage()
         return self
+
+    def _check_storage(self) -> None:
+        """Names resolve, a pre-bound volume is big enough, a class can give the access
+        modes its claims ask for."""
+        for what, items in (("storageClasses", self.storage_classes), ("persistentVolumes", self.persistent_volumes),
+                            ("persistentVolumeClaims", self.persistent_volume_claims)):
+            names = [x.name for x in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{what} must have distinct names, repeated: {dup}")
+        classes = {c.name: c for c in self.storage_classes}
+        pvs = {v.name: v for v in self.persistent_volumes}
+        for i, v in enumerate(self.persistent_volumes):
+            if v.storage_class_name and v.storage_class_name not in classes:
+                raise ValueError(f"persistentVolumes[{i}].storageClassName: StorageClass {v.storage_class_name!r} "
+                                 f"not found (storageClasses: {sorted(classes)})")
+        for i, c in enumerate(self.persistent_volume_claims):
+            where = f"persistentVolumeClaims[{i}]"
+            sc = classes.get(c.storage_class_name) if c.storage_class_name else None
+            if c.storage_class_name and sc is None:
+                raise ValueError(f"{where}.storageClassName: StorageClass {c.storage_class_name!r} not found "
+                                 f"(storageClasses: {sorted(classes)})")
+            if sc is not None:
+                for j, m in enumerate(c.access_modes):
+                    if m not in sc.access_modes:
+                        raise ValueError(f"{where}.accessModes[{j}]: StorageClass {sc.name!r} cannot provide {m} "
+                                         f"(its access_modes: {sc.access_modes})")
+            if c.volume_name is not None:
+                pv = pvs.get(c.volume_name)
+                if pv is None:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {c.volume_name!r} not found")
+                if pv.capacity < c.request:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} ({pv.capacity} bytes) is "
+                                     f"smaller than the claim's resources.requests.storage ({c.request} bytes)")
+                missing = [m for m in c.access_modes if m not in pv.access_modes]
+                if missing:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} does not offer {missing}")
+                if (c.storage_class_name or "") != pv.storage_class_name:
+                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} has storageClassName "
+                                     f"{pv.storage_class_name!r}, the claim {c.storage_class_name or ''!r}")
+        claims = {(c.namespace, c.name) for c in self.persistent_volume_claims}
+        for i, w in enumerate(self.workloads):
+            for j, vol in enumerate(w.template.volumes):
+                name = vol.persistent_volume_claim.claim_name
+                if (w.template.namespace, name) not in claims:
+                    raise ValueError(f"workloads[{i}].template.volumes[{j}].persistentVolumeClaim.claimName: "
+                                     f"PersistentVolumeClaim {w.template.namespace}/{name} not found")
+
+    def _check_runtime_classes(self) -> None:
+        """The RuntimeClass admission plugin's rejections, at validation (upstream
+        ``plugin/pkg/admission/runtimeclass/admission.go``: ``prepareObjects``,
+        ``setOverhead`` / ``validateOverhead``, ``setScheduling``)."""
+        names = [rc.name for rc in self.runtime_classes]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"runtimeClasses must have distinct names, repeated: {dup}")
+        by_name = {rc.name: rc for rc in self.runtime_classes}
+        for i, w in enumerate(self.workloads):
+            t = w.template
+            if t.runtime_class_name is None:
+                continue
+            where = f"workloads[{i}].template"
+            rc = by_name.get(t.runtime_class_name)
+            if rc is None:
+                raise ValueError(f"{where}.runtimeClassName: pod rejected: RuntimeClass {t.runtime_class_name!r} "
+                                 f"not found (runtimeClasses: {sorted(by_name)})")
+            fixed = rc.overhead.pod_fixed if rc.overhead is not None else None
+            if t.overhead and fixed is None:
+                raise ValueError(f"{where}.overhead: pod rejected: Pod Overhead set without corresponding "
+                                 f"RuntimeClass defined Overhead (RuntimeClass {rc.name!r} has none)")
+            if t.overhead and fixed is not None and dict(t.overhead) != dict(fixed):
+                raise ValueError(f"{where}.overhead: pod rejected: Pod's Overhead doesn't match RuntimeClass's "
+                                 f"defined Overhead (RuntimeClass {rc.name!r}: overhead.podFixed)")
+            selector = rc.scheduling.node_selector if rc.scheduling is not None else {}
+            for key, value in selector.items():
+                pod_value = t.node_selector.get(key)
+                if pod_value is not None and pod_value != value:
+                    raise ValueError(f"{where}.nodeSelector.{key}: conflict: runtimeClass.scheduling.nodeSelector"
+                                     f"[{key}] = {value}; pod.spec.nodeSelector[{key}] = {pod_value}")
+
+    def runtime_class(self, template: PodTemplate) -> RuntimeClass | None:
+        """The RuntimeClass a pod of ``template`` names (None: the node's default handler)."""
+        if template.runtime_class_name is None:
+            return None
+        for rc in self.runtime_classes:
+            if rc.name == template.runtime_class_name:
+                return rc
+        raise KeyError(template.runtime_class_name)  # validation rejects this
 
     def preemption_policy(self, template: PodTemplate) -> str:
         """The pod's preemptionPolicy: its PriorityClass's (global default applies as

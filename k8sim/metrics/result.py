@@ -174,6 +174,7 @@ class RunResult:
             edges = bin_edges(0.0, end, record.sample_interval_s)
             frames["image_disk"] = image_disk_series(disk_log, disk_nodes, frames.get("image_gc"),
                                                      nt.created_at, nt.removed_at, edges)
+        _startup_breakdown(pods, frames)
         extra_summary = dict(record.summary)
         if has_faults(record):  # node failures, outages, spot interruptions, operator actions
             failures, disruptions, fault_summary, series = failure_frames(record)
@@ -458,3 +459,19 @@ def _timeseries(record: RunRecord, gpu: GpuHistory | None = None) -> pd.DataFram
     if gpu is not None:
         cols.update(gpu.timeseries(edges))
     return pd.DataFrame(cols)
+
+
+def _startup_breakdown(pods: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> None:
+    """Add the startup columns of the storage and RuntimeClass components to ``pods``,
+    only when the run has them (other runs keep their columns): ``volume_wait_s`` (the
+    first start's provisioning + multi-attach + attach waits, over its claims) and
+    ``sandbox_s`` (its RuntimeClass handler's sandbox creation); NaN for pods without."""
+    mounts = frames.get("volume_mounts")
+    if mounts is not None:
+        wait = (mounts["provisioning_wait_s"] + mounts["multi_attach_wait_s"] + mounts["attach_s"])
+        per_pod = wait.groupby(mounts["pod"].to_numpy()).sum()
+        pods["volume_wait_s"] = pods["pod"].map(per_pod).astype("float64")
+    sandboxes = frames.get("sandboxes")
+    if sandboxes is not None:
+        per_pod = sandboxes["sandbox_s"].groupby(sandboxes["pod"].to_numpy()).first()
+        pods["sandbox_s"] = pods["pod"].map(per_pod).astype("float64")

@@ -13,7 +13,9 @@ watching, retries the pods that were waiting for room).
 
 With a runtime model, ContainerCreating is refined as kubelet's ``SyncPod`` does it:
 
-1. the pod sandbox (``sandbox_latency``);
+0. with claims, the volumes are provisioned and attached (:mod:`k8sim.storage.component`);
+1. the pod sandbox (``sandbox_latency``; a pod of a RuntimeClass first waits for its
+   handler's sandbox, :mod:`k8sim.runtime.runtimeclass`, with or without a runtime model);
 2. each init container in order: its image is ensured (below), then it is started and
    runs to completion (``start_latency + duration``);
 3. each main container in order: its image is ensured, then it is created and started
@@ -122,8 +124,10 @@ from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RE
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
+    from k8sim.runtime.runtimeclass import RuntimeClasses
     from k8sim.runtime.spec import Container, RuntimeModel, WorkloadRuntime
     from k8sim.runtime.store import GCResult
+    from k8sim.storage.component import Storage
 
 _Gen = Generator[simpy.Event, Any, Any]
 
@@ -144,8 +148,13 @@ class Kubelet:
 
     name = "kubelet"
 
-    def __init__(self, api: ClusterAPI, runtime: RuntimeModel | None = None):
+    def __init__(self, api: ClusterAPI, runtime: RuntimeModel | None = None,
+                 sandboxes: RuntimeClasses | None = None, storage: Storage | None = None):
         self.api = api
+        #: Volume provisioning and attachment (None: no storage in the scenario).
+        self.storage = storage
+        #: Sandbox creation times of pods with a RuntimeClass (None: no classes).
+        self.sandboxes = sandboxes
         self.env = api.env
         self.state = api.state
         self._procs: dict[int, simpy.Process] = {}
@@ -351,6 +360,15 @@ class Kubelet:
         try:
             if not self.state.nodes.up[node]:  # bound to a node that has failed
                 raise simpy.Interrupt(_NODE_DOWN)
+            if self.storage is not None and self.state.shapes[int(pods.shape[pod])].claims:
+                # Volumes provisioned and attached (WaitForAttachAndMount) before the sandbox.
+                yield from self.storage.mount(pod, node)
+            if self.sandboxes is not None:  # the RuntimeClass handler's RunPodSandbox
+                rc = self.state.shapes[int(pods.shape[pod])].runtime_class
+                if rc >= 0:
+                    d = self.sandboxes.sandbox_time(pod, rc)
+                    if d > 0:
+                        yield env.timeout(d)
             if rt is not None:
                 yield from self._create_containers(pod, node, rt, i)
             d = float(pods.start_latency[pod])

@@ -36,7 +36,7 @@ configs name such things: top-level settings (``leaderElection``, ``clientConnec
 ``parallelism``, ``extenders``, ...), extension points other than Filter, Score and
 MultiPoint (``profiles[i].plugins.preBind``, ``queueSort``, ``postFilter`` ...; k8sim's
 plugins do their PreFilter/PreScore work inside Filter/Score), plugins the k8sim registry
-does not have (``VolumeBinding``, ``DefaultPreemption``, out-of-tree plugins) when the
+does not have (``DynamicResources``, ``DefaultPreemption``, out-of-tree plugins) when the
 config enables or configures them, args fields upstream has but k8sim's ``Args`` does
 not (``NodeResourcesFit.ignoredResources``), and keys k8sim does not know at all.
 

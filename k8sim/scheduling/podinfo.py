@@ -75,6 +75,12 @@ class PodInfo:
     gpu_milli: int = 0  # milli-GPU on each of them (1000: whole GPUs)
     #: Allowed GPU model codes (the node table's vocabulary), None = any model.
     gpu_models: frozenset[int] | None = None
+    #: RuntimeClass: index in the scenario's ``runtimeClasses`` (-1: none, the node's
+    #: default handler) and its CRI handler ("" without a class).
+    runtime_class: int = -1
+    runtime_handler: str = ""
+    #: Claims the pod mounts: indices into ``state.volumes.claims`` (empty: no volumes).
+    claims: tuple[int, ...] = ()
     #: Count group (``ClusterState.groups``), set when the shape is registered.
     group: int = -1
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).

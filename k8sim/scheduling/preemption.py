@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from k8sim.scheduling.podinfo import PodInfo
 
 #: Filters whose rejection preemption cannot resolve (upstream UnschedulableAndUnresolvable).
-UNRESOLVABLE = frozenset({"NodeUnschedulable", "NodeName", "NodeAffinity", "TaintToleration"})
+UNRESOLVABLE = frozenset({"NodeUnschedulable", "NodeName", "NodeAffinity", "TaintToleration", "RuntimeClass",
+                          "VolumeBinding", "VolumeZone"})
 #: Filters whose rejection k8sim's preemption resolves (resource and GPU device fit).
 RESOLVED_BY_EVICTION = frozenset({"NodeResourcesFit", "GpuFit"})
 

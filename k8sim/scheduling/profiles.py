@@ -37,9 +37,15 @@ _DEFAULT = [
     Ref("NodeName"),
     Ref("TaintToleration", 3),
     Ref("NodeAffinity", 2),
+    Ref("RuntimeClass"),  # k8sim: a RuntimeClass's handler (skipped for pods without one)
     Ref("NodePorts"),
     Ref("NodeResourcesFit", 1),
     Ref("GpuFit"),
+    # Filters only: VolumeBinding's Score needs StorageCapacityScoring (off by default).
+    Ref("VolumeRestrictions"),
+    Ref("NodeVolumeLimits"),
+    Ref("VolumeBinding"),
+    Ref("VolumeZone"),
     Ref("PodTopologySpread", 2),
     Ref("InterPodAffinity", 2),
     Ref("NodeResourcesBalancedAllocation", 1),

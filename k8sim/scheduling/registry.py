@@ -44,6 +44,11 @@ BUILTIN: dict[str, str] = {
     "InterPodAffinity": _P + "inter_pod_affinity:InterPodAffinity",
     "ImageLocality": _P + "image_locality:ImageLocality",
     "GpuFit": _P + "gpu_fit:GpuFit",
+    "RuntimeClass": _P + "runtime_class:RuntimeClass",
+    "VolumeRestrictions": _P + "volume_restrictions:VolumeRestrictions",
+    "NodeVolumeLimits": _P + "node_volume_limits:NodeVolumeLimits",
+    "VolumeBinding": _P + "volume_binding:VolumeBinding",
+    "VolumeZone": _P + "volume_zone:VolumeZone",
     # research policies
     "FirstFit": _P + "first_fit:FirstFit",
     "BestFit": _P + "best_fit:BestFit",

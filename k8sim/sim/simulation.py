@@ -37,6 +37,7 @@ from k8sim.metrics.record import RunRecord
 from k8sim.metrics.result import RunResult
 from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
+from k8sim.runtime.runtimeclass import RuntimeClasses
 from k8sim.runtime.spec import build_runtime
 from k8sim.scheduling.handle import FrameworkHandle
 from k8sim.scheduling.observation import ObservationLayout
@@ -45,6 +46,7 @@ from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.sim.sources import WorkloadSources
+from k8sim.storage.component import Storage
 
 ProgressFn = Callable[[float], None]
 C = TypeVar("C", bound=Component)
@@ -90,7 +92,12 @@ class Simulation:
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
         self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
-        self.kubelet = self._add(Kubelet(self.api, self.runtime))
+        # RuntimeClass sandbox times (a component of its own; None without runtimeClasses).
+        self.runtime_classes = RuntimeClasses(self.ctx) if scenario.runtime_classes else None
+        # Claims, volumes and their attachment (None without storage objects).
+        has_storage = bool(scenario.persistent_volume_claims or scenario.persistent_volumes)
+        self.storage = Storage(self.ctx) if has_storage else None
+        self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes, self.storage))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
@@ -104,6 +111,10 @@ class Simulation:
         self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
         self.taint_eviction = self._add(TaintEvictionController(self.api))
         self.faults = self._add(Faults(self.ctx))
+        if self.runtime_classes is not None:
+            self._add(self.runtime_classes)
+        if self.storage is not None:
+            self._add(self.storage)
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given

@@ -25,6 +25,7 @@ from k8sim.config.scenario import GPU_MILLI, Workload
 from k8sim.rng import BlockSampler
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
+from k8sim.scheduling.pod_resources import ContainerRequests, pod_resources
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.workloads.generators import arrival_process, arrival_times
 from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
@@ -163,7 +164,7 @@ class WorkloadSources:
 
     def _prepare_synthetic(self, wi: int, w: Workload) -> None:
         ctx = self.ctx
-        res = spec_resources(w.template)
+        res = spec_resources(w.template, ctx.scenario.runtime_class(w.template))
         amounts = dict(res.requests)
         amounts["pods"] = 1
         req = ctx.state.resources.vector(amounts)
@@ -214,6 +215,10 @@ class WorkloadSources:
             unknown = sorted(set(w.trace.priority_by_qos) - set(qos.unique()))
             if unknown:
                 ctx.warnings.append(f"{where}.priority_by_qos: no pod of the trace has QoS {unknown}")
+        # RuntimeClass overhead (setOverhead) on top of each trace pod's requests.
+        rc = ctx.scenario.runtime_class(w.template)
+        fixed = rc.overhead.pod_fixed if rc is not None and rc.overhead is not None else {}
+        overhead = state.resources.vector(pod_resources([ContainerRequests({})], overhead=fixed).requests)
         # One shape per distinct (requests, GPU request, priority).
         key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model"]
         codes, uniques = pd.MultiIndex.from_frame(pods[key_cols].assign(_priority=prio_col)).factorize()
@@ -228,7 +233,7 @@ class WorkloadSources:
             names = frozenset(m for m in str(gmodel).split("|") if m) or None
             if gcount > 0 and names is not None and not names & models_on_nodes:
                 missing[str(gmodel)] = missing.get(str(gmodel), 0) + int(counts[u])
-            req = state.resources.vector({"cpu": int(cpu), "memory": int(mem), "pods": 1})
+            req = state.resources.vector({"cpu": int(cpu), "memory": int(mem), "pods": 1}) + overhead
             shape_of[u] = self.shapes.shape_for(("trace", wi, int(gcount), int(gmilli), str(gmodel), prio), req,
                                                 w.template, workload=wi, gpu=(int(gcount), int(gmilli), names),
                                                 trace_priority=prio)

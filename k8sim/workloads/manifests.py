@@ -822,5 +822,15 @@ def parse_object(obj: dict[str, Any], source: str, path: str, priorities: dict[s
 
 
 def dumps_template(t: PodTemplate) -> str:
-    """A canonical text of a pod template (for template hashes)."""
-    return json.dumps(t.model_dump(mode="json", by_alias=True), sort_keys=True)
+    """A canonical text of a pod template (for template hashes). Fields newer than the
+    hash (``runtimeClassName``, ``volumes``) are left out while unset, so that they do not
+    change the hash, and the pod names, of templates that do not use them."""
+    data = t.model_dump(mode="json", by_alias=True)
+    for key, unset in _NEWER_FIELDS:
+        if data.get(key) == unset:
+            del data[key]
+    return json.dumps(data, sort_keys=True)
+
+
+#: Template fields added after the template hash, with their unset value.
+_NEWER_FIELDS: tuple[tuple[str, object], ...] = (("runtimeClassName", None), ("volumes", []))

@@ -69,9 +69,10 @@ def test_fixture_settings_and_profiles():
     # PodTopologySpread keeps its Filter, so it is not disabled. GpuFit is k8sim's own
     # (upstream has no such plugin), so an upstream configuration runs it nowhere.
     preset = [r.name for r in PRESETS["kube-default"].plugins]
-    assert default.disabled == [n for n in preset if n in ("GpuFit", "ImageLocality")]
+    # RuntimeClass (k8sim's handler filter) is not an upstream plugin either.
+    assert default.disabled == [n for n in preset if n in ("GpuFit", "RuntimeClass", "ImageLocality")]
     assert binpack.disabled == [
-        n for n in preset if n in ("GpuFit", "NodeResourcesBalancedAllocation", "ImageLocality")
+        n for n in preset if n in ("GpuFit", "RuntimeClass", "NodeResourcesBalancedAllocation", "ImageLocality")
     ]
     # default-scheduler: NodeResourcesFit gets its pluginConfig args (ignoredResourceGroups
     # dropped: k8sim has no such arg), weight 1 (the MultiPoint default); PodTopologySpread
@@ -88,6 +89,8 @@ def test_fixture_settings_and_profiles():
                 ],
             },
         ),
+        # VolumeBinding's pluginConfig args (it is modelled; no weight: filter only).
+        "VolumeBinding": (None, {"bindTimeoutSeconds": 600}),
     }
     assert default.percentage_of_nodes_to_score is None  # the global 50 applies
     # bin-packer: NodeResourcesFit weight 5 (score.enabled) with MostAllocated args.
@@ -134,16 +137,15 @@ def test_fixture_warnings():
         "parallelism: not modelled",
         "profiles[0].pluginConfig[0].args.ignoredResourceGroups: NodeResourcesFit argument not modelled",
         "profiles[0].pluginConfig[2]: plugin DefaultPreemption is not modelled",
-        "profiles[0].pluginConfig[3]: plugin VolumeBinding is not modelled",
         "profiles[1].plugins.postFilter: extension point not modelled",
     ]:
         assert expected in text, expected
     # What k8sim models is not warned about, including PodTopologySpread at Filter only
     # (score.disabled in profiles[1]): it runs there only, as upstream.
     for modelled in ("percentageOfNodesToScore", "podInitialBackoffSeconds", "scoringStrategy", "defaultConstraints",
-                     "PodTopologySpread"):
+                     "PodTopologySpread", "VolumeBinding"):
         assert modelled not in text
-    assert len(cfg.warnings) == 7, text
+    assert len(cfg.warnings) == 6, text  # VolumeBinding's args (bindTimeoutSeconds) are accepted
 
 
 def test_simulation_from_the_mapped_profiles():
@@ -247,11 +249,11 @@ def test_point_specific_enable_orders_overrides_first(tmp_path):
 
 def test_unmodelled_plugins_warn(tmp_path):
     cfg = load(tmp_path, "profiles:\n- plugins:\n    multiPoint:\n      enabled: [{name: Coscheduling}]\n"
-                         "    filter:\n      enabled: [{name: VolumeBinding}]\n"
+                         "    filter:\n      enabled: [{name: DynamicResources}]\n"
                          "    preBind:\n      enabled: [{name: VolumeBinding}]\n")
     text = "\n".join(cfg.warnings)
     assert "profiles[0].plugins.multiPoint.enabled[0]: plugin Coscheduling is not modelled" in text
-    assert "profiles[0].plugins.filter.enabled[0]: plugin VolumeBinding is not modelled" in text
+    assert "profiles[0].plugins.filter.enabled[0]: plugin DynamicResources is not modelled" in text
     assert "profiles[0].plugins.preBind: extension point not modelled" in text
     assert [r.name for r in cfg.refs["default-scheduler"]][:1] == ["NodeUnschedulable"]
 

@@ -28,6 +28,7 @@ from k8sim.config.scenario import (
     TraceNodes,
     base_units,
 )
+from k8sim.constants import RUNTIME_HANDLER_LABEL_PREFIX
 from k8sim.workloads.replay import report_warnings
 from k8sim.workloads.traces.formats import read_nodes
 from k8sim.workloads.traces.schema import TraceError
@@ -56,7 +57,14 @@ def resource_index(scenario: Scenario, more: set[str] | frozenset[str] = frozens
             extra |= set(c.requests or {})
         for ic in spec.init_containers:
             extra |= set(ic.requests or {})
+    for rc in scenario.runtime_classes:
+        extra |= set(rc.overhead.pod_fixed) if rc.overhead is not None else set()
     return ResourceIndex.from_names(extra)
+
+
+def handler_labels(handlers: list[str] | None) -> dict[str, str]:
+    """The labels that say which runtime handlers a node has (none when undeclared)."""
+    return {RUNTIME_HANDLER_LABEL_PREFIX + h: "true" for h in handlers or ()}
 
 
 def taints(specs: list[Taint]) -> list[TaintSpec]:
@@ -88,6 +96,7 @@ def build_nodes(ctx: Context) -> list[int]:
             node_labels = {**pool.labels, HOSTNAME_LABEL: name, POOL_LABEL: pool.name}
             if pool.zones:
                 node_labels[ZONE_LABEL] = pool.zones[i % len(pool.zones)]
+            node_labels.update(handler_labels(pool.runtime_handlers))
             labels.append(node_labels)
         api.add_nodes(names=names, allocatable=allocatable(resources, pool.allocatable), labels=labels,
                       taints=taints(pool.taints), pool=pi, gpus=gpus(pool.gpus))
@@ -98,6 +107,7 @@ def build_nodes(ctx: Context) -> list[int]:
         node_labels = dict(spec.labels) if spec.exact_labels else {**spec.labels, HOSTNAME_LABEL: spec.name}
         if spec.zone is not None:
             node_labels[ZONE_LABEL] = spec.zone
+        node_labels.update(handler_labels(spec.runtime_handlers))
         node = api.add_node(name=spec.name, allocatable=allocatable(resources, spec.allocatable), labels=node_labels,
                             taints=taints(spec.taints), pool=-1, gpus=gpus(spec.gpus))
         if spec.images:

@@ -18,12 +18,14 @@ from k8sim.cluster import ops
 from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
 from k8sim.config.scenario import DEFAULT_SCHEDULER, InitialPod, PodTemplate, Scenario
 from k8sim.controllers.defaulttolerations import with_default_toleration_seconds
+from k8sim.controllers.runtimeclass import admit
 from k8sim.runtime.catalog import normalize_image_name
 from k8sim.scheduling.pod_resources import ContainerRequests, PodResources, pod_resources
 from k8sim.scheduling.podinfo import PodInfo
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
+    from k8sim.config.runtimeclass import RuntimeClass
     from k8sim.runtime.spec import RuntimeModel
 
 #: A GPU request: (devices, milli per device, allowed model names or None for any).
@@ -44,12 +46,14 @@ def _container_requests(spec: PodTemplate | InitialPod) -> tuple[list[ContainerR
     return main, init
 
 
-def spec_resources(spec: PodTemplate | InitialPod) -> PodResources:
+def spec_resources(spec: PodTemplate | InitialPod, runtime_class: RuntimeClass | None = None) -> PodResources:
     """Requests and non-zero requests of a template or an initial pod, as upstream
-    (:mod:`k8sim.scheduling.pod_resources`)."""
+    (:mod:`k8sim.scheduling.pod_resources`); with the pod's ``runtime_class``, its
+    ``overhead.podFixed`` is the pod's overhead (RuntimeClass admission, ``setOverhead``)."""
     main, init = _container_requests(spec)
     pod_level = spec.resources.requests if spec.resources is not None else None
-    return pod_resources(main, init, pod_level, spec.overhead)
+    overhead = admit(runtime_class, spec.overhead, {}, ()).overhead
+    return pod_resources(main, init, pod_level, overhead)
 
 
 def image_names(spec: PodTemplate | InitialPod) -> tuple[str, ...]:
@@ -100,6 +104,12 @@ class ShapeBook:
                            scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload,
                            tolerations=with_default_toleration_seconds(()))
         else:
+            # Admission: DefaultTolerationSeconds adds the not-ready / unreachable NoExecute
+            # tolerations a pod lacks, then RuntimeClass merges its class's nodeSelector and
+            # tolerations, as upstream does at creation.
+            rc = self.scenario.runtime_class(template)
+            admitted = admit(rc, template.overhead, template.node_selector,
+                             with_default_toleration_seconds(tuple(template.tolerations)))
             info = PodInfo(
                 shape=-1,
                 requests=requests,
@@ -107,10 +117,8 @@ class ShapeBook:
                 nonzero_bound=nz_bound,
                 priority=self.scenario.pod_priority(template),
                 scheduler_name=template.scheduler_name,
-                node_selector=dict(template.node_selector),
-                # Admission (DefaultTolerationSeconds) adds the not-ready / unreachable
-                # NoExecute tolerations a pod lacks, as upstream does at creation.
-                tolerations=with_default_toleration_seconds(tuple(template.tolerations)),
+                node_selector=admitted.node_selector,
+                tolerations=admitted.tolerations,
                 labels=dict(template.labels),
                 namespace=template.namespace,
                 workload=workload,
@@ -124,6 +132,13 @@ class ShapeBook:
                 preemption_policy=self.scenario.preemption_policy(template),
                 termination_grace_s=template.termination_grace_period_s,
             )
+            if template.volumes and self.state.volumes is not None:
+                index = self.state.volumes.claim_index
+                info.claims = tuple(index[(template.namespace, v.persistent_volume_claim.claim_name)]
+                                    for v in template.volumes)
+            if rc is not None:
+                info.runtime_class = [c.name for c in self.scenario.runtime_classes].index(rc.name)
+                info.runtime_handler = rc.handler
             if trace_priority is not None:
                 info.priority = trace_priority
             if gpu is None and template.gpu is not None:

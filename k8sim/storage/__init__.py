@@ -1,0 +1,1 @@
+"""Storage: claims, volumes, classes, binding and attachment (see ``docs/storage.md``)."""
