@@ -60,7 +60,12 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 UPSTREAM_PLUGINS = frozenset({
     "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
     "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation", "ImageLocality",
+    "VolumeRestrictions", "NodeVolumeLimits", "VolumeBinding", "VolumeZone",
 })
+#: k8sim filters with no plugin of their own upstream, where upstream gets the same
+#: answer another way: GpuFit (NodeResourcesFit on the extended resource) and
+#: RuntimeClass (the RuntimeClass admission plugin's nodeSelector on the pod).
+IMPLIED_PLUGINS = frozenset({"GpuFit", "RuntimeClass"})
 
 
 @dataclass
@@ -304,7 +309,7 @@ def scheduler_configuration(sim: Simulation, warnings: list[str]) -> dict[str, A
     profiles = []
     for spec in settings.profiles:
         refs = _profile_refs(spec)
-        foreign = sorted({r.name for r in refs or []} - UPSTREAM_PLUGINS - {"GpuFit"})
+        foreign = sorted({r.name for r in refs or []} - UPSTREAM_PLUGINS - IMPLIED_PLUGINS)
         if refs is None or foreign or spec.policy is not None:
             what = (f"policy {spec.policy.name!r}" if spec.policy is not None
                     else f"plugins {foreign}" if foreign else f"preset {spec.preset!r}")

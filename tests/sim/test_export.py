@@ -14,7 +14,7 @@ import yaml
 from k8sim import Simulation, load_scenario, validate_scenario
 from k8sim.rng import Streams
 from k8sim.scheduling.kubeconfig import load_kube_scheduler_configuration
-from k8sim.sim.export import export_cluster
+from k8sim.sim.export import IMPLIED_PLUGINS, export_cluster
 from k8sim.sim.snapshot import build_snapshot
 from k8sim.workloads.kube_objects import load_kube_objects
 
@@ -167,8 +167,10 @@ def test_scheduler_configuration_round_trips(tmp_path, profile):
     assert result.warnings == []
     got = result.build_profiles(Streams(0))["default-scheduler"]
     want = sim.profiles["default-scheduler"]
-    # GpuFit is k8sim's own filter; upstream checks nvidia.com/gpu in NodeResourcesFit
-    assert sorted(f.name for f in got.filters) == sorted(f.name for f in want.filters if f.name != "GpuFit")
+    # GpuFit and RuntimeClass are k8sim's own filters; upstream checks nvidia.com/gpu in
+    # NodeResourcesFit and gets RuntimeClass placement from the admission plugin's nodeSelector.
+    assert sorted(f.name for f in got.filters) == sorted(f.name for f in want.filters
+                                                         if f.name not in IMPLIED_PLUGINS)
     assert sorted((p.name, w) for p, w in got.scores) == sorted((p.name, w) for p, w in want.scores)
     assert got.percentage == want.percentage
     for (p, _), (q, _) in zip(sorted(got.scores, key=lambda s: s[0].name),
