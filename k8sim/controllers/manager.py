@@ -24,6 +24,7 @@ from k8sim.component import Contribution
 from k8sim.config.loader import ScenarioError
 from k8sim.config.resources import base_units
 from k8sim.constants import DEFAULT_MAX_PODS
+from k8sim.controllers import batch
 from k8sim.controllers.daemonset import DaemonSetController
 from k8sim.controllers.deployment import DeploymentController
 from k8sim.controllers.replicaset import ReplicaSetController
@@ -46,6 +47,8 @@ class Controllers:
     statefulsets: StatefulSetController
     daemonsets: DaemonSetController
     _pods: set[tuple[str, str]] = field(default_factory=set)
+    jobs: Any = None  # JobController (k8sim.controllers.batch)
+    cronjobs: Any = None  # CronJobController
 
     def apply(self, obj: AppObject, workload: int, start: Any, duration: Any) -> None:
         """``kubectl apply`` of ``obj`` now: create it, or update the object of that
@@ -72,6 +75,8 @@ class Controllers:
             self.daemonsets.create(obj, workload, sampling)
         elif obj.kind == "Pod":
             self._bare_pod(obj, workload, sampling)
+        elif obj.kind in ("Job", "CronJob"):
+            batch.apply(self.jobs, self.cronjobs, obj, workload, sampling)
         else:  # pragma: no cover - the loader admits no other kind
             raise ValueError(f"no controller for kind {obj.kind}")
 
@@ -224,9 +229,10 @@ def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any]) -> tuple[Con
     dc = DeploymentController(ctx, store, rsc, settings.deployment)
     stsc = StatefulSetController(ctx, store, settings.statefulset)
     dsc = DaemonSetController(ctx, store, settings.daemonset)
-    controllers = Controllers(store, rsc, dc, stsc, dsc)
+    jc, cjc = batch.build(ctx, store)
+    controllers = Controllers(store, rsc, dc, stsc, dsc, jobs=jc, cronjobs=cjc)
     source = ManifestSource(ctx, controllers, {wi: x for wi, x in inputs.items() if isinstance(x, ManifestInput)})
-    out: list[Any] = [rsc, dc, stsc, dsc, source]
+    out: list[Any] = [rsc, dc, stsc, dsc, jc, cjc, source]
     from k8sim.controllers.simkube import simkube_sources
 
     out.extend(simkube_sources(ctx, controllers, inputs))

@@ -94,6 +94,7 @@ once (the pod garbage collector force-deletes them).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,7 @@ from k8sim.runtime.backoff import Backoff
 from k8sim.runtime.imagegc import PULL, ImageGC
 from k8sim.runtime.podworker import next_sync, restart_sync
 from k8sim.runtime.pulls import NO_SPACE, Puller
-from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_NEVER
+from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_CODES, RESTART_NEVER
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
@@ -151,6 +152,7 @@ class Kubelet:
         self._procs: dict[int, simpy.Process] = {}
         self.runtime = runtime
         self._specs = runtime.workloads if runtime is not None else None
+        self._rt_variants: dict[tuple[int, int], WorkloadRuntime] = {}
         self.store = runtime.store if runtime is not None else None
         self.puller: Puller | None = None
         #: Periodic image GC and the record of every pass (with an image store).
@@ -244,7 +246,22 @@ class Kubelet:
             w = int(self.state.pods.workload[pod])
             if w >= 0:
                 rt = self._specs[w]
+                if rt is not None:
+                    policy = self.state.shapes[int(self.state.pods.shape[pod])].restart_policy
+                    if policy is not None:
+                        rt = self._with_restart_policy(rt, policy)
         self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
+
+    def _with_restart_policy(self, rt: WorkloadRuntime, policy: str) -> WorkloadRuntime:
+        """``rt`` with the pod's own ``restartPolicy`` (a Job's pods), one copy per pair."""
+        code = RESTART_CODES[policy]
+        if code == rt.restart_policy:
+            return rt
+        key = (rt.index, code)
+        out = self._rt_variants.get(key)
+        if out is None:
+            out = self._rt_variants[key] = dataclasses.replace(rt, restart_policy=code)
+        return out
 
     def _on_deleting(self, event: PodDeleting) -> None:
         if self._partitioned and event.node in self._partitioned:  # heard of when the link returns

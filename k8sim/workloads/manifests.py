@@ -14,8 +14,10 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
   priority class (resolves ``priorityClassName``, with the scenario's own classes);
 - ``v1`` Node -> a node joining at time 0.
 
-Kinds that k8sim will model but does not yet (``batch/v1`` Job and CronJob, ``v1``
-ResourceQuota and LimitRange, ``policy/v1`` PodDisruptionBudget, autoscaling
+- ``batch/v1`` Job and CronJob -> run by the Job and CronJob controllers
+  (:mod:`k8sim.workloads.batch_manifests`).
+
+Kinds that k8sim will model but does not yet (``v1`` ResourceQuota and LimitRange, ``policy/v1`` PodDisruptionBudget, autoscaling
 HorizontalPodAutoscaler) are errors: running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
 Ingress, NetworkPolicy, ...) are skipped with one warning per kind. Any other kind is an
@@ -88,7 +90,7 @@ __all__ = [
 APP_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod")
 #: Kinds k8sim plans to model and does not yet: an error (a run without them is wrong).
 NOT_YET = {
-    "Job": "batch/v1 Job", "CronJob": "batch/v1 CronJob", "ResourceQuota": "v1 ResourceQuota",
+    "ResourceQuota": "v1 ResourceQuota",
     "LimitRange": "v1 LimitRange", "PodDisruptionBudget": "policy/v1 PodDisruptionBudget",
     "HorizontalPodAutoscaler": "autoscaling/v2 HorizontalPodAutoscaler",
     "ReplicationController": "v1 ReplicationController",
@@ -189,6 +191,7 @@ class AppObject:
     preemption_policy: str = "PreemptLowerPriority"  # of its PriorityClass
     duration: Any = None  # Distribution of the pods' run time (None: for ever)
     start_latency: Any = None  # Distribution bind -> Running (None: the scenario entry's)
+    batch: Any = None  # Job / CronJob: their spec (k8sim.workloads.batch_manifests)
 
     @property
     def key(self) -> str:
@@ -824,3 +827,7 @@ def parse_object(obj: dict[str, Any], source: str, path: str, priorities: dict[s
 def dumps_template(t: PodTemplate) -> str:
     """A canonical text of a pod template (for template hashes)."""
     return json.dumps(t.model_dump(mode="json", by_alias=True), sort_keys=True)
+
+
+# Further kinds register themselves on import (after this module's definitions).
+from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
