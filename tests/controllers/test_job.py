@@ -11,9 +11,14 @@ indexed_job_utils.go (firstPendingIndexes).
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
+import pytest
+import yaml
 from helpers import scenario, sim, write
 
+from k8sim.config.loader import ScenarioError
 from k8sim.sim.simulation import Simulation
 
 
@@ -155,3 +160,39 @@ def test_preempted_job_pod_counts_as_failure_and_is_replaced(tmp_path):
     row = r.frames["jobs"].iloc[0]
     assert row["failed"] == 1 and row["wasted_s"] == 18.0
     assert r.summary()["job_wasted_work_s_Preempted"].iloc[0] == 18.0
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    (lambda d: d["spec"]["template"]["spec"].pop("restartPolicy"), "spec.template.spec.restartPolicy",
+     "OnFailure or Never"),
+    (lambda d: d["spec"]["template"]["spec"].update(restartPolicy="Always"), "spec.template.spec.restartPolicy",
+     "got Always"),
+    (lambda d: d["spec"].update(completionMode="Indexed", parallelism=2), "spec.completions", "required when completionMode"),
+    (lambda d: d["spec"].update(selector={"matchExpressions": [{"key": "a", "operator": "In"}]}),
+     "spec.selector.matchExpressions", "invalid label selector"),
+    (lambda d: d["spec"].update(backoffLimit=-1), "spec.backoffLimit", ""),
+])
+def test_bad_jobs_name_file_document_and_field(tmp_path, change, field, words):
+    doc = job()
+    change(doc)
+    m = write(tmp_path, "job.yaml", doc)
+    with pytest.raises(ScenarioError) as e:
+        sim(tmp_path, m, duration=100)
+    text = str(e.value)
+    assert "job.yaml" in text and f"document[0].{field}" in text and words in text
+
+
+def test_cli_exits_2_on_a_bad_job(tmp_path):
+    doc = job()
+    doc["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+    m = write(tmp_path, "job.yaml", doc)
+    sc = tmp_path / "s.yaml"
+    sc.write_text(yaml.safe_dump({
+        "name": "t", "duration_s": 100,
+        "cluster": {"node_pools": [{"name": "n", "count": 1, "allocatable": {"cpu": "4", "memory": "8Gi"}}]},
+        "workloads": [{"manifest": str(m)}]}))
+    out = subprocess.run([sys.executable, "-m", "k8sim.cli", "run", str(sc), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert "job.yaml: document[0].spec.template.spec.restartPolicy" in out.stderr
+    assert "Traceback" not in out.stderr
