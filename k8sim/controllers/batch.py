@@ -1,7 +1,8 @@
-"""Assembling the Job and CronJob controllers of a run and applying their manifests.
+"""Assembling the Job, CronJob and disruption controllers of a run and applying their
+manifests.
 
-:func:`build` makes the two components (:mod:`k8sim.controllers.job`,
-:mod:`k8sim.controllers.cronjob`); :func:`apply` hands a ``batch/v1`` manifest object to
+:func:`build` makes the three components (:mod:`k8sim.controllers.job`,
+:mod:`k8sim.controllers.cronjob`, :mod:`k8sim.controllers.disruption`); :func:`apply` hands a ``batch/v1`` manifest object to
 its controller (``kubectl apply``: a new object is created; an existing Job or CronJob
 takes the new ``suspend`` and, for a Job, ``parallelism``; its pod template is immutable
 upstream, so a changed template is reported and ignored).
@@ -13,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from k8sim.controllers.cronjob import CronJobController
+from k8sim.controllers.disruption import DisruptionController
 from k8sim.controllers.job import JobController
 from k8sim.controllers.store import PodMaker
 
@@ -22,10 +24,10 @@ if TYPE_CHECKING:
     from k8sim.workloads.manifests import AppObject
 
 
-def build(ctx: Context, store: AppStore) -> tuple[JobController, CronJobController]:
+def build(ctx: Context, store: AppStore) -> tuple[JobController, CronJobController, DisruptionController]:
     settings = ctx.scenario.controllers
     jobs = JobController(ctx, store, settings.job)
-    return jobs, CronJobController(ctx, jobs, settings.cronjob)
+    return jobs, CronJobController(ctx, jobs, settings.cronjob), DisruptionController(ctx, store)
 
 
 def _maker(store: AppStore, obj: AppObject, sampling: Sampling) -> PodMaker:
@@ -36,11 +38,15 @@ def _maker(store: AppStore, obj: AppObject, sampling: Sampling) -> PodMaker:
     return maker
 
 
-def apply(jobs: JobController, cronjobs: CronJobController, obj: AppObject, workload: int,
-          sampling: Sampling) -> None:
-    """Create or update the Job or CronJob ``obj`` now (see the module docstring)."""
+def apply(controllers: Any, obj: AppObject, workload: int, sampling: Sampling) -> None:
+    """Create or update the Job, CronJob or PodDisruptionBudget ``obj`` now (see the
+    module docstring)."""
+    jobs: JobController = controllers.jobs
+    cronjobs: CronJobController = controllers.cronjobs
     store = jobs.store
-    if obj.kind == "Job":
+    if obj.kind == "PodDisruptionBudget":
+        controllers.disruption.apply(obj)
+    elif obj.kind == "Job":
         row = jobs.by_key.get(obj.key)
         if row is not None:
             j = jobs.jobs[row]
@@ -62,7 +68,3 @@ def apply(jobs: JobController, cronjobs: CronJobController, obj: AppObject, work
             cronjobs.queue.add(row)
             return
         cronjobs.create(obj.name, obj.namespace, obj.batch, _maker(store, obj, sampling), workload)
-
-
-def any_batch(objects: Any) -> bool:
-    return any(o.kind in ("Job", "CronJob") for o in objects)

@@ -49,6 +49,7 @@ class Controllers:
     _pods: set[tuple[str, str]] = field(default_factory=set)
     jobs: Any = None  # JobController (k8sim.controllers.batch)
     cronjobs: Any = None  # CronJobController
+    disruption: Any = None  # DisruptionController (PodDisruptionBudgets)
 
     def apply(self, obj: AppObject, workload: int, start: Any, duration: Any) -> None:
         """``kubectl apply`` of ``obj`` now: create it, or update the object of that
@@ -75,8 +76,8 @@ class Controllers:
             self.daemonsets.create(obj, workload, sampling)
         elif obj.kind == "Pod":
             self._bare_pod(obj, workload, sampling)
-        elif obj.kind in ("Job", "CronJob"):
-            batch.apply(self.jobs, self.cronjobs, obj, workload, sampling)
+        elif obj.kind in ("Job", "CronJob", "PodDisruptionBudget"):
+            batch.apply(self, obj, workload, sampling)
         else:  # pragma: no cover - the loader admits no other kind
             raise ValueError(f"no controller for kind {obj.kind}")
 
@@ -229,10 +230,10 @@ def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any]) -> tuple[Con
     dc = DeploymentController(ctx, store, rsc, settings.deployment)
     stsc = StatefulSetController(ctx, store, settings.statefulset)
     dsc = DaemonSetController(ctx, store, settings.daemonset)
-    jc, cjc = batch.build(ctx, store)
-    controllers = Controllers(store, rsc, dc, stsc, dsc, jobs=jc, cronjobs=cjc)
+    jc, cjc, pdbc = batch.build(ctx, store)
+    controllers = Controllers(store, rsc, dc, stsc, dsc, jobs=jc, cronjobs=cjc, disruption=pdbc)
     source = ManifestSource(ctx, controllers, {wi: x for wi, x in inputs.items() if isinstance(x, ManifestInput)})
-    out: list[Any] = [rsc, dc, stsc, dsc, jc, cjc, source]
+    out: list[Any] = [rsc, dc, stsc, dsc, jc, cjc, pdbc, source]
     from k8sim.controllers.simkube import simkube_sources
 
     out.extend(simkube_sources(ctx, controllers, inputs))

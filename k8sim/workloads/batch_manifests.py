@@ -237,8 +237,9 @@ def _cronjob(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
 _JOB_FIELDS = frozenset({"completions", "parallelism", "completionMode", "backoffLimit", "activeDeadlineSeconds",
                          "ttlSecondsAfterFinished", "suspend", "selector", "manualSelector",
                          "template.metadata.labels"} | {f"template.spec.{f}" for f in m._POD_SPEC_FIELDS})
-m._MODELLED["Job"] = m._COMMON | {f"spec.{f}" for f in _JOB_FIELDS} | {"spec.template.metadata.annotations"}
-m._MODELLED["CronJob"] = m._COMMON | {f"spec.jobTemplate.spec.{f}" for f in _JOB_FIELDS} | {
+_COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
+m._MODELLED["Job"] = _COMMON | {f"spec.{f}" for f in _JOB_FIELDS} | {"spec.template.metadata.annotations"}
+m._MODELLED["CronJob"] = _COMMON | {f"spec.jobTemplate.spec.{f}" for f in _JOB_FIELDS} | {
     "spec.schedule", "spec.timeZone", "spec.concurrencyPolicy", "spec.startingDeadlineSeconds", "spec.suspend",
     "spec.successfulJobsHistoryLimit", "spec.failedJobsHistoryLimit", "spec.jobTemplate.metadata.labels",
     "spec.jobTemplate.metadata.annotations", "spec.jobTemplate.spec.template.metadata.annotations"}

@@ -15,7 +15,8 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
 - ``v1`` Node -> a node joining at time 0.
 
 - ``batch/v1`` Job and CronJob -> run by the Job and CronJob controllers
-  (:mod:`k8sim.workloads.batch_manifests`).
+  (:mod:`k8sim.workloads.batch_manifests`); ``policy/v1`` PodDisruptionBudget -> a
+  budget the Eviction API respects (:mod:`k8sim.workloads.policy_manifests`).
 
 Kinds that k8sim will model but does not yet (``v1`` ResourceQuota and LimitRange, ``policy/v1`` PodDisruptionBudget, autoscaling
 HorizontalPodAutoscaler) are errors: running without them would be silently wrong.
@@ -91,7 +92,7 @@ APP_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod")
 #: Kinds k8sim plans to model and does not yet: an error (a run without them is wrong).
 NOT_YET = {
     "ResourceQuota": "v1 ResourceQuota",
-    "LimitRange": "v1 LimitRange", "PodDisruptionBudget": "policy/v1 PodDisruptionBudget",
+    "LimitRange": "v1 LimitRange",
     "HorizontalPodAutoscaler": "autoscaling/v2 HorizontalPodAutoscaler",
     "ReplicationController": "v1 ReplicationController",
 }
@@ -191,7 +192,7 @@ class AppObject:
     preemption_policy: str = "PreemptLowerPriority"  # of its PriorityClass
     duration: Any = None  # Distribution of the pods' run time (None: for ever)
     start_latency: Any = None  # Distribution bind -> Running (None: the scenario entry's)
-    batch: Any = None  # Job / CronJob: their spec (k8sim.workloads.batch_manifests)
+    batch: Any = None  # Job, CronJob, PodDisruptionBudget: the kind's spec (batch_manifests, policy_manifests)
 
     @property
     def key(self) -> str:
@@ -831,3 +832,4 @@ def dumps_template(t: PodTemplate) -> str:
 
 # Further kinds register themselves on import (after this module's definitions).
 from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
+from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401
