@@ -27,6 +27,7 @@ from k8sim.constants import DEFAULT_MAX_PODS
 from k8sim.controllers import batch
 from k8sim.controllers.daemonset import DaemonSetController
 from k8sim.controllers.deployment import DeploymentController
+from k8sim.controllers.limitranger import apply_limit_ranges
 from k8sim.controllers.replicaset import ReplicaSetController
 from k8sim.controllers.statefulset import StatefulSetController
 from k8sim.controllers.store import AppStore, PodMaker, Sampling, ShapeFn, template_hash
@@ -76,6 +77,8 @@ class Controllers:
             self.daemonsets.create(obj, workload, sampling)
         elif obj.kind == "Pod":
             self._bare_pod(obj, workload, sampling)
+        elif obj.kind == "LimitRange":
+            pass  # applied to the templates when the manifests were read (limitranger)
         elif obj.kind in ("Job", "CronJob", "PodDisruptionBudget"):
             batch.apply(self, obj, workload, sampling)
         else:  # pragma: no cover - the loader admits no other kind
@@ -202,6 +205,7 @@ def read_inputs(scenario: Scenario) -> dict[int, Any]:
                                     [(a.at_s, load_manifests(a.manifest, scenario.priority_classes)) for a in w.apply])
         elif w.trace is not None and w.trace.args.get("replay") == "controllers":
             out[wi] = read_trace(scenario, wi)
+    apply_limit_ranges(scenario, out)  # LimitRange admission of the objects' pod templates
     return out
 
 

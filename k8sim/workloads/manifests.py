@@ -92,7 +92,6 @@ APP_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod")
 #: Kinds k8sim plans to model and does not yet: an error (a run without them is wrong).
 NOT_YET = {
     "ResourceQuota": "v1 ResourceQuota",
-    "LimitRange": "v1 LimitRange",
     "HorizontalPodAutoscaler": "autoscaling/v2 HorizontalPodAutoscaler",
     "ReplicationController": "v1 ReplicationController",
 }
@@ -146,7 +145,7 @@ _MODELLED: dict[str, frozenset[str]] = {
     "PriorityClass": _COMMON | {"value", "globalDefault", "preemptionPolicy", "description"},
     "Node": _COMMON | {"spec.taints", "spec.unschedulable", "status.allocatable", "status.capacity"},
 }
-_LEAF_OBJECTS = ("spec.selector", "resources.requests", "resources.limits", "nodeSelector", "tolerations",
+_LEAF_OBJECTS = ("spec.selector", "spec.limits", "resources.requests", "resources.limits", "nodeSelector", "tolerations",
                  "affinity", "topologySpreadConstraints", "overhead", "ports", "metadata.labels", "spec.taints",
                  "status.allocatable", "status.capacity", "spec.template.spec.resources", "spec.resources")
 

@@ -83,3 +83,72 @@ def _pdb(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
 m._MODELLED["PodDisruptionBudget"] = _COMMON | {"spec.minAvailable", "spec.maxUnavailable", "spec.selector"}
 m.register_kind("policy/v1", "PodDisruptionBudget", _pdb)
+
+
+@dataclass
+class LimitRangeItem:
+    """One ``spec.limits[]`` entry (type Container or Pod), quantities exact, after
+    ``SetDefaults_LimitRangeItem`` (a Container item's ``default`` defaults to ``max``,
+    its ``defaultRequest`` to ``default``)."""
+
+    type: str
+    min: dict[str, Any]
+    max: dict[str, Any]
+    default: dict[str, Any]
+    default_request: dict[str, Any]
+
+
+@dataclass
+class LimitRangeSpec:
+    items: list[LimitRangeItem]
+
+
+def _limit_range(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
+    r = doc.r
+    got = m._meta(doc)
+    if got is None:
+        return
+    _, name, ns = got
+    n = len(r.problems)
+    spec = r.mapping_or_empty(doc.obj.get("spec"), doc.at("spec"))
+    items = []
+    for i, it in enumerate(r.sequence_or_empty(spec.get("limits"), doc.at("spec.limits"))):
+        path = f"spec.limits[{i}]"
+        it = r.mapping_or_empty(it, doc.at(path))
+        kind = it.get("type")
+        if kind not in ("Container", "Pod"):
+            if kind == "PersistentVolumeClaim":
+                r.warn(doc.at(f"{path}.type"), "LimitRange items of type PersistentVolumeClaim are not modelled (ignored)")
+                continue
+            r.problem(doc.at(f"{path}.type"), f"expected Container, Pod or PersistentVolumeClaim, got {kind!r}")
+            continue
+        got_items = {k: r.resources(it.get(k), doc.at(f"{path}.{k}"))
+                     for k in ("min", "max", "default", "defaultRequest")}
+        if it.get("maxLimitRequestRatio") is not None:
+            r.warn(doc.at(f"{path}.maxLimitRequestRatio"), "not modelled (k8sim keeps requests, not limits): ignored")
+        if kind == "Pod" and (got_items["default"] or got_items["defaultRequest"]):
+            r.problem(doc.at(path), "default and defaultRequest may be given only for type Container")
+        item = LimitRangeItem(str(kind), got_items["min"], got_items["max"], dict(got_items["default"]),
+                              dict(got_items["defaultRequest"]))
+        if kind == "Container":
+            for res, q in item.max.items():
+                item.default.setdefault(res, q)
+            for res, q in item.default.items():
+                item.default_request.setdefault(res, q)
+        for res, lo in item.min.items():
+            if res in item.max and lo > item.max[res]:
+                r.problem(doc.at(f"{path}.min.{res}"), f"min {lo} is above max {item.max[res]}")
+            if res in item.default_request and item.default_request[res] < lo:
+                r.problem(doc.at(f"{path}.defaultRequest.{res}"), "defaultRequest is below min")
+        for res, hi in item.max.items():
+            if res in item.default_request and item.default_request[res] > hi:
+                r.problem(doc.at(f"{path}.defaultRequest.{res}"), "defaultRequest is above max")
+        items.append(item)
+    if len(r.problems) > n:
+        return
+    out.objects.append(m.AppObject(kind="LimitRange", name=name, namespace=ns, where=f"{r.source}: {doc.path}",
+                                   template=PodTemplate(), batch=LimitRangeSpec(items)))
+
+
+m._MODELLED["LimitRange"] = _COMMON | {"spec.limits"}
+m.register_kind("v1", "LimitRange", _limit_range)
