@@ -196,3 +196,29 @@ def test_cli_exits_2_on_a_bad_job(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "job.yaml: document[0].spec.template.spec.restartPolicy" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_spot_scenario_jobs_account_for_every_interrupted_pod():
+    # scenarios/spot-batch-jobs.yaml: properties that hold whatever the draws are.
+    from pathlib import Path
+
+    from k8sim import load_scenario, run
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "spot-batch-jobs.yaml"
+    r = run(load_scenario(path))
+    pods, jobs = r.pods, r.frames["jobs"]
+    assert (jobs["status"] == "Complete").all()
+    interrupted = r.events.loc[r.events["kind"] == "SpotInterruption", "pod"].dropna()
+    lost = pods[pods["pod"].isin(interrupted)]
+    assert len(lost) > 0  # the scenario does interrupt Job pods
+    # Their run time is the wasted work by that cause (reconstructed from the pod table).
+    wasted = float((lost["finished"] - lost["running"]).sum())
+    assert r.summary()["job_wasted_work_s_SpotInterruption"].iloc[0] == pytest.approx(wasted)
+    for _, j in jobs.iterrows():
+        mine = pods[pods["pod"].str.startswith(j["job"] + "-")]
+        # Every pod is accounted for: succeeded + failed, none left behind.
+        assert j["succeeded"] + j["failed"] == len(mine) == j["pods"]
+        assert j["succeeded"] == (mine["phase"] == "Succeeded").sum()
+    # Indexed: each index 0..23 has exactly one Succeeded pod.
+    a = pods[pods["pod"].str.startswith("sweep-a-") & (pods["phase"] == "Succeeded")]
+    assert sorted(int(n.split("-")[2]) for n in a["pod"]) == list(range(24))
