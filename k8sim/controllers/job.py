@@ -34,9 +34,10 @@ eviction, its node lost), counts once it is terminal; a pod being deleted is rep
 once (it is no longer active) and its failure counts when it has stopped.
 
 Not modelled: ``podFailurePolicy``, ``backoffLimitPerIndex``, ``successPolicy``,
-``podReplacementPolicy: Failed``. With ``restartPolicy: OnFailure`` container restarts
-count toward ``backoffLimit`` (as upstream's ``pastBackoffLimitOnFailure``) when the
-Job syncs (at its pods' events), not at the restart itself.
+``podReplacementPolicy: Failed``. With ``restartPolicy: OnFailure`` the Job also fails
+when the container restarts of its active pods reach ``backoffLimit``
+(``pastBackoffLimitOnFailure``), checked at each restart (:class:`~k8sim.cluster.watch.
+PodRestarted`).
 
 ``ttlSecondsAfterFinished`` deletes the Job (and, in cascade, its pods, already
 terminal) that many seconds after it finished: the ``jobs`` frame records when.
@@ -55,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster.pods import OWNER_KINDS, SUCCEEDED
-from k8sim.cluster.watch import PodDeleted, PodDeleting, PodTerminated
+from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRestarted, PodTerminated
 from k8sim.component import Contribution
 from k8sim.controllers.queue import WorkQueue
 from k8sim.controllers.ranking import BURST_REPLICAS, slow_start_batches
@@ -138,6 +139,7 @@ class JobController:
         bus.subscribe(PodDeleting, self._on_deleting)
         bus.subscribe(PodTerminated, self._on_terminated)
         bus.subscribe(PodDeleted, self._on_deleted)
+        bus.subscribe(PodRestarted, self._on_restarted)
 
     def start(self) -> None:
         """Nothing to start: syncs follow Job creations and pod events."""
@@ -221,6 +223,11 @@ class JobController:
                 self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
         self.queue.add(j.row)
 
+    def _on_restarted(self, e: PodRestarted) -> None:
+        j = self._mine(e.pod)
+        if j is not None and e.pod in j.active and j.maker.template.restart_policy == "OnFailure":
+            self.queue.add(j.row)
+
     def _on_deleted(self, e: PodDeleted) -> None:
         j = self._mine(e.pod)
         if j is None:
@@ -252,11 +259,15 @@ class JobController:
         elapsed = self.env.now - j.last_failure
         return 0.0 if delay < elapsed else delay - elapsed
 
-    def _restarts(self, j: JobObj) -> int:
-        """Container restarts of the active pods (``restartPolicy: OnFailure``)."""
+    def past_backoff_limit_on_failure(self, j: JobObj) -> bool:
+        """``pastBackoffLimitOnFailure``: under ``restartPolicy: OnFailure``, the
+        container restarts of the active pods reach ``backoffLimit`` (exceed 0 when it
+        is 0)."""
         if not j.active or j.maker.template.restart_policy != "OnFailure":
-            return 0
-        return int(self.ctx.state.pods.restarts[list(j.active)].sum())
+            return False
+        restarts = int(self.ctx.state.pods.restarts[list(j.active)].sum())
+        limit = j.spec.backoff_limit
+        return restarts > 0 if limit == 0 else restarts >= limit
 
     def sync(self, row: int) -> None:
         """``syncJob``."""
@@ -272,7 +283,7 @@ class JobController:
             j.start = now
             if spec.active_deadline_s is not None:
                 self.queue.add_after(row, spec.active_deadline_s)
-        if j.failed + self._restarts(j) > spec.backoff_limit:
+        if j.failed > spec.backoff_limit or self.past_backoff_limit_on_failure(j):
             self._finish(j, "Failed", "BackoffLimitExceeded")
             return
         if spec.active_deadline_s is not None and now - j.start >= spec.active_deadline_s:

@@ -401,6 +401,7 @@ class Kubelet:
                 if (yield from self._stalled(pod, node, rt, was_running)):
                     if was_running:
                         pods.restarts[pod] += 1
+                        self.api.container_restarted(pod, node)
                     yield from self._lifecycle(pod, rt, restart=True)
                 else:
                     self._procs.pop(pod, None)
@@ -675,6 +676,7 @@ class Kubelet:
             backoff.next(pod, finished, env.now)
             self._dirty.add(pod)
             pods.restarts[pod] += 1
+            self.api.container_restarted(pod, node)
             if self._must_check(main, node):
                 yield from self._ensure_image(pod, node, main, rt, i, restart=True)
             # A restart creates and starts the container again in the running sandbox

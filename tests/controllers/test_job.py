@@ -222,3 +222,22 @@ def test_spot_scenario_jobs_account_for_every_interrupted_pod():
     # Indexed: each index 0..23 has exactly one Succeeded pod.
     a = pods[pods["pod"].str.startswith("sweep-a-") & (pods["phase"] == "Succeeded")]
     assert sorted(int(n.split("-")[2]) for n in a["pod"]) == list(range(24))
+
+
+def test_on_failure_restarts_reach_the_backoff_limit(tmp_path):
+    # restartPolicy OnFailure, backoffLimit 2, every run crashes 30 s after it starts:
+    # Running at 2, crash at 32, immediate first restart (restarts 1: 1 < 2, the Job goes
+    # on), the container starts again after the 2 s start latency and crashes at 64;
+    # CrashLoopBackOff 10 s, so the second restart is at the first pod sync after 74
+    # (the pod worker's jitter: before 64 + 10 x 1.5 = 79). At that restart the sum of
+    # restarts reaches 2 = backoffLimit (pastBackoffLimitOnFailure): the Job fails and
+    # its only pod is deleted at that instant. The pod never failed: failed counts it as
+    # deleted by the Job.
+    m = write(tmp_path, "job.yaml", job(backoffLimit=2, restart="OnFailure"))
+    r = sim(tmp_path, m, workload={"template": ALWAYS_FAILS, "duration": {"kind": "constant", "value": 100}},
+            duration=1000).run()
+    assert len(r.pods) == 1 and r.pods["restarts"].iloc[0] == 2
+    row = r.frames["jobs"].iloc[0]
+    assert (row["status"], row["reason"]) == ("Failed", "BackoffLimitExceeded")
+    assert 74.0 <= row["finished"] < 79.0
+    assert r.pods["finished"].iloc[0] == row["finished"]
