@@ -19,7 +19,8 @@ the sync (``syncJob`` -> ``manageJob``), a reaction latency later:
   ``parallelism`` until a work-queue pod succeeds; excess pods are deleted; at most 500
   creations per sync (``MaxPodCreateDeletePerSync``) in ``slowStartBatch`` batches;
 - a suspended Job (``suspend: true``) has its active pods deleted and creates none;
-  its ``startTime`` is set when it first runs unsuspended.
+  its ``startTime`` is set when it runs unsuspended (reset at each resume, so
+  ``activeDeadlineSeconds`` counts from then).
 
 Pod failure back-off (``backoff_utils.go``): new pods wait until
 ``lastFailureTime + 10 s * 2^(failuresAfterLastSuccess - 1)``, capped at
@@ -278,6 +279,7 @@ class JobController:
         spec = j.spec
         if spec.suspend:
             self._delete_active(j, "JobSuspended")
+            j.start = None  # a resumed Job's startTime is reset (activeDeadlineSeconds from then)
             return
         if j.start is None:
             j.start = now

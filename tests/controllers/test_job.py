@@ -145,6 +145,19 @@ def test_suspended_job_starts_no_pod(tmp_path):
     assert math.isnan(r.frames["jobs"]["started"].iloc[0])
 
 
+def test_resumed_job_counts_its_deadline_from_the_resume(tmp_path):
+    # Suspended at creation, resumed at t = 50: startTime 50, its pod created at 50
+    # (Running 52, would run 100 s); activeDeadlineSeconds 30 -> DeadlineExceeded at 80.
+    m = write(tmp_path, "job.yaml", job(suspend=True, activeDeadlineSeconds=30))
+    s = sim(tmp_path, m, workload={"duration": {"kind": "constant", "value": 100}}, duration=300)
+    s.env.run(until=50)
+    s.controllers.jobs.set_suspend("default/j", False)
+    r = s.run()
+    row = r.frames["jobs"].iloc[0]
+    assert r.pods["created"].tolist() == [50.0]
+    assert (row["started"], row["finished"], row["reason"]) == (50.0, 80.0, "DeadlineExceeded")
+
+
 def test_preempted_job_pod_counts_as_failure_and_is_replaced(tmp_path):
     # One node of 2 CPUs: the Job's 2-CPU pod runs from 2; at t = 20 a priority-100 bare
     # pod of 2 CPUs preempts it (grace 0): the Job's pod fails at 20 (cause Preempted,
