@@ -116,9 +116,9 @@ class DisruptionController:
         live = np.flatnonzero((phase == PENDING) | (phase == BOUND) | (phase == RUNNING))
         if not live.size:
             return live
-        shapes = pods.shape[live]
-        keep = np.fromiter((self._selects_shape(pdb, int(s)) for s in shapes.tolist()), dtype=bool, count=live.size)
-        return live[keep]
+        uniq, inv = np.unique(pods.shape[live], return_inverse=True)
+        selected = np.array([self._selects_shape(pdb, int(u)) for u in uniq.tolist()], dtype=bool)
+        return live[selected[inv]]
 
     def expected_scale(self, pods: np.ndarray) -> int | None:
         """``getExpectedScale``: the sum of the pods' controllers' scales (None when a

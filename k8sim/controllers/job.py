@@ -48,6 +48,7 @@ Pods are named ``<job>-<5 characters>`` (Indexed: ``<job>-<index>-<5 characters>
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ class JobObj:
     causes: dict[int, str] = field(default_factory=dict)  # failed pod -> why it ended
     next_pod: int = 0
     backoff_wait: bool = False  # a sync is already due when the back-off ends
+    free: list[int] | None = None  # Indexed: heap of indexes that may be pending
 
     @property
     def display(self) -> str:
@@ -197,6 +199,7 @@ class JobController:
             # TerminatingOrFailed: a terminating pod is no longer active (replaced now).
             j.terminating[e.pod] = j.active.pop(e.pod)
             j.causes[e.pod] = e.reason
+            self._free_index(j, j.terminating[e.pod])
             if j.finished is None and e.reason not in JOB_DELETED:
                 self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
             self.queue.add(j.row)
@@ -209,6 +212,8 @@ class JobController:
         index = j.active.pop(e.pod, None)
         if index is None:
             index = j.terminating.pop(e.pod, -1)
+        elif e.phase != SUCCEEDED:
+            self._free_index(j, index)
         if e.phase == SUCCEEDED:
             j.succeeded += 1
             if index >= 0:
@@ -234,7 +239,9 @@ class JobController:
         if j is None:
             return
         was_active = e.pod in j.active
-        j.active.pop(e.pod, None)
+        index = j.active.pop(e.pod, None)
+        if index is not None:
+            self._free_index(j, index)
         j.terminating.pop(e.pod, None)
         j.failed += 1
         j.causes.setdefault(e.pod, e.reason)
@@ -319,6 +326,7 @@ class JobController:
             excess = sorted(j.active, reverse=True)[: active - want]
             for pod in excess:
                 j.terminating[pod] = j.active.pop(pod)
+                self._free_index(j, j.terminating[pod])
                 self.ctx.api.delete_pod(pod, j.maker.info.termination_grace_s, "TooManyActive")
             return
         diff = want - active
@@ -346,16 +354,24 @@ class JobController:
             self.queue.add(j.row)
 
     def _pending_indexes(self, j: JobObj, n: int) -> list[int]:
-        """``firstPendingIndexes``: the lowest indexes neither succeeded nor active."""
-        assert j.spec.completions is not None  # Indexed Jobs have completions
-        taken = j.succeeded_indexes | set(j.active.values())
-        out = []
-        for i in range(j.spec.completions):
-            if i not in taken:
+        """``firstPendingIndexes``: the lowest indexes neither succeeded nor active (a
+        heap of candidate indexes: an index returns to it when its pod leaves without
+        succeeding, so a sync costs O(n log completions), not O(completions))."""
+        if j.free is None:
+            assert j.spec.completions is not None  # Indexed Jobs have completions
+            j.free = list(range(j.spec.completions))  # sorted: a valid heap
+        active = set(j.active.values())
+        out: list[int] = []
+        while j.free and len(out) < n:
+            i = heapq.heappop(j.free)
+            if i not in j.succeeded_indexes and i not in active and i not in out:
                 out.append(i)
-                if len(out) == n:
-                    break
         return out
+
+    def _free_index(self, j: JobObj, index: int) -> None:
+        """The pod of ``index`` left without succeeding: the index is pending again."""
+        if index >= 0 and j.free is not None and index not in j.succeeded_indexes:
+            heapq.heappush(j.free, index)
 
     def _create_pod(self, j: JobObj, index: int) -> None:
         base = f"{j.display}-{index}" if index >= 0 else j.display
@@ -369,6 +385,7 @@ class JobController:
         grace = j.maker.info.termination_grace_s
         for pod in list(j.active):
             j.terminating[pod] = j.active.pop(pod)
+            self._free_index(j, j.terminating[pod])
             j.causes[pod] = reason
             self.ctx.api.delete_pod(pod, grace, reason)
 
