@@ -255,3 +255,13 @@ def test_on_failure_restarts_reach_the_backoff_limit(tmp_path):
     assert (row["status"], row["reason"]) == ("Failed", "BackoffLimitExceeded")
     assert 74.0 <= row["finished"] < 79.0
     assert r.pods["finished"].iloc[0] == row["finished"]
+
+
+def test_unmodelled_job_fields_are_warned_once_by_name(tmp_path):
+    doc = job(podFailurePolicy={"rules": []}, backoffLimitPerIndex=2, completions=2, completionMode="Indexed")
+    m = write(tmp_path, "job.yaml", doc)
+    s = sim(tmp_path, m, workload={"duration": {"kind": "constant", "value": 10}}, duration=100)
+    warned = [w for w in s.warnings if "is not modelled by k8sim" in w]
+    assert len(warned) == 2
+    assert any("Job field spec.podFailurePolicy" in w for w in warned)
+    assert any("Job field spec.backoffLimitPerIndex" in w for w in warned)
