@@ -38,6 +38,7 @@ from k8sim.cluster.watch import (
     PodDeleted,
     PodDeleting,
     PodNominated,
+    PodRestarted,
     PodRunning,
     PodTerminated,
     WatchBus,
@@ -132,6 +133,11 @@ class ClusterAPI:
         node = int(self.state.pods.node[pod])
         self.log.event(now, "Started", pod, node)
         self.bus.publish(PodRunning(pod, node))
+
+    def container_restarted(self, pod: int, node: int) -> None:
+        """The kubelet restarted a container of ``pod`` (it has counted it in
+        ``restarts`` and logged why): publish :class:`PodRestarted`, no log row."""
+        self.bus.publish(PodRestarted(pod, node))
 
     def terminate(self, pod: int, phase: int, kind: str | None = None) -> int:
         """A bound pod ends in ``phase`` (Succeeded or Failed) and frees its node; log

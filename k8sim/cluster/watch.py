@@ -129,9 +129,19 @@ class NodeUp:
     node: int
 
 
+@dataclass(slots=True)
+class PodRestarted:
+    """The kubelet restarted a container of ``pod`` (its ``restarts`` grew): upstream a
+    pod status update with a higher ``restartCount`` (the Job controller counts them
+    toward ``backoffLimit`` under ``restartPolicy: OnFailure``)."""
+
+    pod: int
+    node: int
+
+
 #: Every event type, in a stable order (documentation and tests).
 EVENT_TYPES: tuple[type, ...] = (PodAdded, PodBound, PodNominated, PodRunning, PodDeleting, PodTerminated,
-                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved, NodeDown, NodeUp)
+                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved, NodeDown, NodeUp, PodRestarted)
 
 E = TypeVar("E")
 Handler = Callable[[Any], None]

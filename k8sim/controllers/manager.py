@@ -24,8 +24,10 @@ from k8sim.component import Contribution
 from k8sim.config.loader import ScenarioError
 from k8sim.config.resources import base_units
 from k8sim.constants import DEFAULT_MAX_PODS
+from k8sim.controllers import batch
 from k8sim.controllers.daemonset import DaemonSetController
 from k8sim.controllers.deployment import DeploymentController
+from k8sim.controllers.limitranger import apply_limit_ranges
 from k8sim.controllers.replicaset import ReplicaSetController
 from k8sim.controllers.statefulset import StatefulSetController
 from k8sim.controllers.store import AppStore, PodMaker, Sampling, ShapeFn, template_hash
@@ -46,6 +48,9 @@ class Controllers:
     statefulsets: StatefulSetController
     daemonsets: DaemonSetController
     _pods: set[tuple[str, str]] = field(default_factory=set)
+    jobs: Any = None  # JobController (k8sim.controllers.batch)
+    cronjobs: Any = None  # CronJobController
+    disruption: Any = None  # DisruptionController (PodDisruptionBudgets)
 
     def apply(self, obj: AppObject, workload: int, start: Any, duration: Any) -> None:
         """``kubectl apply`` of ``obj`` now: create it, or update the object of that
@@ -72,6 +77,10 @@ class Controllers:
             self.daemonsets.create(obj, workload, sampling)
         elif obj.kind == "Pod":
             self._bare_pod(obj, workload, sampling)
+        elif obj.kind == "LimitRange":
+            pass  # applied to the templates when the manifests were read (limitranger)
+        elif obj.kind in ("Job", "CronJob", "PodDisruptionBudget"):
+            batch.apply(self, obj, workload, sampling)
         else:  # pragma: no cover - the loader admits no other kind
             raise ValueError(f"no controller for kind {obj.kind}")
 
@@ -196,6 +205,7 @@ def read_inputs(scenario: Scenario) -> dict[int, Any]:
                                     [(a.at_s, load_manifests(a.manifest, scenario.priority_classes)) for a in w.apply])
         elif w.trace is not None and w.trace.args.get("replay") == "controllers":
             out[wi] = read_trace(scenario, wi)
+    apply_limit_ranges(scenario, out)  # LimitRange admission of the objects' pod templates
     return out
 
 
@@ -224,9 +234,10 @@ def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any]) -> tuple[Con
     dc = DeploymentController(ctx, store, rsc, settings.deployment)
     stsc = StatefulSetController(ctx, store, settings.statefulset)
     dsc = DaemonSetController(ctx, store, settings.daemonset)
-    controllers = Controllers(store, rsc, dc, stsc, dsc)
+    jc, cjc, pdbc = batch.build(ctx, store)
+    controllers = Controllers(store, rsc, dc, stsc, dsc, jobs=jc, cronjobs=cjc, disruption=pdbc)
     source = ManifestSource(ctx, controllers, {wi: x for wi, x in inputs.items() if isinstance(x, ManifestInput)})
-    out: list[Any] = [rsc, dc, stsc, dsc, source]
+    out: list[Any] = [rsc, dc, stsc, dsc, jc, cjc, pdbc, source]
     from k8sim.controllers.simkube import simkube_sources
 
     out.extend(simkube_sources(ctx, controllers, inputs))

@@ -96,6 +96,7 @@ once (the pod garbage collector force-deletes them).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -120,7 +121,7 @@ from k8sim.runtime.backoff import Backoff
 from k8sim.runtime.imagegc import PULL, ImageGC
 from k8sim.runtime.podworker import next_sync, restart_sync
 from k8sim.runtime.pulls import NO_SPACE, Puller
-from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_NEVER
+from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_CODES, RESTART_NEVER
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
@@ -160,6 +161,7 @@ class Kubelet:
         self._procs: dict[int, simpy.Process] = {}
         self.runtime = runtime
         self._specs = runtime.workloads if runtime is not None else None
+        self._rt_variants: dict[tuple[int, int], WorkloadRuntime] = {}
         self.store = runtime.store if runtime is not None else None
         self.puller: Puller | None = None
         #: Periodic image GC and the record of every pass (with an image store).
@@ -254,7 +256,22 @@ class Kubelet:
             w = int(self.state.pods.workload[pod])
             if w >= 0:
                 rt = self._specs[w]
+                if rt is not None:
+                    policy = self.state.shapes[int(self.state.pods.shape[pod])].restart_policy
+                    if policy is not None:
+                        rt = self._with_restart_policy(rt, policy)
         self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
+
+    def _with_restart_policy(self, rt: WorkloadRuntime, policy: str) -> WorkloadRuntime:
+        """``rt`` with the pod's own ``restartPolicy`` (a Job's pods), one copy per pair."""
+        code = RESTART_CODES[policy]
+        if code == rt.restart_policy:
+            return rt
+        key = (rt.index, code)
+        out = self._rt_variants.get(key)
+        if out is None:
+            out = self._rt_variants[key] = dataclasses.replace(rt, restart_policy=code)
+        return out
 
     def _on_deleting(self, event: PodDeleting) -> None:
         if self._partitioned and event.node in self._partitioned:  # heard of when the link returns
@@ -403,6 +420,7 @@ class Kubelet:
                 if (yield from self._stalled(pod, node, rt, was_running)):
                     if was_running:
                         pods.restarts[pod] += 1
+                        self.api.container_restarted(pod, node)
                     yield from self._lifecycle(pod, rt, restart=True)
                 else:
                     self._procs.pop(pod, None)
@@ -677,6 +695,7 @@ class Kubelet:
             backoff.next(pod, finished, env.now)
             self._dirty.add(pod)
             pods.restarts[pod] += 1
+            self.api.container_restarted(pod, node)
             if self._must_check(main, node):
                 yield from self._ensure_image(pod, node, main, rt, i, restart=True)
             # A restart creates and starts the container again in the running sandbox

@@ -43,6 +43,7 @@ ALWAYS, IF_NOT_PRESENT, NEVER = 0, 1, 2
 _POLICIES = {"Always": ALWAYS, "IfNotPresent": IF_NOT_PRESENT, "Never": NEVER}
 RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER = 0, 1, 2
 _RESTARTS = {"Always": RESTART_ALWAYS, "OnFailure": RESTART_ON_FAILURE, "Never": RESTART_NEVER}
+RESTART_CODES = _RESTARTS  # restartPolicy name -> code
 
 
 class Sampleable(Protocol):

@@ -71,6 +71,9 @@ class PodInfo:
     container_images: tuple[int, ...] = ()
     preemption_policy: str = "PreemptLowerPriority"  # of the pod's PriorityClass
     termination_grace_s: float = 30.0  # terminationGracePeriodSeconds
+    #: The pod's own restartPolicy where it differs from its workload's (Job pods); None:
+    #: the workload's (read by the kubelet, not by scheduling).
+    restart_policy: str | None = None
     gpu_count: int = 0  # GPU devices requested (0: no GPU)
     gpu_milli: int = 0  # milli-GPU on each of them (1000: whole GPUs)
     #: Allowed GPU model codes (the node table's vocabulary), None = any model.

@@ -14,8 +14,11 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
   priority class (resolves ``priorityClassName``, with the scenario's own classes);
 - ``v1`` Node -> a node joining at time 0.
 
-Kinds that k8sim will model but does not yet (``batch/v1`` Job and CronJob, ``v1``
-ResourceQuota and LimitRange, ``policy/v1`` PodDisruptionBudget, autoscaling
+- ``batch/v1`` Job and CronJob -> run by the Job and CronJob controllers
+  (:mod:`k8sim.workloads.batch_manifests`); ``policy/v1`` PodDisruptionBudget -> a
+  budget the Eviction API respects (:mod:`k8sim.workloads.policy_manifests`).
+
+Kinds that k8sim will model but does not yet (``v1`` ResourceQuota and LimitRange, ``policy/v1`` PodDisruptionBudget, autoscaling
 HorizontalPodAutoscaler) are errors: running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
 Ingress, NetworkPolicy, ...) are skipped with one warning per kind. Any other kind is an
@@ -88,8 +91,7 @@ __all__ = [
 APP_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod")
 #: Kinds k8sim plans to model and does not yet: an error (a run without them is wrong).
 NOT_YET = {
-    "Job": "batch/v1 Job", "CronJob": "batch/v1 CronJob", "ResourceQuota": "v1 ResourceQuota",
-    "LimitRange": "v1 LimitRange", "PodDisruptionBudget": "policy/v1 PodDisruptionBudget",
+    "ResourceQuota": "v1 ResourceQuota",
     "HorizontalPodAutoscaler": "autoscaling/v2 HorizontalPodAutoscaler",
     "ReplicationController": "v1 ReplicationController",
 }
@@ -143,7 +145,7 @@ _MODELLED: dict[str, frozenset[str]] = {
     "PriorityClass": _COMMON | {"value", "globalDefault", "preemptionPolicy", "description"},
     "Node": _COMMON | {"spec.taints", "spec.unschedulable", "status.allocatable", "status.capacity"},
 }
-_LEAF_OBJECTS = ("spec.selector", "resources.requests", "resources.limits", "nodeSelector", "tolerations",
+_LEAF_OBJECTS = ("spec.selector", "spec.limits", "resources.requests", "resources.limits", "nodeSelector", "tolerations",
                  "affinity", "topologySpreadConstraints", "overhead", "ports", "metadata.labels", "spec.taints",
                  "status.allocatable", "status.capacity", "spec.template.spec.resources", "spec.resources")
 
@@ -189,6 +191,7 @@ class AppObject:
     preemption_policy: str = "PreemptLowerPriority"  # of its PriorityClass
     duration: Any = None  # Distribution of the pods' run time (None: for ever)
     start_latency: Any = None  # Distribution bind -> Running (None: the scenario entry's)
+    batch: Any = None  # Job, CronJob, PodDisruptionBudget: the kind's spec (batch_manifests, policy_manifests)
 
     @property
     def key(self) -> str:
@@ -834,3 +837,8 @@ def dumps_template(t: PodTemplate) -> str:
 
 #: Template fields added after the template hash, with their unset value.
 _NEWER_FIELDS: tuple[tuple[str, object], ...] = (("runtimeClassName", None), ("volumes", []))
+
+
+# Further kinds register themselves on import (after this module's definitions).
+from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
+from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401

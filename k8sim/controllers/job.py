@@ -1,0 +1,474 @@
+"""The Job controller (upstream ``pkg/controller/job/job_controller.go``,
+``backoff_utils.go``, ``indexed_job_utils.go``) and the TTL-after-finished controller
+(``pkg/controller/ttlafterfinished/ttlafterfinished_controller.go``).
+
+A component that runs every Job of the run to completion, acting only through the
+Cluster API. A watch event about one of its pods puts the Job's key on the work queue;
+the sync (``syncJob`` -> ``manageJob``), a reaction latency later:
+
+- marks the Job **Failed** when its failed pods exceed ``backoffLimit``
+  (``BackoffLimitExceeded``: ``failed > backoffLimit``, so ``backoffLimit: 2`` fails on
+  the third failure) or when ``activeDeadlineSeconds`` have passed since its start
+  (``DeadlineExceeded``; the controller re-queues itself for that instant), deleting
+  its active pods;
+- marks it **Complete** when ``completions`` pods have succeeded (NonIndexed), every
+  index ``0 .. completions-1`` has a succeeded pod (Indexed), or, for a work queue
+  (``completions`` unset), one pod has succeeded and none is active;
+- otherwise keeps ``wantActive`` pods: ``min(parallelism, completions - succeeded)``
+  (NonIndexed), the lowest pending indexes (Indexed, ``firstPendingIndexes``), or
+  ``parallelism`` until a work-queue pod succeeds; excess pods are deleted; at most 500
+  creations per sync (``MaxPodCreateDeletePerSync``) in ``slowStartBatch`` batches;
+- a suspended Job (``suspend: true``) has its active pods deleted and creates none;
+  its ``startTime`` is set when it runs unsuspended (reset at each resume, so
+  ``activeDeadlineSeconds`` counts from then).
+
+Pod failure back-off (``backoff_utils.go``): new pods wait until
+``lastFailureTime + 10 s * 2^(failuresAfterLastSuccess - 1)``, capped at
+``MaxJobPodFailureBackOff`` (``getRemainingTimeForFailuresCount``); a succeeded pod
+resets the count. Both figures are in ``controllers.job`` (:class:`~k8sim.config.
+controllers.JobTiming`).
+
+What counts as a failure follows the default ``podReplacementPolicy``
+(``TerminatingOrFailed``, no ``podFailurePolicy``): every pod that ends without
+succeeding, whatever ended it (a crash with ``restartPolicy: Never``, preemption,
+eviction, its node lost), counts once it is terminal; a pod being deleted is replaced at
+once (it is no longer active) and its failure counts when it has stopped.
+
+Not modelled: ``podFailurePolicy``, ``backoffLimitPerIndex``, ``successPolicy``,
+``podReplacementPolicy: Failed``. With ``restartPolicy: OnFailure`` the Job also fails
+when the container restarts of its active pods reach ``backoffLimit``
+(``pastBackoffLimitOnFailure``), checked at each restart (:class:`~k8sim.cluster.watch.
+PodRestarted`).
+
+``ttlSecondsAfterFinished`` deletes the Job (and, in cascade, its pods, already
+terminal) that many seconds after it finished: the ``jobs`` frame records when.
+
+Pods are named ``<job>-<5 characters>`` (Indexed: ``<job>-<index>-<5 characters>``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from k8sim.cluster.pods import OWNER_KINDS, SUCCEEDED
+from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRestarted, PodTerminated
+from k8sim.component import Contribution
+from k8sim.controllers.queue import WorkQueue
+from k8sim.controllers.ranking import BURST_REPLICAS, slow_start_batches
+from k8sim.controllers.replicaset import latency_sampler, pod_suffix
+
+if TYPE_CHECKING:
+    from k8sim.component import Context
+    from k8sim.config.controllers import JobTiming
+    from k8sim.controllers.store import AppStore, PodMaker
+    from k8sim.workloads.batch_manifests import JobSpec
+
+JOB_KIND = OWNER_KINDS.index("Job")
+#: Reasons of deletions the Job controller asks for itself.
+JOB_DELETED = {"BackoffLimitExceeded", "DeadlineExceeded", "JobSuspended", "TooManyActive", "JobComplete",
+               "JobReplaced"}
+
+
+@dataclass
+class JobObj:
+    """A Job (``row`` = its row, the ``owner`` of its pods) and its status."""
+
+    row: int
+    name: str
+    namespace: str
+    spec: JobSpec
+    maker: PodMaker
+    created: float
+    workload: int
+    cronjob: str = ""  # display name of the owning CronJob ("" if none)
+    scheduled: float = math.nan  # the CronJob schedule time it runs for
+    start: float | None = None  # status.startTime
+    active: dict[int, int] = field(default_factory=dict)  # pod -> completion index (-1: NonIndexed)
+    terminating: dict[int, int] = field(default_factory=dict)  # deleted, not yet terminal
+    succeeded: int = 0
+    failed: int = 0
+    succeeded_indexes: set[int] = field(default_factory=set)
+    failures_after_success: int = 0  # backoffRecord.failuresAfterLastSuccess
+    last_failure: float | None = None  # backoffRecord.lastFailureTime
+    finished: float | None = None  # status.completionTime (or the Failed condition's time)
+    status: str = "Active"  # Active, Complete, Failed
+    reason: str = ""
+    deleted_at: float = math.nan  # ttlSecondsAfterFinished, CronJob history cleanup or Replace
+    pods: list[int] = field(default_factory=list)  # every pod created, in order
+    causes: dict[int, str] = field(default_factory=dict)  # failed pod -> why it ended
+    next_pod: int = 0
+    backoff_wait: bool = False  # a sync is already due when the back-off ends
+    free: list[int] | None = None  # Indexed: heap of indexes that may be pending
+
+    @property
+    def display(self) -> str:
+        return self.name if self.namespace == "default" else f"{self.namespace}/{self.name}"
+
+    @property
+    def indexed(self) -> bool:
+        return self.spec.completion_mode == "Indexed"
+
+
+class JobController:
+    """Every Job of the run (see the module docstring)."""
+
+    name = "job-controller"
+
+    def __init__(self, ctx: Context, store: AppStore, timing: JobTiming):
+        self.ctx = ctx
+        self.store = store
+        self.env = ctx.env
+        self.timing = timing
+        self.jobs: list[JobObj] = []
+        self.by_key: dict[str, int] = {}
+        #: ``fn(row)`` when a Job finishes (the CronJob controller).
+        self.finish_listeners: list[Callable[[int], None]] = []
+        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
+            ctx, timing, self.name, lambda row: f"{self.jobs[row].namespace}/{self.jobs[row].name}"))
+        self._subscribed = False
+
+    def _subscribe(self) -> None:
+        if self._subscribed:
+            return
+        self._subscribed = True
+        bus = self.ctx.api.bus
+        bus.subscribe(PodDeleting, self._on_deleting)
+        bus.subscribe(PodTerminated, self._on_terminated)
+        bus.subscribe(PodDeleted, self._on_deleted)
+        bus.subscribe(PodRestarted, self._on_restarted)
+
+    def start(self) -> None:
+        """Nothing to start: syncs follow Job creations and pod events."""
+
+    # -- objects --------------------------------------------------------------------------
+
+    def create(self, name: str, namespace: str, spec: JobSpec, maker: PodMaker, workload: int,
+               cronjob: str = "", scheduled: float = math.nan) -> int:
+        """A new Job (now); returns its row. Its first sync follows the reaction latency."""
+        self._subscribe()
+        j = JobObj(row=len(self.jobs), name=name, namespace=namespace, spec=spec, maker=maker,
+                   created=self.env.now, workload=workload, cronjob=cronjob, scheduled=scheduled)
+        self.jobs.append(j)
+        self.by_key[f"{namespace}/{name}"] = j.row
+        self.store.register("Job", None, name, namespace, workload=workload)
+        self.ctx.api.record("SuccessfulCreate", detail=f"created Job {j.display}"
+                            + (f" for CronJob {cronjob}" if cronjob else ""))
+        self.queue.add(j.row)
+        return j.row
+
+    def set_suspend(self, key: str, suspend: bool) -> None:
+        """``kubectl patch job --patch '{"spec":{"suspend":...}}'``."""
+        j = self.jobs[self.by_key[key]]
+        if j.spec.suspend != suspend:
+            from dataclasses import replace
+
+            j.spec = replace(j.spec, suspend=suspend)
+            self.queue.add(j.row)
+
+    def delete(self, row: int, reason: str = "Deleted") -> None:
+        """Delete the Job now; its pods go with it (cascading deletion)."""
+        j = self.jobs[row]
+        if not math.isnan(j.deleted_at):
+            return
+        j.deleted_at = self.env.now
+        self._delete_active(j, reason)
+        if j.finished is None:
+            j.finished, j.status, j.reason = self.env.now, "Deleted", reason
+            self.store.losses.pop((JOB_KIND, j.row), None)
+            for fn in self.finish_listeners:
+                fn(j.row)
+
+    # -- watch handlers -------------------------------------------------------------------
+
+    def _mine(self, pod: int) -> JobObj | None:
+        pods = self.ctx.state.pods
+        if pods.owner_kind[pod] != JOB_KIND:
+            return None
+        return self.jobs[int(pods.owner[pod])]
+
+    def _on_deleting(self, e: PodDeleting) -> None:
+        j = self._mine(e.pod)
+        if j is not None and e.pod in j.active:
+            # TerminatingOrFailed: a terminating pod is no longer active (replaced now).
+            j.terminating[e.pod] = j.active.pop(e.pod)
+            j.causes[e.pod] = e.reason
+            self._free_index(j, j.terminating[e.pod])
+            if j.finished is None and e.reason not in JOB_DELETED:
+                self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
+            self.queue.add(j.row)
+
+    def _on_terminated(self, e: PodTerminated) -> None:
+        j = self._mine(e.pod)
+        if j is None:
+            return
+        was_active = e.pod in j.active
+        index = j.active.pop(e.pod, None)
+        if index is None:
+            index = j.terminating.pop(e.pod, -1)
+        elif e.phase != SUCCEEDED:
+            self._free_index(j, index)
+        if e.phase == SUCCEEDED:
+            j.succeeded += 1
+            if index >= 0:
+                j.succeeded_indexes.add(index)
+            j.failures_after_success = 0
+            j.last_failure = None
+        else:
+            j.failed += 1
+            j.causes.setdefault(e.pod, e.reason)
+            j.failures_after_success += 1
+            j.last_failure = self.env.now
+            if was_active and j.finished is None:
+                self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
+        self.queue.add(j.row)
+
+    def _on_restarted(self, e: PodRestarted) -> None:
+        j = self._mine(e.pod)
+        if j is not None and e.pod in j.active and j.maker.template.restart_policy == "OnFailure":
+            self.queue.add(j.row)
+
+    def _on_deleted(self, e: PodDeleted) -> None:
+        j = self._mine(e.pod)
+        if j is None:
+            return
+        was_active = e.pod in j.active
+        index = j.active.pop(e.pod, None)
+        if index is not None:
+            self._free_index(j, index)
+        j.terminating.pop(e.pod, None)
+        j.failed += 1
+        j.causes.setdefault(e.pod, e.reason)
+        j.failures_after_success += 1
+        j.last_failure = self.env.now
+        if was_active and j.finished is None and e.reason not in JOB_DELETED:
+            self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
+        self.queue.add(j.row)
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def remaining_backoff(self, j: JobObj) -> float:
+        """``getRemainingTimeForFailuresCount``: seconds before new pods may be created."""
+        n = j.failures_after_success
+        if n == 0 or j.last_failure is None:
+            return 0.0
+        delay = self.timing.pod_failure_backoff_s
+        for _ in range(1, n):
+            delay *= 2
+            if delay >= self.timing.max_pod_failure_backoff_s:
+                delay = self.timing.max_pod_failure_backoff_s
+                break
+        elapsed = self.env.now - j.last_failure
+        return 0.0 if delay < elapsed else delay - elapsed
+
+    def past_backoff_limit_on_failure(self, j: JobObj) -> bool:
+        """``pastBackoffLimitOnFailure``: under ``restartPolicy: OnFailure``, the
+        container restarts of the active pods reach ``backoffLimit`` (exceed 0 when it
+        is 0)."""
+        if not j.active or j.maker.template.restart_policy != "OnFailure":
+            return False
+        restarts = int(self.ctx.state.pods.restarts[list(j.active)].sum())
+        limit = j.spec.backoff_limit
+        return restarts > 0 if limit == 0 else restarts >= limit
+
+    def sync(self, row: int) -> None:
+        """``syncJob``."""
+        j = self.jobs[row]
+        if j.finished is not None:
+            return
+        now = self.env.now
+        spec = j.spec
+        if spec.suspend:
+            self._delete_active(j, "JobSuspended")
+            j.start = None  # a resumed Job's startTime is reset (activeDeadlineSeconds from then)
+            return
+        if j.start is None:
+            j.start = now
+            if spec.active_deadline_s is not None:
+                self.queue.add_after(row, spec.active_deadline_s)
+        if j.failed > spec.backoff_limit or self.past_backoff_limit_on_failure(j):
+            self._finish(j, "Failed", "BackoffLimitExceeded")
+            return
+        if spec.active_deadline_s is not None and now - j.start >= spec.active_deadline_s:
+            self._finish(j, "Failed", "DeadlineExceeded")
+            return
+        if self._complete(j):
+            self._finish(j, "Complete", "")
+            return
+        self._manage(j)
+
+    def _complete(self, j: JobObj) -> bool:
+        spec = j.spec
+        if spec.completions is None:
+            return j.succeeded > 0 and not j.active
+        if j.indexed:
+            return len(j.succeeded_indexes) >= spec.completions
+        return j.succeeded >= spec.completions
+
+    def _manage(self, j: JobObj) -> None:
+        """``manageJob``: create or delete pods towards ``wantActive``."""
+        spec = j.spec
+        active = len(j.active)
+        if spec.completions is None:
+            want = active if j.succeeded > 0 else spec.parallelism
+        else:
+            done = len(j.succeeded_indexes) if j.indexed else j.succeeded
+            want = max(0, min(spec.parallelism, spec.completions - done))
+        if active > want:
+            # Upstream deletes the excess choosing with ActivePodsWithRanks; k8sim takes
+            # the newest first (the pods that did the least work).
+            excess = sorted(j.active, reverse=True)[: active - want]
+            for pod in excess:
+                j.terminating[pod] = j.active.pop(pod)
+                self._free_index(j, j.terminating[pod])
+                self.ctx.api.delete_pod(pod, j.maker.info.termination_grace_s, "TooManyActive")
+            return
+        diff = want - active
+        if diff <= 0:
+            return
+        wait = self.remaining_backoff(j)
+        if wait > 0:
+            if not j.backoff_wait:
+                j.backoff_wait = True
+
+                def due(_e: object, row: int = j.row) -> None:
+                    self.jobs[row].backoff_wait = False
+                    self.queue.add(row)
+
+                self.env.timeout(wait).callbacks.append(due)
+            return
+        n = min(diff, BURST_REPLICAS)
+        indexes = self._pending_indexes(j, n) if j.indexed else [-1] * n
+        k = 0
+        for batch in slow_start_batches(len(indexes)):
+            for _ in range(batch):
+                self._create_pod(j, indexes[k])
+                k += 1
+        if diff > BURST_REPLICAS:
+            self.queue.add(j.row)
+
+    def _pending_indexes(self, j: JobObj, n: int) -> list[int]:
+        """``firstPendingIndexes``: the lowest indexes neither succeeded nor active (a
+        heap of candidate indexes: an index returns to it when its pod leaves without
+        succeeding, so a sync costs O(n log completions), not O(completions))."""
+        if j.free is None:
+            assert j.spec.completions is not None  # Indexed Jobs have completions
+            j.free = list(range(j.spec.completions))  # sorted: a valid heap
+        active = set(j.active.values())
+        out: list[int] = []
+        while j.free and len(out) < n:
+            i = heapq.heappop(j.free)
+            if i not in j.succeeded_indexes and i not in active and i not in out:
+                out.append(i)
+        return out
+
+    def _free_index(self, j: JobObj, index: int) -> None:
+        """The pod of ``index`` left without succeeding: the index is pending again."""
+        if index >= 0 and j.free is not None and index not in j.succeeded_indexes:
+            heapq.heappush(j.free, index)
+
+    def _create_pod(self, j: JobObj, index: int) -> None:
+        base = f"{j.display}-{index}" if index >= 0 else j.display
+        name = f"{base}-{pod_suffix(j.name, j.next_pod)}"
+        j.next_pod += 1
+        pod = j.maker.create(name, JOB_KIND, j.row)
+        j.active[pod] = index
+        j.pods.append(pod)
+
+    def _delete_active(self, j: JobObj, reason: str) -> None:
+        grace = j.maker.info.termination_grace_s
+        for pod in list(j.active):
+            j.terminating[pod] = j.active.pop(pod)
+            self._free_index(j, j.terminating[pod])
+            j.causes[pod] = reason
+            self.ctx.api.delete_pod(pod, grace, reason)
+
+    def _finish(self, j: JobObj, status: str, reason: str) -> None:
+        j.finished, j.status, j.reason = self.env.now, status, reason
+        self._delete_active(j, reason or "JobComplete")
+        self.store.losses.pop((JOB_KIND, j.row), None)  # a finished Job replaces nothing
+        detail = f"Job {j.display} " + ("completed" if status == "Complete" else f"failed: {reason}")
+        self.ctx.api.record("JobComplete" if status == "Complete" else "JobFailed", detail=detail)
+        if j.spec.ttl_after_finished_s is not None:
+            def ttl(_e: object, row: int = j.row) -> None:
+                if math.isnan(self.jobs[row].deleted_at):
+                    self.jobs[row].deleted_at = self.env.now
+                    self.ctx.api.record("JobDeleted", detail=f"Job {self.jobs[row].display}: ttlSecondsAfterFinished")
+
+            self.env.timeout(j.spec.ttl_after_finished_s).callbacks.append(ttl)
+        for fn in self.finish_listeners:
+            fn(j.row)
+
+    # -- result ---------------------------------------------------------------------------
+
+    def frame(self) -> pd.DataFrame:
+        """One row per Job: status, times, pods and wasted work (see docs/jobs.md)."""
+        pods = self.ctx.state.pods
+        now = float(self.env.now)
+        rows = []
+        for j in self.jobs:
+            wasted = 0.0
+            for p in j.pods:
+                if p in j.causes:  # ended without succeeding: its run time is lost work
+                    run = float(pods.running[p])
+                    if not math.isnan(run):
+                        end = float(pods.finished[p])
+                        wasted += (now if math.isnan(end) else end) - run
+            rows.append({
+                "job": j.display, "namespace": j.namespace, "cronjob": j.cronjob, "workload": j.workload,
+                "completion_mode": j.spec.completion_mode,
+                "completions": -1 if j.spec.completions is None else j.spec.completions,
+                "parallelism": j.spec.parallelism, "backoff_limit": j.spec.backoff_limit,
+                "created": j.created, "scheduled": j.scheduled,
+                "started": math.nan if j.start is None else j.start,
+                "finished": math.nan if j.finished is None else j.finished,
+                "status": j.status, "reason": j.reason, "succeeded": j.succeeded, "failed": j.failed,
+                "pods": len(j.pods), "completion_time_s": (j.finished - j.created) if j.status == "Complete"
+                and j.finished is not None else math.nan,
+                "wasted_s": wasted, "deleted_at": j.deleted_at,
+            })
+        cols = ["job", "namespace", "cronjob", "workload", "completion_mode", "completions", "parallelism",
+                "backoff_limit", "created", "scheduled", "started", "finished", "status", "reason", "succeeded",
+                "failed", "pods", "completion_time_s", "wasted_s", "deleted_at"]
+        f = pd.DataFrame(rows, columns=cols)
+        for c in ("job", "namespace", "cronjob", "completion_mode", "status", "reason"):
+            f[c] = f[c].astype("string")
+        for c in ("workload", "completions", "parallelism", "backoff_limit", "succeeded", "failed", "pods"):
+            f[c] = f[c].astype("int64")
+        return f
+
+    def wasted_by_cause(self) -> dict[str, float]:
+        """Run time (s) of Job pods that ended without succeeding, by why they ended."""
+        pods = self.ctx.state.pods
+        now = float(self.env.now)
+        out: dict[str, float] = {}
+        for j in self.jobs:
+            for p, cause in j.causes.items():
+                run = float(pods.running[p])
+                if not math.isnan(run):
+                    end = float(pods.finished[p])
+                    out[cause] = out.get(cause, 0.0) + ((now if math.isnan(end) else end) - run)
+        return out
+
+    def contribute(self) -> Contribution:
+        if not self.jobs:
+            return Contribution()
+        f = self.frame()
+        done = f.loc[f["status"] == "Complete", "completion_time_s"].to_numpy(dtype=float)
+        summary: dict[str, Any] = {
+            "jobs": len(f), "jobs_complete": int((f["status"] == "Complete").sum()),
+            "jobs_failed": int((f["status"] == "Failed").sum()),
+            "job_completion_p50_s": float(np.percentile(done, 50)) if done.size else math.nan,
+            "job_completion_p95_s": float(np.percentile(done, 95)) if done.size else math.nan,
+            "job_pods_failed": int(f["failed"].sum()),
+            "job_wasted_work_s": float(f["wasted_s"].sum()),
+        }
+        for cause, s in sorted(self.wasted_by_cause().items()):
+            summary[f"job_wasted_work_s_{cause}"] = s
+        return Contribution(frames={"jobs": f}, summary=summary, provenance={"job_syncs": self.queue.syncs})

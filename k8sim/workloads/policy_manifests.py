@@ -1,0 +1,154 @@
+"""``policy/v1`` PodDisruptionBudget manifests (registered with
+:func:`k8sim.workloads.manifests.register_kind`).
+
+A budget becomes an :class:`~k8sim.workloads.manifests.AppObject` of kind
+``PodDisruptionBudget`` whose ``batch`` field is a :class:`PdbSpec`; the disruption
+controller (:mod:`k8sim.controllers.disruption`) runs it. Validation as upstream
+(``pkg/apis/policy/validation/validation.go``): exactly one of ``minAvailable`` and
+``maxUnavailable``, each a non-negative integer or a percentage up to 100%; a
+``selector`` that is a valid label selector (in ``policy/v1`` an empty selector selects
+every pod of the namespace, an absent one none). ``unhealthyPodEvictionPolicy`` is not
+modelled (upstream's default, IfHealthyBudget, applies) and is warned about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from k8sim.config.k8s_types import LabelSelector
+from k8sim.config.loader import format_loc
+from k8sim.config.pods import PodTemplate
+from k8sim.workloads import manifests as m
+
+__all__ = ["PdbSpec"]
+
+
+@dataclass
+class PdbSpec:
+    """A PodDisruptionBudget's spec: exactly one of the two is not None."""
+
+    min_available: int | str | None
+    max_unavailable: int | str | None
+    selector: LabelSelector | None  # None: selects no pod (policy/v1)
+
+
+def _int_or_percent(doc: Any, value: Any, path: str) -> int | str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        s = value.strip()
+        if s.endswith("%") and s[:-1].isdigit() and int(s[:-1]) <= 100:
+            return s
+    doc.r.problem(doc.at(path), f"expected a non-negative integer or a percentage up to 100% such as '50%', "
+                                f"got {value!r}")
+    return None
+
+
+def _pdb(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
+    r = doc.r
+    got = m._meta(doc)
+    if got is None:
+        return
+    _, name, ns = got
+    n = len(r.problems)
+    spec = r.mapping_or_empty(doc.obj.get("spec"), doc.at("spec"))
+    has_min, has_max = spec.get("minAvailable") is not None, spec.get("maxUnavailable") is not None
+    if has_min == has_max:
+        r.problem(doc.at("spec"), "give exactly one of minAvailable and maxUnavailable")
+        return
+    lo = _int_or_percent(doc, spec["minAvailable"], "spec.minAvailable") if has_min else None
+    hi = _int_or_percent(doc, spec["maxUnavailable"], "spec.maxUnavailable") if has_max else None
+    selector = None
+    if spec.get("selector") is not None:
+        try:
+            selector = m._SELECTOR.validate_python(spec["selector"])
+        except ValidationError as e:
+            for err in e.errors(include_url=False):
+                loc = format_loc(err["loc"])
+                r.problem(doc.at(f"spec.selector.{loc}" if loc else "spec.selector"),
+                          "invalid label selector: " + err["msg"].removeprefix("Value error, "))
+    else:
+        r.warn(doc.at("spec.selector"), f"PodDisruptionBudget {ns}/{name} has no selector: in policy/v1 it "
+                                        "selects no pod")
+    if len(r.problems) > n:
+        return
+    out.objects.append(m.AppObject(kind="PodDisruptionBudget", name=name, namespace=ns,
+                                   where=f"{r.source}: {doc.path}", template=PodTemplate(), selector=selector,
+                                   batch=PdbSpec(lo, hi, selector)))
+
+
+_COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
+m._MODELLED["PodDisruptionBudget"] = _COMMON | {"spec.minAvailable", "spec.maxUnavailable", "spec.selector"}
+m.register_kind("policy/v1", "PodDisruptionBudget", _pdb)
+
+
+@dataclass
+class LimitRangeItem:
+    """One ``spec.limits[]`` entry (type Container or Pod), quantities exact, after
+    ``SetDefaults_LimitRangeItem`` (a Container item's ``default`` defaults to ``max``,
+    its ``defaultRequest`` to ``default``)."""
+
+    type: str
+    min: dict[str, Any]
+    max: dict[str, Any]
+    default: dict[str, Any]
+    default_request: dict[str, Any]
+
+
+@dataclass
+class LimitRangeSpec:
+    items: list[LimitRangeItem]
+
+
+def _limit_range(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
+    r = doc.r
+    got = m._meta(doc)
+    if got is None:
+        return
+    _, name, ns = got
+    n = len(r.problems)
+    spec = r.mapping_or_empty(doc.obj.get("spec"), doc.at("spec"))
+    items = []
+    for i, it in enumerate(r.sequence_or_empty(spec.get("limits"), doc.at("spec.limits"))):
+        path = f"spec.limits[{i}]"
+        it = r.mapping_or_empty(it, doc.at(path))
+        kind = it.get("type")
+        if kind not in ("Container", "Pod"):
+            if kind == "PersistentVolumeClaim":
+                r.warn(doc.at(f"{path}.type"), "LimitRange items of type PersistentVolumeClaim are not modelled (ignored)")
+                continue
+            r.problem(doc.at(f"{path}.type"), f"expected Container, Pod or PersistentVolumeClaim, got {kind!r}")
+            continue
+        got_items = {k: r.resources(it.get(k), doc.at(f"{path}.{k}"))
+                     for k in ("min", "max", "default", "defaultRequest")}
+        if it.get("maxLimitRequestRatio") is not None:
+            r.warn(doc.at(f"{path}.maxLimitRequestRatio"), "not modelled (k8sim keeps requests, not limits): ignored")
+        if kind == "Pod" and (got_items["default"] or got_items["defaultRequest"]):
+            r.problem(doc.at(path), "default and defaultRequest may be given only for type Container")
+        item = LimitRangeItem(str(kind), got_items["min"], got_items["max"], dict(got_items["default"]),
+                              dict(got_items["defaultRequest"]))
+        if kind == "Container":
+            for res, q in item.max.items():
+                item.default.setdefault(res, q)
+            for res, q in item.default.items():
+                item.default_request.setdefault(res, q)
+        for res, lo in item.min.items():
+            if res in item.max and lo > item.max[res]:
+                r.problem(doc.at(f"{path}.min.{res}"), f"min {lo} is above max {item.max[res]}")
+            if res in item.default_request and item.default_request[res] < lo:
+                r.problem(doc.at(f"{path}.defaultRequest.{res}"), "defaultRequest is below min")
+        for res, hi in item.max.items():
+            if res in item.default_request and item.default_request[res] > hi:
+                r.problem(doc.at(f"{path}.defaultRequest.{res}"), "defaultRequest is above max")
+        items.append(item)
+    if len(r.problems) > n:
+        return
+    out.objects.append(m.AppObject(kind="LimitRange", name=name, namespace=ns, where=f"{r.source}: {doc.path}",
+                                   template=PodTemplate(), batch=LimitRangeSpec(items)))
+
+
+m._MODELLED["LimitRange"] = _COMMON | {"spec.limits"}
+m.register_kind("v1", "LimitRange", _limit_range)
