@@ -197,10 +197,20 @@ def latency_cdf(result: RunResult, by: str | None = None) -> Figure:
         title = what.split(" (")[0].capitalize() + (f" by {by}{note}" if by is not None else "")
         _finish_cdf(ax, result, f"{what} (s{scale})", title, why_empty(result, column))
         ax.set_title(title)
+        if column == "scheduling_latency" and tops and all(t == 0 for t in tops):
+            # Every pod bound the instant it arrived: say why rather than draw a bare spike.
+            ax.set_xlim(-0.5, 1.0)
+            ax.text(0.5, 0.5, ZERO_SCHEDULING_NOTE, transform=ax.transAxes, ha="center", va="center",
+                    fontsize="small", wrap=True, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     fig.suptitle(_title(result, "Latency CDF per workload (post warm-up pods)" if by is None
                         else f"Latency CDF by {by} (post warm-up pods)"))
     return fig
-    return fig
+
+
+#: What the scheduling-latency panel says when every pod was bound at once.
+ZERO_SCHEDULING_NOTE = ("every pod was bound the instant it arrived (0 s): nothing queued, and\n"
+                        "scheduling takes no virtual time unless scheduler.cycle_latency_s or\n"
+                        "scheduler.costModel is set")
 
 
 #: Most groups a per-pool / per-workload plot draws (the largest, by pod count).

@@ -97,3 +97,13 @@ def test_identical_gpu_curves_stay_visible():
     a, b = fig.axes[0].lines[:2]
     assert np.array_equal(a.get_ydata(), b.get_ydata())
     assert a.get_linestyle() != b.get_linestyle() and a.get_linewidth() > b.get_linewidth()
+
+
+def test_all_zero_scheduling_latency_says_why():
+    # One 2-CPU node, two 1-CPU pods arriving at 0 and 1: both bind the instant they
+    # arrive, so every scheduling latency is exactly 0 (no cost model, no cycle latency).
+    res = run({"cluster": one_node("2"), "workloads": [wl("a", [0, 1], "1", 5)]})
+    sched, start = latency_cdf(res).axes
+    assert list(sched.lines[0].get_xdata()) == [0.0, 0.0]
+    assert any("bound the instant it arrived" in t.get_text() for t in sched.texts)
+    assert not any("bound the instant" in t.get_text() for t in start.texts)
