@@ -173,7 +173,7 @@ BAD_OVERRIDES = [
     (
         "set-unknown-key",
         "cluster.node_pools[0].zone=zone-a",
-        ["{f}: --set cluster.node_pools[0].zone", "unknown key (did you mean 'zones'?)"],
+        ["{f}: cluster.node_pools[0].zone: unknown key (did you mean 'zones'?)"],
     ),
 ]
 
