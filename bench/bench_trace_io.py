@@ -91,6 +91,9 @@ def measure(kind: str, path: Path, window: tuple[float, float] | None) -> dict:
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--generate":
+        generate(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, path = sys.argv[2], sys.argv[3]
         start = float(sys.argv[4]) if len(sys.argv) > 4 else None
@@ -104,7 +107,12 @@ def main() -> int:
                     help="where the generated inputs are kept between runs")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    openb, google = generate(a.dir, a.rows, a.events)
+    # Generated in a process of its own: Linux keeps a process's peak RSS across fork and
+    # exec, so a parent grown by generating would show its peak in every reader's figure.
+    subprocess.run([sys.executable, __file__, "--generate", str(a.dir), str(a.rows), str(a.events)],
+                   check=True, cwd=ROOT)
+    openb = a.dir / f"openb_pod_list_{a.rows}.csv"
+    google = a.dir / f"google_2019_instance_events_{a.events}.csv"
     print(f"inputs ready in {time.perf_counter() - t0:.1f} s: {openb.name} "
           f"({openb.stat().st_size / 2**20:.0f} MiB), {google.name} ({google.stat().st_size / 2**20:.0f} MiB)")
     # openb arrivals: one per 90 s on average; Google: one instance per 0.05 s from 600 s.
