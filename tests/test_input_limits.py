@@ -312,7 +312,7 @@ def test_sigterm_stops_and_reaps_sweep_workers(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ 9. plain names
 
 
-@pytest.mark.parametrize("name", ["../../x", "/tmp/abs", "a\\b", "..", "x\ny"])
+@pytest.mark.parametrize("name", ["../../x", "/abs/name", "a\\b", "..", "x\ny"])
 def test_names_must_be_plain(tmp_path: Path, name: str) -> None:
     assert "name" in problems(scenario(name=name))
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(BASE))
