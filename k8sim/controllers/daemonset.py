@@ -37,12 +37,10 @@ from k8sim.cluster.watch import (
     PodRunning,
     PodTerminated,
 )
-from k8sim.component import Contribution
 from k8sim.config.k8s_types import Affinity, NodeSelectorTerm
 from k8sim.config.pods import Toleration
-from k8sim.controllers.queue import WorkQueue
 from k8sim.controllers.ranking import scaled_value
-from k8sim.controllers.replicaset import latency_sampler
+from k8sim.controllers.replicaset import PodOwnerController
 from k8sim.controllers.store import SCALED_DOWN, PodMaker, Sampling, template_hash, with_image
 
 if TYPE_CHECKING:
@@ -118,32 +116,20 @@ def term_matches(term: NodeSelectorTerm, labels: dict[str, str], name: str) -> b
         _req_matches(r, name) for r in term.match_fields)
 
 
-class DaemonSetController:
-    """Every DaemonSet of the run (see the module docstring)."""
+class DaemonSetController(PodOwnerController):
+    """Every DaemonSet of the run (see the module docstring). Syncs follow object, node
+    and pod events."""
 
     name = "daemonset-controller"
+    syncs_key = "daemonset_syncs"
 
     def __init__(self, ctx: Context, store: AppStore, timing: ControllerTiming):
-        self.ctx = ctx
-        self.env = ctx.env
-        self.store = store
-        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
-            ctx, timing, self.name, lambda row: f"{store.daemonsets[row].namespace}/{store.daemonsets[row].name}"))
+        super().__init__(ctx, store, timing, lambda: store.daemonsets)
         self.by_key: dict[str, int] = {}
         bus = ctx.api.bus
-        bus.subscribe(PodDeleting, self._on_deleting)
-        bus.subscribe(PodTerminated, self._on_terminated)
-        bus.subscribe(PodDeleted, self._on_deleted)
-        bus.subscribe(PodRunning, self._on_running)
         bus.subscribe(NodeAdded, self._on_node)
         bus.subscribe(NodeUpdated, self._on_node)
         bus.subscribe(NodeRemoved, self._on_node)
-
-    def start(self) -> None:
-        """Nothing to start: syncs follow object, node and pod events."""
-
-    def contribute(self) -> Contribution:
-        return Contribution(provenance={"daemonset_syncs": self.queue.syncs})
 
     def create(self, obj: AppObject, workload: int, sampling: Sampling) -> int:
         store = self.store

@@ -80,17 +80,21 @@ def latency_sampler(ctx: Context, timing: ControllerTiming, name: str,
     return draw
 
 
-class ReplicaSetController:
-    """Every ReplicaSet of the run (see the module docstring)."""
+class PodOwnerController:
+    """What the ReplicaSet, StatefulSet and DaemonSet controllers share: a work queue over
+    the rows of their objects (``objects()``; each key synced a reaction latency after it
+    is added) and the pod events they react to, subscribed in this order. A subclass sets
+    ``name`` and ``syncs_key`` and defines ``sync`` and the four handlers."""
 
-    name = "replicaset-controller"
+    name = ""
+    syncs_key = ""  # provenance entry: how many syncs ran
 
-    def __init__(self, ctx: Context, store: AppStore, timing: ControllerTiming):
+    def __init__(self, ctx: Context, store: AppStore, timing: ControllerTiming, objects: Callable[[], list[Any]]):
         self.ctx = ctx
         self.store = store
         self.env = ctx.env
         self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
-            ctx, timing, self.name, lambda row: f"{store.replicasets[row].namespace}/{store.replicasets[row].name}"))
+            ctx, timing, self.name, lambda row: f"{objects()[row].namespace}/{objects()[row].name}"))
         bus = ctx.api.bus
         bus.subscribe(PodDeleting, self._on_deleting)
         bus.subscribe(PodTerminated, self._on_terminated)
@@ -101,7 +105,32 @@ class ReplicaSetController:
         """Nothing to start: syncs follow object changes and pod events."""
 
     def contribute(self) -> Contribution:
-        return Contribution(provenance={"replicaset_syncs": self.queue.syncs})
+        return Contribution(provenance={self.syncs_key: self.queue.syncs})
+
+    def sync(self, row: int) -> None:
+        raise NotImplementedError
+
+    def _on_deleting(self, e: PodDeleting) -> None:
+        raise NotImplementedError
+
+    def _on_terminated(self, e: PodTerminated) -> None:
+        raise NotImplementedError
+
+    def _on_deleted(self, e: PodDeleted) -> None:
+        raise NotImplementedError
+
+    def _on_running(self, e: PodRunning) -> None:
+        raise NotImplementedError
+
+
+class ReplicaSetController(PodOwnerController):
+    """Every ReplicaSet of the run (see the module docstring)."""
+
+    name = "replicaset-controller"
+    syncs_key = "replicaset_syncs"
+
+    def __init__(self, ctx: Context, store: AppStore, timing: ControllerTiming):
+        super().__init__(ctx, store, timing, lambda: store.replicasets)
 
     # -- the objects --------------------------------------------------------------------
 

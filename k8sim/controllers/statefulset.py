@@ -29,9 +29,7 @@ from typing import TYPE_CHECKING
 
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRunning, PodTerminated
-from k8sim.component import Contribution
-from k8sim.controllers.queue import WorkQueue
-from k8sim.controllers.replicaset import latency_sampler
+from k8sim.controllers.replicaset import PodOwnerController
 from k8sim.controllers.store import SCALED_DOWN, PodMaker, Sampling, template_hash, with_image
 
 if TYPE_CHECKING:
@@ -70,29 +68,15 @@ class StatefulSetObj:
         return self.name if self.namespace == "default" else f"{self.namespace}/{self.name}"
 
 
-class StatefulSetController:
+class StatefulSetController(PodOwnerController):
     """Every StatefulSet of the run (see the module docstring)."""
 
     name = "statefulset-controller"
+    syncs_key = "statefulset_syncs"
 
     def __init__(self, ctx: Context, store: AppStore, timing: ControllerTiming):
-        self.ctx = ctx
-        self.env = ctx.env
-        self.store = store
-        self.queue = WorkQueue(ctx.env, self.sync, latency_sampler(
-            ctx, timing, self.name, lambda row: f"{store.statefulsets[row].namespace}/{store.statefulsets[row].name}"))
+        super().__init__(ctx, store, timing, lambda: store.statefulsets)
         self.by_key: dict[str, int] = {}
-        bus = ctx.api.bus
-        bus.subscribe(PodDeleting, self._on_deleting)
-        bus.subscribe(PodTerminated, self._on_terminated)
-        bus.subscribe(PodDeleted, self._on_deleted)
-        bus.subscribe(PodRunning, self._on_running)
-
-    def start(self) -> None:
-        """Nothing to start: syncs follow object changes and pod events."""
-
-    def contribute(self) -> Contribution:
-        return Contribution(provenance={"statefulset_syncs": self.queue.syncs})
 
     # -- the objects --------------------------------------------------------------------
 
