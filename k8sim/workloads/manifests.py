@@ -116,7 +116,7 @@ _SERVER_FIELDS = frozenset({
 })
 
 # Modelled pod-spec fields (under a pod template's or a Pod's ``spec``).
-_POD_SPEC_FIELDS = frozenset({
+_POD_SPEC_FIELDS: frozenset[str] = frozenset({
     "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "schedulerName", "priority",
     "priorityClassName", "terminationGracePeriodSeconds", "nodeName", "overhead", "resources", "restartPolicy",
     "containers[*].name", "containers[*].image", "containers[*].imagePullPolicy", "containers[*].resources.requests",
