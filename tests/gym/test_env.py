@@ -184,3 +184,21 @@ def test_async_vector_env():
     for _ in range(10):
         obs, rew, *_ = envs.step(np.array([int(np.flatnonzero(m)[0]) for m in obs["action_mask"]]))
     envs.close()
+
+
+def test_a_fresh_interpreter_makes_the_env_from_its_module_qualified_id():
+    # Gymnasium 1.x has no plugin entry points; its own way to make an env of a package
+    # that is not imported yet is the "module:id" form of gymnasium.make
+    # (gymnasium/envs/registration.py, load_env_creator / _find_spec: the part before
+    # ":" is imported first). Run in a new interpreter so that nothing imported k8sim.gym.
+    import subprocess
+    import sys
+
+    code = ("import sys, gymnasium\n"
+            "assert 'k8sim.gym' not in sys.modules\n"
+            f"env = gymnasium.make('k8sim.gym:{kgym.ENV_ID}', scenario={str(QUICK)!r})\n"
+            "obs, info = env.reset(seed=3)\n"
+            "print(type(env.unwrapped).__name__, obs['action_mask'].sum() > 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["SchedulingEnv", "True"]
