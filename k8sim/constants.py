@@ -19,7 +19,11 @@ __all__ = [
     "DEFAULT_MAX_PODS",
     "DEFAULT_SCHEDULER",
     "GPU_MILLI",
+    "GPU_DEVICES_ANNOTATION",
+    "GPU_MILLI_ANNOTATION",
+    "GPU_MODELS_ANNOTATION",
     "GPU_MODEL_LABEL",
+    "GPU_RESOURCE",
     "HOSTNAME_LABEL",
     "MAX_GPUS_PER_NODE",
     "POOL_LABEL",
@@ -38,6 +42,14 @@ POOL_LABEL = "k8sim.io/node-pool"
 RUNTIME_HANDLER_LABEL_PREFIX = "runtime-handler.k8sim.io/"
 #: Label k8sim puts on every node with GPUs: its GPU model (e.g. ``V100M16``).
 GPU_MODEL_LABEL = "k8sim.io/gpu-model"
+#: The extended resource of whole GPU devices on a real cluster (NVIDIA's device plugin).
+GPU_RESOURCE = "nvidia.com/gpu"
+#: Pod annotations that carry what ``nvidia.com/gpu`` cannot (``k8sim export`` writes
+#: them; the kubectl-objects reader reads them): the milli-GPU on each device, the
+#: allowed models ("|"-separated) and the devices a bound pod holds ("0,2").
+GPU_MILLI_ANNOTATION = "k8sim.io/gpu-milli"
+GPU_MODELS_ANNOTATION = "k8sim.io/gpu-models"
+GPU_DEVICES_ANNOTATION = "k8sim.io/gpu-devices"
 
 #: kubelet's default ``maxPods``, used when a node does not declare ``pods``.
 DEFAULT_MAX_PODS = 110

@@ -249,6 +249,9 @@ class InitialPod(K8sModel):
     priority: Priority = 0  # pod priority
     duration: Distribution | None = None  # remaining run time; absent = forever
     gpu: PodGpu | None = None  # GPU request, placed on the node's devices by the "best" rule
+    # The devices it holds (indices on its node), e.g. from an exported snapshot; absent:
+    # chosen by the "best" rule. One per GPU of the request.
+    gpu_devices: list[int] | None = Field(default=None, alias="gpuDevices")
     affinity: Affinity | None = None  # its pod (anti-)affinity terms (node affinity is not read)
     ports: tuple[ContainerPort, ...] = ()  # container ports; hostPorts block other pods (NodePorts)
     image: str | None = None  # its container's image (or containers[].image)
@@ -259,6 +262,13 @@ class InitialPod(K8sModel):
 
     @model_validator(mode="after")
     def _check(self) -> InitialPod:
+        if self.gpu_devices is not None:
+            if self.gpu is None:
+                raise ValueError("gpuDevices: needs a gpu request")
+            devs = self.gpu_devices
+            if len(devs) != self.gpu.count or len(set(devs)) != len(devs) or min(devs) < 0:
+                raise ValueError(f"gpuDevices: expected {self.gpu.count} distinct device indices >= 0 "
+                                 f"(one per GPU of the request), got {devs}")
         if self.containers and self.image is not None:
             raise ValueError("give image (one main container) or containers, not both")
         if self.requests and _per_container(self.containers, self.init_containers):

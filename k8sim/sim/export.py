@@ -11,7 +11,8 @@ the real kube-scheduler then does with the pending pods can be compared with k8s
   same), and KWOK's annotation ``kwok.x-k8s.io/node: fake`` (KWOK's controller then
   manages the node and its pods; ``kwok.x-k8s.io/node`` is the annotation its
   ``manage-nodes-with-annotation-selector`` default selects). GPU devices are the
-  extended resource ``nvidia.com/gpu`` (whole devices).
+  extended resource ``nvidia.com/gpu`` (whole devices) beside the ``k8sim.io/gpu-model``
+  label.
 - Pods bound at that time: ``spec.nodeName`` set (they bypass the scheduler, as k8sim's
   initial pods do); pods still pending: no ``nodeName``, their ``schedulerName``.
   Each keeps namespace, name, labels, priority, node selector, tolerations, affinity,
@@ -22,11 +23,16 @@ the real kube-scheduler then does with the pending pods can be compared with k8s
   and also carries ``spec.priority`` with the same value, which the Priority admission
   plugin accepts (``plugin/pkg/admission/priority/admission.go``, ``admitPod``: a set
   ``spec.priority`` must equal the class's value).
+  A GPU pod requests ``nvidia.com/gpu`` (its device count) and carries annotations with
+  what that resource cannot say: ``k8sim.io/gpu-milli`` (its share of each device),
+  ``k8sim.io/gpu-models`` (allowed models) and, bound, ``k8sim.io/gpu-devices`` (the
+  device indices it holds). A real cluster ignores them; k8sim's kubectl-objects reader
+  restores the GPU request and placement from them, so a GPU-sharing cluster round-trips.
 - Namespaces: every namespace a pod uses, with the scenario's labels.
 
-Not exported (each one that applies is in :attr:`Export.warnings`): fractional GPUs
-(``milli < 1000`` has no upstream equivalent; exported as whole devices), per-device GPU
-placement, pods' run times and start latencies (KWOK runs pods forever unless its
+Not exported (each one that applies is in :attr:`Export.warnings`): fractional GPUs on
+the real cluster (``milli < 1000`` has no upstream equivalent; the device plugin's
+resource asks for whole devices; the annotations keep the share for k8sim), pods' run times and start latencies (KWOK runs pods forever unless its
 stages say otherwise), node images, NotReady nodes (KWOK keeps nodes Ready), and
 profiles with plugins or policies upstream does not have (no
 ``KubeSchedulerConfiguration`` then).
@@ -44,7 +50,13 @@ import yaml
 
 from k8sim.cluster.pods import BOUND, PENDING, RUNNING
 from k8sim.config.quantity import format_quantity
-from k8sim.constants import GPU_MILLI
+from k8sim.constants import (
+    GPU_DEVICES_ANNOTATION,
+    GPU_MILLI,
+    GPU_MILLI_ANNOTATION,
+    GPU_MODELS_ANNOTATION,
+    GPU_RESOURCE,
+)
 from k8sim.scheduling.profiles import PRESETS, Ref, merge
 from k8sim.workloads.kube_objects import _exact
 
@@ -52,8 +64,6 @@ if TYPE_CHECKING:
     from k8sim.config.scenario import ProfileSpec
     from k8sim.sim.simulation import Simulation
 
-#: The extended resource GPUs are exported as.
-GPU_RESOURCE = "nvidia.com/gpu"
 #: Image of containers that name none (KWOK never pulls it).
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 #: Upstream plugins (``pkg/scheduler/framework/plugins/names``) among k8sim's.
@@ -213,6 +223,21 @@ class _Exporter:
             self.warn("fractional GPU requests (milli < 1000) are exported as whole nvidia.com/gpu devices")
         return {GPU_RESOURCE: str(count)}
 
+    def _gpu_annotations(self, pod: int, info: Any) -> dict[str, str]:
+        """k8sim's GPU-sharing facts that ``nvidia.com/gpu`` cannot carry, as annotations
+        the kubectl-objects reader turns back into the GPU request: the milli-GPU share,
+        the allowed models and, for a bound pod, the devices it holds."""
+        pods, nodes = self.state.pods, self.state.nodes
+        if int(pods.gpu_count[pod]) == 0:
+            return {}
+        out = {GPU_MILLI_ANNOTATION: str(int(pods.gpu_milli[pod]))}
+        if info.gpu_models is not None:
+            out[GPU_MODELS_ANNOTATION] = "|".join(sorted(nodes.gpu_models[m] for m in info.gpu_models))
+        mask = int(pods.gpu_devices[pod])
+        if mask and int(pods.phase[pod]) != PENDING:
+            out[GPU_DEVICES_ANNOTATION] = ",".join(str(d) for d in range(mask.bit_length()) if mask >> d & 1)
+        return out
+
     def _priority_class(self, value: int, policy: str) -> str:
         key = (value, policy)
         if key not in self.priorities:
@@ -258,9 +283,11 @@ class _Exporter:
             spec["containers"] = containers
             spec.update(extra)
             spec["terminationGracePeriodSeconds"] = int(info.termination_grace_s)
-            out.append({"apiVersion": "v1", "kind": "Pod",
-                        "metadata": {"name": name, "namespace": namespace, "labels": dict(info.labels)},
-                        "spec": spec})
+            meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(info.labels)}
+            gpu_notes = self._gpu_annotations(p, info)
+            if gpu_notes:
+                meta["annotations"] = gpu_notes
+            out.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
         return out
 
     def namespace_objects(self) -> list[dict[str, Any]]:

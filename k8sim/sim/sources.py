@@ -115,6 +115,14 @@ class WorkloadSources:
                     problems.append((f"initial_pods[{i}].gpu", f"node {p.node_name!r} has no room for "
                                      f"{p.gpu.count} GPU(s) of {p.gpu.milli}m" + ("" if allowed else " of an allowed model")))
                     continue
+                if p.gpu_devices is not None:
+                    free, ndev = nodes.gpu_free[node], int(nodes.gpu_count[node])
+                    bad = [d for d in p.gpu_devices if d >= ndev or free[d] < p.gpu.milli]
+                    if bad:
+                        problems.append((f"initial_pods[{i}].gpuDevices",
+                                         f"node {p.node_name!r} has {ndev} GPU device(s); device(s) {bad} "
+                                         f"missing or without {p.gpu.milli}m free"))
+                        continue
             duration = math.inf
             if p.duration is not None:
                 duration = float(p.duration.sample(ctx.streams.generator("initial-duration", i), 1)[0])
@@ -126,6 +134,8 @@ class WorkloadSources:
                 gpu_count=gpu[0] if gpu else 0, gpu_milli=gpu[1] if gpu else 0, node=node,
                 nonzero=state.shapes[shape].nonzero_bound,
             )
+            if p.gpu_devices is not None:
+                ops.assign_gpus(state, pod, sum(1 << d for d in p.gpu_devices))
             api.bind(pod, node, "initial")
         if problems:
             raise ScenarioError(ctx.source, problems)

@@ -78,6 +78,15 @@ from k8sim.config.loader import ScenarioError, read_yaml
 from k8sim.config.objects import ObjectReader
 from k8sim.config.quantity import format_quantity, to_milli, to_units
 from k8sim.config.scenario import DEFAULT_SCHEDULER, Taint, Toleration
+from k8sim.constants import (
+    GPU_DEVICES_ANNOTATION,
+    GPU_MILLI,
+    GPU_MILLI_ANNOTATION,
+    GPU_MODEL_LABEL,
+    GPU_MODELS_ANNOTATION,
+    GPU_RESOURCE,
+    MAX_GPUS_PER_NODE,
+)
 from k8sim.scheduling.explain import ExplainError
 from k8sim.scheduling.pod_resources import ContainerRequests
 from k8sim.scheduling.pod_resources import pod_requests as requests_of
@@ -131,6 +140,11 @@ class KubePod:
     init_containers: list[KubeContainer] = field(default_factory=list)
     overhead: dict[str, Fraction] = field(default_factory=dict)  # spec.overhead
     pod_level: dict[str, Fraction] = field(default_factory=dict)  # spec.resources.requests
+    #: k8sim's GPU annotations (see :mod:`k8sim.sim.export`): milli-GPU per device,
+    #: allowed models, the devices a bound pod holds. None where absent.
+    gpu_milli: int | None = None
+    gpu_models: str | None = None
+    gpu_devices: list[int] | None = None
 
     @property
     def key(self) -> str:
@@ -179,15 +193,22 @@ class KubeObjects:
         ``scheduler:`` section (e.g. ``KubeConfigResult.settings``), default profile if None.
         Pending pods whose ``schedulerName`` no profile has are left out."""
         names = _profile_names(scheduler)
+        devices = self.gpu_devices_modelled()
         nodes = []
         for n in self.nodes:
+            alloc = dict(n.allocatable)
+            gpus = None
+            if devices and GPU_RESOURCE in alloc and GPU_MODEL_LABEL in n.labels:
+                gpus = {"count": int(alloc.pop(GPU_RESOURCE)), "model": n.labels[GPU_MODEL_LABEL]}
             node: dict[str, Any] = {
                 "name": n.name,
-                "allocatable": {r: _quantity(r, q) for r, q in n.allocatable.items()},
+                "allocatable": {r: _quantity(r, q) for r, q in alloc.items()},
                 "labels": dict(n.labels),
                 "exact_labels": True,
                 "taints": [dict(t) for t in n.taints],
             }
+            if gpus is not None:
+                node["gpus"] = gpus
             images = [{"names": list(names_), "sizeBytes": size} for names_, size in n.images if names_]
             if images:
                 node["images"] = images
@@ -195,7 +216,9 @@ class KubeObjects:
         initial = []
         for p in self.bound():
             pod: dict[str, Any] = {"name": p.key, "nodeName": p.node_name, "priority": p.priority}
-            pod.update(_pod_fields(p))
+            pod.update(_pod_fields(p, devices))
+            if devices and p.gpu_devices is not None and "gpu" in pod:
+                pod["gpuDevices"] = list(p.gpu_devices)
             initial.append(pod)
         workloads = []
         for p in self.pending():
@@ -208,7 +231,7 @@ class KubeObjects:
                 "schedulerName": p.scheduler_name,
                 "topologySpreadConstraints": copy.deepcopy(p.spread),
             }
-            template.update(_pod_fields(p))
+            template.update(_pod_fields(p, devices))
             workloads.append({"name": p.key, "arrival": {"kind": "times", "times_s": [0]}, "template": template})
         namespaces = [{"name": ns, "labels": dict(labels)} for ns, labels in self.namespaces.items()]
         out: dict[str, Any] = {
@@ -222,6 +245,15 @@ class KubeObjects:
         if scheduler is not None:
             out["scheduler"] = scheduler
         return out
+
+    def gpu_devices_modelled(self) -> bool:
+        """Whether GPUs are read into k8sim's per-device GPU model: when some node with
+        ``nvidia.com/gpu`` carries the ``k8sim.io/gpu-model`` label (a cluster that
+        ``k8sim export`` wrote). Then such nodes get ``gpus`` and every pod's
+        ``nvidia.com/gpu`` request becomes a ``gpu`` request (its share and models from
+        the pod's annotations). Otherwise ``nvidia.com/gpu`` stays an extended resource
+        that NodeResourcesFit counts, as on a real cluster."""
+        return any(GPU_RESOURCE in n.allocatable and GPU_MODEL_LABEL in n.labels for n in self.nodes)
 
 
 def _exact(q: Fraction) -> str:
@@ -243,25 +275,35 @@ def _quantities(resources: dict[str, Fraction]) -> dict[str, str]:
     return {r: _exact(q) for r, q in resources.items()}
 
 
-def _pod_fields(p: KubePod) -> dict[str, Any]:
+def _pod_fields(p: KubePod, gpu_devices: bool = False) -> dict[str, Any]:
     """What a bound pod (initial pod) and a pending pod (template) share: namespace,
     labels, per-container requests and images, overhead, pod-level requests, pod
-    (anti-)affinity, host ports."""
+    (anti-)affinity, host ports; with ``gpu_devices`` (see
+    :meth:`KubeObjects.gpu_devices_modelled`) the ``nvidia.com/gpu`` requests become a
+    ``gpu`` request."""
     out: dict[str, Any] = {"namespace": p.namespace, "labels": dict(p.labels)}
+
+    def own(requests: dict[str, Fraction]) -> dict[str, str]:
+        return _quantities({r: q for r, q in requests.items() if not (gpu_devices and r == GPU_RESOURCE)})
+
     out["containers"] = [
-        {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {})}
+        {"name": c.name, "requests": own(c.requests), **({"image": c.image} if c.image else {})}
         for c in p.containers
     ] or [{"name": "main", "requests": {}}]
     if p.init_containers:
         out["initContainers"] = [
-            {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
+            {"name": c.name, "requests": own(c.requests), **({"image": c.image} if c.image else {}),
              **({"restartPolicy": "Always"} if c.sidecar else {})}
             for c in p.init_containers
         ]
     if p.overhead:
-        out["overhead"] = _quantities(p.overhead)
+        out["overhead"] = own(p.overhead)
     if p.pod_level:
-        out["resources"] = {"requests": _quantities(p.pod_level)}
+        out["resources"] = {"requests": own(p.pod_level)}
+    count = p.requests.get(GPU_RESOURCE, Fraction(0))
+    if gpu_devices and count > 0:
+        out["gpu"] = {"count": int(count), **({"milli": p.gpu_milli} if p.gpu_milli is not None else {}),
+                      **({"models": p.gpu_models} if p.gpu_models else {})}
     if p.affinity is not None:
         out["affinity"] = copy.deepcopy(p.affinity)
     if p.ports:
@@ -451,6 +493,15 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
                        f"{path}.spec.topologySpreadConstraints") or []
     pod_level = _pod_level(r, spec, f"{path}.spec")
     overhead = r.resources(spec.get("overhead"), f"{path}.spec.overhead")
+    notes = r.strings(meta.get("annotations"), f"{path}.metadata.annotations")
+    gpu_milli, gpu_devices = None, None
+    if GPU_MILLI_ANNOTATION in notes:
+        gpu_milli = _annotated_int(r, notes[GPU_MILLI_ANNOTATION], f"{path}.metadata.annotations.{GPU_MILLI_ANNOTATION}",
+                                   1, GPU_MILLI)
+    if GPU_DEVICES_ANNOTATION in notes:
+        where = f"{path}.metadata.annotations.{GPU_DEVICES_ANNOTATION}"
+        parsed = [_annotated_int(r, d, where, 0, MAX_GPUS_PER_NODE - 1) for d in notes[GPU_DEVICES_ANNOTATION].split(",")]
+        gpu_devices = None if None in parsed else [d for d in parsed if d is not None]
     pod = KubePod(
         name=name,
         namespace=namespace,
@@ -471,6 +522,9 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
         init_containers=init,
         overhead=overhead,
         pod_level=pod_level,
+        gpu_milli=gpu_milli,
+        gpu_models=notes.get(GPU_MODELS_ANNOTATION) or None,
+        gpu_devices=gpu_devices,
     )
     if not pod.bound:
         if spec.get("schedulingGates"):
@@ -486,6 +540,18 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
             r.group("pending pod(s) with preemptionPolicy Never (k8sim takes it from a PriorityClass only; "
                     "PreemptLowerPriority used)", key)
     return pod
+
+
+def _annotated_int(r: ObjectReader, text: str, path: str, lo: int, hi: int) -> int | None:
+    """An integer written in an annotation (a string), within [lo, hi]."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        r.problem(path, f"expected an integer in [{lo}, {hi}], got {text!r}")
+        return None
+    return value
 
 
 def _namespace(r: ObjectReader, item: dict[str, Any], i: int) -> tuple[str, dict[str, str]] | None:

@@ -185,3 +185,93 @@ def test_no_configuration_for_research_policies(tmp_path):
     assert ex.scheduler_config is None
     assert any("Tetris" in w for w in ex.warnings)
     assert [p.name for p in ex.write(tmp_path)] == ["cluster.yaml"]
+
+
+def _gpu_sharing() -> dict:
+    """Two GPU models, GPU-sharing and whole-GPU pods, a model constraint, pods bound
+    before the run (one on explicit devices) and pods pending at export time."""
+    return {
+        "name": "gpu-share", "seed": 5,
+        "scheduler": {"profiles": [{"preset": "fgd"}]},
+        "cluster": {"nodes": [
+            {"name": "a-0", "allocatable": {"cpu": "32", "memory": "128Gi"}, "gpus": {"count": 4, "model": "V100M16"}},
+            {"name": "b-0", "allocatable": {"cpu": "32", "memory": "128Gi"}, "gpus": {"count": 2, "model": "T4"}},
+            {"name": "c-0", "allocatable": {"cpu": "8", "memory": "32Gi"}},
+        ]},
+        "initial_pods": [
+            {"name": "share-on-3", "nodeName": "a-0", "requests": {"cpu": "1"},
+             "gpu": {"count": 1, "milli": 300}, "gpuDevices": [3]},
+            {"name": "whole-2", "nodeName": "b-0", "requests": {"cpu": "2"}, "gpu": {"count": 1}},
+        ],
+        "workloads": [
+            {"name": "share", "arrival": {"kind": "times", "times_s": [0, 0, 0, 0, 5]},
+             "duration": {"kind": "constant", "value": 100},
+             "template": {"requests": {"cpu": "1", "memory": "1Gi"}, "gpu": {"count": 1, "milli": 450}}},
+            {"name": "pair", "arrival": {"kind": "times", "times_s": [0, 5]},
+             "duration": {"kind": "constant", "value": 100},
+             "template": {"requests": {"cpu": "4", "memory": "8Gi"}, "gpu": {"count": 2, "models": "V100M16"}}},
+        ],
+    }
+
+
+def test_gpu_sharing_cluster_round_trips_with_devices(tmp_path):
+    sim = Simulation(validate_scenario(_gpu_sharing()))
+    sim.run_until(2)  # the pods created at 0 are bound; those at 5 do not exist yet
+    ex, paths, back = _roundtrip(sim, tmp_path)
+    a, b = sim.state, back.state
+    # The explicit device of the initial pod: 1 << 3.
+    assert int(a.pods.gpu_devices[0]) == 8
+    _assert_same_cluster(sim, back)
+    np.testing.assert_array_equal(b.nodes.gpu_count, a.nodes.gpu_count)
+    np.testing.assert_array_equal(b.nodes.gpu_free, a.nodes.gpu_free)
+    assert [b.nodes.gpu_models[m] if m >= 0 else None for m in b.nodes.gpu_model] == \
+        [a.nodes.gpu_models[m] if m >= 0 else None for m in a.nodes.gpu_model]
+    _assert_same_pods(sim, back)
+    key_b = {_key(b, q): q for q in range(b.pods.n)}
+    kinds = set()
+    for p in range(a.pods.n):
+        if int(a.pods.phase[p]) not in (1, 2):
+            continue
+        q = key_b[_key(a, p)]
+        kinds.add((int(a.pods.gpu_count[p]), int(a.pods.gpu_milli[p])))
+        assert (int(b.pods.gpu_count[q]), int(b.pods.gpu_milli[q]), int(b.pods.gpu_devices[q])) == \
+            (int(a.pods.gpu_count[p]), int(a.pods.gpu_milli[p]), int(a.pods.gpu_devices[p])), _key(a, p)
+        sa, sb = a.shapes[int(a.pods.shape[p])], b.shapes[int(b.pods.shape[q])]
+        models = [{a.nodes.gpu_models[m] for m in s.gpu_models} if s.gpu_models is not None else None
+                  for s in (sa,)] + [{b.nodes.gpu_models[m] for m in sb.gpu_models} if sb.gpu_models is not None
+                                     else None]
+        assert models[0] == models[1]
+    # The comparison covered every kind of GPU request: the two initial pods (300m on
+    # device 3, a whole T4) and, placed by the scheduler, a 450m share and the pair.
+    assert kinds == {(1, 300), (1, 1000), (1, 450), (2, 1000)}
+    doc = yaml.safe_load(paths[0].read_text())
+    pair = next(o for o in doc["items"] if o["kind"] == "Pod" and o["metadata"]["name"].startswith("pair"))
+    assert pair["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] == "2"
+    assert pair["metadata"]["annotations"]["k8sim.io/gpu-models"] == "V100M16"
+
+
+def test_gpu_annotations_that_do_not_parse_name_their_field(tmp_path):
+    sim = Simulation(validate_scenario(_gpu_sharing()))
+    sim.run_until(2)
+    ex = export_cluster(sim)
+    for o in ex.objects:
+        if o["kind"] == "Pod" and o["metadata"]["name"] == "share-on-3":
+            o["metadata"]["annotations"]["k8sim.io/gpu-milli"] = "1500"
+    path = ex.write(tmp_path)[0]
+    with pytest.raises(Exception) as err:
+        load_kube_objects(path)
+    assert "annotations.k8sim.io/gpu-milli" in str(err.value) and "[1, 1000]" in str(err.value)
+
+
+@pytest.mark.parametrize("devices, message", [
+    ([3, 3], "expected 1 distinct device indices"),
+    ([4], "device(s) [4] missing"),  # a-0 has devices 0-3
+])
+def test_initial_pod_gpu_devices_are_checked(devices, message):
+    from k8sim.config.loader import ScenarioError
+
+    spec = _gpu_sharing()
+    spec["initial_pods"][0]["gpuDevices"] = devices
+    with pytest.raises((ScenarioError, ValueError)) as err:
+        Simulation(validate_scenario(spec))
+    assert message in str(err.value) and "initial_pods" in str(err.value)
