@@ -10,6 +10,7 @@ reader hands :func:`build_nodes` the node columns to type and validate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,7 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
         data[name] = np.asarray(value)
     if columns:
         raise TypeError(f"raw_frame: unknown columns {sorted(columns)}")
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)
 
 
 def outside_window(arrival: np.ndarray, end: np.ndarray, options: TraceOptions) -> np.ndarray:
@@ -83,9 +84,10 @@ def window_error(file: str, options: TraceOptions) -> TraceError:
 
 
 def _sample(
-    keep_n: int, owners: np.ndarray, options: TraceOptions, rng: np.random.Generator | None
+    keep_n: int, owner_of: Callable[[], np.ndarray], options: TraceOptions, rng: np.random.Generator | None
 ) -> np.ndarray:
-    """Indices (sorted) of the rows kept by sampling."""
+    """Indices (sorted) of the rows kept by sampling (``owner_of()`` gives the owners of
+    the rows; called only when sampling by owner)."""
     if options.sample_fraction >= 1.0:
         return np.arange(keep_n)
     if rng is None:
@@ -94,6 +96,7 @@ def _sample(
         k = int(round(options.sample_fraction * keep_n))
         return np.sort(rng.choice(keep_n, size=k, replace=False))
     # By owner: pods with an empty owner are each their own group.
+    owners = owner_of()
     keys = np.array([o if o else f"\x00{i}" for i, o in enumerate(owners)], dtype=object)
     uniq, inverse = np.unique(keys, return_inverse=True)
     k = int(round(options.sample_fraction * len(uniq)))
@@ -151,7 +154,7 @@ def build_pods(
     duration = np.where(after, np.nan, duration)
     arrival = np.where(before, 0.0, arrival - lo)
 
-    chosen = _sample(len(idx), raw["owner"].to_numpy(dtype=object)[idx], options, rng)
+    chosen = _sample(len(idx), lambda: raw["owner"].to_numpy(dtype=object)[idx], options, rng)
     report.filter("not_sampled", len(idx) - len(chosen))
     idx, arrival, duration, before, after = (
         idx[chosen],
@@ -161,26 +164,36 @@ def build_pods(
         after[chosen],
     )
 
-    sub = raw.iloc[idx]
+    # Rows in order of arrival (stable: file order on ties; no arrival is NaN here), so
+    # each column is taken once, already sorted.
+    order = np.argsort(arrival, kind="stable")
+    idx, arrival, duration, before, after = idx[order], arrival[order], duration[order], before[order], after[order]
+
+    def number(column: str) -> np.ndarray:
+        return raw[column].to_numpy(dtype=float)[idx]
+
+    def text(column: str) -> pd.Series:
+        return _text(raw[column].take(idx))
+
     rs = options.resource_scale
     frame = pd.DataFrame(
         {
-            "id": _text(sub["id"]),
+            "id": text("id"),
             "arrival_s": arrival * options.time_scale,
             "duration_s": duration * options.time_scale,
-            "cpu_milli": _int64(np.rint(sub["cpu_milli"].to_numpy(dtype=float) * rs), file, "cpu_milli"),
-            "memory_bytes": _int64(np.rint(sub["memory_bytes"].to_numpy(dtype=float) * rs), file, "memory_bytes"),
-            "gpu_count": _int64(sub["gpu_count"].to_numpy(dtype=float), file, "gpu_count"),
-            "gpu_milli": _int64(np.rint(sub["gpu_milli"].to_numpy(dtype=float)), file, "gpu_milli"),
-            "gpu_model": _text(sub["gpu_model"]),
-            "priority": _int64(sub["priority"].to_numpy(dtype=float), file, "priority"),
-            "qos": _text(sub["qos"]),
-            "owner": _text(sub["owner"]),
+            "cpu_milli": _int64(np.rint(number("cpu_milli") * rs), file, "cpu_milli"),
+            "memory_bytes": _int64(np.rint(number("memory_bytes") * rs), file, "memory_bytes"),
+            "gpu_count": _int64(number("gpu_count"), file, "gpu_count"),
+            "gpu_milli": _int64(np.rint(number("gpu_milli")), file, "gpu_milli"),
+            "gpu_model": text("gpu_model"),
+            "priority": _int64(number("priority"), file, "priority"),
+            "qos": text("qos"),
+            "owner": text("owner"),
             "clipped_start": before.astype(bool),
             "clipped_end": after.astype(bool),
-        }
+        },
+        copy=False,  # the columns are new arrays: no copy into consolidated blocks
     )
-    frame = frame.sort_values("arrival_s", kind="stable").reset_index(drop=True)
     report.kept = len(frame)
     report.clipped_start = int(frame["clipped_start"].sum())
     report.clipped_end = int(frame["clipped_end"].sum())

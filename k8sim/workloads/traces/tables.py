@@ -57,6 +57,8 @@ __all__ = [
 
 #: Bytes of input read (and parsed) at a time.
 DEFAULT_BLOCK_SIZE = 32 << 20
+#: pyarrow's own block size within one of ours: blocks are parsed on pyarrow's threads.
+_ARROW_BLOCK = 1 << 20
 
 Cells: TypeAlias = np.ndarray | pa.Array | pa.ChunkedArray
 
@@ -142,8 +144,7 @@ def _expected_text(expected: Sequence[str]) -> str:
 #: ASCII characters ``str.strip`` removes that can sit in an unquoted cell of a line.
 _ASCII_WS = b" \t\x0b\x0c\x1c\x1d\x1e\x1f\r"
 _TRIM_CHARS = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
-_TRIM_LUT = np.zeros(256, dtype=bool)
-_TRIM_LUT[list(_TRIM_CHARS.encode("ascii"))] = True
+_TRIM_BYTES = tuple(bytes([c]) for c in _TRIM_CHARS.encode("ascii"))
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
 
@@ -248,26 +249,38 @@ class _Reader:
         carriage returns, or None (nothing changed) when pyarrow does not find the rows the
         line scan found, for the caller to parse the block with ``csv`` instead."""
         arr = np.frombuffer(buf, dtype=np.uint8)
-        nl = np.flatnonzero(arr == 10)
-        n_lines = len(nl)
-        starts = np.zeros(n_lines, dtype=np.int64)
-        starts[1:] = nl[:-1] + 1
-        ends = nl.astype(np.int64)
-        ends -= (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)  # a CR before the LF
+        n_lines = buf.count(b"\n")
+
+        def scan() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Offsets of each line's LF, start and end (a CR before the LF excluded)."""
+            nl = np.flatnonzero(arr == 10)
+            starts = np.zeros(n_lines, dtype=np.int64)
+            starts[1:] = nl[:-1] + 1
+            ends = nl.astype(np.int64)
+            ends -= (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)  # a CR before the LF
+            return nl, starts, ends
+
+        # The usual block has no CR and a non-blank first line. If pyarrow then finds a
+        # row on every line after the header, each line is a data row and no per-byte line
+        # scan is needed; otherwise (empty, blank or malformed lines) the scan finds them.
+        first_nl = buf.find(b"\n")
+        plain = b"\r" not in buf and first_nl > 0 and bool(buf[:first_nl].strip(_ASCII_WS))
+        nl, starts, ends = (np.empty(0, np.int64),) * 3 if plain else scan()
         numbers = self.line + 1 + np.arange(n_lines, dtype=np.int64)
         names = self.names
         cut = 0  # offset of the bytes handed to pyarrow (after a header)
         header_at = -1
         if names is None:
-            j = self._first_text_line(buf, starts, ends)
+            j = 0 if plain else self._first_text_line(buf, starts, ends)
             if j < 0:
                 self.line += n_lines
                 return self.empty()
-            row = [c.strip() for c in buf[starts[j]:ends[j]].decode("ascii").split(self.delimiter)]
+            line = buf[:first_nl] if plain else buf[starts[j]:ends[j]]
+            row = [c.strip() for c in line.decode("ascii").split(self.delimiter)]
             is_header, names = self.first_row(row, int(numbers[j]))
             if is_header:
                 header_at = j
-                cut = int(nl[j]) + 1
+                cut = first_nl + 1 if plain else int(nl[j]) + 1
         if len(set(names)) != len(names) or len(names) == 1:
             return None  # duplicate names, or blank lines pyarrow would take for rows: csv
         wanted = [c for c in (*self.expected, *self.optional) if c in names]
@@ -277,46 +290,53 @@ class _Reader:
             invalid.append(1)
             return "skip"
 
-        nonempty = ends > starts
-        if header_at >= 0:
-            nonempty[: header_at + 1] = False
-        if not nonempty.any():  # nothing after the header (pyarrow rejects an empty input)
+        after_header = n_lines - (header_at + 1)
+        # Nothing after the header (pyarrow rejects an empty input): every line there is
+        # empty, i.e. its only byte is its LF (with a scan: no line has a start < end).
+        nothing = (len(buf) - cut == after_header) if plain else not (ends[header_at + 1:] > starts[header_at + 1:]).any()
+        if nothing:
             if self.names is None:
                 self.set_names(names)
             self.line += n_lines
             return self.empty()
         table = pacsv.read_csv(
-            io.BytesIO(buf[cut:]),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=len(buf) + (1 << 16)),
+            pa.BufferReader(pa.py_buffer(buf).slice(cut)),  # (no copy of the block)
+            read_options=pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
                                                  include_columns=wanted, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False, null_values=[]),
         )
-        if not invalid:
-            # Every line pyarrow saw had the right number of fields: data lines are the
-            # non-empty ones (after the header), and none is blank or malformed.
-            data = nonempty.copy()
-            if header_at >= 0:
-                data[: header_at + 1] = False
+        if plain and not invalid and table.num_rows == after_header:
+            data = np.ones(n_lines, dtype=bool)  # every line after the header is a row
+            data[: header_at + 1] = False
             wrong = np.zeros(n_lines, dtype=bool)
         else:
-            # Field counts and blank (whitespace-only) lines, line by line.
-            dpos = np.flatnonzero(arr == ord(self.delimiter))
-            n_delim = np.searchsorted(dpos, ends) - np.searchsorted(dpos, starts)
-            blank = n_delim == 0
-            for i in np.flatnonzero(blank & nonempty):
-                if buf[starts[i]:ends[i]].strip(_ASCII_WS):
-                    blank[i] = False
-            data = ~blank
-            if header_at >= 0:
+            if plain:
+                nl, starts, ends = scan()
+            nonempty = ends > starts
+            nonempty[: header_at + 1] = False
+            if not invalid:
+                # Every line pyarrow saw had the right number of fields: data lines are the
+                # non-empty ones (after the header), and none is blank or malformed.
+                data = nonempty
+                wrong = np.zeros(n_lines, dtype=bool)
+            else:
+                # Field counts and blank (whitespace-only) lines, line by line.
+                dpos = np.flatnonzero(arr == ord(self.delimiter))
+                n_delim = np.searchsorted(dpos, ends) - np.searchsorted(dpos, starts)
+                blank = n_delim == 0
+                for i in np.flatnonzero(blank & nonempty):
+                    if buf[starts[i]:ends[i]].strip(_ASCII_WS):
+                        blank[i] = False
+                data = ~blank
                 data[: header_at + 1] = False
-            wrong = data & (n_delim + 1 != len(names))
+                wrong = data & (n_delim + 1 != len(names))
         good = data & ~wrong
         if table.num_rows != int(good.sum()):
             return None
-        trim = bool(_TRIM_LUT[arr].any())
+        trim = any(c in buf for c in _TRIM_BYTES)
         cells: dict[str, Cells] = {}
         for col in wanted:
             values = table.column(col).combine_chunks()
@@ -530,12 +550,16 @@ class RowCheck:
         by :func:`pandas.to_numeric` (both give the correctly rounded double).
         """
         raw = self.table.cells[column]
-        empty = self.missing(column)
-        if isinstance(raw, np.ndarray):
-            series = pd.Series(raw, dtype=object).where(~empty, None)
-            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        quick = None if isinstance(raw, np.ndarray) else _parse_plain_numbers(raw)
+        if quick is not None:
+            values, empty = quick
         else:
-            values = _parse_numbers(raw, empty)
+            empty = self.missing(column)
+            if isinstance(raw, np.ndarray):
+                series = pd.Series(raw, dtype=object).where(~empty, None)
+                values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            else:
+                values = _parse_numbers(raw, empty)
         self.reject(~empty & ~np.isfinite(values), "bad_number", column)
         self.reject(_outside_int64(raw, values), "out_of_range", column)
         if required:
@@ -593,6 +617,30 @@ def replay_drops(report: TraceReport, batches: Sequence[DeferredDrops]) -> None:
 
 def _bool_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _parse_plain_numbers(raw: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(doubles, empty mask) of a column that pyarrow casts whole (the usual column: no
+    empty cell, no word but ``nan``), or None for :func:`_parse_numbers` to parse. Gives
+    what it would: NaN where empty, and non-finite cells that are not ``nan`` words
+    parsed by :func:`pandas.to_numeric`. Only the non-finite cells are looked at twice."""
+    try:
+        values = np.array(pc.cast(raw, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    except pa.ArrowInvalid:
+        return None
+    empty = np.zeros(len(values), dtype=bool)
+    odd = np.flatnonzero(~np.isfinite(values))
+    if len(odd):
+        cells = raw.take(pa.array(odd))
+        words = _bool_numpy(pc.is_in(cells, value_set=_MISSING_SET))
+        empty[odd[words]] = True
+        values[odd[words]] = np.nan
+        other = odd[~words]
+        if len(other):
+            text = _to_object(raw.take(pa.array(other)))
+            values[other] = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan)
+    return values, empty
 
 
 def _parse_numbers(raw: pa.Array | pa.ChunkedArray, empty: np.ndarray) -> np.ndarray:

@@ -107,3 +107,30 @@ def test_header_only_file_has_its_columns(tmp_path):
     path.write_text("b,a,extra\n\n")
     table = read_table(path, ("a",), TraceReport(source="h"), header=True, optional=("b",))
     assert table.columns == ("a", "b") and len(table) == 0
+
+
+@pytest.mark.parametrize("text, rows, lines, dropped", [
+    # Plain lines only: every line after the header is a row (lines 2-4).
+    ("a,b\n1,2\n3,4\n5,6\n", [("1", "2"), ("3", "4"), ("5", "6")], [2, 3, 4], {}),
+    # Empty lines 3 and 5, no bad row: pyarrow skips them, so its row count (2) is short of
+    # the 4 lines after the header and the line scan places the rows at 2 and 4... and 6.
+    ("a,b\n1,2\n\n3,4\n\n5,6\n", [("1", "2"), ("3", "4"), ("5", "6")], [2, 4, 6], {}),
+    # An empty line 3 and a one-field line 5 (dropped, reported at 5); the row after it is 6.
+    ("a,b\n1,2\n\n3,4\n7\n5,6\n", [("1", "2"), ("3", "4"), ("5", "6")], [2, 4, 6], {"wrong_field_count": 1}),
+    # A whitespace-only line 3 is blank (skipped, not a bad row).
+    ("a,b\n1,2\n  \t\n3,4\n", [("1", "2"), ("3", "4")], [2, 4], {}),
+    # Only empty lines after the header: no rows, no error.
+    ("a,b\n\n\n", [], [], {}),
+], ids=["plain", "empty-lines", "empty-and-bad", "blank", "header-then-empty"])
+def test_ascii_blocks_place_rows_on_their_lines(tmp_path, text, rows, lines, dropped):
+    # ASCII without quotes: these blocks go through pyarrow (the fast path), which must
+    # give the rows and line numbers a line-by-line reading gives.
+    path = tmp_path / "p.csv"
+    path.write_bytes(text.encode("ascii"))
+    report = TraceReport(source="p")
+    parts = list(iter_tables(path, ("a", "b"), report, header=True))
+    got = [((a, b), int(n)) for p in parts for a, b, n in zip(p.column("a"), p.column("b"), p.lines, strict=True)]
+    assert got == list(zip(rows, lines, strict=True))
+    assert report.dropped == dropped and report.rows_read == len(rows) + sum(dropped.values())
+    if dropped:
+        assert report.lines("wrong_field_count") == [5]
