@@ -41,6 +41,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from k8sim.workloads.traces.google_events import (
     END,
@@ -53,6 +55,7 @@ from k8sim.workloads.traces.google_events import (
     check_shape,
     concat_events,
     event_codes,
+    instance_keys,
     lifecycles,
     nodes_from_machine_events,
     pods_from_lifecycles,
@@ -111,6 +114,7 @@ TASK_EVENT_TYPES: dict[str, int] = {
 MACHINE_EVENT_TYPES: dict[str, int] = {"ADD": 0, "REMOVE": 1, "UPDATE": 2}
 
 _ROLE_2011 = {0: SUBMIT, 1: SCHEDULE, 2: END, 3: END, 4: END, 5: END, 6: END, 7: UPDATE_PENDING, 8: OTHER}
+_ROLE_2011_LUT = np.array([_ROLE_2011[c] for c in range(len(_ROLE_2011))], dtype=np.int64)
 
 
 def read_google_2011(
@@ -131,8 +135,9 @@ def read_google_2011(
         table = read_table(path, TASK_EVENTS_COLUMNS, report, header=None)
         check = RowCheck(table, report)
         time_us = check.number("time", minimum=0)
-        job = check.text("job_id")
-        check.reject(job == "", "missing_value", "job_id")
+        job = check.strings("job_id")
+        check.reject(np.asarray(pc.equal(job, "").to_numpy(zero_copy_only=False), dtype=bool),
+                     "missing_value", "job_id")
         index = check.number("task_index")
         codes = event_codes(check, "event_type", TASK_EVENT_TYPES)
         sched_class = check.number("scheduling_class", required=False)
@@ -140,14 +145,13 @@ def read_google_2011(
         cpu = check.number("cpu_request", required=False, minimum=0)
         mem = check.number("memory_request", required=False, minimum=0)
         idx = np.flatnonzero(check.ok)
+        owner = job.take(pa.array(idx))
         parts.append(
             Events(
-                key=np.array(
-                    [f"{j}/{int(k)}" for j, k in zip(job[idx], index[idx], strict=True)], dtype=object
-                ),
-                owner=job[idx],
+                key=instance_keys(owner, index[idx]),
+                owner=owner,
                 time=trace_seconds(time_us[idx], trace_start_us),
-                role=np.array([_ROLE_2011[int(c)] for c in codes[idx]], dtype=np.int64),
+                role=_ROLE_2011_LUT[codes[idx].astype(np.int64)],
                 cpu=cpu[idx],
                 memory=mem[idx],
                 priority=priority[idx],
