@@ -30,13 +30,17 @@ Mapping to the normalised schema
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from k8sim.workloads.traces.build import build_pods, raw_frame
-from k8sim.workloads.traces.reports import PathLike, TraceReport
+from k8sim.workloads.traces.build import build_pods, raw_frame, read_batches
+from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
 from k8sim.workloads.traces.schema import GIB, TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, read_table
+from k8sim.workloads.traces.tables import PLAIN_NUMBER, DeferredDrops, RowCheck, Table, _as_arrow, iter_tables
 
 __all__ = ["VMTABLE_COLUMNS", "read_azure_vmtable"]
 
@@ -56,30 +60,65 @@ VMTABLE_COLUMNS: tuple[str, ...] = (
 
 
 def _bucket(check: RowCheck, column: str, above_top: float) -> np.ndarray:
-    """Bucket values as numbers: ``"8"`` -> 8, ``">24"`` -> ``above_top`` (if > 24)."""
-    raw = check.table.column(column)
-    out = np.full(len(raw), np.nan)
-    bad = np.zeros(len(raw), dtype=bool)
+    """Bucket values as numbers: ``"8"`` -> 8, ``">24"`` -> ``above_top`` (if > 24).
+
+    A cell is read as Python's ``float`` reads it (after the ``>``): plain decimal
+    numbers by one pyarrow cast, any other spelling by ``float`` itself."""
+    raw = _as_arrow(check.table.cells[column])
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks()
+    n = len(raw)
     empty = check.missing(column)
-    for i, text in enumerate(raw):
-        if empty[i]:
-            continue
-        try:
-            if text.startswith(">"):
-                floor = float(text[1:])
-                if above_top > floor:
-                    out[i] = above_top
-                else:
-                    bad[i] = True
-            else:
-                out[i] = float(text)
-        except ValueError:
-            bad[i] = True
+    top = np.asarray(pc.starts_with(raw, ">").to_numpy(zero_copy_only=False), dtype=bool)
+    body = pc.if_else(pa.array(top), pc.utf8_slice_codeunits(raw, 1), raw)
+    plain = np.asarray(pc.match_substring_regex(body, PLAIN_NUMBER).to_numpy(zero_copy_only=False), dtype=bool)
+    value = np.full(n, np.nan)
+    value[plain] = np.asarray(pc.cast(body.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False),
+                              dtype=float)
+    bad = np.zeros(n, dtype=bool)
+    odd = np.flatnonzero(~plain & ~empty)
+    if len(odd):
+        texts = body.take(pa.array(odd)).to_pylist()
+        for i, text in zip(odd, texts, strict=True):
+            try:
+                value[i] = float(text)
+            except ValueError:
+                bad[i] = True
+    out = np.where(top, np.where(above_top > value, above_top, np.nan), value)
+    bad |= top & ~(above_top > value) & ~empty  # ">N" with N not below the stand-in (or unreadable)
+    out[empty] = np.nan
+    bad &= ~empty
     bad |= ~empty & ~bad & ~np.isfinite(out)
     check.reject(bad, "bad_number", column)
     check.reject(empty, "missing_value", column)
     check.reject(out < 0, "negative_value", column)
     return out
+
+
+def _parse_batch(table: Table, drops: DeferredDrops, cores_above: float, memory_above: float,
+                 trace_end_s: float | None) -> dict[str, Any]:
+    """The good rows of one batch of a ``vmtable``, parsed (drops deferred)."""
+    check = RowCheck(table, drops)
+    created = check.number("vmcreated", minimum=0)
+    deleted = check.number("vmdeleted", minimum=0)
+    cores = _bucket(check, "vmcorecountbucket", cores_above)
+    memory_gb = _bucket(check, "vmmemorybucket", memory_above)
+    check.reject(deleted < created, "negative_duration", "vmdeleted")
+    end = deleted.copy()
+    if trace_end_s is not None:
+        end[deleted >= trace_end_s] = np.nan
+    ok = check.ok
+    keep = pa.array(ok)
+    return {
+        "id": check.strings("vmid", nan_is_empty=False).filter(keep),
+        "arrival": created[ok],
+        "end": end[ok],
+        "duration": (deleted - created)[ok],
+        "cpu_milli": cores[ok] * 1000,
+        "memory_bytes": memory_gb[ok] * GIB,
+        "qos": check.strings("vmcategory").filter(keep),
+        "owner": check.strings("deploymentid").filter(keep),
+    }
 
 
 def read_azure_vmtable(
@@ -91,29 +130,18 @@ def read_azure_vmtable(
     memory_gb_above_top_bucket: float = 128,
     trace_end_s: float | None = None,
 ) -> tuple[pd.DataFrame, TraceReport]:
-    """Read an Azure ``vmtable`` into the normalised pod schema (see the module doc)."""
+    """Read an Azure ``vmtable`` into the normalised pod schema (see the module doc).
+
+    The file is read in batches; with a time window each batch keeps only its VMs in
+    the window (:func:`~k8sim.workloads.traces.build.read_batches`), so a window of a
+    file larger than memory can be read."""
     report = TraceReport(source=str(path))
-    table = read_table(path, VMTABLE_COLUMNS, report, header=None)
-    check = RowCheck(table, report)
-    created = check.number("vmcreated", minimum=0)
-    deleted = check.number("vmdeleted", minimum=0)
-    cores = _bucket(check, "vmcorecountbucket", cores_above_top_bucket)
-    memory_gb = _bucket(check, "vmmemorybucket", memory_gb_above_top_bucket)
-    check.reject(deleted < created, "negative_duration", "vmdeleted")
-    end = deleted.copy()
-    if trace_end_s is not None:
-        end[deleted >= trace_end_s] = np.nan
-    ok = check.ok
-    raw = raw_frame(
-        int(ok.sum()),
-        id=check.text("vmid", nan_is_empty=False)[ok],
-        arrival=created[ok],
-        end=end[ok],
-        duration=(deleted - created)[ok],
-        cpu_milli=cores[ok] * 1000,
-        memory_bytes=memory_gb[ok] * GIB,
-        qos=check.text("vmcategory")[ok],
-        owner=check.text("deploymentid")[ok],
-    )
-    pods = build_pods(raw, file=table.path, options=options, rng=rng, report=report)
+    file = file_label(path)
+    cols = read_batches(
+        iter_tables(path, VMTABLE_COLUMNS, report, header=None),
+        lambda table, drops: _parse_batch(table, drops, cores_above_top_bucket, memory_gb_above_top_bucket,
+                                          trace_end_s),
+        file=file, report=report, options=options)
+    raw = raw_frame(len(cols["arrival"]), **cols)
+    pods = build_pods(raw, file=file, options=options, rng=rng, report=report)
     return pods, report

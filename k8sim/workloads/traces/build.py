@@ -10,7 +10,7 @@ reader hands :func:`build_nodes` the node columns to type and validate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from k8sim.workloads.traces.reports import TraceError, TraceReport, no_rows_error
 from k8sim.workloads.traces.schema import TraceOptions, typed_column, validate_nodes, validate_pods
+from k8sim.workloads.traces.tables import DeferredDrops, Table, replay_drops
 
-__all__ = ["RAW_COLUMNS", "build_nodes", "build_pods", "outside_window", "raw_frame", "window_error"]
+__all__ = ["RAW_COLUMNS", "build_nodes", "build_pods", "outside_window", "raw_frame", "read_batches", "window_error"]
 
 #: Columns of the intermediate frame readers hand to :func:`build_pods`.
 RAW_COLUMNS = (
@@ -74,6 +75,51 @@ def outside_window(arrival: np.ndarray, end: np.ndarray, options: TraceOptions) 
     lo = options.start_s if options.start_s is not None else 0.0
     hi = options.end_s if options.end_s is not None else np.inf
     return ~((np.isnan(arrival) | (arrival < hi)) & (np.isnan(end) | (end > lo)))
+
+
+def read_batches(
+    tables: Iterable[Table],
+    parse: Callable[[Table, DeferredDrops], dict[str, Any]],
+    *,
+    file: str,
+    report: TraceReport,
+    options: TraceOptions | None,
+) -> dict[str, Any]:
+    """The good rows of a file read batch by batch, each batch parsed by ``parse`` (which
+    returns equal-length columns, numpy arrays or pyarrow strings, among them
+    ``arrival`` and ``end`` in trace seconds as :func:`build_pods` reads them). With a
+    time window, each batch keeps only its rows in the window, so what is held is one
+    batch plus the rows of the window; those left out are counted as
+    ``outside_window`` and the report is the same as for a whole-file read (drops are
+    replayed in whole-file order, see :class:`DeferredDrops`).
+
+    Raises :class:`TraceError` when no batch came, or the window left no row."""
+    options = options or TraceOptions()
+    parts: list[dict[str, Any]] = []
+    batches: list[DeferredDrops] = []
+    outside = 0
+    for table in tables:
+        drops = DeferredDrops()
+        batches.append(drops)
+        part = parse(table, drops)
+        if options.has_window and len(part["arrival"]):
+            out = outside_window(part["arrival"], part["end"], options)
+            if out.any():
+                outside += int(out.sum())
+                keep = ~out
+                part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
+        parts.append(part)
+    replay_drops(report, batches)
+    if not parts:
+        raise no_rows_error(file, report)
+    cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.string()) if isinstance(v, pa.Array)
+                else np.concatenate([p[k] for p in parts]))
+            for k, v in parts[0].items()}
+    if outside:
+        report.filter("outside_window", outside)
+        if len(cols["arrival"]) == 0:
+            raise window_error(file, options)
+    return cols
 
 
 def window_error(file: str, options: TraceOptions) -> TraceError:

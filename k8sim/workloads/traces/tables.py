@@ -482,7 +482,7 @@ def read_table(
 _MISSING_WORDS = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"})
 _MISSING_SET = pa.array(sorted(_MISSING_WORDS), type=pa.string())
 #: Plain decimal numbers, which pyarrow and pandas parse to the same double.
-_PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 #: Numeric cells must lie in the int64 range: a cell past it would wrap to a negative
 #: int64 once stored. (2**63 - 1 itself is a sentinel of some traces, Google 2019's
@@ -653,7 +653,7 @@ def _parse_numbers(raw: pa.Array | pa.ChunkedArray, empty: np.ndarray) -> np.nda
         values = np.array(pc.cast(filled, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
         other = np.flatnonzero(~np.isfinite(values) & ~empty)
     except pa.ArrowInvalid:
-        plain = pc.match_substring_regex(filled, _PLAIN_NUMBER)
+        plain = pc.match_substring_regex(filled, PLAIN_NUMBER)
         values = np.array(pc.cast(pc.if_else(plain, filled, "nan"), pa.float64()).to_numpy(zero_copy_only=False),
                           dtype=float)
         other = np.flatnonzero(~_bool_numpy(plain) & ~empty)
