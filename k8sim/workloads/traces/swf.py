@@ -34,13 +34,18 @@ Mapping to the normalised schema
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from k8sim.workloads.traces.build import build_pods, raw_frame
+from k8sim.workloads.traces.build import build_pods, raw_frame, read_batches
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
 from k8sim.workloads.traces.schema import TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, Table, open_text
+from k8sim.workloads.traces.tables import DeferredDrops, RowCheck, Table, open_text
 
 __all__ = ["SWF_FIELDS", "read_swf", "read_swf_header"]
 
@@ -84,11 +89,28 @@ def read_swf_header(path: PathLike) -> dict[str, str]:
     return header
 
 
-def _read_swf_table(path: PathLike, report: TraceReport) -> Table:
+#: Data rows per batch of an SWF file.
+SWF_BATCH_ROWS = 1 << 16
+
+
+def _swf_tables(path: PathLike, report: TraceReport) -> Iterator[Table]:
+    """The data rows of an SWF file in batches (fields split at any whitespace; comment
+    and blank lines skipped; a row with the wrong field count dropped, except the first,
+    which means the file is not SWF)."""
     label = str(path)
+    batch_rows = SWF_BATCH_ROWS
     rows: list[list[str]] = []
     lines: list[int] = []
     first = True
+
+    def table() -> Table:
+        cells = {}
+        for j, name in enumerate(SWF_FIELDS):
+            arr = np.empty(len(rows), dtype=object)
+            arr[:] = [r[j] for r in rows]
+            cells[name] = arr
+        return Table(label, SWF_FIELDS, cells, np.asarray(lines, dtype=np.int64))
+
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             text = line.strip()
@@ -110,29 +132,26 @@ def _read_swf_table(path: PathLike, report: TraceReport) -> Table:
                 continue
             rows.append(fields)
             lines.append(lineno)
+            if len(rows) >= batch_rows:
+                yield table()
+                rows, lines = [], []
     if first:
         raise TraceError("no data rows; expected fields: " + ", ".join(SWF_FIELDS), file=label)
-    cells = {}
-    for j, name in enumerate(SWF_FIELDS):
-        arr = np.empty(len(rows), dtype=object)
-        arr[:] = [r[j] for r in rows]
-        cells[name] = arr
-    return Table(label, SWF_FIELDS, cells, np.asarray(lines, dtype=np.int64))
+    if rows:
+        yield table()
 
 
-def read_swf(
-    path: PathLike,
-    options: TraceOptions | None = None,
-    rng: np.random.Generator | None = None,
-    *,
-    cpu_milli_per_processor: float = 1000,
-) -> tuple[pd.DataFrame, TraceReport]:
-    """Read an SWF log into the normalised pod schema (see the module doc)."""
-    if not cpu_milli_per_processor > 0:
-        raise ValueError("cpu_milli_per_processor must be > 0")
-    report = TraceReport(source=str(path))
-    table = _read_swf_table(path, report)
-    check = RowCheck(table, report)
+def _labels(prefix: str, values: np.ndarray) -> pa.Array:
+    """``prefix + str(int(v))`` where ``v >= 0``, else ``""``."""
+    known = values >= 0
+    text = pc.cast(pa.array(np.where(known, values, 0).astype(np.int64)), pa.string())
+    return pc.if_else(pa.array(known), pc.binary_join_element_wise(prefix, text, ""), "")
+
+
+def _parse_swf_batch(table: Table, drops: DeferredDrops, report: TraceReport,
+                     cpu_milli_per_processor: float) -> dict[str, Any]:
+    """The good rows of one batch of an SWF log, parsed (drops deferred)."""
+    check = RowCheck(table, drops)
     values = {name: check.number(name) for name in SWF_FIELDS}
     for name in SWF_FIELDS:
         if name == "run_time":
@@ -156,19 +175,37 @@ def read_swf(
         values["requested_memory"],
         np.maximum(values["used_memory"], 0),
     )
-    user = values["user_id"]
-    queue = values["queue_number"]
     ok = check.ok
-    raw = raw_frame(
-        int(ok.sum()),
-        id=check.text("job_number", nan_is_empty=False)[ok],
-        arrival=submit[ok],
-        end=(submit + wait + run)[ok],
-        duration=run[ok],
-        cpu_milli=procs[ok] * cpu_milli_per_processor,
-        memory_bytes=procs[ok] * mem_kb[ok] * 1024,
-        qos=np.array([f"queue{int(q)}" if q >= 0 else "" for q in queue[ok]], dtype=object),
-        owner=np.array([str(int(u)) if u >= 0 else "" for u in user[ok]], dtype=object),
-    )
-    pods = build_pods(raw, file=table.path, options=options, rng=rng, report=report)
+    return {
+        "id": check.strings("job_number", nan_is_empty=False).filter(pa.array(ok)),
+        "arrival": submit[ok],
+        "end": (submit + wait + run)[ok],
+        "duration": run[ok],
+        "cpu_milli": procs[ok] * cpu_milli_per_processor,
+        "memory_bytes": procs[ok] * mem_kb[ok] * 1024,
+        "qos": _labels("queue", values["queue_number"][ok]),
+        "owner": _labels("", values["user_id"][ok]),
+    }
+
+
+def read_swf(
+    path: PathLike,
+    options: TraceOptions | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    cpu_milli_per_processor: float = 1000,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read an SWF log into the normalised pod schema (see the module doc).
+
+    The file is read in batches; with a time window each batch keeps only its jobs in
+    the window (:func:`~k8sim.workloads.traces.build.read_batches`)."""
+    if not cpu_milli_per_processor > 0:
+        raise ValueError("cpu_milli_per_processor must be > 0")
+    report = TraceReport(source=str(path))
+    cols = read_batches(
+        _swf_tables(path, report),
+        lambda table, drops: _parse_swf_batch(table, drops, report, cpu_milli_per_processor),
+        file=str(path), report=report, options=options)
+    raw = raw_frame(len(cols["arrival"]), **cols)
+    pods = build_pods(raw, file=str(path), options=options, rng=rng, report=report)
     return pods, report

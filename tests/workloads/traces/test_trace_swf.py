@@ -74,3 +74,20 @@ def test_not_swf(tmp_path):
     with pytest.raises(TraceError, match="3 fields where 18 were expected") as info:
         read_swf(path)
     assert info.value.line == 2
+
+
+@pytest.mark.parametrize("window", [None, (10.0, 500.0)])
+def test_batches_of_any_size_read_the_same(monkeypatch, window):
+    # The log is read in batches of SWF_BATCH_ROWS data rows, the window applied to each;
+    # batches of 2 rows must give the frame and report of one batch holding every row.
+    import pandas as pd
+
+    from k8sim.workloads.traces import swf
+    from k8sim.workloads.traces.schema import TraceOptions
+
+    options = TraceOptions(start_s=window[0], end_s=window[1]) if window else None
+    whole, whole_report = read_swf(SWF, options)
+    monkeypatch.setattr(swf, "SWF_BATCH_ROWS", 2)
+    small, small_report = read_swf(SWF, options)
+    pd.testing.assert_frame_equal(small, whole)
+    assert small_report == whole_report
