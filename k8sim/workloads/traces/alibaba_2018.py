@@ -41,13 +41,17 @@ Mapping to the normalised schema
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
+from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame, read_batches
 from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
 from k8sim.workloads.traces.schema import TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, read_table
+from k8sim.workloads.traces.tables import DeferredDrops, RowCheck, Table, _to_object, iter_tables, read_table
 
 __all__ = [
     "BATCH_INSTANCE_COLUMNS",
@@ -116,6 +120,11 @@ def _check_memory_size(machine_memory_bytes: int) -> None:
         raise ValueError("machine_memory_bytes (the memory a normalised 100 stands for) must be > 0")
 
 
+def _joined(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise ``"/".join(parts)``."""
+    return pc.binary_join_element_wise(*parts, "/")
+
+
 def read_alibaba_2018(
     batch_task: PathLike,
     options: TraceOptions | None = None,
@@ -124,15 +133,19 @@ def read_alibaba_2018(
     machine_memory_bytes: int,
     batch_instance: PathLike | None = None,
 ) -> tuple[pd.DataFrame, TraceReport]:
-    """Read batch tasks (and instances, if given) into the normalised pod schema."""
+    """Read batch tasks (and instances, if given) into the normalised pod schema.
+
+    The instance file (the large one) is read in batches, each joined to the tasks and,
+    with a time window, keeping only its instances in the window
+    (:func:`~k8sim.workloads.traces.build.read_batches`)."""
     _check_memory_size(machine_memory_bytes)
     report = TraceReport(source=str(batch_instance or batch_task))
     tasks = read_table(batch_task, BATCH_TASK_COLUMNS, report, header=None)
     tcheck = RowCheck(tasks, report)
     plan_cpu = tcheck.number("plan_cpu", minimum=0)
     plan_mem = tcheck.number("plan_mem", minimum=0)
-    job = tcheck.text("job_name", nan_is_empty=False)
-    task = tcheck.text("task_name", nan_is_empty=False)
+    job = tcheck.strings("job_name", nan_is_empty=False)
+    task = tcheck.strings("task_name", nan_is_empty=False)
     cpu_milli = plan_cpu * 10
     memory = plan_mem / 100.0 * machine_memory_bytes
 
@@ -145,56 +158,73 @@ def read_alibaba_2018(
         rows = np.flatnonzero(ok)
         reps = count[rows].astype(np.int64)
         expand = np.repeat(rows, reps)
-        k = np.concatenate([np.arange(r) for r in reps]) if len(reps) else np.zeros(0, np.int64)
-        ids = [f"{job[i]}/{task[i]}/{j}" for i, j in zip(expand, k, strict=True)]
+        # Instance number within its task: 0, 1, ... reps - 1.
+        k = np.arange(len(expand), dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
+        take = pa.array(expand)
         raw = raw_frame(
             len(expand),
-            id=np.asarray(ids, dtype=object),
+            id=_joined(job.take(take), task.take(take), pc.cast(pa.array(k), pa.string())),
             arrival=start[expand],
             end=end[expand],
             duration=(end - start)[expand],
             cpu_milli=cpu_milli[expand],
             memory_bytes=memory[expand],
             qos="batch",
-            owner=job[expand],
+            owner=job.take(take),
         )
         pods = build_pods(raw, file=tasks.path, options=options, rng=rng, report=report)
         return pods, report
 
-    good_tasks = {(job[i], task[i]): i for i in np.flatnonzero(tcheck.ok)}
-    bad_tasks = {(job[i], task[i]) for i in np.flatnonzero(~tcheck.ok)}
-    inst = read_table(batch_instance, BATCH_INSTANCE_COLUMNS, report, header=None)
-    icheck = RowCheck(inst, report)
-    ijob = icheck.text("job_name", nan_is_empty=False)
-    itask = icheck.text("task_name", nan_is_empty=False)
-    seq = icheck.number("seq_no", required=False)
-    start, end = _times(icheck, icheck.text("status"), report)
-    task_row = np.array(
-        [good_tasks.get((j, t), -1) for j, t in zip(ijob, itask, strict=True)], dtype=np.int64
-    )
-    unknown = task_row < 0
-    icheck.reject(unknown, "unknown_task", "task_name")
-    if any((j, t) in bad_tasks for j, t in zip(ijob[unknown], itask[unknown], strict=True)):
-        report.notes.append(
-            f"{file_label(batch_instance)}: some instances belong to tasks dropped as bad in "
-            f"{file_label(batch_task)} (counted as unknown_task)"
-        )
-    ok = icheck.ok
-    names = icheck.text("instance_name", nan_is_empty=False)
-    ids = [n if not (s > 1) else f"{n}#{int(s)}" for n, s in zip(names[ok], seq[ok], strict=True)]
-    t = task_row[ok]
-    raw = raw_frame(
-        int(ok.sum()),
-        id=np.asarray(ids, dtype=object),
-        arrival=start[ok],
-        end=end[ok],
-        duration=(end - start)[ok],
-        cpu_milli=cpu_milli[t],
-        memory_bytes=memory[t],
-        qos="batch",
-        owner=ijob[ok],
-    )
-    pods = build_pods(raw, file=inst.path, options=options, rng=rng, report=report)
+    # Instances find their task by (job_name, task_name); of repeated good tasks the
+    # last row counts.
+    ok_rows = np.flatnonzero(tcheck.ok)
+    good = pd.MultiIndex.from_arrays([_to_object(job)[ok_rows], _to_object(task)[ok_rows]])
+    last = ~good.duplicated(keep="last")
+    good, good_rows = good[last], ok_rows[last]
+    bad_rows = np.flatnonzero(~tcheck.ok)
+    bad = pd.MultiIndex.from_arrays([_to_object(job)[bad_rows], _to_object(task)[bad_rows]])
+    noted = [False]
+
+    def parse(inst: Table, drops: DeferredDrops) -> dict[str, Any]:
+        icheck = RowCheck(inst, drops)
+        ijob = icheck.strings("job_name", nan_is_empty=False)
+        itask = icheck.strings("task_name", nan_is_empty=False)
+        seq = icheck.number("seq_no", required=False)
+        start, end = _times(icheck, icheck.text("status"), report)
+        keys = pd.MultiIndex.from_arrays([_to_object(ijob), _to_object(itask)])
+        found = good.get_indexer(keys)
+        task_row = np.where(found >= 0, good_rows[np.maximum(found, 0)], -1)
+        unknown = task_row < 0
+        icheck.reject(unknown, "unknown_task", "task_name")
+        if not noted[0] and unknown.any() and len(bad) and bad.isin(keys[unknown]).any():
+            noted[0] = True
+            report.notes.append(
+                f"{file_label(batch_instance)}: some instances belong to tasks dropped as bad in "
+                f"{file_label(batch_task)} (counted as unknown_task)"
+            )
+        ok = icheck.ok
+        keep = pa.array(ok)
+        names = icheck.strings("instance_name", nan_is_empty=False).filter(keep)
+        s = seq[ok]
+        again = s > 1  # a retry: "<name>#<seq>"
+        numbered = pc.binary_join_element_wise(
+            names, pc.cast(pa.array(np.where(again, s, 0).astype(np.int64)), pa.string()), "#")
+        t = task_row[ok]
+        return {
+            "id": pc.if_else(pa.array(again), numbered, names),
+            "arrival": start[ok],
+            "end": end[ok],
+            "duration": (end - start)[ok],
+            "cpu_milli": cpu_milli[t],
+            "memory_bytes": memory[t],
+            "owner": ijob.filter(keep),
+        }
+
+    file = str(batch_instance)
+    cols = read_batches(iter_tables(batch_instance, BATCH_INSTANCE_COLUMNS, report, header=None), parse,
+                        file=file, report=report, options=options)
+    raw = raw_frame(len(cols["arrival"]), qos="batch", **cols)
+    pods = build_pods(raw, file=file, options=options, rng=rng, report=report)
     return pods, report
 
 
