@@ -64,7 +64,14 @@ from k8sim.workloads.traces.google_events import (
 )
 from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
 from k8sim.workloads.traces.schema import TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, read_table
+from k8sim.workloads.traces.tables import (
+    DeferredDrops,
+    RowCheck,
+    Table,
+    iter_tables,
+    read_table,
+    replay_drops,
+)
 
 __all__ = [
     "MACHINE_EVENTS_COLUMNS",
@@ -117,6 +124,35 @@ _ROLE_2011 = {0: SUBMIT, 1: SCHEDULE, 2: END, 3: END, 4: END, 5: END, 6: END, 7:
 _ROLE_2011_LUT = np.array([_ROLE_2011[c] for c in range(len(_ROLE_2011))], dtype=np.int64)
 
 
+def _batch_events(table: Table, drops: DeferredDrops, path: PathLike, trace_start_us: float) -> Events:
+    """The good events of one batch of a ``task_events`` file (drops deferred)."""
+    check = RowCheck(table, drops)
+    time_us = check.number("time", minimum=0)
+    job = check.strings("job_id")
+    check.reject(np.asarray(pc.equal(job, "").to_numpy(zero_copy_only=False), dtype=bool),
+                 "missing_value", "job_id")
+    index = check.number("task_index")
+    codes = event_codes(check, "event_type", TASK_EVENT_TYPES)
+    sched_class = check.number("scheduling_class", required=False)
+    priority = check.number("priority", required=False)
+    cpu = check.number("cpu_request", required=False, minimum=0)
+    mem = check.number("memory_request", required=False, minimum=0)
+    idx = np.flatnonzero(check.ok)
+    owner = job.take(pa.array(idx))
+    return Events(
+        key=instance_keys(owner, index[idx]),
+        owner=owner,
+        time=trace_seconds(time_us[idx], trace_start_us),
+        role=_ROLE_2011_LUT[codes[idx].astype(np.int64)],
+        cpu=cpu[idx],
+        memory=mem[idx],
+        priority=priority[idx],
+        qos=qos_labels(sched_class[idx]),
+        file=np.full(len(idx), file_label(path), dtype=object),
+        line=table.lines[idx],
+    )
+
+
 def read_google_2011(
     task_events: PathLike | Sequence[PathLike],
     options: TraceOptions | None = None,
@@ -132,34 +168,12 @@ def read_google_2011(
     report = TraceReport(source=", ".join(str(p) for p in paths))
     parts: list[Events] = []
     for path in paths:
-        table = read_table(path, TASK_EVENTS_COLUMNS, report, header=None)
-        check = RowCheck(table, report)
-        time_us = check.number("time", minimum=0)
-        job = check.strings("job_id")
-        check.reject(np.asarray(pc.equal(job, "").to_numpy(zero_copy_only=False), dtype=bool),
-                     "missing_value", "job_id")
-        index = check.number("task_index")
-        codes = event_codes(check, "event_type", TASK_EVENT_TYPES)
-        sched_class = check.number("scheduling_class", required=False)
-        priority = check.number("priority", required=False)
-        cpu = check.number("cpu_request", required=False, minimum=0)
-        mem = check.number("memory_request", required=False, minimum=0)
-        idx = np.flatnonzero(check.ok)
-        owner = job.take(pa.array(idx))
-        parts.append(
-            Events(
-                key=instance_keys(owner, index[idx]),
-                owner=owner,
-                time=trace_seconds(time_us[idx], trace_start_us),
-                role=_ROLE_2011_LUT[codes[idx].astype(np.int64)],
-                cpu=cpu[idx],
-                memory=mem[idx],
-                priority=priority[idx],
-                qos=qos_labels(sched_class[idx]),
-                file=np.full(len(idx), file_label(path), dtype=object),
-                line=table.lines[idx],
-            )
-        )
+        batches: list[DeferredDrops] = []
+        for table in iter_tables(path, TASK_EVENTS_COLUMNS, report, header=None):
+            drops = DeferredDrops()
+            batches.append(drops)
+            parts.append(_batch_events(table, drops, path, trace_start_us))
+        replay_drops(report, batches)  # each file's drops in its whole-file order
     frame = lifecycles(concat_events(parts), report)
     pods = pods_from_lifecycles(
         frame,
