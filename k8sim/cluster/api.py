@@ -117,6 +117,13 @@ class ClusterAPI:
         self.log.event(now, "Scheduled", pod, node, detail)
         self.bus.publish(PodBound(pod, node))
 
+    def forget_assumed(self, pod: int) -> int:
+        """The scheduler gives up a pod it had assumed (:meth:`assume`; rejected at Permit):
+        the pod is Pending again and its node's resources are free. Nothing was
+        published for the assumption, so nothing is published now (the scheduler reports
+        the rejection itself). Returns the node."""
+        return ops.unassume(self.state, pod)
+
     def nominate(self, pod: int, node: int, victims: list[int]) -> None:
         """A preemptor is nominated to ``node`` while ``victims`` leave it (log
         ``Preempting`` naming the victims). Ask for the victims' deletion with
