@@ -426,7 +426,7 @@ class Scheduler:
 
     def _permit(self, pod: int, node: int, profile: Profile, now: float) -> int:
         """Assume the pod, run the Permit plugins; bind it, keep it waiting, or reject it."""
-        self.api.assume(pod, node)
+        self.api.assume(pod, node, waiting=True)
         wp = WaitingPod(pod, node, now, moves=self._moves, profile=profile)
         for plugin in profile.permit_plugins:
             status, timeout = plugin.permit(self.state, pod, node, now)
@@ -574,6 +574,10 @@ class Scheduler:
             out.summary["scheduler_busy_s"] = self.busy_s
         if self.decisions is not None:
             out.frames["decisions"] = self.decisions_frame()
+        if self._permitting:
+            # Pods still waiting at Permit hold their node in the tables (phase
+            # ContainerCreating, no scheduled time): upstream they are Pending and assumed.
+            out.provenance["pods_waiting_at_permit"] = len(self._waiting)
         return out
 
     def decisions_frame(self) -> pd.DataFrame:
