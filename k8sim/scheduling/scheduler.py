@@ -467,6 +467,12 @@ class Scheduler:
     def waiting(self, pod: int) -> WaitingPod | None:
         return self._waiting.get(pod)
 
+    def why_waiting(self, pod: int) -> str | None:
+        """What the Permit plugins say about why ``pod`` (and its group) waits, for
+        ``k8sim explain``; None when none has anything to say."""
+        parts = [w for p in self._permitting if (w := p.why_pending(self.state, pod, self.env.now))]
+        return "; ".join(parts) or None
+
     def waiting_pods(self) -> dict[int, WaitingPod]:
         """The pods waiting at Permit (read-only view)."""
         return self._waiting

@@ -260,3 +260,17 @@ def test_same_seed_same_tables() -> None:
     b = Simulation(validate_scenario(deadlock(gang=True))).run()
     assert a.pods.equals(b.pods) and a.frames["pod_groups"].equals(b.frames["pod_groups"])
     assert np.array_equal(a.events["time"].to_numpy(), b.events["time"].to_numpy())
+
+
+def test_explain_says_why_a_group_waits() -> None:
+    from k8sim.scheduling.explain import ExplainError
+    from k8sim.sim.explain import explain_in_run
+
+    # At 100 s job 1 is parked (see the gang test above): explain names the group and why.
+    found = explain_in_run(Simulation(validate_scenario(deadlock(gang=True))), "train-1-2", at=100)
+    assert "pod group default/train-1: minMember 4, 4 pod(s) exist, 0 assigned" in found.explanation.message
+    assert "rejected twice with no cluster change" in found.explanation.message
+    # A member waiting at Permit (timeout scenario, 10 s) is not Pending: the error says
+    # where it is assumed and when the group is rejected (0 s + 30 s).
+    with pytest.raises(ExplainError, match=r"waiting at Permit .* since t=0 s.*rejected with the whole group at t=30 s"):
+        explain_in_run(Simulation(validate_scenario(timeout_scenario())), "w-3", at=10)
