@@ -274,3 +274,15 @@ def test_explain_says_why_a_group_waits() -> None:
     # where it is assumed and when the group is rejected (0 s + 30 s).
     with pytest.raises(ExplainError, match=r"waiting at Permit .* since t=0 s.*rejected with the whole group at t=30 s"):
         explain_in_run(Simulation(validate_scenario(timeout_scenario())), "w-3", at=10)
+
+
+def test_coscheduling_from_a_kube_scheduler_configuration(tmp_path: Path) -> None:
+    # The plugin enabled in a KubeSchedulerConfiguration (as scheduler-plugins'
+    # examples do, multiPoint) gives the same gang run as the scenario profile.
+    (tmp_path / "sched.yaml").write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+        "profiles:\n- plugins:\n    multiPoint:\n      enabled: [{name: Coscheduling}]\n")
+    sc = deadlock(gang=True)
+    sc["scheduler"] = {"configFile": str(tmp_path / "sched.yaml")}
+    jobs = Simulation(validate_scenario(sc)).run().frames["training_jobs"]
+    assert jobs["finished"].tolist() == [754.0, 1505.0]
