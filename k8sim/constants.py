@@ -83,3 +83,6 @@ MAX_TIMESERIES_BINS = 500_000
 #: above which upstream reserves priorities for system classes.
 MIN_PRIORITY = -(2**31)
 HIGHEST_USER_PRIORITY = 1_000_000_000
+
+#: The label that puts a pod in a PodGroup (scheduler-plugins ``v1alpha1.PodGroupLabel``).
+POD_GROUP_LABEL = "scheduling.x-k8s.io/pod-group"

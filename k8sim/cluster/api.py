@@ -19,6 +19,7 @@ upstream's kubelet does).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -102,11 +103,14 @@ class ClusterAPI:
         self.log.event(now, "Scheduled", pod, node, detail)
         self.bus.publish(PodBound(pod, node))
 
-    def assume(self, pod: int, node: int) -> None:
+    def assume(self, pod: int, node: int, waiting: bool = False) -> None:
         """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
         flight: the tables count it there (as upstream's scheduler cache does), but
-        nothing is logged or published until :meth:`bind_assumed`."""
+        nothing is logged or published until :meth:`bind_assumed`. ``waiting``: the pod
+        waits at Permit, so it has no scheduled time until it is bound."""
         ops.bind(self.state, pod, node, self.env.now)
+        if waiting:
+            ops.set_bound_time(self.state, pod, math.nan)
 
     def bind_assumed(self, pod: int, detail: str = "") -> None:
         """The Binding of a pod :meth:`assume` placed completes now (log ``Scheduled``,
@@ -116,6 +120,13 @@ class ClusterAPI:
         node = int(self.state.pods.node[pod])
         self.log.event(now, "Scheduled", pod, node, detail)
         self.bus.publish(PodBound(pod, node))
+
+    def forget_assumed(self, pod: int) -> int:
+        """The scheduler gives up a pod it had assumed (:meth:`assume`; rejected at Permit):
+        the pod is Pending again and its node's resources are free. Nothing was
+        published for the assumption, so nothing is published now (the scheduler reports
+        the rejection itself). Returns the node."""
+        return ops.unassume(self.state, pod)
 
     def nominate(self, pod: int, node: int, victims: list[int]) -> None:
         """A preemptor is nominated to ``node`` while ``victims`` leave it (log

@@ -402,6 +402,31 @@ def set_bound_time(state: ClusterState, pod: int, now: float) -> None:
     pods.scheduled[pod] = now
 
 
+def unassume(state: ClusterState, pod: int) -> int:
+    """Undo :func:`bind` of a pod assumed but never bound (upstream ``Cache.ForgetPod``
+    of an assumed pod, e.g. one rejected while waiting at Permit): it is Pending again,
+    without a node or devices, and its node's resources are free. Returns the node."""
+    pods, nodes = state.pods, state.nodes
+    node = int(pods.node[pod])
+    if node < 0 or pods.phase[pod] != BOUND or not np.isnan(pods.running[pod]):
+        raise InvariantError(f"forget of pod {pods.names[pod]} that is not assumed")
+    if pods.gpu_count[pod]:
+        milli = int(pods.gpu_milli[pod])
+        for d in _devices(int(pods.gpu_devices[pod])):
+            nodes.gpu_free[node, d] += milli
+        pods.gpu_devices[pod] = 0
+    req = pods.requests[pod]
+    nodes.requested[:, node] -= req
+    nodes.free[:, node] += req
+    nodes.nonzero_requested[:, node] -= pods.nonzero[pod]
+    state.group_counts[state.shape_group[pods.shape[pod]], node] -= 1
+    pods.node[pod] = -1
+    pods.phase[pod] = PENDING
+    pods.scheduled[pod] = np.nan
+    state.generation += 1
+    return node
+
+
 def set_running(state: ClusterState, pod: int, now: float) -> None:
     """The pod's containers have started."""
     pods = state.pods

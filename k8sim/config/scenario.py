@@ -31,6 +31,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from k8sim.config.autoscaling import Autoscaling
 from k8sim.config.base import Strict, located
+from k8sim.config.batch import PodGroupSpec
 from k8sim.config.cluster import Cluster, NodeGpus, NodeImage, NodePool, NodeSpec, Taint, TraceNodes
 from k8sim.config.controllers import ControllerSettings, ControllerTiming
 from k8sim.config.distributions import Distribution
@@ -80,6 +81,7 @@ from k8sim.constants import (
     MAX_GPUS_PER_NODE,
     MAX_PODS,
     MAX_TIME_S,
+    POD_GROUP_LABEL,
     POOL_LABEL,
     ZONE_LABEL,
 )
@@ -190,14 +192,28 @@ def _expected_pods(w: Workload, duration_s: float | None) -> float:
     """The number of pods a generated workload creates on average (0 for a trace)."""
     a = w.arrival
     cap = math.inf if w.max_pods is None else float(w.max_pods)
+    per_arrival = w.gang.workers if w.gang is not None else 1
     if isinstance(a, (PoissonArrivals, IntervalArrivals)):
         ends = [t for t in (a.stop_s, duration_s) if t is not None]
         if not ends:
             return cap
         window = max(0.0, min(ends) - a.start_s)
         per_s = a.rate_per_s if isinstance(a, PoissonArrivals) else 1.0 / a.every_s
-        return min(cap, window * per_s)
+        return min(cap, window * per_s * per_arrival)
     return 0.0
+
+
+def _known_pods(w: Workload) -> int | None:
+    """How many pods a generated workload creates when that is fixed, else None."""
+    a = w.arrival
+    n: float | None = None
+    if isinstance(a, ExplicitArrivals):
+        n = len(a.times_s)
+    elif isinstance(a, BurstArrivals):
+        n = a.count
+    if w.max_pods is not None:
+        n = w.max_pods if n is None else min(n, w.max_pods)
+    return None if n is None else int(n)
 
 
 class Scenario(K8sModel):
@@ -216,6 +232,9 @@ class Scenario(K8sModel):
     sample_interval_s: float = Field(default=10.0, gt=0, le=MAX_TIME_S)
     cluster: Cluster
     workloads: list[Workload] = []
+    # PodGroups (scheduling.x-k8s.io/v1alpha1) that exist from time 0; pods join one by
+    # the label scheduling.x-k8s.io/pod-group (docs/batch.md).
+    pod_groups: list[PodGroupSpec] = Field(default=[], alias="podGroups")
     initial_pods: list[InitialPod] = []
     # Namespace labels for namespaceSelector (pods name their namespace; default "default").
     namespaces: list[Namespace] = []
@@ -271,6 +290,40 @@ class Scenario(K8sModel):
                              "remove this section")
         return self
 
+    def _check_pod_groups(self) -> None:
+        """PodGroups are unique; each has at least ``minMember`` pods that can join it
+        (the workloads carrying its label, where their pod count is known)."""
+        keys = [f"{g.namespace}/{g.name}" for g in self.pod_groups]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(located("podGroups", f"PodGroup names must be unique per namespace, repeated: {dup}"))
+        for i, g in enumerate(self.pod_groups):
+            counts = []
+            for w in self.workloads:
+                if w.manifest is not None or w.trace is not None:
+                    continue
+                t = w.template
+                if t.labels.get(POD_GROUP_LABEL) != g.name or t.namespace != g.namespace:
+                    continue
+                counts.append(_known_pods(w))
+            if counts and None not in counts and sum(counts) < g.min_member:  # type: ignore[arg-type]
+                raise ValueError(located(f"podGroups[{i}].minMember", (
+                    f"{g.min_member} exceeds the {sum(counts)} pod(s) of the workloads labelled "  # type: ignore[arg-type]
+                    f"{POD_GROUP_LABEL}: {g.name}: the group could never be scheduled")))
+        for i, w in enumerate(self.workloads):
+            if w.manifest is not None or w.trace is not None:
+                continue
+            label = w.template.labels.get(POD_GROUP_LABEL)
+            if label is None:
+                continue
+            if w.gang is not None:
+                raise ValueError(located(f"workloads[{i}].template.labels",
+                                         "a gang workload makes a PodGroup per job: drop the pod-group label"))
+            if f"{w.template.namespace}/{label}" not in keys:
+                raise ValueError(located(f"workloads[{i}].template.labels", (
+                    f"{POD_GROUP_LABEL}: {label} names no PodGroup of namespace {w.template.namespace!r} "
+                    f"(podGroups: {sorted(keys) or 'none'})")))
+
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         names = [w.name for w in self.workloads]
@@ -301,7 +354,9 @@ class Scenario(K8sModel):
                         f"workload {w.name!r} never stops arriving: set duration_s, "
                         "or give it max_pods or arrival.stop_s",
                     ))
-                forever = _never_ends(w.template, w.duration is not None or w.trace is not None, self.images is not None)
+                ends = (w.duration is not None or w.trace is not None
+                        or (w.gang is not None and w.gang.training is not None))
+                forever = _never_ends(w.template, ends, self.images is not None)
                 if forever:
                     raise ValueError(located(
                         f"workloads[{i}]", f"the pods of workload {w.name!r} never end ({forever}): set duration_s"
@@ -325,6 +380,7 @@ class Scenario(K8sModel):
         names = [f.name for f in self.failures if f.name is not None]
         if len(set(names)) != len(names):
             raise ValueError(f"failure names must be unique, repeated: {sorted({n for n in names if names.count(n) > 1})}")
+        self._check_pod_groups()
         if self.duration_s is not None and self.warmup_s >= self.duration_s:
             raise ValueError(located("warmup_s", "warmup_s must be shorter than duration_s"))
         classes = {pc.name for pc in self.priority_classes}

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from k8sim.config.base import Strict, base_dir
+from k8sim.config.base import Strict, base_dir, located
+from k8sim.config.batch import GangSpec
 from k8sim.config.distributions import Distribution
 from k8sim.config.names import PodName, Priority, Seconds
 from k8sim.config.pods import PodTemplate
@@ -176,6 +177,8 @@ class Workload(Strict):
     template: PodTemplate = PodTemplate()  # the pods' spec
     # Run time once Running; drawn per pod at its birth. Absent: the pod runs forever.
     duration: Distribution | None = None
+    # Each arrival is a job of gang.workers pods in a PodGroup of its own (docs/batch.md).
+    gang: GangSpec | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -223,6 +226,15 @@ class Workload(Strict):
             if unused:
                 raise ValueError(f"trace.{unused[0]}: does not apply to args.replay: controllers "
                                  "(time_scale, start_s and end_s do)")
+        if self.gang is not None:
+            if self.arrival is None:
+                raise ValueError(located("gang", "a gang workload generates its jobs: give arrival (one job per arrival)"))
+            if self.gang.training is not None and self.duration is not None:
+                raise ValueError(located("duration", "a training gang's run time is gang.training.duration "
+                                         "(the job's, placement-dependent): remove duration"))
+            if self.max_pods is not None and self.max_pods < self.gang.workers:
+                raise ValueError(located("max_pods", f"{self.max_pods} is fewer than one job's "
+                                         f"{self.gang.workers} workers"))
         if self.trace is not None:
             clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
             if clash:

@@ -193,6 +193,25 @@ class Kubelet:
         self._node_up: dict[int, simpy.Event] = {}
         #: Partitioned nodes -> deletions their kubelet has not heard of yet.
         self._partitioned: dict[int, list[PodDeleting]] = {}
+        #: Running pods without a run time of their own (duration inf) -> the event that
+        #: ends their run (:meth:`finish`); None unless a component asked for it
+        #: (:meth:`track_open_ended`), so other runs keep no such entries.
+        self.open_ended: dict[int, simpy.Event] | None = None
+
+    def track_open_ended(self) -> None:
+        """Let :meth:`finish` end pods that run for ever (the training-job model)."""
+        if self.open_ended is None:
+            self.open_ended = {}
+
+    def finish(self, pod: int) -> bool:
+        """The main container of a Running pod without a run time of its own exits
+        successfully now (the pod then ends as its duration would have ended it).
+        False when the pod is not such a pod (ended, deleted, or not yet Running)."""
+        ev = self.open_ended.pop(pod, None) if self.open_ended is not None else None
+        if ev is None:
+            return False
+        ev.succeed()
+        return True
 
     @property
     def terminating(self) -> set[int]:
@@ -404,8 +423,16 @@ class Kubelet:
                 if first_start:
                     api.set_running(pod)
                 if math.isinf(duration):
-                    yield env.event()  # runs until deleted or the run ends
-                yield env.timeout(duration)
+                    # Runs until deleted or the run ends, or until finish() (a training
+                    # job whose workers end together).
+                    ends = self.open_ended
+                    if ends is None:
+                        yield env.event()
+                    else:
+                        ev = ends[pod] = env.event()
+                        yield ev
+                else:
+                    yield env.timeout(duration)
                 phase = SUCCEEDED
             else:
                 if first_start:
@@ -426,6 +453,8 @@ class Kubelet:
                     self._procs.pop(pod, None)
                 return
             grace, reason = stop.cause  # type: ignore[misc]  # simpy types cause as Any | None
+            if self.open_ended is not None:
+                self.open_ended.pop(pod, None)
             self._close_pull(pod)
             api.record("Killing", pod, node, reason)
             if grace > 0:

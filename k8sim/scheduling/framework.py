@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from k8sim.constants import GPU_MILLI
+from k8sim.scheduling.permit import PermitPlugin
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
 
 if TYPE_CHECKING:
@@ -136,6 +137,10 @@ class Profile:
             if type(p).reserve is not Plugin.reserve:
                 seen.setdefault(id(p), p)
         self.reservers = list(seen.values())
+        # Plugins with a Permit extension point (k8sim.scheduling.permit), in profile
+        # order; empty for every profile without gang scheduling, whose cycles then
+        # bind exactly as before.
+        self.permit_plugins: list[PermitPlugin] = [p for p in filters if isinstance(p, PermitPlugin)]
         self.record = False  # keep per-plugin scores in decisions (costs time)
         # Per-node tie-break priority (float[N], higher wins) or None for random ties.
         self.node_priority: NodePriority | None = None

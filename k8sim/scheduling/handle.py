@@ -20,3 +20,6 @@ class FrameworkHandle:
     #: The run's default GPU target workload (FGD ``targetWorkload`` format: a list of
     #: TargetPod dicts), from the trace workloads' pods; None when the run has none.
     gpu_target: list[dict[str, Any]] | None = None
+    #: The run's PodGroups (:class:`~k8sim.batch.podgroups.PodGroups`), read by the
+    #: Coscheduling plugin; None when the run has none.
+    pod_groups: Any = None

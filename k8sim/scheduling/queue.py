@@ -92,6 +92,9 @@ class SchedulingQueue:
         self._flush_tick: float | None = None
         #: Pods deleted while in activeQ or backoffQ (skipped when they come up).
         self._deleted: set[int] = set()
+        #: A QueueSort plugin's key for activeQ (``key(pod)`` -> tuple, smaller first), or
+        #: None for PrioritySort (the built-in order above). Set before the first pod.
+        self.sort_key: Callable[[int], tuple] | None = None
 
     # -- sizes ----------------------------------------------------------------------
 
@@ -136,7 +139,10 @@ class SchedulingQueue:
         self._wake()
 
     def _push_active(self, pod: int) -> None:
-        heapq.heappush(self._active, (-int(self._pods.priority[pod]), self.timestamp[pod], next(self._seq), pod))
+        if self.sort_key is None:
+            heapq.heappush(self._active, (-int(self._pods.priority[pod]), self.timestamp[pod], next(self._seq), pod))
+        else:
+            heapq.heappush(self._active, (*self.sort_key(pod), next(self._seq), pod))
 
     def _push_backoff(self, pod: int) -> None:
         expiry = self.backoff_expiry(pod)
@@ -165,7 +171,7 @@ class SchedulingQueue:
         """Next pod to schedule: activeQ head, else backoffQ head (PopFromBackoffQ)."""
         while True:
             if self._active:
-                pod = heapq.heappop(self._active)[3]
+                pod = heapq.heappop(self._active)[-1]
             elif self._backoff:
                 pod = heapq.heappop(self._backoff)[4]
             else:
@@ -185,6 +191,32 @@ class SchedulingQueue:
             return  # not queued (never added, bound, or popped and not failed since)
         if self.unschedulable.pop(pod, None) is None:
             self._deleted.add(pod)  # in activeQ or backoffQ: skipped by pop
+
+    def activate(self, pods: list[int]) -> int:
+        """Move those of ``pods`` that wait in unschedulablePods or backoffQ to activeQ
+        (upstream ``PriorityQueue.Activate``, which skips the backoff); pods in activeQ,
+        in flight or not queued are left alone. Returns how many moved."""
+        moved = 0
+        backoff_hit = False
+        for pod in pods:
+            if pod in self.unschedulable:
+                del self.unschedulable[pod]
+            elif pod in self.timestamp and (not self._deleted or pod not in self._deleted):
+                i = next((k for k, e in enumerate(self._backoff) if e[-1] == pod), -1)
+                if i < 0:
+                    continue  # in activeQ or in flight
+                self._backoff[i] = self._backoff[-1]
+                self._backoff.pop()
+                backoff_hit = True
+            else:
+                continue
+            self._push_active(pod)
+            moved += 1
+        if backoff_hit:
+            heapq.heapify(self._backoff)
+        if moved:
+            self._wake()
+        return moved
 
     # -- cluster events -------------------------------------------------------------
 

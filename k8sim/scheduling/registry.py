@@ -49,6 +49,8 @@ BUILTIN: dict[str, str] = {
     "NodeVolumeLimits": _P + "node_volume_limits:NodeVolumeLimits",
     "VolumeBinding": _P + "volume_binding:VolumeBinding",
     "VolumeZone": _P + "volume_zone:VolumeZone",
+    # gang scheduling (kubernetes-sigs/scheduler-plugins)
+    "Coscheduling": _P + "coscheduling:Coscheduling",
     # research policies
     "FirstFit": _P + "first_fit:FirstFit",
     "BestFit": _P + "best_fit:BestFit",

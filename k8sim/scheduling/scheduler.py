@@ -23,6 +23,7 @@ attempt count, timestamp and backoff advance exactly as if they had run.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from k8sim.cluster.watch import (
 )
 from k8sim.component import Contribution
 from k8sim.scheduling.cost import PRESETS, CostModel
+from k8sim.scheduling.permit import REJECT, WAIT, WaitingPod
 from k8sim.scheduling.queue import NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, SchedulingQueue
 
 if TYPE_CHECKING:
@@ -187,6 +189,29 @@ class Scheduler:
         bus.subscribe(NodeUpdated, lambda e: self.cluster_event(NODE_UPDATE))
         if self.cost is not None:
             bus.subscribe(PodDeleting, self._on_deleting)
+        #: Pods assumed and waiting at Permit (k8sim.scheduling.permit), by row.
+        self._waiting: dict[int, WaitingPod] = {}
+        #: Every Permit plugin of every profile (empty: no gang scheduling, and nothing
+        #: below is subscribed or called).
+        self._permitting = [p for prof in profiles.values() for p in prof.permit_plugins]
+        if self._permitting:
+            self._setup_permit()
+
+    def _setup_permit(self) -> None:
+        """Wire the Permit plugins: QueueSort (the first that defines it, for the one
+        queue all profiles share, as upstream requires one QueueSort), their handle, and
+        the watch events that concern waiting pods."""
+        for plugin in self._permitting:
+            plugin.bind_scheduler(self, self.state)
+        sorter = next((p for p in self._permitting if p.queue_sort), None)
+        if sorter is not None:
+            self.queue.sort_key = sorter.queue_key
+        bus = self.api.bus
+        # After the scheduler's own handlers: the queue has moved its pods by then.
+        for kind in (PodBound, PodTerminated, NodeAdded, NodeUpdated):
+            bus.subscribe(kind, self._permit_cluster_event)
+        bus.subscribe(PodDeleting, self._on_waiting_deleted)
+        bus.subscribe(PodTerminated, self._on_waiting_terminated)
 
     def start(self) -> None:
         """Start the scheduling loop."""
@@ -292,7 +317,8 @@ class Scheduler:
             filters_run = sum(1 for f in profile.filters if f.pre_filter(state, info))
             scores_run = sum(1 for p, _ in profile.scores if p.pre_score(state, info))
         cached = self._failed_at.get(shape)
-        if cached is not None and cached[0] == state.generation and pod not in state.nominated:
+        if cached is not None and cached[0] == state.generation and pod not in state.nominated \
+                and not profile.permit_plugins:
             if cost is not None:  # upstream runs the filters over every node again
                 self._cycle_s = cost.cycle_s(state.nodes.n, filters_run, 0, scores_run)
             self.fast_failures += 1
@@ -308,7 +334,10 @@ class Scheduler:
                     self.api.record("FailedScheduling", pod, -1, cached[2] or "")
                 self.queue.failed(pod, cached[1], move_requested)
             return -1
-        if self.external and not self.suggest:
+        gate = self._gang_pre_filter(profile, pod, now) if profile.permit_plugins else None
+        if gate is not None:
+            decision = gate[0]
+        elif self.external and not self.suggest:
             decision = profile.filter_only(state, info, pod)
         else:
             decision = profile.schedule(state, info, pod)
@@ -340,11 +369,16 @@ class Scheduler:
         if pods.attempts[pod] == 1:
             # One FailedScheduling event per pod (its first failure) keeps the
             # event log bounded when many pods wait a long time.
-            message = profile.diagnose(state, info)
+            message = gate[1] if gate is not None else profile.diagnose(state, info)
             self.api.record("FailedScheduling", pod, -1, message)
-        if profile.post_filter is not None:
+        preemptions = self.preemptions
+        if profile.post_filter is not None and gate is None:
             self._preempt(profile, pod, info)
-        if state.generation == generation and self.cache_failures:
+        if profile.permit_plugins:
+            if self.preemptions == preemptions:  # PostFilter plugins run until one succeeds
+                for plugin in profile.permit_plugins:
+                    plugin.post_filter_pod(state, pod, now)
+        elif state.generation == generation and self.cache_failures:
             # Cache the failure only if preemption changed nothing (a nomination
             # changes what other pods see).
             self._failed_at[shape] = (generation, decision.rejectors, message)
@@ -361,6 +395,8 @@ class Scheduler:
         for plugin in profile.reservers:
             plugin.reserve(state, pod, info, decision.node)
         self.queue.forget(pod)
+        if profile.permit_plugins:
+            return self._permit(pod, decision.node, profile, now)
         if cost is None:
             self.api.bind(pod, decision.node)
             return decision.node
@@ -371,6 +407,123 @@ class Scheduler:
         done = cost.bound_at(now + self._cycle_s)
         self.env.timeout(done - now).callbacks.append(lambda _event: self._bound(pod))
         return decision.node
+
+    # -- Permit (k8sim.scheduling.permit) --------------------------------------------
+
+    def _gang_pre_filter(self, profile: Profile, pod: int, now: float) -> tuple[Decision, str] | None:
+        """The Permit plugins' per-pod PreFilter: a failed Decision naming the plugin
+        (every node rejected, ``UnschedulableAndUnresolvable``) and its message, or None."""
+        from k8sim.scheduling.framework import Decision
+
+        for plugin in profile.permit_plugins:
+            why = plugin.pre_filter_pod(self.state, pod, now)
+            if why is not None:
+                profile.last_mask = np.zeros(self.state.nodes.n, dtype=bool)
+                profile.last_visited = self.state.nodes.n
+                return (Decision(-1, 0, rejectors=frozenset({plugin.name})),
+                        f"0/{self.state.nodes.n} nodes are available: {why}.")
+        return None
+
+    def _permit(self, pod: int, node: int, profile: Profile, now: float) -> int:
+        """Assume the pod, run the Permit plugins; bind it, keep it waiting, or reject it."""
+        self.api.assume(pod, node, waiting=True)
+        wp = WaitingPod(pod, node, now, moves=self._moves, profile=profile)
+        for plugin in profile.permit_plugins:
+            status, timeout = plugin.permit(self.state, pod, node, now)
+            if status == REJECT:
+                self._waiting[pod] = wp
+                self.reject(pod, plugin.name, f"rejected by plugin {plugin.name} at Permit")
+                return -1
+            if status == WAIT:
+                wp.pending[plugin.name] = now + timeout
+        if not wp.pending:
+            self._start_binding(pod, now)
+            return node
+        self._waiting[pod] = wp
+        for name, deadline in wp.pending.items():
+            self.env.timeout(deadline - now).callbacks.append(functools.partial(self._permit_timeout, wp, name))
+        return node
+
+    def _start_binding(self, pod: int, now: float) -> None:
+        """The binding cycle of an assumed pod that passed Permit."""
+        if self.cost is None:
+            self.api.bind_assumed(pod)
+            return
+        self._assumed.add(pod)
+        done = self.cost.bound_at(now + self._cycle_s)
+        self.env.timeout(done - now).callbacks.append(lambda _event: self._bound(pod))
+
+    def _permit_timeout(self, wp: WaitingPod, plugin: str, _event: simpy.Event) -> None:
+        if self._waiting.get(wp.pod) is wp and plugin in wp.pending:
+            self.reject(wp.pod, plugin, f"rejected due to timeout after waiting {self.env.now - wp.since:g}s "
+                        f"at plugin {plugin}", reason="timeout")
+
+    # PermitHandle (what Permit plugins may do)
+
+    @property
+    def cluster_changes(self) -> int:
+        return self._moves
+
+    def waiting(self, pod: int) -> WaitingPod | None:
+        return self._waiting.get(pod)
+
+    def why_waiting(self, pod: int) -> str | None:
+        """What the Permit plugins say about why ``pod`` (and its group) waits, for
+        ``k8sim explain``; None when none has anything to say."""
+        parts = [w for p in self._permitting if (w := p.why_pending(self.state, pod, self.env.now))]
+        return "; ".join(parts) or None
+
+    def waiting_pods(self) -> dict[int, WaitingPod]:
+        """The pods waiting at Permit (read-only view)."""
+        return self._waiting
+
+    def allow(self, pod: int, plugin: str) -> None:
+        wp = self._waiting.get(pod)
+        if wp is None:
+            return
+        wp.pending.pop(plugin, None)
+        if not wp.pending:
+            del self._waiting[pod]
+            self._start_binding(pod, self.env.now)
+
+    def reject(self, pod: int, plugin: str, message: str, reason: str = "rejected") -> None:
+        """Reject a waiting pod (upstream ``handleBindingCycleError``): Unreserve, forget
+        the assumed pod, requeue it as failed by ``plugin``, and move the pods an
+        AssignedPodDelete may help."""
+        wp = self._waiting.pop(pod, None)
+        if wp is None:
+            return
+        now = self.env.now
+        for p in wp.profile.permit_plugins:
+            p.unreserve(self.state, pod, reason, now)
+        self.api.forget_assumed(pod)
+        self.api.record("FailedScheduling", pod, -1, message)
+        self.queue.failed(pod, frozenset({plugin}), self._moves != wp.moves)
+        self.queue.move_all(POD_DELETE)
+
+    def activate(self, pods: list[int]) -> None:
+        self.queue.activate(pods)
+
+    def _permit_cluster_event(self, _event: object) -> None:
+        now = self.env.now
+        for plugin in self._permitting:
+            plugin.cluster_event(now)
+
+    def _on_waiting_deleted(self, event: PodDeleting) -> None:
+        """A waiting pod deleted (upstream ``RejectWaitingPod`` on delete): it ends at
+        once, its group is told (Unreserve), its room is free."""
+        wp = self._waiting.pop(event.pod, None)
+        if wp is None:
+            return
+        for p in wp.profile.permit_plugins:
+            p.unreserve(self.state, event.pod, "deleted", self.env.now)
+        self.api.terminate(event.pod, FAILED, event.reason)
+
+    def _on_waiting_terminated(self, event: PodTerminated) -> None:
+        wp = self._waiting.pop(event.pod, None)
+        if wp is not None:
+            for p in wp.profile.permit_plugins:
+                p.unreserve(self.state, event.pod, "deleted", self.env.now)
 
     def _bound(self, pod: int) -> None:
         """The Binding of an assumed pod completed (unless it was deleted meanwhile)."""
@@ -427,6 +580,10 @@ class Scheduler:
             out.summary["scheduler_busy_s"] = self.busy_s
         if self.decisions is not None:
             out.frames["decisions"] = self.decisions_frame()
+        if self._permitting:
+            # Pods still waiting at Permit hold their node in the tables (phase
+            # ContainerCreating, no scheduled time): upstream they are Pending and assumed.
+            out.provenance["pods_waiting_at_permit"] = len(self._waiting)
         return out
 
     def decisions_frame(self) -> pd.DataFrame:

@@ -147,7 +147,11 @@ def explain_in_run(sim: Simulation, name: str, at: float | None = None, profile:
     if prof is None:
         raise ExplainError(f"no scheduler profile named {profile or info.scheduler_name!r} "
                            f"(available: {sorted(sim.profiles)})")
-    return RunExplanation(explain_pod(sim.state, prof, info, name), env.now, None)
+    explanation = explain_pod(sim.state, prof, info, name)
+    gang = sim.scheduler.why_waiting(row)
+    if gang:
+        explanation.message = f"{explanation.message} Gang: {gang}."
+    return RunExplanation(explanation, env.now, None)
 
 
 def _failed_scheduling_message(sim: Simulation, row: int) -> str:
@@ -192,6 +196,14 @@ def find_pending_pod(sim: Simulation, name: str) -> tuple[int, PodInfo]:
         raise ExplainError(f"no pod named {name!r} (workload pods are named {known})")
     row = rows[0]
     phase = int(pods.phase[row])
+    waiting = sim.scheduler.waiting(row)
+    if waiting is not None:
+        why = sim.scheduler.why_waiting(row)
+        raise ExplainError(
+            f"pod {name!r} is waiting at Permit at t={now:g} s: assumed on node "
+            f"{sim.state.nodes.names[waiting.node]!r} since t={waiting.since:g} s, holding its resources, "
+            f"not bound{'; ' + why if why else ''}"
+        )
     if phase != PENDING:
         where = ""
         if phase in (BOUND, RUNNING):

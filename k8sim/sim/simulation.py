@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import simpy
 
+from k8sim.batch.podgroups import PodGroups
+from k8sim.batch.training import TrainingJobs
 from k8sim.cluster.api import ClusterAPI
 from k8sim.cluster.ops import ClusterState
 from k8sim.component import Component, Context
@@ -45,7 +47,7 @@ from k8sim.scheduling.scheduler import PendingDecision, Scheduler
 from k8sim.sim.build.nodes import build_nodes, resource_index
 from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
-from k8sim.sim.sources import WorkloadSources
+from k8sim.sim.sources import WorkloadSources, min_resources_vector
 from k8sim.storage.component import Storage
 
 ProgressFn = Callable[[float], None]
@@ -97,7 +99,21 @@ class Simulation:
         # Claims, volumes and their attachment (None without storage objects).
         has_storage = bool(scenario.persistent_volume_claims or scenario.persistent_volumes)
         self.storage = Storage(self.ctx) if has_storage else None
+        #: PodGroups (gangs) and the training-job model (None when the scenario has no
+        #: PodGroup, gang workload or Coscheduling profile). The PodGroups component is
+        #: the first to watch PodAdded, so a new pod's group is known to the scheduler.
+        self.pod_groups: PodGroups | None = None
+        self.training: TrainingJobs | None = None
+        if (scenario.pod_groups or any(w.gang is not None for w in scenario.workloads)
+                or any(p.permit_plugins for p in self.profiles.values())):
+            self.pod_groups = self._add(PodGroups(self.api))
+            self.pod_groups.workload_names = tuple(w.name for w in scenario.workloads)
+            self._add_pod_groups()
         self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes, self.storage))
+        if self.pod_groups is not None and (
+                any(g.training is not None for g in scenario.pod_groups)
+                or any(w.gang is not None and w.gang.training is not None for w in scenario.workloads)):
+            self.training = self._add(TrainingJobs(self.api, self.pod_groups, self.kubelet))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
         self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
@@ -120,7 +136,7 @@ class Simulation:
         # The target workload of the GPU fragmentation measure, and of FGD profiles given
         # no targetWorkload (through the framework handle): the trace workloads' pods.
         self.gpu_target: list[dict[str, Any]] | None = self.workloads.gpu_target
-        handle = FrameworkHandle(gpu_target=self.gpu_target)
+        handle = FrameworkHandle(gpu_target=self.gpu_target, pod_groups=self.pod_groups)
         for prof in self.profiles.values():
             prof.set_handle(handle)
         self.wall_s = 0.0
@@ -150,6 +166,18 @@ class Simulation:
             self.state, max_nodes=max_nodes if max_nodes is not None else spec.max_nodes,
             label_features=spec.label_features if label_features is None else label_features,
             workloads=[w.name for w in self.scenario.workloads], horizon_s=self.scenario.duration_s)
+
+    def _add_pod_groups(self) -> None:
+        """The scenario's ``podGroups``, created at time 0 in order."""
+        assert self.pod_groups is not None
+        for i, spec in enumerate(self.scenario.pod_groups):
+            base = math.nan
+            if spec.training is not None:
+                base = float(spec.training.duration.sample(self.streams.generator("training-duration-group", i), 1)[0])
+            self.pod_groups.add(spec.namespace, spec.name, spec.min_member, spec.schedule_timeout_s,
+                                min_resources_vector(self.state, spec.min_resources, f"podGroups[{i}].minResources",
+                                                     self.scenario.source),
+                                training=spec.training, base_duration=base)
 
     def _template_shape(self, key: tuple, template: PodTemplate, workload: int) -> int:
         """Intern the shape of pods made from ``template`` (the controllers' pods)."""

@@ -12,8 +12,10 @@ reported with its field path), it creates pods through the Cluster API:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +54,8 @@ class WorkloadSources:
                 continue  # run by the controllers (k8sim.controllers.manager)
             if w.trace is not None:
                 self._prepare_trace(wi, w)
+            elif w.gang is not None:
+                self._prepare_gang(wi, w)
             else:
                 self._prepare_synthetic(wi, w)
 
@@ -190,6 +194,67 @@ class WorkloadSources:
             (lambda i: durations.next()) if durations is not None else (lambda i: math.inf), latencies,
         ))
 
+    def _prepare_gang(self, wi: int, w: Workload) -> None:
+        """A gang workload (``docs/batch.md``): each arrival is a job, a PodGroup
+        ``<name>-<j>`` created then, and its ``workers`` pods ``<name>-<j>-<k>``, worker
+        ``k`` created ``k * workerIntervalSeconds`` after the arrival. A training job's
+        base run time is drawn when it arrives (stream ``training-duration``), its
+        workers run until the job ends; otherwise each worker draws its ``duration``."""
+        gang = w.gang
+        assert gang is not None
+        ctx = self.ctx
+        groups = ctx.components.get("pod_groups")
+        assert groups is not None, "a gang workload needs the PodGroups component"
+        res = spec_resources(w.template, ctx.scenario.runtime_class(w.template))
+        amounts = dict(res.requests)
+        amounts["pods"] = 1
+        state = ctx.state
+        req = state.resources.vector(amounts)
+        shape = self.shapes.shape_for(("workload", wi), req, w.template, workload=wi,
+                                      nonzero=res.nonzero, nonzero_bound=res.nonzero_bound)
+        info = state.shapes[shape]
+        start = w.template.start_latency or ctx.scenario.defaults.start_latency
+        durations = BlockSampler(w.duration, ctx.streams.generator("duration", wi)) if w.duration else None
+        latencies = BlockSampler(start, ctx.streams.generator("start-latency", wi))
+        training = gang.training
+        base = (BlockSampler(training.duration, ctx.streams.generator("training-duration", wi))
+                if training is not None else None)
+        jobs_w = w if w.max_pods is None else w.model_copy(update={"max_pods": w.max_pods // gang.workers})
+        times = arrival_times(jobs_w, ctx.streams.generator("arrivals", wi))
+        min_res = min_resources_vector(state, gang.min_resources, f"workloads[{wi}].gang.minResources", ctx.source)
+        short = w.name.rsplit("/", 1)[-1]
+        api, env = ctx.api, ctx.env
+        counter = [0, 0]  # jobs, pods
+
+        def worker(group: Any, j: int, k: int) -> None:
+            i = counter[1]
+            counter[1] += 1
+            duration = durations.next() if durations is not None else math.inf
+            groups.join_next(group)
+            api.create_pod(
+                name=f"{w.name}-{j}-{k}", requests=info.requests, workload=wi, index=i, shape=shape,
+                priority=info.priority, duration=duration, start_latency=latencies.next(),
+                gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound,
+            )
+
+        def job() -> None:
+            j = counter[0]
+            counter[0] += 1
+            group = groups.add(info.namespace, f"{short}-{j}", gang.min_member or gang.workers,
+                               gang.schedule_timeout_s, min_res, workers=gang.workers, training=training,
+                               base_duration=base.next() if base is not None else math.nan, workload=wi)
+            for k in range(gang.workers):
+                delay = k * gang.worker_interval_s
+                if delay <= 0:
+                    worker(group, j, k)
+                else:
+                    env.timeout(delay).callbacks.append(functools.partial(_later, worker, group, j, k))
+
+        def begin() -> None:
+            env.process(arrival_process(env, iter(times), job))
+
+        self._starts.append(begin)
+
     def _prepare_trace(self, wi: int, w: Workload) -> None:
         """Read a trace workload's pods (see :mod:`k8sim.workloads.replay`), intern their
         shapes and check them against the cluster."""
@@ -286,3 +351,22 @@ class WorkloadSources:
         for col in ("pod", "workload", "id", "gpu_model", "qos", "owner"):
             out[col] = out[col].astype("string")
         return out
+
+
+def min_resources_vector(state: Any, resources: dict | None, where: str, source: str) -> np.ndarray | None:
+    """A PodGroup's ``minResources`` as a resource vector (None when not set); a
+    resource no node or pod of the run names is an error at ``where``."""
+    if resources is None:
+        return None
+    from k8sim.config.resources import base_units
+
+    unknown = sorted(set(resources) - set(state.resources.index))
+    if unknown:
+        raise ScenarioError(source, [(where, f"no node or pod of the scenario has resource(s) {unknown}: "
+                                             "the group could never be scheduled")])
+    return state.resources.vector(base_units(resources))
+
+
+def _later(fn: Callable[..., None], *args: Any) -> None:
+    """A timeout callback that calls ``fn(*args)`` (the event itself is dropped)."""
+    fn(*args[:-1])

@@ -248,11 +248,11 @@ def test_point_specific_enable_orders_overrides_first(tmp_path):
 
 
 def test_unmodelled_plugins_warn(tmp_path):
-    cfg = load(tmp_path, "profiles:\n- plugins:\n    multiPoint:\n      enabled: [{name: Coscheduling}]\n"
+    cfg = load(tmp_path, "profiles:\n- plugins:\n    multiPoint:\n      enabled: [{name: CapacityScheduling}]\n"
                          "    filter:\n      enabled: [{name: DynamicResources}]\n"
                          "    preBind:\n      enabled: [{name: VolumeBinding}]\n")
     text = "\n".join(cfg.warnings)
-    assert "profiles[0].plugins.multiPoint.enabled[0]: plugin Coscheduling is not modelled" in text
+    assert "profiles[0].plugins.multiPoint.enabled[0]: plugin CapacityScheduling is not modelled" in text
     assert "profiles[0].plugins.filter.enabled[0]: plugin DynamicResources is not modelled" in text
     assert "profiles[0].plugins.preBind: extension point not modelled" in text
     assert [r.name for r in cfg.refs["default-scheduler"]][:1] == ["NodeUnschedulable"]

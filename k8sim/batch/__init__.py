@@ -1,0 +1,1 @@
+"""Batch and AI workloads: PodGroups (gangs) and the training-job model."""
