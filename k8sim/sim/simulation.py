@@ -30,6 +30,7 @@ from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import PodTemplate, Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.controllers import manager as controllers
+from k8sim.controllers import quota
 from k8sim.controllers.nodelifecycle import NodeLifecycleController
 from k8sim.controllers.tainteviction import TaintEvictionController
 from k8sim.faults.injector import Faults
@@ -97,6 +98,8 @@ class Simulation:
         # Claims, volumes and their attachment (None without storage objects).
         has_storage = bool(scenario.persistent_volume_claims or scenario.persistent_volumes)
         self.storage = Storage(self.ctx) if has_storage else None
+        # ResourceQuota admission (before any pod is created; None without quotas).
+        self.quota = quota.build(self.ctx, app_inputs)
         self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes, self.storage))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
@@ -105,12 +108,14 @@ class Simulation:
         #: the manifest source, when the scenario has manifest workloads; else None.
         self.controllers: controllers.Controllers | None = None
         if scenario.has_controllers():
-            self.controllers, built = controllers.build(self.ctx, self._template_shape, app_inputs)
+            self.controllers, built = controllers.build(self.ctx, self._template_shape, app_inputs, self.quota)
             for c in built:
                 self._add(c)
         self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
         self.taint_eviction = self._add(TaintEvictionController(self.api))
         self.faults = self._add(Faults(self.ctx))
+        if self.quota is not None:
+            self._add(self.quota)
         if self.runtime_classes is not None:
             self._add(self.runtime_classes)
         if self.storage is not None:

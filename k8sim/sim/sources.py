@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster import ops
+from k8sim.cluster.api import AdmissionRefused
 from k8sim.component import Context, Contribution
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import GPU_MILLI, Workload
@@ -124,7 +125,7 @@ class WorkloadSources:
                 name=p.name, requests=req, workload=-1, index=i, shape=shape, priority=p.priority,
                 duration=duration, start_latency=0.0,
                 gpu_count=gpu[0] if gpu else 0, gpu_milli=gpu[1] if gpu else 0, node=node,
-                nonzero=state.shapes[shape].nonzero_bound,
+                nonzero=state.shapes[shape].nonzero_bound, existing=True,
             )
             api.bind(pod, node, "initial")
         if problems:
@@ -151,11 +152,14 @@ class WorkloadSources:
             i = counter[0]
             counter[0] += 1
             info = infos[shape_of(i)]
-            api.create_pod(
-                name=name_of(i), requests=info.requests, workload=wi, index=i, shape=info.shape,
-                priority=info.priority, duration=duration_of(i), start_latency=latencies.next(),
-                gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound,
-            )
+            try:
+                api.create_pod(
+                    name=name_of(i), requests=info.requests, workload=wi, index=i, shape=info.shape,
+                    priority=info.priority, duration=duration_of(i), start_latency=latencies.next(),
+                    gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound,
+                )
+            except AdmissionRefused:
+                pass  # a refused arrival is not retried (the admission recorded it)
 
         def start() -> None:
             ctx.env.process(arrival_process(ctx.env, iter(times), create))
