@@ -29,8 +29,8 @@ from k8sim.config.faults import ActionSpec
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import PodTemplate, Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
+from k8sim.controllers import limitranger, quota
 from k8sim.controllers import manager as controllers
-from k8sim.controllers import quota
 from k8sim.controllers.nodelifecycle import NodeLifecycleController
 from k8sim.controllers.tainteviction import TaintEvictionController
 from k8sim.faults.injector import Faults
@@ -103,7 +103,9 @@ class Simulation:
         self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes, self.storage))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
-        self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
+        self.workloads = self._add(WorkloadSources(
+            self.ctx, self.shape_book, self.profiles,
+            limitranger.workload_templates(scenario, app_inputs, self.warnings) if app_inputs else None))
         #: The workload controllers (ReplicaSet, Deployment, StatefulSet, DaemonSet) and
         #: the manifest source, when the scenario has manifest workloads; else None.
         self.controllers: controllers.Controllers | None = None

@@ -22,7 +22,7 @@ from k8sim.cluster import ops
 from k8sim.cluster.api import AdmissionRefused
 from k8sim.component import Context, Contribution
 from k8sim.config.loader import ScenarioError
-from k8sim.config.scenario import GPU_MILLI, Workload
+from k8sim.config.scenario import GPU_MILLI, PodTemplate, Workload
 from k8sim.rng import BlockSampler
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
@@ -41,8 +41,13 @@ class WorkloadSources:
 
     name = "workloads"
 
-    def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile]):
+    def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile],
+                 templates: dict[int, PodTemplate | None] | None = None):
+        """``templates``: synthetic workloads' templates after LimitRange admission
+        (:func:`k8sim.controllers.limitranger.workload_templates`; None: a workload whose
+        pods are all rejected, not run)."""
         self.ctx = ctx
+        self.templates = templates or {}
         self.shapes = shapes
         self.profiles = profiles
         self.replays: dict[str, Replay] = {}
@@ -168,6 +173,11 @@ class WorkloadSources:
 
     def _prepare_synthetic(self, wi: int, w: Workload) -> None:
         ctx = self.ctx
+        if wi in self.templates:
+            admitted = self.templates[wi]
+            if admitted is None:
+                return  # every pod is forbidden by a LimitRange (warned)
+            w = w.model_copy(update={"template": admitted})
         res = spec_resources(w.template, ctx.scenario.runtime_class(w.template))
         amounts = dict(res.requests)
         amounts["pods"] = 1

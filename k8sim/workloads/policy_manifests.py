@@ -96,6 +96,7 @@ class LimitRangeItem:
     max: dict[str, Any]
     default: dict[str, Any]
     default_request: dict[str, Any]
+    max_limit_request_ratio: dict[str, Any]
 
 
 @dataclass
@@ -123,13 +124,15 @@ def _limit_range(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> No
             r.problem(doc.at(f"{path}.type"), f"expected Container, Pod or PersistentVolumeClaim, got {kind!r}")
             continue
         got_items = {k: r.resources(it.get(k), doc.at(f"{path}.{k}"))
-                     for k in ("min", "max", "default", "defaultRequest")}
-        if it.get("maxLimitRequestRatio") is not None:
-            r.warn(doc.at(f"{path}.maxLimitRequestRatio"), "not modelled (k8sim keeps requests, not limits): ignored")
+                     for k in ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio")}
         if kind == "Pod" and (got_items["default"] or got_items["defaultRequest"]):
             r.problem(doc.at(path), "default and defaultRequest may be given only for type Container")
+        for res, q in got_items["maxLimitRequestRatio"].items():
+            if q < 1:  # ValidateLimitRange: the ratio must be >= 1
+                r.problem(doc.at(f"{path}.maxLimitRequestRatio.{res}"), f"ratio must be greater than or equal to 1, "
+                                                                        f"got {float(q):g}")
         item = LimitRangeItem(str(kind), got_items["min"], got_items["max"], dict(got_items["default"]),
-                              dict(got_items["defaultRequest"]))
+                              dict(got_items["defaultRequest"]), got_items["maxLimitRequestRatio"])
         if kind == "Container":
             for res, q in item.max.items():
                 item.default.setdefault(res, q)
