@@ -845,19 +845,12 @@ def dumps_template(t: PodTemplate) -> str:
     for key, unset in _NEWER_FIELDS:
         if data.get(key) == unset:
             del data[key]
-    # Container limits were read after the hash too: a limit equal to the container's
-    # request (what SetDefaults_Pod gives a container with limits only) is left out, so
-    # such templates keep their hash.
+    # Container limits were read after the hash too and are left out of it, so that the
+    # names of existing runs' pods do not change (a template change that touches only
+    # container limits therefore starts no new revision; upstream's hash covers them).
     for key in ("containers", "initContainers"):
         for c in data.get(key) or ():
-            lim = c.get("limits")
-            if lim is not None:
-                req = c.get("requests") or {}
-                lim = {r: q for r, q in lim.items() if req.get(r) != q}
-                if lim:
-                    c["limits"] = lim
-                else:
-                    del c["limits"]
+            c.pop("limits", None)
     return json.dumps(data, sort_keys=True)
 
 
