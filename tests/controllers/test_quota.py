@@ -170,3 +170,53 @@ def test_manifest_quota_errors_and_warnings(tmp_path):
     m = write(tmp_path, "ok.yaml", quota_doc({"services": 2, "pods": 5}), deployment(replicas=1))
     s = Simulation(scenario(tmp_path, m))
     assert any("document[0].spec.hard.services" in w and "not enforced" in w for w in s.warnings)
+
+
+def test_job_refusals_are_retried_and_are_not_pod_failures(tmp_path):
+    # Quota pods: 1; a Job of 2 completions, parallelism 2, pods of 20 s (start latency
+    # 2 s). Sync at 0: slowStartBatch 1 + 1: pod A is admitted, pod B refused; the Job
+    # is re-synced with the back-off at t_n = 0.005 (2^n - 1): n = 1..12 (up to 20.475 s)
+    # are refused too, while A holds the quota (Running 2 -> 22). A's end at 22 syncs
+    # the Job (pod event): B is admitted at 22, runs 24 -> 44; the Job completes at 44
+    # with 0 failed pods (job_controller.go: a creation error is not a pod failure).
+    j = job(20)
+    j["spec"]["completions"] = j["spec"]["parallelism"] = 2
+    m = write(tmp_path, "app.yaml", quota_doc({"pods": 1}), j)
+    r = Simulation(scenario(tmp_path, m, duration=100)).run()
+    ref = r.frames["quota_refusals"]
+    assert np.allclose(ref["time"].to_numpy(), [0.005 * (2**n - 1) for n in range(13)])
+    assert set(ref["owner_kind"]) == {"Job"}
+    assert sorted(r.pods["created"].tolist()) == [0.0, 22.0]
+    jobs = r.frames["jobs"].iloc[0]
+    assert jobs["status"] == "Complete" and jobs["failed"] == 0 and jobs["finished"] == pytest.approx(44.0)
+
+
+def test_statefulset_waits_at_the_refused_ordinal(tmp_path):
+    # Quota pods: 2 and a 3-replica StatefulSet (OrderedReady, start latency 2 s):
+    # web-0 is created at 0 and Ready at 2, web-1 is created at 2 and Ready at 4; web-2
+    # is refused at 4 and the sync is retried with the back-off, at 4 + 0.005 (2^n - 1):
+    # n = 0..13 fall before the end at 60 s (n = 13: 44.955 s; n = 14 would be 85.9 s).
+    # Nothing releases the quota, so every retry is refused: 14 refusals of web-2.
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+           "spec": {"replicas": 3, "serviceName": "web", "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                        {"name": "c", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}}
+    m = write(tmp_path, "app.yaml", quota_doc({"pods": 2}), sts)
+    r = Simulation(scenario(tmp_path, m, duration=60)).run()
+    assert r.pods["pod"].tolist() == ["web-0", "web-1"]
+    ref = r.frames["quota_refusals"]
+    assert set(ref["pod"]) == {"web-2"} and set(ref["owner_kind"]) == {"StatefulSet"}
+    assert np.allclose(ref["time"].to_numpy(), [4 + 0.005 * (2**n - 1) for n in range(14)])
+
+
+def test_count_pods_counts_pods_that_ended_on_their_own():
+    # Arrivals every 5 s, each pod done after 3 s. "pods: 2" never binds (at most one
+    # pod is non-terminal at a time): no refusal in 30 s. "count/pods: 2" counts every
+    # pod object in storage (PodUsageFunc: "count/pods tracks all pods independent of
+    # state"); completed pods are not deleted, so after web-0 and web-1 every arrival
+    # (10, 15, 20, 25) is refused.
+    assert len(arrivals({"pods": 2}, duration=3, run=30).run().frames["quota_refusals"]) == 0
+    ref = arrivals({"count/pods": 2}, duration=3, run=30).run().frames["quota_refusals"]
+    assert ref["time"].tolist() == [10.0, 15.0, 20.0, 25.0]
+    assert ref["message"].iloc[0] == ("exceeded quota: compute, requested: count/pods=1, used: count/pods=2, "
+                                      "limited: count/pods=2")
