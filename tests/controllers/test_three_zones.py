@@ -41,10 +41,10 @@ def test_spread_replacements_wait_for_the_zone():
     # The evicted replicas' replacements (eviction 300 s after the taint) cannot go to
     # zone-b or zone-c with the constraint: zone-a still counts as a domain holding 0
     # matching pods, so a 5th pod in zone-b has skew 5 - 0 > 1. They run only once
-    # zone-a is back (1800 s). Without it they run on zone-b/zone-c nodes well before.
+    # zone-a is back (1100 s). Without it they run on zone-b/zone-c nodes well before.
     spread = run("spread").pods
     nospread = run("nospread").pods
     late = spread[spread["created"] > 900]
-    assert len(late) == 4 and (late["scheduled"] >= 1800).all()
+    assert len(late) == 4 and (late["scheduled"] >= 1100).all()
     late = nospread[nospread["created"] > 900]
-    assert len(late) == 8 and (late["scheduled"] < 1800).all()
+    assert len(late) == 8 and (late["scheduled"] < 1100).all()
