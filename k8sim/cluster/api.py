@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -59,6 +59,38 @@ EvictionCheck = Callable[[int, str], bool]
 
 #: Log kind of an eviction refused by a check (upstream answers 429 TooManyRequests).
 EVICTION_BLOCKED = "EvictionBlocked"
+#: Log kind of a pod creation refused by admission (upstream controllers record an Event
+#: with reason ``FailedCreate`` and the message ``Error creating: <the API's error>``).
+FAILED_CREATE = "FailedCreate"
+
+
+class AdmissionRefused(Exception):
+    """A pod creation refused by an admission plugin (upstream answers 403 Forbidden:
+    ``pods "<name>" is forbidden: <message>``). Nothing was created; the caller decides
+    what to do (a controller retries with its back-off, an arrival is recorded as
+    refused). ``message`` is the API's whole error text."""
+
+    def __init__(self, name: str, reason: str, plugin: str):
+        self.name = name
+        self.reason = reason
+        self.plugin = plugin
+        self.message = f'pods "{name}" is forbidden: {reason}'
+        super().__init__(self.message)
+
+
+class Admission(Protocol):
+    """A validating admission plugin on pod creation (ResourceQuota).
+
+    ``check`` returns why the pod described by its arguments is refused (None: admitted);
+    it may record the refusal. ``charge(pod)`` is called once the pod exists (after every
+    plugin admitted it, or for a pod that already exists at time 0, which is charged
+    without a check, as upstream's quota controller counts pods created before a quota)."""
+
+    name: str
+
+    def check(self, name: str, shape: int, workload: int, owner_kind: int, owner: int) -> str | None: ...
+
+    def charge(self, pod: int) -> None: ...
 
 
 class ClusterAPI:
@@ -76,25 +108,44 @@ class ClusterAPI:
         self.log = log if log is not None else EventLog()
         self.bus = bus if bus is not None else WatchBus()
         self._eviction_checks: list[EvictionCheck] = []
+        self._admission: list[Admission] = []
 
     # -- pods -----------------------------------------------------------------------
 
     def create_pod(self, *, name: str, requests: np.ndarray, workload: int, index: int, shape: int,
                    priority: int, duration: float, start_latency: float, gpu_count: int = 0,
                    gpu_milli: int = 0, owner_kind: int = NO_OWNER, owner: int = 0, node: int = -1,
-                   nonzero: np.ndarray | None = None) -> int:
+                   nonzero: np.ndarray | None = None, existing: bool = False) -> int:
         """A new Pending pod, created now; returns its row. ``node`` >= 0 preassigns it
         (``spec.nodeName``: the scheduler leaves it alone; bind it with :meth:`bind`).
-        ``nonzero``: see :meth:`PodTable.append <k8sim.cluster.pods.PodTable.append>`."""
+        ``nonzero``: see :meth:`PodTable.append <k8sim.cluster.pods.PodTable.append>`.
+
+        The admission plugins (:meth:`add_admission`) are asked first: a refusal logs a
+        ``FailedCreate`` row (no pod) and raises :class:`AdmissionRefused`. ``existing``:
+        the pod was there before the run (initial pods): charged, never refused."""
         now = self.env.now
+        if self._admission and not existing:
+            for plugin in self._admission:
+                why = plugin.check(name, shape, workload, owner_kind, owner)
+                if why is not None:
+                    refused = AdmissionRefused(name, why, plugin.name)
+                    self.log.event(now, FAILED_CREATE, -1, -1, f"Error creating: {refused.message}")
+                    raise refused
         pod = self.state.pods.append(
             name=name, requests=requests, workload=workload, index=index, shape=shape, priority=priority,
             created=now, duration=duration, start_latency=start_latency, gpu_count=gpu_count,
             gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner, nonzero=nonzero,
         )
+        for plugin in self._admission:
+            plugin.charge(pod)
         self.log.event(now, "PodCreated", pod, -1)
         self.bus.publish(PodAdded(pod, node))
         return pod
+
+    def add_admission(self, plugin: Admission) -> None:
+        """Register a validating admission plugin that :meth:`create_pod` asks (in
+        registration order; every one must admit)."""
+        self._admission.append(plugin)
 
     def bind(self, pod: int, node: int, detail: str = "") -> None:
         """Bind a Pending pod to ``node`` (log ``Scheduled``)."""

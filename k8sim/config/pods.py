@@ -103,6 +103,8 @@ class InitContainerSpec(K8sModel):
     # resources.requests of this container; absent = none named (scheduling's non-zero
     # defaults then apply to it). Setting it on any container makes requests per container.
     requests: ResourceList | None = None
+    # resources.limits of this container (ResourceQuota limits.*, LimitRange); absent = none.
+    limits: ResourceList | None = None
     restart_policy: Literal["Always"] | None = Field(default=None, alias="restartPolicy")  # Always = sidecar
     image: str | None = None  # image from the catalog (pulled first); absent = nothing to pull
     # Absent: the pod's imagePullPolicy, else upstream's default for the image's tag.
@@ -118,6 +120,8 @@ class ContainerSpec(K8sModel):
     # resources.requests of this container; absent = none named (a named 0 is an explicit
     # zero: scheduling's non-zero defaults apply only to resources a container does not name).
     requests: ResourceList | None = None
+    # resources.limits of this container (ResourceQuota limits.*, LimitRange); absent = none.
+    limits: ResourceList | None = None
     image: str | None = None  # image from the catalog; absent = nothing to pull
     image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
     start_latency: Distribution | None = None  # create + start once the image is there (0)
@@ -167,7 +171,8 @@ class PodTemplate(K8sModel):
     # spec.overhead (RuntimeClass overhead): added to the pod's requests.
     overhead: ResourceList = {}
     resources: PodResourcesSpec | None = None  # pod-level spec.resources
-    limits: ResourceList = {}  # resources.limits (recorded, not enforced yet)
+    # resources.limits of the pod's (single) container: ResourceQuota limits.*, LimitRange.
+    limits: ResourceList = {}
     image: str | None = None  # container image; pulled when the scenario has an ``images`` section
     # Pod priority (higher is scheduled first): int32, at most 1e9 (larger values are
     # reserved for system classes upstream).

@@ -59,6 +59,7 @@ from k8sim.config.pods import (
     PullPolicy,
     Toleration,
 )
+from k8sim.config.quota import ResourceQuotaSpec
 from k8sim.config.resources import Quantity, ResourceList, base_units
 from k8sim.config.runtimeclass import RuntimeClass, RuntimeClassOverhead, RuntimeClassScheduling
 from k8sim.config.scheduler import PluginRef, ProfileSpec, SchedulerSettings
@@ -134,6 +135,7 @@ __all__ = [
     "PullPolicy",
     "Quantity",
     "ResourceList",
+    "ResourceQuotaSpec",
     "RuntimeClass",
     "RuntimeClassOverhead",
     "RuntimeClassScheduling",
@@ -238,6 +240,8 @@ class Scenario(K8sModel):
     initial_pods: list[InitialPod] = []
     # Namespace labels for namespaceSelector (pods name their namespace; default "default").
     namespaces: list[Namespace] = []
+    # ResourceQuotas: pod creations that would exceed one are refused (docs/quota.md).
+    resource_quotas: list[ResourceQuotaSpec] = Field(default=[], alias="resourceQuotas")
     priority_classes: list[PriorityClass] = Field(default=[], alias="priorityClasses")
     # RuntimeClasses that pods name in runtimeClassName (handler, overhead, scheduling).
     runtime_classes: list[RuntimeClass] = Field(default=[], alias="runtimeClasses")

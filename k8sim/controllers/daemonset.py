@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from k8sim.cluster.api import AdmissionRefused
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
 from k8sim.cluster.watch import (
     NodeAdded,
@@ -292,11 +293,18 @@ class DaemonSetController(PodOwnerController):
         nt = self.ctx.state.nodes
         terminating = self.ctx.state.terminating
         created = self.ctx.state.pods.created
+        refused = False
         for n in range(nt.n):
             pods = [p for p in d.node_pods.get(n, ()) if p not in d.deleting]
             if eligible[n]:
                 if not pods and not d.node_pods.get(n):
-                    pod = self._maker(d, n).create(f"{d.display}-{self._suffix(d, n)}", DS_KIND, d.row)
+                    if refused:
+                        continue
+                    try:
+                        pod = self._maker(d, n).create(f"{d.display}-{self._suffix(d, n)}", DS_KIND, d.row)
+                    except AdmissionRefused:
+                        refused = True  # the API logged FailedCreate; later nodes wait
+                        continue
                     d.node_pods.setdefault(n, []).append(pod)
                     d.revision_of[pod] = d.hash
                 elif len(pods) > 1:  # keep the oldest
@@ -306,6 +314,12 @@ class DaemonSetController(PodOwnerController):
                 for p in pods:
                     if p not in terminating:
                         self._delete(d, p)
+        if refused:
+            # syncNodes returns the creation error (slowStartBatch stopped at it): the
+            # DaemonSet is re-synced with the queue's back-off.
+            self.queue.add_rate_limited(row)
+        else:
+            self.queue.forget(row)
         if d.strategy == "RollingUpdate":
             self._rolling_update(d, eligible)
 

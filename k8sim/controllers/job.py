@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from k8sim.cluster.api import AdmissionRefused
 from k8sim.cluster.pods import OWNER_KINDS, SUCCEEDED
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRestarted, PodTerminated
 from k8sim.component import Contribution
@@ -346,10 +347,25 @@ class JobController:
         n = min(diff, BURST_REPLICAS)
         indexes = self._pending_indexes(j, n) if j.indexed else [-1] * n
         k = 0
+        refused = False
         for batch in slow_start_batches(len(indexes)):
             for _ in range(batch):
-                self._create_pod(j, indexes[k])
+                try:
+                    self._create_pod(j, indexes[k])
+                except AdmissionRefused:
+                    refused = True  # the API logged FailedCreate
+                    self._free_index(j, indexes[k])
                 k += 1
+            if refused:
+                break  # slowStartBatch stops after a batch with an error
+        for i in indexes[k:]:
+            self._free_index(j, i)
+        if refused:
+            # manageJob returns the creation error: the Job is re-synced with the
+            # queue's back-off (a refused creation is not a pod failure).
+            self.queue.add_rate_limited(j.row)
+            return
+        self.queue.forget(j.row)
         if diff > BURST_REPLICAS:
             self.queue.add(j.row)
 

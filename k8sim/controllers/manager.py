@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from k8sim.cluster.api import AdmissionRefused
 from k8sim.component import Contribution
 from k8sim.config.loader import ScenarioError
 from k8sim.config.resources import base_units
@@ -51,6 +52,7 @@ class Controllers:
     jobs: Any = None  # JobController (k8sim.controllers.batch)
     cronjobs: Any = None  # CronJobController
     disruption: Any = None  # DisruptionController (PodDisruptionBudgets)
+    quota: Any = None  # ResourceQuotaAdmission (k8sim.controllers.quota), None without quotas
 
     def apply(self, obj: AppObject, workload: int, start: Any, duration: Any) -> None:
         """``kubectl apply`` of ``obj`` now: create it, or update the object of that
@@ -79,6 +81,9 @@ class Controllers:
             self._bare_pod(obj, workload, sampling)
         elif obj.kind == "LimitRange":
             pass  # applied to the templates when the manifests were read (limitranger)
+        elif obj.kind == "ResourceQuota":
+            if self.quota is not None:
+                self.quota.add(obj.name, obj.namespace, obj.batch.hard, obj.where)
         elif obj.kind in ("Job", "CronJob", "PodDisruptionBudget"):
             batch.apply(self, obj, workload, sampling)
         else:  # pragma: no cover - the loader admits no other kind
@@ -159,11 +164,14 @@ class Controllers:
         if obj.template.node_name is not None:
             node = ctx.state.nodes.name_index.get(obj.template.node_name, -1)
         info = maker.info
-        pod = ctx.api.create_pod(name=obj.display, requests=info.requests, workload=workload,
-                                 index=store.next_index(workload), shape=info.shape, priority=info.priority,
-                                 duration=sampling.duration(), start_latency=sampling.start(),
-                                 gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, node=node,
-                                 nonzero=info.nonzero_bound)
+        try:
+            pod = ctx.api.create_pod(name=obj.display, requests=info.requests, workload=workload,
+                                     index=store.next_index(workload), shape=info.shape, priority=info.priority,
+                                     duration=sampling.duration(), start_latency=sampling.start(),
+                                     gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, node=node,
+                                     nonzero=info.nonzero_bound)
+        except AdmissionRefused:
+            return  # kubectl apply fails; nothing retries a bare pod (the refusal is recorded)
         if node >= 0:
             free = ctx.state.nodes.free[:, node]
             if np.all(free >= info.requests):
@@ -225,8 +233,10 @@ def input_resources(inputs: dict[int, Any]) -> set[str]:
     return names
 
 
-def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any]) -> tuple[Controllers, list[Any]]:
-    """The controllers and the components to add, in order (see the module docstring)."""
+def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any],
+          quota: Any = None) -> tuple[Controllers, list[Any]]:
+    """The controllers and the components to add, in order (see the module docstring).
+    ``quota``: the run's ResourceQuota admission (manifest quotas join it)."""
     scenario = ctx.scenario
     store = AppStore(ctx, shape_for)
     settings = scenario.controllers
@@ -235,7 +245,7 @@ def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any]) -> tuple[Con
     stsc = StatefulSetController(ctx, store, settings.statefulset)
     dsc = DaemonSetController(ctx, store, settings.daemonset)
     jc, cjc, pdbc = batch.build(ctx, store)
-    controllers = Controllers(store, rsc, dc, stsc, dsc, jobs=jc, cronjobs=cjc, disruption=pdbc)
+    controllers = Controllers(store, rsc, dc, stsc, dsc, jobs=jc, cronjobs=cjc, disruption=pdbc, quota=quota)
     source = ManifestSource(ctx, controllers, {wi: x for wi, x in inputs.items() if isinstance(x, ManifestInput)})
     out: list[Any] = [rsc, dc, stsc, dsc, jc, cjc, pdbc, source]
     from k8sim.controllers.simkube import simkube_sources

@@ -8,6 +8,12 @@ when the key enters the set), once, however many times it was added meanwhile; k
 at the same instant are synced in the order they were added. One SimPy event per
 distinct due time, not per key. ``add_after`` is upstream's ``AddAfter`` (the key enters
 the queue after the delay, e.g. to re-check availability after ``minReadySeconds``).
+
+``add_rate_limited`` / ``forget`` are upstream's ``AddRateLimited`` / ``Forget`` with
+``workqueue.DefaultControllerRateLimiter``: a sync that failed (a pod creation refused
+by admission) re-adds its key after 5 ms x 2^(failures so far), at most 1000 s
+(``ItemExponentialFailureRateLimiter``; the overall 10 qps token bucket it is combined
+with is not modelled); a sync that succeeds forgets the key's failures.
 """
 
 from __future__ import annotations
@@ -17,6 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import simpy
+
+
+#: ``DefaultControllerRateLimiter``'s per-item exponential back-off: base and cap.
+RATE_LIMIT_BASE_S = 0.005
+RATE_LIMIT_MAX_S = 1000.0
 
 
 class WorkQueue:
@@ -33,6 +44,7 @@ class WorkQueue:
         self.latency = latency
         self._queued: set[Hashable] = set()
         self._due: dict[float, list[Hashable]] = {}
+        self._failures: dict[Hashable, int] = {}
         self.syncs = 0
 
     def add(self, key: Hashable) -> None:
@@ -52,6 +64,20 @@ class WorkQueue:
             self.add(key)
 
         self.env.timeout(delay).callbacks.append(due)
+
+    def add_rate_limited(self, key: Hashable) -> float:
+        """Re-add ``key`` after its exponential back-off (see the module docstring);
+        returns the delay."""
+        n = self._failures.get(key, 0)
+        self._failures[key] = n + 1
+        delay = min(RATE_LIMIT_BASE_S * 2.0 ** n, RATE_LIMIT_MAX_S)
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: Hashable) -> None:
+        """The key's sync succeeded: its next failure starts the back-off again."""
+        if self._failures:
+            self._failures.pop(key, None)
 
     def _at(self, t: float, key: Hashable) -> None:
         keys = self._due.get(t)

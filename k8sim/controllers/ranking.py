@@ -50,8 +50,8 @@ def _log_rank(t: float, now: float) -> int:
 
 def slow_start_batches(count: int, initial: int = SLOW_START_INITIAL_BATCH) -> list[int]:
     """Batch sizes ``slowStartBatch`` uses for ``count`` calls: 1, 2, 4, ... capped by
-    what remains (it stops after a batch with an error; creations through k8sim's API
-    do not fail, so every batch runs)."""
+    what remains (it stops after a batch with an error: the callers stop when a creation
+    is refused by admission)."""
     out = []
     remaining, size = count, min(count, initial)
     while size > 0:

@@ -28,6 +28,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from k8sim.cluster.api import AdmissionRefused
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRunning, PodTerminated
 from k8sim.component import Contribution
@@ -274,18 +275,33 @@ class ReplicaSetController(PodOwnerController):
         if diff < 0:
             n = min(-diff, BURST_REPLICAS)
             maker = rs.maker
+            refused = False
             for batch in slow_start_batches(n):
                 for _ in range(batch):
                     name = f"{rs.display}-{pod_suffix(rs.name, rs.next_pod)}"
                     rs.next_pod += 1
-                    pod = maker.create(name, RS_KIND, rs.row)
+                    try:
+                        pod = maker.create(name, RS_KIND, rs.row)
+                    except AdmissionRefused:
+                        refused = True  # the API logged FailedCreate
+                        continue
                     rs.pods[pod] = None
                     rs.active[pod] = None
-            if -diff > BURST_REPLICAS:
-                self.queue.add(row)
+                if refused:
+                    # slowStartBatch stops after a batch with an error; manageReplicas
+                    # returns it and the sync is retried with the queue's back-off.
+                    break
+            if refused:
+                self.queue.add_rate_limited(row)
+            else:
+                self.queue.forget(row)
+                if -diff > BURST_REPLICAS:
+                    self.queue.add(row)
             for fn in self.store.rs_listeners:
                 fn(row)
-        elif diff > 0:
+        else:
+            self.queue.forget(row)
+        if diff > 0:
             n = min(diff, BURST_REPLICAS)
             victims = self.pods_to_delete(rs, n)
             grace = rs.maker.info.termination_grace_s

@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from k8sim.cluster.api import AdmissionRefused
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRunning, PodTerminated
 from k8sim.controllers.replicaset import PodOwnerController
@@ -205,7 +206,14 @@ class StatefulSetController(PodOwnerController):
             if pod is None:
                 rolling = s.strategy == "RollingUpdate"
                 rev = s.current_revision if rolling and o < s.partition else s.update_revision
-                pod = self._maker(s, rev).create(f"{s.display}-{o}", STS_KIND, s.row)
+                try:
+                    pod = self._maker(s, rev).create(f"{s.display}-{o}", STS_KIND, s.row)
+                except AdmissionRefused:
+                    # The API logged FailedCreate; the sync returns the error and is
+                    # retried with the queue's back-off (stateful_set_control.go).
+                    self.queue.add_rate_limited(row)
+                    return
+                self.queue.forget(row)
                 s.ordinals[o] = pod
                 s.ordinal_of[pod] = o
                 s.revision_of[pod] = rev

@@ -84,6 +84,9 @@ class PodInfo:
     runtime_handler: str = ""
     #: Claims the pod mounts: indices into ``state.volumes.claims`` (empty: no volumes).
     claims: tuple[int, ...] = ()
+    #: The pod template or initial pod the shape was made from (admission plugins such
+    #: as ResourceQuota read its containers' requests and limits); None for trace pods.
+    pod_spec: Any = None
     #: Count group (``ClusterState.groups``), set when the shape is registered.
     group: int = -1
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).

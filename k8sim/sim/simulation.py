@@ -31,6 +31,7 @@ from k8sim.config.faults import ActionSpec
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import PodTemplate, Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
+from k8sim.controllers import limitranger, quota
 from k8sim.controllers import manager as controllers
 from k8sim.controllers.nodelifecycle import NodeLifecycleController
 from k8sim.controllers.tainteviction import TaintEvictionController
@@ -109,6 +110,8 @@ class Simulation:
             self.pod_groups = self._add(PodGroups(self.api))
             self.pod_groups.workload_names = tuple(w.name for w in scenario.workloads)
             self._add_pod_groups()
+        # ResourceQuota admission (before any pod is created; None without quotas).
+        self.quota = quota.build(self.ctx, app_inputs)
         self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes, self.storage))
         if self.pod_groups is not None and (
                 any(g.training is not None for g in scenario.pod_groups)
@@ -116,17 +119,21 @@ class Simulation:
             self.training = self._add(TrainingJobs(self.api, self.pod_groups, self.kubelet))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
-        self.workloads = self._add(WorkloadSources(self.ctx, self.shape_book, self.profiles))
+        self.workloads = self._add(WorkloadSources(
+            self.ctx, self.shape_book, self.profiles,
+            limitranger.workload_templates(scenario, app_inputs, self.warnings) if app_inputs else None))
         #: The workload controllers (ReplicaSet, Deployment, StatefulSet, DaemonSet) and
         #: the manifest source, when the scenario has manifest workloads; else None.
         self.controllers: controllers.Controllers | None = None
         if scenario.has_controllers():
-            self.controllers, built = controllers.build(self.ctx, self._template_shape, app_inputs)
+            self.controllers, built = controllers.build(self.ctx, self._template_shape, app_inputs, self.quota)
             for c in built:
                 self._add(c)
         self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
         self.taint_eviction = self._add(TaintEvictionController(self.api))
         self.faults = self._add(Faults(self.ctx))
+        if self.quota is not None:
+            self._add(self.quota)
         if self.runtime_classes is not None:
             self._add(self.runtime_classes)
         if self.storage is not None:

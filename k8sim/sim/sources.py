@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from k8sim.cluster import ops
+from k8sim.cluster.api import AdmissionRefused
 from k8sim.component import Context, Contribution
 from k8sim.config.loader import ScenarioError
-from k8sim.config.scenario import GPU_MILLI, Workload
+from k8sim.config.scenario import GPU_MILLI, PodTemplate, Workload
 from k8sim.rng import BlockSampler
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
@@ -42,8 +43,13 @@ class WorkloadSources:
 
     name = "workloads"
 
-    def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile]):
+    def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile],
+                 templates: dict[int, PodTemplate | None] | None = None):
+        """``templates``: synthetic workloads' templates after LimitRange admission
+        (:func:`k8sim.controllers.limitranger.workload_templates`; None: a workload whose
+        pods are all rejected, not run)."""
         self.ctx = ctx
+        self.templates = templates or {}
         self.shapes = shapes
         self.profiles = profiles
         self.replays: dict[str, Replay] = {}
@@ -136,7 +142,7 @@ class WorkloadSources:
                 name=p.name, requests=req, workload=-1, index=i, shape=shape, priority=p.priority,
                 duration=duration, start_latency=0.0,
                 gpu_count=gpu[0] if gpu else 0, gpu_milli=gpu[1] if gpu else 0, node=node,
-                nonzero=state.shapes[shape].nonzero_bound,
+                nonzero=state.shapes[shape].nonzero_bound, existing=True,
             )
             if p.gpu_devices is not None:
                 ops.assign_gpus(state, pod, sum(1 << d for d in p.gpu_devices))
@@ -165,11 +171,14 @@ class WorkloadSources:
             i = counter[0]
             counter[0] += 1
             info = infos[shape_of(i)]
-            api.create_pod(
-                name=name_of(i), requests=info.requests, workload=wi, index=i, shape=info.shape,
-                priority=info.priority, duration=duration_of(i), start_latency=latencies.next(),
-                gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound,
-            )
+            try:
+                api.create_pod(
+                    name=name_of(i), requests=info.requests, workload=wi, index=i, shape=info.shape,
+                    priority=info.priority, duration=duration_of(i), start_latency=latencies.next(),
+                    gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound,
+                )
+            except AdmissionRefused:
+                pass  # a refused arrival is not retried (the admission recorded it)
 
         def start() -> None:
             ctx.env.process(arrival_process(ctx.env, iter(times), create))
@@ -178,6 +187,11 @@ class WorkloadSources:
 
     def _prepare_synthetic(self, wi: int, w: Workload) -> None:
         ctx = self.ctx
+        if wi in self.templates:
+            admitted = self.templates[wi]
+            if admitted is None:
+                return  # every pod is forbidden by a LimitRange (warned)
+            w = w.model_copy(update={"template": admitted})
         res = spec_resources(w.template, ctx.scenario.runtime_class(w.template))
         amounts = dict(res.requests)
         amounts["pods"] = 1

@@ -18,7 +18,10 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
   (:mod:`k8sim.workloads.batch_manifests`); ``policy/v1`` PodDisruptionBudget -> a
   budget the Eviction API respects (:mod:`k8sim.workloads.policy_manifests`).
 
-Kinds that k8sim will model but does not yet (``v1`` ResourceQuota and LimitRange, ``policy/v1`` PodDisruptionBudget, autoscaling
+- ``v1`` ResourceQuota and LimitRange -> admission of the pods of their namespace
+  (:mod:`k8sim.controllers.quota`, :mod:`k8sim.controllers.limitranger`).
+
+Kinds that k8sim will model but does not yet (``v1`` ReplicationController, autoscaling
 HorizontalPodAutoscaler) are errors: running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
 Ingress, NetworkPolicy, ...) are skipped with one warning per kind. Any other kind is an
@@ -91,7 +94,6 @@ __all__ = [
 APP_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod")
 #: Kinds k8sim plans to model and does not yet: an error (a run without them is wrong).
 NOT_YET = {
-    "ResourceQuota": "v1 ResourceQuota",
     "HorizontalPodAutoscaler": "autoscaling/v2 HorizontalPodAutoscaler",
     "ReplicationController": "v1 ReplicationController",
 }
@@ -145,7 +147,7 @@ _MODELLED: dict[str, frozenset[str]] = {
     "PriorityClass": _COMMON | {"value", "globalDefault", "preemptionPolicy", "description"},
     "Node": _COMMON | {"spec.taints", "spec.unschedulable", "status.allocatable", "status.capacity"},
 }
-_LEAF_OBJECTS = ("spec.selector", "spec.limits", "resources.requests", "resources.limits", "nodeSelector", "tolerations",
+_LEAF_OBJECTS = ("spec.selector", "spec.limits", "spec.hard", "resources.requests", "resources.limits", "nodeSelector", "tolerations",
                  "affinity", "topologySpreadConstraints", "overhead", "ports", "metadata.labels", "spec.taints",
                  "status.allocatable", "status.capacity", "spec.template.spec.resources", "spec.resources")
 
@@ -456,6 +458,16 @@ def _defaulted_spec(doc: _Doc, spec: dict[str, Any], path: str) -> dict[str, Any
     return spec
 
 
+def _limits(doc: _Doc, spec: dict[str, Any], key: str, j: int, path: str) -> dict[str, Any]:
+    """``{"limits": ...}`` of the ``j``-th container of ``spec[key]`` (empty without)."""
+    c = (spec.get(key) or [])[j]
+    res = c.get("resources") if isinstance(c, dict) else None
+    if not isinstance(res, dict) or not isinstance(res.get("limits"), dict):
+        return {}
+    lim = doc.r.resources(res["limits"], doc.at(f"{path}.{key}[{j}].resources.limits"))
+    return {"limits": _quantities(lim)} if lim else {}
+
+
 def _knob(doc: _Doc, annotations: dict[str, Any], name: str, path: str) -> Any:
     raw = annotations.get(KNOB_PREFIX + name)
     if raw is None:
@@ -536,13 +548,14 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
         "labels": dict(labels),
         "nodeSelector": r.strings(spec.get("nodeSelector"), doc.at(f"{path}.nodeSelector")),
         "schedulerName": str(spec.get("schedulerName") or DEFAULT_SCHEDULER),
-        "containers": [{"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {})}
-                       for c in main],
+        "containers": [{"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
+                        **_limits(doc, spec, "containers", j, path)} for j, c in enumerate(main)],
     }
     if init:
         data["initContainers"] = [
             {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
-             **({"restartPolicy": "Always"} if c.sidecar else {})} for c in init]
+             **({"restartPolicy": "Always"} if c.sidecar else {}), **_limits(doc, spec, "initContainers", j, path)}
+            for j, c in enumerate(init)]
     if overhead:
         data["overhead"] = _quantities(overhead)
     if pod_level:
@@ -832,6 +845,12 @@ def dumps_template(t: PodTemplate) -> str:
     for key, unset in _NEWER_FIELDS:
         if data.get(key) == unset:
             del data[key]
+    # Container limits were read after the hash too and are left out of it, so that the
+    # names of existing runs' pods do not change (a template change that touches only
+    # container limits therefore starts no new revision; upstream's hash covers them).
+    for key in ("containers", "initContainers"):
+        for c in data.get(key) or ():
+            c.pop("limits", None)
     return json.dumps(data, sort_keys=True)
 
 

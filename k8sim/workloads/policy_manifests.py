@@ -1,5 +1,5 @@
-"""``policy/v1`` PodDisruptionBudget manifests (registered with
-:func:`k8sim.workloads.manifests.register_kind`).
+"""``policy/v1`` PodDisruptionBudget, ``v1`` LimitRange and ``v1`` ResourceQuota
+manifests (registered with :func:`k8sim.workloads.manifests.register_kind`).
 
 A budget becomes an :class:`~k8sim.workloads.manifests.AppObject` of kind
 ``PodDisruptionBudget`` whose ``batch`` field is a :class:`PdbSpec`; the disruption
@@ -96,6 +96,7 @@ class LimitRangeItem:
     max: dict[str, Any]
     default: dict[str, Any]
     default_request: dict[str, Any]
+    max_limit_request_ratio: dict[str, Any]
 
 
 @dataclass
@@ -123,13 +124,15 @@ def _limit_range(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> No
             r.problem(doc.at(f"{path}.type"), f"expected Container, Pod or PersistentVolumeClaim, got {kind!r}")
             continue
         got_items = {k: r.resources(it.get(k), doc.at(f"{path}.{k}"))
-                     for k in ("min", "max", "default", "defaultRequest")}
-        if it.get("maxLimitRequestRatio") is not None:
-            r.warn(doc.at(f"{path}.maxLimitRequestRatio"), "not modelled (k8sim keeps requests, not limits): ignored")
+                     for k in ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio")}
         if kind == "Pod" and (got_items["default"] or got_items["defaultRequest"]):
             r.problem(doc.at(path), "default and defaultRequest may be given only for type Container")
+        for res, q in got_items["maxLimitRequestRatio"].items():
+            if q < 1:  # ValidateLimitRange: the ratio must be >= 1
+                r.problem(doc.at(f"{path}.maxLimitRequestRatio.{res}"), f"ratio must be greater than or equal to 1, "
+                                                                        f"got {float(q):g}")
         item = LimitRangeItem(str(kind), got_items["min"], got_items["max"], dict(got_items["default"]),
-                              dict(got_items["defaultRequest"]))
+                              dict(got_items["defaultRequest"]), got_items["maxLimitRequestRatio"])
         if kind == "Container":
             for res, q in item.max.items():
                 item.default.setdefault(res, q)
@@ -152,3 +155,54 @@ def _limit_range(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> No
 
 m._MODELLED["LimitRange"] = _COMMON | {"spec.limits"}
 m.register_kind("v1", "LimitRange", _limit_range)
+
+
+@dataclass
+class ResourceQuotaObj:
+    """A ResourceQuota's ``spec.hard`` (exact quantities, pod-tracked names only)."""
+
+    hard: dict[str, Any]
+
+
+def _resource_quota(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
+    """``v1`` ResourceQuota: ``spec.hard`` by upstream's quota resource names
+    (:mod:`k8sim.config.quota`); names of objects k8sim does not model are warned and not
+    enforced; ``scopes`` / ``scopeSelector`` are not modelled and are an error (a quota
+    that charged every pod would be wrong)."""
+    from k8sim.config.quota import quota_resource_kind
+
+    r = doc.r
+    got = m._meta(doc)
+    if got is None:
+        return
+    _, name, ns = got
+    n = len(r.problems)
+    spec = r.mapping_or_empty(doc.obj.get("spec"), doc.at("spec"))
+    for key in ("scopes", "scopeSelector"):
+        if spec.get(key):
+            r.problem(doc.at(f"spec.{key}"), "quota scopes are not supported yet (k8sim would charge every pod of "
+                                             "the namespace); remove them or the quota")
+    hard = r.resources(spec.get("hard"), doc.at("spec.hard"))
+    if not hard and len(r.problems) == n:
+        r.problem(doc.at("spec.hard"), "required: at least one resource limit such as 'pods: 10' or "
+                                       "'requests.cpu: \"4\"'")
+    kept = {}
+    for res, q in hard.items():
+        kind = quota_resource_kind(res)
+        if not kind:
+            r.problem(doc.at(f"spec.hard.{res}"), "unknown quota resource name; expected pods, count/pods, cpu, "
+                                                  "memory, requests.cpu, requests.memory, limits.cpu, limits.memory, "
+                                                  "ephemeral-storage, requests.<extended resource>, hugepages-<size>, ...")
+        elif kind == "other":
+            r.warn(doc.at(f"spec.hard.{res}"), f"ResourceQuota {ns}/{name}: {res} counts objects k8sim does not "
+                                               "model (not enforced)")
+        else:
+            kept[res] = q
+    if len(r.problems) > n:
+        return
+    out.objects.append(m.AppObject(kind="ResourceQuota", name=name, namespace=ns, where=f"{r.source}: {doc.path}",
+                                   template=PodTemplate(), batch=ResourceQuotaObj(kept)))
+
+
+m._MODELLED["ResourceQuota"] = _COMMON | {"spec.hard", "spec.scopes", "spec.scopeSelector"}
+m.register_kind("v1", "ResourceQuota", _resource_quota)

@@ -101,7 +101,7 @@ def test_invalid_label_selector(tmp_path):
 
 
 def test_unsupported_kinds(tmp_path):
-    job = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}}  # not modelled yet
+    job = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "q"}}  # not modelled yet
     crd = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
     problems = _errors(tmp_path, job, svc, crd)

@@ -143,6 +143,8 @@ class ShapeBook:
                 info.priority = trace_priority
             if gpu is None and template.gpu is not None:
                 gpu = (template.gpu.count, template.gpu.milli, template.gpu.model_names())
+        # What admission plugins read of the pod's containers (trace pods: None).
+        info.pod_spec = initial if initial is not None else (None if key[:1] == ("trace",) else template)
         if gpu is not None and gpu[0] > 0:
             count, milli, names = gpu
             info.gpu_count, info.gpu_milli = count, milli
