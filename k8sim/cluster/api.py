@@ -139,11 +139,16 @@ class ClusterAPI:
         ``restarts`` and logged why): publish :class:`PodRestarted`, no log row."""
         self.bus.publish(PodRestarted(pod, node))
 
-    def terminate(self, pod: int, phase: int, kind: str | None = None) -> int:
+    def terminate(self, pod: int, phase: int, kind: str | None = None,
+                  exit_code: tuple[str, int] | None = None) -> int:
         """A bound pod ends in ``phase`` (Succeeded or Failed) and frees its node; log
-        ``kind`` (default ``Completed`` / ``Failed``). Returns the node."""
+        ``kind`` (default ``Completed`` / ``Failed``). ``exit_code``: the (container,
+        exit code) the kubelet reports for a failed pod (``state.exit_codes``). Returns
+        the node."""
         if phase not in (SUCCEEDED, FAILED):
             raise ops.InvariantError(f"a pod ends Succeeded or Failed, not phase {phase}")
+        if exit_code is not None:
+            self.state.exit_codes[pod] = exit_code
         now = self.env.now
         node = ops.release(self.state, pod, phase, now)
         kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")

@@ -138,6 +138,9 @@ NODE_LOST = "NodeLost"
 CONTAINER_STATUS_UNKNOWN = "ContainerStatusUnknown"
 #: Interrupt cause: the pod's node failed.
 _NODE_DOWN = "node-down"
+#: Exit code the kubelet reports for a container it killed, or could not locate when
+#: the pod ended (``ContainerStatusUnknown``): 128 + SIGKILL.
+KILLED_EXIT_CODE = 137
 
 
 class Kubelet:
@@ -161,7 +164,7 @@ class Kubelet:
         self._procs: dict[int, simpy.Process] = {}
         self.runtime = runtime
         self._specs = runtime.workloads if runtime is not None else None
-        self._rt_variants: dict[tuple[int, int], WorkloadRuntime] = {}
+        self._rt_variants: dict[tuple[tuple[int, ...], int], WorkloadRuntime] = {}
         self.store = runtime.store if runtime is not None else None
         self.puller: Puller | None = None
         #: Periodic image GC and the record of every pass (with an image store).
@@ -193,6 +196,8 @@ class Kubelet:
         self._node_up: dict[int, simpy.Event] = {}
         #: Partitioned nodes -> deletions their kubelet has not heard of yet.
         self._partitioned: dict[int, list[PodDeleting]] = {}
+        #: Pods whose crash ends them: (container, exit code) until they terminate.
+        self._exit: dict[int, tuple[str, int]] = {}
 
     @property
     def terminating(self) -> set[int]:
@@ -250,14 +255,19 @@ class Kubelet:
     # -- watch handlers -----------------------------------------------------------------
 
     def start_pod(self, pod: int) -> None:
-        """Begin the lifecycle of a freshly bound pod."""
+        """Begin the lifecycle of a freshly bound pod (with its object's runtime model if
+        it has one, else its workload's)."""
         rt = None
         if self._specs is not None:
             w = int(self.state.pods.workload[pod])
             if w >= 0:
-                rt = self._specs[w]
+                shape = int(self.state.pods.shape[pod])
+                by_shape = self.runtime.by_shape  # type: ignore[union-attr]
+                rt = by_shape.get(shape) if by_shape else None
+                if rt is None:
+                    rt = self._specs[w]
                 if rt is not None:
-                    policy = self.state.shapes[int(self.state.pods.shape[pod])].restart_policy
+                    policy = self.state.shapes[shape].restart_policy
                     if policy is not None:
                         rt = self._with_restart_policy(rt, policy)
         self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
@@ -267,7 +277,7 @@ class Kubelet:
         code = RESTART_CODES[policy]
         if code == rt.restart_policy:
             return rt
-        key = (rt.index, code)
+        key = (rt.stream_keys, code)
         out = self._rt_variants.get(key)
         if out is None:
             out = self._rt_variants[key] = dataclasses.replace(rt, restart_policy=code)
@@ -350,7 +360,8 @@ class Kubelet:
             if self.state.nodes.up[node]:
                 break
         if was_running and rt is not None and rt.restart_policy == RESTART_NEVER:
-            self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN)
+            self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN,
+                               exit_code=(self._container_name(pod, rt), KILLED_EXIT_CODE))
             return False
         return True
 
@@ -412,7 +423,7 @@ class Kubelet:
                     api.set_running(pod)
                 phase = yield from self._run(pod, node, rt, i)
             self._leave(pod, node, rt, images)
-            api.terminate(pod, phase)
+            api.terminate(pod, phase, exit_code=self._exit.pop(pod, None))
         except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
             if stop.cause == _NODE_DOWN:  # the machine failed: the containers are gone
                 self._leave(pod, node, rt, images, keep_proc=True)
@@ -435,7 +446,22 @@ class Kubelet:
                 if pods.ready[pod] > env.now:
                     pods.ready[pod] = math.nan
             self._leave(pod, node, rt, images)
-            api.terminate(pod, FAILED, reason)
+            # The kubelet kills the containers (and reports the ones that never started
+            # as ContainerStatusUnknown): exit code 137 either way.
+            api.terminate(pod, FAILED, reason, exit_code=(self._container_name(pod, rt), KILLED_EXIT_CODE))
+
+    def _container_name(self, pod: int, rt: WorkloadRuntime | None) -> str:
+        """The pod's first main container's name (the manifest's, else the model's)."""
+        name = self.state.shapes[int(self.state.pods.shape[pod])].container_name
+        return name or (rt.main[0].name if rt is not None else "main")
+
+    def _exit_code(self, pod: int, rt: WorkloadRuntime, i: int) -> int:
+        """The exit code of the crash that ends the pod (the crash model's
+        ``exit_code``; several codes: one draw from the pod's ``rt-exit-code`` stream)."""
+        if len(rt.exit_codes) == 1:
+            return rt.exit_codes[0]
+        u = float(self._pod_rng("rt-exit-code", pod, rt, i).random())
+        return rt.exit_codes[min(int(np.searchsorted(rt.exit_cum, u, side="right")), len(rt.exit_codes) - 1)]
 
     def _create_containers(self, pod: int, node: int, rt: WorkloadRuntime, i: int) -> _Gen:
         """ContainerCreating with a runtime model: sandbox, init containers (each run to
@@ -480,6 +506,7 @@ class Kubelet:
             self._rngs.pop(("rt-pull-fail", pod), None)
             self._rngs.pop(("rt-crash", pod), None)
             self._rngs.pop(("rt-sync", pod), None)
+            self._rngs.pop(("rt-exit-code", pod), None)
         if not keep_proc:
             self._procs.pop(pod, None)
 
@@ -633,7 +660,7 @@ class Kubelet:
         g = self._rngs.get((name, pod))
         if g is None:
             self._dirty.add(pod)
-            g = self.runtime.streams.generator(name, rt.index, i)  # type: ignore[union-attr]
+            g = self.runtime.streams.generator(name, *rt.stream_keys, i)  # type: ignore[union-attr]
             self._rngs[(name, pod)] = g
         return g
 
@@ -680,6 +707,7 @@ class Kubelet:
             self.api.record("ContainerTerminated", pod, node,
                                 f"container {main.name}: {'Error' if crashed else 'Completed'}")
             if crashed and rt.restart_policy == RESTART_NEVER:
+                self._exit[pod] = (self._container_name(pod, rt), self._exit_code(pod, rt, i))
                 return FAILED
             # The exit's sync (PLEG reports it) restarts the container unless it is in
             # back-off; then the first sync after the back-off does

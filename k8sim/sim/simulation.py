@@ -88,7 +88,9 @@ class Simulation:
         inflation = any(w.trace is not None and w.trace.mode == "inflation" for w in scenario.workloads)
         self.profiles, self.scheduler_settings = build_profiles(scenario, self.streams, self.warnings, inflation)
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
-        self.runtime = build_runtime(scenario, self.state, self.streams)
+        object_knobs = any(getattr(o, "runtime", None) for inp in app_inputs.values() for m in inp.sets()
+                           for o in m.objects)
+        self.runtime = build_runtime(scenario, self.state, self.streams, objects=object_knobs)
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
         self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
