@@ -497,6 +497,8 @@ def _crash_knob(doc: _Doc, name: str, value: Any, path: str) -> Any:
     """``k8sim.io/crash`` as a :class:`~k8sim.config.pods.CrashModel`, or
     ``k8sim.io/exit-code`` as its ``exit_code`` (validated the same way)."""
     data = value if name == "crash" else {"probability": 0.0, "exit_code": value}
+    if isinstance(data, dict) and isinstance(data.get("after"), (int, float)) and not isinstance(data["after"], bool):
+        data = {**data, "after": {"kind": "constant", "value": float(data["after"])}}  # seconds
     try:
         crash = CrashModel.model_validate(data, context={"base_dir": doc.base_dir})
     except ValidationError as e:
