@@ -312,6 +312,17 @@ Action = Annotated[CordonAction | UncordonAction | DrainAction | DeleteNodeActio
 # -- the node lifecycle controller -------------------------------------------------
 
 
+class PodGCSettings(Strict):
+    """The pod garbage collector's timings (``pkg/controller/podgc/gc_controller.go``:
+    ``gcCheckPeriod`` 20 s, ``quarantineTime`` 40 s)."""
+
+    # How often the collector runs (gcCheckPeriod, s).
+    gc_check_period_s: float = Field(default=20.0, gt=0)
+    # How long a node missing from the informer is quarantined before its pods are
+    # force-deleted (quarantineTime, s).
+    quarantine_s: float = Field(default=40.0, ge=0)
+
+
 class NodeLifecycleSettings(Strict):
     """The node lifecycle controller's settings (kube-controller-manager flags) and the
     kubelet's heartbeat interval. Defaults are upstream's as of v1.32 (the grace period

@@ -68,13 +68,18 @@ only fail would otherwise keep such a run alive for ever.
 
 A deleted pod (``ClusterAPI.delete_pod``, e.g. a preemption victim) is stopped at any
 point: it keeps its resources for its grace period, then ends Failed (events ``Killing``
-then the deletion's reason). When its node is removed, a pod is lost at once (reason
-``NodeLost``, no grace: the node is gone).
+then the deletion's reason). When its node is removed, a pod's containers are gone at
+once; the pod is lost (reason ``NodeLost``, no grace) when the pod garbage collector
+deletes it (below).
 
 When the machine under a node fails (``NodeDown``, a fault), its pods' containers die
 where they are, but the pods stay bound and keep their phase: the API server does not
 know yet (the node lifecycle controller finds out from the missing heartbeats). A pod
-bound to a failed node meanwhile never starts. Such a pod then either
+bound to a failed node meanwhile never starts. When the node is deleted
+(``NodeRemoved``) its pods stop the same way and wait for the pod garbage collector
+(:mod:`k8sim.controllers.podgc`), which deletes them 40 to 60 s later (reason
+``NodeLost``; on a partitioned node the deletions its kubelet had not heard of take
+effect then too). Such a pod then either
 
 - is deleted (taint-based eviction, the node removed, ...): it ends at once with the
   deletion's reason, without ``Killing`` and without a grace period, since nothing is
@@ -90,8 +95,8 @@ A network partition (``NodeDown`` with ``partition``) cuts only the kubelet's li
 control plane: its pods go on running (and may complete), but it hears of nothing new:
 pods bound there meanwhile start when the link returns, and a deletion (an eviction)
 takes effect only then, the pod keeping its node's resources until it has stopped (its
-grace period from the return). If the node is deleted meanwhile, the pods are gone at
-once (the pod garbage collector force-deletes them).
+grace period from the return). If the node is deleted meanwhile, the pod garbage
+collector force-deletes its pods after its quarantine.
 """
 
 from __future__ import annotations
@@ -302,16 +307,28 @@ class Kubelet:
         if self.store is not None:
             self.store.stop_log(event.node)
             self.image_gc.node_removed(event.node)  # type: ignore[union-attr]
-        for deferred in self._partitioned.pop(event.node, ()):  # force-deleted with the node
-            proc = self._procs.get(deferred.pod)
-            if proc is not None and proc.is_alive:
-                proc.interrupt((0.0, deferred.reason))
+        # Deletions a partitioned kubelet had not heard of wait for the pod garbage
+        # collector, which force-deletes the node's pods (force_delete).
+        # The machine is gone with its containers; the pods stay bound (and their phase
+        # as it was) until the pod garbage collector deletes them
+        # (:mod:`k8sim.controllers.podgc`): they wait like the pods of a failed node.
         pods = self.state.pods
         n = pods.n
         phase = pods.phase[:n]
-        lost = np.flatnonzero((pods.node[:n] == event.node) & ((phase == BOUND) | (phase == RUNNING)))
-        for pod in lost.tolist():
-            self.api.delete_pod(pod, 0.0, NODE_LOST)
+        on_node = np.flatnonzero((pods.node[:n] == event.node) & ((phase == BOUND) | (phase == RUNNING)))
+        terminating = self.state.terminating
+        for pod in on_node.tolist():
+            proc = self._procs.get(pod)
+            if proc is not None and proc.is_alive and pod not in terminating:
+                proc.interrupt(_NODE_DOWN)
+
+    def force_delete(self, node: int) -> None:
+        """The pod garbage collector force-deletes the pods of the deleted ``node``: the
+        deletions its kubelet (cut off by a partition) had not heard of end now."""
+        for deferred in self._partitioned.pop(node, ()):
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((0.0, deferred.reason))
 
     def _on_node_down(self, event: NodeDown) -> None:
         """The machine failed: every pod bound there stops where it is (those already

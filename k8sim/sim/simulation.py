@@ -31,6 +31,7 @@ from k8sim.config.scenario import PodTemplate, Scenario
 from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.controllers import manager as controllers
 from k8sim.controllers.nodelifecycle import NodeLifecycleController
+from k8sim.controllers.podgc import PodGC
 from k8sim.controllers.tainteviction import TaintEvictionController
 from k8sim.faults.injector import Faults
 from k8sim.metrics.record import RunRecord
@@ -112,6 +113,7 @@ class Simulation:
                 self._add(c)
         self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
         self.taint_eviction = self._add(TaintEvictionController(self.api))
+        self.pod_gc = self._add(PodGC(self.api, scenario.pod_gc, self.kubelet))
         self.faults = self._add(Faults(self.ctx))
         if self.runtime_classes is not None:
             self._add(self.runtime_classes)
