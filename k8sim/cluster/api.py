@@ -267,13 +267,19 @@ class ClusterAPI:
             self.log.event(now, "NodeUpdated", -1, node, detail)
             self.bus.publish(NodeUpdated(node, what))
 
-    def node_down(self, node: int, cause: str, partition: bool = False) -> None:
+    def node_down(self, node: int, cause: str, partition: bool = False, not_ready: bool = False) -> None:
         """The machine under ``node`` stops (a fault; log ``NodeDown`` with ``cause``):
         its kubelet stops its pods and its heartbeats (:class:`NodeDown`). With
         ``partition`` only its link to the control plane is cut (detail ``<cause>
         (partition)``): the heartbeats stop, the containers go on. The node object is not
         changed: the node lifecycle controller marks it NotReady when the heartbeats have
-        been missing for its grace period."""
+        been missing for its grace period. With ``not_ready`` the machine and the kubelet
+        run on (detail ``<cause> (not ready)``): the kubelet reports the node NotReady
+        itself (the node lifecycle controller times the report)."""
+        if not_ready:
+            self.log.event(self.env.now, "NodeDown", -1, node, f"{cause} (not ready)")
+            self.bus.publish(NodeDown(node, cause, False, True))
+            return
         ops.set_up(self.state, node, False)
         self.log.event(self.env.now, "NodeDown", -1, node, f"{cause} (partition)" if partition else cause)
         self.bus.publish(NodeDown(node, cause, partition))

@@ -6,7 +6,9 @@ the fault source and the node (or zone) name, so two scheduling policies run on 
 see exactly the same faults. Kinds (the ``kind`` key):
 
 Node failures are crashes (the machine stops) or, with ``mode: partition``, network
-partitions (only the link to the control plane is cut).
+partitions (only the link to the control plane is cut), or, with ``mode: not_ready``, a
+kubelet that runs on but reports its node NotReady (Ready=False: a container runtime or
+network plugin that is not ready).
 
 - ``node``: every selected node fails and is repaired independently, for ever
   (alternating ``time_to_failure`` / ``time_to_repair`` draws, any distribution);
@@ -66,7 +68,7 @@ __all__ = [
 #: ``crash``: the machine stops (its containers die); ``partition``: only its link to the
 #: control plane is cut (heartbeats stop, containers go on; evictions take effect when
 #: the link returns).
-FailureMode = Literal["crash", "partition"]
+FailureMode = Literal["crash", "partition", "not_ready"]
 
 
 def positive_mean(dist: Distribution, what: str) -> None:

@@ -332,7 +332,10 @@ class Kubelet:
 
     def _on_node_down(self, event: NodeDown) -> None:
         """The machine failed: every pod bound there stops where it is (those already
-        terminating finish their grace period). A partition stops nothing."""
+        terminating finish their grace period). A partition stops nothing, and neither
+        does a kubelet that reports its node NotReady (it runs on and acts on deletions)."""
+        if event.not_ready:
+            return
         if event.partition:
             self._partitioned[event.node] = []
             return

@@ -463,3 +463,49 @@ def test_partitioned_node_deleted_force_deletes_its_evicted_pods() -> None:
     d = r.frames["disruptions"].set_index("pod")
     assert (finished(r, "p0"), d.loc["p0", "cause"]) == (540.0, "TaintManagerEviction")
     assert (finished(r, "tol-0"), d.loc["tol-0", "cause"]) == (540.0, "NodeLost")
+
+
+def test_kubelet_reporting_not_ready_gets_the_not_ready_taints_and_its_pods_run_until_evicted() -> None:
+    # mode not_ready at 103: the kubelet runs on and posts Ready=False at its next node
+    # status update (every 10 s from the node's start): 110. doNoScheduleTaintingPass adds
+    # not-ready:NoSchedule at 110; the monitor pass at 110 reads Ready=False and queues the
+    # node; the zone's bucket is full: not-ready:NoExecute at 110 (no grace period: the
+    # node is not silent). The pod (tolerationSeconds 300 for not-ready) is evicted at 410;
+    # its kubelet hears it and stops it with its 30 s grace: finished at 440, Running
+    # until then (a crashed node's pod would have ended at 460, see the first test).
+    sc = scenario(pods=[bare("p0", "a-0"), bare("p1", "a-1")],
+                  failures=[{**outage("a-0", 103), "mode": "not_ready"}])
+    r = Simulation(sc).run()
+    upd = rows(r, "NodeUpdated", "a-0")
+    assert upd[upd["detail"] == "NotReady"]["time"].tolist() == [110.0]
+    assert taint_times(r, "a-0", "not-ready=:NoSchedule")[0] == 110.0
+    assert taint_times(r, "a-0", "not-ready=:NoExecute")[0] == 110.0
+    assert not taint_times(r, "a-0", "unreachable")
+    assert finished(r, "p0") == 440.0
+    d = r.frames["disruptions"].set_index("pod")
+    assert d.loc["p0", "cause"] == "TaintManagerEviction"
+    f = r.frames["failures"].iloc[0]
+    assert (f["mode"], f["not_ready_at"], f["tainted_at"]) == ("not_ready", 110.0, 110.0)
+    assert math.isnan(finished(r, "p1"))
+
+
+def test_kubelet_ready_again_clears_the_not_ready_taints_and_cancels_the_eviction() -> None:
+    # not_ready from 103 for 100 s: NotReady and both not-ready taints at 110 (above). At
+    # 203 the kubelet reports Ready: the NoSchedule taint goes at once, the NoExecute one
+    # at the next monitor pass (205); the eviction due at 410 is cancelled. A condition
+    # cleared before the status update (103 -> 108) is never reported.
+    sc = scenario(pods=[bare("p0", "a-0")],
+                  failures=[{**outage("a-0", 103, 100), "mode": "not_ready"},
+                            {**outage("a-1", 103, 5), "mode": "not_ready"}])
+    r = Simulation(sc).run()
+    assert math.isnan(finished(r, "p0"))
+    ev = rows(r, "NodeUpdated", "a-0")
+    assert [(t, d) for t, d in zip(ev["time"], ev["detail"], strict=True)] == [
+        (110.0, "NotReady"),
+        (110.0, "taints node.kubernetes.io/not-ready=:NoSchedule"),
+        (110.0, "taints node.kubernetes.io/not-ready=:NoSchedule,node.kubernetes.io/not-ready=:NoExecute"),
+        (203.0, "Ready"),
+        (203.0, "taints node.kubernetes.io/not-ready=:NoExecute"),
+        (205.0, "taints "),
+    ]
+    assert rows(r, "NodeUpdated", "a-1").empty
