@@ -47,6 +47,14 @@ if TYPE_CHECKING:
 _EPS = 1e-9
 
 
+def collection_time(removed_at: float, period: float, quarantine: float) -> float:
+    """When the pods of a node deleted at ``removed_at`` are deleted: the first pass
+    (every ``period`` from 0) at or after the end of the quarantine that began at the
+    first pass at or after the deletion."""
+    p = math.ceil(removed_at / period - _EPS) * period
+    return math.ceil((p + quarantine) / period - _EPS) * period
+
+
 class PodGC:
     """Force-deletes the pods of deleted nodes after the quarantine (module docstring)."""
 
@@ -68,13 +76,8 @@ class PodGC:
     def contribute(self) -> Contribution:
         return Contribution()
 
-    def collection_time(self, removed_at: float) -> float:
-        """When the pods of a node deleted at ``removed_at`` are deleted."""
-        p = math.ceil(removed_at / self.period - _EPS) * self.period
-        return math.ceil((p + self.quarantine) / self.period - _EPS) * self.period
-
     def _on_removed(self, event: NodeRemoved) -> None:
-        at = self.collection_time(self.env.now)
+        at = collection_time(self.env.now, self.period, self.quarantine)
         timer = self.env.timeout(at - self.env.now)
         timer.callbacks.append(partial(self._collect, event.node))
 

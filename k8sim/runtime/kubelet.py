@@ -46,7 +46,9 @@ See :mod:`k8sim.runtime.podworker`. The pool's kubelet settings
 ``podWorkerRequeueAtBackOffExpiry`` and ``syncFrequencySeconds`` change it.
 
 Running, the first main container exits at the end of the pod's duration (success) or
-when the crash model says (error). ``restartPolicy`` decides: Never -> the pod ends
+when the crash model says (error; a crash that ends the pod reports the crash model's
+exit code in ``state.exit_codes``, and a container the kubelet kills, or that never
+started, reports 137). ``restartPolicy`` decides: Never -> the pod ends
 (Succeeded or Failed); OnFailure -> success ends it, an error restarts the container;
 Always -> both restart it. Restarts follow kubelet's CrashLoopBackOff exactly
 (``doBackOff``: immediate first restart, then 10, 20, 40, ... 300 s after each exit,

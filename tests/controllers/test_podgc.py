@@ -8,8 +8,7 @@ import pytest
 from helpers import deployment, sim, write
 
 from k8sim.cluster.pods import RUNNING
-from k8sim.config.faults import PodGCSettings
-from k8sim.controllers.podgc import PodGC
+from k8sim.controllers.podgc import collection_time
 
 
 @pytest.mark.parametrize("removed, period, quarantine, collected", [
@@ -20,16 +19,7 @@ from k8sim.controllers.podgc import PodGC
     (10.0, 20.0, 30.0, 60.0),   # seen at 20, ready at 50, collected by the pass at 60
 ])
 def test_collection_time(removed, period, quarantine, collected):
-    class _Api:
-        env = None
-
-        class bus:  # noqa: N801 - a stand-in for the watch bus
-            @staticmethod
-            def subscribe(*_a):
-                return None
-
-    gc = PodGC(_Api(), PodGCSettings(gc_check_period_s=period, quarantine_s=quarantine))  # type: ignore[arg-type]
-    assert gc.collection_time(removed) == collected
+    assert collection_time(removed, period, quarantine) == collected
 
 
 def test_controllers_replace_the_pods_of_a_deleted_node_when_the_collector_deletes_them(tmp_path):
