@@ -201,11 +201,16 @@ class ClusterAPI:
         ``restarts`` and logged why): publish :class:`PodRestarted`, no log row."""
         self.bus.publish(PodRestarted(pod, node))
 
-    def terminate(self, pod: int, phase: int, kind: str | None = None) -> int:
+    def terminate(self, pod: int, phase: int, kind: str | None = None,
+                  exit_code: tuple[str, int] | None = None) -> int:
         """A bound pod ends in ``phase`` (Succeeded or Failed) and frees its node; log
-        ``kind`` (default ``Completed`` / ``Failed``). Returns the node."""
+        ``kind`` (default ``Completed`` / ``Failed``). ``exit_code``: the (container,
+        exit code) the kubelet reports for a failed pod (``state.exit_codes``). Returns
+        the node."""
         if phase not in (SUCCEEDED, FAILED):
             raise ops.InvariantError(f"a pod ends Succeeded or Failed, not phase {phase}")
+        if exit_code is not None:
+            self.state.exit_codes[pod] = exit_code
         now = self.env.now
         node = ops.release(self.state, pod, phase, now)
         kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")
@@ -324,13 +329,19 @@ class ClusterAPI:
             self.log.event(now, "NodeUpdated", -1, node, detail)
             self.bus.publish(NodeUpdated(node, what))
 
-    def node_down(self, node: int, cause: str, partition: bool = False) -> None:
+    def node_down(self, node: int, cause: str, partition: bool = False, not_ready: bool = False) -> None:
         """The machine under ``node`` stops (a fault; log ``NodeDown`` with ``cause``):
         its kubelet stops its pods and its heartbeats (:class:`NodeDown`). With
         ``partition`` only its link to the control plane is cut (detail ``<cause>
         (partition)``): the heartbeats stop, the containers go on. The node object is not
         changed: the node lifecycle controller marks it NotReady when the heartbeats have
-        been missing for its grace period."""
+        been missing for its grace period. With ``not_ready`` the machine and the kubelet
+        run on (detail ``<cause> (not ready)``): the kubelet reports the node NotReady
+        itself (the node lifecycle controller times the report)."""
+        if not_ready:
+            self.log.event(self.env.now, "NodeDown", -1, node, f"{cause} (not ready)")
+            self.bus.publish(NodeDown(node, cause, False, True))
+            return
         ops.set_up(self.state, node, False)
         self.log.event(self.env.now, "NodeDown", -1, node, f"{cause} (partition)" if partition else cause)
         self.bus.publish(NodeDown(node, cause, partition))

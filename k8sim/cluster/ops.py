@@ -57,6 +57,10 @@ class ClusterState:
     #: The run's claims and volumes (``k8sim.storage.volumes.VolumeState``), None
     #: without storage; read by the volume plugins.
     volumes: Any = field(init=False, default=None)
+    #: The terminated state the kubelet reported for a pod that ended Failed: pod ->
+    #: (container name, exit code). Absent: no kubelet reported one (the pod was never
+    #: bound, or its node was lost). Read by the Job controller's pod failure policy.
+    exit_codes: dict[int, tuple[str, int]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)

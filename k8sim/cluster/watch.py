@@ -120,6 +120,9 @@ class NodeDown:
     node: int
     cause: str
     partition: bool = False
+    #: The kubelet runs on (and so do the containers) but reports the node NotReady
+    #: (Ready=False) at its next status update.
+    not_ready: bool = False
 
 
 @dataclass(slots=True)

@@ -6,7 +6,9 @@ the fault source and the node (or zone) name, so two scheduling policies run on 
 see exactly the same faults. Kinds (the ``kind`` key):
 
 Node failures are crashes (the machine stops) or, with ``mode: partition``, network
-partitions (only the link to the control plane is cut).
+partitions (only the link to the control plane is cut), or, with ``mode: not_ready``, a
+kubelet that runs on but reports its node NotReady (Ready=False: a container runtime or
+network plugin that is not ready).
 
 - ``node``: every selected node fails and is repaired independently, for ever
   (alternating ``time_to_failure`` / ``time_to_repair`` draws, any distribution);
@@ -66,7 +68,7 @@ __all__ = [
 #: ``crash``: the machine stops (its containers die); ``partition``: only its link to the
 #: control plane is cut (heartbeats stop, containers go on; evictions take effect when
 #: the link returns).
-FailureMode = Literal["crash", "partition"]
+FailureMode = Literal["crash", "partition", "not_ready"]
 
 
 def positive_mean(dist: Distribution, what: str) -> None:
@@ -310,6 +312,17 @@ Action = Annotated[CordonAction | UncordonAction | DrainAction | DeleteNodeActio
 
 
 # -- the node lifecycle controller -------------------------------------------------
+
+
+class PodGCSettings(Strict):
+    """The pod garbage collector's timings (``pkg/controller/podgc/gc_controller.go``:
+    ``gcCheckPeriod`` 20 s, ``quarantineTime`` 40 s)."""
+
+    # How often the collector runs (gcCheckPeriod, s).
+    gc_check_period_s: float = Field(default=20.0, gt=0)
+    # How long a node missing from the informer is quarantined before its pods are
+    # force-deleted (quarantineTime, s).
+    quarantine_s: float = Field(default=40.0, ge=0)
 
 
 class NodeLifecycleSettings(Strict):

@@ -135,6 +135,9 @@ class CrashModel(Strict):
     probability: float | None = Field(default=None, ge=0, le=1)  # crash chance per run
     after: Distribution | None = None  # time to the crash when a run crashes (default 0)
     rate_per_s: float | None = Field(default=None, gt=0, le=MAX_RATE_PER_S)  # crashes per running second
+    # Exit code of a crash: one code, or codes with their weights ({1: 0.9, 42: 0.1}), drawn
+    # per failed pod (what a Job's podFailurePolicy onExitCodes rules match).
+    exit_code: int | dict[int, float] = 1
 
     @model_validator(mode="after")
     def _check(self) -> CrashModel:
@@ -142,6 +145,14 @@ class CrashModel(Strict):
             raise ValueError("give exactly one of probability or rate_per_s")
         if self.after is not None and self.probability is None:
             raise ValueError("after goes with probability")
+        codes = self.exit_code if isinstance(self.exit_code, dict) else {self.exit_code: 1.0}
+        if not codes:
+            raise ValueError("exit_code: give a code or codes with their weights")
+        for code, w in codes.items():
+            if not 1 <= code <= 255:
+                raise ValueError(f"exit_code: a crash exits with a code in 1..255, got {code}")
+            if not w > 0:
+                raise ValueError(f"exit_code: weight of {code} must be > 0, got {w}")
         return self
 
 

@@ -42,6 +42,7 @@ from k8sim.config.faults import (
     NodeFailures,
     NodeLifecycleSettings,
     NodeSelection,
+    PodGCSettings,
     SpotInterruptions,
     ZoneOutages,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "MAX_GPUS_PER_NODE",
     "NodeGpus",
     "NodeLifecycleSettings",
+    "PodGCSettings",
     "NodePool",
     "NodeSelection",
     "NodeSpec",
@@ -261,6 +263,8 @@ class Scenario(K8sModel):
     actions: list[Action] = []
     # The node lifecycle controller's timings (upstream defaults).
     node_lifecycle: NodeLifecycleSettings = NodeLifecycleSettings()
+    # The pod garbage collector's timings: when the pods of a deleted node go (upstream defaults).
+    pod_gc: PodGCSettings = PodGCSettings()
     # Reaction latency of each workload controller (manifest workloads; see docs/controllers.md).
     controllers: ControllerSettings = ControllerSettings()
     # Pod and node autoscalers: HPAs, the Cluster Autoscaler (see docs/autoscaling.md).

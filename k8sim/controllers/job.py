@@ -34,8 +34,32 @@ succeeding, whatever ended it (a crash with ``restartPolicy: Never``, preemption
 eviction, its node lost), counts once it is terminal; a pod being deleted is replaced at
 once (it is no longer active) and its failure counts when it has stopped.
 
-Not modelled: ``podFailurePolicy``, ``backoffLimitPerIndex``, ``successPolicy``,
-``podReplacementPolicy: Failed``. With ``restartPolicy: OnFailure`` the Job also fails
+Pod failure policy (``podFailurePolicy``, :mod:`k8sim.controllers.jobpolicy`): each pod
+that has failed is matched against the rules (``matchPodFailurePolicy``) when it is
+terminal: a FailJob rule fails the Job at the next sync (reason ``PodFailurePolicy``,
+before ``backoffLimit`` is looked at), an Ignore rule does not count the failure toward
+``backoffLimit`` (it still counts for the pod failure back-off, as upstream's
+``newBackoffRecord`` takes every new failed pod), Count counts it, FailIndex fails its
+index. A pod failure policy implies ``podReplacementPolicy: Failed``
+(``onlyReplaceFailedPods``): a pod being deleted is replaced only once it has failed, and
+the terminating pods count against ``wantActive`` and keep their indexes.
+
+``backoffLimitPerIndex`` (Indexed Jobs): an index fails when a counted failure of its pod
+finds ``backoffLimitPerIndex`` counted failures of the index before it (``isIndexFailed``),
+or a FailIndex rule matches; a failed index gets no more pods. The Job fails with
+``MaxFailedIndexesExceeded`` once the failed indexes exceed ``maxFailedIndexes``, else with
+``FailedIndexes`` once every index has succeeded or failed and some failed. The pod
+failure back-off is then per index (``getRemainingTimePerIndex``: ``10 s * 2^(n-1)`` after
+the index's last failure, n its failures, ignored ones included) instead of per Job.
+
+``successPolicy`` (Indexed Jobs): when the succeeded indexes satisfy a rule
+(``matchSuccessPolicy``) the Job is Complete (reason ``SuccessPolicy``) and its active
+pods are deleted; they do not count as failed.
+
+Upstream the terminal condition waits for the terminating pods (``delayTerminalCondition``);
+k8sim finishes the Job at the sync that decides it, as for every other reason.
+
+Not modelled: ``managedBy``. With ``restartPolicy: OnFailure`` the Job also fails
 when the container restarts of its active pods reach ``backoffLimit``
 (``pastBackoffLimitOnFailure``), checked at each restart (:class:`~k8sim.cluster.watch.
 PodRestarted`).
@@ -61,6 +85,7 @@ from k8sim.cluster.api import AdmissionRefused
 from k8sim.cluster.pods import OWNER_KINDS, SUCCEEDED
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRestarted, PodTerminated
 from k8sim.component import Contribution
+from k8sim.controllers.jobpolicy import FAIL_INDEX, FailedPod, match_pod_failure_policy, match_success_policy
 from k8sim.controllers.queue import WorkQueue
 from k8sim.controllers.ranking import BURST_REPLICAS, slow_start_batches
 from k8sim.controllers.replicaset import latency_sampler, pod_suffix
@@ -74,7 +99,11 @@ if TYPE_CHECKING:
 JOB_KIND = OWNER_KINDS.index("Job")
 #: Reasons of deletions the Job controller asks for itself.
 JOB_DELETED = {"BackoffLimitExceeded", "DeadlineExceeded", "JobSuspended", "TooManyActive", "JobComplete",
-               "JobReplaced"}
+               "JobReplaced", "PodFailurePolicy", "FailedIndexes", "MaxFailedIndexesExceeded", "SuccessPolicy"}
+#: Deletion reasons whose pods carry ``DisruptionTarget=True`` upstream (preemption, taint
+#: eviction, the Eviction API: a drain or a spot notice, the pod garbage collector).
+DISRUPTION_REASONS = frozenset({"Preempted", "TaintManagerEviction", "EvictionByEvictionAPI", "SpotInterruption",
+                                "NodeLost", "DeletionByPodGC"})
 
 
 @dataclass
@@ -107,6 +136,14 @@ class JobObj:
     next_pod: int = 0
     backoff_wait: bool = False  # a sync is already due when the back-off ends
     free: list[int] | None = None  # Indexed: heap of indexes that may be pending
+    ignored: int = 0  # failures an Ignore rule kept out of ``failed``
+    fail_message: str | None = None  # a FailJob rule matched (the Job fails at the next sync)
+    failed_indexes: set[int] = field(default_factory=set)  # backoffLimitPerIndex
+    index_failures: dict[int, int] = field(default_factory=dict)  # index -> counted failures
+    index_ignored: dict[int, int] = field(default_factory=dict)  # index -> ignored failures
+    index_last_failure: dict[int, float] = field(default_factory=dict)
+    not_failed: set[int] = field(default_factory=set)  # deleted for SuccessPolicy: not failures
+    policy_rows: list[tuple] = field(default_factory=list)  # job_pod_failures rows
 
     @property
     def display(self) -> str:
@@ -197,10 +234,12 @@ class JobController:
     def _on_deleting(self, e: PodDeleting) -> None:
         j = self._mine(e.pod)
         if j is not None and e.pod in j.active:
-            # TerminatingOrFailed: a terminating pod is no longer active (replaced now).
+            # A terminating pod is no longer active: TerminatingOrFailed replaces it now,
+            # Failed once it has failed (its index stays taken meanwhile).
             j.terminating[e.pod] = j.active.pop(e.pod)
             j.causes[e.pod] = e.reason
-            self._free_index(j, j.terminating[e.pod])
+            if not j.spec.only_replace_failed:
+                self._free_index(j, j.terminating[e.pod])
             if j.finished is None and e.reason not in JOB_DELETED:
                 self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
             self.queue.add(j.row)
@@ -213,6 +252,8 @@ class JobController:
         index = j.active.pop(e.pod, None)
         if index is None:
             index = j.terminating.pop(e.pod, -1)
+            if e.phase != SUCCEEDED and j.spec.only_replace_failed:
+                self._free_index(j, index)
         elif e.phase != SUCCEEDED:
             self._free_index(j, index)
         if e.phase == SUCCEEDED:
@@ -222,10 +263,8 @@ class JobController:
             j.failures_after_success = 0
             j.last_failure = None
         else:
-            j.failed += 1
+            self._failed(j, e.pod, index, e.reason)
             j.causes.setdefault(e.pod, e.reason)
-            j.failures_after_success += 1
-            j.last_failure = self.env.now
             if was_active and j.finished is None:
                 self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
         self.queue.add(j.row)
@@ -241,16 +280,64 @@ class JobController:
             return
         was_active = e.pod in j.active
         index = j.active.pop(e.pod, None)
-        if index is not None:
+        if index is None:
+            index = j.terminating.pop(e.pod, None)
+            if index is not None and j.spec.only_replace_failed:
+                self._free_index(j, index)
+        else:
             self._free_index(j, index)
-        j.terminating.pop(e.pod, None)
-        j.failed += 1
+        self._failed(j, e.pod, -1 if index is None else index, e.reason)
         j.causes.setdefault(e.pod, e.reason)
-        j.failures_after_success += 1
-        j.last_failure = self.env.now
         if was_active and j.finished is None and e.reason not in JOB_DELETED:
             self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
         self.queue.add(j.row)
+
+    def _failed_pod(self, pod: int, reason: str) -> FailedPod:
+        """What the pod's status says of its failure (:mod:`k8sim.controllers.jobpolicy`)."""
+        pods = self.ctx.state.pods
+        code = self.ctx.state.exit_codes.get(pod)
+        conds = {("Ready", "False"), ("ContainersReady", "False")}
+        if not math.isnan(float(pods.scheduled[pod])):
+            conds.add(("PodScheduled", "True"))
+        if reason in DISRUPTION_REASONS:
+            conds.add(("DisruptionTarget", "True"))
+        return FailedPod(None if code is None else code[0], None if code is None else code[1], frozenset(conds))
+
+    def _failed(self, j: JobObj, pod: int, index: int, reason: str) -> None:
+        """A pod of ``j`` has failed (terminal, or deleted before it was bound): count it
+        as upstream's ``trackJobStatusAndRemoveFinalizers`` does, with the pod failure
+        policy and the per-index back-off limit."""
+        if pod in j.not_failed:
+            return
+        now = self.env.now
+        j.failures_after_success += 1  # the back-off record takes every new failed pod
+        j.last_failure = now
+        spec = j.spec
+        if spec.pod_failure_policy is None and spec.backoff_limit_per_index is None:
+            j.failed += 1
+            return
+        info = self._failed_pod(pod, reason)
+        msg, count, action = match_pod_failure_policy(spec.pod_failure_policy, info)
+        if count:
+            j.failed += 1
+        else:
+            j.ignored += 1
+        if msg is not None and j.fail_message is None and j.finished is None:
+            j.fail_message = f"{msg} (pod {self.ctx.state.pods.names[pod]})"
+        index_failed = False
+        if spec.backoff_limit_per_index is not None and index >= 0 and j.finished is None:
+            before = j.index_failures.get(index, 0)
+            index_failed = action == FAIL_INDEX or (count and before >= spec.backoff_limit_per_index)
+            if index_failed:
+                j.failed_indexes.add(index)
+            if count:
+                j.index_failures[index] = before + 1
+            else:
+                j.index_ignored[index] = j.index_ignored.get(index, 0) + 1
+            j.index_last_failure[index] = now
+        j.policy_rows.append((now, j.display, self.ctx.state.pods.names[pod], index, reason,
+                              -1 if info.exit_code is None else info.exit_code,
+                              ("DisruptionTarget", "True") in info.conditions, action or "", count, index_failed))
 
     # -- sync -----------------------------------------------------------------------------
 
@@ -266,6 +353,22 @@ class JobController:
                 delay = self.timing.max_pod_failure_backoff_s
                 break
         elapsed = self.env.now - j.last_failure
+        return 0.0 if delay < elapsed else delay - elapsed
+
+    def remaining_backoff_index(self, j: JobObj, index: int) -> float:
+        """``getRemainingTimePerIndex``: seconds before index ``index`` may get a new pod
+        (``n`` = its failures so far, ignored ones included)."""
+        n = j.index_failures.get(index, 0) + j.index_ignored.get(index, 0)
+        last = j.index_last_failure.get(index)
+        if n == 0 or last is None:
+            return 0.0
+        delay = self.timing.pod_failure_backoff_s
+        for _ in range(1, n):
+            delay *= 2
+            if delay >= self.timing.max_pod_failure_backoff_s:
+                delay = self.timing.max_pod_failure_backoff_s
+                break
+        elapsed = self.env.now - last
         return 0.0 if delay < elapsed else delay - elapsed
 
     def past_backoff_limit_on_failure(self, j: JobObj) -> bool:
@@ -293,11 +396,25 @@ class JobController:
             j.start = now
             if spec.active_deadline_s is not None:
                 self.queue.add_after(row, spec.active_deadline_s)
+        if j.fail_message is not None:
+            self._finish(j, "Failed", "PodFailurePolicy")
+            return
         if j.failed > spec.backoff_limit or self.past_backoff_limit_on_failure(j):
             self._finish(j, "Failed", "BackoffLimitExceeded")
             return
         if spec.active_deadline_s is not None and now - j.start >= spec.active_deadline_s:
             self._finish(j, "Failed", "DeadlineExceeded")
+            return
+        if spec.backoff_limit_per_index is not None and j.failed_indexes:
+            assert spec.completions is not None  # Indexed
+            if spec.max_failed_indexes is not None and len(j.failed_indexes) > spec.max_failed_indexes:
+                self._finish(j, "Failed", "MaxFailedIndexesExceeded")
+                return
+            if len(j.failed_indexes) + len(j.succeeded_indexes) >= spec.completions:
+                self._finish(j, "Failed", "FailedIndexes")
+                return
+        if spec.success_policy is not None and match_success_policy(spec.success_policy, j.succeeded_indexes):
+            self._finish(j, "Complete", "SuccessPolicy")
             return
         if self._complete(j):
             self._finish(j, "Complete", "")
@@ -331,9 +448,11 @@ class JobController:
                 self.ctx.api.delete_pod(pod, j.maker.info.termination_grace_s, "TooManyActive")
             return
         diff = want - active
+        if spec.only_replace_failed:
+            diff -= len(j.terminating)
         if diff <= 0:
             return
-        wait = self.remaining_backoff(j)
+        wait = self.remaining_backoff(j) if spec.backoff_limit_per_index is None else 0.0
         if wait > 0:
             if not j.backoff_wait:
                 j.backoff_wait = True
@@ -346,6 +465,8 @@ class JobController:
             return
         n = min(diff, BURST_REPLICAS)
         indexes = self._pending_indexes(j, n) if j.indexed else [-1] * n
+        if spec.backoff_limit_per_index is not None and indexes:
+            indexes = self._indexes_out_of_backoff(j, indexes)
         k = 0
         refused = False
         for batch in slow_start_batches(len(indexes)):
@@ -369,6 +490,22 @@ class JobController:
         if diff > BURST_REPLICAS:
             self.queue.add(j.row)
 
+    def _indexes_out_of_backoff(self, j: JobObj, indexes: list[int]) -> list[int]:
+        """``getPodCreationInfoForIndependentIndexes``: the indexes whose per-index
+        back-off is over; the others return to the pending heap and the Job is synced
+        again when the first of them is due."""
+        ready, waits = [], []
+        for i in indexes:
+            w = self.remaining_backoff_index(j, i)
+            if w > 0:
+                waits.append(w)
+                self._free_index(j, i)
+            else:
+                ready.append(i)
+        if waits:
+            self.queue.add_after(j.row, min(waits))
+        return ready
+
     def _pending_indexes(self, j: JobObj, n: int) -> list[int]:
         """``firstPendingIndexes``: the lowest indexes neither succeeded nor active (a
         heap of candidate indexes: an index returns to it when its pod leaves without
@@ -377,16 +514,18 @@ class JobController:
             assert j.spec.completions is not None  # Indexed Jobs have completions
             j.free = list(range(j.spec.completions))  # sorted: a valid heap
         active = set(j.active.values())
+        if j.spec.only_replace_failed:  # a terminating pod keeps its index
+            active |= set(j.terminating.values())
         out: list[int] = []
         while j.free and len(out) < n:
             i = heapq.heappop(j.free)
-            if i not in j.succeeded_indexes and i not in active and i not in out:
+            if i not in j.succeeded_indexes and i not in active and i not in out and i not in j.failed_indexes:
                 out.append(i)
         return out
 
     def _free_index(self, j: JobObj, index: int) -> None:
         """The pod of ``index`` left without succeeding: the index is pending again."""
-        if index >= 0 and j.free is not None and index not in j.succeeded_indexes:
+        if index >= 0 and j.free is not None and index not in j.succeeded_indexes and index not in j.failed_indexes:
             heapq.heappush(j.free, index)
 
     def _create_pod(self, j: JobObj, index: int) -> None:
@@ -407,9 +546,15 @@ class JobController:
 
     def _finish(self, j: JobObj, status: str, reason: str) -> None:
         j.finished, j.status, j.reason = self.env.now, status, reason
+        if reason == "SuccessPolicy":  # pods deleted once the success criteria are met are not failures
+            j.not_failed.update(j.active)
         self._delete_active(j, reason or "JobComplete")
         self.store.losses.pop((JOB_KIND, j.row), None)  # a finished Job replaces nothing
         detail = f"Job {j.display} " + ("completed" if status == "Complete" else f"failed: {reason}")
+        if reason == "PodFailurePolicy":
+            detail += f": {j.fail_message}"
+        elif reason == "SuccessPolicy":
+            detail += " (SuccessPolicy)"
         self.ctx.api.record("JobComplete" if status == "Complete" else "JobFailed", detail=detail)
         if j.spec.ttl_after_finished_s is not None:
             def ttl(_e: object, row: int = j.row) -> None:
@@ -487,4 +632,74 @@ class JobController:
         }
         for cause, s in sorted(self.wasted_by_cause().items()):
             summary[f"job_wasted_work_s_{cause}"] = s
-        return Contribution(frames={"jobs": f}, summary=summary, provenance={"job_syncs": self.queue.syncs})
+        frames = {"jobs": f}
+        if any(self._has_policy(j) for j in self.jobs):
+            frames["job_policies"] = self.policy_frame()
+            frames["job_pod_failures"] = self.pod_failures_frame()
+            pf = frames["job_pod_failures"]
+            summary["job_pod_failures_ignored"] = int((~pf["counted"]).sum())
+            summary["job_failed_indexes"] = int(frames["job_policies"]["failed_indexes_count"].sum())
+        return Contribution(frames=frames, summary=summary, provenance={"job_syncs": self.queue.syncs})
+
+    @staticmethod
+    def _has_policy(j: JobObj) -> bool:
+        s = j.spec
+        return s.pod_failure_policy is not None or s.backoff_limit_per_index is not None or s.success_policy is not None
+
+    def policy_frame(self) -> pd.DataFrame:
+        """One row per Job with a failure or success policy: its indexes and policy
+        outcome (see docs/jobs.md)."""
+        rows = []
+        for j in self.jobs:
+            if not self._has_policy(j):
+                continue
+            s = j.spec
+            rows.append({
+                "job": j.display, "pod_replacement_policy": s.pod_replacement_policy,
+                "backoff_limit_per_index": -1 if s.backoff_limit_per_index is None else s.backoff_limit_per_index,
+                "max_failed_indexes": -1 if s.max_failed_indexes is None else s.max_failed_indexes,
+                "succeeded_indexes": format_indexes(j.succeeded_indexes) if j.indexed else "",
+                "failed_indexes": format_indexes(j.failed_indexes),
+                "failed_indexes_count": len(j.failed_indexes), "failed": j.failed, "ignored": j.ignored,
+                "status": j.status, "reason": j.reason, "message": j.fail_message or "",
+            })
+        cols = ["job", "pod_replacement_policy", "backoff_limit_per_index", "max_failed_indexes", "succeeded_indexes",
+                "failed_indexes", "failed_indexes_count", "failed", "ignored", "status", "reason", "message"]
+        f = pd.DataFrame(rows, columns=cols)
+        for c in ("job", "pod_replacement_policy", "succeeded_indexes", "failed_indexes", "status", "reason", "message"):
+            f[c] = f[c].astype("string")
+        for c in ("backoff_limit_per_index", "max_failed_indexes", "failed_indexes_count", "failed", "ignored"):
+            f[c] = f[c].astype("int64")
+        return f
+
+    def pod_failures_frame(self) -> pd.DataFrame:
+        """One row per failed pod of a Job with a failure policy or per-index limit: what
+        the pod failure policy matched (see docs/jobs.md)."""
+        cols = ["time", "job", "pod", "index", "reason", "exit_code", "disruption_target", "action", "counted",
+                "index_failed"]
+        f = pd.DataFrame([r for j in self.jobs for r in j.policy_rows], columns=cols)
+        for c in ("job", "pod", "reason", "action"):
+            f[c] = f[c].astype("string")
+        f["time"] = f["time"].astype("float64")
+        for c in ("index", "exit_code"):
+            f[c] = f[c].astype("int64")
+        for c in ("disruption_target", "counted", "index_failed"):
+            f[c] = f[c].astype("bool")
+        return f
+
+
+def format_indexes(indexes: set[int]) -> str:
+    """Indexes as upstream writes ``status.completedIndexes`` (``orderedIntervals.String``:
+    ``"0,2-4,7"``; two neighbours are written ``"5,6"``)."""
+    out: list[str] = []
+    run: list[int] = []
+    for i in sorted(indexes):
+        if run and i == run[-1] + 1:
+            run.append(i)
+            continue
+        if run:
+            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}{',' if len(run) == 2 else '-'}{run[-1]}")
+        run = [i]
+    if run:
+        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}{',' if len(run) == 2 else '-'}{run[-1]}")
+    return ",".join(out)

@@ -31,7 +31,7 @@ from k8sim.controllers.deployment import DeploymentController
 from k8sim.controllers.limitranger import apply_limit_ranges
 from k8sim.controllers.replicaset import ReplicaSetController
 from k8sim.controllers.statefulset import StatefulSetController
-from k8sim.controllers.store import AppStore, PodMaker, Sampling, ShapeFn, template_hash
+from k8sim.controllers.store import AppStore, PodMaker, Sampling, ShapeFn, object_key, template_hash
 from k8sim.workloads.manifests import AppObject, ManifestSet, load_manifests
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Controllers:
             return
         ctx = self.store.ctx
         sampling = Sampling(ctx, workload, f"{obj.kind}/{obj.key}", obj.duration or duration,
-                            obj.start_latency or start)
+                            obj.start_latency or start, self._object_runtime(obj, workload))
         if obj.kind == "Deployment":
             self.deployments.create(obj, workload, sampling)
         elif obj.kind == "ReplicaSet":
@@ -88,6 +88,26 @@ class Controllers:
             batch.apply(self, obj, workload, sampling)
         else:  # pragma: no cover - the loader admits no other kind
             raise ValueError(f"no controller for kind {obj.kind}")
+
+    def _object_runtime(self, obj: AppObject, workload: int) -> Any:
+        """The runtime model of ``obj``'s pods when its annotations set runtime knobs
+        (readiness delay, sandbox latency, crash model, exit code): the workload entry's
+        template with the object's knobs; None to use the workload's model."""
+        if not obj.runtime:
+            return None
+        ctx = self.store.ctx
+        knobs = dict(obj.runtime)
+        exit_code = knobs.pop("exit_code", None)
+        template = ctx.scenario.workloads[workload].template.model_copy(update=knobs)
+        if exit_code is not None:
+            if template.crash is None:
+                ctx.warnings.append(f"{obj.where}: {obj.kind} {obj.key}: k8sim.io/exit-code without a crash model "
+                                    "(k8sim.io/crash or the workload's template.crash) is unused")
+            else:
+                template = template.model_copy(update={"crash": template.crash.model_copy(
+                    update={"exit_code": exit_code})})
+        model = ctx.components["kubelet"].runtime
+        return model.compile_object(workload, object_key(f"{obj.kind}/{obj.key}"), template)
 
     def delete(self, kind: str, key: str) -> None:
         """Delete the object of ``kind`` and key ``namespace/name`` now; its pods go

@@ -44,6 +44,20 @@ every zone is fully disrupted the controller assumes it is the control plane tha
 off: it removes the NoExecute taints of every node and stops tainting until some node is
 Ready again (then every node's probe time is reset to that pass).
 
+A kubelet that runs on but reports its node NotReady (``NodeDown`` with ``not_ready``, a
+fault of ``mode: not_ready``: its container runtime or network plugin is not ready) posts
+Ready=False at its next node status update (every ``nodeStatusUpdateFrequency``, 10 s,
+taken in phase with its lease renewals, ``lease_renew_interval_s``): no grace period
+applies, since the node is not silent. At that instant ``doNoScheduleTaintingPass`` adds
+``node.kubernetes.io/not-ready:NoSchedule``; the first monitor pass at or after it reads
+Ready=False and ``processTaintBaseEviction`` queues the node for
+``node.kubernetes.io/not-ready:NoExecute`` (through the same per-zone token bucket;
+an ``unreachable`` taint is swapped for it). Its pods go on running and the kubelet hears
+of their deletions, so the taint eviction controller's evictions (after the pods'
+``tolerationSeconds`` for ``not-ready``, 300 s by default) stop them with their grace
+period. When the kubelet reports Ready again (``NodeUp``: at once) the taints go as after a
+recovery (below). If the condition clears before the status update, nothing is reported.
+
 Recovery (``NodeUp`` at ``t_u``): the kubelet reports Ready at once and the NoSchedule
 taint goes at once; the first pass at or after ``t_u`` removes the NoExecute taint
 (``markNodeAsReachable``), which cancels the pending evictions.
@@ -75,10 +89,11 @@ if TYPE_CHECKING:
     from k8sim.config.faults import NodeLifecycleSettings
 
 UNREACHABLE_NO_SCHEDULE = TaintSpec(UNREACHABLE_KEY, "", "NoSchedule")
+NOT_READY_NO_SCHEDULE = TaintSpec(NOT_READY_KEY, "", "NoSchedule")
 UNREACHABLE_NO_EXECUTE = TaintSpec(UNREACHABLE_KEY, "", "NoExecute")
 NOT_READY_NO_EXECUTE = TaintSpec(NOT_READY_KEY, "", "NoExecute")
 _LIFECYCLE_TAINTS = frozenset({UNREACHABLE_NO_SCHEDULE, UNREACHABLE_NO_EXECUTE, NOT_READY_NO_EXECUTE,
-                               TaintSpec(NOT_READY_KEY, "", "NoSchedule")})
+                               NOT_READY_NO_SCHEDULE})
 
 NORMAL, PARTIAL, FULL = "Normal", "PartialDisruption", "FullDisruption"
 _EPS = 1e-9
@@ -142,6 +157,8 @@ class NodeLifecycleController:
         self._buckets: dict[int, TokenBucket] = {}
         self._zone_state: dict[int, str] = {}
         self._master_disruption = False
+        self._false: dict[int, int] = {}  # node reported Ready=False -> first pass that reads it
+        self._false_due: dict[int, float] = {}  # not-ready node -> its kubelet's status update
         self._passes: set[int] = set()
         self._wakeups: set[tuple[int, float]] = set()
         bus = api.bus
@@ -197,15 +214,47 @@ class NodeLifecycleController:
 
     def _on_down(self, event: NodeDown) -> None:
         node = event.node
+        if event.not_ready:
+            # The kubelet posts Ready=False at its next node status update.
+            base = self._hb_base.get(node, float(self.state.nodes.created_at[node]))
+            now = self.env.now
+            at = base + math.ceil((now - base) / self.renew - _EPS) * self.renew
+            self._false_due[node] = at
+            self.env.timeout(at - now).callbacks.append(partial(self._report_not_ready, node, at))
+            return
         # (A node that came back and fails again before the pass that clears its taints:
         # that pass still clears them, the kubelet having reported Ready meanwhile.)
         k = self._detection_pass(node, self.env.now)
         self._detect[node] = k
         self._schedule_pass(k)
 
+    def _report_not_ready(self, node: int, at: float, _event: object = None) -> None:
+        """The kubelet's status update with Ready=False; ``doNoScheduleTaintingPass``."""
+        if self._false_due.get(node) != at:
+            return  # recovered (or the node left) before the update
+        del self._false_due[node]
+        nt = self.state.nodes
+        if not np.isinf(nt.removed_at[node]):
+            return
+        if nt.ready[node]:
+            self.api.update_node(node, ready=False)
+        self._set_taints(node, add=(NOT_READY_NO_SCHEDULE,), remove=frozenset({UNREACHABLE_NO_SCHEDULE}))
+        k = self._tick_at_or_after(self.env.now)
+        self._false[node] = k
+        self._schedule_pass(k)
+
     def _on_up(self, event: NodeUp) -> None:
         node = event.node
         now = self.env.now
+        if self._false_due.pop(node, None) is not None:
+            return  # Ready again before the kubelet reported otherwise
+        if node in self._false:
+            # The kubelet reports Ready: the NoSchedule taint goes at once, the NoExecute
+            # one at the next pass (markNodeAsReachable).
+            self._set_taints(node, remove=frozenset({NOT_READY_NO_SCHEDULE}))
+            self._reachable[node] = now
+            self._schedule_pass(self._tick_at_or_after(now))
+            return
         self._hb_base[node] = now
         self._detect.pop(node, None)
         if node in self._unknown:
@@ -219,6 +268,8 @@ class NodeLifecycleController:
         node = event.node
         self._detect.pop(node, None)
         self._unknown.pop(node, None)
+        self._false.pop(node, None)
+        self._false_due.pop(node, None)
         self._reachable.pop(node, None)
         self._tainted.discard(node)
         for q in self._queue.values():
@@ -251,10 +302,17 @@ class NodeLifecycleController:
             q = self._queue.setdefault(self._zone(node), [])
             if node not in q:
                 q.append(node)
+        for node, marked in sorted(self._false.items()):  # Ready=False is read as posted
+            if node in self._reachable or marked > k or node in self._tainted:
+                continue
+            q = self._queue.setdefault(self._zone(node), [])
+            if node not in q:
+                q.append(node)
         for node, up_at in sorted(self._reachable.items()):
             if up_at <= k * self.period + _EPS and nt.ready[node]:
                 del self._reachable[node]
                 self._unknown.pop(node, None)
+                self._false.pop(node, None)
                 self._mark_reachable(node)
         self._handle_disruption(k)
         for zone in sorted(self._queue):
@@ -360,7 +418,10 @@ class NodeLifecycleController:
                     timer.callbacks.append(partial(self._wake, zone, at))
                 return
             q.pop(0)
-            self._set_taints(node, add=(UNREACHABLE_NO_EXECUTE,), remove=frozenset({NOT_READY_NO_EXECUTE}))
+            if node in self._false:  # Ready=False: not-ready (swapped for unreachable)
+                self._set_taints(node, add=(NOT_READY_NO_EXECUTE,), remove=frozenset({UNREACHABLE_NO_EXECUTE}))
+            else:
+                self._set_taints(node, add=(UNREACHABLE_NO_EXECUTE,), remove=frozenset({NOT_READY_NO_EXECUTE}))
             self._tainted.add(node)
 
     def _wake(self, zone: int, at: float, _event: object = None) -> None:

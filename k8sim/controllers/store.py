@@ -93,6 +93,10 @@ class PodMaker:
         info = state.shapes[self.shape]
         if preemption_policy is not None:
             info.preemption_policy = preemption_policy
+        if template.containers:
+            info.container_name = template.containers[0].name
+        if sampling.runtime is not None:  # the object's own runtime model (annotations)
+            store.ctx.components["kubelet"].runtime.by_shape[self.shape] = sampling.runtime
         self.info = info
         self.sampling = sampling
 
@@ -107,11 +111,14 @@ class PodMaker:
 
 
 class Sampling:
-    """Run-time and start-latency draws of one top-level object's pods."""
+    """Run-time and start-latency draws of one top-level object's pods, and their runtime
+    model when the object has one of its own (``runtime``, a
+    :class:`~k8sim.runtime.spec.WorkloadRuntime`; None: the workload's)."""
 
-    def __init__(self, ctx: Context, workload: int, key: str, duration: Any, start: Any):
+    def __init__(self, ctx: Context, workload: int, key: str, duration: Any, start: Any, runtime: Any = None):
         k = object_key(key)
         self.workload = workload
+        self.runtime = runtime
         self._duration = BlockSampler(duration, ctx.streams.generator("ctl-duration", workload, k)) if duration else None
         self._start = BlockSampler(start, ctx.streams.generator("ctl-start-latency", workload, k))
 

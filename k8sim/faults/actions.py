@@ -101,7 +101,7 @@ def _delete_node(ctx: Context, spec: DeleteNodeAction, cause: str) -> None:
 @register_action("fail_node")
 def _fail_node(ctx: Context, spec: FailNodeAction, cause: str) -> None:
     ctx.components["faults"].outage(select_nodes(ctx.state, spec.nodes).tolist(), spec.duration_s, cause,
-                                    spec.mode == "partition")
+                                    spec.mode == "partition", spec.mode == "not_ready")
 
 
 #: The workload controllers by kind (component names, see :mod:`k8sim.controllers`).

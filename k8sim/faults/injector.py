@@ -145,10 +145,11 @@ class Faults:
 
     # -- node down / up ------------------------------------------------------------------
 
-    def take_down(self, nodes: list[int], cause: str, partition: bool = False) -> None:
+    def take_down(self, nodes: list[int], cause: str, partition: bool = False, not_ready: bool = False) -> None:
         """The machines of ``nodes`` go down for ``cause`` (nodes already removed are
         skipped; a node already down stays down until its last cause ends, in the mode
-        of its first cause). ``partition``: cut off from the control plane only."""
+        of its first cause). ``partition``: cut off from the control plane only;
+        ``not_ready``: the kubelet runs on and reports the node NotReady."""
         removed = self.state.nodes.removed_at
         for node in nodes:
             if not np.isinf(removed[node]):
@@ -156,7 +157,7 @@ class Faults:
             k = self._down.get(node, 0)
             self._down[node] = k + 1
             if k == 0:
-                self.api.node_down(node, cause, partition)
+                self.api.node_down(node, cause, partition, not_ready)
 
     def bring_up(self, nodes: list[int]) -> None:
         """One cause of ``nodes`` being down ends; those with none left come back."""
@@ -172,11 +173,12 @@ class Faults:
             else:
                 self._down[node] = k - 1
 
-    def outage(self, nodes: list[int], duration_s: float | None, cause: str, partition: bool = False) -> None:
+    def outage(self, nodes: list[int], duration_s: float | None, cause: str, partition: bool = False,
+               not_ready: bool = False) -> None:
         """``nodes`` down now, for ``duration_s`` (None: for ever)."""
         self.used = True
         self.sources.setdefault(cause, "outage")
-        self.take_down(nodes, cause, partition)
+        self.take_down(nodes, cause, partition, not_ready)
         if duration_s is not None:
             timer = self.env.timeout(duration_s)
             timer.callbacks.append(lambda _e: self.bring_up(nodes))
@@ -244,7 +246,7 @@ class Faults:
             yield env.timeout(up)
             if self._removed(node):
                 return
-            self.take_down([node], cause, f.mode == "partition")
+            self.take_down([node], cause, f.mode == "partition", f.mode == "not_ready")
             yield env.timeout(float(f.time_to_repair.sample(g_repair, 1)[0]))
             self.bring_up([node])
             if self._removed(node):
@@ -252,7 +254,8 @@ class Faults:
 
     def _outage_at(self, f: Outage, cause: str) -> _Gen:
         yield from self._wait_until(f.at_s)
-        self.outage(select_nodes(self.state, f.nodes).tolist(), f.duration_s, cause, f.mode == "partition")
+        self.outage(select_nodes(self.state, f.nodes).tolist(), f.duration_s, cause, f.mode == "partition",
+                    f.mode == "not_ready")
 
     def _zone_outages(self, i: int, f: ZoneOutages, zone: str, cause: str) -> _Gen:
         env = self.env
@@ -267,7 +270,7 @@ class Faults:
                 return
             yield env.timeout(up)
             nodes = select_nodes(self.state, sel).tolist()
-            self.take_down(nodes, f"{cause} {zone}", f.mode == "partition")
+            self.take_down(nodes, f"{cause} {zone}", f.mode == "partition", f.mode == "not_ready")
             yield env.timeout(float(f.duration.sample(g_duration, 1)[0]))
             self.bring_up(nodes)
 

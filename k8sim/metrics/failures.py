@@ -7,7 +7,8 @@ with ``NodeDown`` rows, so other runs' results are unchanged.
   down: ``node``, ``pool``, ``zone``, ``cause`` (the fault source: ``node[0]``, a
   failure's ``name``, ``actions[2]``, ...), ``kind``, ``mode`` (``crash`` or
   ``partition``: the pods of a partitioned node run on and are not counted unavailable,
-  and its evicted pods end when the link returns), ``down_at``, ``not_ready_at`` (the
+  and its evicted pods end when the link returns; ``not_ready``: a kubelet that reports its
+  node NotReady, whose pods run on), ``down_at``, ``not_ready_at`` (the
   node lifecycle controller marked it NotReady), ``tainted_at`` (NoExecute taint),
   ``up_at`` (NaN: still down at the end or removed), ``downtime_s`` (until ``up_at``, the
   node's removal or the end of the run), ``pods_affected`` (pods bound there while it
@@ -65,6 +66,7 @@ _FAILURE_CAUSES = ("TaintManagerEviction", "EvictionByEvictionAPI", "SpotInterru
                    "ContainerStatusUnknown")
 _RESTART_DETAIL = "containers recreated after the node came back"
 _PARTITION = " (partition)"
+_NOT_READY = " (not ready)"
 
 
 def has_faults(record: RunRecord) -> bool:
@@ -109,7 +111,8 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
             d = log.detail[i]
             if d == "NotReady":
                 not_ready.setdefault(log.node[i], []).append(times[i])
-            elif d.startswith("taints") and "node.kubernetes.io/unreachable=:NoExecute" in d:
+            elif d.startswith("taints") and ("node.kubernetes.io/unreachable=:NoExecute" in d
+                                             or "node.kubernetes.io/not-ready=:NoExecute" in d):
                 tainted.setdefault(log.node[i], []).append(times[i])
     # -- disruptions and replacements ---------------------------------------------------
     owner_kind = p.owner_kind[:n]
@@ -164,8 +167,10 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
         later_downs = [t for n2, t, _c in downs if n2 == node and t > down_at]
         next_down[(node, down_at)] = min(later_downs) if later_downs else math.inf
     for node, down_at, detail in downs:
-        partition = detail.endswith(_PARTITION)
-        cause = detail[: -len(_PARTITION)] if partition else detail
+        mode = "partition" if detail.endswith(_PARTITION) else "not_ready" if detail.endswith(_NOT_READY) else "crash"
+        cause = detail[: -len(_PARTITION if mode == "partition" else _NOT_READY)] if mode != "crash" else detail
+        # The pods of a partitioned node, or of one whose kubelet reports NotReady, run on.
+        partition = mode != "crash"
         up_list = [t for t in ups.get(node, []) if t >= down_at]
         up_at = min(up_list) if up_list else math.nan
         removed = float(nt.removed_at[node])
@@ -209,7 +214,7 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
         zone = zone_names.get(int(zone_codes[node]), "") if zone_codes is not None else ""
         rows.append({
             "node": nt.names[node], "pool": nt.pool_name(node), "zone": zone,
-            "cause": cause, "kind": _kind_of(cause, sources), "mode": "partition" if partition else "crash",
+            "cause": cause, "kind": _kind_of(cause, sources), "mode": mode,
             "down_at": down_at,
             "not_ready_at": min(nr) if nr else math.nan, "tainted_at": min(tt) if tt else math.nan,
             "up_at": up_at, "downtime_s": stop - down_at, "pods_affected": int(affected.size),

@@ -46,7 +46,9 @@ See :mod:`k8sim.runtime.podworker`. The pool's kubelet settings
 ``podWorkerRequeueAtBackOffExpiry`` and ``syncFrequencySeconds`` change it.
 
 Running, the first main container exits at the end of the pod's duration (success) or
-when the crash model says (error). ``restartPolicy`` decides: Never -> the pod ends
+when the crash model says (error; a crash that ends the pod reports the crash model's
+exit code in ``state.exit_codes``, and a container the kubelet kills, or that never
+started, reports 137). ``restartPolicy`` decides: Never -> the pod ends
 (Succeeded or Failed); OnFailure -> success ends it, an error restarts the container;
 Always -> both restart it. Restarts follow kubelet's CrashLoopBackOff exactly
 (``doBackOff``: immediate first restart, then 10, 20, 40, ... 300 s after each exit,
@@ -68,13 +70,18 @@ only fail would otherwise keep such a run alive for ever.
 
 A deleted pod (``ClusterAPI.delete_pod``, e.g. a preemption victim) is stopped at any
 point: it keeps its resources for its grace period, then ends Failed (events ``Killing``
-then the deletion's reason). When its node is removed, a pod is lost at once (reason
-``NodeLost``, no grace: the node is gone).
+then the deletion's reason). When its node is removed, a pod's containers are gone at
+once; the pod is lost (reason ``NodeLost``, no grace) when the pod garbage collector
+deletes it (below).
 
 When the machine under a node fails (``NodeDown``, a fault), its pods' containers die
 where they are, but the pods stay bound and keep their phase: the API server does not
 know yet (the node lifecycle controller finds out from the missing heartbeats). A pod
-bound to a failed node meanwhile never starts. Such a pod then either
+bound to a failed node meanwhile never starts. When the node is deleted
+(``NodeRemoved``) its pods stop the same way and wait for the pod garbage collector
+(:mod:`k8sim.controllers.podgc`), which deletes them 40 to 60 s later (reason
+``NodeLost``; on a partitioned node the deletions its kubelet had not heard of take
+effect then too). Such a pod then either
 
 - is deleted (taint-based eviction, the node removed, ...): it ends at once with the
   deletion's reason, without ``Killing`` and without a grace period, since nothing is
@@ -90,8 +97,8 @@ A network partition (``NodeDown`` with ``partition``) cuts only the kubelet's li
 control plane: its pods go on running (and may complete), but it hears of nothing new:
 pods bound there meanwhile start when the link returns, and a deletion (an eviction)
 takes effect only then, the pod keeping its node's resources until it has stopped (its
-grace period from the return). If the node is deleted meanwhile, the pods are gone at
-once (the pod garbage collector force-deletes them).
+grace period from the return). If the node is deleted meanwhile, the pod garbage
+collector force-deletes its pods after its quarantine.
 """
 
 from __future__ import annotations
@@ -138,6 +145,9 @@ NODE_LOST = "NodeLost"
 CONTAINER_STATUS_UNKNOWN = "ContainerStatusUnknown"
 #: Interrupt cause: the pod's node failed.
 _NODE_DOWN = "node-down"
+#: Exit code the kubelet reports for a container it killed, or could not locate when
+#: the pod ended (``ContainerStatusUnknown``): 128 + SIGKILL.
+KILLED_EXIT_CODE = 137
 
 
 class Kubelet:
@@ -161,7 +171,7 @@ class Kubelet:
         self._procs: dict[int, simpy.Process] = {}
         self.runtime = runtime
         self._specs = runtime.workloads if runtime is not None else None
-        self._rt_variants: dict[tuple[int, int], WorkloadRuntime] = {}
+        self._rt_variants: dict[tuple[tuple[int, ...], int], WorkloadRuntime] = {}
         self.store = runtime.store if runtime is not None else None
         self.puller: Puller | None = None
         #: Periodic image GC and the record of every pass (with an image store).
@@ -193,6 +203,8 @@ class Kubelet:
         self._node_up: dict[int, simpy.Event] = {}
         #: Partitioned nodes -> deletions their kubelet has not heard of yet.
         self._partitioned: dict[int, list[PodDeleting]] = {}
+        #: Pods whose crash ends them: (container, exit code) until they terminate.
+        self._exit: dict[int, tuple[str, int]] = {}
         #: Running pods without a run time of their own (duration inf) -> the event that
         #: ends their run (:meth:`finish`); None unless a component asked for it
         #: (:meth:`track_open_ended`), so other runs keep no such entries.
@@ -269,14 +281,19 @@ class Kubelet:
     # -- watch handlers -----------------------------------------------------------------
 
     def start_pod(self, pod: int) -> None:
-        """Begin the lifecycle of a freshly bound pod."""
+        """Begin the lifecycle of a freshly bound pod (with its object's runtime model if
+        it has one, else its workload's)."""
         rt = None
         if self._specs is not None:
             w = int(self.state.pods.workload[pod])
             if w >= 0:
-                rt = self._specs[w]
+                shape = int(self.state.pods.shape[pod])
+                by_shape = self.runtime.by_shape  # type: ignore[union-attr]
+                rt = by_shape.get(shape) if by_shape else None
+                if rt is None:
+                    rt = self._specs[w]
                 if rt is not None:
-                    policy = self.state.shapes[int(self.state.pods.shape[pod])].restart_policy
+                    policy = self.state.shapes[shape].restart_policy
                     if policy is not None:
                         rt = self._with_restart_policy(rt, policy)
         self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
@@ -286,7 +303,7 @@ class Kubelet:
         code = RESTART_CODES[policy]
         if code == rt.restart_policy:
             return rt
-        key = (rt.index, code)
+        key = (rt.stream_keys, code)
         out = self._rt_variants.get(key)
         if out is None:
             out = self._rt_variants[key] = dataclasses.replace(rt, restart_policy=code)
@@ -311,20 +328,35 @@ class Kubelet:
         if self.store is not None:
             self.store.stop_log(event.node)
             self.image_gc.node_removed(event.node)  # type: ignore[union-attr]
-        for deferred in self._partitioned.pop(event.node, ()):  # force-deleted with the node
-            proc = self._procs.get(deferred.pod)
-            if proc is not None and proc.is_alive:
-                proc.interrupt((0.0, deferred.reason))
+        # Deletions a partitioned kubelet had not heard of wait for the pod garbage
+        # collector, which force-deletes the node's pods (force_delete).
+        # The machine is gone with its containers; the pods stay bound (and their phase
+        # as it was) until the pod garbage collector deletes them
+        # (:mod:`k8sim.controllers.podgc`): they wait like the pods of a failed node.
         pods = self.state.pods
         n = pods.n
         phase = pods.phase[:n]
-        lost = np.flatnonzero((pods.node[:n] == event.node) & ((phase == BOUND) | (phase == RUNNING)))
-        for pod in lost.tolist():
-            self.api.delete_pod(pod, 0.0, NODE_LOST)
+        on_node = np.flatnonzero((pods.node[:n] == event.node) & ((phase == BOUND) | (phase == RUNNING)))
+        terminating = self.state.terminating
+        for pod in on_node.tolist():
+            proc = self._procs.get(pod)
+            if proc is not None and proc.is_alive and pod not in terminating:
+                proc.interrupt(_NODE_DOWN)
+
+    def force_delete(self, node: int) -> None:
+        """The pod garbage collector force-deletes the pods of the deleted ``node``: the
+        deletions its kubelet (cut off by a partition) had not heard of end now."""
+        for deferred in self._partitioned.pop(node, ()):
+            proc = self._procs.get(deferred.pod)
+            if proc is not None and proc.is_alive:
+                proc.interrupt((0.0, deferred.reason))
 
     def _on_node_down(self, event: NodeDown) -> None:
         """The machine failed: every pod bound there stops where it is (those already
-        terminating finish their grace period). A partition stops nothing."""
+        terminating finish their grace period). A partition stops nothing, and neither
+        does a kubelet that reports its node NotReady (it runs on and acts on deletions)."""
+        if event.not_ready:
+            return
         if event.partition:
             self._partitioned[event.node] = []
             return
@@ -369,7 +401,8 @@ class Kubelet:
             if self.state.nodes.up[node]:
                 break
         if was_running and rt is not None and rt.restart_policy == RESTART_NEVER:
-            self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN)
+            self.api.terminate(pod, FAILED, CONTAINER_STATUS_UNKNOWN,
+                               exit_code=(self._container_name(pod, rt), KILLED_EXIT_CODE))
             return False
         return True
 
@@ -439,7 +472,7 @@ class Kubelet:
                     api.set_running(pod)
                 phase = yield from self._run(pod, node, rt, i)
             self._leave(pod, node, rt, images)
-            api.terminate(pod, phase)
+            api.terminate(pod, phase, exit_code=self._exit.pop(pod, None))
         except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
             if stop.cause == _NODE_DOWN:  # the machine failed: the containers are gone
                 self._leave(pod, node, rt, images, keep_proc=True)
@@ -464,7 +497,22 @@ class Kubelet:
                 if pods.ready[pod] > env.now:
                     pods.ready[pod] = math.nan
             self._leave(pod, node, rt, images)
-            api.terminate(pod, FAILED, reason)
+            # The kubelet kills the containers (and reports the ones that never started
+            # as ContainerStatusUnknown): exit code 137 either way.
+            api.terminate(pod, FAILED, reason, exit_code=(self._container_name(pod, rt), KILLED_EXIT_CODE))
+
+    def _container_name(self, pod: int, rt: WorkloadRuntime | None) -> str:
+        """The pod's first main container's name (the manifest's, else the model's)."""
+        name = self.state.shapes[int(self.state.pods.shape[pod])].container_name
+        return name or (rt.main[0].name if rt is not None else "main")
+
+    def _exit_code(self, pod: int, rt: WorkloadRuntime, i: int) -> int:
+        """The exit code of the crash that ends the pod (the crash model's
+        ``exit_code``; several codes: one draw from the pod's ``rt-exit-code`` stream)."""
+        if len(rt.exit_codes) == 1:
+            return rt.exit_codes[0]
+        u = float(self._pod_rng("rt-exit-code", pod, rt, i).random())
+        return rt.exit_codes[min(int(np.searchsorted(rt.exit_cum, u, side="right")), len(rt.exit_codes) - 1)]
 
     def _create_containers(self, pod: int, node: int, rt: WorkloadRuntime, i: int) -> _Gen:
         """ContainerCreating with a runtime model: sandbox, init containers (each run to
@@ -509,6 +557,7 @@ class Kubelet:
             self._rngs.pop(("rt-pull-fail", pod), None)
             self._rngs.pop(("rt-crash", pod), None)
             self._rngs.pop(("rt-sync", pod), None)
+            self._rngs.pop(("rt-exit-code", pod), None)
         if not keep_proc:
             self._procs.pop(pod, None)
 
@@ -662,7 +711,7 @@ class Kubelet:
         g = self._rngs.get((name, pod))
         if g is None:
             self._dirty.add(pod)
-            g = self.runtime.streams.generator(name, rt.index, i)  # type: ignore[union-attr]
+            g = self.runtime.streams.generator(name, *rt.stream_keys, i)  # type: ignore[union-attr]
             self._rngs[(name, pod)] = g
         return g
 
@@ -709,6 +758,7 @@ class Kubelet:
             self.api.record("ContainerTerminated", pod, node,
                                 f"container {main.name}: {'Error' if crashed else 'Completed'}")
             if crashed and rt.restart_policy == RESTART_NEVER:
+                self._exit[pod] = (self._container_name(pod, rt), self._exit_code(pod, rt, i))
                 return FAILED
             # The exit's sync (PLEG reports it) restarts the container unless it is in
             # back-off; then the first sync after the back-off does

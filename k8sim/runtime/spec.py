@@ -121,6 +121,17 @@ class WorkloadRuntime:
     #: The pod lists its ``containers:``; with the ``image:`` shorthand the pod's
     #: ``start_latency`` is its one container's start latency (paid again at restarts).
     explicit_containers: bool = True
+    #: Exit codes of a crash and their cumulative probabilities (the crash model's
+    #: ``exit_code``), drawn when a crash ends the pod.
+    exit_codes: tuple[int, ...] = (1,)
+    exit_cum: tuple[float, ...] = (1.0,)
+    #: Keys of the per-pod streams (``rt-crash``, ...) before the pod index: the
+    #: workload's index, or (workload, object key) for an object's own model.
+    stream_keys: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.stream_keys:
+            self.stream_keys = (self.index,)
 
     @property
     def runs_once(self) -> bool:
@@ -143,6 +154,19 @@ class RuntimeModel:
     #: outside the pools.
     pool_sync: list[PodWorkerTiming] | None = None
     default_sync: PodWorkerTiming = field(default_factory=lambda: PodWorkerTiming())
+    #: Pod shape -> the runtime model of one object's pods (manifest annotations such as
+    #: ``k8sim.io/readiness-delay``), instead of their workload's.
+    by_shape: dict[int, WorkloadRuntime] = field(default_factory=dict)
+
+    def compile_object(self, workload: int, key: int, template: PodTemplate) -> WorkloadRuntime | None:
+        """The runtime model of one object's pods (``template``: the workload entry's
+        knobs with the object's own; images are the workload's business and not
+        resolved here), streams keyed by (workload, ``key``); None if the template
+        models nothing of the runtime."""
+        if not _needs_runtime(template, False, False):
+            return None
+        assert self.streams is not None
+        return _compile_workload(workload, template, self.streams, _Resolver(None, []), key=(workload, key))
 
     def sync_of(self, pool: int) -> PodWorkerTiming:
         """The pod-worker timing of a node of pool ``pool``."""
@@ -206,15 +230,19 @@ def _policy(explicit: str | None, template_policy: str | None, image: str | None
     return _POLICIES[p]
 
 
-def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver) -> WorkloadRuntime:
+def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver,
+                      key: tuple[int, ...] = ()) -> WorkloadRuntime:
+    """The runtime model of pods made from ``t``; its streams are keyed by ``key``
+    (default: the workload index ``wi``)."""
     where = f"workloads[{wi}].template"
+    keys = key or (wi,)
     init = []
     for j, ic in enumerate(t.init_containers):
         init.append(Container(
             ic.name, res.image(ic.image, f"{where}.initContainers[{j}].image"),
             _policy(ic.image_pull_policy, t.image_pull_policy, ic.image),
-            _sampler(ic.start_latency, streams, "rt-init-start", wi, j),
-            _sampler(ic.duration, streams, "rt-init-duration", wi, j),
+            _sampler(ic.start_latency, streams, "rt-init-start", *keys, j),
+            _sampler(ic.duration, streams, "rt-init-duration", *keys, j),
         ))
     main = []
     if t.containers:
@@ -222,7 +250,7 @@ def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver)
             main.append(Container(
                 c.name, res.image(c.image, f"{where}.containers[{j}].image"),
                 _policy(c.image_pull_policy, t.image_pull_policy, c.image),
-                _sampler(c.start_latency, streams, "rt-start", wi, j),
+                _sampler(c.start_latency, streams, "rt-start", *keys, j),
             ))
     else:
         main.append(Container("main", res.image(t.image, f"{where}.image"),
@@ -232,25 +260,30 @@ def _compile_workload(wi: int, t: PodTemplate, streams: Streams, res: _Resolver)
         index=wi,
         init=init,
         main=main,
-        sandbox=_sampler(t.sandbox_latency, streams, "rt-sandbox", wi),
-        readiness=_sampler(t.readiness_delay, streams, "rt-readiness", wi),
+        sandbox=_sampler(t.sandbox_latency, streams, "rt-sandbox", *keys),
+        readiness=_sampler(t.readiness_delay, streams, "rt-readiness", *keys),
         restart_policy=_RESTARTS[t.restart_policy],
         pull_failure_p=t.image_pull_failure_probability,
         explicit_containers=explicit,
+        stream_keys=keys,
     )
     if rt.pull_failure_p > 0:
-        rt.first_pull_u = IndexedSampler(_UNIFORM, streams.generator("rt-pull-fail", wi))
+        rt.first_pull_u = IndexedSampler(_UNIFORM, streams.generator("rt-pull-fail", *keys))
     crash = t.crash
     if crash is not None:
-        rt.first_crash_u = IndexedSampler(_UNIFORM, streams.generator("rt-crash-u", wi))
+        rt.first_crash_u = IndexedSampler(_UNIFORM, streams.generator("rt-crash-u", *keys))
         if crash.probability is not None:
             rt.crash_kind, rt.crash_p = "probability", crash.probability
             rt.crash_after = crash.after or ConstantDistribution(value=0.0)
-            rt.first_crash_t = IndexedSampler(rt.crash_after, streams.generator("rt-crash-t", wi))
+            rt.first_crash_t = IndexedSampler(rt.crash_after, streams.generator("rt-crash-t", *keys))
         else:
             assert crash.rate_per_s is not None  # CrashModel: exactly one of probability, rate_per_s
             rt.crash_kind, rt.crash_rate = "rate", float(crash.rate_per_s)
-            rt.first_crash_t = IndexedSampler(_Exp(rt.crash_rate), streams.generator("rt-crash-t", wi))
+            rt.first_crash_t = IndexedSampler(_Exp(rt.crash_rate), streams.generator("rt-crash-t", *keys))
+        codes = crash.exit_code if isinstance(crash.exit_code, dict) else {crash.exit_code: 1.0}
+        weights = np.array(list(codes.values()), dtype=float)
+        rt.exit_codes = tuple(int(c) for c in codes)
+        rt.exit_cum = tuple((np.cumsum(weights) / weights.sum()).tolist())
     cimgs = tuple(c.image for c in init) + tuple(c.image for c in main)
     rt.container_images = cimgs
     rt.images = tuple(sorted({i for i in cimgs if i >= 0}))
@@ -296,14 +329,16 @@ def _fmt_bytes(n: int) -> str:
     return f"{n:,} bytes ({n / 2**20:,.1f} MiB)"
 
 
-def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams) -> RuntimeModel | None:
+def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
+                  objects: bool = False) -> RuntimeModel | None:
     """Compile the runtime model of ``scenario`` (None if it models nothing of it).
 
     Raises :class:`ScenarioError` naming the field for: an image name that is not in
     the catalog (workload containers, pre-pulled images), a layer or an image larger
     than a pool's image disk, pre-pulled images that do not fit on it, a digest with two
     sizes, an image defined twice, image settings on a pool without an ``images``
-    section.
+    section. ``objects``: some manifest object has runtime knobs of its own (annotations),
+    so a model is needed even if no workload entry asks for one.
     """
     spec = scenario.images
     images_on = spec is not None
@@ -318,7 +353,7 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams) -> 
     needs = [
         _needs_runtime(w.template, images_on, w.duration is not None) for w in scenario.workloads
     ]
-    if not images_on and not any(needs):
+    if not images_on and not any(needs) and not objects:
         return None
     catalog = None
     if spec is not None:

@@ -74,6 +74,9 @@ class PodInfo:
     #: The pod's own restartPolicy where it differs from its workload's (Job pods); None:
     #: the workload's (read by the kubelet, not by scheduling).
     restart_policy: str | None = None
+    #: Name of the first main container (what a pod failure policy's ``containerName``
+    #: names); "" = the runtime model's (``main`` for the ``image:`` shorthand).
+    container_name: str = ""
     gpu_count: int = 0  # GPU devices requested (0: no GPU)
     gpu_milli: int = 0  # milli-GPU on each of them (1000: whole GPUs)
     #: Allowed GPU model codes (the node table's vocabulary), None = any model.

@@ -34,6 +34,7 @@ from k8sim.constants import MAX_TIME_S, MAX_TIMESERIES_BINS
 from k8sim.controllers import limitranger, quota
 from k8sim.controllers import manager as controllers
 from k8sim.controllers.nodelifecycle import NodeLifecycleController
+from k8sim.controllers.podgc import PodGC
 from k8sim.controllers.tainteviction import TaintEvictionController
 from k8sim.faults.injector import Faults
 from k8sim.metrics.record import RunRecord
@@ -91,7 +92,9 @@ class Simulation:
         inflation = any(w.trace is not None and w.trace.mode == "inflation" for w in scenario.workloads)
         self.profiles, self.scheduler_settings = build_profiles(scenario, self.streams, self.warnings, inflation)
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
-        self.runtime = build_runtime(scenario, self.state, self.streams)
+        object_knobs = any(getattr(o, "runtime", None) for inp in app_inputs.values() for m in inp.sets()
+                           for o in m.objects)
+        self.runtime = build_runtime(scenario, self.state, self.streams, objects=object_knobs)
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
         self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
@@ -131,6 +134,7 @@ class Simulation:
                 self._add(c)
         self.node_lifecycle = self._add(NodeLifecycleController(self.api, scenario.node_lifecycle))
         self.taint_eviction = self._add(TaintEvictionController(self.api))
+        self.pod_gc = self._add(PodGC(self.api, scenario.pod_gc, self.kubelet))
         self.faults = self._add(Faults(self.ctx))
         if self.quota is not None:
             self._add(self.quota)

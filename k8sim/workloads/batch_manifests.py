@@ -13,6 +13,16 @@ Each becomes an :class:`~k8sim.workloads.manifests.AppObject` of kind ``Job`` or
   ``completionMode`` NonIndexed (Indexed needs ``completions``); the pod template's
   ``restartPolicy`` must be given as OnFailure or Never; a ``selector``, when given,
   must be valid and match the template's labels.
+- Job failure and success policies (:mod:`k8sim.controllers.jobpolicy`):
+  ``podFailurePolicy`` (at most 20 rules, each with an action FailJob, FailIndex, Ignore
+  or Count and exactly one of ``onExitCodes`` (operator In or NotIn, 1 to 255 ordered,
+  distinct values, no 0 with In, an optional ``containerName`` of the template) or
+  ``onPodConditions`` (1 to 20 patterns, ``status`` True by default); the template's
+  ``restartPolicy`` must be Never); ``podReplacementPolicy`` (Failed when a pod failure
+  policy is given, else TerminatingOrFailed); ``backoffLimitPerIndex`` (Indexed Jobs;
+  ``backoffLimit`` then defaults to 2^31 - 1) with ``maxFailedIndexes`` (at most
+  ``completions``); ``successPolicy`` (Indexed Jobs, 1 to 20 rules, each with
+  ``succeededIndexes`` and/or ``succeededCount``).
 - CronJob: ``schedule`` in standard cron syntax (5 fields, or a descriptor such as
   ``@hourly``; parsed by ``croniter``), ``timeZone`` an IANA name (``TZ=`` inside the
   schedule is refused as upstream does), ``concurrencyPolicy`` Allow (default), Forbid or
@@ -32,6 +42,14 @@ from pydantic import ValidationError
 
 from k8sim.config.k8s_types import LabelSelector
 from k8sim.config.loader import format_loc
+from k8sim.controllers.jobpolicy import (
+    ACTIONS,
+    FAIL_INDEX,
+    KNOWN_CONDITIONS,
+    PodFailureRule,
+    SuccessRule,
+    parse_indexes,
+)
 from k8sim.workloads import manifests as m
 
 __all__ = ["CronJobSpec", "JobSpec", "parse_schedule"]
@@ -51,6 +69,16 @@ class JobSpec:
     active_deadline_s: float | None = None
     ttl_after_finished_s: float | None = None
     suspend: bool = False
+    pod_failure_policy: tuple[PodFailureRule, ...] | None = None
+    pod_replacement_policy: str = "TerminatingOrFailed"  # or Failed
+    backoff_limit_per_index: int | None = None
+    max_failed_indexes: int | None = None
+    success_policy: tuple[SuccessRule, ...] | None = None
+
+    @property
+    def only_replace_failed(self) -> bool:
+        """``onlyReplaceFailedPods``: a terminating pod is replaced once it has failed."""
+        return self.pod_replacement_policy == "Failed"
 
 
 @dataclass
@@ -115,6 +143,9 @@ def _job_spec(doc: Any, spec: dict[str, Any], path: str) -> JobSpec:
         js.parallelism = parallelism if parallelism is not None else 1
     backoff = _opt_int(doc, spec, "backoffLimit", path)
     js.backoff_limit = 6 if backoff is None else backoff
+    js.backoff_limit_per_index = _opt_int(doc, spec, "backoffLimitPerIndex", path)
+    if backoff is None and js.backoff_limit_per_index is not None:
+        js.backoff_limit = 2**31 - 1  # SetDefaults_Job: MaxInt32 with backoffLimitPerIndex
     mode = spec.get("completionMode", "NonIndexed")
     if mode not in ("NonIndexed", "Indexed"):
         r.problem(doc.at(f"{path}.completionMode"), f"expected NonIndexed or Indexed, got {mode!r}")
@@ -131,7 +162,183 @@ def _job_spec(doc: Any, spec: dict[str, Any], path: str) -> JobSpec:
         r.problem(doc.at(f"{path}.suspend"), f"expected true or false, got {suspend!r}")
     else:
         js.suspend = suspend
+    _policies(doc, spec, path, js)
     return js
+
+
+def _policies(doc: Any, spec: dict[str, Any], path: str, js: JobSpec) -> None:
+    """podFailurePolicy, podReplacementPolicy, backoffLimitPerIndex, maxFailedIndexes and
+    successPolicy (upstream ``validateJobSpec`` and ``SetDefaults_Job``)."""
+    r = doc.r
+    indexed = js.completion_mode == "Indexed"
+    if spec.get("podFailurePolicy") is not None:
+        js.pod_failure_policy = _pod_failure_policy(doc, spec["podFailurePolicy"], f"{path}.podFailurePolicy")
+    policy = spec.get("podReplacementPolicy")
+    if policy is None:
+        js.pod_replacement_policy = "Failed" if js.pod_failure_policy is not None else "TerminatingOrFailed"
+    elif policy not in ("Failed", "TerminatingOrFailed"):
+        r.problem(doc.at(f"{path}.podReplacementPolicy"), f"expected Failed or TerminatingOrFailed, got {policy!r}")
+    elif policy != "Failed" and js.pod_failure_policy is not None:
+        r.problem(doc.at(f"{path}.podReplacementPolicy"), "must be Failed when podFailurePolicy is set")
+    else:
+        js.pod_replacement_policy = str(policy)
+    if js.backoff_limit_per_index is not None and not indexed:
+        r.problem(doc.at(f"{path}.backoffLimitPerIndex"), "requires completionMode Indexed")
+    max_failed = _opt_int(doc, spec, "maxFailedIndexes", path)
+    if max_failed is not None:
+        if js.backoff_limit_per_index is None:
+            r.problem(doc.at(f"{path}.maxFailedIndexes"), "requires backoffLimitPerIndex")
+        elif js.completions is not None and max_failed > js.completions:
+            r.problem(doc.at(f"{path}.maxFailedIndexes"),
+                      f"must be less than or equal to completions ({js.completions})")
+        js.max_failed_indexes = max_failed
+    if js.pod_failure_policy and js.backoff_limit_per_index is None:
+        for i, rule in enumerate(js.pod_failure_policy):
+            if rule.action == FAIL_INDEX:
+                r.problem(doc.at(f"{path}.podFailurePolicy.rules[{i}].action"),
+                          "FailIndex requires backoffLimitPerIndex")
+    if spec.get("successPolicy") is not None:
+        if not indexed:
+            r.problem(doc.at(f"{path}.successPolicy"), "requires completionMode Indexed")
+        else:
+            js.success_policy = _success_policy(doc, spec["successPolicy"], f"{path}.successPolicy",
+                                                js.completions or 0)
+
+
+def _pod_failure_policy(doc: Any, value: Any, path: str) -> tuple[PodFailureRule, ...] | None:
+    r = doc.r
+    pfp = r.mapping(value, doc.at(path))
+    if pfp is None:
+        return None
+    rules = r.sequence(pfp.get("rules"), doc.at(f"{path}.rules"))
+    if rules is None:
+        return None
+    if len(rules) > 20:
+        r.problem(doc.at(f"{path}.rules"), f"must have at most 20 items, got {len(rules)}")
+        return None
+    out = []
+    n = len(r.problems)
+    for i, raw in enumerate(rules):
+        at = f"{path}.rules[{i}]"
+        rule = r.mapping(raw, doc.at(at))
+        if rule is None:
+            continue
+        action = rule.get("action")
+        if action not in ACTIONS:
+            r.problem(doc.at(f"{at}.action"), f"expected one of {', '.join(ACTIONS)}, got {action!r}")
+        codes, conds = rule.get("onExitCodes"), rule.get("onPodConditions")
+        if (codes is None) == (conds is None):
+            r.problem(doc.at(at), "specify exactly one of onExitCodes and onPodConditions")
+            continue
+        if codes is not None:
+            req = r.mapping(codes, doc.at(f"{at}.onExitCodes"))
+            if req is None:
+                continue
+            op = req.get("operator")
+            if op not in ("In", "NotIn"):
+                r.problem(doc.at(f"{at}.onExitCodes.operator"), f"expected In or NotIn, got {op!r}")
+            values = r.sequence(req.get("values"), doc.at(f"{at}.onExitCodes.values")) or []
+            if not values:
+                r.problem(doc.at(f"{at}.onExitCodes.values"), "at least one value is required")
+            elif len(values) > 255:
+                r.problem(doc.at(f"{at}.onExitCodes.values"), f"must have at most 255 items, got {len(values)}")
+            ints = [r.integer(v, doc.at(f"{at}.onExitCodes.values[{j}]"), -(2**31), 2**31 - 1)
+                    for j, v in enumerate(values)]
+            good = [v for v in ints if v is not None]
+            if op == "In" and 0 in good:
+                r.problem(doc.at(f"{at}.onExitCodes.values"), "must not contain 0 for the In operator")
+            if len(set(good)) != len(good):
+                r.problem(doc.at(f"{at}.onExitCodes.values"), "duplicate values")
+            if good != sorted(good):
+                r.problem(doc.at(f"{at}.onExitCodes.values"), "must be ordered")
+            name = req.get("containerName")
+            if name is not None and not isinstance(name, str):
+                r.problem(doc.at(f"{at}.onExitCodes.containerName"), f"expected a container name, got {name!r}")
+            out.append(PodFailureRule(str(action), operator=str(op), values=tuple(good),
+                                      container_name=name if isinstance(name, str) else None))
+        else:
+            pats = r.sequence(conds, doc.at(f"{at}.onPodConditions"))
+            if not pats:
+                if pats is not None:
+                    r.problem(doc.at(f"{at}.onPodConditions"), "at least one pattern is required")
+                continue
+            if len(pats) > 20:
+                r.problem(doc.at(f"{at}.onPodConditions"), f"must have at most 20 items, got {len(pats)}")
+            got = []
+            for j, p in enumerate(pats):
+                pat = r.mapping(p, doc.at(f"{at}.onPodConditions[{j}]"))
+                if pat is None:
+                    continue
+                ctype, status = pat.get("type"), pat.get("status", "True")
+                if not isinstance(ctype, str) or not ctype:
+                    r.problem(doc.at(f"{at}.onPodConditions[{j}].type"), "required: a pod condition type")
+                    continue
+                if status not in ("True", "False", "Unknown"):
+                    r.problem(doc.at(f"{at}.onPodConditions[{j}].status"),
+                              f"expected True, False or Unknown, got {status!r}")
+                    continue
+                if ctype not in KNOWN_CONDITIONS:
+                    r.warn(doc.at(f"{at}.onPodConditions[{j}].type"),
+                           f"k8sim's failed pods carry only the conditions {', '.join(KNOWN_CONDITIONS)}; "
+                           f"a pattern of type {ctype!r} never matches")
+                got.append((ctype, str(status)))
+            out.append(PodFailureRule(str(action), on_pod_conditions=tuple(got)))
+    return tuple(out) if len(r.problems) == n else None
+
+
+def _success_policy(doc: Any, value: Any, path: str, completions: int) -> tuple[SuccessRule, ...] | None:
+    r = doc.r
+    sp = r.mapping(value, doc.at(path))
+    if sp is None:
+        return None
+    rules = r.sequence(sp.get("rules"), doc.at(f"{path}.rules"))
+    if not rules:
+        if rules is not None:
+            r.problem(doc.at(f"{path}.rules"), "at least one rule must be specified")
+        return None
+    if len(rules) > 20:
+        r.problem(doc.at(f"{path}.rules"), f"must have at most 20 items, got {len(rules)}")
+        return None
+    out = []
+    n = len(r.problems)
+    for i, raw in enumerate(rules):
+        at = f"{path}.rules[{i}]"
+        rule = r.mapping(raw, doc.at(at))
+        if rule is None:
+            continue
+        text, count = rule.get("succeededIndexes"), rule.get("succeededCount")
+        if text is None and count is None:
+            r.problem(doc.at(at), "at least one of succeededCount or succeededIndexes must be specified")
+            continue
+        indexes = None
+        if text is not None:
+            indexes = parse_indexes(text, completions) if isinstance(text, str) else None
+            if indexes is None:
+                r.problem(doc.at(f"{at}.succeededIndexes"),
+                          f"expected increasing, disjoint indexes or ranges below completions ({completions}) "
+                          f"such as '0,2-4', got {text!r}")
+                continue
+        if count is not None:
+            total = sum(b - a + 1 for a, b in indexes) if indexes is not None else completions
+            count = r.integer(count, doc.at(f"{at}.succeededCount"), 0, total)
+            if count is None:
+                continue
+        out.append(SuccessRule(indexes, count))
+    return tuple(out) if len(r.problems) == n else None
+
+
+def _check_template_policies(doc: Any, js: JobSpec, template: Any, path: str) -> None:
+    """What a pod failure policy needs of the pod template (upstream validation)."""
+    if js.pod_failure_policy is None or template is None:
+        return
+    if template.restart_policy != "Never":
+        doc.r.problem(doc.at(f"{path}.template.spec.restartPolicy"),
+                      "must be Never when podFailurePolicy is set (upstream validation)")
+    names = {c.name for c in template.containers} | {c.name for c in template.init_containers}
+    for i, rule in enumerate(js.pod_failure_policy):
+        if rule.container_name is not None and rule.container_name not in names:
+            doc.r.problem(doc.at(f"{path}.podFailurePolicy.rules[{i}].onExitCodes.containerName"),
+                          f"no container {rule.container_name!r} in the pod template (containers: {sorted(names)})")
 
 
 def _selector(doc: Any, spec: dict[str, Any], path: str, labels: dict[str, str]) -> LabelSelector | None:
@@ -184,11 +391,13 @@ def _job(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     n = len(doc.r.problems)
     js = _job_spec(doc, spec, "spec")
     template, pc, sel, knobs = _template(doc, spec, "spec", priorities, ns, meta)
+    _check_template_policies(doc, js, template, "spec")
     if template is None or len(doc.r.problems) > n:
         return
     out.objects.append(m.AppObject(kind="Job", name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}",
                                    template=template, selector=sel, priority_class=pc,
                                    duration=knobs.get("duration"), start_latency=knobs.get("start-latency"),
+                                   runtime=m.runtime_knobs(knobs),
                                    replicas=js.parallelism, batch=js))
 
 
@@ -221,6 +430,7 @@ def _cronjob(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     jspec = r.mapping_or_empty(jt.get("spec"), doc.at("spec.jobTemplate.spec"))
     js = _job_spec(doc, jspec, "spec.jobTemplate.spec")
     template, pc, sel, knobs = _template(doc, jspec, "spec.jobTemplate.spec", priorities, ns, meta)
+    _check_template_policies(doc, js, template, "spec.jobTemplate.spec")
     if template is None or len(r.problems) > n:
         return
     cs = CronJobSpec(schedule=str(spec["schedule"]).strip(), time_zone=spec.get("timeZone"),
@@ -231,11 +441,13 @@ def _cronjob(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     out.objects.append(m.AppObject(kind="CronJob", name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}",
                                    template=template, selector=sel, priority_class=pc,
                                    duration=knobs.get("duration"), start_latency=knobs.get("start-latency"),
+                                   runtime=m.runtime_knobs(knobs),
                                    replicas=js.parallelism, batch=cs))
 
 
 _JOB_FIELDS = frozenset({"completions", "parallelism", "completionMode", "backoffLimit", "activeDeadlineSeconds",
-                         "ttlSecondsAfterFinished", "suspend", "selector", "manualSelector",
+                         "ttlSecondsAfterFinished", "suspend", "selector", "manualSelector", "podFailurePolicy",
+                         "podReplacementPolicy", "backoffLimitPerIndex", "maxFailedIndexes", "successPolicy",
                          "template.metadata.labels"} | {f"template.spec.{f}" for f in m._POD_SPEC_FIELDS})
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
 m._MODELLED["Job"] = _COMMON | {f"spec.{f}" for f in _JOB_FIELDS} | {"spec.template.metadata.annotations"}

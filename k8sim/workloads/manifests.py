@@ -44,8 +44,13 @@ containers[*].livenessProbe: ...``), never silently dropped; server-written fiel
 (``status``, ``metadata.uid``, ``resourceVersion``, ``managedFields``, ...) are ignored
 without a warning. Simulation-only knobs come from annotations on the object or its pod
 template (the pod template's win): ``k8sim.io/duration`` (pod run time, default for
-ever) and ``k8sim.io/start-latency`` (bind -> Running), each a number of seconds or a
-k8sim distribution as YAML (``"{kind: exponential, mean: 300}"``).
+ever), ``k8sim.io/start-latency`` (bind -> Running), ``k8sim.io/readiness-delay``
+(Running -> Ready) and ``k8sim.io/sandbox-latency``, each a number of seconds or a k8sim
+distribution as YAML (``"{kind: exponential, mean: 300}"``); ``k8sim.io/crash`` (a crash
+model as YAML: ``"{rate_per_s: 0.001}"``, ``"{probability: 0.2, after: 60}"``) and
+``k8sim.io/exit-code`` (the crash's exit code, or codes with weights ``"{1: 0.9, 42:
+0.1}"``). The runtime knobs (all but duration and start latency) override the workload
+entry's template for that object's pods (:attr:`AppObject.runtime`).
 
 Errors (unsupported kinds, invalid label selectors, a selector that does not match the
 template's labels, bad quantities, ...) are collected and raised together as one
@@ -77,7 +82,7 @@ from k8sim.config.k8s_types import (
 )
 from k8sim.config.loader import ScenarioError, format_loc
 from k8sim.config.objects import ObjectReader
-from k8sim.config.pods import PodTemplate, Toleration
+from k8sim.config.pods import CrashModel, PodTemplate, Toleration
 from k8sim.config.scenario import DEFAULT_SCHEDULER, Taint
 from k8sim.workloads.kube_objects import _containers, _pod_level, _quantities
 
@@ -106,7 +111,10 @@ INERT_KINDS = frozenset({
 })
 #: Annotation prefix of k8sim's simulation knobs.
 KNOB_PREFIX = "k8sim.io/"
-KNOBS = ("duration", "start-latency")
+KNOBS = ("duration", "start-latency", "readiness-delay", "sandbox-latency", "crash", "exit-code")
+#: Annotation knobs that are pod template fields of the runtime model (annotation -> field).
+RUNTIME_KNOBS = {"readiness-delay": "readiness_delay", "sandbox-latency": "sandbox_latency", "crash": "crash",
+                 "exit-code": "exit_code"}
 
 # Fields written by the API server (observed state, bookkeeping): ignored silently.
 _SERVER_FIELDS = frozenset({
@@ -194,6 +202,10 @@ class AppObject:
     duration: Any = None  # Distribution of the pods' run time (None: for ever)
     start_latency: Any = None  # Distribution bind -> Running (None: the scenario entry's)
     batch: Any = None  # Job, CronJob, PodDisruptionBudget: the kind's spec (batch_manifests, policy_manifests)
+    #: Runtime-model knobs of this object's pods from its annotations (template field ->
+    #: value: readiness_delay, sandbox_latency, crash, exit_code); they override the
+    #: workload entry's template.
+    runtime: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -477,6 +489,8 @@ def _knob(doc: _Doc, annotations: dict[str, Any], name: str, path: str) -> Any:
     except yaml.YAMLError as e:
         doc.r.problem(doc.at(f"{path}.{KNOB_PREFIX}{name}"), f"not YAML: {e}")
         return None
+    if name in ("crash", "exit-code"):
+        return _crash_knob(doc, name, value, f"{path}.{KNOB_PREFIX}{name}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value < 0:
             doc.r.problem(doc.at(f"{path}.{KNOB_PREFIX}{name}"), f"must be >= 0 seconds, got {value}")
@@ -489,6 +503,28 @@ def _knob(doc: _Doc, annotations: dict[str, Any], name: str, path: str) -> Any:
         doc.r.problem(doc.at(f"{path}.{KNOB_PREFIX}{name}"),
                       f"expected seconds or a k8sim distribution such as '{{kind: exponential, mean: 300}}': {msg}")
         return None
+
+
+def _crash_knob(doc: _Doc, name: str, value: Any, path: str) -> Any:
+    """``k8sim.io/crash`` as a :class:`~k8sim.config.pods.CrashModel`, or
+    ``k8sim.io/exit-code`` as its ``exit_code`` (validated the same way)."""
+    data = value if name == "crash" else {"probability": 0.0, "exit_code": value}
+    if isinstance(data, dict) and isinstance(data.get("after"), (int, float)) and not isinstance(data["after"], bool):
+        data = {**data, "after": {"kind": "constant", "value": float(data["after"])}}  # seconds
+    try:
+        crash = CrashModel.model_validate(data, context={"base_dir": doc.base_dir})
+    except ValidationError as e:
+        msg = "; ".join(x["msg"].removeprefix("Value error, ") for x in e.errors(include_url=False))
+        want = ("a crash model such as '{rate_per_s: 0.001}' or '{probability: 0.2, after: 60}'" if name == "crash"
+                else "an exit code in 1..255, or codes with weights such as '{1: 0.9, 42: 0.1}'")
+        doc.r.problem(doc.at(path), f"expected {want}: {msg}")
+        return None
+    return crash if name == "crash" else crash.exit_code
+
+
+def runtime_knobs(knobs: dict[str, Any]) -> dict[str, Any]:
+    """The runtime-model knobs of ``knobs`` (annotation names) as template fields."""
+    return {RUNTIME_KNOBS[k]: v for k, v in knobs.items() if k in RUNTIME_KNOBS}
 
 
 def _knobs(doc: _Doc, obj_meta: dict[str, Any], tmpl_meta: dict[str, Any] | None, tmpl_path: str) -> dict[str, Any]:
@@ -700,7 +736,7 @@ def _app(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
         return
     o = AppObject(kind=kind, name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}", template=template,
                   selector=selector, priority_class=pc, duration=knobs.get("duration"),
-                  start_latency=knobs.get("start-latency"))
+                  start_latency=knobs.get("start-latency"), runtime=runtime_knobs(knobs))
     o.min_ready_s = float(_int_field(doc, spec, "minReadySeconds", 0))
     o.revision_history_limit = _int_field(doc, spec, "revisionHistoryLimit", 10)
     if kind != "DaemonSet":
@@ -770,7 +806,8 @@ def _pod(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
         return
     out.objects.append(AppObject(kind="Pod", name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}",
                                  template=template, replicas=1, priority_class=pc,
-                                 duration=knobs.get("duration"), start_latency=knobs.get("start-latency")))
+                                 duration=knobs.get("duration"), start_latency=knobs.get("start-latency"),
+                                 runtime=runtime_knobs(knobs)))
 
 
 def _namespace(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:

@@ -67,6 +67,45 @@ def test_annotations_set_knobs(tmp_path):
     assert r.frames["recreations"]["cause"].tolist() == ["Completed", "Completed"]
 
 
+def test_runtime_annotations_are_honoured_per_object(tmp_path):
+    # Two Deployments in one manifest workload whose entry sets readiness_delay 3 s. The
+    # first keeps it: Ready at Running (2) + 3 = 5. The second overrides it with
+    # k8sim.io/readiness-delay 7 (Ready at 9) and crashes 10 s after each start
+    # (k8sim.io/crash): with restartPolicy Always it crashes at 12 and restarts at once
+    # (CrashLoopBackOff's first restart has no back-off; a restart pays the pod's 2 s start
+    # latency), crashes again at 14 + 10 = 24, and the next restart waits 10 s (34, after
+    # the run's end): exactly 1 restart; the first Deployment's pod has none.
+    a = deployment(name="a", replicas=1)
+    b = deployment(name="b", replicas=1)
+    b["spec"]["template"]["metadata"]["annotations"] = {
+        "k8sim.io/readiness-delay": "7", "k8sim.io/crash": "{probability: 1.0, after: 10}"}
+    m = write(tmp_path, "two.yaml", a, b)
+    r = Simulation(scenario(tmp_path, m, duration=30, workload={
+        "template": {"readiness_delay": {"kind": "constant", "value": 3}}})).run()
+    pods = r.pods.set_index(r.pods["owner"].str.split("-").str[0])
+    assert (pods.loc["a", "running"], pods.loc["a", "ready"]) == (2.0, 5.0)
+    assert (pods.loc["b", "running"], pods.loc["b", "ready"]) == (2.0, 9.0)
+    assert pods.loc["a", "restarts"] == 0 and pods.loc["b", "restarts"] == 1
+
+
+def test_runtime_annotations_need_no_runtime_section(tmp_path):
+    # No workload entry asks for a runtime model: the object's own annotation is enough
+    # (Ready at Running 2 + 4 = 6); a bad crash model is an error naming the field.
+    d = deployment(name="a", replicas=1)
+    d["spec"]["template"]["metadata"]["annotations"] = {"k8sim.io/readiness-delay": "4"}
+    m = write(tmp_path, "a.yaml", d)
+    r = Simulation(scenario(tmp_path, m, duration=20)).run()
+    assert r.pods["ready"].tolist() == [6.0]
+    d["spec"]["template"]["metadata"]["annotations"] = {"k8sim.io/crash": "{probability: 2}",
+                                                        "k8sim.io/exit-code": "300"}
+    m = write(tmp_path, "a.yaml", d)
+    with pytest.raises(ScenarioError) as e:
+        Simulation(scenario(tmp_path, m, duration=20))
+    text = str(e.value)
+    assert "document[0].spec.template.metadata.annotations.k8sim.io/crash: expected a crash model" in text
+    assert "k8sim.io/exit-code: expected an exit code in 1..255" in text
+
+
 def test_unmodelled_fields_warned_once_by_name(tmp_path):
     d = deployment(replicas=1)
     c = d["spec"]["template"]["spec"]["containers"][0]

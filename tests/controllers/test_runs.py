@@ -35,17 +35,19 @@ def test_rolling_update_scenario_keeps_its_bounds():
 
 def test_pods_of_a_removed_node_are_recreated(tmp_path):
     # 2 nodes, 6 replicas spread 3 + 3 (NodeResourcesBalancedAllocation / LeastAllocated).
-    # Node n-0 leaves at t = 40: its pods are lost (NodeLost, no grace) and the
-    # ReplicaSet recreates them at 40 on n-1.
+    # Node n-0 leaves at t = 40: the pod garbage collector sees it at its pass at 40 and
+    # deletes its pods after the 40 s quarantine, at 80 (NodeLost, no grace); the
+    # ReplicaSet, which saw them Running until then, recreates them at 80 on n-1.
     m = write(tmp_path, "web.yaml", deployment(replicas=6))
-    s = sim(tmp_path, m, nodes=2, duration=100)
+    s = sim(tmp_path, m, nodes=2, duration=120)
     s.env.run(until=40)
     on0 = int((s.state.pods.node[: s.state.pods.n] == 0).sum())
     s.api.remove_node(0)
     r = s.run()
     rec = r.frames["recreations"]
     assert len(rec) == on0 > 0
-    assert set(rec["cause"]) == {"NodeLost"} and set(rec["created_at"]) == {40.0}
+    assert set(rec["cause"]) == {"NodeLost"} and set(rec["created_at"]) == {80.0}
+    assert set(rec["lost_at"]) == {80.0}
     alive = r.pods[r.pods["finished"].isna()]
     assert len(alive) == 6 and set(alive["node"]) == {"n-1"}
     assert r.summary()["pods_lost_unreplaced"].iloc[0] == 0

@@ -274,7 +274,9 @@ def test_cordon_uncordon_delete_and_fail_actions() -> None:
     r = Simulation(sc).run()
     upd = rows(r, "NodeUpdated", "a-1")
     assert list(zip(upd["time"], upd["detail"], strict=True)) == [(10.0, "cordoned"), (20.0, "uncordoned")]
-    assert rows(r, "NodeRemoved")["time"].tolist() == [30.0] and finished(r, "p2") == 30.0
+    # a-2 deleted at 30: the pod garbage collector (passes every 20 s) sees it at 40 and
+    # deletes its pods after the 40 s quarantine, at 80 (gc_controller.go gcOrphaned).
+    assert rows(r, "NodeRemoved")["time"].tolist() == [30.0] and finished(r, "p2") == 80.0
     assert r.frames["disruptions"].set_index("pod").loc["p2", "cause"] == "NodeLost"
     # fail_node 103..603: the pod is evicted at 460 (first test) before the node returns.
     assert finished(r, "p0") == 460.0
@@ -313,13 +315,14 @@ def test_leaving_partial_disruption_swaps_in_a_drained_bucket() -> None:
     assert (finished(r, "p0"), finished(r, "p1")) == (715.0, 725.0)
 
 
-def test_deleting_a_failed_node_loses_its_pods_at_once() -> None:
+def test_deleting_a_failed_node_loses_its_pods_after_the_gc_quarantine() -> None:
     # Down at 103 (NotReady 155, tainted 160), deleted at 200, before the eviction due at
-    # 460: its pod ends NodeLost at 200; the failure row ends at the removal.
+    # 460: the pod garbage collector's pass at 200 sees the node gone and its pass 40 s
+    # later deletes the pod: it ends NodeLost at 240; the failure row ends at the removal.
     sc = scenario(pods=[bare("p0", "a-0")], failures=[outage("a-0", 103)],
                   actions=[{"at_s": 200, "action": "delete_node", "nodes": {"names": ["a-0"]}}])
     r = Simulation(sc).run()
-    assert finished(r, "p0") == 200.0
+    assert finished(r, "p0") == 240.0
     assert r.frames["disruptions"]["cause"].tolist() == ["NodeLost"]
     f = r.frames["failures"].iloc[0]
     assert f["downtime_s"] == 97.0 and math.isnan(f["up_at"])
@@ -445,9 +448,9 @@ def test_network_partition_pods_run_on_and_evictions_wait_for_the_link() -> None
 
 def test_partitioned_node_deleted_force_deletes_its_evicted_pods() -> None:
     # Partition from 103 (never healed); p0's eviction at 460 waits for the link; the
-    # node is deleted at 500: the pod garbage collector force-deletes its pods, so p0 ends
-    # at 500 (reason of its pending deletion) and p1, not yet evicted (it tolerates the
-    # taint for ever), ends NodeLost.
+    # node is deleted at 500: the pod garbage collector force-deletes its pods after the
+    # quarantine (pass at 500 + 40 s), so p0 ends at 540 (reason of its pending deletion)
+    # and tol-0, not yet evicted (it tolerates the taint for ever), ends NodeLost at 540.
     sc = scenario(pods=[bare("p0", "a-0")],
                   workloads=[{"name": "tol", "arrival": {"kind": "times", "times_s": [0]},
                               "template": {"requests": {"cpu": "1"},
@@ -458,5 +461,51 @@ def test_partitioned_node_deleted_force_deletes_its_evicted_pods() -> None:
                   actions=[{"at_s": 500, "action": "delete_node", "nodes": {"names": ["a-0"]}}])
     r = Simulation(sc).run()
     d = r.frames["disruptions"].set_index("pod")
-    assert (finished(r, "p0"), d.loc["p0", "cause"]) == (500.0, "TaintManagerEviction")
-    assert (finished(r, "tol-0"), d.loc["tol-0", "cause"]) == (500.0, "NodeLost")
+    assert (finished(r, "p0"), d.loc["p0", "cause"]) == (540.0, "TaintManagerEviction")
+    assert (finished(r, "tol-0"), d.loc["tol-0", "cause"]) == (540.0, "NodeLost")
+
+
+def test_kubelet_reporting_not_ready_gets_the_not_ready_taints_and_its_pods_run_until_evicted() -> None:
+    # mode not_ready at 103: the kubelet runs on and posts Ready=False at its next node
+    # status update (every 10 s from the node's start): 110. doNoScheduleTaintingPass adds
+    # not-ready:NoSchedule at 110; the monitor pass at 110 reads Ready=False and queues the
+    # node; the zone's bucket is full: not-ready:NoExecute at 110 (no grace period: the
+    # node is not silent). The pod (tolerationSeconds 300 for not-ready) is evicted at 410;
+    # its kubelet hears it and stops it with its 30 s grace: finished at 440, Running
+    # until then (a crashed node's pod would have ended at 460, see the first test).
+    sc = scenario(pods=[bare("p0", "a-0"), bare("p1", "a-1")],
+                  failures=[{**outage("a-0", 103), "mode": "not_ready"}])
+    r = Simulation(sc).run()
+    upd = rows(r, "NodeUpdated", "a-0")
+    assert upd[upd["detail"] == "NotReady"]["time"].tolist() == [110.0]
+    assert taint_times(r, "a-0", "not-ready=:NoSchedule")[0] == 110.0
+    assert taint_times(r, "a-0", "not-ready=:NoExecute")[0] == 110.0
+    assert not taint_times(r, "a-0", "unreachable")
+    assert finished(r, "p0") == 440.0
+    d = r.frames["disruptions"].set_index("pod")
+    assert d.loc["p0", "cause"] == "TaintManagerEviction"
+    f = r.frames["failures"].iloc[0]
+    assert (f["mode"], f["not_ready_at"], f["tainted_at"]) == ("not_ready", 110.0, 110.0)
+    assert math.isnan(finished(r, "p1"))
+
+
+def test_kubelet_ready_again_clears_the_not_ready_taints_and_cancels_the_eviction() -> None:
+    # not_ready from 103 for 100 s: NotReady and both not-ready taints at 110 (above). At
+    # 203 the kubelet reports Ready: the NoSchedule taint goes at once, the NoExecute one
+    # at the next monitor pass (205); the eviction due at 410 is cancelled. A condition
+    # cleared before the status update (103 -> 108) is never reported.
+    sc = scenario(pods=[bare("p0", "a-0")],
+                  failures=[{**outage("a-0", 103, 100), "mode": "not_ready"},
+                            {**outage("a-1", 103, 5), "mode": "not_ready"}])
+    r = Simulation(sc).run()
+    assert math.isnan(finished(r, "p0"))
+    ev = rows(r, "NodeUpdated", "a-0")
+    assert [(t, d) for t, d in zip(ev["time"], ev["detail"], strict=True)] == [
+        (110.0, "NotReady"),
+        (110.0, "taints node.kubernetes.io/not-ready=:NoSchedule"),
+        (110.0, "taints node.kubernetes.io/not-ready=:NoSchedule,node.kubernetes.io/not-ready=:NoExecute"),
+        (203.0, "Ready"),
+        (203.0, "taints node.kubernetes.io/not-ready=:NoExecute"),
+        (205.0, "taints "),
+    ]
+    assert rows(r, "NodeUpdated", "a-1").empty

@@ -131,15 +131,16 @@ def test_deleted_pending_pod_leaves_the_queue():
 
 def test_removed_node_loses_its_pods_and_is_never_chosen_again():
     # Two one-slot nodes, three pods at t=0: two bound, the third waits. n-1 is removed at
-    # t=10: its pod is lost at once (NodeLost, no grace). The PodTerminated retries the
-    # waiting pod, but n-1 is gone and n-0 full: it is still Pending at the end (500 s).
+    # t=10: its pod stays bound until the pod garbage collector's pass at 20 has kept n-1
+    # in quarantine for 40 s: it is lost at 60 (NodeLost, no grace). The PodTerminated
+    # retries the waiting pod, but n-1 is gone and n-0 full: it is still Pending at the end.
     doc = two_pods_one_slot(nodes=2)
     doc["workloads"][0]["arrival"]["count"] = 3
     doc["duration_s"] = 500
     result = run(validate_scenario(doc), components=[lambda ctx: RemoveNodeAt(ctx, "n-1", 10.0)])
     pods = result.pods.set_index("pod")
     lost = pods[pods["node"] == "n-1"].iloc[0]
-    assert lost["phase"] == "Failed" and lost["finished"] == 10.0
+    assert lost["phase"] == "Failed" and lost["finished"] == 60.0
     assert (pods["phase"] == "Pending").sum() == 1 and (pods["node"] == "n-1").sum() == 1
     assert "NodeLost" in set(result.events["kind"])
     assert result.nodes.set_index("node").loc["n-1", "removed"] == 10.0
