@@ -118,6 +118,9 @@ class ContainerSpec(K8sModel):
     # resources.requests of this container; absent = none named (a named 0 is an explicit
     # zero: scheduling's non-zero defaults apply only to resources a container does not name).
     requests: ResourceList | None = None
+    # resources.limits of this container (CPU and memory are enforced by usage models:
+    # docs/autoscaling.md); absent = none.
+    limits: ResourceList | None = None
     image: str | None = None  # image from the catalog; absent = nothing to pull
     image_pull_policy: PullPolicy | None = Field(default=None, alias="imagePullPolicy")
     start_latency: Distribution | None = None  # create + start once the image is there (0)

@@ -536,8 +536,9 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
         "labels": dict(labels),
         "nodeSelector": r.strings(spec.get("nodeSelector"), doc.at(f"{path}.nodeSelector")),
         "schedulerName": str(spec.get("schedulerName") or DEFAULT_SCHEDULER),
-        "containers": [{"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {})}
-                       for c in main],
+        "containers": [{"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
+                        **_limits(containers, j)}
+                       for j, c in enumerate(main)],
     }
     if init:
         data["initContainers"] = [
@@ -824,6 +825,18 @@ def parse_object(obj: dict[str, Any], source: str, path: str, priorities: dict[s
     return (out.objects[0] if out.objects else None), r.problems, r.warnings
 
 
+def _limits(containers: list[Any], j: int) -> dict[str, Any]:
+    """``{"limits": {...}}`` of the ``j``-th raw container's CPU and memory limits (the
+    usage models enforce them), or nothing."""
+    c = containers[j] if j < len(containers) else None
+    res = c.get("resources") if isinstance(c, dict) else None
+    lim = res.get("limits") if isinstance(res, dict) else None
+    if not isinstance(lim, dict):
+        return {}
+    out = {k: v for k, v in lim.items() if k in ("cpu", "memory")}
+    return {"limits": out} if out else {}
+
+
 def dumps_template(t: PodTemplate) -> str:
     """A canonical text of a pod template (for template hashes). Fields newer than the
     hash (``runtimeClassName``, ``volumes``) are left out while unset, so that they do not
@@ -832,6 +845,8 @@ def dumps_template(t: PodTemplate) -> str:
     for key, unset in _NEWER_FIELDS:
         if data.get(key) == unset:
             del data[key]
+    for c in data.get("containers", ()):
+        c.pop("limits", None)  # read after the hash was fixed (usage models): not part of it
     return json.dumps(data, sort_keys=True)
 
 
