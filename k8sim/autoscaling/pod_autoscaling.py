@@ -10,8 +10,8 @@ at metrics-server scrapes and at HPA syncs, and at each wake-up does, in this or
 2. **scrape** (every ``metrics.resolution_s``, metrics-server's ``--metric-resolution``,
    15 s): each pod's CPU, memory and received request rate averaged since the previous
    scrape, and each service's offered / served / dropped rate and latency. A pod has a
-   sample from the second scrape after it started running (metrics-server needs two
-   cumulative readings). A scrape becomes visible to the HPA ``metrics.lag_s`` later;
+   sample from the first scrape after the one that first saw it Running (metrics-server
+   computes a rate from two cumulative readings). A scrape becomes visible to the HPA ``metrics.lag_s`` later;
 3. **step** the load model (:mod:`k8sim.autoscaling.service` closed forms, vectorised
    over services): each Deployment's offered rate is split over its *ready* pods
    (Running, Ready, not terminating: the Service's endpoints, kube-proxy picking at
@@ -155,6 +155,7 @@ class PodAutoscaling:
     _use: np.ndarray
     _deleting: np.ndarray
     _v_ok: np.ndarray
+    _seen: np.ndarray
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -333,7 +334,7 @@ class PodAutoscaling:
             if old:
                 arr_i[:old] = getattr(self, "_" + nm)
             setattr(self, "_" + nm, arr_i)
-        for nm in ("deleting", "v_ok"):
+        for nm in ("deleting", "v_ok", "seen"):
             arr_b = np.zeros(n, dtype=bool)
             if old:
                 arr_b[:old] = getattr(self, "_" + nm)
@@ -491,7 +492,10 @@ class PodAutoscaling:
     def _scrape(self, now: float) -> None:
         idx = self._tracked()
         dt = self._cum_t[idx] - self._snap_t[idx]
-        ok = (dt > 0) & (self._snap_t[idx] > 0)
+        # metrics-server's rate needs two cumulative readings: the pod was read (Running)
+        # at the previous scrape and has run since.
+        ok = (dt > 0) & self._seen[idx]
+        self._seen[idx] |= self.ctx.state.pods.phase[idx] == RUNNING
         safe = np.where(dt > 0, dt, 1.0)
         cpu = (self._cum_cpu[idx] - self._snap_cpu[idx]) / safe
         mem = (self._cum_mem[idx] - self._snap_mem[idx]) / safe
