@@ -20,8 +20,9 @@ Inputs, from the pod table and the metrics pipeline of
 - a pod's sample is the latest *visible* scrape (value, scrape time, window =
   ``metrics.resolution_s``); CPU in milli-CPU, memory in milli-bytes (``MilliValue``);
 - the common case (every pod Running, counted and with a sample) is computed in closed
-  form, exactly as ``GetResourceReplicas`` without unready or missing pods; any other
-  case builds the pod list and calls the pure function.
+  form over all HPAs at once (:class:`Round`), exactly as ``GetResourceReplicas``
+  without unready or missing pods; any other case builds the pod list and calls the
+  pure function (tests check that both agree).
 """
 
 from __future__ import annotations
@@ -51,11 +52,19 @@ class _Pods:
     """The HPA target's pods and their inputs, as arrays."""
 
     def __init__(self, c: PodAutoscaling, d: int, now: float):
+        self.c = c
+        self.d = d
+        self.now = now
+        self.loaded = False
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        self.loaded = True
+        c, now = self.c, self.now
         pods = c.ctx.state.pods
         idx = c._tracked()
-        self.idx = idx[c._dep[idx] == d]
-        self.c = c
-        self.now = now
+        self.idx = idx[c._dep[idx] == self.d]
         i = self.idx
         self.running = pods.phase[i] == RUNNING
         self.deleting = c._deleting[i]
@@ -65,12 +74,15 @@ class _Pods:
         self.has = c._v_ok[i] & ~np.isnan(c._v_ts[i])
 
     def ready_count(self) -> int:
+        self.load()
         return int((self.ready & ~self.deleting).sum())
 
     def active(self) -> int:
+        self.load()
         return int((~self.deleting).sum())
 
     def infos(self) -> list[hr.PodInfo]:
+        self.load()
         out = []
         for k, p in enumerate(self.idx.tolist()):
             ready = bool(self.ready[k])
@@ -84,46 +96,95 @@ class _Pods:
         return out
 
     def samples(self, values: np.ndarray) -> dict[str, hr.MetricSample]:
+        self.load()
         c = self.c
         w = c.metrics.resolution_s
         return {str(p): hr.MetricSample(int(values[k]), float(c._v_ts[p]), w)
                 for k, p in enumerate(self.idx.tolist()) if self.has[k]}
 
 
-def _resource(c: PodAutoscaling, h: _HPA, m: Any, pods: _Pods, current: int, now: float) -> hr.ReplicaResult:
+class Round:
+    """One sync round's per-Deployment aggregates over every tracked pod, for the
+    common case of :func:`_resource` (computed once for all HPAs, per resource)."""
+
+    def __init__(self, c: PodAutoscaling, now: float):
+        self.c = c
+        self.now = now
+        pods = c.ctx.state.pods
+        idx = c._tracked()
+        dep = c._dep[idx]
+        keep = dep >= 0
+        self.idx = idx[keep]
+        self.dep = dep[keep]
+        i = self.idx
+        self.running = pods.phase[i] == RUNNING
+        self.deleting = c._deleting[i]
+        self.ready_t = pods.ready[i]
+        self.ready = self.running & (self.ready_t <= now)
+        self.start = pods.scheduled[i]
+        self.has = c._v_ok[i] & ~np.isnan(c._v_ts[i])
+        D = max(c.D, 1)
+        self.D = D
+        self.ready_count = np.bincount(self.dep, weights=self.ready & ~self.deleting, minlength=D)
+        self.running_count = np.bincount(self.dep, weights=self.running, minlength=D)
+        self._agg: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def aggregates(self, is_cpu: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per Deployment: pods that make the simple case fail, usage and request sums
+        of the counted pods (milli-units, as integers), and the counted pods."""
+        key = "cpu" if is_cpu else "memory"
+        out = self._agg.get(key)
+        if out is None:
+            c, i, hc = self.c, self.idx, self.c.hctl
+            scale = 1.0 if is_cpu else 1000.0
+            vals = np.rint((c._v_cpu[i] if is_cpu else c._v_mem[i]) * scale)
+            reqs = np.rint((c._req_cpu[i] if is_cpu else c._req_mem[i]) * scale)
+            active = ~self.deleting
+            pending = active & ~self.running
+            cand = active & self.running & self.has
+            if is_cpu:
+                trans = np.where(self.ready, self.ready_t, self.start)
+                in_init = self.start + hc.cpu_initialization_period_s > self.now
+                late = c._v_ts[i] < trans + c.metrics.resolution_s
+                unready = np.where(in_init, ~self.ready | late,
+                                   ~self.ready & (self.start + hc.initial_readiness_delay_s > trans))
+            else:
+                unready = np.zeros(i.size, dtype=bool)
+            counted = cand & ~unready
+            bad = pending | (active & self.running & ~self.has) | (cand & unready)
+            D = self.D
+            out = (np.bincount(self.dep, weights=bad, minlength=D),
+                   np.bincount(self.dep, weights=np.where(counted, vals, 0.0), minlength=D),
+                   np.bincount(self.dep, weights=np.where(counted, reqs, 0.0), minlength=D),
+                   np.bincount(self.dep, weights=counted, minlength=D))
+            self._agg[key] = out
+        return out
+
+
+def _resource(c: PodAutoscaling, h: _HPA, m: Any, pods: _Pods, current: int, now: float,
+              rnd: Round | None = None) -> hr.ReplicaResult:
     is_cpu = m.name == "cpu"
+    t = m.target
+    if t.type == "Utilization" and rnd is not None:
+        bad, tot, treq, cnt = rnd.aggregates(is_cpu)
+        d = h.dep
+        # Sums of integers below 2**53 are exact in float64.
+        if bad[d] == 0 and cnt[d] > 0 and treq[d] > 0 and tot[d] < 2**53 and treq[d] < 2**53:
+            target = int(t.average_utilization)
+            util = (int(tot[d]) * 100) // int(treq[d])
+            ratio = util / target
+            raw = int(tot[d]) // int(cnt[d])
+            if h.tolerances.is_within(ratio):
+                return hr.ReplicaResult(current, raw, util)
+            return hr.ReplicaResult(hr._ceil_i32(ratio * int(cnt[d])), raw, util)
+    pods.load()
     i = pods.idx
     scale = 1.0 if is_cpu else 1000.0
     vals = np.rint((c._v_cpu[i] if is_cpu else c._v_mem[i]) * scale).astype(np.int64)
     reqs = np.rint((c._req_cpu[i] if is_cpu else c._req_mem[i]) * scale).astype(np.int64)
     hc = c.hctl
-    t = m.target
     if t.type == "Utilization":
         target = int(t.average_utilization)
-        # groupPods, vectorised: is every pod simply counted?
-        active = ~pods.deleting
-        pending = active & ~pods.running
-        cand = active & pods.running & pods.has
-        if is_cpu:
-            trans = np.where(pods.ready, pods.ready_t, pods.start)
-            in_init = pods.start + hc.cpu_initialization_period_s > now
-            late = c._v_ts[i] < trans + c.metrics.resolution_s
-            unready = np.where(in_init, ~pods.ready | late,
-                               ~pods.ready & (pods.start + hc.initial_readiness_delay_s > trans))
-        else:
-            unready = np.zeros(i.size, dtype=bool)
-        counted = cand & ~unready
-        missing = active & pods.running & ~pods.has
-        if not pending.any() and not missing.any() and not (cand & unready).any() and counted.any():
-            total = int(vals[counted].sum())
-            total_req = int(reqs[counted].sum())
-            if total_req > 0:
-                util = (total * 100) // total_req
-                ratio = util / target
-                raw = total // int(counted.sum())
-                if h.tolerances.is_within(ratio):
-                    return hr.ReplicaResult(current, raw, util)
-                return hr.ReplicaResult(hr._ceil_i32(ratio * int(counted.sum())), raw, util)
         return hr.get_resource_replicas(
             current, target, pods.infos(), pods.samples(vals),
             {str(p): int(r) for p, r in zip(i.tolist(), reqs.tolist(), strict=True)}, is_cpu=is_cpu, now=now,
@@ -142,14 +203,20 @@ def _service_value(c: PodAutoscaling, s: int, name: str) -> int:
     return _milli(v)
 
 
-def proposal(c: PodAutoscaling, h: _HPA, m: MetricSpec, pods: _Pods, current: int, now: float) -> hr.ReplicaResult:
+def proposal(c: PodAutoscaling, h: _HPA, m: MetricSpec, pods: _Pods, current: int, now: float,
+             rnd: Round | None = None) -> hr.ReplicaResult:
     """One metric's proposal (``computeReplicasForMetric``); raises
     :class:`~k8sim.autoscaling.hpa_replicas.ReplicaCalculationError` when it fails."""
     if m.type in ("Resource", "ContainerResource"):
         src = m.resource if m.type == "Resource" else m.container_resource
-        if not pods.idx.size:
+        if rnd is not None and rnd.running_count[h.dep] == 0 and not (rnd.dep == h.dep).any():
             raise hr.ReplicaCalculationError("no pods returned by selector while calculating replica count")
-        return _resource(c, h, src, pods, current, now)
+        if rnd is None:
+            pods.load()
+            if not pods.idx.size:
+                raise hr.ReplicaCalculationError("no pods returned by selector while calculating replica count")
+        return _resource(c, h, src, pods, current, now, rnd)
+    pods.load()
     if m.type == "Pods":
         assert m.pods is not None
         vals = np.array([_milli(v) for v in c._v_rps[pods.idx].tolist()], dtype=np.int64)
@@ -179,8 +246,9 @@ def proposal(c: PodAutoscaling, h: _HPA, m: MetricSpec, pods: _Pods, current: in
     return hr.get_external_per_pod_metric_replicas(max(pods.active(), 1), t.milli(), [value], h.tolerances)
 
 
-def sync_one(c: PodAutoscaling, h: _HPA, now: float) -> None:
-    """``reconcileAutoscaler`` of one HPA at ``now``."""
+def sync_one(c: PodAutoscaling, h: _HPA, now: float, rnd: Round | None = None) -> None:
+    """``reconcileAutoscaler`` of one HPA at ``now`` (``rnd``: the round's aggregates;
+    None computes everything for this HPA alone)."""
     key = c.dep_keys[h.dep]
     if c.dc is None or key not in c.dc.by_key:
         return  # the Deployment does not exist (yet)
@@ -192,7 +260,7 @@ def sync_one(c: PodAutoscaling, h: _HPA, now: float) -> None:
     value = math.nan
     for j, m in enumerate(spec.metrics):
         try:
-            r = proposal(c, h, m, pods, current, now)
+            r = proposal(c, h, m, pods, current, now, rnd)
         except hr.ReplicaCalculationError:
             proposals.append(None)
             continue
@@ -208,5 +276,9 @@ def sync_one(c: PodAutoscaling, h: _HPA, now: float) -> None:
         c.api.record("SuccessfulRescale", detail=f"HorizontalPodAutoscaler {h.spec.metadata.name}: "
                                                  f"New size: {res.desired}; reason: {res.reason}")
         h.decisions.append((now, current, res.desired, math.nan))
-    h.rows.append((now, current, res.desired, pods.ready_count(), int(pods.running.sum()), value,
-                   res.reason))
+    if rnd is not None:
+        ready, running = int(rnd.ready_count[h.dep]), int(rnd.running_count[h.dep])
+    else:
+        pods.load()
+        ready, running = pods.ready_count(), int(pods.running.sum())
+    h.rows.append((now, current, res.desired, ready, running, value, res.reason))

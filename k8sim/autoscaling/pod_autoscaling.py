@@ -669,11 +669,12 @@ class PodAutoscaling:
     # -- the HPA controller ---------------------------------------------------------------
 
     def _sync_hpas(self, now: float) -> None:
-        from k8sim.autoscaling.hpa_controller import sync_one
+        from k8sim.autoscaling.hpa_controller import Round, sync_one
 
         self._publish(now)
+        rnd = Round(self, now)
         for h in self.hpas:
-            sync_one(self, h, now)
+            sync_one(self, h, now, rnd)
 
     # -- results --------------------------------------------------------------------------
 
