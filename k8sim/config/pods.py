@@ -170,7 +170,7 @@ class PodTemplate(K8sModel):
     # spec.overhead (RuntimeClass overhead): added to the pod's requests.
     overhead: ResourceList = {}
     resources: PodResourcesSpec | None = None  # pod-level spec.resources
-    limits: ResourceList = {}  # resources.limits (recorded, not enforced yet)
+    limits: ResourceList = {}  # resources.limits (CPU and memory enforced by usage models: docs/autoscaling.md)
     image: str | None = None  # container image; pulled when the scenario has an ``images`` section
     # Pod priority (higher is scheduled first): int32, at most 1e9 (larger values are
     # reserved for system classes upstream).
