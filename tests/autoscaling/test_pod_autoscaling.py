@@ -286,3 +286,22 @@ def test_the_aggregated_resource_path_agrees_with_the_pure_calculator(tmp_path: 
         compared += 1
         mixed += int(rnd.aggregates(True)[0][h.dep] > 0)
     assert compared == 119 and mixed > 0  # some syncs had pods outside the simple case
+
+
+def test_cli_exit_code_2_for_a_metric_without_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from k8sim.cli import app
+
+    (tmp_path / "web.yaml").write_text(DEPLOYMENT.replace("%LIMITS%", ""))
+    data = {"name": "t", "duration_s": 60,
+            "cluster": {"node_pools": [{"name": "g", "count": 1, "allocatable": {"cpu": "8", "memory": "32Gi"}}]},
+            "workloads": [{"name": "web", "manifest": "web.yaml"}],
+            "autoscaling": {"horizontal_pod_autoscalers": [_hpa()]}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(app, ["run", "s.yaml", "--no-plots", "--out", str(tmp_path / "o")])
+    assert out.exit_code == 2
+    assert "autoscaling.horizontal_pod_autoscalers[0].spec.metrics[0]: the load and usage models cannot " \
+           "provide cpu" in out.stderr
+    assert "Traceback" not in out.stderr
