@@ -471,7 +471,7 @@ class PodAutoscaling:
             for i, d in enumerate(due):
                 if d:
                     counts[i] += 1
-            nxt = min(c * p for c, p in zip(counts, periods, strict=True) if do_hpa or p is not periods[4])
+            nxt = min(counts[i] * periods[i] for i in range(len(periods)) if do_hpa or i != 4)
             yield env.timeout(nxt - now)
 
     def _integrate(self, now: float) -> None:
