@@ -15,18 +15,24 @@ The Cluster Autoscaler's settings are its command-line flags (``--scan-interval`
 ``scan_interval_s``), with upstream's defaults; node groups carry a template node,
 min/max size, an hourly price and the capacity type (on-demand or spot).
 
-Not yet part of :class:`~k8sim.config.scenario.Scenario`: the components that run the
-autoscalers read these models once they are wired in (docs/autoscaling.md).
+The pod side also has the service load models (``services``: a request-rate curve per
+Deployment, its per-pod capacity, queue model and SLO), per-workload usage models
+(``usage``: CPU and memory as a share of the request, a distribution or a CSV series,
+with a memory growth rate for leaks), and the HPA controller's and metrics pipeline's
+settings (``hpa_controller``, ``load_step_s``, ``metrics_resolution_s``). The component
+that runs them is :mod:`k8sim.autoscaling.pod_autoscaling` (docs/autoscaling.md).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from k8sim.config.base import Strict
+from k8sim.config.base import Strict, base_dir
 from k8sim.config.cluster import NodeGpus, PoolName, Taint
 from k8sim.config.distributions import Distribution
 from k8sim.config.k8s_types import K8sModel, LabelSelector
@@ -46,6 +52,13 @@ __all__ = [
     "MetricTarget",
     "NodeGroup",
     "NodeTemplate",
+    "PodMetricsSettings",
+    "HPAControllerSettings",
+    "ServiceLoad",
+    "ServiceSLO",
+    "UsageModel",
+    "UsageCurve",
+    "SERVICE_METRICS",
 ]
 
 #: ``MaxStabilizationWindowSeconds`` and ``MaxPeriodSeconds`` of the upstream validation.
@@ -324,11 +337,220 @@ class ClusterAutoscaler(Strict):
         return self
 
 
+# --------------------------------------------------------------- load and usage models
+
+#: Metrics a service load model provides, by name: per pod (a ``Pods`` metric: the rate
+#: each pod receives) and for the whole service (``Object`` metrics describing the
+#: Deployment or its service, and ``External`` metrics). Values in the metric's unit
+#: (requests per second, seconds).
+SERVICE_POD_METRICS = frozenset({"requests_per_second"})
+SERVICE_METRICS = frozenset({"requests_per_second", "served_requests_per_second", "dropped_requests_per_second",
+                             "latency_seconds"})
+
+
+class _Rate(Strict):
+    pass
+
+
+class ConstantRateSpec(_Rate):
+    kind: Literal["constant"] = "constant"
+    rps: float = Field(ge=0)  # requests per second at all times
+
+
+class StepRateSpec(_Rate):
+    """``before_rps`` until ``at_s``, ``after_rps`` from then on (a flash crowd)."""
+
+    kind: Literal["step"] = "step"
+    before_rps: float = Field(ge=0)
+    after_rps: float = Field(ge=0)
+    at_s: float = Field(ge=0)
+
+
+class RampRateSpec(_Rate):
+    """``start_rps`` until ``start_s``, linear to ``end_rps`` at ``end_s``, then flat."""
+
+    kind: Literal["ramp"] = "ramp"
+    start_rps: float = Field(ge=0)
+    end_rps: float = Field(ge=0)
+    start_s: float = Field(ge=0)
+    end_s: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> RampRateSpec:
+        if self.end_s <= self.start_s:
+            raise ValueError(f"end_s: must be after start_s ({self.start_s}), got {self.end_s}")
+        return self
+
+
+class DiurnalRateSpec(_Rate):
+    """``mean_rps * (1 + amplitude cos(2 pi (t - peak_s) / period_s))`` times mean-1
+    lognormal noise of coefficient of variation ``noise_cv`` per ``noise_step_s``
+    (:class:`k8sim.autoscaling.load.DiurnalRate`; the noise is seeded from the run's seed
+    and the service)."""
+
+    kind: Literal["diurnal"] = "diurnal"
+    mean_rps: float = Field(ge=0)
+    amplitude: float = Field(default=0.5, ge=0, le=1)
+    period_s: float = Field(default=86_400.0, gt=0)
+    peak_s: float = 14 * 3600.0  # time of the peak (default 14:00 of the first day)
+    noise_cv: float = Field(default=0.0, ge=0)
+    noise_step_s: float = Field(default=60.0, gt=0)
+
+
+class CsvRateSpec(_Rate):
+    """A rate series from a CSV file (relative to the scenario file), held or linearly
+    interpolated between its rows."""
+
+    kind: Literal["csv"] = "csv"
+    file: str
+    time_column: str = "time_s"
+    rate_column: str = "rps"
+    interpolation: Literal["linear", "step"] = "linear"
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, v: str, info: ValidationInfo) -> str:
+        p = Path(v)
+        if not p.is_absolute():
+            p = base_dir(info) / p
+        if not p.exists():
+            raise ValueError(f"file {v!r} not found (looked for {p})")
+        return str(p)
+
+
+RateSpec = Annotated[ConstantRateSpec | StepRateSpec | RampRateSpec | DiurnalRateSpec | CsvRateSpec,
+                     Field(discriminator="kind")]
+
+
+class ServiceSLO(Strict):
+    """Targets a time step is checked against: the latency percentile of the service's
+    ``latency_quantile`` at most ``latency_s``, and the served share of the offered
+    requests at least ``availability``."""
+
+    latency_s: float | None = Field(default=None, gt=0)
+    availability: float | None = Field(default=None, gt=0, le=1)
+
+
+class MemoryPerRequest(Strict):
+    """A service pod's memory: ``base`` plus ``per_rps`` for each request/s it serves."""
+
+    base: Quantity  # bytes, e.g. 256Mi
+    per_rps: Quantity = Field(default=Fraction(0))  # bytes per request/s served
+
+
+class ServiceLoad(Strict):
+    """A Deployment serving requests behind a Service (see docs/autoscaling.md)."""
+
+    name: DnsSubdomain | None = None  # the service's name (default: the target's name)
+    target: CrossVersionObjectReference  # the Deployment whose ready pods serve
+    rate: RateSpec  # the offered request rate over time
+    capacity_rps: float = Field(gt=0)  # requests/s one pod serves at 100 % of its CPU request
+    idle_cpu: Quantity = Field(default=Fraction(0))  # CPU a pod uses with no traffic (e.g. 20m)
+    queue: Literal["ps", "mmc"] = "ps"  # M/G/1 processor sharing per pod, or one M/M/c queue
+    service_scv: float = Field(default=1.0, gt=0)  # squared coefficient of variation of the service demand
+    latency_quantile: float = Field(default=0.95, gt=0, lt=1)  # the latency percentile reported
+    slo: ServiceSLO | None = None
+    memory: MemoryPerRequest | None = None  # absent: each pod uses its memory request
+
+    @field_validator("target")
+    @classmethod
+    def _deployment(cls, v: CrossVersionObjectReference) -> CrossVersionObjectReference:
+        if v.kind != "Deployment":
+            raise ValueError(f"kind: a service load model serves a Deployment, got {v.kind!r}")
+        return v
+
+    @property
+    def service_name(self) -> str:
+        return self.name or self.target.name
+
+
+class UsageCurve(Strict):
+    """One resource's usage, as a share of the pod's request: exactly one of ``ratio``
+    (constant), ``distribution`` (drawn per pod at its birth, then constant) or ``csv``
+    (a series over the pod's age, ``clock: pod``, or over run time, ``clock: run``);
+    plus ``growth_per_s`` absolute units per second of the container's run (a leak;
+    memory only), reset when the container restarts."""
+
+    ratio: float | None = Field(default=None, ge=0)
+    distribution: Distribution | None = None
+    csv: str | None = None
+    time_column: str = "time_s"
+    value_column: str = "ratio"
+    clock: Literal["pod", "run"] = "pod"
+    growth_per_s: Quantity = Field(default=Fraction(0))
+
+    @field_validator("csv")
+    @classmethod
+    def _exists(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        p = Path(v)
+        if not p.is_absolute():
+            p = base_dir(info) / p
+        if not p.exists():
+            raise ValueError(f"file {v!r} not found (looked for {p})")
+        return str(p)
+
+    @model_validator(mode="after")
+    def _one(self) -> UsageCurve:
+        given = [k for k in ("ratio", "distribution", "csv") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of ratio, distribution or csv (the usage as a share of the request)")
+        return self
+
+
+class UsageModel(Strict):
+    """Usage of the pods of one workload that serve no modelled traffic."""
+
+    workload: str = Field(min_length=1)  # the workload's name (a manifest workload: all its pods)
+    cpu: UsageCurve | None = None
+    memory: UsageCurve | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> UsageModel:
+        if self.cpu is None and self.memory is None:
+            raise ValueError("give cpu, memory or both")
+        if self.cpu is not None and self.cpu.growth_per_s:
+            raise ValueError("cpu.growth_per_s: growth over time is modelled for memory only")
+        return self
+
+
+class HPAControllerSettings(Strict):
+    """kube-controller-manager's HPA flags (``--horizontal-pod-autoscaler-*``)."""
+
+    sync_period_s: float = Field(default=15.0, gt=0)
+    tolerance: float = Field(default=0.1, ge=0)
+    cpu_initialization_period_s: float = Field(default=300.0, ge=0)
+    initial_readiness_delay_s: float = Field(default=30.0, ge=0)
+    downscale_stabilization_s: int = Field(default=300, ge=0)
+
+
+class PodMetricsSettings(Strict):
+    """The metrics pipeline and the load model's time step."""
+
+    load_step_s: float = Field(default=5.0, gt=0)  # the load and usage models' time step
+    # metrics-server --metric-resolution: pods' usage is scraped (averaged over the
+    # interval since the last scrape) this often; the HPA reads the latest scrape.
+    resolution_s: float = Field(default=15.0, gt=0)
+    lag_s: float = Field(default=0.0, ge=0)  # extra delay before a scrape is visible to the HPA
+    # kubelet's eviction manager checks memory pressure this often (evictionMonitoringPeriod).
+    eviction_monitoring_period_s: float = Field(default=10.0, gt=0)
+
+
+
 class Autoscaling(Strict):
     """The autoscalers of a scenario."""
 
     horizontal_pod_autoscalers: list[HorizontalPodAutoscaler] = []
     cluster_autoscaler: ClusterAutoscaler | None = None
+    services: list[ServiceLoad] = []  # request load per Deployment
+    usage: list[UsageModel] = []  # usage of pods without a service
+    hpa_controller: HPAControllerSettings = HPAControllerSettings()
+    metrics: PodMetricsSettings = PodMetricsSettings()
+
+    def runs_pods(self) -> bool:
+        """Whether the pod side (load, usage, HPAs) has anything to run."""
+        return bool(self.horizontal_pod_autoscalers or self.services or self.usage)
 
     @model_validator(mode="after")
     def _unique_hpas(self) -> Autoscaling:
@@ -336,4 +558,64 @@ class Autoscaling(Strict):
         dup = sorted({f"{ns}/{n}" for ns, n in keys if keys.count((ns, n)) > 1})
         if dup:
             raise ValueError(f"horizontal_pod_autoscalers: duplicate HPA(s) {', '.join(dup)}")
+        names = [s.service_name for s in self.services]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"services: duplicate service name(s) {', '.join(dup)}")
+        targets = [s.target.name for s in self.services]
+        dup = sorted({n for n in targets if targets.count(n) > 1})
+        if dup:
+            raise ValueError(f"services: Deployment(s) {', '.join(dup)} have more than one load model")
+        wl = [u.workload for u in self.usage]
+        dup = sorted({n for n in wl if wl.count(n) > 1})
+        if dup:
+            raise ValueError(f"usage: workload(s) {', '.join(dup)} have more than one usage model")
+        for i, h in enumerate(self.horizontal_pod_autoscalers):
+            self._check_metrics(i, h, names, targets)
         return self
+
+    def _check_metrics(self, i: int, h: HorizontalPodAutoscaler, names: list[str], targets: list[str]) -> None:
+        """Each metric of an HPA must be one the load and usage models can provide."""
+        ref = h.spec.scale_target_ref
+        where = f"horizontal_pod_autoscalers[{i}].spec"
+        if ref.kind != "Deployment":
+            raise ValueError(f"{where}.scaleTargetRef.kind: k8sim's HPA scales Deployments, got {ref.kind!r}")
+        served = ref.name in targets
+        for j, m in enumerate(h.spec.metrics):
+            at = f"{where}.metrics[{j}]"
+            if m.type in ("Resource", "ContainerResource"):
+                continue  # from usage; checked when the run is built (which pods have a usage model)
+            if m.type == "Pods":
+                assert m.pods is not None
+                name = m.pods.metric.name
+                if not served or name not in SERVICE_POD_METRICS:
+                    raise ValueError(self._cannot(f"{at}.pods.metric.name", name, ref.name, served,
+                                                  SERVICE_POD_METRICS))
+            elif m.type == "Object":
+                assert m.object is not None
+                obj = m.object.described_object
+                name = m.object.metric.name
+                ok = (obj.kind == "Deployment" and obj.name in targets) or (obj.kind == "Service" and obj.name in names)
+                if not ok:
+                    raise ValueError(f"{at}.object.describedObject: no load model describes {obj.kind} {obj.name!r} "
+                                     f"(services: {', '.join(names) or 'none'})")
+                if name not in SERVICE_METRICS:
+                    raise ValueError(self._cannot(f"{at}.object.metric.name", name, obj.name, True, SERVICE_METRICS))
+            else:
+                assert m.external is not None
+                name = m.external.metric.name
+                sel = m.external.metric.selector
+                svc = sel.match_labels.get("service") if sel is not None else None
+                if svc is not None and svc not in names:
+                    raise ValueError(f"{at}.external.metric.selector.matchLabels.service: no service {svc!r} "
+                                     f"(services: {', '.join(names) or 'none'})")
+                if name not in SERVICE_METRICS or (svc is None and not served):
+                    raise ValueError(self._cannot(f"{at}.external.metric.name", name, svc or ref.name,
+                                                  svc is not None or served, SERVICE_METRICS))
+
+    @staticmethod
+    def _cannot(at: str, name: str, target: str, served: bool, known: frozenset[str]) -> str:
+        if not served:
+            return (f"{at}: metric {name!r} needs a load model for Deployment {target!r} "
+                    "(autoscaling.services[].target), and it has none")
+        return f"{at}: the load model cannot provide metric {name!r} (it provides: {', '.join(sorted(known))})"

@@ -103,7 +103,8 @@ class InitContainerSpec(K8sModel):
     # resources.requests of this container; absent = none named (scheduling's non-zero
     # defaults then apply to it). Setting it on any container makes requests per container.
     requests: ResourceList | None = None
-    # resources.limits of this container (ResourceQuota limits.*, LimitRange); absent = none.
+    # resources.limits of this container (ResourceQuota limits.*, LimitRange; CPU and memory
+    # are enforced by usage models: docs/autoscaling.md); absent = none.
     limits: ResourceList | None = None
     restart_policy: Literal["Always"] | None = Field(default=None, alias="restartPolicy")  # Always = sidecar
     image: str | None = None  # image from the catalog (pulled first); absent = nothing to pull
@@ -182,7 +183,8 @@ class PodTemplate(K8sModel):
     # spec.overhead (RuntimeClass overhead): added to the pod's requests.
     overhead: ResourceList = {}
     resources: PodResourcesSpec | None = None  # pod-level spec.resources
-    # resources.limits of the pod's (single) container: ResourceQuota limits.*, LimitRange.
+    # resources.limits of the pod's (single) container: ResourceQuota limits.*, LimitRange,
+    # usage models (docs/autoscaling.md).
     limits: ResourceList = {}
     image: str | None = None  # container image; pulled when the scenario has an ``images`` section
     # Pod priority (higher is scheduled first): int32, at most 1e9 (larger values are

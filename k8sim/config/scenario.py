@@ -290,12 +290,14 @@ class Scenario(K8sModel):
 
     @model_validator(mode="after")
     def _autoscaling_runs(self) -> Scenario:
-        # The autoscaler schema validates, but its components are not in the event loop
-        # yet: refuse rather than run a scenario whose autoscalers would do nothing.
-        if self.autoscaling is not None and (self.autoscaling.horizontal_pod_autoscalers
-                                             or self.autoscaling.cluster_autoscaler is not None):
-            raise ValueError("autoscaling: the autoscalers are not part of the simulation yet; "
-                             "remove this section")
+        # The Cluster Autoscaler's schema validates, but its component is not in the event
+        # loop yet: refuse rather than run a scenario whose node autoscaler would do nothing.
+        # (HPAs, load and usage models run: k8sim.autoscaling.pod_autoscaling.)
+        if self.autoscaling is not None and self.autoscaling.cluster_autoscaler is not None:
+            raise ValueError("autoscaling.cluster_autoscaler: the Cluster Autoscaler is not part of the "
+                             "simulation yet; remove it")
+        if self.autoscaling is not None and self.autoscaling.runs_pods() and self.duration_s is None:
+            raise ValueError(located("duration_s", "load, usage models and HPAs keep running: set duration_s"))
         return self
 
     def _check_pod_groups(self) -> None:

@@ -480,6 +480,15 @@ def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
     failures = result.frames.get("failures")
     if failures is not None and len(failures):
         plots["failures.png"] = failures_timeline
+    if "hpa" in result.frames:  # pod autoscaling (k8sim.autoscaling.results)
+        from k8sim.metrics import autoscaling_plots as ap
+
+        if len(result.frames["hpa"]):
+            plots["hpa_replicas.png"] = ap.hpa_replicas
+        if len(result.frames["service_load"]):
+            plots["service_latency.png"] = ap.service_latency
+        if len(result.frames["node_usage"]):
+            plots["node_usage.png"] = ap.node_usage
     for fname, fn in plots.items():
         fig = fn(result)
         path = d / fname

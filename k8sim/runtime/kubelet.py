@@ -203,6 +203,12 @@ class Kubelet:
         self._node_up: dict[int, simpy.Event] = {}
         #: Partitioned nodes -> deletions their kubelet has not heard of yet.
         self._partitioned: dict[int, list[PodDeleting]] = {}
+        #: Usage models' OOM times: ``oom_after(pod, now)`` -> seconds into the container
+        #: run starting now at which its memory reaches its limit (inf: never). Set by
+        #: :mod:`k8sim.autoscaling.pod_autoscaling` for runs with usage models only.
+        self.oom_after: Any = None
+        #: (time, pod) of each OOM kill.
+        self.oom_kills: list[tuple[float, int]] = []
         #: Pods whose crash ends them: (container, exit code) until they terminate.
         self._exit: dict[int, tuple[str, int]] = {}
         #: Running pods without a run time of their own (duration inf) -> the event that
@@ -742,8 +748,14 @@ class Kubelet:
         backoff = self.crash_backoff
         main = rt.main[0]
         run = 0
+        oom_after = self.oom_after
         while True:
             crash_at = self._crash_after(pod, rt, i, run)
+            oom = False
+            if oom_after is not None:  # a usage model: the container may reach its memory limit
+                t_oom = oom_after(pod, env.now)
+                if t_oom < crash_at:
+                    crash_at, oom = t_oom, True
             crashed = crash_at < duration
             length = crash_at if crashed else duration
             if math.isnan(pods.ready[pod]) and length >= ready_delay:
@@ -755,10 +767,15 @@ class Kubelet:
             if not crashed and rt.restart_policy != RESTART_ALWAYS:
                 return SUCCEEDED
             finished = env.now
-            self.api.record("ContainerTerminated", pod, node,
-                                f"container {main.name}: {'Error' if crashed else 'Completed'}")
+            if crashed and oom:
+                self.oom_kills.append((finished, pod))
+            exit_reason = ("OOMKilled" if oom else "Error") if crashed else "Completed"
+            self.api.record("ContainerTerminated", pod, node, f"container {main.name}: {exit_reason}")
             if crashed and rt.restart_policy == RESTART_NEVER:
-                self._exit[pod] = (self._container_name(pod, rt), self._exit_code(pod, rt, i))
+                # An OOM kill is SIGKILL from the kernel: exit code 137 (128 + 9), as the
+                # runtime reports it; other crashes take the crash model's code.
+                code = 137 if oom else self._exit_code(pod, rt, i)
+                self._exit[pod] = (self._container_name(pod, rt), code)
                 return FAILED
             # The exit's sync (PLEG reports it) restarts the container unless it is in
             # back-off; then the first sync after the back-off does

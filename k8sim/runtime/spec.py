@@ -133,10 +133,13 @@ class WorkloadRuntime:
         if not self.stream_keys:
             self.stream_keys = (self.index,)
 
+    #: A usage model may OOM-kill the container (:mod:`k8sim.autoscaling.usage`).
+    oom: bool = False
+
     @property
     def runs_once(self) -> bool:
-        """The main container runs once: no crash model, and success ends the pod."""
-        return self.crash_kind is None and self.restart_policy != RESTART_ALWAYS
+        """The main container runs once: no crash model, no OOM kill, and success ends the pod."""
+        return self.crash_kind is None and not self.oom and self.restart_policy != RESTART_ALWAYS
 
 
 @dataclass
@@ -350,8 +353,12 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
                                  "pre-pulled images need an images: section (the image catalog)"))
         if problems:
             raise ScenarioError(scenario.source, problems)
+    # Workloads with a memory usage model can be OOM-killed: they take the lifecycle with
+    # container restarts (k8sim.autoscaling.pod_autoscaling).
+    oom = _memory_modelled(scenario)
     needs = [
-        _needs_runtime(w.template, images_on, w.duration is not None) for w in scenario.workloads
+        _needs_runtime(w.template, images_on, w.duration is not None) or wi in oom
+        for wi, w in enumerate(scenario.workloads)
     ]
     if not images_on and not any(needs) and not objects:
         return None
@@ -365,6 +372,8 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
     workloads: list[WorkloadRuntime | None] = []
     for wi, w in enumerate(scenario.workloads):
         workloads.append(_compile_workload(wi, w.template, streams, res) if needs[wi] else None)
+        if wi in oom:
+            workloads[-1].oom = True  # type: ignore[union-attr]
     store = None
     if catalog is not None:
         configs = []
@@ -390,6 +399,19 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
             for p in scenario.cluster.node_pools]
     return RuntimeModel(catalog, store, workloads, registry, streams, drain=scenario.duration_s is None,
                         pool_sync=sync)
+
+
+def _memory_modelled(scenario: Scenario) -> set[int]:
+    """Indices of the workloads whose pods have a memory usage model (a service's
+    memory model, or a usage model with memory)."""
+    a = scenario.autoscaling
+    if a is None or not (a.usage or a.services):
+        return set()
+    index = {w.name: wi for wi, w in enumerate(scenario.workloads)}
+    out = {index[u.workload] for u in a.usage if u.memory is not None and u.workload in index}
+    if any(s.memory is not None for s in a.services):
+        out |= {wi for wi, w in enumerate(scenario.workloads) if w.manifest is not None}
+    return out
 
 
 def _check_disks(scenario: Scenario, catalog: Catalog, configs: list[NodeImageConfig],

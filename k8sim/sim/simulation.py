@@ -142,6 +142,12 @@ class Simulation:
             self._add(self.runtime_classes)
         if self.storage is not None:
             self._add(self.storage)
+        #: Load and usage models, the metrics pipeline and the HPAs (None without them).
+        self.pod_autoscaling = None
+        if scenario.autoscaling is not None and scenario.autoscaling.runs_pods():
+            from k8sim.autoscaling.pod_autoscaling import PodAutoscaling
+
+            self.pod_autoscaling = self._add(PodAutoscaling(self.ctx))
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given
