@@ -9,6 +9,7 @@ the ``zone`` shorthand) are k8sim's and snake_case.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -156,12 +157,14 @@ def storage_problems(classes: Sequence[StorageClass], pvs: Sequence[PersistentVo
     provide, a pre-bound volume that is missing, smaller than its claim, without its
     access modes or of another class. Empty if all is well."""
     out: list[tuple[str, str]] = []
-    for kind, items in (("StorageClass", classes), ("PersistentVolume", pvs)):
-        seen: dict[str, int] = {}
-        for i, x in enumerate(items):
-            if x.name in seen:
-                out.append((where(kind, i, "name"), f"{kind} {x.name!r} is defined twice"))
-            seen.setdefault(x.name, i)
+    named: tuple[tuple[str, list[str]], ...] = (("StorageClass", [c.name for c in classes]),
+                                                ("PersistentVolume", [v.name for v in pvs]))
+    for kind, names in named:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                out.append((where(kind, i, "name"), f"{kind} {name!r} is defined twice"))
+            seen.add(name)
     seen_claims: set[tuple[str, str]] = set()
     for i, c in enumerate(pvcs):
         if (c.namespace, c.name) in seen_claims:
@@ -175,7 +178,7 @@ def storage_problems(classes: Sequence[StorageClass], pvs: Sequence[PersistentVo
             out.append((where("PersistentVolume", i, "storageClassName"),
                         f"StorageClass {v.storage_class_name!r} not found (storageClasses: {sorted(by_class)})"))
     for i, c in enumerate(pvcs):
-        out.extend(claim_problems(c, by_class, by_pv, lambda f, i=i: where("PersistentVolumeClaim", i, f)))
+        out.extend(claim_problems(c, by_class, by_pv, functools.partial(where, "PersistentVolumeClaim", i)))
     return out
 
 
