@@ -39,7 +39,7 @@ from k8sim.cluster import ops
 from k8sim.cluster.watch import ClaimBound, PodBound, PodTerminated
 from k8sim.component import Contribution
 from k8sim.runtime.spec import IndexedSampler
-from k8sim.storage.volumes import VolumeState
+from k8sim.storage.volumes import Volume, VolumeState
 
 if TYPE_CHECKING:
     from k8sim.component import Context
@@ -238,9 +238,22 @@ class Storage:
             "request_bytes": np.array([c.request for c in vs.claims], dtype=np.int64),
             "volume": pd.Series([vs.volumes[c.volume].name if c.volume >= 0 else "" for c in vs.claims],
                                 dtype="string"),
-            "zone": pd.Series([(vs.volumes[c.volume].zone or "") if c.volume >= 0 else "" for c in vs.claims],
+            "zone": pd.Series(["__".join(vs.volumes[c.volume].zones) if c.volume >= 0 else "" for c in vs.claims],
                               dtype="string"),
             "pending_reason": pd.Series([c.unbindable for c in vs.claims], dtype="string"),
+            "created": np.array([c.created for c in vs.claims], dtype=np.float64),
+            "deleted": np.array([c.deleted_at if c.deleted else np.nan for c in vs.claims], dtype=np.float64),
+        })
+        volumes = pd.DataFrame({
+            "volume": pd.Series([v.name for v in vs.volumes], dtype="string"),
+            "storage_class": pd.Series([v.storage_class for v in vs.volumes], dtype="string"),
+            "capacity_bytes": np.array([v.capacity for v in vs.volumes], dtype=np.int64),
+            "zone": pd.Series(["__".join(v.zones) for v in vs.volumes], dtype="string"),
+            "provisioned": np.array([v.provisioned for v in vs.volumes], dtype=bool),
+            "reclaim_policy": pd.Series([v.reclaim for v in vs.volumes], dtype="string"),
+            "claim": pd.Series([vs.claims[v.claim].name if v.claim >= 0 else "" for v in vs.volumes],
+                               dtype="string"),
+            "phase": pd.Series([_phase(v) for v in vs.volumes], dtype="string"),
         })
         wait = mounts["provisioning_wait_s"] + mounts["multi_attach_wait_s"] + mounts["attach_s"]
         summary = {
@@ -248,4 +261,14 @@ class Storage:
             "volume_wait_mean_s": float(wait.mean()) if len(wait) else float("nan"),
             "multi_attach_wait_max_s": float(mounts["multi_attach_wait_s"].max()) if len(mounts) else float("nan"),
         }
-        return Contribution(frames={"volume_mounts": mounts, "claims": claims}, summary=summary)
+        return Contribution(frames={"volume_mounts": mounts, "claims": claims, "volumes": volumes}, summary=summary)
+
+
+def _phase(v: Volume) -> str:
+    """The PersistentVolume's ``status.phase`` at the end (``Deleted``: removed under the
+    Delete reclaim policy)."""
+    if v.deleted:
+        return "Deleted"
+    if v.released:
+        return "Released"
+    return "Bound" if v.claim >= 0 else "Available"
