@@ -402,7 +402,7 @@ def _check_names(r: ObjectReader, out: ManifestSet) -> None:
 def _walk(value: Any, prefix: str, out: list[str]) -> None:
     """Leaf field paths of ``value`` (lists as ``[*]``); mappings under known leaf
     objects (labels, selectors, resources, ...) are not entered."""
-    if isinstance(value, dict) and not any(prefix == x or prefix.endswith("." + x) for x in _LEAF_OBJECTS):
+    if isinstance(value, dict) and value and not any(prefix == x or prefix.endswith("." + x) for x in _LEAF_OBJECTS):
         for k, v in value.items():
             _walk(v, f"{prefix}.{k}" if prefix else str(k), out)
     elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value) and not any(

@@ -57,7 +57,8 @@ StorageObjects = tuple[list[StorageClass], list[PersistentVolume], list[Persiste
 #: k8sim annotations of a StorageClass -> its model field.
 _CLASS_KNOBS = {"provisioning-latency": "provisioning_latency", "attach-latency": "attach_latency",
                 "detach-latency": "detach_latency", "access-modes": "access_modes"}
-_CLAIM_FIELDS = ("storageClassName", "accessModes", "resources.requests", "volumeName")
+# (``spec.resources`` is read as a whole: only ``requests.storage`` matters.)
+_CLAIM_FIELDS = ("storageClassName", "accessModes", "resources", "volumeName")
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
 m._MODELLED["StorageClass"] = _COMMON | {"provisioner", "volumeBindingMode", "allowedTopologies", "reclaimPolicy",
                                          "parameters.replication-type"}
