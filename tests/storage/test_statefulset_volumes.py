@@ -242,3 +242,62 @@ def test_a_regional_class_provisions_a_volume_reachable_from_two_zones(tmp_path:
     zones = np.array(r.nodes["zone"])
     mask = sim.state.volumes.volume_mask(0)
     assert mask.tolist() == np.isin(zones, ["zone-a", "zone-b"]).tolist()
+
+
+# ---------------------------------------------------------------- the zone-outage scenario
+
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "statefulset-zone-outage.yaml"
+
+
+def _outage_run(**cls: Any) -> Any:
+    from k8sim import load_scenario
+
+    overrides = [f"storageClasses[0].{k}={v}" for k, v in cls.items()]
+    return Simulation(load_scenario(SCENARIO, overrides=overrides)).run()
+
+
+def test_zone_outage_regional_volumes_recover_before_zonal_ones() -> None:
+    # scenarios/statefulset-zone-outage.yaml: zone-b is down from 600 to 2400 s; the
+    # StatefulSet pod there is evicted at lost_at and recreated at once with its claim.
+    # Zonal volume (WaitForFirstConsumer, in zone-b): no node outside zone-b reaches it,
+    # so the replacement is scheduled no earlier than 2400, when zone-b returns.
+    # Regional volume (replica_zones 2: zone-b and another zone): the replacement is
+    # scheduled at lost_at in the other zone, then waits for the force-detach from the
+    # dead node (maxWaitForUnmountDuration 360 s) plus the detach (uniform 5..30 s), then
+    # attaches (uniform 5..20 s): running in [lost_at + 370, lost_at + 410 + start], well
+    # before 2400. So regional recovery < zonal recovery.
+    zonal = _outage_run()
+    regional = _outage_run(replica_zones=2)
+    rz, rr = zonal.frames["recreations"], regional.frames["recreations"]
+    assert len(rz) == 1 and len(rr) == 1  # one ordinal had its pod in zone-b
+    lost = rz["lost_pod"].iloc[0]
+    claim = f"data-{lost}"
+    assert zonal.frames["claims"].set_index("claim").loc[claim, "zone"] == "zone-b"
+    new_z = zonal.pods[zonal.pods["pod"] == lost].iloc[-1]
+    assert new_z["scheduled"] >= 2400.0
+    assert "zone-b" in regional.frames["claims"].set_index("claim").loc[claim, "zone"].split("__")
+    new_r = regional.pods[regional.pods["pod"] == lost].iloc[-1]
+    lost_at = rr["lost_at"].iloc[0]
+    assert new_r["scheduled"] == lost_at
+    waits = regional.frames["volume_mounts"][regional.frames["volume_mounts"]["pod"] == lost].iloc[-1]
+    assert 360.0 + 5.0 <= waits["multi_attach_wait_s"] <= 360.0 + 30.0
+    assert 5.0 <= waits["attach_s"] <= 20.0
+    assert lost_at + 370.0 <= new_r["running"] < 2400.0
+    assert rr["recovery_s"].iloc[0] < rz["recovery_s"].iloc[0]
+
+
+def test_zone_outage_immediate_volumes_are_placed_before_the_pods_and_pods_follow_them() -> None:
+    # Immediate: each claim's volume is provisioned when the claim is created, in a
+    # seeded random zone, before its pod is scheduled (its pod waits: scheduled no
+    # earlier than the provisioning, which has a positive latency); every pod then runs
+    # in its volume's zone, so the outage takes exactly the ordinals whose volume drew
+    # zone-b.
+    r = _outage_run(volumeBindingMode="Immediate")
+    claims = r.frames["claims"].set_index("claim")
+    zones = dict(zip(r.nodes["node"], r.nodes["zone"], strict=True))
+    first = r.pods.groupby("pod").first()
+    for pod, row in first.iterrows():
+        assert zones[row["node"]] == claims.loc[f"data-{pod}", "zone"]
+        assert row["scheduled"] > 0.0
+    in_b = sorted(p for p in first.index if claims.loc[f"data-{p}", "zone"] == "zone-b")
+    assert sorted(r.frames["recreations"]["lost_pod"]) == in_b
