@@ -299,6 +299,12 @@ def nominate(state: ClusterState, pod: int, node: int) -> None:
     state.generation += 1
 
 
+def volumes_changed(state: ClusterState) -> None:
+    """A claim or volume was created, bound or removed (``state.volumes``): scheduling
+    failures cached at the current generation no longer hold."""
+    state.generation += 1
+
+
 def _node_changed(state: ClusterState) -> None:
     # Plugins cache per-node masks until ``nodes.version`` moves; scheduling failures
     # are cached until ``generation`` moves.

@@ -142,9 +142,19 @@ class PodRestarted:
     node: int
 
 
+@dataclass(slots=True)
+class ClaimBound:
+    """A PersistentVolumeClaim (``claim``: its index in ``ClusterState.volumes.claims``)
+    was bound to a volume after its creation (Immediate provisioning): upstream a claim
+    update, which sends the pods VolumeBinding rejected back to the scheduling queue."""
+
+    claim: int
+
+
 #: Every event type, in a stable order (documentation and tests).
 EVENT_TYPES: tuple[type, ...] = (PodAdded, PodBound, PodNominated, PodRunning, PodDeleting, PodTerminated,
-                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved, NodeDown, NodeUp, PodRestarted)
+                                 PodDeleted, NodeAdded, NodeUpdated, NodeRemoved, NodeDown, NodeUp, PodRestarted,
+                                 ClaimBound)
 
 E = TypeVar("E")
 Handler = Callable[[Any], None]

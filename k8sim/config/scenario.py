@@ -64,7 +64,13 @@ from k8sim.config.quota import ResourceQuotaSpec
 from k8sim.config.resources import Quantity, ResourceList, base_units
 from k8sim.config.runtimeclass import RuntimeClass, RuntimeClassOverhead, RuntimeClassScheduling
 from k8sim.config.scheduler import PluginRef, ProfileSpec, SchedulerSettings
-from k8sim.config.storage import PersistentVolume, PersistentVolumeClaim, PodVolume, StorageClass
+from k8sim.config.storage import (
+    PersistentVolume,
+    PersistentVolumeClaim,
+    PodVolume,
+    StorageClass,
+    storage_problems,
+)
 from k8sim.config.workloads import (
     Arrival,
     BurstArrivals,
@@ -412,43 +418,14 @@ class Scenario(K8sModel):
 
     def _check_storage(self) -> None:
         """Names resolve, a pre-bound volume is big enough, a class can give the access
-        modes its claims ask for."""
-        for what, items in (("storageClasses", self.storage_classes), ("persistentVolumes", self.persistent_volumes),
-                            ("persistentVolumeClaims", self.persistent_volume_claims)):
-            names = [x.name for x in items]
-            dup = sorted({n for n in names if names.count(n) > 1})
-            if dup:
-                raise ValueError(f"{what} must have distinct names, repeated: {dup}")
-        classes = {c.name: c for c in self.storage_classes}
-        pvs = {v.name: v for v in self.persistent_volumes}
-        for i, v in enumerate(self.persistent_volumes):
-            if v.storage_class_name and v.storage_class_name not in classes:
-                raise ValueError(f"persistentVolumes[{i}].storageClassName: StorageClass {v.storage_class_name!r} "
-                                 f"not found (storageClasses: {sorted(classes)})")
-        for i, c in enumerate(self.persistent_volume_claims):
-            where = f"persistentVolumeClaims[{i}]"
-            sc = classes.get(c.storage_class_name) if c.storage_class_name else None
-            if c.storage_class_name and sc is None:
-                raise ValueError(f"{where}.storageClassName: StorageClass {c.storage_class_name!r} not found "
-                                 f"(storageClasses: {sorted(classes)})")
-            if sc is not None:
-                for j, m in enumerate(c.access_modes):
-                    if m not in sc.access_modes:
-                        raise ValueError(f"{where}.accessModes[{j}]: StorageClass {sc.name!r} cannot provide {m} "
-                                         f"(its access_modes: {sc.access_modes})")
-            if c.volume_name is not None:
-                pv = pvs.get(c.volume_name)
-                if pv is None:
-                    raise ValueError(f"{where}.volumeName: PersistentVolume {c.volume_name!r} not found")
-                if pv.capacity < c.request:
-                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} ({pv.capacity} bytes) is "
-                                     f"smaller than the claim's resources.requests.storage ({c.request} bytes)")
-                missing = [m for m in c.access_modes if m not in pv.access_modes]
-                if missing:
-                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} does not offer {missing}")
-                if (c.storage_class_name or "") != pv.storage_class_name:
-                    raise ValueError(f"{where}.volumeName: PersistentVolume {pv.name!r} has storageClassName "
-                                     f"{pv.storage_class_name!r}, the claim {c.storage_class_name or ''!r}")
+        modes its claims ask for (:func:`k8sim.config.storage.storage_problems`)."""
+        sections = {"StorageClass": "storageClasses", "PersistentVolume": "persistentVolumes",
+                    "PersistentVolumeClaim": "persistentVolumeClaims"}
+        problems = storage_problems(self.storage_classes, self.persistent_volumes, self.persistent_volume_claims,
+                                    lambda kind, i, f: f"{sections[kind]}[{i}].{f}")
+        if problems:
+            path, msg = problems[0]
+            raise ValueError(f"{path}: {msg}")
         claims = {(c.namespace, c.name) for c in self.persistent_volume_claims}
         for i, w in enumerate(self.workloads):
             for j, vol in enumerate(w.template.volumes):

@@ -9,6 +9,8 @@ the ``zone`` shorthand) are k8sim's and snake_case.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -30,6 +32,8 @@ __all__ = [
     "TopologySelectorRequirement",
     "TopologySelectorTerm",
     "VolumeNodeAffinity",
+    "claim_problems",
+    "storage_problems",
 ]
 
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
@@ -67,6 +71,10 @@ class StorageClass(K8sModel):
     reclaim_policy: Literal["Delete", "Retain"] = Field(default="Delete", alias="reclaimPolicy")
     # k8sim: the access modes its provisioner can give (a claim asking for another is an error).
     access_modes: list[AccessMode] = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
+    # k8sim: zones a provisioned volume spans: 1 (zonal) or 2 (a regional disk, as the
+    # GCE PD CSI driver's ``replication-type: regional-pd``: the selected zone and one
+    # more drawn from allowedTopologies / the cluster's zones).
+    replica_zones: int = Field(default=1, ge=1, le=2)
     provisioning_latency: Distribution | None = None  # k8sim: dynamic provisioning time (0)
     attach_latency: Distribution | None = None  # k8sim: attach to a node, before the pod starts (0)
     detach_latency: Distribution | None = None  # k8sim: detach after the last pod on the node left (0)
@@ -90,6 +98,10 @@ class PersistentVolume(K8sModel):
     # node affinity on it, as a zonal CSI volume carries).
     zone: LabelValue | None = None
     csi_driver: str | None = None  # CSI driver (default: the class's provisioner)
+    # What happens to the volume when its claim is deleted: Retain (upstream's default
+    # for a pre-created volume: Released, never bound again) or Delete (removed).
+    persistent_volume_reclaim_policy: Literal["Retain", "Delete"] = Field(
+        default="Retain", alias="persistentVolumeReclaimPolicy")
 
 
 class ClaimResources(K8sModel):
@@ -129,3 +141,73 @@ class PodVolume(K8sModel):
 
     name: ContainerName
     persistent_volume_claim: ClaimSource = Field(alias="persistentVolumeClaim")
+
+
+#: ``where(kind, index, field) -> field path`` of an object's field in its input
+#: (``persistentVolumeClaims[2].storageClassName`` in a scenario,
+#: ``app.yaml: document[4].spec.storageClassName`` in a manifest). ``kind`` is one of
+#: "StorageClass", "PersistentVolume", "PersistentVolumeClaim".
+Where = Callable[[str, int, str], str]
+
+
+def storage_problems(classes: Sequence[StorageClass], pvs: Sequence[PersistentVolume],
+                     pvcs: Sequence[PersistentVolumeClaim], where: Where) -> list[tuple[str, str]]:
+    """(field path, message) of every problem among storage objects: repeated names, a
+    volume or claim naming a missing class, an access mode the claim's class cannot
+    provide, a pre-bound volume that is missing, smaller than its claim, without its
+    access modes or of another class. Empty if all is well."""
+    out: list[tuple[str, str]] = []
+    named: tuple[tuple[str, list[str]], ...] = (("StorageClass", [c.name for c in classes]),
+                                                ("PersistentVolume", [v.name for v in pvs]))
+    for kind, names in named:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                out.append((where(kind, i, "name"), f"{kind} {name!r} is defined twice"))
+            seen.add(name)
+    seen_claims: set[tuple[str, str]] = set()
+    for i, c in enumerate(pvcs):
+        if (c.namespace, c.name) in seen_claims:
+            out.append((where("PersistentVolumeClaim", i, "name"),
+                        f"PersistentVolumeClaim {c.namespace}/{c.name} is defined twice"))
+        seen_claims.add((c.namespace, c.name))
+    by_class = {c.name: c for c in classes}
+    by_pv = {v.name: v for v in pvs}
+    for i, v in enumerate(pvs):
+        if v.storage_class_name and v.storage_class_name not in by_class:
+            out.append((where("PersistentVolume", i, "storageClassName"),
+                        f"StorageClass {v.storage_class_name!r} not found (storageClasses: {sorted(by_class)})"))
+    for i, c in enumerate(pvcs):
+        out.extend(claim_problems(c, by_class, by_pv, functools.partial(where, "PersistentVolumeClaim", i)))
+    return out
+
+
+def claim_problems(c: PersistentVolumeClaim, classes: dict[str, StorageClass], pvs: dict[str, PersistentVolume],
+                   at: Callable[[str], str]) -> list[tuple[str, str]]:
+    """The problems of one claim (see :func:`storage_problems`); ``at(field)`` is the
+    path of its field."""
+    out: list[tuple[str, str]] = []
+    sc = classes.get(c.storage_class_name) if c.storage_class_name else None
+    if c.storage_class_name and sc is None:
+        out.append((at("storageClassName"),
+                    f"StorageClass {c.storage_class_name!r} not found (storageClasses: {sorted(classes)})"))
+    if sc is not None:
+        for j, m in enumerate(c.access_modes):
+            if m not in sc.access_modes:
+                out.append((at(f"accessModes[{j}]"),
+                            f"StorageClass {sc.name!r} cannot provide {m} (its access_modes: {sc.access_modes})"))
+    if c.volume_name is not None:
+        pv = pvs.get(c.volume_name)
+        if pv is None:
+            out.append((at("volumeName"), f"PersistentVolume {c.volume_name!r} not found"))
+            return out
+        if pv.capacity < c.request:
+            out.append((at("volumeName"), f"PersistentVolume {pv.name!r} ({pv.capacity} bytes) is smaller than the "
+                                          f"claim's resources.requests.storage ({c.request} bytes)"))
+        missing = [m for m in c.access_modes if m not in pv.access_modes]
+        if missing:
+            out.append((at("volumeName"), f"PersistentVolume {pv.name!r} does not offer {missing}"))
+        if (c.storage_class_name or "") != pv.storage_class_name:
+            out.append((at("volumeName"), f"PersistentVolume {pv.name!r} has storageClassName "
+                                          f"{pv.storage_class_name!r}, the claim {c.storage_class_name or ''!r}"))
+    return out

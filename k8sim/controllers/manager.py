@@ -124,6 +124,7 @@ class Controllers:
         elif kind == "StatefulSet" and key in self.statefulsets.by_key:
             s = store.statefulsets[self.statefulsets.by_key[key]]
             s.pod_management = "Parallel"  # the garbage collector deletes them all at once
+            self.statefulsets.set_deleted(s)  # persistentVolumeClaimRetentionPolicy.whenDeleted
             self.statefulsets.scale(key, 0)
             del self.statefulsets.by_key[key]
         elif kind == "DaemonSet" and key in self.daemonsets.by_key:

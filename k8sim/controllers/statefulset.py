@@ -19,6 +19,20 @@ and, as upstream, stops at the first that must wait:
    available. ``OnDelete`` never deletes for an update (pods get the new template when
    they are recreated). When every pod is at the update revision, it becomes the
    current revision.
+
+``volumeClaimTemplates``: before it creates the pod of an ordinal, the controller creates
+the claims of that ordinal that do not exist yet, one per template, named
+``<template>-<set>-<ordinal>`` (upstream ``getPersistentVolumeClaimName``,
+``stateful_set_utils.go``; ``createPersistentVolumeClaims``, ``stateful_pod_control.go``)
+and mounts them in the pod in place of any template volume of the template's name
+(``updateStorage``). A replacement pod of the ordinal mounts the same claims, so a bound
+volume's topology constrains where it can go (VolumeBinding, VolumeZone). Pods of one
+ordinal share a pod shape keyed by their claims; sets without claim templates keep one
+shape per revision. ``persistentVolumeClaimRetentionPolicy``: with ``whenScaled: Delete``
+the claims of an ordinal condemned by a scale-down are deleted with its pod, with
+``whenDeleted: Delete`` every claim of the set is deleted with the set (each claim goes
+once no pod uses it, as the ``pvc-protection`` finalizer keeps it); Retain (the default)
+keeps them for the ordinal's next pod.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from typing import TYPE_CHECKING
 from k8sim.cluster.api import AdmissionRefused
 from k8sim.cluster.pods import FAILED, OWNER_KINDS
 from k8sim.cluster.watch import PodDeleted, PodDeleting, PodRunning, PodTerminated
+from k8sim.config.storage import ClaimSource, PodVolume
 from k8sim.controllers.replicaset import PodOwnerController
 from k8sim.controllers.store import SCALED_DOWN, PodMaker, Sampling, template_hash, with_image
 
@@ -37,6 +52,7 @@ if TYPE_CHECKING:
     from k8sim.component import Context
     from k8sim.config.controllers import ControllerTiming
     from k8sim.config.pods import PodTemplate
+    from k8sim.config.storage import PersistentVolumeClaim
     from k8sim.controllers.store import AppStore
     from k8sim.workloads.manifests import AppObject
 
@@ -58,11 +74,15 @@ class StatefulSetObj:
     current_revision: str
     update_revision: str
     preemption_policy: str = "PreemptLowerPriority"  # of the pods' PriorityClass
-    makers: dict[str, PodMaker] = field(default_factory=dict)
+    makers: dict[tuple, PodMaker] = field(default_factory=dict)  # by shape key
     ordinals: dict[int, int] = field(default_factory=dict)  # ordinal -> its non-terminal pod
     revision_of: dict[int, str] = field(default_factory=dict)  # pod -> revision hash
     ordinal_of: dict[int, int] = field(default_factory=dict)  # pod -> ordinal
     deleting: set[int] = field(default_factory=set)  # pods whose deletion was requested
+    claim_templates: list[PersistentVolumeClaim] = field(default_factory=list)
+    when_deleted: str = "Retain"  # persistentVolumeClaimRetentionPolicy
+    when_scaled: str = "Retain"
+    claims: dict[int, tuple[int, ...]] = field(default_factory=dict)  # ordinal -> its claims (while they exist)
 
     @property
     def display(self) -> str:
@@ -88,7 +108,8 @@ class StatefulSetController(PodOwnerController):
                            replicas=obj.replicas, pod_management=obj.pod_management, strategy=obj.strategy,
                            partition=obj.partition, min_ready_s=obj.min_ready_s, sampling=sampling,
                            templates={h: obj.template}, current_revision=h, update_revision=h,
-                           preemption_policy=obj.preemption_policy)
+                           preemption_policy=obj.preemption_policy, claim_templates=list(obj.claim_templates),
+                           when_deleted=obj.claim_retention[0], when_scaled=obj.claim_retention[1])
         store.statefulsets.append(s)
         self.by_key[obj.key] = s.row
         store.desired("StatefulSet", s.name, s.namespace, s.replicas)
@@ -133,13 +154,60 @@ class StatefulSetController(PodOwnerController):
             return None
         return self.store.statefulsets[int(pods.owner[pod])]
 
-    def _maker(self, s: StatefulSetObj, revision: str) -> PodMaker:
-        m = s.makers.get(revision)
+    def _maker(self, s: StatefulSetObj, revision: str, ordinal: int) -> PodMaker:
+        if not s.claim_templates:
+            key: tuple = ("statefulset", s.namespace, s.name, revision)
+            template = s.templates[revision]
+        else:
+            claims = self._claims(s, ordinal)
+            key = ("statefulset", s.namespace, s.name, revision, claims)
+        m = s.makers.get(key)
         if m is None:
-            m = s.makers[revision] = PodMaker(self.store, s.templates[revision],
-                                              ("statefulset", s.namespace, s.name, revision), s.sampling,
-                                              s.preemption_policy)
+            if s.claim_templates:
+                template = self._with_claims(s, s.templates[revision], ordinal)
+            m = s.makers[key] = PodMaker(self.store, template, key, s.sampling, s.preemption_policy)
         return m
+
+    def _claim_name(self, s: StatefulSetObj, t: PersistentVolumeClaim, ordinal: int) -> str:
+        """Upstream ``getPersistentVolumeClaimName``: ``<template>-<set>-<ordinal>``."""
+        return f"{t.name}-{s.name}-{ordinal}"
+
+    def _claims(self, s: StatefulSetObj, ordinal: int) -> tuple[int, ...]:
+        """The claims of ``ordinal``, created where missing (``createPersistentVolumeClaims``)."""
+        vs = self.ctx.state.volumes
+        out = []
+        for t in s.claim_templates:
+            name = self._claim_name(s, t, ordinal)
+            ci = vs.claim_index.get((s.namespace, name))
+            if ci is None:
+                ci = vs.create_claim(t.model_copy(update={"name": name, "namespace": s.namespace}), self.env.now)
+                self.ctx.api.record("SuccessfulCreate", detail=f"{s.display}: create Claim {name} for Pod "
+                                                               f"{s.name}-{ordinal}")
+            out.append(ci)
+        s.claims[ordinal] = tuple(out)
+        return tuple(out)
+
+    def _with_claims(self, s: StatefulSetObj, template: PodTemplate, ordinal: int) -> PodTemplate:
+        """Upstream ``updateStorage``: the ordinal's claims mounted under their templates'
+        names, in place of template volumes of those names."""
+        names = {t.name for t in s.claim_templates}
+        volumes = [PodVolume(name=t.name, persistent_volume_claim=ClaimSource(
+            claim_name=self._claim_name(s, t, ordinal))) for t in s.claim_templates]
+        volumes += [v for v in template.volumes if v.name not in names]
+        return template.model_copy(update={"volumes": volumes})
+
+    def delete_claims(self, s: StatefulSetObj, ordinals: list[int]) -> None:
+        """Delete the claims of ``ordinals`` (retention policy Delete); each goes once no
+        pod uses it."""
+        vs = self.ctx.state.volumes
+        for o in ordinals:
+            for ci in s.claims.pop(o, ()):
+                vs.delete_claim(ci, self.env.now)
+
+    def set_deleted(self, s: StatefulSetObj) -> None:
+        """The set was deleted: ``whenDeleted: Delete`` deletes all its claims."""
+        if s.claim_templates and s.when_deleted == "Delete":
+            self.delete_claims(s, sorted(s.claims))
 
     def _healthy(self, s: StatefulSetObj, pod: int) -> bool:
         """``isRunningAndReady`` and available after ``minReadySeconds``."""
@@ -207,7 +275,7 @@ class StatefulSetController(PodOwnerController):
                 rolling = s.strategy == "RollingUpdate"
                 rev = s.current_revision if rolling and o < s.partition else s.update_revision
                 try:
-                    pod = self._maker(s, rev).create(f"{s.display}-{o}", STS_KIND, s.row)
+                    pod = self._maker(s, rev, o).create(f"{s.display}-{o}", STS_KIND, s.row)
                 except AdmissionRefused:
                     # The API logged FailedCreate; the sync returns the error and is
                     # retried with the queue's back-off (stateful_set_control.go).
@@ -231,6 +299,8 @@ class StatefulSetController(PodOwnerController):
                     return
                 continue
             self._delete(s, pod)
+            if s.claim_templates and s.when_scaled == "Delete":
+                self.delete_claims(s, [o])
             if monotonic:
                 return
         if any(o >= s.replicas for o in s.ordinals):
@@ -253,5 +323,5 @@ class StatefulSetController(PodOwnerController):
             s.current_revision = s.update_revision
 
     def _delete(self, s: StatefulSetObj, pod: int) -> None:
-        grace = self._maker(s, s.revision_of[pod]).info.termination_grace_s
+        grace = s.templates[s.revision_of[pod]].termination_grace_period_s
         self.ctx.api.delete_pod(pod, grace, SCALED_DOWN)

@@ -37,6 +37,8 @@ from k8sim.cluster.pods import PodTable
 #: Event kinds plugins register for (upstream ClusterEvent resource/action pairs).
 POD_ADD, POD_DELETE, NODE_ADD, NODE_UPDATE = "PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"
 ALL_EVENTS = frozenset({POD_ADD, POD_DELETE, NODE_ADD, NODE_UPDATE})
+#: A PersistentVolumeClaim was bound (registered by the volume plugins only).
+PVC_UPDATE = "PersistentVolumeClaimUpdate"
 
 #: Upstream ``backoffQOrderingWindowDuration`` / flush interval.
 BACKOFF_WINDOW_S = 1.0

@@ -34,6 +34,7 @@ import simpy
 
 from k8sim.cluster.pods import FAILED, PENDING
 from k8sim.cluster.watch import (
+    ClaimBound,
     NodeAdded,
     NodeUpdated,
     PodAdded,
@@ -45,7 +46,7 @@ from k8sim.cluster.watch import (
 from k8sim.component import Contribution
 from k8sim.scheduling.cost import PRESETS, CostModel
 from k8sim.scheduling.permit import REJECT, WAIT, WaitingPod
-from k8sim.scheduling.queue import NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, SchedulingQueue
+from k8sim.scheduling.queue import NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, PVC_UPDATE, SchedulingQueue
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
@@ -187,6 +188,7 @@ class Scheduler:
         bus.subscribe(PodDeleted, lambda e: self.queue.delete(e.pod))
         bus.subscribe(NodeAdded, lambda e: self.cluster_event(NODE_ADD))
         bus.subscribe(NodeUpdated, lambda e: self.cluster_event(NODE_UPDATE))
+        bus.subscribe(ClaimBound, lambda e: self.cluster_event(PVC_UPDATE))
         if self.cost is not None:
             bus.subscribe(PodDeleting, self._on_deleting)
         #: Pods assumed and waiting at Permit (k8sim.scheduling.permit), by row.

@@ -51,6 +51,7 @@ from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.sim.sources import WorkloadSources, min_resources_vector
 from k8sim.storage.component import Storage
+from k8sim.workloads.storage_manifests import storage_objects
 
 ProgressFn = Callable[[float], None]
 C = TypeVar("C", bound=Component)
@@ -101,8 +102,8 @@ class Simulation:
         # RuntimeClass sandbox times (a component of its own; None without runtimeClasses).
         self.runtime_classes = RuntimeClasses(self.ctx) if scenario.runtime_classes else None
         # Claims, volumes and their attachment (None without storage objects).
-        has_storage = bool(scenario.persistent_volume_claims or scenario.persistent_volumes)
-        self.storage = Storage(self.ctx) if has_storage else None
+        storage = storage_objects(scenario, app_inputs)
+        self.storage = Storage(self.ctx, storage) if storage is not None else None
         #: PodGroups (gangs) and the training-job model (None when the scenario has no
         #: PodGroup, gang workload or Coscheduling profile). The PodGroups component is
         #: the first to watch PodAdded, so a new pod's group is known to the scheduler.

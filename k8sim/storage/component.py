@@ -18,6 +18,12 @@ the attach/detach controller first waits ``maxWaitForUnmountDuration`` (6 minute
 then force-detaches, so a ReadWriteOnce volume of a failed node reaches another node no
 earlier than eviction + 6 min + detach + attach. Latencies are drawn per (claim, use) from streams keyed by
 the claim, so two policies on one seed see the same draws.
+
+An Immediate claim that its class must provision (upstream: the external provisioner
+reacting to the new claim) is bound when its ``provisioning_latency`` has passed after
+its creation; until then its pods are Pending ("pod has unbound immediate
+PersistentVolumeClaims"), and its binding (a :class:`~k8sim.cluster.watch.ClaimBound`
+event) sends them back to the scheduling queue. Without a latency it binds at creation.
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from k8sim.cluster.watch import PodBound, PodTerminated
+from k8sim.cluster import ops
+from k8sim.cluster.watch import ClaimBound, PodBound, PodTerminated
 from k8sim.component import Contribution
 from k8sim.runtime.spec import IndexedSampler
-from k8sim.storage.volumes import VolumeState
+from k8sim.storage.volumes import Volume, VolumeState
 
 if TYPE_CHECKING:
     from k8sim.component import Context
@@ -50,11 +57,15 @@ class Storage:
 
     name = "storage"
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, objects: Any = None):
+        """``objects``: (classes, volumes, claims) of the run (the scenario's and its
+        manifests'); None: the scenario's."""
         self.ctx = ctx
         self.env = ctx.env
         self.state = ctx.state
-        self.vs = VolumeState(ctx.scenario, ctx.state.nodes, ctx.streams.generator("storage-topology"))
+        classes, pvs, pvcs = objects if objects is not None else (None, None, None)
+        self.vs = VolumeState(ctx.scenario, ctx.state.nodes, ctx.streams.generator("storage-topology"),
+                              classes, pvs, pvcs)
         ctx.state.volumes = self.vs
         for c in self.vs.claims:
             if c.unbindable:
@@ -69,6 +80,10 @@ class Storage:
         self.rows: list[tuple[int, int, int, int, float, float, float]] = []
         ctx.api.bus.subscribe(PodBound, self._on_bound)
         ctx.api.bus.subscribe(PodTerminated, self._on_terminated)
+        for ci, c in enumerate(self.vs.claims):
+            if c.provisioning:
+                self._provision_immediate(ci)
+        self.vs.listeners.append(self._on_claim)
 
     def start(self) -> None:
         """Nothing runs on its own: binding and detaching follow the pods."""
@@ -89,6 +104,34 @@ class Storage:
         i = self._uses.get(key, 0)
         self._uses[key] = i + 1
         return float(sampler.get(i))
+
+    # -- Immediate provisioning ---------------------------------------------------------
+
+    def _on_claim(self, event: str, ci: int) -> None:
+        c = self.vs.claims[ci]
+        if event == "added":
+            if c.unbindable:
+                self.ctx.warnings.append(f"PersistentVolumeClaim {c.namespace}/{c.name}: {c.unbindable}; pods using "
+                                         "it stay Pending")
+            if c.provisioning:
+                self._provision_immediate(ci)
+        ops.volumes_changed(self.state)
+
+    def _provision_immediate(self, ci: int) -> None:
+        d = self._draw("provisioning", ci)
+        if d <= 0:
+            self.vs.provision_immediate(ci, self.env.now)
+            return
+
+        def done(_e: object) -> None:
+            if self.vs.claims[ci].deleted:
+                self.vs.claims[ci].provisioning = False
+                return
+            self.vs.provision_immediate(ci, self.env.now)
+            ops.volumes_changed(self.state)
+            self.ctx.api.bus.publish(ClaimBound(ci))
+
+        self.env.timeout(d).callbacks.append(done)
 
     # -- watch handlers -------------------------------------------------------------
 
@@ -118,6 +161,7 @@ class Storage:
             v = c.volume
             if event.pod in self._mounted and ci in self._mounted[event.pod] and vs.release(v, node):
                 self.env.process(self._detach(ci, v, node))
+            vs.pod_left(ci, self.env.now)
         self._mounted.pop(event.pod, None)
 
     def _detach(self, ci: int, v: int, node: int) -> Generator[simpy.Event, Any, None]:
@@ -194,9 +238,22 @@ class Storage:
             "request_bytes": np.array([c.request for c in vs.claims], dtype=np.int64),
             "volume": pd.Series([vs.volumes[c.volume].name if c.volume >= 0 else "" for c in vs.claims],
                                 dtype="string"),
-            "zone": pd.Series([(vs.volumes[c.volume].zone or "") if c.volume >= 0 else "" for c in vs.claims],
+            "zone": pd.Series(["__".join(vs.volumes[c.volume].zones) if c.volume >= 0 else "" for c in vs.claims],
                               dtype="string"),
             "pending_reason": pd.Series([c.unbindable for c in vs.claims], dtype="string"),
+            "created": np.array([c.created for c in vs.claims], dtype=np.float64),
+            "deleted": np.array([c.deleted_at if c.deleted else np.nan for c in vs.claims], dtype=np.float64),
+        })
+        volumes = pd.DataFrame({
+            "volume": pd.Series([v.name for v in vs.volumes], dtype="string"),
+            "storage_class": pd.Series([v.storage_class for v in vs.volumes], dtype="string"),
+            "capacity_bytes": np.array([v.capacity for v in vs.volumes], dtype=np.int64),
+            "zone": pd.Series(["__".join(v.zones) for v in vs.volumes], dtype="string"),
+            "provisioned": np.array([v.provisioned for v in vs.volumes], dtype=bool),
+            "reclaim_policy": pd.Series([v.reclaim for v in vs.volumes], dtype="string"),
+            "claim": pd.Series([vs.claims[v.claim].name if v.claim >= 0 else "" for v in vs.volumes],
+                               dtype="string"),
+            "phase": pd.Series([_phase(v) for v in vs.volumes], dtype="string"),
         })
         wait = mounts["provisioning_wait_s"] + mounts["multi_attach_wait_s"] + mounts["attach_s"]
         summary = {
@@ -204,4 +261,14 @@ class Storage:
             "volume_wait_mean_s": float(wait.mean()) if len(wait) else float("nan"),
             "multi_attach_wait_max_s": float(mounts["multi_attach_wait_s"].max()) if len(mounts) else float("nan"),
         }
-        return Contribution(frames={"volume_mounts": mounts, "claims": claims}, summary=summary)
+        return Contribution(frames={"volume_mounts": mounts, "claims": claims, "volumes": volumes}, summary=summary)
+
+
+def _phase(v: Volume) -> str:
+    """The PersistentVolume's ``status.phase`` at the end (``Deleted``: removed under the
+    Delete reclaim policy)."""
+    if v.deleted:
+        return "Deleted"
+    if v.released:
+        return "Released"
+    return "Bound" if v.claim >= 0 else "Available"

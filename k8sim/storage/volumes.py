@@ -7,36 +7,52 @@ changed only here and by the storage component (:mod:`k8sim.storage.component`).
 Binding follows the PV controller (``pkg/controller/volume/persistentvolume``):
 
 - a claim with ``volumeName`` is bound to that volume at t = 0;
-- an Immediate claim binds at t = 0 to the smallest available volume of its class that
-  offers its access modes and is big enough (``FindMatchingVolume``), else, if its class
-  has a provisioner, to a volume provisioned for it (in a zone drawn from the class's
-  ``allowedTopologies``, or from the cluster's zones; seeded);
+- an Immediate claim binds when it is created to the smallest available volume of its
+  class that offers its access modes and is big enough (``FindMatchingVolume``), else, if
+  its class has a provisioner, to a volume provisioned for it, in a zone drawn from the
+  class's ``allowedTopologies`` or the cluster's zones (seeded), once the class's
+  ``provisioning_latency`` has passed (the storage component runs that wait);
 - a WaitForFirstConsumer claim binds when the scheduler places its first pod
   (VolumeBinding's Reserve): to the smallest matching volume the node can reach, else to
   a volume provisioned in the node's zone (the node's own labels of the class's
   ``allowedTopologies`` keys, as the CSI external-provisioner's selected-node topology).
 
-k8sim simplifications: a claim never releases its volume (no claim deletion), Immediate
-provisioning is done at t = 0 (its latency is not modelled), a provisioned volume's
-topology is its zone (``topology.kubernetes.io/zone``) only.
+Claims are created at t = 0 (the scenario's and the manifests') or later by the
+StatefulSet controller (``volumeClaimTemplates``: :meth:`VolumeState.create_claim`), and
+deleted by it (``persistentVolumeClaimRetentionPolicy``: :meth:`VolumeState.delete_claim`).
+A claim is removed only when no pod uses it any more (the ``kubernetes.io/pvc-protection``
+finalizer); its volume is then released as the PV controller's ``reclaimVolume`` does:
+``Retain`` leaves it Released (bound to no claim and never bound again: its ``claimRef``
+still names the deleted claim), ``Delete`` removes it. Provisioned volumes take the
+class's ``reclaimPolicy``; pre-created ones their ``persistentVolumeReclaimPolicy``
+(upstream's default: Retain).
+
+Listeners (``fn(event, claim)``, ``event`` "added" or "removed") hear of created and
+removed claims, as an informer would: the storage component starts Immediate
+provisioning from them.
+
+k8sim simplifications: a provisioned volume's topology is its zone
+(``topology.kubernetes.io/zone``), or two zones for a class with ``replica_zones: 2``
+(a regional disk, reachable from both).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from k8sim.config.k8s_types import NodeSelector
 from k8sim.config.storage import NO_PROVISIONER
 from k8sim.constants import ZONE_LABEL
 from k8sim.scheduling.plugins.node_affinity import node_selector_mask
 
 if TYPE_CHECKING:
     from k8sim.cluster.nodes import NodeTable
-    from k8sim.config.k8s_types import NodeSelector
     from k8sim.config.scenario import Scenario
-    from k8sim.config.storage import StorageClass
+    from k8sim.config.storage import PersistentVolume, PersistentVolumeClaim, StorageClass
 
 __all__ = ["Claim", "Volume", "VolumeState"]
 
@@ -52,9 +68,18 @@ class Volume:
     driver: str  # CSI driver ("" = not a CSI volume: no attach limit)
     selector: NodeSelector | None = None  # spec.nodeAffinity.required
     zone: str | None = None  # topology.kubernetes.io/zone label
-    claim: int = -1  # bound claim (-1: Available)
+    claim: int = -1  # bound claim (-1: Available, or Released / deleted)
     provisioned: bool = False
     ready_at: float = 0.0  # provisioned volumes: when provisioning ends
+    reclaim: str = "Retain"  # persistentVolumeReclaimPolicy
+    #: Zones of a regional provisioned volume (its node affinity), for the frames.
+    zones: tuple[str, ...] = ()
+    released: bool = False  # its claim was deleted under Retain: never bound again
+    deleted: bool = False  # its claim was deleted under Delete: gone
+
+    @property
+    def available(self) -> bool:
+        return self.claim < 0 and not self.released and not self.deleted
 
 
 @dataclass
@@ -73,13 +98,26 @@ class Claim:
     unbindable: str = ""
     #: Pods using it: pod row -> node, while bound.
     pods: dict[int, int] = field(default_factory=dict)
+    created: float = 0.0
+    #: Immediate, no matching volume: its volume is being provisioned.
+    provisioning: bool = False
+    deleting: bool = False  # deletion requested; kept while a pod uses it (pvc-protection)
+    deleted: bool = False  # removed (its name may be used by a new claim)
+    deleted_at: float = float("nan")
 
 
 class VolumeState:
     """Claims, volumes, bindings and per-node attachments of one run."""
 
-    def __init__(self, scenario: Scenario, nodes: NodeTable, rng: np.random.Generator):
-        self.classes: dict[str, StorageClass] = {c.name: c for c in scenario.storage_classes}
+    def __init__(self, scenario: Scenario, nodes: NodeTable, rng: np.random.Generator,
+                 classes: list[StorageClass] | None = None, pvs: list[PersistentVolume] | None = None,
+                 pvcs: list[PersistentVolumeClaim] | None = None):
+        """The run's storage objects: ``classes``, ``pvs`` and ``pvcs`` default to the
+        scenario's (the simulation passes the scenario's and its manifests' objects)."""
+        classes = scenario.storage_classes if classes is None else classes
+        pvs = scenario.persistent_volumes if pvs is None else pvs
+        pvcs = scenario.persistent_volume_claims if pvcs is None else pvcs
+        self.classes: dict[str, StorageClass] = {c.name: c for c in classes}
         self.nodes = nodes
         self.rng = rng
         self.volumes: list[Volume] = []
@@ -94,24 +132,78 @@ class VolumeState:
         self._limits: dict[str, tuple[int, np.ndarray]] = {}
         #: Volumes of each CSI driver attached per node (``int64[N]``, grown as nodes join).
         self._counts: dict[str, np.ndarray] = {}
-        for pv in scenario.persistent_volumes:
+        #: ``fn(event, claim)`` for "added" and "removed" claims (see the module docstring).
+        self.listeners: list[Callable[[str, int], None]] = []
+        for pv in pvs:
             cls = self.classes.get(pv.storage_class_name)
             driver = pv.csi_driver or (cls.provisioner if cls is not None and cls.provisioner != NO_PROVISIONER else "")
             self.volumes.append(Volume(pv.name, int(pv.capacity), frozenset(pv.access_modes), pv.storage_class_name,
-                                       driver, pv.node_affinity.required if pv.node_affinity else None, pv.zone))
-        by_name = {v.name: i for i, v in enumerate(self.volumes)}
-        for c in scenario.persistent_volume_claims:
-            cls = self.classes.get(c.storage_class_name or "")
-            claim = Claim(c.name, c.namespace, c.storage_class_name or "", frozenset(c.access_modes), int(c.request),
-                          cls is not None and cls.volume_binding_mode == "WaitForFirstConsumer")
-            ci = len(self.claims)
-            self.claims.append(claim)
-            self.claim_index[(c.namespace, c.name)] = ci
-            if c.volume_name is not None:
-                self._bind(ci, by_name[c.volume_name])
+                                       driver, pv.node_affinity.required if pv.node_affinity else None, pv.zone,
+                                       reclaim=pv.persistent_volume_reclaim_policy,
+                                       zones=(pv.zone,) if pv.zone else ()))
+        self._by_name = {v.name: i for i, v in enumerate(self.volumes)}
+        # Pre-bound claims first, as the PV controller binds a claim's volumeName before
+        # it looks for matches for the others.
+        for c in pvcs:
+            self.create_claim(c, 0.0, bind=False)
         for ci, claim in enumerate(self.claims):
             if claim.volume < 0 and not claim.wait_for_consumer:
                 self._bind_immediate(ci)
+
+    def create_claim(self, spec: PersistentVolumeClaim, now: float, bind: bool = True) -> int:
+        """A new claim (validated: its class and pre-bound volume exist): bound at once to
+        its ``volumeName`` or, Immediate, to a matching volume; an Immediate claim that
+        its class must provision is left ``provisioning`` for the storage component.
+        Returns its index; the listeners hear "added"."""
+        cls = self.classes.get(spec.storage_class_name or "")
+        claim = Claim(spec.name, spec.namespace, spec.storage_class_name or "", frozenset(spec.access_modes),
+                      int(spec.request), cls is not None and cls.volume_binding_mode == "WaitForFirstConsumer",
+                      created=now)
+        ci = len(self.claims)
+        self.claims.append(claim)
+        self.claim_index[(spec.namespace, spec.name)] = ci
+        if spec.volume_name is not None:
+            self._bind(ci, self._by_name[spec.volume_name])
+        elif bind and not claim.wait_for_consumer:
+            self._bind_immediate(ci)
+        self.version += 1
+        for fn in self.listeners:
+            fn("added", ci)
+        return ci
+
+    def delete_claim(self, ci: int, now: float) -> None:
+        """Request the deletion of claim ``ci``: removed now if no pod uses it, else when
+        the last one has ended (:meth:`pod_left`)."""
+        c = self.claims[ci]
+        if c.deleted or c.deleting:
+            return
+        c.deleting = True
+        c.deleted_at = now
+        if c.users == 0:
+            self._remove(ci, now)
+
+    def pod_left(self, ci: int, now: float) -> None:
+        """A pod using claim ``ci`` ended: a claim waiting for deletion goes when unused."""
+        c = self.claims[ci]
+        if c.deleting and not c.deleted and c.users == 0:
+            self._remove(ci, now)
+
+    def _remove(self, ci: int, now: float) -> None:
+        c = self.claims[ci]
+        c.deleted = True
+        c.deleted_at = now
+        if self.claim_index.get((c.namespace, c.name)) == ci:
+            del self.claim_index[(c.namespace, c.name)]
+        if c.volume >= 0:  # the PV controller's reclaimVolume
+            vol = self.volumes[c.volume]
+            vol.claim = -1
+            if vol.reclaim == "Delete":
+                vol.deleted = True
+            else:
+                vol.released = True
+        self.version += 1
+        for fn in self.listeners:
+            fn("removed", ci)
 
     # -- node masks -----------------------------------------------------------------
 
@@ -153,7 +245,7 @@ class VolumeState:
         ``FindMatchingVolume``: class, access modes, capacity)."""
         c = self.claims[ci]
         found = [i for i, v in enumerate(self.volumes)
-                 if v.claim < 0 and v.storage_class == c.storage_class and c.modes <= v.modes
+                 if v.available and v.storage_class == c.storage_class and c.modes <= v.modes
                  and v.capacity >= c.request]
         return sorted(found, key=lambda i: (self.volumes[i].capacity, self.volumes[i].name))
 
@@ -218,12 +310,28 @@ class VolumeState:
         self.version += 1
 
     def _provision(self, ci: int, zone: str | None, now: float, latency: float) -> int:
+        """A volume provisioned for claim ``ci`` in ``zone`` (and, for a class with
+        ``replica_zones: 2``, one more zone of its topology drawn from the seeded stream),
+        bound to it, ready after ``latency``."""
         c = self.claims[ci]
         cls = self.classes[c.storage_class]
-        vol = Volume(f"pvc-{c.namespace}-{c.name}", c.request, c.modes, c.storage_class, cls.provisioner,
-                     zone=zone, provisioned=True, ready_at=now + latency)
+        zones: tuple[str, ...] = (zone,) if zone is not None else ()
+        selector = None
+        if cls.replica_zones > 1 and zone is not None:
+            others = [z for z in self._zones(self.topology_mask(cls)) if z != zone]
+            if others:
+                zones = tuple(sorted((zone, str(self.rng.choice(others)))))
+                selector = NodeSelector.model_validate({"nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": ZONE_LABEL, "operator": "In", "values": list(zones)}]}]})
+        name = f"pvc-{c.namespace}-{c.name}"
+        if name in self._by_name:  # a claim of the same name was deleted before
+            name = f"{name}-{len(self.volumes)}"
+        vol = Volume(name, c.request, c.modes, c.storage_class, cls.provisioner,
+                     selector=selector, zone=zone if selector is None else None, provisioned=True,
+                     ready_at=now + latency, reclaim=cls.reclaim_policy, zones=zones)
         self.volumes.append(vol)
         v = len(self.volumes) - 1
+        self._by_name[name] = v
         self._bind(ci, v)
         return v
 
@@ -237,10 +345,20 @@ class VolumeState:
             c.unbindable = (f"no PersistentVolume matches claim {c.namespace}/{c.name} (class {c.storage_class!r}, "
                             f"{sorted(c.modes)}, {c.request} bytes) and its class cannot provision one")
             return
+        c.provisioning = True
+
+    def provision_immediate(self, ci: int, now: float) -> int:
+        """The provisioner has created the volume of Immediate claim ``ci``: in a zone
+        drawn (seeded) from its class's ``allowedTopologies`` or the cluster's zones,
+        bound to the claim now (the provisioning time has passed)."""
+        c = self.claims[ci]
+        c.provisioning = False
         cls = self.classes[c.storage_class]
         zones = self._zones(self.topology_mask(cls))
         zone = str(self.rng.choice(zones)) if zones else None
-        self._provision(ci, zone, 0.0, 0.0)
+        v = self._provision(ci, zone, now, 0.0)
+        self.version += 1
+        return v
 
     def _zones(self, mask: np.ndarray) -> list[str]:
         codes = self.nodes.labels.get(ZONE_LABEL)

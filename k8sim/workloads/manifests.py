@@ -106,7 +106,7 @@ NOT_YET = {
 INERT_KINDS = frozenset({
     "Service", "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
     "ClusterRoleBinding", "Ingress", "IngressClass", "NetworkPolicy", "Endpoints", "EndpointSlice",
-    "CustomResourceDefinition", "Event", "ControllerRevision", "Lease", "StorageClass",
+    "CustomResourceDefinition", "Event", "ControllerRevision", "Lease",
     "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
 })
 #: Annotation prefix of k8sim's simulation knobs.
@@ -133,7 +133,8 @@ _POD_SPEC_FIELDS: frozenset[str] = frozenset({
     "containers[*].resources.limits", "containers[*].ports",
     "initContainers[*].name", "initContainers[*].image", "initContainers[*].imagePullPolicy",
     "initContainers[*].resources.requests", "initContainers[*].resources.limits", "initContainers[*].restartPolicy",
-    "initContainers[*].ports",
+    "initContainers[*].ports", "volumes[*].name", "volumes[*].persistentVolumeClaim",
+    "containers[*].volumeMounts", "initContainers[*].volumeMounts",
 })
 _TEMPLATE = frozenset({"spec.template.metadata.labels"} | {f"spec.template.spec.{f}" for f in _POD_SPEC_FIELDS})
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
@@ -146,7 +147,11 @@ _MODELLED: dict[str, frozenset[str]] = {
     "StatefulSet": _COMMON | _TEMPLATE | {
         "spec.replicas", "spec.selector", "spec.podManagementPolicy", "spec.updateStrategy.type",
         "spec.updateStrategy.rollingUpdate.partition", "spec.minReadySeconds", "spec.revisionHistoryLimit",
-        "spec.serviceName"},
+        "spec.serviceName", "spec.persistentVolumeClaimRetentionPolicy.whenDeleted",
+        "spec.persistentVolumeClaimRetentionPolicy.whenScaled", "spec.volumeClaimTemplates[*].metadata.name",
+        "spec.volumeClaimTemplates[*].metadata.labels", "spec.volumeClaimTemplates[*].spec.storageClassName",
+        "spec.volumeClaimTemplates[*].spec.accessModes", "spec.volumeClaimTemplates[*].spec.resources.requests",
+        "spec.volumeClaimTemplates[*].apiVersion", "spec.volumeClaimTemplates[*].kind"},
     "DaemonSet": _COMMON | _TEMPLATE | {
         "spec.selector", "spec.updateStrategy.type", "spec.updateStrategy.rollingUpdate.maxUnavailable",
         "spec.minReadySeconds", "spec.revisionHistoryLimit"},
@@ -206,6 +211,10 @@ class AppObject:
     #: value: readiness_delay, sandbox_latency, crash, exit_code); they override the
     #: workload entry's template.
     runtime: dict[str, Any] = field(default_factory=dict)
+    #: StatefulSet ``volumeClaimTemplates`` (claims named after the template: ``data``)
+    #: and ``persistentVolumeClaimRetentionPolicy`` (whenDeleted, whenScaled).
+    claim_templates: list[Any] = field(default_factory=list)
+    claim_retention: tuple[str, str] = ("Retain", "Retain")
 
     @property
     def key(self) -> str:
@@ -237,6 +246,9 @@ class ManifestSet:
     priority_classes: list[PriorityClass] = field(default_factory=list)
     nodes: list[ManifestNode] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: StorageClass, PersistentVolume, PersistentVolumeClaim and RuntimeClass objects
+    #: (:mod:`k8sim.workloads.storage_manifests`): (kind, object, "file: document[i]").
+    storage: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
 class _Doc:
@@ -404,7 +416,7 @@ def _check_names(r: ObjectReader, out: ManifestSet) -> None:
 def _walk(value: Any, prefix: str, out: list[str]) -> None:
     """Leaf field paths of ``value`` (lists as ``[*]``); mappings under known leaf
     objects (labels, selectors, resources, ...) are not entered."""
-    if isinstance(value, dict) and not any(prefix == x or prefix.endswith("." + x) for x in _LEAF_OBJECTS):
+    if isinstance(value, dict) and value and not any(prefix == x or prefix.endswith("." + x) for x in _LEAF_OBJECTS):
         for k, v in value.items():
             _walk(v, f"{prefix}.{k}" if prefix else str(k), out)
     elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value) and not any(
@@ -621,6 +633,13 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
             data["terminationGracePeriodSeconds"] = float(grace)
     if spec.get("nodeName"):
         data["nodeName"] = str(spec["nodeName"])
+    volumes = []
+    for j, v in enumerate(r.sequence_or_empty(spec.get("volumes"), doc.at(f"{path}.volumes"))):
+        v = r.mapping_or_empty(v, doc.at(f"{path}.volumes[{j}]"))
+        if isinstance(v.get("persistentVolumeClaim"), dict):
+            volumes.append({"name": v.get("name"), "persistentVolumeClaim": v["persistentVolumeClaim"]})
+    if volumes:
+        data["volumes"] = volumes
     policy = spec.get("restartPolicy")
     if policy is not None:
         if policy not in ("Always", "OnFailure", "Never"):
@@ -772,6 +791,9 @@ def _app(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
         part = ru.get("partition", 0)
         got_part = r.integer(part, doc.at("spec.updateStrategy.rollingUpdate.partition"), 0, 2**31 - 1)
         o.partition = got_part or 0
+        from k8sim.workloads.storage_manifests import statefulset_claims
+
+        o.claim_templates, o.claim_retention = statefulset_claims(doc, spec, ns)
     elif kind == "DaemonSet":
         us = r.mapping_or_empty(spec.get("updateStrategy"), doc.at("spec.updateStrategy"))
         o.strategy = str(us.get("type") or "RollingUpdate")
@@ -898,3 +920,4 @@ _NEWER_FIELDS: tuple[tuple[str, object], ...] = (("runtimeClassName", None), ("v
 # Further kinds register themselves on import (after this module's definitions).
 from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
 from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401
+from k8sim.workloads import storage_manifests as _storage  # noqa: E402,F401

@@ -39,26 +39,29 @@ NODE_CONFLICT = "node(s) had volume node affinity conflict"
 BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind"
 
 
-def _masks(state: ClusterState, pod: PodInfo) -> tuple[bool, np.ndarray, np.ndarray]:
-    """(an unbound Immediate claim?, bound-claim mask, unbound-claim mask)."""
+def _masks(state: ClusterState, pod: PodInfo) -> tuple[str, np.ndarray, np.ndarray]:
+    """(why every node fails ("" if not: an unbound Immediate claim, a deleted claim),
+    bound-claim mask, unbound-claim mask)."""
     vs = state.volumes
     n = state.nodes.n
     bound = np.ones(n, dtype=bool)
     unbound = np.ones(n, dtype=bool)
     for ci in pod.claims:
         c = vs.claims[ci]
+        if c.deleted:  # upstream PreFilter: the claim is not found
+            return f'persistentvolumeclaim "{c.name}" not found', bound, unbound
         if c.volume >= 0:
             bound &= vs.volume_mask(c.volume)
             continue
         if not c.wait_for_consumer:
-            return True, bound, unbound
+            return UNBOUND_IMMEDIATE, bound, unbound
         m = np.zeros(n, dtype=bool)
         for v in vs.candidates(ci):
             m |= vs.volume_mask(v)
         if vs.can_provision(ci):
             m |= vs.topology_mask(vs.classes[c.storage_class])
         unbound &= m
-    return False, bound, unbound
+    return "", bound, unbound
 
 
 class VolumeBindingArgs(K8sModel):
@@ -72,7 +75,7 @@ class VolumeBindingArgs(K8sModel):
 
 class VolumeBinding(FilterPlugin):
     name = "VolumeBinding"
-    events = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"})
+    events = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate", "PersistentVolumeClaimUpdate"})
     unresolvable_reasons = frozenset({UNBOUND_IMMEDIATE, NODE_CONFLICT, BIND_CONFLICT})
     summary = "the pod's claims are bound to volumes the node reaches, or can bind / be provisioned there"
     Args = VolumeBindingArgs
@@ -88,17 +91,17 @@ class VolumeBinding(FilterPlugin):
         cached = pod.cache.get(_CACHE_KEY)
         if cached is not None and cached[0] == key:
             return cached[1]
-        immediate, bound, unbound = _masks(state, pod)
-        mask = np.zeros(state.nodes.n, dtype=bool) if immediate else bound & unbound
+        every, bound, unbound = _masks(state, pod)
+        mask = np.zeros(state.nodes.n, dtype=bool) if every else bound & unbound
         pod.cache[_CACHE_KEY] = (key, mask)
         return mask
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         if not rejected.size:
             return {}
-        immediate, bound, unbound = _masks(state, pod)
-        if immediate:
-            return {UNBOUND_IMMEDIATE: int(rejected.size)}
+        every, bound, unbound = _masks(state, pod)
+        if every:
+            return {every: int(rejected.size)}
         out = {}
         conflict = int((~bound[rejected]).sum())
         if conflict:
