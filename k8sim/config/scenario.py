@@ -265,14 +265,14 @@ class Scenario(K8sModel):
     def _autoscaling_runs(self) -> Scenario:
         # The autoscaler schema validates, but its components are not in the event loop
         # yet: refuse rather than run a scenario whose autoscalers would do nothing.
-        if self.autoscaling is not None and (self.autoscaling.horizontal_pod_autoscalers
-                                             or self.autoscaling.cluster_autoscaler is not None):
+        if self.autoscaling is not None and self.autoscaling.horizontal_pod_autoscalers:
             raise ValueError("autoscaling: the autoscalers are not part of the simulation yet; "
                              "remove this section")
         return self
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
+        self._check_node_autoscalers()
         names = [w.name for w in self.workloads]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -343,6 +343,32 @@ class Scenario(K8sModel):
         self._check_runtime_classes()
         self._check_storage()
         return self
+
+    def has_node_autoscaler(self) -> bool:
+        """Whether a Cluster Autoscaler or Karpenter-style provisioning adds nodes."""
+        a = self.autoscaling
+        return a is not None and (a.cluster_autoscaler is not None or a.karpenter is not None)
+
+    def _check_node_autoscalers(self) -> None:
+        c = self.cluster
+        if not c.node_pools and not c.nodes and not c.trace_nodes and not self.has_node_autoscaler():
+            raise ValueError(located("cluster", "the cluster needs at least one node (node_pools, nodes or "
+                                     "trace_nodes), or a node autoscaler (autoscaling.cluster_autoscaler, "
+                                     "autoscaling.karpenter)"))
+        if not self.has_node_autoscaler():
+            return
+        a = self.autoscaling
+        assert a is not None
+        which = "cluster_autoscaler" if a.cluster_autoscaler is not None else "karpenter"
+        if self.duration_s is None:
+            raise ValueError(located(f"autoscaling.{which}", "a node autoscaler runs for ever: set duration_s"))
+        taken = {p.name for p in c.node_pools} | {t.name for t in c.trace_nodes}
+        named = [("cluster_autoscaler.node_groups", g.name) for g in
+                 (a.cluster_autoscaler.node_groups if a.cluster_autoscaler is not None else [])]
+        named += [("karpenter.node_pools", p.name) for p in (a.karpenter.node_pools if a.karpenter is not None else [])]
+        for where, name in named:
+            if name in taken:
+                raise ValueError(located(f"autoscaling.{where}", f"{name!r} also names a cluster node pool"))
 
     def _check_storage(self) -> None:
         """Names resolve, a pre-bound volume is big enough, a class can give the access
