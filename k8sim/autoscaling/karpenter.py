@@ -201,6 +201,7 @@ class KarpenterComponent:
         self._batch_proc: Any = None
         self._fit_cache: dict[tuple[int, int], np.ndarray] = {}  # (pool, shape) -> bool[offerings]
         self._reported: set[int] = set()
+        self._offering_whatifs: dict[int, WhatIf] = {}
         self.decisions: list[tuple[float, str, str, str, int, str]] = []
         self.launched = 0
         self.batches = 0
@@ -294,9 +295,7 @@ class KarpenterComponent:
         return got
 
     def _offering_what(self, p: PoolSpec) -> WhatIf:
-        cache = getattr(self, "_offering_whatifs", None)
-        if cache is None:
-            cache = self._offering_whatifs = {}
+        cache = self._offering_whatifs
         what = cache.get(p.index)
         if what is None:
             what = WhatIf(self.state, self.profiles, copy_nodes=False)
