@@ -352,13 +352,14 @@ class ClusterAutoscaler(Strict):
         return self
 
 
-def _unknown_type(name: str, known: dict, catalogue_name: str) -> str:
+def _unknown_type(name: str, known: dict, catalogue_name: str, own: bool = False) -> str:
     import difflib
 
     near = difflib.get_close_matches(name, list(known), n=3)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
+    where = " nor among instance_types" if own else ""
     return (f"instance type {name!r} is not in the {catalogue_name} catalogue ({len(known)} types, "
-            f"k8sim/data/instance_types) nor among instance_types{hint}")
+            f"k8sim/data/instance_types){where}{hint}")
 
 
 # --------------------------------------------------------------- Karpenter-style provisioning
@@ -491,7 +492,7 @@ class Karpenter(Strict):
                     for k, v in enumerate(r.values):
                         if v not in known:
                             raise ValueError(located(f"node_pools[{i}].requirements[{j}].values[{k}]",
-                                                     _unknown_type(v, known, self.catalogue or "no")))
+                                                     _unknown_type(v, known, self.catalogue or "no", own=True)))
         if self.batch_idle_s > self.batch_max_s:
             raise ValueError(located("batch_idle_s", f"must not exceed batch_max_s ({self.batch_max_s:g})"))
         return self
