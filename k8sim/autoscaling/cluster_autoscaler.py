@@ -218,6 +218,8 @@ class ClusterAutoscalerComponent:
         self.loops = 0
         self.decisions: list[tuple[float, str, str, int, str]] = []
         self._pdb = ctx.components.get("disruption-controller")
+        self._scan_key: tuple[Any, ...] | None = None
+        self._scan_result: tuple[list[int], set[int]] = ([], set())
 
     # -- component -----------------------------------------------------------------------
 
@@ -283,14 +285,15 @@ class ClusterAutoscalerComponent:
         for g in self.groups:
             for _ in range(g.upcoming):
                 self._template_node(what, g)
-        left = []
+        # Runs of pods of one shape are placed together (the same placements, pod by pod).
+        left: list[int] = []
+        run: list[int] = []
         for p in rows:
-            m = what.mask(int(pods.shape[p]))
-            hit = np.flatnonzero(m)
-            if hit.size:
-                what.place(p, int(hit[0]))
-            else:
-                left.append(p)
+            if run and int(pods.shape[p]) != int(pods.shape[run[0]]):
+                left += what.place_first_fit(run)
+                run = []
+            run.append(p)
+        left += what.place_first_fit(run)
         return left
 
     # -- templates ---------------------------------------------------------------------------
@@ -429,31 +432,43 @@ class ClusterAutoscalerComponent:
     def _scale_down(self, now: float) -> None:
         state = self.state
         nt = state.nodes
-        pods = state.pods
-        spec = self.spec
-        n = pods.n
         live = np.isinf(nt.removed_at)
         group_cols = np.array(sorted(c for g in self.groups for c in g.nodes
                                      if live[c] and c not in self.deleting), dtype=np.int64)
         if group_cols.size == 0:
             self.unneeded.update([], now)
             return
-        bound = np.flatnonzero((pods.phase[:n] == BOUND) | (pods.phase[:n] == RUNNING))
-        on_node: dict[int, list[int]] = {}
-        in_groups = set(group_cols.tolist())
-        for p in bound.tolist():
-            c = int(pods.node[p])
-            if c in in_groups:
-                on_node.setdefault(c, []).append(p)
-        util = self._utilization(group_cols, on_node, now)
+        key = (state.generation, nt.version, frozenset(self.deleting))
+        if key == self._scan_key:
+            # Nothing changed since the last scan: the same nodes are unneeded.
+            unneeded, empty = self._scan_result
+        else:
+            unneeded, empty = self._find_unneeded(group_cols, now)
+            self._scan_key, self._scan_result = key, (unneeded, empty)
+        self._act(unneeded, empty, now)
+
+    def _find_unneeded(self, group_cols: np.ndarray, now: float) -> tuple[list[int], set[int]]:
+        state = self.state
+        nt = state.nodes
+        pods = state.pods
+        spec = self.spec
+        n = pods.n
+        util = self._utilization(group_cols, now)
         below = [c for c, u in zip(group_cols.tolist(), util, strict=True)
                  if ca_rules.unremovable_reason(u[0], has_gpu=u[1], ready=bool(nt.ready[c]),
                                                 scale_down_unready_enabled=spec.scale_down_unready_enabled,
                                                 threshold=spec.scale_down_utilization_threshold,
                                                 gpu_threshold=spec.scale_down_gpu_utilization_threshold) is None]
+        if not below:
+            return [], set()
+        bound = np.flatnonzero(((pods.phase[:n] == BOUND) | (pods.phase[:n] == RUNNING))
+                               & np.isin(pods.node[:n], below))
+        on_node: dict[int, list[int]] = {}
+        for p in bound.tolist():
+            on_node.setdefault(int(pods.node[p]), []).append(p)
         # Previously unneeded nodes first, then the others (bounded count of non-empty).
         below.sort(key=lambda c: (nt.names[c] not in self.unneeded, c))
-        what = WhatIf(state, self.profiles)
+        what: WhatIf | None = None
         excluded = np.zeros(nt.n, dtype=bool)
         excluded[list(self.deleting)] = True
         pdb_left: dict[int, int] = {}
@@ -469,6 +484,8 @@ class ClusterAutoscalerComponent:
                     if fresh_non_empty >= NON_EMPTY_CANDIDATES:
                         continue
                     fresh_non_empty += 1
+                if what is None:
+                    what = WhatIf(state, self.profiles)
                 if not self._fits_elsewhere(what, c, move, excluded):
                     continue
                 for p in move:
@@ -479,6 +496,11 @@ class ClusterAutoscalerComponent:
                 empty.add(c)
             excluded[c] = True
             unneeded.append(c)
+        return unneeded, empty
+
+    def _act(self, unneeded: list[int], empty: set[int], now: float) -> None:
+        nt = self.state.nodes
+        spec = self.spec
         self.unneeded.update([nt.names[c] for c in unneeded], now)
         if ca_rules.scale_down_in_cooldown(
                 now, last_scale_up=self.last_scale_up, last_scale_down_delete=self.last_delete,
@@ -508,24 +530,48 @@ class ClusterAutoscalerComponent:
                 self.deleting.add(c)
                 self.env.process(self._drain_and_delete(g, c))
 
-    def _utilization(self, cols: np.ndarray, on_node: dict[int, list[int]],
-                     now: float) -> list[tuple[ca_rules.UtilizationInfo, bool]]:
+    def _utilization(self, cols: np.ndarray, now: float) -> list[tuple[ca_rules.UtilizationInfo, bool]]:
+        """``utilization.Calculate`` for each node: vectorised over the node table's
+        requests when every pod counts (the default flags; long-terminating pods are
+        not left out: a deleted pod leaves its node after its grace period here), else
+        :func:`~k8sim.autoscaling.ca_rules.calculate_utilization` per node."""
         nt = self.state.nodes
         pods = self.state.pods
         spec = self.spec
-        out = []
+        gpu = nt.gpu_count[cols]
+        if not (spec.ignore_daemonsets_utilization or spec.ignore_mirror_pods_utilization):
+            cpu = nt.requested[CPU, cols] / nt.alloc[CPU, cols]
+            mem = nt.requested[MEMORY, cols] / nt.alloc[MEMORY, cols]
+            used_gpu = (nt.gpu_free[cols] == 0).sum(axis=1) if nt.gpu_free.shape[1] else np.zeros(cols.size)
+            out = []
+            for i in range(cols.size):
+                if gpu[i] > 0:
+                    g = float(used_gpu[i] / gpu[i])
+                    out.append((ca_rules.UtilizationInfo(0.0, 0.0, g, "gpu", g), True))
+                elif cpu[i] > mem[i]:
+                    out.append((ca_rules.UtilizationInfo(float(cpu[i]), float(mem[i]), 0.0, "cpu", float(cpu[i])),
+                                False))
+                else:
+                    out.append((ca_rules.UtilizationInfo(float(cpu[i]), float(mem[i]), 0.0, "memory",
+                                                         float(mem[i])), False))
+            return out
+        n = pods.n
+        bound = np.flatnonzero(((pods.phase[:n] == BOUND) | (pods.phase[:n] == RUNNING)) & np.isin(pods.node[:n], cols))
+        on_node: dict[int, list[int]] = {}
+        for p in bound.tolist():
+            on_node.setdefault(int(pods.node[p]), []).append(p)
+        res = []
         for c in cols.tolist():
-            ds_mirror = [ca_rules.PodRequests(int(pods.requests[p, CPU]), int(pods.requests[p, MEMORY]),
-                                              int(pods.gpu_count[p]), daemonset=pods.owner_kind[p] == _DS,
-                                              mirror=pods.owner_kind[p] == _MIRROR)
-                         for p in on_node.get(c, [])]
-            gpu = int(nt.gpu_count[c])
+            reqs = [ca_rules.PodRequests(int(pods.requests[p, CPU]), int(pods.requests[p, MEMORY]),
+                                         int(pods.gpu_count[p]), daemonset=pods.owner_kind[p] == _DS,
+                                         mirror=pods.owner_kind[p] == _MIRROR) for p in on_node.get(c, [])]
+            g = int(nt.gpu_count[c])
             info = ca_rules.calculate_utilization(
-                ca_rules.NodeResources(int(nt.alloc[CPU, c]), int(nt.alloc[MEMORY, c]), gpu), ds_mirror,
+                ca_rules.NodeResources(int(nt.alloc[CPU, c]), int(nt.alloc[MEMORY, c]), g), reqs,
                 skip_daemonset_pods=spec.ignore_daemonsets_utilization,
                 skip_mirror_pods=spec.ignore_mirror_pods_utilization, now=now)
-            out.append((info, gpu > 0))
-        return out
+            res.append((info, g > 0))
+        return res
 
     def _pdb_key(self, pod: int) -> int | None:
         if self._pdb is None or not self._pdb.pdbs:

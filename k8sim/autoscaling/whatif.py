@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from k8sim.cluster import ops
-from k8sim.cluster.nodes import TaintSpec
+from k8sim.cluster.nodes import NodeTable, TaintSpec
 from k8sim.cluster.pods import FAILED
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class WhatIf:
         s.namespaces = live.namespaces
         s.allow_overcommit = True
         if copy_nodes:
-            s.nodes = copy.deepcopy(live.nodes)
+            s.nodes = _copy_table(live.nodes)
             s.group_counts = live.group_counts.copy()
             s.removed_nodes = live.removed_nodes
         else:
@@ -108,6 +108,38 @@ class WhatIf:
             s.group_counts = np.concatenate([s.group_counts, extra])
         return profile.feasible_mask(s, info)
 
+    def place_first_fit(self, pods: list[int]) -> list[int]:
+        """Book each of ``pods`` (all of one shape, in order) on the first node that
+        passes the filters, as upstream's ``TrySchedulePods`` does; returns those that
+        fit nowhere. For a shape whose filters depend only on the node and its free
+        resources (no pod (anti-)affinity, spread constraints or host ports), the filter
+        mask is computed once and updated by the resource check of the node just used,
+        which gives the same placements as recomputing it."""
+        if not pods:
+            return []
+        live = self.live.pods
+        shape = int(live.shape[pods[0]])
+        info = self.info(shape)
+        simple = info.affinity is None and not info.spread and not info.host_ports and not info.gpu_count
+        left: list[int] = []
+        mask = self.mask(shape)
+        rows = info.requested_rows
+        need = info.requests[rows]
+        free = self.state.nodes.free
+        for i, p in enumerate(pods):
+            if not simple and i:
+                mask = self.mask(shape)
+            hit = np.flatnonzero(mask)
+            if hit.size == 0:
+                left.extend(pods[i:])
+                break
+            node = int(hit[0])
+            self.place(p, node)
+            if simple and not (free[rows, node] >= need).all():
+                mask = mask.copy()
+                mask[node] = False
+        return left
+
     def fits(self, shape: int, node: int) -> bool:
         return bool(self.mask(shape)[node])
 
@@ -146,3 +178,19 @@ class WhatIf:
         """Take back placements made with :meth:`place`: ``(scratch pod row, node)``."""
         for row, _node in placed:
             ops.release(self.state, row, FAILED, 0.0)
+
+
+def _copy_table(nt: NodeTable) -> NodeTable:
+    """A copy of a node table that the scratch state may change freely: arrays,
+    lists and dicts copied (label value vocabularies too), the rest shared."""
+    out = copy.copy(nt)
+    for name, value in vars(nt).items():
+        if isinstance(value, np.ndarray):
+            setattr(out, name, value.copy())
+        elif isinstance(value, list):
+            setattr(out, name, list(value))
+        elif isinstance(value, dict):
+            setattr(out, name, dict(value))
+    out.labels = {k: v.copy() for k, v in nt.labels.items()}
+    out.label_values = {k: dict(v) for k, v in nt.label_values.items()}
+    return out
