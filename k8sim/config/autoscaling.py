@@ -30,7 +30,8 @@ from pydantic import Field, field_validator, model_validator
 from k8sim.config.base import Strict, located
 from k8sim.config.cluster import NodeGpus, PoolName, Taint
 from k8sim.config.distributions import Distribution
-from k8sim.config.instance_types import INSTANCE_TYPE_LABEL, catalogue
+from k8sim.config.instance_types import CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, catalogue
+from k8sim.constants import POOL_LABEL
 from k8sim.config.k8s_types import K8sModel, LabelSelector
 from k8sim.config.names import DnsSubdomain, Labels, LabelValue
 from k8sim.config.quantity import to_milli
@@ -504,6 +505,25 @@ class Autoscaling(Strict):
     horizontal_pod_autoscalers: list[HorizontalPodAutoscaler] = []
     cluster_autoscaler: ClusterAutoscaler | None = None
     karpenter: Karpenter | None = None  # Karpenter-style provisioning
+
+    def node_labels(self) -> dict[str, set[str]]:
+        """Labels (key -> values) that nodes the node autoscalers add may carry: their
+        pool names, capacity types and template / NodePool labels (a failure's node
+        selection may name them before any such node exists)."""
+        out: dict[str, set[str]] = {POOL_LABEL: set(), CAPACITY_TYPE_LABEL: set()}
+        if self.cluster_autoscaler is not None:
+            for g in self.cluster_autoscaler.node_groups:
+                out[POOL_LABEL].add(g.name)
+                out[CAPACITY_TYPE_LABEL].add(g.capacity_type)
+                for k, v in g.template.labels.items():
+                    out.setdefault(k, set()).add(v)
+        if self.karpenter is not None:
+            for p in self.karpenter.node_pools:
+                out[POOL_LABEL].add(p.name)
+                out[CAPACITY_TYPE_LABEL].update(("on-demand", "spot"))
+                for k, v in p.labels.items():
+                    out.setdefault(k, set()).add(v)
+        return out
 
     @model_validator(mode="after")
     def _unique_hpas(self) -> Autoscaling:
