@@ -31,11 +31,11 @@ from k8sim.config.base import Strict, located
 from k8sim.config.cluster import NodeGpus, PoolName, Taint
 from k8sim.config.distributions import Distribution
 from k8sim.config.instance_types import CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, catalogue
-from k8sim.constants import POOL_LABEL
 from k8sim.config.k8s_types import K8sModel, LabelSelector
 from k8sim.config.names import DnsSubdomain, Labels, LabelValue
 from k8sim.config.quantity import to_milli
 from k8sim.config.resources import Quantity, ResourceList
+from k8sim.constants import POOL_LABEL
 
 __all__ = [
     "Autoscaling",
