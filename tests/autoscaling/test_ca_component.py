@@ -228,3 +228,16 @@ def test_same_seed_same_tables():
     for name in ("node_groups", "node_cost", "cluster_autoscaler"):
         assert a.frames[name].equals(b.frames[name])
     assert np.array_equal(a.pods["scheduled"].to_numpy(), b.pods["scheduled"].to_numpy())
+
+
+def test_nodes_per_group_plot_has_title_units_and_legend():
+    from k8sim.metrics.plots import node_groups
+
+    _sim, res = _run(_scenario())
+    fig = node_groups(res)
+    ax = fig.axes[0]
+    assert "Nodes per node group" in ax.get_title()
+    assert ax.get_xlabel() == "virtual time (s)" and ax.get_ylabel() == "nodes"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    # The legend names the group, its autoscaler, node-hours and cost (4 x 915 s).
+    assert labels[0] == f"g (cluster-autoscaler, {4 * 915 / 3600:.3g} node-h, cost {4 * 915 / 3600:.3g})"
