@@ -21,6 +21,9 @@ Deployment, its per-pod capacity, queue model and SLO), per-workload usage model
 with a memory growth rate for leaks), and the HPA controller's and metrics pipeline's
 settings (``hpa_controller``, ``load_step_s``, ``metrics_resolution_s``). The component
 that runs them is :mod:`k8sim.autoscaling.pod_autoscaling` (docs/autoscaling.md).
+Karpenter-style provisioning (``karpenter``) has NodePools with requirements over an
+instance-type catalogue (:mod:`k8sim.config.instance_types`), limits and disruption
+settings with Karpenter's defaults (docs/autoscaling.md).
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from k8sim.config.base import Strict, base_dir
+from k8sim.config.base import Strict, base_dir, located
 from k8sim.config.cluster import NodeGpus, PoolName, Taint
 from k8sim.config.distributions import Distribution
+from k8sim.config.instance_types import CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, catalogue
 from k8sim.config.k8s_types import K8sModel, LabelSelector
 from k8sim.config.names import DnsSubdomain, Labels, LabelValue
 from k8sim.config.quantity import to_milli
 from k8sim.config.resources import Quantity, ResourceList
+from k8sim.constants import POOL_LABEL
 
 __all__ = [
     "Autoscaling",
@@ -48,6 +53,11 @@ __all__ = [
     "HorizontalPodAutoscaler",
     "HorizontalPodAutoscalerBehavior",
     "HorizontalPodAutoscalerSpec",
+    "InstanceTypeSpec",
+    "Karpenter",
+    "KarpenterNodePool",
+    "NodePoolDisruption",
+    "NodeSelectorRequirement",
     "MetricSpec",
     "MetricTarget",
     "NodeGroup",
@@ -243,9 +253,10 @@ class HorizontalPodAutoscaler(K8sModel):
 
 
 class NodeTemplate(Strict):
-    """The node a group adds: what ``TemplateNodeInfo`` returns upstream."""
+    """The node a group adds: what ``TemplateNodeInfo`` returns upstream. With the
+    group's ``instance_type``, ``allocatable`` may be left out (the catalogue's)."""
 
-    allocatable: ResourceList  # e.g. {cpu: "4", memory: 16Gi}; pods defaults to 110
+    allocatable: ResourceList = {}  # e.g. {cpu: "4", memory: 16Gi}; pods defaults to 110
     labels: Labels = {}
     taints: list[Taint] = []
     zone: LabelValue | None = None  # topology.kubernetes.io/zone
@@ -254,9 +265,10 @@ class NodeTemplate(Strict):
     @field_validator("allocatable")
     @classmethod
     def _cpu_and_memory(cls, v: dict) -> dict:
-        for r in ("cpu", "memory"):
-            if not v.get(r):
-                raise ValueError(f"{r}: a node template needs a positive {r} allocatable")
+        if v:  # empty: the instance type's (checked by the group)
+            for r in ("cpu", "memory"):
+                if not v.get(r):
+                    raise ValueError(f"{r}: a node template needs a positive {r} allocatable")
         return v
 
 
@@ -267,8 +279,13 @@ class NodeGroup(Strict):
     min_size: int = Field(default=0, ge=0)
     max_size: int = Field(ge=1)
     initial_size: int | None = Field(default=None, ge=0)  # nodes at t = 0 (default: min_size)
-    template: NodeTemplate
-    price_per_hour: float = Field(default=0.0, ge=0)  # money per node-hour (any currency)
+    template: NodeTemplate = NodeTemplate()
+    # An instance type of the catalogue (autoscaling.cluster_autoscaler.catalogue): its
+    # allocatable, labels and list price, unless the template / price_per_hour say otherwise.
+    instance_type: str | None = None
+    # Money per node-hour; when not given and the group has an instance_type: the
+    # catalogue's list price (times 1 - spot_discount for spot).
+    price_per_hour: float = Field(default=0.0, ge=0)
     capacity_type: Literal["on-demand", "spot"] = "on-demand"
 
     @model_validator(mode="after")
@@ -279,6 +296,10 @@ class NodeGroup(Strict):
         if self.initial_size is not None and not self.min_size <= self.initial_size <= self.max_size:
             raise ValueError(f"initial_size: must be within [min_size, max_size] = [{self.min_size}, "
                              f"{self.max_size}], got {self.initial_size}")
+        if self.instance_type is None and not self.template.allocatable:
+            raise ValueError(located("template.allocatable",
+                                     "a node group needs a template with cpu and memory allocatable, "
+                                     "or an instance_type"))
         return self
 
 
@@ -319,9 +340,19 @@ class ClusterAutoscaler(Strict):
     # Not an upstream setting: how long a cloud takes from the resize to a registered
     # node (k8sim's assumption; measure yours). Drawn per node.
     provisioning_latency: Distribution = Field(default_factory=_default_provisioning)  # type: ignore[assignment]
+    # The catalogue node groups' instance_type names (k8sim/data/instance_types).
+    catalogue: Literal["aws-us-east-1"] = "aws-us-east-1"
+    # Price of a spot node group with an instance_type: the on-demand price times
+    # (1 - spot_discount) (k8sim's assumption; spot prices move).
+    spot_discount: float = Field(default=0.6, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> ClusterAutoscaler:
+        known = catalogue(self.catalogue)
+        for i, g in enumerate(self.node_groups):
+            if g.instance_type is not None and g.instance_type not in known:
+                raise ValueError(located(f"node_groups[{i}].instance_type",
+                                         _unknown_type(g.instance_type, known, self.catalogue)))
         names = [g.name for g in self.node_groups]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -538,6 +569,152 @@ class PodMetricsSettings(Strict):
 
 
 
+def _unknown_type(name: str, known: dict, catalogue_name: str, own: bool = False) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(name, list(known), n=3)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    where = " nor among instance_types" if own else ""
+    return (f"instance type {name!r} is not in the {catalogue_name} catalogue ({len(known)} types, "
+            f"k8sim/data/instance_types){where}{hint}")
+
+
+# --------------------------------------------------------------- Karpenter-style provisioning
+
+
+class NodeSelectorRequirement(K8sModel):
+    """A NodePool requirement (``spec.template.spec.requirements[]``): a node label
+    (well-known: ``node.kubernetes.io/instance-type``, ``karpenter.sh/capacity-type``,
+    ``kubernetes.io/arch``, ``karpenter.k8s.aws/instance-family``, ``-cpu``, ``-memory``,
+    ``-gpu-count``) and an operator over its values."""
+
+    key: str = Field(min_length=1)
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
+    values: list[str] = []
+
+    @model_validator(mode="after")
+    def _values(self) -> NodeSelectorRequirement:
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"values: operator {self.operator} needs at least one value")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"values: must be empty for operator {self.operator}")
+        if self.operator in ("Gt", "Lt"):
+            if len(self.values) != 1 or not self.values[0].lstrip("-").isdigit():
+                raise ValueError(f"values: operator {self.operator} needs exactly one integer value")
+        return self
+
+    def matches(self, value: str | None) -> bool:
+        op = self.operator
+        if op == "In":
+            return value is not None and value in self.values
+        if op == "NotIn":
+            return value is None or value not in self.values
+        if op == "Exists":
+            return value is not None
+        if op == "DoesNotExist":
+            return value is None
+        if value is None or not value.lstrip("-").isdigit():
+            return False
+        return int(value) > int(self.values[0]) if op == "Gt" else int(value) < int(self.values[0])
+
+
+class DisruptionBudget(Strict):
+    """``spec.disruption.budgets[]``: at most ``nodes`` (a count or a percentage of
+    the NodePool's nodes, rounded up as upstream) disrupted at once."""
+
+    nodes: str = "10%"
+
+    @field_validator("nodes")
+    @classmethod
+    def _count_or_percent(cls, v: str) -> str:
+        body = v[:-1] if v.endswith("%") else v
+        if not body.isdigit() or (v.endswith("%") and int(body) > 100):
+            raise ValueError(f"must be a non-negative integer or a percentage 0%..100%, got {v!r}")
+        return v
+
+
+class NodePoolDisruption(Strict):
+    """``spec.disruption`` with Karpenter v1's defaults."""
+
+    consolidation_policy: Literal["WhenEmptyOrUnderutilized", "WhenEmpty"] = "WhenEmptyOrUnderutilized"
+    consolidate_after_s: float | None = Field(default=0.0, ge=0)  # consolidateAfter (None: Never)
+    budgets: list[DisruptionBudget] = Field(default_factory=lambda: [DisruptionBudget()])
+
+
+class KarpenterNodePool(Strict):
+    """A NodePool: which instance types and capacity types its nodes may be, their
+    labels and taints, resource limits, a weight (higher is tried first) and disruption."""
+
+    name: PoolName
+    requirements: list[NodeSelectorRequirement] = []
+    labels: Labels = {}
+    taints: list[Taint] = []
+    limits: ResourceList = {}  # total cpu / memory of the pool's nodes (absent: none)
+    weight: int = Field(default=0, ge=0, le=100)
+    disruption: NodePoolDisruption = NodePoolDisruption()
+
+
+class InstanceTypeSpec(Strict):
+    """An instance type of the scenario's own, added to the catalogue."""
+
+    name: str = Field(min_length=1)
+    allocatable: ResourceList  # cpu, memory (pods defaults to 110)
+    price_per_hour: float = Field(ge=0)  # on-demand price per node-hour
+    labels: Labels = {}
+    gpus: NodeGpus | None = None
+
+    @field_validator("allocatable")
+    @classmethod
+    def _cpu_and_memory(cls, v: dict) -> dict:
+        for r in ("cpu", "memory"):
+            if not v.get(r):
+                raise ValueError(f"{r}: an instance type needs a positive {r} allocatable")
+        return v
+
+
+class Karpenter(Strict):
+    """Karpenter-style provisioning: NodePools over an instance-type catalogue, pending
+    pods batched (``--batch-idle-duration`` 1 s, ``--batch-max-duration`` 10 s), the
+    cheapest fitting types launched, under-used nodes consolidated."""
+
+    node_pools: list[KarpenterNodePool] = Field(min_length=1)
+    catalogue: Literal["aws-us-east-1"] | None = "aws-us-east-1"  # None: instance_types only
+    instance_types: list[InstanceTypeSpec] = []
+    batch_idle_s: float = Field(default=1.0, gt=0)  # BATCH_IDLE_DURATION
+    batch_max_s: float = Field(default=10.0, gt=0)  # BATCH_MAX_DURATION
+    # Spot price = on-demand * (1 - spot_discount) (k8sim's assumption; spot prices move).
+    spot_discount: float = Field(default=0.6, ge=0, lt=1)
+    # Launch to Ready of a NodeClaim, drawn per node (k8sim's assumption; measure yours).
+    provisioning_latency: Distribution = Field(default_factory=_default_provisioning)  # type: ignore[assignment]
+    # How often the disruption controller looks for consolidation (upstream polls every 10 s).
+    disruption_interval_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Karpenter:
+        names = [p.name for p in self.node_pools]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"node_pools: duplicate NodePool name(s) {', '.join(dup)}")
+        own = [t.name for t in self.instance_types]
+        dup = sorted({n for n in own if own.count(n) > 1})
+        if dup:
+            raise ValueError(f"instance_types: duplicate name(s) {', '.join(dup)}")
+        known: dict[str, object] = dict(catalogue(self.catalogue)) if self.catalogue is not None else {}
+        known.update({t.name: t for t in self.instance_types})
+        if not known:
+            raise ValueError("instance_types: no instance type (catalogue is null and none is given)")
+        for i, p in enumerate(self.node_pools):
+            for j, r in enumerate(p.requirements):
+                if r.key == INSTANCE_TYPE_LABEL and r.operator in ("In", "NotIn"):
+                    for k, v in enumerate(r.values):
+                        if v not in known:
+                            raise ValueError(located(f"node_pools[{i}].requirements[{j}].values[{k}]",
+                                                     _unknown_type(v, known, self.catalogue or "no", own=True)))
+        if self.batch_idle_s > self.batch_max_s:
+            raise ValueError(located("batch_idle_s", f"must not exceed batch_max_s ({self.batch_max_s:g})"))
+        return self
+
+
 class Autoscaling(Strict):
     """The autoscalers of a scenario."""
 
@@ -551,6 +728,26 @@ class Autoscaling(Strict):
     def runs_pods(self) -> bool:
         """Whether the pod side (load, usage, HPAs) has anything to run."""
         return bool(self.horizontal_pod_autoscalers or self.services or self.usage)
+    karpenter: Karpenter | None = None  # Karpenter-style provisioning
+
+    def node_labels(self) -> dict[str, set[str]]:
+        """Labels (key -> values) that nodes the node autoscalers add may carry: their
+        pool names, capacity types and template / NodePool labels (a failure's node
+        selection may name them before any such node exists)."""
+        out: dict[str, set[str]] = {POOL_LABEL: set(), CAPACITY_TYPE_LABEL: set()}
+        if self.cluster_autoscaler is not None:
+            for g in self.cluster_autoscaler.node_groups:
+                out[POOL_LABEL].add(g.name)
+                out[CAPACITY_TYPE_LABEL].add(g.capacity_type)
+                for k, v in g.template.labels.items():
+                    out.setdefault(k, set()).add(v)
+        if self.karpenter is not None:
+            for p in self.karpenter.node_pools:
+                out[POOL_LABEL].add(p.name)
+                out[CAPACITY_TYPE_LABEL].update(("on-demand", "spot"))
+                for k, v in p.labels.items():
+                    out.setdefault(k, set()).add(v)
+        return out
 
     @model_validator(mode="after")
     def _unique_hpas(self) -> Autoscaling:
@@ -572,6 +769,12 @@ class Autoscaling(Strict):
             raise ValueError(f"usage: workload(s) {', '.join(dup)} have more than one usage model")
         for i, h in enumerate(self.horizontal_pod_autoscalers):
             self._check_metrics(i, h, names, targets)
+        if self.cluster_autoscaler is not None and self.karpenter is not None:
+            groups = {g.name for g in self.cluster_autoscaler.node_groups}
+            both = sorted(groups & {p.name for p in self.karpenter.node_pools})
+            if both:
+                raise ValueError(located("karpenter.node_pools",
+                                         f"name(s) {', '.join(both)} also name a Cluster Autoscaler node group"))
         return self
 
     def _check_metrics(self, i: int, h: HorizontalPodAutoscaler, names: list[str], targets: list[str]) -> None:

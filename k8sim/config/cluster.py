@@ -171,8 +171,7 @@ class Cluster(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Cluster:
-        if not self.node_pools and not self.nodes and not self.trace_nodes:
-            raise ValueError("the cluster needs at least one node (node_pools, nodes or trace_nodes)")
+        # An empty cluster is valid only with a node autoscaler (checked by the Scenario).
         names = [p.name for p in self.node_pools] + [t.name for t in self.trace_nodes]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -296,12 +296,6 @@ class Scenario(K8sModel):
 
     @model_validator(mode="after")
     def _autoscaling_runs(self) -> Scenario:
-        # The Cluster Autoscaler's schema validates, but its component is not in the event
-        # loop yet: refuse rather than run a scenario whose node autoscaler would do nothing.
-        # (HPAs, load and usage models run: k8sim.autoscaling.pod_autoscaling.)
-        if self.autoscaling is not None and self.autoscaling.cluster_autoscaler is not None:
-            raise ValueError("autoscaling.cluster_autoscaler: the Cluster Autoscaler is not part of the "
-                             "simulation yet; remove it")
         if self.autoscaling is not None and self.autoscaling.runs_pods() and self.duration_s is None:
             raise ValueError(located("duration_s", "load, usage models and HPAs keep running: set duration_s"))
         return self
@@ -342,6 +336,7 @@ class Scenario(K8sModel):
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
+        self._check_node_autoscalers()
         names = [w.name for w in self.workloads]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -415,6 +410,32 @@ class Scenario(K8sModel):
         self._check_runtime_classes()
         self._check_storage()
         return self
+
+    def has_node_autoscaler(self) -> bool:
+        """Whether a Cluster Autoscaler or Karpenter-style provisioning adds nodes."""
+        a = self.autoscaling
+        return a is not None and (a.cluster_autoscaler is not None or a.karpenter is not None)
+
+    def _check_node_autoscalers(self) -> None:
+        c = self.cluster
+        if not c.node_pools and not c.nodes and not c.trace_nodes and not self.has_node_autoscaler():
+            raise ValueError(located("cluster", "the cluster needs at least one node (node_pools, nodes or "
+                                     "trace_nodes), or a node autoscaler (autoscaling.cluster_autoscaler, "
+                                     "autoscaling.karpenter)"))
+        if not self.has_node_autoscaler():
+            return
+        a = self.autoscaling
+        assert a is not None
+        which = "cluster_autoscaler" if a.cluster_autoscaler is not None else "karpenter"
+        if self.duration_s is None:
+            raise ValueError(located(f"autoscaling.{which}", "a node autoscaler runs for ever: set duration_s"))
+        taken = {p.name for p in c.node_pools} | {t.name for t in c.trace_nodes}
+        named = [("cluster_autoscaler.node_groups", g.name) for g in
+                 (a.cluster_autoscaler.node_groups if a.cluster_autoscaler is not None else [])]
+        named += [("karpenter.node_pools", p.name) for p in (a.karpenter.node_pools if a.karpenter is not None else [])]
+        for where, name in named:
+            if name in taken:
+                raise ValueError(located(f"autoscaling.{where}", f"{name!r} also names a cluster node pool"))
 
     def _check_storage(self) -> None:
         """Names resolve, a pre-bound volume is big enough, a class can give the access

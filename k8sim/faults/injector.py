@@ -48,7 +48,7 @@ from k8sim.config.faults import (
     ZoneOutages,
 )
 from k8sim.config.loader import ScenarioError
-from k8sim.constants import HOSTNAME_LABEL
+from k8sim.constants import HOSTNAME_LABEL, POOL_LABEL
 from k8sim.controllers.nodelifecycle import lifecycle_taints
 from k8sim.faults.actions import check_workload_action, run_action
 from k8sim.faults.drain import drain
@@ -60,6 +60,18 @@ if TYPE_CHECKING:
 _Gen = Generator[Any, Any, None]
 #: Reason of pods evicted at a spot interruption notice.
 SPOT_INTERRUPTION = "SpotInterruption"
+
+
+def _autoscaled(sc: Any, sel: NodeSelection) -> bool:
+    """Whether ``sel`` selects by labels only, each one a node autoscaler may put on the
+    nodes it adds (so the selection may match no node yet)."""
+    if sc.autoscaling is None or sel.names is not None or sel.zone is not None:
+        return False
+    future = sc.autoscaling.node_labels()
+    wanted = dict(sel.labels)
+    if sel.pool is not None:
+        wanted[POOL_LABEL] = sel.pool
+    return bool(wanted) and all(v in future.get(k, ()) for k, v in wanted.items())
 
 
 def _key(name: str) -> int:
@@ -93,7 +105,7 @@ class Faults:
             self.sources[name] = f.kind
             if isinstance(f, ZoneOutages):
                 problems += self._check_zones(f, f"failures[{i}]")
-            else:
+            elif not (isinstance(f, (NodeFailures, SpotInterruptions)) and _autoscaled(sc, f.nodes)):
                 problems += check_selection(self.state, f.nodes, f"failures[{i}].nodes")
             if isinstance(f, (NodeFailures, SpotInterruptions)):
                 self._per_node.append((i, f))

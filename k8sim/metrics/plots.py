@@ -455,6 +455,34 @@ def availability(result: RunResult, top: int = 8) -> Figure:
     return fig
 
 
+def node_groups(result: RunResult) -> Figure:
+    """Nodes per autoscaled node group / NodePool over time (registered nodes, solid;
+    requested but not yet registered, dotted), with each group's cost in the legend."""
+    sizes = result.frames["node_groups"]
+    cost = result.frames.get("node_cost")
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    end = result.end_time
+    div, xlabel = time_axis(end)
+    for i, ((scaler, group), rows) in enumerate(sizes.groupby(["autoscaler", "group"], sort=True)):
+        t = np.append(rows["time_s"].to_numpy(), end) / div
+        money = ""
+        if cost is not None and len(cost):
+            mine = cost[(cost["autoscaler"] == scaler) & (cost["group"] == group)]
+            if len(mine):
+                money = f", {mine['node_hours'].sum():.3g} node-h, cost {mine['cost'].sum():.3g}"
+        line = ax.step(t, np.append(rows["nodes"].to_numpy(), rows["nodes"].iloc[-1]), where="post",
+                       label=f"{group} ({scaler}{money})", **line_style(i))[0]
+        if rows["upcoming"].any():
+            ax.step(t, np.append(rows["upcoming"].to_numpy(), rows["upcoming"].iloc[-1]), where="post",
+                    color=line.get_color(), linestyle=":", linewidth=1.0, label=f"{group}: provisioning")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("nodes")
+    ax.set_title(_title(result, "Nodes per node group"))
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
     """Draw every standard plot into ``directory`` as PNG; returns the paths. A trace
     inflation replay gets no latency CDF (its virtual time is only an order)."""
@@ -489,6 +517,9 @@ def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
             plots["service_latency.png"] = ap.service_latency
         if len(result.frames["node_usage"]):
             plots["node_usage.png"] = ap.node_usage
+    groups = result.frames.get("node_groups")
+    if groups is not None and len(groups):
+        plots["node_groups.png"] = node_groups
     for fname, fn in plots.items():
         fig = fn(result)
         path = d / fname

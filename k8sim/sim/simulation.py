@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import simpy
 
+from k8sim.autoscaling import assembly as autoscaling_assembly
 from k8sim.batch.podgroups import PodGroups
 from k8sim.batch.training import TrainingJobs
 from k8sim.cluster.api import ClusterAPI
@@ -90,6 +91,8 @@ class Simulation:
         #: What the build found questionable but runnable (kept in the provenance).
         self.warnings = self.ctx.warnings
         self.trace_node_counts = build_nodes(self.ctx)
+        # Node groups / NodePools of the node autoscalers (None without them).
+        self.node_autoscaling = autoscaling_assembly.add_initial_nodes(self.ctx)
         inflation = any(w.trace is not None and w.trace.mode == "inflation" for w in scenario.workloads)
         self.profiles, self.scheduler_settings = build_profiles(scenario, self.streams, self.warnings, inflation)
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
@@ -149,6 +152,9 @@ class Simulation:
             from k8sim.autoscaling.pod_autoscaling import PodAutoscaling
 
             self.pod_autoscaling = self._add(PodAutoscaling(self.ctx))
+        if self.node_autoscaling is not None:
+            for c in autoscaling_assembly.components(self.ctx, self.node_autoscaling, self.profiles):
+                self._add(c)
         for factory in components:
             self._add(factory(self.ctx))
         # The target workload of the GPU fragmentation measure, and of FGD profiles given

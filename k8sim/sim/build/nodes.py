@@ -59,6 +59,15 @@ def resource_index(scenario: Scenario, more: set[str] | frozenset[str] = frozens
             extra |= set(ic.requests or {})
     for rc in scenario.runtime_classes:
         extra |= set(rc.overhead.pod_fixed) if rc.overhead is not None else set()
+    a = scenario.autoscaling
+    if a is not None and a.cluster_autoscaler is not None:
+        for g in a.cluster_autoscaler.node_groups:
+            extra |= set(g.template.allocatable)
+            if g.instance_type is not None:
+                extra.add("ephemeral-storage")
+    if a is not None and a.karpenter is not None:
+        for t in a.karpenter.instance_types:
+            extra |= set(t.allocatable)
     return ResourceIndex.from_names(extra)
 
 
