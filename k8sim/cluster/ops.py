@@ -18,6 +18,43 @@ from k8sim.cluster.pods import BOUND, FAILED, PENDING, RUNNING, UNSCHEDULABLE, P
 from k8sim.constants import GPU_MILLI, GPU_MODEL_LABEL
 
 
+class NodeJournal:
+    """An append-only record of the node columns whose row changed, for caches that
+    keep per-node results and recompute only the nodes changed since they last looked.
+
+    A reader keeps a position (:attr:`end` when it last looked) and asks
+    :meth:`since` for the nodes appended after it; ``None`` means the record no longer
+    reaches that far back (it keeps at most about ``limit`` entries), and the reader
+    must recompute everything. A node may appear several times.
+    """
+
+    __slots__ = ("nodes", "base", "limit")
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.nodes: list[int] = []
+        self.base = 0  # position of nodes[0]
+        self.limit = limit
+
+    @property
+    def end(self) -> int:
+        """The position after the last entry."""
+        return self.base + len(self.nodes)
+
+    def append(self, node: int) -> None:
+        nodes = self.nodes
+        nodes.append(node)
+        if len(nodes) > self.limit:
+            drop = len(nodes) // 2
+            del nodes[:drop]
+            self.base += drop
+
+    def since(self, position: int) -> list[int] | None:
+        """Nodes appended at or after ``position`` (None: no longer recorded)."""
+        if position < self.base:
+            return None
+        return self.nodes[position - self.base:]
+
+
 @dataclass
 class ClusterState:
     """Node table + pod table + the resource axis they share, plus pod shapes.
@@ -57,6 +94,12 @@ class ClusterState:
     #: The run's claims and volumes (``k8sim.storage.volumes.VolumeState``), None
     #: without storage; read by the volume plugins.
     volumes: Any = field(init=False, default=None)
+    #: Nodes whose usage changed (bind, release: ``requested``, ``free``,
+    #: ``nonzero_requested``, ``gpu_free``, ``group_counts``), and nodes changed in any
+    #: other way one at a time (Ready, cordon, labels, taints, removal). Adding nodes
+    #: changes ``nodes.n`` instead. Read by the scheduler's incremental caches.
+    usage_journal: NodeJournal = field(init=False, default_factory=NodeJournal)
+    node_journal: NodeJournal = field(init=False, default_factory=NodeJournal)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
@@ -295,23 +338,24 @@ def nominate(state: ClusterState, pod: int, node: int) -> None:
     state.generation += 1
 
 
-def _node_changed(state: ClusterState) -> None:
+def _node_changed(state: ClusterState, node: int) -> None:
     # Plugins cache per-node masks until ``nodes.version`` moves; scheduling failures
-    # are cached until ``generation`` moves.
+    # are cached until ``generation`` moves; per-node caches recompute the node.
     state.nodes.version += 1
     state.generation += 1
+    state.node_journal.append(node)
 
 
 def set_unschedulable(state: ClusterState, node: int, unschedulable: bool) -> None:
     """Cordon (True) or uncordon (False) a node."""
     state.nodes.unschedulable[node] = unschedulable
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def set_ready(state: ClusterState, node: int, ready: bool) -> None:
     """Set a node's Ready condition."""
     state.nodes.ready[node] = ready
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def set_up(state: ClusterState, node: int, up: bool) -> None:
@@ -332,7 +376,7 @@ def set_labels(state: ClusterState, node: int, labels: dict[str, str]) -> None:
             nt.label_values[key] = {}
         values = nt.label_values[key]
         nt.labels[key][node] = values.setdefault(value, len(values))
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def set_taints(state: ClusterState, node: int, taints: list[TaintSpec]) -> None:
@@ -346,7 +390,7 @@ def set_taints(state: ClusterState, node: int, taints: list[TaintSpec]) -> None:
     nt.taints[:, node] = False
     for t in taints:
         nt.taints[nt.taint_index[t], node] = True
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def remove_node(state: ClusterState, node: int, now: float) -> None:
@@ -361,7 +405,7 @@ def remove_node(state: ClusterState, node: int, now: float) -> None:
     nt.up[node] = False
     nt.unschedulable[node] = True
     state.removed_nodes += 1
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def mark_terminating(state: ClusterState, pod: int) -> bool:
@@ -391,6 +435,7 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     pods.scheduled[pod] = now
     state.nominated.pop(pod, None)
     state.generation += 1
+    state.usage_journal.append(node)
 
 
 def set_bound_time(state: ClusterState, pod: int, now: float) -> None:
@@ -446,6 +491,7 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     pods.finished[pod] = now
     state.terminating.discard(pod)
     state.generation += 1
+    state.usage_journal.append(node)
     return node
 
 

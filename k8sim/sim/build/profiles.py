@@ -75,6 +75,8 @@ def build_profiles(scenario: Scenario, streams: Streams, warnings: list[str],
         priority = NodePriority(streams.generator("node-priority"))
         for prof in profiles.values():
             prof.node_priority = priority
+    for prof in profiles.values():
+        prof.incremental = settings.incremental
     return profiles, settings
 
 
