@@ -28,21 +28,18 @@ class NodeJournal:
     must recompute everything. A node may appear several times.
     """
 
-    __slots__ = ("nodes", "base", "limit")
+    __slots__ = ("nodes", "base", "end", "limit")
 
     def __init__(self, limit: int = 1 << 16) -> None:
         self.nodes: list[int] = []
         self.base = 0  # position of nodes[0]
+        self.end = 0  # position after the last entry
         self.limit = limit
-
-    @property
-    def end(self) -> int:
-        """The position after the last entry."""
-        return self.base + len(self.nodes)
 
     def append(self, node: int) -> None:
         nodes = self.nodes
         nodes.append(node)
+        self.end += 1
         if len(nodes) > self.limit:
             drop = len(nodes) // 2
             del nodes[:drop]

@@ -329,11 +329,23 @@ class Profile:
         entry = self._entry
         if entry is not None and self.incremental and pod is self._entry_pod and self.caches.current(entry, state):
             raw = self.caches.raw_scores(entry, state, pod)
+        # The entry's shortcuts leave out per-plugin scores: not when recording them.
+        fast = raw is not None and not self.record
         for i, (plugin, weight) in enumerate(self.scores):
             if raw is not None and i in raw:
                 cached = raw[i]
                 if cached is None:
                     continue  # PreScore skips this shape
+                if fast:
+                    assert entry is not None
+                    if i in entry.fused:
+                        if i == entry.fused_first:
+                            total += entry.fused_total[candidates]
+                        continue
+                    value = entry.uniform.get(i)
+                    if value is not None:
+                        total += self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
+                        continue
                 scores = cached[candidates]
             elif not plugin.pre_score(state, pod):
                 continue
@@ -345,6 +357,21 @@ class Profile:
             if self.record:
                 per_plugin[plugin.name] = s
         return total, per_plugin
+
+    @staticmethod
+    def _uniform_term(entry: Entry, pod: PodInfo, i: int, plugin: ScorePlugin, weight: int, value: int,
+                      k: int) -> np.ndarray:
+        """``weight * normalize(k scores all equal to value)``, kept per ``(i, k)``."""
+        key = (i, k)
+        term = entry.memo.get(key)
+        if term is None:
+            s = plugin.normalize(pod, np.full(k, value, dtype=np.int64))
+            check_score_range(s, plugin.name)
+            term = s * weight
+            if len(entry.memo) >= 64:
+                entry.memo.clear()
+            entry.memo[key] = term
+        return term
 
     def rejectors(self, state: ClusterState, pod: PodInfo) -> frozenset[str]:
         """Plugins that were the first to reject at least one node (upstream's

@@ -42,9 +42,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ScorePlugin
+
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
-    from k8sim.scheduling.plugins.base import FilterPlugin, ScorePlugin
+    from k8sim.scheduling.plugins.base import FilterPlugin
     from k8sim.scheduling.podinfo import PodInfo
 
 #: Default byte budget of the incremental entries of one profile.
@@ -66,10 +68,21 @@ class Entry:
     profile's ``i``-th score plugin (None: its PreScore skips the shape); a plugin not in
     ``raw`` runs each cycle. ``position`` is the journals' ``(usage, node)`` ends when
     the entry was last brought up to date.
+
+    Two shortcuts for cycles that do not record per-plugin scores: ``fused`` holds the
+    indices of the cached plugins whose NormalizeScore is the identity and whose raw
+    scores computed so far all lie in ``[0, MAX_NODE_SCORE]``, and ``fused_total`` their
+    weighted sum per node (one gather per cycle instead of one per plugin; the framework
+    adds it where the first of them, ``fused_first``, would be added). ``uniform`` maps
+    a cached plugin that reads no usage and scores every node that passes the static
+    filters alike to that raw score: its normalised, weighted term over ``k`` candidates
+    is the same array each time (NormalizeScore is a function of the pod and the
+    scores), kept in ``memo`` by ``(plugin index, k)``.
     """
 
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
-                 "raw", "static_scores", "usage_scores", "scoring_cycles")
+                 "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
+                 "fused_weights", "fused_total", "uniform", "memo")
 
     def __init__(self) -> None:
         self.n = -1
@@ -83,6 +96,12 @@ class Entry:
         self.static_scores: list[tuple[int, ScorePlugin]] = []
         self.usage_scores: list[tuple[int, ScorePlugin]] = []
         self.scoring_cycles = 0
+        self.fused: frozenset[int] = frozenset()
+        self.fused_first = -1
+        self.fused_weights: list[tuple[int, int]] = []  # (plugin index, weight)
+        self.fused_total = np.zeros(0, dtype=np.int64)
+        self.uniform: dict[int, int] = {}
+        self.memo: dict[tuple[int, int], np.ndarray] = {}
 
     def nbytes(self) -> int:
         raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
@@ -174,6 +193,8 @@ class ShapeCaches:
         e.mask = mask_static & mask_usage
         e.raw = None  # scores are rebuilt at the next scoring cycle that wants them
         e.static_scores, e.usage_scores = [], []
+        _unfuse(e)
+        e.uniform, e.memo = {}, {}
 
     def _update(self, e: Entry, state: ClusterState, pod: PodInfo) -> bool:
         """Recompute the changed nodes; False if the entry must be rebuilt instead."""
@@ -209,6 +230,9 @@ class ShapeCaches:
                         a = raw[i]
                         assert a is not None
                         a[sel] = plugin.score(state, pod, sel)
+                        if i in e.fused and not _in_range(a[sel]):
+                            _unfuse(e)
+                _find_uniform(e)
         if len(changed) > limit:
             return False
         du = np.fromiter(sorted(changed), dtype=np.intp, count=len(changed))
@@ -219,13 +243,18 @@ class ShapeCaches:
             e.mask_usage[du] = m
         ok = e.mask_static[du] & e.mask_usage[du]
         e.mask[du] = ok
-        if raw is not None and e.usage_scores:
+        if raw is not None:
             sel = du[ok]
             if sel.size:
                 for i, plugin in e.usage_scores:
                     a = raw[i]
                     assert a is not None
-                    a[sel] = plugin.score(state, pod, sel)
+                    values = plugin.score(state, pod, sel)
+                    a[sel] = values
+                    if i in e.fused and not _in_range(a[sel]):
+                        _unfuse(e)
+                if e.fused_weights:
+                    e.fused_total[sel] = _weighted(raw, e.fused_weights, sel)
         e.position = end
         return True
 
@@ -263,8 +292,64 @@ class ShapeCaches:
             raw[i] = a
             (e.usage_scores if plugin.reads_usage else e.static_scores).append((i, plugin))
         e.raw = raw
+        # The shortcuts (see Entry).
+        fused = []
+        for i, (plugin, w) in enumerate(self.scores):
+            cached = raw.get(i)
+            if cached is None or type(plugin).normalize is not ScorePlugin.normalize:
+                continue
+            if _in_range(cached[usage_nodes if plugin.reads_usage else static_nodes]):
+                fused.append((i, w))
+        if fused:
+            e.fused_weights = fused
+            e.fused = frozenset(i for i, _ in fused)
+            e.fused_first = fused[0][0]
+            e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
+            e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
+        e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
+        _find_uniform(e)
         self._trim(state)
         return raw
+
+
+def _in_range(values: np.ndarray) -> bool:
+    """All of ``values`` in ``[0, MAX_NODE_SCORE]`` (True when empty)."""
+    if values.size < 16:
+        listed = values.tolist()
+        return not listed or (min(listed) >= 0 and max(listed) <= MAX_NODE_SCORE)
+    return bool(values.min() >= 0 and values.max() <= MAX_NODE_SCORE)
+
+
+def _weighted(raw: dict[int, np.ndarray | None], weights: list[tuple[int, int]], at: np.ndarray) -> np.ndarray:
+    total = np.zeros(at.size, dtype=np.int64)
+    for i, w in weights:
+        a = raw[i]
+        assert a is not None
+        total += a[at] * w
+    return total
+
+
+def _unfuse(e: Entry) -> None:
+    """Give up the fused sum: its plugins are scored one by one from now on."""
+    e.fused, e.fused_first, e.fused_weights = frozenset(), -1, []
+    e.fused_total = np.zeros(0, dtype=np.int64)
+
+
+def _find_uniform(e: Entry) -> None:
+    """Recompute which static cached plugins score every statically feasible node alike."""
+    assert e.raw is not None
+    for i, _ in e.static_scores:
+        if i in e.fused:
+            continue
+        a = e.raw[i]
+        assert a is not None
+        values = a[e.mask_static]
+        if values.size and values.min() == values.max():
+            if e.uniform.get(i) != int(values[0]):
+                e.memo = {}
+            e.uniform[i] = int(values[0])
+        else:
+            e.uniform.pop(i, None)
 
 
 def _capacity(budget: int, per_item: int) -> int:

@@ -207,14 +207,14 @@ def _churn_cluster(preset: str) -> Simulation:
     return Simulation(validate_scenario(doc))
 
 
-def _churn(preset: str, incremental: bool, steps: int = 900, seed: int = 5) -> list[tuple]:
+def _churn(preset: str, incremental: bool, record: bool = True, steps: int = 900, seed: int = 5) -> list[tuple]:
     """Schedule ``steps`` pods of random shapes, changing the cluster between cycles in
     every way the ops allow; returns every decision and the start index after it."""
     sim = _churn_cluster(preset)
     state = sim.state
     profile = next(iter(sim.profiles.values()))
     profile.incremental = incremental
-    profile.record = True
+    profile.record = record  # without: the entries' shortcuts (fused sum, uniform terms) run
     profile.caches.entry_budget = 0  # few entries: evictions and rebuilds happen too
     rng = np.random.default_rng(seed)
     pods = state.pods
@@ -227,7 +227,7 @@ def _churn(preset: str, incremental: bool, steps: int = 900, seed: int = 5) -> l
                         priority=0, created=0.0, duration=np.inf, start_latency=0.0,
                         gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)
         d = profile.schedule(state, info, p)
-        out.append((d.node, d.feasible, profile.next_start_node_index,
+        out.append((d.node, d.feasible, profile.next_start_node_index, profile.rng.bit_generator.state["state"],
                     None if d.candidates is None else d.candidates.tolist(),
                     None if d.totals is None else d.totals.tolist(),
                     {k: v.tolist() for k, v in d.per_plugin.items()}))
@@ -272,12 +272,13 @@ def _churn(preset: str, incremental: bool, steps: int = 900, seed: int = 5) -> l
     return [*out, stats] if incremental else out
 
 
+@pytest.mark.parametrize("record", [True, False], ids=["recorded", "fast"])
 @pytest.mark.parametrize("preset", ["kube-default", "binpack", "first-fit", "best-fit", "tetris", "drf",
                                     "gpu-packing", "gpu-clustering", "gpu-best-fit", "random"])
-def test_every_decision_same_with_caches_on_and_off_under_churn(preset):
-    on = _churn(preset, True)
+def test_every_decision_same_with_caches_on_and_off_under_churn(preset, record):
+    on = _churn(preset, True, record)
     updates, rebuilds = on.pop()
-    off = _churn(preset, False)
+    off = _churn(preset, False, record)
     assert len(on) == len(off)
     for i, (a, b) in enumerate(zip(on, off, strict=True)):
         assert a == b, f"{preset}: decision {i} differs"
@@ -376,3 +377,44 @@ def test_cache_budgets_scale_with_the_node_count():
     assert incremental._capacity(incremental.SHAPE_BUDGET, 16 * 10_000) == (128 << 20) // 160_000 == 838
     assert incremental._capacity(incremental.SHAPE_BUDGET, 16 * 100) == incremental.MAX_SHAPES
     assert incremental._capacity(incremental.SHAPE_BUDGET, 16 * 10**7) == incremental.MIN_SHAPES
+
+
+def test_observation_rows_kept_incrementally_equal_a_full_recomputation():
+    """The observation's node rows are recomputed only for journalled nodes; after every
+    kind of change they equal the rows computed for all nodes at once."""
+    sim = _churn_cluster("kube-default")
+    state = sim.state
+    layout = sim.make_observation_layout(label_features=["topology.kubernetes.io/zone", "tier"])
+    rng = np.random.default_rng(2)
+    pods = state.pods
+    gpu_shape = next(s for s in state.shapes if s.gpu_count)
+    gpu_nodes = np.flatnonzero(state.nodes.gpu_count > 0)
+    bound: list[int] = []
+    n = state.nodes.n
+    checked = 0
+    for i in range(300):
+        r = rng.random()
+        if r < 0.5:
+            info = gpu_shape if rng.random() < 0.5 else state.shapes[0]
+            node = int(rng.choice(gpu_nodes)) if info.gpu_count else int(rng.integers(n))
+            p = pods.append(name=f"p{i}", requests=info.requests, workload=info.workload, index=i,
+                            shape=info.shape, priority=0, created=0.0, duration=np.inf, start_latency=0.0,
+                            gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)
+            if (state.nodes.free[:, node] >= info.requests).all() and (
+                    not info.gpu_count or (state.nodes.gpu_free[node] >= info.gpu_milli).any()):
+                ops.bind(state, p, node, 0.0)
+                bound.append(p)
+        elif r < 0.8 and bound:
+            ops.release(state, bound.pop(int(rng.integers(len(bound)))), 3, 0.0)
+        elif r < 0.9:
+            node = int(rng.integers(n))
+            ops.set_unschedulable(state, node, not bool(state.nodes.unschedulable[node]))
+        else:
+            node = int(rng.integers(n))
+            ops.set_labels(state, node, {**state.nodes.node_labels(node), "tier": str(rng.choice(["gold", "x"]))})
+        if rng.random() < 0.5:  # observe after some changes only: several accumulate
+            got = layout._node_rows().copy()
+            want = layout._columns(slice(0, n), n).T
+            np.testing.assert_array_equal(got[:n], want)
+            checked += 1
+    assert checked > 100
