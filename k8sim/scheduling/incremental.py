@@ -246,13 +246,14 @@ class ShapeCaches:
         if raw is not None:
             sel = du[ok]
             if sel.size:
+                fused = e.fused
                 for i, plugin in e.usage_scores:
                     a = raw[i]
                     assert a is not None
-                    values = plugin.score(state, pod, sel)
-                    a[sel] = values
-                    if i in e.fused and not _in_range(a[sel]):
+                    a[sel] = values = plugin.score(state, pod, sel)
+                    if i in fused and not _in_range(np.asarray(values)):
                         _unfuse(e)
+                        fused = e.fused
                 if e.fused_weights:
                     e.fused_total[sel] = _weighted(raw, e.fused_weights, sel)
         e.position = end
