@@ -82,7 +82,7 @@ class Entry:
 
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
-                 "fused_weights", "fused_total", "uniform", "memo")
+                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo")
 
     def __init__(self) -> None:
         self.n = -1
@@ -99,6 +99,7 @@ class Entry:
         self.fused: frozenset[int] = frozenset()
         self.fused_first = -1
         self.fused_weights: list[tuple[int, int]] = []  # (plugin index, weight)
+        self.fused_weight: dict[int, int] = {}  # the same, by plugin index
         self.fused_total = np.zeros(0, dtype=np.int64)
         self.uniform: dict[int, int] = {}
         self.memo: dict[tuple[int, int], np.ndarray] = {}
@@ -241,21 +242,33 @@ class ShapeCaches:
             for f in e.usage_filters[1:]:
                 m = m & f.filter_nodes(state, pod, du)
             e.mask_usage[du] = m
-        ok = e.mask_static[du] & e.mask_usage[du]
+            ok = e.mask_static[du] & m
+        else:
+            ok = e.mask_static[du] & e.mask_usage[du]
         e.mask[du] = ok
         if raw is not None:
             sel = du[ok]
             if sel.size:
                 fused = e.fused
+                # The fused sum of the fresh scores, when every fused plugin reads usage.
+                acc: np.ndarray | None = None
+                members = 0
                 for i, plugin in e.usage_scores:
                     a = raw[i]
                     assert a is not None
                     a[sel] = values = plugin.score(state, pod, sel)
-                    if i in fused and not _in_range(np.asarray(values)):
-                        _unfuse(e)
-                        fused = e.fused
+                    if i in fused:
+                        if not _in_range(np.asarray(values)):
+                            _unfuse(e)
+                            fused = e.fused
+                            continue
+                        term = a[sel] * e.fused_weight[i]
+                        acc = term if acc is None else acc + term
+                        members += 1
                 if e.fused_weights:
-                    e.fused_total[sel] = _weighted(raw, e.fused_weights, sel)
+                    if acc is None or members != len(e.fused_weights):
+                        acc = _weighted(raw, e.fused_weights, sel)
+                    e.fused_total[sel] = acc
         e.position = end
         return True
 
@@ -303,6 +316,7 @@ class ShapeCaches:
                 fused.append((i, w))
         if fused:
             e.fused_weights = fused
+            e.fused_weight = dict(fused)
             e.fused = frozenset(i for i, _ in fused)
             e.fused_first = fused[0][0]
             e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
@@ -332,7 +346,7 @@ def _weighted(raw: dict[int, np.ndarray | None], weights: list[tuple[int, int]],
 
 def _unfuse(e: Entry) -> None:
     """Give up the fused sum: its plugins are scored one by one from now on."""
-    e.fused, e.fused_first, e.fused_weights = frozenset(), -1, []
+    e.fused, e.fused_first, e.fused_weights, e.fused_weight = frozenset(), -1, [], {}
     e.fused_total = np.zeros(0, dtype=np.int64)
 
 
