@@ -61,18 +61,18 @@ def main() -> int:
     # choice, the run is the profile's own); "filters only": suggest=False, the agent's
     # setting (the scores' work is skipped), action = the first feasible node.
     print(f"{'profile':<14} {'mode':<15} {'nodes':>6} {'steps':>7} {'steps/s':>9} {'steps/cpu-s':>12}")
-    worst = float("inf")  # steps per CPU-second, filters only
+    worst = {True: float("inf"), False: float("inf")}  # steps per CPU-second, by mode
     for preset in ("kube-default", "binpack"):
         for suggest in (True, False):
             steps, wall, cpu = measure(args.nodes, args.pods, preset, suggest)
-            if not suggest:
-                worst = min(worst, steps / cpu)
+            worst[suggest] = min(worst[suggest], steps / cpu)
             mode = "suggested" if suggest else "filters only"
             print(f"{preset:<14} {mode:<15} {args.nodes:>6} {steps:>7} {steps / wall:>9,.0f} {steps / cpu:>12,.0f}")
     # Judged on CPU time: on an idle machine wall clock equals it, on a shared one it
     # measures the other load.
-    print(f"goal >= 5,000 steps/s at 1,000 nodes without an agent (filters only, per CPU-second): "
-          f"{'met' if worst >= 5000 else 'NOT met'}")
+    for suggest, mode in ((True, "with the profile's scores"), (False, "filters only")):
+        print(f"goal >= 5,000 steps/s at 1,000 nodes without an agent ({mode}, per CPU-second): "
+              f"{'met' if worst[suggest] >= 5000 else 'NOT met'} ({worst[suggest]:,.0f})")
     return 0
 
 

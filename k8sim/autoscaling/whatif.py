@@ -173,6 +173,7 @@ class WhatIf:
         s.nodes.nonzero_requested[:, node] += live.nonzero[pod] * sign
         s.group_counts[s.shape_group[int(live.shape[pod])], node] += sign
         s.generation += 1
+        s.usage_journal.append(node)  # the incremental scheduling caches read it
 
     def undo(self, placed: Iterable[tuple[int, int]]) -> None:
         """Take back placements made with :meth:`place`: ``(scratch pod row, node)``."""

@@ -18,6 +18,40 @@ from k8sim.cluster.pods import BOUND, FAILED, PENDING, RUNNING, UNSCHEDULABLE, P
 from k8sim.constants import GPU_MILLI, GPU_MODEL_LABEL
 
 
+class NodeJournal:
+    """An append-only record of the node columns whose row changed, for caches that
+    keep per-node results and recompute only the nodes changed since they last looked.
+
+    A reader keeps a position (:attr:`end` when it last looked) and asks
+    :meth:`since` for the nodes appended after it; ``None`` means the record no longer
+    reaches that far back (it keeps at most about ``limit`` entries), and the reader
+    must recompute everything. A node may appear several times.
+    """
+
+    __slots__ = ("nodes", "base", "end", "limit")
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.nodes: list[int] = []
+        self.base = 0  # position of nodes[0]
+        self.end = 0  # position after the last entry
+        self.limit = limit
+
+    def append(self, node: int) -> None:
+        nodes = self.nodes
+        nodes.append(node)
+        self.end += 1
+        if len(nodes) > self.limit:
+            drop = len(nodes) // 2
+            del nodes[:drop]
+            self.base += drop
+
+    def since(self, position: int) -> list[int] | None:
+        """Nodes appended at or after ``position`` (None: no longer recorded)."""
+        if position < self.base:
+            return None
+        return self.nodes[position - self.base:]
+
+
 @dataclass
 class ClusterState:
     """Node table + pod table + the resource axis they share, plus pod shapes.
@@ -61,6 +95,12 @@ class ClusterState:
     #: (container name, exit code). Absent: no kubelet reported one (the pod was never
     #: bound, or its node was lost). Read by the Job controller's pod failure policy.
     exit_codes: dict[int, tuple[str, int]] = field(init=False, default_factory=dict)
+    #: Nodes whose usage changed (bind, release: ``requested``, ``free``,
+    #: ``nonzero_requested``, ``gpu_free``, ``group_counts``), and nodes changed in any
+    #: other way one at a time (Ready, cordon, labels, taints, removal). Adding nodes
+    #: changes ``nodes.n`` instead. Read by the scheduler's incremental caches.
+    usage_journal: NodeJournal = field(init=False, default_factory=NodeJournal)
+    node_journal: NodeJournal = field(init=False, default_factory=NodeJournal)
 
     def __post_init__(self) -> None:
         self.nodes = NodeTable(self.resources)
@@ -305,23 +345,24 @@ def volumes_changed(state: ClusterState) -> None:
     state.generation += 1
 
 
-def _node_changed(state: ClusterState) -> None:
+def _node_changed(state: ClusterState, node: int) -> None:
     # Plugins cache per-node masks until ``nodes.version`` moves; scheduling failures
-    # are cached until ``generation`` moves.
+    # are cached until ``generation`` moves; per-node caches recompute the node.
     state.nodes.version += 1
     state.generation += 1
+    state.node_journal.append(node)
 
 
 def set_unschedulable(state: ClusterState, node: int, unschedulable: bool) -> None:
     """Cordon (True) or uncordon (False) a node."""
     state.nodes.unschedulable[node] = unschedulable
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def set_ready(state: ClusterState, node: int, ready: bool) -> None:
     """Set a node's Ready condition."""
     state.nodes.ready[node] = ready
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def set_up(state: ClusterState, node: int, up: bool) -> None:
@@ -342,7 +383,7 @@ def set_labels(state: ClusterState, node: int, labels: dict[str, str]) -> None:
             nt.label_values[key] = {}
         values = nt.label_values[key]
         nt.labels[key][node] = values.setdefault(value, len(values))
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def set_taints(state: ClusterState, node: int, taints: list[TaintSpec]) -> None:
@@ -356,7 +397,7 @@ def set_taints(state: ClusterState, node: int, taints: list[TaintSpec]) -> None:
     nt.taints[:, node] = False
     for t in taints:
         nt.taints[nt.taint_index[t], node] = True
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def remove_node(state: ClusterState, node: int, now: float) -> None:
@@ -371,7 +412,7 @@ def remove_node(state: ClusterState, node: int, now: float) -> None:
     nt.up[node] = False
     nt.unschedulable[node] = True
     state.removed_nodes += 1
-    _node_changed(state)
+    _node_changed(state, node)
 
 
 def mark_terminating(state: ClusterState, pod: int) -> bool:
@@ -401,6 +442,7 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     pods.scheduled[pod] = now
     state.nominated.pop(pod, None)
     state.generation += 1
+    state.usage_journal.append(node)
 
 
 def set_bound_time(state: ClusterState, pod: int, now: float) -> None:
@@ -434,6 +476,7 @@ def unassume(state: ClusterState, pod: int) -> int:
     pods.phase[pod] = PENDING
     pods.scheduled[pod] = np.nan
     state.generation += 1
+    state.usage_journal.append(node)
     return node
 
 
@@ -481,6 +524,7 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     pods.finished[pod] = now
     state.terminating.discard(pod)
     state.generation += 1
+    state.usage_journal.append(node)
     return node
 
 

@@ -117,6 +117,10 @@ class SchedulerSettings(K8sModel):
     tie_break: Literal["random", "nodePriority"] | None = Field(default=None, alias="tieBreak")
     # What profile policies and the Gymnasium environment observe.
     observation: ObservationSpec = ObservationSpec()
+    # Incremental scheduling (k8sim): keep the node-local plugins' masks and raw scores
+    # per recent pod shape and recompute only the nodes changed since. Off runs every
+    # plugin over every node each cycle; the results are the same, only slower.
+    incremental: bool = True
 
     @field_validator("config_file")
     @classmethod

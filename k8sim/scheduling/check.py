@@ -22,7 +22,11 @@ host ports), runs the plugin's Filter / PreScore / Score / NormalizeScore in the
 - no call changes the cluster state (node and pod tables, shape counts) or the
   ``candidates`` array it was given;
 - two instances, each ``setup`` with an identically seeded generator, return identical
-  results (randomness must come from ``self.rng``).
+  results (randomness must come from ``self.rng``);
+- a plugin that declares ``node_local``: ``filter_nodes`` over random node subsets
+  equals ``filter`` at those nodes, and ``score`` over part of the candidates equals the
+  score of those nodes among all of them (a node's results must not depend on the
+  other nodes; this catches many wrong declarations, not every one).
 
 Between pods the checker binds each pod to a node drawn from its own generator, so
 later calls see a changed cluster. Exceptions raised by the plugin are re-raised as
@@ -137,6 +141,7 @@ def _factory(plugin: type[Plugin] | Plugin, args: dict[str, Any] | None) -> tupl
 def _exercise(p: Plugin, name: str, sizes: Sequence[int], n_pods: int, seed: int) -> list[tuple[str, np.ndarray]]:
     """Every result the plugin returned, labelled, in call order."""
     gen = np.random.default_rng([seed, 0x6B38])  # the clusters' own stream
+    local = np.random.default_rng([seed, 0x10CA1])  # node subsets of the node-local checks
     out: list[tuple[str, np.ndarray]] = []
     for ci, size in enumerate(sizes):
         state, infos = _random_cluster(gen, size, n_pods)
@@ -157,8 +162,12 @@ def _exercise(p: Plugin, name: str, sizes: Sequence[int], n_pods: int, seed: int
                         f"(int >= 0), got {reasons!r} ({where})"
                     )
                 feasible = feasible & mask
+                if p.node_local:
+                    _check_filter_local(p, name, where, state, pod, mask, local)
             if isinstance(p, ScorePlugin):
                 out += _score(p, name, where, state, pod, feasible, gen)
+                if p.node_local:
+                    _check_score_local(p, name, where, state, pod, feasible, local)
             # Bind the pod somewhere (chosen by the checker's stream) so later calls
             # see a changed cluster.
             fit = np.flatnonzero((state.nodes.free[pod.requested_rows] >= pod.req_col).all(axis=0))
@@ -196,6 +205,35 @@ def _score(p: ScorePlugin, name: str, where: str, state: ClusterState, pod: PodI
             "(e.g. base.default_normalize)"
         )
     return out + [(f"score() for {where}", scores), (f"normalize() for {where}", norm)]
+
+
+def _check_filter_local(p: FilterPlugin, name: str, where: str, state: ClusterState, pod: PodInfo,
+                        mask: np.ndarray, gen: np.random.Generator) -> None:
+    n = mask.size
+    if n == 0 or not _call(p, name, "pre_filter", where, state, pod, state, pod):
+        return
+    nodes = np.sort(gen.permutation(n)[: int(gen.integers(1, n + 1))])
+    got = _call(p, name, "filter_nodes", where, state, pod, state, pod, nodes)
+    got = _check_array(name, "filter_nodes", where, got, (nodes.size,), boolean=True)
+    if not np.array_equal(got, mask[nodes]):
+        raise PluginCheckError(
+            f"plugin {name} declares node_local, but filter_nodes() over nodes {nodes.tolist()[:10]}... differs "
+            f"from filter() at those nodes ({where}); override filter_nodes() correctly or drop node_local")
+
+
+def _check_score_local(p: ScorePlugin, name: str, where: str, state: ClusterState, pod: PodInfo,
+                       feasible: np.ndarray, gen: np.random.Generator) -> None:
+    nodes = gen.permutation(np.flatnonzero(feasible))
+    if nodes.size < 2 or not _call(p, name, "pre_score", where, state, pod, state, pod):
+        return
+    whole = np.asarray(_call(p, name, "score", where, state, pod, state, pod, nodes.copy()))
+    cut = int(gen.integers(1, nodes.size))
+    for part, expected in ((nodes[:cut], whole[:cut]), (nodes[cut:], whole[cut:])):
+        got = np.asarray(_call(p, name, "score", where, state, pod, state, pod, part.copy()))
+        if not np.array_equal(got, expected):
+            raise PluginCheckError(
+                f"plugin {name} declares node_local, but score() of some candidates depends on which other "
+                f"candidates are scored with them ({where}); drop node_local")
 
 
 def _call(p: Plugin, name: str, method: str, where: str, state: ClusterState, pod: PodInfo, *args: Any) -> Any:

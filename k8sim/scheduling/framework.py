@@ -17,6 +17,11 @@ One call of :meth:`Profile.schedule` is one scheduling cycle of upstream's
    ``node_priority`` array set (scheduler ``tieBreak: nodePriority``, the method of
    Weng et al., ATC '23) the tied node of highest priority wins instead: a random
    priority per node, drawn once per run from the seed.
+
+With ``Profile.incremental`` (the default) the node-local plugins' masks and raw scores
+come from per-shape caches brought up to date with the nodes changed since the shape's
+last cycle (:mod:`k8sim.scheduling.incremental`); every other step runs as described,
+and the decisions are the same as with the caches off.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from k8sim.constants import GPU_MILLI
+from k8sim.scheduling.incremental import Entry, ShapeCaches
 from k8sim.scheduling.permit import PermitPlugin
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
 
@@ -102,6 +108,11 @@ class Profile:
     ANDed (a plugin whose ``pre_filter`` returns False passes every node); the total is
     ``sum(weight * normalize(score))`` in int64, each normalised score in
     ``[0, MAX_NODE_SCORE]`` or a ``ValueError``.
+
+    ``incremental`` (True by default) takes the node-local plugins' masks and raw scores
+    from :attr:`caches`, per recent shape, recomputing only changed nodes; False runs
+    every plugin over every node each cycle. Both give the same decisions. The plugins'
+    per-shape caches are bounded either way (:meth:`ShapeCaches.touch`).
     """
 
     def __init__(
@@ -144,6 +155,12 @@ class Profile:
         self.record = False  # keep per-plugin scores in decisions (costs time)
         # Per-node tie-break priority (float[N], higher wins) or None for random ties.
         self.node_priority: NodePriority | None = None
+        #: Incremental scheduling (:mod:`k8sim.scheduling.incremental`); False: off.
+        self.incremental = True
+        self._index_filters()
+        # The entry the last mask came from, and its shape (for the scores of that cycle).
+        self._entry: Entry | None = None
+        self._entry_pod: PodInfo | None = None
 
     def set_handle(self, handle: Any) -> None:
         """Give every plugin of the profile the run's framework handle
@@ -156,19 +173,41 @@ class Profile:
 
     # -- filtering ------------------------------------------------------------------
 
+    def _index_filters(self) -> None:
+        """The incremental caches over the node-local filters, and the other filters."""
+        self.caches = ShapeCaches(self.filters, self.scores)
+        self._global_filters = [f for f in self.filters if not f.node_local]
+
+    def add_filter(self, plugin: FilterPlugin) -> None:
+        """Append a filter after construction (e.g. GpuFit to a profile read from a
+        KubeSchedulerConfiguration); the incremental caches are rebuilt to include it."""
+        self.filters.append(plugin)
+        self._index_filters()
+
     def feasible_mask(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
-        mask = None
+        """``bool[N]``: the nodes that pass every filter (a removed node passes none).
+        May be a cache's live array: read it before the next cycle, never write it."""
+        self.caches.touch(state, pod)
+        if self.incremental and state.nodes.n:
+            entry, mask = self.caches.local_mask(state, pod)
+            self._entry, self._entry_pod = entry, pod
+            for f in self._global_filters:
+                if f.pre_filter(state, pod):
+                    mask = mask & f.filter(state, pod)
+            return mask
+        self._entry = self._entry_pod = None
+        every: np.ndarray | None = None
         for f in self.filters:
             if not f.pre_filter(state, pod):
                 continue
             m = f.filter(state, pod)
-            mask = m if mask is None else mask & m
-        if mask is None:
-            mask = np.ones(state.nodes.n, dtype=bool)
+            every = m if every is None else every & m
+        if every is None:
+            every = np.ones(state.nodes.n, dtype=bool)
         if state.removed_nodes:
             # A removed node is gone from upstream's snapshot: no filter may pass it.
-            mask = mask & np.isinf(state.nodes.removed_at)
-        return mask
+            every = every & np.isinf(state.nodes.removed_at)
+        return every
 
     def nominated_mask(self, state: ClusterState, pod: PodInfo, mask: np.ndarray, pod_id: int) -> np.ndarray:
         """Upstream ``RunFilterPluginsWithNominatedPods``, for resources: on a node where
@@ -200,6 +239,8 @@ class Profile:
         if state.nominated:
             mask = self.nominated_mask(state, pod, mask, pod_id)
         self.last_mask = mask
+        if self.incremental and n:
+            return self._sample(mask)
         feasible = np.flatnonzero(mask)
         self.last_visited = n
         if n == 0:
@@ -212,6 +253,27 @@ class Profile:
         j = int(np.searchsorted(feasible, start))
         rotated = np.concatenate((feasible[j:], feasible[:j]))
         chosen = rotated[:want]
+        processed = (int(chosen[-1]) - start) % n + 1
+        self.last_visited = processed
+        self.next_start_node_index = (start + processed) % n
+        return chosen
+
+    def _sample(self, mask: np.ndarray) -> np.ndarray:
+        """:meth:`find_feasible`'s sampling without listing every feasible node: the
+        first ``want`` feasible nodes from the start index on, wrapping around, found
+        by scanning growing windows. Same nodes, order and start index."""
+        n = mask.size
+        self.last_visited = n
+        want = num_feasible_nodes_to_find(n, self.percentage)
+        count = int(np.count_nonzero(mask))
+        if count <= want:
+            return np.flatnonzero(mask)
+        start = self.next_start_node_index
+        # Expected span of `want` feasible nodes, plus a margin; windows double after.
+        step = want * n // count + 64
+        chosen = _first_true(mask, start, n, want, step)
+        if chosen.size < want:
+            chosen = np.concatenate((chosen, _first_true(mask, 0, start, want - chosen.size, step)))
         processed = (int(chosen[-1]) - start) % n + 1
         self.last_visited = processed
         self.next_start_node_index = (start + processed) % n
@@ -278,15 +340,53 @@ class Profile:
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         total = np.zeros(candidates.size, dtype=np.int64)
         per_plugin: dict[str, np.ndarray] = {}
-        for plugin, weight in self.scores:
-            if not plugin.pre_score(state, pod):
+        raw = None
+        entry = self._entry
+        if entry is not None and self.incremental and pod is self._entry_pod and self.caches.current(entry, state):
+            raw = self.caches.raw_scores(entry, state, pod)
+        # The entry's shortcuts leave out per-plugin scores: not when recording them.
+        fast = raw is not None and not self.record
+        for i, (plugin, weight) in enumerate(self.scores):
+            if raw is not None and i in raw:
+                cached = raw[i]
+                if cached is None:
+                    continue  # PreScore skips this shape
+                if fast:
+                    assert entry is not None
+                    if i in entry.fused:
+                        if i == entry.fused_first:
+                            total += entry.fused_total[candidates]
+                        continue
+                    value = entry.uniform.get(i)
+                    if value is not None:
+                        total += self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
+                        continue
+                scores = cached[candidates]
+            elif not plugin.pre_score(state, pod):
                 continue
-            s = plugin.normalize(pod, plugin.score(state, pod, candidates))
+            else:
+                scores = plugin.score(state, pod, candidates)
+            s = plugin.normalize(pod, scores)
             check_score_range(s, plugin.name)
             total += s * weight
             if self.record:
                 per_plugin[plugin.name] = s
         return total, per_plugin
+
+    @staticmethod
+    def _uniform_term(entry: Entry, pod: PodInfo, i: int, plugin: ScorePlugin, weight: int, value: int,
+                      k: int) -> np.ndarray:
+        """``weight * normalize(k scores all equal to value)``, kept per ``(i, k)``."""
+        key = (i, k)
+        term = entry.memo.get(key)
+        if term is None:
+            s = plugin.normalize(pod, np.full(k, value, dtype=np.int64))
+            check_score_range(s, plugin.name)
+            term = s * weight
+            if len(entry.memo) >= 64:
+                entry.memo.clear()
+            entry.memo[key] = term
+        return term
 
     def rejectors(self, state: ClusterState, pod: PodInfo) -> frozenset[str]:
         """Plugins that were the first to reject at least one node (upstream's
@@ -365,6 +465,25 @@ class NodePriority:
         if top > self.values.size:
             self.values = np.concatenate([self.values, self.rng.random(max(top - self.values.size, 1024))])
         return int(np.argmax(self.values[nodes]))
+
+
+def _first_true(mask: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.ndarray:
+    """The first ``k`` indices in ``[lo, hi)`` where ``mask`` is True (fewer if there are
+    not that many), ascending; windows of ``step`` nodes, doubling."""
+    parts = []
+    got = 0
+    while lo < hi and got < k:
+        end = min(hi, lo + step)
+        idx = np.flatnonzero(mask[lo:end])
+        if idx.size:
+            parts.append(idx + lo)
+            got += idx.size
+        lo = end
+        step *= 2
+    if not parts:
+        return np.zeros(0, dtype=np.intp)
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return out[:k]
 
 
 def check_score_range(scores: np.ndarray, plugin: str) -> None:

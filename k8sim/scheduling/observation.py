@@ -105,6 +105,11 @@ class ObservationLayout:
         self._static_key: tuple[int, int] = (-1, -1)
         self._static = np.zeros((0, 0), dtype=np.float32)
         self._inv_alloc = np.zeros((0, 0))
+        # The node rows as of the journals' positions ``_rows_at`` (node-major
+        # [max_nodes, F]); only the nodes journalled since are recomputed.
+        self._rows = np.zeros((0, 0), dtype=np.float32)
+        self._rows_key: tuple[int, int] = (-1, -1)
+        self._rows_at: tuple[int, int] = (-1, -1)
 
     def node_index(self, name: str) -> int:
         """Column of the node feature ``name`` in ``nodes``."""
@@ -144,6 +149,57 @@ class ObservationLayout:
         self._static_key = key
         return self._static, self._inv_alloc
 
+    def _columns(self, at: np.ndarray | slice, k: int) -> np.ndarray:
+        """``float32[F, k]``: the node features of the nodes ``at`` (``k`` of them)."""
+        nodes = self.state.nodes
+        r = len(self.resources)
+        static, inv_alloc = self._static_columns()
+        static, inv_alloc = static[:, at], inv_alloc[:, at]
+        # Filled feature-major ([F, k], contiguous rows).
+        buf = np.zeros((len(self.node_features), k), dtype=np.float32)
+        free = nodes.free[:, at]
+        buf[0:3 * r:3] = static[:r]
+        buf[1:3 * r:3] = free * self._inv_scale
+        buf[2:3 * r:3] = free * inv_alloc
+        j = 3 * r
+        buf[j] = static[r]
+        if nodes.gpu_free.shape[1]:
+            gf = nodes.gpu_free[at]
+            buf[j + 1] = (gf == GPU_MILLI).sum(axis=1) / self.max_gpus
+            total = nodes.gpu_count[at].astype(np.float64) * GPU_MILLI
+            buf[j + 2] = np.where(total > 0, np.clip(gf, 0, None).sum(axis=1) / np.maximum(total, 1), 0.0)
+        buf[j + 3] = nodes.ready[at] & ~nodes.unschedulable[at] & np.isinf(nodes.removed_at[at])
+        buf[j + 4:] = static[r + 1:]
+        return buf
+
+    def _node_rows(self) -> np.ndarray:
+        """``float32[max_nodes, F]``, up to date: rebuilt when the node set, labels or
+        taints changed (``nodes.version``), else only the nodes bound to, released
+        from or updated since the last call are recomputed (the cluster's journals);
+        each feature is a function of its node's column, so the values are the same."""
+        state = self.state
+        nodes = state.nodes
+        n = nodes.n
+        key = (nodes.version, n)
+        at = (state.usage_journal.end, state.node_journal.end)
+        if key == self._rows_key:
+            if at == self._rows_at:
+                return self._rows
+            used = state.usage_journal.since(self._rows_at[0])
+            updated = state.node_journal.since(self._rows_at[1])
+            if used is not None and updated is not None:
+                changed = sorted({*used, *updated})
+                if len(changed) <= max(64, n >> 3):
+                    idx = np.array(changed, dtype=np.intp)
+                    self._rows[idx] = self._columns(idx, idx.size).T
+                    self._rows_at = at
+                    return self._rows
+        rows = np.zeros((self.max_nodes, len(self.node_features)), dtype=np.float32)
+        if n:
+            rows[:n] = self._columns(slice(0, n), n).T
+        self._rows, self._rows_key, self._rows_at = rows, key, at
+        return rows
+
     def observe(self, pod: int, info: PodInfo, mask: np.ndarray, now: float, pending: int) -> Observation:
         """The observation of the decision for pod row ``pod`` (shape ``info``) with the
         feasible ``mask`` (``bool[N]``), at virtual time ``now``, with ``pending`` other
@@ -155,24 +211,7 @@ class ObservationLayout:
             raise ObservationError(
                 f"the cluster has {n} node rows but the observation layout has max_nodes={m}; "
                 "give a larger max_nodes")
-        static, inv_alloc = self._static_columns()
-        # Filled feature-major ([F, N], contiguous rows), returned node-major.
-        buf = np.zeros((len(self.node_features), m), dtype=np.float32)
-        if n:
-            free = nodes.free
-            buf[0:3 * r:3, :n] = static[:r]
-            buf[1:3 * r:3, :n] = free * self._inv_scale
-            buf[2:3 * r:3, :n] = free * inv_alloc
-            j = 3 * r
-            buf[j, :n] = static[r]
-            if nodes.gpu_free.shape[1]:
-                gf = nodes.gpu_free
-                buf[j + 1, :n] = (gf == GPU_MILLI).sum(axis=1) / self.max_gpus
-                total = nodes.gpu_count.astype(np.float64) * GPU_MILLI
-                buf[j + 2, :n] = np.where(total > 0, np.clip(gf, 0, None).sum(axis=1) / np.maximum(total, 1), 0.0)
-            buf[j + 3, :n] = nodes.ready & ~nodes.unschedulable & np.isinf(nodes.removed_at)
-            buf[j + 4:, :n] = static[r + 1:]
-        out = np.ascontiguousarray(buf.T)
+        out = self._node_rows().copy()
         pods = state.pods
         podv = np.zeros(len(self.pod_features), dtype=np.float32)
         podv[:r] = info.requests / self.scale

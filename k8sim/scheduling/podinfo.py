@@ -39,7 +39,10 @@ class PodInfo:
     defaults; ``requested_rows`` and ``req_col`` (``int64[len(rows), 1]``, for
     broadcasting against ``[R, N]`` node arrays) are derived from ``requests`` once.
     ``mask_cache`` and ``cache`` are the only mutable parts: plugin caches, each entry
-    valid only for what its key records (e.g. the node table ``version``).
+    valid only for what its key records (e.g. the node table ``version``). The profile
+    clears both for shapes it has not scheduled recently
+    (:meth:`k8sim.scheduling.incremental.ShapeCaches.touch`), so that a run with one
+    shape per pod does not keep arrays over all nodes for every shape.
     """
 
     shape: int

@@ -240,3 +240,54 @@ def test_normal_filter_is_not_flagged_by_mutation_check_of_pod_cache():
             return mask
 
     check_plugin(Cached)
+
+
+# ---------------------------------------------------------------------- node-local declarations
+
+
+def _node_local_builtins():
+    from k8sim.scheduling import registry
+
+    out = []
+    for name in registry.available():
+        cls = registry.get(name)
+        if cls.node_local:
+            out.append(cls)
+    return out
+
+
+@pytest.mark.parametrize("plugin", _node_local_builtins(), ids=lambda p: p.name)
+def test_builtin_node_local_plugins_pass(plugin):
+    # Every built-in that declares node_local passes the node-locality checks too.
+    check_plugin(plugin)
+
+
+class CandidateRelative(ScorePlugin):
+    """FirstFit's rule (relative to the candidates) wrongly declared node-local."""
+
+    name = "CandidateRelative"
+    node_local = True
+
+    def score(self, state, pod, candidates):
+        return np.where(candidates == candidates.min(), 100, 0).astype(np.int64)
+
+
+class WrongFilterNodes(FilterPlugin):
+    name = "WrongFilterNodes"
+    node_local = True
+
+    def filter(self, state, pod):
+        return ~state.nodes.unschedulable
+
+    def filter_nodes(self, state, pod, nodes):
+        return np.ones(nodes.size, dtype=bool)  # forgets the cordoned nodes
+
+
+@pytest.mark.parametrize("plugin, message", [
+    (CandidateRelative, r"declares node_local, but score\(\) of some candidates depends on"),
+    (WrongFilterNodes, r"declares node_local, but filter_nodes\(\) over nodes"),
+])
+def test_wrong_node_local_declarations_fail(plugin, message):
+    with pytest.raises(PluginCheckError, match=message):
+        check_plugin(plugin)
+

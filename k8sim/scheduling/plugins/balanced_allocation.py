@@ -88,6 +88,7 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
     """Balanced resource fractions (upstream BalancedAllocation, ``useRequested``)."""
 
     name = "NodeResourcesBalancedAllocation"
+    node_local = True  # the node's own column only (incremental caches)
     Args = BalancedAllocationArgs
     args: BalancedAllocationArgs
     summary = "favour nodes whose requested/allocatable fractions are balanced across resources"

@@ -81,6 +81,19 @@ class Plugin:
         events: for filters, the cluster events that can make a pod this plugin rejected
             schedulable again; the queue moves such a pod back only on these (and every
             5 minutes). Declaring too few leaves pods waiting; too many only costs retries.
+        node_local: True when the plugin's Filter result and raw Score for node ``n``
+            depend only on node ``n``'s column of the node tables (and the pod's shape),
+            never on other nodes, on the candidate set, on pods' rows or on the plugin's
+            random stream; and ``pre_filter`` / ``pre_score`` depend only on the shape.
+            The profile then keeps, per recent pod shape, this plugin's mask and raw
+            scores over all nodes and recomputes only the nodes changed since that
+            shape's last cycle (:mod:`k8sim.scheduling.incremental`); NormalizeScore
+            still runs over each cycle's candidates. Default False: the plugin runs
+            every cycle. Declaring it wrongly gives wrong results.
+        reads_usage: with ``node_local``, whether the results read what bound pods use
+            on the node (``requested``, ``free``, ``nonzero_requested``, ``gpu_free``,
+            ``group_counts``), which every bind and release changes; a plugin that reads
+            only labels, taints and conditions is recomputed on node updates only.
 
     One instance per profile entry, built once per run; ``k8sim.scheduling.check.check_plugin``
     tests a plugin against this contract.
@@ -92,6 +105,10 @@ class Plugin:
     #: Cluster events that can make a pod this plugin rejected schedulable (upstream
     #: ``EventsToRegister``): PodAdd, PodDelete, NodeAdd, NodeUpdate. Default: all.
     events: ClassVar[frozenset[str]] = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate"})
+    #: Filter and raw Score of a node depend on that node's column only (see above).
+    node_local: ClassVar[bool] = False
+    #: With ``node_local``: the results change when pods bind to or leave the node.
+    reads_usage: ClassVar[bool] = True
 
     def __init__(self, args: BaseModel | None = None) -> None:
         if args is None and self.Args is not None:
@@ -146,6 +163,13 @@ class FilterPlugin(Plugin):
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         raise NotImplementedError
+
+    def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
+        """Filter for the node indices ``nodes`` only: ``bool[len(nodes)]``, equal to
+        ``filter(state, pod)[nodes]``. Called by the incremental caches for the nodes that
+        changed (``node_local`` plugins); override it when that is cheaper than
+        filtering every node."""
+        return self.filter(state, pod)[nodes]
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         """Reason -> number of the ``rejected`` nodes (indices) it applies to."""

@@ -109,6 +109,7 @@ class BestFit(ScorePlugin):
     """Least weighted remaining capacity after placement wins (best fit, packing)."""
 
     name = "BestFit"
+    node_local = True  # the node's own column only (incremental caches)
     Args = ResourcesArgs
     args: ResourcesArgs
     summary = "best fit: 100 * (1 - weighted mean remaining fraction after placement)"

@@ -65,6 +65,7 @@ class DominantResourceFairness(ScorePlugin):
     """100 * (1 - dominant share after placement), floored (node-level DRF heuristic)."""
 
     name = "DRF"
+    node_local = True  # the node's own column only (incremental caches)
     Args = DRFArgs
     args: DRFArgs
     summary = "node-level DRF heuristic: smallest dominant share after placement wins"

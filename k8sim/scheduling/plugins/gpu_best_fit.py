@@ -31,6 +31,7 @@ class GpuBestFit(ScorePlugin):
     """BestFit over CPU and GPU left after placement (Weng et al., ATC '23), min-max normalised."""
 
     name = "GpuBestFit"
+    node_local = True  # the node's own column only (incremental caches)
     summary = "BestFit of Weng et al. ATC '23: least CPU+GPU left after placement, min-max normalised"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ class GpuClustering(ScorePlugin):
     """Prefer nodes that hold only GPU pods of the same tag (Weng et al., ATC '23)."""
 
     name = "GpuClustering"
+    node_local = True  # the node's own column only (incremental caches)
     summary = "GpuClustering of Weng et al. ATC '23: co-locate GPU pods of one kind (share / k-gpu)"
 
     def __init__(self, args=None) -> None:

@@ -30,6 +30,7 @@ class GpuDotProd(ScorePlugin):
     """DotProd of node free and pod demand vectors (Weng et al., ATC '23)."""
 
     name = "GpuDotProd"
+    node_local = True  # the node's own column only (incremental caches)
     summary = "DotProd of Weng et al. ATC '23: int(100 * (1 - (free . demand) / 2)) over CPU and GPU"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ class GpuFit(FilterPlugin):
     """GPU fit filter (model, per-device milli); picks devices with the "best" rule."""
 
     name = "GpuFit"
+    node_local = True  # the node's own column only (incremental caches)
     events = frozenset({"PodDelete", "NodeAdd"})
     summary = "GPU filter: allowed model and gpu_count devices with >= gpu_milli free; best-fit device choice"
     reason = "Insufficient GPU"
@@ -64,6 +65,11 @@ class GpuFit(FilterPlugin):
         fit = count_true(state.nodes.gpu_free >= pod.gpu_milli) >= pod.gpu_count
         models = self._model_mask(state, pod)
         return fit if models is None else fit & models
+
+    def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
+        fit = count_true(state.nodes.gpu_free[nodes] >= pod.gpu_milli) >= pod.gpu_count
+        models = self._model_mask(state, pod)
+        return fit if models is None else fit & models[nodes]
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         if not rejected.size:

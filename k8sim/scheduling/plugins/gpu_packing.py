@@ -32,6 +32,7 @@ class GpuPacking(ScorePlugin):
     """Packing tiers: partly used GPU > partly used node > idle node (Weng et al., ATC '23)."""
 
     name = "GpuPacking"
+    node_local = True  # the node's own column only (incremental caches)
     summary = "GpuPacking of Weng et al. ATC '23: partly used GPUs first, then partly used nodes, then idle"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:

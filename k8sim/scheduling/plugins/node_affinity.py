@@ -361,6 +361,8 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
     """nodeSelector + required node affinity filter; preferred node affinity score."""
 
     name = "NodeAffinity"
+    node_local = True  # the node's own labels, taints or conditions only (incremental caches)
+    reads_usage = False
     events = frozenset({"NodeAdd", "NodeUpdate"})
     Args = NodeAffinityArgs
     args: NodeAffinityArgs

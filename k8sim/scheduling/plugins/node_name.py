@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 class NodeName(FilterPlugin):
     name = "NodeName"
+    node_local = True  # the node's own labels, taints or conditions only (incremental caches)
+    reads_usage = False
     events = frozenset({"NodeAdd"})
     reason = "node(s) didn't match the requested node name"
     # Upstream ``Filter`` returns ``UnschedulableAndUnresolvable`` with ``ErrReason``.

@@ -59,6 +59,7 @@ def ports_conflict(want: HostPort, used: HostPort) -> bool:
 
 class NodePorts(FilterPlugin):
     name = "NodePorts"
+    node_local = True  # the node's own column only (incremental caches)
     events = frozenset({"PodDelete", "NodeAdd"})
     reason = "node(s) didn't have free ports for the requested pod ports"
     summary = "host port conflicts with pods bound on the node"
@@ -89,3 +90,9 @@ class NodePorts(FilterPlugin):
             return np.ones(n, dtype=bool)
         # 2-D in, so bool[N] out (numpy's stubs cannot tell from the shape)
         return cast(np.ndarray, ~(state.group_counts[conflicting] > 0).any(axis=0))
+
+    def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
+        conflicting = self.conflicting_shapes(state, pod) if pod.host_ports else []
+        if not conflicting:
+            return np.ones(nodes.size, dtype=bool)
+        return cast(np.ndarray, ~(state.group_counts[:, nodes][conflicting] > 0).any(axis=0))

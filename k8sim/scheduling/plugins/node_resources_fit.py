@@ -251,6 +251,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     """Resource fit filter; LeastAllocated / MostAllocated score (upstream arithmetic)."""
 
     name = "NodeResourcesFit"
+    node_local = True  # the node's own column only (incremental caches)
     events = frozenset({"PodDelete", "NodeAdd", "NodeUpdate"})
     Args = NodeResourcesFitArgs
     args: NodeResourcesFitArgs
@@ -306,6 +307,10 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         rows = pod.requested_rows
         return (state.nodes.free[rows] >= pod.req_col).all(axis=0)
+
+    def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
+        # The columns first (a small copy), then the pod's rows.
+        return (state.nodes.free[:, nodes][pod.requested_rows] >= pod.req_col).all(axis=0)
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -28,16 +28,27 @@ _UNSCHEDULABLE = TaintSpec("node.kubernetes.io/unschedulable", "", "NoSchedule")
 
 class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
+    node_local = True  # the node's own labels, taints or conditions only (incremental caches)
+    reads_usage = False
     events = frozenset({"NodeAdd", "NodeUpdate"})
     reason = "node(s) were unschedulable"
     # Upstream ``Filter`` returns ``UnschedulableAndUnresolvable`` with ``ErrReasonUnschedulable``.
     unresolvable_reasons = frozenset({reason})
     summary = "cordoned (spec.unschedulable) and NotReady nodes are filtered out"
 
-    def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+    def _tolerates(self, pod: PodInfo) -> bool:
         ok = pod.cache.get("tolerates-unschedulable")
         if ok is None:
             ok = pod.cache["tolerates-unschedulable"] = any(tolerates(t, _UNSCHEDULABLE) for t in pod.tolerations)
-        if ok:
+        return bool(ok)
+
+    def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        if self._tolerates(pod):
             return state.nodes.ready.copy()
         return state.nodes.schedulable_mask()
+
+    def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
+        nt = state.nodes
+        if self._tolerates(pod):
+            return nt.ready[nodes]
+        return nt.ready[nodes] & ~nt.unschedulable[nodes]

@@ -46,6 +46,8 @@ def handler_mask(state: ClusterState, handler: str) -> np.ndarray:
 
 class RuntimeClass(FilterPlugin):
     name = "RuntimeClass"
+    node_local = True  # the node's own labels, taints or conditions only (incremental caches)
+    reads_usage = False
     events = frozenset({"NodeAdd", "NodeUpdate"})
     summary = "nodes that declare runtime_handlers must have the pod's RuntimeClass handler (k8sim)"
 

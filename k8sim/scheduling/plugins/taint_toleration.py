@@ -69,6 +69,8 @@ def tolerations_prefer_no_schedule(tolerations: tuple[Toleration, ...]) -> list[
 
 class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
+    node_local = True  # the node's own labels, taints or conditions only (incremental caches)
+    reads_usage = False
     events = frozenset({"NodeAdd", "NodeUpdate"})
     #: Upstream ``Filter``'s reason (current wording).
     reason = "node(s) had untolerated taint(s)"

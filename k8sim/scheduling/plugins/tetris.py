@@ -50,6 +50,7 @@ class Tetris(ScorePlugin):
     """Alignment (demand . free, normalised by allocatable) scaled so the best is 100."""
 
     name = "Tetris"
+    node_local = True  # the node's own column only (incremental caches)
     Args = ResourcesArgs
     args: ResourcesArgs
     summary = "Tetris (Grandl et al. 2014): alignment of pod demand and node free capacity"

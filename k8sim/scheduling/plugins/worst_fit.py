@@ -43,6 +43,7 @@ class WorstFit(ScorePlugin):
     """Most weighted remaining capacity after placement wins (worst fit, spreading)."""
 
     name = "WorstFit"
+    node_local = True  # the node's own column only (incremental caches)
     Args = ResourcesArgs
     args: ResourcesArgs
     summary = "worst fit: 100 * weighted mean remaining fraction after placement"

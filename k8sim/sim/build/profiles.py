@@ -75,6 +75,8 @@ def build_profiles(scenario: Scenario, streams: Streams, warnings: list[str],
         priority = NodePriority(streams.generator("node-priority"))
         for prof in profiles.values():
             prof.node_priority = priority
+    for prof in profiles.values():
+        prof.incremental = settings.incremental
     return profiles, settings
 
 
@@ -162,7 +164,7 @@ def _profiles_from_config(scenario: Scenario, path: str, streams: Streams,
             # per-device model needs it, so every profile from a file gets it.
             gpu_fit = get_plugin("GpuFit")()
             assert isinstance(gpu_fit, FilterPlugin)
-            prof.filters.append(gpu_fit)
+            prof.add_filter(gpu_fit)
     return profiles, settings
 
 

@@ -1,0 +1,371 @@
+"""Incremental scheduling: per recent pod shape, the node-local plugins' feasibility mask
+and raw scores over all nodes, recomputed only for the nodes that changed.
+
+Between two scheduling cycles only the nodes touched by binds, releases and node
+updates change. A plugin that declares ``node_local`` (its Filter and raw Score for a
+node read that node's column only; :class:`~k8sim.scheduling.plugins.base.Plugin`) need
+not run over every node each cycle: :class:`ShapeCaches` keeps, per recent pod shape,
+
+- the AND of the shape's node-local filters that read only labels, taints and
+  conditions (``reads_usage = False``), together with "the node is not removed";
+- the AND of those that read usage (``requested``, ``free``, GPUs, pod counts);
+- each node-local score plugin's raw scores (int64 over all nodes, valid where the
+  node passes the masks above; built at the shape's second scoring cycle, so a shape
+  seen once costs no more than before),
+
+and brings them up to date from the cluster's journals
+(:class:`~k8sim.cluster.ops.NodeJournal`): the nodes bound to or released from since
+the shape's last cycle are recomputed by the usage-reading plugins, the nodes updated
+(Ready, cordon, labels, taints, removal) by all of them. A changed node count, a
+journal that no longer reaches back far enough or more changed nodes than an eighth of
+the cluster rebuild the entry from scratch.
+
+Everything else runs each cycle as before: the filters and scores that are not
+node-local (PodTopologySpread, InterPodAffinity, the volume plugins, ImageLocality,
+random and candidate-relative scores), the nominated pods' reservations, node sampling
+with the rotating start index (``percentageOfNodesToScore``), NormalizeScore over the
+candidates and the tie-break draw. So a cycle gives the same decision, the same
+sampling and the same random draws as without the caches; the caches can be turned off
+per profile (``Profile.incremental = False``) to check that.
+
+Memory is bounded: at most :attr:`ShapeCaches.entry_budget` bytes of entries (least
+recently used shapes dropped first), and the plugins' own per-shape caches on
+:class:`~k8sim.scheduling.podinfo.PodInfo` (``mask_cache``, ``cache``) are cleared for
+shapes that have not been scheduled recently (:attr:`ShapeCaches.shape_budget`), so a
+trace with one shape per pod does not keep arrays over nodes for every shape.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ScorePlugin
+
+if TYPE_CHECKING:
+    from k8sim.cluster.ops import ClusterState
+    from k8sim.scheduling.plugins.base import FilterPlugin
+    from k8sim.scheduling.podinfo import PodInfo
+
+#: Default byte budget of the incremental entries of one profile.
+ENTRY_BUDGET = 256 << 20
+#: Default byte budget assumed for the plugins' per-shape caches of one profile (at an
+#: estimated :data:`SHAPE_BYTES_PER_NODE` per node and shape).
+SHAPE_BUDGET = 128 << 20
+#: Bytes per node that one shape's plugin caches are assumed to hold (a few masks and
+#: one int64 count array).
+SHAPE_BYTES_PER_NODE = 16
+#: Bounds on the number of shapes kept, whatever the budgets say.
+MIN_SHAPES, MAX_SHAPES = 8, 4096
+
+
+class Entry:
+    """The cached state of one pod shape (see the module docstring).
+
+    ``mask`` is ``mask_static & mask_usage``; ``raw[i]`` holds the raw scores of the
+    profile's ``i``-th score plugin (None: its PreScore skips the shape); a plugin not in
+    ``raw`` runs each cycle. ``position`` is the journals' ``(usage, node)`` ends when
+    the entry was last brought up to date.
+
+    Two shortcuts for cycles that do not record per-plugin scores: ``fused`` holds the
+    indices of the cached plugins whose NormalizeScore is the identity and whose raw
+    scores computed so far all lie in ``[0, MAX_NODE_SCORE]``, and ``fused_total`` their
+    weighted sum per node (one gather per cycle instead of one per plugin; the framework
+    adds it where the first of them, ``fused_first``, would be added). ``uniform`` maps
+    a cached plugin that reads no usage and scores every node that passes the static
+    filters alike to that raw score: its normalised, weighted term over ``k`` candidates
+    is the same array each time (NormalizeScore is a function of the pod and the
+    scores), kept in ``memo`` by ``(plugin index, k)``.
+    """
+
+    __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
+                 "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
+                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo")
+
+    def __init__(self) -> None:
+        self.n = -1
+        self.position = (-1, -1)
+        self.static_filters: list[FilterPlugin] = []
+        self.usage_filters: list[FilterPlugin] = []
+        self.mask_static = np.zeros(0, dtype=bool)
+        self.mask_usage = np.zeros(0, dtype=bool)
+        self.mask = np.zeros(0, dtype=bool)
+        self.raw: dict[int, np.ndarray | None] | None = None
+        self.static_scores: list[tuple[int, ScorePlugin]] = []
+        self.usage_scores: list[tuple[int, ScorePlugin]] = []
+        self.scoring_cycles = 0
+        self.fused: frozenset[int] = frozenset()
+        self.fused_first = -1
+        self.fused_weights: list[tuple[int, int]] = []  # (plugin index, weight)
+        self.fused_weight: dict[int, int] = {}  # the same, by plugin index
+        self.fused_total = np.zeros(0, dtype=np.int64)
+        self.uniform: dict[int, int] = {}
+        self.memo: dict[tuple[int, int], np.ndarray] = {}
+
+    def nbytes(self) -> int:
+        raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
+        return self.mask_static.nbytes + self.mask_usage.nbytes + self.mask.nbytes + raw
+
+
+class ShapeCaches:
+    """A profile's incremental entries and its bound on the plugins' per-shape caches.
+
+    ``filters`` and ``scores`` are the profile's (the same lists, in profile order).
+    :meth:`local_mask` gives the node-local part of a shape's feasibility mask (a live
+    array: valid until the next call, never to be written by the caller);
+    :meth:`raw_scores` the cached raw scores of the node-local score plugins.
+    """
+
+    def __init__(self, filters: list[FilterPlugin], scores: list[tuple[ScorePlugin, int]]) -> None:
+        self.local_filters = [f for f in filters if f.node_local]
+        self.scores = scores
+        self.entry_budget = ENTRY_BUDGET
+        self.shape_budget = SHAPE_BUDGET
+        # Both keyed by the shape's PodInfo itself (identity), not its id.
+        self.entries: OrderedDict[PodInfo, Entry] = OrderedDict()
+        #: Shapes whose plugin caches may be filled, least recently scheduled first.
+        self.recent: OrderedDict[PodInfo, None] = OrderedDict()
+        self.rebuilds = 0  # entries built from scratch (a first cycle, or a rebuild)
+        self.updates = 0  # entries brought up to date from the journals
+
+    # -- the bound on per-shape caches ------------------------------------------------
+
+    def touch(self, state: ClusterState, pod: PodInfo) -> None:
+        """``pod``'s shape is being scheduled: keep its caches, drop the oldest shapes'
+        when more shapes than the budget allows have caches."""
+        recent = self.recent
+        if pod in recent:
+            recent.move_to_end(pod)
+            return
+        recent[pod] = None
+        cap = _capacity(self.shape_budget, SHAPE_BYTES_PER_NODE * max(state.nodes.n, 1))
+        while len(recent) > cap:
+            old, _ = recent.popitem(last=False)
+            old.mask_cache.clear()
+            old.cache.clear()
+            self.entries.pop(old, None)
+
+    def forget(self) -> None:
+        """Drop every entry (the plugin caches on the shapes stay)."""
+        self.entries.clear()
+
+    # -- the mask -------------------------------------------------------------------
+
+    def local_mask(self, state: ClusterState, pod: PodInfo) -> tuple[Entry, np.ndarray]:
+        """The shape's entry, up to date, and ``bool[N]``: the nodes that pass every
+        node-local filter of the profile that does not skip the shape, and are not
+        removed."""
+        entries = self.entries
+        e = entries.get(pod)
+        if e is None:
+            e = Entry()
+            self._build(e, state, pod)
+            entries[pod] = e
+            self._trim(state)
+        else:
+            entries.move_to_end(pod)
+            if not self._update(e, state, pod):
+                self._build(e, state, pod)
+        return e, e.mask
+
+    def _trim(self, state: ClusterState) -> None:
+        n = max(state.nodes.n, 1)
+        per_entry = n * (3 + 8 * sum(1 for p, _ in self.scores if p.node_local))
+        cap = _capacity(self.entry_budget, per_entry)
+        while len(self.entries) > cap:
+            self.entries.popitem(last=False)
+
+    def _build(self, e: Entry, state: ClusterState, pod: PodInfo) -> None:
+        self.rebuilds += 1
+        nodes = state.nodes
+        e.n = nodes.n
+        e.position = (state.usage_journal.end, state.node_journal.end)
+        e.static_filters = [f for f in self.local_filters if not f.reads_usage and f.pre_filter(state, pod)]
+        e.usage_filters = [f for f in self.local_filters if f.reads_usage and f.pre_filter(state, pod)]
+        mask_static = np.isinf(nodes.removed_at)
+        for f in e.static_filters:
+            mask_static &= f.filter(state, pod)
+        mask_usage = np.ones(nodes.n, dtype=bool)
+        for f in e.usage_filters:
+            mask_usage &= f.filter(state, pod)
+        e.mask_static, e.mask_usage = mask_static, mask_usage
+        e.mask = mask_static & mask_usage
+        e.raw = None  # scores are rebuilt at the next scoring cycle that wants them
+        e.static_scores, e.usage_scores = [], []
+        _unfuse(e)
+        e.uniform, e.memo = {}, {}
+
+    def _update(self, e: Entry, state: ClusterState, pod: PodInfo) -> bool:
+        """Recompute the changed nodes; False if the entry must be rebuilt instead."""
+        nodes = state.nodes
+        usage_journal, node_journal = state.usage_journal, state.node_journal
+        end = (usage_journal.end, node_journal.end)
+        if e.position == end:
+            return e.n == nodes.n
+        if e.n != nodes.n:
+            return False
+        used = usage_journal.since(e.position[0])
+        updated = node_journal.since(e.position[1])
+        if used is None or updated is None:
+            return False
+        self.updates += 1
+        limit = max(64, nodes.n >> 3)
+        changed = set(used)
+        raw = e.raw
+        if updated:
+            touched = set(updated)
+            if len(touched) > limit:
+                return False
+            dn = np.fromiter(sorted(touched), dtype=np.intp, count=len(touched))
+            m = np.isinf(nodes.removed_at[dn])
+            for f in e.static_filters:
+                m &= f.filter_nodes(state, pod, dn)
+            e.mask_static[dn] = m
+            changed |= touched
+            if raw is not None and e.static_scores:
+                sel = dn[m]
+                if sel.size:
+                    for i, plugin in e.static_scores:
+                        a = raw[i]
+                        assert a is not None
+                        a[sel] = plugin.score(state, pod, sel)
+                        if i in e.fused and not _in_range(a[sel]):
+                            _unfuse(e)
+                _find_uniform(e)
+        if len(changed) > limit:
+            return False
+        du = np.fromiter(sorted(changed), dtype=np.intp, count=len(changed))
+        if e.usage_filters:
+            m = e.usage_filters[0].filter_nodes(state, pod, du)
+            for f in e.usage_filters[1:]:
+                m = m & f.filter_nodes(state, pod, du)
+            e.mask_usage[du] = m
+            ok = e.mask_static[du] & m
+        else:
+            ok = e.mask_static[du] & e.mask_usage[du]
+        e.mask[du] = ok
+        if raw is not None:
+            sel = du[ok]
+            if sel.size:
+                fused = e.fused
+                # The fused sum of the fresh scores, when every fused plugin reads usage.
+                acc: np.ndarray | None = None
+                members = 0
+                for i, plugin in e.usage_scores:
+                    a = raw[i]
+                    assert a is not None
+                    a[sel] = values = plugin.score(state, pod, sel)
+                    if i in fused:
+                        if not _in_range(np.asarray(values)):
+                            _unfuse(e)
+                            fused = e.fused
+                            continue
+                        term = a[sel] * e.fused_weight[i]
+                        acc = term if acc is None else acc + term
+                        members += 1
+                if e.fused_weights:
+                    if acc is None or members != len(e.fused_weights):
+                        acc = _weighted(raw, e.fused_weights, sel)
+                    e.fused_total[sel] = acc
+        e.position = end
+        return True
+
+    # -- scores ---------------------------------------------------------------------
+
+    def current(self, e: Entry, state: ClusterState) -> bool:
+        """Whether ``e`` is up to date with the cluster (nothing changed since)."""
+        return e.n == state.nodes.n and e.position == (state.usage_journal.end, state.node_journal.end)
+
+    def raw_scores(self, e: Entry, state: ClusterState, pod: PodInfo) -> dict[int, np.ndarray | None] | None:
+        """The entry's cached raw scores by score-plugin index (None for a plugin whose
+        PreScore skips the shape), built at the shape's second scoring cycle since the
+        entry was built; None before (the caller scores the candidates directly)."""
+        if e.raw is not None:
+            return e.raw
+        e.scoring_cycles += 1
+        if e.scoring_cycles < 2:
+            return None
+        raw: dict[int, np.ndarray | None] = {}
+        static_nodes = np.flatnonzero(e.mask_static)
+        usage_nodes = np.flatnonzero(e.mask)
+        for i, (plugin, _) in enumerate(self.scores):
+            if not plugin.node_local:
+                continue
+            if not plugin.pre_score(state, pod):
+                raw[i] = None
+                continue
+            at = usage_nodes if plugin.reads_usage else static_nodes
+            a = np.zeros(state.nodes.n, dtype=np.int64)
+            if at.size:
+                values = np.asarray(plugin.score(state, pod, at))
+                if values.dtype != np.int64:
+                    continue  # kept exactly as the plugin returns it: scored each cycle
+                a[at] = values
+            raw[i] = a
+            (e.usage_scores if plugin.reads_usage else e.static_scores).append((i, plugin))
+        e.raw = raw
+        # The shortcuts (see Entry).
+        fused = []
+        for i, (plugin, w) in enumerate(self.scores):
+            cached = raw.get(i)
+            if cached is None or type(plugin).normalize is not ScorePlugin.normalize:
+                continue
+            if _in_range(cached[usage_nodes if plugin.reads_usage else static_nodes]):
+                fused.append((i, w))
+        if fused:
+            e.fused_weights = fused
+            e.fused_weight = dict(fused)
+            e.fused = frozenset(i for i, _ in fused)
+            e.fused_first = fused[0][0]
+            e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
+            e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
+        e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
+        _find_uniform(e)
+        self._trim(state)
+        return raw
+
+
+def _in_range(values: np.ndarray) -> bool:
+    """All of ``values`` in ``[0, MAX_NODE_SCORE]`` (True when empty)."""
+    if values.size < 16:
+        listed = values.tolist()
+        return not listed or (min(listed) >= 0 and max(listed) <= MAX_NODE_SCORE)
+    return bool(values.min() >= 0 and values.max() <= MAX_NODE_SCORE)
+
+
+def _weighted(raw: dict[int, np.ndarray | None], weights: list[tuple[int, int]], at: np.ndarray) -> np.ndarray:
+    total = np.zeros(at.size, dtype=np.int64)
+    for i, w in weights:
+        a = raw[i]
+        assert a is not None
+        total += a[at] * w
+    return total
+
+
+def _unfuse(e: Entry) -> None:
+    """Give up the fused sum: its plugins are scored one by one from now on."""
+    e.fused, e.fused_first, e.fused_weights, e.fused_weight = frozenset(), -1, [], {}
+    e.fused_total = np.zeros(0, dtype=np.int64)
+
+
+def _find_uniform(e: Entry) -> None:
+    """Recompute which static cached plugins score every statically feasible node alike."""
+    assert e.raw is not None
+    for i, _ in e.static_scores:
+        if i in e.fused:
+            continue
+        a = e.raw[i]
+        assert a is not None
+        values = a[e.mask_static]
+        if values.size and values.min() == values.max():
+            if e.uniform.get(i) != int(values[0]):
+                e.memo = {}
+            e.uniform[i] = int(values[0])
+        else:
+            e.uniform.pop(i, None)
+
+
+def _capacity(budget: int, per_item: int) -> int:
+    return max(MIN_SHAPES, min(MAX_SHAPES, budget // max(per_item, 1)))
