@@ -201,6 +201,10 @@ class Kueue:
         # Change points: (time, cq, pending, admitted, usage per fr) and per workload events.
         self._frs = sorted({fr for c in self.cqs for fr in c.quota.nominal})
         self._series: list[tuple] = []
+        self._tenant_series: list[tuple[float, tuple[float, ...]]] = []
+        self._changes = 0  # bumped by every change of a queue (the proportion cache's key)
+        self._deserved_key: tuple[int, int] = (-1, -1)
+        self._deserved_cache: list[dict[str, float]] = []
         self.cycles = 0
         bus = ctx.api.bus
         bus.subscribe(PodTerminated, self._on_pod_end)
@@ -235,6 +239,7 @@ class Kueue:
         return (-wl.priority, wl.created, wl.index)
 
     def _push(self, wl: QueuedWorkload) -> None:
+        self._changes += 1
         wl.status = PENDING
         wl.inadmissible = False
         heapq.heappush(self.lqs[wl.lq].heap, (self._key(wl), wl.index, wl))
@@ -332,6 +337,7 @@ class Kueue:
     def _set_aside(self, wl: QueuedWorkload) -> None:
         """BestEffortFIFO: the head that cannot be admitted now waits aside."""
         heapq.heappop(self.lqs[wl.lq].heap)
+        self._changes += 1
         wl.inadmissible = True
         self.cqs[wl.cq].inadmissible.append(wl)
 
@@ -403,12 +409,14 @@ class Kueue:
             return True
         deserved = self._deserved()[wl.lq]
         usage = self.lqs[wl.lq].usage
-        return all(usage.get(r, 0) + v <= deserved.get(r, 0) + 1e-9 for r, v in wl.requests.items())
+        return all(usage.get(r, 0) + v <= deserved.get(r, 0) + 1e-9 for r, v in wl.requests.items()
+                   if r in self.capacity)
 
     # -- admission, end, eviction ----------------------------------------------------------
 
     def _admit(self, wl: QueuedWorkload, a: _Assignment) -> None:
         heapq.heappop(self.lqs[wl.lq].heap)
+        self._changes += 1
         c = self.cqs[wl.cq]
         c.pending -= 1
         now = float(self.env.now)
@@ -438,6 +446,7 @@ class Kueue:
         self.of_pod[pod] = wl
 
     def _release(self, wl: QueuedWorkload) -> None:
+        self._changes += 1
         c = self.cqs[wl.cq]
         c.quota.add(wl.assignment, -1)
         c.admitted.remove(wl)
@@ -564,18 +573,29 @@ class Kueue:
 
     def _deserved(self) -> list[dict[str, float]]:
         """Volcano ``proportion``: water-fill the quota over the LocalQueues by weight,
-        each capped by its demand (admitted + pending requests)."""
+        each capped by its demand (admitted + pending requests); cached until a
+        workload is submitted, admitted, set aside, requeued or ends."""
+        key = (len(self.workloads), self._changes)
+        if self._deserved_key == key:
+            return self._deserved_cache
+        self._deserved_key = key
+        self._deserved_cache = self._water_fill()
+        return self._deserved_cache
+
+    def _water_fill(self) -> list[dict[str, float]]:
         demand: list[dict[str, float]] = []
         for lq in self.lqs:
-            d: dict[str, float] = {r: float(v) for r, v in lq.usage.items()}
+            d: dict[str, float] = {r: float(v) for r, v in lq.usage.items() if r in self.capacity}
             for _k, _i, wl in lq.heap:
                 for r, v in wl.requests.items():
-                    d[r] = d.get(r, 0.0) + v
+                    if r in self.capacity:
+                        d[r] = d.get(r, 0.0) + v
             demand.append(d)
         for c in self.cqs:
             for wl in c.inadmissible:
                 for r, v in wl.requests.items():
-                    demand[wl.lq][r] = demand[wl.lq].get(r, 0.0) + v
+                    if r in self.capacity:
+                        demand[wl.lq][r] = demand[wl.lq].get(r, 0.0) + v
         deserved: list[dict[str, float]] = [{} for _ in self.lqs]
         met = [False] * len(self.lqs)
         remaining = {r: float(v) for r, v in self.capacity.items()}
@@ -602,6 +622,8 @@ class Kueue:
 
     def _record(self) -> None:
         now = float(self.env.now)
+        self._tenant_series.append((now, tuple(self._tenant_share(li) * self.lqs[li].weight
+                                               for li in range(len(self.lqs)))))
         for ci, c in enumerate(self.cqs):
             self._series.append((now, ci, c.pending + len(c.inadmissible), len(c.admitted),
                                  tuple(c.quota.usage.get(fr, 0) for fr in self._frs)))
@@ -675,8 +697,9 @@ class Kueue:
         out.frames["queue_summary"] = qs
         done = wf[wf["status"] == FINISHED]
         admitted = wf[wf["admitted"].notna()]
-        shares = qs["mean_dominant_share"].to_numpy(dtype=float) / qs["weight"].to_numpy(dtype=float)
-        shares = shares[qs["workloads"].to_numpy() > 0]
+        tf = self.tenant_frame(wf, end)
+        out.frames["queue_tenants"] = tf
+        shares = (tf["mean_dominant_share"] / tf["weight"]).to_numpy(dtype=float)[tf["workloads"].to_numpy() > 0]
         out.summary.update({
             "queue_workloads": len(wf),
             "queue_workloads_admitted": len(admitted),
@@ -692,6 +715,30 @@ class Kueue:
         })
         out.provenance["queue_cycles"] = self.cycles
         return out
+
+    def tenant_frame(self, wf: pd.DataFrame, end: float) -> pd.DataFrame:
+        """One row per LocalQueue (tenant): weight, workloads, mean queueing delay and
+        the time-averaged dominant share of the quota (the largest, over resources, of
+        its admitted usage / every queue's quota of the resource): the values Jain's
+        index in the summary is taken over (divided by the weights)."""
+        last: dict[float, tuple[float, ...]] = {}
+        for t, v in self._tenant_series:
+            last[t] = v
+        times = np.array(sorted(last), dtype=float)
+        vals = np.array([last[t] for t in sorted(last)], dtype=float).reshape(len(times), len(self.lqs))
+        rows = []
+        for li, lq in enumerate(self.lqs):
+            key = f"{lq.namespace}/{lq.name}"
+            w = wf[wf["local_queue"] == key]
+            rows.append({"local_queue": key, "cluster_queue": self.cqs[lq.cq].spec.name, "weight": lq.weight,
+                         "workloads": len(w), "queue_wait_mean_s": float(w["queue_wait_s"].mean()) if len(w)
+                         else math.nan, "mean_dominant_share": _time_average(times, vals[:, li], end)})
+        f = pd.DataFrame(rows, columns=["local_queue", "cluster_queue", "weight", "workloads", "queue_wait_mean_s",
+                                        "mean_dominant_share"])
+        for col in ("local_queue", "cluster_queue"):
+            f[col] = f[col].astype("string")
+        f["workloads"] = f["workloads"].astype("int64")
+        return f
 
     def capacity_natural(self) -> dict[str, float]:
         return {r: v / _unit(r) for r, v in self.capacity.items()}
