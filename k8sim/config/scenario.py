@@ -48,6 +48,7 @@ from k8sim.config.faults import (
 )
 from k8sim.config.images import ImageCatalogSpec, ImageLayer, ImageSpec, KubeletConfig, SyntheticImages
 from k8sim.config.k8s_types import Affinity, ContainerPort, K8sModel, PriorityClass, TopologySpreadConstraint
+from k8sim.config.kueue import KueueSettings
 from k8sim.config.names import PlainName, Seconds
 from k8sim.config.pods import (
     ContainerSpec,
@@ -275,6 +276,8 @@ class Scenario(K8sModel):
     controllers: ControllerSettings = ControllerSettings()
     # Pod and node autoscalers: HPAs, the Cluster Autoscaler (see docs/autoscaling.md).
     autoscaling: Autoscaling | None = None
+    # Queues and quotas as Kueue models them; batch admission policies (docs/batch.md).
+    kueue: KueueSettings | None = None
     _source: str = PrivateAttr(default="")
 
     def has_controllers(self) -> bool:
@@ -409,6 +412,7 @@ class Scenario(K8sModel):
                 ))
         self._check_runtime_classes()
         self._check_storage()
+        self._check_queues()
         return self
 
     def has_node_autoscaler(self) -> bool:
@@ -436,6 +440,19 @@ class Scenario(K8sModel):
         for where, name in named:
             if name in taken:
                 raise ValueError(located(f"autoscaling.{where}", f"{name!r} also names a cluster node pool"))
+    def _check_queues(self) -> None:
+        """A workload's ``queue`` names a LocalQueue of its namespace."""
+        for i, w in enumerate(self.workloads):
+            if w.queue is None:
+                continue
+            if self.kueue is None:
+                raise ValueError(located(f"workloads[{i}].queue", "names a LocalQueue but the scenario has no "
+                                         "kueue section"))
+            if self.kueue.local_queue(w.template.namespace, w.queue) is None:
+                known = sorted(f"{q.namespace}/{q.name}" for q in self.kueue.local_queues)
+                raise ValueError(located(f"workloads[{i}].queue", (
+                    f"LocalQueue {w.queue!r} not found in namespace {w.template.namespace!r} "
+                    f"(kueue.localQueues: {known})")))
 
     def _check_storage(self) -> None:
         """Names resolve, a pre-bound volume is big enough, a class can give the access

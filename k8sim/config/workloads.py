@@ -179,6 +179,9 @@ class Workload(Strict):
     duration: Distribution | None = None
     # Each arrival is a job of gang.workers pods in a PodGroup of its own (docs/batch.md).
     gang: GangSpec | None = None
+    # A LocalQueue (kueue.localQueues) of the template's namespace: each arrival (a pod,
+    # or a gang's job) is a workload admitted as a whole by the queue (docs/batch.md).
+    queue: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +238,9 @@ class Workload(Strict):
             if self.max_pods is not None and self.max_pods < self.gang.workers:
                 raise ValueError(located("max_pods", f"{self.max_pods} is fewer than one job's "
                                          f"{self.gang.workers} workers"))
+        if self.queue is not None and self.arrival is None:
+            raise ValueError(located("queue", "a queued workload generates its workloads: give arrival "
+                                     "(Jobs from manifests join a queue by the kueue.x-k8s.io/queue-name label)"))
         if self.trace is not None:
             clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
             if clash:

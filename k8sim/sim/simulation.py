@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import simpy
 
 from k8sim.autoscaling import assembly as autoscaling_assembly
+from k8sim.batch.kueue import Kueue
 from k8sim.batch.podgroups import PodGroups
 from k8sim.batch.training import TrainingJobs
 from k8sim.cluster.api import ClusterAPI
@@ -126,6 +127,9 @@ class Simulation:
             self.training = self._add(TrainingJobs(self.api, self.pod_groups, self.kubelet))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))
+        #: Kueue-style queues (None without a ``kueue`` section): built before the
+        #: workload sources, which submit queued workloads to it.
+        self.kueue: Kueue | None = self._add(Kueue(self.ctx)) if scenario.kueue is not None else None
         self.workloads = self._add(WorkloadSources(
             self.ctx, self.shape_book, self.profiles,
             limitranger.workload_templates(scenario, app_inputs, self.warnings) if app_inputs else None))

@@ -203,6 +203,9 @@ class WorkloadSources:
         latencies = BlockSampler(start, ctx.streams.generator("start-latency", wi))
         times = arrival_times(w, ctx.streams.generator("arrivals", wi))
         name = w.name
+        if w.queue is not None:
+            self._prepare_queued(wi, w, shape, res, durations, latencies, times)
+            return
         self._starts.append(self._source(
             wi, times, lambda i: f"{name}-{i}", lambda i: shape,
             (lambda i: durations.next()) if durations is not None else (lambda i: math.inf), latencies,
@@ -251,6 +254,10 @@ class WorkloadSources:
                 gpu_count=info.gpu_count, gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound,
             )
 
+        if w.queue is not None:
+            self._prepare_queued_gang(wi, w, shape, res, durations, latencies, times, base, min_res)
+            return
+
         def job() -> None:
             j = counter[0]
             counter[0] += 1
@@ -266,6 +273,155 @@ class WorkloadSources:
 
         def begin() -> None:
             env.process(arrival_process(env, iter(times), job))
+
+        self._starts.append(begin)
+
+    # -- queued workloads (docs/batch.md) ---------------------------------------------
+
+    def _flavor_shapes(self, wi: int, w: Workload, res: Any) -> Callable[[tuple[str, ...]], int]:
+        """The shape of workload ``wi``'s pods under a flavor assignment: the flavors'
+        ``nodeLabels`` join the nodeSelector and their ``tolerations`` the tolerations
+        (Kueue ``podset.Merge``), one shape per distinct assignment."""
+        kueue = self.ctx.components["kueue"]
+        state = self.ctx.state
+        amounts = dict(res.requests)
+        amounts["pods"] = 1
+        req = state.resources.vector(amounts)
+        cache: dict[tuple[str, ...], int] = {}
+
+        def shape_of(flavors: tuple[str, ...]) -> int:
+            sid = cache.get(flavors)
+            if sid is None:
+                selector = dict(w.template.node_selector)
+                tolerations = list(w.template.tolerations)
+                for f in flavors:
+                    spec = kueue.flavors[f]
+                    selector.update(spec.node_labels)
+                    tolerations.extend(spec.tolerations)
+                t = w.template.model_copy(update={"node_selector": selector, "tolerations": tolerations})
+                sid = cache[flavors] = self.shapes.shape_for(("workload", wi, "flavors", flavors), req, t,
+                                                             workload=wi, nonzero=res.nonzero,
+                                                             nonzero_bound=res.nonzero_bound)
+            return sid
+
+        return shape_of
+
+    def _workload_requests(self, shape: int, pods: int) -> dict[str, int]:
+        """A workload's total requests (resource -> base units; GPUs in milli-GPU)."""
+        from k8sim.batch.kueue import GPU_RESOURCE
+
+        state = self.ctx.state
+        info = state.shapes[shape]
+        out = {name: int(v) * pods for name, v in zip(state.resources.names, info.requests.tolist(), strict=True)
+               if v}
+        if info.gpu_count:
+            out[GPU_RESOURCE] = int(info.gpu_count) * int(info.gpu_milli) * pods
+        return out
+
+    def _prepare_queued(self, wi: int, w: Workload, shape: int, res: Any, durations: BlockSampler | None,
+                        latencies: BlockSampler, times: Iterable[float]) -> None:
+        """Each arrival of a queued workload is a one-pod workload submitted to its
+        LocalQueue; its pod is created when the queue admits it (its run time is drawn
+        at the arrival, and a re-admission after an eviction runs it again)."""
+        ctx = self.ctx
+        kueue = ctx.components["kueue"]
+        api, env = ctx.api, ctx.env
+        info = ctx.state.shapes[shape]
+        lq = kueue.local_queue(w.template.namespace, w.queue)
+        shape_of = self._flavor_shapes(wi, w, res)
+        requests = self._workload_requests(shape, 1)
+        counter = [0]
+
+        def arrive() -> None:
+            i = counter[0]
+            counter[0] += 1
+            duration = durations.next() if durations is not None else math.inf
+            name = f"{w.name}-{i}"
+
+            def start(wl: Any, flavors: tuple[str, ...]) -> list[int]:
+                s = shape_of(flavors)
+                try:
+                    return [api.create_pod(
+                        name=name if not wl.evictions else f"{name}-r{wl.evictions}", requests=info.requests,
+                        workload=wi, index=i, shape=s, priority=info.priority, duration=duration,
+                        start_latency=latencies.next(), gpu_count=info.gpu_count, gpu_milli=info.gpu_milli,
+                        nonzero=info.nonzero_bound)]
+                except AdmissionRefused:
+                    return []
+
+            kueue.submit(name, lq, info.priority, 1, requests, duration, start)
+
+        def begin() -> None:
+            env.process(arrival_process(env, iter(times), arrive))
+
+        self._starts.append(begin)
+
+    def _prepare_queued_gang(self, wi: int, w: Workload, shape: int, res: Any, durations: BlockSampler | None,
+                             latencies: BlockSampler, times: Iterable[float], base: BlockSampler | None,
+                             min_res: np.ndarray | None) -> None:
+        """Each arrival of a queued gang workload is a job submitted to its LocalQueue
+        as one workload of ``workers`` pods; when admitted, its PodGroup and workers are
+        created as for an unqueued gang (``<workload>-<j>``; after the k-th eviction the
+        group is ``<workload>-<j>-r<k>``)."""
+        gang = w.gang
+        assert gang is not None
+        ctx = self.ctx
+        kueue = ctx.components["kueue"]
+        groups = ctx.components["pod_groups"]
+        api, env = ctx.api, ctx.env
+        info = ctx.state.shapes[shape]
+        lq = kueue.local_queue(w.template.namespace, w.queue)
+        shape_of = self._flavor_shapes(wi, w, res)
+        requests = self._workload_requests(shape, gang.workers)
+        short = w.name.rsplit("/", 1)[-1]
+        training = gang.training
+        counter = [0, 0]
+
+        def arrive() -> None:
+            j = counter[0]
+            counter[0] += 1
+            base_s = base.next() if base is not None else math.nan
+            worker_s = [durations.next() if durations is not None else math.inf for _ in range(gang.workers)]
+            expected = base_s if base is not None else max(worker_s)
+
+            def start(wl: Any, flavors: tuple[str, ...]) -> list[int]:
+                s = shape_of(flavors)
+                suffix = f"-r{wl.evictions}" if wl.evictions else ""
+                group = groups.add(info.namespace, f"{short}-{j}{suffix}", gang.min_member or gang.workers,
+                                   gang.schedule_timeout_s, min_res, workers=gang.workers, training=training,
+                                   base_duration=base_s, workload=wi)
+                made: list[int] = []
+                generation = wl.evictions
+                for k in range(gang.workers):
+                    def create(k: int = k) -> None:
+                        if k and (wl.evictions != generation or wl.status != "Admitted"):
+                            return  # evicted before this worker was due
+                        i = counter[1]
+                        counter[1] += 1
+                        groups.join_next(group)
+                        try:
+                            pod = api.create_pod(
+                                name=f"{w.name}-{j}{suffix}-{k}", requests=info.requests, workload=wi, index=i,
+                                shape=s, priority=info.priority, duration=worker_s[k],
+                                start_latency=latencies.next(), gpu_count=info.gpu_count,
+                                gpu_milli=info.gpu_milli, nonzero=info.nonzero_bound)
+                        except AdmissionRefused:
+                            return
+                        if k * gang.worker_interval_s > 0:
+                            kueue.track(wl, pod)
+                        else:
+                            made.append(pod)
+                    delay = k * gang.worker_interval_s
+                    if delay <= 0:
+                        create()
+                    else:
+                        env.timeout(delay).callbacks.append(functools.partial(_later, create))
+                return made
+
+            kueue.submit(f"{w.name}-{j}", lq, info.priority, gang.workers, requests, expected, start)
+
+        def begin() -> None:
+            env.process(arrival_process(env, iter(times), arrive))
 
         self._starts.append(begin)
 
