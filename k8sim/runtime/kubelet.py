@@ -4,12 +4,16 @@ A component (:mod:`k8sim.component`) that watches PodBound (start the pod's life
 PodDeleting (stop it), NodeAdded (the image store grows) and NodeRemoved (its pods are
 lost), and acts only through the Cluster API (Running, terminated, its reports).
 
-One SimPy process per bound pod, one lifecycle with optional steps. Without a runtime
+One lifecycle per bound pod, with optional steps. Without a runtime
 model for the pod's workload (no ``images`` section, no runtime fields: see
 :mod:`k8sim.runtime.spec`) the steps are the plain ones: ContainerCreating for the pod's
 start latency (drawn at its birth), then Running (and Ready) for its duration (inf =
 until the run ends), then Succeeded, which frees the node's resources (the scheduler,
-watching, retries the pods that were waiting for room).
+watching, retries the pods that were waiting for room). Such a plain lifecycle (no
+volumes, no RuntimeClass either) is a timer on SimPy's queue rather than a generator
+process (:class:`PlainLifecycle`, :mod:`k8sim.runtime.timers`), with its events in the
+same places; it becomes a process when it is interrupted (deleted, its node failed).
+Every other lifecycle is a SimPy process, which ends with its pod.
 
 With a runtime model, ContainerCreating is refined as kubelet's ``SyncPod`` does it:
 
@@ -189,6 +193,9 @@ class Kubelet:
     """
 
     name = "kubelet"
+    #: Plain lifecycles as timers (:class:`PlainLifecycle`); False: every lifecycle a
+    #: generator process, the reference the timers reproduce event for event.
+    plain_timers = True
 
     def __init__(self, api: ClusterAPI, runtime: RuntimeModel | None = None,
                  sandboxes: RuntimeClasses | None = None, storage: Storage | None = None):
@@ -304,7 +311,7 @@ class Kubelet:
                     policy = self.state.shapes[int(self.state.pods.shape[pod])].restart_policy
                     if policy is not None:
                         rt = self._with_restart_policy(rt, policy)
-        if rt is None and self._is_plain(pod):
+        if rt is None and self.plain_timers and self._is_plain(pod):
             # The process's Initialize event would be here: the timer takes its place.
             life = self._procs[pod] = PlainLifecycle(self, pod)
             life.schedule(self.env, self._plain_cb, 0, URGENT)
