@@ -32,6 +32,11 @@ REASON_NAMES = ("", "ErrImageNeverPull", "ImagePullBackOff", "CrashLoopBackOff",
 NO_OWNER = 0
 OWNER_KINDS = ("", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "Node")
 
+#: Storage dtypes are the narrowest that hold a column's values: ``index`` (a pod's
+#: number within its workload, below the number of pods) is int32, and
+#: :meth:`PodTable.column` gives it in its result dtype, int64 (``_COLUMN_DTYPES``).
+#: Times stay float64 and base units int64 (bytes); counts that a trace sets
+#: (``gpu_count``, ``priority``) keep the width of the trace's values.
 _FLOAT_COLUMNS = ("created", "scheduled", "running", "finished", "duration", "start_latency",
                   "pull_start", "pull_end", "image_pull_time", "ready", "restart_pull_time")
 _INT_COLUMNS = {
@@ -41,7 +46,7 @@ _INT_COLUMNS = {
     "phase": np.int8,
     "node": np.int32,
     "attempts": np.int32,
-    "index": np.int64,
+    "index": np.int32,
     "restarts": np.int32,
     "pull_failures": np.int32,
     "pull_bytes": np.int64,
@@ -53,6 +58,10 @@ _INT_COLUMNS = {
     "owner_kind": np.int8,
     "owner": np.int32,
 }
+
+
+#: Result dtype of the columns stored narrower than the pods frame shows them.
+_COLUMN_DTYPES = {"index": np.int64}
 
 
 class PodTable:
@@ -190,5 +199,8 @@ class PodTable:
         return p
 
     def column(self, name: str) -> np.ndarray:
-        """A copy of the first ``n`` entries of a column."""
-        return getattr(self, name)[: self.n].copy()
+        """A copy of the first ``n`` entries of a column, in its result dtype (columns
+        stored narrower are widened: ``index`` int64)."""
+        values = getattr(self, name)[: self.n]
+        dtype = _COLUMN_DTYPES.get(name)
+        return values.copy() if dtype is None else values.astype(dtype)

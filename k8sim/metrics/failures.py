@@ -89,8 +89,9 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
     n = p.n
     end = record.end_time
     sources = dict(record.provenance.get("fault_sources") or {})
-    times = np.asarray(log.time, dtype=np.float64)
+    times = np.array(log.time, dtype=np.float64)  # a copy (the log may grow on after a mid-run result)
     kinds = log.kind
+    log_pods, log_nodes = log.pod, log.node
     # -- per-pod end cause and restarts -----------------------------------------------
     end_cause: dict[int, str] = {}
     restarted_at: dict[int, list[float]] = {}
@@ -99,21 +100,21 @@ def failure_frames(record: RunRecord) -> tuple[pd.DataFrame, pd.DataFrame, dict[
     downs: list[tuple[int, float, str]] = []
     ups: dict[int, list[float]] = {}
     for i, kind in enumerate(kinds):
-        if kind in DISRUPTION_CAUSES and log.pod[i] >= 0:
-            end_cause[log.pod[i]] = kind
+        if kind in DISRUPTION_CAUSES and log_pods[i] >= 0:
+            end_cause[log_pods[i]] = kind
         elif kind == "Started" and log.detail[i] == _RESTART_DETAIL:
-            restarted_at.setdefault(log.pod[i], []).append(times[i])
+            restarted_at.setdefault(log_pods[i], []).append(times[i])
         elif kind == "NodeDown":
-            downs.append((log.node[i], times[i], log.detail[i]))
+            downs.append((log_nodes[i], times[i], log.detail[i]))
         elif kind == "NodeUp":
-            ups.setdefault(log.node[i], []).append(times[i])
+            ups.setdefault(log_nodes[i], []).append(times[i])
         elif kind == "NodeUpdated":
             d = log.detail[i]
             if d == "NotReady":
-                not_ready.setdefault(log.node[i], []).append(times[i])
+                not_ready.setdefault(log_nodes[i], []).append(times[i])
             elif d.startswith("taints") and ("node.kubernetes.io/unreachable=:NoExecute" in d
                                              or "node.kubernetes.io/not-ready=:NoExecute" in d):
-                tainted.setdefault(log.node[i], []).append(times[i])
+                tainted.setdefault(log_nodes[i], []).append(times[i])
     # -- disruptions and replacements ---------------------------------------------------
     owner_kind = p.owner_kind[:n]
     owner = p.owner[:n]

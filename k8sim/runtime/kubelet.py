@@ -4,12 +4,16 @@ A component (:mod:`k8sim.component`) that watches PodBound (start the pod's life
 PodDeleting (stop it), NodeAdded (the image store grows) and NodeRemoved (its pods are
 lost), and acts only through the Cluster API (Running, terminated, its reports).
 
-One SimPy process per bound pod, one lifecycle with optional steps. Without a runtime
+One lifecycle per bound pod, with optional steps. Without a runtime
 model for the pod's workload (no ``images`` section, no runtime fields: see
 :mod:`k8sim.runtime.spec`) the steps are the plain ones: ContainerCreating for the pod's
 start latency (drawn at its birth), then Running (and Ready) for its duration (inf =
 until the run ends), then Succeeded, which frees the node's resources (the scheduler,
-watching, retries the pods that were waiting for room).
+watching, retries the pods that were waiting for room). Such a plain lifecycle (no
+volumes, no RuntimeClass either) is a timer on SimPy's queue rather than a generator
+process (:class:`PlainLifecycle`, :mod:`k8sim.runtime.timers`), with its events in the
+same places; it becomes a process when it is interrupted (deleted, its node failed).
+Every other lifecycle is a SimPy process, which ends with its pod.
 
 With a runtime model, ContainerCreating is refined as kubelet's ``SyncPod`` does it:
 
@@ -129,6 +133,7 @@ from k8sim.runtime.imagegc import PULL, ImageGC
 from k8sim.runtime.podworker import next_sync, restart_sync
 from k8sim.runtime.pulls import NO_SPACE, Puller
 from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_CODES, RESTART_NEVER
+from k8sim.runtime.timers import URGENT, Timer, interrupt_process_now, start_process_now
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
@@ -149,6 +154,46 @@ _NODE_DOWN = "node-down"
 #: the pod ended (``ContainerStatusUnknown``): 128 + SIGKILL.
 KILLED_EXIT_CODE = 137
 
+#: Steps of a plain lifecycle (:class:`PlainLifecycle`).
+_START, _CREATING, _RUNNING, _FOREVER, _ENDED = 0, 1, 2, 3, 4
+
+
+class PlainLifecycle(Timer):
+    """The lifecycle of a pod without a runtime model, volumes or RuntimeClass: its
+    start latency, then its run time. No generator process: one timer, stepped by
+    :meth:`Kubelet._plain_step`, on SimPy's queue exactly where the process's events
+    would be (:mod:`k8sim.runtime.timers`). It stands in for the process in the
+    kubelet's table (``is_alive``, ``interrupt``); an interrupt hands the rest of the
+    lifecycle to a generator process (:meth:`Kubelet._plain_interrupted`)."""
+
+    __slots__ = ("kubelet", "pod", "node", "step", "process")
+
+    def __init__(self, kubelet: Kubelet, pod: int):
+        self.callbacks = None
+        self.kubelet = kubelet
+        self.pod = pod
+        self.node = -1
+        self.step = _START
+        #: The generator process that took over after an interrupt (None before).
+        self.process: simpy.Process | None = None
+
+    @property
+    def is_alive(self) -> bool:
+        """As ``simpy.Process.is_alive``: True until the lifecycle has ended."""
+        if self.process is not None:
+            return self.process.is_alive
+        return self.step != _ENDED
+
+    def interrupt(self, cause: Any) -> None:
+        """As ``simpy.Process.interrupt``: delivered by an URGENT event now, where SimPy
+        schedules its ``Interruption`` event."""
+        kubelet = self.kubelet
+        ev = simpy.Event(kubelet.env)
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(lambda _ev: kubelet._plain_interrupted(self, cause))
+        kubelet.env.schedule(ev, URGENT)
+
 
 class Kubelet:
     """Every node's kubelet (one component; per-pod state lives in the pod table).
@@ -158,6 +203,9 @@ class Kubelet:
     """
 
     name = "kubelet"
+    #: Plain lifecycles as timers (:class:`PlainLifecycle`); False: every lifecycle a
+    #: generator process, the reference the timers reproduce event for event.
+    plain_timers = True
 
     def __init__(self, api: ClusterAPI, runtime: RuntimeModel | None = None,
                  sandboxes: RuntimeClasses | None = None, storage: Storage | None = None):
@@ -168,7 +216,10 @@ class Kubelet:
         self.sandboxes = sandboxes
         self.env = api.env
         self.state = api.state
-        self._procs: dict[int, simpy.Process] = {}
+        #: Each bound pod's lifecycle (a generator process, or a PlainLifecycle timer).
+        self._procs: dict[int, simpy.Process | PlainLifecycle] = {}
+        #: Callbacks of plain lifecycles' timers (one shared tuple: no allocation per step).
+        self._plain_cb = (self._plain_step,)
         self.runtime = runtime
         self._specs = runtime.workloads if runtime is not None else None
         self._rt_variants: dict[tuple[tuple[int, ...], int], WorkloadRuntime] = {}
@@ -302,7 +353,85 @@ class Kubelet:
                     policy = self.state.shapes[shape].restart_policy
                     if policy is not None:
                         rt = self._with_restart_policy(rt, policy)
-        self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
+        if rt is None and self.plain_timers and self._is_plain(pod):
+            # The process's Initialize event would be here: the timer takes its place.
+            life = self._procs[pod] = PlainLifecycle(self, pod)
+            life.schedule(self.env, self._plain_cb, 0, URGENT)
+        else:
+            self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
+
+    def _is_plain(self, pod: int) -> bool:
+        """Whether the pod's lifecycle (no runtime model) has no volumes to mount and no
+        RuntimeClass sandbox to wait for: only its start latency and run time."""
+        if self.open_ended is not None or self.oom_after is not None:
+            return False  # training jobs end open-ended pods, usage models OOM-kill: processes
+        if self.storage is None and self.sandboxes is None:
+            return True
+        shape = self.state.shapes[int(self.state.pods.shape[pod])]
+        return not (self.storage is not None and shape.claims) and not (
+            self.sandboxes is not None and shape.runtime_class >= 0)
+
+    def _plain_step(self, life: PlainLifecycle) -> None:
+        """One step of a plain lifecycle: what :meth:`_lifecycle` does between two of its
+        yields when ``rt`` is None, in the same order (see there)."""
+        env = self.env
+        pods = self.state.pods
+        pod = life.pod
+        step = life.step
+        if step == _START:  # the process's first step
+            node = life.node = int(pods.node[pod])
+            if not self.state.nodes.up[node]:  # bound to a node that has failed
+                self._plain_hand_over(life, _NODE_DOWN)
+                return
+            d = float(pods.start_latency[pod])
+            if d > 0:
+                life.step = _CREATING
+                life.schedule(env, self._plain_cb, d)
+                return
+            step = _CREATING
+        if step == _CREATING:
+            node = life.node
+            first_start = pods.phase[pod] == BOUND
+            if not first_start:
+                self.api.record("Started", pod, node, "containers recreated after the node came back")
+            duration = float(pods.duration[pod])
+            ready_delay = 0.0
+            if duration >= ready_delay:
+                pods.ready[pod] = env.now + ready_delay
+            if first_start:
+                self.api.set_running(pod)
+            if math.isinf(duration):
+                life.step = _FOREVER  # runs until deleted or the run ends
+                return
+            life.step = _RUNNING
+            life.schedule(env, self._plain_cb, duration)
+            return
+        # _RUNNING: the run time is over.
+        life.step = _ENDED
+        self._leave(pod, life.node, None, ())
+        self.api.terminate(pod, SUCCEEDED)
+
+    def _plain_interrupted(self, life: PlainLifecycle, cause: Any) -> None:
+        """An interrupt of a plain lifecycle comes up: as SimPy's ``Interruption`` event,
+        it does nothing once the lifecycle has ended; otherwise the pending timer is
+        void and a process takes over where the generator's ``except`` would."""
+        if life.process is not None:  # a second interrupt at one instant
+            interrupt_process_now(life.process, cause)
+            return
+        if life.step == _ENDED:
+            return
+        life.cancel()
+        self._plain_hand_over(life, cause)
+
+    def _plain_hand_over(self, life: PlainLifecycle, cause: Any) -> None:
+        """The rest of an interrupted plain lifecycle, as a process started now."""
+        pod = life.pod
+
+        def register(proc: simpy.Process) -> None:
+            life.process = proc
+            self._procs[pod] = proc
+
+        start_process_now(self.env, self._stopped(pod, life.node, None, (), cause), register)
 
     def _with_restart_policy(self, rt: WorkloadRuntime, policy: str) -> WorkloadRuntime:
         """``rt`` with the pod's own ``restartPolicy`` (a Job's pods), one copy per pair."""
@@ -480,32 +609,41 @@ class Kubelet:
             self._leave(pod, node, rt, images)
             api.terminate(pod, phase, exit_code=self._exit.pop(pod, None))
         except simpy.Interrupt as stop:  # deleted: stop.cause is (grace_s, reason)
-            if stop.cause == _NODE_DOWN:  # the machine failed: the containers are gone
-                self._leave(pod, node, rt, images, keep_proc=True)
-                was_running = pods.phase[pod] == RUNNING
-                if (yield from self._stalled(pod, node, rt, was_running)):
-                    if was_running:
-                        pods.restarts[pod] += 1
-                        self.api.container_restarted(pod, node)
-                    yield from self._lifecycle(pod, rt, restart=True)
-                else:
-                    self._procs.pop(pod, None)
-                return
-            grace, reason = stop.cause  # type: ignore[misc]  # simpy types cause as Any | None
-            if self.open_ended is not None:
-                self.open_ended.pop(pod, None)
-            self._close_pull(pod)
-            api.record("Killing", pod, node, reason)
-            if grace > 0:
-                yield env.timeout(grace)
-            if rt is not None:
-                pods.reason[pod] = NO_REASON  # no longer waiting: Failed
-                if pods.ready[pod] > env.now:
-                    pods.ready[pod] = math.nan
-            self._leave(pod, node, rt, images)
-            # The kubelet kills the containers (and reports the ones that never started
-            # as ContainerStatusUnknown): exit code 137 either way.
-            api.terminate(pod, FAILED, reason, exit_code=(self._container_name(pod, rt), KILLED_EXIT_CODE))
+            yield from self._stopped(pod, node, rt, images, stop.cause)
+
+    def _stopped(self, pod: int, node: int, rt: WorkloadRuntime | None, images: tuple[int, ...],
+                 cause: Any) -> _Gen:
+        """The rest of a lifecycle interrupted with ``cause``: its node failed
+        (``_NODE_DOWN``), or it was deleted (``(grace_s, reason)``)."""
+        env = self.env
+        api = self.api
+        pods = self.state.pods
+        if cause == _NODE_DOWN:  # the machine failed: the containers are gone
+            self._leave(pod, node, rt, images, keep_proc=True)
+            was_running = pods.phase[pod] == RUNNING
+            if (yield from self._stalled(pod, node, rt, was_running)):
+                if was_running:
+                    pods.restarts[pod] += 1
+                    self.api.container_restarted(pod, node)
+                yield from self._lifecycle(pod, rt, restart=True)
+            else:
+                self._procs.pop(pod, None)
+            return
+        grace, reason = cause
+        if self.open_ended is not None:
+            self.open_ended.pop(pod, None)
+        self._close_pull(pod)
+        api.record("Killing", pod, node, reason)
+        if grace > 0:
+            yield env.timeout(grace)
+        if rt is not None:
+            pods.reason[pod] = NO_REASON  # no longer waiting: Failed
+            if pods.ready[pod] > env.now:
+                pods.ready[pod] = math.nan
+        self._leave(pod, node, rt, images)
+        # The kubelet kills the containers (and reports the ones that never started
+        # as ContainerStatusUnknown): exit code 137 either way.
+        api.terminate(pod, FAILED, reason, exit_code=(self._container_name(pod, rt), KILLED_EXIT_CODE))
 
     def _container_name(self, pod: int, rt: WorkloadRuntime | None) -> str:
         """The pod's first main container's name (the manifest's, else the model's)."""

@@ -157,8 +157,11 @@ def explain_in_run(sim: Simulation, name: str, at: float | None = None, profile:
 def _failed_scheduling_message(sim: Simulation, row: int) -> str:
     """The detail of the pod's FailedScheduling event, "" if none was recorded."""
     rec = sim.recorder
+    if "FailedScheduling" not in rec.kind:
+        return ""
+    pods, kinds = rec.pod, rec.kind
     for i in range(len(rec) - 1, -1, -1):
-        if rec.pod[i] == row and rec.kind[i] == "FailedScheduling":
+        if pods[i] == row and kinds[i] == "FailedScheduling":
             return rec.detail[i]
     return ""
 

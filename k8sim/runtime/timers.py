@@ -1,0 +1,104 @@
+"""Timers with callbacks on SimPy's event queue, for lifecycles that need no process.
+
+A SimPy process costs, per step, a :class:`simpy.Timeout` object, a generator resume
+and a callback list, and one more event when its generator returns. A pod that only
+waits (its start latency, then its run time) needs none of that: :class:`Timer` is one
+object per pod, put on the environment's queue again at each step, whose callback is a
+shared tuple (no allocation per event beyond the queue's own entry).
+
+**Same order as the process it replaces.** SimPy orders events by ``(time, priority,
+insertion number)``. A timer is scheduled exactly where the process would have
+scheduled its events: at the start with priority URGENT where the process's
+``Initialize`` event was, then at each step with priority NORMAL where its
+``Timeout`` was, so every event keeps its place relative to all others. The only event
+left out is the one SimPy schedules when a generator returns (nobody waits on a pod's
+process, so it has no callback and nothing observes it), which leaves the order of the
+rest unchanged. Interrupts are scheduled where SimPy's ``Interruption`` event would be
+(URGENT, now), so they too arrive in the same order.
+
+A lifecycle that must do more than wait (a deletion, its node failing) becomes a
+generator process at that point, one that starts at once, inside the current event, as
+the interrupted generator would have gone on: :func:`start_process_now`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+from simpy.events import NORMAL, PENDING, URGENT
+
+__all__ = ["NORMAL", "URGENT", "ProcessNow", "Timer", "interrupt_process_now", "start_process_now"]
+
+
+class Timer:
+    """One entry of SimPy's queue that calls ``callbacks`` when it comes up.
+
+    ``callbacks`` is reset to None by the environment when the timer fires, as for any
+    event; :meth:`schedule` sets it again. Subclasses add the state their callback
+    needs (``__slots__``). :meth:`cancel` makes a pending timer a no-op when it comes
+    up (it stays on the queue, as a SimPy ``Timeout`` whose process was interrupted).
+    """
+
+    __slots__ = ("callbacks",)
+    #: Read by ``Environment.step``: a timer never fails.
+    _ok = True
+
+    def __init__(self) -> None:
+        self.callbacks: tuple[Callable[[Any], None], ...] | None = None
+
+    def schedule(self, env: simpy.Environment, callbacks: tuple[Callable[[Any], None], ...], delay: float,
+                 priority: int = NORMAL) -> None:
+        """Fire ``callbacks`` (each called with the timer) ``delay`` seconds from now."""
+        self.callbacks = callbacks
+        env.schedule(self, priority, delay)  # type: ignore[arg-type]
+
+    def cancel(self) -> None:
+        """A pending timer does nothing when it comes up."""
+        self.callbacks = ()
+
+
+class ProcessNow(simpy.Process):
+    """A SimPy process whose generator starts when :meth:`start` is called, inside the
+    current event, rather than at an ``Initialize`` event of its own. Otherwise an
+    ordinary process (it can be waited on and interrupted)."""
+
+    def __init__(self, env: simpy.Environment, generator: Generator[simpy.Event, Any, Any]):
+        # Process.__init__ without scheduling Initialize (Event's fields set inline, as
+        # SimPy's own subclasses do).
+        self.env = env
+        self.callbacks = []
+        self._generator = generator
+        self._value = PENDING
+
+    def start(self) -> None:
+        """Run the generator up to its first yield, now."""
+        begin = simpy.Event(self.env)
+        begin._ok = True
+        begin._value = None
+        self._resume(begin)
+
+
+def start_process_now(env: simpy.Environment, generator: Generator[simpy.Event, Any, Any],
+                      register: Callable[[ProcessNow], None] | None = None) -> ProcessNow:
+    """A process of ``generator`` run now up to its first yield; ``register(process)``
+    is called before the generator starts (so that the generator may find or drop it)."""
+    proc = ProcessNow(env, generator)
+    if register is not None:
+        register(proc)
+    proc.start()
+    return proc
+
+
+def interrupt_process_now(proc: simpy.Process, cause: Any) -> None:
+    """Throw :class:`simpy.Interrupt` (``cause``) into ``proc`` now, as the processing of
+    SimPy's ``Interruption`` event does (nothing if the process has ended)."""
+    if proc._value is not PENDING:
+        return
+    proc._target.callbacks.remove(proc._resume)
+    failed = simpy.Event(proc.env)
+    failed._ok = False
+    failed._value = simpy.Interrupt(cause)
+    failed._defused = True
+    proc._resume(failed)

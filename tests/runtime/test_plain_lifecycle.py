@@ -1,0 +1,118 @@
+"""Plain lifecycles as timers: the same run, table for table, as with one generator
+process per pod (``Kubelet.plain_timers = False``, the reference they reproduce), also
+when pods are deleted, preempted, drained, lost with their node, or stalled on a failed
+or partitioned node, and when two interrupts reach one pod at one instant."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from k8sim import RunResult, Simulation, validate_scenario
+from k8sim.runtime.kubelet import Kubelet, PlainLifecycle
+from k8sim.runtime.timers import ProcessNow
+
+TABLES = ("pods", "nodes", "events", "timeseries")
+
+
+def churn(seed: int) -> dict:
+    """Plain pods under every kind of interruption the kubelet handles."""
+    return {
+        "name": "churn",
+        "seed": seed,
+        "duration_s": 3000,
+        "sample_interval_s": 30,
+        "cluster": {"node_pools": [
+            {"name": "a", "count": 4, "allocatable": {"cpu": "4", "memory": "16Gi"}, "zones": ["z1", "z2"]},
+            {"name": "b", "count": 3, "allocatable": {"cpu": "4", "memory": "16Gi"}},
+            {"name": "c", "count": 2, "allocatable": {"cpu": "4", "memory": "16Gi"}},
+        ]},
+        "workloads": [
+            # Zero start latency: Running at the bind's own instant.
+            {"name": "batch", "arrival": {"kind": "poisson", "rate_per_s": 0.05},
+             "template": {"requests": {"cpu": "1", "memory": "1Gi"},
+                          "start_latency": {"kind": "constant", "value": 0}},
+             "duration": {"kind": "exponential", "mean": 300}},
+            # No duration: Running until deleted or the run ends.
+            {"name": "service", "arrival": {"kind": "burst", "count": 6, "at_s": 5},
+             "template": {"requests": {"cpu": "500m", "memory": "1Gi"}}},
+            # High priority bursts that preempt (victims are deleted with a grace period).
+            {"name": "urgent", "arrival": {"kind": "burst", "count": 12, "at_s": 900},
+             "template": {"requests": {"cpu": "2", "memory": "2Gi"}, "priority": 1000},
+             "duration": {"kind": "constant", "value": 120}},
+        ],
+        "failures": [
+            {"kind": "node", "nodes": {"pool": "a"}, "time_to_failure": {"kind": "exponential", "mean": 900},
+             "time_to_repair": {"kind": "exponential", "mean": 200}},
+            {"kind": "node", "mode": "partition", "nodes": {"pool": "b"},
+             "time_to_failure": {"kind": "exponential", "mean": 1200},
+             "time_to_repair": {"kind": "exponential", "mean": 150}},
+        ],
+        "actions": [
+            {"action": "drain", "at_s": 1500, "nodes": {"names": ["b-0"]}},
+            {"action": "fail_node", "at_s": 2000, "nodes": {"names": ["c-0"]}},
+            {"action": "delete_node", "at_s": 2000, "nodes": {"names": ["c-0"]}},
+            {"action": "uncordon", "at_s": 2100, "nodes": {"names": ["b-0"]}},
+        ],
+    }
+
+
+def down_and_deleted(ctx) -> None:
+    """Node c-1's machine fails and the node is deleted in one go: the deletions'
+    interrupts reach its pods while the failure's are still pending."""
+    node = ctx.state.nodes.name_index["c-1"]
+    ctx.api.node_down(node, "test")
+    ctx.api.remove_node(node)
+
+
+def run(doc: dict, timers: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Simulation, RunResult]:
+    monkeypatch.setattr(Kubelet, "plain_timers", timers)
+    sim = Simulation(validate_scenario(doc))
+    sim.at(2500, down_and_deleted)
+    return sim, sim.run()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_timers_give_the_tables_of_one_process_per_pod(seed, monkeypatch):
+    doc = churn(seed)
+    fast, got = run(doc, True, monkeypatch)
+    _, want = run(doc, False, monkeypatch)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(getattr(got, table), getattr(want, table), check_exact=True)
+    pd.testing.assert_frame_equal(got.summary(), want.summary(), check_exact=True)
+    for name in ("failures", "disruptions"):
+        pd.testing.assert_frame_equal(got.frames[name], want.frames[name], check_exact=True)
+    # The run went through the paths under test.
+    kinds = set(got.events["kind"].astype(str))
+    assert {"Killing", "Preempted", "NodeDown", "NodeUp", "NodeRemoved", "NodeLost"} <= kinds
+    restarted = got.events[(got.events["kind"] == "Started") & (got.events["detail"] != "")]
+    assert len(restarted) > 0  # pods recreated after their node came back
+    # Timers were used, and some were handed to a process by an interrupt.
+    lives = list(fast.kubelet._procs.values())
+    assert any(isinstance(p, PlainLifecycle) for p in lives)  # the services, still running
+
+
+def test_an_interrupt_hands_the_lifecycle_to_a_process(monkeypatch):
+    """A pod on a failed node waits for it as a process (started at the interrupt)."""
+    doc = churn(1)
+    doc["actions"] = [{"action": "fail_node", "at_s": 100, "nodes": {"pool": "c"}}]
+    doc["failures"] = []
+    monkeypatch.setattr(Kubelet, "plain_timers", True)
+    sim = Simulation(validate_scenario(doc))
+    # Before the node lifecycle controller notices (grace 50 s) and evicts (300 s later).
+    sim.run_until(120)
+    nodes, pods = sim.state.nodes, sim.state.pods
+    on_c = [p for p in sim.kubelet._procs if nodes.names[pods.node[p]].startswith("c-")]
+    elsewhere = [p for p in sim.kubelet._procs if p not in on_c]
+    assert on_c and elsewhere  # pods bound there before 100 s are stalled, waiting for the machine
+    assert all(isinstance(sim.kubelet._procs[p], ProcessNow) for p in on_c)
+    assert all(isinstance(sim.kubelet._procs[p], PlainLifecycle) for p in elsewhere)
+
+
+def test_no_process_outlives_its_pod(monkeypatch):
+    """Every ended pod has left the kubelet's table, timers and processes alike."""
+    sim, result = run(churn(2), True, monkeypatch)
+    pods = result.pods
+    ended = set(pods.index[pods["phase"].isin(["Succeeded", "Failed"])].tolist())
+    assert ended and not ended & set(sim.kubelet._procs)
+    assert all(life.is_alive for life in sim.kubelet._procs.values())
