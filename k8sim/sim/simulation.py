@@ -95,7 +95,8 @@ class Simulation:
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         object_knobs = any(getattr(o, "runtime", None) for inp in app_inputs.values() for m in inp.sets()
                            for o in m.objects)
-        self.runtime = build_runtime(scenario, self.state, self.streams, objects=object_knobs)
+        self.runtime = build_runtime(scenario, self.state, self.streams, objects=object_knobs,
+                                     manifest_pods=controllers.pod_templates(scenario, app_inputs))
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
         self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []

@@ -496,6 +496,14 @@ def _limits(doc: _Doc, spec: dict[str, Any], key: str, j: int, path: str) -> dic
     return {"limits": exact_quantities(lim)} if lim else {}
 
 
+def _pull_policy(spec: dict[str, Any], key: str, j: int) -> dict[str, Any]:
+    """``{"imagePullPolicy": ...}`` of the ``j``-th container of ``spec[key]`` as given
+    (validated with the template; absent: upstream's default for the image's tag)."""
+    c = (spec.get(key) or [])[j]
+    policy = c.get("imagePullPolicy") if isinstance(c, dict) else None
+    return {} if policy is None else {"imagePullPolicy": policy}
+
+
 def _knob(doc: _Doc, annotations: dict[str, Any], name: str, path: str) -> Any:
     raw = annotations.get(KNOB_PREFIX + name)
     if raw is None:
@@ -604,12 +612,14 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
         "nodeSelector": r.strings(spec.get("nodeSelector"), doc.at(f"{path}.nodeSelector")),
         "schedulerName": str(spec.get("schedulerName") or DEFAULT_SCHEDULER),
         "containers": [{"name": c.name, "requests": exact_quantities(c.requests), **({"image": c.image} if c.image else {}),
-                        **_limits(doc, spec, "containers", j, path)} for j, c in enumerate(main)],
+                        **_pull_policy(spec, "containers", j), **_limits(doc, spec, "containers", j, path)}
+                       for j, c in enumerate(main)],
     }
     if init:
         data["initContainers"] = [
             {"name": c.name, "requests": exact_quantities(c.requests), **({"image": c.image} if c.image else {}),
-             **({"restartPolicy": "Always"} if c.sidecar else {}), **_limits(doc, spec, "initContainers", j, path)}
+             **({"restartPolicy": "Always"} if c.sidecar else {}), **_pull_policy(spec, "initContainers", j),
+             **_limits(doc, spec, "initContainers", j, path)}
             for j, c in enumerate(init)]
     if overhead:
         data["overhead"] = exact_quantities(overhead)
@@ -913,12 +923,14 @@ def dumps_template(t: PodTemplate) -> str:
     for key, unset in _NEWER_FIELDS:
         if data.get(key) == unset:
             del data[key]
-    # Container limits were read after the hash too and are left out of it, so that the
-    # names of existing runs' pods do not change (a template change that touches only
-    # container limits therefore starts no new revision; upstream's hash covers them).
+    # Container limits and pull policies were read after the hash too and are left out
+    # of it, so that the names of existing runs' pods do not change (a template change
+    # that touches only those therefore starts no new revision; upstream's hash covers
+    # them).
     for key in ("containers", "initContainers"):
         for c in data.get(key) or ():
             c.pop("limits", None)
+            c["imagePullPolicy"] = None  # as when it was not read
     return json.dumps(data, sort_keys=True)
 
 
