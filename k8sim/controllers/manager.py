@@ -277,6 +277,12 @@ def pod_templates(scenario: Scenario, inputs: dict[int, Any]) -> list[tuple[str,
     return out
 
 
+def runtime_class_names(inputs: dict[int, Any]) -> set[str]:
+    """The RuntimeClasses the inputs' pod templates name."""
+    return {o.template.runtime_class_name for inp in inputs.values() for m in inp.sets() for o in m.objects
+            if o.kind in APP_POD_KINDS and o.template.runtime_class_name is not None}
+
+
 #: Kinds whose objects make pods.
 APP_POD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod", "Job", "CronJob"})
 

@@ -21,6 +21,10 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
 - ``v1`` ResourceQuota and LimitRange -> admission of the pods of their namespace
   (:mod:`k8sim.controllers.quota`, :mod:`k8sim.controllers.limitranger`).
 
+- ``node.k8s.io/v1`` RuntimeClass -> a class pods name in ``runtimeClassName``
+  (:mod:`k8sim.workloads.runtimeclass_manifests`); ``storage.k8s.io/v1`` StorageClass,
+  ``v1`` PersistentVolume and PersistentVolumeClaim (:mod:`k8sim.workloads.storage_manifests`).
+
 Kinds that k8sim will model but does not yet (``v1`` ReplicationController, autoscaling
 HorizontalPodAutoscaler) are errors: running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
@@ -36,7 +40,8 @@ k8sim combines as upstream ``resource.PodRequests`` and scores with upstream's
 per-container non-zero defaults; the pod's namespace is kept. Scheduling fields
 (``nodeSelector``, ``tolerations``, ``affinity``, ``topologySpreadConstraints``, host
 ports, ``schedulerName``, ``priority`` / ``priorityClassName``,
-``terminationGracePeriodSeconds``, ``nodeName``) become a
+``terminationGracePeriodSeconds``, ``nodeName``, ``runtimeClassName``) and each
+container's ``image`` and ``imagePullPolicy`` become a
 :class:`~k8sim.config.pods.PodTemplate`.
 
 Fields k8sim does not model are warned about once per field name (``spec.template.spec.
@@ -135,7 +140,7 @@ POD_SPEC_FIELDS: frozenset[str] = frozenset({
     "initContainers[*].name", "initContainers[*].image", "initContainers[*].imagePullPolicy",
     "initContainers[*].resources.requests", "initContainers[*].resources.limits", "initContainers[*].restartPolicy",
     "initContainers[*].ports", "volumes[*].name", "volumes[*].persistentVolumeClaim",
-    "containers[*].volumeMounts", "initContainers[*].volumeMounts",
+    "containers[*].volumeMounts", "initContainers[*].volumeMounts", "runtimeClassName",
 })
 _TEMPLATE = frozenset({"spec.template.metadata.labels"} | {f"spec.template.spec.{f}" for f in POD_SPEC_FIELDS})
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
@@ -250,9 +255,12 @@ class ManifestSet:
     priority_classes: list[PriorityClass] = field(default_factory=list)
     nodes: list[ManifestNode] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: StorageClass, PersistentVolume, PersistentVolumeClaim and RuntimeClass objects
+    #: StorageClass, PersistentVolume and PersistentVolumeClaim objects
     #: (:mod:`k8sim.workloads.storage_manifests`): (kind, object, "file: document[i]").
     storage: list[tuple[str, Any, str]] = field(default_factory=list)
+    #: RuntimeClass objects (:mod:`k8sim.workloads.runtimeclass_manifests`): (object,
+    #: "file: document[i]").
+    runtime_classes: list[tuple[Any, str]] = field(default_factory=list)
 
 
 class _Doc:
@@ -650,6 +658,8 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
             data["terminationGracePeriodSeconds"] = float(grace)
     if spec.get("nodeName"):
         data["nodeName"] = str(spec["nodeName"])
+    if spec.get("runtimeClassName") is not None:  # admitted when the run is built (runtimeclass_manifests)
+        data["runtimeClassName"] = spec["runtimeClassName"]
     volumes = []
     for j, v in enumerate(r.sequence_or_empty(spec.get("volumes"), doc.at(f"{path}.volumes"))):
         v = r.mapping_or_empty(v, doc.at(f"{path}.volumes[{j}]"))
@@ -945,4 +955,5 @@ _meta, _knobs, _MODELLED, _SELECTOR, _POD_SPEC_FIELDS = (object_meta, read_knobs
 # Further kinds register themselves on import (after this module's definitions).
 from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
 from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401
+from k8sim.workloads import runtimeclass_manifests as _runtimeclass  # noqa: E402,F401
 from k8sim.workloads import storage_manifests as _storage  # noqa: E402,F401
