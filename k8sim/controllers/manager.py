@@ -64,8 +64,8 @@ class Controllers:
         ctx = self.store.ctx
         knobs = self._object_knobs(obj, workload)
         runtime = None
-        if knobs is not None:
-            model = ctx.components["kubelet"].runtime
+        model = ctx.components["kubelet"].runtime
+        if knobs is not None and model.catalog is None:  # with a catalog, per template (Sampling.runtime_for)
             runtime = model.compile_object(workload, object_key(f"{obj.kind}/{obj.key}"), knobs)
         sampling = Sampling(ctx, workload, f"{obj.kind}/{obj.key}", obj.duration or duration,
                             obj.start_latency or start, runtime, knobs)
