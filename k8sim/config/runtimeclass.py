@@ -22,6 +22,9 @@ default from :data:`k8sim.runtime.runtimeclass.DEFAULT_SANDBOX_LATENCY` applies
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from fractions import Fraction
+
 from pydantic import Field
 
 from k8sim.config.distributions import Distribution
@@ -30,7 +33,7 @@ from k8sim.config.names import ContainerName, DnsSubdomain, Labels
 from k8sim.config.pods import Toleration
 from k8sim.config.resources import ResourceList
 
-__all__ = ["RuntimeClass", "RuntimeClassOverhead", "RuntimeClassScheduling"]
+__all__ = ["RuntimeClass", "RuntimeClassOverhead", "RuntimeClassScheduling", "admission_rejections"]
 
 
 class RuntimeClassOverhead(K8sModel):
@@ -58,3 +61,30 @@ class RuntimeClass(K8sModel):
     scheduling: RuntimeClassScheduling | None = None  # absent: every node has the runtime
     # k8sim: sandbox creation time of this handler; absent = the handler's default.
     sandbox_latency: Distribution | None = None
+
+
+def admission_rejections(overhead: Mapping[str, Fraction], node_selector: Mapping[str, str],
+                         class_name: str, classes: Mapping[str, RuntimeClass]) -> list[tuple[str, str]]:
+    """Why the RuntimeClass admission plugin rejects a pod naming ``class_name`` with
+    ``overhead`` and ``node_selector`` (upstream ``plugin/pkg/admission/runtimeclass/
+    admission.go``: ``prepareObjects``, ``setOverhead`` / ``validateOverhead``,
+    ``setScheduling``): (the pod spec field, message) pairs, empty if admitted."""
+    rc = classes.get(class_name)
+    if rc is None:
+        return [("runtimeClassName", f"pod rejected: RuntimeClass {class_name!r} not found "
+                                     f"(runtimeClasses: {sorted(classes)})")]
+    fixed = rc.overhead.pod_fixed if rc.overhead is not None else None
+    if overhead and fixed is None:
+        return [("overhead", f"pod rejected: Pod Overhead set without corresponding RuntimeClass defined "
+                             f"Overhead (RuntimeClass {rc.name!r} has none)")]
+    if overhead and fixed is not None and dict(overhead) != dict(fixed):
+        return [("overhead", f"pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead "
+                             f"(RuntimeClass {rc.name!r}: overhead.podFixed)")]
+    selector = rc.scheduling.node_selector if rc.scheduling is not None else {}
+    out = []
+    for key, value in selector.items():
+        pod_value = node_selector.get(key)
+        if pod_value is not None and pod_value != value:
+            out.append((f"nodeSelector.{key}", f"conflict: runtimeClass.scheduling.nodeSelector[{key}] = {value}; "
+                                               f"pod.spec.nodeSelector[{key}] = {pod_value}"))
+    return out

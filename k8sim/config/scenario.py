@@ -63,7 +63,12 @@ from k8sim.config.pods import (
 )
 from k8sim.config.quota import ResourceQuotaSpec
 from k8sim.config.resources import Quantity, ResourceList, base_units
-from k8sim.config.runtimeclass import RuntimeClass, RuntimeClassOverhead, RuntimeClassScheduling
+from k8sim.config.runtimeclass import (
+    RuntimeClass,
+    RuntimeClassOverhead,
+    RuntimeClassScheduling,
+    admission_rejections,
+)
 from k8sim.config.scheduler import PluginRef, ProfileSpec, SchedulerSettings
 from k8sim.config.storage import (
     PersistentVolume,
@@ -485,24 +490,10 @@ class Scenario(K8sModel):
             t = w.template
             if t.runtime_class_name is None:
                 continue
-            where = f"workloads[{i}].template"
-            rc = by_name.get(t.runtime_class_name)
-            if rc is None:
-                raise ValueError(f"{where}.runtimeClassName: pod rejected: RuntimeClass {t.runtime_class_name!r} "
-                                 f"not found (runtimeClasses: {sorted(by_name)})")
-            fixed = rc.overhead.pod_fixed if rc.overhead is not None else None
-            if t.overhead and fixed is None:
-                raise ValueError(f"{where}.overhead: pod rejected: Pod Overhead set without corresponding "
-                                 f"RuntimeClass defined Overhead (RuntimeClass {rc.name!r} has none)")
-            if t.overhead and fixed is not None and dict(t.overhead) != dict(fixed):
-                raise ValueError(f"{where}.overhead: pod rejected: Pod's Overhead doesn't match RuntimeClass's "
-                                 f"defined Overhead (RuntimeClass {rc.name!r}: overhead.podFixed)")
-            selector = rc.scheduling.node_selector if rc.scheduling is not None else {}
-            for key, value in selector.items():
-                pod_value = t.node_selector.get(key)
-                if pod_value is not None and pod_value != value:
-                    raise ValueError(f"{where}.nodeSelector.{key}: conflict: runtimeClass.scheduling.nodeSelector"
-                                     f"[{key}] = {value}; pod.spec.nodeSelector[{key}] = {pod_value}")
+            rejected = admission_rejections(t.overhead, t.node_selector, t.runtime_class_name, by_name)
+            if rejected:
+                field, msg = rejected[0]
+                raise ValueError(f"workloads[{i}].template.{field}: {msg}")
 
     def runtime_class(self, template: PodTemplate) -> RuntimeClass | None:
         """The RuntimeClass a pod of ``template`` names (None: the node's default handler)."""

@@ -11,16 +11,29 @@ the sync (``syncJob`` -> ``manageJob``), a reaction latency later:
   the third failure) or when ``activeDeadlineSeconds`` have passed since its start
   (``DeadlineExceeded``; the controller re-queues itself for that instant), deleting
   its active pods;
-- marks it **Complete** when ``completions`` pods have succeeded (NonIndexed), every
-  index ``0 .. completions-1`` has a succeeded pod (Indexed), or, for a work queue
-  (``completions`` unset), one pod has succeeded and none is active;
-- otherwise keeps ``wantActive`` pods: ``min(parallelism, completions - succeeded)``
-  (NonIndexed), the lowest pending indexes (Indexed, ``firstPendingIndexes``), or
-  ``parallelism`` until a work-queue pod succeeds; excess pods are deleted; at most 500
-  creations per sync (``MaxPodCreateDeletePerSync``) in ``slowStartBatch`` batches;
+- otherwise keeps ``wantActive`` pods (``manageJob``): ``min(parallelism, completions -
+  succeeded)`` (NonIndexed), the lowest pending indexes (Indexed, ``firstPendingIndexes``),
+  or ``parallelism`` until a work-queue pod succeeds; excess pods are deleted; at most 500
+  creations or deletions per sync (``MaxPodCreateDeletePerSync``), creations in
+  ``slowStartBatch`` batches;
+- then marks it **Complete** when no pod is active and ``completions`` pods have
+  succeeded (NonIndexed), every index ``0 .. completions-1`` has a succeeded pod
+  (Indexed), or, for a work queue (``completions`` unset), one pod has succeeded
+  (``syncJob``: ``succeeded >= completions && active == 0``, with ``active`` counted after
+  ``manageJob``). A pod still active when the completions are reached (its replacement
+  ran while a terminating pod went on to succeed, say) is excess (``wantActive`` 0):
+  ``manageJob`` deletes it, so the Job completes at that sync, after at most 500 such
+  deletions;
 - a suspended Job (``suspend: true``) has its active pods deleted and creates none;
   its ``startTime`` is set when it runs unsuspended (reset at each resume, so
   ``activeDeadlineSeconds`` counts from then).
+
+Pods that ``manageJob`` deletes (excess pods, those of a suspended Job, those left when the
+completions are reached) are neither failures nor successes, whatever they end as:
+upstream's ``deleteJobPods`` removes their tracking finalizer before deleting them, so
+``trackJobStatusAndRemoveFinalizers`` never counts them (``backoffLimit`` and the pod
+failure back-off do not see them). Pods deleted because the Job failed keep the finalizer
+(``deleteActivePods``) and count as failed.
 
 Pod failure back-off (``backoff_utils.go``): new pods wait until
 ``lastFailureTime + 10 s * 2^(failuresAfterLastSuccess - 1)``, capped at
@@ -97,6 +110,8 @@ if TYPE_CHECKING:
     from k8sim.workloads.batch_manifests import JobSpec
 
 JOB_KIND = OWNER_KINDS.index("Job")
+#: Upstream ``MaxPodCreateDeletePerSync``: pod creations or deletions of one sync.
+MAX_POD_CREATE_DELETE_PER_SYNC = BURST_REPLICAS
 #: Reasons of deletions the Job controller asks for itself.
 JOB_DELETED = {"BackoffLimitExceeded", "DeadlineExceeded", "JobSuspended", "TooManyActive", "JobComplete",
                "JobReplaced", "PodFailurePolicy", "FailedIndexes", "MaxFailedIndexesExceeded", "SuccessPolicy"}
@@ -142,7 +157,9 @@ class JobObj:
     index_failures: dict[int, int] = field(default_factory=dict)  # index -> counted failures
     index_ignored: dict[int, int] = field(default_factory=dict)  # index -> ignored failures
     index_last_failure: dict[int, float] = field(default_factory=dict)
-    not_failed: set[int] = field(default_factory=set)  # deleted for SuccessPolicy: not failures
+    #: Pods deleted without their tracking finalizer (excess, suspension, completion,
+    #: SuccessPolicy): counted neither as failed nor as succeeded.
+    untracked: set[int] = field(default_factory=set)
     policy_rows: list[tuple] = field(default_factory=list)  # job_pod_failures rows
 
     @property
@@ -256,7 +273,10 @@ class JobController:
                 self._free_index(j, index)
         elif e.phase != SUCCEEDED:
             self._free_index(j, index)
-        if e.phase == SUCCEEDED:
+        if e.pod in j.untracked:  # neither counted nor replaced; its run is lost work all the same
+            if e.phase != SUCCEEDED:
+                j.causes.setdefault(e.pod, e.reason)
+        elif e.phase == SUCCEEDED:
             j.succeeded += 1
             if index >= 0:
                 j.succeeded_indexes.add(index)
@@ -307,7 +327,7 @@ class JobController:
         """A pod of ``j`` has failed (terminal, or deleted before it was bound): count it
         as upstream's ``trackJobStatusAndRemoveFinalizers`` does, with the pod failure
         policy and the per-index back-off limit."""
-        if pod in j.not_failed:
+        if pod in j.untracked:
             return
         now = self.env.now
         j.failures_after_success += 1  # the back-off record takes every new failed pod
@@ -388,7 +408,8 @@ class JobController:
             return
         now = self.env.now
         spec = j.spec
-        if spec.suspend:
+        if spec.suspend:  # manageJob: the pods are deleted without their finalizer
+            j.untracked.update(j.active)
             self._delete_active(j, "JobSuspended")
             j.start = None  # a resumed Job's startTime is reset (activeDeadlineSeconds from then)
             return
@@ -416,18 +437,21 @@ class JobController:
         if spec.success_policy is not None and match_success_policy(spec.success_policy, j.succeeded_indexes):
             self._finish(j, "Complete", "SuccessPolicy")
             return
+        self._manage(j)
         if self._complete(j):
             self._finish(j, "Complete", "")
-            return
-        self._manage(j)
 
     def _complete(self, j: JobObj) -> bool:
-        spec = j.spec
-        if spec.completions is None:
-            return j.succeeded > 0 and not j.active
-        if j.indexed:
-            return len(j.succeeded_indexes) >= spec.completions
-        return j.succeeded >= spec.completions
+        """``syncJob``'s ``complete``, after ``manageJob``: no pod active and the
+        completions reached (one success for a work queue)."""
+        if j.active:
+            return False
+        return j.succeeded > 0 if j.spec.completions is None else self._succeeded(j) >= j.spec.completions
+
+    @staticmethod
+    def _succeeded(j: JobObj) -> int:
+        """``jobCtx.succeeded``: succeeded pods, or succeeded indexes (Indexed)."""
+        return len(j.succeeded_indexes) if j.indexed else j.succeeded
 
     def _manage(self, j: JobObj) -> None:
         """``manageJob``: create or delete pods towards ``wantActive``."""
@@ -436,16 +460,22 @@ class JobController:
         if spec.completions is None:
             want = active if j.succeeded > 0 else spec.parallelism
         else:
-            done = len(j.succeeded_indexes) if j.indexed else j.succeeded
-            want = max(0, min(spec.parallelism, spec.completions - done))
+            want = max(0, min(spec.parallelism, spec.completions - self._succeeded(j)))
         if active > want:
-            # Upstream deletes the excess choosing with ActivePodsWithRanks; k8sim takes
-            # the newest first (the pods that did the least work).
+            # Upstream deletes the excess choosing with activePodsForRemoval (not ready,
+            # unscheduled, pending first); k8sim takes the newest first (the pods that
+            # did the least work). At most MaxPodCreateDeletePerSync per sync; the pods
+            # go without their tracking finalizer (deleteJobPods): never counted.
+            reached = spec.completions is not None and self._succeeded(j) >= spec.completions
             excess = sorted(j.active, reverse=True)[: active - want]
-            for pod in excess:
+            for pod in excess[:MAX_POD_CREATE_DELETE_PER_SYNC]:
                 j.terminating[pod] = j.active.pop(pod)
                 self._free_index(j, j.terminating[pod])
-                self.ctx.api.delete_pod(pod, j.maker.info.termination_grace_s, "TooManyActive")
+                j.untracked.add(pod)
+                self.ctx.api.delete_pod(pod, j.maker.info.termination_grace_s,
+                                        "JobComplete" if reached else "TooManyActive")
+            if len(excess) > MAX_POD_CREATE_DELETE_PER_SYNC:
+                self.queue.add(j.row)
             return
         diff = want - active
         if spec.only_replace_failed:
@@ -463,7 +493,7 @@ class JobController:
 
                 self.env.timeout(wait).callbacks.append(due)
             return
-        n = min(diff, BURST_REPLICAS)
+        n = min(diff, MAX_POD_CREATE_DELETE_PER_SYNC)
         indexes = self._pending_indexes(j, n) if j.indexed else [-1] * n
         if spec.backoff_limit_per_index is not None and indexes:
             indexes = self._indexes_out_of_backoff(j, indexes)
@@ -487,7 +517,7 @@ class JobController:
             self.queue.add_rate_limited(j.row)
             return
         self.queue.forget(j.row)
-        if diff > BURST_REPLICAS:
+        if diff > MAX_POD_CREATE_DELETE_PER_SYNC:
             self.queue.add(j.row)
 
     def _indexes_out_of_backoff(self, j: JobObj, indexes: list[int]) -> list[int]:
@@ -547,7 +577,7 @@ class JobController:
     def _finish(self, j: JobObj, status: str, reason: str) -> None:
         j.finished, j.status, j.reason = self.env.now, status, reason
         if reason == "SuccessPolicy":  # pods deleted once the success criteria are met are not failures
-            j.not_failed.update(j.active)
+            j.untracked.update(j.active)
         self._delete_active(j, reason or "JobComplete")
         self.store.losses.pop((JOB_KIND, j.row), None)  # a finished Job replaces nothing
         detail = f"Job {j.display} " + ("completed" if status == "Complete" else f"failed: {reason}")
@@ -576,7 +606,9 @@ class JobController:
         for j in self.jobs:
             wasted = 0.0
             for p in j.pods:
-                if p in j.causes:  # ended without succeeding: its run time is lost work
+                # Ended without succeeding: its run time is lost work (a pod deleted that
+                # succeeded all the same, behind a partition say, lost nothing).
+                if p in j.causes and pods.phase[p] != SUCCEEDED:
                     run = float(pods.running[p])
                     if not math.isnan(run):
                         end = float(pods.finished[p])
@@ -612,7 +644,7 @@ class JobController:
         for j in self.jobs:
             for p, cause in j.causes.items():
                 run = float(pods.running[p])
-                if not math.isnan(run):
+                if not math.isnan(run) and pods.phase[p] != SUCCEEDED:
                     end = float(pods.finished[p])
                     out[cause] = out.get(cause, 0.0) + ((now if math.isnan(end) else end) - run)
         return out

@@ -36,6 +36,7 @@ from k8sim.workloads.manifests import AppObject, ManifestSet, load_manifests
 
 if TYPE_CHECKING:
     from k8sim.component import Context
+    from k8sim.config.pods import PodTemplate
     from k8sim.config.scenario import Scenario
 
 
@@ -61,8 +62,13 @@ class Controllers:
         if self.update(obj):
             return
         ctx = self.store.ctx
+        knobs = self._object_knobs(obj, workload)
+        runtime = None
+        model = ctx.components["kubelet"].runtime
+        if knobs is not None and model.catalog is None:  # with a catalog, per template (Sampling.runtime_for)
+            runtime = model.compile_object(workload, object_key(f"{obj.kind}/{obj.key}"), knobs)
         sampling = Sampling(ctx, workload, f"{obj.kind}/{obj.key}", obj.duration or duration,
-                            obj.start_latency or start, self._object_runtime(obj, workload))
+                            obj.start_latency or start, runtime, knobs)
         if obj.kind == "Deployment":
             self.deployments.create(obj, workload, sampling)
         elif obj.kind == "ReplicaSet":
@@ -89,10 +95,10 @@ class Controllers:
         else:  # pragma: no cover - the loader admits no other kind
             raise ValueError(f"no controller for kind {obj.kind}")
 
-    def _object_runtime(self, obj: AppObject, workload: int) -> Any:
-        """The runtime model of ``obj``'s pods when its annotations set runtime knobs
+    def _object_knobs(self, obj: AppObject, workload: int) -> PodTemplate | None:
+        """The simulation knobs of ``obj``'s pods when its annotations set runtime knobs
         (readiness delay, sandbox latency, crash model, exit code): the workload entry's
-        template with the object's knobs; None to use the workload's model."""
+        template with the object's knobs; None to use the entry's."""
         if not obj.runtime:
             return None
         ctx = self.store.ctx
@@ -106,8 +112,7 @@ class Controllers:
             else:
                 template = template.model_copy(update={"crash": template.crash.model_copy(
                     update={"exit_code": exit_code})})
-        model = ctx.components["kubelet"].runtime
-        return model.compile_object(workload, object_key(f"{obj.kind}/{obj.key}"), template)
+        return template
 
     def delete(self, kind: str, key: str) -> None:
         """Delete the object of ``kind`` and key ``namespace/name`` now; its pods go
@@ -252,6 +257,34 @@ def input_resources(inputs: dict[int, Any]) -> set[str]:
             for n in m.nodes:
                 names |= set(n.allocatable)
     return names
+
+
+#: Where an object kind's pod spec is (for messages).
+POD_SPEC_PATH = {"Pod": "spec", "CronJob": "spec.jobTemplate.spec.template.spec"}
+
+
+def pod_templates(scenario: Scenario, inputs: dict[int, Any]) -> list[tuple[str, str, PodTemplate]]:
+    """Every object's pod template in the inputs (:func:`k8sim.runtime.spec.build_runtime`
+    checks their images): (the workload entry's ``manifest`` or ``trace`` path,
+    ``"<file>: document[i].<pod spec path>"``, the template)."""
+    out = []
+    for wi, inp in inputs.items():
+        path = f"workloads[{wi}].{'manifest' if scenario.workloads[wi].manifest is not None else 'trace'}"
+        for m in inp.sets():
+            for o in m.objects:
+                if o.kind in APP_POD_KINDS:
+                    out.append((path, f"{o.where}.{POD_SPEC_PATH.get(o.kind, 'spec.template.spec')}", o.template))
+    return out
+
+
+def runtime_class_names(inputs: dict[int, Any]) -> set[str]:
+    """The RuntimeClasses the inputs' pod templates name."""
+    return {o.template.runtime_class_name for inp in inputs.values() for m in inp.sets() for o in m.objects
+            if o.kind in APP_POD_KINDS and o.template.runtime_class_name is not None}
+
+
+#: Kinds whose objects make pods.
+APP_POD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod", "Job", "CronJob"})
 
 
 def build(ctx: Context, shape_for: ShapeFn, inputs: dict[int, Any],

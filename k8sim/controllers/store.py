@@ -95,8 +95,10 @@ class PodMaker:
             info.preemption_policy = preemption_policy
         if template.containers:
             info.container_name = template.containers[0].name
-        if sampling.runtime is not None:  # the object's own runtime model (annotations)
-            store.ctx.components["kubelet"].runtime.by_shape[self.shape] = sampling.runtime
+        runtime = sampling.runtime_for(template)
+        if runtime is not None:  # the template's own runtime model (images, annotations)
+            store.ctx.components["kubelet"].runtime.by_shape[self.shape] = runtime
+            info.container_images = runtime.container_images  # ImageLocality
         self.info = info
         self.sampling = sampling
 
@@ -112,15 +114,34 @@ class PodMaker:
 
 class Sampling:
     """Run-time and start-latency draws of one top-level object's pods, and their runtime
-    model when the object has one of its own (``runtime``, a
-    :class:`~k8sim.runtime.spec.WorkloadRuntime`; None: the workload's)."""
+    model.
 
-    def __init__(self, ctx: Context, workload: int, key: str, duration: Any, start: Any, runtime: Any = None):
+    Without an image catalog that is ``runtime`` (a
+    :class:`~k8sim.runtime.spec.WorkloadRuntime` compiled from ``knobs``, the workload
+    entry's template with the object's annotations; None: the workload's model). With
+    one, each pod template of the object gets a model of its own
+    (:meth:`runtime_for`): its containers' images and pull policies with the simulation
+    knobs of ``knobs`` (None: the workload entry's template)."""
+
+    def __init__(self, ctx: Context, workload: int, key: str, duration: Any, start: Any, runtime: Any = None,
+                 knobs: PodTemplate | None = None):
         k = object_key(key)
+        self.ctx = ctx
         self.workload = workload
+        self.key = k
         self.runtime = runtime
+        self.knobs = knobs
         self._duration = BlockSampler(duration, ctx.streams.generator("ctl-duration", workload, k)) if duration else None
         self._start = BlockSampler(start, ctx.streams.generator("ctl-start-latency", workload, k))
+
+    def runtime_for(self, template: PodTemplate) -> Any:
+        """The runtime model of pods made from the object's pod template ``template``
+        (None: the workload's model, or the plain lifecycle)."""
+        model = self.ctx.components["kubelet"].runtime
+        if model is None or model.catalog is None:
+            return self.runtime
+        knobs = self.knobs if self.knobs is not None else self.ctx.scenario.workloads[self.workload].template
+        return model.compile_pod(self.workload, self.key, knobs, template)
 
     def duration(self) -> float:
         return self._duration.next() if self._duration is not None else math.inf

@@ -134,6 +134,17 @@ def check_workload_action(ctx: Context, spec: ActionSpec) -> str:
     return ""
 
 
+def check_action_image(ctx: Context, spec: ActionSpec) -> str:
+    """Why a rollout action's ``image`` cannot be pulled in this simulation ("" if it
+    can): with an image catalog, the image must be in it."""
+    image = getattr(spec, "image", None)
+    kubelet = ctx.components.get("kubelet")
+    model = getattr(kubelet, "runtime", None)
+    if image is None or model is None or model.catalog is None or model.catalog.id_of(image) is not None:
+        return ""
+    return f"image {image!r} is not in the image catalog (images: section)"
+
+
 @register_action("scale")
 def _scale(ctx: Context, spec: ScaleAction, cause: str) -> None:
     workload_controller(ctx, spec.workload_kind, spec.name).scale(spec.name, spec.replicas)

@@ -50,7 +50,7 @@ from k8sim.config.faults import (
 from k8sim.config.loader import ScenarioError
 from k8sim.constants import HOSTNAME_LABEL, POOL_LABEL
 from k8sim.controllers.nodelifecycle import lifecycle_taints
-from k8sim.faults.actions import check_workload_action, run_action
+from k8sim.faults.actions import check_action_image, check_workload_action, run_action
 from k8sim.faults.drain import drain
 from k8sim.faults.selection import check_selection, node_matches, select_nodes
 
@@ -116,6 +116,9 @@ class Faults:
             why = check_workload_action(ctx, a)
             if why:
                 problems.append((f"actions[{i}].name", why))
+            why = check_action_image(ctx, a)
+            if why:
+                problems.append((f"actions[{i}].image", why))
         if problems:
             raise ScenarioError(ctx.source, problems)
         if self._per_node:
@@ -209,7 +212,7 @@ class Faults:
                 problems = check_selection(self.state, sel, "nodes")
                 if problems:
                     raise ValueError("; ".join(f"{p}: {m}" for p, m in problems))
-            why = check_workload_action(self.ctx, action)
+            why = check_workload_action(self.ctx, action) or check_action_image(self.ctx, action)
             if why:
                 raise ValueError(why)
             label = cause or f"{action.kind} at {t:g}s"

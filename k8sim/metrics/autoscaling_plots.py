@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from k8sim.metrics.plots import _title, line_style, time_axis
+from k8sim.metrics.plots import line_style, plot_title, time_axis
 
 if TYPE_CHECKING:
     from k8sim.metrics.result import RunResult
@@ -29,7 +29,7 @@ def hpa_replicas(result: RunResult, top: int = 6) -> Figure:
                                           ("ready_pods", "ready"))):
             ax.step(t, g[col], where="post", label=label, **line_style(i))
         ax.set_ylabel("replicas (pods)")
-        ax.set_title(_title(result, f"HPA {name}: replicas and request rate"))
+        ax.set_title(plot_title(result, f"HPA {name}: replicas and request rate"))
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         if g["offered_rps"].notna().any():
@@ -67,7 +67,7 @@ def service_latency(result: RunResult, top: int = 6) -> Figure:
         ax2.plot(t, 100 * share, label=name, **line_style(i))
     ax.set_yscale("log")
     ax.set_ylabel("latency percentile (s)")
-    ax.set_title(_title(result, "Service latency and SLO violations"))
+    ax.set_title(plot_title(result, "Service latency and SLO violations"))
     ax.grid(alpha=0.3)
     if names:
         ax.legend(loc="upper left", fontsize="small")
@@ -96,7 +96,7 @@ def node_usage(result: RunResult) -> Figure:
             i += 1
     ax.set_ylabel("share of allocatable (%)")
     ax.set_xlabel(xlabel)
-    ax.set_title(_title(result, "Utilisation by usage and by requests"))
+    ax.set_title(plot_title(result, "Utilisation by usage and by requests"))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return fig

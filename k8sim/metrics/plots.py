@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from k8sim.metrics.result import RunResult
 
 
-def _title(result: RunResult, what: str) -> str:
+def plot_title(result: RunResult, what: str) -> str:
+    """A figure title: ``what``, the run's scenario name and its seed."""
     name = result.provenance.get("scenario") or "run"
     return f"{what} - {name} (seed {result.provenance.get('seed')})"
 
@@ -65,7 +66,7 @@ def utilization(result: RunResult) -> Figure:
     ax.set_xlabel(xlabel)
     ax.set_ylabel("requested / allocatable (%)")
     ax.set_ylim(0, 105)
-    ax.set_title(_title(result, "Cluster utilisation"))
+    ax.set_title(plot_title(result, "Cluster utilisation"))
     ax.legend(loc="best")
     ax.grid(alpha=0.3)
     return fig
@@ -83,7 +84,7 @@ def pods_over_time(result: RunResult) -> Figure:
         ax.axvspan(0, result.warmup_s / div, color="grey", alpha=0.15, label="warm-up")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("pods")
-    ax.set_title(_title(result, "Pending and running pods"))
+    ax.set_title(plot_title(result, "Pending and running pods"))
     ax.legend(loc="best")
     ax.grid(alpha=0.3)
     return fig
@@ -118,7 +119,7 @@ def failures_timeline(result: RunResult) -> Figure:
         ev = disruptions["time"].to_numpy()
         bottom.plot(ev, np.zeros_like(ev), "|", color="tab:red", markersize=12, label="pod evicted / lost")
     top.set_ylabel("nodes")
-    top.set_title(_title(result, "Capacity and availability around failures"))
+    top.set_title(plot_title(result, "Capacity and availability around failures"))
     top.legend(loc="best")
     top.grid(alpha=0.3)
     bottom.set_xlabel("virtual time (s)")
@@ -143,7 +144,7 @@ def _finish_cdf(ax: plt.Axes, result: RunResult, xlabel: str, title: str, empty:
     ax.set_xlabel(xlabel)
     ax.set_ylabel("fraction of pods")
     ax.set_ylim(0, 1.02)
-    ax.set_title(_title(result, title))
+    ax.set_title(plot_title(result, title))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right")
     else:
@@ -202,7 +203,7 @@ def latency_cdf(result: RunResult, by: str | None = None) -> Figure:
             ax.set_xlim(-0.5, 1.0)
             ax.text(0.5, 0.5, ZERO_SCHEDULING_NOTE, transform=ax.transAxes, ha="center", va="center",
                     fontsize="small", wrap=True, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
-    fig.suptitle(_title(result, "Latency CDF per workload (post warm-up pods)" if by is None
+    fig.suptitle(plot_title(result, "Latency CDF per workload (post warm-up pods)" if by is None
                         else f"Latency CDF by {by} (post warm-up pods)"))
     return fig
 
@@ -281,7 +282,7 @@ def startup_breakdown(result: RunResult, by: str | None = None) -> Figure:
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize="x-small")
-    fig.suptitle(_title(result, f"Startup breakdown by {by}{note}"))
+    fig.suptitle(plot_title(result, f"Startup breakdown by {by}{note}"))
     return fig
 
 
@@ -322,7 +323,7 @@ def image_disk(result: RunResult) -> Figure:
             ax.axvspan(0, result.warmup_s, color="grey", alpha=0.12)
     top.set_ylabel("image disk used (% of capacity)")
     top.set_ylim(0, 105)
-    top.set_title(_title(result, "Image disk use and image GC by pool"))
+    top.set_title(plot_title(result, "Image disk use and image GC by pool"))
     top.grid(alpha=0.3)
     bottom.set_xlabel("virtual time (s)")
     bottom.set_ylabel("freed by image GC (GB per bin)")
@@ -421,7 +422,7 @@ def availability(result: RunResult, top: int = 8) -> Figure:
     with rollout starts and lost pods marked."""
     table = result.frames.get("availability")
     fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    ax.set_title(_title(result, "Available vs desired replicas"))
+    ax.set_title(plot_title(result, "Available vs desired replicas"))
     ax.set_xlabel("virtual time (s)")
     ax.set_ylabel("replicas")
     if table is None or table.empty:

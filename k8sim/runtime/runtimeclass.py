@@ -74,8 +74,10 @@ class RuntimeClasses:
 
     name = "runtimeclasses"
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, used: set[str] | None = None):
         self.ctx = ctx
+        #: Classes the pods name (the template workloads' and ``used``: manifests').
+        self.used = {w.template.runtime_class_name for w in ctx.scenario.workloads} | (used or set())
         self.classes = list(ctx.scenario.runtime_classes)
         self.dists: list[Distribution | None] = []
         for rc in self.classes:
@@ -94,9 +96,8 @@ class RuntimeClasses:
         can run: none has its handler, or none matches its ``scheduling.nodeSelector``."""
         state = self.ctx.state
         nodes = state.nodes
-        used = {w.template.runtime_class_name for w in self.ctx.scenario.workloads}
         for rc in self.classes:
-            if rc.name not in used:
+            if rc.name not in self.used:
                 continue
             mask = handler_mask(state, rc.handler)
             selector = rc.scheduling.node_selector if rc.scheduling is not None else {}

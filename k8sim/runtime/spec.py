@@ -16,6 +16,7 @@ and pod index), created only for pods that need them.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,6 +45,9 @@ _POLICIES = {"Always": ALWAYS, "IfNotPresent": IF_NOT_PRESENT, "Never": NEVER}
 RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER = 0, 1, 2
 _RESTARTS = {"Always": RESTART_ALWAYS, "OnFailure": RESTART_ON_FAILURE, "Never": RESTART_NEVER}
 RESTART_CODES = _RESTARTS  # restartPolicy name -> code
+#: A manifest object's pod template for :func:`build_runtime`: (the problem's path in the
+#: scenario, ``"<file>: document[i].<pod spec path>"`` for messages, the template).
+ManifestPod = tuple[str, str, "PodTemplate"]
 
 
 class Sampleable(Protocol):
@@ -162,14 +166,46 @@ class RuntimeModel:
     by_shape: dict[int, WorkloadRuntime] = field(default_factory=dict)
 
     def compile_object(self, workload: int, key: int, template: PodTemplate) -> WorkloadRuntime | None:
-        """The runtime model of one object's pods (``template``: the workload entry's
-        knobs with the object's own; images are the workload's business and not
-        resolved here), streams keyed by (workload, ``key``); None if the template
-        models nothing of the runtime."""
+        """The runtime model of one object's pods without images (``template``: the
+        workload entry's knobs with the object's own), streams keyed by (workload,
+        ``key``); None if the template models nothing of the runtime."""
         if not _needs_runtime(template, False, False):
             return None
         assert self.streams is not None
-        return _compile_workload(workload, template, self.streams, _Resolver(None, []), key=(workload, key))
+        rt = _compile_workload(workload, template, self.streams, _Resolver(None, []), key=(workload, key))
+        rt.oom = self._oom(workload)
+        return rt
+
+    def compile_pod(self, workload: int, key: int, knobs: PodTemplate, pod: PodTemplate) -> WorkloadRuntime:
+        """The runtime model of the pods of a manifest object's pod template ``pod``
+        when the run has an image catalog: its containers' and init containers' images
+        and ``imagePullPolicy`` (pulled, then started, as a template workload's), with
+        the simulation knobs of ``knobs`` (the workload entry's template with the
+        object's annotations: sandbox latency, readiness delay, crash model, restart
+        policy). Streams are keyed by (workload, ``key``), as :meth:`compile_object`'s.
+
+        The containers of a manifest have no start latency of their own: the pod's
+        ``start_latency`` follows the last one, and a restart of the main container pays
+        it again (as with the ``image:`` shorthand, and as without images). Raises
+        ValueError for an image not in the catalog (:func:`build_runtime` reports those
+        of the manifests read at the start with their file and field)."""
+        assert self.streams is not None and self.catalog is not None
+        template = knobs.model_copy(update={"image": None, "image_pull_policy": None,
+                                            "containers": list(pod.containers),
+                                            "init_containers": list(pod.init_containers)})
+        problems: list[tuple[str, str]] = []
+        rt = _compile_workload(workload, template, self.streams, _Resolver(self.catalog, problems),
+                               key=(workload, key))
+        if problems:
+            raise ValueError("; ".join(msg for _, msg in problems))
+        rt.explicit_containers = False
+        rt.oom = self._oom(workload)
+        return rt
+
+    def _oom(self, workload: int) -> bool:
+        """The workload's pods may be OOM-killed (a memory usage model)."""
+        rt = self.workloads[workload] if 0 <= workload < len(self.workloads) else None
+        return rt is not None and rt.oom
 
     def sync_of(self, pool: int) -> PodWorkerTiming:
         """The pod-worker timing of a node of pool ``pool``."""
@@ -333,7 +369,7 @@ def _fmt_bytes(n: int) -> str:
 
 
 def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
-                  objects: bool = False) -> RuntimeModel | None:
+                  objects: bool = False, manifest_pods: Sequence[ManifestPod] = ()) -> RuntimeModel | None:
     """Compile the runtime model of ``scenario`` (None if it models nothing of it).
 
     Raises :class:`ScenarioError` naming the field for: an image name that is not in
@@ -341,7 +377,9 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
     than a pool's image disk, pre-pulled images that do not fit on it, a digest with two
     sizes, an image defined twice, image settings on a pool without an ``images``
     section. ``objects``: some manifest object has runtime knobs of its own (annotations),
-    so a model is needed even if no workload entry asks for one.
+    so a model is needed even if no workload entry asks for one. ``manifest_pods``: the
+    pod templates of the manifests' objects, whose images must be in the catalog and
+    fit the pools' image disks (problems name the file, the document and the field).
     """
     spec = scenario.images
     images_on = spec is not None
@@ -383,7 +421,8 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
                 for j, name in enumerate(pool.prepulled_images)
             ))
             configs.append(_pool_config(pool, tuple(x for x in pre if x >= 0)))
-        _check_disks(scenario, catalog, configs, workloads, problems)
+        extra = _manifest_images(catalog, manifest_pods, problems)
+        _check_disks(scenario, catalog, configs, workloads, problems, extra)
         if problems:
             raise ScenarioError(scenario.source, problems)
         store = ImageStore(catalog, configs)
@@ -414,9 +453,29 @@ def _memory_modelled(scenario: Scenario) -> set[int]:
     return out
 
 
+def _manifest_images(catalog: Catalog, manifest_pods: Sequence[ManifestPod],
+                     problems: list[tuple[str, str]]) -> set[int]:
+    """Catalog ids of the manifest pod templates' images; an image not in the catalog
+    is a problem at the workload entry, its message naming the file, the document and
+    the field."""
+    out: set[int] = set()
+    for path, where, t in manifest_pods:
+        found: list[tuple[str, str]] = []
+        res = _Resolver(catalog, found)
+        images = [(f"initContainers[{j}]", c.image) for j, c in enumerate(t.init_containers)]
+        images += [(f"containers[{j}]", c.image) for j, c in enumerate(t.containers)]
+        for at, name in images:
+            iid = res.image(name, f"{where}.{at}.image")
+            if iid >= 0:
+                out.add(iid)
+        problems.extend((path, f"{at}: {msg}") for at, msg in found)
+    return out
+
+
 def _check_disks(scenario: Scenario, catalog: Catalog, configs: list[NodeImageConfig],
-                 workloads: list[WorkloadRuntime | None], problems: list[tuple[str, str]]) -> None:
-    used = sorted({i for rt in workloads if rt is not None for i in rt.images})
+                 workloads: list[WorkloadRuntime | None], problems: list[tuple[str, str]],
+                 extra: Iterable[int] = ()) -> None:
+    used = sorted({i for rt in workloads if rt is not None for i in rt.images} | set(extra))
     for p, cfg in enumerate(configs):
         cap = cfg.disk_capacity
         if cap <= 0:

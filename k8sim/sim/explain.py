@@ -186,17 +186,8 @@ def find_pending_pod(sim: Simulation, name: str) -> tuple[int, PodInfo]:
                     f"pod {name!r} of trace workload {wname!r} has not been created by t={now:g} s "
                     f"(it arrives at t={t:g} s); explain it at a later --at"
                 )
-        workloads = {w.name: wi for wi, w in enumerate(sim.scenario.workloads)}
-        base, _, index = name.rpartition("-")
-        if base in workloads and index.isdigit():
-            created = int(np.count_nonzero(pods.workload[: pods.n] == workloads[base]))
-            raise ExplainError(
-                f"pod {name!r} has not been created by t={now:g} s "
-                f"(workload {base!r} has created {created} pod(s) by then)"
-            )
-        known = ", ".join(f"{w.name}-<i>" if w.trace is None else f"{w.name}: trace ids"
-                          for w in sim.scenario.workloads) or "none"
-        raise ExplainError(f"no pod named {name!r} (workload pods are named {known})")
+        _not_created_yet(sim, name, now)
+        raise ExplainError(f"no pod named {name!r} (workload pods are named {_pod_names_hint(sim)})")
     row = rows[0]
     phase = int(pods.phase[row])
     waiting = sim.scheduler.waiting(row)
@@ -222,3 +213,48 @@ def find_pending_pod(sim: Simulation, name: str) -> tuple[int, PodInfo]:
             "only a Pending pod can be explained"
         )
     return row, sim.state.shapes[int(pods.shape[row])]
+
+
+def _pod_names_hint(sim: Simulation) -> str:
+    """How each workload names its pods: ``web-<i>`` (arrivals), ``train-<job>-<k>``
+    (gang workloads: worker ``k`` of job ``job``, :mod:`k8sim.sim.sources`), trace ids,
+    or after the manifest's objects (controllers name them)."""
+    out = []
+    for w in sim.scenario.workloads:
+        if w.manifest is not None or (w.trace is not None and w.trace.args.get("replay") == "controllers"):
+            out.append(f"{w.name}: after its objects (a Deployment's web-<hash>-<suffix>, a StatefulSet's "
+                       "db-<ordinal>, a bare Pod's own name)")
+        elif w.trace is not None:
+            out.append(f"{w.name}: trace ids")
+        elif w.gang is not None:
+            out.append(f"{w.name}-<job>-<k> (k < {w.gang.workers})")
+        else:
+            out.append(f"{w.name}-<i>")
+    return ", ".join(out) or "none"
+
+
+def _not_created_yet(sim: Simulation, name: str, now: float) -> None:
+    """Raise :class:`ExplainError` if ``name`` is the name a workload gives a pod it has
+    not created yet (``web-<i>``; ``train-<job>-<k>`` of a gang workload)."""
+    pods = sim.state.pods
+    index = {w.name: wi for wi, w in enumerate(sim.scenario.workloads)}
+    head, _, last = name.rpartition("-")
+    if not last.isdigit():
+        return
+    wi = index.get(head)
+    if wi is not None and sim.scenario.workloads[wi].arrival is not None and sim.scenario.workloads[wi].gang is None:
+        created = int(np.count_nonzero(pods.workload[: pods.n] == wi))
+        raise ExplainError(f"pod {name!r} has not been created by t={now:g} s "
+                           f"(workload {head!r} has created {created} pod(s) by then)")
+    base, _, job = head.rpartition("-")
+    wi = index.get(base)
+    if wi is None or not job.isdigit() or sim.scenario.workloads[wi].gang is None:
+        return
+    gang = sim.scenario.workloads[wi].gang
+    assert gang is not None
+    if int(last) >= gang.workers:
+        raise ExplainError(f"no pod named {name!r}: the jobs of gang workload {base!r} have {gang.workers} "
+                           f"worker pod(s), {base}-{job}-0 to {base}-{job}-{gang.workers - 1}")
+    created = int(np.count_nonzero(pods.workload[: pods.n] == wi))
+    raise ExplainError(f"pod {name!r} (worker {last} of job {job} of gang workload {base!r}) has not been created "
+                       f"by t={now:g} s (the workload has created {created} pod(s) by then)")

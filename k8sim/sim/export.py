@@ -58,7 +58,7 @@ from k8sim.constants import (
     GPU_RESOURCE,
 )
 from k8sim.scheduling.profiles import PRESETS, Ref, merge
-from k8sim.workloads.kube_objects import _exact
+from k8sim.workloads.kube_objects import exact_quantity
 
 if TYPE_CHECKING:
     from k8sim.config.scenario import ProfileSpec
@@ -105,7 +105,7 @@ class Export:
 def _q(resource: str, value: Any) -> str:
     """A scenario quantity (Fraction or int base units) as a Kubernetes quantity string."""
     if isinstance(value, Fraction):
-        return _exact(value)
+        return exact_quantity(value)
     return format_quantity(resource, int(value))
 
 

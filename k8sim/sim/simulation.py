@@ -53,6 +53,7 @@ from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.sim.sources import WorkloadSources, min_resources_vector
 from k8sim.storage.component import Storage
+from k8sim.workloads.runtimeclass_manifests import with_manifest_runtime_classes
 from k8sim.workloads.storage_manifests import storage_objects
 
 ProgressFn = Callable[[float], None]
@@ -79,12 +80,16 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int | None = None,
                  components: Sequence[ComponentFactory] = (), allow_overcommit: bool = False):
-        self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
         self.env = simpy.Environment()
-        # Manifest workloads are read first: their pods and nodes may name resources.
+        # Manifest workloads are read first: their pods and nodes may name resources, and
+        # their RuntimeClass objects join the scenario's (the scenario as run).
         app_inputs = controllers.read_inputs(scenario) if scenario.has_controllers() else {}
+        if app_inputs:
+            scenario = with_manifest_runtime_classes(scenario, app_inputs)
+        #: The scenario as run (with the manifests' RuntimeClass objects in ``runtimeClasses``).
+        self.scenario = scenario
         self.state = ClusterState(resource_index(scenario, controllers.input_resources(app_inputs)))
         self.resources = self.state.resources
         self.api = ClusterAPI(self.env, self.state)
@@ -99,12 +104,14 @@ class Simulation:
         # Image catalog, node image store and per-workload kubelet model (None: plain pods).
         object_knobs = any(getattr(o, "runtime", None) for inp in app_inputs.values() for m in inp.sets()
                            for o in m.objects)
-        self.runtime = build_runtime(scenario, self.state, self.streams, objects=object_knobs)
+        self.runtime = build_runtime(scenario, self.state, self.streams, objects=object_knobs,
+                                     manifest_pods=controllers.pod_templates(scenario, app_inputs))
         self.shape_book = ShapeBook(self.state, scenario, self.runtime)
         self.state.allow_overcommit = allow_overcommit  # read when initial pods are bound
         self.components: list[Component] = []
         # RuntimeClass sandbox times (a component of its own; None without runtimeClasses).
-        self.runtime_classes = RuntimeClasses(self.ctx) if scenario.runtime_classes else None
+        self.runtime_classes = (RuntimeClasses(self.ctx, controllers.runtime_class_names(app_inputs))
+                                if scenario.runtime_classes else None)
         # Claims, volumes and their attachment (None without storage objects).
         storage = storage_objects(scenario, app_inputs)
         self.storage = Storage(self.ctx, storage) if storage is not None else None
@@ -209,7 +216,7 @@ class Simulation:
 
     def _template_shape(self, key: tuple, template: PodTemplate, workload: int) -> int:
         """Intern the shape of pods made from ``template`` (the controllers' pods)."""
-        res = spec_resources(template)
+        res = spec_resources(template, self.scenario.runtime_class(template))
         amounts = dict(res.requests)
         amounts["pods"] = 1
         return self.shape_book.shape_for(key, self.state.resources.vector(amounts), template, workload=workload,

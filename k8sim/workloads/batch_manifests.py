@@ -345,7 +345,7 @@ def _selector(doc: Any, spec: dict[str, Any], path: str, labels: dict[str, str])
     if spec.get("selector") is None:
         return None
     try:
-        sel = m._SELECTOR.validate_python(spec["selector"])
+        sel = m.LABEL_SELECTOR.validate_python(spec["selector"])
     except ValidationError as e:
         for err in e.errors(include_url=False):
             loc = format_loc(err["loc"])
@@ -378,12 +378,12 @@ def _template(doc: Any, spec: dict[str, Any], path: str, priorities: dict[str, i
         r.problem(doc.at(f"{path}.template.spec.restartPolicy"),
                   "a Job's pods must use restartPolicy OnFailure or Never (upstream validation), got Always")
         template = None
-    knobs = m._knobs(doc, meta, tmeta, f"{path}.template.metadata")
+    knobs = m.read_knobs(doc, meta, tmeta, f"{path}.template.metadata")
     return template, pc, sel, knobs
 
 
 def _job(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     meta, name, ns = got
@@ -403,7 +403,7 @@ def _job(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
 
 def _cronjob(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     r = doc.r
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     meta, name, ns = got
@@ -448,10 +448,10 @@ def _cronjob(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
 _JOB_FIELDS = frozenset({"completions", "parallelism", "completionMode", "backoffLimit", "activeDeadlineSeconds",
                          "ttlSecondsAfterFinished", "suspend", "selector", "manualSelector", "podFailurePolicy",
                          "podReplacementPolicy", "backoffLimitPerIndex", "maxFailedIndexes", "successPolicy",
-                         "template.metadata.labels"} | {f"template.spec.{f}" for f in m._POD_SPEC_FIELDS})
+                         "template.metadata.labels"} | {f"template.spec.{f}" for f in m.POD_SPEC_FIELDS})
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
-m._MODELLED["Job"] = _COMMON | {f"spec.{f}" for f in _JOB_FIELDS} | {"spec.template.metadata.annotations"}
-m._MODELLED["CronJob"] = _COMMON | {f"spec.jobTemplate.spec.{f}" for f in _JOB_FIELDS} | {
+m.MODELLED_FIELDS["Job"] = _COMMON | {f"spec.{f}" for f in _JOB_FIELDS} | {"spec.template.metadata.annotations"}
+m.MODELLED_FIELDS["CronJob"] = _COMMON | {f"spec.jobTemplate.spec.{f}" for f in _JOB_FIELDS} | {
     "spec.schedule", "spec.timeZone", "spec.concurrencyPolicy", "spec.startingDeadlineSeconds", "spec.suspend",
     "spec.successfulJobsHistoryLimit", "spec.failedJobsHistoryLimit", "spec.jobTemplate.metadata.labels",
     "spec.jobTemplate.metadata.annotations", "spec.jobTemplate.spec.template.metadata.annotations"}

@@ -256,7 +256,7 @@ class KubeObjects:
         return any(GPU_RESOURCE in n.allocatable and GPU_MODEL_LABEL in n.labels for n in self.nodes)
 
 
-def _exact(q: Fraction) -> str:
+def exact_quantity(q: Fraction) -> str:
     """A quantity read from an object as an exact decimal string (Kubernetes quantities
     are finite decimals), so that container requests are summed exactly and rounded once,
     as upstream ``PodRequests`` does, not rounded per container."""
@@ -271,8 +271,9 @@ def _exact(q: Fraction) -> str:
     return f"{scaled[:-digits]}.{scaled[-digits:]}"
 
 
-def _quantities(resources: dict[str, Fraction]) -> dict[str, str]:
-    return {r: _exact(q) for r, q in resources.items()}
+def exact_quantities(resources: dict[str, Fraction]) -> dict[str, str]:
+    """Every quantity of ``resources`` as :func:`exact_quantity` gives it."""
+    return {r: exact_quantity(q) for r, q in resources.items()}
 
 
 def _pod_fields(p: KubePod, gpu_devices: bool = False) -> dict[str, Any]:
@@ -284,7 +285,7 @@ def _pod_fields(p: KubePod, gpu_devices: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"namespace": p.namespace, "labels": dict(p.labels)}
 
     def own(requests: dict[str, Fraction]) -> dict[str, str]:
-        return _quantities({r: q for r, q in requests.items() if not (gpu_devices and r == GPU_RESOURCE)})
+        return exact_quantities({r: q for r, q in requests.items() if not (gpu_devices and r == GPU_RESOURCE)})
 
     out["containers"] = [
         {"name": c.name, "requests": own(c.requests), **({"image": c.image} if c.image else {})}
@@ -353,7 +354,10 @@ def _container(r: ObjectReader, c: Any, path: str, init: bool) -> KubeContainer:
     return KubeContainer(str(name), image, requests, sidecar)
 
 
-def _containers(r: ObjectReader, spec: dict[str, Any], path: str) -> tuple[list[KubeContainer], list[KubeContainer]]:
+def read_containers(r: ObjectReader, spec: dict[str, Any], path: str) -> tuple[list[KubeContainer], list[KubeContainer]]:
+    """The main and init containers of the pod spec ``spec`` (at ``path``): name, image,
+    ``resources.requests``, sidecar (an init container with ``restartPolicy: Always``).
+    Problems and unmodelled container fields are reported through ``r``."""
     main = [_container(r, c, f"{path}.containers[{j}]", False)
             for j, c in enumerate(r.sequence_or_empty(spec.get("containers"), f"{path}.containers"))]
     init = [_container(r, c, f"{path}.initContainers[{j}]", True)
@@ -361,15 +365,16 @@ def _containers(r: ObjectReader, spec: dict[str, Any], path: str) -> tuple[list[
     return main, init
 
 
-def _pod_level(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
+def pod_level_requests(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
+    """The pod-level ``spec.resources.requests`` of the pod spec ``spec`` (empty without)."""
     return r.resources(r.mapping_or_empty(spec.get("resources"), f"{path}.resources").get("requests"),
                        f"{path}.resources.requests")
 
 
 def pod_requests(r: ObjectReader, spec: dict[str, Any], path: str) -> dict[str, Fraction]:
     """Upstream ``resource.PodRequests`` on the spec (see the module docstring)."""
-    main, init = _containers(r, spec, path)
-    return _requests(main, init, _pod_level(r, spec, path), r.resources(spec.get("overhead"), f"{path}.overhead"))
+    main, init = read_containers(r, spec, path)
+    return _requests(main, init, pod_level_requests(r, spec, path), r.resources(spec.get("overhead"), f"{path}.overhead"))
 
 
 def _requests(main: list[KubeContainer], init: list[KubeContainer], pod_level: dict[str, Fraction],
@@ -466,13 +471,13 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
             priority = 0
     for unknown in sorted(set(spec) - _READ_SPEC_KEYS - _IRRELEVANT_SPEC_KEYS):
         r.group(f"pod field(s) k8sim does not model, ignored: spec.{unknown}", key)
-    main, init = _containers(r, spec, f"{path}.spec")
+    main, init = read_containers(r, spec, f"{path}.spec")
     # Host ports as upstream's schedutil.GetHostPorts: those of sidecar init containers
     # (restartPolicy: Always, they run for the pod's whole life), then the containers'.
     ports = []
     for kind in ("initContainers", "containers"):
         value = spec.get(kind)
-        listed: list[Any] = value if isinstance(value, list) else []  # else reported by _containers
+        listed: list[Any] = value if isinstance(value, list) else []  # else reported by read_containers
         for j, c in enumerate(listed):
             if not isinstance(c, dict) or (kind == "initContainers" and c.get("restartPolicy") != "Always"):
                 continue
@@ -491,7 +496,7 @@ def _pod(r: ObjectReader, item: dict[str, Any], i: int) -> KubePod | None:
     spread = r.lenient(_SPREAD, r.sequence_or_empty(spec.get("topologySpreadConstraints"),
                                                     f"{path}.spec.topologySpreadConstraints"),
                        f"{path}.spec.topologySpreadConstraints") or []
-    pod_level = _pod_level(r, spec, f"{path}.spec")
+    pod_level = pod_level_requests(r, spec, f"{path}.spec")
     overhead = r.resources(spec.get("overhead"), f"{path}.spec.overhead")
     notes = r.strings(meta.get("annotations"), f"{path}.metadata.annotations")
     gpu_milli, gpu_devices = None, None

@@ -21,6 +21,10 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
 - ``v1`` ResourceQuota and LimitRange -> admission of the pods of their namespace
   (:mod:`k8sim.controllers.quota`, :mod:`k8sim.controllers.limitranger`).
 
+- ``node.k8s.io/v1`` RuntimeClass -> a class pods name in ``runtimeClassName``
+  (:mod:`k8sim.workloads.runtimeclass_manifests`); ``storage.k8s.io/v1`` StorageClass,
+  ``v1`` PersistentVolume and PersistentVolumeClaim (:mod:`k8sim.workloads.storage_manifests`).
+
 Kinds that k8sim will model but does not yet (``v1`` ReplicationController, autoscaling
 HorizontalPodAutoscaler) are errors: running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
@@ -36,7 +40,8 @@ k8sim combines as upstream ``resource.PodRequests`` and scores with upstream's
 per-container non-zero defaults; the pod's namespace is kept. Scheduling fields
 (``nodeSelector``, ``tolerations``, ``affinity``, ``topologySpreadConstraints``, host
 ports, ``schedulerName``, ``priority`` / ``priorityClassName``,
-``terminationGracePeriodSeconds``, ``nodeName``) become a
+``terminationGracePeriodSeconds``, ``nodeName``, ``runtimeClassName``) and each
+container's ``image`` and ``imagePullPolicy`` become a
 :class:`~k8sim.config.pods.PodTemplate`.
 
 Fields k8sim does not model are warned about once per field name (``spec.template.spec.
@@ -84,7 +89,7 @@ from k8sim.config.loader import ScenarioError, format_loc
 from k8sim.config.objects import ObjectReader
 from k8sim.config.pods import CrashModel, PodTemplate, Toleration
 from k8sim.config.scenario import DEFAULT_SCHEDULER, Taint
-from k8sim.workloads.kube_objects import _containers, _pod_level, _quantities
+from k8sim.workloads.kube_objects import exact_quantities, pod_level_requests, read_containers
 
 __all__ = [
     "AppObject",
@@ -125,8 +130,9 @@ _SERVER_FIELDS = frozenset({
     "spec.template.metadata.annotations", "spec.template.metadata.name", "spec.template.metadata.namespace",
 })
 
-# Modelled pod-spec fields (under a pod template's or a Pod's ``spec``).
-_POD_SPEC_FIELDS: frozenset[str] = frozenset({
+#: Modelled pod-spec fields (under a pod template's or a Pod's ``spec``); kinds with a pod
+#: template registered elsewhere build their field lists from it.
+POD_SPEC_FIELDS: frozenset[str] = frozenset({
     "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "schedulerName", "priority",
     "priorityClassName", "terminationGracePeriodSeconds", "nodeName", "overhead", "resources", "restartPolicy",
     "containers[*].name", "containers[*].image", "containers[*].imagePullPolicy", "containers[*].resources.requests",
@@ -134,11 +140,13 @@ _POD_SPEC_FIELDS: frozenset[str] = frozenset({
     "initContainers[*].name", "initContainers[*].image", "initContainers[*].imagePullPolicy",
     "initContainers[*].resources.requests", "initContainers[*].resources.limits", "initContainers[*].restartPolicy",
     "initContainers[*].ports", "volumes[*].name", "volumes[*].persistentVolumeClaim",
-    "containers[*].volumeMounts", "initContainers[*].volumeMounts",
+    "containers[*].volumeMounts", "initContainers[*].volumeMounts", "runtimeClassName",
 })
-_TEMPLATE = frozenset({"spec.template.metadata.labels"} | {f"spec.template.spec.{f}" for f in _POD_SPEC_FIELDS})
+_TEMPLATE = frozenset({"spec.template.metadata.labels"} | {f"spec.template.spec.{f}" for f in POD_SPEC_FIELDS})
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
-_MODELLED: dict[str, frozenset[str]] = {
+#: Modelled field paths by kind: any other field of an object is warned about once per
+#: name. A module that registers a kind (:func:`register_kind`) adds its kind's entry.
+MODELLED_FIELDS: dict[str, frozenset[str]] = {
     "Deployment": _COMMON | _TEMPLATE | {
         "spec.replicas", "spec.selector", "spec.strategy.type", "spec.strategy.rollingUpdate.maxSurge",
         "spec.strategy.rollingUpdate.maxUnavailable", "spec.minReadySeconds", "spec.revisionHistoryLimit",
@@ -155,7 +163,7 @@ _MODELLED: dict[str, frozenset[str]] = {
     "DaemonSet": _COMMON | _TEMPLATE | {
         "spec.selector", "spec.updateStrategy.type", "spec.updateStrategy.rollingUpdate.maxUnavailable",
         "spec.minReadySeconds", "spec.revisionHistoryLimit"},
-    "Pod": _COMMON | {f"spec.{f}" for f in _POD_SPEC_FIELDS},
+    "Pod": _COMMON | {f"spec.{f}" for f in POD_SPEC_FIELDS},
     "Namespace": _COMMON,
     "PriorityClass": _COMMON | {"value", "globalDefault", "preemptionPolicy", "description"},
     "Node": _COMMON | {"spec.taints", "spec.unschedulable", "status.allocatable", "status.capacity"},
@@ -171,7 +179,8 @@ _AFFINITY = TypeAdapter(Affinity)
 _SPREAD = TypeAdapter(list[TopologySpreadConstraint])
 _PORTS = TypeAdapter(list[ContainerPort])
 _TAINTS = TypeAdapter(list[Taint])
-_SELECTOR = TypeAdapter(LabelSelector)
+#: Validates an object's ``spec.selector`` (a label selector).
+LABEL_SELECTOR = TypeAdapter(LabelSelector)
 _PRIORITY_CLASS = TypeAdapter(PriorityClass)
 _DISTRIBUTION: TypeAdapter[Any] = TypeAdapter(Distribution)
 
@@ -246,9 +255,12 @@ class ManifestSet:
     priority_classes: list[PriorityClass] = field(default_factory=list)
     nodes: list[ManifestNode] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: StorageClass, PersistentVolume, PersistentVolumeClaim and RuntimeClass objects
+    #: StorageClass, PersistentVolume and PersistentVolumeClaim objects
     #: (:mod:`k8sim.workloads.storage_manifests`): (kind, object, "file: document[i]").
     storage: list[tuple[str, Any, str]] = field(default_factory=list)
+    #: RuntimeClass objects (:mod:`k8sim.workloads.runtimeclass_manifests`): (object,
+    #: "file: document[i]").
+    runtime_classes: list[tuple[Any, str]] = field(default_factory=list)
 
 
 class _Doc:
@@ -428,7 +440,7 @@ def _walk(value: Any, prefix: str, out: list[str]) -> None:
 
 
 def _warn_unmodelled(doc: _Doc, kind: str) -> None:
-    modelled = _MODELLED.get(kind)
+    modelled = MODELLED_FIELDS.get(kind)
     if modelled is None:
         return
     leaves: list[str] = []
@@ -445,7 +457,7 @@ def _warn_unmodelled(doc: _Doc, kind: str) -> None:
 def _unmodelled(kind: str, leaf: str) -> str:
     """The shortest unmodelled prefix of field path ``leaf`` of a ``kind`` object
     (``...containers[*].livenessProbe``), "" if k8sim models or ignores the field."""
-    modelled = _MODELLED[kind]
+    modelled = MODELLED_FIELDS[kind]
     if any(_under(leaf, s) for s in _SERVER_FIELDS) or any(_under(leaf, m) for m in modelled):
         return ""
     for i, ch in enumerate(leaf):
@@ -489,7 +501,15 @@ def _limits(doc: _Doc, spec: dict[str, Any], key: str, j: int, path: str) -> dic
     if not isinstance(res, dict) or not isinstance(res.get("limits"), dict):
         return {}
     lim = doc.r.resources(res["limits"], doc.at(f"{path}.{key}[{j}].resources.limits"))
-    return {"limits": _quantities(lim)} if lim else {}
+    return {"limits": exact_quantities(lim)} if lim else {}
+
+
+def _pull_policy(spec: dict[str, Any], key: str, j: int) -> dict[str, Any]:
+    """``{"imagePullPolicy": ...}`` of the ``j``-th container of ``spec[key]`` as given
+    (validated with the template; absent: upstream's default for the image's tag)."""
+    c = (spec.get(key) or [])[j]
+    policy = c.get("imagePullPolicy") if isinstance(c, dict) else None
+    return {} if policy is None else {"imagePullPolicy": policy}
 
 
 def _knob(doc: _Doc, annotations: dict[str, Any], name: str, path: str) -> Any:
@@ -539,7 +559,10 @@ def runtime_knobs(knobs: dict[str, Any]) -> dict[str, Any]:
     return {RUNTIME_KNOBS[k]: v for k, v in knobs.items() if k in RUNTIME_KNOBS}
 
 
-def _knobs(doc: _Doc, obj_meta: dict[str, Any], tmpl_meta: dict[str, Any] | None, tmpl_path: str) -> dict[str, Any]:
+def read_knobs(doc: _Doc, obj_meta: dict[str, Any], tmpl_meta: dict[str, Any] | None, tmpl_path: str) -> dict[str, Any]:
+    """The ``k8sim.io/`` knobs (annotation name -> value) of an object's ``obj_meta``
+    and its pod template's ``tmpl_meta`` (at ``tmpl_path``; the template's win).
+    Unknown knobs and bad values are reported through ``doc.r``."""
     out: dict[str, Any] = {}
     for source, path in ((obj_meta, "metadata.annotations"), (tmpl_meta, f"{tmpl_path}.annotations")):
         if not source:
@@ -574,8 +597,8 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
     # them (per-container requests, sidecars); its warnings about container fields are
     # left to this module's field report (one warning per field name).
     sub = ObjectReader(r.source)
-    main, init = _containers(sub, spec, doc.at(path))
-    pod_level = _pod_level(sub, spec, doc.at(path))
+    main, init = read_containers(sub, spec, doc.at(path))
+    pod_level = pod_level_requests(sub, spec, doc.at(path))
     overhead = sub.resources(spec.get("overhead"), doc.at(f"{path}.overhead"))
     r.problems.extend(sub.problems)
     for what, examples in sub._grouped.items():
@@ -596,18 +619,20 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
         "labels": dict(labels),
         "nodeSelector": r.strings(spec.get("nodeSelector"), doc.at(f"{path}.nodeSelector")),
         "schedulerName": str(spec.get("schedulerName") or DEFAULT_SCHEDULER),
-        "containers": [{"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
-                        **_limits(doc, spec, "containers", j, path)} for j, c in enumerate(main)],
+        "containers": [{"name": c.name, "requests": exact_quantities(c.requests), **({"image": c.image} if c.image else {}),
+                        **_pull_policy(spec, "containers", j), **_limits(doc, spec, "containers", j, path)}
+                       for j, c in enumerate(main)],
     }
     if init:
         data["initContainers"] = [
-            {"name": c.name, "requests": _quantities(c.requests), **({"image": c.image} if c.image else {}),
-             **({"restartPolicy": "Always"} if c.sidecar else {}), **_limits(doc, spec, "initContainers", j, path)}
+            {"name": c.name, "requests": exact_quantities(c.requests), **({"image": c.image} if c.image else {}),
+             **({"restartPolicy": "Always"} if c.sidecar else {}), **_pull_policy(spec, "initContainers", j),
+             **_limits(doc, spec, "initContainers", j, path)}
             for j, c in enumerate(init)]
     if overhead:
-        data["overhead"] = _quantities(overhead)
+        data["overhead"] = exact_quantities(overhead)
     if pod_level:
-        data["resources"] = {"requests": _quantities(pod_level)}
+        data["resources"] = {"requests": exact_quantities(pod_level)}
     tol = r.lenient(_TOLERATIONS, r.sequence_or_empty(spec.get("tolerations"), doc.at(f"{path}.tolerations")),
                     doc.at(f"{path}.tolerations"))
     if tol:
@@ -633,6 +658,8 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
             data["terminationGracePeriodSeconds"] = float(grace)
     if spec.get("nodeName"):
         data["nodeName"] = str(spec["nodeName"])
+    if spec.get("runtimeClassName") is not None:  # admitted when the run is built (runtimeclass_manifests)
+        data["runtimeClassName"] = spec["runtimeClassName"]
     volumes = []
     for j, v in enumerate(r.sequence_or_empty(spec.get("volumes"), doc.at(f"{path}.volumes"))):
         v = r.mapping_or_empty(v, doc.at(f"{path}.volumes[{j}]"))
@@ -680,7 +707,9 @@ def pod_template(doc: _Doc, spec: Any, labels: dict[str, str], path: str,
 # ------------------------------------------------------------------------------ handlers
 
 
-def _meta(doc: _Doc) -> tuple[dict[str, Any], str, str] | None:
+def object_meta(doc: _Doc) -> tuple[dict[str, Any], str, str] | None:
+    """(``metadata``, name, namespace (default ``default``)) of the document's object;
+    None after a missing name (reported)."""
     meta = doc.r.mapping_or_empty(doc.obj.get("metadata"), doc.at("metadata"))
     name = meta.get("name")
     if not isinstance(name, str) or not name:
@@ -718,7 +747,7 @@ def _app(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
     """Deployment, ReplicaSet, StatefulSet, DaemonSet (``apps/v1``)."""
     r, obj = doc.r, doc.obj
     kind = str(obj["kind"])
-    got = _meta(doc)
+    got = object_meta(doc)
     if got is None:
         return
     meta, name, ns = got
@@ -734,7 +763,7 @@ def _app(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
         r.problem(doc.at("spec.selector"), "required in apps/v1: a label selector matching the template's labels")
     else:
         try:
-            selector = _SELECTOR.validate_python(spec["selector"])
+            selector = LABEL_SELECTOR.validate_python(spec["selector"])
         except ValidationError as e:
             for err in e.errors(include_url=False):
                 loc = format_loc(err["loc"])
@@ -750,7 +779,7 @@ def _app(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
                           "(spec.template.metadata.labels); upstream rejects this object")
                 selector = None
     template, pc = pod_template(doc, tmpl.get("spec"), labels, "spec.template.spec", priorities, ns)
-    knobs = _knobs(doc, meta, tmeta, "spec.template.metadata")
+    knobs = read_knobs(doc, meta, tmeta, "spec.template.metadata")
     if template is None or selector is None:
         return
     o = AppObject(kind=kind, name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}", template=template,
@@ -817,13 +846,13 @@ def _is_zero(v: int | str) -> bool:
 
 
 def _pod(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
-    got = _meta(doc)
+    got = object_meta(doc)
     if got is None:
         return
     meta, name, ns = got
     labels = doc.r.strings(meta.get("labels"), doc.at("metadata.labels"))
     template, pc = pod_template(doc, doc.obj.get("spec"), labels, "spec", priorities, ns)
-    knobs = _knobs(doc, meta, None, "")
+    knobs = read_knobs(doc, meta, None, "")
     if template is None:
         return
     out.objects.append(AppObject(kind="Pod", name=name, namespace=ns, where=f"{doc.r.source}: {doc.path}",
@@ -833,13 +862,13 @@ def _pod(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
 
 
 def _namespace(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
-    got = _meta(doc)
+    got = object_meta(doc)
     if got is not None:
         out.namespaces.append(got[1])
 
 
 def _priority_class(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
-    got = _meta(doc)
+    got = object_meta(doc)
     if got is None:
         return
     data = {k: v for k, v in doc.obj.items() if k in ("value", "globalDefault", "preemptionPolicy", "description")}
@@ -854,7 +883,7 @@ def _priority_class(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> 
 
 def _node(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
     r = doc.r
-    got = _meta(doc)
+    got = object_meta(doc)
     if got is None:
         return
     meta, name, _ = got
@@ -904,12 +933,14 @@ def dumps_template(t: PodTemplate) -> str:
     for key, unset in _NEWER_FIELDS:
         if data.get(key) == unset:
             del data[key]
-    # Container limits were read after the hash too and are left out of it, so that the
-    # names of existing runs' pods do not change (a template change that touches only
-    # container limits therefore starts no new revision; upstream's hash covers them).
+    # Container limits and pull policies were read after the hash too and are left out
+    # of it, so that the names of existing runs' pods do not change (a template change
+    # that touches only those therefore starts no new revision; upstream's hash covers
+    # them).
     for key in ("containers", "initContainers"):
         for c in data.get(key) or ():
             c.pop("limits", None)
+            c["imagePullPolicy"] = None  # as when it was not read
     return json.dumps(data, sort_keys=True)
 
 
@@ -917,7 +948,12 @@ def dumps_template(t: PodTemplate) -> str:
 _NEWER_FIELDS: tuple[tuple[str, object], ...] = (("runtimeClassName", None), ("volumes", []))
 
 
+# The names these had before they were public (for handlers written against them).
+_meta, _knobs, _MODELLED, _SELECTOR, _POD_SPEC_FIELDS = (object_meta, read_knobs, MODELLED_FIELDS, LABEL_SELECTOR,
+                                                         POD_SPEC_FIELDS)
+
 # Further kinds register themselves on import (after this module's definitions).
 from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
 from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401
+from k8sim.workloads import runtimeclass_manifests as _runtimeclass  # noqa: E402,F401
 from k8sim.workloads import storage_manifests as _storage  # noqa: E402,F401

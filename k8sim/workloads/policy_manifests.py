@@ -49,7 +49,7 @@ def _int_or_percent(doc: Any, value: Any, path: str) -> int | str | None:
 
 def _pdb(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     r = doc.r
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     _, name, ns = got
@@ -64,7 +64,7 @@ def _pdb(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     selector = None
     if spec.get("selector") is not None:
         try:
-            selector = m._SELECTOR.validate_python(spec["selector"])
+            selector = m.LABEL_SELECTOR.validate_python(spec["selector"])
         except ValidationError as e:
             for err in e.errors(include_url=False):
                 loc = format_loc(err["loc"])
@@ -81,7 +81,7 @@ def _pdb(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
 
 
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
-m._MODELLED["PodDisruptionBudget"] = _COMMON | {"spec.minAvailable", "spec.maxUnavailable", "spec.selector"}
+m.MODELLED_FIELDS["PodDisruptionBudget"] = _COMMON | {"spec.minAvailable", "spec.maxUnavailable", "spec.selector"}
 m.register_kind("policy/v1", "PodDisruptionBudget", _pdb)
 
 
@@ -106,7 +106,7 @@ class LimitRangeSpec:
 
 def _limit_range(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     r = doc.r
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     _, name, ns = got
@@ -153,7 +153,7 @@ def _limit_range(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> No
                                    template=PodTemplate(), batch=LimitRangeSpec(items)))
 
 
-m._MODELLED["LimitRange"] = _COMMON | {"spec.limits"}
+m.MODELLED_FIELDS["LimitRange"] = _COMMON | {"spec.limits"}
 m.register_kind("v1", "LimitRange", _limit_range)
 
 
@@ -172,7 +172,7 @@ def _resource_quota(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) ->
     from k8sim.config.quota import quota_resource_kind
 
     r = doc.r
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     _, name, ns = got
@@ -204,5 +204,5 @@ def _resource_quota(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) ->
                                    template=PodTemplate(), batch=ResourceQuotaObj(kept)))
 
 
-m._MODELLED["ResourceQuota"] = _COMMON | {"spec.hard", "spec.scopes", "spec.scopeSelector"}
+m.MODELLED_FIELDS["ResourceQuota"] = _COMMON | {"spec.hard", "spec.scopes", "spec.scopeSelector"}
 m.register_kind("v1", "ResourceQuota", _resource_quota)

@@ -60,12 +60,12 @@ _CLASS_KNOBS = {"provisioning-latency": "provisioning_latency", "attach-latency"
 # (``spec.resources`` is read as a whole: only ``requests.storage`` matters.)
 _CLAIM_FIELDS = ("storageClassName", "accessModes", "resources", "volumeName")
 _COMMON = frozenset({"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels"})
-m._MODELLED["StorageClass"] = _COMMON | {"provisioner", "volumeBindingMode", "allowedTopologies", "reclaimPolicy",
+m.MODELLED_FIELDS["StorageClass"] = _COMMON | {"provisioner", "volumeBindingMode", "allowedTopologies", "reclaimPolicy",
                                          "parameters.replication-type"}
-m._MODELLED["PersistentVolume"] = _COMMON | {
+m.MODELLED_FIELDS["PersistentVolume"] = _COMMON | {
     "spec.capacity.storage", "spec.accessModes", "spec.storageClassName", "spec.nodeAffinity",
     "spec.persistentVolumeReclaimPolicy", "spec.csi.driver", "spec.csi.volumeHandle"}
-m._MODELLED["PersistentVolumeClaim"] = _COMMON | {f"spec.{f}" for f in _CLAIM_FIELDS}
+m.MODELLED_FIELDS["PersistentVolumeClaim"] = _COMMON | {f"spec.{f}" for f in _CLAIM_FIELDS}
 
 
 def _validate(doc: Any, model: Any, data: dict[str, Any], at: Any) -> Any:
@@ -101,7 +101,7 @@ def _claim(doc: Any, name: str, ns: str, spec: dict[str, Any], path: str) -> Per
 
 
 def _claim_doc(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     _, name, ns = got
@@ -113,7 +113,7 @@ def _claim_doc(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None
 
 def _volume_doc(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     r = doc.r
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     meta, name, _ = got
@@ -146,7 +146,7 @@ def _volume_doc(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> Non
 
 def _class_doc(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     r, obj = doc.r, doc.obj
-    got = m._meta(doc)
+    got = m.object_meta(doc)
     if got is None:
         return
     meta, name, _ = got

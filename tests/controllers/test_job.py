@@ -16,6 +16,7 @@ import pytest
 import yaml
 from helpers import scenario, sim, write
 
+from k8sim.config.faults import DrainAction, FailNodeAction
 from k8sim.config.loader import ScenarioError
 from k8sim.sim.simulation import Simulation
 
@@ -267,3 +268,55 @@ def test_unmodelled_job_fields_are_warned_once_by_name(tmp_path):
     warned = [w for w in s.warnings if "is not modelled by k8sim" in w]
     assert len(warned) == 1
     assert "Job field spec.managedBy" in warned[0]
+
+
+def test_nonindexed_job_completes_only_with_no_pod_active(tmp_path):
+    # Upstream syncJob (pkg/controller/job/job_controller.go): after manageJob,
+    # ``complete = succeeded >= completions && active == 0``; manageJob's wantActive is
+    # ``completions - succeeded`` = 0 once the completions are reached, so a pod still
+    # active then is excess and deleted by deleteJobPods, which removes its tracking
+    # finalizer first: trackJobStatusAndRemoveFinalizers never counts it as failed.
+    # A Job of 1 completion whose 100 s pod A runs from 2 on one of two nodes; A's node
+    # is cut off (partition) at 10 and drained at 20: A's eviction waits at its kubelet,
+    # A runs on, and the Job replaces it at once (a terminating pod is not active:
+    # podReplacementPolicy TerminatingOrFailed): B created at 20 on the other node,
+    # Running 22. A succeeds at 2 + 100 = 102: succeeded 1 >= 1 but B is active, so B is
+    # deleted then (grace 30: it ends Failed at 132) and the Job is Complete at 102 with
+    # 1 success and 0 failures (k8sim counted B as a failure before). A's run was not
+    # lost (it succeeded): only B's 22 -> 132 = 110 s are wasted work.
+    doc = job(completions=1, parallelism=1)
+    doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 30
+    m = write(tmp_path, "job.yaml", doc)
+    s = sim(tmp_path, m, nodes=2, workload={"duration": {"kind": "constant", "value": 100}}, duration=400)
+    s.advance(5)
+    pods = s.state.pods
+    node = s.state.nodes.names[int(pods.node[0])]
+    s.at(10, FailNodeAction(nodes={"names": [node]}, mode="partition", duration_s=300))
+    s.at(20, DrainAction(nodes={"names": [node]}))
+    r = s.run()
+    p = r.pods.set_index("pod")
+    a, b = r.pods["pod"].tolist()
+    assert (p.loc[a, "created"], p.loc[a, "finished"], p.loc[a, "phase"]) == (0.0, 102.0, "Succeeded")
+    assert (p.loc[b, "created"], p.loc[b, "running"], p.loc[b, "finished"], p.loc[b, "phase"]) == (
+        20.0, 22.0, 132.0, "Failed")
+    row = r.frames["jobs"].iloc[0]
+    assert (row["status"], row["finished"], row["succeeded"], row["failed"], row["pods"]) == ("Complete", 102.0, 1, 0, 2)
+    assert row["wasted_s"] == 110.0
+    assert r.summary()["job_pods_failed"].iloc[0] == 0
+
+
+def test_excess_pods_deleted_by_the_job_controller_are_not_failures(tmp_path):
+    # A suspended Job's pods are deleted by manageJob (deleteJobPods, tracking finalizer
+    # removed first): they are not failures. Two pods Running from 2; suspended at 50 (both
+    # deleted, grace 0: Failed at 50), resumed at 60 -> two new pods created at 60 (no pod
+    # failure back-off: nothing failed), Running 62, succeeding at 62 + 100 = 162.
+    doc = job(completions=2, parallelism=2)
+    m = write(tmp_path, "job.yaml", doc)
+    s = sim(tmp_path, m, nodes=2, workload={"duration": {"kind": "constant", "value": 100}}, duration=400)
+    s.at(50, lambda ctx: s.controllers.jobs.set_suspend("default/j", True))
+    s.at(60, lambda ctx: s.controllers.jobs.set_suspend("default/j", False))
+    r = s.run()
+    assert r.pods["created"].tolist() == [0.0, 0.0, 60.0, 60.0]
+    assert r.pods["finished"].tolist() == [50.0, 50.0, 162.0, 162.0]
+    row = r.frames["jobs"].iloc[0]
+    assert (row["status"], row["finished"], row["succeeded"], row["failed"]) == ("Complete", 162.0, 2, 0)

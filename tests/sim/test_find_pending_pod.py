@@ -39,3 +39,27 @@ def test_find_pending_pod_in_a_running_simulation():
         find_pending_pod(sim, "late-0")
     with pytest.raises(ExplainError, match=r"no pod named 'nope'"):
         find_pending_pod(sim, "nope")
+
+
+def test_gang_pods_are_named_per_job_and_worker():
+    # A gang workload names worker k of job j "train-<j>-<k>" (k8sim.sim.sources,
+    # _prepare_gang). Jobs arrive at 0 and 50 s with 2 workers each, all at once: at
+    # t=10 s train-0-0 and train-0-1 exist (2 pods), job 1's pods do not yet, and no job
+    # has a worker 2.
+    sc = validate_scenario({
+        "cluster": {"node_pools": [{"name": "pool", "count": 2, "allocatable": {"cpu": "2", "memory": "4Gi"}}]},
+        "workloads": [{"name": "train", "arrival": {"kind": "times", "times_s": [0, 50]},
+                       "gang": {"workers": 2}, "template": {"requests": {"cpu": "1", "memory": "1Gi"}}},
+                      {"name": "web", "arrival": {"kind": "times", "times_s": [100]}}],
+    })
+    sim = Simulation(sc)
+    sim.env.run(until=10)
+    assert sorted(sim.state.pods.names) == ["train-0-0", "train-0-1"]
+    with pytest.raises(ExplainError, match=r"'train-1-0' \(worker 0 of job 1 of gang workload 'train'\) has not been "
+                                           r"created by t=10 s \(the workload has created 2 pod\(s\)"):
+        find_pending_pod(sim, "train-1-0")
+    with pytest.raises(ExplainError, match=r"gang workload 'train' have 2 worker pod\(s\), train-0-0 to train-0-1"):
+        find_pending_pod(sim, "train-0-2")
+    # The hint for an unknown name gives each workload's naming: not train-<i>.
+    with pytest.raises(ExplainError, match=r"named train-<job>-<k> \(k < 2\), web-<i>\)"):
+        find_pending_pod(sim, "train-0")

@@ -51,7 +51,14 @@ import pyarrow.compute as pc
 from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame, read_batches
 from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
 from k8sim.workloads.traces.schema import TraceOptions
-from k8sim.workloads.traces.tables import DeferredDrops, RowCheck, Table, _to_object, iter_tables, read_table
+from k8sim.workloads.traces.tables import (
+    DeferredDrops,
+    RowCheck,
+    Table,
+    iter_tables,
+    read_table,
+    to_object_array,
+)
 
 __all__ = [
     "BATCH_INSTANCE_COLUMNS",
@@ -178,11 +185,11 @@ def read_alibaba_2018(
     # Instances find their task by (job_name, task_name); of repeated good tasks the
     # last row counts.
     ok_rows = np.flatnonzero(tcheck.ok)
-    good = pd.MultiIndex.from_arrays([_to_object(job)[ok_rows], _to_object(task)[ok_rows]])
+    good = pd.MultiIndex.from_arrays([to_object_array(job)[ok_rows], to_object_array(task)[ok_rows]])
     last = ~good.duplicated(keep="last")
     good, good_rows = good[last], ok_rows[last]
     bad_rows = np.flatnonzero(~tcheck.ok)
-    bad = pd.MultiIndex.from_arrays([_to_object(job)[bad_rows], _to_object(task)[bad_rows]])
+    bad = pd.MultiIndex.from_arrays([to_object_array(job)[bad_rows], to_object_array(task)[bad_rows]])
     noted = [False]
 
     def parse(inst: Table, drops: DeferredDrops) -> dict[str, Any]:
@@ -191,7 +198,7 @@ def read_alibaba_2018(
         itask = icheck.strings("task_name", nan_is_empty=False)
         seq = icheck.number("seq_no", required=False)
         start, end = _times(icheck, icheck.text("status"), report)
-        keys = pd.MultiIndex.from_arrays([_to_object(ijob), _to_object(itask)])
+        keys = pd.MultiIndex.from_arrays([to_object_array(ijob), to_object_array(itask)])
         found = good.get_indexer(keys)
         task_row = np.where(found >= 0, good_rows[np.maximum(found, 0)], -1)
         unknown = task_row < 0

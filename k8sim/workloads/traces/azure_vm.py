@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from k8sim.workloads.traces.build import build_pods, raw_frame, read_batches
 from k8sim.workloads.traces.reports import PathLike, TraceReport, file_label
 from k8sim.workloads.traces.schema import GIB, TraceOptions
-from k8sim.workloads.traces.tables import PLAIN_NUMBER, DeferredDrops, RowCheck, Table, _as_arrow, iter_tables
+from k8sim.workloads.traces.tables import PLAIN_NUMBER, DeferredDrops, RowCheck, Table, as_arrow, iter_tables
 
 __all__ = ["VMTABLE_COLUMNS", "read_azure_vmtable"]
 
@@ -64,7 +64,7 @@ def _bucket(check: RowCheck, column: str, above_top: float) -> np.ndarray:
 
     A cell is read as Python's ``float`` reads it (after the ``>``): plain decimal
     numbers by one pyarrow cast, any other spelling by ``float`` itself."""
-    raw = _as_arrow(check.table.cells[column])
+    raw = as_arrow(check.table.cells[column])
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks()
     n = len(raw)

@@ -48,11 +48,13 @@ __all__ = [
     "DeferredDrops",
     "RowCheck",
     "Table",
+    "as_arrow",
     "concat_tables",
     "iter_tables",
     "open_text",
     "read_table",
     "replay_drops",
+    "to_object_array",
 ]
 
 #: Bytes of input read (and parsed) at a time.
@@ -104,10 +106,11 @@ class Table:
 
     def column(self, name: str) -> np.ndarray:
         """The cells of ``name`` as a numpy object array of ``str``."""
-        return _to_object(self.cells[name])
+        return to_object_array(self.cells[name])
 
 
-def _to_object(values: Cells) -> np.ndarray:
+def to_object_array(values: Cells) -> np.ndarray:
+    """A column's cells as a numpy object array of ``str`` (a numpy column as is)."""
     if isinstance(values, np.ndarray):
         return values
     out = np.empty(len(values), dtype=object)
@@ -116,7 +119,8 @@ def _to_object(values: Cells) -> np.ndarray:
     return out
 
 
-def _as_arrow(values: Cells) -> pa.Array | pa.ChunkedArray:
+def as_arrow(values: Cells) -> pa.Array | pa.ChunkedArray:
+    """A column's cells as a pyarrow string array (an arrow column as is)."""
     if isinstance(values, np.ndarray):
         return pa.array(values, type=pa.string())
     return values
@@ -128,7 +132,7 @@ def concat_tables(path: str, parts: Sequence[Table], columns: Sequence[str]) -> 
     for col in columns:
         chunks: list[pa.Array] = []
         for t in parts:
-            v = _as_arrow(t.cells[col])
+            v = as_arrow(t.cells[col])
             chunks += v.chunks if isinstance(v, pa.ChunkedArray) else [v]
         cells[col] = pa.chunked_array(chunks, type=pa.string())
     lines = np.concatenate([t.lines for t in parts]) if parts else np.zeros(0, dtype=np.int64)
@@ -526,7 +530,7 @@ class RowCheck:
 
     def strings(self, column: str, *, nan_is_empty: bool = True) -> pa.Array:
         """``column`` as a pyarrow string array (``"nan"``-like words become ``""`` if asked)."""
-        raw = _as_arrow(self.table.cells[column])
+        raw = as_arrow(self.table.cells[column])
         if isinstance(raw, pa.ChunkedArray):
             raw = raw.combine_chunks()
         if nan_is_empty:
@@ -580,7 +584,7 @@ class RowCheck:
             return out
         if nan_is_empty:
             raw = pc.if_else(pc.is_in(raw, value_set=_MISSING_SET), "", raw)
-        return _to_object(raw)
+        return to_object_array(raw)
 
 
 class DeferredDrops:
@@ -637,7 +641,7 @@ def _parse_plain_numbers(raw: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, n
         values[odd[words]] = np.nan
         other = odd[~words]
         if len(other):
-            text = _to_object(raw.take(pa.array(other)))
+            text = to_object_array(raw.take(pa.array(other)))
             values[other] = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
                 dtype=float, na_value=np.nan)
     return values, empty
@@ -658,7 +662,7 @@ def _parse_numbers(raw: pa.Array | pa.ChunkedArray, empty: np.ndarray) -> np.nda
                           dtype=float)
         other = np.flatnonzero(~_bool_numpy(plain) & ~empty)
     if len(other):
-        text = _to_object(raw.take(pa.array(other)))
+        text = to_object_array(raw.take(pa.array(other)))
         values[other] = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
             dtype=float, na_value=np.nan)
     return values
