@@ -478,7 +478,7 @@ def node_groups(result: RunResult) -> Figure:
                     color=line.get_color(), linestyle=":", linewidth=1.0, label=f"{group}: provisioning")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("nodes")
-    ax.set_title(_title(result, "Nodes per node group"))
+    ax.set_title(plot_title(result, "Nodes per node group"))
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
     return fig
