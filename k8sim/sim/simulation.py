@@ -53,6 +53,7 @@ from k8sim.sim.build.profiles import build_profiles
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.sim.sources import WorkloadSources, min_resources_vector
 from k8sim.storage.component import Storage
+from k8sim.workloads.hpa_manifests import with_manifest_hpas
 from k8sim.workloads.runtimeclass_manifests import with_manifest_runtime_classes
 from k8sim.workloads.storage_manifests import storage_objects
 
@@ -88,6 +89,7 @@ class Simulation:
         app_inputs = controllers.read_inputs(scenario) if scenario.has_controllers() else {}
         if app_inputs:
             scenario = with_manifest_runtime_classes(scenario, app_inputs)
+            scenario = with_manifest_hpas(scenario, app_inputs)
         #: The scenario as run (with the manifests' RuntimeClass objects in ``runtimeClasses``).
         self.scenario = scenario
         self.state = ClusterState(resource_index(scenario, controllers.input_resources(app_inputs)))

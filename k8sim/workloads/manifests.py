@@ -25,8 +25,11 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
   (:mod:`k8sim.workloads.runtimeclass_manifests`); ``storage.k8s.io/v1`` StorageClass,
   ``v1`` PersistentVolume and PersistentVolumeClaim (:mod:`k8sim.workloads.storage_manifests`).
 
-Kinds that k8sim will model but does not yet (``v1`` ReplicationController, autoscaling
-HorizontalPodAutoscaler) are errors: running without them would be silently wrong.
+- ``autoscaling/v2`` HorizontalPodAutoscaler -> an HPA of the run, beside the scenario's
+  ``autoscaling.horizontal_pod_autoscalers`` (:mod:`k8sim.workloads.hpa_manifests`).
+
+Kinds that k8sim will model but does not yet (``v1`` ReplicationController) are errors:
+running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
 Ingress, NetworkPolicy, ...) are skipped with one warning per kind. Any other kind is an
 error listing the supported ones.
@@ -104,7 +107,6 @@ __all__ = [
 APP_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Pod")
 #: Kinds k8sim plans to model and does not yet: an error (a run without them is wrong).
 NOT_YET = {
-    "HorizontalPodAutoscaler": "autoscaling/v2 HorizontalPodAutoscaler",
     "ReplicationController": "v1 ReplicationController",
 }
 #: Kinds with no effect on where or when pods run: skipped with a warning.
@@ -261,6 +263,9 @@ class ManifestSet:
     #: RuntimeClass objects (:mod:`k8sim.workloads.runtimeclass_manifests`): (object,
     #: "file: document[i]").
     runtime_classes: list[tuple[Any, str]] = field(default_factory=list)
+    #: HorizontalPodAutoscaler objects (:mod:`k8sim.workloads.hpa_manifests`): (object,
+    #: "file: document[i]").
+    hpas: list[tuple[Any, str]] = field(default_factory=list)
 
 
 class _Doc:
@@ -954,6 +959,7 @@ _meta, _knobs, _MODELLED, _SELECTOR, _POD_SPEC_FIELDS = (object_meta, read_knobs
 
 # Further kinds register themselves on import (after this module's definitions).
 from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
+from k8sim.workloads import hpa_manifests as _hpa  # noqa: E402,F401
 from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401
 from k8sim.workloads import runtimeclass_manifests as _runtimeclass  # noqa: E402,F401
 from k8sim.workloads import storage_manifests as _storage  # noqa: E402,F401
