@@ -24,7 +24,7 @@ from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstr
 from k8sim.config.pods import Toleration
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class PodInfo:
     """Scheduling-relevant view of a pod shape: everything a plugin may read about a pod.
 
@@ -97,6 +97,8 @@ class PodInfo:
     group: int = -1
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).
     requested_rows: np.ndarray = field(init=False)
+    #: ``requests[requested_rows]`` as a column (``int64[len(rows), 1]``).
+    req_col: np.ndarray = field(init=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).
     mask_cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     #: Free-form per-plugin cache (PreFilter/PreScore state that depends only on the shape);
