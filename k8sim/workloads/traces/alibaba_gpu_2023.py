@@ -127,6 +127,11 @@ def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
     }
 
 
+def _parse_deferred(table: Table) -> tuple[DeferredDrops, dict[str, Any]]:
+    drops = DeferredDrops()
+    return drops, _parse_openb_batch(table, drops)
+
+
 def read_openb_pods(
     path: PathLike,
     options: TraceOptions | None = None,
@@ -149,10 +154,8 @@ def read_openb_pods(
     batches: list[DeferredDrops] = []
     trace_end = -np.inf  # the last deletion time of the good rows read so far
     outside = 0
-    for table in iter_tables(path, OPENB_POD_COLUMNS, report, header=True):
-        drops = DeferredDrops()
+    for drops, part in iter_tables(path, OPENB_POD_COLUMNS, report, header=True).map(_parse_deferred):
         batches.append(drops)
-        part = _parse_openb_batch(table, drops)
         deleted = part["deleted"]
         if len(deleted):
             trace_end = max(trace_end, float(deleted.max()))

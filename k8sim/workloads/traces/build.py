@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from k8sim.workloads.traces.reports import TraceError, TraceReport, no_rows_error
 from k8sim.workloads.traces.schema import TraceOptions, typed_column, validate_nodes, validate_pods
-from k8sim.workloads.traces.tables import DeferredDrops, Table, replay_drops
+from k8sim.workloads.traces.tables import DeferredDrops, Table, TableBatches, replay_drops
 
 __all__ = ["RAW_COLUMNS", "build_nodes", "build_pods", "outside_window", "raw_frame", "read_batches", "window_error"]
 
@@ -98,16 +98,24 @@ def read_batches(
     parts: list[dict[str, Any]] = []
     batches: list[DeferredDrops] = []
     outside = 0
-    for table in tables:
+
+    def work(table: Table) -> tuple[DeferredDrops, dict[str, Any], int]:
         drops = DeferredDrops()
-        batches.append(drops)
         part = parse(table, drops)
+        n_out = 0
         if options.has_window and len(part["arrival"]):
             out = outside_window(part["arrival"], part["end"], options)
             if out.any():
-                outside += int(out.sum())
+                n_out = int(out.sum())
                 keep = ~out
                 part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
+        return drops, part, n_out
+
+    # Batches of a CSV file are parsed in the threads that parse its blocks.
+    results = tables.map(work) if isinstance(tables, TableBatches) else map(work, tables)
+    for drops, part, n_out in results:
+        batches.append(drops)
+        outside += n_out
         parts.append(part)
     replay_drops(report, batches)
     if not parts:
@@ -189,8 +197,13 @@ def build_pods(
         if options.has_window:
             raise window_error(file, options)
         raise no_rows_error(file, report)
-    idx = np.flatnonzero(in_window)
-    arrival, end, duration = arrival[idx], end[idx], duration[idx]
+    # ``idx``: the rows of ``raw`` taken, in order; None while that is every row in
+    # file order (no copy of a column is made for nothing).
+    idx: np.ndarray | None = None
+    if not in_window.all():
+        idx = np.flatnonzero(in_window)
+        arrival, end, duration = arrival[idx], end[idx], duration[idx]
+    kept = len(arrival)
 
     before = np.isnan(arrival) | (arrival < lo)
     after = np.isnan(end) | (end > hi)
@@ -200,26 +213,31 @@ def build_pods(
     duration = np.where(after, np.nan, duration)
     arrival = np.where(before, 0.0, arrival - lo)
 
-    chosen = _sample(len(idx), lambda: raw["owner"].to_numpy(dtype=object)[idx], options, rng)
-    report.filter("not_sampled", len(idx) - len(chosen))
-    idx, arrival, duration, before, after = (
-        idx[chosen],
-        arrival[chosen],
-        duration[chosen],
-        before[chosen],
-        after[chosen],
-    )
+    if options.sample_fraction < 1.0:
+        first = idx
+
+        def owners() -> np.ndarray:
+            values = raw["owner"].to_numpy(dtype=object)
+            return values if first is None else values[first]
+
+        chosen = _sample(kept, owners, options, rng)
+        report.filter("not_sampled", kept - len(chosen))
+        idx = chosen if idx is None else idx[chosen]
+        arrival, duration, before, after = arrival[chosen], duration[chosen], before[chosen], after[chosen]
 
     # Rows in order of arrival (stable: file order on ties; no arrival is NaN here), so
-    # each column is taken once, already sorted.
-    order = np.argsort(arrival, kind="stable")
-    idx, arrival, duration, before, after = idx[order], arrival[order], duration[order], before[order], after[order]
+    # each column is taken once, already sorted. Already in order: nothing to do.
+    if len(arrival) > 1 and not (arrival[1:] >= arrival[:-1]).all():
+        order = np.argsort(arrival, kind="stable")
+        idx = order if idx is None else idx[order]
+        arrival, duration, before, after = arrival[order], duration[order], before[order], after[order]
 
     def number(column: str) -> np.ndarray:
-        return raw[column].to_numpy(dtype=float)[idx]
+        values = raw[column].to_numpy(dtype=float)
+        return values if idx is None else values[idx]
 
     def text(column: str) -> pd.Series:
-        return _text(raw[column].take(idx))
+        return _text(raw[column] if idx is None else raw[column].take(idx))
 
     rs = options.resource_scale
     frame = pd.DataFrame(

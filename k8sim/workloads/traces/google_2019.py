@@ -56,8 +56,9 @@ Mapping to the normalised schema
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,7 @@ from k8sim.workloads.traces.tables import (
     DeferredDrops,
     RowCheck,
     Table,
+    TableBatches,
     iter_tables,
     open_text,
     read_table,
@@ -101,6 +103,8 @@ __all__ = [
     "read_google_2019",
     "read_google_2019_machines",
 ]
+
+_R = TypeVar("_R")
 
 #: Trace time of the trace start, microseconds.
 TRACE_START_US = 600_000_000
@@ -239,14 +243,26 @@ def _read_json_table(
     return Table(label, tuple(cells), cells, np.asarray(lines, dtype=np.int64))
 
 
+class _WholeBatch:
+    """One batch (a JSON export read whole), with :meth:`map` as for CSV batches."""
+
+    def __init__(self, table_of: Callable[[], Table]) -> None:
+        self._table_of = table_of
+
+    def __iter__(self) -> Iterator[Table]:
+        yield self._table_of()
+
+    def map(self, fn: Callable[[Table], _R]) -> Iterator[_R]:
+        yield fn(self._table_of())
+
+
 def _export_batches(
     path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
-) -> Iterator[Table]:
+) -> TableBatches[Any] | _WholeBatch:
     """A BigQuery export in batches: CSV through :func:`iter_tables`, JSON whole."""
     if _is_json(path):
-        yield _read_json_table(path, expected, report, optional)
-    else:
-        yield from iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
+        return _WholeBatch(lambda: _read_json_table(path, expected, report, optional))
+    return iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
 
 
 def read_export(
@@ -281,6 +297,62 @@ def _collection_info(path: PathLike, report: TraceReport) -> dict[str, tuple[flo
     return {k: (v[0], v[1], v[2]) for k, v in info.items()}
 
 
+def _batch_events(
+    table: Table,
+    drops: DeferredDrops,
+    path: PathLike,
+    info_index: pa.Array | None,
+    info_values: np.ndarray | None,
+    include_alloc_instances: bool,
+    trace_start_us: float,
+) -> tuple[Events, int]:
+    """The good events of one batch of instance events (drops deferred), and how many
+    were left out as instances of alloc sets."""
+    check = RowCheck(table, drops)
+    time_us = check.number("time", minimum=0)
+    codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
+    collection = check.strings("collection_id")
+    check.reject(np.asarray(pc.equal(collection, "")), "missing_value", "collection_id")
+    index = check.number("instance_index")
+    cpu = check.number("resource_request.cpus", required=False, minimum=0)
+    mem = check.number("resource_request.memory", required=False, minimum=0)
+    n = len(table)
+    opt = {
+        name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
+        for name in _INSTANCE_OPTIONAL
+    }
+    if info_index is not None and info_values is not None:
+        pos = np.asarray(pc.index_in(collection, value_set=info_index).to_numpy(zero_copy_only=False),
+                         dtype=float)
+        known = ~np.isnan(pos)
+        for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
+            fill = np.full(n, np.nan)
+            fill[known] = info_values[pos[known].astype(np.int64), j]
+            opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
+    ok = check.ok
+    n_alloc = 0
+    if not include_alloc_instances:
+        alloc = ok & (opt["collection_type"] == 1)
+        n_alloc = int(alloc.sum())
+        ok = ok & ~alloc
+    idx = np.flatnonzero(ok)
+    take = pa.array(idx)
+    owner = collection.take(take)
+    events = Events(
+        key=instance_keys(owner, index[idx]),
+        owner=owner,
+        time=trace_seconds(time_us[idx], trace_start_us),
+        role=_ROLE_LUT[codes[idx].astype(np.int64)],
+        cpu=cpu[idx],
+        memory=mem[idx],
+        priority=opt["priority"][idx],
+        qos=qos_labels(opt["scheduling_class"][idx]),
+        file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
+        line=table.lines[idx],
+    )
+    return events, n_alloc
+
+
 def read_google_2019(
     instance_events: PathLike | Sequence[PathLike],
     options: TraceOptions | None = None,
@@ -306,52 +378,17 @@ def read_google_2019(
     info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
     for path in paths:
         file_drops: list[DeferredDrops] = []
-        for table in _export_batches(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL):
+
+        def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events, int]:
             batch = DeferredDrops()
+            events, n_alloc = _batch_events(table, batch, path, info_index, info_values, include_alloc_instances,
+                                            trace_start_us)
+            return batch, events, n_alloc
+
+        for batch, events, n_alloc in _export_batches(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL).map(work):
             file_drops.append(batch)
-            check = RowCheck(table, batch)
-            time_us = check.number("time", minimum=0)
-            codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
-            collection = check.strings("collection_id")
-            check.reject(np.asarray(pc.equal(collection, "")), "missing_value", "collection_id")
-            index = check.number("instance_index")
-            cpu = check.number("resource_request.cpus", required=False, minimum=0)
-            mem = check.number("resource_request.memory", required=False, minimum=0)
-            n = len(table)
-            opt = {
-                name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
-                for name in _INSTANCE_OPTIONAL
-            }
-            if info_index is not None and info_values is not None:
-                pos = np.asarray(pc.index_in(collection, value_set=info_index).to_numpy(zero_copy_only=False),
-                                 dtype=float)
-                known = ~np.isnan(pos)
-                for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
-                    fill = np.full(n, np.nan)
-                    fill[known] = info_values[pos[known].astype(np.int64), j]
-                    opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
-            ok = check.ok
-            if not include_alloc_instances:
-                alloc = ok & (opt["collection_type"] == 1)
-                report.filter("alloc_instance", int(alloc.sum()))
-                ok = ok & ~alloc
-            idx = np.flatnonzero(ok)
-            take = pa.array(idx)
-            owner = collection.take(take)
-            parts.append(
-                Events(
-                    key=instance_keys(owner, index[idx]),
-                    owner=owner,
-                    time=trace_seconds(time_us[idx], trace_start_us),
-                    role=_ROLE_LUT[codes[idx].astype(np.int64)],
-                    cpu=cpu[idx],
-                    memory=mem[idx],
-                    priority=opt["priority"][idx],
-                    qos=qos_labels(opt["scheduling_class"][idx]),
-                    file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
-                    line=table.lines[idx],
-                )
-            )
+            report.filter("alloc_instance", n_alloc)
+            parts.append(events)
         # Whole-file order of the drops, file by file (as when each file was checked whole).
         replay_drops(report, file_drops)
     events = concat_events(parts)
