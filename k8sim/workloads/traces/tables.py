@@ -574,7 +574,7 @@ def _blocks(fh: BinaryIO, block_size: int) -> Iterator[bytes]:
             carry += data
             continue
         # One copy at most (none for a read that ends at a line end, after one that did).
-        block = carry + data[:cut + 1] if carry else data[:cut + 1]
+        block = b"".join((carry, memoryview(data)[:cut + 1])) if carry or cut + 1 < len(data) else data
         carry = data[cut + 1:]
         yield block
     if carry:
