@@ -55,6 +55,8 @@ Mapping to the normalised schema
 
 from __future__ import annotations
 
+import copy
+import heapq
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -65,12 +67,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from k8sim.workloads.traces.build import outside_window, window_error
 from k8sim.workloads.traces.google_events import (
     END,
     OTHER,
     SCHEDULE,
     SUBMIT,
     UPDATE_PENDING,
+    Attempts,
     Events,
     as_paths,
     check_shape,
@@ -83,7 +87,15 @@ from k8sim.workloads.traces.google_events import (
     qos_labels,
     trace_seconds,
 )
-from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
+from k8sim.workloads.traces.reports import (
+    MAX_EXAMPLES,
+    PathLike,
+    TraceError,
+    TraceReport,
+    Where,
+    file_label,
+    no_rows_error,
+)
 from k8sim.workloads.traces.schema import TraceOptions
 from k8sim.workloads.traces.tables import (
     DeferredDrops,
@@ -305,9 +317,9 @@ def _batch_events(
     info_values: np.ndarray | None,
     include_alloc_instances: bool,
     trace_start_us: float,
-) -> tuple[Events, int]:
-    """The good events of one batch of instance events (drops deferred), and how many
-    were left out as instances of alloc sets."""
+) -> tuple[Events, int, np.ndarray]:
+    """The good events of one batch of instance events (drops deferred), how many were
+    left out as instances of alloc sets, and the events' instance indices."""
     check = RowCheck(table, drops)
     time_us = check.number("time", minimum=0)
     codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
@@ -350,7 +362,7 @@ def _batch_events(
         file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
         line=table.lines[idx],
     )
-    return events, n_alloc
+    return events, n_alloc, index[idx]
 
 
 def read_google_2019(
@@ -373,36 +385,176 @@ def read_google_2019(
         for cp in as_paths(collection_events):
             info.update({k: v for k, v in _collection_info(cp, report).items() if k not in info})
 
-    parts: list[Events] = []
     info_index = pa.array(list(info), type=pa.string()) if info else None
     info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
-    for path in paths:
-        file_drops: list[DeferredDrops] = []
 
-        def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events, int]:
-            batch = DeferredDrops()
-            events, n_alloc = _batch_events(table, batch, path, info_index, info_values, include_alloc_instances,
-                                            trace_start_us)
-            return batch, events, n_alloc
+    def batches(into: TraceReport) -> Iterator[tuple[int, Events, np.ndarray]]:
+        """(file number, events, instance indices) of each batch of every file, in order;
+        rows read, drops and alloc instances recorded in ``into``."""
+        for number, path in enumerate(paths):
+            file_drops: list[DeferredDrops] = []
 
-        for batch, events, n_alloc in _export_batches(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL).map(work):
-            file_drops.append(batch)
-            report.filter("alloc_instance", n_alloc)
-            parts.append(events)
-        # Whole-file order of the drops, file by file (as when each file was checked whole).
-        replay_drops(report, file_drops)
-    events = concat_events(parts)
-    frame = lifecycles(events, report)
-    pods = pods_from_lifecycles(
-        frame,
-        file=report.source,
-        options=options,
-        rng=rng,
-        report=report,
-        machine_cpu_milli=machine_cpu_milli,
-        machine_memory_bytes=machine_memory_bytes,
-    )
+            def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events, int, np.ndarray]:
+                batch = DeferredDrops()
+                events, n_alloc, index = _batch_events(table, batch, path, info_index, info_values,
+                                                       include_alloc_instances, trace_start_us)
+                return batch, events, n_alloc, index
+
+            for batch, events, n_alloc, index in _export_batches(path, _INSTANCE_COLUMNS, into,
+                                                                 _INSTANCE_OPTIONAL).map(work):
+                file_drops.append(batch)
+                into.filter("alloc_instance", n_alloc)
+                yield number, events, index
+            # Whole-file order of the drops, file by file (as when each file was checked whole).
+            replay_drops(into, file_drops)
+
+    shape = {"machine_cpu_milli": machine_cpu_milli, "machine_memory_bytes": machine_memory_bytes}
+    if options is not None and options.has_window:
+        windowed = _read_window(batches, paths, options, rng, report, shape)
+        if windowed is not None:
+            return windowed
+    parts = [events for _, events, _ in batches(report)]
+    frame = lifecycles(concat_events(parts), report)
+    pods = pods_from_lifecycles(frame, file=report.source, options=options, rng=rng, report=report, **shape)
     return pods, report
+
+
+class _KeyCodes:
+    """Instances as integers: ``collection << 32 | instance_index``, the collection
+    numbered in order of first appearance (exact: no hashing). None for a batch whose
+    indices do not fit (negative, or 2**32 or more)."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, int] = {}
+
+    def codes(self, events: Events, index: np.ndarray, *, add: bool = True) -> np.ndarray | None:
+        owner = events.owner
+        with np.errstate(invalid="ignore"):
+            if len(index) and not ((index >= 0) & (index < 2.0**32)).all():
+                return None
+        encoded = pc.dictionary_encode(owner)
+        known = self.collections
+        if add:
+            numbers = [known.setdefault(c, len(known)) for c in encoded.dictionary.to_pylist()]
+        else:
+            numbers = [known.get(c, -1) for c in encoded.dictionary.to_pylist()]
+        lut = np.asarray(numbers, dtype=np.int64)
+        coll = lut[np.asarray(encoded.indices, dtype=np.int64)] if len(lut) else np.zeros(0, np.int64)
+        return np.where(coll < 0, -1, (coll << 32) | index.astype(np.int64))
+
+    def text(self, code: int) -> str:
+        """The instance key (``"<collection>/<index>"``) of ``code``."""
+        if not hasattr(self, "_names"):
+            self._names = list(self.collections)
+        return f"{self._names[code >> 32]}/{code & 0xFFFFFFFF}"
+
+
+def _read_window(
+    batches: Callable[[TraceReport], Iterator[tuple[int, Events, np.ndarray]]],
+    paths: Sequence[PathLike],
+    options: TraceOptions,
+    rng: np.random.Generator | None,
+    report: TraceReport,
+    shape: dict[str, float],
+) -> tuple[pd.DataFrame, TraceReport] | None:
+    """A time window read in two passes, holding compact arrays of every event and the
+    full events of the instances in the window only. None (nothing recorded in
+    ``report``) when the instance indices do not fit the compact form.
+
+    Which attempts an instance has, and so which are in the window, depends on all its
+    events, wherever they are in the files; and the report counts what a whole-file
+    read counts (``never_scheduled``, ``missing_request`` with its first places in the
+    order of instance keys, ``outside_window``). Pass 1 keeps, per event, the instance
+    (an integer, :class:`_KeyCodes`), time, role, whether it has a CPU and a memory
+    request, and where it is (about 30 bytes); the attempt structure
+    (:class:`~k8sim.workloads.traces.google_events.Attempts`) of those gives the counts
+    and the instances with an attempt in the window. Pass 2 reads the files again,
+    keeping the full events of those instances only, and rebuilds them as a whole-file
+    read does.
+    """
+    out = copy.deepcopy(report)
+    keys = _KeyCodes()
+    code_parts: list[np.ndarray] = []
+    time_parts: list[np.ndarray] = []
+    role_parts: list[np.ndarray] = []
+    cpu_parts: list[np.ndarray] = []
+    mem_parts: list[np.ndarray] = []
+    file_parts: list[np.ndarray] = []
+    line_parts: list[np.ndarray] = []
+    for number, events, index in batches(out):
+        codes = keys.codes(events, index)
+        if codes is None:
+            return None
+        code_parts.append(codes)
+        time_parts.append(events.time)
+        role_parts.append(events.role.astype(np.int8))
+        cpu_parts.append(~np.isnan(events.cpu))
+        mem_parts.append(~np.isnan(events.memory))
+        file_parts.append(np.full(len(codes), number, dtype=np.int16))
+        line_parts.append(events.line)
+    code = np.concatenate(code_parts) if code_parts else np.zeros(0, np.int64)
+    del code_parts
+    a = Attempts(code, np.concatenate(time_parts) if time_parts else np.zeros(0),
+                 np.concatenate(role_parts) if role_parts else np.zeros(0, np.int8))
+    del time_parts, role_parts
+    has_cpu = a.has_latest(np.concatenate(cpu_parts) if cpu_parts else np.zeros(0, bool))
+    has_mem = a.has_latest(np.concatenate(mem_parts) if mem_parts else np.zeros(0, bool))
+    del cpu_parts, mem_parts
+
+    never = a.never
+    out.filter("never_scheduled", int(never.sum()))
+    missing = ~never & ~(has_cpu & has_mem)
+    opener = a.order[a.open_pos]  # the event (input order) opening each attempt
+    if missing.any():
+        # The first places in the whole-file order: by instance key (as text), then attempt.
+        miss = np.flatnonzero(missing)
+        miss_code = code[opener[miss]]
+        smallest = heapq.nsmallest(MAX_EXAMPLES, range(len(miss)), key=lambda j: (keys.text(int(miss_code[j])), j))
+        first = miss[smallest]
+        files = np.concatenate(file_parts)
+        lines = np.concatenate(line_parts)
+        out.drop("missing_request", len(miss),
+                 [Where(file_label(paths[int(files[opener[i]])]), int(lines[opener[i]])) for i in first])
+    del file_parts, line_parts
+    kept = ~never & ~missing
+    arrival = a.time[a.open_pos]
+    arrival = np.where(arrival == -np.inf, np.nan, arrival)
+    end = np.where(a.end == np.inf, np.nan, a.end)
+    outside = kept & outside_window(arrival, end, options)
+    inside = kept & ~outside
+    if not kept.any():
+        raise no_rows_error(out.source, out)
+    out.filter("outside_window", int(outside.sum()))
+    if not inside.any():
+        raise window_error(out.source, options)
+    wanted = np.unique(code[opener[inside]])
+    del a, code, arrival, end
+
+    # Pass 2: the events of the instances with an attempt in the window, rebuilt whole.
+    parts: list[Events] = []
+    for _, events, index in batches(TraceReport(source=out.source)):
+        codes = keys.codes(events, index, add=False)
+        assert codes is not None  # as in pass 1
+        pick = np.flatnonzero(np.isin(codes, wanted))
+        parts.append(_take_events(events, pick))
+    frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
+    frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
+                                  options)].reset_index(drop=True)
+    pods = pods_from_lifecycles(frame, file=out.source, options=options, rng=rng, report=out, **shape)
+    return pods, out
+
+
+def _take_events(events: Events, pick: np.ndarray) -> Events:
+    take = pa.array(pick, type=pa.int64())
+
+    def strings(values: Any) -> pa.Array:
+        return (values if isinstance(values, pa.Array | pa.ChunkedArray)
+                else pa.array(np.asarray(values, dtype=object), type=pa.string())).take(take)
+
+    return Events(key=strings(events.key), owner=strings(events.owner), time=events.time[pick],
+                  role=events.role[pick], cpu=events.cpu[pick], memory=events.memory[pick],
+                  priority=events.priority[pick], qos=strings(events.qos), file=strings(events.file),
+                  line=events.line[pick])
 
 
 def read_google_2019_machines(
