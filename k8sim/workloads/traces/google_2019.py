@@ -48,6 +48,10 @@ Mapping to the normalised schema
     given, supply ``priority``, ``scheduling_class`` and ``collection_type`` where the
     instance rows lack them.
 
+    With a time window the files are read twice, holding compact arrays of every
+    event and the full events of the instances with a pod in the window only (see
+    :func:`_read_window`); the result and the report are those of a whole-file read.
+
     Dropped event rows: ``wrong_field_count``, ``bad_number``, ``missing_value``,
     ``bad_event_type``; dropped attempts: ``missing_request`` (no CPU or memory request
     in any of its events).

@@ -20,6 +20,12 @@ stripped of surrounding whitespace (``str.strip``), blank and whitespace-only li
 skipped, a row with the wrong number of fields dropped as ``wrong_field_count`` at its
 line. Line numbers are physical lines of the file, 1-based, the header included (for a
 record spanning lines, its last line).
+
+Once the column names are known, blocks are parsed ahead in up to :data:`WORKERS`
+threads (pyarrow and numpy release the GIL), each block knowing its first line from
+the line ends before it; :meth:`TableBatches.map` runs a reader's own work on each
+batch there too. Results, rows read and dropped rows are taken in file order, so
+nothing depends on the threads.
 """
 
 from __future__ import annotations
