@@ -429,28 +429,26 @@ class _KeyCodes:
     indices do not fit (negative, or 2**32 or more)."""
 
     def __init__(self) -> None:
-        self.collections: dict[str, int] = {}
+        self.collections = pa.array([], pa.string())
 
-    def codes(self, events: Events, index: np.ndarray, *, add: bool = True) -> np.ndarray | None:
-        owner = events.owner
+    def codes(self, events: Events, index: np.ndarray) -> np.ndarray | None:
         with np.errstate(invalid="ignore"):
             if len(index) and not ((index >= 0) & (index < 2.0**32)).all():
                 return None
-        encoded = pc.dictionary_encode(owner)
-        known = self.collections
-        if add:
-            numbers = [known.setdefault(c, len(known)) for c in encoded.dictionary.to_pylist()]
-        else:
-            numbers = [known.get(c, -1) for c in encoded.dictionary.to_pylist()]
-        lut = np.asarray(numbers, dtype=np.int64)
-        coll = lut[np.asarray(encoded.indices, dtype=np.int64)] if len(lut) else np.zeros(0, np.int64)
-        return np.where(coll < 0, -1, (coll << 32) | index.astype(np.int64))
+        encoded = pc.dictionary_encode(events.owner)
+        names = encoded.dictionary
+        found = pc.index_in(names, value_set=self.collections)
+        numbers = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        new = numbers < 0
+        if new.any():
+            numbers[new] = len(self.collections) + np.arange(int(new.sum()))
+            self.collections = pa.concat_arrays([self.collections, names.filter(pa.array(new))])
+        coll = numbers[np.asarray(encoded.indices, dtype=np.int64)] if len(numbers) else np.zeros(0, np.int64)
+        return (coll << 32) | index.astype(np.int64)
 
     def text(self, code: int) -> str:
         """The instance key (``"<collection>/<index>"``) of ``code``."""
-        if not hasattr(self, "_names"):
-            self._names = list(self.collections)
-        return f"{self._names[code >> 32]}/{code & 0xFFFFFFFF}"
+        return f"{self.collections[code >> 32].as_py()}/{code & 0xFFFFFFFF}"
 
 
 def _read_window(
@@ -531,16 +529,17 @@ def _read_window(
     out.filter("outside_window", int(outside.sum()))
     if not inside.any():
         raise window_error(out.source, options)
-    wanted = np.unique(code[opener[inside]])
+    wanted = np.isin(code, np.unique(code[opener[inside]]))  # per event (input order)
     del a, code, arrival, end
 
-    # Pass 2: the events of the instances with an attempt in the window, rebuilt whole.
+    # Pass 2: the events of the instances with an attempt in the window (the same events
+    # in the same order as in pass 1), rebuilt whole.
     parts: list[Events] = []
-    for _, events, index in batches(TraceReport(source=out.source)):
-        codes = keys.codes(events, index, add=False)
-        assert codes is not None  # as in pass 1
-        pick = np.flatnonzero(np.isin(codes, wanted))
-        parts.append(_take_events(events, pick))
+    at = 0
+    for _, events, _ in batches(TraceReport(source=out.source)):
+        n = len(events.time)
+        parts.append(_take_events(events, np.flatnonzero(wanted[at:at + n])))
+        at += n
     frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
     frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
                                   options)].reset_index(drop=True)
