@@ -228,7 +228,9 @@ def read_alibaba_2018(
         }
 
     file = str(batch_instance)
-    cols = read_batches(iter_tables(batch_instance, BATCH_INSTANCE_COLUMNS, report, header=None), parse,
+    # ``parse`` records in the report and fills the task index lazily: it runs in this
+    # thread (a plain iterator), while the blocks are still parsed ahead.
+    cols = read_batches(iter(iter_tables(batch_instance, BATCH_INSTANCE_COLUMNS, report, header=None)), parse,
                         file=file, report=report, options=options)
     raw = raw_frame(len(cols["arrival"]), qos="batch", **cols)
     pods = build_pods(raw, file=file, options=options, rng=rng, report=report)

@@ -117,14 +117,19 @@ def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
         "id": check.strings("name", nan_is_empty=False).filter(pa.array(ok)),
         "created": created[ok],
         "deleted": deleted[ok],
-        "scheduled": scheduled[ok],
+        "duration": (deleted - scheduled)[ok],
         "cpu": cpu[ok],
-        "mem": mem[ok],
+        "memory_bytes": (mem * MIB)[ok],
         "gpus": gpus[ok],
         "milli": milli[ok],
         "gpu_spec": check.strings("gpu_spec").filter(pa.array(ok)),
         "qos": check.strings("qos").filter(pa.array(ok)),
     }
+
+
+def _parse_deferred(table: Table) -> tuple[DeferredDrops, dict[str, Any]]:
+    drops = DeferredDrops()
+    return drops, _parse_openb_batch(table, drops)
 
 
 def read_openb_pods(
@@ -149,10 +154,8 @@ def read_openb_pods(
     batches: list[DeferredDrops] = []
     trace_end = -np.inf  # the last deletion time of the good rows read so far
     outside = 0
-    for table in iter_tables(path, OPENB_POD_COLUMNS, report, header=True):
-        drops = DeferredDrops()
+    for drops, part in iter_tables(path, OPENB_POD_COLUMNS, report, header=True).map(_parse_deferred):
         batches.append(drops)
-        part = _parse_openb_batch(table, drops)
         deleted = part["deleted"]
         if len(deleted):
             trace_end = max(trace_end, float(deleted.max()))
@@ -168,26 +171,25 @@ def read_openb_pods(
                 part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
         parts.append(part)
     replay_drops(report, batches)
-    names = ("id", "created", "deleted", "scheduled", "cpu", "mem", "gpus", "milli", "gpu_spec", "qos")
+    names = ("id", "created", "deleted", "duration", "cpu", "memory_bytes", "gpus", "milli", "gpu_spec", "qos")
     cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.string())
                 if k in ("id", "gpu_spec", "qos") else np.concatenate([p[k] for p in parts]))
             for k in names}
-    deleted = cols["deleted"]
-    end = deleted.copy()
+    end = cols["deleted"]  # (a new array: changed in place)
     if censor_at_trace_end and np.isfinite(trace_end):
-        end[deleted == trace_end] = np.nan
+        end[end == trace_end] = np.nan
     if outside:
         report.filter("outside_window", outside)
-        if len(deleted) == 0:
+        if len(end) == 0:
             raise TraceError(f"no pods in the time window [{lo}, {hi}) s", file=str(path))
     raw = raw_frame(
-        len(deleted),
+        len(end),
         id=cols["id"],
         arrival=cols["created"],
         end=end,
-        duration=deleted - cols["scheduled"],
+        duration=cols["duration"],
         cpu_milli=cols["cpu"],
-        memory_bytes=cols["mem"] * MIB,
+        memory_bytes=cols["memory_bytes"],
         gpu_count=cols["gpus"],
         gpu_milli=cols["milli"],
         gpu_model=cols["gpu_spec"],

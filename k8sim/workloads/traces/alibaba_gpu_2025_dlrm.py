@@ -134,10 +134,12 @@ def read_dlrm(
     parts: list[dict[str, Any]] = []
     batches: list[DeferredDrops] = []
     outside = 0
-    for table in iter_tables(path, DLRM_COLUMNS, report, header=True):
+    def work(table: Table) -> tuple[DeferredDrops, dict[str, Any]]:
         drops = DeferredDrops()
+        return drops, _parse_dlrm_batch(table, drops)
+
+    for drops, part in iter_tables(path, DLRM_COLUMNS, report, header=True).map(work):
         batches.append(drops)
-        part = _parse_dlrm_batch(table, drops)
         if options is not None and options.has_window:
             out = outside_window(part["arrival"], part["end"], options)
             if out.any():

@@ -11,6 +11,7 @@ reader hands :func:`build_nodes` the node columns to type and validate.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,12 @@ import pyarrow as pa
 
 from k8sim.workloads.traces.reports import TraceError, TraceReport, no_rows_error
 from k8sim.workloads.traces.schema import TraceOptions, typed_column, validate_nodes, validate_pods
-from k8sim.workloads.traces.tables import DeferredDrops, Table, replay_drops
+from k8sim.workloads.traces.tables import DeferredDrops, Table, TableBatches, replay_drops
 
 __all__ = ["RAW_COLUMNS", "build_nodes", "build_pods", "outside_window", "raw_frame", "read_batches", "window_error"]
+
+#: Pods from which :func:`build_pods` builds its integer columns in two threads.
+_PARALLEL_ROWS = 100_000
 
 #: Columns of the intermediate frame readers hand to :func:`build_pods`.
 RAW_COLUMNS = (
@@ -98,16 +102,24 @@ def read_batches(
     parts: list[dict[str, Any]] = []
     batches: list[DeferredDrops] = []
     outside = 0
-    for table in tables:
+
+    def work(table: Table) -> tuple[DeferredDrops, dict[str, Any], int]:
         drops = DeferredDrops()
-        batches.append(drops)
         part = parse(table, drops)
+        n_out = 0
         if options.has_window and len(part["arrival"]):
             out = outside_window(part["arrival"], part["end"], options)
             if out.any():
-                outside += int(out.sum())
+                n_out = int(out.sum())
                 keep = ~out
                 part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
+        return drops, part, n_out
+
+    # Batches of a CSV file are parsed in the threads that parse its blocks.
+    results = tables.map(work) if isinstance(tables, TableBatches) else map(work, tables)
+    for drops, part, n_out in results:
+        batches.append(drops)
+        outside += n_out
         parts.append(part)
     replay_drops(report, batches)
     if not parts:
@@ -189,8 +201,13 @@ def build_pods(
         if options.has_window:
             raise window_error(file, options)
         raise no_rows_error(file, report)
-    idx = np.flatnonzero(in_window)
-    arrival, end, duration = arrival[idx], end[idx], duration[idx]
+    # ``idx``: the rows of ``raw`` taken, in order; None while that is every row in
+    # file order (no copy of a column is made for nothing).
+    idx: np.ndarray | None = None
+    if not in_window.all():
+        idx = np.flatnonzero(in_window)
+        arrival, end, duration = arrival[idx], end[idx], duration[idx]
+    kept = len(arrival)
 
     before = np.isnan(arrival) | (arrival < lo)
     after = np.isnan(end) | (end > hi)
@@ -200,41 +217,61 @@ def build_pods(
     duration = np.where(after, np.nan, duration)
     arrival = np.where(before, 0.0, arrival - lo)
 
-    chosen = _sample(len(idx), lambda: raw["owner"].to_numpy(dtype=object)[idx], options, rng)
-    report.filter("not_sampled", len(idx) - len(chosen))
-    idx, arrival, duration, before, after = (
-        idx[chosen],
-        arrival[chosen],
-        duration[chosen],
-        before[chosen],
-        after[chosen],
-    )
+    if options.sample_fraction < 1.0:
+        first = idx
+
+        def owners() -> np.ndarray:
+            values = raw["owner"].to_numpy(dtype=object)
+            return values if first is None else values[first]
+
+        chosen = _sample(kept, owners, options, rng)
+        report.filter("not_sampled", kept - len(chosen))
+        idx = chosen if idx is None else idx[chosen]
+        arrival, duration, before, after = arrival[chosen], duration[chosen], before[chosen], after[chosen]
 
     # Rows in order of arrival (stable: file order on ties; no arrival is NaN here), so
-    # each column is taken once, already sorted.
-    order = np.argsort(arrival, kind="stable")
-    idx, arrival, duration, before, after = idx[order], arrival[order], duration[order], before[order], after[order]
-
-    def number(column: str) -> np.ndarray:
-        return raw[column].to_numpy(dtype=float)[idx]
+    # each column is taken once, already sorted. Already in order: nothing to do.
+    if len(arrival) > 1 and not (arrival[1:] >= arrival[:-1]).all():
+        order = np.argsort(arrival, kind="stable")
+        idx = order if idx is None else idx[order]
+        arrival, duration, before, after = arrival[order], duration[order], before[order], after[order]
 
     def text(column: str) -> pd.Series:
-        return _text(raw[column].take(idx))
+        return _text(raw[column] if idx is None else raw[column].take(idx))
 
     rs = options.resource_scale
+    # The integer columns: (name, scale, round); taken, scaled and checked in threads
+    # (numpy releases the GIL) while this one takes the text columns.
+    integer = (("cpu_milli", rs, True), ("memory_bytes", rs, True), ("gpu_count", None, False),
+               ("gpu_milli", None, True), ("priority", None, False))
+    sources = {name: raw[name].to_numpy(dtype=float) for name, _, _ in integer}
+
+    def number(spec: tuple[str, float | None, bool]) -> np.ndarray:
+        name, scale, rounded = spec
+        values = sources[name] if idx is None else sources[name][idx]
+        if scale is not None:
+            values = values * scale
+        if rounded:
+            values = np.rint(values)
+        return _int64(values, file, name)
+
+    with ThreadPoolExecutor(max_workers=2 if len(arrival) >= _PARALLEL_ROWS else 1) as pool:
+        numbers = pool.map(number, integer)
+        texts = {name: text(name) for name in ("id", "gpu_model", "qos", "owner")}
+        ints = dict(zip([name for name, _, _ in integer], numbers, strict=True))
     frame = pd.DataFrame(
         {
-            "id": text("id"),
+            "id": texts["id"],
             "arrival_s": arrival * options.time_scale,
             "duration_s": duration * options.time_scale,
-            "cpu_milli": _int64(np.rint(number("cpu_milli") * rs), file, "cpu_milli"),
-            "memory_bytes": _int64(np.rint(number("memory_bytes") * rs), file, "memory_bytes"),
-            "gpu_count": _int64(number("gpu_count"), file, "gpu_count"),
-            "gpu_milli": _int64(np.rint(number("gpu_milli")), file, "gpu_milli"),
-            "gpu_model": text("gpu_model"),
-            "priority": _int64(number("priority"), file, "priority"),
-            "qos": text("qos"),
-            "owner": text("owner"),
+            "cpu_milli": ints["cpu_milli"],
+            "memory_bytes": ints["memory_bytes"],
+            "gpu_count": ints["gpu_count"],
+            "gpu_milli": ints["gpu_milli"],
+            "gpu_model": texts["gpu_model"],
+            "priority": ints["priority"],
+            "qos": texts["qos"],
+            "owner": texts["owner"],
             "clipped_start": before.astype(bool),
             "clipped_end": after.astype(bool),
         },

@@ -169,10 +169,13 @@ def read_google_2011(
     parts: list[Events] = []
     for path in paths:
         batches: list[DeferredDrops] = []
-        for table in iter_tables(path, TASK_EVENTS_COLUMNS, report, header=None):
+        def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events]:
             drops = DeferredDrops()
+            return drops, _batch_events(table, drops, path, trace_start_us)
+
+        for drops, events in iter_tables(path, TASK_EVENTS_COLUMNS, report, header=None).map(work):
             batches.append(drops)
-            parts.append(_batch_events(table, drops, path, trace_start_us))
+            parts.append(events)
         replay_drops(report, batches)  # each file's drops in its whole-file order
     frame = lifecycles(concat_events(parts), report)
     pods = pods_from_lifecycles(

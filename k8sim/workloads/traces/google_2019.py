@@ -48,6 +48,10 @@ Mapping to the normalised schema
     given, supply ``priority``, ``scheduling_class`` and ``collection_type`` where the
     instance rows lack them.
 
+    With a time window the files are read twice, holding compact arrays of every
+    event and the full events of the instances with a pod in the window only (see
+    :func:`_read_window`); the result and the report are those of a whole-file read.
+
     Dropped event rows: ``wrong_field_count``, ``bad_number``, ``missing_value``,
     ``bad_event_type``; dropped attempts: ``missing_request`` (no CPU or memory request
     in any of its events).
@@ -55,21 +59,26 @@ Mapping to the normalised schema
 
 from __future__ import annotations
 
+import copy
+import heapq
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from k8sim.workloads.traces.build import outside_window, window_error
 from k8sim.workloads.traces.google_events import (
     END,
     OTHER,
     SCHEDULE,
     SUBMIT,
     UPDATE_PENDING,
+    Attempts,
     Events,
     as_paths,
     check_shape,
@@ -82,12 +91,21 @@ from k8sim.workloads.traces.google_events import (
     qos_labels,
     trace_seconds,
 )
-from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport, Where, file_label
+from k8sim.workloads.traces.reports import (
+    MAX_EXAMPLES,
+    PathLike,
+    TraceError,
+    TraceReport,
+    Where,
+    file_label,
+    no_rows_error,
+)
 from k8sim.workloads.traces.schema import TraceOptions
 from k8sim.workloads.traces.tables import (
     DeferredDrops,
     RowCheck,
     Table,
+    TableBatches,
     iter_tables,
     open_text,
     read_table,
@@ -101,6 +119,8 @@ __all__ = [
     "read_google_2019",
     "read_google_2019_machines",
 ]
+
+_R = TypeVar("_R")
 
 #: Trace time of the trace start, microseconds.
 TRACE_START_US = 600_000_000
@@ -239,14 +259,26 @@ def _read_json_table(
     return Table(label, tuple(cells), cells, np.asarray(lines, dtype=np.int64))
 
 
+class _WholeBatch:
+    """One batch (a JSON export read whole), with :meth:`map` as for CSV batches."""
+
+    def __init__(self, table_of: Callable[[], Table]) -> None:
+        self._table_of = table_of
+
+    def __iter__(self) -> Iterator[Table]:
+        yield self._table_of()
+
+    def map(self, fn: Callable[[Table], _R]) -> Iterator[_R]:
+        yield fn(self._table_of())
+
+
 def _export_batches(
     path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
-) -> Iterator[Table]:
+) -> TableBatches[Any] | _WholeBatch:
     """A BigQuery export in batches: CSV through :func:`iter_tables`, JSON whole."""
     if _is_json(path):
-        yield _read_json_table(path, expected, report, optional)
-    else:
-        yield from iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
+        return _WholeBatch(lambda: _read_json_table(path, expected, report, optional))
+    return iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
 
 
 def read_export(
@@ -281,6 +313,62 @@ def _collection_info(path: PathLike, report: TraceReport) -> dict[str, tuple[flo
     return {k: (v[0], v[1], v[2]) for k, v in info.items()}
 
 
+def _batch_events(
+    table: Table,
+    drops: DeferredDrops,
+    path: PathLike,
+    info_index: pa.Array | None,
+    info_values: np.ndarray | None,
+    include_alloc_instances: bool,
+    trace_start_us: float,
+) -> tuple[Events, int, np.ndarray]:
+    """The good events of one batch of instance events (drops deferred), how many were
+    left out as instances of alloc sets, and the events' instance indices."""
+    check = RowCheck(table, drops)
+    time_us = check.number("time", minimum=0)
+    codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
+    collection = check.strings("collection_id")
+    check.reject(np.asarray(pc.equal(collection, "")), "missing_value", "collection_id")
+    index = check.number("instance_index")
+    cpu = check.number("resource_request.cpus", required=False, minimum=0)
+    mem = check.number("resource_request.memory", required=False, minimum=0)
+    n = len(table)
+    opt = {
+        name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
+        for name in _INSTANCE_OPTIONAL
+    }
+    if info_index is not None and info_values is not None:
+        pos = np.asarray(pc.index_in(collection, value_set=info_index).to_numpy(zero_copy_only=False),
+                         dtype=float)
+        known = ~np.isnan(pos)
+        for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
+            fill = np.full(n, np.nan)
+            fill[known] = info_values[pos[known].astype(np.int64), j]
+            opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
+    ok = check.ok
+    n_alloc = 0
+    if not include_alloc_instances:
+        alloc = ok & (opt["collection_type"] == 1)
+        n_alloc = int(alloc.sum())
+        ok = ok & ~alloc
+    idx = np.flatnonzero(ok)
+    take = pa.array(idx)
+    owner = collection.take(take)
+    events = Events(
+        key=instance_keys(owner, index[idx]),
+        owner=owner,
+        time=trace_seconds(time_us[idx], trace_start_us),
+        role=_ROLE_LUT[codes[idx].astype(np.int64)],
+        cpu=cpu[idx],
+        memory=mem[idx],
+        priority=opt["priority"][idx],
+        qos=qos_labels(opt["scheduling_class"][idx]),
+        file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
+        line=table.lines[idx],
+    )
+    return events, n_alloc, index[idx]
+
+
 def read_google_2019(
     instance_events: PathLike | Sequence[PathLike],
     options: TraceOptions | None = None,
@@ -301,71 +389,175 @@ def read_google_2019(
         for cp in as_paths(collection_events):
             info.update({k: v for k, v in _collection_info(cp, report).items() if k not in info})
 
-    parts: list[Events] = []
     info_index = pa.array(list(info), type=pa.string()) if info else None
     info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
-    for path in paths:
-        file_drops: list[DeferredDrops] = []
-        for table in _export_batches(path, _INSTANCE_COLUMNS, report, _INSTANCE_OPTIONAL):
-            batch = DeferredDrops()
-            file_drops.append(batch)
-            check = RowCheck(table, batch)
-            time_us = check.number("time", minimum=0)
-            codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
-            collection = check.strings("collection_id")
-            check.reject(np.asarray(pc.equal(collection, "")), "missing_value", "collection_id")
-            index = check.number("instance_index")
-            cpu = check.number("resource_request.cpus", required=False, minimum=0)
-            mem = check.number("resource_request.memory", required=False, minimum=0)
-            n = len(table)
-            opt = {
-                name: check.number(name, required=False) if name in table.cells else np.full(n, np.nan)
-                for name in _INSTANCE_OPTIONAL
-            }
-            if info_index is not None and info_values is not None:
-                pos = np.asarray(pc.index_in(collection, value_set=info_index).to_numpy(zero_copy_only=False),
-                                 dtype=float)
-                known = ~np.isnan(pos)
-                for j, name in enumerate(("priority", "scheduling_class", "collection_type")):
-                    fill = np.full(n, np.nan)
-                    fill[known] = info_values[pos[known].astype(np.int64), j]
-                    opt[name] = np.where(np.isnan(opt[name]), fill, opt[name])
-            ok = check.ok
-            if not include_alloc_instances:
-                alloc = ok & (opt["collection_type"] == 1)
-                report.filter("alloc_instance", int(alloc.sum()))
-                ok = ok & ~alloc
-            idx = np.flatnonzero(ok)
-            take = pa.array(idx)
-            owner = collection.take(take)
-            parts.append(
-                Events(
-                    key=instance_keys(owner, index[idx]),
-                    owner=owner,
-                    time=trace_seconds(time_us[idx], trace_start_us),
-                    role=_ROLE_LUT[codes[idx].astype(np.int64)],
-                    cpu=cpu[idx],
-                    memory=mem[idx],
-                    priority=opt["priority"][idx],
-                    qos=qos_labels(opt["scheduling_class"][idx]),
-                    file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
-                    line=table.lines[idx],
-                )
-            )
-        # Whole-file order of the drops, file by file (as when each file was checked whole).
-        replay_drops(report, file_drops)
-    events = concat_events(parts)
-    frame = lifecycles(events, report)
-    pods = pods_from_lifecycles(
-        frame,
-        file=report.source,
-        options=options,
-        rng=rng,
-        report=report,
-        machine_cpu_milli=machine_cpu_milli,
-        machine_memory_bytes=machine_memory_bytes,
-    )
+
+    def batches(into: TraceReport) -> Iterator[tuple[int, Events, np.ndarray]]:
+        """(file number, events, instance indices) of each batch of every file, in order;
+        rows read, drops and alloc instances recorded in ``into``."""
+        for number, path in enumerate(paths):
+            file_drops: list[DeferredDrops] = []
+
+            def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events, int, np.ndarray]:
+                batch = DeferredDrops()
+                events, n_alloc, index = _batch_events(table, batch, path, info_index, info_values,
+                                                       include_alloc_instances, trace_start_us)
+                return batch, events, n_alloc, index
+
+            for batch, events, n_alloc, index in _export_batches(path, _INSTANCE_COLUMNS, into,
+                                                                 _INSTANCE_OPTIONAL).map(work):
+                file_drops.append(batch)
+                into.filter("alloc_instance", n_alloc)
+                yield number, events, index
+            # Whole-file order of the drops, file by file (as when each file was checked whole).
+            replay_drops(into, file_drops)
+
+    shape = {"machine_cpu_milli": machine_cpu_milli, "machine_memory_bytes": machine_memory_bytes}
+    if options is not None and options.has_window:
+        windowed = _read_window(batches, paths, options, rng, report, shape)
+        if windowed is not None:
+            return windowed
+    parts = [events for _, events, _ in batches(report)]
+    frame = lifecycles(concat_events(parts), report)
+    pods = pods_from_lifecycles(frame, file=report.source, options=options, rng=rng, report=report, **shape)
     return pods, report
+
+
+class _KeyCodes:
+    """Instances as integers: ``collection << 32 | instance_index``, the collection
+    numbered in order of first appearance (exact: no hashing). None for a batch whose
+    indices do not fit (negative, or 2**32 or more)."""
+
+    def __init__(self) -> None:
+        self.collections = pa.array([], pa.string())
+
+    def codes(self, events: Events, index: np.ndarray) -> np.ndarray | None:
+        with np.errstate(invalid="ignore"):
+            if len(index) and not ((index >= 0) & (index < 2.0**32)).all():
+                return None
+        encoded = pc.dictionary_encode(events.owner)
+        names = encoded.dictionary
+        found = pc.index_in(names, value_set=self.collections)
+        numbers = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        new = numbers < 0
+        if new.any():
+            numbers[new] = len(self.collections) + np.arange(int(new.sum()))
+            self.collections = pa.concat_arrays([self.collections, names.filter(pa.array(new))])
+        coll = numbers[np.asarray(encoded.indices, dtype=np.int64)] if len(numbers) else np.zeros(0, np.int64)
+        return (coll << 32) | index.astype(np.int64)
+
+    def text(self, code: int) -> str:
+        """The instance key (``"<collection>/<index>"``) of ``code``."""
+        return f"{self.collections[code >> 32].as_py()}/{code & 0xFFFFFFFF}"
+
+
+def _read_window(
+    batches: Callable[[TraceReport], Iterator[tuple[int, Events, np.ndarray]]],
+    paths: Sequence[PathLike],
+    options: TraceOptions,
+    rng: np.random.Generator | None,
+    report: TraceReport,
+    shape: dict[str, float],
+) -> tuple[pd.DataFrame, TraceReport] | None:
+    """A time window read in two passes, holding compact arrays of every event and the
+    full events of the instances in the window only. None (nothing recorded in
+    ``report``) when the instance indices do not fit the compact form.
+
+    Which attempts an instance has, and so which are in the window, depends on all its
+    events, wherever they are in the files; and the report counts what a whole-file
+    read counts (``never_scheduled``, ``missing_request`` with its first places in the
+    order of instance keys, ``outside_window``). Pass 1 keeps, per event, the instance
+    (an integer, :class:`_KeyCodes`), time, role, whether it has a CPU and a memory
+    request, and where it is (about 30 bytes); the attempt structure
+    (:class:`~k8sim.workloads.traces.google_events.Attempts`) of those gives the counts
+    and the instances with an attempt in the window. Pass 2 reads the files again,
+    keeping the full events of those instances only, and rebuilds them as a whole-file
+    read does.
+    """
+    out = copy.deepcopy(report)
+    keys = _KeyCodes()
+    code_parts: list[np.ndarray] = []
+    time_parts: list[np.ndarray] = []
+    role_parts: list[np.ndarray] = []
+    cpu_parts: list[np.ndarray] = []
+    mem_parts: list[np.ndarray] = []
+    file_parts: list[np.ndarray] = []
+    line_parts: list[np.ndarray] = []
+    for number, events, index in batches(out):
+        codes = keys.codes(events, index)
+        if codes is None:
+            return None
+        code_parts.append(codes)
+        time_parts.append(events.time)
+        role_parts.append(events.role.astype(np.int8))
+        cpu_parts.append(~np.isnan(events.cpu))
+        mem_parts.append(~np.isnan(events.memory))
+        file_parts.append(np.full(len(codes), number, dtype=np.int16))
+        line_parts.append(events.line)
+    code = np.concatenate(code_parts) if code_parts else np.zeros(0, np.int64)
+    del code_parts
+    a = Attempts(code, np.concatenate(time_parts) if time_parts else np.zeros(0),
+                 np.concatenate(role_parts) if role_parts else np.zeros(0, np.int8))
+    del time_parts, role_parts
+    has_cpu = a.has_latest(np.concatenate(cpu_parts) if cpu_parts else np.zeros(0, bool))
+    has_mem = a.has_latest(np.concatenate(mem_parts) if mem_parts else np.zeros(0, bool))
+    del cpu_parts, mem_parts
+
+    never = a.never
+    out.filter("never_scheduled", int(never.sum()))
+    missing = ~never & ~(has_cpu & has_mem)
+    opener = a.order[a.open_pos]  # the event (input order) opening each attempt
+    if missing.any():
+        # The first places in the whole-file order: by instance key (as text), then attempt.
+        miss = np.flatnonzero(missing)
+        miss_code = code[opener[miss]]
+        smallest = heapq.nsmallest(MAX_EXAMPLES, range(len(miss)), key=lambda j: (keys.text(int(miss_code[j])), j))
+        first = miss[smallest]
+        files = np.concatenate(file_parts)
+        lines = np.concatenate(line_parts)
+        out.drop("missing_request", len(miss),
+                 [Where(file_label(paths[int(files[opener[i]])]), int(lines[opener[i]])) for i in first])
+    del file_parts, line_parts
+    kept = ~never & ~missing
+    arrival = a.time[a.open_pos]
+    arrival = np.where(arrival == -np.inf, np.nan, arrival)
+    end = np.where(a.end == np.inf, np.nan, a.end)
+    outside = kept & outside_window(arrival, end, options)
+    inside = kept & ~outside
+    if not kept.any():
+        raise no_rows_error(out.source, out)
+    out.filter("outside_window", int(outside.sum()))
+    if not inside.any():
+        raise window_error(out.source, options)
+    wanted = np.isin(code, np.unique(code[opener[inside]]))  # per event (input order)
+    del a, code, arrival, end
+
+    # Pass 2: the events of the instances with an attempt in the window (the same events
+    # in the same order as in pass 1), rebuilt whole.
+    parts: list[Events] = []
+    at = 0
+    for _, events, _ in batches(TraceReport(source=out.source)):
+        n = len(events.time)
+        parts.append(_take_events(events, np.flatnonzero(wanted[at:at + n])))
+        at += n
+    frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
+    frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
+                                  options)].reset_index(drop=True)
+    pods = pods_from_lifecycles(frame, file=out.source, options=options, rng=rng, report=out, **shape)
+    return pods, out
+
+
+def _take_events(events: Events, pick: np.ndarray) -> Events:
+    take = pa.array(pick, type=pa.int64())
+
+    def strings(values: Any) -> pa.Array:
+        return (values if isinstance(values, pa.Array | pa.ChunkedArray)
+                else pa.array(np.asarray(values, dtype=object), type=pa.string())).take(take)
+
+    return Events(key=strings(events.key), owner=strings(events.owner), time=events.time[pick],
+                  role=events.role[pick], cpu=events.cpu[pick], memory=events.memory[pick],
+                  priority=events.priority[pick], qos=strings(events.qos), file=strings(events.file),
+                  line=events.line[pick])
 
 
 def read_google_2019_machines(

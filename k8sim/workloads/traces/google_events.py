@@ -41,6 +41,7 @@ __all__ = [
     "SCHEDULE",
     "SUBMIT",
     "UPDATE_PENDING",
+    "Attempts",
     "Events",
     "as_paths",
     "check_shape",
@@ -159,6 +160,72 @@ def _last_per_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.nd
     return out
 
 
+class Attempts:
+    """The attempts of instances from their events' keys, times and roles (the part of
+    :func:`lifecycles` that needs nothing else; a windowed read runs it on compact
+    arrays of the whole file first). ``key_codes``: equal for the events of one
+    instance, ordered as the instances are to be.
+
+    Events are sorted by key, time and input order (``order``; ``role`` and ``time`` in
+    that order). The state of each instance before each event (no attempt, pending,
+    running) follows from the last SUBMIT / SCHEDULE / END before it, which fixes where
+    attempts open (``open_pos``, sorted positions) and close (``end``: the closing
+    time, inf while open), which run (``sched``), which never ran (``never``) and which
+    events lend their requests (``takes``)."""
+
+    def __init__(self, key_codes: np.ndarray, times: np.ndarray, roles: np.ndarray) -> None:
+        n = len(times)
+        self.order = order = np.lexsort((np.arange(n), times, key_codes))
+        code = key_codes[order]
+        self.role = role = np.asarray(roles)[order]
+        self.time = time = np.asarray(times, dtype=float)[order]
+
+        new_key = np.ones(n, dtype=bool)
+        new_key[1:] = code[1:] != code[:-1]
+        self.key_start = key_start = np.maximum.accumulate(np.where(new_key, np.arange(n), 0))
+        # State after each event: set by the last SUBMIT (pending), SCHEDULE (running) or
+        # END (none) of the same key at or before it; none before the key's first such event.
+        decisive = (role == SUBMIT) | (role == SCHEDULE) | (role == END)
+        last = np.maximum.accumulate(np.where(decisive, np.arange(n), -1))
+        after_state = np.where(role == SUBMIT, _PENDING, np.where(role == SCHEDULE, _RUNNING, _NONE))
+        state_after = np.where(last >= key_start, after_state[np.maximum(last, 0)], _NONE)
+        self.before = before = np.empty(n, dtype=np.int64)
+        if n:
+            before[0] = _NONE
+        before[1:] = state_after[:-1]
+        before[new_key] = _NONE
+
+        opens = ((role == SUBMIT) & (before != _PENDING)) | ((role == SCHEDULE) & (before == _NONE))
+        self.attempt = attempt = np.cumsum(opens) - 1  # the attempt open at (or opened by) each event
+        self.n_att = n_att = int(opens.sum())
+        self.open_pos = np.flatnonzero(opens)
+        # Events lending their requests: every SUBMIT, a SCHEDULE that starts the run, an
+        # UPDATE_PENDING while pending.
+        self.starts_run = starts_run = (role == SCHEDULE) & (before != _RUNNING)
+        self.takes = (role == SUBMIT) | starts_run | ((role == UPDATE_PENDING) & (before == _PENDING))
+
+        self.sched = np.full(n_att, np.nan)
+        self.has_sched = np.zeros(n_att, dtype=bool)
+        sp = np.flatnonzero(starts_run)
+        self.sched[attempt[sp]] = time[sp]
+        self.has_sched[attempt[sp]] = True
+
+        # How each attempt ends: an END (running: closed; pending: never scheduled), a
+        # SUBMIT while running (closed at that time; it opens the next attempt), or the end
+        # of its key's events (still open: no end).
+        self.end = end = np.full(n_att, np.inf)
+        ce = np.flatnonzero((role == END) & (before != _NONE))
+        self.never = np.zeros(n_att, dtype=bool)
+        self.never[attempt[ce]] = before[ce] == _PENDING
+        end[attempt[ce]] = time[ce]
+        rs = np.flatnonzero((role == SUBMIT) & (before == _RUNNING))
+        end[attempt[rs] - 1] = time[rs]
+
+    def has_latest(self, present: np.ndarray) -> np.ndarray:
+        """Per attempt: whether an event lending its requests has ``present`` (in input order)."""
+        return _last_per_group(self.attempt, self.takes & np.asarray(present)[self.order], self.n_att) >= 0
+
+
 def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     """Pods (intermediate frame, normalised requests) from instance events.
 
@@ -176,33 +243,9 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     rank = np.empty(len(encoded.dictionary), dtype=np.int64)
     rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
     key_codes = rank[np.asarray(encoded.indices)]
-    order = np.lexsort((np.arange(n), events.time, key_codes))
-    code = key_codes[order]
-    role = np.asarray(events.role)[order]
-    time = np.asarray(events.time, dtype=float)[order]
-
-    new_key = np.ones(n, dtype=bool)
-    new_key[1:] = code[1:] != code[:-1]
-    key_start = np.maximum.accumulate(np.where(new_key, np.arange(n), 0))
-    # State after each event: set by the last SUBMIT (pending), SCHEDULE (running) or END
-    # (none) of the same key at or before it; none before the key's first such event.
-    decisive = (role == SUBMIT) | (role == SCHEDULE) | (role == END)
-    last = np.maximum.accumulate(np.where(decisive, np.arange(n), -1))
-    after_state = np.where(role == SUBMIT, _PENDING, np.where(role == SCHEDULE, _RUNNING, _NONE))
-    state_after = np.where(last >= key_start, after_state[np.maximum(last, 0)], _NONE)
-    before = np.empty(n, dtype=np.int64)
-    before[0] = _NONE
-    before[1:] = state_after[:-1]
-    before[new_key] = _NONE
-
-    opens = ((role == SUBMIT) & (before != _PENDING)) | ((role == SCHEDULE) & (before == _NONE))
-    attempt = np.cumsum(opens) - 1  # the attempt open at (or opened by) each event
-    n_att = int(opens.sum())
-    open_pos = np.flatnonzero(opens)
-    # Events lending their requests: every SUBMIT, a SCHEDULE that starts the run, an
-    # UPDATE_PENDING while pending.
-    starts_run = (role == SCHEDULE) & (before != _RUNNING)
-    takes = (role == SUBMIT) | starts_run | ((role == UPDATE_PENDING) & (before == _PENDING))
+    a = Attempts(key_codes, np.asarray(events.time, dtype=float), np.asarray(events.role))
+    order, time, attempt, n_att, open_pos, key_start, takes = (
+        a.order, a.time, a.attempt, a.n_att, a.open_pos, a.key_start, a.takes)
 
     def latest(values: np.ndarray, present: np.ndarray, default: Any) -> np.ndarray:
         pos = _last_per_group(attempt, takes & present, n_att)
@@ -221,23 +264,7 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     qos_pos = _last_per_group(attempt, takes & np.asarray(pc.not_equal(qos_e, "")), n_att)
     qos = pc.if_else(pa.array(qos_pos >= 0), qos_e.take(pa.array(np.maximum(qos_pos, 0))), "")
 
-    sched = np.full(n_att, np.nan)
-    has_sched = np.zeros(n_att, dtype=bool)
-    sp = np.flatnonzero(starts_run)
-    sched[attempt[sp]] = time[sp]
-    has_sched[attempt[sp]] = True
-
-    # How each attempt ends: an END (running: closed; pending: never scheduled), a
-    # SUBMIT while running (closed at that time; it opens the next attempt), or the end
-    # of its key's events (still open: no end).
-    end = np.full(n_att, np.inf)
-    closed_by_end = (role == END) & (before != _NONE)
-    ce = np.flatnonzero(closed_by_end)
-    never = np.zeros(n_att, dtype=bool)
-    never[attempt[ce]] = before[ce] == _PENDING
-    end[attempt[ce]] = time[ce]
-    rs = np.flatnonzero((role == SUBMIT) & (before == _RUNNING))
-    end[attempt[rs] - 1] = time[rs]
+    sched, has_sched, end, never = a.sched, a.has_sched, a.end, a.never
     report.filter("never_scheduled", int(never.sum()))
 
     closed = ~never

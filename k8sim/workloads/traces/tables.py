@@ -20,6 +20,12 @@ stripped of surrounding whitespace (``str.strip``), blank and whitespace-only li
 skipped, a row with the wrong number of fields dropped as ``wrong_field_count`` at its
 line. Line numbers are physical lines of the file, 1-based, the header included (for a
 record spanning lines, its last line).
+
+Once the column names are known, blocks are parsed ahead in up to :data:`WORKERS`
+threads (pyarrow and numpy release the GIL), each block knowing its first line from
+the line ends before it; :meth:`TableBatches.map` runs a reader's own work on each
+batch there too. Results, rows read and dropped rows are taken in file order, so
+nothing depends on the threads.
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ import csv
 import gzip
 import io
 import itertools
+import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO, TypeAlias
+from typing import Any, BinaryIO, Generic, TextIO, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +58,7 @@ __all__ = [
     "RowCheck",
     "Table",
     "as_arrow",
+    "TableBatches",
     "concat_tables",
     "iter_tables",
     "open_text",
@@ -59,8 +69,17 @@ __all__ = [
 
 #: Bytes of input read (and parsed) at a time.
 DEFAULT_BLOCK_SIZE = 32 << 20
-#: pyarrow's own block size within one of ours: blocks are parsed on pyarrow's threads.
+#: pyarrow's own block size within one of ours.
 _ARROW_BLOCK = 1 << 20
+#: Threads parsing blocks ahead of the reader once the columns are known (at most this
+#: many blocks are parsed at once, and one more is held); 1 parses each block in the
+#: calling thread when it is asked for.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Whether pyarrow splits one block over its own threads too (the blocks themselves
+#: being parsed in parallel, it need not).
+_ARROW_THREADS = False
+
+_T = TypeVar("_T")
 
 Cells: TypeAlias = np.ndarray | pa.Array | pa.ChunkedArray
 
@@ -208,34 +227,39 @@ class _Reader:
 
     # ----------------------------------------------------------------- python csv path
 
-    def python_rows(self, lines: Iterable[str], batch_rows: int) -> Iterator[Table]:
+    def python_rows(self, lines: Iterable[str], batch_rows: int, tally: _Tally | None = None,
+                    offset: int | None = None) -> Iterator[Table]:
         """Rows of ``lines`` (text lines with their ends, continuing the file) through
-        ``csv.reader``, exactly as the readers have always parsed."""
+        ``csv.reader``, exactly as the readers have always parsed. With a ``tally`` (a
+        block parsed off the reading thread: the column names are known) the state is
+        left alone and the rows read and bad rows go to the tally, lines from ``offset``."""
         reader = csv.reader(lines, delimiter=self.delimiter)
-        offset = self.line
+        sink: TraceReport | _Tally = self.report if tally is None else tally
+        start = self.line if offset is None else offset
         rows: list[list[str]] = []
         numbers: list[int] = []
         for raw in reader:
             if not raw or (len(raw) == 1 and not raw[0].strip()):
                 continue
             row = [c.strip() for c in raw]
-            line = offset + reader.line_num
+            line = start + reader.line_num
             if self.names is None:
                 is_header, names = self.first_row(row, line)
                 self.set_names(names)
                 if is_header:
                     continue
-            self.report.rows_read += 1
+            sink.rows_read += 1
             assert self.names is not None
             if len(row) != len(self.names):
-                self.report.drop("wrong_field_count", 1, [Where(file_label(self.path), line)])
+                sink.drop("wrong_field_count", 1, [Where(file_label(self.path), line)])
                 continue
             rows.append(row)
             numbers.append(line)
             if len(rows) >= batch_rows:
                 yield self._rows_table(rows, numbers)
                 rows, numbers = [], []
-        self.line = offset + reader.line_num
+        if tally is None:
+            self.line = start + reader.line_num
         if rows:
             yield self._rows_table(rows, numbers)
 
@@ -251,61 +275,74 @@ class _Reader:
     def fast_block(self, buf: bytes) -> Table | None:
         """Cells of a block of whole lines that is ASCII without quotes, NUL bytes or lone
         carriage returns, or None (nothing changed) when pyarrow does not find the rows the
-        line scan found, for the caller to parse the block with ``csv`` instead."""
-        arr = np.frombuffer(buf, dtype=np.uint8)
+        line scan found, for the caller to parse the block with ``csv`` instead. Reads the
+        header when the column names are not known yet."""
+        names = self.names
+        header_at = -1
+        cut = 0  # offset of the bytes handed to pyarrow (after a header)
         n_lines = buf.count(b"\n")
+        if names is None:
+            first_nl = buf.find(b"\n")
+            if b"\r" not in buf and first_nl > 0 and buf[:first_nl].strip(_ASCII_WS):
+                j, line = 0, buf[:first_nl]
+            else:
+                _, starts, ends = _scan(np.frombuffer(buf, dtype=np.uint8), n_lines)
+                j = self._first_text_line(buf, starts, ends)
+                if j < 0:
+                    self.line += n_lines
+                    return self.empty()
+                line = buf[starts[j]:ends[j]]
+            row = [c.strip() for c in line.decode("ascii").split(self.delimiter)]
+            is_header, names = self.first_row(row, self.line + 1 + j)
+            if is_header:
+                header_at = j
+                cut = _nth_line_end(buf, j) + 1
+        parsed = self._fast_cells(buf, names, self.line, n_lines, header_at, cut)
+        if parsed is None:
+            return None
+        # Commit: nothing above changed the state.
+        if self.names is None:
+            self.set_names(names)
+        parsed.tally.commit(self.report)
+        self.line += n_lines
+        return parsed.tables[0] if parsed.tables else self.empty()
 
-        def scan() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """Offsets of each line's LF, start and end (a CR before the LF excluded)."""
-            nl = np.flatnonzero(arr == 10)
-            starts = np.zeros(n_lines, dtype=np.int64)
-            starts[1:] = nl[:-1] + 1
-            ends = nl.astype(np.int64)
-            ends -= (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)  # a CR before the LF
-            return nl, starts, ends
-
+    def _fast_cells(self, buf: bytes, names: list[str], offset: int, n_lines: int, header_at: int = -1,
+                    cut: int = 0) -> _Parsed | None:
+        """The fast path's parse of ``buf`` (lines ``offset + 1``...; a header, if any, at
+        line index ``header_at`` ending before ``cut``), changing no state: None when the
+        block must be parsed by ``csv`` (see :meth:`fast_block`)."""
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        tally = _Tally()
         # The usual block has no CR and a non-blank first line. If pyarrow then finds a
         # row on every line after the header, each line is a data row and no per-byte line
         # scan is needed; otherwise (empty, blank or malformed lines) the scan finds them.
         first_nl = buf.find(b"\n")
         plain = b"\r" not in buf and first_nl > 0 and bool(buf[:first_nl].strip(_ASCII_WS))
-        nl, starts, ends = (np.empty(0, np.int64),) * 3 if plain else scan()
-        numbers = self.line + 1 + np.arange(n_lines, dtype=np.int64)
-        names = self.names
-        cut = 0  # offset of the bytes handed to pyarrow (after a header)
-        header_at = -1
-        if names is None:
-            j = 0 if plain else self._first_text_line(buf, starts, ends)
-            if j < 0:
-                self.line += n_lines
-                return self.empty()
-            line = buf[:first_nl] if plain else buf[starts[j]:ends[j]]
-            row = [c.strip() for c in line.decode("ascii").split(self.delimiter)]
-            is_header, names = self.first_row(row, int(numbers[j]))
-            if is_header:
-                header_at = j
-                cut = first_nl + 1 if plain else int(nl[j]) + 1
         if len(set(names)) != len(names) or len(names) == 1:
             return None  # duplicate names, or blank lines pyarrow would take for rows: csv
         wanted = [c for c in (*self.expected, *self.optional) if c in names]
+        numbers = offset + 1 + np.arange(n_lines, dtype=np.int64)
+        after_header = n_lines - (header_at + 1)
+        if plain:
+            # Nothing after the header (pyarrow rejects an empty input): every line there
+            # is empty, i.e. its only byte is its LF.
+            nothing = len(buf) - cut == after_header
+        else:
+            nl, starts, ends = _scan(arr, n_lines)
+            nothing = not (ends[header_at + 1:] > starts[header_at + 1:]).any()
+        if nothing:
+            return _Parsed([], tally)
         invalid: list[int] = []
 
         def on_invalid(row: object) -> str:
             invalid.append(1)
             return "skip"
 
-        after_header = n_lines - (header_at + 1)
-        # Nothing after the header (pyarrow rejects an empty input): every line there is
-        # empty, i.e. its only byte is its LF (with a scan: no line has a start < end).
-        nothing = (len(buf) - cut == after_header) if plain else not (ends[header_at + 1:] > starts[header_at + 1:]).any()
-        if nothing:
-            if self.names is None:
-                self.set_names(names)
-            self.line += n_lines
-            return self.empty()
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(buf).slice(cut)),  # (no copy of the block)
-            read_options=pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK,
+                                           use_threads=_ARROW_THREADS),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
@@ -313,12 +350,11 @@ class _Reader:
                                                  quoted_strings_can_be_null=False, null_values=[]),
         )
         if plain and not invalid and table.num_rows == after_header:
-            data = np.ones(n_lines, dtype=bool)  # every line after the header is a row
-            data[: header_at + 1] = False
-            wrong = np.zeros(n_lines, dtype=bool)
+            rows = numbers[header_at + 1:]  # every line after the header is a row
+            tally.rows_read = len(rows)
         else:
             if plain:
-                nl, starts, ends = scan()
+                nl, starts, ends = _scan(arr, n_lines)
             nonempty = ends > starts
             nonempty[: header_at + 1] = False
             if not invalid:
@@ -337,24 +373,34 @@ class _Reader:
                 data = ~blank
                 data[: header_at + 1] = False
                 wrong = data & (n_delim + 1 != len(names))
-        good = data & ~wrong
-        if table.num_rows != int(good.sum()):
-            return None
+            good = data & ~wrong
+            if table.num_rows != int(good.sum()):
+                return None
+            tally.rows_read = int(data.sum())
+            if wrong.any():
+                idx = np.flatnonzero(wrong)
+                tally.drop("wrong_field_count", len(idx),
+                           (Where(file_label(self.path), int(numbers[i])) for i in idx[:MAX_EXAMPLES]))
+            rows = numbers[good]
         trim = any(c in buf for c in _TRIM_BYTES)
         cells: dict[str, Cells] = {}
         for col in wanted:
             values = table.column(col).combine_chunks()
             cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim else values
-        # Commit: nothing above changed the state.
-        if self.names is None:
-            self.set_names(names)
-        self.report.rows_read += int(data.sum())
-        if wrong.any():
-            idx = np.flatnonzero(wrong)
-            self.report.drop("wrong_field_count", len(idx),
-                             (Where(file_label(self.path), int(numbers[i])) for i in idx[:MAX_EXAMPLES]))
-        self.line += n_lines
-        return Table(self.label, tuple(wanted), cells, numbers[good])
+        return _Parsed([Table(self.label, tuple(wanted), cells, rows)] if len(rows) else [], tally)
+
+    def _block(self, buf: bytes, offset: int, batch_rows: int) -> _Parsed:
+        """One block without quotes, the column names known, parsed without changing the
+        state (off the reading thread): by pyarrow when it can, else by ``csv``."""
+        n_lines = buf.count(b"\n")
+        if _fast_candidate(buf):
+            assert self.names is not None
+            parsed = self._fast_cells(buf, self.names, offset, n_lines)
+            if parsed is not None:
+                return parsed
+        tally = _Tally()
+        tables = list(self.python_rows(io.StringIO(buf.decode("utf-8")), batch_rows, tally, offset))
+        return _Parsed(tables, tally)
 
     @staticmethod
     def _first_text_line(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> int:
@@ -366,35 +412,164 @@ class _Reader:
 
     # ----------------------------------------------------------------- driver
 
-    def tables(self, block_size: int | None) -> Iterator[Table]:
-        """Batches of rows of the whole file (see :func:`iter_tables`)."""
+    def tables(self, block_size: int | None, fn: Callable[[Table], _T] | None = None) -> Iterator[_T]:
+        """Batches of rows of the whole file (see :func:`iter_tables`), each passed
+        through ``fn`` (in a worker thread when blocks are parsed ahead)."""
         block_size = block_size or DEFAULT_BLOCK_SIZE
         batch_rows = max(1024, block_size // 64)
-        label = self.label
+        apply: Callable[[Table], Any] = fn if fn is not None else _identity
+        workers = WORKERS
+        pool: ThreadPoolExecutor | None = None
+        pending: deque[Future[tuple[_Parsed, list[Any]]]] = deque()
+
+        def done(future: Future[tuple[_Parsed, list[Any]]]) -> list[Any]:
+            parsed, outputs = future.result()
+            parsed.tally.commit(self.report)
+            return outputs
+
         try:
             with open_binary(self.path) as fh:
-                blocks = _blocks(fh, block_size)
+                blocks = self._guarded(_blocks(fh, block_size))
                 for block in blocks:
                     if b'"' in block:
                         # A quoted cell may span lines: csv reads the rest of the file.
-                        yield from self.python_rows(_text_lines(block, blocks), batch_rows)
+                        while pending:
+                            yield from done(pending.popleft())
+                        for table in self._guarded(self.python_rows(_text_lines(block, blocks), batch_rows)):
+                            yield apply(table)
                         break
-                    fast = None
-                    if block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block)):
-                        fast = self.fast_block(block)
-                    if fast is None:
-                        fast_rows = self.python_rows(io.StringIO(block.decode("utf-8")), batch_rows)
-                        yield from fast_rows
-                    elif len(fast):
-                        yield fast
-        except (UnicodeDecodeError, csv.Error, OSError, EOFError, pa.ArrowInvalid) as exc:
-            raise TraceError(f"unreadable file: {exc}", file=label) from None
+                    if self.names is None and workers > 1 and _fast_candidate(block):
+                        block = self._header(block)
+                    if self.names is None or workers <= 1:
+                        for table in self._sequential_block(block, batch_rows):
+                            yield apply(table)
+                        continue
+                    # The column names are known: later blocks are parsed ahead, in worker
+                    # threads (pyarrow and numpy release the GIL), their results taken in
+                    # file order. The line offset of each is known from its line ends.
+                    if not block:
+                        continue
+                    if pool is None:
+                        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8sim-trace")
+                    pending.append(pool.submit(self._block_job, block, self.line, batch_rows, apply))
+                    self.line += block.count(b"\n")
+                    while len(pending) > workers:
+                        yield from done(pending.popleft())
+                while pending:
+                    yield from done(pending.popleft())
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         if self.names is None:
-            raise TraceError(f"no data rows; {_expected_text(self.expected)}", file=label)
+            raise TraceError(f"no data rows; {_expected_text(self.expected)}", file=self.label)
+
+    def _header(self, block: bytes) -> bytes:
+        """When ``block`` (ASCII, no quote) starts with a non-blank line, that line's
+        column names (as :meth:`fast_block` reads them) and the rest of the block: the
+        lines after a header, or all of a headerless file's. Else ``block`` unchanged."""
+        first_nl = block.find(b"\n")
+        head = block[:first_nl]
+        if first_nl <= 0 or b"\r" in head or not head.strip(_ASCII_WS):
+            return block
+        row = [c.strip() for c in head.decode("ascii").split(self.delimiter)]
+        is_header, names = self.first_row(row, self.line + 1)
+        self.set_names(names)
+        if not is_header:
+            return block
+        self.line += 1
+        return block[first_nl + 1:]
+
+    def _block_job(self, block: bytes, offset: int, batch_rows: int,
+                   apply: Callable[[Table], Any]) -> tuple[_Parsed, list[Any]]:
+        parsed = self._unreadable_as_error(self._block, block, offset, batch_rows)
+        return parsed, [apply(t) for t in parsed.tables]
+
+    def _sequential_block(self, block: bytes, batch_rows: int) -> list[Table]:
+        def parse() -> list[Table]:
+            fast = self.fast_block(block) if _fast_candidate(block) else None
+            if fast is None:
+                return list(self.python_rows(io.StringIO(block.decode("utf-8")), batch_rows))
+            return [fast] if len(fast) else []
+        return self._unreadable_as_error(parse)
+
+    def _unreadable_as_error(self, f: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return f(*args)
+        except _UNREADABLE as exc:
+            raise TraceError(f"unreadable file: {exc}", file=self.label) from None
+
+    def _guarded(self, items: Iterator[_T]) -> Iterator[_T]:
+        """``items`` with a read or parse error raised as :class:`TraceError`."""
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            except _UNREADABLE as exc:
+                raise TraceError(f"unreadable file: {exc}", file=self.label) from None
+            yield item
 
 
-def _skip_row(row: object) -> str:
-    return "skip"
+_UNREADABLE = (UnicodeDecodeError, csv.Error, OSError, EOFError, pa.ArrowInvalid)
+
+
+def _identity(table: Table) -> Table:
+    return table
+
+
+def _fast_candidate(block: bytes) -> bool:
+    """ASCII, no NUL byte, no lone carriage return (and, checked before, no quote)."""
+    return block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block))
+
+
+def _scan(arr: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets of each line's LF, start and end (a CR before the LF excluded)."""
+    nl = np.flatnonzero(arr == 10)
+    starts = np.zeros(n_lines, dtype=np.int64)
+    starts[1:] = nl[:-1] + 1
+    ends = nl.astype(np.int64)
+    ends -= (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)  # a CR before the LF
+    return nl, starts, ends
+
+
+def _nth_line_end(buf: bytes, j: int) -> int:
+    """Offset of the LF ending line ``j`` (0-based) of ``buf``."""
+    pos = -1
+    for _ in range(j + 1):
+        pos = buf.index(b"\n", pos + 1)
+    return pos
+
+
+class _Tally:
+    """Rows read and rows dropped while a block is parsed off the reading thread, added
+    to the report when the block's turn comes (file order)."""
+
+    def __init__(self) -> None:
+        self.rows_read = 0
+        self.drops: dict[str, tuple[int, list[Where]]] = {}
+
+    def drop(self, reason: str, count: int, places: Iterable[Where] = ()) -> None:
+        if count <= 0:
+            return
+        total, kept = self.drops.get(reason, (0, []))
+        for where in places:
+            if len(kept) >= MAX_EXAMPLES:
+                break
+            kept.append(where)
+        self.drops[reason] = (total + count, kept)
+
+    def commit(self, report: TraceReport) -> None:
+        report.rows_read += self.rows_read
+        for reason, (count, places) in self.drops.items():
+            report.drop(reason, count, places)
+
+
+@dataclass
+class _Parsed:
+    """What one block gave: its tables and its tally."""
+
+    tables: list[Table]
+    tally: _Tally
 
 
 def _blocks(fh: BinaryIO, block_size: int) -> Iterator[bytes]:
@@ -404,13 +579,14 @@ def _blocks(fh: BinaryIO, block_size: int) -> Iterator[bytes]:
         data = fh.read(block_size)
         if not data:
             break
-        data = carry + data
         cut = data.rfind(b"\n")
         if cut < 0:
-            carry = data
+            carry += data
             continue
+        # One copy at most (none for a read that ends at a line end, after one that did).
+        block = b"".join((carry, memoryview(data)[:cut + 1])) if carry or cut + 1 < len(data) else data
         carry = data[cut + 1:]
-        yield data[:cut + 1]
+        yield block
     if carry:
         yield carry + b"\n"
 
@@ -435,6 +611,25 @@ def _reader(path: PathLike, expected: Sequence[str], report: TraceReport, header
                    {alt: name for name, alts in (aliases or {}).items() for alt in alts})
 
 
+class TableBatches(Generic[_T]):
+    """The batches of a delimited file (what :func:`iter_tables` returns): iterating
+    gives :class:`Table` batches in file order; :meth:`map` gives ``fn`` of each, in file
+    order, ``fn`` running in the threads that parse the blocks."""
+
+    def __init__(self, reader: _Reader, block_size: int | None) -> None:
+        self._reader = reader
+        self._block_size = block_size
+
+    def __iter__(self) -> Iterator[Table]:
+        return self._reader.tables(self._block_size)
+
+    def map(self, fn: Callable[[Table], _T]) -> Iterator[_T]:
+        """``fn(table)`` for each batch, in file order. ``fn`` runs in a worker thread
+        while later blocks are parsed, so it must not touch shared state (the report
+        included: record drops in a :class:`DeferredDrops`, one per batch)."""
+        return self._reader.tables(self._block_size, fn)
+
+
 def iter_tables(
     path: PathLike,
     expected: Sequence[str],
@@ -445,13 +640,15 @@ def iter_tables(
     delimiter: str = ",",
     aliases: Mapping[str, Sequence[str]] | None = None,
     block_size: int | None = None,
-) -> Iterator[Table]:
+) -> TableBatches[Any]:
     """The rows of a delimited file as :class:`Table` batches, in file order, each from
     about ``block_size`` bytes of input (default :data:`DEFAULT_BLOCK_SIZE`, read when
-    called; arguments and errors as :func:`read_table`).
+    iterated; arguments and errors as :func:`read_table`).
     ``report.rows_read`` and ``wrong_field_count`` drops are recorded as batches are
-    read. Every batch has the same columns."""
-    yield from _reader(path, expected, report, header, optional, delimiter, aliases).tables(block_size)
+    read, in file order. Every batch has the same columns. Once the header is read,
+    up to :data:`WORKERS` later blocks are parsed ahead in threads; with
+    :meth:`TableBatches.map` the reader's own work on each batch runs there too."""
+    return TableBatches(_reader(path, expected, report, header, optional, delimiter, aliases), block_size)
 
 
 def read_table(
@@ -477,7 +674,7 @@ def read_table(
     maps a column name to other header spellings accepted for it.
     """
     state = _reader(path, expected, report, header, optional, delimiter, aliases)
-    parts = list(state.tables(block_size))
+    parts: list[Table] = list(state.tables(block_size))
     return concat_tables(str(path), parts, state.wanted)
 
 
@@ -628,6 +825,8 @@ def _parse_plain_numbers(raw: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, n
     empty cell, no word but ``nan``), or None for :func:`_parse_numbers` to parse. Gives
     what it would: NaN where empty, and non-finite cells that are not ``nan`` words
     parsed by :func:`pandas.to_numeric`. Only the non-finite cells are looked at twice."""
+    if len(raw) and pc.min(pc.binary_length(raw)).as_py() == 0:
+        return None  # an empty cell: the cast would fail, after a pass over the column
     try:
         values = np.array(pc.cast(raw, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
     except pa.ArrowInvalid:

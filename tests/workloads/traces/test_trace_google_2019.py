@@ -11,10 +11,15 @@ normalised 1.0 CPU = 100 cores, 1.0 memory = 100 GiB.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 
+from k8sim.workloads.traces import google_2019 as g2019
 from k8sim.workloads.traces.google_2019 import read_google_2019, read_google_2019_machines
 from k8sim.workloads.traces.reports import TraceError
 from k8sim.workloads.traces.schema import TraceOptions
@@ -135,3 +140,86 @@ def test_missing_columns(tmp_path):
     assert "events.csv" in str(info.value)
     with pytest.raises(ValueError, match="machine_cpu_milli"):
         read_google_2019(path, machine_cpu_milli=0, machine_memory_bytes=1)
+
+
+def _whole_file_read(monkeypatch, *args, **kwargs):
+    """The reader with the two-pass window read turned off: all events rebuilt, then
+    the window applied to the pods (the path pinned against the earlier readers)."""
+    with monkeypatch.context() as m:
+        m.setattr(g2019, "_read_window", lambda *a, **k: None)
+        return read_google_2019(*args, **kwargs)
+
+
+def _same(a, b):
+    (pods_a, rep_a), (pods_b, rep_b) = a, b
+    pd.testing.assert_frame_equal(pods_a, pods_b)
+    assert rep_a == rep_b
+
+
+@pytest.fixture(scope="module")
+def synthetic_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("g") / "events.csv"
+    g2019.generate_google_2019_instance_events(np.random.default_rng(4), 4000).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("window", [(0, 30), (100, 101), (50, 120), (150, None), (None, 5), (500, 600)])
+def test_window_read_in_two_passes_equals_the_whole_file_read(synthetic_log, monkeypatch, window):
+    # 4000 instances arrive over about 200 s; windows at the start, in the middle (one
+    # second), past the end; counts and first places of the report included.
+    options = TraceOptions(start_s=window[0], end_s=window[1])
+    try:
+        expected = _whole_file_read(monkeypatch, synthetic_log, options, **SHAPE)
+    except TraceError as e:
+        with pytest.raises(TraceError, match=re.escape(e.message)):
+            read_google_2019(synthetic_log, options, **SHAPE)
+        return
+    _same(read_google_2019(synthetic_log, options, **SHAPE), expected)
+
+
+def test_window_read_with_rows_shuffled_across_part_files(synthetic_log, tmp_path, monkeypatch):
+    # Instances' events out of time order and split over two files: each instance is
+    # still rebuilt from all its events; sampled by owner after the window.
+    frame = pd.read_csv(synthetic_log, dtype=str, keep_default_na=False)
+    frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    parts = [tmp_path / "part0.csv", tmp_path / "part1.csv"]
+    frame.iloc[: len(frame) // 2].to_csv(parts[0], index=False)
+    frame.iloc[len(frame) // 2:].to_csv(parts[1], index=False)
+    options = TraceOptions(start_s=60, end_s=90, sample_fraction=0.5, sample_by="owner")
+    expected = _whole_file_read(monkeypatch, parts, options, np.random.default_rng(1), **SHAPE)
+    _same(read_google_2019(parts, options, np.random.default_rng(1), **SHAPE), expected)
+
+
+def test_window_read_keeps_the_events_of_instances_in_the_window_only(synthetic_log, monkeypatch):
+    # Pass 2 rebuilds only instances with a pod in the window: every instance handed to
+    # the rebuild has one (its id, less any "#n" suffix, among the pods').
+    seen: list[set[str]] = []  # the instances of each rebuild
+    rebuild = g2019.lifecycles
+
+    def spy(events, report):
+        seen.append(set(pa.array(events.key).to_pylist()) if len(events.time) else set())
+        return rebuild(events, report)
+
+    monkeypatch.setattr(g2019, "lifecycles", spy)
+    pods, report = read_google_2019(synthetic_log, TraceOptions(start_s=100, end_s=110), **SHAPE)
+    assert len(seen) == 1
+    assert seen[0] == {i.split("#")[0] for i in pods["id"]}
+    every, _ = read_google_2019(synthetic_log, **SHAPE)
+    assert len(seen[0]) < 0.6 * len({i.split("#")[0] for i in every["id"]})
+
+
+def test_window_read_with_indices_past_the_compact_form_reads_whole(tmp_path, monkeypatch):
+    # An instance_index of 2**32 does not fit the compact key: the whole-file read runs.
+    path = tmp_path / "big.csv"
+    text = (FIXTURES / "google_2019_instance_events.csv").read_text().splitlines()
+    header = text[0].split(",")
+    col = header.index("instance_index")
+    rows = [line.split(",") for line in text[1:]]
+    for r in rows:
+        if len(r) == len(header) and r[col] == "1":
+            r[col] = str(2**32)
+    path.write_text("\n".join([text[0], *(",".join(r) for r in rows)]) + "\n")
+    options = TraceOptions(start_s=20, end_s=150)
+    got = read_google_2019(path, options, **SHAPE)
+    assert any(i.startswith(f"1001/{2**32}") for i in got[0]["id"])
+    _same(got, _whole_file_read(monkeypatch, path, options, **SHAPE))

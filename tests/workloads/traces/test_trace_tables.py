@@ -3,12 +3,15 @@ parsing, and drops checked batch by batch but reported in whole-file order."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from k8sim.workloads.traces.reports import TraceReport, Where
+from k8sim.workloads.traces import tables
+from k8sim.workloads.traces.reports import TraceError, TraceReport, Where
 from k8sim.workloads.traces.tables import (
     DeferredDrops,
     RowCheck,
@@ -134,3 +137,77 @@ def test_ascii_blocks_place_rows_on_their_lines(tmp_path, text, rows, lines, dro
     assert report.dropped == dropped and report.rows_read == len(rows) + sum(dropped.values())
     if dropped:
         assert report.lines("wrong_field_count") == [5]
+
+
+def _mixed_file(path, n_rows: int = 400) -> tuple[list[tuple[str, str, str]], list[int], list[int]]:
+    """A file of ``n_rows`` data rows after a header, with (by construction) a
+    two-field row after every 37th data row, a blank line after every 53rd, CRLF line
+    ends on rows 100-149 and one non-ASCII cell (row 250). Returns the good rows, their
+    line numbers and the lines of the bad rows."""
+    lines = ["a,b,c"]
+    rows, numbers, bad = [], [], []
+    for i in range(n_rows):
+        a = "\u00e9" if i == 250 else f"r{i}"
+        row = (a, str(i), str(2 * i))
+        lines.append(",".join(row) + ("\r" if 100 <= i < 150 else ""))
+        rows.append(row)
+        numbers.append(len(lines))  # 1-based: the line just added
+        if i % 37 == 36:
+            lines.append("x,y")
+            bad.append(len(lines))
+        if i % 53 == 52:
+            lines.append("   ")
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return rows, numbers, bad
+
+
+@pytest.mark.parametrize("block_size", [50, 301, 4096])
+def test_blocks_parsed_ahead_in_threads_keep_rows_lines_and_drops(tmp_path, monkeypatch, block_size):
+    # Blocks parsed in worker threads (pyarrow and csv paths alike) are taken in file
+    # order: the same rows, line numbers and report as the layout of the file says.
+    rows, numbers, bad = _mixed_file(tmp_path / "m.csv")
+    for workers in (1, 3):
+        monkeypatch.setattr(tables, "WORKERS", workers)
+        report = TraceReport(source="m")
+        parts = list(iter_tables(tmp_path / "m.csv", ("a", "b", "c"), report, header=True, block_size=block_size))
+        got = [r for p in parts for r in zip(p.column("a"), p.column("b"), p.column("c"), strict=True)]
+        assert got == rows
+        assert np.concatenate([p.lines for p in parts]).tolist() == numbers
+        assert report.rows_read == len(rows) + len(bad)
+        assert report.dropped == {"wrong_field_count": len(bad)}
+        assert report.lines("wrong_field_count") == bad[:5]
+
+
+def test_map_runs_in_worker_threads_in_file_order(tmp_path, monkeypatch):
+    rows, numbers, _ = _mixed_file(tmp_path / "m.csv")
+    monkeypatch.setattr(tables, "WORKERS", 2)
+    report = TraceReport(source="m")
+
+    def first_line(table: Table) -> tuple[int, str]:
+        return int(table.lines[0]), threading.current_thread().name
+
+    got = list(iter_tables(tmp_path / "m.csv", ("a", "b", "c"), report, header=True, block_size=400).map(first_line))
+    starts = [line for line, _ in got]
+    assert starts == sorted(starts) and starts[0] == numbers[0] and len(got) > 10
+    assert {name for _, name in got[1:]} <= {f"k8sim-trace_{i}" for i in range(2)}
+
+
+def test_errors_of_a_mapped_function_pass_through_unchanged(tmp_path, monkeypatch):
+    _mixed_file(tmp_path / "m.csv")
+    monkeypatch.setattr(tables, "WORKERS", 2)
+
+    def fail(table: Table) -> None:
+        if table.lines[0] > 100:
+            raise KeyError("from the reader")
+
+    with pytest.raises(KeyError, match="from the reader"):
+        list(iter_tables(tmp_path / "m.csv", ("a", "b", "c"), TraceReport(source="m"), header=True,
+                         block_size=300).map(fail))
+
+
+def test_undecodable_block_parsed_ahead_names_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "u.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 200 + b"\xff\xfe,3\n" + b"4,5\n" * 10)
+    monkeypatch.setattr(tables, "WORKERS", 2)
+    with pytest.raises(TraceError, match="u.csv: unreadable file"):
+        list(iter_tables(path, ("a", "b"), TraceReport(source="u"), header=True, block_size=64))
