@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from k8sim.config.base import Strict, base_dir, located
+from k8sim.config.base import Strict, existing_path, located
 from k8sim.config.cluster import NodeGpus, PoolName, Taint
 from k8sim.config.distributions import Distribution
 from k8sim.config.instance_types import CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, catalogue
@@ -441,12 +440,7 @@ class CsvRateSpec(_Rate):
     @field_validator("file")
     @classmethod
     def _exists(cls, v: str, info: ValidationInfo) -> str:
-        p = Path(v)
-        if not p.is_absolute():
-            p = base_dir(info) / p
-        if not p.exists():
-            raise ValueError(f"file {v!r} not found (looked for {p})")
-        return str(p)
+        return existing_path(v, info)
 
 
 RateSpec = Annotated[ConstantRateSpec | StepRateSpec | RampRateSpec | DiurnalRateSpec | CsvRateSpec,
@@ -513,14 +507,7 @@ class UsageCurve(Strict):
     @field_validator("csv")
     @classmethod
     def _exists(cls, v: str | None, info: ValidationInfo) -> str | None:
-        if v is None:
-            return v
-        p = Path(v)
-        if not p.is_absolute():
-            p = base_dir(info) / p
-        if not p.exists():
-            raise ValueError(f"file {v!r} not found (looked for {p})")
-        return str(p)
+        return None if v is None else existing_path(v, info)
 
     @model_validator(mode="after")
     def _one(self) -> UsageCurve:

@@ -115,3 +115,14 @@ def base_dir(info: ValidationInfo) -> Path:
     """The directory relative file names are resolved against (the scenario file's)."""
     base = (info.context or {}).get("base_dir") if isinstance(info.context, dict) else None
     return Path(base) if base is not None else Path.cwd()
+
+
+def existing_path(v: str, info: ValidationInfo, what: str = "file") -> str:
+    """``v`` resolved against the scenario's directory (:func:`base_dir`) when relative;
+    ``ValueError`` naming both spellings when nothing is there."""
+    p = Path(v)
+    if not p.is_absolute():
+        p = base_dir(info) / p
+    if not p.exists():
+        raise ValueError(f"{what} {v!r} not found (looked for {p})")
+    return str(p)

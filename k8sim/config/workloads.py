@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from k8sim.config.base import Strict, base_dir, located
+from k8sim.config.base import Strict, base_dir, existing_path, located
 from k8sim.config.batch import GangSpec
 from k8sim.config.distributions import Distribution
 from k8sim.config.names import PodName, Priority, Seconds
@@ -140,12 +140,7 @@ class ManifestApply(Strict):
     @field_validator("manifest")
     @classmethod
     def _manifest(cls, v: str, info: ValidationInfo) -> str:
-        p = Path(v)
-        if not p.is_absolute():
-            p = base_dir(info) / p
-        if not p.exists():
-            raise ValueError(f"manifest {v!r} not found (looked for {p})")
-        return str(p)
+        return existing_path(v, info, "manifest")
 
 
 #: Template fields a manifest workload may set: simulation knobs the manifest cannot say.
@@ -194,14 +189,7 @@ class Workload(Strict):
     @field_validator("manifest")
     @classmethod
     def _manifest(cls, v: str | None, info: ValidationInfo) -> str | None:
-        if v is None:
-            return v
-        p = Path(v)
-        if not p.is_absolute():
-            p = base_dir(info) / p
-        if not p.exists():
-            raise ValueError(f"manifest {v!r} not found (looked for {p})")
-        return str(p)
+        return None if v is None else existing_path(v, info, "manifest")
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
