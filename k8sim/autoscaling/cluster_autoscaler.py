@@ -161,8 +161,9 @@ def _group(i: int, g: NodeGroup, state: ClusterState, pool: int, known: dict, sp
 
 
 def add_group_nodes(ctx: Context, group: GroupSpec, count: int, ledger: NodeLedger | None,
-                    autoscaler: str = _NAME) -> list[int]:
-    """``count`` nodes of ``group`` join now (named ``<group>-<number>``)."""
+                    autoscaler: str = _NAME, requested_at: float | None = None) -> list[int]:
+    """``count`` nodes of ``group`` join now (named ``<group>-<number>``), requested at
+    ``requested_at`` (default: now)."""
     names: list[str] = []
     nt = ctx.state.nodes
     while len(names) < count:
@@ -176,7 +177,7 @@ def add_group_nodes(ctx: Context, group: GroupSpec, count: int, ledger: NodeLedg
     group.nodes.update(cols)
     if ledger is not None:
         for c in cols:
-            ledger.add(c, autoscaler, group.name, group.capacity_type, group.price)
+            ledger.add(c, autoscaler, group.name, group.capacity_type, group.price, requested_at)
     return cols
 
 
@@ -410,6 +411,7 @@ class ClusterAutoscalerComponent:
         self._record_size(g)
 
     def _provision(self, g: GroupSpec, latency: float) -> Generator[Any, Any, None]:
+        asked = float(self.env.now)
         limit = self.spec.max_node_provision_time_s
         if latency > limit:
             yield self.env.timeout(limit)
@@ -423,7 +425,7 @@ class ClusterAutoscalerComponent:
             return
         yield self.env.timeout(latency)
         g.upcoming -= 1
-        add_group_nodes(self.ctx, g, 1, self.ledger)
+        add_group_nodes(self.ctx, g, 1, self.ledger, requested_at=asked)
         self.nodes_added += 1
         self._record_size(g)
 

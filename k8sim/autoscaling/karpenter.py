@@ -411,6 +411,7 @@ class KarpenterComponent:
         self.env.process(self._register(p, o, number, latency, then))
 
     def _register(self, p: PoolSpec, o: Offering, number: int, latency: float, then: Any) -> Generator[Any, Any, None]:
+        launched = float(self.env.now)
         yield self.env.timeout(latency)
         p.inflight.remove((o, number))
         nt = self.state.nodes
@@ -424,7 +425,7 @@ class KarpenterComponent:
         p.nodes.add(col)
         self.node_offering[col] = o
         self.last_pod_event[col] = float(self.env.now)
-        self.ledger.add(col, _NAME, p.name, o.capacity_type, o.price)
+        self.ledger.add(col, _NAME, p.name, o.capacity_type, o.price, requested_at=launched)
         self.launched += 1
         self._record(p)
         if then is not None:

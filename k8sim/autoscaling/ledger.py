@@ -50,11 +50,28 @@ class NodeLedger:
         self.ctx = ctx
         #: node column -> (autoscaler, group, capacity type, price per hour)
         self.nodes: dict[int, tuple[str, str, str, float]] = {}
+        #: node column -> when its autoscaler requested it (the scale-up / launch); its
+        #: registration time is the node table's ``created_at``.
+        self.requested_at: dict[int, float] = {}
         self.sizes: list[tuple[float, str, str, int, int]] = []
         self._last: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def add(self, node: int, autoscaler: str, group: str, capacity_type: str, price: float) -> None:
+    def add(self, node: int, autoscaler: str, group: str, capacity_type: str, price: float,
+            requested_at: float | None = None) -> None:
+        """Node ``node`` joined ``group``; ``requested_at`` is when the autoscaler asked for
+        it (default: now, a node present from the start)."""
         self.nodes[node] = (autoscaler, group, capacity_type, float(price))
+        self.requested_at[node] = float(self.ctx.env.now if requested_at is None else requested_at)
+
+    def provisioning_wait(self, node: int, since: float) -> float:
+        """Seconds a pod created at ``since`` waited for ``node`` to be provisioned: from
+        the later of the node's request and ``since`` to its registration; 0 for a node
+        no autoscaler added, or one registered before ``since``."""
+        asked = self.requested_at.get(node)
+        if asked is None:
+            return 0.0
+        registered = float(self.ctx.state.nodes.created_at[node])
+        return max(0.0, registered - max(asked, since))
 
     def record_size(self, autoscaler: str, group: str, nodes: int, upcoming: int) -> None:
         key = (autoscaler, group)

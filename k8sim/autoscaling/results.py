@@ -21,8 +21,14 @@ Frames (``RunResult.frames``):
   threshold to enough ready pods, split: ``hpa_reaction_s`` (threshold crossed ->
   decision), ``controller_s`` (decision -> the last new pod created), then for that
   pod (the last of the scale-up to become ready) ``scheduling_s``,
-  ``node_provisioning_s`` (0 without a node autoscaler), ``image_pull_s``, ``start_s``
-  and ``readiness_s``; ``total_s`` is their sum (NaN while a pod is not ready).
+  ``node_provisioning_s``, ``image_pull_s``, ``start_s`` and ``readiness_s``;
+  ``total_s`` is their sum (NaN while a pod is not ready). ``node_provisioning_s`` is
+  the time the pod waited for its node to be provisioned: when a node autoscaler (the
+  Cluster Autoscaler or Karpenter) added the node the pod was bound to after the pod
+  was created, from the later of the node's request (scale-up or launch) and the pod's
+  creation to the node's registration; ``scheduling_s`` is the rest of the time from
+  creation to binding (the wait for the autoscaler's scan before the request, and from
+  registration to the binding). 0 when the pod bound to a node that was already there.
 """
 
 from __future__ import annotations
@@ -100,6 +106,7 @@ def _threshold(h: Any, c: PodAutoscaling) -> float | None:
 
 def _chain_frame(c: PodAutoscaling, svc: pd.DataFrame) -> pd.DataFrame:
     pods = c.ctx.state.pods
+    ledger = c.ctx.components.get("node-cost")
     rows = []
     S = len(c.services)
     times = np.asarray(c._t_rows)
@@ -127,7 +134,10 @@ def _chain_frame(c: PodAutoscaling, svc: pd.DataFrame) -> pd.DataFrame:
                                      float(pods.running[last]), float(pods.ready[last]))
                 pull = float(pods.image_pull_time[last])
                 pull = 0.0 if math.isnan(pull) else pull
-                row.update(controller_s=cr - t_d, scheduling_s=sch - cr, node_provisioning_s=0.0,
+                node = int(pods.node[last])
+                prov = ledger.provisioning_wait(node, cr) if ledger is not None and node >= 0 else 0.0
+                prov = 0.0 if math.isnan(sch) else min(prov, sch - cr)
+                row.update(controller_s=cr - t_d, scheduling_s=sch - cr - prov, node_provisioning_s=prov,
                            image_pull_s=pull, start_s=run - sch - pull, readiness_s=rdy - run,
                            ready_at=rdy, total_s=rdy - crossed if not np.isnan(ready).any() else math.nan)
             rows.append(row)
