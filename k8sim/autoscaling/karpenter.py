@@ -497,20 +497,42 @@ class KarpenterComponent:
                 return
 
     def _consolidate(self, p: PoolSpec, c: int, move: list[int]) -> bool:
+        """Single-node consolidation of ``c`` whose reschedulable pods are ``move``, after
+        ``SimulateScheduling`` (``pkg/controllers/disruption/helpers.go``): the pods to
+        place are the pending pods, the pods of the nodes already being disrupted and
+        the candidate's, on the other nodes and the in-flight NodeClaims. The pending and
+        the disrupted nodes' pods are placed first (they are waiting for that room
+        already); a candidate pod that would land on an in-flight node stops the
+        consolidation (upstream's ``UninitializedNodeError``: never decide on a node that
+        has not initialised). Simplified: upstream places them all in one ``Solve``."""
         pods = self.state.pods
         what = WhatIf(self.state, self.profiles)
         for q in move:
             what.forget(q, c)
         what.remove_node(c)
-        for d in self.disrupting:
+        waiting = sorted(self._unschedulable(), key=lambda r: (-int(pods.priority[r]), float(pods.created[r]), r))
+        for d in sorted(self.disrupting):
+            if not np.isinf(self.state.nodes.removed_at[d]):
+                continue
+            on_d, _ = self._pods_on(d)
+            for q in on_d:
+                what.forget(q, d)
+            waiting += on_d
             what.remove_node(d)
+        inflight = set()
         for pool in self.pools.pools:
             for o, number in pool.inflight:
-                self._inflight_node(what, pool, o, number)
+                inflight.add(self._inflight_node(what, pool, o, number))
+        for q in waiting:
+            hit = np.flatnonzero(what.mask(int(pods.shape[q])))
+            if hit.size:
+                what.place(q, int(hit[0]))
         left = []
         for q in move:
             hit = np.flatnonzero(what.mask(int(pods.shape[q])))
             if hit.size:
+                if int(hit[0]) in inflight:
+                    return False
                 what.place(q, int(hit[0]))
             else:
                 left.append(q)
