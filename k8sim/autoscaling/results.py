@@ -118,7 +118,9 @@ def _chain_frame(c: PodAutoscaling, svc: pd.DataFrame) -> pd.DataFrame:
         thr = _threshold(h, c)
         for t_d, old, new, _ in ups:
             nxt = min((t for t in decided if t > t_d), default=math.inf)
-            created = [p for t, p in c.created_by_dep[h.dep] if t_d <= t < nxt]
+            # The scale-up's own pods: the first ``new - old`` created after the decision
+            # (later ones replace evicted or failed pods).
+            created = [p for t, p in c.created_by_dep[h.dep] if t_d <= t < nxt][: max(new - old, 0)]
             crossed = t_d
             if util is not None and s >= 0 and thr is not None:
                 k = int(np.searchsorted(times, t_d, side="right")) - 1

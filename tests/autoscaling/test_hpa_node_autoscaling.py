@@ -58,7 +58,8 @@ KARPENTER = {
 }
 
 
-def _run(tmp_path: Path, node_autoscaler: dict, cluster: dict | None = None, duration: float = 2400):
+def _run(tmp_path: Path, node_autoscaler: dict, cluster: dict | None = None, duration: float = 2400,
+         actions: list | None = None):
     (tmp_path / "web.yaml").write_text(DEPLOYMENT)
     (tmp_path / "rate.csv").write_text(RATE)
     data = {
@@ -77,6 +78,7 @@ def _run(tmp_path: Path, node_autoscaler: dict, cluster: dict | None = None, dur
                     "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]}}],
             **node_autoscaler,
         },
+        "actions": actions or [],
     }
     sim = Simulation(validate_scenario(data, "hpa-ca.yaml", base_dir=tmp_path))
     return sim, sim.run()
@@ -169,3 +171,15 @@ def test_no_node_autoscaler_no_provisioning_time(tmp_path: Path) -> None:
     sim, r = _run(tmp_path, {}, cluster=cluster, duration=600)
     row = r.frames["scale_up_chain"].iloc[0]
     assert (row["scheduling_s"], row["node_provisioning_s"], row["total_s"]) == (0.0, 0.0, 320.0 - 300.0)
+
+
+def test_the_chain_follows_the_scale_up_pods_not_later_replacements(tmp_path: Path) -> None:
+    # As the first test, and at t = 600 an operator drains g-0: its 2 pods are evicted
+    # and the ReplicaSet replaces them (created at 600, after another node). The chain
+    # of the 315 scale-up (2 -> 4) follows its own 2 new pods, the first 2 created after
+    # the decision, whatever happens before the next decision: total 85 s as before.
+    sim, r = _run(tmp_path, {"cluster_autoscaler": CA}, duration=900,
+                  actions=[{"at_s": 600, "action": "drain", "nodes": {"names": ["g-0"]}}])
+    assert len(r.pods[r.pods["created"] == 600.0]) == 2
+    chain = r.frames["scale_up_chain"]
+    assert chain[["decided_at", "node_provisioning_s", "total_s"]].values.tolist() == [[315.0, 60.0, 85.0]]
