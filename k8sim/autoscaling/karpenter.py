@@ -202,6 +202,8 @@ class KarpenterComponent:
         self._fit_cache: dict[tuple[int, int], np.ndarray] = {}  # (pool, shape) -> bool[offerings]
         self._reported: set[int] = set()
         self._offering_whatifs: dict[int, WhatIf] = {}
+        self._no_consolidation: set[int] = set()  # candidates that failed under the key below
+        self._no_consolidation_key: tuple[Any, ...] | None = None
         self.decisions: list[tuple[float, str, str, str, int, str]] = []
         self.launched = 0
         self.batches = 0
@@ -492,9 +494,21 @@ class KarpenterComponent:
         if not under:
             return
         under.sort(key=lambda x: (-self.node_offering[x[1]].price / len(x[2]), x[1]))
+        # A candidate that could not be consolidated cannot be until something its
+        # simulation reads changes: the cluster (binds, releases, nodes), the nodes
+        # being disrupted, the in-flight NodeClaims, the pending and terminating pods.
+        key = (self.state.generation, self.state.nodes.version, frozenset(self.disrupting),
+               tuple((p.index, n) for p in self.pools.pools for _, n in p.inflight),
+               tuple(self._unschedulable()), frozenset(self.state.terminating))
+        if key != self._no_consolidation_key:
+            self._no_consolidation_key = key
+            self._no_consolidation.clear()
         for p, c, move in under:
+            if c in self._no_consolidation:
+                continue
             if self._consolidate(p, c, move):
                 return
+            self._no_consolidation.add(c)
 
     def _consolidate(self, p: PoolSpec, c: int, move: list[int]) -> bool:
         """Single-node consolidation of ``c`` whose reschedulable pods are ``move``, after
