@@ -14,8 +14,11 @@ Three places a Pending pod can wait:
   empty the scheduler pops the head of backoffQ without waiting.
 - **unschedulablePods**: pods whose last attempt failed. A cluster event moves a pod
   back (to backoffQ if still backing off, else activeQ) only if one of the plugins that
-  rejected it registered that event kind (upstream ``EventsToRegister`` without
-  queueing hints); every 30 s, pods that have waited longer than
+  rejected it registered that event kind (upstream ``EventsToRegister``) and, when the
+  caller passes a queueing hint for the event, the hint says the event may help the
+  pod (upstream ``isPodWorthRequeuing``: Queue if any rejecting plugin's hint returns
+  Queue; the scheduler gives one for NodeAdd, see
+  :meth:`k8sim.scheduling.scheduler.Scheduler.node_add_hint`); every 30 s, pods that have waited longer than
   ``podMaxInUnschedulablePodsDuration`` (5 min) are moved back regardless (unless
   nothing else can happen any more: see ``_arm_flush_tick``).
 
@@ -222,13 +225,17 @@ class SchedulingQueue:
 
     # -- cluster events -------------------------------------------------------------
 
-    def move_all(self, event: str) -> int:
-        """``MoveAllToActiveOrBackoffQueue`` for one event kind; returns pods moved."""
+    def move_all(self, event: str, hint: Callable[[int, frozenset[str]], bool] | None = None) -> int:
+        """``MoveAllToActiveOrBackoffQueue`` for one event kind; returns pods moved.
+
+        ``hint(pod, rejectors)``: the event's queueing hint (None: every pod whose
+        rejectors registered the event moves); a pod rejected by no plugin always moves."""
         if not self.unschedulable:
             return 0
         moved = []
         for pod, (_, rejectors) in self.unschedulable.items():
-            if not rejectors or any(event in self._events_of(r) for r in rejectors):
+            if not rejectors or (any(event in self._events_of(r) for r in rejectors)
+                                 and (hint is None or hint(pod, rejectors))):
                 moved.append(pod)
         for pod in moved:
             del self.unschedulable[pod]

@@ -186,7 +186,7 @@ class Scheduler:
         bus.subscribe(PodBound, lambda e: self.cluster_event(POD_ADD))
         bus.subscribe(PodTerminated, lambda e: self.cluster_event(POD_DELETE))
         bus.subscribe(PodDeleted, lambda e: self.queue.delete(e.pod))
-        bus.subscribe(NodeAdded, lambda e: self.cluster_event(NODE_ADD))
+        bus.subscribe(NodeAdded, self._on_node_added)
         bus.subscribe(NodeUpdated, lambda e: self.cluster_event(NODE_UPDATE))
         bus.subscribe(ClaimBound, lambda e: self.cluster_event(PVC_UPDATE))
         if self.cost is not None:
@@ -233,6 +233,61 @@ class Scheduler:
         """Something changed that may make waiting pods schedulable."""
         self._moves += 1
         self.queue.move_all(event)
+
+    def _on_node_added(self, event: NodeAdded) -> None:
+        """NodeAdd, with the QueueingHints of kube-scheduler v1.32+ (on by default)."""
+        self._moves += 1
+        self.queue.move_all(NODE_ADD, hint=self.node_add_hint(event.node))
+
+    def node_add_hint(self, node: int) -> Callable[[int, frozenset[str]], bool]:
+        """The NodeAdd queueing hint for new node ``node``: ``hint(pod, rejectors)`` is
+        True (Queue) unless every rejecting filter that registered NodeAdd is
+        ``node_local`` and rejects the pod on the new node too (QueueSkip).
+
+        Upstream (``pkg/scheduler/framework/plugins``), each node-local filter's NodeAdd
+        hint asks whether the pod passes that plugin on the added node:
+        NodeResourcesFit ``isSchedulableAfterNodeChange`` (``fit.go``: ``isFit`` against
+        the new node's allocatable, its NodeInfo holding no pod), TaintToleration
+        ``isSchedulableAfterNodeChange`` (its taints tolerated), NodeAffinity
+        ``isSchedulableAfterNodeChange`` (required affinity and the added node selector
+        match), NodeUnschedulable ``isSchedulableAfterNodeChange`` (schedulable or the
+        taint tolerated), NodeName ``isSchedulableAfterNodeAdd`` (the name matches);
+        NodePorts has no NodeAdd hint (a new node has every port free, so the filter
+        passes). A newly added node has no pod bound yet, so each of k8sim's node-local
+        filters on that node column answers exactly that question; k8sim's own
+        node-local filters (GPU fit, RuntimeClass, ...) get the same rule. Filters that
+        look at other nodes (PodTopologySpread, InterPodAffinity, volumes, gangs) keep
+        Queue: upstream's hints for them, which can skip more, are not modelled, so a
+        pod may be retried more often than upstream, never less. Results are memoised
+        per pod shape and rejector set for the event."""
+        state = self.state
+        memo: dict[tuple[int, frozenset[str]], bool] = {}
+        at = np.array([node], dtype=np.int64)
+
+        def queue_after(shape: int, rejectors: frozenset[str]) -> bool:
+            info = self.shapes[shape]
+            profile = self.profiles.get(info.scheduler_name)
+            if profile is None:
+                return True
+            by_name = {f.name: f for f in profile.filters}
+            for r in rejectors:
+                f = by_name.get(r)
+                if f is None:
+                    return True  # not one of the profile's filters: as before, Queue
+                if NODE_ADD not in type(f).events:
+                    continue
+                if not f.node_local or not f.pre_filter(state, info) or bool(f.filter_nodes(state, info, at)[0]):
+                    return True
+            return False
+
+        def hint(pod: int, rejectors: frozenset[str]) -> bool:
+            key = (int(state.pods.shape[pod]), rejectors)
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = queue_after(*key)
+            return got
+
+        return hint
 
     def _wake(self) -> None:
         if self._idle is not None and not self._idle.triggered:
