@@ -277,24 +277,23 @@ class ClusterAutoscalerComponent:
         if found.size == 0:
             return []
         nominated = self.state.nominated
-        rows = [int(p) for p in found.tolist() if p not in nominated]
-        if not rows:
+        if nominated:
+            found = found[~np.isin(found, np.fromiter(nominated, dtype=np.int64, count=len(nominated)))]
+        if found.size == 0:
             return []
-        # Priority order (higher first, then older), as the scheduler's queue.
-        rows.sort(key=lambda p: (-int(pods.priority[p]), float(pods.created[p]), p))
+        # Priority order (higher first, then older, then row), as the scheduler's queue.
+        found = found[np.lexsort((found, pods.created[found], -pods.priority[found].astype(np.int64)))]
+        rows = found.tolist()
         what = WhatIf(self.state, self.profiles)
         for g in self.groups:
             for _ in range(g.upcoming):
                 self._template_node(what, g)
         # Runs of pods of one shape are placed together (the same placements, pod by pod).
+        shapes = pods.shape[found]
+        cuts = (np.flatnonzero(shapes[1:] != shapes[:-1]) + 1).tolist()
         left: list[int] = []
-        run: list[int] = []
-        for p in rows:
-            if run and int(pods.shape[p]) != int(pods.shape[run[0]]):
-                left += what.place_first_fit(run)
-                run = []
-            run.append(p)
-        left += what.place_first_fit(run)
+        for a, b in zip([0, *cuts], [*cuts, len(rows)], strict=True):
+            left += what.place_first_fit(rows[a:b])
         return left
 
     # -- templates ---------------------------------------------------------------------------
