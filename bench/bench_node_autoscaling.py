@@ -29,7 +29,7 @@ def scenario(pods: int, max_nodes: int, waves: int = 12) -> dict:
               "template": {"requests": {"cpu": "2", "memory": "4Gi"}},
               "duration": {"kind": "normal", "mean": 1800, "std": 300}} for i in range(waves)]
     steady = {"name": "steady", "arrival": {"kind": "poisson", "rate_per_s": 0.05},
-              "template": {"requests": {"cpu": "250m", "memory": "512Mi"}, "nodeSelector": {"k8sim.io/pool": "fixed"}},
+              "template": {"requests": {"cpu": "250m", "memory": "512Mi"}, "nodeSelector": {"k8sim.io/node-pool": "fixed"}},
               "duration": {"kind": "exponential", "mean": 600}}
     return {"name": "bench-autoscaling", "seed": 3, "duration_s": DAY, "sample_interval_s": 60,
             "cluster": {"node_pools": [{"name": "fixed", "count": 4, "allocatable": {"cpu": "16", "memory": "64Gi"}}]},
