@@ -260,6 +260,9 @@ class NodeTemplate(Strict):
     taints: list[Taint] = []
     zone: LabelValue | None = None  # topology.kubernetes.io/zone
     gpus: NodeGpus | None = None
+    # Images on every node of the group when it registers (a node image with the
+    # containers baked in, or a pre-puller); names from the scenario's images: catalog.
+    prepulled_images: list[str] = []
 
     @field_validator("allocatable")
     @classmethod

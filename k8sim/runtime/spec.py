@@ -364,6 +364,27 @@ def _pool_config(pool: NodePool, prepulled: tuple[int, ...]) -> NodeImageConfig:
     )
 
 
+def _node_group_images(scenario: Scenario, state: ClusterState, res: _Resolver,
+                       configs: list[NodeImageConfig]) -> None:
+    """Image configs of the Cluster Autoscaler's node groups that pre-pull images: the
+    group's pool code (its name among the node pools, registered before the runtime is
+    built) gets the default node config with those images present at registration;
+    other pools past the cluster's keep the default."""
+    ca = scenario.autoscaling.cluster_autoscaler if scenario.autoscaling is not None else None
+    if ca is None:
+        return
+    names = state.nodes.pool_names
+    for i, g in enumerate(ca.node_groups):
+        if not g.template.prepulled_images or g.name not in names:
+            continue
+        where = f"autoscaling.cluster_autoscaler.node_groups[{i}].template.prepulled_images"
+        pre = tuple(dict.fromkeys(res.image(name, f"{where}[{j}]") for j, name in enumerate(g.template.prepulled_images)))
+        code = names.index(g.name)
+        while len(configs) <= code:
+            configs.append(NodeImageConfig())
+        configs[code] = NodeImageConfig(prepulled=tuple(x for x in pre if x >= 0))
+
+
 def _fmt_bytes(n: int) -> str:
     return f"{n:,} bytes ({n / 2**20:,.1f} MiB)"
 
@@ -388,6 +409,11 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
         for i, pool in enumerate(scenario.cluster.node_pools):
             if pool.prepulled_images:
                 problems.append((f"cluster.node_pools[{i}].prepulled_images",
+                                 "pre-pulled images need an images: section (the image catalog)"))
+        ca = scenario.autoscaling.cluster_autoscaler if scenario.autoscaling is not None else None
+        for i, g in enumerate(ca.node_groups if ca is not None else []):
+            if g.template.prepulled_images:
+                problems.append((f"autoscaling.cluster_autoscaler.node_groups[{i}].template.prepulled_images",
                                  "pre-pulled images need an images: section (the image catalog)"))
         if problems:
             raise ScenarioError(scenario.source, problems)
@@ -421,6 +447,7 @@ def build_runtime(scenario: Scenario, state: ClusterState, streams: Streams,
                 for j, name in enumerate(pool.prepulled_images)
             ))
             configs.append(_pool_config(pool, tuple(x for x in pre if x >= 0)))
+        _node_group_images(scenario, state, res, configs)
         extra = _manifest_images(catalog, manifest_pods, problems)
         _check_disks(scenario, catalog, configs, workloads, problems, extra)
         if problems:

@@ -86,3 +86,24 @@ def test_cluster_autoscaler_vs_karpenter_side_by_side(tmp_path: Path) -> None:
     # scans in the period would allow one per 10 s pass (a consolidation that trusted an
     # in-flight node reserved for pending pods deleted a node every 30 s).
     assert kp["karpenter_nodes_launched"] < SIX_HOURS / 600
+
+
+def test_flash_crowd_cold_nodes_pull_and_prepulled_nodes_do_not() -> None:
+    path = REPO / "scenarios" / "hpa-ca-flash-crowd.yaml"
+    exp = yaml.safe_load((REPO / "experiments" / "flash-crowd-images.yaml").read_text())
+    runs = {}
+    for point in exp["list"]:
+        ((key, value),) = point.items()
+        runs[bool(value)] = Simulation(load_scenario(path, overrides=[f"{key}={yaml.safe_dump(value).strip()}"])).run()
+    cold, warm = runs[False], runs[True]
+    for r in (cold, warm):
+        assert r.summary()["ca_nodes_added"].iloc[0] > 0
+    # The scale-ups that waited for a new node: on a cold node the pod pulled web:1.0
+    # (1.2 GB at 100 MB/s = 12 s of the chain); on a pre-pulled one it did not.
+    c = cold.frames["scale_up_chain"]
+    w = warm.frames["scale_up_chain"]
+    assert (c[c["node_provisioning_s"] > 0]["image_pull_s"] > 0).all()
+    assert (w["image_pull_s"] == 0).all() and (w["node_provisioning_s"] > 0).any()
+    pods = cold.pods
+    pulled = pods[pods["image_pull_time"] > 0]
+    assert len(pulled) and (pulled["image_pull_time"] >= 12.0 - 1e-9).all()

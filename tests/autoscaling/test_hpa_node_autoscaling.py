@@ -59,8 +59,8 @@ KARPENTER = {
 
 
 def _run(tmp_path: Path, node_autoscaler: dict, cluster: dict | None = None, duration: float = 2400,
-         actions: list | None = None):
-    (tmp_path / "web.yaml").write_text(DEPLOYMENT)
+         actions: list | None = None, images: dict | None = None, manifest: str = DEPLOYMENT):
+    (tmp_path / "web.yaml").write_text(manifest)
     (tmp_path / "rate.csv").write_text(RATE)
     data = {
         "name": "hpa-ca", "seed": 3, "duration_s": duration, "cluster": cluster or {},
@@ -79,6 +79,7 @@ def _run(tmp_path: Path, node_autoscaler: dict, cluster: dict | None = None, dur
             **node_autoscaler,
         },
         "actions": actions or [],
+        **({"images": images} if images is not None else {}),
     }
     sim = Simulation(validate_scenario(data, "hpa-ca.yaml", base_dir=tmp_path))
     return sim, sim.run()
@@ -183,3 +184,30 @@ def test_the_chain_follows_the_scale_up_pods_not_later_replacements(tmp_path: Pa
     assert len(r.pods[r.pods["created"] == 600.0]) == 2
     chain = r.frames["scale_up_chain"]
     assert chain[["decided_at", "node_provisioning_s", "total_s"]].values.tolist() == [[315.0, 60.0, 85.0]]
+
+
+@pytest.mark.parametrize("prepulled", [False, True])
+def test_a_node_group_with_prepulled_images_skips_the_pull(tmp_path: Path, prepulled: bool) -> None:
+    # As the first test, with an image catalog: web:1.0 is one 600 MB layer (6e8 bytes),
+    # pulled at the default 100 MB/s = 6 s. The new node g-1 registers at 380 (as above)
+    # where both new pods bind. Cold: the first pod's pull takes 380 -> 386 and it runs
+    # 2 s later, at 388; the second pod's pull waits behind it (serialized pulls) and
+    # finds the image there. With the group's template pre-pulling web:1.0 the node
+    # registers with the image: no pull, running at 382 as without images.
+    (tmp_path / "web.yaml").write_text(DEPLOYMENT)
+    ca = {**CA, "node_groups": [{**CA["node_groups"][0], "template": {
+        **CA["node_groups"][0]["template"], **({"prepulled_images": ["web:1.0"]} if prepulled else {})}}]}
+    text = DEPLOYMENT.replace("- name: web\n", "- name: web\n          image: web:1.0\n")
+    sim, r = _run(tmp_path, {"cluster_autoscaler": ca}, duration=600,
+                  images={"catalog": [{"name": "web:1.0", "layers": [{"digest": "sha256:web", "size": "600M"}]}]},
+                  manifest=text)
+    new = r.pods[r.pods["created"] == 315.0].sort_values("running")
+    assert (new["scheduled"] == 380.0).all()
+    row = r.frames["scale_up_chain"].iloc[0]
+    if prepulled:
+        assert (new["image_pull_time"] == 0).all() and (new["running"] == 382.0).all()
+        assert row["image_pull_s"] == 0.0
+    else:
+        first = new.iloc[0]
+        assert (first["pull_start"], first["pull_end"], first["running"]) == (380.0, 386.0, 388.0)
+        assert row["image_pull_s"] > 0

@@ -45,6 +45,24 @@ autoscaling:
     instance_types: [{name: tiny, allocatable: {cpu: "2", memory: 4Gi}, price_per_hour: -1}]
     node_pools: [{name: general}]
 """
+PREPULLED_NO_CATALOG = """version: 1
+duration_s: 100
+cluster: {}
+autoscaling:
+  cluster_autoscaler:
+    node_groups:
+      - {name: g, max_size: 3, instance_type: m5.large, template: {prepulled_images: [web:1.0]}}
+"""
+PREPULLED_UNKNOWN = """version: 1
+duration_s: 100
+cluster: {}
+images:
+  catalog: [{name: web:1.0, layers: [{digest: "sha256:w", size: 100M}]}]
+autoscaling:
+  cluster_autoscaler:
+    node_groups:
+      - {name: g, max_size: 3, instance_type: m5.large, template: {prepulled_images: [web:1.0, api:2]}}
+"""
 NO_DURATION = """version: 1
 cluster: {}
 autoscaling:
@@ -63,6 +81,9 @@ autoscaling:
     (KARPENTER_NEGATIVE, "autoscaling.karpenter.instance_types[0].price_per_hour: Input should be greater than or "
                          "equal to 0"),
     (NO_DURATION, "autoscaling.karpenter: a node autoscaler runs for ever: set duration_s"),
+    (PREPULLED_NO_CATALOG, "autoscaling.cluster_autoscaler.node_groups[0].template.prepulled_images: pre-pulled "
+                           "images need an images: section"),
+    (PREPULLED_UNKNOWN, "autoscaling.cluster_autoscaler.node_groups[0].template.prepulled_images[1]: "),
 ])
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_bad_node_autoscaler_input_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
