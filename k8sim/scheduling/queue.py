@@ -233,10 +233,15 @@ class SchedulingQueue:
         if not self.unschedulable:
             return 0
         moved = []
+        registered: dict[frozenset[str], bool] = {}  # rejector set -> registered the event
         for pod, (_, rejectors) in self.unschedulable.items():
-            if not rejectors or (any(event in self._events_of(r) for r in rejectors)
-                                 and (hint is None or hint(pod, rejectors))):
-                moved.append(pod)
+            if rejectors:
+                hit = registered.get(rejectors)
+                if hit is None:
+                    hit = registered[rejectors] = any(event in self._events_of(r) for r in rejectors)
+                if not hit or (hint is not None and not hint(pod, rejectors)):
+                    continue
+            moved.append(pod)
         for pod in moved:
             del self.unschedulable[pod]
             self._requeue(pod)
