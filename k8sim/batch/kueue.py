@@ -114,6 +114,7 @@ class QueuedWorkload:
     finished: float = math.nan
     evictions: int = 0
     borrowed: bool = False  # borrowed at its (last) admission
+    signature: tuple = ()  # its requests, sorted: workloads alike in the quota's eyes
 
 
 @dataclass
@@ -203,6 +204,12 @@ class Kueue:
         self._series: list[tuple] = []
         self._tenant_series: list[tuple[float, tuple[float, ...]]] = []
         self._changes = 0  # bumped by every change of a queue (the proportion cache's key)
+        # Bumped by every change of quota usage or of the admitted workloads (admission,
+        # release): the key of the per-state caches of the cycle (``_nominate``).
+        self._usage_version = 0
+        self._cache_version = -1
+        self._assign_cache: dict[tuple, _Assignment] = {}
+        self._failed: dict[tuple, float] = {}
         self._deserved_key: tuple[int, int] = (-1, -1)
         self._deserved_cache: list[dict[str, float]] = []
         self.cycles = 0
@@ -223,6 +230,7 @@ class Kueue:
         """A new workload in LocalQueue ``lq`` now (see :class:`QueuedWorkload`)."""
         wl = QueuedWorkload(len(self.workloads), name, lq, self.lqs[lq].cq, int(priority), float(self.env.now),
                             int(pods), {r: int(v) for r, v in requests.items() if v}, float(expected_s), start)
+        wl.signature = tuple(sorted(wl.requests.items()))
         self.workloads.append(wl)
         self._push(wl)
         if self.policy == "proportion":
@@ -291,7 +299,7 @@ class Kueue:
             heads = self._heads(blocked)
             if not heads:
                 break
-            nominated = [(wl, self._assign(wl)) for wl in heads]
+            nominated = [(wl, self._nominate(wl)) for wl in heads]
             nominated.sort(key=lambda e: self._order(e[0], e[1]))
             progressed = False
             for wl, a in nominated:
@@ -300,12 +308,13 @@ class Kueue:
                     progressed = True
                     break
                 if a.mode == "preempt" and self.policy == "kueue":
-                    victims = self._preempt(wl, a)
+                    victims = [] if self._dominated(wl) else self._preempt(wl, a)
                     if victims:
                         for v in victims:
                             self._evict(v, f"preempted to admit {wl.name}")
                         progressed = True
                         break
+                    self._failed.setdefault((wl.cq, wl.priority, wl.signature), wl.created)
                 strict = self.cqs[wl.cq].spec.queueing_strategy == "StrictFIFO" and a.mode != "never"
                 if strict:
                     blocked.add(wl.cq if self.policy == "kueue" else wl.lq)
@@ -318,6 +327,34 @@ class Kueue:
             changed = True
         if changed:
             self._record()
+
+    def _fresh(self) -> None:
+        if self._cache_version != self._usage_version:
+            self._cache_version = self._usage_version
+            self._assign_cache.clear()
+            self._failed.clear()
+
+    def _nominate(self, wl: QueuedWorkload) -> _Assignment:
+        """``_assign``, shared by the workloads of a ClusterQueue alike in their requests
+        while no usage changes: a flavor assignment reads only the requests and the quota."""
+        self._fresh()
+        key = (wl.cq, wl.signature)
+        a = self._assign_cache.get(key)
+        if a is None:
+            a = self._assign_cache[key] = self._assign(wl)
+        return a
+
+    def _dominated(self, wl: QueuedWorkload) -> bool:
+        """Whether ``wl`` cannot preempt because a workload of its ClusterQueue with the
+        same requests and priority, created no later, found no victims since the last
+        change of usage. Exact, not a heuristic: ``wl``'s candidates within its queue are
+        a subset of that workload's (``LowerOrNewerEqualPriority`` counts only newer
+        ones), its cohort candidates and their order are the same and are tried first
+        (from the same state, so with the same reclaim decisions), and removing fewer
+        victims never frees more quota (``available`` falls as usage grows)."""
+        self._fresh()
+        t = self._failed.get((wl.cq, wl.priority, wl.signature))
+        return t is not None and wl.created >= t
 
     def _order(self, wl: QueuedWorkload, a: _Assignment) -> tuple:
         if self.policy == "kueue":
@@ -424,6 +461,7 @@ class Kueue:
         wl.admitted_at = now
         if math.isnan(wl.first_admitted):
             wl.first_admitted = now
+        self._usage_version += 1
         c.quota.add(a.amounts)
         c.admitted.append(wl)
         lq = self.lqs[wl.lq]
@@ -447,6 +485,7 @@ class Kueue:
 
     def _release(self, wl: QueuedWorkload) -> None:
         self._changes += 1
+        self._usage_version += 1
         c = self.cqs[wl.cq]
         c.quota.add(wl.assignment, -1)
         c.admitted.remove(wl)
