@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -105,7 +106,6 @@ class QueuedWorkload:
     expected_s: float
     start: Callable[[QueuedWorkload, tuple[str, ...]], list[int]]
     status: str = PENDING
-    inadmissible: bool = False
     assignment: dict[FR, int] = field(default_factory=dict)
     flavors: tuple[str, ...] = ()
     live: set[int] = field(default_factory=set)
@@ -114,6 +114,7 @@ class QueuedWorkload:
     finished: float = math.nan
     evictions: int = 0
     borrowed: bool = False  # borrowed at its (last) admission
+    signature: tuple = ()  # its requests, sorted: workloads alike in the quota's eyes
 
 
 @dataclass
@@ -132,9 +133,12 @@ class _ClusterQueue:
     quota: QueueQuota
     groups: list[tuple[tuple[str, ...], tuple[str, ...]]]  # (covered resources, flavors)
     lqs: list[int] = field(default_factory=list)
-    inadmissible: list[QueuedWorkload] = field(default_factory=list)
+    inadmissible: list[tuple] = field(default_factory=list)  # heap entries set aside
     admitted: list[QueuedWorkload] = field(default_factory=list)
     pending: int = 0
+    # (priority, requests) -> workloads in the LocalQueues' heaps / set aside.
+    waiting: Counter[tuple] = field(default_factory=Counter)
+    aside: Counter[tuple] = field(default_factory=Counter)
 
 
 @dataclass
@@ -203,6 +207,12 @@ class Kueue:
         self._series: list[tuple] = []
         self._tenant_series: list[tuple[float, tuple[float, ...]]] = []
         self._changes = 0  # bumped by every change of a queue (the proportion cache's key)
+        # Bumped by every change of quota usage or of the admitted workloads (admission,
+        # release): the key of the per-state caches of the cycle (``_nominate``).
+        self._usage_version = 0
+        self._cache_version = -1
+        self._assign_cache: dict[tuple, _Assignment] = {}
+        self._failed: dict[tuple, float] = {}
         self._deserved_key: tuple[int, int] = (-1, -1)
         self._deserved_cache: list[dict[str, float]] = []
         self.cycles = 0
@@ -223,6 +233,7 @@ class Kueue:
         """A new workload in LocalQueue ``lq`` now (see :class:`QueuedWorkload`)."""
         wl = QueuedWorkload(len(self.workloads), name, lq, self.lqs[lq].cq, int(priority), float(self.env.now),
                             int(pods), {r: int(v) for r, v in requests.items() if v}, float(expected_s), start)
+        wl.signature = tuple(sorted(wl.requests.items()))
         self.workloads.append(wl)
         self._push(wl)
         if self.policy == "proportion":
@@ -241,9 +252,10 @@ class Kueue:
     def _push(self, wl: QueuedWorkload) -> None:
         self._changes += 1
         wl.status = PENDING
-        wl.inadmissible = False
         heapq.heappush(self.lqs[wl.lq].heap, (self._key(wl), wl.index, wl))
-        self.cqs[wl.cq].pending += 1
+        c = self.cqs[wl.cq]
+        c.pending += 1
+        c.waiting[(wl.priority, wl.signature)] += 1
 
     def _wake(self) -> None:
         """Run a cycle at this instant, after every other event of it (so workloads
@@ -288,10 +300,12 @@ class Kueue:
         blocked: set[int] = set()
         changed = False
         while True:
+            if self.policy == "kueue" and self._sweep(blocked):
+                changed = True
             heads = self._heads(blocked)
             if not heads:
                 break
-            nominated = [(wl, self._assign(wl)) for wl in heads]
+            nominated = [(wl, self._nominate(wl)) for wl in heads]
             nominated.sort(key=lambda e: self._order(e[0], e[1]))
             progressed = False
             for wl, a in nominated:
@@ -300,12 +314,13 @@ class Kueue:
                     progressed = True
                     break
                 if a.mode == "preempt" and self.policy == "kueue":
-                    victims = self._preempt(wl, a)
+                    victims = [] if self._dominated(wl) else self._preempt(wl, a)
                     if victims:
                         for v in victims:
                             self._evict(v, f"preempted to admit {wl.name}")
                         progressed = True
                         break
+                    self._failed.setdefault((wl.cq, wl.priority, wl.signature), wl.created)
                 strict = self.cqs[wl.cq].spec.queueing_strategy == "StrictFIFO" and a.mode != "never"
                 if strict:
                     blocked.add(wl.cq if self.policy == "kueue" else wl.lq)
@@ -318,6 +333,89 @@ class Kueue:
             changed = True
         if changed:
             self._record()
+
+    def _fails(self, wl: QueuedWorkload, a: _Assignment) -> bool:
+        """Whether ``wl`` is known to be neither admitted nor able to preempt now."""
+        return a.mode == "never" or (a.mode == "preempt" and self._dominated(wl))
+
+    def _sweep(self, blocked: set[int]) -> bool:
+        """Set aside, as the cycle would one by one, the heads known to fail.
+
+        The cycle acts on the first head in order: a head known to fail (``_fails``) in
+        a BestEffortFIFO queue is set aside, and nothing else changes, so the next head
+        is taken in the same state. When a queue's head fails and every workload still
+        waiting in it is alike (same priority and requests, created no earlier: each
+        fails as the head does), and no other queue can act before them (each other
+        queue's head fails too and its waiting workloads are alike, or its head is in a
+        StrictFIFO queue and fails, blocking it), the queue's whole backlog is set aside
+        at once; the set-aside order is not observable (requeueing goes by the heap's
+        keys). Otherwise one head is set aside, exactly as the cycle does. True if any
+        workload was set aside."""
+        cqs = self.cqs
+        swept = False
+        while True:
+            cand = []
+            for ci, c in enumerate(cqs):
+                if ci in blocked or not c.waiting:
+                    continue
+                best = None
+                for li in c.lqs:
+                    h = self.lqs[li].heap
+                    if h and (best is None or h[0][0] < best[0]):
+                        best = h[0]
+                assert best is not None
+                wl = best[2]
+                a = self._nominate(wl)
+                cand.append((self._order(wl, a), ci, wl, a))
+            if not cand:
+                return swept
+            cand.sort(key=lambda e: e[0])
+            _k, ci, wl, a = cand[0]
+            c = cqs[ci]
+            if c.spec.queueing_strategy == "StrictFIFO" or not self._fails(wl, a):
+                return swept
+            swept = True
+            whole = len(c.waiting) == 1 and all(
+                self._fails(w2, a2) and (cqs[c2].spec.queueing_strategy == "StrictFIFO" or len(cqs[c2].waiting) == 1)
+                for _k2, c2, w2, a2 in cand[1:])
+            if not whole:
+                self._set_aside(wl)
+                continue
+            for li in c.lqs:
+                h = self.lqs[li].heap
+                self._changes += len(h)
+                c.inadmissible.extend(h)
+                h.clear()
+            c.aside.update(c.waiting)
+            c.waiting.clear()
+
+    def _fresh(self) -> None:
+        if self._cache_version != self._usage_version:
+            self._cache_version = self._usage_version
+            self._assign_cache.clear()
+            self._failed.clear()
+
+    def _nominate(self, wl: QueuedWorkload) -> _Assignment:
+        """``_assign``, shared by the workloads of a ClusterQueue alike in their requests
+        while no usage changes: a flavor assignment reads only the requests and the quota."""
+        self._fresh()
+        key = (wl.cq, wl.signature)
+        a = self._assign_cache.get(key)
+        if a is None:
+            a = self._assign_cache[key] = self._assign(wl)
+        return a
+
+    def _dominated(self, wl: QueuedWorkload) -> bool:
+        """Whether ``wl`` cannot preempt because a workload of its ClusterQueue with the
+        same requests and priority, created no later, found no victims since the last
+        change of usage. Exact, not a heuristic: ``wl``'s candidates within its queue are
+        a subset of that workload's (``LowerOrNewerEqualPriority`` counts only newer
+        ones), its cohort candidates and their order are the same and are tried first
+        (from the same state, so with the same reclaim decisions), and removing fewer
+        victims never frees more quota (``available`` falls as usage grows)."""
+        self._fresh()
+        t = self._failed.get((wl.cq, wl.priority, wl.signature))
+        return t is not None and wl.created >= t
 
     def _order(self, wl: QueuedWorkload, a: _Assignment) -> tuple:
         if self.policy == "kueue":
@@ -336,22 +434,32 @@ class Kueue:
 
     def _set_aside(self, wl: QueuedWorkload) -> None:
         """BestEffortFIFO: the head that cannot be admitted now waits aside."""
-        heapq.heappop(self.lqs[wl.lq].heap)
+        entry = heapq.heappop(self.lqs[wl.lq].heap)
         self._changes += 1
-        wl.inadmissible = True
-        self.cqs[wl.cq].inadmissible.append(wl)
+        c = self.cqs[wl.cq]
+        c.inadmissible.append(entry)
+        _move(c.waiting, c.aside, (wl.priority, wl.signature))
 
     def _requeue(self, cq: int) -> None:
-        """Quota was released: the inadmissible workloads of ``cq``'s cohort go back."""
+        """Quota was released: the inadmissible workloads of ``cq``'s cohort go back
+        (a heap's order depends only on its keys, so they are added at once)."""
         c = self.cqs[cq]
         cohort = c.quota.cohort
         targets = [c] if cohort is None else [x for x in self.cqs if x.quota.cohort is cohort]
         for x in targets:
             if x.inadmissible:
-                for wl in x.inadmissible:
-                    x.pending -= 1
-                    self._push(wl)
+                self._changes += len(x.inadmissible)
+                if len(x.lqs) == 1:
+                    heap = self.lqs[x.lqs[0]].heap
+                    heap.extend(x.inadmissible)
+                else:
+                    for e in x.inadmissible:
+                        self.lqs[e[2].lq].heap.append(e)
+                for li in x.lqs:
+                    heapq.heapify(self.lqs[li].heap)
                 x.inadmissible = []
+                x.waiting.update(x.aside)
+                x.aside.clear()
 
     def _requeue_all(self) -> None:
         for ci in range(len(self.cqs)):
@@ -419,11 +527,13 @@ class Kueue:
         self._changes += 1
         c = self.cqs[wl.cq]
         c.pending -= 1
+        _drop(c.waiting, (wl.priority, wl.signature))
         now = float(self.env.now)
         wl.status, wl.assignment, wl.flavors, wl.borrowed = ADMITTED, a.amounts, a.flavors, a.borrows
         wl.admitted_at = now
         if math.isnan(wl.first_admitted):
             wl.first_admitted = now
+        self._usage_version += 1
         c.quota.add(a.amounts)
         c.admitted.append(wl)
         lq = self.lqs[wl.lq]
@@ -447,6 +557,7 @@ class Kueue:
 
     def _release(self, wl: QueuedWorkload) -> None:
         self._changes += 1
+        self._usage_version += 1
         c = self.cqs[wl.cq]
         c.quota.add(wl.assignment, -1)
         c.admitted.remove(wl)
@@ -592,7 +703,7 @@ class Kueue:
                         d[r] = d.get(r, 0.0) + v
             demand.append(d)
         for c in self.cqs:
-            for wl in c.inadmissible:
+            for _k, _i, wl in c.inadmissible:
                 for r, v in wl.requests.items():
                     if r in self.capacity:
                         demand[wl.lq][r] = demand[wl.lq].get(r, 0.0) + v
@@ -881,3 +992,16 @@ def _unit(resource: str) -> float:
 def _grace(ctx: Any, pod: int) -> float:
     info = ctx.state.shapes[int(ctx.state.pods.shape[pod])]
     return float(getattr(info, "termination_grace_s", 30.0))
+
+
+def _drop(counter: Counter[tuple], key: tuple) -> None:
+    n = counter[key] - 1
+    if n:
+        counter[key] = n
+    else:
+        del counter[key]
+
+
+def _move(src: Counter[tuple], dst: Counter[tuple], key: tuple) -> None:
+    _drop(src, key)
+    dst[key] += 1
