@@ -21,6 +21,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=5_000_000, help="openb pod-list rows")
     ap.add_argument("--events", type=int, default=5_000_000, help="Google 2019 instance events")
-    ap.add_argument("--dir", type=Path, default=Path("/tmp") / "k8sim-bench-traces",
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "k8sim-bench-traces",
                     help="where the generated inputs are kept between runs")
     a = ap.parse_args()
     t0 = time.perf_counter()
