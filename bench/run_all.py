@@ -8,7 +8,7 @@ from pathlib import Path
 
 BENCHES = ["bench_engine.py", "bench_scheduler.py", "bench_runtime.py", "bench_gpu_policies.py", "bench_replay.py",
            "bench_trace_io.py", "bench_failures.py", "bench_gym.py",
-           "bench_controllers.py", "bench_autoscaling.py", "bench_node_autoscaling.py"]
+           "bench_controllers.py", "bench_autoscaling.py", "bench_node_autoscaling.py", "bench_queues.py"]
 
 
 def main() -> int:
