@@ -1,6 +1,7 @@
 """Batch queues at scale: a day of 10,000 gang jobs (100,000 pods) admitted by
 Kueue-style queues (two teams in a cohort, with borrowing) and placed by Coscheduling on
-1,000 nodes. Prints CPU time (the target is under 60 s on a 2-core machine).
+1,000 nodes. Prints CPU time (the target is under 60 s on a 2-core machine). The day is
+over-subscribed: about 8,000 jobs are admitted by its end, the rest still wait.
 
     PYTHONPATH=. python bench/bench_queues.py [--jobs 10000]
 """

@@ -353,6 +353,9 @@ class Kueue:
         workload was set aside."""
         cqs = self.cqs
         swept = False
+        self._fresh()
+        if not self._failed:
+            return False  # nothing known to fail in this state: the cycle takes the heads
         while True:
             cand = []
             for ci, c in enumerate(cqs):
