@@ -739,7 +739,7 @@ class Kueue:
         self._tenant_series.append((now, tuple(self._tenant_share(li) * self.lqs[li].weight
                                                for li in range(len(self.lqs)))))
         for ci, c in enumerate(self.cqs):
-            self._series.append((now, ci, c.pending + len(c.inadmissible), len(c.admitted),
+            self._series.append((now, ci, c.pending, len(c.admitted),  # (set-aside ones included)
                                  tuple(c.quota.usage.get(fr, 0) for fr in self._frs)))
 
     def workloads_frame(self) -> pd.DataFrame:

@@ -147,6 +147,17 @@ def test_strict_fifo_blocks_behind_its_head_and_best_effort_does_not(strategy: s
     assert w["small-0"].admitted == small_admitted
 
 
+def test_pending_counts_each_waiting_workload_once() -> None:
+    """BestEffortFIFO run of ``hol``: big admitted at 0; mid arrives at 1 and is set aside
+    (6 + 4 > 8); small arrives at 2 and is admitted (6 + 2 = 8). So from 1 until mid's
+    admission at 100 exactly one workload waits, set aside: ``pending`` is 1 there, not
+    2 (a set-aside workload is still pending; it must not be counted again)."""
+    r = run(hol("BestEffortFIFO"))
+    u = r.frames["queue_usage"].drop_duplicates("time", keep="last").set_index("time")["pending"]
+    assert u[(u.index >= 1) & (u.index < 100)].eq(1).all() and len(u[(u.index >= 1) & (u.index < 100)])
+    assert u[u.index >= 100].iloc[-1] == 0
+
+
 def drf(policy: str, b_at: float = 0.0) -> dict:
     """The DRF paper's example: 9 CPUs and 18 GB; user A's tasks need <1 CPU, 4 GB>,
     user B's <3 CPUs, 1 GB>. One ClusterQueue holds the 9 CPUs / 18 GiB; users are two
