@@ -265,14 +265,7 @@ class JobController:
         j = self._mine(e.pod)
         if j is None:
             return
-        was_active = e.pod in j.active
-        index = j.active.pop(e.pod, None)
-        if index is None:
-            index = j.terminating.pop(e.pod, -1)
-            if e.phase != SUCCEEDED and j.spec.only_replace_failed:
-                self._free_index(j, index)
-        elif e.phase != SUCCEEDED:
-            self._free_index(j, index)
+        was_active, index = self._take(j, e.pod, failed=e.phase != SUCCEEDED)
         if e.pod in j.untracked:  # neither counted nor replaced; its run is lost work all the same
             if e.phase != SUCCEEDED:
                 j.causes.setdefault(e.pod, e.reason)
@@ -298,19 +291,29 @@ class JobController:
         j = self._mine(e.pod)
         if j is None:
             return
-        was_active = e.pod in j.active
-        index = j.active.pop(e.pod, None)
-        if index is None:
-            index = j.terminating.pop(e.pod, None)
-            if index is not None and j.spec.only_replace_failed:
-                self._free_index(j, index)
-        else:
-            self._free_index(j, index)
-        self._failed(j, e.pod, -1 if index is None else index, e.reason)
+        was_active, index = self._take(j, e.pod, failed=True)
+        self._failed(j, e.pod, index, e.reason)
         j.causes.setdefault(e.pod, e.reason)
         if was_active and j.finished is None and e.reason not in JOB_DELETED:
             self.store.lost(JOB_KIND, j.row, e.pod, e.reason)
         self.queue.add(j.row)
+
+    def _take(self, j: JobObj, pod: int, failed: bool) -> tuple[bool, int]:
+        """Take an ended pod out of the Job's active or terminating pods.
+
+        Returns whether it was active and its completion index (-1 if none or unknown).
+        A failed active pod frees its index; a failed terminating pod frees it only under
+        ``podReplacementPolicy: Failed`` (otherwise it was freed when termination began).
+        """
+        index = j.active.pop(pod, None)
+        if index is not None:
+            if failed:
+                self._free_index(j, index)
+            return True, index
+        index = j.terminating.pop(pod, -1)
+        if failed and j.spec.only_replace_failed:
+            self._free_index(j, index)
+        return False, index
 
     def _failed_pod(self, pod: int, reason: str) -> FailedPod:
         """What the pod's status says of its failure (:mod:`k8sim.controllers.jobpolicy`)."""
