@@ -365,6 +365,8 @@ class PodAutoscaling:
             problems.append((where, f"workload {w.name!r} submits no pods from its trace"))
             return
         args = tr.args
+        # Only the rows of the workload's pods are read (a usage table is large).
+        pod_ids = set(replay.trace["id"].astype(str))
         try:
             if tr.format == "alibaba2018":
                 if ft.files:
@@ -377,14 +379,14 @@ class PodAutoscaling:
                                      "columns are there)"))
                     return
                 rows = read_alibaba_2018_usage(args["batch_instance"], machine_memory_bytes=args["machine_memory_bytes"],
-                                               statistic=ft.statistic)
+                                               statistic=ft.statistic, only=pod_ids)
             else:
                 if not ft.files:
                     problems.append((f"{where}.files", "give the trace's instance_usage export(s)"))
                     return
                 rows = read_google_2019_usage(ft.files, machine_cpu_milli=args["machine_cpu_milli"],
                                               machine_memory_bytes=args["machine_memory_bytes"],
-                                              statistic=ft.statistic)
+                                              statistic=ft.statistic, only={k.split("#", 1)[0] for k in pod_ids})
             usage = join_usage(rows, replay.trace, tr.options())
         except TraceError as e:
             problems.append((f"{where}.files" if ft.files else f"workloads[{wi}].trace.args.batch_instance", str(e)))

@@ -46,18 +46,21 @@ Bad input
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from k8sim.workloads.traces.alibaba_2018 import BATCH_INSTANCE_COLUMNS
 from k8sim.workloads.traces.google_2019 import TRACE_START_US, _is_json, read_export
+from k8sim.workloads.traces.google_events import instance_keys
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport
 from k8sim.workloads.traces.schema import TraceOptions
-from k8sim.workloads.traces.tables import RowCheck, read_table
+from k8sim.workloads.traces.tables import RowCheck, iter_tables, to_object_array
 
 __all__ = [
     "USAGE_FORMATS",
@@ -108,30 +111,52 @@ def _usage_numbers(check: RowCheck, column: str, file: str) -> np.ndarray:
     return values
 
 
+def _only(keys: pa.Array, only: pa.Array | None) -> np.ndarray:
+    """Mask of the rows whose key is in ``only`` (every row without a filter)."""
+    if only is None:
+        return np.ones(len(keys), dtype=bool)
+    return np.asarray(pc.fill_null(pc.is_in(keys, value_set=only), False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _filter_set(only: Iterable[str] | None) -> pa.Array | None:
+    return None if only is None else pa.array(sorted(set(map(str, only))), type=pa.string())
+
+
 def read_alibaba_2018_usage(batch_instance: PathLike, *, machine_memory_bytes: int,
-                            statistic: Statistic = "average") -> UsageRows:
+                            statistic: Statistic = "average", only: Iterable[str] | None = None) -> UsageRows:
     """Usage of each instance run of ``batch_instance.csv`` (``cpu_avg`` / ``mem_avg``,
     or ``cpu_max`` / ``mem_max`` with ``statistic="maximum"``), keyed by the pod id the
-    pod reader gives the run."""
+    pod reader gives the run. The file is read in batches; with ``only`` (pod ids) just
+    the rows of those pods are kept (the other rows are not checked)."""
     if not machine_memory_bytes or machine_memory_bytes <= 0:
         raise ValueError("machine_memory_bytes (the memory a normalised 100 stands for) must be > 0")
     report = TraceReport(source=str(batch_instance))
-    table = read_table(batch_instance, BATCH_INSTANCE_COLUMNS, report, header=None)
-    file = table.path
-    check = RowCheck(table, report)
-    name = check.text("instance_name", nan_is_empty=False)
-    check.reject(np.array([not str(v).strip() for v in name], dtype=bool), "missing_value", "instance_name")
-    seq = check.number("seq_no", required=False)
-    suffix = "cpu_avg" if statistic == "average" else "cpu_max"
-    cpu = _usage_numbers(check, suffix, file)
-    mem = _usage_numbers(check, "mem_avg" if statistic == "average" else "mem_max", file)
-    ok = check.ok
-    s = np.nan_to_num(seq[ok], nan=0.0)
-    names = name[ok]
-    key = np.array([f"{n}#{int(q)}" if q > 1 else str(n) for n, q in zip(names, s, strict=True)], dtype=object)
-    n = len(key)
-    return UsageRows(key, np.full(n, np.nan), np.full(n, np.nan), cpu[ok] * 10.0,
-                     mem[ok] / 100.0 * machine_memory_bytes, (file,), report)
+    wanted = _filter_set(only)
+    cpu_col, mem_col = ("cpu_avg", "mem_avg") if statistic == "average" else ("cpu_max", "mem_max")
+    parts = []
+    file = str(batch_instance)
+    for table in iter_tables(batch_instance, BATCH_INSTANCE_COLUMNS, report, header=None):
+        file = table.path
+        check = RowCheck(table, report)
+        name = check.strings("instance_name", nan_is_empty=False)
+        seq = check.number("seq_no", required=False)
+        again = np.nan_to_num(seq, nan=0.0) > 1  # a retry: "<name>#<seq>", as the pod reader names it
+        numbered = pc.binary_join_element_wise(
+            name, pc.cast(pa.array(np.where(again, seq, 0).astype(np.int64)), pa.string()), "#")
+        key = pc.if_else(pa.array(again), numbered, name)
+        check.ok &= _only(key, wanted)
+        check.reject(np.asarray(pc.equal(pc.utf8_trim_whitespace(name), "").to_numpy(zero_copy_only=False),
+                                dtype=bool), "missing_value", "instance_name")
+        cpu = _usage_numbers(check, cpu_col, file)
+        mem = _usage_numbers(check, mem_col, file)
+        ok = check.ok
+        parts.append((to_object_array(key.filter(pa.array(ok))), cpu[ok] * 10.0,
+                      mem[ok] / 100.0 * machine_memory_bytes))
+    key_all, cpu_all, mem_all = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0)
+                                 for i in range(3))
+    n = len(key_all)
+    return UsageRows(key_all.astype(object), np.full(n, np.nan), np.full(n, np.nan), cpu_all.astype(float),
+                     mem_all.astype(float), (file,), report)
 
 
 _GOOGLE_ALIASES = {f"{s}_usage.{r}": (f"{s}_usage_{r}",) for s in ("average", "maximum") for r in ("cpus", "memory")}
@@ -139,41 +164,48 @@ _GOOGLE_ALIASES = {f"{s}_usage.{r}": (f"{s}_usage_{r}",) for s in ("average", "m
 
 def read_google_2019_usage(instance_usage: PathLike | Sequence[PathLike], *, machine_cpu_milli: float,
                            machine_memory_bytes: float, statistic: Statistic = "average",
-                           trace_start_us: float = TRACE_START_US) -> UsageRows:
+                           trace_start_us: float = TRACE_START_US, only: Iterable[str] | None = None) -> UsageRows:
     """Usage windows of ``instance_usage`` exports (one file or several), keyed by
-    instance (``<collection_id>/<instance_index>``)."""
+    instance (``<collection_id>/<instance_index>``). CSV exports are read in batches;
+    with ``only`` (instance keys) just the rows of those instances are kept."""
     paths = [instance_usage] if isinstance(instance_usage, str | bytes) or not isinstance(instance_usage, Sequence) \
         else list(instance_usage)
     report = TraceReport(source=", ".join(str(p) for p in paths))
+    wanted = _filter_set(only)
     cols = (f"{statistic}_usage.cpus", f"{statistic}_usage.memory")
     expected = ("start_time", "end_time", "collection_id", "instance_index", *cols)
     parts = []
     files = []
     for path in paths:
-        if _is_json(path):  # nested JSON flattens to the dotted names
-            table = read_export(path, expected, report)
-        else:
-            table = read_table(path, expected, report, header=True, aliases=_GOOGLE_ALIASES)
-        files.append(table.path)
-        check = RowCheck(table, report)
-        t0 = check.number("start_time", minimum=0)
-        t1 = check.number("end_time", minimum=0)
-        coll = check.text("collection_id", nan_is_empty=True)
-        index = check.number("instance_index", minimum=0)
-        check.reject(np.array([not str(v).strip() for v in coll], dtype=bool), "missing_value", "collection_id")
-        cpu = _usage_numbers(check, cols[0], table.path)
-        mem = _usage_numbers(check, cols[1], table.path)
-        back = check.ok & (t1 < t0)
-        if back.any():
-            i = int(np.flatnonzero(back)[0])
-            raise TraceError("end_time before start_time", file=table.path, line=table.where(i, "end_time").line,
-                             column="end_time")
-        ok = check.ok
-        key = np.array([f"{str(c).strip()}/{int(k)}" for c, k in zip(coll[ok], index[ok], strict=True)], dtype=object)
-        parts.append((key, (t0[ok] - trace_start_us) / 1e6, (t1[ok] - trace_start_us) / 1e6,
-                      cpu[ok] * machine_cpu_milli, mem[ok] * machine_memory_bytes))
-    key, start, end, cpu_all, mem_all = (np.concatenate([p[i] for p in parts]) for i in range(5))
-    return UsageRows(key.astype(object), start, end, cpu_all, mem_all, tuple(files), report, per_attempt=True)
+        # Nested JSON flattens to the dotted names; CSV may spell them with "_".
+        tables = [read_export(path, expected, report)] if _is_json(path) else \
+            iter_tables(path, expected, report, header=True, aliases=_GOOGLE_ALIASES)
+        for table in tables:
+            if table.path not in files:
+                files.append(table.path)
+            check = RowCheck(table, report)
+            coll = check.strings("collection_id")
+            index = check.number("instance_index", minimum=0)
+            key = instance_keys(coll, np.nan_to_num(index, nan=0.0))
+            check.ok &= _only(key, wanted)
+            check.reject(np.asarray(pc.equal(pc.utf8_trim_whitespace(coll), "").to_numpy(zero_copy_only=False),
+                                    dtype=bool), "missing_value", "collection_id")
+            t0 = check.number("start_time", minimum=0)
+            t1 = check.number("end_time", minimum=0)
+            cpu = _usage_numbers(check, cols[0], table.path)
+            mem = _usage_numbers(check, cols[1], table.path)
+            back = check.ok & (t1 < t0)
+            if back.any():
+                i = int(np.flatnonzero(back)[0])
+                raise TraceError("end_time before start_time", file=table.path,
+                                 line=table.where(i, "end_time").line, column="end_time")
+            ok = check.ok
+            parts.append((to_object_array(key.filter(pa.array(ok))), (t0[ok] - trace_start_us) / 1e6,
+                          (t1[ok] - trace_start_us) / 1e6, cpu[ok] * machine_cpu_milli, mem[ok] * machine_memory_bytes))
+    key_all, start, end, cpu_all, mem_all = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0)
+                                             for i in range(5))
+    return UsageRows(key_all.astype(object), start.astype(float), end.astype(float), cpu_all.astype(float),
+                     mem_all.astype(float), tuple(files), report, per_attempt=True)
 
 
 @dataclass
@@ -264,9 +296,10 @@ def _join_attempts(rows: UsageRows, pods: pd.DataFrame, ids: np.ndarray, lo: flo
     start, cpu, mem = rows.start[inside], rows.cpu[inside], rows.memory[inside]
     # Attempts of each instance in submit order; a window goes to the last attempt
     # submitted at or before its start.
-    pod_frame = pd.DataFrame({"base": base, "submit": submit, "pod": np.arange(n)}).sort_values(
-        ["base", "submit"], kind="stable")
-    win = pd.DataFrame({"base": key, "submit": start, "row": np.arange(key.size)}).sort_values(
+    if key.size == 0:
+        return PodUsage(np.zeros(n + 1, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0), int(rows.key.size))
+    pod_frame = pd.DataFrame({"base": pd.Series(base, dtype="str"), "submit": submit, "pod": np.arange(n)})
+    win = pd.DataFrame({"base": pd.Series(key, dtype="str"), "submit": start, "row": np.arange(key.size)}).sort_values(
         ["submit"], kind="stable")
     joined = pd.merge_asof(win, pod_frame.sort_values("submit", kind="stable"), on="submit", by="base",
                            direction="backward")

@@ -136,3 +136,24 @@ def test_a_usage_table_naming_no_pod_is_an_error() -> None:
     assert rows.key.tolist() == ["7777/0"]
     with pytest.raises(TraceError, match="no usage row names a pod"):
         join_usage(rows, _google_pods())
+
+
+def test_only_the_rows_of_given_pods_are_read() -> None:
+    # With only=..., the other rows are neither kept nor checked: the negative cell of
+    # the bad fixture (line 3, instance 1001/0) is not looked at for instance 5/5.
+    rows = read_google_2019_usage(DATA / "google_2019_instance_usage_bad.csv", machine_cpu_milli=CPU,
+                                  machine_memory_bytes=MEM, only={"5/5"})
+    assert rows.key.size == 0
+    rows = read_alibaba_2018_usage(DATA / "alibaba_2018_batch_instance.csv", machine_memory_bytes=GIB,
+                                   only={"ins_2#2", "ins_3"})
+    assert sorted(rows.key.tolist()) == ["ins_2#2", "ins_3"]
+
+
+def test_google_usage_from_a_json_export() -> None:
+    # BigQuery's newline-delimited JSON: nested average_usage, quoted times; the two
+    # windows of 1001/0 as in the CSV fixture -> ages 0 and 30, 100 m then 150 m.
+    pods = _google_pods()
+    rows = read_google_2019_usage(DATA / "google_2019_instance_usage.json", machine_cpu_milli=CPU,
+                                  machine_memory_bytes=MEM)
+    usage = join_usage(rows, pods)
+    assert _series(usage, pods, "1001/0") == [[0.0, 30.0], [100.0, 150.0], [0.02 * MEM, 0.03 * MEM]]
