@@ -18,7 +18,8 @@ min/max size, an hourly price and the capacity type (on-demand or spot).
 The pod side also has the service load models (``services``: a request-rate curve per
 Deployment, its per-pod capacity, queue model and SLO), per-workload usage models
 (``usage``: CPU and memory as a share of the request, a distribution or a CSV series,
-with a memory growth rate for leaks), and the HPA controller's and metrics pipeline's
+with a memory growth rate for leaks; or ``from_trace``: a trace workload's own usage
+columns), and the HPA controller's and metrics pipeline's
 settings (``hpa_controller``, ``load_step_s``, ``metrics_resolution_s``). The component
 that runs them is :mod:`k8sim.autoscaling.pod_autoscaling` (docs/autoscaling.md).
 Karpenter-style provisioning (``karpenter``) has NodePools with requirements over an
