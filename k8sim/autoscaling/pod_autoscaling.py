@@ -33,8 +33,8 @@ at metrics-server scrapes and at HPA syncs, and at each wake-up does, in this or
 A usage model may also come from a trace workload's usage columns (``from_trace``:
 :mod:`k8sim.workloads.traces.usage` reads and joins them; each pod then has an absolute
 step series over its container's age, and pods without rows use ``fallback_ratio``
-times their requests). Usage of pods without a model is taken to be their requests (for node usage and
-memory pressure). OOM kills: the kubelet asks :meth:`PodAutoscaling.oom_after` at each
+times their requests). Usage of pods without a model is taken to be their requests
+(for node usage and memory pressure). OOM kills: the kubelet asks :meth:`PodAutoscaling.oom_after` at each
 container start when the time the memory of a usage model reaches the limit is
 known in advance (usage models); a service pod's load-dependent memory is capped at its
 limit instead (documented in docs/autoscaling.md).
