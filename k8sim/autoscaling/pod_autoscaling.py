@@ -30,8 +30,11 @@ at metrics-server scrapes and at HPA syncs, and at each wake-up does, in this or
    ``spec.replicas`` (the Deployment controller then acts after its reaction latency)
    and logs ``SuccessfulRescale``.
 
-Usage of pods without a model is taken to be their requests (for node usage and
-memory pressure). OOM kills: the kubelet asks :meth:`PodAutoscaling.oom_after` at each
+A usage model may also come from a trace workload's usage columns (``from_trace``:
+:mod:`k8sim.workloads.traces.usage` reads and joins them; each pod then has an absolute
+step series over its container's age, and pods without rows use ``fallback_ratio``
+times their requests). Usage of pods without a model is taken to be their requests
+(for node usage and memory pressure). OOM kills: the kubelet asks :meth:`PodAutoscaling.oom_after` at each
 container start when the time the memory of a usage model reaches the limit is
 known in advance (usage models); a service pod's load-dependent memory is capped at its
 limit instead (documented in docs/autoscaling.md).
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from k8sim.autoscaling import hpa_replicas as hr
 from k8sim.autoscaling.hpa_behavior import behavior_from_spec, tolerances_for
@@ -61,8 +65,9 @@ from k8sim.runtime.spec import IndexedSampler
 
 if TYPE_CHECKING:
     from k8sim.component import Context
-    from k8sim.config.autoscaling import HorizontalPodAutoscaler, ServiceLoad, UsageCurve
+    from k8sim.config.autoscaling import HorizontalPodAutoscaler, ServiceLoad, UsageCurve, UsageModel
     from k8sim.config.pods import PodTemplate
+    from k8sim.workloads.traces.usage import PodUsage
 
 _RS = OWNER_KINDS.index("ReplicaSet")
 _EPS = 1e-9
@@ -108,6 +113,11 @@ class _Curve:
     series: UsageSeries | None = None
     run_clock: bool = False
     growth: float = 0.0
+    # Usage from a trace's usage columns: absolute series per pod (see
+    # k8sim.workloads.traces.usage); pods without rows use fallback * request.
+    trace: PodUsage | None = None
+    memory: bool = False
+    fallback: float = 1.0
 
 
 @dataclass
@@ -153,6 +163,7 @@ class PodAutoscaling:
     _dep: np.ndarray
     _svc: np.ndarray
     _use: np.ndarray
+    _trow: np.ndarray
     _deleting: np.ndarray
     _v_ok: np.ndarray
     _seen: np.ndarray
@@ -203,6 +214,9 @@ class PodAutoscaling:
         self.usage_of_workload: dict[int, int] = {}
         self.u_cpu: list[_Curve | None] = []
         self.u_mem: list[_Curve | None] = []
+        self.u_limit_ratio: list[tuple[float, float]] = []  # per usage model: limits / requests (NaN: template's)
+        self.u_trace_rows: list[np.ndarray | None] = []  # per usage model: replay row -> trace usage pod
+        self.trace_usage_counts = [0, 0]  # pods of trace usage models created: with, without usage rows
         for i, u in enumerate(a.usage):
             wi = wl_index.get(u.workload)
             if wi is None:
@@ -210,6 +224,11 @@ class PodAutoscaling:
                                  f"no workload {u.workload!r} (workloads: {', '.join(wl_index) or 'none'})"))
                 continue
             self.usage_of_workload[wi] = i
+            self.u_trace_rows.append(None)
+            self.u_limit_ratio.append((math.nan, math.nan))
+            if u.from_trace is not None:
+                self._compile_trace(i, u, wi, problems)
+                continue
             self.u_cpu.append(self._compile(u.cpu, wi, "cpu", f"autoscaling.usage[{i}].cpu", problems))
             self.u_mem.append(self._compile(u.memory, wi, "memory", f"autoscaling.usage[{i}].memory", problems))
         # HPAs.
@@ -227,7 +246,8 @@ class PodAutoscaling:
                     src = m.resource if m.type == "Resource" else m.container_resource
                     assert src is not None
                     um = a.usage[self.usage_of_workload[self.dep_workload[d]]] if used else None
-                    has = served or (um is not None and getattr(um, src.name) is not None)
+                    has = served or (um is not None and (getattr(um, src.name) is not None
+                                                         or um.from_trace is not None))
                     if not has:
                         problems.append((f"autoscaling.horizontal_pod_autoscalers[{i}].spec.metrics[{j}]",
                                          f"the load and usage models cannot provide {src.name} usage of Deployment "
@@ -319,6 +339,78 @@ class PodAutoscaling:
             out.run_clock = c.clock == "run"
         return out
 
+    def _compile_trace(self, i: int, u: UsageModel, wi: int, problems: list[tuple[str, str]]) -> None:
+        """A usage model from the trace workload's usage columns: read the usage table,
+        join it to the workload's pods (:mod:`k8sim.workloads.traces.usage`)."""
+        from k8sim.workloads.traces.reports import TraceError
+        from k8sim.workloads.traces.usage import (
+            USAGE_FORMATS,
+            join_usage,
+            read_alibaba_2018_usage,
+            read_google_2019_usage,
+        )
+
+        ft = u.from_trace
+        assert ft is not None
+        where = f"autoscaling.usage[{i}].from_trace"
+        self.u_cpu.append(None)
+        self.u_mem.append(None)
+        w = self.ctx.scenario.workloads[wi]
+        tr = w.trace
+        if tr is None or tr.format not in USAGE_FORMATS:
+            kind = f"a {tr.format} trace" if tr is not None else "not a trace workload"
+            problems.append((where, f"workload {w.name!r} is {kind}; usage columns are read from trace workloads "
+                                    f"of format {' or '.join(USAGE_FORMATS)}"))
+            return
+        src = self.ctx.components.get("workloads")
+        replay = src.replays.get(w.name) if src is not None else None
+        if replay is None:
+            problems.append((where, f"workload {w.name!r} submits no pods from its trace"))
+            return
+        args = tr.args
+        # Only the rows of the workload's pods are read (a usage table is large).
+        pod_ids = set(replay.trace["id"].astype(str))
+        try:
+            if tr.format == "alibaba2018":
+                if ft.files:
+                    problems.append((f"{where}.files", "alibaba2018 usage is read from the workload's batch_instance "
+                                                       "file (cpu_avg, mem_avg, ...): give no files"))
+                    return
+                if not args.get("batch_instance"):
+                    problems.append((f"workloads[{wi}].trace.args.batch_instance",
+                                     "usage from an alibaba2018 trace needs its batch_instance file (the usage "
+                                     "columns are there)"))
+                    return
+                rows = read_alibaba_2018_usage(args["batch_instance"], machine_memory_bytes=args["machine_memory_bytes"],
+                                               statistic=ft.statistic, only=pod_ids)
+            else:
+                if not ft.files:
+                    problems.append((f"{where}.files", "give the trace's instance_usage export(s)"))
+                    return
+                rows = read_google_2019_usage(ft.files, machine_cpu_milli=args["machine_cpu_milli"],
+                                              machine_memory_bytes=args["machine_memory_bytes"],
+                                              statistic=ft.statistic, only={k.split("#", 1)[0] for k in pod_ids})
+            usage = join_usage(rows, replay.trace, tr.options())
+        except TraceError as e:
+            problems.append((f"{where}.files" if ft.files else f"workloads[{wi}].trace.args.batch_instance", str(e)))
+            return
+        self.ctx.warnings.extend(f"{where}: {r.source}: {r.n_dropped} usage rows dropped: "
+                                 + ", ".join(f"{k}: {v}" for k, v in sorted(r.dropped.items()))
+                                 for r in [rows.report] if r.n_dropped)
+        ids = replay.trace["id"].to_numpy(dtype=object)
+        first = pd.Series(np.arange(len(ids)), index=ids)
+        first = first[~first.index.duplicated()]
+        trow = first.reindex(replay.pods["id"].to_numpy(dtype=object)).to_numpy(dtype=np.int64)
+        self.u_trace_rows[-1] = trow
+        missing = int(usage.missing[trow].sum())
+        if missing:
+            self.ctx.warnings.append(
+                f"{where}: {missing} of {len(trow)} pods of workload {w.name!r} have no usage row in the trace; "
+                f"they use {ft.fallback_ratio:g} x their requests")
+        self.u_cpu[-1] = _Curve(trace=usage, memory=False, fallback=ft.fallback_ratio)
+        self.u_mem[-1] = _Curve(trace=usage, memory=True, fallback=ft.fallback_ratio)
+        self.u_limit_ratio[-1] = (ft.limit_ratio.get("cpu", math.nan), ft.limit_ratio.get("memory", math.nan))
+
     def _alloc(self, n: int) -> None:
         old = self._cap_p
         names_f = ("req_cpu", "req_mem", "lim_cpu", "lim_mem", "r_cpu", "r_mem", "run_start", "cpu", "mem", "rps",
@@ -329,7 +421,7 @@ class PodAutoscaling:
             if old:
                 arr[:old] = getattr(self, "_" + nm)
             setattr(self, "_" + nm, arr)
-        for nm in ("dep", "svc", "use"):
+        for nm in ("dep", "svc", "use", "trow"):
             arr_i = np.full(n, -1, dtype=np.int64)
             if old:
                 arr_i[:old] = getattr(self, "_" + nm)
@@ -378,7 +470,21 @@ class PodAutoscaling:
             self.s_req_cpu[s] = self._req_cpu[p]
             if math.isfinite(self._lim_cpu[p]):
                 self.burst[s] = self._lim_cpu[p] / self._req_cpu[p]
-        if u >= 0:
+        if u >= 0 and self.u_trace_rows[u] is not None:
+            rows = self.u_trace_rows[u]
+            assert rows is not None
+            i = int(pods.index[p])
+            self._trow[p] = int(rows[i]) if i < rows.size else -1
+            lc, lm = self.u_limit_ratio[u]
+            if not math.isnan(lc):
+                self._lim_cpu[p] = lc * self._req_cpu[p]
+            if not math.isnan(lm):
+                self._lim_mem[p] = lm * self._req_mem[p]
+            tc = self.u_mem[u]
+            assert tc is not None and tc.trace is not None
+            has = self._trow[p] >= 0 and not bool(tc.trace.missing[self._trow[p]])
+            self.trace_usage_counts[0 if has else 1] += 1
+        elif u >= 0:
             i = int(pods.index[p])
             for c, col in ((self.u_cpu[u], self._r_cpu), (self.u_mem[u], self._r_mem)):
                 if c is not None:
@@ -424,6 +530,15 @@ class PodAutoscaling:
         if c is None or not math.isfinite(lim):
             return math.inf
         req = float(self._req_mem[pod])
+        if c.trace is not None:
+            row = int(self._trow[pod])
+            ages, vals = (c.trace.series(row)[0], c.trace.series(row)[2]) if row >= 0 else (np.zeros(0), np.zeros(0))
+            if not ages.size:
+                return oom_after(c.fallback * req, 0.0, lim)
+            # A step series over the container's age: killed at the first step at or
+            # above the limit.
+            over = np.flatnonzero(vals >= lim)
+            return float(ages[over[0]]) if over.size else math.inf
         if c.series is None:
             return oom_after(float(self._r_mem[pod]) * req, c.growth, lim)
         # Piecewise linear: the series' knots (in the container's age) and a last slope.
@@ -608,6 +723,10 @@ class PodAutoscaling:
                     out[sel] = req[pi]  # no model of this resource: its request
                     continue
                 age = now - self._run_start[pi]
+                if c.trace is not None:
+                    v = c.trace.at(self._trow[pi], age, c.memory)
+                    out[sel] = np.minimum(np.where(np.isnan(v), c.fallback * req[pi], v), lim[pi])
+                    continue
                 ratio = c.series.at(np.full(pi.size, now) if c.run_clock else age) if c.series is not None else r[pi]
                 out[sel] = np.minimum(ratio * req[pi] + c.growth * age, lim[pi])
 

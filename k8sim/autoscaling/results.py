@@ -196,6 +196,10 @@ def contribution(c: PodAutoscaling) -> Contribution:
         summary["mean_memory_usage_utilization"] = float((tot["memory_usage"] / tot["memory_allocatable"]).mean())
     else:
         summary["mean_cpu_usage_utilization"] = summary["mean_memory_usage_utilization"] = math.nan
+    if any(r is not None for r in c.u_trace_rows):
+        # Pods of trace usage models created in the run, with and without usage rows.
+        summary["trace_usage_pods"] = c.trace_usage_counts[0]
+        summary["trace_usage_missing_pods"] = c.trace_usage_counts[1]
     frames = {"hpa": hpa, "service_load": svc, "node_usage": nodes, "scale_up_chain": chain}
     return Contribution(frames=frames, summary=summary,
                         provenance={"load_step_s": step, "metrics_resolution_s": c.metrics.resolution_s})

@@ -8,6 +8,8 @@ pod_autoscaling` evaluates them per time step and the kubelet asks for OOM times
   workload, so two policies on one seed give the ``i``-th pod the same usage; ``csv``:
   a series over the pod's age or over run time), plus ``growth_per_s`` absolute units
   per second of the container's run (a memory leak), reset when the container restarts.
+  Traces' own usage columns give absolute step series per pod instead
+  (:mod:`k8sim.workloads.traces.usage`).
 - Limits (``resources.limits``): CPU above the limit is throttled (CFS quota: the usage
   is capped at the limit, and a service pod's capacity with it); memory reaching the
   limit is an OOM kill of the container (the kernel's cgroup OOM killer), at the time

@@ -18,7 +18,8 @@ min/max size, an hourly price and the capacity type (on-demand or spot).
 The pod side also has the service load models (``services``: a request-rate curve per
 Deployment, its per-pod capacity, queue model and SLO), per-workload usage models
 (``usage``: CPU and memory as a share of the request, a distribution or a CSV series,
-with a memory growth rate for leaks), and the HPA controller's and metrics pipeline's
+with a memory growth rate for leaks; or ``from_trace``: a trace workload's own usage
+columns), and the HPA controller's and metrics pipeline's
 settings (``hpa_controller``, ``load_step_s``, ``metrics_resolution_s``). The component
 that runs them is :mod:`k8sim.autoscaling.pod_autoscaling` (docs/autoscaling.md).
 Karpenter-style provisioning (``karpenter``) has NodePools with requirements over an
@@ -32,7 +33,7 @@ import re
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.base import Strict, existing_path, located
 from k8sim.config.cluster import NodeGpus, PoolName, Taint
@@ -65,6 +66,7 @@ __all__ = [
     "HPAControllerSettings",
     "ServiceLoad",
     "ServiceSLO",
+    "TraceUsage",
     "UsageModel",
     "UsageCurve",
     "SERVICE_METRICS",
@@ -520,17 +522,52 @@ class UsageCurve(Strict):
         return self
 
 
+class TraceUsage(Strict):
+    """Usage read from the usage columns of a trace workload's own trace
+    (:mod:`k8sim.workloads.traces.usage`): ``alibaba2018`` from its ``batch_instance``
+    file (``cpu_avg`` / ``mem_avg``), ``google2019`` from ``instance_usage`` exports
+    given in ``files``. ``statistic`` picks the average or the maximum columns. Pods
+    without a usage row use ``fallback_ratio`` times their requests (counted, and
+    warned). ``limit_ratio`` gives each pod limits as a share of its own requests
+    (trace pods' requests differ; without it the template's ``limits`` apply)."""
+
+    files: list[str] = []  # usage tables (google2019 instance_usage exports); alibaba2018: none
+    statistic: Literal["average", "maximum"] = "average"
+    fallback_ratio: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    limit_ratio: dict[Literal["cpu", "memory"], Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
+
+    @field_validator("files")
+    @classmethod
+    def _exist(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return [existing_path(f, info) for f in v]
+
+
+def _true_is_default(v: object) -> object:
+    """``from_trace: true`` is ``from_trace: {}``; ``false`` is none."""
+    if v is True:
+        return {}
+    if v is False:
+        return None
+    return v
+
+
 class UsageModel(Strict):
     """Usage of the pods of one workload that serve no modelled traffic."""
 
     workload: str = Field(min_length=1)  # the workload's name (a manifest workload: all its pods)
     cpu: UsageCurve | None = None
     memory: UsageCurve | None = None
+    # Usage from the trace's usage columns (a trace workload of alibaba2018 / google2019).
+    from_trace: Annotated[TraceUsage | None, BeforeValidator(_true_is_default)] = None
 
     @model_validator(mode="after")
     def _some(self) -> UsageModel:
+        if self.from_trace is not None:
+            if self.cpu is not None or self.memory is not None:
+                raise ValueError("give from_trace or cpu / memory curves, not both")
+            return self
         if self.cpu is None and self.memory is None:
-            raise ValueError("give cpu, memory or both")
+            raise ValueError("give cpu, memory, both, or from_trace")
         if self.cpu is not None and self.cpu.growth_per_s:
             raise ValueError("cpu.growth_per_s: growth over time is modelled for memory only")
         return self

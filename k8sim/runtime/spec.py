@@ -474,7 +474,8 @@ def _memory_modelled(scenario: Scenario) -> set[int]:
     if a is None or not (a.usage or a.services):
         return set()
     index = {w.name: wi for wi, w in enumerate(scenario.workloads)}
-    out = {index[u.workload] for u in a.usage if u.memory is not None and u.workload in index}
+    out = {index[u.workload] for u in a.usage
+           if (u.memory is not None or u.from_trace is not None) and u.workload in index}
     if any(s.memory is not None for s in a.services):
         out |= {wi for wi, w in enumerate(scenario.workloads) if w.manifest is not None}
     return out
