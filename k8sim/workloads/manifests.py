@@ -254,6 +254,7 @@ class ManifestSet:
     source: str
     objects: list[AppObject] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # of the Namespace objects
     priority_classes: list[PriorityClass] = field(default_factory=list)
     nodes: list[ManifestNode] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -266,6 +267,13 @@ class ManifestSet:
     #: HorizontalPodAutoscaler objects (:mod:`k8sim.workloads.hpa_manifests`): (object,
     #: "file: document[i]").
     hpas: list[tuple[Any, str]] = field(default_factory=list)
+    #: Kueue objects (``kueue.x-k8s.io/v1beta1``, :mod:`k8sim.workloads.kueue_manifests`):
+    #: :class:`~k8sim.workloads.kueue_manifests.KueueObject` (kind, the object as an
+    #: entry of the scenario's ``kueue`` section, "file: document[i]").
+    kueue: list[Any] = field(default_factory=list)
+    #: PodGroup objects (``scheduling.x-k8s.io/v1alpha1``): (the group as a
+    #: :class:`~k8sim.config.batch.PodGroupSpec`, "file: document[i]").
+    pod_groups: list[tuple[Any, str]] = field(default_factory=list)
 
 
 class _Doc:
@@ -870,6 +878,7 @@ def _namespace(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
     got = object_meta(doc)
     if got is not None:
         out.namespaces.append(got[1])
+        out.namespace_labels[got[1]] = doc.r.strings(got[0].get("labels"), doc.at("metadata.labels"))
 
 
 def _priority_class(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
@@ -960,6 +969,7 @@ _meta, _knobs, _MODELLED, _SELECTOR, _POD_SPEC_FIELDS = (object_meta, read_knobs
 # Further kinds register themselves on import (after this module's definitions).
 from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
 from k8sim.workloads import hpa_manifests as _hpa  # noqa: E402,F401
+from k8sim.workloads import kueue_manifests as _kueue  # noqa: E402,F401
 from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401
 from k8sim.workloads import runtimeclass_manifests as _runtimeclass  # noqa: E402,F401
 from k8sim.workloads import storage_manifests as _storage  # noqa: E402,F401
