@@ -16,7 +16,14 @@ are created and go to the scheduler. The models mirror the API objects:
   ``kueue.x-k8s.io/queue-name`` label of a Job).
 - ``cohorts``: the cohorts ClusterQueues may join (Kueue creates cohorts implicitly
   from a name; k8sim asks for them to be listed so that a misspelt cohort is an error).
+- ``workloadPriorityClasses``: ``WorkloadPriorityClass``
+  (``workloadpriorityclass_types.go``): the priority of queued Jobs labelled
+  ``kueue.x-k8s.io/priority-class`` (:mod:`k8sim.batch.kueue_jobs`).
 - ``fairSharing``: Kueue's ``Configuration.fairSharing`` (``apis/config/v1beta1``).
+
+The same objects can be given as Kubernetes manifests
+(:mod:`k8sim.workloads.kueue_manifests`): they are converted to these models and
+appended to the section.
 - ``policy``: the job-level admission order: ``kueue`` (Kueue's own), or the batch
   baselines ``fifo``, ``sjf``, ``drf``, ``proportion`` (docs/batch.md).
 

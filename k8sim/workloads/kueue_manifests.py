@@ -408,11 +408,16 @@ def with_manifest_batch(scenario: Scenario, inputs: dict[int, Any], warnings: li
                                                           "the workload's manifest"))
     if problems:
         raise ScenarioError(scenario.source, problems)
+    # An object applied again later counts once for its PodGroup (as first given).
+    firsts: dict[tuple[int, str, str], m.AppObject] = {}
+    for wi, o in apps:
+        firsts.setdefault((wi, o.kind, o.key), o)
+    members = [(wi, o) for (wi, _, _), o in firsts.items()]
     kueue = _merge_kueue(scenario, objs, problems, warnings)
     if problems:
         raise ScenarioError(scenario.source, problems)
     pod_groups = list(scenario.pod_groups) + [g for _, g, _ in groups]
-    _check_groups(scenario, groups, apps, problems)
+    _check_groups(scenario, groups, members, problems)
     for ns in scenario.namespaces:
         ns_labels.setdefault(ns.name, dict(ns.labels))
     if kueue is not None:
@@ -424,7 +429,7 @@ def with_manifest_batch(scenario: Scenario, inputs: dict[int, Any], warnings: li
     merged._manifests_merged = True
     extra = {}
     for g in pod_groups:
-        counts = [_pods_of(o) for _, o in apps
+        counts = [_pods_of(o) for _, o in members
                   if o.namespace == g.namespace and o.template.labels.get(POD_GROUP_LABEL) == g.name]
         extra[f"{g.namespace}/{g.name}"] = None if None in counts else sum(c for c in counts if c is not None)
     try:

@@ -28,6 +28,12 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
 - ``autoscaling/v2`` HorizontalPodAutoscaler -> an HPA of the run, beside the scenario's
   ``autoscaling.horizontal_pod_autoscalers`` (:mod:`k8sim.workloads.hpa_manifests`).
 
+- ``kueue.x-k8s.io/v1beta1`` ResourceFlavor, ClusterQueue, LocalQueue,
+  WorkloadPriorityClass, Cohort -> entries of the scenario's ``kueue`` section;
+  ``scheduling.x-k8s.io/v1alpha1`` PodGroup -> a ``podGroups`` entry
+  (:mod:`k8sim.workloads.kueue_manifests`); a Job labelled ``kueue.x-k8s.io/queue-name``
+  is admitted by its queue (:mod:`k8sim.batch.kueue_jobs`).
+
 Kinds that k8sim will model but does not yet (``v1`` ReplicationController) are errors:
 running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
