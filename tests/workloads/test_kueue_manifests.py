@@ -461,3 +461,51 @@ def test_supported_but_ignored_fields_warn_once(tmp_path: Path) -> None:
     taints = [w for w in sim.warnings if "nodeTaints" in w]
     assert len(taints) == 1 and "2 ResourceFlavor spec.nodeTaints" in taints[0]
     assert any("cohort 'lonely' has no other ClusterQueue" in w for w in sim.warnings)
+
+
+def test_each_field_converts_to_its_section_entry(tmp_path: Path) -> None:
+    """Quantities through k8sim's parser (weight 500m = 0.5, 4Ti, 1500m CPUs), the cohort
+    made from its name, tolerations and taints of a flavor, a LocalQueue's weight, a
+    PodGroup's minResources and its absent minMember (1)."""
+    docs = [
+        {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "ResourceFlavor", "metadata": {"name": "spot"},
+         "spec": {"nodeLabels": {"lifecycle": "spot"},
+                  "nodeTaints": [{"key": "spot", "value": "true", "effect": "NoSchedule", "timeAdded": None}],
+                  "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}]}},
+        {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "ClusterQueue", "metadata": {"name": "cq"},
+         "spec": {"namespaceSelector": {}, "cohort": "pool", "queueingStrategy": "StrictFIFO",
+                  "fairSharing": {"weight": "500m"}, "stopPolicy": "None",
+                  "flavorFungibility": {"whenCanBorrow": "MayStopSearch", "whenCanPreempt": "TryNextFlavor"},
+                  "preemption": {"withinClusterQueue": "LowerOrNewerEqualPriority", "reclaimWithinCohort": "Never",
+                                 "borrowWithinCohort": {"policy": "Never"}},
+                  "resourceGroups": [{"coveredResources": ["cpu", "memory"], "flavors": [{"name": "spot", "resources": [
+                      {"name": "cpu", "nominalQuota": "1500m", "lendingLimit": "500m"},
+                      {"name": "memory", "nominalQuota": "4Ti", "borrowingLimit": "1Ti"}]}]}]}},
+        {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "LocalQueue", "metadata": {"name": "lq", "namespace": "ml"},
+         "spec": {"clusterQueue": "cq", "fairSharing": {"weight": 2}}},
+        {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "WorkloadPriorityClass", "metadata": {"name": "p"},
+         "value": 7, "description": "seven"},
+        {"apiVersion": "scheduling.x-k8s.io/v1alpha1", "kind": "PodGroup", "metadata": {"name": "g", "namespace": "ml"},
+         "spec": {"minResources": {"cpu": "4", "memory": "8Gi"}}},
+    ]
+    sim = Simulation(load(manifest_run(tmp_path, docs), tmp_path))
+    section = validate_scenario({
+        "name": "x", "cluster": {"node_pools": [{"name": "n", "count": 1, "allocatable": {"cpu": "1", "memory": "1Gi"}}]},
+        "podGroups": [{"name": "g", "namespace": "ml", "minMember": 1, "minResources": {"cpu": 4, "memory": "8Gi"}}],
+        "kueue": {
+            "resourceFlavors": [{"name": "spot", "nodeLabels": {"lifecycle": "spot"},
+                                 "nodeTaints": [{"key": "spot", "value": "true", "effect": "NoSchedule"}],
+                                 "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}]}],
+            "cohorts": [{"name": "pool"}],
+            "clusterQueues": [{"name": "cq", "cohort": "pool", "queueingStrategy": "StrictFIFO",
+                               "fairSharing": {"weight": 0.5},
+                               "preemption": {"withinClusterQueue": "LowerOrNewerEqualPriority"},
+                               "resourceGroups": [{"coveredResources": ["cpu", "memory"], "flavors": [
+                                   {"name": "spot", "resources": [
+                                       {"name": "cpu", "nominalQuota": 1.5, "lendingLimit": 0.5},
+                                       {"name": "memory", "nominalQuota": 4 * 2**40, "borrowingLimit": 2**40}]}]}]}],
+            "localQueues": [{"name": "lq", "namespace": "ml", "clusterQueue": "cq", "fairSharing": {"weight": 2}}],
+            "workloadPriorityClasses": [{"name": "p", "value": 7, "description": "seven"}],
+        }})
+    assert sim.scenario.kueue == section.kueue
+    assert sim.scenario.pod_groups == section.pod_groups
