@@ -30,6 +30,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from k8sim.constants import GPU_MILLI
 from k8sim.controllers.store import PodMaker
 
 if TYPE_CHECKING:
@@ -66,10 +67,16 @@ class QueuedJobs:
         pods = js.parallelism if js.completions is None else min(js.parallelism, js.completions)
         state = kueue.ctx.state
         info = maker.info
-        requests = {name: int(v) * pods for name, v in zip(state.resources.names, info.requests.tolist(), strict=True)
-                    if v}
+        requests: dict[str, int] = {}
+        for res, v in zip(state.resources.names, info.requests.tolist(), strict=True):
+            if not v:
+                continue
+            if res in (GPU_RESOURCE, "gpu"):  # an extended-resource GPU count: Kueue counts milli-GPUs
+                requests[GPU_RESOURCE] = requests.get(GPU_RESOURCE, 0) + int(v) * GPU_MILLI * pods
+            else:
+                requests[res] = int(v) * pods
         if info.gpu_count:
-            requests[GPU_RESOURCE] = int(info.gpu_count) * int(info.gpu_milli) * pods
+            requests[GPU_RESOURCE] = requests.get(GPU_RESOURCE, 0) + int(info.gpu_count) * int(info.gpu_milli) * pods
         makers: dict[tuple[str, ...], PodMaker] = {(): maker}
         key = obj.key
 

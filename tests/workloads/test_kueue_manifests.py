@@ -509,3 +509,23 @@ def test_each_field_converts_to_its_section_entry(tmp_path: Path) -> None:
         }})
     assert sim.scenario.kueue == section.kueue
     assert sim.scenario.pod_groups == section.pod_groups
+
+
+def test_a_queued_jobs_gpu_limits_count_against_the_gpu_quota(tmp_path: Path) -> None:
+    """Pods with ``limits: {nvidia.com/gpu: 1}`` (requests default to limits): a Job of 2
+    such pods is a workload of 2 GPUs; a quota of 2 GPUs admits one Job at a time on a
+    node with 4: a at 0 (ends 105), b at 105 (ends 210)."""
+    def gpu_job(name: str) -> dict:
+        j = job(name, 2, cpu="1", labels=QUEUED)
+        j["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1"},
+                                                                       "limits": {GPU: 1}}
+        return j
+    docs = queue_docs()
+    docs[1]["spec"]["resourceGroups"][0] = {"coveredResources": ["cpu", GPU], "flavors": [
+        {"name": "f", "resources": [{"name": "cpu", "nominalQuota": 8}, {"name": GPU, "nominalQuota": 2}]}]}
+    sc = manifest_run(tmp_path, [*docs, gpu_job("a"), gpu_job("b")])
+    sc["cluster"]["node_pools"][0]["allocatable"][GPU] = 4
+    res = run(load(sc, tmp_path))
+    wf = res.frames["queue_workloads"].set_index("workload")
+    assert list(wf["gpu"]) == [2.0, 2.0]
+    assert list(wf["admitted"]) == [0.0, 105.0] and list(wf["finished"]) == [105.0, 210.0]
