@@ -115,6 +115,11 @@ class QueuedWorkload:
     evictions: int = 0
     borrowed: bool = False  # borrowed at its (last) admission
     signature: tuple = ()  # its requests, sorted: workloads alike in the quota's eyes
+    #: A workload whose own controller makes its pods (a queued Job,
+    #: :mod:`k8sim.batch.kueue_jobs`): ``start`` unsuspends it and returns no pods, the
+    #: owner calls :meth:`Kueue.finish` when it is done, and an eviction calls
+    #: ``evict(wl)`` (suspends it) instead of deleting pods.
+    evict: Callable[[QueuedWorkload], None] | None = None
 
 
 @dataclass
@@ -229,10 +234,12 @@ class Kueue:
         return self.lq_index[f"{namespace}/{name}"]
 
     def submit(self, name: str, lq: int, priority: int, pods: int, requests: dict[str, int], expected_s: float,
-               start: Callable[[QueuedWorkload, tuple[str, ...]], list[int]]) -> QueuedWorkload:
+               start: Callable[[QueuedWorkload, tuple[str, ...]], list[int]],
+               evict: Callable[[QueuedWorkload], None] | None = None) -> QueuedWorkload:
         """A new workload in LocalQueue ``lq`` now (see :class:`QueuedWorkload`)."""
         wl = QueuedWorkload(len(self.workloads), name, lq, self.lqs[lq].cq, int(priority), float(self.env.now),
-                            int(pods), {r: int(v) for r, v in requests.items() if v}, float(expected_s), start)
+                            int(pods), {r: int(v) for r, v in requests.items() if v}, float(expected_s), start,
+                            evict=evict)
         wl.signature = tuple(sorted(wl.requests.items()))
         self.workloads.append(wl)
         self._push(wl)
@@ -549,7 +556,7 @@ class Kueue:
         wl.live = set(pods)
         for p in pods:
             self.of_pod[p] = wl
-        if not pods:
+        if not pods and wl.evict is None:
             self._release(wl)
             wl.status, wl.finished = FINISHED, now
 
@@ -584,6 +591,16 @@ class Kueue:
         self._record()
         self._wake()
 
+    def finish(self, wl: QueuedWorkload) -> None:
+        """An admitted workload whose owner makes its pods is done (its Job finished):
+        its quota is released."""
+        if wl.status != ADMITTED:
+            return
+        wl.status, wl.finished = FINISHED, float(self.env.now)
+        self._release(wl)
+        self._record()
+        self._wake()
+
     def _evict(self, wl: QueuedWorkload, why: str) -> None:
         """Evict an admitted workload: its pods are deleted, its quota released, and it
         waits again in its queue (in its original place: the creation time orders it)."""
@@ -593,6 +610,8 @@ class Kueue:
         self._release(wl)
         pods = sorted(wl.live)
         wl.live = set()
+        if wl.evict is not None:
+            wl.evict(wl)
         for p in pods:
             self.of_pod.pop(p, None)
             api.delete_pod(p, _grace(self.ctx, p), "Preempted")

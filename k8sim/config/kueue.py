@@ -16,7 +16,14 @@ are created and go to the scheduler. The models mirror the API objects:
   ``kueue.x-k8s.io/queue-name`` label of a Job).
 - ``cohorts``: the cohorts ClusterQueues may join (Kueue creates cohorts implicitly
   from a name; k8sim asks for them to be listed so that a misspelt cohort is an error).
+- ``workloadPriorityClasses``: ``WorkloadPriorityClass``
+  (``workloadpriorityclass_types.go``): the priority of queued Jobs labelled
+  ``kueue.x-k8s.io/priority-class`` (:mod:`k8sim.batch.kueue_jobs`).
 - ``fairSharing``: Kueue's ``Configuration.fairSharing`` (``apis/config/v1beta1``).
+
+The same objects can be given as Kubernetes manifests
+(:mod:`k8sim.workloads.kueue_manifests`): they are converted to these models and
+appended to the section.
 - ``policy``: the job-level admission order: ``kueue`` (Kueue's own), or the batch
   baselines ``fifo``, ``sjf``, ``drf``, ``proportion`` (docs/batch.md).
 
@@ -41,10 +48,14 @@ from k8sim.config.pods import Toleration
 from k8sim.config.resources import Quantity
 
 __all__ = ["ClusterQueueSpec", "FlavorQuotas", "KueueSettings", "LocalQueueSpec", "ResourceFlavorSpec",
-           "ResourceGroup", "ResourceQuotaEntry", "QUEUE_NAME_LABEL"]
+           "ResourceGroup", "ResourceQuotaEntry", "WorkloadPriorityClassSpec", "QUEUE_NAME_LABEL",
+           "WORKLOAD_PRIORITY_CLASS_LABEL"]
 
-#: The label that puts a Job in a LocalQueue (``constants.QueueLabel``).
+#: The label that puts a Job in a LocalQueue (``pkg/controller/constants/constants.go``
+#: ``QueueLabel``).
 QUEUE_NAME_LABEL = "kueue.x-k8s.io/queue-name"
+#: The label naming a Job's WorkloadPriorityClass (same file, ``WorkloadPriorityClassLabel``).
+WORKLOAD_PRIORITY_CLASS_LABEL = "kueue.x-k8s.io/priority-class"
 #: The admission orders k8sim offers (docs/batch.md).
 POLICIES = ("kueue", "fifo", "sjf", "drf", "proportion")
 
@@ -165,11 +176,23 @@ class FairSharingConfig(K8sModel):
         min_length=1, max_length=2)
 
 
+class WorkloadPriorityClassSpec(K8sModel):
+    """A WorkloadPriorityClass (``workloadpriorityclass_types.go``): the priority of the
+    Kueue workloads of Jobs labelled ``kueue.x-k8s.io/priority-class: <name>`` (their
+    pods keep their own PriorityClass for kube-scheduler)."""
+
+    name: DnsSubdomain
+    value: int = Field(ge=-(2**31), le=2**31 - 1)  # int32
+    description: str = ""
+
+
 class KueueSettings(K8sModel):
     resource_flavors: list[ResourceFlavorSpec] = Field(default=[], alias="resourceFlavors")
     cohorts: list[CohortSpec] = []
-    cluster_queues: list[ClusterQueueSpec] = Field(default=[], alias="clusterQueues", min_length=1)
-    local_queues: list[LocalQueueSpec] = Field(default=[], alias="localQueues", min_length=1)
+    # At least one of each, here or as objects of a manifest workload (Scenario checks).
+    cluster_queues: list[ClusterQueueSpec] = Field(default=[], alias="clusterQueues")
+    local_queues: list[LocalQueueSpec] = Field(default=[], alias="localQueues")
+    workload_priority_classes: list[WorkloadPriorityClassSpec] = Field(default=[], alias="workloadPriorityClasses")
     fair_sharing: FairSharingConfig = Field(default=FairSharingConfig(), alias="fairSharing")
     # Job-level admission order: Kueue's, or a batch baseline (docs/batch.md).
     policy: Literal["kueue", "fifo", "sjf", "drf", "proportion"] = "kueue"
@@ -186,6 +209,7 @@ class KueueSettings(K8sModel):
         unique(self.cohorts, "cohorts")
         unique(self.cluster_queues, "clusterQueues")
         unique(self.local_queues, "localQueues", key=lambda q: f"{q.namespace}/{q.name}")
+        unique(self.workload_priority_classes, "workloadPriorityClasses")
         flavors = {f.name for f in self.resource_flavors}
         cohorts = {c.name for c in self.cohorts}
         for qi, q in enumerate(self.cluster_queues):

@@ -284,6 +284,8 @@ class Scenario(K8sModel):
     # Queues and quotas as Kueue models them; batch admission policies (docs/batch.md).
     kueue: KueueSettings | None = None
     _source: str = PrivateAttr(default="")
+    # The manifests' Kueue objects and PodGroups have joined kueue and podGroups.
+    _manifests_merged: bool = PrivateAttr(default=False)
 
     def has_controllers(self) -> bool:
         """Whether the run needs the workload controllers (manifest workloads, or a
@@ -308,9 +310,11 @@ class Scenario(K8sModel):
             raise ValueError(located("duration_s", "load, usage models and HPAs keep running: set duration_s"))
         return self
 
-    def _check_pod_groups(self) -> None:
+    def _check_pod_groups(self, manifest_pods: dict[str, int | None] | None = None) -> None:
         """PodGroups are unique; each has at least ``minMember`` pods that can join it
-        (the workloads carrying its label, where their pod count is known)."""
+        (the workloads carrying its label, where their pod count is known).
+        ``manifest_pods``: by ``namespace/name``, the pods of manifest objects labelled
+        for the group (None: not fixed)."""
         keys = [f"{g.namespace}/{g.name}" for g in self.pod_groups]
         dup = sorted({k for k in keys if keys.count(k) > 1})
         if dup:
@@ -324,6 +328,8 @@ class Scenario(K8sModel):
                 if t.labels.get(POD_GROUP_LABEL) != g.name or t.namespace != g.namespace:
                     continue
                 counts.append(_known_pods(w))
+            if manifest_pods and manifest_pods.get(f"{g.namespace}/{g.name}", 0) != 0:
+                counts.append(manifest_pods[f"{g.namespace}/{g.name}"])
             if counts and None not in counts and sum(counts) < g.min_member:  # type: ignore[arg-type]
                 raise ValueError(located(f"podGroups[{i}].minMember", (
                     f"{g.min_member} exceeds the {sum(counts)} pod(s) of the workloads labelled "  # type: ignore[arg-type]
@@ -337,7 +343,7 @@ class Scenario(K8sModel):
             if w.gang is not None:
                 raise ValueError(located(f"workloads[{i}].template.labels",
                                          "a gang workload makes a PodGroup per job: drop the pod-group label"))
-            if f"{w.template.namespace}/{label}" not in keys:
+            if f"{w.template.namespace}/{label}" not in keys and not self._manifest_objects_pending():
                 raise ValueError(located(f"workloads[{i}].template.labels", (
                     f"{POD_GROUP_LABEL}: {label} names no PodGroup of namespace {w.template.namespace!r} "
                     f"(podGroups: {sorted(keys) or 'none'})")))
@@ -445,11 +451,26 @@ class Scenario(K8sModel):
         for where, name in named:
             if name in taken:
                 raise ValueError(located(f"autoscaling.{where}", f"{name!r} also names a cluster node pool"))
+    def _manifest_objects_pending(self) -> bool:
+        """Whether manifest workloads may still add Kueue objects and PodGroups: then
+        references to them are checked once the manifests are read
+        (:func:`k8sim.workloads.kueue_manifests.with_manifest_batch`)."""
+        return any(w.manifest is not None for w in self.workloads) and not self._manifests_merged
+
     def _check_queues(self) -> None:
         """A workload's ``queue`` names a LocalQueue of its namespace."""
+        pending = self._manifest_objects_pending()
+        if self.kueue is not None and not pending:
+            for what, items in (("clusterQueues", self.kueue.cluster_queues), ("localQueues", self.kueue.local_queues)):
+                if not items:
+                    raise ValueError(located(f"kueue.{what}", (
+                        f"at least one is needed: list them here, or give {what[0].upper()}{what[1:-1]} objects "
+                        "(kueue.x-k8s.io/v1beta1) in a manifest workload")))
         for i, w in enumerate(self.workloads):
             if w.queue is None:
                 continue
+            if pending and (self.kueue is None or self.kueue.local_queue(w.template.namespace, w.queue) is None):
+                continue  # may be a manifest's LocalQueue
             if self.kueue is None:
                 raise ValueError(located(f"workloads[{i}].queue", "names a LocalQueue but the scenario has no "
                                          "kueue section"))

@@ -50,12 +50,24 @@ def apply(controllers: Any, obj: AppObject, workload: int, sampling: Sampling) -
         row = jobs.by_key.get(obj.key)
         if row is not None:
             j = jobs.jobs[row]
-            j.spec = replace(j.spec, parallelism=obj.batch.parallelism, suspend=obj.batch.suspend,
-                             active_deadline_s=obj.batch.active_deadline_s)
+            if j.spec.queue_name is not None:
+                # A queued Job: Kueue owns suspend, and its admitted pod count is fixed
+                # (k8sim.batch.kueue_jobs).
+                if obj.batch.parallelism != j.spec.parallelism:
+                    store.ctx.warnings.append(f"{obj.where}: Job {obj.key}: the parallelism of a queued Job is "
+                                              "not changed (its workload's pod count is fixed); the change is "
+                                              "ignored")
+                j.spec = replace(j.spec, active_deadline_s=obj.batch.active_deadline_s)
+            else:
+                j.spec = replace(j.spec, parallelism=obj.batch.parallelism, suspend=obj.batch.suspend,
+                                 active_deadline_s=obj.batch.active_deadline_s)
             if obj.template != j.maker.template:
                 store.ctx.warnings.append(f"{obj.where}: Job {obj.key}: the pod template of a Job is immutable; "
                                           "the change is ignored")
             jobs.queue.add(row)
+            return
+        if obj.batch.queue_name is not None:
+            _queued(controllers).submit(obj, workload, sampling, _maker(store, obj, sampling))
             return
         jobs.create(obj.name, obj.namespace, obj.batch, _maker(store, obj, sampling), workload)
     else:
@@ -68,3 +80,13 @@ def apply(controllers: Any, obj: AppObject, workload: int, sampling: Sampling) -
             cronjobs.queue.add(row)
             return
         cronjobs.create(obj.name, obj.namespace, obj.batch, _maker(store, obj, sampling), workload)
+
+
+def _queued(controllers: Any) -> Any:
+    """The run's queued Jobs (:class:`k8sim.batch.kueue_jobs.QueuedJobs`), made at the
+    first one (the loader has checked that the run has queues)."""
+    if controllers.queued is None:
+        from k8sim.batch.kueue_jobs import QueuedJobs
+
+        controllers.queued = QueuedJobs(controllers.store.ctx.components["kueue"], controllers.jobs)
+    return controllers.queued

@@ -54,6 +54,7 @@ class Controllers:
     cronjobs: Any = None  # CronJobController
     disruption: Any = None  # DisruptionController (PodDisruptionBudgets)
     quota: Any = None  # ResourceQuotaAdmission (k8sim.controllers.quota), None without quotas
+    queued: Any = None  # QueuedJobs (k8sim.batch.kueue_jobs): Jobs run through Kueue, made at the first
 
     def apply(self, obj: AppObject, workload: int, start: Any, duration: Any) -> None:
         """``kubectl apply`` of ``obj`` now: create it, or update the object of that

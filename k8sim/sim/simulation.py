@@ -54,6 +54,7 @@ from k8sim.sim.build.shapes import ShapeBook, spec_resources
 from k8sim.sim.sources import WorkloadSources, min_resources_vector
 from k8sim.storage.component import Storage
 from k8sim.workloads.hpa_manifests import with_manifest_hpas
+from k8sim.workloads.kueue_manifests import with_manifest_batch
 from k8sim.workloads.runtimeclass_manifests import with_manifest_runtime_classes
 from k8sim.workloads.storage_manifests import storage_objects
 
@@ -90,6 +91,9 @@ class Simulation:
         if app_inputs:
             scenario = with_manifest_runtime_classes(scenario, app_inputs)
             scenario = with_manifest_hpas(scenario, app_inputs)
+        batch_warnings: list[str] = []
+        if app_inputs:
+            scenario = with_manifest_batch(scenario, app_inputs, batch_warnings)
         #: The scenario as run (with the manifests' RuntimeClass objects in ``runtimeClasses``).
         self.scenario = scenario
         self.state = ClusterState(resource_index(scenario, controllers.input_resources(app_inputs)))
@@ -98,6 +102,7 @@ class Simulation:
         self.ctx = Context(self.env, self.api, self.streams, scenario, self.seed)
         #: What the build found questionable but runnable (kept in the provenance).
         self.warnings = self.ctx.warnings
+        self.warnings.extend(batch_warnings)
         self.trace_node_counts = build_nodes(self.ctx)
         # Node groups / NodePools of the node autoscalers (None without them).
         self.node_autoscaling = autoscaling_assembly.add_initial_nodes(self.ctx)

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from k8sim.config.k8s_types import LabelSelector
+from k8sim.config.kueue import QUEUE_NAME_LABEL, WORKLOAD_PRIORITY_CLASS_LABEL
 from k8sim.config.loader import format_loc
 from k8sim.controllers.jobpolicy import (
     ACTIONS,
@@ -74,6 +75,11 @@ class JobSpec:
     backoff_limit_per_index: int | None = None
     max_failed_indexes: int | None = None
     success_policy: tuple[SuccessRule, ...] | None = None
+    #: Kueue: the Job's ``kueue.x-k8s.io/queue-name`` label (a LocalQueue of its
+    #: namespace; the Job is then created suspended and admitted by the queue) and its
+    #: ``kueue.x-k8s.io/priority-class`` label (a WorkloadPriorityClass).
+    queue_name: str | None = None
+    workload_priority_class: str | None = None
 
     @property
     def only_replace_failed(self) -> bool:
@@ -390,6 +396,9 @@ def _job(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
     spec = doc.r.mapping_or_empty(doc.obj.get("spec"), doc.at("spec"))
     n = len(doc.r.problems)
     js = _job_spec(doc, spec, "spec")
+    labels = doc.r.strings(meta.get("labels"), doc.at("metadata.labels"))
+    js.queue_name = labels.get(QUEUE_NAME_LABEL) or None
+    js.workload_priority_class = labels.get(WORKLOAD_PRIORITY_CLASS_LABEL) or None
     template, pc, sel, knobs = _template(doc, spec, "spec", priorities, ns, meta)
     _check_template_policies(doc, js, template, "spec")
     if template is None or len(doc.r.problems) > n:
@@ -427,6 +436,11 @@ def _cronjob(doc: Any, out: m.ManifestSet, priorities: dict[str, int]) -> None:
         r.problem(doc.at("spec.jobTemplate"), "required: the job template")
         return
     jmeta = r.mapping_or_empty(jt.get("metadata"), doc.at("spec.jobTemplate.metadata"))
+    for key in (QUEUE_NAME_LABEL, WORKLOAD_PRIORITY_CLASS_LABEL):
+        if key in r.mapping_or_empty(jmeta.get("labels"), doc.at("spec.jobTemplate.metadata.labels")):
+            r.problem(doc.at(f"spec.jobTemplate.metadata.labels.{key}"),
+                      "queued CronJobs are not modelled yet (a run without the queue would be wrong); "
+                      "queue batch/v1 Jobs, or remove the label")
     jspec = r.mapping_or_empty(jt.get("spec"), doc.at("spec.jobTemplate.spec"))
     js = _job_spec(doc, jspec, "spec.jobTemplate.spec")
     template, pc, sel, knobs = _template(doc, jspec, "spec.jobTemplate.spec", priorities, ns, meta)

@@ -28,6 +28,12 @@ Each object is handed to the handler registered for its ``apiVersion`` and ``kin
 - ``autoscaling/v2`` HorizontalPodAutoscaler -> an HPA of the run, beside the scenario's
   ``autoscaling.horizontal_pod_autoscalers`` (:mod:`k8sim.workloads.hpa_manifests`).
 
+- ``kueue.x-k8s.io/v1beta1`` ResourceFlavor, ClusterQueue, LocalQueue,
+  WorkloadPriorityClass, Cohort -> entries of the scenario's ``kueue`` section;
+  ``scheduling.x-k8s.io/v1alpha1`` PodGroup -> a ``podGroups`` entry
+  (:mod:`k8sim.workloads.kueue_manifests`); a Job labelled ``kueue.x-k8s.io/queue-name``
+  is admitted by its queue (:mod:`k8sim.batch.kueue_jobs`).
+
 Kinds that k8sim will model but does not yet (``v1`` ReplicationController) are errors:
 running without them would be silently wrong.
 Kinds with no effect on scheduling (Service, ConfigMap, Secret, ServiceAccount, RBAC,
@@ -254,6 +260,7 @@ class ManifestSet:
     source: str
     objects: list[AppObject] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # of the Namespace objects
     priority_classes: list[PriorityClass] = field(default_factory=list)
     nodes: list[ManifestNode] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -266,6 +273,13 @@ class ManifestSet:
     #: HorizontalPodAutoscaler objects (:mod:`k8sim.workloads.hpa_manifests`): (object,
     #: "file: document[i]").
     hpas: list[tuple[Any, str]] = field(default_factory=list)
+    #: Kueue objects (``kueue.x-k8s.io/v1beta1``, :mod:`k8sim.workloads.kueue_manifests`):
+    #: :class:`~k8sim.workloads.kueue_manifests.KueueObject` (kind, the object as an
+    #: entry of the scenario's ``kueue`` section, "file: document[i]").
+    kueue: list[Any] = field(default_factory=list)
+    #: PodGroup objects (``scheduling.x-k8s.io/v1alpha1``): (the group as a
+    #: :class:`~k8sim.config.batch.PodGroupSpec`, "file: document[i]").
+    pod_groups: list[tuple[Any, str]] = field(default_factory=list)
 
 
 class _Doc:
@@ -870,6 +884,7 @@ def _namespace(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
     got = object_meta(doc)
     if got is not None:
         out.namespaces.append(got[1])
+        out.namespace_labels[got[1]] = doc.r.strings(got[0].get("labels"), doc.at("metadata.labels"))
 
 
 def _priority_class(doc: _Doc, out: ManifestSet, priorities: dict[str, int]) -> None:
@@ -960,6 +975,7 @@ _meta, _knobs, _MODELLED, _SELECTOR, _POD_SPEC_FIELDS = (object_meta, read_knobs
 # Further kinds register themselves on import (after this module's definitions).
 from k8sim.workloads import batch_manifests as _batch  # noqa: E402,F401
 from k8sim.workloads import hpa_manifests as _hpa  # noqa: E402,F401
+from k8sim.workloads import kueue_manifests as _kueue  # noqa: E402,F401
 from k8sim.workloads import policy_manifests as _policy  # noqa: E402,F401
 from k8sim.workloads import runtimeclass_manifests as _runtimeclass  # noqa: E402,F401
 from k8sim.workloads import storage_manifests as _storage  # noqa: E402,F401
