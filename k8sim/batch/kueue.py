@@ -139,6 +139,9 @@ class _ClusterQueue:
     # (priority, requests) -> workloads in the LocalQueues' heaps / set aside.
     waiting: Counter[tuple] = field(default_factory=Counter)
     aside: Counter[tuple] = field(default_factory=Counter)
+    # BestEffortFIFO: the workload whose preemptions are in progress stays the head
+    # until it is admitted (see ``Kueue._stick``).
+    sticky: QueuedWorkload | None = None
 
 
 @dataclass
@@ -316,6 +319,7 @@ class Kueue:
                 if a.mode == "preempt" and self.policy == "kueue":
                     victims = [] if self._dominated(wl) else self._preempt(wl, a)
                     if victims:
+                        self._stick(wl)
                         for v in victims:
                             self._evict(v, f"preempted to admit {wl.name}")
                         progressed = True
@@ -378,7 +382,9 @@ class Kueue:
             if c.spec.queueing_strategy == "StrictFIFO" or not self._fails(wl, a):
                 return swept
             swept = True
-            whole = len(c.waiting) == 1 and all(
+            # A sticky head may be newer than the alike workloads behind it, which may
+            # then have more candidates (``_dominated``): those go one by one.
+            whole = c.sticky is not wl and len(c.waiting) == 1 and all(
                 self._fails(w2, a2) and (cqs[c2].spec.queueing_strategy == "StrictFIFO" or len(cqs[c2].waiting) == 1)
                 for _k2, c2, w2, a2 in cand[1:])
             if not whole:
@@ -434,6 +440,39 @@ class Kueue:
         if self.policy == "drf":
             return (self._tenant_share(wl.lq), wl.created, wl.index)
         return (self._proportion_share(wl.lq), wl.created, wl.index)
+
+    def _stick(self, wl: QueuedWorkload) -> None:
+        """A BestEffortFIFO head that preempts stays its ClusterQueue's head until it
+        is admitted: Kueue's sticky head (``pkg/cache/queue/cluster_queue.go``
+        ``preemptorWorkload``, set by ``requeueIfNotPresent`` on
+        ``RequeueReasonPendingPreemption`` and ordered first by ``baseCompareFunc``;
+        Kueue#7101, #6929). Without it the release of the victims' quota requeues the
+        queue's set-aside workloads; a higher-priority one among them becomes the head
+        again, and the freed quota can go to the victim itself (its queue's share is
+        now the lower), which the preemptor evicts again: a loop at one instant.
+        Upstream keeps one such workload per queue; an earlier one loses its place."""
+        c = self.cqs[wl.cq]
+        if self.policy != "kueue" or c.spec.queueing_strategy != "BestEffortFIFO" or c.sticky is wl:
+            return
+        old = c.sticky
+        if old is not None and old.status == PENDING:
+            self._rekey(old, self._key(old))
+        c.sticky = wl
+        self._rekey(wl, (-math.inf, wl.created, wl.index))
+
+    def _rekey(self, wl: QueuedWorkload, key: tuple) -> None:
+        """Give pending ``wl`` a new queue key, wherever it waits (heap or aside)."""
+        c = self.cqs[wl.cq]
+        for i, e in enumerate(c.inadmissible):
+            if e[2] is wl:
+                c.inadmissible[i] = (key, wl.index, wl)
+                return
+        h = self.lqs[wl.lq].heap
+        for i, e in enumerate(h):
+            if e[2] is wl:
+                h[i] = (key, wl.index, wl)
+                heapq.heapify(h)
+                return
 
     def _set_aside(self, wl: QueuedWorkload) -> None:
         """BestEffortFIFO: the head that cannot be admitted now waits aside."""
@@ -529,6 +568,8 @@ class Kueue:
         heapq.heappop(self.lqs[wl.lq].heap)
         self._changes += 1
         c = self.cqs[wl.cq]
+        if c.sticky is wl:
+            c.sticky = None
         c.pending -= 1
         _drop(c.waiting, (wl.priority, wl.signature))
         now = float(self.env.now)
