@@ -136,6 +136,7 @@ class _ClusterQueue:
     inadmissible: list[tuple] = field(default_factory=list)  # heap entries set aside
     admitted: list[QueuedWorkload] = field(default_factory=list)
     pending: int = 0
+    pending_pods: int = 0
     # (priority, requests) -> workloads in the LocalQueues' heaps / set aside.
     waiting: Counter[tuple] = field(default_factory=Counter)
     aside: Counter[tuple] = field(default_factory=Counter)
@@ -258,6 +259,7 @@ class Kueue:
         heapq.heappush(self.lqs[wl.lq].heap, (self._key(wl), wl.index, wl))
         c = self.cqs[wl.cq]
         c.pending += 1
+        c.pending_pods += wl.pods
         c.waiting[(wl.priority, wl.signature)] += 1
 
     def _wake(self) -> None:
@@ -580,6 +582,7 @@ class Kueue:
         if c.preemptor is wl:
             c.preemptor = None
         c.pending -= 1
+        c.pending_pods -= wl.pods
         _drop(c.waiting, (wl.priority, wl.signature))
         now = float(self.env.now)
         wl.status, wl.assignment, wl.flavors, wl.borrowed = ADMITTED, a.amounts, a.flavors, a.borrows
@@ -931,7 +934,8 @@ class Kueue:
                                                for li in range(len(self.lqs)))))
         for ci, c in enumerate(self.cqs):
             self._series.append((now, ci, c.pending, len(c.admitted),  # (set-aside ones included)
-                                 tuple(c.quota.usage.get(fr, 0) for fr in self._frs)))
+                                 tuple(c.quota.usage.get(fr, 0) for fr in self._frs), c.pending_pods,
+                                 dominant_resource_share(c.quota, c.spec.fair_sharing.weight)))
 
     def workloads_frame(self) -> pd.DataFrame:
         """One row per workload (docs/batch.md)."""
@@ -965,13 +969,15 @@ class Kueue:
     def usage_frame(self) -> pd.DataFrame:
         """Quota use over time: one row per change of a ClusterQueue and flavor-resource
         (the last state of each instant): ``usage`` and ``nominal`` in natural units
-        (CPU cores, bytes, GPUs, counts), ``borrowed`` (usage above nominal), and the
-        queue's ``pending`` and ``admitted`` workloads."""
+        (CPU cores, bytes, GPUs, counts), ``borrowed`` (usage above nominal), the
+        queue's ``pending`` and ``admitted`` workloads, ``pending_pods`` (the pods of its
+        pending workloads) and ``weighted_share`` (Kueue's dominant resource share, the
+        value fair sharing orders by: :func:`~k8sim.batch.quota.dominant_resource_share`)."""
         last: dict[tuple[float, int], tuple] = {}
-        for t, ci, pend, adm, use in self._series:
-            last[(t, ci)] = (pend, adm, use)
+        for t, ci, pend, adm, use, pods, share in self._series:
+            last[(t, ci)] = (pend, adm, use, pods, share)
         rows = []
-        for (t, ci), (pend, adm, use) in sorted(last.items()):
+        for (t, ci), (pend, adm, use, pods, share) in sorted(last.items()):
             q = self.cqs[ci].quota
             for k, fr in enumerate(self._frs):
                 nominal = q.nominal.get(fr)
@@ -979,14 +985,14 @@ class Kueue:
                     continue
                 scale = _unit(fr[1])
                 rows.append((t, self.cqs[ci].spec.name, fr[0], fr[1], use[k] / scale, nominal / scale,
-                             max(0, use[k] - nominal) / scale, pend, adm))
+                             max(0, use[k] - nominal) / scale, pend, adm, pods, share))
         f = pd.DataFrame(rows, columns=["time", "cluster_queue", "flavor", "resource", "usage", "nominal", "borrowed",
-                                        "pending", "admitted"])
+                                        "pending", "admitted", "pending_pods", "weighted_share"])
         for col in ("cluster_queue", "flavor", "resource"):
             f[col] = f[col].astype("string")
-        for col in ("time", "usage", "nominal", "borrowed"):
+        for col in ("time", "usage", "nominal", "borrowed", "weighted_share"):
             f[col] = f[col].astype("float64")
-        for col in ("pending", "admitted"):
+        for col in ("pending", "admitted", "pending_pods"):
             f[col] = f[col].astype("int64")
         return f
 
