@@ -33,13 +33,15 @@ follows Kueue's scheduler (``pkg/scheduler/scheduler.go`` ``schedule``):
    first, lower priority first, most recently admitted first
    (``common/ordering.go`` ``CandidatesOrdering``), removed one by one until the head
    fits (without borrowing when reclaiming from the cohort), then added back in reverse
-   when the head still fits without them (``fillBackWorkloads``). With fair sharing, a
-   victim of another queue must satisfy one of the ``preemptionStrategies``
-   (``fairsharing/strategy.go``).
+   when the head still fits without them (``fillBackWorkloads``). With fair sharing,
+   ``fairPreemptions`` and its ``preemptionStrategies`` (``fairsharing/strategy.go``;
+   ``Kueue._fair_preempt``). A head that found victims stays its queue's head and is
+   taken first until admitted (``Kueue._stick``).
 
 k8sim's simplifications (docs/batch.md): one cohort level (no hierarchical cohorts);
-an evicted workload's quota is released at once and the preemptor is admitted in the
-same instant (upstream: a later cycle, once the victims' eviction is finished); a
+an evicted workload's quota is released at once and the preemptor, taken first, is
+normally admitted in the same instant (upstream: a later cycle, once the victims'
+eviction is finished); a
 scheduling cycle takes no virtual time; admission checks, ``waitForPodsReady``,
 ``borrowWithinCohort``, topology-aware scheduling and partial admission are not
 modelled.
