@@ -107,7 +107,26 @@ def test_fair_preemptions_as_upstreams_test_fair_preemptions(case: str, workload
     assert (incoming in admitted) == bool(victims), case
 
 
-def test_a_preemptor_behind_ineligible_heads_keeps_the_quota_it_freed() -> None:
+@pytest.fixture
+def evictions_once(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[float, int]]:
+    """A guard on the real component: a workload evicted twice at one instant raises
+    (the preemption loop would otherwise never return). Returns the evictions seen."""
+    seen: Counter[tuple[float, int]] = Counter()
+    evict = Kueue._evict
+
+    def guarded(self: Kueue, wl, why: str) -> None:  # noqa: ANN001
+        key = (float(self.env.now), wl.index)
+        seen[key] += 1
+        if seen[key] > 1:
+            raise AssertionError(f"{wl.name} evicted twice at {key[0]} s: {why}")
+        evict(self, wl, why)
+
+    monkeypatch.setattr(Kueue, "_evict", guarded)
+    return seen
+
+
+def test_a_preemptor_behind_ineligible_heads_keeps_the_quota_it_freed(
+        evictions_once: Counter[tuple[float, int]]) -> None:
     """Upstream's integration case "workload admits when several higher priority
     blocking workloads in front" (kueue#7101,
     ``test/integration/singlecluster/scheduler/fairsharing/fair_sharing_test.go``), with
@@ -127,7 +146,8 @@ def test_a_preemptor_behind_ineligible_heads_keeps_the_quota_it_freed() -> None:
     them again, for ever. With it p is admitted at 20 s (p2's share 555.6, upstream's
     556 after rounding up), p1 keeps two (444.4, upstream's 445); h7, h6 and p1's
     evicted ones cannot preempt anyone (their shares would exceed the targets'); each
-    eviction happens once."""
+    eviction happens once (without the preemptor rule, w2 is evicted again and again at
+    20 s: the guard fails the test instead of letting it hang)."""
     sc = cohort({"lender": 9, "p1": 0, "p2": 0},
                 [(f"w{i}", "p1", 2, 0, 0) for i in range(4)]
                 + [("h7", "p2", 7, 999, 10), ("h6", "p2", 6, 999, 11), ("p", "p2", 5, 0, 20)])
@@ -135,28 +155,16 @@ def test_a_preemptor_behind_ineligible_heads_keeps_the_quota_it_freed() -> None:
     assert f.loc["p-0", "admitted"] == 20.0 and f.loc["p-0", "status"] == "Admitted"
     assert f["evictions"].to_dict() == {"w0-0": 0, "w1-0": 0, "w2-0": 1, "w3-0": 1, "h7-0": 0, "h6-0": 0, "p-0": 0}
     assert list(f.index[f["status"] == "Admitted"]) == ["w0-0", "w1-0", "p-0"]
+    assert sorted(evictions_once.values()) == [1, 1]
 
 
 @pytest.mark.slow
 def test_fair_sharing_preemption_does_not_evict_a_workload_twice_at_one_instant(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        evictions_once: Counter[tuple[float, int]]) -> None:
     """Weights 1/2/1, 2- and 6-GPU jobs at half load (the shortcuts test's mix): at
     8739 s a small job of queue a preempted a 6-GPU job of b; the release requeued a's
     set-aside 8-GPU head, b's evicted job (lower share) took the freed GPUs back, a's
-    head failed again and the small job preempted again, for ever at that instant.
-    A guard counts the evictions of each workload at each instant (the real component
-    runs; the guard only raises where the loop would never return)."""
-    seen: Counter[tuple[float, int]] = Counter()
-    evict = Kueue._evict
-
-    def guarded(self: Kueue, wl, why: str) -> None:  # noqa: ANN001
-        key = (float(self.env.now), wl.index)
-        seen[key] += 1
-        if seen[key] > 1:
-            raise AssertionError(f"{wl.name} evicted twice at {key[0]} s: {why}")
-        evict(self, wl, why)
-
-    monkeypatch.setattr(Kueue, "_evict", guarded)
+    head failed again and the small job preempted again, for ever at that instant."""
     r = Simulation(validate_scenario(mixed_scenario(True, "BestEffortFIFO", 2, 6, 0.5))).run()
     wf = r.frames["queue_workloads"]
-    assert wf["evictions"].sum() == len(seen) > 0
+    assert wf["evictions"].sum() == len(evictions_once) > 0
