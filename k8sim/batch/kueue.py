@@ -33,13 +33,15 @@ follows Kueue's scheduler (``pkg/scheduler/scheduler.go`` ``schedule``):
    first, lower priority first, most recently admitted first
    (``common/ordering.go`` ``CandidatesOrdering``), removed one by one until the head
    fits (without borrowing when reclaiming from the cohort), then added back in reverse
-   when the head still fits without them (``fillBackWorkloads``). With fair sharing, a
-   victim of another queue must satisfy one of the ``preemptionStrategies``
-   (``fairsharing/strategy.go``).
+   when the head still fits without them (``fillBackWorkloads``). With fair sharing,
+   ``fairPreemptions`` and its ``preemptionStrategies`` (``fairsharing/strategy.go``;
+   ``Kueue._fair_preempt``). A head that found victims stays its queue's head and is
+   taken first until admitted (``Kueue._stick``).
 
 k8sim's simplifications (docs/batch.md): one cohort level (no hierarchical cohorts);
-an evicted workload's quota is released at once and the preemptor is admitted in the
-same instant (upstream: a later cycle, once the victims' eviction is finished); a
+an evicted workload's quota is released at once and the preemptor, taken first, is
+normally admitted in the same instant (upstream: a later cycle, once the victims'
+eviction is finished); a
 scheduling cycle takes no virtual time; admission checks, ``waitForPodsReady``,
 ``borrowWithinCohort``, topology-aware scheduling and partial admission are not
 modelled.
@@ -62,7 +64,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -141,9 +143,13 @@ class _ClusterQueue:
     inadmissible: list[tuple] = field(default_factory=list)  # heap entries set aside
     admitted: list[QueuedWorkload] = field(default_factory=list)
     pending: int = 0
+    pending_pods: int = 0
     # (priority, requests) -> workloads in the LocalQueues' heaps / set aside.
     waiting: Counter[tuple] = field(default_factory=Counter)
     aside: Counter[tuple] = field(default_factory=Counter)
+    # The workload whose preemptions are in progress, until it is admitted (its
+    # queue's head, and first in the cycle's order: see ``Kueue._stick``).
+    preemptor: QueuedWorkload | None = None
 
 
 @dataclass
@@ -262,6 +268,7 @@ class Kueue:
         heapq.heappush(self.lqs[wl.lq].heap, (self._key(wl), wl.index, wl))
         c = self.cqs[wl.cq]
         c.pending += 1
+        c.pending_pods += wl.pods
         c.waiting[(wl.priority, wl.signature)] += 1
 
     def _wake(self) -> None:
@@ -323,6 +330,7 @@ class Kueue:
                 if a.mode == "preempt" and self.policy == "kueue":
                     victims = [] if self._dominated(wl) else self._preempt(wl, a)
                     if victims:
+                        self._stick(wl)
                         for v in victims:
                             self._evict(v, f"preempted to admit {wl.name}")
                         progressed = True
@@ -385,7 +393,9 @@ class Kueue:
             if c.spec.queueing_strategy == "StrictFIFO" or not self._fails(wl, a):
                 return swept
             swept = True
-            whole = len(c.waiting) == 1 and all(
+            # A sticky head may be newer than the alike workloads behind it, which may
+            # then have more candidates (``_dominated``): those go one by one.
+            whole = c.preemptor is not wl and len(c.waiting) == 1 and all(
                 self._fails(w2, a2) and (cqs[c2].spec.queueing_strategy == "StrictFIFO" or len(cqs[c2].waiting) == 1)
                 for _k2, c2, w2, a2 in cand[1:])
             if not whole:
@@ -422,18 +432,22 @@ class Kueue:
         a subset of that workload's (``LowerOrNewerEqualPriority`` counts only newer
         ones), its cohort candidates and their order are the same and are tried first
         (from the same state, so with the same reclaim decisions), and removing fewer
-        victims never frees more quota (``available`` falls as usage grows)."""
+        victims never frees more quota (``available`` falls as usage grows). Not used
+        with fair sharing, whose search interleaves queues by their shares (a smaller
+        candidate set is not shown to fail whenever a larger one does)."""
+        if self.fair_sharing:
+            return False
         self._fresh()
         t = self._failed.get((wl.cq, wl.priority, wl.signature))
         return t is not None and wl.created >= t
 
     def _order(self, wl: QueuedWorkload, a: _Assignment) -> tuple:
         if self.policy == "kueue":
+            c = self.cqs[wl.cq]
             if self.fair_sharing:
-                c = self.cqs[wl.cq]
                 share = dominant_resource_share(c.quota, c.spec.fair_sharing.weight, a.amounts)
-                return (share, -wl.priority, wl.created, wl.index)
-            return (a.borrows, -wl.priority, wl.created, wl.index)
+                return (c.preemptor is not wl, share, -wl.priority, wl.created, wl.index)
+            return (c.preemptor is not wl, a.borrows, -wl.priority, wl.created, wl.index)
         if self.policy == "fifo":
             return (wl.created, wl.index)
         if self.policy == "sjf":
@@ -441,6 +455,44 @@ class Kueue:
         if self.policy == "drf":
             return (self._tenant_share(wl.lq), wl.created, wl.index)
         return (self._proportion_share(wl.lq), wl.created, wl.index)
+
+    def _stick(self, wl: QueuedWorkload) -> None:
+        """``wl`` preempts: until it is admitted it is its ClusterQueue's preemptor
+        (``pkg/cache/queue/cluster_queue.go`` ``preemptorWorkload``, set by
+        ``requeueIfNotPresent`` on ``RequeueReasonPendingPreemption``; one per queue).
+        In a BestEffortFIFO queue it stays the head (the *sticky* head,
+        ``baseCompareFunc``; Kueue#7101, #6929), and the cycle takes it before the other
+        heads (``PrioritizePreemptorWorkloads``: ``fair_sharing_iterator.go``
+        ``entryComparer.less`` and ``makeClassicalIterator``, step 1). Without both, the
+        release of the victims' quota can give that quota to another head first,
+        possibly the victim itself (its queue's share just fell), which the preemptor
+        then evicts again: a loop at one instant (k8sim releases a victim's quota at
+        once; upstream the same steal happens once the eviction completes, Kueue#13797,
+        #14543)."""
+        c = self.cqs[wl.cq]
+        if self.policy != "kueue" or c.preemptor is wl:
+            return
+        old = c.preemptor
+        c.preemptor = wl
+        if c.spec.queueing_strategy != "BestEffortFIFO":
+            return
+        if old is not None and old.status == PENDING:
+            self._rekey(old, self._key(old))
+        self._rekey(wl, (-math.inf, wl.created, wl.index))
+
+    def _rekey(self, wl: QueuedWorkload, key: tuple) -> None:
+        """Give pending ``wl`` a new queue key, wherever it waits (heap or aside)."""
+        c = self.cqs[wl.cq]
+        for i, e in enumerate(c.inadmissible):
+            if e[2] is wl:
+                c.inadmissible[i] = (key, wl.index, wl)
+                return
+        h = self.lqs[wl.lq].heap
+        for i, e in enumerate(h):
+            if e[2] is wl:
+                h[i] = (key, wl.index, wl)
+                heapq.heapify(h)
+                return
 
     def _set_aside(self, wl: QueuedWorkload) -> None:
         """BestEffortFIFO: the head that cannot be admitted now waits aside."""
@@ -536,7 +588,10 @@ class Kueue:
         heapq.heappop(self.lqs[wl.lq].heap)
         self._changes += 1
         c = self.cqs[wl.cq]
+        if c.preemptor is wl:
+            c.preemptor = None
         c.pending -= 1
+        c.pending_pods -= wl.pods
         _drop(c.waiting, (wl.priority, wl.signature))
         now = float(self.env.now)
         wl.status, wl.assignment, wl.flavors, wl.borrowed = ADMITTED, a.amounts, a.flavors, a.borrows
@@ -620,7 +675,10 @@ class Kueue:
     # -- preemption ------------------------------------------------------------------------
 
     def _preempt(self, wl: QueuedWorkload, a: _Assignment) -> list[QueuedWorkload]:
-        """``classicalPreemptions`` (see the module docstring, step 5); [] if nothing helps."""
+        """``classicalPreemptions`` (see the module docstring, step 5); [] if nothing helps.
+        With fair sharing, ``_fair_preempt``."""
+        if self.fair_sharing:
+            return self._fair_preempt(wl, a)
         c = self.cqs[wl.cq]
         pol = c.spec.preemption
         need = set(a.amounts)
@@ -633,7 +691,7 @@ class Kueue:
                         cands.append(v)
         cohort = c.quota.cohort
         cross = []
-        if cohort is not None and (pol.reclaim_within_cohort != "Never" or self.fair_sharing):
+        if cohort is not None and pol.reclaim_within_cohort != "Never":
             for x in self.cqs:
                 if x is c or x.quota.cohort is not cohort:
                     continue
@@ -641,8 +699,6 @@ class Kueue:
                     if not need & set(v.assignment):
                         continue
                     if pol.reclaim_within_cohort == "LowerPriority" and v.priority >= wl.priority:
-                        continue
-                    if pol.reclaim_within_cohort == "Never" and not self.fair_sharing:
                         continue
                     cross.append(v)
         if not cands and not cross:
@@ -652,8 +708,8 @@ class Kueue:
         for allow_borrowing, pool in attempts:
             removed: list[QueuedWorkload] = []
             for v in pool:
-                if v.cq != wl.cq and not self._reclaimable(v, wl, a):
-                    continue
+                if v.cq != wl.cq and not any(self.cqs[v.cq].quota.borrowed(fr) > 0 for fr in a.amounts):
+                    continue  # a queue is reclaimed from only while it borrows
                 self._unuse(v)
                 removed.append(v)
                 if self._fits(wl.cq, a.amounts, allow_borrowing):
@@ -670,25 +726,165 @@ class Kueue:
                 self._use(v2)
         return []
 
-    def _reclaimable(self, v: QueuedWorkload, wl: QueuedWorkload, a: _Assignment) -> bool:
-        """A workload of another queue may be preempted while its queue borrows in a
-        contested flavor-resource; with fair sharing, when a strategy allows it."""
-        x = self.cqs[v.cq]
-        if not any(x.quota.borrowed(fr) > 0 for fr in a.amounts):
-            return False
-        if not self.fair_sharing:
-            return True
-        c = self.cqs[wl.cq]
-        mine = dominant_resource_share(c.quota, c.spec.fair_sharing.weight, a.amounts)
+    # -- fair sharing preemption (``preemption.go`` ``fairPreemptions``) ---------------------
+
+    def _drs(self, ci: int) -> tuple[int, float]:
+        """A ClusterQueue's dominant resource share now, as a key ordered like
+        ``CompareDRS`` (``pkg/cache/scheduler/fair_sharing.go``): a borrowing queue of
+        weight 0 ranks above every other, and such queues by their unweighted ratio."""
+        x = self.cqs[ci]
         w = x.spec.fair_sharing.weight
-        old = dominant_resource_share(x.quota, w)
-        new = dominant_resource_share(x.quota, w, {fr: -n for fr, n in v.assignment.items()})
-        for s in self.settings.fair_sharing.preemption_strategies:
-            if s == "LessThanOrEqualToFinalShare" and mine <= new:
-                return True
-            if s == "LessThanInitialShare" and mine < old:
-                return True
-        return False
+        if w == 0:
+            r = dominant_resource_share(x.quota, 1.0)
+            return (1, r) if r > 0 else (0, 0.0)
+        return (0, dominant_resource_share(x.quota, w))
+
+    def _fair_candidates(self, wl: QueuedWorkload, need: set[FR]) -> list[QueuedWorkload]:
+        """``findCandidates``: admitted workloads of the preemptor's queue allowed by
+        ``withinClusterQueue`` and, when ``reclaimWithinCohort`` is not ``Never``, of the
+        cohort's other queues that borrow in a flavor-resource needing preemption
+        (``cqIsBorrowing``) and are allowed by that policy; each must use such a
+        flavor-resource. Sorted by ``CandidatesOrdering`` (``common/ordering.go``)."""
+        c = self.cqs[wl.cq]
+        pol = c.spec.preemption
+        out: list[QueuedWorkload] = []
+        if pol.within_cluster_queue != "Never":
+            for v in c.admitted:
+                if need & set(v.assignment) and (v.priority < wl.priority or (
+                        pol.within_cluster_queue == "LowerOrNewerEqualPriority" and v.priority == wl.priority
+                        and v.created > wl.created)):
+                    out.append(v)
+        cohort = c.quota.cohort
+        if cohort is not None and pol.reclaim_within_cohort != "Never":
+            for x in self.cqs:
+                if x is c or x.quota.cohort is not cohort or not any(x.quota.borrowed(fr) > 0 for fr in need):
+                    continue
+                for v in x.admitted:
+                    if need & set(v.assignment) and (pol.reclaim_within_cohort == "Any" or v.priority < wl.priority):
+                        out.append(v)
+        out.sort(key=lambda v: (v.cq == wl.cq, v.priority, -v.admitted_at, -v.index))
+        return out
+
+    def _target_queues(self, wl: QueuedWorkload, by_cq: dict[int, list[QueuedWorkload]],
+                       pruned: set[int]) -> Iterator[int]:
+        """``TargetClusterQueueOrdering.Iter`` (``fairsharing/ordering.go``) for one
+        cohort level: the queue with candidates left and the highest share now, ties to
+        the one whose next candidate comes first; a queue that does not borrow (other
+        than the preemptor's) or has no candidates left is pruned. The caller pops a
+        candidate or prunes the queue between two yields."""
+        c = self.cqs[wl.cq]
+        members = [wl.cq] if c.quota.cohort is None else [
+            i for i, x in enumerate(self.cqs) if x.quota.cohort is c.quota.cohort]
+        while True:
+            best, best_drs = -1, (0, -1.0)
+            for ci in members:
+                if ci in pruned:
+                    continue
+                if not by_cq.get(ci) or (ci != wl.cq and not self.cqs[ci].quota.borrowing()):
+                    pruned.add(ci)
+                    continue
+                d = self._drs(ci)
+                if d > best_drs or (d == best_drs and _cand_key(by_cq[ci][0], wl) < _cand_key(by_cq[best][0], wl)):
+                    best, best_drs = ci, d
+            if best < 0:
+                return
+            yield best
+
+    def _fair_preempt(self, wl: QueuedWorkload, a: _Assignment) -> list[QueuedWorkload]:
+        """Kueue's fair-sharing preemption (``pkg/scheduler/preemption/preemption.go``
+        ``fairPreemptions``, ``runFirstFsStrategy``, ``runSecondFsStrategy``): with the
+        incoming workload's usage added to its queue, the target queues are visited by
+        ``_target_queues``. From the preemptor's own queue the next candidate is removed
+        unconditionally (priority preemption; it lowers the preemptor's share); while
+        the preemptor's queue is within its nominal quota in every flavor-resource
+        needing preemption, so is any other queue's (``FairSharingPreemptWithinNominal``,
+        on by default); otherwise a candidate of another queue is removed when the first
+        strategy holds (``fairsharing/strategy.go``: ``LessThanOrEqualToFinalShare``:
+        the preemptor's share <= the target's share without the candidate;
+        ``LessThanInitialShare``: < the target's share now), after which the queues are
+        ordered again; candidates that fail are retried by ``LessThanInitialShare``, one
+        per queue, if a second strategy is configured. Removal stops as soon as the
+        workload fits (borrowing allowed); then removed workloads are added back in
+        reverse while it still fits (``fillBackWorkloads``). [] if it never fits.
+
+        Between two queues these rules only let a workload preempt one of a queue whose
+        share, with its workload admitted, is above the preemptor's with its own, so the
+        victim can never preempt it back (upstream's proof, ``site/content/en/docs/
+        concepts/fair_sharing.md``)."""
+        c = self.cqs[wl.cq]
+        need = {fr for fr, v in a.amounts.items() if c.quota.available(fr) < v} or set(a.amounts)
+        cands = self._fair_candidates(wl, need)
+        if not cands:
+            return []
+        strategies = self.settings.fair_sharing.preemption_strategies
+        targets: list[QueuedWorkload] = []
+
+        def fits() -> bool:
+            c.quota.add(a.amounts, -1)
+            ok = self._fits(wl.cq, a.amounts, True)
+            c.quota.add(a.amounts)
+            return ok
+
+        def remove(v: QueuedWorkload) -> bool:
+            self._unuse(v)
+            targets.append(v)
+            return fits()
+
+        def passes(s: str, mine: tuple, old: tuple, new: tuple) -> bool:
+            return mine <= new if s == "LessThanOrEqualToFinalShare" else mine < old
+
+        c.quota.add(a.amounts)  # shares include the incoming workload
+        by_cq: dict[int, list[QueuedWorkload]] = {}
+        for v in cands:
+            by_cq.setdefault(v.cq, []).append(v)
+        within_nominal = not any(c.quota.borrowed(fr) > 0 for fr in need)
+        retry: list[QueuedWorkload] = []
+        ok = False
+        pruned: set[int] = set()
+        for t in self._target_queues(wl, by_cq, pruned):
+            if t == wl.cq or within_nominal:
+                if remove(by_cq[t].pop(0)):
+                    ok = True
+                    break
+                continue
+            mine, old = self._drs(wl.cq), self._drs(t)
+            if mine[0] == 1 and old[0] == 0:  # ``fsStrategyUnsatisfiable``: an infinite share never passes
+                retry.extend(by_cq.pop(t))
+                continue
+            while by_cq[t]:
+                v = by_cq[t].pop(0)
+                self._unuse(v)
+                new = self._drs(t)
+                self._use(v)
+                if passes(strategies[0], mine, old, new):
+                    ok = remove(v)
+                    break  # the queues' order may have changed
+                retry.append(v)
+            if ok:
+                break
+        if not ok and len(strategies) > 1:
+            by_cq = {}
+            for v in retry:
+                by_cq.setdefault(v.cq, []).append(v)
+            pruned = set()
+            for t in self._target_queues(wl, by_cq, pruned):
+                mine, old = self._drs(wl.cq), self._drs(t)
+                v = by_cq[t].pop(0)
+                if mine < old and remove(v):
+                    ok = True
+                    break
+                pruned.add(t)  # ``DropQueue``: rule S2-b applies at most once per queue
+        c.quota.add(a.amounts, -1)
+        if ok:
+            for v in reversed(targets[:-1]):
+                self._use(v)
+                if self._fits(wl.cq, a.amounts, True):
+                    targets.remove(v)
+                else:
+                    self._unuse(v)
+        for v in targets:
+            self._use(v)
+        return targets if ok else []
 
     def _use(self, v: QueuedWorkload) -> None:
         self.cqs[v.cq].quota.add(v.assignment)
@@ -759,7 +955,8 @@ class Kueue:
                                                for li in range(len(self.lqs)))))
         for ci, c in enumerate(self.cqs):
             self._series.append((now, ci, c.pending, len(c.admitted),  # (set-aside ones included)
-                                 tuple(c.quota.usage.get(fr, 0) for fr in self._frs)))
+                                 tuple(c.quota.usage.get(fr, 0) for fr in self._frs), c.pending_pods,
+                                 dominant_resource_share(c.quota, c.spec.fair_sharing.weight)))
 
     def workloads_frame(self) -> pd.DataFrame:
         """One row per workload (docs/batch.md)."""
@@ -793,13 +990,15 @@ class Kueue:
     def usage_frame(self) -> pd.DataFrame:
         """Quota use over time: one row per change of a ClusterQueue and flavor-resource
         (the last state of each instant): ``usage`` and ``nominal`` in natural units
-        (CPU cores, bytes, GPUs, counts), ``borrowed`` (usage above nominal), and the
-        queue's ``pending`` and ``admitted`` workloads."""
+        (CPU cores, bytes, GPUs, counts), ``borrowed`` (usage above nominal), the
+        queue's ``pending`` and ``admitted`` workloads, ``pending_pods`` (the pods of its
+        pending workloads) and ``weighted_share`` (Kueue's dominant resource share, the
+        value fair sharing orders by: :func:`~k8sim.batch.quota.dominant_resource_share`)."""
         last: dict[tuple[float, int], tuple] = {}
-        for t, ci, pend, adm, use in self._series:
-            last[(t, ci)] = (pend, adm, use)
+        for t, ci, pend, adm, use, pods, share in self._series:
+            last[(t, ci)] = (pend, adm, use, pods, share)
         rows = []
-        for (t, ci), (pend, adm, use) in sorted(last.items()):
+        for (t, ci), (pend, adm, use, pods, share) in sorted(last.items()):
             q = self.cqs[ci].quota
             for k, fr in enumerate(self._frs):
                 nominal = q.nominal.get(fr)
@@ -807,14 +1006,14 @@ class Kueue:
                     continue
                 scale = _unit(fr[1])
                 rows.append((t, self.cqs[ci].spec.name, fr[0], fr[1], use[k] / scale, nominal / scale,
-                             max(0, use[k] - nominal) / scale, pend, adm))
+                             max(0, use[k] - nominal) / scale, pend, adm, pods, share))
         f = pd.DataFrame(rows, columns=["time", "cluster_queue", "flavor", "resource", "usage", "nominal", "borrowed",
-                                        "pending", "admitted"])
+                                        "pending", "admitted", "pending_pods", "weighted_share"])
         for col in ("cluster_queue", "flavor", "resource"):
             f[col] = f[col].astype("string")
-        for col in ("time", "usage", "nominal", "borrowed"):
+        for col in ("time", "usage", "nominal", "borrowed", "weighted_share"):
             f[col] = f[col].astype("float64")
-        for col in ("pending", "admitted"):
+        for col in ("pending", "admitted", "pending_pods"):
             f[col] = f[col].astype("int64")
         return f
 
@@ -1014,6 +1213,11 @@ def _unit(resource: str) -> float:
 def _grace(ctx: Any, pod: int) -> float:
     info = ctx.state.shapes[int(ctx.state.pods.shape[pod])]
     return float(getattr(info, "termination_grace_s", 30.0))
+
+
+def _cand_key(v: QueuedWorkload, wl: QueuedWorkload) -> tuple:
+    """``CandidatesOrdering``: other queues first, lower priority, admitted later."""
+    return (v.cq == wl.cq, v.priority, -v.admitted_at, -v.index)
 
 
 def _drop(counter: Counter[tuple], key: tuple) -> None:

@@ -521,6 +521,13 @@ def save_standard_plots(result: RunResult, directory: str | Path) -> list[Path]:
     groups = result.frames.get("node_groups")
     if groups is not None and len(groups):
         plots["node_groups.png"] = node_groups
+    queues = result.frames.get("queue_usage")
+    if queues is not None and len(queues):  # Kueue-style queues (k8sim.batch.kueue)
+        from k8sim.metrics import queue_plots as qp
+
+        plots["queue_backlog.png"] = qp.queue_backlog
+        plots["queue_usage.png"] = qp.queue_usage
+        plots["queue_share.png"] = qp.queue_share
     for fname, fn in plots.items():
         fig = fn(result)
         path = d / fname

@@ -77,7 +77,8 @@ def frames(sc: dict) -> dict[str, pd.DataFrame]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("fair", "strategy", "small", "large", "load"), [
     (False, "BestEffortFIFO", 4, 4, 1.0), (False, "StrictFIFO", 4, 4, 1.0), (True, "BestEffortFIFO", 4, 4, 1.0),
-    (True, "StrictFIFO", 4, 4, 1.0), (False, "BestEffortFIFO", 2, 6, 0.5), (False, "StrictFIFO", 2, 6, 0.5)])
+    (True, "StrictFIFO", 4, 4, 1.0), (False, "BestEffortFIFO", 2, 6, 0.5), (False, "StrictFIFO", 2, 6, 0.5),
+    (True, "BestEffortFIFO", 2, 6, 0.5)])
 def test_the_shortcuts_change_nothing(monkeypatch: pytest.MonkeyPatch, fair: bool, strategy: str, small: int,
                                       large: int, load: float) -> None:
     sc = scenario(fair, strategy, small, large, load)
