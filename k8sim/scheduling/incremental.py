@@ -38,6 +38,7 @@ trace with one shape per pod does not keep arrays over nodes for every shape.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +46,7 @@ import numpy as np
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ScorePlugin
 
 if TYPE_CHECKING:
+    from k8sim.cluster.nodes import NodeTable
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.plugins.base import FilterPlugin
     from k8sim.scheduling.podinfo import PodInfo
@@ -57,6 +59,11 @@ SHAPE_BUDGET = 128 << 20
 #: Bytes per node that one shape's plugin caches are assumed to hold (a few masks and
 #: one int64 count array).
 SHAPE_BYTES_PER_NODE = 16
+#: At most this many changed nodes are recomputed one by one in plain Python (with the
+#: plugins' ``filter_one`` / ``score_one``) rather than by numpy calls over them: a
+#: numpy call costs about a microsecond whatever its size, a node's Python arithmetic
+#: a fraction of that per plugin.
+FEW_NODES = 16
 #: Bounds on the number of shapes kept, whatever the budgets say.
 MIN_SHAPES, MAX_SHAPES = 8, 4096
 
@@ -82,7 +89,7 @@ class Entry:
 
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
-                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo")
+                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones")
 
     def __init__(self) -> None:
         self.n = -1
@@ -103,6 +110,10 @@ class Entry:
         self.fused_total = np.zeros(0, dtype=np.int64)
         self.uniform: dict[int, int] = {}
         self.memo: dict[tuple[int, int], np.ndarray] = {}
+        # The usage filters' and usage scores' one-node functions (filter_one,
+        # score_one), None when some plugin has none: then numpy over the changed nodes.
+        self.filter_ones: list[Callable[[NodeTable, int], bool]] | None = None
+        self.score_ones: list[tuple[int, Callable[[NodeTable, int], int]]] | None = None
 
     def nbytes(self) -> int:
         raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
@@ -129,6 +140,7 @@ class ShapeCaches:
         self.recent: OrderedDict[PodInfo, None] = OrderedDict()
         self.rebuilds = 0  # entries built from scratch (a first cycle, or a rebuild)
         self.updates = 0  # entries brought up to date from the journals
+        self.few_updates = 0  # of those, by the one-node functions (FEW_NODES)
 
     # -- the bound on per-shape caches ------------------------------------------------
 
@@ -192,6 +204,9 @@ class ShapeCaches:
             mask_usage &= f.filter(state, pod)
         e.mask_static, e.mask_usage = mask_static, mask_usage
         e.mask = mask_static & mask_usage
+        ones = [f.filter_one(state, pod) for f in e.usage_filters]
+        e.filter_ones = None if None in ones else ones  # type: ignore[assignment]
+        e.score_ones = None
         e.raw = None  # scores are rebuilt at the next scoring cycle that wants them
         e.static_scores, e.usage_scores = [], []
         _unfuse(e)
@@ -236,6 +251,11 @@ class ShapeCaches:
                 _find_uniform(e)
         if len(changed) > limit:
             return False
+        if len(changed) <= FEW_NODES and e.filter_ones is not None and (raw is None or e.score_ones is not None):
+            _update_few(e, state, changed)
+            self.few_updates += 1
+            e.position = end
+            return True
         du = np.fromiter(sorted(changed), dtype=np.intp, count=len(changed))
         if e.usage_filters:
             m = e.usage_filters[0].filter_nodes(state, pod, du)
@@ -321,10 +341,50 @@ class ShapeCaches:
             e.fused_first = fused[0][0]
             e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
             e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
+        ones = [(i, plugin.score_one(state, pod)) for i, plugin in e.usage_scores]
+        e.score_ones = None if any(f is None for _, f in ones) else ones  # type: ignore[assignment]
         e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
         _find_uniform(e)
         self._trim(state)
         return raw
+
+
+def _update_few(e: Entry, state: ClusterState, changed: set[int]) -> None:
+    """:meth:`ShapeCaches._update`'s usage part for a few changed nodes, one by one with
+    the plugins' one-node functions: the same mask bits, raw scores and fused totals."""
+    nodes = state.nodes
+    static, usage, mask = e.mask_static, e.mask_usage, e.mask
+    filters = e.filter_ones
+    assert filters is not None
+    raw = e.raw
+    scores = e.score_ones if raw is not None else None
+    for node in changed:
+        if filters:
+            m = True
+            for f in filters:
+                if not f(nodes, node):
+                    m = False
+                    break
+            usage[node] = m
+        else:
+            m = usage.item(node)
+        ok = m and static.item(node)
+        mask[node] = ok
+        if ok and scores is not None:
+            assert raw is not None
+            for i, one in scores:
+                a = raw[i]
+                assert a is not None
+                a[node] = v = one(nodes, node)
+                if i in e.fused and not 0 <= v <= MAX_NODE_SCORE:
+                    _unfuse(e)
+            if e.fused_weights:
+                total = 0
+                for i, w in e.fused_weights:
+                    a = raw[i]
+                    assert a is not None
+                    total += a.item(node) * w
+                e.fused_total[node] = total
 
 
 def _in_range(values: np.ndarray) -> bool:
