@@ -267,7 +267,7 @@ class Profile:
         want = num_feasible_nodes_to_find(n, self.percentage)
         count = int(np.count_nonzero(mask))
         if count <= want:
-            return np.flatnonzero(mask)
+            return mask.nonzero()[0]
         start = self.next_start_node_index
         # Expected span of `want` feasible nodes, plus a margin; windows double after.
         step = want * n // count + 64
@@ -306,7 +306,7 @@ class Profile:
                 return Decision(int(candidates[self.node_priority.best(candidates)]), k)
             return Decision(int(candidates[self.rng.integers(k)]), k)
         totals, per_plugin = self.weighted_scores(state, pod, candidates)
-        best = np.flatnonzero(totals == totals.max())
+        best = (totals == totals.max()).nonzero()[0]
         if best.size == 1:
             pick = best[0]
         elif self.node_priority is not None:
@@ -338,7 +338,6 @@ class Profile:
     def weighted_scores(
         self, state: ClusterState, pod: PodInfo, candidates: np.ndarray
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        total = np.zeros(candidates.size, dtype=np.int64)
         per_plugin: dict[str, np.ndarray] = {}
         raw = None
         entry = self._entry
@@ -346,6 +345,11 @@ class Profile:
             raw = self.caches.raw_scores(entry, state, pod)
         # The entry's shortcuts leave out per-plugin scores: not when recording them.
         fast = raw is not None and not self.record
+        if fast and entry is not None and entry.fused:
+            # The fused plugins' weighted sum first (int64 sums do not depend on order).
+            total = entry.fused_total[candidates]
+        else:
+            total = np.zeros(candidates.size, dtype=np.int64)
         for i, (plugin, weight) in enumerate(self.scores):
             if raw is not None and i in raw:
                 cached = raw[i]
@@ -354,9 +358,7 @@ class Profile:
                 if fast:
                     assert entry is not None
                     if i in entry.fused:
-                        if i == entry.fused_first:
-                            total += entry.fused_total[candidates]
-                        continue
+                        continue  # in the total already
                     value = entry.uniform.get(i)
                     if value is not None:
                         total += self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
@@ -474,7 +476,7 @@ def _first_true(mask: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.nda
     got = 0
     while lo < hi and got < k:
         end = min(hi, lo + step)
-        idx = np.flatnonzero(mask[lo:end])
+        idx = mask[lo:end].nonzero()[0]
         if idx.size:
             parts.append(idx + lo)
             got += idx.size

@@ -79,8 +79,8 @@ class Entry:
     Two shortcuts for cycles that do not record per-plugin scores: ``fused`` holds the
     indices of the cached plugins whose NormalizeScore is the identity and whose raw
     scores computed so far all lie in ``[0, MAX_NODE_SCORE]``, and ``fused_total`` their
-    weighted sum per node (one gather per cycle instead of one per plugin; the framework
-    adds it where the first of them, ``fused_first``, would be added). ``uniform`` maps
+    weighted sum per node (one gather per cycle instead of one per plugin, which the
+    framework starts the total with; ``fused_first`` is the first of them). ``uniform`` maps
     a cached plugin that reads no usage and scores every node that passes the static
     filters alike to that raw score: its normalised, weighted term over ``k`` candidates
     is the same array each time (NormalizeScore is a function of the pod and the
@@ -89,7 +89,8 @@ class Entry:
 
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
-                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones")
+                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones",
+                 "fused_static")
 
     def __init__(self) -> None:
         self.n = -1
@@ -113,7 +114,9 @@ class Entry:
         # The usage filters' and usage scores' one-node functions (filter_one,
         # score_one), None when some plugin has none: then numpy over the changed nodes.
         self.filter_ones: list[Callable[[NodeTable, int], bool]] | None = None
-        self.score_ones: list[tuple[int, Callable[[NodeTable, int], int]]] | None = None
+        self.score_ones: list[tuple[int, Callable[[NodeTable, int], int], np.ndarray]] | None = None
+        # The fused plugins that are not in score_ones: (raw scores, weight).
+        self.fused_static: list[tuple[np.ndarray, int]] = []
 
     def nbytes(self) -> int:
         raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
@@ -341,8 +344,10 @@ class ShapeCaches:
             e.fused_first = fused[0][0]
             e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
             e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
-        ones = [(i, plugin.score_one(state, pod)) for i, plugin in e.usage_scores]
-        e.score_ones = None if any(f is None for _, f in ones) else ones  # type: ignore[assignment]
+        ones = [(i, plugin.score_one(state, pod), raw[i]) for i, plugin in e.usage_scores]
+        e.score_ones = None if any(f is None for _, f, _ in ones) else ones  # type: ignore[misc]
+        usage = {i for i, _ in e.usage_scores}
+        e.fused_static = [(a, w) for i, w in e.fused_weights if i not in usage and (a := raw[i]) is not None]
         e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
         _find_uniform(e)
         self._trim(state)
@@ -371,18 +376,20 @@ def _update_few(e: Entry, state: ClusterState, changed: set[int]) -> None:
         ok = m and static.item(node)
         mask[node] = ok
         if ok and scores is not None:
-            assert raw is not None
-            for i, one in scores:
-                a = raw[i]
-                assert a is not None
+            # The fused sum from the fresh scores (the same integers as _weighted).
+            weights = e.fused_weight
+            total = 0
+            for i, one, a in scores:
                 a[node] = v = one(nodes, node)
-                if i in e.fused and not 0 <= v <= MAX_NODE_SCORE:
-                    _unfuse(e)
-            if e.fused_weights:
-                total = 0
-                for i, w in e.fused_weights:
-                    a = raw[i]
-                    assert a is not None
+                w = weights.get(i)
+                if w is not None:
+                    if 0 <= v <= MAX_NODE_SCORE:
+                        total += v * w
+                    else:
+                        _unfuse(e)
+                        weights = e.fused_weight
+            if weights:
+                for a, w in e.fused_static:
                     total += a.item(node) * w
                 e.fused_total[node] = total
 
@@ -407,6 +414,7 @@ def _weighted(raw: dict[int, np.ndarray | None], weights: list[tuple[int, int]],
 def _unfuse(e: Entry) -> None:
     """Give up the fused sum: its plugins are scored one by one from now on."""
     e.fused, e.fused_first, e.fused_weights, e.fused_weight = frozenset(), -1, [], {}
+    e.fused_static = []
     e.fused_total = np.zeros(0, dtype=np.int64)
 
 

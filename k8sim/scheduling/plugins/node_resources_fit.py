@@ -432,11 +432,15 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             used = nodes.nonzero_requested.item
             r_cpu, r_mem = used(0, node) + p_cpu, used(1, node) + p_mem
             if least:
-                s_cpu = max((a_cpu - r_cpu) * MAX_NODE_SCORE // a_cpu, 0)
-                s_mem = max((a_mem - r_mem) * MAX_NODE_SCORE // a_mem, 0)
+                s_cpu = (a_cpu - r_cpu) * MAX_NODE_SCORE // a_cpu
+                s_mem = (a_mem - r_mem) * MAX_NODE_SCORE // a_mem
+                if s_cpu < 0:
+                    s_cpu = 0
+                if s_mem < 0:
+                    s_mem = 0
             else:
-                s_cpu = min(r_cpu, a_cpu) * MAX_NODE_SCORE // a_cpu
-                s_mem = min(r_mem, a_mem) * MAX_NODE_SCORE // a_mem
+                s_cpu = (r_cpu if r_cpu < a_cpu else a_cpu) * MAX_NODE_SCORE // a_cpu
+                s_mem = (r_mem if r_mem < a_mem else a_mem) * MAX_NODE_SCORE // a_mem
             return (s_cpu * w_cpu + s_mem * w_mem) // w_sum
 
         return one
