@@ -240,7 +240,9 @@ class Profile:
             mask = self.nominated_mask(state, pod, mask, pod_id)
         self.last_mask = mask
         if self.incremental and n:
-            return self._sample(mask)
+            entry = self._entry
+            count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
+            return self._sample(mask, count)
         feasible = np.flatnonzero(mask)
         self.last_visited = n
         if n == 0:
@@ -258,14 +260,16 @@ class Profile:
         self.next_start_node_index = (start + processed) % n
         return chosen
 
-    def _sample(self, mask: np.ndarray) -> np.ndarray:
+    def _sample(self, mask: np.ndarray, count: int = -1) -> np.ndarray:
         """:meth:`find_feasible`'s sampling without listing every feasible node: the
         first ``want`` feasible nodes from the start index on, wrapping around, found
-        by scanning growing windows. Same nodes, order and start index."""
+        by scanning growing windows. Same nodes, order and start index. ``count`` is
+        the number of True in ``mask`` when known (-1: counted here)."""
         n = mask.size
         self.last_visited = n
         want = num_feasible_nodes_to_find(n, self.percentage)
-        count = int(np.count_nonzero(mask))
+        if count < 0:
+            count = int(np.count_nonzero(mask))
         if count <= want:
             return mask.nonzero()[0]
         start = self.next_start_node_index
@@ -306,7 +310,8 @@ class Profile:
                 return Decision(int(candidates[self.node_priority.best(candidates)]), k)
             return Decision(int(candidates[self.rng.integers(k)]), k)
         totals, per_plugin = self.weighted_scores(state, pod, candidates)
-        best = (totals == totals.max()).nonzero()[0]
+        # argmax and one comparison: cheaper than a max reduction at these sizes.
+        best = (totals == totals.item(int(totals.argmax()))).nonzero()[0]
         if best.size == 1:
             pick = best[0]
         elif self.node_priority is not None:

@@ -90,7 +90,7 @@ class Entry:
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
                  "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones",
-                 "fused_static")
+                 "fused_static", "count")
 
     def __init__(self) -> None:
         self.n = -1
@@ -117,6 +117,8 @@ class Entry:
         self.score_ones: list[tuple[int, Callable[[NodeTable, int], int], np.ndarray]] | None = None
         # The fused plugins that are not in score_ones: (raw scores, weight).
         self.fused_static: list[tuple[np.ndarray, int]] = []
+        #: True entries of ``mask`` (-1: not counted since it last changed).
+        self.count = -1
 
     def nbytes(self) -> int:
         raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
@@ -207,6 +209,7 @@ class ShapeCaches:
             mask_usage &= f.filter(state, pod)
         e.mask_static, e.mask_usage = mask_static, mask_usage
         e.mask = mask_static & mask_usage
+        e.count = -1
         ones = [f.filter_one(state, pod) for f in e.usage_filters]
         e.filter_ones = None if None in ones else ones  # type: ignore[assignment]
         e.score_ones = None
@@ -269,6 +272,7 @@ class ShapeCaches:
         else:
             ok = e.mask_static[du] & e.mask_usage[du]
         e.mask[du] = ok
+        e.count = -1
         if raw is not None:
             sel = du[ok]
             if sel.size:
@@ -294,6 +298,14 @@ class ShapeCaches:
                     e.fused_total[sel] = acc
         e.position = end
         return True
+
+    @staticmethod
+    def count(e: Entry) -> int:
+        """The number of nodes in ``e.mask`` (kept from cycle to cycle while only a few
+        nodes change)."""
+        if e.count < 0:
+            e.count = int(np.count_nonzero(e.mask))
+        return e.count
 
     # -- scores ---------------------------------------------------------------------
 
@@ -363,6 +375,7 @@ def _update_few(e: Entry, state: ClusterState, changed: set[int]) -> None:
     assert filters is not None
     raw = e.raw
     scores = e.score_ones if raw is not None else None
+    count = e.count
     for node in changed:
         if filters:
             m = True
@@ -374,6 +387,8 @@ def _update_few(e: Entry, state: ClusterState, changed: set[int]) -> None:
         else:
             m = usage.item(node)
         ok = m and static.item(node)
+        if count >= 0 and ok != mask.item(node):
+            count += 1 if ok else -1
         mask[node] = ok
         if ok and scores is not None:
             # The fused sum from the fresh scores (the same integers as _weighted).
@@ -392,6 +407,7 @@ def _update_few(e: Entry, state: ClusterState, changed: set[int]) -> None:
                 for a, w in e.fused_static:
                     total += a.item(node) * w
                 e.fused_total[node] = total
+    e.count = count
 
 
 def _in_range(values: np.ndarray) -> bool:

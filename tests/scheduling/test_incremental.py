@@ -227,6 +227,8 @@ def _churn(preset: str, incremental: bool, record: bool = True, steps: int = 900
                         priority=0, created=0.0, duration=np.inf, start_latency=0.0,
                         gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)
         d = profile.schedule(state, info, p)
+        for e in profile.caches.entries.values():  # a kept count is the mask's
+            assert e.count < 0 or e.count == int(np.count_nonzero(e.mask))
         out.append((d.node, d.feasible, profile.next_start_node_index, profile.rng.bit_generator.state["state"],
                     None if d.candidates is None else d.candidates.tolist(),
                     None if d.totals is None else d.totals.tolist(),
