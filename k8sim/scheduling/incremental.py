@@ -210,8 +210,8 @@ class ShapeCaches:
         e.mask_static, e.mask_usage = mask_static, mask_usage
         e.mask = mask_static & mask_usage
         e.count = -1
-        ones = [f.filter_one(state, pod) for f in e.usage_filters]
-        e.filter_ones = None if None in ones else ones  # type: ignore[assignment]
+        filter_ones = [f.filter_one(state, pod) for f in e.usage_filters]
+        e.filter_ones = [f for f in filter_ones if f is not None] if None not in filter_ones else None
         e.score_ones = None
         e.raw = None  # scores are rebuilt at the next scoring cycle that wants them
         e.static_scores, e.usage_scores = [], []
@@ -356,10 +356,20 @@ class ShapeCaches:
             e.fused_first = fused[0][0]
             e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
             e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
-        ones = [(i, plugin.score_one(state, pod), raw[i]) for i, plugin in e.usage_scores]
-        e.score_ones = None if any(f is None for _, f, _ in ones) else ones  # type: ignore[misc]
+        ones: list[tuple[int, Callable[[NodeTable, int], int], np.ndarray]] | None = []
+        for i, plugin in e.usage_scores:
+            one, kept = plugin.score_one(state, pod), raw[i]
+            if one is None or kept is None or ones is None:
+                ones = None
+            else:
+                ones.append((i, one, kept))
+        e.score_ones = ones
         usage = {i for i, _ in e.usage_scores}
-        e.fused_static = [(a, w) for i, w in e.fused_weights if i not in usage and (a := raw[i]) is not None]
+        e.fused_static = []
+        for i, w in e.fused_weights:
+            kept = raw[i]
+            if i not in usage and kept is not None:
+                e.fused_static.append((kept, w))
         e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
         _find_uniform(e)
         self._trim(state)
