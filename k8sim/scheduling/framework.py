@@ -366,7 +366,9 @@ class Profile:
                         continue  # in the total already
                     value = entry.uniform.get(i)
                     if value is not None:
-                        total += self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
+                        term = self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
+                        if term is not None:
+                            total += term
                         continue
                 scores = cached[candidates]
             elif not plugin.pre_score(state, pod):
@@ -382,17 +384,22 @@ class Profile:
 
     @staticmethod
     def _uniform_term(entry: Entry, pod: PodInfo, i: int, plugin: ScorePlugin, weight: int, value: int,
-                      k: int) -> np.ndarray:
-        """``weight * normalize(k scores all equal to value)``, kept per ``(i, k)``."""
+                      k: int) -> np.ndarray | None:
+        """``weight * normalize(k scores all equal to value)``, kept per ``(i, k)``; None
+        when that is the same on every candidate, which adds the same to every total
+        and so changes neither the best total nor the ties (the totals of an unrecorded
+        cycle are not kept)."""
         key = (i, k)
-        term = entry.memo.get(key)
-        if term is None:
-            s = plugin.normalize(pod, np.full(k, value, dtype=np.int64))
-            check_score_range(s, plugin.name)
-            term = s * weight
-            if len(entry.memo) >= 64:
-                entry.memo.clear()
-            entry.memo[key] = term
+        if key in entry.memo:
+            return entry.memo[key]
+        s = plugin.normalize(pod, np.full(k, value, dtype=np.int64))
+        check_score_range(s, plugin.name)
+        term: np.ndarray | None = s * weight
+        if k and term is not None and term.min() == term.max():
+            term = None
+        if len(entry.memo) >= 64:
+            entry.memo.clear()
+        entry.memo[key] = term
         return term
 
     def rejectors(self, state: ClusterState, pod: PodInfo) -> frozenset[str]:

@@ -110,7 +110,7 @@ class Entry:
         self.fused_weight: dict[int, int] = {}  # the same, by plugin index
         self.fused_total = np.zeros(0, dtype=np.int64)
         self.uniform: dict[int, int] = {}
-        self.memo: dict[tuple[int, int], np.ndarray] = {}
+        self.memo: dict[tuple[int, int], np.ndarray | None] = {}
         # The usage filters' and usage scores' one-node functions (filter_one,
         # score_one), None when some plugin has none: then numpy over the changed nodes.
         self.filter_ones: list[Callable[[NodeTable, int], bool]] | None = None
