@@ -317,7 +317,7 @@ class Profile:
         elif self.node_priority is not None:
             pick = best[self.node_priority.best(candidates[best])]
         else:
-            pick = best[self.rng.integers(best.size)]
+            pick = best[tie_break(self.rng, best.size)]
         if self.record:
             return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
         return Decision(int(candidates[pick]), k)
@@ -479,6 +479,73 @@ class NodePriority:
         if top > self.values.size:
             self.values = np.concatenate([self.values, self.rng.random(max(top - self.values.size, 1024))])
         return int(np.argmax(self.values[nodes]))
+
+
+#: Per bit generator (by id; the generator is kept with it, so the id is not reused):
+#: the generator and its draw function, or None when only ``integers`` will do.
+_DRAWS: dict[int, tuple[Any, Any]] = {}
+_UINT32 = 0xFFFFFFFF
+
+
+def tie_break(rng: np.random.Generator, k: int) -> int:
+    """``int(rng.integers(k))``, the same value and the same stream position, without
+    numpy's per-call argument handling (a few microseconds, a tenth of a cycle).
+
+    ``Generator.integers`` draws a scalar below ``2**32`` by Lemire's method on the bit
+    generator's 32-bit outputs (numpy ``random/src/distributions/distributions.c``,
+    ``random_bounded_uint64_fill`` and ``buffered_bounded_lemire_uint32``); this does
+    the same through the bit generator's own ``next_uint32`` (its ``ctypes``
+    interface). It is used only after a self-check on copies of the generator gives
+    ``integers``' values and end state for a range of ``k``; otherwise, and for larger
+    ``k``, ``rng.integers`` itself is called."""
+    bg = rng.bit_generator
+    kept = _DRAWS.get(id(bg))
+    if kept is None or kept[0] is not bg:
+        if len(_DRAWS) >= 64:
+            _DRAWS.clear()
+        kept = _DRAWS[id(bg)] = (bg, _lemire_draw(rng))
+    draw = kept[1]
+    if draw is None or k > _UINT32:
+        return int(rng.integers(k))
+    return int(draw(k))
+
+
+def _lemire(next_uint32: Any, state: Any) -> Any:
+    def draw(k: int) -> int:
+        if k == 1:
+            return 0  # a range of one value draws nothing
+        m = next_uint32(state) * k
+        low = m & _UINT32
+        if low < k:
+            threshold = (_UINT32 - (k - 1)) % k
+            while low < threshold:
+                m = next_uint32(state) * k
+                low = m & _UINT32
+        return int(m >> 32)
+
+    return draw
+
+
+def _lemire_draw(rng: np.random.Generator) -> Any:
+    """The Lemire draw for ``rng``'s bit generator, or None if it does not reproduce
+    ``rng.integers`` exactly (a numpy that draws otherwise, or no ctypes interface)."""
+    bg = rng.bit_generator
+    try:
+        reference = np.random.Generator(type(bg)())
+        probe = type(bg)()
+        reference.bit_generator.state = probe.state = bg.state
+        interface = probe.ctypes
+        draw = _lemire(interface.next_uint32, interface.state)
+        ks = [1, 2, 3, 2, 5, 7, 1, 100, 3, 1000, 12345, 3, 2**31 + 1, 2**32 - 1, 6, 2**20 + 7, 2, 9]
+        for k in ks * 4:
+            if draw(k) != int(reference.integers(k)):
+                return None
+        if probe.state != reference.bit_generator.state:
+            return None
+        interface = bg.ctypes
+        return _lemire(interface.next_uint32, interface.state)
+    except Exception:  # noqa: BLE001 - any failure: numpy's own integers() is used
+        return None
 
 
 def _first_true(mask: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.ndarray:
