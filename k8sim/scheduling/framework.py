@@ -554,10 +554,13 @@ def _first_true(mask: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.nda
     parts = []
     got = 0
     while lo < hi and got < k:
-        end = min(hi, lo + step)
+        end = lo + step
+        if end > hi:
+            end = hi
         idx = mask[lo:end].nonzero()[0]
         if idx.size:
-            parts.append(idx + lo)
+            idx += lo  # a fresh array: shifted in place
+            parts.append(idx)
             got += idx.size
         lo = end
         step *= 2
