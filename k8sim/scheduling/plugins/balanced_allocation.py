@@ -139,11 +139,11 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         nodes = state.nodes
         if self._cpu_mem:
-            alloc = nodes.alloc[0:2][:, candidates]
+            alloc = nodes.alloc[0:2].take(candidates, axis=1)
             if alloc.min() > 0:
                 # Same float64 steps as the general path below, for two resources that
                 # every candidate has: std = |f_cpu - f_mem| / 2.
-                requested = nodes.requested[0:2][:, candidates] + pod.requests[0:2, None]
+                requested = nodes.requested[0:2].take(candidates, axis=1) + pod.requests[0:2, None]
                 frac = np.minimum(requested / alloc, 1.0)
                 std = np.abs((frac[0] - frac[1]) / 2)
                 return ((1.0 - std) * float(MAX_NODE_SCORE)).astype(np.int64)

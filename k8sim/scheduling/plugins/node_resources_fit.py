@@ -312,7 +312,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
 
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         # The columns first (a small copy), then the pod's rows.
-        return (state.nodes.free[:, nodes][pod.requested_rows] >= pod.req_col).all(axis=0)
+        return (state.nodes.free.take(nodes, axis=1)[pod.requested_rows] >= pod.req_col).all(axis=0)
 
     def filter_one(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeTable, int], bool]:
         # The same comparisons as filter(), on Python ints for one node.
@@ -374,14 +374,14 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             return self._requested_to_capacity_ratio(state, pod, candidates)
         nodes = state.nodes
         if self._cpu_mem_weights is not None:
-            alloc = nodes.alloc[0:2][:, candidates]
+            alloc = nodes.alloc[0:2].take(candidates, axis=1)
             if alloc.min() > 0:
                 # Fast path for the default resources (cpu, memory) when every candidate
                 # has both: the same integer arithmetic on a [2, K] block. For
                 # LeastAllocated, requested > capacity makes (capacity - requested) * 100
                 # negative, and flooring a negative numerator stays below 0, so
                 # clipping at 0 equals upstream's "return 0".
-                requested = nodes.nonzero_requested[:, candidates] + pod.nonzero[:, None]
+                requested = nodes.nonzero_requested.take(candidates, axis=1) + pod.nonzero[:, None]
                 if self.strategy == "LeastAllocated":
                     s = np.maximum((alloc - requested) * MAX_NODE_SCORE // alloc, 0)
                 else:
