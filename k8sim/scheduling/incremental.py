@@ -325,6 +325,7 @@ class ShapeCaches:
         raw: dict[int, np.ndarray | None] = {}
         static_nodes = np.flatnonzero(e.mask_static)
         usage_nodes = np.flatnonzero(e.mask)
+        fresh: dict[int, np.ndarray] = {}  # the values just computed, = raw[i][at]
         for i, (plugin, _) in enumerate(self.scores):
             if not plugin.node_local:
                 continue
@@ -333,12 +334,14 @@ class ShapeCaches:
                 continue
             at = usage_nodes if plugin.reads_usage else static_nodes
             a = np.zeros(state.nodes.n, dtype=np.int64)
+            values = a[:0]
             if at.size:
                 values = np.asarray(plugin.score(state, pod, at))
                 if values.dtype != np.int64:
                     continue  # kept exactly as the plugin returns it: scored each cycle
                 a[at] = values
             raw[i] = a
+            fresh[i] = values
             (e.usage_scores if plugin.reads_usage else e.static_scores).append((i, plugin))
         e.raw = raw
         # The shortcuts (see Entry).
@@ -347,7 +350,7 @@ class ShapeCaches:
             cached = raw.get(i)
             if cached is None or type(plugin).normalize is not ScorePlugin.normalize:
                 continue
-            if _in_range(cached[usage_nodes if plugin.reads_usage else static_nodes]):
+            if _in_range(fresh[i]):
                 fused.append((i, w))
         if fused:
             e.fused_weights = fused

@@ -307,8 +307,17 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     # -- Filter ---------------------------------------------------------------------
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
-        rows = pod.requested_rows
-        return (state.nodes.free[rows] >= pod.req_col).all(axis=0)
+        # Row by row: contiguous comparisons, cheaper than a [rows, N] block reduced
+        # along its first axis.
+        free = state.nodes.free
+        need = pod.requests
+        rows = pod.requested_rows.tolist()
+        if not rows:
+            return np.ones(free.shape[1], dtype=bool)
+        mask = free[rows[0]] >= need[rows[0]]
+        for r in rows[1:]:
+            mask &= free[r] >= need[r]
+        return mask
 
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         # The columns first (a small copy), then the pod's rows.
