@@ -26,7 +26,9 @@ host ports), runs the plugin's Filter / PreScore / Score / NormalizeScore in the
 - a plugin that declares ``node_local``: ``filter_nodes`` over random node subsets
   equals ``filter`` at those nodes, and ``score`` over part of the candidates equals the
   score of those nodes among all of them (a node's results must not depend on the
-  other nodes; this catches many wrong declarations, not every one).
+  other nodes; this catches many wrong declarations, not every one); and where it
+  offers one-node functions (``filter_one``, ``score_one``), they give exactly
+  ``filter`` / ``score`` at every node checked.
 
 Between pods the checker binds each pod to a node drawn from its own generator, so
 later calls see a changed cluster. Exceptions raised by the plugin are re-raised as
@@ -219,6 +221,13 @@ def _check_filter_local(p: FilterPlugin, name: str, where: str, state: ClusterSt
         raise PluginCheckError(
             f"plugin {name} declares node_local, but filter_nodes() over nodes {nodes.tolist()[:10]}... differs "
             f"from filter() at those nodes ({where}); override filter_nodes() correctly or drop node_local")
+    one = _call(p, name, "filter_one", where, state, pod, state, pod)
+    if one is not None:
+        got_one = _call_one(one, name, "filter_one", where, state, pod, nodes)
+        if got_one != mask[nodes].tolist():
+            raise PluginCheckError(
+                f"plugin {name}: the function from filter_one() differs from filter() at some of the nodes "
+                f"{nodes.tolist()[:10]}... ({where}); it must give exactly filter()'s result for one node")
 
 
 def _check_score_local(p: ScorePlugin, name: str, where: str, state: ClusterState, pod: PodInfo,
@@ -234,6 +243,14 @@ def _check_score_local(p: ScorePlugin, name: str, where: str, state: ClusterStat
             raise PluginCheckError(
                 f"plugin {name} declares node_local, but score() of some candidates depends on which other "
                 f"candidates are scored with them ({where}); drop node_local")
+    one = _call(p, name, "score_one", where, state, pod, state, pod)
+    if one is not None:
+        got_one = _call_one(one, name, "score_one", where, state, pod, nodes)
+        if got_one != whole.tolist() or not all(type(v) is int for v in got_one):
+            raise PluginCheckError(
+                f"plugin {name}: the function from score_one() differs from score() at some of the nodes "
+                f"{nodes.tolist()[:10]}... or returns other than int ({where}); it must give exactly score()'s "
+                "integer for one node")
 
 
 def _call(p: Plugin, name: str, method: str, where: str, state: ClusterState, pod: PodInfo, *args: Any) -> Any:
@@ -250,6 +267,23 @@ def _call(p: Plugin, name: str, method: str, where: str, state: ClusterState, po
             f"plugin {name} mutated the cluster state in {method}() ({where}): {', '.join(changed)} "
             "changed. Plugins must only read the state; copy an array before modifying it"
         )
+    return result
+
+
+def _call_one(one: Callable[[Any, int], Any], name: str, method: str, where: str, state: ClusterState,
+              pod: PodInfo, nodes: np.ndarray) -> list[Any]:
+    """The one-node function from ``method`` at each of ``nodes``, checked like :func:`_call`."""
+    before = _snapshot(state, pod)
+    try:
+        result = [one(state.nodes, int(i)) for i in nodes]
+    except Exception as e:
+        raise PluginCheckError(f"plugin {name}: the function from {method}() raised {type(e).__name__}: {e} "
+                               f"({where})") from e
+    changed = _diff(before, _snapshot(state, pod))
+    if changed:
+        raise PluginCheckError(
+            f"plugin {name} mutated the cluster state in the function from {method}() ({where}): "
+            f"{', '.join(changed)} changed. Plugins must only read the state")
     return result
 
 

@@ -240,7 +240,9 @@ class Profile:
             mask = self.nominated_mask(state, pod, mask, pod_id)
         self.last_mask = mask
         if self.incremental and n:
-            return self._sample(mask)
+            entry = self._entry
+            count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
+            return self._sample(mask, count)
         feasible = np.flatnonzero(mask)
         self.last_visited = n
         if n == 0:
@@ -258,16 +260,18 @@ class Profile:
         self.next_start_node_index = (start + processed) % n
         return chosen
 
-    def _sample(self, mask: np.ndarray) -> np.ndarray:
+    def _sample(self, mask: np.ndarray, count: int = -1) -> np.ndarray:
         """:meth:`find_feasible`'s sampling without listing every feasible node: the
         first ``want`` feasible nodes from the start index on, wrapping around, found
-        by scanning growing windows. Same nodes, order and start index."""
+        by scanning growing windows. Same nodes, order and start index. ``count`` is
+        the number of True in ``mask`` when known (-1: counted here)."""
         n = mask.size
         self.last_visited = n
         want = num_feasible_nodes_to_find(n, self.percentage)
-        count = int(np.count_nonzero(mask))
+        if count < 0:
+            count = int(np.count_nonzero(mask))
         if count <= want:
-            return np.flatnonzero(mask)
+            return mask.nonzero()[0]
         start = self.next_start_node_index
         # Expected span of `want` feasible nodes, plus a margin; windows double after.
         step = want * n // count + 64
@@ -306,13 +310,14 @@ class Profile:
                 return Decision(int(candidates[self.node_priority.best(candidates)]), k)
             return Decision(int(candidates[self.rng.integers(k)]), k)
         totals, per_plugin = self.weighted_scores(state, pod, candidates)
-        best = np.flatnonzero(totals == totals.max())
+        # argmax and one comparison: cheaper than a max reduction at these sizes.
+        best = (totals == totals.item(int(totals.argmax()))).nonzero()[0]
         if best.size == 1:
             pick = best[0]
         elif self.node_priority is not None:
             pick = best[self.node_priority.best(candidates[best])]
         else:
-            pick = best[self.rng.integers(best.size)]
+            pick = best[tie_break(self.rng, best.size)]
         if self.record:
             return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
         return Decision(int(candidates[pick]), k)
@@ -338,7 +343,6 @@ class Profile:
     def weighted_scores(
         self, state: ClusterState, pod: PodInfo, candidates: np.ndarray
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        total = np.zeros(candidates.size, dtype=np.int64)
         per_plugin: dict[str, np.ndarray] = {}
         raw = None
         entry = self._entry
@@ -346,6 +350,11 @@ class Profile:
             raw = self.caches.raw_scores(entry, state, pod)
         # The entry's shortcuts leave out per-plugin scores: not when recording them.
         fast = raw is not None and not self.record
+        if fast and entry is not None and entry.fused:
+            # The fused plugins' weighted sum first (int64 sums do not depend on order).
+            total = entry.fused_total[candidates]
+        else:
+            total = np.zeros(candidates.size, dtype=np.int64)
         for i, (plugin, weight) in enumerate(self.scores):
             if raw is not None and i in raw:
                 cached = raw[i]
@@ -354,12 +363,12 @@ class Profile:
                 if fast:
                     assert entry is not None
                     if i in entry.fused:
-                        if i == entry.fused_first:
-                            total += entry.fused_total[candidates]
-                        continue
+                        continue  # in the total already
                     value = entry.uniform.get(i)
                     if value is not None:
-                        total += self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
+                        term = self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
+                        if term is not None:
+                            total += term
                         continue
                 scores = cached[candidates]
             elif not plugin.pre_score(state, pod):
@@ -375,17 +384,22 @@ class Profile:
 
     @staticmethod
     def _uniform_term(entry: Entry, pod: PodInfo, i: int, plugin: ScorePlugin, weight: int, value: int,
-                      k: int) -> np.ndarray:
-        """``weight * normalize(k scores all equal to value)``, kept per ``(i, k)``."""
+                      k: int) -> np.ndarray | None:
+        """``weight * normalize(k scores all equal to value)``, kept per ``(i, k)``; None
+        when that is the same on every candidate, which adds the same to every total
+        and so changes neither the best total nor the ties (the totals of an unrecorded
+        cycle are not kept)."""
         key = (i, k)
-        term = entry.memo.get(key)
-        if term is None:
-            s = plugin.normalize(pod, np.full(k, value, dtype=np.int64))
-            check_score_range(s, plugin.name)
-            term = s * weight
-            if len(entry.memo) >= 64:
-                entry.memo.clear()
-            entry.memo[key] = term
+        if key in entry.memo:
+            return entry.memo[key]
+        s = plugin.normalize(pod, np.full(k, value, dtype=np.int64))
+        check_score_range(s, plugin.name)
+        term: np.ndarray | None = s * weight
+        if k and term is not None and term.min() == term.max():
+            term = None
+        if len(entry.memo) >= 64:
+            entry.memo.clear()
+        entry.memo[key] = term
         return term
 
     def rejectors(self, state: ClusterState, pod: PodInfo) -> frozenset[str]:
@@ -467,16 +481,86 @@ class NodePriority:
         return int(np.argmax(self.values[nodes]))
 
 
+#: Per bit generator (by id; the generator is kept with it, so the id is not reused):
+#: the generator and its draw function, or None when only ``integers`` will do.
+_DRAWS: dict[int, tuple[Any, Any]] = {}
+_UINT32 = 0xFFFFFFFF
+
+
+def tie_break(rng: np.random.Generator, k: int) -> int:
+    """``int(rng.integers(k))``, the same value and the same stream position, without
+    numpy's per-call argument handling (a few microseconds, a tenth of a cycle).
+
+    ``Generator.integers`` draws a scalar below ``2**32`` by Lemire's method on the bit
+    generator's 32-bit outputs (numpy ``random/src/distributions/distributions.c``,
+    ``random_bounded_uint64_fill`` and ``buffered_bounded_lemire_uint32``); this does
+    the same through the bit generator's own ``next_uint32`` (its ``ctypes``
+    interface). It is used only after a self-check on copies of the generator gives
+    ``integers``' values and end state for a range of ``k``; otherwise, and for larger
+    ``k``, ``rng.integers`` itself is called."""
+    bg = rng.bit_generator
+    kept = _DRAWS.get(id(bg))
+    if kept is None or kept[0] is not bg:
+        if len(_DRAWS) >= 64:
+            _DRAWS.clear()
+        kept = _DRAWS[id(bg)] = (bg, _lemire_draw(rng))
+    draw = kept[1]
+    if draw is None or k > _UINT32:
+        return int(rng.integers(k))
+    return int(draw(k))
+
+
+def _lemire(next_uint32: Any, state: Any) -> Any:
+    def draw(k: int) -> int:
+        if k == 1:
+            return 0  # a range of one value draws nothing
+        m = next_uint32(state) * k
+        low = m & _UINT32
+        if low < k:
+            threshold = (_UINT32 - (k - 1)) % k
+            while low < threshold:
+                m = next_uint32(state) * k
+                low = m & _UINT32
+        return int(m >> 32)
+
+    return draw
+
+
+def _lemire_draw(rng: np.random.Generator) -> Any:
+    """The Lemire draw for ``rng``'s bit generator, or None if it does not reproduce
+    ``rng.integers`` exactly (a numpy that draws otherwise, or no ctypes interface)."""
+    bg = rng.bit_generator
+    try:
+        reference = np.random.Generator(type(bg)())
+        probe = type(bg)()
+        reference.bit_generator.state = probe.state = bg.state
+        interface = probe.ctypes
+        draw = _lemire(interface.next_uint32, interface.state)
+        ks = [1, 2, 3, 2, 5, 7, 1, 100, 3, 1000, 12345, 3, 2**31 + 1, 2**32 - 1, 6, 2**20 + 7, 2, 9]
+        for k in ks * 4:
+            if draw(k) != int(reference.integers(k)):
+                return None
+        if probe.state != reference.bit_generator.state:
+            return None
+        interface = bg.ctypes
+        return _lemire(interface.next_uint32, interface.state)
+    except Exception:  # noqa: BLE001 - any failure: numpy's own integers() is used
+        return None
+
+
 def _first_true(mask: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.ndarray:
     """The first ``k`` indices in ``[lo, hi)`` where ``mask`` is True (fewer if there are
     not that many), ascending; windows of ``step`` nodes, doubling."""
     parts = []
     got = 0
     while lo < hi and got < k:
-        end = min(hi, lo + step)
-        idx = np.flatnonzero(mask[lo:end])
+        end = lo + step
+        if end > hi:
+            end = hi
+        idx = mask[lo:end].nonzero()[0]
         if idx.size:
-            parts.append(idx + lo)
+            idx += lo  # a fresh array: shifted in place
+            parts.append(idx)
             got += idx.size
         lo = end
         step *= 2

@@ -38,6 +38,7 @@ trace with one shape per pod does not keep arrays over nodes for every shape.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +46,7 @@ import numpy as np
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ScorePlugin
 
 if TYPE_CHECKING:
+    from k8sim.cluster.nodes import NodeTable
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.plugins.base import FilterPlugin
     from k8sim.scheduling.podinfo import PodInfo
@@ -57,6 +59,11 @@ SHAPE_BUDGET = 128 << 20
 #: Bytes per node that one shape's plugin caches are assumed to hold (a few masks and
 #: one int64 count array).
 SHAPE_BYTES_PER_NODE = 16
+#: At most this many changed nodes are recomputed one by one in plain Python (with the
+#: plugins' ``filter_one`` / ``score_one``) rather than by numpy calls over them: a
+#: numpy call costs about a microsecond whatever its size, a node's Python arithmetic
+#: a fraction of that per plugin.
+FEW_NODES = 16
 #: Bounds on the number of shapes kept, whatever the budgets say.
 MIN_SHAPES, MAX_SHAPES = 8, 4096
 
@@ -72,8 +79,8 @@ class Entry:
     Two shortcuts for cycles that do not record per-plugin scores: ``fused`` holds the
     indices of the cached plugins whose NormalizeScore is the identity and whose raw
     scores computed so far all lie in ``[0, MAX_NODE_SCORE]``, and ``fused_total`` their
-    weighted sum per node (one gather per cycle instead of one per plugin; the framework
-    adds it where the first of them, ``fused_first``, would be added). ``uniform`` maps
+    weighted sum per node (one gather per cycle instead of one per plugin, which the
+    framework starts the total with; ``fused_first`` is the first of them). ``uniform`` maps
     a cached plugin that reads no usage and scores every node that passes the static
     filters alike to that raw score: its normalised, weighted term over ``k`` candidates
     is the same array each time (NormalizeScore is a function of the pod and the
@@ -82,7 +89,8 @@ class Entry:
 
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
-                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo")
+                 "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones",
+                 "fused_static", "count")
 
     def __init__(self) -> None:
         self.n = -1
@@ -102,7 +110,15 @@ class Entry:
         self.fused_weight: dict[int, int] = {}  # the same, by plugin index
         self.fused_total = np.zeros(0, dtype=np.int64)
         self.uniform: dict[int, int] = {}
-        self.memo: dict[tuple[int, int], np.ndarray] = {}
+        self.memo: dict[tuple[int, int], np.ndarray | None] = {}
+        # The usage filters' and usage scores' one-node functions (filter_one,
+        # score_one), None when some plugin has none: then numpy over the changed nodes.
+        self.filter_ones: list[Callable[[NodeTable, int], bool]] | None = None
+        self.score_ones: list[tuple[int, Callable[[NodeTable, int], int], np.ndarray]] | None = None
+        # The fused plugins that are not in score_ones: (raw scores, weight).
+        self.fused_static: list[tuple[np.ndarray, int]] = []
+        #: True entries of ``mask`` (-1: not counted since it last changed).
+        self.count = -1
 
     def nbytes(self) -> int:
         raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
@@ -129,6 +145,7 @@ class ShapeCaches:
         self.recent: OrderedDict[PodInfo, None] = OrderedDict()
         self.rebuilds = 0  # entries built from scratch (a first cycle, or a rebuild)
         self.updates = 0  # entries brought up to date from the journals
+        self.few_updates = 0  # of those, by the one-node functions (FEW_NODES)
 
     # -- the bound on per-shape caches ------------------------------------------------
 
@@ -192,6 +209,10 @@ class ShapeCaches:
             mask_usage &= f.filter(state, pod)
         e.mask_static, e.mask_usage = mask_static, mask_usage
         e.mask = mask_static & mask_usage
+        e.count = -1
+        filter_ones = [f.filter_one(state, pod) for f in e.usage_filters]
+        e.filter_ones = [f for f in filter_ones if f is not None] if None not in filter_ones else None
+        e.score_ones = None
         e.raw = None  # scores are rebuilt at the next scoring cycle that wants them
         e.static_scores, e.usage_scores = [], []
         _unfuse(e)
@@ -236,6 +257,11 @@ class ShapeCaches:
                 _find_uniform(e)
         if len(changed) > limit:
             return False
+        if len(changed) <= FEW_NODES and e.filter_ones is not None and (raw is None or e.score_ones is not None):
+            _update_few(e, state, changed)
+            self.few_updates += 1
+            e.position = end
+            return True
         du = np.fromiter(sorted(changed), dtype=np.intp, count=len(changed))
         if e.usage_filters:
             m = e.usage_filters[0].filter_nodes(state, pod, du)
@@ -246,6 +272,7 @@ class ShapeCaches:
         else:
             ok = e.mask_static[du] & e.mask_usage[du]
         e.mask[du] = ok
+        e.count = -1
         if raw is not None:
             sel = du[ok]
             if sel.size:
@@ -272,6 +299,14 @@ class ShapeCaches:
         e.position = end
         return True
 
+    @staticmethod
+    def count(e: Entry) -> int:
+        """The number of nodes in ``e.mask`` (kept from cycle to cycle while only a few
+        nodes change)."""
+        if e.count < 0:
+            e.count = int(np.count_nonzero(e.mask))
+        return e.count
+
     # -- scores ---------------------------------------------------------------------
 
     def current(self, e: Entry, state: ClusterState) -> bool:
@@ -290,6 +325,7 @@ class ShapeCaches:
         raw: dict[int, np.ndarray | None] = {}
         static_nodes = np.flatnonzero(e.mask_static)
         usage_nodes = np.flatnonzero(e.mask)
+        fresh: dict[int, np.ndarray] = {}  # the values just computed, = raw[i][at]
         for i, (plugin, _) in enumerate(self.scores):
             if not plugin.node_local:
                 continue
@@ -298,12 +334,14 @@ class ShapeCaches:
                 continue
             at = usage_nodes if plugin.reads_usage else static_nodes
             a = np.zeros(state.nodes.n, dtype=np.int64)
+            values = a[:0]
             if at.size:
                 values = np.asarray(plugin.score(state, pod, at))
                 if values.dtype != np.int64:
                     continue  # kept exactly as the plugin returns it: scored each cycle
                 a[at] = values
             raw[i] = a
+            fresh[i] = values
             (e.usage_scores if plugin.reads_usage else e.static_scores).append((i, plugin))
         e.raw = raw
         # The shortcuts (see Entry).
@@ -312,7 +350,7 @@ class ShapeCaches:
             cached = raw.get(i)
             if cached is None or type(plugin).normalize is not ScorePlugin.normalize:
                 continue
-            if _in_range(cached[usage_nodes if plugin.reads_usage else static_nodes]):
+            if _in_range(fresh[i]):
                 fused.append((i, w))
         if fused:
             e.fused_weights = fused
@@ -321,10 +359,68 @@ class ShapeCaches:
             e.fused_first = fused[0][0]
             e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
             e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
+        ones: list[tuple[int, Callable[[NodeTable, int], int], np.ndarray]] | None = []
+        for i, plugin in e.usage_scores:
+            one, kept = plugin.score_one(state, pod), raw[i]
+            if one is None or kept is None or ones is None:
+                ones = None
+            else:
+                ones.append((i, one, kept))
+        e.score_ones = ones
+        usage = {i for i, _ in e.usage_scores}
+        e.fused_static = []
+        for i, w in e.fused_weights:
+            kept = raw[i]
+            if i not in usage and kept is not None:
+                e.fused_static.append((kept, w))
         e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
         _find_uniform(e)
         self._trim(state)
         return raw
+
+
+def _update_few(e: Entry, state: ClusterState, changed: set[int]) -> None:
+    """:meth:`ShapeCaches._update`'s usage part for a few changed nodes, one by one with
+    the plugins' one-node functions: the same mask bits, raw scores and fused totals."""
+    nodes = state.nodes
+    static, usage, mask = e.mask_static, e.mask_usage, e.mask
+    filters = e.filter_ones
+    assert filters is not None
+    raw = e.raw
+    scores = e.score_ones if raw is not None else None
+    count = e.count
+    for node in changed:
+        if filters:
+            m = True
+            for f in filters:
+                if not f(nodes, node):
+                    m = False
+                    break
+            usage[node] = m
+        else:
+            m = usage.item(node)
+        ok = m and static.item(node)
+        if count >= 0 and ok != mask.item(node):
+            count += 1 if ok else -1
+        mask[node] = ok
+        if ok and scores is not None:
+            # The fused sum from the fresh scores (the same integers as _weighted).
+            weights = e.fused_weight
+            total = 0
+            for i, one, a in scores:
+                a[node] = v = one(nodes, node)
+                w = weights.get(i)
+                if w is not None:
+                    if 0 <= v <= MAX_NODE_SCORE:
+                        total += v * w
+                    else:
+                        _unfuse(e)
+                        weights = e.fused_weight
+            if weights:
+                for a, w in e.fused_static:
+                    total += a.item(node) * w
+                e.fused_total[node] = total
+    e.count = count
 
 
 def _in_range(values: np.ndarray) -> bool:
@@ -347,6 +443,7 @@ def _weighted(raw: dict[int, np.ndarray | None], weights: list[tuple[int, int]],
 def _unfuse(e: Entry) -> None:
     """Give up the fused sum: its plugins are scored one by one from now on."""
     e.fused, e.fused_first, e.fused_weights, e.fused_weight = frozenset(), -1, [], {}
+    e.fused_static = []
     e.fused_total = np.zeros(0, dtype=np.int64)
 
 

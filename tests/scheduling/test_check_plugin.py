@@ -283,9 +283,43 @@ class WrongFilterNodes(FilterPlugin):
         return np.ones(nodes.size, dtype=bool)  # forgets the cordoned nodes
 
 
+class WrongFilterOne(FilterPlugin):
+    name = "WrongFilterOne"
+    node_local = True
+
+    def filter(self, state, pod):
+        return ~state.nodes.unschedulable
+
+    def filter_one(self, state, pod):
+        return lambda nodes, node: True  # forgets the cordoned nodes
+
+
+class WrongScoreOne(ScorePlugin):
+    """Free CPU in cores; its one-node function rounds instead of truncating."""
+
+    name = "WrongScoreOne"
+    node_local = True
+
+    def score(self, state, pod, candidates):
+        return state.nodes.free[0, candidates] // 1000
+
+    def score_one(self, state, pod):
+        return lambda nodes, node: int(round(nodes.free.item(0, node) / 1000))
+
+
+class FloatScoreOne(WrongScoreOne):
+    name = "FloatScoreOne"
+
+    def score_one(self, state, pod):
+        return lambda nodes, node: float(nodes.free.item(0, node) // 1000)  # right value, wrong type
+
+
 @pytest.mark.parametrize("plugin, message", [
     (CandidateRelative, r"declares node_local, but score\(\) of some candidates depends on"),
     (WrongFilterNodes, r"declares node_local, but filter_nodes\(\) over nodes"),
+    (WrongFilterOne, r"the function from filter_one\(\) differs from filter\(\)"),
+    (WrongScoreOne, r"the function from score_one\(\) differs from score\(\)"),
+    (FloatScoreOne, r"the function from score_one\(\) differs from score\(\)"),
 ])
 def test_wrong_node_local_declarations_fail(plugin, message):
     with pytest.raises(PluginCheckError, match=message):

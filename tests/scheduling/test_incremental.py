@@ -227,6 +227,8 @@ def _churn(preset: str, incremental: bool, record: bool = True, steps: int = 900
                         priority=0, created=0.0, duration=np.inf, start_latency=0.0,
                         gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)
         d = profile.schedule(state, info, p)
+        for e in profile.caches.entries.values():  # a kept count is the mask's
+            assert e.count < 0 or e.count == int(np.count_nonzero(e.mask))
         out.append((d.node, d.feasible, profile.next_start_node_index, profile.rng.bit_generator.state["state"],
                     None if d.candidates is None else d.candidates.tolist(),
                     None if d.totals is None else d.totals.tolist(),
@@ -286,6 +288,36 @@ def test_every_decision_same_with_caches_on_and_off_under_churn(preset, record):
     assert 0 < placed < len(on), "the run should both place pods and fail some"
     assert updates > len(on) // 2, "most cycles should update an entry, not rebuild it"
     assert rebuilds > 0
+
+
+@pytest.mark.parametrize("preset", ["kube-default", "binpack"])
+def test_few_nodes_path_gives_the_same_decisions_as_numpy(monkeypatch, preset):
+    """The churn test's decisions with the one-node path (the default) and with numpy
+    for every update (FEW_NODES = 0) are identical, and the one-node path did run."""
+    few = _churn(preset, True, record=False, steps=600)
+    few.pop()
+    monkeypatch.setattr(incremental, "FEW_NODES", 0)
+    numpy_only = _churn(preset, True, record=False, steps=600)
+    numpy_only.pop()
+    assert few == numpy_only
+
+
+def test_few_nodes_path_runs_in_the_scheduler_benchmark_case():
+    state_sim = Simulation(validate_scenario({
+        "name": "few",
+        "cluster": {"node_pools": [{"name": "a", "count": 300, "allocatable": {"cpu": "8", "memory": "32Gi"}}]},
+        "workloads": [{"name": "w", "arrival": {"kind": "times", "times_s": [1e9]},
+                       "template": {"requests": {"cpu": "100m", "memory": "100Mi"}}}],
+    }))
+    state = state_sim.state
+    profile = next(iter(state_sim.profiles.values()))
+    info = state.shapes[0]
+    for i in range(50):
+        p = state.pods.append(name=f"p{i}", requests=info.requests, workload=info.workload, index=i, shape=0,
+                              priority=0, created=0.0, duration=np.inf, start_latency=0.0)
+        d = profile.schedule(state, info)
+        ops.bind(state, p, d.node, 0.0)
+    assert profile.caches.few_updates >= 48  # every cycle after the first
 
 
 def test_sampling_matches_the_rotated_list_at_every_start():

@@ -12,6 +12,7 @@ Plugins are configured by a pydantic ``Args`` model whose fields use upstream's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from k8sim.cluster.nodes import NodeTable
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.handle import FrameworkHandle
     from k8sim.scheduling.podinfo import PodInfo
@@ -171,6 +173,16 @@ class FilterPlugin(Plugin):
         filtering every node."""
         return self.filter(state, pod)[nodes]
 
+    def filter_one(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeTable, int], bool] | None:
+        """Optional, for ``node_local`` plugins: a function ``(state.nodes, node) -> bool``
+        equal to ``filter_nodes(state, pod, [node])[0]`` for any node, valid for this
+        shape while the entry that asked for it lives (it must read the node table it is
+        given, not one kept from now). The incremental caches call it, in plain Python,
+        when only a few nodes changed since a shape's last cycle, where numpy's fixed
+        cost per call exceeds the work; None (the default): they call
+        :meth:`filter_nodes`."""
+        return None
+
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         """Reason -> number of the ``rejected`` nodes (indices) it applies to."""
         return {self.reason or f"rejected by {self.name}": int(rejected.size)} if rejected.size else {}
@@ -207,6 +219,14 @@ class ScorePlugin(Plugin):
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def score_one(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeTable, int], int] | None:
+        """Optional, for ``node_local`` plugins with int64 raw scores: a function
+        ``(state.nodes, node) -> int`` equal to ``int(score(state, pod, [node])[0])``
+        for any node that passes the profile's filters, with the same integer (or
+        float64) steps as :meth:`score`; see :meth:`FilterPlugin.filter_one`. None (the
+        default): the caches call :meth:`score`."""
+        return None
 
     def normalize(self, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         """NormalizeScore; identity unless the plugin's raw scores leave [0, 100]."""

@@ -81,8 +81,8 @@ def resource_rows(state: ClusterState, resources: tuple[ResourceSpec, ...]) -> t
 def remaining(state: ClusterState, pod: PodInfo, candidates: np.ndarray,
               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``free - request`` clipped to ``[0, alloc]`` (int64[R', K]) and ``alloc`` (int64[R', K])."""
-    alloc = state.nodes.alloc[rows][:, candidates]
-    left = np.clip(state.nodes.free[rows][:, candidates] - pod.requests[rows][:, None], 0, alloc)
+    alloc = state.nodes.alloc[rows].take(candidates, axis=1)
+    left = np.clip(state.nodes.free[rows].take(candidates, axis=1) - pod.requests[rows][:, None], 0, alloc)
     return left, alloc
 
 

@@ -60,8 +60,8 @@ class Tetris(ScorePlugin):
         if rows.size == 0 or candidates.size == 0:
             return np.zeros(candidates.size, dtype=np.int64)
         nodes = state.nodes
-        alloc = nodes.alloc[rows][:, candidates]
-        free = np.clip(nodes.free[rows][:, candidates], 0, alloc).astype(np.float64)
+        alloc = nodes.alloc[rows].take(candidates, axis=1)
+        free = np.clip(nodes.free[rows].take(candidates, axis=1), 0, alloc).astype(np.float64)
         has = alloc > 0
         a = np.where(has, alloc, 1).astype(np.float64)
         demand = pod.requests[rows].astype(np.float64)[:, None]

@@ -1,0 +1,106 @@
+"""The plugins' one-node functions (``filter_one`` / ``score_one``) equal their numpy
+Filter and Score on every node.
+
+``filter_one`` and ``score_one`` redo upstream's arithmetic on Python ints and floats for
+one node (``pkg/scheduler/framework/plugins/noderesources/fit.go`` ``fitsRequest``,
+``least_allocated.go`` / ``most_allocated.go`` ``leastResourceScorer`` /
+``mostResourceScorer``, ``balanced_allocation.go`` ``balancedResourceScorer``). The
+reference here is the plugins' own vectorised Filter and Score, which the other tests
+check against upstream; these tests check that the two agree exactly, on node tables
+made to hit the edge cases: requests above allocatable (the non-zero defaults of
+``nonzero_requested``), nodes without cpu or memory (the general path), zero free,
+fractions above 1, and large memory values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from k8sim import validate_scenario
+from k8sim.scheduling.plugins.balanced_allocation import NodeResourcesBalancedAllocation
+from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
+from k8sim.sim.simulation import Simulation
+
+N = 400
+
+
+def _state(seed: int):
+    """A cluster of N nodes whose usage columns are then overwritten with random values
+    (the plugins only read them)."""
+    sim = Simulation(validate_scenario({
+        "name": "one-node",
+        "cluster": {"node_pools": [{"name": "a", "count": N, "allocatable": {"cpu": "8", "memory": "32Gi",
+                                                                               "nvidia.com/gpu": 2}}]},
+        "workloads": [
+            {"name": "small", "arrival": {"kind": "times", "times_s": [1e9]},
+             "template": {"requests": {"cpu": "300m", "memory": "700Mi"}}},
+            {"name": "big", "arrival": {"kind": "times", "times_s": [1e9]},
+             "template": {"requests": {"cpu": "7", "memory": "30Gi", "nvidia.com/gpu": 1}}},
+            {"name": "empty", "arrival": {"kind": "times", "times_s": [1e9]}, "template": {}},
+        ],
+    }))
+    state = sim.state
+    nodes = state.nodes
+    rng = np.random.default_rng(seed)
+    r = nodes.alloc.shape[0]
+    alloc = rng.integers(0, 1 << 40, size=(r, N))
+    alloc[:, rng.random(N) < 0.1] = 0  # some nodes lack a resource entirely
+    alloc[0, rng.random(N) < 0.05] = 0
+    alloc[1, rng.random(N) < 0.05] = 0
+    alloc[:2, :N // 4] = rng.integers(1, 20_000, size=(2, N // 4))  # small: fractions near 1
+    requested = (alloc * rng.random((r, N)) * 1.2).astype(np.int64)  # some above allocatable
+    full = rng.random(N) < 0.1
+    requested[:, full] = alloc[:, full]  # exactly full
+    nodes.alloc[:] = alloc
+    nodes.requested[:] = requested
+    nodes.free[:] = alloc - requested
+    nodes.nonzero_requested[:] = requested[:2] + rng.integers(0, 1 << 30, size=(2, N))
+    return state
+
+
+FITS = [NodeResourcesFit.with_strategy("LeastAllocated"), NodeResourcesFit.with_strategy("MostAllocated"),
+        NodeResourcesFit.with_strategy("LeastAllocated", (("cpu", 3), ("memory", 1))),
+        NodeResourcesFit.with_strategy("MostAllocated", (("memory", 5), ("cpu", 2)))]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_filter_one_equals_filter_on_every_node(seed):
+    state = _state(seed)
+    every = np.arange(N)
+    for pod in state.shapes:
+        expect = NodeResourcesFit().filter(state, pod)
+        one = NodeResourcesFit().filter_one(state, pod)
+        got = [one(state.nodes, n) for n in range(N)]
+        assert got == expect.tolist()
+        assert 0 < sum(got) < N  # both outcomes occur
+        assert got == NodeResourcesFit().filter_nodes(state, pod, every).tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("plugin", [*FITS, NodeResourcesBalancedAllocation()],
+                         ids=["least", "most", "least-3-1", "most-mem-5-cpu-2", "balanced"])
+def test_score_one_equals_score_on_every_node(plugin, seed):
+    state = _state(seed)
+    every = np.arange(N)
+    for pod in state.shapes:
+        one = plugin.score_one(state, pod)
+        assert one is not None
+        expect = plugin.score(state, pod, every)
+        assert expect.dtype == np.int64
+        got = [one(state.nodes, n) for n in range(N)]
+        assert all(type(v) is int for v in got)
+        assert got == expect.tolist()
+        # One node at a time as well: the numpy fast path applies only when every
+        # candidate has cpu and memory; alone, each node takes its own path.
+        assert got == [int(plugin.score(state, pod, np.array([n]))[0]) for n in range(N)]
+        assert len(set(got)) > 10
+
+
+def test_plugins_without_one_node_functions_say_so():
+    state = _state(0)
+    pod = state.shapes[0]
+    rtcr = NodeResourcesFit.with_strategy("RequestedToCapacityRatio", shape=((0, 0), (100, 10)))
+    assert rtcr.score_one(state, pod) is None  # the caches then call score()
+    extended = NodeResourcesFit.with_strategy("LeastAllocated", (("cpu", 1), ("nvidia.com/gpu", 1)))
+    assert extended.score_one(state, pod) is None
