@@ -95,6 +95,11 @@ SAMPLE_POD_FILE = OPENB_SAMPLE_POD_FILE
 SAMPLE_NODE_FILE = OPENB_SAMPLE_NODE_FILE
 
 
+#: The pod-list columns read only as numbers.
+_OPENB_NUMBERS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "creation_time", "deletion_time",
+                  "scheduled_time")
+
+
 def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
     """The good rows of one batch of an openb pod list, parsed (drops deferred)."""
     check = RowCheck(table, drops)
@@ -154,7 +159,8 @@ def read_openb_pods(
     batches: list[DeferredDrops] = []
     trace_end = -np.inf  # the last deletion time of the good rows read so far
     outside = 0
-    for drops, part in iter_tables(path, OPENB_POD_COLUMNS, report, header=True).map(_parse_deferred):
+    tables = iter_tables(path, OPENB_POD_COLUMNS, report, header=True, numbers=_OPENB_NUMBERS)
+    for drops, part in tables.map(_parse_deferred):
         batches.append(drops)
         deleted = part["deleted"]
         if len(deleted):

@@ -182,6 +182,10 @@ class _Reader:
     optional: Sequence[str]
     delimiter: str
     alias_of: dict[str, str]
+    #: Columns the caller reads only as numbers (:meth:`RowCheck.number`): the fast path
+    #: parses them in pyarrow straight to float64, or int64 for ``integers``.
+    numbers: frozenset[str] = frozenset()
+    integers: frozenset[str] = frozenset()
     names: list[str] | None = None
     wanted: list[str] = field(default_factory=list)
     line: int = 0  # physical lines consumed so far
@@ -339,16 +343,34 @@ class _Reader:
             invalid.append(1)
             return "skip"
 
-        table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(buf).slice(cut)),  # (no copy of the block)
-            read_options=pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK,
-                                           use_threads=_ARROW_THREADS),
-            parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
-                                                 include_columns=wanted, strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False, null_values=[]),
-        )
+        def parse(typed: bool) -> pa.Table:
+            invalid.clear()
+            types = {c: pa.string() for c in names}
+            if typed:
+                types.update({c: pa.float64() for c in self.numbers if c in types})
+                types.update({c: pa.int64() for c in self.integers if c in types})
+            return pacsv.read_csv(
+                pa.BufferReader(pa.py_buffer(buf).slice(cut)),  # (no copy of the block)
+                read_options=pacsv.ReadOptions(column_names=names, block_size=max(_ARROW_BLOCK, len(buf)),
+                                               use_threads=_ARROW_THREADS),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
+                                                 invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=wanted,
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                                     null_values=_NULL_WORDS if typed else []),
+            )
+
+        table = None
+        if self.numbers or self.integers:
+            try:
+                table = parse(True)
+            except pa.ArrowInvalid:
+                table = None  # a cell that is not a plain number: every column as text
+            if table is not None and not all(_typed_ok(table.column(c)) for c in wanted
+                                             if not pa.types.is_string(table.schema.field(c).type)):
+                table = None
+        if table is None:
+            table = parse(False)
         if plain and not invalid and table.num_rows == after_header:
             rows = numbers[header_at + 1:]  # every line after the header is a row
             tally.rows_read = len(rows)
@@ -386,7 +408,8 @@ class _Reader:
         cells: dict[str, Cells] = {}
         for col in wanted:
             values = table.column(col).combine_chunks()
-            cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim else values
+            typed = not pa.types.is_string(values.type)
+            cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim and not typed else values
         return _Parsed([Table(self.label, tuple(wanted), cells, rows)] if len(rows) else [], tally)
 
     def _block(self, buf: bytes, offset: int, batch_rows: int) -> _Parsed:
@@ -522,6 +545,24 @@ def _fast_candidate(block: bytes) -> bool:
     return block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block))
 
 
+#: Cells a typed column reads as null: the words :meth:`RowCheck.number` takes for empty.
+_NULL_WORDS = ["", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"]
+
+
+def _typed_ok(column: pa.ChunkedArray) -> bool:
+    """Whether a column pyarrow parsed as numbers holds what parsing its text would give:
+    no non-finite number (``inf``, a NaN spelling that is not a null word: the text
+    decides those) and, for doubles, none at or past 2**63 in magnitude (whose text
+    decides whether it fits in an int64)."""
+    if pa.types.is_integer(column.type):
+        return True
+    values = np.asarray(column.to_numpy())
+    with np.errstate(invalid="ignore"):
+        if (np.abs(values) >= 2.0**63).any():
+            return False
+    return int(np.isnan(values).sum()) == column.null_count
+
+
 def _scan(arr: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Offsets of each line's LF, start and end (a CR before the LF excluded)."""
     nl = np.flatnonzero(arr == 10)
@@ -606,9 +647,11 @@ def _text_lines(first: bytes, rest: Iterator[bytes]) -> Iterator[str]:
 
 
 def _reader(path: PathLike, expected: Sequence[str], report: TraceReport, header: bool | None,
-            optional: Sequence[str], delimiter: str, aliases: Mapping[str, Sequence[str]] | None) -> _Reader:
+            optional: Sequence[str], delimiter: str, aliases: Mapping[str, Sequence[str]] | None,
+            numbers: Iterable[str] = (), integers: Iterable[str] = ()) -> _Reader:
     return _Reader(path, expected, report, header, optional, delimiter,
-                   {alt: name for name, alts in (aliases or {}).items() for alt in alts})
+                   {alt: name for name, alts in (aliases or {}).items() for alt in alts},
+                   frozenset(numbers), frozenset(integers))
 
 
 class TableBatches(Generic[_T]):
@@ -640,6 +683,8 @@ def iter_tables(
     delimiter: str = ",",
     aliases: Mapping[str, Sequence[str]] | None = None,
     block_size: int | None = None,
+    numbers: Iterable[str] = (),
+    integers: Iterable[str] = (),
 ) -> TableBatches[Any]:
     """The rows of a delimited file as :class:`Table` batches, in file order, each from
     about ``block_size`` bytes of input (default :data:`DEFAULT_BLOCK_SIZE`, read when
@@ -647,8 +692,16 @@ def iter_tables(
     ``report.rows_read`` and ``wrong_field_count`` drops are recorded as batches are
     read, in file order. Every batch has the same columns. Once the header is read,
     up to :data:`WORKERS` later blocks are parsed ahead in threads; with
-    :meth:`TableBatches.map` the reader's own work on each batch runs there too."""
-    return TableBatches(_reader(path, expected, report, header, optional, delimiter, aliases), block_size)
+    :meth:`TableBatches.map` the reader's own work on each batch runs there too.
+
+    ``numbers`` (``integers``): columns the caller reads only through
+    :meth:`RowCheck.number`. Where a block can be, pyarrow parses them straight to
+    float64 (int64) cells instead of text (no text is made of them); a block with a
+    cell that is not a plain number, a null word or, for ``numbers``, finite and within
+    the int64 range, has them as text like the other columns. Either way
+    :meth:`RowCheck.number` gives the same values and drops."""
+    return TableBatches(_reader(path, expected, report, header, optional, delimiter, aliases, numbers, integers),
+                        block_size)
 
 
 def read_table(
@@ -725,9 +778,15 @@ class RowCheck:
         if len(idx):
             self.ok &= ~new
 
+    def _text_cells(self, column: str) -> Cells:
+        raw = self.table.cells[column]
+        if not isinstance(raw, np.ndarray) and not pa.types.is_string(raw.type):
+            raise TypeError(f"column {column!r} was parsed as numbers (iter_tables numbers=/integers=)")
+        return raw
+
     def strings(self, column: str, *, nan_is_empty: bool = True) -> pa.Array:
         """``column`` as a pyarrow string array (``"nan"``-like words become ``""`` if asked)."""
-        raw = as_arrow(self.table.cells[column])
+        raw = as_arrow(self._text_cells(column))
         if isinstance(raw, pa.ChunkedArray):
             raw = raw.combine_chunks()
         if nan_is_empty:
@@ -739,6 +798,8 @@ class RowCheck:
         raw = self.table.cells[column]
         if isinstance(raw, np.ndarray):
             return np.fromiter((v in _MISSING_WORDS for v in raw), dtype=bool, count=len(raw))
+        if not pa.types.is_string(raw.type):
+            return _bool_numpy(raw.is_null())
         return _bool_numpy(pc.is_in(raw, value_set=_MISSING_SET))
 
     def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
@@ -751,6 +812,21 @@ class RowCheck:
         by :func:`pandas.to_numeric` (both give the correctly rounded double).
         """
         raw = self.table.cells[column]
+        if not isinstance(raw, np.ndarray) and not pa.types.is_string(raw.type):
+            # Parsed by pyarrow as numbers (see ``iter_tables``): nulls are the empty cells,
+            # and every other value is finite and within the int64 range.
+            # The same checks are made, in the same order (a DeferredDrops counts them).
+            values = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=float)
+            empty = np.isnan(values) if raw.null_count else np.zeros(len(values), dtype=bool)
+            none = np.zeros(len(values), dtype=bool)
+            self.reject(none, "bad_number", column)
+            self.reject(none, "out_of_range", column)
+            if required:
+                self.reject(empty, "missing_value", column)
+            if minimum is not None:
+                with np.errstate(invalid="ignore"):
+                    self.reject(values < minimum, "negative_value", column)
+            return values
         quick = None if isinstance(raw, np.ndarray) else _parse_plain_numbers(raw)
         if quick is not None:
             values, empty = quick
@@ -772,7 +848,7 @@ class RowCheck:
 
     def text(self, column: str, *, nan_is_empty: bool = True) -> np.ndarray:
         """``column`` as strings (``"nan"``-like words become ``""`` if asked)."""
-        raw = self.table.cells[column]
+        raw = self._text_cells(column)
         if isinstance(raw, np.ndarray):
             if not nan_is_empty:
                 return raw
