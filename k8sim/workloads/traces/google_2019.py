@@ -166,6 +166,11 @@ _INSTANCE_COLUMNS = (
     "resource_request.memory",
 )
 _INSTANCE_OPTIONAL = ("priority", "scheduling_class", "collection_type")
+#: Instance-event columns read only as numbers: parsed by pyarrow as doubles, or as
+#: int64 (times reach 2**63 - 1, past what a double tells apart).
+_INSTANCE_NUMBERS = ("resource_request.cpus", "resource_request.memory", "priority", "scheduling_class",
+                     "collection_type")
+_INSTANCE_INTEGERS = ("time", "instance_index")
 _COLLECTION_COLUMNS = ("collection_id",)
 _COLLECTION_OPTIONAL = ("time", "type", "priority", "scheduling_class", "collection_type")
 _MACHINE_COLUMNS = ("time", "machine_id", "type", "capacity.cpus", "capacity.memory")
@@ -273,12 +278,15 @@ class _WholeBatch:
 
 
 def _export_batches(
-    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
+    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = (),
+    numbers: Sequence[str] = (), integers: Sequence[str] = (),
 ) -> TableBatches[Any] | _WholeBatch:
-    """A BigQuery export in batches: CSV through :func:`iter_tables`, JSON whole."""
+    """A BigQuery export in batches: CSV through :func:`iter_tables` (``numbers`` /
+    ``integers``: columns read only as numbers), JSON whole."""
     if _is_json(path):
         return _WholeBatch(lambda: _read_json_table(path, expected, report, optional))
-    return iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
+    return iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES,
+                       numbers=numbers, integers=integers)
 
 
 def read_export(
@@ -404,8 +412,8 @@ def read_google_2019(
                                                        include_alloc_instances, trace_start_us)
                 return batch, events, n_alloc, index
 
-            for batch, events, n_alloc, index in _export_batches(path, _INSTANCE_COLUMNS, into,
-                                                                 _INSTANCE_OPTIONAL).map(work):
+            for batch, events, n_alloc, index in _export_batches(
+                    path, _INSTANCE_COLUMNS, into, _INSTANCE_OPTIONAL, _INSTANCE_NUMBERS, _INSTANCE_INTEGERS).map(work):
                 file_drops.append(batch)
                 into.filter("alloc_instance", n_alloc)
                 yield number, events, index

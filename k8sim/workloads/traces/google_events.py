@@ -263,12 +263,14 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     cpu_e = np.asarray(events.cpu, dtype=float)[order]
     mem_e = np.asarray(events.memory, dtype=float)[order]
     prio_e = np.asarray(events.priority, dtype=float)[order]
-    qos_e = _strings(events.qos).take(pa.array(order))
     cpu = latest(cpu_e, ~np.isnan(cpu_e), np.nan)
     memory = latest(mem_e, ~np.isnan(mem_e), np.nan)
     priority = latest(prio_e, ~np.isnan(prio_e), np.nan)
-    qos_pos = _last_per_group(attempt, takes & np.asarray(pc.not_equal(qos_e, "")), n_att)
-    qos = pc.if_else(pa.array(qos_pos >= 0), qos_e.take(pa.array(np.maximum(qos_pos, 0))), "")
+    # The QoS of the latest lending event that has one (only those cells are taken).
+    qos_all = _strings(events.qos)
+    has_qos = np.asarray(pc.not_equal(qos_all, "").to_numpy(zero_copy_only=False), dtype=bool)[order]
+    qos_pos = _last_per_group(attempt, takes & has_qos, n_att)
+    qos = pc.if_else(pa.array(qos_pos >= 0), qos_all.take(pa.array(order[np.maximum(qos_pos, 0)])), "")
 
     sched, has_sched, end, never = a.sched, a.has_sched, a.end, a.never
     report.filter("never_scheduled", int(never.sum()))
@@ -311,7 +313,8 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
             "memory": memory[keep],
             "priority": np.where(np.isnan(prio_k), 0.0, prio_k),
             "qos": pd.array(qos.filter(pa.array(keep)), dtype="str"),
-        }
+        },
+        copy=False,  # new arrays: not copied into one block
     )
 
 

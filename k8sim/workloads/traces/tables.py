@@ -82,6 +82,7 @@ _ARROW_THREADS = False
 _T = TypeVar("_T")
 
 Cells: TypeAlias = np.ndarray | pa.Array | pa.ChunkedArray
+_Bytes: TypeAlias = bytes | bytearray
 
 
 def open_text(path: PathLike) -> TextIO:
@@ -276,7 +277,7 @@ class _Reader:
 
     # ----------------------------------------------------------------- fast path
 
-    def fast_block(self, buf: bytes) -> Table | None:
+    def fast_block(self, buf: _Bytes) -> Table | None:
         """Cells of a block of whole lines that is ASCII without quotes, NUL bytes or lone
         carriage returns, or None (nothing changed) when pyarrow does not find the rows the
         line scan found, for the caller to parse the block with ``csv`` instead. Reads the
@@ -311,7 +312,7 @@ class _Reader:
         self.line += n_lines
         return parsed.tables[0] if parsed.tables else self.empty()
 
-    def _fast_cells(self, buf: bytes, names: list[str], offset: int, n_lines: int, header_at: int = -1,
+    def _fast_cells(self, buf: _Bytes, names: list[str], offset: int, n_lines: int, header_at: int = -1,
                     cut: int = 0) -> _Parsed | None:
         """The fast path's parse of ``buf`` (lines ``offset + 1``...; a header, if any, at
         line index ``header_at`` ending before ``cut``), changing no state: None when the
@@ -412,7 +413,7 @@ class _Reader:
             cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim and not typed else values
         return _Parsed([Table(self.label, tuple(wanted), cells, rows)] if len(rows) else [], tally)
 
-    def _block(self, buf: bytes, offset: int, batch_rows: int) -> _Parsed:
+    def _block(self, buf: _Bytes, offset: int, batch_rows: int) -> _Parsed:
         """One block without quotes, the column names known, parsed without changing the
         state (off the reading thread): by pyarrow when it can, else by ``csv``."""
         n_lines = buf.count(b"\n")
@@ -426,7 +427,7 @@ class _Reader:
         return _Parsed(tables, tally)
 
     @staticmethod
-    def _first_text_line(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> int:
+    def _first_text_line(buf: _Bytes, starts: np.ndarray, ends: np.ndarray) -> int:
         """Index of the first line that is not blank (whitespace only), or -1."""
         for i in range(len(starts)):
             if buf[starts[i]:ends[i]].strip(_ASCII_WS):
@@ -486,7 +487,7 @@ class _Reader:
         if self.names is None:
             raise TraceError(f"no data rows; {_expected_text(self.expected)}", file=self.label)
 
-    def _header(self, block: bytes) -> bytes:
+    def _header(self, block: _Bytes) -> _Bytes:
         """When ``block`` (ASCII, no quote) starts with a non-blank line, that line's
         column names (as :meth:`fast_block` reads them) and the rest of the block: the
         lines after a header, or all of a headerless file's. Else ``block`` unchanged."""
@@ -502,12 +503,12 @@ class _Reader:
         self.line += 1
         return block[first_nl + 1:]
 
-    def _block_job(self, block: bytes, offset: int, batch_rows: int,
+    def _block_job(self, block: _Bytes, offset: int, batch_rows: int,
                    apply: Callable[[Table], Any]) -> tuple[_Parsed, list[Any]]:
         parsed = self._unreadable_as_error(self._block, block, offset, batch_rows)
         return parsed, [apply(t) for t in parsed.tables]
 
-    def _sequential_block(self, block: bytes, batch_rows: int) -> list[Table]:
+    def _sequential_block(self, block: _Bytes, batch_rows: int) -> list[Table]:
         def parse() -> list[Table]:
             fast = self.fast_block(block) if _fast_candidate(block) else None
             if fast is None:
@@ -540,7 +541,7 @@ def _identity(table: Table) -> Table:
     return table
 
 
-def _fast_candidate(block: bytes) -> bool:
+def _fast_candidate(block: _Bytes) -> bool:
     """ASCII, no NUL byte, no lone carriage return (and, checked before, no quote)."""
     return block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block))
 
@@ -573,7 +574,7 @@ def _scan(arr: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return nl, starts, ends
 
 
-def _nth_line_end(buf: bytes, j: int) -> int:
+def _nth_line_end(buf: _Bytes, j: int) -> int:
     """Offset of the LF ending line ``j`` (0-based) of ``buf``."""
     pos = -1
     for _ in range(j + 1):
@@ -613,26 +614,37 @@ class _Parsed:
     tally: _Tally
 
 
-def _blocks(fh: BinaryIO, block_size: int) -> Iterator[bytes]:
-    """The file's bytes in blocks of whole lines (each ending with ``\n``, the last too)."""
+def _blocks(fh: BinaryIO, block_size: int) -> Iterator[_Bytes]:
+    """The file's bytes in blocks of whole lines (each ending with ``\n``, the last too).
+
+    Each block is read into a buffer of its own after the partial line carried over from
+    the previous one, so no block is copied."""
     carry = b""
     while True:
-        data = fh.read(block_size)
-        if not data:
+        buf = bytearray(len(carry) + block_size)
+        buf[:len(carry)] = carry
+        view = memoryview(buf)
+        filled = len(carry)
+        while filled < len(buf):
+            got = fh.readinto(view[filled:])  # type: ignore[attr-defined]
+            if not got:
+                break
+            filled += got
+        view.release()
+        if filled == len(carry):
             break
-        cut = data.rfind(b"\n")
+        cut = buf.rfind(b"\n", 0, filled)
         if cut < 0:
-            carry += data
+            carry = bytes(buf[:filled])
             continue
-        # One copy at most (none for a read that ends at a line end, after one that did).
-        block = b"".join((carry, memoryview(data)[:cut + 1])) if carry or cut + 1 < len(data) else data
-        carry = data[cut + 1:]
-        yield block
+        carry = bytes(buf[cut + 1:filled])
+        del buf[cut + 1:]
+        yield buf
     if carry:
         yield carry + b"\n"
 
 
-def _text_lines(first: bytes, rest: Iterator[bytes]) -> Iterator[str]:
+def _text_lines(first: _Bytes, rest: Iterator[_Bytes]) -> Iterator[str]:
     """Text lines (split at ``\n`` only, ends kept) of ``first`` and then of ``rest``."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     pending = ""
