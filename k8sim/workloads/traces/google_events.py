@@ -359,17 +359,18 @@ def check_shape(machine_cpu_milli: float, machine_memory_bytes: float) -> None:
         )
 
 
-def qos_labels(sched_class: np.ndarray) -> np.ndarray:
-    """``sc<class>`` per scheduling class, ``""`` where it is unknown (NaN)."""
+def qos_labels(sched_class: np.ndarray) -> pa.Array:
+    """``sc<class>`` per scheduling class, ``""`` where it is unknown (NaN), as pyarrow strings."""
     c = np.asarray(sched_class, dtype=float)
-    out = np.full(len(c), "", dtype=object)
     known = ~np.isnan(c)
+    index = np.zeros(len(c), dtype=np.int64)
+    labels = [""]
     if known.any():
         values = c[known].astype(np.int64)
         uniq, inverse = np.unique(values, return_inverse=True)
-        labels = np.array([f"sc{int(u)}" for u in uniq], dtype=object)
-        out[known] = labels[inverse]
-    return out
+        labels += [f"sc{int(u)}" for u in uniq]
+        index[known] = inverse.reshape(-1) + 1
+    return pa.array(labels, pa.string()).take(pa.array(index))
 
 
 def concat_events(parts: list[Events]) -> Events:
