@@ -456,11 +456,16 @@ def as_paths(p: PathLike | Sequence[PathLike]) -> list[PathLike]:
 #: Bytes of input whose compact events make one bucket of :class:`InstanceBuckets`
 #: (compact events take about half the bytes of their CSV rows).
 BUCKET_INPUT_BYTES = 64 << 20
-#: At most this many buckets (files open at once).
-MAX_BUCKETS = 256
+#: At most this many buckets (files open at once; fewer if the process may not open as
+#: many): past ``MAX_BUCKETS * BUCKET_INPUT_BYTES`` of input a bucket holds more.
+MAX_BUCKETS = 4096
 
 _COMPACT = pa.schema([("key", pa.string()), ("time", pa.float64()), ("role", pa.int8()), ("cpu", pa.bool_()),
                       ("memory", pa.bool_()), ("file", pa.int32()), ("line", pa.int64())])
+
+
+#: Buckets on disk are compressed (instance keys and flags compress well).
+_SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
 
 
 @dataclass
@@ -502,7 +507,7 @@ class InstanceBuckets:
             for b in range(self.n):
                 path = os.path.join(self._tmp.name, f"bucket-{b}.arrow")
                 self._paths.append(path)
-                self._writers.append(pa.ipc.new_file(path, _COMPACT))
+                self._writers.append(pa.ipc.new_file(path, _COMPACT, options=_SPILL_OPTIONS))
 
     def close(self) -> None:
         for w in self._writers:
@@ -613,4 +618,12 @@ def buckets_for(paths: Sequence[PathLike]) -> int:
         except OSError:
             continue
         total += size * 5 if str(p).endswith(".gz") else size
-    return int(min(MAX_BUCKETS, max(1, -(-total // BUCKET_INPUT_BYTES))))
+    try:
+        import resource  # (Unix)
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        unlimited = soft == resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):
+        soft, unlimited = 1024, False
+    most = MAX_BUCKETS if unlimited else max(1, min(MAX_BUCKETS, soft // 2 - 64))
+    return int(min(most, max(1, -(-total // BUCKET_INPUT_BYTES))))
