@@ -241,14 +241,21 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     and which events lend their requests; everything else is grouping by attempt.
     """
     n = len(events.time)
-    keys = _strings(events.key)
     if n == 0:
         return pd.DataFrame(columns=["id", "owner", "arrival", "end", "duration", "cpu", "memory", "priority", "qos"])
     # Key ranks in string order (pyarrow sorts UTF-8 bytes: the code-point order of str).
+    # (Batches encoded as they are: the chunks of a chunked encoding share one dictionary.)
+    keys = events.key if isinstance(events.key, pa.ChunkedArray) else _strings(events.key)
     encoded = pc.dictionary_encode(keys)
-    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
-    rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
-    key_codes = rank[np.asarray(encoded.indices)]
+    if isinstance(encoded, pa.ChunkedArray):
+        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+        key_index = np.concatenate([np.asarray(c.indices, dtype=np.int64) for c in encoded.chunks])
+    else:
+        dictionary = encoded.dictionary
+        key_index = np.asarray(encoded.indices, dtype=np.int64)
+    rank = np.empty(len(dictionary), dtype=np.int64)
+    rank[np.asarray(pc.sort_indices(dictionary))] = np.arange(len(dictionary))
+    key_codes = rank[key_index]
     a = Attempts(key_codes, np.asarray(events.time, dtype=float), np.asarray(events.role))
     order, time, attempt, n_att, open_pos, key_start, takes = (
         a.order, a.time, a.attempt, a.n_att, a.open_pos, a.key_start, a.takes)
@@ -290,7 +297,7 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     first_attempt = attempt[key_start[open_pos]]
     number = np.arange(n_att) - first_attempt
     src = order[open_pos[keep]]
-    base = keys.take(pa.array(src))
+    base = dictionary.take(pa.array(key_index[src]))
     num = number[keep]
     suffixed = pc.binary_join_element_wise(base, pc.cast(pa.array(num), pa.string()), "#")
     ids = pc.if_else(pa.array(num > 0), suffixed, base)
