@@ -190,6 +190,7 @@ class _Reader:
     names: list[str] | None = None
     wanted: list[str] = field(default_factory=list)
     line: int = 0  # physical lines consumed so far
+    typed_misses: int = 0  # blocks whose number columns had to be parsed as text
 
     @property
     def label(self) -> str:
@@ -362,7 +363,9 @@ class _Reader:
             )
 
         table = None
-        if self.numbers or self.integers:
+        # (After a few blocks that needed their text, the rest of the file is read as
+        # text at once rather than parsed twice: the same cells either way.)
+        if (self.numbers or self.integers) and self.typed_misses < _TYPED_MISSES:
             try:
                 table = parse(True)
             except pa.ArrowInvalid:
@@ -370,6 +373,8 @@ class _Reader:
             if table is not None and not all(_typed_ok(table.column(c)) for c in wanted
                                              if not pa.types.is_string(table.schema.field(c).type)):
                 table = None
+            if table is None:
+                self.typed_misses += 1  # (worker threads: a lost count only costs time)
         if table is None:
             table = parse(False)
         if plain and not invalid and table.num_rows == after_header:
@@ -545,6 +550,10 @@ def _fast_candidate(block: _Bytes) -> bool:
     """ASCII, no NUL byte, no lone carriage return (and, checked before, no quote)."""
     return block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block))
 
+
+#: Blocks of a file whose number columns needed their text before the rest of the file
+#: is parsed as text at once.
+_TYPED_MISSES = 3
 
 #: Cells a typed column reads as null: the words :meth:`RowCheck.number` takes for empty.
 _NULL_WORDS = ["", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"]
