@@ -95,6 +95,11 @@ SAMPLE_POD_FILE = OPENB_SAMPLE_POD_FILE
 SAMPLE_NODE_FILE = OPENB_SAMPLE_NODE_FILE
 
 
+#: The pod-list columns read only as numbers.
+_OPENB_NUMBERS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "creation_time", "deletion_time",
+                  "scheduled_time")
+
+
 def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
     """The good rows of one batch of an openb pod list, parsed (drops deferred)."""
     check = RowCheck(table, drops)
@@ -113,8 +118,15 @@ def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
     check.reject(scheduled < created, "scheduled_before_creation", "scheduled_time")
     check.reject((deleted < created) | (deleted < scheduled), "negative_duration", "deletion_time")
     ok = check.ok
+    keep = pa.array(ok)
+
+    def text(values: pa.Array) -> pa.Array:
+        # In the layout of the pods frame's text columns (large_string): converted here,
+        # in the batch's thread, rather than column by column once all are read.
+        return values.filter(keep).cast(pa.large_string())
+
     return {
-        "id": check.strings("name", nan_is_empty=False).filter(pa.array(ok)),
+        "id": text(check.strings("name", nan_is_empty=False)),
         "created": created[ok],
         "deleted": deleted[ok],
         "duration": (deleted - scheduled)[ok],
@@ -122,8 +134,8 @@ def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
         "memory_bytes": (mem * MIB)[ok],
         "gpus": gpus[ok],
         "milli": milli[ok],
-        "gpu_spec": check.strings("gpu_spec").filter(pa.array(ok)),
-        "qos": check.strings("qos").filter(pa.array(ok)),
+        "gpu_spec": text(check.strings("gpu_spec")),
+        "qos": text(check.strings("qos")),
     }
 
 
@@ -154,7 +166,8 @@ def read_openb_pods(
     batches: list[DeferredDrops] = []
     trace_end = -np.inf  # the last deletion time of the good rows read so far
     outside = 0
-    for drops, part in iter_tables(path, OPENB_POD_COLUMNS, report, header=True).map(_parse_deferred):
+    tables = iter_tables(path, OPENB_POD_COLUMNS, report, header=True, numbers=_OPENB_NUMBERS)
+    for drops, part in tables.map(_parse_deferred):
         batches.append(drops)
         deleted = part["deleted"]
         if len(deleted):
@@ -172,7 +185,7 @@ def read_openb_pods(
         parts.append(part)
     replay_drops(report, batches)
     names = ("id", "created", "deleted", "duration", "cpu", "memory_bytes", "gpus", "milli", "gpu_spec", "qos")
-    cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.string())
+    cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.large_string())
                 if k in ("id", "gpu_spec", "qos") else np.concatenate([p[k] for p in parts]))
             for k in names}
     end = cols["deleted"]  # (a new array: changed in place)

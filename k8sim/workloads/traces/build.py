@@ -64,8 +64,12 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
         if isinstance(value, pa.Array | pa.ChunkedArray):
             data[name] = pd.array(value, dtype="str")  # text kept in Arrow memory
             continue
+        if isinstance(value, str):
+            # Text kept in Arrow memory (what building the pods frame would make of it).
+            data[name] = pd.array(pa.repeat(pa.scalar(value, pa.string()), n), dtype="str")
+            continue
         if np.ndim(value) == 0:
-            value = np.full(n, value, dtype=object if isinstance(value, str) else None)
+            value = np.full(n, value)
         data[name] = np.asarray(value)
     if columns:
         raise TypeError(f"raw_frame: unknown columns {sorted(columns)}")
@@ -211,11 +215,16 @@ def build_pods(
 
     before = np.isnan(arrival) | (arrival < lo)
     after = np.isnan(end) | (end > hi)
-    # What is left of the run at the window start: at most end - lo.
-    remaining = np.where(np.isnan(duration), np.nan, np.fmin(duration, end - lo))
-    duration = np.where(before, remaining, duration)
-    duration = np.where(after, np.nan, duration)
-    arrival = np.where(before, 0.0, arrival - lo)
+    # (Each step only where it changes something: a whole-file read mostly skips them.)
+    if before.any():
+        # What is left of the run at the window start: at most end - lo.
+        remaining = np.where(np.isnan(duration), np.nan, np.fmin(duration, end - lo))
+        duration = np.where(before, remaining, duration)
+    if after.any():
+        duration = np.where(after, np.nan, duration)
+    if lo != 0.0 or before.any():
+        arrival = np.where(before, 0.0, arrival - lo)
+    # ``arrival`` and ``duration`` may still be the columns of ``raw``: not changed in place.
 
     if options.sample_fraction < 1.0:
         first = idx
@@ -249,10 +258,12 @@ def build_pods(
     def number(spec: tuple[str, float | None, bool]) -> np.ndarray:
         name, scale, rounded = spec
         values = sources[name] if idx is None else sources[name][idx]
-        if scale is not None:
+        fresh = idx is not None
+        if scale is not None and scale != 1.0:  # (x * 1.0 is x)
             values = values * scale
+            fresh = True
         if rounded:
-            values = np.rint(values)
+            values = np.rint(values, out=values) if fresh else np.rint(values)
         return _int64(values, file, name)
 
     with ThreadPoolExecutor(max_workers=2 if len(arrival) >= _PARALLEL_ROWS else 1) as pool:
@@ -287,6 +298,9 @@ def _int64(values: np.ndarray, file: str, column: str) -> np.ndarray:
     """``values`` as int64; a value that does not fit (a cell within the readers' bound
     times a unit, e.g. MiB to bytes, or a resource scale) is a :class:`TraceError`
     naming the column in base units, rather than a silent wrap to a negative number."""
+    # fmax / fmin skip NaN (which is not "too big" here either).
+    if len(values) and not (np.fmax.reduce(values) >= 2.0**63 or np.fmin.reduce(values) <= -(2.0**63)):
+        return values.astype(np.int64)
     with np.errstate(invalid="ignore"):
         bad = np.abs(values) >= 2.0**63
     if bad.any():

@@ -48,9 +48,10 @@ Mapping to the normalised schema
     given, supply ``priority``, ``scheduling_class`` and ``collection_type`` where the
     instance rows lack them.
 
-    With a time window the files are read twice, holding compact arrays of every
-    event and the full events of the instances with a pod in the window only (see
-    :func:`_read_window`); the result and the report are those of a whole-file read.
+    With a time window the files are read twice, holding a few batches, one bucket of
+    compact events (spilled to disk by instance) and the full events of the instances
+    with a pod in the window only (see :func:`_read_window`); the result and the report
+    are those of a whole-file read.
 
     Dropped event rows: ``wrong_field_count``, ``bad_number``, ``missing_value``,
     ``bad_event_type``; dropped attempts: ``missing_request`` (no CPU or memory request
@@ -60,7 +61,6 @@ Mapping to the normalised schema
 from __future__ import annotations
 
 import copy
-import heapq
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -78,9 +78,10 @@ from k8sim.workloads.traces.google_events import (
     SCHEDULE,
     SUBMIT,
     UPDATE_PENDING,
-    Attempts,
     Events,
+    InstanceBuckets,
     as_paths,
+    buckets_for,
     check_shape,
     concat_events,
     event_codes,
@@ -92,7 +93,6 @@ from k8sim.workloads.traces.google_events import (
     trace_seconds,
 )
 from k8sim.workloads.traces.reports import (
-    MAX_EXAMPLES,
     PathLike,
     TraceError,
     TraceReport,
@@ -166,6 +166,11 @@ _INSTANCE_COLUMNS = (
     "resource_request.memory",
 )
 _INSTANCE_OPTIONAL = ("priority", "scheduling_class", "collection_type")
+#: Instance-event columns read only as numbers: parsed by pyarrow as doubles, or as
+#: int64 (times reach 2**63 - 1, past what a double tells apart).
+_INSTANCE_NUMBERS = ("resource_request.cpus", "resource_request.memory", "priority", "scheduling_class",
+                     "collection_type")
+_INSTANCE_INTEGERS = ("time", "instance_index")
 _COLLECTION_COLUMNS = ("collection_id",)
 _COLLECTION_OPTIONAL = ("time", "type", "priority", "scheduling_class", "collection_type")
 _MACHINE_COLUMNS = ("time", "machine_id", "type", "capacity.cpus", "capacity.memory")
@@ -273,12 +278,15 @@ class _WholeBatch:
 
 
 def _export_batches(
-    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = ()
+    path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = (),
+    numbers: Sequence[str] = (), integers: Sequence[str] = (),
 ) -> TableBatches[Any] | _WholeBatch:
-    """A BigQuery export in batches: CSV through :func:`iter_tables`, JSON whole."""
+    """A BigQuery export in batches: CSV through :func:`iter_tables` (``numbers`` /
+    ``integers``: columns read only as numbers), JSON whole."""
     if _is_json(path):
         return _WholeBatch(lambda: _read_json_table(path, expected, report, optional))
-    return iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES)
+    return iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES,
+                       numbers=numbers, integers=integers)
 
 
 def read_export(
@@ -404,8 +412,8 @@ def read_google_2019(
                                                        include_alloc_instances, trace_start_us)
                 return batch, events, n_alloc, index
 
-            for batch, events, n_alloc, index in _export_batches(path, _INSTANCE_COLUMNS, into,
-                                                                 _INSTANCE_OPTIONAL).map(work):
+            for batch, events, n_alloc, index in _export_batches(
+                    path, _INSTANCE_COLUMNS, into, _INSTANCE_OPTIONAL, _INSTANCE_NUMBERS, _INSTANCE_INTEGERS).map(work):
                 file_drops.append(batch)
                 into.filter("alloc_instance", n_alloc)
                 yield number, events, index
@@ -423,34 +431,6 @@ def read_google_2019(
     return pods, report
 
 
-class _KeyCodes:
-    """Instances as integers: ``collection << 32 | instance_index``, the collection
-    numbered in order of first appearance (exact: no hashing). None for a batch whose
-    indices do not fit (negative, or 2**32 or more)."""
-
-    def __init__(self) -> None:
-        self.collections = pa.array([], pa.string())
-
-    def codes(self, events: Events, index: np.ndarray) -> np.ndarray | None:
-        with np.errstate(invalid="ignore"):
-            if len(index) and not ((index >= 0) & (index < 2.0**32)).all():
-                return None
-        encoded = pc.dictionary_encode(events.owner)
-        names = encoded.dictionary
-        found = pc.index_in(names, value_set=self.collections)
-        numbers = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-        new = numbers < 0
-        if new.any():
-            numbers[new] = len(self.collections) + np.arange(int(new.sum()))
-            self.collections = pa.concat_arrays([self.collections, names.filter(pa.array(new))])
-        coll = numbers[np.asarray(encoded.indices, dtype=np.int64)] if len(numbers) else np.zeros(0, np.int64)
-        return (coll << 32) | index.astype(np.int64)
-
-    def text(self, code: int) -> str:
-        """The instance key (``"<collection>/<index>"``) of ``code``."""
-        return f"{self.collections[code >> 32].as_py()}/{code & 0xFFFFFFFF}"
-
-
 def _read_window(
     batches: Callable[[TraceReport], Iterator[tuple[int, Events, np.ndarray]]],
     paths: Sequence[PathLike],
@@ -459,87 +439,42 @@ def _read_window(
     report: TraceReport,
     shape: dict[str, float],
 ) -> tuple[pd.DataFrame, TraceReport] | None:
-    """A time window read in two passes, holding compact arrays of every event and the
-    full events of the instances in the window only. None (nothing recorded in
-    ``report``) when the instance indices do not fit the compact form.
+    """A time window read in two passes, holding one batch, one bucket of compact events
+    and the full events of the instances in the window.
 
     Which attempts an instance has, and so which are in the window, depends on all its
     events, wherever they are in the files; and the report counts what a whole-file
     read counts (``never_scheduled``, ``missing_request`` with its first places in the
-    order of instance keys, ``outside_window``). Pass 1 keeps, per event, the instance
-    (an integer, :class:`_KeyCodes`), time, role, whether it has a CPU and a memory
-    request, and where it is (about 30 bytes); the attempt structure
-    (:class:`~k8sim.workloads.traces.google_events.Attempts`) of those gives the counts
-    and the instances with an attempt in the window. Pass 2 reads the files again,
-    keeping the full events of those instances only, and rebuilds them as a whole-file
-    read does.
+    order of instance keys, ``outside_window``). Pass 1 keeps each event compact (its
+    instance, time, role, whether it has a CPU and a memory request, and where it is),
+    spread by instance over buckets on disk
+    (:class:`~k8sim.workloads.traces.google_events.InstanceBuckets`); the attempts of
+    each bucket give the counts and the instances with an attempt in the window. Pass 2
+    reads the files again, keeping the full events of those instances only, and
+    rebuilds them as a whole-file read does.
     """
     out = copy.deepcopy(report)
-    keys = _KeyCodes()
-    code_parts: list[np.ndarray] = []
-    time_parts: list[np.ndarray] = []
-    role_parts: list[np.ndarray] = []
-    cpu_parts: list[np.ndarray] = []
-    mem_parts: list[np.ndarray] = []
-    file_parts: list[np.ndarray] = []
-    line_parts: list[np.ndarray] = []
-    for number, events, index in batches(out):
-        codes = keys.codes(events, index)
-        if codes is None:
-            return None
-        code_parts.append(codes)
-        time_parts.append(events.time)
-        role_parts.append(events.role.astype(np.int8))
-        cpu_parts.append(~np.isnan(events.cpu))
-        mem_parts.append(~np.isnan(events.memory))
-        file_parts.append(np.full(len(codes), number, dtype=np.int16))
-        line_parts.append(events.line)
-    code = np.concatenate(code_parts) if code_parts else np.zeros(0, np.int64)
-    del code_parts
-    a = Attempts(code, np.concatenate(time_parts) if time_parts else np.zeros(0),
-                 np.concatenate(role_parts) if role_parts else np.zeros(0, np.int8))
-    del time_parts, role_parts
-    has_cpu = a.has_latest(np.concatenate(cpu_parts) if cpu_parts else np.zeros(0, bool))
-    has_mem = a.has_latest(np.concatenate(mem_parts) if mem_parts else np.zeros(0, bool))
-    del cpu_parts, mem_parts
-
-    never = a.never
-    out.filter("never_scheduled", int(never.sum()))
-    missing = ~never & ~(has_cpu & has_mem)
-    opener = a.order[a.open_pos]  # the event (input order) opening each attempt
-    if missing.any():
-        # The first places in the whole-file order: by instance key (as text), then attempt.
-        miss = np.flatnonzero(missing)
-        miss_code = code[opener[miss]]
-        smallest = heapq.nsmallest(MAX_EXAMPLES, range(len(miss)), key=lambda j: (keys.text(int(miss_code[j])), j))
-        first = miss[smallest]
-        files = np.concatenate(file_parts)
-        lines = np.concatenate(line_parts)
-        out.drop("missing_request", len(miss),
-                 [Where(file_label(paths[int(files[opener[i]])]), int(lines[opener[i]])) for i in first])
-    del file_parts, line_parts
-    kept = ~never & ~missing
-    arrival = a.time[a.open_pos]
-    arrival = np.where(arrival == -np.inf, np.nan, arrival)
-    end = np.where(a.end == np.inf, np.nan, a.end)
-    outside = kept & outside_window(arrival, end, options)
-    inside = kept & ~outside
-    if not kept.any():
+    with InstanceBuckets(buckets_for(paths)) as buckets:
+        for number, events, index in batches(out):
+            buckets.add(events, index, number)
+        summary = buckets.summary(options)
+    out.filter("never_scheduled", summary.never_scheduled)
+    if summary.missing_request:
+        out.drop("missing_request", summary.missing_request,
+                 [Where(file_label(paths[f]), line) for f, line in summary.missing_at])
+    if not summary.kept:
         raise no_rows_error(out.source, out)
-    out.filter("outside_window", int(outside.sum()))
-    if not inside.any():
+    out.filter("outside_window", summary.outside_window)
+    if summary.kept == summary.outside_window:
         raise window_error(out.source, options)
-    wanted = np.isin(code, np.unique(code[opener[inside]]))  # per event (input order)
-    del a, code, arrival, end
+    wanted = summary.inside_keys
 
     # Pass 2: the events of the instances with an attempt in the window (the same events
     # in the same order as in pass 1), rebuilt whole.
     parts: list[Events] = []
-    at = 0
     for _, events, _ in batches(TraceReport(source=out.source)):
-        n = len(events.time)
-        parts.append(_take_events(events, np.flatnonzero(wanted[at:at + n])))
-        at += n
+        keep = pc.is_in(events.key, value_set=wanted)
+        parts.append(_take_events(events, np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False)))))
     frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
     frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
                                   options)].reset_index(drop=True)

@@ -20,7 +20,10 @@ lifecycle roles below) and share the rest:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -30,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
+from k8sim.workloads.traces.build import build_nodes, build_pods, outside_window, raw_frame
 from k8sim.workloads.traces.reports import MAX_EXAMPLES, PathLike, TraceReport, Where
 from k8sim.workloads.traces.schema import TraceOptions
 from k8sim.workloads.traces.tables import RowCheck, Table
@@ -43,7 +46,10 @@ __all__ = [
     "UPDATE_PENDING",
     "Attempts",
     "Events",
+    "InstanceBuckets",
+    "WindowSummary",
     "as_paths",
+    "buckets_for",
     "check_shape",
     "concat_events",
     "event_codes",
@@ -235,14 +241,21 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     and which events lend their requests; everything else is grouping by attempt.
     """
     n = len(events.time)
-    keys = _strings(events.key)
     if n == 0:
         return pd.DataFrame(columns=["id", "owner", "arrival", "end", "duration", "cpu", "memory", "priority", "qos"])
     # Key ranks in string order (pyarrow sorts UTF-8 bytes: the code-point order of str).
+    # (Batches encoded as they are: the chunks of a chunked encoding share one dictionary.)
+    keys = events.key if isinstance(events.key, pa.ChunkedArray) else _strings(events.key)
     encoded = pc.dictionary_encode(keys)
-    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
-    rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
-    key_codes = rank[np.asarray(encoded.indices)]
+    if isinstance(encoded, pa.ChunkedArray):
+        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+        key_index = np.concatenate([np.asarray(c.indices, dtype=np.int64) for c in encoded.chunks])
+    else:
+        dictionary = encoded.dictionary
+        key_index = np.asarray(encoded.indices, dtype=np.int64)
+    rank = np.empty(len(dictionary), dtype=np.int64)
+    rank[np.asarray(pc.sort_indices(dictionary))] = np.arange(len(dictionary))
+    key_codes = rank[key_index]
     a = Attempts(key_codes, np.asarray(events.time, dtype=float), np.asarray(events.role))
     order, time, attempt, n_att, open_pos, key_start, takes = (
         a.order, a.time, a.attempt, a.n_att, a.open_pos, a.key_start, a.takes)
@@ -257,12 +270,14 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     cpu_e = np.asarray(events.cpu, dtype=float)[order]
     mem_e = np.asarray(events.memory, dtype=float)[order]
     prio_e = np.asarray(events.priority, dtype=float)[order]
-    qos_e = _strings(events.qos).take(pa.array(order))
     cpu = latest(cpu_e, ~np.isnan(cpu_e), np.nan)
     memory = latest(mem_e, ~np.isnan(mem_e), np.nan)
     priority = latest(prio_e, ~np.isnan(prio_e), np.nan)
-    qos_pos = _last_per_group(attempt, takes & np.asarray(pc.not_equal(qos_e, "")), n_att)
-    qos = pc.if_else(pa.array(qos_pos >= 0), qos_e.take(pa.array(np.maximum(qos_pos, 0))), "")
+    # The QoS of the latest lending event that has one (only those cells are taken).
+    qos_all = _strings(events.qos)
+    has_qos = np.asarray(pc.not_equal(qos_all, "").to_numpy(zero_copy_only=False), dtype=bool)[order]
+    qos_pos = _last_per_group(attempt, takes & has_qos, n_att)
+    qos = pc.if_else(pa.array(qos_pos >= 0), qos_all.take(pa.array(order[np.maximum(qos_pos, 0)])), "")
 
     sched, has_sched, end, never = a.sched, a.has_sched, a.end, a.never
     report.filter("never_scheduled", int(never.sum()))
@@ -282,7 +297,7 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     first_attempt = attempt[key_start[open_pos]]
     number = np.arange(n_att) - first_attempt
     src = order[open_pos[keep]]
-    base = keys.take(pa.array(src))
+    base = dictionary.take(pa.array(key_index[src]))
     num = number[keep]
     suffixed = pc.binary_join_element_wise(base, pc.cast(pa.array(num), pa.string()), "#")
     ids = pc.if_else(pa.array(num > 0), suffixed, base)
@@ -305,7 +320,8 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
             "memory": memory[keep],
             "priority": np.where(np.isnan(prio_k), 0.0, prio_k),
             "qos": pd.array(qos.filter(pa.array(keep)), dtype="str"),
-        }
+        },
+        copy=False,  # new arrays: not copied into one block
     )
 
 
@@ -350,17 +366,18 @@ def check_shape(machine_cpu_milli: float, machine_memory_bytes: float) -> None:
         )
 
 
-def qos_labels(sched_class: np.ndarray) -> np.ndarray:
-    """``sc<class>`` per scheduling class, ``""`` where it is unknown (NaN)."""
+def qos_labels(sched_class: np.ndarray) -> pa.Array:
+    """``sc<class>`` per scheduling class, ``""`` where it is unknown (NaN), as pyarrow strings."""
     c = np.asarray(sched_class, dtype=float)
-    out = np.full(len(c), "", dtype=object)
     known = ~np.isnan(c)
+    index = np.zeros(len(c), dtype=np.int64)
+    labels = [""]
     if known.any():
         values = c[known].astype(np.int64)
         uniq, inverse = np.unique(values, return_inverse=True)
-        labels = np.array([f"sc{int(u)}" for u in uniq], dtype=object)
-        out[known] = labels[inverse]
-    return out
+        labels += [f"sc{int(u)}" for u in uniq]
+        index[known] = inverse.reshape(-1) + 1
+    return pa.array(labels, pa.string()).take(pa.array(index))
 
 
 def concat_events(parts: list[Events]) -> Events:
@@ -439,3 +456,181 @@ def nodes_from_machine_events(
 def as_paths(p: PathLike | Sequence[PathLike]) -> list[PathLike]:
     """One file or several (a trace's part files) as a list."""
     return [p] if isinstance(p, str | Path) else list(cast(Sequence[PathLike], p))
+
+
+# --------------------------------------------------------------------------- windowed reads
+
+#: Bytes of input whose compact events make one bucket of :class:`InstanceBuckets`
+#: (compact events take about half the bytes of their CSV rows).
+BUCKET_INPUT_BYTES = 64 << 20
+#: At most this many buckets (files open at once; fewer if the process may not open as
+#: many): past ``MAX_BUCKETS * BUCKET_INPUT_BYTES`` of input a bucket holds more.
+MAX_BUCKETS = 4096
+
+_COMPACT = pa.schema([("key", pa.string()), ("time", pa.float64()), ("role", pa.int8()), ("cpu", pa.bool_()),
+                      ("memory", pa.bool_()), ("file", pa.int32()), ("line", pa.int64())])
+
+
+#: Buckets on disk are compressed (instance keys and flags compress well).
+_SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
+
+
+@dataclass
+class WindowSummary:
+    """What a whole-file read would count, and the instances with a pod in the window
+    (see :class:`InstanceBuckets`)."""
+
+    never_scheduled: int
+    missing_request: int
+    #: (file number, line) of the first attempts without a request, in whole-file order.
+    missing_at: list[tuple[int, int]]
+    kept: int
+    outside_window: int
+    #: Keys of the instances with an attempt in the window.
+    inside_keys: pa.Array
+
+
+class InstanceBuckets:
+    """Compact events of instance-event files, spread over buckets by instance, for a
+    time-window read whose memory does not grow with the files.
+
+    Which attempts an instance has, and so whether it has a pod in the window, depends
+    on all its events, wherever they are in the files. Each event is kept as its
+    instance key, time, role, whether it has a CPU and a memory request, and where it is
+    (file number, line); all events of one instance go to the same bucket (by a hash of
+    the instance). With more than one bucket they are written to Arrow IPC files in a
+    temporary directory (``directory``, else the system's), and :meth:`summary` reads
+    one bucket at a time. ``n_buckets`` is chosen from the input size
+    (:func:`buckets_for`) so that a bucket holds about as much as a batch."""
+
+    def __init__(self, n_buckets: int, directory: str | None = None) -> None:
+        self.n = max(1, int(n_buckets))
+        self._memory: list[pa.RecordBatch] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._writers: list[pa.ipc.RecordBatchFileWriter] = []
+        self._paths: list[str] = []
+        if self.n > 1:
+            self._tmp = tempfile.TemporaryDirectory(prefix="k8sim-window-", dir=directory)
+            for b in range(self.n):
+                path = os.path.join(self._tmp.name, f"bucket-{b}.arrow")
+                self._paths.append(path)
+                self._writers.append(pa.ipc.new_file(path, _COMPACT, options=_SPILL_OPTIONS))
+
+    def close(self) -> None:
+        for w in self._writers:
+            w.close()
+        self._writers = []
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> InstanceBuckets:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, events: Events, index: np.ndarray, file_number: int) -> None:
+        """The events of one batch (``index``: their instance indices, as in the keys)."""
+        batch = pa.RecordBatch.from_arrays(
+            [_strings(events.key), pa.array(np.asarray(events.time, dtype=float)),
+             pa.array(np.asarray(events.role, dtype=np.int8)), pa.array(~np.isnan(events.cpu)),
+             pa.array(~np.isnan(events.memory)), pa.array(np.full(len(events.time), file_number, np.int32)),
+             pa.array(np.asarray(events.line, dtype=np.int64))], schema=_COMPACT)
+        if self.n == 1:
+            self._memory.append(batch)
+            return
+        # Bucket: a hash of the collection plus the index as the key spells it (trunc).
+        owner = pc.dictionary_encode(_strings(events.owner))
+        names = owner.dictionary.to_numpy(zero_copy_only=False).astype(object)
+        h = (pd.util.hash_array(names, categorize=False) % np.uint64(self.n)).astype(np.int64)
+        with np.errstate(invalid="ignore"):
+            k = np.fmod(np.abs(np.trunc(np.asarray(index, dtype=float))), self.n)
+        bucket = (h[np.asarray(owner.indices, dtype=np.int64)] + np.nan_to_num(k).astype(np.int64)) % self.n
+        order = np.argsort(bucket, kind="stable")
+        bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
+        sorted_batch = batch.take(pa.array(order))
+        for b in range(self.n):
+            if bounds[b + 1] > bounds[b]:
+                self._writers[b].write_batch(sorted_batch.slice(bounds[b], bounds[b + 1] - bounds[b]))
+
+    def _buckets(self) -> Iterator[pa.Table]:
+        if self.n == 1:
+            yield pa.Table.from_batches(self._memory, schema=_COMPACT)
+            return
+        for w in self._writers:
+            w.close()
+        self._writers = []
+        for path in self._paths:
+            with pa.memory_map(path) as source:
+                table = pa.ipc.open_file(source).read_all()
+            yield table
+
+    def summary(self, options: TraceOptions) -> WindowSummary:
+        """Attempt counts of all the events added, and the instances in the window of
+        ``options`` (as :func:`lifecycles` and :func:`~k8sim.workloads.traces.build.
+        build_pods` would find them on a whole-file read)."""
+        never = missing = kept = outside = 0
+        examples: list[tuple[str, int, int, int]] = []  # (key, attempt in key, file, line)
+        inside: list[pa.Array] = []
+        for table in self._buckets():
+            if table.num_rows == 0:
+                continue
+            keys = table.column("key").combine_chunks()
+            encoded = pc.dictionary_encode(keys)
+            rank = np.empty(len(encoded.dictionary), dtype=np.int64)
+            rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
+            code = rank[np.asarray(encoded.indices, dtype=np.int64)]
+            a = Attempts(code, table.column("time").to_numpy(), table.column("role").to_numpy())
+            has_cpu = a.has_latest(table.column("cpu").to_numpy(zero_copy_only=False))
+            has_mem = a.has_latest(table.column("memory").to_numpy(zero_copy_only=False))
+            never_b = a.never
+            missing_b = ~never_b & ~(has_cpu & has_mem)
+            never += int(never_b.sum())
+            opener = a.order[a.open_pos]  # the event (bucket order) opening each attempt
+            if missing_b.any():
+                miss = np.flatnonzero(missing_b)
+                missing += len(miss)
+                # Whole-file order: by instance key (as text), then attempt; attempts here
+                # are in that order already, so the bucket's first ones are candidates.
+                first_attempt = a.attempt[a.key_start[a.open_pos]]
+                head = miss[:MAX_EXAMPLES]
+                files = table.column("file").to_numpy()
+                lines = table.column("line").to_numpy()
+                texts = keys.take(pa.array(opener[head])).to_pylist()
+                examples = heapq.nsmallest(MAX_EXAMPLES, examples + [
+                    (t, int(i - first_attempt[i]), int(files[opener[i]]), int(lines[opener[i]]))
+                    for t, i in zip(texts, head, strict=True)])
+            kept_b = ~never_b & ~missing_b
+            arrival = a.time[a.open_pos]
+            arrival = np.where(arrival == -np.inf, np.nan, arrival)
+            end = np.where(a.end == np.inf, np.nan, a.end)
+            out_b = kept_b & outside_window(arrival, end, options)
+            in_b = kept_b & ~out_b
+            kept += int(kept_b.sum())
+            outside += int(out_b.sum())
+            if in_b.any():
+                inside.append(pc.unique(keys.take(pa.array(opener[in_b]))))
+        return WindowSummary(never, missing, [(f, line) for _, _, f, line in examples], kept, outside,
+                             pa.concat_arrays(inside) if inside else pa.array([], pa.string()))
+
+
+def buckets_for(paths: Sequence[PathLike]) -> int:
+    """How many buckets an :class:`InstanceBuckets` of these files takes (about
+    :data:`BUCKET_INPUT_BYTES` of input each; gzip counted five times its size)."""
+    total = 0
+    for p in paths:
+        try:
+            size = os.path.getsize(p)
+        except OSError:
+            continue
+        total += size * 5 if str(p).endswith(".gz") else size
+    try:
+        import resource  # (Unix)
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        unlimited = soft == resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):
+        soft, unlimited = 1024, False
+    most = MAX_BUCKETS if unlimited else max(1, min(MAX_BUCKETS, soft // 2 - 64))
+    return int(min(most, max(1, -(-total // BUCKET_INPUT_BYTES))))

@@ -82,6 +82,7 @@ _ARROW_THREADS = False
 _T = TypeVar("_T")
 
 Cells: TypeAlias = np.ndarray | pa.Array | pa.ChunkedArray
+_Bytes: TypeAlias = bytes | bytearray
 
 
 def open_text(path: PathLike) -> TextIO:
@@ -182,9 +183,14 @@ class _Reader:
     optional: Sequence[str]
     delimiter: str
     alias_of: dict[str, str]
+    #: Columns the caller reads only as numbers (:meth:`RowCheck.number`): the fast path
+    #: parses them in pyarrow straight to float64, or int64 for ``integers``.
+    numbers: frozenset[str] = frozenset()
+    integers: frozenset[str] = frozenset()
     names: list[str] | None = None
     wanted: list[str] = field(default_factory=list)
     line: int = 0  # physical lines consumed so far
+    typed_misses: int = 0  # blocks whose number columns had to be parsed as text
 
     @property
     def label(self) -> str:
@@ -272,7 +278,7 @@ class _Reader:
 
     # ----------------------------------------------------------------- fast path
 
-    def fast_block(self, buf: bytes) -> Table | None:
+    def fast_block(self, buf: _Bytes) -> Table | None:
         """Cells of a block of whole lines that is ASCII without quotes, NUL bytes or lone
         carriage returns, or None (nothing changed) when pyarrow does not find the rows the
         line scan found, for the caller to parse the block with ``csv`` instead. Reads the
@@ -307,7 +313,7 @@ class _Reader:
         self.line += n_lines
         return parsed.tables[0] if parsed.tables else self.empty()
 
-    def _fast_cells(self, buf: bytes, names: list[str], offset: int, n_lines: int, header_at: int = -1,
+    def _fast_cells(self, buf: _Bytes, names: list[str], offset: int, n_lines: int, header_at: int = -1,
                     cut: int = 0) -> _Parsed | None:
         """The fast path's parse of ``buf`` (lines ``offset + 1``...; a header, if any, at
         line index ``header_at`` ending before ``cut``), changing no state: None when the
@@ -339,16 +345,38 @@ class _Reader:
             invalid.append(1)
             return "skip"
 
-        table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(buf).slice(cut)),  # (no copy of the block)
-            read_options=pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK,
-                                           use_threads=_ARROW_THREADS),
-            parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
-                                                 include_columns=wanted, strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False, null_values=[]),
-        )
+        def parse(typed: bool) -> pa.Table:
+            invalid.clear()
+            types = {c: pa.string() for c in names}
+            if typed:
+                types.update({c: pa.float64() for c in self.numbers if c in types})
+                types.update({c: pa.int64() for c in self.integers if c in types})
+            return pacsv.read_csv(
+                pa.BufferReader(pa.py_buffer(buf).slice(cut)),  # (no copy of the block)
+                read_options=pacsv.ReadOptions(column_names=names, block_size=max(_ARROW_BLOCK, len(buf)),
+                                               use_threads=_ARROW_THREADS),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, quote_char=False,
+                                                 invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=wanted,
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                                     null_values=_NULL_WORDS if typed else []),
+            )
+
+        table = None
+        # (After a few blocks that needed their text, the rest of the file is read as
+        # text at once rather than parsed twice: the same cells either way.)
+        if (self.numbers or self.integers) and self.typed_misses < _TYPED_MISSES:
+            try:
+                table = parse(True)
+            except pa.ArrowInvalid:
+                table = None  # a cell that is not a plain number: every column as text
+            if table is not None and not all(_typed_ok(table.column(c)) for c in wanted
+                                             if not pa.types.is_string(table.schema.field(c).type)):
+                table = None
+            if table is None:
+                self.typed_misses += 1  # (worker threads: a lost count only costs time)
+        if table is None:
+            table = parse(False)
         if plain and not invalid and table.num_rows == after_header:
             rows = numbers[header_at + 1:]  # every line after the header is a row
             tally.rows_read = len(rows)
@@ -386,10 +414,11 @@ class _Reader:
         cells: dict[str, Cells] = {}
         for col in wanted:
             values = table.column(col).combine_chunks()
-            cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim else values
+            typed = not pa.types.is_string(values.type)
+            cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim and not typed else values
         return _Parsed([Table(self.label, tuple(wanted), cells, rows)] if len(rows) else [], tally)
 
-    def _block(self, buf: bytes, offset: int, batch_rows: int) -> _Parsed:
+    def _block(self, buf: _Bytes, offset: int, batch_rows: int) -> _Parsed:
         """One block without quotes, the column names known, parsed without changing the
         state (off the reading thread): by pyarrow when it can, else by ``csv``."""
         n_lines = buf.count(b"\n")
@@ -403,7 +432,7 @@ class _Reader:
         return _Parsed(tables, tally)
 
     @staticmethod
-    def _first_text_line(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> int:
+    def _first_text_line(buf: _Bytes, starts: np.ndarray, ends: np.ndarray) -> int:
         """Index of the first line that is not blank (whitespace only), or -1."""
         for i in range(len(starts)):
             if buf[starts[i]:ends[i]].strip(_ASCII_WS):
@@ -463,7 +492,7 @@ class _Reader:
         if self.names is None:
             raise TraceError(f"no data rows; {_expected_text(self.expected)}", file=self.label)
 
-    def _header(self, block: bytes) -> bytes:
+    def _header(self, block: _Bytes) -> _Bytes:
         """When ``block`` (ASCII, no quote) starts with a non-blank line, that line's
         column names (as :meth:`fast_block` reads them) and the rest of the block: the
         lines after a header, or all of a headerless file's. Else ``block`` unchanged."""
@@ -479,12 +508,12 @@ class _Reader:
         self.line += 1
         return block[first_nl + 1:]
 
-    def _block_job(self, block: bytes, offset: int, batch_rows: int,
+    def _block_job(self, block: _Bytes, offset: int, batch_rows: int,
                    apply: Callable[[Table], Any]) -> tuple[_Parsed, list[Any]]:
         parsed = self._unreadable_as_error(self._block, block, offset, batch_rows)
         return parsed, [apply(t) for t in parsed.tables]
 
-    def _sequential_block(self, block: bytes, batch_rows: int) -> list[Table]:
+    def _sequential_block(self, block: _Bytes, batch_rows: int) -> list[Table]:
         def parse() -> list[Table]:
             fast = self.fast_block(block) if _fast_candidate(block) else None
             if fast is None:
@@ -517,9 +546,31 @@ def _identity(table: Table) -> Table:
     return table
 
 
-def _fast_candidate(block: bytes) -> bool:
+def _fast_candidate(block: _Bytes) -> bool:
     """ASCII, no NUL byte, no lone carriage return (and, checked before, no quote)."""
     return block.isascii() and b"\x00" not in block and (b"\r" not in block or not _LONE_CR.search(block))
+
+
+#: Blocks of a file whose number columns needed their text before the rest of the file
+#: is parsed as text at once.
+_TYPED_MISSES = 3
+
+#: Cells a typed column reads as null: the words :meth:`RowCheck.number` takes for empty.
+_NULL_WORDS = ["", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"]
+
+
+def _typed_ok(column: pa.ChunkedArray) -> bool:
+    """Whether a column pyarrow parsed as numbers holds what parsing its text would give:
+    no non-finite number (``inf``, a NaN spelling that is not a null word: the text
+    decides those) and, for doubles, none at or past 2**63 in magnitude (whose text
+    decides whether it fits in an int64)."""
+    if pa.types.is_integer(column.type):
+        return True
+    values = np.asarray(column.to_numpy())
+    with np.errstate(invalid="ignore"):
+        if (np.abs(values) >= 2.0**63).any():
+            return False
+    return int(np.isnan(values).sum()) == column.null_count
 
 
 def _scan(arr: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -532,7 +583,7 @@ def _scan(arr: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return nl, starts, ends
 
 
-def _nth_line_end(buf: bytes, j: int) -> int:
+def _nth_line_end(buf: _Bytes, j: int) -> int:
     """Offset of the LF ending line ``j`` (0-based) of ``buf``."""
     pos = -1
     for _ in range(j + 1):
@@ -572,26 +623,37 @@ class _Parsed:
     tally: _Tally
 
 
-def _blocks(fh: BinaryIO, block_size: int) -> Iterator[bytes]:
-    """The file's bytes in blocks of whole lines (each ending with ``\n``, the last too)."""
+def _blocks(fh: BinaryIO, block_size: int) -> Iterator[_Bytes]:
+    """The file's bytes in blocks of whole lines (each ending with ``\n``, the last too).
+
+    Each block is read into a buffer of its own after the partial line carried over from
+    the previous one, so no block is copied."""
     carry = b""
     while True:
-        data = fh.read(block_size)
-        if not data:
+        buf = bytearray(len(carry) + block_size)
+        buf[:len(carry)] = carry
+        view = memoryview(buf)
+        filled = len(carry)
+        while filled < len(buf):
+            got = fh.readinto(view[filled:])  # type: ignore[attr-defined]
+            if not got:
+                break
+            filled += got
+        view.release()
+        if filled == len(carry):
             break
-        cut = data.rfind(b"\n")
+        cut = buf.rfind(b"\n", 0, filled)
         if cut < 0:
-            carry += data
+            carry = bytes(buf[:filled])
             continue
-        # One copy at most (none for a read that ends at a line end, after one that did).
-        block = b"".join((carry, memoryview(data)[:cut + 1])) if carry or cut + 1 < len(data) else data
-        carry = data[cut + 1:]
-        yield block
+        carry = bytes(buf[cut + 1:filled])
+        del buf[cut + 1:]
+        yield buf
     if carry:
         yield carry + b"\n"
 
 
-def _text_lines(first: bytes, rest: Iterator[bytes]) -> Iterator[str]:
+def _text_lines(first: _Bytes, rest: Iterator[_Bytes]) -> Iterator[str]:
     """Text lines (split at ``\n`` only, ends kept) of ``first`` and then of ``rest``."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     pending = ""
@@ -606,9 +668,11 @@ def _text_lines(first: bytes, rest: Iterator[bytes]) -> Iterator[str]:
 
 
 def _reader(path: PathLike, expected: Sequence[str], report: TraceReport, header: bool | None,
-            optional: Sequence[str], delimiter: str, aliases: Mapping[str, Sequence[str]] | None) -> _Reader:
+            optional: Sequence[str], delimiter: str, aliases: Mapping[str, Sequence[str]] | None,
+            numbers: Iterable[str] = (), integers: Iterable[str] = ()) -> _Reader:
     return _Reader(path, expected, report, header, optional, delimiter,
-                   {alt: name for name, alts in (aliases or {}).items() for alt in alts})
+                   {alt: name for name, alts in (aliases or {}).items() for alt in alts},
+                   frozenset(numbers), frozenset(integers))
 
 
 class TableBatches(Generic[_T]):
@@ -640,6 +704,8 @@ def iter_tables(
     delimiter: str = ",",
     aliases: Mapping[str, Sequence[str]] | None = None,
     block_size: int | None = None,
+    numbers: Iterable[str] = (),
+    integers: Iterable[str] = (),
 ) -> TableBatches[Any]:
     """The rows of a delimited file as :class:`Table` batches, in file order, each from
     about ``block_size`` bytes of input (default :data:`DEFAULT_BLOCK_SIZE`, read when
@@ -647,8 +713,16 @@ def iter_tables(
     ``report.rows_read`` and ``wrong_field_count`` drops are recorded as batches are
     read, in file order. Every batch has the same columns. Once the header is read,
     up to :data:`WORKERS` later blocks are parsed ahead in threads; with
-    :meth:`TableBatches.map` the reader's own work on each batch runs there too."""
-    return TableBatches(_reader(path, expected, report, header, optional, delimiter, aliases), block_size)
+    :meth:`TableBatches.map` the reader's own work on each batch runs there too.
+
+    ``numbers`` (``integers``): columns the caller reads only through
+    :meth:`RowCheck.number`. Where a block can be, pyarrow parses them straight to
+    float64 (int64) cells instead of text (no text is made of them); a block with a
+    cell that is not a plain number, a null word or, for ``numbers``, finite and within
+    the int64 range, has them as text like the other columns. Either way
+    :meth:`RowCheck.number` gives the same values and drops."""
+    return TableBatches(_reader(path, expected, report, header, optional, delimiter, aliases, numbers, integers),
+                        block_size)
 
 
 def read_table(
@@ -725,9 +799,15 @@ class RowCheck:
         if len(idx):
             self.ok &= ~new
 
+    def _text_cells(self, column: str) -> Cells:
+        raw = self.table.cells[column]
+        if not isinstance(raw, np.ndarray) and not pa.types.is_string(raw.type):
+            raise TypeError(f"column {column!r} was parsed as numbers (iter_tables numbers=/integers=)")
+        return raw
+
     def strings(self, column: str, *, nan_is_empty: bool = True) -> pa.Array:
         """``column`` as a pyarrow string array (``"nan"``-like words become ``""`` if asked)."""
-        raw = as_arrow(self.table.cells[column])
+        raw = as_arrow(self._text_cells(column))
         if isinstance(raw, pa.ChunkedArray):
             raw = raw.combine_chunks()
         if nan_is_empty:
@@ -739,6 +819,8 @@ class RowCheck:
         raw = self.table.cells[column]
         if isinstance(raw, np.ndarray):
             return np.fromiter((v in _MISSING_WORDS for v in raw), dtype=bool, count=len(raw))
+        if not pa.types.is_string(raw.type):
+            return _bool_numpy(raw.is_null())
         return _bool_numpy(pc.is_in(raw, value_set=_MISSING_SET))
 
     def number(self, column: str, *, required: bool = True, minimum: float | None = None) -> np.ndarray:
@@ -751,6 +833,21 @@ class RowCheck:
         by :func:`pandas.to_numeric` (both give the correctly rounded double).
         """
         raw = self.table.cells[column]
+        if not isinstance(raw, np.ndarray) and not pa.types.is_string(raw.type):
+            # Parsed by pyarrow as numbers (see ``iter_tables``): nulls are the empty cells,
+            # and every other value is finite and within the int64 range.
+            # The same checks are made, in the same order (a DeferredDrops counts them).
+            values = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=float)
+            empty = np.isnan(values) if raw.null_count else np.zeros(len(values), dtype=bool)
+            none = np.zeros(len(values), dtype=bool)
+            self.reject(none, "bad_number", column)
+            self.reject(none, "out_of_range", column)
+            if required:
+                self.reject(empty, "missing_value", column)
+            if minimum is not None:
+                with np.errstate(invalid="ignore"):
+                    self.reject(values < minimum, "negative_value", column)
+            return values
         quick = None if isinstance(raw, np.ndarray) else _parse_plain_numbers(raw)
         if quick is not None:
             values, empty = quick
@@ -772,7 +869,7 @@ class RowCheck:
 
     def text(self, column: str, *, nan_is_empty: bool = True) -> np.ndarray:
         """``column`` as strings (``"nan"``-like words become ``""`` if asked)."""
-        raw = self.table.cells[column]
+        raw = self._text_cells(column)
         if isinstance(raw, np.ndarray):
             if not nan_is_empty:
                 return raw

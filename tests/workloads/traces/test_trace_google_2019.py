@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pytest
 
 from k8sim.workloads.traces import google_2019 as g2019
+from k8sim.workloads.traces import google_events
 from k8sim.workloads.traces.google_2019 import read_google_2019, read_google_2019_machines
 from k8sim.workloads.traces.reports import TraceError
 from k8sim.workloads.traces.schema import TraceOptions
@@ -208,8 +210,8 @@ def test_window_read_keeps_the_events_of_instances_in_the_window_only(synthetic_
     assert len(seen[0]) < 0.6 * len({i.split("#")[0] for i in every["id"]})
 
 
-def test_window_read_with_indices_past_the_compact_form_reads_whole(tmp_path, monkeypatch):
-    # An instance_index of 2**32 does not fit the compact key: the whole-file read runs.
+def test_window_read_with_indices_past_32_bits(tmp_path, monkeypatch):
+    # An instance_index of 2**32: the window read groups it as the whole-file read does.
     path = tmp_path / "big.csv"
     text = (FIXTURES / "google_2019_instance_events.csv").read_text().splitlines()
     header = text[0].split(",")
@@ -223,3 +225,47 @@ def test_window_read_with_indices_past_the_compact_form_reads_whole(tmp_path, mo
     got = read_google_2019(path, options, **SHAPE)
     assert any(i.startswith(f"1001/{2**32}") for i in got[0]["id"])
     _same(got, _whole_file_read(monkeypatch, path, options, **SHAPE))
+
+
+@pytest.mark.parametrize(("window", "bucket_kib"), [((0, 30), 16), ((100, 101), 16), ((50, 120), 16),
+                                                  ((None, 5), 16), ((50, 120), 128)])
+def test_window_read_over_buckets_on_disk_equals_the_whole_file_read(synthetic_log, tmp_path, monkeypatch, window,
+                                                                     bucket_kib):
+    # One bucket per 16 (128) KiB of input: the compact events of the ~600 KiB log go to
+    # dozens (a few) of files on disk, read back one at a time; the pods and the report
+    # (counts, and the first places of missing_request merged over the buckets, several
+    # per bucket with 128 KiB) are the whole-file read's.
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    monkeypatch.setattr(google_events, "BUCKET_INPUT_BYTES", bucket_kib << 10)
+    sizes: list[int] = []
+    buckets = google_events.InstanceBuckets._buckets
+
+    def spy(self):
+        for table in buckets(self):
+            sizes.append(table.num_rows)
+            assert any(spill.iterdir())  # the buckets are files there
+            yield table
+
+    monkeypatch.setattr(google_events.InstanceBuckets, "_buckets", spy)
+    options = TraceOptions(start_s=window[0], end_s=window[1])
+    expected = _whole_file_read(monkeypatch, synthetic_log, options, **SHAPE)
+    got = read_google_2019(synthetic_log, options, **SHAPE)
+    _same(got, expected)
+    assert got[1].dropped["missing_request"] > 5  # places merged from several buckets
+    n = google_events.buckets_for([synthetic_log])
+    assert len(sizes) == n > 3 and max(sizes) < 3 * sum(sizes) / n  # no bucket holds much more than its share
+    assert not any(spill.iterdir())  # removed once read
+
+
+def test_window_read_over_buckets_with_rows_shuffled_across_part_files(synthetic_log, tmp_path, monkeypatch):
+    frame = pd.read_csv(synthetic_log, dtype=str, keep_default_na=False)
+    frame = frame.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    parts = [tmp_path / "part0.csv", tmp_path / "part1.csv.gz"]
+    frame.iloc[: len(frame) // 3].to_csv(parts[0], index=False)
+    frame.iloc[len(frame) // 3:].to_csv(parts[1], index=False)
+    monkeypatch.setattr(google_events, "BUCKET_INPUT_BYTES", 32 << 10)
+    assert google_events.buckets_for(parts) > 10
+    options = TraceOptions(start_s=40, end_s=70)
+    _same(read_google_2019(parts, options, **SHAPE), _whole_file_read(monkeypatch, parts, options, **SHAPE))

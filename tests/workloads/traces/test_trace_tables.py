@@ -211,3 +211,73 @@ def test_undecodable_block_parsed_ahead_names_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "WORKERS", 2)
     with pytest.raises(TraceError, match="u.csv: unreadable file"):
         list(iter_tables(path, ("a", "b"), TraceReport(source="u"), header=True, block_size=64))
+
+
+def _numbers_read(path, numbers=(), integers=(), block_size=None):
+    """(values of a, values of b, report, whether any batch had typed cells) of a file read
+    batch by batch with ``a`` required and ``b`` optional, as a reader reads."""
+    report = TraceReport(source="t")
+    drops, a, b, typed = [], [], [], False
+    for table in iter_tables(path, ("a", "b", "c"), report, header=True, numbers=numbers, integers=integers,
+                             block_size=block_size):
+        typed |= not pa.types.is_string(table.cells["a"].type)
+        d = DeferredDrops()
+        drops.append(d)
+        check = RowCheck(table, d)
+        va = check.number("a", minimum=0)
+        vb = check.number("b", required=False)
+        a.append(va[check.ok])
+        b.append(vb[check.ok])
+    replay_drops(report, drops)
+    return np.concatenate(a), np.concatenate(b), report, typed
+
+
+@pytest.mark.parametrize("block_size", [40, 1 << 20])
+def test_numbers_parsed_by_pyarrow_give_what_the_text_gives(tmp_path, block_size):
+    # Cells pyarrow may parse to numbers itself (numbers=/integers=) must give the values
+    # and the drops that parsing their text gives: the expected side is the text path of
+    # the same file (no numbers=), itself pinned to pandas by the tests above. In blocks
+    # of 40 bytes the clean rows are parsed as numbers and the odd ones as text.
+    odd = ["1", "2.5", "+3", ".5", "5.", "1e3", "-0", "-1", "nan", "NaN", "NA", "null", "", "inf", "-nan",
+           "1e400", "9223372036854775807", "9223372036854775808", "1e19", "x", "0x10", "007", "1_000", " 4",
+           "5 ", "\t6"]
+    rows = [f"{a},{b},{i}" for i, (a, b) in enumerate(zip(odd, reversed(odd), strict=True))]
+    clean = [f"{i},{200 - i},{i}" for i in range(200)]
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,c\n" + "\n".join(clean + rows + clean) + "\n")
+    a0, b0, r0, typed0 = _numbers_read(path, block_size=block_size)
+    assert not typed0
+    for numbers, integers in ((("a", "b"), ()), ((), ("a", "b")), (("b",), ("a",))):
+        a1, b1, r1, typed1 = _numbers_read(path, numbers, integers, block_size=block_size)
+        assert typed1 == (block_size == 40)  # (else this test would check nothing)
+        np.testing.assert_array_equal(a1, a0)
+        np.testing.assert_array_equal(b1, b0)
+        assert r1.dropped == r0.dropped and r1.dropped_at == r0.dropped_at and r1.rows_read == r0.rows_read
+    assert r0.dropped["bad_number"] >= 5 and r0.dropped["out_of_range"] >= 2 and r0.dropped["missing_value"] == 5
+
+
+def test_numbers_parsed_by_pyarrow_with_empty_cells_and_null_words(tmp_path):
+    # A block whose cells are all plain numbers, empty or null words is parsed as numbers
+    # (one block: the whole file), with the values and drops of its text: "-0" stays -0.0
+    # as a double (an integer column reads it as 0, equal as a number).
+    path = tmp_path / "n.csv"
+    cells = ["-0", "", "nan", "NA", "null", "None", "NULL", "NaN", "NAN", "3", "-2", "1e3", ".5"]
+    path.write_text("a,b,c\n" + "\n".join(f"{v},{v},x" for v in cells) + "\n")
+    a0, b0, r0, _ = _numbers_read(path)
+    a1, b1, r1, typed = _numbers_read(path, numbers=("a", "b"))
+    assert typed
+    np.testing.assert_array_equal(a1, a0)
+    np.testing.assert_array_equal(b1, b0)
+    assert np.array_equal(np.signbit(a1), np.signbit(a0)) and np.signbit(a0[0])
+    assert r1.dropped == r0.dropped == {"missing_value": 8, "negative_value": 1}
+    assert r1.dropped_at == r0.dropped_at
+
+
+def test_numbers_parsed_by_pyarrow_are_not_text(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,c\n1,2,x\n")
+    table = next(iter(iter_tables(path, ("a", "b", "c"), TraceReport(source="t"), header=True, numbers=("a",))))
+    check = RowCheck(table, TraceReport(source="t"))
+    assert check.text("c").tolist() == ["x"]
+    with pytest.raises(TypeError, match="'a' was parsed as numbers"):
+        check.text("a")
