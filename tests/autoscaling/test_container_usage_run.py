@@ -107,3 +107,20 @@ def test_bad_container_configurations_name_the_field(tmp_path: Path) -> None:
     (tmp_path / "batch_instance.csv").write_text("")
     with pytest.raises(Exception, match="batch_instance belongs to table: batch"):
         _scenario(tmp_path, batch_instance="batch_instance.csv")
+
+
+def test_shipped_container_scenario_kills_exactly_its_leaking_container() -> None:
+    # scenarios/data/alibaba2018-containers: c_15 (running from the trace start)
+    # reports mem_util_percent 60 + 2 per minute, 150 % at time stamp 2700 = 1.5 x its
+    # request, the limit (limit_ratio 1.5); every other sample is at most 93 %. c_20
+    # has no usage rows; c_21 never started (19 + 1 pods of 21 containers).
+    from k8sim.config.loader import load_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    sim = Simulation(load_scenario(root / "scenarios" / "alibaba2018-containers.yaml"))
+    r = sim.run()
+    names = sim.state.pods.names
+    assert [(t, names[p]) for t, p in sim.kubelet.oom_kills] == [(2700.0, "c_15")]
+    s = r.summary().iloc[0]
+    assert (s["trace_usage_pods"], s["trace_usage_missing_pods"]) == (19, 1)
+    assert sorted(set(r.trace["owner"])) == ["app_api", "app_cache", "app_job", "app_web"]
