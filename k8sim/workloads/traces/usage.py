@@ -1,4 +1,4 @@
-"""Usage tables of traces that carry them: Alibaba 2018 and Google 2019.
+"""Usage tables of traces that carry them: Alibaba 2018 (batch and online) and Google 2019.
 
 The pod readers (:mod:`.alibaba_2018`, :mod:`.google_2019`) read requests only; this
 module reads what the same traces say the pods *used*, and joins it to the pods a
@@ -12,6 +12,15 @@ Tables read
     usage over the pod's run. (The upstream ``schema.md`` swaps the comments of
     ``cpu_max`` and ``mem_avg``; the column names and order are what count.)
 
+    ``alibaba2018`` containers (the pods of
+    :func:`~k8sim.workloads.traces.alibaba_2018.read_alibaba_2018_containers`):
+    ``container_usage.csv`` (no header: ``container_id, machine_id, time_stamp,
+    cpu_util_percent, mem_util_percent, cpi, mem_gps, mpki, net_in, net_out,
+    disk_io_percent``), one sample per row. ``cpu_util_percent`` is a percent of the
+    container's CPU request (the trace's maintainers, alibaba/clusterdata issue #62);
+    ``mem_util_percent`` is taken as a percent of its memory request (``mem_size``; the
+    schema does not say). The other columns are not read.
+
     ``google2019``: ``instance_usage`` exports (BigQuery CSV with a header, nested
     fields flattened as ``average_usage.cpus`` or ``average_usage_cpus``, or
     newline-delimited JSON), columns ``start_time``, ``end_time`` (microseconds, the
@@ -23,7 +32,9 @@ Units
     Scaled exactly as the reader scales requests: Alibaba CPU ``value * 10`` milli-cores,
     memory ``value / 100 * machine_memory_bytes``; Google CPU ``value *
     machine_cpu_milli``, memory ``value * machine_memory_bytes``; both times the
-    workload's ``resource_scale``. Times are multiplied by ``time_scale``.
+    workload's ``resource_scale``. Alibaba containers: ``percent / 100`` times the pod's
+    requests (which already carry ``resource_scale``). Times are multiplied by
+    ``time_scale``.
 
 Join (:func:`join_usage`)
     Alibaba: a pod's id is its instance's (``instance_name``, ``#<seq_no>`` for
@@ -35,6 +46,9 @@ Join (:func:`join_usage`)
     (``clipped_start``: the pod's run in the simulation is what was left of it);
     windows ending at or before the trace window's start, or starting at or after its
     end, are left out. Between and after windows the last value holds (a step series).
+    Alibaba containers: a row names its pod (``container_id``); its value holds from its
+    ``time_stamp`` on; the pod's age 0 is its start in the trace (see
+    :func:`_join_timed`).
 
 Bad input
     A usage cell that is not a number, or is negative, is a :class:`TraceError` naming
