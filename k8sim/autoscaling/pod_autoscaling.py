@@ -381,7 +381,7 @@ class PodAutoscaling:
                     problems.append((f"{where}.statistic", "container_usage has one sample per time stamp, no "
                                                            "maximum: use statistic: average"))
                     return
-                rows = read_alibaba_2018_container_usage(ft.files, only=pod_ids)
+                rows = read_alibaba_2018_container_usage(ft.files, only=pod_ids, until=tr.end_s)
             elif tr.format == "alibaba2018":
                 if ft.files:
                     problems.append((f"{where}.files", "alibaba2018 usage is read from the workload's batch_instance "

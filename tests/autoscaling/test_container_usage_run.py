@@ -10,9 +10,13 @@ container's CPU request and ``mem_util_percent`` % of its memory request.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from k8sim.config.loader import ScenarioError, validate_scenario
 from k8sim.sim.simulation import Simulation
@@ -124,3 +128,24 @@ def test_shipped_container_scenario_kills_exactly_its_leaking_container() -> Non
     s = r.summary().iloc[0]
     assert (s["trace_usage_pods"], s["trace_usage_missing_pods"]) == (19, 1)
     assert sorted(set(r.trace["owner"])) == ["app_api", "app_cache", "app_job", "app_web"]
+
+
+@pytest.mark.slow
+def test_cli_exit_code_2_for_a_bad_container_usage_cell(tmp_path: Path) -> None:
+    (tmp_path / "container_meta.csv").write_text(META)
+    (tmp_path / "container_usage.csv").write_text(USAGE.replace("a_1,m_1,300,80,75", "a_1,m_1,300,80,-75"))
+    data = {
+        "name": "t", "seed": 1, "duration_s": 100,
+        "cluster": {"node_pools": [{"name": "general", "count": 1, "allocatable": {"cpu": "8", "memory": "32Gi"}}]},
+        "workloads": [{"name": "online", "trace": {"format": "alibaba2018", "files": ["container_meta.csv"],
+                                                   "args": {"machine_memory_bytes": "16Gi", "table": "container"}}}],
+        "autoscaling": {"usage": [{"workload": "online", "from_trace": {"files": ["container_usage.csv"]}}]},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    out = subprocess.run([sys.executable, "-m", "k8sim.cli", "run", str(tmp_path / "s.yaml"), "--out",
+                          str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert "autoscaling.usage[0].from_trace.files" in out.stderr
+    assert "line 4" in out.stderr and "mem_util_percent" in out.stderr

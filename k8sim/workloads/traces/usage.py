@@ -181,13 +181,15 @@ def read_alibaba_2018_usage(batch_instance: PathLike, *, machine_memory_bytes: i
 
 
 def read_alibaba_2018_container_usage(container_usage: PathLike | Sequence[PathLike], *,
-                                      only: Iterable[str] | None = None) -> UsageRows:
+                                      only: Iterable[str] | None = None, until: float | None = None) -> UsageRows:
     """Usage samples of ``container_usage.csv`` (one file or several), keyed by
     ``container_id`` (the id of the pod :func:`~.alibaba_2018.read_alibaba_2018_containers`
     makes of the container): ``cpu_util_percent`` and ``mem_util_percent`` as shares
     of the container's requests (``/ 100``), from each row's ``time_stamp`` on. The
     files are read in batches; with ``only`` (container ids) just the rows of those
-    containers are kept (the other rows are not checked). The other columns (``cpi``,
+    containers are kept (the other rows are not checked); with ``until`` (a window's
+    end, trace seconds) rows at or after it are not kept either (the join would leave
+    them out; the table is large). The other columns (``cpi``,
     ``mem_gps``, ``mpki``, network, disk) are not read."""
     paths = [container_usage] if isinstance(container_usage, str | bytes) or not isinstance(container_usage, Sequence) \
         else list(container_usage)
@@ -207,7 +209,7 @@ def read_alibaba_2018_container_usage(container_usage: PathLike | Sequence[PathL
             stamp = _usage_numbers(check, "time_stamp", table.path)
             cpu = _usage_numbers(check, "cpu_util_percent", table.path)
             mem = _usage_numbers(check, "mem_util_percent", table.path)
-            ok = check.ok
+            ok = check.ok if until is None else check.ok & (stamp < until)
             parts.append((to_object_array(key.filter(pa.array(ok))), stamp[ok], cpu[ok] / 100.0, mem[ok] / 100.0))
     key_all, stamp_all, cpu_all, mem_all = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0)
                                             for i in range(4))
