@@ -346,6 +346,7 @@ class PodAutoscaling:
         from k8sim.workloads.traces.usage import (
             USAGE_FORMATS,
             join_usage,
+            read_alibaba_2018_container_usage,
             read_alibaba_2018_usage,
             read_google_2019_usage,
         )
@@ -371,7 +372,17 @@ class PodAutoscaling:
         # Only the rows of the workload's pods are read (a usage table is large).
         pod_ids = set(replay.trace["id"].astype(str))
         try:
-            if tr.format == "alibaba2018":
+            if tr.format == "alibaba2018" and args.get("table") == "container":
+                if not ft.files:
+                    problems.append((f"{where}.files", "give the trace's container_usage file(s) (usage of the "
+                                                       "containers of table: container)"))
+                    return
+                if ft.statistic != "average":
+                    problems.append((f"{where}.statistic", "container_usage has one sample per time stamp, no "
+                                                           "maximum: use statistic: average"))
+                    return
+                rows = read_alibaba_2018_container_usage(ft.files, only=pod_ids, until=tr.end_s)
+            elif tr.format == "alibaba2018":
                 if ft.files:
                     problems.append((f"{where}.files", "alibaba2018 usage is read from the workload's batch_instance "
                                                        "file (cpu_avg, mem_avg, ...): give no files"))

@@ -525,13 +525,16 @@ class UsageCurve(Strict):
 class TraceUsage(Strict):
     """Usage read from the usage columns of a trace workload's own trace
     (:mod:`k8sim.workloads.traces.usage`): ``alibaba2018`` from its ``batch_instance``
-    file (``cpu_avg`` / ``mem_avg``), ``google2019`` from ``instance_usage`` exports
-    given in ``files``. ``statistic`` picks the average or the maximum columns. Pods
+    file (``cpu_avg`` / ``mem_avg``), or for ``table: container`` from
+    ``container_usage`` files given in ``files``; ``google2019`` from
+    ``instance_usage`` exports given in ``files``. ``statistic`` picks the average or the maximum columns. Pods
     without a usage row use ``fallback_ratio`` times their requests (counted, and
     warned). ``limit_ratio`` gives each pod limits as a share of its own requests
     (trace pods' requests differ; without it the template's ``limits`` apply)."""
 
-    files: list[str] = []  # usage tables (google2019 instance_usage exports); alibaba2018: none
+    # usage tables: google2019 instance_usage exports, alibaba2018 (table: container)
+    # container_usage files; alibaba2018 batch: none (its batch_instance file)
+    files: list[str] = []
     statistic: Literal["average", "maximum"] = "average"
     fallback_ratio: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     limit_ratio: dict[Literal["cpu", "memory"], Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}

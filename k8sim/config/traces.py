@@ -109,6 +109,15 @@ class OpenbArgs(_Args):
 class Alibaba2018Args(_Args):
     machine_memory_bytes: Bytes  # memory of the machine the normalised memory refers to
     batch_instance: str | None = None  # batch_instance file (instances replace tasks)
+    # Which side of the trace the files are: batch (batch_task files) or container
+    # (container_meta files: the online, long-running service containers).
+    table: Literal["batch", "container"] = "batch"
+
+    @model_validator(mode="after")
+    def _table(self) -> Alibaba2018Args:
+        if self.table == "container" and self.batch_instance is not None:
+            raise ValueError("batch_instance belongs to table: batch; table: container reads container_meta files")
+        return self
 
 
 class Alibaba2018NodeArgs(_Args):

@@ -13,6 +13,12 @@ a header; columns in this order (times in seconds from the trace start):
     machine_id, seq_no, total_seq_no, cpu_avg, cpu_max, mem_avg, mem_max`` -- one row
     per instance run (``seq_no`` counts retries); usage columns are not requests and are
     not read.
+``container_meta.csv``
+    ``container_id, machine_id, time_stamp, app_du, status, cpu_request, cpu_limit,
+    mem_size`` -- the online side (long-running service containers); read by
+    :func:`read_alibaba_2018_containers` (``args.table: container``), one pod per
+    container. Its usage table, ``container_usage.csv``, is read by
+    :mod:`k8sim.workloads.traces.usage`.
 ``machine_meta.csv``
     ``machine_id, time_stamp, failure_domain_1, failure_domain_2, cpu_num, mem_size,
     status`` -- ``cpu_num`` cores, ``mem_size`` normalised to [0, 100]; several rows
@@ -63,8 +69,11 @@ from k8sim.workloads.traces.tables import (
 __all__ = [
     "BATCH_INSTANCE_COLUMNS",
     "BATCH_TASK_COLUMNS",
+    "CONTAINER_META_COLUMNS",
+    "CONTAINER_USAGE_COLUMNS",
     "MACHINE_META_COLUMNS",
     "read_alibaba_2018",
+    "read_alibaba_2018_containers",
     "read_alibaba_2018_machines",
 ]
 
@@ -272,3 +281,144 @@ def read_alibaba_2018_machines(
     raw = latest.assign(gpu_count=0, gpu_model="")
     nodes = build_nodes(raw.reset_index(drop=True), file=table.path, report=report)
     return nodes, report
+
+
+# --------------------------------------------------------------------------- online containers
+
+CONTAINER_USAGE_COLUMNS: tuple[str, ...] = (
+    "container_id",
+    "machine_id",
+    "time_stamp",
+    "cpu_util_percent",
+    "mem_util_percent",
+    "cpi",
+    "mem_gps",
+    "mpki",
+    "net_in",
+    "net_out",
+    "disk_io_percent",
+)
+CONTAINER_META_COLUMNS: tuple[str, ...] = (
+    "container_id",
+    "machine_id",
+    "time_stamp",
+    "app_du",
+    "status",
+    "cpu_request",
+    "cpu_limit",
+    "mem_size",
+)
+
+#: ``container_meta`` statuses (compared in lower case): a start, and the end of a run.
+#: Any other status (``allocated``: placed, not yet running) neither starts nor stops a
+#: container.
+CONTAINER_START_STATUSES = frozenset({"started"})
+CONTAINER_STOP_STATUSES = frozenset({"stopped", "stopping", "terminated", "deleted", "killed", "failed", "exited"})
+
+#: QoS class of the pods made of online containers (the batch side's is ``"batch"``).
+CONTAINER_QOS = "online"
+
+
+def read_alibaba_2018_containers(
+    container_meta: PathLike,
+    options: TraceOptions | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    machine_memory_bytes: int,
+) -> tuple[pd.DataFrame, TraceReport]:
+    """Read the online side, ``container_meta.csv``, into the normalised pod schema.
+
+    ``container_meta.csv`` (no header): ``container_id, machine_id, time_stamp, app_du,
+    status, cpu_request, cpu_limit, mem_size`` -- ``cpu_request`` / ``cpu_limit``: 100 =
+    1 core; ``mem_size``: memory normalised to [0, 100]; ``app_du``: the deploy unit
+    (containers of one ``app_du`` provide one service). Several rows per container
+    (status events), not necessarily in time order.
+
+    One pod per ``container_id``, a long-running service container:
+
+    - its **first** ``started`` row (smallest ``time_stamp``, the earlier row in the file
+      on a tie) gives ``arrival_s`` = ``time_stamp`` (0: running when the trace began,
+      so it arrives at 0, or at the window start) and the requests: ``cpu_milli`` =
+      ``cpu_request * 10``, ``memory_bytes`` = ``mem_size / 100 *
+      machine_memory_bytes``;
+    - it runs until its first row after that start whose status is a stop
+      (:data:`CONTAINER_STOP_STATUSES`): ``duration_s`` = that ``time_stamp`` minus the
+      start; without one it runs to the end of the trace (``duration_s`` NaN,
+      ``clipped_end``: runs for the rest of the simulation);
+    - every other row of the container (``allocated`` rows, later ``started`` rows, a
+      restart after a stop) changes nothing; they are counted as ``other_records``.
+      Later rows with other requests (a resize), and starts after a stop, are counted in
+      the report's notes: the replay keeps the first run with its first requests;
+    - containers without a ``started`` row never ran: their rows are filtered
+      (``never_started``);
+    - ``owner`` = ``app_du`` (so ``sample_by: owner`` samples whole applications),
+      ``qos`` = :data:`CONTAINER_QOS`, ``priority`` 0, no GPUs. ``machine_id`` (the
+      trace's placement) and ``cpu_limit`` are checked but not replayed: the scheduler
+      places the pod, and the pod schema carries requests (a usage model's
+      ``limit_ratio`` or the template gives limits).
+
+    Dropped rows (with their line and column in the report): ``wrong_field_count``,
+    ``bad_number``, ``missing_value`` (no ``container_id``, ``status``, ``time_stamp``,
+    ``cpu_request`` or ``mem_size``), ``negative_value``. Counts add up:
+    ``rows_read == kept + dropped + filtered`` (rows, not pods).
+    """
+    _check_memory_size(machine_memory_bytes)
+    report = TraceReport(source=str(container_meta))
+    table = read_table(container_meta, CONTAINER_META_COLUMNS, report, header=None)
+    check = RowCheck(table, report)
+    cid = check.text("container_id")
+    check.reject(np.array([not str(c).strip() for c in cid], dtype=bool), "missing_value", "container_id")
+    stamp = check.number("time_stamp", minimum=0)
+    status = np.array([str(s).strip().lower() for s in check.text("status")], dtype=object)
+    check.reject(status == "", "missing_value", "status")
+    cpu = check.number("cpu_request", minimum=0)
+    check.number("cpu_limit", required=False, minimum=0)
+    mem = check.number("mem_size", minimum=0)
+    app = check.text("app_du")
+    ok = np.flatnonzero(check.ok)
+    start_row = np.isin(status, list(CONTAINER_START_STATUSES))
+    stop_row = np.isin(status, list(CONTAINER_STOP_STATUSES))
+    # The good rows in time order (file order on ties), grouped by container.
+    rows = pd.DataFrame({"cid": cid[ok], "stamp": stamp[ok], "row": ok})
+    rows = rows.sort_values("stamp", kind="stable").reset_index(drop=True)
+    rows["pos"] = np.arange(len(rows))
+    is_start = start_row[rows["row"].to_numpy()]
+    first = rows[is_start].groupby("cid", sort=False).first()
+    started = rows["cid"].isin(first.index).to_numpy()
+    report.filter("never_started", int((~started).sum()))
+    # The first stop after each container's first start.
+    start_pos = rows["cid"].map(first["pos"]).to_numpy(dtype=float)
+    after = started & (rows["pos"].to_numpy() > start_pos)
+    stops = rows[after & stop_row[rows["row"].to_numpy()]].groupby("cid", sort=False)["stamp"].first()
+    # Pods in order of their start row in the file.
+    first = first.sort_values("row", kind="stable")
+    srow = first["row"].to_numpy(dtype=np.int64)
+    start = first["stamp"].to_numpy(dtype=float)
+    end = stops.reindex(first.index).to_numpy(dtype=float)
+    report.filter("other_records", int(started.sum()) - len(first))
+    # Notes: later requests that differ, starts after a stop (not replayed).
+    later = rows[after]
+    lrow = later["row"].to_numpy(dtype=np.int64)
+    own = pd.Series(srow, index=first.index).reindex(later["cid"]).to_numpy(dtype=np.int64)
+    resized = later["cid"][(cpu[lrow] != cpu[own]) | (mem[lrow] != mem[own])].nunique()
+    if resized:
+        report.notes.append(f"{file_label(container_meta)}: {resized} containers have later rows with other "
+                            "requests; each pod keeps the requests of its first started row")
+    stop_at = later["cid"].map(stops).to_numpy(dtype=float)
+    restarted = later["cid"][start_row[lrow] & (later["stamp"].to_numpy() >= stop_at)].nunique()
+    if restarted:
+        report.notes.append(f"{file_label(container_meta)}: {restarted} containers start again after a stop; "
+                            "only their first run is replayed")
+    raw = raw_frame(
+        len(first),
+        id=pa.array(first.index.to_numpy(dtype=object).astype(str), type=pa.string()),
+        arrival=start,
+        end=end,
+        duration=end - start,
+        cpu_milli=cpu[srow] * 10,
+        memory_bytes=mem[srow] / 100.0 * machine_memory_bytes,
+        qos=CONTAINER_QOS,
+        owner=pa.array(app[srow].astype(str), type=pa.string()),
+    )
+    pods = build_pods(raw, file=table.path, options=options, rng=rng, report=report)
+    return pods, report

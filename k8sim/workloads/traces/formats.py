@@ -14,7 +14,9 @@ format             reader                                      args
 ``openb``          :func:`.alibaba_gpu_2023.read_openb_pods`   ``censor_at_trace_end``
 ``dlrm``           :func:`.alibaba_gpu_2025_dlrm.read_dlrm`    (none)
 ``alibaba2018``    :func:`.alibaba_2018.read_alibaba_2018`     ``machine_memory_bytes``,
-                                                               ``batch_instance`` (file)
+                   (``table: container``:                      ``batch_instance`` (file),
+                   :func:`.alibaba_2018.                       ``table`` (``batch`` |
+                   read_alibaba_2018_containers`)              ``container``)
 ``google2019``     :func:`.google_2019.read_google_2019`       ``machine_cpu_milli``,
                                                                ``machine_memory_bytes``,
                                                                ``collection_events``
@@ -134,12 +136,22 @@ def _together(reader: Callable[..., tuple[pd.DataFrame, TraceReport]]) -> ReadPo
     return read
 
 
+def _alibaba_2018(file: Path, options: TraceOptions, rng: np.random.Generator, *, table: str = "batch",
+                  **args: Any) -> tuple[pd.DataFrame, TraceReport]:
+    """``alibaba2018``: batch tasks (and instances), or with ``table: container`` the
+    online containers of ``container_meta`` files."""
+    if table == "container":
+        args.pop("batch_instance", None)
+        return alibaba_2018.read_alibaba_2018_containers(file, options, rng, **args)
+    return alibaba_2018.read_alibaba_2018(file, options, rng, **args)
+
+
 POD_FORMATS: dict[str, PodFormat] = {
     f.name: f
     for f in (
         PodFormat("openb", _each(alibaba_gpu_2023.read_openb_pods)),
         PodFormat("dlrm", _each(alibaba_gpu_2025_dlrm.read_dlrm)),
-        PodFormat("alibaba2018", _each(alibaba_2018.read_alibaba_2018)),
+        PodFormat("alibaba2018", _each(_alibaba_2018)),
         PodFormat("google2019", _together(google_2019.read_google_2019)),
         PodFormat("google2011", _together(google_2011.read_google_2011)),
         PodFormat("azure-vm", _each(azure_vm.read_azure_vmtable)),

@@ -1,4 +1,4 @@
-"""Usage tables of traces that carry them: Alibaba 2018 and Google 2019.
+"""Usage tables of traces that carry them: Alibaba 2018 (batch and online) and Google 2019.
 
 The pod readers (:mod:`.alibaba_2018`, :mod:`.google_2019`) read requests only; this
 module reads what the same traces say the pods *used*, and joins it to the pods a
@@ -12,6 +12,15 @@ Tables read
     usage over the pod's run. (The upstream ``schema.md`` swaps the comments of
     ``cpu_max`` and ``mem_avg``; the column names and order are what count.)
 
+    ``alibaba2018`` containers (the pods of
+    :func:`~k8sim.workloads.traces.alibaba_2018.read_alibaba_2018_containers`):
+    ``container_usage.csv`` (no header: ``container_id, machine_id, time_stamp,
+    cpu_util_percent, mem_util_percent, cpi, mem_gps, mpki, net_in, net_out,
+    disk_io_percent``), one sample per row. ``cpu_util_percent`` is a percent of the
+    container's CPU request (the trace's maintainers, alibaba/clusterdata issue #62);
+    ``mem_util_percent`` is taken as a percent of its memory request (``mem_size``; the
+    schema does not say). The other columns are not read.
+
     ``google2019``: ``instance_usage`` exports (BigQuery CSV with a header, nested
     fields flattened as ``average_usage.cpus`` or ``average_usage_cpus``, or
     newline-delimited JSON), columns ``start_time``, ``end_time`` (microseconds, the
@@ -23,7 +32,9 @@ Units
     Scaled exactly as the reader scales requests: Alibaba CPU ``value * 10`` milli-cores,
     memory ``value / 100 * machine_memory_bytes``; Google CPU ``value *
     machine_cpu_milli``, memory ``value * machine_memory_bytes``; both times the
-    workload's ``resource_scale``. Times are multiplied by ``time_scale``.
+    workload's ``resource_scale``. Alibaba containers: ``percent / 100`` times the pod's
+    requests (which already carry ``resource_scale``). Times are multiplied by
+    ``time_scale``.
 
 Join (:func:`join_usage`)
     Alibaba: a pod's id is its instance's (``instance_name``, ``#<seq_no>`` for
@@ -35,6 +46,9 @@ Join (:func:`join_usage`)
     (``clipped_start``: the pod's run in the simulation is what was left of it);
     windows ending at or before the trace window's start, or starting at or after its
     end, are left out. Between and after windows the last value holds (a step series).
+    Alibaba containers: a row names its pod (``container_id``); its value holds from its
+    ``time_stamp`` on; the pod's age 0 is its start in the trace (see
+    :func:`_join_timed`).
 
 Bad input
     A usage cell that is not a number, or is negative, is a :class:`TraceError` naming
@@ -55,7 +69,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from k8sim.workloads.traces.alibaba_2018 import BATCH_INSTANCE_COLUMNS
+from k8sim.workloads.traces.alibaba_2018 import BATCH_INSTANCE_COLUMNS, CONTAINER_USAGE_COLUMNS
 from k8sim.workloads.traces.google_2019 import TRACE_START_US, _is_json, read_export
 from k8sim.workloads.traces.google_events import instance_keys
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport
@@ -67,6 +81,7 @@ __all__ = [
     "PodUsage",
     "UsageRows",
     "join_usage",
+    "read_alibaba_2018_container_usage",
     "read_alibaba_2018_usage",
     "read_google_2019_usage",
 ]
@@ -94,6 +109,12 @@ class UsageRows:
     files: tuple[str, ...]
     report: TraceReport
     per_attempt: bool = False
+    # Keys are pod ids and ``start`` the time (trace seconds) from which each row's value
+    # holds (Alibaba containers: a step series per pod over trace time).
+    timed: bool = False
+    # ``cpu`` / ``memory`` are shares of each pod's requests (1.0 = the request), not
+    # request units; the join multiplies them by the pod's (already scaled) requests.
+    relative: bool = False
 
 
 def _usage_numbers(check: RowCheck, column: str, file: str) -> np.ndarray:
@@ -157,6 +178,44 @@ def read_alibaba_2018_usage(batch_instance: PathLike, *, machine_memory_bytes: i
     n = len(key_all)
     return UsageRows(key_all.astype(object), np.full(n, np.nan), np.full(n, np.nan), cpu_all.astype(float),
                      mem_all.astype(float), (file,), report)
+
+
+def read_alibaba_2018_container_usage(container_usage: PathLike | Sequence[PathLike], *,
+                                      only: Iterable[str] | None = None, until: float | None = None) -> UsageRows:
+    """Usage samples of ``container_usage.csv`` (one file or several), keyed by
+    ``container_id`` (the id of the pod :func:`~.alibaba_2018.read_alibaba_2018_containers`
+    makes of the container): ``cpu_util_percent`` and ``mem_util_percent`` as shares
+    of the container's requests (``/ 100``), from each row's ``time_stamp`` on. The
+    files are read in batches; with ``only`` (container ids) just the rows of those
+    containers are kept (the other rows are not checked); with ``until`` (a window's
+    end, trace seconds) rows at or after it are not kept either (the join would leave
+    them out; the table is large). The other columns (``cpi``,
+    ``mem_gps``, ``mpki``, network, disk) are not read."""
+    paths = [container_usage] if isinstance(container_usage, str | bytes) or not isinstance(container_usage, Sequence) \
+        else list(container_usage)
+    report = TraceReport(source=", ".join(str(p) for p in paths))
+    wanted = _filter_set(only)
+    parts = []
+    files: list[str] = []
+    for path in paths:
+        for table in iter_tables(path, CONTAINER_USAGE_COLUMNS, report, header=None):
+            if table.path not in files:
+                files.append(table.path)
+            check = RowCheck(table, report)
+            key = check.strings("container_id", nan_is_empty=False)
+            check.ok &= _only(key, wanted)
+            check.reject(np.asarray(pc.equal(pc.utf8_trim_whitespace(key), "").to_numpy(zero_copy_only=False),
+                                    dtype=bool), "missing_value", "container_id")
+            stamp = _usage_numbers(check, "time_stamp", table.path)
+            cpu = _usage_numbers(check, "cpu_util_percent", table.path)
+            mem = _usage_numbers(check, "mem_util_percent", table.path)
+            ok = check.ok if until is None else check.ok & (stamp < until)
+            parts.append((to_object_array(key.filter(pa.array(ok))), stamp[ok], cpu[ok] / 100.0, mem[ok] / 100.0))
+    key_all, stamp_all, cpu_all, mem_all = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0)
+                                            for i in range(4))
+    n = len(key_all)
+    return UsageRows(key_all.astype(object), stamp_all.astype(float), np.full(n, np.nan), cpu_all.astype(float),
+                     mem_all.astype(float), tuple(files or map(str, paths)), report, timed=True, relative=True)
 
 
 _GOOGLE_ALIASES = {f"{s}_usage.{r}": (f"{s}_usage_{r}",) for s in ("average", "maximum") for r in ("cpus", "memory")}
@@ -262,7 +321,9 @@ def join_usage(rows: UsageRows, pods: pd.DataFrame, options: TraceOptions | None
     ids = pods["id"].to_numpy(dtype=object).astype(str)
     n = len(ids)
     rs, ts = options.resource_scale, options.time_scale
-    if not rows.per_attempt:
+    if rows.timed:
+        result = _join_timed(rows, pods, ids, lo, hi, rs, ts)
+    elif not rows.per_attempt:
         # One value per pod id (the last row of an id counts), at age 0.
         last = pd.Series(np.arange(len(rows.key))).groupby(rows.key, sort=False).last()
         row_of = pd.Index(last.index).get_indexer(ids)
@@ -324,3 +385,44 @@ def _join_attempts(rows: UsageRows, pods: pd.DataFrame, ids: np.ndarray, lo: flo
         offsets = np.concatenate([[0], np.cumsum(counts)])
     return PodUsage(offsets, age, c * rs, m * rs, int(rows.key.size - int(matched.sum())))
 
+
+
+def _join_timed(rows: UsageRows, pods: pd.DataFrame, ids: np.ndarray, lo: float, hi: float,
+                rs: float, ts: float) -> PodUsage:
+    """Alibaba containers: samples keyed by pod id, each holding from its time stamp on.
+
+    A pod's age 0 is its start in the trace (its arrival; the window start for a pod
+    already running there). Samples at or after the window's end are left out; of the
+    samples at or before the pod's start only the last counts (at age 0), and when the
+    first sample comes after the start, its value holds from age 0 (the usage before a
+    container's first sample is not known; its first one is the best guess)."""
+    n = len(ids)
+    arrival = pods["arrival_s"].to_numpy(dtype=float)
+    clipped = pods["clipped_start"].to_numpy(dtype=bool)
+    start_trace = np.where(clipped, lo, arrival / ts + lo)  # trace seconds
+    index = pd.Index(ids)
+    if not index.is_unique:
+        index = index[~index.duplicated()]
+    pod_of = index.get_indexer(rows.key.astype(str)) if rows.key.size else np.zeros(0, dtype=np.int64)
+    matched = (pod_of >= 0) & (rows.start < hi)
+    p, t = pod_of[matched].astype(np.int64), rows.start[matched]
+    c, m = rows.cpu[matched], rows.memory[matched]
+    order = np.lexsort((np.arange(p.size), t, p))  # by pod, time, then file order
+    p, t, c, m = p[order], t[order], c[order], m[order]
+    age = np.maximum(t - start_trace[p], 0.0) * ts
+    # At equal ages (samples at or before the start, or at one time stamp) the later row wins.
+    keep = np.ones(age.size, dtype=bool)
+    if age.size > 1:
+        keep[:-1] = ~((p[1:] == p[:-1]) & (age[1:] == age[:-1]))
+    p, age, c, m = p[keep], age[keep], c[keep], m[keep]
+    counts = np.bincount(p, minlength=n) if p.size else np.zeros(n, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if age.size:
+        age[offsets[:-1][counts > 0]] = 0.0  # the first sample holds from the start
+    if rows.relative:
+        # Shares of the pod's requests, which already carry the resource scale.
+        c = c * pods["cpu_milli"].to_numpy(dtype=float)[p]
+        m = m * pods["memory_bytes"].to_numpy(dtype=float)[p]
+    else:
+        c, m = c * rs, m * rs
+    return PodUsage(offsets, age, c, m, int(rows.key.size - int(matched.sum())))
