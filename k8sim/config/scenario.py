@@ -318,7 +318,7 @@ class Scenario(K8sModel):
         for i, g in enumerate(self.pod_groups):
             counts = []
             for w in self.workloads:
-                if w.manifest is not None or w.trace is not None:
+                if w.manifest is not None or w.trace is not None or w.jobs is not None:
                     continue
                 t = w.template
                 if t.labels.get(POD_GROUP_LABEL) != g.name or t.namespace != g.namespace:
@@ -332,6 +332,9 @@ class Scenario(K8sModel):
             if w.manifest is not None or w.trace is not None:
                 continue
             label = w.template.labels.get(POD_GROUP_LABEL)
+            if label is not None and w.jobs is not None and w.jobs.gang is not None:
+                raise ValueError(located(f"workloads[{i}].template.labels",
+                                         "a gang job trace makes a PodGroup per job: drop the pod-group label"))
             if label is None:
                 continue
             if w.gang is not None:
@@ -373,7 +376,7 @@ class Scenario(K8sModel):
                         f"workload {w.name!r} never stops arriving: set duration_s, "
                         "or give it max_pods or arrival.stop_s",
                     ))
-                ends = (w.duration is not None or w.trace is not None
+                ends = (w.duration is not None or w.trace is not None or w.jobs is not None
                         or (w.gang is not None and w.gang.training is not None))
                 forever = _never_ends(w.template, ends, self.images is not None)
                 if forever:
@@ -448,6 +451,16 @@ class Scenario(K8sModel):
     def _check_queues(self) -> None:
         """A workload's ``queue`` names a LocalQueue of its namespace."""
         for i, w in enumerate(self.workloads):
+            if w.jobs is not None and w.jobs.queues is not None:
+                for path, name in w.jobs.queues.queue_names():
+                    where = f"workloads[{i}].jobs.queues.{path}"
+                    if self.kueue is None:
+                        raise ValueError(located(where, "names a LocalQueue but the scenario has no kueue section"))
+                    if self.kueue.local_queue(w.template.namespace, name) is None:
+                        known = sorted(f"{q.namespace}/{q.name}" for q in self.kueue.local_queues)
+                        raise ValueError(located(where, (
+                            f"LocalQueue {name!r} not found in namespace {w.template.namespace!r} "
+                            f"(kueue.localQueues: {known})")))
             if w.queue is None:
                 continue
             if self.kueue is None:
