@@ -238,8 +238,6 @@ class Workload(Strict):
             if self.queue is not None and self.jobs.queues is not None:
                 raise ValueError(located("jobs.queues", "give either queue (one LocalQueue for every job) or "
                                          "jobs.queues (a LocalQueue per job by a trace column), not both"))
-            if self.max_pods is not None:
-                raise ValueError(located("max_pods", "a job trace is limited by jobs.max_jobs (whole jobs)"))
         if self.trace is not None or self.jobs is not None:
             clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
             if clash:

@@ -24,6 +24,7 @@ the flavor's node labels and tolerations.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -72,13 +73,15 @@ def prepare_job_trace(src: WorkloadSources, wi: int, w: Workload) -> None:
     ctx = src.ctx
     state = ctx.state
     where = f"workloads[{wi}].jobs"
-    options = JobOptions(start_s=spec.start_s, end_s=spec.end_s, max_jobs=spec.max_jobs,
+    options = JobOptions(start_s=spec.start_s, end_s=spec.end_s, max_jobs=spec.max_jobs, max_pods=w.max_pods,
                          time_scale=spec.time_scale, resource_scale=spec.resource_scale)
     try:
         tj = read_job_trace(spec.format, spec.files, dict(spec.args), options)
     except TraceError as e:
-        field = "args.job_table" if spec.args.get("job_table") and e.file.endswith(
-            str(spec.args["job_table"]).rsplit("/", 1)[-1]) else "files"
+        if e.message.startswith("max_pods"):
+            raise ScenarioError(ctx.source, [(f"workloads[{wi}].max_pods", e.message)]) from None
+        table = spec.args.get("job_table")
+        field = "args.job_table" if table and Path(e.file).name == Path(str(table)).name else "files"
         raise ScenarioError(ctx.source, [(f"{where}.{field}", str(e))]) from None
     except ValueError as e:
         raise ScenarioError(ctx.source, [(f"{where}.args", str(e))]) from None

@@ -41,14 +41,16 @@ trace columns a queue may be chosen by, as strings) and one row per pod set
 (:data:`PODSET_COLUMNS`), and one :class:`~.reports.TraceReport` per file. Options
 (:class:`JobOptions`) apply in this order: window (a job is kept when it *arrives* in
 ``[start_s, end_s)``; arrivals then count from ``start_s``), sort by arrival (ties in
-file order), the first ``max_jobs``, time scale, resource scale.
+file order), the first ``max_jobs``, then the first jobs with at most ``max_pods`` pods
+in all (whole jobs), time scale, resource scale.
 
 Bad rows are dropped and reported with file, line and column, as by the pod readers
 (:class:`~.tables.RowCheck`): ``wrong_field_count``, ``bad_number`` (a fractional
 instance count too), ``missing_value``, ``negative_value``, ``negative_duration``,
 ``duplicate_task`` (a task seen before in its job), ``duplicate_job`` (job table),
 ``unknown_job`` (a task whose job is not in the job table). Filtered on purpose:
-``never_started``, ``no_instances``, ``outside_window``, ``over_max_jobs``.
+``never_started``, ``no_instances``, ``outside_window``, ``over_max_jobs``,
+``over_max_pods``.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class JobOptions:
     start_s: float | None = None
     end_s: float | None = None
     max_jobs: int | None = None
+    max_pods: int | None = None  # whole jobs only: the first jobs with at most this many pods
     time_scale: float = 1.0
     resource_scale: float = 1.0
 
@@ -242,7 +245,7 @@ def read_pai_2020_jobs(task_table: PathLike | Sequence[PathLike], options: JobOp
         user = np.full(len(job), "", dtype=object)
         job_status = status
         if jobs_frame is not None:
-            at = jobs_frame.index.get_indexer(job)
+            at = jobs_frame.index.get_indexer(pd.Index(job))
             check.reject(at < 0, "unknown_job", "job_name")
             take = np.maximum(at, 0)
             submit = np.where(at >= 0, jobs_frame["submit"].to_numpy()[take], np.nan)
@@ -310,6 +313,13 @@ def _jobs(tasks: pd.DataFrame, attrs: Sequence[str], options: JobOptions, report
     if options.max_jobs is not None and len(rows) > options.max_jobs:
         report.filter("over_max_jobs", len(rows) - options.max_jobs)
         rows = rows[: options.max_jobs]
+    if options.max_pods is not None:
+        fit = int(np.searchsorted(np.cumsum(pods[rows]), options.max_pods, side="right"))
+        if fit == 0:
+            raise TraceError(f"max_pods {options.max_pods} is fewer than the first job's {pods[rows[0]]} pods "
+                             "(jobs are kept whole)", file=file)
+        report.filter("over_max_pods", len(rows) - fit)
+        rows = rows[:fit]
     ts, rs = options.time_scale, options.resource_scale
     jobs = pd.DataFrame({
         "job": pd.Series(np.asarray(keys, dtype=object)[rows], dtype="str"),
