@@ -206,3 +206,23 @@ def test_malformed_rows_are_warned_with_their_lines(tmp_path):
     assert len(warned) == 1 and "bad_number: 1 (first at line 4 (inst_num))" in warned[0]
     with pytest.raises(ScenarioError, match="no jobs in the time window"):
         Simulation(validate_scenario(queued(j, t, start_s=500)))
+
+
+def test_alibaba_2018_tasks_arrive_whole_at_their_start_times():
+    # The shipped batch_task sample, no queue, no gang: every task becomes its
+    # instance_num pods <job>/<task>/<k>, all created at the task's start_time (minus the
+    # window start 86400), each running its task's end - start.
+    sc = {"name": "ali", "duration_s": 20000,
+          "cluster": {"node_pools": [{"name": "n", "count": 20, "allocatable": {"cpu": "32", "memory": "128Gi"}}]},
+          "workloads": [{"name": "ali", "jobs": {"format": "alibaba2018", "files": ["sample"], "start_s": 86400,
+                                                 "args": {"machine_memory_bytes": "64Gi"}}}]}
+    result = run(sc)
+    tj = result.frames["trace_jobs"].set_index("job")
+    pods = result.pods
+    job = pods["pod"].str.rsplit("/", n=1).str[0]
+    assert len(pods) == int(tj["pods"].sum())
+    assert (pods["created"].to_numpy() == tj.loc[job, "arrival_s"].to_numpy()).all()
+    assert (pods.groupby(job).size().loc[tj.index] == tj["pods"]).all()
+    done = pods[pods["phase"] == "Succeeded"]
+    ran = done["finished"] - done["running"]
+    assert (ran.to_numpy() == tj.loc[job[done.index], "duration_s"].to_numpy()).all()
