@@ -6,8 +6,8 @@ the scenario is built (:mod:`k8sim.workloads.traces.jobs`), so a bad file stops 
 before it starts with the workload's field path. At each job's arrival (trace order):
 
 - without a queue, its pods are created at once (``<job>/<task>/<k>``, or ``<job>/<k>``
-  when each trace task is a job); with ``gang``, in a PodGroup named after the job with
-  ``minMember`` = its pods; with ``training``, as a training job whose run time on one
+  when each trace task is a job); with ``gang``, in a PodGroup ``<workload>-<job>``
+  (the workload's name without its namespace) with ``minMember`` = its pods; with ``training``, as a training job whose run time on one
   node is the trace's (:mod:`k8sim.batch.training`);
 - with a queue (the workload's ``queue``, or ``jobs.queues`` by a trace column), the job
   is one Kueue workload of all its pods (requests summed over its pod sets), and the
@@ -164,6 +164,7 @@ def prepare_job_trace(src: WorkloadSources, wi: int, w: Workload) -> None:
     infos = state.shapes
     counter = [0, 0]  # jobs, pods
     namespace = template.namespace
+    short = w.name.rsplit("/", 1)[-1]  # groups are <workload>-<job>, as a generated gang's
 
     def make(j: int, suffix: str, flavors: tuple[str, ...]) -> list[int]:
         """Create job ``j``'s group (gang) and pods now; their ids."""
@@ -171,7 +172,7 @@ def prepare_job_trace(src: WorkloadSources, wi: int, w: Workload) -> None:
         pods_total = job_pods[j]
         if groups is not None:
             assert gang is not None
-            group = groups.add(namespace, f"{ids[j]}{suffix}", pods_total, gang.schedule_timeout_s, None,
+            group = groups.add(namespace, f"{short}-{ids[j]}{suffix}", pods_total, gang.schedule_timeout_s, None,
                                workers=pods_total, training=training,
                                base_duration=job_run[j] if training is not None else math.nan, workload=wi)
         made: list[int] = []

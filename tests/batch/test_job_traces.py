@@ -74,7 +74,8 @@ def test_a_four_instance_task_is_placed_as_a_gang(tmp_path):
     assert scheduled(result, "jy/w/") == [100.0] * 4
     assert sorted(result.pods["finished"].tolist()) == [100.0] * 4 + [300.0] * 4
     groups = result.frames["pod_groups"].set_index("group")
-    assert groups.loc["default/jy", "min_member"] == 4 and groups.loc["default/jy", "all_bound"] == 100.0
+    # PodGroups are <workload>-<job>.
+    assert groups.loc["default/pai-jy", "min_member"] == 4 and groups.loc["default/pai-jy", "all_bound"] == 100.0
     # Pod at a time (no Coscheduling) jy's first two pods take the 2 free GPUs at 0.
     plain = run(scenario(j, t, nodes=3, gpus=2, jobs={"gang": {}}, coscheduling=False))
     assert scheduled(plain, "jy/w/") == [0.0, 0.0, 100.0, 100.0]
@@ -226,3 +227,13 @@ def test_alibaba_2018_tasks_arrive_whole_at_their_start_times():
     done = pods[pods["phase"] == "Succeeded"]
     ran = done["finished"] - done["running"]
     assert (ran.to_numpy() == tj.loc[job[done.index], "duration_s"].to_numpy()).all()
+
+
+def test_two_workloads_may_replay_the_same_trace_as_gangs(tmp_path):
+    # Each replay's groups are named after its workload: pai-jx and again-jx.
+    j, t = tables(tmp_path, *TWO_GANGS)
+    sc = scenario(j, t, nodes=8, gpus=2, jobs={"gang": {}})
+    sc["workloads"].append({**sc["workloads"][0], "name": "again"})
+    groups = run(sc).frames["pod_groups"]
+    assert sorted(groups["group"]) == ["default/again-jx", "default/again-jy", "default/pai-jx", "default/pai-jy"]
+    assert (groups["all_bound"] == 0.0).all()  # 16 GPUs for 16 one-GPU pods
