@@ -313,6 +313,12 @@ class Kueue:
         self.cycles += 1
         blocked: set[int] = set()
         changed = False
+        # Victims evicted in this cycle wait outside their queues until it ends: their
+        # eviction takes effect before they are queued again (upstream requeues an
+        # evicted workload once its pods are gone), so a victim is not re-admitted in
+        # the very cycle that evicted it, which would let two heads evict each other
+        # for ever at one instant.
+        evicted: list[QueuedWorkload] = []
         while True:
             if self.policy == "kueue" and self._sweep(blocked):
                 changed = True
@@ -332,7 +338,8 @@ class Kueue:
                     if victims:
                         self._stick(wl)
                         for v in victims:
-                            self._evict(v, f"preempted to admit {wl.name}")
+                            self._evict(v, f"preempted to admit {wl.name}", requeue=False)
+                            evicted.append(v)
                         progressed = True
                         break
                     self._failed.setdefault((wl.cq, wl.priority, wl.signature), wl.created)
@@ -346,6 +353,10 @@ class Kueue:
             if not progressed:
                 break
             changed = True
+        for v in evicted:
+            self._push(v)
+        if evicted:
+            self._wake()  # they are tried in a cycle of their own, at this instant
         if changed:
             self._record()
 
@@ -656,9 +667,10 @@ class Kueue:
         self._record()
         self._wake()
 
-    def _evict(self, wl: QueuedWorkload, why: str) -> None:
+    def _evict(self, wl: QueuedWorkload, why: str, requeue: bool = True) -> None:
         """Evict an admitted workload: its pods are deleted, its quota released, and it
-        waits again in its queue (in its original place: the creation time orders it)."""
+        waits again in its queue (in its original place: the creation time orders it);
+        with ``requeue=False`` the caller queues it again later (:meth:`_push`)."""
         api = self.ctx.api
         api.record("EvictedDueToPreempted", detail=f"workload {wl.name}: {why}")
         wl.evictions += 1
@@ -670,7 +682,10 @@ class Kueue:
         for p in pods:
             self.of_pod.pop(p, None)
             api.delete_pod(p, _grace(self.ctx, p), "Preempted")
-        self._push(wl)
+        if requeue:
+            self._push(wl)
+        else:
+            wl.status = PENDING
 
     # -- preemption ------------------------------------------------------------------------
 

@@ -322,7 +322,7 @@ class Scenario(K8sModel):
         for i, g in enumerate(self.pod_groups):
             counts = []
             for w in self.workloads:
-                if w.manifest is not None or w.trace is not None:
+                if w.manifest is not None or w.trace is not None or w.jobs is not None:
                     continue
                 t = w.template
                 if t.labels.get(POD_GROUP_LABEL) != g.name or t.namespace != g.namespace:
@@ -338,6 +338,9 @@ class Scenario(K8sModel):
             if w.manifest is not None or w.trace is not None:
                 continue
             label = w.template.labels.get(POD_GROUP_LABEL)
+            if label is not None and w.jobs is not None and w.jobs.gang is not None:
+                raise ValueError(located(f"workloads[{i}].template.labels",
+                                         "a gang job trace makes a PodGroup per job: drop the pod-group label"))
             if label is None:
                 continue
             if w.gang is not None:
@@ -379,7 +382,7 @@ class Scenario(K8sModel):
                         f"workload {w.name!r} never stops arriving: set duration_s, "
                         "or give it max_pods or arrival.stop_s",
                     ))
-                ends = (w.duration is not None or w.trace is not None
+                ends = (w.duration is not None or w.trace is not None or w.jobs is not None
                         or (w.gang is not None and w.gang.training is not None))
                 forever = _never_ends(w.template, ends, self.images is not None)
                 if forever:
@@ -467,6 +470,16 @@ class Scenario(K8sModel):
                         f"at least one is needed: list them here, or give {what[0].upper()}{what[1:-1]} objects "
                         "(kueue.x-k8s.io/v1beta1) in a manifest workload")))
         for i, w in enumerate(self.workloads):
+            if w.jobs is not None and w.jobs.queues is not None:
+                for path, name in w.jobs.queues.queue_names():
+                    where = f"workloads[{i}].jobs.queues.{path}"
+                    if self.kueue is None:
+                        raise ValueError(located(where, "names a LocalQueue but the scenario has no kueue section"))
+                    if self.kueue.local_queue(w.template.namespace, name) is None:
+                        known = sorted(f"{q.namespace}/{q.name}" for q in self.kueue.local_queues)
+                        raise ValueError(located(where, (
+                            f"LocalQueue {name!r} not found in namespace {w.template.namespace!r} "
+                            f"(kueue.localQueues: {known})")))
             if w.queue is None:
                 continue
             if pending and (self.kueue is None or self.kueue.local_queue(w.template.namespace, w.queue) is None):

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from k8sim.config.base import Strict, base_dir, existing_path, located
 from k8sim.config.batch import GangSpec
 from k8sim.config.distributions import Distribution
+from k8sim.config.jobtraces import JobTrace
 from k8sim.config.names import PodName, Priority, Seconds
 from k8sim.config.pods import PodTemplate
 from k8sim.config.traces import POD_FORMAT_SCHEMAS, TraceOptions, check_args, resolve_file
@@ -162,6 +163,9 @@ class Workload(Strict):
     name: PodName
     arrival: Arrival | None = None  # arrival process
     trace: TraceWorkload | None = None  # pods from a trace file, instead of arrival
+    # Jobs from a trace file (each a job of N pods; optionally gangs, training jobs,
+    # queued), instead of arrival (docs/batch.md "Jobs from traces").
+    jobs: JobTrace | None = None
     # Kubernetes manifests (a YAML file, multi-document, or a directory of them;
     # relative to the scenario file): Deployments, ReplicaSets, StatefulSets,
     # DaemonSets, Pods, Namespaces, PriorityClasses, Nodes.
@@ -175,7 +179,8 @@ class Workload(Strict):
     # Each arrival is a job of gang.workers pods in a PodGroup of its own (docs/batch.md).
     gang: GangSpec | None = None
     # A LocalQueue (kueue.localQueues) of the template's namespace: each arrival (a pod,
-    # or a gang's job) is a workload admitted as a whole by the queue (docs/batch.md).
+    # a gang's job, or a trace job) is a workload admitted as a whole by the queue
+    # (docs/batch.md).
     queue: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
@@ -193,9 +198,9 @@ class Workload(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
-        if sum(x is not None for x in (self.arrival, self.trace, self.manifest)) != 1:
-            raise ValueError("give exactly one of arrival (generated pods), trace (pods from a trace file) "
-                             "or manifest (Kubernetes objects run by controllers)")
+        if sum(x is not None for x in (self.arrival, self.trace, self.manifest, self.jobs)) != 1:
+            raise ValueError("give exactly one of arrival (generated pods), trace (pods from a trace file), "
+                             "jobs (jobs from a trace file) or manifest (Kubernetes objects run by controllers)")
         if self.manifest is not None:
             extra = sorted(set(self.template.model_fields_set) - MANIFEST_TEMPLATE_KNOBS)
             if extra:
@@ -226,10 +231,14 @@ class Workload(Strict):
             if self.max_pods is not None and self.max_pods < self.gang.workers:
                 raise ValueError(located("max_pods", f"{self.max_pods} is fewer than one job's "
                                          f"{self.gang.workers} workers"))
-        if self.queue is not None and self.arrival is None:
-            raise ValueError(located("queue", "a queued workload generates its workloads: give arrival "
+        if self.queue is not None and self.arrival is None and self.jobs is None:
+            raise ValueError(located("queue", "a queued workload generates its workloads: give arrival or jobs "
                                      "(Jobs from manifests join a queue by the kueue.x-k8s.io/queue-name label)"))
-        if self.trace is not None:
+        if self.jobs is not None:
+            if self.queue is not None and self.jobs.queues is not None:
+                raise ValueError(located("jobs.queues", "give either queue (one LocalQueue for every job) or "
+                                         "jobs.queues (a LocalQueue per job by a trace column), not both"))
+        if self.trace is not None or self.jobs is not None:
             clash = [f for f in ("requests", "limits", "gpu") if f in self.template.model_fields_set]
             if clash:
                 raise ValueError(f"template.{clash[0]}: a trace workload takes requests and GPUs from the trace")

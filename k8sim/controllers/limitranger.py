@@ -193,7 +193,7 @@ def workload_templates(scenario: Scenario, inputs: dict[int, Any], warnings: lis
         return out
     for wi, w in enumerate(scenario.workloads):
         lrs = ranges.get(w.template.namespace)
-        if w.manifest is not None or w.trace is not None or not lrs:
+        if w.manifest is not None or w.trace is not None or w.jobs is not None or not lrs:
             continue
         template, why = admit(w.template, [it for lr in lrs for it in lr.batch.items])
         if why is not None:
@@ -224,7 +224,7 @@ def apply_limit_ranges(scenario: Scenario, inputs: dict[int, Any]) -> None:
         return
     first = next(i for i in inputs.values() if hasattr(i, "initial"))
     for wi, w in enumerate(scenario.workloads):
-        if w.manifest is None and w.trace is not None and w.template.namespace in ranges:
+        if w.manifest is None and (w.trace is not None or w.jobs is not None) and w.template.namespace in ranges:
             names = ", ".join(o.key for o in ranges[w.template.namespace])
             first.initial.warnings.append(f"workloads[{wi}] ({w.name}): LimitRange {names} does not apply to "
                                           "trace pods (their requests come from the trace); not defaulted or checked")

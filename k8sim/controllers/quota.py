@@ -421,7 +421,7 @@ def build(ctx: Context, inputs: dict[int, Any]) -> ResourceQuotaAdmission | None
     # The pods each namespace will see: synthetic workloads' and manifest objects' templates.
     templates: list[tuple[str, str, Any]] = []
     for wi, w in enumerate(scenario.workloads):
-        if w.manifest is None and w.trace is None:
+        if w.manifest is None and w.trace is None and w.jobs is None:
             templates.append((w.template.namespace, f"workloads[{wi}] ({w.name})", w.template))
     for inp in inputs.values():
         for mset in (inp.sets() if hasattr(inp, "sets") else ()):

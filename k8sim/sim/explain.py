@@ -226,6 +226,8 @@ def _pod_names_hint(sim: Simulation) -> str:
                        "db-<ordinal>, a bare Pod's own name)")
         elif w.trace is not None:
             out.append(f"{w.name}: trace ids")
+        elif w.jobs is not None:
+            out.append(f"{w.name}: <trace job>/<task>/<k> (or <trace job>/<k> by task)")
         elif w.gang is not None:
             out.append(f"{w.name}-<job>-<k> (k < {w.gang.workers})")
         else:

@@ -179,7 +179,7 @@ class _Exporter:
         if getattr(workload, "manifest", None) is not None:
             self.warn("pods of manifest workloads are exported with one container holding the pod's requests")
             return None
-        return None if workload.trace is not None else workload.template
+        return None if workload.trace is not None or workload.jobs is not None else workload.template
 
     def _containers(self, pod: int, src: Any) -> tuple[list[dict], list[dict], dict[str, Any]]:
         """(containers, initContainers, extra spec fields) of a pod."""

@@ -128,6 +128,7 @@ class Simulation:
         self.pod_groups: PodGroups | None = None
         self.training: TrainingJobs | None = None
         if (scenario.pod_groups or any(w.gang is not None for w in scenario.workloads)
+                or any(w.jobs is not None and w.jobs.gang is not None for w in scenario.workloads)
                 or any(p.permit_plugins for p in self.profiles.values())):
             self.pod_groups = self._add(PodGroups(self.api))
             self.pod_groups.workload_names = tuple(w.name for w in scenario.workloads)
@@ -137,7 +138,8 @@ class Simulation:
         self.kubelet = self._add(Kubelet(self.api, self.runtime, self.runtime_classes, self.storage))
         if self.pod_groups is not None and (
                 any(g.training is not None for g in scenario.pod_groups)
-                or any(w.gang is not None and w.gang.training is not None for w in scenario.workloads)):
+                or any(w.gang is not None and w.gang.training is not None for w in scenario.workloads)
+                or any(w.jobs is not None and w.jobs.training is not None for w in scenario.workloads)):
             self.training = self._add(TrainingJobs(self.api, self.pod_groups, self.kubelet))
         self.scheduler = self._add(Scheduler(self.api, self.profiles, self.scheduler_settings,
                                              drop_unschedulable=inflation))

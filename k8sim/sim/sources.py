@@ -30,8 +30,10 @@ from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
 from k8sim.scheduling.pod_resources import ContainerRequests, pod_resources
 from k8sim.sim.build.shapes import ShapeBook, spec_resources
+from k8sim.sim.job_sources import prepare_job_trace, trace_jobs_frame
 from k8sim.workloads.generators import arrival_process, arrival_times
 from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
+from k8sim.workloads.traces.jobs import TraceJobs
 from k8sim.workloads.traces.schema import TraceError
 
 #: Marks trace pods whose priority comes from the template.
@@ -53,6 +55,8 @@ class WorkloadSources:
         self.shapes = shapes
         self.profiles = profiles
         self.replays: dict[str, Replay] = {}
+        #: Job traces (``workloads[].jobs``) by workload name, as read (plus ``queue``).
+        self.job_traces: dict[str, TraceJobs] = {}
         self._bind_initial_pods()
         self._starts: list[Callable[[], None]] = []
         for wi, w in enumerate(ctx.scenario.workloads):
@@ -60,6 +64,8 @@ class WorkloadSources:
                 continue  # run by the controllers (k8sim.controllers.manager)
             if w.trace is not None:
                 self._prepare_trace(wi, w)
+            elif w.jobs is not None:
+                prepare_job_trace(self, wi, w)
             elif w.gang is not None:
                 self._prepare_gang(wi, w)
             else:
@@ -84,6 +90,9 @@ class WorkloadSources:
         trace = self.trace_frame()
         if trace is not None:
             out.frames["trace"] = trace
+        jobs = trace_jobs_frame(self.job_traces)
+        if jobs is not None:
+            out.frames["trace_jobs"] = jobs
         return out
 
     # -- initial pods -------------------------------------------------------------------

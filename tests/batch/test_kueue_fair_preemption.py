@@ -114,12 +114,12 @@ def evictions_once(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[float, int]
     seen: Counter[tuple[float, int]] = Counter()
     evict = Kueue._evict
 
-    def guarded(self: Kueue, wl, why: str) -> None:  # noqa: ANN001
+    def guarded(self: Kueue, wl, why: str, **kw: bool) -> None:  # noqa: ANN001
         key = (float(self.env.now), wl.index)
         seen[key] += 1
         if seen[key] > 1:
             raise AssertionError(f"{wl.name} evicted twice at {key[0]} s: {why}")
-        evict(self, wl, why)
+        evict(self, wl, why, **kw)
 
     monkeypatch.setattr(Kueue, "_evict", guarded)
     return seen

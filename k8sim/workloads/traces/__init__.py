@@ -7,5 +7,8 @@ One module per trace format, each documenting the upstream schema it reads:
 columns, their validation, the reader options), ``reports`` (the read report and
 ``TraceError``), ``tables`` (delimited files as string cells, checked row by row) and
 ``build`` (window, sampling and scaling into the normalised frames); ``formats`` names
-every reader for scenarios.
+every reader for scenarios. ``jobs`` gives job-level views (arrival, run time and size
+per job) of the traces that record jobs, Alibaba 2018 ``batch_task`` and the PAI 2020
+job / task tables, for batch workloads (``workloads[].jobs``); ``job_samples`` writes
+their synthetic samples.
 """
