@@ -3,8 +3,10 @@
 A refactor or an optimisation must change no result. This script runs every scenario in
 ``scenarios/`` (with its own seed) and every run that the experiments in
 ``experiments/`` plan (every point x profile x seed), and hashes each table of each
-result: pods, nodes, events, timeseries, summary, and decisions / gpu / trace where
-present. Wall-clock fields are left out (they differ from run to run).
+result: pods, nodes, events, timeseries, summary, decisions / gpu / trace where
+present, and every frame of the run's components (``result.frames``: queues, pod
+groups, autoscalers, controllers...) as ``frame:<name>``. Wall-clock fields are left
+out (they differ from run to run).
 
     python bench/equivalence.py --record before.json     # at the starting commit
     python bench/equivalence.py --check before.json      # after the change
@@ -59,6 +61,9 @@ def fingerprint(scenario, seed: int) -> dict[str, object]:
     out: dict[str, object] = {}
     frames = {name: getattr(result, name) for name in TABLES}
     frames["summary"] = result.summary()
+    for name, frame in sorted((result.frames or {}).items()):
+        if isinstance(frame, pd.DataFrame):
+            frames[f"frame:{name}"] = frame
     for name, frame in frames.items():
         if frame is not None:
             out[name] = frame_hash(frame)
