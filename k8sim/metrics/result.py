@@ -148,9 +148,7 @@ class RunResult:
             {
                 "node": pd.Series(nt.names, dtype="string"),
                 "pool": pd.Series([nt.pool_name(i) for i in range(nt.n)], dtype="string"),
-                "zone": pd.Series(
-                    [nt.node_labels(i).get("topology.kubernetes.io/zone", "") for i in range(nt.n)], dtype="string"
-                ),
+                "zone": pd.Series(_label_column(nt, "topology.kubernetes.io/zone"), dtype="string"),
                 "created": nt.created_at.copy(),
                 "removed": nt.removed_at.copy(),
             }
@@ -475,3 +473,12 @@ def _startup_breakdown(pods: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> N
     if sandboxes is not None:
         per_pod = sandboxes["sandbox_s"].groupby(sandboxes["pod"].to_numpy()).first()
         pods["sandbox_s"] = pods["pod"].map(per_pod).astype("float64")
+
+
+def _label_column(nt: Any, key: str) -> np.ndarray:
+    """Every node's value of label ``key`` ("" where it has none), decoded at once."""
+    codes = nt.labels.get(key)
+    if codes is None:
+        return np.full(nt.n, "", dtype=object)
+    vocab = np.array([*nt.label_names(key), ""], dtype=object)
+    return vocab[codes[: nt.n]]  # code -1 (no value) picks the "" at the end
