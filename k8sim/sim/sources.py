@@ -26,6 +26,7 @@ from k8sim.component import Context, Contribution
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import GPU_MILLI, PodTemplate, Workload
 from k8sim.rng import BlockSampler
+from k8sim.runtime.timers import Arrivals
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
 from k8sim.scheduling.pod_resources import ContainerRequests, pod_resources
@@ -42,6 +43,9 @@ class WorkloadSources:
     """Initial pods and every workload's arrivals (see the module docstring)."""
 
     name = "workloads"
+    #: Arrivals of synthetic and trace workloads as timers (:class:`Arrivals`); False:
+    #: a generator process each, the reference the timers reproduce event for event.
+    arrival_timers = True
 
     def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile],
                  templates: dict[int, PodTemplate | None] | None = None):
@@ -181,7 +185,10 @@ class WorkloadSources:
                 pass  # a refused arrival is not retried (the admission recorded it)
 
         def start() -> None:
-            ctx.env.process(arrival_process(ctx.env, iter(times), create))
+            if self.arrival_timers:  # the same events in the same places (see Arrivals)
+                Arrivals(ctx.env, iter(times), create).start()
+            else:
+                ctx.env.process(arrival_process(ctx.env, iter(times), create))
 
         return start
 
