@@ -118,6 +118,8 @@ class NodeTable:
         self.pool_names: list[str] = []
         self.labels: dict[str, np.ndarray] = {}
         self.label_values: dict[str, dict[str, int]] = {}
+        #: label key -> (its ``label_values`` dict, code -> value) (:meth:`label_names`).
+        self._label_names: dict[str, tuple[dict[str, int], list[str]]] = {}
         self.taint_specs: list[TaintSpec] = []
         self.taint_index: dict[TaintSpec, int] = {}
         self.taints = np.zeros((0, 0), dtype=bool)
@@ -148,8 +150,24 @@ class NodeTable:
         for key, codes in self.labels.items():
             c = codes[n]
             if c >= 0:
-                out[key] = _decode(self.label_values[key], c)
+                out[key] = self.label_names(key)[c]
         return out
+
+    def label_names(self, key: str) -> list[str]:
+        """Label ``key``'s vocabulary: code -> value (codes are given in insertion order
+        and never reused, so the dict's order is the code order). Cached while the
+        vocabulary does not change: the hostname label has one value per node, and a
+        scan per lookup made exporting every node's labels quadratic in nodes."""
+        values = self.label_values[key]
+        cached = self._label_names.get(key)
+        if cached is None or cached[0] is not values or len(cached[1]) != len(values):
+            names = list(values)
+            if any(values[v] != c for c, v in enumerate(names)):  # not in code order
+                names = [""] * len(values)
+                for v, c in values.items():
+                    names[c] = v
+            cached = self._label_names[key] = (values, names)
+        return cached[1]
 
     def node_taints(self, n: int) -> list[TaintSpec]:
         return [self.taint_specs[t] for t in np.flatnonzero(self.taints[:, n])]
@@ -162,9 +180,3 @@ class NodeTable:
         """Nodes a new pod may land on: Ready and not cordoned."""
         return self.ready & ~self.unschedulable
 
-
-def _decode(values: dict[str, int], code: int) -> str:
-    for v, c in values.items():
-        if c == code:
-            return v
-    raise KeyError(code)

@@ -60,6 +60,12 @@ _INT_COLUMNS = {
 }
 
 
+#: Columns only the container-runtime model writes (image pulls, restarts): allocated
+#: when first read or written, so that runs without the model (most large ones) keep
+#: none of them (about 56 bytes a pod). Until then every row holds the initial value.
+_LAZY_COLUMNS = frozenset({"pull_start", "pull_end", "image_pull_time", "restart_pull_time", "restarts",
+                           "pull_failures", "pull_bytes", "restart_pulls"})
+
 #: Result dtype of the columns stored narrower than the pods frame shows them.
 _COLUMN_DTYPES = {"index": np.int64}
 
@@ -99,10 +105,21 @@ class PodTable:
         self.requests = np.zeros((capacity, n_resources), dtype=np.int64)
         self.nonzero = np.zeros((capacity, 2), dtype=np.int64)
         for name in _FLOAT_COLUMNS:
-            setattr(self, name, np.full(capacity, np.nan))
+            if name not in _LAZY_COLUMNS:
+                setattr(self, name, np.full(capacity, np.nan))
         for name, dt in _INT_COLUMNS.items():
-            setattr(self, name, np.zeros(capacity, dtype=dt))
+            if name not in _LAZY_COLUMNS:
+                setattr(self, name, np.zeros(capacity, dtype=dt))
         self.names: list[str] = []
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # Only called for an attribute not set: a lazy column used for the first time.
+        if name in _LAZY_COLUMNS:
+            values = (np.full(self._cap, np.nan) if name in _FLOAT_COLUMNS
+                      else np.zeros(self._cap, dtype=_INT_COLUMNS[name]))
+            setattr(self, name, values)
+            return values
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # Attribute declarations for type checkers.
     created: np.ndarray
@@ -138,12 +155,15 @@ class PodTable:
         new = self._cap * 2
         self.requests = np.concatenate([self.requests, np.zeros_like(self.requests)])
         self.nonzero = np.concatenate([self.nonzero, np.zeros_like(self.nonzero)])
+        present = vars(self)
         for name in _FLOAT_COLUMNS:
-            old = getattr(self, name)
-            setattr(self, name, np.concatenate([old, np.full(self._cap, np.nan)]))
+            if name in present:  # a lazy column not used yet stays absent
+                old = present[name]
+                setattr(self, name, np.concatenate([old, np.full(self._cap, np.nan)]))
         for name in _INT_COLUMNS:
-            old = getattr(self, name)
-            setattr(self, name, np.concatenate([old, np.zeros_like(old)]))
+            if name in present:
+                old = present[name]
+                setattr(self, name, np.concatenate([old, np.zeros_like(old)]))
         self._cap = new
 
     def append(
@@ -197,6 +217,14 @@ class PodTable:
             self.owner[p] = owner
         self.names.append(name)
         return p
+
+    def view(self, name: str) -> np.ndarray:
+        """The first ``n`` entries of a column in its result dtype: a view of the table
+        (do not write it) where the storage dtype is the result's, else a widened copy.
+        For a consumer that copies anyway (a DataFrame built with ``copy=True``)."""
+        values = getattr(self, name)[: self.n]
+        dtype = _COLUMN_DTYPES.get(name)
+        return values if dtype is None else values.astype(dtype)
 
     def column(self, name: str) -> np.ndarray:
         """A copy of the first ``n`` entries of a column, in its result dtype (columns

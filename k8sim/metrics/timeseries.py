@@ -29,22 +29,34 @@ def interval_integrals(
     e = np.where(np.isnan(ends[ok]), np.inf, ends[ok])
     e = np.minimum(e, edges[-1])
     s = np.minimum(s, edges[-1])
-    w = w[ok]
     t = np.concatenate([s, e])
-    d = np.concatenate([w, -w])
+    del s, e
     order = np.argsort(t, kind="stable")
     t = t[order]
-    level = np.cumsum(d[order], axis=0)  # level on [t_k, t_{k+1})
-    # F(t_k) = integral from -inf to t_k.
-    f = np.zeros_like(level)
-    if t.size > 1:
-        f[1:] = np.cumsum(level[:-1] * np.diff(t)[:, None], axis=0)
+    dt = np.diff(t)
     k = np.searchsorted(t, edges, side="right") - 1
-    f_edges = np.zeros((edges.size, w.shape[1]))
     has = k >= 0
     kk = k[has]
-    f_edges[has] = f[kk] + level[kk] * (edges[has] - t[kk])[:, None]
-    out = np.diff(f_edges, axis=0)
+    since = edges[has] - t[kk]
+    del t
+    # One series at a time: the same additions in the same order as over all K columns
+    # at once (a cumulative sum runs down each column on its own), with the [2M]
+    # temporaries of one series alive instead of [2M, K] ones (a million pods' requests
+    # made the timeseries the largest step of a result).
+    out = np.empty((edges.size - 1, w.shape[1]))
+    for j in range(w.shape[1]):
+        wj = w[ok, j]
+        d = np.concatenate([wj, -wj])
+        del wj
+        level = np.cumsum(d[order])  # level on [t_k, t_{k+1})
+        del d
+        # F(t_k) = integral from -inf to t_k.
+        f = np.zeros_like(level)
+        if level.size > 1:
+            f[1:] = np.cumsum(level[:-1] * dt)
+        f_edges = np.zeros(edges.size)
+        f_edges[has] = f[kk] + level[kk] * since
+        out[:, j] = np.diff(f_edges)
     return out[:, 0] if squeeze else out
 
 

@@ -23,13 +23,13 @@ the interrupted generator would have gone on: :func:`start_process_now`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import simpy
 from simpy.events import NORMAL, PENDING, URGENT
 
-__all__ = ["NORMAL", "URGENT", "ProcessNow", "Timer", "interrupt_process_now", "start_process_now"]
+__all__ = ["NORMAL", "URGENT", "Arrivals", "ProcessNow", "Timer", "interrupt_process_now", "start_process_now"]
 
 
 class Timer:
@@ -57,6 +57,44 @@ class Timer:
     def cancel(self) -> None:
         """A pending timer does nothing when it comes up."""
         self.callbacks = ()
+
+
+class Arrivals(Timer):
+    """Calls ``create()`` at each of ``times`` (non-decreasing; those not after the
+    current time at once, in one go), as the generator process
+    :func:`k8sim.workloads.generators.arrival_process` does, with its events in the
+    same places: :meth:`start` where the process's ``Initialize`` event would be
+    (URGENT, now), then one NORMAL entry per wait where its ``Timeout`` would be. No
+    process, no ``Timeout`` and no generator resume per arrival; the event SimPy
+    schedules when the generator returns is left out (nothing waits on it)."""
+
+    __slots__ = ("env", "times", "create", "_due", "_cb")
+
+    def __init__(self, env: simpy.Environment, times: Iterator[float], create: Callable[[], None]):
+        self.callbacks = None
+        self.env = env
+        self.times = times
+        self.create = create
+        #: The entry on the queue is an arrival's wait (its pod is created when it fires).
+        self._due = False
+        self._cb = (self._step,)
+
+    def start(self) -> None:
+        """Begin at the next URGENT event now (where ``env.process`` would start)."""
+        self.schedule(self.env, self._cb, 0, URGENT)
+
+    def _step(self, _timer: Any) -> None:
+        env, create = self.env, self.create
+        if self._due:
+            create()
+        for t in self.times:
+            delay = t - env.now
+            if delay > 0:
+                self._due = True
+                self.schedule(env, self._cb, delay)
+                return
+            create()
+        self._due = False
 
 
 class ProcessNow(simpy.Process):

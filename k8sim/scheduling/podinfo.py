@@ -23,6 +23,23 @@ import numpy as np
 from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstraint
 from k8sim.config.pods import Toleration
 
+#: Interned ``requested_rows`` arrays (read only) by the pattern of non-zero requests:
+#: shapes of a trace (one per distinct request) almost all request the same resources.
+_ROWS: dict[bytes, np.ndarray] = {}
+
+
+def _requested_rows(requests: np.ndarray) -> np.ndarray:
+    """The rows of ``requests`` that are > 0, one shared read-only array per pattern."""
+    nonzero = requests > 0
+    key = nonzero.tobytes()
+    rows = _ROWS.get(key)
+    if rows is None:
+        rows = np.flatnonzero(nonzero)
+        rows.flags.writeable = False
+        if len(_ROWS) < 1024:
+            _ROWS[key] = rows
+    return rows
+
 
 @dataclass(eq=False, slots=True)
 class PodInfo:
@@ -110,9 +127,11 @@ class PodInfo:
         self.nonzero = np.asarray(self.nonzero, dtype=np.int64)
         self.nonzero_bound = (self.nonzero if self.nonzero_bound is None
                               else np.asarray(self.nonzero_bound, dtype=np.int64))
-        self.requested_rows = np.flatnonzero(self.requests > 0)
-        # Column vectors for broadcasting against [rows, N] node arrays.
-        self.req_col = self.requests[self.requested_rows][:, None]
+        self.requested_rows = _requested_rows(self.requests)
+        # Column vectors for broadcasting against [rows, N] node arrays (one array
+        # object, not a view of a temporary: a trace can have a shape per pod).
+        col = self.req_col = np.empty((len(self.requested_rows), 1), dtype=np.int64)
+        col[:, 0] = self.requests[self.requested_rows]
 
     @property
     def host_ports(self) -> tuple[tuple[str, str, int], ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from k8sim.component import Context, Contribution
 from k8sim.config.loader import ScenarioError
 from k8sim.config.scenario import GPU_MILLI, PodTemplate, Workload
 from k8sim.rng import BlockSampler
+from k8sim.runtime.timers import Arrivals
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
 from k8sim.scheduling.pod_resources import ContainerRequests, pod_resources
@@ -44,6 +45,9 @@ class WorkloadSources:
     """Initial pods and every workload's arrivals (see the module docstring)."""
 
     name = "workloads"
+    #: Arrivals of synthetic and trace workloads as timers (:class:`Arrivals`); False:
+    #: a generator process each, the reference the timers reproduce event for event.
+    arrival_timers = True
 
     def __init__(self, ctx: Context, shapes: ShapeBook, profiles: dict[str, Profile],
                  templates: dict[int, PodTemplate | None] | None = None):
@@ -190,7 +194,10 @@ class WorkloadSources:
                 pass  # a refused arrival is not retried (the admission recorded it)
 
         def start() -> None:
-            ctx.env.process(arrival_process(ctx.env, iter(times), create))
+            if self.arrival_timers:  # the same events in the same places (see Arrivals)
+                Arrivals(ctx.env, iter(times), create).start()
+            else:
+                ctx.env.process(arrival_process(ctx.env, iter(times), create))
 
         return start
 
@@ -490,7 +497,7 @@ class WorkloadSources:
             req = state.resources.vector({"cpu": int(cpu), "memory": int(mem), "pods": 1}) + overhead
             shape_of[u] = self.shapes.shape_for(("trace", wi, int(gcount), int(gmilli), str(gmodel), prio), req,
                                                 w.template, workload=wi, gpu=(int(gcount), int(gmilli), names),
-                                                trace_priority=prio)
+                                                trace_priority=prio, unique=True)
         if missing:
             listed = ", ".join(f"{m} ({c} pods)" for m, c in sorted(missing.items()))
             ctx.warnings.append(f"{where}: GPU models on no node of the cluster: {listed}; those pods cannot be placed")
@@ -511,11 +518,12 @@ class WorkloadSources:
         start = w.template.start_latency or ctx.scenario.defaults.start_latency
         latencies = BlockSampler(start, ctx.streams.generator("start-latency", wi))
         names_list = pods["name"].tolist()
-        shape_list = shapes.tolist()
-        duration_list = duration.tolist()
-        times = pods["submit_s"].to_numpy(dtype=np.float64).tolist()
-        self._starts.append(self._source(wi, times, names_list.__getitem__, shape_list.__getitem__,
-                                         duration_list.__getitem__, latencies))
+        # Per-pod values stay in arrays (a Python float or int per pod of a million-pod
+        # trace is tens of megabytes), read as Python numbers one at a time.
+        shape_arr = shapes.astype(np.int32) if len(shape_of) <= np.iinfo(np.int32).max else shapes
+        times = _chunked(pods["submit_s"].to_numpy(dtype=np.float64))
+        self._starts.append(self._source(wi, times, names_list.__getitem__,
+                                         lambda i: int(shape_arr[i]), lambda i: float(duration[i]), latencies))
 
     def trace_frame(self) -> pd.DataFrame | None:
         """The submitted pods of the run's trace workloads with their trace columns."""
@@ -544,6 +552,12 @@ def min_resources_vector(state: Any, resources: dict | None, where: str, source:
         raise ScenarioError(source, [(where, f"no node or pod of the scenario has resource(s) {unknown}: "
                                              "the group could never be scheduled")])
     return state.resources.vector(base_units(resources))
+
+
+def _chunked(values: np.ndarray, size: int = 4096) -> Iterator[float]:
+    """The values of a float array as Python floats, converted a block at a time."""
+    for i in range(0, len(values), size):
+        yield from values[i:i + size].tolist()
 
 
 def _later(fn: Callable[..., None], *args: Any) -> None:

@@ -162,3 +162,18 @@ def test_preassigned_pod_is_not_queued_by_the_scheduler():
     new_pod(api, "b", node=1)
     assert added == [-1, 1]
 
+
+
+
+def test_node_labels_decode_codes_of_many_values_and_follow_new_ones():
+    """Label values are decoded through the key's vocabulary (code -> value), which
+    follows values interned later (a relabelled node)."""
+    state = make_state([node(f"n{i}", labels={"host": f"n{i}", "zone": "abc"[i % 3]}, cpu="4")
+                        for i in range(50)])
+    api = ClusterAPI(simpy.Environment(), state)
+    nt = state.nodes
+    assert [nt.node_labels(i) for i in (0, 4, 49)] == [
+        {"host": "n0", "zone": "a"}, {"host": "n4", "zone": "b"}, {"host": "n49", "zone": "b"}]
+    api.update_node(7, labels={"host": "n7", "zone": "d"})
+    assert nt.node_labels(7) == {"host": "n7", "zone": "d"}
+    assert nt.label_names("zone") == ["a", "b", "c", "d"]

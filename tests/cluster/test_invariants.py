@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,3 +105,23 @@ def test_count_groups_stay_few_and_grow_by_doubling():
     assert int(state.group_counts.sum()) == 30
     common = state.shapes[1].group
     assert int(state.group_counts[common].sum()) == 10
+
+
+def test_runtime_columns_are_allocated_when_first_used_and_grow_with_the_table():
+    """The image-pull and restart columns exist only once used (a run without the
+    runtime model keeps none); unused they read as their initial values, used they grow
+    with the table like the others."""
+    from k8sim.cluster.pods import PodTable
+
+    t = PodTable(3, capacity=2)
+    for i in range(3):  # grows 2 -> 4
+        t.append(name=f"p{i}", requests=np.array([100, 1, 1]), workload=0, index=i, shape=0, priority=0,
+                 created=0.0, duration=1.0, start_latency=0.0)
+    assert "pull_start" not in vars(t) and "restarts" not in vars(t)
+    assert np.isnan(t.column("pull_start")).all() and t.column("restarts").tolist() == [0, 0, 0]
+    t.restarts[1] += 2
+    for i in range(3, 5):  # grows 4 -> 8: the used column keeps its values
+        t.append(name=f"p{i}", requests=np.array([100, 1, 1]), workload=0, index=i, shape=0, priority=0,
+                 created=0.0, duration=1.0, start_latency=0.0)
+    assert t.column("restarts").tolist() == [0, 2, 0, 0, 0] and len(t.restarts) == 8
+    assert t.restarts.dtype == np.int32 and t.pull_bytes.dtype == np.int64

@@ -116,3 +116,24 @@ def test_no_process_outlives_its_pod(monkeypatch):
     ended = set(pods.index[pods["phase"].isin(["Succeeded", "Failed"])].tolist())
     assert ended and not ended & set(sim.kubelet._procs)
     assert all(life.is_alive for life in sim.kubelet._procs.values())
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_arrival_timers_give_the_tables_of_an_arrival_process(seed, monkeypatch):
+    """Arrivals as timers (:class:`k8sim.runtime.timers.Arrivals`) place their events
+    where the arrival process's are: with bursts (several pods at one instant, created
+    in one go), zero start latencies and a trace, the tables are those of one process
+    per workload."""
+    from k8sim.sim.sources import WorkloadSources
+
+    doc = churn(seed)
+    results = []
+    for timers in (True, False):
+        monkeypatch.setattr(WorkloadSources, "arrival_timers", timers)
+        results.append(run(doc, True, monkeypatch)[1])
+    got, want = results
+    for table in TABLES:
+        pd.testing.assert_frame_equal(getattr(got, table), getattr(want, table), check_exact=True)
+    # Every workload's pods arrived: 6 + 12 burst pods and the Poisson stream.
+    counts = got.pods["workload"].value_counts()
+    assert counts["service"] == 6 and counts["urgent"] == 12 and counts["batch"] > 50

@@ -10,7 +10,7 @@ came from (``("workload", i)``, ``("initial", i)``, ``("trace", ...)``) plus its
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -71,26 +71,71 @@ class ShapeBook:
         self.scenario = scenario
         self.runtime = runtime
         self.ids: dict[tuple, int] = {}
+        #: (template, workload) -> (what every shape of that template shares, its
+        #: RuntimeClass); the template is kept so that its id is not reused.
+        self._common: dict[tuple[int, int], tuple[PodTemplate, dict[str, Any], RuntimeClass | None]] = {}
+
+    def _template_fields(self, template: PodTemplate, workload: int) -> tuple[dict[str, Any], RuntimeClass | None]:
+        """The PodInfo fields that depend on the template alone, computed once per
+        template: shapes of one template (a trace gives one per distinct request) share
+        these objects (read only once registered), rather than a copy each."""
+        key = (id(template), workload)
+        got = self._common.get(key)
+        if got is not None and got[0] is template:
+            return got[1], got[2]
+        # Admission: DefaultTolerationSeconds adds the not-ready / unreachable NoExecute
+        # tolerations a pod lacks, then RuntimeClass merges its class's nodeSelector and
+        # tolerations, as upstream does at creation.
+        rc = self.scenario.runtime_class(template)
+        admitted = admit(rc, template.overhead, template.node_selector,
+                         with_default_toleration_seconds(tuple(template.tolerations)))
+        common: dict[str, Any] = dict(
+            priority=self.scenario.pod_priority(template),
+            scheduler_name=template.scheduler_name,
+            node_selector=admitted.node_selector,
+            tolerations=admitted.tolerations,
+            labels=dict(template.labels),
+            namespace=template.namespace,
+            workload=workload,
+            node_name=template.node_name,
+            affinity=template.affinity,
+            spread=tuple(template.topology_spread_constraints),
+            ports=tuple(template.ports),
+            image=template.image,
+            image_names=image_names(template),
+            container_images=self.runtime.container_images(workload) if self.runtime is not None else (),
+            preemption_policy=self.scenario.preemption_policy(template),
+            termination_grace_s=template.termination_grace_period_s,
+        )
+        self._common[key] = (template, common, rc)
+        return common, rc
 
     def shape_for(self, key: tuple, requests: np.ndarray, template: PodTemplate | None, workload: int = -1,
                   labels: dict[str, str] | None = None, priority: int = 0, gpu: GpuRequest | None = None,
                   trace_priority: int | None = None, nonzero: tuple[int, int] | None = None,
-                  nonzero_bound: tuple[int, int] | None = None, initial: InitialPod | None = None) -> int:
+                  nonzero_bound: tuple[int, int] | None = None, initial: InitialPod | None = None,
+                  unique: bool = False) -> int:
         """Intern the shape of pods with ``requests`` made from ``template`` (or from the
         initial pod ``initial``; with neither, only labels and priority). Trace pods pass
         their own ``gpu`` request and, with ``use_trace_priority``, their
         ``trace_priority``. ``nonzero`` / ``nonzero_bound`` are the scoring requests of
         :mod:`k8sim.scheduling.pod_resources`; absent (trace pods), a cpu or memory
-        request of 0 counts as absent and gets upstream's default."""
+        request of 0 counts as absent and gets upstream's default.
+
+        ``unique``: the caller asks for this key and these requests once only (a
+        trace's distinct requests), so the shape is not kept in ``ids`` (a key per
+        shape is a good part of a shape's memory when a trace has one per pod)."""
         full_key = (key, requests.tobytes())
-        sid = self.ids.get(full_key)
+        sid = None if unique else self.ids.get(full_key)
         if sid is not None:
             return sid
         if nonzero is None:
             nonzero = (int(requests[0]) if requests[0] > 0 else DEFAULT_MILLI_CPU_REQUEST,
                        int(requests[1]) if requests[1] > 0 else DEFAULT_MEMORY_REQUEST)
         nz = np.array(nonzero, dtype=np.int64)
-        nz_bound = np.array(nonzero_bound if nonzero_bound is not None else nonzero, dtype=np.int64)
+        # One array when they are equal (as for every trace pod): PodInfo shares it.
+        nz_bound = (None if nonzero_bound is None or tuple(nonzero_bound) == tuple(nonzero)
+                    else np.array(nonzero_bound, dtype=np.int64))
         # Admission (DefaultTolerationSeconds) gives every pod the not-ready / unreachable
         # NoExecute tolerations it lacks, bound initial pods included.
         if initial is not None:
@@ -104,34 +149,8 @@ class ShapeBook:
                            scheduler_name=DEFAULT_SCHEDULER, labels=dict(labels or {}), workload=workload,
                            tolerations=with_default_toleration_seconds(()))
         else:
-            # Admission: DefaultTolerationSeconds adds the not-ready / unreachable NoExecute
-            # tolerations a pod lacks, then RuntimeClass merges its class's nodeSelector and
-            # tolerations, as upstream does at creation.
-            rc = self.scenario.runtime_class(template)
-            admitted = admit(rc, template.overhead, template.node_selector,
-                             with_default_toleration_seconds(tuple(template.tolerations)))
-            info = PodInfo(
-                shape=-1,
-                requests=requests,
-                nonzero=nz,
-                nonzero_bound=nz_bound,
-                priority=self.scenario.pod_priority(template),
-                scheduler_name=template.scheduler_name,
-                node_selector=admitted.node_selector,
-                tolerations=admitted.tolerations,
-                labels=dict(template.labels),
-                namespace=template.namespace,
-                workload=workload,
-                node_name=template.node_name,
-                affinity=template.affinity,
-                spread=tuple(template.topology_spread_constraints),
-                ports=tuple(template.ports),
-                image=template.image,
-                image_names=image_names(template),
-                container_images=self.runtime.container_images(workload) if self.runtime is not None else (),
-                preemption_policy=self.scenario.preemption_policy(template),
-                termination_grace_s=template.termination_grace_period_s,
-            )
+            common, rc = self._template_fields(template, workload)
+            info = PodInfo(shape=-1, requests=requests, nonzero=nz, nonzero_bound=nz_bound, **common)
             if template.volumes and self.state.volumes is not None:
                 index = self.state.volumes.claim_index
                 info.claims = tuple(index[(template.namespace, v.persistent_volume_claim.claim_name)]
@@ -151,7 +170,8 @@ class ShapeBook:
             info.gpu_models = (None if names is None
                                else frozenset(ops.intern_gpu_model(self.state, m) for m in names))
         sid = ops.add_shape(self.state, info)
-        self.ids[full_key] = sid
+        if not unique:
+            self.ids[full_key] = sid
         return sid
 
     def fits_some_node(self, shape_ids: np.ndarray) -> np.ndarray:
