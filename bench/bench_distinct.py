@@ -27,6 +27,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -126,7 +127,7 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=1_000)
     ap.add_argument("--full", action="store_true", help="the issue's size: 1,000,000 pods on 10,000 nodes")
     ap.add_argument("--presets", nargs="*", default=["kube-default", "first-fit"])
-    ap.add_argument("--dir", type=Path, default=Path("/tmp") / "k8sim-bench-distinct",
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "k8sim-bench-distinct",
                     help="where the generated traces are kept between runs")
     a = ap.parse_args()
     pods, nodes = (1_000_000, 10_000) if a.full else (a.pods, a.nodes)
