@@ -9,7 +9,7 @@ from pathlib import Path
 BENCHES = ["bench_engine.py", "bench_scheduler.py", "bench_runtime.py", "bench_gpu_policies.py", "bench_replay.py",
            "bench_trace_io.py", "bench_failures.py", "bench_gym.py",
            "bench_controllers.py", "bench_autoscaling.py", "bench_node_autoscaling.py", "bench_distinct.py",
-           "bench_scaling.py", "bench_queues.py"]
+           "bench_scaling.py", "bench_queues.py", "bench_job_traces.py"]
 
 
 def main() -> int:
