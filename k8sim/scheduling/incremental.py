@@ -272,6 +272,16 @@ class ShapeCaches:
             return e.n == nodes.n
         if e.n != nodes.n:
             return False
+        if e.position[1] == end[1] and e.filter_ones is not None and (e.raw is None or e.score_ones is not None):
+            # The common case, binds and releases only and a few of them: straight to
+            # _update_few (the general steps below would take the same path).
+            used = usage_journal.since(e.position[0])
+            if used is not None and len(used) <= FEW_NODES:
+                self.updates += 1
+                self.few_updates += 1
+                _update_few(e, state, self.rows(state), set(used))
+                e.position = end
+                return True
         used = usage_journal.since(e.position[0])
         updated = node_journal.since(e.position[1])
         if used is None or updated is None:
