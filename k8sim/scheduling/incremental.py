@@ -95,7 +95,7 @@ class Entry:
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
                  "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones",
-                 "fused_static", "count", "views", "fused_view")
+                 "fused_static", "count", "views", "fused_view", "rest")
 
     def __init__(self) -> None:
         self.n = -1
@@ -127,6 +127,9 @@ class Entry:
         # were replaced), and of fused_total, for _update_few.
         self.views: tuple[memoryview, memoryview, memoryview] | None = None
         self.fused_view: memoryview | None = None
+        #: The profile's score plugins not in ``fused`` as (index, plugin, weight), made
+        #: by the framework's scoring step (None: not since ``fused`` last changed).
+        self.rest: list[tuple[int, ScorePlugin, int]] | None = None
         #: True entries of ``mask`` (-1: not counted since it last changed).
         self.count = -1
 
@@ -411,6 +414,7 @@ class ShapeCaches:
             e.fused_weights = fused
             e.fused_weight = dict(fused)
             e.fused = frozenset(i for i, _ in fused)
+            e.rest = None
             e.fused_first = fused[0][0]
             e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
             e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
@@ -476,6 +480,7 @@ def _update_few(e: Entry, state: ClusterState, rows: dict[int, NodeRow], changed
     assert filters is not None
     scores = e.score_ones if e.raw is not None else None
     count = e.count
+    weights, fused_total = e.fused_weight, e.fused_view  # both replaced by _unfuse only
     for node in changed:
         if filters:
             row = rows.get(node)
@@ -500,7 +505,6 @@ def _update_few(e: Entry, state: ClusterState, rows: dict[int, NodeRow], changed
             if row is None:
                 row = rows[node] = read(nodes, node)
             # The fused sum from the fresh scores (the same integers as _weighted).
-            weights = e.fused_weight
             total = 0
             for i, one, a in scores:
                 a[node] = v = one(row)
@@ -509,12 +513,11 @@ def _update_few(e: Entry, state: ClusterState, rows: dict[int, NodeRow], changed
                     if 0 <= v <= MAX_NODE_SCORE:
                         total += v * w
                     else:
-                        _unfuse(e)
+                        _unfuse(e)  # for this node's other plugins and the next nodes too
                         weights = e.fused_weight
             if weights:
                 for a, w in e.fused_static:
                     total += a[node] * w
-                fused_total = e.fused_view
                 assert fused_total is not None
                 fused_total[node] = total
     e.count = count
@@ -543,6 +546,7 @@ def _unfuse(e: Entry) -> None:
     e.fused_static = []
     e.fused_total = np.zeros(0, dtype=np.int64)
     e.fused_view = None
+    e.rest = None
 
 
 def _find_uniform(e: Entry) -> None:
