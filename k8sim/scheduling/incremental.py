@@ -481,11 +481,12 @@ def _update_few(e: Entry, state: ClusterState, rows: dict[int, NodeRow], changed
     scores = e.score_ones if e.raw is not None else None
     count = e.count
     weights, fused_total = e.fused_weight, e.fused_view  # both replaced by _unfuse only
+    top = MAX_NODE_SCORE
     for node in changed:
+        row = rows.get(node)
+        if row is None:
+            row = rows[node] = read(nodes, node)
         if filters:
-            row = rows.get(node)
-            if row is None:
-                row = rows[node] = read(nodes, node)
             m = True
             for f in filters:
                 if not f(row):
@@ -500,26 +501,24 @@ def _update_few(e: Entry, state: ClusterState, rows: dict[int, NodeRow], changed
             mask[node] = ok
             if count >= 0:
                 count += 1 if ok else -1
-        if ok and scores is not None:
-            row = rows.get(node)
-            if row is None:
-                row = rows[node] = read(nodes, node)
-            # The fused sum from the fresh scores (the same integers as _weighted).
-            total = 0
-            for i, one, a in scores:
-                a[node] = v = one(row)
-                w = weights.get(i)
-                if w is not None:
-                    if 0 <= v <= MAX_NODE_SCORE:
-                        total += v * w
-                    else:
-                        _unfuse(e)  # for this node's other plugins and the next nodes too
-                        weights = e.fused_weight
-            if weights:
-                for a, w in e.fused_static:
-                    total += a[node] * w
-                assert fused_total is not None
-                fused_total[node] = total
+        if not ok or scores is None:
+            continue
+        # The fused sum from the fresh scores (the same integers as _weighted).
+        total = 0
+        for i, one, a in scores:
+            a[node] = v = one(row)
+            w = weights.get(i)
+            if w is not None:
+                if 0 <= v <= top:
+                    total += v * w
+                else:
+                    _unfuse(e)  # for this node's other plugins and the next nodes too
+                    weights = e.fused_weight
+        if weights:
+            for a, w in e.fused_static:
+                total += a[node] * w
+            assert fused_total is not None
+            fused_total[node] = total
     e.count = count
 
 
