@@ -27,7 +27,8 @@ host ports), runs the plugin's Filter / PreScore / Score / NormalizeScore in the
   equals ``filter`` at those nodes, and ``score`` over part of the candidates equals the
   score of those nodes among all of them (a node's results must not depend on the
   other nodes; this catches many wrong declarations, not every one); and where it
-  offers one-node functions (``filter_one``, ``score_one``), they give exactly
+  offers one-node functions (``filter_one``, ``score_one``, ``filter_row``,
+  ``score_row``), they give exactly
   ``filter`` / ``score`` at every node checked.
 
 Between pods the checker binds each pod to a node drawn from its own generator, so
@@ -50,7 +51,14 @@ from k8sim.cluster.pods import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST
 from k8sim.config.k8s_types import Affinity, ContainerPort, TopologySpreadConstraint
 from k8sim.config.pods import Toleration
 from k8sim.constants import HOSTNAME_LABEL, ZONE_LABEL
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, MIN_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
+from k8sim.scheduling.plugins.base import (
+    MAX_NODE_SCORE,
+    MIN_NODE_SCORE,
+    FilterPlugin,
+    NodeRow,
+    Plugin,
+    ScorePlugin,
+)
 from k8sim.scheduling.podinfo import PodInfo
 
 __all__ = ["PluginCheckError", "check_plugin"]
@@ -228,6 +236,13 @@ def _check_filter_local(p: FilterPlugin, name: str, where: str, state: ClusterSt
             raise PluginCheckError(
                 f"plugin {name}: the function from filter_one() differs from filter() at some of the nodes "
                 f"{nodes.tolist()[:10]}... ({where}); it must give exactly filter()'s result for one node")
+    row_fn = _call(p, name, "filter_row", where, state, pod, state, pod)
+    if row_fn is not None:
+        got_row = _call_one(_on_row(row_fn), name, "filter_row", where, state, pod, nodes)
+        if got_row != mask[nodes].tolist():
+            raise PluginCheckError(
+                f"plugin {name}: the function from filter_row() differs from filter() at some of the nodes "
+                f"{nodes.tolist()[:10]}... ({where}); it must give exactly filter()'s result for a node's row")
 
 
 def _check_score_local(p: ScorePlugin, name: str, where: str, state: ClusterState, pod: PodInfo,
@@ -251,6 +266,14 @@ def _check_score_local(p: ScorePlugin, name: str, where: str, state: ClusterStat
                 f"plugin {name}: the function from score_one() differs from score() at some of the nodes "
                 f"{nodes.tolist()[:10]}... or returns other than int ({where}); it must give exactly score()'s "
                 "integer for one node")
+    row_fn = _call(p, name, "score_row", where, state, pod, state, pod)
+    if row_fn is not None:
+        got_row = _call_one(_on_row(row_fn), name, "score_row", where, state, pod, nodes)
+        if got_row != whole.tolist() or not all(type(v) is int for v in got_row):
+            raise PluginCheckError(
+                f"plugin {name}: the function from score_row() differs from score() at some of the nodes "
+                f"{nodes.tolist()[:10]}... or returns other than int ({where}); it must give exactly score()'s "
+                "integer for a node's row")
 
 
 def _call(p: Plugin, name: str, method: str, where: str, state: ClusterState, pod: PodInfo, *args: Any) -> Any:
@@ -268,6 +291,11 @@ def _call(p: Plugin, name: str, method: str, where: str, state: ClusterState, po
             "changed. Plugins must only read the state; copy an array before modifying it"
         )
     return result
+
+
+def _on_row(fn: Callable[[NodeRow], Any]) -> Callable[[Any, int], Any]:
+    """A row function as a one-node function ``(nodes, node)``: the node's row read now."""
+    return lambda nodes, node: fn(NodeRow.read(nodes, node))
 
 
 def _call_one(one: Callable[[Any, int], Any], name: str, method: str, where: str, state: ClusterState,

@@ -351,11 +351,17 @@ class Profile:
         # The entry's shortcuts leave out per-plugin scores: not when recording them.
         fast = raw is not None and not self.record
         if fast and entry is not None and entry.fused:
-            # The fused plugins' weighted sum first (int64 sums do not depend on order).
+            # The fused plugins' weighted sum first (int64 sums do not depend on order),
+            # then the others only (kept per entry while its fused set stays).
             total = entry.fused_total[candidates]
+            rest = entry.rest
+            if rest is None:
+                fused = entry.fused
+                rest = entry.rest = [(i, p, w) for i, (p, w) in enumerate(self.scores) if i not in fused]
         else:
             total = np.zeros(candidates.size, dtype=np.int64)
-        for i, (plugin, weight) in enumerate(self.scores):
+            rest = [(i, p, w) for i, (p, w) in enumerate(self.scores)]
+        for i, plugin, weight in rest:
             if raw is not None and i in raw:
                 cached = raw[i]
                 if cached is None:

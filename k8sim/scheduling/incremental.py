@@ -43,10 +43,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ScorePlugin
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, NodeRow, ScorePlugin
 
 if TYPE_CHECKING:
-    from k8sim.cluster.nodes import NodeTable
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.plugins.base import FilterPlugin
     from k8sim.scheduling.podinfo import PodInfo
@@ -64,6 +63,12 @@ SHAPE_BYTES_PER_NODE = 16
 #: numpy call costs about a microsecond whatever its size, a node's Python arithmetic
 #: a fraction of that per plugin.
 FEW_NODES = 16
+#: The rows of recently changed nodes kept for the one-node functions (see
+#: :meth:`ShapeCaches.rows`) are dropped all at once beyond this many. A shape needs
+#: the rows of the nodes changed since its last cycle, a few cycles back; rows kept
+#: longer would pile up (one per node ever bound to) in the garbage collector's older
+#: generations, whose collections then cost more than reading the rows again.
+ROWS_KEPT = 64
 #: Bounds on the number of shapes kept, whatever the budgets say.
 MIN_SHAPES, MAX_SHAPES = 8, 4096
 
@@ -90,7 +95,7 @@ class Entry:
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
                  "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones",
-                 "fused_static", "count")
+                 "fused_static", "count", "views", "fused_view", "rest")
 
     def __init__(self) -> None:
         self.n = -1
@@ -111,12 +116,20 @@ class Entry:
         self.fused_total = np.zeros(0, dtype=np.int64)
         self.uniform: dict[int, int] = {}
         self.memo: dict[tuple[int, int], np.ndarray | None] = {}
-        # The usage filters' and usage scores' one-node functions (filter_one,
-        # score_one), None when some plugin has none: then numpy over the changed nodes.
-        self.filter_ones: list[Callable[[NodeTable, int], bool]] | None = None
-        self.score_ones: list[tuple[int, Callable[[NodeTable, int], int], np.ndarray]] | None = None
+        # The usage filters' and usage scores' one-node functions over a NodeRow
+        # (filter_row / score_row, or filter_one / score_one behind a row), None when
+        # some plugin has neither: then numpy over the changed nodes.
+        self.filter_ones: list[Callable[[NodeRow], bool]] | None = None
+        self.score_ones: list[tuple[int, Callable[[NodeRow], int], memoryview]] | None = None
         # The fused plugins that are not in score_ones: (raw scores, weight).
-        self.fused_static: list[tuple[np.ndarray, int]] = []
+        self.fused_static: list[tuple[memoryview, int]] = []
+        # Memoryviews of mask_static, mask_usage and mask (None: not made since they
+        # were replaced), and of fused_total, for _update_few.
+        self.views: tuple[memoryview, memoryview, memoryview] | None = None
+        self.fused_view: memoryview | None = None
+        #: The profile's score plugins not in ``fused`` as (index, plugin, weight), made
+        #: by the framework's scoring step (None: not since ``fused`` last changed).
+        self.rest: list[tuple[int, ScorePlugin, int]] | None = None
         #: True entries of ``mask`` (-1: not counted since it last changed).
         self.count = -1
 
@@ -146,6 +159,40 @@ class ShapeCaches:
         self.rebuilds = 0  # entries built from scratch (a first cycle, or a rebuild)
         self.updates = 0  # entries brought up to date from the journals
         self.few_updates = 0  # of those, by the one-node functions (FEW_NODES)
+        # Rows of changed nodes (NodeRow by node index), valid at the journals' ends
+        # _rows_at of the node table _rows_of; see rows().
+        self._rows: dict[int, NodeRow] = {}
+        self._rows_at = (-1, -1, -1)
+        self._rows_of: object = None
+        self._rows_journal: object = None
+
+    def rows(self, state: ClusterState) -> dict[int, NodeRow]:
+        """The :class:`NodeRow` of nodes read since the cluster last changed them, by node
+        index; the caller adds the rows it reads. Rows of nodes journalled since the
+        last call are dropped (all rows when the journals no longer reach back that far,
+        or the node table or its size changed), so every row kept equals the node's
+        columns now. Shapes share them: a node bound to is read once, not once per shape
+        and plugin."""
+        usage_journal, node_journal = state.usage_journal, state.node_journal
+        at = (usage_journal.end, node_journal.end, state.nodes.n)
+        rows = self._rows
+        same = self._rows_of is state.nodes and self._rows_journal is usage_journal
+        if at == self._rows_at and same:
+            return rows
+        before = self._rows_at
+        if rows:
+            used = usage_journal.since(before[0]) if same and before[2] == at[2] else None
+            updated = node_journal.since(before[1]) if used is not None else None
+            if used is None or updated is None or len(rows) > ROWS_KEPT or len(used) + len(updated) > ROWS_KEPT:
+                rows.clear()
+            else:
+                for node in used:
+                    rows.pop(node, None)
+                for node in updated:
+                    rows.pop(node, None)
+        self._rows_at = at
+        self._rows_of, self._rows_journal = state.nodes, usage_journal
+        return rows
 
     # -- the bound on per-shape caches ------------------------------------------------
 
@@ -209,8 +256,9 @@ class ShapeCaches:
             mask_usage &= f.filter(state, pod)
         e.mask_static, e.mask_usage = mask_static, mask_usage
         e.mask = mask_static & mask_usage
+        e.views = None
         e.count = -1
-        filter_ones = [f.filter_one(state, pod) for f in e.usage_filters]
+        filter_ones = [_filter_row(state, pod, f) for f in e.usage_filters]
         e.filter_ones = [f for f in filter_ones if f is not None] if None not in filter_ones else None
         e.score_ones = None
         e.raw = None  # scores are rebuilt at the next scoring cycle that wants them
@@ -227,6 +275,16 @@ class ShapeCaches:
             return e.n == nodes.n
         if e.n != nodes.n:
             return False
+        if e.position[1] == end[1] and e.filter_ones is not None and (e.raw is None or e.score_ones is not None):
+            # The common case, binds and releases only and a few of them: straight to
+            # _update_few (the general steps below would take the same path).
+            used = usage_journal.since(e.position[0])
+            if used is not None and len(used) <= FEW_NODES:
+                self.updates += 1
+                self.few_updates += 1
+                _update_few(e, state, self.rows(state), set(used))
+                e.position = end
+                return True
         used = usage_journal.since(e.position[0])
         updated = node_journal.since(e.position[1])
         if used is None or updated is None:
@@ -258,7 +316,7 @@ class ShapeCaches:
         if len(changed) > limit:
             return False
         if len(changed) <= FEW_NODES and e.filter_ones is not None and (raw is None or e.score_ones is not None):
-            _update_few(e, state, changed)
+            _update_few(e, state, self.rows(state), changed)
             self.few_updates += 1
             e.position = end
             return True
@@ -356,70 +414,111 @@ class ShapeCaches:
             e.fused_weights = fused
             e.fused_weight = dict(fused)
             e.fused = frozenset(i for i, _ in fused)
+            e.rest = None
             e.fused_first = fused[0][0]
             e.fused_total = np.zeros(state.nodes.n, dtype=np.int64)
             e.fused_total[usage_nodes] = _weighted(raw, fused, usage_nodes)
-        ones: list[tuple[int, Callable[[NodeTable, int], int], np.ndarray]] | None = []
+            e.fused_view = e.fused_total.data
+        ones: list[tuple[int, Callable[[NodeRow], int], memoryview]] | None = []
         for i, plugin in e.usage_scores:
-            one, kept = plugin.score_one(state, pod), raw[i]
+            one, kept = _score_row(state, pod, plugin), raw[i]
             if one is None or kept is None or ones is None:
                 ones = None
             else:
-                ones.append((i, one, kept))
+                ones.append((i, one, kept.data))
         e.score_ones = ones
         usage = {i for i, _ in e.usage_scores}
         e.fused_static = []
         for i, w in e.fused_weights:
             kept = raw[i]
             if i not in usage and kept is not None:
-                e.fused_static.append((kept, w))
+                e.fused_static.append((kept.data, w))
         e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
         _find_uniform(e)
         self._trim(state)
         return raw
 
 
-def _update_few(e: Entry, state: ClusterState, changed: set[int]) -> None:
+def _filter_row(state: ClusterState, pod: PodInfo, plugin: FilterPlugin) -> Callable[[NodeRow], bool] | None:
+    """The plugin's one-node filter over a row: its filter_row, else its filter_one
+    (which reads the node table itself), else None."""
+    fn = plugin.filter_row(state, pod)
+    if fn is not None:
+        return fn
+    one = plugin.filter_one(state, pod)
+    if one is None:
+        return None
+    return lambda row: one(state.nodes, row.node)
+
+
+def _score_row(state: ClusterState, pod: PodInfo, plugin: ScorePlugin) -> Callable[[NodeRow], int] | None:
+    """The plugin's one-node score over a row, as :func:`_filter_row`."""
+    fn = plugin.score_row(state, pod)
+    if fn is not None:
+        return fn
+    one = plugin.score_one(state, pod)
+    if one is None:
+        return None
+    return lambda row: one(state.nodes, row.node)
+
+
+def _update_few(e: Entry, state: ClusterState, rows: dict[int, NodeRow], changed: set[int]) -> None:
     """:meth:`ShapeCaches._update`'s usage part for a few changed nodes, one by one with
-    the plugins' one-node functions: the same mask bits, raw scores and fused totals."""
+    the plugins' one-node functions over the nodes' rows (read here once for all shapes,
+    :meth:`ShapeCaches.rows`): the same mask bits, raw scores and fused totals.
+
+    The entry's arrays are read and written through memoryviews (``Entry.views``): a
+    memoryview's item access costs a fraction of numpy's scalar indexing, and a mask
+    bit is written only when it changes."""
     nodes = state.nodes
-    static, usage, mask = e.mask_static, e.mask_usage, e.mask
+    read = NodeRow.read
+    views = e.views
+    if views is None:
+        views = e.views = (e.mask_static.data, e.mask_usage.data, e.mask.data)
+    static, usage, mask = views
     filters = e.filter_ones
     assert filters is not None
-    raw = e.raw
-    scores = e.score_ones if raw is not None else None
+    scores = e.score_ones if e.raw is not None else None
     count = e.count
+    weights, fused_total = e.fused_weight, e.fused_view  # both replaced by _unfuse only
+    top = MAX_NODE_SCORE
     for node in changed:
+        row = rows.get(node)
+        if row is None:
+            row = rows[node] = read(nodes, node)
         if filters:
             m = True
             for f in filters:
-                if not f(nodes, node):
+                if not f(row):
                     m = False
                     break
-            usage[node] = m
+            if usage[node] != m:
+                usage[node] = m
         else:
-            m = usage.item(node)
-        ok = m and static.item(node)
-        if count >= 0 and ok != mask.item(node):
-            count += 1 if ok else -1
-        mask[node] = ok
-        if ok and scores is not None:
-            # The fused sum from the fresh scores (the same integers as _weighted).
-            weights = e.fused_weight
-            total = 0
-            for i, one, a in scores:
-                a[node] = v = one(nodes, node)
-                w = weights.get(i)
-                if w is not None:
-                    if 0 <= v <= MAX_NODE_SCORE:
-                        total += v * w
-                    else:
-                        _unfuse(e)
-                        weights = e.fused_weight
-            if weights:
-                for a, w in e.fused_static:
-                    total += a.item(node) * w
-                e.fused_total[node] = total
+            m = bool(usage[node])
+        ok = m and static[node]
+        if ok != mask[node]:
+            mask[node] = ok
+            if count >= 0:
+                count += 1 if ok else -1
+        if not ok or scores is None:
+            continue
+        # The fused sum from the fresh scores (the same integers as _weighted).
+        total = 0
+        for i, one, a in scores:
+            a[node] = v = one(row)
+            w = weights.get(i)
+            if w is not None:
+                if 0 <= v <= top:
+                    total += v * w
+                else:
+                    _unfuse(e)  # for this node's other plugins and the next nodes too
+                    weights = e.fused_weight
+        if weights:
+            for a, w in e.fused_static:
+                total += a[node] * w
+            assert fused_total is not None
+            fused_total[node] = total
     e.count = count
 
 
@@ -445,6 +544,8 @@ def _unfuse(e: Entry) -> None:
     e.fused, e.fused_first, e.fused_weights, e.fused_weight = frozenset(), -1, [], {}
     e.fused_static = []
     e.fused_total = np.zeros(0, dtype=np.int64)
+    e.fused_view = None
+    e.rest = None
 
 
 def _find_uniform(e: Entry) -> None:

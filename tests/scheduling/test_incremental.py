@@ -26,6 +26,7 @@ from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
 from k8sim.cluster.ops import NodeJournal
 from k8sim.scheduling import incremental
+from k8sim.scheduling.plugins.base import NodeRow
 from k8sim.sim.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -318,6 +319,34 @@ def test_few_nodes_path_runs_in_the_scheduler_benchmark_case():
         d = profile.schedule(state, info)
         ops.bind(state, p, d.node, 0.0)
     assert profile.caches.few_updates >= 48  # every cycle after the first
+
+
+def test_node_rows_shared_by_shapes_are_dropped_when_their_node_changes():
+    """ShapeCaches.rows keeps a node's row only while the journals record no change to
+    that node: after a bind, a release or a node update the row is gone (and read again,
+    fresh, by the next shape that needs it); other nodes' rows stay."""
+    sim = _churn_cluster("kube-default")
+    state = sim.state
+    caches = next(iter(sim.profiles.values())).caches
+    info = state.shapes[0]
+    rows = caches.rows(state)
+    rows.clear()
+    for node in (3, 4, 5, 9):
+        rows[node] = NodeRow.read(state.nodes, node)
+    p = state.pods.append(name="p", requests=info.requests, workload=0, index=0, shape=0, priority=0,
+                          created=0.0, duration=np.inf, start_latency=0.0)
+    ops.bind(state, p, 5, 0.0)
+    assert sorted(caches.rows(state)) == [3, 4, 9]
+    ops.set_unschedulable(state, 9, True)
+    ops.release(state, p, 3, 0.0)  # leaves node 5 again
+    assert sorted(caches.rows(state)) == [3, 4]
+    for node, row in caches.rows(state).items():
+        assert row == NodeRow.read(state.nodes, node)
+    # A journal that no longer reaches back drops every row.
+    caches.rows(state)[4] = NodeRow.read(state.nodes, 4)
+    state.usage_journal.base = state.usage_journal.end + 1
+    state.usage_journal.end += 2
+    assert caches.rows(state) == {}
 
 
 def test_sampling_matches_the_rotated_list_at_every_start():

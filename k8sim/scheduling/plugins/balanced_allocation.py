@@ -44,7 +44,7 @@ from pydantic import Field, field_validator, model_validator
 
 from k8sim.cluster.nodes import CORE_RESOURCES
 from k8sim.config.k8s_types import K8sModel
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ScorePlugin
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, NodeRow, ScorePlugin
 
 if TYPE_CHECKING:
     from k8sim.cluster.nodes import NodeTable
@@ -133,6 +133,28 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
             f_mem = f_mem if f_mem <= 1.0 else 1.0
             std = abs((f_cpu - f_mem) / 2)
             return int((1.0 - std) * float(MAX_NODE_SCORE))  # astype(int64) truncates too
+
+        return one
+
+    def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
+        """score_one() on a :class:`NodeRow`: the same float64 steps."""
+        if not self._cpu_mem:
+            return None
+        q_cpu, q_mem = int(pod.requests[0]), int(pod.requests[1])
+        general = self.score
+
+        def one(row: NodeRow) -> int:
+            alloc = row.alloc
+            a_cpu, a_mem = alloc[0], alloc[1]
+            if a_cpu <= 0 or a_mem <= 0:
+                return int(general(state, pod, np.array([row.node]))[0])
+            requested = row.requested
+            f_cpu = float(requested[0] + q_cpu) / float(a_cpu)
+            f_mem = float(requested[1] + q_mem) / float(a_mem)
+            f_cpu = f_cpu if f_cpu <= 1.0 else 1.0
+            f_mem = f_mem if f_mem <= 1.0 else 1.0
+            std = abs((f_cpu - f_mem) / 2)
+            return int((1.0 - std) * float(MAX_NODE_SCORE))
 
         return one
 

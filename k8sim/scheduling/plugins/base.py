@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
@@ -33,6 +33,28 @@ MIN_NODE_SCORE = 0
 UNSCHEDULABLE = "Unschedulable"
 #: Upstream ``fwk.UnschedulableAndUnresolvable``: removing pods cannot make the node fit.
 UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
+
+
+class NodeRow(NamedTuple):
+    """One node's resource columns as Python ints, read once and shared by the
+    one-node functions of every plugin and shape (:meth:`FilterPlugin.filter_row`,
+    :meth:`ScorePlugin.score_row`): ``free[r]``, ``requested[r]`` and ``alloc[r]`` are
+    ``nodes.free[r, node]``, ``nodes.requested[r, node]`` and ``nodes.alloc[r, node]``
+    for every resource row ``r``, ``nonzero[r]`` is ``nodes.nonzero_requested[r, node]``
+    (cpu and memory)."""
+
+    node: int
+    free: list[int]
+    requested: list[int]
+    alloc: list[int]
+    nonzero: list[int]
+
+    @classmethod
+    def read(cls, nodes: NodeTable, node: int) -> NodeRow:
+        """The row of ``node`` as it is now."""
+        # tuple.__new__ directly: the NamedTuple's own __new__ is a Python function.
+        return tuple.__new__(cls, (node, nodes.free[:, node].tolist(), nodes.requested[:, node].tolist(),
+                                   nodes.alloc[:, node].tolist(), nodes.nonzero_requested[:, node].tolist()))
 
 
 @dataclass(frozen=True)
@@ -183,6 +205,14 @@ class FilterPlugin(Plugin):
         :meth:`filter_nodes`."""
         return None
 
+    def filter_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], bool] | None:
+        """Optional, for ``node_local`` plugins that read only a node's resource columns:
+        a function ``(row) -> bool`` equal to ``filter_nodes(state, pod, [row.node])[0]``
+        for the :class:`NodeRow` of any node. Preferred by the incremental caches over
+        :meth:`filter_one`: the row is read once per changed node and cycle, for every
+        shape and plugin. None (the default): :meth:`filter_one` or numpy."""
+        return None
+
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         """Reason -> number of the ``rejected`` nodes (indices) it applies to."""
         return {self.reason or f"rejected by {self.name}": int(rejected.size)} if rejected.size else {}
@@ -226,6 +256,11 @@ class ScorePlugin(Plugin):
         for any node that passes the profile's filters, with the same integer (or
         float64) steps as :meth:`score`; see :meth:`FilterPlugin.filter_one`. None (the
         default): the caches call :meth:`score`."""
+        return None
+
+    def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
+        """Optional: :meth:`score_one` over a :class:`NodeRow` (see
+        :meth:`FilterPlugin.filter_row`), ``int(score(state, pod, [row.node])[0])``."""
         return None
 
     def normalize(self, pod: PodInfo, scores: np.ndarray) -> np.ndarray:

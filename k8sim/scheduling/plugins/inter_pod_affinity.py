@@ -214,6 +214,8 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         date incrementally (groups are only ever appended)."""
         shapes = state.groups
         key, done, ids = self._term_shapes
+        if key is shapes and done == len(shapes):
+            return ids  # no group added since (the common case: once per cycle, twice)
         if key is not shapes:
             key, done, ids = shapes, 0, []
         for s in range(done, len(shapes)):
@@ -225,7 +227,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
     def _constraint_free(self, state: ClusterState, pod: PodInfo) -> bool:
         """Neither the pod nor any registered shape has a pod (anti-)affinity term: the
         plugin has nothing to filter or score (and skips without building its cache)."""
-        return not any(_pod_terms(pod)) and not self._with_terms(state)
+        return (pod.affinity is None or not any(_pod_terms(pod))) and not self._with_terms(state)
 
     def _terms(self, state: ClusterState, pod: PodInfo) -> _ShapeTerms:
         """The incoming shape's cache, extended to every count group registered so far

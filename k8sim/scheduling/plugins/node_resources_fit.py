@@ -53,6 +53,7 @@ from k8sim.scheduling.plugins.base import (
     UNSCHEDULABLE,
     UNSCHEDULABLE_AND_UNRESOLVABLE,
     FilterPlugin,
+    NodeRow,
     NodeStatus,
     ScorePlugin,
 )
@@ -336,6 +337,28 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
 
         return fits
 
+    def filter_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], bool]:
+        # filter_one's comparisons on a row read once; three rows (cpu, memory, pods:
+        # every pod asks for one pod) unrolled.
+        need = [(int(r), int(pod.requests[r])) for r in pod.requested_rows]
+        if len(need) == 3:
+            (r0, q0), (r1, q1), (r2, q2) = need
+
+            def fits3(row: NodeRow) -> bool:
+                f = row.free
+                return f[r0] >= q0 and f[r1] >= q1 and f[r2] >= q2
+
+            return fits3
+
+        def fits(row: NodeRow) -> bool:
+            f = row.free
+            for r, q in need:
+                if f[r] < q:
+                    return False
+            return True
+
+        return fits
+
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         out: dict[str, int] = {}
         free = state.nodes.free
@@ -440,6 +463,37 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
                 return int(general(state, pod, np.array([node]))[0])
             used = nodes.nonzero_requested.item
             r_cpu, r_mem = used(0, node) + p_cpu, used(1, node) + p_mem
+            if least:
+                s_cpu = (a_cpu - r_cpu) * MAX_NODE_SCORE // a_cpu
+                s_mem = (a_mem - r_mem) * MAX_NODE_SCORE // a_mem
+                if s_cpu < 0:
+                    s_cpu = 0
+                if s_mem < 0:
+                    s_mem = 0
+            else:
+                s_cpu = (r_cpu if r_cpu < a_cpu else a_cpu) * MAX_NODE_SCORE // a_cpu
+                s_mem = (r_mem if r_mem < a_mem else a_mem) * MAX_NODE_SCORE // a_mem
+            return (s_cpu * w_cpu + s_mem * w_mem) // w_sum
+
+        return one
+
+    def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
+        """score_one() on a :class:`NodeRow`: the same integer steps."""
+        if self.strategy == "RequestedToCapacityRatio" or self._cpu_mem_weights is None:
+            return None
+        w_cpu, w_mem = self._cpu_mem_weights
+        w_sum = w_cpu + w_mem
+        p_cpu, p_mem = int(pod.nonzero[0]), int(pod.nonzero[1])
+        least = self.strategy == "LeastAllocated"
+        general = self.score
+
+        def one(row: NodeRow) -> int:
+            alloc = row.alloc
+            a_cpu, a_mem = alloc[0], alloc[1]
+            if a_cpu <= 0 or a_mem <= 0:
+                return int(general(state, pod, np.array([row.node]))[0])
+            used = row.nonzero
+            r_cpu, r_mem = used[0] + p_cpu, used[1] + p_mem
             if least:
                 s_cpu = (a_cpu - r_cpu) * MAX_NODE_SCORE // a_cpu
                 s_mem = (a_mem - r_mem) * MAX_NODE_SCORE // a_mem

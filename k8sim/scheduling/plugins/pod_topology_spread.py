@@ -393,8 +393,15 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
             status[open_ & skew_fail] = _SKEW
         return status
 
+    def _spread(self, pod: PodInfo) -> _PodSpread | None:
+        """The shape's constraints when already prepared (their lists depend on the
+        shape alone; only the node masks of :meth:`_prepare` follow the nodes)."""
+        ps = pod.cache.get(self._cache_key)
+        return ps if isinstance(ps, _PodSpread) else None
+
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
-        return bool(self._prepare(state, pod).hard)  # upstream: Skip without hard constraints
+        ps = self._spread(pod) or self._prepare(state, pod)
+        return bool(ps.hard)  # upstream: Skip without hard constraints
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         return self._filter_status(state, pod) == _OK
@@ -415,7 +422,8 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         if state.nodes.n == 0:
             return False
-        return bool(self._prepare(state, pod).soft)
+        ps = self._spread(pod) or self._prepare(state, pod)
+        return bool(ps.soft)
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         """Raw scores (upstream ``Score``); ignored candidates get ``INVALID_SCORE``."""
