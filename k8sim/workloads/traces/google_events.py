@@ -181,7 +181,9 @@ class Attempts:
 
     def __init__(self, key_codes: np.ndarray, times: np.ndarray, roles: np.ndarray) -> None:
         n = len(times)
-        self.order = order = np.lexsort((np.arange(n), times, key_codes))
+        # (lexsort is stable: events equal in key and time stay in input order without
+        # a third key of positions.)
+        self.order = order = np.lexsort((times, key_codes))
         code = key_codes[order]
         self.role = role = np.asarray(roles)[order]
         self.time = time = np.asarray(times, dtype=float)[order]

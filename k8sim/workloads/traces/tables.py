@@ -418,10 +418,10 @@ class _Reader:
             cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim and not typed else values
         return _Parsed([Table(self.label, tuple(wanted), cells, rows)] if len(rows) else [], tally)
 
-    def _block(self, buf: _Bytes, offset: int, batch_rows: int) -> _Parsed:
-        """One block without quotes, the column names known, parsed without changing the
-        state (off the reading thread): by pyarrow when it can, else by ``csv``."""
-        n_lines = buf.count(b"\n")
+    def _block(self, buf: _Bytes, offset: int, n_lines: int, batch_rows: int) -> _Parsed:
+        """One block of ``n_lines`` lines without quotes, the column names known, parsed
+        without changing the state (off the reading thread): by pyarrow when it can, else
+        by ``csv``."""
         if _fast_candidate(buf):
             assert self.names is not None
             parsed = self._fast_cells(buf, self.names, offset, n_lines)
@@ -480,8 +480,10 @@ class _Reader:
                         continue
                     if pool is None:
                         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8sim-trace")
-                    pending.append(pool.submit(self._block_job, block, self.line, batch_rows, apply))
-                    self.line += block.count(b"\n")
+                    # (Its lines are counted once, here: the next block's offset needs them.)
+                    n_lines = block.count(b"\n")
+                    pending.append(pool.submit(self._block_job, block, self.line, n_lines, batch_rows, apply))
+                    self.line += n_lines
                     while len(pending) > workers:
                         yield from done(pending.popleft())
                 while pending:
@@ -508,9 +510,9 @@ class _Reader:
         self.line += 1
         return block[first_nl + 1:]
 
-    def _block_job(self, block: _Bytes, offset: int, batch_rows: int,
+    def _block_job(self, block: _Bytes, offset: int, n_lines: int, batch_rows: int,
                    apply: Callable[[Table], Any]) -> tuple[_Parsed, list[Any]]:
-        parsed = self._unreadable_as_error(self._block, block, offset, batch_rows)
+        parsed = self._unreadable_as_error(self._block, block, offset, n_lines, batch_rows)
         return parsed, [apply(t) for t in parsed.tables]
 
     def _sequential_block(self, block: _Bytes, batch_rows: int) -> list[Table]:
