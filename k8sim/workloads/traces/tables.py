@@ -449,16 +449,20 @@ class _Reader:
         apply: Callable[[Table], Any] = fn if fn is not None else _identity
         workers = WORKERS
         pool: ThreadPoolExecutor | None = None
-        pending: deque[Future[tuple[_Parsed, list[Any]]]] = deque()
+        pending: deque[tuple[Future[tuple[_Parsed, list[Any]]], _Bytes]] = deque()
+        free: deque[bytearray] = deque()  # blocks parsed, read into again
 
-        def done(future: Future[tuple[_Parsed, list[Any]]]) -> list[Any]:
+        def done(job: tuple[Future[tuple[_Parsed, list[Any]]], _Bytes]) -> list[Any]:
+            future, block = job
             parsed, outputs = future.result()
             parsed.tally.commit(self.report)
+            if isinstance(block, bytearray):
+                free.append(block)
             return outputs
 
         try:
             with open_binary(self.path) as fh:
-                blocks = self._guarded(_blocks(fh, block_size))
+                blocks = self._guarded(_blocks(fh, block_size, free))
                 for block in blocks:
                     if b'"' in block:
                         # A quoted cell may span lines: csv reads the rest of the file.
@@ -482,7 +486,7 @@ class _Reader:
                         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8sim-trace")
                     # (Its lines are counted once, here: the next block's offset needs them.)
                     n_lines = block.count(b"\n")
-                    pending.append(pool.submit(self._block_job, block, self.line, n_lines, batch_rows, apply))
+                    pending.append((pool.submit(self._block_job, block, self.line, n_lines, batch_rows, apply), block))
                     self.line += n_lines
                     while len(pending) > workers:
                         yield from done(pending.popleft())
@@ -625,14 +629,37 @@ class _Parsed:
     tally: _Tally
 
 
-def _blocks(fh: BinaryIO, block_size: int) -> Iterator[_Bytes]:
+def _buffer(free: deque[bytearray], size: int) -> bytearray:
+    """A buffer of ``size`` bytes: one of ``free`` (blocks whose parse is done) when one
+    has most of that size already allocated, else a new one. (A new buffer of a block's
+    size is zero-filled and its pages faulted in: about twice what reading into it costs.)"""
+    while free:
+        buf = free.pop()
+        if len(buf) < size // 2:
+            continue  # (shrunk to its size when cut: growing it would copy it)
+        try:
+            # (A resize fails while anything still refers to the bytes: then the buffer is
+            # not written to.)
+            buf.append(0)
+            if len(buf) < size:
+                buf.extend(bytes(size - len(buf)))  # (the few bytes cut off the block)
+            else:
+                del buf[size:]
+        except BufferError:
+            continue
+        return buf
+    return bytearray(size)
+
+
+def _blocks(fh: BinaryIO, block_size: int, free: deque[bytearray] | None = None) -> Iterator[_Bytes]:
     """The file's bytes in blocks of whole lines (each ending with ``\n``, the last too).
 
     Each block is read into a buffer of its own after the partial line carried over from
-    the previous one, so no block is copied."""
+    the previous one, so no block is copied. Buffers the caller puts back in ``free``
+    (blocks it is done with: nothing refers to their bytes) are read into again."""
     carry = b""
     while True:
-        buf = bytearray(len(carry) + block_size)
+        buf = _buffer(free, len(carry) + block_size) if free is not None else bytearray(len(carry) + block_size)
         buf[:len(carry)] = carry
         view = memoryview(buf)
         filled = len(carry)
