@@ -276,7 +276,8 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     memory = latest(mem_e, ~np.isnan(mem_e), np.nan)
     priority = latest(prio_e, ~np.isnan(prio_e), np.nan)
     # The QoS of the latest lending event that has one (only those cells are taken).
-    qos_all = _strings(events.qos)
+    # (Chunked text is taken from as it is: joining its chunks first is a copy of every cell.)
+    qos_all = events.qos if isinstance(events.qos, pa.ChunkedArray) else _strings(events.qos)
     has_qos = np.asarray(pc.not_equal(qos_all, "").to_numpy(zero_copy_only=False), dtype=bool)[order]
     qos_pos = _last_per_group(attempt, takes & has_qos, n_att)
     qos = pc.if_else(pa.array(qos_pos >= 0), qos_all.take(pa.array(order[np.maximum(qos_pos, 0)])), "")
@@ -303,7 +304,7 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     num = number[keep]
     suffixed = pc.binary_join_element_wise(base, pc.cast(pa.array(num), pa.string()), "#")
     ids = pc.if_else(pa.array(num > 0), suffixed, base)
-    owner = _strings(events.owner).take(pa.array(src))
+    owner = (events.owner if isinstance(events.owner, pa.ChunkedArray) else _strings(events.owner)).take(pa.array(src))
 
     arrival = time[open_pos[keep]]
     end_k = end[keep]
