@@ -369,6 +369,10 @@ def check_shape(machine_cpu_milli: float, machine_memory_bytes: float) -> None:
         )
 
 
+#: Scheduling classes below this are labelled through a table (others: sorted).
+_FEW_CLASSES = 1024
+
+
 def qos_labels(sched_class: np.ndarray) -> pa.Array:
     """``sc<class>`` per scheduling class, ``""`` where it is unknown (NaN), as pyarrow strings."""
     c = np.asarray(sched_class, dtype=float)
@@ -377,7 +381,17 @@ def qos_labels(sched_class: np.ndarray) -> pa.Array:
     labels = [""]
     if known.any():
         values = c[known].astype(np.int64)
-        uniq, inverse = np.unique(values, return_inverse=True)
+        lo, hi = int(values.min()), int(values.max())
+        if 0 <= lo and hi < _FEW_CLASSES:
+            # Small classes (the traces' 0..3): the distinct ones and their ranks from a
+            # table, what np.unique gives without sorting the events.
+            present = np.zeros(hi + 1, dtype=bool)
+            present[values] = True
+            uniq = np.flatnonzero(present)
+            rank = np.cumsum(present) - 1
+            inverse = rank[values]
+        else:
+            uniq, inverse = np.unique(values, return_inverse=True)
         labels += [f"sc{int(u)}" for u in uniq]
         index[known] = inverse.reshape(-1) + 1
     return pa.array(labels, pa.string()).take(pa.array(index))
