@@ -253,11 +253,18 @@ def build_pods(
     # (numpy releases the GIL) while this one takes the text columns.
     integer = (("cpu_milli", rs, True), ("memory_bytes", rs, True), ("gpu_count", None, False),
                ("gpu_milli", None, True), ("priority", None, False))
-    sources = {name: raw[name].to_numpy(dtype=float) for name, _, _ in integer}
+    sources = {name: raw[name].to_numpy() for name, _, _ in integer}
 
     def number(spec: tuple[str, float | None, bool]) -> np.ndarray:
         name, scale, rounded = spec
-        values = sources[name] if idx is None else sources[name][idx]
+        column = sources[name]
+        if (column.dtype == np.int64 and (scale is None or scale == 1.0)
+                and (not len(column) or max(-int(column.min()), int(column.max())) <= 2**53)):
+            # Integers that doubles hold exactly (a constant default, say): what the
+            # round trip through float64 below would give, without it. (A copy: the
+            # frame's columns are its own and writeable, ``raw``'s are read-only views.)
+            return column.copy() if idx is None else column[idx]
+        values = np.asarray(column, dtype=float) if idx is None else np.asarray(column[idx], dtype=float)
         fresh = idx is not None
         if scale is not None and scale != 1.0:  # (x * 1.0 is x)
             values = values * scale
@@ -283,8 +290,8 @@ def build_pods(
             "priority": ints["priority"],
             "qos": texts["qos"],
             "owner": texts["owner"],
-            "clipped_start": before.astype(bool),
-            "clipped_end": after.astype(bool),
+            "clipped_start": before.astype(bool, copy=False),
+            "clipped_end": after.astype(bool, copy=False),
         },
         copy=False,  # the columns are new arrays: no copy into consolidated blocks
     )

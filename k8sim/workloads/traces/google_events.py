@@ -181,7 +181,9 @@ class Attempts:
 
     def __init__(self, key_codes: np.ndarray, times: np.ndarray, roles: np.ndarray) -> None:
         n = len(times)
-        self.order = order = np.lexsort((np.arange(n), times, key_codes))
+        # (lexsort is stable: events equal in key and time stay in input order without
+        # a third key of positions.)
+        self.order = order = np.lexsort((times, key_codes))
         code = key_codes[order]
         self.role = role = np.asarray(roles)[order]
         self.time = time = np.asarray(times, dtype=float)[order]
@@ -274,7 +276,8 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     memory = latest(mem_e, ~np.isnan(mem_e), np.nan)
     priority = latest(prio_e, ~np.isnan(prio_e), np.nan)
     # The QoS of the latest lending event that has one (only those cells are taken).
-    qos_all = _strings(events.qos)
+    # (Chunked text is taken from as it is: joining its chunks first is a copy of every cell.)
+    qos_all = events.qos if isinstance(events.qos, pa.ChunkedArray) else _strings(events.qos)
     has_qos = np.asarray(pc.not_equal(qos_all, "").to_numpy(zero_copy_only=False), dtype=bool)[order]
     qos_pos = _last_per_group(attempt, takes & has_qos, n_att)
     qos = pc.if_else(pa.array(qos_pos >= 0), qos_all.take(pa.array(order[np.maximum(qos_pos, 0)])), "")
@@ -301,7 +304,7 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     num = number[keep]
     suffixed = pc.binary_join_element_wise(base, pc.cast(pa.array(num), pa.string()), "#")
     ids = pc.if_else(pa.array(num > 0), suffixed, base)
-    owner = _strings(events.owner).take(pa.array(src))
+    owner = (events.owner if isinstance(events.owner, pa.ChunkedArray) else _strings(events.owner)).take(pa.array(src))
 
     arrival = time[open_pos[keep]]
     end_k = end[keep]
@@ -366,6 +369,10 @@ def check_shape(machine_cpu_milli: float, machine_memory_bytes: float) -> None:
         )
 
 
+#: Scheduling classes below this are labelled through a table (others: sorted).
+_FEW_CLASSES = 1024
+
+
 def qos_labels(sched_class: np.ndarray) -> pa.Array:
     """``sc<class>`` per scheduling class, ``""`` where it is unknown (NaN), as pyarrow strings."""
     c = np.asarray(sched_class, dtype=float)
@@ -374,7 +381,17 @@ def qos_labels(sched_class: np.ndarray) -> pa.Array:
     labels = [""]
     if known.any():
         values = c[known].astype(np.int64)
-        uniq, inverse = np.unique(values, return_inverse=True)
+        lo, hi = int(values.min()), int(values.max())
+        if 0 <= lo and hi < _FEW_CLASSES:
+            # Small classes (the traces' 0..3): the distinct ones and their ranks from a
+            # table, what np.unique gives without sorting the events.
+            present = np.zeros(hi + 1, dtype=bool)
+            present[values] = True
+            uniq = np.flatnonzero(present)
+            rank = np.cumsum(present) - 1
+            inverse = rank[values]
+        else:
+            uniq, inverse = np.unique(values, return_inverse=True)
         labels += [f"sc{int(u)}" for u in uniq]
         index[known] = inverse.reshape(-1) + 1
     return pa.array(labels, pa.string()).take(pa.array(index))

@@ -418,10 +418,10 @@ class _Reader:
             cells[col] = pc.utf8_trim(values, characters=_TRIM_CHARS) if trim and not typed else values
         return _Parsed([Table(self.label, tuple(wanted), cells, rows)] if len(rows) else [], tally)
 
-    def _block(self, buf: _Bytes, offset: int, batch_rows: int) -> _Parsed:
-        """One block without quotes, the column names known, parsed without changing the
-        state (off the reading thread): by pyarrow when it can, else by ``csv``."""
-        n_lines = buf.count(b"\n")
+    def _block(self, buf: _Bytes, offset: int, n_lines: int, batch_rows: int) -> _Parsed:
+        """One block of ``n_lines`` lines without quotes, the column names known, parsed
+        without changing the state (off the reading thread): by pyarrow when it can, else
+        by ``csv``."""
         if _fast_candidate(buf):
             assert self.names is not None
             parsed = self._fast_cells(buf, self.names, offset, n_lines)
@@ -449,16 +449,20 @@ class _Reader:
         apply: Callable[[Table], Any] = fn if fn is not None else _identity
         workers = WORKERS
         pool: ThreadPoolExecutor | None = None
-        pending: deque[Future[tuple[_Parsed, list[Any]]]] = deque()
+        pending: deque[tuple[Future[tuple[_Parsed, list[Any]]], _Bytes]] = deque()
+        free: deque[bytearray] = deque()  # blocks parsed, read into again
 
-        def done(future: Future[tuple[_Parsed, list[Any]]]) -> list[Any]:
+        def done(job: tuple[Future[tuple[_Parsed, list[Any]]], _Bytes]) -> list[Any]:
+            future, block = job
             parsed, outputs = future.result()
             parsed.tally.commit(self.report)
+            if isinstance(block, bytearray):
+                free.append(block)
             return outputs
 
         try:
             with open_binary(self.path) as fh:
-                blocks = self._guarded(_blocks(fh, block_size))
+                blocks = self._guarded(_blocks(fh, block_size, free))
                 for block in blocks:
                     if b'"' in block:
                         # A quoted cell may span lines: csv reads the rest of the file.
@@ -480,8 +484,10 @@ class _Reader:
                         continue
                     if pool is None:
                         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8sim-trace")
-                    pending.append(pool.submit(self._block_job, block, self.line, batch_rows, apply))
-                    self.line += block.count(b"\n")
+                    # (Its lines are counted once, here: the next block's offset needs them.)
+                    n_lines = block.count(b"\n")
+                    pending.append((pool.submit(self._block_job, block, self.line, n_lines, batch_rows, apply), block))
+                    self.line += n_lines
                     while len(pending) > workers:
                         yield from done(pending.popleft())
                 while pending:
@@ -508,9 +514,9 @@ class _Reader:
         self.line += 1
         return block[first_nl + 1:]
 
-    def _block_job(self, block: _Bytes, offset: int, batch_rows: int,
+    def _block_job(self, block: _Bytes, offset: int, n_lines: int, batch_rows: int,
                    apply: Callable[[Table], Any]) -> tuple[_Parsed, list[Any]]:
-        parsed = self._unreadable_as_error(self._block, block, offset, batch_rows)
+        parsed = self._unreadable_as_error(self._block, block, offset, n_lines, batch_rows)
         return parsed, [apply(t) for t in parsed.tables]
 
     def _sequential_block(self, block: _Bytes, batch_rows: int) -> list[Table]:
@@ -623,14 +629,37 @@ class _Parsed:
     tally: _Tally
 
 
-def _blocks(fh: BinaryIO, block_size: int) -> Iterator[_Bytes]:
+def _buffer(free: deque[bytearray], size: int) -> bytearray:
+    """A buffer of ``size`` bytes: one of ``free`` (blocks whose parse is done) when one
+    has most of that size already allocated, else a new one. (A new buffer of a block's
+    size is zero-filled and its pages faulted in: about twice what reading into it costs.)"""
+    while free:
+        buf = free.pop()
+        if len(buf) < size // 2:
+            continue  # (shrunk to its size when cut: growing it would copy it)
+        try:
+            # (A resize fails while anything still refers to the bytes: then the buffer is
+            # not written to.)
+            buf.append(0)
+            if len(buf) < size:
+                buf.extend(bytes(size - len(buf)))  # (the few bytes cut off the block)
+            else:
+                del buf[size:]
+        except BufferError:
+            continue
+        return buf
+    return bytearray(size)
+
+
+def _blocks(fh: BinaryIO, block_size: int, free: deque[bytearray] | None = None) -> Iterator[_Bytes]:
     """The file's bytes in blocks of whole lines (each ending with ``\n``, the last too).
 
     Each block is read into a buffer of its own after the partial line carried over from
-    the previous one, so no block is copied."""
+    the previous one, so no block is copied. Buffers the caller puts back in ``free``
+    (blocks it is done with: nothing refers to their bytes) are read into again."""
     carry = b""
     while True:
-        buf = bytearray(len(carry) + block_size)
+        buf = _buffer(free, len(carry) + block_size) if free is not None else bytearray(len(carry) + block_size)
         buf[:len(carry)] = carry
         view = memoryview(buf)
         filled = len(carry)
@@ -838,12 +867,14 @@ class RowCheck:
             # and every other value is finite and within the int64 range.
             # The same checks are made, in the same order (a DeferredDrops counts them).
             values = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=float)
-            empty = np.isnan(values) if raw.null_count else np.zeros(len(values), dtype=bool)
-            none = np.zeros(len(values), dtype=bool)
-            self.reject(none, "bad_number", column)
-            self.reject(none, "out_of_range", column)
+            # (A check that rejects nothing is recorded without a pass over the rows.)
+            self.report.drop("bad_number", 0)
+            self.report.drop("out_of_range", 0)
             if required:
-                self.reject(empty, "missing_value", column)
+                if raw.null_count:
+                    self.reject(np.isnan(values), "missing_value", column)
+                else:
+                    self.report.drop("missing_value", 0)
             if minimum is not None:
                 with np.errstate(invalid="ignore"):
                     self.reject(values < minimum, "negative_value", column)

@@ -269,3 +269,17 @@ def test_window_read_over_buckets_with_rows_shuffled_across_part_files(synthetic
     assert google_events.buckets_for(parts) > 10
     options = TraceOptions(start_s=40, end_s=70)
     _same(read_google_2019(parts, options, **SHAPE), _whole_file_read(monkeypatch, parts, options, **SHAPE))
+
+
+def test_qos_labels_small_and_other_classes() -> None:
+    # sc<class> per event, "" where the class is unknown (NaN); classes are truncated to
+    # integers. Small non-negative classes take the table path, others (negative, or
+    # past the table's 1024) the sorted one: the same labels either way.
+    from k8sim.workloads.traces.google_events import qos_labels
+
+    small = qos_labels(np.array([3.0, np.nan, 0.0, 3.0, 1.0, 2.7]))
+    assert small.to_pylist() == ["sc3", "", "sc0", "sc3", "sc1", "sc2"]
+    other = qos_labels(np.array([5000.0, -1.0, np.nan, 3.0, 5000.0]))
+    assert other.to_pylist() == ["sc5000", "sc-1", "", "sc3", "sc5000"]
+    assert qos_labels(np.array([np.nan, np.nan])).to_pylist() == ["", ""]
+    assert qos_labels(np.zeros(0)).to_pylist() == []

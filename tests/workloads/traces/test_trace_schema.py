@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
@@ -255,3 +256,25 @@ def test_read_table_cells_are_the_same_however_the_file_is_spelled(tmp_path, tex
     # Physical line numbers: the header is line 1; in the CRLF case line 3 is blank, so
     # the second row is on line 4.
     assert table.lines.tolist() == ([2, 4] if "\r\n\r\n" in text else [2, 3]), why
+
+
+def test_build_pods_integer_columns_given_as_int64() -> None:
+    """Readers hand build_pods numbers as doubles or, for constant defaults (priority 0),
+    as int64. int64 columns that doubles hold exactly pass through as they are; past
+    2**53 they go through float64 like any number: 2**53 + 1 is not a double, and rounds
+    (to nearest, ties to even) to 2**53. Every column of the pods frame is its own and
+    writeable (the raw frame's arrays are read-only views)."""
+    from k8sim.workloads.traces.build import build_pods, raw_frame
+
+    big = 2**53 + 1
+    raw = raw_frame(3, id=pa.array(["a", "b", "c"]), arrival=np.array([0.0, 1.0, 2.0]),
+                    cpu_milli=np.array([1, 2, 3], dtype=np.int64), memory_bytes=np.array([5, 6, big], dtype=np.int64),
+                    priority=np.array([-7, 0, 9], dtype=np.int64))
+    pods = build_pods(raw, file="f.csv", options=None, rng=None, report=TraceReport(source="f.csv"))
+    assert pods["cpu_milli"].tolist() == [1, 2, 3]
+    assert pods["priority"].tolist() == [-7, 0, 9]
+    assert pods["memory_bytes"].tolist() == [5, 6, 2**53]
+    for col in ("cpu_milli", "memory_bytes", "priority", "arrival_s", "clipped_start"):
+        assert pods[col].dtype != object
+    pods.loc[0, "priority"] = 4  # writeable in place (no "assignment destination is read-only")
+    assert raw["priority"].tolist() == [-7, 0, 9]

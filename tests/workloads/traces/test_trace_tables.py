@@ -4,6 +4,7 @@ parsing, and drops checked batch by batch but reported in whole-file order."""
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import numpy as np
 import pandas as pd
@@ -281,3 +282,27 @@ def test_numbers_parsed_by_pyarrow_are_not_text(tmp_path):
     assert check.text("c").tolist() == ["x"]
     with pytest.raises(TypeError, match="'a' was parsed as numbers"):
         check.text("a")
+
+
+def test_blocks_read_into_buffers_given_back_unless_still_referred_to(tmp_path):
+    # Blocks given back (``free``) are read into again; the bytes are the file's either
+    # way. A block something still refers to (a memoryview here, as a pyarrow buffer
+    # would) is never written to again.
+    import io
+
+    data = b"".join(b"%d,%s\n" % (i, b"x" * (i % 13)) for i in range(2000))
+    free: deque[bytearray] = deque()
+    held: list[tuple[memoryview, bytes]] = []
+    got: list[bytes] = []
+    given: list[bytearray] = []  # (all kept alive: identity says which came back)
+    reused = 0
+    for k, block in enumerate(tables._blocks(io.BytesIO(data), 97, free)):
+        reused += any(block is b for b in given)
+        got.append(bytes(block))
+        if k % 5 == 0:
+            held.append((memoryview(block), bytes(block)))  # kept: not to be reused
+        free.append(block)
+        given.append(block)
+    assert b"".join(got) == data
+    assert reused > 100
+    assert all(view.tobytes() == copy for view, copy in held)
