@@ -164,23 +164,10 @@ class PiecewiseRate(RateCurve):
     def from_csv(cls, path: str | Path, *, time_column: str = "time_s", rate_column: str = "rate",
                  interpolation: str = "linear") -> PiecewiseRate:
         """Read a two-column CSV (header names given). Errors name the file and row."""
-        import pandas as pd
-
         p = Path(path)
+        times, rates = read_series_csv(p, time_column, rate_column, "rate")
         try:
-            frame = pd.read_csv(p)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{p}: cannot read a rate CSV ({exc})") from exc
-        for col in (time_column, rate_column):
-            if col not in frame.columns:
-                raise ValueError(f"{p}: no column {col!r} (columns: {', '.join(map(str, frame.columns))})")
-        times = pd.to_numeric(frame[time_column], errors="coerce")
-        rates = pd.to_numeric(frame[rate_column], errors="coerce")
-        bad = frame.index[times.isna() | rates.isna()]
-        if len(bad):
-            raise ValueError(f"{p}: row {int(bad[0]) + 2}: expected numbers in {time_column!r} and {rate_column!r}")
-        try:
-            return cls(tuple(times.astype(float)), tuple(rates.astype(float)), interpolation)
+            return cls(times, rates, interpolation)
         except ValueError as exc:
             raise ValueError(f"{p}: {exc}") from exc
 
@@ -192,6 +179,34 @@ class PiecewiseRate(RateCurve):
             return np.interp(tt, xs, ys)
         idx = np.clip(np.searchsorted(xs, tt, side="right") - 1, 0, len(xs) - 1)
         return ys[idx]
+
+
+def read_series_csv(path: str | Path, time_column: str, value_column: str, kind: str, *,
+                    nonnegative: bool = False) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The two named numeric columns of a CSV with a header, as float tuples.
+
+    Errors name the file and the missing column or the first bad row (the header is
+    line 1); with ``nonnegative`` a negative value is a bad row too. ``kind`` names the
+    series in the messages ("a rate CSV", "a usage CSV")."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read a {kind} CSV ({exc})") from exc
+    for col in (time_column, value_column):
+        if col not in frame.columns:
+            raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, frame.columns))})")
+    t = pd.to_numeric(frame[time_column], errors="coerce")
+    v = pd.to_numeric(frame[value_column], errors="coerce")
+    bad_mask = t.isna() | v.isna()
+    if nonnegative:
+        bad_mask |= v < 0
+    bad = frame.index[bad_mask]
+    if len(bad):
+        what = "numbers (a ratio >= 0)" if nonnegative else "numbers"
+        raise ValueError(f"{path}: row {int(bad[0]) + 2}: expected {what} in {time_column!r} and {value_column!r}")
+    return tuple(t.astype(float)), tuple(v.astype(float))
 
 
 def split_over_pods(rate: float, ready_pods: int) -> float:

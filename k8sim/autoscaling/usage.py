@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from k8sim.autoscaling.load import read_series_csv
+
 __all__ = ["UsageSeries", "oom_after", "rank_memory_pressure"]
 
 
@@ -42,24 +44,10 @@ class UsageSeries:
     @classmethod
     def from_csv(cls, path: str, time_column: str, value_column: str) -> UsageSeries:
         """Read the series; errors name the file, the column or the row."""
-        import pandas as pd
-
-        try:
-            frame = pd.read_csv(path)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read a usage CSV ({exc})") from exc
-        for col in (time_column, value_column):
-            if col not in frame.columns:
-                raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, frame.columns))})")
-        t = pd.to_numeric(frame[time_column], errors="coerce")
-        v = pd.to_numeric(frame[value_column], errors="coerce")
-        bad = frame.index[t.isna() | v.isna() | (v < 0)]
-        if len(bad):
-            raise ValueError(f"{path}: row {int(bad[0]) + 2}: expected numbers (a ratio >= 0) in "
-                             f"{time_column!r} and {value_column!r}")
-        if len(t) == 0 or (np.diff(t.to_numpy()) <= 0).any():
+        t, v = read_series_csv(path, time_column, value_column, "usage", nonnegative=True)
+        if len(t) == 0 or (np.diff(t) <= 0).any():
             raise ValueError(f"{path}: {time_column!r} must be non-empty and strictly increasing")
-        return cls(tuple(t.astype(float)), tuple(v.astype(float)))
+        return cls(t, v)
 
     def at(self, t: np.ndarray) -> np.ndarray:
         return np.interp(t, self.times, self.ratios)
