@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from k8sim.config.base import located
@@ -20,10 +22,22 @@ from k8sim.config.names import DnsSubdomain, Seconds
 from k8sim.config.resources import ResourceList
 from k8sim.constants import MAX_TIME_S
 
-__all__ = ["GangSpec", "PodGroupSpec", "TrainingModel"]
+__all__ = ["GangSpec", "PodGroupSpec", "TrainingModel", "check_slowdowns"]
 
 #: Most workers one gang job may have.
 MAX_WORKERS = 100_000
+
+
+def check_slowdowns(m: TrainingModel | Any) -> None:
+    """The placement slowdowns of a training model (``crossNodeSlowdown``,
+    ``crossRackSlowdown``, ``rackLabel``): a rack slowdown needs the rack label, and
+    spanning racks slows at least as much as spanning nodes."""
+    cross_node, cross_rack = m.cross_node_slowdown, m.cross_rack_slowdown
+    if m.rack_label is None and "cross_rack_slowdown" in m.model_fields_set:
+        raise ValueError(located("crossRackSlowdown", "needs rackLabel (which node label names the rack)"))
+    if cross_rack < cross_node:
+        raise ValueError(located("crossRackSlowdown", f"must be >= crossNodeSlowdown "
+                                 f"({cross_node:g}): spanning racks spans nodes"))
 
 
 class TrainingModel(K8sModel):
@@ -46,11 +60,7 @@ class TrainingModel(K8sModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrainingModel:
-        if self.rack_label is None and "cross_rack_slowdown" in self.model_fields_set:
-            raise ValueError(located("crossRackSlowdown", "needs rackLabel (which node label names the rack)"))
-        if self.cross_rack_slowdown < self.cross_node_slowdown:
-            raise ValueError(located("crossRackSlowdown", f"must be >= crossNodeSlowdown "
-                                     f"({self.cross_node_slowdown:g}): spanning racks spans nodes"))
+        check_slowdowns(self)
         return self
 
 

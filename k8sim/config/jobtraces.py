@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.config.base import Strict, base_dir, located
+from k8sim.config.batch import check_slowdowns
 from k8sim.config.k8s_types import K8sModel
 from k8sim.config.names import Seconds
 from k8sim.config.traces import Bytes, resolve_file
@@ -115,11 +116,7 @@ class JobTraining(K8sModel):
 
     @model_validator(mode="after")
     def _check(self) -> JobTraining:
-        if self.rack_label is None and "cross_rack_slowdown" in self.model_fields_set:
-            raise ValueError(located("crossRackSlowdown", "needs rackLabel (which node label names the rack)"))
-        if self.cross_rack_slowdown < self.cross_node_slowdown:
-            raise ValueError(located("crossRackSlowdown", f"must be >= crossNodeSlowdown "
-                                     f"({self.cross_node_slowdown:g}): spanning racks spans nodes"))
+        check_slowdowns(self)
         return self
 
 
