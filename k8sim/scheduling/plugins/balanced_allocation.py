@@ -47,7 +47,6 @@ from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, NodeRow, ScorePlugin
 
 if TYPE_CHECKING:
-    from k8sim.cluster.nodes import NodeTable
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
 
@@ -112,32 +111,9 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         return any(self.pod_requests(state, pod))  # Skip best-effort pods
 
-    def score_one(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeTable, int], int] | None:
-        """score() for one node: the (cpu, memory) fast path's float64 steps on Python
-        floats (IEEE doubles, the same operations in the same order), else score()."""
-        if not self._cpu_mem:
-            return None
-        q_cpu, q_mem = int(pod.requests[0]), int(pod.requests[1])
-        general = self.score
-
-        def one(nodes: NodeTable, node: int) -> int:
-            alloc = nodes.alloc.item
-            a_cpu, a_mem = alloc(0, node), alloc(1, node)
-            if a_cpu <= 0 or a_mem <= 0:
-                return int(general(state, pod, np.array([node]))[0])
-            requested = nodes.requested.item
-            # int64 / int64 in numpy converts both to float64 first, as here.
-            f_cpu = float(requested(0, node) + q_cpu) / float(a_cpu)
-            f_mem = float(requested(1, node) + q_mem) / float(a_mem)
-            f_cpu = f_cpu if f_cpu <= 1.0 else 1.0  # np.minimum(x, 1.0); never NaN here
-            f_mem = f_mem if f_mem <= 1.0 else 1.0
-            std = abs((f_cpu - f_mem) / 2)
-            return int((1.0 - std) * float(MAX_NODE_SCORE))  # astype(int64) truncates too
-
-        return one
-
     def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
-        """score_one() on a :class:`NodeRow`: the same float64 steps."""
+        """score() for one node's :class:`NodeRow`: the (cpu, memory) fast path's float64 steps on
+        Python floats (IEEE doubles, the same operations in the same order), else score()."""
         if not self._cpu_mem:
             return None
         q_cpu, q_mem = int(pod.requests[0]), int(pod.requests[1])

@@ -201,9 +201,14 @@ class FilterPlugin(Plugin):
         shape while the entry that asked for it lives (it must read the node table it is
         given, not one kept from now). The incremental caches call it, in plain Python,
         when only a few nodes changed since a shape's last cycle, where numpy's fixed
-        cost per call exceeds the work; None (the default): they call
-        :meth:`filter_nodes`."""
-        return None
+        cost per call exceeds the work. The default: :meth:`filter_row` on the node's
+        row (:meth:`NodeRow.read`) when the plugin has one, else None (the caches call
+        :meth:`filter_nodes`)."""
+        row_fn = self.filter_row(state, pod)
+        if row_fn is None:
+            return None
+        read = NodeRow.read
+        return lambda nodes, node: row_fn(read(nodes, node))
 
     def filter_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], bool] | None:
         """Optional, for ``node_local`` plugins that read only a node's resource columns:
@@ -254,9 +259,14 @@ class ScorePlugin(Plugin):
         """Optional, for ``node_local`` plugins with int64 raw scores: a function
         ``(state.nodes, node) -> int`` equal to ``int(score(state, pod, [node])[0])``
         for any node that passes the profile's filters, with the same integer (or
-        float64) steps as :meth:`score`; see :meth:`FilterPlugin.filter_one`. None (the
-        default): the caches call :meth:`score`."""
-        return None
+        float64) steps as :meth:`score`; see :meth:`FilterPlugin.filter_one`. The
+        default: :meth:`score_row` on the node's row when the plugin has one, else None
+        (the caches call :meth:`score`)."""
+        row_fn = self.score_row(state, pod)
+        if row_fn is None:
+            return None
+        read = NodeRow.read
+        return lambda nodes, node: row_fn(read(nodes, node))
 
     def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
         """Optional: :meth:`score_one` over a :class:`NodeRow` (see

@@ -59,7 +59,6 @@ from k8sim.scheduling.plugins.base import (
 )
 
 if TYPE_CHECKING:
-    from k8sim.cluster.nodes import NodeTable
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
 
@@ -324,21 +323,8 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         # The columns first (a small copy), then the pod's rows.
         return (state.nodes.free.take(nodes, axis=1)[pod.requested_rows] >= pod.req_col).all(axis=0)
 
-    def filter_one(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeTable, int], bool]:
-        # The same comparisons as filter(), on Python ints for one node.
-        need = [(int(r), int(pod.requests[r])) for r in pod.requested_rows]
-
-        def fits(nodes: NodeTable, node: int) -> bool:
-            item = nodes.free.item
-            for r, q in need:
-                if item(r, node) < q:
-                    return False
-            return True
-
-        return fits
-
     def filter_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], bool]:
-        # filter_one's comparisons on a row read once; three rows (cpu, memory, pods:
+        # filter()'s comparisons on Python ints for one node's row; three rows (cpu, memory, pods:
         # every pod asks for one pod) unrolled.
         need = [(int(r), int(pod.requests[r])) for r in pod.requested_rows]
         if len(need) == 3:
@@ -445,40 +431,8 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             weight_sum += np.where(has, weight, 0)
         return np.where(weight_sum > 0, total // np.maximum(weight_sum, 1), 0)
 
-    def score_one(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeTable, int], int] | None:
-        """score() for one node: the cpu/memory fast path's integer steps on Python
-        ints (exact, as int64 never overflows there), else score() itself."""
-        if self.strategy == "RequestedToCapacityRatio" or self._cpu_mem_weights is None:
-            return None
-        w_cpu, w_mem = self._cpu_mem_weights
-        w_sum = w_cpu + w_mem
-        p_cpu, p_mem = int(pod.nonzero[0]), int(pod.nonzero[1])
-        least = self.strategy == "LeastAllocated"
-        general = self.score
-
-        def one(nodes: NodeTable, node: int) -> int:
-            alloc = nodes.alloc.item
-            a_cpu, a_mem = alloc(0, node), alloc(1, node)
-            if a_cpu <= 0 or a_mem <= 0:
-                return int(general(state, pod, np.array([node]))[0])
-            used = nodes.nonzero_requested.item
-            r_cpu, r_mem = used(0, node) + p_cpu, used(1, node) + p_mem
-            if least:
-                s_cpu = (a_cpu - r_cpu) * MAX_NODE_SCORE // a_cpu
-                s_mem = (a_mem - r_mem) * MAX_NODE_SCORE // a_mem
-                if s_cpu < 0:
-                    s_cpu = 0
-                if s_mem < 0:
-                    s_mem = 0
-            else:
-                s_cpu = (r_cpu if r_cpu < a_cpu else a_cpu) * MAX_NODE_SCORE // a_cpu
-                s_mem = (r_mem if r_mem < a_mem else a_mem) * MAX_NODE_SCORE // a_mem
-            return (s_cpu * w_cpu + s_mem * w_mem) // w_sum
-
-        return one
-
     def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
-        """score_one() on a :class:`NodeRow`: the same integer steps."""
+        """score() for one node's :class:`NodeRow`: the same integer steps on Python ints."""
         if self.strategy == "RequestedToCapacityRatio" or self._cpu_mem_weights is None:
             return None
         w_cpu, w_mem = self._cpu_mem_weights
