@@ -728,12 +728,7 @@ class Kueue:
                 self._unuse(v)
                 removed.append(v)
                 if self._fits(wl.cq, a.amounts, allow_borrowing):
-                    for v2 in reversed(removed[:-1]):
-                        self._use(v2)
-                        if self._fits(wl.cq, a.amounts, allow_borrowing):
-                            removed.remove(v2)
-                        else:
-                            self._unuse(v2)
+                    self._fill_back(wl, a, removed, allow_borrowing)
                     for v2 in removed:
                         self._use(v2)
                     return removed
@@ -891,15 +886,23 @@ class Kueue:
                 pruned.add(t)  # ``DropQueue``: rule S2-b applies at most once per queue
         c.quota.add(a.amounts, -1)
         if ok:
-            for v in reversed(targets[:-1]):
-                self._use(v)
-                if self._fits(wl.cq, a.amounts, True):
-                    targets.remove(v)
-                else:
-                    self._unuse(v)
+            self._fill_back(wl, a, targets, True)
         for v in targets:
             self._use(v)
         return targets if ok else []
+
+    def _fill_back(self, wl: QueuedWorkload, a: _Assignment, victims: list[QueuedWorkload],
+                   allow_borrowing: bool) -> None:
+        """Upstream's ``fillBackWorkloads``: with every victim's usage taken out and ``wl``
+        fitting, give back each victim but the last chosen, latest first, whose usage
+        ``wl`` still fits beside; those leave ``victims`` (their usage stays given back),
+        the others are taken out again."""
+        for v in reversed(victims[:-1]):
+            self._use(v)
+            if self._fits(wl.cq, a.amounts, allow_borrowing):
+                victims.remove(v)
+            else:
+                self._unuse(v)
 
     def _use(self, v: QueuedWorkload) -> None:
         self.cqs[v.cq].quota.add(v.assignment)
