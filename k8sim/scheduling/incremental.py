@@ -37,13 +37,14 @@ trace with one shape per pod does not keep arrays over nodes for every shape.
 
 from __future__ import annotations
 
+import ast
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, NodeRow, ScorePlugin
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ROW_COLUMNS, NodeRow, RowCode, ScorePlugin
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -95,7 +96,7 @@ class Entry:
     __slots__ = ("n", "position", "static_filters", "usage_filters", "mask_static", "mask_usage", "mask",
                  "raw", "static_scores", "usage_scores", "scoring_cycles", "fused", "fused_first",
                  "fused_weights", "fused_weight", "fused_total", "uniform", "memo", "filter_ones", "score_ones",
-                 "fused_static", "count", "views", "fused_view", "rest")
+                 "fused_static", "count", "views", "fused_view", "rest", "kernel", "kernel_of")
 
     def __init__(self) -> None:
         self.n = -1
@@ -132,6 +133,10 @@ class Entry:
         self.rest: list[tuple[int, ScorePlugin, int]] | None = None
         #: True entries of ``mask`` (-1: not counted since it last changed).
         self.count = -1
+        #: The shape's fused update of a few changed nodes (:func:`_make_kernel`), or
+        #: None (then :func:`_update_few`); valid for the node columns ``kernel_of``.
+        self.kernel: Callable[[Any, int], tuple[int, bool]] | None = None
+        self.kernel_of: tuple[np.ndarray, ...] = ()
 
     def nbytes(self) -> int:
         raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
@@ -265,6 +270,7 @@ class ShapeCaches:
         e.static_scores, e.usage_scores = [], []
         _unfuse(e)
         e.uniform, e.memo = {}, {}
+        _make_kernel(e, state, pod)
 
     def _update(self, e: Entry, state: ClusterState, pod: PodInfo) -> bool:
         """Recompute the changed nodes; False if the entry must be rebuilt instead."""
@@ -282,7 +288,7 @@ class ShapeCaches:
             if used is not None and len(used) <= FEW_NODES:
                 self.updates += 1
                 self.few_updates += 1
-                _update_few(e, state, self.rows(state), set(used))
+                self._few(e, state, set(used))
                 e.position = end
                 return True
         used = usage_journal.since(e.position[0])
@@ -316,7 +322,7 @@ class ShapeCaches:
         if len(changed) > limit:
             return False
         if len(changed) <= FEW_NODES and e.filter_ones is not None and (raw is None or e.score_ones is not None):
-            _update_few(e, state, self.rows(state), changed)
+            self._few(e, state, changed)
             self.few_updates += 1
             e.position = end
             return True
@@ -356,6 +362,26 @@ class ShapeCaches:
                     e.fused_total[sel] = acc
         e.position = end
         return True
+
+    def _few(self, e: Entry, state: ClusterState, changed: set[int]) -> None:
+        """Bring the usage part of ``e`` up to date for a few changed nodes: the entry's
+        fused kernel when it has one for these node columns, else :func:`_update_few`."""
+        kernel = e.kernel
+        if kernel is not None:
+            nodes = state.nodes
+            of = e.kernel_of
+            if (of[0] is nodes.free and of[1] is nodes.requested and of[2] is nodes.alloc
+                    and of[3] is nodes.nonzero_requested):
+                count, done = kernel(changed, e.count)
+                e.count = count
+                if done:
+                    return
+                # A fused plugin scored outside [0, MAX_NODE_SCORE]: no fused sum from
+                # now on; the general path redoes these nodes (the same values).
+                _unfuse(e)
+            else:
+                e.kernel = None
+        _update_few(e, state, self.rows(state), changed)
 
     @staticmethod
     def count(e: Entry) -> int:
@@ -435,6 +461,7 @@ class ShapeCaches:
                 e.fused_static.append((kept.data, w))
         e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
         _find_uniform(e)
+        _make_kernel(e, state, pod)
         self._trim(state)
         return raw
 
@@ -546,6 +573,7 @@ def _unfuse(e: Entry) -> None:
     e.fused_total = np.zeros(0, dtype=np.int64)
     e.fused_view = None
     e.rest = None
+    e.kernel = None  # it wrote the fused sum
 
 
 def _find_uniform(e: Entry) -> None:
@@ -567,3 +595,155 @@ def _find_uniform(e: Entry) -> None:
 
 def _capacity(budget: int, per_item: int) -> int:
     return max(MIN_SHAPES, min(MAX_SHAPES, budget // max(per_item, 1)))
+
+
+class _Unfusable(Exception):
+    """A plugin's RowCode reads a node column other than as ``column[literal row]``."""
+
+
+class _Rename(ast.NodeTransformer):
+    """One plugin's RowCode inside the fused kernel: its names (``names`` and what it
+    assigns) get the plugin's ``prefix``, ``result`` becomes ``result_name``, and
+    ``column[r]`` the local ``column_r`` (read from the node table before the code;
+    :attr:`columns` lists them in order of first use)."""
+
+    def __init__(self, prefix: str, result_name: str, local: set[str]) -> None:
+        self.prefix, self.result_name, self.local = prefix, result_name, local
+        self.columns: dict[str, tuple[str, int]] = {}
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        value, index = node.value, node.slice
+        if isinstance(value, ast.Name) and value.id in ROW_COLUMNS:
+            if not (isinstance(index, ast.Constant) and type(index.value) is int and index.value >= 0):
+                raise _Unfusable(value.id)
+            name = f"{value.id}_{index.value}"
+            self.columns.setdefault(name, (value.id, index.value))
+            return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in ROW_COLUMNS:
+            raise _Unfusable(node.id)
+        if node.id == "result":
+            node.id = self.result_name
+        elif node.id in self.local:
+            node.id = self.prefix + node.id
+        return node
+
+
+def _fuse(code: RowCode, prefix: str, result_name: str, namespace: dict[str, Any]) -> tuple[list[str], dict[str, tuple[str, int]]]:
+    """``code``'s statements renamed for the kernel (see :class:`_Rename`), its names
+    added to ``namespace``; and the node columns it reads."""
+    tree = ast.parse(code.source)
+    assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    rename = _Rename(prefix, result_name, assigned | set(code.names))
+    tree = ast.fix_missing_locations(rename.visit(tree))
+    for name, value in code.names.items():
+        namespace[prefix + name] = value
+    return ast.unparse(tree).splitlines(), rename.columns
+
+
+#: The NodeTable attribute behind each RowCode column.
+_COLUMN_ARRAYS = {"free": "free", "requested": "requested", "alloc": "alloc", "nonzero": "nonzero_requested"}
+
+
+def _make_kernel(e: Entry, state: ClusterState, pod: PodInfo) -> None:
+    """Set ``e.kernel``: one generated function that does :func:`_update_few`'s work for
+    the shape -- the usage filters, the mask bits and count, the usage scores and the
+    fused sum of each changed node -- with the plugins' :class:`RowCode` inlined in
+    profile order (no call per plugin) and the node's columns read once from the node
+    table (memoryviews of its rows). None when some usage filter (or, once the raw
+    scores exist, some usage score) has no RowCode.
+
+    ``kernel(changed, count)`` returns ``(count, True)``, or ``(count, False)`` when a
+    fused plugin scored a node outside ``[0, MAX_NODE_SCORE]``; the caller then unfuses
+    the entry and runs :func:`_update_few` over the same nodes, which redoes them."""
+    e.kernel = None
+    e.kernel_of = ()
+    filters: list[RowCode] = []
+    for f in e.usage_filters:
+        code = f.filter_code(state, pod)
+        if code is None:
+            return
+        filters.append(code)
+    scores: list[tuple[int, RowCode]] = []
+    raw = e.raw
+    if raw is not None:
+        if e.score_ones is None:
+            return
+        for i, plugin in e.usage_scores:
+            code = plugin.score_code(state, pod)
+            if code is None:
+                return
+            scores.append((i, code))
+    nodes = state.nodes
+    namespace: dict[str, Any] = {}
+    read: set[str] = set()
+    lines: list[str] = []
+
+    def emit(depth: int, code_lines: list[str], columns: dict[str, tuple[str, int]]) -> None:
+        pad = "    " * depth
+        for name, (column, row) in columns.items():
+            if name not in read:
+                read.add(name)
+                view = "col_" + name
+                if view not in namespace:
+                    namespace[view] = memoryview(getattr(nodes, _COLUMN_ARRAYS[column])[row])
+                lines.append(f"{pad}{name} = {view}[node]")
+        lines.extend(pad + line for line in code_lines)
+
+    try:
+        depth = 2
+        if filters:
+            lines.append("        ok = False")
+            for k, code in enumerate(filters):
+                body, columns = _fuse(code, f"f{k}_", f"passed{k}", namespace)
+                emit(depth, body, columns)
+                lines.append("    " * depth + f"if passed{k}:")
+                depth += 1
+            lines.append("    " * depth + "ok = True")
+            lines.append("        if usage[node] != ok:")
+            lines.append("            usage[node] = ok")
+        else:
+            lines.append("        ok = usage[node]")
+        # Columns read inside the filters' branches are not read for every node.
+        read.clear()
+        lines += ["        if ok and not static[node]:",
+                  "            ok = False",
+                  "        if mask[node] != ok:",
+                  "            mask[node] = ok",
+                  "            if count >= 0:",
+                  "                count += 1 if ok else -1"]
+        if raw is not None:
+            lines.append("        if not ok:")
+            lines.append("            continue")
+            weights = e.fused_weight
+            checks, terms = [], []
+            for i, code in scores:
+                body, columns = _fuse(code, f"s{i}_", f"score{i}", namespace)
+                emit(2, body, columns)
+                kept = raw[i]
+                assert kept is not None
+                namespace[f"raw{i}"] = kept.data
+                lines.append(f"        raw{i}[node] = score{i}")
+                w = weights.get(i)
+                if w is not None:
+                    checks.append(f"0 <= score{i} <= {MAX_NODE_SCORE}")
+                    terms.append(f"score{i} * {w}")
+            if weights:
+                for j, (a, w) in enumerate(e.fused_static):
+                    namespace[f"static_raw{j}"] = a
+                    terms.append(f"static_raw{j}[node] * {w}")
+                namespace["fused"] = e.fused_view
+                if checks:
+                    lines.append(f"        if not ({' and '.join(checks)}):")
+                    lines.append("            return count, False")
+                lines.append(f"        fused[node] = {' + '.join(terms) or '0'}")
+    except (_Unfusable, SyntaxError, ValueError, TypeError, IndexError):
+        return
+    namespace["static"], namespace["usage"], namespace["mask"] = (
+        e.mask_static.data, e.mask_usage.data, e.mask.data)
+    text = "def kernel(changed, count):\n    for node in changed:\n" + "\n".join(lines) + "\n    return count, True\n"
+    exec(compile(text, "<incremental kernel>", "exec"), namespace)  # noqa: S102 - the plugins' own RowCode
+    e.kernel = namespace["kernel"]
+    e.kernel_of = (nodes.free, nodes.requested, nodes.alloc, nodes.nonzero_requested)

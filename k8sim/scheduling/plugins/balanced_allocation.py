@@ -36,7 +36,6 @@ vector already (``resource.PodRequests``, :mod:`k8sim.scheduling.pod_resources`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,7 +43,7 @@ from pydantic import Field, field_validator, model_validator
 
 from k8sim.cluster.nodes import CORE_RESOURCES
 from k8sim.config.k8s_types import K8sModel
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, NodeRow, ScorePlugin
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, RowCode, ScorePlugin
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -111,28 +110,25 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         return any(self.pod_requests(state, pod))  # Skip best-effort pods
 
-    def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
-        """score() for one node's :class:`NodeRow`: the (cpu, memory) fast path's float64 steps on
-        Python floats (IEEE doubles, the same operations in the same order), else score()."""
+    def score_code(self, state: ClusterState, pod: PodInfo) -> RowCode | None:
+        """score() for one node: the (cpu, memory) fast path's float64 steps on Python
+        floats (IEEE doubles, the same operations in the same order); a node without
+        cpu or memory, or other resources, go to score() itself."""
         if not self._cpu_mem:
             return None
-        q_cpu, q_mem = int(pod.requests[0]), int(pod.requests[1])
-        general = self.score
-
-        def one(row: NodeRow) -> int:
-            alloc = row.alloc
-            a_cpu, a_mem = alloc[0], alloc[1]
-            if a_cpu <= 0 or a_mem <= 0:
-                return int(general(state, pod, np.array([row.node]))[0])
-            requested = row.requested
-            f_cpu = float(requested[0] + q_cpu) / float(a_cpu)
-            f_mem = float(requested[1] + q_mem) / float(a_mem)
-            f_cpu = f_cpu if f_cpu <= 1.0 else 1.0
-            f_mem = f_mem if f_mem <= 1.0 else 1.0
-            std = abs((f_cpu - f_mem) / 2)
-            return int((1.0 - std) * float(MAX_NODE_SCORE))
-
-        return one
+        source = ("a_cpu = alloc[0]\n"
+                  "a_mem = alloc[1]\n"
+                  "if a_cpu <= 0 or a_mem <= 0:\n"
+                  "    result = general(node)\n"
+                  "else:\n"
+                  f"    f_cpu = float(requested[0] + {int(pod.requests[0])}) / float(a_cpu)\n"
+                  f"    f_mem = float(requested[1] + {int(pod.requests[1])}) / float(a_mem)\n"
+                  "    f_cpu = f_cpu if f_cpu <= 1.0 else 1.0\n"
+                  "    f_mem = f_mem if f_mem <= 1.0 else 1.0\n"
+                  "    std = abs((f_cpu - f_mem) / 2)\n"
+                  f"    result = int((1.0 - std) * {float(MAX_NODE_SCORE)!r})\n")
+        score = self.score
+        return RowCode(source, {"general": lambda node: int(score(state, pod, np.array([node]))[0])})
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         nodes = state.nodes

@@ -57,6 +57,43 @@ class NodeRow(NamedTuple):
                                    nodes.alloc[:, node].tolist(), nodes.nonzero_requested[:, node].tolist()))
 
 
+#: The node columns a :class:`RowCode` may read, as ``name[r]`` with a literal row ``r``
+#: (:class:`NodeRow`'s lists).
+ROW_COLUMNS = ("free", "requested", "alloc", "nonzero")
+
+
+class RowCode(NamedTuple):
+    """A ``node_local`` plugin's one-node Filter or Score step as Python source, the one
+    copy of that arithmetic from which both its :class:`NodeRow` function
+    (:func:`row_function`) and the incremental caches' fused update of a changed node
+    (one generated function per shape for all of its plugins, reading the node columns
+    straight from the node table) are made.
+
+    ``source`` is statements that set ``result`` (a bool for a filter, an int for a
+    score). They may read ``node`` (the node index), the node's columns as
+    ``free[r]``, ``requested[r]``, ``alloc[r]`` and ``nonzero[r]`` with a literal
+    integer ``r`` (the values of :class:`NodeRow`), the builtins, and the entries of
+    ``names`` (constants and helpers, e.g. the numpy score for a node the source does
+    not handle). Every other name it uses it must assign before reading; it must not
+    return, loop over nodes or write anything."""
+
+    source: str
+    names: dict[str, Any]
+
+
+def row_function(code: RowCode) -> Callable[[NodeRow], Any]:
+    """The function ``(row) -> result`` that runs ``code`` on one :class:`NodeRow`."""
+    body = "\n".join("    " + line for line in code.source.splitlines())
+    text = ("def one(row):\n"
+            "    node, free, requested, alloc, nonzero = row\n"
+            f"{body}\n"
+            "    return result\n")
+    namespace = dict(code.names)
+    exec(compile(text, f"<row code {id(code):x}>", "exec"), namespace)  # noqa: S102 - source of the plugins' own
+    fn: Callable[[NodeRow], Any] = namespace["one"]
+    return fn
+
+
 @dataclass(frozen=True)
 class NodeStatus:
     """What one Filter plugin says about one node it rejects: upstream's ``fwk.Status``
@@ -215,7 +252,15 @@ class FilterPlugin(Plugin):
         a function ``(row) -> bool`` equal to ``filter_nodes(state, pod, [row.node])[0]``
         for the :class:`NodeRow` of any node. Preferred by the incremental caches over
         :meth:`filter_one`: the row is read once per changed node and cycle, for every
-        shape and plugin. None (the default): :meth:`filter_one` or numpy."""
+        shape and plugin. The default: the function of :meth:`filter_code` when the
+        plugin has one, else None (:meth:`filter_one` or numpy)."""
+        code = self.filter_code(state, pod)
+        return row_function(code) if code is not None else None
+
+    def filter_code(self, state: ClusterState, pod: PodInfo) -> RowCode | None:
+        """Optional: :meth:`filter_row` as :class:`RowCode` (``result`` a bool), which the
+        incremental caches fuse with the shape's other plugins' into one function per
+        changed node. None (the default): the caches call the one-node functions."""
         return None
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
@@ -270,7 +315,14 @@ class ScorePlugin(Plugin):
 
     def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
         """Optional: :meth:`score_one` over a :class:`NodeRow` (see
-        :meth:`FilterPlugin.filter_row`), ``int(score(state, pod, [row.node])[0])``."""
+        :meth:`FilterPlugin.filter_row`), ``int(score(state, pod, [row.node])[0])``.
+        The default: the function of :meth:`score_code` when the plugin has one."""
+        code = self.score_code(state, pod)
+        return row_function(code) if code is not None else None
+
+    def score_code(self, state: ClusterState, pod: PodInfo) -> RowCode | None:
+        """Optional: :meth:`score_row` as :class:`RowCode` (``result`` an int); see
+        :meth:`FilterPlugin.filter_code`."""
         return None
 
     def normalize(self, pod: PodInfo, scores: np.ndarray) -> np.ndarray:

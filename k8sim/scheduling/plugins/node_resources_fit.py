@@ -40,7 +40,6 @@ A ``pods`` entry in ``resources`` is skipped by every strategy, as upstream
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
@@ -53,8 +52,8 @@ from k8sim.scheduling.plugins.base import (
     UNSCHEDULABLE,
     UNSCHEDULABLE_AND_UNRESOLVABLE,
     FilterPlugin,
-    NodeRow,
     NodeStatus,
+    RowCode,
     ScorePlugin,
 )
 
@@ -323,27 +322,11 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         # The columns first (a small copy), then the pod's rows.
         return (state.nodes.free.take(nodes, axis=1)[pod.requested_rows] >= pod.req_col).all(axis=0)
 
-    def filter_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], bool]:
-        # filter()'s comparisons on Python ints for one node's row; three rows (cpu, memory, pods:
-        # every pod asks for one pod) unrolled.
-        need = [(int(r), int(pod.requests[r])) for r in pod.requested_rows]
-        if len(need) == 3:
-            (r0, q0), (r1, q1), (r2, q2) = need
-
-            def fits3(row: NodeRow) -> bool:
-                f = row.free
-                return f[r0] >= q0 and f[r1] >= q1 and f[r2] >= q2
-
-            return fits3
-
-        def fits(row: NodeRow) -> bool:
-            f = row.free
-            for r, q in need:
-                if f[r] < q:
-                    return False
-            return True
-
-        return fits
+    def filter_code(self, state: ClusterState, pod: PodInfo) -> RowCode:
+        # filter()'s comparisons on Python ints for one node, unrolled over the pod's
+        # requested rows (cpu, memory, pods: every pod asks for one pod).
+        need = [f"free[{int(r)}] >= {int(pod.requests[r])}" for r in pod.requested_rows]
+        return RowCode(f"result = {' and '.join(need) or 'True'}\n", {})
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -431,36 +414,33 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             weight_sum += np.where(has, weight, 0)
         return np.where(weight_sum > 0, total // np.maximum(weight_sum, 1), 0)
 
-    def score_row(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeRow], int] | None:
-        """score() for one node's :class:`NodeRow`: the same integer steps on Python ints."""
+    def score_code(self, state: ClusterState, pod: PodInfo) -> RowCode | None:
+        """score() for one node: the same integer steps on Python ints (a node without
+        cpu or memory goes to score() itself)."""
         if self.strategy == "RequestedToCapacityRatio" or self._cpu_mem_weights is None:
             return None
         w_cpu, w_mem = self._cpu_mem_weights
-        w_sum = w_cpu + w_mem
-        p_cpu, p_mem = int(pod.nonzero[0]), int(pod.nonzero[1])
-        least = self.strategy == "LeastAllocated"
-        general = self.score
-
-        def one(row: NodeRow) -> int:
-            alloc = row.alloc
-            a_cpu, a_mem = alloc[0], alloc[1]
-            if a_cpu <= 0 or a_mem <= 0:
-                return int(general(state, pod, np.array([row.node]))[0])
-            used = row.nonzero
-            r_cpu, r_mem = used[0] + p_cpu, used[1] + p_mem
-            if least:
-                s_cpu = (a_cpu - r_cpu) * MAX_NODE_SCORE // a_cpu
-                s_mem = (a_mem - r_mem) * MAX_NODE_SCORE // a_mem
-                if s_cpu < 0:
-                    s_cpu = 0
-                if s_mem < 0:
-                    s_mem = 0
-            else:
-                s_cpu = (r_cpu if r_cpu < a_cpu else a_cpu) * MAX_NODE_SCORE // a_cpu
-                s_mem = (r_mem if r_mem < a_mem else a_mem) * MAX_NODE_SCORE // a_mem
-            return (s_cpu * w_cpu + s_mem * w_mem) // w_sum
-
-        return one
+        if self.strategy == "LeastAllocated":
+            steps = (f"    s_cpu = (a_cpu - r_cpu) * {MAX_NODE_SCORE} // a_cpu\n"
+                     f"    s_mem = (a_mem - r_mem) * {MAX_NODE_SCORE} // a_mem\n"
+                     "    if s_cpu < 0:\n"
+                     "        s_cpu = 0\n"
+                     "    if s_mem < 0:\n"
+                     "        s_mem = 0\n")
+        else:
+            steps = (f"    s_cpu = (r_cpu if r_cpu < a_cpu else a_cpu) * {MAX_NODE_SCORE} // a_cpu\n"
+                     f"    s_mem = (r_mem if r_mem < a_mem else a_mem) * {MAX_NODE_SCORE} // a_mem\n")
+        source = ("a_cpu = alloc[0]\n"
+                  "a_mem = alloc[1]\n"
+                  "if a_cpu <= 0 or a_mem <= 0:\n"
+                  "    result = general(node)\n"
+                  "else:\n"
+                  f"    r_cpu = nonzero[0] + {int(pod.nonzero[0])}\n"
+                  f"    r_mem = nonzero[1] + {int(pod.nonzero[1])}\n"
+                  f"{steps}"
+                  f"    result = (s_cpu * {w_cpu} + s_mem * {w_mem}) // {w_cpu + w_mem}\n")
+        score = self.score
+        return RowCode(source, {"general": lambda node: int(score(state, pod, np.array([node]))[0])})
 
     def _requested_to_capacity_ratio(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         """Upstream ``buildRequestedToCapacityRatioScorerFunction`` over the candidates."""
