@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ROW_COLUMNS, NodeRow, RowCode, ScorePlugin
+from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ROW_COLUMNS, NodeRow, RowCode, ScorePlugin, make_function
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -134,9 +134,10 @@ class Entry:
         #: True entries of ``mask`` (-1: not counted since it last changed).
         self.count = -1
         #: The shape's fused update of a few changed nodes (:func:`_make_kernel`), or
-        #: None (then :func:`_update_few`); valid for the node columns ``kernel_of``.
+        #: None (then :func:`_update_few`); valid for the node columns ``kernel_of``
+        #: (None: to be made at the next such update, which a shape seen once never has).
         self.kernel: Callable[[Any, int], tuple[int, bool]] | None = None
-        self.kernel_of: tuple[np.ndarray, ...] = ()
+        self.kernel_of: tuple[np.ndarray, ...] | None = None
 
     def nbytes(self) -> int:
         raw = sum(a.nbytes for a in (self.raw or {}).values() if a is not None)
@@ -270,7 +271,6 @@ class ShapeCaches:
         e.static_scores, e.usage_scores = [], []
         _unfuse(e)
         e.uniform, e.memo = {}, {}
-        _make_kernel(e, state, pod)
 
     def _update(self, e: Entry, state: ClusterState, pod: PodInfo) -> bool:
         """Recompute the changed nodes; False if the entry must be rebuilt instead."""
@@ -288,7 +288,7 @@ class ShapeCaches:
             if used is not None and len(used) <= FEW_NODES:
                 self.updates += 1
                 self.few_updates += 1
-                self._few(e, state, set(used))
+                self._few(e, state, pod, set(used))
                 e.position = end
                 return True
         used = usage_journal.since(e.position[0])
@@ -322,7 +322,7 @@ class ShapeCaches:
         if len(changed) > limit:
             return False
         if len(changed) <= FEW_NODES and e.filter_ones is not None and (raw is None or e.score_ones is not None):
-            self._few(e, state, changed)
+            self._few(e, state, pod, changed)
             self.few_updates += 1
             e.position = end
             return True
@@ -363,13 +363,17 @@ class ShapeCaches:
         e.position = end
         return True
 
-    def _few(self, e: Entry, state: ClusterState, changed: set[int]) -> None:
+    def _few(self, e: Entry, state: ClusterState, pod: PodInfo, changed: set[int]) -> None:
         """Bring the usage part of ``e`` up to date for a few changed nodes: the entry's
         fused kernel when it has one for these node columns, else :func:`_update_few`."""
+        nodes = state.nodes
+        of = e.kernel_of
+        if of is None:
+            _make_kernel(e, state, pod)
+            of = e.kernel_of
         kernel = e.kernel
         if kernel is not None:
-            nodes = state.nodes
-            of = e.kernel_of
+            assert of is not None
             if (of[0] is nodes.free and of[1] is nodes.requested and of[2] is nodes.alloc
                     and of[3] is nodes.nonzero_requested):
                 count, done = kernel(changed, e.count)
@@ -380,7 +384,8 @@ class ShapeCaches:
                 # now on; the general path redoes these nodes (the same values).
                 _unfuse(e)
             else:
-                e.kernel = None
+                e.kernel, e.kernel_of = None, None
+                return self._few(e, state, pod, changed)
         _update_few(e, state, self.rows(state), changed)
 
     @staticmethod
@@ -461,7 +466,7 @@ class ShapeCaches:
                 e.fused_static.append((kept.data, w))
         e.uniform = {i: 0 for i, _ in e.static_scores if i not in e.fused}
         _find_uniform(e)
-        _make_kernel(e, state, pod)
+        e.kernel, e.kernel_of = None, None  # remade with the scores
         self._trim(state)
         return raw
 
@@ -573,7 +578,7 @@ def _unfuse(e: Entry) -> None:
     e.fused_total = np.zeros(0, dtype=np.int64)
     e.fused_view = None
     e.rest = None
-    e.kernel = None  # it wrote the fused sum
+    e.kernel, e.kernel_of = None, None  # it wrote the fused sum: remade without
 
 
 def _find_uniform(e: Entry) -> None:
@@ -631,16 +636,27 @@ class _Rename(ast.NodeTransformer):
         return node
 
 
-def _fuse(code: RowCode, prefix: str, result_name: str, namespace: dict[str, Any]) -> tuple[list[str], dict[str, tuple[str, int]]]:
+#: :func:`_fuse`'s renamed statements and columns, by source, prefix, result and names.
+_FUSED: dict[tuple[str, str, str, tuple[str, ...]], tuple[list[str], dict[str, tuple[str, int]]]] = {}
+
+
+def _fuse(code: RowCode, prefix: str, result_name: str,
+          namespace: dict[str, Any]) -> tuple[list[str], dict[str, tuple[str, int]]]:
     """``code``'s statements renamed for the kernel (see :class:`_Rename`), its names
     added to ``namespace``; and the node columns it reads."""
-    tree = ast.parse(code.source)
-    assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    rename = _Rename(prefix, result_name, assigned | set(code.names))
-    tree = ast.fix_missing_locations(rename.visit(tree))
+    key = (code.source, prefix, result_name, tuple(sorted(code.names)))
+    done = _FUSED.get(key)
+    if done is None:
+        tree = ast.parse(code.source)
+        assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        rename = _Rename(prefix, result_name, assigned | set(code.names))
+        tree = ast.fix_missing_locations(rename.visit(tree))
+        if len(_FUSED) >= 1024:
+            _FUSED.clear()
+        done = _FUSED[key] = (ast.unparse(tree).splitlines(), rename.columns)
     for name, value in code.names.items():
         namespace[prefix + name] = value
-    return ast.unparse(tree).splitlines(), rename.columns
+    return done
 
 
 #: The NodeTable attribute behind each RowCode column.
@@ -659,7 +675,7 @@ def _make_kernel(e: Entry, state: ClusterState, pod: PodInfo) -> None:
     fused plugin scored a node outside ``[0, MAX_NODE_SCORE]``; the caller then unfuses
     the entry and runs :func:`_update_few` over the same nodes, which redoes them."""
     e.kernel = None
-    e.kernel_of = ()
+    e.kernel_of = ()  # none (until the entry changes)
     filters: list[RowCode] = []
     for f in e.usage_filters:
         code = f.filter_code(state, pod)
@@ -743,7 +759,6 @@ def _make_kernel(e: Entry, state: ClusterState, pod: PodInfo) -> None:
         return
     namespace["static"], namespace["usage"], namespace["mask"] = (
         e.mask_static.data, e.mask_usage.data, e.mask.data)
-    text = "def kernel(changed, count):\n    for node in changed:\n" + "\n".join(lines) + "\n    return count, True\n"
-    exec(compile(text, "<incremental kernel>", "exec"), namespace)  # noqa: S102 - the plugins' own RowCode
-    e.kernel = namespace["kernel"]
+    text = "def fn(changed, count):\n    for node in changed:\n" + "\n".join(lines) + "\n    return count, True\n"
+    e.kernel = make_function(text, namespace)
     e.kernel_of = (nodes.free, nodes.requested, nodes.alloc, nodes.nonzero_requested)

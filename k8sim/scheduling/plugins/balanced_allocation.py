@@ -121,14 +121,15 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
                   "if a_cpu <= 0 or a_mem <= 0:\n"
                   "    result = general(node)\n"
                   "else:\n"
-                  f"    f_cpu = float(requested[0] + {int(pod.requests[0])}) / float(a_cpu)\n"
-                  f"    f_mem = float(requested[1] + {int(pod.requests[1])}) / float(a_mem)\n"
+                  "    f_cpu = float(requested[0] + q_cpu) / float(a_cpu)\n"
+                  "    f_mem = float(requested[1] + q_mem) / float(a_mem)\n"
                   "    f_cpu = f_cpu if f_cpu <= 1.0 else 1.0\n"
                   "    f_mem = f_mem if f_mem <= 1.0 else 1.0\n"
                   "    std = abs((f_cpu - f_mem) / 2)\n"
                   f"    result = int((1.0 - std) * {float(MAX_NODE_SCORE)!r})\n")
         score = self.score
-        return RowCode(source, {"general": lambda node: int(score(state, pod, np.array([node]))[0])})
+        return RowCode(source, {"general": lambda node: int(score(state, pod, np.array([node]))[0]),
+                                "q_cpu": int(pod.requests[0]), "q_mem": int(pod.requests[1])})
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         nodes = state.nodes

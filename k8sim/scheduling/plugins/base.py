@@ -83,15 +83,30 @@ class RowCode(NamedTuple):
 
 def row_function(code: RowCode) -> Callable[[NodeRow], Any]:
     """The function ``(row) -> result`` that runs ``code`` on one :class:`NodeRow`."""
-    body = "\n".join("    " + line for line in code.source.splitlines())
-    text = ("def one(row):\n"
-            "    node, free, requested, alloc, nonzero = row\n"
-            f"{body}\n"
-            "    return result\n")
-    namespace = dict(code.names)
-    exec(compile(text, f"<row code {id(code):x}>", "exec"), namespace)  # noqa: S102 - source of the plugins' own
-    fn: Callable[[NodeRow], Any] = namespace["one"]
-    return fn
+    body = "".join("    " + line + "\n" for line in code.source.splitlines())
+    text = "def fn(row):\n    node, free, requested, alloc, nonzero = row\n" + body + "    return result\n"
+    return make_function(text, code.names)
+
+
+#: Compiled factories of :func:`make_function`, by source and names.
+_FACTORIES: dict[tuple[str, tuple[str, ...]], Callable[..., Any]] = {}
+
+
+def make_function(text: str, names: dict[str, Any]) -> Callable[..., Any]:
+    """The function ``fn`` that ``text`` defines, its free names bound to ``names`` (as
+    closure variables). Compiled once per text and set of names: shapes differ in the
+    values only, so a shape seen once costs a call, not a compilation."""
+    keys = tuple(sorted(names))
+    factory = _FACTORIES.get((text, keys))
+    if factory is None:
+        inner = "".join("    " + line + "\n" for line in text.splitlines())
+        source = f"def factory({', '.join(keys)}):\n{inner}    return fn\n"
+        namespace: dict[str, Any] = {}
+        exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - k8sim's and its plugins' own code
+        if len(_FACTORIES) >= 1024:
+            _FACTORIES.clear()
+        factory = _FACTORIES[(text, keys)] = namespace["factory"]
+    return factory(*[names[k] for k in keys])
 
 
 @dataclass(frozen=True)

@@ -325,8 +325,9 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     def filter_code(self, state: ClusterState, pod: PodInfo) -> RowCode:
         # filter()'s comparisons on Python ints for one node, unrolled over the pod's
         # requested rows (cpu, memory, pods: every pod asks for one pod).
-        need = [f"free[{int(r)}] >= {int(pod.requests[r])}" for r in pod.requested_rows]
-        return RowCode(f"result = {' and '.join(need) or 'True'}\n", {})
+        rows = [int(r) for r in pod.requested_rows]
+        need = " and ".join(f"free[{r}] >= q{r}" for r in rows) or "True"
+        return RowCode(f"result = {need}\n", {f"q{r}": int(pod.requests[r]) for r in rows})
 
     def reasons(self, state: ClusterState, pod: PodInfo, rejected: np.ndarray) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -435,12 +436,13 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
                   "if a_cpu <= 0 or a_mem <= 0:\n"
                   "    result = general(node)\n"
                   "else:\n"
-                  f"    r_cpu = nonzero[0] + {int(pod.nonzero[0])}\n"
-                  f"    r_mem = nonzero[1] + {int(pod.nonzero[1])}\n"
+                  "    r_cpu = nonzero[0] + p_cpu\n"
+                  "    r_mem = nonzero[1] + p_mem\n"
                   f"{steps}"
                   f"    result = (s_cpu * {w_cpu} + s_mem * {w_mem}) // {w_cpu + w_mem}\n")
         score = self.score
-        return RowCode(source, {"general": lambda node: int(score(state, pod, np.array([node]))[0])})
+        return RowCode(source, {"general": lambda node: int(score(state, pod, np.array([node]))[0]),
+                                "p_cpu": int(pod.nonzero[0]), "p_mem": int(pod.nonzero[1])})
 
     def _requested_to_capacity_ratio(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         """Upstream ``buildRequestedToCapacityRatioScorerFunction`` over the candidates."""
