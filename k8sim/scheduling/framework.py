@@ -161,6 +161,9 @@ class Profile:
         # The entry the last mask came from, and its shape (for the scores of that cycle).
         self._entry: Entry | None = None
         self._entry_pod: PodInfo | None = None
+        # arange(N) for the sampling, and numFeasibleNodesToFind(N) (see _sample).
+        self._indices = np.zeros(0, dtype=np.intp)
+        self._want, self._want_for, self._want_n = 0, -1, -1
 
     def set_handle(self, handle: Any) -> None:
         """Give every plugin of the profile the run's framework handle
@@ -267,17 +270,31 @@ class Profile:
         the number of True in ``mask`` when known (-1: counted here)."""
         n = mask.size
         self.last_visited = n
-        want = num_feasible_nodes_to_find(n, self.percentage)
+        indices = self._indices
+        if indices.size != n:
+            # 0..n-1, read-only: the sample is cut from it (views when every node passes).
+            indices = self._indices = np.arange(n)
+            indices.flags.writeable = False
+        if self._want_for != self.percentage or self._want_n != n:
+            self._want = num_feasible_nodes_to_find(n, self.percentage)
+            self._want_for, self._want_n = self.percentage, n
+        want = self._want
         if count < 0:
             count = int(np.count_nonzero(mask))
         if count <= want:
             return mask.nonzero()[0]
         start = self.next_start_node_index
-        # Expected span of `want` feasible nodes, plus a margin; windows double after.
-        step = want * n // count + 64
-        chosen = _first_true(mask, start, n, want, step)
-        if chosen.size < want:
-            chosen = np.concatenate((chosen, _first_true(mask, 0, start, want - chosen.size, step)))
+        if count == n:
+            # Every node passes: upstream's findNodesThatPassFilters visits exactly the
+            # `want` nodes from the start index on, all feasible.
+            end = start + want
+            chosen = indices[start:end] if end <= n else np.concatenate((indices[start:], indices[:end - n]))
+        else:
+            # Expected span of `want` feasible nodes, plus a margin; windows double after.
+            step = want * n // count + 64
+            chosen = _first_true(mask, indices, start, n, want, step)
+            if chosen.size < want:
+                chosen = np.concatenate((chosen, _first_true(mask, indices, 0, start, want - chosen.size, step)))
         processed = (int(chosen[-1]) - start) % n + 1
         self.last_visited = processed
         self.next_start_node_index = (start + processed) % n
@@ -554,18 +571,19 @@ def _lemire_draw(rng: np.random.Generator) -> Any:
         return None
 
 
-def _first_true(mask: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.ndarray:
+def _first_true(mask: np.ndarray, indices: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.ndarray:
     """The first ``k`` indices in ``[lo, hi)`` where ``mask`` is True (fewer if there are
-    not that many), ascending; windows of ``step`` nodes, doubling."""
+    not that many), ascending; windows of ``step`` nodes, doubling. ``indices`` is
+    ``arange(mask.size)``: a window's indices are selected from it by the mask (one
+    numpy call, where nonzero and a shift are two)."""
     parts = []
     got = 0
     while lo < hi and got < k:
         end = lo + step
         if end > hi:
             end = hi
-        idx = mask[lo:end].nonzero()[0]
+        idx = indices[lo:end][mask[lo:end]]
         if idx.size:
-            idx += lo  # a fresh array: shifted in place
             parts.append(idx)
             got += idx.size
         lo = end

@@ -44,7 +44,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, ROW_COLUMNS, NodeRow, RowCode, ScorePlugin, make_function
+from k8sim.scheduling.plugins.base import (
+    MAX_NODE_SCORE,
+    ROW_COLUMNS,
+    NodeRow,
+    RowCode,
+    ScorePlugin,
+    make_function,
+)
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
