@@ -164,6 +164,9 @@ class Profile:
         # arange(N) for the sampling, and numFeasibleNodesToFind(N) (see _sample).
         self._indices = np.zeros(0, dtype=np.intp)
         self._want, self._want_for, self._want_n = 0, -1, -1
+        # The last sample when it was the nodes start.. of one window, and start: the
+        # scores then copy a slice of the cached totals instead of gathering them.
+        self._window: tuple[np.ndarray, int] | None = None
 
     def set_handle(self, handle: Any) -> None:
         """Give every plugin of the profile the run's framework handle
@@ -288,7 +291,13 @@ class Profile:
             # Every node passes: upstream's findNodesThatPassFilters visits exactly the
             # `want` nodes from the start index on, all feasible.
             end = start + want
-            chosen = indices[start:end] if end <= n else np.concatenate((indices[start:], indices[:end - n]))
+            if end <= n:
+                chosen = indices[start:end]
+                self._window = (chosen, start)
+                self.last_visited = want
+                self.next_start_node_index = end % n
+                return chosen
+            chosen = np.concatenate((indices[start:], indices[:end - n]))
         else:
             # Expected span of `want` feasible nodes, plus a margin; windows double after.
             step = want * n // count + 64
@@ -327,8 +336,9 @@ class Profile:
                 return Decision(int(candidates[self.node_priority.best(candidates)]), k)
             return Decision(int(candidates[self.rng.integers(k)]), k)
         totals, per_plugin = self.weighted_scores(state, pod, candidates)
-        # argmax and one comparison: cheaper than a max reduction at these sizes.
-        best = (totals == totals.item(int(totals.argmax()))).nonzero()[0]
+        # argmax and one comparison: cheaper than a max reduction at these sizes (and
+        # against the numpy scalar: cheaper than against a Python int).
+        best = (totals == totals[totals.argmax()]).nonzero()[0]
         if best.size == 1:
             pick = best[0]
         elif self.node_priority is not None:
@@ -370,7 +380,11 @@ class Profile:
         if fast and entry is not None and entry.fused:
             # The fused plugins' weighted sum first (int64 sums do not depend on order),
             # then the others only (kept per entry while its fused set stays).
-            total = entry.fused_total[candidates]
+            window = self._window
+            if window is not None and window[0] is candidates:
+                total = entry.fused_total[window[1]:window[1] + candidates.size].copy()
+            else:
+                total = entry.fused_total[candidates]
             rest = entry.rest
             if rest is None:
                 fused = entry.fused
@@ -389,7 +403,9 @@ class Profile:
                         continue  # in the total already
                     value = entry.uniform.get(i)
                     if value is not None:
-                        term = self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
+                        term = entry.memo.get((i, candidates.size), _MISSING)
+                        if term is _MISSING:
+                            term = self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
                         if term is not None:
                             total += term
                         continue
@@ -503,6 +519,9 @@ class NodePriority:
             self.values = np.concatenate([self.values, self.rng.random(max(top - self.values.size, 1024))])
         return int(np.argmax(self.values[nodes]))
 
+
+#: A value no cache holds.
+_MISSING: Any = object()
 
 #: Per bit generator (by id; the generator is kept with it, so the id is not reused):
 #: the generator and its draw function, or None when only ``integers`` will do.

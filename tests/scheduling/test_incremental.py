@@ -357,7 +357,7 @@ def test_sampling_matches_the_rotated_list_at_every_start():
     sim = _churn_cluster("kube-default")
     profile = next(iter(sim.profiles.values()))
     rng = np.random.default_rng(1)
-    for n, density in ((150, 0.9), (150, 0.05), (1000, 0.5), (1000, 0.01), (3000, 0.97)):
+    for n, density in ((150, 0.9), (150, 0.05), (1000, 0.5), (1000, 0.01), (3000, 0.97), (3000, 1.0), (150, 1.0)):
         profile.percentage = 0
         mask = rng.random(n) < density
         feasible = np.flatnonzero(mask)
@@ -372,6 +372,7 @@ def test_sampling_matches_the_rotated_list_at_every_start():
             rotated = [*feasible[feasible >= start].tolist(), *feasible[feasible < start].tolist()]
             assert got.tolist() == rotated[:want]
             assert profile.next_start_node_index == (rotated[want - 1] + 1) % n
+            assert profile.last_visited == (rotated[want - 1] - start) % n + 1
 
 
 # -- the journal and the bounds ---------------------------------------------------------
