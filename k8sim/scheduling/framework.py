@@ -26,6 +26,7 @@ and the decisions are the same as with the caches off.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +168,8 @@ class Profile:
         # The last sample when it was the nodes start.. of one window, and start: the
         # scores then copy a slice of the cached totals instead of gathering them.
         self._window: tuple[np.ndarray, int] | None = None
+        # The tie-break stream and its draw function (_drawer).
+        self._draw: tuple[np.random.Generator, Callable[[int], int]] | None = None
 
     def set_handle(self, handle: Any) -> None:
         """Give every plugin of the profile the run's framework handle
@@ -335,7 +338,7 @@ class Profile:
             if self.node_priority is not None:
                 return Decision(int(candidates[self.node_priority.best(candidates)]), k)
             return Decision(int(candidates[self.rng.integers(k)]), k)
-        totals, per_plugin = self.weighted_scores(state, pod, candidates)
+        totals, per_plugin = self.weighted_scores(state, pod, candidates, shared=True)
         # argmax and one comparison: cheaper than a max reduction at these sizes (and
         # against the numpy scalar: cheaper than against a Python int).
         best = (totals == totals[totals.argmax()]).nonzero()[0]
@@ -344,7 +347,12 @@ class Profile:
         elif self.node_priority is not None:
             pick = best[self.node_priority.best(candidates[best])]
         else:
-            pick = best[tie_break(self.rng, best.size)]
+            # tie_break(self.rng, size), its draw function kept per profile.
+            size = best.size
+            draw = self._draw
+            if draw is None or draw[0] is not self.rng:
+                draw = self._draw = (self.rng, _drawer(self.rng))
+            pick = best[draw[1](size) if size <= _UINT32 else int(self.rng.integers(size))]
         if self.record:
             return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
         return Decision(int(candidates[pick]), k)
@@ -368,9 +376,13 @@ class Profile:
         return Decision(first, int(mask.sum()))
 
     def weighted_scores(
-        self, state: ClusterState, pod: PodInfo, candidates: np.ndarray
+        self, state: ClusterState, pod: PodInfo, candidates: np.ndarray, shared: bool = False
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The weighted totals of the candidates, and the normalised scores per plugin
+        when recorded. ``shared``: the totals may be a view of a cache (to be read
+        before the next cycle, never written), as the cycle itself reads them."""
         per_plugin: dict[str, np.ndarray] = {}
+        view = False  # total is a view of the entry's fused totals (not to be written)
         raw = None
         entry = self._entry
         if entry is not None and self.incremental and pod is self._entry_pod and self.caches.current(entry, state):
@@ -382,7 +394,8 @@ class Profile:
             # then the others only (kept per entry while its fused set stays).
             window = self._window
             if window is not None and window[0] is candidates:
-                total = entry.fused_total[window[1]:window[1] + candidates.size].copy()
+                total = entry.fused_total[window[1]:window[1] + candidates.size]
+                view = True
             else:
                 total = entry.fused_total[candidates]
             rest = entry.rest
@@ -407,7 +420,10 @@ class Profile:
                         if term is _MISSING:
                             term = self._uniform_term(entry, pod, i, plugin, weight, value, candidates.size)
                         if term is not None:
-                            total += term
+                            if view:
+                                total, view = total + term, False
+                            else:
+                                total += term
                         continue
                 scores = cached[candidates]
             elif not plugin.pre_score(state, pod):
@@ -416,9 +432,14 @@ class Profile:
                 scores = plugin.score(state, pod, candidates)
             s = plugin.normalize(pod, scores)
             check_score_range(s, plugin.name)
-            total += s * weight
+            if view:
+                total, view = total + s * weight, False
+            else:
+                total += s * weight
             if self.record:
                 per_plugin[plugin.name] = s
+        if view and not shared:
+            total = total.copy()
         return total, per_plugin
 
     @staticmethod
@@ -540,16 +561,24 @@ def tie_break(rng: np.random.Generator, k: int) -> int:
     interface). It is used only after a self-check on copies of the generator gives
     ``integers``' values and end state for a range of ``k``; otherwise, and for larger
     ``k``, ``rng.integers`` itself is called."""
+    if k > _UINT32:
+        return int(rng.integers(k))
+    return _drawer(rng)(k)
+
+
+def _drawer(rng: np.random.Generator) -> Callable[[int], int]:
+    """:func:`tie_break` for ``rng`` as a function of ``k <= 2**32 - 1``: the Lemire draw
+    (kept per bit generator), or ``rng.integers`` when the self-check failed."""
     bg = rng.bit_generator
     kept = _DRAWS.get(id(bg))
     if kept is None or kept[0] is not bg:
         if len(_DRAWS) >= 64:
             _DRAWS.clear()
         kept = _DRAWS[id(bg)] = (bg, _lemire_draw(rng))
-    draw = kept[1]
-    if draw is None or k > _UINT32:
-        return int(rng.integers(k))
-    return int(draw(k))
+    draw: Callable[[int], int] | None = kept[1]
+    if draw is None:
+        return lambda k: int(rng.integers(k))
+    return draw
 
 
 def _lemire(next_uint32: Any, state: Any) -> Any:
