@@ -81,6 +81,10 @@ ROWS_KEPT = 64
 MIN_SHAPES, MAX_SHAPES = 8, 4096
 
 
+#: ``Entry.filter_ones`` not made yet (never mutated).
+_UNMADE: list[Callable[[NodeRow], bool]] = []
+
+
 class Entry:
     """The cached state of one pod shape (see the module docstring).
 
@@ -271,8 +275,7 @@ class ShapeCaches:
         e.mask = mask_static & mask_usage
         e.views = None
         e.count = -1
-        filter_ones = [_filter_row(state, pod, f) for f in e.usage_filters]
-        e.filter_ones = [f for f in filter_ones if f is not None] if None not in filter_ones else None
+        e.filter_ones = _UNMADE  # made at the first update: a shape seen once makes none
         e.score_ones = None
         e.raw = None  # scores are rebuilt at the next scoring cycle that wants them
         e.static_scores, e.usage_scores = [], []
@@ -288,6 +291,9 @@ class ShapeCaches:
             return e.n == nodes.n
         if e.n != nodes.n:
             return False
+        if e.filter_ones is _UNMADE:
+            filter_ones = [_filter_row(state, pod, f) for f in e.usage_filters]
+            e.filter_ones = [f for f in filter_ones if f is not None] if None not in filter_ones else None
         if e.position[1] == end[1] and e.filter_ones is not None and (e.raw is None or e.score_ones is not None):
             # The common case, binds and releases only and a few of them: straight to
             # _update_few (the general steps below would take the same path).
