@@ -18,7 +18,11 @@ and brings them up to date from the cluster's journals
 the shape's last cycle are recomputed by the usage-reading plugins, the nodes updated
 (Ready, cordon, labels, taints, removal) by all of them. A changed node count, a
 journal that no longer reaches back far enough or more changed nodes than an eighth of
-the cluster rebuild the entry from scratch.
+the cluster rebuild the entry from scratch. A few changed nodes (:data:`FEW_NODES`) are
+recomputed in plain Python: by one generated function per shape that inlines the
+plugins' one-node source (:class:`~k8sim.scheduling.plugins.base.RowCode`,
+:func:`_make_kernel`) when every usage-reading plugin of the shape gives one, else by
+the plugins' one-node functions (:func:`_update_few`).
 
 Everything else runs each cycle as before: the filters and scores that are not
 node-local (PodTopologySpread, InterPodAffinity, the volume plugins, ImageLocality,
