@@ -181,8 +181,13 @@ def build_pods(
     options: TraceOptions | None,
     rng: np.random.Generator | None,
     report: TraceReport,
+    owned: bool = False,
 ) -> pd.DataFrame:
     """Window, sample, scale and type an intermediate frame (see :data:`RAW_COLUMNS`).
+
+    ``owned``: the numpy columns of ``raw`` were made for this call and nothing else
+    refers to them, so a column that needs no change (int64 already, float64 with a
+    time scale of 1) becomes the frame's column as it is instead of a copy of it.
 
     Raises :class:`TraceError` when no row survived parsing, or the window is empty.
     """
@@ -192,9 +197,16 @@ def build_pods(
     if len(raw) == 0:
         raise no_rows_error(file, report)
 
-    arrival = raw["arrival"].to_numpy(dtype=float)
+    def column(name: str) -> np.ndarray:
+        # ``to_numpy`` gives a read-only view of the frame's array; the array itself
+        # (writeable) when it is the caller's to give away.
+        return np.asarray(raw[name].array) if owned else raw[name].to_numpy()
+
+    raw_arrival = column("arrival")
+    arrival = np.asarray(raw_arrival, dtype=float)
     end = raw["end"].to_numpy(dtype=float)
-    duration = raw["duration"].to_numpy(dtype=float)
+    duration = np.asarray(column("duration"), dtype=float)
+    raw_duration = duration
     lo = options.start_s if options.start_s is not None else 0.0
     hi = options.end_s if options.end_s is not None else np.inf
 
@@ -253,7 +265,7 @@ def build_pods(
     # (numpy releases the GIL) while this one takes the text columns.
     integer = (("cpu_milli", rs, True), ("memory_bytes", rs, True), ("gpu_count", None, False),
                ("gpu_milli", None, True), ("priority", None, False))
-    sources = {name: raw[name].to_numpy() for name, _, _ in integer}
+    sources = {name: column(name) for name, _, _ in integer}
 
     def number(spec: tuple[str, float | None, bool]) -> np.ndarray:
         name, scale, rounded = spec
@@ -262,8 +274,11 @@ def build_pods(
                 and (not len(column) or max(-int(column.min()), int(column.max())) <= 2**53)):
             # Integers that doubles hold exactly (a constant default, say): what the
             # round trip through float64 below would give, without it. (A copy: the
-            # frame's columns are its own and writeable, ``raw``'s are read-only views.)
-            return column.copy() if idx is None else column[idx]
+            # frame's columns are its own and writeable, ``raw``'s are read-only views,
+            # unless they are ``owned``.)
+            if idx is None:
+                return column if owned else column.copy()
+            return column[idx]
         values = np.asarray(column, dtype=float) if idx is None else np.asarray(column[idx], dtype=float)
         fresh = idx is not None
         if scale is not None and scale != 1.0:  # (x * 1.0 is x)
@@ -280,8 +295,8 @@ def build_pods(
     frame = pd.DataFrame(
         {
             "id": texts["id"],
-            "arrival_s": arrival * options.time_scale,
-            "duration_s": duration * options.time_scale,
+            "arrival_s": _scaled(arrival, options.time_scale, owned or arrival is not raw_arrival),
+            "duration_s": _scaled(duration, options.time_scale, owned or duration is not raw_duration),
             "cpu_milli": ints["cpu_milli"],
             "memory_bytes": ints["memory_bytes"],
             "gpu_count": ints["gpu_count"],
@@ -299,6 +314,14 @@ def build_pods(
     report.clipped_start = int(frame["clipped_start"].sum())
     report.clipped_end = int(frame["clipped_end"].sum())
     return validate_pods(frame)
+
+
+def _scaled(values: np.ndarray, scale: float, own: bool) -> np.ndarray:
+    """``values * scale``, as a new array unless ``values`` is ``own`` (nothing else
+    refers to it) and the scale is 1 (``x * 1.0`` is ``x``, NaN and -0.0 included)."""
+    if own and scale == 1.0:
+        return values
+    return values * scale
 
 
 def _int64(values: np.ndarray, file: str, column: str) -> np.ndarray:
