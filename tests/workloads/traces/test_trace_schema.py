@@ -278,3 +278,28 @@ def test_build_pods_integer_columns_given_as_int64() -> None:
         assert pods[col].dtype != object
     pods.loc[0, "priority"] = 4  # writeable in place (no "assignment destination is read-only")
     assert raw["priority"].tolist() == [-7, 0, 9]
+
+
+def test_build_pods_owned_columns_are_handed_over() -> None:
+    """``owned=True``: columns that need no change (int64, float64 at time scale 1)
+    become the frame's own, without a copy, and stay writeable; the values are those of
+    ``owned=False``, which copies them (the caller keeps its arrays)."""
+    from k8sim.workloads.traces.build import build_pods, raw_frame
+
+    def make() -> tuple[dict[str, np.ndarray], object]:
+        cols = {"arrival": np.array([0.0, 1.0, 2.0]), "duration": np.array([5.0, 2.0, 1.5]),
+                "cpu_milli": np.array([1, 2, 3], dtype=np.int64)}
+        return cols, raw_frame(3, id=pa.array(["a", "b", "c"]), end=np.array([5.0, 3.0, 3.5]),
+                               memory_bytes=np.array([4.0, 5.0, 6.0]), **cols)
+
+    cols, raw = make()
+    copied = build_pods(raw, file="f.csv", options=None, rng=None, report=TraceReport(source="f.csv"))
+    cols_owned, raw_owned = make()
+    owned = build_pods(raw_owned, file="f.csv", options=None, rng=None, report=TraceReport(source="f.csv"),
+                       owned=True)
+    pd.testing.assert_frame_equal(owned, copied)
+    for name, col in (("arrival", "arrival_s"), ("duration", "duration_s"), ("cpu_milli", "cpu_milli")):
+        assert np.shares_memory(np.asarray(owned[col].array), cols_owned[name]), col
+        assert not np.shares_memory(np.asarray(copied[col].array), cols[name]), col
+    owned.loc[0, "cpu_milli"] = 9  # writeable in place
+    assert owned.loc[0, "cpu_milli"] == 9
