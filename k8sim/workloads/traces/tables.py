@@ -785,6 +785,8 @@ def read_table(
 
 _MISSING_WORDS = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"})
 _MISSING_SET = pa.array(sorted(_MISSING_WORDS), type=pa.string())
+#: The missing-value words that are not already the empty string.
+_MISSING_WORDS_SET = pa.array(sorted(_MISSING_WORDS - {""}), type=pa.string())
 #: Plain decimal numbers, which pyarrow and pandas parse to the same double.
 PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
@@ -840,7 +842,10 @@ class RowCheck:
         if isinstance(raw, pa.ChunkedArray):
             raw = raw.combine_chunks()
         if nan_is_empty:
-            raw = pc.if_else(pc.is_in(raw, value_set=_MISSING_SET), "", raw)
+            # (Empty cells stay as they are: only a column holding a word is rewritten.)
+            words = pc.is_in(raw, value_set=_MISSING_WORDS_SET)
+            if words.true_count:
+                raw = pc.if_else(words, "", raw)
         return raw
 
     def missing(self, column: str) -> np.ndarray:

@@ -306,3 +306,17 @@ def test_blocks_read_into_buffers_given_back_unless_still_referred_to(tmp_path):
     assert b"".join(got) == data
     assert reused > 100
     assert all(view.tobytes() == copy for view, copy in held)
+
+
+def test_strings_turn_null_words_into_empty_cells_and_keep_the_rest():
+    # RowCheck.strings: the null words of _MISSING_WORDS become "" (nan_is_empty), every
+    # other cell stays (padding and case included); a column without such a word is
+    # given back as it is.
+    words = ["", "nan", "NaN", "NAN", "null", "NULL", "None", "NA", "x", " nan", "Nan", "na"]
+    table = Table("t.csv", ("a", "b"), {"a": pa.array(words), "b": pa.array(["", "T4", "", "A|B"] * 3)},
+                  np.arange(2, 14))
+    check = RowCheck(table, TraceReport(source="t"))
+    assert check.strings("a").to_pylist() == ["", "", "", "", "", "", "", "", "x", " nan", "Nan", "na"]
+    assert check.strings("a", nan_is_empty=False).to_pylist() == words
+    b = check.strings("b")
+    assert b.to_pylist() == ["", "T4", "", "A|B"] * 3 and b.type == pa.string()
