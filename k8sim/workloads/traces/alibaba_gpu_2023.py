@@ -253,7 +253,7 @@ def read_openb_pods(
     batches: list[DeferredDrops] = []
     trace_end = -np.inf  # the last deletion time of the good rows read so far
     outside = 0
-    tables = iter_tables(path, OPENB_POD_COLUMNS, report, header=True, numbers=_OPENB_NUMBERS,
+    tables = iter_tables(path, OPENB_POD_COLUMNS, report, header=True, numbers=_OPENB_NUMBERS, unread=("pod_phase",),
                          block_size=min(tables_module.DEFAULT_BLOCK_SIZE, _BLOCK_SIZE))
     for drops, part, last in tables.map(work):
         batches.append(drops)
