@@ -140,12 +140,6 @@ def _check_openb_batch(table: Table, drops: DeferredDrops) -> tuple[np.ndarray, 
     return check.ok, numbers, texts
 
 
-def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
-    """The good rows of one batch of an openb pod list, parsed (drops deferred)."""
-    ok, numbers, texts = _check_openb_batch(table, drops)
-    return {**{k: v[ok] for k, v in numbers.items()}, **_texts(ok, texts)}
-
-
 def _texts(ok: np.ndarray, texts: dict[str, pa.Array]) -> dict[str, pa.Array]:
     # In the layout of the pods frame's text columns (large_string): converted here,
     # in the batch's thread, rather than column by column once all are read.
@@ -241,7 +235,7 @@ def read_openb_pods(
         # (In the thread that parsed the batch.)
         drops = DeferredDrops()
         ok, numbers, texts = _check_openb_batch(table, drops)
-        last = float(np.fmax.reduce(numbers["deleted"][ok])) if ok.any() else -np.inf
+        last = float(np.max(numbers["deleted"], where=ok, initial=-np.inf))
         if placed is not None and len(table):
             at = int(table.lines[0])
             n = placed.put(at, ok, numbers)

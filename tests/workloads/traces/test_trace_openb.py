@@ -274,13 +274,14 @@ def test_whole_read_gives_writeable_columns():
 
 def test_blank_lines_past_the_reserved_rows(tmp_path, monkeypatch):
     # The columns are reserved for size // 11 + 2 rows (a row has at least 11 bytes: ten
-    # commas and a line end). 3000 blank lines (one byte each) push the rows' line numbers
-    # past that (file ~ 3000 + 301 * ~55 bytes -> ~1800 reserved; rows on lines 3002...):
-    # those batches keep their rows, and the result is the file's without the blank lines.
+    # commas and a line end). 3000 blank lines (one byte each) after the first 150 rows
+    # push the later rows' line numbers past that (file ~ 3000 + 301 * ~55 bytes -> ~1800
+    # reserved; rows 151... on lines 3152...): the batches before are placed, those after
+    # keep their rows, and the result is the file's without the blank lines.
     monkeypatch.setattr(tables, "DEFAULT_BLOCK_SIZE", 2048)
     lines = SAMPLE.read_text().splitlines(keepends=True)
     blanks = tmp_path / "blanks.csv"
-    blanks.write_text(lines[0] + "\n" * 3000 + "".join(lines[1:]))
+    blanks.write_text("".join(lines[:151]) + "\n" * 3000 + "".join(lines[151:]))
     pods, report = read_openb_pods(blanks)
     expected, expected_report = read_openb_pods(SAMPLE)
     pd.testing.assert_frame_equal(pods, expected)
