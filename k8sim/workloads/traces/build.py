@@ -69,7 +69,10 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
             data[name] = pd.array(pa.repeat(pa.scalar(value, pa.string()), n), dtype="str")
             continue
         if np.ndim(value) == 0:
-            value = np.full(n, value)
+            # (Zeros from fresh pages, which nothing has to write: a default priority of
+            # 0 costs nothing until read.)
+            zero = isinstance(value, int | np.integer) and value == 0  # (not -0.0: a float keeps its sign)
+            value = np.zeros(n, dtype=np.asarray(value).dtype) if zero else np.full(n, value)
         data[name] = np.asarray(value)
     if columns:
         raise TypeError(f"raw_frame: unknown columns {sorted(columns)}")
