@@ -66,7 +66,7 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
             continue
         if isinstance(value, str):
             # Text kept in Arrow memory (what building the pods frame would make of it).
-            data[name] = pd.array(pa.repeat(pa.scalar(value, pa.string()), n), dtype="str")
+            data[name] = pd.array(_repeated_text(value, n), dtype="str")
             continue
         if np.ndim(value) == 0:
             # (Zeros from fresh pages, which nothing has to write: a default priority of
@@ -77,6 +77,15 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
     if columns:
         raise TypeError(f"raw_frame: unknown columns {sorted(columns)}")
     return pd.DataFrame(data, copy=False)
+
+
+def _repeated_text(value: str, n: int) -> pa.Array:
+    """``n`` cells of ``value`` in the layout of the pods frame's text (large_string, which
+    the frame takes as it is). All empty (an owner-less trace): offsets of fresh zero
+    pages, which nothing has to write."""
+    if value == "":
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, dtype=np.int64)), pa.py_buffer(b""))
+    return pa.repeat(pa.scalar(value, pa.large_string()), n)
 
 
 def outside_window(arrival: np.ndarray, end: np.ndarray, options: TraceOptions) -> np.ndarray:

@@ -303,3 +303,19 @@ def test_build_pods_owned_columns_are_handed_over() -> None:
         assert not np.shares_memory(np.asarray(copied[col].array), cols[name]), col
     owned.loc[0, "cpu_milli"] = 9  # writeable in place
     assert owned.loc[0, "cpu_milli"] == 9
+
+
+def test_raw_frame_defaults_are_the_scalars_broadcast() -> None:
+    """Scalars given to (or defaulted by) raw_frame are repeated on every row: text as
+    the pods frame's str columns, numbers with the dtype of the scalar (-0.0 keeps its
+    sign)."""
+    from k8sim.workloads.traces.build import raw_frame
+
+    raw = raw_frame(4, id=pa.array(["a", "b", "c", "d"]), arrival=0.0, cpu_milli=1, memory_bytes=2.5,
+                    qos="LS", duration=-0.0)
+    assert raw["owner"].tolist() == [""] * 4 and raw["qos"].tolist() == ["LS"] * 4
+    assert raw["owner"].dtype == "str" and raw["qos"].dtype == "str"
+    assert raw["priority"].tolist() == [0] * 4 and raw["priority"].dtype == np.int64
+    assert raw["gpu_count"].dtype == np.int64 and raw["cpu_milli"].tolist() == [1] * 4
+    assert np.signbit(raw["duration"].to_numpy()).all() and raw["memory_bytes"].tolist() == [2.5] * 4
+    assert raw_frame(0, id=pa.array([], pa.string()), arrival=0.0, cpu_milli=0, memory_bytes=0)["owner"].tolist() == []
