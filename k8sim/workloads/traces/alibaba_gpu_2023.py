@@ -269,7 +269,10 @@ def read_openb_pods(
     cols.update(_numeric_columns(parts, placed))
     end = cols["deleted"]  # (a new array, or the read's own columns: changed in place)
     if censor_at_trace_end and np.isfinite(trace_end):
-        end[end == trace_end] = np.nan
+        censored = np.flatnonzero(end == trace_end)
+        end[censored] = np.nan
+        # (No known run time: what build_pods makes of a pod without a known end.)
+        cols["duration"][censored] = np.nan
     if outside:
         report.filter("outside_window", outside)
         if len(end) == 0:

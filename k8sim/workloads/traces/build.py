@@ -245,7 +245,9 @@ def build_pods(
         remaining = np.where(np.isnan(duration), np.nan, np.fmin(duration, end - lo))
         duration = np.where(before, remaining, duration)
     if after.any():
-        duration = np.where(after, np.nan, duration)
+        past = np.flatnonzero(after)
+        if not np.isnan(duration[past]).all():  # (else the same array again)
+            duration = np.where(after, np.nan, duration)
     if lo != 0.0 or before.any():
         arrival = np.where(before, 0.0, arrival - lo)
     # ``arrival`` and ``duration`` may still be the columns of ``raw``: not changed in place.
