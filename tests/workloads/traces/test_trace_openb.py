@@ -306,3 +306,17 @@ def test_memory_past_int64_is_an_error_naming_the_column(tmp_path, monkeypatch, 
     with pytest.raises(TraceError, match=r"memory_bytes 9\.223e\+18 does not fit in a 64-bit integer") as info:
         read_openb_pods(path)
     assert info.value.column == "memory_bytes"
+
+
+def test_whole_read_with_scales_equals_the_batchwise_read(tmp_path, monkeypatch):
+    # With a resource scale the placed columns stay doubles (build_pods scales, then
+    # rounds); with a time scale the times are multiplied. Same frame as the gzip copy's.
+    monkeypatch.setattr(tables, "DEFAULT_BLOCK_SIZE", 4096)
+    options = TraceOptions(resource_scale=0.37, time_scale=2.5)
+    plain, _ = read_openb_pods(SAMPLE, options)
+    gz, _ = read_openb_pods(_gzipped(SAMPLE, tmp_path / "pods.csv.gz"), options)
+    pd.testing.assert_frame_equal(plain, gz)
+    unscaled, _ = read_openb_pods(SAMPLE)
+    # e.g. the sample's line 2: cpu 16000 -> rint(16000 * 0.37) = 5920 milli-cores
+    assert plain["cpu_milli"].iloc[0] == 5920 and unscaled["cpu_milli"].iloc[0] == 16000
+    np.testing.assert_array_equal(plain["arrival_s"].to_numpy(), unscaled["arrival_s"].to_numpy() * 2.5)
