@@ -102,7 +102,7 @@ _OPENB_NUMBERS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "creation_t
                   "scheduled_time")
 
 #: Bytes of a pod list parsed at a time (or the shared default, when that is smaller):
-#: blocks small enough that the two threads parsing them finish together, and that the
+#: blocks small enough that the threads parsing them finish together, and that the
 #: buffers read into are few and reused.
 _BLOCK_SIZE = 8 << 20
 
