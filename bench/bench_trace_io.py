@@ -48,10 +48,10 @@ def generate(directory: Path, rows: int, events: int) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     openb = directory / f"openb_pod_list_{rows}.csv"
     google = directory / f"google_2019_instance_events_{events}.csv"
-    if not openb.exists():
+    if rows and not openb.exists():
         pods, _ = generate_openb_sample(np.random.default_rng(1), rows, 1)
         pods.to_csv(openb, index=False, lineterminator="\n")
-    if not google.exists():
+    if events and not google.exists():
         # About 2.75 events per instance on average; generate a little more, keep the first.
         frame = generate_google_2019_instance_events(np.random.default_rng(2), int(events / 2.5) + 10)
         frame.head(events).to_csv(google, index=False, lineterminator="\n")
@@ -106,16 +106,21 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=5_000_000, help="Google 2019 instance events")
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "k8sim-bench-traces",
                     help="where the generated inputs are kept between runs")
+    ap.add_argument("--only", choices=("openb", "google2019"), action="append",
+                    help="read only this format (repeatable; default: both)")
     a = ap.parse_args()
+    kinds = a.only or ["openb", "google2019"]
+    rows = a.rows if "openb" in kinds else 0
+    events = a.events if "google2019" in kinds else 0
     t0 = time.perf_counter()
     # Generated in a process of its own: Linux keeps a process's peak RSS across fork and
     # exec, so a parent grown by generating would show its peak in every reader's figure.
-    subprocess.run([sys.executable, __file__, "--generate", str(a.dir), str(a.rows), str(a.events)],
+    subprocess.run([sys.executable, __file__, "--generate", str(a.dir), str(rows), str(events)],
                    check=True, cwd=ROOT)
     openb = a.dir / f"openb_pod_list_{a.rows}.csv"
     google = a.dir / f"google_2019_instance_events_{a.events}.csv"
-    print(f"inputs ready in {time.perf_counter() - t0:.1f} s: {openb.name} "
-          f"({openb.stat().st_size / 2**20:.0f} MiB), {google.name} ({google.stat().st_size / 2**20:.0f} MiB)")
+    ready = [f"{f.name} ({f.stat().st_size / 2**20:.0f} MiB)" for f, n in ((openb, rows), (google, events)) if n]
+    print(f"inputs ready in {time.perf_counter() - t0:.1f} s: {', '.join(ready)}")
     # openb arrivals: one per 90 s on average; Google: one instance per 0.05 s from 600 s.
     openb_span = a.rows * 90.0
     google_span = a.events / 2.75 * 0.05
@@ -128,6 +133,8 @@ def main() -> int:
     print(f"{'format':<11} {'window':<22} {'rows':>10} {'pods':>10} {'seconds':>8} {'rows/s':>12} "
           f"{'CPU s':>7} {'rows/CPU s':>11} {'peak MiB':>9} {'output MiB':>10}")
     for kind, path, window in cases:
+        if kind not in kinds:
+            continue
         r = measure(kind, path, window)
         w = "whole file" if window is None else f"[{window[0]:.3g}, {window[1]:.3g}) s"
         print(f"{kind:<11} {w:<22} {r['rows']:>10,} {r['pods']:>10,} {r['wall']:>8.2f} "

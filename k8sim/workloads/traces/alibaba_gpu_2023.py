@@ -45,6 +45,7 @@ Samples
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ import pandas as pd
 import pyarrow as pa
 
 from k8sim.config.traces import OPENB_SAMPLE_NODE_FILE, OPENB_SAMPLE_POD_FILE
+from k8sim.workloads.traces import tables as tables_module
 from k8sim.workloads.traces.build import build_nodes, build_pods, raw_frame
 from k8sim.workloads.traces.reports import PathLike, TraceError, TraceReport
 from k8sim.workloads.traces.schema import MIB, TraceOptions
@@ -99,9 +101,23 @@ SAMPLE_NODE_FILE = OPENB_SAMPLE_NODE_FILE
 _OPENB_NUMBERS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "creation_time", "deletion_time",
                   "scheduled_time")
 
+#: Bytes of a pod list parsed at a time (or the shared default, when that is smaller):
+#: blocks small enough that the threads parsing them finish together, and that the
+#: buffers read into are few and reused.
+_BLOCK_SIZE = 8 << 20
 
-def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
-    """The good rows of one batch of an openb pod list, parsed (drops deferred)."""
+#: The numeric columns a batch gives, and for those of them that become integer columns
+#: of the pods frame (:func:`~k8sim.workloads.traces.build.build_pods`), whether it
+#: rounds them (``np.rint``) or truncates them (``astype``).
+_NUMERIC = ("created", "deleted", "duration", "cpu", "memory_bytes", "gpus", "milli")
+_ROUNDED = {"cpu": True, "memory_bytes": True, "gpus": False, "milli": True}
+_TEXT = ("id", "gpu_spec", "qos")
+
+
+def _check_openb_batch(table: Table, drops: DeferredDrops) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                                                      dict[str, pa.Array]]:
+    """One batch of an openb pod list checked (drops deferred): the mask of its good
+    rows, and its numeric and text columns over all its rows."""
     check = RowCheck(table, drops)
     cpu = check.number("cpu_milli", minimum=0)
     mem = check.number("memory_mib", minimum=0)
@@ -117,31 +133,81 @@ def _parse_openb_batch(table: Table, drops: DeferredDrops) -> dict[str, Any]:
     check.reject(bad_share, "bad_gpu_milli", "gpu_milli")
     check.reject(scheduled < created, "scheduled_before_creation", "scheduled_time")
     check.reject((deleted < created) | (deleted < scheduled), "negative_duration", "deletion_time")
-    ok = check.ok
-    keep = pa.array(ok)
-
-    def text(values: pa.Array) -> pa.Array:
-        # In the layout of the pods frame's text columns (large_string): converted here,
-        # in the batch's thread, rather than column by column once all are read.
-        return values.filter(keep).cast(pa.large_string())
-
-    return {
-        "id": text(check.strings("name", nan_is_empty=False)),
-        "created": created[ok],
-        "deleted": deleted[ok],
-        "duration": (deleted - scheduled)[ok],
-        "cpu": cpu[ok],
-        "memory_bytes": (mem * MIB)[ok],
-        "gpus": gpus[ok],
-        "milli": milli[ok],
-        "gpu_spec": text(check.strings("gpu_spec")),
-        "qos": text(check.strings("qos")),
-    }
+    numbers = {"created": created, "deleted": deleted, "duration": deleted - scheduled, "cpu": cpu,
+               "memory_bytes": mem * MIB, "gpus": gpus, "milli": milli}
+    texts = {"id": check.strings("name", nan_is_empty=False), "gpu_spec": check.strings("gpu_spec"),
+             "qos": check.strings("qos")}
+    return check.ok, numbers, texts
 
 
-def _parse_deferred(table: Table) -> tuple[DeferredDrops, dict[str, Any]]:
-    drops = DeferredDrops()
-    return drops, _parse_openb_batch(table, drops)
+def _texts(ok: np.ndarray, texts: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    # In the layout of the pods frame's text columns (large_string): converted here,
+    # in the batch's thread, rather than column by column once all are read.
+    keep = None if ok.all() else pa.array(ok)
+    return {k: (v if keep is None else v.filter(keep)).cast(pa.large_string()) for k, v in texts.items()}
+
+
+class _Placed:
+    """The numeric columns of a whole-file read, allocated once for the most rows the
+    file can hold and filled by each batch, in the thread that parsed it, from the place
+    of its first row (its line number: batches never overlap). When every batch's rows
+    follow the previous batch's, the columns are read off as they are (no copy, no
+    concatenation on the reading thread). Pages never written to are never touched.
+
+    With ``integers``, the integer columns of the pods frame are made here (rounded as
+    :func:`~k8sim.workloads.traces.build.build_pods` rounds them), so that it has
+    nothing left to convert."""
+
+    def __init__(self, capacity: int, integers: bool) -> None:
+        self.capacity = capacity
+        self.integers = integers
+        self.columns = {k: np.empty(capacity, dtype=np.int64 if integers and k in _ROUNDED else np.float64)
+                        for k in _NUMERIC}
+
+    @classmethod
+    def for_file(cls, path: PathLike, integers: bool) -> _Placed | None:
+        """Columns for an uncompressed pod list (None for a gzip file, whose size bounds
+        nothing, or one so large that even reserving them would not do). A data row has
+        at least a byte per column (delimiters and line end), so a file of ``size`` bytes
+        without blank lines has its last row on line ``size // columns + 1`` at most; a
+        batch beyond (blank lines) keeps its rows itself."""
+        p = Path(path)
+        if p.suffix == ".gz" or not p.is_file():
+            return None
+        capacity = p.stat().st_size // len(OPENB_POD_COLUMNS) + 2
+        try:
+            memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            return None
+        if capacity * 8 * len(_NUMERIC) > memory:
+            return None
+        try:
+            return cls(capacity, integers)
+        except MemoryError:
+            return None
+
+    def put(self, at: int, ok: np.ndarray, numbers: dict[str, np.ndarray]) -> int | None:
+        """Write the good rows of a batch from place ``at``: their count, or None (nothing
+        written) when they do not fit, or an integer column would not fit in int64 (the
+        batch then keeps its rows, and ``build_pods`` reports the value)."""
+        n = int(ok.sum())
+        if at + n > self.capacity:
+            return None
+        rows = numbers if n == len(ok) else {k: v[ok] for k, v in numbers.items()}
+        if self.integers and n:
+            for k, rounded in _ROUNDED.items():
+                lo, hi = np.fmin.reduce(rows[k]), np.fmax.reduce(rows[k])
+                if rounded:
+                    lo, hi = np.rint(lo), np.rint(hi)
+                if hi >= 2.0**63 or lo <= -(2.0**63):
+                    return None
+        for k, values in rows.items():
+            out = self.columns[k][at:at + n]
+            if self.integers and _ROUNDED.get(k):
+                np.rint(values, out=out, casting="unsafe")
+            else:
+                out[...] = values  # (a double to int64: truncated, as ``astype``)
+        return n
 
 
 def read_openb_pods(
@@ -156,23 +222,38 @@ def read_openb_pods(
     The file is read in batches (:func:`~k8sim.workloads.traces.tables.iter_tables`).
     With a time window, each batch keeps only its pods that may be in the window, so a
     window of a file larger than memory can be read: what is held is one batch plus the
-    pods of the window. The report is the same as for a whole-file read.
+    pods of the window. The report is the same as for a whole-file read. A whole
+    uncompressed file is read into columns allocated once (see :class:`_Placed`).
     """
     options = options or TraceOptions()
     report = TraceReport(source=str(path))
     lo = options.start_s if options.start_s is not None else 0.0
     hi = options.end_s if options.end_s is not None else np.inf
+    placed = None if options.has_window else _Placed.for_file(path, options.resource_scale == 1.0)
+
+    def work(table: Table) -> tuple[DeferredDrops, dict[str, Any], float]:
+        # (In the thread that parsed the batch.)
+        drops = DeferredDrops()
+        ok, numbers, texts = _check_openb_batch(table, drops)
+        last = float(np.max(numbers["deleted"], where=ok, initial=-np.inf))
+        if placed is not None and len(table):
+            at = int(table.lines[0])
+            n = placed.put(at, ok, numbers)
+            if n is not None:
+                return drops, {"at": at, "n": n, **_texts(ok, texts)}, last
+        return drops, {**{k: v[ok] for k, v in numbers.items()}, **_texts(ok, texts)}, last
+
     parts: list[dict[str, Any]] = []
     batches: list[DeferredDrops] = []
     trace_end = -np.inf  # the last deletion time of the good rows read so far
     outside = 0
-    tables = iter_tables(path, OPENB_POD_COLUMNS, report, header=True, numbers=_OPENB_NUMBERS)
-    for drops, part in tables.map(_parse_deferred):
+    tables = iter_tables(path, OPENB_POD_COLUMNS, report, header=True, numbers=_OPENB_NUMBERS, unread=("pod_phase",),
+                         block_size=min(tables_module.DEFAULT_BLOCK_SIZE, _BLOCK_SIZE))
+    for drops, part, last in tables.map(work):
         batches.append(drops)
-        deleted = part["deleted"]
-        if len(deleted):
-            trace_end = max(trace_end, float(deleted.max()))
-        if options.has_window and len(deleted):
+        trace_end = max(trace_end, last)
+        if options.has_window and len(part["deleted"]):
+            deleted = part["deleted"]
             # Out of the window for sure: arrives at or after its end, or leaves by its
             # start without being the last deletion so far (a deletion at the trace's last
             # deletion time is censored when ``censor_at_trace_end``: no known end).
@@ -184,13 +265,14 @@ def read_openb_pods(
                 part = {k: v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep] for k, v in part.items()}
         parts.append(part)
     replay_drops(report, batches)
-    names = ("id", "created", "deleted", "duration", "cpu", "memory_bytes", "gpus", "milli", "gpu_spec", "qos")
-    cols = {k: (pa.chunked_array([p[k] for p in parts], type=pa.large_string())
-                if k in ("id", "gpu_spec", "qos") else np.concatenate([p[k] for p in parts]))
-            for k in names}
-    end = cols["deleted"]  # (a new array: changed in place)
+    cols: dict[str, Any] = {k: pa.chunked_array([p[k] for p in parts], type=pa.large_string()) for k in _TEXT}
+    cols.update(_numeric_columns(parts, placed))
+    end = cols["deleted"]  # (a new array, or the read's own columns: changed in place)
     if censor_at_trace_end and np.isfinite(trace_end):
-        end[end == trace_end] = np.nan
+        censored = np.flatnonzero(end == trace_end)
+        end[censored] = np.nan
+        # (No known run time: what build_pods makes of a pod without a known end.)
+        cols["duration"][censored] = np.nan
     if outside:
         report.filter("outside_window", outside)
         if len(end) == 0:
@@ -208,8 +290,33 @@ def read_openb_pods(
         gpu_model=cols["gpu_spec"],
         qos=cols["qos"],
     )
-    pods = build_pods(raw, file=str(path), options=options, rng=rng, report=report)
+    pods = build_pods(raw, file=str(path), options=options, rng=rng, report=report, owned=True)
     return pods, report
+
+
+def _numeric_columns(parts: list[dict[str, Any]], placed: _Placed | None) -> dict[str, np.ndarray]:
+    """The numeric columns of the batches' rows, in file order: the placed columns as
+    they are when every batch's rows follow the previous one's, else the batches' rows
+    put together (a batch that kept its rows has doubles where the placed columns have
+    integers: together they are doubles, which ``build_pods`` converts)."""
+    filled = [p for p in parts if p.get("n", 1)]  # (batches without rows left out)
+    if placed is not None and filled and all("at" in p for p in filled):
+        start = filled[0]["at"]
+        nxt = start
+        for p in filled:
+            if p["at"] != nxt:
+                break
+            nxt += p["n"]
+        else:
+            return {k: v[start:nxt] for k, v in placed.columns.items()}
+
+    def rows(p: dict[str, Any], k: str) -> np.ndarray:
+        if "at" in p:
+            assert placed is not None
+            return placed.columns[k][p["at"]:p["at"] + p["n"]]
+        return p[k]
+
+    return {k: np.concatenate([rows(p, k) for p in parts]) for k in _NUMERIC}
 
 
 def read_openb_nodes(path: PathLike) -> tuple[pd.DataFrame, TraceReport]:

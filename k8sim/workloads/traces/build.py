@@ -66,14 +66,26 @@ def raw_frame(n: int, **columns: Any) -> pd.DataFrame:
             continue
         if isinstance(value, str):
             # Text kept in Arrow memory (what building the pods frame would make of it).
-            data[name] = pd.array(pa.repeat(pa.scalar(value, pa.string()), n), dtype="str")
+            data[name] = pd.array(_repeated_text(value, n), dtype="str")
             continue
         if np.ndim(value) == 0:
-            value = np.full(n, value)
+            # (Zeros from fresh pages, which nothing has to write: a default priority of
+            # 0 costs nothing until read.)
+            zero = isinstance(value, int | np.integer) and value == 0  # (not -0.0: a float keeps its sign)
+            value = np.zeros(n, dtype=np.asarray(value).dtype) if zero else np.full(n, value)
         data[name] = np.asarray(value)
     if columns:
         raise TypeError(f"raw_frame: unknown columns {sorted(columns)}")
     return pd.DataFrame(data, copy=False)
+
+
+def _repeated_text(value: str, n: int) -> pa.Array:
+    """``n`` cells of ``value`` in the layout of the pods frame's text (large_string, which
+    the frame takes as it is). All empty (an owner-less trace): offsets of fresh zero
+    pages, which nothing has to write."""
+    if value == "":
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, dtype=np.int64)), pa.py_buffer(b""))
+    return pa.repeat(pa.scalar(value, pa.large_string()), n)
 
 
 def outside_window(arrival: np.ndarray, end: np.ndarray, options: TraceOptions) -> np.ndarray:
@@ -181,8 +193,13 @@ def build_pods(
     options: TraceOptions | None,
     rng: np.random.Generator | None,
     report: TraceReport,
+    owned: bool = False,
 ) -> pd.DataFrame:
     """Window, sample, scale and type an intermediate frame (see :data:`RAW_COLUMNS`).
+
+    ``owned``: the numpy columns of ``raw`` were made for this call and nothing else
+    refers to them, so a column that needs no change (int64 already, float64 with a
+    time scale of 1) becomes the frame's column as it is instead of a copy of it.
 
     Raises :class:`TraceError` when no row survived parsing, or the window is empty.
     """
@@ -192,9 +209,16 @@ def build_pods(
     if len(raw) == 0:
         raise no_rows_error(file, report)
 
-    arrival = raw["arrival"].to_numpy(dtype=float)
+    def column(name: str) -> np.ndarray:
+        # ``to_numpy`` gives a read-only view of the frame's array; the array itself
+        # (writeable) when it is the caller's to give away.
+        return np.asarray(raw[name].array) if owned else raw[name].to_numpy()
+
+    raw_arrival = column("arrival")
+    arrival = np.asarray(raw_arrival, dtype=float)
     end = raw["end"].to_numpy(dtype=float)
-    duration = raw["duration"].to_numpy(dtype=float)
+    duration = np.asarray(column("duration"), dtype=float)
+    raw_duration = duration
     lo = options.start_s if options.start_s is not None else 0.0
     hi = options.end_s if options.end_s is not None else np.inf
 
@@ -221,7 +245,9 @@ def build_pods(
         remaining = np.where(np.isnan(duration), np.nan, np.fmin(duration, end - lo))
         duration = np.where(before, remaining, duration)
     if after.any():
-        duration = np.where(after, np.nan, duration)
+        past = np.flatnonzero(after)
+        if not np.isnan(duration[past]).all():  # (else the same array again)
+            duration = np.where(after, np.nan, duration)
     if lo != 0.0 or before.any():
         arrival = np.where(before, 0.0, arrival - lo)
     # ``arrival`` and ``duration`` may still be the columns of ``raw``: not changed in place.
@@ -253,7 +279,7 @@ def build_pods(
     # (numpy releases the GIL) while this one takes the text columns.
     integer = (("cpu_milli", rs, True), ("memory_bytes", rs, True), ("gpu_count", None, False),
                ("gpu_milli", None, True), ("priority", None, False))
-    sources = {name: raw[name].to_numpy() for name, _, _ in integer}
+    sources = {name: column(name) for name, _, _ in integer}
 
     def number(spec: tuple[str, float | None, bool]) -> np.ndarray:
         name, scale, rounded = spec
@@ -262,8 +288,11 @@ def build_pods(
                 and (not len(column) or max(-int(column.min()), int(column.max())) <= 2**53)):
             # Integers that doubles hold exactly (a constant default, say): what the
             # round trip through float64 below would give, without it. (A copy: the
-            # frame's columns are its own and writeable, ``raw``'s are read-only views.)
-            return column.copy() if idx is None else column[idx]
+            # frame's columns are its own and writeable, ``raw``'s are read-only views,
+            # unless they are ``owned``.)
+            if idx is None:
+                return column if owned else column.copy()
+            return column[idx]
         values = np.asarray(column, dtype=float) if idx is None else np.asarray(column[idx], dtype=float)
         fresh = idx is not None
         if scale is not None and scale != 1.0:  # (x * 1.0 is x)
@@ -280,8 +309,8 @@ def build_pods(
     frame = pd.DataFrame(
         {
             "id": texts["id"],
-            "arrival_s": arrival * options.time_scale,
-            "duration_s": duration * options.time_scale,
+            "arrival_s": _scaled(arrival, options.time_scale, owned or arrival is not raw_arrival),
+            "duration_s": _scaled(duration, options.time_scale, owned or duration is not raw_duration),
             "cpu_milli": ints["cpu_milli"],
             "memory_bytes": ints["memory_bytes"],
             "gpu_count": ints["gpu_count"],
@@ -299,6 +328,14 @@ def build_pods(
     report.clipped_start = int(frame["clipped_start"].sum())
     report.clipped_end = int(frame["clipped_end"].sum())
     return validate_pods(frame)
+
+
+def _scaled(values: np.ndarray, scale: float, own: bool) -> np.ndarray:
+    """``values * scale``, as a new array unless ``values`` is ``own`` (nothing else
+    refers to it) and the scale is 1 (``x * 1.0`` is ``x``, NaN and -0.0 included)."""
+    if own and scale == 1.0:
+        return values
+    return values * scale
 
 
 def _int64(values: np.ndarray, file: str, column: str) -> np.ndarray:

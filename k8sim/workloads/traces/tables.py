@@ -187,6 +187,8 @@ class _Reader:
     #: parses them in pyarrow straight to float64, or int64 for ``integers``.
     numbers: frozenset[str] = frozenset()
     integers: frozenset[str] = frozenset()
+    #: Columns of ``expected`` that must be there but are not read (no cells made).
+    unread: frozenset[str] = frozenset()
     names: list[str] | None = None
     wanted: list[str] = field(default_factory=list)
     line: int = 0  # physical lines consumed so far
@@ -225,7 +227,11 @@ class _Reader:
 
     def set_names(self, names: list[str]) -> None:
         self.names = names
-        self.wanted = [c for c in (*self.expected, *self.optional) if c in names]
+        self.wanted = self.read_columns(names)
+
+    def read_columns(self, names: Sequence[str]) -> list[str]:
+        """The columns of a file with columns ``names`` that are read, in the caller's order."""
+        return [c for c in (*self.expected, *self.optional) if c in names and c not in self.unread]
 
     def empty(self) -> Table:
         return Table(self.label, tuple(self.wanted), {c: pa.array([], pa.string()) for c in self.wanted},
@@ -327,7 +333,7 @@ class _Reader:
         plain = b"\r" not in buf and first_nl > 0 and bool(buf[:first_nl].strip(_ASCII_WS))
         if len(set(names)) != len(names) or len(names) == 1:
             return None  # duplicate names, or blank lines pyarrow would take for rows: csv
-        wanted = [c for c in (*self.expected, *self.optional) if c in names]
+        wanted = self.read_columns(names)
         numbers = offset + 1 + np.arange(n_lines, dtype=np.int64)
         after_header = n_lines - (header_at + 1)
         if plain:
@@ -698,10 +704,10 @@ def _text_lines(first: _Bytes, rest: Iterator[_Bytes]) -> Iterator[str]:
 
 def _reader(path: PathLike, expected: Sequence[str], report: TraceReport, header: bool | None,
             optional: Sequence[str], delimiter: str, aliases: Mapping[str, Sequence[str]] | None,
-            numbers: Iterable[str] = (), integers: Iterable[str] = ()) -> _Reader:
+            numbers: Iterable[str] = (), integers: Iterable[str] = (), unread: Iterable[str] = ()) -> _Reader:
     return _Reader(path, expected, report, header, optional, delimiter,
                    {alt: name for name, alts in (aliases or {}).items() for alt in alts},
-                   frozenset(numbers), frozenset(integers))
+                   frozenset(numbers), frozenset(integers), frozenset(unread))
 
 
 class TableBatches(Generic[_T]):
@@ -735,6 +741,7 @@ def iter_tables(
     block_size: int | None = None,
     numbers: Iterable[str] = (),
     integers: Iterable[str] = (),
+    unread: Iterable[str] = (),
 ) -> TableBatches[Any]:
     """The rows of a delimited file as :class:`Table` batches, in file order, each from
     about ``block_size`` bytes of input (default :data:`DEFAULT_BLOCK_SIZE`, read when
@@ -749,9 +756,13 @@ def iter_tables(
     float64 (int64) cells instead of text (no text is made of them); a block with a
     cell that is not a plain number, a null word or, for ``numbers``, finite and within
     the int64 range, has them as text like the other columns. Either way
-    :meth:`RowCheck.number` gives the same values and drops."""
-    return TableBatches(_reader(path, expected, report, header, optional, delimiter, aliases, numbers, integers),
-                        block_size)
+    :meth:`RowCheck.number` gives the same values and drops.
+
+    ``unread``: columns of ``expected`` the caller does not use. The header must have
+    them all the same, and rows their fields, but no cells are made of them (the
+    batches do not have them)."""
+    return TableBatches(_reader(path, expected, report, header, optional, delimiter, aliases, numbers, integers,
+                                unread), block_size)
 
 
 def read_table(
@@ -785,6 +796,8 @@ def read_table(
 
 _MISSING_WORDS = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA"})
 _MISSING_SET = pa.array(sorted(_MISSING_WORDS), type=pa.string())
+#: The missing-value words that are not already the empty string.
+_MISSING_WORDS_SET = pa.array(sorted(_MISSING_WORDS - {""}), type=pa.string())
 #: Plain decimal numbers, which pyarrow and pandas parse to the same double.
 PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
@@ -840,7 +853,10 @@ class RowCheck:
         if isinstance(raw, pa.ChunkedArray):
             raw = raw.combine_chunks()
         if nan_is_empty:
-            raw = pc.if_else(pc.is_in(raw, value_set=_MISSING_SET), "", raw)
+            # (Empty cells stay as they are: only a column holding a word is rewritten.)
+            words = pc.is_in(raw, value_set=_MISSING_WORDS_SET)
+            if words.true_count:
+                raw = pc.if_else(words, "", raw)
         return raw
 
     def missing(self, column: str) -> np.ndarray:

@@ -8,12 +8,15 @@ the reader's output. ``openb_pod_list_broken.csv`` and friends are hand-written 
 
 from __future__ import annotations
 
+import gzip
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from k8sim.workloads.traces import tables
 from k8sim.workloads.traces.alibaba_gpu_2023 import read_openb_nodes, read_openb_pods
 from k8sim.workloads.traces.reports import TraceError
 from k8sim.workloads.traces.schema import TraceOptions, validate_nodes, validate_pods
@@ -235,3 +238,85 @@ def test_every_row_bad_is_an_error():
     with pytest.raises(TraceError, match="every row is bad") as info:
         read_openb_pods(FIXTURES / "openb_pod_list_all_bad.csv")
     assert "line 2" in str(info.value) and "openb_pod_list_all_bad.csv" in str(info.value)
+
+
+# --------------------------------------------------------------------------- whole-file reads into placed columns
+
+SAMPLE = Path(__file__).resolve().parents[3] / "k8sim" / "data" / "traces" / "openb_pod_list_sample.csv"
+
+
+def _gzipped(src: Path, dst: Path) -> Path:
+    with gzip.open(dst, "wb") as fh:
+        fh.write(src.read_bytes())
+    return dst
+
+
+@pytest.mark.parametrize("block_size", [256, 4096, 1 << 25])
+def test_whole_read_equals_the_batchwise_read_of_a_gzip_copy(tmp_path, monkeypatch, block_size):
+    # A whole uncompressed file is read into columns allocated once; a gzip file (whose
+    # size bounds nothing) is read batch by batch and put together. The same rows must
+    # come out, in one block or in many.
+    monkeypatch.setattr(tables, "DEFAULT_BLOCK_SIZE", block_size)
+    plain, plain_report = read_openb_pods(SAMPLE)
+    gz, gz_report = read_openb_pods(_gzipped(SAMPLE, tmp_path / "pods.csv.gz"))
+    pd.testing.assert_frame_equal(plain, gz)
+    assert plain_report.rows_read == gz_report.rows_read == 300  # the sample's 300 data rows
+    assert plain_report.dropped == gz_report.dropped == {}
+
+
+def test_whole_read_gives_writeable_columns():
+    # The frame's columns are its own: the reader's arrays handed over, not read-only views.
+    pods, _ = read_openb_pods(SAMPLE)
+    pods.loc[0, "cpu_milli"] = 1
+    pods.loc[0, "arrival_s"] = 0.5
+    assert pods.loc[0, "cpu_milli"] == 1 and pods.loc[0, "arrival_s"] == 0.5
+
+
+def test_blank_lines_past_the_reserved_rows(tmp_path, monkeypatch):
+    # The columns are reserved for size // 11 + 2 rows (a row has at least 11 bytes: ten
+    # commas and a line end). 3000 blank lines (one byte each) after the first 150 rows
+    # push the later rows' line numbers past that (file ~ 3000 + 301 * ~55 bytes -> ~1800
+    # reserved; rows 151... on lines 3152...): the batches before are placed, those after
+    # keep their rows, and the result is the file's without the blank lines.
+    monkeypatch.setattr(tables, "DEFAULT_BLOCK_SIZE", 2048)
+    lines = SAMPLE.read_text().splitlines(keepends=True)
+    blanks = tmp_path / "blanks.csv"
+    blanks.write_text("".join(lines[:151]) + "\n" * 3000 + "".join(lines[151:]))
+    pods, report = read_openb_pods(blanks)
+    expected, expected_report = read_openb_pods(SAMPLE)
+    pd.testing.assert_frame_equal(pods, expected)
+    assert report.rows_read == expected_report.rows_read == 300
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_memory_past_int64_is_an_error_naming_the_column(tmp_path, monkeypatch, suffix):
+    # memory_mib 8796093022208 = 2**43 MiB = 2**63 bytes: one past the int64 range once in
+    # bytes. On line 40 of 60, with earlier and later rows in other (small) blocks.
+    monkeypatch.setattr(tables, "DEFAULT_BLOCK_SIZE", 512)
+    header = ",".join(("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec", "qos", "pod_phase",
+                       "creation_time", "deletion_time", "scheduled_time"))
+    rows = [f"p{i},1000,{8796093022208 if i == 38 else 1024},0,0,,LS,Running,{i},{i + 100},{i}" for i in range(59)]
+    path = tmp_path / f"big{suffix}"
+    text = header + "\n" + "\n".join(rows) + "\n"
+    if suffix == ".csv":
+        path.write_text(text)
+    else:
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    with pytest.raises(TraceError, match=r"memory_bytes 9\.223e\+18 does not fit in a 64-bit integer") as info:
+        read_openb_pods(path)
+    assert info.value.column == "memory_bytes"
+
+
+def test_whole_read_with_scales_equals_the_batchwise_read(tmp_path, monkeypatch):
+    # With a resource scale the placed columns stay doubles (build_pods scales, then
+    # rounds); with a time scale the times are multiplied. Same frame as the gzip copy's.
+    monkeypatch.setattr(tables, "DEFAULT_BLOCK_SIZE", 4096)
+    options = TraceOptions(resource_scale=0.37, time_scale=2.5)
+    plain, _ = read_openb_pods(SAMPLE, options)
+    gz, _ = read_openb_pods(_gzipped(SAMPLE, tmp_path / "pods.csv.gz"), options)
+    pd.testing.assert_frame_equal(plain, gz)
+    unscaled, _ = read_openb_pods(SAMPLE)
+    # e.g. the sample's line 2: cpu 16000 -> rint(16000 * 0.37) = 5920 milli-cores
+    assert plain["cpu_milli"].iloc[0] == 5920 and unscaled["cpu_milli"].iloc[0] == 16000
+    np.testing.assert_array_equal(plain["arrival_s"].to_numpy(), unscaled["arrival_s"].to_numpy() * 2.5)

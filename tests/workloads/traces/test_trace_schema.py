@@ -278,3 +278,44 @@ def test_build_pods_integer_columns_given_as_int64() -> None:
         assert pods[col].dtype != object
     pods.loc[0, "priority"] = 4  # writeable in place (no "assignment destination is read-only")
     assert raw["priority"].tolist() == [-7, 0, 9]
+
+
+def test_build_pods_owned_columns_are_handed_over() -> None:
+    """``owned=True``: columns that need no change (int64, float64 at time scale 1)
+    become the frame's own, without a copy, and stay writeable; the values are those of
+    ``owned=False``, which copies them (the caller keeps its arrays)."""
+    from k8sim.workloads.traces.build import build_pods, raw_frame
+
+    def make() -> tuple[dict[str, np.ndarray], object]:
+        cols = {"arrival": np.array([0.0, 1.0, 2.0]), "duration": np.array([5.0, 2.0, 1.5]),
+                "cpu_milli": np.array([1, 2, 3], dtype=np.int64)}
+        return cols, raw_frame(3, id=pa.array(["a", "b", "c"]), end=np.array([5.0, 3.0, 3.5]),
+                               memory_bytes=np.array([4.0, 5.0, 6.0]), **cols)
+
+    cols, raw = make()
+    copied = build_pods(raw, file="f.csv", options=None, rng=None, report=TraceReport(source="f.csv"))
+    cols_owned, raw_owned = make()
+    owned = build_pods(raw_owned, file="f.csv", options=None, rng=None, report=TraceReport(source="f.csv"),
+                       owned=True)
+    pd.testing.assert_frame_equal(owned, copied)
+    for name, col in (("arrival", "arrival_s"), ("duration", "duration_s"), ("cpu_milli", "cpu_milli")):
+        assert np.shares_memory(np.asarray(owned[col].array), cols_owned[name]), col
+        assert not np.shares_memory(np.asarray(copied[col].array), cols[name]), col
+    owned.loc[0, "cpu_milli"] = 9  # writeable in place
+    assert owned.loc[0, "cpu_milli"] == 9
+
+
+def test_raw_frame_defaults_are_the_scalars_broadcast() -> None:
+    """Scalars given to (or defaulted by) raw_frame are repeated on every row: text as
+    the pods frame's str columns, numbers with the dtype of the scalar (-0.0 keeps its
+    sign)."""
+    from k8sim.workloads.traces.build import raw_frame
+
+    raw = raw_frame(4, id=pa.array(["a", "b", "c", "d"]), arrival=0.0, cpu_milli=1, memory_bytes=2.5,
+                    qos="LS", duration=-0.0)
+    assert raw["owner"].tolist() == [""] * 4 and raw["qos"].tolist() == ["LS"] * 4
+    assert raw["owner"].dtype == "str" and raw["qos"].dtype == "str"
+    assert raw["priority"].tolist() == [0] * 4 and raw["priority"].dtype == np.int64
+    assert raw["gpu_count"].dtype == np.int64 and raw["cpu_milli"].tolist() == [1] * 4
+    assert np.signbit(raw["duration"].to_numpy()).all() and raw["memory_bytes"].tolist() == [2.5] * 4
+    assert raw_frame(0, id=pa.array([], pa.string()), arrival=0.0, cpu_milli=0, memory_bytes=0)["owner"].tolist() == []

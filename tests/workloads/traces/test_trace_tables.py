@@ -306,3 +306,37 @@ def test_blocks_read_into_buffers_given_back_unless_still_referred_to(tmp_path):
     assert b"".join(got) == data
     assert reused > 100
     assert all(view.tobytes() == copy for view, copy in held)
+
+
+def test_strings_turn_null_words_into_empty_cells_and_keep_the_rest():
+    # RowCheck.strings: the null words of _MISSING_WORDS become "" (nan_is_empty), every
+    # other cell stays (padding and case included); a column without such a word is
+    # given back as it is.
+    words = ["", "nan", "NaN", "NAN", "null", "NULL", "None", "NA", "x", " nan", "Nan", "na"]
+    table = Table("t.csv", ("a", "b"), {"a": pa.array(words), "b": pa.array(["", "T4", "", "A|B"] * 3)},
+                  np.arange(2, 14))
+    check = RowCheck(table, TraceReport(source="t"))
+    assert check.strings("a").to_pylist() == ["", "", "", "", "", "", "", "", "x", " nan", "Nan", "na"]
+    assert check.strings("a", nan_is_empty=False).to_pylist() == words
+    b = check.strings("b")
+    assert b.to_pylist() == ["", "T4", "", "A|B"] * 3 and b.type == pa.string()
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_unread_columns_must_be_there_but_are_not_read(tmp_path, quoted):
+    # Columns a, b, c expected, b unread. Line 3 has two fields (dropped: the row is
+    # still checked against all three columns); the batches have a and c only, whether
+    # pyarrow parses the file or (a quoted cell) Python's csv module.
+    path = tmp_path / "u.csv"
+    path.write_text('a,b,c\n1,x,2\n3,y\n4,z,' + ('"5"' if quoted else "5") + "\n")
+    report = TraceReport(source="u")
+    batches = list(iter_tables(path, ("a", "b", "c"), report, header=True, unread=("b",)))
+    assert [t.columns for t in batches] == [("a", "c")] * len(batches)
+    table = tables.concat_tables(str(path), batches, ("a", "c"))
+    assert table.column("a").tolist() == ["1", "4"] and table.column("c").tolist() == ["2", "5"]
+    assert table.lines.tolist() == [2, 4]
+    assert report.rows_read == 3 and report.lines("wrong_field_count") == [3]
+    missing = tmp_path / "m.csv"
+    missing.write_text("a,c\n1,2\n")
+    with pytest.raises(TraceError, match="missing column"):
+        list(iter_tables(missing, ("a", "b", "c"), TraceReport(source="m"), header=True, unread=("b",)))
