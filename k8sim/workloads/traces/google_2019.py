@@ -329,9 +329,12 @@ def _batch_events(
     info_values: np.ndarray | None,
     include_alloc_instances: bool,
     trace_start_us: float,
+    keys: bool = True,
 ) -> tuple[Events, int, np.ndarray]:
     """The good events of one batch of instance events (drops deferred), how many were
-    left out as instances of alloc sets, and the events' instance indices."""
+    left out as instances of alloc sets, and the events' instance indices. Owners are
+    dictionary-encoded; ``keys``: make the instance keys' text too (else they are the
+    owners and ``index``)."""
     check = RowCheck(table, drops)
     time_us = check.number("time", minimum=0)
     codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
@@ -363,16 +366,19 @@ def _batch_events(
     take = pa.array(idx)
     owner = collection.take(take)
     events = Events(
-        key=instance_keys(owner, index[idx]),
-        owner=owner,
+        key=instance_keys(owner, index[idx]) if keys else None,
+        owner=pc.dictionary_encode(owner),
         time=trace_seconds(time_us[idx], trace_start_us),
         role=_ROLE_LUT[codes[idx].astype(np.int64)],
         cpu=cpu[idx],
         memory=mem[idx],
         priority=opt["priority"][idx],
         qos=qos_labels(opt["scheduling_class"][idx]),
-        file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
+        # (One label for the batch, not a copy of it per event.)
+        file=pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(idx), dtype=np.int32)),
+                                            pa.array([file_label(path)], pa.string())),
         line=table.lines[idx],
+        index=index[idx],
     )
     return events, n_alloc, index[idx]
 
@@ -400,16 +406,17 @@ def read_google_2019(
     info_index = pa.array(list(info), type=pa.string()) if info else None
     info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
 
-    def batches(into: TraceReport) -> Iterator[tuple[int, Events, np.ndarray]]:
+    def batches(into: TraceReport, keys: bool = True) -> Iterator[tuple[int, Events, np.ndarray]]:
         """(file number, events, instance indices) of each batch of every file, in order;
-        rows read, drops and alloc instances recorded in ``into``."""
+        rows read, drops and alloc instances recorded in ``into``; ``keys``: with the
+        instance keys' text (see :func:`_batch_events`)."""
         for number, path in enumerate(paths):
             file_drops: list[DeferredDrops] = []
 
             def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events, int, np.ndarray]:
                 batch = DeferredDrops()
                 events, n_alloc, index = _batch_events(table, batch, path, info_index, info_values,
-                                                       include_alloc_instances, trace_start_us)
+                                                       include_alloc_instances, trace_start_us, keys)
                 return batch, events, n_alloc, index
 
             for batch, events, n_alloc, index in _export_batches(
@@ -425,14 +432,15 @@ def read_google_2019(
         windowed = _read_window(batches, paths, options, rng, report, shape)
         if windowed is not None:
             return windowed
-    parts = [events for _, events, _ in batches(report)]
+    # (Instances are grouped by owner and index: no key text is made for every event.)
+    parts = [events for _, events, _ in batches(report, keys=False)]
     frame = lifecycles(concat_events(parts), report)
     pods = pods_from_lifecycles(frame, file=report.source, options=options, rng=rng, report=report, **shape)
     return pods, report
 
 
 def _read_window(
-    batches: Callable[[TraceReport], Iterator[tuple[int, Events, np.ndarray]]],
+    batches: Callable[..., Iterator[tuple[int, Events, np.ndarray]]],
     paths: Sequence[PathLike],
     options: TraceOptions,
     rng: np.random.Generator | None,
@@ -473,7 +481,7 @@ def _read_window(
     # in the same order as in pass 1), rebuilt whole.
     parts: list[Events] = []
     for _, events, _ in batches(TraceReport(source=out.source)):
-        keep = pc.is_in(events.key, value_set=wanted)
+        keep = pc.is_in(events.keys(), value_set=wanted)
         parts.append(_take_events(events, np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False)))))
     frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
     frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
@@ -489,10 +497,11 @@ def _take_events(events: Events, pick: np.ndarray) -> Events:
         return (values if isinstance(values, pa.Array | pa.ChunkedArray)
                 else pa.array(np.asarray(values, dtype=object), type=pa.string())).take(take)
 
-    return Events(key=strings(events.key), owner=strings(events.owner), time=events.time[pick],
-                  role=events.role[pick], cpu=events.cpu[pick], memory=events.memory[pick],
-                  priority=events.priority[pick], qos=strings(events.qos), file=strings(events.file),
-                  line=events.line[pick])
+    return Events(key=None if events.key is None else strings(events.key), owner=strings(events.owner),
+                  time=events.time[pick], role=events.role[pick], cpu=events.cpu[pick],
+                  memory=events.memory[pick], priority=events.priority[pick], qos=strings(events.qos),
+                  file=strings(events.file), line=events.line[pick],
+                  index=None if events.index is None else np.asarray(events.index)[pick])
 
 
 def read_google_2019_machines(

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from k8sim.workloads.traces import google_2019 as g2019
@@ -199,7 +198,7 @@ def test_window_read_keeps_the_events_of_instances_in_the_window_only(synthetic_
     rebuild = g2019.lifecycles
 
     def spy(events, report):
-        seen.append(set(pa.array(events.key).to_pylist()) if len(events.time) else set())
+        seen.append(set(events.keys().to_pylist()) if len(events.time) else set())
         return rebuild(events, report)
 
     monkeypatch.setattr(g2019, "lifecycles", spy)
