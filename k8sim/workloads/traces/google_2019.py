@@ -406,18 +406,22 @@ def read_google_2019(
     info_index = pa.array(list(info), type=pa.string()) if info else None
     info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
 
-    def batches(into: TraceReport, keys: bool = True) -> Iterator[tuple[int, Events, np.ndarray]]:
+    def batches(into: TraceReport, keys: bool = True,
+                then: Callable[[int, Events, np.ndarray], Any] | None = None) -> Iterator[tuple[int, Any, np.ndarray]]:
         """(file number, events, instance indices) of each batch of every file, in order;
         rows read, drops and alloc instances recorded in ``into``; ``keys``: with the
-        instance keys' text (see :func:`_batch_events`)."""
+        instance keys' text (see :func:`_batch_events`); ``then``: what to give instead
+        of the events, ``then(file number, events, indices)``, run in the batch's
+        parsing thread."""
         for number, path in enumerate(paths):
             file_drops: list[DeferredDrops] = []
 
-            def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events, int, np.ndarray]:
+            def work(table: Table, path: PathLike = path, number: int = number) -> tuple[DeferredDrops, Any, int,
+                                                                                           np.ndarray]:
                 batch = DeferredDrops()
                 events, n_alloc, index = _batch_events(table, batch, path, info_index, info_values,
                                                        include_alloc_instances, trace_start_us, keys)
-                return batch, events, n_alloc, index
+                return batch, events if then is None else then(number, events, index), n_alloc, index
 
             for batch, events, n_alloc, index in _export_batches(
                     path, _INSTANCE_COLUMNS, into, _INSTANCE_OPTIONAL, _INSTANCE_NUMBERS, _INSTANCE_INTEGERS).map(work):
@@ -463,8 +467,10 @@ def _read_window(
     """
     out = copy.deepcopy(report)
     with InstanceBuckets(buckets_for(paths)) as buckets:
-        for number, events, index in batches(out):
-            buckets.add(events, index, number)
+        # (Each batch's compact events are made and spread by bucket in its parsing
+        # thread; they are written here, in file order.)
+        for _, prepared, _ in batches(out, then=lambda number, events, index: buckets.prepare(events, index, number)):
+            buckets.write(prepared)
         summary = buckets.summary(options)
     out.filter("never_scheduled", summary.never_scheduled)
     if summary.missing_request:
@@ -479,10 +485,11 @@ def _read_window(
 
     # Pass 2: the events of the instances with an attempt in the window (the same events
     # in the same order as in pass 1), rebuilt whole.
-    parts: list[Events] = []
-    for _, events, _ in batches(TraceReport(source=out.source)):
+    def wanted_only(number: int, events: Events, index: np.ndarray) -> Events:
         keep = pc.is_in(events.keys(), value_set=wanted)
-        parts.append(_take_events(events, np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False)))))
+        return _take_events(events, np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False))))
+
+    parts = [events for _, events, _ in batches(TraceReport(source=out.source), then=wanted_only)]
     frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
     frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
                                   options)].reset_index(drop=True)

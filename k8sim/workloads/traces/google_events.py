@@ -693,14 +693,18 @@ class InstanceBuckets:
 
     def add(self, events: Events, index: np.ndarray, file_number: int) -> None:
         """The events of one batch (``index``: their instance indices, as in the keys)."""
+        self.write(self.prepare(events, index, file_number))
+
+    def prepare(self, events: Events, index: np.ndarray, file_number: int) -> list[tuple[int, pa.RecordBatch]]:
+        """The compact events of one batch by bucket, to :meth:`write` (this part touches
+        no state: a batch's parsing thread can run it)."""
         batch = pa.RecordBatch.from_arrays(
             [_strings(events.keys()), pa.array(np.asarray(events.time, dtype=float)),
              pa.array(np.asarray(events.role, dtype=np.int8)), pa.array(~np.isnan(events.cpu)),
              pa.array(~np.isnan(events.memory)), pa.array(np.full(len(events.time), file_number, np.int32)),
              pa.array(np.asarray(events.line, dtype=np.int64))], schema=_COMPACT)
         if self.n == 1:
-            self._memory.append(batch)
-            return
+            return [(0, batch)]
         # Bucket: a hash of the collection plus the index as the key spells it (trunc).
         owner = pc.dictionary_encode(_strings(events.owner))
         names = owner.dictionary.to_numpy(zero_copy_only=False).astype(object)
@@ -711,9 +715,16 @@ class InstanceBuckets:
         order = np.argsort(bucket, kind="stable")
         bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
         sorted_batch = batch.take(pa.array(order))
-        for b in range(self.n):
-            if bounds[b + 1] > bounds[b]:
-                self._writers[b].write_batch(sorted_batch.slice(bounds[b], bounds[b + 1] - bounds[b]))
+        return [(b, sorted_batch.slice(bounds[b], bounds[b + 1] - bounds[b]))
+                for b in range(self.n) if bounds[b + 1] > bounds[b]]
+
+    def write(self, prepared: list[tuple[int, pa.RecordBatch]]) -> None:
+        """Adds what :meth:`prepare` gave (batches in file order)."""
+        for b, part in prepared:
+            if self.n == 1:
+                self._memory.append(part)
+            else:
+                self._writers[b].write_batch(part)
 
     def _buckets(self) -> Iterator[pa.Table]:
         if self.n == 1:
