@@ -48,10 +48,10 @@ Mapping to the normalised schema
     given, supply ``priority``, ``scheduling_class`` and ``collection_type`` where the
     instance rows lack them.
 
-    With a time window the files are read twice, holding a few batches, one bucket of
-    compact events (spilled to disk by instance) and the full events of the instances
-    with a pod in the window only (see :func:`_read_window`); the result and the report
-    are those of a whole-file read.
+    With a time window the files are read once, holding a few batches, one bucket of
+    events (spilled to disk by instance) and the events of the instances with a pod in
+    the window only (see :func:`_read_window`); the result and the report are those of
+    a whole-file read.
 
     Dropped event rows: ``wrong_field_count``, ``bad_number``, ``missing_value``,
     ``bad_event_type``; dropped attempts: ``missing_request`` (no CPU or memory request
@@ -444,34 +444,33 @@ def read_google_2019(
 
 
 def _read_window(
-    batches: Callable[..., Iterator[tuple[int, Events, np.ndarray]]],
+    batches: Callable[..., Iterator[tuple[int, Any, np.ndarray]]],
     paths: Sequence[PathLike],
     options: TraceOptions,
     rng: np.random.Generator | None,
     report: TraceReport,
     shape: dict[str, float],
 ) -> tuple[pd.DataFrame, TraceReport] | None:
-    """A time window read in two passes, holding one batch, one bucket of compact events
-    and the full events of the instances in the window.
+    """A time window read holding a few batches, one bucket of events and the events of
+    the instances in the window.
 
     Which attempts an instance has, and so which are in the window, depends on all its
     events, wherever they are in the files; and the report counts what a whole-file
     read counts (``never_scheduled``, ``missing_request`` with its first places in the
-    order of instance keys, ``outside_window``). Pass 1 keeps each event compact (its
-    instance, time, role, whether it has a CPU and a memory request, and where it is),
-    spread by instance over buckets on disk
+    order of instance keys, ``outside_window``). The files are parsed once: each event
+    is spread by instance over buckets on disk
     (:class:`~k8sim.workloads.traces.google_events.InstanceBuckets`); the attempts of
-    each bucket give the counts and the instances with an attempt in the window. Pass 2
-    reads the files again, keeping the full events of those instances only, and
-    rebuilds them as a whole-file read does.
+    each bucket give the counts and the instances with an attempt in the window, whose
+    events are kept and rebuilt as a whole-file read does.
     """
     out = copy.deepcopy(report)
     with InstanceBuckets(buckets_for(paths)) as buckets:
-        # (Each batch's compact events are made and spread by bucket in its parsing
-        # thread; they are written here, in file order.)
-        for _, prepared, _ in batches(out, then=lambda number, events, index: buckets.prepare(events, index, number)):
+        # (Each batch's events are made and spread by bucket in its parsing thread; they
+        # are written here, in file order.)
+        for _, prepared, _ in batches(out, keys=False,
+                                      then=lambda number, events, index: buckets.prepare(events, index, number)):
             buckets.write(prepared)
-        summary = buckets.summary(options)
+        summary = buckets.summary(options, labels=[file_label(p) for p in paths])
     out.filter("never_scheduled", summary.never_scheduled)
     if summary.missing_request:
         out.drop("missing_request", summary.missing_request,
@@ -481,34 +480,15 @@ def _read_window(
     out.filter("outside_window", summary.outside_window)
     if summary.kept == summary.outside_window:
         raise window_error(out.source, options)
-    wanted = summary.inside_keys
 
-    # Pass 2: the events of the instances with an attempt in the window (the same events
-    # in the same order as in pass 1), rebuilt whole.
-    def wanted_only(number: int, events: Events, index: np.ndarray) -> Events:
-        keep = pc.is_in(events.keys(), value_set=wanted)
-        return _take_events(events, np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False))))
-
-    parts = [events for _, events, _ in batches(TraceReport(source=out.source), then=wanted_only)]
-    frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
+    # The events of the instances with an attempt in the window, rebuilt whole (each
+    # instance's events in file order, as a whole-file read has them).
+    assert summary.inside_events is not None
+    frame = lifecycles(summary.inside_events, TraceReport(source=out.source))
     frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
                                   options)].reset_index(drop=True)
     pods = pods_from_lifecycles(frame, file=out.source, options=options, rng=rng, report=out, **shape)
     return pods, out
-
-
-def _take_events(events: Events, pick: np.ndarray) -> Events:
-    take = pa.array(pick, type=pa.int64())
-
-    def strings(values: Any) -> pa.Array:
-        return (values if isinstance(values, pa.Array | pa.ChunkedArray)
-                else pa.array(np.asarray(values, dtype=object), type=pa.string())).take(take)
-
-    return Events(key=None if events.key is None else strings(events.key), owner=strings(events.owner),
-                  time=events.time[pick], role=events.role[pick], cpu=events.cpu[pick],
-                  memory=events.memory[pick], priority=events.priority[pick], qos=strings(events.qos),
-                  file=strings(events.file), line=events.line[pick],
-                  index=None if events.index is None else np.asarray(events.index)[pick])
 
 
 def read_google_2019_machines(

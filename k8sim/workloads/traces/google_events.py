@@ -289,8 +289,8 @@ def _sort_events(key_codes: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, 
 
 class Attempts:
     """The attempts of instances from their events' keys, times and roles (the part of
-    :func:`lifecycles` that needs nothing else; a windowed read runs it on compact
-    arrays of the whole file first). ``key_codes``: equal for the events of one
+    :func:`lifecycles` that needs nothing else; a windowed read runs it on the
+    events of one bucket at a time first). ``key_codes``: equal for the events of one
     instance, ordered as the instances are to be.
 
     Events are sorted by key, time and input order (``order``; ``role`` and ``time`` in
@@ -621,15 +621,18 @@ def as_paths(p: PathLike | Sequence[PathLike]) -> list[PathLike]:
 
 # --------------------------------------------------------------------------- windowed reads
 
-#: Bytes of input whose compact events make one bucket of :class:`InstanceBuckets`
-#: (compact events take about half the bytes of their CSV rows).
+#: Bytes of input whose events make one bucket of :class:`InstanceBuckets` (in memory
+#: they take about as many bytes as their CSV rows; on disk, lz4, fewer).
 BUCKET_INPUT_BYTES = 64 << 20
 #: At most this many buckets (files open at once; fewer if the process may not open as
 #: many): past ``MAX_BUCKETS * BUCKET_INPUT_BYTES`` of input a bucket holds more.
 MAX_BUCKETS = 4096
 
-_COMPACT = pa.schema([("key", pa.string()), ("time", pa.float64()), ("role", pa.int8()), ("cpu", pa.bool_()),
-                      ("memory", pa.bool_()), ("file", pa.int32()), ("line", pa.int64())])
+#: The events kept in buckets: all that :func:`lifecycles` needs, the instance key as
+#: owner and index, the file as its number.
+_SPILLED = pa.schema([("owner", pa.string()), ("index", pa.float64()), ("time", pa.float64()), ("role", pa.int8()),
+                      ("cpu", pa.float64()), ("memory", pa.float64()), ("priority", pa.float64()),
+                      ("qos", pa.string()), ("file", pa.int32()), ("line", pa.int64())])
 
 
 #: Buckets on disk are compressed (instance keys and flags compress well).
@@ -649,20 +652,23 @@ class WindowSummary:
     outside_window: int
     #: Keys of the instances with an attempt in the window.
     inside_keys: pa.Array
+    #: All the events of those instances (each instance's in file order), when asked for.
+    inside_events: Events | None = None
 
 
 class InstanceBuckets:
-    """Compact events of instance-event files, spread over buckets by instance, for a
+    """The events of instance-event files, spread over buckets by instance, for a
     time-window read whose memory does not grow with the files.
 
     Which attempts an instance has, and so whether it has a pod in the window, depends
-    on all its events, wherever they are in the files. Each event is kept as its
-    instance key, time, role, whether it has a CPU and a memory request, and where it is
-    (file number, line); all events of one instance go to the same bucket (by a hash of
-    the instance). With more than one bucket they are written to Arrow IPC files in a
-    temporary directory (``directory``, else the system's), and :meth:`summary` reads
-    one bucket at a time. ``n_buckets`` is chosen from the input size
-    (:func:`buckets_for`) so that a bucket holds about as much as a batch."""
+    on all its events, wherever they are in the files. Each event is kept with what
+    :func:`lifecycles` needs (instance owner and index, time, role, requests, priority,
+    QoS) and where it is (file number, line); all events of one instance go to the same
+    bucket (by a hash of the instance). With more than one bucket they are written to
+    Arrow IPC files (lz4) in a temporary directory (``directory``, else the system's),
+    and :meth:`summary` reads one bucket at a time, keeping the events of the instances
+    in the window, so the files are parsed once. ``n_buckets`` is chosen from the input
+    size (:func:`buckets_for`) so that a bucket holds about as much as a batch."""
 
     def __init__(self, n_buckets: int, directory: str | None = None) -> None:
         self.n = max(1, int(n_buckets))
@@ -675,7 +681,7 @@ class InstanceBuckets:
             for b in range(self.n):
                 path = os.path.join(self._tmp.name, f"bucket-{b}.arrow")
                 self._paths.append(path)
-                self._writers.append(pa.ipc.new_file(path, _COMPACT, options=_SPILL_OPTIONS))
+                self._writers.append(pa.ipc.new_file(path, _SPILLED, options=_SPILL_OPTIONS))
 
     def close(self) -> None:
         for w in self._writers:
@@ -696,13 +702,15 @@ class InstanceBuckets:
         self.write(self.prepare(events, index, file_number))
 
     def prepare(self, events: Events, index: np.ndarray, file_number: int) -> list[tuple[int, pa.RecordBatch]]:
-        """The compact events of one batch by bucket, to :meth:`write` (this part touches
+        """The events of one batch by bucket, to :meth:`write` (this part touches
         no state: a batch's parsing thread can run it)."""
         batch = pa.RecordBatch.from_arrays(
-            [_strings(events.keys()), pa.array(np.asarray(events.time, dtype=float)),
-             pa.array(np.asarray(events.role, dtype=np.int8)), pa.array(~np.isnan(events.cpu)),
-             pa.array(~np.isnan(events.memory)), pa.array(np.full(len(events.time), file_number, np.int32)),
-             pa.array(np.asarray(events.line, dtype=np.int64))], schema=_COMPACT)
+            [_strings(_plain(events.owner)), pa.array(np.asarray(index, dtype=float)),
+             pa.array(np.asarray(events.time, dtype=float)), pa.array(np.asarray(events.role, dtype=np.int8)),
+             pa.array(np.asarray(events.cpu, dtype=float)), pa.array(np.asarray(events.memory, dtype=float)),
+             pa.array(np.asarray(events.priority, dtype=float)), _strings(_plain(events.qos)),
+             pa.array(np.full(len(events.time), file_number, np.int32)),
+             pa.array(np.asarray(events.line, dtype=np.int64))], schema=_SPILLED)
         if self.n == 1:
             return [(0, batch)]
         # Bucket: a hash of the collection plus the index as the key spells it (trunc).
@@ -728,7 +736,7 @@ class InstanceBuckets:
 
     def _buckets(self) -> Iterator[pa.Table]:
         if self.n == 1:
-            yield pa.Table.from_batches(self._memory, schema=_COMPACT)
+            yield pa.Table.from_batches(self._memory, schema=_SPILLED)
             return
         for w in self._writers:
             w.close()
@@ -738,24 +746,34 @@ class InstanceBuckets:
                 table = pa.ipc.open_file(source).read_all()
             yield table
 
-    def summary(self, options: TraceOptions) -> WindowSummary:
+    def summary(self, options: TraceOptions, labels: Sequence[str] | None = None) -> WindowSummary:
         """Attempt counts of all the events added, and the instances in the window of
         ``options`` (as :func:`lifecycles` and :func:`~k8sim.workloads.traces.build.
-        build_pods` would find them on a whole-file read)."""
+        build_pods` would find them on a whole-file read); with ``labels`` (the label of
+        each file number), their events too."""
         never = missing = kept = outside = 0
         examples: list[tuple[str, int, int, int]] = []  # (key, attempt in key, file, line)
         inside: list[pa.Array] = []
+        inside_events: list[pa.Table] = []
         for table in self._buckets():
             if table.num_rows == 0:
                 continue
-            keys = table.column("key").combine_chunks()
-            encoded = pc.dictionary_encode(keys)
-            rank = np.empty(len(encoded.dictionary), dtype=np.int64)
-            rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
-            code = rank[np.asarray(encoded.indices, dtype=np.int64)]
+            owner = table.column("owner")
+            index = table.column("index").to_numpy()
+            numeric = _numeric_keys(owner, index)
+            if numeric is not None:
+                code = numeric[0]
+            else:
+                encoded = pc.dictionary_encode(instance_keys(owner.combine_chunks(), index))
+                code = _text_rank(encoded.dictionary)[np.asarray(encoded.indices, dtype=np.int64)]
+
+            def keys_at(positions: np.ndarray, owner: pa.ChunkedArray = owner, index: np.ndarray = index) -> pa.Array:
+                take = pa.array(positions, type=pa.int64())
+                return instance_keys(owner.take(take).combine_chunks(), index[positions])
+
             a = Attempts(code, table.column("time").to_numpy(), table.column("role").to_numpy())
-            has_cpu = a.has_latest(table.column("cpu").to_numpy(zero_copy_only=False))
-            has_mem = a.has_latest(table.column("memory").to_numpy(zero_copy_only=False))
+            has_cpu = a.has_latest(~np.isnan(table.column("cpu").to_numpy()))
+            has_mem = a.has_latest(~np.isnan(table.column("memory").to_numpy()))
             never_b = a.never
             missing_b = ~never_b & ~(has_cpu & has_mem)
             never += int(never_b.sum())
@@ -768,7 +786,7 @@ class InstanceBuckets:
                 head = miss[:MAX_EXAMPLES]
                 files = table.column("file").to_numpy()
                 lines = table.column("line").to_numpy()
-                texts = keys.take(pa.array(opener[head])).to_pylist()
+                texts = keys_at(opener[head]).to_pylist()
                 examples = heapq.nsmallest(MAX_EXAMPLES, examples + [
                     (t, int(a.number[i]), int(files[opener[i]]), int(lines[opener[i]]))
                     for t, i in zip(texts, head, strict=True)])
@@ -781,9 +799,29 @@ class InstanceBuckets:
             kept += int(kept_b.sum())
             outside += int(out_b.sum())
             if in_b.any():
-                inside.append(pc.unique(keys.take(pa.array(opener[in_b]))))
+                inside.append(pc.unique(keys_at(opener[in_b])))
+                if labels is not None:
+                    # Every event of those instances, in bucket (so file) order.
+                    wanted = np.zeros(int(code.max()) + 1, dtype=bool)
+                    wanted[code[opener[in_b]]] = True
+                    inside_events.append(table.take(pa.array(np.flatnonzero(wanted[code]))))
+        events = None
+        if labels is not None:
+            events = _events_of(pa.concat_tables(inside_events) if inside_events else _SPILLED.empty_table(),
+                                labels)
         return WindowSummary(never, missing, [(f, line) for _, _, f, line in examples], kept, outside,
-                             pa.concat_arrays(inside) if inside else pa.array([], pa.string()))
+                             pa.concat_arrays(inside) if inside else pa.array([], pa.string()), events)
+
+
+def _events_of(table: pa.Table, labels: Sequence[str]) -> Events:
+    """:class:`Events` of spilled events (see :class:`InstanceBuckets`)."""
+    files = pa.DictionaryArray.from_arrays(pa.array(table.column("file").to_numpy()),
+                                           pa.array(list(labels), pa.string()))
+    return Events(key=None, owner=table.column("owner"), time=table.column("time").to_numpy(),
+                  role=table.column("role").to_numpy().astype(np.int64), cpu=table.column("cpu").to_numpy(),
+                  memory=table.column("memory").to_numpy(), priority=table.column("priority").to_numpy(),
+                  qos=table.column("qos"), file=files, line=table.column("line").to_numpy(),
+                  index=table.column("index").to_numpy())
 
 
 def buckets_for(paths: Sequence[PathLike]) -> int:
