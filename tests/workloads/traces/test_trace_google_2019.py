@@ -165,7 +165,7 @@ def synthetic_log(tmp_path_factory):
 
 
 @pytest.mark.parametrize("window", [(0, 30), (100, 101), (50, 120), (150, None), (None, 5), (500, 600)])
-def test_window_read_in_two_passes_equals_the_whole_file_read(synthetic_log, monkeypatch, window):
+def test_window_read_equals_the_whole_file_read(synthetic_log, monkeypatch, window):
     # 4000 instances arrive over about 200 s; windows at the start, in the middle (one
     # second), past the end; counts and first places of the report included.
     options = TraceOptions(start_s=window[0], end_s=window[1])
@@ -192,8 +192,8 @@ def test_window_read_with_rows_shuffled_across_part_files(synthetic_log, tmp_pat
 
 
 def test_window_read_keeps_the_events_of_instances_in_the_window_only(synthetic_log, monkeypatch):
-    # Pass 2 rebuilds only instances with a pod in the window: every instance handed to
-    # the rebuild has one (its id, less any "#n" suffix, among the pods').
+    # The window read rebuilds only instances with a pod in the window: every instance
+    # handed to the rebuild has one (its id, less any "#n" suffix, among the pods').
     seen: list[set[str]] = []  # the instances of each rebuild
     rebuild = g2019.lifecycles
 
@@ -230,7 +230,7 @@ def test_window_read_with_indices_past_32_bits(tmp_path, monkeypatch):
                                                   ((None, 5), 16), ((50, 120), 128)])
 def test_window_read_over_buckets_on_disk_equals_the_whole_file_read(synthetic_log, tmp_path, monkeypatch, window,
                                                                      bucket_kib):
-    # One bucket per 16 (128) KiB of input: the compact events of the ~600 KiB log go to
+    # One bucket per 16 (128) KiB of input: the events of the ~600 KiB log go to
     # dozens (a few) of files on disk, read back one at a time; the pods and the report
     # (counts, and the first places of missing_request merged over the buckets, several
     # per bucket with 128 KiB) are the whole-file read's.
@@ -356,3 +356,25 @@ def test_attempt_numbers_count_from_the_key_first_event() -> None:
                  roles=[_E, _S, _R, _E, _S, _R, _E])
     assert _ids(_events(**shape, text_keys=False)) == ["k/0#1", "m/0"]
     assert _ids(_events(**shape, text_keys=True)) == ["k/0#1", "m/0"]
+
+
+def test_window_read_parses_each_file_once(synthetic_log, tmp_path, monkeypatch):
+    # The buckets keep every field the rebuild needs, so a window read parses each part
+    # file once (it used to read them all again for the instances in the window).
+    frame = pd.read_csv(synthetic_log, dtype=str, keep_default_na=False)
+    parts = [tmp_path / "part0.csv", tmp_path / "part1.csv"]
+    frame.iloc[: len(frame) // 2].to_csv(parts[0], index=False)
+    frame.iloc[len(frame) // 2:].to_csv(parts[1], index=False)
+    monkeypatch.setattr(google_events, "BUCKET_INPUT_BYTES", 64 << 10)
+    opened: list[str] = []
+    export_batches = g2019._export_batches
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path).name)
+        return export_batches(path, *args, **kwargs)
+
+    monkeypatch.setattr(g2019, "_export_batches", spy)
+    options = TraceOptions(start_s=60, end_s=90)
+    got = read_google_2019(parts, options, **SHAPE)
+    assert opened == ["part0.csv", "part1.csv"]
+    _same(got, _whole_file_read(monkeypatch, parts, options, **SHAPE))
