@@ -249,6 +249,8 @@ def _numeric_keys(owner: Any, index: np.ndarray) -> tuple[np.ndarray, np.ndarray
     else:
         uniq, inverse = np.unique(idx, return_inverse=True)
         idx_rank = _text_rank(pc.cast(pa.array(uniq), pa.string()))[inverse.reshape(-1)]
+    if len(names) * len(uniq) >= 2**62:
+        return None  # (more distinct owners and indices than the numbers hold)
     key = owner_rank[codes]
     key *= len(uniq)
     key += idx_rank
