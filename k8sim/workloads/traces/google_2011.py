@@ -55,7 +55,6 @@ from k8sim.workloads.traces.google_events import (
     check_shape,
     concat_events,
     event_codes,
-    instance_keys,
     lifecycles,
     nodes_from_machine_events,
     pods_from_lifecycles,
@@ -139,17 +138,21 @@ def _batch_events(table: Table, drops: DeferredDrops, path: PathLike, trace_star
     mem = check.number("memory_request", required=False, minimum=0)
     idx = np.flatnonzero(check.ok)
     owner = job.take(pa.array(idx))
+    # (Instances as owner and index: lifecycles groups them by numbers, no key text per
+    # event; one file label for the batch, not a copy per event.)
     return Events(
-        key=instance_keys(owner, index[idx]),
-        owner=owner,
+        key=None,
+        owner=pc.dictionary_encode(owner),
         time=trace_seconds(time_us[idx], trace_start_us),
         role=_ROLE_2011_LUT[codes[idx].astype(np.int64)],
         cpu=cpu[idx],
         memory=mem[idx],
         priority=priority[idx],
         qos=qos_labels(sched_class[idx]),
-        file=np.full(len(idx), file_label(path), dtype=object),
+        file=pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(idx), dtype=np.int32)),
+                                            pa.array([file_label(path)], pa.string())),
         line=table.lines[idx],
+        index=index[idx],
     )
 
 

@@ -48,10 +48,10 @@ Mapping to the normalised schema
     given, supply ``priority``, ``scheduling_class`` and ``collection_type`` where the
     instance rows lack them.
 
-    With a time window the files are read twice, holding a few batches, one bucket of
-    compact events (spilled to disk by instance) and the full events of the instances
-    with a pod in the window only (see :func:`_read_window`); the result and the report
-    are those of a whole-file read.
+    With a time window the files are read once, holding a few batches, one bucket of
+    events (spilled to disk by instance) and the events of the instances with a pod in
+    the window only (see :func:`_read_window`); the result and the report are those of
+    a whole-file read.
 
     Dropped event rows: ``wrong_field_count``, ``bad_number``, ``missing_value``,
     ``bad_event_type``; dropped attempts: ``missing_request`` (no CPU or memory request
@@ -329,9 +329,12 @@ def _batch_events(
     info_values: np.ndarray | None,
     include_alloc_instances: bool,
     trace_start_us: float,
+    keys: bool = True,
 ) -> tuple[Events, int, np.ndarray]:
     """The good events of one batch of instance events (drops deferred), how many were
-    left out as instances of alloc sets, and the events' instance indices."""
+    left out as instances of alloc sets, and the events' instance indices. Owners are
+    dictionary-encoded; ``keys``: make the instance keys' text too (else they are the
+    owners and ``index``)."""
     check = RowCheck(table, drops)
     time_us = check.number("time", minimum=0)
     codes = event_codes(check, "type", INSTANCE_EVENT_TYPES)
@@ -363,16 +366,19 @@ def _batch_events(
     take = pa.array(idx)
     owner = collection.take(take)
     events = Events(
-        key=instance_keys(owner, index[idx]),
-        owner=owner,
+        key=instance_keys(owner, index[idx]) if keys else None,
+        owner=pc.dictionary_encode(owner),
         time=trace_seconds(time_us[idx], trace_start_us),
         role=_ROLE_LUT[codes[idx].astype(np.int64)],
         cpu=cpu[idx],
         memory=mem[idx],
         priority=opt["priority"][idx],
         qos=qos_labels(opt["scheduling_class"][idx]),
-        file=pa.repeat(pa.scalar(file_label(path), pa.string()), len(idx)),
+        # (One label for the batch, not a copy of it per event.)
+        file=pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(idx), dtype=np.int32)),
+                                            pa.array([file_label(path)], pa.string())),
         line=table.lines[idx],
+        index=index[idx],
     )
     return events, n_alloc, index[idx]
 
@@ -400,17 +406,22 @@ def read_google_2019(
     info_index = pa.array(list(info), type=pa.string()) if info else None
     info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
 
-    def batches(into: TraceReport) -> Iterator[tuple[int, Events, np.ndarray]]:
+    def batches(into: TraceReport, keys: bool = True,
+                then: Callable[[int, Events, np.ndarray], Any] | None = None) -> Iterator[tuple[int, Any, np.ndarray]]:
         """(file number, events, instance indices) of each batch of every file, in order;
-        rows read, drops and alloc instances recorded in ``into``."""
+        rows read, drops and alloc instances recorded in ``into``; ``keys``: with the
+        instance keys' text (see :func:`_batch_events`); ``then``: what to give instead
+        of the events, ``then(file number, events, indices)``, run in the batch's
+        parsing thread."""
         for number, path in enumerate(paths):
             file_drops: list[DeferredDrops] = []
 
-            def work(table: Table, path: PathLike = path) -> tuple[DeferredDrops, Events, int, np.ndarray]:
+            def work(table: Table, path: PathLike = path, number: int = number) -> tuple[DeferredDrops, Any, int,
+                                                                                           np.ndarray]:
                 batch = DeferredDrops()
                 events, n_alloc, index = _batch_events(table, batch, path, info_index, info_values,
-                                                       include_alloc_instances, trace_start_us)
-                return batch, events, n_alloc, index
+                                                       include_alloc_instances, trace_start_us, keys)
+                return batch, events if then is None else then(number, events, index), n_alloc, index
 
             for batch, events, n_alloc, index in _export_batches(
                     path, _INSTANCE_COLUMNS, into, _INSTANCE_OPTIONAL, _INSTANCE_NUMBERS, _INSTANCE_INTEGERS).map(work):
@@ -425,39 +436,41 @@ def read_google_2019(
         windowed = _read_window(batches, paths, options, rng, report, shape)
         if windowed is not None:
             return windowed
-    parts = [events for _, events, _ in batches(report)]
+    # (Instances are grouped by owner and index: no key text is made for every event.)
+    parts = [events for _, events, _ in batches(report, keys=False)]
     frame = lifecycles(concat_events(parts), report)
     pods = pods_from_lifecycles(frame, file=report.source, options=options, rng=rng, report=report, **shape)
     return pods, report
 
 
 def _read_window(
-    batches: Callable[[TraceReport], Iterator[tuple[int, Events, np.ndarray]]],
+    batches: Callable[..., Iterator[tuple[int, Any, np.ndarray]]],
     paths: Sequence[PathLike],
     options: TraceOptions,
     rng: np.random.Generator | None,
     report: TraceReport,
     shape: dict[str, float],
 ) -> tuple[pd.DataFrame, TraceReport] | None:
-    """A time window read in two passes, holding one batch, one bucket of compact events
-    and the full events of the instances in the window.
+    """A time window read holding a few batches, one bucket of events and the events of
+    the instances in the window.
 
     Which attempts an instance has, and so which are in the window, depends on all its
     events, wherever they are in the files; and the report counts what a whole-file
     read counts (``never_scheduled``, ``missing_request`` with its first places in the
-    order of instance keys, ``outside_window``). Pass 1 keeps each event compact (its
-    instance, time, role, whether it has a CPU and a memory request, and where it is),
-    spread by instance over buckets on disk
+    order of instance keys, ``outside_window``). The files are parsed once: each event
+    is spread by instance over buckets on disk
     (:class:`~k8sim.workloads.traces.google_events.InstanceBuckets`); the attempts of
-    each bucket give the counts and the instances with an attempt in the window. Pass 2
-    reads the files again, keeping the full events of those instances only, and
-    rebuilds them as a whole-file read does.
+    each bucket give the counts and the instances with an attempt in the window, whose
+    events are kept and rebuilt as a whole-file read does.
     """
     out = copy.deepcopy(report)
     with InstanceBuckets(buckets_for(paths)) as buckets:
-        for number, events, index in batches(out):
-            buckets.add(events, index, number)
-        summary = buckets.summary(options)
+        # (Each batch's events are made and spread by bucket in its parsing thread; they
+        # are written here, in file order.)
+        for _, prepared, _ in batches(out, keys=False,
+                                      then=lambda number, events, index: buckets.prepare(events, index, number)):
+            buckets.write(prepared)
+        summary = buckets.summary(options, labels=[file_label(p) for p in paths])
     out.filter("never_scheduled", summary.never_scheduled)
     if summary.missing_request:
         out.drop("missing_request", summary.missing_request,
@@ -467,32 +480,15 @@ def _read_window(
     out.filter("outside_window", summary.outside_window)
     if summary.kept == summary.outside_window:
         raise window_error(out.source, options)
-    wanted = summary.inside_keys
 
-    # Pass 2: the events of the instances with an attempt in the window (the same events
-    # in the same order as in pass 1), rebuilt whole.
-    parts: list[Events] = []
-    for _, events, _ in batches(TraceReport(source=out.source)):
-        keep = pc.is_in(events.key, value_set=wanted)
-        parts.append(_take_events(events, np.flatnonzero(np.asarray(keep.to_numpy(zero_copy_only=False)))))
-    frame = lifecycles(concat_events(parts), TraceReport(source=out.source))
+    # The events of the instances with an attempt in the window, rebuilt whole (each
+    # instance's events in file order, as a whole-file read has them).
+    assert summary.inside_events is not None
+    frame = lifecycles(summary.inside_events, TraceReport(source=out.source))
     frame = frame[~outside_window(frame["arrival"].to_numpy(dtype=float), frame["end"].to_numpy(dtype=float),
                                   options)].reset_index(drop=True)
     pods = pods_from_lifecycles(frame, file=out.source, options=options, rng=rng, report=out, **shape)
     return pods, out
-
-
-def _take_events(events: Events, pick: np.ndarray) -> Events:
-    take = pa.array(pick, type=pa.int64())
-
-    def strings(values: Any) -> pa.Array:
-        return (values if isinstance(values, pa.Array | pa.ChunkedArray)
-                else pa.array(np.asarray(values, dtype=object), type=pa.string())).take(take)
-
-    return Events(key=strings(events.key), owner=strings(events.owner), time=events.time[pick],
-                  role=events.role[pick], cpu=events.cpu[pick], memory=events.memory[pick],
-                  priority=events.priority[pick], qos=strings(events.qos), file=strings(events.file),
-                  line=events.line[pick])
 
 
 def read_google_2019_machines(

@@ -132,9 +132,11 @@ class Events:
     """Instance events in a common form (one entry per good event row).
 
     ``key``, ``owner``, ``qos`` and ``file`` are numpy object arrays of ``str`` or
-    pyarrow string arrays."""
+    pyarrow string arrays (``owner`` and ``file`` may also be dictionary-encoded).
+    With ``index`` (the instance index of each event) the key is ``owner`` and
+    ``index``, and ``key`` may be None: its text is made only where it is needed."""
 
-    key: Any  # "<collection>/<index>"
+    key: Any  # "<collection>/<index>" (or None, see ``index``)
     owner: Any
     time: np.ndarray  # seconds from the trace start; -inf before, +inf after
     role: np.ndarray  # SUBMIT / SCHEDULE / END / UPDATE_PENDING / OTHER
@@ -144,6 +146,17 @@ class Events:
     qos: Any
     file: Any  # file label of each event
     line: np.ndarray  # int: its line (or record) number
+    #: Instance index of each event (a float holding an integer, as
+    #: :func:`instance_keys` takes it), or None when only ``key`` is given.
+    index: np.ndarray | None = None
+
+    def keys(self) -> pa.Array | pa.ChunkedArray:
+        """The instance key text of each event (made from ``owner`` and ``index`` when
+        ``key`` is None)."""
+        if self.key is not None:
+            return self.key if isinstance(self.key, pa.ChunkedArray) else _strings(self.key)
+        assert self.index is not None
+        return instance_keys(_plain(self.owner), np.asarray(self.index, dtype=float))
 
 
 # States of an instance between its events: no attempt open, pending, running.
@@ -158,6 +171,92 @@ def _strings(values: Any) -> pa.Array:
     return pa.array(np.asarray(values, dtype=object), type=pa.string())
 
 
+def _plain(values: Any) -> pa.Array | pa.ChunkedArray:
+    """Text as pyarrow strings (dictionary-encoded text decoded; chunks kept)."""
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        return _strings(values)
+    return values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
+
+
+def _text_at(values: Any, positions: np.ndarray) -> list[str]:
+    """The cells of a text column (plain, chunked or dictionary-encoded) at ``positions``."""
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        return [str(v) for v in np.asarray(values, dtype=object)[positions]]
+    return cast(list[str], values.take(pa.array(positions, type=pa.int64())).to_pylist())
+
+
+def _text_rank(text: pa.Array) -> np.ndarray:
+    """Rank of each cell of distinct strings in byte (code point) order."""
+    rank = np.empty(len(text), dtype=np.int64)
+    rank[np.asarray(pc.sort_indices(text))] = np.arange(len(text))
+    return rank
+
+
+def _owner_codes(owner: Any) -> tuple[np.ndarray, pa.Array]:
+    """Per event the number of its owner among ``names`` (distinct owners), and the names.
+    Dictionary-encoded chunks (each batch with its own dictionary) are mapped through
+    the distinct entries of their dictionaries, not cell by cell."""
+    chunks = owner.chunks if isinstance(owner, pa.ChunkedArray) else [_plain(owner)]
+    encoded = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in chunks]
+    if not encoded:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+    if len(encoded) == 1:
+        return np.asarray(encoded[0].indices, dtype=np.int64), encoded[0].dictionary
+    joint = pc.dictionary_encode(pa.concat_arrays([e.dictionary for e in encoded]))
+    to_joint = np.asarray(joint.indices, dtype=np.int64)
+    out = np.empty(sum(len(e) for e in encoded), dtype=np.int64)
+    start = first = 0
+    for e in encoded:
+        local = np.asarray(e.indices, dtype=np.int64)
+        np.take(to_joint[first:first + len(e.dictionary)], local, out=out[start:start + len(e)])
+        start += len(e)
+        first += len(e.dictionary)
+    return out, joint.dictionary
+
+
+#: Instance indices below this are ranked through a table (others: sorted).
+_FEW_INDICES = 1 << 22
+
+
+def _numeric_keys(owner: Any, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array] | None:
+    """Per event a number whose order is that of its key text ``"<owner>/<index>"``
+    (equal for equal keys), with the owner numbers and names of :func:`_owner_codes`;
+    None where the numbers cannot tell that order (an owner holding ``/``, an index
+    past 2**62, spelled by Python's ``int``).
+
+    The key text orders by owner first: with no ``/`` in any owner, ``"<a>/..."``
+    precedes ``"<b>/..."`` exactly when ``"<a>/"`` precedes ``"<b>/"`` (neither is a
+    prefix of the other), so owners are ranked by that text, indices by their decimal
+    text, and a key is ``owner rank * indices + index rank``."""
+    index = np.asarray(index, dtype=float)
+    if len(index) and float(np.abs(index).max()) >= 2.0**62:
+        return None
+    codes, names = _owner_codes(owner)
+    if len(names) and pc.any(pc.match_substring(names, "/")).as_py():
+        return None
+    owner_rank = _text_rank(pc.binary_join_element_wise(names, "/", ""))
+    idx = index.astype(np.int64)
+    if not len(idx):
+        return codes, codes, names
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo >= 0 and hi < _FEW_INDICES:
+        present = np.zeros(hi + 1, dtype=bool)
+        present[idx] = True
+        uniq = np.flatnonzero(present)
+        rank_of = np.zeros(hi + 1, dtype=np.int64)
+        rank_of[uniq] = _text_rank(pc.cast(pa.array(uniq), pa.string()))
+        idx_rank = rank_of[idx]
+    else:
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        idx_rank = _text_rank(pc.cast(pa.array(uniq), pa.string()))[inverse.reshape(-1)]
+    if len(names) * len(uniq) >= 2**62:
+        return None  # (more distinct owners and indices than the numbers hold)
+    key = owner_rank[codes]
+    key *= len(uniq)
+    key += idx_rank
+    return key, codes, names
+
+
 def _last_per_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.ndarray:
     """Per group (``group`` non-decreasing), the position of the last True of ``mask``; -1 if none."""
     out = np.full(n_groups, -1, dtype=np.int64)
@@ -166,51 +265,85 @@ def _last_per_group(group: np.ndarray, mask: np.ndarray, n_groups: int) -> np.nd
     return out
 
 
+def _sort_events(key_codes: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order of events by key, time and input order (and the sorted keys and times).
+
+    Usually each instance's events come in time order already (the traces are sorted by
+    time): then sorting by key and input position alone (one sort of ``key * n +
+    position``, numbers all distinct) gives that order, which is checked; else (or when
+    the product would not fit) a stable sort by key and time (lexsort)."""
+    n = len(times)
+    if n and int(key_codes.min()) >= 0 and int(key_codes.max()) < (2**62) // n:
+        composite = key_codes.astype(np.int64, copy=True)
+        composite *= n
+        composite += np.arange(n)
+        composite.sort()
+        code, order = np.divmod(composite, n)
+        del composite
+        time = times[order]
+        if not (np.less(time[1:], time[:-1]) & np.equal(code[1:], code[:-1])).any():
+            return order, code, time
+    # (lexsort is stable: events equal in key and time stay in input order without a
+    # third key of positions.)
+    order = np.lexsort((times, key_codes))
+    return order, key_codes[order], times[order]
+
+
 class Attempts:
     """The attempts of instances from their events' keys, times and roles (the part of
-    :func:`lifecycles` that needs nothing else; a windowed read runs it on compact
-    arrays of the whole file first). ``key_codes``: equal for the events of one
+    :func:`lifecycles` that needs nothing else; a windowed read runs it on the
+    events of one bucket at a time first). ``key_codes``: equal for the events of one
     instance, ordered as the instances are to be.
 
     Events are sorted by key, time and input order (``order``; ``role`` and ``time`` in
     that order). The state of each instance before each event (no attempt, pending,
     running) follows from the last SUBMIT / SCHEDULE / END before it, which fixes where
-    attempts open (``open_pos``, sorted positions) and close (``end``: the closing
-    time, inf while open), which run (``sched``), which never ran (``never``) and which
-    events lend their requests (``takes``)."""
+    attempts open (``open_pos``, sorted positions; ``number``: the attempt's number
+    within its key) and close (``end``: the closing time, inf while open), which run
+    (``sched``), which never ran (``never``) and which events lend their requests
+    (``takes``)."""
 
     def __init__(self, key_codes: np.ndarray, times: np.ndarray, roles: np.ndarray) -> None:
-        n = len(times)
-        # (lexsort is stable: events equal in key and time stay in input order without
-        # a third key of positions.)
-        self.order = order = np.lexsort((times, key_codes))
-        code = key_codes[order]
-        self.role = role = np.asarray(roles)[order]
-        self.time = time = np.asarray(times, dtype=float)[order]
+        times = np.asarray(times, dtype=float)
+        self.order, code, self.time = order, code, time = _sort_events(np.asarray(key_codes), times)
+        n = len(order)
+        self.role = role = np.asarray(roles).astype(np.int8)[order]
 
         new_key = np.ones(n, dtype=bool)
-        new_key[1:] = code[1:] != code[:-1]
-        self.key_start = key_start = np.maximum.accumulate(np.where(new_key, np.arange(n), 0))
+        np.not_equal(code[1:], code[:-1], out=new_key[1:])
         # State after each event: set by the last SUBMIT (pending), SCHEDULE (running) or
-        # END (none) of the same key at or before it; none before the key's first such event.
-        decisive = (role == SUBMIT) | (role == SCHEDULE) | (role == END)
-        last = np.maximum.accumulate(np.where(decisive, np.arange(n), -1))
-        after_state = np.where(role == SUBMIT, _PENDING, np.where(role == SCHEDULE, _RUNNING, _NONE))
-        state_after = np.where(last >= key_start, after_state[np.maximum(last, 0)], _NONE)
-        self.before = before = np.empty(n, dtype=np.int64)
-        if n:
-            before[0] = _NONE
-        before[1:] = state_after[:-1]
+        # END (none) of the same key at or before it; none before the key's first such
+        # event. (The first event of a key sets the state too: to none unless decisive.)
+        after = np.full(n, -1, dtype=np.int8)
+        after[role == SUBMIT] = _PENDING
+        after[role == SCHEDULE] = _RUNNING
+        after[role == END] = _NONE
+        after[new_key & (after < 0)] = _NONE
+        last = np.where(after >= 0, np.arange(n), 0)
+        np.maximum.accumulate(last, out=last)
+        self.before = before = np.empty(n, dtype=np.int8)
+        before[1:] = after[last[:-1]]
         before[new_key] = _NONE
+        del last, after
 
-        opens = ((role == SUBMIT) & (before != _PENDING)) | ((role == SCHEDULE) & (before == _NONE))
+        is_submit = role == SUBMIT
+        is_schedule = role == SCHEDULE
+        opens = (is_submit & (before != _PENDING)) | (is_schedule & (before == _NONE))
         self.attempt = attempt = np.cumsum(opens) - 1  # the attempt open at (or opened by) each event
-        self.n_att = n_att = int(opens.sum())
-        self.open_pos = np.flatnonzero(opens)
+        self.open_pos = open_pos = np.flatnonzero(opens)
+        self.n_att = n_att = len(open_pos)
+        # Attempt number within its key (the ``#n`` of its id): 0 for the key's first, 1,
+        # 2 ... for the next; counted from the key's first event, so when that event opens
+        # no attempt (an END, say) the first attempt is 1.
+        key_of = np.cumsum(new_key)[open_pos] - 1
+        first = np.ones(n_att, dtype=bool)
+        np.not_equal(key_of[1:], key_of[:-1], out=first[1:])
+        rank = np.arange(n_att) - np.maximum.accumulate(np.where(first, np.arange(n_att), 0))
+        self.number = rank + ~opens[np.flatnonzero(new_key)][key_of]
         # Events lending their requests: every SUBMIT, a SCHEDULE that starts the run, an
         # UPDATE_PENDING while pending.
-        self.starts_run = starts_run = (role == SCHEDULE) & (before != _RUNNING)
-        self.takes = (role == SUBMIT) | starts_run | ((role == UPDATE_PENDING) & (before == _PENDING))
+        self.starts_run = starts_run = is_schedule & (before != _RUNNING)
+        self.takes = is_submit | starts_run | ((role == UPDATE_PENDING) & (before == _PENDING))
 
         self.sched = np.full(n_att, np.nan)
         self.has_sched = np.zeros(n_att, dtype=bool)
@@ -226,7 +359,7 @@ class Attempts:
         self.never = np.zeros(n_att, dtype=bool)
         self.never[attempt[ce]] = before[ce] == _PENDING
         end[attempt[ce]] = time[ce]
-        rs = np.flatnonzero((role == SUBMIT) & (before == _RUNNING))
+        rs = np.flatnonzero(is_submit & (before == _RUNNING))
         end[attempt[rs] - 1] = time[rs]
 
     def has_latest(self, present: np.ndarray) -> np.ndarray:
@@ -237,44 +370,46 @@ class Attempts:
 def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     """Pods (intermediate frame, normalised requests) from instance events.
 
-    Vectorised: events are sorted by key (as strings), time and input order; the state
-    of each instance before each event (no attempt, pending, running) follows from the
-    last SUBMIT / SCHEDULE / END before it, which fixes where attempts open and close
-    and which events lend their requests; everything else is grouping by attempt.
+    Vectorised: events are sorted by key (in the order of the key text), time and input
+    order; the state of each instance before each event (no attempt, pending, running)
+    follows from the last SUBMIT / SCHEDULE / END before it, which fixes where attempts
+    open and close and which events lend their requests; everything else is grouping
+    by attempt. With ``events.index`` the keys are numbers made from the owners and
+    indices (:func:`_numeric_keys`); their text is made for the pods kept only.
     """
     n = len(events.time)
     if n == 0:
         return pd.DataFrame(columns=["id", "owner", "arrival", "end", "duration", "cpu", "memory", "priority", "qos"])
-    # Key ranks in string order (pyarrow sorts UTF-8 bytes: the code-point order of str).
-    # (Batches encoded as they are: the chunks of a chunked encoding share one dictionary.)
-    keys = events.key if isinstance(events.key, pa.ChunkedArray) else _strings(events.key)
-    encoded = pc.dictionary_encode(keys)
-    if isinstance(encoded, pa.ChunkedArray):
-        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
-        key_index = np.concatenate([np.asarray(c.indices, dtype=np.int64) for c in encoded.chunks])
+    numeric = _numeric_keys(events.owner, events.index) if events.index is not None else None
+    if numeric is not None:
+        key_codes, owner_codes, owner_names = numeric
     else:
-        dictionary = encoded.dictionary
-        key_index = np.asarray(encoded.indices, dtype=np.int64)
-    rank = np.empty(len(dictionary), dtype=np.int64)
-    rank[np.asarray(pc.sort_indices(dictionary))] = np.arange(len(dictionary))
-    key_codes = rank[key_index]
+        # Key ranks in string order (pyarrow sorts UTF-8 bytes: the code-point order of str).
+        # (Batches encoded as they are: the chunks of a chunked encoding share one dictionary.)
+        encoded = pc.dictionary_encode(events.keys())
+        if isinstance(encoded, pa.ChunkedArray):
+            dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+            key_index = np.concatenate([np.asarray(c.indices, dtype=np.int64) for c in encoded.chunks])
+        else:
+            dictionary = encoded.dictionary
+            key_index = np.asarray(encoded.indices, dtype=np.int64)
+        key_codes = _text_rank(dictionary)[key_index]
     a = Attempts(key_codes, np.asarray(events.time, dtype=float), np.asarray(events.role))
-    order, time, attempt, n_att, open_pos, key_start, takes = (
-        a.order, a.time, a.attempt, a.n_att, a.open_pos, a.key_start, a.takes)
+    del key_codes
+    order, time, attempt, n_att, open_pos, takes = a.order, a.time, a.attempt, a.n_att, a.open_pos, a.takes
 
-    def latest(values: np.ndarray, present: np.ndarray, default: Any) -> np.ndarray:
-        pos = _last_per_group(attempt, takes & present, n_att)
-        out = np.full(n_att, default, dtype=values.dtype)
-        found = pos >= 0
-        out[found] = values[pos[found]]
+    def latest(values: Any) -> np.ndarray:
+        """Per attempt, the value of the latest lending event that has one (NaN if none)."""
+        values = np.asarray(values, dtype=float)
+        pos = _last_per_group(attempt, takes & ~np.isnan(values)[order], n_att)
+        out = np.full(n_att, np.nan)
+        found = np.flatnonzero(pos >= 0)
+        out[found] = values[order[pos[found]]]
         return out
 
-    cpu_e = np.asarray(events.cpu, dtype=float)[order]
-    mem_e = np.asarray(events.memory, dtype=float)[order]
-    prio_e = np.asarray(events.priority, dtype=float)[order]
-    cpu = latest(cpu_e, ~np.isnan(cpu_e), np.nan)
-    memory = latest(mem_e, ~np.isnan(mem_e), np.nan)
-    priority = latest(prio_e, ~np.isnan(prio_e), np.nan)
+    cpu = latest(events.cpu)
+    memory = latest(events.memory)
+    priority = latest(events.priority)
     # The QoS of the latest lending event that has one (only those cells are taken).
     # (Chunked text is taken from as it is: joining its chunks first is a copy of every cell.)
     qos_all = events.qos if isinstance(events.qos, pa.ChunkedArray) else _strings(events.qos)
@@ -288,23 +423,26 @@ def lifecycles(events: Events, report: TraceReport) -> pd.DataFrame:
     closed = ~never
     missing = closed & (np.isnan(cpu) | np.isnan(memory))
     if missing.any():
-        files = _strings(events.file)
         lines = np.asarray(events.line)
         first = order[open_pos[np.flatnonzero(missing)[:MAX_EXAMPLES]]]
-        labels = files.take(pa.array(first)).to_pylist()
+        labels = _text_at(events.file, first)
         report.drop("missing_request", int(missing.sum()),
                     [Where(f, int(x)) for f, x in zip(labels, lines[first], strict=True)])
     keep = closed & ~missing
 
     # Attempt number within its key: 0 for the first ("key"), then "key#1", "key#2" ...
-    first_attempt = attempt[key_start[open_pos]]
-    number = np.arange(n_att) - first_attempt
     src = order[open_pos[keep]]
-    base = dictionary.take(pa.array(key_index[src]))
-    num = number[keep]
+    num = a.number[keep]
+    if numeric is not None:
+        owner = owner_names.take(pa.array(owner_codes[src]))
+        index = pc.cast(pa.array(np.asarray(events.index, dtype=float)[src].astype(np.int64)), pa.string())
+        base = pc.binary_join_element_wise(owner, index, "/")
+    else:
+        base = dictionary.take(pa.array(key_index[src]))
+        owner = _plain(events.owner if isinstance(events.owner, pa.ChunkedArray) else _strings(events.owner)
+                       ).take(pa.array(src))
     suffixed = pc.binary_join_element_wise(base, pc.cast(pa.array(num), pa.string()), "#")
     ids = pc.if_else(pa.array(num > 0), suffixed, base)
-    owner = (events.owner if isinstance(events.owner, pa.ChunkedArray) else _strings(events.owner)).take(pa.array(src))
 
     arrival = time[open_pos[keep]]
     end_k = end[keep]
@@ -407,20 +545,28 @@ def concat_events(parts: list[Events]) -> Events:
     if len(parts) == 1:
         return parts[0]
 
-    def strings(name: str) -> pa.ChunkedArray:
-        return pa.chunked_array([_strings(getattr(p, name)) for p in parts], type=pa.string())
+    def text(values: list[Any]) -> pa.ChunkedArray:
+        """Text columns as chunks: as they are when all are dictionary-encoded (each
+        chunk keeps its dictionary), else as plain strings."""
+        arrays = [v if isinstance(v, pa.Array | pa.ChunkedArray) else _strings(v) for v in values]
+        if not all(pa.types.is_dictionary(v.type) for v in arrays):
+            arrays = [_plain(v) for v in arrays]
+        chunks = [c for v in arrays for c in (v.chunks if isinstance(v, pa.ChunkedArray) else [v])]
+        return pa.chunked_array(chunks, type=arrays[0].type)
 
+    with_index = all(p.index is not None for p in parts)
     return Events(
-        key=strings("key"),
-        owner=strings("owner"),
+        key=None if with_index and any(p.key is None for p in parts) else text([p.keys() for p in parts]),
+        owner=text([p.owner for p in parts]),
         time=np.concatenate([p.time for p in parts]),
         role=np.concatenate([p.role for p in parts]),
         cpu=np.concatenate([p.cpu for p in parts]),
         memory=np.concatenate([p.memory for p in parts]),
         priority=np.concatenate([p.priority for p in parts]),
-        qos=strings("qos"),
-        file=strings("file"),
+        qos=text([p.qos for p in parts]),
+        file=text([p.file for p in parts]),
         line=np.concatenate([p.line for p in parts]),
+        index=np.concatenate([np.asarray(p.index, dtype=float) for p in parts]) if with_index else None,
     )
 
 
@@ -477,15 +623,18 @@ def as_paths(p: PathLike | Sequence[PathLike]) -> list[PathLike]:
 
 # --------------------------------------------------------------------------- windowed reads
 
-#: Bytes of input whose compact events make one bucket of :class:`InstanceBuckets`
-#: (compact events take about half the bytes of their CSV rows).
+#: Bytes of input whose events make one bucket of :class:`InstanceBuckets` (in memory
+#: they take about as many bytes as their CSV rows; on disk, lz4, fewer).
 BUCKET_INPUT_BYTES = 64 << 20
 #: At most this many buckets (files open at once; fewer if the process may not open as
 #: many): past ``MAX_BUCKETS * BUCKET_INPUT_BYTES`` of input a bucket holds more.
 MAX_BUCKETS = 4096
 
-_COMPACT = pa.schema([("key", pa.string()), ("time", pa.float64()), ("role", pa.int8()), ("cpu", pa.bool_()),
-                      ("memory", pa.bool_()), ("file", pa.int32()), ("line", pa.int64())])
+#: The events kept in buckets: all that :func:`lifecycles` needs, the instance key as
+#: owner and index, the file as its number.
+_SPILLED = pa.schema([("owner", pa.string()), ("index", pa.float64()), ("time", pa.float64()), ("role", pa.int8()),
+                      ("cpu", pa.float64()), ("memory", pa.float64()), ("priority", pa.float64()),
+                      ("qos", pa.string()), ("file", pa.int32()), ("line", pa.int64())])
 
 
 #: Buckets on disk are compressed (instance keys and flags compress well).
@@ -505,20 +654,23 @@ class WindowSummary:
     outside_window: int
     #: Keys of the instances with an attempt in the window.
     inside_keys: pa.Array
+    #: All the events of those instances (each instance's in file order), when asked for.
+    inside_events: Events | None = None
 
 
 class InstanceBuckets:
-    """Compact events of instance-event files, spread over buckets by instance, for a
+    """The events of instance-event files, spread over buckets by instance, for a
     time-window read whose memory does not grow with the files.
 
     Which attempts an instance has, and so whether it has a pod in the window, depends
-    on all its events, wherever they are in the files. Each event is kept as its
-    instance key, time, role, whether it has a CPU and a memory request, and where it is
-    (file number, line); all events of one instance go to the same bucket (by a hash of
-    the instance). With more than one bucket they are written to Arrow IPC files in a
-    temporary directory (``directory``, else the system's), and :meth:`summary` reads
-    one bucket at a time. ``n_buckets`` is chosen from the input size
-    (:func:`buckets_for`) so that a bucket holds about as much as a batch."""
+    on all its events, wherever they are in the files. Each event is kept with what
+    :func:`lifecycles` needs (instance owner and index, time, role, requests, priority,
+    QoS) and where it is (file number, line); all events of one instance go to the same
+    bucket (by a hash of the instance). With more than one bucket they are written to
+    Arrow IPC files (lz4) in a temporary directory (``directory``, else the system's),
+    and :meth:`summary` reads one bucket at a time, keeping the events of the instances
+    in the window, so the files are parsed once. ``n_buckets`` is chosen from the input
+    size (:func:`buckets_for`) so that a bucket holds about as much as a batch."""
 
     def __init__(self, n_buckets: int, directory: str | None = None) -> None:
         self.n = max(1, int(n_buckets))
@@ -531,7 +683,7 @@ class InstanceBuckets:
             for b in range(self.n):
                 path = os.path.join(self._tmp.name, f"bucket-{b}.arrow")
                 self._paths.append(path)
-                self._writers.append(pa.ipc.new_file(path, _COMPACT, options=_SPILL_OPTIONS))
+                self._writers.append(pa.ipc.new_file(path, _SPILLED, options=_SPILL_OPTIONS))
 
     def close(self) -> None:
         for w in self._writers:
@@ -549,14 +701,20 @@ class InstanceBuckets:
 
     def add(self, events: Events, index: np.ndarray, file_number: int) -> None:
         """The events of one batch (``index``: their instance indices, as in the keys)."""
+        self.write(self.prepare(events, index, file_number))
+
+    def prepare(self, events: Events, index: np.ndarray, file_number: int) -> list[tuple[int, pa.RecordBatch]]:
+        """The events of one batch by bucket, to :meth:`write` (this part touches
+        no state: a batch's parsing thread can run it)."""
         batch = pa.RecordBatch.from_arrays(
-            [_strings(events.key), pa.array(np.asarray(events.time, dtype=float)),
-             pa.array(np.asarray(events.role, dtype=np.int8)), pa.array(~np.isnan(events.cpu)),
-             pa.array(~np.isnan(events.memory)), pa.array(np.full(len(events.time), file_number, np.int32)),
-             pa.array(np.asarray(events.line, dtype=np.int64))], schema=_COMPACT)
+            [_strings(_plain(events.owner)), pa.array(np.asarray(index, dtype=float)),
+             pa.array(np.asarray(events.time, dtype=float)), pa.array(np.asarray(events.role, dtype=np.int8)),
+             pa.array(np.asarray(events.cpu, dtype=float)), pa.array(np.asarray(events.memory, dtype=float)),
+             pa.array(np.asarray(events.priority, dtype=float)), _strings(_plain(events.qos)),
+             pa.array(np.full(len(events.time), file_number, np.int32)),
+             pa.array(np.asarray(events.line, dtype=np.int64))], schema=_SPILLED)
         if self.n == 1:
-            self._memory.append(batch)
-            return
+            return [(0, batch)]
         # Bucket: a hash of the collection plus the index as the key spells it (trunc).
         owner = pc.dictionary_encode(_strings(events.owner))
         names = owner.dictionary.to_numpy(zero_copy_only=False).astype(object)
@@ -567,13 +725,20 @@ class InstanceBuckets:
         order = np.argsort(bucket, kind="stable")
         bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
         sorted_batch = batch.take(pa.array(order))
-        for b in range(self.n):
-            if bounds[b + 1] > bounds[b]:
-                self._writers[b].write_batch(sorted_batch.slice(bounds[b], bounds[b + 1] - bounds[b]))
+        return [(b, sorted_batch.slice(bounds[b], bounds[b + 1] - bounds[b]))
+                for b in range(self.n) if bounds[b + 1] > bounds[b]]
+
+    def write(self, prepared: list[tuple[int, pa.RecordBatch]]) -> None:
+        """Adds what :meth:`prepare` gave (batches in file order)."""
+        for b, part in prepared:
+            if self.n == 1:
+                self._memory.append(part)
+            else:
+                self._writers[b].write_batch(part)
 
     def _buckets(self) -> Iterator[pa.Table]:
         if self.n == 1:
-            yield pa.Table.from_batches(self._memory, schema=_COMPACT)
+            yield pa.Table.from_batches(self._memory, schema=_SPILLED)
             return
         for w in self._writers:
             w.close()
@@ -583,24 +748,34 @@ class InstanceBuckets:
                 table = pa.ipc.open_file(source).read_all()
             yield table
 
-    def summary(self, options: TraceOptions) -> WindowSummary:
+    def summary(self, options: TraceOptions, labels: Sequence[str] | None = None) -> WindowSummary:
         """Attempt counts of all the events added, and the instances in the window of
         ``options`` (as :func:`lifecycles` and :func:`~k8sim.workloads.traces.build.
-        build_pods` would find them on a whole-file read)."""
+        build_pods` would find them on a whole-file read); with ``labels`` (the label of
+        each file number), their events too."""
         never = missing = kept = outside = 0
         examples: list[tuple[str, int, int, int]] = []  # (key, attempt in key, file, line)
         inside: list[pa.Array] = []
+        inside_events: list[pa.Table] = []
         for table in self._buckets():
             if table.num_rows == 0:
                 continue
-            keys = table.column("key").combine_chunks()
-            encoded = pc.dictionary_encode(keys)
-            rank = np.empty(len(encoded.dictionary), dtype=np.int64)
-            rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
-            code = rank[np.asarray(encoded.indices, dtype=np.int64)]
+            owner = table.column("owner")
+            index = table.column("index").to_numpy()
+            numeric = _numeric_keys(owner, index)
+            if numeric is not None:
+                code = numeric[0]
+            else:
+                encoded = pc.dictionary_encode(instance_keys(owner.combine_chunks(), index))
+                code = _text_rank(encoded.dictionary)[np.asarray(encoded.indices, dtype=np.int64)]
+
+            def keys_at(positions: np.ndarray, owner: pa.ChunkedArray = owner, index: np.ndarray = index) -> pa.Array:
+                take = pa.array(positions, type=pa.int64())
+                return instance_keys(owner.take(take).combine_chunks(), index[positions])
+
             a = Attempts(code, table.column("time").to_numpy(), table.column("role").to_numpy())
-            has_cpu = a.has_latest(table.column("cpu").to_numpy(zero_copy_only=False))
-            has_mem = a.has_latest(table.column("memory").to_numpy(zero_copy_only=False))
+            has_cpu = a.has_latest(~np.isnan(table.column("cpu").to_numpy()))
+            has_mem = a.has_latest(~np.isnan(table.column("memory").to_numpy()))
             never_b = a.never
             missing_b = ~never_b & ~(has_cpu & has_mem)
             never += int(never_b.sum())
@@ -610,13 +785,12 @@ class InstanceBuckets:
                 missing += len(miss)
                 # Whole-file order: by instance key (as text), then attempt; attempts here
                 # are in that order already, so the bucket's first ones are candidates.
-                first_attempt = a.attempt[a.key_start[a.open_pos]]
                 head = miss[:MAX_EXAMPLES]
                 files = table.column("file").to_numpy()
                 lines = table.column("line").to_numpy()
-                texts = keys.take(pa.array(opener[head])).to_pylist()
+                texts = keys_at(opener[head]).to_pylist()
                 examples = heapq.nsmallest(MAX_EXAMPLES, examples + [
-                    (t, int(i - first_attempt[i]), int(files[opener[i]]), int(lines[opener[i]]))
+                    (t, int(a.number[i]), int(files[opener[i]]), int(lines[opener[i]]))
                     for t, i in zip(texts, head, strict=True)])
             kept_b = ~never_b & ~missing_b
             arrival = a.time[a.open_pos]
@@ -627,9 +801,29 @@ class InstanceBuckets:
             kept += int(kept_b.sum())
             outside += int(out_b.sum())
             if in_b.any():
-                inside.append(pc.unique(keys.take(pa.array(opener[in_b]))))
+                inside.append(pc.unique(keys_at(opener[in_b])))
+                if labels is not None:
+                    # Every event of those instances, in bucket (so file) order.
+                    wanted = np.zeros(int(code.max()) + 1, dtype=bool)
+                    wanted[code[opener[in_b]]] = True
+                    inside_events.append(table.take(pa.array(np.flatnonzero(wanted[code]))))
+        events = None
+        if labels is not None:
+            events = _events_of(pa.concat_tables(inside_events) if inside_events else _SPILLED.empty_table(),
+                                labels)
         return WindowSummary(never, missing, [(f, line) for _, _, f, line in examples], kept, outside,
-                             pa.concat_arrays(inside) if inside else pa.array([], pa.string()))
+                             pa.concat_arrays(inside) if inside else pa.array([], pa.string()), events)
+
+
+def _events_of(table: pa.Table, labels: Sequence[str]) -> Events:
+    """:class:`Events` of spilled events (see :class:`InstanceBuckets`)."""
+    files = pa.DictionaryArray.from_arrays(pa.array(table.column("file").to_numpy()),
+                                           pa.array(list(labels), pa.string()))
+    return Events(key=None, owner=table.column("owner"), time=table.column("time").to_numpy(),
+                  role=table.column("role").to_numpy().astype(np.int64), cpu=table.column("cpu").to_numpy(),
+                  memory=table.column("memory").to_numpy(), priority=table.column("priority").to_numpy(),
+                  qos=table.column("qos"), file=files, line=table.column("line").to_numpy(),
+                  index=table.column("index").to_numpy())
 
 
 def buckets_for(paths: Sequence[PathLike]) -> int:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from k8sim.workloads.traces import google_2019 as g2019
@@ -166,7 +165,7 @@ def synthetic_log(tmp_path_factory):
 
 
 @pytest.mark.parametrize("window", [(0, 30), (100, 101), (50, 120), (150, None), (None, 5), (500, 600)])
-def test_window_read_in_two_passes_equals_the_whole_file_read(synthetic_log, monkeypatch, window):
+def test_window_read_equals_the_whole_file_read(synthetic_log, monkeypatch, window):
     # 4000 instances arrive over about 200 s; windows at the start, in the middle (one
     # second), past the end; counts and first places of the report included.
     options = TraceOptions(start_s=window[0], end_s=window[1])
@@ -193,13 +192,13 @@ def test_window_read_with_rows_shuffled_across_part_files(synthetic_log, tmp_pat
 
 
 def test_window_read_keeps_the_events_of_instances_in_the_window_only(synthetic_log, monkeypatch):
-    # Pass 2 rebuilds only instances with a pod in the window: every instance handed to
-    # the rebuild has one (its id, less any "#n" suffix, among the pods').
+    # The window read rebuilds only instances with a pod in the window: every instance
+    # handed to the rebuild has one (its id, less any "#n" suffix, among the pods').
     seen: list[set[str]] = []  # the instances of each rebuild
     rebuild = g2019.lifecycles
 
     def spy(events, report):
-        seen.append(set(pa.array(events.key).to_pylist()) if len(events.time) else set())
+        seen.append(set(events.keys().to_pylist()) if len(events.time) else set())
         return rebuild(events, report)
 
     monkeypatch.setattr(g2019, "lifecycles", spy)
@@ -231,7 +230,7 @@ def test_window_read_with_indices_past_32_bits(tmp_path, monkeypatch):
                                                   ((None, 5), 16), ((50, 120), 128)])
 def test_window_read_over_buckets_on_disk_equals_the_whole_file_read(synthetic_log, tmp_path, monkeypatch, window,
                                                                      bucket_kib):
-    # One bucket per 16 (128) KiB of input: the compact events of the ~600 KiB log go to
+    # One bucket per 16 (128) KiB of input: the events of the ~600 KiB log go to
     # dozens (a few) of files on disk, read back one at a time; the pods and the report
     # (counts, and the first places of missing_request merged over the buckets, several
     # per bucket with 128 KiB) are the whole-file read's.
@@ -283,3 +282,99 @@ def test_qos_labels_small_and_other_classes() -> None:
     assert other.to_pylist() == ["sc5000", "sc-1", "", "sc3", "sc5000"]
     assert qos_labels(np.array([np.nan, np.nan])).to_pylist() == ["", ""]
     assert qos_labels(np.zeros(0)).to_pylist() == []
+
+
+def _events(owners: list[str], indices: list[float], times: list[float], roles: list[int], *,
+            text_keys: bool) -> google_events.Events:
+    """Events of one attempt shape each (requests on every event); keys as owner and index
+    numbers, or (``text_keys``) as their text only."""
+    import pyarrow as pa
+
+    n = len(owners)
+    index = np.asarray(indices, dtype=float)
+    keys = [f"{o}/{int(i)}" for o, i in zip(owners, indices, strict=True)]
+    return google_events.Events(
+        key=pa.array(keys) if text_keys else None, owner=pa.array(owners), time=np.asarray(times, dtype=float),
+        role=np.asarray(roles), cpu=np.full(n, 0.1), memory=np.full(n, 0.2), priority=np.full(n, np.nan),
+        qos=pa.array([""] * n), file=pa.array(["f.csv"] * n), line=np.arange(2, n + 2),
+        index=None if text_keys else index)
+
+
+_S, _R, _E = google_events.SUBMIT, google_events.SCHEDULE, google_events.END
+
+
+def _ids(events: google_events.Events) -> list[str]:
+    from k8sim.workloads.traces.reports import TraceReport
+
+    return list(google_events.lifecycles(events, TraceReport(source="f.csv"))["id"])
+
+
+def test_instances_by_owner_and_index_come_in_key_text_order() -> None:
+    # Pods come in the byte order of their key text "<owner>/<index>". By hand: "-" (0x2d)
+    # and "." (0x2e) sort before "/" (0x2f), so "ab-c/0" < "ab.d/0" < "ab/10" < "ab/2"
+    # ("1" < "2": indices as text), then "x/2". Each instance: submit, schedule, end.
+    owners, indices = ["x", "ab", "ab.d", "ab", "ab-c"], [2, 2, 0, 10, 0]
+    shape = dict(owners=[o for o in owners for _ in range(3)], indices=[i for i in indices for _ in range(3)],
+                 times=[t for k in range(5) for t in (k, k + 1, k + 5)], roles=[_S, _R, _E] * 5)
+    expected = ["ab-c/0", "ab.d/0", "ab/10", "ab/2", "x/2"]
+    assert _ids(_events(**shape, text_keys=False)) == expected
+    assert _ids(_events(**shape, text_keys=True)) == expected
+
+
+@pytest.mark.parametrize("owners,indices,expected", [
+    # An owner holding "/": "a/1/0" < "a/5" ("1" < "5"), though owner "a" precedes "a/1".
+    (["a", "a/1"], [5, 0], ["a/1/0", "a/5"]),
+    # An index past 2**62: its text is Python's int; "7/4611686018427387904" < "7/5".
+    (["7", "7"], [5, 2.0**62], ["7/4611686018427387904", "7/5"]),
+])
+def test_keys_the_numbers_cannot_order_are_grouped_by_their_text(owners, indices, expected) -> None:
+    shape = dict(owners=[o for o in owners for _ in range(3)], indices=[i for i in indices for _ in range(3)],
+                 times=[0, 1, 5, 0, 1, 5], roles=[_S, _R, _E] * 2)
+    assert _ids(_events(**shape, text_keys=False)) == expected
+    assert _ids(_events(**shape, text_keys=True)) == expected
+
+
+def test_events_out_of_time_order_are_sorted_by_time_within_an_instance() -> None:
+    # One instance listed end first: END at 9, SUBMIT at 1, SCHEDULE at 2, SUBMIT at 4
+    # (resubmitted while running: closes the first attempt at 4), SCHEDULE at 5. Sorted
+    # by time: two attempts, [1, 4) and [4, open); the sort by input position alone
+    # would put the END first, and the check sends it to the stable sort by time.
+    from k8sim.workloads.traces.reports import TraceReport
+
+    events = _events(["c"] * 5, [0] * 5, [9, 1, 2, 4, 5], [_E, _S, _R, _S, _R], text_keys=False)
+    frame = google_events.lifecycles(events, TraceReport(source="f.csv"))
+    assert list(frame["id"]) == ["c/0", "c/0#1"]
+    assert list(frame["arrival"]) == [1.0, 4.0]
+    assert list(frame["end"]) == [4.0, 9.0]
+
+
+def test_attempt_numbers_count_from_the_key_first_event() -> None:
+    # How the reader has always numbered attempts (the pinned outputs): the "#n" of an
+    # attempt counts from the instance's first event, so an instance whose first event
+    # opens no attempt (an END while none is open) has "#1" on its first attempt.
+    shape = dict(owners=["k"] * 4 + ["m"] * 3, indices=[0] * 7, times=[0, 1, 2, 3, 0, 1, 2],
+                 roles=[_E, _S, _R, _E, _S, _R, _E])
+    assert _ids(_events(**shape, text_keys=False)) == ["k/0#1", "m/0"]
+    assert _ids(_events(**shape, text_keys=True)) == ["k/0#1", "m/0"]
+
+
+def test_window_read_parses_each_file_once(synthetic_log, tmp_path, monkeypatch):
+    # The buckets keep every field the rebuild needs, so a window read parses each part
+    # file once (it used to read them all again for the instances in the window).
+    frame = pd.read_csv(synthetic_log, dtype=str, keep_default_na=False)
+    parts = [tmp_path / "part0.csv", tmp_path / "part1.csv"]
+    frame.iloc[: len(frame) // 2].to_csv(parts[0], index=False)
+    frame.iloc[len(frame) // 2:].to_csv(parts[1], index=False)
+    monkeypatch.setattr(google_events, "BUCKET_INPUT_BYTES", 64 << 10)
+    opened: list[str] = []
+    export_batches = g2019._export_batches
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path).name)
+        return export_batches(path, *args, **kwargs)
+
+    monkeypatch.setattr(g2019, "_export_batches", spy)
+    options = TraceOptions(start_s=60, end_s=90)
+    got = read_google_2019(parts, options, **SHAPE)
+    assert opened == ["part0.csv", "part1.csv"]
+    _same(got, _whole_file_read(monkeypatch, parts, options, **SHAPE))
