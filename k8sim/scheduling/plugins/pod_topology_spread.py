@@ -329,7 +329,8 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         selector = LabelSelector(match_labels=dict(pod.labels))
         return [_internal(c, selector, pod) for c in defaults]
 
-    def _prepare(self, state: ClusterState, pod: PodInfo) -> _PodSpread:
+    def _spread_of(self, pod: PodInfo) -> _PodSpread:
+        """The shape's constraints (kept on the shape), without the node masks."""
         ps = pod.cache.get(self._cache_key)
         if not isinstance(ps, _PodSpread):
             ps = _PodSpread(
@@ -338,6 +339,10 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
                 require_all=bool(pod.spread) or not self.system_defaulted,
             )
             pod.cache[self._cache_key] = ps
+        return ps
+
+    def _prepare(self, state: ClusterState, pod: PodInfo) -> _PodSpread:
+        ps = self._spread_of(pod)
         nodes = state.nodes
         if ps.version != nodes.version or ps.affinity.size != nodes.n:
             ps.affinity = required_node_affinity_mask(state, pod)
@@ -393,15 +398,11 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
             status[open_ & skew_fail] = _SKEW
         return status
 
-    def _spread(self, pod: PodInfo) -> _PodSpread | None:
-        """The shape's constraints when already prepared (their lists depend on the
-        shape alone; only the node masks of :meth:`_prepare` follow the nodes)."""
-        ps = pod.cache.get(self._cache_key)
-        return ps if isinstance(ps, _PodSpread) else None
-
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
-        ps = self._spread(pod) or self._prepare(state, pod)
-        return bool(ps.hard)  # upstream: Skip without hard constraints
+        # Upstream PreFilter (filtering.go) returns Skip when calPreFilterState finds no
+        # constraints, before it looks at any node: so only the constraint lists here
+        # (they depend on the shape alone), not the node masks of _prepare.
+        return bool(self._spread_of(pod).hard)
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         return self._filter_status(state, pod) == _OK
@@ -422,8 +423,8 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         if state.nodes.n == 0:
             return False
-        ps = self._spread(pod) or self._prepare(state, pod)
-        return bool(ps.soft)
+        # Upstream PreScore (scoring.go): Skip without constraints, before any node work.
+        return bool(self._spread_of(pod).soft)
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         """Raw scores (upstream ``Score``); ignored candidates get ``INVALID_SCORE``."""
