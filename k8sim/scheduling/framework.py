@@ -187,21 +187,31 @@ class Profile:
     def feasible_mask(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         """``bool[N]``: the nodes that pass every filter (a removed node passes none).
         May be a cache's live array: read it before the next cycle, never write it."""
-        self.caches.touch(state, pod)
-        if self.incremental and state.nodes.n:
-            entry, mask = self.caches.local_mask(state, pod)
+        caches = self.caches
+        seen = caches.touch(state, pod)
+        if self.incremental and state.nodes.n and caches.wants_entry(seen):
+            entry, mask = caches.local_mask(state, pod)
             self._entry, self._entry_pod = entry, pod
             for f in self._global_filters:
                 if f.pre_filter(state, pod):
                     mask = mask & f.filter(state, pod)
             return mask
+        # Every filter over every node: with the caches off, and for a shape's first
+        # cycle (no entry: see ShapeCaches.wants_entry).
         self._entry = self._entry_pod = None
         every: np.ndarray | None = None
+        owned = False  # `every` is an array of our own (the plugins' may be cached)
         for f in self.filters:
             if not f.pre_filter(state, pod):
                 continue
             m = f.filter(state, pod)
-            every = m if every is None else every & m
+            if every is None:
+                every = m
+            elif owned:
+                every &= m
+            else:
+                every = every & m
+                owned = True
         if every is None:
             every = np.ones(state.nodes.n, dtype=bool)
         if state.removed_nodes:
