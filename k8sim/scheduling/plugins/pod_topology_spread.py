@@ -402,6 +402,8 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         # Upstream PreFilter (filtering.go) returns Skip when calPreFilterState finds no
         # constraints, before it looks at any node: so only the constraint lists here
         # (they depend on the shape alone), not the node masks of _prepare.
+        if not pod.spread and not pod.labels:
+            return False  # no constraints of its own, and none by default (_constraints)
         return bool(self._spread_of(pod).hard)
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
@@ -424,6 +426,8 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         if state.nodes.n == 0:
             return False
         # Upstream PreScore (scoring.go): Skip without constraints, before any node work.
+        if not pod.spread and not pod.labels:
+            return False  # as in pre_filter
         return bool(self._spread_of(pod).soft)
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
