@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
 
+#: check_score_range reads int64 scores as uint64.
+_INT64, _UINT64 = np.dtype(np.int64), np.dtype(np.uint64)
 #: Upstream ``minFeasibleNodesToFind``.
 MIN_FEASIBLE_NODES_TO_FIND = 100
 #: Upstream ``minFeasibleNodesPercentageToFind``.
@@ -588,8 +590,15 @@ def _first_true(mask: np.ndarray, lo: int, hi: int, k: int, step: int) -> np.nda
 
 def check_score_range(scores: np.ndarray, plugin: str) -> None:
     """Raise if a plugin's normalised scores leave ``[0, MAX_NODE_SCORE]``."""
-    if scores.size and (scores.min() < 0 or scores.max() > MAX_NODE_SCORE):
-        raise ValueError(
-            f"plugin {plugin} returned scores outside [0, {MAX_NODE_SCORE}]: "
-            f"[{scores.min()}, {scores.max()}]"
-        )
+    if not scores.size:
+        return
+    if scores.dtype == _INT64:
+        # Read as unsigned, a negative int64 is above 2**63: one reduction for both bounds.
+        if scores.view(_UINT64).max() <= MAX_NODE_SCORE:
+            return
+    elif not (scores.min() < 0 or scores.max() > MAX_NODE_SCORE):
+        return
+    raise ValueError(
+        f"plugin {plugin} returned scores outside [0, {MAX_NODE_SCORE}]: "
+        f"[{scores.min()}, {scores.max()}]"
+    )
