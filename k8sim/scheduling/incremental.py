@@ -216,8 +216,7 @@ class ShapeCaches:
         cap = _capacity(self.shape_budget, SHAPE_BYTES_PER_NODE * max(state.nodes.n, 1))
         while len(recent) > cap:
             old, _ = recent.popitem(last=False)
-            old.mask_cache.clear()
-            old.cache.clear()
+            old.drop_caches()
             self.entries.pop(old, None)
         return False
 

@@ -117,10 +117,10 @@ class PodInfo:
     #: ``req_col``, made on first use (see the property).
     _req_col: np.ndarray | None = field(default=None, init=False, repr=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).
-    mask_cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    _mask_cache: dict[str, tuple[int, np.ndarray]] | None = field(default=None, init=False, repr=False)
     #: Free-form per-plugin cache (PreFilter/PreScore state that depends only on the shape);
     #: each plugin knows the type of what it keeps under its own keys.
-    cache: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.requests = np.asarray(self.requests, dtype=np.int64)
@@ -128,6 +128,38 @@ class PodInfo:
         self.nonzero_bound = (self.nonzero if self.nonzero_bound is None
                               else np.asarray(self.nonzero_bound, dtype=np.int64))
         self.requested_rows = _requested_rows(self.requests)
+
+    @property
+    def mask_cache(self) -> dict[str, tuple[int, np.ndarray]]:
+        """Cached masks keyed by plugin name: (node table version, bool[N]). Made on
+        first use (see :meth:`drop_caches`)."""
+        d = self._mask_cache
+        if d is None:
+            d = self._mask_cache = {}
+        return d
+
+    @mask_cache.setter
+    def mask_cache(self, value: dict[str, tuple[int, np.ndarray]]) -> None:
+        self._mask_cache = value
+
+    @property
+    def cache(self) -> dict[str, Any]:
+        """Free-form per-plugin cache (PreFilter/PreScore state that depends only on the
+        shape); each plugin knows the type of what it keeps under its own keys. Made on
+        first use (see :meth:`drop_caches`)."""
+        d = self._cache
+        if d is None:
+            d = self._cache = {}
+        return d
+
+    @cache.setter
+    def cache(self, value: dict[str, Any]) -> None:
+        self._cache = value
+
+    def drop_caches(self) -> None:
+        """Forget both plugin caches, dicts included: a run with a shape per pod keeps
+        no empty dicts for the shapes it is done with (two per shape, 128 bytes)."""
+        self._mask_cache = self._cache = None
 
     @property
     def req_col(self) -> np.ndarray:
