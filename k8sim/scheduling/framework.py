@@ -112,7 +112,8 @@ class Profile:
     ``[0, MAX_NODE_SCORE]`` or a ``ValueError``.
 
     ``incremental`` (True by default) takes the node-local plugins' masks and raw scores
-    from :attr:`caches`, per recent shape, recomputing only changed nodes; False runs
+    from :attr:`caches`, per recent shape from its second cycle on (a shape's first
+    cycle runs every filter directly), recomputing only changed nodes; False runs
     every plugin over every node each cycle. Both give the same decisions. The plugins'
     per-shape caches are bounded either way (:meth:`ShapeCaches.touch`).
     """

@@ -20,6 +20,11 @@ the shape's last cycle are recomputed by the usage-reading plugins, the nodes up
 journal that no longer reaches back far enough or more changed nodes than an eighth of
 the cluster rebuild the entry from scratch.
 
+A shape keeps an entry from its second cycle among the recent shapes on
+(:meth:`ShapeCaches.wants_entry`): its first cycle evaluates the filters directly, so a
+shape scheduled once (a trace whose every pod asks a different amount) builds nothing
+over all nodes that it would never use again.
+
 Everything else runs each cycle as before: the filters and scores that are not
 node-local (PodTopologySpread, InterPodAffinity, the volume plugins, ImageLocality,
 random and candidate-relative scores), the nominated pods' reservations, node sampling
