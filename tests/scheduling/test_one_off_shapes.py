@@ -17,11 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import make_pod, make_state, node
 
 from k8sim import validate_scenario
 from k8sim.cluster import ops
+from k8sim.scheduling import incremental
 from k8sim.scheduling.framework import check_score_range
+from k8sim.scheduling.plugins import shared
 from k8sim.scheduling.plugins.node_affinity import required_node_affinity_mask
+from k8sim.scheduling.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
+from k8sim.scheduling.plugins.shared import FieldCache
 from k8sim.scheduling.plugins.taint_toleration import TaintToleration
 from k8sim.sim.simulation import Simulation
 
@@ -165,3 +170,55 @@ def test_score_range_check_rejects_exactly_the_scores_outside_0_to_100():
         check_score_range(np.array([-1], dtype=np.int32), "P")
     with pytest.raises(ValueError):
         check_score_range(np.array([100.5]), "P")
+
+
+def test_topology_spread_skips_pods_without_constraints_before_any_node_work():
+    # Upstream filtering.go PreFilter / scoring.go PreScore: Skip when getConstraints
+    # gives none, before any node is looked at. A pod with no constraints of its own
+    # and no labels (the default constraints' selector) builds nothing at all; a
+    # labelled pod gets the default (soft) constraints but no node mask until a
+    # constraint is evaluated.
+    state = make_state([node(f"n{i}", labels={ZONE: f"z{i % 2}"}, cpu="4", memory="8Gi") for i in range(4)])
+    plugin = PodTopologySpread(PodTopologySpreadArgs.model_validate({"defaultingType": "System"}))
+    bare = make_pod(state, {"cpu": "1"})
+    assert not plugin.pre_filter(state, bare) and not plugin.pre_score(state, bare)
+    assert bare._cache is None and bare._mask_cache is None  # no cache dict was even made
+    labelled = make_pod(state, {"cpu": "1"}, labels={"app": "x"})
+    assert not plugin.pre_filter(state, labelled)  # the system defaults are ScheduleAnyway
+    assert plugin.pre_score(state, labelled)
+    (spread,) = labelled.cache.values()
+    assert len(spread.soft) == 2 and not spread.hard  # hostname and zone (SYSTEM_DEFAULT_CONSTRAINTS)
+    assert spread.version == -1 and spread.affinity.size == 0  # no mask made yet
+    plugin.score(state, labelled, np.arange(4))
+    assert spread.version == state.nodes.version and spread.affinity.size == 4
+
+
+def test_evicted_shapes_drop_their_cache_dicts(tmp_path):
+    doc = _scenario(tmp_path, False)
+    sim = Simulation(validate_scenario(doc))
+    for p in sim.profiles.values():
+        p.caches.shape_budget = 0  # MIN_SHAPES recent shapes keep caches
+    sim.run()
+    recent = set().union(*(p.caches.recent for p in sim.profiles.values()))
+    shapes = [s for s in sim.state.shapes if s.workload == 0]  # labelled: PodTopologySpread caches
+    dropped = [s for s in shapes if s not in recent]
+    assert len(dropped) >= len(shapes) - 2 * incremental.MIN_SHAPES
+    assert all(s._cache is None and s._mask_cache is None and s._req_col is None for s in dropped)
+    assert any(s._cache for s in shapes if s in recent)
+
+
+def test_field_cache_is_per_table_version_and_bounded():
+    state = make_state([node(f"n{i}", cpu="4", memory="8Gi") for i in range(3)])
+    cache = FieldCache()
+    entries = cache.entries(state.nodes)
+    key = object()
+    entries[id(key)] = (key, "v")
+    assert cache.entries(state.nodes)[id(key)] == (key, "v")
+    ops.set_labels(state, 0, {"a": "b"})  # moves the node table's version
+    assert cache.entries(state.nodes) == {}
+    other = make_state([node("m", cpu="1", memory="1Gi")])
+    assert cache.entries(other.nodes) == {}  # another table: its own entries
+    full = cache.entries(state.nodes)
+    for i in range(shared.ENTRIES_KEPT):
+        full[i] = (None, i)
+    assert cache.entries(state.nodes) == {}  # dropped all at once beyond the bound
