@@ -186,7 +186,8 @@ def test_topology_spread_skips_pods_without_constraints_before_any_node_work():
     labelled = make_pod(state, {"cpu": "1"}, labels={"app": "x"})
     assert not plugin.pre_filter(state, labelled)  # the system defaults are ScheduleAnyway
     assert plugin.pre_score(state, labelled)
-    (spread,) = labelled.cache.values()
+    spread = plugin._spread_of(state, labelled)
+    assert labelled._cache is None  # kept per template fields, not on the shape
     assert len(spread.soft) == 2 and not spread.hard  # hostname and zone (SYSTEM_DEFAULT_CONSTRAINTS)
     assert spread.version == -1 and spread.affinity.size == 0  # no mask made yet
     plugin.score(state, labelled, np.arange(4))
@@ -200,7 +201,7 @@ def test_evicted_shapes_drop_their_cache_dicts(tmp_path):
         p.caches.shape_budget = 0  # MIN_SHAPES recent shapes keep caches
     sim.run()
     recent = set().union(*(p.caches.recent for p in sim.profiles.values()))
-    shapes = [s for s in sim.state.shapes if s.workload == 0]  # labelled: PodTopologySpread caches
+    shapes = [s for s in sim.state.shapes if s.workload == 0]  # preferred affinity: NodeAffinity caches
     dropped = [s for s in shapes if s not in recent]
     assert len(dropped) >= len(shapes) - 2 * incremental.MIN_SHAPES
     assert all(s._cache is None and s._mask_cache is None and s._req_col is None for s in dropped)

@@ -93,7 +93,6 @@ Differences from upstream (and why):
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
@@ -106,6 +105,7 @@ from k8sim.config.k8s_types import K8sModel, LabelSelector, LabelSelectorRequire
 from k8sim.constants import HOSTNAME_LABEL, ZONE_LABEL
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
 from k8sim.scheduling.plugins.node_affinity import required_node_affinity_mask
+from k8sim.scheduling.plugins.shared import FieldCache
 from k8sim.scheduling.plugins.taint_toleration import tolerates
 
 if TYPE_CHECKING:
@@ -133,7 +133,6 @@ _CORDON_TAINT = TaintSpec("node.kubernetes.io/unschedulable", "", "NoSchedule")
 _NOT_READY_TAINT = TaintSpec("node.kubernetes.io/not-ready", "", "NoSchedule")
 
 _OK, _MISSING, _SKEW = 0, 1, 2
-_instances = itertools.count()
 
 
 class PodTopologySpreadArgs(K8sModel):
@@ -258,7 +257,8 @@ def _no_nodes() -> np.ndarray:
 
 @dataclass(eq=False)
 class _PodSpread:
-    """Per (pod shape, plugin instance): constraints and node-label masks."""
+    """Per plugin instance and set of the pod fields the constraints read (see
+    ``PodTopologySpread._spread_of``): constraints and node-label masks."""
 
     hard: list[_Constraint]
     soft: list[_Constraint]
@@ -310,7 +310,8 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         a = self.args
         self.system_defaulted = a.defaulting_type == "System"
         self.default_constraints = SYSTEM_DEFAULT_CONSTRAINTS if self.system_defaulted else a.default_constraints
-        self._cache_key = f"{self.name}#{next(_instances)}"
+        #: The pods' constraints and node masks (_PodSpread), see _spread_of.
+        self._spreads = FieldCache()
 
     # -- constraints (per pod shape) -------------------------------------------------
 
@@ -329,20 +330,29 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         selector = LabelSelector(match_labels=dict(pod.labels))
         return [_internal(c, selector, pod) for c in defaults]
 
-    def _spread_of(self, pod: PodInfo) -> _PodSpread:
-        """The shape's constraints (kept on the shape), without the node masks."""
-        ps = pod.cache.get(self._cache_key)
-        if not isinstance(ps, _PodSpread):
-            ps = _PodSpread(
-                hard=self._constraints(pod, "DoNotSchedule"),
-                soft=self._constraints(pod, "ScheduleAnyway"),
-                require_all=bool(pod.spread) or not self.system_defaulted,
-            )
-            pod.cache[self._cache_key] = ps
+    def _spread_of(self, state: ClusterState, pod: PodInfo) -> _PodSpread:
+        """The pod's constraints, without the node masks (made by :meth:`_prepare`).
+
+        They and the masks depend on the pod's spread constraints, labels, namespace,
+        tolerations, nodeSelector and affinity alone (and the node table), so they are
+        kept per set of those objects, which the shapes of one template share: a
+        trace's shapes (one per distinct request) make them once, not once each."""
+        fields = (pod.spread, pod.labels, pod.tolerations, pod.node_selector, pod.affinity)
+        key = (*map(id, fields), pod.namespace)
+        entries = self._spreads.entries(state.nodes)
+        hit = entries.get(key)
+        if hit is not None:
+            return hit[1]
+        ps = _PodSpread(
+            hard=self._constraints(pod, "DoNotSchedule"),
+            soft=self._constraints(pod, "ScheduleAnyway"),
+            require_all=bool(pod.spread) or not self.system_defaulted,
+        )
+        entries[key] = (fields, ps)
         return ps
 
     def _prepare(self, state: ClusterState, pod: PodInfo) -> _PodSpread:
-        ps = self._spread_of(pod)
+        ps = self._spread_of(state, pod)
         nodes = state.nodes
         if ps.version != nodes.version or ps.affinity.size != nodes.n:
             ps.affinity = required_node_affinity_mask(state, pod)
@@ -404,7 +414,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         # (they depend on the shape alone), not the node masks of _prepare.
         if not pod.spread and not pod.labels:
             return False  # no constraints of its own, and none by default (_constraints)
-        return bool(self._spread_of(pod).hard)
+        return bool(self._spread_of(state, pod).hard)
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         return self._filter_status(state, pod) == _OK
@@ -428,7 +438,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         # Upstream PreScore (scoring.go): Skip without constraints, before any node work.
         if not pod.spread and not pod.labels:
             return False  # as in pre_filter
-        return bool(self._spread_of(pod).soft)
+        return bool(self._spread_of(state, pod).soft)
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         """Raw scores (upstream ``Score``); ignored candidates get ``INVALID_SCORE``."""
