@@ -51,10 +51,14 @@ non-ignored candidates ``max`` (at least 0) and ``min``; ignored nodes get 0; if
 truncation).
 
 Vectorisation: matching pods per node = ``group_counts[matching count groups].sum(axis=0)``;
-the matching shapes of each selector are cached per incoming pod shape and extended as
-new shapes appear; per-domain sums are ``np.bincount`` over the label code array. Masks
-that depend only on node labels and taints (required node affinity, tolerated taints,
-"has all topology keys") are cached per pod shape until ``nodes.version`` moves. The
+the matching shapes of each selector are cached with the incoming pod's constraints and
+extended as new shapes appear; per-domain sums are ``np.bincount`` over the label code
+array. Masks that depend only on node labels and taints (required node affinity,
+tolerated taints, "has all topology keys") are cached with them until ``nodes.version``
+moves. Both are kept per set of the pod fields they read (spread constraints, labels,
+namespace, tolerations, nodeSelector, affinity), which the shapes of one template
+share (:mod:`k8sim.scheduling.plugins.shared`), not per shape. PreFilter and PreScore
+skip a pod without constraints before any of this, as upstream does. The
 required node affinity is NodeAffinity's own ``required_node_affinity_mask``
 (``GetRequiredNodeAffinity(pod).Match``), so both plugins read it identically.
 
