@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
 
+#: check_score_range reads int64 scores as uint64.
+_INT64, _UINT64 = np.dtype(np.int64), np.dtype(np.uint64)
 #: Upstream ``minFeasibleNodesToFind``.
 MIN_FEASIBLE_NODES_TO_FIND = 100
 #: Upstream ``minFeasibleNodesPercentageToFind``.
@@ -111,7 +113,8 @@ class Profile:
     ``[0, MAX_NODE_SCORE]`` or a ``ValueError``.
 
     ``incremental`` (True by default) takes the node-local plugins' masks and raw scores
-    from :attr:`caches`, per recent shape, recomputing only changed nodes; False runs
+    from :attr:`caches`, per recent shape from its second cycle on (a shape's first
+    cycle runs every filter directly), recomputing only changed nodes; False runs
     every plugin over every node each cycle. Both give the same decisions. The plugins'
     per-shape caches are bounded either way (:meth:`ShapeCaches.touch`).
     """
@@ -196,21 +199,31 @@ class Profile:
     def feasible_mask(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         """``bool[N]``: the nodes that pass every filter (a removed node passes none).
         May be a cache's live array: read it before the next cycle, never write it."""
-        self.caches.touch(state, pod)
-        if self.incremental and state.nodes.n:
-            entry, mask = self.caches.local_mask(state, pod)
+        caches = self.caches
+        seen = caches.touch(state, pod)
+        if self.incremental and state.nodes.n and caches.wants_entry(seen):
+            entry, mask = caches.local_mask(state, pod)
             self._entry, self._entry_pod = entry, pod
             for f in self._global_filters:
                 if f.pre_filter(state, pod):
                     mask = mask & f.filter(state, pod)
             return mask
+        # Every filter over every node: with the caches off, and for a shape's first
+        # cycle (no entry: see ShapeCaches.wants_entry).
         self._entry = self._entry_pod = None
         every: np.ndarray | None = None
+        owned = False  # `every` is an array of our own (the plugins' may be cached)
         for f in self.filters:
             if not f.pre_filter(state, pod):
                 continue
             m = f.filter(state, pod)
-            every = m if every is None else every & m
+            if every is None:
+                every = m
+            elif owned:
+                every &= m
+            else:
+                every = every & m
+                owned = True
         if every is None:
             every = np.ones(state.nodes.n, dtype=bool)
         if state.removed_nodes:
@@ -644,8 +657,15 @@ def _first_true(mask: np.ndarray, indices: np.ndarray, lo: int, hi: int, k: int,
 
 def check_score_range(scores: np.ndarray, plugin: str) -> None:
     """Raise if a plugin's normalised scores leave ``[0, MAX_NODE_SCORE]``."""
-    if scores.size and (scores.min() < 0 or scores.max() > MAX_NODE_SCORE):
-        raise ValueError(
-            f"plugin {plugin} returned scores outside [0, {MAX_NODE_SCORE}]: "
-            f"[{scores.min()}, {scores.max()}]"
-        )
+    if not scores.size:
+        return
+    if scores.dtype == _INT64:
+        # Read as unsigned, a negative int64 is above 2**63: one reduction for both bounds.
+        if scores.view(_UINT64).max() <= MAX_NODE_SCORE:
+            return
+    elif not (scores.min() < 0 or scores.max() > MAX_NODE_SCORE):
+        return
+    raise ValueError(
+        f"plugin {plugin} returned scores outside [0, {MAX_NODE_SCORE}]: "
+        f"[{scores.min()}, {scores.max()}]"
+    )

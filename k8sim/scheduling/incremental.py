@@ -24,6 +24,11 @@ plugins' one-node source (:class:`~k8sim.scheduling.plugins.base.RowCode`,
 :func:`_make_kernel`) when every usage-reading plugin of the shape gives one, else by
 the plugins' one-node functions (:func:`_update_few`).
 
+A shape keeps an entry from its second cycle among the recent shapes on
+(:meth:`ShapeCaches.wants_entry`): its first cycle evaluates the filters directly, so a
+shape scheduled once (a trace whose every pod asks a different amount) builds nothing
+over all nodes that it would never use again.
+
 Everything else runs each cycle as before: the filters and scores that are not
 node-local (PodTopologySpread, InterPodAffinity, the volume plugins, ImageLocality,
 random and candidate-relative scores), the nominated pods' reservations, node sampling
@@ -81,6 +86,9 @@ FEW_NODES = 16
 #: longer would pile up (one per node ever bound to) in the garbage collector's older
 #: generations, whose collections then cost more than reading the rows again.
 ROWS_KEPT = 64
+#: A shape keeps an entry from its BUILD_AT-th cycle among the recent shapes on
+#: (:meth:`ShapeCaches.wants_entry`).
+BUILD_AT = 2
 #: Bounds on the number of shapes kept, whatever the budgets say.
 MIN_SHAPES, MAX_SHAPES = 8, 4096
 
@@ -177,6 +185,11 @@ class ShapeCaches:
         self.entries: OrderedDict[PodInfo, Entry] = OrderedDict()
         #: Shapes whose plugin caches may be filled, least recently scheduled first.
         self.recent: OrderedDict[PodInfo, None] = OrderedDict()
+        #: The cycle of a shape (among the recent shapes) from which on it keeps an
+        #: entry: 2 (the default) evaluates a shape's first cycle directly, 1 builds an
+        #: entry at the first cycle too. Either gives the same decisions.
+        self.build_at = BUILD_AT
+        self.direct = 0  # cycles of a shape without an entry (its first, see wants_entry)
         self.rebuilds = 0  # entries built from scratch (a first cycle, or a rebuild)
         self.updates = 0  # entries brought up to date from the journals
         self.few_updates = 0  # of those, by the one-node functions (FEW_NODES)
@@ -217,20 +230,33 @@ class ShapeCaches:
 
     # -- the bound on per-shape caches ------------------------------------------------
 
-    def touch(self, state: ClusterState, pod: PodInfo) -> None:
+    def touch(self, state: ClusterState, pod: PodInfo) -> bool:
         """``pod``'s shape is being scheduled: keep its caches, drop the oldest shapes'
-        when more shapes than the budget allows have caches."""
+        when more shapes than the budget allows have caches. True when the shape was
+        among the recent ones already (scheduled before, and not dropped since)."""
         recent = self.recent
         if pod in recent:
             recent.move_to_end(pod)
-            return
+            return True
         recent[pod] = None
         cap = _capacity(self.shape_budget, SHAPE_BYTES_PER_NODE * max(state.nodes.n, 1))
         while len(recent) > cap:
             old, _ = recent.popitem(last=False)
-            old.mask_cache.clear()
-            old.cache.clear()
+            old.drop_caches()
             self.entries.pop(old, None)
+        return False
+
+    def wants_entry(self, seen: bool) -> bool:
+        """Whether a cycle of a shape keeps an entry (else the profile evaluates its
+        filters directly, :meth:`~k8sim.scheduling.framework.Profile.feasible_mask`):
+        from the shape's second cycle among the recent shapes on (``seen``, from
+        :meth:`touch`), or from its first with ``build_at = 1``. An entry pays for
+        itself only when the shape comes back: a shape scheduled once (a trace whose
+        every pod asks a different amount) would build one over all nodes for nothing."""
+        if seen or self.build_at <= 1:
+            return True
+        self.direct += 1
+        return False
 
     def forget(self) -> None:
         """Drop every entry (the plugin caches on the shapes stay)."""

@@ -54,7 +54,7 @@ class PodInfo:
     Invariants: ``requests`` is ``int64[R]`` in the cluster's resource order with the
     ``pods`` row = 1; ``nonzero`` is ``int64[2]`` cpu/memory with upstream's non-zero
     defaults; ``requested_rows`` and ``req_col`` (``int64[len(rows), 1]``, for
-    broadcasting against ``[R, N]`` node arrays) are derived from ``requests`` once.
+    broadcasting against ``[R, N]`` node arrays) are derived from ``requests`` once (``req_col`` when first read).
     ``mask_cache`` and ``cache`` are the only mutable parts: plugin caches, each entry
     valid only for what its key records (e.g. the node table ``version``). The profile
     clears both for shapes it has not scheduled recently
@@ -114,13 +114,13 @@ class PodInfo:
     group: int = -1
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).
     requested_rows: np.ndarray = field(init=False)
-    #: ``requests[requested_rows]`` as a column (``int64[len(rows), 1]``).
-    req_col: np.ndarray = field(init=False)
+    #: ``req_col``, made on first use (see the property).
+    _req_col: np.ndarray | None = field(default=None, init=False, repr=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).
-    mask_cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    _mask_cache: dict[str, tuple[int, np.ndarray]] | None = field(default=None, init=False, repr=False)
     #: Free-form per-plugin cache (PreFilter/PreScore state that depends only on the shape);
     #: each plugin knows the type of what it keeps under its own keys.
-    cache: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.requests = np.asarray(self.requests, dtype=np.int64)
@@ -128,10 +128,50 @@ class PodInfo:
         self.nonzero_bound = (self.nonzero if self.nonzero_bound is None
                               else np.asarray(self.nonzero_bound, dtype=np.int64))
         self.requested_rows = _requested_rows(self.requests)
-        # Column vectors for broadcasting against [rows, N] node arrays (one array
-        # object, not a view of a temporary: a trace can have a shape per pod).
-        col = self.req_col = np.empty((len(self.requested_rows), 1), dtype=np.int64)
-        col[:, 0] = self.requests[self.requested_rows]
+
+    @property
+    def mask_cache(self) -> dict[str, tuple[int, np.ndarray]]:
+        """Cached masks keyed by plugin name: (node table version, bool[N]). Made on
+        first use (see :meth:`drop_caches`)."""
+        d = self._mask_cache
+        if d is None:
+            d = self._mask_cache = {}
+        return d
+
+    @mask_cache.setter
+    def mask_cache(self, value: dict[str, tuple[int, np.ndarray]]) -> None:
+        self._mask_cache = value
+
+    @property
+    def cache(self) -> dict[str, Any]:
+        """Free-form per-plugin cache (PreFilter/PreScore state that depends only on the
+        shape); each plugin knows the type of what it keeps under its own keys. Made on
+        first use (see :meth:`drop_caches`)."""
+        d = self._cache
+        if d is None:
+            d = self._cache = {}
+        return d
+
+    @cache.setter
+    def cache(self, value: dict[str, Any]) -> None:
+        self._cache = value
+
+    def drop_caches(self) -> None:
+        """Forget both plugin caches, dicts included: a run with a shape per pod keeps
+        no empty dicts for the shapes it is done with (two per shape, 128 bytes)."""
+        self._mask_cache = self._cache = None
+
+    @property
+    def req_col(self) -> np.ndarray:
+        """``requests[requested_rows]`` as a column (``int64[len(rows), 1]``), for
+        broadcasting against ``[rows, N]`` node arrays. Made on first use and kept (one
+        array object, not a view of a temporary): a trace can have a shape per pod, most
+        of them scheduled once by paths that never read it."""
+        col = self._req_col
+        if col is None:
+            col = self._req_col = np.empty((len(self.requested_rows), 1), dtype=np.int64)
+            col[:, 0] = self.requests[self.requested_rows]
+        return col
 
     @property
     def host_ports(self) -> tuple[tuple[str, str, int], ...]:

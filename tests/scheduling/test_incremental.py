@@ -419,7 +419,12 @@ def test_per_shape_caches_are_bounded_with_one_shape_per_pod(tmp_path):
     _bench("bench_replay").distinct_trace(trace, 300)
     doc = {"name": "distinct", "sample_interval_s": 600,
            "cluster": {"node_pools": [{"name": "a", "count": 20, "allocatable": {"cpu": "32", "memory": "128Gi"}}]},
-           "workloads": [{"name": "t", "trace": {"format": "openb", "files": [str(trace)]}}]}
+           # A preferred node affinity: NodeAffinity keeps each shape's weights per
+           # node in the shape's cache.
+           "workloads": [{"name": "t", "template": {"affinity": {"nodeAffinity": {
+               "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5, "preference": {
+                   "matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["a-0"]}]}}]}}},
+                          "trace": {"format": "openb", "files": [str(trace)]}}]}
     sim = Simulation(validate_scenario(doc))
     caches = next(iter(sim.profiles.values())).caches
     caches.shape_budget = 0  # the bound is then MIN_SHAPES shapes
@@ -427,7 +432,6 @@ def test_per_shape_caches_are_bounded_with_one_shape_per_pod(tmp_path):
     sim.run()
     assert len(sim.state.shapes) > 300
     with_caches = [s for s in sim.state.shapes if s.mask_cache or s.cache]
-    # TaintToleration alone caches a mask and a count array for every shape it sees.
     assert 0 < len(with_caches) <= incremental.MIN_SHAPES
     assert len(caches.entries) <= incremental.MIN_SHAPES
     assert set(with_caches) <= set(caches.recent)

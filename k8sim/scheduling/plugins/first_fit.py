@@ -38,6 +38,7 @@ class FirstFit(ScorePlugin):
     summary = "first fit: the feasible node with the lowest index scores 100, the others 0"
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
-        if candidates.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        return np.where(candidates == candidates.min(), MAX_NODE_SCORE, 0).astype(np.int64)
+        out = np.zeros(candidates.size, dtype=np.int64)
+        if candidates.size:
+            out[candidates.argmin()] = MAX_NODE_SCORE  # indices are unique: one minimum
+        return out

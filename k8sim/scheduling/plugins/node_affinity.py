@@ -27,8 +27,9 @@ and the matching code it calls in
 
 Vectorised: every requirement is a ``bool[N]`` from the label code arrays
 (``np.isin`` on codes; Gt/Lt use an int64 view of the key's values, built once per
-node-table version). The pod's required mask is cached in ``pod.mask_cache`` and its
-preferred weights in ``pod.cache``, both until the node table's ``version`` moves;
+node-table version). The pod's required mask is kept per (nodeSelector, required
+terms) objects, which the shapes of one template share, and its preferred weights in
+``pod.cache``, both until the node table's ``version`` moves;
 masks from ``addedAffinity`` are cached on the plugin, per node table.
 
 Where k8sim differs from upstream, and why:
@@ -66,6 +67,7 @@ from pydantic import Field, model_validator
 from k8sim.config.k8s_types import K8sModel, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm
 from k8sim.config.k8s_types import NodeAffinity as NodeAffinitySpec
 from k8sim.scheduling.plugins.base import FilterPlugin, ScorePlugin, default_normalize
+from k8sim.scheduling.plugins.shared import FieldCache
 
 if TYPE_CHECKING:
     from k8sim.cluster.nodes import NodeTable
@@ -83,7 +85,8 @@ ERR_REASON_CONFLICT = "pod affinity terms conflict"
 ERR_REASON_PREFILTER = "node(s) didn't satisfy plugin(s) [NodeAffinity]"
 
 OBJECT_NAME_FIELD = "metadata.name"  # metav1.ObjectNameField
-_CACHE_KEY = "NodeAffinity"
+#: The required masks (see required_node_affinity_mask).
+_REQUIRED = FieldCache()
 _PREFERRED_KEY = "NodeAffinity/preferred"
 _NAMES_KEY = "NodeAffinity/prefilter-names"
 
@@ -290,26 +293,35 @@ def _pod_node_affinity(pod: PodInfo) -> NodeAffinitySpec | None:
 
 def required_node_affinity_mask(state: ClusterState, pod: PodInfo) -> np.ndarray:
     """``RequiredNodeAffinity.Match`` on every node: the pod's ``nodeSelector`` AND its
-    required node affinity (not ``addedAffinity``). Cached in ``pod.mask_cache``.
+    required node affinity (not ``addedAffinity``). Read only; kept until the node
+    table's ``version`` moves, per pair of (selector, required terms) objects: the
+    shapes of one template share both, and so the mask
+    (:mod:`k8sim.scheduling.plugins.shared`).
 
     Other plugins that honour the pod's node affinity (PodTopologySpread's
     ``nodeAffinityPolicy: Honor``) can call this.
     """
     nodes = state.nodes
-    cached = pod.mask_cache.get(_CACHE_KEY)
-    if cached is not None and cached[0] == nodes.version:
-        return cached[1]
+    affinity = _pod_node_affinity(pod)
+    required = affinity.required if affinity is not None else None
+    selector = pod.node_selector
+    # An empty selector and no required terms are one key, whatever the objects.
+    key = (id(selector) if selector else 0, id(required) if required is not None else 0)
+    entries = _REQUIRED.entries(nodes)
+    hit = entries.get(key)
+    if hit is not None:
+        return hit[1]
     mask = np.ones(nodes.n, dtype=bool)
-    for key, value in pod.node_selector.items():
-        codes = nodes.labels.get(key)
+    for label, value in selector.items():
+        codes = nodes.labels.get(label)
         if codes is None:
             mask[:] = False
             break
-        mask &= codes == nodes.label_code(key, value)
-    affinity = _pod_node_affinity(pod)
-    if affinity is not None and affinity.required is not None:
-        mask &= node_selector_mask(nodes, affinity.required)
-    pod.mask_cache[_CACHE_KEY] = (nodes.version, mask)
+        mask &= codes == nodes.label_code(label, value)
+    if required is not None:
+        mask &= node_selector_mask(nodes, required)
+    mask.flags.writeable = False  # shared by shapes
+    entries[key] = ((selector, required), mask)
     return mask
 
 

@@ -18,7 +18,10 @@ from k8sim.scheduling.plugins.base import FilterPlugin
 from k8sim.scheduling.plugins.taint_toleration import tolerates
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from k8sim.cluster.ops import ClusterState
+    from k8sim.config.pods import Toleration
     from k8sim.scheduling.podinfo import PodInfo
 
 
@@ -36,11 +39,20 @@ class NodeUnschedulable(FilterPlugin):
     unresolvable_reasons = frozenset({reason})
     summary = "cordoned (spec.unschedulable) and NotReady nodes are filtered out"
 
+    def __init__(self, args: BaseModel | None = None) -> None:
+        super().__init__(args)
+        # Whether the tolerations tolerate the taint, by the tolerations object (kept
+        # alive with it, so its id is not reused): shapes of one template share it.
+        self._tolerates_by: dict[int, tuple[tuple[Toleration, ...], bool]] = {}
+
     def _tolerates(self, pod: PodInfo) -> bool:
-        ok = pod.cache.get("tolerates-unschedulable")
-        if ok is None:
-            ok = pod.cache["tolerates-unschedulable"] = any(tolerates(t, _UNSCHEDULABLE) for t in pod.tolerations)
-        return bool(ok)
+        tols = pod.tolerations
+        hit = self._tolerates_by.get(id(tols))
+        if hit is None:
+            if len(self._tolerates_by) >= 1024:
+                self._tolerates_by.clear()
+            hit = self._tolerates_by[id(tols)] = (tols, any(tolerates(t, _UNSCHEDULABLE) for t in tols))
+        return hit[1]
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         if self._tolerates(pod):

@@ -51,10 +51,14 @@ non-ignored candidates ``max`` (at least 0) and ``min``; ignored nodes get 0; if
 truncation).
 
 Vectorisation: matching pods per node = ``group_counts[matching count groups].sum(axis=0)``;
-the matching shapes of each selector are cached per incoming pod shape and extended as
-new shapes appear; per-domain sums are ``np.bincount`` over the label code array. Masks
-that depend only on node labels and taints (required node affinity, tolerated taints,
-"has all topology keys") are cached per pod shape until ``nodes.version`` moves. The
+the matching shapes of each selector are cached with the incoming pod's constraints and
+extended as new shapes appear; per-domain sums are ``np.bincount`` over the label code
+array. Masks that depend only on node labels and taints (required node affinity,
+tolerated taints, "has all topology keys") are cached with them until ``nodes.version``
+moves. Both are kept per set of the pod fields they read (spread constraints, labels,
+namespace, tolerations, nodeSelector, affinity), which the shapes of one template
+share (:mod:`k8sim.scheduling.plugins.shared`), not per shape. PreFilter and PreScore
+skip a pod without constraints before any of this, as upstream does. The
 required node affinity is NodeAffinity's own ``required_node_affinity_mask``
 (``GetRequiredNodeAffinity(pod).Match``), so both plugins read it identically.
 
@@ -93,7 +97,6 @@ Differences from upstream (and why):
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
@@ -106,6 +109,7 @@ from k8sim.config.k8s_types import K8sModel, LabelSelector, LabelSelectorRequire
 from k8sim.constants import HOSTNAME_LABEL, ZONE_LABEL
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, ScorePlugin
 from k8sim.scheduling.plugins.node_affinity import required_node_affinity_mask
+from k8sim.scheduling.plugins.shared import FieldCache
 from k8sim.scheduling.plugins.taint_toleration import tolerates
 
 if TYPE_CHECKING:
@@ -133,7 +137,6 @@ _CORDON_TAINT = TaintSpec("node.kubernetes.io/unschedulable", "", "NoSchedule")
 _NOT_READY_TAINT = TaintSpec("node.kubernetes.io/not-ready", "", "NoSchedule")
 
 _OK, _MISSING, _SKEW = 0, 1, 2
-_instances = itertools.count()
 
 
 class PodTopologySpreadArgs(K8sModel):
@@ -258,7 +261,8 @@ def _no_nodes() -> np.ndarray:
 
 @dataclass(eq=False)
 class _PodSpread:
-    """Per (pod shape, plugin instance): constraints and node-label masks."""
+    """Per plugin instance and set of the pod fields the constraints read (see
+    ``PodTopologySpread._spread_of``): constraints and node-label masks."""
 
     hard: list[_Constraint]
     soft: list[_Constraint]
@@ -310,7 +314,8 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         a = self.args
         self.system_defaulted = a.defaulting_type == "System"
         self.default_constraints = SYSTEM_DEFAULT_CONSTRAINTS if self.system_defaulted else a.default_constraints
-        self._cache_key = f"{self.name}#{next(_instances)}"
+        #: The pods' constraints and node masks (_PodSpread), see _spread_of.
+        self._spreads = FieldCache()
 
     # -- constraints (per pod shape) -------------------------------------------------
 
@@ -329,15 +334,29 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         selector = LabelSelector(match_labels=dict(pod.labels))
         return [_internal(c, selector, pod) for c in defaults]
 
+    def _spread_of(self, state: ClusterState, pod: PodInfo) -> _PodSpread:
+        """The pod's constraints, without the node masks (made by :meth:`_prepare`).
+
+        They and the masks depend on the pod's spread constraints, labels, namespace,
+        tolerations, nodeSelector and affinity alone (and the node table), so they are
+        kept per set of those objects, which the shapes of one template share: a
+        trace's shapes (one per distinct request) make them once, not once each."""
+        fields = (pod.spread, pod.labels, pod.tolerations, pod.node_selector, pod.affinity)
+        key = (*map(id, fields), pod.namespace)
+        entries = self._spreads.entries(state.nodes)
+        hit = entries.get(key)
+        if hit is not None:
+            return hit[1]
+        ps = _PodSpread(
+            hard=self._constraints(pod, "DoNotSchedule"),
+            soft=self._constraints(pod, "ScheduleAnyway"),
+            require_all=bool(pod.spread) or not self.system_defaulted,
+        )
+        entries[key] = (fields, ps)
+        return ps
+
     def _prepare(self, state: ClusterState, pod: PodInfo) -> _PodSpread:
-        ps = pod.cache.get(self._cache_key)
-        if not isinstance(ps, _PodSpread):
-            ps = _PodSpread(
-                hard=self._constraints(pod, "DoNotSchedule"),
-                soft=self._constraints(pod, "ScheduleAnyway"),
-                require_all=bool(pod.spread) or not self.system_defaulted,
-            )
-            pod.cache[self._cache_key] = ps
+        ps = self._spread_of(state, pod)
         nodes = state.nodes
         if ps.version != nodes.version or ps.affinity.size != nodes.n:
             ps.affinity = required_node_affinity_mask(state, pod)
@@ -393,15 +412,13 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
             status[open_ & skew_fail] = _SKEW
         return status
 
-    def _spread(self, pod: PodInfo) -> _PodSpread | None:
-        """The shape's constraints when already prepared (their lists depend on the
-        shape alone; only the node masks of :meth:`_prepare` follow the nodes)."""
-        ps = pod.cache.get(self._cache_key)
-        return ps if isinstance(ps, _PodSpread) else None
-
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
-        ps = self._spread(pod) or self._prepare(state, pod)
-        return bool(ps.hard)  # upstream: Skip without hard constraints
+        # Upstream PreFilter (filtering.go) returns Skip when calPreFilterState finds no
+        # constraints, before it looks at any node: so only the constraint lists here
+        # (they depend on the shape alone), not the node masks of _prepare.
+        if not pod.spread and not pod.labels:
+            return False  # no constraints of its own, and none by default (_constraints)
+        return bool(self._spread_of(state, pod).hard)
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         return self._filter_status(state, pod) == _OK
@@ -422,8 +439,10 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         if state.nodes.n == 0:
             return False
-        ps = self._spread(pod) or self._prepare(state, pod)
-        return bool(ps.soft)
+        # Upstream PreScore (scoring.go): Skip without constraints, before any node work.
+        if not pod.spread and not pod.labels:
+            return False  # as in pre_filter
+        return bool(self._spread_of(state, pod).soft)
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         """Raw scores (upstream ``Score``); ignored candidates get ``INVALID_SCORE``."""

@@ -13,8 +13,9 @@ matches every key, an empty effect matches every effect, ``Equal`` compares valu
   fewer intolerable taints score higher.
 
 Both are vectorised over the interned taint matrix (``taints: bool[T, N]``): the taints
-a pod does not tolerate are found once per pod shape, and the per-node mask / count is
-cached until the node table's ``version`` moves.
+a pod does not tolerate are found once per tolerations object (shapes of one template
+share it), and the per-node mask / count is kept until the node table's ``version``
+moves (:mod:`k8sim.scheduling.plugins.shared`).
 
 The filter's failure is upstream's current one: ``UnschedulableAndUnresolvable`` with
 "node(s) had untolerated taint(s)" (the wording since upstream stopped naming the taint
@@ -39,8 +40,11 @@ from k8sim.scheduling.plugins.base import (
     ScorePlugin,
     default_normalize,
 )
+from k8sim.scheduling.plugins.shared import FieldCache
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from k8sim.cluster.nodes import TaintSpec
     from k8sim.cluster.ops import ClusterState
     from k8sim.config.pods import Toleration
@@ -48,7 +52,6 @@ if TYPE_CHECKING:
 
 HARD_EFFECTS = ("NoSchedule", "NoExecute")
 PREFER_NO_SCHEDULE = "PreferNoSchedule"
-_SCORE_KEY = "TaintToleration/score"
 
 
 def tolerates(toleration: Toleration, taint: TaintSpec) -> bool:
@@ -77,11 +80,19 @@ class TaintToleration(FilterPlugin, ScorePlugin):
     unresolvable_reasons = frozenset({reason})
     summary = "taint/toleration filter; fewer intolerable PreferNoSchedule taints score higher"
 
+    def __init__(self, args: BaseModel | None = None) -> None:
+        super().__init__(args)
+        # The mask and the counts depend on the pod's tolerations alone (and the node
+        # table's taints): shared by the shapes with the same tolerations object.
+        self._masks = FieldCache()
+        self._counts = FieldCache()
+
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         nodes = state.nodes
-        cached = pod.mask_cache.get(self.name)
-        if cached is not None and cached[0] == nodes.version:
-            return cached[1]
+        entries = self._masks.entries(nodes)
+        hit = entries.get(id(pod.tolerations))
+        if hit is not None:
+            return cast(np.ndarray, hit[1])
         bad = [
             t
             for t, spec in enumerate(nodes.taint_specs)
@@ -92,7 +103,8 @@ class TaintToleration(FilterPlugin, ScorePlugin):
             mask = cast(np.ndarray, ~nodes.taints[bad].any(axis=0))
         else:
             mask = np.ones(nodes.n, dtype=bool)
-        pod.mask_cache[self.name] = (nodes.version, mask)
+        mask.flags.writeable = False  # shared by shapes
+        entries[id(pod.tolerations)] = (pod.tolerations, mask)
         return mask
 
     def node_status(self, state: ClusterState, pod: PodInfo, node: int, reasons: tuple[str, ...]) -> NodeStatus:
@@ -111,9 +123,10 @@ class TaintToleration(FilterPlugin, ScorePlugin):
     def intolerable_prefer_no_schedule(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         """int64[N]: count of each node's PreferNoSchedule taints the pod does not tolerate."""
         nodes = state.nodes
-        hit: tuple[int, np.ndarray] | None = pod.cache.get(_SCORE_KEY)
-        if hit is not None and hit[0] == nodes.version:
-            return hit[1]
+        entries = self._counts.entries(nodes)
+        hit = entries.get(id(pod.tolerations))
+        if hit is not None:
+            return cast(np.ndarray, hit[1])
         tols = tolerations_prefer_no_schedule(pod.tolerations)
         bad = [
             t
@@ -124,7 +137,8 @@ class TaintToleration(FilterPlugin, ScorePlugin):
             counts = nodes.taints[bad].sum(axis=0, dtype=np.int64)
         else:
             counts = np.zeros(nodes.n, dtype=np.int64)
-        pod.cache[_SCORE_KEY] = (nodes.version, counts)
+        counts.flags.writeable = False  # shared by shapes
+        entries[id(pod.tolerations)] = (pod.tolerations, counts)
         return counts
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
