@@ -106,3 +106,25 @@ def append_pod(state: ClusterState, info: PodInfo) -> int:
     return pods.append(name=f"p{pods.n}", requests=info.requests, workload=-1, index=pods.n, shape=info.shape,
                        priority=0, created=0.0, duration=float("inf"), start_latency=0.0,
                        gpu_count=info.gpu_count, gpu_milli=info.gpu_milli)
+
+
+def randomise_usage(nodes, seed: int) -> None:
+    """Overwrite a node table's usage columns with random values that hit the one-node
+    arithmetic's edge cases: nodes without a resource at all, small allocatables (fractions
+    near 1), requests above allocatable (non-zero defaults), nodes exactly full, and large
+    memory values. Only tests that read these columns (the plugins' Filter and Score) may
+    use the result: pods and the other tables no longer agree with it."""
+    rng = np.random.default_rng(seed)
+    r, n = nodes.alloc.shape
+    alloc = rng.integers(0, 1 << 40, size=(r, n))
+    alloc[:, rng.random(n) < 0.1] = 0  # some nodes lack a resource entirely
+    alloc[0, rng.random(n) < 0.05] = 0
+    alloc[1, rng.random(n) < 0.05] = 0
+    alloc[:2, :n // 4] = rng.integers(1, 20_000, size=(2, n // 4))  # small: fractions near 1
+    requested = (alloc * rng.random((r, n)) * 1.2).astype(np.int64)  # some above allocatable
+    full = rng.random(n) < 0.1
+    requested[:, full] = alloc[:, full]  # exactly full
+    nodes.alloc[:] = alloc
+    nodes.requested[:] = requested
+    nodes.free[:] = alloc - requested
+    nodes.nonzero_requested[:] = requested[:2] + rng.integers(0, 1 << 30, size=(2, n))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import randomise_usage
 
 from k8sim import validate_scenario
 from k8sim.scheduling import incremental
@@ -41,25 +42,6 @@ def _sim(count: int = N, workloads: list[dict] | None = None) -> Simulation:
     }))
 
 
-def _randomise(state, seed: int) -> None:
-    """Overwrite the usage columns with random values (the plugins only read them)."""
-    nodes = state.nodes
-    rng = np.random.default_rng(seed)
-    r = nodes.alloc.shape[0]
-    alloc = rng.integers(0, 1 << 40, size=(r, N))
-    alloc[:, rng.random(N) < 0.1] = 0  # some nodes lack a resource entirely
-    alloc[0, rng.random(N) < 0.05] = 0
-    alloc[1, rng.random(N) < 0.05] = 0
-    alloc[:2, :N // 4] = rng.integers(1, 20_000, size=(2, N // 4))  # small: fractions near 1
-    requested = (alloc * rng.random((r, N)) * 1.2).astype(np.int64)  # some above allocatable
-    full = rng.random(N) < 0.1
-    requested[:, full] = alloc[:, full]
-    nodes.alloc[:] = alloc
-    nodes.requested[:] = requested
-    nodes.free[:] = alloc - requested
-    nodes.nonzero_requested[:] = requested[:2] + rng.integers(0, 1 << 30, size=(2, N))
-
-
 @pytest.mark.parametrize("strategy", ["LeastAllocated", "MostAllocated"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fused_update_equals_the_plugins_on_every_node(strategy, seed):
@@ -72,7 +54,7 @@ def test_fused_update_equals_the_plugins_on_every_node(strategy, seed):
         e, _ = caches.local_mask(state, pod)
         caches.raw_scores(e, state, pod)
         assert caches.raw_scores(e, state, pod) is not None  # built at the second scoring cycle
-        _randomise(state, seed)
+        randomise_usage(state.nodes, seed)
         before = int(np.count_nonzero(e.mask))
         e.count = before
         incremental._make_kernel(e, state, pod)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import randomise_usage
 
 from k8sim import validate_scenario
 from k8sim.scheduling.plugins.balanced_allocation import NodeResourcesBalancedAllocation
@@ -42,21 +43,7 @@ def _state(seed: int):
         ],
     }))
     state = sim.state
-    nodes = state.nodes
-    rng = np.random.default_rng(seed)
-    r = nodes.alloc.shape[0]
-    alloc = rng.integers(0, 1 << 40, size=(r, N))
-    alloc[:, rng.random(N) < 0.1] = 0  # some nodes lack a resource entirely
-    alloc[0, rng.random(N) < 0.05] = 0
-    alloc[1, rng.random(N) < 0.05] = 0
-    alloc[:2, :N // 4] = rng.integers(1, 20_000, size=(2, N // 4))  # small: fractions near 1
-    requested = (alloc * rng.random((r, N)) * 1.2).astype(np.int64)  # some above allocatable
-    full = rng.random(N) < 0.1
-    requested[:, full] = alloc[:, full]  # exactly full
-    nodes.alloc[:] = alloc
-    nodes.requested[:] = requested
-    nodes.free[:] = alloc - requested
-    nodes.nonzero_requested[:] = requested[:2] + rng.integers(0, 1 << 30, size=(2, N))
+    randomise_usage(state.nodes, seed)
     return state
 
 
