@@ -221,7 +221,12 @@ class PodTable:
     def view(self, name: str) -> np.ndarray:
         """The first ``n`` entries of a column in its result dtype: a view of the table
         (do not write it) where the storage dtype is the result's, else a widened copy.
-        For a consumer that copies anyway (a DataFrame built with ``copy=True``)."""
+        For a consumer that copies anyway (a DataFrame built with ``copy=True``). A lazy
+        column never used is not allocated for this: its view is the initial value
+        broadcast (read only, no memory)."""
+        if name in _LAZY_COLUMNS and name not in vars(self):
+            initial = np.array(np.nan) if name in _FLOAT_COLUMNS else np.zeros((), dtype=_INT_COLUMNS[name])
+            return np.broadcast_to(initial, (self.n,))
         values = getattr(self, name)[: self.n]
         dtype = _COLUMN_DTYPES.get(name)
         return values if dtype is None else values.astype(dtype)

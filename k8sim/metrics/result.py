@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from k8sim.cluster.log import strings_by_code
 from k8sim.cluster.pods import OWNER_KINDS, PENDING, PHASE_NAMES, REASON_NAMES
 from k8sim.metrics.availability import availability_summary, availability_table
 from k8sim.metrics.failures import failure_frames, has_faults
@@ -99,10 +100,11 @@ class RunResult:
         node = p.node[:n]
         pods = pd.DataFrame(
             {
-                "pod": pd.Series(p.names[:n], dtype="string"),
-                "workload": pd.Series([wl_names[w] if w >= 0 else "" for w in workload.tolist()], dtype="string"),
+                "pod": pd.Series(p.names if len(p.names) == n else p.names[:n], dtype="string"),
+                # Names by code through Arrow: no Python object per pod (-1 gives "").
+                "workload": strings_by_code(wl_names, workload),
                 "index": p.view("index"),
-                "node": pd.Series([nt.names[x] if x >= 0 else "" for x in node.tolist()], dtype="string"),
+                "node": strings_by_code(nt.names, node),
                 "phase": pd.Categorical.from_codes(p.column("phase"), categories=pd.Index(list(PHASE_NAMES))),
                 "priority": p.view("priority"),
                 "created": p.view("created"),
@@ -445,8 +447,9 @@ def _timeseries(record: RunRecord, gpu: GpuHistory | None = None) -> pd.DataFram
     width_safe = np.where(width > 0, width, 1.0)
     cols: dict[str, np.ndarray] = {"time": edges[:-1], "interval": width}
     bound_end = p.finished[:n]
-    req = interval_integrals(p.scheduled[:n], bound_end, p.requests[:n].astype(np.float64), edges)
-    alloc = interval_integrals(nt.created_at, nt.removed_at, nt.alloc.T.astype(np.float64), edges)
+    # Integer weights: converted to float64 one resource at a time inside.
+    req = interval_integrals(p.scheduled[:n], bound_end, p.requests[:n], edges)
+    alloc = interval_integrals(nt.created_at, nt.removed_at, nt.alloc.T, edges)
     for r, res in enumerate(state.resources.names):
         a = alloc[:, r]
         cols[f"{res}_requested"] = req[:, r] / width_safe
