@@ -130,9 +130,10 @@ class EventLog:
     def __len__(self) -> int:
         return len(self._time)
 
-    def frame(self, pod_names: Sequence[str], node_names: Sequence[str]) -> pd.DataFrame:
+    def frame(self, pod_names: Sequence[str] | pa.Array, node_names: Sequence[str] | pa.Array) -> pd.DataFrame:
         """The log as a DataFrame with pod and node names resolved (kinds categorical,
-        their categories sorted; names and details as strings, "" where none).
+        their categories sorted; names and details as strings, "" where none). The
+        names may be given as Arrow string arrays.
 
         Built one column at a time from the typed arrays: each string column is taken
         from its vocabulary by code (:func:`strings_by_code`), never through an array

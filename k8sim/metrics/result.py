@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from k8sim.cluster.log import strings_by_code
 from k8sim.cluster.pods import OWNER_KINDS, PENDING, PHASE_NAMES, REASON_NAMES
@@ -98,9 +99,12 @@ class RunResult:
         wl_names = list(record.workload_names)
         workload = p.workload[:n]
         node = p.node[:n]
+        # The pods' names once as Arrow strings: the pods frame's column and the events
+        # frame's vocabulary.
+        pod_names = pa.array(p.names if len(p.names) == n else p.names[:n], type=pa.large_string())
         pods = pd.DataFrame(
             {
-                "pod": pd.Series(p.names if len(p.names) == n else p.names[:n], dtype="string"),
+                "pod": pd.Series(pd.array(pod_names, dtype="string")),
                 # Names by code through Arrow: no Python object per pod (-1 gives "").
                 "workload": strings_by_code(wl_names, workload),
                 "index": p.view("index"),
@@ -163,7 +167,8 @@ class RunResult:
         for r, res in enumerate(names):
             nodes[resource_column("requested_at_end", res)] = nt.requested[r].copy()
 
-        events = record.log.frame(p.names, nt.names)
+        events = record.log.frame(pod_names, nt.names)
+        del pod_names
         history = GpuHistory.of(state, gpu_target_of(record))
         timeseries = _timeseries(record, history)
         frames = dict(record.frames)
