@@ -306,6 +306,7 @@ def assign_gpus(state: ClusterState, pod: int, devices: int) -> None:
     pods = state.pods
     if pods.phase[pod] != PENDING:
         raise InvariantError(f"GPU devices chosen for pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    pods.ensure_gpu_columns()
     pods.gpu_devices[pod] = devices
 
 

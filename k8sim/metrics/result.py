@@ -169,7 +169,9 @@ class RunResult:
 
         events = record.log.frame(pod_names, nt.names)
         del pod_names
-        history = GpuHistory.of(state, gpu_target_of(record))
+        # The GPU target workload is a pass over every pod: only for a cluster with GPUs
+        # (GpuHistory.of gives None otherwise).
+        history = GpuHistory.of(state, gpu_target_of(record)) if nt.n and int(nt.gpu_count.sum()) else None
         timeseries = _timeseries(record, history)
         frames = dict(record.frames)
         if "replica_history" in frames:

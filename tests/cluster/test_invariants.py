@@ -180,3 +180,25 @@ def test_a_result_leaves_unused_runtime_columns_unallocated():
     assert "pull_start" not in table and "restarts" not in table and "pull_bytes" not in table
     assert pods["pull_start"].isna().all() and pods["restarts"].tolist() == [0, 0, 0]
     assert str(pods["restarts"].dtype) == "int32" and str(pods["pull_bytes"].dtype) == "int64"
+
+
+def test_gpu_columns_are_allocated_by_the_first_gpu_pod():
+    """A table whose pods ask for no GPU keeps no GPU columns (they read as zeros and
+    cannot be written); the first GPU pod allocates them, earlier rows reading 0, and
+    they grow with the table like the others."""
+    from k8sim.cluster.pods import PodTable
+
+    def add(t: PodTable, i: int, gpus: int = 0) -> None:
+        t.append(name=f"p{i}", requests=np.array([100, 1, 1]), workload=0, index=i, shape=0, priority=0,
+                 created=0.0, duration=1.0, start_latency=0.0, gpu_count=gpus, gpu_milli=500 if gpus else 0)
+
+    t = PodTable(3, capacity=2)
+    for i in range(3):  # grows 2 -> 4 without GPU columns
+        add(t, i)
+    assert not t.has_gpu_columns and not t.gpu_count.flags.writeable and len(t.gpu_count) == 4
+    assert t.column("gpu_count").tolist() == [0, 0, 0] and t.gpu_devices[:3].tolist() == [0, 0, 0]
+    add(t, 3, gpus=1)
+    add(t, 4)  # grows 4 -> 8 with the allocated columns
+    assert t.has_gpu_columns and t.gpu_count.flags.writeable and len(t.gpu_milli) == 8
+    assert t.column("gpu_count").tolist() == [0, 0, 0, 1, 0] and t.column("gpu_milli").tolist() == [0, 0, 0, 500, 0]
+    assert t.gpu_count.dtype == np.int32 and t.gpu_milli.dtype == np.int64 and t.gpu_devices.dtype == np.int64
