@@ -96,6 +96,12 @@ class RunResult:
         n = p.n
         end = record.end_time
         names = state.resources.names
+        # The series first: they read only the tables, and their temporaries (a few
+        # arrays over every pod) are gone before the frames' columns exist.
+        # The GPU target workload is a pass over every pod: only for a cluster with GPUs
+        # (GpuHistory.of gives None otherwise).
+        history = GpuHistory.of(state, gpu_target_of(record)) if nt.n and int(nt.gpu_count.sum()) else None
+        timeseries = _timeseries(record, history)
         wl_names = list(record.workload_names)
         workload = p.workload[:n]
         node = p.node[:n]
@@ -169,10 +175,6 @@ class RunResult:
 
         events = record.log.frame(pod_names, nt.names)
         del pod_names
-        # The GPU target workload is a pass over every pod: only for a cluster with GPUs
-        # (GpuHistory.of gives None otherwise).
-        history = GpuHistory.of(state, gpu_target_of(record)) if nt.n and int(nt.gpu_count.sum()) else None
-        timeseries = _timeseries(record, history)
         frames = dict(record.frames)
         if "replica_history" in frames:
             frames["availability"] = availability_table(pods, events, frames)
