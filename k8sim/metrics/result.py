@@ -38,7 +38,7 @@ from k8sim.metrics.failures import failure_frames, has_faults
 from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
 from k8sim.metrics.images import image_disk_series
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
-from k8sim.metrics.usage import FAILURE_KEYS, losses, node_usage
+from k8sim.metrics.usage import FAILURE_KEYS, losses, node_usage, rows_where
 
 if TYPE_CHECKING:
     from k8sim.metrics.record import RunRecord
@@ -234,7 +234,7 @@ class RunResult:
         that table is absent or empty).
         """
         pods = self.pods
-        win = pods[(pods["created"] >= self.warmup_s) & (pods["workload"] != "")]
+        win = rows_where(pods, (pods["created"] >= self.warmup_s) & (pods["workload"] != ""))
         sched = win["scheduling_latency"].dropna().to_numpy()
         start = win["startup_latency"].dropna().to_numpy()
         inflation = self.inflation
@@ -367,7 +367,7 @@ def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
     ``_p95_s``: over those pods, once their pulls ended. ``restart_pulls`` / ``restart_pull_time_s``: pulls sent at container
     restarts (an ``Always`` policy pulls at each) and the seconds they took.
     """
-    started = win[win["running"].notna()]
+    started = rows_where(win, win["running"].notna())
     startup = float(started["startup_latency"].sum())
     pulling = float(started["image_pull_time"].fillna(0.0).sum())
     # Run directories of older versions have no pull_bytes: every pull request counted.

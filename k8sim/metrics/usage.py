@@ -58,11 +58,20 @@ def in_use_steps(node: np.ndarray, start: np.ndarray, end: np.ndarray, end_time:
         return np.array([0.0]), np.array([0])
     nd = np.asarray(node, dtype=np.int64)[keep]
     s, e = s[keep], e[keep]
+    del keep
+    half = s.size
     t = np.concatenate([s, e])
+    del s, e
     n = np.concatenate([nd, nd])
-    d = np.concatenate([np.ones(s.size, np.int64), -np.ones(e.size, np.int64)])
+    del nd
     order = np.lexsort((t, n))  # by node, then time
-    t, n, d = t[order], n[order], d[order]
+    t = t[order]
+    n = n[order]
+    # +1 for the starts (the first half), -1 for the ends, in sorted order; each
+    # temporary over every pod freed as soon as it is used (a million pods' summary
+    # peaked here).
+    d = np.where(order < half, 1, -1).astype(np.int64)
+    del order
     # Net change per (node, instant).
     first = np.ones(t.size, dtype=bool)
     first[1:] = (n[1:] != n[:-1]) | (t[1:] != t[:-1])
@@ -107,7 +116,8 @@ def step_stats(times: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> t
 def node_usage(pods: pd.DataFrame, nodes: pd.DataFrame, lo: float, hi: float) -> dict[str, float]:
     """``nodes_in_use_mean``, ``nodes_in_use_peak``, ``node_hours_in_use`` and
     ``node_hours`` over ``[lo, hi]`` (module docstring)."""
-    bound = pods[(pods["workload"] != "") & pods["scheduled"].notna() & (pods["node"] != "")]
+    bound = rows_where(pods[["node", "scheduled", "finished"]],
+                       (pods["workload"] != "") & pods["scheduled"].notna() & (pods["node"] != ""))
     node_idx, _ = pd.factorize(bound["node"])
     times, counts = in_use_steps(node_idx, bound["scheduled"].to_numpy(dtype=float),
                                  bound["finished"].to_numpy(dtype=float), hi)
@@ -131,6 +141,13 @@ def terminal_kinds(events: pd.DataFrame) -> pd.Series:
     """The last terminal event kind of each pod (index: pod name)."""
     term = events[events["kind"].isin(_TERMINAL) & (events["pod"] != "")]
     return term.groupby("pod", sort=False, observed=True)["kind"].last().astype(str)
+
+
+def rows_where(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame[mask]``, or ``frame`` itself when every row is selected: a boolean
+    selection copies every column, and at a million pods the summary's windows (all the
+    pods, all that ran) each copied the whole pods frame. For reading only."""
+    return frame if bool(mask.all()) else frame[mask]
 
 
 def losses(win: pd.DataFrame, events: pd.DataFrame, end_time: float, cpu_column: str | None
@@ -160,7 +177,7 @@ def losses(win: pd.DataFrame, events: pd.DataFrame, end_time: float, cpu_column:
         for key in FAILURE_KEYS:
             row[f"pods_failed_{key}"] = float("nan")
         row["pods_failed_unschedulable"] = int((failed["reason"] == "Unschedulable").sum())
-    ran = win[win["running"].notna()]
+    ran = rows_where(win, win["running"].notna())
     run_s = np.minimum(ran["finished"].fillna(end_time).to_numpy(dtype=float), end_time) \
         - ran["running"].to_numpy(dtype=float)
     run_s = np.clip(run_s, 0.0, None)

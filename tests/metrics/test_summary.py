@@ -315,3 +315,14 @@ def test_a_comparison_saved_before_the_rename_loads_under_the_new_name(tmp_path:
     assert "pods_pending_failed_scheduling" in back.runs and "pods_unschedulable" not in back.runs
     assert "pods_pending_failed_scheduling" in back.metrics
     assert (back.summary["metric"] == "pods_pending_failed_scheduling").sum() == 1
+
+
+def test_rows_where_gives_the_frame_itself_when_every_row_is_selected():
+    """The summary's windows read the pods frame: selecting every row returns the frame
+    (no copy of a million rows), any other mask the selected rows."""
+    from k8sim.metrics.usage import rows_where
+
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    assert rows_where(frame, frame["a"] > 0) is frame
+    pd.testing.assert_frame_equal(rows_where(frame, frame["a"] != 2), frame[frame["a"] != 2])
+    assert len(rows_where(frame, frame["a"] > 5)) == 0
