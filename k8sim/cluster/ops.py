@@ -426,66 +426,18 @@ def mark_terminating(state: ClusterState, pod: int) -> bool:
     return True
 
 
-class _UsageViews:
-    """Memoryviews of the node columns a bind or a release changes (``requested``,
-    ``free``, ``nonzero_requested``, ``group_counts``), for the per-pod updates: a few
-    scalar writes through a memoryview cost a third of numpy's column slice arithmetic
-    on an ``[R, N]`` array. Remade when one of the arrays has been replaced (nodes
-    added, a new count group); held by the state only while its arrays are current."""
-
-    __slots__ = ("requested", "free", "nonzero", "counts", "r", "m_requested", "m_free", "m_nonzero", "m_counts")
-
-    def __init__(self, state: ClusterState):
-        nodes = state.nodes
-        self.requested = nodes.requested
-        self.free = nodes.free
-        self.nonzero = nodes.nonzero_requested
-        self.counts = state.group_counts
-        self.r = range(self.requested.shape[0])
-        self.m_requested = self.requested.data
-        self.m_free = self.free.data
-        self.m_nonzero = self.nonzero.data
-        self.m_counts = self.counts.data
-
-
-def _usage_views(state: ClusterState) -> _UsageViews:
-    views: _UsageViews | None = state.__dict__.get("_usage_views")
-    nodes = state.nodes
-    if (views is None or views.requested is not nodes.requested or views.free is not nodes.free
-            or views.nonzero is not nodes.nonzero_requested or views.counts is not state.group_counts):
-        views = state.__dict__["_usage_views"] = _UsageViews(state)
-    return views
-
-
-def _add_usage(state: ClusterState, pod: int, node: int, sign: int) -> None:
-    """The node's ``requested`` / ``free`` / ``nonzero_requested`` and its count of the
-    pod's group move by the pod's requests (``sign`` 1: bound, -1: released), the same
-    integer arithmetic as ``requested[:, node] += sign * requests[pod]``."""
-    pods = state.pods
-    v = _usage_views(state)
-    m_requested, m_free = v.m_requested, v.m_free
-    req = pods.requests[pod].tolist()
-    for r in v.r:
-        x = req[r]
-        if x:
-            x *= sign
-            m_requested[r, node] += x
-            m_free[r, node] -= x
-    cpu, mem = pods.nonzero[pod].tolist()
-    m_nonzero = v.m_nonzero
-    m_nonzero[0, node] += sign * cpu
-    m_nonzero[1, node] += sign * mem
-    v.m_counts[state.shape_group[pods.shape[pod]], node] += sign
-
-
 def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     """Bind a Pending pod to a node: the node's requests grow by the pod's."""
-    pods = state.pods
+    pods, nodes = state.pods, state.nodes
     if pods.phase[pod] != PENDING:
         raise InvariantError(f"bind of pod {pods.names[pod]} in phase {pods.phase[pod]}")
     if pods.gpu_count[pod]:
         _take_gpus(state, pod, node)
-    _add_usage(state, pod, node, 1)
+    req = pods.requests[pod]
+    nodes.requested[:, node] += req
+    nodes.free[:, node] -= req
+    nodes.nonzero_requested[:, node] += pods.nonzero[pod]
+    state.group_counts[state.shape_group[pods.shape[pod]], node] += 1
     pods.node[pod] = node
     pods.phase[pod] = BOUND
     pods.scheduled[pod] = now
@@ -566,7 +518,11 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
         milli = int(pods.gpu_milli[pod])
         for d in _devices(int(pods.gpu_devices[pod])):
             nodes.gpu_free[node, d] += milli
-    _add_usage(state, pod, node, -1)
+    req = pods.requests[pod]
+    nodes.requested[:, node] -= req
+    nodes.free[:, node] += req
+    nodes.nonzero_requested[:, node] -= pods.nonzero[pod]
+    state.group_counts[state.shape_group[pods.shape[pod]], node] -= 1
     pods.phase[pod] = phase
     pods.finished[pod] = now
     state.terminating.discard(pod)
