@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import math
 
-from scipy import optimize, special, stats
-
 __all__ = [
     "erlang_c",
     "mg1ps_mean_response",
@@ -95,6 +93,8 @@ def mmc_response_quantile(p: float, lam: float, mu: float, c: int) -> float:
     _check(lam, mu)
     if lam >= c * mu:
         return math.inf
+    from scipy import optimize  # here: scipy costs about 60 MB to import, most runs need none of it
+
     hi = 1 / mu
     while mmc_response_survival(hi, lam, mu, c) > 1 - p:
         hi *= 2
@@ -121,6 +121,8 @@ def mg1ps_response_quantile(p: float, lam: float, mu: float, scv: float = 1.0) -
     _check(lam, mu)
     if lam >= mu:
         return math.inf
+    from scipy import special, stats  # here: scipy costs about 60 MB to import
+
     shape = 1 / scv
     q = float(stats.gamma.ppf(p, shape, scale=scv / mu)) if scv != 1.0 else -special.log1p(-p) / mu
     return q / (1 - lam / mu)

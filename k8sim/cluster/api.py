@@ -9,7 +9,7 @@ and later controllers, fault sources, autoscalers) do the same through one
    invariants);
 2. append the event-log row (:class:`~k8sim.cluster.log.EventLog`);
 3. publish one typed watch event (:mod:`k8sim.cluster.watch`), delivered synchronously
-   to the subscribers.
+   to the subscribers (the per-pod calls build no event of a type nobody watches).
 
 The exceptions are stated per method: :meth:`record` only appends a log row (a
 component's report, like upstream's Event objects) and :meth:`delete_pod` of a bound
@@ -109,6 +109,13 @@ class ClusterAPI:
         self.bus = bus if bus is not None else WatchBus()
         self._eviction_checks: list[EvictionCheck] = []
         self._admission: list[Admission] = []
+        # The handler lists of the per-pod events (live: subscribing later appends to
+        # them): a call builds its event only when someone watches it.
+        bus = self.bus
+        self._on_added = bus.handlers(PodAdded)
+        self._on_bound = bus.handlers(PodBound)
+        self._on_running = bus.handlers(PodRunning)
+        self._on_terminated = bus.handlers(PodTerminated)
 
     # -- pods -----------------------------------------------------------------------
 
@@ -139,7 +146,11 @@ class ClusterAPI:
         for plugin in self._admission:
             plugin.charge(pod)
         self.log.event(now, "PodCreated", pod, -1)
-        self.bus.publish(PodAdded(pod, node))
+        handlers = self._on_added
+        if handlers:
+            event = PodAdded(pod, node)
+            for handler in handlers:
+                handler(event)
         return pod
 
     def add_admission(self, plugin: Admission) -> None:
@@ -152,7 +163,11 @@ class ClusterAPI:
         now = self.env.now
         ops.bind(self.state, pod, node, now)
         self.log.event(now, "Scheduled", pod, node, detail)
-        self.bus.publish(PodBound(pod, node))
+        handlers = self._on_bound
+        if handlers:
+            event = PodBound(pod, node)
+            for handler in handlers:
+                handler(event)
 
     def assume(self, pod: int, node: int, waiting: bool = False) -> None:
         """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
@@ -170,7 +185,11 @@ class ClusterAPI:
         ops.set_bound_time(self.state, pod, now)
         node = int(self.state.pods.node[pod])
         self.log.event(now, "Scheduled", pod, node, detail)
-        self.bus.publish(PodBound(pod, node))
+        handlers = self._on_bound
+        if handlers:
+            event = PodBound(pod, node)
+            for handler in handlers:
+                handler(event)
 
     def forget_assumed(self, pod: int) -> int:
         """The scheduler gives up a pod it had assumed (:meth:`assume`; rejected at Permit):
@@ -191,10 +210,13 @@ class ClusterAPI:
     def set_running(self, pod: int) -> None:
         """The pod's containers started (log ``Started``)."""
         now = self.env.now
-        ops.set_running(self.state, pod, now)
-        node = int(self.state.pods.node[pod])
+        node = ops.set_running(self.state, pod, now)
         self.log.event(now, "Started", pod, node)
-        self.bus.publish(PodRunning(pod, node))
+        handlers = self._on_running
+        if handlers:
+            event = PodRunning(pod, node)
+            for handler in handlers:
+                handler(event)
 
     def container_restarted(self, pod: int, node: int) -> None:
         """The kubelet restarted a container of ``pod`` (it has counted it in
@@ -207,7 +229,7 @@ class ClusterAPI:
         ``kind`` (default ``Completed`` / ``Failed``). ``exit_code``: the (container,
         exit code) the kubelet reports for a failed pod (``state.exit_codes``). Returns
         the node."""
-        if phase not in (SUCCEEDED, FAILED):
+        if phase != SUCCEEDED and phase != FAILED:
             raise ops.InvariantError(f"a pod ends Succeeded or Failed, not phase {phase}")
         if exit_code is not None:
             self.state.exit_codes[pod] = exit_code
@@ -215,7 +237,11 @@ class ClusterAPI:
         node = ops.release(self.state, pod, phase, now)
         kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")
         self.log.event(now, kind, pod, node)
-        self.bus.publish(PodTerminated(pod, node, phase, kind))
+        handlers = self._on_terminated
+        if handlers:
+            event = PodTerminated(pod, node, phase, kind)
+            for handler in handlers:
+                handler(event)
         return node
 
     def delete_pod(self, pod: int, grace_s: float = 30.0, reason: str = "Deleted") -> bool:

@@ -21,6 +21,7 @@ from typing import overload
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 
 class Decoded(Sequence[str]):
@@ -129,16 +130,15 @@ class EventLog:
     def __len__(self) -> int:
         return len(self._time)
 
-    def frame(self, pod_names: list[str], node_names: list[str]) -> pd.DataFrame:
+    def frame(self, pod_names: Sequence[str] | pa.Array, node_names: Sequence[str] | pa.Array) -> pd.DataFrame:
         """The log as a DataFrame with pod and node names resolved (kinds categorical,
-        their categories sorted; names and details as strings, "" where none)."""
-        # Index -1 (no pod / no node) picks the "" appended to each vocabulary.
-        pod_vocab = np.array([*pod_names, ""], dtype=object)
-        node_vocab = np.array([*node_names, ""], dtype=object)
-        pods = pod_vocab[np.array(self._pod, dtype=np.int64)]
-        nodes = node_vocab[np.array(self._node, dtype=np.int64)]
-        del pod_vocab, node_vocab
-        details = np.array(self._details, dtype=object)[np.array(self._detail, dtype=np.int64)]
+        their categories sorted; names and details as strings, "" where none). The
+        names may be given as Arrow string arrays.
+
+        Built one column at a time from the typed arrays: each string column is taken
+        from its vocabulary by code (:func:`strings_by_code`), never through an array
+        of Python objects per row, and the frame adopts the new columns without copying
+        them (four million rows took several hundred MB of temporaries otherwise)."""
         # Categories in sorted order, as inferring them from the strings gives.
         order = sorted(range(len(self._kinds)), key=self._kinds.__getitem__)
         rank = np.empty(len(order), dtype=np.int16)
@@ -146,12 +146,30 @@ class EventLog:
         kinds = pd.Categorical.from_codes(rank[np.array(self._kind, dtype=np.int16)] if len(order) else
                                           np.zeros(0, dtype=np.int16),
                                           categories=pd.Index([self._kinds[i] for i in order]))
-        return pd.DataFrame(
-            {
-                "time": pd.Series(np.array(self._time, dtype=np.float64), dtype="float64"),
-                "kind": pd.Series(kinds),
-                "pod": pd.Series(pods, dtype="string"),
-                "node": pd.Series(nodes, dtype="string"),
-                "detail": pd.Series(details, dtype="string"),
-            }
-        )
+        columns = {
+            "time": pd.Series(np.array(self._time, dtype=np.float64), dtype="float64"),
+            "kind": pd.Series(kinds),
+        }
+        columns["pod"] = strings_by_code(pod_names, self._pod)
+        columns["node"] = strings_by_code(node_names, self._node)
+        columns["detail"] = strings_by_code(self._details, self._detail)
+        return pd.DataFrame(columns, copy=False)
+
+
+def strings_by_code(vocabulary: Sequence[str] | pa.Array, codes: array | np.ndarray) -> pd.Series:
+    """A ``string`` Series whose row ``i`` is ``vocabulary[codes[i]]`` ("" where the code
+    is -1): the strings are taken by Arrow from the vocabulary (one conversion of the
+    vocabulary, then a gather of its bytes), so no Python object per row is made. The
+    same values and dtype as ``pd.Series([...], dtype="string")`` of the strings."""
+    if not isinstance(vocabulary, pa.Array):
+        vocabulary = pa.array(vocabulary if isinstance(vocabulary, list) else list(vocabulary), type=pa.large_string())
+    voc = vocabulary
+    idx = np.array(codes, dtype=np.int32)  # a copy: the log's arrays stay appendable
+    none = idx < 0
+    if none.any():
+        voc = pa.concat_arrays([voc.cast(pa.large_string()), pa.array([""], type=pa.large_string())])
+        idx[none] = len(voc) - 1
+    del none
+    taken = voc.take(pa.array(idx, type=pa.int32()))
+    del idx
+    return pd.Series(pd.array(taken, dtype="string"))

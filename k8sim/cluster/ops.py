@@ -306,6 +306,7 @@ def assign_gpus(state: ClusterState, pod: int, devices: int) -> None:
     pods = state.pods
     if pods.phase[pod] != PENDING:
         raise InvariantError(f"GPU devices chosen for pod {pods.names[pod]} in phase {pods.phase[pod]}")
+    pods.ensure_gpu_columns()
     pods.gpu_devices[pod] = devices
 
 
@@ -480,13 +481,14 @@ def unassume(state: ClusterState, pod: int) -> int:
     return node
 
 
-def set_running(state: ClusterState, pod: int, now: float) -> None:
-    """The pod's containers have started."""
+def set_running(state: ClusterState, pod: int, now: float) -> int:
+    """The pod's containers have started. Returns its node."""
     pods = state.pods
     if pods.phase[pod] != BOUND:
         raise InvariantError(f"pod {pods.names[pod]} started in phase {pods.phase[pod]}")
     pods.phase[pod] = RUNNING
     pods.running[pod] = now
+    return int(pods.node[pod])
 
 
 def drop(state: ClusterState, pod: int, now: float, reason: int = UNSCHEDULABLE) -> None:
@@ -509,7 +511,8 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     """
     pods, nodes = state.pods, state.nodes
     node = int(pods.node[pod])
-    if node < 0 or pods.phase[pod] not in (BOUND, RUNNING):
+    was = pods.phase[pod]
+    if node < 0 or (was != BOUND and was != RUNNING):
         raise InvariantError(f"release of pod {pods.names[pod]} that is not bound")
     if pods.gpu_count[pod]:
         milli = int(pods.gpu_milli[pod])

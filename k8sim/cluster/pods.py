@@ -66,6 +66,11 @@ _INT_COLUMNS = {
 _LAZY_COLUMNS = frozenset({"pull_start", "pull_end", "image_pull_time", "restart_pull_time", "restarts",
                            "pull_failures", "pull_bytes", "restart_pulls"})
 
+#: The GPU columns: until a pod asks for a GPU, each is a read-only zero broadcast
+#: over the table's capacity (no memory: about 20 bytes a pod in a run without GPUs);
+#: the first GPU pod allocates them (:meth:`PodTable.ensure_gpu_columns`).
+_GPU_COLUMNS = ("gpu_count", "gpu_milli", "gpu_devices")
+
 #: Result dtype of the columns stored narrower than the pods frame shows them.
 _COLUMN_DTYPES = {"index": np.int64}
 
@@ -110,7 +115,21 @@ class PodTable:
         for name, dt in _INT_COLUMNS.items():
             if name not in _LAZY_COLUMNS:
                 setattr(self, name, np.zeros(capacity, dtype=dt))
+        #: Whether the GPU columns are allocated (False: zero broadcasts, read only).
+        self.has_gpu_columns = False
+        self._gpu_placeholders(capacity)
         self.names: list[str] = []
+
+    def _gpu_placeholders(self, capacity: int) -> None:
+        for name in _GPU_COLUMNS:
+            setattr(self, name, np.broadcast_to(np.zeros((), dtype=_INT_COLUMNS[name]), (capacity,)))
+
+    def ensure_gpu_columns(self) -> None:
+        """Allocate the GPU columns (zeros) before the first write to one of them."""
+        if not self.has_gpu_columns:
+            for name in _GPU_COLUMNS:
+                setattr(self, name, np.zeros(self._cap, dtype=_INT_COLUMNS[name]))
+            self.has_gpu_columns = True
 
     def __getattr__(self, name: str) -> np.ndarray:
         # Only called for an attribute not set: a lazy column used for the first time.
@@ -161,9 +180,11 @@ class PodTable:
                 old = present[name]
                 setattr(self, name, np.concatenate([old, np.full(self._cap, np.nan)]))
         for name in _INT_COLUMNS:
-            if name in present:
+            if name in present and (self.has_gpu_columns or name not in _GPU_COLUMNS):
                 old = present[name]
                 setattr(self, name, np.concatenate([old, np.zeros_like(old)]))
+        if not self.has_gpu_columns:
+            self._gpu_placeholders(new)
         self._cap = new
 
     def append(
@@ -210,6 +231,8 @@ class PodTable:
         self.start_latency[p] = start_latency
         if gpu_count:
             # Rows are fresh zeros (never reused), so GPU-less pods write nothing.
+            if not self.has_gpu_columns:
+                self.ensure_gpu_columns()
             self.gpu_count[p] = gpu_count
             self.gpu_milli[p] = gpu_milli
         if owner_kind:
@@ -221,7 +244,12 @@ class PodTable:
     def view(self, name: str) -> np.ndarray:
         """The first ``n`` entries of a column in its result dtype: a view of the table
         (do not write it) where the storage dtype is the result's, else a widened copy.
-        For a consumer that copies anyway (a DataFrame built with ``copy=True``)."""
+        For a consumer that copies anyway (a DataFrame built with ``copy=True``). A lazy
+        column never used is not allocated for this: its view is the initial value
+        broadcast (read only, no memory)."""
+        if name in _LAZY_COLUMNS and name not in vars(self):
+            initial = np.array(np.nan) if name in _FLOAT_COLUMNS else np.zeros((), dtype=_INT_COLUMNS[name])
+            return np.broadcast_to(initial, (self.n,))
         values = getattr(self, name)[: self.n]
         dtype = _COLUMN_DTYPES.get(name)
         return values if dtype is None else values.astype(dtype)

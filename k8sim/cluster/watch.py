@@ -10,7 +10,9 @@ at once, depth first); it must not assume anything about handlers after it.
 
 Events carry table rows (pod and node indices), never objects: the tables are the state.
 The bus is on the hot path (about four events per pod), so events are slotted
-dataclasses and publishing is one dict lookup and a loop over a short list.
+dataclasses and publishing is one dict lookup and a loop over a short list; the Cluster
+API's per-pod calls keep the handler lists (:meth:`WatchBus.handlers`) and build no
+event of a type nobody subscribed to.
 """
 
 from __future__ import annotations
@@ -177,6 +179,13 @@ class WatchBus:
         """Deliver ``event`` to its subscribers, now."""
         for handler in self._handlers[type(event)]:
             handler(event)
+
+    def handlers(self, event_type: type) -> list[Handler]:
+        """The live list of ``event_type``'s handlers (read only: :meth:`subscribe`
+        appends to this very list, so a publisher may keep it). A hot publisher checks
+        it before building an event, so an event nobody watches costs no object:
+        ``if hs: ev = PodRunning(...); for h in hs: h(ev)``, as :meth:`publish` does."""
+        return self._handlers[event_type]
 
     def subscribers(self, event_type: type) -> int:
         """How many handlers watch ``event_type``."""

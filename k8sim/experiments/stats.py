@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
+
+
+def _stats() -> ModuleType:
+    """:mod:`scipy.stats`, imported at the first statistic: importing it costs about
+    60 MB and a second, which a single run (``import k8sim``) does not need."""
+    from scipy import stats
+
+    return stats
 
 
 def t_quantile(p: float, df: float) -> float:
@@ -32,8 +40,8 @@ def t_quantile(p: float, df: float) -> float:
     if not df > 0:
         raise ValueError(f"df must be > 0, got {df}")
     if math.isinf(df):
-        return float(_st.norm.ppf(p))
-    return float(_st.t.ppf(p, df))
+        return float(_stats().norm.ppf(p))
+    return float(_stats().t.ppf(p, df))
 
 
 def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, int, float]:
@@ -69,7 +77,7 @@ def t_test_p(values: Iterable[float]) -> float:
         return math.nan
     if np.all(v == v[0]):
         return 1.0 if v[0] == 0 else 0.0
-    return float(_st.ttest_1samp(v, 0.0).pvalue)
+    return float(_stats().ttest_1samp(v, 0.0).pvalue)
 
 
 def wilcoxon_p(values: Iterable[float]) -> float:
@@ -85,7 +93,7 @@ def wilcoxon_p(values: Iterable[float]) -> float:
         return math.nan
     if not np.any(v != 0):
         return 1.0
-    return float(_st.wilcoxon(v, zero_method="wilcox", alternative="two-sided").pvalue)
+    return float(_stats().wilcoxon(v, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
 def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -29,14 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from k8sim.cluster.log import strings_by_code
 from k8sim.cluster.pods import OWNER_KINDS, PENDING, PHASE_NAMES, REASON_NAMES
 from k8sim.metrics.availability import availability_summary, availability_table
 from k8sim.metrics.failures import failure_frames, has_faults
 from k8sim.metrics.gpu import IDLE_TOLERANCE, GpuHistory, gpu_target_of
 from k8sim.metrics.images import image_disk_series
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
-from k8sim.metrics.usage import FAILURE_KEYS, losses, node_usage
+from k8sim.metrics.usage import FAILURE_KEYS, losses, node_usage, rows_where
 
 if TYPE_CHECKING:
     from k8sim.metrics.record import RunRecord
@@ -94,15 +96,25 @@ class RunResult:
         n = p.n
         end = record.end_time
         names = state.resources.names
+        # The series first: they read only the tables, and their temporaries (a few
+        # arrays over every pod) are gone before the frames' columns exist.
+        # The GPU target workload is a pass over every pod: only for a cluster with GPUs
+        # (GpuHistory.of gives None otherwise).
+        history = GpuHistory.of(state, gpu_target_of(record)) if nt.n and int(nt.gpu_count.sum()) else None
+        timeseries = _timeseries(record, history)
         wl_names = list(record.workload_names)
         workload = p.workload[:n]
         node = p.node[:n]
+        # The pods' names once as Arrow strings: the pods frame's column and the events
+        # frame's vocabulary.
+        pod_names = pa.array(p.names if len(p.names) == n else p.names[:n], type=pa.large_string())
         pods = pd.DataFrame(
             {
-                "pod": pd.Series(p.names[:n], dtype="string"),
-                "workload": pd.Series([wl_names[w] if w >= 0 else "" for w in workload.tolist()], dtype="string"),
+                "pod": pd.Series(pd.array(pod_names, dtype="string")),
+                # Names by code through Arrow: no Python object per pod (-1 gives "").
+                "workload": strings_by_code(wl_names, workload),
                 "index": p.view("index"),
-                "node": pd.Series([nt.names[x] if x >= 0 else "" for x in node.tolist()], dtype="string"),
+                "node": strings_by_code(nt.names, node),
                 "phase": pd.Categorical.from_codes(p.column("phase"), categories=pd.Index(list(PHASE_NAMES))),
                 "priority": p.view("priority"),
                 "created": p.view("created"),
@@ -161,9 +173,8 @@ class RunResult:
         for r, res in enumerate(names):
             nodes[resource_column("requested_at_end", res)] = nt.requested[r].copy()
 
-        events = record.log.frame(p.names, nt.names)
-        history = GpuHistory.of(state, gpu_target_of(record))
-        timeseries = _timeseries(record, history)
+        events = record.log.frame(pod_names, nt.names)
+        del pod_names
         frames = dict(record.frames)
         if "replica_history" in frames:
             frames["availability"] = availability_table(pods, events, frames)
@@ -223,7 +234,7 @@ class RunResult:
         that table is absent or empty).
         """
         pods = self.pods
-        win = pods[(pods["created"] >= self.warmup_s) & (pods["workload"] != "")]
+        win = rows_where(pods, (pods["created"] >= self.warmup_s) & (pods["workload"] != ""))
         sched = win["scheduling_latency"].dropna().to_numpy()
         start = win["startup_latency"].dropna().to_numpy()
         inflation = self.inflation
@@ -356,7 +367,7 @@ def _runtime_summary(win: pd.DataFrame) -> dict[str, Any]:
     ``_p95_s``: over those pods, once their pulls ended. ``restart_pulls`` / ``restart_pull_time_s``: pulls sent at container
     restarts (an ``Always`` policy pulls at each) and the seconds they took.
     """
-    started = win[win["running"].notna()]
+    started = rows_where(win, win["running"].notna())
     startup = float(started["startup_latency"].sum())
     pulling = float(started["image_pull_time"].fillna(0.0).sum())
     # Run directories of older versions have no pull_bytes: every pull request counted.
@@ -445,8 +456,9 @@ def _timeseries(record: RunRecord, gpu: GpuHistory | None = None) -> pd.DataFram
     width_safe = np.where(width > 0, width, 1.0)
     cols: dict[str, np.ndarray] = {"time": edges[:-1], "interval": width}
     bound_end = p.finished[:n]
-    req = interval_integrals(p.scheduled[:n], bound_end, p.requests[:n].astype(np.float64), edges)
-    alloc = interval_integrals(nt.created_at, nt.removed_at, nt.alloc.T.astype(np.float64), edges)
+    # Integer weights: converted to float64 one resource at a time inside.
+    req = interval_integrals(p.scheduled[:n], bound_end, p.requests[:n], edges)
+    alloc = interval_integrals(nt.created_at, nt.removed_at, nt.alloc.T, edges)
     for r, res in enumerate(state.resources.names):
         a = alloc[:, r]
         cols[f"{res}_requested"] = req[:, r] / width_safe

@@ -20,7 +20,9 @@ def interval_integrals(
     are ignored, NaN/inf ends are clipped to the last edge. Returns ``[B]`` or ``[B, K]``
     with ``B = len(edges) - 1``.
     """
-    w = np.asarray(weights, dtype=np.float64)
+    w = np.asarray(weights)
+    if w.dtype.kind not in "fiub":
+        w = w.astype(np.float64)
     squeeze = w.ndim == 1
     if squeeze:
         w = w[:, None]
@@ -42,18 +44,30 @@ def interval_integrals(
     # One series at a time: the same additions in the same order as over all K columns
     # at once (a cumulative sum runs down each column on its own), with the [2M]
     # temporaries of one series alive instead of [2M, K] ones (a million pods' requests
-    # made the timeseries the largest step of a result).
+    # made the timeseries the largest step of a result). Integer weights are converted
+    # one column at a time (the same float64 values as converting all first), and the
+    # steps write into two [2M] buffers reused by every series: the same operations on
+    # the same values in the same order (an in-place cumulative sum runs as one into a
+    # new array), so the same bits.
     out = np.empty((edges.size - 1, w.shape[1]))
+    m2 = order.size
+    buf = np.empty(m2)
+    level = np.empty(m2)
     for j in range(w.shape[1]):
-        wj = w[ok, j]
-        d = np.concatenate([wj, -wj])
+        wj = w[ok, j].astype(np.float64, copy=False)
+        half = wj.size
+        buf[:half] = wj
+        np.negative(wj, out=buf[half:])  # buf = concatenate([wj, -wj])
         del wj
-        level = np.cumsum(d[order])  # level on [t_k, t_{k+1})
-        del d
-        # F(t_k) = integral from -inf to t_k.
-        f = np.zeros_like(level)
-        if level.size > 1:
-            f[1:] = np.cumsum(level[:-1] * dt)
+        np.take(buf, order, out=level)
+        np.cumsum(level, out=level)  # level on [t_k, t_{k+1})
+        # F(t_k) = integral from -inf to t_k, in buf.
+        f = buf
+        if m2:
+            f[0] = 0.0
+        if m2 > 1:
+            np.multiply(level[:-1], dt, out=f[1:])
+            np.cumsum(f[1:], out=f[1:])
         f_edges = np.zeros(edges.size)
         f_edges[has] = f[kk] + level[kk] * since
         out[:, j] = np.diff(f_edges)

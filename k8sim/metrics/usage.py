@@ -42,6 +42,41 @@ FAILURE_KEYS = ("preempted", "node_lost", "container_error", "unschedulable", "o
 _TERMINAL = ("Completed", "Failed", "Preempted", "NodeLost", "Dropped", "Deleted")
 
 
+#: Pods per group of nodes in :func:`in_use_steps` (bounds its temporaries).
+_STEPS_CHUNK = 1 << 17
+
+
+def _node_changes(nd: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For occupancies ``[s, e)`` of nodes ``nd`` (``e > s``): the instants a node goes
+    in use (+1) or out of use (-1), ordered by node, then time."""
+    half = s.size
+    t = np.concatenate([s, e])
+    n = np.concatenate([nd, nd])
+    order = np.lexsort((t, n))  # by node, then time
+    t = t[order]
+    n = n[order]
+    d = np.where(order < half, 1, -1).astype(np.int64)  # starts (first half) +1, ends -1
+    del order
+    # Net change per (node, instant).
+    first = np.ones(t.size, dtype=bool)
+    first[1:] = (n[1:] != n[:-1]) | (t[1:] != t[:-1])
+    at = np.flatnonzero(first)
+    del first
+    d = np.add.reduceat(d, at)
+    t = t[at]
+    n = n[at]
+    del at
+    # Pods on the node after each instant: every node's changes sum to 0, so one running
+    # sum restarts at 0 at each node's first instant.
+    used = (np.cumsum(d) > 0).astype(np.int64)
+    del d
+    before = np.concatenate([[0], used[:-1]])
+    before[np.concatenate([[True], n[1:] != n[:-1]])] = 0
+    change = used - before
+    nz = np.flatnonzero(change)
+    return t[nz], change[nz]
+
+
 def in_use_steps(node: np.ndarray, start: np.ndarray, end: np.ndarray, end_time: float
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The number of nodes in use as a step function: ``(times, counts)``, the count
@@ -57,25 +92,32 @@ def in_use_steps(node: np.ndarray, start: np.ndarray, end: np.ndarray, end_time:
     if not keep.any():
         return np.array([0.0]), np.array([0])
     nd = np.asarray(node, dtype=np.int64)[keep]
-    s, e = s[keep], e[keep]
-    t = np.concatenate([s, e])
-    n = np.concatenate([nd, nd])
-    d = np.concatenate([np.ones(s.size, np.int64), -np.ones(e.size, np.int64)])
-    order = np.lexsort((t, n))  # by node, then time
-    t, n, d = t[order], n[order], d[order]
-    # Net change per (node, instant).
-    first = np.ones(t.size, dtype=bool)
-    first[1:] = (n[1:] != n[:-1]) | (t[1:] != t[:-1])
-    at = np.flatnonzero(first)
-    t, n, d = t[at], n[at], np.add.reduceat(d, at)
-    # Pods on the node after each instant: every node's changes sum to 0, so one running
-    # sum restarts at 0 at each node's first instant.
-    used = (np.cumsum(d) > 0).astype(np.int64)
-    before = np.concatenate([[0], used[:-1]])
-    before[np.concatenate([[True], n[1:] != n[:-1]])] = 0
-    change = used - before
-    nz = np.flatnonzero(change)
-    t, change = t[nz], change[nz]
+    s = s[keep]
+    e = e[keep]
+    del keep
+    if nd.size <= _STEPS_CHUNK:
+        t, change = _node_changes(nd, s, e)
+    else:
+        # Nodes in groups of about _STEPS_CHUNK pods, each group's changes computed on
+        # its own: they are the whole computation's entries for those nodes, in the same
+        # order (by node, then time), so the result is the same with a bounded share of
+        # the temporaries (a million pods' summary peaked here).
+        by_node = np.argsort(nd, kind="stable")
+        nd = nd[by_node]
+        s = s[by_node]
+        e = e[by_node]
+        del by_node
+        parts_t: list[np.ndarray] = []
+        parts_c: list[np.ndarray] = []
+        lo = 0
+        while lo < nd.size:
+            hi = nd.size if lo + _STEPS_CHUNK >= nd.size else int(
+                np.searchsorted(nd, nd[lo + _STEPS_CHUNK], side="right"))
+            pt, pc = _node_changes(nd[lo:hi], s[lo:hi], e[lo:hi])
+            parts_t.append(pt)
+            parts_c.append(pc)
+            lo = hi
+        t, change = np.concatenate(parts_t), np.concatenate(parts_c)
     order = np.argsort(t, kind="stable")
     t, change = t[order], change[order]
     first = np.ones(t.size, dtype=bool)
@@ -107,7 +149,8 @@ def step_stats(times: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> t
 def node_usage(pods: pd.DataFrame, nodes: pd.DataFrame, lo: float, hi: float) -> dict[str, float]:
     """``nodes_in_use_mean``, ``nodes_in_use_peak``, ``node_hours_in_use`` and
     ``node_hours`` over ``[lo, hi]`` (module docstring)."""
-    bound = pods[(pods["workload"] != "") & pods["scheduled"].notna() & (pods["node"] != "")]
+    bound = rows_where(pods[["node", "scheduled", "finished"]],
+                       (pods["workload"] != "") & pods["scheduled"].notna() & (pods["node"] != ""))
     node_idx, _ = pd.factorize(bound["node"])
     times, counts = in_use_steps(node_idx, bound["scheduled"].to_numpy(dtype=float),
                                  bound["finished"].to_numpy(dtype=float), hi)
@@ -131,6 +174,13 @@ def terminal_kinds(events: pd.DataFrame) -> pd.Series:
     """The last terminal event kind of each pod (index: pod name)."""
     term = events[events["kind"].isin(_TERMINAL) & (events["pod"] != "")]
     return term.groupby("pod", sort=False, observed=True)["kind"].last().astype(str)
+
+
+def rows_where(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame[mask]``, or ``frame`` itself when every row is selected: a boolean
+    selection copies every column, and at a million pods the summary's windows (all the
+    pods, all that ran) each copied the whole pods frame. For reading only."""
+    return frame if bool(mask.all()) else frame[mask]
 
 
 def losses(win: pd.DataFrame, events: pd.DataFrame, end_time: float, cpu_column: str | None
@@ -160,7 +210,7 @@ def losses(win: pd.DataFrame, events: pd.DataFrame, end_time: float, cpu_column:
         for key in FAILURE_KEYS:
             row[f"pods_failed_{key}"] = float("nan")
         row["pods_failed_unschedulable"] = int((failed["reason"] == "Unschedulable").sum())
-    ran = win[win["running"].notna()]
+    ran = rows_where(win, win["running"].notna())
     run_s = np.minimum(ran["finished"].fillna(end_time).to_numpy(dtype=float), end_time) \
         - ran["running"].to_numpy(dtype=float)
     run_s = np.clip(run_s, 0.0, None)

@@ -110,6 +110,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Generator
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -133,7 +134,7 @@ from k8sim.runtime.imagegc import PULL, ImageGC
 from k8sim.runtime.podworker import next_sync, restart_sync
 from k8sim.runtime.pulls import NO_SPACE, Puller
 from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_CODES, RESTART_NEVER
-from k8sim.runtime.timers import URGENT, Timer, interrupt_process_now, start_process_now
+from k8sim.runtime.timers import NORMAL, URGENT, Timer, interrupt_process_now, start_process_now
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
@@ -354,9 +355,12 @@ class Kubelet:
                     if policy is not None:
                         rt = self._with_restart_policy(rt, policy)
         if rt is None and self.plain_timers and self._is_plain(pod):
-            # The process's Initialize event would be here: the timer takes its place.
+            # The process's Initialize event would be here: the timer takes its place
+            # (SimPy's Environment.schedule inlined: the same queue entry).
             life = self._procs[pod] = PlainLifecycle(self, pod)
-            life.schedule(self.env, self._plain_cb, 0, URGENT)
+            life.callbacks = self._plain_cb
+            env = self.env
+            heappush(env._queue, (env._now, URGENT, next(env._eid), life))  # type: ignore[misc]
         else:
             self._procs[pod] = self.env.process(self._lifecycle(pod, rt))
 
@@ -373,7 +377,9 @@ class Kubelet:
 
     def _plain_step(self, life: PlainLifecycle) -> None:
         """One step of a plain lifecycle: what :meth:`_lifecycle` does between two of its
-        yields when ``rt`` is None, in the same order (see there)."""
+        yields when ``rt`` is None, in the same order (see there). Each wait puts the
+        timer back on SimPy's queue as ``Environment.schedule`` would (inlined: the
+        same ``(time, NORMAL, insertion)`` entry)."""
         env = self.env
         pods = self.state.pods
         pod = life.pod
@@ -386,7 +392,8 @@ class Kubelet:
             d = float(pods.start_latency[pod])
             if d > 0:
                 life.step = _CREATING
-                life.schedule(env, self._plain_cb, d)
+                life.callbacks = self._plain_cb
+                heappush(env._queue, (env._now + d, NORMAL, next(env._eid), life))  # type: ignore[misc]
                 return
             step = _CREATING
         if step == _CREATING:
@@ -395,20 +402,23 @@ class Kubelet:
             if not first_start:
                 self.api.record("Started", pod, node, "containers recreated after the node came back")
             duration = float(pods.duration[pod])
-            ready_delay = 0.0
-            if duration >= ready_delay:
-                pods.ready[pod] = env.now + ready_delay
+            if duration >= 0.0:  # the ready delay (none without a runtime model)
+                pods.ready[pod] = env._now
             if first_start:
                 self.api.set_running(pod)
             if math.isinf(duration):
                 life.step = _FOREVER  # runs until deleted or the run ends
                 return
             life.step = _RUNNING
-            life.schedule(env, self._plain_cb, duration)
+            life.callbacks = self._plain_cb
+            heappush(env._queue, (env._now + duration, NORMAL, next(env._eid), life))  # type: ignore[misc]
             return
         # _RUNNING: the run time is over.
         life.step = _ENDED
-        self._leave(pod, life.node, None, ())
+        if pod in self._dirty:
+            self._leave(pod, life.node, None, ())
+        else:  # what _leave does for a pod with no images and no kubelet state
+            self._procs.pop(pod, None)
         self.api.terminate(pod, SUCCEEDED)
 
     def _plain_interrupted(self, life: PlainLifecycle, cause: Any) -> None:

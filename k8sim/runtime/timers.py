@@ -24,12 +24,14 @@ the interrupted generator would have gone on: :func:`start_process_now`.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
 from simpy.events import NORMAL, PENDING, URGENT
 
-__all__ = ["NORMAL", "URGENT", "Arrivals", "ProcessNow", "Timer", "interrupt_process_now", "start_process_now"]
+__all__ = ["NORMAL", "URGENT", "Arrivals", "ProcessNow", "Timer", "interrupt_process_now", "run_before",
+           "start_process_now"]
 
 
 class Timer:
@@ -88,10 +90,12 @@ class Arrivals(Timer):
         if self._due:
             create()
         for t in self.times:
-            delay = t - env.now
+            delay = t - env._now
             if delay > 0:
                 self._due = True
-                self.schedule(env, self._cb, delay)
+                # self.schedule(env, self._cb, delay), inlined: the same queue entry.
+                self.callbacks = self._cb
+                heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[misc]
                 return
             create()
         self._due = False
@@ -140,3 +144,23 @@ def interrupt_process_now(proc: simpy.Process, cause: Any) -> None:
     failed._value = simpy.Interrupt(cause)
     failed._defused = True
     proc._resume(failed)
+
+
+def run_before(env: simpy.Environment, horizon: float) -> None:
+    """Process every event whose time is before ``horizon``, in queue order: the loop
+    ``while env.peek() < horizon: env.step()`` with SimPy's ``Environment.step`` inlined
+    (the same pops, the same callbacks in the same order, the same crash on a failed
+    event nobody defused), without two method calls per event. Nothing may raise
+    ``StopSimulation`` from a callback here (only ``Environment.run(until=...)`` does,
+    through its own stop event, which this loop never schedules)."""
+    queue = env._queue
+    while queue and queue[0][0] < horizon:
+        env._now, _, _, event = heappop(queue)
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            # As Environment.step: a copy of the failure with a new traceback.
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc

@@ -45,6 +45,7 @@ from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.runtimeclass import RuntimeClasses
 from k8sim.runtime.spec import build_runtime
+from k8sim.runtime.timers import run_before
 from k8sim.scheduling.handle import FrameworkHandle
 from k8sim.scheduling.observation import ObservationLayout
 from k8sim.scheduling.scheduler import PendingDecision, Scheduler
@@ -368,9 +369,7 @@ class Simulation:
             if end is not None:
                 env.run(until=end)
             else:
-                peek, step_ = env.peek, env.step
-                while peek() < horizon:
-                    step_()
+                run_before(env, horizon)  # while env.peek() < horizon: env.step()
         else:
             step = max(chunk_s or (end / 200 if end else 60.0), 0.0)
             while True:

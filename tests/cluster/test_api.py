@@ -177,3 +177,25 @@ def test_node_labels_decode_codes_of_many_values_and_follow_new_ones():
     api.update_node(7, labels={"host": "n7", "zone": "d"})
     assert nt.node_labels(7) == {"host": "n7", "zone": "d"}
     assert nt.label_names("zone") == ["a", "b", "c", "d"]
+
+
+def test_a_handler_subscribed_after_the_api_was_made_gets_the_per_pod_events():
+    """The API keeps the bus's live handler lists for its per-pod events (it builds an
+    event only when someone watches): a subscription made later, even between two
+    calls, is delivered from then on, in subscription order."""
+    from k8sim.cluster.watch import PodRunning, PodTerminated
+
+    api = api_with()
+    first, second = new_pod(api, "a"), new_pod(api, "b")
+    got: list[tuple[str, int]] = []
+    api.bus.subscribe(PodBound, lambda e: got.append(("bound", e.pod)))
+    api.bind(first, 0)
+    api.bus.subscribe(PodRunning, lambda e: got.append(("running", e.pod)))
+    api.bus.subscribe(PodRunning, lambda e: got.append(("running-2", e.pod)))
+    api.set_running(first)
+    api.bus.subscribe(PodTerminated, lambda e: got.append((e.reason, e.node)))
+    api.terminate(first, SUCCEEDED)
+    api.bind(second, 1)
+    assert got == [("bound", first), ("running", first), ("running-2", first), ("Completed", 0), ("bound", second)]
+    assert api.bus.handlers(PodRunning) is api.bus.handlers(PodRunning)
+    assert len(api.bus.handlers(PodRunning)) == api.bus.subscribers(PodRunning) == 2

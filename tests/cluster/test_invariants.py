@@ -125,3 +125,80 @@ def test_runtime_columns_are_allocated_when_first_used_and_grow_with_the_table()
                  created=0.0, duration=1.0, start_latency=0.0)
     assert t.column("restarts").tolist() == [0, 2, 0, 0, 0] and len(t.restarts) == 8
     assert t.restarts.dtype == np.int32 and t.pull_bytes.dtype == np.int64
+
+
+def test_binds_and_releases_stay_exact_when_the_node_arrays_are_replaced():
+    """A bind or a release writes the node's usage through views of the usage arrays;
+    adding nodes and adding a count group replace those arrays, and later binds must
+    change the new ones (checked against the bound pods' sums by check_invariants and
+    by hand: 1 + 2 CPUs on n0, then 1 CPU on the added n2)."""
+    import simpy
+    from builders import make_pod, make_state, node
+
+    from k8sim.cluster.api import ClusterAPI
+    from k8sim.cluster.pods import SUCCEEDED
+
+    state = make_state([node(f"n{i}", cpu="4", memory="8Gi") for i in range(2)])
+    api = ClusterAPI(simpy.Environment(), state)
+
+    def pod(cpu: str, labels: dict[str, str] | None = None) -> int:
+        info = make_pod(state, {"cpu": cpu, "memory": "1Gi"}, labels=labels)
+        return api.create_pod(name=f"p{state.pods.n}", requests=info.requests, workload=0, index=0,
+                              shape=info.shape, priority=0, duration=math.inf, start_latency=0.0)
+
+    a, b = pod("1"), pod("2")
+    api.bind(a, 0)
+    before = state.nodes.requested
+    api.add_node(name="n2", allocatable=state.nodes.alloc[:, 0].copy(), labels={}, taints=[])
+    assert state.nodes.requested is not before  # the arrays were replaced
+    api.bind(b, 0)
+    c = pod("1", labels={"app": "other"})  # a new count group replaces group_counts
+    api.bind(c, 2)
+    check_invariants(state)
+    assert state.nodes.requested[0].tolist() == [3000, 0, 1000]
+    assert state.nodes.free[0].tolist() == [1000, 4000, 3000]
+    assert int(state.group_counts[:, 2].sum()) == 1
+    api.terminate(b, SUCCEEDED)
+    api.terminate(c, SUCCEEDED)
+    check_invariants(state)
+    assert state.nodes.requested[0].tolist() == [1000, 0, 0]
+    assert int(state.group_counts.sum()) == 1
+
+
+def test_a_result_leaves_unused_runtime_columns_unallocated():
+    """Building the pods frame reads every column; a runtime column never used reads as
+    its initial value without being allocated in the table (a million pods' run kept
+    eight such columns only for its result)."""
+    sim = Simulation(validate_scenario({
+        "name": "lazy", "seed": 1,
+        "cluster": {"node_pools": [{"name": "a", "count": 1, "allocatable": {"cpu": "4", "memory": "8Gi"}}]},
+        "workloads": [{"name": "w", "arrival": {"kind": "burst", "count": 3, "at_s": 1},
+                       "template": {"requests": {"cpu": "1", "memory": "1Gi"}},
+                       "duration": {"kind": "constant", "value": 5}}]}))
+    pods = sim.run().pods
+    table = vars(sim.state.pods)
+    assert "pull_start" not in table and "restarts" not in table and "pull_bytes" not in table
+    assert pods["pull_start"].isna().all() and pods["restarts"].tolist() == [0, 0, 0]
+    assert str(pods["restarts"].dtype) == "int32" and str(pods["pull_bytes"].dtype) == "int64"
+
+
+def test_gpu_columns_are_allocated_by_the_first_gpu_pod():
+    """A table whose pods ask for no GPU keeps no GPU columns (they read as zeros and
+    cannot be written); the first GPU pod allocates them, earlier rows reading 0, and
+    they grow with the table like the others."""
+    from k8sim.cluster.pods import PodTable
+
+    def add(t: PodTable, i: int, gpus: int = 0) -> None:
+        t.append(name=f"p{i}", requests=np.array([100, 1, 1]), workload=0, index=i, shape=0, priority=0,
+                 created=0.0, duration=1.0, start_latency=0.0, gpu_count=gpus, gpu_milli=500 if gpus else 0)
+
+    t = PodTable(3, capacity=2)
+    for i in range(3):  # grows 2 -> 4 without GPU columns
+        add(t, i)
+    assert not t.has_gpu_columns and not t.gpu_count.flags.writeable and len(t.gpu_count) == 4
+    assert t.column("gpu_count").tolist() == [0, 0, 0] and t.gpu_devices[:3].tolist() == [0, 0, 0]
+    add(t, 3, gpus=1)
+    add(t, 4)  # grows 4 -> 8 with the allocated columns
+    assert t.has_gpu_columns and t.gpu_count.flags.writeable and len(t.gpu_milli) == 8
+    assert t.column("gpu_count").tolist() == [0, 0, 0, 1, 0] and t.column("gpu_milli").tolist() == [0, 0, 0, 500, 0]
+    assert t.gpu_count.dtype == np.int32 and t.gpu_milli.dtype == np.int64 and t.gpu_devices.dtype == np.int64

@@ -82,3 +82,38 @@ def test_the_log_grows_after_a_frame_was_taken():
     for r in ROWS[3:]:
         log.event(*r)
     assert len(frame) == 3 and len(times) == 3 and len(log) == len(ROWS)
+
+
+def test_strings_taken_by_code_equal_the_strings_built_one_by_one():
+    """The events frame's string columns are gathered by Arrow from each vocabulary by
+    code (no Python object per row); they must equal, in values and dtype, the column
+    built from the Python strings, with "" for code -1, non-ASCII names and a
+    vocabulary given as an Arrow array."""
+    import pyarrow as pa
+
+    from k8sim.cluster.log import strings_by_code
+
+    rng = np.random.default_rng(3)
+    vocab = [f"pod-{i}" for i in range(50)] + ["ünïcode-π", ""]
+    codes = rng.integers(-1, len(vocab), 2_000).astype(np.int32)
+    want = pd.Series([vocab[c] if c >= 0 else "" for c in codes.tolist()], dtype="string")
+    for given in (vocab, pa.array(vocab)):
+        got = strings_by_code(given, codes)
+        pd.testing.assert_series_equal(got, want)
+    # No code -1: the vocabulary is used as it is; an empty column keeps the dtype.
+    pd.testing.assert_series_equal(strings_by_code(["a", "b"], np.array([1, 0, 1], dtype=np.int32)),
+                                   pd.Series(["b", "a", "b"], dtype="string"))
+    pd.testing.assert_series_equal(strings_by_code([], np.zeros(0, dtype=np.int32)), pd.Series([], dtype="string"))
+
+
+def test_a_long_random_log_frames_as_the_list_built_frame():
+    """Thousands of rows with every kind of row (no pod, no node, details): the frame
+    built column by column equals the one built from the Python lists."""
+    rng = np.random.default_rng(5)
+    kinds = ["PodCreated", "Scheduled", "Started", "Completed", "NodeDown", "Preempting"]
+    details = ["", "", "", "victims: p1", "zone-b"]
+    pods = [f"p{i}" for i in range(300)]
+    nodes = [f"n{i}" for i in range(20)]
+    rows = [(float(i) / 7, kinds[rng.integers(6)], int(rng.integers(-1, 300)), int(rng.integers(-1, 20)),
+             details[rng.integers(5)]) for i in range(5_000)]
+    pd.testing.assert_frame_equal(filled(rows).frame(pods, nodes), list_frame(rows, pods, nodes))

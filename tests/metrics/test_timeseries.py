@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from k8sim.metrics.timeseries import bin_edges, interval_integrals
 
@@ -98,3 +99,47 @@ def test_a_result_taken_mid_run_is_a_copy_of_the_pod_table():
     assert early["finished"].isna().all()
     # Each pod ran 500 s from its start (bound at 10 s, running after its latency).
     assert np.allclose(table.finished[: table.n] - table.running[: table.n], 500.0)
+
+
+def _reference_integrals(starts, ends, weights, edges):
+    """The integrals as computed before the work buffers (every step a new array, the
+    weights converted to float64 first): the operations the buffered version must
+    repeat exactly."""
+    w = np.asarray(weights, dtype=np.float64)
+    ok = ~np.isnan(starts)
+    s = np.minimum(starts[ok], edges[-1])
+    e = np.minimum(np.where(np.isnan(ends[ok]), np.inf, ends[ok]), edges[-1])
+    t = np.concatenate([s, e])
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    dt = np.diff(t)
+    k = np.searchsorted(t, edges, side="right") - 1
+    has = k >= 0
+    out = np.empty((edges.size - 1, w.shape[1]))
+    for j in range(w.shape[1]):
+        level = np.cumsum(np.concatenate([w[ok, j], -w[ok, j]])[order])
+        f = np.zeros_like(level)
+        if level.size > 1:
+            f[1:] = np.cumsum(level[:-1] * dt)
+        f_edges = np.zeros(edges.size)
+        f_edges[has] = f[k[has]] + level[k[has]] * (edges[has] - t[k[has]])
+        out[:, j] = np.diff(f_edges)
+    return out
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 3_000])
+def test_integer_weights_and_reused_buffers_give_the_reference_bits(m):
+    """Integer weights (requests in base units) are converted one column at a time and
+    every series reuses the same buffers: bit for bit the reference's result from the
+    weights converted first."""
+    rng = np.random.default_rng(m)
+    starts = rng.uniform(0, 100, m)
+    starts[::11] = np.nan
+    ends = starts + rng.exponential(10, m)
+    ends[::7] = np.nan
+    ends[::23] = np.inf
+    weights = rng.integers(0, 2**40, (m, 4))
+    edges = bin_edges(0.0, 130.0, 9.0)
+    got = interval_integrals(starts, ends, weights, edges)
+    assert got.tobytes() == _reference_integrals(starts, ends, weights, edges).tobytes()
+    assert got.tobytes() == interval_integrals(starts, ends, weights.astype(np.float64), edges).tobytes()

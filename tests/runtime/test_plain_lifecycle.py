@@ -137,3 +137,48 @@ def test_arrival_timers_give_the_tables_of_an_arrival_process(seed, monkeypatch)
     # Every workload's pods arrived: 6 + 12 burst pods and the Poisson stream.
     counts = got.pods["workload"].value_counts()
     assert counts["service"] == 6 and counts["urgent"] == 12 and counts["batch"] > 50
+
+
+def test_the_run_loop_processes_events_as_peek_and_step_do():
+    """``run_before`` is SimPy's ``while env.peek() < horizon: env.step()`` with the
+    step inlined: the same events in the same order (same time: by priority, then by
+    insertion), nothing at or after the horizon, and a failed event nobody defused
+    crashes the run as ``env.step`` does."""
+    import simpy
+    from simpy.events import NORMAL, URGENT
+
+    from k8sim.runtime.timers import run_before
+
+    def scripted(runner):
+        env = simpy.Environment()
+        seen: list[tuple[float, str]] = []
+
+        def at(delay: float, label: str, priority: int = NORMAL) -> None:
+            ev = simpy.Event(env)
+            ev._ok, ev._value = True, None
+            ev.callbacks.append(lambda _e: seen.append((env.now, label)))
+            env.schedule(ev, priority, delay)
+
+        at(2.0, "b")
+        at(1.0, "a")
+        at(2.0, "c-urgent", URGENT)  # same time as b, scheduled later, comes first
+        at(2.0, "d")
+        at(5.0, "at-horizon")
+        runner(env, 5.0)
+        return seen, env.now, env.peek()
+
+    def peek_step(env, horizon):
+        while env.peek() < horizon:
+            env.step()
+
+    assert scripted(run_before) == scripted(peek_step) == (
+        [(1.0, "a"), (2.0, "c-urgent"), (2.0, "b"), (2.0, "d")], 2.0, 5.0)
+
+    def crash(env):
+        yield env.timeout(1)
+        raise ValueError("boom")
+
+    env = simpy.Environment()
+    env.process(crash(env))
+    with pytest.raises(ValueError, match="boom"):
+        run_before(env, 10.0)
