@@ -10,6 +10,7 @@ normalised 1.0 CPU = 100 cores, 1.0 memory = 100 GiB.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tempfile
@@ -378,3 +379,21 @@ def test_window_read_parses_each_file_once(synthetic_log, tmp_path, monkeypatch)
     got = read_google_2019(parts, options, **SHAPE)
     assert opened == ["part0.csv", "part1.csv"]
     _same(got, _whole_file_read(monkeypatch, parts, options, **SHAPE))
+
+
+@pytest.mark.parametrize("window", [None, (50, 120)])
+def test_quoted_header_written_by_pyarrow_reads_like_the_plain_file(synthetic_log, tmp_path, window):
+    # pyarrow.csv.write_csv quotes the header names (and only those, the columns here
+    # being numbers): the same pods and report as the plain file, whole or windowed.
+    import pyarrow.csv as pacsv
+
+    (tmp_path / "q").mkdir()
+    quoted = tmp_path / "q" / synthetic_log.name  # (same name: the reports name the file)
+    pacsv.write_csv(pacsv.read_csv(synthetic_log), quoted)
+    head, _, rest = quoted.read_text().partition("\n")
+    assert head.startswith('"time",') and '"' not in rest
+    options = TraceOptions(start_s=window[0], end_s=window[1]) if window else None
+    pods, report = read_google_2019(quoted, options, **SHAPE)
+    plain_pods, plain_report = read_google_2019(synthetic_log, options, **SHAPE)
+    pd.testing.assert_frame_equal(pods, plain_pods)
+    assert report == dataclasses.replace(plain_report, source=report.source)
