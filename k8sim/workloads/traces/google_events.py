@@ -630,6 +630,16 @@ BUCKET_INPUT_BYTES = 64 << 20
 #: many): past ``MAX_BUCKETS * BUCKET_INPUT_BYTES`` of input a bucket holds more.
 MAX_BUCKETS = 4096
 
+#: Bytes of a bucket's events held before they are written as one record batch, and
+#: at most this many times :data:`BUCKET_BUFFER_PARTS` bytes held over all buckets (the
+#: fullest written first past that). Each batch written is an entry of its file's
+#: footer, kept in memory until the file is closed: writing every bucket's part of
+#: every input batch would make (input / block) x buckets entries, which grows with the
+#: square of the input; buffered, they are about input / this many.
+BUCKET_FLUSH_BYTES = 4 << 20
+#: Of :data:`BUCKET_FLUSH_BYTES`: the cap on the bytes buffered over all buckets.
+BUCKET_BUFFER_PARTS = 16
+
 #: The events kept in buckets: all that :func:`lifecycles` needs, the instance key as
 #: owner and index, the file as its number.
 _SPILLED = pa.schema([("owner", pa.string()), ("index", pa.float64()), ("time", pa.float64()), ("role", pa.int8()),
@@ -678,6 +688,11 @@ class InstanceBuckets:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._writers: list[pa.ipc.RecordBatchFileWriter] = []
         self._paths: list[str] = []
+        #: Parts not written yet, by bucket (see :data:`BUCKET_FLUSH_BYTES`), and their bytes.
+        self._held: list[list[pa.RecordBatch]] = [[] for _ in range(self.n)]
+        self._held_bytes = np.zeros(self.n, dtype=np.int64)
+        #: Record batches written (each an entry of its file's footer).
+        self.batches_written = 0
         if self.n > 1:
             self._tmp = tempfile.TemporaryDirectory(prefix="k8sim-window-", dir=directory)
             for b in range(self.n):
@@ -729,24 +744,56 @@ class InstanceBuckets:
                 for b in range(self.n) if bounds[b + 1] > bounds[b]]
 
     def write(self, prepared: list[tuple[int, pa.RecordBatch]]) -> None:
-        """Adds what :meth:`prepare` gave (batches in file order)."""
+        """Adds what :meth:`prepare` gave (batches in file order). Parts of a bucket are
+        held until they make :data:`BUCKET_FLUSH_BYTES`, then written as one batch; past
+        ``BUCKET_BUFFER_PARTS * BUCKET_FLUSH_BYTES`` held in all, the fullest buckets are
+        written first."""
         for b, part in prepared:
             if self.n == 1:
                 self._memory.append(part)
-            else:
-                self._writers[b].write_batch(part)
+                continue
+            self._held[b].append(part)
+            self._held_bytes[b] += part.nbytes
+            if self._held_bytes[b] >= BUCKET_FLUSH_BYTES:
+                self._flush(b)
+        if self.n > 1:
+            cap = BUCKET_BUFFER_PARTS * BUCKET_FLUSH_BYTES
+            total = int(self._held_bytes.sum())
+            if total > cap:
+                for b in np.argsort(-self._held_bytes, kind="stable"):
+                    if total <= cap // 2:
+                        break
+                    total -= int(self._held_bytes[b])
+                    self._flush(int(b))
+
+    def _flush(self, b: int) -> None:
+        """Writes the parts held for bucket ``b`` as one record batch (in their order)."""
+        held = self._held[b]
+        if not held:
+            return
+        batch = held[0] if len(held) == 1 else pa.concat_batches(held)
+        self._writers[b].write_batch(batch)
+        self.batches_written += 1
+        self._held[b] = []
+        self._held_bytes[b] = 0
 
     def _buckets(self) -> Iterator[pa.Table]:
         if self.n == 1:
             yield pa.Table.from_batches(self._memory, schema=_SPILLED)
             return
+        for b in range(self.n):
+            self._flush(b)
         for w in self._writers:
             w.close()
         self._writers = []
+        pool = pa.default_memory_pool()
         for path in self._paths:
+            # (What the last bucket's work freed goes back to the system before the next.)
+            pool.release_unused()
             with pa.memory_map(path) as source:
                 table = pa.ipc.open_file(source).read_all()
             yield table
+            del table
 
     def summary(self, options: TraceOptions, labels: Sequence[str] | None = None) -> WindowSummary:
         """Attempt counts of all the events added, and the instances in the window of
