@@ -24,7 +24,7 @@ import heapq
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -800,66 +800,84 @@ class InstanceBuckets:
         ``options`` (as :func:`lifecycles` and :func:`~k8sim.workloads.traces.build.
         build_pods` would find them on a whole-file read); with ``labels`` (the label of
         each file number), their events too."""
-        never = missing = kept = outside = 0
-        examples: list[tuple[str, int, int, int]] = []  # (key, attempt in key, file, line)
-        inside: list[pa.Array] = []
-        inside_events: list[pa.Table] = []
+        out = _Tallies()
         for table in self._buckets():
-            if table.num_rows == 0:
-                continue
-            owner = table.column("owner")
-            index = table.column("index").to_numpy()
-            numeric = _numeric_keys(owner, index)
-            if numeric is not None:
-                code = numeric[0]
-            else:
-                encoded = pc.dictionary_encode(instance_keys(owner.combine_chunks(), index))
-                code = _text_rank(encoded.dictionary)[np.asarray(encoded.indices, dtype=np.int64)]
-
-            def keys_at(positions: np.ndarray, owner: pa.ChunkedArray = owner, index: np.ndarray = index) -> pa.Array:
-                take = pa.array(positions, type=pa.int64())
-                return instance_keys(owner.take(take).combine_chunks(), index[positions])
-
-            a = Attempts(code, table.column("time").to_numpy(), table.column("role").to_numpy())
-            has_cpu = a.has_latest(~np.isnan(table.column("cpu").to_numpy()))
-            has_mem = a.has_latest(~np.isnan(table.column("memory").to_numpy()))
-            never_b = a.never
-            missing_b = ~never_b & ~(has_cpu & has_mem)
-            never += int(never_b.sum())
-            opener = a.order[a.open_pos]  # the event (bucket order) opening each attempt
-            if missing_b.any():
-                miss = np.flatnonzero(missing_b)
-                missing += len(miss)
-                # Whole-file order: by instance key (as text), then attempt; attempts here
-                # are in that order already, so the bucket's first ones are candidates.
-                head = miss[:MAX_EXAMPLES]
-                files = table.column("file").to_numpy()
-                lines = table.column("line").to_numpy()
-                texts = keys_at(opener[head]).to_pylist()
-                examples = heapq.nsmallest(MAX_EXAMPLES, examples + [
-                    (t, int(a.number[i]), int(files[opener[i]]), int(lines[opener[i]]))
-                    for t, i in zip(texts, head, strict=True)])
-            kept_b = ~never_b & ~missing_b
-            arrival = a.time[a.open_pos]
-            arrival = np.where(arrival == -np.inf, np.nan, arrival)
-            end = np.where(a.end == np.inf, np.nan, a.end)
-            out_b = kept_b & outside_window(arrival, end, options)
-            in_b = kept_b & ~out_b
-            kept += int(kept_b.sum())
-            outside += int(out_b.sum())
-            if in_b.any():
-                inside.append(pc.unique(keys_at(opener[in_b])))
-                if labels is not None:
-                    # Every event of those instances, in bucket (so file) order.
-                    wanted = np.zeros(int(code.max()) + 1, dtype=bool)
-                    wanted[code[opener[in_b]]] = True
-                    inside_events.append(table.take(pa.array(np.flatnonzero(wanted[code]))))
+            if table.num_rows:
+                # (A function of its own: what it makes for a bucket is freed before the
+                # next bucket is read.)
+                _bucket_summary(table, options, labels is not None, out)
+            del table
         events = None
         if labels is not None:
-            events = _events_of(pa.concat_tables(inside_events) if inside_events else _SPILLED.empty_table(),
-                                labels)
-        return WindowSummary(never, missing, [(f, line) for _, _, f, line in examples], kept, outside,
-                             pa.concat_arrays(inside) if inside else pa.array([], pa.string()), events)
+            events = _events_of(pa.concat_tables(out.inside_events) if out.inside_events
+                                else _SPILLED.empty_table(), labels)
+        return WindowSummary(out.never, out.missing, [(f, line) for _, _, f, line in out.examples], out.kept,
+                             out.outside, pa.concat_arrays(out.inside) if out.inside else pa.array([], pa.string()),
+                             events)
+
+
+@dataclass
+class _Tallies:
+    """What :meth:`InstanceBuckets.summary` gathers bucket by bucket."""
+
+    never: int = 0
+    missing: int = 0
+    examples: list[tuple[str, int, int, int]] = field(default_factory=list)  # (key, attempt in key, file, line)
+    kept: int = 0
+    outside: int = 0
+    inside: list[pa.Array] = field(default_factory=list)
+    inside_events: list[pa.Table] = field(default_factory=list)
+
+
+def _bucket_summary(table: pa.Table, options: TraceOptions, with_events: bool, out: _Tallies) -> None:
+    """Adds one bucket's attempts to ``out`` (see :meth:`InstanceBuckets.summary`)."""
+    owner = table.column("owner")
+    index = table.column("index").to_numpy()
+    numeric = _numeric_keys(owner, index)
+    if numeric is not None:
+        code = numeric[0]
+    else:
+        encoded = pc.dictionary_encode(instance_keys(owner.combine_chunks(), index))
+        code = _text_rank(encoded.dictionary)[np.asarray(encoded.indices, dtype=np.int64)]
+
+    def keys_at(positions: np.ndarray, owner: pa.ChunkedArray = owner, index: np.ndarray = index) -> pa.Array:
+        take = pa.array(positions, type=pa.int64())
+        return instance_keys(owner.take(take).combine_chunks(), index[positions])
+
+    a = Attempts(code, table.column("time").to_numpy(), table.column("role").to_numpy())
+    has_cpu = a.has_latest(~np.isnan(table.column("cpu").to_numpy()))
+    has_mem = a.has_latest(~np.isnan(table.column("memory").to_numpy()))
+    never_b = a.never
+    missing_b = ~never_b & ~(has_cpu & has_mem)
+    out.never += int(never_b.sum())
+    opener = a.order[a.open_pos]  # the event (bucket order) opening each attempt
+    if missing_b.any():
+        miss = np.flatnonzero(missing_b)
+        out.missing += len(miss)
+        # Whole-file order: by instance key (as text), then attempt; attempts here
+        # are in that order already, so the bucket's first ones are candidates.
+        head = miss[:MAX_EXAMPLES]
+        files = table.column("file").to_numpy()
+        lines = table.column("line").to_numpy()
+        texts = keys_at(opener[head]).to_pylist()
+        out.examples = heapq.nsmallest(MAX_EXAMPLES, out.examples + [
+            (t, int(a.number[i]), int(files[opener[i]]), int(lines[opener[i]]))
+            for t, i in zip(texts, head, strict=True)])
+    kept_b = ~never_b & ~missing_b
+    arrival = a.time[a.open_pos]
+    arrival = np.where(arrival == -np.inf, np.nan, arrival)
+    end = np.where(a.end == np.inf, np.nan, a.end)
+    out_b = kept_b & outside_window(arrival, end, options)
+    in_b = kept_b & ~out_b
+    out.kept += int(kept_b.sum())
+    out.outside += int(out_b.sum())
+    if in_b.any():
+        out.inside.append(pc.unique(keys_at(opener[in_b])))
+        if with_events:
+            # Every event of those instances, in bucket (so file) order.
+            wanted = np.zeros(int(code.max()) + 1, dtype=bool)
+            wanted[code[opener[in_b]]] = True
+            out.inside_events.append(table.take(pa.array(np.flatnonzero(wanted[code]))))
 
 
 def _events_of(table: pa.Table, labels: Sequence[str]) -> Events:
