@@ -408,12 +408,10 @@ def test_window_read_writes_each_bucket_in_few_large_batches(synthetic_log, tmp_
     # Held until a bucket has 8 KiB, each file has at most its bytes / 8 KiB + 1
     # batches; with a cap of one 8 KiB part over all buckets (buffer_parts=1) the
     # fullest are written early, and either way the read is the whole-file read's.
-    from k8sim.workloads.traces import tables
-
     spill = tmp_path / "spill"
     spill.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spill))
-    monkeypatch.setattr(tables, "DEFAULT_BLOCK_SIZE", 16 << 10)
+    monkeypatch.setattr(g2019, "WINDOW_BLOCK_SIZE", 16 << 10)
     monkeypatch.setattr(google_events, "BUCKET_INPUT_BYTES", 16 << 10)
     monkeypatch.setattr(google_events, "BUCKET_FLUSH_BYTES", 8 << 10)
     monkeypatch.setattr(google_events, "BUCKET_BUFFER_PARTS", buffer_parts)
