@@ -71,6 +71,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from k8sim.workloads.traces import tables as _tables
 from k8sim.workloads.traces.build import outside_window, window_error
 from k8sim.workloads.traces.google_events import (
     END,
@@ -448,7 +449,7 @@ def read_google_2019(
 #: once (:data:`~k8sim.workloads.traces.tables.WORKERS` ahead, one held), each holding
 #: its text, cells, events and their parts by bucket, several times the block's bytes:
 #: smaller blocks than a whole-file read's keep that well below one bucket's work, at
-#: about the same speed.
+#: about the same speed. (A smaller default block size is taken as it is.)
 WINDOW_BLOCK_SIZE = 8 << 20
 
 
@@ -476,7 +477,7 @@ def _read_window(
     with InstanceBuckets(buckets_for(paths)) as buckets:
         # (Each batch's events are made and spread by bucket in its parsing thread; they
         # are written here, in file order.)
-        for _, prepared, _ in batches(out, keys=False, block_size=WINDOW_BLOCK_SIZE,
+        for _, prepared, _ in batches(out, keys=False, block_size=min(WINDOW_BLOCK_SIZE, _tables.DEFAULT_BLOCK_SIZE),
                                       then=lambda number, events, index: buckets.prepare(events, index, number)):
             buckets.write(prepared)
         summary = buckets.summary(options, labels=[file_label(p) for p in paths])
