@@ -71,6 +71,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from k8sim.workloads.traces import tables as _tables
 from k8sim.workloads.traces.build import outside_window, window_error
 from k8sim.workloads.traces.google_events import (
     END,
@@ -279,14 +280,14 @@ class _WholeBatch:
 
 def _export_batches(
     path: PathLike, expected: Sequence[str], report: TraceReport, optional: Sequence[str] = (),
-    numbers: Sequence[str] = (), integers: Sequence[str] = (),
+    numbers: Sequence[str] = (), integers: Sequence[str] = (), block_size: int | None = None,
 ) -> TableBatches[Any] | _WholeBatch:
     """A BigQuery export in batches: CSV through :func:`iter_tables` (``numbers`` /
     ``integers``: columns read only as numbers), JSON whole."""
     if _is_json(path):
         return _WholeBatch(lambda: _read_json_table(path, expected, report, optional))
     return iter_tables(path, expected, report, header=True, optional=optional, aliases=_ALIASES,
-                       numbers=numbers, integers=integers)
+                       numbers=numbers, integers=integers, block_size=block_size)
 
 
 def read_export(
@@ -406,13 +407,13 @@ def read_google_2019(
     info_index = pa.array(list(info), type=pa.string()) if info else None
     info_values = np.array(list(info.values()), dtype=float).reshape(-1, 3) if info else None
 
-    def batches(into: TraceReport, keys: bool = True,
-                then: Callable[[int, Events, np.ndarray], Any] | None = None) -> Iterator[tuple[int, Any, np.ndarray]]:
+    def batches(into: TraceReport, keys: bool = True, then: Callable[[int, Events, np.ndarray], Any] | None = None,
+                block_size: int | None = None) -> Iterator[tuple[int, Any, np.ndarray]]:
         """(file number, events, instance indices) of each batch of every file, in order;
         rows read, drops and alloc instances recorded in ``into``; ``keys``: with the
         instance keys' text (see :func:`_batch_events`); ``then``: what to give instead
         of the events, ``then(file number, events, indices)``, run in the batch's
-        parsing thread."""
+        parsing thread; ``block_size``: bytes of input per batch (else the default)."""
         for number, path in enumerate(paths):
             file_drops: list[DeferredDrops] = []
 
@@ -424,7 +425,8 @@ def read_google_2019(
                 return batch, events if then is None else then(number, events, index), n_alloc, index
 
             for batch, events, n_alloc, index in _export_batches(
-                    path, _INSTANCE_COLUMNS, into, _INSTANCE_OPTIONAL, _INSTANCE_NUMBERS, _INSTANCE_INTEGERS).map(work):
+                    path, _INSTANCE_COLUMNS, into, _INSTANCE_OPTIONAL, _INSTANCE_NUMBERS, _INSTANCE_INTEGERS,
+                    block_size).map(work):
                 file_drops.append(batch)
                 into.filter("alloc_instance", n_alloc)
                 yield number, events, index
@@ -441,6 +443,14 @@ def read_google_2019(
     frame = lifecycles(concat_events(parts), report)
     pods = pods_from_lifecycles(frame, file=report.source, options=options, rng=rng, report=report, **shape)
     return pods, report
+
+
+#: Bytes of input per batch of a time-window read. Up to a few batches are parsed at
+#: once (:data:`~k8sim.workloads.traces.tables.WORKERS` ahead, one held), each holding
+#: its text, cells, events and their parts by bucket, several times the block's bytes:
+#: smaller blocks than a whole-file read's keep that well below one bucket's work, at
+#: about the same speed. (A smaller default block size is taken as it is.)
+WINDOW_BLOCK_SIZE = 8 << 20
 
 
 def _read_window(
@@ -467,7 +477,7 @@ def _read_window(
     with InstanceBuckets(buckets_for(paths)) as buckets:
         # (Each batch's events are made and spread by bucket in its parsing thread; they
         # are written here, in file order.)
-        for _, prepared, _ in batches(out, keys=False,
+        for _, prepared, _ in batches(out, keys=False, block_size=min(WINDOW_BLOCK_SIZE, _tables.DEFAULT_BLOCK_SIZE),
                                       then=lambda number, events, index: buckets.prepare(events, index, number)):
             buckets.write(prepared)
         summary = buckets.summary(options, labels=[file_label(p) for p in paths])

@@ -24,7 +24,7 @@ import heapq
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -630,6 +630,16 @@ BUCKET_INPUT_BYTES = 64 << 20
 #: many): past ``MAX_BUCKETS * BUCKET_INPUT_BYTES`` of input a bucket holds more.
 MAX_BUCKETS = 4096
 
+#: Bytes of a bucket's events held before they are written as one record batch, and
+#: at most this many times :data:`BUCKET_BUFFER_PARTS` bytes held over all buckets (the
+#: fullest written first past that). Each batch written is an entry of its file's
+#: footer, kept in memory until the file is closed: writing every bucket's part of
+#: every input batch would make (input / block) x buckets entries, which grows with the
+#: square of the input; buffered, they are about input / this many.
+BUCKET_FLUSH_BYTES = 4 << 20
+#: Of :data:`BUCKET_FLUSH_BYTES`: the cap on the bytes buffered over all buckets.
+BUCKET_BUFFER_PARTS = 16
+
 #: The events kept in buckets: all that :func:`lifecycles` needs, the instance key as
 #: owner and index, the file as its number.
 _SPILLED = pa.schema([("owner", pa.string()), ("index", pa.float64()), ("time", pa.float64()), ("role", pa.int8()),
@@ -678,6 +688,11 @@ class InstanceBuckets:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._writers: list[pa.ipc.RecordBatchFileWriter] = []
         self._paths: list[str] = []
+        #: Parts not written yet, by bucket (see :data:`BUCKET_FLUSH_BYTES`), and their bytes.
+        self._held: list[list[pa.RecordBatch]] = [[] for _ in range(self.n)]
+        self._held_bytes = np.zeros(self.n, dtype=np.int64)
+        #: Record batches written (each an entry of its file's footer).
+        self.batches_written = 0
         if self.n > 1:
             self._tmp = tempfile.TemporaryDirectory(prefix="k8sim-window-", dir=directory)
             for b in range(self.n):
@@ -729,90 +744,140 @@ class InstanceBuckets:
                 for b in range(self.n) if bounds[b + 1] > bounds[b]]
 
     def write(self, prepared: list[tuple[int, pa.RecordBatch]]) -> None:
-        """Adds what :meth:`prepare` gave (batches in file order)."""
+        """Adds what :meth:`prepare` gave (batches in file order). Parts of a bucket are
+        held until they make :data:`BUCKET_FLUSH_BYTES`, then written as one batch; past
+        ``BUCKET_BUFFER_PARTS * BUCKET_FLUSH_BYTES`` held in all, the fullest buckets are
+        written first."""
         for b, part in prepared:
             if self.n == 1:
                 self._memory.append(part)
-            else:
-                self._writers[b].write_batch(part)
+                continue
+            self._held[b].append(part)
+            self._held_bytes[b] += part.nbytes
+            if self._held_bytes[b] >= BUCKET_FLUSH_BYTES:
+                self._flush(b)
+        if self.n > 1:
+            cap = BUCKET_BUFFER_PARTS * BUCKET_FLUSH_BYTES
+            total = int(self._held_bytes.sum())
+            if total > cap:
+                for b in np.argsort(-self._held_bytes, kind="stable"):
+                    if total <= cap // 2:
+                        break
+                    total -= int(self._held_bytes[b])
+                    self._flush(int(b))
+
+    def _flush(self, b: int) -> None:
+        """Writes the parts held for bucket ``b`` as one record batch (in their order)."""
+        held = self._held[b]
+        if not held:
+            return
+        batch = held[0] if len(held) == 1 else pa.concat_batches(held)
+        self._writers[b].write_batch(batch)
+        self.batches_written += 1
+        self._held[b] = []
+        self._held_bytes[b] = 0
 
     def _buckets(self) -> Iterator[pa.Table]:
         if self.n == 1:
             yield pa.Table.from_batches(self._memory, schema=_SPILLED)
             return
+        for b in range(self.n):
+            self._flush(b)
         for w in self._writers:
             w.close()
         self._writers = []
+        pool = pa.default_memory_pool()
         for path in self._paths:
+            # (What the last bucket's work freed goes back to the system before the next.)
+            pool.release_unused()
             with pa.memory_map(path) as source:
                 table = pa.ipc.open_file(source).read_all()
             yield table
+            del table
 
     def summary(self, options: TraceOptions, labels: Sequence[str] | None = None) -> WindowSummary:
         """Attempt counts of all the events added, and the instances in the window of
         ``options`` (as :func:`lifecycles` and :func:`~k8sim.workloads.traces.build.
         build_pods` would find them on a whole-file read); with ``labels`` (the label of
         each file number), their events too."""
-        never = missing = kept = outside = 0
-        examples: list[tuple[str, int, int, int]] = []  # (key, attempt in key, file, line)
-        inside: list[pa.Array] = []
-        inside_events: list[pa.Table] = []
+        out = _Tallies()
         for table in self._buckets():
-            if table.num_rows == 0:
-                continue
-            owner = table.column("owner")
-            index = table.column("index").to_numpy()
-            numeric = _numeric_keys(owner, index)
-            if numeric is not None:
-                code = numeric[0]
-            else:
-                encoded = pc.dictionary_encode(instance_keys(owner.combine_chunks(), index))
-                code = _text_rank(encoded.dictionary)[np.asarray(encoded.indices, dtype=np.int64)]
-
-            def keys_at(positions: np.ndarray, owner: pa.ChunkedArray = owner, index: np.ndarray = index) -> pa.Array:
-                take = pa.array(positions, type=pa.int64())
-                return instance_keys(owner.take(take).combine_chunks(), index[positions])
-
-            a = Attempts(code, table.column("time").to_numpy(), table.column("role").to_numpy())
-            has_cpu = a.has_latest(~np.isnan(table.column("cpu").to_numpy()))
-            has_mem = a.has_latest(~np.isnan(table.column("memory").to_numpy()))
-            never_b = a.never
-            missing_b = ~never_b & ~(has_cpu & has_mem)
-            never += int(never_b.sum())
-            opener = a.order[a.open_pos]  # the event (bucket order) opening each attempt
-            if missing_b.any():
-                miss = np.flatnonzero(missing_b)
-                missing += len(miss)
-                # Whole-file order: by instance key (as text), then attempt; attempts here
-                # are in that order already, so the bucket's first ones are candidates.
-                head = miss[:MAX_EXAMPLES]
-                files = table.column("file").to_numpy()
-                lines = table.column("line").to_numpy()
-                texts = keys_at(opener[head]).to_pylist()
-                examples = heapq.nsmallest(MAX_EXAMPLES, examples + [
-                    (t, int(a.number[i]), int(files[opener[i]]), int(lines[opener[i]]))
-                    for t, i in zip(texts, head, strict=True)])
-            kept_b = ~never_b & ~missing_b
-            arrival = a.time[a.open_pos]
-            arrival = np.where(arrival == -np.inf, np.nan, arrival)
-            end = np.where(a.end == np.inf, np.nan, a.end)
-            out_b = kept_b & outside_window(arrival, end, options)
-            in_b = kept_b & ~out_b
-            kept += int(kept_b.sum())
-            outside += int(out_b.sum())
-            if in_b.any():
-                inside.append(pc.unique(keys_at(opener[in_b])))
-                if labels is not None:
-                    # Every event of those instances, in bucket (so file) order.
-                    wanted = np.zeros(int(code.max()) + 1, dtype=bool)
-                    wanted[code[opener[in_b]]] = True
-                    inside_events.append(table.take(pa.array(np.flatnonzero(wanted[code]))))
+            if table.num_rows:
+                # (A function of its own: what it makes for a bucket is freed before the
+                # next bucket is read.)
+                _bucket_summary(table, options, labels is not None, out)
+            del table
         events = None
         if labels is not None:
-            events = _events_of(pa.concat_tables(inside_events) if inside_events else _SPILLED.empty_table(),
-                                labels)
-        return WindowSummary(never, missing, [(f, line) for _, _, f, line in examples], kept, outside,
-                             pa.concat_arrays(inside) if inside else pa.array([], pa.string()), events)
+            events = _events_of(pa.concat_tables(out.inside_events) if out.inside_events
+                                else _SPILLED.empty_table(), labels)
+        return WindowSummary(out.never, out.missing, [(f, line) for _, _, f, line in out.examples], out.kept,
+                             out.outside, pa.concat_arrays(out.inside) if out.inside else pa.array([], pa.string()),
+                             events)
+
+
+@dataclass
+class _Tallies:
+    """What :meth:`InstanceBuckets.summary` gathers bucket by bucket."""
+
+    never: int = 0
+    missing: int = 0
+    examples: list[tuple[str, int, int, int]] = field(default_factory=list)  # (key, attempt in key, file, line)
+    kept: int = 0
+    outside: int = 0
+    inside: list[pa.Array] = field(default_factory=list)
+    inside_events: list[pa.Table] = field(default_factory=list)
+
+
+def _bucket_summary(table: pa.Table, options: TraceOptions, with_events: bool, out: _Tallies) -> None:
+    """Adds one bucket's attempts to ``out`` (see :meth:`InstanceBuckets.summary`)."""
+    owner = table.column("owner")
+    index = table.column("index").to_numpy()
+    numeric = _numeric_keys(owner, index)
+    if numeric is not None:
+        code = numeric[0]
+    else:
+        encoded = pc.dictionary_encode(instance_keys(owner.combine_chunks(), index))
+        code = _text_rank(encoded.dictionary)[np.asarray(encoded.indices, dtype=np.int64)]
+
+    def keys_at(positions: np.ndarray, owner: pa.ChunkedArray = owner, index: np.ndarray = index) -> pa.Array:
+        take = pa.array(positions, type=pa.int64())
+        return instance_keys(owner.take(take).combine_chunks(), index[positions])
+
+    a = Attempts(code, table.column("time").to_numpy(), table.column("role").to_numpy())
+    has_cpu = a.has_latest(~np.isnan(table.column("cpu").to_numpy()))
+    has_mem = a.has_latest(~np.isnan(table.column("memory").to_numpy()))
+    never_b = a.never
+    missing_b = ~never_b & ~(has_cpu & has_mem)
+    out.never += int(never_b.sum())
+    opener = a.order[a.open_pos]  # the event (bucket order) opening each attempt
+    if missing_b.any():
+        miss = np.flatnonzero(missing_b)
+        out.missing += len(miss)
+        # Whole-file order: by instance key (as text), then attempt; attempts here
+        # are in that order already, so the bucket's first ones are candidates.
+        head = miss[:MAX_EXAMPLES]
+        files = table.column("file").to_numpy()
+        lines = table.column("line").to_numpy()
+        texts = keys_at(opener[head]).to_pylist()
+        out.examples = heapq.nsmallest(MAX_EXAMPLES, out.examples + [
+            (t, int(a.number[i]), int(files[opener[i]]), int(lines[opener[i]]))
+            for t, i in zip(texts, head, strict=True)])
+    kept_b = ~never_b & ~missing_b
+    arrival = a.time[a.open_pos]
+    arrival = np.where(arrival == -np.inf, np.nan, arrival)
+    end = np.where(a.end == np.inf, np.nan, a.end)
+    out_b = kept_b & outside_window(arrival, end, options)
+    in_b = kept_b & ~out_b
+    out.kept += int(kept_b.sum())
+    out.outside += int(out_b.sum())
+    if in_b.any():
+        out.inside.append(pc.unique(keys_at(opener[in_b])))
+        if with_events:
+            # Every event of those instances, in bucket (so file) order.
+            wanted = np.zeros(int(code.max()) + 1, dtype=bool)
+            wanted[code[opener[in_b]]] = True
+            out.inside_events.append(table.take(pa.array(np.flatnonzero(wanted[code]))))
 
 
 def _events_of(table: pa.Table, labels: Sequence[str]) -> Events:

@@ -193,6 +193,8 @@ class _Reader:
     wanted: list[str] = field(default_factory=list)
     line: int = 0  # physical lines consumed so far
     typed_misses: int = 0  # blocks whose number columns had to be parsed as text
+    quoted_headers: int = 0  # quoted header lines read apart from the rows after them
+    csv_rows: int = 0  # rows parsed by Python's ``csv`` (the slow path) on the reading thread
 
     @property
     def label(self) -> str:
@@ -261,6 +263,8 @@ class _Reader:
                 if is_header:
                     continue
             sink.rows_read += 1
+            if tally is None:
+                self.csv_rows += 1
             assert self.names is not None
             if len(row) != len(self.names):
                 sink.drop("wrong_field_count", 1, [Where(file_label(self.path), line)])
@@ -470,6 +474,10 @@ class _Reader:
             with open_binary(self.path) as fh:
                 blocks = self._guarded(_blocks(fh, block_size, free))
                 for block in blocks:
+                    if b'"' in block and self.names is None:
+                        # A quoted header (as ``pyarrow.csv.write_csv`` writes it) with no
+                        # quote after it: the header through ``csv``, the rows as usual.
+                        block = self._quoted_header(block)
                     if b'"' in block:
                         # A quoted cell may span lines: csv reads the rest of the file.
                         while pending:
@@ -503,6 +511,32 @@ class _Reader:
                 pool.shutdown(wait=True, cancel_futures=True)
         if self.names is None:
             raise TraceError(f"no data rows; {_expected_text(self.expected)}", file=self.label)
+
+    def _quoted_header(self, block: _Bytes) -> _Bytes:
+        """When ``block``'s first line is a non-blank header with quotes (a whole record:
+        an even number of quote characters) and no quote follows it in the block, that line's column names (read by ``csv``,
+        as the rest of the file would have read them) and the lines after it; else
+        ``block`` unchanged (a quoted first data row of a headerless file included)."""
+        first_nl = block.find(b"\n")
+        if first_nl <= 0 or block.count(b'"', 0, first_nl) % 2 or b'"' in block[first_nl + 1:]:
+            return block
+        try:
+            head = bytes(block[:first_nl + 1]).decode("utf-8")
+            records = list(csv.reader([head], delimiter=self.delimiter))
+        except (UnicodeDecodeError, csv.Error):
+            return block
+        if len(records) != 1 or not records[0] or (len(records[0]) == 1 and not records[0][0].strip()):
+            return block  # (a blank line)
+        row = [c.strip() for c in records[0]]
+        row[0] = row[0].lstrip("\ufeff")
+        expected = self.expected
+        if not (self.header or (self.header is None and [c.lower() for c in row] == [e.lower() for e in expected])):
+            return block
+        _, names = self.first_row(row, self.line + 1)
+        self.set_names(names)
+        self.quoted_headers += 1
+        self.line += 1
+        return block[first_nl + 1:]
 
     def _header(self, block: _Bytes) -> _Bytes:
         """When ``block`` (ASCII, no quote) starts with a non-blank line, that line's

@@ -10,6 +10,7 @@ normalised 1.0 CPU = 100 cores, 1.0 memory = 100 GiB.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from k8sim.workloads.traces import google_2019 as g2019
@@ -378,3 +380,68 @@ def test_window_read_parses_each_file_once(synthetic_log, tmp_path, monkeypatch)
     got = read_google_2019(parts, options, **SHAPE)
     assert opened == ["part0.csv", "part1.csv"]
     _same(got, _whole_file_read(monkeypatch, parts, options, **SHAPE))
+
+
+@pytest.mark.parametrize("window", [None, (50, 120)])
+def test_quoted_header_written_by_pyarrow_reads_like_the_plain_file(synthetic_log, tmp_path, window):
+    # pyarrow.csv.write_csv quotes the header names (and only those, the columns here
+    # being numbers): the same pods and report as the plain file, whole or windowed.
+    import pyarrow.csv as pacsv
+
+    (tmp_path / "q").mkdir()
+    quoted = tmp_path / "q" / synthetic_log.name  # (same name: the reports name the file)
+    pacsv.write_csv(pacsv.read_csv(synthetic_log), quoted)
+    head, _, rest = quoted.read_text().partition("\n")
+    assert head.startswith('"time",') and '"' not in rest
+    options = TraceOptions(start_s=window[0], end_s=window[1]) if window else None
+    pods, report = read_google_2019(quoted, options, **SHAPE)
+    plain_pods, plain_report = read_google_2019(synthetic_log, options, **SHAPE)
+    pd.testing.assert_frame_equal(pods, plain_pods)
+    assert report == dataclasses.replace(plain_report, source=report.source)
+
+
+@pytest.mark.parametrize("buffer_parts", [1000, 1])
+def test_window_read_writes_each_bucket_in_few_large_batches(synthetic_log, tmp_path, monkeypatch, buffer_parts):
+    # The ~600 KiB log in 16 KiB blocks (about 40 batches) over 16 KiB buckets (about
+    # 40): unbuffered, every batch would write a part to nearly every bucket (over a
+    # thousand record batches, each an entry of its file's footer held in memory).
+    # Held until a bucket has 8 KiB, each file has at most its bytes / 8 KiB + 1
+    # batches; with a cap of one 8 KiB part over all buckets (buffer_parts=1) the
+    # fullest are written early, and either way the read is the whole-file read's.
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    monkeypatch.setattr(g2019, "WINDOW_BLOCK_SIZE", 16 << 10)
+    monkeypatch.setattr(google_events, "BUCKET_INPUT_BYTES", 16 << 10)
+    monkeypatch.setattr(google_events, "BUCKET_FLUSH_BYTES", 8 << 10)
+    monkeypatch.setattr(google_events, "BUCKET_BUFFER_PARTS", buffer_parts)
+    files: list[list[int]] = []  # the bytes of each record batch of each bucket file
+    parts = [0]
+    buckets, write = google_events.InstanceBuckets._buckets, google_events.InstanceBuckets.write
+
+    def count_parts(self, prepared):
+        parts[0] += len(prepared)
+        write(self, prepared)
+
+    def spy(self):
+        for table, path in zip(buckets(self), self._paths, strict=True):
+            with pa.memory_map(path) as source:
+                reader = pa.ipc.open_file(source)
+                files.append([reader.get_batch(i).nbytes for i in range(reader.num_record_batches)])
+            yield table
+
+    monkeypatch.setattr(google_events.InstanceBuckets, "write", count_parts)
+    monkeypatch.setattr(google_events.InstanceBuckets, "_buckets", spy)
+    options = TraceOptions(start_s=50, end_s=120)
+    expected = _whole_file_read(monkeypatch, synthetic_log, options, **SHAPE)
+    _same(read_google_2019(synthetic_log, options, **SHAPE), expected)
+    assert len(files) > 20 and parts[0] > 500
+    written = sum(len(f) for f in files)
+    if buffer_parts > 1:
+        # Every batch but a file's last was written once its parts held 8 KiB; merged,
+        # they lose one 4-byte offset per part and string column (two), and a part has
+        # at least one event (some 60 bytes): at most 8192 / 60 * 8 < 1100 bytes less.
+        assert all(min(f[:-1], default=8 << 10) >= 7 << 10 for f in files), files
+        assert written < parts[0] / 10
+    else:
+        assert written < parts[0]

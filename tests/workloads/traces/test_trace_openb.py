@@ -8,6 +8,7 @@ the reader's output. ``openb_pod_list_broken.csv`` and friends are hand-written 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import math
 from pathlib import Path
@@ -320,3 +321,25 @@ def test_whole_read_with_scales_equals_the_batchwise_read(tmp_path, monkeypatch)
     # e.g. the sample's line 2: cpu 16000 -> rint(16000 * 0.37) = 5920 milli-cores
     assert plain["cpu_milli"].iloc[0] == 5920 and unscaled["cpu_milli"].iloc[0] == 16000
     np.testing.assert_array_equal(plain["arrival_s"].to_numpy(), unscaled["arrival_s"].to_numpy() * 2.5)
+
+
+def test_quoted_header_reads_like_the_plain_one(tmp_path, monkeypatch):
+    # The sample with its header names quoted (valid CSV, as pyarrow.csv.write_csv writes
+    # a header): the same pods and report, and no row read by Python's csv module.
+    head, _, rest = SAMPLE.read_text().partition("\n")
+    quoted = tmp_path / SAMPLE.name  # (same name: the reports name the file)
+    quoted.write_text(",".join(f'"{c}"' for c in head.split(",")) + "\n" + rest)
+    csv_rows: list[int] = []
+    reader = tables._Reader.tables
+
+    def counting(self, *args, **kwargs):
+        yield from reader(self, *args, **kwargs)
+        csv_rows.append(self.csv_rows)
+
+    monkeypatch.setattr(tables._Reader, "tables", counting)
+    plain, plain_report = read_openb_pods(SAMPLE)
+    got, got_report = read_openb_pods(quoted)
+    pd.testing.assert_frame_equal(plain, got)
+    assert dataclasses.replace(plain_report, source=got_report.source) == got_report
+    assert got_report.rows_read == 300  # the sample's 300 data rows
+    assert csv_rows == [0, 0]
