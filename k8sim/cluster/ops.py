@@ -8,6 +8,7 @@ after any event by :func:`check_invariants`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +142,45 @@ def add_shape(state: ClusterState, info: Any) -> int:
     sid = len(state.shapes)
     info.shape = sid
     state.shapes.append(info)
+    gid = info.group = _count_group(state, info)
+    state.shape_group.append(gid)
+    return sid
+
+
+def add_shapes(state: ClusterState, infos: Sequence[Any], kinds: np.ndarray) -> int:
+    """Register ``infos`` as :func:`add_shape` would one after the other (the same ids,
+    groups and group order); returns the first id. Their ``shape`` attributes must
+    already be those ids (:func:`k8sim.scheduling.podinfo.variants` sets them).
+
+    ``kinds[i]`` (an int) stands for what ``count_group_key`` reads of ``infos[i]``:
+    infos of one kind must have equal count-group keys (shapes of one template and one
+    GPU request, say), so the key is taken once per kind, at its first info (only there
+    can a new group begin), rather than once per shape of a trace with a request per pod."""
+    first = len(state.shapes)
+    n = len(infos)
+    kinds = np.asarray(kinds).reshape(-1)
+    if len(kinds) != n:
+        raise ValueError(f"{n} shapes and {len(kinds)} kinds")
+    if not n:
+        return first
+    if infos[0].shape != first or infos[-1].shape != first + n - 1:
+        raise ValueError(f"shapes numbered {infos[0].shape}..{infos[-1].shape}, expected {first}..{first + n - 1}")
+    _, at, inverse = np.unique(kinds, return_index=True, return_inverse=True)
+    gid = np.empty(len(at), dtype=np.int64)
+    for k in np.argsort(at, kind="stable").tolist():  # kinds in order of their first info
+        gid[k] = _count_group(state, infos[int(at[k])])
+    groups = gid[inverse.reshape(-1)].tolist()
+    for info, g in zip(infos, groups, strict=True):
+        info.group = g
+    state.shapes.extend(infos)
+    state.shape_group.extend(groups)
+    return first
+
+
+def _count_group(state: ClusterState, info: Any) -> int:
+    """The count group of shape ``info``, a new one (``info`` its first shape) if no
+    group has its key; ``group_counts`` is a view of the first ``G`` rows of a buffer
+    that grows by doubling."""
     key = count_group_key(info)
     gid = state._group_index.get(key)
     if gid is None:
@@ -152,9 +192,7 @@ def add_shape(state: ClusterState, info: Any) -> int:
             buf = np.zeros((max(16, 2 * (gid + 1)), counts.shape[1]), dtype=np.int32)
             buf[:gid] = counts
         state.group_counts = buf[: gid + 1]
-    info.group = gid
-    state.shape_group.append(gid)
-    return sid
+    return gid
 
 
 class InvariantError(AssertionError):

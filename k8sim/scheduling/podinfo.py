@@ -15,6 +15,8 @@ matching groups.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,7 @@ from k8sim.config.pods import Toleration
 _ROWS: dict[bytes, np.ndarray] = {}
 
 
-def _requested_rows(requests: np.ndarray) -> np.ndarray:
+def requested_rows_of(requests: np.ndarray) -> np.ndarray:
     """The rows of ``requests`` that are > 0, one shared read-only array per pattern."""
     nonzero = requests > 0
     key = nonzero.tobytes()
@@ -127,7 +129,7 @@ class PodInfo:
         self.nonzero = np.asarray(self.nonzero, dtype=np.int64)
         self.nonzero_bound = (self.nonzero if self.nonzero_bound is None
                               else np.asarray(self.nonzero_bound, dtype=np.int64))
-        self.requested_rows = _requested_rows(self.requests)
+        self.requested_rows = requested_rows_of(self.requests)
 
     @property
     def mask_cache(self) -> dict[str, tuple[int, np.ndarray]]:
@@ -177,3 +179,79 @@ class PodInfo:
     def host_ports(self) -> tuple[tuple[str, str, int], ...]:
         """(protocol, hostIP, hostPort) of every port with a hostPort."""
         return tuple((p.protocol, p.host_ip or "0.0.0.0", p.host_port) for p in self.ports if p.host_port)
+
+
+def variants(protos: Sequence[PodInfo], proto_of: Iterable[int], first_shape: int, requests: Iterable[np.ndarray],
+             nonzero: Iterable[np.ndarray], requested_rows: Iterable[np.ndarray]) -> list[PodInfo]:
+    """Shapes that differ from a prototype only in their requests: the ``i``-th is
+    ``protos[proto_of[i]]`` with shape id ``first_shape + i``, ``requests[i]``,
+    ``nonzero[i]`` (also its ``nonzero_bound``), ``requested_rows[i]`` (which must be
+    :func:`requested_rows_of` its requests) and no plugin caches; every other field is
+    the prototype's, the same objects (read only once registered, as the shapes of one
+    template already share them). ``group`` is the prototype's (-1 for an unregistered
+    one): :func:`k8sim.cluster.ops.add_shapes` sets it.
+
+    What a trace with a request per pod makes a million of: this skips the dataclass
+    ``__init__`` and ``__post_init__`` (the arrays are taken as they are, ``int64``),
+    about a quarter of their cost. The prototypes' ``nonzero_bound`` must be their
+    ``nonzero`` (a pod without pod-level requests, as every trace pod)."""
+    if any(p.nonzero_bound is not p.nonzero for p in protos):
+        raise ValueError("a prototype's nonzero_bound differs from its nonzero")
+    # The collector is paused meanwhile: the copies make no reference cycles, and its
+    # full collections (one per quarter of growth of the tracked objects) would walk
+    # the growing list over and over, more time than the copies take.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _variants(protos, proto_of, first_shape, requests, nonzero, requested_rows)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _variants(protos: Sequence[PodInfo], proto_of: Iterable[int], first_shape: int, requests: Iterable[np.ndarray],
+              nonzero: Iterable[np.ndarray], requested_rows: Iterable[np.ndarray]) -> list[PodInfo]:
+    new = object.__new__
+    out: list[PodInfo] = []
+    append = out.append
+    sid = first_shape
+    for k, req, nz, rows in zip(proto_of, requests, nonzero, requested_rows, strict=True):
+        p = protos[k]
+        o = new(PodInfo)
+        o.shape = sid
+        o.requests = req
+        o.nonzero = nz
+        o.nonzero_bound = nz
+        o.requested_rows = rows
+        o._req_col = None
+        o._mask_cache = None
+        o._cache = None
+        o.priority = p.priority
+        o.scheduler_name = p.scheduler_name
+        o.namespace = p.namespace
+        o.node_selector = p.node_selector
+        o.tolerations = p.tolerations
+        o.labels = p.labels
+        o.workload = p.workload
+        o.node_name = p.node_name
+        o.affinity = p.affinity
+        o.spread = p.spread
+        o.ports = p.ports
+        o.image = p.image
+        o.image_names = p.image_names
+        o.container_images = p.container_images
+        o.preemption_policy = p.preemption_policy
+        o.termination_grace_s = p.termination_grace_s
+        o.restart_policy = p.restart_policy
+        o.container_name = p.container_name
+        o.gpu_count = p.gpu_count
+        o.gpu_milli = p.gpu_milli
+        o.gpu_models = p.gpu_models
+        o.runtime_class = p.runtime_class
+        o.runtime_handler = p.runtime_handler
+        o.claims = p.claims
+        o.pod_spec = p.pod_spec
+        o.group = p.group
+        append(o)
+        sid += 1
+    return out

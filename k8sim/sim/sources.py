@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -480,30 +480,42 @@ class WorkloadSources:
         rc = ctx.scenario.runtime_class(w.template)
         fixed = rc.overhead.pod_fixed if rc is not None and rc.overhead is not None else {}
         overhead = state.resources.vector(pod_resources([ContainerRequests({})], overhead=fixed).requests)
-        # One shape per distinct (requests, GPU request, priority).
-        key_cols = ["cpu_milli", "memory_bytes", "gpu_count", "gpu_milli", "gpu_model"]
-        codes, uniques = pd.MultiIndex.from_frame(pods[key_cols].assign(_priority=prio_col)).factorize()
-        shape_of = np.empty(len(uniques), dtype=np.int64)
+        # One shape per distinct (requests, GPU request, priority), numbered in the order
+        # the pods first ask for it, interned at once (ShapeBook.trace_shapes).
+        cpu, mem, gcount, gmilli = (pods[c].to_numpy(dtype=np.int64)
+                                    for c in ("cpu_milli", "memory_bytes", "gpu_count", "gpu_milli"))
+        gmodel, model_values = pd.factorize(pods["gpu_model"], use_na_sentinel=False)
+        codes, first = first_seen_codes([cpu, mem, gcount, gmilli, gmodel, prio_col])
+        u_count, u_milli, u_model, u_prio = gcount[first], gmilli[first], gmodel[first], prio_col[first]
+        counts = np.bincount(codes, minlength=len(first))
+        model_strs = [str(m) for m in model_values.tolist()]
+        model_names = [frozenset(m for m in g.split("|") if m) or None for g in model_strs]
+        # A kind: a GPU request and a priority (every other field is the template's).
+        kind, kind_first = first_seen_codes([u_count, u_milli, u_model, u_prio])
+        gpus = [(int(u_count[i]), int(u_milli[i]), model_names[u_model[i]]) for i in kind_first.tolist()]
+        prios = [None if p == TEMPLATE_PRIORITY else p for p in u_prio[kind_first].tolist()]
         nt = state.nodes
         models_on_nodes = {nt.gpu_models[c] for c in np.unique(nt.gpu_model[nt.gpu_model >= 0]).tolist()}
         missing: dict[str, int] = {}
-        counts = np.bincount(codes, minlength=len(uniques))
-        for u, values in enumerate(uniques):
-            cpu, mem, gcount, gmilli, gmodel = values[:5]
-            prio = None if int(values[5]) == TEMPLATE_PRIORITY else int(values[5])
-            names = frozenset(m for m in str(gmodel).split("|") if m) or None
-            if gcount > 0 and names is not None and not names & models_on_nodes:
-                missing[str(gmodel)] = missing.get(str(gmodel), 0) + int(counts[u])
-            req = state.resources.vector({"cpu": int(cpu), "memory": int(mem), "pods": 1}) + overhead
-            shape_of[u] = self.shapes.shape_for(("trace", wi, int(gcount), int(gmilli), str(gmodel), prio), req,
-                                                w.template, workload=wi, gpu=(int(gcount), int(gmilli), names),
-                                                trace_priority=prio, unique=True)
+        uses_gpu = u_count > 0
+        for m in np.unique(u_model[uses_gpu]).tolist():
+            names = model_names[m]
+            if names is not None and not names & models_on_nodes:
+                missing[model_strs[m]] = int(counts[uses_gpu & (u_model == m)].sum())
+        req = np.zeros((len(first), len(state.resources.names)), dtype=np.int64)
+        index = state.resources.index
+        req[:, index["cpu"]] = cpu[first]
+        req[:, index["memory"]] = mem[first]
+        req[:, index["pods"]] = 1
+        req += overhead
+        first_id = self.shapes.trace_shapes(req, w.template, wi, kind, gpus, prios)
         if missing:
             listed = ", ".join(f"{m} ({c} pods)" for m, c in sorted(missing.items()))
             ctx.warnings.append(f"{where}: GPU models on no node of the cluster: {listed}; those pods cannot be placed")
-        shapes = shape_of[codes]
-        fits = self.shapes.fits_some_node(np.unique(shapes))
-        never = int((~fits[shapes]).sum()) if fits.size else 0
+        shapes = codes + first_id
+        kind_models = [state.shapes[first_id + i].gpu_models for i in kind_first.tolist()]
+        fits = self.shapes.fits_rows(req, u_count, kind, kind_models)
+        never = int(counts[~fits].sum())
         if never:
             ctx.warnings.append(f"{where}: {never} of {n} pods fit no node of the cluster (CPU, memory or GPUs)")
         if self.profiles.get(w.template.scheduler_name) is not None and (pods["gpu_count"] > 0).any():
@@ -520,7 +532,7 @@ class WorkloadSources:
         names_list = pods["name"].tolist()
         # Per-pod values stay in arrays (a Python float or int per pod of a million-pod
         # trace is tens of megabytes), read as Python numbers one at a time.
-        shape_arr = shapes.astype(np.int32) if len(shape_of) <= np.iinfo(np.int32).max else shapes
+        shape_arr = shapes.astype(np.int32) if first_id + len(first) <= np.iinfo(np.int32).max else shapes
         times = _chunked(pods["submit_s"].to_numpy(dtype=np.float64))
         self._starts.append(self._source(wi, times, names_list.__getitem__,
                                          lambda i: int(shape_arr[i]), lambda i: float(duration[i]), latencies))
@@ -552,6 +564,43 @@ def min_resources_vector(state: Any, resources: dict | None, where: str, source:
         raise ScenarioError(source, [(where, f"no node or pod of the scenario has resource(s) {unknown}: "
                                              "the group could never be scheduled")])
     return state.resources.vector(base_units(resources))
+
+
+def first_seen_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct rows of ``columns`` (equal-length arrays) in the order they
+    first appear: ``codes[i]`` is row ``i``'s number, ``first[u]`` the row where
+    number ``u`` first appears (increasing). The numbering of
+    ``pd.MultiIndex.from_arrays(columns).factorize()`` (pandas factorizes in order of
+    appearance), without a tuple per row: each column is factorized, the codes are
+    combined into one int64 key (factorized again before it could overflow), and the
+    key is factorized (a column of integers over a range no wider than the row count
+    is its own numbering, value minus minimum)."""
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    for col in columns:
+        arr = np.asarray(col)
+        if arr.dtype.kind in "iu" and n and int(arr.max()) - int(arr.min()) < n:
+            # A narrow range of integers numbers itself (no hashing): value - min.
+            lo = int(arr.min())
+            c, k = arr.astype(np.int64) - lo, int(arr.max()) - lo + 1
+        else:
+            c, uniques = pd.factorize(col, use_na_sentinel=False)
+            k = max(len(uniques), 1)
+        if size * k > 2**62:
+            key, got = pd.factorize(key)
+            size = len(got)
+        key = key * k + c
+        size *= k
+    codes, _ = pd.factorize(key)
+    codes = np.asarray(codes, dtype=np.int64)
+    if not n:
+        return codes, np.zeros(0, dtype=np.int64)
+    # In appearance order, number u first appears where the running maximum grows.
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=new[1:])
+    return codes, np.flatnonzero(new)
 
 
 def _chunked(values: np.ndarray, size: int = 4096) -> Iterator[float]:

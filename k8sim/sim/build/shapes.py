@@ -10,6 +10,7 @@ came from (``("workload", i)``, ``("initial", i)``, ``("trace", ...)``) plus its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from k8sim.controllers.defaulttolerations import with_default_toleration_seconds
 from k8sim.controllers.runtimeclass import admit
 from k8sim.runtime.catalog import normalize_image_name
 from k8sim.scheduling.pod_resources import ContainerRequests, PodResources, pod_resources
-from k8sim.scheduling.podinfo import PodInfo
+from k8sim.scheduling.podinfo import PodInfo, requested_rows_of, variants
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -129,6 +130,18 @@ class ShapeBook:
         sid = None if unique else self.ids.get(full_key)
         if sid is not None:
             return sid
+        info = self._build(key, requests, template, workload, labels, priority, gpu, trace_priority, nonzero,
+                           nonzero_bound, initial)
+        sid = ops.add_shape(self.state, info)
+        if not unique:
+            self.ids[full_key] = sid
+        return sid
+
+    def _build(self, key: tuple, requests: np.ndarray, template: PodTemplate | None, workload: int,
+               labels: dict[str, str] | None, priority: int, gpu: GpuRequest | None, trace_priority: int | None,
+               nonzero: tuple[int, int] | None, nonzero_bound: tuple[int, int] | None,
+               initial: InitialPod | None) -> PodInfo:
+        """The unregistered shape of :meth:`shape_for` (same arguments)."""
         if nonzero is None:
             nonzero = (int(requests[0]) if requests[0] > 0 else DEFAULT_MILLI_CPU_REQUEST,
                        int(requests[1]) if requests[1] > 0 else DEFAULT_MEMORY_REQUEST)
@@ -169,25 +182,98 @@ class ShapeBook:
             info.gpu_count, info.gpu_milli = count, milli
             info.gpu_models = (None if names is None
                                else frozenset(ops.intern_gpu_model(self.state, m) for m in names))
-        sid = ops.add_shape(self.state, info)
-        if not unique:
-            self.ids[full_key] = sid
-        return sid
+        return info
+
+    def trace_shapes(self, requests: np.ndarray, template: PodTemplate, workload: int, kind: np.ndarray,
+                     gpus: Sequence[GpuRequest], priorities: Sequence[int | None]) -> int:
+        """Intern a trace's distinct requests at once: row ``i`` of ``requests``
+        (``int64[S, R]``) becomes shape ``first + i`` (``first`` is returned), the shape
+        ``shape_for(("trace", ...), requests[i], template, workload=workload,
+        gpu=gpus[kind[i]], trace_priority=priorities[kind[i]], unique=True)`` would
+        make, field for field, with the same ids, count groups and GPU model codes.
+
+        A kind (GPU request and trace priority) gets one shape built as ``shape_for``
+        builds it, in the order the kinds first appear (the order GPU model names are
+        interned in); every row is a copy of its kind's with its own requests
+        (:func:`~k8sim.scheduling.podinfo.variants`), and the count group is taken once
+        per kind (:func:`~k8sim.cluster.ops.add_shapes`)."""
+        state = self.state
+        first = len(state.shapes)
+        req = np.ascontiguousarray(requests, dtype=np.int64)
+        kind = np.asarray(kind, dtype=np.int64)
+        if len(req) != len(kind):
+            raise ValueError(f"{len(req)} request rows for {len(kind)} kinds")
+        if not len(req):
+            return first
+        # Upstream's non-zero defaults where a cpu / memory request is 0 (rows 0, 1).
+        nz = np.where(req[:, :2] > 0, req[:, :2],
+                      np.array([DEFAULT_MILLI_CPU_REQUEST, DEFAULT_MEMORY_REQUEST], dtype=np.int64))
+        seen, at = np.unique(kind, return_index=True)
+        protos: list[PodInfo] = [None] * (int(seen[-1]) + 1)  # type: ignore[list-item]
+        for k, i in sorted(zip(seen.tolist(), at.tolist(), strict=True), key=lambda ki: ki[1]):
+            protos[k] = self._build(("trace",), req[i], template, workload, None, 0, gpus[k], priorities[k],
+                                    None, None, None)
+        # requested_rows: one interned array per pattern of non-zero requests.
+        positive = req > 0
+        if positive.shape[1] <= 62:
+            pattern = positive.astype(np.int64) @ (np.int64(1) << np.arange(positive.shape[1], dtype=np.int64))
+            _, rep, inv = np.unique(pattern, return_index=True, return_inverse=True)
+        else:
+            _, rep, inv = np.unique(positive, axis=0, return_index=True, return_inverse=True)
+        if len(rep) == 1:
+            rows = [requested_rows_of(req[0])] * len(req)
+        else:
+            by_pattern = np.empty(len(rep), dtype=object)
+            for j, i in enumerate(rep.tolist()):
+                by_pattern[j] = requested_rows_of(req[i])
+            rows = by_pattern[inv.reshape(-1)].tolist()
+        infos = variants(protos, kind.tolist(), first, list(req), list(nz), rows)
+        ops.add_shapes(state, infos, kind)
+        return first
 
     def fits_some_node(self, shape_ids: np.ndarray) -> np.ndarray:
         """``bool[S]`` (indexed by shape id): the shape's requests fit some node's
         allocatable and, for GPU shapes, some node has enough devices of an allowed model."""
         state = self.state
         out = np.zeros(len(state.shapes), dtype=bool)
-        nodes = state.nodes
-        for s in shape_ids.tolist():
-            info = state.shapes[s]
-            ok = (nodes.alloc >= info.requests[:, None]).all(axis=0)
-            if info.gpu_count:
-                ok &= nodes.gpu_count >= info.gpu_count
-                if info.gpu_models is not None:
-                    ok &= np.isin(nodes.gpu_model, list(info.gpu_models))
-            out[s] = bool(ok.any())
+        ids = np.asarray(shape_ids, dtype=np.int64).reshape(-1)
+        if not len(ids):
+            return out
+        infos = [state.shapes[s] for s in ids.tolist()]
+        requests = np.array([info.requests for info in infos], dtype=np.int64)
+        gpu_count = np.array([info.gpu_count for info in infos], dtype=np.int64)
+        sets: dict[frozenset[int] | None, int] = {}
+        model_set = np.array([sets.setdefault(info.gpu_models, len(sets)) for info in infos], dtype=np.int64)
+        out[ids] = self.fits_rows(requests, gpu_count, model_set, list(sets))
+        return out
+
+    def fits_rows(self, requests: np.ndarray, gpu_count: np.ndarray, model_set: np.ndarray,
+                  sets: Sequence[frozenset[int] | None]) -> np.ndarray:
+        """``bool[S]``: row ``i`` (``requests[i]``, ``gpu_count[i]`` devices of a model in
+        ``sets[model_set[i]]``, None = any) fits some node: one node has every resource
+        (``alloc >= requests``) and, when ``gpu_count[i] > 0``, at least that many devices
+        of an allowed model. :meth:`fits_some_node` for many shapes at once: the rows
+        are compared with each distinct node vector (allocatable and device count) of
+        the nodes of each allowed model set, not node by node."""
+        nodes = self.state.nodes
+        s = len(requests)
+        out = np.zeros(s, dtype=bool)
+        if not s or not nodes.alloc.shape[1]:
+            return out
+        gpu_count = np.asarray(gpu_count, dtype=np.int64)
+        have = np.vstack([nodes.alloc, nodes.gpu_count.astype(np.int64)[None, :]]).T  # [N, R + 1]
+        want = np.empty((s, requests.shape[1] + 1), dtype=np.int64)  # [S, R + 1]
+        want[:, :-1] = requests
+        want[:, -1] = gpu_count
+        # Rows without GPUs take any node, whatever model their request names.
+        group = np.where(gpu_count > 0, np.asarray(model_set, dtype=np.int64), -1)
+        for g in np.unique(group).tolist():
+            models = None if g < 0 else sets[g]
+            cols = have if models is None else have[np.isin(nodes.gpu_model, list(models))]
+            if g == group[0] and (group == g).all():
+                return _fit_any(want, cols)
+            rows = np.flatnonzero(group == g)
+            out[rows] = _fit_any(want[rows], cols)
         return out
 
     def never_fit(self) -> dict[str, list[str]]:
@@ -204,3 +290,26 @@ class ShapeBook:
                 over = [state.resources.names[r] for r in rows if (alloc[r] < info.requests[r]).all()]
                 out[self.scenario.workloads[key[1]].name] = over
         return out
+
+
+def _fit_any(want: np.ndarray, have: np.ndarray) -> np.ndarray:
+    """``bool[S]``: row ``want[i]`` is <= some row of ``have`` in every column. The
+    distinct rows of ``have`` (a pool of identical nodes is one) are tried largest
+    first, a block of them at a time against the rows not yet placed."""
+    fit = np.zeros(len(want), dtype=bool)
+    if not len(have):
+        return fit
+    have = np.unique(have, axis=0)
+    scale = np.maximum(have.max(axis=0), 1).astype(np.float64)
+    have = have[np.argsort(-(have / scale).sum(axis=1), kind="stable")]
+    rest = np.arange(len(want))
+    left = want
+    i = 0
+    while rest.size and i < len(have):
+        block = max(1, (1 << 22) // (rest.size * want.shape[1]))
+        ok = np.all(left[:, None, :] <= have[None, i:i + block, :], axis=2).any(axis=1)
+        fit[rest[ok]] = True
+        rest = rest[~ok]
+        left = want[rest]
+        i += block
+    return fit
