@@ -165,11 +165,14 @@ def add_shapes(state: ClusterState, infos: Sequence[Any], kinds: np.ndarray) -> 
         return first
     if infos[0].shape != first or infos[-1].shape != first + n - 1:
         raise ValueError(f"shapes numbered {infos[0].shape}..{infos[-1].shape}, expected {first}..{first + n - 1}")
-    _, at, inverse = np.unique(kinds, return_index=True, return_inverse=True)
-    gid = np.empty(len(at), dtype=np.int64)
-    for k in np.argsort(at, kind="stable").tolist():  # kinds in order of their first info
-        gid[k] = _count_group(state, infos[int(at[k])])
-    groups = gid[inverse.reshape(-1)].tolist()
+    if kinds.min() == kinds.max():  # one kind
+        groups = [_count_group(state, infos[0])] * n
+    else:
+        _, at, inverse = np.unique(kinds, return_index=True, return_inverse=True)
+        gid = np.empty(len(at), dtype=np.int64)
+        for k in np.argsort(at, kind="stable").tolist():  # kinds in order of their first info
+            gid[k] = _count_group(state, infos[int(at[k])])
+        groups = gid[inverse.reshape(-1)].tolist()
     for info, g in zip(infos, groups, strict=True):
         info.group = g
     state.shapes.extend(infos)

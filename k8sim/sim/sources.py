@@ -87,7 +87,9 @@ class WorkloadSources:
         trace workloads."""
         if not self.replays:
             return None
-        return target_workload_from_pods(pd.concat([r.trace for r in self.replays.values()], ignore_index=True))
+        keys = ["cpu_milli", "gpu_milli", "gpu_count", "gpu_model"]  # what it groups by
+        return target_workload_from_pods(pd.concat([r.trace[keys] for r in self.replays.values()],
+                                                   ignore_index=True))
 
     def contribute(self) -> Contribution:
         out = Contribution()

@@ -208,14 +208,19 @@ class ShapeBook:
         # Upstream's non-zero defaults where a cpu / memory request is 0 (rows 0, 1).
         nz = np.where(req[:, :2] > 0, req[:, :2],
                       np.array([DEFAULT_MILLI_CPU_REQUEST, DEFAULT_MEMORY_REQUEST], dtype=np.int64))
-        seen, at = np.unique(kind, return_index=True)
+        if kind.min() == kind.max():  # one kind (a trace without GPUs or priorities)
+            seen, at = kind[:1], np.zeros(1, dtype=np.int64)
+        else:
+            seen, at = np.unique(kind, return_index=True)
         protos: list[PodInfo] = [None] * (int(seen[-1]) + 1)  # type: ignore[list-item]
         for k, i in sorted(zip(seen.tolist(), at.tolist(), strict=True), key=lambda ki: ki[1]):
             protos[k] = self._build(("trace",), req[i], template, workload, None, 0, gpus[k], priorities[k],
                                     None, None, None)
         # requested_rows: one interned array per pattern of non-zero requests.
         positive = req > 0
-        if positive.shape[1] <= 62:
+        if (positive.all(axis=0) | ~positive.any(axis=0)).all():  # one pattern
+            rep, inv = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        elif positive.shape[1] <= 62:
             pattern = positive.astype(np.int64) @ (np.int64(1) << np.arange(positive.shape[1], dtype=np.int64))
             _, rep, inv = np.unique(pattern, return_index=True, return_inverse=True)
         else:
