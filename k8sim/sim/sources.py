@@ -582,7 +582,8 @@ def first_seen_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndar
     size = 1
     for col in columns:
         arr = np.asarray(col)
-        if arr.dtype.kind in "iu" and n and int(arr.max()) - int(arr.min()) < n:
+        if (arr.dtype.kind == "i" or (arr.dtype.kind == "u" and arr.dtype.itemsize < 8)) and n \
+                and int(arr.max()) - int(arr.min()) < n:
             # A narrow range of integers numbers itself (no hashing): value - min.
             lo = int(arr.min())
             c, k = arr.astype(np.int64) - lo, int(arr.max()) - lo + 1
