@@ -131,10 +131,9 @@ def prepare_job_trace(src: WorkloadSources, wi: int, w: Workload) -> None:
         listed = ", ".join(sorted(missing))
         ctx.warnings.append(f"{where}: GPU models on no node of the cluster: {listed}; those pods cannot be placed")
     shape_arr = np.asarray(base_shapes, dtype=np.int64)
-    uniq = np.unique(shape_arr)
-    fits = src.shapes.fits_some_node(uniq)
+    fits = src.shapes.fits_some_node(np.unique(shape_arr))
     if fits.size:
-        kind_fits = fits[np.searchsorted(uniq, shape_arr)]
+        kind_fits = fits[shape_arr]  # fits is indexed by shape id
         never = int(sets["count"].to_numpy()[~kind_fits[codes]].sum())
         if never:
             ctx.warnings.append(f"{where}: {never} pod(s) fit no node of the cluster (CPU, memory or GPUs)")

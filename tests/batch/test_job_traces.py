@@ -237,3 +237,20 @@ def test_two_workloads_may_replay_the_same_trace_as_gangs(tmp_path):
     groups = run(sc).frames["pod_groups"]
     assert sorted(groups["group"]) == ["default/again-jx", "default/again-jy", "default/pai-jx", "default/pai-jy"]
     assert (groups["all_bound"] == 0.0).all()  # 16 GPUs for 16 one-GPU pods
+
+
+def test_the_no_fit_warning_counts_a_later_workloads_own_pods(tmp_path):
+    # The first workload's one job (4 one-GPU pods) fits; the second replays two jobs:
+    # jb's 2 pods ask for 1 core and fit, jc's 3 pods ask for 100 cores (plan_cpu 10000)
+    # on 64-core nodes and fit none. The second workload's shapes come after the first
+    # one's, so its warning must read its own shapes' fits: 3 pods, not 2 or 0.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    j1, t1 = tables(tmp_path / "a", ["ja,ia,alice,Terminated,0,100"], ["ja,w,4,Terminated,0,100,100,1,100,T4"])
+    j2, t2 = tables(tmp_path / "b", ["jb,ib,bob,Terminated,0,100", "jc,ic,carol,Terminated,0,100"],
+                    ["jb,w,2,Terminated,0,100,100,1,0,", "jc,w,3,Terminated,0,100,10000,1,0,"])
+    sc = scenario(j1, t1, nodes=2, gpus=4, coscheduling=False)
+    sc["workloads"].append({"name": "later", "jobs": {"format": "pai2020", "files": [t2], "args": {"job_table": j2}}})
+    sim = Simulation(validate_scenario(sc))
+    warned = [w for w in sim.warnings if "fit no node" in w]
+    assert len(warned) == 1 and warned[0].startswith("workloads[1].jobs") and "3 pod(s) fit no node" in warned[0]
