@@ -116,6 +116,23 @@ class ClusterAPI:
         self._on_bound = bus.handlers(PodBound)
         self._on_running = bus.handlers(PodRunning)
         self._on_terminated = bus.handlers(PodTerminated)
+        # The per-pod rows (PodCreated, Scheduled, Started, Completed: four a pod) are
+        # appended here, column by column, rather than through ``log.event``: the same
+        # row, the kind interned at its first row as ``event`` would.
+        self._rows = self.log.appenders()
+        self._kind_codes: dict[str, int] = {}
+
+    def _row(self, time: float, kind: str, pod: int, node: int) -> None:
+        """``log.event(time, kind, pod, node)`` (no detail), for the per-pod rows."""
+        code = self._kind_codes.get(kind)
+        if code is None:
+            code = self._kind_codes[kind] = self.log.kind_code(kind)
+        at, ak, ap, an, ad = self._rows
+        at(time)
+        ak(code)
+        ap(pod)
+        an(node)
+        ad(0)
 
     # -- pods -----------------------------------------------------------------------
 
@@ -138,14 +155,12 @@ class ClusterAPI:
                     refused = AdmissionRefused(name, why, plugin.name)
                     self.log.event(now, FAILED_CREATE, -1, -1, f"Error creating: {refused.message}")
                     raise refused
-        pod = self.state.pods.append(
-            name=name, requests=requests, workload=workload, index=index, shape=shape, priority=priority,
-            created=now, duration=duration, start_latency=start_latency, gpu_count=gpu_count,
-            gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner, nonzero=nonzero,
-        )
-        for plugin in self._admission:
-            plugin.charge(pod)
-        self.log.event(now, "PodCreated", pod, -1)
+        pod = self.state.pods.add(name, requests, workload, index, shape, priority, now, duration, start_latency,
+                                  gpu_count, gpu_milli, owner_kind, owner, nonzero)
+        if self._admission:
+            for plugin in self._admission:
+                plugin.charge(pod)
+        self._row(now, "PodCreated", pod, -1)
         handlers = self._on_added
         if handlers:
             event = PodAdded(pod, node)
@@ -160,9 +175,12 @@ class ClusterAPI:
 
     def bind(self, pod: int, node: int, detail: str = "") -> None:
         """Bind a Pending pod to ``node`` (log ``Scheduled``)."""
-        now = self.env.now
+        now = self.env._now
         ops.bind(self.state, pod, node, now)
-        self.log.event(now, "Scheduled", pod, node, detail)
+        if detail:
+            self.log.event(now, "Scheduled", pod, node, detail)
+        else:
+            self._row(now, "Scheduled", pod, node)
         handlers = self._on_bound
         if handlers:
             event = PodBound(pod, node)
@@ -209,9 +227,9 @@ class ClusterAPI:
 
     def set_running(self, pod: int) -> None:
         """The pod's containers started (log ``Started``)."""
-        now = self.env.now
+        now = self.env._now
         node = ops.set_running(self.state, pod, now)
-        self.log.event(now, "Started", pod, node)
+        self._row(now, "Started", pod, node)
         handlers = self._on_running
         if handlers:
             event = PodRunning(pod, node)
@@ -233,10 +251,10 @@ class ClusterAPI:
             raise ops.InvariantError(f"a pod ends Succeeded or Failed, not phase {phase}")
         if exit_code is not None:
             self.state.exit_codes[pod] = exit_code
-        now = self.env.now
+        now = self.env._now
         node = ops.release(self.state, pod, phase, now)
         kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")
-        self.log.event(now, kind, pod, node)
+        self._row(now, kind, pod, node)
         handlers = self._on_terminated
         if handlers:
             event = PodTerminated(pod, node, phase, kind)

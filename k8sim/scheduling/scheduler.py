@@ -183,8 +183,8 @@ class Scheduler:
         self.observer: Any = None
         bus = api.bus
         bus.subscribe(PodAdded, self._on_pod_added)
-        bus.subscribe(PodBound, lambda e: self.cluster_event(POD_ADD))
-        bus.subscribe(PodTerminated, lambda e: self.cluster_event(POD_DELETE))
+        bus.subscribe(PodBound, self._on_pod_bound)
+        bus.subscribe(PodTerminated, self._on_pod_terminated)
         bus.subscribe(PodDeleted, lambda e: self.queue.delete(e.pod))
         bus.subscribe(NodeAdded, self._on_node_added)
         bus.subscribe(NodeUpdated, lambda e: self.cluster_event(NODE_UPDATE))
@@ -233,6 +233,20 @@ class Scheduler:
         """Something changed that may make waiting pods schedulable."""
         self._moves += 1
         self.queue.move_all(event)
+
+    # The two cluster events of every pod (a PodAdd when it is bound, a PodDelete when
+    # it ends): :meth:`cluster_event` inlined, and the queue asked only when a pod
+    # waits in unschedulablePods (``move_all`` of an empty one moves nothing).
+
+    def _on_pod_bound(self, _event: PodBound) -> None:
+        self._moves += 1
+        if self.queue.unschedulable:
+            self.queue.move_all(POD_ADD)
+
+    def _on_pod_terminated(self, _event: PodTerminated) -> None:
+        self._moves += 1
+        if self.queue.unschedulable:
+            self.queue.move_all(POD_DELETE)
 
     def _on_node_added(self, event: NodeAdded) -> None:
         """NodeAdd, with the QueueingHints of kube-scheduler v1.32+ (on by default)."""
