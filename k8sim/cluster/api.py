@@ -116,6 +116,12 @@ class ClusterAPI:
         self._on_bound = bus.handlers(PodBound)
         self._on_running = bus.handlers(PodRunning)
         self._on_terminated = bus.handlers(PodTerminated)
+        # Their field subscribers (WatchBus.subscribe_fields): when every subscriber of a
+        # type takes fields, the call builds no event object at all.
+        self._added_fields = bus.field_handlers(PodAdded)
+        self._bound_fields = bus.field_handlers(PodBound)
+        self._running_fields = bus.field_handlers(PodRunning)
+        self._terminated_fields = bus.field_handlers(PodTerminated)
         # The per-pod rows (PodCreated, Scheduled, Started, Completed: four a pod) are
         # appended here, column by column, rather than through ``log.event``: the same
         # row, the kind interned at its first row as ``event`` would.
@@ -163,9 +169,14 @@ class ClusterAPI:
         self._row(now, "PodCreated", pod, -1)
         handlers = self._on_added
         if handlers:
-            event = PodAdded(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._added_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodAdded(pod, node)
+                for handler in handlers:
+                    handler(event)
         return pod
 
     def add_admission(self, plugin: Admission) -> None:
@@ -183,9 +194,14 @@ class ClusterAPI:
             self._row(now, "Scheduled", pod, node)
         handlers = self._on_bound
         if handlers:
-            event = PodBound(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._bound_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodBound(pod, node)
+                for handler in handlers:
+                    handler(event)
 
     def assume(self, pod: int, node: int, waiting: bool = False) -> None:
         """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
@@ -205,9 +221,14 @@ class ClusterAPI:
         self.log.event(now, "Scheduled", pod, node, detail)
         handlers = self._on_bound
         if handlers:
-            event = PodBound(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._bound_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodBound(pod, node)
+                for handler in handlers:
+                    handler(event)
 
     def forget_assumed(self, pod: int) -> int:
         """The scheduler gives up a pod it had assumed (:meth:`assume`; rejected at Permit):
@@ -232,9 +253,14 @@ class ClusterAPI:
         self._row(now, "Started", pod, node)
         handlers = self._on_running
         if handlers:
-            event = PodRunning(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._running_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodRunning(pod, node)
+                for handler in handlers:
+                    handler(event)
 
     def container_restarted(self, pod: int, node: int) -> None:
         """The kubelet restarted a container of ``pod`` (it has counted it in
@@ -257,9 +283,14 @@ class ClusterAPI:
         self._row(now, kind, pod, node)
         handlers = self._on_terminated
         if handlers:
-            event = PodTerminated(pod, node, phase, kind)
-            for handler in handlers:
-                handler(event)
+            fields = self._terminated_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node, phase, kind)
+            else:
+                event = PodTerminated(pod, node, phase, kind)
+                for handler in handlers:
+                    handler(event)
         return node
 
     def delete_pod(self, pod: int, grace_s: float = 30.0, reason: str = "Deleted") -> bool:
