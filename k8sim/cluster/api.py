@@ -128,17 +128,10 @@ class ClusterAPI:
         self._rows = self.log.appenders()
         self._kind_codes: dict[str, int] = {}
 
-    def _row(self, time: float, kind: str, pod: int, node: int) -> None:
-        """``log.event(time, kind, pod, node)`` (no detail), for the per-pod rows."""
-        code = self._kind_codes.get(kind)
-        if code is None:
-            code = self._kind_codes[kind] = self.log.kind_code(kind)
-        at, ak, ap, an, ad = self._rows
-        at(time)
-        ak(code)
-        ap(pod)
-        an(node)
-        ad(0)
+    def _code(self, kind: str) -> int:
+        """The log's code of ``kind`` (interned at its first row, as ``log.event`` does)."""
+        code = self._kind_codes[kind] = self.log.kind_code(kind)
+        return code
 
     # -- pods -----------------------------------------------------------------------
 
@@ -153,7 +146,7 @@ class ClusterAPI:
         The admission plugins (:meth:`add_admission`) are asked first: a refusal logs a
         ``FailedCreate`` row (no pod) and raises :class:`AdmissionRefused`. ``existing``:
         the pod was there before the run (initial pods): charged, never refused."""
-        now = self.env.now
+        now = self.env._now
         if self._admission and not existing:
             for plugin in self._admission:
                 why = plugin.check(name, shape, workload, owner_kind, owner)
@@ -166,7 +159,16 @@ class ClusterAPI:
         if self._admission:
             for plugin in self._admission:
                 plugin.charge(pod)
-        self._row(now, "PodCreated", pod, -1)
+        # log.event(now, "PodCreated", pod, -1), inlined: the same row
+        code = self._kind_codes.get("PodCreated")
+        if code is None:
+            code = self._code("PodCreated")
+        at, ak, ap, an, ad = self._rows
+        at(now)
+        ak(code)
+        ap(pod)
+        an(-1)
+        ad(0)
         handlers = self._on_added
         if handlers:
             fields = self._added_fields
@@ -191,7 +193,16 @@ class ClusterAPI:
         if detail:
             self.log.event(now, "Scheduled", pod, node, detail)
         else:
-            self._row(now, "Scheduled", pod, node)
+            # log.event(now, "Scheduled", pod, node), inlined: the same row
+            code = self._kind_codes.get("Scheduled")
+            if code is None:
+                code = self._code("Scheduled")
+            at, ak, ap, an, ad = self._rows
+            at(now)
+            ak(code)
+            ap(pod)
+            an(node)
+            ad(0)
         handlers = self._on_bound
         if handlers:
             fields = self._bound_fields
@@ -250,7 +261,16 @@ class ClusterAPI:
         """The pod's containers started (log ``Started``)."""
         now = self.env._now
         node = ops.set_running(self.state, pod, now)
-        self._row(now, "Started", pod, node)
+        # log.event(now, "Started", pod, node), inlined: the same row
+        code = self._kind_codes.get("Started")
+        if code is None:
+            code = self._code("Started")
+        at, ak, ap, an, ad = self._rows
+        at(now)
+        ak(code)
+        ap(pod)
+        an(node)
+        ad(0)
         handlers = self._on_running
         if handlers:
             fields = self._running_fields
@@ -280,7 +300,16 @@ class ClusterAPI:
         now = self.env._now
         node = ops.release(self.state, pod, phase, now)
         kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")
-        self._row(now, kind, pod, node)
+        # log.event(now, kind, pod, node), inlined: the same row
+        code = self._kind_codes.get(kind)
+        if code is None:
+            code = self._code(kind)
+        at, ak, ap, an, ad = self._rows
+        at(now)
+        ak(code)
+        ap(pod)
+        an(node)
+        ad(0)
         handlers = self._on_terminated
         if handlers:
             fields = self._terminated_fields

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator
-from heapq import heappush
 from dataclasses import dataclass, replace
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
