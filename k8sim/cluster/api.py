@@ -116,6 +116,22 @@ class ClusterAPI:
         self._on_bound = bus.handlers(PodBound)
         self._on_running = bus.handlers(PodRunning)
         self._on_terminated = bus.handlers(PodTerminated)
+        # Their field subscribers (WatchBus.subscribe_fields): when every subscriber of a
+        # type takes fields, the call builds no event object at all.
+        self._added_fields = bus.field_handlers(PodAdded)
+        self._bound_fields = bus.field_handlers(PodBound)
+        self._running_fields = bus.field_handlers(PodRunning)
+        self._terminated_fields = bus.field_handlers(PodTerminated)
+        # The per-pod rows (PodCreated, Scheduled, Started, Completed: four a pod) are
+        # appended here, column by column, rather than through ``log.event``: the same
+        # row, the kind interned at its first row as ``event`` would.
+        self._rows = self.log.appenders()
+        self._kind_codes: dict[str, int] = {}
+
+    def _code(self, kind: str) -> int:
+        """The log's code of ``kind`` (interned at its first row, as ``log.event`` does)."""
+        code = self._kind_codes[kind] = self.log.kind_code(kind)
+        return code
 
     # -- pods -----------------------------------------------------------------------
 
@@ -130,7 +146,7 @@ class ClusterAPI:
         The admission plugins (:meth:`add_admission`) are asked first: a refusal logs a
         ``FailedCreate`` row (no pod) and raises :class:`AdmissionRefused`. ``existing``:
         the pod was there before the run (initial pods): charged, never refused."""
-        now = self.env.now
+        now = self.env._now
         if self._admission and not existing:
             for plugin in self._admission:
                 why = plugin.check(name, shape, workload, owner_kind, owner)
@@ -138,19 +154,31 @@ class ClusterAPI:
                     refused = AdmissionRefused(name, why, plugin.name)
                     self.log.event(now, FAILED_CREATE, -1, -1, f"Error creating: {refused.message}")
                     raise refused
-        pod = self.state.pods.append(
-            name=name, requests=requests, workload=workload, index=index, shape=shape, priority=priority,
-            created=now, duration=duration, start_latency=start_latency, gpu_count=gpu_count,
-            gpu_milli=gpu_milli, owner_kind=owner_kind, owner=owner, nonzero=nonzero,
-        )
-        for plugin in self._admission:
-            plugin.charge(pod)
-        self.log.event(now, "PodCreated", pod, -1)
+        pod = self.state.pods.add(name, requests, workload, index, shape, priority, now, duration, start_latency,
+                                  gpu_count, gpu_milli, owner_kind, owner, nonzero)
+        if self._admission:
+            for plugin in self._admission:
+                plugin.charge(pod)
+        # log.event(now, "PodCreated", pod, -1), inlined: the same row
+        code = self._kind_codes.get("PodCreated")
+        if code is None:
+            code = self._code("PodCreated")
+        at, ak, ap, an, ad = self._rows
+        at(now)
+        ak(code)
+        ap(pod)
+        an(-1)
+        ad(0)
         handlers = self._on_added
         if handlers:
-            event = PodAdded(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._added_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodAdded(pod, node)
+                for handler in handlers:
+                    handler(event)
         return pod
 
     def add_admission(self, plugin: Admission) -> None:
@@ -160,14 +188,31 @@ class ClusterAPI:
 
     def bind(self, pod: int, node: int, detail: str = "") -> None:
         """Bind a Pending pod to ``node`` (log ``Scheduled``)."""
-        now = self.env.now
+        now = self.env._now
         ops.bind(self.state, pod, node, now)
-        self.log.event(now, "Scheduled", pod, node, detail)
+        if detail:
+            self.log.event(now, "Scheduled", pod, node, detail)
+        else:
+            # log.event(now, "Scheduled", pod, node), inlined: the same row
+            code = self._kind_codes.get("Scheduled")
+            if code is None:
+                code = self._code("Scheduled")
+            at, ak, ap, an, ad = self._rows
+            at(now)
+            ak(code)
+            ap(pod)
+            an(node)
+            ad(0)
         handlers = self._on_bound
         if handlers:
-            event = PodBound(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._bound_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodBound(pod, node)
+                for handler in handlers:
+                    handler(event)
 
     def assume(self, pod: int, node: int, waiting: bool = False) -> None:
         """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
@@ -187,9 +232,14 @@ class ClusterAPI:
         self.log.event(now, "Scheduled", pod, node, detail)
         handlers = self._on_bound
         if handlers:
-            event = PodBound(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._bound_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodBound(pod, node)
+                for handler in handlers:
+                    handler(event)
 
     def forget_assumed(self, pod: int) -> int:
         """The scheduler gives up a pod it had assumed (:meth:`assume`; rejected at Permit):
@@ -209,14 +259,28 @@ class ClusterAPI:
 
     def set_running(self, pod: int) -> None:
         """The pod's containers started (log ``Started``)."""
-        now = self.env.now
+        now = self.env._now
         node = ops.set_running(self.state, pod, now)
-        self.log.event(now, "Started", pod, node)
+        # log.event(now, "Started", pod, node), inlined: the same row
+        code = self._kind_codes.get("Started")
+        if code is None:
+            code = self._code("Started")
+        at, ak, ap, an, ad = self._rows
+        at(now)
+        ak(code)
+        ap(pod)
+        an(node)
+        ad(0)
         handlers = self._on_running
         if handlers:
-            event = PodRunning(pod, node)
-            for handler in handlers:
-                handler(event)
+            fields = self._running_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node)
+            else:
+                event = PodRunning(pod, node)
+                for handler in handlers:
+                    handler(event)
 
     def container_restarted(self, pod: int, node: int) -> None:
         """The kubelet restarted a container of ``pod`` (it has counted it in
@@ -233,15 +297,29 @@ class ClusterAPI:
             raise ops.InvariantError(f"a pod ends Succeeded or Failed, not phase {phase}")
         if exit_code is not None:
             self.state.exit_codes[pod] = exit_code
-        now = self.env.now
+        now = self.env._now
         node = ops.release(self.state, pod, phase, now)
         kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")
-        self.log.event(now, kind, pod, node)
+        # log.event(now, kind, pod, node), inlined: the same row
+        code = self._kind_codes.get(kind)
+        if code is None:
+            code = self._code(kind)
+        at, ak, ap, an, ad = self._rows
+        at(now)
+        ak(code)
+        ap(pod)
+        an(node)
+        ad(0)
         handlers = self._on_terminated
         if handlers:
-            event = PodTerminated(pod, node, phase, kind)
-            for handler in handlers:
-                handler(event)
+            fields = self._terminated_fields
+            if len(fields) == len(handlers):
+                for field_handler in fields:
+                    field_handler(pod, node, phase, kind)
+            else:
+                event = PodTerminated(pod, node, phase, kind)
+                for handler in handlers:
+                    handler(event)
         return node
 
     def delete_pod(self, pod: int, grace_s: float = 30.0, reason: str = "Deleted") -> bool:

@@ -16,7 +16,7 @@ interned (a code per distinct string; most rows have no detail, code 0).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 import numpy as np
@@ -126,6 +126,23 @@ class EventLog:
         self._pod.append(pod)
         self._node.append(node)
         self._detail.append(d)
+
+    def kind_code(self, kind: str) -> int:
+        """The code of ``kind``, interned now if it is new (as :meth:`event` does at the
+        kind's first row). For a caller that appends rows itself (:meth:`appenders`)."""
+        code = self._kind_code.get(kind)
+        if code is None:
+            code = self._kind_code[kind] = len(self._kinds)
+            self._kinds.append(kind)
+        return code
+
+    def appenders(self) -> tuple[Callable[[float], None], Callable[[int], None], Callable[[int], None],
+                                 Callable[[int], None], Callable[[int], None]]:
+        """The ``append`` methods of the time, kind, pod, node and detail columns: a row
+        is one call of each, in this order, with a code from :meth:`kind_code` and
+        detail code 0 (no detail), exactly what :meth:`event` appends. For the Cluster
+        API's per-pod rows (four a pod), which skip :meth:`event`'s call and lookups."""
+        return (self._time.append, self._kind.append, self._pod.append, self._node.append, self._detail.append)
 
     def __len__(self) -> int:
         return len(self._time)

@@ -18,6 +18,9 @@ from k8sim.cluster.nodes import NodeTable, ResourceIndex, TaintSpec
 from k8sim.cluster.pods import BOUND, FAILED, PENDING, RUNNING, UNSCHEDULABLE, PodTable
 from k8sim.constants import GPU_MILLI, GPU_MODEL_LABEL
 
+_add = np.add
+_subtract = np.subtract
+
 
 class NodeJournal:
     """An append-only record of the node columns whose row changed, for caches that
@@ -468,21 +471,30 @@ def mark_terminating(state: ClusterState, pod: int) -> bool:
 
 
 def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
-    """Bind a Pending pod to a node: the node's requests grow by the pod's."""
+    """Bind a Pending pod to a node: the node's requests grow by the pod's.
+
+    On every bound pod's path, so each column update is one ufunc into the node's
+    column (``np.add(col, req, out=col)``: an augmented assignment of a slice is a
+    read, an add and a write back) and the bookkeeping of rare cases (GPUs, a
+    nominated pod) is skipped when the run has none."""
     pods, nodes = state.pods, state.nodes
     if pods.phase[pod] != PENDING:
         raise InvariantError(f"bind of pod {pods.names[pod]} in phase {pods.phase[pod]}")
-    if pods.gpu_count[pod]:
+    if pods.has_gpu_columns and pods.gpu_count[pod]:
         _take_gpus(state, pod, node)
     req = pods.requests[pod]
-    nodes.requested[:, node] += req
-    nodes.free[:, node] -= req
-    nodes.nonzero_requested[:, node] += pods.nonzero[pod]
+    col = nodes.requested[:, node]
+    _add(col, req, out=col)
+    col = nodes.free[:, node]
+    _subtract(col, req, out=col)
+    col = nodes.nonzero_requested[:, node]
+    _add(col, pods.nonzero[pod], out=col)
     state.group_counts[state.shape_group[pods.shape[pod]], node] += 1
     pods.node[pod] = node
     pods.phase[pod] = BOUND
     pods.scheduled[pod] = now
-    state.nominated.pop(pod, None)
+    if state.nominated:
+        state.nominated.pop(pod, None)
     state.generation += 1
     state.usage_journal.append(node)
 
@@ -546,7 +558,8 @@ def drop(state: ClusterState, pod: int, now: float, reason: int = UNSCHEDULABLE)
 
 
 def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
-    """A bound pod ends (``phase`` Succeeded or Failed): free its node's resources.
+    """A bound pod ends (``phase`` Succeeded or Failed): free its node's resources
+    (one ufunc per column, as :func:`bind`).
 
     Returns the node it was bound to.
     """
@@ -555,18 +568,22 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     was = pods.phase[pod]
     if node < 0 or (was != BOUND and was != RUNNING):
         raise InvariantError(f"release of pod {pods.names[pod]} that is not bound")
-    if pods.gpu_count[pod]:
+    if pods.has_gpu_columns and pods.gpu_count[pod]:
         milli = int(pods.gpu_milli[pod])
         for d in _devices(int(pods.gpu_devices[pod])):
             nodes.gpu_free[node, d] += milli
     req = pods.requests[pod]
-    nodes.requested[:, node] -= req
-    nodes.free[:, node] += req
-    nodes.nonzero_requested[:, node] -= pods.nonzero[pod]
+    col = nodes.requested[:, node]
+    _subtract(col, req, out=col)
+    col = nodes.free[:, node]
+    _add(col, req, out=col)
+    col = nodes.nonzero_requested[:, node]
+    _subtract(col, pods.nonzero[pod], out=col)
     state.group_counts[state.shape_group[pods.shape[pod]], node] -= 1
     pods.phase[pod] = phase
     pods.finished[pod] = now
-    state.terminating.discard(pod)
+    if state.terminating:
+        state.terminating.discard(pod)
     state.generation += 1
     state.usage_journal.append(node)
     return node

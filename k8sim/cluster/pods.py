@@ -209,6 +209,14 @@ class PodTable:
         each, none by default; owned by ``owner`` of ``owner_kind``, none by default).
         ``nonzero``: its cpu/memory for the nodes' ``nonzero_requested`` (the shape's
         ``nonzero_bound``); None = a single container whose 0 requests are absent ones."""
+        return self.add(name, requests, workload, index, shape, priority, created, duration, start_latency,
+                        gpu_count, gpu_milli, owner_kind, owner, nonzero)
+
+    def add(self, name: str, requests: np.ndarray, workload: int, index: int, shape: int, priority: int,
+            created: float, duration: float, start_latency: float, gpu_count: int, gpu_milli: int,
+            owner_kind: int, owner: int, nonzero: np.ndarray | None) -> int:
+        """:meth:`append` with every argument given by position (the Cluster API's call
+        on every pod's creation)."""
         if self.n == self._cap:
             self._grow()
         p = self.n

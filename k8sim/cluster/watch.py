@@ -167,6 +167,7 @@ class WatchBus:
 
     def __init__(self) -> None:
         self._handlers: dict[type, list[Handler]] = {t: [] for t in EVENT_TYPES}
+        self._fields: dict[type, list[Callable[..., None]]] = {t: [] for t in EVENT_TYPES}
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
         """Call ``handler(event)`` for every published event of ``event_type``, after
@@ -174,6 +175,23 @@ class WatchBus:
         if event_type not in self._handlers:
             raise TypeError(f"{event_type!r} is not a watch event type (see EVENT_TYPES)")
         self._handlers[event_type].append(handler)
+
+    def subscribe_fields(self, event_type: type, handler: Callable[..., None]) -> None:
+        """Call ``handler(*fields)`` (the event's fields by position, e.g. ``(pod,
+        node)`` of a :class:`PodBound`) for every published event of ``event_type``,
+        after the handlers that subscribed before, like :meth:`subscribe`. A hot
+        publisher whose subscribers all take fields builds no event object
+        (:meth:`field_handlers`); :meth:`publish` calls such a handler with the
+        event's fields."""
+        if event_type not in self._handlers:
+            raise TypeError(f"{event_type!r} is not a watch event type (see EVENT_TYPES)")
+        names = event_type.__slots__  # type: ignore[attr-defined]  # every event type is slotted
+
+        def adapter(event: Any) -> None:
+            handler(*[getattr(event, n) for n in names])
+
+        self._handlers[event_type].append(adapter)
+        self._fields[event_type].append(handler)
 
     def publish(self, event: Any) -> None:
         """Deliver ``event`` to its subscribers, now."""
@@ -186,6 +204,13 @@ class WatchBus:
         it before building an event, so an event nobody watches costs no object:
         ``if hs: ev = PodRunning(...); for h in hs: h(ev)``, as :meth:`publish` does."""
         return self._handlers[event_type]
+
+    def field_handlers(self, event_type: type) -> list[Callable[..., None]]:
+        """The live list of ``event_type``'s :meth:`subscribe_fields` handlers (read
+        only). When it is as long as :meth:`handlers`, every subscriber takes fields,
+        in the same order, and a publisher may call them without building the event:
+        ``if len(fs) == len(hs): for f in fs: f(pod, node)``."""
+        return self._fields[event_type]
 
     def subscribers(self, event_type: type) -> int:
         """How many handlers watch ``event_type``."""

@@ -245,7 +245,7 @@ class Kubelet:
         #: Pulls under way: pod -> (started, restart?, column value before it).
         self._open: dict[int, tuple[float, bool, float]] = {}
         bus = api.bus
-        bus.subscribe(PodBound, lambda e: self.start_pod(e.pod))
+        bus.subscribe_fields(PodBound, self.start_pod)
         bus.subscribe(PodDeleting, self._on_deleting)
         bus.subscribe(NodeAdded, self._on_node_added)
         bus.subscribe(NodeRemoved, self._on_node_removed)
@@ -338,9 +338,10 @@ class Kubelet:
 
     # -- watch handlers -----------------------------------------------------------------
 
-    def start_pod(self, pod: int) -> None:
+    def start_pod(self, pod: int, _node: int = -1) -> None:
         """Begin the lifecycle of a freshly bound pod (with its object's runtime model if
-        it has one, else its workload's)."""
+        it has one, else its workload's). Subscribed to PodBound's fields (``pod``,
+        ``node``: the pod's node is read from the table)."""
         rt = None
         if self._specs is not None:
             w = int(self.state.pods.workload[pod])

@@ -139,7 +139,7 @@ class SchedulingQueue:
 
     def add(self, pod: int) -> None:
         """A new pod: straight to activeQ."""
-        self.timestamp[pod] = self.env.now
+        self.timestamp[pod] = self.env._now
         self._push_active(pod)
         self._wake()
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from k8sim.cluster.watch import (
     PodTerminated,
 )
 from k8sim.component import Contribution
+from k8sim.runtime.timers import NORMAL, URGENT, Timer
 from k8sim.scheduling.cost import PRESETS, CostModel
 from k8sim.scheduling.permit import REJECT, WAIT, WaitingPod
 from k8sim.scheduling.queue import NODE_ADD, NODE_UPDATE, POD_ADD, POD_DELETE, PVC_UPDATE, SchedulingQueue
@@ -85,6 +87,10 @@ class _FirstEvent(simpy.Event):
         self.env.schedule(self, priority=-1)  # type: ignore[arg-type]  # below URGENT (0) on purpose
 
 
+#: ``Scheduler._resume`` while the timer loop waits for a decision.
+_RESUME_DRAIN: Any = object()
+
+
 class Scheduler:
     """The scheduler component: one queue, one loop, the profiles by ``schedulerName``.
 
@@ -100,6 +106,11 @@ class Scheduler:
     """
 
     name = "scheduler"
+    #: Without a cost model or cycle latency (cycles take no virtual time), the loop is a
+    #: timer on SimPy's queue rather than a generator process (:meth:`_drain`), with its
+    #: events in the same places; False: always the process, the reference the timer
+    #: reproduces event for event.
+    loop_timer = True
 
     def __init__(
         self,
@@ -152,6 +163,10 @@ class Scheduler:
             max_in_unschedulable_s=settings.pod_max_in_unschedulable_s if settings else 300.0,
         )
         self._idle: simpy.Event | None = None
+        #: The loop as a timer (:meth:`start`; None: the process ``_loop``) and whether
+        #: it sleeps until :meth:`_wake` (activeQ and backoffQ were empty).
+        self._timer: Timer | None = None
+        self._sleeping = False
         #: shape -> (generation, rejecting filters, FailedScheduling message or None)
         self._failed_at: dict[int, tuple[int, frozenset[str], str | None]] = {}
         self._moves = 0  # cluster events seen (for moveRequestCycle)
@@ -182,9 +197,9 @@ class Scheduler:
         #: profile has a policy): ``observe(pod, info, mask, now, pending)``.
         self.observer: Any = None
         bus = api.bus
-        bus.subscribe(PodAdded, self._on_pod_added)
-        bus.subscribe(PodBound, lambda e: self.cluster_event(POD_ADD))
-        bus.subscribe(PodTerminated, lambda e: self.cluster_event(POD_DELETE))
+        bus.subscribe_fields(PodAdded, self._pod_added)
+        bus.subscribe_fields(PodBound, self._pod_bound)
+        bus.subscribe_fields(PodTerminated, self._pod_terminated)
         bus.subscribe(PodDeleted, lambda e: self.queue.delete(e.pod))
         bus.subscribe(NodeAdded, self._on_node_added)
         bus.subscribe(NodeUpdated, lambda e: self.cluster_event(NODE_UPDATE))
@@ -216,14 +231,21 @@ class Scheduler:
         bus.subscribe(PodTerminated, self._on_waiting_terminated)
 
     def start(self) -> None:
-        """Start the scheduling loop."""
-        self.process = self.env.process(self._loop())
+        """Start the scheduling loop: a process, or (cycles that take no virtual time)
+        a timer, started where the process's ``Initialize`` event would be."""
+        if self.loop_timer and self.cost is None and self.cycle_latency_s <= 0:
+            timer = self._timer = Timer()
+            self._drain_cb = (self._drain,)
+            timer.schedule(self.env, self._drain_cb, 0, URGENT)
+        else:
+            self.process = self.env.process(self._loop())
 
     # -- inputs ---------------------------------------------------------------------
 
-    def _on_pod_added(self, event: PodAdded) -> None:
-        if event.node < 0:
-            self.submit(event.pod)
+    def _pod_added(self, pod: int, node: int) -> None:
+        """PodAdded (its fields): a pod without a preassigned node enters activeQ."""
+        if node < 0:
+            self.queue.add(pod)  # submit(pod)
 
     def submit(self, pod: int) -> None:
         """A new Pending pod enters activeQ."""
@@ -233,6 +255,20 @@ class Scheduler:
         """Something changed that may make waiting pods schedulable."""
         self._moves += 1
         self.queue.move_all(event)
+
+    # The two cluster events of every pod (a PodAdd when it is bound, a PodDelete when
+    # it ends): :meth:`cluster_event` inlined, and the queue asked only when a pod
+    # waits in unschedulablePods (``move_all`` of an empty one moves nothing).
+
+    def _pod_bound(self, _pod: int, _node: int) -> None:
+        self._moves += 1
+        if self.queue.unschedulable:
+            self.queue.move_all(POD_ADD)
+
+    def _pod_terminated(self, _pod: int, _node: int, _phase: int, _reason: str) -> None:
+        self._moves += 1
+        if self.queue.unschedulable:
+            self.queue.move_all(POD_DELETE)
 
     def _on_node_added(self, event: NodeAdded) -> None:
         """NodeAdd, with the QueueingHints of kube-scheduler v1.32+ (on by default)."""
@@ -290,7 +326,14 @@ class Scheduler:
         return hint
 
     def _wake(self) -> None:
-        if self._idle is not None and not self._idle.triggered:
+        if self._sleeping:
+            # The timer loop: the entry the idle event's succeed() would schedule
+            # (Environment.schedule inlined: now, NORMAL, the next insertion number).
+            self._sleeping = False
+            timer, env = self._timer, self.env
+            timer.callbacks = self._drain_cb  # type: ignore[union-attr]
+            heappush(env._queue, (env._now, NORMAL, next(env._eid), timer))  # type: ignore[misc]
+        elif self._idle is not None and not self._idle.triggered:
             self._idle.succeed()
 
     # -- the loop -------------------------------------------------------------------
@@ -320,6 +363,23 @@ class Scheduler:
             elif self.schedule_one(pod) == PENDING_DECISION:
                 yield self._wait_decision()
 
+    def _drain(self, _timer: Timer) -> None:
+        """The loop of :meth:`_loop` without a cost model or cycle latency, run by a
+        timer: schedule the queue's pods until it is empty (then sleep until
+        :meth:`_wake` puts the timer back where the process's idle event would be) or a
+        cycle waits for :meth:`decide` (which puts it back ahead of every other event
+        of its instant, where the process's resume event would be). No generator, no
+        event object and no process resume per wake-up."""
+        queue = self.queue
+        while True:
+            pod = queue.pop()
+            if pod is None:
+                self._sleeping = True
+                return
+            if self.schedule_one(pod) == PENDING_DECISION:
+                self._resume = _RESUME_DRAIN
+                return
+
     def _wait_decision(self) -> simpy.Event:
         self._resume = _FirstEvent(self.env)
         return self._resume
@@ -341,7 +401,12 @@ class Scheduler:
         self._commit(pending.pod, decision if node == decision.node else replace(decision, node=node),
                      profile, info, pending.time)
         resume, self._resume = self._resume, None
-        resume.succeed_first()
+        if resume is _RESUME_DRAIN:  # the timer loop: on at once, as succeed_first()
+            timer, env = self._timer, self.env
+            timer.callbacks = self._drain_cb  # type: ignore[union-attr]
+            heappush(env._queue, (env._now, -1, next(env._eid), timer))  # type: ignore[misc]
+        else:
+            resume.succeed_first()
 
     def _ask_policy(self, profile: Profile, pod: int, info: PodInfo, decision: Decision) -> Decision:
         """The profile's policy chooses among the nodes that pass the filters."""

@@ -182,3 +182,50 @@ def test_the_run_loop_processes_events_as_peek_and_step_do():
     env.process(crash(env))
     with pytest.raises(ValueError, match="boom"):
         run_before(env, 10.0)
+
+
+def test_the_run_loop_sets_older_objects_aside_from_the_collector_while_it_runs():
+    """Objects older than the loop are frozen (``gc.freeze``) while it runs, so the
+    run's collections do not walk them; the collector is as it was afterwards (also when
+    the run crashes), and a loop run with the collector off or already frozen leaves
+    the freezing alone."""
+    import gc
+
+    import simpy
+
+    from k8sim.runtime.timers import run_before
+
+    def loop(crash: bool = False) -> int:
+        env = simpy.Environment()
+        seen = []
+
+        def look(_e):
+            seen.append(gc.get_freeze_count())
+            if crash:
+                raise RuntimeError("boom")
+
+        env.timeout(1).callbacks.append(look)
+        if crash:
+            with pytest.raises(RuntimeError, match="boom"):
+                run_before(env, 10.0)
+        else:
+            run_before(env, 10.0)
+        return seen[0]
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert loop() > 1000  # the interpreter's and the test's objects at least
+    assert gc.get_freeze_count() == 0
+    assert loop(crash=True) > 1000
+    assert gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        assert loop() == 0
+    finally:
+        gc.enable()
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        assert loop() == before  # not unfrozen by the loop's end
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
