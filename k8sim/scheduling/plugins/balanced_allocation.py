@@ -44,6 +44,7 @@ from pydantic import Field, field_validator, model_validator
 from k8sim.cluster.nodes import CORE_RESOURCES
 from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, RowCode, ScorePlugin
+from k8sim.scheduling.plugins.shared import CandidateColumns
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -108,6 +109,9 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
         return out
 
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
+        if self._cpu_mem:
+            # pod_requests' answer for (cpu, memory), rows 0 and 1 of every resource index.
+            return bool(pod.requests[0] or pod.requests[1])  # Skip best-effort pods
         return any(self.pod_requests(state, pod))  # Skip best-effort pods
 
     def score_code(self, state: ClusterState, pod: PodInfo) -> RowCode | None:
@@ -132,16 +136,30 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
                                 "q_cpu": int(pod.requests[0]), "q_mem": int(pod.requests[1])})
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        return self.score_with(state, pod, candidates, CandidateColumns(state.nodes, candidates))
+
+    def score_with(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray,
+                   columns: CandidateColumns) -> np.ndarray:
+        if self._cpu_mem and columns.positive():
+            # Same float64 steps as the general path below, for two resources that every
+            # candidate has: std = |f_cpu - f_mem| / 2, then (1 - std) * 100 truncated;
+            # each step in place on the fresh arrays (the same IEEE operations in the same
+            # order: the same doubles).
+            requested = columns.nodes.requested[0:2].take(candidates, axis=1)
+            requested += pod.requests[0:2, None]
+            frac = requested / columns.alloc()
+            np.minimum(frac, 1.0, out=frac)
+            std = frac[0] - frac[1]
+            std /= 2
+            np.abs(std, out=std)
+            np.subtract(1.0, std, out=std)
+            std *= float(MAX_NODE_SCORE)
+            return std.astype(np.int64)
+        return self._general_score(state, pod, candidates)
+
+    def _general_score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        """Any resources, one at a time (upstream's loop over the configured resources)."""
         nodes = state.nodes
-        if self._cpu_mem:
-            alloc = nodes.alloc[0:2].take(candidates, axis=1)
-            if alloc.min() > 0:
-                # Same float64 steps as the general path below, for two resources that
-                # every candidate has: std = |f_cpu - f_mem| / 2.
-                requested = nodes.requested[0:2].take(candidates, axis=1) + pod.requests[0:2, None]
-                frac = np.minimum(requested / alloc, 1.0)
-                std = np.abs((frac[0] - frac[1]) / 2)
-                return ((1.0 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
         k = candidates.size
         count = np.zeros(k, dtype=np.int64)
         total = np.zeros(k, dtype=np.float64)
