@@ -424,7 +424,8 @@ class Profile:
                 if shortcuts and plugin.uniform_score(state, pod):
                     continue  # the same term on every candidate: see the docstring
                 s = plugin.normalize(pod, plugin.score_with(state, pod, candidates, columns))
-                check_score_range(s, plugin.name)
+                if not plugin.scores_bounded:
+                    check_score_range(s, plugin.name)
                 if sum_ is None and s.dtype == _INT64:
                     sum_ = s * weight  # a new array (s may be a plugin's own)
                 else:

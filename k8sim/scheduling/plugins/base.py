@@ -309,6 +309,14 @@ class ScorePlugin(Plugin):
     scores any non-empty feasible set.
     """
 
+    #: True when ``normalize(score(...))`` lies in ``[0, MAX_NODE_SCORE]`` by construction
+    #: whenever the node table's invariants hold (``0 <= requested`` and
+    #: ``nonzero_requested``, requests ``>= 0``; ``ops.check_invariants``): the framework
+    #: then leaves out its range check of the plugin's scores on cycles without an
+    #: incremental entry. The plugin's docstring must prove it; False (the default) is
+    #: always safe.
+    scores_bounded: ClassVar[bool] = False
+
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         """PreScore: return False to skip this plugin for this pod (upstream ``Skip``)."""
         return True
