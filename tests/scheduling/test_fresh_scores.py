@@ -20,10 +20,12 @@ from builders import make_pod, make_state, node, randomise_usage
 from k8sim import validate_scenario
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
+from k8sim.config.k8s_types import Affinity
 from k8sim.config.pods import Toleration
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.balanced_allocation import NodeResourcesBalancedAllocation
 from k8sim.scheduling.plugins.base import ScorePlugin
+from k8sim.scheduling.plugins.node_affinity import NodeAffinity, NodeAffinityArgs
 from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
 from k8sim.scheduling.plugins.shared import CandidateColumns
 from k8sim.scheduling.plugins.taint_toleration import TaintToleration
@@ -172,6 +174,42 @@ def test_uniform_taint_term_switches_off_once_one_node_has_a_prefer_no_schedule_
         ops.set_taints(state, n, [SPOT])
     assert taint.uniform_score(state, plain)
     assert (totals(True) - totals(False)).tolist() == [0] * state.nodes.n
+
+
+def test_uniform_node_affinity_term_switches_off_once_one_node_matches_a_preferred_term():
+    state = make_state([node(f"n{i}", labels={"zone": "a"}, cpu="4", memory="16Gi") for i in range(8)])
+    affinity = Affinity.model_validate({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 7, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]}}]}})
+    pod = make_pod(state, {"cpu": "1"}, affinity=affinity)
+    twin = make_pod(state, {"cpu": "2"}, affinity=affinity)  # another shape of the same template
+    plugin = NodeAffinity()
+    fit = NodeResourcesFit()
+    profile = Profile("p", [fit], [(plugin, 2), (fit, 1)], np.random.default_rng(0))
+    candidates = np.arange(state.nodes.n)
+
+    def totals(record: bool) -> np.ndarray:
+        profile.record = record
+        return profile.weighted_scores(state, pod, candidates)[0]
+
+    assert plugin.pre_score(state, pod)
+    assert plugin.uniform_score(state, pod) and plugin.uniform_score(state, twin)  # no node in zone b: all 0
+    assert (totals(True) - totals(False)).tolist() == [0] * 8
+    labels = state.nodes.node_labels(5)
+    labels["zone"] = "b"
+    ops.set_labels(state, 5, labels)  # one node matches: weight 7 there, 0 elsewhere
+    assert not plugin.uniform_score(state, pod) and not plugin.uniform_score(state, twin)
+    # NodeAffinity's part: 2 * (7 * 100 // 7) = 200 on node 5, 0 elsewhere, in both totals.
+    fit_only = fit.score(state, pod, candidates)
+    assert (totals(False) - fit_only).tolist() == [200 if n == 5 else 0 for n in range(8)]
+    assert totals(True).tolist() == totals(False).tolist()
+    # addedAffinity (the profile's own preferred terms) matching one node: not uniform.
+    added = NodeAffinity(NodeAffinityArgs.model_validate({"addedAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 3, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]}}]}}))
+    plain = make_pod(state, {"cpu": "1"})
+    assert added.pre_score(state, plain) and not added.uniform_score(state, plain)
+    ops.set_labels(state, 5, {**labels, "zone": "a"})
+    assert added.uniform_score(state, plain) and plugin.uniform_score(state, pod)
 
 
 def test_uniform_term_kept_when_shortcuts_are_off():
