@@ -13,6 +13,9 @@ them alive, so an identity is never reused while its entry lives) under the node
 table (held weakly) and its ``version`` and size: an entry is valid exactly while the
 node table's labels, taints and node set are unchanged, as the plugins' per-shape
 caches are (:class:`~k8sim.scheduling.plugins.base.Plugin`).
+
+:class:`CandidateColumns` is the per-cycle counterpart: node columns over one cycle's
+candidates, gathered once for every score plugin of the profile that reads them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 ENTRIES_KEPT = 256
 #: Node tables kept (the live cluster's, and copies such as the autoscaler's what-if).
 TABLES_KEPT = 4
+_MIN_REDUCE = np.minimum.reduce
 
 
 class FieldCache:
@@ -93,5 +97,6 @@ class CandidateColumns:
         positive = self._positive
         if positive is None:
             alloc = self.alloc()
-            positive = self._positive = bool(alloc.size == 0 or alloc.min() > 0)
+            # The ufunc's reduce itself (ndarray.min adds a Python wrapper).
+            positive = self._positive = bool(alloc.size == 0 or _MIN_REDUCE(alloc, None) > 0)
         return positive
