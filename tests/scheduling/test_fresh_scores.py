@@ -156,7 +156,10 @@ def test_uniform_taint_term_switches_off_once_one_node_has_a_prefer_no_schedule_
         profile.record = record
         return profile.weighted_scores(state, plain, candidates)[0]
 
-    # No taint anywhere: every node scores 100 (reverse-normalised 0 counts), weight 3.
+    # Upstream tainttoleration/taint_toleration.go: Score is the node's count of
+    # intolerable PreferNoSchedule taints (countIntolerableTaintsPreferNoSchedule),
+    # NormalizeScore is helper.DefaultNormalizeScore(MaxNodeScore, reverse=true, ...):
+    # all counts 0 -> every node 100. No taint anywhere: 100 everywhere, weight 3.
     # The unrecorded totals leave that out: the recorded ones are 300 higher everywhere.
     assert (totals(True) - totals(False)).tolist() == [300] * state.nodes.n
     ops.set_taints(state, 4, [SPOT])  # one node: counts 1 there, 0 elsewhere
