@@ -29,7 +29,10 @@ host ports), runs the plugin's Filter / PreScore / Score / NormalizeScore in the
   other nodes; this catches many wrong declarations, not every one); and where it
   offers one-node functions (``filter_one``, ``score_one``, ``filter_row``,
   ``score_row``), they give exactly
-  ``filter`` / ``score`` at every node checked.
+  ``filter`` / ``score`` at every node checked;
+- ``score_with``, where the plugin overrides it (given the cycle's shared candidate
+  columns), equals ``score``; where ``uniform_score`` says so, the normalized scores
+  are one value.
 
 Between pods the checker binds each pod to a node drawn from its own generator, so
 later calls see a changed cluster. Exceptions raised by the plugin are re-raised as
@@ -59,6 +62,7 @@ from k8sim.scheduling.plugins.base import (
     Plugin,
     ScorePlugin,
 )
+from k8sim.scheduling.plugins.shared import CandidateColumns
 from k8sim.scheduling.podinfo import PodInfo
 
 __all__ = ["PluginCheckError", "check_plugin"]
@@ -213,6 +217,17 @@ def _score(p: ScorePlugin, name: str, where: str, state: ClusterState, pod: PodI
             f"plugin {name}: normalized scores must lie in [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}], got "
             f"[{norm.min()}, {norm.max()}] ({where}); scale them in normalize() "
             "(e.g. base.default_normalize)"
+        )
+    if type(p).score_with is not ScorePlugin.score_with:  # the default is score() itself
+        columns = CandidateColumns(state.nodes, given)
+        shared = _call(p, name, "score_with", where, state, pod, state, pod, given, columns)
+        if not np.array_equal(np.asarray(shared), scores):
+            raise PluginCheckError(f"plugin {name}: score_with() differs from score() ({where}); it must give "
+                                   "exactly score()'s values, reading the shared candidate columns")
+    if _call(p, name, "uniform_score", where, state, pod, state, pod) and norm.size and norm.min() != norm.max():
+        raise PluginCheckError(
+            f"plugin {name}: uniform_score() is True but the normalized scores differ between nodes "
+            f"([{norm.min()}, {norm.max()}], {where}); it may hold only when they are one value on every node"
         )
     return out + [(f"score() for {where}", scores), (f"normalize() for {where}", norm)]
 

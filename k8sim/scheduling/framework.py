@@ -36,6 +36,7 @@ from k8sim.constants import GPU_MILLI
 from k8sim.scheduling.incremental import Entry, ShapeCaches
 from k8sim.scheduling.permit import PermitPlugin
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
+from k8sim.scheduling.plugins.shared import CandidateColumns
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 #: check_score_range reads int64 scores as uint64.
 _INT64, _UINT64 = np.dtype(np.int64), np.dtype(np.uint64)
+_MAX_REDUCE = np.maximum.reduce
 #: Upstream ``minFeasibleNodesToFind``.
 MIN_FEASIBLE_NODES_TO_FIND = 100
 #: Upstream ``minFeasibleNodesPercentageToFind``.
@@ -388,18 +390,53 @@ class Profile:
             return Decision(-1, 0, rejectors=self.rejectors(state, pod))
         return Decision(first, int(mask.sum()))
 
+    #: The shortcuts of unrecorded cycles without an entry (a plugin whose
+    #: ``uniform_score`` holds is left out of the totals); False scores every plugin.
+    score_shortcuts = True
+
     def weighted_scores(
         self, state: ClusterState, pod: PodInfo, candidates: np.ndarray, shared: bool = False
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The weighted totals of the candidates, and the normalised scores per plugin
         when recorded. ``shared``: the totals may be a view of a cache (to be read
-        before the next cycle, never written), as the cycle itself reads them."""
+        before the next cycle, never written), as the cycle itself reads them.
+
+        An unrecorded cycle's totals may leave out a term that is the same on every
+        candidate (an entry's uniform scores, a plugin's ``uniform_score``): they then
+        differ from the full sums by one constant, which changes neither the best total
+        nor the ties."""
         per_plugin: dict[str, np.ndarray] = {}
         view = False  # total is a view of the entry's fused totals (not to be written)
         raw = None
         entry = self._entry
         if entry is not None and self.incremental and pod is self._entry_pod and self.caches.current(entry, state):
             raw = self.caches.raw_scores(entry, state, pod)
+        if raw is None:
+            # No entry (a shape's first cycle, or caches off): every plugin over the
+            # candidates, the node columns they share gathered once (CandidateColumns).
+            record = self.record
+            shortcuts = self.score_shortcuts and not record
+            columns = CandidateColumns(state.nodes, candidates)
+            sum_: np.ndarray | None = None
+            for plugin, weight in self.scores:
+                if not plugin.pre_score(state, pod):
+                    continue
+                if shortcuts and plugin.uniform_score(state, pod):
+                    continue  # the same term on every candidate: see the docstring
+                s = plugin.normalize(pod, plugin.score_with(state, pod, candidates, columns))
+                if not plugin.scores_bounded:
+                    check_score_range(s, plugin.name)
+                if sum_ is None and s.dtype == _INT64:
+                    sum_ = s * weight  # a new array (s may be a plugin's own)
+                else:
+                    if sum_ is None:
+                        sum_ = np.zeros(candidates.size, dtype=np.int64)
+                    sum_ += s if weight == 1 else s * weight
+                if record:
+                    per_plugin[plugin.name] = s
+            if sum_ is None:
+                sum_ = np.zeros(candidates.size, dtype=np.int64)
+            return sum_, per_plugin
         # The entry's shortcuts leave out per-plugin scores: not when recording them.
         fast = raw is not None and not self.record
         if fast and entry is not None and entry.fused:
@@ -660,8 +697,9 @@ def check_score_range(scores: np.ndarray, plugin: str) -> None:
     if not scores.size:
         return
     if scores.dtype == _INT64:
-        # Read as unsigned, a negative int64 is above 2**63: one reduction for both bounds.
-        if scores.view(_UINT64).max() <= MAX_NODE_SCORE:
+        # Read as unsigned, a negative int64 is above 2**63: one reduction for both bounds
+        # (the ufunc's reduce itself, without ndarray.max's Python wrapper).
+        if _MAX_REDUCE(scores.view(_UINT64), None) <= MAX_NODE_SCORE:
             return
     elif not (scores.min() < 0 or scores.max() > MAX_NODE_SCORE):
         return

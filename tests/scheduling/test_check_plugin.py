@@ -192,6 +192,26 @@ class NotAPlugin:
     name = "NotAPlugin"
 
 
+class FalselyUniform(ScorePlugin):
+    name = "FalselyUniform"
+
+    def score(self, state, pod, candidates):
+        return (candidates % 2 * 50).astype(np.int64)
+
+    def uniform_score(self, state, pod):
+        return True  # wrong: odd nodes score 50, even ones 0
+
+
+class SharedColumnsDiffer(ScorePlugin):
+    name = "SharedColumnsDiffer"
+
+    def score(self, state, pod, candidates):
+        return np.zeros(candidates.size, dtype=np.int64)
+
+    def score_with(self, state, pod, candidates, columns):
+        return columns.alloc()[0] % 7  # not what score() gives
+
+
 BROKEN = [
     (FloatScore, r"score\(\) must return integer scores \(int64\), got dtype float64"),
     (BoolScore, r"score\(\) must return integer scores \(int64\), got dtype bool"),
@@ -214,6 +234,8 @@ BROKEN = [
     (Raises, r"score\(\) raised KeyError: 'no-such-label' \(cluster 0 \(3 nodes\), pod \d+\)"),
     (NoName, r"NoName has no name"),
     (NotAPlugin, r"not a FilterPlugin or ScorePlugin"),
+    (FalselyUniform, r"uniform_score\(\) is True but the normalized scores differ between nodes"),
+    (SharedColumnsDiffer, r"score_with\(\) differs from score\(\)"),
 ]
 
 

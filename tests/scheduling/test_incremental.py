@@ -419,11 +419,10 @@ def test_per_shape_caches_are_bounded_with_one_shape_per_pod(tmp_path):
     _bench("bench_replay").distinct_trace(trace, 300)
     doc = {"name": "distinct", "sample_interval_s": 600,
            "cluster": {"node_pools": [{"name": "a", "count": 20, "allocatable": {"cpu": "32", "memory": "128Gi"}}]},
-           # A preferred node affinity: NodeAffinity keeps each shape's weights per
-           # node in the shape's cache.
-           "workloads": [{"name": "t", "template": {"affinity": {"nodeAffinity": {
-               "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5, "preference": {
-                   "matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["a-0"]}]}}]}}},
+           # An image: ImageLocality keeps each shape's priority per node in the shape's
+           # cache (NodeAffinity's preferred weights are kept per template instead).
+           "images": {"builtin": False, "catalog": [{"name": "big:1", "layers": [{"digest": "x", "size": "900Mi"}]}]},
+           "workloads": [{"name": "t", "template": {"image": "big:1"},
                           "trace": {"format": "openb", "files": [str(trace)]}}]}
     sim = Simulation(validate_scenario(doc))
     caches = next(iter(sim.profiles.values())).caches

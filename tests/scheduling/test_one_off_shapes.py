@@ -23,7 +23,7 @@ from k8sim import validate_scenario
 from k8sim.cluster import ops
 from k8sim.scheduling import incremental
 from k8sim.scheduling.framework import check_score_range
-from k8sim.scheduling.plugins import shared
+from k8sim.scheduling.plugins import node_affinity, shared
 from k8sim.scheduling.plugins.node_affinity import required_node_affinity_mask
 from k8sim.scheduling.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
 from k8sim.scheduling.plugins.shared import FieldCache
@@ -201,11 +201,17 @@ def test_evicted_shapes_drop_their_cache_dicts(tmp_path):
         p.caches.shape_budget = 0  # MIN_SHAPES recent shapes keep caches
     sim.run()
     recent = set().union(*(p.caches.recent for p in sim.profiles.values()))
-    shapes = [s for s in sim.state.shapes if s.workload == 0]  # preferred affinity: NodeAffinity caches
+    shapes = [s for s in sim.state.shapes if s.workload == 0]  # preferred affinity
     dropped = [s for s in shapes if s not in recent]
     assert len(dropped) >= len(shapes) - 2 * incremental.MIN_SHAPES
     assert all(s._cache is None and s._mask_cache is None and s._req_col is None for s in dropped)
-    assert any(s._cache for s in shapes if s in recent)
+    # NodeAffinity's preferred weights are kept per template (one array shared by the
+    # template's shapes, in a FieldCache), not per shape: no shape holds a copy.
+    assert not any(s._cache for s in shapes)
+    preferred = shapes[0].affinity.node_affinity.preferred
+    assert all(s.affinity.node_affinity.preferred is preferred for s in shapes)
+    entries = node_affinity._PREFERRED.entries(sim.state.nodes)
+    assert entries[id(preferred)][0] is preferred
 
 
 def test_field_cache_is_per_table_version_and_bounded():

@@ -44,10 +44,16 @@ from pydantic import Field, field_validator, model_validator
 from k8sim.cluster.nodes import CORE_RESOURCES
 from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, RowCode, ScorePlugin
+from k8sim.scheduling.plugins.shared import CandidateColumns
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.podinfo import PodInfo
+
+#: The float64 constants of the (cpu, memory) score as 0-d arrays (numpy takes them
+#: faster than Python floats; the same doubles).
+_ONE, _TWO, _MAX_SCORE = np.array(1.0), np.array(2.0), np.array(float(MAX_NODE_SCORE))
+
 
 class BalancedResourceSpec(K8sModel):
     """``config.ResourceSpec`` for this plugin: the weight must be 1 (0 defaults to 1)."""
@@ -92,6 +98,11 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
     Args = BalancedAllocationArgs
     args: BalancedAllocationArgs
     summary = "favour nodes whose requested/allocatable fractions are balanced across resources"
+    # In [0, 100] by construction, given requested >= 0 (node table invariant, requests
+    # >= 0): each fraction is in [0, 1] (allocatable > 0, capped at 1), so std is >= 0
+    # and at most 0.5 (|f1 - f2| / 2, or the population deviation of values in [0, 1],
+    # a few ulps above 0.5 at worst), and int((1 - std) * 100) is in [49, 100].
+    scores_bounded = True
 
     def __init__(self, args: BalancedAllocationArgs | None = None) -> None:
         super().__init__(args)
@@ -108,6 +119,9 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
         return out
 
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
+        if self._cpu_mem:
+            # pod_requests' answer for (cpu, memory), rows 0 and 1 of every resource index.
+            return bool(pod.requests[0] or pod.requests[1])  # Skip best-effort pods
         return any(self.pod_requests(state, pod))  # Skip best-effort pods
 
     def score_code(self, state: ClusterState, pod: PodInfo) -> RowCode | None:
@@ -132,16 +146,30 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
                                 "q_cpu": int(pod.requests[0]), "q_mem": int(pod.requests[1])})
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        return self.score_with(state, pod, candidates, CandidateColumns(state.nodes, candidates))
+
+    def score_with(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray,
+                   columns: CandidateColumns) -> np.ndarray:
+        if self._cpu_mem and columns.positive():
+            # Same float64 steps as the general path below, for two resources that every
+            # candidate has: std = |f_cpu - f_mem| / 2, then (1 - std) * 100 truncated;
+            # each step in place on the fresh arrays (the same IEEE operations in the same
+            # order: the same doubles).
+            requested = columns.nodes.requested[0:2].take(candidates, axis=1)
+            requested += pod.requests[0:2, None]
+            frac = requested / columns.alloc()
+            np.minimum(frac, _ONE, out=frac)
+            std = frac[0] - frac[1]
+            std /= _TWO
+            np.abs(std, out=std)
+            np.subtract(_ONE, std, out=std)
+            std *= _MAX_SCORE
+            return std.astype(np.int64)
+        return self._general_score(state, pod, candidates)
+
+    def _general_score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        """Any resources, one at a time (upstream's loop over the configured resources)."""
         nodes = state.nodes
-        if self._cpu_mem:
-            alloc = nodes.alloc[0:2].take(candidates, axis=1)
-            if alloc.min() > 0:
-                # Same float64 steps as the general path below, for two resources that
-                # every candidate has: std = |f_cpu - f_mem| / 2.
-                requested = nodes.requested[0:2].take(candidates, axis=1) + pod.requests[0:2, None]
-                frac = np.minimum(requested / alloc, 1.0)
-                std = np.abs((frac[0] - frac[1]) / 2)
-                return ((1.0 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
         k = candidates.size
         count = np.zeros(k, dtype=np.int64)
         total = np.zeros(k, dtype=np.float64)

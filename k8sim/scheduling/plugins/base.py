@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from k8sim.cluster.nodes import NodeTable
     from k8sim.cluster.ops import ClusterState
     from k8sim.scheduling.handle import FrameworkHandle
+    from k8sim.scheduling.plugins.shared import CandidateColumns
     from k8sim.scheduling.podinfo import PodInfo
 
 #: Upstream ``framework.MaxNodeScore``.
@@ -308,12 +309,39 @@ class ScorePlugin(Plugin):
     scores any non-empty feasible set.
     """
 
+    #: True when ``normalize(score(...))`` lies in ``[0, MAX_NODE_SCORE]`` by construction
+    #: whenever the node table's invariants hold (``0 <= requested`` and
+    #: ``nonzero_requested``, requests ``>= 0``; ``ops.check_invariants``): the framework
+    #: then leaves out its range check of the plugin's scores on cycles without an
+    #: incremental entry. The plugin's docstring must prove it; False (the default) is
+    #: always safe.
+    scores_bounded: ClassVar[bool] = False
+
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         """PreScore: return False to skip this plugin for this pod (upstream ``Skip``)."""
         return True
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def score_with(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray,
+                   columns: CandidateColumns) -> np.ndarray:
+        """:meth:`score`, given the cycle's candidate columns shared by the profile's
+        score plugins (:class:`~k8sim.scheduling.plugins.shared.CandidateColumns`, over
+        the same ``candidates``); the same values as :meth:`score`. The default calls
+        :meth:`score`; override it to read the shared columns instead of gathering them."""
+        return self.score(state, pod, candidates)
+
+    def uniform_score(self, state: ClusterState, pod: PodInfo) -> bool:
+        """Optional shortcut: True only when, for this pod and the cluster as it is now,
+        ``normalize(score(...))`` is one and the same value in ``[0, MAX_NODE_SCORE]``
+        on every node, whatever the candidates. Such a term adds the same to every
+        candidate's total, which changes neither the best total nor the ties, so the
+        framework leaves the plugin out of the totals of a cycle whose per-plugin scores
+        and totals are not recorded (``pre_score`` still runs). It must be cheap (a
+        cached per-template fact, not a pass over the nodes per cycle); False (the
+        default) is always correct."""
+        return False
 
     def score_one(self, state: ClusterState, pod: PodInfo) -> Callable[[NodeTable, int], int] | None:
         """Optional, for ``node_local`` plugins with int64 raw scores: a function

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -87,7 +87,8 @@ ERR_REASON_PREFILTER = "node(s) didn't satisfy plugin(s) [NodeAffinity]"
 OBJECT_NAME_FIELD = "metadata.name"  # metav1.ObjectNameField
 #: The required masks (see required_node_affinity_mask).
 _REQUIRED = FieldCache()
-_PREFERRED_KEY = "NodeAffinity/preferred"
+#: The preferred terms' weights per node, per preferred-terms object.
+_PREFERRED = FieldCache()
 _NAMES_KEY = "NodeAffinity/prefilter-names"
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -448,13 +449,34 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
         affinity = _pod_node_affinity(pod)
         if affinity is None or not affinity.preferred:
             return None
+        return self._preferred_entry(state, affinity.preferred)[0]
+
+    def _preferred_entry(self, state: ClusterState,
+                         preferred: tuple[PreferredSchedulingTerm, ...]) -> tuple[np.ndarray, bool]:
+        """The summed weights of ``preferred`` on every node, and whether they are one
+        value on every node; kept per preferred-terms object (the shapes of a template
+        share it) until the node table's ``version`` moves."""
         nodes = state.nodes
-        hit: tuple[int, np.ndarray] | None = pod.cache.get(_PREFERRED_KEY)
-        if hit is not None and hit[0] == nodes.version:
-            return hit[1]
-        weights = preferred_weights(nodes, affinity.preferred)
-        pod.cache[_PREFERRED_KEY] = (nodes.version, weights)
-        return weights
+        entries = _PREFERRED.entries(nodes)
+        hit = entries.get(id(preferred))
+        if hit is not None:
+            return cast("tuple[np.ndarray, bool]", hit[1])
+        weights = preferred_weights(nodes, preferred)
+        weights.flags.writeable = False  # shared by shapes
+        value = (weights, bool(weights.size == 0 or weights.min() == weights.max()))
+        entries[id(preferred)] = (preferred, value)
+        return value
+
+    def uniform_score(self, state: ClusterState, pod: PodInfo) -> bool:
+        """True when the preferred terms (the pod's and ``addedAffinity``'s) weigh the
+        same on every node, e.g. when no node matches any: DefaultNormalizeScore then
+        gives every node the same score (0 for a sum of 0, else 100)."""
+        if self.added_preferred and not self._preferred_entry(state, self.added_preferred)[1]:
+            return False
+        affinity = _pod_node_affinity(pod)
+        if affinity is None or not affinity.preferred:
+            return True
+        return self._preferred_entry(state, affinity.preferred)[1]
 
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         affinity = _pod_node_affinity(pod)

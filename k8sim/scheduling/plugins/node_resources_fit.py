@@ -56,6 +56,7 @@ from k8sim.scheduling.plugins.base import (
     RowCode,
     ScorePlugin,
 )
+from k8sim.scheduling.plugins.shared import CandidateColumns
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -67,6 +68,8 @@ Strategy = Literal["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"
 MAX_CUSTOM_PRIORITY_SCORE = 10
 #: Upstream ``maxUtilization`` in ``requested_to_capacity_ratio.go``.
 MAX_UTILIZATION = 100
+#: int64 constants of the (cpu, memory) score as 0-d arrays.
+_MAX_SCORE, _ZERO, _ONE = np.array(MAX_NODE_SCORE, dtype=np.int64), np.array(0, dtype=np.int64), np.array(1, dtype=np.int64)
 
 
 class ResourceSpec(K8sModel):
@@ -258,6 +261,14 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     args: NodeResourcesFitArgs
     summary = "resource fit filter; LeastAllocated, MostAllocated or RequestedToCapacityRatio score"
     checks_resources = True
+    # In [0, 100] by construction, given requested >= 0 (node table invariant, requests
+    # >= 0) and a resource scored only where its allocatable is > 0: LeastAllocated
+    # (c - r) * 100 // c <= 100 for r >= 0, clipped (or set) to 0 when r > c;
+    # MostAllocated min(r, c) * 100 // c is in [0, 100]; RequestedToCapacityRatio's
+    # utilization is in [0, 100] and the broken-linear function stays between its
+    # points' scores, which are in [0, 100] (validated); the weighted mean (floored, or
+    # rounded) of values in [0, 100] with positive weights is in [0, 100], 0 without any.
+    scores_bounded = True
 
     def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
         super().__init__(args)
@@ -372,24 +383,51 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
     # -- Score ----------------------------------------------------------------------
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        return self.score_with(state, pod, candidates, CandidateColumns(state.nodes, candidates))
+
+    def score_with(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray,
+                   columns: CandidateColumns) -> np.ndarray:
         if self.strategy == "RequestedToCapacityRatio":
             return self._requested_to_capacity_ratio(state, pod, candidates)
+        if self._cpu_mem_weights is not None and columns.positive():
+            return self._cpu_mem_score(pod, columns)
+        return self._general_score(state, pod, candidates)
+
+    def _cpu_mem_score(self, pod: PodInfo, columns: CandidateColumns) -> np.ndarray:
+        """LeastAllocated / MostAllocated for the default resources (cpu, memory) when
+        every candidate has both: upstream's integer steps on a ``[2, K]`` block, in
+        place (the constants are 0-d arrays: numpy takes them faster than Python ints,
+        same int64 values). For LeastAllocated, requested > capacity makes (capacity -
+        requested) * 100 negative, and flooring a negative numerator stays below 0, so
+        clipping at 0 equals upstream's "return 0"."""
+        assert self._cpu_mem_weights is not None
+        alloc = columns.alloc()
+        requested = columns.nodes.nonzero_requested.take(columns.candidates, axis=1)
+        requested += pod.nonzero[:, None]
+        if self.strategy == "LeastAllocated":
+            s = alloc - requested
+            s *= _MAX_SCORE
+            s //= alloc
+            np.maximum(s, _ZERO, out=s)
+        else:
+            s = np.minimum(requested, alloc, out=requested)
+            s *= _MAX_SCORE
+            s //= alloc
+        w_cpu, w_mem = self._cpu_mem_weights
+        if w_cpu == w_mem:
+            # (s_cpu * w + s_mem * w) // (2 * w) == (s_cpu + s_mem) // 2 for any w > 0,
+            # and x // 2 == x >> 1 for every int64 (floor division, arithmetic shift).
+            out = s[0] + s[1]
+            out >>= _ONE
+            return out
+        out = s[0] * w_cpu
+        out += s[1] * w_mem
+        out //= w_cpu + w_mem
+        return out
+
+    def _general_score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
+        """LeastAllocated / MostAllocated over any resources, one resource at a time."""
         nodes = state.nodes
-        if self._cpu_mem_weights is not None:
-            alloc = nodes.alloc[0:2].take(candidates, axis=1)
-            if alloc.min() > 0:
-                # Fast path for the default resources (cpu, memory) when every candidate
-                # has both: the same integer arithmetic on a [2, K] block. For
-                # LeastAllocated, requested > capacity makes (capacity - requested) * 100
-                # negative, and flooring a negative numerator stays below 0, so
-                # clipping at 0 equals upstream's "return 0".
-                requested = nodes.nonzero_requested.take(candidates, axis=1) + pod.nonzero[:, None]
-                if self.strategy == "LeastAllocated":
-                    s = np.maximum((alloc - requested) * MAX_NODE_SCORE // alloc, 0)
-                else:
-                    s = np.minimum(requested, alloc) * MAX_NODE_SCORE // alloc
-                w_cpu, w_mem = self._cpu_mem_weights
-                return (s[0] * w_cpu + s[1] * w_mem) // (w_cpu + w_mem)
         total = np.zeros(candidates.size, dtype=np.int64)
         weight_sum = np.zeros(candidates.size, dtype=np.int64)
         for res, weight in self.resources:

@@ -13,12 +13,17 @@ them alive, so an identity is never reused while its entry lives) under the node
 table (held weakly) and its ``version`` and size: an entry is valid exactly while the
 node table's labels, taints and node set are unchanged, as the plugins' per-shape
 caches are (:class:`~k8sim.scheduling.plugins.base.Plugin`).
+
+:class:`CandidateColumns` is the per-cycle counterpart: node columns over one cycle's
+candidates, gathered once for every score plugin of the profile that reads them.
 """
 
 from __future__ import annotations
 
 import weakref
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from k8sim.cluster.nodes import NodeTable
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
 ENTRIES_KEPT = 256
 #: Node tables kept (the live cluster's, and copies such as the autoscaler's what-if).
 TABLES_KEPT = 4
+_MIN_REDUCE = np.minimum.reduce
 
 
 class FieldCache:
@@ -57,3 +63,40 @@ class FieldCache:
         entries = {}
         self._tables[id(nodes)] = (weakref.ref(nodes), nodes.version, nodes.n, entries)
         return entries
+
+
+class CandidateColumns:
+    """One scoring cycle's candidates and their allocatable cpu and memory, gathered on
+    first use and shared by the score plugins that read them
+    (:meth:`~k8sim.scheduling.plugins.base.ScorePlugin.score_with`): NodeResourcesFit and
+    NodeResourcesBalancedAllocation both divide by the same two columns, which are then
+    gathered (and checked for zeros) once per cycle, not once per plugin.
+
+    Valid for one cycle only: the framework makes one per call of its scoring step, over
+    the cycle's ``candidates`` (never modified) and the node table as it is then.
+    """
+
+    __slots__ = ("nodes", "candidates", "_alloc", "_positive")
+
+    def __init__(self, nodes: NodeTable, candidates: np.ndarray) -> None:
+        self.nodes = nodes
+        self.candidates = candidates
+        self._alloc: np.ndarray | None = None
+        self._positive: bool | None = None
+
+    def alloc(self) -> np.ndarray:
+        """``int64[2, K]``: allocatable cpu (row 0) and memory (row 1) of the candidates.
+        Shared: read it, never write it."""
+        alloc = self._alloc
+        if alloc is None:
+            alloc = self._alloc = self.nodes.alloc[0:2].take(self.candidates, axis=1)
+        return alloc
+
+    def positive(self) -> bool:
+        """Whether every candidate has allocatable cpu and memory above 0."""
+        positive = self._positive
+        if positive is None:
+            alloc = self.alloc()
+            # The ufunc's reduce itself (ndarray.min adds a Python wrapper).
+            positive = self._positive = bool(alloc.size == 0 or _MIN_REDUCE(alloc, None) > 0)
+        return positive

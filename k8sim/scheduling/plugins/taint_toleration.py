@@ -86,6 +86,8 @@ class TaintToleration(FilterPlugin, ScorePlugin):
         # table's taints): shared by the shapes with the same tolerations object.
         self._masks = FieldCache()
         self._counts = FieldCache()
+        # Whether the counts are one value on every node (uniform_score).
+        self._flat = FieldCache()
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         nodes = state.nodes
@@ -143,6 +145,22 @@ class TaintToleration(FilterPlugin, ScorePlugin):
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         return self.intolerable_prefer_no_schedule(state, pod)[candidates]
+
+    def uniform_score(self, state: ClusterState, pod: PodInfo) -> bool:
+        """True when every node has the same number of PreferNoSchedule taints the pod
+        does not tolerate (none, on a cluster without such taints): the normalised
+        score is then the same on every candidate (100 when the count is 0, else
+        ``100 - c * 100 // c`` = 0). Kept per tolerations object and node-table version,
+        as the counts are."""
+        nodes = state.nodes
+        entries = self._flat.entries(nodes)
+        hit = entries.get(id(pod.tolerations))
+        if hit is not None:
+            return cast(bool, hit[1])
+        counts = self.intolerable_prefer_no_schedule(state, pod)
+        flat = bool(counts.size == 0 or counts.min() == counts.max())
+        entries[id(pod.tolerations)] = (pod.tolerations, flat)
+        return flat
 
     def normalize(self, pod: PodInfo, scores: np.ndarray) -> np.ndarray:
         return default_normalize(scores, reverse=True)
