@@ -318,6 +318,18 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             mask &= free[r] >= need[r]
         return mask
 
+    def filter_range(self, state: ClusterState, pod: PodInfo, lo: int, hi: int) -> np.ndarray:
+        # filter() on the columns lo..hi-1 (contiguous slices of each row).
+        free = state.nodes.free
+        need = pod.requests
+        rows = pod.requested_rows.tolist()
+        if not rows:
+            return np.ones(hi - lo, dtype=bool)
+        mask = free[rows[0], lo:hi] >= need[rows[0]]
+        for r in rows[1:]:
+            mask &= free[r, lo:hi] >= need[r]
+        return mask
+
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         # The columns first (a small copy), then the pod's rows.
         return (state.nodes.free.take(nodes, axis=1)[pod.requested_rows] >= pod.req_col).all(axis=0)
