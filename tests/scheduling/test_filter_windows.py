@@ -116,6 +116,11 @@ def _run(nodes: int, preset: str, windowed: bool, percentage: int | None = None,
                 ops.release(state, q, 3, 0.0)
                 bound.remove(q)
             ops.remove_node(state, node, 0.0)
+            if rng.random() < 0.5:
+                # Conditions that say Ready and uncordoned: a removed node still passes
+                # no filter (it is gone from upstream's snapshot).
+                ops.set_ready(state, node, True)
+                ops.set_unschedulable(state, node, False)
         elif r < 0.67:
             ops.add_node(state, name=f"extra-{i}", allocatable=state.nodes.alloc[:, 0].copy(),
                          labels={}, taints=[], pool=-1, now=0.0)
