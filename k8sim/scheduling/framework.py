@@ -35,7 +35,7 @@ import numpy as np
 from k8sim.constants import GPU_MILLI
 from k8sim.scheduling.incremental import Entry, ShapeCaches
 from k8sim.scheduling.permit import PermitPlugin
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
+from k8sim.scheduling.plugins.base import FILTER_BLOCK, MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
 
 if TYPE_CHECKING:
     from k8sim.cluster.ops import ClusterState
@@ -183,6 +183,8 @@ class Profile:
         # (feasible nodes found, nodes visited) by the last windowed cycle: the size of
         # the next one's first window.
         self._density = (0, 0)
+        # The filters of the current first-fit cycle that offer filter_blocks.
+        self._blocking: list[FilterPlugin] = []
         # The tie-break stream and its draw function (_drawer).
         self._draw: tuple[np.random.Generator, Callable[[int], int]] | None = None
 
@@ -394,19 +396,26 @@ class Profile:
             self._want_for, self._want_n = self.percentage, n
         return self._want
 
-    def _window_filters(self, state: ClusterState, pod: PodInfo) -> Callable[[int, int], np.ndarray]:
+    def _window_filters(self, state: ClusterState, pod: PodInfo,
+                        blocking: list[FilterPlugin] | None = None) -> Callable[[int, int], np.ndarray]:
         """``(lo, hi) -> bool[hi - lo]``: every filter that does not skip ``pod`` over
         the nodes ``lo..hi-1``, ANDed, a removed node passing none; equal to
         ``_every_filter(state, pod)[lo:hi]``. A plugin with a range form
         (:meth:`FilterPlugin.filter_range` overridden) is asked for each range; any
         other runs :meth:`FilterPlugin.filter` once, here, and its mask is sliced (so
-        every plugin's ``pre_filter`` and ``filter`` run as often as in a full cycle)."""
+        every plugin's ``pre_filter`` and ``filter`` run as often as in a full cycle).
+        ``blocking``, when given, is set to the filters that do not skip ``pod`` and
+        offer :meth:`FilterPlugin.filter_blocks`."""
         ranged: list[FilterPlugin] = []
         whole: np.ndarray | None = None
         owned = False
+        if blocking is not None:
+            blocking.clear()
         for f in self.filters:
             if not f.pre_filter(state, pod):
                 continue
+            if blocking is not None and type(f).filter_blocks is not FilterPlugin.filter_blocks:
+                blocking.append(f)
             if type(f).filter_range is not FilterPlugin.filter_range:
                 ranged.append(f)
                 continue
@@ -577,9 +586,30 @@ class Profile:
             count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
             return Decision(first, count if count >= 0 else int(np.count_nonzero(mask)))
         self._entry = self._entry_pod = None
-        window = self._window_filters(state, pod)
+        blocks: np.ndarray | None = None
+        window = self._window_filters(state, pod, self._blocking)
         self._lazy_mask = (state, pod, _state_token(state))
         self._last_mask = None
+        for f in self._blocking:
+            b = f.filter_blocks(state, pod)
+            if b is not None:
+                blocks = b if blocks is None else blocks & b
+        if blocks is not None:
+            # Only the blocks no filter rules out, in index order: the first block, then
+            # ranges over the next 2, 4, ... of them.
+            candidates = np.flatnonzero(blocks)
+            i, k = 0, 1
+            while i < candidates.size:
+                j = min(i + k, candidates.size)
+                lo = int(candidates[i]) * FILTER_BLOCK
+                end = min((int(candidates[j - 1]) + 1) * FILTER_BLOCK, n)
+                m = window(lo, end)
+                first = int(m.argmax())
+                if m[first]:
+                    return Decision(lo + first, 1)
+                i = j
+                k *= 2
+            return Decision(-1, 0, rejectors=self.rejectors(state, pod))
         lo, step = 0, 64
         while lo < n:
             end = lo + step

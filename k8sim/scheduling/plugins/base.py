@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 MAX_NODE_SCORE = 100
 #: Upstream ``framework.MinNodeScore``.
 MIN_NODE_SCORE = 0
+#: Nodes per block of :meth:`FilterPlugin.filter_blocks`.
+FILTER_BLOCK = 64
 #: Upstream ``fwk.Unschedulable``: the node may fit once other pods leave (preemption may help).
 UNSCHEDULABLE = "Unschedulable"
 #: Upstream ``fwk.UnschedulableAndUnresolvable``: removing pods cannot make the node fit.
@@ -250,6 +252,14 @@ class FilterPlugin(Plugin):
         it when a range costs less than all nodes (a node-local plugin reading its
         nodes' columns); a plugin whose full mask is cached has nothing to gain."""
         return self.filter(state, pod)[lo:hi]
+
+    def filter_blocks(self, state: ClusterState, pod: PodInfo) -> np.ndarray | None:
+        """Optional: ``bool[ceil(N / FILTER_BLOCK)]``, False for a block of
+        :data:`FILTER_BLOCK` nodes (nodes ``b * FILTER_BLOCK`` up to the next block)
+        only when no node of it passes this filter; True promises nothing. A cycle that
+        looks for the lowest feasible node (first fit) skips the blocks that some
+        filter rules out. None (the default): no such summary."""
+        return None
 
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         """Filter for the node indices ``nodes`` only: ``bool[len(nodes)]``, equal to
