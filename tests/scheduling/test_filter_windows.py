@@ -298,3 +298,58 @@ def test_a_policy_gets_the_full_mask():
     sims.append(sim)
     sim.run()
     assert len(calls) == 60
+
+
+def _first_fit_fill(windowed: bool, steps: int = 1200, seed: int = 7) -> list[tuple]:
+    """First fit on 256 one-core nodes (four blocks of 64 and the start of a fifth is
+    not needed: 256 = 4 x 64) until the low blocks are full, with releases: blocks are
+    ruled out by NodeResourcesFit's block maxima and come back when pods leave."""
+    doc = {
+        "name": "fill",
+        "cluster": {"node_pools": [{"name": "a", "count": 256, "allocatable": {"cpu": "1", "memory": "8Gi"}}]},
+        "workloads": [{"name": "w", "arrival": {"kind": "times", "times_s": [1e9]},
+                       "template": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
+        "scheduler": {"profiles": [{"preset": "first-fit"}]},
+    }
+    sim = Simulation(validate_scenario(doc))
+    state = sim.state
+    profile = next(iter(sim.profiles.values()))
+    assert not profile.count_feasible  # neither recordDecisions nor the cost model
+    profile.windowed = windowed
+    fit = next(f for f in profile.filters if f.name == "NodeResourcesFit")
+    base = state.shapes[0]
+    rng = np.random.default_rng(seed)
+    pods = state.pods
+    bound: list[int] = []
+    out = []
+    pruned = 0
+    for i in range(steps):
+        requests = base.requests.copy()
+        requests[0] = int(rng.integers(100, 1001))
+        info = dataclasses.replace(base, requests=requests)
+        s = ops.add_shape(state, info)
+        p = pods.append(name=f"p{i}", requests=info.requests, workload=info.workload, index=i, shape=s,
+                        priority=0, created=0.0, duration=np.inf, start_latency=0.0, gpu_count=0, gpu_milli=0)
+        d = profile.schedule(state, info, p)
+        out.append((d.node, profile.next_start_node_index, profile.last_visited))
+        if windowed:
+            # The kept maxima equal the maxima computed from scratch.
+            top = fit._block_max(state)
+            np.testing.assert_array_equal(top, np.maximum.reduceat(state.nodes.free, np.arange(0, 256, 64), axis=1))
+            pruned += not fit.filter_blocks(state, info).all()
+        if d.node >= 0:
+            ops.bind(state, p, d.node, 0.0)
+            bound.append(p)
+        else:
+            ops.drop(state, p, 0.0)
+        if rng.random() < 0.4 and bound:
+            ops.release(state, bound.pop(int(rng.integers(len(bound)))), 3, 0.0)
+    if windowed:
+        assert pruned > steps // 4, "blocks should have been ruled out in many cycles"
+    return out
+
+
+def test_first_fit_block_pruning_follows_binds_and_releases():
+    on, off = _first_fit_fill(True), _first_fit_fill(False)
+    _compare(on, off, "first fit, full blocks")
+    assert any(r[0] < 0 for r in on) and any(r[0] >= 128 for r in on)
