@@ -322,7 +322,7 @@ class Profile:
             mask = self.feasible_mask(state, pod)
             if state.nominated:
                 mask = self.nominated_mask(state, pod, mask, pod_id)
-        self.last_mask = mask
+        self._last_mask, self._lazy_mask = mask, None  # the last_mask setter, inlined
         if self.incremental and n:
             entry = self._entry
             count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
