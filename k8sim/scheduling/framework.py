@@ -85,7 +85,7 @@ class Decision:
     """
 
     node: int  # chosen node, -1 if none is feasible
-    feasible: int  # number of feasible nodes found (after sampling)
+    feasible: int  # number of feasible nodes found (after sampling; 1 when first fit stopped at the first)
     candidates: np.ndarray | None = None  # the scored nodes (if scoring ran)
     totals: np.ndarray | None = None  # their weighted totals
     per_plugin: dict[str, np.ndarray] = field(default_factory=dict)  # raw normalised scores (if recorded)
