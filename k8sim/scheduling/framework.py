@@ -7,7 +7,10 @@ One call of :meth:`Profile.schedule` is one scheduling cycle of upstream's
    Upstream stops once it has found ``numFeasibleNodesToFind`` feasible nodes, visiting
    nodes round-robin from ``nextStartNodeIndex``; the vectorised equivalent takes the
    first that many feasible nodes in that rotated order and advances the start index
-   by the number of nodes upstream would have visited.
+   by the number of nodes upstream would have visited. A cycle without an incremental
+   entry stops early too: it runs the filters on windows of nodes from the start index
+   on until it has found enough (:meth:`Profile._find_windowed`), and a first-fit
+   cycle stops at the first feasible node (:meth:`Profile._lowest_first`).
 2. If exactly one node is feasible it is chosen without scoring (as upstream).
 3. PreScore / Score / NormalizeScore for each score plugin over the candidates,
    ``weight * score`` summed (``RunScorePlugins``); normalised scores outside
