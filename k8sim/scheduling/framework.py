@@ -509,7 +509,16 @@ class Profile:
             if not parts:
                 return np.zeros(0, dtype=np.intp)
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
-        chosen = (parts[0] if len(parts) == 1 else np.concatenate(parts))[:want]
+        found_nodes = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        chosen = found_nodes[:want]
+        first, last = int(chosen[0]), int(chosen[-1])
+        if last - first == want - 1:
+            # Consecutive nodes (every node passed; a wrap would make last < first): a
+            # view of the kept arange, as _sample gives, which a kept decision shares.
+            chosen = indices[first:last + 1]
+        elif self.record and found_nodes.size > want:
+            # A recorded decision keeps its candidates: not the nodes found beyond them.
+            chosen = chosen.copy()
         processed = (int(chosen[-1]) - start) % n + 1
         self.last_visited = processed
         self.next_start_node_index = (start + processed) % n
