@@ -148,13 +148,12 @@ def test_windows_give_the_full_mask_path_decisions(nodes, percentage):
     on = _run(nodes, "kube-default", True, percentage)
     off = _run(nodes, "kube-default", False, percentage)
     _compare(on, off, f"{nodes} nodes, {percentage}%")
-    n0 = nodes
-    want = num_feasible_nodes_to_find(n0, percentage or 0)
-    if want < n0:
+    want = num_feasible_nodes_to_find(nodes, percentage or 0)
+    if want < nodes:
         # The sample wrapped around (a start index past some of the sample) and stopped
         # early (fewer nodes visited than exist) in some cycles.
         assert any(r[5] is not None and r[5] != sorted(r[5]) for r in on), "no cycle wrapped around"
-        assert any(r[3] < n0 for r in on), "no cycle stopped early"
+        assert any(r[3] < nodes for r in on), "no cycle stopped early"
     assert any(r[0] >= 0 for r in on)
     if nodes <= 30:
         assert any(r[0] < 0 for r in on), "the small cluster should also fail some pods (rejectors)"
@@ -301,9 +300,9 @@ def test_a_policy_gets_the_full_mask():
 
 
 def _first_fit_fill(windowed: bool, steps: int = 1200, seed: int = 7) -> list[tuple]:
-    """First fit on 256 one-core nodes (four blocks of 64 and the start of a fifth is
-    not needed: 256 = 4 x 64) until the low blocks are full, with releases: blocks are
-    ruled out by NodeResourcesFit's block maxima and come back when pods leave."""
+    """First fit on 256 one-core nodes (four blocks of 64) until the low blocks are
+    full, with releases: blocks are ruled out by NodeResourcesFit's block maxima and
+    come back when pods leave."""
     doc = {
         "name": "fill",
         "cluster": {"node_pools": [{"name": "a", "count": 256, "allocatable": {"cpu": "1", "memory": "8Gi"}}]},
