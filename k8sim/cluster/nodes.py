@@ -176,7 +176,10 @@ class NodeTable:
         p = int(self.pool[n])
         return self.pool_names[p] if p >= 0 else ""
 
-    def schedulable_mask(self) -> np.ndarray:
-        """Nodes a new pod may land on: Ready and not cordoned."""
-        return self.ready & ~self.unschedulable
+    def schedulable_mask(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Nodes a new pod may land on: Ready and not cordoned; of the nodes
+        ``lo..hi-1`` only when given (``bool[hi - lo]``), else of every node."""
+        if hi is None and not lo:
+            return self.ready & ~self.unschedulable
+        return self.ready[lo:hi] & ~self.unschedulable[lo:hi]
 

@@ -7,7 +7,10 @@ One call of :meth:`Profile.schedule` is one scheduling cycle of upstream's
    Upstream stops once it has found ``numFeasibleNodesToFind`` feasible nodes, visiting
    nodes round-robin from ``nextStartNodeIndex``; the vectorised equivalent takes the
    first that many feasible nodes in that rotated order and advances the start index
-   by the number of nodes upstream would have visited.
+   by the number of nodes upstream would have visited. A cycle without an incremental
+   entry stops early too: it runs the filters on windows of nodes from the start index
+   on until it has found enough (:meth:`Profile._find_windowed`), and a first-fit
+   cycle stops at the first feasible node (:meth:`Profile._lowest_first`).
 2. If exactly one node is feasible it is chosen without scoring (as upstream).
 3. PreScore / Score / NormalizeScore for each score plugin over the candidates,
    ``weight * score`` summed (``RunScorePlugins``); normalised scores outside
@@ -35,7 +38,7 @@ import numpy as np
 from k8sim.constants import GPU_MILLI
 from k8sim.scheduling.incremental import Entry, ShapeCaches
 from k8sim.scheduling.permit import PermitPlugin
-from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
+from k8sim.scheduling.plugins.base import FILTER_BLOCK, MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
 from k8sim.scheduling.plugins.shared import CandidateColumns
 
 if TYPE_CHECKING:
@@ -87,7 +90,7 @@ class Decision:
     """
 
     node: int  # chosen node, -1 if none is feasible
-    feasible: int  # number of feasible nodes found (after sampling)
+    feasible: int  # number of feasible nodes found (after sampling; 1 when first fit stopped at the first)
     candidates: np.ndarray | None = None  # the scored nodes (if scoring ran)
     totals: np.ndarray | None = None  # their weighted totals
     per_plugin: dict[str, np.ndarray] = field(default_factory=dict)  # raw normalised scores (if recorded)
@@ -140,10 +143,10 @@ class Profile:
         #: Nodes the last cycle's Filter phase visited (upstream ``findNodesThatPassFilters``
         #: stops after ``numFeasibleNodesToFind`` feasible ones); read by the cost model.
         self.last_visited = 0
-        #: The last cycle's mask of nodes that pass every filter (``bool[N]``, before
-        #: sampling; with nominated pods' reservations applied). Read-only: it may be a
-        #: plugin's cached array. The action mask of external deciders and policies.
-        self.last_mask: np.ndarray | None = None
+        # last_mask (the property), and what computes it when first read after a cycle
+        # whose Filter phase stopped early: (state, shape, _state_token(state)).
+        self._last_mask: np.ndarray | None = None
+        self._lazy_mask: tuple[ClusterState, PodInfo, tuple[int, ...]] | None = None
         #: A Python policy that chooses the node instead of the scores
         #: (:mod:`k8sim.scheduling.policy`), or None.
         self.policy: Any = None
@@ -159,6 +162,10 @@ class Profile:
         # bind exactly as before.
         self.permit_plugins: list[PermitPlugin] = [p for p in filters if isinstance(p, PermitPlugin)]
         self.record = False  # keep per-plugin scores in decisions (costs time)
+        #: Whether ``Decision.feasible`` is read (recorded decisions, the cost model): the
+        #: scheduler sets it. False lets a first-fit cycle stop at the first feasible
+        #: node (:meth:`_lowest_first`), whose ``feasible`` is then 1.
+        self.count_feasible = True
         # Per-node tie-break priority (float[N], higher wins) or None for random ties.
         self.node_priority: NodePriority | None = None
         #: Incremental scheduling (:mod:`k8sim.scheduling.incremental`); False: off.
@@ -173,6 +180,16 @@ class Profile:
         # The last sample when it was the nodes start.. of one window, and start: the
         # scores then copy a slice of the cached totals instead of gathering them.
         self._window: tuple[np.ndarray, int] | None = None
+        #: Evaluate the filters on windows of nodes, stopping once enough feasible
+        #: nodes are found, in a cycle without an incremental entry
+        #: (:meth:`_find_windowed`; False: over every node, as with an entry). Both give
+        #: the same decisions.
+        self.windowed = True
+        # (feasible nodes found, nodes visited) by the last windowed cycle: the size of
+        # the next one's first window.
+        self._density = (0, 0)
+        # The filters of the current first-fit cycle that offer filter_blocks.
+        self._blocking: list[FilterPlugin] = []
         # The tie-break stream and its draw function (_drawer).
         self._draw: tuple[np.random.Generator, Callable[[int], int]] | None = None
 
@@ -204,15 +221,25 @@ class Profile:
         caches = self.caches
         seen = caches.touch(state, pod)
         if self.incremental and state.nodes.n and caches.wants_entry(seen):
-            entry, mask = caches.local_mask(state, pod)
-            self._entry, self._entry_pod = entry, pod
-            for f in self._global_filters:
-                if f.pre_filter(state, pod):
-                    mask = mask & f.filter(state, pod)
-            return mask
+            return self._entry_mask(state, pod)
         # Every filter over every node: with the caches off, and for a shape's first
         # cycle (no entry: see ShapeCaches.wants_entry).
         self._entry = self._entry_pod = None
+        return self._every_filter(state, pod)
+
+    def _entry_mask(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        """The mask from the shape's incremental entry, and the filters that are not
+        node-local."""
+        entry, mask = self.caches.local_mask(state, pod)
+        self._entry, self._entry_pod = entry, pod
+        for f in self._global_filters:
+            if f.pre_filter(state, pod):
+                mask = mask & f.filter(state, pod)
+        return mask
+
+    def _every_filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        """Every filter over every node, ANDed; a removed node passes none. Changes no
+        state of the profile's own."""
         every: np.ndarray | None = None
         owned = False  # `every` is an array of our own (the plugins' may be cached)
         for f in self.filters:
@@ -232,6 +259,32 @@ class Profile:
             # A removed node is gone from upstream's snapshot: no filter may pass it.
             every = every & np.isinf(state.nodes.removed_at)
         return every
+
+    @property
+    def last_mask(self) -> np.ndarray | None:
+        """The last cycle's mask of nodes that pass every filter (``bool[N]``, before
+        sampling; with nominated pods' reservations applied). Read-only: it may be a
+        plugin's cached array. The action mask of external deciders and policies.
+
+        A cycle whose Filter phase stopped early (:meth:`_find_windowed`) evaluated the
+        filters on part of the nodes only: the full mask is then computed here, on
+        first reading, from the cluster as the cycle saw it; reading it after the
+        cluster changed is an error (it would not be that cycle's mask)."""
+        lazy = self._lazy_mask
+        if lazy is not None:
+            state, pod, token = lazy
+            self._lazy_mask = None
+            if token != _state_token(state):
+                raise RuntimeError(
+                    f"profile {self.name!r}: last_mask was read after the cluster changed; read it "
+                    "right after the cycle (before binding)")
+            self._last_mask = self._every_filter(state, pod)
+        return self._last_mask
+
+    @last_mask.setter
+    def last_mask(self, mask: np.ndarray | None) -> None:
+        self._lazy_mask = None
+        self._last_mask = mask
 
     def nominated_mask(self, state: ClusterState, pod: PodInfo, mask: np.ndarray, pod_id: int) -> np.ndarray:
         """Upstream ``RunFilterPluginsWithNominatedPods``, for resources: on a node where
@@ -259,10 +312,22 @@ class Profile:
     def find_feasible(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> np.ndarray:
         """Feasible node indices after upstream's sampling; advances the start index."""
         n = state.nodes.n
-        mask = self.feasible_mask(state, pod)
-        if state.nominated:
-            mask = self.nominated_mask(state, pod, mask, pod_id)
-        self.last_mask = mask
+        if self.incremental and self.windowed and n and not state.nominated and self.policy is None:
+            caches = self.caches
+            if caches.wants_entry(caches.touch(state, pod)):
+                mask = self._entry_mask(state, pod)
+            else:
+                self._entry = self._entry_pod = None
+                if self._want_of(n) < n:
+                    return self._find_windowed(state, pod)
+                # Every node is searched anyway (percentageOfNodesToScore 100, or
+                # fewer than 100 nodes): the full mask, as below.
+                mask = self._every_filter(state, pod)
+        else:
+            mask = self.feasible_mask(state, pod)
+            if state.nominated:
+                mask = self.nominated_mask(state, pod, mask, pod_id)
+        self._last_mask, self._lazy_mask = mask, None  # the last_mask setter, inlined
         if self.incremental and n:
             entry = self._entry
             count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
@@ -291,15 +356,8 @@ class Profile:
         the number of True in ``mask`` when known (-1: counted here)."""
         n = mask.size
         self.last_visited = n
-        indices = self._indices
-        if indices.size != n:
-            # 0..n-1, read-only: the sample is cut from it (views when every node passes).
-            indices = self._indices = np.arange(n)
-            indices.flags.writeable = False
-        if self._want_for != self.percentage or self._want_n != n:
-            self._want = num_feasible_nodes_to_find(n, self.percentage)
-            self._want_for, self._want_n = self.percentage, n
-        want = self._want
+        indices = self._indices_of(n)
+        want = self._want_of(n)
         if count < 0:
             count = int(np.count_nonzero(mask))
         if count <= want:
@@ -327,6 +385,147 @@ class Profile:
         self.next_start_node_index = (start + processed) % n
         return chosen
 
+    def _indices_of(self, n: int) -> np.ndarray:
+        """``arange(n)``, read-only, kept: samples are cut from it (views when every
+        node passes)."""
+        indices = self._indices
+        if indices.size != n:
+            indices = self._indices = np.arange(n)
+            indices.flags.writeable = False
+        return indices
+
+    def _want_of(self, n: int) -> int:
+        """``num_feasible_nodes_to_find(n, percentage)``, kept per ``n`` and percentage."""
+        if self._want_for != self.percentage or self._want_n != n:
+            self._want = num_feasible_nodes_to_find(n, self.percentage)
+            self._want_for, self._want_n = self.percentage, n
+        return self._want
+
+    def _window_filters(self, state: ClusterState, pod: PodInfo,
+                        blocking: list[FilterPlugin] | None = None) -> Callable[[int, int], np.ndarray]:
+        """``(lo, hi) -> bool[hi - lo]``: every filter that does not skip ``pod`` over
+        the nodes ``lo..hi-1``, ANDed, a removed node passing none; equal to
+        ``_every_filter(state, pod)[lo:hi]``. A plugin with a range form
+        (:meth:`FilterPlugin.filter_range` overridden) is asked for each range; any
+        other runs :meth:`FilterPlugin.filter` once, here, and its mask is sliced (so
+        every plugin's ``pre_filter`` and ``filter`` run as often as in a full cycle).
+        ``blocking``, when given, is set to the filters that do not skip ``pod`` and
+        offer :meth:`FilterPlugin.filter_blocks`."""
+        ranged: list[FilterPlugin] = []
+        whole: np.ndarray | None = None
+        owned = False
+        if blocking is not None:
+            blocking.clear()
+        for f in self.filters:
+            if not f.pre_filter(state, pod):
+                continue
+            if blocking is not None and type(f).filter_blocks is not FilterPlugin.filter_blocks:
+                blocking.append(f)
+            if type(f).filter_range is not FilterPlugin.filter_range:
+                ranged.append(f)
+                continue
+            m = f.filter(state, pod)
+            if whole is None:
+                whole = m
+            elif owned:
+                whole &= m
+            else:
+                whole = whole & m
+                owned = True
+        removed = state.nodes.removed_at if state.removed_nodes else None
+
+        def window(lo: int, hi: int) -> np.ndarray:
+            out: np.ndarray | None = None
+            own = False
+            for f in ranged:
+                m = f.filter_range(state, pod, lo, hi)
+                if out is None:
+                    out = m
+                elif own:
+                    out &= m
+                else:
+                    out = out & m
+                    own = True
+            if whole is not None:
+                out = whole[lo:hi] if out is None else out & whole[lo:hi]
+            if out is None:
+                out = np.ones(hi - lo, dtype=bool)
+            if removed is not None:
+                out = out & np.isinf(removed[lo:hi])
+            return out
+
+        return window
+
+    def _find_windowed(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        """:meth:`find_feasible` for a cycle without an incremental entry and without
+        nominated pods: upstream ``findNodesThatPassFilters`` (``schedule_one.go``)
+        checks nodes round-robin from ``nextStartNodeIndex`` and stops once it has found
+        ``numFeasibleNodesToFind`` feasible nodes; this evaluates the filters on
+        windows of nodes from the start index on (growing, wrapping around) and stops
+        once it has found one more than that, so the filters run over a fraction of
+        the nodes when most pass. The same nodes in the same order, the same start
+        index and :attr:`last_visited` as sampling the full mask (:meth:`_sample`):
+        more than ``want`` feasible nodes give the first ``want`` in rotated order,
+        fewer or exactly ``want`` (every node then evaluated) all of them ascending.
+        :attr:`last_mask` is computed when read (see there)."""
+        n = state.nodes.n
+        indices = self._indices_of(n)
+        want = self._want_of(n)
+        start = self.next_start_node_index
+        window = self._window_filters(state, pod)
+        self._lazy_mask = (state, pod, _state_token(state))
+        self._last_mask = None
+        need = want + 1
+        # The first window: the span the last windowed cycle needed per feasible node.
+        found, scanned = self._density
+        step = need * scanned // found + 64 if found else need + 64
+        parts: list[np.ndarray] = []
+        got = 0
+        lo, hi = start, n
+        wrapped = -1  # parts[wrapped:] lie before the start index
+        while True:
+            end = lo + step
+            if end > hi:
+                end = hi
+            idx = indices[lo:end][window(lo, end)]
+            if idx.size:
+                parts.append(idx)
+                got += idx.size
+            lo = end
+            step *= 2
+            if got >= need:
+                break
+            if lo >= hi:
+                if wrapped >= 0 or start == 0:
+                    break
+                wrapped = len(parts)
+                lo, hi = 0, start
+        visited = (lo - start) % n if got >= need else n
+        self._density = (got, visited if visited else n)
+        if got < need:
+            # At most `want` feasible nodes: every node was visited, the start index
+            # stays, and the nodes come in index order (as _sample gives them).
+            self.last_visited = n
+            if wrapped > 0:
+                parts = parts[wrapped:] + parts[:wrapped]
+            if not parts:
+                return np.zeros(0, dtype=np.intp)
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        found_nodes = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        chosen = found_nodes[:want]
+        first, last = int(chosen[0]), int(chosen[-1])
+        if last - first == want - 1:
+            # Consecutive nodes (every node passed; a wrap would make last < first): a
+            # view of the kept arange, as _sample gives, which a kept decision shares.
+            chosen = indices[first:last + 1]
+        elif self.record and found_nodes.size > want:
+            # A recorded decision keeps its candidates: not the nodes found beyond them.
+            chosen = chosen.copy()
+        processed = (int(chosen[-1]) - start) % n + 1
+        self.last_visited = processed
+        self.next_start_node_index = (start + processed) % n
+        return chosen
+
     # -- the cycle ------------------------------------------------------------------
 
     def schedule(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> Decision:
@@ -343,6 +542,12 @@ class Profile:
             if ok[nominated]:
                 self.last_visited = 1  # upstream evaluateNominatedNode filters that node only
                 return Decision(nominated, 1)
+        elif len(self.scores) == 1 and self.scores[0][0].lowest_index_wins and self.scores[0][1] > 0 \
+                and not self.count_feasible and not self.record and self.policy is None and not state.nominated \
+                and self.incremental and self.windowed and state.nodes.n \
+                and type(self.scores[0][0]).pre_score is ScorePlugin.pre_score \
+                and self._want_of(state.nodes.n) >= state.nodes.n:
+            return self._lowest_first(state, pod)
         candidates = self.find_feasible(state, pod, pod_id)
         k = candidates.size
         if k == 0:
@@ -371,6 +576,66 @@ class Profile:
         if self.record:
             return Decision(int(candidates[pick]), k, candidates, totals, per_plugin)
         return Decision(int(candidates[pick]), k)
+
+    def _lowest_first(self, state: ClusterState, pod: PodInfo) -> Decision:
+        """:meth:`schedule` when the only score plugin makes the feasible node of lowest
+        index win (:attr:`ScorePlugin.lowest_index_wins`, FirstFit) and every node is
+        searched: that node is the decision, found without scoring. Its scores would
+        be one unique top total (no tie-break draw) and the start index stays (every
+        node is visited), so the node, the start index and the random streams are
+        those of the scored cycle. With an incremental entry the mask is at hand (and
+        ``feasible`` exact); without one the filters run on windows of nodes from
+        node 0 up to the first feasible node, and ``feasible`` is 1: taken only when
+        nothing reads it (:attr:`count_feasible` False)."""
+        n = state.nodes.n
+        self.last_visited = n  # upstream searches every node (percentage 100)
+        caches = self.caches
+        if caches.wants_entry(caches.touch(state, pod)):
+            mask = self._entry_mask(state, pod)
+            self.last_mask = mask
+            first = int(mask.argmax())
+            if not mask[first]:
+                return Decision(-1, 0, rejectors=self.rejectors(state, pod))
+            entry = self._entry
+            count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
+            return Decision(first, count if count >= 0 else int(np.count_nonzero(mask)))
+        self._entry = self._entry_pod = None
+        blocks: np.ndarray | None = None
+        window = self._window_filters(state, pod, self._blocking)
+        self._lazy_mask = (state, pod, _state_token(state))
+        self._last_mask = None
+        for f in self._blocking:
+            b = f.filter_blocks(state, pod)
+            if b is not None:
+                blocks = b if blocks is None else blocks & b
+        if blocks is not None:
+            # Only the blocks no filter rules out, in index order: the first block, then
+            # ranges over the next 2, 4, ... of them.
+            candidates = np.flatnonzero(blocks)
+            i, k = 0, 1
+            while i < candidates.size:
+                j = min(i + k, candidates.size)
+                lo = int(candidates[i]) * FILTER_BLOCK
+                end = min((int(candidates[j - 1]) + 1) * FILTER_BLOCK, n)
+                m = window(lo, end)
+                first = int(m.argmax())
+                if m[first]:
+                    return Decision(lo + first, 1)
+                i = j
+                k *= 2
+            return Decision(-1, 0, rejectors=self.rejectors(state, pod))
+        lo, step = 0, 64
+        while lo < n:
+            end = lo + step
+            if end > n:
+                end = n
+            m = window(lo, end)
+            first = int(m.argmax())
+            if m[first]:
+                return Decision(lo + first, 1)
+            lo = end
+            step *= 2
+        return Decision(-1, 0, rejectors=self.rejectors(state, pod))
 
     def filter_only(self, state: ClusterState, pod: PodInfo, pod_id: int = -1) -> Decision:
         """The Filter phase alone, for a caller that chooses the node itself (the
@@ -549,6 +814,13 @@ class Profile:
         feasible = int(alive.sum())
         parts = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
         return f"{feasible}/{n} nodes are available: {parts}." if parts else f"{feasible}/{n} nodes are available."
+
+
+def _state_token(state: ClusterState) -> tuple[int, ...]:
+    """What moves whenever a filter's result may change: binds and releases, node
+    updates, nominations, volumes (``generation``) and the node table itself."""
+    return (state.generation, state.usage_journal.end, state.node_journal.end, state.nodes.n,
+            state.nodes.version, id(state.nodes))
 
 
 def _gpu_fits_after(state: ClusterState, node: int, nominated: list[int], pod: PodInfo) -> bool:

@@ -177,6 +177,9 @@ class Scheduler:
             self.decisions = []
             for prof in profiles.values():
                 prof.record = True
+        for prof in profiles.values():
+            # Decision.feasible is read by the decisions frame and the cost model only.
+            prof.count_feasible = self.decisions is not None or self.cost is not None
         self.process: simpy.Process | None = None
         #: Called with the pod row at the start of every scheduling cycle, before anything
         #: is decided (``k8sim explain`` uses it to explain the cycle that places a pod).

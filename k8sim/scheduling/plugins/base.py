@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 MAX_NODE_SCORE = 100
 #: Upstream ``framework.MinNodeScore``.
 MIN_NODE_SCORE = 0
+#: Nodes per block of :meth:`FilterPlugin.filter_blocks`.
+FILTER_BLOCK = 64
 #: Upstream ``fwk.Unschedulable``: the node may fit once other pods leave (preemption may help).
 UNSCHEDULABLE = "Unschedulable"
 #: Upstream ``fwk.UnschedulableAndUnresolvable``: removing pods cannot make the node fit.
@@ -241,6 +243,25 @@ class FilterPlugin(Plugin):
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         raise NotImplementedError
 
+    def filter_range(self, state: ClusterState, pod: PodInfo, lo: int, hi: int) -> np.ndarray:
+        """Filter for the nodes ``lo..hi-1`` only: ``bool[hi - lo]``, equal to
+        ``filter(state, pod)[lo:hi]`` (the default computes exactly that). A cycle
+        without an incremental entry evaluates the filters on windows of nodes from
+        upstream's start index on and stops once it has found enough feasible nodes
+        (``findNodesThatPassFilters``); it asks a plugin that overrides this method for
+        each window, and runs :meth:`filter` once and slices it for any other. Override
+        it when a range costs less than all nodes (a node-local plugin reading its
+        nodes' columns); a plugin whose full mask is cached has nothing to gain."""
+        return self.filter(state, pod)[lo:hi]
+
+    def filter_blocks(self, state: ClusterState, pod: PodInfo) -> np.ndarray | None:
+        """Optional: ``bool[ceil(N / FILTER_BLOCK)]``, False for a block of
+        :data:`FILTER_BLOCK` nodes (nodes ``b * FILTER_BLOCK`` up to the next block)
+        only when no node of it passes this filter; True promises nothing. A cycle that
+        looks for the lowest feasible node (first fit) skips the blocks that some
+        filter rules out. None (the default): no such summary."""
+        return None
+
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         """Filter for the node indices ``nodes`` only: ``bool[len(nodes)]``, equal to
         ``filter(state, pod)[nodes]``. Called by the incremental caches for the nodes that
@@ -316,6 +337,12 @@ class ScorePlugin(Plugin):
     #: incremental entry. The plugin's docstring must prove it; False (the default) is
     #: always safe.
     scores_bounded: ClassVar[bool] = False
+    #: True when, as the only score plugin of a profile that searches every node, this
+    #: plugin always makes the feasible node of lowest index win with a unique top
+    #: total (so no tie-break draw), whatever the cluster, and its ``pre_score`` is the
+    #: default. The profile then stops its Filter phase at that node and scores
+    #: nothing (:meth:`~k8sim.scheduling.framework.Profile.schedule`). FirstFit.
+    lowest_index_wins: ClassVar[bool] = False
 
     def pre_score(self, state: ClusterState, pod: PodInfo) -> bool:
         """PreScore: return False to skip this plugin for this pod (upstream ``Skip``)."""

@@ -36,6 +36,9 @@ class FirstFit(ScorePlugin):
 
     name = "FirstFit"
     summary = "first fit: the feasible node with the lowest index scores 100, the others 0"
+    #: The lowest candidate index alone scores 100, every other 0: as the only score it
+    #: wins, uniquely (the profile may stop filtering at the first feasible node).
+    lowest_index_wins = True
 
     def score(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray) -> np.ndarray:
         out = np.zeros(candidates.size, dtype=np.int64)

@@ -48,6 +48,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from k8sim.cluster.nodes import CORE_RESOURCES, CPU, MEMORY
 from k8sim.config.k8s_types import K8sModel
 from k8sim.scheduling.plugins.base import (
+    FILTER_BLOCK,
     MAX_NODE_SCORE,
     UNSCHEDULABLE,
     UNSCHEDULABLE_AND_UNRESOLVABLE,
@@ -272,6 +273,8 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
 
     def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
         super().__init__(args)
+        # _block_max's blocks: (free array, usage journal, node journal, their ends, maxima).
+        self._blocks: tuple[Any, ...] | None = None
         strategy = self.args.scoring_strategy
         self.strategy = cast("Strategy", strategy.type)  # validated: one of SUPPORTED_STRATEGIES
         self.resources = tuple((r.name, r.weight) for r in strategy.resources)
@@ -328,6 +331,61 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         for r in rows[1:]:
             mask &= free[r] >= need[r]
         return mask
+
+    def filter_range(self, state: ClusterState, pod: PodInfo, lo: int, hi: int) -> np.ndarray:
+        # filter() on the columns lo..hi-1 (contiguous slices of each row).
+        free = state.nodes.free
+        need = pod.requests
+        rows = pod.requested_rows.tolist()
+        if not rows:
+            return np.ones(hi - lo, dtype=bool)
+        mask = free[rows[0], lo:hi] >= need[rows[0]]
+        for r in rows[1:]:
+            mask &= free[r, lo:hi] >= need[r]
+        return mask
+
+    def filter_blocks(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        # A block can hold a node that passes only if, for every requested row, its
+        # largest free amount covers the request.
+        rows = pod.requested_rows.tolist()
+        top = self._block_max(state)
+        if not rows:
+            return np.ones(top.shape[1], dtype=bool)
+        need = pod.requests
+        ok = top[rows[0]] >= need[rows[0]]
+        for r in rows[1:]:
+            ok &= top[r] >= need[r]
+        return ok
+
+    def _block_max(self, state: ClusterState) -> np.ndarray:
+        """``int64[R, ceil(N / FILTER_BLOCK)]``: the largest ``free`` of each block of
+        nodes, kept per node table and brought up to date from the cluster's journals
+        (the blocks of the nodes bound to, released from or updated since)."""
+        free = state.nodes.free
+        usage, updates = state.usage_journal, state.node_journal
+        kept = self._blocks
+        if kept is not None and kept[0] is free and kept[1] is usage and kept[2] is updates:
+            top = kept[5]
+            used, updated = usage.since(kept[3]), updates.since(kept[4])
+            if used is not None and updated is not None and len(used) + len(updated) <= top.shape[1]:
+                if used or updated:
+                    done = -1
+                    reduce = np.maximum.reduce
+                    for node in sorted(used + updated) if updated or len(used) > 1 else used:
+                        b = node // FILTER_BLOCK
+                        if b != done:
+                            lo = b * FILTER_BLOCK
+                            top[:, b] = reduce(free[:, lo:lo + FILTER_BLOCK], axis=1)
+                            done = b
+                    self._blocks = (free, usage, updates, usage.end, updates.end, top)
+                return top
+        n = free.shape[1]
+        if n:
+            top = np.maximum.reduceat(free, np.arange(0, n, FILTER_BLOCK), axis=1)
+        else:
+            top = np.zeros((free.shape[0], 0), dtype=free.dtype)
+        self._blocks = (free, usage, updates, usage.end, updates.end, top)
+        return top
 
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         # The columns first (a small copy), then the pod's rows.

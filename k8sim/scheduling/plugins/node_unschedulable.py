@@ -59,6 +59,11 @@ class NodeUnschedulable(FilterPlugin):
             return state.nodes.ready.copy()
         return state.nodes.schedulable_mask()
 
+    def filter_range(self, state: ClusterState, pod: PodInfo, lo: int, hi: int) -> np.ndarray:
+        if self._tolerates(pod):
+            return state.nodes.ready[lo:hi].copy()
+        return state.nodes.schedulable_mask(lo, hi)
+
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         nt = state.nodes
         if self._tolerates(pod):
