@@ -178,6 +178,8 @@ class PodInfo:
     @property
     def host_ports(self) -> tuple[tuple[str, str, int], ...]:
         """(protocol, hostIP, hostPort) of every port with a hostPort."""
+        if not self.ports:
+            return ()  # read by NodePorts' PreFilter every cycle: most pods have no ports
         return tuple((p.protocol, p.host_ip or "0.0.0.0", p.host_port) for p in self.ports if p.host_port)
 
 
