@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -133,6 +133,32 @@ class ClusterAPI:
         code = self._kind_codes[kind] = self.log.kind_code(kind)
         return code
 
+    def _row(self, now: float, kind: str, pod: int, node: int) -> None:
+        """``log.event(now, kind, pod, node)`` without a detail: the same row, appended
+        column by column (one of the four rows every pod makes)."""
+        code = self._kind_codes.get(kind)
+        if code is None:
+            code = self._code(kind)
+        at, ak, ap, an, ad = self._rows
+        at(now)
+        ak(code)
+        ap(pod)
+        an(node)
+        ad(0)
+
+    @staticmethod
+    def _publish(handlers: list, fields: list, event_type: Any, *args: Any) -> None:
+        """Publish one per-pod event to its (non-empty) ``handlers``: by its fields when
+        every subscriber takes fields (no event object), else as ``event_type(*args)``
+        to every handler, in subscription order either way."""
+        if len(fields) == len(handlers):
+            for field_handler in fields:
+                field_handler(*args)
+        else:
+            event = event_type(*args)
+            for handler in handlers:
+                handler(event)
+
     # -- pods -----------------------------------------------------------------------
 
     def create_pod(self, *, name: str, requests: np.ndarray, workload: int, index: int, shape: int,
@@ -159,26 +185,10 @@ class ClusterAPI:
         if self._admission:
             for plugin in self._admission:
                 plugin.charge(pod)
-        # log.event(now, "PodCreated", pod, -1), inlined: the same row
-        code = self._kind_codes.get("PodCreated")
-        if code is None:
-            code = self._code("PodCreated")
-        at, ak, ap, an, ad = self._rows
-        at(now)
-        ak(code)
-        ap(pod)
-        an(-1)
-        ad(0)
+        self._row(now, "PodCreated", pod, -1)
         handlers = self._on_added
         if handlers:
-            fields = self._added_fields
-            if len(fields) == len(handlers):
-                for field_handler in fields:
-                    field_handler(pod, node)
-            else:
-                event = PodAdded(pod, node)
-                for handler in handlers:
-                    handler(event)
+            self._publish(handlers, self._added_fields, PodAdded, pod, node)
         return pod
 
     def add_admission(self, plugin: Admission) -> None:
@@ -193,26 +203,10 @@ class ClusterAPI:
         if detail:
             self.log.event(now, "Scheduled", pod, node, detail)
         else:
-            # log.event(now, "Scheduled", pod, node), inlined: the same row
-            code = self._kind_codes.get("Scheduled")
-            if code is None:
-                code = self._code("Scheduled")
-            at, ak, ap, an, ad = self._rows
-            at(now)
-            ak(code)
-            ap(pod)
-            an(node)
-            ad(0)
+            self._row(now, "Scheduled", pod, node)
         handlers = self._on_bound
         if handlers:
-            fields = self._bound_fields
-            if len(fields) == len(handlers):
-                for field_handler in fields:
-                    field_handler(pod, node)
-            else:
-                event = PodBound(pod, node)
-                for handler in handlers:
-                    handler(event)
+            self._publish(handlers, self._bound_fields, PodBound, pod, node)
 
     def assume(self, pod: int, node: int, waiting: bool = False) -> None:
         """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
@@ -232,14 +226,7 @@ class ClusterAPI:
         self.log.event(now, "Scheduled", pod, node, detail)
         handlers = self._on_bound
         if handlers:
-            fields = self._bound_fields
-            if len(fields) == len(handlers):
-                for field_handler in fields:
-                    field_handler(pod, node)
-            else:
-                event = PodBound(pod, node)
-                for handler in handlers:
-                    handler(event)
+            self._publish(handlers, self._bound_fields, PodBound, pod, node)
 
     def forget_assumed(self, pod: int) -> int:
         """The scheduler gives up a pod it had assumed (:meth:`assume`; rejected at Permit):
@@ -261,26 +248,10 @@ class ClusterAPI:
         """The pod's containers started (log ``Started``)."""
         now = self.env._now
         node = ops.set_running(self.state, pod, now)
-        # log.event(now, "Started", pod, node), inlined: the same row
-        code = self._kind_codes.get("Started")
-        if code is None:
-            code = self._code("Started")
-        at, ak, ap, an, ad = self._rows
-        at(now)
-        ak(code)
-        ap(pod)
-        an(node)
-        ad(0)
+        self._row(now, "Started", pod, node)
         handlers = self._on_running
         if handlers:
-            fields = self._running_fields
-            if len(fields) == len(handlers):
-                for field_handler in fields:
-                    field_handler(pod, node)
-            else:
-                event = PodRunning(pod, node)
-                for handler in handlers:
-                    handler(event)
+            self._publish(handlers, self._running_fields, PodRunning, pod, node)
 
     def container_restarted(self, pod: int, node: int) -> None:
         """The kubelet restarted a container of ``pod`` (it has counted it in
@@ -300,26 +271,10 @@ class ClusterAPI:
         now = self.env._now
         node = ops.release(self.state, pod, phase, now)
         kind = kind or ("Completed" if phase == SUCCEEDED else "Failed")
-        # log.event(now, kind, pod, node), inlined: the same row
-        code = self._kind_codes.get(kind)
-        if code is None:
-            code = self._code(kind)
-        at, ak, ap, an, ad = self._rows
-        at(now)
-        ak(code)
-        ap(pod)
-        an(node)
-        ad(0)
+        self._row(now, kind, pod, node)
         handlers = self._on_terminated
         if handlers:
-            fields = self._terminated_fields
-            if len(fields) == len(handlers):
-                for field_handler in fields:
-                    field_handler(pod, node, phase, kind)
-            else:
-                event = PodTerminated(pod, node, phase, kind)
-                for handler in handlers:
-                    handler(event)
+            self._publish(handlers, self._terminated_fields, PodTerminated, pod, node, phase, kind)
         return node
 
     def delete_pod(self, pod: int, grace_s: float = 30.0, reason: str = "Deleted") -> bool:
