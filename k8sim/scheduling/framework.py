@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from k8sim.constants import GPU_MILLI
+from k8sim.scheduling import kernels
 from k8sim.scheduling.incremental import Entry, ShapeCaches
 from k8sim.scheduling.permit import PermitPlugin
 from k8sim.scheduling.plugins.base import FILTER_BLOCK, MAX_NODE_SCORE, FilterPlugin, Plugin, ScorePlugin
@@ -48,6 +49,11 @@ if TYPE_CHECKING:
 #: check_score_range reads int64 scores as uint64.
 _INT64, _UINT64 = np.dtype(np.int64), np.dtype(np.uint64)
 _MAX_REDUCE = np.maximum.reduce
+#: The compiled Filter phase's table, rows and need when no filter offers fit_rows.
+_NO_TABLE = np.zeros((0, 0), dtype=np.int64)
+_NO_NEED = np.zeros(0, dtype=np.int64)
+_NO_ROWS = np.zeros(0, dtype=np.intp)
+_NO_ROWS.flags.writeable = False
 #: Upstream ``minFeasibleNodesToFind``.
 MIN_FEASIBLE_NODES_TO_FIND = 100
 #: Upstream ``minFeasibleNodesPercentageToFind``.
@@ -190,6 +196,10 @@ class Profile:
         self._density = (0, 0)
         # The filters of the current first-fit cycle that offer filter_blocks.
         self._blocking: list[FilterPlugin] = []
+        # The compiled Filter phase (_scan_plan): the last static mask and the read-only
+        # masks it was made of, and the buffer the kernel writes the nodes found to.
+        self._static: tuple[list[np.ndarray], np.ndarray] | None = None
+        self._scan_out = np.zeros(0, dtype=np.intp)
         # The tie-break stream and its draw function (_drawer).
         self._draw: tuple[np.random.Generator, Callable[[int], int]] | None = None
 
@@ -456,6 +466,90 @@ class Profile:
 
         return window
 
+    def _scan_plan(self, state: ClusterState, pod: PodInfo
+                   ) -> tuple[FilterPlugin | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The Filter phase of a cycle without an entry, for the compiled kernels
+        (:mod:`k8sim.scheduling.kernels`): ``(fit, table, rows, need, static)``, where a
+        node passes every filter exactly when ``static`` is True at it and
+        ``table[r, node] >= need[r]`` for every ``r`` in ``rows``. ``fit`` is the first
+        filter that does not skip the pod and offers :meth:`FilterPlugin.fit_rows`
+        (NodeResourcesFit), or None (no rows then); every other such filter's
+        :meth:`FilterPlugin.filter` mask goes into ``static``, and so do the removed
+        nodes. Each plugin's ``pre_filter`` runs once, as in a full cycle.
+
+        ``static`` is kept while the masks it is made of are the same read-only arrays
+        (plugins' cached masks, never written), so a template's shapes share it."""
+        fit: FilterPlugin | None = None
+        table, rows, need = _NO_TABLE, _NO_ROWS, _NO_NEED
+        masks: list[np.ndarray] = []
+        for f in self.filters:
+            if not f.pre_filter(state, pod):
+                continue
+            if fit is None:
+                form = f.fit_rows(state, pod)
+                if form is not None:
+                    fit = f
+                    table, rows, need = form
+                    continue
+            masks.append(f.filter(state, pod))
+        n = state.nodes.n
+        if state.removed_nodes:
+            removed = np.isinf(state.nodes.removed_at)
+            removed.flags.writeable = False
+            masks.append(removed)
+        kept = self._static
+        if kept is not None and len(kept[0]) == len(masks) and kept[1].size == n:
+            for a, b in zip(kept[0], masks, strict=True):
+                if a is not b:
+                    break
+            else:
+                return fit, table, rows, need, kept[1]
+        static: np.ndarray | None = None
+        for m in masks:
+            static = m.copy() if static is None else np.logical_and(static, m, out=static)
+        if static is None:
+            static = np.ones(n, dtype=bool)
+        if all(not m.flags.writeable for m in masks):
+            static.flags.writeable = False
+            self._static = (masks, static)
+        else:
+            self._static = None
+        return fit, table, rows, need, static
+
+    def _find_scanned(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
+        """:meth:`_find_windowed` with the compiled Filter phase
+        (:func:`k8sim.scheduling.kernels.scan`): the nodes from the start index on,
+        wrapping around, until one more than ``want`` pass; the same nodes, start
+        index and :attr:`last_visited`."""
+        n = state.nodes.n
+        indices = self._indices_of(n)
+        want = self._want_of(n)
+        start = self.next_start_node_index
+        _, table, rows, need, static = self._scan_plan(state, pod)
+        self._lazy_mask = (state, pod, _state_token(state))
+        self._last_mask = None
+        out = self._scan_out
+        if out.size < n + 1:
+            out = self._scan_out = np.zeros(n + 1, dtype=np.intp)
+        count, before = kernels.scan(table, rows, need, static, start, want + 1, out)
+        if count <= want:
+            # At most `want` feasible nodes: every node was visited, the start index
+            # stays, and the nodes come in index order (as _sample gives them).
+            self.last_visited = n
+            if before < count:
+                return np.concatenate((out[before:count], out[:before]))
+            return out[:count].copy()
+        first, last = int(out[0]), int(out[want - 1])
+        if last - first == want - 1:
+            # Consecutive nodes: a view of the kept arange, as _sample gives.
+            chosen = indices[first:last + 1]
+        else:
+            chosen = out[:want].copy()
+        processed = (last - start) % n + 1
+        self.last_visited = processed
+        self.next_start_node_index = (start + processed) % n
+        return chosen
+
     def _find_windowed(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
         """:meth:`find_feasible` for a cycle without an incremental entry and without
         nominated pods: upstream ``findNodesThatPassFilters`` (``schedule_one.go``)
@@ -468,6 +562,8 @@ class Profile:
         more than ``want`` feasible nodes give the first ``want`` in rotated order,
         fewer or exactly ``want`` (every node then evaluated) all of them ascending.
         :attr:`last_mask` is computed when read (see there)."""
+        if kernels.enabled:
+            return self._find_scanned(state, pod)
         n = state.nodes.n
         indices = self._indices_of(n)
         want = self._want_of(n)
@@ -600,6 +696,17 @@ class Profile:
             count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
             return Decision(first, count if count >= 0 else int(np.count_nonzero(mask)))
         self._entry = self._entry_pod = None
+        if kernels.enabled:
+            fit, table, rows, need, static = self._scan_plan(state, pod)
+            self._lazy_mask = (state, pod, _state_token(state))
+            self._last_mask = None
+            top = fit.fit_block_max(state) if fit is not None else None
+            if top is None:  # no maxima: no block is skipped
+                top = np.full((table.shape[0], -(-n // FILTER_BLOCK)), np.iinfo(np.int64).max, dtype=np.int64)
+            node = kernels.first_fit(table, rows, need, static, top, FILTER_BLOCK)
+            if node >= 0:
+                return Decision(int(node), 1)
+            return Decision(-1, 0, rejectors=self.rejectors(state, pod))
         blocks: np.ndarray | None = None
         window = self._window_filters(state, pod, self._blocking)
         self._lazy_mask = (state, pod, _state_token(state))

@@ -43,6 +43,7 @@ from pydantic import Field, field_validator, model_validator
 
 from k8sim.cluster.nodes import CORE_RESOURCES
 from k8sim.config.k8s_types import K8sModel
+from k8sim.scheduling import kernels
 from k8sim.scheduling.plugins.base import MAX_NODE_SCORE, RowCode, ScorePlugin
 from k8sim.scheduling.plugins.shared import CandidateColumns
 
@@ -150,6 +151,14 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
 
     def score_with(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray,
                    columns: CandidateColumns) -> np.ndarray:
+        if self._cpu_mem and kernels.enabled:
+            # The float64 steps below node by node, compiled (kernels module); False
+            # when a candidate lacks allocatable cpu or memory.
+            nodes = state.nodes
+            out = np.empty(candidates.size, dtype=np.int64)
+            if kernels.balanced_cpu_memory(nodes.alloc, nodes.requested, candidates, pod.requests, out):
+                return out
+            return self._general_score(state, pod, candidates)
         if self._cpu_mem and columns.positive():
             # Same float64 steps as the general path below, for two resources that every
             # candidate has: std = |f_cpu - f_mem| / 2, then (1 - std) * 100 truncated;

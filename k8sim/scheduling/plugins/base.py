@@ -262,6 +262,21 @@ class FilterPlugin(Plugin):
         filter rules out. None (the default): no such summary."""
         return None
 
+    def fit_rows(self, state: ClusterState, pod: PodInfo) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Optional: ``(table, rows, need)`` such that this filter passes node ``i``
+        exactly when ``table[r, i] >= need[r]`` for every ``r`` in ``rows``
+        (``int64[R, N]``, ``intp[k]``, ``int64[R]``), read but never written. A cycle
+        without an incremental entry then checks it node by node in a compiled kernel
+        (:mod:`k8sim.scheduling.kernels`) and stops at the nodes it needs. None (the
+        default): the plugin is asked for :meth:`filter`."""
+        return None
+
+    def fit_block_max(self, state: ClusterState) -> np.ndarray | None:
+        """Optional, with :meth:`fit_rows`: ``int64[R, ceil(N / FILTER_BLOCK)]``, the
+        largest ``table[r, i]`` over each block of :data:`FILTER_BLOCK` nodes, up to
+        date; a first-fit cycle skips the blocks it rules out. None: no such maxima."""
+        return None
+
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
         """Filter for the node indices ``nodes`` only: ``bool[len(nodes)]``, equal to
         ``filter(state, pod)[nodes]``. Called by the incremental caches for the nodes that

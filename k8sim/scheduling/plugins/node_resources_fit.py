@@ -47,6 +47,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from k8sim.cluster.nodes import CORE_RESOURCES, CPU, MEMORY
 from k8sim.config.k8s_types import K8sModel
+from k8sim.scheduling import kernels
 from k8sim.scheduling.plugins.base import (
     FILTER_BLOCK,
     MAX_NODE_SCORE,
@@ -357,6 +358,13 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             ok &= top[r] >= need[r]
         return ok
 
+    def fit_rows(self, state: ClusterState, pod: PodInfo) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # filter(): free[r] >= requests[r] over the pod's requested rows.
+        return state.nodes.free, pod.requested_rows, pod.requests
+
+    def fit_block_max(self, state: ClusterState) -> np.ndarray:
+        return self._block_max(state)
+
     def _block_max(self, state: ClusterState) -> np.ndarray:
         """``int64[R, ceil(N / FILTER_BLOCK)]``: the largest ``free`` of each block of
         nodes, kept per node table and brought up to date from the cluster's journals
@@ -368,7 +376,11 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             top = kept[5]
             used, updated = usage.since(kept[3]), updates.since(kept[4])
             if used is not None and updated is not None and len(used) + len(updated) <= top.shape[1]:
-                if used or updated:
+                if (used or updated) and kernels.enabled:
+                    kernels.refresh_blocks(free, top, np.array(used + updated if updated else used, dtype=np.intp),
+                                           FILTER_BLOCK)
+                    self._blocks = (free, usage, updates, usage.end, updates.end, top)
+                elif used or updated:
                     done = -1
                     reduce = np.maximum.reduce
                     for node in sorted(used + updated) if updated or len(used) > 1 else used:
@@ -447,8 +459,18 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
                    columns: CandidateColumns) -> np.ndarray:
         if self.strategy == "RequestedToCapacityRatio":
             return self._requested_to_capacity_ratio(state, pod, candidates)
-        if self._cpu_mem_weights is not None and columns.positive():
-            return self._cpu_mem_score(pod, columns)
+        if self._cpu_mem_weights is not None:
+            if kernels.enabled:
+                # The same integer steps node by node, compiled (kernels module); False
+                # when a candidate lacks allocatable cpu or memory.
+                nodes = state.nodes
+                out = np.empty(candidates.size, dtype=np.int64)
+                w_cpu, w_mem = self._cpu_mem_weights
+                if kernels.least_or_most_allocated(nodes.alloc, nodes.nonzero_requested, candidates, pod.nonzero,
+                                                   w_cpu, w_mem, self.strategy == "MostAllocated", out):
+                    return out
+            elif columns.positive():
+                return self._cpu_mem_score(pod, columns)
         return self._general_score(state, pod, candidates)
 
     def _cpu_mem_score(self, pod: PodInfo, columns: CandidateColumns) -> np.ndarray:

@@ -9,12 +9,13 @@ k8sim folds the NotReady condition in here too: upstream expresses NotReady as a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from k8sim.cluster.nodes import TaintSpec
 from k8sim.scheduling.plugins.base import FilterPlugin
+from k8sim.scheduling.plugins.shared import FieldCache
 from k8sim.scheduling.plugins.taint_toleration import tolerates
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class NodeUnschedulable(FilterPlugin):
         # Whether the tolerations tolerate the taint, by the tolerations object (kept
         # alive with it, so its id is not reused): shapes of one template share it.
         self._tolerates_by: dict[int, tuple[tuple[Toleration, ...], bool]] = {}
+        self._masks = FieldCache()
 
     def _tolerates(self, pod: PodInfo) -> bool:
         tols = pod.tolerations
@@ -55,9 +57,18 @@ class NodeUnschedulable(FilterPlugin):
         return hit[1]
 
     def filter(self, state: ClusterState, pod: PodInfo) -> np.ndarray:
-        if self._tolerates(pod):
-            return state.nodes.ready.copy()
-        return state.nodes.schedulable_mask()
+        # Kept per node table version (every change of Ready or spec.unschedulable moves
+        # it, as ops._node_changed does) and read-only: shared by every shape.
+        nodes = state.nodes
+        tolerates = self._tolerates(pod)
+        entries = self._masks.entries(nodes)
+        hit = entries.get(tolerates)
+        if hit is not None:
+            return cast(np.ndarray, hit[1])
+        mask = nodes.ready.copy() if tolerates else nodes.schedulable_mask()
+        mask.flags.writeable = False
+        entries[tolerates] = (None, mask)
+        return mask
 
     def filter_range(self, state: ClusterState, pod: PodInfo, lo: int, hi: int) -> np.ndarray:
         if self._tolerates(pod):

@@ -1,0 +1,189 @@
+"""Compiled kernels of a scheduling cycle that has no incremental entry.
+
+A shape scheduled once (a trace whose every pod asks its own amount) has no cached
+mask or scores: its cycle runs the Filter phase from upstream's start index until it
+has found enough nodes, and scores a few hundred candidates. Written with numpy, each
+step is a dozen array calls on a few hundred elements, where the fixed cost of a call
+is most of the time. These kernels do the same steps node by node in one compiled call
+(numba), with the same integer and IEEE double operations in the same order, so they
+give exactly the numpy path's nodes and scores.
+
+- :func:`scan`: the nodes that pass a resource comparison (``table[r, i] >= need[r]``
+  over the rows ``rows``) and a precomputed mask, from ``start`` on, wrapping around,
+  until ``limit`` are found (upstream ``findNodesThatPassFilters``, which stops at
+  ``numFeasibleNodesToFind``).
+- :func:`first_fit`: the lowest such node, skipping the blocks of nodes whose largest
+  free amounts already rule them out.
+- :func:`refresh_blocks`: those blocks' maxima brought up to date after binds,
+  releases and node updates.
+- :func:`least_or_most_allocated`, :func:`balanced_cpu_memory`: NodeResourcesFit's and
+  NodeResourcesBalancedAllocation's (cpu, memory) scores over candidates.
+
+The numpy path stays the reference: the kernels are used when numba imports and
+``K8SIM_KERNELS`` is not ``0`` (read at import), and :data:`enabled` can be set at run
+time (the tests compare both). Compiled code is cached on disk next to this module
+(numba's ``cache=True``), so only the first run on a machine pays for compiling.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+try:  # numba is a dependency; the numpy path remains without it
+    import numba
+
+    available = True
+except ImportError:  # pragma: no cover
+    available = False
+
+#: Whether the scheduling framework uses the kernels (numba importable and not switched
+#: off with ``K8SIM_KERNELS=0``). Set it to False to run the numpy reference path.
+enabled: bool = available and os.environ.get("K8SIM_KERNELS", "1") != "0"
+
+
+def _jit(fn: Any) -> Any:
+    if not available:  # pragma: no cover
+        return fn
+    return numba.njit(cache=True, nogil=True)(fn)
+
+
+@_jit
+def scan(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.ndarray, start: int, limit: int,
+         out: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Visit the nodes ``start, start + 1, ..., N - 1, 0, ..., start - 1`` and write to
+    ``out`` those where ``static`` is True and ``table[r, i] >= need[r]`` for every ``r``
+    in ``rows``, stopping once ``limit`` are written. Returns ``(count, before)``:
+    how many were written, and how many of them lie at or after ``start`` (the rest
+    follow, from node 0 on)."""
+    n = static.shape[0]
+    count = 0
+    before = 0
+    i = start
+    for _ in range(n):
+        if static[i]:
+            ok = True
+            for r in rows:
+                if table[r, i] < need[r]:
+                    ok = False
+                    break
+            if ok:
+                out[count] = i
+                count += 1
+                if i >= start:
+                    before = count
+                if count == limit:
+                    return count, before
+        i += 1
+        if i == n:
+            i = 0
+    return count, before
+
+
+@_jit
+def first_fit(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.ndarray, top: np.ndarray,
+              block: int) -> int:  # pragma: no cover - compiled
+    """The lowest node where ``static`` is True and ``table[r, i] >= need[r]`` for every
+    ``r`` in ``rows``, or -1. ``top[r, b]`` is the largest ``table[r, i]`` over block
+    ``b`` (nodes ``b * block`` up to the next block): a block where it is below the
+    need on some row holds no such node and is skipped."""
+    n = static.shape[0]
+    for b in range(top.shape[1]):
+        ok = True
+        for r in rows:
+            if top[r, b] < need[r]:
+                ok = False
+                break
+        if not ok:
+            continue
+        hi = min((b + 1) * block, n)
+        for i in range(b * block, hi):
+            if static[i]:
+                fits = True
+                for r in rows:
+                    if table[r, i] < need[r]:
+                        fits = False
+                        break
+                if fits:
+                    return i
+    return -1
+
+
+@_jit
+def refresh_blocks(table: np.ndarray, top: np.ndarray, nodes: np.ndarray, block: int) -> None:  # pragma: no cover
+    """Recompute ``top[:, b]`` (the largest ``table[r, i]`` over the nodes of block ``b``)
+    for the block of each node in ``nodes`` (a node may repeat)."""
+    n = table.shape[1]
+    for k in range(nodes.shape[0]):
+        b = nodes[k] // block
+        lo = b * block
+        hi = min(lo + block, n)
+        for r in range(table.shape[0]):
+            m = table[r, lo]
+            for i in range(lo + 1, hi):
+                if table[r, i] > m:
+                    m = table[r, i]
+            top[r, b] = m
+
+
+@_jit
+def least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, candidates: np.ndarray,
+                            pod_nonzero: np.ndarray, w_cpu: int, w_mem: int, most: bool,
+                            out: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """NodeResourcesFit's LeastAllocated (``most`` False) or MostAllocated score over
+    cpu and memory for each candidate into ``out``; False (``out`` not complete) as
+    soon as a candidate has no allocatable cpu or memory (the general path scores
+    those). Upstream ``least_allocated.go`` / ``most_allocated.go``: per resource
+    ``(capacity - requested) * 100 / capacity``, 0 if requested > capacity, or
+    ``min(requested, capacity) * 100 / capacity``; then ``(s_cpu * w_cpu + s_mem *
+    w_mem) / (w_cpu + w_mem)``; int64, every operand non-negative where it divides.
+    ``pod_nonzero`` is the pod's non-zero cpu and memory request (rows 0 and 1)."""
+    weights = w_cpu + w_mem
+    p_cpu = pod_nonzero[0]
+    p_mem = pod_nonzero[1]
+    for j in range(candidates.shape[0]):
+        c = candidates[j]
+        a_cpu = alloc[0, c]
+        a_mem = alloc[1, c]
+        if a_cpu <= 0 or a_mem <= 0:
+            return False
+        r_cpu = nonzero_requested[0, c] + p_cpu
+        r_mem = nonzero_requested[1, c] + p_mem
+        if most:
+            s_cpu = min(r_cpu, a_cpu) * 100 // a_cpu
+            s_mem = min(r_mem, a_mem) * 100 // a_mem
+        else:
+            s_cpu = (a_cpu - r_cpu) * 100 // a_cpu if r_cpu <= a_cpu else 0
+            s_mem = (a_mem - r_mem) * 100 // a_mem if r_mem <= a_mem else 0
+        out[j] = (s_cpu * w_cpu + s_mem * w_mem) // weights
+    return True
+
+
+@_jit
+def balanced_cpu_memory(alloc: np.ndarray, requested: np.ndarray, candidates: np.ndarray, pod_requests: np.ndarray,
+                        out: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """NodeResourcesBalancedAllocation over cpu and memory (upstream
+    ``balanced_allocation.go``, two resources) for each candidate into ``out``: the
+    fractions ``requested / allocatable`` as doubles, capped at 1, ``std = |f_cpu -
+    f_mem| / 2``, and ``int64((1 - std) * 100)``; False as soon as a candidate has no
+    allocatable cpu or memory (the general path scores those). ``pod_requests``: the
+    pod's requests, cpu in row 0 and memory in row 1."""
+    q_cpu = pod_requests[0]
+    q_mem = pod_requests[1]
+    for j in range(candidates.shape[0]):
+        c = candidates[j]
+        a_cpu = alloc[0, c]
+        a_mem = alloc[1, c]
+        if a_cpu <= 0 or a_mem <= 0:
+            return False
+        f_cpu = float(requested[0, c] + q_cpu) / float(a_cpu)
+        f_mem = float(requested[1, c] + q_mem) / float(a_mem)
+        if f_cpu > 1.0:
+            f_cpu = 1.0
+        if f_mem > 1.0:
+            f_mem = 1.0
+        std = abs((f_cpu - f_mem) / 2.0)
+        out[j] = np.int64((1.0 - std) * 100.0)
+    return True
