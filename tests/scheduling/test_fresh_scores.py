@@ -22,6 +22,7 @@ from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
 from k8sim.config.k8s_types import Affinity
 from k8sim.config.pods import Toleration
+from k8sim.scheduling import kernels
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.balanced_allocation import NodeResourcesBalancedAllocation
 from k8sim.scheduling.plugins.base import ScorePlugin
@@ -32,6 +33,15 @@ from k8sim.scheduling.plugins.taint_toleration import TaintToleration
 from k8sim.sim.simulation import Simulation
 
 SPOT = TaintSpec("spot", "yes", "PreferNoSchedule")
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["kernels", "numpy"])
+def _kernels(request, monkeypatch):
+    """Every test twice: with the compiled kernels (the default) and with the numpy
+    path they replace (k8sim.scheduling.kernels)."""
+    if request.param and not kernels.available:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "enabled", request.param)
 
 
 # -- the arithmetic, node by node, as upstream writes it ------------------------------
