@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -200,6 +200,11 @@ class Profile:
         # masks it was made of, and the buffer the kernel writes the nodes found to.
         self._static: tuple[list[np.ndarray], np.ndarray] | None = None
         self._scan_out = np.zeros(0, dtype=np.intp)
+        # The positions of the top totals (kernels.best_of), and the positions in
+        # `scores` of NodeResourcesFit and BalancedAllocation when both score cpu and
+        # memory alone (their weighted sum then comes from one compiled pass).
+        self._best = np.zeros(0, dtype=np.intp)
+        self._fit_balanced = _fit_balanced_pair(scores)
         # The tie-break stream and its draw function (_drawer).
         self._draw: tuple[np.random.Generator, Callable[[int], int]] | None = None
 
@@ -655,16 +660,24 @@ class Profile:
                 return Decision(int(candidates[self.node_priority.best(candidates)]), k)
             return Decision(int(candidates[self.rng.integers(k)]), k)
         totals, per_plugin = self.weighted_scores(state, pod, candidates, shared=True)
-        # argmax and one comparison: cheaper than a max reduction at these sizes (and
-        # against the numpy scalar: cheaper than against a Python int).
-        best = (totals == totals[totals.argmax()]).nonzero()[0]
-        if best.size == 1:
+        # The positions of the top total: one compiled pass, or argmax and one
+        # comparison (cheaper than a max reduction at these sizes, and against the numpy
+        # scalar cheaper than against a Python int).
+        if kernels.enabled:
+            best = self._best
+            if best.size < k:
+                best = self._best = np.zeros(candidates.size, dtype=np.intp)
+            size = kernels.best_of(totals, best)
+            best = best[:size]
+        else:
+            best = (totals == totals[totals.argmax()]).nonzero()[0]
+            size = best.size
+        if size == 1:
             pick = best[0]
         elif self.node_priority is not None:
             pick = best[self.node_priority.best(candidates[best])]
         else:
             # tie_break(self.rng, size), its draw function kept per profile.
-            size = best.size
             draw = self._draw
             if draw is None or draw[0] is not self.rng:
                 draw = self._draw = (self.rng, _drawer(self.rng))
@@ -790,7 +803,12 @@ class Profile:
             shortcuts = self.score_shortcuts and not record
             columns = CandidateColumns(state.nodes, candidates)
             sum_: np.ndarray | None = None
-            for plugin, weight in self.scores:
+            pair = self._fit_balanced if shortcuts and kernels.enabled else None
+            if pair is not None:
+                sum_, pair = self._fused_fit_balanced(state, pod, candidates, pair)
+            for i, (plugin, weight) in enumerate(self.scores):
+                if pair is not None and (i == pair[0] or i == pair[1]):
+                    continue  # in sum_ already, their pre_score run
                 if not plugin.pre_score(state, pod):
                     continue
                 if shortcuts and plugin.uniform_score(state, pod):
@@ -864,6 +882,27 @@ class Profile:
             total = total.copy()
         return total, per_plugin
 
+    def _fused_fit_balanced(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray,
+                            pair: tuple[int, int]) -> tuple[np.ndarray | None, tuple[int, int] | None]:
+        """NodeResourcesFit's and BalancedAllocation's weighted scores of an unrecorded
+        cycle in one compiled pass (:func:`k8sim.scheduling.kernels.fit_and_balanced`):
+        ``(their sum, pair)`` when both score the pod, else ``(None, None)`` and the
+        plugins are scored one by one (as when a candidate lacks allocatable cpu or
+        memory). Both plugins' ``pre_score`` run here, once, in profile order."""
+        (fit, w_fit), (balanced, w_balanced) = self.scores[pair[0]], self.scores[pair[1]]
+        first, second = (fit, balanced) if pair[0] < pair[1] else (balanced, fit)
+        if not first.pre_score(state, pod) or not second.pre_score(state, pod):
+            return None, None
+        nodes = state.nodes
+        weights = fit._cpu_mem_weights  # type: ignore[attr-defined]
+        out = np.empty(candidates.size, dtype=np.int64)
+        if kernels.fit_and_balanced(nodes.alloc, nodes.nonzero_requested, nodes.requested, candidates, pod.nonzero,
+                                    pod.requests, weights[0], weights[1],
+                                    fit.strategy == "MostAllocated",  # type: ignore[attr-defined]
+                                    w_fit, w_balanced, out):
+            return out, pair
+        return None, None
+
     @staticmethod
     def _uniform_term(entry: Entry, pod: PodInfo, i: int, plugin: ScorePlugin, weight: int, value: int,
                       k: int) -> np.ndarray | None:
@@ -921,6 +960,25 @@ class Profile:
         feasible = int(alive.sum())
         parts = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
         return f"{feasible}/{n} nodes are available: {parts}." if parts else f"{feasible}/{n} nodes are available."
+
+
+def _fit_balanced_pair(scores: list[tuple[ScorePlugin, int]]) -> tuple[int, int] | None:
+    """The positions in ``scores`` of NodeResourcesFit (LeastAllocated or MostAllocated
+    over cpu and memory) and NodeResourcesBalancedAllocation (cpu and memory), the
+    classes themselves, once each: their sum can come from one compiled pass. None
+    otherwise."""
+    from k8sim.scheduling.plugins.balanced_allocation import NodeResourcesBalancedAllocation
+    from k8sim.scheduling.plugins.node_resources_fit import NodeResourcesFit
+
+    fits = [i for i, (p, _) in enumerate(scores) if type(p) is NodeResourcesFit]
+    balanced = [i for i, (p, _) in enumerate(scores) if type(p) is NodeResourcesBalancedAllocation]
+    if len(fits) != 1 or len(balanced) != 1:
+        return None
+    fit = cast(NodeResourcesFit, scores[fits[0]][0])
+    ba = cast(NodeResourcesBalancedAllocation, scores[balanced[0]][0])
+    if fit.strategy == "RequestedToCapacityRatio" or fit._cpu_mem_weights is None or not ba._cpu_mem:
+        return None
+    return fits[0], balanced[0]
 
 
 def _state_token(state: ClusterState) -> tuple[int, ...]:

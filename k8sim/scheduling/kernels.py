@@ -17,7 +17,9 @@ give exactly the numpy path's nodes and scores.
 - :func:`refresh_blocks`: those blocks' maxima brought up to date after binds,
   releases and node updates.
 - :func:`least_or_most_allocated`, :func:`balanced_cpu_memory`: NodeResourcesFit's and
-  NodeResourcesBalancedAllocation's (cpu, memory) scores over candidates.
+  NodeResourcesBalancedAllocation's (cpu, memory) scores over candidates, and
+  :func:`fit_and_balanced`, their weighted sum in one pass (the default profile).
+- :func:`best_of`: the candidates with the top total (``selectHost``'s ties).
 
 The numpy path stays the reference: the kernels are used when numba imports and
 ``K8SIM_KERNELS`` is not ``0`` (read at import), and :data:`enabled` can be set at run
@@ -187,3 +189,59 @@ def balanced_cpu_memory(alloc: np.ndarray, requested: np.ndarray, candidates: np
         std = abs((f_cpu - f_mem) / 2.0)
         out[j] = np.int64((1.0 - std) * 100.0)
     return True
+
+
+@_jit
+def fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requested: np.ndarray,
+                     candidates: np.ndarray, pod_nonzero: np.ndarray, pod_requests: np.ndarray, w_cpu: int,
+                     w_mem: int, most: bool, fit_weight: int, balanced_weight: int,
+                     out: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """``fit_weight * fit + balanced_weight * balanced`` for each candidate into
+    ``out``: :func:`least_or_most_allocated` and :func:`balanced_cpu_memory` (same
+    steps) summed in int64 in one pass; False as soon as a candidate has no
+    allocatable cpu or memory."""
+    weights = w_cpu + w_mem
+    p_cpu = pod_nonzero[0]
+    p_mem = pod_nonzero[1]
+    q_cpu = pod_requests[0]
+    q_mem = pod_requests[1]
+    for j in range(candidates.shape[0]):
+        c = candidates[j]
+        a_cpu = alloc[0, c]
+        a_mem = alloc[1, c]
+        if a_cpu <= 0 or a_mem <= 0:
+            return False
+        r_cpu = nonzero_requested[0, c] + p_cpu
+        r_mem = nonzero_requested[1, c] + p_mem
+        if most:
+            s_cpu = min(r_cpu, a_cpu) * 100 // a_cpu
+            s_mem = min(r_mem, a_mem) * 100 // a_mem
+        else:
+            s_cpu = (a_cpu - r_cpu) * 100 // a_cpu if r_cpu <= a_cpu else 0
+            s_mem = (a_mem - r_mem) * 100 // a_mem if r_mem <= a_mem else 0
+        fit = (s_cpu * w_cpu + s_mem * w_mem) // weights
+        f_cpu = float(requested[0, c] + q_cpu) / float(a_cpu)
+        f_mem = float(requested[1, c] + q_mem) / float(a_mem)
+        if f_cpu > 1.0:
+            f_cpu = 1.0
+        if f_mem > 1.0:
+            f_mem = 1.0
+        std = abs((f_cpu - f_mem) / 2.0)
+        out[j] = fit * fit_weight + np.int64((1.0 - std) * 100.0) * balanced_weight
+    return True
+
+
+@_jit
+def best_of(totals: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """The positions of the largest value of ``totals`` (not empty), ascending, into
+    ``out``; returns how many."""
+    top = totals[0]
+    for j in range(1, totals.shape[0]):
+        if totals[j] > top:
+            top = totals[j]
+    count = 0
+    for j in range(totals.shape[0]):
+        if totals[j] == top:
+            out[count] = j
+            count += 1
+    return count
