@@ -471,6 +471,12 @@ class Profile:
 
         return window
 
+    def _compiled(self) -> bool:
+        """Whether this cycle takes the compiled kernels (:mod:`k8sim.scheduling.kernels`):
+        they are enabled and the profile has run :data:`kernels.AFTER` cycles without an
+        entry (one-off shapes). The same decisions either way."""
+        return kernels.enabled and self.caches.direct >= kernels.AFTER
+
     def _scan_plan(self, state: ClusterState, pod: PodInfo
                    ) -> tuple[FilterPlugin | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The Filter phase of a cycle without an entry, for the compiled kernels
@@ -567,7 +573,7 @@ class Profile:
         more than ``want`` feasible nodes give the first ``want`` in rotated order,
         fewer or exactly ``want`` (every node then evaluated) all of them ascending.
         :attr:`last_mask` is computed when read (see there)."""
-        if kernels.enabled:
+        if self._compiled():
             return self._find_scanned(state, pod)
         n = state.nodes.n
         indices = self._indices_of(n)
@@ -663,7 +669,7 @@ class Profile:
         # The positions of the top total: one compiled pass, or argmax and one
         # comparison (cheaper than a max reduction at these sizes, and against the numpy
         # scalar cheaper than against a Python int).
-        if kernels.enabled:
+        if self._compiled():
             best = self._best
             if best.size < k:
                 best = self._best = np.zeros(candidates.size, dtype=np.intp)
@@ -709,7 +715,7 @@ class Profile:
             count = self.caches.count(entry) if entry is not None and mask is entry.mask else -1
             return Decision(first, count if count >= 0 else int(np.count_nonzero(mask)))
         self._entry = self._entry_pod = None
-        if kernels.enabled:
+        if self._compiled():
             fit, table, rows, need, static = self._scan_plan(state, pod)
             self._lazy_mask = (state, pod, _state_token(state))
             self._last_mask = None
@@ -802,8 +808,9 @@ class Profile:
             record = self.record
             shortcuts = self.score_shortcuts and not record
             columns = CandidateColumns(state.nodes, candidates)
+            columns.compiled = compiled = self._compiled()
             sum_: np.ndarray | None = None
-            pair = self._fit_balanced if shortcuts and kernels.enabled else None
+            pair = self._fit_balanced if shortcuts and compiled else None
             if pair is not None:
                 sum_, pair = self._fused_fit_balanced(state, pod, candidates, pair)
             for i, (plugin, weight) in enumerate(self.scores):

@@ -21,39 +21,56 @@ give exactly the numpy path's nodes and scores.
   :func:`fit_and_balanced`, their weighted sum in one pass (the default profile).
 - :func:`best_of`: the candidates with the top total (``selectHost``'s ties).
 
-The numpy path stays the reference: the kernels are used when numba imports and
-``K8SIM_KERNELS`` is not ``0`` (read at import), and :data:`enabled` can be set at run
-time (the tests compare both). Compiled code is cached on disk next to this module
-(numba's ``cache=True``), so only the first run on a machine pays for compiling.
+The numpy path stays the reference. A profile takes the kernels once it has run
+:data:`AFTER` cycles without an entry (a run of one-off shapes; a run whose shapes come
+back keeps to the numpy path and never imports numba, which costs about half a
+second and 60-100 MB), when numba is installed and ``K8SIM_KERNELS`` is not ``0``
+(read at import); :data:`enabled` can be set at run time (the tests compare both
+paths). The kernels are compiled on first use and the machine code is cached on disk
+next to this module (numba's ``cache=True``), so only the first run on a machine pays
+for compiling.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
 import numpy as np
 
-try:  # numba is a dependency; the numpy path remains without it
-    import numba
-
-    available = True
-except ImportError:  # pragma: no cover
-    available = False
-
-#: Whether the scheduling framework uses the kernels (numba importable and not switched
-#: off with ``K8SIM_KERNELS=0``). Set it to False to run the numpy reference path.
+#: Whether numba can be imported (it is a dependency; the numpy path runs without it).
+available: bool = importlib.util.find_spec("numba") is not None
+#: Whether the scheduling framework may use the kernels (numba available and not
+#: switched off with ``K8SIM_KERNELS=0``). False runs the numpy reference path.
 enabled: bool = available and os.environ.get("K8SIM_KERNELS", "1") != "0"
+#: Cycles without an entry a profile runs on the numpy path before it takes the kernels.
+AFTER = 256
+
+_SOURCES: dict[str, Any] = {}
 
 
 def _jit(fn: Any) -> Any:
-    if not available:  # pragma: no cover
-        return fn
-    return numba.njit(cache=True, nogil=True)(fn)
+    """Register ``fn`` (named ``_name``) as the kernel ``name``, compiled on first use."""
+    _SOURCES[fn.__name__.lstrip("_")] = fn
+    return fn
+
+
+def __getattr__(name: str) -> Any:
+    # The first use of any kernel imports numba and wraps every kernel (each compiles,
+    # or loads from the disk cache, on its own first call); they are then ordinary
+    # module attributes.
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import numba
+
+    for kernel, fn in _SOURCES.items():
+        globals()[kernel] = numba.njit(cache=True, nogil=True)(fn)
+    return globals()[name]
 
 
 @_jit
-def scan(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.ndarray, start: int, limit: int,
+def _scan(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.ndarray, start: int, limit: int,
          out: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
     """Visit the nodes ``start, start + 1, ..., N - 1, 0, ..., start - 1`` and write to
     ``out`` those where ``static`` is True and ``table[r, i] >= need[r]`` for every ``r``
@@ -85,7 +102,7 @@ def scan(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.ndarr
 
 
 @_jit
-def first_fit(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.ndarray, top: np.ndarray,
+def _first_fit(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.ndarray, top: np.ndarray,
               block: int) -> int:  # pragma: no cover - compiled
     """The lowest node where ``static`` is True and ``table[r, i] >= need[r]`` for every
     ``r`` in ``rows``, or -1. ``top[r, b]`` is the largest ``table[r, i]`` over block
@@ -114,7 +131,7 @@ def first_fit(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np.
 
 
 @_jit
-def refresh_blocks(table: np.ndarray, top: np.ndarray, nodes: np.ndarray, block: int) -> None:  # pragma: no cover
+def _refresh_blocks(table: np.ndarray, top: np.ndarray, nodes: np.ndarray, block: int) -> None:  # pragma: no cover
     """Recompute ``top[:, b]`` (the largest ``table[r, i]`` over the nodes of block ``b``)
     for the block of each node in ``nodes`` (a node may repeat)."""
     n = table.shape[1]
@@ -131,7 +148,7 @@ def refresh_blocks(table: np.ndarray, top: np.ndarray, nodes: np.ndarray, block:
 
 
 @_jit
-def least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, candidates: np.ndarray,
+def _least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, candidates: np.ndarray,
                             pod_nonzero: np.ndarray, w_cpu: int, w_mem: int, most: bool,
                             out: np.ndarray) -> bool:  # pragma: no cover - compiled
     """NodeResourcesFit's LeastAllocated (``most`` False) or MostAllocated score over
@@ -164,7 +181,7 @@ def least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, ca
 
 
 @_jit
-def balanced_cpu_memory(alloc: np.ndarray, requested: np.ndarray, candidates: np.ndarray, pod_requests: np.ndarray,
+def _balanced_cpu_memory(alloc: np.ndarray, requested: np.ndarray, candidates: np.ndarray, pod_requests: np.ndarray,
                         out: np.ndarray) -> bool:  # pragma: no cover - compiled
     """NodeResourcesBalancedAllocation over cpu and memory (upstream
     ``balanced_allocation.go``, two resources) for each candidate into ``out``: the
@@ -192,7 +209,7 @@ def balanced_cpu_memory(alloc: np.ndarray, requested: np.ndarray, candidates: np
 
 
 @_jit
-def fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requested: np.ndarray,
+def _fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requested: np.ndarray,
                      candidates: np.ndarray, pod_nonzero: np.ndarray, pod_requests: np.ndarray, w_cpu: int,
                      w_mem: int, most: bool, fit_weight: int, balanced_weight: int,
                      out: np.ndarray) -> bool:  # pragma: no cover - compiled
@@ -232,7 +249,7 @@ def fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requested
 
 
 @_jit
-def best_of(totals: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled
+def _best_of(totals: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled
     """The positions of the largest value of ``totals`` (not empty), ascending, into
     ``out``; returns how many."""
     top = totals[0]

@@ -31,11 +31,12 @@ from k8sim.sim.simulation import Simulation
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["kernels", "numpy"])
 def _kernels(request, monkeypatch):
-    """Every test twice: with the compiled kernels (the default) and with the numpy
-    path they replace (k8sim.scheduling.kernels)."""
+    """Every test twice: with the compiled kernels from a profile's first cycle on, and
+    with the numpy path they replace (k8sim.scheduling.kernels)."""
     if request.param and not kernels.available:
         pytest.skip("numba is not installed")
     monkeypatch.setattr(kernels, "enabled", request.param)
+    monkeypatch.setattr(kernels, "AFTER", 0)
 
 
 def _cluster(nodes: int, preset: str, record: bool = True) -> Simulation:

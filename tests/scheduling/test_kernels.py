@@ -158,8 +158,10 @@ def _trace(path: Path, pods: int, seed: int) -> Path:
     return path
 
 
-def _replay(trace: Path, preset: str, enabled: bool, monkeypatch, record: bool = False) -> dict[str, pd.DataFrame]:
+def _replay(trace: Path, preset: str, enabled: bool, monkeypatch, record: bool = False,
+            after: int = 0) -> dict[str, pd.DataFrame]:
     monkeypatch.setattr(kernels, "enabled", enabled)
+    monkeypatch.setattr(kernels, "AFTER", after)
     doc = {
         "name": "kernels", "seed": 5, "sample_interval_s": 120,
         "cluster": {"node_pools": [
@@ -180,8 +182,11 @@ def test_replay_same_tables_with_and_without_kernels(tmp_path, monkeypatch, pres
     trace = _trace(tmp_path / "t.csv", 1500, 11)
     fast = _replay(trace, preset, True, monkeypatch)
     reference = _replay(trace, preset, False, monkeypatch)
+    # The default: the numpy path for the first 256 one-off cycles, then the kernels.
+    switched = _replay(trace, preset, True, monkeypatch, after=256)
     for name in ("pods", "events", "timeseries"):
         pd.testing.assert_frame_equal(fast[name], reference[name], check_exact=True, obj=f"{preset}: {name}")
+        pd.testing.assert_frame_equal(switched[name], reference[name], check_exact=True, obj=f"{preset}: {name}")
     pods = fast["pods"]
     # An overloaded cluster (about 1,500 x 3 cores asked of 3,120 at the peak): every
     # node is used and many pods wait for room.
@@ -203,3 +208,14 @@ def test_environment_switch_turns_the_kernels_off():
     code = "from k8sim.scheduling import kernels; print(kernels.available, kernels.enabled)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+@pytest.mark.slow
+def test_a_run_whose_shapes_come_back_does_not_import_numba():
+    """The quickstart scenario's shapes come back (a workload's pods share one): its
+    profile never runs AFTER cycles without an entry, so numba is never imported."""
+    code = ("import sys; from k8sim import load_scenario; from k8sim.sim.simulation import Simulation; "
+            "Simulation(load_scenario('scenarios/quickstart.yaml')).run(); print('numba' in sys.modules)")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "False"

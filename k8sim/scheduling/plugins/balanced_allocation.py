@@ -151,7 +151,7 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
 
     def score_with(self, state: ClusterState, pod: PodInfo, candidates: np.ndarray,
                    columns: CandidateColumns) -> np.ndarray:
-        if self._cpu_mem and kernels.enabled:
+        if self._cpu_mem and columns.compiled:
             # The float64 steps below node by node, compiled (kernels module); False
             # when a candidate lacks allocatable cpu or memory.
             nodes = state.nodes

@@ -363,12 +363,13 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         return state.nodes.free, pod.requested_rows, pod.requests
 
     def fit_block_max(self, state: ClusterState) -> np.ndarray:
-        return self._block_max(state)
+        return self._block_max(state, compiled=True)
 
-    def _block_max(self, state: ClusterState) -> np.ndarray:
+    def _block_max(self, state: ClusterState, compiled: bool = False) -> np.ndarray:
         """``int64[R, ceil(N / FILTER_BLOCK)]``: the largest ``free`` of each block of
         nodes, kept per node table and brought up to date from the cluster's journals
-        (the blocks of the nodes bound to, released from or updated since)."""
+        (the blocks of the nodes bound to, released from or updated since; recomputed
+        by :func:`k8sim.scheduling.kernels.refresh_blocks` when ``compiled``)."""
         free = state.nodes.free
         usage, updates = state.usage_journal, state.node_journal
         kept = self._blocks
@@ -376,7 +377,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
             top = kept[5]
             used, updated = usage.since(kept[3]), updates.since(kept[4])
             if used is not None and updated is not None and len(used) + len(updated) <= top.shape[1]:
-                if (used or updated) and kernels.enabled:
+                if (used or updated) and compiled:
                     kernels.refresh_blocks(free, top, np.array(used + updated if updated else used, dtype=np.intp),
                                            FILTER_BLOCK)
                     self._blocks = (free, usage, updates, usage.end, updates.end, top)
@@ -460,7 +461,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         if self.strategy == "RequestedToCapacityRatio":
             return self._requested_to_capacity_ratio(state, pod, candidates)
         if self._cpu_mem_weights is not None:
-            if kernels.enabled:
+            if columns.compiled:
                 # The same integer steps node by node, compiled (kernels module); False
                 # when a candidate lacks allocatable cpu or memory.
                 nodes = state.nodes

@@ -76,11 +76,14 @@ class CandidateColumns:
     the cycle's ``candidates`` (never modified) and the node table as it is then.
     """
 
-    __slots__ = ("nodes", "candidates", "_alloc", "_positive")
+    __slots__ = ("nodes", "candidates", "compiled", "_alloc", "_positive")
 
     def __init__(self, nodes: NodeTable, candidates: np.ndarray) -> None:
         self.nodes = nodes
         self.candidates = candidates
+        #: Whether the cycle takes the compiled kernels (k8sim.scheduling.kernels): the
+        #: framework sets it; plugins with a kernel then use it (the same scores).
+        self.compiled = False
         self._alloc: np.ndarray | None = None
         self._positive: bool | None = None
 
