@@ -223,6 +223,8 @@ class Profile:
         """The incremental caches over the node-local filters, and the other filters."""
         self.caches = ShapeCaches(self.filters, self.scores)
         self._global_filters = [f for f in self.filters if not f.node_local]
+        # The filters, each with whether it overrides fit_rows (_scan_plan).
+        self._fit_forms = [(f, type(f).fit_rows is not FilterPlugin.fit_rows) for f in self.filters]
 
     def add_filter(self, plugin: FilterPlugin) -> None:
         """Append a filter after construction (e.g. GpuFit to a profile read from a
@@ -493,10 +495,10 @@ class Profile:
         fit: FilterPlugin | None = None
         table, rows, need = _NO_TABLE, _NO_ROWS, _NO_NEED
         masks: list[np.ndarray] = []
-        for f in self.filters:
+        for f, has_form in self._fit_forms:
             if not f.pre_filter(state, pod):
                 continue
-            if fit is None:
+            if fit is None and has_form:
                 form = f.fit_rows(state, pod)
                 if form is not None:
                     fit = f

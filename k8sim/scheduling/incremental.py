@@ -190,6 +190,8 @@ class ShapeCaches:
         #: entry at the first cycle too. Either gives the same decisions.
         self.build_at = BUILD_AT
         self.direct = 0  # cycles of a shape without an entry (its first, see wants_entry)
+        # touch's bound on recent shapes, for (node count, shape_budget).
+        self._cap, self._cap_for = 0, (-1, -1)
         self.rebuilds = 0  # entries built from scratch (a first cycle, or a rebuild)
         self.updates = 0  # entries brought up to date from the journals
         self.few_updates = 0  # of those, by the one-node functions (FEW_NODES)
@@ -239,7 +241,11 @@ class ShapeCaches:
             recent.move_to_end(pod)
             return True
         recent[pod] = None
-        cap = _capacity(self.shape_budget, SHAPE_BYTES_PER_NODE * max(state.nodes.n, 1))
+        n = state.nodes.n
+        if self._cap_for != (n, self.shape_budget):
+            self._cap = _capacity(self.shape_budget, SHAPE_BYTES_PER_NODE * max(n, 1))
+            self._cap_for = (n, self.shape_budget)
+        cap = self._cap
         while len(recent) > cap:
             old, _ = recent.popitem(last=False)
             old.drop_caches()
