@@ -160,6 +160,7 @@ def _least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, c
     w_mem) / (w_cpu + w_mem)``; int64, every operand non-negative where it divides.
     ``pod_nonzero`` is the pod's non-zero cpu and memory request (rows 0 and 1)."""
     weights = w_cpu + w_mem
+    same = w_cpu == w_mem
     p_cpu = pod_nonzero[0]
     p_mem = pod_nonzero[1]
     for j in range(candidates.shape[0]):
@@ -176,7 +177,12 @@ def _least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, c
         else:
             s_cpu = (a_cpu - r_cpu) * 100 // a_cpu if r_cpu <= a_cpu else 0
             s_mem = (a_mem - r_mem) * 100 // a_mem if r_mem <= a_mem else 0
-        out[j] = (s_cpu * w_cpu + s_mem * w_mem) // weights
+        if same:
+            # (s_cpu * w + s_mem * w) // (2 * w) == (s_cpu + s_mem) // 2 for w > 0 and
+            # scores >= 0: a shift, not a division.
+            out[j] = (s_cpu + s_mem) >> 1
+        else:
+            out[j] = (s_cpu * w_cpu + s_mem * w_mem) // weights
     return True
 
 
@@ -218,6 +224,7 @@ def _fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requeste
     steps) summed in int64 in one pass; False as soon as a candidate has no
     allocatable cpu or memory."""
     weights = w_cpu + w_mem
+    same = w_cpu == w_mem
     p_cpu = pod_nonzero[0]
     p_mem = pod_nonzero[1]
     q_cpu = pod_requests[0]
@@ -236,7 +243,7 @@ def _fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requeste
         else:
             s_cpu = (a_cpu - r_cpu) * 100 // a_cpu if r_cpu <= a_cpu else 0
             s_mem = (a_mem - r_mem) * 100 // a_mem if r_mem <= a_mem else 0
-        fit = (s_cpu * w_cpu + s_mem * w_mem) // weights
+        fit = (s_cpu + s_mem) >> 1 if same else (s_cpu * w_cpu + s_mem * w_mem) // weights
         f_cpu = float(requested[0, c] + q_cpu) / float(a_cpu)
         f_mem = float(requested[1, c] + q_mem) / float(a_mem)
         if f_cpu > 1.0:

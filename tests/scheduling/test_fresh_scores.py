@@ -110,7 +110,9 @@ def test_fit_scores_follow_upstream_on_shared_columns(seed, strategy, weights):
                 make_pod(state, {})):  # non-zero defaults for what the pod does not name
         # Candidates that all have cpu and memory (the block path), and any (the general one).
         for candidates in (np.sort(rng.choice(with_both, 40, replace=False)), np.sort(rng.choice(nodes.n, 40))):
-            got = plugin.score_with(state, pod, candidates, CandidateColumns(nodes, candidates))
+            columns = CandidateColumns(nodes, candidates)
+            columns.compiled = kernels.enabled  # the kernel, or the numpy steps
+            got = plugin.score_with(state, pod, candidates, columns)
             expected = [_fit_reference(strategy, weights, nodes.alloc[:2, c].tolist(),
                                        (nodes.nonzero_requested[:, c] + pod.nonzero).tolist()) for c in candidates]
             assert got.tolist() == expected
@@ -128,6 +130,7 @@ def test_balanced_allocation_scores_follow_upstream_on_shared_columns(seed):
     for pod in (make_pod(state, {"cpu": "250m", "memory": "1Gi"}), make_pod(state, {"memory": "3Gi"})):
         for candidates in (np.sort(rng.choice(with_both, 50, replace=False)), np.sort(rng.choice(nodes.n, 50))):
             columns = CandidateColumns(nodes, candidates)
+            columns.compiled = kernels.enabled  # the kernel, or the numpy steps
             got = plugin.score_with(state, pod, candidates, columns)
             # Actual requests (useRequested), no non-zero defaults.
             expected = [_balanced_reference(nodes.alloc[:2, c].tolist(),
@@ -135,6 +138,41 @@ def test_balanced_allocation_scores_follow_upstream_on_shared_columns(seed):
             assert got.tolist() == expected
             assert plugin.score(state, pod, candidates).tolist() == expected
             assert got.min() >= 0 and got.max() <= 100  # scores_bounded
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("strategy", "weights", "plugin_weights"), [
+    ("LeastAllocated", (1, 1), (1, 1)), ("LeastAllocated", (3, 1), (2, 5)), ("MostAllocated", (2, 5), (1, 3))])
+def test_fused_fit_and_balanced_sum_follows_upstream(seed, strategy, weights, plugin_weights):
+    """The kernel that sums NodeResourcesFit's and BalancedAllocation's weighted scores in
+    one pass gives ``w_fit * fit + w_balanced * balanced`` of the formulas above, node
+    by node; a candidate without allocatable cpu or memory makes it decline."""
+    if not kernels.enabled:
+        pytest.skip("the kernel itself")
+    state = _usage_state(seed)
+    nodes = state.nodes
+    rng = np.random.default_rng(seed)
+    with_both = np.flatnonzero((nodes.alloc[0] > 0) & (nodes.alloc[1] > 0))
+    without = np.flatnonzero((nodes.alloc[0] == 0) | (nodes.alloc[1] == 0))
+    assert without.size  # randomise_usage makes some
+    w_fit, w_balanced = plugin_weights
+    for pod in (make_pod(state, {"cpu": "250m", "memory": "1Gi"}), make_pod(state, {"cpu": "3"})):
+        candidates = np.sort(rng.choice(with_both, 60, replace=False))
+        out = np.zeros(candidates.size, dtype=np.int64)
+        assert kernels.fit_and_balanced(nodes.alloc, nodes.nonzero_requested, nodes.requested, candidates,
+                                        pod.nonzero, pod.requests, weights[0], weights[1],
+                                        strategy == "MostAllocated", w_fit, w_balanced, out)
+        expected = [
+            w_fit * _fit_reference(strategy, weights, nodes.alloc[:2, c].tolist(),
+                                   (nodes.nonzero_requested[:, c] + pod.nonzero).tolist())
+            + w_balanced * _balanced_reference(nodes.alloc[:2, c].tolist(),
+                                               (nodes.requested[:2, c] + pod.requests[:2]).tolist())
+            for c in candidates]
+        assert out.tolist() == expected
+        mixed = np.sort(np.concatenate((candidates[:5], without[:1])))
+        assert not kernels.fit_and_balanced(nodes.alloc, nodes.nonzero_requested, nodes.requested, mixed,
+                                            pod.nonzero, pod.requests, weights[0], weights[1],
+                                            strategy == "MostAllocated", w_fit, w_balanced, out)
 
 
 def test_columns_are_gathered_once_and_shared():
