@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from k8sim.cluster import kernels as _kernels
 from k8sim.cluster.nodes import NodeTable, ResourceIndex, TaintSpec
 from k8sim.cluster.pods import BOUND, FAILED, PENDING, RUNNING, UNSCHEDULABLE, PodTable
 from k8sim.constants import GPU_MILLI, GPU_MODEL_LABEL
@@ -476,8 +477,19 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     On every bound pod's path, so each column update is one ufunc into the node's
     column (``np.add(col, req, out=col)``: an augmented assignment of a slice is a
     read, an add and a write back) and the bookkeeping of rare cases (GPUs, a
-    nominated pod) is skipped when the run has none."""
+    nominated pod) is skipped when the run has none. A pod without GPUs takes one
+    compiled call (:func:`k8sim.cluster.kernels.bind`) for all of it, when enabled."""
     pods, nodes = state.pods, state.nodes
+    if _kernels.enabled and not (pods.has_gpu_columns and pods.gpu_count[pod]):
+        if not _kernels.bind(nodes.requested, nodes.free, nodes.nonzero_requested, state.group_counts,
+                             pods.requests, pods.nonzero, pods.node, pods.phase, pods.scheduled, pod, node,
+                             state.shape_group[pods.shape[pod]], now):
+            raise InvariantError(f"bind of pod {pods.names[pod]} in phase {pods.phase[pod]}")
+        if state.nominated:
+            state.nominated.pop(pod, None)
+        state.generation += 1
+        state.usage_journal.append(node)
+        return
     if pods.phase[pod] != PENDING:
         raise InvariantError(f"bind of pod {pods.names[pod]} in phase {pods.phase[pod]}")
     if pods.has_gpu_columns and pods.gpu_count[pod]:
@@ -561,9 +573,21 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     """A bound pod ends (``phase`` Succeeded or Failed): free its node's resources
     (one ufunc per column, as :func:`bind`).
 
-    Returns the node it was bound to.
+    Returns the node it was bound to. A pod without GPUs takes one compiled call
+    (:func:`k8sim.cluster.kernels.release`) for the tables, when enabled.
     """
     pods, nodes = state.pods, state.nodes
+    if _kernels.enabled and not (pods.has_gpu_columns and pods.gpu_count[pod]):
+        node = _kernels.release(nodes.requested, nodes.free, nodes.nonzero_requested, state.group_counts,
+                                pods.requests, pods.nonzero, pods.node, pods.phase, pods.finished, pod,
+                                state.shape_group[pods.shape[pod]], phase, now)
+        if node < 0:
+            raise InvariantError(f"release of pod {pods.names[pod]} that is not bound")
+        if state.terminating:
+            state.terminating.discard(pod)
+        state.generation += 1
+        state.usage_journal.append(node)
+        return node
     node = int(pods.node[pod])
     was = pods.phase[pod]
     if node < 0 or (was != BOUND and was != RUNNING):
