@@ -553,7 +553,7 @@ def set_running(state: ClusterState, pod: int, now: float) -> int:
         raise InvariantError(f"pod {pods.names[pod]} started in phase {pods.phase[pod]}")
     pods.phase[pod] = RUNNING
     pods.running[pod] = now
-    return int(pods.node[pod])
+    return pods.node.item(pod)
 
 
 def drop(state: ClusterState, pod: int, now: float, reason: int = UNSCHEDULABLE) -> None:

@@ -169,8 +169,8 @@ class PlainLifecycle(Timer):
 
     __slots__ = ("kubelet", "pod", "node", "step", "process")
 
-    def __init__(self, kubelet: Kubelet, pod: int):
-        self.callbacks = None
+    def __init__(self, kubelet: Kubelet, pod: int, callbacks: tuple | None = None):
+        self.callbacks = callbacks
         self.kubelet = kubelet
         self.pod = pod
         self.node = -1
@@ -355,11 +355,13 @@ class Kubelet:
                     policy = self.state.shapes[shape].restart_policy
                     if policy is not None:
                         rt = self._with_restart_policy(rt, policy)
-        if rt is None and self.plain_timers and self._is_plain(pod):
+        if rt is None and self.plain_timers and (
+                # _is_plain's answer for a run without any of these, without the call.
+                (self.open_ended is None and self.oom_after is None and self.storage is None
+                 and self.sandboxes is None) or self._is_plain(pod)):
             # The process's Initialize event would be here: the timer takes its place
             # (SimPy's Environment.schedule inlined: the same queue entry).
-            life = self._procs[pod] = PlainLifecycle(self, pod)
-            life.callbacks = self._plain_cb
+            life = self._procs[pod] = PlainLifecycle(self, pod, self._plain_cb)
             env = self.env
             heappush(env._queue, (env._now, URGENT, next(env._eid), life))  # type: ignore[misc]
         else:
@@ -386,11 +388,11 @@ class Kubelet:
         pod = life.pod
         step = life.step
         if step == _START:  # the process's first step
-            node = life.node = int(pods.node[pod])
+            node = life.node = pods.node.item(pod)
             if not self.state.nodes.up[node]:  # bound to a node that has failed
                 self._plain_hand_over(life, _NODE_DOWN)
                 return
-            d = float(pods.start_latency[pod])
+            d = pods.start_latency.item(pod)
             if d > 0:
                 life.step = _CREATING
                 life.callbacks = self._plain_cb
@@ -402,7 +404,7 @@ class Kubelet:
             first_start = pods.phase[pod] == BOUND
             if not first_start:
                 self.api.record("Started", pod, node, "containers recreated after the node came back")
-            duration = float(pods.duration[pod])
+            duration = pods.duration.item(pod)
             if duration >= 0.0:  # the ready delay (none without a runtime model)
                 pods.ready[pod] = env._now
             if first_start:

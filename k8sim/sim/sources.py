@@ -536,8 +536,9 @@ class WorkloadSources:
         # trace is tens of megabytes), read as Python numbers one at a time.
         shape_arr = shapes.astype(np.int32) if first_id + len(first) <= np.iinfo(np.int32).max else shapes
         times = _chunked(pods["submit_s"].to_numpy(dtype=np.float64))
-        self._starts.append(self._source(wi, times, names_list.__getitem__,
-                                         lambda i: int(shape_arr[i]), lambda i: float(duration[i]), latencies))
+        # ``item`` gives the Python int / float that ``int(a[i])`` / ``float(a[i])`` would.
+        self._starts.append(self._source(wi, times, names_list.__getitem__, shape_arr.item, duration.item,
+                                         latencies))
 
     def trace_frame(self) -> pd.DataFrame | None:
         """The submitted pods of the run's trace workloads with their trace columns."""
