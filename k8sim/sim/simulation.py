@@ -20,8 +20,6 @@ import time as _time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import simpy
-
 from k8sim.autoscaling import assembly as autoscaling_assembly
 from k8sim.batch.kueue import Kueue
 from k8sim.batch.podgroups import PodGroups
@@ -45,7 +43,7 @@ from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.runtimeclass import RuntimeClasses
 from k8sim.runtime.spec import build_runtime
-from k8sim.runtime.timers import run_before
+from k8sim.runtime.timers import Environment, run_before
 from k8sim.scheduling.handle import FrameworkHandle
 from k8sim.scheduling.observation import ObservationLayout
 from k8sim.scheduling.scheduler import PendingDecision, Scheduler
@@ -85,7 +83,7 @@ class Simulation:
                  components: Sequence[ComponentFactory] = (), allow_overcommit: bool = False):
         self.seed = scenario.seed if seed is None else int(seed)
         self.streams = Streams(self.seed)
-        self.env = simpy.Environment()
+        self.env = Environment()  # SimPy's, with a second queue for pods' run ends
         # Manifest workloads are read first: their pods and nodes may name resources, and
         # their RuntimeClass objects join the scenario's (the scenario as run).
         app_inputs = controllers.read_inputs(scenario) if scenario.has_controllers() else {}

@@ -229,3 +229,86 @@ def test_the_run_loop_sets_older_objects_aside_from_the_collector_while_it_runs(
         assert gc.get_freeze_count() == before
     finally:
         gc.unfreeze()
+
+
+def _scripted_two_queues(env, runner, horizon: float) -> list[tuple[float, str]]:
+    """Events at a few instants (many ties), both priorities, put on the main queue or
+    on :func:`late_queue`; some schedule more events when they fire, on either queue.
+    Returns the (time, label) order in which they fired."""
+    import heapq
+    import random
+
+    import simpy
+    from simpy.events import NORMAL, URGENT
+
+    from k8sim.runtime.timers import late_queue
+
+    rng = random.Random(7)
+    seen: list[tuple[float, str]] = []
+
+    def put(delay: float, label: str, priority: int, late: bool, children: int) -> None:
+        ev = simpy.Event(env)
+        ev._ok, ev._value = True, None
+
+        def fire(_e, label=label, children=children):
+            seen.append((env.now, label))
+            for k in range(children):
+                put(rng.choice([0.0, 0.0, 1.0, 2.0]), f"{label}.{k}", rng.choice([URGENT, NORMAL]),
+                    rng.random() < 0.5, 0)
+
+        ev.callbacks.append(fire)
+        if late:  # as the kubelet puts a run end: Environment.schedule's entry, on the late queue
+            heapq.heappush(late_queue(env), (env.now + delay, priority, next(env._eid), ev))
+        else:
+            env.schedule(ev, priority, delay)
+
+    for i in range(200):
+        put(float(rng.randrange(6)), f"e{i}", rng.choice([URGENT, NORMAL]), rng.random() < 0.5, rng.randrange(3))
+    runner(env, horizon)
+    return seen
+
+
+def test_the_late_queue_keeps_the_order_of_one_queue():
+    """k8sim's Environment keeps long waits (pods' run ends) on a second queue; its
+    entries are numbered by the same counter, so ``run_before``, ``peek``/``step`` and
+    ``run(until=...)`` take the events in exactly the order of SimPy's single queue,
+    ties at one instant included (by priority, then insertion)."""
+    import simpy
+
+    from k8sim.runtime.timers import Environment, run_before
+
+    def peek_step(env, horizon):
+        while env.peek() < horizon:
+            env.step()
+
+    def until(env, horizon):
+        env.run(until=horizon)
+
+    want = _scripted_two_queues(simpy.Environment(), peek_step, 4.0)  # one queue
+    # Ties were there to be broken: instants with several events of both kinds.
+    assert len(want) > 200 and len({t for t, _ in want}) == 4
+    split = Environment()
+    got = _scripted_two_queues(split, run_before, 4.0)
+    assert got == want
+    assert split.peek() == 4.0 and split._late and split._queue  # both queues still hold events
+    assert _scripted_two_queues(Environment(), peek_step, 4.0) == want
+    # run(until=4) also takes the URGENT events at 4 scheduled before its stop event.
+    assert _scripted_two_queues(Environment(), until, 4.0) == _scripted_two_queues(simpy.Environment(), until, 4.0)
+    assert Environment().peek() == float("inf")
+
+
+def test_run_ends_wait_on_the_late_queue(monkeypatch):
+    """In a run, the end of each running plain pod's run time is on the late queue,
+    and nothing else is."""
+    from k8sim.runtime.kubelet import _RUNNING
+
+    monkeypatch.setattr(Kubelet, "plain_timers", True)
+    sim = Simulation(validate_scenario(churn(1)))
+    sim.run_until(800)
+    late = sim.env._late
+    running = sim.state.pods.phase[: sim.state.pods.n] == 2  # Running
+    assert late and all(isinstance(e[3], PlainLifecycle) and e[3].step == _RUNNING for e in late)
+    # A pending entry per Running batch pod (the services and the urgent ones run
+    # forever / have not arrived), some of them voided by an interrupt (callbacks ()).
+    live = {e[3].pod for e in late if e[3].callbacks}
+    assert live and all(running[p] for p in live)
