@@ -170,22 +170,37 @@ class PodTable:
     owner_kind: np.ndarray
     owner: np.ndarray
 
-    def _grow(self) -> None:
-        new = self._cap * 2
-        self.requests = np.concatenate([self.requests, np.zeros_like(self.requests)])
-        self.nonzero = np.concatenate([self.nonzero, np.zeros_like(self.nonzero)])
+    def _grow(self, capacity: int | None = None) -> None:
+        """Room for ``capacity`` rows (default: twice the current); the new rows hold
+        each column's initial value (0, NaN). One copy of each column."""
+        old_cap = self._cap
+        new = 2 * old_cap if capacity is None else capacity
+
+        def extend(old: np.ndarray, fill: float) -> np.ndarray:
+            out = np.empty((new, *old.shape[1:]), dtype=old.dtype)
+            out[:old_cap] = old
+            out[old_cap:] = fill
+            return out
+
+        self.requests = extend(self.requests, 0)
+        self.nonzero = extend(self.nonzero, 0)
         present = vars(self)
         for name in _FLOAT_COLUMNS:
             if name in present:  # a lazy column not used yet stays absent
-                old = present[name]
-                setattr(self, name, np.concatenate([old, np.full(self._cap, np.nan)]))
+                setattr(self, name, extend(present[name], np.nan))
         for name in _INT_COLUMNS:
             if name in present and (self.has_gpu_columns or name not in _GPU_COLUMNS):
-                old = present[name]
-                setattr(self, name, np.concatenate([old, np.zeros_like(old)]))
+                setattr(self, name, extend(present[name], 0))
         if not self.has_gpu_columns:
             self._gpu_placeholders(new)
         self._cap = new
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in all (a trace replay knows how many pods it
+        will create): one reallocation rather than a doubling every time the table
+        fills, and no room past the need. Rows beyond it still grow the table."""
+        if rows > self._cap:
+            self._grow(rows)
 
     def append(
         self,

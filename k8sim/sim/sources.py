@@ -465,6 +465,7 @@ class WorkloadSources:
         ctx.warnings.extend(report_warnings(where, replay.reports))
         pods = replay.pods
         n = len(pods)
+        state.pods.reserve(state.pods.n + n)  # the rows its pods will take
         # Pod priority: by QoS class where mapped, else the trace's (use_trace_priority),
         # else the template's (TEMPLATE_PRIORITY marks those).
         prio_col = np.full(n, TEMPLATE_PRIORITY, dtype=np.int64)

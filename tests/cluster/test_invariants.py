@@ -127,6 +127,33 @@ def test_runtime_columns_are_allocated_when_first_used_and_grow_with_the_table()
     assert t.restarts.dtype == np.int32 and t.pull_bytes.dtype == np.int64
 
 
+def test_reserve_makes_room_once_and_new_rows_hold_initial_values():
+    """``reserve`` sizes the table to the rows asked for (a trace's pod count); rows
+    past it grow the table by doubling again. Rows added after a growth start from the
+    initial values (NaN times, zero counts, no GPU), and the old rows keep theirs."""
+    from k8sim.cluster.pods import PENDING, PodTable
+
+    t = PodTable(3, capacity=2)
+    t.append(name="p0", requests=np.array([100, 1, 1]), workload=0, index=0, shape=0, priority=5,
+             created=1.5, duration=2.0, start_latency=0.0, owner_kind=1, owner=7)
+    t.scheduled[0] = 3.0
+    t.reserve(1)  # less than there is room for: nothing changes
+    assert len(t.created) == 2
+    t.reserve(5)
+    assert len(t.created) == 5 and len(t.requests) == 5 and len(t.gpu_count) == 5
+    for i in range(1, 7):  # 5 rows fit; the 6th doubles to 10
+        t.append(name=f"p{i}", requests=np.array([200, 2, 1]), workload=0, index=i, shape=0, priority=0,
+                 created=float(i), duration=1.0, start_latency=0.0)
+    assert len(t.created) == 10 and t.n == 7
+    assert t.column("scheduled")[0] == 3.0 and np.isnan(t.column("scheduled")[1:]).all()
+    assert t.column("priority").tolist() == [5, 0, 0, 0, 0, 0, 0]
+    assert t.column("owner").tolist() == [7, 0, 0, 0, 0, 0, 0] and t.column("owner_kind")[0] == 1
+    assert (t.column("phase") == PENDING).all() and (t.column("node") == -1).all()
+    assert t.requests[:7, 0].tolist() == [100, 200, 200, 200, 200, 200, 200]
+    assert np.isnan(t.finished[7:]).all() and not t.workload[7:].any() and not t.requests[7:].any()
+    assert not t.gpu_count[:7].any() and not t.has_gpu_columns
+
+
 def test_binds_and_releases_stay_exact_when_the_node_arrays_are_replaced():
     """A bind or a release writes the node's usage through views of the usage arrays;
     adding nodes and adding a count group replace those arrays, and later binds must
