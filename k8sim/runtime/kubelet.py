@@ -134,7 +134,7 @@ from k8sim.runtime.imagegc import PULL, ImageGC
 from k8sim.runtime.podworker import next_sync, restart_sync
 from k8sim.runtime.pulls import NO_SPACE, Puller
 from k8sim.runtime.spec import ALWAYS, IF_NOT_PRESENT, NEVER, RESTART_ALWAYS, RESTART_CODES, RESTART_NEVER
-from k8sim.runtime.timers import NORMAL, URGENT, Timer, interrupt_process_now, late_queue, start_process_now
+from k8sim.runtime.timers import NORMAL, URGENT, Timer, interrupt_process_now, late_push, start_process_now
 
 if TYPE_CHECKING:
     from k8sim.cluster.api import ClusterAPI
@@ -221,8 +221,8 @@ class Kubelet:
         self._procs: dict[int, simpy.Process | PlainLifecycle] = {}
         #: Callbacks of plain lifecycles' timers (one shared tuple: no allocation per step).
         self._plain_cb = (self._plain_step,)
-        #: Where a plain lifecycle's run end waits (the environment's late queue).
-        self._late = late_queue(self.env)
+        #: Puts a plain lifecycle's run end on the queue (the environment's late queue).
+        self._late_push = late_push(self.env)
         self.runtime = runtime
         self._specs = runtime.workloads if runtime is not None else None
         self._rt_variants: dict[tuple[tuple[int, ...], int], WorkloadRuntime] = {}
@@ -416,7 +416,7 @@ class Kubelet:
                 return
             life.step = _RUNNING
             life.callbacks = self._plain_cb
-            heappush(self._late, (env._now + duration, NORMAL, next(env._eid), life))
+            self._late_push((env._now + duration, NORMAL, next(env._eid), life))
             return
         # _RUNNING: the run time is over.
         life.step = _ENDED

@@ -26,21 +26,84 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable, Generator, Iterator
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 import simpy
 from simpy.events import NORMAL, PENDING, URGENT
 
-__all__ = ["NORMAL", "URGENT", "Arrivals", "Environment", "ProcessNow", "Timer", "interrupt_process_now", "late_queue",
-           "run_before", "start_process_now"]
+__all__ = ["NORMAL", "URGENT", "Arrivals", "Environment", "ProcessNow", "Timer", "interrupt_process_now", "LateQueue",
+           "late_push", "run_before", "start_process_now"]
 
 _simpy_step = simpy.Environment.step
 
 
+class LateQueue:
+    """The queue of entries that wait long (pods' run ends), as a calendar: entries
+    are kept by the ``width``-second bucket of their time, and only the earliest
+    bucket is a heap (:attr:`active`); a later bucket is a plain list until the clock
+    gets there, when it is heapified. So a push is a list append and a pop sifts
+    through the few hundred entries of one bucket rather than through every pending
+    run end (tens of thousands in a large replay), whose tuples are scattered in
+    memory.
+
+    The order is exactly a heap's over all entries: every entry in :attr:`active` has a
+    bucket at or before :attr:`current`, every other one a later bucket, and bucket
+    numbers grow with time, so ``active[0]`` is the smallest entry whenever
+    :attr:`active` is not empty; :meth:`advance` refills it from the next bucket."""
+
+    __slots__ = ("active", "buckets", "ids", "current", "width")
+
+    def __init__(self, width: float = 1.0) -> None:
+        #: A heap of the entries of buckets up to ``current``.
+        self.active: list[Any] = []
+        #: Later buckets: number -> their entries (unordered).
+        self.buckets: dict[int, list[Any]] = {}
+        #: A heap of the numbers in ``buckets``.
+        self.ids: list[int] = []
+        self.current = -(1 << 62)
+        self.width = width
+
+    def __len__(self) -> int:
+        return len(self.active) + sum(len(b) for b in self.buckets.values())
+
+    def push(self, entry: tuple[float, int, int, Any]) -> None:
+        """Add a ``(time, priority, insertion number, event)`` entry."""
+        t = entry[0]
+        b = int(t // self.width) if t < math.inf else 1 << 62
+        if b <= self.current:
+            heappush(self.active, entry)
+            return
+        bucket = self.buckets.get(b)
+        if bucket is None:
+            self.buckets[b] = [entry]
+            heappush(self.ids, b)
+        else:
+            bucket.append(entry)
+
+    def advance(self) -> bool:
+        """Make the next bucket :attr:`active` (which must be empty); False if none is left."""
+        if not self.ids:
+            return False
+        b = heappop(self.ids)
+        active = self.active
+        active.extend(self.buckets.pop(b))
+        heapify(active)
+        self.current = b
+        return True
+
+    def head(self) -> tuple[float, int, int, Any] | None:
+        """The smallest entry (None: the queue is empty)."""
+        active = self.active
+        if active or self.advance():
+            return active[0]
+        return None
+
+
 class Environment(simpy.Environment):
-    """SimPy's environment with a second queue, ``_late``, for the entries that stay on
-    the queue for long: the end of each running pod's run time (:func:`late_queue`).
+    """SimPy's environment with a second queue, ``_late`` (a :class:`LateQueue`), for
+    the entries that stay on the queue for long: the end of each running pod's run
+    time (:func:`late_push`).
 
     Both queues hold the same ``(time, priority, insertion number, event)`` entries,
     numbered by the one counter, so those keys are unique and the next event is the
@@ -52,30 +115,34 @@ class Environment(simpy.Environment):
 
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
-        self._late: list[Any] = []
+        self._late = LateQueue()
 
     def peek(self) -> float:
         """The time of the next event of either queue (inf: none)."""
-        queue, late = self._queue, self._late
-        if late and (not queue or late[0] < queue[0]):
-            return late[0][0]
+        queue, head = self._queue, self._late.head()
+        if head is not None and (not queue or head < queue[0]):
+            return head[0]
         return queue[0][0] if queue else math.inf
 
     def step(self) -> None:
         """SimPy's ``step``, after moving the late queue's head to the main queue when it
         comes first (it is then the main queue's head)."""
         late = self._late
-        if late:
+        head = late.head()
+        if head is not None:
             queue = self._queue
-            if not queue or late[0] < queue[0]:
-                heappush(queue, heappop(late))
+            if not queue or head < queue[0]:
+                heappush(queue, heappop(late.active))
         _simpy_step(self)
 
 
-def late_queue(env: simpy.Environment) -> list:
-    """Where to put an entry that will stay on the queue for long: the late queue of a
-    k8sim :class:`Environment`, the only queue of any other."""
-    return env._late if isinstance(env, Environment) else env._queue
+def late_push(env: simpy.Environment) -> Callable[[tuple[float, int, int, Any]], None]:
+    """How to put an entry that will stay on the queue for long: on the late queue of a
+    k8sim :class:`Environment`, on the only queue of any other."""
+    if isinstance(env, Environment):
+        return env._late.push
+    queue = env._queue
+    return lambda entry: heappush(queue, entry)  # type: ignore[misc]
 
 
 class Timer:
@@ -228,12 +295,15 @@ def run_before(env: simpy.Environment, horizon: float) -> None:
             gc.unfreeze()
 
 
-def _run_two(env: simpy.Environment, queue: list, late: list, horizon: float) -> None:
+def _run_two(env: simpy.Environment, queue: list, late: LateQueue, horizon: float) -> None:
     """:func:`run_before`'s loop over the two queues of a k8sim :class:`Environment`:
     each event is the smaller of the two heads (their keys are unique)."""
+    active = late.active
     while True:
-        if late and (not queue or late[0] < queue[0]):
-            src = late
+        if not active and late.ids:
+            late.advance()  # the next bucket (into the same list)
+        if active and (not queue or active[0] < queue[0]):
+            src = active
         elif queue:
             src = queue
         else:

@@ -5,6 +5,8 @@ or partitioned node, and when two interrupts reach one pod at one instant."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -235,13 +237,12 @@ def _scripted_two_queues(env, runner, horizon: float) -> list[tuple[float, str]]
     """Events at a few instants (many ties), both priorities, put on the main queue or
     on :func:`late_queue`; some schedule more events when they fire, on either queue.
     Returns the (time, label) order in which they fired."""
-    import heapq
     import random
 
     import simpy
     from simpy.events import NORMAL, URGENT
 
-    from k8sim.runtime.timers import late_queue
+    from k8sim.runtime.timers import late_push
 
     rng = random.Random(7)
     seen: list[tuple[float, str]] = []
@@ -258,7 +259,7 @@ def _scripted_two_queues(env, runner, horizon: float) -> list[tuple[float, str]]
 
         ev.callbacks.append(fire)
         if late:  # as the kubelet puts a run end: Environment.schedule's entry, on the late queue
-            heapq.heappush(late_queue(env), (env.now + delay, priority, next(env._eid), ev))
+            late_push(env)((env.now + delay, priority, next(env._eid), ev))
         else:
             env.schedule(ev, priority, delay)
 
@@ -290,7 +291,7 @@ def test_the_late_queue_keeps_the_order_of_one_queue():
     split = Environment()
     got = _scripted_two_queues(split, run_before, 4.0)
     assert got == want
-    assert split.peek() == 4.0 and split._late and split._queue  # both queues still hold events
+    assert split.peek() == 4.0 and len(split._late) and split._queue  # both queues still hold events
     assert _scripted_two_queues(Environment(), peek_step, 4.0) == want
     # run(until=4) also takes the URGENT events at 4 scheduled before its stop event.
     assert _scripted_two_queues(Environment(), until, 4.0) == _scripted_two_queues(simpy.Environment(), until, 4.0)
@@ -305,10 +306,49 @@ def test_run_ends_wait_on_the_late_queue(monkeypatch):
     monkeypatch.setattr(Kubelet, "plain_timers", True)
     sim = Simulation(validate_scenario(churn(1)))
     sim.run_until(800)
-    late = sim.env._late
+    late = [e for b in [sim.env._late.active, *sim.env._late.buckets.values()] for e in b]
     running = sim.state.pods.phase[: sim.state.pods.n] == 2  # Running
     assert late and all(isinstance(e[3], PlainLifecycle) and e[3].step == _RUNNING for e in late)
     # A pending entry per Running batch pod (the services and the urgent ones run
     # forever / have not arrived), some of them voided by an interrupt (callbacks ()).
     live = {e[3].pod for e in late if e[3].callbacks}
     assert live and all(running[p] for p in live)
+
+
+@pytest.mark.parametrize("width", [1.0, 0.25, 100.0])
+def test_the_late_queue_gives_the_entries_in_heap_order(width):
+    """LateQueue (a calendar of buckets, only the earliest one a heap) hands out its
+    entries in the order of one heap over all of them, with pushes between the pops:
+    into the bucket being taken, into later ones, at equal times (then by priority and
+    insertion), before time 0 and at infinity."""
+    import heapq
+    import random
+
+    from k8sim.runtime.timers import LateQueue
+
+    rng = random.Random(3)
+    late, ref = LateQueue(width), []
+    eid = 0
+    now = 0.0
+    got, want = [], []
+    for _ in range(3000):
+        if rng.random() < 0.55 or not ref:
+            t = rng.choice([now, now, now + rng.random(), now + rng.expovariate(0.05), math.floor(now) + 1.0,
+                            -3.5, math.inf])
+            entry = (t, rng.choice([0, 1]), eid, f"e{eid}")
+            eid += 1
+            late.push(entry)
+            heapq.heappush(ref, entry)
+        else:
+            head = late.head()
+            assert head is not None and head == ref[0]
+            got.append(heapq.heappop(late.active))
+            want.append(heapq.heappop(ref))
+            now = max(now, want[-1][0]) if want[-1][0] < math.inf else now
+        assert len(late) == len(ref)
+    while ref:
+        assert late.head() == ref[0]
+        got.append(heapq.heappop(late.active))
+        want.append(heapq.heappop(ref))
+    assert late.head() is None and len(late) == 0
+    assert got == want and len(got) == eid  # every entry, once
