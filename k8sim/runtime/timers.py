@@ -52,7 +52,7 @@ class LateQueue:
     numbers grow with time, so ``active[0]`` is the smallest entry whenever
     :attr:`active` is not empty; :meth:`advance` refills it from the next bucket."""
 
-    __slots__ = ("active", "buckets", "ids", "current", "width")
+    __slots__ = ("active", "buckets", "ids", "current", "width", "scale")
 
     def __init__(self, width: float = 1.0) -> None:
         #: A heap of the entries of buckets up to ``current``.
@@ -63,6 +63,7 @@ class LateQueue:
         self.ids: list[int] = []
         self.current = -(1 << 62)
         self.width = width
+        self.scale = 1.0 / width
 
     def __len__(self) -> int:
         return len(self.active) + sum(len(b) for b in self.buckets.values())
@@ -70,16 +71,18 @@ class LateQueue:
     def push(self, entry: tuple[float, int, int, Any]) -> None:
         """Add a ``(time, priority, insertion number, event)`` entry."""
         t = entry[0]
-        b = int(t // self.width) if t < math.inf else 1 << 62
-        if b <= self.current:
-            heappush(self.active, entry)
-            return
-        bucket = self.buckets.get(b)
-        if bucket is None:
+        # The bucket number only has to grow with the time (int() truncates, which
+        # does); times from 4e18 on (infinity) share the last bucket.
+        b = int(t * self.scale) if t < 4e18 else 1 << 62
+        if b > self.current:
+            bucket = self.buckets.get(b)
+            if bucket is not None:
+                bucket.append(entry)
+                return
             self.buckets[b] = [entry]
             heappush(self.ids, b)
-        else:
-            bucket.append(entry)
+            return
+        heappush(self.active, entry)
 
     def advance(self) -> bool:
         """Make the next bucket :attr:`active` (which must be empty); False if none is left."""

@@ -334,7 +334,7 @@ def test_the_late_queue_gives_the_entries_in_heap_order(width):
     for _ in range(3000):
         if rng.random() < 0.55 or not ref:
             t = rng.choice([now, now, now + rng.random(), now + rng.expovariate(0.05), math.floor(now) + 1.0,
-                            -3.5, math.inf])
+                            -3.5, 5e18, math.inf])
             entry = (t, rng.choice([0, 1]), eid, f"e{eid}")
             eid += 1
             late.push(entry)
