@@ -8,43 +8,65 @@ the arithmetic (a few integers). These kernels do the same checks and the same i
 additions and subtractions (int64 and int32, wrapping as numpy's do) in one compiled
 call (numba), so the tables end exactly as the numpy path leaves them.
 
-Used when numba imports and ``K8SIM_KERNELS`` is not ``0`` (read at import, the
-switch the scheduling kernels read too); :data:`enabled` can be set at run time (the
-tests compare both paths). A pod with GPUs takes the numpy path (its devices are
-chosen and freed in Python). Compiled code is cached on disk next to this module
-(numba's ``cache=True``).
+Importing numba costs a process about half a second and 60-100 MB, more than these
+kernels save in most runs, so they never import it: :mod:`k8sim.cluster.ops` uses them
+only once numba is loaded anyway (a run of one-off shapes, whose scheduling cycles
+take the kernels of :mod:`k8sim.scheduling.kernels`), when numba is installed and
+``K8SIM_KERNELS`` is not ``0`` (read at import, the switch the scheduling kernels read
+too). :data:`enabled` can be set at run time (the tests compare both paths). A pod with
+GPUs takes the numpy path (its devices are chosen and freed in Python). Each kernel is
+compiled on first use and its machine code cached on disk next to this module (numba's
+``cache=True``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from typing import Any
 
 import numpy as np
 
-try:  # numba is a dependency; the numpy path remains without it
-    import numba
-
-    available = True
-except ImportError:  # pragma: no cover
-    available = False
-
-#: Whether :mod:`k8sim.cluster.ops` uses the kernels (numba importable and not switched
-#: off with ``K8SIM_KERNELS=0``). Set it to False to run the numpy reference path.
+#: Whether numba can be imported (it is a dependency; the numpy path runs without it).
+available: bool = importlib.util.find_spec("numba") is not None
+#: Whether :mod:`k8sim.cluster.ops` may use the kernels (numba available and not
+#: switched off with ``K8SIM_KERNELS=0``); they are used once numba is loaded
+#: (:func:`loaded`). False runs the numpy reference path.
 enabled: bool = available and os.environ.get("K8SIM_KERNELS", "1") != "0"
 
 # The pod phases of k8sim.cluster.pods (not imported: the kernels see plain ints).
 _PENDING, _BOUND, _RUNNING = 0, 1, 2
 
+_SOURCES: dict[str, Any] = {}
+
+
+def loaded() -> bool:
+    """Whether numba is imported in this process (by any module): the kernels then cost
+    no import."""
+    return "numba" in sys.modules
+
 
 def _jit(fn: Any) -> Any:
-    if not available:  # pragma: no cover
-        return fn
-    return numba.njit(cache=True, nogil=True)(fn)
+    """Register ``fn`` (named ``_name``) as the kernel ``name``, compiled on first use."""
+    _SOURCES[fn.__name__.lstrip("_")] = fn
+    return fn
+
+
+def __getattr__(name: str) -> Any:
+    # The first use of a kernel wraps every kernel with numba (each compiles, or loads
+    # from the disk cache, on its own first call); they are then module attributes.
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import numba
+
+    for kernel, fn in _SOURCES.items():
+        globals()[kernel] = numba.njit(cache=True, nogil=True)(fn)
+    return globals()[name]
 
 
 @_jit
-def bind(requested: np.ndarray, free: np.ndarray, nonzero_requested: np.ndarray, group_counts: np.ndarray,
+def _bind(requested: np.ndarray, free: np.ndarray, nonzero_requested: np.ndarray, group_counts: np.ndarray,
          requests: np.ndarray, nonzero: np.ndarray, pod_node: np.ndarray, phase: np.ndarray,
          scheduled: np.ndarray, pod: int, node: int, group: int, now: float) -> bool:  # pragma: no cover
     """Bind Pending ``pod`` to ``node`` at ``now``: the node's ``requested`` grows and its
@@ -68,11 +90,11 @@ def bind(requested: np.ndarray, free: np.ndarray, nonzero_requested: np.ndarray,
 
 
 @_jit
-def release(requested: np.ndarray, free: np.ndarray, nonzero_requested: np.ndarray, group_counts: np.ndarray,
+def _release(requested: np.ndarray, free: np.ndarray, nonzero_requested: np.ndarray, group_counts: np.ndarray,
             requests: np.ndarray, nonzero: np.ndarray, pod_node: np.ndarray, phase: np.ndarray,
             finished: np.ndarray, pod: int, group: int, new_phase: int, now: float) -> int:  # pragma: no cover
     """Release bound (Bound or Running) ``pod``: its node's columns and group count go
-    back by what :func:`bind` added; the pod's phase becomes ``new_phase`` and its
+    back by what ``bind`` added; the pod's phase becomes ``new_phase`` and its
     finished time ``now``. Returns the node, or -1, with nothing changed, if the pod is
     not bound."""
     node = pod_node[pod]

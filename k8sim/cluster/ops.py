@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from sys import modules as _modules
 from typing import Any
 
 import numpy as np
@@ -478,9 +479,10 @@ def bind(state: ClusterState, pod: int, node: int, now: float) -> None:
     column (``np.add(col, req, out=col)``: an augmented assignment of a slice is a
     read, an add and a write back) and the bookkeeping of rare cases (GPUs, a
     nominated pod) is skipped when the run has none. A pod without GPUs takes one
-    compiled call (:func:`k8sim.cluster.kernels.bind`) for all of it, when enabled."""
+    compiled call (``k8sim.cluster.kernels.bind``) for all of it once numba is loaded
+    (see :mod:`k8sim.cluster.kernels`)."""
     pods, nodes = state.pods, state.nodes
-    if _kernels.enabled and not (pods.has_gpu_columns and pods.gpu_count[pod]):
+    if _kernels.enabled and "numba" in _modules and not (pods.has_gpu_columns and pods.gpu_count[pod]):
         if not _kernels.bind(nodes.requested, nodes.free, nodes.nonzero_requested, state.group_counts,
                              pods.requests, pods.nonzero, pods.node, pods.phase, pods.scheduled, pod, node,
                              state.shape_group[pods.shape[pod]], now):
@@ -574,10 +576,10 @@ def release(state: ClusterState, pod: int, phase: int, now: float) -> int:
     (one ufunc per column, as :func:`bind`).
 
     Returns the node it was bound to. A pod without GPUs takes one compiled call
-    (:func:`k8sim.cluster.kernels.release`) for the tables, when enabled.
+    (``k8sim.cluster.kernels.release``) for the tables once numba is loaded.
     """
     pods, nodes = state.pods, state.nodes
-    if _kernels.enabled and not (pods.has_gpu_columns and pods.gpu_count[pod]):
+    if _kernels.enabled and "numba" in _modules and not (pods.has_gpu_columns and pods.gpu_count[pod]):
         node = _kernels.release(nodes.requested, nodes.free, nodes.nonzero_requested, state.group_counts,
                                 pods.requests, pods.nonzero, pods.node, pods.phase, pods.finished, pod,
                                 state.shape_group[pods.shape[pod]], phase, now)

@@ -15,6 +15,10 @@ pytestmark = pytest.mark.skipif(not kernels.available, reason="numba is not inst
 
 @pytest.fixture
 def use_kernels():
+    # ops takes the kernels only once numba is loaded (they never import it themselves).
+    import numba  # noqa: F401
+
+    assert kernels.loaded()
     was = kernels.enabled
     yield lambda on: setattr(kernels, "enabled", on)
     kernels.enabled = was
