@@ -188,12 +188,7 @@ class ClusterAPI:
         self._row(now, "PodCreated", pod, -1)
         handlers = self._on_added
         if handlers:
-            fields = self._added_fields
-            if len(fields) == len(handlers):  # _publish's field path, inlined (every pod)
-                for field_handler in fields:
-                    field_handler(pod, node)
-            else:
-                self._publish(handlers, fields, PodAdded, pod, node)
+            self._publish(handlers, self._added_fields, PodAdded, pod, node)
         return pod
 
     def add_admission(self, plugin: Admission) -> None:
@@ -211,12 +206,7 @@ class ClusterAPI:
             self._row(now, "Scheduled", pod, node)
         handlers = self._on_bound
         if handlers:
-            fields = self._bound_fields
-            if len(fields) == len(handlers):  # _publish's field path, inlined (every pod)
-                for field_handler in fields:
-                    field_handler(pod, node)
-            else:
-                self._publish(handlers, fields, PodBound, pod, node)
+            self._publish(handlers, self._bound_fields, PodBound, pod, node)
 
     def assume(self, pod: int, node: int, waiting: bool = False) -> None:
         """The scheduler assumes a Pending pod on ``node`` while its Binding call is in
@@ -284,12 +274,7 @@ class ClusterAPI:
         self._row(now, kind, pod, node)
         handlers = self._on_terminated
         if handlers:
-            fields = self._terminated_fields
-            if len(fields) == len(handlers):  # _publish's field path, inlined (every pod)
-                for field_handler in fields:
-                    field_handler(pod, node, phase, kind)
-            else:
-                self._publish(handlers, fields, PodTerminated, pod, node, phase, kind)
+            self._publish(handlers, self._terminated_fields, PodTerminated, pod, node, phase, kind)
         return node
 
     def delete_pod(self, pod: int, grace_s: float = 30.0, reason: str = "Deleted") -> bool:

@@ -21,24 +21,25 @@ compiled on first use and its machine code cached on disk next to this module (n
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 from typing import Any
 
 import numpy as np
 
+from k8sim import jit
+
 #: Whether numba can be imported (it is a dependency; the numpy path runs without it).
-available: bool = importlib.util.find_spec("numba") is not None
+available: bool = jit.available
 #: Whether :mod:`k8sim.cluster.ops` may use the kernels (numba available and not
 #: switched off with ``K8SIM_KERNELS=0``); they are used once numba is loaded
 #: (:func:`loaded`). False runs the numpy reference path.
-enabled: bool = available and os.environ.get("K8SIM_KERNELS", "1") != "0"
+enabled: bool = jit.allowed
 
 # The pod phases of k8sim.cluster.pods (not imported: the kernels see plain ints).
 _PENDING, _BOUND, _RUNNING = 0, 1, 2
 
-_SOURCES: dict[str, Any] = {}
+_lazy = jit.LazyKernels(globals())
+_jit = _lazy.kernel
 
 
 def loaded() -> bool:
@@ -47,22 +48,8 @@ def loaded() -> bool:
     return "numba" in sys.modules
 
 
-def _jit(fn: Any) -> Any:
-    """Register ``fn`` (named ``_name``) as the kernel ``name``, compiled on first use."""
-    _SOURCES[fn.__name__.lstrip("_")] = fn
-    return fn
-
-
 def __getattr__(name: str) -> Any:
-    # The first use of a kernel wraps every kernel with numba (each compiles, or loads
-    # from the disk cache, on its own first call); they are then module attributes.
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import numba
-
-    for kernel, fn in _SOURCES.items():
-        globals()[kernel] = numba.njit(cache=True, nogil=True)(fn)
-    return globals()[name]
+    return _lazy.resolve(name)
 
 
 @_jit

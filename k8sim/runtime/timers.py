@@ -289,10 +289,7 @@ def run_before(env: simpy.Environment, horizon: float) -> None:
             for callback in callbacks:
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
-                # As Environment.step: a copy of the failure with a new traceback.
-                exc = type(event._value)(*event._value.args)
-                exc.__cause__ = event._value
-                raise exc
+                _raise_failed(event)
     finally:
         if freeze:
             gc.unfreeze()
@@ -318,6 +315,12 @@ def _run_two(env: simpy.Environment, queue: list, late: LateQueue, horizon: floa
         for callback in callbacks:
             callback(event)
         if not event._ok and not hasattr(event, "_defused"):
-            exc = type(event._value)(*event._value.args)
-            exc.__cause__ = event._value
-            raise exc
+            _raise_failed(event)
+
+
+def _raise_failed(event: Any) -> None:
+    """As ``Environment.step`` for a failed event nobody defused: raise a copy of the
+    failure with a new traceback."""
+    exc = type(event._value)(*event._value.args)
+    exc.__cause__ = event._value
+    raise exc

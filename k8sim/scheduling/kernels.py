@@ -33,40 +33,63 @@ for compiling.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from typing import Any
 
 import numpy as np
 
+from k8sim import jit
+
 #: Whether numba can be imported (it is a dependency; the numpy path runs without it).
-available: bool = importlib.util.find_spec("numba") is not None
+available: bool = jit.available
 #: Whether the scheduling framework may use the kernels (numba available and not
 #: switched off with ``K8SIM_KERNELS=0``). False runs the numpy reference path.
-enabled: bool = available and os.environ.get("K8SIM_KERNELS", "1") != "0"
+enabled: bool = jit.allowed
 #: Cycles without an entry a profile runs on the numpy path before it takes the kernels.
 AFTER = 256
 
-_SOURCES: dict[str, Any] = {}
-
-
-def _jit(fn: Any) -> Any:
-    """Register ``fn`` (named ``_name``) as the kernel ``name``, compiled on first use."""
-    _SOURCES[fn.__name__.lstrip("_")] = fn
-    return fn
+_lazy = jit.LazyKernels(globals())
+_jit = _lazy.kernel
 
 
 def __getattr__(name: str) -> Any:
-    # The first use of any kernel imports numba and wraps every kernel (each compiles,
-    # or loads from the disk cache, on its own first call); they are then ordinary
-    # module attributes.
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import numba
+    return _lazy.resolve(name)
 
-    for kernel, fn in _SOURCES.items():
-        globals()[kernel] = numba.njit(cache=True, nogil=True)(fn)
-    return globals()[name]
+
+@_lazy.helper
+def _fit_one(a_cpu: int, a_mem: int, r_cpu: int, r_mem: int, w_cpu: int, w_mem: int,
+             most: bool) -> int:  # pragma: no cover - compiled
+    """NodeResourcesFit's score of one node with allocatable cpu and memory ``> 0``:
+    upstream ``least_allocated.go`` (``most`` False) / ``most_allocated.go`` per
+    resource, ``(capacity - requested) * 100 / capacity`` (0 if requested > capacity)
+    or ``min(requested, capacity) * 100 / capacity``, then ``(s_cpu * w_cpu + s_mem *
+    w_mem) / (w_cpu + w_mem)``, all int64 with non-negative operands where it divides;
+    equal weights sum with a shift, as the numpy path does (``(s * w + t * w) // 2w ==
+    (s + t) >> 1``)."""
+    if most:
+        s_cpu = min(r_cpu, a_cpu) * 100 // a_cpu
+        s_mem = min(r_mem, a_mem) * 100 // a_mem
+    else:
+        s_cpu = (a_cpu - r_cpu) * 100 // a_cpu if r_cpu <= a_cpu else 0
+        s_mem = (a_mem - r_mem) * 100 // a_mem if r_mem <= a_mem else 0
+    if w_cpu == w_mem:
+        return (s_cpu + s_mem) >> 1
+    return (s_cpu * w_cpu + s_mem * w_mem) // (w_cpu + w_mem)
+
+
+@_lazy.helper
+def _balanced_one(a_cpu: int, a_mem: int, r_cpu: int, r_mem: int) -> int:  # pragma: no cover - compiled
+    """NodeResourcesBalancedAllocation's score of one node with allocatable cpu and
+    memory ``> 0``, given its requested cpu and memory with the pod's: upstream
+    ``balanced_allocation.go`` for two resources, the fractions as doubles capped at 1,
+    ``std = |f_cpu - f_mem| / 2``, ``int64((1 - std) * 100)``."""
+    f_cpu = float(r_cpu) / float(a_cpu)
+    f_mem = float(r_mem) / float(a_mem)
+    if f_cpu > 1.0:
+        f_cpu = 1.0
+    if f_mem > 1.0:
+        f_mem = 1.0
+    std = abs((f_cpu - f_mem) / 2.0)
+    return int((1.0 - std) * 100.0)
 
 
 @_jit
@@ -149,18 +172,13 @@ def _refresh_blocks(table: np.ndarray, top: np.ndarray, nodes: np.ndarray, block
 
 @_jit
 def _least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, candidates: np.ndarray,
-                            pod_nonzero: np.ndarray, w_cpu: int, w_mem: int, most: bool,
-                            out: np.ndarray) -> bool:  # pragma: no cover - compiled
+                             pod_nonzero: np.ndarray, w_cpu: int, w_mem: int, most: bool,
+                             out: np.ndarray) -> bool:  # pragma: no cover - compiled
     """NodeResourcesFit's LeastAllocated (``most`` False) or MostAllocated score over
-    cpu and memory for each candidate into ``out``; False (``out`` not complete) as
-    soon as a candidate has no allocatable cpu or memory (the general path scores
-    those). Upstream ``least_allocated.go`` / ``most_allocated.go``: per resource
-    ``(capacity - requested) * 100 / capacity``, 0 if requested > capacity, or
-    ``min(requested, capacity) * 100 / capacity``; then ``(s_cpu * w_cpu + s_mem *
-    w_mem) / (w_cpu + w_mem)``; int64, every operand non-negative where it divides.
-    ``pod_nonzero`` is the pod's non-zero cpu and memory request (rows 0 and 1)."""
-    weights = w_cpu + w_mem
-    same = w_cpu == w_mem
+    cpu and memory (:func:`_fit_one`) for each candidate into ``out``, from the node's
+    non-zero requests plus the pod's (``pod_nonzero``, cpu in row 0 and memory in row
+    1); False (``out`` not complete) as soon as a candidate has no allocatable cpu or
+    memory (the general path scores those)."""
     p_cpu = pod_nonzero[0]
     p_mem = pod_nonzero[1]
     for j in range(candidates.shape[0]):
@@ -169,32 +187,18 @@ def _least_or_most_allocated(alloc: np.ndarray, nonzero_requested: np.ndarray, c
         a_mem = alloc[1, c]
         if a_cpu <= 0 or a_mem <= 0:
             return False
-        r_cpu = nonzero_requested[0, c] + p_cpu
-        r_mem = nonzero_requested[1, c] + p_mem
-        if most:
-            s_cpu = min(r_cpu, a_cpu) * 100 // a_cpu
-            s_mem = min(r_mem, a_mem) * 100 // a_mem
-        else:
-            s_cpu = (a_cpu - r_cpu) * 100 // a_cpu if r_cpu <= a_cpu else 0
-            s_mem = (a_mem - r_mem) * 100 // a_mem if r_mem <= a_mem else 0
-        if same:
-            # (s_cpu * w + s_mem * w) // (2 * w) == (s_cpu + s_mem) // 2 for w > 0 and
-            # scores >= 0: a shift, not a division.
-            out[j] = (s_cpu + s_mem) >> 1
-        else:
-            out[j] = (s_cpu * w_cpu + s_mem * w_mem) // weights
+        out[j] = _fit_one(a_cpu, a_mem, nonzero_requested[0, c] + p_cpu, nonzero_requested[1, c] + p_mem,
+                          w_cpu, w_mem, most)
     return True
 
 
 @_jit
 def _balanced_cpu_memory(alloc: np.ndarray, requested: np.ndarray, candidates: np.ndarray, pod_requests: np.ndarray,
-                        out: np.ndarray) -> bool:  # pragma: no cover - compiled
-    """NodeResourcesBalancedAllocation over cpu and memory (upstream
-    ``balanced_allocation.go``, two resources) for each candidate into ``out``: the
-    fractions ``requested / allocatable`` as doubles, capped at 1, ``std = |f_cpu -
-    f_mem| / 2``, and ``int64((1 - std) * 100)``; False as soon as a candidate has no
-    allocatable cpu or memory (the general path scores those). ``pod_requests``: the
-    pod's requests, cpu in row 0 and memory in row 1."""
+                         out: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """NodeResourcesBalancedAllocation over cpu and memory (:func:`_balanced_one`) for
+    each candidate into ``out``, from the node's requests plus the pod's
+    (``pod_requests``, cpu in row 0 and memory in row 1); False as soon as a candidate
+    has no allocatable cpu or memory (the general path scores those)."""
     q_cpu = pod_requests[0]
     q_mem = pod_requests[1]
     for j in range(candidates.shape[0]):
@@ -203,28 +207,19 @@ def _balanced_cpu_memory(alloc: np.ndarray, requested: np.ndarray, candidates: n
         a_mem = alloc[1, c]
         if a_cpu <= 0 or a_mem <= 0:
             return False
-        f_cpu = float(requested[0, c] + q_cpu) / float(a_cpu)
-        f_mem = float(requested[1, c] + q_mem) / float(a_mem)
-        if f_cpu > 1.0:
-            f_cpu = 1.0
-        if f_mem > 1.0:
-            f_mem = 1.0
-        std = abs((f_cpu - f_mem) / 2.0)
-        out[j] = np.int64((1.0 - std) * 100.0)
+        out[j] = _balanced_one(a_cpu, a_mem, requested[0, c] + q_cpu, requested[1, c] + q_mem)
     return True
 
 
 @_jit
 def _fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requested: np.ndarray,
-                     candidates: np.ndarray, pod_nonzero: np.ndarray, pod_requests: np.ndarray, w_cpu: int,
-                     w_mem: int, most: bool, fit_weight: int, balanced_weight: int,
-                     out: np.ndarray) -> bool:  # pragma: no cover - compiled
+                      candidates: np.ndarray, pod_nonzero: np.ndarray, pod_requests: np.ndarray, w_cpu: int,
+                      w_mem: int, most: bool, fit_weight: int, balanced_weight: int,
+                      out: np.ndarray) -> bool:  # pragma: no cover - compiled
     """``fit_weight * fit + balanced_weight * balanced`` for each candidate into
-    ``out``: :func:`least_or_most_allocated` and :func:`balanced_cpu_memory` (same
-    steps) summed in int64 in one pass; False as soon as a candidate has no
-    allocatable cpu or memory."""
-    weights = w_cpu + w_mem
-    same = w_cpu == w_mem
+    ``out``: :func:`_least_or_most_allocated` and :func:`_balanced_cpu_memory` (the
+    same per-node steps) summed in int64 in one pass; False as soon as a candidate has
+    no allocatable cpu or memory."""
     p_cpu = pod_nonzero[0]
     p_mem = pod_nonzero[1]
     q_cpu = pod_requests[0]
@@ -235,23 +230,10 @@ def _fit_and_balanced(alloc: np.ndarray, nonzero_requested: np.ndarray, requeste
         a_mem = alloc[1, c]
         if a_cpu <= 0 or a_mem <= 0:
             return False
-        r_cpu = nonzero_requested[0, c] + p_cpu
-        r_mem = nonzero_requested[1, c] + p_mem
-        if most:
-            s_cpu = min(r_cpu, a_cpu) * 100 // a_cpu
-            s_mem = min(r_mem, a_mem) * 100 // a_mem
-        else:
-            s_cpu = (a_cpu - r_cpu) * 100 // a_cpu if r_cpu <= a_cpu else 0
-            s_mem = (a_mem - r_mem) * 100 // a_mem if r_mem <= a_mem else 0
-        fit = (s_cpu + s_mem) >> 1 if same else (s_cpu * w_cpu + s_mem * w_mem) // weights
-        f_cpu = float(requested[0, c] + q_cpu) / float(a_cpu)
-        f_mem = float(requested[1, c] + q_mem) / float(a_mem)
-        if f_cpu > 1.0:
-            f_cpu = 1.0
-        if f_mem > 1.0:
-            f_mem = 1.0
-        std = abs((f_cpu - f_mem) / 2.0)
-        out[j] = fit * fit_weight + np.int64((1.0 - std) * 100.0) * balanced_weight
+        fit = _fit_one(a_cpu, a_mem, nonzero_requested[0, c] + p_cpu, nonzero_requested[1, c] + p_mem,
+                       w_cpu, w_mem, most)
+        balanced = _balanced_one(a_cpu, a_mem, requested[0, c] + q_cpu, requested[1, c] + q_mem)
+        out[j] = fit * fit_weight + balanced * balanced_weight
     return True
 
 

@@ -23,20 +23,12 @@ import pytest
 from k8sim import validate_scenario
 from k8sim.cluster import ops
 from k8sim.cluster.nodes import TaintSpec
-from k8sim.scheduling import kernels
 from k8sim.scheduling.framework import num_feasible_nodes_to_find
 from k8sim.scheduling.policy import register_policy
 from k8sim.sim.simulation import Simulation
 
-
-@pytest.fixture(autouse=True, params=[True, False], ids=["kernels", "numpy"])
-def _kernels(request, monkeypatch):
-    """Every test twice: with the compiled kernels from a profile's first cycle on, and
-    with the numpy path they replace (k8sim.scheduling.kernels)."""
-    if request.param and not kernels.available:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(kernels, "enabled", request.param)
-    monkeypatch.setattr(kernels, "AFTER", 0)
+# Every test twice: with the compiled kernels and with the numpy path they replace.
+pytestmark = pytest.mark.usefixtures("kernels_both_ways")
 
 
 def _cluster(nodes: int, preset: str, record: bool = True) -> Simulation:

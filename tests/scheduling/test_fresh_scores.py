@@ -35,14 +35,8 @@ from k8sim.sim.simulation import Simulation
 SPOT = TaintSpec("spot", "yes", "PreferNoSchedule")
 
 
-@pytest.fixture(autouse=True, params=[True, False], ids=["kernels", "numpy"])
-def _kernels(request, monkeypatch):
-    """Every test twice: with the compiled kernels from a profile's first cycle on, and
-    with the numpy path they replace (k8sim.scheduling.kernels)."""
-    if request.param and not kernels.available:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(kernels, "enabled", request.param)
-    monkeypatch.setattr(kernels, "AFTER", 0)
+# Every test twice: with the compiled kernels and with the numpy path they replace.
+pytestmark = pytest.mark.usefixtures("kernels_both_ways")
 
 
 # -- the arithmetic, node by node, as upstream writes it ------------------------------
