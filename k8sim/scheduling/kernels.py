@@ -77,7 +77,7 @@ def _fit_one(a_cpu: int, a_mem: int, r_cpu: int, r_mem: int, w_cpu: int, w_mem: 
 
 
 @_lazy.helper
-def _balanced_one(a_cpu: int, a_mem: int, r_cpu: int, r_mem: int) -> int:  # pragma: no cover - compiled
+def _balanced_one(a_cpu: int, a_mem: int, r_cpu: int, r_mem: int) -> np.int64:  # pragma: no cover - compiled
     """NodeResourcesBalancedAllocation's score of one node with allocatable cpu and
     memory ``> 0``, given its requested cpu and memory with the pod's: upstream
     ``balanced_allocation.go`` for two resources, the fractions as doubles capped at 1,
@@ -89,7 +89,7 @@ def _balanced_one(a_cpu: int, a_mem: int, r_cpu: int, r_mem: int) -> int:  # pra
     if f_mem > 1.0:
         f_mem = 1.0
     std = abs((f_cpu - f_mem) / 2.0)
-    return int((1.0 - std) * 100.0)
+    return np.int64((1.0 - std) * 100.0)  # truncated toward zero, as Go int64()
 
 
 @_jit
