@@ -30,6 +30,9 @@ host ports), runs the plugin's Filter / PreScore / Score / NormalizeScore in the
   offers one-node functions (``filter_one``, ``score_one``, ``filter_row``,
   ``score_row``), they give exactly
   ``filter`` / ``score`` at every node checked;
+- ``skips_without``, where declared: ``pre_filter`` is False for the pod with those
+  fields emptied; ``reads_requests = False``: a pod that differs in its requests only
+  gets the same ``pre_filter`` and ``filter`` answers;
 - ``score_with``, where the plugin overrides it (given the cycle's shared candidate
   columns), equals ``score``; where ``uniform_score`` says so, the normalized scores
   are one value.
@@ -42,6 +45,7 @@ later calls see a changed cluster. Exceptions raised by the plugin are re-raised
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -178,6 +182,7 @@ def _exercise(p: Plugin, name: str, sizes: Sequence[int], n_pods: int, seed: int
                 feasible = feasible & mask
                 if p.node_local:
                     _check_filter_local(p, name, where, state, pod, mask, local)
+                _check_filter_declarations(p, name, where, state, pod, mask)
             if isinstance(p, ScorePlugin):
                 out += _score(p, name, where, state, pod, feasible, gen)
                 if p.node_local:
@@ -230,6 +235,43 @@ def _score(p: ScorePlugin, name: str, where: str, state: ClusterState, pod: PodI
             f"([{norm.min()}, {norm.max()}], {where}); it may hold only when they are one value on every node"
         )
     return out + [(f"score() for {where}", scores), (f"normalize() for {where}", norm)]
+
+
+def _empty_like(value: Any) -> Any:
+    """An empty value of ``value``'s kind ("" , (), {}, 0, ...; None for None or a kind
+    without an empty value)."""
+    if value is None:
+        return None
+    try:
+        return type(value)()
+    except TypeError:
+        return None
+
+
+def _check_filter_declarations(p: FilterPlugin, name: str, where: str, state: ClusterState, pod: PodInfo,
+                               mask: np.ndarray) -> None:
+    """``skips_without``: the pod with those fields emptied is skipped by ``pre_filter``.
+    ``reads_requests`` False: the pod with other requests gets the same ``pre_filter``
+    and ``filter`` answers."""
+    if p.skips_without:
+        bare = dataclasses.replace(pod, **{f: _empty_like(getattr(pod, f)) for f in p.skips_without})
+        if _call(p, name, "pre_filter", where, state, bare, state, bare):
+            raise PluginCheckError(
+                f"plugin {name} declares skips_without={p.skips_without!r}, but pre_filter() returned True for "
+                f"a pod without any of them ({where}); fix the declaration or pre_filter()")
+    if not p.reads_requests:
+        requests = pod.requests.copy()
+        requests[:2] = requests[:2] * 2 + 7  # other cpu and memory (rows 0, 1)
+        other = dataclasses.replace(pod, requests=requests, nonzero=pod.nonzero * 2 + 7, nonzero_bound=None)
+        same = bool(_call(p, name, "pre_filter", where, state, other, state, other)) == bool(
+            _call(p, name, "pre_filter", where, state, pod, state, pod))
+        if same:
+            got = _call(p, name, "filter", where, state, other, state, other)
+            same = np.array_equal(np.asarray(got), mask)
+        if not same:
+            raise PluginCheckError(
+                f"plugin {name} declares reads_requests = False, but a pod that differs in its requests only got "
+                f"other pre_filter() or filter() answers ({where}); drop the declaration")
 
 
 def _check_filter_local(p: FilterPlugin, name: str, where: str, state: ClusterState, pod: PodInfo,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
@@ -54,6 +54,22 @@ _NO_TABLE = np.zeros((0, 0), dtype=np.int64)
 _NO_NEED = np.zeros(0, dtype=np.int64)
 _NO_ROWS = np.zeros(0, dtype=np.intp)
 _NO_ROWS.flags.writeable = False
+#: Spec plans a profile keeps (:meth:`Profile._spec_plan`): a trace has a few specs,
+#: one per kind of pod; shapes built one by one each have their own.
+PLANS_KEPT = 64
+
+
+class _SpecPlan(NamedTuple):
+    """:meth:`Profile._spec_plan`: valid for the node table ``nodes`` at ``version`` and
+    size ``n``. ``static``: the read-only AND of the spec's request-blind filters and of
+    the nodes not removed; ``ask``: the filters asked every cycle, each with whether it
+    overrides ``fit_rows``."""
+
+    nodes: Any
+    version: int
+    n: int
+    static: np.ndarray
+    ask: list[tuple[FilterPlugin, bool]]
 #: Upstream ``minFeasibleNodesToFind``.
 MIN_FEASIBLE_NODES_TO_FIND = 100
 #: Upstream ``minFeasibleNodesPercentageToFind``.
@@ -225,6 +241,8 @@ class Profile:
         self._global_filters = [f for f in self.filters if not f.node_local]
         # The filters, each with whether it overrides fit_rows (_scan_plan).
         self._fit_forms = [(f, type(f).fit_rows is not FilterPlugin.fit_rows) for f in self.filters]
+        # The compiled Filter phase's plans, by PodInfo.spec (_spec_plan).
+        self._plans: dict[object, _SpecPlan] = {}
 
     def add_filter(self, plugin: FilterPlugin) -> None:
         """Append a filter after construction (e.g. GpuFit to a profile read from a
@@ -479,6 +497,45 @@ class Profile:
         entry (one-off shapes). The same decisions either way."""
         return kernels.enabled and self.caches.direct >= kernels.AFTER
 
+    def _spec_plan(self, state: ClusterState, pod: PodInfo) -> _SpecPlan:
+        """What the compiled Filter phase asks the filters for every shape of
+        ``pod.spec`` (shapes that differ in their requests only) while the node table's
+        ``version`` stays. A filter is
+
+        - left out when it declares :attr:`~FilterPlugin.skips_without` and every field
+          it names is empty for the pod (its ``pre_filter`` would return False);
+        - asked here, once, when its answers cannot depend on the requests or on what
+          bound pods use (``node_local``, neither ``reads_usage`` nor
+          ``reads_requests``, no ``fit_rows``): its mask (if its ``pre_filter`` does not
+          skip the pod) goes into the plan's ``static`` mask, with the removed nodes;
+        - else asked every cycle (:attr:`_SpecPlan.ask`, in profile order)."""
+        nodes = state.nodes
+        plan = self._plans.get(pod.spec)
+        if plan is not None and plan.nodes is nodes and plan.version == nodes.version and plan.n == nodes.n:
+            return plan
+        static: np.ndarray | None = None
+        ask: list[tuple[FilterPlugin, bool]] = []
+        for f, has_form in self._fit_forms:
+            names = f.skips_without
+            if names and not any(getattr(pod, name) for name in names):
+                continue
+            if f.node_local and not f.reads_usage and not f.reads_requests and not has_form:
+                if f.pre_filter(state, pod):
+                    m = f.filter(state, pod)
+                    static = m.copy() if static is None else np.logical_and(static, m, out=static)
+                continue
+            ask.append((f, has_form))
+        if state.removed_nodes:
+            removed = np.isinf(nodes.removed_at)
+            static = removed if static is None else np.logical_and(static, removed, out=static)
+        if static is None:
+            static = np.ones(nodes.n, dtype=bool)
+        static.flags.writeable = False
+        if len(self._plans) >= PLANS_KEPT:
+            self._plans.clear()
+        plan = self._plans[pod.spec] = _SpecPlan(nodes, nodes.version, nodes.n, static, ask)
+        return plan
+
     def _scan_plan(self, state: ClusterState, pod: PodInfo
                    ) -> tuple[FilterPlugin | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The Filter phase of a cycle without an entry, for the compiled kernels
@@ -488,14 +545,17 @@ class Profile:
         filter that does not skip the pod and offers :meth:`FilterPlugin.fit_rows`
         (NodeResourcesFit), or None (no rows then); every other such filter's
         :meth:`FilterPlugin.filter` mask goes into ``static``, and so do the removed
-        nodes. Each plugin's ``pre_filter`` runs once, as in a full cycle.
+        nodes. The filters whose answers are the same for every shape of the pod's
+        ``spec`` are asked once per spec and node table version (:meth:`_spec_plan`);
+        the others' ``pre_filter`` runs once per cycle, as in a full cycle.
 
         ``static`` is kept while the masks it is made of are the same read-only arrays
         (plugins' cached masks, never written), so a template's shapes share it."""
+        plan = self._spec_plan(state, pod)
         fit: FilterPlugin | None = None
         table, rows, need = _NO_TABLE, _NO_ROWS, _NO_NEED
-        masks: list[np.ndarray] = []
-        for f, has_form in self._fit_forms:
+        masks: list[np.ndarray] | None = None
+        for f, has_form in plan.ask:
             if not f.pre_filter(state, pod):
                 continue
             if fit is None and has_form:
@@ -504,24 +564,21 @@ class Profile:
                     fit = f
                     table, rows, need = form
                     continue
+            if masks is None:
+                masks = [plan.static]
             masks.append(f.filter(state, pod))
-        n = state.nodes.n
-        if state.removed_nodes:
-            removed = np.isinf(state.nodes.removed_at)
-            removed.flags.writeable = False
-            masks.append(removed)
+        if masks is None:
+            return fit, table, rows, need, plan.static
         kept = self._static
-        if kept is not None and len(kept[0]) == len(masks) and kept[1].size == n:
+        if kept is not None and len(kept[0]) == len(masks):
             for a, b in zip(kept[0], masks, strict=True):
                 if a is not b:
                     break
             else:
                 return fit, table, rows, need, kept[1]
-        static: np.ndarray | None = None
-        for m in masks:
-            static = m.copy() if static is None else np.logical_and(static, m, out=static)
-        if static is None:
-            static = np.ones(n, dtype=bool)
+        static = masks[0].copy()
+        for m in masks[1:]:
+            np.logical_and(static, m, out=static)
         if all(not m.flags.writeable for m in masks):
             static.flags.writeable = False
             self._static = (masks, static)

@@ -116,6 +116,13 @@ class PodInfo:
     group: int = -1
     #: Rows of ``requests`` that are > 0 (always includes ``pods``).
     requested_rows: np.ndarray = field(init=False)
+    #: Shapes with the same ``spec`` object differ in their requests only
+    #: (``requests``, ``nonzero``, ``nonzero_bound``, ``requested_rows``; and ``shape``,
+    #: ``group``): the copies :func:`variants` makes of a prototype. Every other shape
+    #: has a new one of its own (made with it; an identity, never equal to another
+    #: object, also after pickling). The compiled Filter phase keeps, per ``spec``, what
+    #: the filters that never read requests say (``Profile._spec_plan``).
+    spec: object = field(init=False, repr=False)
     #: ``req_col``, made on first use (see the property).
     _req_col: np.ndarray | None = field(default=None, init=False, repr=False)
     #: Cached masks keyed by plugin name: (node table version, bool[N]).
@@ -130,6 +137,7 @@ class PodInfo:
         self.nonzero_bound = (self.nonzero if self.nonzero_bound is None
                               else np.asarray(self.nonzero_bound, dtype=np.int64))
         self.requested_rows = requested_rows_of(self.requests)
+        self.spec = object()
 
     @property
     def mask_cache(self) -> dict[str, tuple[int, np.ndarray]]:
@@ -254,6 +262,7 @@ def _variants(protos: Sequence[PodInfo], proto_of: Iterable[int], first_shape: i
         o.claims = p.claims
         o.pod_spec = p.pod_spec
         o.group = p.group
+        o.spec = p.spec
         append(o)
         sid += 1
     return out

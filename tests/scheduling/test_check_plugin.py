@@ -347,3 +347,67 @@ def test_wrong_node_local_declarations_fail(plugin, message):
     with pytest.raises(PluginCheckError, match=message):
         check_plugin(plugin)
 
+
+
+# ------------------------------------------------- skips_without / reads_requests declarations
+
+
+def _declaring_builtins():
+    from k8sim.scheduling import registry
+
+    out = []
+    for name in registry.available():
+        cls = registry.get(name)
+        if issubclass(cls, FilterPlugin) and (cls.skips_without or not cls.reads_requests):
+            out.append(cls)
+    return out
+
+
+def test_the_declaring_builtins_are_the_expected_ones():
+    # The filters whose PreFilter upstream skips without a field of the pod (NodeName,
+    # NodePorts, the volume plugins, PodTopologySpread, k8sim's RuntimeClass and GpuFit)
+    # and the request-blind ones (NodeUnschedulable, TaintToleration, NodeAffinity, ...).
+    names = {c.name for c in _declaring_builtins()}
+    assert {"NodeName", "NodePorts", "PodTopologySpread", "VolumeBinding", "VolumeZone", "NodeVolumeLimits",
+            "VolumeRestrictions", "RuntimeClass", "GpuFit", "NodeUnschedulable", "TaintToleration",
+            "NodeAffinity"} <= names
+
+
+@pytest.mark.parametrize("plugin", [c for c in _declaring_builtins() if c.name != "VolumeBinding"],
+                         ids=lambda p: p.name)
+def test_builtin_declarations_pass(plugin):
+    # VolumeBinding's Filter needs the run's volumes, which check_plugin's clusters do
+    # not have; tests/storage/test_volumes.py checks its declaration in a run with them.
+    check_plugin(plugin)
+
+
+class SkipsWrongly(FilterPlugin):
+    """Declares a Skip without host ports but filters every pod."""
+
+    name = "SkipsWrongly"
+    skips_without = ("ports",)
+
+    def filter(self, state, pod):
+        return ~state.nodes.unschedulable
+
+
+class ReadsRequests(FilterPlugin):
+    """Nodes whose allocatable cpu is at least twice the request: reads the requests
+    (and no usage), so reads_requests = False is wrong."""
+
+    name = "ReadsRequests"
+    node_local = True
+    reads_usage = False
+    reads_requests = False
+
+    def filter(self, state, pod):
+        return state.nodes.alloc[0] >= 2 * pod.requests[0]
+
+
+@pytest.mark.parametrize("plugin, message", [
+    (SkipsWrongly, r"declares skips_without=\('ports',\), but pre_filter\(\) returned True"),
+    (ReadsRequests, r"declares reads_requests = False, but a pod that differs in its requests only"),
+])
+def test_wrong_skip_and_request_declarations_fail(plugin, message):
+    with pytest.raises(PluginCheckError, match=message):
+        check_plugin(plugin)

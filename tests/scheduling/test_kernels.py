@@ -159,7 +159,7 @@ def _trace(path: Path, pods: int, seed: int) -> Path:
 
 
 def _replay(trace: Path, preset: str, enabled: bool, monkeypatch, record: bool = False,
-            after: int = 0) -> dict[str, pd.DataFrame]:
+            after: int = 0, actions: list | None = None) -> dict[str, pd.DataFrame]:
     monkeypatch.setattr(kernels, "enabled", enabled)
     monkeypatch.setattr(kernels, "AFTER", after)
     doc = {
@@ -171,6 +171,7 @@ def _replay(trace: Path, preset: str, enabled: bool, monkeypatch, record: bool =
         ]},
         "workloads": [{"name": "t", "trace": {"format": "openb", "files": [str(trace)]}}],
         "scheduler": {"recordDecisions": record, "profiles": [{"preset": preset}]},
+        "actions": actions or [],
     }
     result = Simulation(validate_scenario(doc)).run()
     return {name: getattr(result, name) for name in ("pods", "events", "timeseries", "decisions")
@@ -192,6 +193,32 @@ def test_replay_same_tables_with_and_without_kernels(tmp_path, monkeypatch, pres
     # node is used and many pods wait for room.
     assert pods["node"].nunique() == 240
     assert (pods["scheduled"] > pods["created"]).sum() > 100
+
+
+@pytest.mark.parametrize("preset", ["kube-default", "first-fit"])
+def test_node_changes_mid_replay_same_tables_with_and_without_kernels(tmp_path, monkeypatch, preset):
+    """The compiled Filter phase keeps the request-blind filters' mask per trace spec and
+    node table version (Profile._spec_plan): cordons, an uncordon, machines down and
+    deleted nodes in the middle of the replay must reach it, as they reach the numpy
+    path (which asks every filter every cycle)."""
+    trace = _trace(tmp_path / "t.csv", 1500, 13)
+    actions = [
+        {"action": "cordon", "at_s": 20.0, "nodes": {"pool": "b"}},
+        {"action": "fail_node", "at_s": 35.0, "duration_s": 40.0, "nodes": {"names": ["a-3", "a-4", "a-77"]}},
+        {"action": "uncordon", "at_s": 60.0, "nodes": {"pool": "b"}},
+        {"action": "delete_node", "at_s": 90.0, "nodes": {"names": ["a-10", "b-5"]}},
+    ]
+    fast = _replay(trace, preset, True, monkeypatch, actions=actions)
+    reference = _replay(trace, preset, False, monkeypatch, actions=actions)
+    for name in ("pods", "events", "timeseries"):
+        pd.testing.assert_frame_equal(fast[name], reference[name], check_exact=True, obj=f"{preset}: {name}")
+    # The changes did reach the placements: no pod bound to pool b while it was
+    # cordoned, none to a deleted node after its deletion.
+    pods = fast["pods"]
+    on_b = pods["node"].fillna("").str.startswith("b-")
+    assert not (on_b & (pods["scheduled"] > 20.0) & (pods["scheduled"] < 60.0)).any()
+    assert on_b.any()
+    assert not (pods["node"].isin(["a-10", "b-5"]) & (pods["scheduled"] > 90.0)).any()
 
 
 def test_recorded_decisions_same_with_and_without_kernels(tmp_path, monkeypatch):

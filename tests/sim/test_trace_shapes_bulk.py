@@ -85,6 +85,8 @@ def _rows(sim: Simulation, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _assert_same_shape(a: PodInfo, b: PodInfo) -> None:
     for name in PodInfo.__slots__:
+        if name == "spec":
+            continue  # an identity: the bulk copies share their kind's (see the next test)
         x, y = getattr(a, name), getattr(b, name)
         if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
             assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray), name
@@ -142,6 +144,13 @@ def test_bulk_shapes_share_template_objects_and_own_their_requests():
         assert s.labels is shapes[0].labels and s.tolerations is shapes[0].tolerations
         assert s.requests.tolist() == req[i].tolist()
         assert s._mask_cache is None and s._cache is None and s._req_col is None
+    # One spec per kind (copies of one prototype differ in their requests only), and
+    # none shared with a shape built on its own.
+    specs = {}
+    for s, k in zip(shapes, kind.tolist(), strict=True):
+        assert specs.setdefault(k, s.spec) is s.spec
+    assert len({id(v) for v in specs.values()}) == len(specs) > 1
+    assert all(sim.state.shapes[0].spec is not v for v in specs.values())
     # A plugin cache of one shape is its own.
     shapes[0].cache["x"] = 1
     assert shapes[1]._cache is None

@@ -169,6 +169,23 @@ def test_volume_binding_cases() -> None:
     assert sum("default/never" in w for w in sim.warnings) == 1
 
 
+def test_volume_filters_skip_a_pod_without_claims_as_they_declare() -> None:
+    # skips_without = ("claims",): upstream's PreFilters return Skip for a pod without
+    # claims (volumebinding.go, volumezone.go, nodevolumelimits/csi.go,
+    # volumerestrictions.go PreFilter), in a run with volumes too; the compiled Filter
+    # phase then leaves them out for such pods.
+    d = scenario([node("node-a")], [workload("with", ["c"]), {**workload("without", []), "name": "without"}],
+                 [sc("ssd")], [], [pvc("c", modes=("ReadWriteOncePod",))])
+    sim = build(d)
+    st = sim.state
+    with_claims, without = shape_of(sim, 0), shape_of(sim, 1)
+    assert not without.claims and with_claims.claims
+    for plugin in (VolumeBinding(), VolumeZone(), NodeVolumeLimits(), VolumeRestrictions()):
+        assert plugin.skips_without == ("claims",)
+        assert plugin.pre_filter(st, without) is False
+        assert plugin.pre_filter(st, with_claims) is True
+
+
 def test_wait_for_first_consumer_binds_a_reachable_volume_or_provisions_in_the_nodes_zone() -> None:
     # The only node is in zone-b; pv-a is in zone-a, so it cannot serve; the class
     # provisions in the node's zone instead. allowedTopologies admits only zone-b.

@@ -234,6 +234,21 @@ class FilterPlugin(Plugin):
     #: Reasons upstream returns with ``UnschedulableAndUnresolvable`` (preemption cannot
     #: help on that node); any other reason is ``Unschedulable``.
     unresolvable_reasons: ClassVar[frozenset[str]] = frozenset()
+    #: Whether ``pre_filter`` or ``filter`` read the pod's requests (``requests``,
+    #: ``nonzero``, ``nonzero_bound``, ``requested_rows``, ``req_col``), its ``shape``
+    #: id or its count ``group``. False, with ``node_local`` and not ``reads_usage``,
+    #: says that shapes which differ in those only (one ``PodInfo.spec``: a trace's
+    #: shape per pod) get the same answers while the node table's ``version`` stays:
+    #: the compiled Filter phase then asks the plugin once per ``spec`` and node table
+    #: version, not once per cycle. Default True (asked every cycle). Declaring it
+    #: wrongly gives wrong results; ``check_plugin`` tests it.
+    reads_requests: ClassVar[bool] = True
+    #: PodInfo fields (e.g. ``("claims",)``): when every one of them is empty (falsy)
+    #: for a pod, ``pre_filter`` returns False (upstream's ``Skip``) whatever the cluster
+    #: state. The compiled Filter phase then does not ask the plugin for such pods. ()
+    #: declares nothing. Declaring it wrongly gives wrong results; ``check_plugin``
+    #: tests it.
+    skips_without: ClassVar[tuple[str, ...]] = ()
 
     def pre_filter(self, state: ClusterState, pod: PodInfo) -> bool:
         """PreFilter: return False when this plugin has nothing to check for this pod

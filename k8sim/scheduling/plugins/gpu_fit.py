@@ -39,6 +39,7 @@ class GpuFit(FilterPlugin):
 
     name = "GpuFit"
     node_local = True  # the node's own column only (incremental caches)
+    skips_without = ("gpu_count",)  # PreFilter Skip without GPUs
     events = frozenset({"PodDelete", "NodeAdd"})
     summary = "GPU filter: allowed model and gpu_count devices with >= gpu_milli free; best-fit device choice"
     reason = "Insufficient GPU"

@@ -376,6 +376,7 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
     name = "NodeAffinity"
     node_local = True  # the node's own labels, taints or conditions only (incremental caches)
     reads_usage = False
+    reads_requests = False  # the spec's tolerations / node selection only
     events = frozenset({"NodeAdd", "NodeUpdate"})
     Args = NodeAffinityArgs
     args: NodeAffinityArgs

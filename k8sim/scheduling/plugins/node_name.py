@@ -23,6 +23,8 @@ class NodeName(FilterPlugin):
     name = "NodeName"
     node_local = True  # the node's own labels, taints or conditions only (incremental caches)
     reads_usage = False
+    reads_requests = False  # spec.nodeName only
+    skips_without = ("node_name",)
     events = frozenset({"NodeAdd"})
     reason = "node(s) didn't match the requested node name"
     # Upstream ``Filter`` returns ``UnschedulableAndUnresolvable`` with ``ErrReason``.

@@ -60,6 +60,7 @@ def ports_conflict(want: HostPort, used: HostPort) -> bool:
 class NodePorts(FilterPlugin):
     name = "NodePorts"
     node_local = True  # the node's own column only (incremental caches)
+    skips_without = ("ports",)  # PreFilter Skip without host ports
     events = frozenset({"PodDelete", "NodeAdd"})
     reason = "node(s) didn't have free ports for the requested pod ports"
     summary = "host port conflicts with pods bound on the node"

@@ -34,6 +34,7 @@ class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
     node_local = True  # the node's own labels, taints or conditions only (incremental caches)
     reads_usage = False
+    reads_requests = False  # the spec's tolerations / node selection only
     events = frozenset({"NodeAdd", "NodeUpdate"})
     reason = "node(s) were unschedulable"
     # Upstream ``Filter`` returns ``UnschedulableAndUnresolvable`` with ``ErrReasonUnschedulable``.

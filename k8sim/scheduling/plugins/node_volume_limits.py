@@ -29,6 +29,7 @@ MAX_VOLUMES = "node(s) exceed max volume count"
 
 class NodeVolumeLimits(FilterPlugin):
     name = "NodeVolumeLimits"
+    skips_without = ("claims",)  # PreFilter Skip without claims
     events = frozenset({"PodDelete", "NodeAdd", "NodeUpdate"})
     reason = MAX_VOLUMES
     summary = "per-node CSI attach limits (csi_attach_limits) are not exceeded"

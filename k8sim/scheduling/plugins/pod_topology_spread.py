@@ -299,6 +299,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
     """Pod topology spread constraints: DoNotSchedule filter, ScheduleAnyway score."""
 
     name = "PodTopologySpread"
+    skips_without = ("spread", "labels")  # PreFilter Skip: no constraints (pre_filter)
     Args = PodTopologySpreadArgs
     args: PodTopologySpreadArgs
     summary = "topologySpreadConstraints: DoNotSchedule filter, ScheduleAnyway score (upstream)"

@@ -48,6 +48,8 @@ class RuntimeClass(FilterPlugin):
     name = "RuntimeClass"
     node_local = True  # the node's own labels, taints or conditions only (incremental caches)
     reads_usage = False
+    reads_requests = False  # the RuntimeClass's handler only
+    skips_without = ("runtime_handler",)
     events = frozenset({"NodeAdd", "NodeUpdate"})
     summary = "nodes that declare runtime_handlers must have the pod's RuntimeClass handler (k8sim)"
 

@@ -74,6 +74,7 @@ class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
     node_local = True  # the node's own labels, taints or conditions only (incremental caches)
     reads_usage = False
+    reads_requests = False  # the spec's tolerations / node selection only
     events = frozenset({"NodeAdd", "NodeUpdate"})
     #: Upstream ``Filter``'s reason (current wording).
     reason = "node(s) had untolerated taint(s)"

@@ -75,6 +75,7 @@ class VolumeBindingArgs(K8sModel):
 
 class VolumeBinding(FilterPlugin):
     name = "VolumeBinding"
+    skips_without = ("claims",)  # PreFilter Skip without claims
     events = frozenset({"PodAdd", "PodDelete", "NodeAdd", "NodeUpdate", "PersistentVolumeClaimUpdate"})
     unresolvable_reasons = frozenset({UNBOUND_IMMEDIATE, NODE_CONFLICT, BIND_CONFLICT})
     summary = "the pod's claims are bound to volumes the node reaches, or can bind / be provisioned there"

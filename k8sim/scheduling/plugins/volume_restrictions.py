@@ -27,6 +27,7 @@ RWOP_CONFLICT = "node has pod using PersistentVolumeClaim with the same name and
 
 class VolumeRestrictions(FilterPlugin):
     name = "VolumeRestrictions"
+    skips_without = ("claims",)  # PreFilter Skip without claims
     events = frozenset({"PodDelete", "NodeAdd"})
     reason = RWOP_CONFLICT
     summary = "a ReadWriteOncePod claim already used by another pod blocks every node"

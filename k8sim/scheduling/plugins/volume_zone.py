@@ -27,6 +27,7 @@ ZONE_CONFLICT = "node(s) had no available volume zone"
 
 class VolumeZone(FilterPlugin):
     name = "VolumeZone"
+    skips_without = ("claims",)  # PreFilter Skip without claims
     events = frozenset({"NodeAdd", "NodeUpdate", "PodAdd", "PersistentVolumeClaimUpdate"})
     reason = ZONE_CONFLICT
     summary = "a bound zonal volume's zone equals the node's zone (nodes without a zone pass)"
