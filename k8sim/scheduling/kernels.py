@@ -14,8 +14,8 @@ give exactly the numpy path's nodes and scores.
   ``numFeasibleNodesToFind``).
 - :func:`first_fit`: the lowest such node, skipping the blocks of nodes whose largest
   free amounts already rule them out.
-- :func:`refresh_blocks`: those blocks' maxima brought up to date after binds,
-  releases and node updates.
+- :func:`refresh_blocks`, :func:`refresh_two`: those blocks' maxima brought up to
+  date after binds, releases and node updates.
 - :func:`least_or_most_allocated`, :func:`balanced_cpu_memory`: NodeResourcesFit's and
   NodeResourcesBalancedAllocation's (cpu, memory) scores over candidates, and
   :func:`fit_and_balanced`, their weighted sum in one pass (the default profile).
@@ -153,21 +153,37 @@ def _first_fit(table: np.ndarray, rows: np.ndarray, need: np.ndarray, static: np
     return -1
 
 
+@_lazy.helper
+def _refresh_block(table: np.ndarray, top: np.ndarray, node: int, block: int) -> None:  # pragma: no cover
+    """Recompute ``top[:, b]``, the largest ``table[r, i]`` over the nodes of ``node``'s
+    block ``b``."""
+    k = node // block
+    lo = k * block
+    hi = min(lo + block, table.shape[1])
+    for r in range(table.shape[0]):
+        m = table[r, lo]
+        for i in range(lo + 1, hi):
+            if table[r, i] > m:
+                m = table[r, i]
+        top[r, k] = m
+
+
 @_jit
 def _refresh_blocks(table: np.ndarray, top: np.ndarray, nodes: np.ndarray, block: int) -> None:  # pragma: no cover
     """Recompute ``top[:, b]`` (the largest ``table[r, i]`` over the nodes of block ``b``)
     for the block of each node in ``nodes`` (a node may repeat)."""
-    n = table.shape[1]
     for k in range(nodes.shape[0]):
-        b = nodes[k] // block
-        lo = b * block
-        hi = min(lo + block, n)
-        for r in range(table.shape[0]):
-            m = table[r, lo]
-            for i in range(lo + 1, hi):
-                if table[r, i] > m:
-                    m = table[r, i]
-            top[r, b] = m
+        _refresh_block(table, top, nodes[k], block)
+
+
+@_jit
+def _refresh_two(table: np.ndarray, top: np.ndarray, a: int, b: int, block: int) -> None:  # pragma: no cover
+    """:func:`refresh_blocks` for the blocks of nodes ``a`` and ``b`` (``b`` -1: ``a``'s
+    only), given as ints: what a bind and a release leave between two cycles, without
+    an array of them."""
+    _refresh_block(table, top, a, block)
+    if b >= 0:
+        _refresh_block(table, top, b, block)
 
 
 @_jit

@@ -274,8 +274,8 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
 
     def __init__(self, args: NodeResourcesFitArgs | None = None) -> None:
         super().__init__(args)
-        # _block_max's blocks: (free array, usage journal, node journal, their ends, maxima).
-        self._blocks: tuple[Any, ...] | None = None
+        # _block_max's blocks: [free array, usage journal, node journal, their ends, maxima].
+        self._blocks: list[Any] | None = None
         strategy = self.args.scoring_strategy
         self.strategy = cast("Strategy", strategy.type)  # validated: one of SUPPORTED_STRATEGIES
         self.resources = tuple((r.name, r.weight) for r in strategy.resources)
@@ -363,6 +363,21 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         return state.nodes.free, pod.requested_rows, pod.requests
 
     def fit_block_max(self, state: ClusterState) -> np.ndarray:
+        # The common case first (no node update, at most a bind and a release since the
+        # last call): those blocks recomputed in one compiled call, by node index.
+        kept = self._blocks
+        if kept is not None:
+            usage = state.usage_journal
+            pos = kept[3]
+            k = usage.end - pos
+            if 0 <= k <= 2 and pos >= usage.base and kept[0] is state.nodes.free and kept[1] is usage \
+                    and kept[2] is state.node_journal and kept[4] == kept[2].end:
+                if k:
+                    at = pos - usage.base
+                    nodes = usage.nodes
+                    kernels.refresh_two(kept[0], kept[5], nodes[at], nodes[at + 1] if k == 2 else -1, FILTER_BLOCK)
+                    kept[3] = usage.end
+                return cast(np.ndarray, kept[5])
         return self._block_max(state, compiled=True)
 
     def _block_max(self, state: ClusterState, compiled: bool = False) -> np.ndarray:
@@ -380,7 +395,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
                 if (used or updated) and compiled:
                     kernels.refresh_blocks(free, top, np.array(used + updated if updated else used, dtype=np.intp),
                                            FILTER_BLOCK)
-                    self._blocks = (free, usage, updates, usage.end, updates.end, top)
+                    self._blocks = [free, usage, updates, usage.end, updates.end, top]
                 elif used or updated:
                     done = -1
                     reduce = np.maximum.reduce
@@ -390,14 +405,14 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
                             lo = b * FILTER_BLOCK
                             top[:, b] = reduce(free[:, lo:lo + FILTER_BLOCK], axis=1)
                             done = b
-                    self._blocks = (free, usage, updates, usage.end, updates.end, top)
+                    self._blocks = [free, usage, updates, usage.end, updates.end, top]
                 return top
         n = free.shape[1]
         if n:
             top = np.maximum.reduceat(free, np.arange(0, n, FILTER_BLOCK), axis=1)
         else:
             top = np.zeros((free.shape[0], 0), dtype=free.dtype)
-        self._blocks = (free, usage, updates, usage.end, updates.end, top)
+        self._blocks = [free, usage, updates, usage.end, updates.end, top]
         return top
 
     def filter_nodes(self, state: ClusterState, pod: PodInfo, nodes: np.ndarray) -> np.ndarray:
