@@ -95,6 +95,18 @@ def test_refresh_blocks_by_hand():
     assert top.tolist() == [[8, 99, 7], [6, 99, 2]]
 
 
+def test_refresh_two_by_hand():
+    # The table of test_refresh_blocks_by_hand. Nodes 9 and 1 (a release and a bind):
+    # blocks 2 and 0 recomputed; then node 5 alone (b = -1): block 1.
+    table = np.array([[3, 8, 1, 2, 5, 5, 5, 5, 4, 7],
+                      [0, 0, 6, 0, 1, 1, 1, 1, 2, 1]], dtype=I64)
+    top = np.full((2, 3), 99, dtype=I64)
+    kernels.refresh_two(table, top, 9, 1, 4)
+    assert top.tolist() == [[8, 99, 7], [6, 99, 2]]
+    kernels.refresh_two(table, top, 5, -1, 4)
+    assert top.tolist() == [[8, 5, 7], [6, 1, 2]]
+
+
 def test_scores_by_hand():
     # Two candidates of three nodes; allocatable cpu 4000 / memory 8000 on each.
     #   node 0: non-zero requested (1000, 2000), requested (1000, 2000)
