@@ -209,11 +209,18 @@ def variants(protos: Sequence[PodInfo], proto_of: Iterable[int], first_shape: in
         raise ValueError("a prototype's nonzero_bound differs from its nonzero")
     # The collector is paused meanwhile: the copies make no reference cycles, and its
     # full collections (one per quarter of growth of the tracked objects) would walk
-    # the growing list over and over, more time than the copies take.
+    # the growing list over and over, more time than the copies take. Afterwards the
+    # copies go straight to the oldest generation (freeze, then unfreeze, which puts
+    # the frozen objects there): else the next two young collections would walk all
+    # of them once each (0.2 s apiece at a million).
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _variants(protos, proto_of, first_shape, requests, nonzero, requested_rows)
+        out = _variants(protos, proto_of, first_shape, requests, nonzero, requested_rows)
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+        return out
     finally:
         if paused:
             gc.enable()

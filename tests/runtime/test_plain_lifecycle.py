@@ -195,7 +195,11 @@ def test_the_run_loop_sets_older_objects_aside_from_the_collector_while_it_runs(
 
     import simpy
 
-    from k8sim.runtime.timers import run_before
+    from k8sim.runtime.timers import LOOP_GC_THRESHOLD, run_before
+
+    thresholds = gc.get_threshold()
+    assert thresholds[0] < LOOP_GC_THRESHOLD  # Python's default (700)
+    during = []
 
     def loop(crash: bool = False) -> int:
         env = simpy.Environment()
@@ -203,6 +207,7 @@ def test_the_run_loop_sets_older_objects_aside_from_the_collector_while_it_runs(
 
         def look(_e):
             seen.append(gc.get_freeze_count())
+            during.append(gc.get_threshold())
             if crash:
                 raise RuntimeError("boom")
 
@@ -219,9 +224,14 @@ def test_the_run_loop_sets_older_objects_aside_from_the_collector_while_it_runs(
     assert gc.get_freeze_count() == 0
     assert loop(crash=True) > 1000
     assert gc.get_freeze_count() == 0
+    # The young generation is collected less often while the loop runs, and the
+    # thresholds are Python's again afterwards (after a crash too).
+    assert during == [(LOOP_GC_THRESHOLD, *thresholds[1:])] * 2
+    assert gc.get_threshold() == thresholds
     gc.disable()
     try:
         assert loop() == 0
+        assert during[-1] == thresholds  # the collector's settings are left alone
     finally:
         gc.enable()
     gc.freeze()

@@ -160,6 +160,21 @@ def test_bulk_shapes_share_template_objects_and_own_their_requests():
     assert zero_cpu[0].requested_rows.tolist() == [1, sim.state.resources.index["pods"]]
 
 
+def test_variants_go_to_the_collectors_oldest_generation():
+    """The copies skip the young generations (freeze, then unfreeze): a million of them
+    would otherwise be walked by the next two young collections. Nothing stays frozen."""
+    import gc
+
+    sim = _sim()
+    proto = sim.state.shapes[0]
+    assert gc.get_freeze_count() == 0
+    made = variants([proto] * 1, [0] * 50, 1, [proto.requests] * 50, [proto.nonzero] * 50,
+                    [proto.requested_rows] * 50)
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert all(id(o) in oldest for o in made)
+
+
 def test_variants_and_add_shapes_refuse_what_they_cannot_copy():
     sim = _sim()
     proto = sim.state.shapes[0]
