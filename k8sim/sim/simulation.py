@@ -379,8 +379,7 @@ class Simulation:
                 # At least one event per chunk, so the loop always advances.
                 chunk_end = min(nxt + step, horizon)
                 env.step()
-                while env.peek() < chunk_end:
-                    env.step()
+                run_before(env, chunk_end)  # while env.peek() < chunk_end: env.step()
                 progress(env.now)
             if end is not None:
                 env.run(until=end)
