@@ -191,7 +191,7 @@ class ShapeCaches:
         self.build_at = BUILD_AT
         self.direct = 0  # cycles of a shape without an entry (its first, see wants_entry)
         # touch's bound on recent shapes, for (node count, shape_budget).
-        self._cap, self._cap_for = 0, (-1, -1)
+        self._cap, self._cap_n, self._cap_budget = 0, -1, -1
         self.rebuilds = 0  # entries built from scratch (a first cycle, or a rebuild)
         self.updates = 0  # entries brought up to date from the journals
         self.few_updates = 0  # of those, by the one-node functions (FEW_NODES)
@@ -242,14 +242,17 @@ class ShapeCaches:
             return True
         recent[pod] = None
         n = state.nodes.n
-        if self._cap_for != (n, self.shape_budget):
+        if self._cap_n != n or self._cap_budget != self.shape_budget:
             self._cap = _capacity(self.shape_budget, SHAPE_BYTES_PER_NODE * max(n, 1))
-            self._cap_for = (n, self.shape_budget)
+            self._cap_n, self._cap_budget = n, self.shape_budget
         cap = self._cap
-        while len(recent) > cap:
-            old, _ = recent.popitem(last=False)
-            old.drop_caches()
-            self.entries.pop(old, None)
+        if len(recent) > cap:
+            entries = self.entries
+            while len(recent) > cap:
+                old, _ = recent.popitem(last=False)
+                old._mask_cache = old._cache = None  # old.drop_caches(), inlined (every one-off cycle)
+                if entries:
+                    entries.pop(old, None)
         return False
 
     def wants_entry(self, seen: bool) -> bool:

@@ -436,7 +436,7 @@ class Scheduler:
         profile = self.profiles[info.scheduler_name]
         self.cycles += 1
         pods.attempts[pod] += 1
-        now = self.env.now
+        now = self.env._now
         cost = self.cost
         if cost is not None:
             filters_run = sum(1 for f in profile.filters if f.pre_filter(state, info))

@@ -363,19 +363,25 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         return state.nodes.free, pod.requested_rows, pod.requests
 
     def fit_block_max(self, state: ClusterState) -> np.ndarray:
-        # The common case first (no node update, at most a bind and a release since the
-        # last call): those blocks recomputed in one compiled call, by node index.
+        # The common case first (no node update, a few binds and releases since the
+        # last call): their blocks recomputed by node index, two per compiled call.
         kept = self._blocks
         if kept is not None:
             usage = state.usage_journal
             pos = kept[3]
             k = usage.end - pos
-            if 0 <= k <= 2 and pos >= usage.base and kept[0] is state.nodes.free and kept[1] is usage \
+            if 0 <= k <= 8 and pos >= usage.base and kept[0] is state.nodes.free and kept[1] is usage \
                     and kept[2] is state.node_journal and kept[4] == kept[2].end:
                 if k:
+                    free, top = kept[0], kept[5]
                     at = pos - usage.base
                     nodes = usage.nodes
-                    kernels.refresh_two(kept[0], kept[5], nodes[at], nodes[at + 1] if k == 2 else -1, FILTER_BLOCK)
+                    while k > 1:
+                        kernels.refresh_two(free, top, nodes[at], nodes[at + 1], FILTER_BLOCK)
+                        at += 2
+                        k -= 2
+                    if k:
+                        kernels.refresh_two(free, top, nodes[at], -1, FILTER_BLOCK)
                     kept[3] = usage.end
                 return cast(np.ndarray, kept[5])
         return self._block_max(state, compiled=True)
