@@ -191,6 +191,24 @@ class ClusterAPI:
             self._publish(handlers, self._added_fields, PodAdded, pod, node)
         return pod
 
+    @property
+    def admits_all(self) -> bool:
+        """No admission plugin is registered (every creation is admitted)."""
+        return not self._admission
+
+    def create_reserved(self, name: str, start_latency: float) -> int:
+        """:meth:`create_pod` of the pod whose values the pod table has at its next row
+        (:meth:`PodTable.prefill <k8sim.cluster.pods.PodTable.prefill>`: a trace pod
+        expected there), without a preassigned node: the same row, log row and event.
+        Only while :attr:`admits_all` (the caller checks both)."""
+        now = self.env._now
+        pod = self.state.pods.add_reserved(name, now, start_latency)
+        self._row(now, "PodCreated", pod, -1)
+        handlers = self._on_added
+        if handlers:
+            self._publish(handlers, self._added_fields, PodAdded, pod, -1)
+        return pod
+
     def add_admission(self, plugin: Admission) -> None:
         """Register a validating admission plugin that :meth:`create_pod` asks (in
         registration order; every one must admit)."""

@@ -202,6 +202,43 @@ class PodTable:
         if rows > self._cap:
             self._grow(rows)
 
+    def prefill(self, start: int, code: np.ndarray, requests: np.ndarray, nonzero: np.ndarray, priority: np.ndarray,
+                first_shape: int, workload: int, duration: np.ndarray) -> None:
+        """Write ahead what :meth:`add` will write for the pods expected at rows
+        ``start + i`` (a trace's pods, ``index`` ``i``, in order): the pod of row
+        ``start + i`` has shape ``first_shape + code[i]``, whose requests, non-zero
+        requests and priority are ``requests[code[i]]``, ``nonzero[code[i]]`` and
+        ``priority[code[i]]``, and ``duration[i]``; it is Pending on no node, without
+        GPUs or owner. :meth:`add_reserved` then writes only its creation time, start
+        latency and name. The rows must be reserved (:meth:`reserve`) and not yet
+        added. A row that another pod takes first gets that pod's values from
+        :meth:`add`, which writes every column prefilled here: an expectation that
+        fails costs nothing but the writes ahead."""
+        end = start + len(code)
+        if start < self.n or end > self._cap:
+            raise ValueError(f"rows {start}..{end - 1} are not reserved and free (table: {self.n} rows, room "
+                             f"for {self._cap})")
+        rows = slice(start, end)
+        np.take(requests, code, axis=0, out=self.requests[rows])
+        np.take(nonzero, code, axis=0, out=self.nonzero[rows])
+        self.priority[rows] = np.take(priority, code)
+        self.shape[rows] = code + first_shape
+        self.workload[rows] = workload
+        self.index[rows] = np.arange(len(code))
+        self.phase[rows] = PENDING
+        self.node[rows] = -1
+        self.duration[rows] = duration
+
+    def add_reserved(self, name: str, created: float, start_latency: float) -> int:
+        """:meth:`add` of the pod whose other values :meth:`prefill` wrote at row ``n``
+        (the caller knows that the next row is that pod's)."""
+        p = self.n
+        self.n = p + 1
+        self.created[p] = created
+        self.start_latency[p] = start_latency
+        self.names.append(name)
+        return p
+
     def append(
         self,
         *,

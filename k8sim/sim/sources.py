@@ -30,7 +30,7 @@ from k8sim.runtime.timers import Arrivals
 from k8sim.scheduling.framework import Profile
 from k8sim.scheduling.plugins.fgd import target_workload_from_pods
 from k8sim.scheduling.pod_resources import ContainerRequests, pod_resources
-from k8sim.sim.build.shapes import ShapeBook, spec_resources
+from k8sim.sim.build.shapes import ShapeBook, spec_resources, trace_nonzero
 from k8sim.sim.job_sources import prepare_job_trace, trace_jobs_frame
 from k8sim.workloads.generators import arrival_process, arrival_times
 from k8sim.workloads.replay import InflationError, Replay, load_replay, report_warnings
@@ -61,6 +61,8 @@ class WorkloadSources:
         self.replays: dict[str, Replay] = {}
         #: Job traces (``workloads[].jobs``) by workload name, as read (plus ``queue``).
         self.job_traces: dict[str, TraceJobs] = {}
+        #: The pod table rows up to which trace pods are expected (PodTable.prefill).
+        self._rows_ahead = 0
         self._bind_initial_pods()
         self._starts: list[Callable[[], None]] = []
         for wi, w in enumerate(ctx.scenario.workloads):
@@ -174,17 +176,22 @@ class WorkloadSources:
 
     def _source(self, wi: int, times: Iterable[float], name_of: Callable[[int], str],
                 shape_of: Callable[[int], int], duration_of: Callable[[int], float],
-                latencies: BlockSampler) -> Callable[[], None]:
+                latencies: BlockSampler, reserved: int | None = None) -> Callable[[], None]:
         """A starter of workload ``wi``'s arrival process: the i-th arrival creates a pod
         named ``name_of(i)`` of shape ``shape_of(i)`` with ``duration_of(i)`` (drawn
-        first) and the next start latency."""
+        first) and the next start latency. ``reserved``: the pod table has the i-th
+        pod's values at row ``reserved + i`` (:meth:`PodTable.prefill
+        <k8sim.cluster.pods.PodTable.prefill>`), taken while that is the next row."""
         ctx = self.ctx
-        api, infos = ctx.api, ctx.state.shapes
+        api, infos, table = ctx.api, ctx.state.shapes, ctx.state.pods
         counter = [0]
 
         def create() -> None:
             i = counter[0]
             counter[0] += 1
+            if reserved is not None and table.n == reserved + i and api.admits_all:
+                api.create_reserved(name_of(i), latencies.next())
+                return
             info = infos[shape_of(i)]
             try:
                 api.create_pod(
@@ -465,7 +472,10 @@ class WorkloadSources:
         ctx.warnings.extend(report_warnings(where, replay.reports))
         pods = replay.pods
         n = len(pods)
-        state.pods.reserve(state.pods.n + n)  # the rows its pods will take
+        # The rows its pods will take if nothing else creates pods among them (after
+        # those an earlier trace expects).
+        start_row = max(state.pods.n, self._rows_ahead)
+        state.pods.reserve(start_row + n)
         # Pod priority: by QoS class where mapped, else the trace's (use_trace_priority),
         # else the template's (TEMPLATE_PRIORITY marks those).
         prio_col = np.full(n, TEMPLATE_PRIORITY, dtype=np.int64)
@@ -530,6 +540,17 @@ class WorkloadSources:
                 )])
         duration = pods["duration_s"].to_numpy(dtype=np.float64)
         duration = np.where(np.isnan(duration), math.inf, duration)
+        # A trace without GPU pods: its pods' rows written ahead, each arrival then writes
+        # its creation time, start latency and name only (while the pods come in the
+        # expected rows: see _source).
+        reserved = None
+        if not uses_gpu.any():
+            kind_priority = np.array([state.shapes[first_id + i].priority for i in kind_first.tolist()],
+                                     dtype=np.int64)
+            state.pods.prefill(start_row, codes, req, trace_nonzero(req), kind_priority[kind], first_id, wi,
+                               duration)
+            reserved = start_row
+            self._rows_ahead = start_row + n
         start = w.template.start_latency or ctx.scenario.defaults.start_latency
         latencies = BlockSampler(start, ctx.streams.generator("start-latency", wi))
         names_list = pods["name"].tolist()
@@ -539,7 +560,7 @@ class WorkloadSources:
         times = _chunked(pods["submit_s"].to_numpy(dtype=np.float64))
         # ``item`` gives the Python int / float that ``int(a[i])`` / ``float(a[i])`` would.
         self._starts.append(self._source(wi, times, names_list.__getitem__, shape_arr.item, duration.item,
-                                         latencies))
+                                         latencies, reserved))
 
     def trace_frame(self) -> pd.DataFrame | None:
         """The submitted pods of the run's trace workloads with their trace columns."""

@@ -339,3 +339,71 @@ def test_a_trace_runs_shapes_follow_the_trace_order(tmp_path: Path):
     h100 = int(((pods["gpu_model"] == "H100") & (pods["gpu_count"] > 0)).sum())
     assert any(f"GPU models on no node of the cluster: H100 ({h100} pods)" in w for w in sim.warnings)
     assert h100 and any(f"{h100} of 600 pods fit no node" in w for w in sim.warnings)
+
+
+# -- trace pods' rows written ahead (PodTable.prefill) ------------------------------------
+
+
+def test_prefill_then_add_reserved_writes_what_add_writes():
+    from k8sim.cluster.pods import PENDING, PodTable
+
+    a, b = PodTable(3), PodTable(3)
+    a.add("x", np.array([5, 6, 1]), 9, 0, 4, 2, 0.5, 10.0, 0.0, 0, 0, 0, 0, None)  # a row before
+    b.add("x", np.array([5, 6, 1]), 9, 0, 4, 2, 0.5, 10.0, 0.0, 0, 0, 0, 0, None)
+    req = np.array([[100, 200, 1], [0, 300, 1]])  # two shapes (7, 8), cpu 0 in the second
+    nz = np.array([[100, 200], [100, 300]])  # its non-zero cpu: upstream's 100m
+    prio = np.array([3, 1])
+    code = np.array([1, 0, 1])
+    duration = np.array([5.0, np.inf, 2.5])
+    a.reserve(4)
+    a.prefill(1, code, req, nz, prio, 7, 2, duration)
+    for i, c in enumerate(code.tolist()):
+        row = a.add_reserved(f"p{i}", 1.0 + i, 0.25 * i)
+        assert row == 1 + i
+        b.add(f"p{i}", req[c], 2, i, 7 + c, int(prio[c]), 1.0 + i, float(duration[i]), 0.25 * i, 0, 0, 0, 0, nz[c])
+    assert a.n == b.n == 4 and a.names == b.names
+    for name in ("requests", "nonzero", "workload", "index", "shape", "priority", "phase", "node", "created",
+                 "duration", "start_latency", "gpu_count", "owner_kind", "attempts"):
+        np.testing.assert_array_equal(getattr(a, name)[:4], getattr(b, name)[:4], err_msg=name)
+    assert a.phase[1:4].tolist() == [PENDING] * 3 and a.node[1:4].tolist() == [-1] * 3
+    with pytest.raises(ValueError, match="not reserved and free"):
+        a.prefill(2, code, req, nz, prio, 7, 2, duration)  # row 2 is taken
+
+
+def _prefill_doc(tmp_path: Path, extra: list[dict]) -> dict:
+    rng = np.random.default_rng(8)
+    rows = []
+    for i in range(300):
+        cpu, mem = int(rng.integers(1, 40)) * 100, 512 + i
+        rows.append(f"p{i},{cpu},{mem},0,0,,BE,Running,{i * 0.5},{i * 0.5 + 40 + i % 17},{i * 0.5}\n")
+    (tmp_path / "pods.csv").write_text(POD_HEADER + "".join(rows))
+    doc = _cluster_doc()
+    doc["workloads"] = [{"name": "t", "trace": {"format": "openb", "files": [str(tmp_path / "pods.csv")]}},
+                        *extra]
+    return doc
+
+
+@pytest.mark.parametrize("extra", [
+    [],  # the trace alone: every pod in its expected row
+    # Another workload's pods among the trace's: the rows shift at its first pod.
+    [{"name": "w", "arrival": {"kind": "times", "times_s": [30.2, 61.7, 90.0]},
+      "duration": {"kind": "constant", "value": 20.0}, "template": {"requests": {"cpu": "1"}}}],
+    # Two traces: the second's rows come after the first's, both shift at once.
+    "second trace",
+], ids=["alone", "interleaved", "two-traces"])
+def test_runs_with_rows_written_ahead_equal_runs_without(tmp_path: Path, monkeypatch, extra):
+    from k8sim.cluster.api import ClusterAPI
+
+    if extra == "second trace":
+        (tmp_path / "b").mkdir()
+        second = _prefill_doc(tmp_path / "b", [])["workloads"][0]
+        extra = [{**second, "name": "t2"}]
+    doc = _prefill_doc(tmp_path, extra)
+    fast = Simulation(validate_scenario(doc))
+    fast_run = fast.run()
+    # The reference: every arrival through create_pod (the path of a run with admission).
+    monkeypatch.setattr(ClusterAPI, "admits_all", property(lambda self: False))
+    ref = Simulation(validate_scenario(doc)).run()
+    for name in ("pods", "events", "timeseries"):
+        pd.testing.assert_frame_equal(getattr(fast_run, name), getattr(ref, name), check_exact=True, obj=name)
+    assert len(fast_run.pods) == 300 + (3 if extra and "arrival" in extra[0] else 300 if extra else 0)

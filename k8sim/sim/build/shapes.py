@@ -205,9 +205,7 @@ class ShapeBook:
             raise ValueError(f"{len(req)} request rows for {len(kind)} kinds")
         if not len(req):
             return first
-        # Upstream's non-zero defaults where a cpu / memory request is 0 (rows 0, 1).
-        nz = np.where(req[:, :2] > 0, req[:, :2],
-                      np.array([DEFAULT_MILLI_CPU_REQUEST, DEFAULT_MEMORY_REQUEST], dtype=np.int64))
+        nz = trace_nonzero(req)
         if kind.min() == kind.max():  # one kind (a trace without GPUs or priorities)
             seen, at = kind[:1], np.zeros(1, dtype=np.int64)
         else:
@@ -295,6 +293,16 @@ class ShapeBook:
                 over = [state.resources.names[r] for r in rows if (alloc[r] < info.requests[r]).all()]
                 out[self.scenario.workloads[key[1]].name] = over
         return out
+
+
+def trace_nonzero(requests: np.ndarray) -> np.ndarray:
+    """``int64[S, 2]``: the non-zero cpu and memory requests of trace shapes with these
+    request rows (``int64[S, R]``, cpu and memory in rows 0 and 1): upstream's
+    non-zero defaults where a request is 0 (a trace pod is one container without
+    pod-level requests)."""
+    req = np.asarray(requests, dtype=np.int64)
+    return np.where(req[:, :2] > 0, req[:, :2],
+                    np.array([DEFAULT_MILLI_CPU_REQUEST, DEFAULT_MEMORY_REQUEST], dtype=np.int64))
 
 
 def _fit_any(want: np.ndarray, have: np.ndarray) -> np.ndarray:
