@@ -43,7 +43,7 @@ from k8sim.rng import Streams
 from k8sim.runtime.kubelet import Kubelet
 from k8sim.runtime.runtimeclass import RuntimeClasses
 from k8sim.runtime.spec import build_runtime
-from k8sim.runtime.timers import Environment, run_before
+from k8sim.runtime.timers import Environment, run_before, run_until
 from k8sim.scheduling.handle import FrameworkHandle
 from k8sim.scheduling.observation import ObservationLayout
 from k8sim.scheduling.scheduler import PendingDecision, Scheduler
@@ -273,7 +273,7 @@ class Simulation:
         if until < self.env.now:
             raise ValueError(f"cannot advance to {until:g} s: the simulation is already at {self.env.now:g} s")
         self._profiles_decide()
-        self.env.run(until=until)
+        run_until(self.env, until)  # self.env.run(until=until)
 
     # -- the step API --------------------------------------------------------------------
 
@@ -330,7 +330,7 @@ class Simulation:
         while sched.pending_decision is None:
             if peek() >= end:
                 if self.scenario.duration_s is not None and env.now < end:
-                    env.run(until=end)
+                    run_until(env, end)  # env.run(until=end)
                 break
             step()
         self.wall_s += _time.perf_counter() - t0
@@ -365,7 +365,7 @@ class Simulation:
         horizon = MAX_TIME_S if end is None else end
         if progress is None:
             if end is not None:
-                env.run(until=end)
+                run_until(env, end)  # env.run(until=end)
             else:
                 run_before(env, horizon)  # while env.peek() < horizon: env.step()
         else:
@@ -382,7 +382,7 @@ class Simulation:
                 run_before(env, chunk_end)  # while env.peek() < chunk_end: env.step()
                 progress(env.now)
             if end is not None:
-                env.run(until=end)
+                run_until(env, end)  # env.run(until=end)
             progress(env.now)
         if end is None and env.peek() < math.inf:
             self.warnings.append(

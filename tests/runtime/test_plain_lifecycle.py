@@ -308,6 +308,44 @@ def test_the_late_queue_keeps_the_order_of_one_queue():
     assert Environment().peek() == float("inf")
 
 
+def test_run_until_is_simpys_run_until():
+    """``run_until(env, t)`` takes the events ``env.run(until=t)`` takes, in its order:
+    those before ``t`` and the URGENT ones at ``t`` queued before SimPy's stop event
+    (not those queued after it, nor the NORMAL ones); the clock ends at ``t``, and the
+    stop event is on the queue while the run goes on (a component that looks at the
+    queue sees it, as in SimPy's run), and put back at priority -1 at the end; the
+    counter goes on alike."""
+    import simpy
+
+    from k8sim.runtime.timers import Environment, run_until
+
+    def simpy_until(env, horizon):
+        env.run(until=horizon)
+
+    for horizon in (4.0, 2.5, 9.0):
+        ref_env = simpy.Environment()
+        want = _scripted_two_queues(ref_env, simpy_until, horizon)
+        ref_next = next(ref_env._eid)
+        for env in (simpy.Environment(), Environment()):
+            assert _scripted_two_queues(env, run_until, horizon) == want
+            assert env.now == horizon == ref_env.now
+            assert next(env._eid) == ref_next
+    # What a callback sees of the queue: never empty before the end (the stop event).
+    for make in (simpy.Environment, Environment):
+        lengths = {}
+        for name, runner in (("simpy", simpy_until), ("k8sim", run_until)):
+            env = make()
+            seen = []
+            env.timeout(1.0).callbacks.append(lambda _e, env=env, seen=seen: seen.append(len(env._queue)))
+            runner(env, 3.0)
+            lengths[name] = (seen, len(env._queue), env.now)
+        # At 1 s the queue holds the stop event only; afterwards it holds it again, put
+        # back at priority -1 by SimPy's step (processed when the run resumes).
+        assert lengths["k8sim"] == lengths["simpy"] == ([1], 1, 3.0)
+    with pytest.raises(ValueError, match="must be greater than the current simulation time"):
+        run_until(Environment(), 0.0)
+
+
 def test_run_ends_wait_on_the_late_queue(monkeypatch):
     """In a run, the end of each running plain pod's run time is on the late queue,
     and nothing else is."""
